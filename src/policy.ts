@@ -1,0 +1,224 @@
+/**
+ * PURE: turns host facts, the project and the request into a Policy — plain data saying what the
+ * sandbox contains. Nothing here reads the host; unit tests build inputs by hand.
+ */
+import { dirname, join, sep } from "node:path";
+import type { HostInfo, ResolvedTool, SandboxMarker } from "./host.js";
+import { MARKER_PATH } from "./host.js";
+import { sanitizeNpmrc } from "./npmrc.js";
+import type { Project } from "./project.js";
+import { isInside } from "./project.js";
+
+export type NetworkMode = "full" | "none";
+
+export type Mount =
+  | { kind: "ro-bind" | "bind"; src: string; dest: string }
+  | { kind: "symlink"; target: string; dest: string }
+  | { kind: "tmpfs" | "proc" | "dev"; dest: string }
+  /** A generated read-only file (bwrap --ro-bind-data). */
+  | { kind: "data"; dest: string; data: string; label: string };
+
+export interface Policy {
+  /** The command run inside, argv[0] resolved through the inside PATH. */
+  command: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** In order: later mounts cover earlier ones (bwrap applies them left to right). */
+  mounts: Mount[];
+  network: NetworkMode;
+  /** Unshare the user namespace (and forbid nested ones) where the host allows it. */
+  userNamespace: boolean;
+  /** Block TIOCSTI/TIOCLINUX with the seccomp filter; without it fall back to --new-session. */
+  seccomp: boolean;
+  /**
+   * Stdin is a terminal: the sandbox stays in the caller's process group so job control and
+   * Ctrl-C behave as with the bare package manager (see spawn.ts for why bwrap then ignores
+   * SIGINT/SIGQUIT and what resets them inside).
+   */
+  terminal: boolean;
+  /** How the command gets default SIGINT/SIGQUIT back inside when `terminal` (node resets them itself). */
+  resetSignals: "perl" | "node" | null;
+  /** The node binary inside (used by the `node` signal reset). */
+  node: string;
+  hostname: string;
+}
+
+export type RequestKind = "pm" | "exec" | "shell";
+
+export interface PolicyInput {
+  host: HostInfo;
+  project: Project;
+  /** Node and the package manager (or other tools) resolved on the host. */
+  node: ResolvedTool;
+  tools: readonly ResolvedTool[];
+  kind: RequestKind;
+  /** argv inside; for kind "pm" argv[0] is the tool's name. */
+  command: readonly string[];
+  network: NetworkMode;
+  /** Per-project private home on the host, mounted at the user's $HOME. */
+  privateHome: string;
+  /** Existing absolute paths inside the project kept read-only (`.git`). */
+  protect: readonly string[];
+  version: string;
+}
+
+/** Directories that are part of the read-only system view. */
+const SYSTEM_DIRS = ["/usr", "/etc"];
+
+/** Variables passed through unchanged when set (design.md §4). */
+const PASS_ENV = [
+  "TERM",
+  "COLORTERM",
+  "LANG",
+  "TZ",
+  "NO_COLOR",
+  "FORCE_COLOR",
+  "CI",
+  "SHELL",
+] as const;
+
+/** Variables a package.json script sets, passed when safe-npm runs as a script prefix. */
+const SCRIPT_ENV = [
+  "INIT_CWD",
+  "npm_lifecycle_event",
+  "npm_lifecycle_script",
+  "npm_package_json",
+  "npm_package_name",
+  "npm_package_version",
+  "npm_command",
+  "npm_execpath",
+  "npm_node_execpath",
+  "npm_config_user_agent",
+  "npm_config_registry",
+] as const;
+
+/** Never passed unless the user names them (settings), whatever an allowlist says. */
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|AUTH|KEY|CREDENTIAL|SESSION/i;
+const NEVER_PASS =
+  /^(SSH_AUTH_SOCK|DBUS_.*|DISPLAY|WAYLAND_.*|XDG_RUNTIME_DIR|DOCKER_.*|KUBECONFIG)$/;
+
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name) || NEVER_PASS.test(name);
+}
+
+/** The private per-project home: `$XDG_CACHE_HOME/safe-npm/homes/<name>-<hash>`. */
+export function privateHomeDir(cacheHome: string, projectRoot: string, hash: string): string {
+  const name = projectRoot.split(sep).filter(Boolean).pop() ?? "root";
+  return join(cacheHome, "safe-npm", "homes", `${name.replace(/[^\w.-]/g, "_")}-${hash}`);
+}
+
+export function resolvePolicy(input: PolicyInput): Policy {
+  const { host, project } = input;
+  const toolPrefixes = unique(
+    [input.node, ...input.tools].map((t) => t.prefix).filter((p) => !isSystemPath(p)),
+  );
+  const visible = (path: string): boolean =>
+    isSystemPath(path) ||
+    toolPrefixes.some((p) => path === p || isInside(path, p)) ||
+    isInside(path, project.root);
+
+  const mounts: Mount[] = [
+    { kind: "ro-bind", src: "/usr", dest: "/usr" },
+    ...Object.entries(host.rootDirs).map(
+      ([dir, link]): Mount =>
+        link === null
+          ? { kind: "ro-bind", src: dir, dest: dir }
+          : { kind: "symlink", target: link, dest: dir },
+    ),
+    { kind: "ro-bind", src: "/etc", dest: "/etc" },
+  ];
+  if (host.resolvConf !== null) {
+    mounts.push({ kind: "ro-bind", src: host.resolvConf, dest: host.resolvConf });
+  }
+  mounts.push(
+    { kind: "proc", dest: "/proc" },
+    { kind: "dev", dest: "/dev" },
+    { kind: "tmpfs", dest: "/tmp" },
+    // The private home first: every mount point below $HOME is then created inside it, never in
+    // the user's real home (bwrap makes missing destinations on the host inside a rw bind).
+    { kind: "bind", src: input.privateHome, dest: host.home },
+  );
+  if (host.userNpmrc !== null) {
+    mounts.push({
+      kind: "data",
+      dest: join(host.home, ".npmrc"),
+      data: sanitizeNpmrc(host.userNpmrc).text,
+      label: "~/.npmrc without credentials",
+    });
+  }
+  for (const prefix of toolPrefixes) mounts.push({ kind: "ro-bind", src: prefix, dest: prefix });
+  mounts.push({ kind: "bind", src: project.root, dest: project.root });
+  for (const path of input.protect) mounts.push({ kind: "ro-bind", src: path, dest: path });
+  const marker: SandboxMarker = {
+    version: input.version,
+    projectRoot: project.root,
+    network: input.network,
+  };
+  mounts.push({
+    kind: "data",
+    dest: MARKER_PATH,
+    data: `${JSON.stringify(marker)}\n`,
+    label: "sandbox marker",
+  });
+
+  const fromScript = host.env.npm_lifecycle_event !== undefined;
+  const env = buildEnv(input, fromScript, (dir) => visible(dir));
+
+  const command = [...input.command];
+  if (input.kind === "pm") {
+    const tool = input.tools[0];
+    if (tool !== undefined) command[0] = visible(tool.bin) ? tool.bin : tool.real;
+  }
+  const nodeInside = visible(input.node.bin) ? input.node.bin : input.node.real;
+  return {
+    command,
+    cwd: host.cwd,
+    env,
+    mounts,
+    network: input.network,
+    userNamespace: true,
+    seccomp: host.arch === "x64" || host.arch === "arm64",
+    terminal: host.stdinIsTty,
+    // Package managers are node programs, and node resets signal dispositions at start-up.
+    resetSignals: !host.stdinIsTty || input.kind === "pm" ? null : host.perl ? "perl" : "node",
+    node: nodeInside,
+    hostname: "safe-npm",
+  };
+}
+
+function buildEnv(
+  input: PolicyInput,
+  fromScript: boolean,
+  visible: (dir: string) => boolean,
+): Record<string, string> {
+  const { host } = input;
+  const env: Record<string, string> = {};
+  const pass = (name: string): void => {
+    const value = host.env[name];
+    if (value !== undefined && !isSecretName(name)) env[name] = value;
+  };
+  env.HOME = host.home;
+  env.USER = host.user;
+  env.LOGNAME = host.user;
+  for (const name of PASS_ENV) pass(name);
+  for (const name of Object.keys(host.env).sort()) if (name.startsWith("LC_")) pass(name);
+  if (fromScript) for (const name of SCRIPT_ENV) pass(name);
+  env.TMPDIR = "/tmp";
+
+  // PATH: when run from a package.json script, the node_modules/.bin chain the package manager
+  // put in front (only directories the sandbox can see); then the toolchain; then the system.
+  const scriptDirs = fromScript ? host.pathDirs.filter((d) => visible(d) && !isSystemPath(d)) : [];
+  const toolDirs = [input.node, ...input.tools].flatMap((t) =>
+    [dirname(t.bin), dirname(t.real)].filter((d) => visible(d)),
+  );
+  env.PATH = unique([...scriptDirs, ...toolDirs, "/usr/local/bin", "/usr/bin", "/bin"]).join(":");
+  return env;
+}
+
+function isSystemPath(path: string): boolean {
+  return SYSTEM_DIRS.some((d) => path === d || path.startsWith(`${d}/`));
+}
+
+function unique<T>(items: readonly T[]): T[] {
+  return [...new Set(items)];
+}

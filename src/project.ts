@@ -1,0 +1,114 @@
+/** Finds the project root above the working directory and the package manager it uses. */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import { findUpSync } from "find-up";
+import { SafeNpmError } from "./errors.js";
+
+export type PackageManagerName = "npm" | "yarn" | "pnpm" | "bun";
+
+export interface DetectedPackageManager {
+  name: PackageManagerName;
+  /** package-manager-detector's agent (`yarn@berry`, `pnpm@6`, …), or the name. */
+  agent: string;
+  /** Which rule decided, shown by --dry-run. */
+  source: "packageManager field" | "devEngines.packageManager" | "lockfile" | "default";
+}
+
+export interface Project {
+  /** Real path of the project root; bound read-write into the sandbox. */
+  root: string;
+  /** Why this directory is the root. */
+  reason: "lockfile" | "workspaces" | "package.json";
+}
+
+const LOCKFILES = [
+  "package-lock.json",
+  "npm-shrinkwrap.json",
+  "yarn.lock",
+  "pnpm-lock.yaml",
+  "bun.lock",
+  "bun.lockb",
+];
+
+/**
+ * The project root is the nearest ancestor of `cwd` that holds a package.json together with a
+ * lockfile or a workspace declaration (so a workspace package finds its workspace root); else
+ * the nearest package.json. The user's home itself, or a directory containing it, is refused:
+ * a stray lockfile in `~` must not make the whole home writable inside the sandbox.
+ */
+export function findProject(cwd: string, home: string): Project {
+  let reason: Project["reason"] = "lockfile";
+  const anchored = findUpSync(
+    (dir) => {
+      if (!existsSync(join(dir, "package.json"))) return undefined;
+      if (LOCKFILES.some((f) => existsSync(join(dir, f)))) {
+        reason = "lockfile";
+        return dir;
+      }
+      if (existsSync(join(dir, "pnpm-workspace.yaml")) || hasWorkspaces(dir)) {
+        reason = "workspaces";
+        return dir;
+      }
+      return undefined;
+    },
+    { cwd, type: "directory" },
+  );
+  let root = anchored;
+  if (root === undefined) {
+    const pkg = findUpSync("package.json", { cwd });
+    if (pkg === undefined) {
+      throw new SafeNpmError("NO_PROJECT", `no package.json found from ${cwd} upward`, {
+        hint: "run safe-npm inside a JavaScript project (a directory with a package.json), or create one with `npm init`",
+      });
+    }
+    root = dirname(pkg);
+    reason = "package.json";
+  }
+  if (root === home || isInside(home, root)) {
+    throw new SafeNpmError(
+      "PROJECT_CONTAINS_HOME",
+      `the project root ${root} would contain your home directory ${home}`,
+      {
+        hint: `safe-npm makes the project writable inside the sandbox; move the stray package.json/lockfile out of ${root}, or run from a real project directory`,
+      },
+    );
+  }
+  return { root, reason };
+}
+
+function hasWorkspaces(dir: string): boolean {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as unknown;
+    return typeof pkg === "object" && pkg !== null && "workspaces" in pkg;
+  } catch {
+    return false;
+  }
+}
+
+/** True when `path` lies strictly inside `dir`. */
+export function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== "" && !rel.startsWith(`..${sep}`) && rel !== ".." && !rel.startsWith(sep);
+}
+
+const SUPPORTED: readonly string[] = ["npm", "yarn", "pnpm", "bun"];
+
+/**
+ * Asks package-manager-detector, one rule at a time so --dry-run can say which rule decided:
+ * the `packageManager` field, then `devEngines.packageManager`, then lockfiles; none → npm.
+ */
+export async function detectPackageManager(root: string): Promise<DetectedPackageManager> {
+  const { detect } = await import("package-manager-detector");
+  const rules = [
+    ["packageManager-field", "packageManager field"],
+    ["devEngines-field", "devEngines.packageManager"],
+    ["lockfile", "lockfile"],
+  ] as const;
+  for (const [strategy, source] of rules) {
+    const found = await detect({ cwd: root, stopDir: root, strategies: [strategy] });
+    if (found !== null && SUPPORTED.includes(found.name)) {
+      return { name: found.name as PackageManagerName, agent: found.agent, source };
+    }
+  }
+  return { name: "npm", agent: "npm", source: "default" };
+}
