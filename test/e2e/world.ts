@@ -1,0 +1,202 @@
+/**
+ * A throw-away world for one e2e test: a fake $HOME full of planted secrets, a sibling
+ * repository, a host process to attack, and a project (a git repository) that depends on the
+ * probe package. Everything lives in one temp directory, removed by `dispose`.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { execa } from "execa";
+import { cliPath } from "./paths.js";
+
+export const SECRETS = {
+  sshKey: "-----BEGIN OPENSSH PRIVATE KEY----- SSH-KEY-SECRET",
+  aws: "[default]\naws_secret_access_key = AWS-FILE-SECRET\n",
+  gh: "github.com:\n  oauth_token: GH-FILE-SECRET\n",
+  npmToken: "NPM-FILE-TOKEN-SECRET",
+  sibling: "SIBLING-REPO-SECRET",
+  hostTmp: "HOST-TMP-SECRET",
+};
+
+/** Secret-looking variables planted in safe-npm's own environment. */
+export const SECRET_ENV: Record<string, string> = {
+  NPM_TOKEN: "ENV-NPM-TOKEN-SECRET",
+  GITHUB_TOKEN: "ENV-GITHUB-TOKEN-SECRET",
+  AWS_SECRET_ACCESS_KEY: "ENV-AWS-SECRET",
+  AWS_ACCESS_KEY_ID: "ENV-AWS-KEY-ID",
+  SSH_AUTH_SOCK: "/tmp/ssh-agent.sock",
+  MY_API_KEY: "ENV-API-KEY-SECRET",
+  DBUS_SESSION_BUS_ADDRESS: "unix:path=/run/user/1000/bus",
+};
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface World {
+  dir: string;
+  home: string;
+  cache: string;
+  project: string;
+  sibling: string;
+  hostTmpFile: string;
+  victim: ChildProcess & { pid: number };
+  victimMarker: string;
+  env: Record<string, string>;
+  /** Runs the built CLI (real bwrap, real npm). */
+  run(
+    args: string[],
+    options?: { cwd?: string; env?: Record<string, string | undefined> },
+  ): Promise<RunResult>;
+  /** Path → content hash of every file under `root`, to prove the host side did not change. */
+  snapshot(root: string): Record<string, string>;
+  gitStatus(): string;
+  dispose(): void;
+}
+
+export interface WorldOptions {
+  /** Put the project under the fake $HOME (`~/code/app`) or elsewhere (`<tmp>/elsewhere/app`). */
+  projectInHome: boolean;
+  /** package.json of the project (name/version are filled in). */
+  packageJson?: Record<string, unknown>;
+  /** Fixture tarballs (from the `packedFixtures` dir) copied to `vendor/` and committed. */
+  vendor?: { packed: string; files: string[] };
+}
+
+export function makeWorld(options: WorldOptions): World {
+  const dir = mkdtempSync(join(tmpdir(), "safe-npm-e2e-"));
+  const home = join(dir, "home");
+  const cache = join(dir, "cache");
+  write(join(home, ".ssh", "id_rsa"), SECRETS.sshKey);
+  write(join(home, ".aws", "credentials"), SECRETS.aws);
+  write(join(home, ".config", "gh", "hosts.yml"), SECRETS.gh);
+  // A hermetic registry address (nothing listens on port 9) next to the token.
+  write(
+    join(home, ".npmrc"),
+    `//registry.npmjs.org/:_authToken=${SECRETS.npmToken}\nregistry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
+  );
+  write(join(home, ".bashrc"), "# the user's own bashrc\n");
+  const sibling = join(home, "code", "other-repo");
+  write(join(sibling, "secret.txt"), SECRETS.sibling);
+  const hostTmpFile = join(dir, "host-tmp-secret.txt");
+  write(hostTmpFile, SECRETS.hostTmp);
+
+  const project = options.projectInHome ? join(home, "code", "app") : join(dir, "elsewhere", "app");
+  mkdirSync(project, { recursive: true });
+  write(
+    join(project, "package.json"),
+    `${JSON.stringify({ name: "app", version: "1.0.0", private: true, ...options.packageJson }, null, 2)}\n`,
+  );
+  write(
+    join(project, ".npmrc"),
+    "registry=http://127.0.0.1:9/\naudit=false\nfund=false\nupdate-notifier=false\n",
+  );
+  write(join(project, ".gitignore"), "node_modules/\n.probe/\n");
+  for (const file of options.vendor?.files ?? []) {
+    mkdirSync(join(project, "vendor"), { recursive: true });
+    copyFileSync(join(options.vendor?.packed ?? "", file), join(project, "vendor", file));
+  }
+  const git = (...args: string[]): string =>
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.invalid", ...args], {
+      cwd: project,
+      encoding: "utf8",
+    });
+  git("init", "-q");
+  git("add", "-A");
+  git("commit", "-qm", "init");
+
+  const victimMarker = `safe-npm-e2e-victim-${randomBytes(4).toString("hex")}`;
+  const victim = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e6)", victimMarker], {
+    stdio: "ignore",
+  }) as ChildProcess & { pid: number };
+
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: home,
+    XDG_CACHE_HOME: cache,
+    USER: process.env.USER ?? "user",
+    LANG: "C.UTF-8",
+    TERM: "dumb",
+    ...SECRET_ENV,
+  };
+
+  return {
+    dir,
+    home,
+    cache,
+    project,
+    sibling,
+    hostTmpFile,
+    victim,
+    victimMarker,
+    env,
+    async run(args, runOptions = {}) {
+      const result = await execa(process.execPath, [cliPath, ...args], {
+        cwd: runOptions.cwd ?? project,
+        env: { ...env, ...runOptions.env },
+        extendEnv: false,
+        reject: false,
+        stdin: "ignore",
+      });
+      return {
+        exitCode: result.exitCode ?? -1,
+        stdout: String(result.stdout),
+        stderr: String(result.stderr),
+      };
+    },
+    snapshot(root) {
+      const out: Record<string, string> = {};
+      const walk = (d: string): void => {
+        for (const entry of readdirSync(d)) {
+          const path = join(d, entry);
+          const rel = relative(root, path);
+          const st = statSync(path);
+          if (st.isDirectory()) {
+            out[`${rel}/`] = "dir";
+            walk(path);
+          } else {
+            out[rel] = createHash("sha256").update(readFileSync(path)).digest("hex");
+          }
+        }
+      };
+      if (existsSync(root)) walk(root);
+      return out;
+    },
+    gitStatus() {
+      return git("status", "--porcelain", "--untracked-files=all").trim();
+    },
+    dispose() {
+      victim.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function write(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content);
+}
+
+/** True while `pid` exists on the host. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
