@@ -81,6 +81,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       hint: "install Node.js 20.19 or newer (or activate it with nvm/fnm/volta) so that `node` is on PATH",
     });
   }
+  if (host.bwrap === null && !options.dryRun) throw noBwrap();
   const tools = resolveTools(kind, command, detected, host);
   const network = options.network ?? "full";
   const privateHome = privateHomeDir(

@@ -6,7 +6,7 @@
  * which would dominate `safe-npm exec -- true`; this path needs none of its conveniences.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import type { BwrapInvocation } from "./bwrap.js";
@@ -117,13 +117,16 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): number 
 }
 
 /**
- * Forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT to the command inside the sandbox so the package
- * manager can clean up; a second SIGINT (or a third of any kind) kills the whole sandbox.
+ * Forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT to every process of the sandbox — what a terminal does
+ * for Ctrl-C — so the package manager and its scripts can clean up (npm only relays a signal to
+ * the script's `sh`, which ignores it while it waits). A second SIGINT (or a third signal of any
+ * kind) kills the whole sandbox.
  *
- * The command is found through /proc: bwrap → the sandbox's pid 1 (bwrap's init) → the
- * command and anything reparented to that init. bwrap itself forwards nothing.
- * In "terminal" mode the terminal already delivered SIGINT/SIGQUIT to the whole process group, so
- * only SIGTERM/SIGHUP (which usually come from `kill`) are forwarded.
+ * The processes are found through /proc: bwrap → the sandbox's pid 1 (bwrap's init) → the
+ * command and its descendants. bwrap itself forwards nothing and is never signalled: it would
+ * die and take the sandbox down with it (--die-with-parent).
+ * In "terminal" mode the terminal already delivered SIGINT/SIGQUIT to the whole process group,
+ * so only SIGTERM/SIGHUP (which usually come from `kill`) are forwarded.
  */
 function forwardSignals(child: ChildProcess, mode: "terminal" | "session"): () => void {
   let received = 0;
@@ -134,17 +137,18 @@ function forwardSignals(child: ChildProcess, mode: "terminal" | "session"): () =
     const pid = child.pid;
     if (pid === undefined) return;
     if (interrupts >= 2 || received >= 3) {
-      for (const p of [...sandboxInits(pid), pid]) safeKill(p, "SIGKILL");
+      for (const init of childPids(pid)) safeKill(init, "SIGKILL");
+      safeKill(pid, "SIGKILL");
       return;
     }
     if (mode === "terminal" && (signal === "SIGINT" || signal === "SIGQUIT")) return;
-    const targets = sandboxInits(pid).flatMap((init) => childPids(init));
-    if (targets.length === 0) {
-      // Not set up yet (or not a sandbox): signal bwrap itself; --die-with-parent cleans up.
+    const inits = childPids(pid);
+    if (inits.length === 0) {
+      // Not set up yet, or not a sandbox (runDirect): signal the child itself.
       safeKill(pid, signal);
       return;
     }
-    for (const target of targets) safeKill(target, signal);
+    for (const target of inits.flatMap((init) => descendants(init))) safeKill(target, signal);
   };
   for (const signal of FORWARDED) process.on(signal, handler);
   return () => {
@@ -152,31 +156,50 @@ function forwardSignals(child: ChildProcess, mode: "terminal" | "session"): () =
   };
 }
 
-/** The sandbox init below a bwrap process (the `sh` launcher execs bwrap, so same pid). */
-function sandboxInits(bwrapPid: number): number[] {
-  return childPids(bwrapPid);
+/** All descendants of `pid` (not `pid` itself), parents before children. */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const queue = childPids(pid);
+  while (queue.length > 0) {
+    const next = queue.shift() as number;
+    out.push(next);
+    queue.push(...childPids(next));
+  }
+  return out;
 }
 
-/** Direct children of `pid`, from /proc (…/task/<pid>/children, else a scan of /proc/*\/stat). */
+/**
+ * Direct children of `pid`, from /proc/<pid>/task/<tid>/children (every thread: a node process
+ * may spawn from any of them), else from a scan of /proc/<n>/stat.
+ */
 export function childPids(pid: number): number[] {
   try {
-    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
-    return text === "" ? [] : text.split(/\s+/).map(Number);
-  } catch {
-    const children: number[] = [];
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-        // Field 4 (ppid) follows the parenthesised command name, which may contain spaces.
-        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        if (ppid === pid) children.push(Number(entry));
-      } catch {
-        // the process ended meanwhile
-      }
-    }
-    return children;
+    const children = readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
+      return text === "" ? [] : text.split(/\s+/).map(Number);
+    });
+    return [...new Set(children)];
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT" || !existsSync(`/proc/${pid}`))
+      return [];
+    return scanChildren(pid);
   }
+}
+
+function scanChildren(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // Field 4 (ppid) follows the parenthesised command name, which may contain spaces.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return children;
 }
 
 function safeKill(pid: number, signal: NodeJS.Signals): void {

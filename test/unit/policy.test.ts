@@ -1,0 +1,303 @@
+import { describe, expect, it } from "vitest";
+import { MARKER_PATH, type ResolvedTool } from "../../src/host.js";
+import { sanitizeNpmrc } from "../../src/npmrc.js";
+import {
+  isSecretName,
+  type Mount,
+  type Policy,
+  privateHomeDir,
+  resolvePolicy,
+} from "../../src/policy.js";
+import {
+  baseInput,
+  basePolicy,
+  CWD,
+  GIT_DIR,
+  HOME,
+  NPM_PREFIX,
+  NPM_TOKEN,
+  NVM_PREFIX,
+  nodeTool,
+  PRIVATE_HOME,
+  PROJECT,
+  USER_NPMRC,
+  VERSION,
+} from "./fixtures.js";
+
+/** A compact, order-preserving description of the mounts. */
+function describeMounts(mounts: readonly Mount[]): string[] {
+  return mounts.map((m) => {
+    switch (m.kind) {
+      case "bind":
+      case "ro-bind":
+        return m.src === m.dest ? `${m.kind} ${m.dest}` : `${m.kind} ${m.src} → ${m.dest}`;
+      case "symlink":
+        return `symlink ${m.dest} → ${m.target}`;
+      case "data":
+        return `data ${m.dest}`;
+      default:
+        return `${m.kind} ${m.dest}`;
+    }
+  });
+}
+
+function dataMount(policy: Policy, dest: string): Extract<Mount, { kind: "data" }> {
+  const found = policy.mounts.find(
+    (m): m is Extract<Mount, { kind: "data" }> => m.kind === "data" && m.dest === dest,
+  );
+  if (found === undefined) throw new Error(`no data mount at ${dest}`);
+  return found;
+}
+
+describe("resolvePolicy mounts", () => {
+  it("orders system dirs, proc/dev/tmp, private home, npmrc, toolchain, project, protect, marker", () => {
+    expect(describeMounts(basePolicy().mounts)).toEqual([
+      "ro-bind /usr",
+      "symlink /bin → usr/bin",
+      "symlink /sbin → usr/sbin",
+      "symlink /lib → usr/lib",
+      "symlink /lib64 → usr/lib64",
+      "ro-bind /etc",
+      "proc /proc",
+      "dev /dev",
+      "tmpfs /tmp",
+      `bind ${PRIVATE_HOME} → ${HOME}`,
+      `data ${HOME}/.npmrc`,
+      `ro-bind ${NVM_PREFIX}`,
+      `ro-bind ${NPM_PREFIX}`,
+      `bind ${PROJECT}`,
+      `ro-bind ${GIT_DIR}`,
+      `data ${MARKER_PATH}`,
+    ]);
+  });
+
+  it("ro-binds real top-level dirs on a host without merged /usr", () => {
+    const mounts = describeMounts(
+      basePolicy({ host: { rootDirs: { "/bin": null, "/lib": null, "/lib64": "usr/lib64" } } })
+        .mounts,
+    );
+    expect(mounts.slice(0, 5)).toEqual([
+      "ro-bind /usr",
+      "ro-bind /bin",
+      "ro-bind /lib",
+      "symlink /lib64 → usr/lib64",
+      "ro-bind /etc",
+    ]);
+    expect(mounts).not.toContain("symlink /sbin → usr/sbin");
+  });
+
+  it("binds the resolv.conf target after /etc and before the private home", () => {
+    const target = "/run/systemd/resolve/stub-resolv.conf";
+    const mounts = describeMounts(basePolicy({ host: { resolvConf: target } }).mounts);
+    const at = mounts.indexOf(`ro-bind ${target}`);
+    expect(at).toBeGreaterThan(mounts.indexOf("ro-bind /etc"));
+    expect(at).toBeLessThan(mounts.indexOf(`bind ${PRIVATE_HOME} → ${HOME}`));
+  });
+
+  it("puts the sanitized npmrc (no token) into the private home", () => {
+    const policy = basePolicy();
+    const npmrc = dataMount(policy, `${HOME}/.npmrc`);
+    expect(npmrc.data).toBe(sanitizeNpmrc(USER_NPMRC).text);
+    expect(npmrc.data).toContain("registry=https://registry.npmjs.org/");
+    expect(npmrc.data).toContain("@acme:registry=https://npm.acme.example/");
+    expect(npmrc.data).not.toContain(NPM_TOKEN);
+    expect(npmrc.data).not.toContain("_authToken");
+    expect(JSON.stringify(policy)).not.toContain(NPM_TOKEN);
+  });
+
+  it("has no npmrc mount without a user npmrc", () => {
+    const policy = basePolicy({ host: { userNpmrc: null } });
+    expect(policy.mounts.some((m) => m.kind === "data" && m.dest.endsWith(".npmrc"))).toBe(false);
+  });
+
+  it.each(["full", "none"] as const)("writes a JSON marker last (network %s)", (network) => {
+    const policy = basePolicy({ input: { network } });
+    const last = policy.mounts.at(-1);
+    expect(last?.kind).toBe("data");
+    expect(last?.dest).toBe(MARKER_PATH);
+    const marker = dataMount(policy, MARKER_PATH);
+    expect(marker.data.endsWith("\n")).toBe(true);
+    expect(JSON.parse(marker.data)).toEqual({ version: VERSION, projectRoot: PROJECT, network });
+  });
+
+  it("protects every given path read-only after the project bind", () => {
+    const protect = [GIT_DIR, `${PROJECT}/.husky`];
+    const mounts = describeMounts(basePolicy({ input: { protect } }).mounts);
+    const project = mounts.indexOf(`bind ${PROJECT}`);
+    expect(mounts.indexOf(`ro-bind ${GIT_DIR}`)).toBe(project + 1);
+    expect(mounts.indexOf(`ro-bind ${PROJECT}/.husky`)).toBe(project + 2);
+  });
+
+  it("binds nothing extra for tools under /usr", () => {
+    const node: ResolvedTool = { bin: "/usr/bin/node", real: "/usr/bin/node", prefix: "/usr" };
+    const npm: ResolvedTool = {
+      bin: "/usr/bin/npm",
+      real: "/usr/lib/node_modules/npm/bin/npm-cli.js",
+      prefix: "/usr/lib/node_modules/npm",
+    };
+    const policy = basePolicy({ input: { node, tools: [npm] } });
+    const binds = policy.mounts.filter((m) => m.kind === "ro-bind" || m.kind === "bind");
+    expect(binds.map((m) => m.dest)).toEqual(["/usr", "/etc", HOME, PROJECT, GIT_DIR]);
+    expect(policy.command[0]).toBe("/usr/bin/npm");
+    expect(policy.node).toBe("/usr/bin/node");
+    expect(policy.env.PATH?.split(":")).toContain("/usr/lib/node_modules/npm/bin");
+  });
+
+  it("binds a tool prefix once even when node and the tool share it", () => {
+    const shared: ResolvedTool = {
+      bin: `${NVM_PREFIX}/bin/corepack`,
+      real: `${NVM_PREFIX}/bin/corepack`,
+      prefix: NVM_PREFIX,
+    };
+    const policy = basePolicy({ input: { tools: [shared] } });
+    expect(policy.mounts.filter((m) => m.kind === "ro-bind" && m.src === NVM_PREFIX)).toHaveLength(
+      1,
+    );
+  });
+});
+
+describe("resolvePolicy command", () => {
+  it("runs the package manager by its bin when the sandbox can see it", () => {
+    const policy = basePolicy();
+    expect(policy.command).toEqual([`${NVM_PREFIX}/bin/npm`, "install"]);
+  });
+
+  it("runs the package manager by its realpath when its bin dir is invisible", () => {
+    const npm: ResolvedTool = {
+      bin: `${HOME}/.local/bin/npm`,
+      real: `${NPM_PREFIX}/bin/npm-cli.js`,
+      prefix: NPM_PREFIX,
+    };
+    const policy = basePolicy({ input: { tools: [npm], command: ["npm", "ci"] } });
+    expect(policy.command).toEqual([`${NPM_PREFIX}/bin/npm-cli.js`, "ci"]);
+    expect(policy.env.PATH?.split(":")).not.toContain(`${HOME}/.local/bin`);
+  });
+
+  it("uses node's realpath when node's bin is invisible", () => {
+    const node: ResolvedTool = {
+      bin: `${HOME}/.local/bin/node`,
+      real: `${NVM_PREFIX}/bin/node`,
+      prefix: NVM_PREFIX,
+    };
+    expect(basePolicy({ input: { node } }).node).toBe(`${NVM_PREFIX}/bin/node`);
+    expect(basePolicy().node).toBe(nodeTool().bin);
+  });
+
+  it.each([
+    ["exec", ["node", "build.js"]],
+    ["shell", ["/bin/bash"]],
+  ] as const)("leaves a %s command as given", (kind, command) => {
+    const policy = basePolicy({ input: { kind, command } });
+    expect(policy.command).toEqual(command);
+  });
+
+  it("does not share the command array with the input", () => {
+    const input = baseInput({ input: { kind: "exec", command: ["node", "x.js"] } });
+    const policy = resolvePolicy(input);
+    policy.command.push("mutated");
+    expect(input.command).toEqual(["node", "x.js"]);
+  });
+});
+
+describe("resolvePolicy flags", () => {
+  it("takes cwd, network, hostname and the user namespace", () => {
+    const policy = basePolicy({ input: { network: "none" } });
+    expect(policy.cwd).toBe(CWD);
+    expect(policy.network).toBe("none");
+    expect(policy.hostname).toBe("safe-npm");
+    expect(policy.userNamespace).toBe(true);
+  });
+
+  it.each([
+    ["x64", true],
+    ["arm64", true],
+    ["ia32", false],
+    ["riscv64", false],
+  ])("seccomp on %s: %s", (arch, seccomp) => {
+    expect(basePolicy({ host: { arch } }).seccomp).toBe(seccomp);
+  });
+
+  it.each([
+    [false, "pm", true, null],
+    [false, "shell", true, null],
+    [false, "exec", false, null],
+    [true, "pm", true, null],
+    [true, "pm", false, null],
+    [true, "exec", true, "perl"],
+    [true, "shell", true, "perl"],
+    [true, "shell", false, "node"],
+    [true, "exec", false, "node"],
+  ] as const)("tty %s, kind %s, perl %s → resetSignals %s", (tty, kind, perl, reset) => {
+    const policy = basePolicy({
+      host: { stdinIsTty: tty, perl },
+      input: { kind, command: kind === "pm" ? ["npm", "test"] : ["/bin/bash"] },
+    });
+    expect(policy.resetSignals).toBe(reset);
+    expect(policy.terminal).toBe(tty);
+  });
+});
+
+describe("privateHomeDir", () => {
+  it.each([
+    ["/home/alice/code/app", "app-abc123"],
+    ["/home/alice/code/app/", "app-abc123"],
+    ["/home/alice/My Project (old)", "My_Project__old_-abc123"],
+    ["/srv/my.app-v2", "my.app-v2-abc123"],
+    ["/srv/café", "caf_-abc123"],
+    ["/", "root-abc123"],
+  ])("%s → …/homes/%s", (root, name) => {
+    expect(privateHomeDir("/home/alice/.cache", root, "abc123")).toBe(
+      `/home/alice/.cache/safe-npm/homes/${name}`,
+    );
+  });
+
+  it("keeps different hashes apart for same-named projects", () => {
+    expect(privateHomeDir("/c", "/a/app", "1")).not.toBe(privateHomeDir("/c", "/b/app", "2"));
+  });
+});
+
+describe("isSecretName", () => {
+  it.each([
+    ["NPM_TOKEN", true],
+    ["GITHUB_TOKEN", true],
+    ["npm_config__authToken", true],
+    ["AWS_SECRET_ACCESS_KEY", true],
+    ["AWS_ACCESS_KEY_ID", true],
+    ["AWS_SESSION_TOKEN", true],
+    ["DB_PASSWORD", true],
+    ["GOOGLE_APPLICATION_CREDENTIALS", true],
+    ["XDG_SESSION_ID", true],
+    ["gpg_key", true],
+    ["SSH_AUTH_SOCK", true],
+    ["DBUS_SESSION_BUS_ADDRESS", true],
+    ["DBUS_SYSTEM_BUS_ADDRESS", true],
+    ["DISPLAY", true],
+    ["WAYLAND_DISPLAY", true],
+    ["XDG_RUNTIME_DIR", true],
+    ["DOCKER_HOST", true],
+    ["KUBECONFIG", true],
+    ["HOME", false],
+    ["PATH", false],
+    ["TERM", false],
+    ["LANG", false],
+    ["LC_ALL", false],
+    ["CI", false],
+    ["TZ", false],
+    ["npm_lifecycle_event", false],
+    ["npm_config_registry", false],
+    ["INIT_CWD", false],
+    ["DISPLAY_NAME", false],
+  ])("%s → %s", (name, secret) => {
+    expect(isSecretName(name)).toBe(secret);
+  });
+
+  it("keeps a secret-looking LC_ variable out of the sandbox", () => {
+    const policy = basePolicy({
+      host: { env: { LC_ALL: "C.UTF-8", LC_AUTH_TOKEN: "leak", TERM: "dumb" } },
+    });
+    expect(policy.env.LC_ALL).toBe("C.UTF-8");
+    expect(policy.env.LC_AUTH_TOKEN).toBeUndefined();
+    expect(policy.env.TERM).toBe("dumb");
+    expect(policy.env.SHELL).toBeUndefined();
+  });
+});
