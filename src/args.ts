@@ -23,6 +23,8 @@ exit status: the command's own; 128+N if it died of signal N; 125 when safe-npm 
 126/127 when the command cannot run / is not found inside.
 `;
 
+const BOOLEAN_FLAGS = ["-h", "--help", "-v", "--version", "--dry-run", "--quiet", "--verbose"];
+
 export type ParsedArgs = { help: true } | { version: true } | RunOptions;
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
@@ -42,6 +44,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (!arg.startsWith("-")) break;
     const [flag, inline] =
       arg.startsWith("--") && arg.includes("=") ? splitOnce(arg, "=") : [arg, undefined];
+    if (inline !== undefined && BOOLEAN_FLAGS.includes(flag)) {
+      throw usage(`${flag} takes no value (got "${arg}")`, `write just ${flag}`);
+    }
     switch (flag) {
       case "-h":
       case "--help":

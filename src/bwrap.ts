@@ -56,7 +56,9 @@ export function buildBwrapArgs(policy: Policy, seccompFilter: Uint8Array | null)
   args.push("--hostname", policy.hostname);
   // As root, bwrap keeps every capability unless told otherwise (mount and mknod work inside).
   args.push("--cap-drop", "ALL", "--die-with-parent");
-  if (!policy.seccomp) args.push("--new-session");
+  // Without the filter, a new session is the only guard against TIOCSTI (at the cost of job control).
+  const filter = policy.seccomp ? seccompFilter : null;
+  if (filter === null) args.push("--new-session");
 
   args.push("--clearenv");
   for (const [name, value] of Object.entries(policy.env)) args.push("--setenv", name, value);
@@ -70,9 +72,9 @@ export function buildBwrapArgs(policy: Policy, seccompFilter: Uint8Array | null)
       args.push(...mountArgs(mount));
     }
   }
-  if (policy.seccomp && seccompFilter !== null) {
+  if (filter !== null) {
     const fd = nextFd();
-    inputs.push({ fd, data: seccompFilter, label: "seccomp filter" });
+    inputs.push({ fd, data: filter, label: "seccomp filter" });
     args.push("--seccomp", String(fd));
   }
   args.push("--chdir", policy.cwd, "--", "/bin/sh", "-c", READY_SCRIPT, "sh");

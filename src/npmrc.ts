@@ -55,6 +55,7 @@ export function sanitizeNpmrc(text: string): SanitizedNpmrc {
 }
 
 /** `https://user:pass@host/` → `https://host/` (proxies and registries may carry them). */
-function stripUrlCredentials(value: string): string {
-  return value.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, "$1");
+export function stripUrlCredentials(value: string): string {
+  // Up to the last `@` of the authority: a password may itself contain `@`.
+  return value.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, "$1");
 }

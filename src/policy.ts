@@ -5,7 +5,7 @@
 import { dirname, join, sep } from "node:path";
 import type { HostInfo, ResolvedTool, SandboxMarker } from "./host.js";
 import { MARKER_PATH } from "./host.js";
-import { sanitizeNpmrc } from "./npmrc.js";
+import { sanitizeNpmrc, stripUrlCredentials } from "./npmrc.js";
 import type { Project } from "./project.js";
 import { isInside } from "./project.js";
 
@@ -110,7 +110,9 @@ export function privateHomeDir(cacheHome: string, projectRoot: string, hash: str
 export function resolvePolicy(input: PolicyInput): Policy {
   const { host, project } = input;
   const toolPrefixes = unique(
-    [input.node, ...input.tools].map((t) => t.prefix).filter((p) => !isSystemPath(p)),
+    [input.node, ...input.tools]
+      .map((t) => toolMount(t, host.home, project.root))
+      .filter((p) => !isSystemPath(p)),
   );
   const visible = (path: string): boolean =>
     isSystemPath(path) ||
@@ -186,6 +188,24 @@ export function resolvePolicy(input: PolicyInput): Policy {
   };
 }
 
+/**
+ * What to bind for a tool: its install prefix, unless that would show more than the tool — a
+ * prefix that is `/`, a top-level directory, or contains the home or the project (node in
+ * `~/bin` has prefix `~`) — then its bin directory, else the file alone.
+ */
+export function toolMount(tool: ResolvedTool, home: string, projectRoot: string): string {
+  const tooWide = (dir: string): boolean =>
+    dir.split("/").filter(Boolean).length < 2 ||
+    dir === home ||
+    isInside(home, dir) ||
+    dir === projectRoot ||
+    isInside(projectRoot, dir);
+  for (const candidate of [tool.prefix, dirname(tool.real)]) {
+    if (!tooWide(candidate)) return candidate;
+  }
+  return tool.real;
+}
+
 function buildEnv(
   input: PolicyInput,
   fromScript: boolean,
@@ -195,7 +215,7 @@ function buildEnv(
   const env: Record<string, string> = {};
   const pass = (name: string): void => {
     const value = host.env[name];
-    if (value !== undefined && !isSecretName(name)) env[name] = value;
+    if (value !== undefined && !isSecretName(name)) env[name] = stripUrlCredentials(value);
   };
   env.HOME = host.home;
   env.USER = host.user;

@@ -53,7 +53,9 @@ export function findProject(cwd: string, home: string): Project {
     },
     { cwd, type: "directory" },
   );
-  let root = anchored;
+  const containsHome = (dir: string): boolean => dir === home || isInside(home, dir);
+  // A lockfile in ~ (someone once ran npm there) must not swallow every project below it.
+  let root = anchored !== undefined && !containsHome(anchored) ? anchored : undefined;
   if (root === undefined) {
     const pkg = findUpSync("package.json", { cwd });
     if (pkg === undefined) {
@@ -64,7 +66,7 @@ export function findProject(cwd: string, home: string): Project {
     root = dirname(pkg);
     reason = "package.json";
   }
-  if (root === home || isInside(home, root)) {
+  if (containsHome(root)) {
     throw new SafeNpmError(
       "PROJECT_CONTAINS_HOME",
       `the project root ${root} would contain your home directory ${home}`,
@@ -77,12 +79,7 @@ export function findProject(cwd: string, home: string): Project {
 }
 
 function hasWorkspaces(dir: string): boolean {
-  try {
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as unknown;
-    return typeof pkg === "object" && pkg !== null && "workspaces" in pkg;
-  } catch {
-    return false;
-  }
+  return readPackageJson(dir)?.workspaces !== undefined;
 }
 
 /** True when `path` lies strictly inside `dir`. */
@@ -94,21 +91,39 @@ export function isInside(path: string, dir: string): boolean {
 const SUPPORTED: readonly string[] = ["npm", "yarn", "pnpm", "bun"];
 
 /**
- * Asks package-manager-detector, one rule at a time so --dry-run can say which rule decided:
- * the `packageManager` field, then `devEngines.packageManager`, then lockfiles; none → npm.
+ * package-manager-detector reads the package.json fields (`packageManager`, then
+ * `devEngines.packageManager`) and names the lockfiles; the lockfile rule is applied here so that
+ * an unsupported `packageManager` (deno, …) does not hide a lockfile, and so --dry-run can say
+ * which rule decided. None → npm.
  */
 export async function detectPackageManager(root: string): Promise<DetectedPackageManager> {
-  const { detect } = await import("package-manager-detector");
-  const rules = [
-    ["packageManager-field", "packageManager field"],
-    ["devEngines-field", "devEngines.packageManager"],
-    ["lockfile", "lockfile"],
-  ] as const;
-  for (const [strategy, source] of rules) {
-    const found = await detect({ cwd: root, stopDir: root, strategies: [strategy] });
-    if (found !== null && SUPPORTED.includes(found.name)) {
-      return { name: found.name as PackageManagerName, agent: found.agent, source };
+  const { detect, LOCKS } = await import("package-manager-detector");
+  const pkg = readPackageJson(root);
+  const fromField = await detect({
+    cwd: root,
+    stopDir: root,
+    strategies: ["packageManager-field", "devEngines-field"],
+  });
+  if (fromField !== null && SUPPORTED.includes(fromField.name)) {
+    return {
+      name: fromField.name as PackageManagerName,
+      agent: fromField.agent,
+      source: typeof pkg?.packageManager === "string" ? "packageManager field" : "devEngines.packageManager",
+    };
+  }
+  for (const [file, name] of Object.entries(LOCKS)) {
+    if (SUPPORTED.includes(name) && !file.endsWith("-workspace.yaml") && existsSync(join(root, file))) {
+      return { name: name as PackageManagerName, agent: name, source: "lockfile" };
     }
   }
   return { name: "npm", agent: "npm", source: "default" };
+}
+
+function readPackageJson(dir: string): Record<string, unknown> | null {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as unknown;
+    return typeof pkg === "object" && pkg !== null ? (pkg as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }

@@ -59,6 +59,15 @@ describe("parseArgs flags", () => {
     expect(e.hint).toContain("--network none");
   });
 
+  it.each(["--dry-run=false", "--quiet=no", "--verbose=1", "--help=x", "--version=y"])(
+    "a switch given a value (%s) is a USAGE error, not silently on",
+    (arg) => {
+      const e = usageError([arg, "install"]);
+      expect(e.message).toContain("takes no value");
+      expect(e.message).toContain(arg);
+    },
+  );
+
   it("--network at the end is a USAGE error", () => {
     const e = usageError(["--network"]);
     expect(e.message).toBe('--network needs "full" or "none"');

@@ -228,6 +228,14 @@ describe("buildBwrapArgs namespaces and privileges", () => {
     expect(flags(options, "--new-session")).toHaveLength(1);
     expect(flags(options, "--seccomp")).toHaveLength(0);
   });
+
+  it("falls back to --new-session when seccomp is on but no filter was built", () => {
+    const policy = basePolicy();
+    expect(policy.seccomp).toBe(true);
+    const { options } = parse(buildBwrapArgs(policy, null).args);
+    expect(flags(options, "--new-session")).toHaveLength(1);
+    expect(flags(options, "--seccomp")).toHaveLength(0);
+  });
 });
 
 describe("buildBwrapArgs mounts", () => {

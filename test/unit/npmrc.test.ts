@@ -90,6 +90,7 @@ describe("sanitizeNpmrc keeps configuration", () => {
 describe("sanitizeNpmrc strips credentials from URLs", () => {
   it.each([
     ["proxy=http://user:pass@proxy:8080", "proxy=http://proxy:8080", "proxy"],
+    ["proxy=http://user:p@ss@proxy:8080", "proxy=http://proxy:8080", "proxy"],
     ["https-proxy=http://user:pass@proxy:8080/", "https-proxy=http://proxy:8080/", "https-proxy"],
     ["https-proxy = http://bob@proxy:3128", "https-proxy=http://proxy:3128", "https-proxy"],
     [

@@ -301,3 +301,56 @@ describe("isSecretName", () => {
     expect(policy.env.SHELL).toBeUndefined();
   });
 });
+
+describe("toolMount never shows more than the tool", () => {
+  const tool = (bin: string, real: string, prefix: string): ResolvedTool => ({ bin, real, prefix });
+
+  it.each([
+    [
+      "node in ~/bin (prefix is the home)",
+      tool(`${HOME}/bin/node`, `${HOME}/bin/node`, HOME),
+      `${HOME}/bin`,
+    ],
+    ["node in ~ itself", tool(`${HOME}/node`, `${HOME}/node`, HOME), `${HOME}/node`],
+    [
+      "node in /bin on a split-/usr host (prefix /)",
+      tool("/bin/node", "/bin/node", "/"),
+      "/bin/node",
+    ],
+    [
+      "node in /opt/node/bin",
+      tool("/opt/node/bin/node", "/opt/node/bin/node", "/opt/node"),
+      "/opt/node",
+    ],
+    ["nvm", nodeTool(), NVM_PREFIX],
+  ])("%s", (_name, t, expected) => {
+    const policy = resolvePolicy(baseInput({ input: { node: t, tools: [] } }));
+    const binds = policy.mounts.filter((m) => m.kind === "ro-bind").map((m) => m.dest);
+    expect(binds).toContain(expected);
+    expect(binds).not.toContain(HOME);
+    expect(binds).not.toContain("/");
+    expect(binds).not.toContain("/home");
+  });
+
+  it("does not bind a prefix that contains the project", () => {
+    const wide = tool("/home/alice/code/bin/node", "/home/alice/code/bin/node", "/home/alice/code");
+    const policy = resolvePolicy(baseInput({ input: { node: wide, tools: [] } }));
+    const binds = policy.mounts.filter((m) => m.kind === "ro-bind").map((m) => m.dest);
+    expect(binds).not.toContain("/home/alice/code");
+    expect(binds).toContain("/home/alice/code/bin");
+  });
+
+  it("strips credentials from npm_config_registry passed from a script", () => {
+    const policy = resolvePolicy(
+      baseInput({
+        host: {
+          env: {
+            npm_lifecycle_event: "build",
+            npm_config_registry: "https://ci:s3cret@registry.corp.example/",
+          },
+        },
+      }),
+    );
+    expect(policy.env.npm_config_registry).toBe("https://registry.corp.example/");
+  });
+});

@@ -253,3 +253,37 @@ describe("detectPackageManager", () => {
     expect((await detectPackageManager(base)).name).toBe("pnpm");
   });
 });
+
+describe("detectPackageManager edge cases", () => {
+  it("names devEngines.packageManager as the rule when only that field is set", async () => {
+    files({
+      "package.json": { devEngines: { packageManager: { name: "pnpm", version: "9.0.0" } } },
+    });
+    expect(await detectPackageManager(base)).toMatchObject({
+      name: "pnpm",
+      source: "devEngines.packageManager",
+    });
+  });
+
+  it("falls through to the lockfile when packageManager names an unsupported manager", async () => {
+    files({ "package.json": { packageManager: "deno@2.0.0" }, "pnpm-lock.yaml": "" });
+    expect(await detectPackageManager(base)).toMatchObject({ name: "pnpm", source: "lockfile" });
+  });
+});
+
+describe("findProject with a stray lockfile in the home", () => {
+  it("falls back to the project's own package.json", () => {
+    files({
+      "home/package.json": { name: "oops" },
+      "home/package-lock.json": "{}",
+      "home/code/app/package.json": { name: "app" },
+    });
+    const project = findProject(dir("home/code/app/src"), join(base, "home"));
+    expect(project).toEqual({ root: join(base, "home/code/app"), reason: "package.json" });
+  });
+
+  it("still refuses the home when nothing nearer holds a package.json", () => {
+    files({ "home/package.json": { name: "oops" }, "home/package-lock.json": "{}" });
+    expect(findError(dir("home/notes"), join(base, "home")).code).toBe("PROJECT_CONTAINS_HOME");
+  });
+});
