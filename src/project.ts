@@ -108,11 +108,18 @@ export async function detectPackageManager(root: string): Promise<DetectedPackag
     return {
       name: fromField.name as PackageManagerName,
       agent: fromField.agent,
-      source: typeof pkg?.packageManager === "string" ? "packageManager field" : "devEngines.packageManager",
+      source:
+        typeof pkg?.packageManager === "string"
+          ? "packageManager field"
+          : "devEngines.packageManager",
     };
   }
   for (const [file, name] of Object.entries(LOCKS)) {
-    if (SUPPORTED.includes(name) && !file.endsWith("-workspace.yaml") && existsSync(join(root, file))) {
+    if (
+      SUPPORTED.includes(name) &&
+      !file.endsWith("-workspace.yaml") &&
+      existsSync(join(root, file))
+    ) {
       return { name: name as PackageManagerName, agent: name, source: "lockfile" };
     }
   }
