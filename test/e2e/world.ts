@@ -7,6 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -14,12 +15,13 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { execa } from "execa";
-import { cliPath } from "./paths.js";
+import { cliPath, repoRoot } from "./paths.js";
 
 export const SECRETS = {
   sshKey: "-----BEGIN OPENSSH PRIVATE KEY----- SSH-KEY-SECRET",
@@ -199,4 +201,33 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Installs the built safe-npm into `project/node_modules/safe-npm` (dist, package.json and the
+ * runtime packages dist imports, copied from this checkout's node_modules) with its
+ * `node_modules/.bin/safe-npm` link, as `npm install -D safe-npm` would: then package.json
+ * scripts can use it as a prefix, and it is visible inside the sandbox.
+ */
+export function installSelfInto(project: string): void {
+  const modules = join(project, "node_modules");
+  const target = join(modules, "safe-npm");
+  mkdirSync(target, { recursive: true });
+  cpSync(join(repoRoot, "dist"), join(target, "dist"), { recursive: true });
+  cpSync(join(repoRoot, "package.json"), join(target, "package.json"));
+  const pending = ["find-up", "picocolors", "package-manager-detector"];
+  const copied = new Set<string>();
+  while (pending.length > 0) {
+    const name = pending.pop() as string;
+    if (copied.has(name)) continue;
+    copied.add(name);
+    const from = join(repoRoot, "node_modules", name);
+    cpSync(from, join(modules, name), { recursive: true });
+    const pkg = JSON.parse(readFileSync(join(from, "package.json"), "utf8")) as {
+      dependencies?: Record<string, string>;
+    };
+    pending.push(...Object.keys(pkg.dependencies ?? {}));
+  }
+  mkdirSync(join(modules, ".bin"), { recursive: true });
+  symlinkSync("../safe-npm/dist/cli.js", join(modules, ".bin", "safe-npm"));
 }
