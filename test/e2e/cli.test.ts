@@ -178,6 +178,21 @@ setInterval(() => {}, 1000);
     expect(r.stdout).toContain("safe-npm\n");
   });
 
+  it("shell runs the user's shell (or /bin/sh) inside, reading commands from stdin", async () => {
+    const r = await world.run(["--quiet", "shell"], {
+      input: "hostname; test -e ~/.ssh/id_rsa && echo SAW-SSH-KEY; exit 7\n",
+      env: { SHELL: "/bin/sh" },
+    });
+    expect(r.exitCode).toBe(7);
+    expect(r.stdout).toBe("safe-npm");
+  });
+
+  it("npx runs explicitly, inside", async () => {
+    const r = await world.run(["--quiet", "npx", "--version"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
   it("fails with 125 and a hint when bwrap is missing", async () => {
     const bin = pathWith(world, "no-bwrap", { node: process.execPath });
     const r = await world.run(["install"], { env: { PATH: bin } });

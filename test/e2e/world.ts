@@ -152,7 +152,9 @@ export function makeWorld(options: WorldOptions): World {
         env: { ...env, ...runOptions.env },
         extendEnv: false,
         reject: false,
-        stdin: "ignore",
+        ...(runOptions.input === undefined
+          ? { stdin: "ignore" as const }
+          : { input: runOptions.input }),
       });
       return {
         exitCode: result.exitCode ?? -1,
