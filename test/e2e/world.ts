@@ -62,7 +62,7 @@ export interface World {
   /** Runs the built CLI (real bwrap, real npm). */
   run(
     args: string[],
-    options?: { cwd?: string; env?: Record<string, string | undefined> },
+    options?: { cwd?: string; env?: Record<string, string | undefined>; input?: string },
   ): Promise<RunResult>;
   /** Path → content hash of every file under `root`, to prove the host side did not change. */
   snapshot(root: string): Record<string, string>;
