@@ -52,7 +52,7 @@ export function buildBwrapArgs(policy: Policy, seccompFilter: Uint8Array | null)
 
   if (policy.userNamespace) args.push("--unshare-user", "--disable-userns");
   args.push("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try");
-  if (policy.network === "none") args.push("--unshare-net");
+  if (policy.network !== "full") args.push("--unshare-net");
   args.push("--hostname", policy.hostname);
   // As root, bwrap keeps every capability unless told otherwise (mount and mknod work inside).
   args.push("--cap-drop", "ALL", "--die-with-parent");

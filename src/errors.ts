@@ -11,7 +11,10 @@ export type ErrorCode =
   | "NO_PACKAGE_MANAGER"
   | "NO_NODE"
   | "UNSUPPORTED_ARCH"
-  | "SPAWN_FAILED";
+  | "SPAWN_FAILED"
+  | "BAD_SETTINGS"
+  | "UNTRUSTED_SETTINGS"
+  | "TRUST";
 
 /**
  * The one error class of safe-npm. Everything below the CLI throws it; only the CLI prints it

@@ -2,14 +2,42 @@
  * PURE: turns host facts, the project and the request into a Policy — plain data saying what the
  * sandbox contains. Nothing here reads the host; unit tests build inputs by hand.
  */
-import { dirname, join, sep } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import type { HostInfo, ResolvedTool, SandboxMarker } from "./host.js";
 import { MARKER_PATH } from "./host.js";
 import { sanitizeNpmrc, stripUrlCredentials } from "./npmrc.js";
 import type { Project } from "./project.js";
 import { isInside } from "./project.js";
 
-export type NetworkMode = "full" | "none";
+export type { NetworkMode } from "./settings/merge.js";
+
+import type { NetworkMode } from "./settings/merge.js";
+
+/** What the user's and the repository's settings add, with host paths already checked by run.ts. */
+export interface SettingsInput {
+  /** Absolute host paths under the home that exist, bound read-only at the same place. */
+  dotfiles: readonly string[];
+  /** `~/.npmrc` is among the dotfiles: the real file replaces the sanitized copy. */
+  fullNpmrc: boolean;
+  binds: { ro: readonly string[]; rw: readonly string[] };
+  /** The user's package-manager caches, bound read-write (`cache: "shared"`). */
+  caches: readonly string[];
+  /** Variables the user named: passed even when their names look secret. */
+  envPass: readonly string[];
+  envSet: Readonly<Record<string, string>>;
+  /** "project": $HOME is the project root (dotfiles are mounted there). */
+  home: "private" | "project";
+}
+
+export const NO_SETTINGS: SettingsInput = {
+  dotfiles: [],
+  fullNpmrc: false,
+  binds: { ro: [], rw: [] },
+  caches: [],
+  envPass: [],
+  envSet: {},
+  home: "private",
+};
 
 export type Mount =
   | { kind: "ro-bind" | "bind"; src: string; dest: string }
@@ -59,6 +87,7 @@ export interface PolicyInput {
   privateHome: string;
   /** Existing absolute paths inside the project kept read-only (`.git`). */
   protect: readonly string[];
+  settings: SettingsInput;
   version: string;
 }
 
@@ -132,24 +161,40 @@ export function resolvePolicy(input: PolicyInput): Policy {
   if (host.resolvConf !== null) {
     mounts.push({ kind: "ro-bind", src: host.resolvConf, dest: host.resolvConf });
   }
+  const { settings } = input;
+  const homeInside = settings.home === "project" ? project.root : host.home;
+  const inHome = (hostPath: string): string => join(homeInside, relative(host.home, hostPath));
   mounts.push(
     { kind: "proc", dest: "/proc" },
     { kind: "dev", dest: "/dev" },
     { kind: "tmpfs", dest: "/tmp" },
+  );
+  if (settings.home === "project") {
+    // The project first, so that mount points for dotfiles land in it (run.ts removes them).
+    mounts.push({ kind: "bind", src: project.root, dest: project.root });
+  } else {
     // The private home first: every mount point below $HOME is then created inside it, never in
     // the user's real home (bwrap makes missing destinations on the host inside a rw bind).
-    { kind: "bind", src: input.privateHome, dest: host.home },
-  );
-  if (host.userNpmrc !== null) {
+    mounts.push({ kind: "bind", src: input.privateHome, dest: host.home });
+  }
+  if (host.userNpmrc !== null && !settings.fullNpmrc) {
     mounts.push({
       kind: "data",
-      dest: join(host.home, ".npmrc"),
+      dest: join(homeInside, ".npmrc"),
       data: sanitizeNpmrc(host.userNpmrc).text,
       label: "~/.npmrc without credentials",
     });
   }
+  for (const file of settings.dotfiles)
+    mounts.push({ kind: "ro-bind", src: file, dest: inHome(file) });
+  for (const cache of settings.caches)
+    mounts.push({ kind: "bind", src: cache, dest: inHome(cache) });
   for (const prefix of toolPrefixes) mounts.push({ kind: "ro-bind", src: prefix, dest: prefix });
-  mounts.push({ kind: "bind", src: project.root, dest: project.root });
+  for (const path of settings.binds.ro) mounts.push({ kind: "ro-bind", src: path, dest: path });
+  for (const path of settings.binds.rw) mounts.push({ kind: "bind", src: path, dest: path });
+  if (settings.home !== "project") {
+    mounts.push({ kind: "bind", src: project.root, dest: project.root });
+  }
   for (const path of input.protect) mounts.push({ kind: "ro-bind", src: path, dest: path });
   const marker: SandboxMarker = {
     version: input.version,
@@ -217,13 +262,19 @@ function buildEnv(
     const value = host.env[name];
     if (value !== undefined && !isSecretName(name)) env[name] = stripUrlCredentials(value);
   };
-  env.HOME = host.home;
+  env.HOME = input.settings.home === "project" ? input.project.root : host.home;
   env.USER = host.user;
   env.LOGNAME = host.user;
   for (const name of PASS_ENV) pass(name);
   for (const name of Object.keys(host.env).sort()) if (name.startsWith("LC_")) pass(name);
   if (fromScript) for (const name of SCRIPT_ENV) pass(name);
   env.TMPDIR = "/tmp";
+  // Named by the user in settings: passed as they are, whatever the name looks like.
+  for (const name of input.settings.envPass) {
+    const value = host.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, input.settings.envSet);
 
   // PATH: when run from a package.json script, the node_modules/.bin chain the package manager
   // put in front (only directories the sandbox can see); then the toolchain; then the system.

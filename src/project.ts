@@ -11,7 +11,12 @@ export interface DetectedPackageManager {
   /** package-manager-detector's agent (`yarn@berry`, `pnpm@6`, …), or the name. */
   agent: string;
   /** Which rule decided, shown by --dry-run. */
-  source: "packageManager field" | "devEngines.packageManager" | "lockfile" | "default";
+  source:
+    | "packageManager field"
+    | "devEngines.packageManager"
+    | "lockfile"
+    | "settings"
+    | "default";
 }
 
 export interface Project {

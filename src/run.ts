@@ -1,24 +1,39 @@
 /** Orchestration: the only place where the steps with side effects happen, in order (design §2). */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { buildBwrapArgs, shellQuote } from "./bwrap.js";
+import { type CommandClass, commandClass } from "./commands.js";
+import { describePolicy } from "./describe.js";
+import {
+  GENERIC_BWRAP_HINT,
+  INSTALL_BWRAP,
+  readUsernsSysctls,
+  usernsBlockers,
+} from "./diagnose.js";
 import { SafeNpmError } from "./errors.js";
 import { gatherHost, type HostInfo, type ResolvedTool, resolveTool } from "./host.js";
+import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
 import {
   type NetworkMode,
-  type Policy,
   privateHomeDir,
   type RequestKind,
   resolvePolicy,
+  type SettingsInput,
 } from "./policy.js";
 import {
   type DetectedPackageManager,
   detectPackageManager,
   findProject,
   isInside,
+  type PackageManagerName,
+  type Project,
 } from "./project.js";
 import { buildSeccompFilter, isSupportedSeccompArch } from "./seccomp.js";
+import { findSettingsFiles } from "./settings/find.js";
+import { type ResolvedSettings, resolveSettings } from "./settings/index.js";
+import type { EffectiveSettings } from "./settings/merge.js";
+import { trustStorePath } from "./settings/trust.js";
 import { runDirect, runSandbox } from "./spawn.js";
 
 /** What the user asked for, after safe-npm's own flags. */
@@ -29,13 +44,19 @@ export type Target =
   | { kind: "tool"; tool: string; args: string[] }
   /** `safe-npm exec -- <cmd…>` */
   | { kind: "exec"; argv: string[] }
-  /** `safe-npm shell` */
-  | { kind: "shell" };
+  | { kind: "shell" | "trust" | "untrust" | "init" }
+  | { kind: "doctor"; json: boolean };
 
 export interface RunOptions {
   target: Target;
   dryRun: boolean;
   network: NetworkMode | undefined;
+  /** --allow-host entries. */
+  allow: string[];
+  /** --config: the user settings file. */
+  config: string | undefined;
+  /** --trust-config: trust the repository's settings for this run. */
+  trustConfig: boolean;
   quiet: boolean;
   verbose: boolean;
 }
@@ -54,17 +75,40 @@ export const VERSION: string = (
   }
 ).version;
 
-/** The tools `safe-npm <tool> …` may name; the package-manager issue widens this list. */
+/** The tools `safe-npm <tool> …` may name. */
 export const TOOLS = ["npm", "npx"] as const;
 
 export async function run(options: RunOptions, out: Output): Promise<number> {
   const host = gatherHost();
+  const { target } = options;
+  if (target.kind === "doctor") {
+    const { doctor } = await import("./doctor.js");
+    return doctor(host, options, out, target.json);
+  }
   const project = findProject(host.cwd, host.home);
+  if (target.kind === "init") {
+    const { init } = await import("./manage.js");
+    return init(host, project, out);
+  }
+
+  const found = findSettingsFiles(host.cwd, project.root, host.env, host.home, options.config);
+  for (const file of found.ignoredCode) {
+    out.stderr(
+      `safe-npm: ignoring ${file}: settings are read only from data files (.sandboxrc, .sandboxrc.json|yaml|yml, package.json "sandbox"); loading code would run it outside the sandbox\n`,
+    );
+  }
+  const store = trustStorePath(host.env, host.home);
+  if (target.kind === "trust" || target.kind === "untrust") {
+    const manage = await import("./manage.js");
+    return target.kind === "trust"
+      ? manage.trustCommand(found.repo, store, out)
+      : manage.untrustCommand(found.repo, store, out);
+  }
 
   if (host.sandbox !== null) {
     // Nested (a package.json script prefixed with safe-npm, run by a sandboxed package manager):
-    // the sandbox is already around us, so run the command as it is.
-    const command = await commandInside(options.target, project.root, host);
+    // the sandbox is already around us, and its settings were applied outside; run the command.
+    const { command } = await describeTarget(target, project.root, host, undefined);
     if (options.dryRun) {
       out.stdout(
         `already inside a safe-npm sandbox: would run ${command.map(shellQuote).join(" ")}\n`,
@@ -74,7 +118,18 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     return (await runDirect(command, host.cwd)).exitCode;
   }
 
-  const { kind, command, detected } = await describeTarget(options.target, project.root, host);
+  const resolved = await resolveSettings(
+    found,
+    { ...(options.network ? { network: options.network } : {}), allow: options.allow },
+    { trustForRun: options.trustConfig || host.env.SAFE_NPM_TRUST_CONFIG === "1", store },
+  );
+  const { effective } = resolved;
+  const { kind, command, detected, cls } = await describeTarget(
+    target,
+    project.root,
+    host,
+    effective.packageManager,
+  );
   const node = resolveTool("node", host);
   if (node === null) {
     throw new SafeNpmError("NO_NODE", "node was not found on PATH", {
@@ -83,15 +138,17 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
   }
   if (host.bwrap === null && !options.dryRun) throw noBwrap();
   const tools = resolveTools(kind, command, detected, host);
-  const network = options.network ?? "full";
+  const network = effective.network[cls];
   const privateHome = privateHomeDir(
     host.cacheHome,
     project.root,
     createHash("sha256").update(project.root).digest("hex").slice(0, 12),
   );
-  const gitDir = join(project.root, ".git");
+  // With $HOME = the project, the project's own .npmrc is the user config: keep it visible.
+  const projectNpmrcIsHome =
+    effective.home === "project" && existsSync(join(project.root, ".npmrc"));
   const policy = resolvePolicy({
-    host,
+    host: projectNpmrcIsHome ? { ...host, userNpmrc: null } : host,
     project,
     node,
     tools,
@@ -99,14 +156,17 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     command,
     network,
     privateHome,
-    protect: existsSync(gitDir) ? [gitDir] : [],
+    protect: effective.protect.map((p) => join(project.root, p)).filter((p) => existsSync(p)),
+    settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
   });
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
   const invocation = buildBwrapArgs(policy, seccomp);
+  const describe = (): string =>
+    describePolicy({ policy, project, detected, privateHome, resolved, cls });
 
   if (options.dryRun) {
-    out.stdout(describePolicy(policy, project.root, detected, privateHome));
+    out.stdout(describe());
     const argv = [host.bwrap ?? "bwrap", ...invocation.args].map(shellQuote).join(" ");
     const fds = invocation.inputs.map((i) => `${i.fd}<(${i.label})`).join(" ");
     out.stdout(`\nbwrap command:\n${argv}${fds === "" ? "" : ` ${fds}`}\n`);
@@ -115,37 +175,141 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
   }
   if (host.bwrap === null) throw noBwrap();
   if (!options.quiet && out.stderrIsTty) {
-    out.dim(`safe-npm ▸ ${command.join(" ")} · network: ${network} · home: private\n`);
+    const extras = [
+      `network: ${network}`,
+      ...(effective.dotfiles.length > 0 ? [`dotfiles: ${effective.dotfiles.length}`] : []),
+      `home: ${effective.home}`,
+    ];
+    out.dim(`safe-npm ▸ ${command.join(" ")} · ${extras.join(" · ")}\n`);
   }
-  if (options.verbose) out.stderr(describePolicy(policy, project.root, detected, privateHome));
+  if (options.verbose) out.stderr(describe());
 
-  mkdirSync(privateHome, { recursive: true, mode: 0o700 });
-  const outcome = await runSandbox(host.bwrap, invocation, { terminal: policy.terminal });
-  if (!outcome.ready && outcome.exitCode !== 0) throw sandboxFailed(host, outcome.exitCode);
-  return outcome.exitCode;
+  if (effective.home === "private") mkdirSync(privateHome, { recursive: true, mode: 0o700 });
+  // bwrap creates missing mount points on the host when they sit in a read-write bind; with
+  // home "project" some land in the project: note them now, remove them afterwards.
+  const placeholders = findPlaceholders(policy.mounts, project.root);
+  try {
+    const outcome = await runSandbox(host.bwrap, invocation, { terminal: policy.terminal });
+    if (!outcome.ready && outcome.exitCode !== 0) throw sandboxFailed(host, outcome.exitCode);
+    return outcome.exitCode;
+  } finally {
+    cleanupPlaceholders(placeholders);
+  }
+}
+
+/** Host paths for the settings, checked here so that policy.ts stays pure. */
+function settingsInput(
+  effective: EffectiveSettings,
+  host: HostInfo,
+  project: Project,
+  resolved: ResolvedSettings,
+): SettingsInput {
+  const fromFile = (key: string): string => {
+    const layer = effective.sources[key];
+    if (layer === "repo" && resolved.repo) return resolved.repo.file;
+    if (layer === "user" && resolved.user) return resolved.user.file;
+    return "settings";
+  };
+  const binds = { ro: [] as string[], rw: [] as string[] };
+  for (const mode of ["ro", "rw"] as const) {
+    for (const raw of effective.binds[mode]) {
+      const path = raw.startsWith("~/") ? join(host.home, raw.slice(2)) : raw;
+      if (!isAbsolute(path) || !existsSync(path)) {
+        throw new SafeNpmError(
+          "BAD_SETTINGS",
+          `${fromFile("binds")}: binds.${mode}: ${raw} does not exist`,
+          {
+            hint: "create it, or remove it from binds",
+          },
+        );
+      }
+      const real = realpathSync(path);
+      if (real === project.root || isInside(real, project.root)) {
+        throw new SafeNpmError(
+          "BAD_SETTINGS",
+          `${fromFile("binds")}: binds.${mode}: ${raw} is inside the project`,
+          {
+            hint: 'the project is already writable; use "protect" to keep a path inside it read-only',
+          },
+        );
+      }
+      if (real === host.home || isInside(host.home, real) || real === "/") {
+        throw new SafeNpmError(
+          "BAD_SETTINGS",
+          `${fromFile("binds")}: binds.${mode}: ${raw} contains your home directory`,
+          {
+            hint: "bind only the directories the command needs",
+          },
+        );
+      }
+      binds[mode].push(real);
+    }
+  }
+  const dotfiles = effective.dotfiles
+    .map((rel) => join(host.home, rel))
+    .filter((p) => existsSync(p));
+  return {
+    dotfiles,
+    fullNpmrc: dotfiles.includes(join(host.home, ".npmrc")),
+    binds,
+    caches: effective.cache === "shared" ? sharedCaches(host) : [],
+    envPass: effective.envPass,
+    envSet: effective.envSet,
+    home: effective.home,
+  };
+}
+
+/** The user's real package-manager caches and stores, for `cache: "shared"`. */
+function sharedCaches(host: HostInfo): string[] {
+  const npmCache = join(host.home, ".npm");
+  // npm's cache is created if missing: the user asked to share it.
+  mkdirSync(npmCache, { recursive: true });
+  return [
+    npmCache,
+    join(host.cacheHome, "yarn"),
+    join(host.home, ".yarn", "berry", "cache"),
+    join(host.home, ".local", "share", "pnpm", "store"),
+    join(host.cacheHome, "pnpm"),
+    join(host.home, ".bun", "install", "cache"),
+  ].filter((p) => existsSync(p));
 }
 
 async function describeTarget(
   target: Target,
   root: string,
   host: HostInfo,
-): Promise<{ kind: RequestKind; command: string[]; detected: DetectedPackageManager | null }> {
+  override: PackageManagerName | undefined,
+): Promise<{
+  kind: RequestKind;
+  command: string[];
+  detected: DetectedPackageManager | null;
+  cls: CommandClass;
+}> {
   switch (target.kind) {
     case "auto": {
-      const detected = await detectPackageManager(root);
-      return { kind: "pm", command: [detected.name, ...target.args], detected };
+      const detected: DetectedPackageManager =
+        override === undefined
+          ? await detectPackageManager(root)
+          : { name: override, agent: override, source: "settings" };
+      return {
+        kind: "pm",
+        command: [detected.name, ...target.args],
+        detected,
+        cls: commandClass(detected.name, target.args),
+      };
     }
     case "tool":
-      return { kind: "pm", command: [target.tool, ...target.args], detected: null };
+      return {
+        kind: "pm",
+        command: [target.tool, ...target.args],
+        detected: null,
+        cls: commandClass(target.tool, target.args),
+      };
     case "exec":
-      return { kind: "exec", command: target.argv, detected: null };
-    case "shell":
-      return { kind: "shell", command: [userShell(host)], detected: null };
+      return { kind: "exec", command: target.argv, detected: null, cls: "run" };
+    default:
+      return { kind: "shell", command: [userShell(host)], detected: null, cls: "run" };
   }
-}
-
-async function commandInside(target: Target, root: string, host: HostInfo): Promise<string[]> {
-  return (await describeTarget(target, root, host)).command;
 }
 
 /**
@@ -187,76 +351,18 @@ function userShell(host: HostInfo): string {
   }
 }
 
-function describePolicy(
-  policy: Policy,
-  root: string,
-  detected: DetectedPackageManager | null,
-  privateHome: string,
-): string {
-  const lines = [
-    "safe-npm policy:",
-    `  project:   ${root}`,
-    `  cwd:       ${policy.cwd}`,
-    `  command:   ${policy.command.map(shellQuote).join(" ")}`,
-  ];
-  if (detected !== null)
-    lines.push(`  manager:   ${detected.name} (decided by: ${detected.source})`);
-  lines.push(
-    `  network:   ${policy.network}`,
-    `  home:      private (${privateHome})`,
-    `  seccomp:   ${policy.seccomp ? "TIOCSTI/TIOCLINUX blocked" : "unavailable on this arch (--new-session instead)"}`,
-    "  mounts:",
-  );
-  for (const m of policy.mounts) {
-    if (m.kind === "ro-bind" || m.kind === "bind") {
-      lines.push(
-        `    ${m.kind === "bind" ? "rw" : "ro"}  ${m.dest}${m.src === m.dest ? "" : ` ← ${m.src}`}`,
-      );
-    } else if (m.kind === "symlink") lines.push(`    ln  ${m.dest} → ${m.target}`);
-    else if (m.kind === "data") lines.push(`    ro  ${m.dest} (${m.label})`);
-    else lines.push(`    ${m.kind.padEnd(3)} ${m.dest}`);
-  }
-  lines.push(`  env:       ${Object.keys(policy.env).join(" ")}`);
-  return `${lines.join("\n")}\n`;
-}
-
 function noBwrap(): SafeNpmError {
   return new SafeNpmError("NO_BWRAP", "bubblewrap (bwrap) was not found on PATH", {
-    hint: "install it: Debian/Ubuntu `sudo apt-get install bubblewrap` · Fedora `sudo dnf install bubblewrap` · Arch `sudo pacman -S bubblewrap`",
+    hint: INSTALL_BWRAP,
   });
 }
 
 /** bwrap exited before the command started: name the likely cause from /proc/sys. */
 function sandboxFailed(host: HostInfo, status: number): SafeNpmError {
-  const causes: string[] = [];
-  const sysctl = (name: string): string | null => {
-    try {
-      return readFileSync(`/proc/sys/${name.replaceAll(".", "/")}`, "utf8").trim();
-    } catch {
-      return null;
-    }
-  };
-  if (sysctl("kernel.apparmor_restrict_unprivileged_userns") === "1" && host.uid !== 0) {
-    causes.push(
-      "kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu 24.04+): allow bwrap with an AppArmor profile (see the README), or `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`",
-    );
-  }
-  if (sysctl("user.max_user_namespaces") === "0") {
-    causes.push("user.max_user_namespaces=0: `sudo sysctl user.max_user_namespaces=15000`");
-  }
-  if (sysctl("kernel.unprivileged_userns_clone") === "0" && host.uid !== 0) {
-    causes.push(
-      "kernel.unprivileged_userns_clone=0: `sudo sysctl kernel.unprivileged_userns_clone=1`",
-    );
-  }
+  const causes = usernsBlockers(readUsernsSysctls(), host.uid);
   return new SafeNpmError(
     "BWRAP_FAILED",
     `bwrap could not create the sandbox (exit status ${status}; its message is above)`,
-    {
-      hint:
-        causes.length > 0
-          ? `likely cause: ${causes.join("; ")}`
-          : "run `bwrap --ro-bind /usr /usr --unshare-user --unshare-pid true` to see whether namespaces work here; bubblewrap 0.8 or newer is required",
-    },
+    { hint: causes.length > 0 ? `likely cause: ${causes.join("; ")}` : GENERIC_BWRAP_HINT },
   );
 }

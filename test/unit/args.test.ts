@@ -17,13 +17,21 @@ function usageError(argv: readonly string[]): SafeNpmError {
   throw new Error(`parseArgs(${JSON.stringify(argv)}) did not throw`);
 }
 
-const defaults = { dryRun: false, network: undefined, quiet: false, verbose: false };
+const defaults = {
+  dryRun: false,
+  network: undefined,
+  allow: [],
+  config: undefined,
+  trustConfig: false,
+  quiet: false,
+  verbose: false,
+};
 
 describe("parseArgs flags", () => {
   it("reads safe-npm's flags before the command", () => {
     expect(parseArgs(["--dry-run", "--quiet", "--verbose", "install"])).toEqual({
+      ...defaults,
       dryRun: true,
-      network: undefined,
       quiet: true,
       verbose: true,
       target: { kind: "auto", args: ["install"] },
@@ -41,6 +49,47 @@ describe("parseArgs flags", () => {
     },
   );
 
+  it("reads --network registry, repeated --allow-host, --config and --trust-config", () => {
+    expect(
+      parseArgs([
+        "--network=registry",
+        "--allow-host",
+        "npm.example.com",
+        "--allow-host=cdn.example.com:8443",
+        "--config",
+        "./ci.json",
+        "--trust-config",
+        "ci",
+      ]),
+    ).toEqual({
+      ...defaults,
+      network: "registry",
+      allow: ["npm.example.com", "cdn.example.com:8443"],
+      config: "./ci.json",
+      trustConfig: true,
+      target: { kind: "auto", args: ["ci"] },
+    });
+  });
+
+  it.each([[["--allow-host"]], [["--config="]], [["--trust-config=yes", "ci"]]])(
+    "%j → USAGE",
+    (argv) => {
+      usageError(argv);
+    },
+  );
+
+  it("reads the management commands", () => {
+    expect(parseArgs(["trust"])).toMatchObject({ target: { kind: "trust" } });
+    expect(parseArgs(["untrust"])).toMatchObject({ target: { kind: "untrust" } });
+    expect(parseArgs(["init"])).toMatchObject({ target: { kind: "init" } });
+    expect(parseArgs(["doctor"])).toMatchObject({ target: { kind: "doctor", json: false } });
+    expect(parseArgs(["doctor", "--json"])).toMatchObject({
+      target: { kind: "doctor", json: true },
+    });
+    expect(usageError(["doctor", "--verbose"]).message).toContain("doctor takes only --json");
+    expect(usageError(["trust", "now"]).message).toContain("trust takes no arguments");
+  });
+
   it("accepts --network full", () => {
     expect(parseArgs(["--network", "full", "ci"])).toMatchObject({
       network: "full",
@@ -49,7 +98,6 @@ describe("parseArgs flags", () => {
   });
 
   it.each([
-    [["--network=registry", "install"], '"registry"'],
     [["--network", "bogus", "install"], '"bogus"'],
     [["--network=", "install"], 'got ""'],
   ])("%j → USAGE naming the bad value", (argv, shown) => {
@@ -70,7 +118,7 @@ describe("parseArgs flags", () => {
 
   it("--network at the end is a USAGE error", () => {
     const e = usageError(["--network"]);
-    expect(e.message).toBe('--network needs "full" or "none"');
+    expect(e.message).toBe('--network needs "full", "registry" or "none"');
   });
 
   it("--network swallows the next word as its value", () => {

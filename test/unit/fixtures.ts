@@ -3,7 +3,7 @@
  * host is an object literal describing a typical nvm user on a merged-/usr distribution.
  */
 import type { HostInfo, ResolvedTool } from "../../src/host.js";
-import { type Policy, type PolicyInput, resolvePolicy } from "../../src/policy.js";
+import { NO_SETTINGS, type Policy, type PolicyInput, resolvePolicy } from "../../src/policy.js";
 
 export const HOME = "/home/alice";
 export const PROJECT = "/home/alice/code/app";
@@ -140,6 +140,7 @@ export function baseInput(options: BaseOptions = {}): PolicyInput {
     network: "full",
     privateHome: PRIVATE_HOME,
     protect: [GIT_DIR],
+    settings: NO_SETTINGS,
     version: VERSION,
     ...options.input,
   };

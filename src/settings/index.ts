@@ -1,0 +1,77 @@
+/**
+ * Settings for one run: loads the user's and the repository's files (only when there are any),
+ * merges them with the defaults and the flags, and refuses untrusted widening.
+ */
+import { SafeNpmError } from "../errors.js";
+import type { FoundSettings } from "./find.js";
+import {
+  applyFlags,
+  applyLayer,
+  defaults,
+  type EffectiveSettings,
+  type Flags,
+  widenings,
+} from "./merge.js";
+
+export interface LoadedLayer {
+  file: string;
+  content: string;
+}
+
+export interface ResolvedSettings {
+  effective: EffectiveSettings;
+  user: LoadedLayer | null;
+  repo:
+    | (LoadedLayer & { widenings: string[]; trust: "trusted" | "not needed" | "for this run" })
+    | null;
+}
+
+export interface TrustOptions {
+  /** `--trust-config` or SAFE_NPM_TRUST_CONFIG=1: trust the repository's settings for this run. */
+  trustForRun: boolean;
+  store: string;
+}
+
+export async function resolveSettings(
+  found: FoundSettings,
+  flags: Flags,
+  trustOptions: TrustOptions,
+): Promise<ResolvedSettings> {
+  let effective = defaults();
+  if (found.user === null && found.repo === null) {
+    return { effective: applyFlags(effective, flags), user: null, repo: null };
+  }
+  // Only now: the schema, cosmiconfig and YAML are not needed on the common path.
+  const { loadSettingsFile } = await import("./load.js");
+  const { isTrusted } = await import("./trust.js");
+  let user: LoadedLayer | null = null;
+  if (found.user !== null) {
+    const loaded = loadSettingsFile(found.user);
+    effective = applyLayer(effective, loaded.settings, "user");
+    user = { file: loaded.file, content: loaded.content };
+  }
+  let repo: ResolvedSettings["repo"] = null;
+  if (found.repo !== null) {
+    const loaded = loadSettingsFile(found.repo);
+    const wider = widenings(loaded.settings);
+    let trust: "trusted" | "not needed" | "for this run" = "not needed";
+    if (wider.length > 0) {
+      if (isTrusted(trustOptions.store, loaded.file, loaded.content)) trust = "trusted";
+      else if (trustOptions.trustForRun) trust = "for this run";
+      else throw untrusted(loaded.file, wider);
+    }
+    effective = applyLayer(effective, loaded.settings, "repo");
+    repo = { file: loaded.file, content: loaded.content, widenings: wider, trust };
+  }
+  return { effective: applyFlags(effective, flags), user, repo };
+}
+
+export function untrusted(file: string, wider: readonly string[]): SafeNpmError {
+  return new SafeNpmError(
+    "UNTRUSTED_SETTINGS",
+    `${file} asks to open the sandbox wider:\n${wider.map((w) => `  - ${w}`).join("\n")}`,
+    {
+      hint: "if you accept this, run `safe-npm trust` in this project (any later change to the file revokes it); for one run: --trust-config or SAFE_NPM_TRUST_CONFIG=1",
+    },
+  );
+}

@@ -1,0 +1,174 @@
+/**
+ * PURE: built-in defaults → user settings → repository settings → CLI flags, and what in the
+ * repository's settings widens the sandbox (needs `safe-npm trust`).
+ */
+import type { CommandClass } from "../commands.js";
+import { homeRelative, projectRelative } from "./paths.js";
+import type { Settings } from "./schema.js";
+
+export type NetworkMode = "full" | "registry" | "none";
+export type Layer = "default" | "user" | "repo" | "flag";
+
+export interface EffectiveSettings {
+  /** Paths relative to ~. */
+  dotfiles: string[];
+  /** Variables passed through by name (even secret-looking ones: the user named them). */
+  envPass: string[];
+  envSet: Record<string, string>;
+  network: { install: NetworkMode; run: NetworkMode; allow: string[] };
+  binds: { ro: string[]; rw: string[] };
+  /** Project-relative paths. */
+  protect: string[];
+  home: "private" | "project";
+  cache: "project" | "shared";
+  packageManager: "npm" | "yarn" | "pnpm" | "bun" | undefined;
+  /** Where each key's value came from (for --dry-run). */
+  sources: Record<string, Layer>;
+}
+
+export interface Flags {
+  network?: NetworkMode;
+  allow?: string[];
+}
+
+/**
+ * Network defaults per command class (design.md §6). Installs keep the host network until the
+ * registry proxy is wired into the runner.
+ */
+export const DEFAULT_NETWORK: Readonly<Record<CommandClass, NetworkMode>> = {
+  install: "full",
+  run: "none",
+};
+
+export function defaults(): EffectiveSettings {
+  return {
+    dotfiles: [],
+    envPass: [],
+    envSet: {},
+    network: { ...DEFAULT_NETWORK, allow: [] },
+    binds: { ro: [], rw: [] },
+    protect: [".git"],
+    home: "private",
+    cache: "project",
+    packageManager: undefined,
+    sources: {},
+  };
+}
+
+/** Applies one layer on top of `base` (lists add up, scalars and `protect` replace). */
+export function applyLayer(
+  base: EffectiveSettings,
+  layer: Settings,
+  name: Layer,
+): EffectiveSettings {
+  const out: EffectiveSettings = structuredClone(base);
+  const mark = (key: string): void => {
+    out.sources[key] = name;
+  };
+  if (layer.dotfiles) {
+    out.dotfiles = union(
+      out.dotfiles,
+      layer.dotfiles.map((p) => homeRelative(p) ?? p),
+    );
+    mark("dotfiles");
+  }
+  if (layer.env) {
+    if (Array.isArray(layer.env)) out.envPass = union(out.envPass, layer.env);
+    else out.envSet = { ...out.envSet, ...layer.env };
+    mark("env");
+  }
+  if (layer.network !== undefined) {
+    if (typeof layer.network === "string") {
+      out.network.install = layer.network;
+      out.network.run = layer.network;
+    } else {
+      if (layer.network.install) out.network.install = layer.network.install;
+      if (layer.network.run) out.network.run = layer.network.run;
+      if (layer.network.allow) out.network.allow = union(out.network.allow, layer.network.allow);
+    }
+    mark("network");
+  }
+  if (layer.binds) {
+    out.binds.ro = union(out.binds.ro, layer.binds.ro ?? []);
+    out.binds.rw = union(out.binds.rw, layer.binds.rw ?? []);
+    mark("binds");
+  }
+  if (layer.protect) {
+    out.protect = union(
+      [],
+      layer.protect.map((p) => projectRelative(p) ?? p),
+    );
+    mark("protect");
+  }
+  if (layer.home) {
+    out.home = layer.home;
+    mark("home");
+  }
+  if (layer.cache) {
+    out.cache = layer.cache;
+    mark("cache");
+  }
+  if (layer.packageManager) {
+    out.packageManager = layer.packageManager;
+    mark("packageManager");
+  }
+  return out;
+}
+
+export function applyFlags(base: EffectiveSettings, flags: Flags): EffectiveSettings {
+  const out: EffectiveSettings = structuredClone(base);
+  if (flags.network) {
+    out.network.install = flags.network;
+    out.network.run = flags.network;
+    out.sources.network = "flag";
+  }
+  if (flags.allow && flags.allow.length > 0) {
+    out.network.allow = union(out.network.allow, flags.allow);
+    out.sources.network = "flag";
+  }
+  return out;
+}
+
+const WIDTH: Readonly<Record<NetworkMode, number>> = { none: 0, registry: 1, full: 2 };
+
+/**
+ * Everything in a repository's settings that opens the sandbox wider than the built-in defaults,
+ * in plain words. Narrowing (less network, more protected paths) is not listed.
+ */
+export function widenings(repo: Settings): string[] {
+  const out: string[] = [];
+  for (const p of repo.dotfiles ?? []) out.push(`read ~/${homeRelative(p) ?? p}`);
+  if (Array.isArray(repo.env)) for (const name of repo.env) out.push(`pass env ${name}`);
+  else for (const name of Object.keys(repo.env ?? {})) out.push(`set env ${name}`);
+  const network = repo.network;
+  const modes: Partial<Record<CommandClass, NetworkMode>> =
+    typeof network === "string"
+      ? { install: network, run: network }
+      : {
+          ...(network?.install ? { install: network.install } : {}),
+          ...(network?.run ? { run: network.run } : {}),
+        };
+  for (const cls of ["install", "run"] as const) {
+    const mode = modes[cls];
+    if (mode !== undefined && WIDTH[mode] > WIDTH[DEFAULT_NETWORK[cls]]) {
+      out.push(
+        `network "${mode}" for ${cls === "install" ? "installs" : "scripts and other commands"}`,
+      );
+    }
+  }
+  if (typeof network === "object")
+    for (const host of network.allow ?? []) out.push(`reach ${host}`);
+  for (const p of repo.binds?.ro ?? []) out.push(`read ${p}`);
+  for (const p of repo.binds?.rw ?? []) out.push(`write ${p}`);
+  if (repo.protect) {
+    const kept = new Set(repo.protect.map((p) => projectRelative(p) ?? p));
+    for (const p of defaults().protect) if (!kept.has(p)) out.push(`make ${p} writable`);
+  }
+  if (repo.home === "project") out.push("use the project directory as $HOME");
+  if (repo.cache === "shared") out.push("share your package-manager caches (~/.npm, …) read-write");
+  return out;
+}
+
+function union(a: readonly string[], b: readonly string[]): string[] {
+  return [...new Set([...a, ...b])];
+}

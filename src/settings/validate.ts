@@ -1,0 +1,121 @@
+/** Turns parsed settings data into `Settings`, or a SafeNpmError naming the file, key and fix. */
+import { isAbsolute } from "node:path";
+import * as v from "valibot";
+import { SafeNpmError } from "../errors.js";
+import { homeRelative, projectRelative } from "./paths.js";
+import { KNOWN_KEYS, type Settings, SettingsSchema } from "./schema.js";
+
+export function validateSettings(data: unknown, file: string): Settings {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw invalid(file, "", `expected an object of settings, got ${describe(data)}`);
+  }
+  checkUnknownKeys(data as Record<string, unknown>, "", file);
+  const result = v.safeParse(SettingsSchema, data);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const key = issue.path?.map((p) => String(p.key)).join(".") ?? "";
+    const expected = issue.expected ?? "a valid value";
+    throw invalid(file, key, `expected ${expected}, got ${issue.received}`);
+  }
+  const settings = result.output;
+  for (const [i, path] of (settings.dotfiles ?? []).entries()) {
+    const rel = homeRelative(path);
+    if (rel === null) {
+      throw invalid(
+        file,
+        `dotfiles[${i}]`,
+        `"${path}" is not a path inside your home`,
+        'write it relative to ~, e.g. ".gitconfig" or "~/.config/nvim"',
+      );
+    }
+  }
+  for (const mode of ["ro", "rw"] as const) {
+    for (const [i, path] of (settings.binds?.[mode] ?? []).entries()) {
+      if (!isAbsolute(path) && !path.startsWith("~/")) {
+        throw invalid(file, `binds.${mode}[${i}]`, `"${path}" must be absolute or start with ~/`);
+      }
+    }
+  }
+  for (const [i, path] of (settings.protect ?? []).entries()) {
+    if (projectRelative(path) === null) {
+      throw invalid(
+        file,
+        `protect[${i}]`,
+        `"${path}" must be a path inside the project, e.g. ".git" or "secrets/"`,
+      );
+    }
+  }
+  if (settings.env !== undefined) {
+    const names = Array.isArray(settings.env) ? settings.env : Object.keys(settings.env);
+    for (const name of names) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        throw invalid(file, "env", `"${name}" is not an environment variable name`);
+      }
+    }
+  }
+  return settings;
+}
+
+function checkUnknownKeys(obj: Record<string, unknown>, at: string, file: string): void {
+  const known = KNOWN_KEYS[at];
+  if (known === undefined) return;
+  for (const [key, value] of Object.entries(obj)) {
+    const path = at === "" ? key : `${at}.${key}`;
+    if (!known.includes(key)) {
+      const near = closest(key, known);
+      throw invalid(
+        file,
+        path,
+        "unknown key",
+        near === null ? `valid keys: ${known.join(", ")}` : `did you mean "${near}"?`,
+      );
+    }
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      checkUnknownKeys(value as Record<string, unknown>, path, file);
+    }
+  }
+}
+
+function closest(word: string, candidates: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const d = distance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
+}
+
+/** Levenshtein distance. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (row[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "string" ? `"${value}"` : typeof value;
+}
+
+function invalid(file: string, key: string, problem: string, fix?: string): SafeNpmError {
+  return new SafeNpmError("BAD_SETTINGS", `${file}: ${key === "" ? "" : `${key}: `}${problem}`, {
+    hint:
+      fix ??
+      "fix the value (see `safe-npm --help` and the README's settings section), or remove the key",
+  });
+}

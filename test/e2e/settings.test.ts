@@ -1,0 +1,177 @@
+/**
+ * Repository settings are data only, widen the sandbox only after `safe-npm trust`, and any change
+ * revokes that trust; `home: "project"` leaves no placeholder behind; user settings are trusted.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { plantTargets, readReports } from "./probe.js";
+import { makeWorld, SECRETS, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+const packed = inject("packedFixtures");
+
+describe.skipIf(unavailable !== "")("settings", () => {
+  let world: World;
+  let state: string;
+  const rc = (): string => join(world.project, ".sandboxrc.json");
+  const writeRc = (settings: object): void => writeFileSync(rc(), `${JSON.stringify(settings)}\n`);
+
+  beforeAll(() => {
+    world = makeWorld({
+      projectInHome: true,
+      packageJson: { dependencies: { probe: "file:vendor/probe-1.0.0.tgz" } },
+      vendor: { packed, files: ["probe-1.0.0.tgz"] },
+    });
+    state = join(world.dir, "state");
+    world.env.XDG_STATE_HOME = state;
+    world.env.XDG_CONFIG_HOME = join(world.dir, "config");
+    plantTargets(world);
+    writeFileSync(
+      join(world.project, ".git", "info", "exclude"),
+      "probe-targets.json\n.sandboxrc*\nsandbox.config.*\n",
+    );
+  });
+  afterAll(() => world?.dispose());
+
+  it("never loads a repository's code config, and says so", async () => {
+    const marker = join(world.dir, "code-config-ran");
+    const code = `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "ran"); module.exports = { home: "project" };`;
+    writeFileSync(join(world.project, ".sandboxrc.js"), code);
+    writeFileSync(join(world.project, ".sandboxrc.cjs"), code);
+    writeFileSync(
+      join(world.project, "sandbox.config.mjs"),
+      `import fs from "node:fs"; fs.writeFileSync(${JSON.stringify(marker)}, "ran"); export default {};`,
+    );
+    const r = await world.run(["--quiet", "exec", "--", "true"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain(`ignoring ${join(world.project, ".sandboxrc.js")}`);
+    expect(r.stderr).toContain(`ignoring ${join(world.project, "sandbox.config.mjs")}`);
+    expect(r.stderr).toContain("outside the sandbox");
+    expect(existsSync(marker)).toBe(false);
+    const dry = await world.run(["--dry-run", "exec", "--", "true"]);
+    expect(dry.stdout).toContain("repo file:  none");
+  });
+
+  it("refuses a widening until trusted; then the probe reads exactly that file; a change revokes trust", async () => {
+    writeRc({ dotfiles: [".ssh/id_rsa"] });
+    const refused = await world.run(["install", "--no-audit", "--no-fund"]);
+    expect(refused.exitCode).toBe(125);
+    expect(refused.stderr).toContain(`✗ ${rc()} asks to open the sandbox wider:`);
+    expect(refused.stderr).toContain("- read ~/.ssh/id_rsa");
+    expect(refused.stderr).toContain("safe-npm trust");
+    expect(existsSync(join(world.project, "node_modules"))).toBe(false);
+
+    const trusted = await world.run(["trust"]);
+    expect(trusted.exitCode).toBe(0);
+    expect(trusted.stderr).toContain("read ~/.ssh/id_rsa");
+    expect(
+      JSON.parse(readFileSync(join(state, "safe-npm", "trust.json"), "utf8")).entries[rc()],
+    ).toBeDefined();
+
+    const installed = await world.run(["install", "--no-audit", "--no-fund"]);
+    expect(installed.stderr).not.toContain("✗");
+    expect(installed.exitCode).toBe(0);
+    const [pre] = readReports(world);
+    expect(pre?.reads.ssh).toEqual({ ok: true, value: SECRETS.sshKey });
+    expect(pre?.writes.gitHook?.ok).toBe(false);
+    for (const name of ["aws", "gh", "sibling", "hostTmp"])
+      expect(pre?.reads[name]?.ok).toBe(false);
+    // Read-only: the probe cannot change the key it was given.
+    expect(readFileSync(join(world.home, ".ssh", "id_rsa"), "utf8")).toBe(SECRETS.sshKey);
+
+    writeRc({ dotfiles: [".ssh/id_rsa", ".aws/credentials"] });
+    const revoked = await world.run(["exec", "--", "true"]);
+    expect(revoked.exitCode).toBe(125);
+    expect(revoked.stderr).toContain("- read ~/.aws/credentials");
+
+    const once = await world.run([
+      "--quiet",
+      "--trust-config",
+      "exec",
+      "--",
+      "cat",
+      `${world.home}/.aws/credentials`,
+    ]);
+    expect(once.exitCode).toBe(0);
+    expect(once.stdout).toContain("AWS-FILE-SECRET");
+    const env = await world.run(["--quiet", "exec", "--", "true"], {
+      env: { SAFE_NPM_TRUST_CONFIG: "1" },
+    });
+    expect(env.exitCode).toBe(0);
+
+    const untrusted = await world.run(["untrust"]);
+    expect(untrusted.exitCode).toBe(0);
+    expect(untrusted.stderr).toContain(`no longer trusting ${rc()}`);
+    expect((await world.run(["untrust"])).stderr).toContain("was not trusted");
+  });
+
+  it("applies narrowing without trust", async () => {
+    mkdirSync(join(world.project, "locked"), { recursive: true });
+    writeRc({ protect: [".git", "locked"], network: "none" });
+    const r = await world.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "touch locked/x && echo wrote",
+    ]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout).not.toContain("wrote");
+    expect(existsSync(join(world.project, "locked", "x"))).toBe(false);
+    const dry = await world.run(["--dry-run", "install"]);
+    expect(dry.stdout).toMatch(/network: +none \(for installs\)/);
+    expect(dry.stdout).toMatch(/protect +\[".git","locked"\] +\[repo\]/);
+  });
+
+  it('home: "project" makes the project $HOME and leaves no placeholder behind', async () => {
+    writeFileSync(join(world.home, ".gitconfig"), "[user]\n  name = alice\n");
+    mkdirSync(join(world.home, ".config", "nvim"), { recursive: true });
+    writeFileSync(join(world.home, ".config", "nvim", "init.lua"), "-- nvim\n");
+    writeRc({ home: "project", dotfiles: [".gitconfig", ".config/nvim"] });
+    const before = world.gitStatus();
+    const r = await world.run([
+      "--quiet",
+      "--trust-config",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      'echo "home=$HOME"; cat ~/.gitconfig ~/.config/nvim/init.lua',
+    ]);
+    expect(r.stderr).not.toContain("✗");
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain(`home=${world.project}`);
+    expect(r.stdout).toContain("name = alice");
+    expect(r.stdout).toContain("-- nvim");
+    expect(world.gitStatus()).toBe(before);
+    expect(existsSync(join(world.project, ".gitconfig"))).toBe(false);
+    expect(existsSync(join(world.project, ".config"))).toBe(false);
+  });
+
+  it("rejects invalid settings with the file, the key and the fix", async () => {
+    writeRc({ dotfile: [".gitconfig"] });
+    const r = await world.run(["exec", "--", "true"]);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toContain(`✗ ${rc()}: dotfile: unknown key`);
+    expect(r.stderr).toContain('did you mean "dotfiles"?');
+  });
+
+  it("trusts the user's own settings", async () => {
+    writeRc({});
+    mkdirSync(join(world.dir, "config", "safe-npm"), { recursive: true });
+    writeFileSync(join(world.dir, "config", "safe-npm", "config.yaml"), "env:\n  - MY_API_KEY\n");
+    const r = await world.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      'echo "key=$MY_API_KEY"; echo "token=$NPM_TOKEN"',
+    ]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain("key=ENV-API-KEY-SECRET");
+    expect(r.stdout).toMatch(/^token=$/m);
+  });
+});

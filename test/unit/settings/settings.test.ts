@@ -1,0 +1,299 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SafeNpmError } from "../../../src/errors.js";
+import { findSettingsFiles } from "../../../src/settings/find.js";
+import { resolveSettings } from "../../../src/settings/index.js";
+import { loadSettingsFile } from "../../../src/settings/load.js";
+import { applyFlags, applyLayer, defaults, widenings } from "../../../src/settings/merge.js";
+import { isTrusted, trust, trustStorePath, untrust } from "../../../src/settings/trust.js";
+import { validateSettings } from "../../../src/settings/validate.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "safe-npm-settings-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(rel: string, content: string): string {
+  const path = join(dir, rel);
+  mkdirSync(join(path, ".."), { recursive: true });
+  writeFileSync(path, content);
+  return path;
+}
+
+function errorOf(fn: () => unknown): SafeNpmError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SafeNpmError);
+    return error as SafeNpmError;
+  }
+  throw new Error("did not throw");
+}
+
+describe("validateSettings", () => {
+  it("accepts every key", () => {
+    const settings = {
+      $schema: "./node_modules/safe-npm/schema.json",
+      dotfiles: [".gitconfig", "~/.config/nvim"],
+      env: ["NPM_TOKEN"],
+      network: { install: "registry", run: "none", allow: ["npm.example.com:443"] },
+      binds: { ro: ["/opt/sdk"], rw: ["~/scratch"] },
+      protect: [".git", "secrets/"],
+      home: "private",
+      cache: "shared",
+      packageManager: "pnpm",
+    };
+    expect(validateSettings(settings, "f")).toEqual(settings);
+    expect(validateSettings({ env: { FOO: "bar" }, network: "none" }, "f")).toEqual({
+      env: { FOO: "bar" },
+      network: "none",
+    });
+  });
+
+  it.each([
+    [{ dotfile: [] }, ".sandboxrc.json: dotfile: unknown key", 'did you mean "dotfiles"?'],
+    [
+      { network: { alow: [] } },
+      ".sandboxrc.json: network.alow: unknown key",
+      'did you mean "allow"?',
+    ],
+    [{ zzzzzzzz: 1 }, ".sandboxrc.json: zzzzzzzz: unknown key", "valid keys: $schema, dotfiles"],
+  ])("names an unknown key and the closest valid one: %j", (data, message, hint) => {
+    const e = errorOf(() => validateSettings(data, ".sandboxrc.json"));
+    expect(e.code).toBe("BAD_SETTINGS");
+    expect(e.message).toBe(message);
+    expect(e.hint).toContain(hint);
+  });
+
+  it.each([
+    [{ dotfiles: ".gitconfig" }, 'dotfiles: expected Array, got ".gitconfig"'],
+    [{ home: "somewhere" }, 'home: expected ("private" | "project"), got "somewhere"'],
+    [{ network: 3 }, "network: expected"],
+    [{ protect: [1] }, "protect.0: expected string, got 1"],
+  ])("names the key, the expected and the actual type: %j", (data, message) => {
+    const e = errorOf(() => validateSettings(data, "f"));
+    expect(e.message.startsWith("f: ")).toBe(true);
+    expect(e.message.replaceAll("\\", "")).toContain(message.replaceAll("\\", ""));
+  });
+
+  it.each([
+    [{ dotfiles: ["/etc/passwd"] }, "dotfiles[0]"],
+    [{ dotfiles: ["../outside"] }, "dotfiles[0]"],
+    [{ dotfiles: ["~"] }, "dotfiles[0]"],
+    [{ binds: { ro: ["relative/path"] } }, "binds.ro[0]"],
+    [{ protect: ["../x"] }, "protect[0]"],
+    [{ protect: ["/abs"] }, "protect[0]"],
+    [{ env: ["NOT-A-NAME"] }, "env"],
+  ])("rejects paths and names that escape their base: %j", (data, key) => {
+    expect(errorOf(() => validateSettings(data, "f")).message).toContain(`f: ${key}: `);
+  });
+
+  it("rejects a non-object", () => {
+    expect(errorOf(() => validateSettings([], "f")).message).toContain("expected an object");
+  });
+});
+
+describe("loadSettingsFile", () => {
+  it("reads JSON, YAML and package.json's sandbox key", () => {
+    expect(loadSettingsFile(file(".sandboxrc.json", '{"home":"project"}')).settings).toEqual({
+      home: "project",
+    });
+    expect(
+      loadSettingsFile(file("y/.sandboxrc.yaml", "dotfiles:\n  - .gitconfig\n")).settings,
+    ).toEqual({
+      dotfiles: [".gitconfig"],
+    });
+    expect(loadSettingsFile(file("n/.sandboxrc", "network: none\n")).settings).toEqual({
+      network: "none",
+    });
+    const pkg = loadSettingsFile(
+      file("p/package.json", '{"name":"x","sandbox":{"cache":"shared"}}'),
+    );
+    expect(pkg.settings).toEqual({ cache: "shared" });
+    // Trust is recorded against the sandbox key only, so adding a dependency keeps it.
+    expect(pkg.content).toBe('{"cache":"shared"}');
+  });
+
+  it("names the file and the line of a syntax error", () => {
+    const bad = file(".sandboxrc.json", '{\n  "home": "private",\n  oops\n}');
+    const e = errorOf(() => loadSettingsFile(bad));
+    expect(e.message).toContain(bad);
+    expect(e.message).toContain("cannot parse: line 3: Expected double-quoted property name");
+    const badYaml = file("y/.sandboxrc.yml", "dotfiles:\n  - a\n - b\n");
+    expect(errorOf(() => loadSettingsFile(badYaml)).message).toContain(
+      "cannot parse: line 3, column 2: bad indentation",
+    );
+  });
+});
+
+describe("findSettingsFiles", () => {
+  it("takes the nearest data file between the cwd and the project root and reports code configs", () => {
+    file("package.json", '{"name":"root","sandbox":{"home":"private"}}');
+    file("packages/web/.sandboxrc.yml", "network: none\n");
+    file(".sandboxrc.js", "require('fs').writeFileSync('/tmp/pwned','')");
+    file("packages/web/sandbox.config.ts", "");
+    const found = findSettingsFiles(
+      join(dir, "packages/web/src"),
+      dir,
+      {},
+      join(dir, "home"),
+      undefined,
+    );
+    expect(found.repo).toBe(join(dir, "packages/web/.sandboxrc.yml"));
+    expect(found.ignoredCode.sort()).toEqual([
+      join(dir, ".sandboxrc.js"),
+      join(dir, "packages/web/sandbox.config.ts"),
+    ]);
+    expect(findSettingsFiles(dir, dir, {}, join(dir, "home"), undefined).repo).toBe(
+      join(dir, "package.json"),
+    );
+  });
+
+  it("ignores a package.json without a sandbox key and finds the user file", () => {
+    file("package.json", '{"name":"root"}');
+    const user = file("xdg/safe-npm/config.yaml", "dotfiles: [.gitconfig]\n");
+    const found = findSettingsFiles(
+      dir,
+      dir,
+      { XDG_CONFIG_HOME: join(dir, "xdg") },
+      "/nonexistent",
+      undefined,
+    );
+    expect(found).toEqual({ repo: null, user, ignoredCode: [] });
+    expect(findSettingsFiles(dir, dir, {}, "/nonexistent", "/explicit.json").user).toBe(
+      "/explicit.json",
+    );
+  });
+});
+
+describe("merge order: defaults → user → repo → flags", () => {
+  it("adds lists, replaces scalars and protect, and records the source of each key", () => {
+    let e = defaults();
+    expect(e.network).toEqual({ install: "full", run: "none", allow: [] });
+    expect(e.protect).toEqual([".git"]);
+    e = applyLayer(
+      e,
+      { dotfiles: [".gitconfig"], home: "project", network: { allow: ["a.example"] } },
+      "user",
+    );
+    e = applyLayer(
+      e,
+      { dotfiles: ["~/.npmrc"], home: "private", protect: [".git", "secrets/"], network: "none" },
+      "repo",
+    );
+    e = applyFlags(e, { allow: ["b.example"] });
+    expect(e.dotfiles).toEqual([".gitconfig", ".npmrc"]);
+    expect(e.home).toBe("private");
+    expect(e.protect).toEqual([".git", "secrets"]);
+    expect(e.network).toEqual({ install: "none", run: "none", allow: ["a.example", "b.example"] });
+    expect(e.sources).toMatchObject({
+      dotfiles: "repo",
+      home: "repo",
+      protect: "repo",
+      network: "flag",
+    });
+    expect(applyFlags(e, { network: "full" }).network.install).toBe("full");
+  });
+});
+
+describe("widenings", () => {
+  it("lists each widening in plain words", () => {
+    expect(
+      widenings({
+        dotfiles: ["~/.ssh/id_rsa"],
+        env: ["AWS_SECRET_ACCESS_KEY"],
+        network: { install: "full", run: "registry", allow: ["api.example.com"] },
+        binds: { ro: ["/opt/x"], rw: ["~/y"] },
+        protect: [],
+        home: "project",
+        cache: "shared",
+      }),
+    ).toEqual([
+      "read ~/.ssh/id_rsa",
+      "pass env AWS_SECRET_ACCESS_KEY",
+      'network "registry" for scripts and other commands',
+      "reach api.example.com",
+      "read /opt/x",
+      "write ~/y",
+      "make .git writable",
+      "use the project directory as $HOME",
+      "share your package-manager caches (~/.npm, …) read-write",
+    ]);
+  });
+
+  it("does not count narrowing", () => {
+    expect(
+      widenings({ network: "none", protect: [".git", "dist"], home: "private", cache: "project" }),
+    ).toEqual([]);
+    expect(widenings({ network: { install: "registry", run: "none" } })).toEqual([]);
+  });
+});
+
+describe("trust", () => {
+  it("records realpath and hash; any change revokes it; untrust removes it", () => {
+    const store = trustStorePath({ XDG_STATE_HOME: join(dir, "state") }, "/nonexistent");
+    expect(store).toBe(join(dir, "state", "safe-npm", "trust.json"));
+    const rc = file("proj/.sandboxrc.json", '{"dotfiles":[".ssh/id_rsa"]}');
+    expect(isTrusted(store, rc, readFileSync(rc, "utf8"))).toBe(false);
+    trust(store, rc, readFileSync(rc, "utf8"), ["read ~/.ssh/id_rsa"]);
+    expect(isTrusted(store, rc, readFileSync(rc, "utf8"))).toBe(true);
+    writeFileSync(rc, '{"dotfiles":[".ssh/id_rsa", ".aws/credentials"]}');
+    expect(isTrusted(store, rc, readFileSync(rc, "utf8"))).toBe(false);
+    expect(untrust(store, rc)).toBe(true);
+    expect(untrust(store, rc)).toBe(false);
+  });
+
+  it("reports a damaged store with the fix", () => {
+    const store = file("state/trust.json", "{not json");
+    const rc = file("proj/.sandboxrc.json", "{}");
+    expect(errorOf(() => isTrusted(store, rc, "{}")).hint).toContain(`rm ${store}`);
+  });
+});
+
+describe("resolveSettings", () => {
+  const store = (): string => join(dir, "state", "trust.json");
+
+  it("refuses untrusted widening, listing it, and applies it once trusted or for one run", async () => {
+    const rc = file("proj/.sandboxrc.json", '{"dotfiles":[".ssh/id_rsa"],"network":"none"}');
+    const found = { repo: rc, user: null, ignoredCode: [] };
+    await expect(
+      resolveSettings(found, {}, { trustForRun: false, store: store() }),
+    ).rejects.toMatchObject({
+      code: "UNTRUSTED_SETTINGS",
+      message: expect.stringContaining("read ~/.ssh/id_rsa"),
+      hint: expect.stringContaining("safe-npm trust"),
+    });
+    const once = await resolveSettings(found, {}, { trustForRun: true, store: store() });
+    expect(once.repo?.trust).toBe("for this run");
+    trust(store(), rc, readFileSync(rc, "utf8"), []);
+    const trusted = await resolveSettings(found, {}, { trustForRun: false, store: store() });
+    expect(trusted.repo?.trust).toBe("trusted");
+    expect(trusted.effective.dotfiles).toEqual([".ssh/id_rsa"]);
+  });
+
+  it("applies narrowing without trust", async () => {
+    const rc = file("proj/.sandboxrc.yaml", "network: none\nprotect: [.git, dist]\n");
+    const r = await resolveSettings(
+      { repo: rc, user: null, ignoredCode: [] },
+      {},
+      { trustForRun: false, store: store() },
+    );
+    expect(r.repo?.trust).toBe("not needed");
+    expect(r.effective.network.install).toBe("none");
+    expect(r.effective.protect).toEqual([".git", "dist"]);
+  });
+
+  it("trusts the user's own file without asking", async () => {
+    const user = file("cfg/config.json", '{"dotfiles":[".gitconfig"],"env":["NPM_TOKEN"]}');
+    const r = await resolveSettings(
+      { repo: null, user, ignoredCode: [] },
+      {},
+      { trustForRun: false, store: store() },
+    );
+    expect(r.effective.dotfiles).toEqual([".gitconfig"]);
+    expect(r.effective.envPass).toEqual(["NPM_TOKEN"]);
+  });
+});
