@@ -40,6 +40,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// `safe-npm --dry-run install | head`: a reader that goes away is not an error of ours.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw error;
+});
 const code = await main(process.argv.slice(2));
 // Let stdout drain (`safe-npm npm view x --json | jq`) before exiting.
 process.exitCode = code;

@@ -268,6 +268,9 @@ function buildEnv(
   for (const name of PASS_ENV) pass(name);
   for (const name of Object.keys(host.env).sort()) if (name.startsWith("LC_")) pass(name);
   if (fromScript) for (const name of SCRIPT_ENV) pass(name);
+  // A corporate CA bundle that the sandbox can see (under /etc or /usr) keeps TLS working inside.
+  const extraCa = host.env.NODE_EXTRA_CA_CERTS;
+  if (extraCa !== undefined && isSystemPath(extraCa)) env.NODE_EXTRA_CA_CERTS = extraCa;
   env.TMPDIR = "/tmp";
   // Named by the user in settings: passed as they are, whatever the name looks like.
   for (const name of input.settings.envPass) {

@@ -354,3 +354,16 @@ describe("toolMount never shows more than the tool", () => {
     expect(policy.env.npm_config_registry).toBe("https://registry.corp.example/");
   });
 });
+
+describe("NODE_EXTRA_CA_CERTS", () => {
+  it("passes a CA bundle the sandbox can see, and drops one it cannot", () => {
+    const visible = resolvePolicy(
+      baseInput({ host: { env: { NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/corp.pem" } } }),
+    );
+    expect(visible.env.NODE_EXTRA_CA_CERTS).toBe("/etc/ssl/certs/corp.pem");
+    const hidden = resolvePolicy(
+      baseInput({ host: { env: { NODE_EXTRA_CA_CERTS: `${HOME}/corp.pem` } } }),
+    );
+    expect(hidden.env.NODE_EXTRA_CA_CERTS).toBeUndefined();
+  });
+});
