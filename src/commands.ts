@@ -6,7 +6,11 @@ import type { PackageManagerName } from "./project.js";
 
 export type CommandClass = "install" | "run";
 
-export const INSTALL_COMMANDS: Readonly<Record<PackageManagerName | "npx", readonly string[]>> = {
+const YARN = ["", "install", "add", "up", "upgrade", "upgrade-interactive", "remove", "dlx"];
+
+export const INSTALL_COMMANDS: Readonly<
+  Record<PackageManagerName | "npx" | "pnpx" | "bunx" | "yarnpkg", readonly string[]>
+> = {
   npm: [
     "install",
     "i",
@@ -47,7 +51,9 @@ export const INSTALL_COMMANDS: Readonly<Record<PackageManagerName | "npx", reado
     "cit",
   ],
   npx: ["*"],
-  yarn: ["", "install", "add", "up", "upgrade", "upgrade-interactive", "remove", "dlx"],
+  pnpx: ["*"],
+  bunx: ["*"],
+  yarn: YARN,
   pnpm: [
     "install",
     "i",
@@ -67,6 +73,7 @@ export const INSTALL_COMMANDS: Readonly<Record<PackageManagerName | "npx", reado
     "dedupe",
   ],
   bun: ["install", "i", "add", "a", "update", "remove", "rm", "x"],
+  yarnpkg: YARN,
 };
 
 /** The first word that is not a flag, e.g. `install` in `npm --silent install x`. */

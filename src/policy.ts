@@ -29,6 +29,16 @@ export interface SettingsInput {
   home: "private" | "project";
 }
 
+/** Host facts about the toolchain beyond its prefixes, gathered by run.ts. */
+export interface ToolchainInput {
+  /** A prefix holding include/node/node.h: node-gyp builds against it (npm_config_nodedir). */
+  nodeHeaders: string | null;
+  /** Corepack's home with the prepared package managers, bound read-only when a shim is used. */
+  corepackHome: string | null;
+}
+
+export const NO_TOOLCHAIN: ToolchainInput = { nodeHeaders: null, corepackHome: null };
+
 export const NO_SETTINGS: SettingsInput = {
   dotfiles: [],
   fullNpmrc: false,
@@ -88,6 +98,7 @@ export interface PolicyInput {
   /** Existing absolute paths inside the project kept read-only (`.git`). */
   protect: readonly string[];
   settings: SettingsInput;
+  toolchain: ToolchainInput;
   version: string;
 }
 
@@ -190,6 +201,9 @@ export function resolvePolicy(input: PolicyInput): Policy {
   for (const cache of settings.caches)
     mounts.push({ kind: "bind", src: cache, dest: inHome(cache) });
   for (const prefix of toolPrefixes) mounts.push({ kind: "ro-bind", src: prefix, dest: prefix });
+  const { corepackHome } = input.toolchain;
+  if (corepackHome !== null)
+    mounts.push({ kind: "ro-bind", src: corepackHome, dest: corepackHome });
   for (const path of settings.binds.ro) mounts.push({ kind: "ro-bind", src: path, dest: path });
   for (const path of settings.binds.rw) mounts.push({ kind: "bind", src: path, dest: path });
   if (settings.home !== "project") {
@@ -272,6 +286,13 @@ function buildEnv(
   const extraCa = host.env.NODE_EXTRA_CA_CERTS;
   if (extraCa !== undefined && isSystemPath(extraCa)) env.NODE_EXTRA_CA_CERTS = extraCa;
   env.TMPDIR = "/tmp";
+  const { nodeHeaders, corepackHome } = input.toolchain;
+  if (nodeHeaders !== null) env.npm_config_nodedir = nodeHeaders;
+  if (corepackHome !== null) {
+    env.COREPACK_HOME = corepackHome;
+    // Fail with corepack's own message instead of trying to download inside the sandbox.
+    env.COREPACK_ENABLE_NETWORK = "0";
+  }
   // Named by the user in settings: passed as they are, whatever the name looks like.
   for (const name of input.settings.envPass) {
     const value = host.env[name];

@@ -1,7 +1,7 @@
 /** Orchestration: the only place where the steps with side effects happen, in order (design §2). */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { basename, isAbsolute, join } from "node:path";
 import { buildBwrapArgs, shellQuote } from "./bwrap.js";
 import { type CommandClass, commandClass } from "./commands.js";
 import { describePolicy } from "./describe.js";
@@ -20,6 +20,7 @@ import {
   type RequestKind,
   resolvePolicy,
   type SettingsInput,
+  type ToolchainInput,
 } from "./policy.js";
 import {
   type DetectedPackageManager,
@@ -76,7 +77,7 @@ export const VERSION: string = (
 ).version;
 
 /** The tools `safe-npm <tool> …` may name. */
-export const TOOLS = ["npm", "npx"] as const;
+export const TOOLS = ["npm", "npx", "yarn", "yarnpkg", "pnpm", "pnpx", "bun", "bunx"] as const;
 
 export async function run(options: RunOptions, out: Output): Promise<number> {
   const host = gatherHost();
@@ -148,6 +149,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
   const projectNpmrcIsHome =
     effective.home === "project" && existsSync(join(project.root, ".npmrc"));
   const policy = resolvePolicy({
+    toolchain: toolchainInput(node, tools, host),
     host: projectNpmrcIsHome ? { ...host, userNpmrc: null } : host,
     project,
     node,
@@ -256,6 +258,28 @@ function settingsInput(
     envPass: effective.envPass,
     envSet: effective.envSet,
     home: effective.home,
+  };
+}
+
+/**
+ * What the toolchain needs besides its install prefixes: node's headers for node-gyp (so native
+ * addons build without downloading them), and corepack's prepared package managers (corepack
+ * must not download inside: prepare them outside, `corepack install`).
+ */
+function toolchainInput(
+  node: ResolvedTool,
+  tools: readonly ResolvedTool[],
+  host: HostInfo,
+): ToolchainInput {
+  const headers = existsSync(join(node.prefix, "include", "node", "node.h")) ? node.prefix : null;
+  const usesCorepack = tools.some((t) => basename(t.prefix) === "corepack");
+  const corepackHome =
+    host.env.COREPACK_HOME && isAbsolute(host.env.COREPACK_HOME)
+      ? host.env.COREPACK_HOME
+      : join(host.cacheHome, "node", "corepack");
+  return {
+    nodeHeaders: headers,
+    corepackHome: usesCorepack && existsSync(corepackHome) ? realpathSync(corepackHome) : null,
   };
 }
 

@@ -3,7 +3,13 @@
  * host is an object literal describing a typical nvm user on a merged-/usr distribution.
  */
 import type { HostInfo, ResolvedTool } from "../../src/host.js";
-import { NO_SETTINGS, type Policy, type PolicyInput, resolvePolicy } from "../../src/policy.js";
+import {
+  NO_SETTINGS,
+  NO_TOOLCHAIN,
+  type Policy,
+  type PolicyInput,
+  resolvePolicy,
+} from "../../src/policy.js";
 
 export const HOME = "/home/alice";
 export const PROJECT = "/home/alice/code/app";
@@ -141,6 +147,7 @@ export function baseInput(options: BaseOptions = {}): PolicyInput {
     privateHome: PRIVATE_HOME,
     protect: [GIT_DIR],
     settings: NO_SETTINGS,
+    toolchain: NO_TOOLCHAIN,
     version: VERSION,
     ...options.input,
   };
