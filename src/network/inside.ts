@@ -1,0 +1,77 @@
+/**
+ * PURE: how the `registry` network mode appears inside the sandbox — where the bridge script and
+ * the proxy socket are mounted, and the argv that puts the bridge in front of the command.
+ */
+import { fileURLToPath } from "node:url";
+
+/** Inside paths, next to the sandbox marker (/run/safe-npm/sandbox.json). */
+export const BRIDGE_INSIDE = "/run/safe-npm/bridge.cjs";
+export const SOCKET_INSIDE = "/run/safe-npm/proxy.sock";
+
+/** Variables the bridge sets for the command (all to `http://127.0.0.1:<port>` but the last three). */
+export const PROXY_ENV_NAMES = [
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "npm_config_proxy",
+  "npm_config_https_proxy",
+  "YARN_HTTP_PROXY",
+  "YARN_HTTPS_PROXY",
+  "SAFE_NPM_PROXY",
+  "NODE_USE_ENV_PROXY",
+  "NO_PROXY",
+  "no_proxy",
+] as const;
+
+/**
+ * The bridge script on the host: `bridge.cjs` next to this module once compiled
+ * (dist/network/). Running from the TypeScript sources there is none; build first.
+ */
+export function bridgeHostPath(): string {
+  return fileURLToPath(new URL("./bridge.cjs", import.meta.url));
+}
+
+export interface BridgeArgvOptions {
+  /** Port on the sandbox's loopback; 0 (default) lets the kernel pick a free one. */
+  port?: number | undefined;
+  /**
+   * Forward SIGINT/SIGTERM/SIGHUP/SIGQUIT to the command (default false here: under safe-npm
+   * the command already receives them directly, from the terminal's process group or from
+   * spawn.ts signalling every process of the sandbox).
+   */
+  forwardSignals?: boolean | undefined;
+}
+
+/** `node /run/safe-npm/bridge.cjs /run/safe-npm/proxy.sock 0 [--no-forward-signals] -- …command`. */
+export function bridgeArgv(
+  node: string,
+  command: readonly string[],
+  options: BridgeArgvOptions = {},
+): string[] {
+  return [
+    node,
+    BRIDGE_INSIDE,
+    SOCKET_INSIDE,
+    String(options.port ?? 0),
+    ...(options.forwardSignals === true ? [] : ["--no-forward-signals"]),
+    "--",
+    ...command,
+  ];
+}
+
+/** The two read-only binds the sandbox needs: the bridge script and the proxy's socket. */
+export function bridgeBinds(
+  socketPath: string,
+  bridgePath = bridgeHostPath(),
+): {
+  src: string;
+  dest: string;
+}[] {
+  return [
+    { src: bridgePath, dest: BRIDGE_INSIDE },
+    // The socket alone, read-only (connect() needs no write access to the mount): the sandbox
+    // sees nothing else of the private dir and cannot create anything in it.
+    { src: socketPath, dest: SOCKET_INSIDE },
+  ];
+}

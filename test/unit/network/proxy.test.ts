@@ -1,0 +1,458 @@
+/**
+ * The host-side proxy with real sockets on loopback: an allowed upstream, a forbidden one that
+ * must never hear from us, and clients speaking CONNECT / absolute-URI over the unix socket.
+ */
+import { statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseAllowlist } from "../../../src/network/allowlist.js";
+import {
+  type NetworkProxy,
+  proxyReport,
+  removeDirOnExit,
+  SOCKET_NAME,
+  startProxy,
+} from "../../../src/network/proxy.js";
+import {
+  connectThrough,
+  echoServer,
+  eventually,
+  gone,
+  httpServer,
+  readAll,
+  requestThrough,
+  sinkServer,
+  sleep,
+  type TestServer,
+} from "./helpers.js";
+
+let allowedHttp: TestServer;
+let echo: TestServer;
+let forbidden: TestServer & { received: () => string };
+let proxy: NetworkProxy;
+
+beforeAll(async () => {
+  allowedHttp = await httpServer((req, res) => {
+    res.writeHead(201, [
+      "Content-Type",
+      "text/plain",
+      "Set-Cookie",
+      "a=1",
+      "Set-Cookie",
+      "b=2",
+      "Connection",
+      "close, X-Hop",
+      "X-Hop",
+      "must go",
+    ]);
+    res.end(`${req.method} ${req.url} ${req.body}`);
+  });
+  echo = await echoServer();
+  forbidden = await sinkServer();
+  proxy = await startProxy({
+    allow: parseAllowlist([`127.0.0.1:${allowedHttp.port}`, `localhost:${echo.port}`]),
+  });
+});
+
+afterAll(async () => {
+  await proxy.close();
+  await Promise.all([allowedHttp.close(), echo.close(), forbidden.close()]);
+});
+
+afterEach(async () => {
+  // Every test leaves the proxy with nothing in flight.
+  await eventually(() => proxy.stats().openSockets === 0, "no open proxy sockets");
+  expect(forbidden.accepted()).toBe(0);
+  expect(forbidden.received()).toBe("");
+});
+
+describe("the proxy's dir and socket", () => {
+  it("is a private 0700 temp dir holding the socket", () => {
+    expect(proxy.socketPath).toBe(join(proxy.dir, SOCKET_NAME));
+    expect(proxy.dir.startsWith(tmpdir())).toBe(true);
+    expect(statSync(proxy.dir).mode & 0o777).toBe(0o700);
+    expect(statSync(proxy.socketPath).isSocket()).toBe(true);
+  });
+});
+
+describe("CONNECT", () => {
+  it("tunnels bytes both ways to an allowed host:port", async () => {
+    const { status, head, socket } = await connectThrough(
+      proxy.socketPath,
+      `localhost:${echo.port}`,
+    );
+    expect(status).toBe(200);
+    expect(head).toBe("HTTP/1.1 200 Connection Established");
+    const echoed = new Promise<string>((resolve) => socket.once("data", (d) => resolve(String(d))));
+    socket.resume();
+    socket.write("ping through the tunnel");
+    expect(await echoed).toBe("ping through the tunnel");
+    socket.end();
+    await readAll(socket);
+    await eventually(() => echo.open() === 0, "echo connection closed");
+    const row = proxy.stats().hosts.find((h) => h.target === `localhost:${echo.port}`);
+    expect(row).toMatchObject({ connections: 1, refused: 0 });
+    expect(row?.bytesUp).toBe("ping through the tunnel".length);
+    expect(row?.bytesDown).toBe("ping through the tunnel".length);
+  });
+
+  it("answers 403 for a host:port not allowed, counts it, and never connects", async () => {
+    const before = proxy.stats().hosts.find((h) => h.target === `127.0.0.1:${forbidden.port}`);
+    for (const target of [`127.0.0.1:${forbidden.port}`, `localhost:${allowedHttp.port}`]) {
+      const { status, socket } = await connectThrough(proxy.socketPath, target);
+      expect(status).toBe(403);
+      const body = await readAll(socket);
+      expect(body).toContain(`${target} is not an allowed host`);
+    }
+    const stats = proxy.stats();
+    const row = stats.hosts.find((h) => h.target === `127.0.0.1:${forbidden.port}`);
+    expect(row?.refused).toBe((before?.refused ?? 0) + 1);
+    expect(row?.connections).toBe(0);
+    expect(proxyReport(stats)).toContain(
+      `blocked 1 connection to 127.0.0.1:${forbidden.port} — allow with --allow-host 127.0.0.1:${forbidden.port}`,
+    );
+  });
+
+  it("checks the canonical address, not the spelling", async () => {
+    // 2130706433 is 127.0.0.1: allowed only on the allowed port.
+    const ok = await connectThrough(proxy.socketPath, `2130706433:${allowedHttp.port}`);
+    expect(ok.status).toBe(200);
+    ok.socket.destroy();
+    const refused = await connectThrough(proxy.socketPath, `0x7f.1:${forbidden.port}`);
+    expect(refused.status).toBe(403);
+    refused.socket.destroy();
+  });
+
+  it.each([
+    "localhost",
+    "localhost:",
+    "localhost:99999",
+    "user@127.0.0.1:80",
+    "/etc/passwd",
+    "[::1",
+  ])("rejects the malformed target %j with 400", async (target) => {
+    const { status, socket } = await connectThrough(proxy.socketPath, target);
+    expect(status).toBe(400);
+    socket.destroy();
+  });
+});
+
+describe("absolute-URI requests", () => {
+  it("forwards a GET and the response, minus hop-by-hop headers", async () => {
+    const res = await requestThrough(
+      proxy.socketPath,
+      `http://127.0.0.1:${allowedHttp.port}/pkg?x=1`,
+      {
+        headers: {
+          Host: "evil.example",
+          "NetworkProxy-Authorization": "Basic c2VjcmV0",
+          "NetworkProxy-Connection": "keep-alive",
+          Connection: "X-Secret",
+          "X-Secret": "hop only",
+          "X-Kept": "yes",
+        },
+      },
+    );
+    expect(res.status).toBe(201);
+    expect(res.body).toBe("GET /pkg?x=1 ");
+    expect(res.headers["set-cookie"]).toEqual(["a=1", "b=2"]);
+    expect(res.headers["x-hop"]).toBeUndefined();
+    const seen = allowedHttp.requests.at(-1);
+    // The Host is the URI's: a client cannot pick another site behind an allowed front.
+    expect(seen?.headers.host).toBe(`127.0.0.1:${allowedHttp.port}`);
+    expect(seen?.headers["proxy-authorization"]).toBeUndefined();
+    expect(seen?.headers["proxy-connection"]).toBeUndefined();
+    expect(seen?.headers["x-secret"]).toBeUndefined();
+    expect(seen?.headers["x-kept"]).toBe("yes");
+  });
+
+  it("forwards a POST body, fixed-length and chunked", async () => {
+    const fixed = await requestThrough(proxy.socketPath, `http://127.0.0.1:${allowedHttp.port}/p`, {
+      method: "POST",
+      body: "hello body",
+      headers: { "Content-Length": "10" },
+    });
+    expect(fixed.body).toBe("POST /p hello body");
+
+    const chunked = await new Promise<string>((resolve, reject) => {
+      const req = http.request(
+        {
+          socketPath: proxy.socketPath,
+          path: `http://127.0.0.1:${allowedHttp.port}/c`,
+          method: "PUT",
+          agent: false,
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => {
+            body += d;
+          });
+          res.on("end", () => resolve(body));
+        },
+      );
+      req.on("error", reject);
+      req.write("part one, ");
+      setTimeout(() => req.end("part two"), 50);
+    });
+    expect(chunked).toBe("PUT /c part one, part two");
+    const row = proxy.stats().hosts.find((h) => h.target === `127.0.0.1:${allowedHttp.port}`);
+    expect(row?.bytesUp).toBeGreaterThanOrEqual("hello body".length + "part one, part two".length);
+    expect(row?.bytesDown).toBeGreaterThan(0);
+  });
+
+  it("answers 403 for a host not allowed, and the host hears nothing", async () => {
+    const res = await requestThrough(proxy.socketPath, `http://127.0.0.1:${forbidden.port}/leak`, {
+      method: "POST",
+      body: "secret",
+    });
+    expect(res.status).toBe(403);
+    expect(res.body).toContain("not an allowed host");
+    const other = await requestThrough(proxy.socketPath, `http://localhost:${allowedHttp.port}/`);
+    expect(other.status).toBe(403);
+  });
+
+  it.each([
+    ["an origin-form request", "/just/a/path", 400],
+    ["an https URI (needs CONNECT)", "https://127.0.0.1/", 400],
+    ["a URI with credentials", "http://user:pw@127.0.0.1/", 400],
+  ])("answers %s with %d", async (_what, path, status) => {
+    const res = await requestThrough(proxy.socketPath, path);
+    expect(res.status).toBe(status);
+  });
+
+  it("answers 502 when an allowed upstream is down", async () => {
+    const down = await httpServer();
+    const port = down.port;
+    await down.close();
+    const local = await startProxy({ allow: parseAllowlist([`127.0.0.1:${port}`]) });
+    try {
+      const res = await requestThrough(local.socketPath, `http://127.0.0.1:${port}/`);
+      expect(res.status).toBe(502);
+      expect(res.body).toContain("ECONNREFUSED");
+      const tunnel = await connectThrough(local.socketPath, `127.0.0.1:${port}`);
+      expect(tunnel.status).toBe(502);
+      tunnel.socket.destroy();
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe("load and failures", () => {
+  it("completes 200 parallel tunnels and 200 parallel forwarded requests", async () => {
+    const tunnels = Array.from({ length: 200 }, async (_, i) => {
+      const { status, socket } = await connectThrough(proxy.socketPath, `localhost:${echo.port}`);
+      expect(status).toBe(200);
+      const message = `message ${i}`;
+      const reply = new Promise<string>((resolve) => {
+        let text = "";
+        socket.on("data", (d: Buffer) => {
+          text += d;
+          if (text.length >= message.length) resolve(text);
+        });
+        socket.resume();
+      });
+      socket.write(message);
+      expect(await reply).toBe(message);
+      socket.end();
+      await readAll(socket);
+    });
+    const requests = Array.from({ length: 200 }, async (_, i) => {
+      const res = await requestThrough(
+        proxy.socketPath,
+        `http://127.0.0.1:${allowedHttp.port}/n/${i}`,
+      );
+      expect(res.body).toBe(`GET /n/${i} `);
+    });
+    await Promise.all([...tunnels, ...requests]);
+    await eventually(() => echo.open() === 0, "echo connections closed");
+  });
+
+  it("a client leaving mid-stream (absolute-URI) closes its upstream request", async () => {
+    let writes = 0;
+    const dripping = await httpServer((_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/octet-stream" });
+      const timer = setInterval(() => {
+        writes++;
+        res.write("x".repeat(1024));
+      }, 10);
+      res.on("close", () => clearInterval(timer));
+    });
+    const local = await startProxy({ allow: parseAllowlist([`127.0.0.1:${dripping.port}`]) });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const req = http.request(
+          {
+            socketPath: local.socketPath,
+            path: `http://127.0.0.1:${dripping.port}/big`,
+            agent: false,
+          },
+          (res) => {
+            res.once("data", () => {
+              req.destroy();
+              resolve();
+            });
+          },
+        );
+        req.on("error", () => {});
+        req.on("close", () => resolve());
+        req.end();
+        setTimeout(() => reject(new Error("no data")), 5_000);
+      });
+      await eventually(() => dripping.open() === 0, "upstream connection closed");
+      await eventually(() => local.stats().openSockets === 0, "no open proxy sockets");
+      const frozen = writes;
+      await sleep(100);
+      expect(writes).toBe(frozen);
+    } finally {
+      await local.close();
+      await dripping.close();
+    }
+  });
+
+  it("a client leaving mid-stream (tunnel) closes its upstream connection", async () => {
+    const dripping = await sinkServer();
+    const local = await startProxy({ allow: parseAllowlist([`127.0.0.1:${dripping.port}`]) });
+    try {
+      const { status, socket } = await connectThrough(
+        local.socketPath,
+        `127.0.0.1:${dripping.port}`,
+      );
+      expect(status).toBe(200);
+      socket.write("half a request");
+      await eventually(() => dripping.received() === "half a request", "upstream got bytes");
+      socket.destroy();
+      await eventually(() => dripping.open() === 0, "upstream connection closed");
+      await eventually(() => local.stats().openSockets === 0, "no open proxy sockets");
+    } finally {
+      await local.close();
+      await dripping.close();
+    }
+  });
+
+  it("a slow upstream: the client giving up frees everything", async () => {
+    const silent = await httpServer(() => {
+      // never answers
+    });
+    const local = await startProxy({ allow: parseAllowlist([`127.0.0.1:${silent.port}`]) });
+    try {
+      const req = http.request({
+        socketPath: local.socketPath,
+        path: `http://127.0.0.1:${silent.port}/slow`,
+        agent: false,
+      });
+      req.on("error", () => {});
+      req.end();
+      await eventually(() => silent.requests.length === 1, "upstream got the request");
+      req.destroy();
+      await eventually(() => silent.open() === 0, "upstream connection closed");
+      await eventually(() => local.stats().openSockets === 0, "no open proxy sockets");
+    } finally {
+      await local.close();
+      await silent.close();
+    }
+  });
+
+  it("a stuck upstream times out: 504 for a request, a closed tunnel", async () => {
+    const silent = await httpServer(() => {});
+    const local = await startProxy({
+      allow: parseAllowlist([`127.0.0.1:${silent.port}`]),
+      idleTimeoutMs: 300,
+    });
+    try {
+      const res = await requestThrough(local.socketPath, `http://127.0.0.1:${silent.port}/slow`);
+      expect(res.status).toBe(504);
+      const { status, socket } = await connectThrough(local.socketPath, `127.0.0.1:${silent.port}`);
+      expect(status).toBe(200);
+      await readAll(socket); // the proxy closes the idle tunnel
+      await eventually(() => silent.open() === 0, "upstream connections closed");
+      await eventually(() => local.stats().openSockets === 0, "no open proxy sockets");
+    } finally {
+      await local.close();
+      await silent.close();
+    }
+  });
+
+  it("survives garbage on the socket", async () => {
+    const { connect } = await import("node:net");
+    const socket = connect({ path: proxy.socketPath });
+    socket.on("error", () => {});
+    socket.write("\x00\x01 not http at all\r\n\r\n");
+    const reply = await readAll(socket);
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    const res = await requestThrough(proxy.socketPath, `http://127.0.0.1:${allowedHttp.port}/`);
+    expect(res.status).toBe(201);
+  });
+});
+
+describe("close()", () => {
+  it("destroys live tunnels, stops listening and removes the dir; twice is fine", async () => {
+    const local = await startProxy({ allow: parseAllowlist([`localhost:${echo.port}`]) });
+    const { status, socket } = await connectThrough(local.socketPath, `localhost:${echo.port}`);
+    expect(status).toBe(200);
+    const closed = readAll(socket);
+    await local.close();
+    await closed;
+    await local.close();
+    expect(gone(local.dir)).toBe(true);
+    expect(local.stats().openSockets).toBe(0);
+    await eventually(() => echo.open() === 0, "echo connection closed");
+  });
+
+  it("creates its dir under socketDir, and refuses a socket path too long for unix sockets", async () => {
+    const parent = await mkdtemp(join(tmpdir(), "safe-npm-test-"));
+    try {
+      const local = await startProxy({ allow: [], socketDir: parent });
+      expect(local.dir.startsWith(`${parent}/safe-npm-net-`)).toBe(true);
+      await local.close();
+      const deep = join(parent, "d".repeat(120));
+      await import("node:fs/promises").then((fs) => fs.mkdir(deep));
+      await expect(startProxy({ allow: [], socketDir: deep })).rejects.toThrow(/too long/);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+
+  it("removeDirOnExit removes the dir from a process 'exit' hook, and can be undone", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "safe-npm-test-"));
+    const before = process.listeners("exit");
+    const off = removeDirOnExit(dir);
+    const added = process.listeners("exit").filter((l) => !before.includes(l));
+    expect(added).toHaveLength(1);
+    (added[0] as () => void)();
+    expect(gone(dir)).toBe(true);
+    off();
+    expect(process.listeners("exit")).toEqual(before);
+  });
+});
+
+describe("proxyReport", () => {
+  it("lists refusals, and allowed traffic when verbose", () => {
+    const stats = {
+      hosts: [
+        { target: "evil.example:443", connections: 0, refused: 3, bytesUp: 0, bytesDown: 0 },
+        {
+          target: "registry.npmjs.org:443",
+          connections: 2,
+          refused: 0,
+          bytesUp: 10,
+          bytesDown: 4096,
+        },
+      ],
+      badRequests: 1,
+      openSockets: 0,
+      idleUpstreams: 0,
+    };
+    expect(proxyReport(stats)).toEqual([
+      "blocked 3 connections to evil.example:443 — allow with --allow-host evil.example:443",
+    ]);
+    expect(proxyReport(stats, true)).toEqual([
+      "blocked 3 connections to evil.example:443 — allow with --allow-host evil.example:443",
+      "allowed 2 to registry.npmjs.org:443: 10 B up, 4.0 KiB down",
+      "refused 1 malformed proxy requests",
+    ]);
+  });
+});
