@@ -1,6 +1,7 @@
 /** The human-readable policy for --dry-run and --verbose. */
 import { shellQuote } from "./bwrap.js";
 import type { CommandClass } from "./commands.js";
+import { type AllowEntry, formatAllowEntry } from "./network/allowlist.js";
 import type { Policy } from "./policy.js";
 import type { DetectedPackageManager, Project } from "./project.js";
 import type { ResolvedSettings } from "./settings/index.js";
@@ -12,6 +13,8 @@ export interface DescribeInput {
   privateHome: string;
   resolved: ResolvedSettings;
   cls: CommandClass;
+  /** Registry mode's allowlist. */
+  allow: readonly AllowEntry[];
 }
 
 const SETTING_KEYS = [
@@ -26,7 +29,7 @@ const SETTING_KEYS = [
 ];
 
 export function describePolicy(input: DescribeInput): string {
-  const { policy, project, detected, privateHome, resolved, cls } = input;
+  const { policy, project, detected, privateHome, resolved, cls, allow } = input;
   const { effective } = resolved;
   const lines = [
     "safe-npm policy:",
@@ -38,6 +41,11 @@ export function describePolicy(input: DescribeInput): string {
     lines.push(`  manager:   ${detected.name} (decided by: ${detected.source})`);
   lines.push(
     `  network:   ${policy.network} (for ${cls === "install" ? "installs" : "this kind of command"})`,
+    ...(policy.network === "registry"
+      ? [
+          `  allowed:   ${allow.map((e) => `${formatAllowEntry(e)} (${e.source})`).join(", ") || "nothing"}`,
+        ]
+      : []),
     `  home:      ${effective.home === "private" ? `private (${privateHome})` : `the project (${project.root})`}`,
     `  seccomp:   ${policy.seccomp ? "TIOCSTI/TIOCLINUX blocked" : "unavailable on this arch (--new-session instead)"}`,
     "  settings:",

@@ -5,6 +5,7 @@
 import { dirname, join, relative, sep } from "node:path";
 import type { HostInfo, ResolvedTool, SandboxMarker } from "./host.js";
 import { MARKER_PATH } from "./host.js";
+import { bridgeArgv, bridgeBinds } from "./network/inside.js";
 import { sanitizeNpmrc, stripUrlCredentials } from "./npmrc.js";
 import type { Project } from "./project.js";
 import { isInside } from "./project.js";
@@ -99,6 +100,8 @@ export interface PolicyInput {
   protect: readonly string[];
   settings: SettingsInput;
   toolchain: ToolchainInput;
+  /** Registry mode: the host proxy's socket and the bridge script, bound read-only inside. */
+  proxy: { socketPath: string; bridgePath: string } | null;
   version: string;
 }
 
@@ -222,6 +225,12 @@ export function resolvePolicy(input: PolicyInput): Policy {
     label: "sandbox marker",
   });
 
+  if (input.network === "registry" && input.proxy !== null) {
+    for (const bind of bridgeBinds(input.proxy.socketPath, input.proxy.bridgePath)) {
+      mounts.push({ kind: "ro-bind", ...bind });
+    }
+  }
+
   const fromScript = host.env.npm_lifecycle_event !== undefined;
   const env = buildEnv(input, fromScript, (dir) => visible(dir));
 
@@ -231,8 +240,11 @@ export function resolvePolicy(input: PolicyInput): Policy {
     if (tool !== undefined) command[0] = visible(tool.bin) ? tool.bin : tool.real;
   }
   const nodeInside = visible(input.node.bin) ? input.node.bin : input.node.real;
+  // Registry mode: the bridge listens on the sandbox's loopback, relays to the host proxy and
+  // starts the command with the proxy variables set. Being node, it also restores the signals.
+  const bridged = input.network === "registry" && input.proxy !== null;
   return {
-    command,
+    command: bridged ? bridgeArgv(nodeInside, command) : command,
     cwd: host.cwd,
     env,
     mounts,
@@ -241,7 +253,8 @@ export function resolvePolicy(input: PolicyInput): Policy {
     seccomp: host.arch === "x64" || host.arch === "arm64",
     terminal: host.stdinIsTty,
     // Package managers are node programs, and node resets signal dispositions at start-up.
-    resetSignals: !host.stdinIsTty || input.kind === "pm" ? null : host.perl ? "perl" : "node",
+    resetSignals:
+      !host.stdinIsTty || input.kind === "pm" || bridged ? null : host.perl ? "perl" : "node",
     node: nodeInside,
     hostname: "safe-npm",
   };

@@ -13,9 +13,13 @@ import {
 } from "./diagnose.js";
 import { SafeNpmError } from "./errors.js";
 import { gatherHost, type HostInfo, type ResolvedTool, resolveTool } from "./host.js";
+import type { AllowEntry } from "./network/allowlist.js";
+import { sanitizeNpmrc } from "./npmrc.js";
 import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
 import {
   type NetworkMode,
+  type Policy,
+  type PolicyInput,
   privateHomeDir,
   type RequestKind,
   resolvePolicy,
@@ -148,27 +152,42 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
   // With $HOME = the project, the project's own .npmrc is the user config: keep it visible.
   const projectNpmrcIsHome =
     effective.home === "project" && existsSync(join(project.root, ".npmrc"));
-  const policy = resolvePolicy({
-    toolchain: toolchainInput(node, tools, host),
-    host: projectNpmrcIsHome ? { ...host, userNpmrc: null } : host,
-    project,
-    node,
-    tools,
-    kind,
-    command,
-    network,
-    privateHome,
-    protect: effective.protect.map((p) => join(project.root, p)).filter((p) => existsSync(p)),
-    settings: settingsInput(effective, host, project, resolved),
-    version: VERSION,
-  });
+  const registryConfig = network === "registry" ? registryFiles(project.root) : [];
+  const allow =
+    network === "registry"
+      ? await registryAllowlist(host, project, effective, registryConfig, command)
+      : [];
+  const makePolicy = (proxy: PolicyInput["proxy"]): Policy =>
+    resolvePolicy({
+      toolchain: toolchainInput(node, tools, host),
+      host: projectNpmrcIsHome ? { ...host, userNpmrc: null } : host,
+      project,
+      node,
+      tools,
+      kind,
+      command,
+      network,
+      privateHome,
+      // In registry mode the files that name registries widen the allowlist: code inside must
+      // not be able to add a host for the next install.
+      protect: [...effective.protect.map((p) => join(project.root, p)), ...registryConfig].filter(
+        (p, i, all) => existsSync(p) && all.indexOf(p) === i,
+      ),
+      settings: settingsInput(effective, host, project, resolved),
+      proxy,
+      version: VERSION,
+    });
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
-  const invocation = buildBwrapArgs(policy, seccomp);
-  const describe = (): string =>
-    describePolicy({ policy, project, detected, privateHome, resolved, cls });
+  const { bridgeHostPath } = await import("./network/inside.js");
 
   if (options.dryRun) {
-    out.stdout(describe());
+    const policy = makePolicy(
+      network === "registry"
+        ? { socketPath: "<proxy socket>", bridgePath: bridgeHostPath() }
+        : null,
+    );
+    const invocation = buildBwrapArgs(policy, seccomp);
+    out.stdout(describePolicy({ policy, project, detected, privateHome, resolved, cls, allow }));
     const argv = [host.bwrap ?? "bwrap", ...invocation.args].map(shellQuote).join(" ");
     const fds = invocation.inputs.map((i) => `${i.fd}<(${i.label})`).join(" ");
     out.stdout(`\nbwrap command:\n${argv}${fds === "" ? "" : ` ${fds}`}\n`);
@@ -184,19 +203,83 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     ];
     out.dim(`safe-npm ▸ ${command.join(" ")} · ${extras.join(" · ")}\n`);
   }
-  if (options.verbose) out.stderr(describe());
 
   if (effective.home === "private") mkdirSync(privateHome, { recursive: true, mode: 0o700 });
-  // bwrap creates missing mount points on the host when they sit in a read-write bind; with
-  // home "project" some land in the project: note them now, remove them afterwards.
-  const placeholders = findPlaceholders(policy.mounts, project.root);
+  const { startProxy, proxyReport } =
+    network === "registry"
+      ? await import("./network/proxy.js")
+      : { startProxy: null, proxyReport: null };
+  const proxy = startProxy === null ? null : await startProxy({ allow });
   try {
-    const outcome = await runSandbox(host.bwrap, invocation, { terminal: policy.terminal });
-    if (!outcome.ready && outcome.exitCode !== 0) throw sandboxFailed(host, outcome.exitCode);
-    return outcome.exitCode;
+    const policy = makePolicy(
+      proxy === null ? null : { socketPath: proxy.socketPath, bridgePath: bridgeHostPath() },
+    );
+    if (options.verbose) {
+      out.stderr(describePolicy({ policy, project, detected, privateHome, resolved, cls, allow }));
+    }
+    const invocation = buildBwrapArgs(policy, seccomp);
+    // bwrap creates missing mount points on the host when they sit in a read-write bind; with
+    // home "project" some land in the project: note them now, remove them afterwards.
+    const placeholders = findPlaceholders(policy.mounts, project.root);
+    try {
+      const outcome = await runSandbox(host.bwrap, invocation, { terminal: policy.terminal });
+      if (!outcome.ready && outcome.exitCode !== 0) throw sandboxFailed(host, outcome.exitCode);
+      return outcome.exitCode;
+    } finally {
+      cleanupPlaceholders(placeholders);
+    }
   } finally {
-    cleanupPlaceholders(placeholders);
+    if (proxy !== null && proxyReport !== null) {
+      const stats = proxy.stats();
+      await proxy.close();
+      for (const line of proxyReport(stats, options.verbose)) out.stderr(`safe-npm: ${line}\n`);
+    }
   }
+}
+
+/** The project's files that name registries (npm, yarn berry, yarn 1). */
+function registryFiles(root: string): string[] {
+  return [".npmrc", ".yarnrc.yml", ".yarnrc"].map((f) => join(root, f));
+}
+
+/**
+ * Registry mode's allowlist: the registries the project's and the user's config name (else the
+ * package manager's default), `npm_config_registry` when run from a script, and the hosts from
+ * settings and --allow-host.
+ */
+async function registryAllowlist(
+  host: HostInfo,
+  project: Project,
+  effective: EffectiveSettings,
+  files: readonly string[],
+  command: readonly string[],
+): Promise<AllowEntry[]> {
+  const { dedupeAllowlist, parseAllowEntry, parseAllowlist, registriesFromConfig } = await import(
+    "./network/allowlist.js"
+  );
+  const read = (path: string | undefined): string | null => {
+    try {
+      return path === undefined ? null : readFileSync(path, "utf8");
+    } catch {
+      return null;
+    }
+  };
+  const [npmrc, yarnrcYml, yarnrc] = files;
+  const tool = basename(command[0] ?? "");
+  const entries = [
+    ...registriesFromConfig({
+      projectNpmrc: read(npmrc),
+      userNpmrc: host.userNpmrc === null ? null : sanitizeNpmrc(host.userNpmrc).text,
+      yarnrcYml: read(yarnrcYml),
+      yarnrc: read(yarnrc),
+      yarn: tool === "yarn" || tool === "yarnpkg" || existsSync(join(project.root, "yarn.lock")),
+      env: host.env,
+    }),
+    ...parseAllowlist(effective.network.allow, "network.allow / --allow-host"),
+  ];
+  const scriptRegistry = host.env.npm_lifecycle_event ? host.env.npm_config_registry : undefined;
+  if (scriptRegistry) entries.push(parseAllowEntry(scriptRegistry, "npm_config_registry"));
+  return dedupeAllowlist(entries);
 }
 
 /** Host paths for the settings, checked here so that policy.ts stays pure. */

@@ -31,12 +31,9 @@ export interface Flags {
   allow?: string[];
 }
 
-/**
- * Network defaults per command class (design.md §6). Installs keep the host network until the
- * registry proxy is wired into the runner.
- */
+/** Network defaults per command class (design.md §6). */
 export const DEFAULT_NETWORK: Readonly<Record<CommandClass, NetworkMode>> = {
-  install: "full",
+  install: "registry",
   run: "none",
 };
 

@@ -148,6 +148,7 @@ export function baseInput(options: BaseOptions = {}): PolicyInput {
     protect: [GIT_DIR],
     settings: NO_SETTINGS,
     toolchain: NO_TOOLCHAIN,
+    proxy: null,
     version: VERSION,
     ...options.input,
   };

@@ -172,7 +172,7 @@ describe("findSettingsFiles", () => {
 describe("merge order: defaults → user → repo → flags", () => {
   it("adds lists, replaces scalars and protect, and records the source of each key", () => {
     let e = defaults();
-    expect(e.network).toEqual({ install: "full", run: "none", allow: [] });
+    expect(e.network).toEqual({ install: "registry", run: "none", allow: [] });
     expect(e.protect).toEqual([".git"]);
     e = applyLayer(
       e,
@@ -214,6 +214,7 @@ describe("widenings", () => {
     ).toEqual([
       "read ~/.ssh/id_rsa",
       "pass env AWS_SECRET_ACCESS_KEY",
+      'network "full" for installs',
       'network "registry" for scripts and other commands',
       "reach api.example.com",
       "read /opt/x",
