@@ -1,0 +1,222 @@
+/**
+ * The network through the real runner: installs reach the registry the project names and nothing
+ * else; scripts and exec get no network at all; `--network full` is the control that proves the
+ * test can see a leak.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { httpServer, type TestServer } from "../unit/network/helpers.js";
+import { makeWorld, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+const packed = inject("packedFixtures");
+
+/** node -e script: GET http://127.0.0.1:<port>/<path> directly, or through $HTTP_PROXY. */
+const FETCH = String.raw`
+const http = require("node:http");
+const [port, path, viaProxy] = process.argv.slice(1);
+const proxy = process.env.HTTP_PROXY ? new URL(process.env.HTTP_PROXY) : null;
+const options = viaProxy === "proxy" && proxy
+  ? { host: proxy.hostname, port: proxy.port, path: "http://127.0.0.1:" + port + path }
+  : { host: "127.0.0.1", port, path };
+http.get(options, (res) => { console.log("status " + res.statusCode); res.resume(); })
+  .on("error", (e) => { console.log("error " + e.code); process.exitCode = 7; });
+`;
+
+describe.skipIf(unavailable !== "")("network", () => {
+  let world: World;
+  let registry: TestServer;
+  let exfil: TestServer;
+  let install: { exitCode: number; stdout: string; stderr: string };
+  let report: Record<string, string>;
+
+  beforeAll(async () => {
+    const tarball = readFileSync(join(packed, "net-probe-1.0.0.tgz"));
+    const integrity = `sha512-${createHash("sha512").update(tarball).digest("base64")}`;
+    exfil = await httpServer();
+    registry = await httpServer((req, res) => {
+      const base = `http://127.0.0.1:${registry.port}`;
+      if (req.url === "/net-probe") {
+        res.setHeader("content-type", "application/json");
+        res.end(
+          JSON.stringify({
+            name: "net-probe",
+            "dist-tags": { latest: "1.0.0" },
+            versions: {
+              "1.0.0": {
+                name: "net-probe",
+                version: "1.0.0",
+                scripts: { postinstall: "node net-probe.cjs" },
+                dist: { tarball: `${base}/net-probe/-/net-probe-1.0.0.tgz`, integrity },
+              },
+            },
+          }),
+        );
+      } else if (req.url === "/net-probe/-/net-probe-1.0.0.tgz") {
+        res.end(tarball);
+      } else {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    world = makeWorld({
+      projectInHome: true,
+      packageJson: { dependencies: { "net-probe": "1.0.0" } },
+    });
+    writeFileSync(
+      join(world.project, ".npmrc"),
+      `registry=http://127.0.0.1:${registry.port}/\naudit=false\nfund=false\nupdate-notifier=false\n`,
+    );
+    writeFileSync(
+      join(world.project, "net-targets.json"),
+      JSON.stringify({ exfilPort: exfil.port }),
+    );
+    install = await world.run(["install"]);
+    const file = join(world.project, ".probe", "net.json");
+    report = existsSync(file)
+      ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string>)
+      : {};
+  });
+  afterAll(async () => {
+    world?.dispose();
+    await registry?.close();
+    await exfil?.close();
+  });
+
+  it("installs from the registry the project names, through the proxy", () => {
+    expect(install.stderr).not.toContain("✗");
+    expect(install.exitCode).toBe(0);
+    expect(existsSync(join(world.project, "node_modules", "net-probe", "package.json"))).toBe(true);
+    expect(registry.requests.map((r) => r.url)).toContain("/net-probe/-/net-probe-1.0.0.tgz");
+    // The postinstall ran inside, with the bridge's proxy set.
+    expect(report.proxy).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+  });
+
+  it("lets the dependency's script reach nothing else: direct, by name, raw TCP, DNS, through the proxy", () => {
+    for (const key of [
+      "directHttpByIp",
+      "directHttpByName",
+      "rawTcp",
+      "dns",
+      "outside",
+      "viaProxyHttp",
+      "viaProxyConnect",
+      "viaProxyEvil",
+    ]) {
+      expect(report[key], key).toMatch(/^failed /);
+    }
+    expect(report.viaProxyEvil).toBe("failed HTTP 403");
+    expect(report.viaProxyConnect).toBe("failed HTTP 403");
+    expect(exfil.accepted()).toBe(0);
+    expect(exfil.requests).toEqual([]);
+  });
+
+  it("names every refused host at the end, with how to allow it", () => {
+    expect(install.stderr).toContain(
+      `safe-npm: blocked 2 connections to 127.0.0.1:${exfil.port} — allow with --allow-host 127.0.0.1:${exfil.port}`,
+    );
+    expect(install.stderr).toContain(
+      "safe-npm: blocked 1 connection to evil.example:443 — allow with --allow-host evil.example:443",
+    );
+  });
+
+  it("gives exec no network by default, the registry with --network registry, everything with full", async () => {
+    const none = await world.run([
+      "--quiet",
+      "exec",
+      "--",
+      "node",
+      "-e",
+      FETCH,
+      String(registry.port),
+      "/net-probe",
+    ]);
+    expect(none.stdout).toContain("error ECONNREFUSED");
+
+    const before = registry.requests.length;
+    const viaRegistry = await world.run([
+      "--quiet",
+      "--network",
+      "registry",
+      "exec",
+      "--",
+      "node",
+      "-e",
+      FETCH,
+      String(registry.port),
+      "/net-probe",
+      "proxy",
+    ]);
+    expect(viaRegistry.stdout).toContain("status 200");
+    expect(registry.requests.length).toBe(before + 1);
+    const blocked = await world.run([
+      "--quiet",
+      "--network",
+      "registry",
+      "exec",
+      "--",
+      "node",
+      "-e",
+      FETCH,
+      String(exfil.port),
+      "/leak",
+      "proxy",
+    ]);
+    expect(blocked.stdout).toContain("status 403");
+    expect(exfil.requests).toEqual([]);
+
+    // The control: with the host network, the same request arrives — so the zeros above mean
+    // something.
+    const full = await world.run([
+      "--quiet",
+      "--network",
+      "full",
+      "exec",
+      "--",
+      "node",
+      "-e",
+      FETCH,
+      String(exfil.port),
+      "/leak",
+    ]);
+    expect(full.stdout).toContain("status 200");
+    expect(exfil.requests.map((r) => r.url)).toEqual(["/leak"]);
+  });
+
+  it("an --allow-host widens registry mode for one run", async () => {
+    const r = await world.run([
+      "--quiet",
+      "--network",
+      "registry",
+      "--allow-host",
+      `127.0.0.1:${exfil.port}`,
+      "exec",
+      "--",
+      "node",
+      "-e",
+      FETCH,
+      String(exfil.port),
+      "/allowed",
+      "proxy",
+    ]);
+    expect(r.stdout).toContain("status 200");
+    expect(exfil.requests.map((q) => q.url)).toContain("/allowed");
+  });
+
+  it("keeps the registry config read-only during installs", async () => {
+    const r = await world.run([
+      "--quiet",
+      "--network",
+      "registry",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "echo '@evil:registry=https://evil.example/' >> .npmrc && echo wrote",
+    ]);
+    expect(r.stdout).not.toContain("wrote");
+    expect(readFileSync(join(world.project, ".npmrc"), "utf8")).not.toContain("evil");
+  });
+});
