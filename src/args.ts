@@ -7,7 +7,7 @@ export const HELP = `safe-npm ${VERSION} — run your package manager inside a b
 
 usage:
   safe-npm [flags] <args…>            the project's package manager with <args…> (install, ci, run build, test, …)
-  safe-npm [flags] npm|npx <args…>    that tool explicitly
+  safe-npm [flags] npm|npx|yarn|pnpm|bun … <args…>   that tool explicitly (also yarnpkg, pnpx, bunx)
   safe-npm [flags] exec -- <cmd…>     any command in the same sandbox
   safe-npm [flags] shell              an interactive shell in the sandbox
   safe-npm trust | untrust            accept / revoke the repository's settings that widen the sandbox

@@ -14,7 +14,7 @@ const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
 
 /** node -e script: GET http://127.0.0.1:<port>/<path> directly, or through $HTTP_PROXY. */
-const FETCH = String.raw`
+const FETCH = `
 const http = require("node:http");
 const [port, path, viaProxy] = process.argv.slice(1);
 const proxy = process.env.HTTP_PROXY ? new URL(process.env.HTTP_PROXY) : null;
