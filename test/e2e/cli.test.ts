@@ -4,7 +4,6 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
-  readdirSync,
   readFileSync,
   symlinkSync,
   writeFileSync,
@@ -12,31 +11,9 @@ import {
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { cliPath } from "./paths.js";
-import { makeWorld, type World } from "./world.js";
+import { makeWorld, processesWith, type World, waitFor } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
-
-/** Host processes whose command line contains `marker` (anything left behind by a sandbox). */
-function processesWith(marker: string): number[] {
-  return readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
-    .filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(marker);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** A PATH directory holding only the named host tools (to hide bwrap or npm from safe-npm). */
 function pathWith(world: World, name: string, tools: Record<string, string>): string {

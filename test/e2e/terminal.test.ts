@@ -4,13 +4,13 @@
  * node program clean up first.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { shellQuote } from "../../src/bwrap.js";
 import { descendants } from "../../src/spawn.js";
 import { cliPath } from "./paths.js";
-import { makeWorld, type World } from "./world.js";
+import { makeWorld, processesWith, type World, waitFor } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
@@ -52,27 +52,6 @@ function onPty(world: World, argv: string[]): PtyRun {
     write: (data) => child.stdin.write(data),
     exit: new Promise((resolve) => child.on("exit", (code) => resolve(code))),
   };
-}
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function processesWith(marker: string): number[] {
-  return readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(marker);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 describe.skipIf(unavailable !== "")("on a terminal", () => {

@@ -233,3 +233,26 @@ export function installSelfInto(project: string): void {
   mkdirSync(join(modules, ".bin"), { recursive: true });
   symlinkSync("../safe-npm/dist/cli.js", join(modules, ".bin", "safe-npm"));
 }
+
+/** Host processes whose command line contains `marker` (anything a sandbox left behind). */
+export function processesWith(marker: string): number[] {
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(marker);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Polls `condition` every 50 ms, for 30 s at most (a hang, not a timing assertion). */
+export async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (condition()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
