@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
-const cli = join(repo, "dist", "cli.js");
+const cli = join(repo, "dist", "cli.cjs");
 const ROUNDS = Math.max(5, Number(process.env.BENCH_ROUNDS ?? 21));
 const WARMUP = Math.max(1, Number(process.env.BENCH_WARMUP ?? 2));
 const TARGET_RATIO = 1.25; // safe-npm ≤ 125 % of (node -e 0 + bare bwrap)
@@ -161,7 +161,7 @@ try {
   // ---- peak RSS of the safe-npm process -------------------------------------------------------
   // GNU time's %M is ru_maxrss from wait4(): the largest of node and its waited-for children
   // (bwrap, a few MB), i.e. safe-npm's node process. Without /usr/bin/time, a wrapper imports
-  // dist/cli.js in-process and reports process.resourceUsage().maxRSS at exit.
+  // dist/cli.cjs in-process and reports process.resourceUsage().maxRSS at exit.
   const rss = [];
   let rssMethod;
   const rssRuns = Math.max(5, Math.min(ROUNDS, 7));
@@ -179,7 +179,7 @@ try {
         },
       );
     } else {
-      rssMethod = "process.resourceUsage().maxRSS in a wrapper importing dist/cli.js";
+      rssMethod = "process.resourceUsage().maxRSS in a wrapper importing dist/cli.cjs";
       const wrapper = join(base, "rss-wrapper.mjs");
       writeFileSync(
         wrapper,

@@ -45,6 +45,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
   throw error;
 });
-const code = await main(process.argv.slice(2));
-// Let stdout drain (`safe-npm npm view x --json | jq`) before exiting.
-process.exitCode = code;
+// Let stdout drain (`safe-npm npm view x --json | jq`) before exiting: set the status, do not exit.
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -2,7 +2,9 @@
  * PURE: how the `registry` network mode appears inside the sandbox — where the bridge script and
  * the proxy socket are mounted, and the argv that puts the bridge in front of the command.
  */
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { SafeNpmError } from "../errors.js";
 
 /** Inside paths, next to the sandbox marker (/run/safe-npm/sandbox.json). */
 export const BRIDGE_INSIDE = "/run/safe-npm/bridge.cjs";
@@ -29,7 +31,18 @@ export const PROXY_ENV_NAMES = [
  * (dist/network/). Running from the TypeScript sources there is none; build first.
  */
 export function bridgeHostPath(): string {
-  return fileURLToPath(new URL("./bridge.cjs", import.meta.url));
+  // Compiled by tsc this module is dist/network/inside.js; bundled it is part of dist/cli.cjs.
+  for (const rel of ["./bridge.cjs", "./network/bridge.cjs"]) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new SafeNpmError(
+    "SPAWN_FAILED",
+    "the network bridge (dist/network/bridge.cjs) is missing",
+    {
+      hint: "reinstall safe-npm, or run `npm run build` in a checkout",
+    },
+  );
 }
 
 export interface BridgeArgvOptions {

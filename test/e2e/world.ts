@@ -206,32 +206,18 @@ export function alive(pid: number): boolean {
 }
 
 /**
- * Installs the built safe-npm into `project/node_modules/safe-npm` (dist, package.json and the
- * runtime packages dist imports, copied from this checkout's node_modules) with its
- * `node_modules/.bin/safe-npm` link, as `npm install -D safe-npm` would: then package.json
- * scripts can use it as a prefix, and it is visible inside the sandbox.
+ * Installs the built safe-npm into `project/node_modules/safe-npm` (the bundled dist, which needs
+ * no other package, and package.json) with its `node_modules/.bin/safe-npm` link, as
+ * `npm install -D safe-npm` would: package.json scripts can then use it as a prefix, and it is
+ * visible inside the sandbox.
  */
 export function installSelfInto(project: string): void {
-  const modules = join(project, "node_modules");
-  const target = join(modules, "safe-npm");
+  const target = join(project, "node_modules", "safe-npm");
   mkdirSync(target, { recursive: true });
   cpSync(join(repoRoot, "dist"), join(target, "dist"), { recursive: true });
   cpSync(join(repoRoot, "package.json"), join(target, "package.json"));
-  const pending = ["find-up", "picocolors", "package-manager-detector"];
-  const copied = new Set<string>();
-  while (pending.length > 0) {
-    const name = pending.pop() as string;
-    if (copied.has(name)) continue;
-    copied.add(name);
-    const from = join(repoRoot, "node_modules", name);
-    cpSync(from, join(modules, name), { recursive: true });
-    const pkg = JSON.parse(readFileSync(join(from, "package.json"), "utf8")) as {
-      dependencies?: Record<string, string>;
-    };
-    pending.push(...Object.keys(pkg.dependencies ?? {}));
-  }
-  mkdirSync(join(modules, ".bin"), { recursive: true });
-  symlinkSync("../safe-npm/dist/cli.js", join(modules, ".bin", "safe-npm"));
+  mkdirSync(join(project, "node_modules", ".bin"), { recursive: true });
+  symlinkSync("../safe-npm/dist/cli.cjs", join(project, "node_modules", ".bin", "safe-npm"));
 }
 
 /** Host processes whose command line contains `marker` (anything a sandbox left behind). */
