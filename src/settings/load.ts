@@ -36,7 +36,7 @@ export function loadSettingsFile(file: string): LoadedSettings {
     const result = explorer.load(file);
     config = result?.config ?? {};
   } catch (error) {
-    throw new SafeNpmError("BAD_SETTINGS", `${file}: cannot parse: ${parseProblem(error)}`, {
+    throw new SafeNpmError("BAD_SETTINGS", `${file}: cannot parse: ${parseProblem(error, file)}`, {
       hint: "fix the syntax (JSON or YAML) at the line shown, or remove the file",
     });
   }
@@ -47,22 +47,36 @@ export function loadSettingsFile(file: string): LoadedSettings {
 }
 
 /**
- * "line N: reason" from js-yaml's error (mark, reason) or parse-json's (a code frame whose
- * marked line starts with `>`, then the reason).
+ * "line N: reason" from js-yaml's error (mark, reason) or from parse-json's: its code frame marks
+ * the line with `>` when it has one; otherwise the reason names a position (Node 20) or a line
+ * and column (Node 22+), turned into a line with the file's text.
  */
-function parseProblem(error: unknown): string {
+function parseProblem(error: unknown, file: string): string {
   const e = error as { message?: string; mark?: { line: number; column: number }; reason?: string };
   if (e.mark !== undefined && e.reason !== undefined) {
     return `line ${e.mark.line + 1}, column ${e.mark.column + 1}: ${e.reason}`;
   }
   const message = e.message ?? String(error);
-  const line = /^>\s*(\d+) \|/m.exec(message)?.[1];
-  const reason = message
-    .split("\n")
-    .find((l) => /JSON at position|Unexpected|Expected/.test(l))
-    ?.replace(/ while parsing .*$/, "")
-    .trim();
-  return line === undefined
-    ? (reason ?? message.split("\n")[0] ?? "")
-    : `line ${line}: ${reason ?? "invalid JSON"}`;
+  const reason =
+    message
+      .split("\n")
+      .find((l) => /JSON at position|Unexpected|Expected|line \d+ column/.test(l))
+      ?.replace(/ while parsing .*$/, "")
+      .replace(/ in JSON at position \d+.*$/, "")
+      .replace(/ \(line \d+ column \d+\)$/, "")
+      .trim() ??
+    message.split("\n")[0] ??
+    "invalid JSON";
+  let line = /^>\s*(\d+) \|/m.exec(message)?.[1];
+  line ??= /line (\d+) column \d+/.exec(message)?.[1];
+  const position = /at position (\d+)/.exec(message)?.[1];
+  if (line === undefined && position !== undefined) {
+    try {
+      const text = readFileSync(file, "utf8").slice(0, Number(position));
+      line = String(text.split("\n").length);
+    } catch {
+      // keep the reason alone
+    }
+  }
+  return line === undefined ? reason : `line ${line}: ${reason}`;
 }
