@@ -2,7 +2,7 @@
  * Loads settings files with cosmiconfig — data only: JSON, YAML, package.json's `sandbox` key.
  * Parse errors name the file and the line.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { cosmiconfigSync, defaultLoadersSync } from "cosmiconfig";
 import { SafeNpmError } from "../errors.js";
@@ -31,6 +31,11 @@ const explorer = cosmiconfigSync("sandbox", {
 });
 
 export function loadSettingsFile(file: string): LoadedSettings {
+  if (!existsSync(file)) {
+    throw new SafeNpmError("BAD_SETTINGS", `${file}: no such settings file`, {
+      hint: "check the path given to --config",
+    });
+  }
   let config: unknown;
   try {
     const result = explorer.load(file);

@@ -170,6 +170,14 @@ setInterval(() => {}, 1000);
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it("--verbose prints the policy on stderr and leaves stdout to the command", async () => {
+    const r = await world.run(["--verbose", "exec", "--", "echo", "only this"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe("only this");
+    expect(r.stderr).toContain("safe-npm policy:");
+    expect(r.stderr).toContain("network:   none");
+  });
+
   it("fails with 125 and a hint when bwrap is missing", async () => {
     const bin = pathWith(world, "no-bwrap", { node: process.execPath });
     const r = await world.run(["install"], { env: { PATH: bin } });

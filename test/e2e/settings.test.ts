@@ -2,7 +2,7 @@
  * Repository settings are data only, widen the sandbox only after `safe-npm trust`, and any change
  * revokes that trust; `home: "project"` leaves no placeholder behind; user settings are trusted.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { plantTargets, readReports } from "./probe.js";
@@ -173,5 +173,47 @@ describe.skipIf(unavailable !== "")("settings", () => {
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain("key=ENV-API-KEY-SECRET");
     expect(r.stdout).toMatch(/^token=$/m);
+  });
+
+  it("init writes .sandboxrc.json with the defaults and $schema, and refuses to overwrite it", async () => {
+    rmSync(rc(), { force: true });
+    const r = await world.run(["init"]);
+    expect(r.exitCode).toBe(0);
+    const written = JSON.parse(readFileSync(rc(), "utf8")) as Record<string, unknown>;
+    expect(written.$schema).toBe("./node_modules/safe-npm/schema.json");
+    expect(written).toMatchObject({ protect: [".git"], home: "private", cache: "project" });
+    // The defaults need no trust: running with them works at once.
+    expect((await world.run(["--quiet", "exec", "--", "true"])).exitCode).toBe(0);
+    const again = await world.run(["init"]);
+    expect(again.exitCode).toBe(125);
+    expect(again.stderr).toContain(`✗ ${rc()} already exists`);
+  });
+
+  it("--config names the user settings file explicitly", async () => {
+    const config = join(world.dir, "ci-sandbox.json");
+    writeFileSync(config, JSON.stringify({ env: { FROM_CONFIG: "yes" } }));
+    const r = await world.run([
+      "--quiet",
+      "--config",
+      config,
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      'echo "from=$FROM_CONFIG"',
+    ]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain("from=yes");
+    const dry = await world.run(["--dry-run", "--config", config, "exec", "--", "true"]);
+    expect(dry.stdout).toContain(`user file:  ${config}`);
+    const missing = await world.run([
+      "--config",
+      join(world.dir, "nope.json"),
+      "exec",
+      "--",
+      "true",
+    ]);
+    expect(missing.exitCode).toBe(125);
+    expect(missing.stderr).toContain(`✗ ${join(world.dir, "nope.json")}: no such settings file`);
   });
 });

@@ -132,4 +132,34 @@ setInterval(() => {}, 1000);
     expect(await run.exit).toBe(130);
     expect(processesWith(marker)).toEqual([]);
   });
+
+  it("keeps the command in the terminal's foreground process group (job control works)", async () => {
+    const marker = `sleep ${9000 + Math.floor(Math.random() * 900)}`;
+    const run = onPty(world, [
+      process.execPath,
+      cliPath,
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      marker,
+    ]);
+    // The command's sh itself, not script, safe-npm or bwrap, whose command lines mention it too.
+    const sleeps = (): number[] =>
+      processesWith(marker).filter((p) => readFileSync(`/proc/${p}/comm`, "utf8").trim() === "sh");
+    await waitFor(() => sleeps().length > 0, "the command to start");
+    const [pid] = sleeps();
+    // /proc/<pid>/stat: fields after the command name are state, ppid, pgrp, session, tty_nr, tpgid.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const [, , pgrp, session, tty, tpgid] = stat
+      .slice(stat.lastIndexOf(")") + 2)
+      .split(" ")
+      .map(Number);
+    expect(tty).not.toBe(0);
+    expect(pgrp).toBe(tpgid);
+    expect(session).toBeGreaterThan(0);
+    run.write("\x03");
+    expect(await run.exit).toBe(130);
+  });
 });
