@@ -1,7 +1,8 @@
 /** The probe fixture package's side of the e2e tests: what to attack, and what it reported. */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SECRET_ENV, type World } from "./world.js";
+import { expect } from "vitest";
+import { alive, SECRET_ENV, SECRETS, type World } from "./world.js";
 
 export interface Attempt {
   ok: boolean;
@@ -53,4 +54,43 @@ export function readReports(world: World): Report[] {
     const file = join(world.project, ".probe", `${phase}.json`);
     return existsSync(file) ? [JSON.parse(readFileSync(file, "utf8")) as Report] : [];
   });
+}
+
+/**
+ * The verdicts every sandboxed lifecycle script must get, whichever package manager ran it:
+ * the project is writable, nothing else is — no secret is read, no persistence is planted, no
+ * secret variable leaks, no host process is seen or signalled, no capability is held.
+ */
+export function expectContained(report: Report, world: World): void {
+  const where = (what: string): string => `${report.phase}: ${what}`;
+  expect(report.writes.project?.ok, where("write into the project")).toBe(true);
+  for (const name of ["ssh", "aws", "gh", "sibling", "hostTmp"]) {
+    expect(report.reads[name], where(`read ${name}`)).toMatchObject({ ok: false });
+  }
+  // ~/.npmrc enters as a sanitized copy: registry kept, token gone.
+  const npmrc = report.reads.npmrc;
+  expect(npmrc?.ok, where("read ~/.npmrc")).toBe(true);
+  expect(String(npmrc?.value)).toContain("registry=http://127.0.0.1:9/");
+  expect(String(npmrc?.value)).not.toContain(SECRETS.npmToken);
+  expect(String(npmrc?.value)).not.toContain("_authToken");
+  for (const name of ["gitHook", "gitConfig", "usr", "etc"]) {
+    expect(report.writes[name], where(`write ${name}`)).toMatchObject({ ok: false });
+  }
+  // Writes into "$HOME" land in the private home: the real one is untouched.
+  expect(readFileSync(join(world.home, ".bashrc"), "utf8")).toBe("# the user's own bashrc\n");
+  expect(existsSync(join(world.home, ".config", "autostart"))).toBe(false);
+  expect(existsSync(join(world.sibling, "planted.txt"))).toBe(false);
+  expect(existsSync(join(world.project, ".git", "hooks", "pre-commit"))).toBe(false);
+  expect(report.env.leaked, where("secret variables")).toEqual([]);
+  for (const name of report.env.names) {
+    expect(name, where("variable names")).not.toMatch(/TOKEN|SECRET|AWS_|SSH_AUTH|DBUS/);
+  }
+  expect(report.proc.seesVictim, where("sees the host process")).toBe(false);
+  expect(report.proc.killVictim.ok, where("kills the host process")).toBe(false);
+  expect(report.proc.pids).not.toContain(world.victim.pid);
+  expect(alive(world.victim.pid)).toBe(true);
+  expect(report.privileges.capEff, where("CapEff")).toBe("0000000000000000");
+  expect(report.privileges.mount.ok, where("mount")).toBe(false);
+  expect(report.privileges.mknod.ok, where("mknod")).toBe(false);
+  expect(report.privileges.unshare.ok, where("unshare")).toBe(false);
 }

@@ -1,0 +1,710 @@
+/**
+ * The package-manager matrix (issue 4): npm, yarn classic, yarn berry (node_modules linker and
+ * PnP), pnpm and bun, each × {install with the hostile probe, run a script, exec, workspace},
+ * plus native addons and an nvm-style node. The managers are this repository's devDependencies,
+ * put first on PATH under their usual names; nothing reaches a registry (tarball and `file:`
+ * dependencies only, registries pointed at a closed port).
+ *
+ * A cell that fails because of a bug outside the tests is run as `it.fails` with the bug in its
+ * name (`KNOWN BUG: …`): it turns red once the bug is fixed, and the entry in `knownBugs` must
+ * then go. A cell that cannot work here at all says why in its name.
+ */
+import { execFileSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { cliPath, repoRoot } from "./paths.js";
+import { expectContained, plantTargets, type Report, readReports } from "./probe.js";
+import { installSelfInto, makeWorld, type RunResult, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+const packed = inject("packedFixtures");
+const isRoot = process.getuid?.() === 0;
+
+/** `file:vendor/<name>-1.0.0.tgz`: the fixture packages (fixtures/packages/*), packed. */
+const tarball = (name: string): string => `file:vendor/${name}-1.0.0.tgz`;
+
+function versionOf(pkg: string): string {
+  const file = join(repoRoot, "node_modules", pkg, "package.json");
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+}
+
+type ToolName = "npm" | "yarn" | "pnpm" | "bun";
+type Cell =
+  | "store"
+  | "projectWrites"
+  | "buildDeps"
+  | "execTool"
+  | "toolByName"
+  | "addon"
+  | "workspace";
+
+interface Manager {
+  /** The row's name. */
+  name: string;
+  tool: ToolName;
+  /** What `<tool>` on PATH points to; null: the host's own npm. */
+  bin: string | null;
+  /** The package.json `packageManager` field (how safe-npm detects it); none for npm. */
+  packageManager: string | null;
+  lockfile: string;
+  /** package.json fields that let these `file:vendor/` dependencies run their install scripts. */
+  allowBuilds: (names: string[]) => Record<string, unknown>;
+  /** Configuration files written into the project (and the workspace). */
+  files: Record<string, string>;
+  /** The cache or store, relative to the private home: present after the first install. */
+  store: string;
+  /** Cache or store directories that must not appear in the project. */
+  notInProject: string[];
+  /** Files an install may add or change besides the lockfile (git status paths). */
+  installWrites: RegExp;
+  /**
+   * Scripts find `safe-npm` in a global install on PATH instead of node_modules/.bin: berry
+   * exposes only declared dependencies' bins to scripts, and safe-npm cannot be declared here
+   * (its dependencies would come from a registry).
+   */
+  globalSafeNpm: boolean;
+  /** Workspace files besides `workspaces: ["packages/*"]` in package.json. */
+  workspaceFiles: Record<string, string>;
+  /** How workspace package `a` depends on its sibling `b`. */
+  workspaceDep: string;
+  /**
+   * Why the workspace install starts at the workspace root instead of the package directory
+   * (a bug of the manager itself, the same without safe-npm).
+   */
+  workspaceInstallFromRoot?: string;
+  /** Cells that fail because of a bug outside these tests: run as `it.fails`, named. */
+  knownBugs: Partial<Record<Cell, string>>;
+  /** Cells that cannot work in a hermetic test, and why: skipped, named. */
+  cannot: Partial<Record<Cell, string>>;
+}
+
+const BERRY_RC = (linker: "node-modules" | "pnp"): string =>
+  [
+    `nodeLinker: ${linker}`,
+    "enableTelemetry: false",
+    'npmRegistryServer: "http://127.0.0.1:9/"',
+    // The global cache (~/.yarn/berry/cache) stays the default: inside, that is the private home.
+    "",
+  ].join("\n");
+
+const BUGS = {
+  yarnRootCache:
+    "as root, yarn 1 puts its cache under /usr/local/share (read-only inside) and falls back to /tmp/.yarn-cache-0 (lost): policy.ts should set YARN_CACHE_FOLDER=$HOME/.cache/yarn for yarn 1",
+  pnpmStore:
+    "inside, the private home and the project are different mounts, so pnpm cannot hard-link between them and puts its store at <project>/.pnpm-store: policy.ts should set npm_config_store_dir=$HOME/.local/share/pnpm/store (pnpm then copies into node_modules)",
+  pnpNodeOptions:
+    "yarn's NODE_OPTIONS (--require <project>/.pnp.cjs) is dropped by the environment allowlist, so node inside cannot resolve PnP dependencies: policy.ts should pass NODE_OPTIONS when run from a script",
+  execTool:
+    "`safe-npm exec` brings only npm into the sandbox (run.ts resolveTools), not the project's manager",
+  toolByName:
+    "the manager is on PATH through a symlink in a directory the sandbox does not show, and inside PATH has only its real directory, where it is named pnpm.cjs/bun.exe: policy.ts should expose it under its PATH name",
+};
+
+const MANAGERS: Manager[] = [
+  {
+    name: "npm",
+    tool: "npm",
+    bin: null,
+    packageManager: null,
+    lockfile: "package-lock.json",
+    allowBuilds: () => ({}),
+    files: {},
+    store: ".npm/_cacache",
+    notInProject: [],
+    installWrites: /^$/,
+    globalSafeNpm: false,
+    workspaceFiles: {},
+    workspaceDep: "*",
+    knownBugs: {},
+    cannot: {},
+  },
+  {
+    name: "yarn classic",
+    tool: "yarn",
+    bin: join(repoRoot, "node_modules", "yarn", "bin", "yarn.js"),
+    packageManager: `yarn@${versionOf("yarn")}`,
+    lockfile: "yarn.lock",
+    allowBuilds: () => ({}),
+    files: {},
+    store: ".cache/yarn",
+    notInProject: [],
+    installWrites: /^$/,
+    globalSafeNpm: false,
+    workspaceFiles: {},
+    workspaceDep: "1.0.0",
+    workspaceInstallFromRoot:
+      "yarn 1 resolves a workspace package's file: tarball against the directory it starts in, and fails from the package directory without safe-npm too",
+    knownBugs: { ...(isRoot ? { store: BUGS.yarnRootCache } : {}), execTool: BUGS.execTool },
+    cannot: {},
+  },
+  ...(["node-modules", "pnp"] as const).map(
+    (linker): Manager => ({
+      name: `yarn berry (${linker === "pnp" ? "PnP" : "node_modules linker"})`,
+      tool: "yarn",
+      bin: join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js"),
+      packageManager: `yarn@${versionOf("@yarnpkg/cli-dist")}`,
+      lockfile: "yarn.lock",
+      // Yarn 4 runs no dependency scripts by default (enableScripts: false): allow these.
+      allowBuilds: (names) => ({
+        dependenciesMeta: Object.fromEntries(names.map((n) => [n, { built: true }])),
+      }),
+      files: { ".yarnrc.yml": BERRY_RC(linker) },
+      store: ".yarn/berry/cache",
+      notInProject: [".yarn/cache"],
+      // Berry also rewrites package.json (its own key order) on the first install.
+      installWrites:
+        linker === "pnp"
+          ? /^(package\.json|\.pnp\.cjs|\.pnp\.loader\.mjs|\.yarn\/.*)$/
+          : /^(package\.json|\.yarn\/.*)$/,
+      globalSafeNpm: true,
+      workspaceFiles: {},
+      workspaceDep: "workspace:*",
+      knownBugs: {
+        ...(linker === "pnp" ? { buildDeps: BUGS.pnpNodeOptions } : {}),
+        execTool: BUGS.execTool,
+      },
+      cannot: {
+        addon:
+          "berry runs node-gyp only when the project declares it as a dependency, which would come from a registry (none here)",
+      },
+    }),
+  ),
+  {
+    name: "pnpm",
+    tool: "pnpm",
+    bin: join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"),
+    packageManager: `pnpm@${versionOf("pnpm")}`,
+    lockfile: "pnpm-lock.yaml",
+    // pnpm 10 runs no dependency scripts unless allowed; a `file:` dependency is allowed by its
+    // full spec (a bare name matches registry versions only).
+    allowBuilds: (names) => ({
+      pnpm: { onlyBuiltDependencies: names.map((n) => `${n}@${tarball(n)}`) },
+    }),
+    files: {},
+    store: ".local/share/pnpm/store",
+    notInProject: [".pnpm-store"],
+    installWrites: /^$/,
+    globalSafeNpm: false,
+    workspaceFiles: { "pnpm-workspace.yaml": "packages:\n  - packages/*\n" },
+    workspaceDep: "workspace:*",
+    knownBugs: {
+      store: BUGS.pnpmStore,
+      projectWrites: BUGS.pnpmStore,
+      execTool: BUGS.execTool,
+      toolByName: BUGS.toolByName,
+    },
+    cannot: {},
+  },
+  {
+    name: "bun",
+    tool: "bun",
+    bin: join(repoRoot, "node_modules", "bun", "bin", "bun.exe"),
+    packageManager: `bun@${versionOf("bun")}`,
+    lockfile: "bun.lock",
+    allowBuilds: (names) => ({ trustedDependencies: names }),
+    files: {},
+    store: ".bun/install/cache",
+    notInProject: [],
+    installWrites: /^$/,
+    globalSafeNpm: false,
+    workspaceFiles: {},
+    workspaceDep: "workspace:*",
+    knownBugs: {
+      execTool: BUGS.execTool,
+      toolByName: BUGS.toolByName,
+      // bun builds addons through a node-gyp shim that calls `bun` by name.
+      addon: BUGS.toolByName,
+    },
+    cannot: {},
+  },
+];
+
+/** The build script's report: where `node build.js` ran. */
+const BUILD_JS = `const fs = require("node:fs");
+const marker = "/run/safe-npm/sandbox.json";
+let dep = null;
+try { dep = require.resolve("greeter/package.json"); } catch {}
+console.log("build:" + JSON.stringify({
+  event: process.env.npm_lifecycle_event ?? null,
+  host: require("node:os").hostname(),
+  marker: fs.existsSync(marker) ? JSON.parse(fs.readFileSync(marker, "utf8")) : null,
+  path: process.env.PATH,
+  cwd: process.cwd(),
+  secret: process.env.NPM_TOKEN ?? null,
+  dep,
+}));
+`;
+
+interface BuildReport {
+  event: string | null;
+  host: string;
+  marker: { projectRoot: string } | null;
+  path: string;
+  cwd: string;
+  secret: string | null;
+  dep: string | null;
+}
+
+/** Run from a workspace package: where it runs, and whether the whole workspace is writable. */
+const WHERE_JS = `const fs = require("node:fs");
+const path = require("node:path");
+const root = __dirname;
+const attempt = (file) => { try { fs.writeFileSync(file, "x"); return true; } catch { return false; } };
+console.log("where:" + JSON.stringify({
+  cwd: process.cwd(),
+  host: require("node:os").hostname(),
+  event: process.env.npm_lifecycle_event ?? null,
+  root: attempt(path.join(root, "written-from-a.txt")),
+  sibling: attempt(path.join(root, "packages", "b", "written-from-a.txt")),
+  git: attempt(path.join(root, ".git", "written-from-a.txt")),
+}));
+`;
+
+function parseLine<T>(stdout: string, prefix: string): T {
+  const line = stdout.split("\n").find((l) => l.startsWith(prefix));
+  if (line === undefined) throw new Error(`no "${prefix}" line in:\n${stdout}`);
+  return JSON.parse(line.slice(prefix.length)) as T;
+}
+
+function writeFiles(root: string, files: Record<string, string>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, rel)), { recursive: true });
+    writeFileSync(join(root, rel), content);
+  }
+}
+
+function commitAll(project: string): void {
+  const git = (...args: string[]): void => {
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.invalid", ...args], {
+      cwd: project,
+      stdio: "ignore",
+    });
+  };
+  git("add", "-A");
+  git("commit", "-q", "--allow-empty", "-m", "fixture");
+}
+
+/**
+ * PATH with a directory first that holds `<tool>`, a symlink to this repository's
+ * devDependency (never a system-wide install), and for berry a `safe-npm` standing in for a
+ * global install of it.
+ */
+function toolPath(world: World, manager: Manager): string {
+  const dir = join(world.dir, "pm-bin");
+  mkdirSync(dir, { recursive: true });
+  if (manager.bin !== null) symlinkSync(manager.bin, join(dir, manager.tool));
+  if (manager.globalSafeNpm) {
+    writeFileSync(
+      join(dir, "safe-npm"),
+      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} "$@"\n`,
+      { mode: 0o755 },
+    );
+  }
+  return `${dir}:${world.env.PATH}`;
+}
+
+/** The one private home safe-npm made under $XDG_CACHE_HOME/safe-npm/homes. */
+function privateHome(world: World): string {
+  const homes = join(world.cache, "safe-npm", "homes");
+  const entries = existsSync(homes) ? readdirSync(homes) : [];
+  expect(entries).toHaveLength(1);
+  return join(homes, entries[0] as string);
+}
+
+/** Runs a command outside any sandbox, as the user would. */
+async function bare(world: World, path: string, argv: string[], cwd: string): Promise<RunResult> {
+  const r = await execa(argv[0] as string, argv.slice(1), {
+    cwd,
+    env: { ...world.env, PATH: path },
+    extendEnv: false,
+    reject: false,
+    stdin: "ignore",
+  });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+
+/** `it`, `it.fails` for a known bug, or `it.skip` where the cell cannot work here; and its name. */
+type TestFn = (name: string, fn: () => Promise<void> | void) => void;
+
+function cell(manager: Manager, which: Cell, name: string): [TestFn, string] {
+  const cannot = manager.cannot[which];
+  if (cannot !== undefined) return [it.skip, `${name} — CANNOT WORK HERE: ${cannot}`];
+  const bug = manager.knownBugs[which];
+  if (bug !== undefined) return [it.fails, `${name} — KNOWN BUG: ${bug}`];
+  return [it, name];
+}
+
+/** Each manager's probe verdicts, compared at the end: they must be npm's. */
+const verdicts = new Map<string, unknown>();
+
+function verdictsOf(reports: Report[]): unknown {
+  return reports.map((r) => ({
+    phase: r.phase,
+    reads: Object.fromEntries(Object.entries(r.reads).map(([k, v]) => [k, v.ok])),
+    writes: Object.fromEntries(Object.entries(r.writes).map(([k, v]) => [k, v.ok])),
+    leaked: r.env.leaked,
+    seesVictim: r.proc.seesVictim,
+    killVictim: r.proc.killVictim.ok,
+    capEff: r.privileges.capEff,
+    mount: r.privileges.mount.ok,
+    mknod: r.privileges.mknod.ok,
+    unshare: r.privileges.unshare.ok,
+  }));
+}
+
+for (const manager of MANAGERS) {
+  describe.skipIf(unavailable !== "")(`${manager.name}: install, run, exec`, () => {
+    let world: World;
+    let path: string;
+    let first: RunResult;
+    let reports: Report[];
+    const env = (): { env: { PATH: string } } => ({ env: { PATH: path } });
+
+    beforeAll(async () => {
+      world = makeWorld({
+        projectInHome: true,
+        packageJson: {
+          ...(manager.packageManager ? { packageManager: manager.packageManager } : {}),
+          dependencies: { probe: tarball("probe"), greeter: tarball("greeter") },
+          scripts: {
+            greet: "greeter",
+            build: "safe-npm exec -- node build.js",
+            "pm-version": `${manager.tool} --version`,
+          },
+          ...manager.allowBuilds(["probe"]),
+        },
+        vendor: { packed, files: ["probe-1.0.0.tgz", "greeter-1.0.0.tgz"] },
+      });
+      writeFiles(world.project, { ...manager.files, "build.js": BUILD_JS });
+      commitAll(world.project);
+      plantTargets(world);
+      path = toolPath(world, manager);
+      first = await world.run(["install"], env());
+      reports = readReports(world);
+      verdicts.set(manager.name, verdictsOf(reports));
+    });
+    afterAll(() => world?.dispose());
+
+    it("is detected and installs: lockfile written, probe installed", async () => {
+      expect(first.stderr, show(first)).not.toContain("✗");
+      expect(first.exitCode, show(first)).toBe(0);
+      expect(existsSync(join(world.project, manager.lockfile))).toBe(true);
+      const dry = await world.run(["--dry-run", "install"], env());
+      expect(dry.stdout).toContain(
+        manager.packageManager === null
+          ? "manager:   npm (decided by: lockfile)"
+          : `manager:   ${manager.tool} (decided by: packageManager field)`,
+      );
+      // The manager's real path runs inside (the PATH symlink's directory is not visible there).
+      const command = dry.stdout.split("\n").find((l) => l.startsWith("  command:"));
+      if (manager.bin !== null) expect(command).toContain(` ${realpathSync(manager.bin)} install`);
+    });
+
+    it("runs the probe's preinstall and postinstall inside the sandbox, contained", () => {
+      expect(reports.map((r) => r.phase)).toEqual(["preinstall", "postinstall"]);
+      for (const report of reports) expectContained(report, world);
+    });
+
+    const [itWrites, writesName] = cell(
+      manager,
+      "projectWrites",
+      "writes nothing into the project but the lockfile and the manager's own state",
+    );
+    itWrites(writesName, () => {
+      const changes = world
+        .gitStatus()
+        .split("\n")
+        .map((l) => l.replace(/^\s*\S+\s+/, ""))
+        .filter((f) => f !== "" && f !== manager.lockfile && !manager.installWrites.test(f));
+      expect(changes).toEqual([]);
+    });
+
+    const [itStore, storeName] = cell(
+      manager,
+      "store",
+      `keeps its cache/store in the private home (~/${manager.store}), so a second install is warm`,
+    );
+    itStore(storeName, async () => {
+      expect(existsSync(join(world.home, manager.store))).toBe(false);
+      for (const rel of manager.notInProject) {
+        expect(existsSync(join(world.project, rel)), rel).toBe(false);
+      }
+      const store = join(privateHome(world), manager.store);
+      expect(existsSync(store), `${store} after the first install`).toBe(true);
+      expect(readdirSync(store).length).toBeGreaterThan(0);
+      const second = await world.run(["install"], env());
+      expect(second.exitCode, show(second)).toBe(0);
+      expect(readdirSync(store).length).toBeGreaterThan(0);
+    });
+
+    it("runs a script inside: `safe-npm run greet` calls a dependency's bin", async () => {
+      const r = await world.run(["--quiet", "run", "greet"], env());
+      expect(r.exitCode, show(r)).toBe(0);
+      expect(r.stdout).toContain("greeter: host=safe-npm event=greet");
+    });
+
+    const [itByName, byNameName] = cell(
+      manager,
+      "toolByName",
+      `lets a script call ${manager.tool} by name inside (\`safe-npm run pm-version\`)`,
+    );
+    itByName(byNameName, async () => {
+      const r = await world.run(["--quiet", "run", "pm-version"], env());
+      expect(r.exitCode, show(r)).toBe(0);
+      const expected =
+        manager.bin === null
+          ? (await bare(world, path, ["npm", "--version"], world.project)).stdout.trim()
+          : (manager.packageManager?.split("@")[1] ?? "");
+      expect(r.stdout).toContain(expected);
+    });
+
+    const [itExecTool, execToolName] = cell(
+      manager,
+      "execTool",
+      `brings ${manager.tool} into \`safe-npm exec\` (\`safe-npm exec -- ${manager.tool} --version\`)`,
+    );
+    itExecTool(execToolName, async () => {
+      const r = await world.run(["--quiet", "exec", "--", manager.tool, "--version"], env());
+      expect(r.exitCode, show(r)).toBe(0);
+    });
+
+    it(`sandboxes \`safe-npm exec -- node build.js\` as a script prefix, run by the bare ${manager.tool}${manager.globalSafeNpm ? " (safe-npm from a global install: berry shows scripts only declared dependencies' bins)" : " (safe-npm from node_modules/.bin)"}`, async () => {
+      if (!manager.globalSafeNpm) installSelfInto(world.project);
+      const r = await bare(world, path, [manager.tool, "run", "build"], world.project);
+      expect(r.stderr, show(r)).not.toContain("✗");
+      expect(r.exitCode, show(r)).toBe(0);
+      const build = parseLine<BuildReport>(r.stdout, "build:");
+      expect(build.host).toBe("safe-npm");
+      expect(build.marker?.projectRoot).toBe(world.project);
+      expect(build.event).toBe("build");
+      expect(build.cwd).toBe(world.project);
+      expect(build.secret).toBeNull();
+      if (!manager.globalSafeNpm) {
+        expect(build.path).toContain(join(world.project, "node_modules", ".bin"));
+      }
+    });
+
+    const [itBuildDeps, buildDepsName] = cell(
+      manager,
+      "buildDeps",
+      "lets the prefixed `node build.js` require the project's dependencies",
+    );
+    itBuildDeps(buildDepsName, async () => {
+      const r = await bare(world, path, [manager.tool, "run", "build"], world.project);
+      expect(r.exitCode, show(r)).toBe(0);
+      expect(parseLine<BuildReport>(r.stdout, "build:").dep).toMatch(/greeter[/\\]package\.json$/);
+    });
+
+    it.runIf(!manager.globalSafeNpm)(
+      "runs a prefixed script once, without nesting, under `safe-npm run build`",
+      async () => {
+        const r = await world.run(["--quiet", "run", "build"], env());
+        expect(r.stderr, show(r)).not.toContain("✗");
+        expect(r.exitCode, show(r)).toBe(0);
+        const build = parseLine<BuildReport>(r.stdout, "build:");
+        expect(build.host).toBe("safe-npm");
+        expect(build.event).toBe("build");
+        expect(build.marker?.projectRoot).toBe(world.project);
+      },
+    );
+  });
+
+  describe.skipIf(unavailable !== "")(`${manager.name}: workspaces`, () => {
+    let world: World;
+    let path: string;
+    let pkgA: string;
+    let install: RunResult;
+    let dryBefore: RunResult;
+    const env = (): { env: { PATH: string } } => ({ env: { PATH: path } });
+
+    beforeAll(async () => {
+      world = makeWorld({
+        projectInHome: false,
+        packageJson: {
+          ...(manager.packageManager ? { packageManager: manager.packageManager } : {}),
+          workspaces: ["packages/*"],
+        },
+        vendor: { packed, files: ["greeter-1.0.0.tgz"] },
+      });
+      pkgA = join(world.project, "packages", "a");
+      writeFiles(world.project, {
+        ...manager.files,
+        ...manager.workspaceFiles,
+        "where.js": WHERE_JS,
+        "packages/a/package.json": JSON.stringify({
+          name: "a",
+          version: "1.0.0",
+          private: true,
+          dependencies: { b: manager.workspaceDep, greeter: "file:../../vendor/greeter-1.0.0.tgz" },
+          scripts: { where: "node ../../where.js", hello: "greeter" },
+        }),
+        "packages/b/package.json": JSON.stringify({ name: "b", version: "1.0.0", private: true }),
+      });
+      commitAll(world.project);
+      path = toolPath(world, manager);
+      dryBefore = await world.run(["--dry-run", "install"], { cwd: pkgA, ...env() });
+      install = await world.run(["install"], {
+        cwd: manager.workspaceInstallFromRoot ? world.project : pkgA,
+        ...env(),
+      });
+    });
+    afterAll(() => world?.dispose());
+
+    it(`installs and finds the workspace root from a package directory, before and after the install${manager.workspaceInstallFromRoot ? ` (installed from the root: ${manager.workspaceInstallFromRoot})` : ""}`, async () => {
+      expect(dryBefore.stdout).toContain(
+        `project:   ${world.project} (root because of: workspaces)`,
+      );
+      expect(install.exitCode, show(install)).toBe(0);
+      expect(existsSync(join(world.project, manager.lockfile))).toBe(true);
+      const dry = await world.run(["--dry-run", "run", "where"], { cwd: pkgA, ...env() });
+      expect(dry.exitCode, show(dry)).toBe(0);
+      expect(dry.stdout).toContain(`project:   ${world.project} (root because of: lockfile)`);
+      expect(dry.stdout).toContain(`cwd:       ${pkgA}`);
+    });
+
+    it("runs the package's scripts in the package directory, with the whole workspace writable (not .git)", async () => {
+      const r = await world.run(["--quiet", "run", "where"], { cwd: pkgA, ...env() });
+      expect(r.exitCode, show(r)).toBe(0);
+      expect(parseLine<Record<string, unknown>>(r.stdout, "where:")).toEqual({
+        cwd: pkgA,
+        host: "safe-npm",
+        event: "where",
+        root: true,
+        sibling: true,
+        git: false,
+      });
+      const hello = await world.run(["--quiet", "run", "hello"], { cwd: pkgA, ...env() });
+      expect(hello.exitCode, show(hello)).toBe(0);
+      expect(hello.stdout).toContain(`greeter: host=safe-npm event=hello cwd=${pkgA}`);
+    });
+  });
+}
+
+describe.skipIf(unavailable !== "")("the probe's verdicts", () => {
+  it("are npm's under every manager", () => {
+    const npm = verdicts.get("npm");
+    expect(npm).toBeDefined();
+    for (const manager of MANAGERS) expect(verdicts.get(manager.name), manager.name).toEqual(npm);
+  });
+});
+
+/** `node -e` that requires the addon and prints what it returns. */
+const REQUIRE_ADDON = ["-e", 'console.log("addon: " + require("addon").hello())'];
+
+/** The directory above node's bin/ (its install prefix), and whether it ships headers. */
+function nodePrefix(node: string): { prefix: string; headers: boolean } {
+  const prefix = dirname(dirname(realpathSync(node)));
+  return { prefix, headers: existsSync(join(prefix, "include", "node", "node.h")) };
+}
+
+/**
+ * A native addon (fixtures/packages/addon: binding.gyp, Node-API) built by node-gyp during
+ * `safe-npm install`: with no network but the closed registry port, against the headers that
+ * node's install prefix ships (npm_config_nodedir), then required outside and inside.
+ */
+function addonCases(manager: Manager, options: { name: string; node?: "nvm" }): void {
+  const hostNode = nodePrefix(process.execPath);
+  describe.skipIf(unavailable !== "")(options.name, () => {
+    let world: World;
+    let path: string;
+    let install: RunResult;
+    let node: string;
+    const env = (): { env: { PATH: string } } => ({ env: { PATH: path } });
+
+    beforeAll(async () => {
+      world = makeWorld({
+        projectInHome: true,
+        packageJson: {
+          ...(manager.packageManager ? { packageManager: manager.packageManager } : {}),
+          dependencies: { addon: tarball("addon"), probe: tarball("probe") },
+          ...manager.allowBuilds(["addon", "probe"]),
+        },
+        vendor: { packed, files: ["addon-1.0.0.tgz", "probe-1.0.0.tgz"] },
+      });
+      writeFiles(world.project, manager.files);
+      commitAll(world.project);
+      plantTargets(world);
+      path = toolPath(world, manager);
+      node = process.execPath;
+      if (options.node === "nvm") {
+        // nvm's layout: ~/.nvm/versions/node/vX/{bin/node,include/node}, first on PATH.
+        const prefix = join(world.home, ".nvm", "versions", "node", "v20.0.0");
+        node = join(prefix, "bin", "node");
+        mkdirSync(dirname(node), { recursive: true });
+        copyFileSync(process.execPath, node);
+        execFileSync("chmod", ["755", node]);
+        if (hostNode.headers) {
+          mkdirSync(join(prefix, "include"), { recursive: true });
+          symlinkSync(join(hostNode.prefix, "include", "node"), join(prefix, "include", "node"));
+        }
+        path = `${dirname(node)}:${path}`;
+      }
+      install = await world.run(["install"], env());
+    });
+    afterAll(() => world?.dispose());
+
+    if (options.node === "nvm") {
+      it("runs the nvm node inside, with its prefix read-only and node-gyp pointed at its headers", async () => {
+        const r = await world.run(
+          [
+            "--quiet",
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            'echo "node=$(command -v node)"; node -p "\\"execPath=\\" + process.execPath"; echo "nodedir=$npm_config_nodedir"; touch "$(dirname "$(command -v node)")/x" 2>/dev/null && echo prefix=rw || echo prefix=ro',
+          ],
+          env(),
+        );
+        expect(r.exitCode, show(r)).toBe(0);
+        const prefix = dirname(dirname(node));
+        expect(r.stdout.split("\n")).toEqual([
+          `node=${node}`,
+          `execPath=${node}`,
+          `nodedir=${hostNode.headers ? prefix : ""}`,
+          "prefix=ro",
+        ]);
+        // Its install scripts ran with it, contained like everywhere else.
+        const reports = readReports(world);
+        expect(reports.map((rep) => rep.phase)).toEqual(["preinstall", "postinstall"]);
+        for (const report of reports) expectContained(report, world);
+      });
+    }
+
+    const [itAddon, addonName] = cell(
+      manager,
+      "addon",
+      `builds during \`safe-npm install\` without network, against node's own headers, and loads outside and inside${hostNode.headers ? "" : " (this node ships no include/node: node-gyp would download headers)"}`,
+    );
+    (hostNode.headers ? itAddon : (it.skip as TestFn))(addonName, async () => {
+      expect(install.exitCode, show(install)).toBe(0);
+      const built = join(world.project, "node_modules", "addon", "build", "Release", "addon.node");
+      expect(existsSync(built), built).toBe(true);
+      // No headers were fetched into the private home: node-gyp used npm_config_nodedir.
+      expect(existsSync(join(privateHome(world), ".cache", "node-gyp"))).toBe(false);
+      const outside = await bare(world, path, [node, ...REQUIRE_ADDON], world.project);
+      expect(outside.stdout, show(outside)).toContain("addon: native hello");
+      const inside = await world.run(["--quiet", "exec", "--", "node", ...REQUIRE_ADDON], env());
+      expect(inside.stdout, show(inside)).toContain("addon: native hello");
+    });
+  });
+}
+
+for (const manager of MANAGERS) addonCases(manager, { name: `${manager.name}: a native addon` });
+addonCases(MANAGERS[0] as Manager, {
+  name: "npm with an nvm-style node first on PATH",
+  node: "nvm",
+});
