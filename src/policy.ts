@@ -2,7 +2,7 @@
  * PURE: turns host facts, the project and the request into a Policy — plain data saying what the
  * sandbox contains. Nothing here reads the host; unit tests build inputs by hand.
  */
-import { dirname, join, relative, sep } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import type { HostInfo, ResolvedTool, SandboxMarker } from "./host.js";
 import { MARKER_PATH } from "./host.js";
 import { bridgeArgv, bridgeBinds } from "./network/inside.js";
@@ -34,11 +34,23 @@ export interface SettingsInput {
 export interface ToolchainInput {
   /** A prefix holding include/node/node.h: node-gyp builds against it (npm_config_nodedir). */
   nodeHeaders: string | null;
+  /** The package manager is yarn 1 (its cache location needs setting). */
+  yarnClassic: boolean;
+  /**
+   * npm's bundled node-gyp, offered as `node-gyp` to every package manager: bun and yarn fetch
+   * one from the registry otherwise.
+   */
+  nodeGyp: string | null;
   /** Corepack's home with the prepared package managers, bound read-only when a shim is used. */
   corepackHome: string | null;
 }
 
-export const NO_TOOLCHAIN: ToolchainInput = { nodeHeaders: null, corepackHome: null };
+export const NO_TOOLCHAIN: ToolchainInput = {
+  nodeHeaders: null,
+  yarnClassic: false,
+  nodeGyp: null,
+  corepackHome: null,
+};
 
 export const NO_SETTINGS: SettingsInput = {
   dotfiles: [],
@@ -105,6 +117,9 @@ export interface PolicyInput {
   version: string;
 }
 
+/** Where the toolchain appears under its host PATH names (symlinks), first on PATH. */
+export const TOOL_BIN = "/run/safe-npm/bin";
+
 /** Directories that are part of the read-only system view. */
 const SYSTEM_DIRS = ["/usr", "/etc"];
 
@@ -133,6 +148,8 @@ const SCRIPT_ENV = [
   "npm_node_execpath",
   "npm_config_user_agent",
   "npm_config_registry",
+  // yarn's Plug'n'Play: --require <project>/.pnp.cjs, visible inside.
+  "NODE_OPTIONS",
 ] as const;
 
 /** Never passed unless the user names them (settings), whatever an allowlist says. */
@@ -207,6 +224,19 @@ export function resolvePolicy(input: PolicyInput): Policy {
   const { corepackHome } = input.toolchain;
   if (corepackHome !== null)
     mounts.push({ kind: "ro-bind", src: corepackHome, dest: corepackHome });
+  // Each tool under the name it has on the host PATH: inside, its directory may be hidden and its
+  // real file named otherwise (pnpm.cjs, bun.exe), yet scripts call it by name.
+  const named = new Set<string>();
+  for (const tool of [input.node, ...input.tools]) {
+    const name = basename(tool.bin);
+    if (named.has(name)) continue;
+    named.add(name);
+    const target = visible(tool.bin) ? tool.bin : tool.real;
+    mounts.push({ kind: "symlink", target, dest: `${TOOL_BIN}/${name}` });
+  }
+  if (input.toolchain.nodeGyp !== null && !named.has("node-gyp")) {
+    mounts.push({ kind: "symlink", target: input.toolchain.nodeGyp, dest: `${TOOL_BIN}/node-gyp` });
+  }
   for (const path of settings.binds.ro) mounts.push({ kind: "ro-bind", src: path, dest: path });
   for (const path of settings.binds.rw) mounts.push({ kind: "bind", src: path, dest: path });
   if (settings.home !== "project") {
@@ -299,8 +329,15 @@ function buildEnv(
   const extraCa = host.env.NODE_EXTRA_CA_CERTS;
   if (extraCa !== undefined && isSystemPath(extraCa)) env.NODE_EXTRA_CA_CERTS = extraCa;
   env.TMPDIR = "/tmp";
-  const { nodeHeaders, corepackHome } = input.toolchain;
+  const { nodeHeaders, corepackHome, yarnClassic } = input.toolchain;
   if (nodeHeaders !== null) env.npm_config_nodedir = nodeHeaders;
+  // Caches that would otherwise land outside the home: yarn 1 as root uses /usr/local/share
+  // (read-only inside); pnpm cannot hard-link across the home and project mounts and then puts
+  // its store in the project (it copies into node_modules instead, see docs/design.md §10).
+  if (yarnClassic) env.YARN_CACHE_FOLDER = join(env.HOME, ".cache", "yarn");
+  if (input.tools.some((t) => ["pnpm", "pnpx"].includes(basename(t.bin)))) {
+    env.npm_config_store_dir = join(env.HOME, ".local", "share", "pnpm", "store");
+  }
   if (corepackHome !== null) {
     env.COREPACK_HOME = corepackHome;
     // Fail with corepack's own message instead of trying to download inside the sandbox.
@@ -316,10 +353,17 @@ function buildEnv(
   // PATH: when run from a package.json script, the node_modules/.bin chain the package manager
   // put in front (only directories the sandbox can see); then the toolchain; then the system.
   const scriptDirs = fromScript ? host.pathDirs.filter((d) => visible(d) && !isSystemPath(d)) : [];
-  const toolDirs = [input.node, ...input.tools].flatMap((t) =>
-    [dirname(t.bin), dirname(t.real)].filter((d) => visible(d)),
-  );
-  env.PATH = unique([...scriptDirs, ...toolDirs, "/usr/local/bin", "/usr/bin", "/bin"]).join(":");
+  const toolDirs = [input.node, ...input.tools]
+    .map((t) => dirname(t.bin))
+    .filter((d) => visible(d));
+  env.PATH = unique([
+    ...scriptDirs,
+    TOOL_BIN,
+    ...toolDirs,
+    "/usr/local/bin",
+    "/usr/bin",
+    "/bin",
+  ]).join(":");
   return env;
 }
 

@@ -360,8 +360,24 @@ function toolchainInput(
     host.env.COREPACK_HOME && isAbsolute(host.env.COREPACK_HOME)
       ? host.env.COREPACK_HOME
       : join(host.cacheHome, "node", "corepack");
+  const yarnClassic = tools.some((t) => {
+    try {
+      const pkg = JSON.parse(readFileSync(join(t.prefix, "package.json"), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      return pkg.name === "yarn" && pkg.version?.startsWith("1.") === true;
+    } catch {
+      return false;
+    }
+  });
+  const npm = tools.find((t) => basename(t.bin) === "npm");
+  const nodeGyp =
+    npm === undefined ? null : join(npm.prefix, "node_modules", "node-gyp", "bin", "node-gyp.js");
   return {
     nodeHeaders: headers,
+    yarnClassic,
+    nodeGyp: nodeGyp !== null && existsSync(nodeGyp) ? nodeGyp : null,
     corepackHome: usesCorepack && existsSync(corepackHome) ? realpathSync(corepackHome) : null,
   };
 }
@@ -392,12 +408,13 @@ async function describeTarget(
   detected: DetectedPackageManager | null;
   cls: CommandClass;
 }> {
+  const detect = async (): Promise<DetectedPackageManager> =>
+    override === undefined
+      ? await detectPackageManager(root)
+      : { name: override, agent: override, source: "settings" };
   switch (target.kind) {
     case "auto": {
-      const detected: DetectedPackageManager =
-        override === undefined
-          ? await detectPackageManager(root)
-          : { name: override, agent: override, source: "settings" };
+      const detected = await detect();
       return {
         kind: "pm",
         command: [detected.name, ...target.args],
@@ -412,10 +429,11 @@ async function describeTarget(
         detected: null,
         cls: commandClass(target.tool, target.args),
       };
+    // The project's manager comes along for exec and shell, so scripts there can call it.
     case "exec":
-      return { kind: "exec", command: target.argv, detected: null, cls: "run" };
+      return { kind: "exec", command: target.argv, detected: await detect(), cls: "run" };
     default:
-      return { kind: "shell", command: [userShell(host)], detected: null, cls: "run" };
+      return { kind: "shell", command: [userShell(host)], detected: await detect(), cls: "run" };
   }
 }
 
@@ -440,10 +458,13 @@ function resolveTools(
             : `this project uses ${name} (decided by: ${detected.source}); install it (e.g. \`corepack enable\` or \`npm install -g ${name}\`) or make sure it is on PATH`,
       });
     }
-    return [tool];
+    // npm comes along for its bundled node-gyp (native addons under any manager).
+    const npm = name === "npm" ? null : resolveTool("npm", host);
+    return npm === null ? [tool] : [tool, npm];
   }
-  const npm = resolveTool("npm", host);
-  return npm === null ? [] : [npm];
+  // exec and shell: npm, and the project's own manager when it is another one.
+  const names = ["npm", ...(detected !== null && detected.name !== "npm" ? [detected.name] : [])];
+  return names.flatMap((name) => resolveTool(name, host) ?? []);
 }
 
 /** The user's $SHELL when the sandbox can see it (under /usr), else /bin/sh. */

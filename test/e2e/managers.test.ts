@@ -29,7 +29,6 @@ import { installSelfInto, makeWorld, type RunResult, type World } from "./world.
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
-const isRoot = process.getuid?.() === 0;
 
 /** `file:vendor/<name>-1.0.0.tgz`: the fixture packages (fixtures/packages/*), packed. */
 const tarball = (name: string): string => `file:vendor/${name}-1.0.0.tgz`;
@@ -98,19 +97,6 @@ const BERRY_RC = (linker: "node-modules" | "pnp"): string =>
     "",
   ].join("\n");
 
-const BUGS = {
-  yarnRootCache:
-    "as root, yarn 1 puts its cache under /usr/local/share (read-only inside) and falls back to /tmp/.yarn-cache-0 (lost): policy.ts should set YARN_CACHE_FOLDER=$HOME/.cache/yarn for yarn 1",
-  pnpmStore:
-    "inside, the private home and the project are different mounts, so pnpm cannot hard-link between them and puts its store at <project>/.pnpm-store: policy.ts should set npm_config_store_dir=$HOME/.local/share/pnpm/store (pnpm then copies into node_modules)",
-  pnpNodeOptions:
-    "yarn's NODE_OPTIONS (--require <project>/.pnp.cjs) is dropped by the environment allowlist, so node inside cannot resolve PnP dependencies: policy.ts should pass NODE_OPTIONS when run from a script",
-  execTool:
-    "`safe-npm exec` brings only npm into the sandbox (run.ts resolveTools), not the project's manager",
-  toolByName:
-    "the manager is on PATH through a symlink in a directory the sandbox does not show, and inside PATH has only its real directory, where it is named pnpm.cjs/bun.exe: policy.ts should expose it under its PATH name",
-};
-
 const MANAGERS: Manager[] = [
   {
     name: "npm",
@@ -145,7 +131,7 @@ const MANAGERS: Manager[] = [
     workspaceDep: "1.0.0",
     workspaceInstallFromRoot:
       "yarn 1 resolves a workspace package's file: tarball against the directory it starts in, and fails from the package directory without safe-npm too",
-    knownBugs: { ...(isRoot ? { store: BUGS.yarnRootCache } : {}), execTool: BUGS.execTool },
+    knownBugs: {},
     cannot: {},
   },
   ...(["node-modules", "pnp"] as const).map(
@@ -170,10 +156,7 @@ const MANAGERS: Manager[] = [
       globalSafeNpm: true,
       workspaceFiles: {},
       workspaceDep: "workspace:*",
-      knownBugs: {
-        ...(linker === "pnp" ? { buildDeps: BUGS.pnpNodeOptions } : {}),
-        execTool: BUGS.execTool,
-      },
+      knownBugs: {},
       cannot: {
         addon:
           "berry runs node-gyp only when the project declares it as a dependency, which would come from a registry (none here)",
@@ -198,12 +181,7 @@ const MANAGERS: Manager[] = [
     globalSafeNpm: false,
     workspaceFiles: { "pnpm-workspace.yaml": "packages:\n  - packages/*\n" },
     workspaceDep: "workspace:*",
-    knownBugs: {
-      store: BUGS.pnpmStore,
-      projectWrites: BUGS.pnpmStore,
-      execTool: BUGS.execTool,
-      toolByName: BUGS.toolByName,
-    },
+    knownBugs: {},
     cannot: {},
   },
   {
@@ -220,12 +198,7 @@ const MANAGERS: Manager[] = [
     globalSafeNpm: false,
     workspaceFiles: {},
     workspaceDep: "workspace:*",
-    knownBugs: {
-      execTool: BUGS.execTool,
-      toolByName: BUGS.toolByName,
-      // bun builds addons through a node-gyp shim that calls `bun` by name.
-      addon: BUGS.toolByName,
-    },
+    knownBugs: {},
     cannot: {},
   },
 ];
@@ -665,7 +638,7 @@ function addonCases(manager: Manager, options: { name: string; node?: "nvm" }): 
             "--",
             "sh",
             "-c",
-            'echo "node=$(command -v node)"; node -p "\\"execPath=\\" + process.execPath"; echo "nodedir=$npm_config_nodedir"; touch "$(dirname "$(command -v node)")/x" 2>/dev/null && echo prefix=rw || echo prefix=ro',
+            'n="$(readlink -f "$(command -v node)")"; echo "node=$n"; node -p "\\"execPath=\\" + process.execPath"; echo "nodedir=$npm_config_nodedir"; touch "$(dirname "$n")/x" 2>/dev/null && echo prefix=rw || echo prefix=ro',
           ],
           env(),
         );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { commandClass } from "../../src/commands.js";
-import { NO_TOOLCHAIN, resolvePolicy } from "../../src/policy.js";
+import { NO_TOOLCHAIN, resolvePolicy, TOOL_BIN } from "../../src/policy.js";
 import { baseInput } from "./fixtures.js";
 
 describe("commandClass", () => {
@@ -39,7 +39,12 @@ describe("toolchain", () => {
     const policy = resolvePolicy(
       baseInput({
         input: {
-          toolchain: { nodeHeaders: "/opt/node", corepackHome: "/home/alice/.cache/node/corepack" },
+          toolchain: {
+            nodeHeaders: "/opt/node",
+            yarnClassic: false,
+            nodeGyp: null,
+            corepackHome: "/home/alice/.cache/node/corepack",
+          },
         },
       }),
     );
@@ -54,5 +59,82 @@ describe("toolchain", () => {
     const plain = resolvePolicy(baseInput({ input: { toolchain: NO_TOOLCHAIN } }));
     expect(plain.env.npm_config_nodedir).toBeUndefined();
     expect(plain.env.COREPACK_HOME).toBeUndefined();
+  });
+});
+
+describe("package-manager specifics", () => {
+  it("keeps yarn 1's cache and pnpm's store in the sandbox home", () => {
+    const yarn = resolvePolicy(
+      baseInput({ input: { toolchain: { ...NO_TOOLCHAIN, yarnClassic: true } } }),
+    );
+    expect(yarn.env.YARN_CACHE_FOLDER).toBe("/home/alice/.cache/yarn");
+    const pnpm = resolvePolicy(
+      baseInput({
+        input: {
+          tools: [
+            {
+              bin: "/usr/local/bin/pnpm",
+              real: "/usr/local/lib/pnpm/bin/pnpm.cjs",
+              prefix: "/usr/local/lib/pnpm",
+            },
+          ],
+          command: ["pnpm", "install"],
+        },
+      }),
+    );
+    expect(pnpm.env.npm_config_store_dir).toBe("/home/alice/.local/share/pnpm/store");
+    expect(resolvePolicy(baseInput()).env.npm_config_store_dir).toBeUndefined();
+  });
+
+  it("shows each tool under its PATH name, first on PATH, even when its directory is hidden", () => {
+    const policy = resolvePolicy(
+      baseInput({
+        input: {
+          tools: [
+            {
+              bin: "/home/alice/.local/bin/pnpm",
+              real: "/opt/pnpm/bin/pnpm.cjs",
+              prefix: "/opt/pnpm",
+            },
+          ],
+        },
+      }),
+    );
+    expect(policy.mounts).toContainEqual({
+      kind: "symlink",
+      target: "/opt/pnpm/bin/pnpm.cjs",
+      dest: `${TOOL_BIN}/pnpm`,
+    });
+    expect(policy.mounts).toContainEqual(
+      expect.objectContaining({ kind: "symlink", dest: `${TOOL_BIN}/node` }),
+    );
+    expect(policy.env.PATH?.split(":")[0]).toBe(TOOL_BIN);
+    expect(policy.env.PATH).not.toContain("/home/alice/.local/bin");
+  });
+
+  it("passes yarn's NODE_OPTIONS (Plug'n'Play) only from a script", () => {
+    const env = { NODE_OPTIONS: "--require /home/alice/code/app/.pnp.cjs" };
+    expect(resolvePolicy(baseInput({ host: { env } })).env.NODE_OPTIONS).toBeUndefined();
+    expect(
+      resolvePolicy(baseInput({ host: { env: { ...env, npm_lifecycle_event: "build" } } })).env
+        .NODE_OPTIONS,
+    ).toBe("--require /home/alice/code/app/.pnp.cjs");
+  });
+});
+
+describe("node-gyp", () => {
+  it("offers npm's bundled node-gyp by name to every package manager", () => {
+    const gyp = "/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js";
+    const policy = resolvePolicy(
+      baseInput({ input: { toolchain: { ...NO_TOOLCHAIN, nodeGyp: gyp } } }),
+    );
+    expect(policy.mounts).toContainEqual({
+      kind: "symlink",
+      target: gyp,
+      dest: `${TOOL_BIN}/node-gyp`,
+    });
+    expect(resolvePolicy(baseInput()).mounts.some((m) => m.dest === `${TOOL_BIN}/node-gyp`)).toBe(
+      false,
+    );
   });
 });

@@ -7,6 +7,7 @@ import {
   type Policy,
   privateHomeDir,
   resolvePolicy,
+  TOOL_BIN,
 } from "../../src/policy.js";
 import {
   baseInput,
@@ -65,6 +66,8 @@ describe("resolvePolicy mounts", () => {
       `data ${HOME}/.npmrc`,
       `ro-bind ${NVM_PREFIX}`,
       `ro-bind ${NPM_PREFIX}`,
+      `symlink ${TOOL_BIN}/node → ${NVM_PREFIX}/bin/node`,
+      `symlink ${TOOL_BIN}/npm → ${NVM_PREFIX}/bin/npm`,
       `bind ${PROJECT}`,
       `ro-bind ${GIT_DIR}`,
       `data ${MARKER_PATH}`,
@@ -140,7 +143,12 @@ describe("resolvePolicy mounts", () => {
     expect(binds.map((m) => m.dest)).toEqual(["/usr", "/etc", HOME, PROJECT, GIT_DIR]);
     expect(policy.command[0]).toBe("/usr/bin/npm");
     expect(policy.node).toBe("/usr/bin/node");
-    expect(policy.env.PATH?.split(":")).toContain("/usr/lib/node_modules/npm/bin");
+    expect(policy.env.PATH?.split(":")).toEqual([TOOL_BIN, "/usr/bin", "/usr/local/bin", "/bin"]);
+    expect(policy.mounts).toContainEqual({
+      kind: "symlink",
+      target: "/usr/bin/npm",
+      dest: `${TOOL_BIN}/npm`,
+    });
   });
 
   it("binds a tool prefix once even when node and the tool share it", () => {
