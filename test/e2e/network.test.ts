@@ -4,10 +4,11 @@
  * test can see a leak.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { httpServer, type TestServer } from "../unit/network/helpers.js";
+import { repoRoot } from "./paths.js";
 import { makeWorld, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -25,6 +26,39 @@ http.get(options, (res) => { console.log("status " + res.statusCode); res.resume
   .on("error", (e) => { console.log("error " + e.code); process.exitCode = 7; });
 `;
 
+/** A registry on 127.0.0.1 that serves net-probe (packument and tarball) and 404 for the rest. */
+function fixtureRegistry(port: () => number): Promise<TestServer> {
+  const tarball = readFileSync(join(packed, "net-probe-1.0.0.tgz"));
+  const integrity = `sha512-${createHash("sha512").update(tarball).digest("base64")}`;
+  return httpServer((req, res) => {
+    const base = `http://127.0.0.1:${port()}`;
+    if (req.url === "/net-probe") {
+      res.setHeader("content-type", "application/json");
+      res.end(
+        JSON.stringify({
+          name: "net-probe",
+          "dist-tags": { latest: "1.0.0" },
+          // Published long ago: yarn 4 quarantines versions without (or with too recent) a date.
+          time: { created: "2020-01-01T00:00:00.000Z", "1.0.0": "2020-01-01T00:00:00.000Z" },
+          versions: {
+            "1.0.0": {
+              name: "net-probe",
+              version: "1.0.0",
+              scripts: { postinstall: "node net-probe.cjs" },
+              dist: { tarball: `${base}/net-probe/-/net-probe-1.0.0.tgz`, integrity },
+            },
+          },
+        }),
+      );
+    } else if (req.url === "/net-probe/-/net-probe-1.0.0.tgz") {
+      res.end(tarball);
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+}
+
 describe.skipIf(unavailable !== "")("network", () => {
   let world: World;
   let registry: TestServer;
@@ -33,34 +67,8 @@ describe.skipIf(unavailable !== "")("network", () => {
   let report: Record<string, string>;
 
   beforeAll(async () => {
-    const tarball = readFileSync(join(packed, "net-probe-1.0.0.tgz"));
-    const integrity = `sha512-${createHash("sha512").update(tarball).digest("base64")}`;
     exfil = await httpServer();
-    registry = await httpServer((req, res) => {
-      const base = `http://127.0.0.1:${registry.port}`;
-      if (req.url === "/net-probe") {
-        res.setHeader("content-type", "application/json");
-        res.end(
-          JSON.stringify({
-            name: "net-probe",
-            "dist-tags": { latest: "1.0.0" },
-            versions: {
-              "1.0.0": {
-                name: "net-probe",
-                version: "1.0.0",
-                scripts: { postinstall: "node net-probe.cjs" },
-                dist: { tarball: `${base}/net-probe/-/net-probe-1.0.0.tgz`, integrity },
-              },
-            },
-          }),
-        );
-      } else if (req.url === "/net-probe/-/net-probe-1.0.0.tgz") {
-        res.end(tarball);
-      } else {
-        res.statusCode = 404;
-        res.end();
-      }
-    });
+    registry = await fixtureRegistry(() => registry.port);
     world = makeWorld({
       projectInHome: true,
       packageJson: { dependencies: { "net-probe": "1.0.0" } },
@@ -219,4 +227,106 @@ describe.skipIf(unavailable !== "")("network", () => {
     expect(r.stdout).not.toContain("wrote");
     expect(readFileSync(join(world.project, ".npmrc"), "utf8")).not.toContain("evil");
   });
+});
+
+/** How each other manager is pointed at the test registry and allowed to run net-probe's script. */
+const MANAGERS = [
+  {
+    name: "yarn 1",
+    bin: join(repoRoot, "node_modules", "yarn", "bin", "yarn.js"),
+    tool: "yarn",
+    // yarn 1 takes the npm registry from .npmrc files too; the project's wins over the user's.
+    files: (port: number) => ({
+      ".yarnrc": `registry "http://127.0.0.1:${port}/"\n`,
+      ".npmrc": `registry=http://127.0.0.1:${port}/\n`,
+    }),
+    pkg: {},
+  },
+  {
+    name: "yarn 4",
+    bin: join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js"),
+    tool: "yarn",
+    files: (port: number) => ({
+      ".yarnrc.yml": [
+        "nodeLinker: node-modules",
+        "enableTelemetry: false",
+        `npmRegistryServer: "http://127.0.0.1:${port}"`,
+        'unsafeHttpWhitelist: ["127.0.0.1"]',
+        "",
+      ].join("\n"),
+    }),
+    pkg: { dependenciesMeta: { "net-probe": { built: true } } },
+  },
+  {
+    name: "pnpm",
+    bin: join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"),
+    tool: "pnpm",
+    files: (port: number) => ({ ".npmrc": `registry=http://127.0.0.1:${port}/\n` }),
+    pkg: { pnpm: { onlyBuiltDependencies: ["net-probe"] } },
+  },
+  {
+    name: "bun",
+    bin: join(repoRoot, "node_modules", "bun", "bin", "bun.exe"),
+    tool: "bun",
+    files: (port: number) => ({ ".npmrc": `registry=http://127.0.0.1:${port}/\n` }),
+    pkg: { trustedDependencies: ["net-probe"] },
+  },
+];
+
+describe.skipIf(unavailable !== "")("registry mode under every package manager", () => {
+  let registry: TestServer;
+  let exfil: TestServer;
+  beforeAll(async () => {
+    exfil = await httpServer();
+    registry = await fixtureRegistry(() => registry.port);
+  });
+  afterAll(async () => {
+    await registry?.close();
+    await exfil?.close();
+  });
+
+  for (const manager of MANAGERS) {
+    it(`${manager.name} installs from the test registry through the proxy; its dependency reaches nothing else`, async () => {
+      const world = makeWorld({
+        projectInHome: true,
+        packageJson: { dependencies: { "net-probe": "1.0.0" }, ...manager.pkg },
+      });
+      try {
+        for (const [file, text] of Object.entries(manager.files(registry.port))) {
+          writeFileSync(join(world.project, file), text);
+        }
+        writeFileSync(
+          join(world.project, "net-targets.json"),
+          JSON.stringify({ exfilPort: exfil.port }),
+        );
+        const bin = join(world.dir, "pm-bin");
+        mkdirSync(bin);
+        symlinkSync(manager.bin, join(bin, manager.tool));
+        const r = await world.run([manager.tool, "install"], {
+          env: { PATH: `${bin}:${world.env.PATH}` },
+        });
+        expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+        expect(existsSync(join(world.project, "node_modules", "net-probe", "package.json"))).toBe(
+          true,
+        );
+        const report = JSON.parse(
+          readFileSync(join(world.project, ".probe", "net.json"), "utf8"),
+        ) as Record<string, string>;
+        expect(report.proxy).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+        for (const key of [
+          "directHttpByIp",
+          "rawTcp",
+          "dns",
+          "viaProxyHttp",
+          "viaProxyConnect",
+          "viaProxyEvil",
+        ]) {
+          expect(report[key], key).toMatch(/^failed /);
+        }
+        expect(exfil.accepted()).toBe(0);
+      } finally {
+        world.dispose();
+      }
+    });
+  }
 });
