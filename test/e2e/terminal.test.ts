@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { shellQuote } from "../../src/bwrap.js";
 import { descendants } from "../../src/spawn.js";
 import { cliPath } from "./paths.js";
-import { makeWorld, processesWith, type World, waitFor } from "./world.js";
+import { makeWorld, processesWith, processName, type World, waitFor } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
@@ -127,7 +127,12 @@ setInterval(() => {}, 1000);
       `echo > .probe/sh-started; ${marker}`,
     ]);
     await waitFor(() => existsSync(join(world.project, ".probe", "sh-started")), "sh to start");
-    await waitFor(() => processesWith(marker).length > 0, "sleep to start");
+    // The sleep itself (its argv is NUL-separated: the marker with a space is not in it).
+    const seconds = marker.split(" ")[1] as string;
+    await waitFor(
+      () => processesWith(`sleep\0${seconds}`).some((p) => processName(p) === "sleep"),
+      "sleep to start",
+    );
     run.write("\x03");
     expect(await run.exit).toBe(130);
     expect(processesWith(marker)).toEqual([]);
@@ -146,8 +151,7 @@ setInterval(() => {}, 1000);
       marker,
     ]);
     // The command's sh itself, not script, safe-npm or bwrap, whose command lines mention it too.
-    const sleeps = (): number[] =>
-      processesWith(marker).filter((p) => readFileSync(`/proc/${p}/comm`, "utf8").trim() === "sh");
+    const sleeps = (): number[] => processesWith(marker).filter((p) => processName(p) === "sh");
     await waitFor(() => sleeps().length > 0, "the command to start");
     const [pid] = sleeps();
     // /proc/<pid>/stat: fields after the command name are state, ppid, pgrp, session, tty_nr, tpgid.

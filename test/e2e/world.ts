@@ -234,6 +234,15 @@ export function processesWith(marker: string): number[] {
     .map(Number);
 }
 
+/** The command name of a process (/proc/<pid>/comm), or "" once it is gone. */
+export function processName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
 /** Polls `condition` every 50 ms, for 30 s at most (a hang, not a timing assertion). */
 export async function waitFor(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 600; i++) {
