@@ -14,7 +14,8 @@ export type ErrorCode =
   | "SPAWN_FAILED"
   | "BAD_SETTINGS"
   | "UNTRUSTED_SETTINGS"
-  | "TRUST";
+  | "TRUST"
+  | "COREPACK_NOT_PREPARED";
 
 /**
  * The one error class of safe-npm. Everything below the CLI throws it; only the CLI prints it

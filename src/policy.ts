@@ -41,15 +41,18 @@ export interface ToolchainInput {
    * one from the registry otherwise.
    */
   nodeGyp: string | null;
-  /** Corepack's home with the prepared package managers, bound read-only when a shim is used. */
-  corepackHome: string | null;
+  /**
+   * A corepack shim is used: its home (bound read-only when it exists) and downloads disabled,
+   * whether or not the home exists yet.
+   */
+  corepack: { home: string; exists: boolean } | null;
 }
 
 export const NO_TOOLCHAIN: ToolchainInput = {
   nodeHeaders: null,
   yarnClassic: false,
   nodeGyp: null,
-  corepackHome: null,
+  corepack: null,
 };
 
 export const NO_SETTINGS: SettingsInput = {
@@ -221,9 +224,10 @@ export function resolvePolicy(input: PolicyInput): Policy {
   for (const cache of settings.caches)
     mounts.push({ kind: "bind", src: cache, dest: inHome(cache) });
   for (const prefix of toolPrefixes) mounts.push({ kind: "ro-bind", src: prefix, dest: prefix });
-  const { corepackHome } = input.toolchain;
-  if (corepackHome !== null)
-    mounts.push({ kind: "ro-bind", src: corepackHome, dest: corepackHome });
+  const { corepack } = input.toolchain;
+  if (corepack?.exists === true) {
+    mounts.push({ kind: "ro-bind", src: corepack.home, dest: corepack.home });
+  }
   // Each tool under the name it has on the host PATH: inside, its directory may be hidden and its
   // real file named otherwise (pnpm.cjs, bun.exe), yet scripts call it by name.
   const named = new Set<string>();
@@ -329,7 +333,7 @@ function buildEnv(
   const extraCa = host.env.NODE_EXTRA_CA_CERTS;
   if (extraCa !== undefined && isSystemPath(extraCa)) env.NODE_EXTRA_CA_CERTS = extraCa;
   env.TMPDIR = "/tmp";
-  const { nodeHeaders, corepackHome, yarnClassic } = input.toolchain;
+  const { nodeHeaders, corepack, yarnClassic } = input.toolchain;
   if (nodeHeaders !== null) env.npm_config_nodedir = nodeHeaders;
   // Caches that would otherwise land outside the home: yarn 1 as root uses /usr/local/share
   // (read-only inside); pnpm cannot hard-link across the home and project mounts and then puts
@@ -338,8 +342,8 @@ function buildEnv(
   if (input.tools.some((t) => ["pnpm", "pnpx"].includes(basename(t.bin)))) {
     env.npm_config_store_dir = join(env.HOME, ".local", "share", "pnpm", "store");
   }
-  if (corepackHome !== null) {
-    env.COREPACK_HOME = corepackHome;
+  if (corepack !== null) {
+    env.COREPACK_HOME = corepack.home;
     // Fail with corepack's own message instead of trying to download inside the sandbox.
     env.COREPACK_ENABLE_NETWORK = "0";
   }

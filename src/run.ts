@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 import { buildBwrapArgs, shellQuote } from "./bwrap.js";
 import { type CommandClass, commandClass } from "./commands.js";
+import { corepackNotPrepared } from "./corepack.js";
 import { describePolicy } from "./describe.js";
 import {
   GENERIC_BWRAP_HINT,
@@ -157,9 +158,20 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     network === "registry"
       ? await registryAllowlist(host, project, effective, registryConfig, command)
       : [];
+  const toolchain = toolchainInput(node, tools, host);
+  const manager = tools[0];
+  if (kind === "pm" && toolchain.corepack !== null && manager !== undefined && !options.dryRun) {
+    const name = basename(manager.bin)
+      .replace(/^yarnpkg$/, "yarn")
+      .replace(/^pnpx$/, "pnpm");
+    if (basename(manager.prefix) === "corepack") {
+      const notPrepared = corepackNotPrepared(name, toolchain.corepack.home, project.root);
+      if (notPrepared !== null) throw notPrepared;
+    }
+  }
   const makePolicy = (proxy: PolicyInput["proxy"]): Policy =>
     resolvePolicy({
-      toolchain: toolchainInput(node, tools, host),
+      toolchain,
       host: projectNpmrcIsHome ? { ...host, userNpmrc: null } : host,
       project,
       node,
@@ -378,7 +390,11 @@ function toolchainInput(
     nodeHeaders: headers,
     yarnClassic,
     nodeGyp: nodeGyp !== null && existsSync(nodeGyp) ? nodeGyp : null,
-    corepackHome: usesCorepack && existsSync(corepackHome) ? realpathSync(corepackHome) : null,
+    corepack: usesCorepack
+      ? existsSync(corepackHome)
+        ? { home: realpathSync(corepackHome), exists: true }
+        : { home: corepackHome, exists: false }
+      : null,
   };
 }
 

@@ -43,7 +43,7 @@ describe("toolchain", () => {
             nodeHeaders: "/opt/node",
             yarnClassic: false,
             nodeGyp: null,
-            corepackHome: "/home/alice/.cache/node/corepack",
+            corepack: { home: "/home/alice/.cache/node/corepack", exists: true },
           },
         },
       }),
@@ -136,5 +136,17 @@ describe("node-gyp", () => {
     expect(resolvePolicy(baseInput()).mounts.some((m) => m.dest === `${TOOL_BIN}/node-gyp`)).toBe(
       false,
     );
+  });
+});
+
+describe("corepack", () => {
+  it("disables downloads even before corepack's home exists, and binds the home only when it does", () => {
+    const home = "/home/alice/.cache/node/corepack";
+    const fresh = resolvePolicy(
+      baseInput({ input: { toolchain: { ...NO_TOOLCHAIN, corepack: { home, exists: false } } } }),
+    );
+    expect(fresh.env.COREPACK_ENABLE_NETWORK).toBe("0");
+    expect(fresh.env.COREPACK_HOME).toBe(home);
+    expect(fresh.mounts.some((m) => m.kind === "ro-bind" && m.dest === home)).toBe(false);
   });
 });
