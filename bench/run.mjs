@@ -7,10 +7,16 @@
 // Medians over ROUNDS runs after WARMUP rounds. Missed targets are printed, never fatal: the exit
 // status is non-zero only when something fails to run.
 //
+// Sections: 1. start-up (safe-npm exec -- true vs bare bwrap vs node -e 0); 2. and 3. `safe-npm ci`
+// vs bare `npm ci` on a generated ~150-package tree served by a registry on 127.0.0.1 (see
+// bench/registry.mjs), in --network full and in registry mode; 4. peak RSS.
+//
 // Environment: BENCH_ROUNDS (default 21, at least 5), BENCH_WARMUP (default 2),
-// BENCH_KEEP_NODE_ENV=1 (keep NODE_OPTIONS / NODE_EXTRA_CA_CERTS for the runs).
+// BENCH_CI_ROUNDS (rounds of the npm ci comparison; default min(BENCH_ROUNDS, 15), at least 5),
+// BENCH_CI_WARMUP (default 1), BENCH_KEEP_NODE_ENV=1 (keep NODE_OPTIONS / NODE_EXTRA_CA_CERTS
+// for the runs). A full `npm run bench` takes about 3 minutes on 2 cores; BENCH_ROUNDS=5 about 1.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,7 +36,7 @@ const STRIPPED =
     : ["NODE_OPTIONS", "NODE_EXTRA_CA_CERTS"].filter((n) => process.env[n] !== undefined);
 
 /** Runs a command, resolves with its wall time in ms; rejects on a non-zero exit. */
-function timed(file, args, { cwd, env, fds = {}, detached = false }) {
+function timed(file, args, { cwd, env, fds = {}, detached = false, capture }) {
   // fds: { fd: Uint8Array | null } — extra descriptors as pipes; data is written (then closed),
   // null means "a pipe we read and discard" (safe-npm's ready byte on fd 3).
   const extra = Object.keys(fds).map(Number);
@@ -52,6 +58,7 @@ function timed(file, args, { cwd, env, fds = {}, detached = false }) {
     child.on("error", reject);
     child.on("close", (code, signal) => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (capture) capture.stderr = stderr; // capture: an object that receives the stderr text
       if (code === 0) resolve(ms);
       else reject(new Error(`${file} ${args.join(" ")} → ${code ?? signal}\n${stderr}`));
     });
@@ -70,8 +77,215 @@ const median = (xs) => {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 };
 
-const verdict = (value, target) =>
-  value <= target ? "met" : `MISSED by ${(((value - target) / target) * 100).toFixed(0)}%`;
+const verdict = (value, target) => {
+  if (value <= target) return "met";
+  const by = ((value - target) / target) * 100;
+  return `MISSED by ${by.toFixed(by < 10 ? 1 : 0)}%`;
+};
+
+/** The q-quantile (0…1) of xs, linear between the nearest ranks. */
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
+};
+
+// ---- 2 and 3: `safe-npm ci` vs bare `npm ci` ----------------------------------------------------
+// A generated tree (bench/registry.mjs: ~150 installed packages, some nested, many shared, chains
+// 11 deep, a few bins and `postinstall: node -e 0` scripts) served by a static registry on
+// 127.0.0.1:<random port> in this process; the project's .npmrc names it, so registry mode's
+// proxy allows exactly that. Nothing reaches any other registry: HOME is an empty dir in the temp
+// dir (no ~/.npmrc, no user settings), the lockfile's every `resolved` URL is checked to point at
+// the local registry, and both caches live in the temp dir:
+// - bare npm: npm_config_cache=<temp>/npm-cache, warmed by the `npm install` that writes the
+//   lockfile;
+// - safe-npm: its private home under XDG_CACHE_HOME=<temp>/cache, warmed by a first untimed
+//   `safe-npm --verbose ci` (which also shows what a cold install sends through the proxy).
+// Five variants interleaved, order rotating per round: npm ci, safe-npm ci in full and registry
+// mode, and `safe-npm exec -- true` in both modes (each mode's fixed cost, for the breakdown).
+const CI_ROUNDS = Math.max(5, Number(process.env.BENCH_CI_ROUNDS ?? Math.min(ROUNDS, 15)));
+const CI_WARMUP = Math.max(1, Number(process.env.BENCH_CI_WARMUP ?? 1));
+const TARGET_CI_FULL = 1.05; // safe-npm --network full ci ≤ 105 % of npm ci
+const TARGET_CI_REGISTRY = 1.1; // safe-npm ci (registry mode) ≤ 110 % of npm ci
+const CI_ARGS = ["ci", "--no-audit", "--no-fund"];
+
+async function npmCiComparison({ base, env: baseEnv, row, ms }) {
+  const { generateFixture, startRegistry } = await import("./registry.mjs");
+  const fixture = generateFixture();
+  const registry = await startRegistry(fixture);
+  try {
+    const project = join(base, "ci-project");
+    const home = join(base, "home");
+    mkdirSync(project);
+    mkdirSync(home);
+    writeFileSync(
+      join(project, "package.json"),
+      `${JSON.stringify(
+        {
+          name: "bench-ci",
+          version: "1.0.0",
+          private: true,
+          dependencies: fixture.dependencies,
+          allowScripts: fixture.allowScripts,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    writeFileSync(
+      join(project, ".npmrc"),
+      `registry=${registry.url}\naudit=false\nfund=false\nupdate-notifier=false\n` +
+        "omit-lockfile-registry-resolved=false\n",
+    );
+    const env = { ...baseEnv, HOME: home };
+    const npmEnv = { ...env, npm_config_cache: join(base, "npm-cache") };
+    const opts = { cwd: project, env };
+    const target = new URL(registry.url).host;
+
+    // The lockfile, once, outside the sandbox; it also fills bare npm's cache.
+    const lockMs = await timed("npm", ["install", "--no-audit", "--no-fund"], {
+      cwd: project,
+      env: npmEnv,
+    });
+    const lock = JSON.parse(readFileSync(join(project, "package-lock.json"), "utf8"));
+    const entries = Object.entries(lock.packages ?? {}).filter(([path]) => path !== "");
+    const foreign = entries.filter(([, p]) => !String(p.resolved).startsWith(registry.url));
+    if (entries.length === 0 || foreign.length > 0)
+      throw new Error(`lockfile names other sources: ${foreign.map(([path]) => path).join(", ")}`);
+    const nested = entries.filter(([path]) => path.split("node_modules/").length > 2).length;
+    const scripted = entries.filter(([, p]) => p.hasInstallScript).length;
+    console.log(
+      `\n2.–3. safe-npm ci vs npm ci (\`${CI_ARGS.join(" ")}\`), warm caches: ${entries.length} ` +
+        `packages (${nested} nested copies, ${scripted} with postinstall \`node -e 0\`) from ` +
+        `${registry.names} names / ${registry.versions} versions on ${registry.url}; lockfile by ` +
+        `an untimed npm install (${(lockMs / 1000).toFixed(1)} s); ${CI_ROUNDS} rounds after ` +
+        `${CI_WARMUP} warm-up, 5 variants interleaved`,
+    );
+
+    // safe-npm's first ci: cold private cache, registry mode, --verbose for the proxy's report.
+    const before = registry.stats();
+    const cold = {};
+    const coldMs = await timed(process.execPath, [cli, "--verbose", ...CI_ARGS], {
+      ...opts,
+      capture: cold,
+    });
+    const after = registry.stats();
+    const coldReport = (cold.stderr ?? "")
+      .split("\n")
+      .filter((l) => /^safe-npm: (allowed|blocked|refused) /.test(l))
+      .map((l) => l.replace(/^safe-npm: /, ""));
+
+    const safe = (args, capture) =>
+      timed(process.execPath, [cli, ...args], { ...opts, ...(capture ? { capture } : {}) });
+    const regOut = {};
+    const variants = {
+      "npm ci": () => timed("npm", CI_ARGS, { cwd: project, env: npmEnv }),
+      "safe-npm --network full ci": () => safe(["--network", "full", ...CI_ARGS]),
+      "safe-npm ci (registry mode)": () => safe(CI_ARGS, regOut),
+      "safe-npm --network full exec -- true": () =>
+        safe(["--network", "full", "exec", "--", "true"]),
+      "safe-npm --network registry exec -- true": () =>
+        safe(["--network", "registry", "exec", "--", "true"]),
+    };
+    const names = Object.keys(variants);
+    const samples = Object.fromEntries(names.map((n) => [n, []]));
+    const traffic = Object.fromEntries(names.map((n) => [n, { requests: [], connections: [] }]));
+    const blocked = new Set();
+    for (let round = 0; round < CI_WARMUP + CI_ROUNDS; round++) {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(round + i) % names.length];
+        const s0 = registry.stats();
+        const t = await variants[name]();
+        const s1 = registry.stats();
+        if (round < CI_WARMUP) continue;
+        samples[name].push(t);
+        traffic[name].requests.push(s1.requests - s0.requests);
+        traffic[name].connections.push(s1.connections - s0.connections);
+        if (name === "safe-npm ci (registry mode)")
+          for (const l of (regOut.stderr ?? "").split("\n"))
+            if (/^safe-npm: blocked /.test(l)) blocked.add(l);
+      }
+    }
+    const med = (n) => median(samples[n]);
+    const paired = (f) => samples[names[0]].map((_, i) => f((n) => samples[n][i]));
+    const [npmCi, full, reg, fullExec, regExec] = names;
+    const short = (n) => n.replace(/ \(.*\)$/, "");
+    const sampleRow = (n) => {
+      const s = samples[n];
+      row(
+        n,
+        ms(med(n)),
+        `(min ${Math.min(...s).toFixed(0)}, max ${Math.max(...s).toFixed(0)}, n=${s.length})`,
+      );
+    };
+    const ratioRows = (variant, target) => {
+      const ratio = med(variant) / med(npmCi);
+      row(
+        `ratio ${short(variant)} / npm ci`,
+        `${ratio.toFixed(3).padStart(7)} ×`,
+        `target ≤ ${target} → ${verdict(ratio, target)}`,
+      );
+      const ratios = paired((x) => x(variant) / x(npmCi));
+      row(
+        "  per-round ratios (paired)",
+        `${median(ratios).toFixed(3).padStart(7)} ×`,
+        `median; middle half ${quantile(ratios, 0.25).toFixed(3)}–${quantile(ratios, 0.75).toFixed(3)}`,
+      );
+    };
+    const diff = (label, f, note = "") => row(label, ms(median(paired(f))), note);
+    const diffHeader = "   where it goes (medians of per-round differences):";
+
+    console.log("\n2. --network full (both on the host's network)");
+    for (const n of [npmCi, full, fullExec]) sampleRow(n);
+    ratioRows(full, TARGET_CI_FULL);
+    console.log(diffHeader);
+    diff("  safe-npm --network full ci − npm ci", (x) => x(full) - x(npmCi));
+    diff(
+      "  safe-npm's fixed cost",
+      (x) => x(fullExec),
+      "(--network full exec -- true: node, policy, bwrap)",
+    );
+    diff(
+      "  npm ci itself inside the sandbox",
+      (x) => x(full) - x(npmCi) - x(fullExec),
+      "(the rest)",
+    );
+
+    console.log(`\n3. registry mode (safe-npm ci's default; the proxy allows ${target})`);
+    for (const n of [reg, regExec]) sampleRow(n);
+    ratioRows(reg, TARGET_CI_REGISTRY);
+    console.log(diffHeader);
+    diff("  safe-npm ci (registry) − npm ci", (x) => x(reg) - x(npmCi));
+    diff("  registry mode − full mode, ci", (x) => x(reg) - x(full));
+    diff(
+      "  proxy + bridge set-up and teardown",
+      (x) => x(regExec) - x(fullExec),
+      "(registry − full, exec -- true)",
+    );
+    const proxied = median(traffic[reg].requests);
+    diff(
+      "  traffic through the proxy",
+      (x) => x(reg) - x(full) - (x(regExec) - x(fullExec)),
+      proxied === 0 ? "(the rest; no request went through the proxy: noise)" : "(the rest)",
+    );
+    const perRun = (n) =>
+      `${median(traffic[n].requests)} req / ${median(traffic[n].connections)} conn`;
+    row(
+      "registry hits per timed run (median)",
+      [npmCi, full, reg].map((n) => `${short(n)}: ${perRun(n)}`).join(" · "),
+    );
+    row(
+      "first safe-npm ci, cold cache (untimed)",
+      `${(coldMs / 1000).toFixed(1)} s; registry saw ${after.requests - before.requests} ` +
+        `requests on ${after.connections - before.connections} connections from the proxy`,
+    );
+    for (const line of coldReport) row("  proxy report (--verbose)", line);
+    for (const line of blocked) row("  refused in timed runs", line);
+  } finally {
+    await registry.close();
+  }
+}
 
 // ---- environment --------------------------------------------------------------------------
 const bwrapVersion = spawnSync("bwrap", ["--version"], { encoding: "utf8" });
@@ -243,17 +457,17 @@ try {
     "(dry-run − --version; includes printing)",
   );
   row("  spawn + wait", ms(paired((x) => x(s) - x(d) - x(b))), "(exec − dry-run − bare bwrap)");
-  console.log("\n2. peak RSS of the safe-npm process (exec -- true)");
+
+  // ---- 2 and 3: safe-npm ci vs npm ci on a generated ~150-package tree from a local registry --
+  await npmCiComparison({ base, env, row, ms });
+
+  console.log("\n4. peak RSS of the safe-npm process (exec -- true)");
   row(
     `median of ${rss.length} runs`,
     `${median(rss).toFixed(1).padStart(7)} MB`,
     `(max ${Math.max(...rss).toFixed(1)}) target ≤ ${TARGET_RSS_MB} MB → ${verdict(median(rss), TARGET_RSS_MB)}`,
   );
   row("method", rssMethod);
-  console.log("\n3. npm ci comparison: not measured yet (needs the local fixture registry)");
-  console.log(
-    "   (safe-npm ci vs npm ci, full and registry network modes; targets ≤ 5 % / ≤ 10 %)",
-  );
 } catch (error) {
   failed = true;
   console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
