@@ -1,7 +1,7 @@
 /** Orchestration: the only place where the steps with side effects happen, in order (design §2). */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
-import { basename, isAbsolute, join } from "node:path";
+import { basename, join } from "node:path";
 import { buildBwrapArgs, shellQuote } from "./bwrap.js";
 import { type CommandClass, commandClass } from "./commands.js";
 import { corepackNotPrepared } from "./corepack.js";
@@ -13,9 +13,8 @@ import {
   usernsBlockers,
 } from "./diagnose.js";
 import { SafeNpmError } from "./errors.js";
-import { gatherHost, type HostInfo, type ResolvedTool, resolveTool } from "./host.js";
-import type { AllowEntry } from "./network/allowlist.js";
-import { sanitizeNpmrc } from "./npmrc.js";
+import { gatherHost, type HostInfo, resolveTool } from "./host.js";
+import { registryAllowlist, registryFiles } from "./network/registries.js";
 import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
 import {
   type NetworkMode,
@@ -24,8 +23,6 @@ import {
   privateHomeDir,
   type RequestKind,
   resolvePolicy,
-  type SettingsInput,
-  type ToolchainInput,
 } from "./policy.js";
 import {
   type DetectedPackageManager,
@@ -33,14 +30,14 @@ import {
   findProject,
   isInside,
   type PackageManagerName,
-  type Project,
 } from "./project.js";
 import { buildSeccompFilter, isSupportedSeccompArch } from "./seccomp.js";
 import { findSettingsFiles } from "./settings/find.js";
-import { type ResolvedSettings, resolveSettings } from "./settings/index.js";
-import type { EffectiveSettings } from "./settings/merge.js";
+import { settingsInput } from "./settings/host-paths.js";
+import { resolveSettings } from "./settings/index.js";
 import { trustStorePath } from "./settings/trust.js";
 import { runDirect, runSandbox } from "./spawn.js";
+import { resolveTools, toolchainInput } from "./toolchain.js";
 
 /** What the user asked for, after safe-npm's own flags. */
 export type Target =
@@ -249,170 +246,6 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
   }
 }
 
-/** The project's files that name registries (npm, yarn berry, yarn 1). */
-function registryFiles(root: string): string[] {
-  return [".npmrc", ".yarnrc.yml", ".yarnrc"].map((f) => join(root, f));
-}
-
-/**
- * Registry mode's allowlist: the registries the project's and the user's config name (else the
- * package manager's default), `npm_config_registry` when run from a script, and the hosts from
- * settings and --allow-host.
- */
-async function registryAllowlist(
-  host: HostInfo,
-  project: Project,
-  effective: EffectiveSettings,
-  files: readonly string[],
-  command: readonly string[],
-): Promise<AllowEntry[]> {
-  const { dedupeAllowlist, parseAllowEntry, parseAllowlist, registriesFromConfig } = await import(
-    "./network/allowlist.js"
-  );
-  const read = (path: string | undefined): string | null => {
-    try {
-      return path === undefined ? null : readFileSync(path, "utf8");
-    } catch {
-      return null;
-    }
-  };
-  const [npmrc, yarnrcYml, yarnrc] = files;
-  const tool = basename(command[0] ?? "");
-  const entries = [
-    ...registriesFromConfig({
-      projectNpmrc: read(npmrc),
-      userNpmrc: host.userNpmrc === null ? null : sanitizeNpmrc(host.userNpmrc).text,
-      yarnrcYml: read(yarnrcYml),
-      yarnrc: read(yarnrc),
-      yarn: tool === "yarn" || tool === "yarnpkg" || existsSync(join(project.root, "yarn.lock")),
-      env: host.env,
-    }),
-    ...parseAllowlist(effective.network.allow, "network.allow / --allow-host"),
-  ];
-  const scriptRegistry = host.env.npm_lifecycle_event ? host.env.npm_config_registry : undefined;
-  if (scriptRegistry) entries.push(parseAllowEntry(scriptRegistry, "npm_config_registry"));
-  return dedupeAllowlist(entries);
-}
-
-/** Host paths for the settings, checked here so that policy.ts stays pure. */
-function settingsInput(
-  effective: EffectiveSettings,
-  host: HostInfo,
-  project: Project,
-  resolved: ResolvedSettings,
-): SettingsInput {
-  const fromFile = (key: string): string => {
-    const layer = effective.sources[key];
-    if (layer === "repo" && resolved.repo) return resolved.repo.file;
-    if (layer === "user" && resolved.user) return resolved.user.file;
-    return "settings";
-  };
-  const binds = { ro: [] as string[], rw: [] as string[] };
-  for (const mode of ["ro", "rw"] as const) {
-    for (const raw of effective.binds[mode]) {
-      const path = raw.startsWith("~/") ? join(host.home, raw.slice(2)) : raw;
-      if (!isAbsolute(path) || !existsSync(path)) {
-        throw new SafeNpmError(
-          "BAD_SETTINGS",
-          `${fromFile("binds")}: binds.${mode}: ${raw} does not exist`,
-          {
-            hint: "create it, or remove it from binds",
-          },
-        );
-      }
-      const real = realpathSync(path);
-      if (real === project.root || isInside(real, project.root)) {
-        throw new SafeNpmError(
-          "BAD_SETTINGS",
-          `${fromFile("binds")}: binds.${mode}: ${raw} is inside the project`,
-          {
-            hint: 'the project is already writable; use "protect" to keep a path inside it read-only',
-          },
-        );
-      }
-      if (real === host.home || isInside(host.home, real) || real === "/") {
-        throw new SafeNpmError(
-          "BAD_SETTINGS",
-          `${fromFile("binds")}: binds.${mode}: ${raw} contains your home directory`,
-          {
-            hint: "bind only the directories the command needs",
-          },
-        );
-      }
-      binds[mode].push(real);
-    }
-  }
-  const dotfiles = effective.dotfiles
-    .map((rel) => join(host.home, rel))
-    .filter((p) => existsSync(p));
-  return {
-    dotfiles,
-    fullNpmrc: dotfiles.includes(join(host.home, ".npmrc")),
-    binds,
-    caches: effective.cache === "shared" ? sharedCaches(host) : [],
-    envPass: effective.envPass,
-    envSet: effective.envSet,
-    home: effective.home,
-  };
-}
-
-/**
- * What the toolchain needs besides its install prefixes: node's headers for node-gyp (so native
- * addons build without downloading them), and corepack's prepared package managers (corepack
- * must not download inside: prepare them outside, `corepack install`).
- */
-function toolchainInput(
-  node: ResolvedTool,
-  tools: readonly ResolvedTool[],
-  host: HostInfo,
-): ToolchainInput {
-  const headers = existsSync(join(node.prefix, "include", "node", "node.h")) ? node.prefix : null;
-  const usesCorepack = tools.some((t) => basename(t.prefix) === "corepack");
-  const corepackHome =
-    host.env.COREPACK_HOME && isAbsolute(host.env.COREPACK_HOME)
-      ? host.env.COREPACK_HOME
-      : join(host.cacheHome, "node", "corepack");
-  const yarnClassic = tools.some((t) => {
-    try {
-      const pkg = JSON.parse(readFileSync(join(t.prefix, "package.json"), "utf8")) as {
-        name?: string;
-        version?: string;
-      };
-      return pkg.name === "yarn" && pkg.version?.startsWith("1.") === true;
-    } catch {
-      return false;
-    }
-  });
-  const npm = tools.find((t) => basename(t.bin) === "npm");
-  const nodeGyp =
-    npm === undefined ? null : join(npm.prefix, "node_modules", "node-gyp", "bin", "node-gyp.js");
-  return {
-    nodeHeaders: headers,
-    yarnClassic,
-    nodeGyp: nodeGyp !== null && existsSync(nodeGyp) ? nodeGyp : null,
-    corepack: usesCorepack
-      ? existsSync(corepackHome)
-        ? { home: realpathSync(corepackHome), exists: true }
-        : { home: corepackHome, exists: false }
-      : null,
-  };
-}
-
-/** The user's real package-manager caches and stores, for `cache: "shared"`. */
-function sharedCaches(host: HostInfo): string[] {
-  const npmCache = join(host.home, ".npm");
-  // npm's cache is created if missing: the user asked to share it.
-  mkdirSync(npmCache, { recursive: true });
-  return [
-    npmCache,
-    join(host.cacheHome, "yarn"),
-    join(host.home, ".yarn", "berry", "cache"),
-    join(host.home, ".local", "share", "pnpm", "store"),
-    join(host.cacheHome, "pnpm"),
-    join(host.home, ".bun", "install", "cache"),
-  ].filter((p) => existsSync(p));
-}
-
 async function describeTarget(
   target: Target,
   root: string,
@@ -451,36 +284,6 @@ async function describeTarget(
     default:
       return { kind: "shell", command: [userShell(host)], detected: await detect(), cls: "run" };
   }
-}
-
-/**
- * The package manager must be found on the host for a "pm" request; for exec and shell the
- * project's package manager comes along when it is installed, so scripts can call it.
- */
-function resolveTools(
-  kind: RequestKind,
-  command: readonly string[],
-  detected: DetectedPackageManager | null,
-  host: HostInfo,
-): ResolvedTool[] {
-  if (kind === "pm") {
-    const name = command[0] ?? "npm";
-    const tool = resolveTool(name, host);
-    if (tool === null) {
-      throw new SafeNpmError("NO_PACKAGE_MANAGER", `${name} was not found on PATH`, {
-        hint:
-          detected === null
-            ? `install ${name}, or make sure its directory is on PATH`
-            : `this project uses ${name} (decided by: ${detected.source}); install it (e.g. \`corepack enable\` or \`npm install -g ${name}\`) or make sure it is on PATH`,
-      });
-    }
-    // npm comes along for its bundled node-gyp (native addons under any manager).
-    const npm = name === "npm" ? null : resolveTool("npm", host);
-    return npm === null ? [tool] : [tool, npm];
-  }
-  // exec and shell: npm, and the project's own manager when it is another one.
-  const names = ["npm", ...(detected !== null && detected.name !== "npm" ? [detected.name] : [])];
-  return names.flatMap((name) => resolveTool(name, host) ?? []);
 }
 
 /** The user's $SHELL when the sandbox can see it (under /usr), else /bin/sh. */
