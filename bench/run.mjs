@@ -255,6 +255,13 @@ async function npmCiComparison({ base, env: baseEnv, row, ms }) {
     console.log(`\n3. registry mode (safe-npm ci's default; the proxy allows ${target})`);
     for (const n of [reg, regExec]) sampleRow(n);
     ratioRows(reg, TARGET_CI_REGISTRY);
+    // Issue 5's own criterion: what registry mode costs over --network full, same tool.
+    const overFull = med(reg) / med(full);
+    row(
+      "ratio registry mode / --network full",
+      `${overFull.toFixed(3).padStart(7)} ×`,
+      `target ≤ 1.1 → ${verdict(overFull, 1.1)}; paired median ${median(paired((x) => x(reg) / x(full))).toFixed(3)}`,
+    );
     console.log(diffHeader);
     diff("  safe-npm ci (registry) − npm ci", (x) => x(reg) - x(npmCi));
     diff("  registry mode − full mode, ci", (x) => x(reg) - x(full));
