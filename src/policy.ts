@@ -113,6 +113,11 @@ export interface PolicyInput {
   privateHome: string;
   /** Existing absolute paths inside the project kept read-only (`.git`). */
   protect: readonly string[];
+  /**
+   * Missing paths inside the project that code inside must not create (registry config during
+   * installs): an empty read-only file is mounted there; run.ts removes the placeholder after.
+   */
+  seal: readonly string[];
   settings: SettingsInput;
   toolchain: ToolchainInput;
   /** Registry mode: the host proxy's socket and the bridge script, bound read-only inside. */
@@ -247,6 +252,14 @@ export function resolvePolicy(input: PolicyInput): Policy {
     mounts.push({ kind: "bind", src: project.root, dest: project.root });
   }
   for (const path of input.protect) mounts.push({ kind: "ro-bind", src: path, dest: path });
+  for (const path of input.seal) {
+    mounts.push({
+      kind: "data",
+      dest: path,
+      data: "",
+      label: `empty, read-only: ${basename(path)} cannot be created`,
+    });
+  }
   const marker: SandboxMarker = {
     version: input.version,
     projectRoot: project.root,

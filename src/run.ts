@@ -178,10 +178,11 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       network,
       privateHome,
       // In registry mode the files that name registries widen the allowlist: code inside must
-      // not be able to add a host for the next install.
+      // not be able to add a host for the next install — neither by editing one nor by creating one.
       protect: [...effective.protect.map((p) => join(project.root, p)), ...registryConfig].filter(
         (p, i, all) => existsSync(p) && all.indexOf(p) === i,
       ),
+      seal: registryConfig.filter((p) => !existsSync(p)),
       settings: settingsInput(effective, host, project, resolved),
       proxy,
       version: VERSION,

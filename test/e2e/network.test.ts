@@ -213,7 +213,8 @@ describe.skipIf(unavailable !== "")("network", () => {
     expect(exfil.requests.map((q) => q.url)).toContain("/allowed");
   });
 
-  it("keeps the registry config read-only during installs", async () => {
+  it("keeps the registry config read-only during installs, and uncreatable where it is missing", async () => {
+    const before = world.gitStatus();
     const r = await world.run([
       "--quiet",
       "--network",
@@ -222,10 +223,21 @@ describe.skipIf(unavailable !== "")("network", () => {
       "--",
       "sh",
       "-c",
-      "echo '@evil:registry=https://evil.example/' >> .npmrc && echo wrote",
+      [
+        "echo '@evil:registry=https://evil.example/' >> .npmrc && echo wrote-npmrc",
+        "printf 'npmRegistryServer: \"https://evil.example\"\\n' > .yarnrc.yml && echo wrote-yarnrc-yml",
+        "rm -f .yarnrc 2>/dev/null; echo 'registry \"https://evil.example/\"' > .yarnrc && echo wrote-yarnrc",
+        "mv .yarnrc.yml elsewhere.yml 2>/dev/null && echo moved",
+        "true",
+      ].join("; "),
     ]);
-    expect(r.stdout).not.toContain("wrote");
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).not.toMatch(/wrote|moved/);
     expect(readFileSync(join(world.project, ".npmrc"), "utf8")).not.toContain("evil");
+    // The empty read-only placeholders that stood in for the missing files are gone again.
+    expect(existsSync(join(world.project, ".yarnrc.yml"))).toBe(false);
+    expect(existsSync(join(world.project, ".yarnrc"))).toBe(false);
+    expect(world.gitStatus()).toBe(before);
   });
 });
 

@@ -146,6 +146,7 @@ export function baseInput(options: BaseOptions = {}): PolicyInput {
     network: "full",
     privateHome: PRIVATE_HOME,
     protect: [GIT_DIR],
+    seal: [],
     settings: NO_SETTINGS,
     toolchain: NO_TOOLCHAIN,
     proxy: null,

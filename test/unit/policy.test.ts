@@ -375,3 +375,14 @@ describe("NODE_EXTRA_CA_CERTS", () => {
     expect(hidden.env.NODE_EXTRA_CA_CERTS).toBeUndefined();
   });
 });
+
+describe("sealed paths", () => {
+  it("mounts an empty read-only file where a missing path must not be created", () => {
+    const policy = resolvePolicy(baseInput({ input: { seal: [`${PROJECT}/.yarnrc.yml`] } }));
+    const mount = dataMount(policy, `${PROJECT}/.yarnrc.yml`);
+    expect(mount.data).toBe("");
+    // After the project bind, or the bind would cover it.
+    const at = (dest: string): number => policy.mounts.findIndex((m) => m.dest === dest);
+    expect(at(`${PROJECT}/.yarnrc.yml`)).toBeGreaterThan(at(PROJECT));
+  });
+});
