@@ -195,7 +195,19 @@ export async function doctor(
   return doctorOk(checks) ? 0 : EXIT_SAFE_NPM_FAILURE;
 }
 
-function platformCheck(host: HostInfo): Check {
+/**
+ * Off Linux there is no host to gather (gatherHost refuses), so doctor reports just that line.
+ */
+export function doctorNotLinux(platform: string, out: Output, json: boolean): number {
+  const check = platformCheck({ platform, arch: process.arch } as Pick<
+    HostInfo,
+    "platform" | "arch"
+  >);
+  out.stdout(formatChecks([check], json));
+  return EXIT_SAFE_NPM_FAILURE;
+}
+
+function platformCheck(host: Pick<HostInfo, "platform" | "arch">): Check {
   return host.platform === "linux"
     ? { name: "platform", ok: true, detail: `linux (${host.arch})` }
     : {

@@ -83,6 +83,10 @@ export const VERSION: string = (
 export const TOOLS = ["npm", "npx", "yarn", "yarnpkg", "pnpm", "pnpx", "bun", "bunx"] as const;
 
 export async function run(options: RunOptions, out: Output): Promise<number> {
+  if (options.target.kind === "doctor" && process.platform !== "linux") {
+    const { doctorNotLinux } = await import("./doctor.js");
+    return doctorNotLinux(process.platform, out, options.target.json);
+  }
   const host = gatherHost();
   const { target } = options;
   if (target.kind === "doctor") {

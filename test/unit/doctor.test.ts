@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { type UsernsSysctls, usernsBlockers } from "../../src/diagnose.js";
 import {
   type Check,
+  doctorNotLinux,
   doctorOk,
   formatChecks,
   parseVersion,
@@ -202,5 +203,30 @@ describe("trialArgs", () => {
         "--proc /proc --dev /dev --chdir / -- /bin/sh -c echo ok",
       ].join(" "),
     );
+  });
+});
+
+describe("doctorNotLinux", () => {
+  it("reports the platform as the one failed check, in text and JSON, with exit 125", () => {
+    let text = "";
+    const out = {
+      stdout: (t: string) => {
+        text += t;
+      },
+      stderr: () => {},
+      stderrIsTty: false,
+      dim: () => {},
+    };
+    expect(doctorNotLinux("darwin", out, true)).toBe(125);
+    const doc = JSON.parse(text) as {
+      ok: boolean;
+      checks: { name: string; ok: boolean; fix?: string }[];
+    };
+    expect(doc.ok).toBe(false);
+    expect(doc.checks).toEqual([expect.objectContaining({ name: "platform", ok: false })]);
+    expect(doc.checks[0]?.fix).toContain("Linux VM or container");
+    text = "";
+    doctorNotLinux("win32", out, false);
+    expect(text).toContain("✗ platform: win32: bubblewrap needs Linux namespaces");
   });
 });
