@@ -5,6 +5,7 @@ import { type AllowEntry, formatAllowEntry } from "./network/allowlist.js";
 import type { Policy } from "./policy.js";
 import type { DetectedPackageManager, Project } from "./project.js";
 import type { ResolvedSettings } from "./settings/index.js";
+import { SETTING_KEYS } from "./settings/keys.js";
 
 export interface DescribeInput {
   policy: Policy;
@@ -16,17 +17,6 @@ export interface DescribeInput {
   /** Registry mode's allowlist. */
   allow: readonly AllowEntry[];
 }
-
-const SETTING_KEYS = [
-  "dotfiles",
-  "env",
-  "network",
-  "binds",
-  "protect",
-  "home",
-  "cache",
-  "packageManager",
-];
 
 export function describePolicy(input: DescribeInput): string {
   const { policy, project, detected, privateHome, resolved, cls, allow } = input;

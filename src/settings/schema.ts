@@ -63,20 +63,3 @@ export const SettingsSchema = v.strictObject({
 });
 
 export type Settings = v.InferOutput<typeof SettingsSchema>;
-
-/** Valid keys per object path, for "unknown key … did you mean …?". */
-export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
-  "": [
-    "$schema",
-    "dotfiles",
-    "env",
-    "network",
-    "binds",
-    "protect",
-    "home",
-    "cache",
-    "packageManager",
-  ],
-  network: ["install", "run", "allow"],
-  binds: ["ro", "rw"],
-};

@@ -2,8 +2,9 @@
 import { isAbsolute } from "node:path";
 import * as v from "valibot";
 import { SafeNpmError } from "../errors.js";
+import { KNOWN_KEYS } from "./keys.js";
 import { homeRelative, projectRelative } from "./paths.js";
-import { KNOWN_KEYS, type Settings, SettingsSchema } from "./schema.js";
+import { type Settings, SettingsSchema } from "./schema.js";
 
 export function validateSettings(data: unknown, file: string): Settings {
   if (typeof data !== "object" || data === null || Array.isArray(data)) {

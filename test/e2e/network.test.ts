@@ -59,6 +59,28 @@ function fixtureRegistry(port: () => number): Promise<TestServer> {
   });
 }
 
+/** `safe-npm [flags] exec -- node -e FETCH <port> <path> [proxy]` in `world`. */
+function fetchInside(
+  world: World,
+  flags: string[],
+  port: number,
+  path: string,
+  via: "direct" | "proxy" = "direct",
+): ReturnType<World["run"]> {
+  return world.run([
+    "--quiet",
+    ...flags,
+    "exec",
+    "--",
+    "node",
+    "-e",
+    FETCH,
+    String(port),
+    path,
+    ...(via === "proxy" ? ["proxy"] : []),
+  ]);
+}
+
 describe.skipIf(unavailable !== "")("network", () => {
   let world: World;
   let registry: TestServer;
@@ -131,84 +153,44 @@ describe.skipIf(unavailable !== "")("network", () => {
   });
 
   it("gives exec no network by default, the registry with --network registry, everything with full", async () => {
-    const none = await world.run([
-      "--quiet",
-      "exec",
-      "--",
-      "node",
-      "-e",
-      FETCH,
-      String(registry.port),
-      "/net-probe",
-    ]);
+    const none = await fetchInside(world, [], registry.port, "/net-probe");
     expect(none.stdout).toContain("error ECONNREFUSED");
 
     const before = registry.requests.length;
-    const viaRegistry = await world.run([
-      "--quiet",
-      "--network",
-      "registry",
-      "exec",
-      "--",
-      "node",
-      "-e",
-      FETCH,
-      String(registry.port),
+    const viaRegistry = await fetchInside(
+      world,
+      ["--network", "registry"],
+      registry.port,
       "/net-probe",
       "proxy",
-    ]);
+    );
     expect(viaRegistry.stdout).toContain("status 200");
     expect(registry.requests.length).toBe(before + 1);
-    const blocked = await world.run([
-      "--quiet",
-      "--network",
-      "registry",
-      "exec",
-      "--",
-      "node",
-      "-e",
-      FETCH,
-      String(exfil.port),
+    const blocked = await fetchInside(
+      world,
+      ["--network", "registry"],
+      exfil.port,
       "/leak",
       "proxy",
-    ]);
+    );
     expect(blocked.stdout).toContain("status 403");
     expect(exfil.requests).toEqual([]);
 
     // The control: with the host network, the same request arrives — so the zeros above mean
     // something.
-    const full = await world.run([
-      "--quiet",
-      "--network",
-      "full",
-      "exec",
-      "--",
-      "node",
-      "-e",
-      FETCH,
-      String(exfil.port),
-      "/leak",
-    ]);
+    const full = await fetchInside(world, ["--network", "full"], exfil.port, "/leak");
     expect(full.stdout).toContain("status 200");
     expect(exfil.requests.map((r) => r.url)).toEqual(["/leak"]);
   });
 
   it("an --allow-host widens registry mode for one run", async () => {
-    const r = await world.run([
-      "--quiet",
-      "--network",
-      "registry",
-      "--allow-host",
-      `127.0.0.1:${exfil.port}`,
-      "exec",
-      "--",
-      "node",
-      "-e",
-      FETCH,
-      String(exfil.port),
+    const r = await fetchInside(
+      world,
+      ["--network", "registry", "--allow-host", `127.0.0.1:${exfil.port}`],
+      exfil.port,
       "/allowed",
       "proxy",
-    ]);
+    );
     expect(r.stdout).toContain("status 200");
     expect(exfil.requests.map((q) => q.url)).toContain("/allowed");
   });
