@@ -7,6 +7,8 @@ import type { Mount, Policy } from "./policy.js";
 export interface BwrapInvocation {
   /** Arguments after `bwrap`. */
   args: string[];
+  /** How many of `args` are options; then come `--` and the command. */
+  optionCount: number;
   /** Data bwrap reads (and closes) from inherited descriptors 4, 5, …; written by spawn.ts. */
   inputs: { fd: number; data: Uint8Array; label: string }[];
   /** Descriptor on which the sandbox writes one byte right before exec'ing the command. */
@@ -23,27 +25,37 @@ export const READY_FD = 3;
 export const READY_SCRIPT = `printf x >&${READY_FD}; exec ${READY_FD}>&-; exec "$@"`;
 
 /**
- * Restores default SIGINT/SIGQUIT before exec: on a terminal bwrap is started with them ignored
- * (it would die on Ctrl-C and take the sandbox down before the command could clean up), and an
- * ignored signal survives exec. POSIX sh cannot undo that ("signals that were ignored on entry
- * cannot be trapped or reset"), perl can.
+ * On a terminal the command runs in a process group of its own, made the terminal's foreground
+ * group, so Ctrl-C and Ctrl-Z reach it directly while safe-npm, bwrap and whatever shares the
+ * caller's group (`safe-npm install | tee log`) are out of reach of `kill(0, …)` inside: the
+ * caller's group cannot even be named from inside the pid namespace. POSIX sh cannot call
+ * setpgid/tcsetpgrp itself; perl can.
+ *
+ * This supervisor stays in the caller's group (with bwrap), forks the command into the new
+ * group and waits. When the command stops (Ctrl-Z) it stops its own group, which the caller's
+ * shell sees as the job stopping; on `fg` it gives the terminal back to the command and
+ * continues it. It mirrors the command's exit status or death by signal.
  */
-export const PERL_RESET =
-  '$SIG{INT}=$SIG{QUIT}="DEFAULT"; exec {$ARGV[0]} @ARGV or do { print STDERR "$ARGV[0]: $!\\n"; exit($!{ENOENT} ? 127 : 126) }';
-
-/**
- * The same in node, for hosts without perl: node resets dispositions at start-up; it runs the
- * command as its child, lets the terminal's signals reach the child directly and mirrors the
- * child's exit.
- */
-export const NODE_RESET = [
-  'const{spawn}=require("node:child_process");',
-  "const[c,...a]=process.argv.slice(1);",
-  'for(const s of["SIGINT","SIGQUIT","SIGTERM","SIGHUP"])process.on(s,()=>{});',
-  'const p=spawn(c,a,{stdio:"inherit"});',
-  'p.on("error",e=>{console.error(c+": "+e.message);process.exit(e.code==="ENOENT"?127:126)});',
-  'p.on("exit",(code,sig)=>{if(sig){process.removeAllListeners(sig);process.kill(process.pid,sig)}process.exit(code??1)});',
-].join("");
+/** perl's `$?` reads 0 for a stopped child; the raw wait status has it. */
+const NATIVE_STATUS = "${^CHILD_ERROR_NATIVE}";
+export const FOREGROUND_PERL = String.raw`use POSIX (); use Config;
+my @s = qw(INT QUIT TERM HUP TSTP TTIN TTOU); $SIG{$_} = "IGNORE" for @s;
+my $p = fork(); if (!defined $p) { print STDERR "safe-npm: fork: $!\n"; exit 126 }
+if ($p == 0) {
+  POSIX::setpgid(0, 0); POSIX::tcsetpgrp(0, $$); $SIG{$_} = "DEFAULT" for @s;
+  exec { $ARGV[0] } @ARGV or do { print STDERR "$ARGV[0]: $!\n"; POSIX::_exit($!{ENOENT} ? 127 : 126) };
+}
+POSIX::setpgid($p, $p); POSIX::tcsetpgrp(0, $p);
+while (waitpid($p, POSIX::WUNTRACED()) == $p) {
+  my $st = ${NATIVE_STATUS};
+  if (POSIX::WIFSTOPPED($st)) { kill("STOP", 0); POSIX::tcsetpgrp(0, $p); kill("CONT", -$p); next }
+  if (POSIX::WIFSIGNALED($st)) {
+    my $n = POSIX::WTERMSIG($st); my $name = (split " ", $Config{sig_name})[$n];
+    $SIG{$name} = "DEFAULT" if $name; kill($n, $$); exit(128 + $n);
+  }
+  exit(POSIX::WEXITSTATUS($st));
+}
+exit 126;`;
 
 export function buildBwrapArgs(policy: Policy, seccompFilter: Uint8Array | null): BwrapInvocation {
   const args: string[] = [];
@@ -77,14 +89,12 @@ export function buildBwrapArgs(policy: Policy, seccompFilter: Uint8Array | null)
     inputs.push({ fd, data: filter, label: "seccomp filter" });
     args.push("--seccomp", String(fd));
   }
-  args.push("--chdir", policy.cwd, "--", "/bin/sh", "-c", READY_SCRIPT, "sh");
-  if (policy.terminal && policy.resetSignals === "perl") {
-    args.push("/usr/bin/perl", "-e", PERL_RESET);
-  } else if (policy.terminal && policy.resetSignals === "node") {
-    args.push(policy.node, "-e", NODE_RESET, "--");
-  }
+  args.push("--chdir", policy.cwd);
+  const optionCount = args.length;
+  args.push("--", "/bin/sh", "-c", READY_SCRIPT, "sh");
+  if (policy.foreground) args.push("/usr/bin/perl", "-e", FOREGROUND_PERL, "--");
   args.push(...policy.command);
-  return { args, inputs, readyFd: READY_FD };
+  return { args, optionCount, inputs, readyFd: READY_FD };
 }
 
 function mountArgs(mount: Exclude<Mount, { kind: "data" }>): string[] {

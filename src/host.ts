@@ -49,9 +49,14 @@ export interface HostInfo {
   /** User's ~/.npmrc content, or null when there is none. */
   userNpmrc: string | null;
   stdinIsTty: boolean;
+  /**
+   * Stdin is a terminal and this process's group is its foreground group (not started with `&`):
+   * only then may the sandbox's command take the terminal's foreground.
+   */
+  foregroundTty: boolean;
   /** Present when this process already runs inside a safe-npm sandbox. */
   sandbox: SandboxMarker | null;
-  /** /usr/bin/perl exists (used to reset ignored signals inside on a terminal). */
+  /** /usr/bin/perl exists (it gives the command the terminal's foreground inside). */
   perl: boolean;
 }
 
@@ -103,6 +108,7 @@ export function gatherHost(
     resolvConf: resolvConfTarget(),
     userNpmrc: readOrNull(join(home, ".npmrc")),
     stdinIsTty: process.stdin.isTTY === true,
+    foregroundTty: process.stdin.isTTY === true && isForegroundGroup(),
     sandbox: readSandboxMarker(),
     perl: isExecutable("/usr/bin/perl"),
   };
@@ -212,4 +218,15 @@ function toolPrefix(real: string): string {
   }
   const binDir = dirname(real);
   return binDir.endsWith(`${sep}bin`) ? dirname(binDir) : binDir;
+}
+
+/**
+ * This process's group is the foreground group of its controlling terminal: /proc/self/stat
+ * fields 5 (pgrp) and 8 (tpgid), after the parenthesised command name.
+ */
+export function isForegroundGroup(stat: string = readOrNull("/proc/self/stat") ?? ""): boolean {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const pgrp = Number(fields[2]);
+  const tpgid = Number(fields[5]);
+  return pgrp > 0 && pgrp === tpgid;
 }

@@ -85,13 +85,12 @@ export interface Policy {
   /** Block TIOCSTI/TIOCLINUX with the seccomp filter; without it fall back to --new-session. */
   seccomp: boolean;
   /**
-   * Stdin is a terminal: the sandbox stays in the caller's process group so job control and
-   * Ctrl-C behave as with the bare package manager (see spawn.ts for why bwrap then ignores
-   * SIGINT/SIGQUIT and what resets them inside).
+   * Stdin is the terminal and safe-npm runs in its foreground group: the command gets a process
+   * group of its own that becomes the terminal's foreground group for the run (FOREGROUND_PERL in
+   * bwrap.ts), so Ctrl-C and job control work while nothing inside can signal the caller's group.
+   * Otherwise the sandbox runs in a session of its own and safe-npm forwards signals (spawn.ts).
    */
-  terminal: boolean;
-  /** How the command gets default SIGINT/SIGQUIT back inside when `terminal` (node resets them itself). */
-  resetSignals: "perl" | "node" | null;
+  foreground: boolean;
   /** The node binary inside (used by the `node` signal reset). */
   node: string;
   hostname: string;
@@ -290,6 +289,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
   // Registry mode: the bridge listens on the sandbox's loopback, relays to the host proxy and
   // starts the command with the proxy variables set. Being node, it also restores the signals.
   const bridged = input.network === "registry" && input.proxy !== null;
+  const seccomp = host.arch === "x64" || host.arch === "arm64";
   return {
     command: bridged ? bridgeArgv(nodeInside, command) : command,
     cwd: host.cwd,
@@ -297,11 +297,10 @@ export function resolvePolicy(input: PolicyInput): Policy {
     mounts,
     network: input.network,
     userNamespace: true,
-    seccomp: host.arch === "x64" || host.arch === "arm64",
-    terminal: host.stdinIsTty,
-    // Package managers are node programs, and node resets signal dispositions at start-up.
-    resetSignals:
-      !host.stdinIsTty || input.kind === "pm" || bridged ? null : host.perl ? "perl" : "node",
+    seccomp,
+    // Needs perl for setpgid/tcsetpgrp, and the seccomp filter (else --new-session guards the
+    // terminal, and there is no terminal to hand over).
+    foreground: host.foregroundTty && host.perl && seccomp,
     node: nodeInside,
     hostname: "safe-npm",
   };

@@ -239,8 +239,10 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     // File times come from a coarse clock that can lag Date.now() by a tick: keep a margin.
     const started = Date.now() - 100;
     try {
-      const outcome = await runSandbox(host.bwrap, invocation, { terminal: policy.terminal });
-      if (!outcome.ready && outcome.exitCode !== 0) throw sandboxFailed(host, outcome.exitCode);
+      const outcome = await runSandbox(host.bwrap, invocation, { foreground: policy.foreground });
+      // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
+      if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
+        throw sandboxFailed(host, outcome.exitCode);
       return outcome.exitCode;
     } finally {
       cleanupPlaceholders(placeholders);

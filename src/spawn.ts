@@ -5,24 +5,16 @@
  * node:child_process rather than execa here: execa takes ~150 ms to import on a small machine,
  * which would dominate `safe-npm exec -- true`; this path needs none of its conveniences.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import type { BwrapInvocation } from "./bwrap.js";
 import { SafeNpmError } from "./errors.js";
+import { isForegroundGroup } from "./host.js";
 
 export type ForwardedSignal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGQUIT";
 const FORWARDED: readonly ForwardedSignal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
-
-/**
- * On a terminal, bwrap shares the caller's process group (job control, interactive prompts), so
- * Ctrl-C reaches bwrap too — and bwrap dies on SIGINT without forwarding it
- * (https://github.com/containers/bubblewrap/issues/369), killing the sandbox before the package
- * manager can clean up. bwrap is therefore exec'd with SIGINT/SIGQUIT ignored; the command
- * inside gets them back (node resets them itself; see PERL_RESET/NODE_RESET in bwrap.ts).
- */
-const IGNORE_TERMINAL_SIGNALS = 'trap "" INT QUIT; exec "$@"';
 
 export interface SandboxOutcome {
   /** The exit status safe-npm should exit with. */
@@ -30,25 +22,45 @@ export interface SandboxOutcome {
 }
 
 export interface RunOptions {
-  /** Stdin is a terminal: keep the caller's process group and session. */
-  terminal: boolean;
+  /**
+   * The command takes the terminal's foreground inside (policy.foreground): bwrap stays in the
+   * caller's process group until the command's own group takes over. Otherwise the sandbox gets
+   * a session of its own.
+   */
+  foreground: boolean;
 }
 
+/**
+ * Starts bwrap. Its environment is empty: bwrap's own process inside the pid namespace (pid 1)
+ * keeps the environment it was spawned with, readable in /proc/1/environ, while --clearenv only
+ * applies to the command. Its options come through `--args FD`, so /proc/1/cmdline inside shows
+ * only the command (which the command's own process shows anyway): no host path or setting.
+ */
 export async function runSandbox(
   bwrap: string,
   invocation: BwrapInvocation,
   options: RunOptions,
-): Promise<SandboxOutcome & { ready: boolean }> {
-  const lastFd = Math.max(invocation.readyFd, ...invocation.inputs.map((i) => i.fd));
+): Promise<SandboxOutcome & { ready: boolean; interrupted: boolean }> {
+  const argsFd = Math.max(invocation.readyFd, ...invocation.inputs.map((i) => i.fd)) + 1;
   const stdio: ("inherit" | "pipe")[] = ["inherit", "inherit", "inherit"];
-  for (let fd = 3; fd <= lastFd; fd++) stdio.push("pipe");
+  for (let fd = 3; fd <= argsFd; fd++) stdio.push("pipe");
+  const inputs = [
+    ...invocation.inputs,
+    {
+      fd: argsFd,
+      data: encodeArgs(invocation.args.slice(0, invocation.optionCount)),
+      label: "bwrap options",
+    },
+  ];
 
-  const [file, args] = options.terminal
-    ? ["/bin/sh", ["-c", IGNORE_TERMINAL_SIGNALS, "sh", bwrap, ...invocation.args]]
-    : [bwrap, invocation.args];
-  // Without a terminal the sandbox gets a session of its own (no controlling terminal to inject
-  // into, no stray terminal signals); safe-npm forwards every signal itself.
-  const child = spawn(file, args, { stdio, detached: !options.terminal });
+  // Without the terminal's foreground the sandbox gets a session of its own (no controlling
+  // terminal to inject into, no stray terminal signals); safe-npm forwards every signal itself.
+  const command = invocation.args.slice(invocation.optionCount);
+  const child = spawn(bwrap, ["--args", String(argsFd), ...command], {
+    stdio,
+    detached: !options.foreground,
+    env: {},
+  });
 
   let ready = false;
   const readyStream = child.stdio[invocation.readyFd] as Readable | null;
@@ -56,22 +68,42 @@ export async function runSandbox(
     ready = true;
   });
   readyStream?.on("error", () => {});
-  for (const input of invocation.inputs) {
+  for (const input of inputs) {
     const stream = child.stdio[input.fd] as Writable | null;
     // bwrap may exit before reading (bad option): a broken pipe here is reported by its exit.
     stream?.on("error", () => {});
     stream?.end(input.data);
   }
 
-  const stopForwarding = forwardSignals(child, options.terminal ? "terminal" : "session");
+  const forwarding = forwardSignals(child);
   try {
     const { code, signal } = await waitForExit(child);
     // The ready byte can arrive in the same tick as the exit; let the stream drain.
     if (!ready && readyStream) await drained(readyStream);
-    return { exitCode: exitStatus(code, signal), ready };
+    return { exitCode: exitStatus(code, signal), ready, interrupted: forwarding.interrupted() };
   } finally {
-    stopForwarding();
+    forwarding.stop();
+    if (options.foreground) reclaimTerminal();
   }
+}
+
+/** bwrap's `--args FD` format: each argument followed by a NUL byte. */
+export function encodeArgs(args: readonly string[]): Uint8Array {
+  return new TextEncoder().encode(args.map((a) => `${a}\0`).join(""));
+}
+
+/**
+ * The command's process group had the terminal's foreground; give it back to safe-npm's group
+ * (where the caller's shell or script expects it), unless it already is. node has no tcsetpgrp,
+ * perl does (FOREGROUND_PERL needs it anyway).
+ */
+function reclaimTerminal(): void {
+  if (isForegroundGroup()) return;
+  spawnSync(
+    "/usr/bin/perl",
+    ["-MPOSIX", "-e", '$SIG{TTOU}="IGNORE"; POSIX::tcsetpgrp(0, POSIX::getpgrp())'],
+    { stdio: ["inherit", "ignore", "ignore"], env: {} },
+  );
 }
 
 /** Already inside a sandbox: run the command directly, same stdio, same environment. */
@@ -79,7 +111,7 @@ export async function runDirect(command: readonly string[], cwd: string): Promis
   const [file, ...args] = command;
   if (file === undefined) throw new SafeNpmError("USAGE", "no command to run");
   const child = spawn(file, args, { stdio: "inherit", cwd });
-  const stopForwarding = forwardSignals(child, "terminal");
+  const forwarding = forwardSignals(child);
   try {
     const { code, signal } = await waitForExit(child);
     return { exitCode: exitStatus(code, signal) };
@@ -91,7 +123,7 @@ export async function runDirect(command: readonly string[], cwd: string): Promis
       exitCode: 126,
     });
   } finally {
-    stopForwarding();
+    forwarding.stop();
   }
 }
 
@@ -124,11 +156,11 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): number 
  *
  * The processes are found through /proc: bwrap → the sandbox's pid 1 (bwrap's init) → the
  * command and its descendants. bwrap itself forwards nothing and is never signalled: it would
- * die and take the sandbox down with it (--die-with-parent).
- * In "terminal" mode the terminal already delivered SIGINT/SIGQUIT to the whole process group,
- * so only SIGTERM/SIGHUP (which usually come from `kill`) are forwarded.
+ * die and take the sandbox down with it (--die-with-parent). A terminal's Ctrl-C never gets here
+ * once the command has the foreground (it goes to the command's group); before that it reaches
+ * bwrap too, which dies of it and so ends the run — the first Ctrl-C is never lost.
  */
-function forwardSignals(child: ChildProcess, mode: "terminal" | "session"): () => void {
+function forwardSignals(child: ChildProcess): { stop: () => void; interrupted: () => boolean } {
   let received = 0;
   let interrupts = 0;
   const handler = (signal: ForwardedSignal): void => {
@@ -141,7 +173,6 @@ function forwardSignals(child: ChildProcess, mode: "terminal" | "session"): () =
       safeKill(pid, "SIGKILL");
       return;
     }
-    if (mode === "terminal" && (signal === "SIGINT" || signal === "SIGQUIT")) return;
     const inits = childPids(pid);
     if (inits.length === 0) {
       // Not set up yet, or not a sandbox (runDirect): signal the child itself.
@@ -151,8 +182,11 @@ function forwardSignals(child: ChildProcess, mode: "terminal" | "session"): () =
     for (const target of inits.flatMap((init) => descendants(init))) safeKill(target, signal);
   };
   for (const signal of FORWARDED) process.on(signal, handler);
-  return () => {
-    for (const signal of FORWARDED) process.off(signal, handler);
+  return {
+    stop: () => {
+      for (const signal of FORWARDED) process.off(signal, handler);
+    },
+    interrupted: () => received > 0,
   };
 }
 

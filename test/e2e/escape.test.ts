@@ -9,7 +9,7 @@ import { join, relative } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { plantTargets, type Report, readReports } from "./probe.js";
-import { alive, makeWorld, SECRETS, type World } from "./world.js";
+import { alive, makeWorld, SECRET_ENV, SECRETS, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -90,6 +90,7 @@ for (const projectInHome of [true, false]) {
       it("sees no secret environment variable", () => {
         for (const r of reports) {
           expect(r.env.leaked).toEqual([]);
+          expect(r.env.procLeaks).toEqual([]);
           for (const name of r.env.names)
             expect(name).not.toMatch(/TOKEN|SECRET|AWS_|SSH_AUTH|DBUS/);
         }
@@ -145,6 +146,7 @@ describe.skipIf(unavailable !== "")("the probe without safe-npm (control)", () =
     expect(String(pre?.reads.npmrc?.value)).toContain(SECRETS.npmToken);
     expect(pre?.writes.gitHook?.ok).toBe(true);
     expect(pre?.env.leaked).toEqual(expect.arrayContaining(["NPM_TOKEN", "AWS_SECRET_ACCESS_KEY"]));
+    expect(pre?.env.procLeaks.some((l) => l.includes(SECRET_ENV.NPM_TOKEN as string))).toBe(true);
     expect(pre?.proc.seesVictim).toBe(true);
     expect(pre?.proc.killVictim.ok).toBe(true);
     expect(readFileSync(join(world.home, ".bashrc"), "utf8")).toContain("pwned by probe");

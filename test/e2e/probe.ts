@@ -13,7 +13,7 @@ export interface Report {
   phase: string;
   reads: Record<string, Attempt>;
   writes: Record<string, Attempt>;
-  env: { names: string[]; leaked: string[] };
+  env: { names: string[]; leaked: string[]; procLeaks: string[] };
   proc: { seesVictim: boolean; killVictim: Attempt; pids: number[] };
   privileges: { capEff: string; capBnd: string; mount: Attempt; mknod: Attempt; unshare: Attempt };
 }
@@ -41,6 +41,7 @@ export function plantTargets(world: World): void {
         etc: "/etc/pwned",
       },
       secretEnv: Object.keys(SECRET_ENV),
+      secretValues: Object.values(SECRET_ENV),
       victimPid: world.victim.pid,
       victimMarker: world.victimMarker,
     }),
@@ -82,6 +83,7 @@ export function expectContained(report: Report, world: World): void {
   expect(existsSync(join(world.sibling, "planted.txt"))).toBe(false);
   expect(existsSync(join(world.project, ".git", "hooks", "pre-commit"))).toBe(false);
   expect(report.env.leaked, where("secret variables")).toEqual([]);
+  expect(report.env.procLeaks, where("/proc/*/environ and cmdline")).toEqual([]);
   for (const name of report.env.names) {
     expect(name, where("variable names")).not.toMatch(/TOKEN|SECRET|AWS_|SSH_AUTH|DBUS/);
   }

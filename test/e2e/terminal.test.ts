@@ -10,7 +10,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { shellQuote } from "../../src/bwrap.js";
 import { descendants } from "../../src/spawn.js";
 import { cliPath } from "./paths.js";
-import { makeWorld, processesWith, processName, type World, waitFor } from "./world.js";
+import {
+  inSandbox,
+  makeWorld,
+  processesWith,
+  processName,
+  SECRET_ENV,
+  type World,
+  waitFor,
+} from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
@@ -27,6 +35,7 @@ print "TIOCLINUX=", ($r ? "ok" : "errno" . ($! + 0)), "\\n";
 const started: number[] = [];
 
 interface PtyRun {
+  pid: number;
   output: () => string;
   write: (data: string) => void;
   exit: Promise<number | null>;
@@ -48,6 +57,7 @@ function onPty(world: World, argv: string[]): PtyRun {
     out += d.toString();
   });
   return {
+    pid: child.pid ?? -1,
     output: () => out,
     write: (data) => child.stdin.write(data),
     exit: new Promise((resolve) => child.on("exit", (code) => resolve(code))),
@@ -138,7 +148,7 @@ setInterval(() => {}, 1000);
     expect(processesWith(marker)).toEqual([]);
   });
 
-  it("keeps the command in the terminal's foreground process group (job control works)", async () => {
+  it("gives the command a process group of its own, the terminal's foreground for the run", async () => {
     const marker = `sleep ${9000 + Math.floor(Math.random() * 900)}`;
     const run = onPty(world, [
       process.execPath,
@@ -150,20 +160,128 @@ setInterval(() => {}, 1000);
       "-c",
       marker,
     ]);
-    // The command's sh itself, not script, safe-npm or bwrap, whose command lines mention it too.
-    const sleeps = (): number[] => processesWith(marker).filter((p) => processName(p) === "sh");
-    await waitFor(() => sleeps().length > 0, "the command to start");
-    const [pid] = sleeps();
-    // /proc/<pid>/stat: fields after the command name are state, ppid, pgrp, session, tty_nr, tpgid.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const [, , pgrp, session, tty, tpgid] = stat
-      .slice(stat.lastIndexOf(")") + 2)
-      .split(" ")
-      .map(Number);
+    // The command's sh itself: inside the sandbox's pid namespace (script's own shell, safe-npm
+    // and bwrap run outside it).
+    const commands = (): number[] =>
+      processesWith(marker).filter((p) => processName(p) === "sh" && inSandbox(p));
+    await waitFor(() => commands().length > 0, "the command to start");
+    const [pid] = commands();
+    const fields = (p: number | undefined): number[] => {
+      // /proc/<pid>/stat: after the command name come state, ppid, pgrp, session, tty_nr, tpgid.
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      return stat
+        .slice(stat.lastIndexOf(")") + 2)
+        .split(" ")
+        .map(Number);
+    };
+    // The hand-over happens right after start: wait for it rather than race it.
+    await waitFor(() => {
+      const [, , pgrp, , , tpgid] = fields(pid);
+      return pgrp === tpgid;
+    }, "the command's group to take the terminal");
+    const [, , pgrp, session, tty, tpgid] = fields(pid);
     expect(tty).not.toBe(0);
     expect(pgrp).toBe(tpgid);
     expect(session).toBeGreaterThan(0);
+    // safe-npm itself is in another group: a kill(0) inside cannot reach it.
+    const [cli] = processesWith(cliPath).filter((p) => !inSandbox(p) && processName(p) === "node");
+    expect(fields(cli)[2]).not.toBe(pgrp);
     run.write("\x03");
     expect(await run.exit).toBe(130);
+  });
+
+  it("a kill(0, SIGKILL) inside kills neither safe-npm nor the rest of the caller's group", async () => {
+    const cli = [process.execPath, cliPath, "--quiet", "exec", "--", "sh", "-c", "kill -KILL 0"];
+    // The caller: a shell running safe-npm in its own process group, then reporting.
+    const caller = `${cli.map(shellQuote).join(" ")}; echo "caller-survived=$?"`;
+    const run = onPty(world, ["sh", "-c", caller]);
+    await run.exit;
+    expect(run.output()).toContain("caller-survived=137");
+  });
+
+  it("(control) without safe-npm the same kill(0) takes the caller down", async () => {
+    const run = onPty(world, ["sh", "-c", 'sh -c "kill -KILL 0"; echo "caller-survived=$?"']);
+    await run.exit;
+    expect(run.output()).not.toContain("caller-survived");
+  });
+
+  // Points of start-up: safe-npm's node has started, bwrap runs, the supervisor inside runs,
+  // the command runs. A Ctrl-C at each must end the run (or reach the command), never be lost.
+  it.each(["node", "bwrap", "perl", "sleep"])(
+    "a Ctrl-C as soon as %s runs ends the run or reaches the command",
+    async (stage) => {
+      const seconds = String(8000 + Math.floor(Math.random() * 900));
+      const run = onPty(world, [
+        process.execPath,
+        cliPath,
+        "--quiet",
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        `sleep ${seconds}`,
+      ]);
+      await waitFor(
+        () => descendants(run.pid).some((p) => processName(p) === stage),
+        `${stage} to start`,
+      );
+      run.write("\x03");
+      expect(await run.exit).toBe(130);
+      expect(processesWith(`sleep\0${seconds}`)).toEqual([]);
+    },
+  );
+
+  it("Ctrl-Z stops the job for the caller's shell, and fg resumes the command", async () => {
+    const marker = `sleep ${6000 + Math.floor(Math.random() * 900)}`;
+    const cli = [process.execPath, cliPath, "--quiet", "exec", "--", "sh", "-c", marker];
+    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+    run.write(`${cli.map(shellQuote).join(" ")}\n`);
+    await waitFor(
+      () => processesWith(marker).some((p) => processName(p) === "sh" && inSandbox(p)),
+      "the command to start",
+    );
+    const [pid] = processesWith(marker).filter((p) => processName(p) === "sh" && inSandbox(p));
+    await waitFor(() => {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const [, , pgrp, , , tpgid] = stat
+        .slice(stat.lastIndexOf(")") + 2)
+        .split(" ")
+        .map(Number);
+      return pgrp === tpgid;
+    }, "the command's group to take the terminal");
+    run.write("\x1a");
+    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    run.write("fg\n");
+    await waitFor(() => {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return fields[0] !== "T" && Number(fields[2]) === Number(fields[5]);
+    }, "the command to run in the foreground again");
+    run.write("\x03");
+    run.write("echo job-ended=$?\n");
+    await waitFor(() => /job-ended=130/.test(run.output()), "the job to end by Ctrl-C");
+    run.write("exit\n");
+    expect(await run.exit).toBe(0);
+    expect(processesWith(marker)).toEqual([]);
+  });
+
+  it("shows no host environment variable in any /proc/*/environ or cmdline inside", async () => {
+    const run = onPty(world, [
+      "env",
+      ...Object.entries(SECRET_ENV).map(([k, v]) => `${k}=${v}`),
+      process.execPath,
+      cliPath,
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline | tr '\\0' '\\n'; echo; echo scanned-procs",
+    ]);
+    expect(await run.exit).toBe(0);
+    expect(run.output()).toContain("scanned-procs");
+    // The scan did read something: the command's own variables.
+    expect(run.output()).toContain("HOME=");
+    for (const value of Object.values(SECRET_ENV)) expect(run.output()).not.toContain(value);
   });
 });

@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -232,6 +233,15 @@ export function processesWith(marker: string): number[] {
       }
     })
     .map(Number);
+}
+
+/** The process runs in another pid namespace than the tests (inside a sandbox). */
+export function inSandbox(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`) !== readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return false;
+  }
 }
 
 /** The command name of a process (/proc/<pid>/comm), or "" once it is gone. */

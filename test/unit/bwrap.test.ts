@@ -2,8 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   type BwrapInvocation,
   buildBwrapArgs,
-  NODE_RESET,
-  PERL_RESET,
+  FOREGROUND_PERL,
   READY_FD,
   READY_SCRIPT,
   shellQuote,
@@ -124,13 +123,19 @@ describe("buildBwrapArgs snapshots", () => {
       FAKE_SECCOMP,
     ],
     [
-      "shell on a terminal, perl reset",
-      { host: { stdinIsTty: true, perl: true }, input: { kind: "shell", command: ["/bin/bash"] } },
+      "shell in the terminal's foreground",
+      {
+        host: { stdinIsTty: true, foregroundTty: true, perl: true },
+        input: { kind: "shell", command: ["/bin/bash"] },
+      },
       FAKE_SECCOMP,
     ],
     [
-      "shell on a terminal, node reset",
-      { host: { stdinIsTty: true, perl: false }, input: { kind: "shell", command: ["/bin/bash"] } },
+      "shell on a terminal without perl",
+      {
+        host: { stdinIsTty: true, foregroundTty: true, perl: false },
+        input: { kind: "shell", command: ["/bin/bash"] },
+      },
       FAKE_SECCOMP,
     ],
     [
@@ -266,7 +271,10 @@ describe("buildBwrapArgs mounts", () => {
     ["default", {}],
     [
       "shell on a terminal",
-      { host: { stdinIsTty: true }, input: { kind: "shell", command: ["/bin/bash"] } },
+      {
+        host: { stdinIsTty: true, foregroundTty: true },
+        input: { kind: "shell", command: ["/bin/bash"] },
+      },
     ],
     ["from a script", { host: { env: scriptEnv() } }],
     ["non-merged /bin", { host: { rootDirs: { "/bin": null, "/lib": null } } }],
@@ -384,41 +392,42 @@ describe("buildBwrapArgs command", () => {
     expect(command.slice(4)).toEqual(["node", "-e", "process.exit(3)", "--", "a b"]);
   });
 
-  it("resets signals with perl on a terminal", () => {
-    const { command } = build({
-      host: { stdinIsTty: true, perl: true },
-      input: { kind: "shell", command: ["/bin/bash"] },
+  it.each<[string, BaseOptions]>([
+    ["a package manager", { input: { kind: "pm", command: ["npm", "test"] } }],
+    ["a shell", { input: { kind: "shell", command: ["/bin/bash"] } }],
+    ["an exec command", { input: { kind: "exec", command: ["bash", "-i"] } }],
+  ])("gives %s the terminal's foreground through perl", (_n, options) => {
+    const { command, policy } = build({
+      ...options,
+      host: { stdinIsTty: true, foregroundTty: true, perl: true },
     });
-    expect(command.slice(4)).toEqual(["/usr/bin/perl", "-e", PERL_RESET, "/bin/bash"]);
-  });
-
-  it("resets signals with the sandbox's node when perl is missing", () => {
-    const { command } = build({
-      host: { stdinIsTty: true, perl: false },
-      input: { kind: "exec", command: ["bash", "-i"] },
-    });
-    expect(command.slice(4)).toEqual([
-      `${NVM_PREFIX}/bin/node`,
+    expect(policy.foreground).toBe(true);
+    expect(command.slice(0, 8)).toEqual([
+      "/bin/sh",
+      "-c",
+      READY_SCRIPT,
+      "sh",
+      "/usr/bin/perl",
       "-e",
-      NODE_RESET,
+      FOREGROUND_PERL,
       "--",
-      "bash",
-      "-i",
     ]);
   });
 
   it.each<[string, BaseOptions]>([
-    ["pm on a terminal", { host: { stdinIsTty: true } }],
-    ["shell without a terminal", { input: { kind: "shell", command: ["/bin/bash"] } }],
-  ])("adds no signal reset for %s", (_n, options) => {
-    const { command } = build(options);
+    ["no terminal", { input: { kind: "shell", command: ["/bin/bash"] } }],
+    ["a terminal safe-npm does not hold (started with &)", { host: { stdinIsTty: true } }],
+    ["no perl", { host: { stdinIsTty: true, foregroundTty: true, perl: false } }],
+    ["no seccomp filter", { host: { stdinIsTty: true, foregroundTty: true, arch: "ia32" } }],
+  ])("runs in a session of its own with %s", (_n, options) => {
+    const { command, policy } = build(options);
+    expect(policy.foreground).toBe(false);
     expect(command).not.toContain("/usr/bin/perl");
-    expect(command).not.toContain(NODE_RESET);
     expect(command.slice(0, 4)).toEqual(["/bin/sh", "-c", READY_SCRIPT, "sh"]);
   });
 
-  it("ignores resetSignals when the policy is not on a terminal", () => {
-    const policy: Policy = { ...basePolicy(), terminal: false, resetSignals: "perl" };
+  it("adds no supervisor when the policy does not hold the foreground", () => {
+    const policy: Policy = { ...basePolicy(), foreground: false };
     const { command } = parse(buildBwrapArgs(policy, FAKE_SECCOMP).args);
     expect(command).not.toContain("/usr/bin/perl");
   });
@@ -433,7 +442,10 @@ describe("buildBwrapArgs environment", () => {
     ["from a script", { host: { env: scriptEnv() } }],
     [
       "shell on a terminal",
-      { host: { stdinIsTty: true }, input: { kind: "shell", command: ["/bin/bash"] } },
+      {
+        host: { stdinIsTty: true, foregroundTty: true },
+        input: { kind: "shell", command: ["/bin/bash"] },
+      },
     ],
   ])("passes no secret (%s)", (_n, options) => {
     const { options: opts, policy } = build(options);

@@ -115,6 +115,7 @@ export function fakeHost(overrides: Partial<HostInfo> = {}): HostInfo {
     resolvConf: null,
     userNpmrc: USER_NPMRC,
     stdinIsTty: false,
+    foregroundTty: false,
     sandbox: null,
     perl: true,
     ...overrides,

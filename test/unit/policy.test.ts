@@ -226,22 +226,14 @@ describe("resolvePolicy flags", () => {
   });
 
   it.each([
-    [false, "pm", true, null],
-    [false, "shell", true, null],
-    [false, "exec", false, null],
-    [true, "pm", true, null],
-    [true, "pm", false, null],
-    [true, "exec", true, "perl"],
-    [true, "shell", true, "perl"],
-    [true, "shell", false, "node"],
-    [true, "exec", false, "node"],
-  ] as const)("tty %s, kind %s, perl %s → resetSignals %s", (tty, kind, perl, reset) => {
-    const policy = basePolicy({
-      host: { stdinIsTty: tty, perl },
-      input: { kind, command: kind === "pm" ? ["npm", "test"] : ["/bin/bash"] },
-    });
-    expect(policy.resetSignals).toBe(reset);
-    expect(policy.terminal).toBe(tty);
+    [false, false, true, "x64", false],
+    [true, false, true, "x64", false],
+    [true, true, true, "x64", true],
+    [true, true, false, "x64", false],
+    [true, true, true, "ia32", false],
+  ] as const)("tty %s, foreground %s, perl %s, arch %s → foreground %s", (tty, fg, perl, arch, expected) => {
+    const policy = basePolicy({ host: { stdinIsTty: tty, foregroundTty: fg, perl, arch } });
+    expect(policy.foreground).toBe(expected);
   });
 });
 
