@@ -37,7 +37,7 @@ export const READY_SCRIPT = `printf x >&${READY_FD}; exec ${READY_FD}>&-; exec "
  * continues it. It mirrors the command's exit status or death by signal.
  */
 /** perl's `$?` reads 0 for a stopped child; the raw wait status has it. */
-const NATIVE_STATUS = "${^CHILD_ERROR_NATIVE}";
+const NATIVE_STATUS = ["$", "{^CHILD_ERROR_NATIVE}"].join("");
 export const FOREGROUND_PERL = String.raw`use POSIX (); use Config;
 my @s = qw(INT QUIT TERM HUP TSTP TTIN TTOU); $SIG{$_} = "IGNORE" for @s;
 my $p = fork(); if (!defined $p) { print STDERR "safe-npm: fork: $!\n"; exit 126 }

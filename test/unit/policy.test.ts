@@ -231,10 +231,13 @@ describe("resolvePolicy flags", () => {
     [true, true, true, "x64", true],
     [true, true, false, "x64", false],
     [true, true, true, "ia32", false],
-  ] as const)("tty %s, foreground %s, perl %s, arch %s → foreground %s", (tty, fg, perl, arch, expected) => {
-    const policy = basePolicy({ host: { stdinIsTty: tty, foregroundTty: fg, perl, arch } });
-    expect(policy.foreground).toBe(expected);
-  });
+  ] as const)(
+    "tty %s, foreground %s, perl %s, arch %s → foreground %s",
+    (tty, fg, perl, arch, expected) => {
+      const policy = basePolicy({ host: { stdinIsTty: tty, foregroundTty: fg, perl, arch } });
+      expect(policy.foreground).toBe(expected);
+    },
+  );
 });
 
 describe("privateHomeDir", () => {
