@@ -82,7 +82,10 @@ export interface Policy {
   network: NetworkMode;
   /** Unshare the user namespace (and forbid nested ones) where the host allows it. */
   userNamespace: boolean;
-  /** Block TIOCSTI/TIOCLINUX with the seccomp filter; without it fall back to --new-session. */
+  /**
+   * Load the seccomp filter (src/seccomp.ts); without it, fall back to --new-session, which
+   * still stops TIOCSTI (the other rules have no fallback).
+   */
   seccomp: boolean;
   /**
    * Stdin is a terminal: the sandbox stays in the caller's process group so job control and
