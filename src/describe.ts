@@ -37,7 +37,7 @@ export function describePolicy(input: DescribeInput): string {
         ]
       : []),
     `  home:      ${effective.home === "private" ? `private (${privateHome})` : `the project (${project.root})`}`,
-    `  seccomp:   ${policy.seccomp ? "TIOCSTI/TIOCLINUX blocked" : "unavailable on this arch (--new-session instead)"}`,
+    `  seccomp:   ${policy.seccomp ? "terminal injection, keyrings, ptrace, perf, mount and namespace calls, rare socket families blocked" : "unavailable on this arch (--new-session instead)"}`,
     "  settings:",
   );
   lines.push(`    user file:  ${resolved.user?.file ?? "none"}`);

@@ -82,7 +82,10 @@ export interface Policy {
   network: NetworkMode;
   /** Unshare the user namespace (and forbid nested ones) where the host allows it. */
   userNamespace: boolean;
-  /** Block TIOCSTI/TIOCLINUX with the seccomp filter; without it fall back to --new-session. */
+  /**
+   * Load the seccomp filter (src/seccomp.ts); without it, fall back to --new-session, which
+   * still stops TIOCSTI (the other rules have no fallback).
+   */
   seccomp: boolean;
   /**
    * Stdin is the terminal and safe-npm runs in its foreground group: the command gets a process
