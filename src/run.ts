@@ -15,6 +15,7 @@ import {
 import { SafeNpmError } from "./errors.js";
 import { findChangedGitEntries, quarantine } from "./gitcheck.js";
 import { gatherHost, type HostInfo, resolveTool } from "./host.js";
+import { bridgeHostPath } from "./network/inside.js";
 import { registryAllowlist, registryFiles } from "./network/registries.js";
 import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
 import {
@@ -193,7 +194,6 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       version: VERSION,
     });
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
-  const { bridgeHostPath } = await import("./network/inside.js");
 
   if (options.dryRun) {
     const policy = makePolicy(
