@@ -48,6 +48,8 @@ export interface Snapshot {
 export interface Watch {
   kind: "hook" | "gitconfig";
   path: string;
+  /** A hooks directory that is also a worktree's top: only files named like git hooks count. */
+  namesOnly?: boolean;
 }
 
 export interface Finding {
@@ -256,8 +258,19 @@ export function rootGitPlaces(
     // Hooks run at the top of the worktree: a relative hooksPath is relative to the root.
     const dir = expand(hooksPath, root);
     const guarded = basename(dir) === "_" && dirname(dir) !== root ? dirname(dir) : dir;
-    if (inside(guarded, root)) place("hook", guarded, realDirChain(root, guarded));
-    else if (dir === root) watch.push({ kind: "hook", path: root });
+    if (inside(guarded, root)) {
+      place("hook", guarded, realDirChain(root, guarded));
+      // A link to a directory elsewhere in the project: that directory is what git runs from.
+      if (lstat(guarded)?.isSymbolicLink()) {
+        let target: string | null = null;
+        try {
+          target = resolve(dirname(guarded), readlinkSync(guarded));
+        } catch {}
+        if (target !== null && inside(target, root)) {
+          place("hook", target, realDirChain(root, target));
+        }
+      }
+    } else if (dir === root) watch.push({ kind: "hook", path: root, namesOnly: true });
   }
   return { protect, watch };
 }
@@ -272,7 +285,9 @@ export interface WalkOptions {
 }
 
 export function snapshot(root: string, watch: readonly Watch[], options: WalkOptions): Snapshot {
-  return { entries: collect(root, watch, options), watch };
+  const found: Watch[] = [];
+  const entries = collect(root, watch, options, found);
+  return { entries, watch: [...watch, ...found] };
 }
 
 /**
@@ -284,10 +299,9 @@ export function check(
   before: Snapshot,
   options: WalkOptions & { install: boolean },
 ): Finding[] {
-  const nestedHooks = [...before.entries].flatMap(([path, e]) =>
-    e.kind === "hook" && e.fp.startsWith("hookdir") ? [{ kind: "hook" as const, path }] : [],
-  );
-  const after = collect(root, [...before.watch, ...nestedHooks], options);
+  // The hooks directories are those known before the run: a hooksPath changed inside comes with
+  // a changed config, and that repository is moved aside whole.
+  const after = collect(root, before.watch, options, null);
   const suspects: { path: string; entry: Entry; old: Entry | undefined }[] = [];
   for (const [path, entry] of after) {
     const old = before.entries.get(path);
@@ -330,22 +344,32 @@ export function check(
   return findings;
 }
 
-function collect(root: string, watch: readonly Watch[], options: WalkOptions): Map<string, Entry> {
+/** Fingerprints; `hooks`, when given, receives the hooks directories nested repositories name. */
+function collect(
+  root: string,
+  watch: readonly Watch[],
+  options: WalkOptions,
+  hooks: Watch[] | null,
+): Map<string, Entry> {
   const skip = new Set(options.skip);
   const out = new Map<string, Entry>();
-  const hookDirs: string[] = [];
 
   const gitDir = (dir: string, kind: "dotgit" | "bare"): void => {
     if (out.has(dir)) return;
     out.set(dir, { kind: "git", fp: gitDirFp(dir) });
+    if (hooks === null) return;
     const config = parseGitConfig(readRegular(join(dir, "config")) ?? "");
     const hooksPath = lastValue(config, "core", "hookspath");
     if (hooksPath === null || hooksPath === "" || hooksPath.startsWith("~")) return;
     const worktree = lastValue(config, "core", "worktree");
     const base =
       worktree !== null ? resolve(dir, worktree) : kind === "dotgit" ? dirname(dir) : dir;
-    const hooks = resolve(base, hooksPath);
-    if (inside(hooks, root) || hooks === root) hookDirs.push(hooks);
+    const path = resolve(base, hooksPath);
+    // husky's `.husky/_` stubs run the scripts one level up.
+    const guarded = basename(path) === "_" && dirname(path) !== base ? dirname(path) : path;
+    if (inside(guarded, root) || guarded === root) {
+      hooks.push({ kind: "hook", path: guarded, namesOnly: guarded === base || guarded === root });
+    }
   };
 
   const walk = (dir: string, isGitDir: boolean): void => {
@@ -399,7 +423,7 @@ function collect(root: string, watch: readonly Watch[], options: WalkOptions): M
   };
 
   walk(root, false);
-  for (const w of [...watch, ...hookDirs.map((path) => ({ kind: "hook" as const, path }))]) {
+  for (const w of [...watch, ...(hooks ?? [])]) {
     if (skip.has(w.path)) continue;
     if (w.kind === "gitconfig") {
       if (!out.has(w.path)) out.set(w.path, { kind: "gitconfig", fp: entryFp(w.path, true) });
@@ -408,7 +432,7 @@ function collect(root: string, watch: readonly Watch[], options: WalkOptions): M
     if (!out.has(w.path)) out.set(w.path, { kind: "hook", fp: `hookdir:${entryFp(w.path, true)}` });
     if (!lstat(w.path)?.isDirectory()) continue;
     for (const entry of list(w.path)) {
-      if (w.path === root && !HOOK_NAMES.has(entry.name)) continue;
+      if ((w.namesOnly || w.path === root) && !HOOK_NAMES.has(entry.name)) continue;
       const path = join(w.path, entry.name);
       if (!out.has(path)) out.set(path, { kind: "hook", fp: entryFp(path, true) });
     }
@@ -461,7 +485,8 @@ function packagesIn(nm: string): string[] {
 function selfEntry(root: string, self: string): Entry {
   const st = lstat(self);
   let dir = self;
-  let fp = entryFp(self, true);
+  // Content only: \`npm ci\` re-extracting the same version makes new files with the same bytes.
+  let fp = entryFp(self, false);
   if (st?.isSymbolicLink()) {
     let target: string;
     try {
@@ -472,7 +497,7 @@ function selfEntry(root: string, self: string): Entry {
     if (!inside(target, root) || !realDirChain(root, target))
       return { kind: "self", fp, version: null };
     dir = target;
-    fp += `\n${entryFp(target, true)}`;
+    fp += `\n${entryFp(target, false)}`;
   } else if (!st?.isDirectory()) return { kind: "self", fp, version: null };
   const parts: string[] = [];
   const stack = [""];

@@ -198,6 +198,23 @@ describe("snapshot and check: hooks directories", () => {
     const { moved } = around(() => file("vendor/a/hooks-dir/pre-commit", "evil\n"));
     expect(moved).toEqual(["vendor/a/hooks-dir/pre-commit"]);
   });
+  it("moves a repository whose hooksPath was pointed elsewhere, not the files it now names", () => {
+    file("vendor/a/.git/config");
+    file("src/index.js");
+    const { moved } = around(() =>
+      file("vendor/a/.git/config", "[core]\n\thooksPath = ../../src\n"),
+    );
+    expect(moved).toEqual(["vendor/a/.git"]);
+  });
+
+  it("counts only hook names in a hooks directory that is a worktree's top", () => {
+    file("vendor/a/.git/config", "[core]\n\thooksPath = .\n");
+    const { moved } = around(() => {
+      file("vendor/a/notes.txt", "hi\n");
+      file("vendor/a/pre-commit", "evil\n");
+    });
+    expect(moved).toEqual(["vendor/a/pre-commit"]);
+  });
 });
 
 describe("snapshot and check: the script prefix", () => {
@@ -258,6 +275,17 @@ describe("snapshot and check: the script prefix", () => {
     file("package.json", JSON.stringify({ devDependencies: { "safe-npm": "^1.0.0" } }));
     file("node_modules/safe-npm/package.json", pkg("1.0.0"));
     file("node_modules/safe-npm/dist/cli.cjs", "cli");
+    // \`npm ci\` re-extracts the same version: new files, same bytes, nothing to report.
+    expect(
+      around(
+        () => {
+          rmSync(join(root, "node_modules"), { recursive: true });
+          file("node_modules/safe-npm/package.json", pkg("1.0.0"));
+          file("node_modules/safe-npm/dist/cli.cjs", "cli");
+        },
+        { install: true },
+      ).findings,
+    ).toEqual([]);
     // A run-class command changes it: moved.
     expect(around(() => file("node_modules/safe-npm/dist/cli.cjs", "evil")).moved).toEqual([
       "node_modules/safe-npm",
@@ -311,6 +339,16 @@ describe("rootGitPlaces", () => {
         { kind: "gitconfig", path: join(root, "p/missing.cfg") },
         { kind: "hook", path: join(root, "p/hooks") },
       ],
+    });
+  });
+
+  it("protects the directory a linked hooks directory points to inside the project", () => {
+    file("p/.git/config", "[core]\n\thooksPath = .githooks\n");
+    file("p/tools/hooks/pre-commit");
+    symlinkSync("tools/hooks", join(root, "p/.githooks"));
+    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+      protect: [join(root, "p/tools/hooks")],
+      watch: [{ kind: "hook", path: join(root, "p/.githooks") }],
     });
   });
 
