@@ -224,7 +224,8 @@ export function rootGitPlaces(
   const watch: Watch[] = [];
   const place = (kind: Watch["kind"], path: string, real: boolean): void => {
     if (protect.includes(path) || watch.some((w) => w.path === path)) return;
-    if (real) protect.push(path);
+    // Under node_modules a read-only mount would stop the package manager replacing the package.
+    if (real && !relative(root, path).split(sep).includes("node_modules")) protect.push(path);
     else watch.push({ kind, path });
   };
   const expand = (value: string, base: string): string =>

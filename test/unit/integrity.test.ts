@@ -352,6 +352,15 @@ describe("rootGitPlaces", () => {
     });
   });
 
+  it("watches, not protects, a hooks directory inside node_modules (installs replace it)", () => {
+    file("p/.git/config", "[core]\n\thooksPath = node_modules/hooks-pkg/hooks\n");
+    file("p/node_modules/hooks-pkg/hooks/pre-commit");
+    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+      protect: [],
+      watch: [{ kind: "hook", path: join(root, "p/node_modules/hooks-pkg/hooks") }],
+    });
+  });
+
   it("reads a global hooksPath, the repository's overriding it; nothing without a repository", () => {
     file("home/.gitconfig", "[core]\n\thooksPath = .githooks\n");
     file("p/.git/config", "");
