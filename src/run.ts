@@ -13,8 +13,8 @@ import {
   usernsBlockers,
 } from "./diagnose.js";
 import { SafeNpmError } from "./errors.js";
-import { findChangedGitEntries, quarantine } from "./gitcheck.js";
 import { gatherHost, type HostInfo, resolveTool } from "./host.js";
+import { check, describeFinding, rootGitPlaces, snapshot } from "./integrity.js";
 import { bridgeHostPath } from "./network/inside.js";
 import { registryAllowlist, registryFiles } from "./network/registries.js";
 import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
@@ -162,6 +162,8 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       ? await registryAllowlist(host, project, effective, registryConfig, command)
       : [];
   const toolchain = toolchainInput(node, tools, host);
+  // Where host git runs code from in the project beyond .git: kept read-only, or watched.
+  const hostGit = rootGitPlaces(project.root, host.home, host.env);
   const manager = tools[0];
   if (kind === "pm" && toolchain.corepack !== null && manager !== undefined && !options.dryRun) {
     const name = basename(manager.bin)
@@ -185,9 +187,11 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       privateHome,
       // In registry mode the files that name registries widen the allowlist: code inside must
       // not be able to add a host for the next install — neither by editing one nor by creating one.
-      protect: [...effective.protect.map((p) => join(project.root, p)), ...registryConfig].filter(
-        (p, i, all) => existsSync(p) && all.indexOf(p) === i,
-      ),
+      protect: [
+        ...effective.protect.map((p) => join(project.root, p)),
+        ...registryConfig,
+        ...hostGit.protect,
+      ].filter((p, i, all) => existsSync(p) && all.indexOf(p) === i),
       seal: registryConfig.filter((p) => !existsSync(p)),
       settings: settingsInput(effective, host, project, resolved),
       proxy,
@@ -236,8 +240,8 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     // bwrap creates missing mount points on the host when they sit in a read-write bind; with
     // home "project" some land in the project: note them now, remove them afterwards.
     const placeholders = findPlaceholders(policy.mounts, project.root);
-    // File times come from a coarse clock that can lag Date.now() by a tick: keep a margin.
-    const started = Date.now() - 100;
+    const readOnly = policy.mounts.flatMap((m) => (m.kind === "ro-bind" ? [m.dest] : []));
+    const before = snapshot(project.root, hostGit.watch, { skip: readOnly });
     try {
       const outcome = await runSandbox(host.bwrap, invocation, { foreground: policy.foreground });
       // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
@@ -246,7 +250,8 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       return outcome.exitCode;
     } finally {
       cleanupPlaceholders(placeholders);
-      quarantineChangedGit(project.root, started, policy, out);
+      const findings = check(project.root, before, { skip: readOnly, install: cls === "install" });
+      for (const finding of findings) out.stderr(describeFinding(finding));
     }
   } finally {
     if (proxy !== null && proxyReport !== null) {
@@ -313,26 +318,6 @@ function noBwrap(): SafeNpmError {
   return new SafeNpmError("NO_BWRAP", "bubblewrap (bwrap) was not found on PATH", {
     hint: INSTALL_BWRAP,
   });
-}
-
-/**
- * `.git` created or changed inside the project during the run (other than the protected one):
- * moved aside before any git on the host can run its config or hooks.
- */
-function quarantineChangedGit(root: string, since: number, policy: Policy, out: Output): void {
-  const readOnly = policy.mounts.flatMap((m) => (m.kind === "ro-bind" ? [m.dest] : []));
-  for (const path of findChangedGitEntries(root, since, readOnly)) {
-    try {
-      const moved = quarantine(path);
-      out.stderr(
-        `safe-npm: moved ${path} to ${moved}: it was created or changed inside the sandbox, and git would run its config and hooks outside; inspect it, and move it back only if you trust it\n`,
-      );
-    } catch (error) {
-      out.stderr(
-        `safe-npm: ${path} was created or changed inside the sandbox and could not be moved aside (${(error as Error).message}); do not run git there before inspecting its config and hooks\n`,
-      );
-    }
-  }
 }
 
 /** bwrap exited before the command started: name the likely cause from /proc/sys. */

@@ -1,23 +1,40 @@
 /**
- * Git runs code from a repository's config and hooks: a `.git` planted in the project by
- * sandboxed code would run it outside the sandbox the next time git is used there (a shell prompt
- * is enough). The project's own .git is read-only inside; any other .git created or changed
- * during a run is moved aside afterwards.
+ * What the host runs later from the project: git runs code from a repository's config and hooks,
+ * and a bare `npm run` of a `safe-npm exec -- …` script runs whatever `node_modules/.bin/safe-npm`
+ * is. Sandboxed code must not be able to plant or change either: the project's own .git and its
+ * hooks directory are read-only inside; any other repository (a `.git`, or a directory shaped
+ * like one) and the script prefix's bins are fingerprinted before the run and moved aside after
+ * it when new or changed — exactly, with no clock, so what the user made just before is left alone.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { makeWorld, type World } from "./world.js";
+import { cliPath } from "./paths.js";
+import { installSelfInto, makeWorld, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
+const packed = inject("packedFixtures");
+
+/** An fsmonitor/hook command that touches `marker` (the `#` drops the arguments git adds). */
+const touch = (marker: string): string => `touch ${marker} #`;
 
 describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
   let world: World;
   let marker: string;
   /** Plants `<dir>/.git` with an fsmonitor that touches the marker when git runs there. */
   const PLANT = (dir: string): string =>
-    `git init -q ${dir} && git -C ${dir} config core.fsmonitor "touch ${marker}"`;
+    `git init -q ${dir} && git -C ${dir} config core.fsmonitor "${touch(marker)}"`;
   const gitStatusIn = (dir: string): void => {
     spawnSync("git", ["-C", join(world.project, dir), "status"], { stdio: "ignore" });
   };
@@ -25,12 +42,9 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
   beforeAll(() => {
     world = makeWorld({ projectInHome: true });
     marker = join(world.dir, "fsmonitor-ran");
-    // A nested repository that exists before the run (a vendored clone).
-    mkdirSync(join(world.project, "vendor", "lib"), { recursive: true });
-    execFileSync("git", ["init", "-q", join(world.project, "vendor", "lib")]);
     writeFileSync(
       join(world.project, ".git", "info", "exclude"),
-      "sub/\nvendor/\n*.quarantined-by-safe-npm*\n",
+      "sub/\nvendor/\nplant*\n*.quarantined-by-safe-npm*\n",
     );
   });
   afterAll(() => world?.dispose());
@@ -39,7 +53,16 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     execFileSync("sh", ["-c", PLANT(join(world.dir, "control"))], { cwd: world.dir });
     spawnSync("git", ["-C", join(world.dir, "control"), "status"], { stdio: "ignore" });
     expect(existsSync(marker)).toBe(true);
-    execFileSync("rm", ["-f", marker]);
+    rmSync(marker);
+  });
+
+  it("leaves alone a nested repository the user created just before the run", async () => {
+    // A vendored clone made a moment before: no clock can tell it from one made by the run.
+    execFileSync("git", ["init", "-q", join(world.project, "vendor", "lib")]);
+    const r = await world.run(["--quiet", "exec", "--", "true"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).not.toContain("moved");
+    expect(existsSync(join(world.project, "vendor", "lib", ".git", "HEAD"))).toBe(true);
   });
 
   it("is moved aside after the run and reported, so git on the host never runs it", async () => {
@@ -67,6 +90,23 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     expect(existsSync(join(world.project, "vendor", "lib", ".git"))).toBe(false);
   });
 
+  it("(control) a directory shaped like a git dir, with core.worktree, runs its fsmonitor on git status", () => {
+    const dir = join(world.dir, "control-bare");
+    execFileSync("sh", ["-c", PLANT_BARE(dir, marker)], { cwd: world.dir });
+    spawnSync("git", ["-C", dir, "status"], { stdio: "ignore" });
+    expect(existsSync(marker)).toBe(true);
+    rmSync(marker);
+  });
+
+  it("moves aside a directory made into a git dir without any .git entry", async () => {
+    const r = await world.run(["--quiet", "exec", "--", "sh", "-c", PLANT_BARE("plant", marker)]);
+    expect(r.exitCode).toBe(0);
+    const planted = join(world.project, "plant");
+    expect(r.stderr).toContain(`safe-npm: moved ${planted} to ${planted}.quarantined-by-safe-npm`);
+    gitStatusIn("plant");
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it("leaves everything alone when no .git was touched, and the project's own .git is read-only", async () => {
     const r = await world.run([
       "--quiet",
@@ -80,5 +120,164 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     expect(r.stdout).toBe("ro");
     expect(r.stderr).not.toContain("moved");
     expect(existsSync(join(world.project, ".git", "HEAD"))).toBe(true);
+  });
+});
+
+/** A git dir without a .git entry: git's discovery takes `dir` itself as the repository. */
+function PLANT_BARE(dir: string, marker: string): string {
+  return [
+    `git init -q ${dir}.wt`,
+    `mv ${dir}.wt/.git ${dir}`,
+    `rmdir ${dir}.wt`,
+    `git -C ${dir} config core.worktree ..`,
+    `git -C ${dir} config core.fsmonitor "${touch(marker)}"`,
+  ].join(" && ");
+}
+
+describe.skipIf(unavailable !== "")("the hooks directory core.hooksPath names (husky)", () => {
+  let world: World;
+  let marker: string;
+  const git = (...args: string[]): void => {
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.invalid", ...args], {
+      cwd: world.project,
+      stdio: "ignore",
+    });
+  };
+  const hook = (): string => join(world.project, ".husky", "pre-commit");
+
+  beforeAll(() => {
+    world = makeWorld({ projectInHome: true });
+    marker = join(world.dir, "hook-ran");
+    mkdirSync(join(world.project, ".husky"));
+    writeFileSync(hook(), "#!/bin/sh\necho user-hook >/dev/null\n");
+    chmodSync(hook(), 0o755);
+    git("config", "core.hooksPath", ".husky");
+    git("add", ".husky");
+    git("commit", "-qm", "husky");
+  });
+  afterAll(() => world?.dispose());
+
+  it("cannot be changed inside, so the next git commit on the host runs the user's hook only", async () => {
+    const r = await world.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      `echo 'touch ${marker}' >> .husky/pre-commit 2>/dev/null || echo refused; echo x > .husky/post-commit 2>/dev/null || echo refused`,
+    ]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe("refused\nrefused");
+    git("commit", "-q", "--allow-empty", "-m", "after");
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("a hooks directory that does not exist yet is checked: one created inside is moved aside", async () => {
+    git("config", "core.hooksPath", ".githooks");
+    try {
+      const r = await world.run([
+        "--quiet",
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        `mkdir .githooks && printf '#!/bin/sh\\ntouch ${marker}\\n' > .githooks/pre-commit && chmod +x .githooks/pre-commit`,
+      ]);
+      expect(r.exitCode).toBe(0);
+      const planted = join(world.project, ".githooks");
+      expect(r.stderr).toContain(
+        `safe-npm: moved ${planted} to ${planted}.quarantined-by-safe-npm`,
+      );
+      git("commit", "-q", "--allow-empty", "-m", "after");
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      git("config", "core.hooksPath", ".husky");
+    }
+  });
+
+  it("(control) without safe-npm, an appended line runs on the next git commit", () => {
+    appendFileSync(hook(), `touch ${marker}\n`);
+    git("commit", "-q", "--allow-empty", "-m", "control");
+    expect(existsSync(marker)).toBe(true);
+  });
+});
+
+describe.skipIf(unavailable !== "")("the script prefix run by a bare npm run", () => {
+  const packageJson = {
+    dependencies: { impostor: "file:vendor/impostor-1.0.0.tgz" },
+    scripts: { build: "safe-npm exec -- node -e \"console.log(require('os').hostname())\"" },
+  };
+  const vendor = { packed, files: ["impostor-1.0.0.tgz"] };
+  let world: World;
+  /** A directory holding the real safe-npm, as a global install puts it on PATH. */
+  let globalBin: string;
+  const npmRunBuild = (w: World) =>
+    execa("npm", ["run", "--silent", "build"], {
+      cwd: w.project,
+      env: { ...w.env, PATH: `${globalBin}:${w.env.PATH}` },
+      extendEnv: false,
+      reject: false,
+    });
+  const ran = (w: World): string => join(w.project, ".impostor-ran");
+
+  beforeAll(() => {
+    world = makeWorld({ projectInHome: true, packageJson, vendor });
+    globalBin = join(world.dir, "global-bin");
+    mkdirSync(globalBin);
+    symlinkSync(cliPath, join(globalBin, "safe-npm"));
+  });
+  afterAll(() => world?.dispose());
+
+  it("(control) without safe-npm, a dependency's bin named safe-npm runs on the host", async () => {
+    const control = makeWorld({ projectInHome: false, packageJson, vendor });
+    try {
+      const install = await execa("npm", ["install", "--no-audit", "--no-fund"], {
+        cwd: control.project,
+        env: control.env,
+        extendEnv: false,
+        reject: false,
+      });
+      expect(install.exitCode, install.stderr).toBe(0);
+      await npmRunBuild(control);
+      expect(readFileSync(ran(control), "utf8")).toMatch(/^host=(?!safe-npm).* args=exec -- node/);
+    } finally {
+      control.dispose();
+    }
+  });
+
+  it("is moved aside after safe-npm install: npm run build then runs the real safe-npm, sandboxed", async () => {
+    const install = await world.run(["--quiet", "install"]);
+    expect(install.exitCode, install.stderr).toBe(0);
+    const bin = join(world.project, "node_modules", ".bin", "safe-npm");
+    expect(install.stderr).toContain(`safe-npm: moved ${bin} to ${bin}.quarantined-by-safe-npm`);
+    const r = await npmRunBuild(world);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe("safe-npm");
+    expect(existsSync(ran(world))).toBe(false);
+  });
+
+  it("a project-local safe-npm changed inside is moved aside (control: the change runs without the check)", async () => {
+    installSelfInto(world.project);
+    const tamper = `require("fs").appendFileSync(".impostor-ran", "tampered\\n");`;
+    const r = await world.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      `echo '${tamper}' >> node_modules/safe-npm/dist/cli.cjs`,
+    ]);
+    expect(r.exitCode).toBe(0);
+    const self = join(world.project, "node_modules", "safe-npm");
+    expect(r.stderr).toContain(`safe-npm: moved ${self} to ${self}.quarantined-by-safe-npm`);
+    const after = await npmRunBuild(world);
+    expect(after.exitCode, after.stderr).toBe(0);
+    expect(existsSync(ran(world))).toBe(false);
+    // Control: the same change made on the host, with nothing to move it aside, runs.
+    rmSync(join(world.project, "node_modules", ".bin", "safe-npm"));
+    installSelfInto(world.project);
+    appendFileSync(join(self, "dist", "cli.cjs"), `${tamper}\n`);
+    await npmRunBuild(world);
+    expect(readFileSync(ran(world), "utf8")).toBe("tampered\n");
   });
 });

@@ -1,0 +1,181 @@
+/**
+ * PURE: git's config file syntax, parsed the way git's config.c does, for the few keys safe-npm
+ * needs (core.hooksPath, core.worktree, include paths). safe-npm reads a repository's config
+ * itself rather than asking git: git would have to be spawned on the start-up path, and reads
+ * more than the one file (system, global and included config) in ways that differ by version.
+ * Malformed syntax ends the parse, as it makes git refuse the whole file.
+ */
+
+export interface ConfigEntry {
+  /** Lower-case section name, e.g. "core", "includeif". */
+  section: string;
+  /** Subsection as written (case-sensitive), or null. */
+  subsection: string | null;
+  /** Lower-case key name. */
+  key: string;
+  /** The value; null for a bare key (`[core] bare`, which git reads as true). */
+  value: string | null;
+}
+
+const isAlpha = (c: string): boolean => /^[A-Za-z]$/.test(c);
+const isKeyChar = (c: string): boolean => /^[A-Za-z0-9-]$/.test(c);
+const isSpace = (c: string): boolean =>
+  c === " " || c === "\t" || c === "\r" || c === "\v" || c === "\f";
+
+export function parseGitConfig(text: string): ConfigEntry[] {
+  const entries: ConfigEntry[] = [];
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let section: string | null = null;
+  let subsection: string | null = null;
+  const at = (): string => text[i] ?? "";
+  const skipComment = (): void => {
+    while (i < text.length && text[i] !== "\n") i++;
+  };
+  while (i < text.length) {
+    const c = at();
+    if (c === "\n" || isSpace(c)) {
+      i++;
+      continue;
+    }
+    if (c === "#" || c === ";") {
+      skipComment();
+      continue;
+    }
+    if (c === "[") {
+      const header = parseHeader(text, i + 1);
+      if (header === null) return entries;
+      ({ section, subsection } = header);
+      i = header.end;
+      continue;
+    }
+    if (!isAlpha(c) || section === null) return entries;
+    let key = "";
+    while (isKeyChar(at())) key += text[i++];
+    while (isSpace(at())) i++;
+    if (at() === "\n" || at() === "" || at() === "#" || at() === ";") {
+      entries.push({ section, subsection, key: key.toLowerCase(), value: null });
+      continue;
+    }
+    if (at() !== "=") return entries;
+    i++;
+    const value = parseValue(text, i);
+    if (value === null) return entries;
+    entries.push({ section, subsection, key: key.toLowerCase(), value: value.value });
+    i = value.end;
+  }
+  return entries;
+}
+
+/** `[section]`, `[section "sub"]` or the old `[section.sub]`; `start` is after the `[`. */
+function parseHeader(
+  text: string,
+  start: number,
+): { section: string; subsection: string | null; end: number } | null {
+  let i = start;
+  let name = "";
+  while (i < text.length && (isKeyChar(text[i] as string) || text[i] === ".")) name += text[i++];
+  if (name === "") return null;
+  if (text[i] === "]") {
+    const dot = name.indexOf(".");
+    // The deprecated [section.sub] form: the subsection is lower-cased by git.
+    if (dot >= 0) {
+      return {
+        section: name.slice(0, dot).toLowerCase(),
+        subsection: name.slice(dot + 1).toLowerCase(),
+        end: i + 1,
+      };
+    }
+    return { section: name.toLowerCase(), subsection: null, end: i + 1 };
+  }
+  if (name.includes(".")) return null;
+  while (text[i] === " " || text[i] === "\t") i++;
+  if (text[i] !== '"') return null;
+  i++;
+  let sub = "";
+  for (;;) {
+    const c = text[i++];
+    if (c === undefined || c === "\n") return null;
+    if (c === '"') break;
+    if (c === "\\") {
+      const next = text[i++];
+      if (next === undefined || next === "\n") return null;
+      sub += next;
+    } else sub += c;
+  }
+  if (text[i] !== "]") return null;
+  return { section: name.toLowerCase(), subsection: sub, end: i + 1 };
+}
+
+/** A value up to the end of its (continued) line; `start` is after the `=`. */
+function parseValue(text: string, start: number): { value: string; end: number } | null {
+  let i = start;
+  let value = "";
+  let quoted = false;
+  // Whitespace is kept only between other characters (or inside quotes).
+  let pendingSpace = "";
+  let started = false;
+  for (;;) {
+    const c = text[i++];
+    if (c === undefined || c === "\n") {
+      if (quoted) return null;
+      return { value, end: i };
+    }
+    if (!quoted && (c === "#" || c === ";")) {
+      while (i < text.length && text[i] !== "\n") i++;
+      continue;
+    }
+    if (!quoted && isSpace(c)) {
+      if (started) pendingSpace += c;
+      continue;
+    }
+    value += pendingSpace;
+    pendingSpace = "";
+    if (c === "\\") {
+      const next = text[i++];
+      if (next === "\n") continue;
+      if (next === "\r" && text[i] === "\n") {
+        i++;
+        continue;
+      }
+      const escaped = { n: "\n", t: "\t", b: "\b", '"': '"', "\\": "\\" }[next ?? ""];
+      if (escaped === undefined) return null;
+      value += escaped;
+      started = true;
+      continue;
+    }
+    if (c === '"') {
+      quoted = !quoted;
+      started = true;
+      continue;
+    }
+    value += c;
+    started = true;
+  }
+}
+
+/** The last value of `section.key` (no subsection), as git's "last one wins" reads it. */
+export function lastValue(
+  entries: readonly ConfigEntry[],
+  section: string,
+  key: string,
+): string | null {
+  let found: string | null = null;
+  for (const e of entries) {
+    if (e.section === section && e.subsection === null && e.key === key && e.value !== null) {
+      found = e.value;
+    }
+  }
+  return found;
+}
+
+/** `include.path` and `includeIf.<condition>.path` values, in order. */
+export function includePaths(entries: readonly ConfigEntry[]): string[] {
+  return entries.flatMap((e) =>
+    e.key === "path" &&
+    e.value !== null &&
+    ((e.section === "include" && e.subsection === null) ||
+      (e.section === "includeif" && e.subsection !== null))
+      ? [e.value]
+      : [],
+  );
+}
