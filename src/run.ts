@@ -105,6 +105,11 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       `safe-npm: ignoring ${file}: settings are read only from data files (.sandboxrc, .sandboxrc.json|yaml|yml, package.json "sandbox"); loading code would run it outside the sandbox\n`,
     );
   }
+  for (const file of found.ignoredLinks) {
+    out.stderr(
+      `safe-npm: not reading settings from ${file}: it is a symbolic link, and settings are read only from regular files\n`,
+    );
+  }
   const store = trustStorePath(host.env, host.home);
   if (target.kind === "trust" || target.kind === "untrust") {
     const manage = await import("./manage.js");
