@@ -15,6 +15,7 @@ import {
 import { SafeNpmError } from "./errors.js";
 import { findChangedGitEntries, quarantine } from "./gitcheck.js";
 import { gatherHost, type HostInfo, resolveTool } from "./host.js";
+import { projectGuards } from "./hostfiles.js";
 import { registryAllowlist, registryFiles } from "./network/registries.js";
 import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
 import {
@@ -157,6 +158,8 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     project.root,
     createHash("sha256").update(project.root).digest("hex").slice(0, 12),
   );
+  // Before anything reads the project's config: refuses links planted in the project.
+  const guards = projectGuards(project.root, effective.protect, protectSource(resolved));
   // With $HOME = the project, the project's own .npmrc is the user config: keep it visible.
   const projectNpmrcIsHome =
     effective.home === "project" && existsSync(join(project.root, ".npmrc"));
@@ -187,12 +190,11 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       command,
       network,
       privateHome,
-      // In registry mode the files that name registries widen the allowlist: code inside must
-      // not be able to add a host for the next install — neither by editing one nor by creating one.
-      protect: [...effective.protect.map((p) => join(project.root, p)), ...registryConfig].filter(
-        (p, i, all) => existsSync(p) && all.indexOf(p) === i,
-      ),
-      seal: registryConfig.filter((p) => !existsSync(p)),
+      // In every mode: the registry config (the next install's allowlist) and what a package
+      // manager on the host runs can be neither changed nor created inside (hostfiles.ts).
+      protect: guards.protect,
+      seal: guards.seal,
+      sealDirs: guards.sealDirs,
       settings: settingsInput(effective, host, project, resolved),
       proxy,
       version: VERSION,
@@ -248,7 +250,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       if (!outcome.ready && outcome.exitCode !== 0) throw sandboxFailed(host, outcome.exitCode);
       return outcome.exitCode;
     } finally {
-      cleanupPlaceholders(placeholders);
+      cleanupPlaceholders(placeholders, project.root);
       quarantineChangedGit(project.root, started, policy, out);
     }
   } finally {
@@ -298,6 +300,14 @@ async function describeTarget(
     default:
       return { kind: "shell", command: [userShell(host)], detected: await detect(), cls: "run" };
   }
+}
+
+/** Where the `protect` list came from, for messages. */
+function protectSource(resolved: Awaited<ReturnType<typeof resolveSettings>>): string {
+  const layer = resolved.effective.sources.protect;
+  if (layer === "repo" && resolved.repo !== null) return `from ${resolved.repo.file}`;
+  if (layer === "user" && resolved.user !== null) return `from ${resolved.user.file}`;
+  return "the default";
 }
 
 /** The user's $SHELL when the sandbox can see it (under /usr), else /bin/sh. */
