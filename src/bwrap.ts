@@ -107,6 +107,8 @@ function mountArgs(mount: Exclude<Mount, { kind: "data" }>): string[] {
       return ["--symlink", mount.target, mount.dest];
     case "tmpfs":
       return ["--tmpfs", mount.dest];
+    case "empty-dir":
+      return ["--tmpfs", mount.dest, "--remount-ro", mount.dest];
     case "proc":
       return ["--proc", mount.dest];
     case "dev":

@@ -439,20 +439,21 @@ async function settingsCheck(
   project: Project | null,
 ): Promise<{ check: Check; resolved: ResolvedSettings | null }> {
   const store = trustStorePath(host.env, host.home);
-  let found = findSettingsFiles(
-    host.cwd,
-    project?.root ?? host.cwd,
-    host.env,
-    host.home,
-    options.config,
-  );
-  // Outside a project no repository settings apply (a real run would stop at "no project").
-  if (project === null) found = { ...found, repo: null, ignoredCode: [] };
-  const ignored =
-    found.ignoredCode.length === 0
-      ? ""
-      : `\nignored (code is never loaded; settings are read only from data files): ${found.ignoredCode.join(", ")}`;
+  let ignored = "";
   try {
+    let found = findSettingsFiles(
+      host.cwd,
+      project?.root ?? host.cwd,
+      host.env,
+      host.home,
+      options.config,
+    );
+    // Outside a project no repository settings apply (a real run would stop at "no project").
+    if (project === null) found = { ...found, repo: null, ignoredCode: [] };
+    ignored =
+      found.ignoredCode.length === 0
+        ? ""
+        : `\nignored (code is never loaded; settings are read only from data files): ${found.ignoredCode.join(", ")}`;
     const resolved = await resolveSettings(found, flagsOf(options), {
       trustForRun: options.trustConfig || host.env.SAFE_NPM_TRUST_CONFIG === "1",
       store,

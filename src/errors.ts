@@ -15,6 +15,7 @@ export type ErrorCode =
   | "BAD_SETTINGS"
   | "UNTRUSTED_SETTINGS"
   | "TRUST"
+  | "UNSAFE_PATH"
   | "COREPACK_NOT_PREPARED";
 
 /**

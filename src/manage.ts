@@ -1,5 +1,5 @@
 /** `safe-npm trust`, `untrust` and `init`: the commands that manage settings, not sandboxes. */
-import { existsSync, writeFileSync } from "node:fs";
+import { lstatSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SafeNpmError } from "./errors.js";
 import type { HostInfo } from "./host.js";
@@ -45,7 +45,8 @@ export const INIT_TEMPLATE = {
 
 export function init(_host: HostInfo, project: Project, out: Output): number {
   const file = join(project.root, ".sandboxrc.json");
-  if (existsSync(file)) {
+  // lstat: a dangling link counts as existing (writing would follow it).
+  if (lstatSync(file, { throwIfNoEntry: false }) !== undefined) {
     throw new SafeNpmError("USAGE", `${file} already exists`, {
       hint: "edit it, or remove it first to start again from the defaults",
     });

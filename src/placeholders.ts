@@ -1,51 +1,49 @@
 /**
- * bwrap creates a missing mount point on the host when it lies inside a read-write bind. With the
- * private home that is harmless (it lands there); with `home: "project"` a dotfile's mount point
- * lands in the project. These helpers note such paths before the run and remove them after —
- * only when they are still empty placeholders, so nothing the command wrote is ever lost.
+ * bwrap creates a missing mount point on the host when it lies inside a read-write bind: the
+ * stand-ins for missing config files (`.yarnrc.yml`, `.yarn/releases`, …) and, with
+ * `home: "project"`, dotfiles' mount points land in the project. These helpers note every such
+ * path before the run and remove it after — only while it is still an empty file or an empty
+ * directory, so nothing the command wrote is ever lost, and never through a link: code inside
+ * may have replaced a parent directory by one.
  */
-import { existsSync, lstatSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { lstatSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Mount } from "./policy.js";
 import { isInside } from "./project.js";
+import { projectPathKind } from "./safepath.js";
 
-/** The topmost missing ancestor of each mount destination inside `root`. */
+/** Every path bwrap will create for the mounts inside `root`, parents before children. */
 export function findPlaceholders(mounts: readonly Mount[], root: string): string[] {
   const out = new Set<string>();
   for (const mount of mounts) {
-    if (mount.kind === "symlink" || !isInside(mount.dest, root) || existsSync(mount.dest)) continue;
-    let top = mount.dest;
-    while (dirname(top) !== root && !existsSync(dirname(top))) top = dirname(top);
-    out.add(top);
+    if (mount.kind === "symlink" || !isInside(mount.dest, root) || exists(mount.dest)) continue;
+    const missing: string[] = [];
+    for (let p = mount.dest; p !== root && !exists(p); p = dirname(p)) missing.unshift(p);
+    for (const p of missing) out.add(p);
   }
   return [...out];
 }
 
-export function cleanupPlaceholders(paths: readonly string[]): void {
-  for (const path of paths) {
-    if (isEmptyPlaceholder(path)) removeTree(path);
+/** Removes the placeholders that are still empty, children before parents. */
+export function cleanupPlaceholders(paths: readonly string[], root: string): void {
+  for (const path of [...paths].reverse()) {
+    try {
+      // Refuses a path under a link (throws) and says what the path is now.
+      const kind = projectPathKind(root, path, "placeholder");
+      if (kind === "file" && lstatSync(path).size === 0) unlinkSync(path);
+      // rmdir removes only an empty directory.
+      else if (kind === "directory") rmdirSync(path);
+    } catch {
+      // not empty, replaced by a link, or already gone: leave it
+    }
   }
 }
 
-/** An empty file, or a directory holding only empty placeholders. */
-function isEmptyPlaceholder(path: string): boolean {
-  let st: ReturnType<typeof lstatSync>;
+function exists(path: string): boolean {
   try {
-    st = lstatSync(path);
+    lstatSync(path);
+    return true;
   } catch {
     return false;
-  }
-  if (st.isFile()) return st.size === 0;
-  if (!st.isDirectory()) return false;
-  return readdirSync(path).every((name) => isEmptyPlaceholder(`${path}/${name}`));
-}
-
-function removeTree(path: string): void {
-  const st = lstatSync(path);
-  if (st.isDirectory()) {
-    for (const name of readdirSync(path)) removeTree(`${path}/${name}`);
-    rmdirSync(path);
-  } else {
-    unlinkSync(path);
   }
 }

@@ -69,6 +69,8 @@ export type Mount =
   | { kind: "ro-bind" | "bind"; src: string; dest: string }
   | { kind: "symlink"; target: string; dest: string }
   | { kind: "tmpfs" | "proc" | "dev"; dest: string }
+  /** An empty read-only directory (a tmpfs remounted read-only). */
+  | { kind: "empty-dir"; dest: string }
   /** A generated read-only file (bwrap --ro-bind-data). */
   | { kind: "data"; dest: string; data: string; label: string };
 
@@ -116,10 +118,13 @@ export interface PolicyInput {
   /** Existing absolute paths inside the project kept read-only (`.git`). */
   protect: readonly string[];
   /**
-   * Missing paths inside the project that code inside must not create (registry config during
-   * installs): an empty read-only file is mounted there; run.ts removes the placeholder after.
+   * Missing paths inside the project that code inside must not create (registry config and the
+   * other files a package manager on the host obeys): an empty read-only file is mounted there;
+   * run.ts removes the placeholder after.
    */
   seal: readonly string[];
+  /** The same for directories (`.yarn/releases`): an empty read-only directory. */
+  sealDirs?: readonly string[];
   settings: SettingsInput;
   toolchain: ToolchainInput;
   /** Registry mode: the host proxy's socket and the bridge script, bound read-only inside. */
@@ -254,13 +259,19 @@ export function resolvePolicy(input: PolicyInput): Policy {
     mounts.push({ kind: "bind", src: project.root, dest: project.root });
   }
   for (const path of input.protect) mounts.push({ kind: "ro-bind", src: path, dest: path });
+  // A path already mounted read-only (the user's .npmrc with home "project") needs no stand-in.
+  const mounted = new Set(mounts.map((m) => m.dest));
   for (const path of input.seal) {
+    if (mounted.has(path)) continue;
     mounts.push({
       kind: "data",
       dest: path,
       data: "",
       label: `empty, read-only: ${basename(path)} cannot be created`,
     });
+  }
+  for (const path of input.sealDirs ?? []) {
+    if (!mounted.has(path)) mounts.push({ kind: "empty-dir", dest: path });
   }
   const marker: SandboxMarker = {
     version: input.version,

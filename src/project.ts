@@ -1,8 +1,9 @@
 /** Finds the project root above the working directory and the package manager it uses. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { findUpSync } from "find-up";
 import { SafeNpmError } from "./errors.js";
+import { readRegularFile } from "./safepath.js";
 
 export type PackageManagerName = "npm" | "yarn" | "pnpm" | "bun";
 
@@ -80,6 +81,13 @@ export function findProject(cwd: string, home: string): Project {
       },
     );
   }
+  // package-manager-detector and the package manager read it: a FIFO would hang them.
+  const kind = lstatSync(join(root, "package.json"), { throwIfNoEntry: false });
+  if (kind !== undefined && !kind.isFile() && !kind.isSymbolicLink()) {
+    throw new SafeNpmError("NO_PROJECT", `${join(root, "package.json")} is not a regular file`, {
+      hint: "replace it with a regular file",
+    });
+  }
   return { root, reason };
 }
 
@@ -133,7 +141,8 @@ export async function detectPackageManager(root: string): Promise<DetectedPackag
 
 function readPackageJson(dir: string): Record<string, unknown> | null {
   try {
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as unknown;
+    // Regular files only: a FIFO planted as package.json must not hang safe-npm.
+    const pkg = JSON.parse(readRegularFile(join(dir, "package.json"), false)) as unknown;
     return typeof pkg === "object" && pkg !== null ? (pkg as Record<string, unknown>) : null;
   } catch {
     return null;

@@ -14,6 +14,7 @@ import {
 } from "./diagnose.js";
 import { SafeNpmError } from "./errors.js";
 import { gatherHost, type HostInfo, resolveTool } from "./host.js";
+import { projectGuards } from "./hostfiles.js";
 import { check, describeFinding, rootGitPlaces, snapshot } from "./integrity.js";
 import { bridgeHostPath } from "./network/inside.js";
 import { registryAllowlist, registryFiles } from "./network/registries.js";
@@ -106,6 +107,11 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       `safe-npm: ignoring ${file}: settings are read only from data files (.sandboxrc, .sandboxrc.json|yaml|yml, package.json "sandbox"); loading code would run it outside the sandbox\n`,
     );
   }
+  for (const file of found.ignoredLinks) {
+    out.stderr(
+      `safe-npm: not reading settings from ${file}: it is a symbolic link, and settings are read only from regular files\n`,
+    );
+  }
   const store = trustStorePath(host.env, host.home);
   if (target.kind === "trust" || target.kind === "untrust") {
     const manage = await import("./manage.js");
@@ -153,6 +159,8 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     project.root,
     createHash("sha256").update(project.root).digest("hex").slice(0, 12),
   );
+  // Before anything reads the project's config: refuses links planted in the project.
+  const guards = projectGuards(project.root, effective.protect, protectSource(resolved));
   // With $HOME = the project, the project's own .npmrc is the user config: keep it visible.
   const projectNpmrcIsHome =
     effective.home === "project" && existsSync(join(project.root, ".npmrc"));
@@ -185,14 +193,12 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       command,
       network,
       privateHome,
-      // In registry mode the files that name registries widen the allowlist: code inside must
-      // not be able to add a host for the next install — neither by editing one nor by creating one.
-      protect: [
-        ...effective.protect.map((p) => join(project.root, p)),
-        ...registryConfig,
-        ...hostGit.protect,
-      ].filter((p, i, all) => existsSync(p) && all.indexOf(p) === i),
-      seal: registryConfig.filter((p) => !existsSync(p)),
+      // In every mode: the registry config (the next install's allowlist) and what a package
+      // manager on the host runs can be neither changed nor created inside (hostfiles.ts); nor
+      // can the hooks directory host git runs (integrity.ts).
+      protect: [...new Set([...guards.protect, ...hostGit.protect])],
+      seal: guards.seal,
+      sealDirs: guards.sealDirs,
       settings: settingsInput(effective, host, project, resolved),
       proxy,
       version: VERSION,
@@ -249,7 +255,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
         throw sandboxFailed(host, outcome.exitCode);
       return outcome.exitCode;
     } finally {
-      cleanupPlaceholders(placeholders);
+      cleanupPlaceholders(placeholders, project.root);
       const findings = check(project.root, before, { skip: readOnly, install: cls === "install" });
       for (const finding of findings) out.stderr(describeFinding(finding));
     }
@@ -300,6 +306,14 @@ async function describeTarget(
     default:
       return { kind: "shell", command: [userShell(host)], detected: await detect(), cls: "run" };
   }
+}
+
+/** Where the `protect` list came from, for messages. */
+function protectSource(resolved: Awaited<ReturnType<typeof resolveSettings>>): string {
+  const layer = resolved.effective.sources.protect;
+  if (layer === "repo" && resolved.repo !== null) return `from ${resolved.repo.file}`;
+  if (layer === "user" && resolved.user !== null) return `from ${resolved.user.file}`;
+  return "the default";
 }
 
 /** The user's $SHELL when the sandbox can see it (under /usr), else /bin/sh. */

@@ -1,9 +1,10 @@
 /** Registry mode's allowlist inputs: the files that name registries, and the hosts they name. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { HostInfo } from "../host.js";
 import { sanitizeNpmrc } from "../npmrc.js";
 import type { Project } from "../project.js";
+import { readRegularFile } from "../safepath.js";
 import type { EffectiveSettings } from "../settings/merge.js";
 import type { AllowEntry } from "./allowlist.js";
 
@@ -27,11 +28,13 @@ export async function registryAllowlist(
   const { dedupeAllowlist, parseAllowEntry, parseAllowlist, registriesFromConfig } = await import(
     "./allowlist.js"
   );
+  // Never through a link, never a FIFO (it would block): a missing file is no config.
   const read = (path: string | undefined): string | null => {
     try {
-      return path === undefined ? null : readFileSync(path, "utf8");
-    } catch {
-      return null;
+      return path === undefined ? null : readRegularFile(path, true);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw error;
     }
   };
   const [npmrc, yarnrcYml, yarnrc] = files;

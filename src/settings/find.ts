@@ -2,8 +2,10 @@
  * Cheap look-up of settings files, run on every start: only when something is found are the
  * schema and cosmiconfig loaded (see load.ts).
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
+import { SafeNpmError } from "../errors.js";
+import { PLANTED_HINT, readRegularFile } from "../safepath.js";
 
 /** Data files a repository may use, in cosmiconfig's order within one directory. */
 export const REPO_SEARCH_PLACES = [
@@ -24,6 +26,8 @@ export interface FoundSettings {
   user: string | null;
   /** Code config files that were seen and are ignored. */
   ignoredCode: string[];
+  /** package.json files that are links: their `sandbox` key is not read. */
+  ignoredLinks: string[];
 }
 
 export function findSettingsFiles(
@@ -34,6 +38,7 @@ export function findSettingsFiles(
   explicitUserConfig: string | undefined,
 ): FoundSettings {
   const ignoredCode: string[] = [];
+  const ignoredLinks: string[] = [];
   let repo: string | null = null;
   for (let dir = cwd; ; dir = dirname(dir)) {
     let names: string[] = [];
@@ -46,14 +51,31 @@ export function findSettingsFiles(
     if (repo === null) {
       for (const place of REPO_SEARCH_PLACES) {
         if (!names.includes(place)) continue;
-        if (place === "package.json" && !hasSandboxKey(join(dir, place))) continue;
-        repo = join(dir, place);
+        const path = join(dir, place);
+        // Code inside may have planted the file: a link would borrow another file's content
+        // (and its trust, or print a key in an error), a FIFO would hang the read.
+        const kind = fileKind(path);
+        if (place === "package.json") {
+          if (kind === "link") {
+            ignoredLinks.push(path);
+            continue;
+          }
+          if (kind !== "file" || !hasSandboxKey(path)) continue;
+        } else if (kind !== "file") {
+          throw unsafeSettingsFile(path, kind);
+        }
+        repo = path;
         break;
       }
     }
     if (dir === projectRoot || dir === dirname(dir)) break;
   }
-  return { repo, user: explicitUserConfig ?? userSettingsFile(env, home), ignoredCode };
+  return {
+    repo,
+    user: explicitUserConfig ?? userSettingsFile(env, home),
+    ignoredCode,
+    ignoredLinks,
+  };
 }
 
 /** `$XDG_CONFIG_HOME/safe-npm/config.json|yaml|yml` (default `~/.config`), if present. */
@@ -72,9 +94,30 @@ export function userSettingsFile(
   return null;
 }
 
+function fileKind(path: string): "file" | "link" | "other" | "missing" {
+  try {
+    const st = lstatSync(path);
+    return st.isSymbolicLink() ? "link" : st.isFile() ? "file" : "other";
+  } catch {
+    return "missing";
+  }
+}
+
+function unsafeSettingsFile(path: string, kind: "link" | "other" | "missing"): SafeNpmError {
+  return kind === "link"
+    ? new SafeNpmError(
+        "UNSAFE_PATH",
+        `settings file ${path} is a symbolic link; settings are read only from regular files (a link could borrow another project's trusted settings)`,
+        { hint: PLANTED_HINT },
+      )
+    : new SafeNpmError("UNSAFE_PATH", `settings file ${path} is not a regular file`, {
+        hint: `remove ${path}, or replace it with a regular file`,
+      });
+}
+
 function hasSandboxKey(packageJson: string): boolean {
   try {
-    const pkg = JSON.parse(readFileSync(packageJson, "utf8")) as unknown;
+    const pkg = JSON.parse(readRegularFile(packageJson, true)) as unknown;
     return typeof pkg === "object" && pkg !== null && "sandbox" in pkg;
   } catch {
     return false;

@@ -46,7 +46,7 @@ export async function resolveSettings(
   const { isTrusted } = await import("./trust.js");
   let user: LoadedLayer | null = null;
   if (found.user !== null) {
-    const loaded = loadSettingsFile(found.user);
+    const loaded = loadSettingsFile(found.user, false);
     effective = applyLayer(effective, loaded.settings, "user");
     user = { file: loaded.file, content: loaded.content };
   }

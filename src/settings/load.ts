@@ -1,12 +1,13 @@
 /**
- * Loads settings files with cosmiconfig — data only: JSON, YAML, package.json's `sandbox` key.
- * Parse errors name the file and the line.
+ * Loads settings files with cosmiconfig's loaders — data only: JSON, YAML, package.json's
+ * `sandbox` key. The file is read once, by safe-npm (a repository's never through a link, and
+ * never a FIFO), so what is validated is what trust is recorded against. Parse errors name the
+ * file and the line, never the content.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { basename } from "node:path";
-import { cosmiconfigSync, defaultLoadersSync } from "cosmiconfig";
+import { basename, extname } from "node:path";
+import { defaultLoadersSync } from "cosmiconfig";
 import { SafeNpmError } from "../errors.js";
-import { REPO_SEARCH_PLACES } from "./find.js";
+import { readRegularFile } from "../safepath.js";
 import type { Settings } from "./schema.js";
 import { validateSettings } from "./validate.js";
 
@@ -17,37 +18,52 @@ export interface LoadedSettings {
   content: string;
 }
 
-const explorer = cosmiconfigSync("sandbox", {
-  searchPlaces: [...REPO_SEARCH_PLACES],
-  searchStrategy: "none",
-  cache: false,
-  // Only data loaders: no code from a settings file ever runs.
-  loaders: {
-    ".json": defaultLoadersSync[".json"],
-    ".yaml": defaultLoadersSync[".yaml"],
-    ".yml": defaultLoadersSync[".yml"],
-    noExt: defaultLoadersSync.noExt,
-  },
-});
+/** Only data loaders: no code from a settings file ever runs. */
+const LOADERS: Record<string, (file: string, content: string) => unknown> = {
+  ".json": defaultLoadersSync[".json"],
+  ".yaml": defaultLoadersSync[".yaml"],
+  ".yml": defaultLoadersSync[".yml"],
+  "": defaultLoadersSync.noExt,
+};
 
-export function loadSettingsFile(file: string): LoadedSettings {
-  if (!existsSync(file)) {
-    throw new SafeNpmError("BAD_SETTINGS", `${file}: no such settings file`, {
-      hint: "check the path given to --config",
+/**
+ * `repo`: the file is the repository's (found in the project), so a link there is refused; the
+ * user's own file (`--config`, `~/.config/safe-npm/…`) may be a link.
+ */
+export function loadSettingsFile(file: string, repo = true): LoadedSettings {
+  let text: string;
+  try {
+    text = readRegularFile(file, repo);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new SafeNpmError("BAD_SETTINGS", `${file}: no such settings file`, {
+        hint: "check the path given to --config",
+      });
+    }
+    throw error;
+  }
+  const isPackageJson = basename(file) === "package.json";
+  const load = LOADERS[isPackageJson ? ".json" : extname(file)];
+  if (load === undefined) {
+    throw new SafeNpmError("BAD_SETTINGS", `${file}: not a JSON or YAML file`, {
+      hint: "settings files end in .json, .yaml or .yml (or have no extension: YAML or JSON)",
     });
   }
-  let config: unknown;
+  let config: unknown = {};
   try {
-    const result = explorer.load(file);
-    config = result?.config ?? {};
+    // An empty file is empty settings (as cosmiconfig has it).
+    if (text.trim() !== "") config = load(file, text);
   } catch (error) {
-    throw new SafeNpmError("BAD_SETTINGS", `${file}: cannot parse: ${parseProblem(error, file)}`, {
+    throw new SafeNpmError("BAD_SETTINGS", `${file}: cannot parse: ${parseProblem(error, text)}`, {
       hint: "fix the syntax (JSON or YAML) at the line shown, or remove the file",
     });
   }
+  if (isPackageJson) {
+    const pkg = config as Record<string, unknown> | null;
+    config = typeof pkg === "object" && pkg !== null ? (pkg.sandbox ?? {}) : {};
+  }
   const settings = validateSettings(config, file);
-  const content =
-    basename(file) === "package.json" ? JSON.stringify(config) : readFileSync(file, "utf8");
+  const content = isPackageJson ? JSON.stringify(config) : text;
   return { file, settings, content };
 }
 
@@ -56,7 +72,7 @@ export function loadSettingsFile(file: string): LoadedSettings {
  * the line with `>` when it has one; otherwise the reason names a position (Node 20) or a line
  * and column (Node 22+), turned into a line with the file's text.
  */
-function parseProblem(error: unknown, file: string): string {
+function parseProblem(error: unknown, text: string): string {
   const e = error as { message?: string; mark?: { line: number; column: number }; reason?: string };
   if (e.mark !== undefined && e.reason !== undefined) {
     return `line ${e.mark.line + 1}, column ${e.mark.column + 1}: ${e.reason}`;
@@ -65,23 +81,25 @@ function parseProblem(error: unknown, file: string): string {
   const reason =
     message
       .split("\n")
+      // Not the code frame's lines, which quote the file.
+      .filter((l) => !/^\s*>?\s*\d+ \|/.test(l) && !/^\s*\|/.test(l))
       .find((l) => /JSON at position|Unexpected|Expected|line \d+ column/.test(l))
       ?.replace(/ while parsing .*$/, "")
       .replace(/ in JSON at position \d+.*$/, "")
       .replace(/ \(line \d+ column \d+\)$/, "")
+      // Node 22+ quotes the text around the error ("…" is not valid JSON): never echo the file.
+      .replace(/, (\.\.\.)?".*$/, "")
+      .replace(/(token|character) ("[^"]*"|'[^']*')( \(0x[\dA-F]+\))?/i, "$1")
       .trim() ??
     message.split("\n")[0] ??
     "invalid JSON";
+  // Whatever still quotes something may quote the file: say less instead.
+  const safeReason = /["'`]/.test(reason) ? "invalid JSON" : reason;
   let line = /^>\s*(\d+) \|/m.exec(message)?.[1];
   line ??= /line (\d+) column \d+/.exec(message)?.[1];
   const position = /at position (\d+)/.exec(message)?.[1];
   if (line === undefined && position !== undefined) {
-    try {
-      const text = readFileSync(file, "utf8").slice(0, Number(position));
-      line = String(text.split("\n").length);
-    } catch {
-      // keep the reason alone
-    }
+    line = String(text.slice(0, Number(position)).split("\n").length);
   }
-  return line === undefined ? reason : `line ${line}: ${reason}`;
+  return line === undefined ? safeReason : `line ${line}: ${safeReason}`;
 }

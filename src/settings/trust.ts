@@ -3,9 +3,17 @@
  * hash, in `$XDG_STATE_HOME/safe-npm/trust.json`. Any change to the file revokes its trust.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import {
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
+import { PLANTED_HINT } from "../safepath.js";
 
 interface TrustEntry {
   sha256: string;
@@ -33,14 +41,27 @@ export function contentHash(content: string): string {
   return createHash("sha256").update(content).digest("hex");
 }
 
+/**
+ * What trust is recorded against: the file's own path with its directory resolved. The file
+ * itself must not be a link — keyed by its target, a link would borrow the target's trust.
+ */
+export function trustKey(file: string): string {
+  if (lstatSync(file).isSymbolicLink()) {
+    throw new SafeNpmError("UNSAFE_PATH", `settings file ${file} is a symbolic link`, {
+      hint: PLANTED_HINT,
+    });
+  }
+  return join(realpathSync(dirname(file)), basename(file));
+}
+
 export function isTrusted(store: string, file: string, content: string): boolean {
-  const entry = read(store).entries[realpathSync(file)];
+  const entry = read(store).entries[trustKey(file)];
   return entry !== undefined && entry.sha256 === contentHash(content);
 }
 
 export function trust(store: string, file: string, content: string, widenings: string[]): void {
   const data = read(store);
-  data.entries[realpathSync(file)] = {
+  data.entries[trustKey(file)] = {
     sha256: contentHash(content),
     trustedAt: new Date().toISOString(),
     widenings,
@@ -51,7 +72,7 @@ export function trust(store: string, file: string, content: string, widenings: s
 /** Returns whether an entry was removed. */
 export function untrust(store: string, file: string): boolean {
   const data = read(store);
-  const key = realpathSync(file);
+  const key = trustKey(file);
   if (data.entries[key] === undefined) return false;
   delete data.entries[key];
   write(store, data);

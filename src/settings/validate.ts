@@ -16,7 +16,8 @@ export function validateSettings(data: unknown, file: string): Settings {
     const issue = result.issues[0];
     const key = issue.path?.map((p) => String(p.key)).join(".") ?? "";
     const expected = issue.expected ?? "a valid value";
-    throw invalid(file, key, `expected ${expected}, got ${issue.received}`);
+    // The type of what was found, never the value: the file may not be what it claims to be.
+    throw invalid(file, key, `expected ${expected}, got ${describe(issue.input)}`);
   }
   const settings = result.output;
   for (const [i, path] of (settings.dotfiles ?? []).entries()) {
@@ -25,7 +26,7 @@ export function validateSettings(data: unknown, file: string): Settings {
       throw invalid(
         file,
         `dotfiles[${i}]`,
-        `"${path}" is not a path inside your home`,
+        "not a path inside your home",
         'write it relative to ~, e.g. ".gitconfig" or "~/.config/nvim"',
       );
     }
@@ -33,7 +34,7 @@ export function validateSettings(data: unknown, file: string): Settings {
   for (const mode of ["ro", "rw"] as const) {
     for (const [i, path] of (settings.binds?.[mode] ?? []).entries()) {
       if (!isAbsolute(path) && !path.startsWith("~/")) {
-        throw invalid(file, `binds.${mode}[${i}]`, `"${path}" must be absolute or start with ~/`);
+        throw invalid(file, `binds.${mode}[${i}]`, "must be an absolute path or start with ~/");
       }
     }
   }
@@ -42,15 +43,15 @@ export function validateSettings(data: unknown, file: string): Settings {
       throw invalid(
         file,
         `protect[${i}]`,
-        `"${path}" must be a path inside the project, e.g. ".git" or "secrets/"`,
+        'must be a path inside the project, e.g. ".git" or "secrets/"',
       );
     }
   }
   if (settings.env !== undefined) {
     const names = Array.isArray(settings.env) ? settings.env : Object.keys(settings.env);
-    for (const name of names) {
+    for (const [i, name] of names.entries()) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-        throw invalid(file, "env", `"${name}" is not an environment variable name`);
+        throw invalid(file, `env[${i}]`, "not an environment variable name");
       }
     }
   }
@@ -107,10 +108,13 @@ function distance(a: string, b: string): number {
   return prev[b.length] ?? 0;
 }
 
+/** What kind of value was found — never the value itself. */
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  return typeof value === "string" ? `"${value}"` : typeof value;
+  if (typeof value === "object") return "an object";
+  if (typeof value === "string") return "a string";
+  return typeof value === "undefined" ? "nothing" : `a ${typeof value}`;
 }
 
 function invalid(file: string, key: string, problem: string, fix?: string): SafeNpmError {

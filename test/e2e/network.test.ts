@@ -221,6 +221,45 @@ describe.skipIf(unavailable !== "")("network", () => {
     expect(existsSync(join(world.project, ".yarnrc"))).toBe(false);
     expect(world.gitStatus()).toBe(before);
   });
+
+  it("a run-class command cannot add a registry for the next install; (control) appended on the host, it would", async () => {
+    const npmrc = join(world.project, ".npmrc");
+    const original = readFileSync(npmrc, "utf8");
+    const line = `@x:registry=http://127.0.0.1:${exfil.port}/`;
+    const toX = (): string[] => exfil.requests.map((r) => r.url).filter((u) => u.includes("@x"));
+    // What `safe-npm test` running a dependency's code would try: no --network flag, run class.
+    const planted = await world.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      [
+        `echo '${line}' >> .npmrc && echo appended`,
+        `printf 'npmRegistryServer: "http://127.0.0.1:${exfil.port}"\\n' > .yarnrc.yml && echo created`,
+        `echo 'registry "http://127.0.0.1:${exfil.port}/"' > .yarnrc && echo created`,
+        "true",
+      ].join("; "),
+    ]);
+    expect(planted.exitCode).toBe(0);
+    expect(planted.stdout).not.toMatch(/appended|created/);
+    expect(readFileSync(npmrc, "utf8")).toBe(original);
+    expect(existsSync(join(world.project, ".yarnrc.yml"))).toBe(false);
+    expect(existsSync(join(world.project, ".yarnrc"))).toBe(false);
+
+    const next = await world.run(["npm", "install", "--no-save", "@x/thing"]);
+    expect(next.stderr).not.toContain("✗");
+    expect(toX()).toEqual([]);
+
+    // The control: the same line appended outside the sandbox reaches the host on the next install.
+    writeFileSync(npmrc, `${original}${line}\n`);
+    try {
+      await world.run(["npm", "install", "--no-save", "@x/thing"]);
+      expect(toX()).not.toEqual([]);
+    } finally {
+      writeFileSync(npmrc, original);
+    }
+  });
 });
 
 /** How each other manager is pointed at the test registry and allowed to run net-probe's script. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { buildBwrapArgs } from "../../src/bwrap.js";
 import { MARKER_PATH, type ResolvedTool } from "../../src/host.js";
 import { sanitizeNpmrc } from "../../src/npmrc.js";
 import {
@@ -379,5 +380,32 @@ describe("sealed paths", () => {
     // After the project bind, or the bind would cover it.
     const at = (dest: string): number => policy.mounts.findIndex((m) => m.dest === dest);
     expect(at(`${PROJECT}/.yarnrc.yml`)).toBeGreaterThan(at(PROJECT));
+  });
+});
+
+describe("sealed directories and already-mounted paths", () => {
+  it("mounts an empty read-only directory where a missing directory must not be created", () => {
+    const dest = `${PROJECT}/.yarn/releases`;
+    const policy = resolvePolicy(baseInput({ input: { sealDirs: [dest] } }));
+    const at = (d: string): number => policy.mounts.findIndex((m) => m.dest === d);
+    expect(policy.mounts[at(dest)]).toEqual({ kind: "empty-dir", dest });
+    expect(at(dest)).toBeGreaterThan(at(PROJECT));
+    const args = buildBwrapArgs(policy, null).args.join(" ");
+    expect(args).toContain(`--tmpfs ${dest} --remount-ro ${dest}`);
+  });
+
+  it('needs no stand-in where a read-only mount is already (the user\'s .npmrc with home "project")', () => {
+    const dest = `${PROJECT}/.npmrc`;
+    const policy = resolvePolicy(
+      baseInput({
+        input: {
+          seal: [dest],
+          settings: { ...baseInput().settings, home: "project" },
+        },
+      }),
+    );
+    const mounts = policy.mounts.filter((m) => m.dest === dest);
+    expect(mounts).toHaveLength(1);
+    expect(mounts[0]).toMatchObject({ kind: "data", label: "~/.npmrc without credentials" });
   });
 });

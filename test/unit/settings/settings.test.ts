@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -69,14 +70,15 @@ describe("validateSettings", () => {
   });
 
   it.each([
-    [{ dotfiles: ".gitconfig" }, 'dotfiles: expected Array, got ".gitconfig"'],
-    [{ home: "somewhere" }, 'home: expected ("private" | "project"), got "somewhere"'],
+    [{ dotfiles: ".gitconfig" }, "dotfiles: expected Array, got a string"],
+    [{ home: "somewhere" }, 'home: expected ("private" | "project"), got a string'],
     [{ network: 3 }, "network: expected"],
-    [{ protect: [1] }, "protect.0: expected string, got 1"],
-  ])("names the key, the expected and the actual type: %j", (data, message) => {
+    [{ protect: [1] }, "protect.0: expected string, got a number"],
+  ])("names the key, the expected and the actual type (never the value): %j", (data, message) => {
     const e = errorOf(() => validateSettings(data, "f"));
     expect(e.message.startsWith("f: ")).toBe(true);
     expect(e.message.replaceAll("\\", "")).toContain(message.replaceAll("\\", ""));
+    expect(e.message).not.toMatch(/gitconfig|somewhere/);
   });
 
   it.each([
@@ -86,13 +88,18 @@ describe("validateSettings", () => {
     [{ binds: { ro: ["relative/path"] } }, "binds.ro[0]"],
     [{ protect: ["../x"] }, "protect[0]"],
     [{ protect: ["/abs"] }, "protect[0]"],
-    [{ env: ["NOT-A-NAME"] }, "env"],
-  ])("rejects paths and names that escape their base: %j", (data, key) => {
-    expect(errorOf(() => validateSettings(data, "f")).message).toContain(`f: ${key}: `);
+    [{ env: ["NOT-A-NAME"] }, "env[0]"],
+  ])("rejects paths and names that escape their base, without echoing them: %j", (data, key) => {
+    const { message } = errorOf(() => validateSettings(data, "f"));
+    expect(message).toContain(`f: ${key}: `);
+    expect(message).not.toMatch(/passwd|outside|relative\/path|"\/abs|NOT-A-NAME|"~"/);
   });
 
-  it("rejects a non-object", () => {
+  it("rejects a non-object, naming its type only", () => {
     expect(errorOf(() => validateSettings([], "f")).message).toContain("expected an object");
+    const key = "-----BEGIN OPENSSH PRIVATE KEY----- SECRET";
+    const { message } = errorOf(() => validateSettings(key, "f"));
+    expect(message).toBe("f: expected an object of settings, got a string");
   });
 });
 
@@ -125,6 +132,32 @@ describe("loadSettingsFile", () => {
     const badYaml = file("y/.sandboxrc.yml", "dotfiles:\n  - a\n - b\n");
     expect(errorOf(() => loadSettingsFile(badYaml)).message).toContain(
       "cannot parse: line 3, column 2: bad indentation",
+    );
+  });
+
+  it.each([
+    ["k1/.sandboxrc.json", "-----BEGIN OPENSSH PRIVATE KEY-----\nKEYSECRET\n"],
+    ["k2/.sandboxrc.json", '{"a": KEYSECRET}'],
+    ["k3/.sandboxrc.json", '{"a": 1,\n "b": KEYSECRET}'],
+    ["k4/.sandboxrc", "-----BEGIN OPENSSH PRIVATE KEY----- KEYSECRET"],
+    ["k5/.sandboxrc.yml", "KEYSECRET: [\n"],
+  ])("never echoes the content of a file that does not parse: %s", (name, content) => {
+    const e = errorOf(() => loadSettingsFile(file(name, content)));
+    expect(e.code).toBe("BAD_SETTINGS");
+    expect(`${e.message}\n${e.hint}`).not.toMatch(/KEYSECRET|BEGIN|OPENSSH/);
+  });
+
+  it("refuses a repository's settings file that is a link or a FIFO, and reads the user's through a link", () => {
+    const target = file("elsewhere/trusted.json", '{"home":"project"}');
+    symlinkSync(target, join(dir, "linked.json"));
+    const e = errorOf(() => loadSettingsFile(join(dir, "linked.json")));
+    expect(e.code).toBe("UNSAFE_PATH");
+    expect(e.message).toContain(join(dir, "linked.json"));
+    expect(loadSettingsFile(join(dir, "linked.json"), false).settings).toEqual({ home: "project" });
+    execFileSync("mkfifo", [join(dir, "fifo.json")]);
+    // Returns at once (O_NONBLOCK): a FIFO never blocks the read.
+    expect(errorOf(() => loadSettingsFile(join(dir, "fifo.json"))).message).toContain(
+      "is not a regular file",
     );
   });
 });
@@ -162,10 +195,41 @@ describe("findSettingsFiles", () => {
       "/nonexistent",
       undefined,
     );
-    expect(found).toEqual({ repo: null, user, ignoredCode: [] });
+    expect(found).toEqual({ repo: null, user, ignoredCode: [], ignoredLinks: [] });
     expect(findSettingsFiles(dir, dir, {}, "/nonexistent", "/explicit.json").user).toBe(
       "/explicit.json",
     );
+  });
+
+  it.each([
+    [
+      "a link",
+      (path: string) => symlinkSync(file("elsewhere/x.json", "{}"), path),
+      "symbolic link",
+    ],
+    ["a dangling link", (path: string) => symlinkSync(join(dir, "nowhere"), path), "symbolic link"],
+    ["a FIFO", (path: string) => execFileSync("mkfifo", [path]), "not a regular file"],
+    ["a directory", (path: string) => mkdirSync(path), "not a regular file"],
+  ])("refuses a .sandboxrc.json that is %s, naming it", (_what, plant, problem) => {
+    const rc = join(dir, ".sandboxrc.json");
+    plant(rc);
+    const e = errorOf(() => findSettingsFiles(dir, dir, {}, "/nonexistent", undefined));
+    expect(e.code).toBe("UNSAFE_PATH");
+    expect(e.message).toContain(rc);
+    expect(e.message).toContain(problem);
+    expect(e.exitCode).toBe(125);
+  });
+
+  it("does not read a package.json that is a link (or a FIFO) for settings", () => {
+    const target = file("other/package.json", '{"sandbox":{"dotfiles":[".ssh/id_rsa"]}}');
+    mkdirSync(join(dir, "a"));
+    symlinkSync(target, join(dir, "a", "package.json"));
+    const found = findSettingsFiles(join(dir, "a"), join(dir, "a"), {}, "/nonexistent", undefined);
+    expect(found.repo).toBeNull();
+    expect(found.ignoredLinks).toEqual([join(dir, "a", "package.json")]);
+    mkdirSync(join(dir, "b"));
+    execFileSync("mkfifo", [join(dir, "b", "package.json")]);
+    expect(findSettingsFiles(join(dir, "b"), join(dir, "b"), {}, "/x", undefined).repo).toBeNull();
   });
 });
 
@@ -247,6 +311,18 @@ describe("trust", () => {
     expect(untrust(store, rc)).toBe(false);
   });
 
+  it("never keys trust by a link's target: a link cannot borrow another file's trust", () => {
+    const store = join(dir, "state", "trust.json");
+    const trusted = file("other/.sandboxrc.json", '{"dotfiles":[".ssh/id_rsa"]}');
+    trust(store, trusted, readFileSync(trusted, "utf8"), ["read ~/.ssh/id_rsa"]);
+    mkdirSync(join(dir, "proj"));
+    symlinkSync(trusted, join(dir, "proj", ".sandboxrc.json"));
+    const e = errorOf(() =>
+      isTrusted(store, join(dir, "proj", ".sandboxrc.json"), readFileSync(trusted, "utf8")),
+    );
+    expect(e.code).toBe("UNSAFE_PATH");
+  });
+
   it("reports a damaged store with the fix", () => {
     const store = file("state/trust.json", "{not json");
     const rc = file("proj/.sandboxrc.json", "{}");
@@ -259,7 +335,7 @@ describe("resolveSettings", () => {
 
   it("refuses untrusted widening, listing it, and applies it once trusted or for one run", async () => {
     const rc = file("proj/.sandboxrc.json", '{"dotfiles":[".ssh/id_rsa"],"network":"none"}');
-    const found = { repo: rc, user: null, ignoredCode: [] };
+    const found = { repo: rc, user: null, ignoredCode: [], ignoredLinks: [] };
     await expect(
       resolveSettings(found, {}, { trustForRun: false, store: store() }),
     ).rejects.toMatchObject({
@@ -278,7 +354,7 @@ describe("resolveSettings", () => {
   it("applies narrowing without trust", async () => {
     const rc = file("proj/.sandboxrc.yaml", "network: none\nprotect: [.git, dist]\n");
     const r = await resolveSettings(
-      { repo: rc, user: null, ignoredCode: [] },
+      { repo: rc, user: null, ignoredCode: [], ignoredLinks: [] },
       {},
       { trustForRun: false, store: store() },
     );
@@ -290,7 +366,7 @@ describe("resolveSettings", () => {
   it("trusts the user's own file without asking", async () => {
     const user = file("cfg/config.json", '{"dotfiles":[".gitconfig"],"env":["NPM_TOKEN"]}');
     const r = await resolveSettings(
-      { repo: null, user, ignoredCode: [] },
+      { repo: null, user, ignoredCode: [], ignoredLinks: [] },
       {},
       { trustForRun: false, store: store() },
     );

@@ -1,0 +1,93 @@
+/**
+ * A package manager run bare on the host executes what the project's config tells it to:
+ * `.npmrc`'s `script-shell`, a `.pnpmfile.cjs`, `bunfig.toml`'s `preload`, `.yarnrc.yml`'s
+ * `yarnPath` (yarn 2+). A postinstall that plants these must not reach the next bare run on the host:
+ * inside, the files are read-only (or cannot be created). The control plants the same with the
+ * host's own shell and shows each one running.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { repoRoot } from "./paths.js";
+import { makeWorld, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+
+const PNPM = join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs");
+const BUN = join(repoRoot, "node_modules", "bun", "bin", "bun.exe");
+const BERRY = join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js");
+const MARKERS = ["npm", "pnpm", "bun", "yarn"] as const;
+
+/** The postinstall: each plant on its own, so that one refused write does not stop the others. */
+function plantScript(marks: string): string {
+  const touch = (name: string): string =>
+    `require("fs").writeFileSync(${JSON.stringify(join(marks, name))}, "ran")`;
+  return [
+    `printf '#!/bin/sh\\ntouch ${join(marks, "npm")}\\nexec /bin/sh "$@"\\n' > evil.sh; chmod +x evil.sh`,
+    'echo "script-shell=$PWD/evil.sh" >> .npmrc',
+    `echo '${touch("pnpm")}' > .pnpmfile.cjs`,
+    `echo '${touch("bun")}' > preload.js`,
+    `echo 'preload = ["./preload.js"]' > bunfig.toml`,
+    `mkdir -p .yarn/releases && echo '${touch("yarn")}' > .yarn/releases/evil.cjs`,
+    "echo 'yarnPath: .yarn/releases/evil.cjs' >> .yarnrc.yml",
+    "true",
+  ].join("\n");
+}
+
+/** The next ordinary steps on the host: bare npm, pnpm, bun and yarn in the project. */
+function bareRuns(world: World): void {
+  const run = (cmd: string, args: string[]): void => {
+    spawnSync(cmd, args, { cwd: world.project, env: world.env, stdio: "ignore" });
+  };
+  run("npm", ["run", "hello"]);
+  // --ignore-scripts: the project's own postinstall (the plant) must not run again here.
+  run(process.execPath, [PNPM, "install", "--offline", "--ignore-scripts"]);
+  run(BUN, ["main.js"]);
+  run(process.execPath, [BERRY, "--version"]);
+}
+
+function makeProject(): { world: World; marks: string } {
+  const world = makeWorld({
+    projectInHome: true,
+    packageJson: { scripts: { postinstall: "sh plant.sh", hello: "echo hello" } },
+  });
+  const marks = join(world.dir, "marks");
+  spawnSync("mkdir", ["-p", marks]);
+  writeFileSync(join(world.project, "plant.sh"), plantScript(marks));
+  writeFileSync(join(world.project, "main.js"), "");
+  return { world, marks };
+}
+
+describe.skipIf(unavailable !== "")("what a bare package manager on the host runs", () => {
+  const worlds: World[] = [];
+  afterAll(() => {
+    for (const world of worlds) world.dispose();
+  });
+
+  it("(control) planted with the host's shell, each plant runs in the next bare run", () => {
+    const { world, marks } = makeProject();
+    worlds.push(world);
+    spawnSync("sh", ["plant.sh"], { cwd: world.project, env: world.env });
+    bareRuns(world);
+    for (const name of MARKERS) expect(existsSync(join(marks, name)), name).toBe(true);
+  });
+
+  it("planted by a postinstall under safe-npm, nothing runs in the next bare run", async () => {
+    const { world, marks } = makeProject();
+    worlds.push(world);
+    const npmrc = readFileSync(join(world.project, ".npmrc"), "utf8");
+    const r = await world.run(["install", "--no-audit", "--no-fund"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    // The postinstall did run inside: what it may write (the project) it wrote.
+    expect(existsSync(join(world.project, "evil.sh"))).toBe(true);
+    expect(existsSync(join(world.project, "preload.js"))).toBe(true);
+    // What a package manager on the host obeys is unchanged, or still missing.
+    expect(readFileSync(join(world.project, ".npmrc"), "utf8")).toBe(npmrc);
+    for (const name of [".pnpmfile.cjs", "bunfig.toml", ".yarnrc.yml", ".yarn"]) {
+      expect(existsSync(join(world.project, name)), name).toBe(false);
+    }
+    bareRuns(world);
+    for (const name of MARKERS) expect(existsSync(join(marks, name)), name).toBe(false);
+  });
+});
