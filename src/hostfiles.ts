@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { SafeNpmError } from "./errors.js";
+import type { Watch } from "./integrity.js";
 import { projectPathKind } from "./safepath.js";
 
 /**
@@ -28,6 +29,14 @@ export const HOST_RUN_FILES = [
   "bunfig.toml",
 ] as const;
 
+/**
+ * Missing ones of these get no stand-in but are watched: an empty `pnpm-workspace.yaml` would
+ * make the project look like a pnpm workspace (package-manager-detector takes it for pnpm's
+ * lockfile) to a nested safe-npm during the run, and for good after a killed run. One created
+ * inside is moved aside after the run instead (integrity.ts).
+ */
+const WATCH_WHEN_MISSING: ReadonlySet<string> = new Set(["pnpm-workspace.yaml"]);
+
 /** Directories yarn 2+ executes from (`yarnPath` into releases/, `plugins` paths). */
 export const HOST_RUN_DIRS = [".yarn/releases", ".yarn/plugins"] as const;
 
@@ -38,6 +47,8 @@ export interface ProjectGuards {
   seal: string[];
   /** Missing directories: an empty read-only directory stands in. */
   sealDirs: string[];
+  /** Missing files checked after the run instead: one created inside is moved aside. */
+  watch: Watch[];
 }
 
 /**
@@ -50,7 +61,7 @@ export function projectGuards(
   protect: readonly string[],
   protectSource: string,
 ): ProjectGuards {
-  const guards: ProjectGuards = { protect: [], seal: [], sealDirs: [] };
+  const guards: ProjectGuards = { protect: [], seal: [], sealDirs: [], watch: [] };
   for (const entry of protect) {
     const path = join(root, entry);
     const kind = projectPathKind(root, path, `protect entry "${entry}" (${protectSource}):`);
@@ -59,7 +70,9 @@ export function projectGuards(
   for (const name of HOST_RUN_FILES) {
     const path = join(root, name);
     const kind = projectPathKind(root, path, "package-manager config");
-    if (kind === "missing") guards.seal.push(path);
+    if (kind === "missing" && WATCH_WHEN_MISSING.has(name))
+      guards.watch.push({ kind: "pmconfig", path });
+    else if (kind === "missing") guards.seal.push(path);
     else if (kind !== "file") throw notPlain(path, "a regular file");
     else guards.protect.push(path);
   }

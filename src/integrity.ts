@@ -30,7 +30,7 @@ import {
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { includePaths, lastValue, parseGitConfig } from "./gitconfig.js";
 
-export type WatchKind = "git" | "hook" | "gitconfig" | "bin" | "self";
+export type WatchKind = "git" | "hook" | "gitconfig" | "pmconfig" | "bin" | "self";
 
 interface Entry {
   kind: WatchKind;
@@ -46,7 +46,7 @@ export interface Snapshot {
 }
 
 export interface Watch {
-  kind: "hook" | "gitconfig";
+  kind: "hook" | "gitconfig" | "pmconfig";
   path: string;
   /** A hooks directory that is also a worktree's top: only files named like git hooks count. */
   namesOnly?: boolean;
@@ -426,8 +426,8 @@ function collect(
   walk(root, false);
   for (const w of [...watch, ...(hooks ?? [])]) {
     if (skip.has(w.path)) continue;
-    if (w.kind === "gitconfig") {
-      if (!out.has(w.path)) out.set(w.path, { kind: "gitconfig", fp: entryFp(w.path, true) });
+    if (w.kind === "gitconfig" || w.kind === "pmconfig") {
+      if (!out.has(w.path)) out.set(w.path, { kind: w.kind, fp: entryFp(w.path, true) });
       continue;
     }
     if (!out.has(w.path)) out.set(w.path, { kind: "hook", fp: `hookdir:${entryFp(w.path, true)}` });
@@ -615,6 +615,7 @@ export function describeFinding(f: Finding): string {
     git: "git would run its config and hooks outside the sandbox",
     hook: "git on the host would run it as a hook",
     gitconfig: "git on the host reads it as the repository's config",
+    pmconfig: "a package manager run on the host would obey it",
     bin: "a bare `npm run` would run it outside the sandbox for a `safe-npm …` script",
     self: "a bare `npm run` would run it outside the sandbox for a `safe-npm …` script",
   };

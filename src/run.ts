@@ -247,7 +247,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     // home "project" some land in the project: note them now, remove them afterwards.
     const placeholders = findPlaceholders(policy.mounts, project.root);
     const readOnly = policy.mounts.flatMap((m) => (m.kind === "ro-bind" ? [m.dest] : []));
-    const before = snapshot(project.root, hostGit.watch, { skip: readOnly });
+    const before = snapshot(project.root, [...hostGit.watch, ...guards.watch], { skip: readOnly });
     try {
       const outcome = await runSandbox(host.bwrap, invocation, { foreground: policy.foreground });
       // A signal during start-up ends the run with the signal's status, not as bwrap's failure.

@@ -17,7 +17,7 @@ const unavailable = inject("sandboxUnavailable");
 const PNPM = join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs");
 const BUN = join(repoRoot, "node_modules", "bun", "bin", "bun.exe");
 const BERRY = join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js");
-const MARKERS = ["npm", "pnpm", "bun", "yarn"] as const;
+const MARKERS = ["npm", "pnpm", "pnpm-workspace", "bun", "yarn"] as const;
 
 /** The postinstall: each plant on its own, so that one refused write does not stop the others. */
 function plantScript(marks: string): string {
@@ -27,6 +27,8 @@ function plantScript(marks: string): string {
     `printf '#!/bin/sh\\ntouch ${join(marks, "npm")}\\nexec /bin/sh "$@"\\n' > evil.sh; chmod +x evil.sh`,
     'echo "script-shell=$PWD/evil.sh" >> .npmrc',
     `echo '${touch("pnpm")}' > .pnpmfile.cjs`,
+    `echo '${touch("pnpm-workspace")}' > ws-hooks.cjs`,
+    "echo 'pnpmfile: ws-hooks.cjs' > pnpm-workspace.yaml",
     `echo '${touch("bun")}' > preload.js`,
     `echo 'preload = ["./preload.js"]' > bunfig.toml`,
     `mkdir -p .yarn/releases && echo '${touch("yarn")}' > .yarn/releases/evil.cjs`,
@@ -43,6 +45,14 @@ function bareRuns(world: World): void {
   run("npm", ["run", "hello"]);
   // --ignore-scripts: the project's own postinstall (the plant) must not run again here.
   run(process.execPath, [PNPM, "install", "--offline", "--ignore-scripts"]);
+  // The default pnpmfile, which a pnpmfile named in pnpm-workspace.yaml would replace.
+  run(process.execPath, [
+    PNPM,
+    "install",
+    "--offline",
+    "--ignore-scripts",
+    "--config.pnpmfile=.pnpmfile.cjs",
+  ]);
   run(BUN, ["main.js"]);
   run(process.execPath, [BERRY, "--version"]);
 }
@@ -87,6 +97,12 @@ describe.skipIf(unavailable !== "")("what a bare package manager on the host run
     for (const name of [".pnpmfile.cjs", "bunfig.toml", ".yarnrc.yml", ".yarn"]) {
       expect(existsSync(join(world.project, name)), name).toBe(false);
     }
+    // A new pnpm-workspace.yaml is moved aside after the run (a stand-in would make the project
+    // look like a pnpm workspace), and said so.
+    const workspace = join(world.project, "pnpm-workspace.yaml");
+    expect(existsSync(workspace)).toBe(false);
+    expect(existsSync(`${workspace}.quarantined-by-safe-npm`)).toBe(true);
+    expect(r.stderr).toContain(`moved ${workspace} to ${workspace}.quarantined-by-safe-npm`);
     bareRuns(world);
     for (const name of MARKERS) expect(existsSync(join(marks, name)), name).toBe(false);
   });

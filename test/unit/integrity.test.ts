@@ -192,6 +192,15 @@ describe("snapshot and check: hooks directories", () => {
     expect(moved).toEqual([".githooks", ".husky/pre-commit"]);
   });
 
+  it("moves a watched package-manager config file created or changed inside", () => {
+    const watch: Watch[] = [{ kind: "pmconfig", path: join(root, "pnpm-workspace.yaml") }];
+    const created = around(() => file("pnpm-workspace.yaml", "pnpmfile: evil.cjs\n"), { watch });
+    expect(created.moved).toEqual(["pnpm-workspace.yaml"]);
+    expect(created.findings[0]?.kind).toBe("pmconfig");
+    rmSync(join(root, "pnpm-workspace.yaml.quarantined-by-safe-npm"));
+    expect(around(() => {}, { watch }).moved).toEqual([]);
+  });
+
   it("follows a nested repository's core.hooksPath", () => {
     file("vendor/a/.git/config", "[core]\n\thooksPath = hooks-dir\n");
     file("vendor/a/hooks-dir/pre-commit", "ok\n");

@@ -112,7 +112,13 @@ describe("projectGuards", () => {
       join(root, ".npmrc"),
       join(root, ".yarn", "releases"),
     ]);
-    expect(g.seal).toEqual(HOST_RUN_FILES.filter((f) => f !== ".npmrc").map((f) => join(root, f)));
+    expect(g.seal).toEqual(
+      HOST_RUN_FILES.filter((f) => f !== ".npmrc" && f !== "pnpm-workspace.yaml").map((f) =>
+        join(root, f),
+      ),
+    );
+    // An empty stand-in would make the project look like a pnpm workspace: watched instead.
+    expect(g.watch).toEqual([{ kind: "pmconfig", path: join(root, "pnpm-workspace.yaml") }]);
     expect(g.sealDirs).toEqual([join(root, ".yarn", "plugins")]);
     expect(HOST_RUN_DIRS).toContain(".yarn/plugins");
   });
