@@ -32,7 +32,9 @@ export const READY_SCRIPT = `printf x >&${READY_FD}; exec ${READY_FD}>&-; exec "
  * setpgid/tcsetpgrp itself; perl can.
  *
  * This supervisor stays in the caller's group (with bwrap), forks the command into the new
- * group and waits. When the command stops (Ctrl-Z) it stops its own group, which the caller's
+ * group and waits. Only the child hands itself the terminal, and only once its Ctrl-C and
+ * Ctrl-Z act again (SIGTTOU stays ignored for the hand-over itself): a Ctrl-C can never reach a
+ * group that ignores it. Before the hand-over it reaches bwrap, which dies and ends the run. When the command stops (Ctrl-Z) it stops its own group, which the caller's
  * shell sees as the job stopping; on `fg` it gives the terminal back to the command and
  * continues it. It mirrors the command's exit status or death by signal.
  */
@@ -42,10 +44,11 @@ export const FOREGROUND_PERL = String.raw`use POSIX (); use Config;
 my @s = qw(INT QUIT TERM HUP TSTP TTIN TTOU); $SIG{$_} = "IGNORE" for @s;
 my $p = fork(); if (!defined $p) { print STDERR "safe-npm: fork: $!\n"; exit 126 }
 if ($p == 0) {
-  POSIX::setpgid(0, 0); POSIX::tcsetpgrp(0, $$); $SIG{$_} = "DEFAULT" for @s;
+  POSIX::setpgid(0, 0); $SIG{$_} = "DEFAULT" for grep { $_ ne "TTOU" } @s;
+  POSIX::tcsetpgrp(0, $$); $SIG{TTOU} = "DEFAULT";
   exec { $ARGV[0] } @ARGV or do { print STDERR "$ARGV[0]: $!\n"; POSIX::_exit($!{ENOENT} ? 127 : 126) };
 }
-POSIX::setpgid($p, $p); POSIX::tcsetpgrp(0, $p);
+POSIX::setpgid($p, $p);
 while (waitpid($p, POSIX::WUNTRACED()) == $p) {
   my $st = ${NATIVE_STATUS};
   if (POSIX::WIFSTOPPED($st)) { kill("STOP", 0); POSIX::tcsetpgrp(0, $p); kill("CONT", -$p); next }

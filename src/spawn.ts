@@ -16,6 +16,15 @@ import { isForegroundGroup } from "./host.js";
 export type ForwardedSignal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGQUIT";
 const FORWARDED: readonly ForwardedSignal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
+/**
+ * On a terminal, bwrap shares the caller's process group until the command's group takes the
+ * terminal, so a Ctrl-C during start-up reaches bwrap too — and bwrap dies on SIGINT without
+ * forwarding it (https://github.com/containers/bubblewrap/issues/369), possibly halfway through
+ * setting the sandbox up. bwrap is therefore exec'd with SIGINT/SIGQUIT ignored; the command
+ * inside gets them back from FOREGROUND_PERL (bwrap.ts).
+ */
+const IGNORE_TERMINAL_SIGNALS = 'trap "" INT QUIT; exec "$@"';
+
 export interface SandboxOutcome {
   /** The exit status safe-npm should exit with. */
   exitCode: number;
@@ -55,17 +64,20 @@ export async function runSandbox(
 
   // Without the terminal's foreground the sandbox gets a session of its own (no controlling
   // terminal to inject into, no stray terminal signals); safe-npm forwards every signal itself.
-  const command = invocation.args.slice(invocation.optionCount);
-  const child = spawn(bwrap, ["--args", String(argsFd), ...command], {
-    stdio,
-    detached: !options.foreground,
-    env: {},
-  });
+  // With it, bwrap shares the caller's group until the command's group takes over, so it must
+  // not die of the terminal's Ctrl-C (IGNORE_TERMINAL_SIGNALS); safe-npm ends the run instead.
+  const bwrapArgv = ["--args", String(argsFd), ...invocation.args.slice(invocation.optionCount)];
+  const [file, args] = options.foreground
+    ? ["/bin/sh", ["-c", IGNORE_TERMINAL_SIGNALS, "sh", bwrap, ...bwrapArgv]]
+    : [bwrap, bwrapArgv];
+  const child = spawn(file, args, { stdio, detached: !options.foreground, env: {} });
 
   let ready = false;
+  const forwarding = forwardSignals(child, { foreground: options.foreground });
   const readyStream = child.stdio[invocation.readyFd] as Readable | null;
   readyStream?.on("data", () => {
     ready = true;
+    forwarding.ready();
   });
   readyStream?.on("error", () => {});
   for (const input of inputs) {
@@ -75,12 +87,17 @@ export async function runSandbox(
     stream?.end(input.data);
   }
 
-  const forwarding = forwardSignals(child);
   try {
     const { code, signal } = await waitForExit(child);
-    // The ready byte can arrive in the same tick as the exit; let the stream drain.
+    // The ready byte can arrive in the same tick as the exit; let the stream drain (bounded: a
+    // process bwrap left behind could hold the pipe open).
     if (!ready && readyStream) await drained(readyStream);
-    return { exitCode: exitStatus(code, signal), ready, interrupted: forwarding.interrupted() };
+    const ended = forwarding.ended();
+    return {
+      exitCode: ended ?? exitStatus(code, signal),
+      ready,
+      interrupted: forwarding.interrupted(),
+    };
   } finally {
     forwarding.stop();
     if (options.foreground) reclaimTerminal();
@@ -111,7 +128,7 @@ export async function runDirect(command: readonly string[], cwd: string): Promis
   const [file, ...args] = command;
   if (file === undefined) throw new SafeNpmError("USAGE", "no command to run");
   const child = spawn(file, args, { stdio: "inherit", cwd });
-  const forwarding = forwardSignals(child);
+  const forwarding = relaySignals(child);
   try {
     const { code, signal } = await waitForExit(child);
     return { exitCode: exitStatus(code, signal) };
@@ -138,8 +155,12 @@ function waitForExit(
 
 function drained(stream: Readable): Promise<void> {
   return new Promise((resolve) => {
-    if (stream.readableEnded || stream.destroyed) resolve();
-    else stream.once("close", () => resolve());
+    if (stream.readableEnded || stream.destroyed) return resolve();
+    const timer = setTimeout(resolve, 500);
+    stream.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
 }
 
@@ -155,12 +176,78 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): number 
  * kind) kills the whole sandbox.
  *
  * The processes are found through /proc: bwrap → the sandbox's pid 1 (bwrap's init) → the
- * command and its descendants. bwrap itself forwards nothing and is never signalled: it would
- * die and take the sandbox down with it (--die-with-parent). A terminal's Ctrl-C never gets here
- * once the command has the foreground (it goes to the command's group); before that it reaches
- * bwrap too, which dies of it and so ends the run — the first Ctrl-C is never lost.
+ * command and its descendants. bwrap itself is never signalled while it sets the sandbox up: a
+ * bwrap that dies between creating the sandbox's first process and arming --die-with-parent in
+ * it leaves that process behind, blocked forever. Signals that arrive before the sandbox is
+ * ready wait for it.
+ *
+ * With the terminal's foreground (`foreground`), Ctrl-C reaches the command's group directly
+ * once it holds the terminal. A SIGINT/SIGQUIT that reaches safe-npm while safe-npm's group
+ * still holds it came from the terminal before the hand-over, when the command may still
+ * ignore it: the run ends (the sandbox is killed, exit 128+N) — the first Ctrl-C is never lost.
  */
-function forwardSignals(child: ChildProcess): { stop: () => void; interrupted: () => boolean } {
+function forwardSignals(
+  child: ChildProcess,
+  options: { foreground: boolean },
+): {
+  ready: () => void;
+  stop: () => void;
+  interrupted: () => boolean;
+  /** The exit status when safe-npm ended the run itself, else null. */
+  ended: () => number | null;
+} {
+  let received = 0;
+  let interrupts = 0;
+  let isReady = false;
+  let endedWith: number | null = null;
+  const pending: { signal: ForwardedSignal; early: boolean }[] = [];
+
+  const killAll = (signal: ForwardedSignal): void => {
+    const pid = child.pid;
+    if (pid === undefined) return;
+    endedWith ??= 128 + (constants.signals[signal] ?? 0);
+    // The sandbox's pid 1 first: its death kills everything inside, and bwrap then exits.
+    for (const init of childPids(pid)) safeKill(init, "SIGKILL");
+    safeKill(pid, "SIGKILL");
+  };
+  const deliver = (signal: ForwardedSignal, early: boolean): void => {
+    const pid = child.pid;
+    if (pid === undefined) return;
+    const fromTerminal =
+      options.foreground &&
+      (signal === "SIGINT" || signal === "SIGQUIT") &&
+      (early || isForegroundGroup());
+    if (interrupts >= 2 || received >= 3 || fromTerminal) return killAll(signal);
+    for (const target of childPids(pid).flatMap((init) => descendants(init)))
+      safeKill(target, signal);
+  };
+  const handler = (signal: ForwardedSignal): void => {
+    received++;
+    if (signal === "SIGINT") interrupts++;
+    if (!isReady) pending.push({ signal, early: true });
+    else deliver(signal, false);
+  };
+  for (const signal of FORWARDED) process.on(signal, handler);
+  return {
+    ready: () => {
+      isReady = true;
+      for (const { signal, early } of pending.splice(0)) deliver(signal, early);
+    },
+    stop: () => {
+      for (const signal of FORWARDED) process.off(signal, handler);
+    },
+    interrupted: () => received > 0,
+    ended: () => endedWith,
+  };
+}
+
+/**
+ * Nested (runDirect): the command shares this process's group, so a terminal's SIGINT/SIGQUIT
+ * and the outer safe-npm's forwarding (to every process of the sandbox) already reach it;
+ * SIGTERM/SIGHUP sent to this process alone are passed on. A second SIGINT (or a third signal)
+ * kills the command.
+ */
+function relaySignals(child: ChildProcess): { stop: () => void } {
   let received = 0;
   let interrupts = 0;
   const handler = (signal: ForwardedSignal): void => {
@@ -168,25 +255,14 @@ function forwardSignals(child: ChildProcess): { stop: () => void; interrupted: (
     if (signal === "SIGINT") interrupts++;
     const pid = child.pid;
     if (pid === undefined) return;
-    if (interrupts >= 2 || received >= 3) {
-      for (const init of childPids(pid)) safeKill(init, "SIGKILL");
-      safeKill(pid, "SIGKILL");
-      return;
-    }
-    const inits = childPids(pid);
-    if (inits.length === 0) {
-      // Not set up yet, or not a sandbox (runDirect): signal the child itself.
-      safeKill(pid, signal);
-      return;
-    }
-    for (const target of inits.flatMap((init) => descendants(init))) safeKill(target, signal);
+    if (interrupts >= 2 || received >= 3) safeKill(pid, "SIGKILL");
+    else if (signal === "SIGTERM" || signal === "SIGHUP") safeKill(pid, signal);
   };
   for (const signal of FORWARDED) process.on(signal, handler);
   return {
     stop: () => {
       for (const signal of FORWARDED) process.off(signal, handler);
     },
-    interrupted: () => received > 0,
   };
 }
 

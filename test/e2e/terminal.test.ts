@@ -184,7 +184,8 @@ setInterval(() => {}, 1000);
     expect(pgrp).toBe(tpgid);
     expect(session).toBeGreaterThan(0);
     // safe-npm itself is in another group: a kill(0) inside cannot reach it.
-    const [cli] = processesWith(cliPath).filter((p) => !inSandbox(p) && processName(p) === "node");
+    const [cli] = descendants(run.pid).filter((p) => processName(p) === "node" && !inSandbox(p));
+    expect(cli).toBeDefined();
     expect(fields(cli)[2]).not.toBe(pgrp);
     run.write("\x03");
     expect(await run.exit).toBe(130);
