@@ -15,7 +15,8 @@ export type ErrorCode =
   | "BAD_SETTINGS"
   | "UNTRUSTED_SETTINGS"
   | "TRUST"
-  | "COREPACK_NOT_PREPARED";
+  | "COREPACK_NOT_PREPARED"
+  | "BAD_PRIVATE_HOME";
 
 /**
  * The one error class of safe-npm. Everything below the CLI throws it; only the CLI prints it
