@@ -7,7 +7,16 @@
  * directory that does persist (~/.npm). The next sandboxed run must not run them; the same plant
  * in a home used by the bare tools (the control) does run them.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
@@ -247,6 +256,62 @@ describe.skipIf(unavailable !== "")("the user's own ~/.npmrc", () => {
       stdin: "ignore",
     });
     expect(String(r.stdout)).toContain("hello from a script");
+    expect(readFileSync(marker, "utf8")).toBe("ran\n");
+  });
+});
+
+describe.skipIf(unavailable !== "")("npm's global npmrc (<node prefix>/etc/npmrc)", () => {
+  let world: World;
+  let marker: string;
+  let prefix: string;
+  let path: string;
+
+  beforeAll(() => {
+    world = makeWorld({
+      projectInHome: false,
+      packageJson: { scripts: { hello: "echo hello from a script" } },
+    });
+    marker = join(world.dir, "global-script-shell-ran");
+    // A node of its own prefix, first on PATH (as a tarball install in /opt or ~/.local would be).
+    prefix = join(world.dir, "node-prefix");
+    const node = join(prefix, "bin", "node");
+    mkdirSync(join(prefix, "bin"), { recursive: true });
+    try {
+      linkSync(process.execPath, node);
+    } catch {
+      copyFileSync(process.execPath, node);
+    }
+    const evil = join(prefix, "evil.sh");
+    writeFileSync(evil, `#!/bin/sh\necho ran >> ${marker}\nexec /bin/sh "$@"\n`, { mode: 0o755 });
+    mkdirSync(join(prefix, "etc"));
+    writeFileSync(
+      join(prefix, "etc", "npmrc"),
+      `//registry.npmjs.org/:_authToken=${SECRETS.npmToken}\nscript-shell=${evil}\nfund=false\n`,
+    );
+    path = `${join(prefix, "bin")}:${world.env.PATH}`;
+  });
+  afterAll(() => world?.dispose());
+
+  it("enters without its token or its script-shell", async () => {
+    const global = join(prefix, "etc", "npmrc");
+    const r = await world.run(["--quiet", "exec", "--", "cat", global], { env: { PATH: path } });
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stdout).toBe("fund=false");
+    const run = await world.run(["--quiet", "run", "hello"], { env: { PATH: path } });
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(run.stdout).toContain("hello from a script");
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("(control) the bare npm, under that node, uses its script-shell", async () => {
+    const r = await execa("npm", ["run", "hello"], {
+      cwd: world.project,
+      env: { ...world.env, PATH: path },
+      extendEnv: false,
+      reject: false,
+      stdin: "ignore",
+    });
+    expect(String(r.stdout), String(r.stderr)).toContain("hello from a script");
     expect(readFileSync(marker, "utf8")).toBe("ran\n");
   });
 });
