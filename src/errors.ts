@@ -16,7 +16,8 @@ export type ErrorCode =
   | "UNTRUSTED_SETTINGS"
   | "TRUST"
   | "UNSAFE_PATH"
-  | "COREPACK_NOT_PREPARED";
+  | "COREPACK_NOT_PREPARED"
+  | "BAD_PRIVATE_HOME";
 
 /**
  * The one error class of safe-npm. Everything below the CLI throws it; only the CLI prints it

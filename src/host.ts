@@ -10,10 +10,12 @@ import {
   readFileSync,
   readlinkSync,
   realpathSync,
+  statSync,
 } from "node:fs";
 import { homedir, userInfo } from "node:os";
-import { basename, delimiter, dirname, isAbsolute, join, sep } from "node:path";
+import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { SafeNpmError } from "./errors.js";
+import { parseNpmrc } from "./npmrc.js";
 
 /** Where the sandbox carries its marker; see `readSandboxMarker`. */
 export const MARKER_PATH = "/run/safe-npm/sandbox.json";
@@ -229,4 +231,41 @@ export function isForegroundGroup(stat: string = readOrNull("/proc/self/stat") ?
   const pgrp = Number(fields[2]);
   const tpgid = Number(fields[5]);
   return pgrp > 0 && pgrp === tpgid;
+}
+
+/** npm's global config file and its text, when it exists. */
+export interface NpmGlobalConfig {
+  path: string;
+  text: string;
+}
+
+/**
+ * The global npmrc npm reads inside, found by @npmcli/config's rules: `globalconfig` defaults to
+ * `<prefix>/etc/npmrc`, where `prefix` defaults to node's prefix (`dirname(dirname(execPath))`;
+ * `$PREFIX` and `$DESTDIR` are not passed inside) and npm's builtin config (`<npm>/npmrc`, where
+ * distributions set `globalconfig` or `prefix`) comes first. pnpm and yarn 1 read the same
+ * `<node prefix>/etc/npmrc`. The user's ~/.npmrc could redirect both, but its copy inside keeps
+ * neither key.
+ */
+export function readNpmGlobalConfig(
+  node: ResolvedTool,
+  npm: ResolvedTool | undefined,
+): NpmGlobalConfig | null {
+  let prefix = dirname(dirname(node.real));
+  let path: string | null = null;
+  const builtin = npm === undefined ? null : readOrNull(join(npm.prefix, "npmrc"));
+  for (const entry of builtin === null ? [] : parseNpmrc(builtin)) {
+    if (entry.section !== null || typeof entry.value !== "string") continue;
+    if (entry.key === "prefix") prefix = resolve(npm?.prefix ?? "/", entry.value);
+    if (entry.key === "globalconfig") path = resolve(npm?.prefix ?? "/", entry.value);
+  }
+  const file = path ?? join(prefix, "etc", "npmrc");
+  try {
+    // Only a regular file: a FIFO or device there must not hang or feed the copy.
+    if (!statSync(file).isFile()) return null;
+  } catch {
+    return null;
+  }
+  const text = readOrNull(file);
+  return text === null ? null : { path: file, text };
 }

@@ -3,10 +3,11 @@
  * sandbox contains. Nothing here reads the host; unit tests build inputs by hand.
  */
 import { basename, dirname, join, relative, sep } from "node:path";
-import type { HostInfo, ResolvedTool, SandboxMarker } from "./host.js";
+import type { HostInfo, NpmGlobalConfig, ResolvedTool, SandboxMarker } from "./host.js";
 import { MARKER_PATH } from "./host.js";
 import { bridgeArgv, bridgeBinds } from "./network/inside.js";
 import { sanitizeNpmrc, stripUrlCredentials } from "./npmrc.js";
+import { CACHE_DIRS } from "./privatehome.js";
 import type { Project } from "./project.js";
 import { isInside } from "./project.js";
 
@@ -46,6 +47,8 @@ export interface ToolchainInput {
    * whether or not the home exists yet.
    */
   corepack: { home: string; exists: boolean } | null;
+  /** npm's global npmrc (see host.ts), when it exists: it enters without credentials too. */
+  npmGlobalConfig: NpmGlobalConfig | null;
 }
 
 export const NO_TOOLCHAIN: ToolchainInput = {
@@ -53,6 +56,7 @@ export const NO_TOOLCHAIN: ToolchainInput = {
   yarnClassic: false,
   nodeGyp: null,
   corepack: null,
+  npmGlobalConfig: null,
 };
 
 export const NO_SETTINGS: SettingsInput = {
@@ -219,15 +223,19 @@ export function resolvePolicy(input: PolicyInput): Policy {
     // The project first, so that mount points for dotfiles land in it (run.ts removes them).
     mounts.push({ kind: "bind", src: project.root, dest: project.root });
   } else {
-    // The private home first: every mount point below $HOME is then created inside it, never in
-    // the user's real home (bwrap makes missing destinations on the host inside a rw bind).
-    mounts.push({ kind: "bind", src: input.privateHome, dest: host.home });
+    // A fresh home on every run, with only the caches carried over from the private home: what
+    // code inside writes as configuration (~/.npmrc, ~/.config/…) is gone by the next run. Every
+    // mount point below $HOME is created in the tmpfs, never in the user's real home.
+    mounts.push({ kind: "tmpfs", dest: host.home });
+    for (const rel of CACHE_DIRS) {
+      mounts.push({ kind: "bind", src: join(input.privateHome, rel), dest: join(host.home, rel) });
+    }
   }
   if (host.userNpmrc !== null && !settings.fullNpmrc) {
     mounts.push({
       kind: "data",
       dest: join(homeInside, ".npmrc"),
-      data: sanitizeNpmrc(host.userNpmrc).text,
+      data: sanitizeNpmrc(host.userNpmrc, { home: host.home }).text,
       label: "~/.npmrc without credentials",
     });
   }
@@ -236,9 +244,32 @@ export function resolvePolicy(input: PolicyInput): Policy {
   for (const cache of settings.caches)
     mounts.push({ kind: "bind", src: cache, dest: inHome(cache) });
   for (const prefix of toolPrefixes) mounts.push({ kind: "ro-bind", src: prefix, dest: prefix });
-  const { corepack } = input.toolchain;
+  const { corepack, npmGlobalConfig } = input.toolchain;
   if (corepack?.exists === true) {
     mounts.push({ kind: "ro-bind", src: corepack.home, dest: corepack.home });
+  } else if (
+    corepack !== null &&
+    settings.home !== "project" &&
+    isInside(corepack.home, host.home)
+  ) {
+    // Its home would be in the private cache, where code inside could leave a package manager
+    // for the next run's corepack to start: an empty one instead.
+    mounts.push({ kind: "tmpfs", dest: corepack.home });
+  }
+  if (
+    npmGlobalConfig !== null &&
+    visible(npmGlobalConfig.path) &&
+    !isInside(npmGlobalConfig.path, project.root)
+  ) {
+    const global = sanitizeNpmrc(npmGlobalConfig.text, { home: host.home });
+    if (global.removed.length > 0) {
+      mounts.push({
+        kind: "data",
+        dest: npmGlobalConfig.path,
+        data: global.text,
+        label: `${npmGlobalConfig.path} without credentials or programs`,
+      });
+    }
   }
   // Each tool under the name it has on the host PATH: inside, its directory may be hidden and its
   // real file named otherwise (pnpm.cjs, bun.exe), yet scripts call it by name.

@@ -1,6 +1,6 @@
 /** Orchestration: the only place where the steps with side effects happen, in order (design §2). */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
 import { buildBwrapArgs, shellQuote } from "./bwrap.js";
 import { type CommandClass, commandClass } from "./commands.js";
@@ -27,6 +27,7 @@ import {
   type RequestKind,
   resolvePolicy,
 } from "./policy.js";
+import { preparePrivateHome } from "./privatehome.js";
 import {
   type DetectedPackageManager,
   detectPackageManager,
@@ -229,7 +230,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     out.dim(`safe-npm ▸ ${command.join(" ")} · ${extras.join(" · ")}\n`);
   }
 
-  if (effective.home === "private") mkdirSync(privateHome, { recursive: true, mode: 0o700 });
+  if (effective.home === "private") preparePrivateHome(privateHome);
   const { startProxy, proxyReport } =
     network === "registry"
       ? await import("./network/proxy.js")

@@ -217,7 +217,10 @@ function forwardSignals(
       options.foreground &&
       (signal === "SIGINT" || signal === "SIGQUIT") &&
       (early || isForegroundGroup());
-    if (interrupts >= 2 || received >= 3 || fromTerminal) return killAll(signal);
+    if (interrupts >= 2 || received >= 3 || fromTerminal) {
+      killAll(signal);
+      return;
+    }
     for (const target of childPids(pid).flatMap((init) => descendants(init)))
       safeKill(target, signal);
   };

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 import { SafeNpmError } from "./errors.js";
-import { type HostInfo, type ResolvedTool, resolveTool } from "./host.js";
+import { type HostInfo, type ResolvedTool, readNpmGlobalConfig, resolveTool } from "./host.js";
 import type { RequestKind, ToolchainInput } from "./policy.js";
 import type { DetectedPackageManager } from "./project.js";
 
@@ -75,5 +75,6 @@ export function toolchainInput(
         ? { home: realpathSync(corepackHome), exists: true }
         : { home: corepackHome, exists: false }
       : null,
+    npmGlobalConfig: readNpmGlobalConfig(node, npm),
   };
 }

@@ -8,6 +8,7 @@ import {
   shellQuote,
 } from "../../src/bwrap.js";
 import { isSecretName, type Policy } from "../../src/policy.js";
+import { CACHE_DIRS } from "../../src/privatehome.js";
 import {
   type BaseOptions,
   basePolicy,
@@ -255,14 +256,21 @@ describe("buildBwrapArgs mounts", () => {
     expect(git).toBeGreaterThan(project);
   });
 
-  it("binds the private home at the real home before the toolchain and the project", () => {
+  it("mounts a fresh home with only the private home's caches, before the toolchain and the project", () => {
     const { options } = build();
-    const home = flags(options, "--bind").find((o) => o.values[1] === HOME);
-    expect(home?.values[0]).toBe(PRIVATE_HOME);
+    const home = flags(options, "--tmpfs").find((o) => o.values[0] === HOME);
     const at = home?.at ?? Number.POSITIVE_INFINITY;
     expect(at).toBeLessThan(indexOfMount(options, "--ro-bind", NVM_PREFIX));
     expect(at).toBeLessThan(indexOfMount(options, "--bind", PROJECT));
-    // The sanitized ~/.npmrc lands inside the private home, so it must come after it too.
+    const fromPrivate = flags(options, "--bind").filter((o) =>
+      o.values[0]?.startsWith(`${PRIVATE_HOME}/`),
+    );
+    expect(fromPrivate.map((o) => o.values)).toEqual(
+      CACHE_DIRS.map((rel) => [`${PRIVATE_HOME}/${rel}`, `${HOME}/${rel}`]),
+    );
+    for (const bind of fromPrivate) expect(bind.at).toBeGreaterThan(at);
+    expect(flags(options, "--bind").some((o) => o.values[0] === PRIVATE_HOME)).toBe(false);
+    // The sanitized ~/.npmrc lands in the fresh home, so it must come after it too.
     const npmrc = flags(options, "--ro-bind-data").find((o) => o.values[1] === `${HOME}/.npmrc`);
     expect(npmrc?.at).toBeGreaterThan(at);
   });
@@ -311,7 +319,7 @@ describe("buildBwrapArgs mounts", () => {
     const { options } = build();
     expect(flags(options, "--proc").map((o) => o.values[0])).toEqual(["/proc"]);
     expect(flags(options, "--dev").map((o) => o.values[0])).toEqual(["/dev"]);
-    expect(flags(options, "--tmpfs").map((o) => o.values[0])).toEqual(["/tmp"]);
+    expect(flags(options, "--tmpfs").map((o) => o.values[0])).toEqual(["/tmp", HOME]);
     expect(flags(options, "--bind").some((o) => o.values[0] === "/tmp")).toBe(false);
     expect(flags(options, "--ro-bind").some((o) => o.values[0] === "/tmp")).toBe(false);
   });

@@ -44,6 +44,7 @@ describe("toolchain", () => {
             yarnClassic: false,
             nodeGyp: null,
             corepack: { home: "/home/alice/.cache/node/corepack", exists: true },
+            npmGlobalConfig: null,
           },
         },
       }),

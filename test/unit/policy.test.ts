@@ -10,6 +10,7 @@ import {
   resolvePolicy,
   TOOL_BIN,
 } from "../../src/policy.js";
+import { CACHE_DIRS } from "../../src/privatehome.js";
 import {
   baseInput,
   basePolicy,
@@ -63,7 +64,8 @@ describe("resolvePolicy mounts", () => {
       "proc /proc",
       "dev /dev",
       "tmpfs /tmp",
-      `bind ${PRIVATE_HOME} → ${HOME}`,
+      `tmpfs ${HOME}`,
+      ...CACHE_DIRS.map((rel) => `bind ${PRIVATE_HOME}/${rel} → ${HOME}/${rel}`),
       `data ${HOME}/.npmrc`,
       `ro-bind ${NVM_PREFIX}`,
       `ro-bind ${NPM_PREFIX}`,
@@ -95,13 +97,13 @@ describe("resolvePolicy mounts", () => {
     const mounts = describeMounts(basePolicy({ host: { resolvConf: target } }).mounts);
     const at = mounts.indexOf(`ro-bind ${target}`);
     expect(at).toBeGreaterThan(mounts.indexOf("ro-bind /etc"));
-    expect(at).toBeLessThan(mounts.indexOf(`bind ${PRIVATE_HOME} → ${HOME}`));
+    expect(at).toBeLessThan(mounts.indexOf(`tmpfs ${HOME}`));
   });
 
   it("puts the sanitized npmrc (no token) into the private home", () => {
     const policy = basePolicy();
     const npmrc = dataMount(policy, `${HOME}/.npmrc`);
-    expect(npmrc.data).toBe(sanitizeNpmrc(USER_NPMRC).text);
+    expect(npmrc.data).toBe(sanitizeNpmrc(USER_NPMRC, { home: HOME }).text);
     expect(npmrc.data).toContain("registry=https://registry.npmjs.org/");
     expect(npmrc.data).toContain("@acme:registry=https://npm.acme.example/");
     expect(npmrc.data).not.toContain(NPM_TOKEN);
@@ -141,7 +143,13 @@ describe("resolvePolicy mounts", () => {
     };
     const policy = basePolicy({ input: { node, tools: [npm] } });
     const binds = policy.mounts.filter((m) => m.kind === "ro-bind" || m.kind === "bind");
-    expect(binds.map((m) => m.dest)).toEqual(["/usr", "/etc", HOME, PROJECT, GIT_DIR]);
+    expect(binds.map((m) => m.dest)).toEqual([
+      "/usr",
+      "/etc",
+      ...CACHE_DIRS.map((rel) => `${HOME}/${rel}`),
+      PROJECT,
+      GIT_DIR,
+    ]);
     expect(policy.command[0]).toBe("/usr/bin/npm");
     expect(policy.node).toBe("/usr/bin/node");
     expect(policy.env.PATH?.split(":")).toEqual([TOOL_BIN, "/usr/bin", "/usr/local/bin", "/bin"]);
