@@ -1,7 +1,11 @@
 /** safe-npm's own flags, then the command verbatim (everything from the first other word on). */
 import { SafeNpmError } from "./errors.js";
 import type { NetworkMode } from "./policy.js";
-import { type RunOptions, type Target, TOOLS, VERSION } from "./run.js";
+import type { RunOptions, Target } from "./run.js";
+import { VERSION } from "./version.js";
+
+/** The tools `safe-npm <tool> …` may name. */
+const TOOLS = ["npm", "npx", "yarn", "yarnpkg", "pnpm", "pnpx", "bun", "bunx"] as const;
 
 export const HELP = `safe-npm ${VERSION} — run your package manager inside a bubblewrap sandbox
 

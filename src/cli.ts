@@ -3,7 +3,8 @@
 import pc from "picocolors";
 import { HELP, parseArgs } from "./args.js";
 import { EXIT_SAFE_NPM_FAILURE, SafeNpmError } from "./errors.js";
-import { run, VERSION } from "./run.js";
+import { run } from "./run.js";
+import { VERSION } from "./version.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
   const stderr = (text: string): void => {

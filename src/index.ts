@@ -26,9 +26,10 @@ export {
   type ToolchainInput,
 } from "./policy.js";
 export { detectPackageManager, findProject, type Project } from "./project.js";
-export { type Output, type RunOptions, run, type Target, VERSION } from "./run.js";
+export { type Output, type RunOptions, run, type Target } from "./run.js";
 export { buildSeccompFilter, isSupportedSeccompArch, type SeccompArch } from "./seccomp.js";
 export { resolveSettings } from "./settings/index.js";
 export { applyFlags, applyLayer, DEFAULT_NETWORK, defaults, widenings } from "./settings/merge.js";
 export { type Settings, SettingsSchema } from "./settings/schema.js";
 export { validateSettings } from "./settings/validate.js";
+export { VERSION } from "./version.js";

@@ -1,6 +1,6 @@
 /** Orchestration: the only place where the steps with side effects happen, in order (design §2). */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
 import { buildBwrapArgs, shellQuote } from "./bwrap.js";
 import { type CommandClass, commandClass } from "./commands.js";
@@ -42,6 +42,7 @@ import { resolveSettings } from "./settings/index.js";
 import { trustStorePath } from "./settings/trust.js";
 import { runDirect, runSandbox } from "./spawn.js";
 import { resolveTools, toolchainInput } from "./toolchain.js";
+import { VERSION } from "./version.js";
 
 /** What the user asked for, after safe-npm's own flags. */
 export type Target =
@@ -75,15 +76,6 @@ export interface Output {
   stderrIsTty: boolean;
   dim: (text: string) => void;
 }
-
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  }
-).version;
-
-/** The tools `safe-npm <tool> …` may name. */
-export const TOOLS = ["npm", "npx", "yarn", "yarnpkg", "pnpm", "pnpx", "bun", "bunx"] as const;
 
 export async function run(options: RunOptions, out: Output): Promise<number> {
   if (options.target.kind === "doctor" && process.platform !== "linux") {
