@@ -1,6 +1,6 @@
 /** safe-npm's own flags, then the command verbatim (everything from the first other word on). */
 
-import type { RunOptions, Target } from "../commands/run.js";
+import type { RunOptions, Target } from "../commands/types.js";
 import { SafeNpmError } from "../errors.js";
 import type { NetworkMode } from "../sandbox/policy.js";
 import { VERSION } from "../version.js";

@@ -30,7 +30,7 @@ import { findSettingsFiles } from "../settings/find.js";
 import { type ResolvedSettings, resolveSettings } from "../settings/index.js";
 import { applyFlags, defaults, type EffectiveSettings, type Flags } from "../settings/merge.js";
 import { trustStorePath } from "../settings/trust.js";
-import type { Output, RunOptions } from "./run.js";
+import type { Output, RunOptions } from "./types.js";
 
 export interface Check {
   name: string;

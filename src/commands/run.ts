@@ -27,7 +27,6 @@ import { projectGuards } from "../sandbox/hostfiles.js";
 import { check, describeFinding, rootGitPlaces, snapshot } from "../sandbox/integrity.js";
 import { cleanupPlaceholders, findPlaceholders } from "../sandbox/placeholders.js";
 import {
-  type NetworkMode,
   type Policy,
   type PolicyInput,
   privateHomeDir,
@@ -43,39 +42,7 @@ import { resolveSettings } from "../settings/index.js";
 import { trustStorePath } from "../settings/trust.js";
 import { VERSION } from "../version.js";
 import { type CommandClass, commandClass } from "./classes.js";
-
-/** What the user asked for, after safe-npm's own flags. */
-export type Target =
-  /** `safe-npm <args…>`: the project's package manager. */
-  | { kind: "auto"; args: string[] }
-  /** `safe-npm npm|npx <args…>`: that tool explicitly. */
-  | { kind: "tool"; tool: string; args: string[] }
-  /** `safe-npm exec -- <cmd…>` */
-  | { kind: "exec"; argv: string[] }
-  | { kind: "shell" | "trust" | "untrust" | "init" }
-  | { kind: "doctor"; json: boolean };
-
-export interface RunOptions {
-  target: Target;
-  dryRun: boolean;
-  network: NetworkMode | undefined;
-  /** --allow-host entries. */
-  allow: string[];
-  /** --config: the user settings file. */
-  config: string | undefined;
-  /** --trust-config: trust the repository's settings for this run. */
-  trustConfig: boolean;
-  quiet: boolean;
-  verbose: boolean;
-}
-
-export interface Output {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  /** safe-npm's own stderr is a terminal (for the banner). */
-  stderrIsTty: boolean;
-  dim: (text: string) => void;
-}
+import type { Output, RunOptions, Target } from "./types.js";
 
 export async function run(options: RunOptions, out: Output): Promise<number> {
   if (options.target.kind === "doctor" && process.platform !== "linux") {

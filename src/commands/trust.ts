@@ -7,7 +7,7 @@ import type { Project } from "../host/project.js";
 import { loadSettingsFile } from "../settings/load.js";
 import { widenings } from "../settings/merge.js";
 import { isTrusted, trust, untrust } from "../settings/trust.js";
-import type { Output } from "./run.js";
+import type { Output } from "./types.js";
 
 export function trustCommand(repo: string | null, store: string, out: Output): number {
   if (repo === null) throw noRepoSettings("trust");
