@@ -1,15 +1,13 @@
 #!/usr/bin/env node
 /** The command line entry: the only place that prints errors and decides the exit status. */
-import pc from "picocolors";
 import { run } from "../commands/run.js";
 import { EXIT_SAFE_NPM_FAILURE, SafeNpmError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { HELP, parseArgs } from "./args.js";
+import { parseArgs } from "./args.js";
+import { HELP } from "./help.js";
+import { formatError, formatInternalError, terminalOutput } from "./output.js";
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const stderr = (text: string): void => {
-    process.stderr.write(text);
-  };
   try {
     const parsed = parseArgs(argv);
     if ("help" in parsed) {
@@ -20,23 +18,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${VERSION}\n`);
       return 0;
     }
-    return await run(parsed, {
-      stdout: (text) => {
-        process.stdout.write(text);
-      },
-      stderr,
-      stderrIsTty: process.stderr.isTTY === true,
-      dim: (text) => stderr(pc.dim(text)),
-    });
+    return await run(parsed, terminalOutput());
   } catch (error) {
     if (error instanceof SafeNpmError) {
-      stderr(`${pc.red(`✗ ${error.message}`)}\n`);
-      if (error.hint !== undefined) stderr(`${pc.dim("hint:")} ${error.hint}\n`);
+      process.stderr.write(formatError(error));
       return error.exitCode;
     }
-    stderr(
-      `${pc.red(`✗ internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)}\n`,
-    );
+    process.stderr.write(formatInternalError(error));
     return EXIT_SAFE_NPM_FAILURE;
   }
 }

@@ -57,7 +57,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
   }
   const project = findProject(host.cwd, host.home);
   if (target.kind === "init") {
-    const { init } = await import("./trust.js");
+    const { init } = await import("./init.js");
     return init(host, project, out);
   }
 
