@@ -1,7 +1,7 @@
 /** Public API: the pure core (policy → bwrap argv), settings, the network pieces and the runner. */
 export { type ParsedArgs, parseArgs } from "./cli/args.js";
 export { type CommandClass, commandClass, INSTALL_COMMANDS } from "./commands/classes.js";
-export { run } from "./commands/run.js";
+export { run } from "./commands/index.js";
 export type { Output, RunOptions, Target } from "./commands/types.js";
 export { type ErrorCode, EXIT_SAFE_NPM_FAILURE, SafeNpmError } from "./errors.js";
 export { gatherHost, type HostInfo, type ResolvedTool, resolveTool } from "./host/host.js";

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The command line entry: the only place that prints errors and decides the exit status. */
-import { run } from "../commands/run.js";
+import { run } from "../commands/index.js";
 import { EXIT_SAFE_NPM_FAILURE, SafeNpmError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";

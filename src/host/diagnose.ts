@@ -1,5 +1,6 @@
 /** What explains a sandbox that cannot start: shared by the runner's error and `doctor`. */
 import { readFileSync } from "node:fs";
+import { SafeNpmError } from "../errors.js";
 
 export const INSTALL_BWRAP =
   "install it: Debian/Ubuntu `sudo apt-get install bubblewrap` · Fedora `sudo dnf install bubblewrap` · Arch `sudo pacman -S bubblewrap`";
@@ -51,4 +52,20 @@ export function usernsBlockers(values: UsernsSysctls, uid: number): string[] {
     );
   }
   return causes;
+}
+
+export function noBwrap(): SafeNpmError {
+  return new SafeNpmError("NO_BWRAP", "bubblewrap (bwrap) was not found on PATH", {
+    hint: INSTALL_BWRAP,
+  });
+}
+
+/** bwrap exited before the command started: name the likely cause from /proc/sys. */
+export function sandboxFailed(uid: number, status: number): SafeNpmError {
+  const causes = usernsBlockers(readUsernsSysctls(), uid);
+  return new SafeNpmError(
+    "BWRAP_FAILED",
+    `bwrap could not create the sandbox (exit status ${status}; its message is above)`,
+    { hint: causes.length > 0 ? `likely cause: ${causes.join("; ")}` : GENERIC_BWRAP_HINT },
+  );
 }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import type { RequestKind, ToolchainInput } from "../sandbox/policy.js";
+import { corepackNotPrepared } from "./corepack.js";
 import { type HostInfo, type ResolvedTool, readNpmGlobalConfig, resolveTool } from "./host.js";
 import type { DetectedPackageManager } from "./project.js";
 
@@ -77,4 +78,35 @@ export function toolchainInput(
       : null,
     npmGlobalConfig: readNpmGlobalConfig(node, npm),
   };
+}
+
+/** node itself, which every tool inside runs on. */
+export function requireNode(host: HostInfo): ResolvedTool {
+  const node = resolveTool("node", host);
+  if (node === null) {
+    throw new SafeNpmError("NO_NODE", "node was not found on PATH", {
+      hint: "install Node.js 20.19 or newer (or activate it with nvm/fnm/volta) so that `node` is on PATH",
+    });
+  }
+  return node;
+}
+
+/**
+ * A package manager run through corepack's shim must already be prepared: corepack cannot
+ * download it inside (no network to its CDN), so name the missing one before starting bwrap.
+ */
+export function requirePrepared(
+  kind: RequestKind,
+  tools: readonly ResolvedTool[],
+  toolchain: ToolchainInput,
+  root: string,
+): void {
+  const manager = tools[0];
+  if (kind !== "pm" || toolchain.corepack === null || manager === undefined) return;
+  if (basename(manager.prefix) !== "corepack") return;
+  const name = basename(manager.bin)
+    .replace(/^yarnpkg$/, "yarn")
+    .replace(/^pnpx$/, "pnpm");
+  const notPrepared = corepackNotPrepared(name, toolchain.corepack.home, root);
+  if (notPrepared !== null) throw notPrepared;
 }

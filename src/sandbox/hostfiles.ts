@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { SafeNpmError } from "../errors.js";
-import type { Watch } from "./integrity.js";
+import { rootGitPlaces, type Watch } from "./integrity.js";
 import { projectPathKind } from "./safepath.js";
 
 /**
@@ -91,4 +91,25 @@ function notPlain(path: string, expected: string): SafeNpmError {
   return new SafeNpmError("UNSAFE_PATH", `${path} is not ${expected}`, {
     hint: `remove ${path}, or replace it with ${expected}; a package manager would fail or hang on it`,
   });
+}
+
+/**
+ * Everything kept read-only, sealed or watched in the project for one run: the `protect` entries
+ * and package-manager config (above), and where host git runs code from beyond .git
+ * (integrity.ts). Refuses links planted in the project, so it runs before anything reads the
+ * project's config.
+ */
+export function guardProject(
+  root: string,
+  host: { home: string; env: Readonly<Record<string, string | undefined>> },
+  protect: readonly string[],
+  protectSource: string,
+): ProjectGuards {
+  const guards = projectGuards(root, protect, protectSource);
+  const hostGit = rootGitPlaces(root, host.home, host.env);
+  return {
+    ...guards,
+    protect: [...new Set([...guards.protect, ...hostGit.protect])],
+    watch: [...hostGit.watch, ...guards.watch],
+  };
 }
