@@ -6,7 +6,7 @@
  * Exit status: 0 only when the trial sandbox ran. Every other failed check is reported, but only
  * the trial decides the exit code — a missing project, invalid settings or an absent package
  * manager stop one command, not sandboxes as such, and `doctor` answers "can safe-npm sandbox
- * anything on this machine?" (run.ts calls it before any project detection).
+ * anything on this machine?" (commands/index.ts calls it before any project detection).
  */
 import { spawnSync } from "node:child_process";
 import pc from "picocolors";

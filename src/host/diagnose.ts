@@ -34,7 +34,7 @@ export function readUsernsSysctls(): UsernsSysctls {
 
 /**
  * Which sysctls stop bwrap from creating a user namespace, with the way out (the wording of
- * run.ts's sandboxFailed). max_user_namespaces=0 stops root too; the others only non-root users.
+ * sandboxFailed below). max_user_namespaces=0 stops root too; the others only non-root users.
  */
 export function usernsBlockers(values: UsernsSysctls, uid: number): string[] {
   const causes: string[] = [];

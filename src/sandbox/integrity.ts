@@ -11,7 +11,7 @@
  * trusted, no link is followed, and only regular files are opened (O_NOFOLLOW|O_NONBLOCK, then
  * fstat), so nothing planted can redirect or hang the check. Where something is known before the
  * run (the root repository's hooks directory, config files its config includes), `rootGitPlaces`
- * names it so run.ts can keep it read-only instead.
+ * names it so that guardProject (hostfiles.ts) keeps it read-only instead.
  */
 import { createHash } from "node:crypto";
 import {

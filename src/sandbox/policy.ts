@@ -15,7 +15,7 @@ export type { NetworkMode } from "../settings/merge.js";
 
 import type { NetworkMode } from "../settings/merge.js";
 
-/** What the user's and the repository's settings add, with host paths already checked by run.ts. */
+/** What the user's and the repository's settings add, with host paths already checked by settings/host-paths.ts. */
 export interface SettingsInput {
   /** Absolute host paths under the home that exist, bound read-only at the same place. */
   dotfiles: readonly string[];
@@ -31,7 +31,7 @@ export interface SettingsInput {
   home: "private" | "project";
 }
 
-/** Host facts about the toolchain beyond its prefixes, gathered by run.ts. */
+/** Host facts about the toolchain beyond its prefixes, gathered by host/toolchain.ts. */
 export interface ToolchainInput {
   /** A prefix holding include/node/node.h: node-gyp builds against it (npm_config_nodedir). */
   nodeHeaders: string | null;
@@ -89,7 +89,7 @@ export interface Policy {
   /** Unshare the user namespace (and forbid nested ones) where the host allows it. */
   userNamespace: boolean;
   /**
-   * Load the seccomp filter (src/seccomp.ts); without it, fall back to --new-session, which
+   * Load the seccomp filter (sandbox/seccomp.ts); without it, fall back to --new-session, which
    * still stops TIOCSTI (the other rules have no fallback).
    */
   seccomp: boolean;
@@ -124,7 +124,7 @@ export interface PolicyInput {
   /**
    * Missing paths inside the project that code inside must not create (registry config and the
    * other files a package manager on the host obeys): an empty read-only file is mounted there;
-   * run.ts removes the placeholder after.
+   * sandbox/guarded.ts removes the placeholder after.
    */
   seal: readonly string[];
   /** The same for directories (`.yarn/releases`): an empty read-only directory. */
@@ -220,7 +220,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
     { kind: "tmpfs", dest: "/tmp" },
   );
   if (settings.home === "project") {
-    // The project first, so that mount points for dotfiles land in it (run.ts removes them).
+    // The project first, so that mount points for dotfiles land in it (sandbox/guarded.ts removes them).
     mounts.push({ kind: "bind", src: project.root, dest: project.root });
   } else {
     // A fresh home on every run, with only the caches carried over from the private home: what
