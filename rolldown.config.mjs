@@ -2,7 +2,7 @@
 // CommonJS file much faster than ~20 ES modules (see README "Performance"). The library
 // (dist/index.js, types) and the network bridge still come from tsc.
 export default {
-  input: { cli: "src/cli.ts" },
+  input: { cli: "src/cli/cli.ts" },
   platform: "node",
   external: [/^node:/],
   output: {

@@ -1,9 +1,11 @@
 /** Public API: the pure core (policy → bwrap argv), settings, the network pieces and the runner. */
-export { type ParsedArgs, parseArgs } from "./args.js";
-export { type BwrapInvocation, buildBwrapArgs, shellQuote } from "./bwrap.js";
-export { type CommandClass, commandClass, INSTALL_COMMANDS } from "./commands.js";
+export { type ParsedArgs, parseArgs } from "./cli/args.js";
+export { type CommandClass, commandClass, INSTALL_COMMANDS } from "./commands/classes.js";
+export { run } from "./commands/index.js";
+export type { Output, RunOptions, Target } from "./commands/types.js";
 export { type ErrorCode, EXIT_SAFE_NPM_FAILURE, SafeNpmError } from "./errors.js";
-export { gatherHost, type HostInfo, type ResolvedTool, resolveTool } from "./host.js";
+export { gatherHost, type HostInfo, type ResolvedTool, resolveTool } from "./host/host.js";
+export { detectPackageManager, findProject, type Project } from "./host/project.js";
 export {
   type AllowEntry,
   isAllowed,
@@ -12,7 +14,8 @@ export {
   registriesFromConfig,
 } from "./network/allowlist.js";
 export { type NetworkProxy, startProxy } from "./network/proxy.js";
-export { sanitizeNpmrc } from "./npmrc.js";
+export { type BwrapInvocation, buildBwrapArgs, shellQuote } from "./sandbox/bwrap.js";
+export { sanitizeNpmrc } from "./sandbox/npmrc.js";
 export {
   isSecretName,
   type Mount,
@@ -24,11 +27,10 @@ export {
   resolvePolicy,
   type SettingsInput,
   type ToolchainInput,
-} from "./policy.js";
-export { detectPackageManager, findProject, type Project } from "./project.js";
-export { type Output, type RunOptions, run, type Target, VERSION } from "./run.js";
-export { buildSeccompFilter, isSupportedSeccompArch, type SeccompArch } from "./seccomp.js";
+} from "./sandbox/policy.js";
+export { buildSeccompFilter, isSupportedSeccompArch, type SeccompArch } from "./sandbox/seccomp.js";
 export { resolveSettings } from "./settings/index.js";
 export { applyFlags, applyLayer, DEFAULT_NETWORK, defaults, widenings } from "./settings/merge.js";
 export { type Settings, SettingsSchema } from "./settings/schema.js";
 export { validateSettings } from "./settings/validate.js";
+export { VERSION } from "./version.js";

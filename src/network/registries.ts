@@ -1,10 +1,10 @@
 /** Registry mode's allowlist inputs: the files that name registries, and the hosts they name. */
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { HostInfo } from "../host.js";
-import { sanitizeNpmrc } from "../npmrc.js";
-import type { Project } from "../project.js";
-import { readRegularFile } from "../safepath.js";
+import type { HostInfo } from "../host/host.js";
+import type { Project } from "../host/project.js";
+import { sanitizeNpmrc } from "../sandbox/npmrc.js";
+import { readRegularFile } from "../sandbox/safepath.js";
 import type { EffectiveSettings } from "../settings/merge.js";
 import type { AllowEntry } from "./allowlist.js";
 

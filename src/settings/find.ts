@@ -5,7 +5,7 @@
 import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
-import { PLANTED_HINT, readRegularFile } from "../safepath.js";
+import { PLANTED_HINT, readRegularFile } from "../sandbox/safepath.js";
 
 /** Data files a repository may use, in cosmiconfig's order within one directory. */
 export const REPO_SEARCH_PLACES = [

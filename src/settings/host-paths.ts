@@ -2,9 +2,9 @@
 import { existsSync, mkdirSync, realpathSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
-import type { HostInfo } from "../host.js";
-import type { SettingsInput } from "../policy.js";
-import { isInside, type Project } from "../project.js";
+import type { HostInfo } from "../host/host.js";
+import { isInside, type Project } from "../host/project.js";
+import type { SettingsInput } from "../sandbox/policy.js";
 import type { ResolvedSettings } from "./index.js";
 import type { EffectiveSettings } from "./merge.js";
 

@@ -75,3 +75,11 @@ export function untrusted(file: string, wider: readonly string[]): SafeNpmError 
     },
   );
 }
+
+/** Where the `protect` list came from, for messages. */
+export function protectSource(resolved: ResolvedSettings): string {
+  const layer = resolved.effective.sources.protect;
+  if (layer === "repo" && resolved.repo !== null) return `from ${resolved.repo.file}`;
+  if (layer === "user" && resolved.user !== null) return `from ${resolved.user.file}`;
+  return "the default";
+}

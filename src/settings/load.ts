@@ -7,7 +7,7 @@
 import { basename, extname } from "node:path";
 import { defaultLoadersSync } from "cosmiconfig";
 import { SafeNpmError } from "../errors.js";
-import { readRegularFile } from "../safepath.js";
+import { readRegularFile } from "../sandbox/safepath.js";
 import type { Settings } from "./schema.js";
 import { validateSettings } from "./validate.js";
 

@@ -2,7 +2,7 @@
  * PURE: built-in defaults → user settings → repository settings → CLI flags, and what in the
  * repository's settings widens the sandbox (needs `safe-npm trust`).
  */
-import type { CommandClass } from "../commands.js";
+import type { CommandClass } from "../commands/classes.js";
 import { homeRelative, projectRelative } from "./paths.js";
 import type { Settings } from "./schema.js";
 

@@ -13,7 +13,7 @@ import {
 } from "node:fs";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
-import { PLANTED_HINT } from "../safepath.js";
+import { PLANTED_HINT } from "../sandbox/safepath.js";
 
 interface TrustEntry {
   sha256: string;

@@ -7,8 +7,8 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { shellQuote } from "../../src/bwrap.js";
-import { descendants } from "../../src/spawn.js";
+import { shellQuote } from "../../src/sandbox/bwrap.js";
+import { descendants } from "../../src/sandbox/spawn.js";
 import { cliPath } from "./paths.js";
 import {
   inSandbox,

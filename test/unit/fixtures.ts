@@ -2,14 +2,14 @@
  * Hand-built inputs for the pure core (policy.ts, bwrap.ts). Nothing here reads the host: the
  * host is an object literal describing a typical nvm user on a merged-/usr distribution.
  */
-import type { HostInfo, ResolvedTool } from "../../src/host.js";
+import type { HostInfo, ResolvedTool } from "../../src/host/host.js";
 import {
   NO_SETTINGS,
   NO_TOOLCHAIN,
   type Policy,
   type PolicyInput,
   resolvePolicy,
-} from "../../src/policy.js";
+} from "../../src/sandbox/policy.js";
 
 export const HOME = "/home/alice";
 export const PROJECT = "/home/alice/code/app";

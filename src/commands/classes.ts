@@ -1,0 +1,89 @@
+/**
+ * Which commands install (and so get the registry network by default) — one data table per
+ * package manager. Everything else (run, test, exec, shell, …) is a "run" command.
+ */
+import type { PackageManagerName } from "../host/project.js";
+
+export type CommandClass = "install" | "run";
+
+const YARN = ["", "install", "add", "up", "upgrade", "upgrade-interactive", "remove", "dlx"];
+
+export const INSTALL_COMMANDS: Readonly<
+  Record<PackageManagerName | "npx" | "pnpx" | "bunx" | "yarnpkg", readonly string[]>
+> = {
+  npm: [
+    "install",
+    "i",
+    "in",
+    "ins",
+    "inst",
+    "insta",
+    "instal",
+    "isnt",
+    "isnta",
+    "isntal",
+    "isntall",
+    "ci",
+    "clean-install",
+    "ic",
+    "install-clean",
+    "isntall-clean",
+    "add",
+    "update",
+    "up",
+    "upgrade",
+    "udpate",
+    "remove",
+    "rm",
+    "r",
+    "un",
+    "uninstall",
+    "unlink",
+    "rebuild",
+    "rb",
+    "dedupe",
+    "ddp",
+    "exec",
+    "x",
+    "install-test",
+    "it",
+    "install-ci-test",
+    "cit",
+  ],
+  npx: ["*"],
+  pnpx: ["*"],
+  bunx: ["*"],
+  yarn: YARN,
+  pnpm: [
+    "install",
+    "i",
+    "add",
+    "update",
+    "up",
+    "upgrade",
+    "remove",
+    "rm",
+    "uninstall",
+    "un",
+    "rebuild",
+    "rb",
+    "dlx",
+    "fetch",
+    "import",
+    "dedupe",
+  ],
+  bun: ["install", "i", "add", "a", "update", "remove", "rm", "x"],
+  yarnpkg: YARN,
+};
+
+/** The first word that is not a flag, e.g. `install` in `npm --silent install x`. */
+function subcommand(args: readonly string[]): string {
+  return args.find((a) => !a.startsWith("-")) ?? "";
+}
+
+export function commandClass(tool: string, args: readonly string[]): CommandClass {
+  const table = INSTALL_COMMANDS[tool as keyof typeof INSTALL_COMMANDS];
+  if (table === undefined) return "run";
+  if (table.includes("*")) return "install";
+  return table.includes(subcommand(args)) ? "install" : "run";
+}

@@ -1,0 +1,66 @@
+/** What a request runs: the command line, the kind of request, and its command class. */
+import { realpathSync } from "node:fs";
+import type { HostInfo } from "../host/host.js";
+import {
+  type DetectedPackageManager,
+  detectPackageManager,
+  isInside,
+  type PackageManagerName,
+} from "../host/project.js";
+import type { RequestKind } from "../sandbox/policy.js";
+import { type CommandClass, commandClass } from "./classes.js";
+import type { Target } from "./types.js";
+
+export interface Request {
+  kind: RequestKind;
+  command: string[];
+  detected: DetectedPackageManager | null;
+  cls: CommandClass;
+}
+
+export async function describeTarget(
+  target: Target,
+  root: string,
+  host: HostInfo,
+  override: PackageManagerName | undefined,
+): Promise<Request> {
+  const detect = async (): Promise<DetectedPackageManager> =>
+    override === undefined
+      ? await detectPackageManager(root)
+      : { name: override, agent: override, source: "settings" };
+  switch (target.kind) {
+    case "auto": {
+      const detected = await detect();
+      return {
+        kind: "pm",
+        command: [detected.name, ...target.args],
+        detected,
+        cls: commandClass(detected.name, target.args),
+      };
+    }
+    case "tool":
+      return {
+        kind: "pm",
+        command: [target.tool, ...target.args],
+        detected: null,
+        cls: commandClass(target.tool, target.args),
+      };
+    // The project's manager comes along for exec and shell, so scripts there can call it.
+    case "exec":
+      return { kind: "exec", command: target.argv, detected: await detect(), cls: "run" };
+    default:
+      return { kind: "shell", command: [userShell(host)], detected: await detect(), cls: "run" };
+  }
+}
+
+/** The user's $SHELL when the sandbox can see it (under /usr), else /bin/sh. */
+function userShell(host: HostInfo): string {
+  const shell = host.env.SHELL;
+  if (shell === undefined) return "/bin/sh";
+  try {
+    const real = realpathSync(shell);
+    return isInside(real, "/usr") ? shell : "/bin/sh";
+  } catch {
+    return "/bin/sh";
+  }
+}

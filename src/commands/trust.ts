@@ -1,0 +1,38 @@
+/** `safe-npm trust` and `untrust`: accept or revoke the repository settings that widen the sandbox. */
+import { SafeNpmError } from "../errors.js";
+import { loadSettingsFile } from "../settings/load.js";
+import { widenings } from "../settings/merge.js";
+import { isTrusted, trust, untrust } from "../settings/trust.js";
+import type { Output } from "./types.js";
+
+export function trustCommand(repo: string | null, store: string, out: Output): number {
+  if (repo === null) throw noRepoSettings("trust");
+  const loaded = loadSettingsFile(repo);
+  const wider = widenings(loaded.settings);
+  if (wider.length === 0) {
+    out.stderr(`${repo} does not widen the sandbox: nothing to trust\n`);
+    return 0;
+  }
+  const already = isTrusted(store, repo, loaded.content);
+  trust(store, repo, loaded.content, wider);
+  out.stderr(
+    `${already ? "still trusting" : "trusting"} ${repo}, which asks to:\n${wider.map((w) => `  - ${w}`).join("\n")}\nany change to the file revokes this; undo with \`safe-npm untrust\`\n`,
+  );
+  return 0;
+}
+
+export function untrustCommand(repo: string | null, store: string, out: Output): number {
+  if (repo === null) throw noRepoSettings("untrust");
+  out.stderr(untrust(store, repo) ? `no longer trusting ${repo}\n` : `${repo} was not trusted\n`);
+  return 0;
+}
+
+function noRepoSettings(command: string): SafeNpmError {
+  return new SafeNpmError(
+    "TRUST",
+    `no repository settings file found for \`safe-npm ${command}\``,
+    {
+      hint: 'the project has no .sandboxrc, .sandboxrc.json|yaml|yml or package.json "sandbox" key between here and its root',
+    },
+  );
+}

@@ -1,0 +1,36 @@
+/** What the command line asks for, and where output goes: shared by cli/ and every command. */
+import type { NetworkMode } from "../settings/merge.js";
+
+/** What the user asked for, after safe-npm's own flags. */
+export type Target =
+  /** `safe-npm <args…>`: the project's package manager. */
+  | { kind: "auto"; args: string[] }
+  /** `safe-npm npm|npx <args…>`: that tool explicitly. */
+  | { kind: "tool"; tool: string; args: string[] }
+  /** `safe-npm exec -- <cmd…>` */
+  | { kind: "exec"; argv: string[] }
+  | { kind: "shell" | "trust" | "untrust" | "init" }
+  | { kind: "doctor"; json: boolean };
+
+export interface RunOptions {
+  target: Target;
+  dryRun: boolean;
+  network: NetworkMode | undefined;
+  /** --allow-host entries. */
+  allow: string[];
+  /** --config: the user settings file. */
+  config: string | undefined;
+  /** --trust-config: trust the repository's settings for this run. */
+  trustConfig: boolean;
+  quiet: boolean;
+  verbose: boolean;
+}
+
+/** Where commands write; the CLI supplies the terminal's (cli/output.ts). */
+export interface Output {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** safe-npm's own stderr is a terminal (for the banner). */
+  stderrIsTty: boolean;
+  dim: (text: string) => void;
+}

@@ -1,0 +1,271 @@
+/**
+ * Host facts, gathered once per run and passed down. Nothing after this module looks at
+ * `process.env`, the uid or the filesystem layout of the host on its own.
+ */
+import {
+  accessSync,
+  constants,
+  existsSync,
+  lstatSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+} from "node:fs";
+import { homedir, userInfo } from "node:os";
+import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "node:path";
+import { SafeNpmError } from "../errors.js";
+import { parseNpmrc } from "../sandbox/npmrc.js";
+
+/** Where the sandbox carries its marker; see `readSandboxMarker`. */
+export const MARKER_PATH = "/run/safe-npm/sandbox.json";
+
+export interface SandboxMarker {
+  version: string;
+  projectRoot: string;
+  network: string;
+}
+
+export interface HostInfo {
+  platform: NodeJS.Platform;
+  arch: string;
+  env: Readonly<Record<string, string | undefined>>;
+  uid: number;
+  gid: number;
+  /** Real path of the user's home directory. */
+  home: string;
+  user: string;
+  /** Real path of the working directory. */
+  cwd: string;
+  cacheHome: string;
+  pathDirs: readonly string[];
+  /** `bwrap` found on PATH, or null. */
+  bwrap: string | null;
+  /**
+   * Top-level directories that merged-/usr hosts make symlinks (`/bin -> usr/bin`): the link
+   * target, or null when the host has a real directory there. Absent names do not exist.
+   */
+  rootDirs: Readonly<Record<string, string | null>>;
+  /** The real file behind `/etc/resolv.conf` when it lives outside /etc and /usr (systemd-resolved). */
+  resolvConf: string | null;
+  /** User's ~/.npmrc content, or null when there is none. */
+  userNpmrc: string | null;
+  stdinIsTty: boolean;
+  /**
+   * Stdin is a terminal and this process's group is its foreground group (not started with `&`):
+   * only then may the sandbox's command take the terminal's foreground.
+   */
+  foregroundTty: boolean;
+  /** Present when this process already runs inside a safe-npm sandbox. */
+  sandbox: SandboxMarker | null;
+  /** /usr/bin/perl exists (it gives the command the terminal's foreground inside). */
+  perl: boolean;
+}
+
+/** The top-level directories a sandbox offers besides /usr and /etc. */
+export const ROOT_DIRS = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] as const;
+
+export function gatherHost(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  cwd: string = process.cwd(),
+): HostInfo {
+  if (process.platform !== "linux") {
+    throw new SafeNpmError(
+      "NOT_LINUX",
+      `safe-npm runs only on Linux (this is ${process.platform})`,
+      {
+        hint: "bubblewrap needs Linux namespaces; on macOS or Windows run safe-npm in a Linux VM or container",
+      },
+    );
+  }
+  const info = userInfo();
+  const home = realpathOr(env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir());
+  const cacheHome =
+    env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME)
+      ? env.XDG_CACHE_HOME
+      : join(home, ".cache");
+  const pathDirs = (env.PATH ?? "").split(delimiter).filter((d) => isAbsolute(d));
+  const rootDirs: Record<string, string | null> = {};
+  for (const dir of ROOT_DIRS) {
+    try {
+      const st = lstatSync(dir);
+      rootDirs[dir] = st.isSymbolicLink() ? readlinkSync(dir) : null;
+    } catch {
+      // absent on this host
+    }
+  }
+  return {
+    platform: process.platform,
+    arch: process.arch,
+    env,
+    uid: info.uid,
+    gid: info.gid,
+    home,
+    user: env.USER ?? info.username,
+    cwd: realpathOr(cwd),
+    cacheHome,
+    pathDirs,
+    bwrap: which("bwrap", pathDirs),
+    rootDirs,
+    resolvConf: resolvConfTarget(),
+    userNpmrc: readOrNull(join(home, ".npmrc")),
+    stdinIsTty: process.stdin.isTTY === true,
+    foregroundTty: process.stdin.isTTY === true && isForegroundGroup(),
+    sandbox: readSandboxMarker(),
+    perl: isExecutable("/usr/bin/perl"),
+  };
+}
+
+/** First executable `name` on the given PATH directories, as found (not resolved). */
+export function which(name: string, pathDirs: readonly string[]): string | null {
+  if (name.includes("/")) return isExecutable(name) ? name : null;
+  for (const dir of pathDirs) {
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return null;
+}
+
+export function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return !lstatSync(realpathSync(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+function readOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+function resolvConfTarget(): string | null {
+  try {
+    if (!lstatSync("/etc/resolv.conf").isSymbolicLink()) return null;
+    const target = realpathSync("/etc/resolv.conf");
+    return target.startsWith(`/etc${sep}`) || target.startsWith(`/usr${sep}`) ? null : target;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The marker is a read-only file that bwrap mounts at MARKER_PATH. Code outside a sandbox cannot
+ * fake it without root: the file must exist *and* be a mount point of its own in
+ * /proc/self/mountinfo, and /run belongs to root on every distribution.
+ */
+export function readSandboxMarker(): SandboxMarker | null {
+  if (!existsSync(MARKER_PATH)) return null;
+  try {
+    const mounts = readFileSync("/proc/self/mountinfo", "utf8");
+    const isMountPoint = mounts.split("\n").some((line) => line.split(" ")[4] === MARKER_PATH);
+    if (!isMountPoint) return null;
+    const parsed = JSON.parse(readFileSync(MARKER_PATH, "utf8")) as Partial<SandboxMarker>;
+    if (typeof parsed.projectRoot !== "string") return null;
+    return {
+      version: String(parsed.version ?? ""),
+      projectRoot: parsed.projectRoot,
+      network: String(parsed.network ?? ""),
+    };
+  } catch {
+    return null;
+  }
+}
+
+export interface ResolvedTool {
+  /** How the tool was named on PATH (may be a symlink, e.g. /usr/bin/npm). */
+  bin: string;
+  /** Its real path (e.g. /usr/lib/node_modules/npm/bin/npm-cli.js). */
+  real: string;
+  /** The install prefix that must be visible for the tool to run (bound read-only). */
+  prefix: string;
+}
+
+/**
+ * Finds a tool on the host PATH and the directory it needs: for node, the prefix above `bin/`
+ * (so nvm's `~/.nvm/versions/node/vX` comes along with its `lib/` and `include/`); for a
+ * JavaScript package manager, its package directory.
+ */
+export function resolveTool(name: string, host: HostInfo): ResolvedTool | null {
+  const bin = which(name, host.pathDirs);
+  if (bin === null) return null;
+  const real = realpathOr(bin);
+  return { bin, real, prefix: toolPrefix(real) };
+}
+
+/** `…/node_modules/name` or `…/node_modules/@scope/name`. */
+function isPackageDir(dir: string): boolean {
+  const parent = dirname(dir);
+  const inScope = basename(parent).startsWith("@");
+  return basename(inScope ? dirname(parent) : parent) === "node_modules";
+}
+
+function toolPrefix(real: string): string {
+  // A package's bin script: walk up to the directory holding its package.json.
+  for (let dir = dirname(real); dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json")) && isPackageDir(dir)) return dir;
+    if (dir.endsWith(`${sep}node_modules`)) break;
+  }
+  const binDir = dirname(real);
+  return binDir.endsWith(`${sep}bin`) ? dirname(binDir) : binDir;
+}
+
+/**
+ * This process's group is the foreground group of its controlling terminal: /proc/self/stat
+ * fields 5 (pgrp) and 8 (tpgid), after the parenthesised command name.
+ */
+export function isForegroundGroup(stat: string = readOrNull("/proc/self/stat") ?? ""): boolean {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const pgrp = Number(fields[2]);
+  const tpgid = Number(fields[5]);
+  return pgrp > 0 && pgrp === tpgid;
+}
+
+/** npm's global config file and its text, when it exists. */
+export interface NpmGlobalConfig {
+  path: string;
+  text: string;
+}
+
+/**
+ * The global npmrc npm reads inside, found by @npmcli/config's rules: `globalconfig` defaults to
+ * `<prefix>/etc/npmrc`, where `prefix` defaults to node's prefix (`dirname(dirname(execPath))`;
+ * `$PREFIX` and `$DESTDIR` are not passed inside) and npm's builtin config (`<npm>/npmrc`, where
+ * distributions set `globalconfig` or `prefix`) comes first. pnpm and yarn 1 read the same
+ * `<node prefix>/etc/npmrc`. The user's ~/.npmrc could redirect both, but its copy inside keeps
+ * neither key.
+ */
+export function readNpmGlobalConfig(
+  node: ResolvedTool,
+  npm: ResolvedTool | undefined,
+): NpmGlobalConfig | null {
+  let prefix = dirname(dirname(node.real));
+  let path: string | null = null;
+  const builtin = npm === undefined ? null : readOrNull(join(npm.prefix, "npmrc"));
+  for (const entry of builtin === null ? [] : parseNpmrc(builtin)) {
+    if (entry.section !== null || typeof entry.value !== "string") continue;
+    if (entry.key === "prefix") prefix = resolve(npm?.prefix ?? "/", entry.value);
+    if (entry.key === "globalconfig") path = resolve(npm?.prefix ?? "/", entry.value);
+  }
+  const file = path ?? join(prefix, "etc", "npmrc");
+  try {
+    // Only a regular file: a FIFO or device there must not hang or feed the copy.
+    if (!statSync(file).isFile()) return null;
+  } catch {
+    return null;
+  }
+  const text = readOrNull(file);
+  return text === null ? null : { path: file, text };
+}

@@ -1,0 +1,150 @@
+/** Finds the project root above the working directory and the package manager it uses. */
+import { existsSync, lstatSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import { findUpSync } from "find-up";
+import { SafeNpmError } from "../errors.js";
+import { readRegularFile } from "../sandbox/safepath.js";
+
+export type PackageManagerName = "npm" | "yarn" | "pnpm" | "bun";
+
+export interface DetectedPackageManager {
+  name: PackageManagerName;
+  /** package-manager-detector's agent (`yarn@berry`, `pnpm@6`, …), or the name. */
+  agent: string;
+  /** Which rule decided, shown by --dry-run. */
+  source:
+    | "packageManager field"
+    | "devEngines.packageManager"
+    | "lockfile"
+    | "settings"
+    | "default";
+}
+
+export interface Project {
+  /** Real path of the project root; bound read-write into the sandbox. */
+  root: string;
+  /** Why this directory is the root. */
+  reason: "lockfile" | "workspaces" | "package.json";
+}
+
+const LOCKFILES = [
+  "package-lock.json",
+  "npm-shrinkwrap.json",
+  "yarn.lock",
+  "pnpm-lock.yaml",
+  "bun.lock",
+  "bun.lockb",
+];
+
+/**
+ * The project root is the nearest ancestor of `cwd` that holds a package.json together with a
+ * lockfile or a workspace declaration (so a workspace package finds its workspace root); else
+ * the nearest package.json. The user's home itself, or a directory containing it, is refused:
+ * a stray lockfile in `~` must not make the whole home writable inside the sandbox.
+ */
+export function findProject(cwd: string, home: string): Project {
+  let reason: Project["reason"] = "lockfile";
+  const anchored = findUpSync(
+    (dir) => {
+      if (!existsSync(join(dir, "package.json"))) return undefined;
+      if (LOCKFILES.some((f) => existsSync(join(dir, f)))) {
+        reason = "lockfile";
+        return dir;
+      }
+      if (existsSync(join(dir, "pnpm-workspace.yaml")) || hasWorkspaces(dir)) {
+        reason = "workspaces";
+        return dir;
+      }
+      return undefined;
+    },
+    { cwd, type: "directory" },
+  );
+  const containsHome = (dir: string): boolean => dir === home || isInside(home, dir);
+  // A lockfile in ~ (someone once ran npm there) must not swallow every project below it.
+  let root = anchored !== undefined && !containsHome(anchored) ? anchored : undefined;
+  if (root === undefined) {
+    const pkg = findUpSync("package.json", { cwd });
+    if (pkg === undefined) {
+      throw new SafeNpmError("NO_PROJECT", `no package.json found from ${cwd} upward`, {
+        hint: "run safe-npm inside a JavaScript project (a directory with a package.json), or create one with `npm init`",
+      });
+    }
+    root = dirname(pkg);
+    reason = "package.json";
+  }
+  if (containsHome(root)) {
+    throw new SafeNpmError(
+      "PROJECT_CONTAINS_HOME",
+      `the project root ${root} would contain your home directory ${home}`,
+      {
+        hint: `safe-npm makes the project writable inside the sandbox; move the stray package.json/lockfile out of ${root}, or run from a real project directory`,
+      },
+    );
+  }
+  // package-manager-detector and the package manager read it: a FIFO would hang them.
+  const kind = lstatSync(join(root, "package.json"), { throwIfNoEntry: false });
+  if (kind !== undefined && !kind.isFile() && !kind.isSymbolicLink()) {
+    throw new SafeNpmError("NO_PROJECT", `${join(root, "package.json")} is not a regular file`, {
+      hint: "replace it with a regular file",
+    });
+  }
+  return { root, reason };
+}
+
+function hasWorkspaces(dir: string): boolean {
+  return readPackageJson(dir)?.workspaces !== undefined;
+}
+
+/** True when `path` lies strictly inside `dir`. */
+export function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== "" && !rel.startsWith(`..${sep}`) && rel !== ".." && !rel.startsWith(sep);
+}
+
+const SUPPORTED: readonly string[] = ["npm", "yarn", "pnpm", "bun"];
+
+/**
+ * package-manager-detector reads the package.json fields (`packageManager`, then
+ * `devEngines.packageManager`) and names the lockfiles; the lockfile rule is applied here so that
+ * an unsupported `packageManager` (deno, …) does not hide a lockfile, and so --dry-run can say
+ * which rule decided. None → npm.
+ */
+export async function detectPackageManager(root: string): Promise<DetectedPackageManager> {
+  const { detect, LOCKS } = await import("package-manager-detector");
+  const pkg = readPackageJson(root);
+  const fromField = await detect({
+    cwd: root,
+    stopDir: root,
+    strategies: ["packageManager-field", "devEngines-field"],
+  });
+  if (fromField !== null && SUPPORTED.includes(fromField.name)) {
+    return {
+      name: fromField.name as PackageManagerName,
+      agent: fromField.agent,
+      source:
+        typeof pkg?.packageManager === "string"
+          ? "packageManager field"
+          : "devEngines.packageManager",
+    };
+  }
+  for (const [file, name] of Object.entries(LOCKS)) {
+    if (
+      SUPPORTED.includes(name) &&
+      !file.endsWith("-workspace.yaml") &&
+      existsSync(join(root, file))
+    ) {
+      return { name: name as PackageManagerName, agent: name, source: "lockfile" };
+    }
+  }
+  return { name: "npm", agent: "npm", source: "default" };
+}
+
+function readPackageJson(dir: string): Record<string, unknown> | null {
+  try {
+    // Regular files only: a FIFO planted as package.json must not hang safe-npm.
+    const pkg = JSON.parse(readRegularFile(join(dir, "package.json"), false)) as unknown;
+    return typeof pkg === "object" && pkg !== null ? (pkg as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}

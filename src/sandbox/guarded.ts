@@ -1,0 +1,40 @@
+/**
+ * One sandboxed run between its before and after: the project's watched places are snapshotted,
+ * bwrap runs, then the mount points bwrap left behind are removed and the project is checked
+ * against the snapshot (integrity.ts). The check runs however the command ended.
+ */
+import type { BwrapInvocation } from "./bwrap.js";
+import { check, describeFinding, snapshot, type Watch } from "./integrity.js";
+import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
+import type { Policy } from "./policy.js";
+import { runSandbox } from "./spawn.js";
+
+export interface GuardedRun {
+  /** What to watch beyond the fixed set (guardProject). */
+  watch: readonly Watch[];
+  /** The run was install-class: a project-local safe-npm may be upgraded by it. */
+  install: boolean;
+  /** Where each finding is reported. */
+  report: (text: string) => void;
+}
+
+export async function runGuarded(
+  bwrap: string,
+  invocation: BwrapInvocation,
+  policy: Policy,
+  root: string,
+  run: GuardedRun,
+): ReturnType<typeof runSandbox> {
+  // bwrap creates missing mount points on the host when they sit in a read-write bind; with
+  // home "project" some land in the project: note them now, remove them afterwards.
+  const placeholders = findPlaceholders(policy.mounts, root);
+  const readOnly = policy.mounts.flatMap((m) => (m.kind === "ro-bind" ? [m.dest] : []));
+  const before = snapshot(root, run.watch, { skip: readOnly });
+  try {
+    return await runSandbox(bwrap, invocation, { foreground: policy.foreground });
+  } finally {
+    cleanupPlaceholders(placeholders, root);
+    const findings = check(root, before, { skip: readOnly, install: run.install });
+    for (const finding of findings) run.report(describeFinding(finding));
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * What stays read-only in the project, in every mode: the `protect` entries, and the files a
+ * package manager run bare on the host later executes or obeys — which include the registry
+ * config that decides the next install's allowlist. Where such a file is missing, an empty
+ * read-only stand-in is mounted so that code inside cannot create it either.
+ */
+import { join } from "node:path";
+import { SafeNpmError } from "../errors.js";
+import { rootGitPlaces, type Watch } from "./integrity.js";
+import { projectPathKind } from "./safepath.js";
+
+/**
+ * Files at the project root that a package manager reads as configuration that runs code or
+ * widens the network:
+ * - `.npmrc`: npm, pnpm, yarn 1 and bun — registries, `script-shell`, `node-options`, `git`, …
+ * - `.yarnrc.yml`: yarn 2+ — `yarnPath`, `plugins`, `npmRegistryServer`, …
+ * - `.yarnrc`: yarn 1 — `yarn-path`, `registry`
+ * - `.pnpmfile.cjs`: pnpm's hooks, run by every install
+ * - `pnpm-workspace.yaml`: pnpm 10+ reads its settings there too (`pnpmfile`,
+ *   `configDependencies`, `onlyBuiltDependencies`, registries)
+ * - `bunfig.toml`: bun — `preload` (run before every `bun run`/`bun test`), `[install]` registry
+ */
+export const HOST_RUN_FILES = [
+  ".npmrc",
+  ".yarnrc.yml",
+  ".yarnrc",
+  ".pnpmfile.cjs",
+  "pnpm-workspace.yaml",
+  "bunfig.toml",
+] as const;
+
+/**
+ * Missing ones of these get no stand-in but are watched: an empty `pnpm-workspace.yaml` would
+ * make the project look like a pnpm workspace (package-manager-detector takes it for pnpm's
+ * lockfile) to a nested safe-npm during the run, and for good after a killed run. One created
+ * inside is moved aside after the run instead (integrity.ts).
+ */
+const WATCH_WHEN_MISSING: ReadonlySet<string> = new Set(["pnpm-workspace.yaml"]);
+
+/** Directories yarn 2+ executes from (`yarnPath` into releases/, `plugins` paths). */
+export const HOST_RUN_DIRS = [".yarn/releases", ".yarn/plugins"] as const;
+
+export interface ProjectGuards {
+  /** Existing paths bound read-only over themselves. */
+  protect: string[];
+  /** Missing files: an empty read-only file stands in. */
+  seal: string[];
+  /** Missing directories: an empty read-only directory stands in. */
+  sealDirs: string[];
+  /** Missing files checked after the run instead: one created inside is moved aside. */
+  watch: Watch[];
+}
+
+/**
+ * The read-only and sealed paths for one run. Nothing here follows a link: a `protect` entry or
+ * a host-run file that is a link, or lies under one, is refused (bwrap would bind the link's
+ * target — a planted `protect: ["key"]` with `key -> ~/.ssh` would show the key inside).
+ */
+export function projectGuards(
+  root: string,
+  protect: readonly string[],
+  protectSource: string,
+): ProjectGuards {
+  const guards: ProjectGuards = { protect: [], seal: [], sealDirs: [], watch: [] };
+  for (const entry of protect) {
+    const path = join(root, entry);
+    const kind = projectPathKind(root, path, `protect entry "${entry}" (${protectSource}):`);
+    if (kind !== "missing") guards.protect.push(path);
+  }
+  for (const name of HOST_RUN_FILES) {
+    const path = join(root, name);
+    const kind = projectPathKind(root, path, "package-manager config");
+    if (kind === "missing" && WATCH_WHEN_MISSING.has(name))
+      guards.watch.push({ kind: "pmconfig", path });
+    else if (kind === "missing") guards.seal.push(path);
+    else if (kind !== "file") throw notPlain(path, "a regular file");
+    else guards.protect.push(path);
+  }
+  for (const name of HOST_RUN_DIRS) {
+    const path = join(root, name);
+    const kind = projectPathKind(root, path, "package-manager directory");
+    if (kind === "missing") guards.sealDirs.push(path);
+    else if (kind !== "directory") throw notPlain(path, "a directory");
+    else guards.protect.push(path);
+  }
+  guards.protect = [...new Set(guards.protect)];
+  return guards;
+}
+
+function notPlain(path: string, expected: string): SafeNpmError {
+  return new SafeNpmError("UNSAFE_PATH", `${path} is not ${expected}`, {
+    hint: `remove ${path}, or replace it with ${expected}; a package manager would fail or hang on it`,
+  });
+}
+
+/**
+ * Everything kept read-only, sealed or watched in the project for one run: the `protect` entries
+ * and package-manager config (above), and where host git runs code from beyond .git
+ * (integrity.ts). Refuses links planted in the project, so it runs before anything reads the
+ * project's config.
+ */
+export function guardProject(
+  root: string,
+  host: { home: string; env: Readonly<Record<string, string | undefined>> },
+  protect: readonly string[],
+  protectSource: string,
+): ProjectGuards {
+  const guards = projectGuards(root, protect, protectSource);
+  const hostGit = rootGitPlaces(root, host.home, host.env);
+  return {
+    ...guards,
+    protect: [...new Set([...guards.protect, ...hostGit.protect])],
+    watch: [...hostGit.watch, ...guards.watch],
+  };
+}

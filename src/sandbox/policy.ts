@@ -1,0 +1,437 @@
+/**
+ * PURE: turns host facts, the project and the request into a Policy — plain data saying what the
+ * sandbox contains. Nothing here reads the host; unit tests build inputs by hand.
+ */
+import { basename, dirname, join, relative, sep } from "node:path";
+import type { HostInfo, NpmGlobalConfig, ResolvedTool, SandboxMarker } from "../host/host.js";
+import { MARKER_PATH } from "../host/host.js";
+import type { Project } from "../host/project.js";
+import { isInside } from "../host/project.js";
+import { bridgeArgv, bridgeBinds } from "../network/inside.js";
+import { sanitizeNpmrc, stripUrlCredentials } from "./npmrc.js";
+import { CACHE_DIRS } from "./privatehome.js";
+
+export type { NetworkMode } from "../settings/merge.js";
+
+import type { NetworkMode } from "../settings/merge.js";
+
+/** What the user's and the repository's settings add, with host paths already checked by settings/host-paths.ts. */
+export interface SettingsInput {
+  /** Absolute host paths under the home that exist, bound read-only at the same place. */
+  dotfiles: readonly string[];
+  /** `~/.npmrc` is among the dotfiles: the real file replaces the sanitized copy. */
+  fullNpmrc: boolean;
+  binds: { ro: readonly string[]; rw: readonly string[] };
+  /** The user's package-manager caches, bound read-write (`cache: "shared"`). */
+  caches: readonly string[];
+  /** Variables the user named: passed even when their names look secret. */
+  envPass: readonly string[];
+  envSet: Readonly<Record<string, string>>;
+  /** "project": $HOME is the project root (dotfiles are mounted there). */
+  home: "private" | "project";
+}
+
+/** Host facts about the toolchain beyond its prefixes, gathered by host/toolchain.ts. */
+export interface ToolchainInput {
+  /** A prefix holding include/node/node.h: node-gyp builds against it (npm_config_nodedir). */
+  nodeHeaders: string | null;
+  /** The package manager is yarn 1 (its cache location needs setting). */
+  yarnClassic: boolean;
+  /**
+   * npm's bundled node-gyp, offered as `node-gyp` to every package manager: bun and yarn fetch
+   * one from the registry otherwise.
+   */
+  nodeGyp: string | null;
+  /**
+   * A corepack shim is used: its home (bound read-only when it exists) and downloads disabled,
+   * whether or not the home exists yet.
+   */
+  corepack: { home: string; exists: boolean } | null;
+  /** npm's global npmrc (see host.ts), when it exists: it enters without credentials too. */
+  npmGlobalConfig: NpmGlobalConfig | null;
+}
+
+export const NO_TOOLCHAIN: ToolchainInput = {
+  nodeHeaders: null,
+  yarnClassic: false,
+  nodeGyp: null,
+  corepack: null,
+  npmGlobalConfig: null,
+};
+
+export const NO_SETTINGS: SettingsInput = {
+  dotfiles: [],
+  fullNpmrc: false,
+  binds: { ro: [], rw: [] },
+  caches: [],
+  envPass: [],
+  envSet: {},
+  home: "private",
+};
+
+export type Mount =
+  | { kind: "ro-bind" | "bind"; src: string; dest: string }
+  | { kind: "symlink"; target: string; dest: string }
+  | { kind: "tmpfs" | "proc" | "dev"; dest: string }
+  /** An empty read-only directory (a tmpfs remounted read-only). */
+  | { kind: "empty-dir"; dest: string }
+  /** A generated read-only file (bwrap --ro-bind-data). */
+  | { kind: "data"; dest: string; data: string; label: string };
+
+export interface Policy {
+  /** The command run inside, argv[0] resolved through the inside PATH. */
+  command: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** In order: later mounts cover earlier ones (bwrap applies them left to right). */
+  mounts: Mount[];
+  network: NetworkMode;
+  /** Unshare the user namespace (and forbid nested ones) where the host allows it. */
+  userNamespace: boolean;
+  /**
+   * Load the seccomp filter (sandbox/seccomp.ts); without it, fall back to --new-session, which
+   * still stops TIOCSTI (the other rules have no fallback).
+   */
+  seccomp: boolean;
+  /**
+   * Stdin is the terminal and safe-npm runs in its foreground group: the command gets a process
+   * group of its own that becomes the terminal's foreground group for the run (FOREGROUND_PERL in
+   * bwrap.ts), so Ctrl-C and job control work while nothing inside can signal the caller's group.
+   * Otherwise the sandbox runs in a session of its own and safe-npm forwards signals (spawn.ts).
+   */
+  foreground: boolean;
+  /** The node binary inside (used by the `node` signal reset). */
+  node: string;
+  hostname: string;
+}
+
+export type RequestKind = "pm" | "exec" | "shell";
+
+export interface PolicyInput {
+  host: HostInfo;
+  project: Project;
+  /** Node and the package manager (or other tools) resolved on the host. */
+  node: ResolvedTool;
+  tools: readonly ResolvedTool[];
+  kind: RequestKind;
+  /** argv inside; for kind "pm" argv[0] is the tool's name. */
+  command: readonly string[];
+  network: NetworkMode;
+  /** Per-project private home on the host, mounted at the user's $HOME. */
+  privateHome: string;
+  /** Existing absolute paths inside the project kept read-only (`.git`). */
+  protect: readonly string[];
+  /**
+   * Missing paths inside the project that code inside must not create (registry config and the
+   * other files a package manager on the host obeys): an empty read-only file is mounted there;
+   * sandbox/guarded.ts removes the placeholder after.
+   */
+  seal: readonly string[];
+  /** The same for directories (`.yarn/releases`): an empty read-only directory. */
+  sealDirs?: readonly string[];
+  settings: SettingsInput;
+  toolchain: ToolchainInput;
+  /** Registry mode: the host proxy's socket and the bridge script, bound read-only inside. */
+  proxy: { socketPath: string; bridgePath: string } | null;
+  version: string;
+}
+
+/** Where the toolchain appears under its host PATH names (symlinks), first on PATH. */
+export const TOOL_BIN = "/run/safe-npm/bin";
+
+/** Directories that are part of the read-only system view. */
+const SYSTEM_DIRS = ["/usr", "/etc"];
+
+/** Variables passed through unchanged when set (design.md §4). */
+const PASS_ENV = [
+  "TERM",
+  "COLORTERM",
+  "LANG",
+  "TZ",
+  "NO_COLOR",
+  "FORCE_COLOR",
+  "CI",
+  "SHELL",
+] as const;
+
+/** Variables a package.json script sets, passed when safe-npm runs as a script prefix. */
+const SCRIPT_ENV = [
+  "INIT_CWD",
+  "npm_lifecycle_event",
+  "npm_lifecycle_script",
+  "npm_package_json",
+  "npm_package_name",
+  "npm_package_version",
+  "npm_command",
+  "npm_execpath",
+  "npm_node_execpath",
+  "npm_config_user_agent",
+  "npm_config_registry",
+  // yarn's Plug'n'Play: --require <project>/.pnp.cjs, visible inside.
+  "NODE_OPTIONS",
+] as const;
+
+/** Never passed unless the user names them (settings), whatever an allowlist says. */
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|AUTH|KEY|CREDENTIAL|SESSION/i;
+const NEVER_PASS =
+  /^(SSH_AUTH_SOCK|DBUS_.*|DISPLAY|WAYLAND_.*|XDG_RUNTIME_DIR|DOCKER_.*|KUBECONFIG)$/;
+
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name) || NEVER_PASS.test(name);
+}
+
+/** The private per-project home: `$XDG_CACHE_HOME/safe-npm/homes/<name>-<hash>`. */
+export function privateHomeDir(cacheHome: string, projectRoot: string, hash: string): string {
+  const name = projectRoot.split(sep).filter(Boolean).pop() ?? "root";
+  return join(cacheHome, "safe-npm", "homes", `${name.replace(/[^\w.-]/g, "_")}-${hash}`);
+}
+
+export function resolvePolicy(input: PolicyInput): Policy {
+  const { host, project } = input;
+  const toolPrefixes = unique(
+    [input.node, ...input.tools]
+      .map((t) => toolMount(t, host.home, project.root))
+      .filter((p) => !isSystemPath(p)),
+  );
+  const visible = (path: string): boolean =>
+    isSystemPath(path) ||
+    toolPrefixes.some((p) => path === p || isInside(path, p)) ||
+    isInside(path, project.root);
+
+  const mounts: Mount[] = [
+    { kind: "ro-bind", src: "/usr", dest: "/usr" },
+    ...Object.entries(host.rootDirs).map(
+      ([dir, link]): Mount =>
+        link === null
+          ? { kind: "ro-bind", src: dir, dest: dir }
+          : { kind: "symlink", target: link, dest: dir },
+    ),
+    { kind: "ro-bind", src: "/etc", dest: "/etc" },
+  ];
+  if (host.resolvConf !== null) {
+    mounts.push({ kind: "ro-bind", src: host.resolvConf, dest: host.resolvConf });
+  }
+  const { settings } = input;
+  const homeInside = settings.home === "project" ? project.root : host.home;
+  const inHome = (hostPath: string): string => join(homeInside, relative(host.home, hostPath));
+  mounts.push(
+    { kind: "proc", dest: "/proc" },
+    { kind: "dev", dest: "/dev" },
+    { kind: "tmpfs", dest: "/tmp" },
+  );
+  if (settings.home === "project") {
+    // The project first, so that mount points for dotfiles land in it (sandbox/guarded.ts removes them).
+    mounts.push({ kind: "bind", src: project.root, dest: project.root });
+  } else {
+    // A fresh home on every run, with only the caches carried over from the private home: what
+    // code inside writes as configuration (~/.npmrc, ~/.config/…) is gone by the next run. Every
+    // mount point below $HOME is created in the tmpfs, never in the user's real home.
+    mounts.push({ kind: "tmpfs", dest: host.home });
+    for (const rel of CACHE_DIRS) {
+      mounts.push({ kind: "bind", src: join(input.privateHome, rel), dest: join(host.home, rel) });
+    }
+  }
+  if (host.userNpmrc !== null && !settings.fullNpmrc) {
+    mounts.push({
+      kind: "data",
+      dest: join(homeInside, ".npmrc"),
+      data: sanitizeNpmrc(host.userNpmrc, { home: host.home }).text,
+      label: "~/.npmrc without credentials",
+    });
+  }
+  for (const file of settings.dotfiles)
+    mounts.push({ kind: "ro-bind", src: file, dest: inHome(file) });
+  for (const cache of settings.caches)
+    mounts.push({ kind: "bind", src: cache, dest: inHome(cache) });
+  for (const prefix of toolPrefixes) mounts.push({ kind: "ro-bind", src: prefix, dest: prefix });
+  const { corepack, npmGlobalConfig } = input.toolchain;
+  if (corepack?.exists === true) {
+    mounts.push({ kind: "ro-bind", src: corepack.home, dest: corepack.home });
+  } else if (
+    corepack !== null &&
+    settings.home !== "project" &&
+    isInside(corepack.home, host.home)
+  ) {
+    // Its home would be in the private cache, where code inside could leave a package manager
+    // for the next run's corepack to start: an empty one instead.
+    mounts.push({ kind: "tmpfs", dest: corepack.home });
+  }
+  if (
+    npmGlobalConfig !== null &&
+    visible(npmGlobalConfig.path) &&
+    !isInside(npmGlobalConfig.path, project.root)
+  ) {
+    const global = sanitizeNpmrc(npmGlobalConfig.text, { home: host.home });
+    if (global.removed.length > 0) {
+      mounts.push({
+        kind: "data",
+        dest: npmGlobalConfig.path,
+        data: global.text,
+        label: `${npmGlobalConfig.path} without credentials or programs`,
+      });
+    }
+  }
+  // Each tool under the name it has on the host PATH: inside, its directory may be hidden and its
+  // real file named otherwise (pnpm.cjs, bun.exe), yet scripts call it by name.
+  const named = new Set<string>();
+  for (const tool of [input.node, ...input.tools]) {
+    const name = basename(tool.bin);
+    if (named.has(name)) continue;
+    named.add(name);
+    const target = visible(tool.bin) ? tool.bin : tool.real;
+    mounts.push({ kind: "symlink", target, dest: `${TOOL_BIN}/${name}` });
+  }
+  if (input.toolchain.nodeGyp !== null && !named.has("node-gyp")) {
+    mounts.push({ kind: "symlink", target: input.toolchain.nodeGyp, dest: `${TOOL_BIN}/node-gyp` });
+  }
+  for (const path of settings.binds.ro) mounts.push({ kind: "ro-bind", src: path, dest: path });
+  for (const path of settings.binds.rw) mounts.push({ kind: "bind", src: path, dest: path });
+  if (settings.home !== "project") {
+    mounts.push({ kind: "bind", src: project.root, dest: project.root });
+  }
+  for (const path of input.protect) mounts.push({ kind: "ro-bind", src: path, dest: path });
+  // A path already mounted read-only (the user's .npmrc with home "project") needs no stand-in.
+  const mounted = new Set(mounts.map((m) => m.dest));
+  for (const path of input.seal) {
+    if (mounted.has(path)) continue;
+    mounts.push({
+      kind: "data",
+      dest: path,
+      data: "",
+      label: `empty, read-only: ${basename(path)} cannot be created`,
+    });
+  }
+  for (const path of input.sealDirs ?? []) {
+    if (!mounted.has(path)) mounts.push({ kind: "empty-dir", dest: path });
+  }
+  const marker: SandboxMarker = {
+    version: input.version,
+    projectRoot: project.root,
+    network: input.network,
+  };
+  mounts.push({
+    kind: "data",
+    dest: MARKER_PATH,
+    data: `${JSON.stringify(marker)}\n`,
+    label: "sandbox marker",
+  });
+
+  if (input.network === "registry" && input.proxy !== null) {
+    for (const bind of bridgeBinds(input.proxy.socketPath, input.proxy.bridgePath)) {
+      mounts.push({ kind: "ro-bind", ...bind });
+    }
+  }
+
+  const fromScript = host.env.npm_lifecycle_event !== undefined;
+  const env = buildEnv(input, fromScript, (dir) => visible(dir));
+
+  const command = [...input.command];
+  if (input.kind === "pm") {
+    const tool = input.tools[0];
+    if (tool !== undefined) command[0] = visible(tool.bin) ? tool.bin : tool.real;
+  }
+  const nodeInside = visible(input.node.bin) ? input.node.bin : input.node.real;
+  // Registry mode: the bridge listens on the sandbox's loopback, relays to the host proxy and
+  // starts the command with the proxy variables set. Being node, it also restores the signals.
+  const bridged = input.network === "registry" && input.proxy !== null;
+  const seccomp = host.arch === "x64" || host.arch === "arm64";
+  return {
+    command: bridged ? bridgeArgv(nodeInside, command) : command,
+    cwd: host.cwd,
+    env,
+    mounts,
+    network: input.network,
+    userNamespace: true,
+    seccomp,
+    // Needs perl for setpgid/tcsetpgrp, and the seccomp filter (else --new-session guards the
+    // terminal, and there is no terminal to hand over).
+    foreground: host.foregroundTty && host.perl && seccomp,
+    node: nodeInside,
+    hostname: "safe-npm",
+  };
+}
+
+/**
+ * What to bind for a tool: its install prefix, unless that would show more than the tool — a
+ * prefix that is `/`, a top-level directory, or contains the home or the project (node in
+ * `~/bin` has prefix `~`) — then its bin directory, else the file alone.
+ */
+export function toolMount(tool: ResolvedTool, home: string, projectRoot: string): string {
+  const tooWide = (dir: string): boolean =>
+    dir.split("/").filter(Boolean).length < 2 ||
+    dir === home ||
+    isInside(home, dir) ||
+    dir === projectRoot ||
+    isInside(projectRoot, dir);
+  for (const candidate of [tool.prefix, dirname(tool.real)]) {
+    if (!tooWide(candidate)) return candidate;
+  }
+  return tool.real;
+}
+
+function buildEnv(
+  input: PolicyInput,
+  fromScript: boolean,
+  visible: (dir: string) => boolean,
+): Record<string, string> {
+  const { host } = input;
+  const env: Record<string, string> = {};
+  const pass = (name: string): void => {
+    const value = host.env[name];
+    if (value !== undefined && !isSecretName(name)) env[name] = stripUrlCredentials(value);
+  };
+  env.HOME = input.settings.home === "project" ? input.project.root : host.home;
+  env.USER = host.user;
+  env.LOGNAME = host.user;
+  for (const name of PASS_ENV) pass(name);
+  for (const name of Object.keys(host.env).sort()) if (name.startsWith("LC_")) pass(name);
+  if (fromScript) for (const name of SCRIPT_ENV) pass(name);
+  // A corporate CA bundle that the sandbox can see (under /etc or /usr) keeps TLS working inside.
+  const extraCa = host.env.NODE_EXTRA_CA_CERTS;
+  if (extraCa !== undefined && isSystemPath(extraCa)) env.NODE_EXTRA_CA_CERTS = extraCa;
+  env.TMPDIR = "/tmp";
+  const { nodeHeaders, corepack, yarnClassic } = input.toolchain;
+  if (nodeHeaders !== null) env.npm_config_nodedir = nodeHeaders;
+  // Caches that would otherwise land outside the home: yarn 1 as root uses /usr/local/share
+  // (read-only inside); pnpm cannot hard-link across the home and project mounts and then puts
+  // its store in the project (it copies into node_modules instead, see docs/design.md §10).
+  if (yarnClassic) env.YARN_CACHE_FOLDER = join(env.HOME, ".cache", "yarn");
+  if (input.tools.some((t) => ["pnpm", "pnpx"].includes(basename(t.bin)))) {
+    env.npm_config_store_dir = join(env.HOME, ".local", "share", "pnpm", "store");
+  }
+  if (corepack !== null) {
+    env.COREPACK_HOME = corepack.home;
+    // Fail with corepack's own message instead of trying to download inside the sandbox.
+    env.COREPACK_ENABLE_NETWORK = "0";
+  }
+  // Named by the user in settings: passed as they are, whatever the name looks like.
+  for (const name of input.settings.envPass) {
+    const value = host.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, input.settings.envSet);
+
+  // PATH: when run from a package.json script, the node_modules/.bin chain the package manager
+  // put in front (only directories the sandbox can see); then the toolchain; then the system.
+  const scriptDirs = fromScript ? host.pathDirs.filter((d) => visible(d) && !isSystemPath(d)) : [];
+  const toolDirs = [input.node, ...input.tools]
+    .map((t) => dirname(t.bin))
+    .filter((d) => visible(d));
+  env.PATH = unique([
+    ...scriptDirs,
+    TOOL_BIN,
+    ...toolDirs,
+    "/usr/local/bin",
+    "/usr/bin",
+    "/bin",
+  ]).join(":");
+  return env;
+}
+
+function isSystemPath(path: string): boolean {
+  return SYSTEM_DIRS.some((d) => path === d || path.startsWith(`${d}/`));
+}
+
+function unique<T>(items: readonly T[]): T[] {
+  return [...new Set(items)];
+}

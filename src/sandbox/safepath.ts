@@ -1,0 +1,106 @@
+/**
+ * Host-side access to paths inside the project, which sandboxed code may have replaced: links are
+ * never followed, special files never opened (a FIFO would block a read forever), and a path
+ * that leaves the project is refused.
+ */
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  type Stats,
+} from "node:fs";
+import { join, relative, sep } from "node:path";
+import { SafeNpmError } from "../errors.js";
+
+/** Said with every refused link: the user may have made it, or something in the project did. */
+export const PLANTED_HINT =
+  "if you made it yourself, replace it with a regular file or directory (a copy, not a link); if not, code that ran in the project planted it: remove it and check the project";
+
+/**
+ * The kind of `path` inside `root` without following any link: "missing" when it (or a parent)
+ * does not exist. Every component from `root` down must be a real directory; a link anywhere
+ * (bwrap, and every other tool, would follow it), a parent that is not a directory, or a path
+ * outside `root` is refused with exit 125. `what` names the path's role in the message.
+ */
+export function projectPathKind(
+  root: string,
+  path: string,
+  what: string,
+): "missing" | "file" | "directory" | "other" {
+  const rel = relative(root, path);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || rel.startsWith(sep)) {
+    throw new SafeNpmError("BAD_SETTINGS", `${what} ${path} is not inside the project ${root}`, {
+      hint: "name a path inside the project",
+    });
+  }
+  const parts = rel.split(sep);
+  let current = root;
+  for (const [i, part] of parts.entries()) {
+    current = join(current, part);
+    let st: Stats;
+    try {
+      st = lstatSync(current);
+    } catch {
+      return "missing";
+    }
+    if (st.isSymbolicLink()) {
+      const where = current === path ? "" : ` (its parent ${current} is a symbolic link)`;
+      throw new SafeNpmError(
+        "UNSAFE_PATH",
+        `${what} ${path} goes through a symbolic link${where}; safe-npm does not follow links in the project`,
+        { hint: PLANTED_HINT },
+      );
+    }
+    if (i === parts.length - 1) {
+      return st.isFile() ? "file" : st.isDirectory() ? "directory" : "other";
+    }
+    if (!st.isDirectory()) {
+      throw new SafeNpmError(
+        "UNSAFE_PATH",
+        `${what} ${path} cannot exist: ${current} is not a directory`,
+        { hint: `remove ${current}, or rename it` },
+      );
+    }
+  }
+  return "missing";
+}
+
+/**
+ * Reads a regular file. With `noFollow` the last component must not be a link (O_NOFOLLOW);
+ * O_NONBLOCK keeps a FIFO from blocking the open, and fstat on the open descriptor (no second
+ * look-up) refuses anything but a regular file. Errors name the file, never its content.
+ */
+export function readRegularFile(path: string, noFollow: boolean): string {
+  let fd: number;
+  try {
+    fd = openSync(
+      path,
+      constants.O_RDONLY | constants.O_NONBLOCK | (noFollow ? constants.O_NOFOLLOW : 0),
+    );
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") {
+      throw new SafeNpmError(
+        "UNSAFE_PATH",
+        `${path} is a symbolic link; safe-npm does not follow it`,
+        {
+          hint: PLANTED_HINT,
+        },
+      );
+    }
+    throw error;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) {
+      throw new SafeNpmError("UNSAFE_PATH", `${path} is not a regular file`, {
+        hint: `replace ${path} with a regular file, or remove it`,
+      });
+    }
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}

