@@ -216,6 +216,11 @@ export function resolvePolicy(input: PolicyInput): Policy {
   const inHome = (hostPath: string): string => join(homeInside, relative(host.home, hostPath));
   mounts.push(
     { kind: "proc", dest: "/proc" },
+    // Kernel settings check only the writer's host uid, not capabilities: as root (uid 0 maps to
+    // host uid 0) code inside could set kernel.core_pattern to a program the host kernel then
+    // runs as root. bwrap covers /proc/sys only when it can write the directory itself, which a
+    // 0555 directory defeats (bwrap.c, cover_proc_dirs).
+    { kind: "ro-bind", src: "/proc/sys", dest: "/proc/sys" },
     { kind: "dev", dest: "/dev" },
     { kind: "tmpfs", dest: "/tmp" },
   );

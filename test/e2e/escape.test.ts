@@ -111,6 +111,7 @@ for (const projectInHome of [true, false]) {
           expect(r.privileges.mount.ok).toBe(false);
           expect(r.privileges.mknod.ok).toBe(false);
           expect(r.privileges.unshare.ok).toBe(false);
+          expect(r.privileges.sysctl.ok).toBe(false);
         }
       });
     },
@@ -150,5 +151,7 @@ describe.skipIf(unavailable !== "")("the probe without safe-npm (control)", () =
     expect(pre?.proc.seesVictim).toBe(true);
     expect(pre?.proc.killVictim.ok).toBe(true);
     expect(readFileSync(join(world.home, ".bashrc"), "utf8")).toContain("pwned by probe");
+    // Kernel settings are writable by root (only the uid is checked), not by other users.
+    expect(pre?.privileges.sysctl.ok).toBe(process.getuid?.() === 0);
   });
 });

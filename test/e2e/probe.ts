@@ -15,7 +15,14 @@ export interface Report {
   writes: Record<string, Attempt>;
   env: { names: string[]; leaked: string[]; procLeaks: string[] };
   proc: { seesVictim: boolean; killVictim: Attempt; pids: number[] };
-  privileges: { capEff: string; capBnd: string; mount: Attempt; mknod: Attempt; unshare: Attempt };
+  privileges: {
+    capEff: string;
+    capBnd: string;
+    mount: Attempt;
+    mknod: Attempt;
+    unshare: Attempt;
+    sysctl: Attempt;
+  };
 }
 
 /** Tells the probe what to attack: the world's planted secrets, paths and victim process. */
@@ -95,4 +102,5 @@ export function expectContained(report: Report, world: World): void {
   expect(report.privileges.mount.ok, where("mount")).toBe(false);
   expect(report.privileges.mknod.ok, where("mknod")).toBe(false);
   expect(report.privileges.unshare.ok, where("unshare")).toBe(false);
+  expect(report.privileges.sysctl.ok, where("write a kernel setting")).toBe(false);
 }

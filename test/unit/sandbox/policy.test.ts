@@ -62,6 +62,7 @@ describe("resolvePolicy mounts", () => {
       "symlink /lib64 → usr/lib64",
       "ro-bind /etc",
       "proc /proc",
+      "ro-bind /proc/sys",
       "dev /dev",
       "tmpfs /tmp",
       `tmpfs ${HOME}`,
@@ -75,6 +76,11 @@ describe("resolvePolicy mounts", () => {
       `ro-bind ${GIT_DIR}`,
       `data ${MARKER_PATH}`,
     ]);
+  });
+
+  it("keeps /proc/sys read-only over the fresh /proc (kernel settings check only the uid)", () => {
+    const mounts = describeMounts(basePolicy().mounts);
+    expect(mounts.indexOf("ro-bind /proc/sys")).toBe(mounts.indexOf("proc /proc") + 1);
   });
 
   it("ro-binds real top-level dirs on a host without merged /usr", () => {
@@ -146,6 +152,7 @@ describe("resolvePolicy mounts", () => {
     expect(binds.map((m) => m.dest)).toEqual([
       "/usr",
       "/etc",
+      "/proc/sys",
       ...CACHE_DIRS.map((rel) => `${HOME}/${rel}`),
       PROJECT,
       GIT_DIR,
