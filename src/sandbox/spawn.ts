@@ -6,7 +6,7 @@
  * which would dominate `safe-npm exec -- true`; this path needs none of its conveniences.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import { SafeNpmError } from "../errors.js";
@@ -70,6 +70,7 @@ export async function runSandbox(
   const [file, args] = options.foreground
     ? ["/bin/sh", ["-c", IGNORE_TERMINAL_SIGNALS, "sh", bwrap, ...bwrapArgv]]
     : [bwrap, bwrapArgv];
+  closeInheritedDescriptors();
   const child = spawn(file, args, { stdio, detached: !options.foreground, env: {} });
 
   let ready = false;
@@ -103,6 +104,35 @@ export async function runSandbox(
     if (options.foreground) reclaimTerminal();
   }
 }
+
+/**
+ * Closes the descriptors this process inherited without close-on-exec (a shell's `exec 9<file`,
+ * a CI runner's pipe): a child inherits them, bwrap passes them on, and the command inside could
+ * read a host file — or write through a directory descriptor — that the sandbox never mounted.
+ * Everything node and libuv open themselves is close-on-exec, so only inherited ones are closed.
+ * /proc/self/fdinfo gives each descriptor's open flags (octal).
+ */
+export function closeInheritedDescriptors(): void {
+  let fds: string[];
+  try {
+    fds = readdirSync("/proc/self/fdinfo");
+  } catch {
+    return;
+  }
+  for (const name of fds) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd) || fd <= 2) continue;
+    try {
+      const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1];
+      if (flags !== undefined && (Number.parseInt(flags, 8) & O_CLOEXEC) === 0) closeSync(fd);
+    } catch {
+      // gone meanwhile, or the directory's own descriptor
+    }
+  }
+}
+
+/** O_CLOEXEC in fdinfo's flags (x86_64, arm64 and most architectures). */
+const O_CLOEXEC = 0o2000000;
 
 /** bwrap's `--args FD` format: each argument followed by a NUL byte. */
 export function encodeArgs(args: readonly string[]): Uint8Array {

@@ -1,5 +1,5 @@
 /** The runner seen from outside: exit statuses, signals, --dry-run, errors, working directory. */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -11,7 +11,7 @@ import {
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { cliPath } from "./paths.js";
-import { makeWorld, processesWith, type World, waitFor } from "./world.js";
+import { makeWorld, processesWith, SECRETS, type World, waitFor } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
@@ -153,6 +153,27 @@ setInterval(() => {}, 1000);
     expect(r.stdout).not.toMatch(/TOKEN|SECRET|AWS_|SSH_AUTH_SOCK|DBUS/);
     expect(r.stdout).toContain("TMPDIR=/tmp");
     expect(r.stdout).toContain("safe-npm\n");
+  });
+
+  it("passes no descriptor the caller left open (a host file or directory) into the sandbox", () => {
+    const key = join(world.home, ".ssh", "id_rsa");
+    // The caller holds the key on fd 7 and the home directory on fd 9 (no close-on-exec).
+    const leak = (cmd: string): string =>
+      spawnSync("bash", ["-c", `exec 7<${key} 9<${world.home}; ${cmd}`], {
+        cwd: world.project,
+        env: world.env,
+        encoding: "utf8",
+      }).stdout;
+    const attempt = "cat /proc/self/fd/7; ls /proc/self/fd/9/.ssh";
+    // (control) without safe-npm the command reads both.
+    expect(leak(`sh -c '${attempt}'`)).toContain("id_rsa");
+    expect(leak(`sh -c '${attempt}'`)).toContain(SECRETS.sshKey);
+    const inside = leak(
+      `${process.execPath} ${cliPath} --quiet exec -- sh -c '${attempt}; echo ran'`,
+    );
+    expect(inside).toContain("ran");
+    expect(inside).not.toContain(SECRETS.sshKey);
+    expect(inside).not.toContain("id_rsa");
   });
 
   it("shell runs the user's shell (or /bin/sh) inside, reading commands from stdin", async () => {
