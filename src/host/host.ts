@@ -56,6 +56,11 @@ export interface HostInfo {
    * only then may the sandbox's command take the terminal's foreground.
    */
   foregroundTty: boolean;
+  /**
+   * This process's group is not its session leader's: a job-control shell made it a job, so a
+   * stop (Ctrl-Z) of the command may stop it for that shell to report.
+   */
+  jobControl: boolean;
   /** Present when this process already runs inside a safe-npm sandbox. */
   sandbox: SandboxMarker | null;
   /** /usr/bin/perl exists (it gives the command the terminal's foreground inside). */
@@ -111,6 +116,7 @@ export function gatherHost(
     userNpmrc: readOrNull(join(home, ".npmrc")),
     stdinIsTty: process.stdin.isTTY === true,
     foregroundTty: process.stdin.isTTY === true && isForegroundGroup(),
+    jobControl: isJob(),
     sandbox: readSandboxMarker(),
     perl: isExecutable("/usr/bin/perl"),
   };
@@ -226,6 +232,14 @@ function toolPrefix(real: string): string {
  * This process's group is the foreground group of its controlling terminal: /proc/self/stat
  * fields 5 (pgrp) and 8 (tpgid), after the parenthesised command name.
  */
+/** /proc/self/stat fields 5 (pgrp) and 6 (session): the group is not the session leader's. */
+export function isJob(stat: string = readOrNull("/proc/self/stat") ?? ""): boolean {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const pgrp = Number(fields[2]);
+  const session = Number(fields[3]);
+  return pgrp > 0 && session > 0 && pgrp !== session;
+}
+
 export function isForegroundGroup(stat: string = readOrNull("/proc/self/stat") ?? ""): boolean {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const pgrp = Number(fields[2]);

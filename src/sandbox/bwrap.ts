@@ -33,25 +33,35 @@ export const READY_SCRIPT = `printf x >&${READY_FD}; exec ${READY_FD}>&-; exec "
  *
  * This supervisor stays in the caller's group (with bwrap), forks the command into the new
  * group and waits. Only the child hands itself the terminal, and only once its Ctrl-C and
- * Ctrl-Z act again (SIGTTOU stays ignored for the hand-over itself): a Ctrl-C can never reach a
- * group that ignores it. Before the hand-over it reaches bwrap, which dies and ends the run. When the command stops (Ctrl-Z) it stops its own group, which the caller's
- * shell sees as the job stopping; on `fg` it gives the terminal back to the command and
- * continues it. It mirrors the command's exit status or death by signal.
+ * Ctrl-Z act again (SIGTTOU stays ignored for the hand-over itself): a Ctrl-C can never reach
+ * a group that ignores it. Before the hand-over it reaches bwrap's group, and safe-npm ends the
+ * run (spawn.ts).
+ *
+ * Its first argument says whether the caller does job control (its group is a job, not the
+ * session leader's). Only then does a stopped command stop the supervisor's own group, which the caller's shell reports as a
+ * stopped job; on `fg` it hands the terminal back to the command and continues it. Its own
+ * SIGTTOU keeps its default: woken by anything but the shell's `fg` (code inside can send it
+ * SIGCONT), its tcsetpgrp from the background stops the group again instead of taking the
+ * terminal from the shell. It mirrors the command's exit status or death by signal.
  */
 /** perl's `$?` reads 0 for a stopped child; the raw wait status has it. */
 const NATIVE_STATUS = ["$", "{^CHILD_ERROR_NATIVE}"].join("");
 export const FOREGROUND_PERL = String.raw`use POSIX (); use Config;
-my @s = qw(INT QUIT TERM HUP TSTP TTIN TTOU); $SIG{$_} = "IGNORE" for @s;
+my $jobs = shift @ARGV;
+my @s = qw(INT QUIT TERM HUP TSTP TTIN); $SIG{$_} = "IGNORE" for @s;
 my $p = fork(); if (!defined $p) { print STDERR "safe-npm: fork: $!\n"; exit 126 }
 if ($p == 0) {
-  POSIX::setpgid(0, 0); $SIG{$_} = "DEFAULT" for grep { $_ ne "TTOU" } @s;
-  POSIX::tcsetpgrp(0, $$); $SIG{TTOU} = "DEFAULT";
+  POSIX::setpgid(0, 0); $SIG{$_} = "DEFAULT" for @s;
+  $SIG{TTOU} = "IGNORE"; POSIX::tcsetpgrp(0, $$); $SIG{TTOU} = "DEFAULT";
   exec { $ARGV[0] } @ARGV or do { print STDERR "$ARGV[0]: $!\n"; POSIX::_exit($!{ENOENT} ? 127 : 126) };
 }
 POSIX::setpgid($p, $p);
 while (waitpid($p, POSIX::WUNTRACED()) == $p) {
   my $st = ${NATIVE_STATUS};
-  if (POSIX::WIFSTOPPED($st)) { kill("STOP", 0); POSIX::tcsetpgrp(0, $p); kill("CONT", -$p); next }
+  if (POSIX::WIFSTOPPED($st)) {
+    next unless $jobs;
+    kill("STOP", 0); POSIX::tcsetpgrp(0, $p); kill("CONT", -$p); next;
+  }
   if (POSIX::WIFSIGNALED($st)) {
     my $n = POSIX::WTERMSIG($st); my $name = (split " ", $Config{sig_name})[$n];
     $SIG{$name} = "DEFAULT" if $name; kill($n, $$); exit(128 + $n);
@@ -95,7 +105,9 @@ export function buildBwrapArgs(policy: Policy, seccompFilter: Uint8Array | null)
   args.push("--chdir", policy.cwd);
   const optionCount = args.length;
   args.push("--", "/bin/sh", "-c", READY_SCRIPT, "sh");
-  if (policy.foreground) args.push("/usr/bin/perl", "-e", FOREGROUND_PERL, "--");
+  if (policy.foreground) {
+    args.push("/usr/bin/perl", "-e", FOREGROUND_PERL, "--", policy.jobControl ? "1" : "0");
+  }
   args.push(...policy.command);
   return { args, optionCount, inputs, readyFd: READY_FD };
 }

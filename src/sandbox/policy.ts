@@ -100,6 +100,8 @@ export interface Policy {
    * Otherwise the sandbox runs in a session of its own and safe-npm forwards signals (spawn.ts).
    */
   foreground: boolean;
+  /** With `foreground`: the caller does job control, so Ctrl-Z stops the caller's job. */
+  jobControl: boolean;
   /** The node binary inside (used by the `node` signal reset). */
   node: string;
   hostname: string;
@@ -351,6 +353,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
     // Needs perl for setpgid/tcsetpgrp, and the seccomp filter (else --new-session guards the
     // terminal, and there is no terminal to hand over).
     foreground: host.foregroundTty && host.perl && seccomp,
+    jobControl: host.jobControl,
     node: nodeInside,
     hostname: "safe-npm",
   };

@@ -123,7 +123,9 @@ export function closeInheritedDescriptors(): void {
     const fd = Number(name);
     if (!Number.isInteger(fd) || fd <= 2) continue;
     try {
-      const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1];
+      const flags = /^flags:\s*([0-7]+)/m.exec(
+        readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"),
+      )?.[1];
       if (flags !== undefined && (Number.parseInt(flags, 8) & O_CLOEXEC) === 0) closeSync(fd);
     } catch {
       // gone meanwhile, or the directory's own descriptor
@@ -141,16 +143,29 @@ export function encodeArgs(args: readonly string[]): Uint8Array {
 
 /**
  * The command's process group had the terminal's foreground; give it back to safe-npm's group
- * (where the caller's shell or script expects it), unless it already is. node has no tcsetpgrp,
- * perl does (FOREGROUND_PERL needs it anyway).
+ * (where the caller's shell or script expects it) — but only while the foreground group is
+ * gone with the sandbox: a shell that took the terminal back (the job was stopped and put in
+ * the background) keeps it. node has no tcsetpgrp, perl does (FOREGROUND_PERL needs it anyway).
  */
 function reclaimTerminal(): void {
   if (isForegroundGroup()) return;
+  const tpgid = foregroundGroupOfTerminal();
+  if (tpgid > 0 && existsSync(`/proc/${tpgid}`)) return;
   spawnSync(
     "/usr/bin/perl",
     ["-MPOSIX", "-e", '$SIG{TTOU}="IGNORE"; POSIX::tcsetpgrp(0, POSIX::getpgrp())'],
     { stdio: ["inherit", "ignore", "ignore"], env: {} },
   );
+}
+
+/** The terminal's foreground group (field 8 of /proc/self/stat), or -1. */
+function foregroundGroupOfTerminal(): number {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[5] ?? -1);
+  } catch {
+    return -1;
+  }
 }
 
 /** Already inside a sandbox: run the command directly, same stdio, same environment. */

@@ -266,6 +266,29 @@ setInterval(() => {}, 1000);
     expect(processesWith(marker)).toEqual([]);
   });
 
+  it("code inside that stops itself and wakes the supervisor cannot take the terminal from the shell", async () => {
+    // Stops itself (the caller's shell reports the job stopped and takes the terminal back),
+    // then has its parent (the supervisor) continued behind the shell's back, three times.
+    writeFileSync(
+      join(world.project, "steal.sh"),
+      "P=$PPID; for i in 1 2 3; do (sleep 1; kill -CONT $P) & kill -STOP $$; sleep 0.3; done\n",
+    );
+    const cli = [process.execPath, cliPath, "--quiet", "exec", "--", "sh", "steal.sh"];
+    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+    run.write(`${cli.map(shellQuote).join(" ")}\n`);
+    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    // The supervisor was continued meanwhile; the shell still reads its terminal.
+    await waitFor(() => processesWith("steal.sh").some((p) => inSandbox(p)), "the command");
+    run.write("echo shell-reads-$((6*7))\n");
+    await waitFor(() => /shell-reads-42/.test(run.output()), "the shell to read its next command");
+    run.write("kill -KILL %1\n");
+    await waitFor(() => processesWith("steal.sh").length === 0, "the job to end");
+    // bash refuses the first exit while it still lists a stopped job.
+    run.write("exit 0\n");
+    run.write("exit 0\n");
+    expect(await run.exit).toBe(0);
+  });
+
   it("shows no host environment variable in any /proc/*/environ or cmdline inside", async () => {
     const run = onPty(world, [
       "env",

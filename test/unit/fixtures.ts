@@ -116,6 +116,7 @@ export function fakeHost(overrides: Partial<HostInfo> = {}): HostInfo {
     userNpmrc: USER_NPMRC,
     stdinIsTty: false,
     foregroundTty: false,
+    jobControl: true,
     sandbox: null,
     perl: true,
     ...overrides,
