@@ -4,6 +4,10 @@
  * the top of src/.
  */
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** The package root this safe-npm runs from (its dist/ is what a local copy is compared to). */
+export const PACKAGE_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {

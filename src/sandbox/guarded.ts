@@ -3,8 +3,12 @@
  * bwrap runs, then the mount points bwrap left behind are removed and the project is checked
  * against the snapshot (integrity.ts). The check runs however the command ended.
  */
+
+import { join } from "node:path";
+import { PACKAGE_ROOT, VERSION } from "../version.js";
 import type { BwrapInvocation } from "./bwrap.js";
-import { check, describeFinding, snapshot, type Watch } from "./integrity.js";
+import { HOST_RUN_FILES } from "./hostfiles.js";
+import { check, describeFinding, snapshot, systemCommands, type Watch } from "./integrity.js";
 import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
 import type { Policy } from "./policy.js";
 import { runSandbox } from "./spawn.js";
@@ -29,12 +33,18 @@ export async function runGuarded(
   // home "project" some land in the project: note them now, remove them afterwards.
   const placeholders = findPlaceholders(policy.mounts, root);
   const readOnly = policy.mounts.flatMap((m) => (m.kind === "ro-bind" ? [m.dest] : []));
-  const before = snapshot(root, run.watch, { skip: readOnly });
+  // The host's command names, once: a `.bin` entry named like one is watched.
+  const walk = { skip: readOnly, commands: systemCommands(), configNames: HOST_RUN_FILES };
+  const before = snapshot(root, run.watch, walk);
   try {
     return await runSandbox(bwrap, invocation, { foreground: policy.foreground });
   } finally {
     cleanupPlaceholders(placeholders, root);
-    const findings = check(root, before, { skip: readOnly, install: run.install });
+    const findings = check(root, before, {
+      ...walk,
+      install: run.install,
+      running: { version: VERSION, dist: join(PACKAGE_ROOT, "dist") },
+    });
     for (const finding of findings) run.report(describeFinding(finding));
   }
 }

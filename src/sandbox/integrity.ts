@@ -2,19 +2,23 @@
  * What the host runs later from the project, checked around each run: git repositories (a `.git`
  * entry, or a directory shaped like a git dir — git's discovery takes a directory holding HEAD,
  * objects/ and refs/ as a bare repository), the hooks directory `core.hooksPath` names, and the
- * `safe-npm` a bare `npm run` finds for the script-prefix pattern. Git runs code from a
- * repository's config and hooks (core.fsmonitor, hooksPath, filters, hooks) — a shell prompt
- * running `git status` is enough.
+ * `safe-npm` a bare `npm run` finds for the script-prefix pattern, every `node_modules/.bin`
+ * entry named like a host command (a bare run puts `.bin` first on PATH, and npm looks `sh` up
+ * there), a project-local safe-npm's files, and the package-manager config of sub-projects. Git
+ * runs code from a repository's config and hooks (core.fsmonitor, hooksPath, filters, hooks) — a
+ * shell prompt running `git status` is enough.
  *
  * `snapshot` fingerprints all of it before the sandbox starts; `check` fingerprints it again
- * afterwards and moves aside (renames, nothing deleted) whatever is new or changed. No clock is
- * trusted, no link is followed, and only regular files are opened (O_NOFOLLOW|O_NONBLOCK, then
- * fstat), so nothing planted can redirect or hang the check. Where something is known before the
+ * afterwards and moves aside (renames, nothing deleted) whatever is new or changed, and every
+ * directory that cannot be listed now but could (or did not exist) before. No clock is trusted,
+ * no link is followed, only regular files are opened (O_NOFOLLOW|O_NONBLOCK, then fstat), and at
+ * most a file's first MiB is hashed, so nothing planted can redirect or hang the check. Where something is known before the
  * run (the root repository's hooks directory, config files its config includes), `rootGitPlaces`
  * names it so that guardProject (hostfiles.ts) keeps it read-only instead.
  */
 import { createHash } from "node:crypto";
 import {
+  type BigIntStats,
   closeSync,
   constants,
   type Dirent,
@@ -30,13 +34,15 @@ import {
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { includePaths, lastValue, parseGitConfig } from "./gitconfig.js";
 
-export type WatchKind = "git" | "hook" | "gitconfig" | "pmconfig" | "bin" | "self";
+export type WatchKind = "git" | "hook" | "gitconfig" | "pmconfig" | "bin" | "self" | "unlistable";
 
 interface Entry {
   kind: WatchKind;
   fp: string;
   /** For "self": the package.json version, when readable. */
   version?: string | null;
+  /** For "self": its real directory, when it resolves to one inside node_modules. */
+  dir?: string | null;
 }
 
 export interface Snapshot {
@@ -65,8 +71,10 @@ export interface Finding {
 
 /** Directories never descended into inside a git dir: large, and git runs no code from them. */
 const GIT_DATA = new Set(["objects", "refs", "logs", "lfs"]);
-/** The bins a `safe-npm exec -- …` script prefix resolves through node_modules/.bin. */
-const PREFIX_BINS = ["safe-npm", "node"];
+/** Bins watched whatever the host has: the script prefix's (`safe-npm exec -- node …`). */
+const PREFIX_BINS: ReadonlySet<string> = new Set(["safe-npm", "node"]);
+/** Where the host's own commands live: a `.bin` entry named like one shadows it. */
+const SYSTEM_BIN_DIRS = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 /** Git's hook names (githooks(5)): in a hooks directory that is the project root, only these. */
 const HOOK_NAMES = new Set(
   "applypatch-msg pre-applypatch post-applypatch pre-commit pre-merge-commit prepare-commit-msg commit-msg post-commit pre-rebase post-checkout post-merge pre-push pre-receive update proc-receive post-receive post-update reference-transaction push-to-checkout pre-auto-gc post-rewrite sendemail-validate fsmonitor-watchman p4-changelist p4-prepare-changelist p4-post-changelist p4-pre-submit post-index-change".split(
@@ -74,7 +82,13 @@ const HOOK_NAMES = new Set(
   ),
 );
 const MAX_CONFIG = 1 << 20;
+/** Content hashed per file: beyond it, identity, size and ctime stand in (a 1 TiB sparse file). */
+const HASH_LIMIT = 1 << 20;
+const MAX_LOCKFILE = 64 << 20;
 const MAX_SELF_FILES = 5000;
+/** Files a published safe-npm holds beside dist/ that nothing executes. */
+const SELF_DOCS =
+  /^(package\.json|README(\..*)?|LICEN[CS]E(\..*)?|schema\.json|CHANGELOG(\..*)?)$/i;
 
 // ---------------------------------------------------------------------------------------------
 // Reading without following links
@@ -82,6 +96,14 @@ const MAX_SELF_FILES = 5000;
 function lstat(path: string): Stats | null {
   try {
     return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function lstatBig(path: string): BigIntStats | null {
+  try {
+    return lstatSync(path, { bigint: true }) ?? null;
   } catch {
     return null;
   }
@@ -130,15 +152,23 @@ export function readRegular(path: string, max = MAX_CONFIG): string | null {
   return Buffer.concat(parts).subarray(0, max).toString("utf8");
 }
 
-function hashRegular(path: string): string {
+/** The hash of a regular file's first HASH_LIMIT bytes; `whole` when that was all of it. */
+function hashHead(path: string): { hash: string; whole: boolean } {
   const fd = openRegular(path);
-  if (fd === null) return "unreadable";
+  if (fd === null) return { hash: "unreadable", whole: false };
+  let size = -1;
+  try {
+    size = fstatSync(fd).size;
+  } catch {}
   const hash = createHash("sha256");
+  let read = 0;
   readChunks(fd, (chunk) => {
-    hash.update(chunk);
-    return true;
+    const part = chunk.subarray(0, HASH_LIMIT - read);
+    hash.update(part);
+    read += part.length;
+    return read < HASH_LIMIT;
   });
-  return hash.digest("hex");
+  return { hash: hash.digest("hex"), whole: read === size && size <= HASH_LIMIT };
 }
 
 function typeOf(st: Stats): string {
@@ -149,22 +179,29 @@ function typeOf(st: Stats): string {
 }
 
 /**
- * One entry, never followed: its type, a link's target, a regular file's content hash and
- * executable bits; `identity` adds dev/ino (the entry itself was replaced).
+ * One entry, never followed: its type, a link's target, a regular file's size, executable bits
+ * and the hash of at most its first MiB. `identity` adds dev/ino/ctime and the whole mode (the
+ * entry itself was replaced or touched); without it, content alone counts (\`npm ci\` re-creates
+ * equal files), except for a file whose content was not read whole, where identity stands in.
  */
 function entryFp(path: string, identity: boolean): string {
-  const st = lstat(path);
+  const st = lstatBig(path);
   if (st === null) return "-";
-  const id = identity ? `@${st.dev}:${st.ino}` : "";
+  // A directory's ctime moves with every entry made in it (git's index.lock): dev/ino only.
+  const id = `@${st.dev}:${st.ino}`;
   if (st.isSymbolicLink()) {
     let target = "?";
     try {
       target = readlinkSync(path);
     } catch {}
-    return `link${id}:${target}`;
+    return `link${identity ? id : ""}:${target}`;
   }
-  if (st.isFile()) return `file${id}:${(st.mode & 0o111).toString(8)}:${hashRegular(path)}`;
-  return `${typeOf(st)}${id}`;
+  if (st.isFile()) {
+    const { hash, whole } = hashHead(path);
+    const mode = Number(st.mode & (identity ? 0o7777n : 0o111n)).toString(8);
+    return `file${identity || !whole ? `${id}:${st.ctimeNs}` : ""}:${st.size}:${mode}:${hash}`;
+  }
+  return `${typeOf(st as unknown as Stats)}${identity ? id : ""}`;
 }
 
 /** True when every component from `root` down to `path` is a real directory (no link). */
@@ -185,11 +222,64 @@ function inside(path: string, root: string): boolean {
 }
 
 function list(dir: string): Dirent[] {
+  return listOrNull(dir) ?? [];
+}
+
+/**
+ * A directory's entries; null when it exists but cannot be listed (a directory that can be
+ * traversed but not read, `chmod 0311`, hides what is in it from a non-root walk).
+ */
+function listOrNull(dir: string): Dirent[] | null {
   try {
     return readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR" ? [] : null;
   }
+}
+
+/**
+ * The names of the host's commands in /usr/bin, /bin, /usr/sbin and /sbin: a
+ * `node_modules/.bin` entry named like one shadows it for whatever runs with that `.bin` on PATH
+ * (npm's promise-spawn looks `sh` up there for every script).
+ */
+export function systemCommands(dirs: readonly string[] = SYSTEM_BIN_DIRS): Set<string> {
+  const names = new Set<string>();
+  for (const dir of dirs) for (const entry of list(dir)) names.add(entry.name);
+  return names;
+}
+
+/**
+ * Resolves `path` step by step (lstat, readlink; nothing is opened through a link) while every
+ * step stays inside one of `within` (real directories): the real path, or null when a step
+ * leaves them, a component is missing or no directory, or there are too many links.
+ */
+function resolveWithin(path: string, within: readonly string[]): string | null {
+  let pending = path;
+  for (let hops = 0; hops < 40; hops++) {
+    const base = within.find((w) => inside(pending, w));
+    if (base === undefined) return null;
+    const parts = relative(base, pending).split(sep);
+    let current = base;
+    let next: string | null = null;
+    for (let i = 0; i < parts.length && next === null; i++) {
+      const step = join(current, parts[i] as string);
+      const st = lstat(step);
+      if (st === null) return null;
+      if (st.isSymbolicLink()) {
+        try {
+          // `current` is a real directory, so a lexical `..` in the target is the kernel's.
+          next = resolve(current, readlinkSync(step), ...parts.slice(i + 1));
+        } catch {
+          return null;
+        }
+      } else if (i < parts.length - 1 && !st.isDirectory()) return null;
+      else current = step;
+    }
+    if (next === null) return current;
+    pending = next;
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,6 +373,19 @@ export function rootGitPlaces(
 export interface WalkOptions {
   /** Paths not to look at: read-only inside (the project's .git, `protect`). */
   skip: readonly string[];
+  /** The host's command names (systemCommands), gathered once per run. */
+  commands?: ReadonlySet<string>;
+  /**
+   * Config file names a package manager obeys (hostfiles.ts's HOST_RUN_FILES), watched in every
+   * sub-project.
+   */
+  configNames?: readonly string[];
+}
+
+/** The safe-npm that is running: its version and the dist/ directory it runs from. */
+export interface RunningSelf {
+  version: string;
+  dist: string;
 }
 
 export function snapshot(root: string, watch: readonly Watch[], options: WalkOptions): Snapshot {
@@ -293,12 +396,13 @@ export function snapshot(root: string, watch: readonly Watch[], options: WalkOpt
 
 /**
  * Fingerprints everything again, moves aside what is new or changed since `before`, and says
- * what it did. `install`: the run was install-class (a project-local safe-npm may be upgraded).
+ * what it did. `install`: the run was install-class (a project-local safe-npm may be upgraded);
+ * `running`: the safe-npm doing the check, to compare an upgrade to its own version with.
  */
 export function check(
   root: string,
   before: Snapshot,
-  options: WalkOptions & { install: boolean },
+  options: WalkOptions & { install: boolean; running?: RunningSelf | null },
 ): Finding[] {
   // The hooks directories are those known before the run: a hooksPath changed inside comes with
   // a changed config, and that repository is moved aside whole.
@@ -309,7 +413,9 @@ export function check(
     if (old !== undefined && old.fp === entry.fp) continue;
     suspects.push({ path, entry, old });
   }
-  suspects.sort((a, b) => (a.path < b.path ? -1 : 1));
+  // A local safe-npm is judged before the bins that start it: a bin into one moved aside goes too.
+  const rank = (kind: WatchKind): number => (kind === "self" ? 0 : 1);
+  suspects.sort((a, b) => rank(a.entry.kind) - rank(b.entry.kind) || (a.path < b.path ? -1 : 1));
   const findings: Finding[] = [];
   const moved: string[] = [];
   for (const { path, entry, old } of suspects) {
@@ -319,11 +425,24 @@ export function check(
       continue;
     }
     if (moved.some((m) => path === m || path.startsWith(`${m}${sep}`))) continue;
-    if (entry.kind === "bin" && basename(path) === "safe-npm" && pointsIntoSelf(path)) continue;
+    if (entry.kind === "bin" && basename(path) === "safe-npm") {
+      const self = join(dirname(dirname(path)), "safe-npm");
+      if (!moved.includes(self) && pointsIntoSelf(path, root)) continue;
+    }
     if (entry.kind === "self") {
       const to = entry.version ?? null;
       const from = old?.version ?? null;
-      if (options.install && to !== null && to !== from && declaresSelf(dirname(dirname(path)))) {
+      const project = dirname(dirname(path));
+      if (
+        options.install &&
+        to !== null &&
+        to !== from &&
+        declaresSelf(project) &&
+        lockfileNames(root, project, path, to) &&
+        (options.running == null ||
+          to !== options.running.version ||
+          (entry.dir != null && sameAsRunning(entry.dir, options.running.dist)))
+      ) {
         findings.push({ kind: "self", path, movedTo: null, upgrade: { from, to } });
         continue;
       }
@@ -353,11 +472,22 @@ function collect(
   hooks: Watch[] | null,
 ): Map<string, Entry> {
   const skip = new Set(options.skip);
+  const commands = options.commands ?? new Set<string>();
   const out = new Map<string, Entry>();
+
+  /** A directory's entries; one that cannot be listed is recorded, so that it counts as new. */
+  const listed = (dir: string): Dirent[] => {
+    const entries = listOrNull(dir);
+    if (entries !== null) return entries;
+    const known = out.get(dir);
+    if (known === undefined) out.set(dir, { kind: "unlistable", fp: "unlistable" });
+    else known.fp += "\nunlistable";
+    return [];
+  };
 
   const gitDir = (dir: string, kind: "dotgit" | "bare"): void => {
     if (out.has(dir)) return;
-    out.set(dir, { kind: "git", fp: gitDirFp(dir) });
+    out.set(dir, { kind: "git", fp: gitDirFp(dir, listed) });
     if (hooks === null) return;
     const config = parseGitConfig(readRegular(join(dir, "config")) ?? "");
     const hooksPath = lastValue(config, "core", "hookspath");
@@ -374,10 +504,18 @@ function collect(
   };
 
   const walk = (dir: string, isGitDir: boolean): void => {
-    const entries = list(dir);
+    const entries = listed(dir);
     const names = new Set(entries.map((e) => e.name));
     const shaped = isGitDir || gitShaped(names);
     if (shaped && !isGitDir) gitDir(dir, "bare");
+    // A sub-project (docs/, a workspace package): a package manager run there obeys its own
+    // config files. The root's are kept read-only (hostfiles.ts).
+    if (!isGitDir && dir !== root && (names.has("package.json") || names.has("node_modules"))) {
+      for (const name of options.configNames ?? []) {
+        const path = join(dir, name);
+        if (!skip.has(path)) out.set(path, { kind: "pmconfig", fp: entryFp(path, true) });
+      }
+    }
     for (const entry of entries) {
       const path = join(dir, entry.name);
       if (skip.has(path)) continue;
@@ -388,6 +526,11 @@ function collect(
         } else out.set(path, { kind: "git", fp: entryFp(path, true) });
         continue;
       }
+      if (entry.name === "node_modules" && !isGitDir && !entry.isDirectory()) {
+        // A linked node_modules would bring a `.bin` from elsewhere onto a bare run's PATH.
+        out.set(path, { kind: "bin", fp: entryFp(path, false) });
+        continue;
+      }
       if (!entry.isDirectory()) continue;
       if (shaped && GIT_DATA.has(entry.name)) continue;
       if (entry.name === "node_modules") nodeModules(path);
@@ -395,23 +538,30 @@ function collect(
     }
   };
 
-  /** Package directories (and theirs one level down), the prefix bins, a local safe-npm. */
+  /** Package directories (and theirs one level down), shadowing bins, a local safe-npm. */
   const nodeModules = (nm: string): void => {
-    for (const bin of PREFIX_BINS) {
-      const path = join(nm, ".bin", bin);
-      out.set(path, { kind: "bin", fp: entryFp(path, false) });
-    }
+    const binDir = join(nm, ".bin");
+    const binSt = lstat(binDir);
+    if (binSt?.isDirectory()) {
+      for (const entry of listed(binDir)) {
+        if (!PREFIX_BINS.has(entry.name) && !commands.has(entry.name)) continue;
+        const path = join(binDir, entry.name);
+        // Content only: \`npm ci\` re-creates the same links and shims.
+        out.set(path, { kind: "bin", fp: entryFp(path, false) });
+      }
+    } else if (binSt !== null) out.set(binDir, { kind: "bin", fp: entryFp(binDir, false) });
     const self = join(nm, "safe-npm");
     if (lstat(self) !== null) out.set(self, selfEntry(root, self));
-    for (const pkg of packagesIn(nm)) {
+    for (const pkg of packagesIn(nm, listed)) {
       const nested = packageDir(pkg);
-      if (nested) for (const inner of packagesIn(join(pkg, "node_modules"))) packageDir(inner);
+      if (nested)
+        for (const inner of packagesIn(join(pkg, "node_modules"), listed)) packageDir(inner);
     }
   };
   /** Looks at one package directory; true when it has a node_modules directory. */
   const packageDir = (pkg: string): boolean => {
     if (skip.has(pkg)) return false;
-    const entries = list(pkg);
+    const entries = listed(pkg);
     const names = new Set(entries.map((e) => e.name));
     if (gitShaped(names)) gitDir(pkg, "bare");
     const dotGit = entries.find((e) => e.name === ".git");
@@ -432,7 +582,7 @@ function collect(
     }
     if (!out.has(w.path)) out.set(w.path, { kind: "hook", fp: `hookdir:${entryFp(w.path, true)}` });
     if (!lstat(w.path)?.isDirectory()) continue;
-    for (const entry of list(w.path)) {
+    for (const entry of listed(w.path)) {
       if ((w.namesOnly || w.path === root) && !HOOK_NAMES.has(entry.name)) continue;
       const path = join(w.path, entry.name);
       if (!out.has(path)) out.set(path, { kind: "hook", fp: entryFp(path, true) });
@@ -449,7 +599,7 @@ function gitShaped(names: ReadonlySet<string>): boolean {
 }
 
 /** The parts of a git dir git runs code from, each never followed. */
-function gitDirFp(dir: string): string {
+function gitDirFp(dir: string, listed: (dir: string) => Dirent[]): string {
   const parts = [`.=${entryFp(dir, true)}`];
   for (const part of ["config", "config.worktree", "commondir", "gitdir", "hooks", "info"]) {
     parts.push(`${part}=${entryFp(join(dir, part), false)}`);
@@ -458,7 +608,7 @@ function gitDirFp(dir: string): string {
     parts.push(`info/attributes=${entryFp(join(dir, "info", "attributes"), false)}`);
   }
   if (lstat(join(dir, "hooks"))?.isDirectory()) {
-    for (const hook of list(join(dir, "hooks"))
+    for (const hook of listed(join(dir, "hooks"))
       .map((e) => e.name)
       .sort()) {
       parts.push(`hooks/${hook}=${entryFp(join(dir, "hooks", hook), false)}`);
@@ -467,44 +617,49 @@ function gitDirFp(dir: string): string {
   return parts.join("\n");
 }
 
-function packagesIn(nm: string): string[] {
+function packagesIn(nm: string, listed: (dir: string) => Dirent[]): string[] {
   const out: string[] = [];
-  for (const entry of list(nm)) {
+  for (const entry of listed(nm)) {
     if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
     const path = join(nm, entry.name);
     if (entry.name.startsWith("@")) {
-      for (const scoped of list(path)) if (scoped.isDirectory()) out.push(join(path, scoped.name));
+      for (const scoped of listed(path))
+        if (scoped.isDirectory()) out.push(join(path, scoped.name));
     } else out.push(path);
   }
   return out;
 }
 
 /**
- * A project-local safe-npm: every file of it (a link to its real directory, as pnpm makes, is
- * followed only while the target is a real directory inside the project).
+ * Where a link from `nm` may lead: that node_modules, or the project's root node_modules (pnpm
+ * links a workspace package's dependencies into the root's `.pnpm`), while each is a real
+ * directory.
+ */
+function linkArea(root: string, nm: string): string[] {
+  return [nm, join(root, "node_modules")].filter((dir) => realDirChain(root, dir));
+}
+
+/** The real directory of `<nm>/safe-npm` (pnpm links it into `.pnpm/`), or null. */
+function realSelf(root: string, self: string): string | null {
+  const dir = resolveWithin(self, linkArea(root, dirname(self)));
+  return dir !== null && lstat(dir)?.isDirectory() ? dir : null;
+}
+
+/**
+ * A project-local safe-npm: every file of its real directory (found through links only inside
+ * node_modules), by content — \`npm ci\` re-extracting the same version makes equal files.
  */
 function selfEntry(root: string, self: string): Entry {
-  const st = lstat(self);
-  let dir = self;
-  // Content only: \`npm ci\` re-extracting the same version makes new files with the same bytes.
-  let fp = entryFp(self, false);
-  if (st?.isSymbolicLink()) {
-    let target: string;
-    try {
-      target = resolve(dirname(self), readlinkSync(self));
-    } catch {
-      return { kind: "self", fp, version: null };
-    }
-    if (!inside(target, root) || !realDirChain(root, target))
-      return { kind: "self", fp, version: null };
-    dir = target;
-    fp += `\n${entryFp(target, false)}`;
-  } else if (!st?.isDirectory()) return { kind: "self", fp, version: null };
-  const parts: string[] = [];
+  const dir = realSelf(root, self);
+  if (dir === null)
+    return { kind: "self", fp: `unresolved:${entryFp(self, false)}`, version: null };
+  const parts = [`real=${relative(root, dir)}`];
   const stack = [""];
   while (stack.length > 0 && parts.length < MAX_SELF_FILES) {
     const rel = stack.pop() as string;
-    for (const entry of list(join(dir, rel)).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const entries = listOrNull(join(dir, rel));
+    if (entries === null) parts.push(`${rel}=unlistable`);
+    for (const entry of (entries ?? []).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const path = join(rel, entry.name);
       parts.push(`${path}=${entryFp(join(dir, path), false)}`);
       if (entry.isDirectory()) stack.push(path);
@@ -518,7 +673,7 @@ function selfEntry(root: string, self: string): Entry {
     } | null;
     if (pkg?.name === "safe-npm" && typeof pkg.version === "string") version = pkg.version;
   } catch {}
-  return { kind: "self", fp: `${fp}\n${parts.join("\n")}`, version };
+  return { kind: "self", fp: parts.join("\n"), version, dir };
 }
 
 /** The project (the package.json beside node_modules) depends on safe-npm by its own name. */
@@ -538,18 +693,138 @@ function declaresSelf(projectDir: string): boolean {
 }
 
 /**
- * `node_modules/.bin/safe-npm` runs the project-local safe-npm: a link into
- * `node_modules/safe-npm/` (npm, yarn, bun), or pnpm's shell shim, line by line, exec'ing
- * nothing but a file there (or in pnpm's `.pnpm/safe-npm@<version>/node_modules/safe-npm/`).
+ * The project's lockfile (the nearest directory from `project` up to `root` holding one) names
+ * safe-npm at exactly `version`, and no lockfile there names another: package-lock.json /
+ * npm-shrinkwrap.json by `packages["<path>"].version`, pnpm-lock.yaml by the importer's
+ * `safe-npm` version, yarn.lock and bun.lock by their `safe-npm@` entries.
  */
-export function pointsIntoSelf(bin: string): boolean {
+export function lockfileNames(
+  root: string,
+  project: string,
+  self: string,
+  version: string,
+): boolean {
+  for (let dir = project; dir === root || inside(dir, root); dir = dirname(dir)) {
+    const named: (string | null)[] = [];
+    const text = (name: string): string | null =>
+      realDirChain(root, dir) ? readRegular(join(dir, name), MAX_LOCKFILE) : null;
+    for (const name of ["npm-shrinkwrap.json", "package-lock.json"]) {
+      const json = text(name);
+      if (json === null) continue;
+      try {
+        const lock = JSON.parse(json) as { packages?: Record<string, { version?: unknown }> };
+        const entry = lock.packages?.[relative(dir, self).split(sep).join("/")];
+        named.push(typeof entry?.version === "string" ? entry.version : null);
+      } catch {
+        named.push(null);
+      }
+    }
+    const pnpm = text("pnpm-lock.yaml");
+    if (pnpm !== null) named.push(pnpmLockVersion(pnpm, relative(dir, project) || "."));
+    const yarn = text("yarn.lock");
+    if (yarn !== null)
+      named.push(...entryVersions(yarn, /^"?safe-npm@.*:\s*\n\s+version:? "?([^"\s]+)"?/gm));
+    const bun = text("bun.lock");
+    if (bun !== null) named.push(...entryVersions(bun, /"safe-npm":\s*\[\s*"safe-npm@([^"]+)"/g));
+    if (named.length > 0) return named.includes(version) && named.every((v) => v === version);
+    if (dir === root) break;
+  }
+  return false;
+}
+
+function entryVersions(text: string, re: RegExp): (string | null)[] {
+  const found = [...text.matchAll(re)].map((m) => m[1] ?? null);
+  return found.length > 0 ? found : [null];
+}
+
+/** pnpm-lock.yaml (v6+): `importers: <importer>: <deps>: safe-npm: … version: X(peers)`. */
+function pnpmLockVersion(text: string, importer: string): string | null {
+  const lines = text.split("\n");
+  let i = lines.indexOf("importers:");
+  if (i < 0) return null;
+  const key = new RegExp(`^ {2}'?${importer.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}'?:$`);
+  while (++i < lines.length && !key.test(lines[i] as string)) {
+    if (/^\S/.test(lines[i] as string)) return null;
+  }
+  let inSelf = false;
+  while (++i < lines.length && /^( {3,}|$)/.test(lines[i] as string)) {
+    const line = lines[i] as string;
+    if (/^ {6}\S/.test(line)) inSelf = line.trim() === "safe-npm:";
+    const version = inSelf ? /^ {8}version: '?([^'(\s]+)/.exec(line)?.[1] : undefined;
+    if (version !== undefined) return version;
+  }
+  return null;
+}
+
+/**
+ * The local safe-npm at `dir` is the running one: its dist/ holds exactly the running dist/'s
+ * files with the same content, and beside dist/ only files nothing executes (package.json,
+ * README, LICENSE).
+ */
+function sameAsRunning(dir: string, runningDist: string): boolean {
+  const files = (base: string): Map<string, string> | null => {
+    const out = new Map<string, string>();
+    const stack = [""];
+    while (stack.length > 0) {
+      const rel = stack.pop() as string;
+      const entries = listOrNull(join(base, rel));
+      if (entries === null || out.size > MAX_SELF_FILES) return null;
+      for (const entry of entries) {
+        const path = join(rel, entry.name);
+        if (entry.isDirectory()) stack.push(path);
+        // Content without identity: copies of one file differ only in dev/ino/ctime.
+        else {
+          const fp = entryFp(join(base, path), false);
+          const partial = fp.startsWith("file@");
+          out.set(path, `${fp.replace(/^file@\d+:\d+:\d+:/, "file:")}${partial ? ":partial" : ""}`);
+        }
+      }
+    }
+    return out;
+  };
+  const ours = files(runningDist);
+  const theirs = files(join(dir, "dist"));
+  if (ours === null || theirs === null || ours.size !== theirs.size) return false;
+  for (const [path, fp] of ours) {
+    if (theirs.get(path) !== fp) return false;
+    // Beyond the hashed head, the whole content (the sizes are equal, and ours is bounded).
+    if (
+      fp.endsWith(":partial") &&
+      hashAll(join(runningDist, path)) !== hashAll(join(dir, "dist", path))
+    )
+      return false;
+  }
+  return list(dir).every(
+    (entry) =>
+      (entry.name === "dist" && entry.isDirectory()) ||
+      (entry.isFile() && SELF_DOCS.test(entry.name)),
+  );
+}
+
+function hashAll(path: string): string | null {
+  const fd = openRegular(path);
+  if (fd === null) return null;
+  const hash = createHash("sha256");
+  readChunks(fd, (chunk) => {
+    hash.update(chunk);
+    return true;
+  });
+  return hash.digest("hex");
+}
+
+/**
+ * `node_modules/.bin/safe-npm` runs the project-local safe-npm: a link, or pnpm's shell shim
+ * line by line exec'ing nothing else, whose target resolves (through links only inside
+ * node_modules) to a file in the real directory of `node_modules/safe-npm` beside it — the
+ * directory whose files are fingerprinted.
+ */
+export function pointsIntoSelf(bin: string, root: string): boolean {
   const nm = dirname(dirname(bin));
+  const self = realSelf(root, join(nm, "safe-npm"));
+  if (self === null) return false;
   const intoSelf = (target: string): boolean => {
-    const resolved = resolve(dirname(bin), target);
-    return (
-      inside(resolved, join(nm, "safe-npm")) ||
-      /^\.pnpm\/safe-npm@[^/]+\/node_modules\/safe-npm\/.+$/.test(relative(nm, resolved))
-    );
+    const real = resolveWithin(resolve(dirname(bin), target), linkArea(root, nm));
+    return real !== null && inside(real, self) && !!lstat(real)?.isFile();
   };
   const st = lstat(bin);
   if (st?.isSymbolicLink()) {
@@ -616,8 +891,10 @@ export function describeFinding(f: Finding): string {
     hook: "git on the host would run it as a hook",
     gitconfig: "git on the host reads it as the repository's config",
     pmconfig: "a package manager run on the host would obey it",
-    bin: "a bare `npm run` would run it outside the sandbox for a `safe-npm …` script",
+    bin: "a bare `npm run` (or anything run with this node_modules/.bin on PATH) would run it outside the sandbox instead of the command of that name",
     self: "a bare `npm run` would run it outside the sandbox for a `safe-npm …` script",
+    unlistable:
+      "it cannot be listed, so a repository, hook or config planted in it would go unseen",
   };
   const advice =
     f.kind === "self" || f.kind === "bin"

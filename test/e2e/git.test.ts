@@ -44,7 +44,7 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     marker = join(world.dir, "fsmonitor-ran");
     writeFileSync(
       join(world.project, ".git", "info", "exclude"),
-      "sub/\nvendor/\nplant*\n*.quarantined-by-safe-npm*\n",
+      "sub/\nvendor/\nplant*\nhidden*\n*.quarantined-by-safe-npm*\n",
     );
   });
   afterAll(() => world?.dispose());
@@ -105,6 +105,45 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     expect(r.stderr).toContain(`safe-npm: moved ${planted} to ${planted}.quarantined-by-safe-npm`);
     gitStatusIn("plant");
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it("(control) a repository under a directory that cannot be listed still runs its fsmonitor", () => {
+    const dir = join(world.dir, "control-hidden");
+    execFileSync("sh", [
+      "-c",
+      `mkdir -p ${dir}/app && ${PLANT(`${dir}/app`)} && chmod 0311 ${dir}`,
+    ]);
+    try {
+      spawnSync("git", ["-C", join(dir, "app"), "status"], { stdio: "ignore" });
+      expect(existsSync(marker)).toBe(true);
+      rmSync(marker);
+    } finally {
+      chmodSync(dir, 0o755);
+    }
+  });
+
+  it("moves aside what hides a planted repository behind a directory that cannot be listed", async () => {
+    const r = await world.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      `mkdir -p hidden/app && ${PLANT("hidden/app")} && chmod 0311 hidden`,
+    ]);
+    const hidden = join(world.project, "hidden");
+    try {
+      expect(r.exitCode, r.stderr).toBe(0);
+      // Unprivileged, the directory itself is moved; root lists it anyway and finds the .git.
+      const moved = process.getuid?.() === 0 ? join(hidden, "app", ".git") : hidden;
+      expect(r.stderr).toContain(`safe-npm: moved ${moved} to ${moved}.quarantined-by-safe-npm`);
+      gitStatusIn("hidden/app");
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      for (const dir of [hidden, `${hidden}.quarantined-by-safe-npm`]) {
+        if (existsSync(dir)) chmodSync(dir, 0o755);
+      }
+    }
   });
 
   it("leaves everything alone when no .git was touched, and the project's own .git is read-only", async () => {
@@ -281,3 +320,45 @@ describe.skipIf(unavailable !== "")("the script prefix run by a bare npm run", (
     expect(readFileSync(ran(world), "utf8")).toBe("tampered\n");
   });
 });
+
+describe.skipIf(unavailable !== "")(
+  "a .bin/safe-npm into pnpm's store without a local safe-npm",
+  () => {
+    const packageJson = { scripts: { build: "safe-npm exec -- node -e 1" } };
+    const dir = "node_modules/.pnpm/safe-npm@1/node_modules/safe-npm";
+    const PLANT_BIN = [
+      `mkdir -p ${dir} node_modules/.bin`,
+      `printf '#!/bin/sh\\necho PWNED\\n' > ${dir}/x`,
+      `chmod +x ${dir}/x`,
+      "ln -s ../.pnpm/safe-npm@1/node_modules/safe-npm/x node_modules/.bin/safe-npm",
+    ].join(" && ");
+    const npmRunBuild = (w: World) =>
+      execa("npm", ["run", "--silent", "build"], {
+        cwd: w.project,
+        env: w.env,
+        extendEnv: false,
+        reject: false,
+      });
+    const worlds: World[] = [];
+    afterAll(() => {
+      for (const w of worlds) w.dispose();
+    });
+
+    it("(control) without safe-npm, a bare npm run build runs it", async () => {
+      const control = makeWorld({ projectInHome: false, packageJson });
+      worlds.push(control);
+      execFileSync("sh", ["-c", PLANT_BIN], { cwd: control.project });
+      expect((await npmRunBuild(control)).stdout).toContain("PWNED");
+    });
+
+    it("planted inside, it is moved aside and a bare npm run build does not run it", async () => {
+      const world = makeWorld({ projectInHome: true, packageJson });
+      worlds.push(world);
+      const r = await world.run(["--quiet", "exec", "--", "sh", "-c", PLANT_BIN]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const bin = join(world.project, "node_modules", ".bin", "safe-npm");
+      expect(r.stderr).toContain(`safe-npm: moved ${bin} to ${bin}.quarantined-by-safe-npm`);
+      expect((await npmRunBuild(world)).stdout).not.toContain("PWNED");
+    });
+  },
+);

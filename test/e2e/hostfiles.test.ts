@@ -6,7 +6,7 @@
  * host's own shell and shows each one running.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { repoRoot } from "./paths.js";
@@ -107,3 +107,74 @@ describe.skipIf(unavailable !== "")("what a bare package manager on the host run
     for (const name of MARKERS) expect(existsSync(join(marks, name)), name).toBe(false);
   });
 });
+
+/**
+ * Beyond the root's config: a `node_modules/.bin/sh` is first on a bare `npm run`'s PATH (npm
+ * runs every script through the `sh` found there), and a sub-project's `.npmrc` is obeyed by
+ * npm run in that sub-project.
+ */
+describe.skipIf(unavailable !== "")(
+  "what a bare npm run finds in node_modules/.bin and sub-projects",
+  () => {
+    const worlds: World[] = [];
+    afterAll(() => {
+      for (const world of worlds) world.dispose();
+    });
+    const make = (): { world: World; marks: string } => {
+      const world = makeWorld({
+        projectInHome: true,
+        packageJson: { scripts: { postinstall: "sh plant.sh", hello: "echo hello" } },
+      });
+      worlds.push(world);
+      const marks = join(world.dir, "marks");
+      mkdirSync(marks);
+      mkdirSync(join(world.project, "docs"));
+      writeFileSync(
+        join(world.project, "docs", "package.json"),
+        '{"name":"docs","private":true,"scripts":{"hello":"echo hello"}}\n',
+      );
+      const shell = (mark: string): string =>
+        `printf '#!/bin/sh\\ntouch ${join(marks, mark)}\\nexec /bin/sh "$@"\\n'`;
+      writeFileSync(
+        join(world.project, "plant.sh"),
+        [
+          "mkdir -p node_modules/.bin",
+          `${shell("bin-sh")} > node_modules/.bin/sh; chmod +x node_modules/.bin/sh`,
+          `${shell("docs-npmrc")} > docs/evil.sh; chmod +x docs/evil.sh`,
+          'echo "script-shell=$PWD/docs/evil.sh" > docs/.npmrc',
+          "true",
+        ].join("\n"),
+      );
+      return { world, marks };
+    };
+    const bareRuns = (world: World): void => {
+      for (const cwd of [world.project, join(world.project, "docs")]) {
+        spawnSync("npm", ["run", "hello"], { cwd, env: world.env, stdio: "ignore" });
+      }
+    };
+
+    it("(control) planted with the host's shell, both run in the next bare npm run", () => {
+      const { world, marks } = make();
+      spawnSync("sh", ["plant.sh"], { cwd: world.project, env: world.env });
+      bareRuns(world);
+      expect(existsSync(join(marks, "bin-sh"))).toBe(true);
+      expect(existsSync(join(marks, "docs-npmrc"))).toBe(true);
+    });
+
+    it("planted by a postinstall under safe-npm, both are moved aside and nothing runs", async () => {
+      const { world, marks } = make();
+      const r = await world.run(["install", "--no-audit", "--no-fund"]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      for (const planted of [
+        join(world.project, "node_modules", ".bin", "sh"),
+        join(world.project, "docs", ".npmrc"),
+      ]) {
+        expect(r.stderr).toContain(`moved ${planted} to ${planted}.quarantined-by-safe-npm`);
+        expect(existsSync(planted)).toBe(false);
+      }
+      bareRuns(world);
+      expect(existsSync(join(marks, "bin-sh"))).toBe(false);
+      expect(existsSync(join(marks, "docs-npmrc"))).toBe(false);
+    });
+  },
+);

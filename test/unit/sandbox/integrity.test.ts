@@ -1,30 +1,41 @@
 import { spawnSync } from "node:child_process";
 import {
   chmodSync,
+  closeSync,
   existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readlinkSync,
   renameSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
+  writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HOST_RUN_FILES } from "../../../src/sandbox/hostfiles.js";
 import {
   check,
   type Finding,
+  lockfileNames,
   pointsIntoSelf,
   quarantine,
+  type RunningSelf,
   rootGitPlaces,
   snapshot,
+  systemCommands,
   type Watch,
 } from "../../../src/sandbox/integrity.js";
 
 let root: string;
+/** A package-lock.json naming node_modules/safe-npm at `version`. */
+const npmLock = (version: string, key = "node_modules/safe-npm"): string =>
+  JSON.stringify({ lockfileVersion: 3, packages: { "": {}, [key]: { version } } });
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "safe-npm-integrity-"));
 });
@@ -44,12 +55,27 @@ function bare(rel: string, config = ""): void {
 /** Snapshot, run `during`, check: the paths moved aside (relative), and the findings. */
 function around(
   during: () => void,
-  options: { skip?: string[]; install?: boolean; watch?: Watch[] } = {},
+  options: {
+    skip?: string[];
+    install?: boolean;
+    watch?: Watch[];
+    commands?: Set<string>;
+    running?: RunningSelf;
+  } = {},
 ): { moved: string[]; findings: Finding[] } {
   const skip = (options.skip ?? []).map((p) => join(root, p));
-  const before = snapshot(root, options.watch ?? [], { skip });
+  const walk = {
+    skip,
+    commands: options.commands ?? new Set(["sh", "env", "bwrap", "git"]),
+    configNames: HOST_RUN_FILES,
+  };
+  const before = snapshot(root, options.watch ?? [], walk);
   during();
-  const findings = check(root, before, { skip, install: options.install ?? false });
+  const findings = check(root, before, {
+    ...walk,
+    install: options.install ?? false,
+    running: options.running ?? null,
+  });
   return {
     moved: findings.filter((f) => f.movedTo !== null).map((f) => f.path.slice(root.length + 1)),
     findings,
@@ -246,6 +272,7 @@ describe("snapshot and check: the script prefix", () => {
   it("keeps a .bin/safe-npm that points into node_modules/safe-npm (npm's link, pnpm's shim)", () => {
     const self = { name: "safe-npm", version: "1.0.0" };
     file("package.json", JSON.stringify({ devDependencies: { "safe-npm": "^1.0.0" } }));
+    file("package-lock.json", npmLock("1.0.0"));
     const { findings } = around(
       () => {
         file("node_modules/safe-npm/package.json", JSON.stringify(self));
@@ -262,21 +289,22 @@ describe("snapshot and check: the script prefix", () => {
         upgrade: { from: null, to: "1.0.0" },
       }),
     ]);
+    file("w/node_modules/safe-npm/dist/cli.cjs", "cli");
     file(
       "w/node_modules/.bin/safe-npm",
       '#!/bin/sh\nbasedir=$(dirname "$(echo "$0" | sed -e \'s,\\\\,/,g\')")\n\ncase `uname` in\n    *CYGWIN*) basedir=`cygpath -w "$basedir"`;;\nesac\n\nif [ -z "$NODE_PATH" ]; then\n  export NODE_PATH="/p/node_modules/.pnpm/node_modules"\nelse\n  export NODE_PATH="/p/node_modules/.pnpm/node_modules:$NODE_PATH"\nfi\nif [ -x "$basedir/node" ]; then\n  exec "$basedir/node"  "$basedir/../safe-npm/dist/cli.cjs" "$@"\nelse\n  exec node  "$basedir/../safe-npm/dist/cli.cjs" "$@"\nfi\n',
     );
-    expect(pointsIntoSelf(join(root, "w/node_modules/.bin/safe-npm"))).toBe(true);
+    expect(pointsIntoSelf(join(root, "w/node_modules/.bin/safe-npm"), root)).toBe(true);
     file(
       "w/node_modules/.bin/safe-npm",
       '#!/bin/sh\nexec node "$basedir/../safe-npm/dist/cli.cjs" "$@"\ncurl evil\n',
     );
-    expect(pointsIntoSelf(join(root, "w/node_modules/.bin/safe-npm"))).toBe(false);
+    expect(pointsIntoSelf(join(root, "w/node_modules/.bin/safe-npm"), root)).toBe(false);
     file(
       "w/node_modules/.bin/safe-npm",
       '#!/bin/sh\nexec node "$basedir/../safe-npm/../evil.js" "$@"\n',
     );
-    expect(pointsIntoSelf(join(root, "w/node_modules/.bin/safe-npm"))).toBe(false);
+    expect(pointsIntoSelf(join(root, "w/node_modules/.bin/safe-npm"), root)).toBe(false);
   });
 
   it("moves a project-local safe-npm whose files changed, unless an install upgraded it", () => {
@@ -308,9 +336,10 @@ describe("snapshot and check: the script prefix", () => {
     rmSync(join(root, "node_modules"), { recursive: true });
     file("node_modules/safe-npm/package.json", pkg("1.0.0"));
     file("node_modules/safe-npm/dist/cli.cjs", "cli");
-    // An install upgrades it: kept and reported.
+    // An install upgrades it, as the lockfile says: kept and reported.
     const upgrade = around(
       () => {
+        file("package-lock.json", npmLock("1.1.0"));
         file("node_modules/safe-npm/package.json", pkg("1.1.0"));
         file("node_modules/safe-npm/dist/cli.cjs", "cli 1.1");
       },
@@ -391,5 +420,301 @@ describe("quarantine", () => {
     expect(existsSync(join(moved, "config"))).toBe(true);
     expect(lstatSync(join(root, "sub")).isDirectory()).toBe(true);
     expect(existsSync(join(root, "sub/.git"))).toBe(false);
+  });
+});
+
+describe("snapshot and check: a pnpm-style local safe-npm", () => {
+  const pkg = (version: string): string => JSON.stringify({ name: "safe-npm", version });
+  const store = "node_modules/.pnpm/safe-npm@1.0.0/node_modules/safe-npm";
+  const link = (target: string, rel: string): void => {
+    mkdirSync(join(root, rel, ".."), { recursive: true });
+    symlinkSync(target, join(root, rel));
+  };
+
+  it("moves a .bin/safe-npm into .pnpm/safe-npm@*/ when node_modules/safe-npm is not there", () => {
+    const d = "node_modules/.pnpm/safe-npm@1/node_modules/safe-npm";
+    const { moved } = around(() => {
+      file(`${d}/x`, "#!/bin/sh\necho PWNED\n");
+      link("../.pnpm/safe-npm@1/node_modules/safe-npm/x", "node_modules/.bin/safe-npm");
+    });
+    expect(moved).toEqual(["node_modules/.bin/safe-npm"]);
+  });
+
+  it("fingerprints the real directory a linked node_modules/safe-npm leads to", () => {
+    file("package.json", JSON.stringify({ devDependencies: { "safe-npm": "^1.0.0" } }));
+    file(`${store}/package.json`, pkg("1.0.0"));
+    file(`${store}/dist/cli.cjs`, "cli");
+    link(".pnpm/safe-npm@1.0.0/node_modules/safe-npm", "node_modules/safe-npm");
+    link("../safe-npm/dist/cli.cjs", "node_modules/.bin/safe-npm");
+    expect(pointsIntoSelf(join(root, "node_modules/.bin/safe-npm"), root)).toBe(true);
+    // Changed through the store path, even by an install: moved (the version did not change).
+    const { moved } = around(() => file(`${store}/dist/cli.cjs`, "evil"), { install: true });
+    expect(moved).toEqual(["node_modules/safe-npm"]);
+    // The bin into it is no longer accepted.
+    rmSync(join(root, "node_modules/.bin/safe-npm"));
+    const after = around(() => link("../safe-npm/dist/cli.cjs", "node_modules/.bin/safe-npm"));
+    expect(after.moved).toEqual(["node_modules/.bin/safe-npm"]);
+  });
+
+  it("accepts a bin only into the same real directory, and no link out of node_modules", () => {
+    file(`${store}/dist/cli.cjs`, "cli");
+    file("node_modules/.pnpm/safe-npm@9.9.9/node_modules/safe-npm/dist/cli.cjs", "other");
+    file("outside/dist/cli.cjs", "evil");
+    link(".pnpm/safe-npm@1.0.0/node_modules/safe-npm", "node_modules/safe-npm");
+    const bin = join(root, "node_modules/.bin/safe-npm");
+    link(
+      "../.pnpm/safe-npm@9.9.9/node_modules/safe-npm/dist/cli.cjs",
+      "node_modules/.bin/safe-npm",
+    );
+    expect(pointsIntoSelf(bin, root)).toBe(false);
+    rmSync(bin);
+    // A shim exec'ing the store path of the real directory: accepted.
+    file(
+      "node_modules/.bin/safe-npm",
+      `#!/bin/sh\nexec node "$basedir/../.pnpm/safe-npm@1.0.0/node_modules/safe-npm/dist/cli.cjs" "$@"\n`,
+    );
+    expect(pointsIntoSelf(bin, root)).toBe(true);
+    rmSync(bin);
+    // node_modules/safe-npm leading out of node_modules: never resolved, so nothing is accepted.
+    rmSync(join(root, "node_modules/safe-npm"));
+    link("../outside", "node_modules/safe-npm");
+    link("../safe-npm/dist/cli.cjs", "node_modules/.bin/safe-npm");
+    expect(pointsIntoSelf(bin, root)).toBe(false);
+  });
+});
+
+describe("snapshot and check: bins shadowing host commands", () => {
+  it("moves a new .bin entry named like a host command or node (root and workspaces), nothing else", () => {
+    file("packages/a/package.json", "{}");
+    file("node_modules/.bin/tsc", "#!/bin/sh\n");
+    const { moved } = around(() => {
+      file("node_modules/evil/sh.js", "evil");
+      link("../evil/sh.js", "node_modules/.bin/sh");
+      file("node_modules/.bin/bwrap", "#!/bin/sh\nevil\n");
+      file("packages/a/node_modules/.bin/env", "#!/bin/sh\nevil\n");
+      file("node_modules/.bin/tsc", "#!/bin/sh\nchanged, but shadows nothing\n");
+      link("../evil/sh.js", "node_modules/.bin/eslint");
+    });
+    expect(moved).toEqual([
+      "node_modules/.bin/bwrap",
+      "node_modules/.bin/sh",
+      "packages/a/node_modules/.bin/env",
+    ]);
+  });
+
+  it("moves a changed one, not one re-created with equal content (npm ci)", () => {
+    file("node_modules/git-wrap/cli.js", "x");
+    link("../git-wrap/cli.js", "node_modules/.bin/git");
+    file("node_modules/.bin/env", '#!/bin/sh\nexec /usr/bin/env "$@"\n');
+    const recreate = around(() => {
+      rmSync(join(root, "node_modules"), { recursive: true });
+      file("node_modules/git-wrap/cli.js", "x");
+      link("../git-wrap/cli.js", "node_modules/.bin/git");
+      file("node_modules/.bin/env", '#!/bin/sh\nexec /usr/bin/env "$@"\n');
+    });
+    expect(recreate.moved).toEqual([]);
+    const changed = around(() => {
+      rmSync(join(root, "node_modules/.bin/git"));
+      link("../evil.js", "node_modules/.bin/git");
+      file("node_modules/.bin/env", "#!/bin/sh\nevil\n");
+    });
+    expect(changed.moved).toEqual(["node_modules/.bin/env", "node_modules/.bin/git"]);
+  });
+
+  it("moves a node_modules or .bin replaced by a link", () => {
+    file("evil/.bin/sh", "evil");
+    file("w/package.json", "{}");
+    file("node_modules/x/package.json", "{}");
+    const { moved } = around(() => {
+      rmSync(join(root, "node_modules"), { recursive: true });
+      file("node_modules/x/package.json", "{}");
+      link("../../evil/.bin", "node_modules/.bin");
+      link("../evil", "w/node_modules");
+    });
+    expect(moved).toEqual(["node_modules/.bin", "w/node_modules"]);
+  });
+
+  it("gathers the host's command names from the directories given", () => {
+    file("bin1/sh");
+    file("bin2/bwrap");
+    expect(systemCommands([join(root, "bin1"), join(root, "bin2"), join(root, "none")])).toEqual(
+      new Set(["sh", "bwrap"]),
+    );
+  });
+
+  function link(target: string, rel: string): void {
+    mkdirSync(join(root, rel, ".."), { recursive: true });
+    symlinkSync(target, join(root, rel));
+  }
+});
+
+describe("snapshot and check: limits on what is read", () => {
+  it("fingerprints a 1 TiB sparse hook by its head, size and identity without reading it all", () => {
+    file("vendor/a/.git/config");
+    const big = join(root, "vendor/a/.git/hooks/zz-big");
+    file("vendor/a/.git/hooks/zz-big");
+    truncateSync(big, 2 ** 40);
+    // Unchanged: nothing moved, and the snapshot and check both return.
+    expect(around(() => {}).moved).toEqual([]);
+    // Changed beyond the hashed first MiB, size kept: caught by ctime.
+    const { moved } = around(() => {
+      const fd = openSync(big, "r+");
+      writeSync(fd, "evil", 2 ** 30);
+      closeSync(fd);
+    });
+    expect(moved).toEqual(["vendor/a/.git"]);
+  });
+});
+
+describe("snapshot and check: directories that cannot be listed", () => {
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    console.log(
+      "skipping the unlistable-directory test: root lists every directory (CAP_DAC_READ_SEARCH); the e2e suite runs it unprivileged",
+    );
+  }
+  it.skipIf(asRoot)("moves a directory made unlistable inside, not one unlistable before", () => {
+    file("packages/app/package.json", "{}");
+    file("private/secret", "x");
+    chmodSync(join(root, "private"), 0o311);
+    try {
+      const { moved, findings } = around(() => {
+        file("packages/app/.git/config", "[core]\n\tfsmonitor = evil\n");
+        chmodSync(join(root, "packages"), 0o311);
+        mkdirSync(join(root, "fresh"), { mode: 0o311 });
+      });
+      expect(moved).toEqual(["fresh", "packages"]);
+      expect(findings.map((f) => f.kind)).toEqual(["unlistable", "unlistable"]);
+    } finally {
+      for (const dir of [
+        "private",
+        "packages.quarantined-by-safe-npm",
+        "fresh.quarantined-by-safe-npm",
+      ]) {
+        if (existsSync(join(root, dir))) chmodSync(join(root, dir), 0o755);
+      }
+    }
+  });
+});
+
+describe("snapshot and check: package-manager config in sub-projects", () => {
+  it("moves a HOST_RUN_FILES file created or changed beside a nested package.json or node_modules", () => {
+    file("docs/package.json", "{}");
+    file("docs/.npmrc", "save-exact=true\n");
+    file("packages/a/package.json", "{}");
+    file("packages/b/node_modules/x/package.json", "{}");
+    file("notes/.npmrc", "not a project\n");
+    const { moved, findings } = around(() => {
+      file("docs/.npmrc", "save-exact=true\nregistry=https://evil.example/\n");
+      file("packages/a/.npmrc", "script-shell=./evil.sh\n");
+      file("packages/b/.yarnrc.yml", "yarnPath: evil.cjs\n");
+      file("packages/a/.pnpmfile.cjs", "evil\n");
+      file("notes/.npmrc", "still not a project\n");
+    });
+    expect(moved).toEqual([
+      "docs/.npmrc",
+      "packages/a/.npmrc",
+      "packages/a/.pnpmfile.cjs",
+      "packages/b/.yarnrc.yml",
+    ]);
+    expect(new Set(findings.map((f) => f.kind))).toEqual(new Set(["pmconfig"]));
+    expect(around(() => {}).moved).toEqual([]);
+  });
+});
+
+describe("snapshot and check: upgrading a project-local safe-npm", () => {
+  const pkg = (version: string): string => JSON.stringify({ name: "safe-npm", version });
+  let dist: string;
+  const running = (): RunningSelf => ({ version: "2.0.0", dist });
+  beforeEach(() => {
+    file("running/dist/cli.cjs", "the running cli");
+    file("running/dist/lib/x.js", "x");
+    dist = join(root, "running/dist");
+    file("package.json", JSON.stringify({ devDependencies: { "safe-npm": "^1.0.0" } }));
+    file("package-lock.json", npmLock("1.0.0"));
+    file("node_modules/safe-npm/package.json", pkg("1.0.0"));
+    file("node_modules/safe-npm/dist/cli.cjs", "cli 1");
+  });
+  const upgrade = (version: string, cli: string, lock: string | null) =>
+    around(
+      () => {
+        if (lock !== null) file("package-lock.json", lock);
+        file("node_modules/safe-npm/package.json", pkg(version));
+        file("node_modules/safe-npm/dist/cli.cjs", cli);
+      },
+      { install: true, running: running() },
+    );
+
+  it("moves a version bump the lockfile does not name", () => {
+    expect(upgrade("1.1.0", "evil", null).moved).toEqual(["node_modules/safe-npm"]);
+  });
+
+  it("keeps one the lockfile names, at a version other than the running one", () => {
+    const r = upgrade("1.1.0", "cli 1.1", npmLock("1.1.0"));
+    expect(r.moved).toEqual([]);
+    expect(r.findings[0]?.upgrade).toEqual({ from: "1.0.0", to: "1.1.0" });
+  });
+
+  it("at the running version, keeps it only when its files are the running copy's", () => {
+    expect(upgrade("2.0.0", "evil", npmLock("2.0.0")).moved).toEqual(["node_modules/safe-npm"]);
+    rmSync(join(root, "node_modules"), { recursive: true });
+    file("package-lock.json", npmLock("1.0.0"));
+    file("node_modules/safe-npm/package.json", pkg("1.0.0"));
+    file("node_modules/safe-npm/dist/cli.cjs", "cli 1");
+    const r = around(
+      () => {
+        file("package-lock.json", npmLock("2.0.0"));
+        file("node_modules/safe-npm/package.json", pkg("2.0.0"));
+        file("node_modules/safe-npm/README.md", "docs");
+        file("node_modules/safe-npm/dist/cli.cjs", "the running cli");
+        file("node_modules/safe-npm/dist/lib/x.js", "x");
+      },
+      { install: true, running: running() },
+    );
+    expect(r.moved).toEqual([]);
+    // The same, with a file beside dist/ that could be run: moved.
+    rmSync(join(root, "node_modules"), { recursive: true });
+    file("package-lock.json", npmLock("1.0.0"));
+    file("node_modules/safe-npm/package.json", pkg("1.0.0"));
+    const extra = around(
+      () => {
+        file("package-lock.json", npmLock("2.0.0"));
+        file("node_modules/safe-npm/package.json", pkg("2.0.0"));
+        file("node_modules/safe-npm/dist/cli.cjs", "the running cli");
+        file("node_modules/safe-npm/dist/lib/x.js", "x");
+        file("node_modules/safe-npm/evil.js", "evil");
+      },
+      { install: true, running: running() },
+    );
+    expect(extra.moved).toEqual(["node_modules/safe-npm"]);
+  });
+
+  it("reads the version from pnpm-lock.yaml, yarn.lock and bun.lock", () => {
+    const self = join(root, "node_modules/safe-npm");
+    rmSync(join(root, "package-lock.json"));
+    file(
+      "pnpm-lock.yaml",
+      "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    devDependencies:\n      safe-npm:\n        specifier: ^1.0.0\n        version: 1.2.0\n      other:\n        specifier: ^1.0.0\n        version: 1.3.0\n\npackages:\n",
+    );
+    expect(lockfileNames(root, root, self, "1.2.0")).toBe(true);
+    expect(lockfileNames(root, root, self, "1.3.0")).toBe(false);
+    rmSync(join(root, "pnpm-lock.yaml"));
+    file("yarn.lock", '"safe-npm@npm:^1.0.0":\n  version: 1.2.0\n  resolution: "x"\n');
+    expect(lockfileNames(root, root, self, "1.2.0")).toBe(true);
+    file("yarn.lock", 'safe-npm@^1.0.0:\n  version "1.2.1"\n');
+    expect(lockfileNames(root, root, self, "1.2.1")).toBe(true);
+    expect(lockfileNames(root, root, self, "1.2.0")).toBe(false);
+    rmSync(join(root, "yarn.lock"));
+    file(
+      "bun.lock",
+      '{\n  "packages": {\n    "safe-npm": ["safe-npm@1.2.0", "", {}, "sha512-x"],\n  }\n}\n',
+    );
+    expect(lockfileNames(root, root, self, "1.2.0")).toBe(true);
+    rmSync(join(root, "bun.lock"));
+    expect(lockfileNames(root, root, self, "1.2.0")).toBe(false);
+    // A workspace's safe-npm, named in the root lockfile under its path.
+    file("package-lock.json", npmLock("1.4.0", "packages/a/node_modules/safe-npm"));
+    const ws = join(root, "packages/a");
+    expect(lockfileNames(root, ws, join(ws, "node_modules/safe-npm"), "1.4.0")).toBe(true);
   });
 });
