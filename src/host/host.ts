@@ -110,7 +110,12 @@ export function gatherHost(
     cwd: realpathOr(cwd),
     cacheHome,
     pathDirs,
-    bwrap: which("bwrap", pathDirs),
+    // Never from a node_modules/.bin on PATH (a bare `npm run` puts the project's first): bwrap
+    // runs on the host, outside the sandbox.
+    bwrap: which(
+      "bwrap",
+      pathDirs.filter((dir) => !dir.split(sep).includes("node_modules")),
+    ),
     rootDirs,
     resolvConf: resolvConfTarget(),
     userNpmrc: readOrNull(join(home, ".npmrc")),

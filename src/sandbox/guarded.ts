@@ -36,15 +36,26 @@ export async function runGuarded(
   // The host's command names, once: a `.bin` entry named like one is watched.
   const walk = { skip: readOnly, commands: systemCommands(), configNames: HOST_RUN_FILES };
   const before = snapshot(root, run.watch, walk);
+  // From here until the check is done no signal ends safe-npm: a Ctrl-C or a CI timeout right
+  // after the command must not skip moving aside what it planted. (runSandbox forwards signals
+  // to the sandbox meanwhile; after it, they are ignored for the moment the check takes.)
+  const hold = (): void => {};
+  for (const signal of HELD) process.on(signal, hold);
   try {
     return await runSandbox(bwrap, invocation, { foreground: policy.foreground });
   } finally {
-    cleanupPlaceholders(placeholders, root);
-    const findings = check(root, before, {
-      ...walk,
-      install: run.install,
-      running: { version: VERSION, dist: join(PACKAGE_ROOT, "dist") },
-    });
-    for (const finding of findings) run.report(describeFinding(finding));
+    try {
+      cleanupPlaceholders(placeholders, root);
+      const findings = check(root, before, {
+        ...walk,
+        install: run.install,
+        running: { version: VERSION, dist: join(PACKAGE_ROOT, "dist") },
+      });
+      for (const finding of findings) run.report(describeFinding(finding));
+    } finally {
+      for (const signal of HELD) process.off(signal, hold);
+    }
   }
 }
+
+const HELD = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;

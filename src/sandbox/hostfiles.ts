@@ -19,6 +19,8 @@ import { projectPathKind } from "./safepath.js";
  * - `pnpm-workspace.yaml`: pnpm 10+ reads its settings there too (`pnpmfile`,
  *   `configDependencies`, `onlyBuiltDependencies`, registries)
  * - `bunfig.toml`: bun — `preload` (run before every `bun run`/`bun test`), `[install]` registry
+ * - `.corepack.env`: corepack's shims read variables from it (`COREPACK_HOME` pointing at a
+ *   package manager planted in the project would run on the host)
  */
 export const HOST_RUN_FILES = [
   ".npmrc",
@@ -27,6 +29,7 @@ export const HOST_RUN_FILES = [
   ".pnpmfile.cjs",
   "pnpm-workspace.yaml",
   "bunfig.toml",
+  ".corepack.env",
 ] as const;
 
 /**

@@ -76,6 +76,9 @@ const X32_SYSCALL_BIT = 0x4000_0000;
 
 const TIOCSTI = 0x5412; // push a byte into the terminal's input queue
 const TIOCLINUX = 0x541c; // on a VT: selection paste, i.e. injection as well
+const TIOCSETD = 0x5423; // change the line discipline: n_null leaves the caller's terminal dead
+const TIOCEXCL = 0x540c; // exclusive mode: every later open of the terminal fails (sudo, ssh)
+const TCXONC = 0x540a; // stop the terminal's output (TCOOFF) after safe-npm exits
 
 // --- clone flags (linux/sched.h) ---
 
@@ -152,6 +155,9 @@ const SYSCALL_NAMES = [
   "bpf",
   "socket",
   "socketcall",
+  "io_uring_setup",
+  "io_uring_enter",
+  "io_uring_register",
 ] as const;
 
 type SyscallName = (typeof SYSCALL_NAMES)[number];
@@ -191,8 +197,14 @@ const deny = (syscall: SyscallName, errno = EPERM): Rule => ({ syscall, errno })
  */
 const RULES: readonly Rule[] = [
   // Terminal injection (CVE-2017-5226, CVE-2023-28100): nothing legitimate types into the
-  // terminal it was started from. Every other ioctl stays allowed.
-  { syscall: "ioctl", arg: { index: 1, anyOf: [TIOCSTI, TIOCLINUX] }, errno: EPERM },
+  // terminal it was started from. Nor does it change the terminal's line discipline, lock it
+  // against later opens or stop its output — each outlives the run and leaves the caller's
+  // terminal unusable. Every other ioctl (termios, window size, job control) stays allowed.
+  {
+    syscall: "ioctl",
+    arg: { index: 1, anyOf: [TIOCSTI, TIOCLINUX, TIOCSETD, TIOCEXCL, TCXONC] },
+    errno: EPERM,
+  },
 
   // The kernel keyring is not namespaced and bwrap gives the sandbox no keyring of its own, so
   // these would reach the user's session and user keyrings (Kerberos tickets, fscrypt/ecryptfs
@@ -252,6 +264,13 @@ const RULES: readonly Rule[] = [
   { syscall: "clone", arg: { index: 0, anyBits: CLONE_NEW_ANY }, errno: EPERM },
   deny("clone3", ENOSYS),
 
+  // io_uring performs operations on behalf of the caller without passing through this filter:
+  // IORING_OP_SOCKET created an AF_VSOCK socket that socket() refuses. ENOSYS, as Docker's
+  // default profile does: libuv (node) and every other user fall back to ordinary syscalls.
+  deny("io_uring_setup", ENOSYS),
+  deny("io_uring_enter", ENOSYS),
+  deny("io_uring_register", ENOSYS),
+
   // Rarely used calls with a history of leaks or bugs, as in flatpak: the kernel log (dmesg),
   // a.out loading, process accounting, quota queries, 16-bit segments (Wine only), and the
   // NUMA memory-placement calls (libnuma treats their failure as "no NUMA" and carries on).
@@ -294,6 +313,9 @@ interface Abi {
 
 /** Numbers 424 and up are shared by every arch (the unified syscall table since Linux 5.1). */
 const UNIFIED = {
+  io_uring_setup: 425,
+  io_uring_enter: 426,
+  io_uring_register: 427,
   open_tree: 428,
   move_mount: 429,
   fsopen: 430,

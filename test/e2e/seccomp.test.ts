@@ -42,6 +42,8 @@ const NR: Record<string, Record<string, number>> = {
     setns: 308,
     clone: 56,
     clone3: 435,
+    io_uring_setup: 425,
+    ioctl: 16,
     syslog: 103,
     uselib: 134,
     acct: 163,
@@ -82,6 +84,8 @@ const NR: Record<string, Record<string, number>> = {
     setns: 268,
     clone: 220,
     clone3: 435,
+    io_uring_setup: 425,
+    ioctl: 29,
     syslog: 116,
     acct: 89,
     quotactl: 60,
@@ -172,6 +176,12 @@ try("clone.no-namespace-flag", "clone", 0x10000, 0, 0, 0, 0);
   else { print "clone.fork=errno", $! + 0, "\n" }
 }
 try("clone3", "clone3", 0, 0);
+# One entry, zeroed io_uring_params (120 bytes): a ring on the host, unless io_uring is disabled.
+try("io_uring_setup", "io_uring_setup", 1, "\0" x 120);
+# Terminal ioctls on stdin (a pipe here): the host answers ENOTTY, the filter EPERM first.
+try("ioctl.TIOCSETD", "ioctl", 0, 0x5423, pack("i", 0));
+try("ioctl.TIOCEXCL", "ioctl", 0, 0x540c, 0);
+try("ioctl.TCXONC", "ioctl", 0, 0x540a, 1);
 
 try("syslog", "syslog", 10, 0, 0);
 try("uselib", "uselib", $nowhere);
@@ -250,6 +260,10 @@ const EXPECTED: [label: string, inside: string, control: Control][] = [
   ["clone.no-namespace-flag", "errno22", "same"],
   ["clone.fork", "ok", "same"],
   ["clone3", ENOSYS, "differs"],
+  ["io_uring_setup", ENOSYS, "differs"],
+  ["ioctl.TIOCSETD", EPERM, "differs"],
+  ["ioctl.TIOCEXCL", EPERM, "differs"],
+  ["ioctl.TCXONC", EPERM, "differs"],
   ["syslog", EPERM, "root"],
   ["uselib", EPERM, "differs"],
   ["acct", EPERM, "root"],

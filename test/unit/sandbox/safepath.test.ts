@@ -131,6 +131,7 @@ describe("projectGuards", () => {
         ".yarnrc",
         ".yarnrc.yml",
         "bunfig.toml",
+        ".corepack.env",
         "pnpm-workspace.yaml",
       ].sort(),
     );

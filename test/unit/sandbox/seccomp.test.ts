@@ -253,6 +253,9 @@ const DENIED: Record<string, number> = {
   unshare: EPERM,
   setns: EPERM,
   clone3: ENOSYS,
+  io_uring_setup: ENOSYS,
+  io_uring_enter: ENOSYS,
+  io_uring_register: ENOSYS,
   syslog: EPERM,
   uselib: EPERM,
   acct: EPERM,
@@ -277,6 +280,9 @@ interface AbiTable {
 }
 
 const UNIFIED = {
+  io_uring_setup: 425,
+  io_uring_enter: 426,
+  io_uring_register: 427,
   open_tree: 428,
   move_mount: 429,
   fsopen: 430,
@@ -518,6 +524,11 @@ function argCases(abi: AbiTable): Case[] {
     ...c("socket(AF_UNIX, family-like type)", "socket", [1n, 40n, 0n], ALLOW),
     ...c("ioctl TIOCSTI", "ioctl", [0n, TIOCSTI], EPERM),
     ...c("ioctl TIOCLINUX", "ioctl", [0n, TIOCLINUX], EPERM),
+    ...c("ioctl TIOCSETD", "ioctl", [0n, 0x5423n], EPERM),
+    ...c("ioctl TIOCEXCL", "ioctl", [0n, 0x540cn], EPERM),
+    ...c("ioctl TCXONC", "ioctl", [0n, 0x540an], EPERM),
+    ...c("ioctl TIOCSWINSZ", "ioctl", [0n, 0x5414n], ALLOW),
+    ...c("ioctl TCSETS", "ioctl", [0n, 0x5402n], ALLOW),
     ...c("ioctl TCGETS", "ioctl", [0n, TCGETS], ALLOW),
   ];
 }

@@ -1,0 +1,49 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { gatherHost, isForegroundGroup, isJob } from "../../../src/host/host.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "safe-npm-host-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function executable(path: string): void {
+  mkdirSync(join(path, ".."), { recursive: true });
+  writeFileSync(path, "#!/bin/sh\n");
+  chmodSync(path, 0o755);
+}
+
+describe("gatherHost", () => {
+  it("never takes bwrap from a node_modules/.bin on PATH (a bare `npm run` puts it first)", () => {
+    const planted = join(dir, "app", "node_modules", ".bin", "bwrap");
+    const real = join(dir, "usr", "bin", "bwrap");
+    executable(planted);
+    executable(real);
+    const PATH = `${join(dir, "app", "node_modules", ".bin")}:${join(dir, "usr", "bin")}`;
+    expect(gatherHost({ PATH, HOME: dir }, dir).bwrap).toBe(real);
+    // (control) the same lookup without the rule would find the planted one first.
+    expect(
+      gatherHost({ PATH: `${join(dir, "app", "node_modules", ".bin")}`, HOME: dir }, dir).bwrap,
+    ).toBeNull();
+  });
+});
+
+describe("/proc/self/stat", () => {
+  // pid (comm) state ppid pgrp session tty_nr tpgid …
+  const stat = (pgrp: number, session: number, tpgid: number): string =>
+    `123 (node (x) y) S 1 ${pgrp} ${session} 34816 ${tpgid} 4194304 0`;
+
+  it("tells whether this process's group holds the terminal", () => {
+    expect(isForegroundGroup(stat(50, 40, 50))).toBe(true);
+    expect(isForegroundGroup(stat(50, 40, 60))).toBe(false);
+    expect(isForegroundGroup(stat(50, 40, -1))).toBe(false);
+  });
+
+  it("tells a job of a job-control shell from a group that is the session leader's", () => {
+    expect(isJob(stat(50, 40, 50))).toBe(true);
+    expect(isJob(stat(40, 40, 40))).toBe(false);
+  });
+});
