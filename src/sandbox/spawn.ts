@@ -227,9 +227,9 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): number 
  * ready wait for it.
  *
  * With the terminal's foreground (`foreground`), Ctrl-C reaches the command's group directly
- * once it holds the terminal. A SIGINT/SIGQUIT that reaches safe-npm while safe-npm's group
- * still holds it came from the terminal before the hand-over, when the command may still
- * ignore it: the run ends (the sandbox is killed, exit 128+N) — the first Ctrl-C is never lost.
+ * once it holds the terminal. A SIGINT/SIGQUIT that reaches safe-npm itself came from the
+ * terminal before the hand-over (or from `kill`): the run ends (the sandbox is killed, exit
+ * 128+N) — the first Ctrl-C is never lost.
  */
 function forwardSignals(
   child: ChildProcess,
@@ -245,7 +245,7 @@ function forwardSignals(
   let interrupts = 0;
   let isReady = false;
   let endedWith: number | null = null;
-  const pending: { signal: ForwardedSignal; early: boolean }[] = [];
+  const pending: ForwardedSignal[] = [];
 
   const killAll = (signal: ForwardedSignal): void => {
     const pid = child.pid;
@@ -255,13 +255,14 @@ function forwardSignals(
     for (const init of childPids(pid)) safeKill(init, "SIGKILL");
     safeKill(pid, "SIGKILL");
   };
-  const deliver = (signal: ForwardedSignal, early: boolean): void => {
+  const deliver = (signal: ForwardedSignal): void => {
     const pid = child.pid;
     if (pid === undefined) return;
-    const fromTerminal =
-      options.foreground &&
-      (signal === "SIGINT" || signal === "SIGQUIT") &&
-      (early || isForegroundGroup());
+    // With the terminal's foreground, a Ctrl-C reaches safe-npm only before the command's group
+    // took the terminal — by the time it is handled the hand-over may be done, and the command
+    // may be forking (a shell's child catches it with the inherited handler and loses it). A
+    // SIGINT/SIGQUIT sent to safe-npm itself is rare there. Either way: end the run.
+    const fromTerminal = options.foreground && (signal === "SIGINT" || signal === "SIGQUIT");
     if (interrupts >= 2 || received >= 3 || fromTerminal) {
       killAll(signal);
       return;
@@ -272,14 +273,14 @@ function forwardSignals(
   const handler = (signal: ForwardedSignal): void => {
     received++;
     if (signal === "SIGINT") interrupts++;
-    if (!isReady) pending.push({ signal, early: true });
-    else deliver(signal, false);
+    if (!isReady) pending.push(signal);
+    else deliver(signal);
   };
   for (const signal of FORWARDED) process.on(signal, handler);
   return {
     ready: () => {
       isReady = true;
-      for (const { signal, early } of pending.splice(0)) deliver(signal, early);
+      for (const signal of pending.splice(0)) deliver(signal);
     },
     stop: () => {
       for (const signal of FORWARDED) process.off(signal, handler);

@@ -187,6 +187,12 @@ setInterval(() => {}, 1000);
     const [cli] = descendants(run.pid).filter((p) => processName(p) === "node" && !inSandbox(p));
     expect(cli).toBeDefined();
     expect(fields(cli)[2]).not.toBe(pgrp);
+    // Past dash's fork (a Ctrl-C during it is lost by dash itself, sandbox or not).
+    const seconds = marker.split(" ")[1] as string;
+    await waitFor(
+      () => processesWith(`sleep\0${seconds}`).some((p) => processName(p) === "sleep"),
+      "sleep to start",
+    );
     run.write("\x03");
     expect(await run.exit).toBe(130);
   });
@@ -218,9 +224,10 @@ setInterval(() => {}, 1000);
         "--quiet",
         "exec",
         "--",
-        "sh",
-        "-c",
-        `sleep ${seconds}`,
+        // sleep itself, not `sh -c`: a Ctrl-C that lands while dash forks is caught by the child
+        // with dash's inherited handler and lost — dash's own race, with or without safe-npm.
+        "sleep",
+        seconds,
       ]);
       await waitFor(
         () => descendants(run.pid).some((p) => processName(p) === stage),
