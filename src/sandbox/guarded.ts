@@ -4,11 +4,22 @@
  * against the snapshot (integrity.ts). The check runs however the command ended.
  */
 
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
 import type { BwrapInvocation } from "./bwrap.js";
 import { HOST_RUN_FILES } from "./hostfiles.js";
-import { check, describeFinding, snapshot, systemCommands, type Watch } from "./integrity.js";
+import {
+  check,
+  describeFinding,
+  type RunningSelf,
+  type Snapshot,
+  snapshot,
+  systemCommands,
+  type WalkOptions,
+  type Watch,
+} from "./integrity.js";
 import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
 import type { Policy } from "./policy.js";
 import { runSandbox } from "./spawn.js";
@@ -20,6 +31,11 @@ export interface GuardedRun {
   install: boolean;
   /** Where each finding is reported. */
   report: (text: string) => void;
+  /**
+   * A private directory (in safe-npm's state dir) for the snapshot of each run in progress: a
+   * run killed with SIGKILL never reaches its check, so the next run in the project makes it.
+   */
+  journal: string;
 }
 
 export async function runGuarded(
@@ -35,7 +51,10 @@ export async function runGuarded(
   const readOnly = policy.mounts.flatMap((m) => (m.kind === "ro-bind" ? [m.dest] : []));
   // The host's command names, once: a `.bin` entry named like one is watched.
   const walk = { skip: readOnly, commands: systemCommands(), configNames: HOST_RUN_FILES };
+  const running = { version: VERSION, dist: join(PACKAGE_ROOT, "dist") };
+  recoverInterrupted(root, run.journal, { ...walk, running }, run.report);
   const before = snapshot(root, run.watch, walk);
+  const entry = writeJournal(root, run.journal, before, run.install);
   // From here until the check is done no signal ends safe-npm: a Ctrl-C or a CI timeout right
   // after the command must not skip moving aside what it planted. (runSandbox forwards signals
   // to the sandbox meanwhile; after it, they are ignored for the moment the check takes.)
@@ -46,12 +65,9 @@ export async function runGuarded(
   } finally {
     try {
       cleanupPlaceholders(placeholders, root);
-      const findings = check(root, before, {
-        ...walk,
-        install: run.install,
-        running: { version: VERSION, dist: join(PACKAGE_ROOT, "dist") },
-      });
+      const findings = check(root, before, { ...walk, install: run.install, running });
       for (const finding of findings) run.report(describeFinding(finding));
+      if (entry !== null) rmSync(entry, { force: true });
     } finally {
       for (const signal of HELD) process.off(signal, hold);
     }
@@ -59,3 +75,84 @@ export async function runGuarded(
 }
 
 const HELD = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
+
+/** A journal file: `<sha256(root) prefix>-<pid>-<process start time>.json`. */
+function journalPrefix(root: string): string {
+  return createHash("sha256").update(root).digest("hex").slice(0, 16);
+}
+
+/** This process's start time in clock ticks since boot (/proc/self/stat field 22). */
+function startTime(pid: number | "self"): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function writeJournal(
+  root: string,
+  journal: string,
+  before: Snapshot,
+  install: boolean,
+): string | null {
+  try {
+    mkdirSync(journal, { recursive: true, mode: 0o700 });
+    const file = join(journal, `${journalPrefix(root)}-${process.pid}-${startTime("self")}.json`);
+    const data = { root, install, entries: [...before.entries], watch: before.watch };
+    writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
+    return file;
+  } catch {
+    // No state dir (read-only home): the check still runs; only a SIGKILL would skip it.
+    return null;
+  }
+}
+
+/**
+ * Checks the project against the snapshot of every earlier run in it whose process is gone
+ * without having checked (killed with SIGKILL, or the machine went down), before anything of
+ * this run starts: what such a run planted is moved aside now instead of being taken into this
+ * run's snapshot as if the user had made it.
+ */
+export function recoverInterrupted(
+  root: string,
+  journal: string,
+  options: WalkOptions & { running: RunningSelf },
+  report: (text: string) => void,
+): void {
+  let names: string[];
+  try {
+    names = readdirSync(journal);
+  } catch {
+    return;
+  }
+  const prefix = `${journalPrefix(root)}-`;
+  for (const name of names) {
+    const match = /^(\d+)-(\d+)\.json$/.exec(
+      name.startsWith(prefix) ? name.slice(prefix.length) : "",
+    );
+    if (match === null) continue;
+    // Still running (a concurrent run in the same project): its own check will come.
+    if (startTime(Number(match[1])) === match[2]) continue;
+    const file = join(journal, name);
+    try {
+      const data = JSON.parse(readFileSync(file, "utf8")) as {
+        root: string;
+        install: boolean;
+        entries: [string, Snapshot["entries"] extends Map<string, infer E> ? E : never][];
+        watch: Snapshot["watch"];
+      };
+      if (data.root !== root) continue;
+      report(
+        `safe-npm: an earlier run in ${root} was killed before its after-run check; checking the project against the snapshot it took\n`,
+      );
+      const stored: Snapshot = { entries: new Map(data.entries), watch: data.watch };
+      const findings = check(root, stored, { ...options, install: data.install });
+      for (const finding of findings) report(describeFinding(finding));
+    } catch (error) {
+      report(`safe-npm: could not read ${file} (${(error as Error).message}); removing it\n`);
+    }
+    rmSync(file, { force: true });
+  }
+}

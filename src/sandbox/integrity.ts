@@ -34,7 +34,15 @@ import {
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { includePaths, lastValue, parseGitConfig } from "./gitconfig.js";
 
-export type WatchKind = "git" | "hook" | "gitconfig" | "pmconfig" | "bin" | "self" | "unlistable";
+export type WatchKind =
+  | "git"
+  | "hook"
+  | "gitconfig"
+  | "pmconfig"
+  | "bin"
+  | "self"
+  | "unlistable"
+  | "oddname";
 
 interface Entry {
   kind: WatchKind;
@@ -229,13 +237,43 @@ function list(dir: string): Dirent[] {
  * A directory's entries; null when it exists but cannot be listed (a directory that can be
  * traversed but not read, `chmod 0311`, hides what is in it from a non-root walk).
  */
-function listOrNull(dir: string): Dirent[] | null {
+function listOrNull(dir: string, odd?: (name: Buffer) => void): Dirent[] | null {
   try {
-    return readdirSync(dir, { withFileTypes: true });
+    // Raw names: one that is not valid UTF-8 would decode to U+FFFD, name a path that does not
+    // exist, and hide its whole subtree. Such names are handed to `odd` instead.
+    const raw = readdirSync(dir, { withFileTypes: true, encoding: "buffer" });
+    const entries: Dirent[] = [];
+    for (const entry of raw) {
+      const bytes = entry.name as unknown as Buffer;
+      const name = bytes.toString("utf8");
+      if (!Buffer.from(name, "utf8").equals(bytes)) {
+        odd?.(bytes);
+        continue;
+      }
+      (entry as unknown as { name: string }).name = name;
+      entries.push(entry as unknown as Dirent);
+    }
+    return entries;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return code === "ENOENT" || code === "ENOTDIR" ? [] : null;
   }
+}
+
+/**
+ * The key under which an entry whose name is not valid UTF-8 is recorded: its directory, a NUL
+ * (no real path holds one) and the name's bytes in hex.
+ */
+const ODD = "\0";
+function oddKey(dir: string, name: Buffer): string {
+  return `${dir}${sep}${ODD}${name.toString("hex")}`;
+}
+
+/** The real path (as bytes) behind an odd key, else the path itself. */
+function rawPath(path: string): string | Buffer {
+  const at = path.indexOf(ODD);
+  if (at === -1) return path;
+  return Buffer.concat([Buffer.from(path.slice(0, at)), Buffer.from(path.slice(at + 1), "hex")]);
 }
 
 /**
@@ -477,7 +515,9 @@ function collect(
 
   /** A directory's entries; one that cannot be listed is recorded, so that it counts as new. */
   const listed = (dir: string): Dirent[] => {
-    const entries = listOrNull(dir);
+    const entries = listOrNull(dir, (name) =>
+      out.set(oddKey(dir, name), { kind: "oddname", fp: "oddname" }),
+    );
     if (entries !== null) return entries;
     const known = out.get(dir);
     if (known === undefined) out.set(dir, { kind: "unlistable", fp: "unlistable" });
@@ -872,13 +912,38 @@ function isPnpmShim(text: string, intoSelf: (target: string) => boolean): boolea
 
 /** Renames `path` (never following it) to `<path>.quarantined-by-safe-npm[-N]`; returns the new name. */
 export function quarantine(path: string): string {
+  const raw = rawPath(path);
   for (let n = 0; ; n++) {
-    const target = `${path}.quarantined-by-safe-npm${n === 0 ? "" : `-${n}`}`;
-    if (lstat(target) === null) {
-      renameSync(path, target);
-      return target;
+    const suffix = `.quarantined-by-safe-npm${n === 0 ? "" : `-${n}`}`;
+    const target = `${path}${suffix}`;
+    const rawTarget = typeof raw === "string" ? target : Buffer.concat([raw, Buffer.from(suffix)]);
+    if (lstatRaw(rawTarget) === null) {
+      renameSync(raw, rawTarget);
+      return printable(target);
     }
   }
+}
+
+function lstatRaw(path: string | Buffer): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** A path for messages: an odd name's bytes as `\xNN`. */
+export function printable(path: string): string {
+  const at = path.indexOf(ODD);
+  if (at === -1) return path;
+  const bytes = Buffer.from(path.slice(at + 1).split(".quarantined")[0] ?? "", "hex");
+  const rest = path.slice(at + 1).slice(bytes.length * 2);
+  const shown = [...bytes]
+    .map((b) =>
+      b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`,
+    )
+    .join("");
+  return `${path.slice(0, at)}${shown}${rest}`;
 }
 
 /** The line safe-npm prints for a finding. */
@@ -895,13 +960,15 @@ export function describeFinding(f: Finding): string {
     self: "a bare `npm run` would run it outside the sandbox for a `safe-npm …` script",
     unlistable:
       "it cannot be listed, so a repository, hook or config planted in it would go unseen",
+    oddname:
+      "its name is not valid UTF-8, so a repository, hook or config planted in it would go unseen",
   };
   const advice =
     f.kind === "self" || f.kind === "bin"
       ? "to reinstall safe-npm, remove node_modules/safe-npm* and node_modules/.bin/safe-npm* and run `safe-npm install`, or use a global safe-npm"
       : "inspect it, and move it back only if you trust it";
   if (f.movedTo === null) {
-    return `safe-npm: ${f.path} was created or changed inside the sandbox and could not be moved aside (${f.error ?? "unknown error"}); ${why[f.kind]} — do not use it before inspecting it\n`;
+    return `safe-npm: ${printable(f.path)} was created or changed inside the sandbox and could not be moved aside (${f.error ?? "unknown error"}); ${why[f.kind]} — do not use it before inspecting it\n`;
   }
-  return `safe-npm: moved ${f.path} to ${f.movedTo}: it was created or changed inside the sandbox, and ${why[f.kind]}; ${advice}\n`;
+  return `safe-npm: moved ${printable(f.path)} to ${f.movedTo}: it was created or changed inside the sandbox, and ${why[f.kind]}; ${advice}\n`;
 }

@@ -6,7 +6,7 @@
  * like one) and the script prefix's bins are fingerprinted before the run and moved aside after
  * it when new or changed — exactly, with no clock, so what the user made just before is left alone.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   appendFileSync,
   chmodSync,
@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { cliPath } from "./paths.js";
-import { installSelfInto, makeWorld, type World } from "./world.js";
+import { installSelfInto, makeWorld, type World, waitFor } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -44,7 +44,7 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     marker = join(world.dir, "fsmonitor-ran");
     writeFileSync(
       join(world.project, ".git", "info", "exclude"),
-      "sub/\nvendor/\nplant*\nhidden*\n*.quarantined-by-safe-npm*\n",
+      "sub/\nvendor/\nkilled/\nplant*\nhidden*\n*.quarantined-by-safe-npm*\n",
     );
   });
   afterAll(() => world?.dispose());
@@ -73,6 +73,36 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     expect(existsSync(planted)).toBe(false);
     expect(existsSync(`${planted}.quarantined-by-safe-npm`)).toBe(true);
     gitStatusIn("sub");
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("a run killed with SIGKILL before its check is checked by the next run in the project", async () => {
+    const ready = join(world.project, "killed", "planted");
+    const killed = spawn(
+      process.execPath,
+      [
+        cliPath,
+        "--quiet",
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        `${PLANT("killed")} && touch ${ready}; sleep 600`,
+      ],
+      { cwd: world.project, env: world.env, stdio: "ignore" },
+    );
+    await waitFor(() => existsSync(ready), "the plant");
+    const gone = new Promise((resolve) => killed.on("exit", resolve));
+    killed.kill("SIGKILL");
+    await gone;
+    // (control) nothing checked it: the planted repository is still in place.
+    const planted = join(world.project, "killed", ".git");
+    expect(existsSync(planted)).toBe(true);
+    const r = await world.run(["--quiet", "exec", "--", "true"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain("was killed before its after-run check");
+    expect(r.stderr).toContain(`safe-npm: moved ${planted} to ${planted}.quarantined-by-safe-npm`);
+    gitStatusIn("killed");
     expect(existsSync(marker)).toBe(false);
   });
 

@@ -21,6 +21,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HOST_RUN_FILES } from "../../../src/sandbox/hostfiles.js";
 import {
   check,
+  describeFinding,
   type Finding,
   lockfileNames,
   pointsIntoSelf,
@@ -716,5 +717,25 @@ describe("snapshot and check: upgrading a project-local safe-npm", () => {
     file("package-lock.json", npmLock("1.4.0", "packages/a/node_modules/safe-npm"));
     const ws = join(root, "packages/a");
     expect(lockfileNames(root, ws, join(ws, "node_modules/safe-npm"), "1.4.0")).toBe(true);
+  });
+});
+
+describe("snapshot and check: names that are not UTF-8", () => {
+  it("moves aside a new entry whose name is not valid UTF-8 (it would hide a planted repository)", () => {
+    const odd = Buffer.concat([Buffer.from(join(root, "evil")), Buffer.from([0xff])]);
+    const { findings } = around(() => {
+      mkdirSync(Buffer.concat([odd, Buffer.from("/.git")]), { recursive: true });
+    });
+    expect(findings.map((f) => f.kind)).toEqual(["oddname"]);
+    expect(describeFinding(findings[0] as Finding)).toContain(
+      `moved ${join(root, "evil")}\\xff to`,
+    );
+    expect(existsSync(odd)).toBe(false);
+    expect(existsSync(Buffer.concat([odd, Buffer.from(".quarantined-by-safe-npm")]))).toBe(true);
+  });
+
+  it("leaves one alone that was there before the run", () => {
+    mkdirSync(Buffer.concat([Buffer.from(join(root, "old")), Buffer.from([0xfe])]));
+    expect(around(() => {}).findings).toEqual([]);
   });
 });
