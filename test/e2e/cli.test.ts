@@ -15,6 +15,11 @@ import { makeWorld, processesWith, SECRETS, type World, waitFor } from "./world.
 
 const unavailable = inject("sandboxUnavailable");
 
+/** Names unique to this run of the file: another suite on the machine has processes of its own. */
+const TAG = Math.random().toString(36).slice(2, 8);
+const LONG = `long-${TAG}.cjs`;
+const SLEEP = 600 + Math.floor(Math.random() * 300);
+
 /** A PATH directory holding only the named host tools (to hide bwrap or npm from safe-npm). */
 function pathWith(world: World, name: string, tools: Record<string, string>): string {
   const dir = join(world.dir, name);
@@ -31,14 +36,14 @@ describe.skipIf(unavailable !== "")("safe-npm command line", () => {
       packageJson: {
         scripts: {
           fail: 'node -e "process.exit(3)"',
-          long: "node long.cjs",
+          long: `node ${LONG}`,
           where: 'node -e "console.log(process.cwd())"',
         },
       },
     });
     // A long script that cleans up on SIGINT, to prove the signal reaches it.
     writeFileSync(
-      join(world.project, "long.cjs"),
+      join(world.project, LONG),
       `const fs = require("node:fs");
 process.on("SIGINT", () => { fs.writeFileSync(".probe/cleaned", "yes"); process.exit(130); });
 fs.mkdirSync(".probe", { recursive: true });
@@ -87,18 +92,18 @@ setInterval(() => {}, 1000);
       "the script to start",
     );
     expect(
-      processesWith(join(world.project, "long.cjs")).length + processesWith("long.cjs").length,
+      processesWith(join(world.project, LONG)).length + processesWith(LONG).length,
     ).toBeGreaterThan(0);
     child.kill("SIGINT");
     expect(await exited).toBe(130);
     expect(readFileSync(join(world.project, ".probe", "cleaned"), "utf8")).toBe("yes");
-    expect(processesWith("long.cjs")).toEqual([]);
+    expect(processesWith(LONG)).toEqual([]);
   });
 
   it("forwards SIGTERM too", async () => {
     const child = spawn(
       process.execPath,
-      [cliPath, "exec", "--", "sh", "-c", "echo up; sleep 600"],
+      [cliPath, "exec", "--", "sh", "-c", `echo up; sleep ${SLEEP}`],
       {
         cwd: world.project,
         env: world.env,
@@ -115,7 +120,7 @@ setInterval(() => {}, 1000);
     await waitFor(() => out.includes("up"), "the command to start");
     child.kill("SIGTERM");
     expect(await exited).toBe(143);
-    expect(processesWith("sleep 600")).toEqual([]);
+    expect(processesWith(`sleep ${SLEEP}`)).toEqual([]);
   });
 
   it("runs in the directory it was started from, with the project root found above it", async () => {

@@ -22,6 +22,11 @@ import {
 
 const unavailable = inject("sandboxUnavailable");
 
+/** Names unique to this run of the file: another suite on the machine has processes of its own. */
+const TAG = Math.random().toString(36).slice(2, 8);
+const LONG = `long-${TAG}.cjs`;
+const STEAL = `steal-${TAG}.sh`;
+
 const TIOCSTI_PROBE = `
 my $c = "x";
 my $r = ioctl(STDIN, 0x5412, $c);
@@ -70,7 +75,7 @@ describe.skipIf(unavailable !== "")("on a terminal", () => {
     world = makeWorld({ projectInHome: true });
     writeFileSync(join(world.project, "tiocsti.pl"), TIOCSTI_PROBE);
     writeFileSync(
-      join(world.project, "long.cjs"),
+      join(world.project, LONG),
       `const fs = require("node:fs");
 process.on("SIGINT", () => { fs.writeFileSync(".probe/node-cleaned", "yes"); process.exit(130); });
 fs.writeFileSync(".probe/node-started", "yes");
@@ -108,20 +113,12 @@ setInterval(() => {}, 1000);
   });
 
   it("Ctrl-C reaches a node program inside, which cleans up before exiting", async () => {
-    const run = onPty(world, [
-      process.execPath,
-      cliPath,
-      "--quiet",
-      "exec",
-      "--",
-      "node",
-      "long.cjs",
-    ]);
+    const run = onPty(world, [process.execPath, cliPath, "--quiet", "exec", "--", "node", LONG]);
     await waitFor(() => existsSync(join(world.project, ".probe", "node-started")), "node to start");
     run.write("\x03");
     expect(await run.exit).toBe(130);
     expect(readFileSync(join(world.project, ".probe", "node-cleaned"), "utf8")).toBe("yes");
-    expect(processesWith("long.cjs")).toEqual([]);
+    expect(processesWith(LONG)).toEqual([]);
   });
 
   it("Ctrl-C stops a non-node command too (its SIGINT is reset inside)", async () => {
@@ -277,19 +274,19 @@ setInterval(() => {}, 1000);
     // Stops itself (the caller's shell reports the job stopped and takes the terminal back),
     // then has its parent (the supervisor) continued behind the shell's back, three times.
     writeFileSync(
-      join(world.project, "steal.sh"),
+      join(world.project, STEAL),
       "P=$PPID; for i in 1 2 3; do (sleep 1; kill -CONT $P) & kill -STOP $$; sleep 0.3; done\n",
     );
-    const cli = [process.execPath, cliPath, "--quiet", "exec", "--", "sh", "steal.sh"];
+    const cli = [process.execPath, cliPath, "--quiet", "exec", "--", "sh", STEAL];
     const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
     run.write(`${cli.map(shellQuote).join(" ")}\n`);
     await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
     // The supervisor was continued meanwhile; the shell still reads its terminal.
-    await waitFor(() => processesWith("steal.sh").some((p) => inSandbox(p)), "the command");
+    await waitFor(() => processesWith(STEAL).some((p) => inSandbox(p)), "the command");
     run.write("echo shell-reads-$((6*7))\n");
     await waitFor(() => /shell-reads-42/.test(run.output()), "the shell to read its next command");
     run.write("kill -KILL %1\n");
-    await waitFor(() => processesWith("steal.sh").length === 0, "the job to end");
+    await waitFor(() => processesWith(STEAL).length === 0, "the job to end");
     // bash refuses the first exit while it still lists a stopped job.
     run.write("exit 0\n");
     run.write("exit 0\n");
