@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import type { HostInfo } from "../host/host.js";
 import type { Project } from "../host/project.js";
@@ -31,7 +31,6 @@ import { runDirect } from "../sandbox/spawn.js";
 import type { FoundSettings } from "../settings/find.js";
 import { settingsInput } from "../settings/host-paths.js";
 import { protectSource, type ResolvedSettings, resolveSettings } from "../settings/index.js";
-import { trustStorePath } from "../settings/trust.js";
 import { VERSION } from "../version.js";
 import { describeTarget, type Request } from "./target.js";
 import type { Output, RunOptions } from "./types.js";
@@ -139,7 +138,7 @@ export async function sandboxRun(
       watch: guards.watch,
       install: request.cls === "install",
       report: out.stderr,
-      journal: join(dirname(trustStorePath(host.env, host.home)), "runs"),
+      journal: join(host.cacheHome, "safe-npm", "runs"),
     });
     // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
     if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)

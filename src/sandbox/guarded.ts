@@ -32,7 +32,7 @@ export interface GuardedRun {
   /** Where each finding is reported. */
   report: (text: string) => void;
   /**
-   * A private directory (in safe-npm's state dir) for the snapshot of each run in progress: a
+   * A private directory (beside the private homes in safe-npm's cache dir) for the snapshot of each run in progress: a
    * run killed with SIGKILL never reaches its check, so the next run in the project makes it.
    */
   journal: string;
@@ -104,7 +104,7 @@ function writeJournal(
     writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
     return file;
   } catch {
-    // No state dir (read-only home): the check still runs; only a SIGKILL would skip it.
+    // No cache dir (read-only home): the check still runs; only a SIGKILL would skip it.
     return null;
   }
 }
