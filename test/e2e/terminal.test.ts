@@ -36,6 +36,22 @@ $r = ioctl(STDIN, 0x541C, $d);
 print "TIOCLINUX=", ($r ? "ok" : "errno" . ($! + 0)), "\\n";
 `;
 
+/**
+ * The command's own `sh -c <marker>` inside the sandbox — not the start-up shell that execs the
+ * supervisor (its arguments end with the same words), nor script's shell outside.
+ */
+function commandShell(marker: string): number[] {
+  return processesWith(marker).filter((p) => {
+    try {
+      return (
+        inSandbox(p) && readFileSync(`/proc/${p}/cmdline`, "utf8").startsWith(`sh\0-c\0${marker}`)
+      );
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Every pty session started, so none outlives the tests even when one fails. */
 const started: number[] = [];
 
@@ -159,8 +175,7 @@ setInterval(() => {}, 1000);
     ]);
     // The command's sh itself: inside the sandbox's pid namespace (script's own shell, safe-npm
     // and bwrap run outside it).
-    const commands = (): number[] =>
-      processesWith(marker).filter((p) => processName(p) === "sh" && inSandbox(p));
+    const commands = (): number[] => commandShell(marker);
     await waitFor(() => commands().length > 0, "the command to start");
     const [pid] = commands();
     const fields = (p: number | undefined): number[] => {
@@ -241,11 +256,8 @@ setInterval(() => {}, 1000);
     const cli = [process.execPath, cliPath, "--quiet", "exec", "--", "sh", "-c", marker];
     const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
     run.write(`${cli.map(shellQuote).join(" ")}\n`);
-    await waitFor(
-      () => processesWith(marker).some((p) => processName(p) === "sh" && inSandbox(p)),
-      "the command to start",
-    );
-    const [pid] = processesWith(marker).filter((p) => processName(p) === "sh" && inSandbox(p));
+    await waitFor(() => commandShell(marker).length > 0, "the command to start");
+    const [pid] = commandShell(marker);
     await waitFor(() => {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const [, , pgrp, , , tpgid] = stat
