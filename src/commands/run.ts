@@ -25,7 +25,7 @@ import {
   privateHomeDir,
   resolvePolicy,
 } from "../sandbox/policy.js";
-import { preparePrivateHome } from "../sandbox/privatehome.js";
+import { preparePrivateHome, writeHomeRecord } from "../sandbox/privatehome.js";
 import { buildSeccompFilter, isSupportedSeccompArch } from "../sandbox/seccomp.js";
 import { runDirect } from "../sandbox/spawn.js";
 import type { FoundSettings } from "../settings/find.js";
@@ -127,7 +127,14 @@ export async function sandboxRun(
   if (host.bwrap === null) throw noBwrap();
   const bwrap = host.bwrap;
   if (!options.quiet && out.stderrIsTty) banner(request, network, resolved, out);
+  const recordUse = (): void => {
+    if (effective.home !== "private") return;
+    const now = new Date();
+    writeHomeRecord(privateHome, { project: project.root, lastUse: now.toISOString() }, now);
+  };
   if (effective.home === "private") preparePrivateHome(privateHome);
+  // Before the run (the mapping exists even if safe-npm is killed) and after it (the last use).
+  recordUse();
   return withProxy(network, allow, options.verbose, out, async (proxy) => {
     const policy = resolvePolicy({
       ...input,
@@ -139,7 +146,7 @@ export async function sandboxRun(
       install: request.cls === "install",
       report: out.stderr,
       journal: join(host.cacheHome, "safe-npm", "runs"),
-    });
+    }).finally(recordUse);
     // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
     if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
       throw sandboxFailed(host.uid, outcome.exitCode);

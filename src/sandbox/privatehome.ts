@@ -6,9 +6,47 @@
  * git, fish), `~/.gitconfig`, the shells' rc files, `~/node_modules`, or a directory between the
  * home and the project survives into the next run.
  */
-import { lstatSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
+
+/** The host-written record beside a private home: which project it serves, when it was used. */
+export interface HomeRecord {
+  /** The project root the home was made for (its real path). */
+  project: string;
+  /** When safe-npm last ran a sandbox with this home (ISO 8601, the host's clock). */
+  lastUse: string;
+}
+
+/**
+ * `<home>.json`, beside the home in the homes directory: no sandbox has ever seen that directory
+ * (only a home's cache directories, or with older versions the home itself, were bound inside),
+ * so neither the mapping to the project nor the last use can be set by code inside. The home's
+ * own timestamps can: its cache directories are writable inside.
+ */
+export function homeRecordPath(privateHome: string): string {
+  return join(dirname(privateHome), `${basename(privateHome)}.json`);
+}
+
+/**
+ * Writes the record through a fresh temporary file and a rename, so nothing already at the path
+ * (a link, a FIFO) is followed or opened. A failure only loses the record: `safe-npm homes` then
+ * shows the home's project as unknown, and the run goes on.
+ */
+export function writeHomeRecord(privateHome: string, record: HomeRecord, now: Date): void {
+  const path = homeRecordPath(privateHome);
+  const tmp = `${path}.${process.pid}.${now.getTime()}.tmp`;
+  try {
+    writeFileSync(tmp, `${JSON.stringify(record)}\n`, { flag: "wx", mode: 0o600 });
+    renameSync(tmp, path);
+  } catch {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // nothing was written
+    }
+  }
+}
 
 /**
  * Relative to the home: what persists. Each holds downloaded packages or metadata that the
