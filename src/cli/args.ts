@@ -3,6 +3,7 @@
 import type { RunOptions, Target } from "../commands/types.js";
 import { SafeNpmError } from "../errors.js";
 import type { NetworkMode } from "../sandbox/policy.js";
+import { parseDuration } from "./duration.js";
 
 /** The tools `safe-npm <tool> …` may name. */
 const TOOLS = ["npm", "npx", "yarn", "yarnpkg", "pnpm", "pnpx", "bun", "bunx"] as const;
@@ -123,6 +124,8 @@ function parseTarget(words: readonly string[]): Target {
         );
       }
       return { kind: first };
+    case "homes":
+      return parseHomes(rest);
     case "doctor": {
       const json = rest.length === 1 && rest[0] === "--json";
       if (rest.length > 0 && !json)
@@ -133,6 +136,52 @@ function parseTarget(words: readonly string[]): Target {
   if ((TOOLS as readonly string[]).includes(first))
     return { kind: "tool", tool: first, args: rest };
   return { kind: "auto", args: [...words] };
+}
+
+/** `homes [--json]`, `homes prune [--older-than 30d] [--unrecorded] [--dry-run] [--json]`. */
+function parseHomes(words: readonly string[]): Target {
+  const [sub, ...flags] = words;
+  if (sub !== "prune") {
+    const json = words.length === 1 && words[0] === "--json";
+    if (words.length > 0 && !json) {
+      throw usage(
+        `homes takes only --json or \`prune\`, got "${words.join(" ")}"`,
+        "`safe-npm homes`, `safe-npm homes --json`, `safe-npm homes prune [--older-than 30d] [--dry-run]`",
+      );
+    }
+    return { kind: "homes", action: "list", json };
+  }
+  const target = {
+    kind: "homes" as const,
+    action: "prune" as const,
+    olderThan: null as number | null,
+    unrecorded: false,
+    dryRun: false,
+    json: false,
+  };
+  for (let i = 0; i < flags.length; i++) {
+    const arg = flags[i] as string;
+    const [flag, inline] = arg.includes("=") ? splitOnce(arg, "=") : [arg, undefined];
+    if (flag === "--older-than") {
+      const v = inline ?? flags[++i];
+      if (v === undefined || v === "") {
+        throw usage(
+          "--older-than needs a duration",
+          "e.g. `safe-npm homes prune --older-than 30d`",
+        );
+      }
+      target.olderThan = parseDuration(v);
+    } else if (inline === undefined && flag === "--dry-run") target.dryRun = true;
+    else if (inline === undefined && flag === "--unrecorded") target.unrecorded = true;
+    else if (inline === undefined && flag === "--json") target.json = true;
+    else {
+      throw usage(
+        `homes prune: unknown option ${arg}`,
+        "`safe-npm homes prune [--older-than 30d] [--unrecorded] [--dry-run] [--json]`",
+      );
+    }
+  }
+  return target;
 }
 
 function splitOnce(text: string, sep: string): [string, string] {

@@ -11,6 +11,9 @@ usage:
   safe-npm trust | untrust            accept / revoke the repository's settings that widen the sandbox
   safe-npm init                       write a .sandboxrc.json with the defaults
   safe-npm doctor [--json]            check that sandboxes work here, and show what they would get
+  safe-npm homes [--json]             list the private homes (per-project caches): project, size, last use
+  safe-npm homes prune [--older-than 30d] [--unrecorded] [--dry-run] [--json]
+                                      remove the homes of missing projects (and of idle ones, and unrecorded ones)
 
 flags (before the command; everything from the first other word on belongs to the command):
   --dry-run                    print the policy, where each setting came from, and the exact bwrap command; run nothing

@@ -3,6 +3,7 @@
  * then the run itself (nested when already inside a sandbox). Commands other than the run are
  * loaded only when asked for.
  */
+import { SafeNpmError } from "../errors.js";
 import { gatherHost, type HostInfo } from "../host/host.js";
 import { findProject, type Project } from "../host/project.js";
 import { type FoundSettings, findSettingsFiles } from "../settings/find.js";
@@ -20,6 +21,20 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
   if (target.kind === "doctor") {
     const { doctor } = await import("./doctor.js");
     return doctor(host, options, out, target.json);
+  }
+  if (target.kind === "homes") {
+    if (host.sandbox !== null) {
+      throw new SafeNpmError("USAGE", "safe-npm homes manages the private homes on the host", {
+        hint: "run it outside the sandbox",
+      });
+    }
+    const { homesCommand } = await import("./homes.js");
+    // safe-npm's own --dry-run before the command means the same as after it.
+    return homesCommand(
+      host,
+      target.action === "prune" ? { ...target, dryRun: target.dryRun || options.dryRun } : target,
+      out,
+    );
   }
   const project = findProject(host.cwd, host.home);
   if (target.kind === "init") {

@@ -10,7 +10,21 @@ export type Target =
   /** `safe-npm exec -- <cmd…>` */
   | { kind: "exec"; argv: string[] }
   | { kind: "shell" | "trust" | "untrust" | "init" }
-  | { kind: "doctor"; json: boolean };
+  | { kind: "doctor"; json: boolean }
+  | ({ kind: "homes" } & HomesAction);
+
+/** `safe-npm homes [--json]`, `safe-npm homes prune [--older-than 30d] [--unrecorded] [--dry-run]`. */
+export type HomesAction =
+  | { action: "list"; json: boolean }
+  | {
+      action: "prune";
+      /** Also homes of projects idle for this long (milliseconds); null: missing projects only. */
+      olderThan: number | null;
+      /** Also homes without a record (made by a safe-npm that kept none). */
+      unrecorded: boolean;
+      dryRun: boolean;
+      json: boolean;
+    };
 
 export interface RunOptions {
   target: Target;
