@@ -26,6 +26,7 @@ import {
   type PackageManagerName,
   type Project,
 } from "../host/project.js";
+import { registryAllowlist, registryFiles } from "../network/registries.js";
 import { findSettingsFiles } from "../settings/find.js";
 import { type ResolvedSettings, resolveSettings } from "../settings/index.js";
 import { applyFlags, defaults, type EffectiveSettings, type Flags } from "../settings/merge.js";
@@ -187,9 +188,12 @@ export async function doctor(
   // Settings come before the package manager in effect (they may name it) but after it in the list.
   const settings = await settingsCheck(host, options, project);
   checks.push(projectCheck(project, projectError));
-  checks.push(await packageManagerCheck(host, project, settings.resolved));
+  const pm = await packageManagerCheck(host, project, settings.resolved);
+  checks.push(pm.check);
   checks.push(settings.check);
   checks.push(networkCheck(settings.resolved, options));
+  checks.push(await registriesCheck(host, project, settings.resolved, options, pm.name));
+  checks.push(await homesCheck(host));
 
   out.stdout(formatChecks(checks, json, !json && out.stderrIsTty && process.stdout.isTTY === true));
   return doctorOk(checks) ? 0 : EXIT_SAFE_NPM_FAILURE;
@@ -384,6 +388,19 @@ async function packageManagerCheck(
   host: HostInfo,
   project: Project | null,
   resolved: ResolvedSettings | null,
+): Promise<{ check: Check; name: PackageManagerName | null }> {
+  let name: PackageManagerName | null = null;
+  const check = await packageManagerLine(host, project, resolved, (n) => {
+    name = n;
+  });
+  return { check, name };
+}
+
+async function packageManagerLine(
+  host: HostInfo,
+  project: Project | null,
+  resolved: ResolvedSettings | null,
+  found: (name: PackageManagerName) => void,
 ): Promise<Check> {
   let detected: DetectedPackageManager;
   let decided: string;
@@ -407,6 +424,7 @@ async function packageManagerCheck(
     }
     decided = `decided by: ${detected.source}`;
   }
+  found(detected.name);
   const tool = resolveTool(detected.name, host);
   if (tool === null) {
     return {
@@ -508,8 +526,8 @@ function networkCheck(resolved: ResolvedSettings | null, options: RunOptions): C
   const source = effective.sources.network;
   const extra =
     allow.length === 0
-      ? "none besides the configured registries"
-      : `${allow.join(", ")} (besides the configured registries)`;
+      ? "none besides the registries"
+      : `${allow.join(", ")} (besides the registries)`;
   const notes = [
     ...(source === undefined
       ? []
@@ -520,5 +538,58 @@ function networkCheck(resolved: ResolvedSettings | null, options: RunOptions): C
     name: "network",
     ok: true,
     detail: `installs: ${install} · other commands: ${run} · hosts allowed in registry mode: ${extra}${notes.length === 0 ? "" : ` (${notes.join("; ")})`}`,
+  };
+}
+
+/**
+ * The hosts registry mode would let this project's installs reach: the registries its config and
+ * the user's name (else the manager's default), and the allowed hosts of settings and flags.
+ */
+async function registriesCheck(
+  host: HostInfo,
+  project: Project | null,
+  resolved: ResolvedSettings | null,
+  options: RunOptions,
+  manager: PackageManagerName | null,
+): Promise<Check> {
+  if (project === null) {
+    return { name: "registries", ok: true, detail: "no project: none to name" };
+  }
+  const effective = resolved?.effective ?? applyFlags(defaults(), flagsOf(options));
+  try {
+    const { formatAllowEntry } = await import("../network/allowlist.js");
+    const allow = await registryAllowlist(host, project, effective, registryFiles(project.root), [
+      manager ?? "npm",
+    ]);
+    const names = allow.map((e) => `${formatAllowEntry(e)} (${e.source})`).join(", ");
+    return {
+      name: "registries",
+      ok: true,
+      detail: `registry mode allows ${names === "" ? "nothing" : names}`,
+    };
+  } catch (error) {
+    return {
+      name: "registries",
+      ok: false,
+      detail: error instanceof Error ? error.message : String(error),
+      ...(error instanceof SafeNpmError && error.hint !== undefined ? { fix: error.hint } : {}),
+    };
+  }
+}
+
+/** How many private homes there are and what they take. */
+async function homesCheck(host: HostInfo): Promise<Check> {
+  const { formatSize, homesDir, listHomes } = await import("./homes.js");
+  const dir = homesDir(host.cacheHome);
+  const homes = listHomes(dir);
+  const bytes = homes.reduce((sum, h) => sum + h.bytes, 0);
+  const missing = homes.filter((h) => h.projectExists === false).length;
+  return {
+    name: "private homes",
+    ok: true,
+    detail:
+      homes.length === 0
+        ? `none yet in ${dir}`
+        : `${homes.length} in ${dir}, ${formatSize(bytes)} in total${missing === 0 ? "" : `, ${missing} of missing projects`} (\`safe-npm homes\` lists them, \`safe-npm homes prune\` removes those of missing projects)`,
   };
 }
