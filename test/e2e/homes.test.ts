@@ -1,0 +1,246 @@
+/**
+ * `safe-npm homes`, `homes prune` and doctor's homes and registries lines, through the built CLI:
+ * two projects that ran sandboxes under a temporary $HOME and $XDG_CACHE_HOME, one of them then
+ * deleted. What code inside plants in a private home (a link to a host directory, old
+ * timestamps) must neither be followed by the size count or the removal nor decide what is
+ * pruned: only the record safe-npm writes beside each home does.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { makeWorld, type RunResult, SECRETS, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+
+interface HomeJson {
+  path: string;
+  project: string | null;
+  projectExists: boolean | null;
+  lastUse: string | null;
+  bytes: number;
+}
+interface ListJson {
+  dir: string;
+  homes: HomeJson[];
+  bytes: number;
+}
+interface PruneJson {
+  dryRun: boolean;
+  removed: (HomeJson & { reason: string; freed: number; kept: string[] })[];
+  freed: number;
+}
+
+const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+const DAY = 24 * 60 * 60 * 1000;
+/** A file bigger than everything else in a home: if the count followed a link to it, it would show. */
+const BIG = 8_000_000;
+
+function homeName(project: string): string {
+  const name = project.split("/").filter(Boolean).pop() ?? "root";
+  return `${name.replace(/[^\w.-]/g, "_")}-${createHash("sha256").update(project).digest("hex").slice(0, 12)}`;
+}
+
+describe.skipIf(unavailable !== "")("safe-npm homes", () => {
+  let world: World;
+  let gone: string;
+  let homes: string;
+  let keptHome: string;
+  let goneHome: string;
+  /** A host directory outside every home, linked to from inside a home. */
+  let hostDir: string;
+
+  const list = async (): Promise<ListJson> => {
+    const r = await world.run(["homes", "--json"]);
+    expect(r.exitCode, show(r)).toBe(0);
+    return JSON.parse(r.stdout) as ListJson;
+  };
+  const entry = (doc: ListJson, path: string): HomeJson => {
+    const found = doc.homes.find((h) => h.path === path);
+    if (found === undefined) throw new Error(`${path} not listed in ${JSON.stringify(doc)}`);
+    return found;
+  };
+
+  beforeAll(async () => {
+    world = makeWorld({ projectInHome: true });
+    homes = join(world.cache, "safe-npm", "homes");
+    gone = join(world.home, "code", "gone");
+    mkdirSync(gone, { recursive: true });
+    writeFileSync(join(gone, "package.json"), JSON.stringify({ name: "gone", version: "1.0.0" }));
+    writeFileSync(join(gone, ".npmrc"), "registry=http://127.0.0.1:9/\n");
+    execFileSync("git", ["init", "-q"], { cwd: gone });
+    hostDir = world.sibling;
+    writeFileSync(join(hostDir, "big.bin"), Buffer.alloc(BIG, 1));
+    keptHome = join(homes, homeName(world.project));
+    goneHome = join(homes, homeName(gone));
+
+    // Code inside: a 300 kB cache file, a link to a host directory, timestamps from 2001.
+    const plant = [
+      "head -c 300000 /dev/zero > ~/.npm/cached.bin",
+      `ln -s ${hostDir} ~/.cache/host-dir`,
+      `ln -s ${hostDir} ~/.npm/_cacache`,
+      "touch -h -d 2001-01-01 ~/.npm ~/.npm/cached.bin ~/.cache ~/.cache/host-dir",
+    ].join(" && ");
+    for (const cwd of [world.project, gone]) {
+      const r = await world.run(["--quiet", "exec", "--", "sh", "-c", plant], { cwd });
+      expect(r.exitCode, show(r)).toBe(0);
+    }
+    rmSync(gone, { recursive: true, force: true });
+  }, 120_000);
+  afterAll(() => world?.dispose());
+
+  it("the planted links lead to the host directory (the control: following them would count and remove it)", () => {
+    for (const home of [keptHome, goneHome]) {
+      expect(lstatSync(join(home, ".cache", "host-dir")).isSymbolicLink()).toBe(true);
+      expect(readFileSync(join(home, ".cache", "host-dir", "secret.txt"), "utf8")).toBe(
+        SECRETS.sibling,
+      );
+      // du following links (-L) counts the host directory's big file in the home.
+      const followed = Number(
+        execFileSync("du", ["-sLB1", home], { encoding: "utf8" }).split("\t")[0],
+      );
+      expect(followed).toBeGreaterThan(BIG);
+    }
+  });
+
+  it("lists both homes with their project, last use from the record, size without what links point at, and which project is missing", async () => {
+    const doc = await list();
+    expect(doc.dir).toBe(homes);
+    const kept = entry(doc, keptHome);
+    expect(kept.project).toBe(world.project);
+    expect(kept.projectExists).toBe(true);
+    const missing = entry(doc, goneHome);
+    expect(missing.project).toBe(gone);
+    expect(missing.projectExists).toBe(false);
+    for (const home of [kept, missing]) {
+      // Today's run, not the 2001 that code inside wrote on the home's files.
+      expect(Date.now() - Date.parse(home.lastUse ?? "")).toBeLessThan(DAY);
+      expect(home.bytes).toBeGreaterThanOrEqual(300_000);
+      expect(home.bytes).toBeLessThan(BIG);
+    }
+    expect(doc.bytes).toBe(kept.bytes + missing.bytes);
+
+    const text = await world.run(["homes"]);
+    expect(text.exitCode, show(text)).toBe(0);
+    expect(text.stdout).toContain(`2 private homes in ${homes}`);
+    expect(text.stdout).toMatch(
+      new RegExp(`\\d+ kB  ${world.project}  last use \\d{4}-\\d\\d-\\d\\d \\(today\\)\\n`),
+    );
+    expect(text.stdout).toMatch(new RegExp(`${gone}  last use .* PROJECT MISSING`));
+    expect(text.stdout).toContain("`safe-npm homes prune` removes the homes of missing projects.");
+  });
+
+  it("doctor shows the homes' total and names the registries registry mode would allow", async () => {
+    const r = await world.run(["doctor"]);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(`✓ private homes: 2 in ${homes}, \\d+ kB in total, 1 of missing projects`),
+    );
+    expect(r.stdout).toMatch(
+      /✓ registries: registry mode allows 127\.0\.0\.1:9 \(project \.npmrc registry\)$/m,
+    );
+  });
+
+  it("prune --dry-run names the missing project's home and removes nothing", async () => {
+    const r = await world.run(["homes", "prune", "--dry-run"]);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stdout).toContain(`would remove ${goneHome} (${gone}: project missing)`);
+    expect(r.stdout).not.toContain(keptHome);
+    expect(existsSync(goneHome)).toBe(true);
+  });
+
+  it("prune removes only the missing project's home and its record, the link but not the host directory it pointed at", async () => {
+    const before = entry(await list(), goneHome);
+    const r = await world.run(["homes", "prune", "--json"]);
+    expect(r.exitCode, show(r)).toBe(0);
+    const doc = JSON.parse(r.stdout) as PruneJson;
+    expect(doc.removed.map((h) => h.path)).toEqual([goneHome]);
+    expect(doc.removed[0]?.reason).toBe("project missing");
+    expect(doc.removed[0]?.kept).toEqual([]);
+    // What was counted is what was freed: the host directory behind the link was neither.
+    expect(doc.freed).toBe(before.bytes);
+    expect(existsSync(goneHome)).toBe(false);
+    expect(existsSync(`${goneHome}.json`)).toBe(false);
+    expect(readFileSync(join(hostDir, "secret.txt"), "utf8")).toBe(SECRETS.sibling);
+    expect(lstatSync(join(hostDir, "big.bin")).size).toBe(BIG);
+    expect(existsSync(keptHome)).toBe(true);
+    expect(readdirSync(homes).sort()).toEqual([
+      homeName(world.project),
+      `${homeName(world.project)}.json`,
+    ]);
+  });
+
+  it("--older-than goes by the host-written last use, not by the timestamps code inside set", async () => {
+    // The files in the home say 2001; the record says today: nothing is idle for 30 days.
+    const fresh = await world.run(["homes", "prune", "--older-than", "30d"]);
+    expect(fresh.exitCode, show(fresh)).toBe(0);
+    expect(fresh.stdout).toContain("nothing to prune");
+    expect(existsSync(keptHome)).toBe(true);
+
+    // A record from 40 days ago (as safe-npm would have written it then).
+    const record = `${keptHome}.json`;
+    const old = new Date(Date.now() - 40 * DAY).toISOString();
+    writeFileSync(record, JSON.stringify({ project: world.project, lastUse: old }));
+    const notYet = await world.run(["homes", "prune", "--older-than=60d"]);
+    expect(notYet.stdout).toContain("nothing to prune");
+    expect(existsSync(keptHome)).toBe(true);
+
+    const r = await world.run(["homes", "prune", "--older-than", "30d"]);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stdout).toContain(
+      `removed ${keptHome} (${world.project}: idle, last used 40 days ago)`,
+    );
+    expect(r.stdout).toMatch(/freed \d+ kB/);
+    expect(existsSync(keptHome)).toBe(false);
+    expect(readFileSync(join(hostDir, "secret.txt"), "utf8")).toBe(SECRETS.sibling);
+  });
+
+  it("a record that names another project than the home's hash is not believed", async () => {
+    const run = await world.run(["--quiet", "exec", "--", "true"]);
+    expect(run.exitCode, show(run)).toBe(0);
+    const record = `${keptHome}.json`;
+    writeFileSync(
+      record,
+      JSON.stringify({ project: "/nonexistent", lastUse: new Date().toISOString() }),
+    );
+    const doc = await list();
+    expect(entry(doc, keptHome).project).toBeNull();
+    const r = await world.run(["homes", "prune"]);
+    expect(r.stdout).toContain("kept 1 home with no record of its project");
+    expect(existsSync(keptHome)).toBe(true);
+    // The next run writes the true record again.
+    await world.run(["--quiet", "exec", "--", "true"]);
+    expect(entry(await list(), keptHome).project).toBe(world.project);
+  });
+
+  it("a home without a record (an older safe-npm's) is listed as unknown and removed only with --unrecorded", async () => {
+    const old = join(homes, "old-0123456789ab");
+    mkdirSync(join(old, ".npm"), { recursive: true });
+    writeFileSync(join(old, ".npm", "x"), "x");
+    const text = await world.run(["homes"]);
+    expect(text.stdout).toContain(`${old}  project unknown (no record`);
+    const kept = await world.run(["homes", "prune"]);
+    expect(kept.stdout).toContain("safe-npm homes prune --unrecorded");
+    expect(existsSync(old)).toBe(true);
+    const r = await world.run(["homes", "prune", "--unrecorded"]);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stdout).toContain(`removed ${old} (project unknown: no record of its project)`);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(keptHome)).toBe(true);
+  });
+
+  it("a bad --older-than is a usage error naming the value", async () => {
+    const r = await world.run(["homes", "prune", "--older-than", "30 days"]);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toContain('--older-than needs a duration like 30d, 12h or 2w, got "30 days"');
+  });
+});
