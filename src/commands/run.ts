@@ -19,11 +19,13 @@ import { describePolicy } from "../sandbox/describe.js";
 import { runGuarded } from "../sandbox/guarded.js";
 import { guardProject } from "../sandbox/hostfiles.js";
 import {
+  mountPointInPrivateHome,
   type NetworkMode,
   type Policy,
   type PolicyInput,
   privateHomeDir,
   resolvePolicy,
+  yarnGlobalFolder,
 } from "../sandbox/policy.js";
 import { preparePrivateHome, writeHomeRecord } from "../sandbox/privatehome.js";
 import { buildSeccompFilter, isSupportedSeccompArch } from "../sandbox/seccomp.js";
@@ -132,7 +134,10 @@ export async function sandboxRun(
     const now = new Date();
     writeHomeRecord(privateHome, { project: project.root, lastUse: now.toISOString() }, now);
   };
-  if (effective.home === "private") preparePrivateHome(privateHome);
+  if (effective.home === "private") {
+    const berry = mountPointInPrivateHome(host.home, yarnGlobalFolder(privateHome));
+    preparePrivateHome(privateHome, berry === null ? [] : [berry]);
+  }
   // Before the run (the mapping exists even if safe-npm is killed) and after it (the last use).
   recordUse();
   return withProxy(network, allow, options.verbose, out, async (proxy) => {

@@ -188,6 +188,26 @@ export function privateHomeDir(cacheHome: string, projectRoot: string, hash: str
   return join(cacheHome, "safe-npm", "homes", `${name.replace(/[^\w.-]/g, "_")}-${hash}`);
 }
 
+/**
+ * Yarn 4's global folder (its cache) in the private home, mounted inside at this same host path:
+ * what an install writes into .pnp.cjs then resolves outside as well (design.md §9).
+ */
+export function yarnGlobalFolder(privateHome: string): string {
+  return join(privateHome, ".yarn", "berry");
+}
+
+/**
+ * Where bwrap makes the mount point of a path bound at its own host path, relative to the
+ * private home, when that path falls in one of the cache directories bound below `$HOME` (the
+ * default `$XDG_CACHE_HOME` is `~/.cache`, bound from the private home's `.cache`); null when
+ * the mount point lands in a tmpfs. sandbox/privatehome.ts makes it a real directory first.
+ */
+export function mountPointInPrivateHome(home: string, dest: string): string | null {
+  if (!isInside(dest, home)) return null;
+  const rel = relative(home, dest);
+  return CACHE_DIRS.some((c) => rel === c || rel.startsWith(`${c}/`)) ? rel : null;
+}
+
 export function resolvePolicy(input: PolicyInput): Policy {
   const { host, project } = input;
   const toolPrefixes = unique(
@@ -250,6 +270,12 @@ export function resolvePolicy(input: PolicyInput): Policy {
     mounts.push({ kind: "ro-bind", src: file, dest: inHome(file) });
   for (const cache of settings.caches)
     mounts.push({ kind: "bind", src: cache, dest: inHome(cache) });
+  if (settings.home !== "project") {
+    // Yarn 4's global folder also at its host path (YARN_GLOBAL_FOLDER): .pnp.cjs names the
+    // cache's zips by a path relative to the project, which must lead to them outside too.
+    const berry = yarnGlobalFolder(input.privateHome);
+    mounts.push({ kind: "bind", src: berry, dest: berry });
+  }
   for (const prefix of toolPrefixes) mounts.push({ kind: "ro-bind", src: prefix, dest: prefix });
   const { corepack, npmGlobalConfig } = input.toolchain;
   if (corepack?.exists === true) {
@@ -404,6 +430,9 @@ function buildEnv(
   // (read-only inside); pnpm cannot hard-link across the home and project mounts and then puts
   // its store in the project (it copies into node_modules instead, see docs/design.md §10).
   if (yarnClassic) env.YARN_CACHE_FOLDER = join(env.HOME, ".cache", "yarn");
+  else if (input.settings.home !== "project") {
+    env.YARN_GLOBAL_FOLDER = yarnGlobalFolder(input.privateHome);
+  }
   if (input.tools.some((t) => ["pnpm", "pnpx"].includes(basename(t.bin)))) {
     env.npm_config_store_dir = join(env.HOME, ".local", "share", "pnpm", "store");
   }

@@ -67,10 +67,13 @@ export const CACHE_DIRS = [
  * follows links in a bind's source on the host, and older versions of safe-npm let sandboxed code
  * write anywhere in the private home: a link planted there would bind its target. So every
  * component is checked with lstat and must be a directory; a missing one is created (0700).
+ * `mountPoints` (relative to the home) are made the same way: mount points that bwrap would
+ * otherwise create through whatever code inside left on the way (policy.ts,
+ * mountPointInPrivateHome).
  */
-export function preparePrivateHome(privateHome: string): void {
+export function preparePrivateHome(privateHome: string, mountPoints: readonly string[] = []): void {
   mkdirSync(privateHome, { recursive: true, mode: 0o700 });
-  for (const rel of CACHE_DIRS) {
+  for (const rel of [...CACHE_DIRS, ...mountPoints]) {
     let path = privateHome;
     for (const part of rel.split("/")) {
       path = join(path, part);

@@ -265,9 +265,11 @@ describe("buildBwrapArgs mounts", () => {
     const fromPrivate = flags(options, "--bind").filter((o) =>
       o.values[0]?.startsWith(`${PRIVATE_HOME}/`),
     );
-    expect(fromPrivate.map((o) => o.values)).toEqual(
-      CACHE_DIRS.map((rel) => [`${PRIVATE_HOME}/${rel}`, `${HOME}/${rel}`]),
-    );
+    expect(fromPrivate.map((o) => o.values)).toEqual([
+      ...CACHE_DIRS.map((rel) => [`${PRIVATE_HOME}/${rel}`, `${HOME}/${rel}`]),
+      // Yarn 4's global folder also at its host path, where .pnp.cjs outside finds it too.
+      [`${PRIVATE_HOME}/.yarn/berry`, `${PRIVATE_HOME}/.yarn/berry`],
+    ]);
     for (const bind of fromPrivate) expect(bind.at).toBeGreaterThan(at);
     expect(flags(options, "--bind").some((o) => o.values[0] === PRIVATE_HOME)).toBe(false);
     // The sanitized ~/.npmrc lands in the fresh home, so it must come after it too.

@@ -5,10 +5,12 @@ import { sanitizeNpmrc } from "../../../src/sandbox/npmrc.js";
 import {
   isSecretName,
   type Mount,
+  mountPointInPrivateHome,
   type Policy,
   privateHomeDir,
   resolvePolicy,
   TOOL_BIN,
+  yarnGlobalFolder,
 } from "../../../src/sandbox/policy.js";
 import { CACHE_DIRS } from "../../../src/sandbox/privatehome.js";
 import {
@@ -68,6 +70,7 @@ describe("resolvePolicy mounts", () => {
       `tmpfs ${HOME}`,
       ...CACHE_DIRS.map((rel) => `bind ${PRIVATE_HOME}/${rel} → ${HOME}/${rel}`),
       `data ${HOME}/.npmrc`,
+      `bind ${PRIVATE_HOME}/.yarn/berry`,
       `ro-bind ${NVM_PREFIX}`,
       `ro-bind ${NPM_PREFIX}`,
       `symlink ${TOOL_BIN}/node → ${NVM_PREFIX}/bin/node`,
@@ -154,6 +157,7 @@ describe("resolvePolicy mounts", () => {
       "/etc",
       "/proc/sys",
       ...CACHE_DIRS.map((rel) => `${HOME}/${rel}`),
+      `${PRIVATE_HOME}/.yarn/berry`,
       PROJECT,
       GIT_DIR,
     ]);
@@ -422,5 +426,44 @@ describe("sealed directories and already-mounted paths", () => {
     const mounts = policy.mounts.filter((m) => m.dest === dest);
     expect(mounts).toHaveLength(1);
     expect(mounts[0]).toMatchObject({ kind: "data", label: "~/.npmrc without credentials" });
+  });
+});
+
+describe("yarn 4's global folder at the same path inside and outside", () => {
+  it("is bound at its host path and named by YARN_GLOBAL_FOLDER, so .pnp.cjs resolves outside too", () => {
+    const policy = basePolicy();
+    const berry = `${PRIVATE_HOME}/.yarn/berry`;
+    expect(yarnGlobalFolder(PRIVATE_HOME)).toBe(berry);
+    expect(policy.env.YARN_GLOBAL_FOLDER).toBe(berry);
+    const at = (dest: string): number => policy.mounts.findIndex((m) => m.dest === dest);
+    expect(policy.mounts[at(berry)]).toEqual({ kind: "bind", src: berry, dest: berry });
+    // After the caches it may lie in (the default ~/.cache), before the project.
+    expect(at(berry)).toBeGreaterThan(at(`${HOME}/.cache`));
+    expect(at(berry)).toBeLessThan(at(PROJECT));
+  });
+
+  it('is not used with home "project" (the cache is in the project) nor for yarn 1', () => {
+    const project = basePolicy({
+      input: { settings: { ...baseInput().settings, home: "project" } },
+    });
+    expect(project.env.YARN_GLOBAL_FOLDER).toBeUndefined();
+    expect(project.mounts.some((m) => m.dest.endsWith("/.yarn/berry"))).toBe(false);
+    const classic = basePolicy({
+      input: { toolchain: { ...baseInput().toolchain, yarnClassic: true } },
+    });
+    expect(classic.env.YARN_GLOBAL_FOLDER).toBeUndefined();
+  });
+
+  it("names the mount point's place in the private home when the path lies in a bound cache dir", () => {
+    const home = "/home/alice";
+    expect(
+      mountPointInPrivateHome(home, `${home}/.cache/safe-npm/homes/app-0123456789ab/.yarn/berry`),
+    ).toBe(".cache/safe-npm/homes/app-0123456789ab/.yarn/berry");
+    // A cache home elsewhere in $HOME or outside it: the mount point lands in a tmpfs.
+    expect(mountPointInPrivateHome(home, `${home}/.mycache/safe-npm/homes/a-0/.yarn/berry`)).toBe(
+      null,
+    );
+    expect(mountPointInPrivateHome(home, "/var/cache/safe-npm/homes/a-0/.yarn/berry")).toBe(null);
+    expect(mountPointInPrivateHome(home, `${home}/.cachet/x`)).toBe(null);
   });
 });

@@ -35,6 +35,18 @@ describe("preparePrivateHome", () => {
     },
   );
 
+  it("makes the extra mount points real directories, and refuses a link on their way", () => {
+    const home = join(dir, "homes", "app-1");
+    const rel = ".cache/safe-npm/homes/app-1/.yarn/berry";
+    preparePrivateHome(home, [rel]);
+    expect(statSync(join(home, rel)).isDirectory()).toBe(true);
+    rmSync(join(home, ".cache", "safe-npm"), { recursive: true });
+    symlinkSync(dir, join(home, ".cache", "safe-npm"));
+    expect(() => preparePrivateHome(home, [rel])).toThrow(
+      expect.objectContaining({ code: "BAD_PRIVATE_HOME" }),
+    );
+  });
+
   it("refuses a file where a cache directory belongs", () => {
     const home = join(dir, "home");
     mkdirSync(home);
