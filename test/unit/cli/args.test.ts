@@ -90,6 +90,42 @@ describe("parseArgs flags", () => {
     expect(usageError(["trust", "now"]).message).toContain("trust takes no arguments");
   });
 
+  it("reads `homes` and `homes prune` with their flags", () => {
+    expect(parseArgs(["homes"])).toMatchObject({
+      target: { kind: "homes", action: "list", json: false },
+    });
+    expect(parseArgs(["homes", "--json"])).toMatchObject({
+      target: { kind: "homes", action: "list", json: true },
+    });
+    expect(parseArgs(["homes", "prune"])).toMatchObject({
+      target: {
+        kind: "homes",
+        action: "prune",
+        olderThan: null,
+        unrecorded: false,
+        dryRun: false,
+        json: false,
+      },
+    });
+    expect(
+      parseArgs(["homes", "prune", "--older-than", "30d", "--dry-run", "--unrecorded", "--json"]),
+    ).toMatchObject({
+      target: { olderThan: 30 * 24 * 3600 * 1000, dryRun: true, unrecorded: true, json: true },
+    });
+    expect(parseArgs(["homes", "prune", "--older-than=2w"])).toMatchObject({
+      target: { olderThan: 14 * 24 * 3600 * 1000 },
+    });
+    expect(usageError(["homes", "prune", "--older-than"]).message).toContain(
+      "--older-than needs a duration",
+    );
+    expect(usageError(["homes", "prune", "--older-than", "30"]).message).toContain('got "30"');
+    expect(usageError(["homes", "prune", "--force"]).message).toContain(
+      "homes prune: unknown option --force",
+    );
+    expect(usageError(["homes", "purge"]).message).toContain('got "purge"');
+    expect(usageError(["homes", "prune", "--dry-run=yes"]).message).toContain("unknown option");
+  });
+
   it("accepts --network full", () => {
     expect(parseArgs(["--network", "full", "ci"])).toMatchObject({
       network: "full",

@@ -1,0 +1,72 @@
+import {
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { removeTree, treeSize } from "../../../src/sandbox/tree.js";
+
+let dir: string;
+let home: string;
+let outside: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "safe-npm-unit-"));
+  home = join(dir, "home");
+  outside = join(dir, "outside");
+  mkdirSync(join(home, ".npm", "_cacache"), { recursive: true });
+  writeFileSync(join(home, ".npm", "_cacache", "a"), Buffer.alloc(100_000, 1));
+  mkdirSync(outside);
+  writeFileSync(join(outside, "big"), Buffer.alloc(2_000_000, 1));
+  // What code inside could plant: links to a directory and a file outside, a FIFO-free tree.
+  symlinkSync(outside, join(home, ".npm", "outside-dir"));
+  symlinkSync(join(outside, "big"), join(home, ".npm", "outside-file"));
+  symlinkSync("/", join(home, "root"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("treeSize", () => {
+  it("counts what is in the tree, links as links, never what they point at", () => {
+    const { bytes, otherMounts } = treeSize(home);
+    expect(bytes).toBeGreaterThanOrEqual(100_000);
+    expect(bytes).toBeLessThan(2_000_000);
+    expect(otherMounts).toEqual([]);
+  });
+
+  it("counts a hard-linked file once", () => {
+    const before = treeSize(home).bytes;
+    linkSync(join(home, ".npm", "_cacache", "a"), join(home, ".npm", "a-again"));
+    expect(treeSize(home).bytes).toBe(before);
+  });
+
+  it("is 0 for a missing tree", () => {
+    expect(treeSize(join(dir, "nothing")).bytes).toBe(0);
+  });
+});
+
+describe("removeTree", () => {
+  it("removes the tree and the links in it, not their targets", () => {
+    const size = treeSize(home).bytes;
+    const { freed, kept } = removeTree(home);
+    expect(kept).toEqual([]);
+    expect(freed).toBe(size);
+    expect(existsSync(home)).toBe(false);
+    expect(readFileSync(join(outside, "big")).length).toBe(2_000_000);
+    expect(lstatSync("/").isDirectory()).toBe(true);
+  });
+
+  it("removes a link given as the root, not its target", () => {
+    const link = join(dir, "link");
+    symlinkSync(outside, link);
+    expect(removeTree(link).kept).toEqual([]);
+    expect(existsSync(link)).toBe(false);
+    expect(existsSync(join(outside, "big"))).toBe(true);
+  });
+});
