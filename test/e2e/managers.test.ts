@@ -287,10 +287,10 @@ function toolPath(world: World, manager: Manager): string {
   return `${dir}:${world.env.PATH}`;
 }
 
-/** The one private home safe-npm made under $XDG_CACHE_HOME/safe-npm/homes. */
+/** The one private home safe-npm made under $XDG_CACHE_HOME/safe-npm/homes (beside its record). */
 function privateHome(world: World): string {
   const homes = join(world.cache, "safe-npm", "homes");
-  const entries = existsSync(homes) ? readdirSync(homes) : [];
+  const entries = (existsSync(homes) ? readdirSync(homes) : []).filter((n) => !n.endsWith(".json"));
   expect(entries).toHaveLength(1);
   return join(homes, entries[0] as string);
 }
