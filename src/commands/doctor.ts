@@ -384,6 +384,7 @@ function projectCheck(project: Project | null, error: unknown): Check {
   };
 }
 
+/** The package manager's line, and its name for the registries line (yarn's default differs). */
 async function packageManagerCheck(
   host: HostInfo,
   project: Project | null,
