@@ -18,6 +18,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { cliPath } from "./paths.js";
 import { makeWorld, type RunResult, SECRETS, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -242,5 +243,51 @@ describe.skipIf(unavailable !== "")("safe-npm homes", () => {
     const r = await world.run(["homes", "prune", "--older-than", "30 days"]);
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toContain('--older-than needs a duration like 30d, 12h or 2w, got "30 days"');
+  });
+});
+
+/** Root only: a mount inside a home, made in a mount namespace of the test's own. */
+const canMount = process.getuid?.() === 0 && existsSync("/usr/bin/unshare");
+
+describe.skipIf(unavailable !== "" || !canMount)("safe-npm homes prune and mounts", () => {
+  let world: World;
+  afterAll(() => world?.dispose());
+
+  it("does not count, enter or remove a mount inside a home; the rest goes, the home stays and is named", async () => {
+    world = makeWorld({ projectInHome: false });
+    const run = await world.run(["--quiet", "exec", "--", "true"]);
+    expect(run.exitCode, show(run)).toBe(0);
+    const home = join(world.cache, "safe-npm", "homes", homeName(world.project));
+    const mnt = join(home, ".cache", "mnt");
+    mkdirSync(mnt);
+    writeFileSync(join(home, ".npm", "beside"), "removed");
+    rmSync(world.project, { recursive: true, force: true });
+    // In a namespace of its own: a tmpfs on <home>/.cache/mnt holding a file, then prune, then
+    // whether the file on the mount survived (the control: the file beside it did not).
+    const script = [
+      `mount -t tmpfs none ${mnt}`,
+      `head -c ${BIG} /dev/zero > ${mnt}/on-the-mount`,
+      `"$@" homes --json > ${world.dir}/list.json`,
+      `"$@" homes prune > ${world.dir}/prune.txt; echo $? > ${world.dir}/prune.rc`,
+      `test -f ${mnt}/on-the-mount && echo survived > ${world.dir}/mount.txt`,
+    ].join("\n");
+    execFileSync(
+      "unshare",
+      ["--mount", "--propagation", "private", "sh", "-c", script, "sh", process.execPath, cliPath],
+      {
+        env: world.env,
+        cwd: world.dir,
+      },
+    );
+    const listed = (JSON.parse(readFileSync(join(world.dir, "list.json"), "utf8")) as ListJson)
+      .homes;
+    expect(listed[0]?.bytes).toBeLessThan(BIG);
+    const prune = readFileSync(join(world.dir, "prune.txt"), "utf8");
+    expect(prune).toContain(`kept ${mnt} (another mount)`);
+    expect(readFileSync(join(world.dir, "prune.rc"), "utf8").trim()).toBe("125");
+    expect(readFileSync(join(world.dir, "mount.txt"), "utf8").trim()).toBe("survived");
+    expect(existsSync(join(home, ".npm", "beside"))).toBe(false);
+    expect(existsSync(mnt)).toBe(true);
+    expect(existsSync(`${home}.json`)).toBe(true);
   });
 });
