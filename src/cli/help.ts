@@ -11,6 +11,7 @@ usage:
   safe-npm trust | untrust            accept / revoke the repository's settings that widen the sandbox
   safe-npm init                       write a .sandboxrc.json with the defaults
   safe-npm doctor [--json]            check that sandboxes work here, and show what they would get
+  safe-npm setup [--ci] | teardown    make a plain npm, npx, yarn, pnpm, bun run through safe-npm (shims) / undo it
 
 flags (before the command; everything from the first other word on belongs to the command):
   --dry-run                    print the policy, where each setting came from, and the exact bwrap command; run nothing

@@ -3,11 +3,14 @@
  * then the run itself (nested when already inside a sandbox). Commands other than the run are
  * loaded only when asked for.
  */
-import { gatherHost, type HostInfo } from "../host/host.js";
-import { findProject, type Project } from "../host/project.js";
+import { SafeNpmError } from "../errors.js";
+import { gatherHost, type HostInfo, resolveTool } from "../host/host.js";
+import { findProject, type Project, workingDirProject } from "../host/project.js";
 import { type FoundSettings, findSettingsFiles } from "../settings/find.js";
 import { trustStorePath } from "../settings/trust.js";
-import { nestedRun, sandboxRun } from "./run.js";
+import { PACKAGE_ROOT } from "../version.js";
+import { handling } from "./noproject.js";
+import { hostRun, nestedRun, sandboxRun } from "./run.js";
 import type { Output, RunOptions } from "./types.js";
 
 export async function run(options: RunOptions, out: Output): Promise<number> {
@@ -21,7 +24,44 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     const { doctor } = await import("./doctor.js");
     return doctor(host, options, out, target.json);
   }
-  const project = findProject(host.cwd, host.home);
+  if (target.kind === "setup" || target.kind === "teardown") {
+    const { setup, teardown } = await import("./setup.js");
+    return target.kind === "setup"
+      ? setup(host, PACKAGE_ROOT, target.ci, out)
+      : teardown(host, out);
+  }
+  let project: Project;
+  try {
+    project = findProject(host.cwd, host.home);
+  } catch (error) {
+    if (!(error instanceof SafeNpmError && error.code === "NO_PROJECT")) throw error;
+    if (host.sandbox !== null || (target.kind !== "tool" && target.kind !== "auto")) throw error;
+    const how = handling(target.kind === "tool" ? target.tool : null, target.args, false);
+    if (how.kind === "sandbox") throw error;
+    if (how.kind !== "here")
+      return outside(
+        host,
+        target.kind === "tool" ? target.tool : "npm",
+        target.args,
+        how,
+        options.dryRun,
+        out,
+      );
+    project = workingDirProject(host.cwd, host.home);
+  }
+  if (host.sandbox === null && (target.kind === "tool" || target.kind === "auto")) {
+    const how = handling(target.kind === "tool" ? target.tool : null, target.args, true);
+    if (how.kind === "host" || how.kind === "refuse") {
+      return outside(
+        host,
+        target.kind === "tool" ? target.tool : "npm",
+        target.args,
+        how,
+        options.dryRun,
+        out,
+      );
+    }
+  }
   if (target.kind === "init") {
     const { init } = await import("./init.js");
     return init(host, project, out);
@@ -36,6 +76,31 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
   }
   if (host.sandbox !== null) return nestedRun(host, project, options, out);
   return sandboxRun({ host, project, found, store }, options, out);
+}
+
+/** A command the table in noproject.ts keeps out of the sandbox: run on the host, or refused. */
+function outside(
+  host: HostInfo,
+  tool: string,
+  args: readonly string[],
+  how: ReturnType<typeof handling>,
+  dryRun: boolean,
+  out: Output,
+): Promise<number> {
+  if (how.kind === "refuse") {
+    const real = resolveTool(tool, host)?.bin ?? tool;
+    throw new SafeNpmError(
+      how.code,
+      `safe-npm does not run \`${[tool, ...args].join(" ")}\`: ${how.why}`,
+      {
+        hint:
+          how.code === "GLOBAL_INSTALL"
+            ? `add it to a project instead (\`${tool} install -D <pkg>\`, then \`npx <bin>\`), or, if you trust it, run the real ${tool} yourself: \`${real} ${args.join(" ")}\``
+            : `build and test with safe-npm, then, if you trust the scripts, publish with the real ${tool}: \`${real} ${args.join(" ")}\` (add --ignore-scripts to run none)`,
+      },
+    );
+  }
+  return hostRun(host, tool, args, dryRun, out);
 }
 
 /** The settings files that apply here; those skipped are named on stderr. */

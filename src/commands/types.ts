@@ -10,7 +10,10 @@ export type Target =
   /** `safe-npm exec -- <cmd…>` */
   | { kind: "exec"; argv: string[] }
   | { kind: "shell" | "trust" | "untrust" | "init" }
-  | { kind: "doctor"; json: boolean };
+  | { kind: "doctor"; json: boolean }
+  /** `safe-npm setup [--ci]`, `safe-npm teardown`: the shims (commands/setup.ts). */
+  | { kind: "setup"; ci: boolean }
+  | { kind: "teardown" };
 
 export interface RunOptions {
   target: Target;

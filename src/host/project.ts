@@ -24,7 +24,7 @@ export interface Project {
   /** Real path of the project root; bound read-write into the sandbox. */
   root: string;
   /** Why this directory is the root. */
-  reason: "lockfile" | "workspaces" | "package.json";
+  reason: "lockfile" | "workspaces" | "package.json" | "working directory";
 }
 
 const LOCKFILES = [
@@ -89,6 +89,23 @@ export function findProject(cwd: string, home: string): Project {
     });
   }
   return { root, reason };
+}
+
+/**
+ * No package.json anywhere above: the working directory itself is the project (`npx create-vite
+ * app` in an empty directory), never the home or a directory containing it.
+ */
+export function workingDirProject(cwd: string, home: string): Project {
+  if (cwd === home || isInside(home, cwd)) {
+    throw new SafeNpmError(
+      "PROJECT_CONTAINS_HOME",
+      `there is no project here, and ${cwd} ${cwd === home ? "is" : "contains"} your home directory: it cannot be the sandbox's project`,
+      {
+        hint: "make a directory for the new project and run the command there, e.g. `mkdir ~/code && cd ~/code`",
+      },
+    );
+  }
+  return { root: cwd, reason: "working directory" };
 }
 
 function hasWorkspaces(dir: string): boolean {
