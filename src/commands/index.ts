@@ -25,6 +25,11 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     return doctor(host, options, out, target.json);
   }
   if (target.kind === "setup" || target.kind === "teardown") {
+    if (options.dryRun) {
+      throw new SafeNpmError("USAGE", `${target.kind} has no --dry-run`, {
+        hint: `\`safe-npm ${target.kind}\` prints every change it makes, and \`safe-npm ${target.kind === "setup" ? "teardown" : "setup"}\` undoes it`,
+      });
+    }
     const { setup, teardown } = await import("./setup.js");
     return target.kind === "setup"
       ? setup(host, PACKAGE_ROOT, target.ci, out)

@@ -59,8 +59,6 @@ const HOST_WORDS: Readonly<Record<string, readonly string[]>> = {
     "dist-tags",
     "deprecate",
     "unpublish",
-    "root",
-    "prefix",
   ],
   pnpm: ["help", "view", "info", "show", "search", "whoami", "login", "logout", "root"],
   yarn: ["help", "info", "login", "logout", "whoami"],
@@ -96,7 +94,9 @@ const HERE_WORDS: Readonly<Record<string, readonly string[]>> = {
 const GLOBAL_READS = new Set(["ls", "list", "ll", "la", "root", "prefix", "outdated", "bin"]);
 
 function isGlobal(args: readonly string[]): boolean {
-  return args.some(
+  // What follows `--` belongs to the command run (`npm exec -- tool -g`), not to the manager.
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).some(
     (a, i) =>
       a === "-g" ||
       a === "--global" ||

@@ -23,6 +23,7 @@ import {
 import { dirname, isAbsolute, join, sep } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import type { HostInfo } from "../host/host.js";
+import { isInside } from "../host/project.js";
 import { isShim, SHIM_TOOLS, shimScript, shQuote } from "../host/shims.js";
 import { addBlock, blockBody, hasBlock, RcBlockError, removeBlock, type Shell } from "./rcblock.js";
 import type { Output } from "./types.js";
@@ -57,6 +58,21 @@ export async function setup(
 ): Promise<number> {
   const target = shimTarget(host, packageRoot);
   const dir = host.shimDir;
+  const project = enclosingProject(dir, host.home);
+  if (project !== null) {
+    throw new SafeNpmError(
+      "SETUP",
+      `the shim directory ${dir} lies in the project ${project}: sandboxed runs there could change the shims`,
+      {
+        hint: "set XDG_DATA_HOME to a directory outside every project (or unset it), then run `safe-npm setup` again",
+      },
+    );
+  }
+  if (existsSync(join(packageRoot, ".git"))) {
+    out.stderr(
+      `safe-npm: note: ${packageRoot} is a source checkout: a sandboxed run in it can change what the shims run; for daily use install a packed copy (see the README) and run its setup\n`,
+    );
+  }
   const made = writeShims(dir, target);
   out.stderr(
     `safe-npm: ${made} shims in ${dir} (${SHIM_TOOLS.join(", ")}) run ${target.cli} with ${target.node}\n`,
@@ -131,6 +147,19 @@ function shimTarget(
     }
   }
   return { dir: host.shimDir, node, cli };
+}
+
+/**
+ * The nearest directory above `dir` (or `dir` itself) that holds a package.json and could be a
+ * sandbox's project, or null. The home and the directories containing it never are (a stray
+ * `~/package.json` is refused as a project root, host/project.ts).
+ */
+function enclosingProject(dir: string, home: string): string | null {
+  for (let at = dir; ; at = dirname(at)) {
+    const couldBeProject = at !== home && !isInside(home, at);
+    if (couldBeProject && existsSync(join(at, "package.json"))) return at;
+    if (dirname(at) === at) return null;
+  }
 }
 
 /** The project whose `node_modules` holds `path`, or null (a global prefix has no package.json). */

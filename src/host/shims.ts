@@ -57,6 +57,10 @@ IFS=$saved_ifs
 set +f
 PATH=$rest
 export PATH
+if ! command -v ${tool} >/dev/null 2>&1; then
+  printf '%s\n' "$0: ${tool}: not found on PATH (besides this safe-npm shim)" >&2
+  exit 127
+fi
 if [ ! -f "$cli" ] || [ ! -x "$node" ]; then
   printf '%s\\n' "✗ safe-npm: this ${tool} shim runs $cli with $node, which no longer exist(s)" \\
     "hint: run \\\`safe-npm setup\\\` with the safe-npm you use now, or remove the shims with \\\`safe-npm teardown\\\` (by hand: delete $shims and the '# >>> safe-npm shims >>>' block in your shell's rc files)" >&2

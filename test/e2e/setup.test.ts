@@ -23,7 +23,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { httpServer, type TestServer } from "../unit/network/helpers.js";
 import { cliPath } from "./paths.js";
 import { expectContained, plantTargets, readReports } from "./probe.js";
-import { makeWorld, type RunResult, type World } from "./world.js";
+import { installSelfInto, makeWorld, type RunResult, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -197,6 +197,30 @@ describe("safe-npm setup and teardown of the rc files", () => {
       expect(down.exitCode).toBe(0);
       expect(readFileSync(bashrc, "utf8")).toBe("# the user's own bashrc\nalias later=true\n");
       expect(down.stderr).toContain(`kept ${bashrc}.before-safe-npm`);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "refuses shims that a project's sandboxed runs could change",
+    async () => {
+      world = makeWorld({ projectInHome: true });
+      const w = world;
+      const inProject = await w.run(["setup"], { env: { XDG_DATA_HOME: join(w.project, "data") } });
+      expect(inProject.exitCode).toBe(125);
+      expect(inProject.stderr).toContain(`lies in the project ${w.project}`);
+      expect(existsSync(join(w.project, "data"))).toBe(false);
+      // safe-npm installed as the project's dependency: its installs could rewrite it.
+      installSelfInto(w.project);
+      const local = await execa(
+        process.execPath,
+        [join(w.project, "node_modules", "safe-npm", "dist", "cli.cjs"), "setup"],
+        { cwd: w.project, env: w.env, extendEnv: false, reject: false },
+      );
+      expect(local.exitCode).toBe(125);
+      expect(String(local.stderr)).toContain(`a dependency of the project ${w.project}`);
+      expect(existsSync(shimsOf(w))).toBe(false);
+      expect(readFileSync(join(w.home, ".bashrc"), "utf8")).toBe("# the user's own bashrc\n");
     },
     TIMEOUT,
   );

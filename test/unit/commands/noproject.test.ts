@@ -61,6 +61,11 @@ describe("commands without a project (the README's table)", () => {
     }
   });
 
+  it("reads -g only before `--`: after it, the words are the command's", () => {
+    expect(handling("npm", ["exec", "--", "tool", "-g"], true).kind).toBe("sandbox");
+    expect(handling("npm", ["exec", "-g", "--", "tool"], true).kind).toBe("refuse");
+  });
+
   it("runs the account commands on the host in a project too (the token never enters)", () => {
     expect(handling("npm", ["whoami"], true).kind).toBe("host");
     expect(handling("npm", ["login", "--registry", "https://r.example"], true).kind).toBe("host");

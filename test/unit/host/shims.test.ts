@@ -68,6 +68,24 @@ describe("shims", () => {
     expect(stderr).toContain("safe-npm teardown");
   });
 
+  it("exit 127 like a shell when there is no real tool behind them", () => {
+    const shims = join(dir, "shims");
+    executable(
+      join(shims, "bun"),
+      shimScript("bun", { dir: shims, node: process.execPath, cli: join(dir, "cli.cjs") }),
+    );
+    let status = 0;
+    try {
+      execFileSync(join(shims, "bun"), [], {
+        env: { PATH: `${shims}:${join(dir, "empty")}` },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+    } catch (error) {
+      status = (error as { status: number }).status;
+    }
+    expect(status).toBe(127);
+  });
+
   it("are never taken for the tool: the shim directory is off the host's PATH, and a shim elsewhere is skipped", () => {
     const home = join(dir, "home");
     const shims = shimDir({}, home);
