@@ -551,12 +551,14 @@ export function shimChecks(host: Pick<HostInfo, "env" | "shimDir">): Check[] {
             ok: true,
             detail: `runs ${plain}, a safe-npm shim: \`npm install\` is \`safe-npm npm install\`${real === null ? "" : ` (with ${real})`}`,
           }
-        : {
-            name: "plain npm",
-            ok: names.length === 0,
-            detail: `runs ${plain} directly, outside the sandbox`,
-            fix: "open a new shell, or put the shims first on PATH (see the shims line)",
-          };
+        : names.length === 0
+          ? { name: "plain npm", ok: true, detail: `runs ${plain} directly, outside the sandbox` }
+          : {
+              name: "plain npm",
+              ok: false,
+              detail: `runs ${plain} directly, outside the sandbox`,
+              fix: "open a new shell, or put the shims first on PATH (see the shims line)",
+            };
   if (names.length === 0) {
     return [
       {

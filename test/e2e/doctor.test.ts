@@ -144,6 +144,8 @@ describe.skipIf(unavailable !== "")("safe-npm doctor", () => {
       "package manager",
       "settings",
       "network",
+      "shims",
+      "plain npm",
     ]);
     expect(doc.checks.every((c) => c.ok)).toBe(true);
     expect(doc.checks.every((c) => c.fix === undefined)).toBe(true);
