@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import { type HostInfo, resolveTool } from "../host/host.js";
-import type { Project } from "../host/project.js";
+import { type Project, workingDirEntries } from "../host/project.js";
 import { requireNode, requirePrepared, resolveTools, toolchainInput } from "../host/toolchain.js";
 import type { AllowEntry } from "../network/allowlist.js";
 import { bridgeHostPath } from "../network/inside.js";
@@ -63,7 +63,15 @@ export async function sandboxRun(
   const tools = resolveTools(request.kind, request.command, request.detected, host);
   const network = effective.network[request.cls];
   // Before anything reads the project's config: refuses links planted in the project.
-  const guards = guardProject(project.root, host, effective.protect, protectSource(resolved));
+  // A working directory made the project (a scaffolder with no package.json above) keeps what it
+  // already held read-only: only new entries can be written.
+  const keep = project.reason === "working directory" ? workingDirEntries(project.root) : [];
+  const guards = guardProject(
+    project.root,
+    host,
+    [...effective.protect, ...keep],
+    protectSource(resolved),
+  );
   const allow =
     network === "registry"
       ? await registryAllowlist(

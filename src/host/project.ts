@@ -1,5 +1,5 @@
 /** Finds the project root above the working directory and the package manager it uses. */
-import { existsSync, lstatSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { findUpSync } from "find-up";
 import { SafeNpmError } from "../errors.js";
@@ -106,6 +106,20 @@ export function workingDirProject(cwd: string, home: string): Project {
     );
   }
   return { root: cwd, reason: "working directory" };
+}
+
+/**
+ * What a working-directory project already holds (the regular files and directories directly in
+ * it, by name): kept read-only for the run, so a scaffolder started in `~/code` can add `my-app`
+ * but change none of the repositories beside it. Links are left out: bwrap would bind their
+ * target (`x -> ~/.ssh` would show the key); the link itself stays a link in a directory whose
+ * links lead nowhere writable.
+ */
+export function workingDirEntries(root: string): string[] {
+  return readdirSync(root).filter((name) => {
+    const st = lstatSync(join(root, name), { throwIfNoEntry: false });
+    return st !== undefined && (st.isFile() || st.isDirectory());
+  });
 }
 
 function hasWorkspaces(dir: string): boolean {

@@ -372,7 +372,9 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
     userRegistry(w, registry);
     expect((await w.run(["setup"])).exitCode).toBe(0);
     const dir = join(w.home, "code", "scratch");
-    mkdirSync(dir, { recursive: true });
+    // Scaffolders start where other repositories live.
+    mkdirSync(join(dir, "sibling-repo"), { recursive: true });
+    writeFileSync(join(dir, "sibling-repo", "README"), "mine\n");
     return { w, dir, registry };
   }
   const shell = (w: World, dir: string, command: string): Promise<RunResult> =>
@@ -422,14 +424,18 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
         const report = JSON.parse(readFileSync(join(dir, app, "create-probe.json"), "utf8")) as {
           sandboxed: boolean;
           readSsh: { ok: boolean };
+          writeSibling: { ok: boolean };
           path: string;
         };
         expect(report.sandboxed, command).toBe(true);
         expect(report.readSsh.ok, command).toBe(false);
+        // What the directory held before is read-only: only the new app is written.
+        expect(report.writeSibling.ok, command).toBe(false);
         expect(report.path).not.toContain("safe-npm/shims");
       }
       expect(readFileSync(join(shimsOf(w), "npm"))).toEqual(shim);
       expect(readFileSync(join(w.home, ".bashrc"), "utf8")).not.toContain("pwned");
+      expect(readFileSync(join(dir, "sibling-repo", "README"), "utf8")).toBe("mine\n");
       // npm init with no initializer writes package.json, sandboxed too.
       const init = await shell(w, join(dir, "app-one"), "rm package.json && npm init -y");
       expect(init.exitCode).toBe(0);
@@ -448,9 +454,11 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
         sandboxed: boolean;
         readSsh: { ok: boolean };
         writeShim: { ok: boolean };
+        writeSibling: { ok: boolean };
       };
       expect(report.sandboxed).toBe(false);
       expect(report.readSsh.ok).toBe(true);
+      expect(report.writeSibling.ok).toBe(true);
       expect(readFileSync(join(shimsOf(w), "npm"), "utf8")).toContain("pwned by create-probe");
     },
     TIMEOUT,
