@@ -9,7 +9,7 @@ import { findProject, type Project, workingDirProject } from "../host/project.js
 import { type FoundSettings, findSettingsFiles } from "../settings/find.js";
 import { trustStorePath } from "../settings/trust.js";
 import { PACKAGE_ROOT } from "../version.js";
-import { handling } from "./noproject.js";
+import { type Handling, handling } from "./noproject.js";
 import { hostRun, nestedRun, sandboxRun } from "./run.js";
 import type { Output, RunOptions } from "./types.js";
 
@@ -35,38 +35,25 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       ? setup(host, PACKAGE_ROOT, target.ci, out)
       : teardown(host, out);
   }
-  let project: Project;
+  let project: Project | null = null;
+  let noProject: unknown = null;
   try {
     project = findProject(host.cwd, host.home);
   } catch (error) {
     if (!(error instanceof SafeNpmError && error.code === "NO_PROJECT")) throw error;
-    if (host.sandbox !== null || (target.kind !== "tool" && target.kind !== "auto")) throw error;
-    const how = handling(target.kind === "tool" ? target.tool : null, target.args, false);
-    if (how.kind === "sandbox") throw error;
-    if (how.kind !== "here")
-      return outside(
-        host,
-        target.kind === "tool" ? target.tool : "npm",
-        target.args,
-        how,
-        options.dryRun,
-        out,
-      );
-    project = workingDirProject(host.cwd, host.home);
+    noProject = error;
   }
+  // A package-manager command (also what the shims send) may run outside the sandbox, or make
+  // the working directory its project: the table in noproject.ts.
   if (host.sandbox === null && (target.kind === "tool" || target.kind === "auto")) {
-    const how = handling(target.kind === "tool" ? target.tool : null, target.args, true);
+    const tool = target.kind === "tool" ? target.tool : null;
+    const how = handling(tool, target.args, project !== null);
     if (how.kind === "host" || how.kind === "refuse") {
-      return outside(
-        host,
-        target.kind === "tool" ? target.tool : "npm",
-        target.args,
-        how,
-        options.dryRun,
-        out,
-      );
+      return outside(host, tool ?? "npm", target.args, how, options, out);
     }
+    if (how.kind === "here") project = workingDirProject(host.cwd, host.home);
   }
+  if (project === null) throw noProject;
   if (target.kind === "init") {
     const { init } = await import("./init.js");
     return init(host, project, out);
@@ -88,8 +75,8 @@ function outside(
   host: HostInfo,
   tool: string,
   args: readonly string[],
-  how: ReturnType<typeof handling>,
-  dryRun: boolean,
+  how: Extract<Handling, { kind: "host" | "refuse" }>,
+  options: RunOptions,
   out: Output,
 ): Promise<number> {
   if (how.kind === "refuse") {
@@ -105,7 +92,10 @@ function outside(
       },
     );
   }
-  return hostRun(host, tool, args, dryRun, out);
+  if (!options.quiet && !options.dryRun && out.stderrIsTty) {
+    out.dim(`safe-npm ▸ ${[tool, ...args].join(" ")} · on the host: runs no package's code\n`);
+  }
+  return hostRun(host, tool, args, options.dryRun, out);
 }
 
 /** The settings files that apply here; those skipped are named on stderr. */

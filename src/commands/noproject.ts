@@ -105,6 +105,29 @@ function isGlobal(args: readonly string[]): boolean {
   );
 }
 
+/**
+ * `npm config …` and its kin: `read` (get, list), `write` to the user's or the global config
+ * (set, delete, edit), or null (not config, or the project's config: read-only inside, §9).
+ * yarn 2+ writes the project's `.yarnrc.yml` by default, so only its reads count.
+ */
+function configCommand(manager: string, args: readonly string[]): "read" | "write" | null {
+  const word = firstWord(args);
+  const sub = firstWord(args.slice(args.indexOf(word) + 1));
+  let action: string;
+  if (manager === "npm" && (word === "get" || word === "set")) action = word;
+  else if ((manager === "npm" && word === "c") || (word === "config" && manager !== "bun"))
+    action = sub;
+  else return null;
+  if (["get", "list", "ls", ""].includes(action)) return "read";
+  if (manager === "yarn") return null;
+  const project = args.some(
+    (a, i) =>
+      a === "--location=project" ||
+      ((a === "--location" || a === "-L") && args[i + 1] === "project"),
+  );
+  return ["set", "delete", "rm", "edit"].includes(action) && !project ? "write" : null;
+}
+
 /** The first word that is not a flag. */
 function firstWord(args: readonly string[]): string {
   return args.find((a) => !a.startsWith("-")) ?? "";
@@ -135,6 +158,10 @@ export function handling(
         why: "publish runs the package's prepack, prepare and publish scripts with your registry credentials, which the sandbox never holds",
       };
     }
+    const config = configCommand(manager, args);
+    // A write to the user's config inside would land in the throw-away home and be lost.
+    if (config === "write") return { kind: "host" };
+    if (config === "read" && !hasProject) return { kind: "host" };
     const yarnGlobal = manager === "yarn" && word === "global";
     if (
       (isGlobal(args) || yarnGlobal) &&
@@ -153,16 +180,10 @@ export function handling(
   }
   if (hasProject) return { kind: "sandbox" };
   if (runner) return { kind: "here" };
-  if (args.length === 0 || args.every((a) => ONLY_INFO.has(a))) return { kind: "host" };
+  // A bare `yarn` installs: with no project, "no package.json" is the answer.
+  if (args.length === 0 && manager !== "yarn") return { kind: "host" };
+  if (args.length > 0 && args.every((a) => ONLY_INFO.has(a))) return { kind: "host" };
   if ((HOST_WORDS[manager] ?? []).includes(word)) return { kind: "host" };
-  if (manager === "npm" && (word === "config" || word === "c")) {
-    const sub = firstWord(args.slice(args.indexOf(word) + 1));
-    if (["get", "list", "ls", ""].includes(sub)) return { kind: "host" };
-  }
-  if ((manager === "pnpm" || manager === "yarn") && word === "config") {
-    const sub = firstWord(args.slice(args.indexOf(word) + 1));
-    if (["get", "list", ""].includes(sub)) return { kind: "host" };
-  }
   if ((HERE_WORDS[manager] ?? []).includes(word)) return { kind: "here" };
   return { kind: "sandbox" };
 }

@@ -402,6 +402,11 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
       expect(view.stdout.trim()).toBe("1.0.0");
       expect(planted.requests).toEqual([]);
 
+      // A write to the user's config is kept, also from a project (inside it would be lost).
+      const set = await shell(w, w.project, "npm config set color false");
+      expect(set.exitCode).toBe(0);
+      expect(readFileSync(join(w.home, ".npmrc"), "utf8")).toContain("color=false");
+
       // (control) the real npm in that directory obeys the planted file.
       const bare = await inShell(w, ["npm", "config", "get", "registry"], { cwd: dir });
       expect(bare.stdout.trim()).toBe(`http://127.0.0.1:${planted.port}/`);

@@ -9,7 +9,10 @@ describe("commands without a project (the README's table)", () => {
     ["npm", ["help", "install"], "host"],
     ["npm", ["view", "react", "version"], "host"],
     ["npm", ["config", "get", "registry"], "host"],
-    ["npm", ["config", "set", "x", "y"], "sandbox"],
+    ["npm", ["config", "list"], "host"],
+    ["npm", ["get", "registry"], "host"],
+    ["yarn", [], "sandbox"],
+    ["pnpm", [], "host"],
     ["npm", ["login"], "host"],
     ["yarn", ["--version"], "host"],
     ["pnpm", ["-v"], "host"],
@@ -59,6 +62,21 @@ describe("commands without a project (the README's table)", () => {
       }
       expect(handling(null, ["publish"], hasProject).kind).toBe("refuse");
     }
+  });
+
+  it("writes the user's config on the host, with or without a project (inside it would be lost)", () => {
+    for (const hasProject of [false, true]) {
+      expect(handling("npm", ["config", "set", "fund", "false"], hasProject).kind).toBe("host");
+      expect(handling("npm", ["set", "fund", "false"], hasProject).kind).toBe("host");
+      expect(handling("npm", ["config", "delete", "fund"], hasProject).kind).toBe("host");
+      expect(handling("pnpm", ["config", "set", "x", "y"], hasProject).kind).toBe("host");
+    }
+    // The project's config is read-only inside, and its reads belong to the project.
+    expect(handling("npm", ["config", "set", "x", "y", "--location=project"], true).kind).toBe(
+      "sandbox",
+    );
+    expect(handling("npm", ["config", "get", "registry"], true).kind).toBe("sandbox");
+    expect(handling("yarn", ["config", "set", "x", "y"], true).kind).toBe("sandbox");
   });
 
   it("reads -g only before `--`: after it, the words are the command's", () => {
