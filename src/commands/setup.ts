@@ -16,6 +16,7 @@ import {
   realpathSync,
   renameSync,
   rmdirSync,
+  rmSync,
   statSync,
   unlinkSync,
   writeFileSync,
@@ -314,7 +315,16 @@ function dropRedundantBackup(path: string, out: Output): void {
 /** Writes beside the file, then renames over it: a crash leaves the old or the new file. */
 function writeAtomically(path: string, text: string, mode: number): void {
   const temp = join(dirname(path), `.${process.pid}.safe-npm.tmp`);
-  writeFileSync(temp, text, { mode, flag: "wx" });
-  chmodSync(temp, mode);
-  renameSync(temp, path);
+  try {
+    writeFileSync(temp, text, { mode, flag: "wx" });
+    chmodSync(temp, mode);
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw new SafeNpmError(
+      "SETUP",
+      `cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      { hint: `check that you own ${dirname(path)} and can write it, then run the command again` },
+    );
+  }
 }
