@@ -79,20 +79,20 @@ export async function setup(
     `safe-npm: ${made} shims in ${dir} (${SHIM_TOOLS.join(", ")}) run ${target.cli} with ${target.node}\n`,
   );
   if (ci) return setupCi(host, dir, out);
-  let edited = 0;
-  for (const rc of rcFiles(host)) {
+  const rcs = rcFiles(host);
+  for (const rc of rcs) {
     const line = editRc(rc.path, (text) => addBlock(text, blockBody(rc.shell, dir)));
-    if (line.changed) edited++;
     out.stderr(`safe-npm: ${line.message}\n`);
   }
-  if (edited === 0 && !rcFiles(host).some((rc) => existsSync(rc.path))) {
+  const exportLine = `export PATH=${shQuote(dir)}:"$PATH"`;
+  if (!rcs.some((rc) => existsSync(rc.path))) {
     out.stderr(
-      `safe-npm: no ~/.bashrc, ~/.zshrc or fish config.fish exists: put ${dir} first on PATH yourself, e.g.\n  export PATH=${shQuote(dir)}:"$PATH"\n`,
+      `safe-npm: none of ${rcs.map((rc) => rc.path).join(", ")} exists: put the shims first on PATH in your shell's startup file yourself, e.g. ${exportLine}\n`,
     );
   }
   out.stderr(
-    "safe-npm: new shells now run npm, npx, yarn, pnpm and bun through safe-npm (`safe-npm doctor` shows it); this shell: `hash -r` after putting the directory first on PATH, or open a new one\n" +
-      "safe-npm: undo with `safe-npm teardown` (removes the shims and exactly the marked block)\n",
+    `safe-npm: new shells run npm, npx, yarn, pnpm and bun through safe-npm; in this one, run ${exportLine}\n` +
+      "safe-npm: `safe-npm doctor` shows what a plain npm runs; `safe-npm teardown` undoes all of this (the shims and exactly the marked block)\n",
   );
   return 0;
 }
