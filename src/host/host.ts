@@ -97,9 +97,16 @@ export function gatherHost(
       ? env.XDG_CACHE_HOME
       : join(home, ".cache");
   const shims = shimDir(env, home);
+  const shimsReal = existsSync(shims) ? realpathOr(shims) : null;
+  // The shim directory, however spelled (`…/shims/`, a link to it), is never searched for tools.
   const pathDirs = (env.PATH ?? "")
     .split(delimiter)
-    .filter((d) => isAbsolute(d) && !sameDir(d, shims));
+    .filter(
+      (d) =>
+        isAbsolute(d) &&
+        resolve(d) !== resolve(shims) &&
+        (shimsReal === null || realpathOr(d) !== shimsReal),
+    );
   const rootDirs: Record<string, string | null> = {};
   for (const dir of ROOT_DIRS) {
     try {
@@ -155,11 +162,6 @@ export function isExecutable(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Two spellings of one directory (`/a/b/`, a link to it). */
-function sameDir(a: string, b: string): boolean {
-  return resolve(a) === resolve(b) || realpathOr(a) === realpathOr(b);
 }
 
 function realpathOr(path: string): string {
