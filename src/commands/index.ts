@@ -1,7 +1,8 @@
 /**
- * Picks the command: doctor before anything about the project, then init, trust and untrust,
- * then the run itself (nested when already inside a sandbox). Commands other than the run are
- * loaded only when asked for.
+ * Picks the command: doctor before anything about the project, setup and teardown, then the
+ * package-manager commands that run on the host or are refused (noproject.ts), then init, trust
+ * and untrust, then the run itself (nested when already inside a sandbox). Commands other than
+ * the run are loaded only when asked for.
  */
 import { SafeNpmError } from "../errors.js";
 import { gatherHost, type HostInfo, resolveTool } from "../host/host.js";
