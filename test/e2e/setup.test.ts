@@ -100,6 +100,9 @@ async function createProbeRegistry(): Promise<TestServer> {
       );
     } else if (req.url === "/create-probe/-/create-probe-1.0.0.tgz") {
       res.end(tarball);
+    } else if (req.url === "/-/whoami" && req.headers.authorization === `Bearer ${USER_TOKEN}`) {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ username: "alice" }));
     } else {
       res.statusCode = 404;
       res.end();
@@ -110,11 +113,13 @@ async function createProbeRegistry(): Promise<TestServer> {
   return server;
 }
 
-/** The user's ~/.npmrc names `registry` (and keeps the world's token). */
+const USER_TOKEN = "USER-REGISTRY-TOKEN";
+
+/** The user's ~/.npmrc names `registry`, with a token for it. */
 function userRegistry(w: World, registry: TestServer): void {
   writeFileSync(
     join(w.home, ".npmrc"),
-    `//registry.npmjs.org/:_authToken=NPM-FILE-TOKEN-SECRET\nregistry=http://127.0.0.1:${registry.port}/\naudit=false\nfund=false\nupdate-notifier=false\n`,
+    `//127.0.0.1:${registry.port}/:_authToken=${USER_TOKEN}\nregistry=http://127.0.0.1:${registry.port}/\naudit=false\nfund=false\nupdate-notifier=false\n`,
   );
 }
 
@@ -401,6 +406,12 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
       expect(view.exitCode).toBe(0);
       expect(view.stdout.trim()).toBe("1.0.0");
       expect(planted.requests).toEqual([]);
+
+      // The account commands run on the host with the user's token, also in a project (whose
+      // own .npmrc names another registry): inside, the token is never there.
+      const whoami = await shell(w, w.project, "npm whoami");
+      expect(whoami.exitCode).toBe(0);
+      expect(whoami.stdout.trim()).toBe("alice");
 
       // A write to the user's config is kept, also from a project (inside it would be lost).
       const set = await shell(w, w.project, "npm config set color false");
