@@ -126,6 +126,15 @@ function parseTarget(words: readonly string[]): Target {
       return { kind: first };
     case "homes":
       return parseHomes(rest);
+    case "setup": {
+      const ci = rest.length === 1 && rest[0] === "--ci";
+      if (rest.length > 0 && !ci)
+        throw usage("setup takes only --ci", "`safe-npm setup`, or `safe-npm setup --ci` in CI");
+      return { kind: "setup", ci };
+    }
+    case "teardown":
+      if (rest.length > 0) throw usage("teardown takes no arguments", "`safe-npm teardown`");
+      return { kind: "teardown" };
     case "doctor": {
       const json = rest.length === 1 && rest[0] === "--json";
       if (rest.length > 0 && !json)

@@ -14,6 +14,7 @@ usage:
   safe-npm homes [--json]             list the private homes (per-project caches): project, size, last use
   safe-npm homes prune [--older-than 30d] [--unrecorded] [--dry-run] [--json]
                                       remove the homes of missing projects (and of idle ones, and unrecorded ones)
+  safe-npm setup [--ci] | teardown    make a plain npm, npx, yarn, pnpm, bun run through safe-npm (shims) / undo it
 
 flags (before the command; everything from the first other word on belongs to the command):
   --dry-run                    print the policy, where each setting came from, and the exact bwrap command; run nothing

@@ -49,6 +49,14 @@ export const INSTALL_COMMANDS: Readonly<
     "it",
     "install-ci-test",
     "cit",
+    // Registry queries: with the shims, a plain `npm view x` in a project comes here.
+    "view",
+    "info",
+    "show",
+    "v",
+    "search",
+    "outdated",
+    "audit",
   ],
   npx: ["*"],
   pnpx: ["*"],
@@ -76,6 +84,18 @@ export const INSTALL_COMMANDS: Readonly<
   yarnpkg: YARN,
 };
 
+/**
+ * Scaffolders fetch their initializer from the registry: `npm init vite`, `pnpm create vite`,
+ * `yarn create vite`, `bun create vite` (a bare `npm init` writes package.json and needs none).
+ */
+const CREATE: Readonly<Record<string, readonly string[]>> = {
+  npm: ["init", "create", "innit"],
+  pnpm: ["create"],
+  yarn: ["create"],
+  yarnpkg: ["create"],
+  bun: ["create", "c"],
+};
+
 /** The first word that is not a flag, e.g. `install` in `npm --silent install x`. */
 function subcommand(args: readonly string[]): string {
   return args.find((a) => !a.startsWith("-")) ?? "";
@@ -85,5 +105,9 @@ export function commandClass(tool: string, args: readonly string[]): CommandClas
   const table = INSTALL_COMMANDS[tool as keyof typeof INSTALL_COMMANDS];
   if (table === undefined) return "run";
   if (table.includes("*")) return "install";
+  const word = subcommand(args);
+  if (CREATE[tool]?.includes(word) && subcommand(args.slice(args.indexOf(word) + 1)) !== "") {
+    return "install";
+  }
   return table.includes(subcommand(args)) ? "install" : "run";
 }

@@ -9,6 +9,8 @@
  * anything on this machine?" (commands/index.ts calls it before any project detection).
  */
 import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
 import pc from "picocolors";
 import { EXIT_SAFE_NPM_FAILURE, SafeNpmError } from "../errors.js";
 import {
@@ -18,7 +20,7 @@ import {
   type UsernsSysctls,
   usernsBlockers,
 } from "../host/diagnose.js";
-import { type HostInfo, resolveTool } from "../host/host.js";
+import { type HostInfo, resolveTool, which } from "../host/host.js";
 import {
   type DetectedPackageManager,
   detectPackageManager,
@@ -26,6 +28,7 @@ import {
   type PackageManagerName,
   type Project,
 } from "../host/project.js";
+import { isShim, parseShim, readHead } from "../host/shims.js";
 import { registryAllowlist, registryFiles } from "../network/registries.js";
 import { findSettingsFiles } from "../settings/find.js";
 import { type ResolvedSettings, resolveSettings } from "../settings/index.js";
@@ -194,6 +197,7 @@ export async function doctor(
   checks.push(networkCheck(settings.resolved, options));
   checks.push(await registriesCheck(host, project, settings.resolved, options, pm.name));
   checks.push(await homesCheck(host));
+  checks.push(...shimChecks(host));
 
   out.stdout(formatChecks(checks, json, !json && out.stderrIsTty && process.stdout.isTTY === true));
   return doctorOk(checks) ? 0 : EXIT_SAFE_NPM_FAILURE;
@@ -362,6 +366,7 @@ const REASONS: Readonly<Record<Project["reason"], string>> = {
   lockfile: "package.json with a lockfile",
   workspaces: "workspace root",
   "package.json": "nearest package.json",
+  "working directory": "no package.json: the working directory",
 };
 
 function projectCheck(project: Project | null, error: unknown): Check {
@@ -593,4 +598,79 @@ async function homesCheck(host: HostInfo): Promise<Check> {
         ? `none yet in ${dir}`
         : `${homes.length} in ${dir}, ${formatSize(bytes)} in total${missing === 0 ? "" : `, ${missing} of missing projects`} (\`safe-npm homes\` lists them, \`safe-npm homes prune\` removes those of missing projects)`,
   };
+}
+
+/**
+ * Whether `safe-npm setup`'s shims are installed, calling a safe-npm that still exists, and
+ * active in this shell (their directory first on PATH); and what a plain `npm` runs here.
+ */
+export function shimChecks(host: Pick<HostInfo, "env" | "shimDir">): Check[] {
+  const dir = host.shimDir;
+  const names = existsSync(dir) ? readdirSync(dir).filter((name) => isShim(join(dir, name))) : [];
+  const rawPath = (host.env.PATH ?? "").split(delimiter).filter((d) => isAbsolute(d));
+  const plain = which("npm", rawPath);
+  const plainIsShim = plain !== null && isShim(plain);
+  const real = which(
+    "npm",
+    rawPath.filter((d) => resolve(d) !== resolve(dir)),
+  );
+  const plainCheck: Check =
+    plain === null
+      ? { name: "plain npm", ok: true, detail: "no npm on PATH" }
+      : plainIsShim
+        ? {
+            name: "plain npm",
+            ok: true,
+            detail: `runs ${plain}, a safe-npm shim: \`npm install\` is \`safe-npm npm install\`${real === null ? "" : ` (with ${real})`}`,
+          }
+        : names.length === 0
+          ? { name: "plain npm", ok: true, detail: `runs ${plain} directly, outside the sandbox` }
+          : {
+              name: "plain npm",
+              ok: false,
+              detail: `runs ${plain} directly, outside the sandbox`,
+              fix: "open a new shell, or put the shims first on PATH (see the shims line)",
+            };
+  if (names.length === 0) {
+    return [
+      {
+        name: "shims",
+        ok: true,
+        detail: `not set up: a plain npm, npx, yarn, pnpm or bun runs outside the sandbox; \`safe-npm setup\` makes them run through safe-npm`,
+      },
+      plainCheck,
+    ];
+  }
+  const target = parseShim(
+    readHead(join(dir, names.includes("npm") ? "npm" : (names[0] ?? "")), 4096) ?? "",
+  );
+  if (target !== null && !(existsSync(target.cli) && existsSync(target.node))) {
+    return [
+      {
+        name: "shims",
+        ok: false,
+        detail: `${dir} (${names.length}) run ${target.cli} with ${target.node}, which no longer exist(s)`,
+        fix: "run `safe-npm setup` again with the safe-npm you use now, or `safe-npm teardown`",
+      },
+      plainCheck,
+    ];
+  }
+  const first = rawPath[0];
+  const active = first !== undefined && resolve(first) === resolve(dir);
+  const calls = target === null ? "" : `, calling ${target.cli}`;
+  return [
+    active
+      ? {
+          name: "shims",
+          ok: true,
+          detail: `active in this shell: ${dir} is first on PATH (${names.join(", ")}${calls})`,
+        }
+      : {
+          name: "shims",
+          ok: false,
+          detail: `installed in ${dir}${calls}, but not first on PATH in this shell`,
+          fix: `open a new shell (or \`export PATH="${dir}:$PATH"\`); if it stays so, something after the safe-npm block in your rc file puts another directory first (nvm use, …): move the block below it`,
+        },
+    plainCheck,
+  ];
 }

@@ -1,14 +1,17 @@
 /**
- * Picks the command: doctor before anything about the project, then init, trust and untrust,
- * then the run itself (nested when already inside a sandbox). Commands other than the run are
- * loaded only when asked for.
+ * Picks the command: doctor before anything about the project, setup and teardown, then the
+ * package-manager commands that run on the host or are refused (noproject.ts), then init, trust
+ * and untrust, then the run itself (nested when already inside a sandbox). Commands other than
+ * the run are loaded only when asked for.
  */
 import { SafeNpmError } from "../errors.js";
-import { gatherHost, type HostInfo } from "../host/host.js";
-import { findProject, type Project } from "../host/project.js";
+import { gatherHost, type HostInfo, resolveTool } from "../host/host.js";
+import { findProject, type Project, workingDirProject } from "../host/project.js";
 import { type FoundSettings, findSettingsFiles } from "../settings/find.js";
 import { trustStorePath } from "../settings/trust.js";
-import { nestedRun, sandboxRun } from "./run.js";
+import { PACKAGE_ROOT } from "../version.js";
+import { type Handling, handling } from "./noproject.js";
+import { hostRun, nestedRun, sandboxRun } from "./run.js";
 import type { Output, RunOptions } from "./types.js";
 
 export async function run(options: RunOptions, out: Output): Promise<number> {
@@ -36,7 +39,36 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       out,
     );
   }
-  const project = findProject(host.cwd, host.home);
+  if (target.kind === "setup" || target.kind === "teardown") {
+    if (options.dryRun) {
+      throw new SafeNpmError("USAGE", `${target.kind} has no --dry-run`, {
+        hint: `\`safe-npm ${target.kind}\` prints every change it makes, and \`safe-npm ${target.kind === "setup" ? "teardown" : "setup"}\` undoes it`,
+      });
+    }
+    const { setup, teardown } = await import("./setup.js");
+    return target.kind === "setup"
+      ? setup(host, PACKAGE_ROOT, target.ci, out)
+      : teardown(host, out);
+  }
+  let project: Project | null = null;
+  let noProject: unknown = null;
+  try {
+    project = findProject(host.cwd, host.home);
+  } catch (error) {
+    if (!(error instanceof SafeNpmError && error.code === "NO_PROJECT")) throw error;
+    noProject = error;
+  }
+  // A package-manager command (also what the shims send) may run outside the sandbox, or make
+  // the working directory its project: the table in noproject.ts.
+  if (host.sandbox === null && (target.kind === "tool" || target.kind === "auto")) {
+    const tool = target.kind === "tool" ? target.tool : null;
+    const how = handling(tool, target.args, project !== null);
+    if (how.kind === "host" || how.kind === "refuse") {
+      return outside(host, tool ?? "npm", target.args, how, options, out);
+    }
+    if (how.kind === "here") project = workingDirProject(host.cwd, host.home);
+  }
+  if (project === null) throw noProject;
   if (target.kind === "init") {
     const { init } = await import("./init.js");
     return init(host, project, out);
@@ -51,6 +83,34 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
   }
   if (host.sandbox !== null) return nestedRun(host, project, options, out);
   return sandboxRun({ host, project, found, store }, options, out);
+}
+
+/** A command the table in noproject.ts keeps out of the sandbox: run on the host, or refused. */
+function outside(
+  host: HostInfo,
+  tool: string,
+  args: readonly string[],
+  how: Extract<Handling, { kind: "host" | "refuse" }>,
+  options: RunOptions,
+  out: Output,
+): Promise<number> {
+  if (how.kind === "refuse") {
+    const real = resolveTool(tool, host)?.bin ?? tool;
+    throw new SafeNpmError(
+      how.code,
+      `safe-npm does not run \`${[tool, ...args].join(" ")}\`: ${how.why}`,
+      {
+        hint:
+          how.code === "GLOBAL_INSTALL"
+            ? `add it to a project instead (\`${tool} install -D <pkg>\`, then \`npx <bin>\`), or, if you trust it, run the real ${tool} yourself: \`${real} ${args.join(" ")}\``
+            : `build and test with safe-npm, then, if you trust the scripts, publish with the real ${tool}: \`${real} ${args.join(" ")}\` (add --ignore-scripts to run none)`,
+      },
+    );
+  }
+  if (!options.quiet && !options.dryRun && out.stderrIsTty) {
+    out.dim(`safe-npm ▸ ${[tool, ...args].join(" ")} · on the host: runs no package's code\n`);
+  }
+  return hostRun(host, tool, args, options.dryRun, out);
 }
 
 /** The settings files that apply here; those skipped are named on stderr. */

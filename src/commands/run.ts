@@ -6,9 +6,10 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
-import type { HostInfo } from "../host/host.js";
-import type { Project } from "../host/project.js";
+import { type HostInfo, resolveTool } from "../host/host.js";
+import { type Project, workingDirEntries } from "../host/project.js";
 import { requireNode, requirePrepared, resolveTools, toolchainInput } from "../host/toolchain.js";
 import type { AllowEntry } from "../network/allowlist.js";
 import { bridgeHostPath } from "../network/inside.js";
@@ -64,7 +65,15 @@ export async function sandboxRun(
   const tools = resolveTools(request.kind, request.command, request.detected, host);
   const network = effective.network[request.cls];
   // Before anything reads the project's config: refuses links planted in the project.
-  const guards = guardProject(project.root, host, effective.protect, protectSource(resolved));
+  // A working directory made the project (a scaffolder with no package.json above) keeps what it
+  // already held read-only: only new entries can be written.
+  const keep = project.reason === "working directory" ? workingDirEntries(project.root) : [];
+  const guards = guardProject(
+    project.root,
+    host,
+    [...effective.protect, ...keep],
+    protectSource(resolved),
+  );
   const allow =
     network === "registry"
       ? await registryAllowlist(
@@ -230,4 +239,32 @@ async function withProxy(
     await proxy.close();
     for (const line of proxyReport(stats, verbose)) out.stderr(`safe-npm: ${line}\n`);
   }
+}
+
+/**
+ * A command that runs no package's code (noproject.ts): the real tool on the host, with the
+ * user's own environment and config, from `/` so that nothing in the current directory (a
+ * planted `.npmrc`, `.yarnrc.yml`, `package.json`) is read as configuration.
+ */
+export async function hostRun(
+  host: HostInfo,
+  tool: string,
+  args: readonly string[],
+  dryRun: boolean,
+  out: Output,
+): Promise<number> {
+  const real = resolveTool(tool, host);
+  if (real === null) {
+    throw new SafeNpmError("NO_PACKAGE_MANAGER", `${tool} was not found on PATH`, {
+      hint: `install ${tool}, or make sure its directory is on PATH`,
+    });
+  }
+  const command = [real.bin, ...args];
+  if (dryRun) {
+    out.stdout(
+      `runs no package's code: would run ${command.map(shellQuote).join(" ")} on the host, from /\n`,
+    );
+    return 0;
+  }
+  return (await runDirect(command, "/")).exitCode;
 }

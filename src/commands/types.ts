@@ -11,7 +11,10 @@ export type Target =
   | { kind: "exec"; argv: string[] }
   | { kind: "shell" | "trust" | "untrust" | "init" }
   | { kind: "doctor"; json: boolean }
-  | ({ kind: "homes" } & HomesAction);
+  | ({ kind: "homes" } & HomesAction)
+  /** `safe-npm setup [--ci]`, `safe-npm teardown`: the shims (commands/setup.ts). */
+  | { kind: "setup"; ci: boolean }
+  | { kind: "teardown" };
 
 /** `safe-npm homes [--json]`, `safe-npm homes prune [--older-than 30d] [--unrecorded] [--dry-run]`. */
 export type HomesAction =

@@ -16,6 +16,7 @@ import { homedir, userInfo } from "node:os";
 import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
+import { isShim, shimDir } from "./shims.js";
 
 /** Where the sandbox carries its marker; see `readSandboxMarker`. */
 export const MARKER_PATH = "/run/safe-npm/sandbox.json";
@@ -38,7 +39,13 @@ export interface HostInfo {
   /** Real path of the working directory. */
   cwd: string;
   cacheHome: string;
+  /**
+   * PATH's absolute directories without safe-npm's shim directory: tools are looked up here, so
+   * a shim is never taken for the tool it stands for. The raw PATH is `env.PATH`.
+   */
   pathDirs: readonly string[];
+  /** Where `safe-npm setup` puts its shims (host/shims.ts), whether or not it ran. */
+  shimDir: string;
   /** `bwrap` found on PATH, or null. */
   bwrap: string | null;
   /**
@@ -89,7 +96,17 @@ export function gatherHost(
     env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME)
       ? env.XDG_CACHE_HOME
       : join(home, ".cache");
-  const pathDirs = (env.PATH ?? "").split(delimiter).filter((d) => isAbsolute(d));
+  const shims = shimDir(env, home);
+  const shimsReal = existsSync(shims) ? realpathOr(shims) : null;
+  // The shim directory, however spelled (`…/shims/`, a link to it), is never searched for tools.
+  const pathDirs = (env.PATH ?? "")
+    .split(delimiter)
+    .filter(
+      (d) =>
+        isAbsolute(d) &&
+        resolve(d) !== resolve(shims) &&
+        (shimsReal === null || realpathOr(d) !== shimsReal),
+    );
   const rootDirs: Record<string, string | null> = {};
   for (const dir of ROOT_DIRS) {
     try {
@@ -110,6 +127,7 @@ export function gatherHost(
     cwd: realpathOr(cwd),
     cacheHome,
     pathDirs,
+    shimDir: shims,
     // Never from a node_modules/.bin on PATH (a bare `npm run` puts the project's first): bwrap
     // runs on the host, outside the sandbox.
     bwrap: which(
@@ -210,10 +228,21 @@ export interface ResolvedTool {
  * JavaScript package manager, its package directory.
  */
 export function resolveTool(name: string, host: HostInfo): ResolvedTool | null {
-  const bin = which(name, host.pathDirs);
-  if (bin === null) return null;
-  const real = realpathOr(bin);
-  return { bin, real, prefix: toolPrefix(real) };
+  if (name.includes("/")) {
+    const bin = which(name, []);
+    return bin === null
+      ? null
+      : { bin, real: realpathOr(bin), prefix: toolPrefix(realpathOr(bin)) };
+  }
+  for (const dir of host.pathDirs) {
+    const bin = join(dir, name);
+    // A safe-npm shim found anywhere else on PATH (another XDG_DATA_HOME, a copy) is skipped too:
+    // bound inside as the tool it would call safe-npm again.
+    if (!isExecutable(bin) || isShim(bin)) continue;
+    const real = realpathOr(bin);
+    return { bin, real, prefix: toolPrefix(real) };
+  }
+  return null;
 }
 
 /** `…/node_modules/name` or `…/node_modules/@scope/name`. */

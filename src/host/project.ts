@@ -1,5 +1,5 @@
 /** Finds the project root above the working directory and the package manager it uses. */
-import { existsSync, lstatSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { findUpSync } from "find-up";
 import { SafeNpmError } from "../errors.js";
@@ -24,7 +24,7 @@ export interface Project {
   /** Real path of the project root; bound read-write into the sandbox. */
   root: string;
   /** Why this directory is the root. */
-  reason: "lockfile" | "workspaces" | "package.json";
+  reason: "lockfile" | "workspaces" | "package.json" | "working directory";
 }
 
 const LOCKFILES = [
@@ -89,6 +89,37 @@ export function findProject(cwd: string, home: string): Project {
     });
   }
   return { root, reason };
+}
+
+/**
+ * No package.json anywhere above: the working directory itself is the project (`npx create-vite
+ * app` in an empty directory), never the home or a directory containing it.
+ */
+export function workingDirProject(cwd: string, home: string): Project {
+  if (cwd === home || isInside(home, cwd)) {
+    throw new SafeNpmError(
+      "PROJECT_CONTAINS_HOME",
+      `there is no project here, and ${cwd} ${cwd === home ? "is" : "contains"} your home directory: it cannot be the sandbox's project`,
+      {
+        hint: "make a directory for the new project and run the command there, e.g. `mkdir ~/code && cd ~/code`",
+      },
+    );
+  }
+  return { root: cwd, reason: "working directory" };
+}
+
+/**
+ * What a working-directory project already holds (the regular files and directories directly in
+ * it, by name): kept read-only for the run, so a scaffolder started in `~/code` can add `my-app`
+ * but change none of the repositories beside it. Links are left out: bwrap would bind their
+ * target (`x -> ~/.ssh` would show the key); the link itself stays a link in a directory whose
+ * links lead nowhere writable.
+ */
+export function workingDirEntries(root: string): string[] {
+  return readdirSync(root).filter((name) => {
+    const st = lstatSync(join(root, name), { throwIfNoEntry: false });
+    return st !== undefined && (st.isFile() || st.isDirectory());
+  });
 }
 
 function hasWorkspaces(dir: string): boolean {

@@ -146,6 +146,8 @@ describe.skipIf(unavailable !== "")("safe-npm doctor", () => {
       "network",
       "registries",
       "private homes",
+      "shims",
+      "plain npm",
     ]);
     expect(doc.checks.every((c) => c.ok)).toBe(true);
     expect(doc.checks.every((c) => c.fix === undefined)).toBe(true);

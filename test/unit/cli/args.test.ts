@@ -88,6 +88,11 @@ describe("parseArgs flags", () => {
     });
     expect(usageError(["doctor", "--verbose"]).message).toContain("doctor takes only --json");
     expect(usageError(["trust", "now"]).message).toContain("trust takes no arguments");
+    expect(parseArgs(["setup"])).toMatchObject({ target: { kind: "setup", ci: false } });
+    expect(parseArgs(["setup", "--ci"])).toMatchObject({ target: { kind: "setup", ci: true } });
+    expect(parseArgs(["teardown"])).toMatchObject({ target: { kind: "teardown" } });
+    expect(usageError(["setup", "--yes"]).message).toContain("setup takes only --ci");
+    expect(usageError(["teardown", "x"]).message).toContain("teardown takes no arguments");
   });
 
   it("reads `homes` and `homes prune` with their flags", () => {

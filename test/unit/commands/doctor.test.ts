@@ -1,16 +1,21 @@
-import { describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   type Check,
   doctorNotLinux,
   doctorOk,
   formatChecks,
   parseVersion,
+  shimChecks,
   TRIAL_CHECK,
   trialArgs,
   usernsCheck,
   versionAtLeast,
 } from "../../../src/commands/doctor.js";
 import { type UsernsSysctls, usernsBlockers } from "../../../src/host/diagnose.js";
+import { shimScript } from "../../../src/host/shims.js";
 
 const healthy: Check[] = [
   { name: "bwrap", ok: true, detail: "/usr/bin/bwrap (bubblewrap 0.8.0)" },
@@ -228,5 +233,50 @@ describe("doctorNotLinux", () => {
     text = "";
     doctorNotLinux("win32", out, false);
     expect(text).toContain("✗ platform: win32: bubblewrap needs Linux namespaces");
+  });
+});
+
+describe("the shims lines", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "safe-npm-doctor-shims-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const shims = join(tmp, "shims");
+  const real = join(tmp, "bin");
+  mkdirSync(shims);
+  mkdirSync(real);
+  writeFileSync(join(real, "npm"), "#!/bin/sh\n", { mode: 0o755 });
+  writeFileSync(join(tmp, "cli.cjs"), "");
+
+  it("says not set up, active, inactive, or calling a safe-npm that is gone", () => {
+    const env = (PATH: string) => ({ env: { PATH }, shimDir: shims });
+    const [none, plainNone] = shimChecks(env(`${shims}:${real}`));
+    expect(none).toMatchObject({
+      name: "shims",
+      ok: true,
+      detail: expect.stringContaining("not set up"),
+    });
+    expect(plainNone).toMatchObject({
+      ok: true,
+      detail: `runs ${join(real, "npm")} directly, outside the sandbox`,
+    });
+
+    const text = shimScript("npm", {
+      dir: shims,
+      node: process.execPath,
+      cli: join(tmp, "cli.cjs"),
+    });
+    writeFileSync(join(shims, "npm"), text, { mode: 0o755 });
+    const [active, plain] = shimChecks(env(`${shims}:${real}`));
+    expect(active).toMatchObject({
+      ok: true,
+      detail: expect.stringContaining("active in this shell"),
+    });
+    expect(plain).toMatchObject({ ok: true, detail: expect.stringContaining("a safe-npm shim") });
+    const [inactive, plainInactive] = shimChecks(env(`${real}:${shims}`));
+    expect(inactive).toMatchObject({ ok: false, fix: expect.stringContaining("new shell") });
+    expect(plainInactive?.ok).toBe(false);
+
+    rmSync(join(tmp, "cli.cjs"));
+    const [gone] = shimChecks(env(`${shims}:${real}`));
+    expect(gone).toMatchObject({ ok: false, detail: expect.stringContaining("no longer exist") });
   });
 });

@@ -1,0 +1,189 @@
+/**
+ * PURE: where a package-manager command runs when it is not an ordinary command in a project —
+ * the table the README shows. With the shims every `npm …` the user types comes here, so
+ * `npm --version` in an empty directory must work, `npx create-vite app` must scaffold, and
+ * nothing may run third-party code outside the sandbox on the way:
+ *
+ * - `host`: the real tool on the host, started from `/` so that no `.npmrc`, `.yarnrc.yml` or
+ *   `package.json` of the current directory is read (a planted `.npmrc` could name a `browser` or
+ *   `viewer` for `npm help`, or a registry that receives `npm login`'s password). Only commands
+ *   that run no package's code: versions, help, registry queries, config reads, the account.
+ * - `here`: no project above: the current directory becomes the project (scaffolders: `npx`,
+ *   `npm exec|init|create`, `pnpm dlx|create`, `yarn create|dlx`, `bunx`, `bun create|x|init`).
+ * - `refuse`: global installs (they write the global prefix, where the host's commands live, and
+ *   run their scripts there) and `publish` (it runs the package's prepack/prepare scripts with
+ *   the registry credentials): both are what a worm wants; the hint names the real tool.
+ * - `sandbox`: everything else — the ordinary run, which needs a project.
+ */
+
+export type Handling =
+  | { kind: "sandbox" }
+  | { kind: "here" }
+  | { kind: "host" }
+  | { kind: "refuse"; code: "GLOBAL_INSTALL" | "NOT_SANDBOXED"; why: string };
+
+/** The manager a tool name belongs to (`npx` is npm's, `yarnpkg` yarn's). */
+function managerOf(tool: string): string {
+  return (
+    ({ npx: "npm", yarnpkg: "yarn", pnpx: "pnpm", bunx: "bun" } as Record<string, string>)[tool] ??
+    tool
+  );
+}
+
+const ONLY_INFO = new Set(["--version", "-v", "-V", "--help", "-h", "help"]);
+
+/** Registry queries, config reads and the account: npm runs no package's code for these. */
+const HOST_WORDS: Readonly<Record<string, readonly string[]>> = {
+  npm: [
+    "help",
+    "help-search",
+    "view",
+    "info",
+    "show",
+    "v",
+    "search",
+    "s",
+    "se",
+    "find",
+    "ping",
+    "whoami",
+    "login",
+    "logout",
+    "adduser",
+    "add-user",
+    "token",
+    "profile",
+    "owner",
+    "access",
+    "dist-tag",
+    "dist-tags",
+    "deprecate",
+    "unpublish",
+  ],
+  pnpm: ["help", "view", "info", "show", "search", "whoami", "login", "logout", "root"],
+  yarn: ["help", "info", "login", "logout", "whoami"],
+  bun: ["help"],
+};
+
+/** Credential commands run on the host even in a project: inside, the token is never there. */
+const ACCOUNT = new Set([
+  "whoami",
+  "login",
+  "logout",
+  "adduser",
+  "add-user",
+  "token",
+  "profile",
+  "owner",
+  "access",
+  "dist-tag",
+  "dist-tags",
+  "deprecate",
+  "unpublish",
+]);
+
+/** Commands that make a project where there is none. */
+const HERE_WORDS: Readonly<Record<string, readonly string[]>> = {
+  npm: ["exec", "x", "init", "create", "innit"],
+  pnpm: ["dlx", "create", "init"],
+  yarn: ["create", "dlx", "init"],
+  bun: ["create", "c", "init", "x"],
+};
+
+/** Read-only commands that may carry -g: they change nothing. */
+const GLOBAL_READS = new Set(["ls", "list", "ll", "la", "root", "prefix", "outdated", "bin"]);
+
+function isGlobal(args: readonly string[]): boolean {
+  // What follows `--` belongs to the command run (`npm exec -- tool -g`), not to the manager.
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).some(
+    (a, i) =>
+      a === "-g" ||
+      a === "--global" ||
+      a === "--location=global" ||
+      (a === "--location" && args[i + 1] === "global"),
+  );
+}
+
+/**
+ * `npm config …` and its kin: `read` (get, list), `write` to the user's or the global config
+ * (set, delete, edit), or null (not config, or the project's config: read-only inside, §9).
+ * yarn 2+ writes the project's `.yarnrc.yml` by default, so only its reads count.
+ */
+function configCommand(manager: string, args: readonly string[]): "read" | "write" | null {
+  const word = firstWord(args);
+  const sub = firstWord(args.slice(args.indexOf(word) + 1));
+  let action: string;
+  if (manager === "npm" && (word === "get" || word === "set")) action = word;
+  else if ((manager === "npm" && word === "c") || (word === "config" && manager !== "bun"))
+    action = sub;
+  else return null;
+  if (["get", "list", "ls", ""].includes(action)) return "read";
+  if (manager === "yarn") return null;
+  const project = args.some(
+    (a, i) =>
+      a === "--location=project" ||
+      ((a === "--location" || a === "-L") && args[i + 1] === "project"),
+  );
+  return ["set", "delete", "rm", "edit"].includes(action) && !project ? "write" : null;
+}
+
+/** The first word that is not a flag. */
+function firstWord(args: readonly string[]): string {
+  return args.find((a) => !a.startsWith("-")) ?? "";
+}
+
+/**
+ * How `tool args…` runs; `tool` is null for `safe-npm <args…>` (the project's manager, not yet
+ * known: only the rules every manager shares apply), `hasProject` whether a project was found.
+ */
+export function handling(
+  tool: string | null,
+  args: readonly string[],
+  hasProject: boolean,
+): Handling {
+  const manager = tool === null ? "npm" : managerOf(tool);
+  const word = firstWord(args);
+  const runner = tool === "npx" || tool === "pnpx" || tool === "bunx";
+  if (!runner) {
+    if (
+      word === "publish" ||
+      (manager === "yarn" &&
+        word === "npm" &&
+        firstWord(args.slice(args.indexOf("npm") + 1)) === "publish")
+    ) {
+      return {
+        kind: "refuse",
+        code: "NOT_SANDBOXED",
+        why: "publish runs the package's prepack, prepare and publish scripts with your registry credentials, which the sandbox never holds",
+      };
+    }
+    const config = configCommand(manager, args);
+    // A write to the user's config inside would land in the throw-away home and be lost.
+    if (config === "write") return { kind: "host" };
+    if (config === "read" && !hasProject) return { kind: "host" };
+    const yarnGlobal = manager === "yarn" && word === "global";
+    if (
+      (isGlobal(args) || yarnGlobal) &&
+      !GLOBAL_READS.has(yarnGlobal ? firstWord(args.slice(args.indexOf("global") + 1)) : word)
+    ) {
+      return {
+        kind: "refuse",
+        code: "GLOBAL_INSTALL",
+        why: "a global install writes the global prefix, where the host's own commands live, and runs the packages' scripts there",
+      };
+    }
+    if (isGlobal(args) || yarnGlobal) return { kind: "host" };
+    if (tool !== null && ACCOUNT.has(word) && (HOST_WORDS[manager] ?? []).includes(word)) {
+      return { kind: "host" };
+    }
+  }
+  if (hasProject) return { kind: "sandbox" };
+  if (runner) return { kind: "here" };
+  // A bare `yarn` installs: with no project, "no package.json" is the answer.
+  if (args.length === 0 && manager !== "yarn") return { kind: "host" };
+  if (args.length > 0 && args.every((a) => ONLY_INFO.has(a))) return { kind: "host" };
+  if ((HOST_WORDS[manager] ?? []).includes(word)) return { kind: "host" };
+  if ((HERE_WORDS[manager] ?? []).includes(word)) return { kind: "here" };
+  return { kind: "sandbox" };
+}

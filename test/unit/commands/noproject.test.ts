@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { commandClass } from "../../../src/commands/classes.js";
+import { handling } from "../../../src/commands/noproject.js";
+
+describe("commands without a project (the README's table)", () => {
+  it.each([
+    ["npm", ["--version"], "host"],
+    ["npm", [], "host"],
+    ["npm", ["help", "install"], "host"],
+    ["npm", ["view", "react", "version"], "host"],
+    ["npm", ["config", "get", "registry"], "host"],
+    ["npm", ["config", "list"], "host"],
+    ["npm", ["get", "registry"], "host"],
+    ["yarn", [], "sandbox"],
+    ["pnpm", [], "host"],
+    ["npm", ["login"], "host"],
+    ["yarn", ["--version"], "host"],
+    ["pnpm", ["-v"], "host"],
+    ["bun", ["--version"], "host"],
+    ["npx", ["create-vite", "my-app"], "here"],
+    ["npm", ["init"], "here"],
+    ["npm", ["init", "vite", "my-app"], "here"],
+    ["npm", ["create", "vite"], "here"],
+    ["npm", ["exec", "--", "cowsay", "hi"], "here"],
+    ["pnpm", ["dlx", "create-vite"], "here"],
+    ["pnpx", ["create-vite"], "here"],
+    ["yarn", ["create", "vite"], "here"],
+    ["bunx", ["create-vite"], "here"],
+    ["bun", ["create", "vite"], "here"],
+    ["npm", ["install"], "sandbox"],
+    ["npm", ["run", "build"], "sandbox"],
+    ["npm", ["ls", "-g"], "host"],
+  ] as const)("%s %j → %s", (tool, args, kind) => {
+    expect(handling(tool, args, false).kind).toBe(kind);
+  });
+
+  it("refuses global installs and publish with or without a project", () => {
+    for (const hasProject of [false, true]) {
+      for (const [tool, args] of [
+        ["npm", ["install", "-g", "x"]],
+        ["npm", ["i", "--global", "x"]],
+        ["npm", ["--location=global", "install", "x"]],
+        ["pnpm", ["add", "-g", "x"]],
+        ["yarn", ["global", "add", "x"]],
+        ["bun", ["add", "-g", "x"]],
+      ] as const) {
+        expect(handling(tool, args, hasProject)).toMatchObject({
+          kind: "refuse",
+          code: "GLOBAL_INSTALL",
+        });
+      }
+      for (const [tool, args] of [
+        ["npm", ["publish"]],
+        ["pnpm", ["publish", "--access", "public"]],
+        ["yarn", ["npm", "publish"]],
+        ["bun", ["publish"]],
+      ] as const) {
+        expect(handling(tool, args, hasProject)).toMatchObject({
+          kind: "refuse",
+          code: "NOT_SANDBOXED",
+        });
+      }
+      expect(handling(null, ["publish"], hasProject).kind).toBe("refuse");
+    }
+  });
+
+  it("writes the user's config on the host, with or without a project (inside it would be lost)", () => {
+    for (const hasProject of [false, true]) {
+      expect(handling("npm", ["config", "set", "fund", "false"], hasProject).kind).toBe("host");
+      expect(handling("npm", ["set", "fund", "false"], hasProject).kind).toBe("host");
+      expect(handling("npm", ["config", "delete", "fund"], hasProject).kind).toBe("host");
+      expect(handling("pnpm", ["config", "set", "x", "y"], hasProject).kind).toBe("host");
+    }
+    // The project's config is read-only inside, and its reads belong to the project.
+    expect(handling("npm", ["config", "set", "x", "y", "--location=project"], true).kind).toBe(
+      "sandbox",
+    );
+    expect(handling("npm", ["config", "get", "registry"], true).kind).toBe("sandbox");
+    expect(handling("yarn", ["config", "set", "x", "y"], true).kind).toBe("sandbox");
+  });
+
+  it("reads -g only before `--`: after it, the words are the command's", () => {
+    expect(handling("npm", ["exec", "--", "tool", "-g"], true).kind).toBe("sandbox");
+    expect(handling("npm", ["exec", "-g", "--", "tool"], true).kind).toBe("refuse");
+  });
+
+  it("runs the account commands on the host in a project too (the token never enters)", () => {
+    expect(handling("npm", ["whoami"], true).kind).toBe("host");
+    expect(handling("npm", ["login", "--registry", "https://r.example"], true).kind).toBe("host");
+    // npx's words are a package's: `npx whoami` runs a package, in the sandbox.
+    expect(handling("npx", ["whoami"], true).kind).toBe("sandbox");
+  });
+
+  it("leaves everything else in a project to the sandbox", () => {
+    expect(handling("npm", ["--version"], true).kind).toBe("sandbox");
+    expect(handling("npm", ["view", "x"], true).kind).toBe("sandbox");
+    expect(handling("npx", ["create-vite"], true).kind).toBe("sandbox");
+  });
+});
+
+describe("scaffolders and registry queries reach the registry", () => {
+  it.each([
+    ["npm", ["init", "vite"], "install"],
+    ["npm", ["init"], "run"],
+    ["npm", ["init", "-y"], "run"],
+    ["npm", ["create", "vite", "app"], "install"],
+    ["pnpm", ["create", "vite"], "install"],
+    ["yarn", ["create", "vite"], "install"],
+    ["bun", ["create", "vite"], "install"],
+    ["npm", ["view", "react"], "install"],
+  ] as const)("%s %j → %s", (tool, args, cls) => {
+    expect(commandClass(tool, args)).toBe(cls);
+  });
+});
