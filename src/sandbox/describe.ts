@@ -86,6 +86,8 @@ function settingValue(key: string, resolved: ResolvedSettings): string {
       return e.home;
     case "cache":
       return e.cache;
+    case "ports":
+      return e.ports.enabled ? JSON.stringify(e.ports.fixed) : "false";
     default:
       return e.packageManager ?? "(detected)";
   }
