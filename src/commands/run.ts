@@ -241,7 +241,7 @@ async function withProxy(
  * Forwarding from the host's loopback (network/ports.ts) for the length of the sandbox. The
  * forwarding code is a lazy chunk loaded when something is to be forwarded — or now, before
  * the sandbox starts, when safe-npm itself lies in the project (code inside could change the
- * chunk on disk before it is loaded). The forwarder's own source is always read now.
+ * chunk and the forwarder's source on disk before they are loaded).
  */
 async function withPorts<T>(
   ports: EffectiveSettings["ports"] | null,
@@ -252,11 +252,11 @@ async function withPorts<T>(
   body: (onReady?: (sandboxPid: number) => void) => Promise<T>,
 ): Promise<T> {
   if (ports === null) return body();
-  const source = forwarderSource();
   const load = () => import("../network/forward.js");
   const local = relative(project.root, PACKAGE_ROOT);
   const inProject = local === "" || (!local.startsWith("..") && !isAbsolute(local));
   const preloaded = inProject ? await load() : null;
+  const source = inProject ? forwarderSource() : null;
   let netns = 0;
   const watcher = watchPorts({
     fixed: ports.fixed,
@@ -273,7 +273,7 @@ async function withPorts<T>(
         enterUser: host.uid !== 0,
         nsenter: host.nsenter,
         node: process.execPath,
-        source,
+        source: source ?? forwarderSource(),
         report: (line) => out.stderr(`safe-npm: ${line}\n`),
       });
     },

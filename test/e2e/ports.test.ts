@@ -184,6 +184,8 @@ describe.skipIf(unavailable !== "")("ports", () => {
       const many = await Promise.all([1, 2, 3, 4].map((i) => get(port, `/${i}`)));
       expect(many).toEqual([1, 2, 3, 4].map((i) => `hello from the sandbox /${i}\n`));
       expect(count(dev.stderr(), "safe-npm: forwarding")).toBe(1);
+      // One forwarder while it runs (the check below can see it)…
+      expect(processesWith("resetAndDestroy")).toHaveLength(1);
 
       // The run ends by itself: nothing listens on the host any more, no forwarder is left.
       expect(await get(port, "/quit")).toBe("hello from the sandbox /quit\n");
