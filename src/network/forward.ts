@@ -89,8 +89,13 @@ export async function startForwarding(input: StartInput): Promise<Forwarding> {
   let closing = false;
   const servers: net.Server[] = [];
   child.on("error", () => {});
+  let markExited: () => void = () => {};
+  const exit = new Promise<void>((resolve) => {
+    markExited = resolve;
+  });
   child.once("exit", (code, signal) => {
     exited = true;
+    markExited();
     if (!closing) {
       const why = stderr.trim() || (signal ?? `exit status ${code}`);
       input.report(`port forwarding stopped: ${why}`);
@@ -136,7 +141,11 @@ export async function startForwarding(input: StartInput): Promise<Forwarding> {
     close: async () => {
       closing = true;
       await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-      if (!exited) child.kill("SIGKILL");
+      // Waited for: nothing of the run is left once safe-npm returns.
+      if (!exited) {
+        child.kill("SIGKILL");
+        await exit;
+      }
     },
   };
 }

@@ -250,16 +250,19 @@ describe.skipIf(unavailable !== "")("ports", () => {
     TIMEOUT,
   );
 
-  it(
-    "stops forwarding on SIGTERM: nothing listens on the host port afterwards",
-    async () => {
+  it.each([
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+  ] as const)(
+    "stops forwarding on %s: nothing listens on the host port afterwards",
+    async (signal, status) => {
       const port = await freePort();
       const dev = startDev(world, [], [String(port), "::1"]);
       await waitFor(() => dev.stderr().includes(forwardingLine(port)), "the forwarding line");
       // A server listening on ::1 only is reached from the host's 127.0.0.1 too.
       expect(await get(port, "/v6-inside")).toBe("hello from the sandbox /v6-inside\n");
-      dev.child.kill("SIGTERM");
-      expect(await dev.exited).toBe(143);
+      dev.child.kill(signal);
+      expect(await dev.exited).toBe(status);
       expect(await connectResult(port)).toBe("ECONNREFUSED");
       expect(await connectResult(port, "::1")).toMatch(/ECONNREFUSED|EADDRNOTAVAIL/);
       expect(processesWith("resetAndDestroy")).toEqual([]);
