@@ -26,6 +26,23 @@ export const POLL_MS = 250;
 /** Ports below this are forwarded only when named (`--port`, `ports`): as root they would take the host's privileged ports. */
 export const FIRST_AUTOMATIC_PORT = 1024;
 
+/**
+ * The kernel's range for ports picked by `listen(0)` (a test's throw-away server, the registry
+ * bridge): not forwarded automatically — dev servers use fixed ports below it, and a test suite
+ * would otherwise print a line per server. Read lazily, the first time something listens.
+ */
+export function ephemeralRange(
+  read: () => string = () => readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "latin1"),
+): [number, number] {
+  try {
+    const [low, high] = read().trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low as number, high as number];
+  } catch {
+    // no /proc/sys here
+  }
+  return [32768, 60999];
+}
+
 /** At most this many ports are forwarded automatically: a run cannot fill the host's loopback. */
 export const MAX_AUTOMATIC_PORTS = 64;
 
@@ -98,7 +115,7 @@ export function reachablePorts(listeners: readonly Listener[]): Map<number, Targ
     const target = l.family === 4 || l.address.startsWith("::ffff:") ? "127.0.0.1" : "::1";
     const targets = out.get(l.port) ?? [];
     if (!targets.includes(target)) targets.push(target);
-    targets.sort((a) => (a === "127.0.0.1" ? -1 : 1));
+    targets.sort((a, b) => (a === b ? 0 : a === "127.0.0.1" ? -1 : 1));
     out.set(l.port, targets);
   }
   return out;
@@ -148,6 +165,7 @@ export function watchPorts(options: PortOptions): {
   /** Ports handled (forwarded, refused or reported): each is looked at once. */
   const seen = new Set<number>(options.exclude);
   let automatic = 0;
+  let ephemeral: [number, number] | null = null;
   let chain: Promise<void> = Promise.resolve();
 
   const forwarder = (pid: number): Promise<Forwarding | null> => {
@@ -169,7 +187,8 @@ export function watchPorts(options: PortOptions): {
     if (closed) return;
     for (const [port, targets] of reachablePorts(readListeners(pid))) {
       if (seen.has(port)) continue;
-      if (port < FIRST_AUTOMATIC_PORT) {
+      ephemeral ??= ephemeralRange();
+      if (port < FIRST_AUTOMATIC_PORT || (port >= ephemeral[0] && port <= ephemeral[1])) {
         seen.add(port);
         continue;
       }

@@ -77,7 +77,7 @@ function describePorts(
   if (network === "full") return "nothing to forward (the sandbox shares the host's network)";
   if (!ports.enabled) return "off (nothing inside is reachable from the host)";
   const fixed = ports.fixed.length > 0 ? `; from the start: ${ports.fixed.join(", ")}` : "";
-  return `a server listening inside on loopback (port >= 1024) is forwarded from the host's 127.0.0.1 and ::1 while the command runs${fixed}`;
+  return `a server listening inside on loopback (port >= 1024, not a listen(0) port) is forwarded from the host's 127.0.0.1 and ::1 while the command runs${fixed}`;
 }
 
 function settingValue(key: string, resolved: ResolvedSettings): string {

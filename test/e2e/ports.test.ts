@@ -47,14 +47,19 @@ function startDev(world: World, flags: string[], args: string[]): Dev {
   return dev;
 }
 
-/** A port nothing on the host listens on right now (127.0.0.1 and ::1). */
+/**
+ * A port nothing on the host listens on right now (127.0.0.1 and ::1), below the kernel's
+ * ephemeral range like a dev server's (ports in it are not forwarded automatically).
+ */
 async function freePort(): Promise<number> {
   for (;;) {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as net.AddressInfo).port;
-    await new Promise((resolve) => server.close(resolve));
-    if ((await connectResult(port, "::1")) !== "connected") return port;
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    if (free && (await connectResult(port, "::1")) !== "connected") return port;
   }
 }
 

@@ -2,6 +2,7 @@ import net from "node:net";
 import { describe, expect, it, vi } from "vitest";
 import { ENTER_NETNS_PERL, forwarderLaunch } from "../../../src/network/forward.js";
 import {
+  ephemeralRange,
   FIRST_AUTOMATIC_PORT,
   type Forwarding,
   parseListeners,
@@ -95,6 +96,19 @@ describe("reachablePorts", () => {
       3001: ["127.0.0.1"],
       4000: ["127.0.0.1"],
     });
+  });
+});
+
+describe("ephemeralRange", () => {
+  it("reads the kernel's range, with its default when unreadable", () => {
+    expect(ephemeralRange(() => "32768\t60999\n")).toEqual([32768, 60999]);
+    expect(ephemeralRange(() => "1024 65535")).toEqual([1024, 65535]);
+    expect(ephemeralRange(() => "garbage")).toEqual([32768, 60999]);
+    expect(
+      ephemeralRange(() => {
+        throw new Error("ENOENT");
+      }),
+    ).toEqual([32768, 60999]);
   });
 });
 
@@ -196,21 +210,35 @@ describe("watchPorts", () => {
   it("notices a new listening socket in the namespace it polls and forwards it once", async () => {
     const f = fake();
     // This process's own namespace stands in for the sandbox's.
+    // One server at a port a dev server would use, one where listen(0) puts a test's server.
+    const listenOn = (port: number): Promise<net.Server | null> =>
+      new Promise((resolve) => {
+        const server = net.createServer();
+        server.once("error", () => resolve(null));
+        server.listen(port, "127.0.0.1", () => resolve(server));
+      });
+    let server: net.Server | null = null;
+    while (server === null) server = await listenOn(20_000 + Math.floor(Math.random() * 12_000));
+    const port = (server.address() as net.AddressInfo).port;
+    const throwaway = (await listenOn(0)) as net.Server;
+    const ephemeral = (throwaway.address() as net.AddressInfo).port;
     const w = watchPorts({ fixed: [], exclude: [], report: () => {}, start: f.start });
     w.ready(process.pid);
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as net.AddressInfo).port;
     try {
       await vi.waitFor(() => expect(f.added).toContainEqual([port, ["127.0.0.1"]]), {
         timeout: 30_000,
       });
       await w.close();
       expect(f.added.filter(([p]) => p === port)).toHaveLength(1);
+      // Seen in the same poll, and left alone.
+      expect(f.added.map(([p]) => p)).not.toContain(ephemeral);
+      const [low, high] = ephemeralRange();
+      expect(f.added.every(([p]) => p < low || p > high)).toBe(true);
       expect(f.added.every(([p]) => p >= FIRST_AUTOMATIC_PORT)).toBe(true);
       expect(new Set(f.starts)).toEqual(new Set([process.pid]));
     } finally {
       server.close();
+      throwaway.close();
     }
   });
 
