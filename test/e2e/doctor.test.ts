@@ -144,6 +144,7 @@ describe.skipIf(unavailable !== "")("safe-npm doctor", () => {
       "package manager",
       "settings",
       "network",
+      "port forwarding",
     ]);
     expect(doc.checks.every((c) => c.ok)).toBe(true);
     expect(doc.checks.every((c) => c.fix === undefined)).toBe(true);
