@@ -3,9 +3,9 @@
  * network, the project's guards, the policy, then the spawn and the after-run check. Each step
  * is a function of the module that owns it; this is the only place that runs them in order.
  */
-import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { createHash, randomInt } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
+import { isAbsolute, join, relative } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import { type HostInfo, resolveTool } from "../host/host.js";
@@ -13,6 +13,7 @@ import { type Project, workingDirEntries } from "../host/project.js";
 import { requireNode, requirePrepared, resolveTools, toolchainInput } from "../host/toolchain.js";
 import type { AllowEntry } from "../network/allowlist.js";
 import { bridgeHostPath } from "../network/inside.js";
+import { forwarderSource, watchPorts } from "../network/ports.js";
 import type { NetworkProxy } from "../network/proxy.js";
 import { registryAllowlist, registryFiles } from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
@@ -34,7 +35,8 @@ import { runDirect } from "../sandbox/spawn.js";
 import type { FoundSettings } from "../settings/find.js";
 import { settingsInput } from "../settings/host-paths.js";
 import { protectSource, type ResolvedSettings, resolveSettings } from "../settings/index.js";
-import { VERSION } from "../version.js";
+import type { EffectiveSettings } from "../settings/merge.js";
+import { PACKAGE_ROOT, VERSION } from "../version.js";
 import { describeTarget, type Request } from "./target.js";
 import type { Output, RunOptions } from "./types.js";
 
@@ -64,6 +66,10 @@ export async function sandboxRun(
   if (host.bwrap === null && !options.dryRun) throw noBwrap();
   const tools = resolveTools(request.kind, request.command, request.detected, host);
   const network = effective.network[request.cls];
+  // With --network full the sandbox shares the host's network: nothing to forward.
+  const ports = network === "full" || !effective.ports.enabled ? null : effective.ports;
+  // The bridge's own listener inside, chosen here so that it is never forwarded.
+  const bridgePort = network === "registry" && ports !== null ? randomInt(32768, 61000) : 0;
   // Before anything reads the project's config: refuses links planted in the project.
   // A working directory made the project (a scaffolder with no package.json above) keeps what it
   // already held read-only: only new entries can be written.
@@ -127,7 +133,7 @@ export async function sandboxRun(
   if (options.dryRun) {
     const proxy =
       network === "registry"
-        ? { socketPath: "<proxy socket>", bridgePath: bridgeHostPath() }
+        ? { socketPath: "<proxy socket>", bridgePath: bridgeHostPath(), port: bridgePort }
         : null;
     const policy = resolvePolicy({ ...input, proxy });
     const invocation = buildBwrapArgs(policy, seccomp);
@@ -152,15 +158,21 @@ export async function sandboxRun(
   return withProxy(network, allow, options.verbose, out, async (proxy) => {
     const policy = resolvePolicy({
       ...input,
-      proxy: proxy === null ? null : { socketPath: proxy.socketPath, bridgePath: bridgeHostPath() },
+      proxy:
+        proxy === null
+          ? null
+          : { socketPath: proxy.socketPath, bridgePath: bridgeHostPath(), port: bridgePort },
     });
     if (options.verbose) out.stderr(describe(policy));
-    const outcome = await runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
-      watch: guards.watch,
-      install: request.cls === "install",
-      report: out.stderr,
-      journal: join(host.cacheHome, "safe-npm", "runs"),
-    }).finally(recordUse);
+    const outcome = await withPorts(ports, bridgePort, host, project, out, (onReady) =>
+      runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
+        watch: guards.watch,
+        install: request.cls === "install",
+        report: out.stderr,
+        journal: join(host.cacheHome, "safe-npm", "runs"),
+        ...(onReady ? { onReady } : {}),
+      }),
+    ).finally(recordUse);
     // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
     if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
       throw sandboxFailed(host.uid, outcome.exitCode);
@@ -192,7 +204,12 @@ export async function nestedRun(
 function runSettings(ctx: RunContext, options: RunOptions): Promise<ResolvedSettings> {
   return resolveSettings(
     ctx.found,
-    { ...(options.network ? { network: options.network } : {}), allow: options.allow },
+    {
+      ...(options.network ? { network: options.network } : {}),
+      allow: options.allow,
+      ports: options.ports,
+      noPorts: options.noPorts,
+    },
     {
       trustForRun: options.trustConfig || ctx.host.env.SAFE_NPM_TRUST_CONFIG === "1",
       store: ctx.store,
@@ -267,4 +284,59 @@ export async function hostRun(
     return 0;
   }
   return (await runDirect(command, "/")).exitCode;
+}
+
+/**
+ * Forwarding from the host's loopback (network/ports.ts) for the length of the sandbox. The
+ * forwarding code is a lazy chunk loaded when something is to be forwarded — or now, before
+ * the sandbox starts, when safe-npm itself lies in the project (code inside could change the
+ * chunk and the forwarder's source on disk before they are loaded).
+ */
+async function withPorts<T>(
+  ports: EffectiveSettings["ports"] | null,
+  bridgePort: number,
+  host: HostInfo,
+  project: Project,
+  out: Output,
+  body: (onReady?: (sandboxPid: number) => void) => Promise<T>,
+): Promise<T> {
+  if (ports === null) return body();
+  const load = () => import("../network/forward.js");
+  const local = relative(project.root, PACKAGE_ROOT);
+  const inProject = local === "" || (!local.startsWith("..") && !isAbsolute(local));
+  const preloaded = inProject ? await load() : null;
+  const source = inProject ? forwarderSource() : null;
+  let netns = 0;
+  const watcher = watchPorts({
+    fixed: ports.fixed,
+    exclude: bridgePort === 0 ? [] : [bridgePort],
+    report: (line) => out.stderr(`safe-npm: ${line}\n`),
+    start: async (pid) => {
+      if (host.nsenter === null)
+        throw new Error("nsenter (util-linux) is not in /usr/bin or /bin; install util-linux");
+      if (!host.perl) throw new Error("/usr/bin/perl is missing");
+      const { startForwarding } = preloaded ?? (await load());
+      return startForwarding({
+        pid,
+        netns,
+        enterUser: host.uid !== 0,
+        nsenter: host.nsenter,
+        node: process.execPath,
+        source: source ?? forwarderSource(),
+        report: (line) => out.stderr(`safe-npm: ${line}\n`),
+      });
+    },
+  });
+  try {
+    return await body((pid) => {
+      try {
+        netns = statSync(`/proc/${pid}/ns/net`).ino;
+      } catch {
+        return; // the sandbox ended already
+      }
+      watcher.ready(pid);
+    });
+  } finally {
+    await watcher.close();
+  }
 }

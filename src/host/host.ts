@@ -72,6 +72,11 @@ export interface HostInfo {
   sandbox: SandboxMarker | null;
   /** /usr/bin/perl exists (it gives the command the terminal's foreground inside). */
   perl: boolean;
+  /**
+   * util-linux's nsenter from a system directory (never PATH, which the project can lead with
+   * `node_modules/.bin`): it runs the port forwarder in the sandbox's network namespace.
+   */
+  nsenter: string | null;
 }
 
 /** The top-level directories a sandbox offers besides /usr and /etc. */
@@ -142,6 +147,7 @@ export function gatherHost(
     jobControl: isJob(),
     sandbox: readSandboxMarker(),
     perl: isExecutable("/usr/bin/perl"),
+    nsenter: which("nsenter", ["/usr/bin", "/bin"]),
   };
 }
 

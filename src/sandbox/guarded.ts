@@ -36,6 +36,8 @@ export interface GuardedRun {
    * run killed with SIGKILL never reaches its check, so the next run in the project makes it.
    */
   journal: string;
+  /** Called once the sandbox is set up, with its pid 1 (spawn.ts). */
+  onReady?: (sandboxPid: number) => void;
 }
 
 export async function runGuarded(
@@ -61,7 +63,10 @@ export async function runGuarded(
   const hold = (): void => {};
   for (const signal of HELD) process.on(signal, hold);
   try {
-    return await runSandbox(bwrap, invocation, { foreground: policy.foreground });
+    return await runSandbox(bwrap, invocation, {
+      foreground: policy.foreground,
+      ...(run.onReady ? { onReady: run.onReady } : {}),
+    });
   } finally {
     try {
       cleanupPlaceholders(placeholders, root);

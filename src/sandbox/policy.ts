@@ -134,7 +134,11 @@ export interface PolicyInput {
   settings: SettingsInput;
   toolchain: ToolchainInput;
   /** Registry mode: the host proxy's socket and the bridge script, bound read-only inside. */
-  proxy: { socketPath: string; bridgePath: string } | null;
+  /**
+   * `port`: where the bridge listens on the sandbox's loopback (0 or absent: the kernel picks).
+   * Chosen outside when ports are forwarded, so the bridge's own listener is never forwarded.
+   */
+  proxy: { socketPath: string; bridgePath: string; port?: number } | null;
   version: string;
 }
 
@@ -369,7 +373,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
   const bridged = input.network === "registry" && input.proxy !== null;
   const seccomp = host.arch === "x64" || host.arch === "arm64";
   return {
-    command: bridged ? bridgeArgv(nodeInside, command) : command,
+    command: bridged ? bridgeArgv(nodeInside, command, { port: input.proxy?.port }) : command,
     cwd: host.cwd,
     env,
     mounts,
