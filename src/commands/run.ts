@@ -11,9 +11,10 @@ import type { HostInfo } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { requireNode, requirePrepared, resolveTools, toolchainInput } from "../host/toolchain.js";
 import type { AllowEntry } from "../network/allowlist.js";
+import type { RegistryHook } from "../network/gateway-hook.js";
 import { bridgeHostPath } from "../network/inside.js";
 import type { NetworkProxy } from "../network/proxy.js";
-import { registryAllowlist, registryFiles } from "../network/registries.js";
+import { registryAllowlist, registryFiles, registryRules } from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
 import { runGuarded } from "../sandbox/guarded.js";
@@ -63,7 +64,8 @@ export async function sandboxRun(
   const network = effective.network[request.cls];
   // Before anything reads the project's config: refuses links planted in the project.
   const guards = guardProject(project.root, host, effective.protect, protectSource(resolved));
-  const allow =
+  const toolchain = toolchainInput(node, tools, host);
+  let allow =
     network === "registry"
       ? await registryAllowlist(
           host,
@@ -73,7 +75,21 @@ export async function sandboxRun(
           request.command,
         )
       : [];
-  const toolchain = toolchainInput(node, tools, host);
+  // The registry's request rules, and the credentials the proxy adds on the host.
+  const publish = request.publish === true;
+  const rules =
+    network === "registry"
+      ? await registryRules(host, project, toolchain.npmGlobalConfig, allow, {
+          publish,
+          berry: isYarnBerry(request, project.root),
+          command: request.command,
+        })
+      : null;
+  if (rules !== null)
+    allow = [
+      ...allow,
+      ...rules.allow.filter((a) => !allow.some((b) => b.host === a.host && b.port === a.port)),
+    ];
   if (!options.dryRun) requirePrepared(request.kind, tools, toolchain, project.root);
   const privateHome = privateHomeDir(
     host.cacheHome,
@@ -100,6 +116,7 @@ export async function sandboxRun(
     sealDirs: guards.sealDirs,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
+    credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],
   };
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
   const describe = (policy: Policy): string =>
@@ -128,7 +145,14 @@ export async function sandboxRun(
   const bwrap = host.bwrap;
   if (!options.quiet && out.stderrIsTty) banner(request, network, resolved, out);
   if (effective.home === "private") preparePrivateHome(privateHome);
-  return withProxy(network, allow, options.verbose, out, async (proxy) => {
+  if (options.verbose && rules !== null) {
+    for (const line of [
+      ...rules.held.map((h) => `adds the credential of ${h} on the host`),
+      ...rules.notes,
+    ])
+      out.stderr(`safe-npm: ${line}\n`);
+  }
+  return withProxy(network, allow, rules?.hook, options.verbose, out, async (proxy) => {
     const policy = resolvePolicy({
       ...input,
       proxy: proxy === null ? null : { socketPath: proxy.socketPath, bridgePath: bridgeHostPath() },
@@ -136,7 +160,7 @@ export async function sandboxRun(
     if (options.verbose) out.stderr(describe(policy));
     const outcome = await runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
       watch: guards.watch,
-      install: request.cls === "install",
+      install: request.cls === "install" && !publish,
       report: out.stderr,
       journal: join(host.cacheHome, "safe-npm", "runs"),
     });
@@ -145,6 +169,13 @@ export async function sandboxRun(
       throw sandboxFailed(host.uid, outcome.exitCode);
     return outcome.exitCode;
   });
+}
+
+/** yarn 2+: it reads `.yarnrc.yml` and ignores `.npmrc`, for credentials too. */
+function isYarnBerry(request: Request, root: string): boolean {
+  const tool = request.command[0] ?? "";
+  if (tool !== "yarn" && tool !== "yarnpkg") return false;
+  return request.detected?.agent === "yarn@berry" || existsSync(join(root, ".yarnrc.yml"));
 }
 
 /**
@@ -204,13 +235,14 @@ function banner(request: Request, network: NetworkMode, resolved: ResolvedSettin
 async function withProxy(
   network: NetworkMode,
   allow: readonly AllowEntry[],
+  registryHook: RegistryHook | undefined,
   verbose: boolean,
   out: Output,
   body: (proxy: NetworkProxy | null) => Promise<number>,
 ): Promise<number> {
   if (network !== "registry") return body(null);
   const { startProxy, proxyReport } = await import("../network/proxy.js");
-  const proxy = await startProxy({ allow });
+  const proxy = await startProxy({ allow, registryHook });
   try {
     return await body(proxy);
   } finally {

@@ -109,6 +109,9 @@ export interface Policy {
 
 export type RequestKind = "pm" | "exec" | "shell";
 
+/** The token npm sees inside for a registry whose credential the proxy adds (never a secret). */
+export const CREDENTIAL_PLACEHOLDER = "safe-npm-adds-the-credential-on-the-host";
+
 export interface PolicyInput {
   host: HostInfo;
   project: Project;
@@ -135,6 +138,12 @@ export interface PolicyInput {
   toolchain: ToolchainInput;
   /** Registry mode: the host proxy's socket and the bridge script, bound read-only inside. */
   proxy: { socketPath: string; bridgePath: string } | null;
+  /**
+   * `safe-npm publish`: npm-style registry keys (`//host/path/`) whose credential the proxy adds
+   * on the host. npm refuses to publish without a credential of its own (ENEEDAUTH), so the
+   * copy of ~/.npmrc inside names a placeholder token there, which the proxy replaces.
+   */
+  credentialPlaceholders?: readonly string[] | undefined;
   version: string;
 }
 
@@ -238,12 +247,20 @@ export function resolvePolicy(input: PolicyInput): Policy {
       mounts.push({ kind: "bind", src: join(input.privateHome, rel), dest: join(host.home, rel) });
     }
   }
-  if (host.userNpmrc !== null && !settings.fullNpmrc) {
+  const placeholders = (input.credentialPlaceholders ?? []).map(
+    (key) => `${key}:_authToken=${CREDENTIAL_PLACEHOLDER}\n`,
+  );
+  if ((host.userNpmrc !== null || placeholders.length > 0) && !settings.fullNpmrc) {
     mounts.push({
       kind: "data",
       dest: join(homeInside, ".npmrc"),
-      data: sanitizeNpmrc(host.userNpmrc, { home: host.home }).text,
-      label: "~/.npmrc without credentials",
+      data:
+        (host.userNpmrc === null ? "" : sanitizeNpmrc(host.userNpmrc, { home: host.home }).text) +
+        placeholders.join(""),
+      label:
+        placeholders.length > 0
+          ? "~/.npmrc without credentials, placeholder tokens for the proxy to replace"
+          : "~/.npmrc without credentials",
     });
   }
   for (const file of settings.dotfiles)
