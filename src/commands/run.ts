@@ -14,7 +14,12 @@ import type { AllowEntry } from "../network/allowlist.js";
 import type { RegistryHook } from "../network/gateway-hook.js";
 import { bridgeHostPath } from "../network/inside.js";
 import type { NetworkProxy } from "../network/proxy.js";
-import { registryAllowlist, registryFiles, registryRules } from "../network/registries.js";
+import {
+  readProjectFile,
+  registryAllowlist,
+  registryFiles,
+  registryRules,
+} from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
 import { runGuarded } from "../sandbox/guarded.js";
@@ -117,6 +122,7 @@ export async function sandboxRun(
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
     credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],
+    projectNpmrc: readProjectFile(join(project.root, ".npmrc")),
   };
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
   const describe = (policy: Policy): string =>

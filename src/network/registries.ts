@@ -171,7 +171,7 @@ function publishedNames(root: string, command: readonly string[]): string[] {
 }
 
 /** A project file's text; null when missing. Never through a link, never a FIFO. */
-function readProjectFile(path: string): string | null {
+export function readProjectFile(path: string): string | null {
   try {
     return readRegularFile(path, true);
   } catch (error) {

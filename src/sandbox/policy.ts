@@ -8,7 +8,7 @@ import { MARKER_PATH } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { isInside } from "../host/project.js";
 import { bridgeArgv, bridgeBinds } from "../network/inside.js";
-import { sanitizeNpmrc, stripUrlCredentials } from "./npmrc.js";
+import { sanitizeNpmrc, stripUrlCredentials, withoutCredentials } from "./npmrc.js";
 import { CACHE_DIRS } from "./privatehome.js";
 
 export type { NetworkMode } from "../settings/merge.js";
@@ -144,6 +144,8 @@ export interface PolicyInput {
    * copy of ~/.npmrc inside names a placeholder token there, which the proxy replaces.
    */
   credentialPlaceholders?: readonly string[] | undefined;
+  /** Text of the project's `.npmrc` (read without following a link), or null. */
+  projectNpmrc?: string | null | undefined;
   version: string;
 }
 
@@ -314,6 +316,20 @@ export function resolvePolicy(input: PolicyInput): Policy {
     mounts.push({ kind: "bind", src: project.root, dest: project.root });
   }
   for (const path of input.protect) mounts.push({ kind: "ro-bind", src: path, dest: path });
+  // The project's .npmrc with its credentials removed, over the read-only original: the proxy
+  // adds them on the host, and a token written there (or in a git-ignored copy) stays out. Not
+  // with the host's network (no proxy) or when the user passes ~/.npmrc in full.
+  if (input.projectNpmrc != null && !settings.fullNpmrc && input.network !== "full") {
+    const stripped = withoutCredentials(input.projectNpmrc);
+    if (stripped.removed.length > 0) {
+      mounts.push({
+        kind: "data",
+        dest: join(project.root, ".npmrc"),
+        data: stripped.text,
+        label: "the project's .npmrc without credentials",
+      });
+    }
+  }
   // A path already mounted read-only (the user's .npmrc with home "project") needs no stand-in.
   const mounted = new Set(mounts.map((m) => m.dest));
   for (const path of input.seal) {

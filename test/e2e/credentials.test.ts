@@ -255,6 +255,39 @@ describe.skipIf(unavailable !== "")("registry credentials stay on the host (plai
   });
 });
 
+describe.skipIf(unavailable !== "")("a token written in the project's .npmrc", () => {
+  let registry: PrivateRegistry;
+  let world: World;
+  let run: RunResult;
+  beforeAll(async () => {
+    registry = await startPrivateRegistry({ packed });
+    ({ world } = privateWorld(registry, MANAGERS[0] as Manager));
+    // Git-ignored, as such files usually are; nothing about it in the user's config.
+    writeFileSync(
+      join(world.project, ".npmrc"),
+      `${readFileSync(join(world.project, ".npmrc"), "utf8")}//127.0.0.1:${registry.port}/:_authToken=${registry.token}\n`,
+    );
+    writeFileSync(join(world.home, ".npmrc"), "update-notifier=false\n");
+    run = await world.run(["install"]);
+  });
+  afterAll(async () => {
+    world?.dispose();
+    await registry?.close();
+  });
+
+  it("is used on the host, and the project's .npmrc inside has it no more", () => {
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(registry.log.filter((r) => r.path.endsWith(".tgz")).map((r) => r.auth)).toEqual([
+      "token",
+    ]);
+    const report = readProbe(world);
+    // The control is the file on the host, which still holds it.
+    expect(readFileSync(join(world.project, ".npmrc"), "utf8")).toContain(registry.token);
+    expect(report.found.projectNpmrc).toContain(`@private:registry=${registry.url}`);
+    expect(JSON.stringify(report.found)).not.toContain(registry.token);
+  });
+});
+
 describe.skipIf(unavailable !== "")("safe-npm publish", () => {
   let registry: PrivateRegistry;
   let world: World;

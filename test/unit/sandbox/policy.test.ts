@@ -133,6 +133,25 @@ describe("resolvePolicy mounts", () => {
     );
   });
 
+  it("mounts the project's .npmrc without its credentials over the read-only original", () => {
+    const projectNpmrc = `registry=https://r.example/\n//r.example/:_authToken=${NPM_TOKEN}\n`;
+    const policy = basePolicy({ input: { projectNpmrc, network: "none" } });
+    const copy = dataMount(policy, `${PROJECT}/.npmrc`);
+    expect(copy.data).toBe("registry=https://r.example/\n");
+    expect(JSON.stringify(policy)).not.toContain(NPM_TOKEN);
+    // Nothing to remove: no copy. The host's network (no proxy to add it): the original.
+    const plain = basePolicy({
+      input: { projectNpmrc: "registry=https://r.example/\n", network: "none" },
+    });
+    expect(plain.mounts.some((m) => m.dest === `${PROJECT}/.npmrc` && m.kind === "data")).toBe(
+      false,
+    );
+    const full = basePolicy({ input: { projectNpmrc, network: "full" } });
+    expect(full.mounts.some((m) => m.dest === `${PROJECT}/.npmrc` && m.kind === "data")).toBe(
+      false,
+    );
+  });
+
   it("has no npmrc mount without a user npmrc", () => {
     const policy = basePolicy({ host: { userNpmrc: null } });
     expect(policy.mounts.some((m) => m.kind === "data" && m.dest.endsWith(".npmrc"))).toBe(false);
