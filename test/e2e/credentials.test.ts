@@ -8,10 +8,16 @@
  * probe then finds the token and its upload reaches the registry, so the probe can see a leak.
  */
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import https from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { repoRoot } from "./paths.js";
-import { type PrivateRegistry, startPrivateRegistry } from "./private-registry.js";
+import {
+  makeTestCa,
+  type PrivateRegistry,
+  startPrivateRegistry,
+  type TestCa,
+} from "./private-registry.js";
 import { makeWorld, type RunResult, SECRETS, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -100,9 +106,13 @@ const MANAGERS: Manager[] = [
 ];
 
 /** A world whose project depends on the private package from `registry`. */
-function privateWorld(registry: PrivateRegistry, manager: Manager): { world: World; path: string } {
+function privateWorld(
+  registry: PrivateRegistry,
+  manager: Manager,
+  options: { projectInHome?: boolean } = {},
+): { world: World; path: string } {
   const world = makeWorld({
-    projectInHome: true,
+    projectInHome: options.projectInHome ?? true,
     packageJson: { dependencies: { [PROBE]: "1.0.0" }, ...manager.packageJson },
   });
   writeFileSync(
@@ -285,6 +295,69 @@ describe.skipIf(unavailable !== "")("a token written in the project's .npmrc", (
     expect(readFileSync(join(world.project, ".npmrc"), "utf8")).toContain(registry.token);
     expect(report.found.projectNpmrc).toContain(`@private:registry=${registry.url}`);
     expect(JSON.stringify(report.found)).not.toContain(registry.token);
+  });
+});
+
+describe.skipIf(unavailable !== "")("https registry with a CA of its own", () => {
+  const gateway =
+    "NEEDS THE GATEWAY: the proxy tunnels https opaquely until it terminates TLS for registry hosts";
+  let tls: TestCa;
+  let registry: PrivateRegistry;
+  let world: World;
+  let run: RunResult;
+  const get = (path: string, options: { ca?: string; token?: string }) =>
+    new Promise<number | string>((resolve) => {
+      https
+        .get(
+          `${registry.url}${path}`,
+          {
+            ...(options.ca === undefined ? {} : { ca: options.ca }),
+            headers:
+              options.token === undefined ? {} : { authorization: `Bearer ${options.token}` },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        )
+        .on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+  beforeAll(async () => {
+    tls = await makeTestCa();
+    registry = await startPrivateRegistry({ packed, tls: { key: tls.key, cert: tls.cert } });
+    const made = privateWorld(registry, MANAGERS[0] as Manager, { projectInHome: false });
+    world = made.world;
+    // The host trusts the registry's CA through `cafile`, outside the home (so it enters too).
+    const cafile = join(world.project, "registry-ca.pem");
+    writeFileSync(cafile, tls.ca);
+    writeFileSync(
+      join(world.project, ".git", "info", "exclude"),
+      "registry-targets.json\nregistry-ca.pem\n",
+    );
+    writeFileSync(
+      join(world.home, ".npmrc"),
+      `${readFileSync(join(world.home, ".npmrc"), "utf8")}cafile=${cafile}\n`,
+    );
+    run = await world.run(["install"], { env: { NODE_AUTH_TOKEN: registry.token } });
+  });
+  afterAll(async () => {
+    world?.dispose();
+    await registry?.close();
+  });
+
+  it("the fixture: trusted only through its CA, and only with the token", async () => {
+    const path = "@private%2fregistry-probe";
+    expect(await get(path, { ca: tls.ca, token: registry.token })).toBe(200);
+    expect(await get(path, { ca: tls.ca })).toBe(401);
+    expect(await get(path, { token: registry.token })).toBe("UNABLE_TO_VERIFY_LEAF_SIGNATURE");
+  });
+
+  it.fails(`installs with the token added on the host — ${gateway}`, () => {
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(registry.log.filter((r) => r.path.endsWith(".tgz")).map((r) => r.auth)).toEqual([
+      "token",
+    ]);
+    expect(JSON.stringify(readProbe(world).found)).not.toContain(registry.token);
   });
 });
 

@@ -5,7 +5,7 @@
  * packed fixture) and accepts a package upload (`PUT /<name>`) with the token, keeping what was
  * published. Plain http, or https with a certificate of a CA made here (`https` option).
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
@@ -137,5 +137,95 @@ export async function startPrivateRegistry(
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+export interface TestCa {
+  /** The CA certificate (PEM): what a client trusts through `cafile`. */
+  ca: string;
+  /** The server's key and certificate for 127.0.0.1, signed by the CA. */
+  key: string;
+  cert: string;
+}
+
+/** A throw-away CA and a leaf for 127.0.0.1 (ECDSA P-256), made fresh for one test file. */
+export async function makeTestCa(): Promise<TestCa> {
+  reflectMetadata();
+  const x509 = await import("@peculiar/x509");
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+  const notBefore = new Date(Date.now() - 60_000);
+  const notAfter = new Date(Date.now() + 24 * 60 * 60_000);
+  const caKeys = (await webcrypto.subtle.generateKey(alg, true, [
+    "sign",
+    "verify",
+  ])) as webcrypto.CryptoKeyPair;
+  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: "01",
+    name: "CN=safe-npm test registry CA",
+    notBefore,
+    notAfter,
+    keys: caKeys,
+    signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+    ],
+  });
+  const leafKeys = (await webcrypto.subtle.generateKey(alg, true, [
+    "sign",
+    "verify",
+  ])) as webcrypto.CryptoKeyPair;
+  const leaf = await x509.X509CertificateGenerator.create({
+    serialNumber: "02",
+    subject: "CN=127.0.0.1",
+    issuer: ca.subject,
+    notBefore,
+    notAfter,
+    publicKey: leafKeys.publicKey,
+    signingKey: caKeys.privateKey,
+    signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(false),
+      new x509.SubjectAlternativeNameExtension([
+        { type: "ip", value: "127.0.0.1" },
+        // npm checks a tunnelled 127.0.0.1 against `localhost.` (its agent's servername).
+        { type: "dns", value: "localhost" },
+      ]),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
+    ],
+  });
+  const pkcs8 = await webcrypto.subtle.exportKey("pkcs8", leafKeys.privateKey);
+  return {
+    ca: ca.toString("pem"),
+    cert: leaf.toString("pem"),
+    key: x509.PemConverter.encode(pkcs8, "PRIVATE KEY"),
+  };
+}
+
+/** The few `Reflect` metadata functions tsyringe (under @peculiar/x509) needs at load time. */
+function reflectMetadata(): void {
+  type Key = string | symbol;
+  const r = Reflect as unknown as Record<string, unknown>;
+  if (typeof r.getMetadata === "function") return;
+  const store = new WeakMap<object, Map<Key, unknown>>();
+  const own = (key: Key, target: object): unknown => store.get(target)?.get(key);
+  r.defineMetadata = (key: Key, value: unknown, target: object) => {
+    const map = store.get(target) ?? new Map<Key, unknown>();
+    store.set(target, map);
+    map.set(key, value);
+  };
+  r.getOwnMetadata = own;
+  r.getMetadata = (key: Key, target: object): unknown => {
+    for (let t: object | null = target; t !== null; t = Object.getPrototypeOf(t) as object | null) {
+      const value = own(key, t);
+      if (value !== undefined) return value;
+    }
+    return undefined;
   };
 }
