@@ -229,7 +229,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         const row = hostStats(key);
         row.refusedRequests ??= [];
         row.refusedRequests.push(
-          `${method} ${url.pathname} (${decision.reason.replace(/^safe-npm: /, "")})`,
+          `${method} ${url.pathname} (${decision.reason.replace(/^safe-npm: (refused )?/, "")})`,
         );
         req.resume();
         respond(res, 403, decision.reason);

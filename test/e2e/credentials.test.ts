@@ -361,7 +361,16 @@ describe.skipIf(unavailable !== "")("https registry with a CA of its own", () =>
   });
 });
 
-describe.skipIf(unavailable !== "")("safe-npm publish", () => {
+const PUBLISHERS = [
+  { name: "npm", manager: MANAGERS[0] as Manager, argv: ["npm", "publish", "--otp", "123456"] },
+  {
+    name: "pnpm 10",
+    manager: MANAGERS[1] as Manager,
+    argv: ["pnpm", "publish", "--no-git-checks", "--otp", "123456"],
+  },
+];
+
+describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (publisher) => {
   let registry: PrivateRegistry;
   let world: World;
   let run: RunResult;
@@ -374,19 +383,29 @@ describe.skipIf(unavailable !== "")("safe-npm publish", () => {
         private: false,
         scripts: { prepublishOnly: "node prepublish.cjs" },
         files: ["index.js"],
+        ...(publisher.manager.packageJson.packageManager === undefined
+          ? {}
+          : { packageManager: publisher.manager.packageJson.packageManager }),
       },
     });
     writeFileSync(join(world.project, "index.js"), "module.exports = 1;\n");
+    // What it can see, and an upload of another package of its own through the proxy.
     writeFileSync(
       join(world.project, "prepublish.cjs"),
       [
         'const fs = require("node:fs");',
+        'const http = require("node:http");',
         'const os = require("node:os");',
         "const read = (f) => { try { return fs.readFileSync(f, 'latin1'); } catch (e) { return e.code; } };",
         "let proc = '';",
         "for (const p of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) proc += read(`/proc/${p}/environ`);",
-        "fs.mkdirSync('.probe', { recursive: true });",
-        "fs.writeFileSync('.probe/prepublish.json', JSON.stringify({ npmrc: read(os.homedir() + '/.npmrc'), env: process.env, proc }));",
+        "const proxy = new URL(process.env.HTTP_PROXY);",
+        `const req = http.request({ host: proxy.hostname, port: proxy.port, method: 'PUT', path: '${registry.url}worm-copy' }, (res) => {`,
+        "  res.resume();",
+        "  fs.mkdirSync('.probe', { recursive: true });",
+        "  fs.writeFileSync('.probe/prepublish.json', JSON.stringify({ npmrc: read(os.homedir() + '/.npmrc'), env: process.env, proc, otherUpload: res.statusCode }));",
+        "});",
+        "req.end('{}');",
         "",
       ].join("\n"),
     );
@@ -398,8 +417,12 @@ describe.skipIf(unavailable !== "")("safe-npm publish", () => {
       join(world.home, ".npmrc"),
       `//127.0.0.1:${registry.port}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n`,
     );
-    run = await world.run(["npm", "publish", "--otp", "123456"], {
-      env: { NODE_AUTH_TOKEN: registry.token },
+    const dir = join(world.dir, "pm-bin");
+    mkdirSync(dir, { recursive: true });
+    if (publisher.manager.bin !== null)
+      symlinkSync(publisher.manager.bin, join(dir, publisher.manager.tool));
+    run = await world.run(publisher.argv, {
+      env: { NODE_AUTH_TOKEN: registry.token, PATH: `${dir}:${world.env.PATH}` },
     });
   });
   afterAll(async () => {
@@ -414,10 +437,14 @@ describe.skipIf(unavailable !== "")("safe-npm publish", () => {
     expect(puts.map((r) => [r.method, r.auth, r.otp])).toEqual([["PUT", "token", "123456"]]);
   });
 
-  it("the prepublishOnly script ran inside and could not see the token", () => {
+  it("the prepublishOnly script ran inside, could not see the token, nor upload another package", () => {
     const seen = readFileSync(join(world.project, ".probe", "prepublish.json"), "utf8");
     expect(seen).toContain("prepublishOnly");
     expect(seen).not.toContain(registry.token);
+    expect((JSON.parse(seen) as { otherUpload: number }).otherUpload).toBe(403);
+    expect(run.stderr).toMatch(
+      /refused 1 request to the registry .*PUT \/worm-copy \(publishing worm-copy/,
+    );
   });
 
   it("control: an upload without the token is refused by the registry itself", async () => {
