@@ -70,7 +70,7 @@ export async function sandboxRun(
   // Before anything reads the project's config: refuses links planted in the project.
   const guards = guardProject(project.root, host, effective.protect, protectSource(resolved));
   const toolchain = toolchainInput(node, tools, host);
-  let allow =
+  const allow =
     network === "registry"
       ? await registryAllowlist(
           host,
@@ -90,11 +90,6 @@ export async function sandboxRun(
           command: request.command,
         })
       : null;
-  if (rules !== null)
-    allow = [
-      ...allow,
-      ...rules.allow.filter((a) => !allow.some((b) => b.host === a.host && b.port === a.port)),
-    ];
   if (!options.dryRun) requirePrepared(request.kind, tools, toolchain, project.root);
   const privateHome = privateHomeDir(
     host.cacheHome,
@@ -134,8 +129,12 @@ export async function sandboxRun(
       resolved,
       cls: request.cls,
       allow,
+      credentials: rules?.held,
     });
 
+  // Credentials skipped, and why (a project's expansion, an unset variable): never a value.
+  if ((options.verbose || options.dryRun) && rules !== null)
+    for (const note of rules.notes) out.stderr(`safe-npm: ${note}\n`);
   if (options.dryRun) {
     const proxy =
       network === "registry"
@@ -151,13 +150,6 @@ export async function sandboxRun(
   const bwrap = host.bwrap;
   if (!options.quiet && out.stderrIsTty) banner(request, network, resolved, out);
   if (effective.home === "private") preparePrivateHome(privateHome);
-  if (options.verbose && rules !== null) {
-    for (const line of [
-      ...rules.held.map((h) => `adds the credential of ${h} on the host`),
-      ...rules.notes,
-    ])
-      out.stderr(`safe-npm: ${line}\n`);
-  }
   return withProxy(network, allow, rules?.hook, options.verbose, out, async (proxy) => {
     const policy = resolvePolicy({
       ...input,

@@ -65,13 +65,12 @@ export interface RegistryRules {
   held: readonly string[];
   /** `//host/path/` of every npm-style credential: publish mode's placeholders inside. */
   credentialKeys: readonly string[];
-  /** Registries a credential names, to add to the allowlist. */
-  allow: AllowEntry[];
 }
 
 /**
  * The registry request rules and the credentials held on the host (credentials.ts,
- * requestpolicy.ts), for the proxy. The credential files are read here, once: the user's npm
+ * requestpolicy.ts), for the proxy. A credential does not widen the allowlist: a host is reached
+ * only when config names it as a registry (or the user allows it). The credential files are read here, once: the user's npm
  * config and `~/.yarnrc.yml` (gathered in host.ts), npm's global npmrc, and the project's
  * `.npmrc` and `.yarnrc.yml` (never through a link, never a FIFO).
  */
@@ -82,15 +81,8 @@ export async function registryRules(
   allow: readonly AllowEntry[],
   options: { publish: boolean; berry: boolean; command: readonly string[] },
 ): Promise<RegistryRules> {
-  const [
-    { credentialTargets, findCredentials, authorizationFor },
-    { registryHook },
-    { parseAllowEntry },
-  ] = await Promise.all([
-    import("./credentials.js"),
-    import("./requestpolicy.js"),
-    import("./allowlist.js"),
-  ]);
+  const [{ credentialTargets, findCredentials, authorizationFor }, { registryHook }] =
+    await Promise.all([import("./credentials.js"), import("./requestpolicy.js")]);
   const files: CredentialFile[] = [];
   if (globalNpmrc !== null)
     files.push({ kind: "npmrc", label: globalNpmrc.path, text: globalNpmrc.text, project: false });
@@ -142,7 +134,6 @@ export async function registryRules(
     notes: creds.notes,
     held: held.flatMap((c) => (c === null ? [] : [c.source])),
     credentialKeys: creds.berry ? [] : [...creds.npm.keys()],
-    allow: targets.map((t) => parseAllowEntry(t, "registry credential")),
   };
 }
 

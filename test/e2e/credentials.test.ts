@@ -225,6 +225,9 @@ describe.skipIf(unavailable !== "")("registry credentials stay on the host (plai
       expect(tarball.length, show(run)).toBeGreaterThan(0);
       expect(tarball.every((r) => r.auth === "token")).toBe(true);
       expect(report.found.env, `the postinstall did not run\n${show(run)}`).toBeDefined();
+      // --verbose names where the credential came from, never the value.
+      expect(run.stderr).toMatch(/credentials: added on the host from .*(_authToken|npmAuthToken)/);
+      expect(run.stderr + run.stdout).not.toContain(registry.token);
     });
 
     test(name("the probe inside finds no token: home config, environment, /proc/*/environ"), () => {
