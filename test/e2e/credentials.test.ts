@@ -371,6 +371,7 @@ const PUBLISHERS = [
     manager: MANAGERS[1] as Manager,
     argv: ["pnpm", "publish", "--no-git-checks", "--otp", "123456"],
   },
+  { name: "bun", manager: MANAGERS[5] as Manager, argv: ["bun", "publish", "--otp", "123456"] },
 ];
 
 describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (publisher) => {
