@@ -80,25 +80,29 @@ export interface CredentialInput {
 }
 
 export function findCredentials(input: CredentialInput): RegistryCredentials {
-  const notes: string[] = [];
   const npmFiles = input.files.filter((f) => f.kind === "npmrc");
   const yarnFiles = input.files.filter((f) => f.kind === "yarnrc");
   // Hosts the user's own config names: a project credential that expands a variable goes only there.
   const userHosts = new Set<string>();
   for (const file of input.files)
     if (!file.project) for (const h of namedHosts(file, input.env)) userHosts.add(h);
-  const trusted = (file: CredentialFile, raw: string, url: string, what: string): boolean => {
-    if (!file.project || !/\$\{/.test(raw)) return true;
-    const host = hostOf(url);
-    if (host !== null && userHosts.has(host)) return true;
-    notes.push(
-      `${file.label} ${what} expands an environment variable for ${host ?? url}, which no user config names: not used (add it to ~/.npmrc or ~/.yarnrc.yml to use it)`,
-    );
-    return false;
-  };
-  const npm = npmCredentials(npmFiles, input.env, notes, trusted);
-  const yarn = yarnCredentials(yarnFiles, input.env, notes, trusted);
-  return { ...npm, yarn, berry: input.berry, notes };
+  // Notes only about the files the manager reads (yarn berry: .yarnrc.yml; the others: .npmrc).
+  const npmNotes: string[] = [];
+  const yarnNotes: string[] = [];
+  const trusting =
+    (notes: string[]) =>
+    (file: CredentialFile, raw: string, url: string, what: string): boolean => {
+      if (!file.project || !/\$\{/.test(raw)) return true;
+      const host = hostOf(url);
+      if (host !== null && userHosts.has(host)) return true;
+      notes.push(
+        `${file.label} ${what} expands an environment variable for ${host ?? url}, which no user config names: not used (add it to ~/.npmrc or ~/.yarnrc.yml to use it)`,
+      );
+      return false;
+    };
+  const npm = npmCredentials(npmFiles, input.env, npmNotes, trusting(npmNotes));
+  const yarn = yarnCredentials(yarnFiles, input.env, yarnNotes, trusting(yarnNotes));
+  return { ...npm, yarn, berry: input.berry, notes: input.berry ? yarnNotes : npmNotes };
 }
 
 /** The `Authorization` value the manager would send for `url`, or null. */
