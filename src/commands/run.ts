@@ -12,10 +12,16 @@ import { type HostInfo, resolveTool } from "../host/host.js";
 import { type Project, workingDirEntries } from "../host/project.js";
 import { requireNode, requirePrepared, resolveTools, toolchainInput } from "../host/toolchain.js";
 import type { AllowEntry } from "../network/allowlist.js";
+import type { RegistryHook } from "../network/gateway-hook.js";
 import { bridgeHostPath } from "../network/inside.js";
 import { forwarderSource, watchPorts } from "../network/ports.js";
 import type { NetworkProxy } from "../network/proxy.js";
-import { registryAllowlist, registryFiles } from "../network/registries.js";
+import {
+  readProjectFile,
+  registryAllowlist,
+  registryFiles,
+  registryRules,
+} from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
 import { runGuarded } from "../sandbox/guarded.js";
@@ -80,6 +86,7 @@ export async function sandboxRun(
     [...effective.protect, ...keep],
     protectSource(resolved),
   );
+  const toolchain = toolchainInput(node, tools, host);
   const allow =
     network === "registry"
       ? await registryAllowlist(
@@ -90,7 +97,16 @@ export async function sandboxRun(
           request.command,
         )
       : [];
-  const toolchain = toolchainInput(node, tools, host);
+  // The registry's request rules, and the credentials the proxy adds on the host.
+  const publish = request.publish === true;
+  const rules =
+    network === "registry"
+      ? await registryRules(host, project, toolchain.npmGlobalConfig, allow, {
+          publish,
+          berry: isYarnBerry(request, project.root),
+          command: request.command,
+        })
+      : null;
   if (!options.dryRun) requirePrepared(request.kind, tools, toolchain, project.root);
   const privateHome = privateHomeDir(
     host.cacheHome,
@@ -117,6 +133,8 @@ export async function sandboxRun(
     sealDirs: guards.sealDirs,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
+    credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],
+    projectNpmrc: readProjectFile(join(project.root, ".npmrc")),
   };
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
   const describe = (policy: Policy): string =>
@@ -128,8 +146,12 @@ export async function sandboxRun(
       resolved,
       cls: request.cls,
       allow,
+      credentials: rules?.held,
     });
 
+  // Credentials skipped, and why (a project's expansion, an unset variable): never a value.
+  if ((options.verbose || options.dryRun) && rules !== null)
+    for (const note of rules.notes) out.stderr(`safe-npm: ${note}\n`);
   if (options.dryRun) {
     const proxy =
       network === "registry"
@@ -155,7 +177,7 @@ export async function sandboxRun(
   }
   // Before the run (the mapping exists even if safe-npm is killed) and after it (the last use).
   recordUse();
-  return withProxy(network, allow, options.verbose, out, async (proxy) => {
+  return withProxy(network, allow, rules?.hook, options.verbose, out, async (proxy) => {
     const policy = resolvePolicy({
       ...input,
       proxy:
@@ -167,7 +189,7 @@ export async function sandboxRun(
     const outcome = await withPorts(ports, bridgePort, host, project, out, (onReady) =>
       runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
         watch: guards.watch,
-        install: request.cls === "install",
+        install: request.cls === "install" && !publish,
         report: out.stderr,
         journal: join(host.cacheHome, "safe-npm", "runs"),
         ...(onReady ? { onReady } : {}),
@@ -178,6 +200,13 @@ export async function sandboxRun(
       throw sandboxFailed(host.uid, outcome.exitCode);
     return outcome.exitCode;
   });
+}
+
+/** yarn 2+: it reads `.yarnrc.yml` and ignores `.npmrc`, for credentials too. */
+function isYarnBerry(request: Request, root: string): boolean {
+  const tool = request.command[0] ?? "";
+  if (tool !== "yarn" && tool !== "yarnpkg") return false;
+  return request.detected?.agent === "yarn@berry" || existsSync(join(root, ".yarnrc.yml"));
 }
 
 /**
@@ -242,13 +271,14 @@ function banner(request: Request, network: NetworkMode, resolved: ResolvedSettin
 async function withProxy(
   network: NetworkMode,
   allow: readonly AllowEntry[],
+  registryHook: RegistryHook | undefined,
   verbose: boolean,
   out: Output,
   body: (proxy: NetworkProxy | null) => Promise<number>,
 ): Promise<number> {
   if (network !== "registry") return body(null);
   const { startProxy, proxyReport } = await import("../network/proxy.js");
-  const proxy = await startProxy({ allow });
+  const proxy = await startProxy({ allow, registryHook });
   try {
     return await body(proxy);
   } finally {

@@ -55,8 +55,13 @@ export interface HostInfo {
   rootDirs: Readonly<Record<string, string | null>>;
   /** The real file behind `/etc/resolv.conf` when it lives outside /etc and /usr (systemd-resolved). */
   resolvConf: string | null;
-  /** User's ~/.npmrc content, or null when there is none. */
+  /**
+   * The user's npm config (`~/.npmrc`, or the file `npm_config_userconfig` /
+   * `NPM_CONFIG_USERCONFIG` names, as npm reads it), or null when there is none.
+   */
   userNpmrc: string | null;
+  /** yarn berry's `~/.yarnrc.yml` (its registry credentials stay on the host), or null. */
+  userYarnrcYml?: string | null | undefined;
   stdinIsTty: boolean;
   /**
    * Stdin is a terminal and this process's group is its foreground group (not started with `&`):
@@ -141,7 +146,8 @@ export function gatherHost(
     ),
     rootDirs,
     resolvConf: resolvConfTarget(),
-    userNpmrc: readOrNull(join(home, ".npmrc")),
+    userNpmrc: readOrNull(userConfigPath(env, home)),
+    userYarnrcYml: readOrNull(join(home, ".yarnrc.yml")),
     stdinIsTty: process.stdin.isTTY === true,
     foregroundTty: process.stdin.isTTY === true && isForegroundGroup(),
     jobControl: isJob(),
@@ -149,6 +155,22 @@ export function gatherHost(
     perl: isExecutable("/usr/bin/perl"),
     nsenter: which("nsenter", ["/usr/bin", "/bin"]),
   };
+}
+
+/**
+ * npm's user config: `npm_config_userconfig` (npm reads `npm_config_*` in any case; setup-node
+ * sets `NPM_CONFIG_USERCONFIG`), a `~/` path resolved against the home, else `~/.npmrc`. The
+ * user's own file: a link there (a dotfiles manager's) is followed.
+ */
+export function userConfigPath(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+): string {
+  const named = Object.entries(env).find(
+    ([k, v]) => k.toLowerCase() === "npm_config_userconfig" && v,
+  )?.[1];
+  if (named === undefined) return join(home, ".npmrc");
+  return named.startsWith("~/") ? join(home, named.slice(2)) : resolve(named);
 }
 
 /** First executable `name` on the given PATH directories, as found (not resolved). */

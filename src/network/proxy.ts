@@ -15,6 +15,7 @@ import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import { SafeNpmError } from "../errors.js";
 import { type Allowlist, canonicalHost, dialHost, hostPort, isAllowed } from "./allowlist.js";
+import type { RegistryHook } from "./gateway-hook.js";
 
 export interface ProxyOptions {
   allow: Allowlist;
@@ -29,6 +30,8 @@ export interface ProxyOptions {
   idleTimeoutMs?: number | undefined;
   /** Remove the dir synchronously on process exit if close() never ran (default true). */
   removeOnExit?: boolean | undefined;
+  /** Asked about every request to a registry host seen in clear (gateway-hook.ts). */
+  registryHook?: RegistryHook | undefined;
 }
 
 export interface HostStats {
@@ -42,6 +45,8 @@ export interface HostStats {
   bytesUp: number;
   /** Bytes received from the upstream. */
   bytesDown: number;
+  /** Requests to a registry refused by its request rules (403): `METHOD /path (reason)`. */
+  refusedRequests?: string[] | undefined;
 }
 
 export interface ProxyStats {
@@ -215,6 +220,23 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       respond(res, 403, refusalReason(key));
       return;
     }
+    let headers = forwardHeaders(req.rawHeaders, url.host);
+    const hook = options.registryHook;
+    if (hook?.hosts.has(key)) {
+      const method = req.method ?? "GET";
+      const decision = hook.decide({ method, url });
+      if (decision.action === "refuse") {
+        const row = hostStats(key);
+        row.refusedRequests ??= [];
+        row.refusedRequests.push(
+          `${method} ${url.pathname} (${decision.reason.replace(/^safe-npm: (refused )?/, "")})`,
+        );
+        req.resume();
+        respond(res, 403, decision.reason);
+        return;
+      }
+      headers = withAuthorization(headers, hook.credentialHosts.has(key), decision.authorization);
+    }
     const row = hostStats(key);
     row.connections++;
 
@@ -223,7 +245,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       port,
       method: req.method,
       path: `${url.pathname}${url.search}`,
-      headers: forwardHeaders(req.rawHeaders, url.host),
+      headers,
       setHost: false,
       agent,
       timeout: idleTimeout,
@@ -356,6 +378,14 @@ export function removeDirOnExit(dir: string): () => void {
 export function proxyReport(stats: ProxyStats, verbose = false): string[] {
   const lines: string[] = [];
   for (const row of stats.hosts) {
+    const requests = row.refusedRequests ?? [];
+    if (requests.length > 0) {
+      const shown = [...new Set(requests)];
+      const more = shown.length > 5 ? `; and ${shown.length - 5} more` : "";
+      lines.push(
+        `refused ${requests.length === 1 ? "1 request" : `${requests.length} requests`} to the registry ${row.target}: ${shown.slice(0, 5).join("; ")}${more}`,
+      );
+    }
     if (row.refused > 0) {
       const n = row.refused === 1 ? "1 connection" : `${row.refused} connections`;
       lines.push(`blocked ${n} to ${row.target} — allow with --allow-host ${row.target}`);
@@ -413,6 +443,26 @@ function forwardHeaders(raw: readonly string[], host: string | null): string[] {
     if (host !== null && lower === "host") continue;
     out.push(name, raw[i + 1] ?? "");
   }
+  return out;
+}
+
+/**
+ * Raw headers with the client's own `authorization` dropped (to a host safe-npm holds a
+ * credential for: a token the sandbox got some other way must not reach it) and the held
+ * credential set.
+ */
+function withAuthorization(
+  raw: string[],
+  strip: boolean,
+  authorization: string | undefined,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((strip || authorization !== undefined) && raw[i]?.toLowerCase() === "authorization")
+      continue;
+    out.push(raw[i] ?? "", raw[i + 1] ?? "");
+  }
+  if (authorization !== undefined) out.push("Authorization", authorization);
   return out;
 }
 

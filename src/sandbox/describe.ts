@@ -17,6 +17,8 @@ export interface DescribeInput {
   cls: CommandClass;
   /** Registry mode's allowlist. */
   allow: readonly AllowEntry[];
+  /** Registry mode: where each credential the proxy adds came from (never a value). */
+  credentials?: readonly string[] | undefined;
 }
 
 export function describePolicy(input: DescribeInput): string {
@@ -35,6 +37,7 @@ export function describePolicy(input: DescribeInput): string {
     ...(policy.network === "registry"
       ? [
           `  allowed:   ${allow.map((e) => `${formatAllowEntry(e)} (${e.source})`).join(", ") || "nothing"}`,
+          `  credentials: ${input.credentials?.length ? `added on the host from ${input.credentials.join(", ")}` : "none held"}`,
         ]
       : []),
     `  ports:     ${describePorts(policy.network, effective.ports)}`,

@@ -233,3 +233,35 @@ export function stripUrlCredentials(value: string): string {
   // Up to the last `@` of the authority: a password may itself contain `@`.
   return value.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, "$1");
 }
+
+/** Keys that hold a registry credential, top-level or under a nerf-dart `//host/path/:` prefix. */
+const CREDENTIAL_KEY =
+  /(^|:)(_authtoken|_auth|_password|password|username|email|certfile|keyfile|otp|tokenhelper)$/i;
+
+/**
+ * Every entry of an npmrc but its credentials (the project's `.npmrc` inside: its other keys are
+ * the project's to set), written from the parsed pairs like sanitizeNpmrc. Entries inside a
+ * `[section]` go too: they are no config for npm, and could hold anything.
+ */
+export function withoutCredentials(text: string): SanitizedNpmrc {
+  const removed: string[] = [];
+  const kept: string[] = [];
+  for (const entry of parseNpmrc(text)) {
+    const key = `${entry.key}${entry.array ? "[]" : ""}`;
+    if (entry.section !== null) {
+      removed.push(`[${entry.section}] ${key} (inside a [section])`);
+    } else if (CREDENTIAL_KEY.test(entry.key)) {
+      removed.push(`${key} (credential)`);
+    } else if (entry.value === true) {
+      kept.push(key);
+    } else {
+      const value =
+        URL_KEYS.has(entry.key) || SCOPED_REGISTRY.test(entry.key)
+          ? stripUrlCredentials(entry.value)
+          : entry.value;
+      if (value !== entry.value) removed.push(`${key} (credentials in URL)`);
+      kept.push(`${key}=${iniValue(value)}`);
+    }
+  }
+  return { text: kept.length === 0 ? "" : `${kept.join("\n")}\n`, removed };
+}

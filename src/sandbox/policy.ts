@@ -8,7 +8,7 @@ import { MARKER_PATH } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { isInside } from "../host/project.js";
 import { bridgeArgv, bridgeBinds } from "../network/inside.js";
-import { sanitizeNpmrc, stripUrlCredentials } from "./npmrc.js";
+import { sanitizeNpmrc, stripUrlCredentials, withoutCredentials } from "./npmrc.js";
 import { CACHE_DIRS } from "./privatehome.js";
 
 export type { NetworkMode } from "../settings/merge.js";
@@ -109,6 +109,9 @@ export interface Policy {
 
 export type RequestKind = "pm" | "exec" | "shell";
 
+/** The token npm sees inside for a registry whose credential the proxy adds (never a secret). */
+export const CREDENTIAL_PLACEHOLDER = "safe-npm-adds-the-credential-on-the-host";
+
 export interface PolicyInput {
   host: HostInfo;
   project: Project;
@@ -139,6 +142,14 @@ export interface PolicyInput {
    * Chosen outside when ports are forwarded, so the bridge's own listener is never forwarded.
    */
   proxy: { socketPath: string; bridgePath: string; port?: number } | null;
+  /**
+   * `safe-npm publish`: npm-style registry keys (`//host/path/`) whose credential the proxy adds
+   * on the host. npm refuses to publish without a credential of its own (ENEEDAUTH), so the
+   * copy of ~/.npmrc inside names a placeholder token there, which the proxy replaces.
+   */
+  credentialPlaceholders?: readonly string[] | undefined;
+  /** Text of the project's `.npmrc` (read without following a link), or null. */
+  projectNpmrc?: string | null | undefined;
   version: string;
 }
 
@@ -262,12 +273,20 @@ export function resolvePolicy(input: PolicyInput): Policy {
       mounts.push({ kind: "bind", src: join(input.privateHome, rel), dest: join(host.home, rel) });
     }
   }
-  if (host.userNpmrc !== null && !settings.fullNpmrc) {
+  const placeholders = (input.credentialPlaceholders ?? []).map(
+    (key) => `${key}:_authToken=${CREDENTIAL_PLACEHOLDER}\n`,
+  );
+  if ((host.userNpmrc !== null || placeholders.length > 0) && !settings.fullNpmrc) {
     mounts.push({
       kind: "data",
       dest: join(homeInside, ".npmrc"),
-      data: sanitizeNpmrc(host.userNpmrc, { home: host.home }).text,
-      label: "~/.npmrc without credentials",
+      data:
+        (host.userNpmrc === null ? "" : sanitizeNpmrc(host.userNpmrc, { home: host.home }).text) +
+        placeholders.join(""),
+      label:
+        placeholders.length > 0
+          ? "~/.npmrc without credentials, placeholder tokens for the proxy to replace"
+          : "~/.npmrc without credentials",
     });
   }
   for (const file of settings.dotfiles)
@@ -327,6 +346,20 @@ export function resolvePolicy(input: PolicyInput): Policy {
     mounts.push({ kind: "bind", src: project.root, dest: project.root });
   }
   for (const path of input.protect) mounts.push({ kind: "ro-bind", src: path, dest: path });
+  // The project's .npmrc with its credentials removed, over the read-only original: the proxy
+  // adds them on the host, and a token written there (or in a git-ignored copy) stays out. Not
+  // with the host's network (no proxy) or when the user passes ~/.npmrc in full.
+  if (input.projectNpmrc != null && !settings.fullNpmrc && input.network !== "full") {
+    const stripped = withoutCredentials(input.projectNpmrc);
+    if (stripped.removed.length > 0) {
+      mounts.push({
+        kind: "data",
+        dest: join(project.root, ".npmrc"),
+        data: stripped.text,
+        label: "the project's .npmrc without credentials",
+      });
+    }
+  }
   // A path already mounted read-only (the user's .npmrc with home "project") needs no stand-in.
   const mounted = new Set(mounts.map((m) => m.dest));
   for (const path of input.seal) {

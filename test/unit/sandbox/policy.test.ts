@@ -3,6 +3,7 @@ import { MARKER_PATH, type ResolvedTool } from "../../../src/host/host.js";
 import { buildBwrapArgs } from "../../../src/sandbox/bwrap.js";
 import { sanitizeNpmrc } from "../../../src/sandbox/npmrc.js";
 import {
+  CREDENTIAL_PLACEHOLDER,
   isSecretName,
   type Mount,
   mountPointInPrivateHome,
@@ -118,6 +119,40 @@ describe("resolvePolicy mounts", () => {
     expect(npmrc.data).not.toContain(NPM_TOKEN);
     expect(npmrc.data).not.toContain("_authToken");
     expect(JSON.stringify(policy)).not.toContain(NPM_TOKEN);
+  });
+
+  it("publish: names a placeholder token for each held registry key, never a real one", () => {
+    const keys = ["//127.0.0.1:4873/", "//npm.pkg.github.com/"];
+    const policy = basePolicy({ input: { credentialPlaceholders: keys } });
+    const npmrc = dataMount(policy, `${HOME}/.npmrc`);
+    expect(npmrc.data).toContain(sanitizeNpmrc(USER_NPMRC, { home: HOME }).text);
+    for (const key of keys)
+      expect(npmrc.data).toContain(`${key}:_authToken=${CREDENTIAL_PLACEHOLDER}\n`);
+    expect(JSON.stringify(policy)).not.toContain(NPM_TOKEN);
+    // Without a user npmrc the placeholders still come in.
+    const bare = basePolicy({ host: { userNpmrc: null }, input: { credentialPlaceholders: keys } });
+    expect(dataMount(bare, `${HOME}/.npmrc`).data).toBe(
+      keys.map((k) => `${k}:_authToken=${CREDENTIAL_PLACEHOLDER}\n`).join(""),
+    );
+  });
+
+  it("mounts the project's .npmrc without its credentials over the read-only original", () => {
+    const projectNpmrc = `registry=https://r.example/\n//r.example/:_authToken=${NPM_TOKEN}\n`;
+    const policy = basePolicy({ input: { projectNpmrc, network: "none" } });
+    const copy = dataMount(policy, `${PROJECT}/.npmrc`);
+    expect(copy.data).toBe("registry=https://r.example/\n");
+    expect(JSON.stringify(policy)).not.toContain(NPM_TOKEN);
+    // Nothing to remove: no copy. The host's network (no proxy to add it): the original.
+    const plain = basePolicy({
+      input: { projectNpmrc: "registry=https://r.example/\n", network: "none" },
+    });
+    expect(plain.mounts.some((m) => m.dest === `${PROJECT}/.npmrc` && m.kind === "data")).toBe(
+      false,
+    );
+    const full = basePolicy({ input: { projectNpmrc, network: "full" } });
+    expect(full.mounts.some((m) => m.dest === `${PROJECT}/.npmrc` && m.kind === "data")).toBe(
+      false,
+    );
   });
 
   it("has no npmrc mount without a user npmrc", () => {
