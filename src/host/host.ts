@@ -13,6 +13,7 @@ import {
   statSync,
 } from "node:fs";
 import { homedir, userInfo } from "node:os";
+import { isatty } from "node:tty";
 import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
@@ -99,6 +100,7 @@ export function gatherHost(
       // absent on this host
     }
   }
+  const stdinTty = isatty(0);
   return {
     platform: process.platform,
     arch: process.arch,
@@ -119,8 +121,10 @@ export function gatherHost(
     rootDirs,
     resolvConf: resolvConfTarget(),
     userNpmrc: readOrNull(join(home, ".npmrc")),
-    stdinIsTty: process.stdin.isTTY === true,
-    foregroundTty: process.stdin.isTTY === true && isForegroundGroup(),
+    // isatty(0), not process.stdin.isTTY: that getter builds a stream for fd 0, which for a
+    // file or pipe loads node's fs streams, fs/promises and readline (~5 ms) for one answer.
+    stdinIsTty: stdinTty,
+    foregroundTty: stdinTty && isForegroundGroup(),
     jobControl: isJob(),
     sandbox: readSandboxMarker(),
     perl: isExecutable("/usr/bin/perl"),
