@@ -66,6 +66,8 @@ export function managers(repo) {
     }),
     output: ["node_modules", ".pnp.cjs", ".pnp.loader.mjs", ".yarn/install-state.gz"],
   });
+  // pnpm 10 reads its allowlist of dependency scripts from package.json; pnpm 11 and later
+  // only from pnpm-workspace.yaml, as `allowBuilds`.
   const pnpm = (bin, v) => ({
     tool: "pnpm",
     bin,
@@ -73,8 +75,14 @@ export function managers(repo) {
     lockfile: "pnpm-lock.yaml",
     lock: ["install"],
     install: ["install", "--frozen-lockfile"],
-    files: () => ({}),
-    allow: (names) => ({ pnpm: { onlyBuiltDependencies: names } }),
+    files: (_registry, names) =>
+      Number.parseInt(v, 10) >= 11
+        ? {
+            "pnpm-workspace.yaml": `allowBuilds:\n${names.map((n) => `  ${JSON.stringify(n)}: true\n`).join("")}`,
+          }
+        : {},
+    allow: (names) =>
+      Number.parseInt(v, 10) >= 11 ? {} : { pnpm: { onlyBuiltDependencies: names } },
     output: ["node_modules"],
   });
   return [
@@ -181,7 +189,7 @@ async function compare(m, { base, cli, env: baseEnv, registry, rounds, log }) {
     ".npmrc":
       `registry=${registry.url}\naudit=false\nfund=false\nupdate-notifier=false\n` +
       "omit-lockfile-registry-resolved=false\n",
-    ...m.files(registry.url),
+    ...m.files(registry.url, scripted),
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(project, name), text);
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * The `safe-npm` command: loads the CLI bundle (`main.cjs`, from cli.ts) through V8's code
+ * cache (codecache.ts), so that node does not compile the same ~120 kB on every start.
+ * Everything else, errors included, is the bundle's.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire, Module } from "node:module";
+import { dirname, join } from "node:path";
+import { Script } from "node:vm";
+import { codeCacheDir, codeCacheName, readCodeCache, writeCodeCache } from "./codecache.js";
+
+const bundle = join(__dirname, "main.cjs");
+// The shebang becomes a comment: the same line numbers in stack traces.
+const source = readFileSync(bundle, "utf8").replace(/^#!/, "//");
+const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
+const argv = process.argv.slice(2);
+// Not inside a sandbox (a nested safe-npm would write the cache into the private home or, with
+// `home: "project"`, the project), not when asked, and only the bundle's own uid may own it.
+const dir =
+  process.env.SAFE_NPM_CODE_CACHE === "0" || existsSync("/run/safe-npm/sandbox.json")
+    ? null
+    : codeCacheDir(process.env);
+const uid = process.getuid?.() ?? -1;
+const name = dir === null ? "" : codeCacheName(wrapped, process.version, process.arch);
+const cachedData = dir === null ? undefined : readCodeCache(dir, name, uid);
+const script = new Script(wrapped, {
+  filename: bundle,
+  ...(cachedData === undefined ? {} : { cachedData }),
+});
+if (dir !== null && (cachedData === undefined || script.cachedDataRejected === true)) {
+  // After the run, so the cache holds every function the run compiled, not only the top
+  // level; not after --help or --version, which compile too little to be worth keeping.
+  const trivial = argv.length === 0 || /^(-h|--help|-v|--version)$/.test(argv[0] ?? "");
+  if (!trivial) process.on("exit", () => writeCodeCache(dir, name, script.createCachedData(), uid));
+}
+const mod = new Module(bundle, module);
+mod.filename = bundle;
+const run = script.runInThisContext() as (...args: unknown[]) => void;
+run.call(mod.exports, mod.exports, createRequire(bundle), mod, bundle, dirname(bundle));
