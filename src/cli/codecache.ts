@@ -31,6 +31,15 @@ import { isAbsolute, join } from "node:path";
 const DIGEST = 32;
 const MAX_BYTES = 16 * 1024 * 1024;
 
+/**
+ * The bundle's text as the function node wraps a CommonJS module in; the shebang becomes a
+ * comment, so stack traces keep their line numbers.
+ */
+export function wrapBundle(text: string): string {
+  const source = text.replace(/^#!/, "//");
+  return `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
+}
+
 /** The code-cache directory for this environment, or null when there is no absolute one. */
 export function codeCacheDir(env: Readonly<Record<string, string | undefined>>): string | null {
   const { XDG_CACHE_HOME: xdg, HOME: home } = env;

@@ -8,12 +8,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire, Module } from "node:module";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
-import { codeCacheDir, codeCacheName, readCodeCache, writeCodeCache } from "./codecache.js";
+import {
+  codeCacheDir,
+  codeCacheName,
+  readCodeCache,
+  wrapBundle,
+  writeCodeCache,
+} from "./codecache.js";
 
 const bundle = join(__dirname, "main.cjs");
-// The shebang becomes a comment: the same line numbers in stack traces.
-const source = readFileSync(bundle, "utf8").replace(/^#!/, "//");
-const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
+const wrapped = wrapBundle(readFileSync(bundle, "utf8"));
 const argv = process.argv.slice(2);
 // Not inside a sandbox (a nested safe-npm would write the cache into the private home or, with
 // `home: "project"`, the project), not when asked, and only the bundle's own uid may own it.

@@ -65,7 +65,7 @@ describe("writeCodeCache and readCodeCache", () => {
     writeCodeCache(dir, "a.bin", data, uid);
     const file = join(dir, "a.bin");
     const bytes = readFileSync(file);
-    bytes[bytes.length - 1] ^= 1;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 1, bytes.length - 1);
     writeFileSync(file, bytes, { mode: 0o600 });
     expect(readCodeCache(dir, "a.bin", uid)).toBeUndefined();
   });
