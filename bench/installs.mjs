@@ -64,7 +64,13 @@ export function managers(repo) {
     allow: (names) => ({
       dependenciesMeta: Object.fromEntries(names.map((n) => [n, { built: true }])),
     }),
-    output: ["node_modules", ".pnp.cjs", ".pnp.loader.mjs", ".yarn/install-state.gz"],
+    output: [
+      "node_modules",
+      ".pnp.cjs",
+      ".pnp.loader.mjs",
+      ".yarn/install-state.gz",
+      ".yarn/unplugged",
+    ],
   });
   // pnpm 10 reads its allowlist of dependency scripts from package.json; pnpm 11 and later
   // only from pnpm-workspace.yaml, as `allowBuilds`.
@@ -99,7 +105,14 @@ export function managers(repo) {
       output: ["node_modules"],
     },
     { id: "pnpm", ...pnpm(nm("pnpm", "bin", "pnpm.cjs"), version(repo, "pnpm")) },
-    { id: "pnpm-latest", ...pnpm(nm("pnpm-latest", "pnpm"), version(repo, "pnpm-latest")) },
+    {
+      id: "pnpm-latest",
+      ...pnpm(nm("pnpm-latest", "pnpm"), version(repo, "pnpm-latest")),
+      // pnpm 11+ records a `packageManager` pin in the lockfile by resolving pnpm itself from
+      // the registry, which the local one does not publish; a frozen install then refuses the
+      // lockfile. The runs name the tool, so no pin is needed.
+      pin: false,
+    },
     {
       id: "yarn1",
       tool: "yarn",
@@ -177,7 +190,9 @@ async function compare(m, { base, cli, env: baseEnv, registry, rounds, log }) {
         name: `bench-${m.id}`,
         version: "1.0.0",
         private: true,
-        ...(m.version === null ? {} : { packageManager: `${m.tool}@${m.version}` }),
+        ...(m.version === null || m.pin === false
+          ? {}
+          : { packageManager: `${m.tool}@${m.version}` }),
         dependencies,
         ...m.allow(scripted),
       },
