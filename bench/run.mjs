@@ -152,7 +152,7 @@ try {
     // small placeholders for --ro-bind-data/--file (sanitised ~/.npmrc, the sandbox marker) — a few
     // hundred bytes either way, so their content does not affect timing. Every other descriptor
     // from 3 up (fd 3: the sandbox's ready byte) is a pipe we drain, as safe-npm does.
-    const { buildSeccompFilter } = await import(join(repo, "dist", "seccomp.js"));
+    const { buildSeccompFilter } = await import(join(repo, "dist", "sandbox", "seccomp.js"));
     const fds = {};
     const seccompFd = bwrapArgs.includes("--seccomp")
       ? bwrapArgs[bwrapArgs.indexOf("--seccomp") + 1]

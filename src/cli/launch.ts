@@ -19,10 +19,13 @@ import {
 const bundle = join(__dirname, "main.cjs");
 const wrapped = wrapBundle(readFileSync(bundle, "utf8"));
 const argv = process.argv.slice(2);
+// --help and --version compile too little to gain from the cache (reading and checking it costs
+// more), and too little to be worth writing one from.
+const trivial = argv.length === 0 || /^(-h|--help|-v|--version)$/.test(argv[0] ?? "");
 // Not inside a sandbox (a nested safe-npm would write the cache into the private home or, with
-// `home: "project"`, the project), not when asked, and only the bundle's own uid may own it.
+// `home: "project"`, the project), and not when turned off.
 const dir =
-  process.env.SAFE_NPM_CODE_CACHE === "0" || existsSync("/run/safe-npm/sandbox.json")
+  trivial || process.env.SAFE_NPM_CODE_CACHE === "0" || existsSync("/run/safe-npm/sandbox.json")
     ? null
     : codeCacheDir(process.env);
 const uid = process.getuid?.() ?? -1;
@@ -33,10 +36,8 @@ const script = new Script(wrapped, {
   ...(cachedData === undefined ? {} : { cachedData }),
 });
 if (dir !== null && (cachedData === undefined || script.cachedDataRejected === true)) {
-  // After the run, so the cache holds every function the run compiled, not only the top
-  // level; not after --help or --version, which compile too little to be worth keeping.
-  const trivial = argv.length === 0 || /^(-h|--help|-v|--version)$/.test(argv[0] ?? "");
-  if (!trivial) process.on("exit", () => writeCodeCache(dir, name, script.createCachedData(), uid));
+  // After the run, so the cache holds every function the run compiled, not only the top level.
+  process.on("exit", () => writeCodeCache(dir, name, script.createCachedData(), uid));
 }
 const mod = new Module(bundle, module);
 mod.filename = bundle;
