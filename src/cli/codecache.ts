@@ -40,6 +40,23 @@ export function wrapBundle(text: string): string {
   return `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
 }
 
+/** safe-npm's flags that take a value as the next word (args.ts). */
+const VALUE_FLAGS = ["--network", "--allow-host", "--config"];
+
+/**
+ * Whether safe-npm's own flags (those before the command, as args.ts reads them) ask for a dry
+ * run, which must leave nothing behind: not even a code cache.
+ */
+export function asksDryRun(argv: readonly string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--" || !arg.startsWith("-")) return false;
+    if (arg === "--dry-run") return true;
+    if (VALUE_FLAGS.includes(arg)) i++;
+  }
+  return false;
+}
+
 /** The code-cache directory for this environment, or null when there is no absolute one. */
 export function codeCacheDir(env: Readonly<Record<string, string | undefined>>): string | null {
   const { XDG_CACHE_HOME: xdg, HOME: home } = env;

@@ -9,6 +9,7 @@ import { createRequire, Module } from "node:module";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
 import {
+  asksDryRun,
   codeCacheDir,
   codeCacheName,
   readCodeCache,
@@ -35,8 +36,13 @@ const script = new Script(wrapped, {
   filename: bundle,
   ...(cachedData === undefined ? {} : { cachedData }),
 });
-if (dir !== null && (cachedData === undefined || script.cachedDataRejected === true)) {
-  // After the run, so the cache holds every function the run compiled, not only the top level.
+if (
+  dir !== null &&
+  (cachedData === undefined || script.cachedDataRejected === true) &&
+  !asksDryRun(argv)
+) {
+  // After the run, so the cache holds every function the run compiled, not only the top level;
+  // never after --dry-run, which creates nothing.
   process.on("exit", () => writeCodeCache(dir, name, script.createCachedData(), uid));
 }
 const mod = new Module(bundle, module);

@@ -11,7 +11,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseArgs } from "../../../src/cli/args.js";
 import {
+  asksDryRun,
   codeCacheDir,
   codeCacheName,
   readCodeCache,
@@ -107,5 +109,25 @@ describe("writeCodeCache and readCodeCache", () => {
     chmodSync(dir, 0o777);
     writeCodeCache(dir, "a.bin", data, uid);
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe("asksDryRun", () => {
+  // The launcher's scan must agree with the parser on where safe-npm's flags end.
+  it.each([
+    [["--dry-run", "install"]],
+    [["--quiet", "--dry-run", "exec", "--", "true"]],
+    [["--network", "full", "--dry-run", "install"]],
+    [["--network=full", "--dry-run", "install"]],
+    [["--config", "--dry-run", "install"]],
+    [["--allow-host", "a.example", "--dry-run", "ci"]],
+    [["install", "--dry-run"]],
+    [["exec", "--", "npm", "--dry-run"]],
+    [["--", "--dry-run"]],
+    [["--verbose", "run", "build"]],
+  ])("%j", (argv) => {
+    const parsed = parseArgs(argv);
+    const dry = "dryRun" in parsed && parsed.dryRun === true;
+    expect(asksDryRun(argv)).toBe(dry);
   });
 });
