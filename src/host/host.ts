@@ -13,8 +13,8 @@ import {
   statSync,
 } from "node:fs";
 import { homedir, userInfo } from "node:os";
-import { isatty } from "node:tty";
 import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "node:path";
+import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
 
