@@ -6,7 +6,8 @@
  * Code cache is compiled code: whoever can write it can run code in safe-npm on the host
  * (V8 checks versions and flags, not intent). So it lives only where nothing inside a sandbox
  * can write — `$XDG_CACHE_HOME/safe-npm/code-cache` (default `~/.cache`), never bound into one;
- * the private homes are its siblings, and only their subdirectories are bound — and it is used
+ * the private homes are its siblings, and only their subdirectories are bound; never below a
+ * directory holding a package.json (a project is writable inside) — and it is used
  * only when the directory and the file belong to this user and no one else may write them, the
  * file is a regular file reached without a link, and its sha256 (stored in front of it)
  * matches, so a torn or corrupt file is recompiled, not loaded. Its name is a hash of node's
@@ -16,17 +17,19 @@ import { createHash } from "node:crypto";
 import {
   closeSync,
   constants,
+  existsSync,
   fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readSync,
+  realpathSync,
   renameSync,
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 
 const DIGEST = 32;
 const MAX_BYTES = 16 * 1024 * 1024;
@@ -65,6 +68,26 @@ export function codeCacheDir(env: Readonly<Record<string, string | undefined>>):
   return null;
 }
 
+/**
+ * Whether `dir` may lie in a project, where a sandbox could write: some directory above its real
+ * path holds a package.json (`XDG_CACHE_HOME=$PWD/.cache` in CI, a HOME inside a checkout).
+ * Then there is no cache. A missing `dir` cannot be judged: no cache either.
+ */
+export function mayBeInProject(dir: string): boolean {
+  let current: string;
+  try {
+    current = realpathSync(dir);
+  } catch {
+    return true;
+  }
+  for (;;) {
+    if (existsSync(join(current, "package.json"))) return true;
+    const parent = dirname(current);
+    if (parent === current) return false;
+    current = parent;
+  }
+}
+
 /** The cache file's name for this bundle text on this node. */
 export function codeCacheName(source: string, nodeVersion: string, arch: string): string {
   const key = createHash("sha256").update(`${nodeVersion}\0${arch}\0`).update(source).digest("hex");
@@ -81,7 +104,7 @@ export function readCodeCache(dir: string, name: string, uid: number): Buffer | 
   let fd: number | undefined;
   try {
     const dirStats = lstatSync(dir);
-    if (!dirStats.isDirectory() || !trusted(dirStats, uid)) return undefined;
+    if (!dirStats.isDirectory() || !trusted(dirStats, uid) || mayBeInProject(dir)) return undefined;
     fd = openSync(
       join(dir, name),
       constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
@@ -117,7 +140,7 @@ export function writeCodeCache(dir: string, name: string, data: Buffer, uid: num
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const dirStats = lstatSync(dir);
-    if (!dirStats.isDirectory() || !trusted(dirStats, uid)) return;
+    if (!dirStats.isDirectory() || !trusted(dirStats, uid) || mayBeInProject(dir)) return;
     const digest = createHash("sha256").update(data).digest();
     writeFileSync(temp, Buffer.concat([digest, data]), { mode: 0o600, flag: "wx" });
     renameSync(temp, join(dir, name));

@@ -95,6 +95,32 @@ describe.skipIf(unavailable !== "")("code cache", () => {
     expect(r.stdout).not.toContain("ran");
   });
 
+  it("is not used from a cache dir inside the project (XDG_CACHE_HOME=$PWD/.cache), where the sandbox writes", async () => {
+    const inProject = join(world.project, ".cache");
+    const env = { XDG_CACHE_HOME: inProject };
+    const plant = await world.run(
+      [
+        "--quiet",
+        "exec",
+        "--",
+        "node",
+        "plant.cjs",
+        name,
+        join(inProject, "safe-npm", "code-cache"),
+      ],
+      // This run itself writes no cache over the planted one (as when one exists already).
+      { env: { ...env, SAFE_NPM_CODE_CACHE: "0" } },
+    );
+    // The project is writable inside: the planted file is really there on the host.
+    expect(plant.stdout).toContain(`wrote ${join(inProject, "safe-npm", "code-cache", name)}`);
+    expect(existsSync(join(inProject, "safe-npm", "code-cache", name))).toBe(true);
+    const r = await world.run(["--quiet", "exec", "--", "node", "-e", "console.log('ran')"], {
+      env,
+    });
+    expect(r).toMatchObject({ exitCode: 0, stdout: "ran" });
+    rmSync(inProject, { recursive: true, force: true });
+  });
+
   it("a corrupt cache is recompiled and replaced, never run", async () => {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, name);

@@ -16,6 +16,7 @@ import {
   asksDryRun,
   codeCacheDir,
   codeCacheName,
+  mayBeInProject,
   readCodeCache,
   writeCodeCache,
 } from "../../../src/cli/codecache.js";
@@ -102,6 +103,30 @@ describe("writeCodeCache and readCodeCache", () => {
     writeFileSync(join(dir, "s.bin"), "short", { mode: 0o600 });
     expect(readCodeCache(dir, "s.bin", uid)).toBeUndefined();
     expect(readCodeCache(dir, "missing.bin", uid)).toBeUndefined();
+  });
+
+  it("neither reads nor writes below a directory holding a package.json (a project)", () => {
+    writeCodeCache(dir, "a.bin", data, uid);
+    expect(readCodeCache(dir, "a.bin", uid)).toEqual(data);
+    writeFileSync(join(base, "package.json"), "{}");
+    expect(mayBeInProject(dir)).toBe(true);
+    expect(readCodeCache(dir, "a.bin", uid)).toBeUndefined();
+    writeCodeCache(dir, "b.bin", data, uid);
+    expect(readdirSync(dir)).toEqual(["a.bin"]);
+  });
+
+  it("judges the real path: a link out of a project does not hide it", () => {
+    writeFileSync(join(base, "package.json"), "{}");
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const outside = mkdtempSync(join(tmpdir(), "safe-npm-codecache-link-"));
+    try {
+      symlinkSync(dir, join(outside, "cc"));
+      expect(mayBeInProject(join(outside, "cc"))).toBe(true);
+      expect(mayBeInProject(outside)).toBe(false);
+      expect(mayBeInProject(join(outside, "missing"))).toBe(true);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it("writes nothing into a directory others may write, and leaves no temporary file", () => {
