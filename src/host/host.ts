@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "node:path";
+import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { isShim, shimDir } from "./shims.js";
@@ -126,6 +127,7 @@ export function gatherHost(
       // absent on this host
     }
   }
+  const stdinTty = isatty(0);
   return {
     platform: process.platform,
     arch: process.arch,
@@ -148,8 +150,10 @@ export function gatherHost(
     resolvConf: resolvConfTarget(),
     userNpmrc: readOrNull(userConfigPath(env, home)),
     userYarnrcYml: readOrNull(join(home, ".yarnrc.yml")),
-    stdinIsTty: process.stdin.isTTY === true,
-    foregroundTty: process.stdin.isTTY === true && isForegroundGroup(),
+    // isatty(0), not process.stdin.isTTY: that getter builds a stream for fd 0, which for a
+    // file or pipe loads node's fs streams, fs/promises and readline (~5 ms) for one answer.
+    stdinIsTty: stdinTty,
+    foregroundTty: stdinTty && isForegroundGroup(),
     jobControl: isJob(),
     sandbox: readSandboxMarker(),
     perl: isExecutable("/usr/bin/perl"),

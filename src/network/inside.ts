@@ -31,7 +31,7 @@ export const PROXY_ENV_NAMES = [
  * (dist/network/). Running from the TypeScript sources there is none; build first.
  */
 export function bridgeHostPath(): string {
-  // Compiled by tsc this module is dist/network/inside.js; bundled it is part of dist/cli.cjs.
+  // Compiled by tsc this module is dist/network/inside.js; bundled it is part of dist/main.cjs.
   for (const rel of ["./bridge.cjs", "./network/bridge.cjs"]) {
     const path = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(path)) return path;
