@@ -1,7 +1,7 @@
 // How many connections each package manager opens through the registry-mode proxy, and why.
 //
-//   npm run build && node bench/tunnels.mjs [--runs N] [--only npm,pnpm10,…] [--modes direct,bridge,safe]
-//     [--http] [--uncached] [--env K=V]… [--log]
+//   npm run build && node bench/tunnels.mjs [--runs N] [--only npm,pnpm10,…] [--modes direct,bridge,safe,bridge-uncached]
+//     [--http] [--env K=V]… [--log]
 //
 // The bench tree (bench/registry.mjs) behind a TLS front on https://localhost:<port>/ (a
 // throw-away certificate trusted with NODE_EXTRA_CA_CERTS / cafile), so managers speak CONNECT
@@ -10,7 +10,9 @@
 //   direct  the manager talks to the registry itself (no proxy): its own connection count;
 //   bridge  the manager run by dist/network/bridge.cjs on the host, with exactly the proxy
 //           variables it gets inside, through dist/network/proxy.js: tunnels, lookups;
-//   safe    `safe-npm --verbose install` (registry mode), the proxy's report.
+//   safe    `safe-npm --verbose install` (registry mode), the proxy's report;
+//   bridge-uncached  as bridge, but the proxy looks the host up for every dial (as it did
+//           before src/network/resolver.ts), for before/after.
 // Counts are what matter; times are medians of --runs runs (default 1).
 // With --http the registry is plain http://localhost:<port>/ (forwarded requests, no tunnels).
 import { execFileSync, spawn } from "node:child_process";
@@ -33,8 +35,6 @@ const RUNS = Number(opt("--runs", "1"));
 const ONLY = opt("--only", "")?.split(",").filter(Boolean) ?? [];
 const MODES = (opt("--modes", "direct,bridge,safe") ?? "").split(",");
 const PLAIN = args.includes("--http");
-// --uncached: the proxy looks the host up for every dial, as it did before resolver.ts.
-const UNCACHED = args.includes("--uncached");
 // --env K=V (repeatable): extra variables for every run, e.g. a manager setting to try.
 const EXTRA = Object.fromEntries(
   args.flatMap((a, i) => (args[i - 1] === "--env" ? [a.split(/=(.*)/s).slice(0, 2)] : [])),
@@ -265,9 +265,11 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
 for (const name of Object.keys(MANAGERS)) {
   if (ONLY.length > 0 && !ONLY.includes(name)) continue;
-  for (const mode of MODES) {
-    const samples = [];
-    for (let i = 0; i < RUNS; i++) {
+  // Runs interleaved (every mode once per round), so load on the machine hits all modes alike.
+  const samplesOf = new Map(MODES.map((mode) => [mode, []]));
+  for (let i = 0; i < RUNS; i++) {
+    for (const mode of MODES) {
+      const samples = samplesOf.get(mode);
       const { home, proj, binDir } = project(name);
       const cmd = [MANAGERS[name].tool, ...MANAGERS[name].args];
       const f0 = { ...front };
@@ -275,7 +277,7 @@ for (const name of Object.keys(MANAGERS)) {
       let stats = null;
       if (mode === "direct") {
         result = await run(cmd, proj, env(home, binDir));
-      } else if (mode === "bridge") {
+      } else if (mode === "bridge" || mode === "bridge-uncached") {
         let lookups = 0;
         const uncached = {
           resolve: () => Promise.reject(new Error("unused")),
@@ -288,7 +290,7 @@ for (const name of Object.keys(MANAGERS)) {
         };
         const proxy = await startProxy({
           allow: parseAllowlist([`localhost:${port}`]),
-          ...(UNCACHED ? { resolver: uncached } : {}),
+          ...(mode === "bridge-uncached" ? { resolver: uncached } : {}),
         });
         const bridge = [
           node,
@@ -323,6 +325,8 @@ for (const name of Object.keys(MANAGERS)) {
         writeFileSync(join(tmpdir(), `tunnels-${name}-${mode}.log`), result.out);
       if (result.code !== 0) console.error(`${name} ${mode} failed:\n${result.out.slice(-1500)}`);
     }
+  }
+  for (const [mode, samples] of samplesOf) {
     const m = (k) => median(samples.map((s) => s[k] ?? Number.NaN));
     rows.push({
       manager: name,
