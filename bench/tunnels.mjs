@@ -1,7 +1,7 @@
 // How many connections each package manager opens through the registry-mode proxy, and why.
 //
 //   npm run build && node bench/tunnels.mjs [--runs N] [--only npm,pnpm10,…] [--modes direct,bridge,safe,bridge-uncached]
-//     [--http] [--env K=V]… [--log]
+//     [--http] [--lookup-delay MS] [--env K=V]… [--log]
 //
 // The bench tree (bench/registry.mjs) behind a TLS front on https://localhost:<port>/ (a
 // throw-away certificate trusted with NODE_EXTRA_CA_CERTS / cafile), so managers speak CONNECT
@@ -35,6 +35,9 @@ const RUNS = Number(opt("--runs", "1"));
 const ONLY = opt("--only", "")?.split(",").filter(Boolean) ?? [];
 const MODES = (opt("--modes", "direct,bridge,safe") ?? "").split(",");
 const PLAIN = args.includes("--http");
+// --lookup-delay MS: every system lookup the proxy makes takes MS longer, as a query to a
+// real resolver does (/etc/hosts answers localhost at once).
+const DELAY = Number(opt("--lookup-delay", "0"));
 // --env K=V (repeatable): extra variables for every run, e.g. a manager setting to try.
 const EXTRA = Object.fromEntries(
   args.flatMap((a, i) => (args[i - 1] === "--env" ? [a.split(/=(.*)/s).slice(0, 2)] : [])),
@@ -260,6 +263,7 @@ function run(cmd, cwd, environment) {
 
 const { startProxy } = await import(join(root, "dist", "network", "proxy.js"));
 const { parseAllowlist } = await import(join(root, "dist", "network", "allowlist.js"));
+const { createResolver } = await import(join(root, "dist", "network", "resolver.js"));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const rows = [];
@@ -284,13 +288,21 @@ for (const name of Object.keys(MANAGERS)) {
           forget: () => {},
           lookup: (host, options, callback) => {
             lookups++;
-            dns.lookup(host, options, callback);
+            setTimeout(() => dns.lookup(host, options, callback), DELAY);
           },
           stats: () => ({ lookups, failures: 0 }),
         };
         const proxy = await startProxy({
           allow: parseAllowlist([`localhost:${port}`]),
-          ...(mode === "bridge-uncached" ? { resolver: uncached } : {}),
+          resolver:
+            mode === "bridge-uncached"
+              ? uncached
+              : createResolver({
+                  lookup: async (host) => {
+                    await new Promise((resolve) => setTimeout(resolve, DELAY));
+                    return dns.promises.lookup(host, { all: true });
+                  },
+                }),
         });
         const bridge = [
           node,
