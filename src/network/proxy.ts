@@ -16,6 +16,7 @@ import type { Duplex } from "node:stream";
 import { SafeNpmError } from "../errors.js";
 import { type Allowlist, canonicalHost, dialHost, hostPort, isAllowed } from "./allowlist.js";
 import type { RegistryHook } from "./gateway-hook.js";
+import { createResolver, type Resolver } from "./resolver.js";
 
 export interface ProxyOptions {
   allow: Allowlist;
@@ -32,6 +33,8 @@ export interface ProxyOptions {
   removeOnExit?: boolean | undefined;
   /** Asked about every request to a registry host seen in clear (gateway-hook.ts). */
   registryHook?: RegistryHook | undefined;
+  /** Name lookups for upstream dials, cached per host (default: a new cache per proxy). */
+  resolver?: Resolver | undefined;
 }
 
 export interface HostStats {
@@ -58,6 +61,10 @@ export interface ProxyStats {
   openSockets: number;
   /** Idle keep-alive connections to plain-http upstreams, pooled for reuse (closed after 15 s). */
   idleUpstreams: number;
+  /** Name lookups made for upstream dials (one per host and answer lifetime, see resolver.ts). */
+  lookups: number;
+  /** Connections from the sandbox (a client's keep-alive connection carries many requests). */
+  clients: number;
 }
 
 export interface NetworkProxy {
@@ -88,6 +95,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const allow = options.allow;
   const connectTimeout = options.connectTimeoutMs ?? 30_000;
   const idleTimeout = options.idleTimeoutMs ?? 300_000;
+  const resolver = options.resolver ?? createResolver();
 
   // mkdtemp creates the directory 0700: no other user can reach the socket inside.
   const dir = await mkdtemp(join(options.socketDir ?? tmpdir(), "safe-npm-net-"));
@@ -127,7 +135,11 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const agent = new http.Agent({ keepAlive: true, timeout: 15_000, scheduling: "lifo" });
 
   const server = http.createServer({ requireHostHeader: false });
-  server.on("connection", (socket: net.Socket) => track(socket));
+  let clients = 0;
+  server.on("connection", (socket: net.Socket) => {
+    clients++;
+    track(socket);
+  });
   server.on("clientError", (_error, socket: Duplex) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
     socket.destroy();
@@ -150,7 +162,11 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     }
     const row = hostStats(key);
     row.connections++;
-    const upstream = net.connect({ host: dialHost(target.host), port: target.port });
+    const upstream = net.connect({
+      host: dialHost(target.host),
+      port: target.port,
+      lookup: resolver.lookup,
+    });
     track(upstream);
     liveUpstreams.set(upstream, row);
     let established = false;
@@ -161,9 +177,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       upstream.destroy();
     });
     upstream.on("error", (error: NodeJS.ErrnoException) => {
-      if (!established)
+      if (!established) {
+        resolver.forget(target.host);
         respondRaw(client, 502, `cannot reach ${key}: ${error.code ?? error.message}`);
-      else client.destroy();
+      } else client.destroy();
     });
     upstream.once("close", () => {
       liveUpstreams.delete(upstream);
@@ -248,6 +265,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       headers,
       setHost: false,
       agent,
+      lookup: resolver.lookup,
       timeout: idleTimeout,
     });
     upReq.on("socket", (socket: net.Socket) => track(socket));
@@ -333,6 +351,8 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         badRequests,
         openSockets: sockets.size - idle,
         idleUpstreams: idle,
+        lookups: resolver.stats().lookups,
+        clients,
       };
     },
     close: () => {
@@ -399,8 +419,16 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
       );
     }
     if (stats.badRequests > 0) lines.push(`refused ${stats.badRequests} malformed proxy requests`);
+    if (stats.clients > 0)
+      lines.push(
+        `${plural(stats.clients, "connection")} from the sandbox, ${plural(stats.lookups, "name lookup")}`,
+      );
   }
   return lines;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function formatBytes(n: number): string {
