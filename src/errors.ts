@@ -17,7 +17,8 @@ export type ErrorCode =
   | "TRUST"
   | "UNSAFE_PATH"
   | "COREPACK_NOT_PREPARED"
-  | "BAD_PRIVATE_HOME";
+  | "BAD_PRIVATE_HOME"
+  | "BAD_LOCAL_CA";
 
 /**
  * The one error class of safe-npm. Everything below the CLI throws it; only the CLI prints it
