@@ -9,7 +9,7 @@
  * dependencies are not on the common start-up path).
  */
 import "./reflect-shim.js";
-import { randomBytes, X509Certificate } from "node:crypto";
+import { randomBytes, type webcrypto, X509Certificate } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -93,14 +93,14 @@ export async function openLocalCa(dir: string, now: Date = new Date()): Promise<
 
 interface ParsedCa {
   cert: x509.X509Certificate;
-  key: CryptoKey;
+  key: webcrypto.CryptoKey;
 }
 
 function issuer(ca: ParsedCa, path: string, now: Date): LocalCa {
   const certificate = ca.cert.toString("pem");
   const leaves = new Map<string, Promise<{ cert: string; context: tls.SecureContext }>>();
   // One leaf key per run: WebCrypto key generation is cheap, but there is no reason to vary it.
-  let leafKeys: Promise<CryptoKeyPair> | null = null;
+  let leafKeys: Promise<webcrypto.CryptoKeyPair> | null = null;
   const leaf = (host: string) => {
     let entry = leaves.get(host);
     if (entry === undefined) {
@@ -121,7 +121,7 @@ function issuer(ca: ParsedCa, path: string, now: Date): LocalCa {
 async function issueLeaf(
   ca: ParsedCa,
   host: string,
-  keys: Promise<CryptoKeyPair>,
+  keys: Promise<webcrypto.CryptoKeyPair>,
   now: Date,
 ): Promise<{ cert: string; context: tls.SecureContext }> {
   const { publicKey, privateKey } = await keys;

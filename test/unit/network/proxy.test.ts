@@ -430,16 +430,25 @@ describe("close()", () => {
 });
 
 describe("proxyReport", () => {
+  const quiet = { refusedRequests: 0, refusedSamples: [], handshakeFailures: 0 };
   it("lists refusals, and allowed traffic when verbose", () => {
     const stats = {
       hosts: [
-        { target: "evil.example:443", connections: 0, refused: 3, bytesUp: 0, bytesDown: 0 },
+        {
+          target: "evil.example:443",
+          connections: 0,
+          refused: 3,
+          bytesUp: 0,
+          bytesDown: 0,
+          ...quiet,
+        },
         {
           target: "registry.npmjs.org:443",
           connections: 2,
           refused: 0,
           bytesUp: 10,
           bytesDown: 4096,
+          ...quiet,
         },
       ],
       badRequests: 1,
@@ -454,5 +463,29 @@ describe("proxyReport", () => {
       "allowed 2 to registry.npmjs.org:443: 10 B up, 4.0 KiB down",
       "refused 1 malformed proxy requests",
     ]);
+  });
+});
+
+describe("proxyReport of the registry gateway", () => {
+  it("names method and path of refused requests, the rule's reason, and failed handshakes", () => {
+    const row = {
+      target: "registry.npmjs.org:443",
+      connections: 5,
+      refused: 0,
+      bytesUp: 0,
+      bytesDown: 0,
+      refusedRequests: 7,
+      refusedSamples: [
+        { request: "PUT /evil", reason: "installs only read from the registry" },
+        { request: "POST /-/v1/login", reason: "installs only read from the registry" },
+      ],
+      handshakeFailures: 2,
+    };
+    expect(proxyReport({ hosts: [row], badRequests: 0, openSockets: 0, idleUpstreams: 0 })).toEqual(
+      [
+        "refused 7 requests to registry.npmjs.org:443 (PUT /evil, POST /-/v1/login, …): installs only read from the registry",
+        "2 TLS connection(s) to registry.npmjs.org:443 failed: the client did not accept safe-npm's local CA",
+      ],
+    );
   });
 });
