@@ -5,14 +5,14 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import type { HostInfo } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { requireNode, requirePrepared, resolveTools, toolchainInput } from "../host/toolchain.js";
 import type { AllowEntry } from "../network/allowlist.js";
 import { bridgeHostPath } from "../network/inside.js";
-import type { NetworkProxy } from "../network/proxy.js";
+import type { NetworkProxy, ProxyOptions } from "../network/proxy.js";
 import { registryAllowlist, registryFiles } from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
@@ -26,6 +26,7 @@ import {
   resolvePolicy,
 } from "../sandbox/policy.js";
 import { preparePrivateHome } from "../sandbox/privatehome.js";
+import { readRegularFile } from "../sandbox/safepath.js";
 import { buildSeccompFilter, isSupportedSeccompArch } from "../sandbox/seccomp.js";
 import { runDirect } from "../sandbox/spawn.js";
 import type { FoundSettings } from "../settings/find.js";
@@ -128,23 +129,47 @@ export async function sandboxRun(
   const bwrap = host.bwrap;
   if (!options.quiet && out.stderrIsTty) banner(request, network, resolved, out);
   if (effective.home === "private") preparePrivateHome(privateHome);
-  return withProxy(network, allow, options.verbose, out, async (proxy) => {
-    const policy = resolvePolicy({
-      ...input,
-      proxy: proxy === null ? null : { socketPath: proxy.socketPath, bridgePath: bridgeHostPath() },
-    });
-    if (options.verbose) out.stderr(describe(policy));
-    const outcome = await runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
-      watch: guards.watch,
-      install: request.cls === "install",
-      report: out.stderr,
-      journal: join(host.cacheHome, "safe-npm", "runs"),
-    });
-    // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
-    if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
-      throw sandboxFailed(host.uid, outcome.exitCode);
-    return outcome.exitCode;
-  });
+  const gateway = request.cls === "install" && request.kind === "pm";
+  return withProxy(
+    network,
+    allow,
+    gateway,
+    ctx,
+    request.command,
+    options.verbose,
+    out,
+    async (proxy, cafileConfigured) => {
+      const policy = resolvePolicy({
+        ...input,
+        proxy:
+          proxy === null
+            ? null
+            : {
+                socketPath: proxy.socketPath,
+                bridgePath: bridgeHostPath(),
+                caBundlePath: proxy.caBundlePath,
+                cafileConfigured,
+              },
+      });
+      if (options.verbose) out.stderr(describe(policy));
+      const outcome = await runGuarded(
+        bwrap,
+        buildBwrapArgs(policy, seccomp),
+        policy,
+        project.root,
+        {
+          watch: guards.watch,
+          install: request.cls === "install",
+          report: out.stderr,
+          journal: join(host.cacheHome, "safe-npm", "runs"),
+        },
+      );
+      // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
+      if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
+        throw sandboxFailed(host.uid, outcome.exitCode);
+      return outcome.exitCode;
+    },
+  );
 }
 
 /**
@@ -204,18 +229,59 @@ function banner(request: Request, network: NetworkMode, resolved: ResolvedSettin
 async function withProxy(
   network: NetworkMode,
   allow: readonly AllowEntry[],
+  gateway: boolean,
+  ctx: RunContext,
+  command: readonly string[],
   verbose: boolean,
   out: Output,
-  body: (proxy: NetworkProxy | null) => Promise<number>,
+  body: (proxy: NetworkProxy | null, cafileConfigured: boolean) => Promise<number>,
 ): Promise<number> {
-  if (network !== "registry") return body(null);
+  if (network !== "registry") return body(null, false);
   const { startProxy, proxyReport } = await import("../network/proxy.js");
-  const proxy = await startProxy({ allow });
+  const setup = gateway ? await gatewayOptions(allow, ctx, command, out) : null;
+  const proxy = await startProxy({ allow, ...(setup?.options ?? {}) });
   try {
-    return await body(proxy);
+    return await body(proxy, setup?.cafileConfigured ?? false);
   } finally {
     const stats = proxy.stats();
     await proxy.close();
     for (const line of proxyReport(stats, verbose)) out.stderr(`safe-npm: ${line}\n`);
   }
+}
+
+/**
+ * Installs: the registry gateway sees registry requests in clear and lets only reads through.
+ * A command that cannot be made to trust the local CA keeps opaque tunnels, with a notice.
+ */
+async function gatewayOptions(
+  allow: readonly AllowEntry[],
+  ctx: RunContext,
+  command: readonly string[],
+  out: Output,
+): Promise<{ options: Partial<ProxyOptions>; cafileConfigured: boolean } | null> {
+  const setup = await import("../network/gateway-setup.js");
+  const tool = basename(command[0] ?? "");
+  if (!setup.trustsLocalCa(tool)) {
+    out.stderr(
+      `safe-npm: ${tool} cannot be made to trust safe-npm's local CA: registry requests pass unfiltered\n`,
+    );
+    return null;
+  }
+  const hosts = setup.registryTargets(allow);
+  if (hosts.length === 0) return null;
+  let projectNpmrc: string | null = null;
+  try {
+    projectNpmrc = readRegularFile(join(ctx.project.root, ".npmrc"), true);
+  } catch {
+    // none, or not a regular file (the allowlist step has refused a link already)
+  }
+  const cas = setup.hostCertificates(ctx.host, projectNpmrc);
+  return {
+    options: {
+      registryHook: setup.readOnlyInstallHook(hosts),
+      caDir: setup.localCaDir(ctx.host),
+      upstreamCa: cas.certificates,
+    },
+    cafileConfigured: cas.cafileConfigured,
+  };
 }

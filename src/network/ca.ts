@@ -3,13 +3,13 @@
  * leaf certificates this CA signs, and only its certificate goes into the sandbox. The key stays
  * on the host, in `$XDG_STATE_HOME/safe-npm/ca/local-ca.pem` (key and certificate in one 0600
  * file, so that two first runs at once cannot pair one's key with the other's certificate).
- * Leaves are ECDSA P-256, made per host on first use with WebCrypto keys and cached for the run.
  *
- * Loaded only when a registry hook needs the gateway (a lazy chunk: @peculiar/x509 and its
- * dependencies are not on the common start-up path).
+ * Opening an existing CA needs node:crypto only. Making certificates needs @peculiar/x509 (in
+ * ca-issue.ts), whose code takes a few hundred milliseconds to load on a busy machine: it is
+ * loaded when the CA must be created, or in the background as soon as the CA is open, while
+ * the sandbox starts — the first leaf is needed only at the first CONNECT.
  */
-import "./reflect-shim.js";
-import { randomBytes, type webcrypto, X509Certificate } from "node:crypto";
+import { createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -23,21 +23,14 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { isIP } from "node:net";
 import { join } from "node:path";
-import tls from "node:tls";
-import * as x509 from "@peculiar/x509";
+import type tls from "node:tls";
 import { SafeNpmError } from "../errors.js";
 
 export const CA_FILE = "local-ca.pem";
-const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY = 24 * 60 * 60 * 1000;
-/** The CA lives ten years and is replaced when less than 30 days remain. */
-const CA_LIFETIME = 3650 * DAY;
+/** The CA is replaced when less than 30 days of its ten years remain. */
 const CA_RENEW_BEFORE = 30 * DAY;
-/** Leaves live one week (a run is shorter); backdated an hour against clock skew. */
-const LEAF_LIFETIME = 7 * DAY;
-const BACKDATE = 60 * 60 * 1000;
 
 export interface LocalCa {
   /** The CA certificate (PEM): the only part that goes into the sandbox. */
@@ -59,10 +52,10 @@ export async function openLocalCa(dir: string, now: Date = new Date()): Promise<
   checkDir(dir, uid);
   const path = join(dir, CA_FILE);
   let pem = readCaFile(path, uid);
-  let ca = pem === null ? null : await parseCa(pem, path);
-  if (ca === null || ca.cert.notAfter.getTime() - now.getTime() < CA_RENEW_BEFORE) {
-    const fresh = await createCa(now);
-    pem = fresh.pem;
+  let ca = pem === null ? null : parseCa(pem, path);
+  if (ca === null || ca.notAfter.getTime() - now.getTime() < CA_RENEW_BEFORE) {
+    const { createCa } = await import("./ca-issue.js");
+    pem = await createCa(now);
     // First run: link() creates the name only if no concurrent run did; then use theirs.
     // Renewal: rename() replaces the old one.
     const tmp = join(dir, `.${CA_FILE}.${process.pid}.${randomBytes(4).toString("hex")}`);
@@ -85,117 +78,60 @@ export async function openLocalCa(dir: string, now: Date = new Date()): Promise<
         // renamed away
       }
     }
-    ca = pem === null ? null : await parseCa(pem, path);
+    ca = pem === null ? null : parseCa(pem, path);
     if (ca === null) throw badCa(path, "it disappeared while being created");
   }
   return issuer(ca, path, now);
 }
 
 interface ParsedCa {
-  cert: x509.X509Certificate;
-  key: webcrypto.CryptoKey;
+  certificate: string;
+  key: string;
+  notAfter: Date;
 }
 
 function issuer(ca: ParsedCa, path: string, now: Date): LocalCa {
-  const certificate = ca.cert.toString("pem");
+  const module = import("./ca-issue.js");
+  // Loaded now, used at the first CONNECT: an unhandled rejection must not be left behind.
+  module.catch(() => {});
   const leaves = new Map<string, Promise<{ cert: string; context: tls.SecureContext }>>();
-  // One leaf key per run: WebCrypto key generation is cheap, but there is no reason to vary it.
-  let leafKeys: Promise<webcrypto.CryptoKeyPair> | null = null;
+  let keys: Promise<unknown> | null = null;
   const leaf = (host: string) => {
     let entry = leaves.get(host);
     if (entry === undefined) {
-      leafKeys ??= crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
-      entry = issueLeaf(ca, host, leafKeys, now);
+      entry = module.then(({ leafKeys, issueLeaf }) => {
+        // One leaf key per run: no reason to vary it between hosts.
+        keys ??= leafKeys();
+        return issueLeaf(ca, host, keys as ReturnType<typeof leafKeys>, now);
+      });
       leaves.set(host, entry);
     }
     return entry;
   };
   return {
-    certificate,
+    certificate: ca.certificate,
     path,
     contextFor: async (host) => (await leaf(host)).context,
     leafFor: async (host) => (await leaf(host)).cert,
   };
 }
 
-async function issueLeaf(
-  ca: ParsedCa,
-  host: string,
-  keys: Promise<webcrypto.CryptoKeyPair>,
-  now: Date,
-): Promise<{ cert: string; context: tls.SecureContext }> {
-  const { publicKey, privateKey } = await keys;
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject: `CN=${isIP(host) === 0 ? host : "safe-npm registry gateway"}`,
-    issuer: ca.cert.subject,
-    notBefore: new Date(now.getTime() - BACKDATE),
-    notAfter: new Date(now.getTime() + LEAF_LIFETIME),
-    signingKey: ca.key,
-    publicKey,
-    signingAlgorithm: ALGORITHM,
-    extensions: [
-      new x509.SubjectAlternativeNameExtension([
-        { type: isIP(host) === 0 ? "dns" : "ip", value: host },
-      ]),
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      await x509.SubjectKeyIdentifierExtension.create(publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
-    ],
-  });
-  const key = pemOf("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", privateKey));
-  const pem = cert.toString("pem");
-  return { cert: pem, context: tls.createSecureContext({ key, cert: pem }) };
-}
-
-async function createCa(now: Date): Promise<{ pem: string }> {
-  const keys = await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    // The name says whose it is: a user who finds it in a trust store knows where it came from.
-    name: `CN=safe-npm local CA (${process.env.USER ?? "user"}), O=safe-npm`,
-    notBefore: new Date(now.getTime() - BACKDATE),
-    notAfter: new Date(now.getTime() + CA_LIFETIME),
-    keys,
-    signingAlgorithm: ALGORITHM,
-    extensions: [
-      // pathLen 0: it signs leaves only.
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
-        true,
-      ),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  const key = pemOf("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", keys.privateKey));
-  return { pem: `${key}${cert.toString("pem")}\n` };
-}
-
-async function parseCa(pem: string, path: string): Promise<ParsedCa> {
-  const keyMatch = /-----BEGIN PRIVATE KEY-----([\s\S]+?)-----END PRIVATE KEY-----/.exec(pem);
-  const certMatch = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem);
-  if (keyMatch === null || certMatch === null) throw badCa(path, "it holds no key or certificate");
+function parseCa(pem: string, path: string): ParsedCa {
+  const key = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(pem)?.[0];
+  const certificate = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  if (key === undefined || certificate === undefined) {
+    throw badCa(path, "it holds no key or certificate");
+  }
   try {
-    const der = Buffer.from((keyMatch[1] ?? "").replace(/\s+/g, ""), "base64");
-    const key = await crypto.subtle.importKey("pkcs8", der, ALGORITHM, false, ["sign"]);
-    const cert = new x509.X509Certificate(certMatch[0]);
-    // The pair must match: node's own parser checks the key against the certificate.
-    const native = new X509Certificate(certMatch[0]);
-    if (!native.ca || !native.checkPrivateKey(await privateKeyObject(der))) {
+    const cert = new X509Certificate(certificate);
+    // The pair must match, and be a CA.
+    if (!cert.ca || !cert.checkPrivateKey(createPrivateKey(key))) {
       throw new Error("key and certificate do not match");
     }
-    return { cert, key };
+    return { certificate: `${certificate}\n`, key: `${key}\n`, notAfter: new Date(cert.validTo) };
   } catch (error) {
     throw badCa(path, (error as Error).message);
   }
-}
-
-async function privateKeyObject(der: Buffer) {
-  const { createPrivateKey } = await import("node:crypto");
-  return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
 }
 
 function checkDir(dir: string, uid: number): void {
@@ -241,16 +177,4 @@ function badCa(path: string, why: string, fix?: string): SafeNpmError {
       ? `${fix} ${path}, or remove it to let safe-npm create a new one`
       : `remove ${path} to let safe-npm create a new one (it holds nothing but safe-npm's own CA)`,
   });
-}
-
-/** A positive 128-bit serial (RFC 5280 §4.1.2.2: at most 20 octets, non-negative). */
-function serial(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f;
-  return bytes.toString("hex");
-}
-
-function pemOf(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der).toString("base64").replace(/.{64}/g, "$&\n");
-  return `-----BEGIN ${label}-----\n${b64.endsWith("\n") ? b64 : `${b64}\n`}-----END ${label}-----\n`;
 }

@@ -7,7 +7,7 @@ import type { HostInfo, NpmGlobalConfig, ResolvedTool, SandboxMarker } from "../
 import { MARKER_PATH } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { isInside } from "../host/project.js";
-import { bridgeArgv, bridgeBinds } from "../network/inside.js";
+import { bridgeArgv, bridgeBinds, CA_INSIDE } from "../network/inside.js";
 import { sanitizeNpmrc, stripUrlCredentials } from "./npmrc.js";
 import { CACHE_DIRS } from "./privatehome.js";
 
@@ -109,6 +109,22 @@ export interface Policy {
 
 export type RequestKind = "pm" | "exec" | "shell";
 
+/** What the sandbox needs of the host proxy (registry mode). */
+export interface ProxyInput {
+  socketPath: string;
+  bridgePath: string;
+  /**
+   * The registry gateway terminates TLS: this bundle (safe-npm's local CA, then the user's own
+   * CAs) is bound read-only inside and named by `NODE_EXTRA_CA_CERTS`.
+   */
+  caBundlePath?: string | null | undefined;
+  /**
+   * The user's or project's npm config names a `cafile`, which replaces node's CA list for npm
+   * and pnpm: `npm_config_cafile` then names the bundle too (it holds that file's certificates).
+   */
+  cafileConfigured?: boolean | undefined;
+}
+
 export interface PolicyInput {
   host: HostInfo;
   project: Project;
@@ -134,7 +150,7 @@ export interface PolicyInput {
   settings: SettingsInput;
   toolchain: ToolchainInput;
   /** Registry mode: the host proxy's socket and the bridge script, bound read-only inside. */
-  proxy: { socketPath: string; bridgePath: string } | null;
+  proxy: ProxyInput | null;
   version: string;
 }
 
@@ -324,7 +340,8 @@ export function resolvePolicy(input: PolicyInput): Policy {
   });
 
   if (input.network === "registry" && input.proxy !== null) {
-    for (const bind of bridgeBinds(input.proxy.socketPath, input.proxy.bridgePath)) {
+    const { socketPath, bridgePath, caBundlePath } = input.proxy;
+    for (const bind of bridgeBinds(socketPath, bridgePath, caBundlePath ?? null)) {
       mounts.push({ kind: "ro-bind", ...bind });
     }
   }
@@ -397,6 +414,12 @@ function buildEnv(
   // A corporate CA bundle that the sandbox can see (under /etc or /usr) keeps TLS working inside.
   const extraCa = host.env.NODE_EXTRA_CA_CERTS;
   if (extraCa !== undefined && isSystemPath(extraCa)) env.NODE_EXTRA_CA_CERTS = extraCa;
+  // The registry gateway: its CA (with the user's own CAs) added to every node's trusted list;
+  // where npm config names a cafile, which replaces that list, the bundle replaces the cafile.
+  if (input.network === "registry" && input.proxy?.caBundlePath) {
+    env.NODE_EXTRA_CA_CERTS = CA_INSIDE;
+    if (input.proxy.cafileConfigured === true) env.npm_config_cafile = CA_INSIDE;
+  }
   env.TMPDIR = "/tmp";
   const { nodeHeaders, corepack, yarnClassic } = input.toolchain;
   if (nodeHeaders !== null) env.npm_config_nodedir = nodeHeaders;

@@ -424,3 +424,38 @@ describe("sealed directories and already-mounted paths", () => {
     expect(mounts[0]).toMatchObject({ kind: "data", label: "~/.npmrc without credentials" });
   });
 });
+
+describe("the registry gateway's CA", () => {
+  const proxy = {
+    socketPath: "/tmp/safe-npm-net-x/proxy.sock",
+    bridgePath: "/opt/safe-npm/dist/network/bridge.cjs",
+    caBundlePath: "/tmp/safe-npm-net-x/ca.pem",
+  };
+  const registry = (extra: object = {}, env: Record<string, string> = {}) =>
+    basePolicy({
+      host: { env: { PATH: "/usr/bin:/bin", HOME, ...env } },
+      input: { network: "registry", proxy: { ...proxy, ...extra } },
+    });
+
+  it("binds the bundle read-only and names it in NODE_EXTRA_CA_CERTS", () => {
+    const policy = registry({}, { NODE_EXTRA_CA_CERTS: "/etc/ssl/corp.pem" });
+    expect(policy.mounts).toContainEqual({
+      kind: "ro-bind",
+      src: proxy.caBundlePath,
+      dest: "/run/safe-npm/ca.pem",
+    });
+    // The bundle carries the user's own CAs: it replaces theirs inside.
+    expect(policy.env.NODE_EXTRA_CA_CERTS).toBe("/run/safe-npm/ca.pem");
+    expect(policy.env.npm_config_cafile).toBeUndefined();
+  });
+
+  it("replaces npm's cafile only where the config names one", () => {
+    expect(registry({ cafileConfigured: true }).env.npm_config_cafile).toBe("/run/safe-npm/ca.pem");
+  });
+
+  it("is absent without the gateway", () => {
+    const policy = registry({ caBundlePath: null });
+    expect(policy.mounts.some((m) => m.dest === "/run/safe-npm/ca.pem")).toBe(false);
+    expect(policy.env.NODE_EXTRA_CA_CERTS).toBeUndefined();
+  });
+});
