@@ -254,11 +254,16 @@ export function resolvePolicy(input: PolicyInput): Policy {
       mounts.push({ kind: "bind", src: join(input.privateHome, rel), dest: join(host.home, rel) });
     }
   }
+  // With the registry gateway, a cafile names its bundle (bun reads the file npmrc names).
+  const npmrcOptions = {
+    home: host.home,
+    ...(input.network === "registry" && input.proxy?.caBundlePath ? { cafile: CA_INSIDE } : {}),
+  };
   if (host.userNpmrc !== null && !settings.fullNpmrc) {
     mounts.push({
       kind: "data",
       dest: join(homeInside, ".npmrc"),
-      data: sanitizeNpmrc(host.userNpmrc, { home: host.home }).text,
+      data: sanitizeNpmrc(host.userNpmrc, npmrcOptions).text,
       label: "~/.npmrc without credentials",
     });
   }
@@ -284,7 +289,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
     visible(npmGlobalConfig.path) &&
     !isInside(npmGlobalConfig.path, project.root)
   ) {
-    const global = sanitizeNpmrc(npmGlobalConfig.text, { home: host.home });
+    const global = sanitizeNpmrc(npmGlobalConfig.text, npmrcOptions);
     if (global.removed.length > 0) {
       mounts.push({
         kind: "data",

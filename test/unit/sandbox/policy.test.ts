@@ -459,3 +459,26 @@ describe("the registry gateway's CA", () => {
     expect(policy.env.NODE_EXTRA_CA_CERTS).toBeUndefined();
   });
 });
+
+describe("the registry gateway and the user's cafile", () => {
+  it("points the ~/.npmrc copy's cafile at the bundle, which holds its certificates", () => {
+    const policy = basePolicy({
+      host: { userNpmrc: "cafile=/etc/corp/ca.pem\nregistry=https://npm.corp.example/\n" },
+      input: {
+        network: "registry",
+        proxy: {
+          socketPath: "/tmp/s/proxy.sock",
+          bridgePath: "/opt/b.cjs",
+          caBundlePath: "/tmp/s/ca.pem",
+          cafileConfigured: true,
+        },
+      },
+    });
+    const npmrc = policy.mounts.find((m) => m.dest === `${HOME}/.npmrc`);
+    expect(npmrc).toMatchObject({ kind: "data" });
+    const data = (npmrc as { data: string }).data;
+    expect(data).toContain("cafile=/run/safe-npm/ca.pem");
+    expect(data).not.toContain("/etc/corp/ca.pem");
+    expect(policy.env.npm_config_cafile).toBe("/run/safe-npm/ca.pem");
+  });
+});
