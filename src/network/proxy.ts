@@ -300,7 +300,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
 
   // The gateway's side of terminated TLS: an http server that never listens; each decrypted
   // client connection is handed to it ('connection'), so it parses requests with keep-alive.
-  const gatewayTargets = new WeakMap<object, { host: string; port: number; key: string }>();
+  const gatewayTargets = new WeakMap<
+    object,
+    { host: string; port: number; key: string; scheme: "https:" | "http:" }
+  >();
   const gateway = http.createServer({ requireHostHeader: false });
   gateway.timeout = idleTimeout;
   gateway.keepAliveTimeout = 60_000;
@@ -316,7 +319,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       respond(res, 400, "send origin-form requests (GET /path) inside the tunnel");
       return;
     }
-    const url = new URL(`https://${hostPort(target.host, target.port)}${raw}`);
+    const url = new URL(`${target.scheme}//${hostPort(target.host, target.port)}${raw}`);
     forward(req, res, url, target);
   });
   gateway.on("upgrade", (_req: http.IncomingMessage, socket: Duplex) => {
@@ -324,35 +327,56 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     respondRaw(socket, 501, "protocol upgrades are not proxied");
   });
 
+  /**
+   * A CONNECT to a gateway host: answered 200, then the first byte tells what the client speaks
+   * in the tunnel. A TLS handshake (0x16) is terminated with a leaf from the local CA; anything
+   * else is plain http (yarn 4 CONNECTs to an http:// registry, then speaks http in the tunnel)
+   * and is parsed as it is. Either way every request is decided by the hook.
+   */
   const terminate = (
     client: Duplex,
     target: { host: string; port: number; key: string },
     localCa: LocalCa,
+    head: Buffer,
   ): void => {
     const row = hostStats(target.key);
     localCa.contextFor(target.host).then(
       (secureContext) => {
         if (client.destroyed) return;
-        // The certificate is ready before the 200: the client's first TLS bytes follow it, and
-        // the TLS socket takes over the connection in this same tick.
         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        const secure = new tls.TLSSocket(client as net.Socket, {
-          isServer: true,
-          secureContext,
-          ALPNProtocols: ["http/1.1"],
-        });
-        track(secure);
-        let handshaken = false;
-        secure.once("secure", () => {
-          handshaken = true;
-        });
-        secure.once("close", () => {
-          if (!handshaken) row.handshakeFailures++;
-          client.destroy();
-        });
-        client.once("close", () => secure.destroy());
-        gatewayTargets.set(secure, target);
-        gateway.emit("connection", secure);
+        if (head.length > 0) client.unshift(head);
+        const onReadable = (): void => {
+          const first = client.read(1) as Buffer | null;
+          if (first === null) return;
+          client.off("readable", onReadable);
+          // Put back: both the TLS socket and the http parser read what is buffered first.
+          client.unshift(first);
+          if (first[0] !== 0x16) {
+            gatewayTargets.set(client, { ...target, scheme: "http:" });
+            gateway.emit("connection", client);
+            client.resume();
+            return;
+          }
+          const secure = new tls.TLSSocket(client as net.Socket, {
+            isServer: true,
+            secureContext,
+            ALPNProtocols: ["http/1.1"],
+          });
+          track(secure);
+          let handshaken = false;
+          secure.once("secure", () => {
+            handshaken = true;
+          });
+          secure.once("close", () => {
+            if (!handshaken) row.handshakeFailures++;
+            client.destroy();
+          });
+          client.once("close", () => secure.destroy());
+          gatewayTargets.set(secure, { ...target, scheme: "https:" });
+          gateway.emit("connection", secure);
+        };
+        client.on("readable", onReadable);
+        onReadable();
       },
       (error: unknown) => respondRaw(client, 502, `safe-npm cannot issue a certificate: ${error}`),
     );
@@ -374,13 +398,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       return;
     }
     if (ca !== null && hook?.hosts.has(key)) {
-      if (head.length > 0) {
-        // Bytes sent before the 200 would be lost under the TLS socket; no client does this.
-        badRequests++;
-        respondRaw(client, 400, "wait for the CONNECT answer before sending");
-        return;
-      }
-      terminate(client, { ...target, key }, ca);
+      terminate(client, { ...target, key }, ca, head);
       return;
     }
     const row = hostStats(key);

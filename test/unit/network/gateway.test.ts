@@ -6,6 +6,7 @@
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import https from "node:https";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -313,6 +314,53 @@ describe("plain-http registries", () => {
     expect(res.status).toBe(403);
     expect(plain.requests.length).toBe(before);
     expect(row(plain.port)?.refusedSamples[0]?.request).toBe("POST /-/user");
+  });
+});
+
+/** Raw bytes over the proxy's socket; resolves with everything received until `done` says so. */
+function rawExchange(socketPath: string, bytes: string, done: (text: string) => boolean) {
+  return new Promise<string>((resolve, reject) => {
+    const socket = net.connect({ path: socketPath });
+    let text = "";
+    socket.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+      if (done(text)) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on("error", reject);
+    socket.on("close", () => resolve(text));
+    socket.on("connect", () => socket.write(bytes));
+  });
+}
+
+describe("plain http inside a CONNECT tunnel to a gateway host (yarn 4 does this)", () => {
+  const target = () => `127.0.0.1:${plain.port}`;
+  const connect = () => `CONNECT ${target()} HTTP/1.1\r\nHost: ${target()}\r\n\r\n`;
+
+  it("is parsed and decided like any request: a GET gets the host's token", async () => {
+    const { status, socket } = await connectThrough(proxy.socketPath, target());
+    expect(status).toBe(200);
+    const answer = readAll(socket);
+    socket.write(
+      `GET /pkg HTTP/1.1\r\nHost: evil.example\r\nAuthorization: ${INSIDE_TOKEN}\r\nConnection: close\r\n\r\n`,
+    );
+    const text = await answer;
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text).toContain(JSON.stringify({ auth: HOST_TOKEN, method: "GET" }));
+  });
+
+  it("a POST sent right behind the CONNECT (no wait for the 200) is refused", async () => {
+    const before = plain.requests.length;
+    const text = await rawExchange(
+      proxy.socketPath,
+      `${connect()}POST /-/user/org.couchdb.user:x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}`,
+      (t) => t.includes("refused"),
+    );
+    expect(text).toContain("HTTP/1.1 200 Connection Established");
+    expect(text).toContain("HTTP/1.1 403");
+    expect(plain.requests.length).toBe(before);
   });
 });
 
