@@ -50,18 +50,20 @@ export async function issueLeaf(
   host: string,
   keys: Promise<webcrypto.CryptoKeyPair>,
   now: Date,
-): Promise<{ cert: string; context: tls.SecureContext }> {
+): Promise<{ cert: string; key: string; context: tls.SecureContext }> {
   const { publicKey, privateKey } = await keys;
+  // IPv6 targets come bracketed (`[::1]`); the certificate names the address.
+  const name = host.replace(/^\[|\]$/g, "");
   const caCert = new x509.X509Certificate(ca.certificate);
   const der = Buffer.from(
     ca.key.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, "").replace(/\s+/g, ""),
     "base64",
   );
   const signingKey = await crypto.subtle.importKey("pkcs8", der, ALGORITHM, false, ["sign"]);
-  const ip = isIP(host) !== 0;
+  const ip = isIP(name) !== 0;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: `CN=${ip ? "safe-npm registry gateway" : host}`,
+    subject: `CN=${ip ? "safe-npm registry gateway" : name}`,
     issuer: caCert.subject,
     notBefore: new Date(now.getTime() - BACKDATE),
     notAfter: new Date(now.getTime() + LEAF_LIFETIME),
@@ -69,7 +71,7 @@ export async function issueLeaf(
     publicKey,
     signingAlgorithm: ALGORITHM,
     extensions: [
-      new x509.SubjectAlternativeNameExtension([{ type: ip ? "ip" : "dns", value: host }]),
+      new x509.SubjectAlternativeNameExtension([{ type: ip ? "ip" : "dns", value: name }]),
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
@@ -79,7 +81,7 @@ export async function issueLeaf(
   });
   const key = pemOf("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", privateKey));
   const pem = cert.toString("pem");
-  return { cert: pem, context: tls.createSecureContext({ key, cert: pem }) };
+  return { cert: pem, key, context: tls.createSecureContext({ key, cert: pem }) };
 }
 
 /** A positive 128-bit serial (RFC 5280 §4.1.2.2: at most 20 octets, non-negative). */

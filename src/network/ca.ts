@@ -5,9 +5,9 @@
  * file, so that two first runs at once cannot pair one's key with the other's certificate).
  *
  * Opening an existing CA needs node:crypto only. Making certificates needs @peculiar/x509 (in
- * ca-issue.ts), whose code takes a few hundred milliseconds to load on a busy machine: it is
- * loaded when the CA must be created, or in the background as soon as the CA is open, while
- * the sandbox starts — the first leaf is needed only at the first CONNECT.
+ * ca-issue.ts), whose code takes a few hundred milliseconds to load on a busy machine: leaves
+ * are kept on disk beside the CA (`leaves/`, 0600, a week), so it loads only when the CA or a
+ * leaf must be made.
  */
 import { createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
 import {
@@ -23,8 +23,9 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
-import type tls from "node:tls";
+import { isIP } from "node:net";
+import { dirname, join } from "node:path";
+import tls from "node:tls";
 import { SafeNpmError } from "../errors.js";
 
 export const CA_FILE = "local-ca.pem";
@@ -81,7 +82,7 @@ export async function openLocalCa(dir: string, now: Date = new Date()): Promise<
     ca = pem === null ? null : parseCa(pem, path);
     if (ca === null) throw badCa(path, "it disappeared while being created");
   }
-  return issuer(ca, path, now);
+  return issuer(ca, path, now, uid);
 }
 
 interface ParsedCa {
@@ -90,20 +91,29 @@ interface ParsedCa {
   notAfter: Date;
 }
 
-function issuer(ca: ParsedCa, path: string, now: Date): LocalCa {
-  const module = import("./ca-issue.js");
-  // Loaded now, used at the first CONNECT: an unhandled rejection must not be left behind.
-  module.catch(() => {});
+function issuer(ca: ParsedCa, path: string, now: Date, uid: number): LocalCa {
+  let module: Promise<typeof import("./ca-issue.js")> | null = null;
   const leaves = new Map<string, Promise<{ cert: string; context: tls.SecureContext }>>();
   let keys: Promise<unknown> | null = null;
+  const caCert = new X509Certificate(ca.certificate);
+  const cacheDir = join(dirname(path), "leaves");
   const leaf = (host: string) => {
     let entry = leaves.get(host);
     if (entry === undefined) {
-      entry = module.then(({ leafKeys, issueLeaf }) => {
-        // One leaf key per run: no reason to vary it between hosts.
-        keys ??= leafKeys();
-        return issueLeaf(ca, host, keys as ReturnType<typeof leafKeys>, now);
-      });
+      const file = join(cacheDir, `${host.replace(/[^a-z0-9.-]/gi, "_")}.pem`);
+      const cached = cachedLeaf(caCert, file, host, now, uid);
+      if (cached !== null) {
+        entry = Promise.resolve(cached);
+      } else {
+        module ??= import("./ca-issue.js");
+        entry = module.then(async ({ leafKeys, issueLeaf }) => {
+          // One leaf key per run: no reason to vary it between hosts.
+          keys ??= leafKeys();
+          const issued = await issueLeaf(ca, host, keys as ReturnType<typeof leafKeys>, now);
+          cacheLeaf(cacheDir, file, `${issued.key}${issued.cert}`);
+          return issued;
+        });
+      }
       leaves.set(host, entry);
     }
     return entry;
@@ -114,6 +124,60 @@ function issuer(ca: ParsedCa, path: string, now: Date): LocalCa {
     contextFor: async (host) => (await leaf(host)).context,
     leafFor: async (host) => (await leaf(host)).cert,
   };
+}
+
+/**
+ * A leaf from the disk cache (`<ca dir>/leaves/<host>.pem`, key and certificate, 0600): loading
+ * @peculiar/x509 to issue one costs more than a whole run's other start-up. Used only when it
+ * is ours, signed by this CA, names `host`, matches its key and has a day left; else null.
+ */
+function cachedLeaf(
+  caCert: X509Certificate,
+  file: string,
+  host: string,
+  now: Date,
+  uid: number,
+): { cert: string; context: tls.SecureContext } | null {
+  try {
+    const text = readCaFile(file, uid);
+    if (text === null) return null;
+    const key = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(text)?.[0];
+    const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0];
+    if (key === undefined || pem === undefined) return null;
+    const cert = new X509Certificate(pem);
+    const bare = host.replace(/^\[|\]$/g, "");
+    const names = isIP(bare) === 0 ? cert.checkHost(bare) : cert.checkIP(bare);
+    if (
+      names === undefined ||
+      !cert.checkIssued(caCert) ||
+      !cert.verify(caCert.publicKey) ||
+      new Date(cert.validTo).getTime() - now.getTime() < DAY ||
+      !cert.checkPrivateKey(createPrivateKey(key))
+    ) {
+      return null;
+    }
+    return { cert: pem, context: tls.createSecureContext({ key, cert: pem }) };
+  } catch {
+    return null;
+  }
+}
+
+/** Best effort: a leaf that cannot be cached is issued again next run. */
+function cacheLeaf(dir: string, file: string, pem: string): void {
+  try {
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") return;
+    }
+    const st = lstatSync(dir);
+    if (st.isSymbolicLink() || !st.isDirectory()) return;
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
+    writeFileSync(tmp, pem, { mode: 0o600, flag: "wx" });
+    renameSync(tmp, file);
+  } catch {
+    // not cached
+  }
 }
 
 function parseCa(pem: string, path: string): ParsedCa {

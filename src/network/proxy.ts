@@ -148,6 +148,12 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       caBundlePath = join(dir, "ca.pem");
       const bundle = [ca.certificate, ...upstreamCa].map((pem) => pem.trim()).join("\n");
       await writeFile(caBundlePath, `${bundle}\n`, { mode: 0o644, flag: "wx" });
+      // Leaves for the hook's hosts are made (or read from the cache) while the sandbox starts.
+      const localCa = ca;
+      for (const key of hook.hosts) {
+        const target = parseAuthority(key);
+        if (target !== null && target.port !== 80) localCa.contextFor(target.host).catch(() => {});
+      }
     } catch (error) {
       await cleanup();
       throw error;

@@ -135,4 +135,31 @@ describe("leaf certificates", () => {
     const leaf = new X509Certificate(await mine.leafFor("r.example"));
     expect(leaf.verify(new X509Certificate(theirs.certificate).publicKey)).toBe(false);
   });
+
+  it("are kept on disk (0600) and reused by the next run", async () => {
+    const dir = join(root, "ca");
+    const first = await (await openLocalCa(dir)).leafFor("r.example");
+    const file = join(dir, "leaves", "r.example.pem");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, "leaves")).mode & 0o777).toBe(0o700);
+    expect(await (await openLocalCa(dir)).leafFor("r.example")).toBe(first);
+  });
+
+  it("are issued anew when the cached one is not this CA's, or names another host", async () => {
+    const dir = join(root, "ca");
+    const ca = await openLocalCa(dir);
+    const other = await openLocalCa(join(root, "other"));
+    await ca.leafFor("r.example");
+    // Another CA's leaf planted under this name.
+    await other.leafFor("r.example");
+    const foreign = readFileSync(join(root, "other", "leaves", "r.example.pem"), "utf8");
+    writeFileSync(join(dir, "leaves", "r.example.pem"), foreign, { mode: 0o600 });
+    const fresh = new X509Certificate(await (await openLocalCa(dir)).leafFor("r.example"));
+    expect(fresh.verify(new X509Certificate(ca.certificate).publicKey)).toBe(true);
+    // A leaf for another host under this host's name.
+    const mine = readFileSync(join(dir, "leaves", "r.example.pem"), "utf8");
+    writeFileSync(join(dir, "leaves", "s.example.pem"), mine, { mode: 0o600 });
+    const s = new X509Certificate(await (await openLocalCa(dir)).leafFor("s.example"));
+    expect(s.subjectAltName).toBe("DNS:s.example");
+  });
 });
