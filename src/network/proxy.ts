@@ -351,6 +351,8 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         if (client.destroyed) return;
         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
         if (head.length > 0) client.unshift(head);
+        // A client that never speaks (or goes quiet) must not hold the socket forever.
+        if (client instanceof net.Socket) client.setTimeout(idleTimeout, () => client.destroy());
         const onReadable = (): void => {
           const first = client.read(1) as Buffer | null;
           if (first === null) return;
