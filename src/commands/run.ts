@@ -129,47 +129,36 @@ export async function sandboxRun(
   const bwrap = host.bwrap;
   if (!options.quiet && out.stderrIsTty) banner(request, network, resolved, out);
   if (effective.home === "private") preparePrivateHome(privateHome);
-  const gateway = request.cls === "install" && request.kind === "pm";
-  return withProxy(
-    network,
-    allow,
-    gateway,
-    ctx,
-    request.command,
-    options.verbose,
-    out,
-    async (proxy, cafileConfigured) => {
-      const policy = resolvePolicy({
-        ...input,
-        proxy:
-          proxy === null
-            ? null
-            : {
-                socketPath: proxy.socketPath,
-                bridgePath: bridgeHostPath(),
-                caBundlePath: proxy.caBundlePath,
-                cafileConfigured,
-              },
-      });
-      if (options.verbose) out.stderr(describe(policy));
-      const outcome = await runGuarded(
-        bwrap,
-        buildBwrapArgs(policy, seccomp),
-        policy,
-        project.root,
-        {
-          watch: guards.watch,
-          install: request.cls === "install",
-          report: out.stderr,
-          journal: join(host.cacheHome, "safe-npm", "runs"),
-        },
-      );
-      // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
-      if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
-        throw sandboxFailed(host.uid, outcome.exitCode);
-      return outcome.exitCode;
-    },
-  );
+  // Installs go through the registry gateway (loaded only then).
+  const gateway =
+    network === "registry" && request.cls === "install" && request.kind === "pm"
+      ? await gatewayOptions(allow, ctx, request.command, out)
+      : null;
+  return withProxy(network, allow, gateway?.options ?? {}, options.verbose, out, async (proxy) => {
+    const policy = resolvePolicy({
+      ...input,
+      proxy:
+        proxy === null
+          ? null
+          : {
+              socketPath: proxy.socketPath,
+              bridgePath: bridgeHostPath(),
+              caBundlePath: proxy.caBundlePath,
+              cafileConfigured: gateway?.cafileConfigured ?? false,
+            },
+    });
+    if (options.verbose) out.stderr(describe(policy));
+    const outcome = await runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
+      watch: guards.watch,
+      install: request.cls === "install",
+      report: out.stderr,
+      journal: join(host.cacheHome, "safe-npm", "runs"),
+    });
+    // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
+    if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
+      throw sandboxFailed(host.uid, outcome.exitCode);
+    return outcome.exitCode;
+  });
 }
 
 /**
@@ -229,19 +218,16 @@ function banner(request: Request, network: NetworkMode, resolved: ResolvedSettin
 async function withProxy(
   network: NetworkMode,
   allow: readonly AllowEntry[],
-  gateway: boolean,
-  ctx: RunContext,
-  command: readonly string[],
+  gateway: Partial<ProxyOptions>,
   verbose: boolean,
   out: Output,
-  body: (proxy: NetworkProxy | null, cafileConfigured: boolean) => Promise<number>,
+  body: (proxy: NetworkProxy | null) => Promise<number>,
 ): Promise<number> {
-  if (network !== "registry") return body(null, false);
+  if (network !== "registry") return body(null);
   const { startProxy, proxyReport } = await import("../network/proxy.js");
-  const setup = gateway ? await gatewayOptions(allow, ctx, command, out) : null;
-  const proxy = await startProxy({ allow, ...(setup?.options ?? {}) });
+  const proxy = await startProxy({ allow, ...gateway });
   try {
-    return await body(proxy, setup?.cafileConfigured ?? false);
+    return await body(proxy);
   } finally {
     const stats = proxy.stats();
     await proxy.close();
