@@ -5,7 +5,7 @@
  */
 import { createHash, randomInt } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
-import { isAbsolute, join, relative } from "node:path";
+import { basename, isAbsolute, join, relative } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import { type HostInfo, resolveTool } from "../host/host.js";
@@ -15,7 +15,7 @@ import type { AllowEntry } from "../network/allowlist.js";
 import type { RegistryHook } from "../network/gateway-hook.js";
 import { bridgeHostPath } from "../network/inside.js";
 import { forwarderSource, watchPorts } from "../network/ports.js";
-import type { NetworkProxy } from "../network/proxy.js";
+import type { NetworkProxy, ProxyOptions } from "../network/proxy.js";
 import {
   readProjectFile,
   registryAllowlist,
@@ -36,6 +36,7 @@ import {
   yarnGlobalFolder,
 } from "../sandbox/policy.js";
 import { preparePrivateHome, writeHomeRecord } from "../sandbox/privatehome.js";
+import { readRegularFile } from "../sandbox/safepath.js";
 import { buildSeccompFilter, isSupportedSeccompArch } from "../sandbox/seccomp.js";
 import { runDirect } from "../sandbox/spawn.js";
 import type { FoundSettings } from "../settings/find.js";
@@ -177,13 +178,28 @@ export async function sandboxRun(
   }
   // Before the run (the mapping exists even if safe-npm is killed) and after it (the last use).
   recordUse();
-  return withProxy(network, allow, rules?.hook, options.verbose, out, async (proxy) => {
+  // The registry rules decide every request to a registry host the proxy sees in clear; for
+  // package-manager installs and publishes https to those hosts is terminated with the local CA
+  // (the gateway, loaded only then) so that they are seen in clear too.
+  const gateway =
+    rules !== null && request.kind === "pm"
+      ? await gatewayOptions(rules.hook, allow, ctx, request.command, out)
+      : rules !== null
+        ? { options: { registryHook: rules.hook }, cafileConfigured: false }
+        : null;
+  return withProxy(network, allow, gateway?.options ?? {}, options.verbose, out, async (proxy) => {
     const policy = resolvePolicy({
       ...input,
       proxy:
         proxy === null
           ? null
-          : { socketPath: proxy.socketPath, bridgePath: bridgeHostPath(), port: bridgePort },
+          : {
+              socketPath: proxy.socketPath,
+              bridgePath: bridgeHostPath(),
+              port: bridgePort,
+              caBundlePath: proxy.caBundlePath,
+              cafileConfigured: gateway?.cafileConfigured ?? false,
+            },
     });
     if (options.verbose) out.stderr(describe(policy));
     const outcome = await withPorts(ports, bridgePort, host, project, out, (onReady) =>
@@ -271,14 +287,14 @@ function banner(request: Request, network: NetworkMode, resolved: ResolvedSettin
 async function withProxy(
   network: NetworkMode,
   allow: readonly AllowEntry[],
-  registryHook: RegistryHook | undefined,
+  gateway: Partial<ProxyOptions>,
   verbose: boolean,
   out: Output,
   body: (proxy: NetworkProxy | null) => Promise<number>,
 ): Promise<number> {
   if (network !== "registry") return body(null);
   const { startProxy, proxyReport } = await import("../network/proxy.js");
-  const proxy = await startProxy({ allow, registryHook });
+  const proxy = await startProxy({ allow, ...gateway });
   try {
     return await body(proxy);
   } finally {
@@ -369,4 +385,45 @@ async function withPorts<T>(
   } finally {
     await watcher.close();
   }
+}
+
+/**
+ * Registry mode for a package manager: the registry gateway terminates https to the registry
+ * hosts so that the rules (`hook`) see every request in clear and the credentials held on the
+ * host can be added. A command that cannot be made to trust the local CA keeps opaque tunnels,
+ * with a notice (plain-http registries are still decided by the rules).
+ */
+async function gatewayOptions(
+  hook: RegistryHook,
+  allow: readonly AllowEntry[],
+  ctx: RunContext,
+  command: readonly string[],
+  out: Output,
+): Promise<{ options: Partial<ProxyOptions>; cafileConfigured: boolean }> {
+  const setup = await import("../network/gateway-setup.js");
+  const tool = basename(command[0] ?? "");
+  // Plain-http registries are decided by the rules either way; https needs the local CA trusted.
+  const plain = { options: { registryHook: hook }, cafileConfigured: false };
+  if (!setup.trustsLocalCa(tool)) {
+    out.stderr(
+      `safe-npm: ${tool} cannot be made to trust safe-npm's local CA: https registry requests pass through an opaque tunnel\n`,
+    );
+    return plain;
+  }
+  if (setup.registryTargets(allow).length === 0 && hook.hosts.size === 0) return plain;
+  let projectNpmrc: string | null = null;
+  try {
+    projectNpmrc = readRegularFile(join(ctx.project.root, ".npmrc"), true);
+  } catch {
+    // none, or not a regular file (the allowlist step has refused a link already)
+  }
+  const cas = setup.hostCertificates(ctx.host, projectNpmrc);
+  return {
+    options: {
+      registryHook: hook,
+      caDir: setup.localCaDir(ctx.host),
+      upstreamCa: cas.certificates,
+    },
+    cafileConfigured: cas.cafileConfigured,
+  };
 }

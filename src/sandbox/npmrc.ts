@@ -172,6 +172,11 @@ export interface SanitizedNpmrc {
 export interface SanitizeOptions {
   /** The user's home: path values under it would name the sandbox's own home inside. */
   home?: string;
+  /**
+   * The registry gateway's CA bundle inside: a `cafile` names it instead (it holds the
+   * certificates of the user's cafile, and the gateway's CA besides).
+   */
+  cafile?: string;
 }
 
 export function sanitizeNpmrc(text: string, options: SanitizeOptions = {}): SanitizedNpmrc {
@@ -200,6 +205,7 @@ function judge(entry: NpmrcEntry, options: SanitizeOptions): string | true | { r
     return { reason: isCredentialKey(key) ? "credential" : "not an allowed key" };
   }
   if (entry.array && !ARRAY_KEYS.has(key)) return { reason: "not a list" };
+  if (key === "cafile" && options.cafile !== undefined) return options.cafile;
   if (value === true) return true;
   if (PATH_KEYS.has(key) && options.home !== undefined && pathUnder(value, options.home)) {
     return { reason: "a path in the home, which the sandbox replaces" };

@@ -124,7 +124,8 @@ export async function startPrivateRegistry(
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;
-  base = `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${port}/`;
+  // https by name: npm's and pnpm's proxy agents check a tunnelled IP against `localhost.`.
+  base = options.tls === undefined ? `http://127.0.0.1:${port}/` : `https://localhost:${port}/`;
   return {
     url: base,
     port,

@@ -501,16 +501,25 @@ describe("name lookups", () => {
 });
 
 describe("proxyReport", () => {
+  const quiet = { refusedRequests: 0, refusedSamples: [], handshakeFailures: 0 };
   it("lists refusals, and allowed traffic when verbose", () => {
     const stats = {
       hosts: [
-        { target: "evil.example:443", connections: 0, refused: 3, bytesUp: 0, bytesDown: 0 },
+        {
+          target: "evil.example:443",
+          connections: 0,
+          refused: 3,
+          bytesUp: 0,
+          bytesDown: 0,
+          ...quiet,
+        },
         {
           target: "registry.npmjs.org:443",
           connections: 2,
           refused: 0,
           bytesUp: 10,
           bytesDown: 4096,
+          ...quiet,
         },
       ],
       badRequests: 1,
@@ -527,6 +536,37 @@ describe("proxyReport", () => {
       "allowed 2 to registry.npmjs.org:443: 10 B up, 4.0 KiB down",
       "refused 1 malformed proxy requests",
       "5 connections from the sandbox, 1 name lookup",
+    ]);
+  });
+});
+
+describe("proxyReport of the registry gateway", () => {
+  it("names method and path of refused requests, the rule's reason, and failed handshakes", () => {
+    const row = {
+      target: "registry.npmjs.org:443",
+      connections: 5,
+      refused: 0,
+      bytesUp: 0,
+      bytesDown: 0,
+      refusedRequests: 7,
+      refusedSamples: [
+        { request: "PUT /evil", reason: "installs only read from the registry" },
+        { request: "POST /-/v1/login", reason: "installs only read from the registry" },
+      ],
+      handshakeFailures: 2,
+    };
+    expect(
+      proxyReport({
+        hosts: [row],
+        badRequests: 0,
+        openSockets: 0,
+        idleUpstreams: 0,
+        lookups: 0,
+        clients: 0,
+      }),
+    ).toEqual([
+      "refused 7 requests to the registry registry.npmjs.org:443: PUT /evil (installs only read from the registry); POST /-/v1/login (installs only read from the registry); and 5 more",
+      "2 TLS connection(s) to registry.npmjs.org:443 failed: the client did not accept safe-npm's local CA",
     ]);
   });
 });

@@ -502,3 +502,61 @@ describe("yarn 4's global folder at the same path inside and outside", () => {
     expect(mountPointInPrivateHome(home, `${home}/.cachet/x`)).toBe(null);
   });
 });
+
+describe("the registry gateway's CA", () => {
+  const proxy = {
+    socketPath: "/tmp/safe-npm-net-x/proxy.sock",
+    bridgePath: "/opt/safe-npm/dist/network/bridge.cjs",
+    caBundlePath: "/tmp/safe-npm-net-x/ca.pem",
+  };
+  const registry = (extra: object = {}, env: Record<string, string> = {}) =>
+    basePolicy({
+      host: { env: { PATH: "/usr/bin:/bin", HOME, ...env } },
+      input: { network: "registry", proxy: { ...proxy, ...extra } },
+    });
+
+  it("binds the bundle read-only and names it in NODE_EXTRA_CA_CERTS", () => {
+    const policy = registry({}, { NODE_EXTRA_CA_CERTS: "/etc/ssl/corp.pem" });
+    expect(policy.mounts).toContainEqual({
+      kind: "ro-bind",
+      src: proxy.caBundlePath,
+      dest: "/run/safe-npm/ca.pem",
+    });
+    // The bundle carries the user's own CAs: it replaces theirs inside.
+    expect(policy.env.NODE_EXTRA_CA_CERTS).toBe("/run/safe-npm/ca.pem");
+    expect(policy.env.npm_config_cafile).toBeUndefined();
+  });
+
+  it("replaces npm's cafile only where the config names one", () => {
+    expect(registry({ cafileConfigured: true }).env.npm_config_cafile).toBe("/run/safe-npm/ca.pem");
+  });
+
+  it("is absent without the gateway", () => {
+    const policy = registry({ caBundlePath: null });
+    expect(policy.mounts.some((m) => m.dest === "/run/safe-npm/ca.pem")).toBe(false);
+    expect(policy.env.NODE_EXTRA_CA_CERTS).toBeUndefined();
+  });
+});
+
+describe("the registry gateway and the user's cafile", () => {
+  it("points the ~/.npmrc copy's cafile at the bundle, which holds its certificates", () => {
+    const policy = basePolicy({
+      host: { userNpmrc: "cafile=/etc/corp/ca.pem\nregistry=https://npm.corp.example/\n" },
+      input: {
+        network: "registry",
+        proxy: {
+          socketPath: "/tmp/s/proxy.sock",
+          bridgePath: "/opt/b.cjs",
+          caBundlePath: "/tmp/s/ca.pem",
+          cafileConfigured: true,
+        },
+      },
+    });
+    const npmrc = policy.mounts.find((m) => m.dest === `${HOME}/.npmrc`);
+    expect(npmrc).toMatchObject({ kind: "data" });
+    const data = (npmrc as { data: string }).data;
+    expect(data).toContain("cafile=/run/safe-npm/ca.pem");
+    expect(data).not.toContain("/etc/corp/ca.pem");
+    expect(policy.env.npm_config_cafile).toBe("/run/safe-npm/ca.pem");
+  });
+});
