@@ -590,13 +590,14 @@ async function homesCheck(host: HostInfo): Promise<Check> {
   const homes = listHomes(dir);
   const bytes = homes.reduce((sum, h) => sum + h.bytes, 0);
   const missing = homes.filter((h) => h.projectExists === false).length;
+  const atLeast = homes.some((h) => h.unreadable.length > 0) ? "at least " : "";
   return {
     name: "private homes",
     ok: true,
     detail:
       homes.length === 0
         ? `none yet in ${dir}`
-        : `${homes.length} in ${dir}, ${formatSize(bytes)} in total${missing === 0 ? "" : `, ${missing} of missing projects`} (\`safe-npm homes\` lists them, \`safe-npm homes prune\` removes those of missing projects)`,
+        : `${homes.length} in ${dir}, ${atLeast}${formatSize(bytes)} in total${missing === 0 ? "" : `, ${missing} of missing projects`} (\`safe-npm homes\` lists them, \`safe-npm homes prune\` removes those of missing projects)`,
   };
 }
 

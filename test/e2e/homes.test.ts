@@ -291,3 +291,83 @@ describe.skipIf(unavailable !== "" || !canMount)("safe-npm homes prune and mount
     expect(existsSync(`${home}.json`)).toBe(true);
   });
 });
+
+describe.skipIf(unavailable !== "")(
+  "safe-npm homes and a home nested deeper than a walk can recurse",
+  () => {
+    let world: World;
+    let other: string;
+    let deepHome: string;
+    let otherHome: string;
+    /** What code inside nests under ~/.npm: a directory per level, a file at the bottom. */
+    const DEPTH = 10_000;
+    const BOTTOM = 3_000_000;
+    /** The CLI with few descriptors: a walk holding one per level would run out long before. */
+    const runLimited = (args: string[]): RunResult => {
+      try {
+        const stdout = execFileSync(
+          "prlimit",
+          ["--nofile=128", "--", process.execPath, cliPath, ...args],
+          { env: world.env, cwd: world.dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+        );
+        return { exitCode: 0, stdout, stderr: "" };
+      } catch (error) {
+        const e = error as { status: number; stdout: string; stderr: string };
+        return { exitCode: e.status, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+
+    beforeAll(async () => {
+      world = makeWorld({ projectInHome: false });
+      other = join(world.dir, "other");
+      mkdirSync(other);
+      writeFileSync(
+        join(other, "package.json"),
+        JSON.stringify({ name: "other", version: "1.0.0" }),
+      );
+      deepHome = join(world.cache, "safe-npm", "homes", homeName(world.project));
+      otherHome = join(world.cache, "safe-npm", "homes", homeName(other));
+      const nest = [
+        'const fs = require("fs");',
+        'process.chdir(require("os").homedir() + "/.npm");',
+        `for (let i = 0; i < ${DEPTH}; i++) { fs.mkdirSync("d"); process.chdir("d"); }`,
+        `fs.writeFileSync("bottom", Buffer.alloc(${BOTTOM}, 1));`,
+      ].join(" ");
+      const r = await world.run(["--quiet", "exec", "--", "node", "-e", nest]);
+      expect(r.exitCode, show(r)).toBe(0);
+      const o = await world.run(["--quiet", "exec", "--", "sh", "-c", "echo x > ~/.npm/x"], {
+        cwd: other,
+      });
+      expect(o.exitCode, show(o)).toBe(0);
+    }, 300_000);
+    afterAll(() => {
+      // rm (fts) removes any depth; node's recursive rmSync may not.
+      if (world !== undefined) execFileSync("rm", ["-rf", world.dir]);
+      world?.dispose();
+    });
+
+    it("lists the home's whole size, as du counts it, with a bounded number of descriptors", () => {
+      // The control: du (fts, no recursion) sees the file at the bottom.
+      const du = Number(
+        execFileSync("du", ["-sB1", deepHome], { encoding: "utf8" }).split("\t")[0],
+      );
+      expect(du).toBeGreaterThan(BOTTOM + DEPTH * 4096 * 0.9);
+      const r = runLimited(["homes", "--json"]);
+      expect(r.exitCode, show(r)).toBe(0);
+      const home = (JSON.parse(r.stdout) as ListJson).homes.find((h) => h.path === deepHome);
+      expect(home?.bytes).toBe(du);
+      expect(home).toMatchObject({ unreadable: [] });
+    }, 300_000);
+
+    it("prune removes the deep home and the others, one after another", () => {
+      rmSync(world.project, { recursive: true, force: true });
+      rmSync(other, { recursive: true, force: true });
+      const r = runLimited(["homes", "prune"]);
+      expect(r.exitCode, show(r)).toBe(0);
+      expect(r.stdout).toContain(`removed ${deepHome} (${world.project}: project missing)`);
+      expect(r.stdout).toContain(`removed ${otherHome} (${other}: project missing)`);
+      expect(existsSync(deepHome)).toBe(false);
+      expect(existsSync(otherHome)).toBe(false);
+    }, 300_000);
+  },
+);

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import {
   existsSync,
   linkSync,
@@ -5,7 +6,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -30,7 +30,8 @@ beforeEach(() => {
   symlinkSync(join(outside, "big"), join(home, ".npm", "outside-file"));
   symlinkSync("/", join(home, "root"));
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+// rm (fts) removes any depth; a tree left by a failing test may be far too deep for rmSync.
+afterEach(() => execFileSync("rm", ["-rf", dir]));
 
 describe("treeSize", () => {
   it("counts what is in the tree, links as links, never what they point at", () => {
@@ -69,4 +70,37 @@ describe("removeTree", () => {
     expect(existsSync(link)).toBe(false);
     expect(existsSync(join(outside, "big"))).toBe(true);
   });
+});
+
+/**
+ * What code inside can make in its home in a second: directories nested far deeper than a path
+ * can name (PATH_MAX 4096), than a descriptor per level allows, than a recursion's stack.
+ */
+describe("a tree nested 10000 deep", () => {
+  const DEPTH = 10_000;
+  const nest = (at: string): void => {
+    execFileSync(process.execPath, [
+      "-e",
+      `const fs = require("fs"); process.chdir(${JSON.stringify(at)});
+       for (let i = 0; i < ${DEPTH}; i++) { fs.mkdirSync("d"); process.chdir("d"); }
+       fs.writeFileSync("bottom", Buffer.alloc(1_000_000, 1));`,
+    ]);
+  };
+  /** du (fts, no recursion limit) is the control: what the tree really takes. */
+  const du = (path: string): number =>
+    Number(execFileSync("du", ["-sB1", path], { encoding: "utf8" }).split("\t")[0]);
+
+  it("is measured whole (the same bytes as du, the file at the bottom included) and removed whole", () => {
+    nest(join(home, ".npm"));
+    const truth = du(home);
+    expect(truth).toBeGreaterThan(1_000_000 + DEPTH * 4096 * 0.9);
+    const size = treeSize(home);
+    expect(size.unreadable).toEqual([]);
+    expect(size.bytes).toBe(truth);
+    const { freed, kept } = removeTree(home);
+    expect(kept).toEqual([]);
+    expect(freed).toBe(truth);
+    expect(existsSync(home)).toBe(false);
+    expect(readFileSync(join(outside, "big")).length).toBe(2_000_000);
+  }, 300_000);
 });
