@@ -290,6 +290,58 @@ describe.skipIf(unavailable !== "" || !canMount)("safe-npm homes prune and mount
     expect(existsSync(mnt)).toBe(true);
     expect(existsSync(`${home}.json`)).toBe(true);
   });
+
+  it("does not count, enter or remove a bind mount of the same filesystem inside a home (same device, another mount)", async () => {
+    const bound = makeWorld({ projectInHome: false });
+    try {
+      const run = await bound.run(["--quiet", "exec", "--", "true"]);
+      expect(run.exitCode, show(run)).toBe(0);
+      const home = join(bound.cache, "safe-npm", "homes", homeName(bound.project));
+      const bm = join(home, ".cache", "bm");
+      mkdirSync(bm);
+      // On the same filesystem as the home: a bind mount of it keeps the device number.
+      const victim = join(bound.dir, "victim");
+      mkdirSync(victim);
+      writeFileSync(join(victim, "file"), Buffer.alloc(BIG, 1));
+      writeFileSync(join(home, ".npm", "beside"), "removed");
+      rmSync(bound.project, { recursive: true, force: true });
+      const out = (name: string): string => join(bound.dir, name);
+      const script = [
+        `mount --bind ${victim} ${bm}`,
+        // The control: the mount point and the home have the same st_dev.
+        `stat -c %d ${bm} ${home} > ${out("devs.txt")}`,
+        `"$@" homes --json > ${out("list.json")}`,
+        `"$@" homes prune > ${out("prune.txt")}; echo $? > ${out("prune.rc")}`,
+      ].join("\n");
+      execFileSync(
+        "unshare",
+        [
+          "--mount",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          script,
+          "sh",
+          process.execPath,
+          cliPath,
+        ],
+        { env: bound.env, cwd: bound.dir },
+      );
+      const devs = readFileSync(out("devs.txt"), "utf8").trim().split("\n");
+      expect(devs).toHaveLength(2);
+      expect(devs[0]).toBe(devs[1]);
+      const listed = (JSON.parse(readFileSync(out("list.json"), "utf8")) as ListJson).homes;
+      expect(listed[0]?.bytes).toBeLessThan(BIG);
+      expect(readFileSync(out("prune.txt"), "utf8")).toContain(`kept ${bm} (another mount)`);
+      expect(readFileSync(out("prune.rc"), "utf8").trim()).toBe("125");
+      expect(lstatSync(join(victim, "file")).size).toBe(BIG);
+      expect(existsSync(join(home, ".npm", "beside"))).toBe(false);
+      expect(existsSync(`${home}.json`)).toBe(true);
+    } finally {
+      bound.dispose();
+    }
+  });
 });
 
 describe.skipIf(unavailable !== "")(

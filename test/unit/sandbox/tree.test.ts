@@ -1,10 +1,12 @@
 import { execFileSync } from "node:child_process";
 import {
+  closeSync,
   existsSync,
   linkSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   symlinkSync,
   writeFileSync,
@@ -12,7 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { removeTree, treeSize } from "../../../src/sandbox/tree.js";
+import { mountId, removeTree, treeSize } from "../../../src/sandbox/tree.js";
 
 let dir: string;
 let home: string;
@@ -49,6 +51,22 @@ describe("treeSize", () => {
 
   it("is 0 for a missing tree", () => {
     expect(treeSize(join(dir, "nothing")).bytes).toBe(0);
+  });
+});
+
+describe("mountId", () => {
+  it("tells two mounts apart, and one mount's directories as one", () => {
+    const ids = ["/", "/proc", dir, home].map((path) => {
+      const fd = openSync(path, "r");
+      try {
+        return mountId(fd);
+      } finally {
+        closeSync(fd);
+      }
+    });
+    expect(ids.every((id) => typeof id === "number")).toBe(true);
+    expect(ids[1]).not.toBe(ids[0]);
+    expect(ids[3]).toBe(ids[2]);
   });
 });
 
