@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { printable } from "../cli/output.js";
 import { EXIT_SAFE_NPM_FAILURE } from "../errors.js";
 import type { HostInfo } from "../host/host.js";
 import { type HomeRecord, homeRecordPath } from "../sandbox/privatehome.js";
@@ -180,17 +181,17 @@ function shownSize(home: HomeEntry): string {
 
 /** One line per home, for the terminal. */
 export function formatHomes(dir: string, homes: readonly HomeEntry[], now: number): string {
-  if (homes.length === 0) return `no private homes in ${dir}\n`;
+  if (homes.length === 0) return `no private homes in ${printable(dir)}\n`;
   const total = homes.reduce((sum, h) => sum + h.bytes, 0);
   const partial = homes.some((h) => h.unreadable.length > 0);
   const lines = [
-    `${homes.length} private home${homes.length === 1 ? "" : "s"} in ${dir}, ${partial ? "at least " : ""}${formatSize(total)}:`,
+    `${homes.length} private home${homes.length === 1 ? "" : "s"} in ${printable(dir)}, ${partial ? "at least " : ""}${formatSize(total)}:`,
   ];
   for (const home of homes) {
     const size = shownSize(home).padStart(7);
     if (home.project === null) {
       lines.push(
-        `${size}  ${home.path}  project unknown (no record: made by an older safe-npm, unused since)`,
+        `${size}  ${printable(home.path)}  project unknown (no record: made by an older safe-npm, unused since)`,
       );
     } else {
       const used =
@@ -198,10 +199,10 @@ export function formatHomes(dir: string, homes: readonly HomeEntry[], now: numbe
           ? ""
           : `  last use ${new Date(home.lastUse).toISOString().slice(0, 10)} (${formatAge(home.lastUse, now)})`;
       const missing = home.projectExists === false ? "  PROJECT MISSING" : "";
-      lines.push(`${size}  ${home.project}${used}${missing}`);
+      lines.push(`${size}  ${printable(home.project)}${used}${missing}`);
     }
     for (const what of home.unreadable.slice(0, SHOWN_UNREADABLE)) {
-      lines.push(`         not counted: ${what}`);
+      lines.push(`         not counted: ${printable(what)}`);
     }
     if (home.unreadable.length > SHOWN_UNREADABLE) {
       lines.push(
@@ -300,9 +301,9 @@ export function homesCommand(host: HostInfo, target: HomesAction, out: Output): 
     const lines: string[] = [];
     for (const r of results) {
       lines.push(
-        `${verb} ${r.home.path} (${r.home.project ?? "project unknown"}: ${r.reason}), ${formatSize(r.freed)}`,
+        `${verb} ${printable(r.home.path)} (${printable(r.home.project ?? "project unknown")}: ${r.reason}), ${formatSize(r.freed)}`,
       );
-      for (const k of r.kept) lines.push(`  kept ${k}`);
+      for (const k of r.kept) lines.push(`  kept ${printable(k)}`);
     }
     const unrecorded = homes.filter((h) => h.project === null).length;
     if (results.length === 0) lines.push("nothing to prune");

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { printableLines } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import { type HostInfo, resolveTool } from "../host/host.js";
@@ -158,7 +159,8 @@ export async function sandboxRun(
     const outcome = await runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
       watch: guards.watch,
       install: request.cls === "install",
-      report: out.stderr,
+      // The after-run check names the project's files: printed as escapes, never raw.
+      report: (text) => out.stderr(printableLines(text)),
       journal: join(host.cacheHome, "safe-npm", "runs"),
     }).finally(recordUse);
     // A signal during start-up ends the run with the signal's status, not as bwrap's failure.

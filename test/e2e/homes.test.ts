@@ -423,3 +423,36 @@ describe.skipIf(unavailable !== "")(
     }, 300_000);
   },
 );
+
+describe.skipIf(unavailable !== "")(
+  "safe-npm homes and a project path made to print a fake line",
+  () => {
+    let world: World;
+    afterAll(() => world?.dispose());
+
+    it("prints the path's newline and escape sequences as escapes: no fake line, no cursor movement", async () => {
+      world = makeWorld({ projectInHome: false });
+      const fake = "1.0 GB  /root/.ssh  last use 2026-11-29 (today)  PROJECT MISSING";
+      const evil = join(world.dir, `x\n   ${fake}\u001b[1A\u001b[2K`);
+      // Its slashes make directories on the way: any path can be spelled.
+      mkdirSync(evil, { recursive: true });
+      writeFileSync(join(evil, "package.json"), JSON.stringify({ name: "x", version: "1.0.0" }));
+      const run = await world.run(["--quiet", "exec", "--", "true"], { cwd: evil });
+      expect(run.exitCode, show(run)).toBe(0);
+      // The control: the record names the raw path, newline and escapes included.
+      const json = await world.run(["homes", "--json"]);
+      const listed = (JSON.parse(json.stdout) as ListJson).homes.map((h) => h.project);
+      expect(listed).toContain(evil);
+
+      rmSync(join(world.dir, "x\n   1.0 GB  "), { recursive: true, force: true });
+      for (const args of [["homes"], ["homes", "prune"]]) {
+        const r = await world.run(args);
+        expect(r.exitCode, show(r)).toBe(0);
+        expect(r.stdout).toContain(`x\\n   ${fake}\\x1b[1A\\x1b[2K`);
+        expect(r.stdout).not.toContain("\u001b");
+        expect(r.stdout.split("\n").filter((line) => line.includes("/root/.ssh"))).toHaveLength(1);
+        expect(r.stdout).not.toMatch(/^\s*1\.0 GB {2}\/root\/\.ssh/m);
+      }
+    });
+  },
+);

@@ -133,6 +133,19 @@ describe("formatHomes", () => {
     expect(formatHomes("/c/h", [], NOW)).toBe("no private homes in /c/h\n");
   });
 
+  it("prints paths with control characters as escapes: a project path cannot fake a line or move the cursor", () => {
+    const project =
+      "/code/x\n 1.0 GB  /root/.ssh  last use 2026-11-29 (1 day ago)  PROJECT MISSING\u001b[1A\u001b[2K\u202e";
+    const text = formatHomes("/c/h", [home({ project, unreadable: ["/h/a\rb (EACCES)"] })], NOW);
+    const lines = text.split("\n");
+    expect(lines[1]).toBe(
+      "≥1.0 kB  /code/x\\n 1.0 GB  /root/.ssh  last use 2026-11-29 (1 day ago)  PROJECT MISSING\\x1b[1A\\x1b[2K\\u202e  last use 2026-11-29 (1 day ago)",
+    );
+    expect(lines[2]).toBe("         not counted: /h/a\\rb (EACCES)");
+    expect(lines.filter((l) => l.includes("/root/.ssh"))).toHaveLength(1);
+    expect([...text].filter((ch) => ch !== "\n" && (ch < " " || ch === "\u202e"))).toEqual([]);
+  });
+
   it("a size that leaves something out is marked as a lower bound, with what and why", () => {
     const unreadable = ["/h/a (cannot be opened: EACCES)", "/h/b (EMFILE)", "/h/c", "/h/d", "/h/e"];
     const text = formatHomes("/c/h", [home({ bytes: 9_100_000, unreadable })], NOW);
