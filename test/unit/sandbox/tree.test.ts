@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import {
+  chmodSync,
   closeSync,
   existsSync,
   linkSync,
@@ -51,6 +52,26 @@ describe("treeSize", () => {
 
   it("is 0 for a missing tree", () => {
     expect(treeSize(join(dir, "nothing")).bytes).toBe(0);
+  });
+});
+
+/** Root opens any directory: only an unprivileged user sees one made unreadable inside. */
+describe.skipIf(process.getuid?.() === 0)("a directory made unreadable inside", () => {
+  it("is named, with why; the size is a lower bound and the removal keeps it", () => {
+    const locked = join(home, ".npm", "locked");
+    mkdirSync(locked);
+    writeFileSync(join(locked, "big"), Buffer.alloc(1_000_000, 1));
+    chmodSync(locked, 0);
+    try {
+      const size = treeSize(home);
+      expect(size.unreadable).toEqual([`${locked} (cannot be opened: EACCES)`]);
+      expect(size.bytes).toBeLessThan(1_000_000);
+      const { kept } = removeTree(home);
+      expect(kept).toEqual([`${locked} (cannot be opened: EACCES)`]);
+      expect(existsSync(join(home, ".npm", "_cacache"))).toBe(false);
+    } finally {
+      chmodSync(locked, 0o700);
+    }
   });
 });
 
