@@ -84,7 +84,7 @@ interface Frame {
 }
 
 /** The tree changed under the walk in a way it cannot go on from. */
-class Moved extends Error {}
+export class Moved extends Error {}
 
 interface Walk {
   bytes: number;
@@ -283,7 +283,11 @@ function walkTree(root: string, remove: boolean): Walk {
  * directory listed before (`parent`) and still hold the child under its name. Otherwise the
  * tree was moved while it was walked, and the walk stops rather than go on somewhere else.
  */
-function reopenParent(childFd: number, parent: Stats, child: Frame): number {
+export function reopenParent(
+  childFd: number,
+  parent: Stats,
+  child: { name: string; st: Stats },
+): number {
   const fd = openSync(`/proc/self/fd/${childFd}/..`, DIR_FLAGS);
   try {
     const st = fstatSync(fd);

@@ -3,19 +3,22 @@ import {
   chmodSync,
   closeSync,
   existsSync,
+  fstatSync,
   linkSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
+  renameSync,
+  type Stats,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { mountId, removeTree, treeSize } from "../../../src/sandbox/tree.js";
+import { Moved, mountId, removeTree, reopenParent, treeSize } from "../../../src/sandbox/tree.js";
 
 let dir: string;
 let home: string;
@@ -71,6 +74,56 @@ describe.skipIf(process.getuid?.() === 0)("a directory made unreadable inside", 
       expect(existsSync(join(home, ".npm", "_cacache"))).toBe(false);
     } finally {
       chmodSync(locked, 0o700);
+    }
+  });
+});
+
+/**
+ * Climbing back past the levels whose descriptors were closed: the parent reached through `..`
+ * must be the directory listed, still holding the child under its name.
+ */
+describe("reopenParent", () => {
+  const setup = (): {
+    a: string;
+    fd: number;
+    parent: Stats;
+    child: { name: string; st: Stats };
+  } => {
+    const a = join(home, "a");
+    mkdirSync(join(a, "b"), { recursive: true });
+    const fd = openSync(join(a, "b"), "r");
+    return { a, fd, parent: lstatSync(a), child: { name: "b", st: lstatSync(join(a, "b")) } };
+  };
+
+  it("opens the same parent when nothing moved", () => {
+    const { fd, parent, child } = setup();
+    try {
+      const up = reopenParent(fd, parent, child);
+      expect(fstatSync(up).ino).toBe(parent.ino);
+      closeSync(up);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it.each([
+    ["moved to another directory", (a: string) => renameSync(join(a, "b"), join(home, "b"))],
+    ["renamed in its parent", (a: string) => renameSync(join(a, "b"), join(a, "b2"))],
+    [
+      "its parent swapped for another directory of the same name",
+      (a: string) => {
+        renameSync(a, join(home, "a-old"));
+        mkdirSync(a);
+        renameSync(join(home, "a-old", "b"), join(a, "b"));
+      },
+    ],
+  ])("stops when the child was %s", (_, move) => {
+    const { a, fd, parent, child } = setup();
+    try {
+      move(a);
+      expect(() => reopenParent(fd, parent, child)).toThrow(Moved);
+    } finally {
+      closeSync(fd);
     }
   });
 });
