@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
 import pc from "picocolors";
+import { printable, printableLines } from "../cli/output.js";
 import { EXIT_SAFE_NPM_FAILURE, SafeNpmError } from "../errors.js";
 import {
   GENERIC_BWRAP_HINT,
@@ -77,11 +78,14 @@ export function formatChecks(checks: readonly Check[], json: boolean, color = fa
   const colors = pc.createColors(color);
   const lines: string[] = [];
   for (const check of checks) {
-    const [first = "", ...rest] = check.detail.split("\n");
+    // Details name paths and values from the project and the host: printed as escapes, never raw.
+    const [first = "", ...rest] = check.detail.split("\n").map(printable);
     const mark = check.ok ? colors.green("✓") : colors.red("✗");
     lines.push(`${mark} ${check.name}: ${first}`);
     for (const line of rest) lines.push(`    ${line}`);
-    if (!check.ok && check.fix !== undefined) lines.push(`  ${colors.dim("fix:")} ${check.fix}`);
+    if (!check.ok && check.fix !== undefined) {
+      lines.push(`  ${colors.dim("fix:")} ${printableLines(check.fix)}`);
+    }
   }
   lines.push(
     "",
@@ -625,13 +629,14 @@ async function homesCheck(host: HostInfo): Promise<Check> {
   const homes = listHomes(dir);
   const bytes = homes.reduce((sum, h) => sum + h.bytes, 0);
   const missing = homes.filter((h) => h.projectExists === false).length;
+  const atLeast = homes.some((h) => h.unreadable.length > 0) ? "at least " : "";
   return {
     name: "private homes",
     ok: true,
     detail:
       homes.length === 0
         ? `none yet in ${dir}`
-        : `${homes.length} in ${dir}, ${formatSize(bytes)} in total${missing === 0 ? "" : `, ${missing} of missing projects`} (\`safe-npm homes\` lists them, \`safe-npm homes prune\` removes those of missing projects)`,
+        : `${homes.length} in ${dir}, ${atLeast}${formatSize(bytes)} in total${missing === 0 ? "" : `, ${missing} of missing projects`} (\`safe-npm homes\` lists them, \`safe-npm homes prune\` removes those of missing projects)`,
   };
 }
 

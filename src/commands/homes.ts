@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { printable } from "../cli/output.js";
 import { EXIT_SAFE_NPM_FAILURE } from "../errors.js";
 import type { HostInfo } from "../host/host.js";
 import { type HomeRecord, homeRecordPath } from "../sandbox/privatehome.js";
@@ -27,6 +28,11 @@ export interface HomeEntry {
   /** Last use, from the record (ms since the epoch); null when unknown. */
   lastUse: number | null;
   bytes: number;
+  /**
+   * What the size leaves out, with why: directories that could not be opened or read, or the
+   * error that stopped the count. Non-empty: `bytes` is a lower bound.
+   */
+  unreadable: string[];
 }
 
 /** `$XDG_CACHE_HOME/safe-npm/homes`, where policy.ts's privateHomeDir puts each home. */
@@ -126,6 +132,20 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/** A home's size; whatever goes wrong is this home's, said with it, and the others are still measured. */
+function measure(path: string): { bytes: number; unreadable: string[] } {
+  try {
+    const { bytes, unreadable } = treeSize(path);
+    return { bytes, unreadable };
+  } catch (error) {
+    return { bytes: 0, unreadable: [`${path} (${errorText(error)})`] };
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Every home under `dir`, oldest use first (unknown last), with its size when `sizes`. */
 export function listHomes(dir: string, sizes = true): HomeEntry[] {
   let names: string[];
@@ -139,43 +159,85 @@ export function listHomes(dir: string, sizes = true): HomeEntry[] {
     const path = join(dir, name);
     if (!HOME_NAME.test(name) || !isDirectory(path)) continue;
     const record = readHomeRecord(path, name);
+    const size = sizes ? measure(path) : { bytes: 0, unreadable: [] };
     homes.push({
       path,
       project: record?.project ?? null,
       projectExists: record === null ? null : isDirectory(record.project),
       lastUse: record === null ? null : Date.parse(record.lastUse),
-      bytes: sizes ? treeSize(path).bytes : 0,
+      ...size,
     });
   }
   return homes.sort((a, b) => (a.lastUse ?? Infinity) - (b.lastUse ?? Infinity));
 }
 
+/** Entries of what a size leaves out, named under its home; the rest counted. */
+const SHOWN_UNREADABLE = 3;
+
+/** A size, with `≥` when it is a lower bound. */
+function shownSize(home: HomeEntry): string {
+  return `${home.unreadable.length > 0 ? "≥" : ""}${formatSize(home.bytes)}`;
+}
+
 /** One line per home, for the terminal. */
 export function formatHomes(dir: string, homes: readonly HomeEntry[], now: number): string {
-  if (homes.length === 0) return `no private homes in ${dir}\n`;
+  if (homes.length === 0) return `no private homes in ${printable(dir)}\n`;
   const total = homes.reduce((sum, h) => sum + h.bytes, 0);
+  const partial = homes.some((h) => h.unreadable.length > 0);
   const lines = [
-    `${homes.length} private home${homes.length === 1 ? "" : "s"} in ${dir}, ${formatSize(total)}:`,
+    `${homes.length} private home${homes.length === 1 ? "" : "s"} in ${printable(dir)}, ${partial ? "at least " : ""}${formatSize(total)}:`,
   ];
   for (const home of homes) {
-    const size = formatSize(home.bytes).padStart(7);
+    const size = shownSize(home).padStart(7);
     if (home.project === null) {
       lines.push(
-        `${size}  ${home.path}  project unknown (no record: made by an older safe-npm, unused since)`,
+        `${size}  ${printable(home.path)}  project unknown (no record: made by an older safe-npm, unused since)`,
       );
-      continue;
+    } else {
+      const used =
+        home.lastUse === null
+          ? ""
+          : `  last use ${new Date(home.lastUse).toISOString().slice(0, 10)} (${formatAge(home.lastUse, now)})`;
+      const missing = home.projectExists === false ? "  PROJECT MISSING" : "";
+      lines.push(`${size}  ${printable(home.project)}${used}${missing}`);
     }
-    const used =
-      home.lastUse === null
-        ? ""
-        : `  last use ${new Date(home.lastUse).toISOString().slice(0, 10)} (${formatAge(home.lastUse, now)})`;
-    const missing = home.projectExists === false ? "  PROJECT MISSING" : "";
-    lines.push(`${size}  ${home.project}${used}${missing}`);
+    for (const what of home.unreadable.slice(0, SHOWN_UNREADABLE)) {
+      lines.push(`         not counted: ${printable(what)}`);
+    }
+    if (home.unreadable.length > SHOWN_UNREADABLE) {
+      lines.push(
+        `         not counted: ${home.unreadable.length - SHOWN_UNREADABLE} more (\`safe-npm homes --json\` lists them)`,
+      );
+    }
   }
   if (homes.some((h) => h.projectExists === false)) {
     lines.push("", "`safe-npm homes prune` removes the homes of missing projects.");
   }
+  if (partial) {
+    lines.push(
+      "",
+      "Sizes marked ≥ leave out what could not be read: a directory made unreadable inside, or the error named.",
+    );
+  }
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Removes a home, then its record. Whatever goes wrong is this home's, said with it: the other
+ * homes are still pruned.
+ */
+function prune(path: string): { freed: number; kept: string[] } {
+  try {
+    const removal = removeTree(path);
+    // The record goes only with its home: a home that stays keeps its mapping.
+    if (removal.kept.length === 0) {
+      const record = removeTree(homeRecordPath(path));
+      return { freed: removal.freed, kept: record.kept };
+    }
+    return removal;
+  } catch (error) {
+    return { freed: 0, kept: [`${path} (${errorText(error)})`] };
+  }
 }
 
 function homeJson(home: HomeEntry): Record<string, unknown> {
@@ -185,6 +247,7 @@ function homeJson(home: HomeEntry): Record<string, unknown> {
     projectExists: home.projectExists,
     lastUse: home.lastUse === null ? null : new Date(home.lastUse).toISOString(),
     bytes: home.bytes,
+    unreadable: home.unreadable,
   };
 }
 
@@ -198,7 +261,8 @@ export function homesCommand(host: HostInfo, target: HomesAction, out: Output): 
         ? `${JSON.stringify({ dir, homes: homes.map(homeJson), bytes: homes.reduce((s, h) => s + h.bytes, 0) }, null, 2)}\n`
         : formatHomes(dir, homes, now),
     );
-    return 0;
+    // A size that is only a lower bound: safe-npm's own failure, after saying which and why.
+    return homes.some((h) => h.unreadable.length > 0) ? EXIT_SAFE_NPM_FAILURE : 0;
   }
   const chosen = selectPrune(homes, {
     now,
@@ -212,9 +276,7 @@ export function homesCommand(host: HostInfo, target: HomesAction, out: Output): 
       results.push({ home, reason, freed: home.bytes, kept: [] });
       continue;
     }
-    const removal = removeTree(home.path);
-    // The record goes only with its home: a home that stays keeps its mapping.
-    if (removal.kept.length === 0) removeTree(homeRecordPath(home.path));
+    const removal = prune(home.path);
     results.push({ home, reason, freed: removal.freed, kept: removal.kept });
   }
   const freed = results.reduce((sum, r) => sum + r.freed, 0);
@@ -239,9 +301,9 @@ export function homesCommand(host: HostInfo, target: HomesAction, out: Output): 
     const lines: string[] = [];
     for (const r of results) {
       lines.push(
-        `${verb} ${r.home.path} (${r.home.project ?? "project unknown"}: ${r.reason}), ${formatSize(r.freed)}`,
+        `${verb} ${printable(r.home.path)} (${printable(r.home.project ?? "project unknown")}: ${r.reason}), ${formatSize(r.freed)}`,
       );
-      for (const k of r.kept) lines.push(`  kept ${k}`);
+      for (const k of r.kept) lines.push(`  kept ${printable(k)}`);
     }
     const unrecorded = homes.filter((h) => h.project === null).length;
     if (results.length === 0) lines.push("nothing to prune");

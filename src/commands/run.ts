@@ -6,6 +6,7 @@
 import { createHash, randomInt } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, relative } from "node:path";
+import { printableLines } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import { type HostInfo, resolveTool } from "../host/host.js";
@@ -206,7 +207,8 @@ export async function sandboxRun(
       runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
         watch: guards.watch,
         install: request.cls === "install" && !publish,
-        report: out.stderr,
+        // The after-run check names the project's files: printed as escapes, never raw.
+        report: (text) => out.stderr(printableLines(text)),
         journal: join(host.cacheHome, "safe-npm", "runs"),
         ...(onReady ? { onReady } : {}),
       }),

@@ -290,4 +290,169 @@ describe.skipIf(unavailable !== "" || !canMount)("safe-npm homes prune and mount
     expect(existsSync(mnt)).toBe(true);
     expect(existsSync(`${home}.json`)).toBe(true);
   });
+
+  it("does not count, enter or remove a bind mount of the same filesystem inside a home (same device, another mount)", async () => {
+    const bound = makeWorld({ projectInHome: false });
+    try {
+      const run = await bound.run(["--quiet", "exec", "--", "true"]);
+      expect(run.exitCode, show(run)).toBe(0);
+      const home = join(bound.cache, "safe-npm", "homes", homeName(bound.project));
+      const bm = join(home, ".cache", "bm");
+      mkdirSync(bm);
+      // On the same filesystem as the home: a bind mount of it keeps the device number.
+      const victim = join(bound.dir, "victim");
+      mkdirSync(victim);
+      writeFileSync(join(victim, "file"), Buffer.alloc(BIG, 1));
+      writeFileSync(join(home, ".npm", "beside"), "removed");
+      rmSync(bound.project, { recursive: true, force: true });
+      const out = (name: string): string => join(bound.dir, name);
+      const script = [
+        `mount --bind ${victim} ${bm}`,
+        // The control: the mount point and the home have the same st_dev.
+        `stat -c %d ${bm} ${home} > ${out("devs.txt")}`,
+        `"$@" homes --json > ${out("list.json")}`,
+        `"$@" homes prune > ${out("prune.txt")}; echo $? > ${out("prune.rc")}`,
+      ].join("\n");
+      execFileSync(
+        "unshare",
+        [
+          "--mount",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          script,
+          "sh",
+          process.execPath,
+          cliPath,
+        ],
+        { env: bound.env, cwd: bound.dir },
+      );
+      const devs = readFileSync(out("devs.txt"), "utf8").trim().split("\n");
+      expect(devs).toHaveLength(2);
+      expect(devs[0]).toBe(devs[1]);
+      const listed = (JSON.parse(readFileSync(out("list.json"), "utf8")) as ListJson).homes;
+      expect(listed[0]?.bytes).toBeLessThan(BIG);
+      expect(readFileSync(out("prune.txt"), "utf8")).toContain(`kept ${bm} (another mount)`);
+      expect(readFileSync(out("prune.rc"), "utf8").trim()).toBe("125");
+      expect(lstatSync(join(victim, "file")).size).toBe(BIG);
+      expect(existsSync(join(home, ".npm", "beside"))).toBe(false);
+      expect(existsSync(`${home}.json`)).toBe(true);
+    } finally {
+      bound.dispose();
+    }
+  });
 });
+
+describe.skipIf(unavailable !== "")(
+  "safe-npm homes and a home nested deeper than a walk can recurse",
+  () => {
+    let world: World;
+    let other: string;
+    let deepHome: string;
+    let otherHome: string;
+    /** What code inside nests under ~/.npm: a directory per level, a file at the bottom. */
+    const DEPTH = 10_000;
+    const BOTTOM = 3_000_000;
+    /** The CLI with few descriptors: a walk holding one per level would run out long before. */
+    const runLimited = (args: string[]): RunResult => {
+      try {
+        const stdout = execFileSync(
+          "prlimit",
+          ["--nofile=128", "--", process.execPath, cliPath, ...args],
+          { env: world.env, cwd: world.dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+        );
+        return { exitCode: 0, stdout, stderr: "" };
+      } catch (error) {
+        const e = error as { status: number; stdout: string; stderr: string };
+        return { exitCode: e.status, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+
+    beforeAll(async () => {
+      world = makeWorld({ projectInHome: false });
+      other = join(world.dir, "other");
+      mkdirSync(other);
+      writeFileSync(
+        join(other, "package.json"),
+        JSON.stringify({ name: "other", version: "1.0.0" }),
+      );
+      deepHome = join(world.cache, "safe-npm", "homes", homeName(world.project));
+      otherHome = join(world.cache, "safe-npm", "homes", homeName(other));
+      const nest = [
+        'const fs = require("fs");',
+        'process.chdir(require("os").homedir() + "/.npm");',
+        `for (let i = 0; i < ${DEPTH}; i++) { fs.mkdirSync("d"); process.chdir("d"); }`,
+        `fs.writeFileSync("bottom", Buffer.alloc(${BOTTOM}, 1));`,
+      ].join(" ");
+      const r = await world.run(["--quiet", "exec", "--", "node", "-e", nest]);
+      expect(r.exitCode, show(r)).toBe(0);
+      const o = await world.run(["--quiet", "exec", "--", "sh", "-c", "echo x > ~/.npm/x"], {
+        cwd: other,
+      });
+      expect(o.exitCode, show(o)).toBe(0);
+    }, 300_000);
+    afterAll(() => {
+      // rm (fts) removes any depth; node's recursive rmSync may not.
+      if (world !== undefined) execFileSync("rm", ["-rf", world.dir]);
+      world?.dispose();
+    });
+
+    it("lists the home's whole size, as du counts it, with a bounded number of descriptors", () => {
+      // The control: du (fts, no recursion) sees the file at the bottom.
+      const du = Number(
+        execFileSync("du", ["-sB1", deepHome], { encoding: "utf8" }).split("\t")[0],
+      );
+      expect(du).toBeGreaterThan(BOTTOM + DEPTH * 4096 * 0.9);
+      const r = runLimited(["homes", "--json"]);
+      expect(r.exitCode, show(r)).toBe(0);
+      const home = (JSON.parse(r.stdout) as ListJson).homes.find((h) => h.path === deepHome);
+      expect(home?.bytes).toBe(du);
+      expect(home).toMatchObject({ unreadable: [] });
+    }, 300_000);
+
+    it("prune removes the deep home and the others, one after another", () => {
+      rmSync(world.project, { recursive: true, force: true });
+      rmSync(other, { recursive: true, force: true });
+      const r = runLimited(["homes", "prune"]);
+      expect(r.exitCode, show(r)).toBe(0);
+      expect(r.stdout).toContain(`removed ${deepHome} (${world.project}: project missing)`);
+      expect(r.stdout).toContain(`removed ${otherHome} (${other}: project missing)`);
+      expect(existsSync(deepHome)).toBe(false);
+      expect(existsSync(otherHome)).toBe(false);
+    }, 300_000);
+  },
+);
+
+describe.skipIf(unavailable !== "")(
+  "safe-npm homes and a project path made to print a fake line",
+  () => {
+    let world: World;
+    afterAll(() => world?.dispose());
+
+    it("prints the path's newline and escape sequences as escapes: no fake line, no cursor movement", async () => {
+      world = makeWorld({ projectInHome: false });
+      const fake = "1.0 GB  /root/.ssh  last use 2026-11-29 (today)  PROJECT MISSING";
+      const evil = join(world.dir, `x\n   ${fake}\u001b[1A\u001b[2K`);
+      // Its slashes make directories on the way: any path can be spelled.
+      mkdirSync(evil, { recursive: true });
+      writeFileSync(join(evil, "package.json"), JSON.stringify({ name: "x", version: "1.0.0" }));
+      const run = await world.run(["--quiet", "exec", "--", "true"], { cwd: evil });
+      expect(run.exitCode, show(run)).toBe(0);
+      // The control: the record names the raw path, newline and escapes included.
+      const json = await world.run(["homes", "--json"]);
+      const listed = (JSON.parse(json.stdout) as ListJson).homes.map((h) => h.project);
+      expect(listed).toContain(evil);
+
+      rmSync(join(world.dir, "x\n   1.0 GB  "), { recursive: true, force: true });
+      for (const args of [["homes"], ["homes", "prune"]]) {
+        const r = await world.run(args);
+        expect(r.exitCode, show(r)).toBe(0);
+        expect(r.stdout).toContain(`x\\n   ${fake}\\x1b[1A\\x1b[2K`);
+        expect(r.stdout).not.toContain("\u001b");
+        expect(r.stdout.split("\n").filter((line) => line.includes("/root/.ssh"))).toHaveLength(1);
+        expect(r.stdout).not.toMatch(/^\s*1\.0 GB {2}\/root\/\.ssh/m);
+      }
+    });
+  },
+);

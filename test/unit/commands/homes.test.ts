@@ -72,6 +72,7 @@ const home = (over: Partial<HomeEntry>): HomeEntry => ({
   projectExists: true,
   lastUse: NOW - DAY,
   bytes: 1000,
+  unreadable: [],
   ...over,
 });
 
@@ -130,6 +131,35 @@ describe("formatHomes", () => {
       "",
     ]);
     expect(formatHomes("/c/h", [], NOW)).toBe("no private homes in /c/h\n");
+  });
+
+  it("prints paths with control characters as escapes: a project path cannot fake a line or move the cursor", () => {
+    const project =
+      "/code/x\n 1.0 GB  /root/.ssh  last use 2026-11-29 (1 day ago)  PROJECT MISSING\u001b[1A\u001b[2K\u202e";
+    const text = formatHomes("/c/h", [home({ project, unreadable: ["/h/a\rb (EACCES)"] })], NOW);
+    const lines = text.split("\n");
+    expect(lines[1]).toBe(
+      "≥1.0 kB  /code/x\\n 1.0 GB  /root/.ssh  last use 2026-11-29 (1 day ago)  PROJECT MISSING\\x1b[1A\\x1b[2K\\u202e  last use 2026-11-29 (1 day ago)",
+    );
+    expect(lines[2]).toBe("         not counted: /h/a\\rb (EACCES)");
+    expect(lines.filter((l) => l.includes("/root/.ssh"))).toHaveLength(1);
+    expect([...text].filter((ch) => ch !== "\n" && (ch < " " || ch === "\u202e"))).toEqual([]);
+  });
+
+  it("a size that leaves something out is marked as a lower bound, with what and why", () => {
+    const unreadable = ["/h/a (cannot be opened: EACCES)", "/h/b (EMFILE)", "/h/c", "/h/d", "/h/e"];
+    const text = formatHomes("/c/h", [home({ bytes: 9_100_000, unreadable })], NOW);
+    expect(text.split("\n")).toEqual([
+      "1 private home in /c/h, at least 9.1 MB:",
+      "≥9.1 MB  /code/app  last use 2026-11-29 (1 day ago)",
+      "         not counted: /h/a (cannot be opened: EACCES)",
+      "         not counted: /h/b (EMFILE)",
+      "         not counted: /h/c",
+      "         not counted: 2 more (`safe-npm homes --json` lists them)",
+      "",
+      "Sizes marked ≥ leave out what could not be read: a directory made unreadable inside, or the error named.",
+      "",
+    ]);
   });
 });
 
