@@ -499,6 +499,21 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
       const install = await shell(w, dir, "npm install");
       expect(install.exitCode).toBe(125);
       expect(install.stderr).toContain(`✗ no package.json found from ${dir} upward`);
+      // A flag's value is not the command word: `info` here is --loglevel's, and the command
+      // (exec) runs a package; it needs a project, and never runs on the host.
+      for (const command of [
+        "npm --loglevel info exec --yes create-probe app",
+        "npm --loglevel info install create-probe",
+      ]) {
+        const r = await shell(w, dir, command);
+        expect(r.exitCode, command).toBe(125);
+        expect(r.stderr, command).toContain(`✗ no package.json found from ${dir} upward`);
+      }
+      expect(existsSync(join(dir, "app"))).toBe(false);
+      expect(existsSync(join(dir, "node_modules"))).toBe(false);
+      const tagged = await shell(w, dir, "npm -g --tag ls install create-probe");
+      expect(tagged.exitCode).toBe(125);
+      expect(tagged.stderr).toContain("a global install writes the global prefix");
     },
     TIMEOUT,
   );
