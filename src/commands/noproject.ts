@@ -186,9 +186,7 @@ export function handling(
   if (!runner) {
     if (
       word === "publish" ||
-      (manager === "yarn" &&
-        word === "npm" &&
-        wordAfter(manager, args, "npm") === "publish")
+      (manager === "yarn" && word === "npm" && wordAfter(manager, args, "npm") === "publish")
     ) {
       return {
         kind: "refuse",

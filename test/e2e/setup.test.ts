@@ -511,6 +511,29 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
       }
       expect(existsSync(join(dir, "app"))).toBe(false);
       expect(existsSync(join(dir, "node_modules"))).toBe(false);
+      // A scaffolder never makes a shared, system, configuration or PATH directory its project,
+      // nor one holding a socket or FIFO (the accepted case is the test above, in ~/code).
+      const shared = join(w.dir, "shared");
+      const config = join(w.home, ".config", "autostart");
+      const bin = join(w.home, "bin");
+      const fifo = join(w.home, "code", "with-fifo");
+      for (const d of [shared, config, bin, fifo]) mkdirSync(d, { recursive: true });
+      execFileSync("mkfifo", [join(fifo, "pipe")]);
+      for (const [where, why] of [
+        [shared, "a system directory shared with other users"],
+        [config, `is in ${join(w.home, ".config")}`],
+        [bin, "a directory on PATH"],
+        [fifo, 'holds "pipe": a socket, FIFO or device'],
+      ] as const) {
+        const r = await inShell(w, ["bash", "-ic", "npx --yes create-probe app"], {
+          cwd: where,
+          env: { PATH: `${bin}:${w.env.PATH}` },
+        });
+        expect(r.exitCode, where).toBe(125);
+        expect(r.stderr, where).toContain(why);
+        expect(r.stderr, where).toContain("mkdir my-app && cd my-app");
+        expect(existsSync(join(where, "app")), where).toBe(false);
+      }
       const tagged = await shell(w, dir, "npm -g --tag ls install create-probe");
       expect(tagged.exitCode).toBe(125);
       expect(tagged.stderr).toContain("a global install writes the global prefix");
