@@ -14,6 +14,7 @@ import {
   readFileSync,
   readlinkSync,
   realpathSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -226,6 +227,48 @@ describe("safe-npm setup and teardown of the rc files", () => {
       expect(String(local.stderr)).toContain(`a dependency of the project ${w.project}`);
       expect(existsSync(shimsOf(w))).toBe(false);
       expect(readFileSync(join(w.home, ".bashrc"), "utf8")).toBe("# the user's own bashrc\n");
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "never writes the backup through a planted link, and refuses an rc file inside a project",
+    async () => {
+      world = makeWorld({ projectInHome: true });
+      const w = world;
+      const bashrc = join(w.home, ".bashrc");
+      const keys = join(w.home, ".ssh", "authorized_keys");
+      const dotfiles = join(w.home, "dotfiles");
+      mkdirSync(dotfiles);
+      writeFileSync(join(dotfiles, "bashrc"), "ssh-ed25519 AAAA attacker\n");
+      rmSync(bashrc);
+      symlinkSync(join(dotfiles, "bashrc"), bashrc);
+      // A dangling link where setup puts the backup: following it would write the key file.
+      symlinkSync(keys, join(dotfiles, `bashrc${".before-safe-npm"}`));
+      const link = await w.run(["setup"]);
+      expect(link.exitCode).toBe(125);
+      expect(link.stderr).toContain(`the backup path ${join(dotfiles, "bashrc.before-safe-npm")}`);
+      expect(existsSync(keys)).toBe(false);
+      expect(existsSync(shimsOf(w))).toBe(false);
+
+      // The same dotfiles directory as a project: its sandboxed runs could edit the rc file.
+      rmSync(join(dotfiles, "bashrc.before-safe-npm"));
+      writeFileSync(join(dotfiles, "package.json"), "{}\n");
+      const project = await w.run(["setup"]);
+      expect(project.exitCode).toBe(125);
+      expect(project.stderr).toContain(
+        `${join(dotfiles, "bashrc")} (the target of ${bashrc}) lies in the project ${dotfiles}`,
+      );
+      expect(readFileSync(bashrc, "utf8")).toBe("ssh-ed25519 AAAA attacker\n");
+      expect(existsSync(shimsOf(w))).toBe(false);
+
+      // (control) outside a project, with no link planted, the link's target is set up.
+      rmSync(join(dotfiles, "package.json"));
+      const ok = await w.run(["setup"]);
+      expect(ok.exitCode).toBe(0);
+      expect(readFileSync(bashrc, "utf8")).toContain(BEGIN);
+      expect(lstatSync(join(dotfiles, "bashrc.before-safe-npm")).isFile()).toBe(true);
+      expect(existsSync(keys)).toBe(false);
     },
     TIMEOUT,
   );
