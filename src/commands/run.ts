@@ -3,8 +3,8 @@
  * network, the project's guards, the policy, then the spawn and the after-run check. Each step
  * is a function of the module that owns it; this is the only place that runs them in order.
  */
-import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
@@ -29,6 +29,7 @@ import {
   yarnGlobalFolder,
 } from "../sandbox/policy.js";
 import { preparePrivateHome, writeHomeRecord } from "../sandbox/privatehome.js";
+import { recordTopLevel } from "../sandbox/scaffold.js";
 import { buildSeccompFilter, isSupportedSeccompArch } from "../sandbox/seccomp.js";
 import { runDirect } from "../sandbox/spawn.js";
 import type { FoundSettings } from "../settings/find.js";
@@ -86,11 +87,17 @@ export async function sandboxRun(
       : [];
   const toolchain = toolchainInput(node, tools, host);
   if (!options.dryRun) requirePrepared(request.kind, tools, toolchain, project.root);
-  const privateHome = privateHomeDir(
-    host.cacheHome,
-    project.root,
-    createHash("sha256").update(project.root).digest("hex").slice(0, 12),
-  );
+  // A working directory made the project gets a private home of its own for this run only:
+  // the persistent one (keyed by the path) would carry a cache poisoned by one scaffolder run
+  // into the next run there, and into a project later made at that path.
+  const scratch = project.reason === "working directory";
+  const privateHome = scratch
+    ? scratchHome(host.cacheHome, options.dryRun)
+    : privateHomeDir(
+        host.cacheHome,
+        project.root,
+        createHash("sha256").update(project.root).digest("hex").slice(0, 12),
+      );
   // With $HOME = the project, the project's own .npmrc is the user config: keep it visible.
   const projectNpmrcIsHome =
     effective.home === "project" && existsSync(join(project.root, ".npmrc"));
@@ -139,33 +146,91 @@ export async function sandboxRun(
   const bwrap = host.bwrap;
   if (!options.quiet && out.stderrIsTty) banner(request, network, resolved, out);
   const recordUse = (): void => {
-    if (effective.home !== "private") return;
+    if (effective.home !== "private" || scratch) return;
     const now = new Date();
     writeHomeRecord(privateHome, { project: project.root, lastUse: now.toISOString() }, now);
   };
-  if (effective.home === "private") {
-    const berry = mountPointInPrivateHome(host.home, yarnGlobalFolder(privateHome));
-    preparePrivateHome(privateHome, berry === null ? [] : [berry]);
+  if (scratch) {
+    // Exclusive: never an existing directory (or a link) of that name.
+    mkdirSync(join(host.cacheHome, "safe-npm"), { recursive: true, mode: 0o700 });
+    mkdirSync(privateHome, { mode: 0o700 });
   }
-  // Before the run (the mapping exists even if safe-npm is killed) and after it (the last use).
-  recordUse();
-  return withProxy(network, allow, options.verbose, out, async (proxy) => {
-    const policy = resolvePolicy({
-      ...input,
-      proxy: proxy === null ? null : { socketPath: proxy.socketPath, bridgePath: bridgeHostPath() },
+  try {
+    return await guardedRun();
+  } finally {
+    if (scratch) removeScratchHome(privateHome, out);
+  }
+
+  async function guardedRun(): Promise<number> {
+    if (effective.home === "private") {
+      const berry = mountPointInPrivateHome(host.home, yarnGlobalFolder(privateHome));
+      preparePrivateHome(privateHome, berry === null ? [] : [berry]);
+    }
+    // Before the run (the mapping exists even if safe-npm is killed) and after it (the last use).
+    recordUse();
+    return withProxy(network, allow, options.verbose, out, async (proxy) => {
+      const policy = resolvePolicy({
+        ...input,
+        proxy:
+          proxy === null ? null : { socketPath: proxy.socketPath, bridgePath: bridgeHostPath() },
+      });
+      if (options.verbose) out.stderr(describe(policy));
+      const outcome = await runGuarded(
+        bwrap,
+        buildBwrapArgs(policy, seccomp),
+        policy,
+        project.root,
+        {
+          watch: guards.watch,
+          install: request.cls === "install",
+          report: out.stderr,
+          journal: join(host.cacheHome, "safe-npm", "runs"),
+          ...(scratch ? { topLevel: recordTopLevel(project.root) } : {}),
+        },
+      ).finally(recordUse);
+      // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
+      if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
+        throw sandboxFailed(host.uid, outcome.exitCode);
+      return outcome.exitCode;
     });
-    if (options.verbose) out.stderr(describe(policy));
-    const outcome = await runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
-      watch: guards.watch,
-      install: request.cls === "install",
-      report: out.stderr,
-      journal: join(host.cacheHome, "safe-npm", "runs"),
-    }).finally(recordUse);
-    // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
-    if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
-      throw sandboxFailed(host.uid, outcome.exitCode);
-    return outcome.exitCode;
-  });
+  }
+}
+
+/** A fresh private home's path under safe-npm's cache dir (made just before the run). */
+function scratchHome(cacheHome: string, dryRun: boolean): string {
+  return join(
+    cacheHome,
+    "safe-npm",
+    `scratch-${dryRun ? "XXXXXXXXXXXX" : randomBytes(6).toString("hex")}`,
+  );
+}
+
+/**
+ * Removes a scratch home; what the run left unreadable (a directory chmod 000) is made
+ * removable first. rmSync removes links, never what they point to.
+ */
+function removeScratchHome(dir: string, out: Output): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  } catch {}
+  const open = (path: string): void => {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st === undefined || !st.isDirectory()) return;
+    try {
+      chmodSync(path, 0o700);
+      for (const name of readdirSync(path)) open(join(path, name));
+    } catch {}
+  };
+  open(dir);
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch (error) {
+    out.stderr(
+      `safe-npm: could not remove this run's private home ${dir} (${(error as Error).message}); remove it by hand
+`,
+    );
+  }
 }
 
 /**

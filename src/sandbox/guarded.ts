@@ -22,6 +22,7 @@ import {
 } from "./integrity.js";
 import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
 import type { Policy } from "./policy.js";
+import { settleTopLevel, type TopLevel } from "./scaffold.js";
 import { runSandbox } from "./spawn.js";
 
 export interface GuardedRun {
@@ -36,6 +37,8 @@ export interface GuardedRun {
    * run killed with SIGKILL never reaches its check, so the next run in the project makes it.
    */
   journal: string;
+  /** A working directory made the project: its top level before the run (scaffold.ts). */
+  topLevel?: TopLevel;
 }
 
 export async function runGuarded(
@@ -67,6 +70,8 @@ export async function runGuarded(
       cleanupPlaceholders(placeholders, root);
       const findings = check(root, before, { ...walk, install: run.install, running });
       for (const finding of findings) run.report(describeFinding(finding));
+      if (run.topLevel !== undefined)
+        for (const line of settleTopLevel(run.topLevel)) run.report(line);
       if (entry !== null) rmSync(entry, { force: true });
     } finally {
       for (const signal of HELD) process.off(signal, hold);

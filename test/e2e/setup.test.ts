@@ -11,6 +11,7 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   realpathSync,
@@ -495,10 +496,73 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
       expect(readFileSync(join(shimsOf(w), "npm"))).toEqual(shim);
       expect(readFileSync(join(w.home, ".bashrc"), "utf8")).not.toContain("pwned");
       expect(readFileSync(join(dir, "sibling-repo", "README"), "utf8")).toBe("mine\n");
-      // npm init with no initializer writes package.json, sandboxed too.
-      const init = await shell(w, join(dir, "app-one"), "rm package.json && npm init -y");
-      expect(init.exitCode).toBe(0);
-      expect(existsSync(join(dir, "app-one", "package.json"))).toBe(true);
+      // npm init with no initializer writes package.json, sandboxed too, in a new directory
+      // (empty, or holding only .git): it is the project being made.
+      for (const fresh of ["fresh", "fresh-git"]) {
+        mkdirSync(join(dir, fresh, fresh === "fresh-git" ? ".git" : ""), { recursive: true });
+        const init = await shell(w, join(dir, fresh), "npm init -y");
+        expect(init.exitCode, fresh).toBe(0);
+        expect(existsSync(join(dir, fresh, "package.json")), fresh).toBe(true);
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "what a scaffolder plants at the top of a directory that was not a project is moved aside, its links restored, its home thrown away",
+    async () => {
+      const { w, dir } = await emptyDir();
+      symlinkSync("/real-target", join(dir, "mylink"));
+      symlinkSync(join(w.home, "code"), join(dir, "otherlink"));
+      const r = await shell(w, dir, "npx --yes create-probe app-one --plant");
+      expect(r.exitCode).toBe(0);
+      const report = JSON.parse(
+        readFileSync(join(dir, "app-one", "create-probe.json"), "utf8"),
+      ) as {
+        sawPoison: boolean;
+        plant: Record<string, { ok: boolean }>;
+      };
+      // Inside, every plant succeeded: the directory itself is writable.
+      for (const [what, result] of Object.entries(report.plant)) expect(result.ok, what).toBe(true);
+      for (const name of ["package.json", "package-lock.json", ".envrc", "node_modules"]) {
+        expect(existsSync(join(dir, name)), name).toBe(false);
+        expect(existsSync(join(dir, `${name}.quarantined-by-safe-npm`)), name).toBe(true);
+        expect(r.stderr).toContain(`moved ${join(dir, name)} to`);
+      }
+      expect(readlinkSync(join(dir, "mylink"))).toBe("/real-target");
+      expect(readlinkSync(join(dir, "otherlink"))).toBe(join(w.home, "code"));
+      expect(r.stderr).toContain(`restored the link ${join(dir, "mylink")} -> /real-target`);
+      expect(r.stderr).toContain(`restored the link ${join(dir, "otherlink")}`);
+      // The directory is still no project: the next install there is refused, not run in it.
+      const install = await shell(w, dir, "npm install");
+      expect(install.exitCode).toBe(125);
+      expect(install.stderr).toContain("no package.json found");
+
+      // Each run had a home of its own, removed afterwards: the poison of the first is gone.
+      expect(report.sawPoison).toBe(false);
+      const again = await shell(w, dir, "npx --yes create-probe app-two");
+      expect(again.exitCode).toBe(0);
+      const second = JSON.parse(
+        readFileSync(join(dir, "app-two", "create-probe.json"), "utf8"),
+      ) as {
+        sawPoison: boolean;
+      };
+      expect(second.sawPoison).toBe(false);
+      expect(
+        readdirSync(join(w.cache, "safe-npm")).filter((n) => n.startsWith("scratch-")),
+      ).toEqual([]);
+      // (control) in a project the private home persists: the second run sees the first's poison.
+      const project = join(w.home, "code", "made");
+      mkdirSync(project);
+      writeFileSync(join(project, "package.json"), '{ "name": "made" }\n');
+      for (const app of ["p-one", "p-two"]) {
+        const run = await shell(w, project, `npx --yes create-probe ${app}`);
+        expect(run.exitCode, run.stderr).toBe(0);
+      }
+      const persisted = JSON.parse(
+        readFileSync(join(project, "p-two", "create-probe.json"), "utf8"),
+      ) as { sawPoison: boolean };
+      expect(persisted.sawPoison).toBe(true);
     },
     TIMEOUT,
   );
