@@ -17,7 +17,7 @@ import type { NetworkProxy } from "../network/proxy.js";
 import { registryAllowlist, registryFiles } from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
-import { runGuarded } from "../sandbox/guarded.js";
+import { runGuarded, startTime } from "../sandbox/guarded.js";
 import { guardProject } from "../sandbox/hostfiles.js";
 import {
   mountPointInPrivateHome,
@@ -153,6 +153,7 @@ export async function sandboxRun(
   if (scratch) {
     // Exclusive: never an existing directory (or a link) of that name.
     mkdirSync(join(host.cacheHome, "safe-npm"), { recursive: true, mode: 0o700 });
+    sweepScratchHomes(join(host.cacheHome, "safe-npm"), out);
     mkdirSync(privateHome, { mode: 0o700 });
   }
   try {
@@ -196,13 +197,31 @@ export async function sandboxRun(
   }
 }
 
-/** A fresh private home's path under safe-npm's cache dir (made just before the run). */
+/**
+ * A fresh private home's path under safe-npm's cache dir (made just before the run), named for
+ * this process (pid and start time) so that one left by a killed run can be told from one in use.
+ */
 function scratchHome(cacheHome: string, dryRun: boolean): string {
-  return join(
-    cacheHome,
-    "safe-npm",
-    `scratch-${dryRun ? "XXXXXXXXXXXX" : randomBytes(6).toString("hex")}`,
-  );
+  const id = dryRun
+    ? "XXXXXXXXXXXX"
+    : `${process.pid}-${startTime("self")}-${randomBytes(6).toString("hex")}`;
+  return join(cacheHome, "safe-npm", `scratch-${id}`);
+}
+
+/** Removes the scratch homes of runs whose process is gone (killed before removing its own). */
+function sweepScratchHomes(parent: string, out: Output): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = /^scratch-(\d+)-(\d+)-[0-9a-f]+$/.exec(name);
+    if (match !== null && startTime(Number(match[1])) !== match[2]) {
+      removeScratchHome(join(parent, name), out);
+    }
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -11,6 +12,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { SafeNpmError } from "../../../src/errors.js";
+import { recoverInterrupted } from "../../../src/sandbox/guarded.js";
 import { plantedNames, recordTopLevel, settleTopLevel } from "../../../src/sandbox/scaffold.js";
 
 describe("what a run planted at the top of a working directory made the project", () => {
@@ -92,5 +95,66 @@ describe("settling the top level after the run", () => {
     expect(lines.join("")).toContain(`restored the link ${join(root, "mylink")} -> /real`);
     expect(lines.join("")).toContain(`restored the link ${join(root, "removed")} -> /gone`);
     expect(lines).toHaveLength(4);
+  });
+});
+
+describe("a scaffolder run killed before its after-run step", () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is settled by the next run there from its journal, which then stops and asks to run again", () => {
+    dir = mkdtempSync(join(tmpdir(), "safe-npm-scaffold-"));
+    const root = join(dir, "code");
+    const journal = join(dir, "runs");
+    mkdirSync(join(root, "repo"), { recursive: true });
+    mkdirSync(journal);
+    symlinkSync("/real", join(root, "mylink"));
+    const before = recordTopLevel(root);
+    // What the killed run planted, which makes the directory a project for the next run.
+    writeFileSync(join(root, "package.json"), '{ "workspaces": ["*"] }');
+    writeFileSync(join(root, "package-lock.json"), "{}");
+    unlinkSync(join(root, "mylink"));
+    symlinkSync("/tmp/ATTACKER", join(root, "mylink"));
+    // Its journal, as writeJournal leaves it, under a process that is gone.
+    const prefix = createHash("sha256").update(root).digest("hex").slice(0, 16);
+    writeFileSync(
+      join(journal, `${prefix}-999999999-1.json`),
+      JSON.stringify({
+        root,
+        install: false,
+        entries: [],
+        watch: [],
+        topLevel: { names: [...before.names], links: [...before.links] },
+      }),
+    );
+    const lines: string[] = [];
+    let error: unknown;
+    try {
+      recoverInterrupted(
+        root,
+        journal,
+        { skip: [], running: { version: "0", dist: "/nonexistent" } },
+        (line) => lines.push(line),
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SafeNpmError);
+    expect((error as SafeNpmError).code).toBe("INTERRUPTED_RUN");
+    expect(existsSync(join(root, "package.json"))).toBe(false);
+    expect(existsSync(join(root, "package-lock.json"))).toBe(false);
+    expect(readlinkSync(join(root, "mylink"))).toBe("/real");
+    expect(lines.join("")).toContain(`moved ${join(root, "package.json")}`);
+    // The journal is consumed: the run after that goes ahead.
+    expect(() =>
+      recoverInterrupted(
+        root,
+        journal,
+        { skip: [], running: { version: "0", dist: "/nonexistent" } },
+        () => {},
+      ),
+    ).not.toThrow();
   });
 });
