@@ -3,6 +3,7 @@
 //
 //   const fixture = generateFixture();              // deterministic: same tree every run
 //   const registry = await startRegistry(fixture);  // http://127.0.0.1:<random port>/
+//   (or with { tls: { key, cert } }: https://localhost:<port>/)
 //   … registry.stats() / registry.close()
 //
 // Or standalone, to poke at it: `node bench/registry.mjs` prints its URL and serves until Ctrl-C.
@@ -15,6 +16,7 @@
 // dist.tarball, dist.integrity (sha512) and dist.shasum like the public registry's.
 import { createHash } from "node:crypto";
 import http from "node:http";
+import https from "node:https";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
@@ -170,13 +172,15 @@ function packageFiles(name, { version, dependencies, bin, postinstall }) {
  * ETags (304 on If-None-Match) and the public registry's cache headers. Counts requests and TCP
  * connections, so the benchmark can tell what a warm `npm ci` still asks the registry for.
  */
-export async function startRegistry(fixture, { port = 0 } = {}) {
-  const server = http.createServer();
+export async function startRegistry(fixture, { port = 0, tls = null } = {}) {
+  // `tls` ({ key, cert } for localhost): https, for the registry gateway's benchmark.
+  const server = tls === null ? http.createServer() : https.createServer(tls);
   const address = await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", () => resolve(server.address()));
   });
-  const url = `http://127.0.0.1:${address.port}/`;
+  const url =
+    tls === null ? `http://127.0.0.1:${address.port}/` : `https://localhost:${address.port}/`;
 
   const docs = new Map(); // name → { body, etag }
   const tarballs = new Map(); // pathname → { body, etag }

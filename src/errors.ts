@@ -22,7 +22,8 @@ export type ErrorCode =
   | "BAD_PRIVATE_HOME"
   | "SETUP"
   | "GLOBAL_INSTALL"
-  | "NOT_SANDBOXED";
+  | "NOT_SANDBOXED"
+  | "BAD_LOCAL_CA";
 
 /**
  * The one error class of safe-npm. Everything below the CLI throws it; only the CLI prints it

@@ -13,7 +13,15 @@ export {
   parseAllowlist,
   registriesFromConfig,
 } from "./network/allowlist.js";
+export {
+  authorizationFor,
+  type CredentialFile,
+  findCredentials,
+  type RegistryCredentials,
+} from "./network/credentials.js";
+export type { RegistryDecision, RegistryHook, RegistryRequest } from "./network/gateway-hook.js";
 export { type NetworkProxy, startProxy } from "./network/proxy.js";
+export { refusal, registryHook } from "./network/requestpolicy.js";
 export { type BwrapInvocation, buildBwrapArgs, shellQuote } from "./sandbox/bwrap.js";
 export { sanitizeNpmrc } from "./sandbox/npmrc.js";
 export {

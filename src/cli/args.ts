@@ -17,6 +17,7 @@ const BOOLEAN_FLAGS = [
   "--quiet",
   "--verbose",
   "--trust-config",
+  "--no-ports",
 ];
 const NETWORK_MODES: readonly string[] = ["full", "registry", "none"];
 
@@ -31,6 +32,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     trustConfig: false,
     quiet: false,
     verbose: false,
+    ports: [],
+    noPorts: false,
   };
   let i = 0;
   const value = (flag: string, inline: string | undefined, example: string): string => {
@@ -83,6 +86,20 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       case "--allow-host":
         options.allow.push(value(flag, inline, "safe-npm --allow-host npm.example.com install"));
         break;
+      case "--port": {
+        const text = value(flag, inline, "safe-npm --port 5173 run dev");
+        const port = Number(text);
+        if (!/^\d{1,5}$/.test(text) || port < 1 || port > 65535)
+          throw usage(
+            `--port needs a TCP port number from 1 to 65535, got "${text}"`,
+            "e.g. `safe-npm --port 5173 run dev`",
+          );
+        options.ports.push(port);
+        break;
+      }
+      case "--no-ports":
+        options.noPorts = true;
+        break;
       case "--config":
         options.config = value(flag, inline, "safe-npm --config ./ci-sandbox.json ci");
         break;
@@ -93,6 +110,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         );
     }
   }
+  if (options.noPorts && options.ports.length > 0)
+    throw usage("--port and --no-ports contradict each other", "give one of them");
   return { ...options, target: parseTarget(argv.slice(i)) };
 }
 

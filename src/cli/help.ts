@@ -21,6 +21,9 @@ flags (before the command; everything from the first other word on belongs to th
   --network full|registry|none full: the host's network; registry: only the registries (default for installs);
                                none: loopback only (default for everything else)
   --allow-host HOST[:PORT]     also reach HOST in registry mode (repeatable)
+  --port N                     forward the host's 127.0.0.1:N (and [::1]:N) into the sandbox from the start
+                               (repeatable); servers listening inside on loopback are forwarded automatically
+  --no-ports                   forward nothing from the host's loopback
   --config FILE                use FILE as the user settings instead of ~/.config/safe-npm/config.json
   --trust-config               trust the repository's settings for this run (also SAFE_NPM_TRUST_CONFIG=1)
   --quiet                      no banner

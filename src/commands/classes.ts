@@ -101,7 +101,28 @@ function subcommand(args: readonly string[]): string {
   return args.find((a) => !a.startsWith("-")) ?? "";
 }
 
+/**
+ * `publish` (npm, pnpm, bun, yarn 1) and `yarn npm publish` (yarn 2+): the registry network like
+ * an install, with the upload of the package added to the registry's request rules
+ * (network/requestpolicy.ts) and the credential added to it on the host.
+ */
+export function isPublish(tool: string, args: readonly string[]): boolean {
+  const words = args.filter((a) => !a.startsWith("-"));
+  switch (tool) {
+    case "npm":
+    case "pnpm":
+    case "bun":
+      return words[0] === "publish";
+    case "yarn":
+    case "yarnpkg":
+      return words[0] === "publish" || (words[0] === "npm" && words[1] === "publish");
+    default:
+      return false;
+  }
+}
+
 export function commandClass(tool: string, args: readonly string[]): CommandClass {
+  if (isPublish(tool, args)) return "install";
   const table = INSTALL_COMMANDS[tool as keyof typeof INSTALL_COMMANDS];
   if (table === undefined) return "run";
   if (table.includes("*")) return "install";

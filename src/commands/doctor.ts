@@ -198,6 +198,7 @@ export async function doctor(
   checks.push(await registriesCheck(host, project, settings.resolved, options, pm.name));
   checks.push(await homesCheck(host));
   checks.push(...shimChecks(host));
+  checks.push(portsCheck(host, settings.resolved, options));
 
   out.stdout(formatChecks(checks, json, !json && out.stderrIsTty && process.stdout.isTTY === true));
   return doctorOk(checks) ? 0 : EXIT_SAFE_NPM_FAILURE;
@@ -448,7 +449,41 @@ async function packageManagerLine(
 }
 
 function flagsOf(options: RunOptions): Flags {
-  return { ...(options.network ? { network: options.network } : {}), allow: options.allow };
+  return {
+    ...(options.network ? { network: options.network } : {}),
+    allow: options.allow,
+    ports: options.ports,
+    noPorts: options.noPorts,
+  };
+}
+
+/** Dev servers inside reach the host's loopback (network/forward.ts) when nsenter and perl are here. */
+function portsCheck(host: HostInfo, resolved: ResolvedSettings | null, options: RunOptions): Check {
+  const { ports } = resolved?.effective ?? applyFlags(defaults(), flagsOf(options));
+  const name = "port forwarding";
+  if (!ports.enabled)
+    return {
+      name,
+      ok: true,
+      detail: "off (ports: false or --no-ports): nothing inside is reachable from the host",
+    };
+  const missing = [
+    ...(host.nsenter === null ? ["nsenter (util-linux) in /usr/bin or /bin"] : []),
+    ...(host.perl ? [] : ["/usr/bin/perl"]),
+  ];
+  if (missing.length > 0)
+    return {
+      name,
+      ok: false,
+      detail: `unavailable: no ${missing.join(", no ")} — a dev server inside cannot be reached from the host`,
+      fix: "install util-linux and perl (Debian/Ubuntu: `sudo apt-get install util-linux perl`)",
+    };
+  const fixed = ports.fixed.length > 0 ? `; from the start: ${ports.fixed.join(", ")}` : "";
+  return {
+    name,
+    ok: true,
+    detail: `servers listening inside on loopback are forwarded from the host's 127.0.0.1 and ::1 (${host.nsenter})${fixed}`,
+  };
 }
 
 const TRUST_WORDS: Readonly<Record<"trusted" | "not needed" | "for this run", string>> = {

@@ -16,6 +16,7 @@ export const INIT_TEMPLATE = {
   protect: [".git"],
   home: "private",
   cache: "project",
+  ports: [],
 };
 
 export function init(_host: HostInfo, project: Project, out: Output): number {

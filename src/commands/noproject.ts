@@ -11,8 +11,9 @@
  * - `here`: no project above: the current directory becomes the project (scaffolders: `npx`,
  *   `npm exec|init|create`, `pnpm dlx|create`, `yarn create|dlx`, `bunx`, `bun create|x|init`).
  * - `refuse`: global installs (they write the global prefix, where the host's commands live, and
- *   run their scripts there) and `publish` (it runs the package's prepack/prepare scripts with
- *   the registry credentials): both are what a worm wants; the hint names the real tool.
+ *   run their scripts there): what a worm wants; the hint names the real tool. `publish` is an
+ *   ordinary sandboxed run: its scripts run inside, and only its upload gets the credential, added
+ *   by the host proxy (requestpolicy.ts).
  * - `sandbox`: everything else — the ordinary run, which needs a project.
  */
 
@@ -184,16 +185,6 @@ export function handling(
   const word = commandWord(manager, args);
   const runner = tool === "npx" || tool === "pnpx" || tool === "bunx";
   if (!runner) {
-    if (
-      word === "publish" ||
-      (manager === "yarn" && word === "npm" && wordAfter(manager, args, "npm") === "publish")
-    ) {
-      return {
-        kind: "refuse",
-        code: "NOT_SANDBOXED",
-        why: "publish runs the package's prepack, prepare and publish scripts with your registry credentials, which the sandbox never holds",
-      };
-    }
     const config = configCommand(manager, args);
     // A write to the user's config inside would land in the throw-away home and be lost.
     if (config === "write") return { kind: "host" };

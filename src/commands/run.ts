@@ -3,18 +3,33 @@
  * network, the project's guards, the policy, then the spawn and the after-run check. Each step
  * is a function of the module that owns it; this is the only place that runs them in order.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { createHash, randomBytes, randomInt } from "node:crypto";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { basename, isAbsolute, join, relative } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import { type HostInfo, resolveTool } from "../host/host.js";
 import { type Project, workingDirEntries } from "../host/project.js";
 import { requireNode, requirePrepared, resolveTools, toolchainInput } from "../host/toolchain.js";
 import type { AllowEntry } from "../network/allowlist.js";
+import type { RegistryHook } from "../network/gateway-hook.js";
 import { bridgeHostPath } from "../network/inside.js";
-import type { NetworkProxy } from "../network/proxy.js";
-import { registryAllowlist, registryFiles } from "../network/registries.js";
+import { forwarderSource, watchPorts } from "../network/ports.js";
+import type { NetworkProxy, ProxyOptions } from "../network/proxy.js";
+import {
+  readProjectFile,
+  registryAllowlist,
+  registryFiles,
+  registryRules,
+} from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
 import { runGuarded, startTime } from "../sandbox/guarded.js";
@@ -29,13 +44,15 @@ import {
   yarnGlobalFolder,
 } from "../sandbox/policy.js";
 import { preparePrivateHome, writeHomeRecord } from "../sandbox/privatehome.js";
+import { readRegularFile } from "../sandbox/safepath.js";
 import { recordTopLevel } from "../sandbox/scaffold.js";
 import { buildSeccompFilter, isSupportedSeccompArch } from "../sandbox/seccomp.js";
 import { runDirect } from "../sandbox/spawn.js";
 import type { FoundSettings } from "../settings/find.js";
 import { settingsInput } from "../settings/host-paths.js";
 import { protectSource, type ResolvedSettings, resolveSettings } from "../settings/index.js";
-import { VERSION } from "../version.js";
+import type { EffectiveSettings } from "../settings/merge.js";
+import { PACKAGE_ROOT, VERSION } from "../version.js";
 import { describeTarget, type Request } from "./target.js";
 import type { Output, RunOptions } from "./types.js";
 
@@ -65,6 +82,10 @@ export async function sandboxRun(
   if (host.bwrap === null && !options.dryRun) throw noBwrap();
   const tools = resolveTools(request.kind, request.command, request.detected, host);
   const network = effective.network[request.cls];
+  // With --network full the sandbox shares the host's network: nothing to forward.
+  const ports = network === "full" || !effective.ports.enabled ? null : effective.ports;
+  // The bridge's own listener inside, chosen here so that it is never forwarded.
+  const bridgePort = network === "registry" && ports !== null ? randomInt(32768, 61000) : 0;
   // Before anything reads the project's config: refuses links planted in the project.
   // A working directory made the project (a scaffolder with no package.json above) keeps what it
   // already held read-only: only new entries can be written.
@@ -75,6 +96,7 @@ export async function sandboxRun(
     [...effective.protect, ...keep],
     protectSource(resolved),
   );
+  const toolchain = toolchainInput(node, tools, host);
   const allow =
     network === "registry"
       ? await registryAllowlist(
@@ -85,7 +107,16 @@ export async function sandboxRun(
           request.command,
         )
       : [];
-  const toolchain = toolchainInput(node, tools, host);
+  // The registry's request rules, and the credentials the proxy adds on the host.
+  const publish = request.publish === true;
+  const rules =
+    network === "registry"
+      ? await registryRules(host, project, toolchain.npmGlobalConfig, allow, {
+          publish,
+          berry: isYarnBerry(request, project.root),
+          command: request.command,
+        })
+      : null;
   if (!options.dryRun) requirePrepared(request.kind, tools, toolchain, project.root);
   // A working directory made the project gets a private home of its own for this run only:
   // the persistent one (keyed by the path) would carry a cache poisoned by one scaffolder run
@@ -118,6 +149,8 @@ export async function sandboxRun(
     sealDirs: guards.sealDirs,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
+    credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],
+    projectNpmrc: readProjectFile(join(project.root, ".npmrc")),
   };
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
   const describe = (policy: Policy): string =>
@@ -129,12 +162,16 @@ export async function sandboxRun(
       resolved,
       cls: request.cls,
       allow,
+      credentials: rules?.held,
     });
 
+  // Credentials skipped, and why (a project's expansion, an unset variable): never a value.
+  if ((options.verbose || options.dryRun) && rules !== null)
+    for (const note of rules.notes) out.stderr(`safe-npm: ${note}\n`);
   if (options.dryRun) {
     const proxy =
       network === "registry"
-        ? { socketPath: "<proxy socket>", bridgePath: bridgeHostPath() }
+        ? { socketPath: "<proxy socket>", bridgePath: bridgeHostPath(), port: bridgePort }
         : null;
     const policy = resolvePolicy({ ...input, proxy });
     const invocation = buildBwrapArgs(policy, seccomp);
@@ -169,31 +206,52 @@ export async function sandboxRun(
     }
     // Before the run (the mapping exists even if safe-npm is killed) and after it (the last use).
     recordUse();
-    return withProxy(network, allow, options.verbose, out, async (proxy) => {
-      const policy = resolvePolicy({
-        ...input,
-        proxy:
-          proxy === null ? null : { socketPath: proxy.socketPath, bridgePath: bridgeHostPath() },
-      });
-      if (options.verbose) out.stderr(describe(policy));
-      const outcome = await runGuarded(
-        bwrap,
-        buildBwrapArgs(policy, seccomp),
-        policy,
-        project.root,
-        {
-          watch: guards.watch,
-          install: request.cls === "install",
-          report: out.stderr,
-          journal: join(host.cacheHome, "safe-npm", "runs"),
-          ...(scratch ? { topLevel: recordTopLevel(project.root) } : {}),
-        },
-      ).finally(recordUse);
-      // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
-      if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
-        throw sandboxFailed(host.uid, outcome.exitCode);
-      return outcome.exitCode;
-    });
+    // The registry rules decide every request to a registry host the proxy sees in clear; for
+    // package-manager installs and publishes https to those hosts is terminated with the local CA
+    // (the gateway, loaded only then) so that they are seen in clear too.
+    const gateway =
+      rules !== null && request.kind === "pm"
+        ? await gatewayOptions(rules.hook, allow, ctx, request.command, out)
+        : rules !== null
+          ? { options: { registryHook: rules.hook }, cafileConfigured: false }
+          : null;
+    return withProxy(
+      network,
+      allow,
+      gateway?.options ?? {},
+      options.verbose,
+      out,
+      async (proxy) => {
+        const policy = resolvePolicy({
+          ...input,
+          proxy:
+            proxy === null
+              ? null
+              : {
+                  socketPath: proxy.socketPath,
+                  bridgePath: bridgeHostPath(),
+                  port: bridgePort,
+                  caBundlePath: proxy.caBundlePath,
+                  cafileConfigured: gateway?.cafileConfigured ?? false,
+                },
+        });
+        if (options.verbose) out.stderr(describe(policy));
+        const outcome = await withPorts(ports, bridgePort, host, project, out, (onReady) =>
+          runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
+            watch: guards.watch,
+            install: request.cls === "install" && !publish,
+            report: out.stderr,
+            journal: join(host.cacheHome, "safe-npm", "runs"),
+            ...(onReady ? { onReady } : {}),
+            ...(scratch ? { topLevel: recordTopLevel(project.root) } : {}),
+          }),
+        ).finally(recordUse);
+        // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
+        if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
+          throw sandboxFailed(host.uid, outcome.exitCode);
+        return outcome.exitCode;
+      },
+    );
   }
 }
 
@@ -252,6 +310,13 @@ function removeScratchHome(dir: string, out: Output): void {
   }
 }
 
+/** yarn 2+: it reads `.yarnrc.yml` and ignores `.npmrc`, for credentials too. */
+function isYarnBerry(request: Request, root: string): boolean {
+  const tool = request.command[0] ?? "";
+  if (tool !== "yarn" && tool !== "yarnpkg") return false;
+  return request.detected?.agent === "yarn@berry" || existsSync(join(root, ".yarnrc.yml"));
+}
+
 /**
  * Nested (a package.json script prefixed with safe-npm, run by a sandboxed package manager): the
  * sandbox is already around us, and its settings were applied outside; run the command.
@@ -276,7 +341,12 @@ export async function nestedRun(
 function runSettings(ctx: RunContext, options: RunOptions): Promise<ResolvedSettings> {
   return resolveSettings(
     ctx.found,
-    { ...(options.network ? { network: options.network } : {}), allow: options.allow },
+    {
+      ...(options.network ? { network: options.network } : {}),
+      allow: options.allow,
+      ports: options.ports,
+      noPorts: options.noPorts,
+    },
     {
       trustForRun: options.trustConfig || ctx.host.env.SAFE_NPM_TRUST_CONFIG === "1",
       store: ctx.store,
@@ -309,13 +379,14 @@ function banner(request: Request, network: NetworkMode, resolved: ResolvedSettin
 async function withProxy(
   network: NetworkMode,
   allow: readonly AllowEntry[],
+  gateway: Partial<ProxyOptions>,
   verbose: boolean,
   out: Output,
   body: (proxy: NetworkProxy | null) => Promise<number>,
 ): Promise<number> {
   if (network !== "registry") return body(null);
   const { startProxy, proxyReport } = await import("../network/proxy.js");
-  const proxy = await startProxy({ allow });
+  const proxy = await startProxy({ allow, ...gateway });
   try {
     return await body(proxy);
   } finally {
@@ -351,4 +422,100 @@ export async function hostRun(
     return 0;
   }
   return (await runDirect(command, "/")).exitCode;
+}
+
+/**
+ * Forwarding from the host's loopback (network/ports.ts) for the length of the sandbox. The
+ * forwarding code is a lazy chunk loaded when something is to be forwarded — or now, before
+ * the sandbox starts, when safe-npm itself lies in the project (code inside could change the
+ * chunk and the forwarder's source on disk before they are loaded).
+ */
+async function withPorts<T>(
+  ports: EffectiveSettings["ports"] | null,
+  bridgePort: number,
+  host: HostInfo,
+  project: Project,
+  out: Output,
+  body: (onReady?: (sandboxPid: number) => void) => Promise<T>,
+): Promise<T> {
+  if (ports === null) return body();
+  const load = () => import("../network/forward.js");
+  const local = relative(project.root, PACKAGE_ROOT);
+  const inProject = local === "" || (!local.startsWith("..") && !isAbsolute(local));
+  const preloaded = inProject ? await load() : null;
+  const source = inProject ? forwarderSource() : null;
+  let netns = 0;
+  const watcher = watchPorts({
+    fixed: ports.fixed,
+    exclude: bridgePort === 0 ? [] : [bridgePort],
+    report: (line) => out.stderr(`safe-npm: ${line}\n`),
+    start: async (pid) => {
+      if (host.nsenter === null)
+        throw new Error("nsenter (util-linux) is not in /usr/bin or /bin; install util-linux");
+      if (!host.perl) throw new Error("/usr/bin/perl is missing");
+      const { startForwarding } = preloaded ?? (await load());
+      return startForwarding({
+        pid,
+        netns,
+        enterUser: host.uid !== 0,
+        nsenter: host.nsenter,
+        node: process.execPath,
+        source: source ?? forwarderSource(),
+        report: (line) => out.stderr(`safe-npm: ${line}\n`),
+      });
+    },
+  });
+  try {
+    return await body((pid) => {
+      try {
+        netns = statSync(`/proc/${pid}/ns/net`).ino;
+      } catch {
+        return; // the sandbox ended already
+      }
+      watcher.ready(pid);
+    });
+  } finally {
+    await watcher.close();
+  }
+}
+
+/**
+ * Registry mode for a package manager: the registry gateway terminates https to the registry
+ * hosts so that the rules (`hook`) see every request in clear and the credentials held on the
+ * host can be added. A command that cannot be made to trust the local CA keeps opaque tunnels,
+ * with a notice (plain-http registries are still decided by the rules).
+ */
+async function gatewayOptions(
+  hook: RegistryHook,
+  allow: readonly AllowEntry[],
+  ctx: RunContext,
+  command: readonly string[],
+  out: Output,
+): Promise<{ options: Partial<ProxyOptions>; cafileConfigured: boolean }> {
+  const setup = await import("../network/gateway-setup.js");
+  const tool = basename(command[0] ?? "");
+  // Plain-http registries are decided by the rules either way; https needs the local CA trusted.
+  const plain = { options: { registryHook: hook }, cafileConfigured: false };
+  if (!setup.trustsLocalCa(tool)) {
+    out.stderr(
+      `safe-npm: ${tool} cannot be made to trust safe-npm's local CA: https registry requests pass through an opaque tunnel\n`,
+    );
+    return plain;
+  }
+  if (setup.registryTargets(allow).length === 0 && hook.hosts.size === 0) return plain;
+  let projectNpmrc: string | null = null;
+  try {
+    projectNpmrc = readRegularFile(join(ctx.project.root, ".npmrc"), true);
+  } catch {
+    // none, or not a regular file (the allowlist step has refused a link already)
+  }
+  const cas = setup.hostCertificates(ctx.host, projectNpmrc);
+  return {
+    options: {
+      registryHook: hook,
+      caDir: setup.localCaDir(ctx.host),
+      upstreamCa: cas.certificates,
+    },
+    cafileConfigured: cas.cafileConfigured,
+  };
 }

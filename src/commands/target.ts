@@ -8,7 +8,7 @@ import {
   type PackageManagerName,
 } from "../host/project.js";
 import type { RequestKind } from "../sandbox/policy.js";
-import { type CommandClass, commandClass } from "./classes.js";
+import { type CommandClass, commandClass, isPublish } from "./classes.js";
 import type { Target } from "./types.js";
 
 export interface Request {
@@ -16,6 +16,8 @@ export interface Request {
   command: string[];
   detected: DetectedPackageManager | null;
   cls: CommandClass;
+  /** A publish (classes.ts): install-class network, and the upload let through. */
+  publish?: boolean;
 }
 
 export async function describeTarget(
@@ -36,6 +38,7 @@ export async function describeTarget(
         command: [detected.name, ...target.args],
         detected,
         cls: commandClass(detected.name, target.args),
+        publish: isPublish(detected.name, target.args),
       };
     }
     case "tool":
@@ -44,6 +47,7 @@ export async function describeTarget(
         command: [target.tool, ...target.args],
         detected: null,
         cls: commandClass(target.tool, target.args),
+        publish: isPublish(target.tool, target.args),
       };
     // The project's manager comes along for exec and shell, so scripts there can call it.
     case "exec":

@@ -41,6 +41,10 @@ export interface RunOptions {
   trustConfig: boolean;
   quiet: boolean;
   verbose: boolean;
+  /** --port: forwarded from the host's loopback from the start (repeatable). */
+  ports: number[];
+  /** --no-ports: no forwarding at all. */
+  noPorts: boolean;
 }
 
 /** Where commands write; the CLI supplies the terminal's (cli/output.ts). */

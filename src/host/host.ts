@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "node:path";
+import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { isShim, shimDir } from "./shims.js";
@@ -55,8 +56,13 @@ export interface HostInfo {
   rootDirs: Readonly<Record<string, string | null>>;
   /** The real file behind `/etc/resolv.conf` when it lives outside /etc and /usr (systemd-resolved). */
   resolvConf: string | null;
-  /** User's ~/.npmrc content, or null when there is none. */
+  /**
+   * The user's npm config (`~/.npmrc`, or the file `npm_config_userconfig` /
+   * `NPM_CONFIG_USERCONFIG` names, as npm reads it), or null when there is none.
+   */
   userNpmrc: string | null;
+  /** yarn berry's `~/.yarnrc.yml` (its registry credentials stay on the host), or null. */
+  userYarnrcYml?: string | null | undefined;
   stdinIsTty: boolean;
   /**
    * Stdin is a terminal and this process's group is its foreground group (not started with `&`):
@@ -72,6 +78,11 @@ export interface HostInfo {
   sandbox: SandboxMarker | null;
   /** /usr/bin/perl exists (it gives the command the terminal's foreground inside). */
   perl: boolean;
+  /**
+   * util-linux's nsenter from a system directory (never PATH, which the project can lead with
+   * `node_modules/.bin`): it runs the port forwarder in the sandbox's network namespace.
+   */
+  nsenter: string | null;
 }
 
 /** The top-level directories a sandbox offers besides /usr and /etc. */
@@ -116,6 +127,7 @@ export function gatherHost(
       // absent on this host
     }
   }
+  const stdinTty = isatty(0);
   return {
     platform: process.platform,
     arch: process.arch,
@@ -136,13 +148,33 @@ export function gatherHost(
     ),
     rootDirs,
     resolvConf: resolvConfTarget(),
-    userNpmrc: readOrNull(join(home, ".npmrc")),
-    stdinIsTty: process.stdin.isTTY === true,
-    foregroundTty: process.stdin.isTTY === true && isForegroundGroup(),
+    userNpmrc: readOrNull(userConfigPath(env, home)),
+    userYarnrcYml: readOrNull(join(home, ".yarnrc.yml")),
+    // isatty(0), not process.stdin.isTTY: that getter builds a stream for fd 0, which for a
+    // file or pipe loads node's fs streams, fs/promises and readline (~5 ms) for one answer.
+    stdinIsTty: stdinTty,
+    foregroundTty: stdinTty && isForegroundGroup(),
     jobControl: isJob(),
     sandbox: readSandboxMarker(),
     perl: isExecutable("/usr/bin/perl"),
+    nsenter: which("nsenter", ["/usr/bin", "/bin"]),
   };
+}
+
+/**
+ * npm's user config: `npm_config_userconfig` (npm reads `npm_config_*` in any case; setup-node
+ * sets `NPM_CONFIG_USERCONFIG`), a `~/` path resolved against the home, else `~/.npmrc`. The
+ * user's own file: a link there (a dotfiles manager's) is followed.
+ */
+export function userConfigPath(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+): string {
+  const named = Object.entries(env).find(
+    ([k, v]) => k.toLowerCase() === "npm_config_userconfig" && v,
+  )?.[1];
+  if (named === undefined) return join(home, ".npmrc");
+  return named.startsWith("~/") ? join(home, named.slice(2)) : resolve(named);
 }
 
 /** First executable `name` on the given PATH directories, as found (not resolved). */

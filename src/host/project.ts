@@ -165,40 +165,62 @@ export function isInside(path: string, dir: string): boolean {
 
 const SUPPORTED: readonly string[] = ["npm", "yarn", "pnpm", "bun"];
 
+/** The lockfiles that decide, in package-manager-detector's order (its `LOCKS`). */
+const DECIDING_LOCKFILES: readonly (readonly [string, PackageManagerName])[] = [
+  ["bun.lock", "bun"],
+  ["bun.lockb", "bun"],
+  ["pnpm-lock.yaml", "pnpm"],
+  ["yarn.lock", "yarn"],
+  ["package-lock.json", "npm"],
+  ["npm-shrinkwrap.json", "npm"],
+];
+
 /**
- * package-manager-detector reads the package.json fields (`packageManager`, then
- * `devEngines.packageManager`) and names the lockfiles; the lockfile rule is applied here so that
- * an unsupported `packageManager` (deno, …) does not hide a lockfile, and so --dry-run can say
- * which rule decided. None → npm.
+ * The package.json fields (`packageManager`, then `devEngines.packageManager`), then the
+ * lockfiles; none → npm. The rules and agent names are package-manager-detector's (`detect`
+ * with the field strategies, `resolveAgent`), done here synchronously on the package.json
+ * already read: importing it pulled `fs/promises` (and readline) into every start. An
+ * unsupported `packageManager` (deno, …) does not hide a lockfile, and --dry-run says which
+ * rule decided.
  */
 export async function detectPackageManager(root: string): Promise<DetectedPackageManager> {
-  const { detect, LOCKS } = await import("package-manager-detector");
+  return detectPackageManagerSync(root);
+}
+
+function detectPackageManagerSync(root: string): DetectedPackageManager {
   const pkg = readPackageJson(root);
-  const fromField = await detect({
-    cwd: root,
-    stopDir: root,
-    strategies: ["packageManager-field", "devEngines-field"],
-  });
-  if (fromField !== null && SUPPORTED.includes(fromField.name)) {
-    return {
-      name: fromField.name as PackageManagerName,
-      agent: fromField.agent,
-      source:
-        typeof pkg?.packageManager === "string"
-          ? "packageManager field"
-          : "devEngines.packageManager",
-    };
-  }
-  for (const [file, name] of Object.entries(LOCKS)) {
-    if (
-      SUPPORTED.includes(name) &&
-      !file.endsWith("-workspace.yaml") &&
-      existsSync(join(root, file))
-    ) {
-      return { name: name as PackageManagerName, agent: name, source: "lockfile" };
-    }
+  const field = pkg === null ? null : packageManagerField(pkg);
+  if (field !== null) return field;
+  for (const [file, name] of DECIDING_LOCKFILES) {
+    if (existsSync(join(root, file))) return { name, agent: name, source: "lockfile" };
   }
   return { name: "npm", agent: "npm", source: "default" };
+}
+
+function packageManagerField(pkg: Record<string, unknown>): DetectedPackageManager | null {
+  let name: string | undefined;
+  let version: string | undefined;
+  let source: DetectedPackageManager["source"];
+  const devEngines = pkg.devEngines as { packageManager?: { name?: unknown; version?: unknown } };
+  if (typeof pkg.packageManager === "string") {
+    [name, version] = pkg.packageManager.replace(/^\^/, "").split("@");
+    source = "packageManager field";
+  } else if (typeof devEngines?.packageManager?.name === "string") {
+    name = devEngines.packageManager.name;
+    version =
+      typeof devEngines.packageManager.version === "string"
+        ? devEngines.packageManager.version
+        : undefined;
+    source = "devEngines.packageManager";
+  } else {
+    return null;
+  }
+  if (name === undefined || !SUPPORTED.includes(name)) return null;
+  const major =
+    version === undefined ? Number.NaN : Number.parseInt(version.match(/\d+/)?.[0] ?? "", 10);
+  const agent =
+    name === "yarn" && major > 1 ? "yarn@berry" : name === "pnpm" && major < 7 ? "pnpm@6" : name;
+  return { name: name as PackageManagerName, agent, source };
 }
 
 function readPackageJson(dir: string): Record<string, unknown> | null {

@@ -309,11 +309,28 @@ function yarnrcRegistries(text: string): NamedRegistry[] {
 
 /**
  * yarn berry: top-level `npmRegistryServer` and `npmScopes.<scope>.npmRegistryServer`, from
- * block-style YAML. Only mappings and scalar values are understood — enough for these keys;
- * flow style (`{…}`), anchors and multi-line scalars are ignored.
+ * block-style YAML (see yamlScalars).
  */
 function yarnrcYmlRegistries(text: string): NamedRegistry[] {
   const out: NamedRegistry[] = [];
+  for (const { path, value: url } of yamlScalars(text)) {
+    const key = path.at(-1);
+    if (path.length === 1 && key === "npmRegistryServer") {
+      out.push({ key, url, unscoped: true });
+    } else if (path.length === 3 && path[0] === "npmScopes" && key === "npmRegistryServer") {
+      out.push({ key: `npmScopes.${path[1]}.npmRegistryServer`, url, unscoped: false });
+    }
+  }
+  return out;
+}
+
+/**
+ * The scalar values of block-style YAML with the path of mapping keys above each (quotes
+ * removed). Only mappings and scalar values are understood — enough for yarn berry's registry
+ * and auth keys; flow style (`{…}`), anchors and multi-line scalars are ignored.
+ */
+export function yamlScalars(text: string): { path: string[]; value: string }[] {
+  const out: { path: string[]; value: string }[] = [];
   const stack: { indent: number; key: string }[] = [];
   for (const raw of text.split(/\r?\n/)) {
     const content = stripYamlComment(raw);
@@ -329,12 +346,7 @@ function yarnrcYmlRegistries(text: string): NamedRegistry[] {
       stack.push({ indent, key });
       continue;
     }
-    const url = unquote(value);
-    if (path.length === 1 && key === "npmRegistryServer") {
-      out.push({ key, url, unscoped: true });
-    } else if (path.length === 3 && path[0] === "npmScopes" && key === "npmRegistryServer") {
-      out.push({ key: `npmScopes.${path[1]}.npmRegistryServer`, url, unscoped: false });
-    }
+    out.push({ path, value: unquote(value) });
   }
   return out;
 }

@@ -9,6 +9,8 @@ import { SafeNpmError } from "../errors.js";
 /** Inside paths, next to the sandbox marker (/run/safe-npm/sandbox.json). */
 export const BRIDGE_INSIDE = "/run/safe-npm/bridge.cjs";
 export const SOCKET_INSIDE = "/run/safe-npm/proxy.sock";
+/** The registry gateway's CA bundle (its local CA, then the user's own CAs). */
+export const CA_INSIDE = "/run/safe-npm/ca.pem";
 
 /** Variables the bridge sets for the command (all to `http://127.0.0.1:<port>` but the last three). */
 export const PROXY_ENV_NAMES = [
@@ -31,7 +33,7 @@ export const PROXY_ENV_NAMES = [
  * (dist/network/). Running from the TypeScript sources there is none; build first.
  */
 export function bridgeHostPath(): string {
-  // Compiled by tsc this module is dist/network/inside.js; bundled it is part of dist/cli.cjs.
+  // Compiled by tsc this module is dist/network/inside.js; bundled it is part of dist/main.cjs.
   for (const rel of ["./bridge.cjs", "./network/bridge.cjs"]) {
     const path = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(path)) return path;
@@ -73,10 +75,14 @@ export function bridgeArgv(
   ];
 }
 
-/** The two read-only binds the sandbox needs: the bridge script and the proxy's socket. */
+/**
+ * The read-only binds the sandbox needs: the bridge script and the proxy's socket; with the
+ * registry gateway on, its CA bundle (certificates only: the CA's key never leaves the host).
+ */
 export function bridgeBinds(
   socketPath: string,
   bridgePath = bridgeHostPath(),
+  caBundlePath: string | null = null,
 ): {
   src: string;
   dest: string;
@@ -86,5 +92,6 @@ export function bridgeBinds(
     // The socket alone, read-only (connect() needs no write access to the mount): the sandbox
     // sees nothing else of the private dir and cannot create anything in it.
     { src: socketPath, dest: SOCKET_INSIDE },
+    ...(caBundlePath === null ? [] : [{ src: caBundlePath, dest: CA_INSIDE }]),
   ];
 }

@@ -5,16 +5,28 @@
  * registries) to allowed hosts only, and answers everything else with an error — it must never
  * become an open proxy. Every socket has an 'error' handler: a client or upstream that vanishes
  * mid-stream costs one connection, never the safe-npm process.
+ *
+ * The registry gateway: with a `registryHook`, requests to the hosts it names are seen in clear —
+ * plain-http ones as they come, https ones by terminating TLS here with a leaf certificate from
+ * the user's local CA (ca.ts) — and each one is decided by the hook before it goes upstream
+ * (refused with 403, or forwarded with the credential the hook adds). Upstream, the gateway
+ * speaks TLS itself, verified against the system CAs and the user's own (`upstreamCa`), over a
+ * keep-alive pool. Every other allowed host stays an opaque CONNECT tunnel.
  */
 import { rmSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
+import https from "node:https";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Duplex } from "node:stream";
+import tls from "node:tls";
 import { SafeNpmError } from "../errors.js";
 import { type Allowlist, canonicalHost, dialHost, hostPort, isAllowed } from "./allowlist.js";
+import type { LocalCa } from "./ca.js";
+import type { RegistryHook } from "./gateway-hook.js";
+import { createResolver, type Resolver } from "./resolver.js";
 
 export interface ProxyOptions {
   allow: Allowlist;
@@ -29,6 +41,21 @@ export interface ProxyOptions {
   idleTimeoutMs?: number | undefined;
   /** Remove the dir synchronously on process exit if close() never ran (default true). */
   removeOnExit?: boolean | undefined;
+  /** The registry rules: the hosts whose requests the proxy sees in clear and decides on. */
+  registryHook?: RegistryHook | undefined;
+  /**
+   * The local CA's directory (`$XDG_STATE_HOME/safe-npm/ca`), opened (or created) at start when
+   * `registryHook` names a host: https to those hosts is terminated with its leaf certificates.
+   */
+  caDir?: string | undefined;
+  /**
+   * Certificates (PEM text) trusted upstream besides the system's: the user's npm `cafile` and
+   * `NODE_EXTRA_CA_CERTS`. They also go into the bundle the sandbox trusts (`caBundlePath`), for
+   * the hosts that stay tunnels.
+   */
+  upstreamCa?: readonly string[] | undefined;
+  /** Name lookups for upstream dials, cached per host (default: a new cache per proxy). */
+  resolver?: Resolver | undefined;
 }
 
 export interface HostStats {
@@ -42,6 +69,12 @@ export interface HostStats {
   bytesUp: number;
   /** Bytes received from the upstream. */
   bytesDown: number;
+  /** Gateway hosts: requests the registry rules refused with 403. */
+  refusedRequests: number;
+  /** The first few of those, `METHOD /path` (never a query or a header), with the rule's reason. */
+  refusedSamples: { request: string; reason: string }[];
+  /** Gateway hosts: TLS handshakes the client gave up on (it does not trust the local CA). */
+  handshakeFailures: number;
 }
 
 export interface ProxyStats {
@@ -51,8 +84,12 @@ export interface ProxyStats {
   badRequests: number;
   /** Sockets in use right now (clients, tunnels, upstream requests); 0 when all is done. */
   openSockets: number;
-  /** Idle keep-alive connections to plain-http upstreams, pooled for reuse (closed after 15 s). */
+  /** Idle keep-alive connections to upstreams, pooled for reuse (closed after 15 s). */
   idleUpstreams: number;
+  /** Name lookups made for upstream dials (one per host and answer lifetime, see resolver.ts). */
+  lookups: number;
+  /** Connections from the sandbox (a client's keep-alive connection carries many requests). */
+  clients: number;
 }
 
 export interface NetworkProxy {
@@ -60,6 +97,11 @@ export interface NetworkProxy {
   socketPath: string;
   /** Private 0700 temp dir holding the socket; removed by close(). */
   dir: string;
+  /**
+   * With the https gateway on: `<dir>/ca.pem`, the local CA's certificate followed by
+   * `upstreamCa`, for the sandbox to trust (bound read-only inside). Else null.
+   */
+  caBundlePath: string | null;
   stats(): ProxyStats;
   /** Stops listening, destroys every live socket and removes `dir`. Idempotent. */
   close(): Promise<void>;
@@ -70,6 +112,7 @@ export const SOCKET_NAME = "proxy.sock";
 const MAX_SOCKET_PATH = 107;
 
 /** Request headers that concern this hop only (RFC 9110 §7.6.1), plus every `Proxy-*`. */
+const MAX_SAMPLES = 5;
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
@@ -83,17 +126,46 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const allow = options.allow;
   const connectTimeout = options.connectTimeoutMs ?? 30_000;
   const idleTimeout = options.idleTimeoutMs ?? 300_000;
+  const resolver = options.resolver ?? createResolver();
+  const hook = options.registryHook ?? null;
+  const upstreamCa = options.upstreamCa ?? [];
 
   // mkdtemp creates the directory 0700: no other user can reach the socket inside.
   const dir = await mkdtemp(join(options.socketDir ?? tmpdir(), "safe-npm-net-"));
   const socketPath = join(dir, SOCKET_NAME);
   const unregister = options.removeOnExit === false ? () => {} : removeDirOnExit(dir);
-  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+  const cleanup = async (): Promise<void> => {
     await rm(dir, { recursive: true, force: true });
     unregister();
+  };
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+    await cleanup();
     throw new SafeNpmError("SPAWN_FAILED", `proxy socket path too long: ${socketPath}`, {
       hint: "set TMPDIR to a shorter directory",
     });
+  }
+
+  // The https gateway: the CA is opened before the sandbox starts, since its certificate must be
+  // bound inside. Its module (and @peculiar/x509) loads only here.
+  let ca: LocalCa | null = null;
+  let caBundlePath: string | null = null;
+  if (hook !== null && hook.hosts.size > 0 && options.caDir !== undefined) {
+    try {
+      const { openLocalCa } = await import("./ca.js");
+      ca = await openLocalCa(options.caDir);
+      caBundlePath = join(dir, "ca.pem");
+      const bundle = [ca.certificate, ...upstreamCa].map((pem) => pem.trim()).join("\n");
+      await writeFile(caBundlePath, `${bundle}\n`, { mode: 0o644, flag: "wx" });
+      // Leaves for the hook's hosts are made (or read from the cache) while the sandbox starts.
+      const localCa = ca;
+      for (const key of hook.hosts) {
+        const target = parseAuthority(key);
+        if (target !== null && target.port !== 80) localCa.contextFor(target.host).catch(() => {});
+      }
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
   }
 
   const sockets = new Set<Duplex>();
@@ -108,7 +180,16 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const hostStats = (target: string): HostStats => {
     let row = hosts.get(target);
     if (row === undefined) {
-      row = { target, connections: 0, refused: 0, bytesUp: 0, bytesDown: 0 };
+      row = {
+        target,
+        connections: 0,
+        refused: 0,
+        bytesUp: 0,
+        bytesDown: 0,
+        refusedRequests: 0,
+        refusedSamples: [],
+        handshakeFailures: 0,
+      };
       hosts.set(target, row);
     }
     return row;
@@ -117,16 +198,210 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const liveUpstreams = new Map<net.Socket, HostStats>();
   let badRequests = 0;
 
-  // One pool of upstream connections for forwarded plain-http requests: a client's keep-alive
+  // One pool of upstream connections per scheme, keyed by host inside: a client's keep-alive
   // connection to the proxy should not cost a new upstream connection per request.
   const agent = new http.Agent({ keepAlive: true, timeout: 15_000, scheduling: "lifo" });
+  const tlsAgent = new https.Agent({
+    keepAlive: true,
+    timeout: 15_000,
+    scheduling: "lifo",
+    // `ca` replaces node's default list: the system's roots plus the user's own.
+    ...(upstreamCa.length > 0 ? { ca: [...tls.rootCertificates, ...upstreamCa] } : {}),
+  });
+
+  /**
+   * Sends one request upstream and streams the answer back: both bodies flow through, never
+   * buffered whole. For gateway hosts the hook decides first (403, or forward with its
+   * credential). Errors cost this request only.
+   */
+  const forward = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    target: { host: string; port: number; key: string },
+  ): void => {
+    const row = hostStats(target.key);
+    let headers = forwardHeaders(req.rawHeaders, url.host);
+    if (hook?.hosts.has(target.key)) {
+      const method = req.method ?? "GET";
+      let decision: ReturnType<RegistryHook["decide"]>;
+      try {
+        decision = hook.decide({ method, url });
+      } catch (error) {
+        decision = { action: "refuse", reason: `the registry rules failed: ${String(error)}` };
+      }
+      if (decision.action === "refuse") {
+        row.refusedRequests++;
+        if (row.refusedSamples.length < MAX_SAMPLES) {
+          row.refusedSamples.push({
+            request: `${method} ${truncate(url.pathname, 80)}`,
+            reason: decision.reason,
+          });
+        }
+        // The body is not wanted: drop it and close, rather than read an upload to the end.
+        res.shouldKeepAlive = false;
+        respond(res, 403, `safe-npm: ${method} ${url.pathname} refused: ${decision.reason}`);
+        req.resume();
+        return;
+      }
+      if (hook.credentialHosts.has(target.key)) headers = dropHeader(headers, "authorization");
+      if (decision.authorization !== undefined) {
+        headers = [
+          ...dropHeader(headers, "authorization"),
+          "Authorization",
+          decision.authorization,
+        ];
+      }
+    }
+    row.connections++;
+    const https_ = url.protocol === "https:";
+    const upReq = (https_ ? https : http).request({
+      host: dialHost(target.host),
+      port: target.port,
+      method: req.method,
+      path: `${url.pathname}${url.search}`,
+      headers,
+      setHost: false,
+      agent: https_ ? tlsAgent : agent,
+      lookup: resolver.lookup,
+      timeout: idleTimeout,
+      ...(https_ && net.isIP(target.host) === 0 ? { servername: target.host } : {}),
+    });
+    upReq.on("socket", (socket: net.Socket) => track(socket));
+    let bodyBytes = 0;
+    req.on("data", (chunk: Buffer) => {
+      bodyBytes += chunk.length;
+    });
+    let timedOut = false;
+    upReq.on("timeout", () => {
+      timedOut = true;
+      upReq.destroy();
+    });
+    upReq.on("error", (error: NodeJS.ErrnoException) => {
+      if (res.headersSent) res.destroy();
+      else if (timedOut) respond(res, 504, `${target.key} did not answer in time`);
+      else respond(res, 502, `cannot reach ${target.key}: ${error.code ?? error.message}`);
+    });
+    upReq.on("response", (upRes: http.IncomingMessage) => {
+      upRes.on("error", () => res.destroy());
+      upRes.on("data", (chunk: Buffer) => {
+        row.bytesDown += chunk.length;
+      });
+      upRes.on("close", () => {
+        if (!upRes.complete) res.destroy();
+      });
+      const status = upRes.statusCode ?? 502;
+      res.writeHead(
+        status,
+        upRes.statusMessage || (http.STATUS_CODES[status] ?? ""),
+        forwardHeaders(upRes.rawHeaders, null),
+      );
+      upRes.pipe(res);
+    });
+    // A client that goes away mid-request or mid-response takes its upstream request with it.
+    res.once("close", () => {
+      row.bytesUp += bodyBytes;
+      if (!res.writableFinished) upReq.destroy();
+    });
+    req.pipe(upReq);
+  };
 
   const server = http.createServer({ requireHostHeader: false });
-  server.on("connection", (socket: net.Socket) => track(socket));
+  let clients = 0;
+  server.on("connection", (socket: net.Socket) => {
+    clients++;
+    track(socket);
+  });
   server.on("clientError", (_error, socket: Duplex) => {
     if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
     socket.destroy();
   });
+
+  // The gateway's side of terminated TLS: an http server that never listens; each decrypted
+  // client connection is handed to it ('connection'), so it parses requests with keep-alive.
+  const gatewayTargets = new WeakMap<
+    object,
+    { host: string; port: number; key: string; scheme: "https:" | "http:" }
+  >();
+  const gateway = http.createServer({ requireHostHeader: false });
+  gateway.timeout = idleTimeout;
+  gateway.keepAliveTimeout = 60_000;
+  gateway.on("clientError", (_error, socket: Duplex) => socket.destroy());
+  gateway.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    req.on("error", () => {});
+    res.on("error", () => {});
+    const target = gatewayTargets.get(req.socket);
+    const raw = req.url ?? "";
+    // Origin-form only: the host is the CONNECT target's, whatever Host or URI the client names.
+    if (target === undefined || !raw.startsWith("/")) {
+      badRequests++;
+      respond(res, 400, "send origin-form requests (GET /path) inside the tunnel");
+      return;
+    }
+    const url = new URL(`${target.scheme}//${hostPort(target.host, target.port)}${raw}`);
+    forward(req, res, url, target);
+  });
+  gateway.on("upgrade", (_req: http.IncomingMessage, socket: Duplex) => {
+    badRequests++;
+    respondRaw(socket, 501, "protocol upgrades are not proxied");
+  });
+
+  /**
+   * A CONNECT to a gateway host: answered 200, then the first byte tells what the client speaks
+   * in the tunnel. A TLS handshake (0x16) is terminated with a leaf from the local CA; anything
+   * else is plain http (yarn 4 CONNECTs to an http:// registry, then speaks http in the tunnel)
+   * and is parsed as it is. Either way every request is decided by the hook.
+   */
+  const terminate = (
+    client: Duplex,
+    target: { host: string; port: number; key: string },
+    localCa: LocalCa,
+    head: Buffer,
+  ): void => {
+    const row = hostStats(target.key);
+    localCa.contextFor(target.host).then(
+      (secureContext) => {
+        if (client.destroyed) return;
+        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        if (head.length > 0) client.unshift(head);
+        // A client that never speaks (or goes quiet) must not hold the socket forever.
+        if (client instanceof net.Socket) client.setTimeout(idleTimeout, () => client.destroy());
+        const onReadable = (): void => {
+          const first = client.read(1) as Buffer | null;
+          if (first === null) return;
+          client.off("readable", onReadable);
+          // Put back: both the TLS socket and the http parser read what is buffered first.
+          client.unshift(first);
+          if (first[0] !== 0x16) {
+            gatewayTargets.set(client, { ...target, scheme: "http:" });
+            gateway.emit("connection", client);
+            client.resume();
+            return;
+          }
+          const secure = new tls.TLSSocket(client as net.Socket, {
+            isServer: true,
+            secureContext,
+            ALPNProtocols: ["http/1.1"],
+          });
+          track(secure);
+          let handshaken = false;
+          secure.once("secure", () => {
+            handshaken = true;
+          });
+          secure.once("close", () => {
+            if (!handshaken) row.handshakeFailures++;
+            client.destroy();
+          });
+          client.once("close", () => secure.destroy());
+          gatewayTargets.set(secure, { ...target, scheme: "https:" });
+          gateway.emit("connection", secure);
+        };
+        client.on("readable", onReadable);
+        onReadable();
+      },
+      (error: unknown) => respondRaw(client, 502, `safe-npm cannot issue a certificate: ${error}`),
+    );
+  };
 
   server.on("connect", (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
     // The http server drops its own 'error' handler when it hands the socket over.
@@ -143,9 +418,17 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       respondRaw(client, 403, refusalReason(key));
       return;
     }
+    if (ca !== null && hook?.hosts.has(key)) {
+      terminate(client, { ...target, key }, ca, head);
+      return;
+    }
     const row = hostStats(key);
     row.connections++;
-    const upstream = net.connect({ host: dialHost(target.host), port: target.port });
+    const upstream = net.connect({
+      host: dialHost(target.host),
+      port: target.port,
+      lookup: resolver.lookup,
+    });
     track(upstream);
     liveUpstreams.set(upstream, row);
     let established = false;
@@ -156,9 +439,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       upstream.destroy();
     });
     upstream.on("error", (error: NodeJS.ErrnoException) => {
-      if (!established)
+      if (!established) {
+        resolver.forget(target.host);
         respondRaw(client, 502, `cannot reach ${key}: ${error.code ?? error.message}`);
-      else client.destroy();
+      } else client.destroy();
     });
     upstream.once("close", () => {
       liveUpstreams.delete(upstream);
@@ -215,56 +499,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       respond(res, 403, refusalReason(key));
       return;
     }
-    const row = hostStats(key);
-    row.connections++;
-
-    const upReq = http.request({
-      host: dialHost(host),
-      port,
-      method: req.method,
-      path: `${url.pathname}${url.search}`,
-      headers: forwardHeaders(req.rawHeaders, url.host),
-      setHost: false,
-      agent,
-      timeout: idleTimeout,
-    });
-    upReq.on("socket", (socket: net.Socket) => track(socket));
-    let bodyBytes = 0;
-    req.on("data", (chunk: Buffer) => {
-      bodyBytes += chunk.length;
-    });
-    let timedOut = false;
-    upReq.on("timeout", () => {
-      timedOut = true;
-      upReq.destroy();
-    });
-    upReq.on("error", (error: NodeJS.ErrnoException) => {
-      if (res.headersSent) res.destroy();
-      else if (timedOut) respond(res, 504, `${key} did not answer in time`);
-      else respond(res, 502, `cannot reach ${key}: ${error.code ?? error.message}`);
-    });
-    upReq.on("response", (upRes: http.IncomingMessage) => {
-      upRes.on("error", () => res.destroy());
-      upRes.on("data", (chunk: Buffer) => {
-        row.bytesDown += chunk.length;
-      });
-      upRes.on("close", () => {
-        if (!upRes.complete) res.destroy();
-      });
-      const status = upRes.statusCode ?? 502;
-      res.writeHead(
-        status,
-        upRes.statusMessage || (http.STATUS_CODES[status] ?? ""),
-        forwardHeaders(upRes.rawHeaders, null),
-      );
-      upRes.pipe(res);
-    });
-    // A client that goes away mid-request or mid-response takes its upstream request with it.
-    res.once("close", () => {
-      row.bytesUp += bodyBytes;
-      if (!res.writableFinished) upReq.destroy();
-    });
-    req.pipe(upReq);
+    forward(req, res, url, { host, port, key });
   });
 
   // Upgrade requests (WebSocket over plain http) are not something a registry needs.
@@ -283,34 +518,45 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       });
     });
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    unregister();
+    await cleanup();
     throw new SafeNpmError("SPAWN_FAILED", `cannot start the network proxy on ${socketPath}`, {
       cause: error,
     });
   }
   server.on("error", () => {});
 
+  const idleCount = (): number => {
+    let idle = 0;
+    for (const pool of [agent, tlsAgent]) {
+      for (const list of Object.values(pool.freeSockets)) idle += list?.length ?? 0;
+    }
+    return idle;
+  };
+
   let closing: Promise<void> | null = null;
   return {
     socketPath,
     dir,
+    caBundlePath,
     stats: () => {
       const rows = new Map<string, HostStats>();
-      for (const [target, row] of hosts) rows.set(target, { ...row });
+      for (const [target, row] of hosts) {
+        rows.set(target, { ...row, refusedSamples: [...row.refusedSamples] });
+      }
       for (const [socket, row] of liveUpstreams) {
         const copy = rows.get(row.target);
         if (copy === undefined) continue;
         copy.bytesUp += socket.bytesWritten;
         copy.bytesDown += socket.bytesRead;
       }
-      let idle = 0;
-      for (const list of Object.values(agent.freeSockets)) idle += list?.length ?? 0;
+      const idle = idleCount();
       return {
         hosts: [...rows.values()].sort((a, b) => a.target.localeCompare(b.target)),
         badRequests,
         openSockets: sockets.size - idle,
         idleUpstreams: idle,
+        lookups: resolver.stats().lookups,
+        clients,
       };
     },
     close: () => {
@@ -319,9 +565,9 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         server.closeAllConnections();
         for (const socket of sockets) socket.destroy();
         agent.destroy();
+        tlsAgent.destroy();
         await closed;
-        await rm(dir, { recursive: true, force: true });
-        unregister();
+        await cleanup();
       })();
       return closing;
     },
@@ -360,6 +606,26 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
       const n = row.refused === 1 ? "1 connection" : `${row.refused} connections`;
       lines.push(`blocked ${n} to ${row.target} — allow with --allow-host ${row.target}`);
     }
+    if (row.refusedRequests > 0) {
+      const n = row.refusedRequests === 1 ? "1 request" : `${row.refusedRequests} requests`;
+      const shown = [
+        ...new Set(
+          row.refusedSamples.map(
+            (s) => `${s.request} (${s.reason.replace(/^safe-npm: (refused )?/, "")})`,
+          ),
+        ),
+      ];
+      const more =
+        row.refusedRequests > row.refusedSamples.length
+          ? `; and ${row.refusedRequests - row.refusedSamples.length} more`
+          : "";
+      lines.push(`refused ${n} to the registry ${row.target}: ${shown.join("; ")}${more}`);
+    }
+    if (row.handshakeFailures > 0) {
+      lines.push(
+        `${row.handshakeFailures} TLS connection(s) to ${row.target} failed: the client did not accept safe-npm's local CA`,
+      );
+    }
   }
   if (verbose) {
     for (const row of stats.hosts) {
@@ -369,8 +635,16 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
       );
     }
     if (stats.badRequests > 0) lines.push(`refused ${stats.badRequests} malformed proxy requests`);
+    if (stats.clients > 0)
+      lines.push(
+        `${plural(stats.clients, "connection")} from the sandbox, ${plural(stats.lookups, "name lookup")}`,
+      );
   }
   return lines;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function formatBytes(n: number): string {
@@ -414,6 +688,20 @@ function forwardHeaders(raw: readonly string[], host: string | null): string[] {
     out.push(name, raw[i + 1] ?? "");
   }
   return out;
+}
+
+/** `raw` (name, value, name, value…) without every header called `name` (lower case). */
+function dropHeader(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]?.toLowerCase() === name) continue;
+    out.push(raw[i] ?? "", raw[i + 1] ?? "");
+  }
+  return out;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 function respond(res: http.ServerResponse, status: number, reason: string): void {

@@ -1,12 +1,14 @@
 /** Registry mode's allowlist inputs: the files that name registries, and the hosts they name. */
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { HostInfo } from "../host/host.js";
+import type { HostInfo, NpmGlobalConfig } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { sanitizeNpmrc } from "../sandbox/npmrc.js";
 import { readRegularFile } from "../sandbox/safepath.js";
 import type { EffectiveSettings } from "../settings/merge.js";
 import type { AllowEntry } from "./allowlist.js";
+import type { CredentialFile } from "./credentials.js";
+import type { RegistryHook } from "./gateway-hook.js";
 
 /** The project's files that name registries (npm, yarn berry, yarn 1). */
 export function registryFiles(root: string): string[] {
@@ -53,4 +55,118 @@ export async function registryAllowlist(
   const scriptRegistry = host.env.npm_lifecycle_event ? host.env.npm_config_registry : undefined;
   if (scriptRegistry) entries.push(parseAllowEntry(scriptRegistry, "npm_config_registry"));
   return dedupeAllowlist(entries);
+}
+
+export interface RegistryRules {
+  hook: RegistryHook;
+  /** Credentials skipped and why, for --verbose. */
+  notes: readonly string[];
+  /** Where each held credential came from, for --verbose (never a value). */
+  held: readonly string[];
+  /** `//host/path/` of every npm-style credential: publish mode's placeholders inside. */
+  credentialKeys: readonly string[];
+}
+
+/**
+ * The registry request rules and the credentials held on the host (credentials.ts,
+ * requestpolicy.ts), for the proxy. A credential does not widen the allowlist: a host is reached
+ * only when config names it as a registry (or the user allows it). The credential files are read here, once: the user's npm
+ * config and `~/.yarnrc.yml` (gathered in host.ts), npm's global npmrc, and the project's
+ * `.npmrc` and `.yarnrc.yml` (never through a link, never a FIFO).
+ */
+export async function registryRules(
+  host: HostInfo,
+  project: Project,
+  globalNpmrc: NpmGlobalConfig | null,
+  allow: readonly AllowEntry[],
+  options: { publish: boolean; berry: boolean; command: readonly string[] },
+): Promise<RegistryRules> {
+  const [{ credentialTargets, findCredentials, authorizationFor }, { registryHook }] =
+    await Promise.all([import("./credentials.js"), import("./requestpolicy.js")]);
+  const files: CredentialFile[] = [];
+  if (globalNpmrc !== null)
+    files.push({ kind: "npmrc", label: globalNpmrc.path, text: globalNpmrc.text, project: false });
+  if (host.userNpmrc !== null)
+    files.push({ kind: "npmrc", label: "~/.npmrc", text: host.userNpmrc, project: false });
+  const projectNpmrc = readProjectFile(join(project.root, ".npmrc"));
+  if (projectNpmrc !== null)
+    files.push({ kind: "npmrc", label: "project .npmrc", text: projectNpmrc, project: true });
+  if (host.userYarnrcYml != null)
+    files.push({
+      kind: "yarnrc",
+      label: "~/.yarnrc.yml",
+      text: host.userYarnrcYml,
+      project: false,
+    });
+  const projectYarnrc = readProjectFile(join(project.root, ".yarnrc.yml"));
+  if (projectYarnrc !== null)
+    files.push({
+      kind: "yarnrc",
+      label: "project .yarnrc.yml",
+      text: projectYarnrc,
+      project: true,
+    });
+
+  const creds = findCredentials({ files, env: host.env, berry: options.berry });
+  const targets = credentialTargets(creds);
+  // Registries the config names (not hosts a user allowed by hand: a git host is no registry).
+  const registryHosts: string[] = [];
+  for (const entry of allow) {
+    if (entry.wildcard || entry.source.startsWith("network.allow")) continue;
+    for (const port of entry.port === null ? [443, 80] : [entry.port])
+      registryHosts.push(`${entry.host}:${port}`);
+  }
+  const held = creds.berry
+    ? [
+        creds.yarn.top,
+        ...creds.yarn.registries.values(),
+        ...[...creds.yarn.scopes.values()].map((s) => s.credential),
+      ]
+    : [...creds.npm.values()];
+  return {
+    hook: registryHook({
+      mode: options.publish ? "publish" : "install",
+      registryHosts,
+      credentialHosts: targets,
+      authorization: (url) => authorizationFor(creds, url),
+      publishing: options.publish ? publishedNames(project.root, options.command) : undefined,
+    }),
+    notes: creds.notes,
+    held: held.flatMap((c) => (c === null ? [] : [c.source])),
+    credentialKeys: creds.berry ? [] : [...creds.npm.keys()],
+  };
+}
+
+/**
+ * The project's package name, when its package.json names one and the command publishes the
+ * project itself (no folder, tarball or workspace named): publish mode's only upload. Otherwise
+ * empty, and any package may be uploaded.
+ */
+function publishedNames(root: string, command: readonly string[]): string[] {
+  const args = command.slice(1);
+  // Words that are not a flag's value (`--otp 123456`, `--tag next`).
+  const words = args.filter(
+    (a, i) => !a.startsWith("-") && !/^--(otp|tag|access|registry)$/.test(args[i - 1] ?? ""),
+  );
+  const after = words.slice(words.indexOf("publish") + 1);
+  if (after.length > 0 || args.some((a) => /^(-w|--workspaces?|-r|--recursive|--filter)\b/.test(a)))
+    return [];
+  const text = readProjectFile(join(root, "package.json"));
+  if (text === null) return [];
+  try {
+    const name = (JSON.parse(text) as { name?: unknown }).name;
+    return typeof name === "string" && name !== "" ? [name] : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A project file's text; null when missing. Never through a link, never a FIFO. */
+export function readProjectFile(path: string): string | null {
+  try {
+    return readRegularFile(path, true);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
 }

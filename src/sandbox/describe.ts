@@ -17,6 +17,8 @@ export interface DescribeInput {
   cls: CommandClass;
   /** Registry mode's allowlist. */
   allow: readonly AllowEntry[];
+  /** Registry mode: where each credential the proxy adds came from (never a value). */
+  credentials?: readonly string[] | undefined;
 }
 
 export function describePolicy(input: DescribeInput): string {
@@ -35,8 +37,10 @@ export function describePolicy(input: DescribeInput): string {
     ...(policy.network === "registry"
       ? [
           `  allowed:   ${allow.map((e) => `${formatAllowEntry(e)} (${e.source})`).join(", ") || "nothing"}`,
+          `  credentials: ${input.credentials?.length ? `added on the host from ${input.credentials.join(", ")}` : "none held"}`,
         ]
       : []),
+    `  ports:     ${describePorts(policy.network, effective.ports)}`,
     `  home:      ${effective.home === "private" ? `private (${privateHome})` : `the project (${project.root})`}`,
     `  seccomp:   ${policy.seccomp ? "terminal injection, keyrings, ptrace, perf, mount and namespace calls, rare socket families blocked" : "unavailable on this arch (--new-session instead)"}`,
     "  settings:",
@@ -69,6 +73,16 @@ export function describePolicy(input: DescribeInput): string {
   return `${lines.join("\n")}\n`;
 }
 
+function describePorts(
+  network: Policy["network"],
+  ports: ResolvedSettings["effective"]["ports"],
+): string {
+  if (network === "full") return "nothing to forward (the sandbox shares the host's network)";
+  if (!ports.enabled) return "off (nothing inside is reachable from the host)";
+  const fixed = ports.fixed.length > 0 ? `; from the start: ${ports.fixed.join(", ")}` : "";
+  return `a server listening inside on loopback (port >= 1024, not a listen(0) port) is forwarded from the host's 127.0.0.1 and ::1 while the command runs${fixed}`;
+}
+
 function settingValue(key: string, resolved: ResolvedSettings): string {
   const e = resolved.effective;
   switch (key) {
@@ -86,6 +100,8 @@ function settingValue(key: string, resolved: ResolvedSettings): string {
       return e.home;
     case "cache":
       return e.cache;
+    case "ports":
+      return e.ports.enabled ? JSON.stringify(e.ports.fixed) : "false";
     default:
       return e.packageManager ?? "(detected)";
   }

@@ -30,6 +30,7 @@ import {
   readSync,
   renameSync,
   type Stats,
+  statSync,
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { includePaths, lastValue, parseGitConfig } from "./gitconfig.js";
@@ -282,8 +283,23 @@ function rawPath(path: string): string | Buffer {
  * (npm's promise-spawn looks `sh` up there for every script).
  */
 export function systemCommands(dirs: readonly string[] = SYSTEM_BIN_DIRS): Set<string> {
+  // On every start, so kept cheap (~1 ms, not ~15): names only, no file types; each directory
+  // once (merged /usr makes /bin a link to /usr/bin). A name that is not valid UTF-8 arrives
+  // with U+FFFD in it and can only match a `.bin` entry named with U+FFFD itself, which is then
+  // watched needlessly — harmless; the walk records such `.bin` entries as odd anyway.
   const names = new Set<string>();
-  for (const dir of dirs) for (const entry of list(dir)) names.add(entry.name);
+  const seen = new Set<string>();
+  for (const dir of dirs) {
+    try {
+      const st = statSync(dir);
+      const id = `${st.dev}:${st.ino}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      for (const name of readdirSync(dir)) names.add(name);
+    } catch {
+      // Missing or unreadable: it adds no command names.
+    }
+  }
   return names;
 }
 

@@ -172,6 +172,11 @@ export interface SanitizedNpmrc {
 export interface SanitizeOptions {
   /** The user's home: path values under it would name the sandbox's own home inside. */
   home?: string;
+  /**
+   * The registry gateway's CA bundle inside: a `cafile` names it instead (it holds the
+   * certificates of the user's cafile, and the gateway's CA besides).
+   */
+  cafile?: string;
 }
 
 export function sanitizeNpmrc(text: string, options: SanitizeOptions = {}): SanitizedNpmrc {
@@ -200,6 +205,7 @@ function judge(entry: NpmrcEntry, options: SanitizeOptions): string | true | { r
     return { reason: isCredentialKey(key) ? "credential" : "not an allowed key" };
   }
   if (entry.array && !ARRAY_KEYS.has(key)) return { reason: "not a list" };
+  if (key === "cafile" && options.cafile !== undefined) return options.cafile;
   if (value === true) return true;
   if (PATH_KEYS.has(key) && options.home !== undefined && pathUnder(value, options.home)) {
     return { reason: "a path in the home, which the sandbox replaces" };
@@ -232,4 +238,36 @@ function iniValue(value: string): string {
 export function stripUrlCredentials(value: string): string {
   // Up to the last `@` of the authority: a password may itself contain `@`.
   return value.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, "$1");
+}
+
+/** Keys that hold a registry credential, top-level or under a nerf-dart `//host/path/:` prefix. */
+const CREDENTIAL_KEY =
+  /(^|:)(_authtoken|_auth|_password|password|username|email|certfile|keyfile|otp|tokenhelper)$/i;
+
+/**
+ * Every entry of an npmrc but its credentials (the project's `.npmrc` inside: its other keys are
+ * the project's to set), written from the parsed pairs like sanitizeNpmrc. Entries inside a
+ * `[section]` go too: they are no config for npm, and could hold anything.
+ */
+export function withoutCredentials(text: string): SanitizedNpmrc {
+  const removed: string[] = [];
+  const kept: string[] = [];
+  for (const entry of parseNpmrc(text)) {
+    const key = `${entry.key}${entry.array ? "[]" : ""}`;
+    if (entry.section !== null) {
+      removed.push(`[${entry.section}] ${key} (inside a [section])`);
+    } else if (CREDENTIAL_KEY.test(entry.key)) {
+      removed.push(`${key} (credential)`);
+    } else if (entry.value === true) {
+      kept.push(key);
+    } else {
+      const value =
+        URL_KEYS.has(entry.key) || SCOPED_REGISTRY.test(entry.key)
+          ? stripUrlCredentials(entry.value)
+          : entry.value;
+      if (value !== entry.value) removed.push(`${key} (credentials in URL)`);
+      kept.push(`${key}=${iniValue(value)}`);
+    }
+  }
+  return { text: kept.length === 0 ? "" : `${kept.join("\n")}\n`, removed };
 }

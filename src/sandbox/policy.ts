@@ -7,8 +7,8 @@ import type { HostInfo, NpmGlobalConfig, ResolvedTool, SandboxMarker } from "../
 import { MARKER_PATH } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { isInside } from "../host/project.js";
-import { bridgeArgv, bridgeBinds } from "../network/inside.js";
-import { sanitizeNpmrc, stripUrlCredentials } from "./npmrc.js";
+import { bridgeArgv, bridgeBinds, CA_INSIDE } from "../network/inside.js";
+import { sanitizeNpmrc, stripUrlCredentials, withoutCredentials } from "./npmrc.js";
 import { CACHE_DIRS } from "./privatehome.js";
 
 export type { NetworkMode } from "../settings/merge.js";
@@ -109,6 +109,30 @@ export interface Policy {
 
 export type RequestKind = "pm" | "exec" | "shell";
 
+/** The token npm sees inside for a registry whose credential the proxy adds (never a secret). */
+export const CREDENTIAL_PLACEHOLDER = "safe-npm-adds-the-credential-on-the-host";
+
+/** What the sandbox needs of the host proxy (registry mode). */
+export interface ProxyInput {
+  socketPath: string;
+  bridgePath: string;
+  /**
+   * Where the bridge listens on the sandbox's loopback (0 or absent: the kernel picks). Chosen
+   * outside when ports are forwarded, so the bridge's own listener is never forwarded.
+   */
+  port?: number | undefined;
+  /**
+   * The registry gateway terminates TLS: this bundle (safe-npm's local CA, then the user's own
+   * CAs) is bound read-only inside and named by `NODE_EXTRA_CA_CERTS`.
+   */
+  caBundlePath?: string | null | undefined;
+  /**
+   * The user's or project's npm config names a `cafile`, which replaces node's CA list for npm
+   * and pnpm: `npm_config_cafile` then names the bundle too (it holds that file's certificates).
+   */
+  cafileConfigured?: boolean | undefined;
+}
+
 export interface PolicyInput {
   host: HostInfo;
   project: Project;
@@ -134,7 +158,19 @@ export interface PolicyInput {
   settings: SettingsInput;
   toolchain: ToolchainInput;
   /** Registry mode: the host proxy's socket and the bridge script, bound read-only inside. */
-  proxy: { socketPath: string; bridgePath: string } | null;
+  /**
+   * `port`: where the bridge listens on the sandbox's loopback (0 or absent: the kernel picks).
+   * Chosen outside when ports are forwarded, so the bridge's own listener is never forwarded.
+   */
+  /**
+   * `safe-npm publish`: npm-style registry keys (`//host/path/`) whose credential the proxy adds
+   * on the host. npm refuses to publish without a credential of its own (ENEEDAUTH), so the
+   * copy of ~/.npmrc inside names a placeholder token there, which the proxy replaces.
+   */
+  credentialPlaceholders?: readonly string[] | undefined;
+  /** Text of the project's `.npmrc` (read without following a link), or null. */
+  projectNpmrc?: string | null | undefined;
+  proxy: ProxyInput | null;
   version: string;
 }
 
@@ -258,12 +294,25 @@ export function resolvePolicy(input: PolicyInput): Policy {
       mounts.push({ kind: "bind", src: join(input.privateHome, rel), dest: join(host.home, rel) });
     }
   }
-  if (host.userNpmrc !== null && !settings.fullNpmrc) {
+  // With the registry gateway, a cafile names its bundle (bun reads the file npmrc names).
+  const npmrcOptions = {
+    home: host.home,
+    ...(input.network === "registry" && input.proxy?.caBundlePath ? { cafile: CA_INSIDE } : {}),
+  };
+  const placeholders = (input.credentialPlaceholders ?? []).map(
+    (key) => `${key}:_authToken=${CREDENTIAL_PLACEHOLDER}\n`,
+  );
+  if ((host.userNpmrc !== null || placeholders.length > 0) && !settings.fullNpmrc) {
     mounts.push({
       kind: "data",
       dest: join(homeInside, ".npmrc"),
-      data: sanitizeNpmrc(host.userNpmrc, { home: host.home }).text,
-      label: "~/.npmrc without credentials",
+      data:
+        (host.userNpmrc === null ? "" : sanitizeNpmrc(host.userNpmrc, npmrcOptions).text) +
+        placeholders.join(""),
+      label:
+        placeholders.length > 0
+          ? "~/.npmrc without credentials, placeholder tokens for the proxy to replace"
+          : "~/.npmrc without credentials",
     });
   }
   for (const file of settings.dotfiles)
@@ -294,7 +343,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
     visible(npmGlobalConfig.path) &&
     !isInside(npmGlobalConfig.path, project.root)
   ) {
-    const global = sanitizeNpmrc(npmGlobalConfig.text, { home: host.home });
+    const global = sanitizeNpmrc(npmGlobalConfig.text, npmrcOptions);
     if (global.removed.length > 0) {
       mounts.push({
         kind: "data",
@@ -323,6 +372,20 @@ export function resolvePolicy(input: PolicyInput): Policy {
     mounts.push({ kind: "bind", src: project.root, dest: project.root });
   }
   for (const path of input.protect) mounts.push({ kind: "ro-bind", src: path, dest: path });
+  // The project's .npmrc with its credentials removed, over the read-only original: the proxy
+  // adds them on the host, and a token written there (or in a git-ignored copy) stays out. Not
+  // with the host's network (no proxy) or when the user passes ~/.npmrc in full.
+  if (input.projectNpmrc != null && !settings.fullNpmrc && input.network !== "full") {
+    const stripped = withoutCredentials(input.projectNpmrc);
+    if (stripped.removed.length > 0) {
+      mounts.push({
+        kind: "data",
+        dest: join(project.root, ".npmrc"),
+        data: stripped.text,
+        label: "the project's .npmrc without credentials",
+      });
+    }
+  }
   // A path already mounted read-only (the user's .npmrc with home "project") needs no stand-in.
   const mounted = new Set(mounts.map((m) => m.dest));
   for (const path of input.seal) {
@@ -350,7 +413,8 @@ export function resolvePolicy(input: PolicyInput): Policy {
   });
 
   if (input.network === "registry" && input.proxy !== null) {
-    for (const bind of bridgeBinds(input.proxy.socketPath, input.proxy.bridgePath)) {
+    const { socketPath, bridgePath, caBundlePath } = input.proxy;
+    for (const bind of bridgeBinds(socketPath, bridgePath, caBundlePath ?? null)) {
       mounts.push({ kind: "ro-bind", ...bind });
     }
   }
@@ -369,7 +433,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
   const bridged = input.network === "registry" && input.proxy !== null;
   const seccomp = host.arch === "x64" || host.arch === "arm64";
   return {
-    command: bridged ? bridgeArgv(nodeInside, command) : command,
+    command: bridged ? bridgeArgv(nodeInside, command, { port: input.proxy?.port }) : command,
     cwd: host.cwd,
     env,
     mounts,
@@ -423,6 +487,12 @@ function buildEnv(
   // A corporate CA bundle that the sandbox can see (under /etc or /usr) keeps TLS working inside.
   const extraCa = host.env.NODE_EXTRA_CA_CERTS;
   if (extraCa !== undefined && isSystemPath(extraCa)) env.NODE_EXTRA_CA_CERTS = extraCa;
+  // The registry gateway: its CA (with the user's own CAs) added to every node's trusted list;
+  // where npm config names a cafile, which replaces that list, the bundle replaces the cafile.
+  if (input.network === "registry" && input.proxy?.caBundlePath) {
+    env.NODE_EXTRA_CA_CERTS = CA_INSIDE;
+    if (input.proxy.cafileConfigured === true) env.npm_config_cafile = CA_INSIDE;
+  }
   env.TMPDIR = "/tmp";
   const { nodeHeaders, corepack, yarnClassic } = input.toolchain;
   if (nodeHeaders !== null) env.npm_config_nodedir = nodeHeaders;

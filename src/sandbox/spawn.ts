@@ -37,6 +37,11 @@ export interface RunOptions {
    * a session of its own.
    */
   foreground: boolean;
+  /**
+   * Called once the sandbox is set up, with its pid 1 (a process in its namespaces; the
+   * port forwarding reads its socket tables and enters its network namespace).
+   */
+  onReady?: (sandboxPid: number) => void;
 }
 
 /**
@@ -77,8 +82,12 @@ export async function runSandbox(
   const forwarding = forwardSignals(child, { foreground: options.foreground });
   const readyStream = child.stdio[invocation.readyFd] as Readable | null;
   readyStream?.on("data", () => {
+    if (ready) return;
     ready = true;
     forwarding.ready();
+    // bwrap's only child is the sandbox's pid 1 (bwrap runs the command under it).
+    const init = child.pid === undefined ? undefined : childPids(child.pid)[0];
+    if (init !== undefined) options.onReady?.(init);
   });
   readyStream?.on("error", () => {});
   for (const input of inputs) {
@@ -166,6 +175,21 @@ function foregroundGroupOfTerminal(): number {
   } catch {
     return -1;
   }
+}
+
+/**
+ * A helper process of safe-npm's own on the host (the port forwarder): empty environment, no
+ * stdin or stdout, stderr collected, an IPC channel on fd 3. Its own process group, so the
+ * terminal's Ctrl-C does not cut connections while the command cleans up; it exits when
+ * safe-npm does (the channel closes).
+ */
+export function spawnHelper(file: string, args: readonly string[]): ChildProcess {
+  return spawn(file, args, {
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
+    env: {},
+    cwd: "/",
+    detached: true,
+  });
 }
 
 /** Already inside a sandbox: run the command directly, same stdio, same environment. */

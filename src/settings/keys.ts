@@ -12,6 +12,7 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
     "home",
     "cache",
     "packageManager",
+    "ports",
   ],
   network: ["install", "run", "allow"],
   binds: ["ro", "rw"],

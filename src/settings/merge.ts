@@ -22,6 +22,11 @@ export interface EffectiveSettings {
   home: "private" | "project";
   cache: "project" | "shared";
   packageManager: "npm" | "yarn" | "pnpm" | "bun" | undefined;
+  /**
+   * Forwarding from the host's loopback into the sandbox (network/ports.ts): `fixed` ports from
+   * the start, and any port a server inside listens on, while `enabled`.
+   */
+  ports: { enabled: boolean; fixed: number[] };
   /** Where each key's value came from (for --dry-run). */
   sources: Record<string, Layer>;
 }
@@ -29,6 +34,10 @@ export interface EffectiveSettings {
 export interface Flags {
   network?: NetworkMode;
   allow?: string[];
+  /** --port: forwarded from the start; turns forwarding back on. */
+  ports?: number[];
+  /** --no-ports */
+  noPorts?: boolean;
 }
 
 /** Network defaults per command class (design.md §6). */
@@ -48,6 +57,7 @@ export function defaults(): EffectiveSettings {
     home: "private",
     cache: "project",
     packageManager: undefined,
+    ports: { enabled: true, fixed: [] },
     sources: {},
   };
 }
@@ -109,6 +119,15 @@ export function applyLayer(
     out.packageManager = layer.packageManager;
     mark("packageManager");
   }
+  // `false` in any layer turns forwarding off; a later layer's list adds ports but does not
+  // turn it back on (a repository cannot undo the user's choice); only --port does.
+  if (layer.ports === false) {
+    out.ports = { enabled: false, fixed: [] };
+    mark("ports");
+  } else if (layer.ports !== undefined) {
+    if (out.ports.enabled) out.ports.fixed = unionNumbers(out.ports.fixed, layer.ports);
+    mark("ports");
+  }
   return out;
 }
 
@@ -122,6 +141,13 @@ export function applyFlags(base: EffectiveSettings, flags: Flags): EffectiveSett
   if (flags.allow && flags.allow.length > 0) {
     out.network.allow = union(out.network.allow, flags.allow);
     out.sources.network = "flag";
+  }
+  if (flags.noPorts) {
+    out.ports = { enabled: false, fixed: [] };
+    out.sources.ports = "flag";
+  } else if (flags.ports && flags.ports.length > 0) {
+    out.ports = { enabled: true, fixed: unionNumbers(out.ports.fixed, flags.ports) };
+    out.sources.ports = "flag";
   }
   return out;
 }
@@ -163,7 +189,13 @@ export function widenings(repo: Settings): string[] {
   }
   if (repo.home === "project") out.push("use the project directory as $HOME");
   if (repo.cache === "shared") out.push("share your package-manager caches (~/.npm, …) read-write");
+  // `ports` is not listed: forwarding only lets the host's own loopback connect in; it gives the
+  // code inside no new file, secret or destination to reach.
   return out;
+}
+
+function unionNumbers(a: readonly number[], b: readonly number[]): number[] {
+  return [...new Set([...a, ...b])];
 }
 
 function union(a: readonly string[], b: readonly string[]): string[] {

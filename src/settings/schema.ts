@@ -60,6 +60,17 @@ export const SettingsSchema = v.strictObject({
     ),
   ),
   packageManager: v.optional(v.picklist(["npm", "yarn", "pnpm", "bun"])),
+  ports: v.optional(
+    v.pipe(
+      v.union([
+        v.literal(false),
+        v.array(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535))),
+      ]),
+      v.description(
+        "TCP ports forwarded from the host's loopback into the sandbox from the start (servers listening inside on loopback are forwarded automatically); false turns forwarding off.",
+      ),
+    ),
+  ),
 });
 
 export type Settings = v.InferOutput<typeof SettingsSchema>;

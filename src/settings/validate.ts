@@ -11,6 +11,7 @@ export function validateSettings(data: unknown, file: string): Settings {
     throw invalid(file, "", `expected an object of settings, got ${describe(data)}`);
   }
   checkUnknownKeys(data as Record<string, unknown>, "", file);
+  checkPorts((data as Record<string, unknown>).ports, file);
   const result = v.safeParse(SettingsSchema, data);
   if (!result.success) {
     const issue = result.issues[0];
@@ -56,6 +57,27 @@ export function validateSettings(data: unknown, file: string): Settings {
     }
   }
   return settings;
+}
+
+/** Each port before the schema: its union would only say "expected (false | Array)". */
+function checkPorts(ports: unknown, file: string): void {
+  if (ports === undefined || ports === false) return;
+  if (!Array.isArray(ports))
+    throw invalid(
+      file,
+      "ports",
+      `expected false or a list of port numbers, got ${describe(ports)}`,
+    );
+  for (const [i, port] of ports.entries()) {
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw invalid(
+        file,
+        `ports[${i}]`,
+        `expected a TCP port number (an integer from 1 to 65535), got ${typeof port === "number" ? "another number" : describe(port)}`,
+        'e.g. `"ports": [5173]`, or `"ports": false` to forward nothing',
+      );
+    }
+  }
 }
 
 function checkUnknownKeys(obj: Record<string, unknown>, at: string, file: string): void {

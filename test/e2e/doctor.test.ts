@@ -148,6 +148,7 @@ describe.skipIf(unavailable !== "")("safe-npm doctor", () => {
       "private homes",
       "shims",
       "plain npm",
+      "port forwarding",
     ]);
     expect(doc.checks.every((c) => c.ok)).toBe(true);
     expect(doc.checks.every((c) => c.fix === undefined)).toBe(true);

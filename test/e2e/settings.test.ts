@@ -181,7 +181,12 @@ describe.skipIf(unavailable !== "")("settings", () => {
     expect(r.exitCode).toBe(0);
     const written = JSON.parse(readFileSync(rc(), "utf8")) as Record<string, unknown>;
     expect(written.$schema).toBe("./node_modules/safe-npm/schema.json");
-    expect(written).toMatchObject({ protect: [".git"], home: "private", cache: "project" });
+    expect(written).toMatchObject({
+      protect: [".git"],
+      home: "private",
+      cache: "project",
+      ports: [],
+    });
     // The defaults need no trust: running with them works at once.
     expect((await world.run(["--quiet", "exec", "--", "true"])).exitCode).toBe(0);
     const again = await world.run(["init"]);

@@ -120,6 +120,7 @@ export function fakeHost(overrides: Partial<HostInfo> = {}): HostInfo {
     jobControl: true,
     sandbox: null,
     perl: true,
+    nsenter: "/usr/bin/nsenter",
     ...overrides,
   };
 }

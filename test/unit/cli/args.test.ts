@@ -25,6 +25,8 @@ const defaults = {
   trustConfig: false,
   quiet: false,
   verbose: false,
+  ports: [],
+  noPorts: false,
 };
 
 describe("parseArgs flags", () => {
@@ -77,6 +79,27 @@ describe("parseArgs flags", () => {
       usageError(argv);
     },
   );
+
+  it("reads repeated --port and --no-ports", () => {
+    expect(parseArgs(["--port", "5173", "--port=3000", "run", "dev"])).toEqual({
+      ...defaults,
+      ports: [5173, 3000],
+      target: { kind: "auto", args: ["run", "dev"] },
+    });
+    expect(parseArgs(["--no-ports", "run", "dev"])).toMatchObject({ noPorts: true, ports: [] });
+  });
+
+  it.each([
+    [["--port"], "--port needs a value"],
+    [["--port", "0", "run"], 'from 1 to 65535, got "0"'],
+    [["--port", "65536", "run"], 'got "65536"'],
+    [["--port", "5173x", "run"], 'got "5173x"'],
+    [["--port", "-1", "run"], 'got "-1"'],
+    [["--no-ports=yes", "run"], "--no-ports takes no value"],
+    [["--port", "5173", "--no-ports", "run"], "contradict"],
+  ])("%j → USAGE (%s)", (argv, message) => {
+    expect(usageError(argv).message).toContain(message);
+  });
 
   it("reads the management commands", () => {
     expect(parseArgs(["trust"])).toMatchObject({ target: { kind: "trust" } });

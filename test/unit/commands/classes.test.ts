@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { commandClass } from "../../../src/commands/classes.js";
+import { commandClass, isPublish } from "../../../src/commands/classes.js";
 import { NO_TOOLCHAIN, resolvePolicy, TOOL_BIN } from "../../../src/sandbox/policy.js";
 import { baseInput } from "../fixtures.js";
 
@@ -31,6 +31,27 @@ describe("commandClass", () => {
     ["node", ["install"], "run"],
   ] as const)("%s %j → %s", (tool, args, cls) => {
     expect(commandClass(tool, args)).toBe(cls);
+  });
+});
+
+describe("isPublish: the registry network, with the upload let through", () => {
+  it.each([
+    ["npm", ["publish"], true],
+    ["npm", ["publish", "--otp", "123456"], true],
+    ["npm", ["--silent", "publish"], true],
+    ["pnpm", ["publish", "--no-git-checks"], true],
+    ["bun", ["publish"], true],
+    ["yarn", ["publish"], true],
+    ["yarn", ["npm", "publish"], true],
+    ["yarnpkg", ["npm", "publish", "--tolerate-republish"], true],
+    ["yarn", ["npm", "info"], false],
+    ["npm", ["run", "publish"], false],
+    ["npm", ["unpublish", "x"], false],
+    ["npx", ["publish"], false],
+    ["node", ["publish"], false],
+  ] as const)("%s %j → %s", (tool, args, publish) => {
+    expect(isPublish(tool, args)).toBe(publish);
+    if (publish) expect(commandClass(tool, args)).toBe("install");
   });
 });
 

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { gatherHost, isForegroundGroup, isJob } from "../../../src/host/host.js";
+import { gatherHost, isForegroundGroup, isJob, userConfigPath } from "../../../src/host/host.js";
 
 let dir: string;
 beforeEach(() => {
@@ -45,5 +45,16 @@ describe("/proc/self/stat", () => {
   it("tells a job of a job-control shell from a group that is the session leader's", () => {
     expect(isJob(stat(50, 40, 50))).toBe(true);
     expect(isJob(stat(40, 40, 40))).toBe(false);
+  });
+});
+
+describe("userConfigPath: npm's user config", () => {
+  it.each([
+    [{}, "/home/a/.npmrc"],
+    [{ NPM_CONFIG_USERCONFIG: "/runner/temp/.npmrc" }, "/runner/temp/.npmrc"],
+    [{ npm_config_userconfig: "~/alt/npmrc" }, "/home/a/alt/npmrc"],
+    [{ npm_config_userconfig: "" }, "/home/a/.npmrc"],
+  ])("%j → %s", (env, path) => {
+    expect(userConfigPath(env, "/home/a")).toBe(path);
   });
 });

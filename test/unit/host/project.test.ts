@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { detect } from "package-manager-detector";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SafeNpmError } from "../../../src/errors.js";
 import { detectPackageManager, findProject, isInside } from "../../../src/host/project.js";
@@ -268,6 +269,37 @@ describe("detectPackageManager edge cases", () => {
   it("falls through to the lockfile when packageManager names an unsupported manager", async () => {
     files({ "package.json": { packageManager: "deno@2.0.0" }, "pnpm-lock.yaml": "" });
     expect(await detectPackageManager(base)).toMatchObject({ name: "pnpm", source: "lockfile" });
+  });
+});
+
+describe("detectPackageManager agrees with package-manager-detector", () => {
+  // The field rules were package-manager-detector's; they are done here without importing it
+  // (start-up time). Each case is checked against the library itself.
+  it.each([
+    [{ packageManager: "yarn@1.22.22" }],
+    [{ packageManager: "yarn@4.5.0+sha224.abc" }],
+    [{ packageManager: "^yarn@3.0.0" }],
+    [{ packageManager: "pnpm@6.35.1" }],
+    [{ packageManager: "pnpm@10.0.0" }],
+    [{ packageManager: "npm@10.9.0" }],
+    [{ packageManager: "bun@1.1.0" }],
+    [{ packageManager: "bun" }],
+    [{ devEngines: { packageManager: { name: "yarn", version: ">=2" } } }],
+    [{ devEngines: { packageManager: { name: "pnpm", version: "^5.0.0" } } }],
+    [{ devEngines: { packageManager: { name: "npm" } } }],
+    [{ packageManager: "pnpm@9.0.0", devEngines: { packageManager: { name: "yarn" } } }],
+  ])("%j", async (pkg) => {
+    files({ "package.json": pkg });
+    const expected = await detect({
+      cwd: base,
+      stopDir: base,
+      strategies: ["packageManager-field", "devEngines-field"],
+    });
+    const detected = await detectPackageManager(base);
+    expect({ name: detected.name, agent: detected.agent }).toEqual({
+      name: expected?.name,
+      agent: expected?.agent,
+    });
   });
 });
 

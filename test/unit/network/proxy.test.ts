@@ -16,6 +16,7 @@ import {
   SOCKET_NAME,
   startProxy,
 } from "../../../src/network/proxy.js";
+import { createResolver } from "../../../src/network/resolver.js";
 import {
   connectThrough,
   echoServer,
@@ -429,22 +430,103 @@ describe("close()", () => {
   });
 });
 
+describe("name lookups", () => {
+  /** A proxy whose lookups are counted: `registry.test` is the loopback, nothing else exists. */
+  async function countingProxy(ports: number[]): Promise<{ local: NetworkProxy; calls: string[] }> {
+    const calls: string[] = [];
+    const resolver = createResolver({
+      lookup: async (hostname) => {
+        calls.push(hostname);
+        if (hostname !== "registry.test")
+          throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
+            code: "ENOTFOUND",
+          });
+        return [{ address: "127.0.0.1", family: 4 }];
+      },
+      failureTtlMs: 0,
+    });
+    const allow = parseAllowlist([
+      ...ports.map((port) => `registry.test:${port}`),
+      `gone.test:${allowedHttp.port}`,
+    ]);
+    return { local: await startProxy({ allow, resolver }), calls };
+  }
+
+  it("looks each host up once for a burst of tunnels and forwarded requests", async () => {
+    const { local, calls } = await countingProxy([echo.port, allowedHttp.port]);
+    try {
+      const tunnels = Array.from({ length: 40 }, async () => {
+        const { status, socket } = await connectThrough(
+          local.socketPath,
+          `registry.test:${echo.port}`,
+        );
+        socket.destroy();
+        return status;
+      });
+      const requests = Array.from({ length: 40 }, (_, i) =>
+        requestThrough(local.socketPath, `http://registry.test:${allowedHttp.port}/n${i}`),
+      );
+      expect(await Promise.all(tunnels)).toEqual(Array(40).fill(200));
+      for (const res of await Promise.all(requests)) expect(res.status).toBe(201);
+      // 80 upstream dials, one lookup: the control is the same count without the cache, 80.
+      expect(calls).toEqual(["registry.test"]);
+      const stats = local.stats();
+      expect(stats.lookups).toBe(1);
+      expect(stats.clients).toBe(80);
+      expect(stats.hosts.map((h) => h.connections)).toEqual([40, 40]);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("answers 502 with the lookup's error, and tries again for the next connection", async () => {
+    const { local, calls } = await countingProxy([]);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await requestThrough(local.socketPath, `http://gone.test:${allowedHttp.port}/`);
+        expect(res.status).toBe(502);
+        expect(res.body).toContain(`cannot reach gone.test:${allowedHttp.port}: ENOTFOUND`);
+      }
+      const { status, socket } = await connectThrough(
+        local.socketPath,
+        `gone.test:${allowedHttp.port}`,
+      );
+      expect(status).toBe(502);
+      expect(await readAll(socket)).toContain("ENOTFOUND");
+      expect(calls).toEqual(["gone.test", "gone.test", "gone.test"]);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
 describe("proxyReport", () => {
+  const quiet = { refusedRequests: 0, refusedSamples: [], handshakeFailures: 0 };
   it("lists refusals, and allowed traffic when verbose", () => {
     const stats = {
       hosts: [
-        { target: "evil.example:443", connections: 0, refused: 3, bytesUp: 0, bytesDown: 0 },
+        {
+          target: "evil.example:443",
+          connections: 0,
+          refused: 3,
+          bytesUp: 0,
+          bytesDown: 0,
+          ...quiet,
+        },
         {
           target: "registry.npmjs.org:443",
           connections: 2,
           refused: 0,
           bytesUp: 10,
           bytesDown: 4096,
+          ...quiet,
         },
       ],
       badRequests: 1,
       openSockets: 0,
       idleUpstreams: 0,
+      lookups: 1,
+      clients: 5,
     };
     expect(proxyReport(stats)).toEqual([
       "blocked 3 connections to evil.example:443 — allow with --allow-host evil.example:443",
@@ -453,6 +535,38 @@ describe("proxyReport", () => {
       "blocked 3 connections to evil.example:443 — allow with --allow-host evil.example:443",
       "allowed 2 to registry.npmjs.org:443: 10 B up, 4.0 KiB down",
       "refused 1 malformed proxy requests",
+      "5 connections from the sandbox, 1 name lookup",
+    ]);
+  });
+});
+
+describe("proxyReport of the registry gateway", () => {
+  it("names method and path of refused requests, the rule's reason, and failed handshakes", () => {
+    const row = {
+      target: "registry.npmjs.org:443",
+      connections: 5,
+      refused: 0,
+      bytesUp: 0,
+      bytesDown: 0,
+      refusedRequests: 7,
+      refusedSamples: [
+        { request: "PUT /evil", reason: "installs only read from the registry" },
+        { request: "POST /-/v1/login", reason: "installs only read from the registry" },
+      ],
+      handshakeFailures: 2,
+    };
+    expect(
+      proxyReport({
+        hosts: [row],
+        badRequests: 0,
+        openSockets: 0,
+        idleUpstreams: 0,
+        lookups: 0,
+        clients: 0,
+      }),
+    ).toEqual([
+      "refused 7 requests to the registry registry.npmjs.org:443: PUT /evil (installs only read from the registry); POST /-/v1/login (installs only read from the registry); and 5 more",
+      "2 TLS connection(s) to registry.npmjs.org:443 failed: the client did not accept safe-npm's local CA",
     ]);
   });
 });

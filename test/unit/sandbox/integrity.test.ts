@@ -543,6 +543,15 @@ describe("snapshot and check: bins shadowing host commands", () => {
     );
   });
 
+  it("reads a directory reached twice through a link once, with the same names", () => {
+    file("usr/bin/sh");
+    file("usr/sbin/iptables");
+    link("usr/bin", "bin");
+    expect(
+      systemCommands([join(root, "usr/bin"), join(root, "bin"), join(root, "usr/sbin")]),
+    ).toEqual(new Set(["sh", "iptables"]));
+  });
+
   function link(target: string, rel: string): void {
     mkdirSync(join(root, rel, ".."), { recursive: true });
     symlinkSync(target, join(root, rel));

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { iniUnsafe, parseNpmrc, sanitizeNpmrc } from "../../../src/sandbox/npmrc.js";
+import {
+  iniUnsafe,
+  parseNpmrc,
+  sanitizeNpmrc,
+  withoutCredentials,
+} from "../../../src/sandbox/npmrc.js";
 
 const top = (key: string, value: string | true, array = false) => ({
   section: null,
@@ -231,5 +236,45 @@ describe("sanitizeNpmrc removes keys that run programs or redirect config", () =
       top("save-exact", true),
       top("init-author-name", "A"),
     ]);
+  });
+});
+
+describe("withoutCredentials: the project's .npmrc inside", () => {
+  it("keeps every key but credentials, whatever their form", () => {
+    const text = [
+      "registry=https://r.example/",
+      "@acme:registry=https://user:pw@npm.acme.example/",
+      "//r.example/:_authToken=TOKEN-1",
+      "//r.example/:_auth=QUJD",
+      "//r.example/:username=alice",
+      "//r.example/:_password=cHc=",
+      "//r.example/:certfile=/k/c.pem",
+      "//r.example/:keyfile=/k/k.pem",
+      "_authToken=TOKEN-2",
+      "email=a@example.com",
+      "engine-strict=true",
+      "legacy-peer-deps",
+      "omit[]=dev",
+      "node-linker=hoisted",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: npmrc syntax
+      "//r.example/:_authToken=${NODE_AUTH_TOKEN}",
+      "[section]",
+      "//r.example/:_authToken=TOKEN-3",
+    ].join("\n");
+    const out = withoutCredentials(text);
+    expect(out.text).toBe(
+      [
+        "registry=https://r.example/",
+        "@acme:registry=https://npm.acme.example/",
+        "engine-strict=true",
+        "legacy-peer-deps",
+        "omit[]=dev",
+        "node-linker=hoisted",
+        "",
+      ].join("\n"),
+    );
+    expect(out.text).not.toMatch(/TOKEN|alice|QUJD/);
+    expect(out.removed).toHaveLength(11);
+    expect(withoutCredentials("engine-strict=true\n").removed).toEqual([]);
   });
 });

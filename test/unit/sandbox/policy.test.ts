@@ -3,6 +3,7 @@ import { MARKER_PATH, type ResolvedTool } from "../../../src/host/host.js";
 import { buildBwrapArgs } from "../../../src/sandbox/bwrap.js";
 import { sanitizeNpmrc } from "../../../src/sandbox/npmrc.js";
 import {
+  CREDENTIAL_PLACEHOLDER,
   isSecretName,
   type Mount,
   mountPointInPrivateHome,
@@ -118,6 +119,40 @@ describe("resolvePolicy mounts", () => {
     expect(npmrc.data).not.toContain(NPM_TOKEN);
     expect(npmrc.data).not.toContain("_authToken");
     expect(JSON.stringify(policy)).not.toContain(NPM_TOKEN);
+  });
+
+  it("publish: names a placeholder token for each held registry key, never a real one", () => {
+    const keys = ["//127.0.0.1:4873/", "//npm.pkg.github.com/"];
+    const policy = basePolicy({ input: { credentialPlaceholders: keys } });
+    const npmrc = dataMount(policy, `${HOME}/.npmrc`);
+    expect(npmrc.data).toContain(sanitizeNpmrc(USER_NPMRC, { home: HOME }).text);
+    for (const key of keys)
+      expect(npmrc.data).toContain(`${key}:_authToken=${CREDENTIAL_PLACEHOLDER}\n`);
+    expect(JSON.stringify(policy)).not.toContain(NPM_TOKEN);
+    // Without a user npmrc the placeholders still come in.
+    const bare = basePolicy({ host: { userNpmrc: null }, input: { credentialPlaceholders: keys } });
+    expect(dataMount(bare, `${HOME}/.npmrc`).data).toBe(
+      keys.map((k) => `${k}:_authToken=${CREDENTIAL_PLACEHOLDER}\n`).join(""),
+    );
+  });
+
+  it("mounts the project's .npmrc without its credentials over the read-only original", () => {
+    const projectNpmrc = `registry=https://r.example/\n//r.example/:_authToken=${NPM_TOKEN}\n`;
+    const policy = basePolicy({ input: { projectNpmrc, network: "none" } });
+    const copy = dataMount(policy, `${PROJECT}/.npmrc`);
+    expect(copy.data).toBe("registry=https://r.example/\n");
+    expect(JSON.stringify(policy)).not.toContain(NPM_TOKEN);
+    // Nothing to remove: no copy. The host's network (no proxy to add it): the original.
+    const plain = basePolicy({
+      input: { projectNpmrc: "registry=https://r.example/\n", network: "none" },
+    });
+    expect(plain.mounts.some((m) => m.dest === `${PROJECT}/.npmrc` && m.kind === "data")).toBe(
+      false,
+    );
+    const full = basePolicy({ input: { projectNpmrc, network: "full" } });
+    expect(full.mounts.some((m) => m.dest === `${PROJECT}/.npmrc` && m.kind === "data")).toBe(
+      false,
+    );
   });
 
   it("has no npmrc mount without a user npmrc", () => {
@@ -465,5 +500,63 @@ describe("yarn 4's global folder at the same path inside and outside", () => {
     );
     expect(mountPointInPrivateHome(home, "/var/cache/safe-npm/homes/a-0/.yarn/berry")).toBe(null);
     expect(mountPointInPrivateHome(home, `${home}/.cachet/x`)).toBe(null);
+  });
+});
+
+describe("the registry gateway's CA", () => {
+  const proxy = {
+    socketPath: "/tmp/safe-npm-net-x/proxy.sock",
+    bridgePath: "/opt/safe-npm/dist/network/bridge.cjs",
+    caBundlePath: "/tmp/safe-npm-net-x/ca.pem",
+  };
+  const registry = (extra: object = {}, env: Record<string, string> = {}) =>
+    basePolicy({
+      host: { env: { PATH: "/usr/bin:/bin", HOME, ...env } },
+      input: { network: "registry", proxy: { ...proxy, ...extra } },
+    });
+
+  it("binds the bundle read-only and names it in NODE_EXTRA_CA_CERTS", () => {
+    const policy = registry({}, { NODE_EXTRA_CA_CERTS: "/etc/ssl/corp.pem" });
+    expect(policy.mounts).toContainEqual({
+      kind: "ro-bind",
+      src: proxy.caBundlePath,
+      dest: "/run/safe-npm/ca.pem",
+    });
+    // The bundle carries the user's own CAs: it replaces theirs inside.
+    expect(policy.env.NODE_EXTRA_CA_CERTS).toBe("/run/safe-npm/ca.pem");
+    expect(policy.env.npm_config_cafile).toBeUndefined();
+  });
+
+  it("replaces npm's cafile only where the config names one", () => {
+    expect(registry({ cafileConfigured: true }).env.npm_config_cafile).toBe("/run/safe-npm/ca.pem");
+  });
+
+  it("is absent without the gateway", () => {
+    const policy = registry({ caBundlePath: null });
+    expect(policy.mounts.some((m) => m.dest === "/run/safe-npm/ca.pem")).toBe(false);
+    expect(policy.env.NODE_EXTRA_CA_CERTS).toBeUndefined();
+  });
+});
+
+describe("the registry gateway and the user's cafile", () => {
+  it("points the ~/.npmrc copy's cafile at the bundle, which holds its certificates", () => {
+    const policy = basePolicy({
+      host: { userNpmrc: "cafile=/etc/corp/ca.pem\nregistry=https://npm.corp.example/\n" },
+      input: {
+        network: "registry",
+        proxy: {
+          socketPath: "/tmp/s/proxy.sock",
+          bridgePath: "/opt/b.cjs",
+          caBundlePath: "/tmp/s/ca.pem",
+          cafileConfigured: true,
+        },
+      },
+    });
+    const npmrc = policy.mounts.find((m) => m.dest === `${HOME}/.npmrc`);
+    expect(npmrc).toMatchObject({ kind: "data" });
+    const data = (npmrc as { data: string }).data;
+    expect(data).toContain("cafile=/run/safe-npm/ca.pem");
+    expect(data).not.toContain("/etc/corp/ca.pem");
+    expect(policy.env.npm_config_cafile).toBe("/run/safe-npm/ca.pem");
   });
 });

@@ -46,8 +46,10 @@ describe("validateSettings", () => {
       home: "private",
       cache: "shared",
       packageManager: "pnpm",
+      ports: [5173, 3000],
     };
     expect(validateSettings(settings, "f")).toEqual(settings);
+    expect(validateSettings({ ports: false }, "f")).toEqual({ ports: false });
     expect(validateSettings({ env: { FOO: "bar" }, network: "none" }, "f")).toEqual({
       env: { FOO: "bar" },
       network: "none",
@@ -74,6 +76,18 @@ describe("validateSettings", () => {
     [{ home: "somewhere" }, 'home: expected ("private" | "project"), got a string'],
     [{ network: 3 }, "network: expected"],
     [{ protect: [1] }, "protect.0: expected string, got a number"],
+    [{ ports: true }, "ports: expected false or a list of port numbers, got a boolean"],
+    [{ ports: 5173 }, "ports: expected false or a list of port numbers, got a number"],
+    [
+      { ports: ["5173"] },
+      "ports[0]: expected a TCP port number (an integer from 1 to 65535), got a string",
+    ],
+    [
+      { ports: [3000, 0] },
+      "ports[1]: expected a TCP port number (an integer from 1 to 65535), got another number",
+    ],
+    [{ ports: [65536] }, "ports[0]: expected a TCP port"],
+    [{ ports: [51.73] }, "ports[0]: expected a TCP port"],
   ])("names the key, the expected and the actual type (never the value): %j", (data, message) => {
     const e = errorOf(() => validateSettings(data, "f"));
     expect(e.message.startsWith("f: ")).toBe(true);
@@ -261,6 +275,27 @@ describe("merge order: defaults → user → repo → flags", () => {
     });
     expect(applyFlags(e, { network: "full" }).network.install).toBe("full");
   });
+
+  it("adds ports; false turns forwarding off and only --port turns it back on", () => {
+    let e = defaults();
+    expect(e.ports).toEqual({ enabled: true, fixed: [] });
+    e = applyLayer(e, { ports: [3000] }, "user");
+    e = applyLayer(e, { ports: [5173, 3000] }, "repo");
+    expect(e.ports).toEqual({ enabled: true, fixed: [3000, 5173] });
+    expect(e.sources.ports).toBe("repo");
+    expect(applyFlags(e, { ports: [8080] }).ports).toEqual({
+      enabled: true,
+      fixed: [3000, 5173, 8080],
+    });
+    expect(applyFlags(e, { noPorts: true }).ports).toEqual({ enabled: false, fixed: [] });
+
+    const off = applyLayer(defaults(), { ports: false }, "user");
+    const repoAdds = applyLayer(off, { ports: [5173] }, "repo");
+    expect(repoAdds.ports).toEqual({ enabled: false, fixed: [] });
+    const flagged = applyFlags(repoAdds, { ports: [5173] });
+    expect(flagged.ports).toEqual({ enabled: true, fixed: [5173] });
+    expect(flagged.sources.ports).toBe("flag");
+  });
 });
 
 describe("widenings", () => {
@@ -294,6 +329,9 @@ describe("widenings", () => {
       widenings({ network: "none", protect: [".git", "dist"], home: "private", cache: "project" }),
     ).toEqual([]);
     expect(widenings({ network: { install: "registry", run: "none" } })).toEqual([]);
+    // Inbound from the host's loopback only: nothing more for the code inside to reach.
+    expect(widenings({ ports: [5173, 22] })).toEqual([]);
+    expect(widenings({ ports: false })).toEqual([]);
   });
 });
 

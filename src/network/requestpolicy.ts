@@ -1,0 +1,149 @@
+/**
+ * PURE: which requests a registry host accepts from inside the sandbox, and the hook the proxy
+ * asks (gateway-hook.ts). A registry is the one host an install can always reach, so it is the
+ * way out left: a script could publish a package (readable by anyone afterwards), move a
+ * dist-tag, mint a token with a credential it found, or change owners and access. During
+ * installs only reading is let through; `safe-npm publish` adds the upload of the package it
+ * publishes, and nothing else.
+ *
+ * The paths come from the registry API the managers use (npm-registry-fetch, libnpmpublish,
+ * libnpmaccess, npm-profile; @npmcli/arborist's audit report; yarn 1's and yarn berry's npm
+ * plugins; pnpm's @pnpm/audit; bun's install and audit): reads are GETs of package documents
+ * (`/<name>`, `/@scope%2fname`, `/@scope/name`) and tarballs (`/<name>/-/<file>.tgz`, or any other
+ * URL a package document names, such as GitHub Packages' `/download/@scope/name/…`), below the
+ * registry's path; the registry's own API lives under a `-` segment (`/-/whoami`,
+ * `/-/npm/v1/tokens`, `/-/package/<name>/dist-tags`, `/<name>/-rev/<rev>`).
+ */
+import type { RegistryDecision, RegistryHook, RegistryRequest } from "./gateway-hook.js";
+
+export type RequestMode = "install" | "publish";
+
+/** Audit endpoints, relative to the registry: POSTs of the dependency list, no credential needed. */
+const AUDIT_PATHS = [
+  // npm 7+ (arborist's audit report), pnpm 12, bun audit, yarn berry 4 `yarn npm audit`
+  "-/npm/v1/security/advisories/bulk",
+  // pnpm 10, older npm's fallback, yarn berry 2–3
+  "-/npm/v1/security/audits/quick",
+  // pnpm 10, yarn 1 `yarn audit`
+  "-/npm/v1/security/audits",
+];
+
+/** Read-only API endpoints a reading command may call: search and ping. */
+const READ_API = ["-/v1/search", "-/ping"];
+
+export interface PolicyContext {
+  mode: RequestMode;
+  /**
+   * Publish mode: the package names being published (from the project's package.json files,
+   * read on the host before the run). Empty: any package document may be uploaded.
+   */
+  publishing?: readonly string[] | undefined;
+}
+
+/** The decision for one request, before any credential: `null` when allowed, else the reason. */
+export function refusal(method: string, url: URL, context: PolicyContext): string | null {
+  const upper = method.toUpperCase();
+  const segments = url.pathname.split("/").filter((s) => s !== "");
+  let decoded: string[];
+  try {
+    decoded = segments.map((s) => decodeURIComponent(s));
+  } catch {
+    return "a malformed path";
+  }
+  // An encoded slash is only ever a scoped name's (`@scope%2fname`): anything else could be
+  // decoded by the registry into a path of its API.
+  if (
+    decoded.some((s) => (s.includes("/") && !/^@[^/]+\/[^/]+$/.test(s)) || s === ".." || s === ".")
+  )
+    return "a malformed path";
+  // The registry API lives under a `-` segment; anything starting with `-` is API, not a name.
+  const api = decoded.findIndex((s) => s.startsWith("-"));
+  const tail = api === -1 ? "" : decoded.slice(api).join("/");
+  const tarball =
+    api !== -1 &&
+    decoded[api] === "-" &&
+    api === decoded.length - 2 &&
+    /\.tgz$/i.test(decoded.at(-1) ?? "");
+
+  if (upper === "GET" || upper === "HEAD") {
+    if (url.searchParams.has("write")) return "reading a package document to change it";
+    if (api === -1 || tarball) return null;
+    if (READ_API.includes(tail)) return null;
+    return `${upper} ${apiName(tail)} is not needed to install`;
+  }
+  if (upper === "POST") {
+    if (AUDIT_PATHS.includes(tail)) return null;
+    return `POST ${apiName(tail)} is not needed to install`;
+  }
+  if (upper === "PUT" && context.mode === "publish" && api === -1) {
+    const name = packageName(decoded);
+    if (name === null) return `PUT ${url.pathname} is not a package upload`;
+    const allowed = context.publishing ?? [];
+    if (allowed.length > 0 && !allowed.includes(name)) {
+      return `publishing ${name}, which is not the package being published (${allowed.join(", ")})`;
+    }
+    return null;
+  }
+  if (upper === "PUT" && api === -1 && packageName(decoded) !== null) return "publishing a package";
+  if (upper === "PUT" && tail.startsWith("-rev")) return "unpublishing a version";
+  if (upper === "DELETE") return "unpublishing or deleting";
+  return `${upper} ${apiName(tail)} is not needed to install`;
+}
+
+/** A short name for what an API path does, for the refusal reason. */
+function apiName(tail: string): string {
+  if (tail === "") return "a package document";
+  if (/^-\/package\/.*\/dist-tags/.test(tail)) return "dist-tags";
+  if (
+    /^-\/package\/.*\/(access|collaborators|visibility)/.test(tail) ||
+    /^-\/(team|org)\b/.test(tail)
+  )
+    return "access and owners";
+  if (/^-\/npm\/v1\/tokens/.test(tail)) return "tokens";
+  if (/^-\/(user|v1\/login|whoami)/.test(tail)) return "login";
+  if (/^-rev\//.test(tail)) return "a package revision";
+  return `/${tail}`;
+}
+
+/** The package a document path names (`name`, `@scope/name`, `@scope%2fname`), or null. */
+function packageName(decoded: readonly string[]): string | null {
+  const last = decoded.at(-1);
+  const before = decoded.at(-2);
+  if (last === undefined) return null;
+  if (last.startsWith("@") && last.includes("/")) return last.split("/").length === 2 ? last : null;
+  if (before?.startsWith("@")) return `${before}/${last}`;
+  return last.startsWith("@") ? null : last;
+}
+
+export interface HookInput {
+  mode: RequestMode;
+  /** Canonical `host:port` of the registries (from the config that names them). */
+  registryHosts: Iterable<string>;
+  /** Canonical `host:port` of the registries safe-npm holds a credential for. */
+  credentialHosts: Iterable<string>;
+  /** The `Authorization` value for a URL, or null (credentials.ts's authorizationFor). */
+  authorization: (url: URL) => string | null;
+  publishing?: readonly string[] | undefined;
+}
+
+/**
+ * The hook the proxy asks for every request to a registry host it sees in clear: refused with a
+ * reason, or forwarded with the credential added on the host wherever the manager would have
+ * sent it (every allowed request whose URL matches, as npm 7+ does). In publish mode the one
+ * write let through is the upload of the package being published.
+ */
+export function registryHook(input: HookInput): RegistryHook {
+  const credentialHosts = new Set(input.credentialHosts);
+  const hosts = new Set([...input.registryHosts, ...credentialHosts]);
+  const context: PolicyContext = { mode: input.mode, publishing: input.publishing };
+  return {
+    hosts,
+    credentialHosts,
+    decide(request: RegistryRequest): RegistryDecision {
+      const reason = refusal(request.method, request.url, context);
+      if (reason !== null) return { action: "refuse", reason: `safe-npm: refused ${reason}` };
+      const authorization = input.authorization(request.url);
+      return authorization === null ? { action: "forward" } : { action: "forward", authorization };
+    },
+  };
+}

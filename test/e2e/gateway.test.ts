@@ -1,0 +1,276 @@
+/**
+ * The registry gateway through the real CLI: each package manager installs from an https
+ * registry on localhost with its own CA (trusted on the host through the user's `cafile`), so
+ * the manager inside must trust safe-npm's local CA to get anything; the dependency's
+ * postinstall then tries to publish (PUT) and log in (POST) to that registry with a token of its
+ * own. The control — the same probe with the registry reached through an opaque tunnel, as
+ * before the gateway — proves the attack reaches the registry when nothing stops it.
+ *
+ * The rules are the registry rules of src/network/requestpolicy.ts (install mode: reads only).
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import type http from "node:http";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { TestServer } from "../unit/network/helpers.js";
+import { httpsServer, makePki, type Pki } from "../unit/network/tls-helpers.js";
+import { repoRoot } from "./paths.js";
+import { makeWorld, type RunResult, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+const packed = inject("packedFixtures");
+
+function versionOf(pkg: string): string {
+  const file = join(repoRoot, "node_modules", pkg, "package.json");
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+}
+
+interface Manager {
+  name: string;
+  tool: string;
+  /** What `<tool>` on PATH points to; null: the host's own npm. */
+  bin: string | null;
+  packageJson: Record<string, unknown>;
+  files: (registry: string) => Record<string, string>;
+}
+
+const MANAGERS: Manager[] = [
+  { name: "npm", tool: "npm", bin: null, packageJson: {}, files: () => ({}) },
+  {
+    name: "pnpm 10",
+    tool: "pnpm",
+    bin: join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"),
+    packageJson: {
+      packageManager: `pnpm@${versionOf("pnpm")}`,
+      pnpm: { onlyBuiltDependencies: ["reg-probe"] },
+    },
+    files: () => ({}),
+  },
+  {
+    name: "pnpm 12 (native)",
+    tool: "pnpm",
+    bin: join(repoRoot, "node_modules", "pnpm-latest", "pnpm"),
+    // No packageManager field: pnpm 12 would fetch that pnpm from the registry first.
+    packageJson: {},
+    files: () => ({ "pnpm-workspace.yaml": "allowBuilds:\n  reg-probe: true\n" }),
+  },
+  {
+    name: "yarn 1",
+    tool: "yarn",
+    bin: join(repoRoot, "node_modules", "yarn", "bin", "yarn.js"),
+    packageJson: { packageManager: `yarn@${versionOf("yarn")}` },
+    files: () => ({}),
+  },
+  {
+    name: "yarn 4",
+    tool: "yarn",
+    bin: join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js"),
+    packageJson: {
+      packageManager: `yarn@${versionOf("@yarnpkg/cli-dist")}`,
+      dependenciesMeta: { "reg-probe": { built: true } },
+    },
+    files: (registry) => ({
+      ".yarnrc.yml": [
+        "nodeLinker: node-modules",
+        "enableTelemetry: false",
+        `npmRegistryServer: "${registry}"`,
+        "",
+      ].join("\n"),
+    }),
+  },
+  {
+    name: "bun",
+    tool: "bun",
+    bin: join(repoRoot, "node_modules", "bun", "bin", "bun.exe"),
+    packageJson: { packageManager: `bun@${versionOf("bun")}`, trustedDependencies: ["reg-probe"] },
+    files: () => ({}),
+  },
+];
+
+interface Logged {
+  method: string;
+  url: string;
+}
+
+/** An https registry serving reg-probe; it answers 201 to anything that is not a read. */
+async function httpsRegistry(pki: Pki, log: Logged[]): Promise<TestServer> {
+  const tarball = readFileSync(join(packed, "reg-probe-1.0.0.tgz"));
+  const integrity = `sha512-${createHash("sha512").update(tarball).digest("base64")}`;
+  const shasum = createHash("sha1").update(tarball).digest("hex");
+  let port = 0;
+  const server = await httpsServer(pki, (req: http.IncomingMessage, res: http.ServerResponse) => {
+    log.push({ method: req.method ?? "", url: req.url ?? "" });
+    req.resume();
+    const base = `https://localhost:${port}`;
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.statusCode = 201;
+      res.end("{}");
+    } else if (req.url === "/reg-probe") {
+      res.setHeader("content-type", "application/json");
+      res.end(
+        JSON.stringify({
+          name: "reg-probe",
+          "dist-tags": { latest: "1.0.0" },
+          time: { created: "2020-01-01T00:00:00.000Z", "1.0.0": "2020-01-01T00:00:00.000Z" },
+          versions: {
+            "1.0.0": {
+              name: "reg-probe",
+              version: "1.0.0",
+              scripts: { postinstall: "node reg-probe.cjs" },
+              dist: { tarball: `${base}/reg-probe/-/reg-probe-1.0.0.tgz`, integrity, shasum },
+            },
+          },
+        }),
+      );
+    } else if (req.url === "/reg-probe/-/reg-probe-1.0.0.tgz") {
+      res.setHeader("content-type", "application/octet-stream");
+      res.end(tarball);
+    } else {
+      res.statusCode = 404;
+      res.end("{}");
+    }
+  });
+  port = server.port;
+  return server;
+}
+
+/**
+ * How the host trusts the registry's CA: the user's ~/.npmrc `cafile` (which replaces node's
+ * list for npm, and which bun reads too), or `NODE_EXTRA_CA_CERTS` (added to it).
+ */
+type Trust = "cafile" | "NODE_EXTRA_CA_CERTS";
+
+/** A world whose registry is the https fixture, trusted on the host as `trust` says. */
+function registryWorld(manager: Manager, pki: Pki, port: number, trust: Trust = "cafile"): World {
+  // A name, as registries have: clients behind a proxy check an IP registry's certificate
+  // against "localhost" (they connect TLS over the tunnel without the host name).
+  const registry = `https://localhost:${port}/`;
+  const world = makeWorld({
+    projectInHome: true,
+    packageJson: { dependencies: { "reg-probe": "1.0.0" }, ...manager.packageJson },
+  });
+  const caFile = join(world.dir, "registry-ca.pem");
+  writeFileSync(caFile, pki.ca);
+  writeFileSync(
+    join(world.home, ".npmrc"),
+    `${trust === "cafile" ? `cafile=${caFile}\n` : ""}registry=${registry}\n`,
+  );
+  if (trust === "NODE_EXTRA_CA_CERTS") world.env.NODE_EXTRA_CA_CERTS = caFile;
+  writeFileSync(
+    join(world.project, ".npmrc"),
+    `registry=${registry}\naudit=false\nfund=false\nupdate-notifier=false\n`,
+  );
+  for (const [rel, text] of Object.entries(manager.files(registry))) {
+    writeFileSync(join(world.project, rel), text);
+  }
+  writeFileSync(join(world.project, "registry-targets.json"), JSON.stringify({ port, ca: pki.ca }));
+  return world;
+}
+
+function toolPath(world: World, manager: Manager): string {
+  const dir = join(world.dir, "pm-bin");
+  mkdirSync(dir, { recursive: true });
+  if (manager.bin !== null) symlinkSync(manager.bin, join(dir, manager.tool));
+  return `${dir}:${world.env.PATH}`;
+}
+
+const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+
+function probeReport(world: World): Record<string, string> {
+  const file = join(world.project, ".probe", "registry.json");
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string>) : {};
+}
+
+describe.skipIf(unavailable !== "")("registry gateway", () => {
+  let pki: Pki;
+  let registry: TestServer;
+  const log: Logged[] = [];
+
+  beforeAll(async () => {
+    pki = await makePki();
+    registry = await httpsRegistry(pki, log);
+  });
+  afterAll(async () => {
+    await registry?.close();
+  });
+
+  describe("control: the registry is a way out when nothing looks inside the tunnel", () => {
+    let world: World;
+    afterAll(() => world?.dispose());
+
+    it("the probe's PUT and POST reach the registry through an opaque tunnel", async () => {
+      world = registryWorld(MANAGERS[0] as Manager, pki, registry.port);
+      // Installed without running scripts, then the probe run by hand in registry mode: `exec`
+      // is not an install, so the gateway is off and the registry is a plain CONNECT tunnel.
+      const install = await world.run(["install", "--ignore-scripts"]);
+      expect(install.exitCode, show(install)).toBe(0);
+      const before = log.length;
+      const run = await world.run([
+        "--network",
+        "registry",
+        "exec",
+        "--",
+        "node",
+        "node_modules/reg-probe/reg-probe.cjs",
+      ]);
+      expect(run.exitCode, show(run)).toBe(0);
+      const report = probeReport(world);
+      expect(report.proxy).toMatch(/^http:\/\/127\.0\.0\.1:/);
+      expect(report).toMatchObject({ publish: "status 201", login: "status 201" });
+      const seen = log.slice(before).map((l) => `${l.method} ${l.url}`);
+      expect(seen).toContain("PUT /reg-probe");
+      expect(seen).toContain("POST /-/v1/login");
+    });
+  });
+
+  const cases = MANAGERS.flatMap((manager) =>
+    (["cafile", "NODE_EXTRA_CA_CERTS"] as const).map((trust) => ({ manager, trust })),
+  );
+  for (const { manager, trust } of cases) {
+    describe(`${manager.name} installs through the gateway (host trusts the registry by ${trust})`, () => {
+      let world: World;
+      let install: RunResult;
+      let seen: Logged[];
+
+      beforeAll(async () => {
+        world = registryWorld(manager, pki, registry.port, trust);
+        const before = log.length;
+        install = await world.run([manager.tool, "install"], {
+          env: { PATH: toolPath(world, manager) },
+        });
+        seen = log.slice(before);
+      });
+      afterAll(() => world?.dispose());
+
+      it("installs from the https registry, trusting safe-npm's local CA inside", () => {
+        expect(install.exitCode, show(install)).toBe(0);
+        expect(install.stderr).not.toContain("did not accept safe-npm's local CA");
+        expect(
+          existsSync(join(world.project, "node_modules", "reg-probe", "package.json")),
+          show(install),
+        ).toBe(true);
+        expect(seen.map((l) => l.url)).toContain("/reg-probe/-/reg-probe-1.0.0.tgz");
+        // The CA's key stayed on the host, in the user's state dir.
+        const caDir = join(world.home, ".local", "state", "safe-npm", "ca");
+        expect(existsSync(join(caDir, "local-ca.pem"))).toBe(true);
+      });
+
+      it("refuses the dependency's publish and login: 403 inside, nothing but reads upstream", () => {
+        const report = probeReport(world);
+        expect(report, show(install)).toMatchObject({
+          read: "status 200",
+          publish: "status 403",
+          login: "status 403",
+        });
+        expect(seen.filter((l) => l.method !== "GET" && l.method !== "HEAD")).toEqual([]);
+        expect(install.stderr).toMatch(
+          new RegExp(
+            `safe-npm: refused 2 requests to the registry localhost:${registry.port}: PUT /reg-probe \\(.*\\); POST /-/v1/login \\(`,
+          ),
+        );
+        expect(install.stderr).not.toContain("PROBE-OWN-TOKEN");
+      });
+    });
+  }
+});

@@ -1,0 +1,353 @@
+/**
+ * Port forwarding through the real runner: a dev server under `safe-npm run dev` is reached from
+ * the host's loopback (HTTP, an upgraded long-lived connection, IPv6), while the sandbox still
+ * cannot connect out; a port in use on the host is reported and left alone; nothing listens on
+ * the host once the run ends; `--port` forwards before the server listens; `ports: false` turns
+ * it off. Controls: `--network full` shows the outbound attempt and the direct reach working.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { copyFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { POLL_MS } from "../../src/network/ports.js";
+import { cliPath, repoRoot } from "./paths.js";
+import { makeWorld, processesWith, type World, waitFor } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+const TIMEOUT = 180_000;
+
+interface Dev {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+const running: Dev[] = [];
+
+/** `safe-npm [flags] run dev -- <args>` in the background, its output collected. */
+function startDev(world: World, flags: string[], args: string[]): Dev {
+  const child = spawn(process.execPath, [cliPath, ...flags, "run", "dev", "--", ...args], {
+    cwd: world.project,
+    env: world.env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const dev = { child, stdout: () => stdout, stderr: () => stderr, exited };
+  running.push(dev);
+  return dev;
+}
+
+/**
+ * A port nothing on the host listens on right now (127.0.0.1 and ::1), below the kernel's
+ * ephemeral range like a dev server's (ports in it are not forwarded automatically).
+ */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    if (free && (await connectResult(port, "::1")) !== "connected") return port;
+  }
+}
+
+/** Connects to host:port on the host: "connected", or the error code. */
+function connectResult(port: number, host = "127.0.0.1"): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
+/** GET http://host:port/path on the host: the body, or `error <code>`. */
+function get(port: number, path: string, host = "127.0.0.1"): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    let data = "";
+    socket.on("data", (d: Buffer) => {
+      data += d.toString();
+    });
+    socket.once("connect", () =>
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`),
+    );
+    socket.once("close", () => resolve(data.split("\r\n\r\n").slice(1).join("\r\n\r\n")));
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(`error ${error.code}`));
+  });
+}
+
+/** An `Upgrade: echo` handshake, then `rounds` messages echoed one after the other. */
+async function upgradeAndEcho(port: number, rounds: number): Promise<string[]> {
+  const socket = net.connect({ port, host: "127.0.0.1" });
+  let buffer = "";
+  socket.on("data", (d: Buffer) => {
+    buffer += d.toString();
+  });
+  const until = async (text: string): Promise<void> =>
+    waitFor(() => buffer.includes(text) || socket.destroyed, `"${text}" from the server`);
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  socket.write(
+    "GET /hmr HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+  );
+  await until("\r\n\r\n");
+  const handshake = buffer.split("\r\n")[0] ?? "";
+  buffer = "";
+  const echoed = [handshake];
+  for (let i = 0; i < rounds; i++) {
+    const message = `message ${i}\n`;
+    socket.write(message);
+    await until(message);
+    echoed.push(buffer);
+    buffer = "";
+  }
+  socket.destroy();
+  return echoed;
+}
+
+const forwardingLine = (port: number): string =>
+  `safe-npm: forwarding http://localhost:${port} → sandbox`;
+const count = (text: string, part: string): number => text.split(part).length - 1;
+
+describe.skipIf(unavailable !== "")("ports", () => {
+  let world: World;
+  /** A listener the sandbox tries to reach: it must see no connection. */
+  let outside: net.Server;
+  let outsidePort = 0;
+  let outsideConnections = 0;
+
+  beforeAll(async () => {
+    world = makeWorld({ projectInHome: true, packageJson: { scripts: { dev: "node server.js" } } });
+    copyFileSync(
+      join(repoRoot, "fixtures", "projects", "devserver", "server.js"),
+      join(world.project, "server.js"),
+    );
+    outside = net.createServer((socket) => {
+      outsideConnections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => outside.listen(0, "127.0.0.1", resolve));
+    outsidePort = (outside.address() as net.AddressInfo).port;
+  });
+  afterEach(async () => {
+    for (const dev of running.splice(0)) {
+      if (dev.child.exitCode === null && dev.child.signalCode === null) dev.child.kill("SIGKILL");
+      await dev.exited;
+    }
+  });
+  afterAll(async () => {
+    world?.dispose();
+    await new Promise((resolve) => outside?.close(resolve));
+  });
+
+  it(
+    "forwards a dev server automatically: HTTP, a long-lived upgraded connection, IPv6; nothing goes out",
+    async () => {
+      const port = await freePort();
+      const before = outsideConnections;
+      // Control: the listener outside is reachable from the host.
+      expect(await connectResult(outsidePort)).toBe("connected");
+      expect(outsideConnections).toBe(before + 1);
+
+      const dev = startDev(
+        world,
+        [],
+        [String(port), "127.0.0.1", "--outbound", String(outsidePort)],
+      );
+      await waitFor(() => dev.stderr().includes(forwardingLine(port)), "the forwarding line");
+      expect(dev.stdout()).toContain("outbound: ECONNREFUSED");
+      expect(outsideConnections).toBe(before + 1);
+
+      expect(await get(port, "/from-host")).toBe("hello from the sandbox /from-host\n");
+      expect(await get(port, "/over-ipv6", "::1")).toBe("hello from the sandbox /over-ipv6\n");
+      expect(await upgradeAndEcho(port, 5)).toEqual([
+        "HTTP/1.1 101 Switching Protocols",
+        "message 0\n",
+        "message 1\n",
+        "message 2\n",
+        "message 3\n",
+        "message 4\n",
+      ]);
+      // Several connections at once, each its own.
+      const many = await Promise.all([1, 2, 3, 4].map((i) => get(port, `/${i}`)));
+      expect(many).toEqual([1, 2, 3, 4].map((i) => `hello from the sandbox /${i}\n`));
+      expect(count(dev.stderr(), "safe-npm: forwarding")).toBe(1);
+      // One forwarder while it runs (the check below can see it)…
+      expect(processesWith("resetAndDestroy")).toHaveLength(1);
+
+      // The run ends by itself: nothing listens on the host any more, no forwarder is left.
+      expect(await get(port, "/quit")).toBe("hello from the sandbox /quit\n");
+      expect(await dev.exited).toBe(0);
+      expect(await connectResult(port)).toBe("ECONNREFUSED");
+      expect(await connectResult(port, "::1")).toMatch(/ECONNREFUSED|EADDRNOTAVAIL/);
+      expect(processesWith("resetAndDestroy")).toEqual([]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "control: with --network full the server is on the host already and its outbound connection succeeds",
+    async () => {
+      const port = await freePort();
+      const before = outsideConnections;
+      const dev = startDev(
+        world,
+        ["--network", "full"],
+        [String(port), "127.0.0.1", "--outbound", String(outsidePort)],
+      );
+      await waitFor(() => dev.stdout().includes("dev server listening"), "the server");
+      expect(dev.stdout()).toContain(`outbound: connected to 127.0.0.1:${outsidePort}`);
+      await waitFor(() => outsideConnections === before + 1, "the outbound connection");
+      expect(await get(port, "/direct")).toBe("hello from the sandbox /direct\n");
+      expect(dev.stderr()).not.toContain("safe-npm: forwarding");
+      expect(await get(port, "/quit")).toBe("hello from the sandbox /quit\n");
+      expect(await dev.exited).toBe(0);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "reports a port in use on the host and leaves it alone",
+    async () => {
+      const port = await freePort();
+      const sockets = new Set<net.Socket>();
+      const hostServer = net.createServer((socket) => {
+        sockets.add(socket);
+        socket.on("close", () => sockets.delete(socket));
+        socket.end("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nthe host's own server\n");
+      });
+      await new Promise<void>((resolve) => hostServer.listen(port, "127.0.0.1", resolve));
+      try {
+        const dev = startDev(world, [], [String(port), "127.0.0.1"]);
+        await waitFor(
+          () => dev.stderr().includes(`safe-npm: port ${port} is in use on the host`),
+          "the report",
+        );
+        expect(dev.stdout()).toContain(`dev server listening on 127.0.0.1:${port}`);
+        expect(dev.stderr()).not.toContain(forwardingLine(port));
+        for (let i = 0; i < 5; i++) expect(await get(port, "/")).toBe("the host's own server\n");
+        dev.child.kill("SIGTERM");
+        expect(await dev.exited).toBe(143);
+        expect(await get(port, "/")).toBe("the host's own server\n");
+      } finally {
+        const closed = new Promise((resolve) => hostServer.close(resolve));
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      }
+    },
+    TIMEOUT,
+  );
+
+  it.each([
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+  ] as const)(
+    "stops forwarding on %s: nothing listens on the host port afterwards",
+    async (signal, status) => {
+      const port = await freePort();
+      const dev = startDev(world, [], [String(port), "::1"]);
+      await waitFor(() => dev.stderr().includes(forwardingLine(port)), "the forwarding line");
+      // A server listening on ::1 only is reached from the host's 127.0.0.1 too.
+      expect(await get(port, "/v6-inside")).toBe("hello from the sandbox /v6-inside\n");
+      dev.child.kill(signal);
+      expect(await dev.exited).toBe(status);
+      expect(await connectResult(port)).toBe("ECONNREFUSED");
+      expect(await connectResult(port, "::1")).toMatch(/ECONNREFUSED|EADDRNOTAVAIL/);
+      expect(processesWith("resetAndDestroy")).toEqual([]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "--port forwards from the start, before the server listens; the forward waits for it",
+    async () => {
+      const port = await freePort();
+      const go = join(world.project, `.go-${port}`);
+      const dev = startDev(
+        world,
+        ["--port", String(port)],
+        [String(port), "127.0.0.1", "--wait-for", go],
+      );
+      await waitFor(() => dev.stderr().includes(forwardingLine(port)), "the forwarding line");
+      expect(dev.stdout()).not.toContain("dev server listening");
+      // The host's listener is up; with nothing inside yet the connection is reset, not hung.
+      expect(await connectResult(port)).toBe("connected");
+      expect(await get(port, "/early")).toBe("error ECONNRESET");
+      writeFileSync(go, "");
+      await waitFor(() => dev.stdout().includes("dev server listening"), "the server");
+      expect(await get(port, "/late")).toBe("hello from the sandbox /late\n");
+      expect(count(dev.stderr(), "safe-npm: forwarding")).toBe(1);
+      expect(await get(port, "/quit")).toBe("hello from the sandbox /quit\n");
+      expect(await dev.exited).toBe(0);
+      expect(await connectResult(port)).toBe("ECONNREFUSED");
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "ports: false in the repository's settings turns forwarding off",
+    async () => {
+      const port = await freePort();
+      const rc = join(world.project, ".sandboxrc.json");
+      writeFileSync(rc, JSON.stringify({ ports: false }));
+      try {
+        const dev = startDev(world, [], [String(port), "127.0.0.1"]);
+        await waitFor(() => dev.stdout().includes("dev server listening"), "the server");
+        // The server listens inside, and the host cannot reach it: tried over many of the
+        // watcher's polls (the first test shows the same server forwarded without the setting).
+        for (let i = 0; i < 40; i++) {
+          expect(await connectResult(port)).toBe("ECONNREFUSED");
+          await new Promise((resolve) => setTimeout(resolve, POLL_MS / 5));
+        }
+        dev.child.kill("SIGTERM");
+        expect(await dev.exited).toBe(143);
+        expect(dev.stderr()).not.toContain("safe-npm: forwarding");
+      } finally {
+        writeFileSync(rc, "{}");
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "in registry mode the bridge's own listener is not forwarded",
+    async () => {
+      const port = await freePort();
+      const dev = startDev(world, ["--network", "registry"], [String(port), "127.0.0.1"]);
+      await waitFor(() => dev.stderr().includes(forwardingLine(port)), "the forwarding line");
+      expect(await get(port, "/registry-mode")).toBe("hello from the sandbox /registry-mode\n");
+      expect(await get(port, "/quit")).toBe("hello from the sandbox /quit\n");
+      expect(await dev.exited).toBe(0);
+      expect(count(dev.stderr(), "safe-npm: forwarding")).toBe(1);
+    },
+    TIMEOUT,
+  );
+
+  it("--dry-run shows the forwarding", async () => {
+    const on = await world.run(["--dry-run", "--port", "5173", "run", "dev"]);
+    expect(on.stdout).toContain("ports:     a server listening inside on loopback");
+    expect(on.stdout).toContain("from the start: 5173");
+    expect(on.stdout).toMatch(/ports {11}\[5173\] {2}\[flag\]/);
+    const off = await world.run(["--dry-run", "--no-ports", "run", "dev"]);
+    expect(off.stdout).toContain("ports:     off");
+    const full = await world.run(["--dry-run", "--network", "full", "run", "dev"]);
+    expect(full.stdout).toContain("ports:     nothing to forward");
+  });
+});

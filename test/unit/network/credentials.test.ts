@@ -1,0 +1,361 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc and yarnrc syntax here
+import { describe, expect, it } from "vitest";
+import {
+  authorizationFor,
+  type CredentialFile,
+  credentialTargets,
+  findCredentials,
+  nerfDart,
+  npmEnvReplace,
+  yarnEnvReplace,
+} from "../../../src/network/credentials.js";
+
+const user = (text: string): CredentialFile => ({
+  kind: "npmrc",
+  label: "~/.npmrc",
+  text,
+  project: false,
+});
+const projectNpmrc = (text: string): CredentialFile => ({
+  kind: "npmrc",
+  label: "project .npmrc",
+  text,
+  project: true,
+});
+const userYarn = (text: string): CredentialFile => ({
+  kind: "yarnrc",
+  label: "~/.yarnrc.yml",
+  text,
+  project: false,
+});
+const projectYarn = (text: string): CredentialFile => ({
+  kind: "yarnrc",
+  label: "project .yarnrc.yml",
+  text,
+  project: true,
+});
+
+const npmAuth = (
+  files: CredentialFile[],
+  url: string,
+  env: Record<string, string> = {},
+): string | null => authorizationFor(findCredentials({ files, env, berry: false }), new URL(url));
+const yarnAuth = (
+  files: CredentialFile[],
+  url: string,
+  env: Record<string, string> = {},
+): string | null => authorizationFor(findCredentials({ files, env, berry: true }), new URL(url));
+const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
+
+describe("nerfDart (npm's workspaces/config/lib/nerf-dart.js)", () => {
+  it.each([
+    ["https://registry.npmjs.org/", "//registry.npmjs.org/"],
+    ["https://registry.npmjs.org", "//registry.npmjs.org/"],
+    ["http://localhost:4873/some/path", "//localhost:4873/some/"],
+    ["https://host/a/b/?q=1#x", "//host/a/b/"],
+    ["https://host:443/npm/", "//host/npm/"],
+    ["https://user:pw@host:8443/npm/", "//host:8443/npm/"],
+  ])("%s → %s", (url, expected) => {
+    expect(nerfDart(url)).toBe(expected);
+  });
+});
+
+describe("npm: which key matches a URL (npm-registry-fetch auth.js)", () => {
+  const rc = user(
+    [
+      "//registry.npmjs.org/:_authToken=npm-token",
+      "//npm.pkg.github.com/:_authToken=gh-token",
+      "//artifactory.example/api/npm/private/:_authToken=private-token",
+      "//artifactory.example/api/npm/:_authToken=npm-wide-token",
+      "//localhost:4873/:_authToken=local-token",
+      "@acme:registry=https://npm.pkg.github.com/",
+    ].join("\n"),
+  );
+  it.each([
+    ["https://registry.npmjs.org/lodash", "Bearer npm-token"],
+    ["https://registry.npmjs.org/@types%2fnode", "Bearer npm-token"],
+    ["https://registry.npmjs.org/lodash/-/lodash-4.17.21.tgz", "Bearer npm-token"],
+    ["https://npm.pkg.github.com/@acme%2fwidget", "Bearer gh-token"],
+    ["https://npm.pkg.github.com/download/@acme/widget/1.0.0/abc", "Bearer gh-token"],
+    // the longest path prefix wins
+    ["https://artifactory.example/api/npm/private/pkg", "Bearer private-token"],
+    ["https://artifactory.example/api/npm/public/pkg", "Bearer npm-wide-token"],
+    // without its trailing slash the last segment is a name: `//host/a/b` walks to `//host/a/`
+    ["https://artifactory.example/api/npm/private", "Bearer npm-wide-token"],
+    // ports are part of the key
+    ["http://localhost:4873/pkg", "Bearer local-token"],
+    ["http://localhost:4874/pkg", null],
+    ["http://localhost/pkg", null],
+    // a scheme does not matter to a nerf-dart key
+    ["http://registry.npmjs.org/lodash", "Bearer npm-token"],
+    ["https://evil.example/lodash", null],
+    // another host's name as a path prefix is no match
+    ["https://evil.example/registry.npmjs.org/lodash", null],
+  ])("%s → %s", (url, expected) => {
+    expect(npmAuth([rc], url)).toBe(expected);
+  });
+
+  it("a key written with its default port does not match a URL without it, as in npm", () => {
+    expect(npmAuth([user("//host:443/:_authToken=t")], "https://host/pkg")).toBeNull();
+    expect(npmAuth([user("//host:8443/:_authToken=t")], "https://host:8443/pkg")).toBe("Bearer t");
+  });
+
+  it("_authToken before _auth before username/_password", () => {
+    const all = [
+      "//r.example/:_authToken=tok",
+      `//r.example/:_auth=${b64("a:b")}`,
+      "//r.example/:username=u",
+      `//r.example/:_password=${b64("p")}`,
+    ];
+    expect(npmAuth([user(all.join("\n"))], "https://r.example/x")).toBe("Bearer tok");
+    expect(npmAuth([user(all.slice(1).join("\n"))], "https://r.example/x")).toBe(
+      `Basic ${b64("a:b")}`,
+    );
+    expect(npmAuth([user(all.slice(2).join("\n"))], "https://r.example/x")).toBe(
+      `Basic ${b64("u:p")}`,
+    );
+    // a username without a password is no credential
+    expect(npmAuth([user(all[2] ?? "")], "https://r.example/x")).toBeNull();
+  });
+
+  it("_password is base64 of the password, decoded before Basic is built", () => {
+    const rc = user(`//r.example/:username=alice\n//r.example/:_password=${b64("pä:ss")}`);
+    expect(npmAuth([rc], "https://r.example/x")).toBe(`Basic ${b64("alice:pä:ss")}`);
+  });
+
+  it("trailing slashes: `//host/path` and `//host/path/` are both keys npm walks through", () => {
+    expect(npmAuth([user("//r.example/npm:_authToken=t")], "https://r.example/npm/x")).toBe(
+      "Bearer t",
+    );
+    expect(npmAuth([user("//r.example/npm/:_authToken=t")], "https://r.example/npm/x")).toBe(
+      "Bearer t",
+    );
+  });
+
+  it("no key for the URL: the registry's credential when on the same host (scoped too)", () => {
+    const rc = user(
+      [
+        "registry=https://r.example/npm/",
+        "//r.example/npm/:_authToken=t",
+        "@acme:registry=https://s.example/scoped/",
+        "//s.example/scoped/:_authToken=s",
+      ].join("\n"),
+    );
+    expect(npmAuth([rc], "https://r.example/tarballs/x.tgz")).toBe("Bearer t");
+    expect(npmAuth([rc], "https://s.example/elsewhere/x.tgz")).toBe("Bearer s");
+    expect(npmAuth([rc], "http://r.example/tarballs/x.tgz")).toBeNull();
+  });
+
+  it("always-auth changes nothing: a matching credential is always sent (npm 7+)", () => {
+    const base = "//r.example/:_authToken=t";
+    expect(npmAuth([user(`${base}\nalways-auth=false`)], "https://r.example/x")).toBe("Bearer t");
+    expect(npmAuth([user(`${base}\nalways-auth=true`)], "https://r.example/x")).toBe("Bearer t");
+  });
+
+  it("legacy top-level _authToken applies to the default registry", () => {
+    expect(npmAuth([user("_authToken=top")], "https://registry.npmjs.org/x")).toBe("Bearer top");
+    expect(
+      npmAuth([user("registry=http://r.example/\n_authToken=top")], "http://r.example/x"),
+    ).toBe("Bearer top");
+  });
+
+  it("later files win key by key (global < user < project)", () => {
+    const global: CredentialFile = {
+      kind: "npmrc",
+      label: "/usr/etc/npmrc",
+      text: "//r.example/:_authToken=global\n//g.example/:_authToken=g",
+      project: false,
+    };
+    const files = [
+      global,
+      user("//r.example/:_authToken=user"),
+      projectNpmrc("//r.example/:_authToken=proj"),
+    ];
+    expect(npmAuth(files, "https://r.example/x")).toBe("Bearer proj");
+    expect(npmAuth(files, "https://g.example/x")).toBe("Bearer g");
+  });
+
+  it("ignores keys inside a [section]", () => {
+    expect(npmAuth([user("[x]\n//r.example/:_authToken=t")], "https://r.example/x")).toBeNull();
+  });
+});
+
+describe("npm: ${VAR} expansion (@npmcli/config env-replace.js)", () => {
+  it.each([
+    ["${A}", { A: "1" }, "1"],
+    ["x${A}y${B}", { A: "1", B: "2" }, "x1y2"],
+    ["${MISSING}", {}, "${MISSING}"],
+    ["${MISSING?}", {}, ""],
+    ["${A?}", { A: "1" }, "1"],
+    ["\\${A}", { A: "1" }, "${A}"],
+    ["\\\\${A}", { A: "1" }, "\\1"],
+    ["${EMPTY}", { EMPTY: "" }, ""],
+  ])("%s → %s", (text, env, expected) => {
+    expect(npmEnvReplace(text, env)).toBe(expected);
+  });
+
+  it("the actions/setup-node pattern takes the token from the host's environment", () => {
+    const rc = user(
+      "//npm.pkg.github.com/:_authToken=${NODE_AUTH_TOKEN}\n@acme:registry=https://npm.pkg.github.com/",
+    );
+    expect(
+      npmAuth([rc], "https://npm.pkg.github.com/@acme%2fx", { NODE_AUTH_TOKEN: "ghp_1" }),
+    ).toBe("Bearer ghp_1");
+  });
+
+  it("keys are expanded too", () => {
+    const rc = user("//${REG_HOST}/:_authToken=t");
+    expect(npmAuth([rc], "https://r.example/x", { REG_HOST: "r.example" })).toBe("Bearer t");
+  });
+
+  it("an unset variable is sent literally, as npm does, and noted", () => {
+    const creds = findCredentials({
+      files: [user("//r.example/:_authToken=${NOPE}")],
+      env: {},
+      berry: false,
+    });
+    expect(authorizationFor(creds, new URL("https://r.example/x"))).toBe("Bearer ${NOPE}");
+    expect(creds.notes.join("\n")).toMatch(/unset environment variable/);
+    // `${VAR?}` unset: an empty token is no credential
+    expect(npmAuth([user("//r.example/:_authToken=${NOPE?}")], "https://r.example/x")).toBeNull();
+  });
+});
+
+describe("project files are hostile: expansions only for hosts the user's config names", () => {
+  it("a project .npmrc cannot send a host variable to a registry of its own", () => {
+    const evil = projectNpmrc(
+      "registry=https://evil.example/\n//evil.example/:_authToken=${AWS_SECRET_ACCESS_KEY}",
+    );
+    const creds = findCredentials({
+      files: [evil],
+      env: { AWS_SECRET_ACCESS_KEY: "s3cr3t" },
+      berry: false,
+    });
+    expect(authorizationFor(creds, new URL("https://evil.example/x"))).toBeNull();
+    expect(creds.notes.join("\n")).toMatch(/project \.npmrc .*evil\.example.*not used/);
+    expect(creds.notes.join("\n")).not.toContain("s3cr3t");
+  });
+
+  it("the committed setup-node line works when the user's config names the host", () => {
+    const files = [
+      user("@acme:registry=https://npm.pkg.github.com/"),
+      projectNpmrc("//npm.pkg.github.com/:_authToken=${NODE_AUTH_TOKEN}"),
+    ];
+    expect(npmAuth(files, "https://npm.pkg.github.com/@acme%2fx", { NODE_AUTH_TOKEN: "t" })).toBe(
+      "Bearer t",
+    );
+  });
+
+  it("a literal token in the project's .npmrc is used (it exposes nothing of the host's)", () => {
+    expect(npmAuth([projectNpmrc("//r.example/:_authToken=literal")], "https://r.example/x")).toBe(
+      "Bearer literal",
+    );
+  });
+
+  it("the same rule for a project .yarnrc.yml", () => {
+    const evil = projectYarn(
+      'npmRegistryServer: "https://evil.example"\nnpmAuthToken: "${GITHUB_TOKEN}"',
+    );
+    expect(yarnAuth([evil], "https://evil.example/x", { GITHUB_TOKEN: "g" })).toBeNull();
+    const ok = [
+      userYarn('npmRegistryServer: "https://r.example"'),
+      projectYarn('npmAuthToken: "${T}"'),
+    ];
+    expect(yarnAuth(ok, "https://r.example/x", { T: "t" })).toBe("Bearer t");
+  });
+});
+
+describe("yarn berry (plugin-npm getAuthConfiguration)", () => {
+  const rc = userYarn(
+    [
+      'npmAuthToken: "top-token"',
+      "npmRegistries:",
+      '  "//npm.pkg.github.com":',
+      '    npmAuthToken: "gh-token"',
+      '  "https://basic.example/npm/":',
+      '    npmAuthIdent: "alice:pw"',
+      "npmScopes:",
+      "  acme:",
+      '    npmRegistryServer: "https://npm.pkg.github.com"',
+      "  corp:",
+      '    npmAuthToken: "corp-token"',
+      "  other:",
+      '    npmRegistryServer: "https://scoped.example/"',
+    ].join("\n"),
+  );
+  it.each([
+    ["https://registry.yarnpkg.com/lodash", "Bearer top-token"],
+    ["https://registry.yarnpkg.com/@corp%2fthing", "Bearer corp-token"],
+    ["https://registry.yarnpkg.com/@corp/thing/-/thing-1.0.0.tgz", "Bearer corp-token"],
+    ["https://npm.pkg.github.com/@acme%2fwidget", "Bearer gh-token"],
+    ["https://basic.example/npm/pkg", `Basic ${b64("alice:pw")}`],
+    // a scope's registry without its own credential takes the top level's
+    ["https://scoped.example/@other%2fx", "Bearer top-token"],
+    ["https://registry.npmjs.org/lodash", null],
+    ["https://evil.example/lodash", null],
+  ])("%s → %s", (url, expected) => {
+    expect(yarnAuth([rc], url)).toBe(expected);
+  });
+
+  it("npmAuthIdent without a colon is already base64", () => {
+    expect(
+      yarnAuth([userYarn(`npmAuthIdent: "${b64("u:p")}"`)], "https://registry.yarnpkg.com/x"),
+    ).toBe(`Basic ${b64("u:p")}`);
+  });
+
+  it("the project's .yarnrc.yml wins over ~/.yarnrc.yml", () => {
+    const files = [userYarn('npmAuthToken: "user"'), projectYarn('npmAuthToken: "project"')];
+    expect(yarnAuth(files, "https://registry.yarnpkg.com/x")).toBe("Bearer project");
+  });
+
+  it.each([
+    ["${A}", { A: "1" }, "1"],
+    ["${A:-d}", {}, "d"],
+    ["${A:-d}", { A: "" }, "d"],
+    ["${A-d}", { A: "" }, ""],
+    ["${A-d}", {}, "d"],
+    ["\\${A}", { A: "1" }, "${A}"],
+    ["${A}", {}, null],
+  ])("yarn's env expansion: %s → %s", (text, env, expected) => {
+    expect(yarnEnvReplace(text, env)).toBe(expected);
+  });
+
+  it("a missing variable without a default skips the credential with a note", () => {
+    const creds = findCredentials({
+      files: [userYarn('npmAuthToken: "${NOPE}"')],
+      env: {},
+      berry: true,
+    });
+    expect(authorizationFor(creds, new URL("https://registry.yarnpkg.com/x"))).toBeNull();
+    expect(creds.notes.join("\n")).toMatch(/npmAuthToken names an unset environment variable/);
+  });
+
+  it("yarn berry ignores .npmrc, npm ignores .yarnrc.yml", () => {
+    const files = [
+      user("//registry.yarnpkg.com/:_authToken=npm"),
+      userYarn('npmAuthToken: "yarn"'),
+    ];
+    expect(yarnAuth(files, "https://registry.yarnpkg.com/x")).toBe("Bearer yarn");
+    expect(npmAuth(files, "https://registry.yarnpkg.com/x")).toBe("Bearer npm");
+  });
+});
+
+describe("credentialTargets", () => {
+  it("names host:port for both schemes of a nerf-dart key", () => {
+    const creds = findCredentials({
+      files: [user("//r.example/:_authToken=t\n//localhost:4873/:_authToken=l")],
+      env: {},
+      berry: false,
+    });
+    expect(credentialTargets(creds)).toEqual(["localhost:4873", "r.example:443", "r.example:80"]);
+  });
+
+  it("yarn: the server of the top-level credential and each registry entry", () => {
+    const creds = findCredentials({
+      files: [userYarn('npmRegistryServer: "http://127.0.0.1:4873"\nnpmAuthToken: "t"')],
+      env: {},
+      berry: true,
+    });
+    expect(credentialTargets(creds)).toEqual(["127.0.0.1:4873"]);
+  });
+});

@@ -1,0 +1,422 @@
+/**
+ * The registry gateway with real sockets: an https "registry" with its own CA (trusted by the
+ * proxy through `upstreamCa`, as a user's cafile would be), clients that CONNECT through the
+ * proxy and trust only safe-npm's local CA, and small hooks standing in for the registry rules.
+ */
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import https from "node:https";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseAllowlist } from "../../../src/network/allowlist.js";
+import type { RegistryHook } from "../../../src/network/gateway-hook.js";
+import { type NetworkProxy, proxyReport, startProxy } from "../../../src/network/proxy.js";
+import {
+  connectThrough,
+  echoServer,
+  eventually,
+  httpServer,
+  readAll,
+  requestThrough,
+  type TestServer,
+} from "./helpers.js";
+import { gatewayRequest, httpsServer, makePki, type Pki, TunnelAgent } from "./tls-helpers.js";
+
+const HOST_TOKEN = "Bearer host-held-token";
+const INSIDE_TOKEN = "Bearer token-the-sandbox-found";
+const BIG = 24 * 1024 * 1024;
+
+/** Reads only: GET/HEAD forwarded with the host's token, everything else refused. */
+function readOnlyHook(hosts: string[], credentialHosts = hosts): RegistryHook {
+  return {
+    hosts: new Set(hosts),
+    credentialHosts: new Set(credentialHosts),
+    decide: ({ method, url }) => {
+      if (url.pathname === "/throws") throw new Error("rule bug");
+      if (url.pathname.startsWith("/upload")) return { action: "forward" };
+      if (method !== "GET" && method !== "HEAD") {
+        return { action: "refuse", reason: "installs only read from the registry" };
+      }
+      return url.pathname.startsWith("/public")
+        ? { action: "forward" }
+        : { action: "forward", authorization: HOST_TOKEN };
+    },
+  };
+}
+
+let pki: Pki;
+let registry: TestServer;
+let plain: TestServer;
+let echo: TestServer;
+let stateDir: string;
+let proxy: NetworkProxy;
+/** Lets the big-download test hold the upstream until the client saw the first bytes. */
+let clientSawFirstChunk = false;
+let uploadChunks = 0;
+
+beforeAll(async () => {
+  pki = await makePki();
+  registry = await httpsServer(pki, (req, res) => {
+    if (req.url === "/big") {
+      res.writeHead(200, { "content-length": String(BIG) });
+      res.write(Buffer.alloc(1024 * 1024, 97));
+      // Streaming, not buffering: the rest is sent only once the client has the first MiB.
+      const wait = setInterval(() => {
+        if (!clientSawFirstChunk) return;
+        clearInterval(wait);
+        res.end(Buffer.alloc(BIG - 1024 * 1024, 98));
+      }, 10);
+      res.on("close", () => clearInterval(wait));
+      return;
+    }
+    if (req.url === "/endless") {
+      res.writeHead(200);
+      const pump = setInterval(() => res.write(Buffer.alloc(64 * 1024)), 5);
+      res.on("close", () => clearInterval(pump));
+      return;
+    }
+    if (req.url?.startsWith("/upload")) {
+      let bytes = 0;
+      req.on("data", (chunk: Buffer) => {
+        bytes += chunk.length;
+        uploadChunks++;
+      });
+      req.on("end", () => res.end(`received ${bytes}`));
+      return;
+    }
+    req.resume();
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ path: req.url, auth: req.headers.authorization ?? null }));
+  });
+  plain = await httpServer((req, res) =>
+    res.end(JSON.stringify({ auth: req.headers.authorization ?? null, method: req.method })),
+  );
+  echo = await echoServer();
+  stateDir = mkdtempSync(join(tmpdir(), "safe-npm-gw-state-"));
+  proxy = await startProxy({
+    allow: parseAllowlist([
+      `127.0.0.1:${registry.port}`,
+      `127.0.0.1:${plain.port}`,
+      `127.0.0.1:${echo.port}`,
+    ]),
+    registryHook: readOnlyHook([`127.0.0.1:${registry.port}`, `127.0.0.1:${plain.port}`]),
+    caDir: join(stateDir, "ca"),
+    upstreamCa: [pki.ca],
+  });
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await Promise.all([registry?.close(), plain?.close(), echo?.close()]);
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  await eventually(() => proxy.stats().openSockets === 0, "no open proxy sockets", 10_000);
+});
+
+const localCa = (): string => readFileSync(join(stateDir, "ca", "local-ca.pem"), "utf8");
+const row = (port: number) => proxy.stats().hosts.find((h) => h.target === `127.0.0.1:${port}`);
+
+describe("the https gateway", () => {
+  it("writes a bundle for the sandbox: the local CA's certificate, then the user's CAs", () => {
+    const bundle = proxy.caBundlePath;
+    expect(bundle).toBe(join(proxy.dir, "ca.pem"));
+    const text = readFileSync(bundle ?? "", "utf8");
+    expect(text).not.toContain("PRIVATE KEY");
+    expect(text).toContain(pki.ca.trim());
+    const first = new X509Certificate(text);
+    expect(localCa()).toContain(first.toString().trim());
+    expect(statSync(bundle ?? "").mode & 0o777).toBe(0o644);
+  });
+
+  it("answers with a certificate from the local CA, and forwards a GET with the host's token", async () => {
+    const ours = localCa().slice(localCa().indexOf("-----BEGIN CERTIFICATE"));
+    const agent = new TunnelAgent(proxy.socketPath, ours);
+    const res = await gatewayRequest(agent, registry.port, "/@acme%2fpkg", {
+      headers: { Authorization: INSIDE_TOKEN },
+    });
+    agent.destroy();
+    expect(res.status).toBe(200);
+    // The client's own token never reaches the registry; the host's does.
+    expect(JSON.parse(res.body)).toEqual({ path: "/@acme%2fpkg", auth: HOST_TOKEN });
+    expect(JSON.stringify(registry.requests)).not.toContain("token-the-sandbox-found");
+  });
+
+  it("strips a client's authorization to a credential host even when the rule adds none", async () => {
+    const agent = new TunnelAgent(proxy.socketPath, localCa());
+    const res = await gatewayRequest(agent, registry.port, "/public/x", {
+      headers: { Authorization: INSIDE_TOKEN },
+    });
+    agent.destroy();
+    expect(JSON.parse(res.body)).toEqual({ path: "/public/x", auth: null });
+  });
+
+  it("refuses what the rule refuses with 403, never upstream, and reports method and path only", async () => {
+    const before = registry.requests.length;
+    const agent = new TunnelAgent(proxy.socketPath, localCa());
+    const put = await gatewayRequest(agent, registry.port, "/evil-pkg?token=q", {
+      method: "PUT",
+      headers: { Authorization: INSIDE_TOKEN, "X-Secret": "do-not-report" },
+      body: JSON.stringify({ stolen: "data" }),
+    });
+    const post = await gatewayRequest(agent, registry.port, "/-/npm/v1/security/x", {
+      method: "POST",
+      body: "x",
+    });
+    agent.destroy();
+    expect(put.status).toBe(403);
+    expect(put.body).toContain("PUT /evil-pkg refused: installs only read from the registry");
+    expect(post.status).toBe(403);
+    expect(registry.requests.length).toBe(before);
+    const stats = proxy.stats();
+    const line = proxyReport(stats).find((l) => l.startsWith("refused"));
+    expect(line).toBe(
+      `refused 2 requests to the registry 127.0.0.1:${registry.port}: PUT /evil-pkg (installs only read from the registry); POST /-/npm/v1/security/x (installs only read from the registry)`,
+    );
+    expect(JSON.stringify(stats)).not.toContain("do-not-report");
+    expect(JSON.stringify(stats)).not.toContain("token=q");
+  });
+
+  it("refuses when the rule itself fails, and keeps going", async () => {
+    const agent = new TunnelAgent(proxy.socketPath, localCa());
+    const res = await gatewayRequest(agent, registry.port, "/throws");
+    const after = await gatewayRequest(agent, registry.port, "/fine");
+    agent.destroy();
+    expect(res.status).toBe(403);
+    expect(res.body).toContain("rule bug");
+    expect(after.status).toBe(200);
+  });
+
+  it("keeps connections alive: many requests, one tunnel, one upstream connection", async () => {
+    const upstreamBefore = registry.accepted();
+    const agent = new TunnelAgent(proxy.socketPath, localCa());
+    for (let i = 0; i < 8; i++) {
+      const res = await gatewayRequest(agent, registry.port, `/pkg-${i}`);
+      expect(res.status).toBe(200);
+    }
+    expect(agent.tunnels).toBe(1);
+    // A second client connection reuses the pooled upstream connection too.
+    const second = new TunnelAgent(proxy.socketPath, localCa());
+    await gatewayRequest(second, registry.port, "/again");
+    agent.destroy();
+    second.destroy();
+    expect(registry.accepted() - upstreamBefore).toBeLessThanOrEqual(1);
+  });
+
+  it("streams a large download instead of buffering it", async () => {
+    clientSawFirstChunk = false;
+    const agent = new TunnelAgent(proxy.socketPath, localCa());
+    const received = await new Promise<number>((resolve, reject) => {
+      https
+        .get({ host: "127.0.0.1", port: registry.port, path: "/big", agent }, (res) => {
+          let bytes = 0;
+          res.on("data", (chunk: Buffer) => {
+            bytes += chunk.length;
+            clientSawFirstChunk = true;
+          });
+          res.on("end", () => resolve(bytes));
+          res.on("error", reject);
+        })
+        .on("error", reject);
+    });
+    agent.destroy();
+    expect(received).toBe(BIG);
+  });
+
+  it("streams an upload the rule allows", async () => {
+    uploadChunks = 0;
+    const agent = new TunnelAgent(proxy.socketPath, localCa());
+    const result = await new Promise<string>((resolve, reject) => {
+      const req = https.request(
+        { host: "127.0.0.1", port: registry.port, path: "/upload", method: "PUT", agent },
+        (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => {
+            body += d;
+          });
+          res.on("end", () => resolve(body));
+        },
+      );
+      req.on("error", reject);
+      req.write(Buffer.alloc(256 * 1024, 1));
+      // The registry has the first part before the client sends the rest.
+      eventually(() => uploadChunks > 0, "first upload chunk upstream", 20_000).then(
+        () => req.end(Buffer.alloc(256 * 1024, 2)),
+        reject,
+      );
+    });
+    agent.destroy();
+    expect(result).toBe(`received ${512 * 1024}`);
+  });
+
+  it("a client that aborts mid-download takes the upstream request with it", async () => {
+    const openBefore = registry.open();
+    const agent = new TunnelAgent(proxy.socketPath, localCa());
+    await new Promise<void>((resolve, reject) => {
+      const req = https.get(
+        { host: "127.0.0.1", port: registry.port, path: "/endless", agent },
+        (res) => {
+          res.once("data", () => {
+            req.destroy();
+            resolve();
+          });
+        },
+      );
+      req.on("error", () => {});
+      setTimeout(() => reject(new Error("no data")), 60_000).unref();
+    });
+    agent.destroy();
+    await eventually(() => proxy.stats().openSockets === 0, "proxy sockets closed", 20_000);
+    // The endless response stopped: its upstream socket is gone, not idle in the pool.
+    await eventually(() => registry.open() <= openBefore, "upstream closed", 20_000);
+  });
+
+  it("keeps other allowed hosts as opaque tunnels (no TLS from the proxy)", async () => {
+    const { status, socket } = await connectThrough(proxy.socketPath, `127.0.0.1:${echo.port}`);
+    expect(status).toBe(200);
+    const echoed = new Promise<string>((resolve) => socket.once("data", (d) => resolve(String(d))));
+    socket.resume();
+    socket.write("raw bytes, not a ClientHello");
+    expect(await echoed).toBe("raw bytes, not a ClientHello");
+    socket.destroy();
+  });
+
+  it("counts a client that does not trust the local CA", async () => {
+    const before = row(registry.port)?.handshakeFailures ?? 0;
+    const agent = new TunnelAgent(proxy.socketPath, pki.ca);
+    await expect(gatewayRequest(agent, registry.port, "/x")).rejects.toThrow();
+    agent.destroy();
+    await eventually(
+      () => (row(registry.port)?.handshakeFailures ?? 0) === before + 1,
+      "handshake failure counted",
+    );
+    expect(proxyReport(proxy.stats()).join("\n")).toContain("did not accept safe-npm's local CA");
+  });
+});
+
+describe("plain-http registries", () => {
+  it("forward a GET with the host's token in place of the client's", async () => {
+    const res = await requestThrough(proxy.socketPath, `http://127.0.0.1:${plain.port}/pkg`, {
+      headers: { Authorization: INSIDE_TOKEN },
+    });
+    expect(JSON.parse(res.body)).toEqual({ auth: HOST_TOKEN, method: "GET" });
+  });
+
+  it("refuse a POST with 403 before it goes upstream", async () => {
+    const before = plain.requests.length;
+    const res = await requestThrough(proxy.socketPath, `http://127.0.0.1:${plain.port}/-/user`, {
+      method: "POST",
+      body: "{}",
+    });
+    expect(res.status).toBe(403);
+    expect(plain.requests.length).toBe(before);
+    expect(row(plain.port)?.refusedSamples[0]?.request).toBe("POST /-/user");
+  });
+});
+
+/** Raw bytes over the proxy's socket; resolves with everything received until `done` says so. */
+function rawExchange(socketPath: string, bytes: string, done: (text: string) => boolean) {
+  return new Promise<string>((resolve, reject) => {
+    const socket = net.connect({ path: socketPath });
+    let text = "";
+    socket.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+      if (done(text)) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on("error", reject);
+    socket.on("close", () => resolve(text));
+    socket.on("connect", () => socket.write(bytes));
+  });
+}
+
+describe("plain http inside a CONNECT tunnel to a gateway host (yarn 4 does this)", () => {
+  const target = () => `127.0.0.1:${plain.port}`;
+  const connect = () => `CONNECT ${target()} HTTP/1.1\r\nHost: ${target()}\r\n\r\n`;
+
+  it("is parsed and decided like any request: a GET gets the host's token", async () => {
+    const { status, socket } = await connectThrough(proxy.socketPath, target());
+    expect(status).toBe(200);
+    const answer = readAll(socket);
+    socket.write(
+      `GET /pkg HTTP/1.1\r\nHost: evil.example\r\nAuthorization: ${INSIDE_TOKEN}\r\nConnection: close\r\n\r\n`,
+    );
+    const text = await answer;
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text).toContain(JSON.stringify({ auth: HOST_TOKEN, method: "GET" }));
+  });
+
+  it("a POST sent right behind the CONNECT (no wait for the 200) is refused", async () => {
+    const before = plain.requests.length;
+    const text = await rawExchange(
+      proxy.socketPath,
+      `${connect()}POST /-/user/org.couchdb.user:x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}`,
+      (t) => t.includes("refused"),
+    );
+    expect(text).toContain("HTTP/1.1 200 Connection Established");
+    expect(text).toContain("HTTP/1.1 403");
+    expect(plain.requests.length).toBe(before);
+  });
+});
+
+describe("upstream verification", () => {
+  it("refuses a registry whose certificate the host does not trust (502), sending nothing", async () => {
+    const state = mkdtempSync(join(tmpdir(), "safe-npm-gw-state-"));
+    const strict = await startProxy({
+      allow: parseAllowlist([`127.0.0.1:${registry.port}`]),
+      registryHook: readOnlyHook([`127.0.0.1:${registry.port}`]),
+      caDir: join(state, "ca"),
+    });
+    try {
+      const before = registry.requests.length;
+      const ca = readFileSync(join(state, "ca", "local-ca.pem"), "utf8");
+      const agent = new TunnelAgent(strict.socketPath, ca);
+      const res = await gatewayRequest(agent, registry.port, "/pkg");
+      agent.destroy();
+      expect(res.status).toBe(502);
+      expect(res.body).toMatch(/UNABLE_TO_VERIFY|SELF_SIGNED|unable to verify/i);
+      expect(registry.requests.length).toBe(before);
+    } finally {
+      await strict.close();
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("close()", () => {
+  it("leaves no socket: live tunnels, in-flight requests, pooled upstreams", async () => {
+    const state = mkdtempSync(join(tmpdir(), "safe-npm-gw-state-"));
+    const p = await startProxy({
+      allow: parseAllowlist([`127.0.0.1:${registry.port}`, `127.0.0.1:${echo.port}`]),
+      registryHook: readOnlyHook([`127.0.0.1:${registry.port}`]),
+      caDir: join(state, "ca"),
+      upstreamCa: [pki.ca],
+    });
+    const ca = readFileSync(join(state, "ca", "local-ca.pem"), "utf8");
+    const agent = new TunnelAgent(p.socketPath, ca);
+    await gatewayRequest(agent, registry.port, "/pooled");
+    const streaming = new Promise<void>((resolve) => {
+      https
+        .get({ host: "127.0.0.1", port: registry.port, path: "/endless", agent }, (res) => {
+          res.once("data", () => resolve());
+          res.on("error", () => {});
+        })
+        .on("error", () => {});
+    });
+    await streaming;
+    const tunnel = await connectThrough(p.socketPath, `127.0.0.1:${echo.port}`);
+    const closedTunnel = readAll(tunnel.socket);
+    expect(p.stats().openSockets).toBeGreaterThan(0);
+    await p.close();
+    expect(p.stats().openSockets).toBe(0);
+    expect(p.stats().idleUpstreams).toBe(0);
+    await closedTunnel;
+    agent.destroy();
+    rmSync(state, { recursive: true, force: true });
+  });
+});
