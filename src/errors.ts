@@ -6,6 +6,8 @@ export type ErrorCode =
   | "NOT_LINUX"
   | "NO_PROJECT"
   | "PROJECT_CONTAINS_HOME"
+  | "UNSAFE_WORKING_DIR"
+  | "INTERRUPTED_RUN"
   | "NO_BWRAP"
   | "BWRAP_FAILED"
   | "NO_PACKAGE_MANAGER"

@@ -66,7 +66,13 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     if (how.kind === "host" || how.kind === "refuse") {
       return outside(host, tool ?? "npm", target.args, how, options, out);
     }
-    if (how.kind === "here") project = workingDirProject(host.cwd, host.home);
+    if (how.kind === "here")
+      project = workingDirProject(host.cwd, {
+        home: host.home,
+        // The raw PATH: the shim directory counts too.
+        pathDirs: (host.env.PATH ?? "").split(":"),
+        env: host.env,
+      });
   }
   if (project === null) throw noProject;
   if (target.kind === "init") {

@@ -112,8 +112,10 @@ function isGlobal(args: readonly string[]): boolean {
  * yarn 2+ writes the project's `.yarnrc.yml` by default, so only its reads count.
  */
 function configCommand(manager: string, args: readonly string[]): "read" | "write" | null {
-  const word = firstWord(args);
-  const sub = firstWord(args.slice(args.indexOf(word) + 1));
+  const word = commandWord(manager, args);
+  if (word === null || word === "") return null;
+  const sub = wordAfter(manager, args, word);
+  if (sub === null) return null;
   let action: string;
   if (manager === "npm" && (word === "get" || word === "set")) action = word;
   else if ((manager === "npm" && word === "c") || (word === "config" && manager !== "bun"))
@@ -129,9 +131,45 @@ function configCommand(manager: string, args: readonly string[]): "read" | "writ
   return ["set", "delete", "rm", "edit"].includes(action) && !project ? "write" : null;
 }
 
-/** The first word that is not a flag. */
-function firstWord(args: readonly string[]): string {
-  return args.find((a) => !a.startsWith("-")) ?? "";
+/**
+ * Flags of each manager that take no value, so a word after them is still the command. Every
+ * other flag may take the next word as its value (`npm --loglevel info exec …` runs `exec`, not
+ * `info`), so a word after one is not known to be the command.
+ */
+const BOOLEAN_FLAGS: Readonly<Record<string, ReadonlySet<string>>> = {
+  npm: new Set(
+    "-g --global -y --yes --no-yes -D --save-dev -P --save-prod -O --save-optional -E --save-exact -S --save --no-save --offline --prefer-offline --prefer-online --dry-run --json --parseable --force -f --silent -s --quiet -q --verbose -d -dd -ddd --long -l --ignore-scripts --no-audit --no-fund --foreground-scripts --workspaces -ws --include-workspace-root --legacy-peer-deps --strict-peer-deps --package-lock-only --no-package-lock".split(
+      " ",
+    ),
+  ),
+  pnpm: new Set(
+    "-g --global -r --recursive -w --workspace-root -D --save-dev -P --save-prod -O --save-optional -E --save-exact --offline --prefer-offline --silent -s --json --frozen-lockfile --no-frozen-lockfile --ignore-scripts".split(
+      " ",
+    ),
+  ),
+  yarn: new Set(["--silent", "--json", "--offline", "--prefer-offline", "--verbose"]),
+  bun: new Set(["-g", "--global", "--silent", "--verbose", "-D", "--dev", "--dry-run", "--bun"]),
+};
+
+/**
+ * The command word: the first argument, or the first after flags each known to take no value
+ * (`--flag=value` or one of the manager's booleans); "" when there is no word at all; null when
+ * a flag before it may have taken it as its value — unclear, so never a reason to leave the
+ * sandbox.
+ */
+function commandWord(manager: string, args: readonly string[]): string | null {
+  const booleans = BOOLEAN_FLAGS[manager] ?? new Set<string>();
+  for (const a of args) {
+    if (a === "--") return null;
+    if (!a.startsWith("-")) return a;
+    if (!(a.startsWith("--") && a.includes("=")) && !booleans.has(a)) return null;
+  }
+  return "";
+}
+
+/** The word after `word` (at its first position) in the same sense as commandWord. */
+function wordAfter(manager: string, args: readonly string[], word: string): string | null {
+  return commandWord(manager, args.slice(args.indexOf(word) + 1));
 }
 
 /**
@@ -144,7 +182,7 @@ export function handling(
   hasProject: boolean,
 ): Handling {
   const manager = tool === null ? "npm" : managerOf(tool);
-  const word = firstWord(args);
+  const word = commandWord(manager, args);
   const runner = tool === "npx" || tool === "pnpx" || tool === "bunx";
   if (!runner) {
     const config = configCommand(manager, args);
@@ -152,10 +190,9 @@ export function handling(
     if (config === "write") return { kind: "host" };
     if (config === "read" && !hasProject) return { kind: "host" };
     const yarnGlobal = manager === "yarn" && word === "global";
-    if (
-      (isGlobal(args) || yarnGlobal) &&
-      !GLOBAL_READS.has(yarnGlobal ? firstWord(args.slice(args.indexOf("global") + 1)) : word)
-    ) {
+    // A global command whose word is unclear (`-g --tag ls install x`) counts as an install.
+    const globalWord = yarnGlobal ? wordAfter(manager, args, "global") : word;
+    if ((isGlobal(args) || yarnGlobal) && (globalWord === null || !GLOBAL_READS.has(globalWord))) {
       return {
         kind: "refuse",
         code: "GLOBAL_INSTALL",
@@ -163,7 +200,12 @@ export function handling(
       };
     }
     if (isGlobal(args) || yarnGlobal) return { kind: "host" };
-    if (tool !== null && ACCOUNT.has(word) && (HOST_WORDS[manager] ?? []).includes(word)) {
+    if (
+      tool !== null &&
+      word !== null &&
+      ACCOUNT.has(word) &&
+      (HOST_WORDS[manager] ?? []).includes(word)
+    ) {
       return { kind: "host" };
     }
   }
@@ -172,6 +214,8 @@ export function handling(
   // A bare `yarn` installs: with no project, "no package.json" is the answer.
   if (args.length === 0 && manager !== "yarn") return { kind: "host" };
   if (args.length > 0 && args.every((a) => ONLY_INFO.has(a))) return { kind: "host" };
+  // Unclear (a flag before the word may take a value): the sandbox, which needs a project.
+  if (word === null) return { kind: "sandbox" };
   if ((HOST_WORDS[manager] ?? []).includes(word)) return { kind: "host" };
   if ((HERE_WORDS[manager] ?? []).includes(word)) return { kind: "here" };
   return { kind: "sandbox" };

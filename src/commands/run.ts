@@ -3,8 +3,16 @@
  * network, the project's guards, the policy, then the spawn and the after-run check. Each step
  * is a function of the module that owns it; this is the only place that runs them in order.
  */
-import { createHash, randomInt } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
+import { createHash, randomBytes, randomInt } from "node:crypto";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { basename, isAbsolute, join, relative } from "node:path";
 import { printableLines } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
@@ -25,7 +33,7 @@ import {
 } from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
-import { runGuarded } from "../sandbox/guarded.js";
+import { runGuarded, startTime } from "../sandbox/guarded.js";
 import { guardProject } from "../sandbox/hostfiles.js";
 import {
   mountPointInPrivateHome,
@@ -38,6 +46,7 @@ import {
 } from "../sandbox/policy.js";
 import { preparePrivateHome, writeHomeRecord } from "../sandbox/privatehome.js";
 import { readRegularFile } from "../sandbox/safepath.js";
+import { recordTopLevel } from "../sandbox/scaffold.js";
 import { buildSeccompFilter, isSupportedSeccompArch } from "../sandbox/seccomp.js";
 import { runDirect } from "../sandbox/spawn.js";
 import type { FoundSettings } from "../settings/find.js";
@@ -110,11 +119,17 @@ export async function sandboxRun(
         })
       : null;
   if (!options.dryRun) requirePrepared(request.kind, tools, toolchain, project.root);
-  const privateHome = privateHomeDir(
-    host.cacheHome,
-    project.root,
-    createHash("sha256").update(project.root).digest("hex").slice(0, 12),
-  );
+  // A working directory made the project gets a private home of its own for this run only:
+  // the persistent one (keyed by the path) would carry a cache poisoned by one scaffolder run
+  // into the next run there, and into a project later made at that path.
+  const scratch = project.reason === "working directory";
+  const privateHome = scratch
+    ? scratchHome(host.cacheHome, options.dryRun)
+    : privateHomeDir(
+        host.cacheHome,
+        project.root,
+        createHash("sha256").update(project.root).digest("hex").slice(0, 12),
+      );
   // With $HOME = the project, the project's own .npmrc is the user config: keep it visible.
   const projectNpmrcIsHome =
     effective.home === "project" && existsSync(join(project.root, ".npmrc"));
@@ -169,55 +184,131 @@ export async function sandboxRun(
   const bwrap = host.bwrap;
   if (!options.quiet && out.stderrIsTty) banner(request, network, resolved, out);
   const recordUse = (): void => {
-    if (effective.home !== "private") return;
+    if (effective.home !== "private" || scratch) return;
     const now = new Date();
     writeHomeRecord(privateHome, { project: project.root, lastUse: now.toISOString() }, now);
   };
-  if (effective.home === "private") {
-    const berry = mountPointInPrivateHome(host.home, yarnGlobalFolder(privateHome));
-    preparePrivateHome(privateHome, berry === null ? [] : [berry]);
+  if (scratch) {
+    // Exclusive: never an existing directory (or a link) of that name.
+    mkdirSync(join(host.cacheHome, "safe-npm"), { recursive: true, mode: 0o700 });
+    sweepScratchHomes(join(host.cacheHome, "safe-npm"), out);
+    mkdirSync(privateHome, { mode: 0o700 });
   }
-  // Before the run (the mapping exists even if safe-npm is killed) and after it (the last use).
-  recordUse();
-  // The registry rules decide every request to a registry host the proxy sees in clear; for
-  // package-manager installs and publishes https to those hosts is terminated with the local CA
-  // (the gateway, loaded only then) so that they are seen in clear too.
-  const gateway =
-    rules !== null && request.kind === "pm"
-      ? await gatewayOptions(rules.hook, allow, ctx, request.command, out)
-      : rules !== null
-        ? { options: { registryHook: rules.hook }, cafileConfigured: false }
-        : null;
-  return withProxy(network, allow, gateway?.options ?? {}, options.verbose, out, async (proxy) => {
-    const policy = resolvePolicy({
-      ...input,
-      proxy:
-        proxy === null
-          ? null
-          : {
-              socketPath: proxy.socketPath,
-              bridgePath: bridgeHostPath(),
-              port: bridgePort,
-              caBundlePath: proxy.caBundlePath,
-              cafileConfigured: gateway?.cafileConfigured ?? false,
-            },
-    });
-    if (options.verbose) out.stderr(describe(policy));
-    const outcome = await withPorts(ports, bridgePort, host, project, out, (onReady) =>
-      runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
-        watch: guards.watch,
-        install: request.cls === "install" && !publish,
-        // The after-run check names the project's files: printed as escapes, never raw.
-        report: (text) => out.stderr(printableLines(text)),
-        journal: join(host.cacheHome, "safe-npm", "runs"),
-        ...(onReady ? { onReady } : {}),
-      }),
-    ).finally(recordUse);
-    // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
-    if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
-      throw sandboxFailed(host.uid, outcome.exitCode);
-    return outcome.exitCode;
-  });
+  try {
+    return await guardedRun();
+  } finally {
+    if (scratch) removeScratchHome(privateHome, out);
+  }
+
+  async function guardedRun(): Promise<number> {
+    if (effective.home === "private") {
+      const berry = mountPointInPrivateHome(host.home, yarnGlobalFolder(privateHome));
+      preparePrivateHome(privateHome, berry === null ? [] : [berry]);
+    }
+    // Before the run (the mapping exists even if safe-npm is killed) and after it (the last use).
+    recordUse();
+    // The registry rules decide every request to a registry host the proxy sees in clear; for
+    // package-manager installs and publishes https to those hosts is terminated with the local CA
+    // (the gateway, loaded only then) so that they are seen in clear too.
+    const gateway =
+      rules !== null && request.kind === "pm"
+        ? await gatewayOptions(rules.hook, allow, ctx, request.command, out)
+        : rules !== null
+          ? { options: { registryHook: rules.hook }, cafileConfigured: false }
+          : null;
+    return withProxy(
+      network,
+      allow,
+      gateway?.options ?? {},
+      options.verbose,
+      out,
+      async (proxy) => {
+        const policy = resolvePolicy({
+          ...input,
+          proxy:
+            proxy === null
+              ? null
+              : {
+                  socketPath: proxy.socketPath,
+                  bridgePath: bridgeHostPath(),
+                  port: bridgePort,
+                  caBundlePath: proxy.caBundlePath,
+                  cafileConfigured: gateway?.cafileConfigured ?? false,
+                },
+        });
+        if (options.verbose) out.stderr(describe(policy));
+        const outcome = await withPorts(ports, bridgePort, host, project, out, (onReady) =>
+          runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
+            watch: guards.watch,
+            install: request.cls === "install" && !publish,
+            // The after-run check names the project's files: printed as escapes, never raw.
+            report: (text) => out.stderr(printableLines(text)),
+            journal: join(host.cacheHome, "safe-npm", "runs"),
+            ...(onReady ? { onReady } : {}),
+            ...(scratch ? { topLevel: recordTopLevel(project.root) } : {}),
+          }),
+        ).finally(recordUse);
+        // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
+        if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
+          throw sandboxFailed(host.uid, outcome.exitCode);
+        return outcome.exitCode;
+      },
+    );
+  }
+}
+
+/**
+ * A fresh private home's path under safe-npm's cache dir (made just before the run), named for
+ * this process (pid and start time) so that one left by a killed run can be told from one in use.
+ */
+function scratchHome(cacheHome: string, dryRun: boolean): string {
+  const id = dryRun
+    ? "XXXXXXXXXXXX"
+    : `${process.pid}-${startTime("self")}-${randomBytes(6).toString("hex")}`;
+  return join(cacheHome, "safe-npm", `scratch-${id}`);
+}
+
+/** Removes the scratch homes of runs whose process is gone (killed before removing its own). */
+function sweepScratchHomes(parent: string, out: Output): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = /^scratch-(\d+)-(\d+)-[0-9a-f]+$/.exec(name);
+    if (match !== null && startTime(Number(match[1])) !== match[2]) {
+      removeScratchHome(join(parent, name), out);
+    }
+  }
+}
+
+/**
+ * Removes a scratch home; what the run left unreadable (a directory chmod 000) is made
+ * removable first. rmSync removes links, never what they point to.
+ */
+function removeScratchHome(dir: string, out: Output): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  } catch {}
+  const open = (path: string): void => {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st === undefined || !st.isDirectory()) return;
+    try {
+      chmodSync(path, 0o700);
+      for (const name of readdirSync(path)) open(join(path, name));
+    } catch {}
+  };
+  open(dir);
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch (error) {
+    out.stderr(
+      `safe-npm: could not remove this run's private home ${dir} (${(error as Error).message}); remove it by hand\n`,
+    );
+  }
 }
 
 /** yarn 2+: it reads `.yarnrc.yml` and ignores `.npmrc`, for credentials too. */

@@ -7,10 +7,12 @@
 import {
   appendFileSync,
   chmodSync,
-  copyFileSync,
+  closeSync,
+  constants,
   existsSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -74,6 +76,8 @@ export async function setup(
       `safe-npm: note: ${packageRoot} is a source checkout: a sandboxed run in it can change what the shims run; for daily use install a packed copy (see the README) and run its setup\n`,
     );
   }
+  // Before anything is written: an rc file a sandboxed run could edit is refused (editRc).
+  for (const rc of rcFiles(host)) checkRc(rc.path, host.home);
   const made = writeShims(dir, target);
   out.stderr(
     `safe-npm: ${made} shims in ${dir} (${SHIM_TOOLS.join(", ")}) run ${target.cli} with ${target.node}\n`,
@@ -282,8 +286,8 @@ function editRc(path: string, edit: (text: string) => { text: string; change: st
     };
   }
   const backup = file + BACKUP_SUFFIX;
-  const fresh = !existsSync(backup);
-  if (fresh && result.change === "added") copyFileSync(file, backup);
+  const fresh =
+    result.change === "added" && writeBackup(backup, readFileSync(file), statSync(file).mode);
   writeAtomically(file, result.text, statSync(file).mode & 0o7777);
   const what: Record<string, string> = {
     added: `added the safe-npm block at the end${fresh ? ` (the file as it was: ${backup})` : ""}`,
@@ -291,6 +295,70 @@ function editRc(path: string, edit: (text: string) => { text: string; change: st
     removed: "removed the safe-npm block",
   };
   return { changed: true, message: `${file}${via}: ${what[result.change] ?? result.change}` };
+}
+
+/**
+ * Refuses, before setup changes anything, an rc file it must not edit. Its backup path must be
+ * free or a regular file (writeBackup). And an rc file whose real path lies in a project (a directory with package.json above it, e.g. a
+ * dotfiles repository) is refused: sandboxed runs there can write it, and the shell runs it.
+ */
+function checkRc(path: string, home: string): void {
+  let file: string;
+  try {
+    file = realpathSync(path);
+  } catch {
+    return;
+  }
+  const backup = file + BACKUP_SUFFIX;
+  const st = lstatSync(backup, { throwIfNoEntry: false });
+  if (st !== undefined && !st.isFile()) {
+    throw new SafeNpmError(
+      "SETUP",
+      `the backup path ${backup} is not a regular file (a link?): setup writes ${file} as it was there`,
+      { hint: `inspect ${backup}, remove it if you did not make it, then run the command again` },
+    );
+  }
+  const project = enclosingProject(dirname(file), home);
+  if (project === null) return;
+  throw new SafeNpmError(
+    "SETUP",
+    `${file}${file === path ? "" : ` (the target of ${path})`} lies in the project ${project}: sandboxed runs there could edit it, and every new shell runs it`,
+    {
+      hint: `keep the shell's startup file outside every project (e.g. make ${path} a regular file that sources what you keep in ${project}), then run the command again`,
+    },
+  );
+}
+
+/**
+ * The backup of the rc file as it was, created new: never through a link (a planted
+ * `bashrc.before-safe-npm -> ~/.ssh/authorized_keys` would receive it). An existing regular file
+ * is an earlier backup, kept (false); anything else there is refused.
+ */
+function writeBackup(backup: string, content: Buffer, mode: number): boolean {
+  let fd: number;
+  try {
+    fd = openSync(
+      backup,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      mode & 0o7777,
+    );
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && lstatSync(backup, { throwIfNoEntry: false })?.isFile() === true) {
+      return false;
+    }
+    throw new SafeNpmError(
+      "SETUP",
+      `cannot create the backup ${backup}: ${code === "EEXIST" ? "something other than a regular file is there (a link?)" : (code ?? String(error))}`,
+      { hint: `inspect ${backup}, remove it if you did not make it, then run the command again` },
+    );
+  }
+  try {
+    writeFileSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 /** After teardown, a backup identical to the restored file says nothing more: remove it. */

@@ -4,6 +4,7 @@ import { dirname, join, relative, sep } from "node:path";
 import { findUpSync } from "find-up";
 import { SafeNpmError } from "../errors.js";
 import { readRegularFile } from "../sandbox/safepath.js";
+import { type PlaceFacts, realOrSelf, specialEntries, unsafeWorkingDir } from "./workdir.js";
 
 export type PackageManagerName = "npm" | "yarn" | "pnpm" | "bun";
 
@@ -93,15 +94,45 @@ export function findProject(cwd: string, home: string): Project {
 
 /**
  * No package.json anywhere above: the working directory itself is the project (`npx create-vite
- * app` in an empty directory), never the home or a directory containing it.
+ * app` in an empty directory), never the home or a directory containing it, nor a shared, system
+ * or configuration directory, nor one holding sockets, FIFOs or devices (workdir.ts).
  */
-export function workingDirProject(cwd: string, home: string): Project {
+export function workingDirProject(cwd: string, facts: PlaceFacts): Project {
+  const home = realOrSelf(facts.home);
   if (cwd === home || isInside(home, cwd)) {
     throw new SafeNpmError(
       "PROJECT_CONTAINS_HOME",
       `there is no project here, and ${cwd} ${cwd === home ? "is" : "contains"} your home directory: it cannot be the sandbox's project`,
       {
         hint: "make a directory for the new project and run the command there, e.g. `mkdir ~/code && cd ~/code`",
+      },
+    );
+  }
+  const env = facts.env;
+  const real = (v: string | undefined): string | undefined =>
+    v === undefined || v === "" ? undefined : realOrSelf(v);
+  let why = unsafeWorkingDir(cwd, {
+    home,
+    pathDirs: facts.pathDirs.map(realOrSelf),
+    env: {
+      TMPDIR: real(env.TMPDIR),
+      XDG_CONFIG_HOME: real(env.XDG_CONFIG_HOME),
+      XDG_DATA_HOME: real(env.XDG_DATA_HOME),
+      XDG_STATE_HOME: real(env.XDG_STATE_HOME),
+      XDG_CACHE_HOME: real(env.XDG_CACHE_HOME),
+      XDG_RUNTIME_DIR: real(env.XDG_RUNTIME_DIR),
+    },
+  });
+  const special = why === null ? specialEntries(cwd) : [];
+  if (special.length > 0) {
+    why = `${cwd} holds ${special.map((n) => JSON.stringify(n)).join(", ")}: a socket, FIFO or device, which would be reachable inside`;
+  }
+  if (why !== null) {
+    throw new SafeNpmError(
+      "UNSAFE_WORKING_DIR",
+      `there is no project here, and this directory cannot be the sandbox's project: ${why}`,
+      {
+        hint: "make a directory for the new project first and run the command there: `mkdir my-app && cd my-app`, or run it in ~/code",
       },
     );
   }

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { SafeNpmError } from "../errors.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
 import type { BwrapInvocation } from "./bwrap.js";
 import { HOST_RUN_FILES } from "./hostfiles.js";
@@ -22,6 +23,7 @@ import {
 } from "./integrity.js";
 import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
 import type { Policy } from "./policy.js";
+import { settleTopLevel, type TopLevel } from "./scaffold.js";
 import { runSandbox } from "./spawn.js";
 
 export interface GuardedRun {
@@ -36,6 +38,8 @@ export interface GuardedRun {
    * run killed with SIGKILL never reaches its check, so the next run in the project makes it.
    */
   journal: string;
+  /** A working directory made the project: its top level before the run (scaffold.ts). */
+  topLevel?: TopLevel;
   /** Called once the sandbox is set up, with its pid 1 (spawn.ts). */
   onReady?: (sandboxPid: number) => void;
 }
@@ -56,7 +60,7 @@ export async function runGuarded(
   const running = { version: VERSION, dist: join(PACKAGE_ROOT, "dist") };
   recoverInterrupted(root, run.journal, { ...walk, running }, run.report);
   const before = snapshot(root, run.watch, walk);
-  const entry = writeJournal(root, run.journal, before, run.install);
+  const entry = writeJournal(root, run.journal, before, run.install, run.topLevel);
   // From here until the check is done no signal ends safe-npm: a Ctrl-C or a CI timeout right
   // after the command must not skip moving aside what it planted. (runSandbox forwards signals
   // to the sandbox meanwhile; after it, they are ignored for the moment the check takes.)
@@ -72,6 +76,8 @@ export async function runGuarded(
       cleanupPlaceholders(placeholders, root);
       const findings = check(root, before, { ...walk, install: run.install, running });
       for (const finding of findings) run.report(describeFinding(finding));
+      if (run.topLevel !== undefined)
+        for (const line of settleTopLevel(run.topLevel)) run.report(line);
       if (entry !== null) removeFile(entry);
     } finally {
       for (const signal of HELD) process.off(signal, hold);
@@ -87,7 +93,7 @@ function journalPrefix(root: string): string {
 }
 
 /** This process's start time in clock ticks since boot (/proc/self/stat field 22). */
-function startTime(pid: number | "self"): string | null {
+export function startTime(pid: number | "self"): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
@@ -101,11 +107,20 @@ function writeJournal(
   journal: string,
   before: Snapshot,
   install: boolean,
+  topLevel: TopLevel | undefined,
 ): string | null {
   try {
     mkdirSync(journal, { recursive: true, mode: 0o700 });
     const file = join(journal, `${journalPrefix(root)}-${process.pid}-${startTime("self")}.json`);
-    const data = { root, install, entries: [...before.entries], watch: before.watch };
+    const data = {
+      root,
+      install,
+      entries: [...before.entries],
+      watch: before.watch,
+      ...(topLevel === undefined
+        ? {}
+        : { topLevel: { names: [...topLevel.names], links: [...topLevel.links] } }),
+    };
     writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
     return file;
   } catch {
@@ -133,6 +148,7 @@ export function recoverInterrupted(
     return;
   }
   const prefix = `${journalPrefix(root)}-`;
+  let scaffold = false;
   for (const name of names) {
     const match = /^(\d+)-(\d+)\.json$/.exec(
       name.startsWith(prefix) ? name.slice(prefix.length) : "",
@@ -147,6 +163,7 @@ export function recoverInterrupted(
         install: boolean;
         entries: [string, Snapshot["entries"] extends Map<string, infer E> ? E : never][];
         watch: Snapshot["watch"];
+        topLevel?: { names: string[]; links: [string, string][] };
       };
       if (data.root !== root) continue;
       report(
@@ -155,10 +172,27 @@ export function recoverInterrupted(
       const stored: Snapshot = { entries: new Map(data.entries), watch: data.watch };
       const findings = check(root, stored, { ...options, install: data.install });
       for (const finding of findings) report(describeFinding(finding));
+      if (data.topLevel !== undefined) {
+        const lines = settleTopLevel({
+          root,
+          names: new Set(data.topLevel.names),
+          links: new Map(data.topLevel.links),
+        });
+        for (const line of lines) report(line);
+        scaffold = true;
+      }
     } catch (error) {
       report(`safe-npm: could not read ${file} (${(error as Error).message}); removing it\n`);
     }
     removeFile(file);
+  }
+  // What that run planted may be why this directory was taken for a project at all: decide again.
+  if (scaffold) {
+    throw new SafeNpmError(
+      "INTERRUPTED_RUN",
+      `an earlier run that had ${root} as its project with no package.json was killed before its after-run check; what it planted at the top of ${root} was moved aside now`,
+      { hint: "run the command again" },
+    );
   }
 }
 

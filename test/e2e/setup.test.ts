@@ -11,9 +11,11 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   realpathSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -226,6 +228,48 @@ describe("safe-npm setup and teardown of the rc files", () => {
       expect(String(local.stderr)).toContain(`a dependency of the project ${w.project}`);
       expect(existsSync(shimsOf(w))).toBe(false);
       expect(readFileSync(join(w.home, ".bashrc"), "utf8")).toBe("# the user's own bashrc\n");
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "never writes the backup through a planted link, and refuses an rc file inside a project",
+    async () => {
+      world = makeWorld({ projectInHome: true });
+      const w = world;
+      const bashrc = join(w.home, ".bashrc");
+      const keys = join(w.home, ".ssh", "authorized_keys");
+      const dotfiles = join(w.home, "dotfiles");
+      mkdirSync(dotfiles);
+      writeFileSync(join(dotfiles, "bashrc"), "ssh-ed25519 AAAA attacker\n");
+      rmSync(bashrc);
+      symlinkSync(join(dotfiles, "bashrc"), bashrc);
+      // A dangling link where setup puts the backup: following it would write the key file.
+      symlinkSync(keys, join(dotfiles, `bashrc${".before-safe-npm"}`));
+      const link = await w.run(["setup"]);
+      expect(link.exitCode).toBe(125);
+      expect(link.stderr).toContain(`the backup path ${join(dotfiles, "bashrc.before-safe-npm")}`);
+      expect(existsSync(keys)).toBe(false);
+      expect(existsSync(shimsOf(w))).toBe(false);
+
+      // The same dotfiles directory as a project: its sandboxed runs could edit the rc file.
+      rmSync(join(dotfiles, "bashrc.before-safe-npm"));
+      writeFileSync(join(dotfiles, "package.json"), "{}\n");
+      const project = await w.run(["setup"]);
+      expect(project.exitCode).toBe(125);
+      expect(project.stderr).toContain(
+        `${join(dotfiles, "bashrc")} (the target of ${bashrc}) lies in the project ${dotfiles}`,
+      );
+      expect(readFileSync(bashrc, "utf8")).toBe("ssh-ed25519 AAAA attacker\n");
+      expect(existsSync(shimsOf(w))).toBe(false);
+
+      // (control) outside a project, with no link planted, the link's target is set up.
+      rmSync(join(dotfiles, "package.json"));
+      const ok = await w.run(["setup"]);
+      expect(ok.exitCode).toBe(0);
+      expect(readFileSync(bashrc, "utf8")).toContain(BEGIN);
+      expect(lstatSync(join(dotfiles, "bashrc.before-safe-npm")).isFile()).toBe(true);
+      expect(existsSync(keys)).toBe(false);
     },
     TIMEOUT,
   );
@@ -452,10 +496,77 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
       expect(readFileSync(join(shimsOf(w), "npm"))).toEqual(shim);
       expect(readFileSync(join(w.home, ".bashrc"), "utf8")).not.toContain("pwned");
       expect(readFileSync(join(dir, "sibling-repo", "README"), "utf8")).toBe("mine\n");
-      // npm init with no initializer writes package.json, sandboxed too.
-      const init = await shell(w, join(dir, "app-one"), "rm package.json && npm init -y");
-      expect(init.exitCode).toBe(0);
-      expect(existsSync(join(dir, "app-one", "package.json"))).toBe(true);
+      // npm init with no initializer writes package.json, sandboxed too, in a new directory
+      // (empty, or holding only .git): it is the project being made.
+      for (const fresh of ["fresh", "fresh-git"]) {
+        mkdirSync(join(dir, fresh, fresh === "fresh-git" ? ".git" : ""), { recursive: true });
+        const init = await shell(w, join(dir, fresh), "npm init -y");
+        expect(init.exitCode, fresh).toBe(0);
+        expect(existsSync(join(dir, fresh, "package.json")), fresh).toBe(true);
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "what a scaffolder plants at the top of a directory that was not a project is moved aside, its links restored, its home thrown away",
+    async () => {
+      const { w, dir } = await emptyDir();
+      symlinkSync("/real-target", join(dir, "mylink"));
+      symlinkSync(join(w.home, "code"), join(dir, "otherlink"));
+      // Scratch homes: one of a killed run (its process is gone), one of a run going on (this one).
+      const scratch = join(w.cache, "safe-npm");
+      const stat = readFileSync("/proc/self/stat", "utf8");
+      const live = `scratch-${process.pid}-${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}-abc`;
+      mkdirSync(join(scratch, "scratch-999999999-1-abc", ".npm"), { recursive: true });
+      mkdirSync(join(scratch, live), { recursive: true });
+      const r = await shell(w, dir, "npx --yes create-probe app-one --plant");
+      expect(r.exitCode).toBe(0);
+      const report = JSON.parse(
+        readFileSync(join(dir, "app-one", "create-probe.json"), "utf8"),
+      ) as {
+        sawPoison: boolean;
+        plant: Record<string, { ok: boolean }>;
+      };
+      // Inside, every plant succeeded: the directory itself is writable.
+      for (const [what, result] of Object.entries(report.plant)) expect(result.ok, what).toBe(true);
+      for (const name of ["package.json", "package-lock.json", ".envrc", "node_modules"]) {
+        expect(existsSync(join(dir, name)), name).toBe(false);
+        expect(existsSync(join(dir, `${name}.quarantined-by-safe-npm`)), name).toBe(true);
+        expect(r.stderr).toContain(`moved ${join(dir, name)} to`);
+      }
+      expect(readlinkSync(join(dir, "mylink"))).toBe("/real-target");
+      expect(readlinkSync(join(dir, "otherlink"))).toBe(join(w.home, "code"));
+      expect(r.stderr).toContain(`restored the link ${join(dir, "mylink")} -> /real-target`);
+      expect(r.stderr).toContain(`restored the link ${join(dir, "otherlink")}`);
+      // The directory is still no project: the next install there is refused, not run in it.
+      const install = await shell(w, dir, "npm install");
+      expect(install.exitCode).toBe(125);
+      expect(install.stderr).toContain("no package.json found");
+
+      // Each run had a home of its own, removed afterwards: the poison of the first is gone.
+      expect(report.sawPoison).toBe(false);
+      const again = await shell(w, dir, "npx --yes create-probe app-two");
+      expect(again.exitCode).toBe(0);
+      const second = JSON.parse(
+        readFileSync(join(dir, "app-two", "create-probe.json"), "utf8"),
+      ) as {
+        sawPoison: boolean;
+      };
+      expect(second.sawPoison).toBe(false);
+      expect(readdirSync(scratch).filter((n) => n.startsWith("scratch-"))).toEqual([live]);
+      // (control) in a project the private home persists: the second run sees the first's poison.
+      const project = join(w.home, "code", "made");
+      mkdirSync(project);
+      writeFileSync(join(project, "package.json"), '{ "name": "made" }\n');
+      for (const app of ["p-one", "p-two"]) {
+        const run = await shell(w, project, `npx --yes create-probe ${app}`);
+        expect(run.exitCode, run.stderr).toBe(0);
+      }
+      const persisted = JSON.parse(
+        readFileSync(join(project, "p-two", "create-probe.json"), "utf8"),
+      ) as { sawPoison: boolean };
+      expect(persisted.sawPoison).toBe(true);
     },
     TIMEOUT,
   );
@@ -496,6 +607,44 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
       const install = await shell(w, dir, "npm install");
       expect(install.exitCode).toBe(125);
       expect(install.stderr).toContain(`✗ no package.json found from ${dir} upward`);
+      // A flag's value is not the command word: `info` here is --loglevel's, and the command
+      // (exec) runs a package; it needs a project, and never runs on the host.
+      for (const command of [
+        "npm --loglevel info exec --yes create-probe app",
+        "npm --loglevel info install create-probe",
+      ]) {
+        const r = await shell(w, dir, command);
+        expect(r.exitCode, command).toBe(125);
+        expect(r.stderr, command).toContain(`✗ no package.json found from ${dir} upward`);
+      }
+      expect(existsSync(join(dir, "app"))).toBe(false);
+      expect(existsSync(join(dir, "node_modules"))).toBe(false);
+      // A scaffolder never makes a shared, system, configuration or PATH directory its project,
+      // nor one holding a socket or FIFO (the accepted case is the test above, in ~/code).
+      const shared = join(w.dir, "shared");
+      const config = join(w.home, ".config", "autostart");
+      const bin = join(w.home, "bin");
+      const fifo = join(w.home, "code", "with-fifo");
+      for (const d of [shared, config, bin, fifo]) mkdirSync(d, { recursive: true });
+      execFileSync("mkfifo", [join(fifo, "pipe")]);
+      for (const [where, why] of [
+        [shared, "a system directory shared with other users"],
+        [config, `is in ${join(w.home, ".config")}`],
+        [bin, "a directory on PATH"],
+        [fifo, 'holds "pipe": a socket, FIFO or device'],
+      ] as const) {
+        const r = await inShell(w, ["bash", "-ic", "npx --yes create-probe app"], {
+          cwd: where,
+          env: { PATH: `${bin}:${w.env.PATH}` },
+        });
+        expect(r.exitCode, where).toBe(125);
+        expect(r.stderr, where).toContain(why);
+        expect(r.stderr, where).toContain("mkdir my-app && cd my-app");
+        expect(existsSync(join(where, "app")), where).toBe(false);
+      }
+      const tagged = await shell(w, dir, "npm -g --tag ls install create-probe");
+      expect(tagged.exitCode).toBe(125);
+      expect(tagged.stderr).toContain("a global install writes the global prefix");
     },
     TIMEOUT,
   );

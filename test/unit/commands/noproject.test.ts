@@ -96,6 +96,81 @@ describe("commands without a project (the README's table)", () => {
   });
 });
 
+describe("a flag's value is never taken for the command word", () => {
+  // Each row: a host or scaffolder word that a flag before it may take as its value. With no
+  // project the command goes to the sandbox (which then asks for a project), never to the host.
+  it.each([
+    ["npm", ["--loglevel", "info", "exec", "--yes", "--package=/p/probe.tgz", "probe"]],
+    ["npm", ["--loglevel", "info", "install", "foo"]],
+    ["npm", ["--registry", "view", "install", "foo"]],
+    ["npm", ["--userconfig", "help", "run", "x"]],
+    ["npm", ["-w", "whoami", "install"]],
+    ["npm", ["--", "view"]],
+    ["npm", ["-gf", "ls", "install"]],
+    ["pnpm", ["--loglevel", "info", "dlx", "file:/p/probe.tgz"]],
+    ["pnpm", ["-C", "root", "add", "foo"]],
+    ["pnpm", ["--filter", "view", "install"]],
+    ["yarn", ["--cwd", "info", "add", "foo"]],
+    ["yarn", ["--loglevel", "help", "install"]],
+    ["bun", ["--cwd", "help", "install"]],
+    ["bun", ["--config", "help", "x", "probe"]],
+  ] as const)("%s %j → sandbox", (tool, args) => {
+    expect(handling(tool, args, false).kind).toBe("sandbox");
+    expect(handling(tool, args, true).kind).toBe("sandbox");
+  });
+
+  it.each([
+    // Controls: the same words where nothing before them can take them as a value.
+    ["npm", ["info", "react"], "host"],
+    ["npm", ["--loglevel=info", "view", "react"], "host"],
+    ["npm", ["--json", "view", "react"], "host"],
+    ["npm", ["-s", "--offline", "help", "install"], "host"],
+    ["npm", ["--yes", "exec", "probe"], "here"],
+    ["npm", ["--loglevel=info", "exec", "probe"], "here"],
+    ["npm", ["--loglevel", "info"], "sandbox"],
+    ["npm", ["--json"], "sandbox"],
+    ["npm", ["--registry=https://r.example", "config", "get", "registry"], "host"],
+    ["npm", ["config", "--json", "list"], "host"],
+    ["npm", ["config", "--location", "user", "set", "x"], "sandbox"],
+    ["pnpm", ["--silent", "view", "react"], "host"],
+    ["pnpm", ["-r", "dlx", "x"], "here"],
+    ["pnpm", ["--dir=/x", "info", "react"], "host"],
+    ["yarn", ["--silent", "info", "react"], "host"],
+    ["yarn", ["--json", "dlx", "x"], "here"],
+    ["bun", ["--silent", "help"], "host"],
+    ["bun", ["--bun", "x", "probe"], "here"],
+  ] as const)("%s %j → %s", (tool, args, kind) => {
+    expect(handling(tool, args, false).kind).toBe(kind);
+  });
+
+  it("refuses a global command whose word a flag may have taken (`-g --tag ls install x`)", () => {
+    for (const hasProject of [false, true]) {
+      for (const [tool, args] of [
+        ["npm", ["-g", "--tag", "ls", "install", "foo"]],
+        ["npm", ["--tag", "ls", "-g", "install", "foo"]],
+        ["npm", ["--location", "global", "ls"]],
+        ["pnpm", ["-g", "--reporter", "ls", "add", "foo"]],
+        ["bun", ["-g", "--cwd", "ls", "add", "foo"]],
+        ["yarn", ["global", "--prefix", "list", "add", "foo"]],
+      ] as const) {
+        expect(handling(tool, args, hasProject)).toMatchObject({
+          kind: "refuse",
+          code: "GLOBAL_INSTALL",
+        });
+      }
+      // Controls: a clear read-only word stays on the host.
+      expect(handling("npm", ["-g", "ls"], hasProject).kind).toBe("host");
+      expect(handling("npm", ["ls", "-g", "--depth", "0"], hasProject).kind).toBe("host");
+      expect(handling("yarn", ["global", "list"], hasProject).kind).toBe("host");
+    }
+  });
+
+  it("keeps the account commands on the host only when their word is clear", () => {
+    expect(handling("npm", ["--registry", "whoami", "install"], true).kind).toBe("sandbox");
+    expect(handling("npm", ["--registry=https://r.example", "whoami"], true).kind).toBe("host");
+  });
+});
+
 describe("scaffolders and registry queries reach the registry", () => {
   it.each([
     ["npm", ["init", "vite"], "install"],
