@@ -40,10 +40,11 @@ interface Found {
   addedBreak: boolean;
 }
 
-/** The line break the file uses: CRLF when it has one, else LF. */
-function lineBreak(text: string): string {
-  return text.includes("\r\n") ? "\r\n" : "\n";
-}
+/**
+ * The block's lines end in LF whatever the file uses: the shells read LF, and a CR would become
+ * part of the last word on each line (zsh stops at `case … in\r` with a parse error).
+ */
+const EOL = "\n";
 
 /** Lines with their start offsets; a line's text excludes its CR/LF. */
 function lines(text: string): { text: string; start: number; next: number }[] {
@@ -90,7 +91,7 @@ export interface BlockEdit {
  */
 export function addBlock(text: string, body: readonly string[]): BlockEdit {
   const blocks = findBlocks(text);
-  const eol = lineBreak(text);
+  const eol = EOL;
   const first = blocks[0];
   if (first === undefined) {
     const needsBreak = text !== "" && !text.endsWith("\n");
@@ -121,9 +122,8 @@ export function removeBlock(text: string): { text: string; removed: boolean } {
   for (const block of blocks) {
     let start = block.start;
     // The line break setup added before the block, when the block still ends the file.
-    if (block.addedBreak && block.end === text.length) {
-      if (text.slice(0, start).endsWith("\r\n")) start -= 2;
-      else if (text.slice(0, start).endsWith("\n")) start -= 1;
+    if (block.addedBreak && block.end === text.length && text.slice(0, start).endsWith(EOL)) {
+      start -= EOL.length;
     }
     out += text.slice(at, start);
     at = block.end;

@@ -162,7 +162,8 @@ describe("safe-npm setup and teardown of the rc files", () => {
         expect(text.split(BEGIN).length, file).toBe(2);
         expect(text).toContain(shimsOf(w));
       }
-      expect(readFileSync(zshrc, "utf8").replaceAll("\r\n", "")).not.toContain("\n");
+      // The block's own lines end in LF in a CRLF file: a CR would be part of zsh's words.
+      expect(readFileSync(zshrc, "utf8").split(BEGIN)[1]).not.toContain("\r");
       expect(lstatSync(fish).isSymbolicLink()).toBe(true);
       expect(readFileSync(`${bashrc}.before-safe-npm`)).toEqual(before.bash);
       expect(readFileSync(`${zshrc}.before-safe-npm`)).toEqual(before.zsh);
@@ -174,6 +175,20 @@ describe("safe-npm setup and teardown of the rc files", () => {
       // The block works in the shells that read it.
       const bash = await inShell(w, ["bash", "-ic", "command -v npm"]);
       expect(bash.stdout.trim()).toBe(join(shimsOf(w), "npm"));
+      // zsh reads ~/.zshrc (here with CRLF line ends) in interactive shells, fish its config.fish
+      // (here through a link) in every shell. CI installs both; elsewhere a missing one is named.
+      for (const argv of [
+        ["zsh", "-ic", "command -v npm"],
+        ["fish", "-c", "command -v npm"],
+      ]) {
+        const shell = argv[0] as string;
+        if (!existsSync(`/usr/bin/${shell}`) && process.env.CI === undefined) {
+          console.warn(`setup.test: /usr/bin/${shell} is missing: its rc block is not run here`);
+          continue;
+        }
+        const r = await inShell(w, argv);
+        expect(r.stdout.trim(), `${shell}: ${r.stderr}`).toBe(join(shimsOf(w), "npm"));
+      }
 
       const down = await w.run(["teardown"]);
       expect(down.exitCode).toBe(0);
@@ -188,6 +203,13 @@ describe("safe-npm setup and teardown of the rc files", () => {
       expect(existsSync(join(w.home, ".local", "share", "safe-npm"))).toBe(false);
       const after = await inShell(w, ["bash", "-ic", "command -v npm"]);
       expect(after.stdout.trim()).toBe(realNpm());
+      for (const argv of [
+        ["zsh", "-ic", "command -v npm"],
+        ["fish", "-c", "command -v npm"],
+      ]) {
+        if (!existsSync(`/usr/bin/${argv[0]}`) && process.env.CI === undefined) continue;
+        expect((await inShell(w, argv)).stdout.trim(), argv[0]).toBe(realNpm());
+      }
     },
     TIMEOUT,
   );

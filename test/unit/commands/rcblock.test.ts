@@ -42,12 +42,16 @@ describe("the rc block", () => {
     expect(removeBlock(added).text).toBe("set -x FOO 1");
   });
 
-  it("keeps CRLF line endings", () => {
+  it("writes the block with LF in a CRLF file (a CR would end up in the shell's words), and restores the file", () => {
     const before = "a\r\nb\r\n";
     const added = addBlock(before, body).text;
-    expect(added.replaceAll("\r\n", "")).not.toContain("\n");
-    expect(added).toContain(`${BLOCK_BEGIN}\r\n`);
+    expect(added.startsWith(before)).toBe(true);
+    expect(added.slice(before.length)).not.toContain("\r");
+    expect(added).toContain(`${BLOCK_BEGIN}\n`);
+    expect(addBlock(added, body).change).toBe("unchanged");
     expect(removeBlock(added).text).toBe(before);
+    const unterminated = "a\r\nb";
+    expect(removeBlock(addBlock(unterminated, body).text).text).toBe(unterminated);
   });
 
   it("replaces a block the user edited, and removes it whatever it holds", () => {
