@@ -402,10 +402,17 @@ function buildEnv(
   if (nodeHeaders !== null) env.npm_config_nodedir = nodeHeaders;
   // Caches that would otherwise land outside the home: yarn 1 as root uses /usr/local/share
   // (read-only inside); pnpm cannot hard-link across the home and project mounts and then puts
-  // its store in the project (it copies into node_modules instead, see docs/design.md §10).
+  // its store in the project (`<project>/.pnpm-store` for pnpm 11, `node_modules/.pnpm-store` for
+  // 12), where `rm -rf node_modules` or git sees it. Named explicitly it stays in the home, at
+  // the same path as the host's default, so node_modules/.modules.yaml names a store that bare
+  // pnpm on the host accepts. pnpm 10 reads npm_config_*, pnpm 11 and later only pnpm_config_*
+  // (https://github.com/pnpm/pnpm/blob/main/pnpm/crates/config/src/env_overlay.rs).
   if (yarnClassic) env.YARN_CACHE_FOLDER = join(env.HOME, ".cache", "yarn");
-  if (input.tools.some((t) => ["pnpm", "pnpx"].includes(basename(t.bin)))) {
-    env.npm_config_store_dir = join(env.HOME, ".local", "share", "pnpm", "store");
+  if (input.tools.some((t) => PNPM_NAMES.includes(basename(t.bin)))) {
+    for (const [key, value] of Object.entries(pnpmSettings(env.HOME))) {
+      env[`npm_config_${key}`] = value;
+      env[`pnpm_config_${key}`] = value;
+    }
   }
   if (corepack !== null) {
     env.COREPACK_HOME = corepack.home;
@@ -434,6 +441,17 @@ function buildEnv(
     "/bin",
   ]).join(":");
   return env;
+}
+
+/** pnpm under its command names (pn and pnx are pnpm 11+'s short aliases). */
+const PNPM_NAMES = ["pnpm", "pnpx"];
+
+/**
+ * What safe-npm sets for pnpm, by setting name (snake case, as the variables spell it): each is
+ * passed as both `npm_config_<key>` (pnpm 10) and `pnpm_config_<key>` (pnpm 11+).
+ */
+export function pnpmSettings(home: string): Record<string, string> {
+  return { store_dir: join(home, ".local", "share", "pnpm", "store") };
 }
 
 function isSystemPath(path: string): boolean {

@@ -5,6 +5,7 @@ import { sanitizeNpmrc } from "../../../src/sandbox/npmrc.js";
 import {
   isSecretName,
   type Mount,
+  NO_SETTINGS,
   type Policy,
   privateHomeDir,
   resolvePolicy,
@@ -422,5 +423,51 @@ describe("sealed directories and already-mounted paths", () => {
     const mounts = policy.mounts.filter((m) => m.dest === dest);
     expect(mounts).toHaveLength(1);
     expect(mounts[0]).toMatchObject({ kind: "data", label: "~/.npmrc without credentials" });
+  });
+});
+
+describe("pnpm's settings", () => {
+  const withTool = (bin: string, home: "private" | "project" = "private"): Policy =>
+    resolvePolicy(
+      baseInput({
+        input: {
+          tools: [{ bin, real: "/usr/local/lib/pnpm/pnpm", prefix: "/usr/local/lib/pnpm" }],
+          command: [bin.split("/").pop() ?? "", "install"],
+          ...(home === "project" ? { settings: { ...NO_SETTINGS, home: "project" } } : {}),
+        },
+      }),
+    );
+  const pnpmVars = (policy: Policy): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries(policy.env).filter(([k]) => /^(npm|pnpm)_config_store_dir$/.test(k)),
+    );
+
+  // pnpm 10 reads npm_config_*, pnpm 11 and 12 only pnpm_config_*: without the second, pnpm 12
+  // put its store in node_modules/.pnpm-store, which `rm -rf node_modules` deletes.
+  it.each([
+    ["/usr/local/bin/pnpm", "private", `${HOME}/.local/share/pnpm/store`],
+    ["/usr/local/bin/pnpx", "private", `${HOME}/.local/share/pnpm/store`],
+    ["/usr/local/bin/pnpm", "project", `${PROJECT}/.local/share/pnpm/store`],
+  ] as const)("%s with home %s: the store at %s, for every pnpm", (bin, home, store) => {
+    expect(pnpmVars(withTool(bin, home))).toEqual({
+      npm_config_store_dir: store,
+      pnpm_config_store_dir: store,
+    });
+  });
+
+  it("sets nothing for other managers", () => {
+    expect(pnpmVars(withTool("/usr/local/bin/yarn"))).toEqual({});
+    expect(pnpmVars(resolvePolicy(baseInput()))).toEqual({});
+  });
+
+  it("puts the store where the private home binds pnpm's cache directory", () => {
+    const policy = withTool("/usr/local/bin/pnpm");
+    const store = policy.env.pnpm_config_store_dir;
+    expect(CACHE_DIRS.map((rel) => `${HOME}/${rel}`)).toContain(store);
+    expect(policy.mounts).toContainEqual({
+      kind: "bind",
+      src: `${PRIVATE_HOME}/.local/share/pnpm/store`,
+      dest: store,
+    });
   });
 });
