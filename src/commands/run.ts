@@ -31,6 +31,7 @@ import { runDirect } from "../sandbox/spawn.js";
 import type { FoundSettings } from "../settings/find.js";
 import { settingsInput } from "../settings/host-paths.js";
 import { protectSource, type ResolvedSettings, resolveSettings } from "../settings/index.js";
+import type { Timing } from "../timing.js";
 import { VERSION } from "../version.js";
 import { describeTarget, type Request } from "./target.js";
 import type { Output, RunOptions } from "./types.js";
@@ -41,6 +42,8 @@ export interface RunContext {
   found: FoundSettings;
   /** The trust store (settings/trust.ts). */
   store: string;
+  /** Each step's time, printed on stderr at the end with SAFE_NPM_TIMING=1. */
+  timing: Timing;
 }
 
 export async function sandboxRun(
@@ -48,9 +51,19 @@ export async function sandboxRun(
   options: RunOptions,
   out: Output,
 ): Promise<number> {
-  const { host, project } = ctx;
+  try {
+    return await sandboxSteps(ctx, options, out);
+  } finally {
+    if (ctx.host.env.SAFE_NPM_TIMING === "1")
+      for (const line of ctx.timing.lines()) out.stderr(line);
+  }
+}
+
+async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): Promise<number> {
+  const { host, project, timing } = ctx;
   const resolved = await runSettings(ctx, options);
   const { effective } = resolved;
+  timing.mark("settings");
   const request = await describeTarget(
     options.target,
     project.root,
@@ -61,8 +74,10 @@ export async function sandboxRun(
   if (host.bwrap === null && !options.dryRun) throw noBwrap();
   const tools = resolveTools(request.kind, request.command, request.detected, host);
   const network = effective.network[request.cls];
+  timing.mark("what to run, tools");
   // Before anything reads the project's config: refuses links planted in the project.
   const guards = guardProject(project.root, host, effective.protect, protectSource(resolved));
+  timing.mark("project guards");
   const allow =
     network === "registry"
       ? await registryAllowlist(
@@ -73,6 +88,7 @@ export async function sandboxRun(
           request.command,
         )
       : [];
+  timing.mark("registry allowlist");
   const toolchain = toolchainInput(node, tools, host);
   if (!options.dryRun) requirePrepared(request.kind, tools, toolchain, project.root);
   const privateHome = privateHomeDir(
@@ -102,6 +118,7 @@ export async function sandboxRun(
     version: VERSION,
   };
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
+  timing.mark("toolchain, policy input, seccomp");
   const describe = (policy: Policy): string =>
     describePolicy({
       policy,
@@ -128,17 +145,21 @@ export async function sandboxRun(
   const bwrap = host.bwrap;
   if (!options.quiet && out.stderrIsTty) banner(request, network, resolved, out);
   if (effective.home === "private") preparePrivateHome(privateHome);
-  return withProxy(network, allow, options.verbose, out, async (proxy) => {
+  timing.mark("private home");
+  return withProxy(network, allow, options.verbose, out, timing, async (proxy) => {
     const policy = resolvePolicy({
       ...input,
       proxy: proxy === null ? null : { socketPath: proxy.socketPath, bridgePath: bridgeHostPath() },
     });
     if (options.verbose) out.stderr(describe(policy));
-    const outcome = await runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
+    const invocation = buildBwrapArgs(policy, seccomp);
+    timing.mark("policy, bwrap arguments");
+    const outcome = await runGuarded(bwrap, invocation, policy, project.root, {
       watch: guards.watch,
       install: request.cls === "install",
       report: out.stderr,
       journal: join(host.cacheHome, "safe-npm", "runs"),
+      timing,
     });
     // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
     if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
@@ -206,16 +227,19 @@ async function withProxy(
   allow: readonly AllowEntry[],
   verbose: boolean,
   out: Output,
+  timing: Timing,
   body: (proxy: NetworkProxy | null) => Promise<number>,
 ): Promise<number> {
   if (network !== "registry") return body(null);
   const { startProxy, proxyReport } = await import("../network/proxy.js");
   const proxy = await startProxy({ allow });
+  timing.mark("proxy start");
   try {
     return await body(proxy);
   } finally {
     const stats = proxy.stats();
     await proxy.close();
+    timing.mark("proxy close");
     for (const line of proxyReport(stats, verbose)) out.stderr(`safe-npm: ${line}\n`);
   }
 }

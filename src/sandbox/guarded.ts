@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Timing } from "../timing.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
 import type { BwrapInvocation } from "./bwrap.js";
 import { HOST_RUN_FILES } from "./hostfiles.js";
@@ -36,6 +37,8 @@ export interface GuardedRun {
    * run killed with SIGKILL never reaches its check, so the next run in the project makes it.
    */
   journal: string;
+  /** Marks the snapshot, the sandbox's start, the command and the check (SAFE_NPM_TIMING). */
+  timing?: Timing;
 }
 
 export async function runGuarded(
@@ -52,20 +55,30 @@ export async function runGuarded(
   // The host's command names, once: a `.bin` entry named like one is watched.
   const walk = { skip: readOnly, commands: systemCommands(), configNames: HOST_RUN_FILES };
   const running = { version: VERSION, dist: join(PACKAGE_ROOT, "dist") };
+  const mark = (phase: string): void => run.timing?.mark(phase);
+  mark("host commands, placeholders");
   recoverInterrupted(root, run.journal, { ...walk, running }, run.report);
+  mark("earlier runs' journal");
   const before = snapshot(root, run.watch, walk);
+  mark("snapshot before");
   const entry = writeJournal(root, run.journal, before, run.install);
+  mark("journal write");
   // From here until the check is done no signal ends safe-npm: a Ctrl-C or a CI timeout right
   // after the command must not skip moving aside what it planted. (runSandbox forwards signals
   // to the sandbox meanwhile; after it, they are ignored for the moment the check takes.)
   const hold = (): void => {};
   for (const signal of HELD) process.on(signal, hold);
   try {
-    return await runSandbox(bwrap, invocation, { foreground: policy.foreground });
+    return await runSandbox(bwrap, invocation, {
+      foreground: policy.foreground,
+      onReady: () => mark("sandbox set-up (spawn → ready)"),
+    });
   } finally {
     try {
+      mark("command");
       cleanupPlaceholders(placeholders, root);
       const findings = check(root, before, { ...walk, install: run.install, running });
+      mark("after-run check");
       for (const finding of findings) run.report(describeFinding(finding));
       if (entry !== null) rmSync(entry, { force: true });
     } finally {

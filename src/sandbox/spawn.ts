@@ -37,6 +37,8 @@ export interface RunOptions {
    * a session of its own.
    */
   foreground: boolean;
+  /** Called once the sandbox is set up and the command starts (its ready byte). */
+  onReady?: () => void;
 }
 
 /**
@@ -77,6 +79,7 @@ export async function runSandbox(
   const forwarding = forwardSignals(child, { foreground: options.foreground });
   const readyStream = child.stdio[invocation.readyFd] as Readable | null;
   readyStream?.on("data", () => {
+    if (!ready) options.onReady?.();
     ready = true;
     forwarding.ready();
   });
