@@ -455,9 +455,12 @@ describe("pnpm's settings", () => {
     });
   });
 
-  it("sets nothing for other managers", () => {
-    expect(pnpmVars(withTool("/usr/local/bin/yarn"))).toEqual({});
-    expect(pnpmVars(resolvePolicy(baseInput()))).toEqual({});
+  // pnpm 11+ reached otherwise (exec, a script, npx pnpm) reads pnpm_config_*; npm would warn
+  // about an npm_config_* key it does not know.
+  it("sets only pnpm_config_store_dir for other managers", () => {
+    const store = `${HOME}/.local/share/pnpm/store`;
+    expect(pnpmVars(withTool("/usr/local/bin/yarn"))).toEqual({ pnpm_config_store_dir: store });
+    expect(pnpmVars(resolvePolicy(baseInput()))).toEqual({ pnpm_config_store_dir: store });
   });
 
   it("puts the store where the private home binds pnpm's cache directory", () => {
