@@ -9,6 +9,7 @@ import { gatherHost, type HostInfo, resolveTool } from "../host/host.js";
 import { findProject, type Project, workingDirProject } from "../host/project.js";
 import { type FoundSettings, findSettingsFiles } from "../settings/find.js";
 import { trustStorePath } from "../settings/trust.js";
+import { startTiming } from "../timing.js";
 import { PACKAGE_ROOT } from "../version.js";
 import { type Handling, handling } from "./noproject.js";
 import { hostRun, nestedRun, sandboxRun } from "./run.js";
@@ -16,11 +17,14 @@ import type { Output, RunOptions } from "./types.js";
 
 export async function run(options: RunOptions, out: Output): Promise<number> {
   const { target } = options;
+  const timing = startTiming();
+  timing.mark("node start-up, loading safe-npm");
   if (target.kind === "doctor" && process.platform !== "linux") {
     const { doctorNotLinux } = await import("./doctor.js");
     return doctorNotLinux(process.platform, out, target.json);
   }
   const host = gatherHost();
+  timing.mark("host facts");
   if (target.kind === "doctor") {
     const { doctor } = await import("./doctor.js");
     return doctor(host, options, out, target.json);
@@ -81,6 +85,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
   }
   const found = settingsFiles(host, project, options.config, out);
   const store = trustStorePath(host.env, host.home);
+  timing.mark("project, settings files");
   if (target.kind === "trust" || target.kind === "untrust") {
     const { trustCommand, untrustCommand } = await import("./trust.js");
     return target.kind === "trust"
@@ -88,7 +93,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       : untrustCommand(found.repo, store, out);
   }
   if (host.sandbox !== null) return nestedRun(host, project, options, out);
-  return sandboxRun({ host, project, found, store }, options, out);
+  return sandboxRun({ host, project, found, store, timing }, options, out);
 }
 
 /** A command the table in noproject.ts keeps out of the sandbox: run on the host, or refused. */

@@ -53,6 +53,7 @@ import type { FoundSettings } from "../settings/find.js";
 import { settingsInput } from "../settings/host-paths.js";
 import { protectSource, type ResolvedSettings, resolveSettings } from "../settings/index.js";
 import type { EffectiveSettings } from "../settings/merge.js";
+import type { Timing } from "../timing.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
 import { describeTarget, type Request } from "./target.js";
 import type { Output, RunOptions } from "./types.js";
@@ -63,6 +64,8 @@ export interface RunContext {
   found: FoundSettings;
   /** The trust store (settings/trust.ts). */
   store: string;
+  /** Each step's time, printed on stderr at the end with SAFE_NPM_TIMING=1. */
+  timing: Timing;
 }
 
 export async function sandboxRun(
@@ -70,9 +73,19 @@ export async function sandboxRun(
   options: RunOptions,
   out: Output,
 ): Promise<number> {
-  const { host, project } = ctx;
+  try {
+    return await sandboxSteps(ctx, options, out);
+  } finally {
+    if (ctx.host.env.SAFE_NPM_TIMING === "1")
+      for (const line of ctx.timing.lines()) out.stderr(line);
+  }
+}
+
+async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): Promise<number> {
+  const { host, project, timing } = ctx;
   const resolved = await runSettings(ctx, options);
   const { effective } = resolved;
+  timing.mark("settings");
   const request = await describeTarget(
     options.target,
     project.root,
@@ -83,6 +96,7 @@ export async function sandboxRun(
   if (host.bwrap === null && !options.dryRun) throw noBwrap();
   const tools = resolveTools(request.kind, request.command, request.detected, host);
   const network = effective.network[request.cls];
+  timing.mark("what to run, tools");
   // With --network full the sandbox shares the host's network: nothing to forward.
   const ports = network === "full" || !effective.ports.enabled ? null : effective.ports;
   // The bridge's own listener inside, chosen here so that it is never forwarded.
@@ -97,6 +111,7 @@ export async function sandboxRun(
     [...effective.protect, ...keep],
     protectSource(resolved),
   );
+  timing.mark("project guards");
   const toolchain = toolchainInput(node, tools, host);
   const allow =
     network === "registry"
@@ -108,6 +123,7 @@ export async function sandboxRun(
           request.command,
         )
       : [];
+  timing.mark("registry allowlist");
   // The registry's request rules, and the credentials the proxy adds on the host.
   const publish = request.publish === true;
   const rules =
@@ -154,6 +170,7 @@ export async function sandboxRun(
     projectNpmrc: readProjectFile(join(project.root, ".npmrc")),
   };
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
+  timing.mark("toolchain, policy input, seccomp");
   const describe = (policy: Policy): string =>
     describePolicy({
       policy,
@@ -207,6 +224,7 @@ export async function sandboxRun(
     }
     // Before the run (the mapping exists even if safe-npm is killed) and after it (the last use).
     recordUse();
+    timing.mark("private home");
     // The registry rules decide every request to a registry host the proxy sees in clear; for
     // package-manager installs and publishes https to those hosts is terminated with the local CA
     // (the gateway, loaded only then) so that they are seen in clear too.
@@ -222,6 +240,7 @@ export async function sandboxRun(
       gateway?.options ?? {},
       options.verbose,
       out,
+      timing,
       async (proxy) => {
         const policy = resolvePolicy({
           ...input,
@@ -237,8 +256,10 @@ export async function sandboxRun(
                 },
         });
         if (options.verbose) out.stderr(describe(policy));
+        const invocation = buildBwrapArgs(policy, seccomp);
+        timing.mark("policy, bwrap arguments");
         const outcome = await withPorts(ports, bridgePort, host, project, out, (onReady) =>
-          runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
+          runGuarded(bwrap, invocation, policy, project.root, {
             watch: guards.watch,
             install: request.cls === "install" && !publish,
             // The after-run check names the project's files: printed as escapes, never raw.
@@ -246,6 +267,7 @@ export async function sandboxRun(
             journal: join(host.cacheHome, "safe-npm", "runs"),
             ...(onReady ? { onReady } : {}),
             ...(scratch ? { topLevel: recordTopLevel(project.root) } : {}),
+            timing,
           }),
         ).finally(recordUse);
         // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
@@ -383,16 +405,19 @@ async function withProxy(
   gateway: Partial<ProxyOptions>,
   verbose: boolean,
   out: Output,
+  timing: Timing,
   body: (proxy: NetworkProxy | null) => Promise<number>,
 ): Promise<number> {
   if (network !== "registry") return body(null);
   const { startProxy, proxyReport } = await import("../network/proxy.js");
   const proxy = await startProxy({ allow, ...gateway });
+  timing.mark("proxy start");
   try {
     return await body(proxy);
   } finally {
     const stats = proxy.stats();
     await proxy.close();
+    timing.mark("proxy close");
     for (const line of proxyReport(stats, verbose)) out.stderr(`safe-npm: ${line}\n`);
   }
 }

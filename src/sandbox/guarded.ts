@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SafeNpmError } from "../errors.js";
+import type { Timing } from "../timing.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
 import type { BwrapInvocation } from "./bwrap.js";
 import { HOST_RUN_FILES } from "./hostfiles.js";
@@ -42,6 +43,8 @@ export interface GuardedRun {
   topLevel?: TopLevel;
   /** Called once the sandbox is set up, with its pid 1 (spawn.ts). */
   onReady?: (sandboxPid: number) => void;
+  /** Marks the snapshot, the sandbox's start, the command and the check (SAFE_NPM_TIMING). */
+  timing?: Timing;
 }
 
 export async function runGuarded(
@@ -58,9 +61,14 @@ export async function runGuarded(
   // The host's command names, once: a `.bin` entry named like one is watched.
   const walk = { skip: readOnly, commands: systemCommands(), configNames: HOST_RUN_FILES };
   const running = { version: VERSION, dist: join(PACKAGE_ROOT, "dist") };
+  const mark = (phase: string): void => run.timing?.mark(phase);
+  mark("host commands, placeholders");
   recoverInterrupted(root, run.journal, { ...walk, running }, run.report);
+  mark("earlier runs' journal");
   const before = snapshot(root, run.watch, walk);
+  mark("snapshot before");
   const entry = writeJournal(root, run.journal, before, run.install, run.topLevel);
+  mark("journal write");
   // From here until the check is done no signal ends safe-npm: a Ctrl-C or a CI timeout right
   // after the command must not skip moving aside what it planted. (runSandbox forwards signals
   // to the sandbox meanwhile; after it, they are ignored for the moment the check takes.)
@@ -69,12 +77,17 @@ export async function runGuarded(
   try {
     return await runSandbox(bwrap, invocation, {
       foreground: policy.foreground,
-      ...(run.onReady ? { onReady: run.onReady } : {}),
+      onReady: (pid: number) => {
+        mark("sandbox set-up (spawn → ready)");
+        run.onReady?.(pid);
+      },
     });
   } finally {
     try {
+      mark("command");
       cleanupPlaceholders(placeholders, root);
       const findings = check(root, before, { ...walk, install: run.install, running });
+      mark("after-run check");
       for (const finding of findings) run.report(describeFinding(finding));
       if (run.topLevel !== undefined)
         for (const line of settleTopLevel(run.topLevel)) run.report(line);

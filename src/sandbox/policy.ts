@@ -498,13 +498,22 @@ function buildEnv(
   if (nodeHeaders !== null) env.npm_config_nodedir = nodeHeaders;
   // Caches that would otherwise land outside the home: yarn 1 as root uses /usr/local/share
   // (read-only inside); pnpm cannot hard-link across the home and project mounts and then puts
-  // its store in the project (it copies into node_modules instead, see docs/design.md §10).
+  // its store in the project (`<project>/.pnpm-store` for pnpm 10 and 11,
+  // `node_modules/.pnpm-store` for 12), where git or `rm -rf node_modules` sees it. Named
+  // explicitly it stays in the home, at the same path as the host's default, so
+  // node_modules/.modules.yaml names a store that bare pnpm on the host accepts. pnpm 10 reads
+  // npm_config_*, pnpm 11 and later only pnpm_config_*
+  // (https://github.com/pnpm/pnpm/blob/main/pnpm/crates/config/src/env_overlay.rs). The latter
+  // are set on every run, since pnpm also arrives through `exec`, scripts and `npx pnpm`; the
+  // former only when pnpm is the tool, as npm warns about npm_config_* keys it does not know.
   if (yarnClassic) env.YARN_CACHE_FOLDER = join(env.HOME, ".cache", "yarn");
   else if (input.settings.home !== "project") {
     env.YARN_GLOBAL_FOLDER = yarnGlobalFolder(input.privateHome);
   }
-  if (input.tools.some((t) => ["pnpm", "pnpx"].includes(basename(t.bin)))) {
-    env.npm_config_store_dir = join(env.HOME, ".local", "share", "pnpm", "store");
+  const pnpmIsTool = input.tools.some((t) => PNPM_NAMES.includes(basename(t.bin)));
+  for (const [key, value] of Object.entries(pnpmSettings(env.HOME))) {
+    env[`pnpm_config_${key}`] = value;
+    if (pnpmIsTool) env[`npm_config_${key}`] = value;
   }
   if (corepack !== null) {
     env.COREPACK_HOME = corepack.home;
@@ -533,6 +542,17 @@ function buildEnv(
     "/bin",
   ]).join(":");
   return env;
+}
+
+/** pnpm under its command names (pn and pnx are pnpm 11+'s short aliases). */
+const PNPM_NAMES = ["pnpm", "pnpx"];
+
+/**
+ * What safe-npm sets for pnpm, by setting name (snake case, as the variables spell it): each is
+ * passed as both `npm_config_<key>` (pnpm 10) and `pnpm_config_<key>` (pnpm 11+).
+ */
+export function pnpmSettings(home: string): Record<string, string> {
+  return { store_dir: join(home, ".local", "share", "pnpm", "store") };
 }
 
 function isSystemPath(path: string): boolean {

@@ -1,9 +1,10 @@
 /**
- * The package-manager matrix (issue 4): npm, yarn classic, yarn berry (node_modules linker and
- * PnP), pnpm and bun, each × {install with the hostile probe, run a script, exec, workspace},
- * plus native addons and an nvm-style node. The managers are this repository's devDependencies,
- * put first on PATH under their usual names; nothing reaches a registry (tarball and `file:`
- * dependencies only, registries pointed at a closed port).
+ * The package-manager matrix: npm, yarn classic, yarn berry (node_modules linker and PnP), pnpm 10
+ * and the latest pnpm, and bun, each × {install with the hostile probe, run a script, exec,
+ * workspace, a store that survives `rm -rf node_modules`}, plus native addons and an nvm-style
+ * node. The managers are this repository's devDependencies, put first on PATH under their usual
+ * names. Nothing reaches a public registry: tarball and `file:` dependencies, registries pointed
+ * at a closed port, and for the store a fixture registry on 127.0.0.1 (bench/registry.mjs).
  *
  * A cell that fails because of a bug outside the tests is run as `it.fails` with the bug in its
  * name (`KNOWN BUG: …`): it turns red once the bug is fixed, and the entry in `knownBugs` must
@@ -17,12 +18,14 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { CACHE_DIRS } from "../../src/sandbox/privatehome.js";
 import { cliPath, repoRoot } from "./paths.js";
 import { expectContained, plantTargets, type Report, readReports } from "./probe.js";
 import { installSelfInto, makeWorld, type RunResult, type World } from "./world.js";
@@ -46,7 +49,8 @@ type Cell =
   | "execTool"
   | "toolByName"
   | "addon"
-  | "workspace";
+  | "workspace"
+  | "warmStore";
 
 interface Manager {
   /** The row's name. */
@@ -59,6 +63,10 @@ interface Manager {
   lockfile: string;
   /** package.json fields that let these `file:vendor/` dependencies run their install scripts. */
   allowBuilds: (names: string[]) => Record<string, unknown>;
+  /** The same as project files, for managers that read it there (pnpm 11+). */
+  buildFiles?: (names: string[]) => Record<string, string>;
+  /** Files that point the manager at the registry `url` (ends with a slash). */
+  registryFiles: (url: string) => Record<string, string>;
   /** Configuration files written into the project (and the workspace). */
   files: Record<string, string>;
   /** The cache or store, relative to the private home: present after the first install. */
@@ -97,6 +105,14 @@ const BERRY_RC = (linker: "node-modules" | "pnp"): string =>
     "",
   ].join("\n");
 
+/**
+ * pnpm 12 pins the pnpm that `packageManager` names in its lockfile, resolving it from the
+ * registry (the same without safe-npm); these registries do not serve pnpm, so the check is off.
+ * Before a script it installs first (`verifyDepsBeforeRun`), which removes the safe-npm these tests
+ * copy into node_modules by hand (a real project declares it).
+ */
+const PNPM_LATEST_YAML = "pmOnFail: ignore\nverifyDepsBeforeRun: false\n";
+
 const MANAGERS: Manager[] = [
   {
     name: "npm",
@@ -105,6 +121,7 @@ const MANAGERS: Manager[] = [
     packageManager: null,
     lockfile: "package-lock.json",
     allowBuilds: () => ({}),
+    registryFiles: (url) => ({ ".npmrc": `registry=${url}\n` }),
     files: {},
     store: ".npm/_cacache",
     notInProject: [],
@@ -122,6 +139,8 @@ const MANAGERS: Manager[] = [
     packageManager: `yarn@${versionOf("yarn")}`,
     lockfile: "yarn.lock",
     allowBuilds: () => ({}),
+    // yarn 1 takes the registry from .npmrc too; the project's wins over the user's.
+    registryFiles: (url) => ({ ".yarnrc": `registry "${url}"\n`, ".npmrc": `registry=${url}\n` }),
     files: {},
     store: ".cache/yarn",
     notInProject: [],
@@ -145,6 +164,12 @@ const MANAGERS: Manager[] = [
       allowBuilds: (names) => ({
         dependenciesMeta: Object.fromEntries(names.map((n) => [n, { built: true }])),
       }),
+      registryFiles: (url) => ({
+        ".yarnrc.yml": BERRY_RC(linker).replace(
+          'npmRegistryServer: "http://127.0.0.1:9/"',
+          `npmRegistryServer: "${url.replace(/\/$/, "")}"\nunsafeHttpWhitelist: ["127.0.0.1"]`,
+        ),
+      }),
       files: { ".yarnrc.yml": BERRY_RC(linker) },
       store: ".yarn/berry/cache",
       notInProject: [".yarn/cache"],
@@ -164,7 +189,7 @@ const MANAGERS: Manager[] = [
     }),
   ),
   {
-    name: "pnpm",
+    name: "pnpm 10",
     tool: "pnpm",
     bin: join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"),
     packageManager: `pnpm@${versionOf("pnpm")}`,
@@ -174,12 +199,40 @@ const MANAGERS: Manager[] = [
     allowBuilds: (names) => ({
       pnpm: { onlyBuiltDependencies: names.map((n) => `${n}@${tarball(n)}`) },
     }),
+    registryFiles: (url) => ({ ".npmrc": `registry=${url}\n` }),
     files: {},
     store: ".local/share/pnpm/store",
-    notInProject: [".pnpm-store"],
+    notInProject: [".pnpm-store", "node_modules/.pnpm-store"],
     installWrites: /^$/,
     globalSafeNpm: false,
     workspaceFiles: { "pnpm-workspace.yaml": "packages:\n  - packages/*\n" },
+    workspaceDep: "workspace:*",
+    knownBugs: {},
+    cannot: {},
+  },
+  {
+    // The latest pnpm (a native binary since 12): it reads settings from pnpm-workspace.yaml and
+    // pnpm_config_* variables only, no longer package.json's "pnpm" field or npm_config_*.
+    name: `pnpm ${versionOf("pnpm-latest").split(".")[0]} (latest)`,
+    tool: "pnpm",
+    bin: join(repoRoot, "node_modules", "pnpm-latest", "pnpm"),
+    packageManager: `pnpm@${versionOf("pnpm-latest")}`,
+    lockfile: "pnpm-lock.yaml",
+    allowBuilds: () => ({}),
+    // An ignored build script is an error here, not a warning.
+    buildFiles: (names) => ({
+      "pnpm-workspace.yaml": `${PNPM_LATEST_YAML}allowBuilds:\n${names.map((n) => `  "${n}@${tarball(n)}": true\n`).join("")}`,
+    }),
+    registryFiles: (url) => ({
+      ".npmrc": `registry=${url}\n`,
+      "pnpm-workspace.yaml": PNPM_LATEST_YAML,
+    }),
+    files: { "pnpm-workspace.yaml": PNPM_LATEST_YAML },
+    store: ".local/share/pnpm/store",
+    notInProject: [".pnpm-store", "node_modules/.pnpm-store"],
+    installWrites: /^$/,
+    globalSafeNpm: false,
+    workspaceFiles: { "pnpm-workspace.yaml": `${PNPM_LATEST_YAML}packages:\n  - packages/*\n` },
     workspaceDep: "workspace:*",
     knownBugs: {},
     cannot: {},
@@ -191,6 +244,7 @@ const MANAGERS: Manager[] = [
     packageManager: `bun@${versionOf("bun")}`,
     lockfile: "bun.lock",
     allowBuilds: (names) => ({ trustedDependencies: names }),
+    registryFiles: (url) => ({ ".npmrc": `registry=${url}\n` }),
     files: {},
     store: ".bun/install/cache",
     notInProject: [],
@@ -310,7 +364,7 @@ async function bare(world: World, path: string, argv: string[], cwd: string): Pr
 const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 
 /** `it`, `it.fails` for a known bug, or `it.skip` where the cell cannot work here; and its name. */
-type TestFn = (name: string, fn: () => Promise<void> | void) => void;
+type TestFn = (name: string, fn: () => Promise<void> | void, timeout?: number) => void;
 
 function cell(manager: Manager, which: Cell, name: string): [TestFn, string] {
   const cannot = manager.cannot[which];
@@ -361,7 +415,11 @@ for (const manager of MANAGERS) {
         },
         vendor: { packed, files: ["probe-1.0.0.tgz", "greeter-1.0.0.tgz"] },
       });
-      writeFiles(world.project, { ...manager.files, "build.js": BUILD_JS });
+      writeFiles(world.project, {
+        ...manager.files,
+        ...manager.buildFiles?.(["probe"]),
+        "build.js": BUILD_JS,
+      });
       commitAll(world.project);
       plantTargets(world);
       path = toolPath(world, manager);
@@ -566,6 +624,120 @@ for (const manager of MANAGERS) {
   });
 }
 
+/** bench/registry.mjs, typed by hand (plain JS, outside the TypeScript project). */
+interface FixtureRegistry {
+  url: string;
+  stats: () => { tarballs: number; requests: number };
+  close: () => Promise<void>;
+}
+interface RegistryModule {
+  generateFixture: (options: { names: number; seed: number; topLevel: number }) => {
+    packages: Map<string, { postinstall: boolean }[]>;
+    dependencies: Record<string, string>;
+  };
+  startRegistry: (fixture: unknown) => Promise<FixtureRegistry>;
+}
+
+/**
+ * The store or cache in the private home outlives `rm -rf node_modules`: the next install takes
+ * every package from it and asks the registry for no tarball. A tree of a few packages from a
+ * fixture registry on 127.0.0.1, in registry mode (the install default); the registry counts the
+ * tarballs it serves. Control: with the private home's caches removed, the same install fetches
+ * the tarballs again — so a count that stays put means the store was used, not that none was
+ * counted.
+ */
+function warmStoreCases(manager: Manager): void {
+  describe.skipIf(unavailable !== "")(`${manager.name}: a warm store`, () => {
+    let world: World;
+    let registry: FixtureRegistry;
+    let path: string;
+    let direct: string[];
+    const env = (): { env: { PATH: string } } => ({ env: { PATH: path } });
+
+    beforeAll(async () => {
+      const registryModule = join(repoRoot, "bench", "registry.mjs");
+      const { generateFixture, startRegistry } = (await import(registryModule)) as RegistryModule;
+      // 20 names, 3 direct dependencies; no install scripts (pnpm 11+ stops at unapproved ones).
+      const fixture = generateFixture({ names: 20, seed: 12, topLevel: 3 });
+      for (const versions of fixture.packages.values()) {
+        for (const version of versions) version.postinstall = false;
+      }
+      registry = await startRegistry(fixture);
+      direct = Object.keys(fixture.dependencies);
+      world = makeWorld({
+        projectInHome: true,
+        packageJson: {
+          ...(manager.packageManager ? { packageManager: manager.packageManager } : {}),
+          dependencies: fixture.dependencies,
+        },
+      });
+      writeFiles(world.project, manager.registryFiles(registry.url));
+      commitAll(world.project);
+      path = toolPath(world, manager);
+    });
+    afterAll(async () => {
+      world?.dispose();
+      await registry?.close();
+    });
+
+    const [itWarm, warmName] = cell(
+      manager,
+      "warmStore",
+      "after `rm -rf node_modules`, installs again without fetching a tarball (control: without the private home's caches it fetches them)",
+    );
+    itWarm(
+      warmName,
+      async () => {
+        const nodeModules = join(world.project, "node_modules");
+        const install = async (): Promise<number> => {
+          const before = registry.stats().tarballs;
+          const r = await world.run(["--quiet", "install"], env());
+          expect(r.exitCode, show(r)).toBe(0);
+          // PnP keeps no node_modules: .pnp.cjs maps the packages into the cache.
+          const installed = manager.name.includes("PnP")
+            ? [join(world.project, ".pnp.cjs")]
+            : direct.map((name) => join(nodeModules, name, "package.json"));
+          for (const file of installed) expect(existsSync(file), file).toBe(true);
+          return registry.stats().tarballs - before;
+        };
+        const first = await install();
+        expect(first).toBeGreaterThan(0);
+        for (const rel of manager.notInProject) {
+          expect(existsSync(join(world.project, rel)), rel).toBe(false);
+        }
+        rmSync(nodeModules, { recursive: true, force: true });
+        expect(await install()).toBe(0);
+        // Control: the same, with the private home's caches gone, fetches every tarball again.
+        rmSync(nodeModules, { recursive: true, force: true });
+        const home = privateHome(world);
+        for (const rel of CACHE_DIRS) rmSync(join(home, rel), { recursive: true, force: true });
+        expect(await install()).toBe(first);
+      },
+      300_000,
+    );
+
+    if (manager.tool === "pnpm") {
+      it("records the store at the host's default path, which bare pnpm on the host accepts", async () => {
+        const modules = readFileSync(join(world.project, "node_modules", ".modules.yaml"), "utf8");
+        // YAML for pnpm 10, JSON (which YAML reads too) for pnpm 12.
+        const storeDir = /^\s*"?storeDir"?:\s*['"]?([^'",\n]+)/m.exec(modules)?.[1];
+        expect(storeDir).toMatch(
+          new RegExp(
+            `^${join(world.home, manager.store).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/v\\d+$`,
+          ),
+        );
+        // Bare pnpm takes the same node_modules without ERR_PNPM_UNEXPECTED_STORE (its store in
+        // the real home is empty: it fetches, from the registry that is still up).
+        const r = await bare(world, path, ["pnpm", "install", "--frozen-lockfile"], world.project);
+        expect(r.exitCode, show(r)).toBe(0);
+        expect(`${r.stdout}${r.stderr}`).not.toContain("UNEXPECTED_STORE");
+      });
+    }
+  });
+}
+
+for (const manager of MANAGERS) warmStoreCases(manager);
+
 describe.skipIf(unavailable !== "")("the probe's verdicts", () => {
   it("are npm's under every manager", () => {
     const npm = verdicts.get("npm");
@@ -607,7 +779,7 @@ function addonCases(manager: Manager, options: { name: string; node?: "nvm" }): 
         },
         vendor: { packed, files: ["addon-1.0.0.tgz", "probe-1.0.0.tgz"] },
       });
-      writeFiles(world.project, manager.files);
+      writeFiles(world.project, { ...manager.files, ...manager.buildFiles?.(["addon", "probe"]) });
       commitAll(world.project);
       plantTargets(world);
       path = toolPath(world, manager);

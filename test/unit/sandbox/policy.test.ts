@@ -7,6 +7,7 @@ import {
   isSecretName,
   type Mount,
   mountPointInPrivateHome,
+  NO_SETTINGS,
   type Policy,
   privateHomeDir,
   resolvePolicy,
@@ -558,5 +559,54 @@ describe("the registry gateway and the user's cafile", () => {
     expect(data).toContain("cafile=/run/safe-npm/ca.pem");
     expect(data).not.toContain("/etc/corp/ca.pem");
     expect(policy.env.npm_config_cafile).toBe("/run/safe-npm/ca.pem");
+  });
+});
+
+describe("pnpm's settings", () => {
+  const withTool = (bin: string, home: "private" | "project" = "private"): Policy =>
+    resolvePolicy(
+      baseInput({
+        input: {
+          tools: [{ bin, real: "/usr/local/lib/pnpm/pnpm", prefix: "/usr/local/lib/pnpm" }],
+          command: [bin.split("/").pop() ?? "", "install"],
+          ...(home === "project" ? { settings: { ...NO_SETTINGS, home: "project" } } : {}),
+        },
+      }),
+    );
+  const pnpmVars = (policy: Policy): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries(policy.env).filter(([k]) => /^(npm|pnpm)_config_store_dir$/.test(k)),
+    );
+
+  // pnpm 10 reads npm_config_*, pnpm 11 and 12 only pnpm_config_*: without the second, pnpm 12
+  // put its store in node_modules/.pnpm-store, which `rm -rf node_modules` deletes.
+  it.each([
+    ["/usr/local/bin/pnpm", "private", `${HOME}/.local/share/pnpm/store`],
+    ["/usr/local/bin/pnpx", "private", `${HOME}/.local/share/pnpm/store`],
+    ["/usr/local/bin/pnpm", "project", `${PROJECT}/.local/share/pnpm/store`],
+  ] as const)("%s with home %s: the store at %s, for every pnpm", (bin, home, store) => {
+    expect(pnpmVars(withTool(bin, home))).toEqual({
+      npm_config_store_dir: store,
+      pnpm_config_store_dir: store,
+    });
+  });
+
+  // pnpm 11+ reached otherwise (exec, a script, npx pnpm) reads pnpm_config_*; npm would warn
+  // about an npm_config_* key it does not know.
+  it("sets only pnpm_config_store_dir for other managers", () => {
+    const store = `${HOME}/.local/share/pnpm/store`;
+    expect(pnpmVars(withTool("/usr/local/bin/yarn"))).toEqual({ pnpm_config_store_dir: store });
+    expect(pnpmVars(resolvePolicy(baseInput()))).toEqual({ pnpm_config_store_dir: store });
+  });
+
+  it("puts the store where the private home binds pnpm's cache directory", () => {
+    const policy = withTool("/usr/local/bin/pnpm");
+    const store = policy.env.pnpm_config_store_dir;
+    expect(CACHE_DIRS.map((rel) => `${HOME}/${rel}`)).toContain(store);
+    expect(policy.mounts).toContainEqual({
+      kind: "bind",
+      src: `${PRIVATE_HOME}/.local/share/pnpm/store`,
+      dest: store,
+    });
   });
 });
