@@ -23,11 +23,17 @@ for (const projectInHome of [true, false]) {
       let homeBefore: Record<string, string>;
       const reports: Report[] = [];
 
+      // The home without the project and without safe-npm's own host state (the registry
+      // gateway's local CA in ~/.local/state/safe-npm, written by safe-npm on the host; the
+      // sandbox never sees it — test/unit/network/ca.test.ts and the gateway e2e test cover it).
       const homeSnapshot = (): Record<string, string> => {
         const rel = relative(world.home, world.project);
         return Object.fromEntries(
           Object.entries(world.snapshot(world.home)).filter(
-            ([path]) => !path.startsWith(`${rel}/`),
+            ([path]) =>
+              !path.startsWith(`${rel}/`) &&
+              !path.startsWith(".local/state/safe-npm/") &&
+              ![".local/", ".local/state/"].includes(path),
           ),
         );
       };
