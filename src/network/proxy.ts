@@ -221,7 +221,19 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     target: { host: string; port: number; key: string },
   ): void => {
     const row = hostStats(target.key);
+    const framing = bodyFraming(req.method ?? "GET", req.rawHeaders);
+    if (typeof framing === "string") {
+      badRequests++;
+      // The body is neither read nor forwarded, so the connection cannot carry another request.
+      res.shouldKeepAlive = false;
+      respond(res, 400, `safe-npm: ${framing}`);
+      req.resume();
+      return;
+    }
     let headers = forwardHeaders(req.rawHeaders, url.host);
+    // The client's Transfer-Encoding is hop-by-hop and dropped: a body without a length is
+    // re-framed as chunked explicitly, never left to node's per-method default (none for GET).
+    if (framing.chunked) headers.push("Transfer-Encoding", "chunked");
     if (hook?.hosts.has(target.key)) {
       const method = req.method ?? "GET";
       let decision: ReturnType<RegistryHook["decide"]>;
@@ -271,6 +283,15 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     let bodyBytes = 0;
     req.on("data", (chunk: Buffer) => {
       bodyBytes += chunk.length;
+      // Never a byte beyond the framed length: it would be read upstream as the next request.
+      if (framing.contentLength !== null && bodyBytes > framing.contentLength) {
+        upReq.destroy();
+        res.destroy();
+      }
+    });
+    // A body cut short leaves the upstream connection mid-request: it must not be reused.
+    req.once("close", () => {
+      if (!req.complete) upReq.destroy();
     });
     let timedOut = false;
     upReq.on("timeout", () => {
@@ -288,7 +309,15 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         row.bytesDown += chunk.length;
       });
       upRes.on("close", () => {
-        if (!upRes.complete) res.destroy();
+        if (!upRes.complete) {
+          res.destroy();
+          upReq.destroy();
+        }
+      });
+      // An answer before the whole body went up (an early 401, 413): the connection is closed
+      // rather than pooled with part of a request still owed to it.
+      upRes.once("end", () => {
+        if (!req.complete) upReq.destroy();
       });
       const status = upRes.statusCode ?? 502;
       res.writeHead(
@@ -688,6 +717,49 @@ function forwardHeaders(raw: readonly string[], host: string | null): string[] {
     out.push(name, raw[i + 1] ?? "");
   }
   return out;
+}
+
+/** Methods whose requests carry no body (RFC 9110 §9.3): one sent with them is refused. */
+const BODYLESS = new Set(["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"]);
+
+/**
+ * How a request's body is framed, from its raw headers — or why it is refused. The upstream
+ * pool makes framing a security matter: bytes beyond what the upstream reads as this request's
+ * body are read as the next request, which would carry the next request's credential. So a body
+ * on a bodyless method (node's client would write it unframed), conflicting or malformed
+ * lengths, and any transfer coding but `chunked` are refused (RFC 9112 §6.3).
+ */
+export function bodyFraming(
+  method: string,
+  raw: readonly string[],
+): { contentLength: number | null; chunked: boolean } | string {
+  const lengths: string[] = [];
+  const codings: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]?.toLowerCase();
+    const value = raw[i + 1] ?? "";
+    if (name === "content-length") lengths.push(...value.split(",").map((v) => v.trim()));
+    else if (name === "transfer-encoding") codings.push(...value.split(",").map((v) => v.trim()));
+  }
+  if (lengths.length > 0 && codings.length > 0) {
+    return "a request with both Content-Length and Transfer-Encoding is refused";
+  }
+  let contentLength: number | null = null;
+  if (lengths.length > 0) {
+    const first = lengths[0] ?? "";
+    if (!/^\d{1,15}$/.test(first) || lengths.some((v) => v !== first)) {
+      return "invalid Content-Length";
+    }
+    contentLength = Number(first);
+  }
+  const chunked = codings.length > 0;
+  if (chunked && (codings.length !== 1 || codings[0]?.toLowerCase() !== "chunked")) {
+    return "only Transfer-Encoding: chunked is accepted";
+  }
+  if (BODYLESS.has(method.toUpperCase()) && (chunked || (contentLength ?? 0) > 0)) {
+    return `a ${method.toUpperCase()} request with a body is refused`;
+  }
+  return { contentLength, chunked };
 }
 
 /** `raw` (name, value, name, value…) without every header called `name` (lower case). */
