@@ -15,7 +15,8 @@ import { requireNode, requirePrepared, resolveTools, toolchainInput } from "../h
 import type { AllowEntry } from "../network/allowlist.js";
 import type { RegistryHook } from "../network/gateway-hook.js";
 import { bridgeHostPath } from "../network/inside.js";
-import { forwarderSource, watchPorts } from "../network/ports.js";
+import { loopbackPorts } from "../network/loopback.js";
+import { forwarderSource, type PortOptions, watchPorts } from "../network/ports.js";
 import type { NetworkProxy, ProxyOptions } from "../network/proxy.js";
 import {
   readProjectFile,
@@ -188,7 +189,13 @@ export async function sandboxRun(
       : rules !== null
         ? { options: { registryHook: rules.hook }, cafileConfigured: false }
         : null;
-  return withProxy(network, allow, gateway?.options ?? {}, options.verbose, out, async (proxy) => {
+  // Ports forwarded into the sandbox this run: the proxy never dials them on loopback.
+  const forwarded = new Set<number>();
+  const proxyOptions = {
+    ...gateway?.options,
+    forwardedPort: (port: number) => forwarded.has(port),
+  };
+  return withProxy(network, allow, proxyOptions, options.verbose, out, async (proxy) => {
     const policy = resolvePolicy({
       ...input,
       proxy:
@@ -203,7 +210,8 @@ export async function sandboxRun(
             },
     });
     if (options.verbose) out.stderr(describe(policy));
-    const outcome = await withPorts(ports, bridgePort, host, project, out, (onReady) =>
+    const portGuard = { forwarded, registryPorts: loopbackPorts(allow) };
+    const outcome = await withPorts(ports, bridgePort, portGuard, host, project, out, (onReady) =>
       runGuarded(bwrap, buildBwrapArgs(policy, seccomp), policy, project.root, {
         watch: guards.watch,
         install: request.cls === "install" && !publish,
@@ -343,6 +351,7 @@ export async function hostRun(
 async function withPorts<T>(
   ports: EffectiveSettings["ports"] | null,
   bridgePort: number,
+  guard: Pick<PortOptions, "forwarded" | "registryPorts">,
   host: HostInfo,
   project: Project,
   out: Output,
@@ -358,6 +367,7 @@ async function withPorts<T>(
   const watcher = watchPorts({
     fixed: ports.fixed,
     exclude: bridgePort === 0 ? [] : [bridgePort],
+    ...guard,
     report: (line) => out.stderr(`safe-npm: ${line}\n`),
     start: async (pid) => {
       if (host.nsenter === null)

@@ -26,6 +26,7 @@ import { SafeNpmError } from "../errors.js";
 import { type Allowlist, canonicalHost, dialHost, hostPort, isAllowed } from "./allowlist.js";
 import type { LocalCa } from "./ca.js";
 import type { RegistryHook } from "./gateway-hook.js";
+import { guardedLookup, isLoopbackAddress, LOOP_REFUSED, loopRefusal } from "./loopback.js";
 import { createResolver, type Resolver } from "./resolver.js";
 
 export interface ProxyOptions {
@@ -56,6 +57,12 @@ export interface ProxyOptions {
   upstreamCa?: readonly string[] | undefined;
   /** Name lookups for upstream dials, cached per host (default: a new cache per proxy). */
   resolver?: Resolver | undefined;
+  /**
+   * Whether port forwarding listens on the host's loopback at this port (for this run): such a
+   * port relays into the sandbox, so the proxy never dials it on a loopback address — checked
+   * at dial time, after name resolution — and answers 403 instead (see loopback.ts).
+   */
+  forwardedPort?: ((port: number) => boolean) | undefined;
 }
 
 export interface HostStats {
@@ -75,6 +82,8 @@ export interface HostStats {
   refusedSamples: { request: string; reason: string }[];
   /** Gateway hosts: TLS handshakes the client gave up on (it does not trust the local CA). */
   handshakeFailures: number;
+  /** Dials refused because the address is loopback and the port is forwarded into the sandbox. */
+  loopsRefused: number;
 }
 
 export interface ProxyStats {
@@ -129,6 +138,15 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const resolver = options.resolver ?? createResolver();
   const hook = options.registryHook ?? null;
   const upstreamCa = options.upstreamCa ?? [];
+  const forwardedPort = options.forwardedPort ?? null;
+  /** A dial to an IP literal skips `lookup`: checked here. True: refuse, it loops into the sandbox. */
+  const loopsBack = (target: { host: string; port: number }): boolean =>
+    forwardedPort !== null &&
+    forwardedPort(target.port) &&
+    isLoopbackAddress(dialHost(target.host));
+  /** The lookup for a dial to `port`: loopback answers refused when the port is forwarded. */
+  const lookupFor = (port: number): net.LookupFunction =>
+    forwardedPort === null ? resolver.lookup : guardedLookup(resolver.lookup, port, forwardedPort);
 
   // mkdtemp creates the directory 0700: no other user can reach the socket inside.
   const dir = await mkdtemp(join(options.socketDir ?? tmpdir(), "safe-npm-net-"));
@@ -189,6 +207,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         refusedRequests: 0,
         refusedSamples: [],
         handshakeFailures: 0,
+        loopsRefused: 0,
       };
       hosts.set(target, row);
     }
@@ -227,6 +246,13 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       // The body is neither read nor forwarded, so the connection cannot carry another request.
       res.shouldKeepAlive = false;
       respond(res, 400, `safe-npm: ${framing}`);
+      req.resume();
+      return;
+    }
+    if (loopsBack(target)) {
+      row.loopsRefused++;
+      res.shouldKeepAlive = false;
+      respond(res, 403, loopReason(target.key));
       req.resume();
       return;
     }
@@ -275,11 +301,23 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       headers,
       setHost: false,
       agent: https_ ? tlsAgent : agent,
-      lookup: resolver.lookup,
+      lookup: lookupFor(target.port),
       timeout: idleTimeout,
       ...(https_ && net.isIP(target.host) === 0 ? { servername: target.host } : {}),
     });
-    upReq.on("socket", (socket: net.Socket) => track(socket));
+    upReq.on("socket", (socket: net.Socket) => {
+      track(socket);
+      // A pooled connection made before the port was forwarded: not reused once it is.
+      const address = socket.remoteAddress;
+      if (
+        forwardedPort !== null &&
+        address !== undefined &&
+        isLoopbackAddress(address) &&
+        forwardedPort(socket.remotePort ?? 0)
+      ) {
+        upReq.destroy(loopRefusal(address, socket.remotePort ?? 0));
+      }
+    });
     let bodyBytes = 0;
     req.on("data", (chunk: Buffer) => {
       bodyBytes += chunk.length;
@@ -299,7 +337,11 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       upReq.destroy();
     });
     upReq.on("error", (error: NodeJS.ErrnoException) => {
-      if (res.headersSent) res.destroy();
+      if (error.code === LOOP_REFUSED) {
+        row.loopsRefused++;
+        row.connections--;
+        respond(res, 403, loopReason(target.key));
+      } else if (res.headersSent) res.destroy();
       else if (timedOut) respond(res, 504, `${target.key} did not answer in time`);
       else respond(res, 502, `cannot reach ${target.key}: ${error.code ?? error.message}`);
     });
@@ -452,11 +494,16 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       return;
     }
     const row = hostStats(key);
+    if (loopsBack(target)) {
+      row.loopsRefused++;
+      respondRaw(client, 403, loopReason(key));
+      return;
+    }
     row.connections++;
     const upstream = net.connect({
       host: dialHost(target.host),
       port: target.port,
-      lookup: resolver.lookup,
+      lookup: lookupFor(target.port),
     });
     track(upstream);
     liveUpstreams.set(upstream, row);
@@ -468,7 +515,11 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       upstream.destroy();
     });
     upstream.on("error", (error: NodeJS.ErrnoException) => {
-      if (!established) {
+      if (!established && error.code === LOOP_REFUSED) {
+        row.loopsRefused++;
+        row.connections--;
+        respondRaw(client, 403, loopReason(key));
+      } else if (!established) {
         resolver.forget(target.host);
         respondRaw(client, 502, `cannot reach ${key}: ${error.code ?? error.message}`);
       } else client.destroy();
@@ -650,6 +701,12 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
           : "";
       lines.push(`refused ${n} to the registry ${row.target}: ${shown.join("; ")}${more}`);
     }
+    if (row.loopsRefused > 0) {
+      const n = row.loopsRefused === 1 ? "1 connection" : `${row.loopsRefused} connections`;
+      lines.push(
+        `refused ${n} to ${row.target}: that port is forwarded into the sandbox, so the host's proxy would reach the sandbox's own server`,
+      );
+    }
     if (row.handshakeFailures > 0) {
       lines.push(
         `${row.handshakeFailures} TLS connection(s) to ${row.target} failed: the client did not accept safe-npm's local CA`,
@@ -680,6 +737,10 @@ function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function loopReason(target: string): string {
+  return `safe-npm: ${target} is refused: that port on the host's loopback is forwarded into the sandbox`;
 }
 
 function refusalReason(target: string): string {
