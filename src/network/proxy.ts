@@ -141,9 +141,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const forwardedPort = options.forwardedPort ?? null;
   /** A dial to an IP literal skips `lookup`: checked here. True: refuse, it loops into the sandbox. */
   const loopsBack = (target: { host: string; port: number }): boolean =>
-    forwardedPort !== null &&
-    forwardedPort(target.port) &&
-    isLoopbackAddress(dialHost(target.host));
+    forwardedPort?.(target.port) === true && isLoopbackAddress(dialHost(target.host));
   /** The lookup for a dial to `port`: loopback answers refused when the port is forwarded. */
   const lookupFor = (port: number): net.LookupFunction =>
     forwardedPort === null ? resolver.lookup : guardedLookup(resolver.lookup, port, forwardedPort);
