@@ -429,11 +429,14 @@ async function gatewayOptions(
   } catch {
     // none, or not a regular file (the allowlist step has refused a link already)
   }
+  const place = setup.localCaPlace(ctx.host, ctx.project.root);
+  if (place.notice !== null) out.stderr(`safe-npm: ${place.notice}\n`);
+  if (place.dir === null) return plain;
   const cas = setup.hostCertificates(ctx.host, projectNpmrc);
   return {
     options: {
       registryHook: hook,
-      caDir: setup.localCaDir(ctx.host),
+      caDir: place.dir,
       upstreamCa: cas.certificates,
     },
     cafileConfigured: cas.cafileConfigured,
