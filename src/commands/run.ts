@@ -23,7 +23,8 @@ import { requireNode, requirePrepared, resolveTools, toolchainInput } from "../h
 import type { AllowEntry } from "../network/allowlist.js";
 import type { RegistryHook } from "../network/gateway-hook.js";
 import { bridgeHostPath } from "../network/inside.js";
-import { forwarderSource, watchPorts } from "../network/ports.js";
+import { loopbackPorts } from "../network/loopback.js";
+import { forwarderSource, type PortOptions, watchPorts } from "../network/ports.js";
 import type { NetworkProxy, ProxyOptions } from "../network/proxy.js";
 import {
   readProjectFile,
@@ -234,48 +235,47 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
         : rules !== null
           ? { options: { registryHook: rules.hook }, cafileConfigured: false }
           : null;
-    return withProxy(
-      network,
-      allow,
-      gateway?.options ?? {},
-      options.verbose,
-      out,
-      timing,
-      async (proxy) => {
-        const policy = resolvePolicy({
-          ...input,
-          proxy:
-            proxy === null
-              ? null
-              : {
-                  socketPath: proxy.socketPath,
-                  bridgePath: bridgeHostPath(),
-                  port: bridgePort,
-                  caBundlePath: proxy.caBundlePath,
-                  cafileConfigured: gateway?.cafileConfigured ?? false,
-                },
-        });
-        if (options.verbose) out.stderr(describe(policy));
-        const invocation = buildBwrapArgs(policy, seccomp);
-        timing.mark("policy, bwrap arguments");
-        const outcome = await withPorts(ports, bridgePort, host, project, out, (onReady) =>
-          runGuarded(bwrap, invocation, policy, project.root, {
-            watch: guards.watch,
-            install: request.cls === "install" && !publish,
-            // The after-run check names the project's files: printed as escapes, never raw.
-            report: (text) => out.stderr(printableLines(text)),
-            journal: join(host.cacheHome, "safe-npm", "runs"),
-            ...(onReady ? { onReady } : {}),
-            ...(scratch ? { topLevel: recordTopLevel(project.root) } : {}),
-            timing,
-          }),
-        ).finally(recordUse);
-        // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
-        if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
-          throw sandboxFailed(host.uid, outcome.exitCode);
-        return outcome.exitCode;
-      },
-    );
+    // Ports forwarded into the sandbox this run: the proxy never dials them on loopback.
+    const forwarded = new Set<number>();
+    const proxyOptions = {
+      ...gateway?.options,
+      forwardedPort: (port: number) => forwarded.has(port),
+    };
+    return withProxy(network, allow, proxyOptions, options.verbose, out, timing, async (proxy) => {
+      const policy = resolvePolicy({
+        ...input,
+        proxy:
+          proxy === null
+            ? null
+            : {
+                socketPath: proxy.socketPath,
+                bridgePath: bridgeHostPath(),
+                port: bridgePort,
+                caBundlePath: proxy.caBundlePath,
+                cafileConfigured: gateway?.cafileConfigured ?? false,
+              },
+      });
+      if (options.verbose) out.stderr(describe(policy));
+      const invocation = buildBwrapArgs(policy, seccomp);
+      timing.mark("policy, bwrap arguments");
+      const portGuard = { forwarded, registryPorts: loopbackPorts(allow) };
+      const outcome = await withPorts(ports, bridgePort, portGuard, host, project, out, (onReady) =>
+        runGuarded(bwrap, invocation, policy, project.root, {
+          watch: guards.watch,
+          install: request.cls === "install" && !publish,
+          // The after-run check names the project's files: printed as escapes, never raw.
+          report: (text) => out.stderr(printableLines(text)),
+          journal: join(host.cacheHome, "safe-npm", "runs"),
+          ...(onReady ? { onReady } : {}),
+          ...(scratch ? { topLevel: recordTopLevel(project.root) } : {}),
+          timing,
+        }),
+      ).finally(recordUse);
+      // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
+      if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
+        throw sandboxFailed(host.uid, outcome.exitCode);
+      return outcome.exitCode;
+    });
   }
 }
 
@@ -459,6 +459,7 @@ export async function hostRun(
 async function withPorts<T>(
   ports: EffectiveSettings["ports"] | null,
   bridgePort: number,
+  guard: Pick<PortOptions, "forwarded" | "registryPorts">,
   host: HostInfo,
   project: Project,
   out: Output,
@@ -474,6 +475,7 @@ async function withPorts<T>(
   const watcher = watchPorts({
     fixed: ports.fixed,
     exclude: bridgePort === 0 ? [] : [bridgePort],
+    ...guard,
     report: (line) => out.stderr(`safe-npm: ${line}\n`),
     start: async (pid) => {
       if (host.nsenter === null)
@@ -535,11 +537,14 @@ async function gatewayOptions(
   } catch {
     // none, or not a regular file (the allowlist step has refused a link already)
   }
+  const place = setup.localCaPlace(ctx.host, ctx.project.root);
+  if (place.notice !== null) out.stderr(`safe-npm: ${place.notice}\n`);
+  if (place.dir === null) return plain;
   const cas = setup.hostCertificates(ctx.host, projectNpmrc);
   return {
     options: {
       registryHook: hook,
-      caDir: setup.localCaDir(ctx.host),
+      caDir: place.dir,
       upstreamCa: cas.certificates,
     },
     cafileConfigured: cas.cafileConfigured,

@@ -3,7 +3,9 @@
  * lives, which certificates the user trusts besides the system's (npm's `cafile`,
  * `NODE_EXTRA_CA_CERTS`), and which package managers can be made to trust the local CA.
  */
-import { isAbsolute, join } from "node:path";
+import { existsSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute, join, sep } from "node:path";
+import { mayBeInProject } from "../cli/codecache.js";
 import type { HostInfo } from "../host/host.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { readRegularFile } from "../sandbox/safepath.js";
@@ -18,6 +20,55 @@ export function localCaDir(host: Pick<HostInfo, "env" | "home">): string {
     "safe-npm",
     "ca",
   );
+}
+
+/**
+ * Whether `dir` lies where a sandbox may write or read it: in the project, or below any
+ * package.json (the rule of the V8 code cache, cli/codecache.ts). A directory not made yet is
+ * judged by its nearest existing ancestor.
+ */
+export function mayBeInProjectDir(dir: string, projectRoot: string): boolean {
+  let existing = dir;
+  while (!existsSync(existing)) {
+    const parent = dirname(existing);
+    if (parent === existing) return true;
+    existing = parent;
+  }
+  let real: string;
+  let root: string;
+  try {
+    real = realpathSync(existing);
+    root = realpathSync(projectRoot);
+  } catch {
+    return true;
+  }
+  if (real === root || real.startsWith(`${root}${sep}`)) return true;
+  return mayBeInProject(real);
+}
+
+/**
+ * Where this run's local CA lives. Its key must never be where code inside can read it: with
+ * `XDG_STATE_HOME` in a project (`$PWD/.state` in CI), the CA goes to `~/.local/state` instead,
+ * and when that is in a project too, there is no gateway (https registries stay opaque tunnels).
+ * `notice`: the line to print when the usual place was not taken.
+ */
+export function localCaPlace(
+  host: Pick<HostInfo, "env" | "home">,
+  projectRoot: string,
+): { dir: string | null; notice: string | null } {
+  const usual = localCaDir(host);
+  if (!mayBeInProjectDir(usual, projectRoot)) return { dir: usual, notice: null };
+  const fallback = join(host.home, ".local", "state", "safe-npm", "ca");
+  if (fallback !== usual && !mayBeInProjectDir(fallback, projectRoot)) {
+    return {
+      dir: fallback,
+      notice: `the local CA is kept in ${fallback}, not in ${usual}: that lies in a project, where code in the sandbox could read its key (set XDG_STATE_HOME outside any project)`,
+    };
+  }
+  return {
+    dir: null,
+    notice: `the local CA's directory ${usual} lies in a project, where code in the sandbox could read its key: https registry requests pass through an opaque tunnel (set XDG_STATE_HOME outside any project)`,
+  };
 }
 
 export interface HostCas {

@@ -139,6 +139,16 @@ export interface PortOptions {
   fixed: readonly number[];
   /** Never forwarded: the registry bridge's own listener. */
   exclude: readonly number[];
+  /**
+   * Never forwarded, with a line saying why: ports the allowlist names on the host's loopback
+   * (a registry there). Forwarded, the host's proxy would reach the sandbox's server on them.
+   */
+  registryPorts?: ReadonlySet<number> | undefined;
+  /**
+   * Filled with each port as it is about to be forwarded (and emptied of it if that fails):
+   * the proxy reads it to never dial those ports on loopback.
+   */
+  forwarded?: Set<number> | undefined;
   report: (line: string) => void;
   /** Starts the forwarding side (network/forward.ts, a lazy chunk) in the sandbox's namespace. */
   start: (pid: number) => Promise<Forwarding>;
@@ -177,10 +187,19 @@ export function watchPorts(options: PortOptions): {
   };
   const forward = (pid: number, port: number, targets: Targets): void => {
     seen.add(port);
+    if (options.registryPorts?.has(port)) {
+      options.report(
+        `port ${port} is not forwarded: the allowed hosts name a registry on the host's localhost:${port}, which the sandbox must not stand in for`,
+      );
+      return;
+    }
+    // Before the listener exists: the proxy must know of it from its first connection on.
+    options.forwarded?.add(port);
     // One at a time, in order: each line printed once its listener is up.
     chain = chain.then(async () => {
       const f = await forwarder(pid);
-      if (f !== null && !closed) await f.add(port, targets);
+      const added = f !== null && !closed && (await f.add(port, targets));
+      if (!added) options.forwarded?.delete(port);
     });
   };
   const poll = (pid: number): void => {

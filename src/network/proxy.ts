@@ -26,6 +26,7 @@ import { SafeNpmError } from "../errors.js";
 import { type Allowlist, canonicalHost, dialHost, hostPort, isAllowed } from "./allowlist.js";
 import type { LocalCa } from "./ca.js";
 import type { RegistryHook } from "./gateway-hook.js";
+import { guardedLookup, isLoopbackAddress, LOOP_REFUSED, loopRefusal } from "./loopback.js";
 import { createResolver, type Resolver } from "./resolver.js";
 
 export interface ProxyOptions {
@@ -56,6 +57,12 @@ export interface ProxyOptions {
   upstreamCa?: readonly string[] | undefined;
   /** Name lookups for upstream dials, cached per host (default: a new cache per proxy). */
   resolver?: Resolver | undefined;
+  /**
+   * Whether port forwarding listens on the host's loopback at this port (for this run): such a
+   * port relays into the sandbox, so the proxy never dials it on a loopback address — checked
+   * at dial time, after name resolution — and answers 403 instead (see loopback.ts).
+   */
+  forwardedPort?: ((port: number) => boolean) | undefined;
 }
 
 export interface HostStats {
@@ -75,6 +82,8 @@ export interface HostStats {
   refusedSamples: { request: string; reason: string }[];
   /** Gateway hosts: TLS handshakes the client gave up on (it does not trust the local CA). */
   handshakeFailures: number;
+  /** Dials refused because the address is loopback and the port is forwarded into the sandbox. */
+  loopsRefused: number;
 }
 
 export interface ProxyStats {
@@ -129,6 +138,13 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const resolver = options.resolver ?? createResolver();
   const hook = options.registryHook ?? null;
   const upstreamCa = options.upstreamCa ?? [];
+  const forwardedPort = options.forwardedPort ?? null;
+  /** A dial to an IP literal skips `lookup`: checked here. True: refuse, it loops into the sandbox. */
+  const loopsBack = (target: { host: string; port: number }): boolean =>
+    forwardedPort?.(target.port) === true && isLoopbackAddress(dialHost(target.host));
+  /** The lookup for a dial to `port`: loopback answers refused when the port is forwarded. */
+  const lookupFor = (port: number): net.LookupFunction =>
+    forwardedPort === null ? resolver.lookup : guardedLookup(resolver.lookup, port, forwardedPort);
 
   // mkdtemp creates the directory 0700: no other user can reach the socket inside.
   const dir = await mkdtemp(join(options.socketDir ?? tmpdir(), "safe-npm-net-"));
@@ -189,6 +205,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         refusedRequests: 0,
         refusedSamples: [],
         handshakeFailures: 0,
+        loopsRefused: 0,
       };
       hosts.set(target, row);
     }
@@ -221,7 +238,26 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     target: { host: string; port: number; key: string },
   ): void => {
     const row = hostStats(target.key);
+    const framing = bodyFraming(req.method ?? "GET", req.rawHeaders);
+    if (typeof framing === "string") {
+      badRequests++;
+      // The body is neither read nor forwarded, so the connection cannot carry another request.
+      res.shouldKeepAlive = false;
+      respond(res, 400, `safe-npm: ${framing}`);
+      req.resume();
+      return;
+    }
+    if (loopsBack(target)) {
+      row.loopsRefused++;
+      res.shouldKeepAlive = false;
+      respond(res, 403, loopReason(target.key));
+      req.resume();
+      return;
+    }
     let headers = forwardHeaders(req.rawHeaders, url.host);
+    // The client's Transfer-Encoding is hop-by-hop and dropped: a body without a length is
+    // re-framed as chunked explicitly, never left to node's per-method default (none for GET).
+    if (framing.chunked) headers.push("Transfer-Encoding", "chunked");
     if (hook?.hosts.has(target.key)) {
       const method = req.method ?? "GET";
       let decision: ReturnType<RegistryHook["decide"]>;
@@ -263,14 +299,35 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       headers,
       setHost: false,
       agent: https_ ? tlsAgent : agent,
-      lookup: resolver.lookup,
+      lookup: lookupFor(target.port),
       timeout: idleTimeout,
       ...(https_ && net.isIP(target.host) === 0 ? { servername: target.host } : {}),
     });
-    upReq.on("socket", (socket: net.Socket) => track(socket));
+    upReq.on("socket", (socket: net.Socket) => {
+      track(socket);
+      // A pooled connection made before the port was forwarded: not reused once it is.
+      const address = socket.remoteAddress;
+      if (
+        forwardedPort !== null &&
+        address !== undefined &&
+        isLoopbackAddress(address) &&
+        forwardedPort(socket.remotePort ?? 0)
+      ) {
+        upReq.destroy(loopRefusal(address, socket.remotePort ?? 0));
+      }
+    });
     let bodyBytes = 0;
     req.on("data", (chunk: Buffer) => {
       bodyBytes += chunk.length;
+      // Never a byte beyond the framed length: it would be read upstream as the next request.
+      if (framing.contentLength !== null && bodyBytes > framing.contentLength) {
+        upReq.destroy();
+        res.destroy();
+      }
+    });
+    // A body cut short leaves the upstream connection mid-request: it must not be reused.
+    req.once("close", () => {
+      if (!req.complete) upReq.destroy();
     });
     let timedOut = false;
     upReq.on("timeout", () => {
@@ -278,7 +335,11 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       upReq.destroy();
     });
     upReq.on("error", (error: NodeJS.ErrnoException) => {
-      if (res.headersSent) res.destroy();
+      if (error.code === LOOP_REFUSED) {
+        row.loopsRefused++;
+        row.connections--;
+        respond(res, 403, loopReason(target.key));
+      } else if (res.headersSent) res.destroy();
       else if (timedOut) respond(res, 504, `${target.key} did not answer in time`);
       else respond(res, 502, `cannot reach ${target.key}: ${error.code ?? error.message}`);
     });
@@ -288,7 +349,15 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         row.bytesDown += chunk.length;
       });
       upRes.on("close", () => {
-        if (!upRes.complete) res.destroy();
+        if (!upRes.complete) {
+          res.destroy();
+          upReq.destroy();
+        }
+      });
+      // An answer before the whole body went up (an early 401, 413): the connection is closed
+      // rather than pooled with part of a request still owed to it.
+      upRes.once("end", () => {
+        if (!req.complete) upReq.destroy();
       });
       const status = upRes.statusCode ?? 502;
       res.writeHead(
@@ -423,11 +492,16 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       return;
     }
     const row = hostStats(key);
+    if (loopsBack(target)) {
+      row.loopsRefused++;
+      respondRaw(client, 403, loopReason(key));
+      return;
+    }
     row.connections++;
     const upstream = net.connect({
       host: dialHost(target.host),
       port: target.port,
-      lookup: resolver.lookup,
+      lookup: lookupFor(target.port),
     });
     track(upstream);
     liveUpstreams.set(upstream, row);
@@ -439,7 +513,11 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       upstream.destroy();
     });
     upstream.on("error", (error: NodeJS.ErrnoException) => {
-      if (!established) {
+      if (!established && error.code === LOOP_REFUSED) {
+        row.loopsRefused++;
+        row.connections--;
+        respondRaw(client, 403, loopReason(key));
+      } else if (!established) {
         resolver.forget(target.host);
         respondRaw(client, 502, `cannot reach ${key}: ${error.code ?? error.message}`);
       } else client.destroy();
@@ -621,6 +699,12 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
           : "";
       lines.push(`refused ${n} to the registry ${row.target}: ${shown.join("; ")}${more}`);
     }
+    if (row.loopsRefused > 0) {
+      const n = row.loopsRefused === 1 ? "1 connection" : `${row.loopsRefused} connections`;
+      lines.push(
+        `refused ${n} to ${row.target}: that port is forwarded into the sandbox, so the host's proxy would reach the sandbox's own server`,
+      );
+    }
     if (row.handshakeFailures > 0) {
       lines.push(
         `${row.handshakeFailures} TLS connection(s) to ${row.target} failed: the client did not accept safe-npm's local CA`,
@@ -651,6 +735,10 @@ function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function loopReason(target: string): string {
+  return `safe-npm: ${target} is refused: that port on the host's loopback is forwarded into the sandbox`;
 }
 
 function refusalReason(target: string): string {
@@ -688,6 +776,49 @@ function forwardHeaders(raw: readonly string[], host: string | null): string[] {
     out.push(name, raw[i + 1] ?? "");
   }
   return out;
+}
+
+/** Methods whose requests carry no body (RFC 9110 §9.3): one sent with them is refused. */
+const BODYLESS = new Set(["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"]);
+
+/**
+ * How a request's body is framed, from its raw headers — or why it is refused. The upstream
+ * pool makes framing a security matter: bytes beyond what the upstream reads as this request's
+ * body are read as the next request, which would carry the next request's credential. So a body
+ * on a bodyless method (node's client would write it unframed), conflicting or malformed
+ * lengths, and any transfer coding but `chunked` are refused (RFC 9112 §6.3).
+ */
+export function bodyFraming(
+  method: string,
+  raw: readonly string[],
+): { contentLength: number | null; chunked: boolean } | string {
+  const lengths: string[] = [];
+  const codings: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]?.toLowerCase();
+    const value = raw[i + 1] ?? "";
+    if (name === "content-length") lengths.push(...value.split(",").map((v) => v.trim()));
+    else if (name === "transfer-encoding") codings.push(...value.split(",").map((v) => v.trim()));
+  }
+  if (lengths.length > 0 && codings.length > 0) {
+    return "a request with both Content-Length and Transfer-Encoding is refused";
+  }
+  let contentLength: number | null = null;
+  if (lengths.length > 0) {
+    const first = lengths[0] ?? "";
+    if (!/^\d{1,15}$/.test(first) || lengths.some((v) => v !== first)) {
+      return "invalid Content-Length";
+    }
+    contentLength = Number(first);
+  }
+  const chunked = codings.length > 0;
+  if (chunked && (codings.length !== 1 || codings[0]?.toLowerCase() !== "chunked")) {
+    return "only Transfer-Encoding: chunked is accepted";
+  }
+  if (BODYLESS.has(method.toUpperCase()) && (chunked || (contentLength ?? 0) > 0)) {
+    return `a ${method.toUpperCase()} request with a body is refused`;
+  }
+  return { contentLength, chunked };
 }
 
 /** `raw` (name, value, name, value…) without every header called `name` (lower case). */

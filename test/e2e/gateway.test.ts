@@ -224,6 +224,62 @@ describe.skipIf(unavailable !== "")("registry gateway", () => {
     });
   });
 
+  describe("XDG_STATE_HOME inside the project: the local CA is kept elsewhere", () => {
+    let world: World;
+    afterAll(() => world?.dispose());
+
+    it("the install goes through the gateway; a preinstall finds no CA key in the project", async () => {
+      const manager = MANAGERS[0] as Manager;
+      world = registryWorld(manager, pki, registry.port);
+      const state = join(world.project, ".state");
+      world.env.XDG_STATE_HOME = state;
+      mkdirSync(state, { recursive: true });
+      // Control: what lies under the state dir is readable from inside (the canary comes back).
+      writeFileSync(join(state, "canary.txt"), "CANARY");
+      writeFileSync(
+        join(world.project, "hunt.cjs"),
+        `const fs = require("fs"), path = require("path");
+const found = { canary: null, keys: [], files: [] };
+const walk = (dir) => { for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+  const p = path.join(dir, e.name);
+  if (e.isDirectory()) walk(p);
+  else { found.files.push(path.relative(".state", p)); const t = fs.readFileSync(p, "utf8");
+    if (t.includes("PRIVATE KEY")) found.keys.push(p); if (e.name === "canary.txt") found.canary = t; }
+} };
+walk(".state");
+fs.mkdirSync(".probe", { recursive: true });
+fs.writeFileSync(".probe/ca-hunt.json", JSON.stringify(found));
+`,
+      );
+      writeFileSync(
+        join(world.project, "package.json"),
+        JSON.stringify({
+          name: "app",
+          version: "1.0.0",
+          private: true,
+          dependencies: { "reg-probe": "1.0.0" },
+          scripts: { preinstall: "node hunt.cjs" },
+        }),
+      );
+      const before = log.length;
+      const install = await world.run(["npm", "install"]);
+      expect(install.exitCode, show(install)).toBe(0);
+      const hunt = JSON.parse(readFileSync(join(world.project, ".probe", "ca-hunt.json"), "utf8"));
+      expect(hunt.canary, show(install)).toBe("CANARY");
+      expect(hunt.keys).toEqual([]);
+      expect(hunt.files).toEqual(["canary.txt"]);
+      expect(install.stderr).toContain(
+        `safe-npm: the local CA is kept in ${join(world.home, ".local", "state", "safe-npm", "ca")}, not in ${join(state, "safe-npm", "ca")}`,
+      );
+      expect(
+        existsSync(join(world.home, ".local", "state", "safe-npm", "ca", "local-ca.pem")),
+      ).toBe(true);
+      // Still the gateway: the registry rules saw the dependency's publish and refused it.
+      expect(probeReport(world)).toMatchObject({ read: "status 200", publish: "status 403" });
+      expect(log.slice(before).every((l) => l.method === "GET" || l.method === "HEAD")).toBe(true);
+    });
+  });
+
   const cases = MANAGERS.flatMap((manager) =>
     (["cafile", "NODE_EXTRA_CA_CERTS"] as const).map((trust) => ({ manager, trust })),
   );

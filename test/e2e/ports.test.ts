@@ -6,7 +6,7 @@
  * it off. Controls: `--network full` shows the outbound attempt and the direct reach working.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
@@ -28,9 +28,14 @@ const running: Dev[] = [];
 
 /** `safe-npm [flags] run dev -- <args>` in the background, its output collected. */
 function startDev(world: World, flags: string[], args: string[]): Dev {
-  const child = spawn(process.execPath, [cliPath, ...flags, "run", "dev", "--", ...args], {
+  return startCli(world, [...flags, "run", "dev", "--", ...args]);
+}
+
+/** `safe-npm <args>` in the background, its output collected. */
+function startCli(world: World, args: string[], env: Record<string, string> = {}): Dev {
+  const child = spawn(process.execPath, [cliPath, ...args], {
     cwd: world.project,
-    env: world.env,
+    env: { ...world.env, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let stdout = "";
@@ -350,4 +355,122 @@ describe.skipIf(unavailable !== "")("ports", () => {
     const full = await world.run(["--dry-run", "--network", "full", "run", "dev"]);
     expect(full.stdout).toContain("ports:     nothing to forward");
   });
+});
+
+/**
+ * The loop through the host's proxy: a project's .npmrc names a registry on the host's
+ * `localhost:<port>` (the held token for it is in ~/.npmrc), and the project's preinstall
+ * listens on that port inside, then asks the proxy for `http://localhost:<port>/…`. Were the
+ * port forwarded, the proxy — on the host, adding the token — would dial the forwarder and land
+ * in the sandbox's own server. The control is the same install with the registry not named:
+ * the port is forwarded and the host reaches the sandbox's server through it, so the loop would
+ * be open. The preinstall waits for a `go` file the test writes once safe-npm has decided.
+ */
+const LOOP_SCRIPT = `
+const http = require("http"), fs = require("fs");
+const port = Number(process.argv[2]);
+const hits = [];
+const out = (result) => { fs.mkdirSync(".probe", { recursive: true }); fs.writeFileSync(".probe/loop.json", JSON.stringify(result)); };
+const srv = http.createServer((req, res) => { hits.push({ url: req.url, auth: req.headers.authorization || null }); res.end("inside"); });
+srv.listen(port, "127.0.0.1", () => {
+  const wait = setInterval(() => {
+    if (!fs.existsSync("go")) return;
+    clearInterval(wait);
+    const proxy = new URL(process.env.HTTP_PROXY || process.env.http_proxy || "http://0.0.0.0:1");
+    const r = http.request({ host: proxy.hostname, port: proxy.port, path: "http://localhost:" + port + "/@x%2fy", headers: { host: "localhost:" + port } }, (res) => {
+      let body = ""; res.on("data", (d) => { body += d; });
+      res.on("end", () => { out({ status: res.statusCode, body, hits }); srv.close(); });
+    });
+    r.on("error", (e) => { out({ status: null, error: e.message, hits }); srv.close(); });
+    r.end();
+  }, 50);
+});
+`;
+
+describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
+  const TOKEN = "LOOP-HELD-TOKEN-SECRET";
+  let world: World;
+  beforeAll(() => {
+    world = makeWorld({ projectInHome: true });
+    writeFileSync(join(world.project, "loop.js"), LOOP_SCRIPT);
+  });
+  afterEach(async () => {
+    for (const dev of running.splice(0)) {
+      if (dev.child.exitCode === null && dev.child.signalCode === null) dev.child.kill("SIGKILL");
+      await dev.exited;
+    }
+  });
+  afterAll(() => world?.dispose());
+
+  const install = (port: number, named: boolean): Dev => {
+    const npmrc = named
+      ? `@x:registry=http://localhost:${port}/\n//localhost:${port}/:_authToken=\${NODE_AUTH_TOKEN}\n`
+      : "";
+    writeFileSync(
+      join(world.project, ".npmrc"),
+      `${npmrc}registry=http://127.0.0.1:9/\naudit=false\nfund=false\nupdate-notifier=false\n`,
+    );
+    writeFileSync(
+      join(world.home, ".npmrc"),
+      `//localhost:${port}/:_authToken=\${NODE_AUTH_TOKEN}\nregistry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
+    );
+    // The port is in the script: the sandbox's environment is not the test's.
+    writeFileSync(
+      join(world.project, "package.json"),
+      JSON.stringify({
+        name: "app",
+        version: "1.0.0",
+        private: true,
+        scripts: { preinstall: `node loop.js ${port}` },
+      }),
+    );
+    rmSync(join(world.project, "go"), { force: true });
+    rmSync(join(world.project, ".probe"), { recursive: true, force: true });
+    return startCli(world, ["--network", "registry", "npm", "install"], {
+      NODE_AUTH_TOKEN: TOKEN,
+    });
+  };
+  const result = (): { status: number | null; body?: string; hits: unknown[] } =>
+    JSON.parse(readFileSync(join(world.project, ".probe", "loop.json"), "utf8"));
+
+  it(
+    "control: a port not named as a registry is forwarded, and the host reaches the sandbox's server",
+    async () => {
+      const port = await freePort();
+      const run = await install(port, false);
+      await waitFor(() => run.stderr().includes(forwardingLine(port)), "the forwarding line");
+      expect(await get(port, "/from-host")).toBe("inside");
+      writeFileSync(join(world.project, "go"), "");
+      expect(await run.exited, run.stderr()).toBe(0);
+      // The proxy refuses the host (not allowed), which shows the loop needs it named.
+      expect(result().status).toBe(403);
+      expect(result().hits).toEqual([{ url: "/from-host", auth: null }]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a port named as a registry on localhost is not forwarded; the proxy's request never reaches inside",
+    async () => {
+      const port = await freePort();
+      const run = install(port, true);
+      const refused = `safe-npm: port ${port} is not forwarded: the allowed hosts name a registry on the host's localhost:${port}`;
+      // Once safe-npm has decided about the port, either way.
+      await waitFor(
+        () => run.stderr().includes(refused) || run.stderr().includes(forwardingLine(port)),
+        "the forwarding decision",
+      );
+      writeFileSync(join(world.project, "go"), "");
+      expect(await run.exited, run.stderr()).toBe(0);
+      // Nothing reached the sandbox's server: not the proxy, not the held token.
+      expect(result().hits).toEqual([]);
+      expect(run.stderr()).toContain(refused);
+      expect(run.stderr()).not.toContain(forwardingLine(port));
+      expect(await connectResult(port)).toBe("ECONNREFUSED");
+      // The proxy dialled the host's localhost, where nothing listens.
+      expect(result().status).toBe(502);
+      expect(run.stderr() + run.stdout()).not.toContain(TOKEN);
+    },
+    TIMEOUT,
+  );
 });

@@ -242,6 +242,49 @@ describe("watchPorts", () => {
     }
   });
 
+  it("never forwards a port the allowed hosts name on loopback, says so, and tells the proxy what it forwards", async () => {
+    const f = fake();
+    const lines: string[] = [];
+    const forwarded = new Set<number>();
+    const w = watchPorts({
+      fixed: [3999, 5173],
+      exclude: [],
+      registryPorts: new Set([3999]),
+      forwarded,
+      report: (l) => lines.push(l),
+      start: f.start,
+    });
+    w.ready(0);
+    await vi.waitFor(() => expect(f.added).toEqual([[5173, ["127.0.0.1", "::1"]]]));
+    await w.close();
+    expect(forwarded).toEqual(new Set([5173]));
+    expect(lines).toEqual([
+      "port 3999 is not forwarded: the allowed hosts name a registry on the host's localhost:3999, which the sandbox must not stand in for",
+    ]);
+  });
+
+  it("forgets a port whose forwarding failed (the host's own server holds it)", async () => {
+    const forwarded = new Set<number>();
+    let added = false;
+    const w = watchPorts({
+      fixed: [4100],
+      exclude: [],
+      forwarded,
+      report: () => {},
+      start: async () => ({
+        add: async () => {
+          added = true;
+          return false;
+        },
+        close: async () => {},
+      }),
+    });
+    w.ready(0);
+    await vi.waitFor(() => expect(added).toBe(true));
+    await w.close();
+    expect(forwarded.size).toBe(0);
+  });
+
   it("reports a forwarding that cannot start, once", async () => {
     const lines: string[] = [];
     const w = watchPorts({

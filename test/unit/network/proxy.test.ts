@@ -501,7 +501,7 @@ describe("name lookups", () => {
 });
 
 describe("proxyReport", () => {
-  const quiet = { refusedRequests: 0, refusedSamples: [], handshakeFailures: 0 };
+  const quiet = { refusedRequests: 0, refusedSamples: [], handshakeFailures: 0, loopsRefused: 0 };
   it("lists refusals, and allowed traffic when verbose", () => {
     const stats = {
       hosts: [
@@ -554,6 +554,7 @@ describe("proxyReport of the registry gateway", () => {
         { request: "POST /-/v1/login", reason: "installs only read from the registry" },
       ],
       handshakeFailures: 2,
+      loopsRefused: 0,
     };
     expect(
       proxyReport({

@@ -1,0 +1,86 @@
+/**
+ * The host's loopback as the proxy and the port forwarding share it. Forwarding listens on the
+ * host's loopback and relays into the sandbox; the proxy dials registries on the host. A
+ * registry on the host's loopback whose port the sandbox also listens on would make the proxy
+ * — with the held credential — talk to the sandbox's server. So the forwarding never listens
+ * on a loopback port the allowlist names, and the proxy never dials a loopback address on a
+ * port that is forwarded (checked at dial time, after name resolution: a name like `localhost`
+ * or one in /etc/hosts resolves to loopback too).
+ */
+import net from "node:net";
+import { type AllowEntry, DEFAULT_PORTS, dialHost, isIpLiteral } from "./allowlist.js";
+
+/** Every address that connects to this machine: 127.0.0.0/8, 0.0.0.0/8 (Linux connects it to loopback), ::1, ::, and their IPv4-mapped forms. */
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addSubnet("0.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+LOOPBACK.addAddress("::", "ipv6");
+
+/** Whether an IP address (as text, IPv6 without brackets) reaches this machine's loopback. */
+export function isLoopbackAddress(address: string): boolean {
+  const family = net.isIP(address);
+  if (family === 0) return false;
+  // BlockList matches IPv4-mapped IPv6 addresses against the IPv4 rules (::ffff:127.0.0.1).
+  return LOOPBACK.check(address, family === 4 ? "ipv4" : "ipv6");
+}
+
+/** A host name that resolves to loopback by convention (RFC 6761 §6.3): `localhost`, `*.localhost`. */
+function isLocalhostName(canonical: string): boolean {
+  return canonical === "localhost" || canonical.endsWith(".localhost");
+}
+
+/**
+ * The ports the allowlist names on the host's loopback (IP literals and `localhost` names; an
+ * entry without a port names 443 and 80): port forwarding must not listen on them.
+ */
+export function loopbackPorts(allow: readonly AllowEntry[]): Set<number> {
+  const out = new Set<number>();
+  for (const entry of allow) {
+    const loopback = isIpLiteral(entry.host)
+      ? !entry.wildcard && isLoopbackAddress(dialHost(entry.host))
+      : isLocalhostName(entry.host) || (entry.wildcard && entry.host === "localhost");
+    if (!loopback) continue;
+    for (const port of entry.port === null ? DEFAULT_PORTS : [entry.port]) out.add(port);
+  }
+  return out;
+}
+
+/** The error a refused dial fails with (its `code`), told apart from network errors. */
+export const LOOP_REFUSED = "ESAFENPM_FORWARDED";
+
+export function loopRefusal(address: string, port: number): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(
+    `${address}:${port} is a port forwarded into the sandbox`,
+  );
+  error.code = LOOP_REFUSED;
+  return error;
+}
+
+/**
+ * `lookup` that drops loopback answers when `port` is forwarded, and fails (LOOP_REFUSED) when
+ * nothing else is left. For net.connect / http.request's `lookup` option.
+ */
+export function guardedLookup(
+  lookup: net.LookupFunction,
+  port: number,
+  forwarded: (port: number) => boolean,
+): net.LookupFunction {
+  return (hostname, options, callback) => {
+    lookup(hostname, options, (error, address, family) => {
+      if (error !== null || !forwarded(port)) {
+        callback(error, address, family);
+        return;
+      }
+      if (Array.isArray(address)) {
+        const kept = address.filter((a) => !isLoopbackAddress(a.address));
+        if (kept.length === 0 && address.length > 0) {
+          callback(loopRefusal(address[0]?.address ?? hostname, port), []);
+        } else callback(null, kept);
+        return;
+      }
+      if (isLoopbackAddress(address)) callback(loopRefusal(address, port), "", family);
+      else callback(null, address, family);
+    });
+  };
+}
