@@ -117,11 +117,7 @@ export async function registryRules(
       registryHosts.push(`${entry.host}:${port}`);
   }
   const held = creds.berry
-    ? [
-        creds.yarn.top,
-        ...creds.yarn.registries.values(),
-        ...[...creds.yarn.scopes.values()].map((s) => s.credential),
-      ]
+    ? [...creds.yarn.pinned.map((p) => p.credential), ...creds.yarn.registries.values()]
     : [...creds.npm.values()];
   return {
     hook: registryHook({
