@@ -427,11 +427,8 @@ function yarnCredentials(
     for (const key of children(layer, "npmRegistries")) {
       const normalized = yarnRegistryKey(key);
       const scheme = /^https?:/.exec(key)?.[0];
-      const found = credential(
-        layer,
-        ["npmRegistries", key],
-        `${scheme ?? "https:"}${normalized}/`,
-      );
+      // Scheme-less when the key names none: it applies to both.
+      const found = credential(layer, ["npmRegistries", key], `${scheme ?? ""}${normalized}/`);
       if (found === null) continue;
       // A key naming https is the user's pairing; a scheme-less one is https only when the
       // user's files name its registry with https and never with http.

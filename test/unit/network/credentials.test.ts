@@ -473,6 +473,20 @@ describe("a user credential goes only to the registry the user's own files pair 
       projectYarn('npmRegistryServer: "http://localhost:3999"\nnpmAuthToken: "${T}"'),
     ];
     expect(yarnAuth(files, "http://localhost:3999/x", { T: "SECRET" })).toBeNull();
+    const keyed = [
+      userYarn('npmRegistryServer: "http://localhost:4873"'),
+      projectYarn(
+        ["npmRegistries:", '  "//localhost:3999":', '    npmAuthToken: "${T}"'].join("\n"),
+      ),
+    ];
+    expect(yarnAuth(keyed, "http://localhost:3999/x", { T: "SECRET" })).toBeNull();
+    const same = [
+      userYarn('npmRegistryServer: "http://localhost:4873"'),
+      projectYarn(
+        ["npmRegistries:", '  "//localhost:4873":', '    npmAuthToken: "${T}"'].join("\n"),
+      ),
+    ];
+    expect(yarnAuth(same, "http://localhost:4873/x", { T: "SECRET" })).toBe("Bearer SECRET");
   });
 
   it("npm: a user credential paired with https is never added to plain http", () => {
