@@ -428,6 +428,12 @@ describe.skipIf(unavailable !== "")("https registry with a CA of its own", () =>
 
 const PUBLISHERS = [
   { name: "npm", manager: MANAGERS[0] as Manager, argv: ["npm", "publish", "--otp", "123456"] },
+  // A folder argument: the names are read on the host too (any upload went through before).
+  {
+    name: "npm (folder .)",
+    manager: MANAGERS[0] as Manager,
+    argv: ["npm", "publish", ".", "--otp", "123456"],
+  },
   {
     name: "pnpm 10",
     manager: MANAGERS[1] as Manager,
