@@ -53,7 +53,11 @@ export function refusal(method: string, url: URL, context: PolicyContext): strin
   // An encoded slash is only ever a scoped name's (`@scope%2fname`): anything else could be
   // decoded by the registry into a path of its API.
   if (
-    decoded.some((s) => (s.includes("/") && !/^@[^/]+\/[^/]+$/.test(s)) || s === ".." || s === ".")
+    decoded.some(
+      (s) =>
+        (s.includes("/") && !/^@[^/]+\/[^/]+$/.test(s)) ||
+        s.split("/").some((part) => part === ".." || part === "."),
+    )
   )
     return "a malformed path";
   // The registry API lives under a `-` segment; anything starting with `-` is API, not a name.

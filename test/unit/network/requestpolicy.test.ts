@@ -85,6 +85,10 @@ describe("publish mode: the upload, and only that", () => {
     expect(publish("PUT", "/@acme%2fwidget", [])).toMatch(/not the package being published/);
   });
 
+  it.each(["/@x%2f..", "/@x%2f."])("PUT %s (a dot segment, encoded) is refused", (path) => {
+    expect(publish("PUT", path, ["@x/.."])).toBe("a malformed path");
+  });
+
   it.each(["/@acme%2fwidget?write=true", "/@acme%2fwidget?x"])(
     "PUT %s (a query: an edit of the document, not an upload) is refused",
     (path) => {
