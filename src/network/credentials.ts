@@ -21,9 +21,19 @@
  * a note. The header follows plugin-npm's `getAuthConfiguration`: the package's scope first,
  * then the registry's own entry, then the top level.
  *
+ * A credential from the user's own files (global npmrc, user npmrc, `~/.yarnrc.yml`) is pinned to
+ * the registry those same files pair it with — scheme, host, port and path prefix — and nothing
+ * in the project can redirect it: a legacy top-level `_authToken` / `_auth` goes to the
+ * `registry` its own file names (else registry.npmjs.org), yarn's top-level `npmAuthToken` to the
+ * user file's `npmRegistryServer` (else yarn's default), a scope's token to the user file's scope
+ * server (else that top-level server); a project's `registry=` or `npmRegistryServer` only
+ * decides where the manager sends requests, never where a user credential goes. A user
+ * credential paired with an https registry is never added to plain http.
+ *
  * A credential in the project's files that expands a host variable (`${NPM_TOKEN}`) is honoured
- * only for a registry host the user's own config also names: a cloned repository's `.npmrc`
- * could otherwise send any variable of the host's to a registry of its choosing.
+ * only for a registry the user's own config also names (the same host and port, under the same
+ * path, on its scheme when it names one): a cloned repository's `.npmrc` could otherwise send
+ * any variable of the host's to a registry of its choosing.
  */
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { yamlScalars } from "./allowlist.js";
@@ -44,6 +54,8 @@ export interface Credential {
   authorization: string;
   /** Which file and key it came from, for --verbose (never the value). */
   source: string;
+  /** The user's files pair it with https only: never added to a plain-http request. */
+  httpsOnly?: boolean;
 }
 
 export interface RegistryCredentials {
@@ -59,13 +71,20 @@ export interface RegistryCredentials {
 }
 
 export interface YarnCredentials {
-  /** `npmRegistryServer`, normalized (`https://host/path`, no trailing slash). */
-  server: string;
-  top: Credential | null;
-  /** Normalized `//host/path` (no trailing slash) → credential. */
+  /**
+   * Top-level and scope credentials, each with the one registry it is sent to (normalized
+   * `https://host/path`, no trailing slash); the project's first (yarn's precedence).
+   */
+  pinned: readonly YarnPinned[];
+  /** `npmRegistries`: normalized `//host/path` (no trailing slash) → credential. */
   registries: ReadonlyMap<string, Credential>;
-  /** Scope (without `@`) → its registry (normalized URL) and credential. */
-  scopes: ReadonlyMap<string, { server: string | null; credential: Credential | null }>;
+}
+
+export interface YarnPinned {
+  server: string;
+  /** The scope (without `@`) it is for; null for the top level. */
+  scope: string | null;
+  credential: Credential;
 }
 
 export const NPM_REGISTRY = "https://registry.npmjs.org/";
@@ -82,10 +101,10 @@ export interface CredentialInput {
 export function findCredentials(input: CredentialInput): RegistryCredentials {
   const npmFiles = input.files.filter((f) => f.kind === "npmrc");
   const yarnFiles = input.files.filter((f) => f.kind === "yarnrc");
-  // Hosts the user's own config names: a project credential that expands a variable goes only there.
-  const userHosts = new Set<string>();
-  for (const file of input.files)
-    if (!file.project) for (const h of namedHosts(file, input.env)) userHosts.add(h);
+  // Registries the user's own config names: a project credential that expands a variable goes
+  // only there, and a user credential paired only with https never goes over http.
+  const named: Location[] = [];
+  for (const file of input.files) if (!file.project) named.push(...namedLocations(file, input.env));
   // Notes only about the files the manager reads (yarn berry: .yarnrc.yml; the others: .npmrc).
   const npmNotes: string[] = [];
   const yarnNotes: string[] = [];
@@ -93,15 +112,21 @@ export function findCredentials(input: CredentialInput): RegistryCredentials {
     (notes: string[]) =>
     (file: CredentialFile, raw: string, url: string, what: string): boolean => {
       if (!file.project || !/\$\{/.test(raw)) return true;
-      const host = hostOf(url);
-      if (host !== null && userHosts.has(host)) return true;
+      const target = parseLocation(url);
+      if (target !== null && named.some((loc) => covers(loc, target))) return true;
       notes.push(
-        `${file.label} ${what} expands an environment variable for ${host ?? url}, which no user config names: not used (add it to ~/.npmrc or ~/.yarnrc.yml to use it)`,
+        `${file.label} ${what} expands an environment variable for ${describeLocation(target) ?? url}, which no user config names: not used (add that registry to ~/.npmrc or ~/.yarnrc.yml to use it)`,
       );
       return false;
     };
-  const npm = npmCredentials(npmFiles, input.env, npmNotes, trusting(npmNotes));
-  const yarn = yarnCredentials(yarnFiles, input.env, yarnNotes, trusting(yarnNotes));
+  const httpsOnly = (url: string): boolean => {
+    const target = parseLocation(url);
+    if (target === null) return false;
+    const pairs = named.filter((loc) => loc.protocol !== null && pairsWith(loc, target));
+    return pairs.length > 0 && pairs.every((loc) => loc.protocol === "https:");
+  };
+  const npm = npmCredentials(npmFiles, input.env, npmNotes, trusting(npmNotes), httpsOnly);
+  const yarn = yarnCredentials(yarnFiles, input.env, yarnNotes, trusting(yarnNotes), httpsOnly);
   return { ...npm, yarn, berry: input.berry, notes: input.berry ? yarnNotes : npmNotes };
 }
 
@@ -120,22 +145,17 @@ export function credentialTargets(creds: RegistryCredentials): string[] {
   };
   if (creds.berry) {
     const { yarn } = creds;
-    if (yarn.top !== null) {
-      add(yarn.server);
-      for (const scope of yarn.scopes.values())
-        if (scope.credential === null && scope.server) add(scope.server);
-    }
-    for (const key of yarn.registries.keys()) {
+    for (const { server } of yarn.pinned) add(server);
+    for (const [key, credential] of yarn.registries) {
       add(`https:${key}/`);
-      add(`http:${key}/`);
+      if (!credential.httpsOnly) add(`http:${key}/`);
     }
-    for (const scope of yarn.scopes.values())
-      if (scope.credential !== null) add(scope.server ?? yarn.server);
   } else {
-    // A nerf-dart key has no scheme: the credential applies to https and http alike.
-    for (const key of creds.npm.keys()) {
+    // A nerf-dart key has no scheme: the credential applies to https and http alike, unless
+    // the user's files pair it with https only.
+    for (const [key, credential] of creds.npm) {
       add(`https:${key}`);
-      add(`http:${key}`);
+      if (!credential.httpsOnly) add(`http:${key}`);
     }
   }
   return [...out].sort();
@@ -151,33 +171,51 @@ function npmCredentials(
   env: Env,
   notes: string[],
   trusted: (file: CredentialFile, raw: string, url: string, what: string) => boolean,
+  httpsOnly: (url: string) => boolean,
 ): { npm: Map<string, Credential>; npmRegistries: string[] } {
   // Merged like @npmcli/config: key by key, later files win.
   const values = new Map<string, { value: string; raw: string; file: CredentialFile }>();
+  // Legacy top-level `_authToken` / `_auth` / `username` + `_password` (pnpm still honours them;
+  // npm 9+ refuses them): each file's go to the `registry` that same file names, else npm's
+  // default — never to a registry another file (a project's) names. Full URL → suffix → value.
+  const topLevel = new Map<
+    string,
+    Map<string, { value: string; raw: string; file: CredentialFile }>
+  >();
   for (const file of files) {
+    const own = new Map<string, { value: string; raw: string; file: CredentialFile }>();
+    let ownRegistry: string | null = null;
     for (const entry of parseNpmrc(file.text)) {
       if (entry.section !== null || typeof entry.value !== "string" || entry.array) continue;
       const key = npmEnvReplace(entry.key, env);
-      values.set(key, {
+      const found = {
         value: npmEnvReplace(entry.value, env),
         raw: `${entry.key}=${entry.value}`,
         file,
-      });
+      };
+      if (key === "registry") ownRegistry = found.value;
+      if (AUTH_SUFFIXES.some((suffix) => suffix.slice(1) === key)) own.set(`:${key}`, found);
+      else values.set(key, found);
     }
+    if (own.size === 0) continue;
+    const registry = ownRegistry || NPM_REGISTRY;
+    const merged = topLevel.get(registry) ?? new Map();
+    for (const [suffix, found] of own) merged.set(suffix, found);
+    topLevel.set(registry, merged);
   }
   const registry = values.get("registry")?.value || NPM_REGISTRY;
   const scoped = [...values.entries()]
     .filter(([key]) => /^@[^:]+:registry$/.test(key))
     .map(([, v]) => v.value);
 
-  // Legacy top-level `_authToken` / `_auth` (pnpm still honours them): the default registry's.
-  const defaultKey = safeNerfDart(registry);
-  if (defaultKey !== null) {
-    for (const suffix of AUTH_SUFFIXES) {
-      const top = values.get(suffix.slice(1));
-      if (top !== undefined && !values.has(`${defaultKey}${suffix}`))
-        values.set(`${defaultKey}${suffix}`, top);
-    }
+  // A key naming the registry explicitly wins over a top-level value, as in npm 8.
+  const httpsFor = new Map<string, boolean>();
+  for (const [url, own] of topLevel) {
+    const key = safeNerfDart(url);
+    if (key === null) continue;
+    if (AUTH_SUFFIXES.some((suffix) => values.has(`${key}${suffix}`))) continue;
+    for (const [suffix, found] of own) values.set(`${key}${suffix}`, found);
+    if (!url.startsWith("http:")) httpsFor.set(key, true);
   }
 
   const keys = new Set<string>();
@@ -206,17 +244,26 @@ function npmCredentials(
             }
           : null;
     if (chosen === null) continue;
-    const url = `https:${regKey}`;
+    // Scheme-less, like the key: it applies to https and http alike.
+    const url = regKey;
     if (!chosen.parts.every((part) => trusted(part.file, part.raw, url, chosen.what))) continue;
     if (/\$\{[^}]*\}/.test(chosen.header)) {
       notes.push(
         `${chosen.parts[0]?.file.label ?? "npmrc"} ${chosen.what} names an unset environment variable`,
       );
     }
-    npm.set(regKey, {
+    const fromUser = chosen.parts.every((part) => !part.file.project);
+    const credential: Credential = {
       authorization: chosen.header,
       source: `${chosen.parts[0]?.file.label} ${chosen.what}`,
-    });
+    };
+    // Scheme-less keys: https only when the user's files pair them with https and never http.
+    if (
+      httpsFor.get(regKey) === true ||
+      ((fromUser || chosen.parts.some((p) => /\$\{/.test(p.raw))) && httpsOnly(url))
+    )
+      credential.httpsOnly = true;
+    npm.set(regKey, credential);
   }
   return { npm, npmRegistries: [registry, ...scoped] };
 }
@@ -226,7 +273,7 @@ function npmFor(creds: RegistryCredentials, url: URL): Credential | null {
     let regKey = `//${target.host}${target.pathname}`;
     while (regKey.length > 2) {
       const found = creds.npm.get(regKey);
-      if (found !== undefined) return found;
+      if (found !== undefined && !(found.httpsOnly && url.protocol !== "https:")) return found;
       // `//host/a/b/` → `//host/a/b` → `//host/a/` …, as auth.js's regFromURI.
       regKey = regKey.replace(/([^/]+|\/)$/, "");
     }
@@ -283,16 +330,22 @@ function yarnCredentials(
   env: Env,
   notes: string[],
   trusted: (file: CredentialFile, raw: string, url: string, what: string) => boolean,
+  httpsOnly: (url: string) => boolean,
 ): YarnCredentials {
-  // Later files (the project's) win, setting by setting.
-  const settings = new Map<string, { value: string; file: CredentialFile }>();
-  for (const file of files) {
-    for (const { path, value } of yamlScalars(file.text))
-      settings.set(JSON.stringify(path), { value, file });
-  }
-  const get = (...path: string[]) => settings.get(JSON.stringify(path));
-  const expand = (path: string[]): string | null => {
-    const found = get(...path);
+  // The user's files and the project's apart: a user credential is pinned to the servers the
+  // user's files name, whatever the project's override (which only steers the requests).
+  const read = (project: boolean) => {
+    const settings = new Map<string, { value: string; file: CredentialFile }>();
+    for (const file of files.filter((f) => f.project === project))
+      for (const { path, value } of yamlScalars(file.text))
+        settings.set(JSON.stringify(path), { value, file });
+    return settings;
+  };
+  const layers = { user: read(false), project: read(true) };
+  type Layer = keyof typeof layers;
+  const get = (layer: Layer, path: string[]) => layers[layer].get(JSON.stringify(path));
+  const expand = (layer: Layer, path: string[]): string | null => {
+    const found = get(layer, path);
     if (found === undefined) return null;
     const value = yarnEnvReplace(found.value, env);
     if (value === null) {
@@ -300,13 +353,17 @@ function yarnCredentials(
     }
     return value;
   };
-  const credential = (path: string[], url: string): Credential | null => {
+  const server = (layer: Layer, path: string[]): string | null => {
+    const value = expand(layer, path);
+    return value ? normalizeYarnServer(value) : null;
+  };
+  const credential = (layer: Layer, path: string[], url: string): Credential | null => {
     for (const [key, scheme] of [
       ["npmAuthToken", "Bearer"],
       ["npmAuthIdent", "Basic"],
     ] as const) {
-      const found = get(...path, key);
-      const value = expand([...path, key]);
+      const found = get(layer, [...path, key]);
+      const value = expand(layer, [...path, key]);
       if (found === undefined || !value) continue;
       const what = [...path, key].join(".");
       if (!trusted(found.file, found.value, url, what)) return null;
@@ -318,33 +375,69 @@ function yarnCredentials(
     }
     return null;
   };
+  const children = (layer: Layer, root: string): Set<string> => {
+    const out = new Set<string>();
+    for (const json of layers[layer].keys()) {
+      const path = JSON.parse(json) as string[];
+      if (path[0] === root && path.length === 3 && path[1] !== undefined) out.add(path[1]);
+    }
+    return out;
+  };
 
-  const server = normalizeYarnServer(expand(["npmRegistryServer"]) ?? YARN_REGISTRY);
-  const registries = new Map<string, Credential>();
-  const scopes = new Map<string, { server: string | null; credential: Credential | null }>();
-  const registryKeys = new Set<string>();
-  const scopeNames = new Set<string>();
-  for (const json of settings.keys()) {
-    const path = JSON.parse(json) as string[];
-    if (path[0] === "npmRegistries" && path.length === 3 && path[1] !== undefined)
-      registryKeys.add(path[1]);
-    if (path[0] === "npmScopes" && path.length === 3 && path[1] !== undefined)
-      scopeNames.add(path[1]);
+  const userServer = server("user", ["npmRegistryServer"]) ?? YARN_REGISTRY;
+  const projectServer = server("project", ["npmRegistryServer"]) ?? userServer;
+  const pinned: YarnPinned[] = [];
+  const pin = (
+    layer: Layer,
+    scope: string | null,
+    path: string[],
+    to: string,
+  ): Credential | null => {
+    const found = credential(layer, path, `${to}/`);
+    if (found !== null)
+      pinned.push({ server: to, scope: scope?.replace(/^@/, "") ?? null, credential: found });
+    return found;
+  };
+  // The project's first (its settings win where both apply), each to its own server.
+  for (const scope of children("project", "npmScopes")) {
+    const to =
+      server("project", ["npmScopes", scope, "npmRegistryServer"]) ??
+      server("user", ["npmScopes", scope, "npmRegistryServer"]) ??
+      projectServer;
+    pin("project", scope, ["npmScopes", scope], to);
   }
-  for (const key of registryKeys) {
-    const normalized = yarnRegistryKey(key);
-    const found = credential(["npmRegistries", key], `https:${normalized}/`);
-    if (found !== null) registries.set(normalized, found);
-  }
-  for (const scope of scopeNames) {
-    const own = expand(["npmScopes", scope, "npmRegistryServer"]);
-    const scopeServer = own === null ? null : normalizeYarnServer(own);
-    scopes.set(scope.replace(/^@/, ""), {
-      server: scopeServer,
-      credential: credential(["npmScopes", scope], `${scopeServer ?? server}/`),
+  pin("project", null, [], projectServer);
+  const userScopes = new Map<string, { server: string | null; credential: Credential | null }>();
+  for (const scope of children("user", "npmScopes")) {
+    const own = server("user", ["npmScopes", scope, "npmRegistryServer"]);
+    userScopes.set(scope, {
+      server: own,
+      credential: pin("user", scope, ["npmScopes", scope], own ?? userServer),
     });
   }
-  return { server, top: credential([], `${server}/`), registries, scopes };
+  const userTop = pin("user", null, [], userServer);
+  // A scope the user's file sends to a server of its own without a token takes the user's
+  // top-level one there, as yarn does: the user's own pairing, which the project cannot change.
+  for (const { server: to, credential: own } of userScopes.values())
+    if (userTop !== null && to !== null && own === null)
+      pinned.push({ server: to, scope: null, credential: userTop });
+
+  const registries = new Map<string, Credential>();
+  for (const layer of ["user", "project"] as const) {
+    for (const key of children(layer, "npmRegistries")) {
+      const normalized = yarnRegistryKey(key);
+      const scheme = /^https?:/.exec(key)?.[0];
+      // Scheme-less when the key names none: it applies to both.
+      const found = credential(layer, ["npmRegistries", key], `${scheme ?? ""}${normalized}/`);
+      if (found === null) continue;
+      // A key naming https is the user's pairing; a scheme-less one is https only when the
+      // user's files name its registry with https and never with http.
+      if (scheme === "https:" || (scheme === undefined && httpsOnly(`https:${normalized}/`)))
+        found.httpsOnly = true;
+      registries.set(normalized, found);
+    }
+  }
+  return { pinned, registries };
 }
 
 function yarnFor(yarn: YarnCredentials, url: URL): Credential | null {
@@ -356,13 +449,16 @@ function yarnFor(yarn: YarnCredentials, url: URL): Credential | null {
   };
   // The package's scope first (getAuthConfiguration's scope configuration).
   const scope = /\/@([^/%]+)(?:%2f|\/)/i.exec(url.pathname)?.[1]?.toLowerCase();
-  const scoped = scope === undefined ? undefined : yarn.scopes.get(scope);
-  if (scoped?.credential && under(scoped.server ?? yarn.server)) return scoped.credential;
+  const scoped = yarn.pinned.find(
+    (p) => p.scope !== null && p.scope.toLowerCase() === scope && under(p.server),
+  );
+  if (scoped !== undefined) return scoped.credential;
   // Then the registry's own entry (the longest prefix), then the top level.
   const here = `//${url.host}${url.pathname}`;
   let best: [string, Credential] | null = null;
   for (const entry of yarn.registries) {
-    const [key] = entry;
+    const [key, credential] = entry;
+    if (credential.httpsOnly && url.protocol !== "https:") continue;
     if (
       (here === key || here.startsWith(`${key}/`)) &&
       (best === null || key.length > best[0].length)
@@ -370,11 +466,7 @@ function yarnFor(yarn: YarnCredentials, url: URL): Credential | null {
       best = entry;
   }
   if (best !== null) return best[1];
-  if (yarn.top === null) return null;
-  if (under(yarn.server)) return yarn.top;
-  for (const s of yarn.scopes.values())
-    if (s.credential === null && s.server !== null && under(s.server)) return yarn.top;
-  return null;
+  return yarn.pinned.find((p) => p.scope === null && under(p.server))?.credential ?? null;
 }
 
 /**
@@ -410,32 +502,76 @@ function yarnRegistryKey(key: string): string {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Hosts a user config names: its registries and the hosts of its credential keys. */
-function namedHosts(file: CredentialFile, env: Env): string[] {
-  const out: string[] = [];
+/** A registry a config names: scheme (null for a scheme-less nerf-dart key), host, port, path. */
+interface Location {
+  protocol: "https:" | "http:" | null;
+  hostname: string;
+  /** Explicit port; "" for the scheme's default (as URL normalizes it). */
+  port: string;
+  /** Path prefix, ending in `/`. */
+  path: string;
+}
+
+function parseLocation(url: string): Location | null {
+  const schemeless = url.startsWith("//");
+  const parsed = parseUrl(schemeless ? `https:${url}` : url);
+  if (parsed === null || (parsed.protocol !== "https:" && parsed.protocol !== "http:")) return null;
+  return {
+    protocol: schemeless ? null : parsed.protocol,
+    hostname: parsed.hostname.toLowerCase(),
+    port: parsed.port,
+    path: parsed.pathname.endsWith("/") ? parsed.pathname : `${parsed.pathname}/`,
+  };
+}
+
+/** `named` covers `target`: same host and port, `target` under its path, on its scheme if it names one. */
+function covers(named: Location, target: Location): boolean {
+  return (
+    named.hostname === target.hostname &&
+    named.port === target.port &&
+    target.path.startsWith(named.path) &&
+    (named.protocol === null || target.protocol === null || named.protocol === target.protocol)
+  );
+}
+
+/** The two name the same registry: same host and port, one path under the other. */
+function pairsWith(named: Location, target: Location): boolean {
+  return (
+    named.hostname === target.hostname &&
+    named.port === target.port &&
+    (target.path.startsWith(named.path) || named.path.startsWith(target.path))
+  );
+}
+
+function describeLocation(loc: Location | null): string | null {
+  if (loc === null) return null;
+  return `${loc.protocol ?? ""}//${loc.hostname}${loc.port ? `:${loc.port}` : ""}${loc.path}`;
+}
+
+/** Registries a user config names: its registries and its credential keys. */
+function namedLocations(file: CredentialFile, env: Env): Location[] {
+  const out: Location[] = [];
   const add = (url: string): void => {
-    const host = hostOf(url);
-    if (host !== null) out.push(host);
+    const loc = parseLocation(url);
+    if (loc !== null) out.push(loc);
   };
   if (file.kind === "npmrc") {
     for (const entry of parseNpmrc(file.text)) {
       if (entry.section !== null || typeof entry.value !== "string") continue;
       const key = npmEnvReplace(entry.key, env);
       if (key === "registry" || /^@[^:]+:registry$/.test(key)) add(npmEnvReplace(entry.value, env));
-      else if (key.startsWith("//")) add(`https:${key.slice(0, key.lastIndexOf(":"))}`);
+      else if (key.startsWith("//")) add(key.slice(0, key.lastIndexOf(":")));
     }
   } else {
     for (const { path, value } of yamlScalars(file.text)) {
       if (path.at(-1) === "npmRegistryServer") add(yarnEnvReplace(value, env) ?? "");
       if (path[0] === "npmRegistries" && path[1] !== undefined)
-        add(`https:${yarnRegistryKey(path[1])}`);
+        add(
+          /^https?:/.test(path[1]) ? path[1] : `//${yarnRegistryKey(path[1]).replace(/^\/\//, "")}`,
+        );
     }
   }
   return out;
-}
-
-function hostOf(url: string): string | null {
-  return parseUrl(url)?.hostname.toLowerCase() ?? null;
 }
 
 /** `host:port` as the proxy names targets (the scheme's default port filled in). */

@@ -17,7 +17,16 @@ export type RegistryDecision =
    * Forward upstream. The proxy drops every `authorization` header the client sent to a host
    * that `credentialHosts` names, then sets `authorization` when given.
    */
-  | { action: "forward"; authorization?: string | undefined }
+  | {
+      action: "forward";
+      authorization?: string | undefined;
+      /**
+       * The rules must see the body before it goes upstream (a package upload): the proxy reads
+       * it whole, up to `maxBytes` (more: answer 413 and count it refused), sends nothing
+       * upstream meanwhile, then forwards exactly those bytes only when `decideBody` forwards.
+       */
+      inspectBody?: { maxBytes: number } | undefined;
+    }
   /** Answer 403 with this reason; counted and reported per host like a refused connection. */
   | { action: "refuse"; reason: string };
 
@@ -27,4 +36,6 @@ export interface RegistryHook {
   /** Hosts safe-npm holds a credential for: a client's own `authorization` to them is stripped. */
   readonly credentialHosts: ReadonlySet<string>;
   decide(request: RegistryRequest): RegistryDecision;
+  /** The second look, at the whole body, when `decide` asked for it with `inspectBody`. */
+  decideBody?(request: RegistryRequest, body: Buffer): RegistryDecision;
 }

@@ -83,6 +83,10 @@ export async function registryRules(
 ): Promise<RegistryRules> {
   const [{ credentialTargets, findCredentials, authorizationFor }, { registryHook }] =
     await Promise.all([import("./credentials.js"), import("./requestpolicy.js")]);
+  // Publish mode: the packages the command uploads, known before anything runs (or refused).
+  const publishing = options.publish
+    ? (await import("./publishtargets.js")).publishTargets(project.root, host.cwd, options.command)
+    : undefined;
   const files: CredentialFile[] = [];
   if (globalNpmrc !== null)
     files.push({ kind: "npmrc", label: globalNpmrc.path, text: globalNpmrc.text, project: false });
@@ -117,11 +121,7 @@ export async function registryRules(
       registryHosts.push(`${entry.host}:${port}`);
   }
   const held = creds.berry
-    ? [
-        creds.yarn.top,
-        ...creds.yarn.registries.values(),
-        ...[...creds.yarn.scopes.values()].map((s) => s.credential),
-      ]
+    ? [...creds.yarn.pinned.map((p) => p.credential), ...creds.yarn.registries.values()]
     : [...creds.npm.values()];
   return {
     hook: registryHook({
@@ -129,36 +129,13 @@ export async function registryRules(
       registryHosts,
       credentialHosts: targets,
       authorization: (url) => authorizationFor(creds, url),
-      publishing: options.publish ? publishedNames(project.root, options.command) : undefined,
+      publishing: publishing?.names,
+      publishTag: publishing?.tag,
     }),
     notes: creds.notes,
     held: held.flatMap((c) => (c === null ? [] : [c.source])),
     credentialKeys: creds.berry ? [] : [...creds.npm.keys()],
   };
-}
-
-/**
- * The project's package name, when its package.json names one and the command publishes the
- * project itself (no folder, tarball or workspace named): publish mode's only upload. Otherwise
- * empty, and any package may be uploaded.
- */
-function publishedNames(root: string, command: readonly string[]): string[] {
-  const args = command.slice(1);
-  // Words that are not a flag's value (`--otp 123456`, `--tag next`).
-  const words = args.filter(
-    (a, i) => !a.startsWith("-") && !/^--(otp|tag|access|registry)$/.test(args[i - 1] ?? ""),
-  );
-  const after = words.slice(words.indexOf("publish") + 1);
-  if (after.length > 0 || args.some((a) => /^(-w|--workspaces?|-r|--recursive|--filter)\b/.test(a)))
-    return [];
-  const text = readProjectFile(join(root, "package.json"));
-  if (text === null) return [];
-  try {
-    const name = (JSON.parse(text) as { name?: unknown }).name;
-    return typeof name === "string" && name !== "" ? [name] : [];
-  } catch {
-    return [];
-  }
 }
 
 /** A project file's text; null when missing. Never through a link, never a FIFO. */

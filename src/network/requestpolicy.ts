@@ -34,8 +34,8 @@ const READ_API = ["-/v1/search", "-/ping"];
 export interface PolicyContext {
   mode: RequestMode;
   /**
-   * Publish mode: the package names being published (from the project's package.json files,
-   * read on the host before the run). Empty: any package document may be uploaded.
+   * Publish mode: the package names being published (publishtargets.ts, read on the host before
+   * the run). Only these may be uploaded; none when empty.
    */
   publishing?: readonly string[] | undefined;
 }
@@ -53,7 +53,11 @@ export function refusal(method: string, url: URL, context: PolicyContext): strin
   // An encoded slash is only ever a scoped name's (`@scope%2fname`): anything else could be
   // decoded by the registry into a path of its API.
   if (
-    decoded.some((s) => (s.includes("/") && !/^@[^/]+\/[^/]+$/.test(s)) || s === ".." || s === ".")
+    decoded.some(
+      (s) =>
+        (s.includes("/") && !/^@[^/]+\/[^/]+$/.test(s)) ||
+        s.split("/").some((part) => part === ".." || part === "."),
+    )
   )
     return "a malformed path";
   // The registry API lives under a `-` segment; anything starting with `-` is API, not a name.
@@ -78,9 +82,11 @@ export function refusal(method: string, url: URL, context: PolicyContext): strin
   if (upper === "PUT" && context.mode === "publish" && api === -1) {
     const name = packageName(decoded);
     if (name === null) return `PUT ${url.pathname} is not a package upload`;
+    // `?write=true` and the like belong to deprecate, owner and dist-tag edits, not to publish.
+    if (url.search !== "") return `PUT ${url.pathname}${url.search} is not a package upload`;
     const allowed = context.publishing ?? [];
-    if (allowed.length > 0 && !allowed.includes(name)) {
-      return `publishing ${name}, which is not the package being published (${allowed.join(", ")})`;
+    if (!allowed.includes(name)) {
+      return `publishing ${name}, which is not the package being published (${allowed.join(", ") || "none"})`;
     }
     return null;
   }
@@ -124,7 +130,12 @@ export interface HookInput {
   /** The `Authorization` value for a URL, or null (credentials.ts's authorizationFor). */
   authorization: (url: URL) => string | null;
   publishing?: readonly string[] | undefined;
+  /** Publish mode: the dist-tag the command sets (`--tag`), else `latest`. */
+  publishTag?: string | undefined;
 }
+
+/** The largest upload document read whole to be checked (the tarball is in it, base64). */
+export const MAX_PUBLISH_BODY = 256 * 1024 * 1024;
 
 /**
  * The hook the proxy asks for every request to a registry host it sees in clear: refused with a
@@ -136,14 +147,99 @@ export function registryHook(input: HookInput): RegistryHook {
   const credentialHosts = new Set(input.credentialHosts);
   const hosts = new Set([...input.registryHosts, ...credentialHosts]);
   const context: PolicyContext = { mode: input.mode, publishing: input.publishing };
+  // One upload per package per run: a script before the real upload (prepublishOnly) cannot
+  // publish twice, nor put another version or document after it. The proxy asks per request,
+  // so the count lives here.
+  const uploaded = new Set<string>();
+  const refuse = (reason: string): RegistryDecision => ({
+    action: "refuse",
+    reason: `safe-npm: refused ${reason}`,
+  });
+  const uploadName = (request: RegistryRequest): string | null =>
+    request.method.toUpperCase() === "PUT" && context.mode === "publish"
+      ? packageName(
+          request.url.pathname
+            .split("/")
+            .filter((s) => s !== "")
+            .map((s) => decodeURIComponent(s)),
+        )
+      : null;
   return {
     hosts,
     credentialHosts,
     decide(request: RegistryRequest): RegistryDecision {
       const reason = refusal(request.method, request.url, context);
-      if (reason !== null) return { action: "refuse", reason: `safe-npm: refused ${reason}` };
-      const authorization = input.authorization(request.url);
-      return authorization === null ? { action: "forward" } : { action: "forward", authorization };
+      if (reason !== null) return refuse(reason);
+      const name = uploadName(request);
+      if (name !== null) {
+        if (uploaded.has(name)) return refuse(`a second upload of ${name} in one run`);
+        uploaded.add(name);
+      }
+      const authorization = input.authorization(request.url) ?? undefined;
+      return {
+        action: "forward",
+        ...(authorization === undefined ? {} : { authorization }),
+        ...(name === null ? {} : { inspectBody: { maxBytes: MAX_PUBLISH_BODY } }),
+      };
+    },
+    decideBody(request: RegistryRequest, body: Buffer): RegistryDecision {
+      const name = uploadName(request);
+      if (name === null) return refuse(`${request.method} ${request.url.pathname} with a body`);
+      const reason = publishBodyRefusal(name, body, input.publishTag ?? "latest");
+      if (reason !== null) return refuse(reason);
+      const authorization = input.authorization(request.url) ?? undefined;
+      return authorization === undefined
+        ? { action: "forward" }
+        : { action: "forward", authorization };
     },
   };
+}
+
+/**
+ * PURE: why an upload body is not the publish of one version of `name` with its tarball, or null.
+ * The document libnpmpublish (npm, pnpm), yarn berry and bun send: `versions` holding exactly
+ * one version, `_attachments` exactly that version's tarball, `dist-tags` at most the tag given,
+ * pointing at it. Anything else the same PUT could carry is an edit of the package document:
+ * deprecating versions, replacing maintainers, moving tags.
+ */
+export function publishBodyRefusal(name: string, body: Buffer, tag: string): string | null {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString("utf8"));
+  } catch {
+    return `an upload of ${name} that is not JSON`;
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObject(doc)) return `an upload of ${name} that is not a package document`;
+  if (doc.name !== name || (doc._id !== undefined && doc._id !== name))
+    return `an upload to ${name} of a document naming ${String(doc.name)}`;
+  for (const key of ["maintainers", "deprecated", "_rev", "users", "time", "owners"])
+    if (key in doc) return `an upload of ${name} that changes its ${key}`;
+  const versions = isObject(doc.versions) ? Object.entries(doc.versions) : [];
+  const [only] = versions;
+  if (versions.length !== 1 || only === undefined)
+    return `an upload of ${name} with ${versions.length} versions (a publish has one)`;
+  const [version, manifest] = only;
+  if (!isObject(manifest) || manifest.version !== version || (manifest.name ?? name) !== name)
+    return `an upload of ${name} whose version ${version} does not describe itself`;
+  if ("deprecated" in manifest) return `an upload of ${name}@${version} that deprecates it`;
+  const attachments = isObject(doc._attachments) ? Object.entries(doc._attachments) : [];
+  const [file] = attachments;
+  const base = name.split("/").pop() ?? name;
+  if (
+    attachments.length !== 1 ||
+    file === undefined ||
+    (file[0] !== `${name}-${version}.tgz` && file[0] !== `${base}-${version}.tgz`) ||
+    !isObject(file[1]) ||
+    typeof file[1].data !== "string" ||
+    file[1].data === ""
+  )
+    return `an upload of ${name}@${version} without exactly its tarball`;
+  const tags = isObject(doc["dist-tags"]) ? Object.entries(doc["dist-tags"]) : [];
+  if (doc["dist-tags"] !== undefined && !isObject(doc["dist-tags"]))
+    return `an upload of ${name} with malformed dist-tags`;
+  if (tags.some(([t, v]) => t !== tag || v !== version))
+    return `an upload of ${name} that moves dist-tags other than ${tag} → ${version}`;
+  return null;
 }

@@ -266,6 +266,72 @@ describe.skipIf(unavailable !== "")("registry credentials stay on the host (plai
   });
 });
 
+/**
+ * A credential from the user's own files goes only to the registry those files pair it with: a
+ * project naming another registry (here the test registry plays the attacker's) must not receive
+ * it. The control pairs the same credential with that registry in the user's own file, and the
+ * token then arrives: the proxy sees these requests and would add it.
+ */
+const REDIRECTS: {
+  name: string;
+  manager: Manager;
+  /** The user's file and its text: the credential alone, or paired with `url` (the control). */
+  home: (url: string, token: string, paired: boolean) => [string, string];
+  /** The project's own file naming the registry (after privateWorld's). */
+  project?: (url: string) => [string, string];
+}[] = [
+  {
+    name: "npm: ~/.npmrc's legacy top-level _authToken, a project's registry=",
+    manager: MANAGERS[0] as Manager,
+    home: (url, token, paired) => [
+      ".npmrc",
+      `update-notifier=false
+${paired ? `registry=${url}\n` : ""}_authToken=${token}\n`,
+    ],
+    project: (url) => [
+      ".npmrc",
+      `registry=${url}\naudit=false\nfund=false\nupdate-notifier=false\n`,
+    ],
+  },
+  {
+    name: "yarn 4: ~/.yarnrc.yml's npmAuthToken, a project's npmRegistryServer",
+    manager: MANAGERS[4] as Manager,
+    home: (url, token, paired) => [
+      ".yarnrc.yml",
+      `${paired ? `npmRegistryServer: "${url.replace(/\/$/, "")}"\n` : ""}npmAuthToken: "${token}"\n`,
+    ],
+  },
+];
+
+describe.skipIf(unavailable !== "").each(REDIRECTS)("$name", (c) => {
+  const install = async (paired: boolean) => {
+    const registry = await startPrivateRegistry({ packed });
+    const { world, path } = privateWorld(registry, c.manager);
+    const [file, text] = c.home(registry.url, registry.token, paired);
+    writeFileSync(join(world.home, file), text);
+    if (c.project !== undefined) {
+      const [pfile, ptext] = c.project(registry.url);
+      writeFileSync(join(world.project, pfile), ptext);
+    }
+    const run = await world.run([c.manager.tool, "install"], { env: { PATH: path } });
+    const seen = registry.log.map((r) => r.auth);
+    world.dispose();
+    await registry.close();
+    return { run, seen };
+  };
+
+  it("the project's registry gets requests, never the user's token", async () => {
+    const { run, seen } = await install(false);
+    expect(seen.length, show(run)).toBeGreaterThan(0);
+    expect(seen).not.toContain("token");
+  }, 300_000);
+
+  it("control: paired with that registry in the user's own file, the token arrives", async () => {
+    const { run, seen } = await install(true);
+    expect(seen, show(run)).toContain("token");
+  }, 300_000);
+});
+
 describe.skipIf(unavailable !== "")("a token written in the project's .npmrc", () => {
   let registry: PrivateRegistry;
   let world: World;
@@ -362,6 +428,12 @@ describe.skipIf(unavailable !== "")("https registry with a CA of its own", () =>
 
 const PUBLISHERS = [
   { name: "npm", manager: MANAGERS[0] as Manager, argv: ["npm", "publish", "--otp", "123456"] },
+  // A folder argument: the names are read on the host too (any upload went through before).
+  {
+    name: "npm (folder .)",
+    manager: MANAGERS[0] as Manager,
+    argv: ["npm", "publish", ".", "--otp", "123456"],
+  },
   {
     name: "pnpm 10",
     manager: MANAGERS[1] as Manager,

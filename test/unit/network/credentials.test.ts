@@ -359,3 +359,169 @@ describe("credentialTargets", () => {
     expect(credentialTargets(creds)).toEqual(["127.0.0.1:4873"]);
   });
 });
+
+describe("a user credential goes only to the registry the user's own files pair it with", () => {
+  it("yarn: a project's npmRegistryServer does not carry the user's top-level token", () => {
+    const files = [
+      userYarn('npmAuthToken: "SECRET"'),
+      projectYarn('npmRegistryServer: "http://127.0.0.1:18081"'),
+    ];
+    expect(yarnAuth(files, "http://127.0.0.1:18081/leftpad-x")).toBeNull();
+    // Still sent to the registry the user's file pairs it with (yarn's default here).
+    expect(yarnAuth(files, "https://registry.yarnpkg.com/leftpad-x")).toBe("Bearer SECRET");
+    const creds = findCredentials({ files, env: {}, berry: true });
+    expect(credentialTargets(creds)).toEqual(["registry.yarnpkg.com:443"]);
+  });
+
+  it("yarn: the top-level token stays on the user file's npmRegistryServer", () => {
+    const files = [
+      userYarn('npmRegistryServer: "https://npm.corp.example/r"\nnpmAuthToken: "SECRET"'),
+      projectYarn('npmRegistryServer: "https://npm.corp.example/other"'),
+    ];
+    expect(yarnAuth(files, "https://npm.corp.example/other/x")).toBeNull();
+    expect(yarnAuth(files, "https://npm.corp.example/r/x")).toBe("Bearer SECRET");
+  });
+
+  it("yarn: a project overriding only a user scope's server does not carry the scope's token", () => {
+    const files = [
+      userYarn(
+        [
+          "npmScopes:",
+          "  corp:",
+          '    npmRegistryServer: "https://npm.corp.example"',
+          '    npmAuthToken: "SECRET"',
+        ].join("\n"),
+      ),
+      projectYarn(
+        ["npmScopes:", "  corp:", '    npmRegistryServer: "http://127.0.0.1:18081"'].join("\n"),
+      ),
+    ];
+    expect(yarnAuth(files, "http://127.0.0.1:18081/@corp%2fx")).toBeNull();
+    expect(yarnAuth(files, "https://npm.corp.example/@corp%2fx")).toBe("Bearer SECRET");
+  });
+
+  it("yarn: a user scope token without a server stays on the user's top-level server", () => {
+    const files = [
+      userYarn(["npmScopes:", "  corp:", '    npmAuthToken: "SECRET"'].join("\n")),
+      projectYarn('npmRegistryServer: "http://127.0.0.1:18081"'),
+    ];
+    expect(yarnAuth(files, "http://127.0.0.1:18081/@corp%2fx")).toBeNull();
+    expect(yarnAuth(files, "https://registry.yarnpkg.com/@corp%2fx")).toBe("Bearer SECRET");
+  });
+
+  it("yarn: the project's own literal token still goes to the project's server", () => {
+    const files = [projectYarn('npmRegistryServer: "https://r.example"\nnpmAuthToken: "proj"')];
+    expect(yarnAuth(files, "https://r.example/x")).toBe("Bearer proj");
+  });
+
+  it.each([
+    ["_authToken=SECRET", "Bearer SECRET"],
+    [`_auth=${b64("u:p")}`, `Basic ${b64("u:p")}`],
+  ])("npm: a legacy top-level %s is not sent to a project's registry", (line, header) => {
+    const files = [user(line), projectNpmrc("registry=http://127.0.0.1:18081/")];
+    expect(npmAuth(files, "http://127.0.0.1:18081/leftpad-y")).toBeNull();
+    expect(npmAuth(files, "https://registry.npmjs.org/leftpad-y")).toBe(header);
+  });
+
+  it("npm: a legacy top-level token goes to the registry its own file names", () => {
+    const files = [
+      user("registry=https://npm.corp.example/r/\n_authToken=SECRET"),
+      projectNpmrc("registry=https://npm.corp.example/evil/"),
+    ];
+    expect(npmAuth(files, "https://npm.corp.example/evil/x")).toBeNull();
+    expect(npmAuth(files, "https://npm.corp.example/r/x")).toBe("Bearer SECRET");
+    expect(npmAuth(files, "http://npm.corp.example/r/x")).toBeNull();
+  });
+
+  it("npm: a project's ${VAR} credential needs the same port as a user registry, not just the host", () => {
+    const files = [
+      user("registry=http://localhost:4873/"),
+      projectNpmrc(
+        "@x:registry=http://localhost:3999/\n//localhost:3999/:_authToken=${SECRET_ENV}",
+      ),
+    ];
+    const env = { SECRET_ENV: "SECRET" };
+    expect(npmAuth(files, "http://localhost:3999/@x/y", env)).toBeNull();
+    expect(findCredentials({ files, env, berry: false }).notes.join("\n")).toMatch(
+      /\/\/localhost:3999\/.*which no user config names/,
+    );
+    const same = [
+      user("registry=http://localhost:4873/"),
+      projectNpmrc("//localhost:4873/:_authToken=${SECRET_ENV}"),
+    ];
+    expect(npmAuth(same, "http://localhost:4873/@x/y", env)).toBe("Bearer SECRET");
+  });
+
+  it("npm: a project's ${VAR} credential needs the user's path prefix and scheme", () => {
+    const env = { T: "SECRET" };
+    const prefixed = [
+      user("registry=https://r.example/npm/"),
+      projectNpmrc("//r.example/:_authToken=${T}"),
+    ];
+    expect(npmAuth(prefixed, "https://r.example/other/x", env)).toBeNull();
+    const https = [
+      user("registry=https://r.example:8443/"),
+      projectNpmrc("//r.example:8443/:_authToken=${T}"),
+    ];
+    expect(npmAuth(https, "https://r.example:8443/x", env)).toBe("Bearer SECRET");
+    expect(npmAuth(https, "http://r.example:8443/x", env)).toBeNull();
+  });
+
+  it("yarn: a project's ${VAR} credential needs the same port as a user registry", () => {
+    const files = [
+      userYarn('npmRegistryServer: "http://localhost:4873"'),
+      projectYarn('npmRegistryServer: "http://localhost:3999"\nnpmAuthToken: "${T}"'),
+    ];
+    expect(yarnAuth(files, "http://localhost:3999/x", { T: "SECRET" })).toBeNull();
+    const keyed = [
+      userYarn('npmRegistryServer: "http://localhost:4873"'),
+      projectYarn(
+        ["npmRegistries:", '  "//localhost:3999":', '    npmAuthToken: "${T}"'].join("\n"),
+      ),
+    ];
+    expect(yarnAuth(keyed, "http://localhost:3999/x", { T: "SECRET" })).toBeNull();
+    const same = [
+      userYarn('npmRegistryServer: "http://localhost:4873"'),
+      projectYarn(
+        ["npmRegistries:", '  "//localhost:4873":', '    npmAuthToken: "${T}"'].join("\n"),
+      ),
+    ];
+    expect(yarnAuth(same, "http://localhost:4873/x", { T: "SECRET" })).toBe("Bearer SECRET");
+  });
+
+  it("npm: a user credential paired with https is never added to plain http", () => {
+    const files = [
+      user("registry=https://127.0.0.1:18082/\n//127.0.0.1:18082/:_authToken=SECRET"),
+      projectNpmrc("registry=http://127.0.0.1:18082/"),
+    ];
+    expect(npmAuth(files, "http://127.0.0.1:18082/leftpad-z")).toBeNull();
+    expect(npmAuth(files, "https://127.0.0.1:18082/leftpad-z")).toBe("Bearer SECRET");
+    const creds = findCredentials({ files, env: {}, berry: false });
+    expect(credentialTargets(creds)).toEqual(["127.0.0.1:18082"]);
+  });
+
+  it("npm: a key the user's files pair with no scheme, or with http, still goes over http", () => {
+    const bare = [
+      user("//127.0.0.1:4873/:_authToken=T"),
+      projectNpmrc("registry=http://127.0.0.1:4873/"),
+    ];
+    expect(npmAuth(bare, "http://127.0.0.1:4873/x")).toBe("Bearer T");
+    const http = [user("registry=http://127.0.0.1:4873/\n//127.0.0.1:4873/:_authToken=T")];
+    expect(npmAuth(http, "http://127.0.0.1:4873/x")).toBe("Bearer T");
+  });
+
+  it("yarn: a user credential paired with https is never added to plain http", () => {
+    const files = [
+      userYarn('npmRegistryServer: "https://127.0.0.1:18082"\nnpmAuthToken: "SECRET"'),
+      projectYarn('npmRegistryServer: "http://127.0.0.1:18082"'),
+    ];
+    expect(yarnAuth(files, "http://127.0.0.1:18082/x")).toBeNull();
+    const keyed = [
+      userYarn(
+        ["npmRegistries:", '  "https://127.0.0.1:18082":', '    npmAuthToken: "SECRET"'].join("\n"),
+      ),
+    ];
+    expect(yarnAuth(keyed, "http://127.0.0.1:18082/x")).toBeNull();
+    expect(yarnAuth(keyed, "https://127.0.0.1:18082/x")).toBe("Bearer SECRET");
+  });
+});

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { refusal, registryHook } from "../../../src/network/requestpolicy.js";
+import {
+  MAX_PUBLISH_BODY,
+  publishBodyRefusal,
+  refusal,
+  registryHook,
+} from "../../../src/network/requestpolicy.js";
 
 const R = "https://registry.example";
 const install = (method: string, path: string): string | null =>
@@ -75,9 +80,21 @@ describe("publish mode: the upload, and only that", () => {
     expect(publish(method, path)).toBeNull();
   });
 
-  it("with no name known, any package document may be uploaded", () => {
-    expect(publish("PUT", "/other", [])).toBeNull();
+  it("with no name known, no package document may be uploaded", () => {
+    expect(publish("PUT", "/other", [])).toMatch(/not the package being published \(none\)/);
+    expect(publish("PUT", "/@acme%2fwidget", [])).toMatch(/not the package being published/);
   });
+
+  it.each(["/@x%2f..", "/@x%2f."])("PUT %s (a dot segment, encoded) is refused", (path) => {
+    expect(publish("PUT", path, ["@x/.."])).toBe("a malformed path");
+  });
+
+  it.each(["/@acme%2fwidget?write=true", "/@acme%2fwidget?x"])(
+    "PUT %s (a query: an edit of the document, not an upload) is refused",
+    (path) => {
+      expect(publish("PUT", path)).toMatch(/is not a package upload/);
+    },
+  );
 
   it.each([
     ["PUT", "/other", /not the package being published/],
@@ -131,6 +148,140 @@ describe("registryHook", () => {
       method: "PUT",
       url: new URL("https://npm.pkg.github.com/@acme%2fwidget"),
     });
-    expect(d).toEqual({ action: "forward", authorization: "Bearer held" });
+    expect(d).toEqual({
+      action: "forward",
+      authorization: "Bearer held",
+      inspectBody: { maxBytes: MAX_PUBLISH_BODY },
+    });
+  });
+
+  it("publish mode lets one upload per package through in a run, not a second", () => {
+    const h = hook("publish");
+    const put = () =>
+      h.decide({ method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") });
+    expect(put().action).toBe("forward");
+    expect(put()).toEqual({
+      action: "refuse",
+      reason: "safe-npm: refused a second upload of @acme/widget in one run",
+    });
+    // Each run is a new hook: the next publish uploads again.
+    expect(
+      hook("publish").decide({
+        method: "PUT",
+        url: new URL("https://npm.pkg.github.com/@acme/widget"),
+      }).action,
+    ).toBe("forward");
+  });
+
+  it("publish mode forwards a body only when it is the publish document, with the credential", () => {
+    const h = hook("publish");
+    const request = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") };
+    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(upload())))).toEqual({
+      action: "forward",
+      authorization: "Bearer held",
+    });
+    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(hijack)))).toMatchObject({
+      action: "refuse",
+    });
+  });
+});
+
+/** The document libnpmpublish sends for @acme/widget@1.0.0 (trimmed). */
+const upload = (): Record<string, unknown> => ({
+  _id: "@acme/widget",
+  name: "@acme/widget",
+  description: "w",
+  "dist-tags": { latest: "1.0.0" },
+  versions: { "1.0.0": { name: "@acme/widget", version: "1.0.0", dist: { shasum: "x" } } },
+  access: null,
+  _attachments: {
+    "@acme/widget-1.0.0.tgz": { content_type: "application/octet-stream", data: "H4sI", length: 3 },
+  },
+});
+/** What a prepublishOnly script sent: no tarball, a deprecated version, new maintainers. */
+const hijack = {
+  _id: "@acme/widget",
+  name: "@acme/widget",
+  versions: {
+    "0.9.0": { name: "@acme/widget", version: "0.9.0", deprecated: "hijacked by build script" },
+  },
+  maintainers: [{ name: "attacker" }],
+  "dist-tags": { latest: "0.9.0" },
+};
+
+describe("publishBodyRefusal: the upload body is the publish of one version", () => {
+  const check = (doc: unknown, tag = "latest") =>
+    publishBodyRefusal("@acme/widget", Buffer.from(JSON.stringify(doc)), tag);
+
+  it("accepts libnpmpublish's document, yarn berry's unscoped attachment name, and --tag", () => {
+    expect(check(upload())).toBeNull();
+    const berry = upload();
+    berry._attachments = { "widget-1.0.0.tgz": { data: "H4sI" } };
+    expect(check(berry)).toBeNull();
+    expect(check({ ...upload(), "dist-tags": { next: "1.0.0" } }, "next")).toBeNull();
+  });
+
+  it("refuses the document a prepublishOnly script sent", () => {
+    expect(check(hijack)).toMatch(/maintainers/);
+    const { maintainers: _, ...rest } = hijack;
+    expect(check(rest)).toMatch(/deprecates|tarball/);
+  });
+
+  it.each([
+    ["not JSON", "{", /not JSON/],
+    ["another name", { ...upload(), name: "other" }, /naming other/],
+    ["maintainers", { ...upload(), maintainers: [{ name: "x" }] }, /maintainers/],
+    ["a deprecation at the top", { ...upload(), deprecated: "x" }, /deprecated/],
+    ["a revision", { ...upload(), _rev: "3-abc" }, /_rev/],
+    ["no version", { ...upload(), versions: {} }, /0 versions/],
+    [
+      "two versions",
+      {
+        ...upload(),
+        versions: {
+          "1.0.0": { name: "@acme/widget", version: "1.0.0" },
+          "0.1.0": { name: "@acme/widget", version: "0.1.0" },
+        },
+      },
+      /2 versions/,
+    ],
+    [
+      "a deprecated version",
+      {
+        ...upload(),
+        versions: { "1.0.0": { name: "@acme/widget", version: "1.0.0", deprecated: "x" } },
+      },
+      /deprecates/,
+    ],
+    [
+      "a mislabelled version",
+      { ...upload(), versions: { "1.0.0": { version: "2.0.0" } } },
+      /does not describe/,
+    ],
+    ["no tarball", { ...upload(), _attachments: {} }, /exactly its tarball/],
+    [
+      "another version's tarball",
+      { ...upload(), _attachments: { "@acme/widget-0.1.0.tgz": { data: "x" } } },
+      /exactly its tarball/,
+    ],
+    [
+      "two tarballs",
+      {
+        ...upload(),
+        _attachments: {
+          "@acme/widget-1.0.0.tgz": { data: "x" },
+          "@acme/widget-0.1.0.tgz": { data: "x" },
+        },
+      },
+      /exactly its tarball/,
+    ],
+    ["latest moved elsewhere", { ...upload(), "dist-tags": { latest: "0.1.0" } }, /dist-tags/],
+    ["another tag", { ...upload(), "dist-tags": { latest: "1.0.0", beta: "1.0.0" } }, /dist-tags/],
+  ])("refuses %s", (_, doc, reason) => {
+    expect(
+      typeof doc === "string"
+        ? publishBodyRefusal("@acme/widget", Buffer.from(doc), "latest")
+        : check(doc),
+    ).toMatch(reason);
   });
 });

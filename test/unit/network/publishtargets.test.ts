@@ -1,0 +1,78 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { publishTargets } from "../../../src/network/publishtargets.js";
+
+let root: string;
+const pkg = (dir: string, json: Record<string, unknown>): void => {
+  mkdirSync(join(root, dir), { recursive: true });
+  writeFileSync(join(root, dir, "package.json"), JSON.stringify(json));
+};
+const names = (...command: string[]) => publishTargets(root, root, command).names;
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "safe-npm-publish-"));
+  pkg(".", { name: "app", workspaces: ["packages/*", "tools/cli", "!packages/skip"] });
+  pkg("packages/a", { name: "@acme/a" });
+  pkg("packages/b", { name: "@acme/b" });
+  pkg("packages/skip", { name: "skipped" });
+  pkg("tools/cli", { name: "acme-cli" });
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe("publishTargets: the packages a publish command uploads, known on the host", () => {
+  it("the project itself, and its --tag", () => {
+    expect(publishTargets(root, root, ["npm", "publish", "--otp", "123456"])).toEqual({
+      names: ["app"],
+      tag: "latest",
+    });
+    expect(publishTargets(root, root, ["npm", "publish", "--tag=next"]).tag).toBe("next");
+    expect(names("yarn", "npm", "publish", "--tag", "beta")).toEqual(["app"]);
+  });
+
+  it("a folder argument (`.` or a path) names the package in it", () => {
+    expect(names("npm", "publish", ".")).toEqual(["app"]);
+    expect(names("npm", "publish", "packages/a")).toEqual(["@acme/a"]);
+    expect(publishTargets(root, join(root, "packages"), ["npm", "publish", "./b"]).names).toEqual([
+      "@acme/b",
+    ]);
+  });
+
+  it("npm's -w / --workspace / --workspaces name the workspaces' packages", () => {
+    expect(names("npm", "publish", "-w", "@acme/a")).toEqual(["@acme/a"]);
+    expect(names("npm", "publish", "--workspace=packages/b")).toEqual(["@acme/b"]);
+    expect(names("npm", "publish", "--workspaces")).toEqual(["@acme/a", "@acme/b", "acme-cli"]);
+    expect(names("npm", "publish", "-ws", "--include-workspace-root")).toEqual([
+      "@acme/a",
+      "@acme/b",
+      "acme-cli",
+      "app",
+    ]);
+  });
+
+  it.each([
+    [["npm", "publish", "app-1.0.0.tgz"], /cannot tell which package app-1.0.0.tgz holds/],
+    [["npm", "publish", "https://x.example/a.tgz"], /cannot tell which package/],
+    [["npm", "publish", "missing"], /cannot tell which package missing holds/],
+    [["pnpm", "-r", "publish"], /cannot tell which packages pnpm -r publish/],
+    [["pnpm", "publish", "--filter", "a"], /cannot tell which packages/],
+    [["npm", "publish", "-w", "nope"], /no workspace nope/],
+    [["npm", "publish", "/etc"], /not inside the project/],
+  ])("refuses %j", (command, message) => {
+    expect(() => publishTargets(root, root, command)).toThrow(message);
+  });
+
+  it("refuses a package.json without a name, and one that is a link", () => {
+    pkg("packages/c", { version: "1.0.0" });
+    expect(() => names("npm", "publish", "packages/c")).toThrow(/names no package/);
+    mkdirSync(join(root, "packages/d"));
+    symlinkSync(join(root, "packages/a/package.json"), join(root, "packages/d/package.json"));
+    expect(() => names("npm", "publish", "packages/d")).toThrow(/symbolic link/);
+  });
+
+  it("refuses a folder reached through a link", () => {
+    symlinkSync(join(root, "packages/a"), join(root, "linked"));
+    expect(() => names("npm", "publish", "linked")).toThrow(/symbolic link/);
+  });
+});
