@@ -226,10 +226,19 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     ...(upstreamCa.length > 0 ? { ca: [...tls.rootCertificates, ...upstreamCa] } : {}),
   });
 
+  /** A request the registry rules refused (403) or found too large (413): counted per host. */
+  const countRefused = (row: HostStats, method: string, url: URL, reason: string): void => {
+    row.refusedRequests++;
+    if (row.refusedSamples.length < MAX_SAMPLES) {
+      row.refusedSamples.push({ request: `${method} ${truncate(url.pathname, 80)}`, reason });
+    }
+  };
+
   /**
    * Sends one request upstream and streams the answer back: both bodies flow through, never
-   * buffered whole. For gateway hosts the hook decides first (403, or forward with its
-   * credential). Errors cost this request only.
+   * buffered whole — but for an upload the hook wants to read first (`inspectBody`). For gateway
+   * hosts the hook decides first (403, or forward with its credential). Errors cost this
+   * request only.
    */
   const forward = (
     req: http.IncomingMessage,
@@ -255,9 +264,6 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       return;
     }
     let headers = forwardHeaders(req.rawHeaders, url.host);
-    // The client's Transfer-Encoding is hop-by-hop and dropped: a body without a length is
-    // re-framed as chunked explicitly, never left to node's per-method default (none for GET).
-    if (framing.chunked) headers.push("Transfer-Encoding", "chunked");
     if (hook?.hosts.has(target.key)) {
       const method = req.method ?? "GET";
       let decision: ReturnType<RegistryHook["decide"]>;
@@ -267,13 +273,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         decision = { action: "refuse", reason: `the registry rules failed: ${String(error)}` };
       }
       if (decision.action === "refuse") {
-        row.refusedRequests++;
-        if (row.refusedSamples.length < MAX_SAMPLES) {
-          row.refusedSamples.push({
-            request: `${method} ${truncate(url.pathname, 80)}`,
-            reason: decision.reason,
-          });
-        }
+        countRefused(row, method, url, decision.reason);
         // The body is not wanted: drop it and close, rather than read an upload to the end.
         res.shouldKeepAlive = false;
         respond(res, 403, `safe-npm: ${method} ${url.pathname} refused: ${decision.reason}`);
@@ -281,14 +281,116 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         return;
       }
       if (hook.credentialHosts.has(target.key)) headers = dropHeader(headers, "authorization");
-      if (decision.authorization !== undefined) {
-        headers = [
-          ...dropHeader(headers, "authorization"),
-          "Authorization",
-          decision.authorization,
-        ];
+      if (decision.inspectBody !== undefined) {
+        inspectThenSend(req, res, url, target, row, headers, framing, hook, {
+          maxBytes: decision.inspectBody.maxBytes,
+        });
+        return;
       }
+      headers = withAuthorization(headers, decision.authorization);
     }
+    // The client's Transfer-Encoding is hop-by-hop and dropped: a body without a length is
+    // re-framed as chunked explicitly, never left to node's per-method default (none for GET).
+    if (framing.chunked) headers.push("Transfer-Encoding", "chunked");
+    send(req, res, url, target, row, headers, framing, null);
+  };
+
+  /**
+   * An upload the rules read whole before it goes upstream: the body is gathered (nothing is
+   * sent meanwhile), refused with 413 past `maxBytes`, then `decideBody` forwards exactly these
+   * bytes — with their own Content-Length and the credential it gives — or refuses with 403.
+   * A client that goes away meanwhile costs this request only.
+   */
+  const inspectThenSend = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    target: { host: string; port: number; key: string },
+    row: HostStats,
+    headers: string[],
+    framing: { contentLength: number | null; chunked: boolean },
+    rules: RegistryHook,
+    limit: { maxBytes: number },
+  ): void => {
+    const method = req.method ?? "GET";
+    const tooLarge = (): void => {
+      const reason = `an upload larger than ${limit.maxBytes} bytes`;
+      countRefused(row, method, url, reason);
+      // The rest of the body is not read: the connection cannot carry another request.
+      res.shouldKeepAlive = false;
+      respond(res, 413, `safe-npm: ${method} ${url.pathname} refused: ${reason}`);
+      req.resume();
+    };
+    if (framing.contentLength !== null && framing.contentLength > limit.maxBytes) {
+      tooLarge();
+      return;
+    }
+    let chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const stop = (): void => {
+      done = true;
+      chunks = [];
+      req.off("data", onData);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit.maxBytes) {
+        stop();
+        tooLarge();
+      } else if (framing.contentLength !== null && size > framing.contentLength) {
+        // Never a byte beyond the framed length (node's parser should not let one through).
+        stop();
+        res.destroy();
+      } else chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("close", () => {
+      if (!done && !req.complete) {
+        stop();
+        res.destroy();
+      }
+    });
+    req.once("end", () => {
+      if (done) return;
+      const body = Buffer.concat(chunks, size);
+      stop();
+      if (res.destroyed) return;
+      let decision: ReturnType<RegistryHook["decide"]>;
+      try {
+        decision =
+          rules.decideBody?.({ method, url }, body) ??
+          ({ action: "refuse", reason: "the registry rules cannot check this body" } as const);
+      } catch (error) {
+        decision = { action: "refuse", reason: `the registry rules failed: ${String(error)}` };
+      }
+      if (decision.action === "refuse") {
+        countRefused(row, method, url, decision.reason);
+        respond(res, 403, `safe-npm: ${method} ${url.pathname} refused: ${decision.reason}`);
+        return;
+      }
+      // The body read whole goes up with its own length; any client framing is dropped.
+      const framed = ["content-length", "transfer-encoding", "expect"].reduce(dropHeader, headers);
+      const sent = withAuthorization(framed, decision.authorization);
+      sent.push("Content-Length", String(body.length));
+      send(req, res, url, target, row, sent, framing, body);
+    });
+  };
+
+  /**
+   * The upstream half of forward(): `body` null streams the client's body through, else these
+   * bytes (already read whole) are the body.
+   */
+  const send = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    target: { host: string; port: number; key: string },
+    row: HostStats,
+    headers: string[],
+    framing: { contentLength: number | null; chunked: boolean },
+    body: Buffer | null,
+  ): void => {
     row.connections++;
     const https_ = url.protocol === "https:";
     const upReq = (https_ ? https : http).request({
@@ -316,15 +418,17 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         upReq.destroy(loopRefusal(address, socket.remotePort ?? 0));
       }
     });
-    let bodyBytes = 0;
-    req.on("data", (chunk: Buffer) => {
-      bodyBytes += chunk.length;
-      // Never a byte beyond the framed length: it would be read upstream as the next request.
-      if (framing.contentLength !== null && bodyBytes > framing.contentLength) {
-        upReq.destroy();
-        res.destroy();
-      }
-    });
+    let bodyBytes = body?.length ?? 0;
+    if (body === null) {
+      req.on("data", (chunk: Buffer) => {
+        bodyBytes += chunk.length;
+        // Never a byte beyond the framed length: it would be read upstream as the next request.
+        if (framing.contentLength !== null && bodyBytes > framing.contentLength) {
+          upReq.destroy();
+          res.destroy();
+        }
+      });
+    }
     // A body cut short leaves the upstream connection mid-request: it must not be reused.
     req.once("close", () => {
       if (!req.complete) upReq.destroy();
@@ -372,7 +476,8 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       row.bytesUp += bodyBytes;
       if (!res.writableFinished) upReq.destroy();
     });
-    req.pipe(upReq);
+    if (body === null) req.pipe(upReq);
+    else upReq.end(body);
   };
 
   const server = http.createServer({ requireHostHeader: false });
@@ -819,6 +924,12 @@ export function bodyFraming(
     return `a ${method.toUpperCase()} request with a body is refused`;
   }
   return { contentLength, chunked };
+}
+
+/** `raw` with the client's `authorization` replaced by the hook's, when it gives one. */
+function withAuthorization(raw: readonly string[], authorization: string | undefined): string[] {
+  if (authorization === undefined) return [...raw];
+  return [...dropHeader(raw, "authorization"), "Authorization", authorization];
 }
 
 /** `raw` (name, value, name, value…) without every header called `name` (lower case). */

@@ -149,7 +149,7 @@ export function registryHook(input: HookInput): RegistryHook {
   const context: PolicyContext = { mode: input.mode, publishing: input.publishing };
   // One upload per package per run: a script before the real upload (prepublishOnly) cannot
   // publish twice, nor put another version or document after it. The proxy asks per request,
-  // so the count lives here.
+  // so the count lives here; only a body that passed decideBody counts.
   const uploaded = new Set<string>();
   const refuse = (reason: string): RegistryDecision => ({
     action: "refuse",
@@ -171,9 +171,8 @@ export function registryHook(input: HookInput): RegistryHook {
       const reason = refusal(request.method, request.url, context);
       if (reason !== null) return refuse(reason);
       const name = uploadName(request);
-      if (name !== null) {
-        if (uploaded.has(name)) return refuse(`a second upload of ${name} in one run`);
-        uploaded.add(name);
+      if (name !== null && uploaded.has(name)) {
+        return refuse(`a second upload of ${name} in one run`);
       }
       const authorization = input.authorization(request.url) ?? undefined;
       return {
@@ -185,8 +184,11 @@ export function registryHook(input: HookInput): RegistryHook {
     decideBody(request: RegistryRequest, body: Buffer): RegistryDecision {
       const name = uploadName(request);
       if (name === null) return refuse(`${request.method} ${request.url.pathname} with a body`);
+      // Counted once the body passes: a refused document must not use up the real publish.
+      if (uploaded.has(name)) return refuse(`a second upload of ${name} in one run`);
       const reason = publishBodyRefusal(name, body, input.publishTag ?? "latest");
       if (reason !== null) return refuse(reason);
+      uploaded.add(name);
       const authorization = input.authorization(request.url) ?? undefined;
       return authorization === undefined
         ? { action: "forward" }

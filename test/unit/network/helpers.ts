@@ -158,7 +158,7 @@ export interface ProxiedResponse {
 export function requestThrough(
   socketPath: string,
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
 ): Promise<ProxiedResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request(

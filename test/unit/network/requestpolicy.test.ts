@@ -157,9 +157,10 @@ describe("registryHook", () => {
 
   it("publish mode lets one upload per package through in a run, not a second", () => {
     const h = hook("publish");
-    const put = () =>
-      h.decide({ method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") });
+    const request = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") };
+    const put = () => h.decide(request);
     expect(put().action).toBe("forward");
+    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(upload())))?.action).toBe("forward");
     expect(put()).toEqual({
       action: "refuse",
       reason: "safe-npm: refused a second upload of @acme/widget in one run",
@@ -183,6 +184,26 @@ describe("registryHook", () => {
     expect(h.decideBody?.(request, Buffer.from(JSON.stringify(hijack)))).toMatchObject({
       action: "refuse",
     });
+  });
+
+  it("a refused upload document does not use up the run's one upload of that package", () => {
+    const h = hook("publish");
+    const request = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") };
+    // A prepublishOnly script's hijacking document first, refused on its body...
+    expect(h.decide(request).action).toBe("forward");
+    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(hijack)))).toMatchObject({
+      action: "refuse",
+      reason: expect.stringMatching(/deprecates|maintainers/),
+    });
+    // ...then the real publish still goes through, once.
+    expect(h.decide(request).action).toBe("forward");
+    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(upload())))).toEqual({
+      action: "forward",
+      authorization: "Bearer held",
+    });
+    expect(h.decide(request).action).toBe("refuse");
+    // Two uploads in flight at once: only the first body that passes goes up.
+    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(upload())))?.action).toBe("refuse");
   });
 });
 

@@ -161,7 +161,7 @@ export function gatewayRequest(
   agent: https.Agent,
   port: number,
   path: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
 ): Promise<GatewayResponse> {
   return new Promise((resolve, reject) => {
     const req = https.request(
