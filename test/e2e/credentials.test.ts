@@ -497,7 +497,7 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
         "  req.on('error', (e) => done(e.code));",
         "  req.end(body);",
         "};",
-        "const hijack = JSON.stringify(" + JSON.stringify(HIJACK) + ");",
+        `const hijack = JSON.stringify(${JSON.stringify(HIJACK)});`,
         `put('${registry.url}worm-copy', {}, '{}', (otherUpload) => {`,
         `  put('${registry.url}@private%2fapp-pkg', { 'content-type': 'application/json', 'npm-otp': otp }, hijack, (hijackUpload) => {`,
         "    fs.mkdirSync('.probe', { recursive: true });",
