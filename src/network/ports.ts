@@ -228,7 +228,9 @@ export function watchPorts(options: PortOptions): {
       if (closed) return;
       for (const port of options.fixed)
         if (!seen.has(port)) forward(pid, port, ["127.0.0.1", "::1"]);
-      poll(pid);
+      // The first look after one interval, not now: a short command (`exec -- true`) ends
+      // before it and pays nothing for the socket tables; a server takes longer than that to
+      // start listening anyway.
       timer = setInterval(() => poll(pid), POLL_MS);
       // The command's end, not this timer, ends the run.
       timer.unref();
