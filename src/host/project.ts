@@ -4,7 +4,16 @@ import { dirname, join, relative, sep } from "node:path";
 import { findUpSync } from "find-up";
 import { SafeNpmError } from "../errors.js";
 import { readRegularFile } from "../sandbox/safepath.js";
-import { type PlaceFacts, realOrSelf, specialEntries, unsafeWorkingDir } from "./workdir.js";
+import {
+  aliasedDir,
+  type DirId,
+  dirId,
+  type PlaceFacts,
+  realOrSelf,
+  resolveLoosely,
+  specialEntries,
+  unsafeWorkingDir,
+} from "./workdir.js";
 
 export type PackageManagerName = "npm" | "yarn" | "pnpm" | "bun";
 
@@ -110,10 +119,10 @@ export function workingDirProject(cwd: string, facts: PlaceFacts): Project {
   }
   const env = facts.env;
   const real = (v: string | undefined): string | undefined =>
-    v === undefined || v === "" ? undefined : realOrSelf(v);
+    v === undefined || v === "" ? undefined : resolveLoosely(v);
   let why = unsafeWorkingDir(cwd, {
     home,
-    pathDirs: facts.pathDirs.map(realOrSelf),
+    pathDirs: [...new Set([...facts.pathDirs, ...facts.pathDirs.map(resolveLoosely)])],
     env: {
       TMPDIR: real(env.TMPDIR),
       XDG_CONFIG_HOME: real(env.XDG_CONFIG_HOME),
@@ -123,6 +132,7 @@ export function workingDirProject(cwd: string, facts: PlaceFacts): Project {
       XDG_RUNTIME_DIR: real(env.XDG_RUNTIME_DIR),
     },
   });
+  why ??= aliasedDir(cwdChain(cwd), dirId(home), guardedDirs(home, facts));
   const special = why === null ? specialEntries(cwd) : [];
   if (special.length > 0) {
     why = `${cwd} holds ${special.map((n) => JSON.stringify(n)).join(", ")}: a socket, FIFO or device, which would be reachable inside`;
@@ -137,6 +147,48 @@ export function workingDirProject(cwd: string, facts: PlaceFacts): Project {
     );
   }
   return { root: cwd, reason: "working directory" };
+}
+
+/** The working directory and each of its ancestors, with their identities. */
+function cwdChain(cwd: string): { path: string; id: DirId }[] {
+  const chain: { path: string; id: DirId }[] = [];
+  for (let at = cwd; ; at = dirname(at)) {
+    const id = dirId(at);
+    if (id !== undefined) chain.push({ path: at, id });
+    if (dirname(at) === at) return chain;
+  }
+}
+
+/**
+ * The directories a bind mount must not alias: the home's dot-directories (~/.config, ~/.ssh),
+ * the XDG directories and PATH's existing directories, leaving out any that hold the home
+ * (a PATH entry "/" would otherwise refuse everything).
+ */
+function guardedDirs(home: string, facts: PlaceFacts): { path: string; id: DirId }[] {
+  let dots: string[] = [];
+  try {
+    dots = readdirSync(home)
+      .filter((n) => n.startsWith("."))
+      .map((n) => join(home, n));
+  } catch {}
+  const env = facts.env;
+  const dirs = [
+    ...dots,
+    env.XDG_CONFIG_HOME,
+    env.XDG_DATA_HOME,
+    env.XDG_STATE_HOME,
+    env.XDG_CACHE_HOME,
+    env.XDG_RUNTIME_DIR,
+    ...facts.pathDirs,
+  ].filter((d): d is string => d !== undefined && d !== "" && d.startsWith("/"));
+  const out: { path: string; id: DirId }[] = [];
+  for (const path of new Set(dirs)) {
+    const real = realOrSelf(path);
+    if (real === home || isInside(home, real)) continue;
+    const id = dirId(path);
+    if (id !== undefined) out.push({ path, id });
+  }
+  return out;
 }
 
 /**

@@ -1,10 +1,15 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { specialEntries, unsafeWorkingDir } from "../../../src/host/workdir.js";
+import {
+  aliasedDir,
+  resolveLoosely,
+  specialEntries,
+  unsafeWorkingDir,
+} from "../../../src/host/workdir.js";
 
 const facts = {
   home: "/home/u",
@@ -66,6 +71,59 @@ describe("where a scaffolder may make the working directory its project", () => 
     expect(unsafeWorkingDir("/tmp/t/home/code/x", testHome)).toBeNull();
     expect(unsafeWorkingDir("/tmp/t/other", testHome)).not.toBeNull();
     expect(unsafeWorkingDir("/tmp/t", testHome)).toContain("home directory");
+  });
+});
+
+describe("directories the host runs or reads, and aliases", () => {
+  it("refuses a working directory holding a PATH or XDG directory, even one not made yet", () => {
+    const withTools = { ...facts, pathDirs: ["/home/u/code/tools/bin", "/usr/bin"] };
+    expect(unsafeWorkingDir("/home/u/code", withTools)).toContain("/home/u/code/tools/bin");
+    expect(unsafeWorkingDir("/home/u/code/tools/bin", withTools)).not.toBeNull();
+    expect(unsafeWorkingDir("/home/u/other", withTools)).toBeNull();
+    const conf = { ...facts, env: { XDG_CONFIG_HOME: "/home/u/code/conf" } };
+    expect(unsafeWorkingDir("/home/u/code", conf)).toContain("XDG_CONFIG_HOME");
+  });
+
+  it("resolves a path that does not exist yet through its nearest existing ancestor", () => {
+    const dir = mkdtempSync(join(tmpdir(), "safe-npm-loose-"));
+    try {
+      mkdirSync(join(dir, "real"));
+      symlinkSync(join(dir, "real"), join(dir, "link"));
+      const real = realpathSync(join(dir, "real"));
+      expect(resolveLoosely(join(dir, "link", "tools", "bin"))).toBe(join(real, "tools", "bin"));
+      expect(resolveLoosely(join(dir, "link"))).toBe(real);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("names the dot-directory in the working directory's own path", () => {
+    expect(unsafeWorkingDir("/home/u/code/.hidden/app", facts)).toContain(
+      "is in /home/u/code/.hidden,",
+    );
+  });
+
+  it("refuses a working directory that reaches a guarded directory by identity", () => {
+    const id = (ino: number) => ({ dev: 1, ino });
+    const home = id(2);
+    const guarded = [
+      { path: "/home/u/.config", id: id(10) },
+      { path: "/home/u/.local/bin", id: id(11) },
+    ];
+    // ~/code/cfgbind is a bind mount of ~/.config: same identity, another path.
+    const bound = [
+      { path: "/home/u/code/cfgbind/autostart", id: id(20) },
+      { path: "/home/u/code/cfgbind", id: id(10) },
+      { path: "/home/u/code", id: id(3) },
+      { path: "/home/u", id: home },
+      { path: "/", id: id(1) },
+    ];
+    expect(aliasedDir(bound, home, guarded)).toContain("/home/u/.config under another name");
+    expect(aliasedDir(bound.slice(1), home, guarded)).toContain("cfgbind");
+    expect(aliasedDir([{ path: "/mnt/h", id: home }], home, guarded)).toContain("home directory");
+    // Inside the home, a home-identity entry among the guarded ones changes nothing.
+    expect(aliasedDir(bound.slice(2), home, [...guarded, { path: "/", id: home }])).toBeNull();
+    expect(aliasedDir(bound.slice(2), home, guarded)).toBeNull();
   });
 });
 
