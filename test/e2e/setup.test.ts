@@ -647,22 +647,50 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
       const config = join(w.home, ".config", "autostart");
       const bin = join(w.home, "bin");
       const fifo = join(w.home, "code", "with-fifo");
-      for (const d of [shared, config, bin, fifo]) mkdirSync(d, { recursive: true });
+      // A PATH directory inside the working directory, not made yet: the scaffolder would make
+      // it and plant `ls` there for the host's shell.
+      const tooled = join(w.home, "code", "tooled");
+      const hidden = join(w.home, "code", ".hidden");
+      for (const d of [shared, config, bin, fifo, tooled, hidden])
+        mkdirSync(d, { recursive: true });
       execFileSync("mkfifo", [join(fifo, "pipe")]);
       for (const [where, why] of [
         [shared, "a system directory shared with other users"],
         [config, `is in ${join(w.home, ".config")}`],
         [bin, "a directory on PATH"],
         [fifo, 'holds "pipe": a socket, FIFO or device'],
+        [tooled, `contains ${join(tooled, "tools", "bin")}, a directory on PATH`],
+        [hidden, `is in ${hidden}, a hidden directory`],
       ] as const) {
         const r = await inShell(w, ["bash", "-ic", "npx --yes create-probe app"], {
           cwd: where,
-          env: { PATH: `${bin}:${w.env.PATH}` },
+          env: { PATH: `${bin}:${join(tooled, "tools", "bin")}:${w.env.PATH}` },
         });
         expect(r.exitCode, where).toBe(125);
         expect(r.stderr, where).toContain(why);
         expect(r.stderr, where).toContain("mkdir my-app && cd my-app");
         expect(existsSync(join(where, "app")), where).toBe(false);
+      }
+      // A bind mount of ~/.config inside ~/code has an ordinary real path: its identity gives it
+      // away. Mounting needs root (a private mount namespace keeps it from the host).
+      if (process.getuid?.() === 0) {
+        const alias = join(w.home, "code", "cfgbind");
+        mkdirSync(alias);
+        const script = `mount --bind ${join(w.home, ".config")} ${alias} && cd ${alias} && ls -d autostart && exec bash -ic 'npx --yes create-probe app'`;
+        const r = await inShell(w, [
+          "unshare",
+          "-m",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          script,
+        ]);
+        // The control: through the alias the real ~/.config/autostart is there.
+        expect(r.stdout).toContain("autostart");
+        expect(r.exitCode).toBe(125);
+        expect(r.stderr).toContain(`which is ${join(w.home, ".config")} under another name`);
+        expect(existsSync(join(w.home, ".config", "app"))).toBe(false);
       }
       const tagged = await shell(w, dir, "npm -g --tag ls install create-probe");
       expect(tagged.exitCode).toBe(125);
