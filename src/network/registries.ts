@@ -130,6 +130,7 @@ export async function registryRules(
       credentialHosts: targets,
       authorization: (url) => authorizationFor(creds, url),
       publishing: publishing?.names,
+      publishVersions: publishing?.versions,
       publishTag: publishing?.tag,
     }),
     notes: creds.notes,
