@@ -181,6 +181,18 @@ export function handling(
   args: readonly string[],
   hasProject: boolean,
 ): Handling {
+  const found = handlingOf(tool, args, hasProject);
+  // Started from `/` the host run reads no project's config, unless a flag points it at one: a
+  // planted `.npmrc` there could send a host variable's expansion to its registry.
+  return found.kind === "host" && args.some((a) => CONFIG_FLAGS.test(a))
+    ? { kind: "sandbox" }
+    : found;
+}
+
+/** Flags that make a manager read config (or a project) from another place than its start. */
+const CONFIG_FLAGS = /^(--prefix|--userconfig|--globalconfig|-C|--dir|--cwd)(=.*)?$/;
+
+function handlingOf(tool: string | null, args: readonly string[], hasProject: boolean): Handling {
   const manager = tool === null ? "npm" : managerOf(tool);
   const word = commandWord(manager, args);
   const runner = tool === "npx" || tool === "pnpx" || tool === "bunx";

@@ -125,8 +125,37 @@ export function findCredentials(input: CredentialInput): RegistryCredentials {
     const pairs = named.filter((loc) => loc.protocol !== null && pairsWith(loc, target));
     return pairs.length > 0 && pairs.every((loc) => loc.protocol === "https:");
   };
-  const npm = npmCredentials(npmFiles, input.env, npmNotes, trusting(npmNotes), httpsOnly);
-  const yarn = yarnCredentials(yarnFiles, input.env, yarnNotes, trusting(yarnNotes), httpsOnly);
+  // A user credential whose key names no scheme (`//host/:_authToken`, the usual setup with the
+  // scope line in the repository) goes over plain http only when the user's own files name an
+  // http registry on that host and port: else a project's `@x:registry=http://host/` would have
+  // it sent in clear.
+  const namesHttp = (url: string): boolean => {
+    const target = parseLocation(url);
+    return (
+      target !== null &&
+      named.some(
+        (loc) =>
+          loc.protocol === "http:" && loc.hostname === target.hostname && loc.port === target.port,
+      )
+    );
+  };
+  const userHttpsOnly = (url: string): boolean => !namesHttp(url);
+  const npm = npmCredentials(
+    npmFiles,
+    input.env,
+    npmNotes,
+    trusting(npmNotes),
+    httpsOnly,
+    userHttpsOnly,
+  );
+  const yarn = yarnCredentials(
+    yarnFiles,
+    input.env,
+    yarnNotes,
+    trusting(yarnNotes),
+    httpsOnly,
+    userHttpsOnly,
+  );
   return { ...npm, yarn, berry: input.berry, notes: input.berry ? yarnNotes : npmNotes };
 }
 
@@ -172,6 +201,7 @@ function npmCredentials(
   notes: string[],
   trusted: (file: CredentialFile, raw: string, url: string, what: string) => boolean,
   httpsOnly: (url: string) => boolean,
+  userHttpsOnly: (url: string) => boolean,
 ): { npm: Map<string, Credential>; npmRegistries: string[] } {
   // Merged like @npmcli/config: key by key, later files win.
   const values = new Map<string, { value: string; raw: string; file: CredentialFile }>();
@@ -257,10 +287,13 @@ function npmCredentials(
       authorization: chosen.header,
       source: `${chosen.parts[0]?.file.label} ${chosen.what}`,
     };
-    // Scheme-less keys: https only when the user's files pair them with https and never http.
+    // Scheme-less keys: a user's is https only unless the user's files name an http registry
+    // on its host and port; a project's that expands a variable, when the user's files pair it
+    // with https and never http.
     if (
       httpsFor.get(regKey) === true ||
-      ((fromUser || chosen.parts.some((p) => /\$\{/.test(p.raw))) && httpsOnly(url))
+      (fromUser && userHttpsOnly(url)) ||
+      (chosen.parts.some((p) => /\$\{/.test(p.raw)) && httpsOnly(url))
     )
       credential.httpsOnly = true;
     npm.set(regKey, credential);
@@ -331,6 +364,7 @@ function yarnCredentials(
   notes: string[],
   trusted: (file: CredentialFile, raw: string, url: string, what: string) => boolean,
   httpsOnly: (url: string) => boolean,
+  userHttpsOnly: (url: string) => boolean,
 ): YarnCredentials {
   // The user's files and the project's apart: a user credential is pinned to the servers the
   // user's files name, whatever the project's override (which only steers the requests).
@@ -432,7 +466,12 @@ function yarnCredentials(
       if (found === null) continue;
       // A key naming https is the user's pairing; a scheme-less one is https only when the
       // user's files name its registry with https and never with http.
-      if (scheme === "https:" || (scheme === undefined && httpsOnly(`https:${normalized}/`)))
+      // A scheme-less key of the user's: https only unless the user's files name http there.
+      if (
+        scheme === "https:" ||
+        (scheme === undefined &&
+          (layer === "user" ? userHttpsOnly : httpsOnly)(`https:${normalized}/`))
+      )
         found.httpsOnly = true;
       registries.set(normalized, found);
     }

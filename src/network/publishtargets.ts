@@ -17,6 +17,8 @@ const VALUE_FLAGS =
 export interface PublishTargets {
   /** Package names the command uploads. */
   names: string[];
+  /** The version each uploads (its package.json's `version`, read on the host), by name. */
+  versions: Record<string, string>;
   /** The dist-tag it sets (`--tag`), `latest` when none is given. */
   tag: string;
 }
@@ -96,8 +98,12 @@ export function publishTargets(
     if (includeRoot) dirs.push(root);
   }
   if (dirs.length === 0) dirs.push(root);
-  const names = [...new Set(dirs.map((dir) => packageNameAt(root, dir)))];
-  return { names, tag };
+  const versions: Record<string, string> = {};
+  for (const dir of dirs) {
+    const { name, version } = packageAt(root, dir);
+    versions[name] = version;
+  }
+  return { names: Object.keys(versions), versions, tag };
 }
 
 function isDirectory(root: string, path: string): boolean {
@@ -106,6 +112,18 @@ function isDirectory(root: string, path: string): boolean {
 
 /** The `name` of `dir`/package.json, read without following a link; refused when it has none. */
 function packageNameAt(root: string, dir: string): string {
+  return packageAt(root, dir, false).name;
+}
+
+/**
+ * The `name` and `version` of `dir`/package.json, read without following a link; refused when it
+ * has none (`needVersion`: a publish uploads that version, and only that one is let through).
+ */
+function packageAt(
+  root: string,
+  dir: string,
+  needVersion = true,
+): { name: string; version: string } {
   const file = join(dir, "package.json");
   if (dir !== root && projectPathKind(root, dir, "the folder to publish") !== "directory") {
     throw new SafeNpmError("USAGE", `${dir} is not a folder of the project`, {
@@ -113,8 +131,12 @@ function packageNameAt(root: string, dir: string): string {
     });
   }
   let name: unknown;
+  let version: unknown;
   try {
-    name = (JSON.parse(readRegularFile(file, true)) as { name?: unknown }).name;
+    ({ name, version } = JSON.parse(readRegularFile(file, true)) as {
+      name?: unknown;
+      version?: unknown;
+    });
   } catch (error) {
     if (error instanceof SafeNpmError) throw error;
     name = undefined;
@@ -124,7 +146,12 @@ function packageNameAt(root: string, dir: string): string {
       hint: `give ${file} a "name", or publish another folder`,
     });
   }
-  return name;
+  if (needVersion && (typeof version !== "string" || version === "")) {
+    throw new SafeNpmError("USAGE", `${file} names no version to publish`, {
+      hint: `give ${file} a "version", or publish another folder`,
+    });
+  }
+  return { name, version: typeof version === "string" ? version : "" };
 }
 
 /** npm's workspaces: the `workspaces` globs of the root package.json (`dir`, `dir/*`, `!dir`). */

@@ -130,10 +130,15 @@ export async function registryRules(
       credentialHosts: targets,
       authorization: (url) => authorizationFor(creds, url),
       publishing: publishing?.names,
+      publishVersions: publishing?.versions,
       publishTag: publishing?.tag,
     }),
     notes: creds.notes,
-    held: held.flatMap((c) => (c === null ? [] : [c.source])),
+    // "https only": a key of the user's with no scheme is not sent over plain http unless the
+    // user's own files name an http registry there; said so the user can tell why it was not.
+    held: held.flatMap((c) =>
+      c === null ? [] : [c.httpsOnly ? `${c.source} (https only)` : c.source],
+    ),
     credentialKeys: creds.berry ? [] : [...creds.npm.keys()],
   };
 }

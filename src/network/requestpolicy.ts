@@ -84,6 +84,11 @@ export function refusal(method: string, url: URL, context: PolicyContext): strin
     if (name === null) return `PUT ${url.pathname} is not a package upload`;
     // `?write=true` and the like belong to deprecate, owner and dist-tag edits, not to publish.
     if (url.search !== "") return `PUT ${url.pathname}${url.search} is not a package upload`;
+    // Only the forms the managers send (`/name`, `/@scope%2fname`, `/@scope/name`): a trailing
+    // slash, an empty segment or another encoding of the name may be another document to the
+    // registry, or the same one under a path no check here expects.
+    if (!uploadPathExact(url.pathname, segments, name))
+      return `PUT ${url.pathname} is not the upload path of ${name}`;
     const allowed = context.publishing ?? [];
     if (!allowed.includes(name)) {
       return `publishing ${name}, which is not the package being published (${allowed.join(", ") || "none"})`;
@@ -111,6 +116,19 @@ function apiName(tail: string): string {
   return `/${tail}`;
 }
 
+/** Whether `pathname` ends in the name exactly as the managers write it, with nothing after. */
+function uploadPathExact(pathname: string, segments: readonly string[], name: string): boolean {
+  if (pathname.endsWith("/") || pathname.includes("//")) return false;
+  if (!name.startsWith("@")) return segments.at(-1) === name;
+  const [scope, base] = name.split("/");
+  const last = segments.at(-1);
+  return (
+    last === `${scope}%2f${base}` ||
+    last === `${scope}%2F${base}` ||
+    (last === base && segments.at(-2) === scope)
+  );
+}
+
 /** The package a document path names (`name`, `@scope/name`, `@scope%2fname`), or null. */
 function packageName(decoded: readonly string[]): string | null {
   const last = decoded.at(-1);
@@ -130,6 +148,8 @@ export interface HookInput {
   /** The `Authorization` value for a URL, or null (credentials.ts's authorizationFor). */
   authorization: (url: URL) => string | null;
   publishing?: readonly string[] | undefined;
+  /** Publish mode: the version each package uploads, by name (its package.json, read on the host). */
+  publishVersions?: Readonly<Record<string, string>> | undefined;
   /** Publish mode: the dist-tag the command sets (`--tag`), else `latest`. */
   publishTag?: string | undefined;
 }
@@ -186,7 +206,12 @@ export function registryHook(input: HookInput): RegistryHook {
       if (name === null) return refuse(`${request.method} ${request.url.pathname} with a body`);
       // Counted once the body passes: a refused document must not use up the real publish.
       if (uploaded.has(name)) return refuse(`a second upload of ${name} in one run`);
-      const reason = publishBodyRefusal(name, body, input.publishTag ?? "latest");
+      const reason = publishBodyRefusal(
+        name,
+        body,
+        input.publishTag ?? "latest",
+        input.publishVersions?.[name],
+      );
       if (reason !== null) return refuse(reason);
       uploaded.add(name);
       const authorization = input.authorization(request.url) ?? undefined;
@@ -204,7 +229,12 @@ export function registryHook(input: HookInput): RegistryHook {
  * pointing at it. Anything else the same PUT could carry is an edit of the package document:
  * deprecating versions, replacing maintainers, moving tags.
  */
-export function publishBodyRefusal(name: string, body: Buffer, tag: string): string | null {
+export function publishBodyRefusal(
+  name: string,
+  body: Buffer,
+  tag: string,
+  expectedVersion?: string,
+): string | null {
   let doc: unknown;
   try {
     doc = JSON.parse(body.toString("utf8"));
@@ -225,6 +255,10 @@ export function publishBodyRefusal(name: string, body: Buffer, tag: string): str
   const [version, manifest] = only;
   if (!isObject(manifest) || manifest.version !== version || (manifest.name ?? name) !== name)
     return `an upload of ${name} whose version ${version} does not describe itself`;
+  // The version is the one package.json held on the host before the run: a script cannot take
+  // the run's one upload with another (a `6.6.6` put before the real publish).
+  if (expectedVersion !== undefined && version !== expectedVersion)
+    return `an upload of ${name}@${version}, not of ${expectedVersion} (the version in its package.json)`;
   if ("deprecated" in manifest) return `an upload of ${name}@${version} that deprecates it`;
   const attachments = isObject(doc._attachments) ? Object.entries(doc._attachments) : [];
   const [file] = attachments;

@@ -131,12 +131,16 @@ function privateWorld(
     // The token only on the host, through a variable of the host's environment.
     writeFileSync(
       join(world.home, ".yarnrc.yml"),
-      `npmRegistries:\n  "//${new URL(registry.url).host}":\n    npmAuthToken: "\${NODE_AUTH_TOKEN}"\n`,
+      // The user's own file names the registry (plain http here): a key with no scheme goes
+      // over http only then.
+      `npmScopes:\n  private:\n    npmRegistryServer: "${registry.url}"\nnpmRegistries:\n  "//${new URL(registry.url).host}":\n    npmAuthToken: "\${NODE_AUTH_TOKEN}"\n`,
     );
   } else {
     writeFileSync(
       join(world.home, ".npmrc"),
-      `${readFileSync(join(world.home, ".npmrc"), "utf8")}//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\n`,
+      // The user's own file names the registry (plain http here): a key with no scheme goes
+      // over http only then.
+      `${readFileSync(join(world.home, ".npmrc"), "utf8")}@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\n`,
     );
   }
   for (const [rel, text] of Object.entries(manager.files ?? {}))
@@ -513,7 +517,7 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
     );
     writeFileSync(
       join(world.home, ".npmrc"),
-      `//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n`,
+      `@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n`,
     );
     const dir = join(world.dir, "pm-bin");
     mkdirSync(dir, { recursive: true });

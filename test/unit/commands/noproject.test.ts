@@ -30,6 +30,17 @@ describe("commands without a project (the README's table)", () => {
     ["npm", ["install"], "sandbox"],
     ["npm", ["run", "build"], "sandbox"],
     ["npm", ["ls", "-g"], "host"],
+    // A flag that points the host run at another config or folder: never on the host.
+    ["npm", ["view", "leftpad", "--prefix", "/tmp/pe"], "sandbox"],
+    ["npm", ["view", "leftpad", "--prefix=/tmp/pe"], "sandbox"],
+    ["npm", ["help", "--userconfig", "/tmp/pe/.npmrc"], "sandbox"],
+    ["npm", ["config", "get", "registry", "--globalconfig=/tmp/pe/npmrc"], "sandbox"],
+    ["npm", ["config", "set", "x", "y", "--userconfig", "/tmp/pe/.npmrc"], "sandbox"],
+    ["npm", ["whoami", "-C", "/tmp/pe"], "sandbox"],
+    ["pnpm", ["view", "leftpad", "-C", "/tmp/pe"], "sandbox"],
+    ["pnpm", ["view", "leftpad", "--dir=/tmp/pe"], "sandbox"],
+    ["yarn", ["info", "leftpad", "--cwd", "/tmp/pe"], "sandbox"],
+    ["yarn", ["--cwd=/tmp/pe", "--version"], "sandbox"],
   ] as const)("%s %j → %s", (tool, args, kind) => {
     expect(handling(tool, args, false).kind).toBe(kind);
   });
@@ -134,7 +145,7 @@ describe("a flag's value is never taken for the command word", () => {
     ["npm", ["config", "--location", "user", "set", "x"], "sandbox"],
     ["pnpm", ["--silent", "view", "react"], "host"],
     ["pnpm", ["-r", "dlx", "x"], "here"],
-    ["pnpm", ["--dir=/x", "info", "react"], "host"],
+    ["pnpm", ["--dir=/x", "info", "react"], "sandbox"],
     ["yarn", ["--silent", "info", "react"], "host"],
     ["yarn", ["--json", "dlx", "x"], "here"],
     ["bun", ["--silent", "help"], "host"],

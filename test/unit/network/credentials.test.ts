@@ -83,11 +83,12 @@ describe("npm: which key matches a URL (npm-registry-fetch auth.js)", () => {
     // without its trailing slash the last segment is a name: `//host/a/b` walks to `//host/a/`
     ["https://artifactory.example/api/npm/private", "Bearer npm-wide-token"],
     // ports are part of the key
-    ["http://localhost:4873/pkg", "Bearer local-token"],
+    ["https://localhost:4873/pkg", "Bearer local-token"],
+    // a user's scheme-less key goes over http only where the user's files name an http registry
+    ["http://localhost:4873/pkg", null],
     ["http://localhost:4874/pkg", null],
     ["http://localhost/pkg", null],
-    // a scheme does not matter to a nerf-dart key
-    ["http://registry.npmjs.org/lodash", "Bearer npm-token"],
+    ["http://registry.npmjs.org/lodash", null],
     ["https://evil.example/lodash", null],
     // another host's name as a path prefix is no match
     ["https://evil.example/registry.npmjs.org/lodash", null],
@@ -347,7 +348,14 @@ describe("credentialTargets", () => {
       env: {},
       berry: false,
     });
-    expect(credentialTargets(creds)).toEqual(["localhost:4873", "r.example:443", "r.example:80"]);
+    // The user's files name no http registry: https only.
+    expect(credentialTargets(creds)).toEqual(["localhost:4873", "r.example:443"]);
+    const http = findCredentials({
+      files: [user("registry=http://r.example/\n//r.example/:_authToken=t")],
+      env: {},
+      berry: false,
+    });
+    expect(credentialTargets(http)).toEqual(["r.example:443", "r.example:80"]);
   });
 
   it("yarn: the server of the top-level credential and each registry entry", () => {
@@ -500,14 +508,39 @@ describe("a user credential goes only to the registry the user's own files pair 
     expect(credentialTargets(creds)).toEqual(["127.0.0.1:18082"]);
   });
 
-  it("npm: a key the user's files pair with no scheme, or with http, still goes over http", () => {
+  it("npm: a user's scheme-less key goes over http only when the user's files name http there", () => {
+    // The project's scope line cannot have the user's token sent in clear.
     const bare = [
+      user("//localhost/:_authToken=T"),
+      projectNpmrc("@evil:registry=http://localhost/"),
+    ];
+    expect(npmAuth(bare, "http://localhost/@evil%2fx")).toBeNull();
+    expect(npmAuth(bare, "https://localhost/@evil%2fx")).toBe("Bearer T");
+    const project = [
       user("//127.0.0.1:4873/:_authToken=T"),
       projectNpmrc("registry=http://127.0.0.1:4873/"),
     ];
-    expect(npmAuth(bare, "http://127.0.0.1:4873/x")).toBe("Bearer T");
+    expect(npmAuth(project, "http://127.0.0.1:4873/x")).toBeNull();
+    const userScope = [
+      user("@acme:registry=http://127.0.0.1:4873/\n//127.0.0.1:4873/:_authToken=T"),
+    ];
+    expect(npmAuth(userScope, "http://127.0.0.1:4873/x")).toBe("Bearer T");
     const http = [user("registry=http://127.0.0.1:4873/\n//127.0.0.1:4873/:_authToken=T")];
     expect(npmAuth(http, "http://127.0.0.1:4873/x")).toBe("Bearer T");
+  });
+
+  it("yarn: a user's scheme-less npmRegistries key goes over http only when the user names http", () => {
+    const keyed = (extra: string) =>
+      userYarn(
+        [extra, "npmRegistries:", '  "//127.0.0.1:18082":', '    npmAuthToken: "SECRET"'].join(
+          "\n",
+        ),
+      );
+    const files = [keyed(""), projectYarn('npmRegistryServer: "http://127.0.0.1:18082"')];
+    expect(yarnAuth(files, "http://127.0.0.1:18082/x")).toBeNull();
+    expect(yarnAuth(files, "https://127.0.0.1:18082/x")).toBe("Bearer SECRET");
+    const named = [keyed('npmRegistryServer: "http://127.0.0.1:18082"')];
+    expect(yarnAuth(named, "http://127.0.0.1:18082/x")).toBe("Bearer SECRET");
   });
 
   it("yarn: a user credential paired with https is never added to plain http", () => {

@@ -13,11 +13,15 @@ const names = (...command: string[]) => publishTargets(root, root, command).name
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "safe-npm-publish-"));
-  pkg(".", { name: "app", workspaces: ["packages/*", "tools/cli", "!packages/skip"] });
-  pkg("packages/a", { name: "@acme/a" });
-  pkg("packages/b", { name: "@acme/b" });
-  pkg("packages/skip", { name: "skipped" });
-  pkg("tools/cli", { name: "acme-cli" });
+  pkg(".", {
+    name: "app",
+    version: "1.2.3",
+    workspaces: ["packages/*", "tools/cli", "!packages/skip"],
+  });
+  pkg("packages/a", { name: "@acme/a", version: "1.0.0" });
+  pkg("packages/b", { name: "@acme/b", version: "2.0.0" });
+  pkg("packages/skip", { name: "skipped", version: "1.0.0" });
+  pkg("tools/cli", { name: "acme-cli", version: "3.0.0" });
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
@@ -25,10 +29,19 @@ describe("publishTargets: the packages a publish command uploads, known on the h
   it("the project itself, and its --tag", () => {
     expect(publishTargets(root, root, ["npm", "publish", "--otp", "123456"])).toEqual({
       names: ["app"],
+      versions: { app: "1.2.3" },
       tag: "latest",
     });
     expect(publishTargets(root, root, ["npm", "publish", "--tag=next"]).tag).toBe("next");
     expect(names("yarn", "npm", "publish", "--tag", "beta")).toEqual(["app"]);
+  });
+
+  it("records each package's version, and refuses a package.json with none", () => {
+    expect(publishTargets(root, root, ["npm", "publish", "-w", "@acme/b"]).versions).toEqual({
+      "@acme/b": "2.0.0",
+    });
+    pkg("packages/a", { name: "@acme/a" });
+    expect(() => names("npm", "publish", "packages/a")).toThrow(/names no version to publish/);
   });
 
   it("a folder argument (`.` or a path) names the package in it", () => {

@@ -97,6 +97,23 @@ describe("publish mode: the upload, and only that", () => {
   );
 
   it.each([
+    "/@acme%2fwidget/",
+    "/@acme/widget/",
+    "//@acme%2fwidget",
+    "/@acme//widget",
+    "/%40acme%2fwidget",
+    "/@acme%2f%77idget",
+  ])("PUT %s (not the exact upload path a manager sends) is refused", (path) => {
+    expect(publish("PUT", path)).toMatch(/not the upload path of @acme\/widget/);
+  });
+
+  it("PUT of an unscoped name: exactly /<name>, no trailing slash", () => {
+    expect(publish("PUT", "/leftpad", ["leftpad"])).toBeNull();
+    expect(publish("PUT", "/leftpad/", ["leftpad"])).toMatch(/not the upload path/);
+    expect(publish("PUT", "/%6ceftpad", ["leftpad"])).toMatch(/not the upload path/);
+  });
+
+  it.each([
     ["PUT", "/other", /not the package being published/],
     ["PUT", "/@acme%2fother", /not the package being published/],
     ["PUT", "/@acme%2fwidget/-rev/1-a", /unpublishing a version/],
@@ -153,6 +170,28 @@ describe("registryHook", () => {
       authorization: "Bearer held",
       inspectBody: { maxBytes: MAX_PUBLISH_BODY },
     });
+  });
+
+  it("publish mode: a prepublishOnly upload of another version (trailing slash) cannot take the run's upload", () => {
+    const h = registryHook({
+      mode: "publish",
+      registryHosts: [],
+      credentialHosts: ["npm.pkg.github.com:443"],
+      authorization: () => "Bearer held",
+      publishing: ["@acme/widget"],
+      publishVersions: { "@acme/widget": "1.0.0" },
+    });
+    const evil = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget/") };
+    expect(h.decide(evil).action).toBe("refuse");
+    const request = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") };
+    const other = upload();
+    other.versions = { "6.6.6": { name: "@acme/widget", version: "6.6.6", dist: {} } };
+    other["dist-tags"] = { latest: "6.6.6" };
+    other._attachments = { "@acme/widget-6.6.6.tgz": { data: "H4sI" } };
+    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(other)))?.action).toBe("refuse");
+    // The real upload is still the run's one.
+    expect(h.decide(request).action).toBe("forward");
+    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(upload())))?.action).toBe("forward");
   });
 
   it("publish mode lets one upload per package through in a run, not a second", () => {
@@ -231,6 +270,14 @@ const hijack = {
 };
 
 describe("publishBodyRefusal: the upload body is the publish of one version", () => {
+  it("refuses another version than package.json's (read on the host before the run)", () => {
+    const body = Buffer.from(JSON.stringify(upload()));
+    expect(publishBodyRefusal("@acme/widget", body, "latest", "1.0.0")).toBeNull();
+    expect(publishBodyRefusal("@acme/widget", body, "latest", "6.6.6")).toMatch(
+      /@acme\/widget@1.0.0, not of 6.6.6/,
+    );
+  });
+
   const check = (doc: unknown, tag = "latest") =>
     publishBodyRefusal("@acme/widget", Buffer.from(JSON.stringify(doc)), tag);
 
