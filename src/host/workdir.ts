@@ -155,10 +155,18 @@ export interface DirId {
   ino: number;
 }
 
-/** A directory's identity, or undefined when it is not a directory (following links). */
+/**
+ * A directory's identity, or undefined when it is not a directory (following links) or cannot
+ * be looked at: a PATH entry the user may not search (another user's ~/.cargo/bin) is no place
+ * the sandbox could write to either.
+ */
 export function dirId(path: string): DirId | undefined {
-  const st = statSync(path, { throwIfNoEntry: false });
-  return st?.isDirectory() ? { dev: st.dev, ino: st.ino } : undefined;
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st?.isDirectory() ? { dev: st.dev, ino: st.ino } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

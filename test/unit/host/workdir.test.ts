@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   aliasedDir,
+  dirId,
   resolveLoosely,
   specialEntries,
   unsafeWorkingDir,
@@ -148,5 +149,15 @@ describe("special entries at the top of the working directory", () => {
     rmSync(join(dir, "fifo"));
     rmSync(join(dir, "sock"), { force: true });
     expect(specialEntries(dir)).toEqual([]);
+  });
+});
+
+describe("a directory's identity", () => {
+  it("is undefined, not an error, for what cannot be looked at (another user's PATH entry)", () => {
+    // ENOTDIR stands in for EACCES, which root never gets: statSync throws either way.
+    expect(dirId("/etc/passwd/bin")).toBeUndefined();
+    expect(dirId("/nonexistent-safe-npm-dir")).toBeUndefined();
+    expect(dirId("/etc/passwd")).toBeUndefined();
+    expect(dirId("/")).toMatchObject({ dev: expect.any(Number), ino: expect.any(Number) });
   });
 });
