@@ -19,7 +19,13 @@ import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import { type HostInfo, resolveTool } from "../host/host.js";
 import { type Project, workingDirEntries } from "../host/project.js";
-import { requireNode, requirePrepared, resolveTools, toolchainInput } from "../host/toolchain.js";
+import {
+  requireNode,
+  requirePrepared,
+  resolveTools,
+  toolchainInput,
+  withNodeBehindScript,
+} from "../host/toolchain.js";
 import type { AllowEntry } from "../network/allowlist.js";
 import type { RegistryHook } from "../network/gateway-hook.js";
 import { bridgeHostPath } from "../network/inside.js";
@@ -95,7 +101,10 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
   );
   const node = requireNode(host);
   if (host.bwrap === null && !options.dryRun) throw noBwrap();
-  const tools = resolveTools(request.kind, request.command, request.detected, host);
+  const tools = withNodeBehindScript(
+    node,
+    resolveTools(request.kind, request.command, request.detected, host),
+  );
   const network = effective.network[request.cls];
   timing.mark("what to run, tools");
   // With --network full the sandbox shares the host's network: nothing to forward.

@@ -4,11 +4,14 @@
  */
 import {
   accessSync,
+  closeSync,
   constants,
   existsSync,
   lstatSync,
+  openSync,
   readFileSync,
   readlinkSync,
+  readSync,
   realpathSync,
   statSync,
 } from "node:fs";
@@ -275,6 +278,32 @@ export function resolveTool(name: string, host: HostInfo): ResolvedTool | null {
     return { bin, real, prefix: toolPrefix(real) };
   }
   return null;
+}
+
+/**
+ * The node binary behind `node` on PATH when that is a script: yarn's `run` puts a
+ * `/tmp/yarn--…/node` wrapper (`exec "<node>" "$@"`) first on PATH, and such a script execs a
+ * node the sandbox would not otherwise see (nvm's, or one outside the system dirs). The node
+ * running safe-npm is the one the script chose (safe-npm's own `#!/usr/bin/env node` went
+ * through it), so it comes in too, read-only, with the script still first under its name.
+ */
+export function nodeBehindScript(found: ResolvedTool, execPath: string): ResolvedTool | null {
+  if (!startsWithShebang(found.real)) return null;
+  const real = realpathOr(execPath);
+  return real === found.real ? null : { bin: execPath, real, prefix: toolPrefix(real) };
+}
+
+function startsWithShebang(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head.toString("latin1") === "#!";
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** `…/node_modules/name` or `…/node_modules/@scope/name`. */

@@ -4,7 +4,13 @@ import { basename, isAbsolute, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import type { RequestKind, ToolchainInput } from "../sandbox/policy.js";
 import { corepackNotPrepared } from "./corepack.js";
-import { type HostInfo, type ResolvedTool, readNpmGlobalConfig, resolveTool } from "./host.js";
+import {
+  type HostInfo,
+  nodeBehindScript,
+  type ResolvedTool,
+  readNpmGlobalConfig,
+  resolveTool,
+} from "./host.js";
 import type { DetectedPackageManager } from "./project.js";
 
 /**
@@ -37,6 +43,15 @@ export function resolveTools(
   return names.flatMap((name) => resolveTool(name, host) ?? []);
 }
 
+/** The tools with the node binary behind a `node` script on PATH (nodeBehindScript), last. */
+export function withNodeBehindScript(
+  node: ResolvedTool,
+  tools: readonly ResolvedTool[],
+): ResolvedTool[] {
+  const behind = nodeBehindScript(node, process.execPath);
+  return behind === null ? [...tools] : [...tools, behind];
+}
+
 /**
  * What the toolchain needs besides its install prefixes: node's headers for node-gyp (so native
  * addons build without downloading them), and corepack's prepared package managers (corepack
@@ -47,7 +62,11 @@ export function toolchainInput(
   tools: readonly ResolvedTool[],
   host: HostInfo,
 ): ToolchainInput {
-  const headers = existsSync(join(node.prefix, "include", "node", "node.h")) ? node.prefix : null;
+  // node's own, or the binary's behind a wrapper script (withNodeBehindScript).
+  const headers =
+    [node, ...tools.filter((t) => basename(t.bin) === "node")]
+      .map((t) => t.prefix)
+      .find((prefix) => existsSync(join(prefix, "include", "node", "node.h"))) ?? null;
   const usesCorepack = tools.some((t) => basename(t.prefix) === "corepack");
   const corepackHome =
     host.env.COREPACK_HOME && isAbsolute(host.env.COREPACK_HOME)

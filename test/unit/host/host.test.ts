@@ -2,7 +2,13 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { gatherHost, isForegroundGroup, isJob, userConfigPath } from "../../../src/host/host.js";
+import {
+  gatherHost,
+  isForegroundGroup,
+  isJob,
+  nodeBehindScript,
+  userConfigPath,
+} from "../../../src/host/host.js";
 
 let dir: string;
 beforeEach(() => {
@@ -56,5 +62,42 @@ describe("userConfigPath: npm's user config", () => {
     [{ npm_config_userconfig: "" }, "/home/a/.npmrc"],
   ])("%j → %s", (env, path) => {
     expect(userConfigPath(env, "/home/a")).toBe(path);
+  });
+});
+
+describe("nodeBehindScript: the binary behind a `node` wrapper script on PATH", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "safe-npm-node-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const tool = (file: string) => ({ bin: file, real: file, prefix: dir });
+
+  it("brings the running node in when node on PATH is a script (yarn's /tmp/yarn--…/node)", () => {
+    const wrapper = join(dir, "node");
+    writeFileSync(wrapper, '#!/bin/sh\nexec "/opt/node/bin/node" "$@"\n');
+    chmodSync(wrapper, 0o755);
+    mkdirSync(join(dir, "opt", "bin"), { recursive: true });
+    const binary = join(dir, "opt", "bin", "node");
+    writeFileSync(binary, "\x7fELF");
+    expect(nodeBehindScript(tool(wrapper), binary)).toEqual({
+      bin: binary,
+      real: binary,
+      prefix: join(dir, "opt"),
+    });
+  });
+
+  it("adds nothing when node on PATH is the binary itself, or unreadable", () => {
+    const binary = join(dir, "node");
+    writeFileSync(binary, "\x7fELF");
+    expect(nodeBehindScript(tool(binary), "/usr/bin/node")).toBeNull();
+    expect(nodeBehindScript(tool(join(dir, "missing")), "/usr/bin/node")).toBeNull();
+  });
+
+  it("adds nothing when the script is the running node's own path", () => {
+    const script = join(dir, "node");
+    writeFileSync(script, "#!/bin/sh\n");
+    expect(nodeBehindScript(tool(script), script)).toBeNull();
   });
 });
