@@ -494,7 +494,7 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
         "}",
         "const proxy = new URL(process.env.HTTP_PROXY);",
         "const put = (path, headers, body, done) => {",
-        "  const req = http.request({ host: proxy.hostname, port: proxy.port, method: 'PUT', path, headers }, (res) => {",
+        "  const req = http.request({ host: proxy.hostname, port: proxy.port, method: 'PUT', path, headers, agent: false }, (res) => {",
         "    res.resume();",
         "    res.on('end', () => done(res.statusCode));",
         "  });",

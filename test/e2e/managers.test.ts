@@ -13,6 +13,7 @@
 import { execFileSync } from "node:child_process";
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -793,7 +794,11 @@ function addonCases(manager: Manager, options: { name: string; node?: "nvm" }): 
         execFileSync("chmod", ["755", node]);
         if (hostNode.headers) {
           mkdirSync(join(prefix, "include"), { recursive: true });
-          symlinkSync(join(hostNode.prefix, "include", "node"), join(prefix, "include", "node"));
+          // A copy, as nvm has: a link would point outside the nvm prefix the sandbox brings in.
+          cpSync(join(hostNode.prefix, "include", "node"), join(prefix, "include", "node"), {
+            recursive: true,
+            dereference: true,
+          });
         }
         path = `${dirname(node)}:${path}`;
       }

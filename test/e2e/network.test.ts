@@ -22,7 +22,8 @@ const proxy = process.env.HTTP_PROXY ? new URL(process.env.HTTP_PROXY) : null;
 const options = viaProxy === "proxy" && proxy
   ? { host: proxy.hostname, port: proxy.port, path: "http://127.0.0.1:" + port + path }
   : { host: "127.0.0.1", port, path };
-http.get(options, (res) => { console.log("status " + res.statusCode); res.resume(); })
+// agent: false: Node 24's own proxying (NODE_USE_ENV_PROXY) rejects a hand-made proxy request.
+http.get({ ...options, agent: false }, (res) => { console.log("status " + res.statusCode); res.resume(); })
   .on("error", (e) => { console.log("error " + e.code); process.exitCode = 7; });
 `;
 

@@ -377,7 +377,7 @@ srv.listen(port, "127.0.0.1", () => {
     if (!fs.existsSync("go")) return;
     clearInterval(wait);
     const proxy = new URL(process.env.HTTP_PROXY || process.env.http_proxy || "http://0.0.0.0:1");
-    const r = http.request({ host: proxy.hostname, port: proxy.port, path: "http://localhost:" + port + "/@x%2fy", headers: { host: "localhost:" + port } }, (res) => {
+    const r = http.request({ host: proxy.hostname, port: proxy.port, path: "http://localhost:" + port + "/@x%2fy", headers: { host: "localhost:" + port }, agent: false }, (res) => {
       let body = ""; res.on("data", (d) => { body += d; });
       res.on("end", () => { out({ status: res.statusCode, body, hits }); srv.close(); });
     });

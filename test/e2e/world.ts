@@ -24,6 +24,26 @@ import { dirname, join, relative } from "node:path";
 import { execa } from "execa";
 import { cliPath, repoRoot } from "./paths.js";
 
+/**
+ * npm 12 runs no dependency's install scripts unless package.json's `allowScripts` approves it
+ * (`npm help install-scripts`): by name for registry packages, by spec for `file:` ones. npm 11
+ * ignores the field. Every fixture package is approved, as a user approves what they install, so
+ * the probes' scripts run and are contained.
+ */
+export const FIXTURE_SCRIPTS: Record<string, boolean> = Object.fromEntries(
+  readdirSync(join(repoRoot, "fixtures", "packages")).flatMap((dir) => {
+    const file = join(repoRoot, "fixtures", "packages", dir, "package.json");
+    const { name, version } = JSON.parse(readFileSync(file, "utf8")) as {
+      name: string;
+      version: string;
+    };
+    return [
+      [name, true],
+      [`file:vendor/${name}-${version}.tgz`, true],
+    ];
+  }),
+);
+
 export const SECRETS = {
   sshKey: "-----BEGIN OPENSSH PRIVATE KEY----- SSH-KEY-SECRET",
   aws: "[default]\naws_secret_access_key = AWS-FILE-SECRET\n",
@@ -102,7 +122,7 @@ export function makeWorld(options: WorldOptions): World {
   mkdirSync(project, { recursive: true });
   write(
     join(project, "package.json"),
-    `${JSON.stringify({ name: "app", version: "1.0.0", private: true, ...options.packageJson }, null, 2)}\n`,
+    `${JSON.stringify({ name: "app", version: "1.0.0", private: true, allowScripts: FIXTURE_SCRIPTS, ...options.packageJson }, null, 2)}\n`,
   );
   write(
     join(project, ".npmrc"),
