@@ -26,6 +26,12 @@ export type RegistryDecision =
        * upstream meanwhile, then forwards exactly those bytes only when `decideBody` forwards.
        */
       inspectBody?: { maxBytes: number } | undefined;
+      /**
+       * Told once how the upstream answered: its status, or null when no answer came (the
+       * connection failed, the client went away). Lets the rules count an upload only once the
+       * registry accepted it.
+       */
+      settle?: ((status: number | null) => void) | undefined;
     }
   /** Answer 403 with this reason; counted and reported per host like a refused connection. */
   | { action: "refuse"; reason: string };
