@@ -65,6 +65,8 @@ export interface RegistryRules {
   held: readonly string[];
   /** `//host/path/` of every npm-style credential: publish mode's placeholders inside. */
   credentialKeys: readonly string[];
+  /** yarn berry: the `npmRegistries` keys of every held credential (publish mode's placeholders). */
+  yarnCredentialKeys: readonly string[];
 }
 
 /**
@@ -81,8 +83,10 @@ export async function registryRules(
   allow: readonly AllowEntry[],
   options: { publish: boolean; berry: boolean; command: readonly string[] },
 ): Promise<RegistryRules> {
-  const [{ credentialTargets, findCredentials, authorizationFor }, { registryHook }] =
-    await Promise.all([import("./credentials.js"), import("./requestpolicy.js")]);
+  const [
+    { credentialTargets, findCredentials, authorizationFor, yarnPlaceholderKeys },
+    { registryHook },
+  ] = await Promise.all([import("./credentials.js"), import("./requestpolicy.js")]);
   // Publish mode: the packages the command uploads, known before anything runs (or refused).
   const publishing = options.publish
     ? (await import("./publishtargets.js")).publishTargets(project.root, host.cwd, options.command)
@@ -140,6 +144,7 @@ export async function registryRules(
       c === null ? [] : [c.httpsOnly ? `${c.source} (https only)` : c.source],
     ),
     credentialKeys: creds.berry ? [] : [...creds.npm.keys()],
+    yarnCredentialKeys: yarnPlaceholderKeys(creds),
   };
 }
 

@@ -8,6 +8,7 @@
  * probe then finds the token and its upload reaches the registry, so the probe can see a leak.
  */
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import https from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -441,8 +442,25 @@ const HIJACK = {
   maintainers: [{ name: "attacker", email: "attacker@example.invalid" }],
 };
 
-const PUBLISHERS = [
-  { name: "npm", manager: MANAGERS[0] as Manager, argv: ["npm", "publish", "--otp", "123456"] },
+interface Publisher {
+  name: string;
+  manager: Manager;
+  argv: string[];
+  /** The registry speaks https (the gateway terminates TLS; the host trusts it by `cafile`). */
+  https?: boolean;
+  /** The script the manager runs before packing: yarn berry runs `prepublish`, not `prepublishOnly`. */
+  before?: string;
+  /** The manager runs `postpublish` after the upload (yarn berry runs none). */
+  after?: boolean;
+}
+
+const PUBLISHERS: Publisher[] = [
+  {
+    name: "npm",
+    manager: MANAGERS[0] as Manager,
+    argv: ["npm", "publish", "--otp", "123456"],
+    after: true,
+  },
   // A folder argument: the names are read on the host too (any upload went through before).
   {
     name: "npm (folder .)",
@@ -453,79 +471,223 @@ const PUBLISHERS = [
     name: "pnpm 10",
     manager: MANAGERS[1] as Manager,
     argv: ["pnpm", "publish", "--no-git-checks", "--otp", "123456"],
+    after: true,
   },
-  { name: "bun", manager: MANAGERS[5] as Manager, argv: ["bun", "publish", "--otp", "123456"] },
+  {
+    name: "pnpm latest",
+    manager: MANAGERS[2] as Manager,
+    argv: ["pnpm", "publish", "--no-git-checks", "--otp", "123456"],
+    after: true,
+  },
+  // yarn 1 asks for the new version on a terminal: --non-interactive publishes package.json's.
+  {
+    name: "yarn 1",
+    manager: MANAGERS[3] as Manager,
+    argv: ["yarn", "publish", "--non-interactive", "--otp", "123456"],
+    after: true,
+  },
+  {
+    name: "yarn 4",
+    manager: MANAGERS[4] as Manager,
+    argv: ["yarn", "npm", "publish", "--otp", "123456"],
+    before: "prepublish",
+  },
+  {
+    name: "bun",
+    manager: MANAGERS[5] as Manager,
+    argv: ["bun", "publish", "--otp", "123456"],
+  },
+  {
+    name: "npm over https",
+    manager: MANAGERS[0] as Manager,
+    argv: ["npm", "publish", "--otp", "123456"],
+    https: true,
+    after: true,
+  },
+  {
+    name: "pnpm 10 over https",
+    manager: MANAGERS[1] as Manager,
+    argv: ["pnpm", "publish", "--no-git-checks", "--otp", "123456"],
+    https: true,
+    after: true,
+  },
 ];
+
+/**
+ * A script that PUTs through the sandbox's proxy as a package's own code would: an absolute URI
+ * for a plain-http registry, else CONNECT and TLS (trusting what node inside trusts). It writes
+ * what it saw and what the registry answered to `.probe/<name>.json`.
+ */
+function uploaderScript(registryUrl: string, name: string, uploads: string): string {
+  return [
+    'const fs = require("node:fs");',
+    'const http = require("node:http");',
+    'const https = require("node:https");',
+    'const os = require("node:os");',
+    'const tls = require("node:tls");',
+    "const read = (f) => { try { return fs.readFileSync(f, 'latin1'); } catch (e) { return e.code; } };",
+    "let proc = '';",
+    "let otp = '';",
+    "for (const p of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {",
+    "  proc += read(`/proc/${p}/environ`);",
+    "  otp ||= (/--otp\\0(\\d+)/.exec(read(`/proc/${p}/cmdline`)) ?? [])[1] ?? '';",
+    "}",
+    "const proxy = new URL(process.env.HTTPS_PROXY || process.env.HTTP_PROXY);",
+    `const registry = new URL(${JSON.stringify(registryUrl)});`,
+    "const put = (path, headers, body, done) => {",
+    "  const answer = (res) => { res.resume(); res.on('end', () => done(res.statusCode)); };",
+    "  if (registry.protocol === 'http:') {",
+    "    const req = http.request({ host: proxy.hostname, port: proxy.port, method: 'PUT', path: new URL(path, registry).href, headers }, answer);",
+    "    req.on('error', (e) => done(e.code));",
+    "    return req.end(body);",
+    "  }",
+    "  const connect = http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: registry.host });",
+    "  connect.on('connect', (res, socket) => {",
+    "    if (res.statusCode !== 200) return done(res.statusCode);",
+    "    const secure = tls.connect({ socket, servername: registry.hostname });",
+    "    const req = https.request({ createConnection: () => secure, host: registry.hostname, port: registry.port, method: 'PUT', path: new URL(path, registry).pathname, headers }, answer);",
+    "    req.on('error', (e) => done(e.code));",
+    "    req.end(body);",
+    "  });",
+    "  connect.on('error', (e) => done(e.code));",
+    "  connect.end();",
+    "};",
+    "const results = {};",
+    `const uploads = ${uploads};`,
+    "const next = (i) => {",
+    "  if (i === uploads.length) {",
+    "    fs.mkdirSync('.probe', { recursive: true });",
+    `    fs.writeFileSync('.probe/${name}.json', JSON.stringify({ npmrc: read(os.homedir() + '/.npmrc'), yarnrc: read(os.homedir() + '/.yarnrc.yml'), env: process.env, proc, otp, ...results }));`,
+    "    return;",
+    "  }",
+    "  const [key, path, headers, body] = uploads[i];",
+    "  put(path, headers, body, (status) => { results[key] = status; next(i + 1); });",
+    "};",
+    "next(0);",
+    "",
+  ].join("\n");
+}
+
+/** A PUT straight to the fixture registry (trusting its CA when it speaks https): the status. */
+function put(
+  registry: PrivateRegistry,
+  ca: TestCa | null,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<number | string> {
+  return new Promise((resolve) => {
+    const url = new URL(path, registry.url);
+    const request = url.protocol === "https:" ? https.request : http.request;
+    request(url, { method: "PUT", headers, ...(ca === null ? {} : { ca: ca.ca }) }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    })
+      .on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+      .end(body);
+  });
+}
+
+/** A document shaped like the real publish of @private/app-pkg@1.0.0 (its tarball made up). */
+const SECOND = {
+  _id: "@private/app-pkg",
+  name: "@private/app-pkg",
+  "dist-tags": { latest: "1.0.0" },
+  versions: { "1.0.0": { name: "@private/app-pkg", version: "1.0.0" } },
+  _attachments: { "@private/app-pkg-1.0.0.tgz": { data: "H4sIAAAAAAAAAw==" } },
+};
 
 describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (publisher) => {
   let registry: PrivateRegistry;
   let world: World;
   let run: RunResult;
+  let testCa: TestCa | null = null;
   beforeAll(async () => {
-    registry = await startPrivateRegistry({ packed, otp: "123456" });
+    const ca = publisher.https === true ? await makeTestCa() : null;
+    testCa = ca;
+    registry = await startPrivateRegistry({
+      packed,
+      otp: "123456",
+      ...(ca === null ? {} : { tls: { key: ca.key, cert: ca.cert } }),
+    });
+    const { manager } = publisher;
+    const before = publisher.before ?? "prepublishOnly";
     world = makeWorld({
       projectInHome: true,
       packageJson: {
         name: "@private/app-pkg",
         private: false,
-        scripts: { prepublishOnly: "node prepublish.cjs" },
+        scripts: {
+          [before]: "node prepublish.cjs",
+          ...(publisher.after === true ? { postpublish: "node postpublish.cjs" } : {}),
+        },
         files: ["index.js"],
-        ...(publisher.manager.packageJson.packageManager === undefined
+        ...(manager.packageJson.packageManager === undefined
           ? {}
-          : { packageManager: publisher.manager.packageJson.packageManager }),
+          : { packageManager: manager.packageJson.packageManager }),
       },
     });
     writeFileSync(join(world.project, "index.js"), "module.exports = 1;\n");
+    for (const [file, text] of Object.entries(manager.files ?? {}))
+      writeFileSync(join(world.project, file), text);
     // What it can see, an upload of another package of its own through the proxy, then a
     // hijacking document for the package being published (deprecated, new maintainers) with the
     // OTP read from the manager's command line: the one upload of that name the run allows.
     writeFileSync(
       join(world.project, "prepublish.cjs"),
-      [
-        'const fs = require("node:fs");',
-        'const http = require("node:http");',
-        'const os = require("node:os");',
-        "const read = (f) => { try { return fs.readFileSync(f, 'latin1'); } catch (e) { return e.code; } };",
-        "let proc = '';",
-        "let otp = '';",
-        "for (const p of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {",
-        "  proc += read(`/proc/${p}/environ`);",
-        "  otp ||= (/--otp\\0(\\d+)/.exec(read(`/proc/${p}/cmdline`)) ?? [])[1] ?? '';",
-        "}",
-        "const proxy = new URL(process.env.HTTP_PROXY);",
-        "const put = (path, headers, body, done) => {",
-        "  const req = http.request({ host: proxy.hostname, port: proxy.port, method: 'PUT', path, headers }, (res) => {",
-        "    res.resume();",
-        "    res.on('end', () => done(res.statusCode));",
-        "  });",
-        "  req.on('error', (e) => done(e.code));",
-        "  req.end(body);",
-        "};",
-        `const hijack = JSON.stringify(${JSON.stringify(HIJACK)});`,
-        `put('${registry.url}worm-copy', {}, '{}', (otherUpload) => {`,
-        `  put('${registry.url}@private%2fapp-pkg', { 'content-type': 'application/json', 'npm-otp': otp }, hijack, (hijackUpload) => {`,
-        "    fs.mkdirSync('.probe', { recursive: true });",
-        "    fs.writeFileSync('.probe/prepublish.json', JSON.stringify({ npmrc: read(os.homedir() + '/.npmrc'), env: process.env, proc, otp, otherUpload, hijackUpload }));",
-        "  });",
-        "});",
-        "",
-      ].join("\n"),
+      uploaderScript(
+        registry.url,
+        "prepublish",
+        `[['otherUpload', 'worm-copy', {}, '{}'], ['hijackUpload', '@private%2fapp-pkg', { 'content-type': 'application/json', 'npm-otp': otp }, JSON.stringify(${JSON.stringify(HIJACK)})]]`,
+      ),
+    );
+    // After the real upload: a document shaped like it, with the OTP, would be a second one.
+    writeFileSync(
+      join(world.project, "postpublish.cjs"),
+      uploaderScript(
+        registry.url,
+        "postpublish",
+        `[['secondUpload', '@private%2fapp-pkg', { 'content-type': 'application/json', 'npm-otp': otp }, JSON.stringify(${JSON.stringify(SECOND)})]]`,
+      ),
     );
     writeFileSync(
       join(world.project, ".npmrc"),
       `@private:registry=${registry.url}\nregistry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
     );
+    // The host trusts an https registry's own CA through `cafile` (beside the home).
+    const cafile = join(world.dir, "registry-ca.pem");
+    if (ca !== null) writeFileSync(cafile, ca.ca);
     writeFileSync(
       join(world.home, ".npmrc"),
-      `@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n`,
+      `@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n${ca === null ? "" : `cafile=${cafile}\n`}`,
     );
+    if (manager.berry) {
+      writeFileSync(
+        join(world.project, ".yarnrc.yml"),
+        [
+          "nodeLinker: node-modules",
+          "enableTelemetry: false",
+          `npmRegistryServer: "${registry.url.replace(/\/$/, "")}"`,
+          'unsafeHttpWhitelist: ["127.0.0.1"]',
+          "",
+        ].join("\n"),
+      );
+      // The token only on the host, through a variable of the host's environment.
+      writeFileSync(
+        join(world.home, ".yarnrc.yml"),
+        `npmScopes:\n  private:\n    npmRegistryServer: "${registry.url}"\nnpmRegistries:\n  "//${new URL(registry.url).host}":\n    npmAuthToken: "\${NODE_AUTH_TOKEN}"\n`,
+      );
+    }
     const dir = join(world.dir, "pm-bin");
     mkdirSync(dir, { recursive: true });
-    if (publisher.manager.bin !== null)
-      symlinkSync(publisher.manager.bin, join(dir, publisher.manager.tool));
-    run = await world.run(publisher.argv, {
-      env: { NODE_AUTH_TOKEN: registry.token, PATH: `${dir}:${world.env.PATH}` },
-    });
+    if (manager.bin !== null) symlinkSync(manager.bin, join(dir, manager.tool));
+    const env = { NODE_AUTH_TOKEN: registry.token, PATH: `${dir}:${world.env.PATH}` };
+    // yarn berry publishes an installed project only (no dependencies: nothing to fetch).
+    if (manager.berry) {
+      const install = await world.run(["yarn", "install"], { env });
+      expect(install.exitCode, show(install)).toBe(0);
+    }
+    run = await world.run(publisher.argv, { env });
   });
   afterAll(async () => {
     world?.dispose();
@@ -545,12 +707,21 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
 
   it("the prepublishOnly script ran inside, could not see the token, nor upload another package", () => {
     const seen = readFileSync(join(world.project, ".probe", "prepublish.json"), "utf8");
-    expect(seen).toContain("prepublishOnly");
+    expect(seen).toContain(publisher.before ?? "prepublishOnly");
     expect(seen).not.toContain(registry.token);
     expect((JSON.parse(seen) as { otherUpload: number }).otherUpload).toBe(403);
+    // With a postpublish script, its second upload is the third refusal.
+    const refused = publisher.after === true ? 3 : 2;
     expect(run.stderr).toMatch(
-      /refused 2 requests to the registry .*PUT \/worm-copy \(publishing worm-copy/,
+      new RegExp(
+        `refused ${refused} requests to the registry .*PUT /worm-copy \\(publishing worm-copy`,
+      ),
     );
+    // yarn berry inside holds a placeholder token for the registry, not the user's.
+    if (publisher.manager.berry)
+      expect((JSON.parse(seen) as { yarnrc: string }).yarnrc).toContain(
+        'npmAuthToken: "safe-npm-adds-the-credential-on-the-host"',
+      );
   });
 
   it("the prepublishOnly script's hijacking document for the package itself is refused on its body", () => {
@@ -563,20 +734,34 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
     expect(run.stderr).toMatch(/PUT \/@private%2fapp-pkg \(an upload of @private\/app-pkg/);
   });
 
+  it.runIf(publisher.after === true)(
+    "a postpublish script's second upload of the same version is refused",
+    () => {
+      const seen = JSON.parse(
+        readFileSync(join(world.project, ".probe", "postpublish.json"), "utf8"),
+      ) as { secondUpload: number };
+      expect(seen.secondUpload).toBe(403);
+      expect(run.stderr).toMatch(/a second upload of @private\/app-pkg in one run/);
+      expect(registry.writes()).toHaveLength(1);
+    },
+  );
+
   it("control: an upload without the token is refused by the registry itself", async () => {
     // So the upload above can only have succeeded with the token the host added.
-    const r = await fetch(`${registry.url}@private%2fother`, { method: "PUT", body: "{}" });
-    expect(r.status).toBe(401);
+    const r = await put(registry, testCa, "@private%2fother", {}, "{}");
+    expect(r).toBe(401);
   });
 
   it("control: with the token, the registry stores the hijacking document as it is", async () => {
     // So only safe-npm's check kept it from the package above.
-    const r = await fetch(`${registry.url}@private%2fcontrol`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${registry.token}`, "npm-otp": "123456" },
-      body: JSON.stringify(HIJACK),
-    });
-    expect(r.status).toBe(201);
+    const r = await put(
+      registry,
+      testCa,
+      "@private%2fcontrol",
+      { authorization: `Bearer ${registry.token}`, "npm-otp": "123456" },
+      JSON.stringify(HIJACK),
+    );
+    expect(r).toBe(201);
     expect(registry.published.get("@private/control")).toMatchObject({
       maintainers: [{ name: "attacker" }],
     });
