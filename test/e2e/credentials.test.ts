@@ -7,12 +7,14 @@
  * The control passes ~/.npmrc in full with the network open, as the README used to advise: the
  * probe then finds the token and its upload reaches the registry, so the probe can see a leak.
  */
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { repoRoot } from "./paths.js";
+import { shellQuote } from "../../src/sandbox/bwrap.js";
+import { cliPath, repoRoot } from "./paths.js";
 import {
   makeTestCa,
   type PrivateRegistry,
@@ -765,5 +767,125 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
     expect(registry.published.get("@private/control")).toMatchObject({
       maintainers: [{ name: "attacker" }],
     });
+  });
+});
+
+/** A world publishing @private/app-pkg with npm to `registry`, the token only on the host. */
+function publishWorld(registry: PrivateRegistry, scripts: Record<string, string> = {}): World {
+  const world = makeWorld({
+    projectInHome: true,
+    packageJson: { name: "@private/app-pkg", private: false, scripts, files: ["index.js"] },
+  });
+  writeFileSync(join(world.project, "index.js"), "module.exports = 1;\n");
+  writeFileSync(
+    join(world.project, ".npmrc"),
+    `@private:registry=${registry.url}\nregistry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
+  );
+  writeFileSync(
+    join(world.home, ".npmrc"),
+    `@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n`,
+  );
+  return world;
+}
+
+describe.skipIf(unavailable !== "")("safe-npm npm publish: 2FA asked on the terminal", () => {
+  let registry: PrivateRegistry;
+  let world: World;
+  let exitCode: number | null;
+  let output: string;
+  beforeAll(async () => {
+    registry = await startPrivateRegistry({ packed, otp: "123456" });
+    world = publishWorld(registry);
+    // No --otp: the registry answers the upload 401 + `www-authenticate: OTP`, npm asks for the
+    // code on the terminal and sends the same upload again with `npm-otp`.
+    const child = spawn(
+      "script",
+      ["-qec", [process.execPath, cliPath, "npm", "publish"].map(shellQuote).join(" "), "/dev/null"],
+      {
+        cwd: world.project,
+        env: { ...world.env, NODE_AUTH_TOKEN: registry.token },
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    let prompted = false;
+    for (let i = 0; i < 1200 && child.exitCode === null; i++) {
+      if (/one-time password|OTP/i.test(out)) {
+        prompted = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (prompted) child.stdin.write("123456\r");
+    exitCode = await exited;
+    output = out;
+  });
+  afterAll(async () => {
+    world?.dispose();
+    await registry?.close();
+  });
+
+  it("retries the refused upload with the code: one upload accepted, with the token", () => {
+    expect(exitCode, output).toBe(0);
+    // Both attempts reached the registry with the real token; only the second carried the code.
+    expect(registry.writes().map((r) => [r.method, r.auth, r.otp])).toEqual([
+      ["PUT", "token", null],
+      ["PUT", "token", "123456"],
+    ]);
+    expect([...registry.published.keys()]).toEqual(["@private/app-pkg"]);
+    expect(output).not.toMatch(/refused .*second upload/);
+  });
+});
+
+describe.skipIf(unavailable !== "")("safe-npm npm publish: a version changed during publish", () => {
+  let registry: PrivateRegistry;
+  let world: World;
+  let run: RunResult;
+  beforeAll(async () => {
+    registry = await startPrivateRegistry({ packed });
+    // A build step that bumps the version inside the sandbox: what is published is then chosen
+    // by code inside, not by the package.json the user had before the run.
+    world = publishWorld(registry, {
+      prepublishOnly:
+        "node -e \"const f='package.json';const p=JSON.parse(require('fs').readFileSync(f));p.version='1.0.1';require('fs').writeFileSync(f,JSON.stringify(p))\"",
+    });
+    run = await world.run(["npm", "publish"], { env: { NODE_AUTH_TOKEN: registry.token } });
+  });
+  afterAll(async () => {
+    world?.dispose();
+    await registry?.close();
+  });
+
+  it("is refused, naming the package, both versions and the fix", () => {
+    expect(run.exitCode, show(run)).not.toBe(0);
+    expect(registry.writes()).toEqual([]);
+    expect(run.stderr).toMatch(
+      /an upload of @private\/app-pkg@1\.0\.1: its package\.json held 1\.0\.0 before the run/,
+    );
+    expect(run.stderr).toMatch(/bump the version before safe-npm publish \(npm version patch/);
+  });
+
+  it("control: the script did change the version, and the registry takes it with the token", async () => {
+    expect(JSON.parse(readFileSync(join(world.project, "package.json"), "utf8")).version).toBe(
+      "1.0.1",
+    );
+    const doc = { ...SECOND, "dist-tags": { latest: "1.0.1" } } as Record<string, unknown>;
+    doc.versions = { "1.0.1": { name: "@private/app-pkg", version: "1.0.1" } };
+    doc._attachments = { "@private/app-pkg-1.0.1.tgz": { data: "H4sIAAAAAAAAAw==" } };
+    const status = await put(
+      registry,
+      null,
+      "@private%2fapp-pkg",
+      { authorization: `Bearer ${registry.token}` },
+      JSON.stringify(doc),
+    );
+    expect(status).toBe(201);
   });
 });
