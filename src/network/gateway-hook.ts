@@ -42,6 +42,17 @@ export interface RegistryHook {
   /** Hosts safe-npm holds a credential for: a client's own `authorization` to them is stripped. */
   readonly credentialHosts: ReadonlySet<string>;
   decide(request: RegistryRequest): RegistryDecision;
+  /**
+   * The client certificate (PEM) the gateway presents on its own TLS connection for this https
+   * URL (npm's `certfile` / `keyfile`, read on the host), or null.
+   */
+  clientCertificate?(url: URL): ClientCertificate | null;
   /** The second look, at the whole body, when `decide` asked for it with `inspectBody`. */
   decideBody?(request: RegistryRequest, body: Buffer): RegistryDecision;
+}
+
+/** A client certificate and its key, PEM. */
+export interface ClientCertificate {
+  cert: string;
+  key: string;
 }

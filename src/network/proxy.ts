@@ -405,6 +405,9 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       }
     };
     const https_ = url.protocol === "https:";
+    // npm's mTLS: the certificate is presented here, on the gateway's own connection (the
+    // agent pools connections per certificate, so none is reused without it or with another).
+    const client = https_ && hook?.hosts.has(target.key) ? hook.clientCertificate?.(url) : null;
     const upReq = (https_ ? https : http).request({
       host: dialHost(target.host),
       port: target.port,
@@ -416,6 +419,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       lookup: lookupFor(target.port),
       timeout: idleTimeout,
       ...(https_ && net.isIP(target.host) === 0 ? { servername: target.host } : {}),
+      ...(client ? { cert: client.cert, key: client.key } : {}),
     });
     upReq.on("socket", (socket: net.Socket) => {
       track(socket);
