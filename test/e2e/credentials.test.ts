@@ -800,7 +800,11 @@ describe.skipIf(unavailable !== "")("safe-npm npm publish: 2FA asked on the term
     // code on the terminal and sends the same upload again with `npm-otp`.
     const child = spawn(
       "script",
-      ["-qec", [process.execPath, cliPath, "npm", "publish"].map(shellQuote).join(" "), "/dev/null"],
+      [
+        "-qec",
+        [process.execPath, cliPath, "npm", "publish"].map(shellQuote).join(" "),
+        "/dev/null",
+      ],
       {
         cwd: world.project,
         env: { ...world.env, NODE_AUTH_TOKEN: registry.token },
@@ -844,48 +848,132 @@ describe.skipIf(unavailable !== "")("safe-npm npm publish: 2FA asked on the term
   });
 });
 
-describe.skipIf(unavailable !== "")("safe-npm npm publish: a version changed during publish", () => {
-  let registry: PrivateRegistry;
-  let world: World;
-  let run: RunResult;
-  beforeAll(async () => {
-    registry = await startPrivateRegistry({ packed });
-    // A build step that bumps the version inside the sandbox: what is published is then chosen
-    // by code inside, not by the package.json the user had before the run.
-    world = publishWorld(registry, {
-      prepublishOnly:
-        "node -e \"const f='package.json';const p=JSON.parse(require('fs').readFileSync(f));p.version='1.0.1';require('fs').writeFileSync(f,JSON.stringify(p))\"",
+describe.skipIf(unavailable !== "")(
+  "safe-npm npm publish: a version changed during publish",
+  () => {
+    let registry: PrivateRegistry;
+    let world: World;
+    let run: RunResult;
+    beforeAll(async () => {
+      registry = await startPrivateRegistry({ packed });
+      // A build step that bumps the version inside the sandbox: what is published is then chosen
+      // by code inside, not by the package.json the user had before the run.
+      world = publishWorld(registry, {
+        prepublishOnly:
+          "node -e \"const f='package.json';const p=JSON.parse(require('fs').readFileSync(f));p.version='1.0.1';require('fs').writeFileSync(f,JSON.stringify(p))\"",
+      });
+      run = await world.run(["npm", "publish"], { env: { NODE_AUTH_TOKEN: registry.token } });
     });
-    run = await world.run(["npm", "publish"], { env: { NODE_AUTH_TOKEN: registry.token } });
-  });
-  afterAll(async () => {
-    world?.dispose();
-    await registry?.close();
-  });
+    afterAll(async () => {
+      world?.dispose();
+      await registry?.close();
+    });
 
-  it("is refused, naming the package, both versions and the fix", () => {
-    expect(run.exitCode, show(run)).not.toBe(0);
-    expect(registry.writes()).toEqual([]);
-    expect(run.stderr).toMatch(
-      /an upload of @private\/app-pkg@1\.0\.1: its package\.json held 1\.0\.0 before the run/,
-    );
-    expect(run.stderr).toMatch(/bump the version before safe-npm publish \(npm version patch/);
-  });
+    it("is refused, naming the package, both versions and the fix", () => {
+      expect(run.exitCode, show(run)).not.toBe(0);
+      expect(registry.writes()).toEqual([]);
+      expect(run.stderr).toMatch(
+        /an upload of @private\/app-pkg@1\.0\.1: its package\.json held 1\.0\.0 before the run/,
+      );
+      expect(run.stderr).toMatch(/bump the version before safe-npm publish \(npm version patch/);
+    });
 
-  it("control: the script did change the version, and the registry takes it with the token", async () => {
-    expect(JSON.parse(readFileSync(join(world.project, "package.json"), "utf8")).version).toBe(
-      "1.0.1",
-    );
-    const doc = { ...SECOND, "dist-tags": { latest: "1.0.1" } } as Record<string, unknown>;
-    doc.versions = { "1.0.1": { name: "@private/app-pkg", version: "1.0.1" } };
-    doc._attachments = { "@private/app-pkg-1.0.1.tgz": { data: "H4sIAAAAAAAAAw==" } };
-    const status = await put(
-      registry,
-      null,
-      "@private%2fapp-pkg",
-      { authorization: `Bearer ${registry.token}` },
-      JSON.stringify(doc),
-    );
-    expect(status).toBe(201);
-  });
-});
+    it("control: the script did change the version, and the registry takes it with the token", async () => {
+      expect(JSON.parse(readFileSync(join(world.project, "package.json"), "utf8")).version).toBe(
+        "1.0.1",
+      );
+      const doc = { ...SECOND, "dist-tags": { latest: "1.0.1" } } as Record<string, unknown>;
+      doc.versions = { "1.0.1": { name: "@private/app-pkg", version: "1.0.1" } };
+      doc._attachments = { "@private/app-pkg-1.0.1.tgz": { data: "H4sIAAAAAAAAAw==" } };
+      const status = await put(
+        registry,
+        null,
+        "@private%2fapp-pkg",
+        { authorization: `Bearer ${registry.token}` },
+        JSON.stringify(doc),
+      );
+      expect(status).toBe(201);
+    });
+  },
+);
+
+describe.skipIf(unavailable !== "")(
+  "safe-npm npm publish to a registry that requires a client certificate",
+  () => {
+    let tls: TestCa;
+    let registry: PrivateRegistry;
+    let world: World;
+    let run: RunResult;
+    let certfile: string;
+    let keyfile: string;
+    const direct = (cert: boolean) =>
+      new Promise<number | string>((resolve) => {
+        https
+          .get(
+            `${registry.url}@private%2fregistry-probe`,
+            {
+              ca: tls.ca,
+              headers: { authorization: `Bearer ${registry.token}` },
+              ...(cert ? { cert: tls.clientCert, key: tls.clientKey } : {}),
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          )
+          .on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+    beforeAll(async () => {
+      tls = await makeTestCa();
+      registry = await startPrivateRegistry({
+        packed,
+        tls: { key: tls.key, cert: tls.cert, clientCa: tls.ca },
+      });
+      // The prepublishOnly script looks for the key where ~/.npmrc says it is.
+      world = publishWorld(registry, {
+        prepublishOnly:
+          "node -e \"const fs=require('fs');const os=require('os');const rc=fs.readFileSync(os.homedir()+'/.npmrc','utf8');const key=fs.readFileSync(process.env.KEYFILE_AT,'utf8').length;fs.mkdirSync('.probe',{recursive:true});fs.writeFileSync('.probe/mtls.json',JSON.stringify({rc,key}))\" || node -e \"const fs=require('fs');const os=require('os');fs.mkdirSync('.probe',{recursive:true});fs.writeFileSync('.probe/mtls.json',JSON.stringify({rc:fs.readFileSync(os.homedir()+'/.npmrc','utf8'),key:null}))\"",
+      });
+      const certs = join(world.home, ".certs");
+      mkdirSync(certs);
+      certfile = join(certs, "publisher.pem");
+      keyfile = join(certs, "publisher.key");
+      writeFileSync(certfile, tls.clientCert);
+      writeFileSync(keyfile, tls.clientKey, { mode: 0o600 });
+      const cafile = join(world.dir, "registry-ca.pem");
+      writeFileSync(cafile, tls.ca);
+      const host = new URL(registry.url).host;
+      writeFileSync(
+        join(world.home, ".npmrc"),
+        `${readFileSync(join(world.home, ".npmrc"), "utf8")}cafile=${cafile}\n//${host}/:certfile=${certfile}\n//${host}/:keyfile=${keyfile}\n`,
+      );
+      run = await world.run(["npm", "publish"], {
+        env: { NODE_AUTH_TOKEN: registry.token, KEYFILE_AT: keyfile },
+      });
+    });
+    afterAll(async () => {
+      world?.dispose();
+      await registry?.close();
+    });
+
+    it("control: the registry serves only a client that presents the certificate", async () => {
+      expect(await direct(true)).toBe(200);
+      expect(await direct(false)).not.toBe(200);
+    });
+
+    it("publishes: the gateway presents the certificate upstream, with the token", () => {
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(registry.writes().map((r) => [r.method, r.auth])).toEqual([["PUT", "token"]]);
+      expect([...registry.published.keys()]).toEqual(["@private/app-pkg"]);
+    });
+
+    it("inside, ~/.npmrc names neither file, and the key file is not there", () => {
+      const seen = JSON.parse(readFileSync(join(world.project, ".probe", "mtls.json"), "utf8")) as {
+        rc: string;
+        key: number | null;
+      };
+      expect(seen.rc).not.toMatch(/certfile|keyfile/);
+      expect(seen.key).toBeNull();
+    });
+  },
+);
