@@ -23,7 +23,8 @@ export type ErrorCode =
   | "SETUP"
   | "GLOBAL_INSTALL"
   | "NOT_SANDBOXED"
-  | "BAD_LOCAL_CA";
+  | "BAD_LOCAL_CA"
+  | "BAD_CLIENT_CERT";
 
 /**
  * The one error class of safe-npm. Everything below the CLI throws it; only the CLI prints it

@@ -177,6 +177,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
     credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],
+    yarnCredentialPlaceholders: publish && rules !== null ? rules.yarnCredentialKeys : [],
     projectNpmrc: readProjectFile(join(project.root, ".npmrc")),
   };
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;

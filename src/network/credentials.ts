@@ -190,6 +190,23 @@ export function credentialTargets(creds: RegistryCredentials): string[] {
   return [...out].sort();
 }
 
+/**
+ * yarn berry: the `npmRegistries` keys of the registries a credential is held for, each exactly
+ * as the user's files pin it (a server with its scheme; a scheme-less key only when it applies
+ * to http too). `yarn npm publish` refuses to send without a token of its own configured
+ * ("No authentication configured for request"): in publish mode these get a placeholder the
+ * proxy replaces. plugin-npm's getRegistryConfiguration looks a registry up by its URL without a
+ * trailing slash, then without its scheme.
+ */
+export function yarnPlaceholderKeys(creds: RegistryCredentials): string[] {
+  if (!creds.berry) return [];
+  const keys = new Set<string>();
+  for (const { server } of creds.yarn.pinned) keys.add(normalizeYarnServer(server));
+  for (const [key, credential] of creds.yarn.registries)
+    keys.add(credential.httpsOnly ? `https:${key}` : key);
+  return [...keys].sort();
+}
+
 // ---------------------------------------------------------------------------------------------
 // npm
 

@@ -26,6 +26,12 @@ export type RegistryDecision =
        * upstream meanwhile, then forwards exactly those bytes only when `decideBody` forwards.
        */
       inspectBody?: { maxBytes: number } | undefined;
+      /**
+       * Told once how the upstream answered: its status, or null when no answer came (the
+       * connection failed, the client went away). Lets the rules count an upload only once the
+       * registry accepted it.
+       */
+      settle?: ((status: number | null) => void) | undefined;
     }
   /** Answer 403 with this reason; counted and reported per host like a refused connection. */
   | { action: "refuse"; reason: string };
@@ -36,6 +42,17 @@ export interface RegistryHook {
   /** Hosts safe-npm holds a credential for: a client's own `authorization` to them is stripped. */
   readonly credentialHosts: ReadonlySet<string>;
   decide(request: RegistryRequest): RegistryDecision;
+  /**
+   * The client certificate (PEM) the gateway presents on its own TLS connection for this https
+   * URL (npm's `certfile` / `keyfile`, read on the host), or null.
+   */
+  clientCertificate?(url: URL): ClientCertificate | null;
   /** The second look, at the whole body, when `decide` asked for it with `inspectBody`. */
   decideBody?(request: RegistryRequest, body: Buffer): RegistryDecision;
+}
+
+/** A client certificate and its key, PEM. */
+export interface ClientCertificate {
+  cert: string;
+  key: string;
 }

@@ -373,7 +373,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       const framed = ["content-length", "transfer-encoding", "expect"].reduce(dropHeader, headers);
       const sent = withAuthorization(framed, decision.authorization);
       sent.push("Content-Length", String(body.length));
-      send(req, res, url, target, row, sent, framing, body);
+      send(req, res, url, target, row, sent, framing, body, decision.settle);
     });
   };
 
@@ -390,9 +390,24 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     headers: string[],
     framing: { contentLength: number | null; chunked: boolean },
     body: Buffer | null,
+    settle?: (status: number | null) => void,
   ): void => {
     row.connections++;
+    // The rules hear how the registry answered an upload (or that nothing answered), once.
+    let settled = settle === undefined;
+    const tell = (status: number | null): void => {
+      if (settled) return;
+      settled = true;
+      try {
+        settle?.(status);
+      } catch {
+        // the rules' bookkeeping must not cost the response
+      }
+    };
     const https_ = url.protocol === "https:";
+    // npm's mTLS: the certificate is presented here, on the gateway's own connection (the
+    // agent pools connections per certificate, so none is reused without it or with another).
+    const client = https_ && hook?.hosts.has(target.key) ? hook.clientCertificate?.(url) : null;
     const upReq = (https_ ? https : http).request({
       host: dialHost(target.host),
       port: target.port,
@@ -404,6 +419,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       lookup: lookupFor(target.port),
       timeout: idleTimeout,
       ...(https_ && net.isIP(target.host) === 0 ? { servername: target.host } : {}),
+      ...(client ? { cert: client.cert, key: client.key } : {}),
     });
     upReq.on("socket", (socket: net.Socket) => {
       track(socket);
@@ -439,6 +455,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       upReq.destroy();
     });
     upReq.on("error", (error: NodeJS.ErrnoException) => {
+      tell(null);
       if (error.code === LOOP_REFUSED) {
         row.loopsRefused++;
         row.connections--;
@@ -464,6 +481,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         if (!req.complete) upReq.destroy();
       });
       const status = upRes.statusCode ?? 502;
+      tell(status);
       res.writeHead(
         status,
         upRes.statusMessage || (http.STATUS_CODES[status] ?? ""),
@@ -473,6 +491,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     });
     // A client that goes away mid-request or mid-response takes its upstream request with it.
     res.once("close", () => {
+      tell(null);
       row.bytesUp += bodyBytes;
       if (!res.writableFinished) upReq.destroy();
     });

@@ -12,7 +12,7 @@ import { projectPathKind, readRegularFile } from "../sandbox/safepath.js";
 
 /** Flags whose value is the next word when not given as `--flag=value`. */
 const VALUE_FLAGS =
-  /^(--otp|--tag|--access|--registry|--workspace|-w|--filter|-F|--provenance-file|--userconfig|--cache|--prefix|-C|--dir|--auth-type|--tolerate-republish-from|--publish-branch|--report-summary)$/;
+  /^(--otp|--tag|--access|--registry|--workspace|-w|--filter|-F|--provenance-file|--userconfig|--cache|--prefix|-C|--dir|--auth-type|--tolerate-republish-from|--publish-branch|--report-summary|--message|-m)$/;
 
 export interface PublishTargets {
   /** Package names the command uploads. */
@@ -39,6 +39,8 @@ export function publishTargets(
   let allWorkspaces = false;
   let includeRoot = false;
   let tag = "latest";
+  // yarn 1's `--new-version`: it rewrites package.json inside before packing.
+  let newVersion: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     const eq = arg.indexOf("=");
@@ -56,6 +58,7 @@ export function publishTargets(
     else if (flag === "--include-workspace-root") includeRoot = inline !== "false";
     else if (flag === "-w" || flag === "--workspace") workspaces.push(value());
     else if (flag === "--tag") tag = value() || tag;
+    else if (flag === "--new-version") newVersion = value();
     else if (VALUE_FLAGS.test(flag)) value();
     else if (!arg.startsWith("-")) words.push(arg);
   }
@@ -102,6 +105,17 @@ export function publishTargets(
   for (const dir of dirs) {
     const { name, version } = packageAt(root, dir);
     versions[name] = version;
+  }
+  // A version chosen inside the run is refused at upload: say so now, with the way that works.
+  const [only] = Object.entries(versions);
+  if (newVersion !== undefined && only !== undefined && newVersion !== only[1]) {
+    throw new SafeNpmError(
+      "USAGE",
+      `${command[0]} publish --new-version ${newVersion} would change ${only[0]}'s version inside the sandbox (package.json holds ${only[1]}), and safe-npm lets through only the version read before the run`,
+      {
+        hint: `set the version first, outside (yarn version --new-version ${newVersion} --no-git-tag-version), then safe-npm yarn publish --non-interactive`,
+      },
+    );
   }
   return { names: Object.keys(versions), versions, tag };
 }

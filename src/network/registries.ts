@@ -1,6 +1,7 @@
 /** Registry mode's allowlist inputs: the files that name registries, and the hosts they name. */
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
+import { SafeNpmError } from "../errors.js";
 import type { HostInfo, NpmGlobalConfig } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { sanitizeNpmrc } from "../sandbox/npmrc.js";
@@ -8,7 +9,7 @@ import { readRegularFile } from "../sandbox/safepath.js";
 import type { EffectiveSettings } from "../settings/merge.js";
 import type { AllowEntry } from "./allowlist.js";
 import type { CredentialFile } from "./credentials.js";
-import type { RegistryHook } from "./gateway-hook.js";
+import type { ClientCertificate, RegistryHook } from "./gateway-hook.js";
 
 /** The project's files that name registries (npm, yarn berry, yarn 1). */
 export function registryFiles(root: string): string[] {
@@ -65,6 +66,8 @@ export interface RegistryRules {
   held: readonly string[];
   /** `//host/path/` of every npm-style credential: publish mode's placeholders inside. */
   credentialKeys: readonly string[];
+  /** yarn berry: the `npmRegistries` keys of every held credential (publish mode's placeholders). */
+  yarnCredentialKeys: readonly string[];
 }
 
 /**
@@ -81,8 +84,10 @@ export async function registryRules(
   allow: readonly AllowEntry[],
   options: { publish: boolean; berry: boolean; command: readonly string[] },
 ): Promise<RegistryRules> {
-  const [{ credentialTargets, findCredentials, authorizationFor }, { registryHook }] =
-    await Promise.all([import("./credentials.js"), import("./requestpolicy.js")]);
+  const [
+    { credentialTargets, findCredentials, authorizationFor, yarnPlaceholderKeys },
+    { registryHook },
+  ] = await Promise.all([import("./credentials.js"), import("./requestpolicy.js")]);
   // Publish mode: the packages the command uploads, known before anything runs (or refused).
   const publishing = options.publish
     ? (await import("./publishtargets.js")).publishTargets(project.root, host.cwd, options.command)
@@ -112,6 +117,7 @@ export async function registryRules(
     });
 
   const creds = findCredentials({ files, env: host.env, berry: options.berry });
+  const certs = await clientCertificates(files, host);
   const targets = credentialTargets(creds);
   // Registries the config names (not hosts a user allowed by hand: a git host is no registry).
   const registryHosts: string[] = [];
@@ -123,23 +129,77 @@ export async function registryRules(
   const held = creds.berry
     ? [...creds.yarn.pinned.map((p) => p.credential), ...creds.yarn.registries.values()]
     : [...creds.npm.values()];
+  const hook = registryHook({
+    mode: options.publish ? "publish" : "install",
+    registryHosts,
+    credentialHosts: targets,
+    authorization: (url) => authorizationFor(creds, url),
+    publishing: publishing?.names,
+    publishVersions: publishing?.versions,
+    publishTag: publishing?.tag,
+  });
+  if (certs.lookup !== null) hook.clientCertificate = certs.lookup;
   return {
-    hook: registryHook({
-      mode: options.publish ? "publish" : "install",
-      registryHosts,
-      credentialHosts: targets,
-      authorization: (url) => authorizationFor(creds, url),
-      publishing: publishing?.names,
-      publishVersions: publishing?.versions,
-      publishTag: publishing?.tag,
-    }),
-    notes: creds.notes,
+    hook,
+    notes: [...creds.notes, ...certs.notes],
     // "https only": a key of the user's with no scheme is not sent over plain http unless the
     // user's own files name an http registry there; said so the user can tell why it was not.
-    held: held.flatMap((c) =>
-      c === null ? [] : [c.httpsOnly ? `${c.source} (https only)` : c.source],
-    ),
+    held: [
+      ...held.flatMap((c) =>
+        c === null ? [] : [c.httpsOnly ? `${c.source} (https only)` : c.source],
+      ),
+      ...certs.sources,
+    ],
     credentialKeys: creds.berry ? [] : [...creds.npm.keys()],
+    yarnCredentialKeys: yarnPlaceholderKeys(creds),
+  };
+}
+
+/**
+ * npm's client certificates (clientcerts.ts), read now, on the host: the gateway presents them
+ * upstream. A file that cannot be read stops the run (npm would fail on it the same way, later
+ * and less clearly), naming the key and the file.
+ */
+async function clientCertificates(
+  files: readonly CredentialFile[],
+  host: HostInfo,
+): Promise<{
+  lookup: ((url: URL) => ClientCertificate | null) | null;
+  notes: readonly string[];
+  sources: string[];
+}> {
+  if (!files.some((f) => f.kind === "npmrc" && /:(certfile|keyfile)\s*=/.test(f.text)))
+    return { lookup: null, notes: [], sources: [] };
+  const { findClientCerts, clientCertKeyFor } = await import("./clientcerts.js");
+  const found = findClientCerts(files, host.env, host.home);
+  const loaded = new Map<string, ClientCertificate>();
+  for (const [regKey, entry] of found.byKey) {
+    const read = (path: string, what: "certfile" | "keyfile"): string => {
+      try {
+        return readRegularFile(path, false);
+      } catch (error) {
+        throw new SafeNpmError(
+          "BAD_CLIENT_CERT",
+          `${entry.source.split(" ")[0]} ${regKey}:${what} names ${path}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+          {
+            hint: `fix the path in ${regKey}:${what}, or remove the ${regKey} certfile and keyfile lines`,
+          },
+        );
+      }
+    };
+    loaded.set(regKey, {
+      cert: read(entry.certfile, "certfile"),
+      key: read(entry.keyfile, "keyfile"),
+    });
+  }
+  if (loaded.size === 0) return { lookup: null, notes: found.notes, sources: [] };
+  return {
+    lookup: (url) => {
+      const key = clientCertKeyFor(loaded.keys(), url);
+      return key === null ? null : (loaded.get(key) ?? null);
+    },
+    notes: found.notes,
+    sources: [...found.byKey.values()].map((e) => `${e.source} (client certificate)`),
   };
 }
 

@@ -158,6 +158,12 @@ export interface HookInput {
 export const MAX_PUBLISH_BODY = 256 * 1024 * 1024;
 
 /**
+ * Uploads of one package forwarded per run while the registry refuses them (a 2FA prompt and its
+ * retry, a typo in the code): enough for a person, few enough that a script cannot keep trying.
+ */
+export const MAX_UPLOAD_ATTEMPTS = 3;
+
+/**
  * The hook the proxy asks for every request to a registry host it sees in clear: refused with a
  * reason, or forwarded with the credential added on the host wherever the manager would have
  * sent it (every allowed request whose URL matches, as npm 7+ does). In publish mode the one
@@ -167,10 +173,30 @@ export function registryHook(input: HookInput): RegistryHook {
   const credentialHosts = new Set(input.credentialHosts);
   const hosts = new Set([...input.registryHosts, ...credentialHosts]);
   const context: PolicyContext = { mode: input.mode, publishing: input.publishing };
-  // One upload per package per run: a script before the real upload (prepublishOnly) cannot
-  // publish twice, nor put another version or document after it. The proxy asks per request,
-  // so the count lives here; only a body that passed decideBody counts.
-  const uploaded = new Set<string>();
+  // One accepted upload per package per run: a script before the real upload (prepublishOnly)
+  // cannot publish twice, nor put another version or document after it. An upload the registry
+  // answered with an error (npm's 2FA flow: 401 + `www-authenticate: OTP`, then the same PUT
+  // with `npm-otp`) does not use it up, up to MAX_UPLOAD_ATTEMPTS forwarded bodies; one in
+  // flight holds it, so two at once never both go up. The proxy asks per request, so the
+  // count lives here; only a body that passed decideBody counts.
+  const uploads = new Map<string, { attempts: number; inFlight: boolean; accepted: boolean }>();
+  const state = (name: string) => {
+    let found = uploads.get(name);
+    if (found === undefined) {
+      found = { attempts: 0, inFlight: false, accepted: false };
+      uploads.set(name, found);
+    }
+    return found;
+  };
+  const used = (name: string): string | null => {
+    const s = uploads.get(name);
+    if (s === undefined) return null;
+    if (s.accepted) return `a second upload of ${name} in one run (the registry accepted one)`;
+    if (s.inFlight) return `an upload of ${name} while another is on its way`;
+    if (s.attempts >= MAX_UPLOAD_ATTEMPTS)
+      return `another upload of ${name}: the registry refused ${s.attempts} in this run (publish again once the cause is fixed)`;
+    return null;
+  };
   const refuse = (reason: string): RegistryDecision => ({
     action: "refuse",
     reason: `safe-npm: refused ${reason}`,
@@ -191,9 +217,8 @@ export function registryHook(input: HookInput): RegistryHook {
       const reason = refusal(request.method, request.url, context);
       if (reason !== null) return refuse(reason);
       const name = uploadName(request);
-      if (name !== null && uploaded.has(name)) {
-        return refuse(`a second upload of ${name} in one run`);
-      }
+      const spent = name === null ? null : used(name);
+      if (spent !== null) return refuse(spent);
       const authorization = input.authorization(request.url) ?? undefined;
       return {
         action: "forward",
@@ -205,7 +230,8 @@ export function registryHook(input: HookInput): RegistryHook {
       const name = uploadName(request);
       if (name === null) return refuse(`${request.method} ${request.url.pathname} with a body`);
       // Counted once the body passes: a refused document must not use up the real publish.
-      if (uploaded.has(name)) return refuse(`a second upload of ${name} in one run`);
+      const spent = used(name);
+      if (spent !== null) return refuse(spent);
       const reason = publishBodyRefusal(
         name,
         body,
@@ -213,11 +239,20 @@ export function registryHook(input: HookInput): RegistryHook {
         input.publishVersions?.[name],
       );
       if (reason !== null) return refuse(reason);
-      uploaded.add(name);
+      const s = state(name);
+      s.attempts++;
+      s.inFlight = true;
+      let settled = false;
+      const settle = (status: number | null): void => {
+        if (settled) return;
+        settled = true;
+        s.inFlight = false;
+        if (status !== null && status >= 200 && status < 300) s.accepted = true;
+      };
       const authorization = input.authorization(request.url) ?? undefined;
       return authorization === undefined
-        ? { action: "forward" }
-        : { action: "forward", authorization };
+        ? { action: "forward", settle }
+        : { action: "forward", authorization, settle };
     },
   };
 }
@@ -258,7 +293,7 @@ export function publishBodyRefusal(
   // The version is the one package.json held on the host before the run: a script cannot take
   // the run's one upload with another (a `6.6.6` put before the real publish).
   if (expectedVersion !== undefined && version !== expectedVersion)
-    return `an upload of ${name}@${version}, not of ${expectedVersion} (the version in its package.json)`;
+    return `an upload of ${name}@${version}: its package.json held ${expectedVersion} before the run, so the version changed during the publish (a script inside must not choose what is published); bump the version before safe-npm publish (npm version patch, outside)`;
   if ("deprecated" in manifest) return `an upload of ${name}@${version} that deprecates it`;
   const attachments = isObject(doc._attachments) ? Object.entries(doc._attachments) : [];
   const [file] = attachments;

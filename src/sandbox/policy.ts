@@ -168,10 +168,26 @@ export interface PolicyInput {
    * copy of ~/.npmrc inside names a placeholder token there, which the proxy replaces.
    */
   credentialPlaceholders?: readonly string[] | undefined;
+  /**
+   * `safe-npm publish` with yarn berry: `npmRegistries` keys whose credential the proxy adds.
+   * `yarn npm publish` refuses to send without a token configured for the registry, so a
+   * `~/.yarnrc.yml` inside names a placeholder there (only with a home of its own: with the
+   * project as $HOME that file is the project's).
+   */
+  yarnCredentialPlaceholders?: readonly string[] | undefined;
   /** Text of the project's `.npmrc` (read without following a link), or null. */
   projectNpmrc?: string | null | undefined;
   proxy: ProxyInput | null;
   version: string;
+}
+
+/** yarn berry's home rc naming the placeholder token for each registry key (JSON strings are YAML). */
+export function yarnPlaceholderRc(keys: readonly string[]): string {
+  const entries = keys.map(
+    (key) =>
+      `  ${JSON.stringify(key)}:\n    npmAuthToken: ${JSON.stringify(CREDENTIAL_PLACEHOLDER)}\n`,
+  );
+  return `npmRegistries:\n${entries.join("")}`;
 }
 
 /** Where the toolchain appears under its host PATH names (symlinks), first on PATH. */
@@ -313,6 +329,15 @@ export function resolvePolicy(input: PolicyInput): Policy {
         placeholders.length > 0
           ? "~/.npmrc without credentials, placeholder tokens for the proxy to replace"
           : "~/.npmrc without credentials",
+    });
+  }
+  const yarnKeys = input.yarnCredentialPlaceholders ?? [];
+  if (yarnKeys.length > 0 && settings.home !== "project") {
+    mounts.push({
+      kind: "data",
+      dest: join(host.home, ".yarnrc.yml"),
+      data: yarnPlaceholderRc(yarnKeys),
+      label: "~/.yarnrc.yml with placeholder tokens for the proxy to replace",
     });
   }
   for (const file of settings.dotfiles)

@@ -7,11 +7,14 @@
  * The control passes ~/.npmrc in full with the network open, as the README used to advise: the
  * probe then finds the token and its upload reaches the registry, so the probe can see a leak.
  */
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import https from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { repoRoot } from "./paths.js";
+import { shellQuote } from "../../src/sandbox/bwrap.js";
+import { cliPath, repoRoot } from "./paths.js";
 import {
   makeTestCa,
   type PrivateRegistry,
@@ -441,8 +444,25 @@ const HIJACK = {
   maintainers: [{ name: "attacker", email: "attacker@example.invalid" }],
 };
 
-const PUBLISHERS = [
-  { name: "npm", manager: MANAGERS[0] as Manager, argv: ["npm", "publish", "--otp", "123456"] },
+interface Publisher {
+  name: string;
+  manager: Manager;
+  argv: string[];
+  /** The registry speaks https (the gateway terminates TLS; the host trusts it by `cafile`). */
+  https?: boolean;
+  /** The script the manager runs before packing: yarn berry runs `prepublish`, not `prepublishOnly`. */
+  before?: string;
+  /** The manager runs `postpublish` after the upload (yarn berry runs none). */
+  after?: boolean;
+}
+
+const PUBLISHERS: Publisher[] = [
+  {
+    name: "npm",
+    manager: MANAGERS[0] as Manager,
+    argv: ["npm", "publish", "--otp", "123456"],
+    after: true,
+  },
   // A folder argument: the names are read on the host too (any upload went through before).
   {
     name: "npm (folder .)",
@@ -453,79 +473,224 @@ const PUBLISHERS = [
     name: "pnpm 10",
     manager: MANAGERS[1] as Manager,
     argv: ["pnpm", "publish", "--no-git-checks", "--otp", "123456"],
+    after: true,
   },
-  { name: "bun", manager: MANAGERS[5] as Manager, argv: ["bun", "publish", "--otp", "123456"] },
+  {
+    name: "pnpm latest",
+    manager: MANAGERS[2] as Manager,
+    argv: ["pnpm", "publish", "--no-git-checks", "--otp", "123456"],
+    after: true,
+  },
+  // yarn 1 asks for the new version on a terminal: --non-interactive publishes package.json's.
+  {
+    name: "yarn 1",
+    manager: MANAGERS[3] as Manager,
+    argv: ["yarn", "publish", "--non-interactive", "--otp", "123456"],
+    after: true,
+  },
+  {
+    name: "yarn 4",
+    manager: MANAGERS[4] as Manager,
+    argv: ["yarn", "npm", "publish", "--otp", "123456"],
+    before: "prepublish",
+  },
+  {
+    name: "bun",
+    manager: MANAGERS[5] as Manager,
+    argv: ["bun", "publish", "--otp", "123456"],
+  },
+  {
+    name: "npm over https",
+    manager: MANAGERS[0] as Manager,
+    argv: ["npm", "publish", "--otp", "123456"],
+    https: true,
+    after: true,
+  },
+  {
+    name: "pnpm 10 over https",
+    manager: MANAGERS[1] as Manager,
+    argv: ["pnpm", "publish", "--no-git-checks", "--otp", "123456"],
+    https: true,
+    after: true,
+  },
 ];
+
+/**
+ * A script that PUTs through the sandbox's proxy as a package's own code would: an absolute URI
+ * for a plain-http registry, else CONNECT and TLS (trusting what node inside trusts). It writes
+ * what it saw and what the registry answered to `.probe/<name>.json`.
+ */
+function uploaderScript(registryUrl: string, name: string, uploads: string): string {
+  return [
+    'const fs = require("node:fs");',
+    'const http = require("node:http");',
+    'const https = require("node:https");',
+    'const os = require("node:os");',
+    'const tls = require("node:tls");',
+    "const read = (f) => { try { return fs.readFileSync(f, 'latin1'); } catch (e) { return e.code; } };",
+    "let proc = '';",
+    "let otp = '';",
+    "for (const p of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {",
+    "  proc += read(`/proc/${p}/environ`);",
+    "  otp ||= (/--otp\\0(\\d+)/.exec(read(`/proc/${p}/cmdline`)) ?? [])[1] ?? '';",
+    "}",
+    "const proxy = new URL(process.env.HTTPS_PROXY || process.env.HTTP_PROXY);",
+    `const registry = new URL(${JSON.stringify(registryUrl)});`,
+    "const put = (path, headers, body, done) => {",
+    "  const answer = (res) => { res.resume(); res.on('end', () => done(res.statusCode)); };",
+    "  if (registry.protocol === 'http:') {",
+    // agent: false: Node 24 proxies by itself under NODE_USE_ENV_PROXY and rejects a hand-made proxy request.
+    "    const req = http.request({ host: proxy.hostname, port: proxy.port, method: 'PUT', path: new URL(path, registry).href, headers, agent: false }, answer);",
+    "    req.on('error', (e) => done(e.code));",
+    "    return req.end(body);",
+    "  }",
+    "  const connect = http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: registry.host, agent: false });",
+    "  connect.on('connect', (res, socket) => {",
+    "    if (res.statusCode !== 200) return done(res.statusCode);",
+    "    const secure = tls.connect({ socket, servername: registry.hostname });",
+    "    const req = https.request({ createConnection: () => secure, host: registry.hostname, port: registry.port, method: 'PUT', path: new URL(path, registry).pathname, headers }, answer);",
+    "    req.on('error', (e) => done(e.code));",
+    "    req.end(body);",
+    "  });",
+    "  connect.on('error', (e) => done(e.code));",
+    "  connect.end();",
+    "};",
+    "const results = {};",
+    `const uploads = ${uploads};`,
+    "const next = (i) => {",
+    "  if (i === uploads.length) {",
+    "    fs.mkdirSync('.probe', { recursive: true });",
+    `    fs.writeFileSync('.probe/${name}.json', JSON.stringify({ npmrc: read(os.homedir() + '/.npmrc'), yarnrc: read(os.homedir() + '/.yarnrc.yml'), env: process.env, proc, otp, ...results }));`,
+    "    return;",
+    "  }",
+    "  const [key, path, headers, body] = uploads[i];",
+    "  put(path, headers, body, (status) => { results[key] = status; next(i + 1); });",
+    "};",
+    "next(0);",
+    "",
+  ].join("\n");
+}
+
+/** A PUT straight to the fixture registry (trusting its CA when it speaks https): the status. */
+function put(
+  registry: PrivateRegistry,
+  ca: TestCa | null,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<number | string> {
+  return new Promise((resolve) => {
+    const url = new URL(path, registry.url);
+    const request = url.protocol === "https:" ? https.request : http.request;
+    request(url, { method: "PUT", headers, ...(ca === null ? {} : { ca: ca.ca }) }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    })
+      .on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+      .end(body);
+  });
+}
+
+/** A document shaped like the real publish of @private/app-pkg@1.0.0 (its tarball made up). */
+const SECOND = {
+  _id: "@private/app-pkg",
+  name: "@private/app-pkg",
+  "dist-tags": { latest: "1.0.0" },
+  versions: { "1.0.0": { name: "@private/app-pkg", version: "1.0.0" } },
+  _attachments: { "@private/app-pkg-1.0.0.tgz": { data: "H4sIAAAAAAAAAw==" } },
+};
 
 describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (publisher) => {
   let registry: PrivateRegistry;
   let world: World;
   let run: RunResult;
+  let testCa: TestCa | null = null;
   beforeAll(async () => {
-    registry = await startPrivateRegistry({ packed, otp: "123456" });
+    const ca = publisher.https === true ? await makeTestCa() : null;
+    testCa = ca;
+    registry = await startPrivateRegistry({
+      packed,
+      otp: "123456",
+      ...(ca === null ? {} : { tls: { key: ca.key, cert: ca.cert } }),
+    });
+    const { manager } = publisher;
+    const before = publisher.before ?? "prepublishOnly";
     world = makeWorld({
       projectInHome: true,
       packageJson: {
         name: "@private/app-pkg",
         private: false,
-        scripts: { prepublishOnly: "node prepublish.cjs" },
+        scripts: {
+          [before]: "node prepublish.cjs",
+          ...(publisher.after === true ? { postpublish: "node postpublish.cjs" } : {}),
+        },
         files: ["index.js"],
-        ...(publisher.manager.packageJson.packageManager === undefined
+        ...(manager.packageJson.packageManager === undefined
           ? {}
-          : { packageManager: publisher.manager.packageJson.packageManager }),
+          : { packageManager: manager.packageJson.packageManager }),
       },
     });
     writeFileSync(join(world.project, "index.js"), "module.exports = 1;\n");
+    for (const [file, text] of Object.entries(manager.files ?? {}))
+      writeFileSync(join(world.project, file), text);
     // What it can see, an upload of another package of its own through the proxy, then a
     // hijacking document for the package being published (deprecated, new maintainers) with the
     // OTP read from the manager's command line: the one upload of that name the run allows.
     writeFileSync(
       join(world.project, "prepublish.cjs"),
-      [
-        'const fs = require("node:fs");',
-        'const http = require("node:http");',
-        'const os = require("node:os");',
-        "const read = (f) => { try { return fs.readFileSync(f, 'latin1'); } catch (e) { return e.code; } };",
-        "let proc = '';",
-        "let otp = '';",
-        "for (const p of fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p))) {",
-        "  proc += read(`/proc/${p}/environ`);",
-        "  otp ||= (/--otp\\0(\\d+)/.exec(read(`/proc/${p}/cmdline`)) ?? [])[1] ?? '';",
-        "}",
-        "const proxy = new URL(process.env.HTTP_PROXY);",
-        "const put = (path, headers, body, done) => {",
-        "  const req = http.request({ host: proxy.hostname, port: proxy.port, method: 'PUT', path, headers, agent: false }, (res) => {",
-        "    res.resume();",
-        "    res.on('end', () => done(res.statusCode));",
-        "  });",
-        "  req.on('error', (e) => done(e.code));",
-        "  req.end(body);",
-        "};",
-        `const hijack = JSON.stringify(${JSON.stringify(HIJACK)});`,
-        `put('${registry.url}worm-copy', {}, '{}', (otherUpload) => {`,
-        `  put('${registry.url}@private%2fapp-pkg', { 'content-type': 'application/json', 'npm-otp': otp }, hijack, (hijackUpload) => {`,
-        "    fs.mkdirSync('.probe', { recursive: true });",
-        "    fs.writeFileSync('.probe/prepublish.json', JSON.stringify({ npmrc: read(os.homedir() + '/.npmrc'), env: process.env, proc, otp, otherUpload, hijackUpload }));",
-        "  });",
-        "});",
-        "",
-      ].join("\n"),
+      uploaderScript(
+        registry.url,
+        "prepublish",
+        `[['otherUpload', 'worm-copy', {}, '{}'], ['hijackUpload', '@private%2fapp-pkg', { 'content-type': 'application/json', 'npm-otp': otp }, JSON.stringify(${JSON.stringify(HIJACK)})]]`,
+      ),
+    );
+    // After the real upload: a document shaped like it, with the OTP, would be a second one.
+    writeFileSync(
+      join(world.project, "postpublish.cjs"),
+      uploaderScript(
+        registry.url,
+        "postpublish",
+        `[['secondUpload', '@private%2fapp-pkg', { 'content-type': 'application/json', 'npm-otp': otp }, JSON.stringify(${JSON.stringify(SECOND)})]]`,
+      ),
     );
     writeFileSync(
       join(world.project, ".npmrc"),
       `@private:registry=${registry.url}\nregistry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
     );
+    // The host trusts an https registry's own CA through `cafile` (beside the home).
+    const cafile = join(world.dir, "registry-ca.pem");
+    if (ca !== null) writeFileSync(cafile, ca.ca);
     writeFileSync(
       join(world.home, ".npmrc"),
-      `@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n`,
+      `@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n${ca === null ? "" : `cafile=${cafile}\n`}`,
     );
+    if (manager.berry) {
+      writeFileSync(
+        join(world.project, ".yarnrc.yml"),
+        [
+          "nodeLinker: node-modules",
+          "enableTelemetry: false",
+          `npmRegistryServer: "${registry.url.replace(/\/$/, "")}"`,
+          'unsafeHttpWhitelist: ["127.0.0.1"]',
+          "",
+        ].join("\n"),
+      );
+      // The token only on the host, through a variable of the host's environment.
+      writeFileSync(
+        join(world.home, ".yarnrc.yml"),
+        `npmScopes:\n  private:\n    npmRegistryServer: "${registry.url}"\nnpmRegistries:\n  "//${new URL(registry.url).host}":\n    npmAuthToken: "\${NODE_AUTH_TOKEN}"\n`,
+      );
+    }
     const dir = join(world.dir, "pm-bin");
     mkdirSync(dir, { recursive: true });
-    if (publisher.manager.bin !== null)
-      symlinkSync(publisher.manager.bin, join(dir, publisher.manager.tool));
-    run = await world.run(publisher.argv, {
-      env: { NODE_AUTH_TOKEN: registry.token, PATH: `${dir}:${world.env.PATH}` },
-    });
+    if (manager.bin !== null) symlinkSync(manager.bin, join(dir, manager.tool));
+    const env = { NODE_AUTH_TOKEN: registry.token, PATH: `${dir}:${world.env.PATH}` };
+    // yarn berry publishes an installed project only (no dependencies: nothing to fetch).
+    if (manager.berry) {
+      const install = await world.run(["yarn", "install"], { env });
+      expect(install.exitCode, show(install)).toBe(0);
+    }
+    run = await world.run(publisher.argv, { env });
   });
   afterAll(async () => {
     world?.dispose();
@@ -545,12 +710,21 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
 
   it("the prepublishOnly script ran inside, could not see the token, nor upload another package", () => {
     const seen = readFileSync(join(world.project, ".probe", "prepublish.json"), "utf8");
-    expect(seen).toContain("prepublishOnly");
+    expect(seen).toContain(publisher.before ?? "prepublishOnly");
     expect(seen).not.toContain(registry.token);
     expect((JSON.parse(seen) as { otherUpload: number }).otherUpload).toBe(403);
+    // With a postpublish script, its second upload is the third refusal.
+    const refused = publisher.after === true ? 3 : 2;
     expect(run.stderr).toMatch(
-      /refused 2 requests to the registry .*PUT \/worm-copy \(publishing worm-copy/,
+      new RegExp(
+        `refused ${refused} requests to the registry .*PUT /worm-copy \\(publishing worm-copy`,
+      ),
     );
+    // yarn berry inside holds a placeholder token for the registry, not the user's.
+    if (publisher.manager.berry)
+      expect((JSON.parse(seen) as { yarnrc: string }).yarnrc).toContain(
+        'npmAuthToken: "safe-npm-adds-the-credential-on-the-host"',
+      );
   });
 
   it("the prepublishOnly script's hijacking document for the package itself is refused on its body", () => {
@@ -563,22 +737,244 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
     expect(run.stderr).toMatch(/PUT \/@private%2fapp-pkg \(an upload of @private\/app-pkg/);
   });
 
+  it.runIf(publisher.after === true)(
+    "a postpublish script's second upload of the same version is refused",
+    () => {
+      const seen = JSON.parse(
+        readFileSync(join(world.project, ".probe", "postpublish.json"), "utf8"),
+      ) as { secondUpload: number };
+      expect(seen.secondUpload).toBe(403);
+      expect(run.stderr).toMatch(/a second upload of @private\/app-pkg in one run/);
+      expect(registry.writes()).toHaveLength(1);
+    },
+  );
+
   it("control: an upload without the token is refused by the registry itself", async () => {
     // So the upload above can only have succeeded with the token the host added.
-    const r = await fetch(`${registry.url}@private%2fother`, { method: "PUT", body: "{}" });
-    expect(r.status).toBe(401);
+    const r = await put(registry, testCa, "@private%2fother", {}, "{}");
+    expect(r).toBe(401);
   });
 
   it("control: with the token, the registry stores the hijacking document as it is", async () => {
     // So only safe-npm's check kept it from the package above.
-    const r = await fetch(`${registry.url}@private%2fcontrol`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${registry.token}`, "npm-otp": "123456" },
-      body: JSON.stringify(HIJACK),
-    });
-    expect(r.status).toBe(201);
+    const r = await put(
+      registry,
+      testCa,
+      "@private%2fcontrol",
+      { authorization: `Bearer ${registry.token}`, "npm-otp": "123456" },
+      JSON.stringify(HIJACK),
+    );
+    expect(r).toBe(201);
     expect(registry.published.get("@private/control")).toMatchObject({
       maintainers: [{ name: "attacker" }],
     });
   });
 });
+
+/** A world publishing @private/app-pkg with npm to `registry`, the token only on the host. */
+function publishWorld(registry: PrivateRegistry, scripts: Record<string, string> = {}): World {
+  const world = makeWorld({
+    projectInHome: true,
+    packageJson: { name: "@private/app-pkg", private: false, scripts, files: ["index.js"] },
+  });
+  writeFileSync(join(world.project, "index.js"), "module.exports = 1;\n");
+  writeFileSync(
+    join(world.project, ".npmrc"),
+    `@private:registry=${registry.url}\nregistry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
+  );
+  writeFileSync(
+    join(world.home, ".npmrc"),
+    `@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n`,
+  );
+  return world;
+}
+
+describe.skipIf(unavailable !== "")("safe-npm npm publish: 2FA asked on the terminal", () => {
+  let registry: PrivateRegistry;
+  let world: World;
+  let exitCode: number | null;
+  let output: string;
+  beforeAll(async () => {
+    registry = await startPrivateRegistry({ packed, otp: "123456" });
+    world = publishWorld(registry);
+    // No --otp: the registry answers the upload 401 + `www-authenticate: OTP`, npm asks for the
+    // code on the terminal and sends the same upload again with `npm-otp`.
+    const child = spawn(
+      "script",
+      [
+        "-qec",
+        [process.execPath, cliPath, "npm", "publish"].map(shellQuote).join(" "),
+        "/dev/null",
+      ],
+      {
+        cwd: world.project,
+        env: { ...world.env, NODE_AUTH_TOKEN: registry.token },
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    let prompted = false;
+    for (let i = 0; i < 1200 && child.exitCode === null; i++) {
+      if (/one-time password|OTP/i.test(out)) {
+        prompted = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (prompted) child.stdin.write("123456\r");
+    exitCode = await exited;
+    output = out;
+  });
+  afterAll(async () => {
+    world?.dispose();
+    await registry?.close();
+  });
+
+  it("retries the refused upload with the code: one upload accepted, with the token", () => {
+    expect(exitCode, output).toBe(0);
+    // Both attempts reached the registry with the real token; only the second carried the code.
+    expect(registry.writes().map((r) => [r.method, r.auth, r.otp])).toEqual([
+      ["PUT", "token", null],
+      ["PUT", "token", "123456"],
+    ]);
+    expect([...registry.published.keys()]).toEqual(["@private/app-pkg"]);
+    expect(output).not.toMatch(/refused .*second upload/);
+  });
+});
+
+describe.skipIf(unavailable !== "")(
+  "safe-npm npm publish: a version changed during publish",
+  () => {
+    let registry: PrivateRegistry;
+    let world: World;
+    let run: RunResult;
+    beforeAll(async () => {
+      registry = await startPrivateRegistry({ packed });
+      // A build step that bumps the version inside the sandbox: what is published is then chosen
+      // by code inside, not by the package.json the user had before the run.
+      world = publishWorld(registry, {
+        prepublishOnly:
+          "node -e \"const f='package.json';const p=JSON.parse(require('fs').readFileSync(f));p.version='1.0.1';require('fs').writeFileSync(f,JSON.stringify(p))\"",
+      });
+      run = await world.run(["npm", "publish"], { env: { NODE_AUTH_TOKEN: registry.token } });
+    });
+    afterAll(async () => {
+      world?.dispose();
+      await registry?.close();
+    });
+
+    it("is refused, naming the package, both versions and the fix", () => {
+      expect(run.exitCode, show(run)).not.toBe(0);
+      expect(registry.writes()).toEqual([]);
+      expect(run.stderr).toMatch(
+        /an upload of @private\/app-pkg@1\.0\.1: its package\.json held 1\.0\.0 before the run/,
+      );
+      expect(run.stderr).toMatch(/bump the version before safe-npm publish \(npm version patch/);
+    });
+
+    it("control: the script did change the version, and the registry takes it with the token", async () => {
+      expect(JSON.parse(readFileSync(join(world.project, "package.json"), "utf8")).version).toBe(
+        "1.0.1",
+      );
+      const doc = { ...SECOND, "dist-tags": { latest: "1.0.1" } } as Record<string, unknown>;
+      doc.versions = { "1.0.1": { name: "@private/app-pkg", version: "1.0.1" } };
+      doc._attachments = { "@private/app-pkg-1.0.1.tgz": { data: "H4sIAAAAAAAAAw==" } };
+      const status = await put(
+        registry,
+        null,
+        "@private%2fapp-pkg",
+        { authorization: `Bearer ${registry.token}` },
+        JSON.stringify(doc),
+      );
+      expect(status).toBe(201);
+    });
+  },
+);
+
+describe.skipIf(unavailable !== "")(
+  "safe-npm npm publish to a registry that requires a client certificate",
+  () => {
+    let tls: TestCa;
+    let registry: PrivateRegistry;
+    let world: World;
+    let run: RunResult;
+    let certfile: string;
+    let keyfile: string;
+    const direct = (cert: boolean) =>
+      new Promise<number | string>((resolve) => {
+        https
+          .get(
+            `${registry.url}@private%2fregistry-probe`,
+            {
+              ca: tls.ca,
+              headers: { authorization: `Bearer ${registry.token}` },
+              ...(cert ? { cert: tls.clientCert, key: tls.clientKey } : {}),
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          )
+          .on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+    beforeAll(async () => {
+      tls = await makeTestCa();
+      registry = await startPrivateRegistry({
+        packed,
+        tls: { key: tls.key, cert: tls.cert, clientCa: tls.ca },
+      });
+      // The prepublishOnly script looks for the key where ~/.npmrc says it is.
+      world = publishWorld(registry, {
+        prepublishOnly:
+          "node -e \"const fs=require('fs');const os=require('os');const rc=fs.readFileSync(os.homedir()+'/.npmrc','utf8');const key=fs.readFileSync(process.env.KEYFILE_AT,'utf8').length;fs.mkdirSync('.probe',{recursive:true});fs.writeFileSync('.probe/mtls.json',JSON.stringify({rc,key}))\" || node -e \"const fs=require('fs');const os=require('os');fs.mkdirSync('.probe',{recursive:true});fs.writeFileSync('.probe/mtls.json',JSON.stringify({rc:fs.readFileSync(os.homedir()+'/.npmrc','utf8'),key:null}))\"",
+      });
+      const certs = join(world.home, ".certs");
+      mkdirSync(certs);
+      certfile = join(certs, "publisher.pem");
+      keyfile = join(certs, "publisher.key");
+      writeFileSync(certfile, tls.clientCert);
+      writeFileSync(keyfile, tls.clientKey, { mode: 0o600 });
+      const cafile = join(world.dir, "registry-ca.pem");
+      writeFileSync(cafile, tls.ca);
+      const host = new URL(registry.url).host;
+      writeFileSync(
+        join(world.home, ".npmrc"),
+        `${readFileSync(join(world.home, ".npmrc"), "utf8")}cafile=${cafile}\n//${host}/:certfile=${certfile}\n//${host}/:keyfile=${keyfile}\n`,
+      );
+      run = await world.run(["npm", "publish"], {
+        env: { NODE_AUTH_TOKEN: registry.token, KEYFILE_AT: keyfile },
+      });
+    });
+    afterAll(async () => {
+      world?.dispose();
+      await registry?.close();
+    });
+
+    it("control: the registry serves only a client that presents the certificate", async () => {
+      expect(await direct(true)).toBe(200);
+      expect(await direct(false)).not.toBe(200);
+    });
+
+    it("publishes: the gateway presents the certificate upstream, with the token", () => {
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(registry.writes().map((r) => [r.method, r.auth])).toEqual([["PUT", "token"]]);
+      expect([...registry.published.keys()]).toEqual(["@private/app-pkg"]);
+    });
+
+    it("inside, ~/.npmrc names neither file, and the key file is not there", () => {
+      const seen = JSON.parse(readFileSync(join(world.project, ".probe", "mtls.json"), "utf8")) as {
+        rc: string;
+        key: number | null;
+      };
+      expect(seen.rc).not.toMatch(/certfile|keyfile/);
+      expect(seen.key).toBeNull();
+    });
+  },
+);

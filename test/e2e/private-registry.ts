@@ -39,8 +39,11 @@ export interface PrivateRegistryOptions {
   packed: string;
   /** Require this OTP on uploads (`npm-otp`), answering 401 + `www-authenticate: OTP` without. */
   otp?: string;
-  /** TLS: serve https with this key and certificate (PEM). */
-  tls?: { key: string; cert: string };
+  /**
+   * TLS: serve https with this key and certificate (PEM); with `clientCa`, only to a client
+   * presenting a certificate that CA signed (npm's certfile / keyfile).
+   */
+  tls?: { key: string; cert: string; clientCa?: string };
 }
 
 const PROBE = "@private/registry-probe";
@@ -116,7 +119,16 @@ export async function startPrivateRegistry(
   const server: net.Server =
     options.tls === undefined
       ? http.createServer(handler)
-      : https.createServer(options.tls, handler);
+      : https.createServer(
+          {
+            key: options.tls.key,
+            cert: options.tls.cert,
+            ...(options.tls.clientCa === undefined
+              ? {}
+              : { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+          },
+          handler,
+        );
   const sockets = new Set<net.Socket>();
   server.on("connection", (s: net.Socket) => {
     sockets.add(s);
@@ -147,6 +159,9 @@ export interface TestCa {
   /** The server's key and certificate for 127.0.0.1, signed by the CA. */
   key: string;
   cert: string;
+  /** A client's key and certificate (clientAuth), signed by the CA. */
+  clientKey: string;
+  clientCert: string;
 }
 
 /** A throw-away CA and a leaf for 127.0.0.1 (ECDSA P-256), made fresh for one test file. */
@@ -202,10 +217,32 @@ export async function makeTestCa(): Promise<TestCa> {
     ],
   });
   const pkcs8 = await webcrypto.subtle.exportKey("pkcs8", leafKeys.privateKey);
+  const clientKeys = (await webcrypto.subtle.generateKey(alg, true, [
+    "sign",
+    "verify",
+  ])) as webcrypto.CryptoKeyPair;
+  const client = await x509.X509CertificateGenerator.create({
+    serialNumber: "03",
+    subject: "CN=publisher",
+    issuer: ca.subject,
+    notBefore,
+    notAfter,
+    publicKey: clientKeys.publicKey,
+    signingKey: caKeys.privateKey,
+    signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(false),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
+    ],
+  });
+  const clientPkcs8 = await webcrypto.subtle.exportKey("pkcs8", clientKeys.privateKey);
   return {
     ca: ca.toString("pem"),
     cert: leaf.toString("pem"),
     key: x509.PemConverter.encode(pkcs8, "PRIVATE KEY"),
+    clientCert: client.toString("pem"),
+    clientKey: x509.PemConverter.encode(clientPkcs8, "PRIVATE KEY"),
   };
 }
 

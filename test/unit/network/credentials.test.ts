@@ -8,6 +8,7 @@ import {
   nerfDart,
   npmEnvReplace,
   yarnEnvReplace,
+  yarnPlaceholderKeys,
 } from "../../../src/network/credentials.js";
 
 const user = (text: string): CredentialFile => ({
@@ -556,5 +557,34 @@ describe("a user credential goes only to the registry the user's own files pair 
     ];
     expect(yarnAuth(keyed, "http://127.0.0.1:18082/x")).toBeNull();
     expect(yarnAuth(keyed, "https://127.0.0.1:18082/x")).toBe("Bearer SECRET");
+  });
+});
+
+describe("yarnPlaceholderKeys: where yarn berry inside gets a placeholder token to publish", () => {
+  it("each pinned server with its scheme, each npmRegistries key (https: when https only)", () => {
+    const creds = findCredentials({
+      files: [
+        userYarn(
+          'npmRegistryServer: "https://npm.corp.example/npm/"\nnpmAuthToken: "t1"\nnpmRegistries:\n  "//npm.pkg.github.com":\n    npmAuthToken: "t2"\n  "http://127.0.0.1:4873":\n    npmAuthToken: "t3"\n',
+        ),
+      ],
+      env: {},
+      berry: true,
+    });
+    // A scheme-less key of the user's is https only unless the user's files name http there.
+    expect(yarnPlaceholderKeys(creds)).toEqual([
+      "//127.0.0.1:4873",
+      "https://npm.corp.example/npm",
+      "https://npm.pkg.github.com",
+    ]);
+    expect(JSON.stringify(yarnPlaceholderKeys(creds))).not.toMatch(/t1|t2|t3/);
+  });
+  it("none for npm-style credentials", () => {
+    const creds = findCredentials({
+      files: [user("//r.example/:_authToken=x\n")],
+      env: {},
+      berry: false,
+    });
+    expect(yarnPlaceholderKeys(creds)).toEqual([]);
   });
 });

@@ -349,3 +349,60 @@ describe("inspected upload bodies (TLS gateway)", () => {
     expect(row(secure.port)?.refusedRequests).toBe(2);
   });
 });
+
+describe("the registry's answer to an upload reaches the rules (settle)", () => {
+  it("tells the status of each forwarded upload, and null when the registry is unreachable", async () => {
+    // A registry that asks for a one-time password first (npm's 2FA flow).
+    let puts = 0;
+    const otp = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        puts++;
+        res.writeHead(req.headers["npm-otp"] === "123456" ? 201 : 401, {
+          "www-authenticate": "OTP",
+        });
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => otp.listen(0, "127.0.0.1", resolve));
+    const port = (otp.address() as net.AddressInfo).port;
+    // A port nothing listens on: closed at once, so the dial fails.
+    const dead = net.createServer();
+    await new Promise<void>((resolve) => dead.listen(0, "127.0.0.1", resolve));
+    const deadPort = (dead.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => dead.close(() => resolve()));
+    const told: (number | null)[] = [];
+    const hosts = [`127.0.0.1:${port}`, `127.0.0.1:${deadPort}`];
+    const gateway = await startProxy({
+      allow: parseAllowlist(hosts),
+      registryHook: {
+        hosts: new Set(hosts),
+        credentialHosts: new Set(hosts),
+        decide: () => ({ action: "forward", inspectBody: { maxBytes: MAX } }),
+        decideBody: () => ({ action: "forward", settle: (status) => told.push(status) }),
+      },
+    });
+    try {
+      const first = await requestThrough(gateway.socketPath, `http://127.0.0.1:${port}/pkg`, {
+        method: "PUT",
+        body: "{}",
+      });
+      const retry = await requestThrough(gateway.socketPath, `http://127.0.0.1:${port}/pkg`, {
+        method: "PUT",
+        headers: { "npm-otp": "123456" },
+        body: "{}",
+      });
+      const lost = await requestThrough(gateway.socketPath, `http://127.0.0.1:${deadPort}/pkg`, {
+        method: "PUT",
+        body: "{}",
+      });
+      expect([first.status, retry.status, lost.status]).toEqual([401, 201, 502]);
+      expect(puts).toBe(2);
+      await eventually(() => told.length === 3, "three answers told", 10_000);
+      expect(told).toEqual([401, 201, null]);
+    } finally {
+      await gateway.close();
+      otp.close();
+    }
+  });
+});

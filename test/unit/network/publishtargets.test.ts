@@ -44,6 +44,21 @@ describe("publishTargets: the packages a publish command uploads, known on the h
     expect(() => names("npm", "publish", "packages/a")).toThrow(/names no version to publish/);
   });
 
+  it("yarn 1's --new-version: its own version passes, another is refused up front with the fix", () => {
+    expect(names("yarn", "publish", "--new-version", "1.2.3", "--non-interactive")).toEqual([
+      "app",
+    ]);
+    expect(names("yarn", "publish", "--message", "v%s", "--non-interactive")).toEqual(["app"]);
+    expect(() => names("yarn", "publish", "--new-version=1.2.4")).toThrow(
+      /--new-version 1\.2\.4 would change app's version inside the sandbox \(package\.json holds 1\.2\.3\)/,
+    );
+    try {
+      names("yarn", "publish", "--new-version", "1.2.4");
+    } catch (error) {
+      expect((error as { hint?: string }).hint).toMatch(/yarn version --new-version 1\.2\.4/);
+    }
+  });
+
   it("a folder argument (`.` or a path) names the package in it", () => {
     expect(names("npm", "publish", ".")).toEqual(["app"]);
     expect(names("npm", "publish", "packages/a")).toEqual(["@acme/a"]);

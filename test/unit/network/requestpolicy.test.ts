@@ -199,10 +199,13 @@ describe("registryHook", () => {
     const request = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") };
     const put = () => h.decide(request);
     expect(put().action).toBe("forward");
-    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(upload())))?.action).toBe("forward");
+    const first = h.decideBody?.(request, Buffer.from(JSON.stringify(upload())));
+    expect(first?.action).toBe("forward");
+    if (first?.action === "forward") first.settle?.(201);
     expect(put()).toEqual({
       action: "refuse",
-      reason: "safe-npm: refused a second upload of @acme/widget in one run",
+      reason:
+        "safe-npm: refused a second upload of @acme/widget in one run (the registry accepted one)",
     });
     // Each run is a new hook: the next publish uploads again.
     expect(
@@ -216,7 +219,7 @@ describe("registryHook", () => {
   it("publish mode forwards a body only when it is the publish document, with the credential", () => {
     const h = hook("publish");
     const request = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") };
-    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(upload())))).toEqual({
+    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(upload())))).toMatchObject({
       action: "forward",
       authorization: "Bearer held",
     });
@@ -236,12 +239,49 @@ describe("registryHook", () => {
     });
     // ...then the real publish still goes through, once.
     expect(h.decide(request).action).toBe("forward");
-    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(upload())))).toEqual({
-      action: "forward",
-      authorization: "Bearer held",
-    });
-    expect(h.decide(request).action).toBe("refuse");
+    const real = h.decideBody?.(request, Buffer.from(JSON.stringify(upload())));
+    expect(real).toMatchObject({ action: "forward", authorization: "Bearer held" });
     // Two uploads in flight at once: only the first body that passes goes up.
+    expect(h.decide(request)).toMatchObject({
+      action: "refuse",
+      reason: expect.stringMatching(/while another is on its way/),
+    });
+    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(upload())))?.action).toBe("refuse");
+    if (real?.action === "forward") real.settle?.(200);
+    expect(h.decide(request).action).toBe("refuse");
+  });
+
+  it("an upload the registry refused (2FA: 401 OTP) does not use up the run's one, up to 3 tries", () => {
+    const h = hook("publish");
+    const request = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") };
+    const body = Buffer.from(JSON.stringify(upload()));
+    for (const status of [401, null, 401]) {
+      expect(h.decide(request).action).toBe("forward");
+      const d = h.decideBody?.(request, body);
+      expect(d).toMatchObject({ action: "forward", authorization: "Bearer held" });
+      if (d?.action === "forward") {
+        d.settle?.(status);
+        // Told twice (response, then close): the first answer counts.
+        d.settle?.(201);
+      }
+    }
+    // Three refused tries: a fourth is not forwarded, however good its body.
+    expect(h.decide(request)).toMatchObject({
+      action: "refuse",
+      reason: expect.stringMatching(/another upload of @acme\/widget: the registry refused 3/),
+    });
+    expect(h.decideBody?.(request, body)?.action).toBe("refuse");
+  });
+
+  it("every retry's body is checked again: a hijacking document after a refused upload is refused", () => {
+    const h = hook("publish");
+    const request = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") };
+    const d = h.decideBody?.(request, Buffer.from(JSON.stringify(upload())));
+    if (d?.action === "forward") d.settle?.(401);
+    expect(h.decideBody?.(request, Buffer.from(JSON.stringify(hijack)))?.action).toBe("refuse");
+    const retry = h.decideBody?.(request, Buffer.from(JSON.stringify(upload())));
+    expect(retry?.action).toBe("forward");
+    if (retry?.action === "forward") retry.settle?.(201);
     expect(h.decideBody?.(request, Buffer.from(JSON.stringify(upload())))?.action).toBe("refuse");
   });
 });
@@ -273,8 +313,11 @@ describe("publishBodyRefusal: the upload body is the publish of one version", ()
   it("refuses another version than package.json's (read on the host before the run)", () => {
     const body = Buffer.from(JSON.stringify(upload()));
     expect(publishBodyRefusal("@acme/widget", body, "latest", "1.0.0")).toBeNull();
-    expect(publishBodyRefusal("@acme/widget", body, "latest", "6.6.6")).toMatch(
-      /@acme\/widget@1.0.0, not of 6.6.6/,
+    const message = publishBodyRefusal("@acme/widget", body, "latest", "6.6.6");
+    // Names the package, both versions and the fix.
+    expect(message).toMatch(/@acme\/widget@1\.0\.0: its package\.json held 6\.6\.6 before the run/);
+    expect(message).toMatch(
+      /bump the version before safe-npm publish \(npm version patch, outside\)/,
     );
   });
 

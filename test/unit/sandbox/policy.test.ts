@@ -137,6 +137,24 @@ describe("resolvePolicy mounts", () => {
     );
   });
 
+  it("publish with yarn berry: ~/.yarnrc.yml names a placeholder per registry key, not with the project as home", () => {
+    const keys = ["http://127.0.0.1:4873", "//npm.pkg.github.com"];
+    const policy = basePolicy({ input: { yarnCredentialPlaceholders: keys } });
+    expect(dataMount(policy, `${HOME}/.yarnrc.yml`).data).toBe(
+      `npmRegistries:\n  "http://127.0.0.1:4873":\n    npmAuthToken: "${CREDENTIAL_PLACEHOLDER}"\n  "//npm.pkg.github.com":\n    npmAuthToken: "${CREDENTIAL_PLACEHOLDER}"\n`,
+    );
+    expect(basePolicy().mounts.some((m) => m.dest === `${HOME}/.yarnrc.yml`)).toBe(false);
+    const projectHome = basePolicy({
+      input: {
+        yarnCredentialPlaceholders: keys,
+        settings: { ...baseInput().settings, home: "project" },
+      },
+    });
+    expect(
+      projectHome.mounts.some((m) => m.dest.endsWith("/.yarnrc.yml") && m.kind === "data"),
+    ).toBe(false);
+  });
+
   it("mounts the project's .npmrc without its credentials over the read-only original", () => {
     const projectNpmrc = `registry=https://r.example/\n//r.example/:_authToken=${NPM_TOKEN}\n`;
     const policy = basePolicy({ input: { projectNpmrc, network: "none" } });
