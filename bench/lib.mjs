@@ -12,6 +12,7 @@ export const SECTIONS = [
   "yarn4",
   "yarn4-pnp",
   "bun",
+  "gateway",
 ];
 
 export const USAGE = `usage: node bench/run.mjs [options]   (or: npm run bench -- [options])
