@@ -259,12 +259,6 @@ try {
   });
   if (!installsOk) failed = true;
 
-  // ---- 4: the registry gateway against --network full, empty cache, over https ---------------
-  if (selected(options.only, "gateway")) {
-    const ok = await gatewayComparison({ base, cli, env: baseEnv, rounds: options.installRounds });
-    if (!ok) failed = true;
-  }
-
   if (selected(options.only, "rss")) {
     // ---- peak RSS of the safe-npm process -------------------------------------------------------
     // GNU time's %M is ru_maxrss from wait4(): the largest of node and its waited-for children
@@ -312,6 +306,12 @@ try {
       `(max ${Math.max(...rss).toFixed(1)}) target ≤ ${TARGET_RSS_MB} MB → ${verdict(median(rss), TARGET_RSS_MB)}`,
     );
     row("method", rssMethod);
+  }
+
+  // ---- 4: the registry gateway against --network full, empty cache, over https ---------------
+  if (selected(options.only, "gateway")) {
+    const ok = await gatewayComparison({ base, cli, env: baseEnv, rounds: options.installRounds });
+    if (!ok) failed = true;
   }
 } catch (error) {
   failed = true;
