@@ -45,6 +45,11 @@ describe.skipIf(unavailable !== "")("the registry gateway's start-up cost", () =
       packages: { "": { name: "empty", version: "1.0.0" } },
     };
     writeFileSync(join(project, "package-lock.json"), `${JSON.stringify(lock, null, 2)}\n`);
+    // Nothing public: a registry nobody serves (no request is made), no update check.
+    writeFileSync(
+      join(project, ".npmrc"),
+      "registry=http://127.0.0.1:9/\nupdate-notifier=false\naudit=false\nfund=false\n",
+    );
     const state = world.env.XDG_STATE_HOME ?? join(world.home, ".local", "state");
     caDir = join(state, "safe-npm", "ca");
   });
