@@ -157,6 +157,19 @@ export async function gatewayComparison({ base, cli, env: baseEnv, rounds }) {
     // the first gateway run, as on any machine after the first install).
     await run("npm", ["install", "--no-audit", "--no-fund"], { cwd: project, env: bareEnv });
     for (const name of Object.keys(variants)) await variants[name]();
+    // The gateway must really see the requests in clear: its report counts requests, a tunnel's
+    // counts connections. More requests than connections from the sandbox shows termination.
+    clean();
+    const { stderr } = await run(process.execPath, [cli, "--verbose", ...npmCi], {
+      cwd: project,
+      env: safeEnv,
+    });
+    const requests = Number(/allowed (\d+) to localhost:/.exec(stderr)?.[1] ?? 0);
+    const connections = Number(/(\d+) connections? from the sandbox/.exec(stderr)?.[1] ?? 0);
+    if (!(requests > connections && connections > 0))
+      throw new Error(
+        `the gateway did not terminate TLS (${requests} requests over ${connections} connections):\n${stderr}`,
+      );
     const before = registry.stats();
     const names = Object.keys(variants);
     const samples = Object.fromEntries(names.map((n) => [n, []]));
@@ -176,7 +189,8 @@ export async function gatewayComparison({ base, cli, env: baseEnv, rounds }) {
     const spread = (r) => `${quantile(r, 0.25).toFixed(2)}–${quantile(r, 0.75).toFixed(2)}`;
     console.log(
       `\n4. registry gateway: \`safe-npm npm ci\` with an empty cache from the bench registry over ` +
-        `https (${registry.url}, ${fetched.toFixed(0)} tarballs per run), ${rounds} rounds of 3 ` +
+        `https (${registry.url}, ${fetched.toFixed(0)} tarballs per run; the gateway saw ${requests} ` +
+        `requests over ${connections} connections from npm), ${rounds} rounds of 3 ` +
         "interleaved variants",
     );
     const label = {
