@@ -12,6 +12,7 @@ export const SECTIONS = [
   "yarn4",
   "yarn4-pnp",
   "bun",
+  "gateway",
 ];
 
 export const USAGE = `usage: node bench/run.mjs [options]   (or: npm run bench -- [options])
@@ -21,7 +22,8 @@ export const USAGE = `usage: node bench/run.mjs [options]   (or: npm run bench -
                         yarn4: yarn4 and yarn4-pnp). Default: all.
   --rounds N            start-up rounds (default 21; at least 5)
   --warmup N            start-up warm-up rounds (default 2)
-  --install-rounds N    rounds of each install comparison (default 5; at least 1)
+  --install-rounds N    rounds of each install comparison and of the gateway section
+                        (default 5; at least 1)
   --registry URL        installs from this registry instead of the local fixture one: a
                         small real dependency set, so DNS and the network are measured too
   -h, --help            this text

@@ -12,7 +12,8 @@
 // Sections: 1. start-up (safe-npm exec -- true vs bare bwrap vs node -e 0); 2. installs, per
 // package manager (bench/installs.mjs: npm, pnpm 10 and latest, yarn 1, yarn 4 node_modules and
 // PnP, bun; warm and cold) against the bare manager, from a registry on 127.0.0.1 (bench/
-// registry.mjs) or the one --registry names; 3. peak RSS.
+// registry.mjs) or the one --registry names; 3. peak RSS; 4. the registry gateway (bench/
+// gateway.mjs: `npm ci`, empty cache, over https: the gateway vs --network full vs tunnels).
 //
 // Nothing of the user's is read or written: every run gets an empty HOME and XDG dirs in a
 // temporary directory (no ~/.npmrc, no user settings, no real caches), removed at the end.
@@ -23,6 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gatewayComparison } from "./gateway.mjs";
 import { installComparison } from "./installs.mjs";
 import { median, parseBenchArgs, quantile, selected, USAGE, verdict } from "./lib.mjs";
 
@@ -304,6 +306,12 @@ try {
       `(max ${Math.max(...rss).toFixed(1)}) target ≤ ${TARGET_RSS_MB} MB → ${verdict(median(rss), TARGET_RSS_MB)}`,
     );
     row("method", rssMethod);
+  }
+
+  // ---- 4: the registry gateway against --network full, empty cache, over https ---------------
+  if (selected(options.only, "gateway")) {
+    const ok = await gatewayComparison({ base, cli, env: baseEnv, rounds: options.installRounds });
+    if (!ok) failed = true;
   }
 } catch (error) {
   failed = true;

@@ -1,11 +1,12 @@
 /**
  * Which TCP servers listen inside the sandbox, read from the host: the kernel's socket tables of
  * the sandbox's network namespace (/proc/<pid>/net/tcp and tcp6 of any process in it, readable
- * by its owner as root and unprivileged), polled while the command runs. Cheap on purpose — two
- * small files every POLL_MS — so it stays in the main bundle; the forwarding itself
+ * by its owner as root and unprivileged), polled while the command runs. Small on purpose — two
+ * files every POLL_MS, read asynchronously — so it stays in the main bundle; the forwarding itself
  * (network/forward.ts) is loaded only once there is something to forward.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import { fileURLToPath } from "node:url";
 import { SafeNpmError } from "../errors.js";
@@ -121,16 +122,17 @@ export function reachablePorts(listeners: readonly Listener[]): Map<number, Targ
   return out;
 }
 
-/** The listening sockets of the network namespace `pid` is in; empty once it is gone. */
-export function readListeners(pid: number): Listener[] {
-  const read = (file: string): string => {
-    try {
-      return readFileSync(`/proc/${pid}/net/${file}`, "latin1");
-    } catch {
-      return "";
-    }
-  };
-  return [...parseListeners(read("tcp"), 4), ...parseListeners(read("tcp6"), 6)];
+/**
+ * The listening sockets of the network namespace `pid` is in; empty once it is gone. Read off
+ * the event loop: the kernel walks its whole TCP hash table for each read,
+ * not just the namespace's sockets: ~10 ms of system time per look on a many-GB host, which,
+ * read synchronously four times a second, stalled the registry proxy serving the same run.
+ */
+export async function readListeners(pid: number): Promise<Listener[]> {
+  const read = (file: string): Promise<string> =>
+    readFile(`/proc/${pid}/net/${file}`, "latin1").catch(() => "");
+  const [tcp, tcp6] = await Promise.all([read("tcp"), read("tcp6")]);
+  return [...parseListeners(tcp, 4), ...parseListeners(tcp6, 6)];
 }
 
 /** What a run's forwarding needs to know (from the settings and the host). */
@@ -202,9 +204,18 @@ export function watchPorts(options: PortOptions): {
       if (!added) options.forwarded?.delete(port);
     });
   };
-  const poll = (pid: number): void => {
+  let polling = false;
+  const poll = async (pid: number): Promise<void> => {
+    if (closed || polling) return;
+    polling = true;
+    let listeners: Listener[];
+    try {
+      listeners = await readListeners(pid);
+    } finally {
+      polling = false;
+    }
     if (closed) return;
-    for (const [port, targets] of reachablePorts(readListeners(pid))) {
+    for (const [port, targets] of reachablePorts(listeners)) {
       if (seen.has(port)) continue;
       ephemeral ??= ephemeralRange();
       if (port < FIRST_AUTOMATIC_PORT || (port >= ephemeral[0] && port <= ephemeral[1])) {
@@ -231,7 +242,7 @@ export function watchPorts(options: PortOptions): {
       // The first look after one interval, not now: a short command (`exec -- true`) ends
       // before it and pays nothing for the socket tables; a server takes longer than that to
       // start listening anyway.
-      timer = setInterval(() => poll(pid), POLL_MS);
+      timer = setInterval(() => void poll(pid), POLL_MS);
       // The command's end, not this timer, ends the run.
       timer.unref();
     },

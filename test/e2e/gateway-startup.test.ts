@@ -1,0 +1,96 @@
+/**
+ * Run-class commands (`exec`, `run`) pay nothing for the registry gateway: they neither load
+ * its modules — the local CA (ca.ts), certificate issuing with @peculiar/x509 (ca-issue.ts), the
+ * gateway's host-side set-up — nor open or create the CA. Observed, not timed: the host process
+ * runs with a preload that records every module it required, and the CA's directory is looked
+ * for afterwards. The control, an install (`npm ci` of a project with no dependencies: nothing
+ * is fetched), shows that both observations do see the gateway when it starts.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { cliPath } from "./paths.js";
+import { makeWorld, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+
+/** Writes the files of every module the process required, one a line, when it exits. */
+const PRELOAD = `const fs = require("node:fs");
+const out = process.env.SAFE_NPM_TEST_MODULES;
+process.on("exit", () => fs.writeFileSync(out, Object.keys(require.cache).join("\\n")));
+`;
+
+/** The bundle's lazy chunks of the gateway (dist/chunks/<module>-<hash>.cjs). */
+const GATEWAY_CHUNKS = ["ca", "ca-issue", "gateway-setup"];
+
+describe.skipIf(unavailable !== "")("the registry gateway's start-up cost", () => {
+  let world: World;
+  let project: string;
+  let caDir: string;
+  let count = 0;
+  beforeAll(() => {
+    world = makeWorld({ projectInHome: false });
+    writeFileSync(join(world.dir, "preload.cjs"), PRELOAD);
+    // A project with no dependencies: `npm ci` fetches nothing, and needs no registry.
+    project = join(world.dir, "empty");
+    mkdirSync(project);
+    const manifest = { name: "empty", version: "1.0.0", scripts: { hello: "true" } };
+    writeFileSync(join(project, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    const lock = {
+      name: "empty",
+      version: "1.0.0",
+      lockfileVersion: 3,
+      requires: true,
+      packages: { "": { name: "empty", version: "1.0.0" } },
+    };
+    writeFileSync(join(project, "package-lock.json"), `${JSON.stringify(lock, null, 2)}\n`);
+    // Nothing public: a registry nobody serves (no request is made), no update check.
+    writeFileSync(
+      join(project, ".npmrc"),
+      "registry=http://127.0.0.1:9/\nupdate-notifier=false\naudit=false\nfund=false\n",
+    );
+    const state = world.env.XDG_STATE_HOME ?? join(world.home, ".local", "state");
+    caDir = join(state, "safe-npm", "ca");
+  });
+  afterAll(() => world?.dispose());
+
+  /** Runs the CLI with the preload; the gateway chunks it loaded (module names, no hash). */
+  async function chunksLoaded(args: string[]): Promise<string[]> {
+    const list = join(world.dir, `modules-${count++}.txt`);
+    const r = await execa(
+      process.execPath,
+      ["-r", join(world.dir, "preload.cjs"), cliPath, ...args],
+      {
+        cwd: project,
+        env: { ...world.env, SAFE_NPM_TEST_MODULES: list },
+        extendEnv: false,
+        reject: false,
+        stdin: "ignore",
+      },
+    );
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const files = readFileSync(list, "utf8").split("\n");
+    // The preload saw the bundle's own chunks: it records what the CLI loads.
+    expect(files.some((f) => /\/dist\/chunks\/[^/]+\.cjs$/.test(f))).toBe(true);
+    return files
+      .filter((f) => f.includes("/dist/chunks/"))
+      .map((f) => basename(f).replace(/-[A-Za-z0-9_-]{8}\.cjs$/, ""))
+      .filter((name) => GATEWAY_CHUNKS.includes(name));
+  }
+
+  it("exec, exec in registry mode and run load none of it and make no CA", async () => {
+    expect(await chunksLoaded(["--quiet", "exec", "--", "true"])).toEqual([]);
+    expect(await chunksLoaded(["--quiet", "--network", "registry", "exec", "--", "true"])).toEqual(
+      [],
+    );
+    expect(await chunksLoaded(["--quiet", "run", "hello"])).toEqual([]);
+    expect(existsSync(caDir)).toBe(false);
+  }, 120_000);
+
+  it("control: an install loads the gateway and makes the CA", async () => {
+    const loaded = await chunksLoaded(["--quiet", "npm", "ci", "--no-audit", "--no-fund"]);
+    expect(loaded).toEqual(expect.arrayContaining(["ca", "gateway-setup"]));
+    expect(existsSync(join(caDir, "local-ca.pem"))).toBe(true);
+  }, 120_000);
+});
