@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { TestServer } from "../unit/network/helpers.js";
 import { httpsServer, makePki, type Pki } from "../unit/network/tls-helpers.js";
 import { repoRoot } from "./paths.js";
-import { makeWorld, type RunResult, type World } from "./world.js";
+import { FIXTURE_SCRIPTS, makeWorld, type RunResult, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -258,6 +258,7 @@ fs.writeFileSync(".probe/ca-hunt.json", JSON.stringify(found));
           version: "1.0.0",
           private: true,
           dependencies: { "reg-probe": "1.0.0" },
+          allowScripts: FIXTURE_SCRIPTS,
           scripts: { preinstall: "node hunt.cjs" },
         }),
       );

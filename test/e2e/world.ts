@@ -20,7 +20,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { execa } from "execa";
 import { cliPath, repoRoot } from "./paths.js";
 
@@ -264,10 +264,13 @@ export function inSandbox(pid: number): boolean {
   }
 }
 
-/** The command name of a process (/proc/<pid>/comm), or "" once it is gone. */
+/** The file name a process runs (argv[0]), or "" once it is gone. */
 export function processName(pid: number): string {
+  // The program's file name (argv[0]), not /proc/<pid>/comm: Node 24 names its main thread
+  // "MainThread", and comm is that thread's name.
   try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    const argv0 = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? "";
+    return basename(argv0);
   } catch {
     return "";
   }
