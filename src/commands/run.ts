@@ -254,6 +254,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     const linked: LinkedRun | null =
       linkable === null ? null : linkStore(privateHome, project.root, linkable, startTime);
     if (options.verbose) for (const note of linked?.notes ?? []) out.stderr(`safe-npm: ${note}\n`);
+    for (const warning of linked?.warnings ?? []) out.stderr(`safe-npm: ${warning}\n`);
     timing.mark("private home");
     const moveBack = (): void => {
       for (const problem of linked?.release() ?? []) out.stderr(`safe-npm: ${problem}\n`);

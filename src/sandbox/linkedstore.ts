@@ -98,34 +98,45 @@ export function linkObstacle(privateHome: string, root: string): string | null {
 export interface LinkedRun {
   /** The stores in the project for this run (empty: copying, as `notes` say). */
   stores: LinkedStore[];
-  /** Why a store stays in the home (copied from), or what was reclaimed. */
+  /** Why a store stays in the home (copied from), or what was reclaimed (for --verbose). */
   notes: string[];
+  /** What the user must act on: a directory in the store's place that is not its store. */
+  warnings: string[];
   /** Moves the stores back into the home; returns what went wrong (never throws). */
   release: () => string[];
 }
 
-const NO_LINK: LinkedRun = { stores: [], notes: [], release: () => [] };
+const NO_LINK: LinkedRun = { stores: [], notes: [], warnings: [], release: () => [] };
 
-/** The lock beside the home: `<home>.store-lock`, holding "<pid> <start time>". */
+/**
+ * The lock beside the home: `<home>.store-lock`, holding "<pid> <start time>" of its holder and,
+ * while the store is in the project, "<dev>:<ino>" of the store directory: a directory keeps its
+ * inode through rename(2), so only that directory is ever moved back, also by the run after a
+ * killed one.
+ */
 export function storeLockPath(privateHome: string): string {
   return `${privateHome}.store-lock`;
 }
+
+type StartTime = (pid: number | "self") => string | null;
 
 /**
  * Moves `store` from the private home into the project's node_modules (creating node_modules
  * when missing). Call after the home's cache directories are prepared, before bwrap starts.
  * `startTime` gives a process's start time (null when it is gone), to tell a live lock holder.
+ * Never throws: what stops the move leaves the store in the home (copying), said in `notes`.
  */
 export function linkStore(
   privateHome: string,
   root: string,
   store: LinkedStore,
-  startTime: (pid: number | "self") => string | null,
+  startTime: StartTime,
 ): LinkedRun {
   const obstacle = linkObstacle(privateHome, root);
   if (obstacle !== null) return { ...NO_LINK, notes: [`${store.label} copied: ${obstacle}`] };
   const lock = storeLockPath(privateHome);
-  if (!acquireLock(lock, startTime)) {
+  const held = acquireLock(lock, startTime);
+  if (held === null) {
     return {
       ...NO_LINK,
       notes: [`${store.label} copied: another safe-npm run of this project holds it`],
@@ -133,11 +144,11 @@ export function linkStore(
   }
   const notes: string[] = [];
   const nodeModules = join(root, "node_modules");
+  const where = join(nodeModules, store.name);
   let created = false;
   let fd: number;
   try {
-    const st = lstatSync(nodeModules, { throwIfNoEntry: false });
-    if (st === undefined) {
+    if (lstatSync(nodeModules, { throwIfNoEntry: false }) === undefined) {
       mkdirSync(nodeModules);
       created = true;
     }
@@ -150,100 +161,145 @@ export function linkStore(
       notes: [`${store.label} copied: ${nodeModules} is not a directory (${code(error)})`],
     };
   }
+  // That very directory, whatever sits at <project>/node_modules later (proc(5), /proc/pid/fd).
   const inProject = `/proc/self/fd/${fd}/${store.name}`;
   const home = join(privateHome, store.home);
-  const finish = (): void => {
+  const finish = (keepLock: boolean): void => {
     closeSync(fd);
     if (created) {
       try {
         rmdirSync(nodeModules); // only when still empty, and never through a link (ENOTDIR)
       } catch {}
     }
-    releaseLock(lock);
+    if (!keepLock) releaseLock(lock);
   };
+  let identity: string;
   try {
-    if (fstatSync(fd).dev !== lstatSync(home).dev) {
-      finish();
+    const homeStat = lstatSync(home);
+    if (fstatSync(fd).dev !== homeStat.dev) {
+      finish(false);
       return {
         ...NO_LINK,
         notes: [`${store.label} copied: node_modules is on another filesystem than the home`],
       };
     }
-    const left = reclaim(inProject, home);
+    const left = reclaim(inProject, home, held.store, where);
     if (left !== null) notes.push(`${store.label}: ${left}`);
+    const st = lstatSync(home);
+    identity = `${st.dev}:${st.ino}`;
+    // Recorded before the move: a run killed from here on leaves a record of what is its store.
+    writeFileSync(lock, `${held.owner} ${identity}\n`);
     renameSync(home, inProject);
   } catch (error) {
-    finish();
+    finish(false);
+    if (error instanceof ForeignStore) return { ...NO_LINK, notes, warnings: [error.message] };
     return { ...NO_LINK, notes: [...notes, `${store.label} copied: ${code(error)}`] };
   }
   let released = false;
   return {
     stores: [store],
     notes,
+    warnings: [],
     release: () => {
       if (released) return [];
       released = true;
-      const problems = moveBack(inProject, home, store, nodeModules);
-      finish();
+      const { problems, keepLock } = moveBack(inProject, home, identity, where, store.label);
+      finish(keepLock);
       return problems;
     },
   };
 }
 
+/** A non-empty directory at the store's name that safe-npm did not put there. */
+class ForeignStore extends Error {}
+
+const identityOf = (st: { dev: number; ino: number }): string => `${st.dev}:${st.ino}`;
+
 /**
- * A store left in node_modules by a run killed before moving it back: moved home when the home's
- * store is missing or empty (it is the same store, no more hostile than the home's), else removed.
+ * What sits at the store's name in node_modules before the run: the store of a run killed
+ * before moving it back (the lock's recorded identity) goes home when the home's store is
+ * missing or empty, or is removed when the home has one; a link, file or FIFO is removed (the
+ * name is safe-npm's); any other directory is left as it is, and the run copies (the rename
+ * onto it fails).
  */
-function reclaim(inProject: string, home: string): string | null {
+function reclaim(
+  inProject: string,
+  home: string,
+  recorded: string | null,
+  where: string,
+): string | null {
   const left = lstatSync(inProject, { throwIfNoEntry: false });
   if (left === undefined) return null;
-  if (left.isDirectory() && isEmptyDir(home)) {
+  if (!left.isDirectory()) {
+    unlinkSync(inProject);
+    return `${where}, not a directory, was removed`;
+  }
+  if (recorded === null || identityOf(left) !== recorded) {
+    if (readdirSync(inProject).length === 0) {
+      rmdirSync(inProject);
+      return null;
+    }
+    throw new ForeignStore(
+      `${where} is not a store safe-npm put there: left as it is, and this install copies from the store instead of hard-linking; remove it to hard-link again`,
+    );
+  }
+  if (isEmptyDir(home)) {
     if (lstatSync(home, { throwIfNoEntry: false }) !== undefined) rmdirSync(home);
     renameSync(inProject, home);
     return "reclaimed from node_modules, where an interrupted run left it";
   }
-  // rm removes a link, never what it points to.
+  // rm removes links inside, never what they point to.
   rmSync(inProject, { recursive: true, force: true });
   return "an older copy left in node_modules by an interrupted run was removed";
 }
 
+/** Moves the store back; keeps the lock (and its record) when it could not. */
 function moveBack(
   inProject: string,
   home: string,
-  store: LinkedStore,
-  nodeModules: string,
-): string[] {
-  const where = join(nodeModules, store.name);
+  identity: string,
+  where: string,
+  label: string,
+): { problems: string[]; keepLock: boolean } {
   try {
     const st = lstatSync(inProject, { throwIfNoEntry: false });
-    if (st === undefined) return [`${store.label} was removed from ${where} during the run`];
+    if (st === undefined)
+      return { problems: [`${label} was removed from ${where} during the run`], keepLock: false };
     if (!st.isDirectory()) {
       unlinkSync(inProject);
-      return [`${where} was replaced during the run by something not a directory: removed`];
+      return {
+        problems: [`${where} was replaced during the run by something not a directory: removed`],
+        keepLock: false,
+      };
     }
-    const existing = lstatSync(home, { throwIfNoEntry: false });
-    if (existing !== undefined) {
+    if (identityOf(st) !== identity) {
+      return {
+        problems: [
+          `${where} was replaced during the run by another directory: left as it is (remove it); ${label} starts anew`,
+        ],
+        keepLock: false,
+      };
+    }
+    if (lstatSync(home, { throwIfNoEntry: false }) !== undefined) {
       if (!isEmptyDir(home)) {
-        // A concurrent run without the lock made a new store meanwhile and may still use it.
+        // Made meanwhile by a run that found the home without its store; it may still use it.
         rmSync(inProject, { recursive: true, force: true });
-        return [
-          `${store.label} in the home was remade during the run; this run's copy was removed`,
-        ];
+        return {
+          problems: [`${label} in the home was remade during the run; this run's copy was removed`],
+          keepLock: false,
+        };
       }
       rmdirSync(home);
     }
     renameSync(inProject, home);
-    // Only a directory was moved (checked above, and nothing inside runs any more); check again
-    // what arrived before anything binds it.
-    if (!lstatSync(home).isDirectory()) {
-      rmSync(home, { force: true });
-      return [`${where} was not a directory: removed`];
-    }
-    return [];
+    return { problems: [], keepLock: false };
   } catch (error) {
-    return [
-      `could not move ${store.label} back from ${where} (${code(error)}); the next run reclaims it`,
-    ];
+    return {
+      problems: [
+        `could not move ${label} back from ${where} (${code(error)}); the next run reclaims it`,
+      ],
+      keepLock: true,
+    };
   }
 }
 
@@ -253,14 +309,22 @@ function isEmptyDir(path: string): boolean {
   return st.isDirectory() && readdirSync(path).length === 0;
 }
 
-function acquireLock(path: string, startTime: (pid: number | "self") => string | null): boolean {
-  const mine = `${process.pid} ${startTime("self")}\n`;
+/**
+ * Takes the lock: null when a live process holds it; else this process's owner line and the
+ * store identity a dead holder recorded (it was killed with the store in the project).
+ */
+function acquireLock(
+  path: string,
+  startTime: StartTime,
+): { owner: string; store: string | null } | null {
+  const owner = `${process.pid} ${startTime("self")}`;
+  let recorded: string | null = null;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(path, mine, { flag: "wx", mode: 0o600 });
-      return true;
+      writeFileSync(path, `${owner}\n`, { flag: "wx", mode: 0o600 });
+      return { owner, store: recorded };
     } catch (error) {
-      if (code(error) !== "EEXIST") return false;
+      if (code(error) !== "EEXIST") return null;
     }
     let holder: string;
     try {
@@ -268,14 +332,15 @@ function acquireLock(path: string, startTime: (pid: number | "self") => string |
     } catch {
       continue;
     }
-    const [pid, start] = holder.trim().split(" ");
-    if (pid !== undefined && /^\d+$/.test(pid) && startTime(Number(pid)) === start) return false;
+    const [pid, start, store] = holder.trim().split(" ");
+    if (pid !== undefined && /^\d+$/.test(pid) && startTime(Number(pid)) === start) return null;
     // Its holder is gone (killed before releasing it).
+    recorded = store !== undefined && /^\d+:\d+$/.test(store) ? store : null;
     try {
       unlinkSync(path);
     } catch {}
   }
-  return false;
+  return null;
 }
 
 function releaseLock(path: string): void {
