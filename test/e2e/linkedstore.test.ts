@@ -6,7 +6,8 @@
  *   the store held by another live run, the same install copies (st_nlink 1);
  * - the store is back in the private home, nothing is left in the project, and it survives
  *   `rm -rf node_modules` (the next install fetches no tarball);
- * - a run killed with SIGKILL leaves the store in node_modules; the next run reclaims it;
+ * - a run ended by SIGTERM puts the store back; one killed with SIGKILL leaves it in node_modules
+ *   and the next run reclaims it;
  * - a link planted in the store's place, or node_modules swapped for a link to a directory of
  *   the user's during the run, makes the host move or follow nothing (control: the plant is in
  *   place, and a path-based move would have taken the user's directory).
@@ -272,9 +273,36 @@ for (const manager of MANAGERS) {
       }, 120_000);
     }
 
+    it("moves the store back when the run ends on SIGTERM", async () => {
+      const ino = lstatSync(storeHome()).ino;
+      writeFileSync(join(world.project, "hook-mode"), "block");
+      // From scratch: pnpm 12 runs no postinstall for a node_modules already up to date.
+      rmSync(nodeModules, { recursive: true, force: true });
+      const child: ChildProcess = spawn(process.execPath, [cliPath, "--quiet", "install"], {
+        cwd: world.project,
+        env: { ...world.env, ...env },
+        stdio: "ignore",
+      });
+      const exited = new Promise((r) => child.once("exit", r));
+      try {
+        await until(() => existsSync(join(world.project, "hook-blocked")), 180_000, "the hook");
+        expect(lstatSync(inProject).ino).toBe(ino);
+        child.kill("SIGTERM");
+        await exited;
+      } finally {
+        child.kill("SIGKILL");
+      }
+      rmSync(join(world.project, "hook-mode"));
+      rmSync(join(world.project, "hook-blocked"));
+      expect(lstatSync(storeHome()).ino).toBe(ino);
+      expectNothingLeft();
+    }, 300_000);
+
     it("reclaims the store a run killed with SIGKILL left in node_modules", async () => {
       const ino = lstatSync(storeHome()).ino;
       writeFileSync(join(world.project, "hook-mode"), "block");
+      // From scratch: pnpm 12 runs no postinstall for a node_modules already up to date.
+      rmSync(nodeModules, { recursive: true, force: true });
       const child: ChildProcess = spawn(process.execPath, [cliPath, "--quiet", "install"], {
         cwd: world.project,
         env: { ...world.env, ...env },
