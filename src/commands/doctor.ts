@@ -201,6 +201,7 @@ export async function doctor(
   checks.push(networkCheck(settings.resolved, options));
   checks.push(await registriesCheck(host, project, settings.resolved, options, pm.name));
   checks.push(await homesCheck(host));
+  if (project !== null) checks.push(await storeCheck(host, project));
   checks.push(...shimChecks(host));
   checks.push(portsCheck(host, settings.resolved, options));
 
@@ -637,6 +638,24 @@ async function homesCheck(host: HostInfo): Promise<Check> {
       homes.length === 0
         ? `none yet in ${dir}`
         : `${homes.length} in ${dir}, ${atLeast}${formatSize(bytes)} in total${missing === 0 ? "" : `, ${missing} of missing projects`} (\`safe-npm homes\` lists them, \`safe-npm homes prune\` removes those of missing projects)`,
+  };
+}
+
+/**
+ * Whether pnpm and bun installs here can hard-link from their store: only when the private
+ * homes and the project share a filesystem (sandbox/linkedstore.ts); else they copy.
+ */
+async function storeCheck(host: HostInfo, project: Project): Promise<Check> {
+  const { homesDir } = await import("./homes.js");
+  const { linkObstacle } = await import("../sandbox/linkedstore.js");
+  const obstacle = linkObstacle(homesDir(host.cacheHome), project.root);
+  return {
+    name: "pnpm and bun stores",
+    ok: true,
+    detail:
+      obstacle === null
+        ? "hard-linked: for an install the store moves into node_modules and back after"
+        : `copied, not hard-linked (slower for many files): ${obstacle}; an XDG_CACHE_HOME on the project's filesystem lets them link`,
   };
 }
 

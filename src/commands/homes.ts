@@ -14,6 +14,7 @@ import { isAbsolute, join } from "node:path";
 import { printable } from "../cli/output.js";
 import { EXIT_SAFE_NPM_FAILURE } from "../errors.js";
 import type { HostInfo } from "../host/host.js";
+import { storeLockPath } from "../sandbox/linkedstore.js";
 import { type HomeRecord, homeRecordPath } from "../sandbox/privatehome.js";
 import { removeTree, treeSize } from "../sandbox/tree.js";
 import type { HomesAction, Output } from "./types.js";
@@ -232,6 +233,7 @@ function prune(path: string): { freed: number; kept: string[] } {
     // The record goes only with its home: a home that stays keeps its mapping.
     if (removal.kept.length === 0) {
       const record = removeTree(homeRecordPath(path));
+      removeTree(storeLockPath(path));
       return { freed: removal.freed, kept: record.kept };
     }
     return removal;

@@ -43,6 +43,13 @@ import { describePolicy } from "../sandbox/describe.js";
 import { runGuarded, startTime } from "../sandbox/guarded.js";
 import { guardProject } from "../sandbox/hostfiles.js";
 import {
+  type LinkedRun,
+  type LinkedStore,
+  linkObstacle,
+  linkStore,
+  storeForTool,
+} from "../sandbox/linkedstore.js";
+import {
   mountPointInPrivateHome,
   type NetworkMode,
   type Policy,
@@ -180,6 +187,17 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     yarnCredentialPlaceholders: publish && rules !== null ? rules.yarnCredentialKeys : [],
     projectNpmrc: readProjectFile(join(project.root, ".npmrc")),
   };
+  // pnpm's store or bun's cache on the project's mount for an install, where it can hard-link
+  // (linkedstore.ts); with the private home's caches only.
+  const linkable =
+    effective.home === "private" &&
+    !scratch &&
+    effective.cache !== "shared" &&
+    request.kind === "pm" &&
+    request.cls === "install" &&
+    !publish
+      ? storeForTool(request.command[0] ?? "")
+      : null;
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
   timing.mark("toolchain, policy input, seccomp");
   const describe = (policy: Policy): string =>
@@ -202,9 +220,17 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
       network === "registry"
         ? { socketPath: "<proxy socket>", bridgePath: bridgeHostPath(), port: bridgePort }
         : null;
-    const policy = resolvePolicy({ ...input, proxy });
+    const obstacle = linkable === null ? null : linkObstacle(privateHome, project.root);
+    const linkedStores = linkable !== null && obstacle === null ? [linkable] : [];
+    const policy = resolvePolicy({ ...input, proxy, linkedStores });
     const invocation = buildBwrapArgs(policy, seccomp);
     out.stdout(describe(policy));
+    if (linkable !== null)
+      out.stdout(
+        obstacle === null
+          ? `\n${linkable.label}: moved into node_modules for the run (hard links), then back to the private home\n`
+          : `\n${linkable.label}: copied into node_modules, not hard-linked: ${obstacle}\n`,
+      );
     printBwrapCommand(host, invocation, out);
     return 0;
   }
@@ -235,7 +261,22 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     }
     // Before the run (the mapping exists even if safe-npm is killed) and after it (the last use).
     recordUse();
+    const linked: LinkedRun | null =
+      linkable === null ? null : linkStore(privateHome, project.root, linkable, startTime);
+    if (options.verbose) for (const note of linked?.notes ?? []) out.stderr(`safe-npm: ${note}\n`);
+    for (const warning of linked?.warnings ?? []) out.stderr(`safe-npm: ${warning}\n`);
     timing.mark("private home");
+    const moveBack = (): void => {
+      for (const problem of linked?.release() ?? []) out.stderr(`safe-npm: ${problem}\n`);
+    };
+    try {
+      return await sandboxed(linked?.stores ?? [], moveBack);
+    } finally {
+      moveBack();
+    }
+  }
+
+  async function sandboxed(linkedStores: LinkedStore[], moveBack: () => void): Promise<number> {
     // The registry rules decide every request to a registry host the proxy sees in clear; for
     // package-manager installs and publishes https to those hosts is terminated with the local CA
     // (the gateway, loaded only then) so that they are seen in clear too.
@@ -254,6 +295,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     return withProxy(network, allow, proxyOptions, options.verbose, out, timing, async (proxy) => {
       const policy = resolvePolicy({
         ...input,
+        linkedStores,
         proxy:
           proxy === null
             ? null
@@ -276,6 +318,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
           // The after-run check names the project's files: printed as escapes, never raw.
           report: (text) => out.stderr(printableLines(text)),
           journal: join(host.cacheHome, "safe-npm", "runs"),
+          afterSandbox: moveBack,
           ...(onReady ? { onReady } : {}),
           ...(scratch ? { topLevel: recordTopLevel(project.root) } : {}),
           timing,

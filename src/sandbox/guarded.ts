@@ -45,6 +45,11 @@ export interface GuardedRun {
   onReady?: (sandboxPid: number) => void;
   /** Marks the snapshot, the sandbox's start, the command and the check (SAFE_NPM_TIMING). */
   timing?: Timing;
+  /**
+   * Runs once the sandbox is gone, before the check, with signals still held: the stores moved
+   * into node_modules go back to the home (linkedstore.ts), so the check never walks them.
+   */
+  afterSandbox?: () => void;
 }
 
 export async function runGuarded(
@@ -85,6 +90,7 @@ export async function runGuarded(
   } finally {
     try {
       mark("command");
+      run.afterSandbox?.();
       cleanupPlaceholders(placeholders, root);
       const findings = check(root, before, { ...walk, install: run.install, running });
       mark("after-run check");

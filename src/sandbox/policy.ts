@@ -8,6 +8,7 @@ import { MARKER_PATH } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { isInside } from "../host/project.js";
 import { bridgeArgv, bridgeBinds, CA_INSIDE } from "../network/inside.js";
+import { type LinkedStore, storeInProject } from "./linkedstore.js";
 import { sanitizeNpmrc, stripUrlCredentials, withoutCredentials } from "./npmrc.js";
 import { CACHE_DIRS } from "./privatehome.js";
 
@@ -145,6 +146,11 @@ export interface PolicyInput {
   network: NetworkMode;
   /** Per-project private home on the host, mounted at the user's $HOME. */
   privateHome: string;
+  /**
+   * Stores moved into the project's node_modules for this run (linkedstore.ts): a link at their
+   * usual path in the home leads there instead of a bind from the private home.
+   */
+  linkedStores?: readonly LinkedStore[];
   /** Existing absolute paths inside the project kept read-only (`.git`). */
   protect: readonly string[];
   /**
@@ -307,7 +313,17 @@ export function resolvePolicy(input: PolicyInput): Policy {
     // mount point below $HOME is created in the tmpfs, never in the user's real home.
     mounts.push({ kind: "tmpfs", dest: host.home });
     for (const rel of CACHE_DIRS) {
-      mounts.push({ kind: "bind", src: join(input.privateHome, rel), dest: join(host.home, rel) });
+      const linked = input.linkedStores?.find((s) => s.home === rel);
+      mounts.push(
+        linked === undefined
+          ? { kind: "bind", src: join(input.privateHome, rel), dest: join(host.home, rel) }
+          : // In the tmpfs home; the store on the project's mount, where hard links work.
+            {
+              kind: "symlink",
+              target: storeInProject(project.root, linked),
+              dest: join(host.home, rel),
+            },
+      );
     }
   }
   // With the registry gateway, a cafile names its bundle (bun reads the file npmrc names).

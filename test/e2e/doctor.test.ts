@@ -124,6 +124,10 @@ describe.skipIf(unavailable !== "")("safe-npm doctor", () => {
         `^✓ network: installs: ${DEFAULT_NETWORK.install} · other commands: ${DEFAULT_NETWORK.run}`,
       ),
     );
+    // The world's cache and project share the temporary directory's filesystem.
+    expect(checkLines(r.stdout, "pnpm and bun stores")).toMatch(
+      /^✓ pnpm and bun stores: hard-linked: for an install the store moves into node_modules/,
+    );
     expect(r.stdout).not.toContain("✗");
     expect(r.stdout).toContain("safe-npm can run sandboxes here.");
   });
@@ -146,6 +150,7 @@ describe.skipIf(unavailable !== "")("safe-npm doctor", () => {
       "network",
       "registries",
       "private homes",
+      "pnpm and bun stores",
       "shims",
       "plain npm",
       "port forwarding",

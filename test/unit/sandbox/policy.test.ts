@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MARKER_PATH, type ResolvedTool } from "../../../src/host/host.js";
 import { buildBwrapArgs } from "../../../src/sandbox/bwrap.js";
+import { PNPM_STORE } from "../../../src/sandbox/linkedstore.js";
 import { sanitizeNpmrc } from "../../../src/sandbox/npmrc.js";
 import {
   CREDENTIAL_PLACEHOLDER,
@@ -625,6 +626,24 @@ describe("pnpm's settings", () => {
       kind: "bind",
       src: `${PRIVATE_HOME}/.local/share/pnpm/store`,
       dest: store,
+    });
+  });
+
+  it("puts a link to the project's node_modules at the store's path when the store is moved there", () => {
+    const policy = resolvePolicy(baseInput({ input: { linkedStores: [PNPM_STORE] } }));
+    const store = `${HOME}/.local/share/pnpm/store`;
+    expect(policy.env.pnpm_config_store_dir).toBe(store);
+    expect(policy.mounts).toContainEqual({
+      kind: "symlink",
+      target: `${PROJECT}/node_modules/.safe-npm-pnpm-store`,
+      dest: store,
+    });
+    expect(policy.mounts.filter((m) => "dest" in m && m.dest === store)).toHaveLength(1);
+    // The other caches are bound as before.
+    expect(policy.mounts).toContainEqual({
+      kind: "bind",
+      src: `${PRIVATE_HOME}/.bun/install/cache`,
+      dest: `${HOME}/.bun/install/cache`,
     });
   });
 });
