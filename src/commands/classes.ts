@@ -101,6 +101,33 @@ function subcommand(args: readonly string[]): string {
   return args.find((a) => !a.startsWith("-")) ?? "";
 }
 
+/** Install-class words that start a package's program, which may serve on a port. */
+const LAUNCHES = new Set([
+  "exec",
+  "x",
+  "dlx",
+  "create",
+  "init",
+  "innit",
+  "install-test",
+  "it",
+  "install-ci-test",
+  "cit",
+]);
+
+/**
+ * Whether a server started by the command is looked for (network/ports.ts). Installs, publish
+ * and registry queries serve nothing, and each look reads the kernel's whole TCP table
+ * (/proc/<pid>/net/tcp walks every socket of the machine, ~10 ms of kernel time): they are not
+ * watched. Run-class commands are, and so is whatever starts a package's program (npx, exec,
+ * dlx, create, install-test).
+ */
+export function watchesPorts(cls: CommandClass, tool: string, args: readonly string[]): boolean {
+  if (cls === "run") return true;
+  if (tool === "npx" || tool === "pnpx" || tool === "bunx") return true;
+  return LAUNCHES.has(subcommand(args));
+}
+
 /**
  * `publish` (npm, pnpm, bun, yarn 1) and `yarn npm publish` (yarn 2+): the registry network like
  * an install, with the upload of the package added to the registry's request rules

@@ -115,7 +115,12 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
   const network = effective.network[request.cls];
   timing.mark("what to run, tools");
   // With --network full the sandbox shares the host's network: nothing to forward.
-  const ports = network === "full" || !effective.ports.enabled ? null : effective.ports;
+  const ports =
+    network === "full" ||
+    !effective.ports.enabled ||
+    (!request.watchesPorts && effective.ports.fixed.length === 0)
+      ? null
+      : effective.ports;
   // The bridge's own listener inside, chosen here so that it is never forwarded.
   const bridgePort = network === "registry" && ports !== null ? randomInt(32768, 61000) : 0;
   // Before anything reads the project's config: refuses links planted in the project.
@@ -210,6 +215,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
       cls: request.cls,
       allow,
       credentials: rules?.held,
+      watchesPorts: request.watchesPorts,
     });
 
   // Credentials skipped, and why (a project's expansion, an unset variable): never a value.

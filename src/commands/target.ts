@@ -8,7 +8,7 @@ import {
   type PackageManagerName,
 } from "../host/project.js";
 import type { RequestKind } from "../sandbox/policy.js";
-import { type CommandClass, commandClass, isPublish } from "./classes.js";
+import { type CommandClass, commandClass, isPublish, watchesPorts } from "./classes.js";
 import type { Target } from "./types.js";
 
 export interface Request {
@@ -18,6 +18,8 @@ export interface Request {
   cls: CommandClass;
   /** A publish (classes.ts): install-class network, and the upload let through. */
   publish?: boolean;
+  /** Whether a server it starts is looked for and forwarded (classes.ts watchesPorts). */
+  watchesPorts: boolean;
 }
 
 export async function describeTarget(
@@ -39,6 +41,11 @@ export async function describeTarget(
         detected,
         cls: commandClass(detected.name, target.args),
         publish: isPublish(detected.name, target.args),
+        watchesPorts: watchesPorts(
+          commandClass(detected.name, target.args),
+          detected.name,
+          target.args,
+        ),
       };
     }
     case "tool":
@@ -48,12 +55,29 @@ export async function describeTarget(
         detected: null,
         cls: commandClass(target.tool, target.args),
         publish: isPublish(target.tool, target.args),
+        watchesPorts: watchesPorts(
+          commandClass(target.tool, target.args),
+          target.tool,
+          target.args,
+        ),
       };
     // The project's manager comes along for exec and shell, so scripts there can call it.
     case "exec":
-      return { kind: "exec", command: target.argv, detected: await detect(), cls: "run" };
+      return {
+        kind: "exec",
+        command: target.argv,
+        detected: await detect(),
+        cls: "run",
+        watchesPorts: true,
+      };
     default:
-      return { kind: "shell", command: [userShell(host)], detected: await detect(), cls: "run" };
+      return {
+        kind: "shell",
+        command: [userShell(host)],
+        detected: await detect(),
+        cls: "run",
+        watchesPorts: true,
+      };
   }
 }
 

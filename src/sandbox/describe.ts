@@ -19,6 +19,8 @@ export interface DescribeInput {
   allow: readonly AllowEntry[];
   /** Registry mode: where each credential the proxy adds came from (never a value). */
   credentials?: readonly string[] | undefined;
+  /** Whether servers it starts are looked for (commands/classes.ts watchesPorts). */
+  watchesPorts?: boolean;
 }
 
 export function describePolicy(input: DescribeInput): string {
@@ -40,7 +42,7 @@ export function describePolicy(input: DescribeInput): string {
           `  credentials: ${input.credentials?.length ? `added on the host from ${input.credentials.join(", ")}` : "none held"}`,
         ]
       : []),
-    `  ports:     ${describePorts(policy.network, effective.ports)}`,
+    `  ports:     ${describePorts(policy.network, effective.ports, input.watchesPorts ?? true)}`,
     `  home:      ${effective.home === "private" ? `private (${privateHome})` : `the project (${project.root})`}`,
     `  seccomp:   ${policy.seccomp ? "terminal injection, keyrings, ptrace, perf, mount and namespace calls, rare socket families blocked" : "unavailable on this arch (--new-session instead)"}`,
     "  settings:",
@@ -76,10 +78,14 @@ export function describePolicy(input: DescribeInput): string {
 function describePorts(
   network: Policy["network"],
   ports: ResolvedSettings["effective"]["ports"],
+  watches: boolean,
 ): string {
   if (network === "full") return "nothing to forward (the sandbox shares the host's network)";
   if (!ports.enabled) return "off (nothing inside is reachable from the host)";
   const fixed = ports.fixed.length > 0 ? `; from the start: ${ports.fixed.join(", ")}` : "";
+  if (!watches && ports.fixed.length === 0) {
+    return "not looked for (an install starts no server; --port N forwards N)";
+  }
   return `a server listening inside on loopback (port >= 1024, not a listen(0) port) is forwarded from the host's 127.0.0.1 and ::1 while the command runs${fixed}`;
 }
 

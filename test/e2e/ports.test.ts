@@ -6,7 +6,7 @@
  * it off. Controls: `--network full` shows the outbound attempt and the direct reach working.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
@@ -373,6 +373,7 @@ const hits = [];
 const out = (result) => { fs.mkdirSync(".probe", { recursive: true }); fs.writeFileSync(".probe/loop.json", JSON.stringify(result)); };
 const srv = http.createServer((req, res) => { hits.push({ url: req.url, auth: req.headers.authorization || null }); res.end("inside"); });
 srv.listen(port, "127.0.0.1", () => {
+  fs.mkdirSync(".probe", { recursive: true }); fs.writeFileSync(".probe/listening", "");
   const wait = setInterval(() => {
     if (!fs.existsSync("go")) return;
     clearInterval(wait);
@@ -402,7 +403,8 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
   });
   afterAll(() => world?.dispose());
 
-  const install = (port: number, named: boolean): Dev => {
+  // Run through exec: a plain `npm install` starts no server and is not watched (the last case).
+  const install = (port: number, named: boolean, plain = false): Dev => {
     const npmrc = named
       ? `@x:registry=http://localhost:${port}/\n//localhost:${port}/:_authToken=\${NODE_AUTH_TOKEN}\n`
       : "";
@@ -426,9 +428,13 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
     );
     rmSync(join(world.project, "go"), { force: true });
     rmSync(join(world.project, ".probe"), { recursive: true, force: true });
-    return startCli(world, ["--network", "registry", "npm", "install"], {
-      NODE_AUTH_TOKEN: TOKEN,
-    });
+    return startCli(
+      world,
+      plain
+        ? ["--network", "registry", "npm", "install"]
+        : ["--network", "registry", "exec", "--", "npm", "install"],
+      { NODE_AUTH_TOKEN: TOKEN },
+    );
   };
   const result = (): { status: number | null; body?: string; hits: unknown[] } =>
     JSON.parse(readFileSync(join(world.project, ".probe", "loop.json"), "utf8"));
@@ -445,6 +451,41 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
       // The proxy refuses the host (not allowed), which shows the loop needs it named.
       expect(result().status).toBe(403);
       expect(result().hits).toEqual([{ url: "/from-host", auth: null }]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a plain install is not watched: the server its script starts stays unreachable from the host",
+    async () => {
+      const port = await freePort();
+      const run = install(port, false, true);
+      // The server is up inside (its script records it) before the host tries it.
+      await waitFor(
+        () => existsSync(join(world.project, ".probe", "listening")),
+        "the server inside",
+      );
+      expect(await connectResult(port)).toBe("ECONNREFUSED");
+      writeFileSync(join(world.project, "go"), "");
+      expect(await run.exited, run.stderr()).toBe(0);
+      expect(run.stderr()).not.toContain(forwardingLine(port));
+      expect(result().hits).toEqual([]);
+      // --dry-run says so, and says the other way for a run-class command.
+      const plainPolicy = await world.run(["--dry-run", "--network", "registry", "npm", "install"]);
+      expect(plainPolicy.stdout + plainPolicy.stderr).toContain(
+        "ports:     not looked for (an install starts no server; --port N forwards N)",
+      );
+      const execPolicy = await world.run([
+        "--dry-run",
+        "--network",
+        "registry",
+        "exec",
+        "--",
+        "true",
+      ]);
+      expect(execPolicy.stdout + execPolicy.stderr).toContain(
+        "ports:     a server listening inside on loopback",
+      );
     },
     TIMEOUT,
   );

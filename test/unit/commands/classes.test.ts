@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { commandClass, isPublish } from "../../../src/commands/classes.js";
+import { commandClass, isPublish, watchesPorts } from "../../../src/commands/classes.js";
 import { NO_TOOLCHAIN, resolvePolicy, TOOL_BIN } from "../../../src/sandbox/policy.js";
 import { baseInput } from "../fixtures.js";
 
@@ -31,6 +31,38 @@ describe("commandClass", () => {
     ["node", ["install"], "run"],
   ] as const)("%s %j → %s", (tool, args, cls) => {
     expect(commandClass(tool, args)).toBe(cls);
+  });
+});
+
+describe("watchesPorts: whether a server the command starts is forwarded", () => {
+  const watched = (tool: string, ...args: string[]): boolean =>
+    watchesPorts(commandClass(tool, args), tool, args);
+
+  it.each([
+    ["npm", "install"],
+    ["npm", "ci"],
+    ["npm", "publish"],
+    ["npm", "view", "x"],
+    ["pnpm", "add", "x"],
+    ["yarn"],
+    ["yarn", "add", "x"],
+    ["bun", "install"],
+  ])("does not look during %s %s: it starts no server", (tool, ...args) => {
+    expect(watched(tool, ...args)).toBe(false);
+  });
+
+  it.each([
+    ["npm", "run", "dev"],
+    ["npm", "test"],
+    ["npm", "exec", "serve"],
+    ["npx", "serve"],
+    ["pnpm", "dlx", "serve"],
+    ["bunx", "serve"],
+    ["npm", "create", "vite"],
+    ["npm", "install-test"],
+    ["yarn", "dlx", "serve"],
+  ])("looks during %s %s: it starts a program", (tool, ...args) => {
+    expect(watched(tool, ...args)).toBe(true);
   });
 });
 
