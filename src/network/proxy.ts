@@ -224,15 +224,15 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     keepAlive: true,
     timeout: 15_000,
     scheduling: "lifo",
-    // The system's roots plus the user's own, parsed once into one context: given as `ca`, every
-    // new upstream connection would parse the ~150 roots again (~150 ms each on a loaded 2-core
-    // machine), and the pool would key every request by the whole PEM text.
-    ...(upstreamCa.length > 0
-      ? { secureContext: tls.createSecureContext({ ca: upstreamRoots }) }
-      : {}),
   });
-  // A client certificate needs a context of its own: tls.connect ignores `cert`/`key` when a
-  // `secureContext` is given. One per certificate, made on first use.
+  // The system's roots plus the user's own, parsed once into one context and given with each
+  // request: as `ca`, every new upstream connection would parse the ~150 roots again (~150 ms
+  // each on a loaded 2-core machine), and the pool would key every request by the whole PEM
+  // text. Not as the agent's `secureContext`: the agent's options are merged over a request's,
+  // which would drop a client certificate's context. That needs a context of its own (tls.connect
+  // ignores `cert`/`key` when a `secureContext` is given): one per certificate, made on first use.
+  const rootsContext =
+    upstreamRoots !== undefined ? tls.createSecureContext({ ca: upstreamRoots }) : undefined;
   const clientContexts = new Map<string, tls.SecureContext>();
   const contextFor = (client: ClientCertificate): tls.SecureContext => {
     const key = `${client.cert}\0${client.key}`;
@@ -442,7 +442,11 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       timeout: idleTimeout,
       ...(https_ && net.isIP(target.host) === 0 ? { servername: target.host } : {}),
       // cert and key also key the agent's pool (https.Agent getName), the context presents them.
-      ...(client ? { cert: client.cert, key: client.key, secureContext: contextFor(client) } : {}),
+      ...(client
+        ? { cert: client.cert, key: client.key, secureContext: contextFor(client) }
+        : https_ && rootsContext !== undefined
+          ? { secureContext: rootsContext }
+          : {}),
     });
     upReq.on("socket", (socket: net.Socket) => {
       track(socket);
