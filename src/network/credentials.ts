@@ -159,9 +159,13 @@ export function findCredentials(input: CredentialInput): RegistryCredentials {
   return { ...npm, yarn, berry: input.berry, notes: input.berry ? yarnNotes : npmNotes };
 }
 
-/** The `Authorization` value the manager would send for `url`, or null. */
-export function authorizationFor(creds: RegistryCredentials, url: URL): string | null {
-  const found = creds.berry ? yarnFor(creds.yarn, url) : npmFor(creds, url);
+/** The `Authorization` value the manager would send for `method url`, or null. */
+export function authorizationFor(
+  creds: RegistryCredentials,
+  url: URL,
+  method = "GET",
+): string | null {
+  const found = creds.berry ? yarnFor(creds.yarn, url) : npmFor(creds, url, method);
   return found?.authorization ?? null;
 }
 
@@ -301,7 +305,7 @@ function npmCredentials(
   return { npm, npmRegistries: [registry, ...scoped] };
 }
 
-function npmFor(creds: RegistryCredentials, url: URL): Credential | null {
+function npmFor(creds: RegistryCredentials, url: URL, method: string): Credential | null {
   const walk = (target: URL): Credential | null => {
     let regKey = `//${target.host}${target.pathname}`;
     while (regKey.length > 2) {
@@ -314,7 +318,12 @@ function npmFor(creds: RegistryCredentials, url: URL): Credential | null {
   };
   const direct = walk(url);
   if (direct !== null) return direct;
-  // No key for this URL: npm falls back to the registry's credential when on the same host.
+  // No key for this URL: npm-registry-fetch (lib/auth.js) falls back to the registry's
+  // credential for any URL on the same host. That fallback exists for tarballs served at another
+  // path; for anything else it would add the token to the server's own APIs (Artifactory's
+  // `/api/security/apiKey`, GitLab's `/api/v4/…`), so here it covers tarball reads only.
+  const upper = method.toUpperCase();
+  if ((upper !== "GET" && upper !== "HEAD") || !/\.tgz$/i.test(url.pathname)) return null;
   for (const registry of creds.npmRegistries) {
     const parsed = parseUrl(registry);
     if (parsed !== null && parsed.host === url.host && parsed.protocol === url.protocol) {

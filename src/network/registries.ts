@@ -128,7 +128,7 @@ export async function registryRules(
       mode: options.publish ? "publish" : "install",
       registryHosts,
       credentialHosts: targets,
-      authorization: (url) => authorizationFor(creds, url),
+      authorization: (url, method) => authorizationFor(creds, url, method),
       publishing: publishing?.names,
       publishVersions: publishing?.versions,
       publishTag: publishing?.tag,

@@ -145,8 +145,8 @@ export interface HookInput {
   registryHosts: Iterable<string>;
   /** Canonical `host:port` of the registries safe-npm holds a credential for. */
   credentialHosts: Iterable<string>;
-  /** The `Authorization` value for a URL, or null (credentials.ts's authorizationFor). */
-  authorization: (url: URL) => string | null;
+  /** The `Authorization` value for a request, or null (credentials.ts's authorizationFor). */
+  authorization: (url: URL, method: string) => string | null;
   publishing?: readonly string[] | undefined;
   /** Publish mode: the version each package uploads, by name (its package.json, read on the host). */
   publishVersions?: Readonly<Record<string, string>> | undefined;
@@ -194,7 +194,7 @@ export function registryHook(input: HookInput): RegistryHook {
       if (name !== null && uploaded.has(name)) {
         return refuse(`a second upload of ${name} in one run`);
       }
-      const authorization = input.authorization(request.url) ?? undefined;
+      const authorization = input.authorization(request.url, request.method) ?? undefined;
       return {
         action: "forward",
         ...(authorization === undefined ? {} : { authorization }),
@@ -214,7 +214,7 @@ export function registryHook(input: HookInput): RegistryHook {
       );
       if (reason !== null) return refuse(reason);
       uploaded.add(name);
-      const authorization = input.authorization(request.url) ?? undefined;
+      const authorization = input.authorization(request.url, request.method) ?? undefined;
       return authorization === undefined
         ? { action: "forward" }
         : { action: "forward", authorization };

@@ -147,6 +147,29 @@ describe("npm: which key matches a URL (npm-registry-fetch auth.js)", () => {
     expect(npmAuth([rc], "http://r.example/tarballs/x.tgz")).toBeNull();
   });
 
+  it("outside the registry's path the credential goes only with tarball reads", () => {
+    const rc = user(
+      [
+        "registry=http://127.0.0.1:4802/api/npm/team/",
+        "//127.0.0.1:4802/api/npm/team/:_authToken=USER-SECRET-TOKEN",
+      ].join("\n"),
+    );
+    const creds = findCredentials({ files: [rc], env: {}, berry: false });
+    const at = (method: string, url: string) => authorizationFor(creds, new URL(url), method);
+    // Under the paired path: every request, as npm sends it.
+    expect(at("GET", "http://127.0.0.1:4802/api/npm/team/p2")).toBe("Bearer USER-SECRET-TOKEN");
+    expect(at("PUT", "http://127.0.0.1:4802/api/npm/team/p2")).toBe("Bearer USER-SECRET-TOKEN");
+    // The server's own API on the same host: no credential.
+    expect(at("GET", "http://127.0.0.1:4802/api/security/apiKey")).toBeNull();
+    expect(at("GET", "http://127.0.0.1:4802/api/npm/other/p2")).toBeNull();
+    expect(at("PUT", "http://127.0.0.1:4802/somewhere/else/p2")).toBeNull();
+    expect(at("PUT", "http://127.0.0.1:4802/somewhere/else/p2.tgz")).toBeNull();
+    expect(at("POST", "http://127.0.0.1:4802/api/x.tgz")).toBeNull();
+    // A tarball served at another path (npm-registry-fetch's same-host fallback).
+    expect(at("GET", "http://127.0.0.1:4802/files/p2-1.0.0.tgz")).toBe("Bearer USER-SECRET-TOKEN");
+    expect(at("HEAD", "http://127.0.0.1:4802/files/p2-1.0.0.tgz")).toBe("Bearer USER-SECRET-TOKEN");
+  });
+
   it("always-auth changes nothing: a matching credential is always sent (npm 7+)", () => {
     const base = "//r.example/:_authToken=t";
     expect(npmAuth([user(`${base}\nalways-auth=false`)], "https://r.example/x")).toBe("Bearer t");
