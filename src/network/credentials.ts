@@ -221,9 +221,13 @@ function npmCredentials(
     let ownRegistry: string | null = null;
     for (const entry of parseNpmrc(file.text)) {
       if (entry.section !== null || typeof entry.value !== "string" || entry.array) continue;
-      const key = npmEnvReplace(entry.key, env);
+      // The project's keys and registry URLs are not expanded with the host's environment:
+      // they name hosts, and a variable's value would end up in --verbose and the certificate
+      // cache. Its credential values are (`${NPM_TOKEN}`), for the registries `trusted` allows.
+      const key = npmEnvReplace(entry.key, file.project ? {} : env);
+      const registryKey = key === "registry" || /^@[^:]+:registry$/.test(key);
       const found = {
-        value: npmEnvReplace(entry.value, env),
+        value: npmEnvReplace(entry.value, file.project && registryKey ? {} : env),
         raw: `${entry.key}=${entry.value}`,
         file,
       };

@@ -27,9 +27,13 @@ export async function registryAllowlist(
   files: readonly string[],
   command: readonly string[],
 ): Promise<AllowEntry[]> {
-  const { dedupeAllowlist, parseAllowEntry, parseAllowlist, registriesFromConfig } = await import(
-    "./allowlist.js"
-  );
+  const {
+    dedupeAllowlist,
+    parseAllowEntry,
+    parseAllowlist,
+    registriesFromConfig,
+    settleProjectOnly,
+  } = await import("./allowlist.js");
   // Never through a link, never a FIFO (it would block): a missing file is no config.
   const read = (path: string | undefined): string | null => {
     try {
@@ -54,7 +58,8 @@ export async function registryAllowlist(
   ];
   const scriptRegistry = host.env.npm_lifecycle_event ? host.env.npm_config_registry : undefined;
   if (scriptRegistry) entries.push(parseAllowEntry(scriptRegistry, "npm_config_registry"));
-  return dedupeAllowlist(entries);
+  // A registry only the project's files name is not dialled at an internal address (proxy.ts).
+  return settleProjectOnly(dedupeAllowlist(entries));
 }
 
 export interface RegistryRules {

