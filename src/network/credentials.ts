@@ -169,6 +169,29 @@ export function authorizationFor(
   return found?.authorization ?? null;
 }
 
+/**
+ * The registry paths (each ending in `/`) a publish upload to `url`'s host may go under: the path
+ * of every credential key for that host, scheme and port (the registry the credential is paired
+ * with); when the host has none, the registries npm's config names there; else the root.
+ */
+export function uploadBases(creds: RegistryCredentials, url: URL): string[] {
+  const out = new Set<string>();
+  const add = (candidate: string, credential?: Credential): void => {
+    const parsed = parseUrl(candidate);
+    if (parsed === null || parsed.host !== url.host || parsed.protocol !== url.protocol) return;
+    if (credential?.httpsOnly === true && url.protocol !== "https:") return;
+    out.add(parsed.pathname.endsWith("/") ? parsed.pathname : `${parsed.pathname}/`);
+  };
+  if (creds.berry) {
+    for (const { server, credential } of creds.yarn.pinned) add(server, credential);
+    for (const [key, credential] of creds.yarn.registries) add(`${url.protocol}${key}`, credential);
+  } else {
+    for (const [key, credential] of creds.npm) add(`${url.protocol}${key}`, credential);
+  }
+  if (out.size === 0) for (const registry of creds.npmRegistries) add(registry);
+  return out.size === 0 ? ["/"] : [...out].sort();
+}
+
 /** Canonical `host:port` of every registry that has a credential. */
 export function credentialTargets(creds: RegistryCredentials): string[] {
   const out = new Set<string>();

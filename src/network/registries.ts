@@ -86,7 +86,7 @@ export async function registryRules(
   allow: readonly AllowEntry[],
   options: { publish: boolean; berry: boolean; command: readonly string[] },
 ): Promise<RegistryRules> {
-  const [{ credentialTargets, findCredentials, authorizationFor }, { registryHook }] =
+  const [{ credentialTargets, findCredentials, authorizationFor, uploadBases }, { registryHook }] =
     await Promise.all([import("./credentials.js"), import("./requestpolicy.js")]);
   // Publish mode: the packages the command uploads, known before anything runs (or refused).
   const publishing = options.publish
@@ -137,6 +137,9 @@ export async function registryRules(
       publishing: publishing?.names,
       publishVersions: publishing?.versions,
       publishTag: publishing?.tag,
+      uploadBases: (url) => uploadBases(creds, url),
+      publishAccess: publishing?.access,
+      configAccess: options.publish ? configAccess(files) : [],
     }),
     notes: creds.notes,
     // "https only": a key of the user's with no scheme is not sent over plain http unless the
@@ -156,4 +159,24 @@ export function readProjectFile(path: string): string | null {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
+}
+
+/**
+ * The `access` the config files set for a publish (npm's `access`, yarn berry's
+ * `npmPublishAccess`): an upload may carry it without `--access`.
+ */
+function configAccess(files: readonly CredentialFile[]): string[] {
+  const out = new Set<string>();
+  for (const file of files) {
+    if (file.kind === "npmrc") {
+      for (const line of file.text.split(/\r?\n/)) {
+        const match = /^\s*access\s*=\s*["']?([a-z]+)["']?\s*$/i.exec(line);
+        if (match?.[1] !== undefined) out.add(match[1]);
+      }
+    } else {
+      const match = /^npmPublishAccess:\s*["']?([a-z]+)["']?\s*$/im.exec(file.text);
+      if (match?.[1] !== undefined) out.add(match[1]);
+    }
+  }
+  return [...out];
 }

@@ -7,6 +7,7 @@ import {
   findCredentials,
   nerfDart,
   npmEnvReplace,
+  uploadBases,
   yarnEnvReplace,
 } from "../../../src/network/credentials.js";
 
@@ -594,5 +595,26 @@ describe("a user credential goes only to the registry the user's own files pair 
     ];
     expect(yarnAuth(keyed, "http://127.0.0.1:18082/x")).toBeNull();
     expect(yarnAuth(keyed, "https://127.0.0.1:18082/x")).toBe("Bearer SECRET");
+  });
+});
+
+describe("uploadBases: where a publish may upload on a host", () => {
+  it("the path the credential is paired with; else the registry's; else the root", () => {
+    const rc = user(
+      "registry=http://127.0.0.1:4802/api/npm/team/\n//127.0.0.1:4802/api/npm/team/:_authToken=t",
+    );
+    const creds = findCredentials({
+      files: [rc, projectNpmrc("@evil:registry=http://127.0.0.1:4802/somewhere/else/\n")],
+      env: {},
+      berry: false,
+    });
+    expect(uploadBases(creds, new URL("http://127.0.0.1:4802/x"))).toEqual(["/api/npm/team/"]);
+    const anonymous = findCredentials({
+      files: [user("registry=http://127.0.0.1:4873/npm/")],
+      env: {},
+      berry: false,
+    });
+    expect(uploadBases(anonymous, new URL("http://127.0.0.1:4873/x"))).toEqual(["/npm/"]);
+    expect(uploadBases(anonymous, new URL("http://other.example/x"))).toEqual(["/"]);
   });
 });
