@@ -57,7 +57,15 @@ export async function registryAllowlist(
     ...parseAllowlist(effective.network.allow, "network.allow / --allow-host"),
   ];
   const scriptRegistry = host.env.npm_lifecycle_event ? host.env.npm_config_registry : undefined;
-  if (scriptRegistry) entries.push(parseAllowEntry(scriptRegistry, "npm_config_registry"));
+  if (scriptRegistry) {
+    const entry = parseAllowEntry(scriptRegistry, "npm_config_registry");
+    // The host's npm sets it from the same files, the project's .npmrc included: it names
+    // nothing of the user's that a project-only entry for the same target did not.
+    const fromProject = entries.some(
+      (e) => e.projectOnly === true && e.host === entry.host && e.port === entry.port,
+    );
+    entries.push(fromProject ? { ...entry, projectOnly: true } : entry);
+  }
   // A registry only the project's files name is not dialled at an internal address (proxy.ts).
   return settleProjectOnly(dedupeAllowlist(entries));
 }

