@@ -247,6 +247,8 @@ export interface RegistryConfigInput {
   userNpmrc?: string | null | undefined;
   /** Text of `<project>/.yarnrc.yml` (yarn berry). */
   yarnrcYml?: string | null | undefined;
+  /** Text of the user's `~/.yarnrc.yml` (yarn berry reads it below the project's). */
+  userYarnrcYml?: string | null | undefined;
   /** Text of `<project>/.yarnrc` (yarn 1). */
   yarnrc?: string | null | undefined;
   /** The package manager is yarn: its default registry is registry.yarnpkg.com. */
@@ -292,6 +294,17 @@ export function registriesFromConfig(input: RegistryConfigInput): AllowEntry[] {
   if (input.yarnrcYml != null) {
     for (const r of yarnrcYmlRegistries(input.yarnrcYml))
       found.push({ ...r, source: `.yarnrc.yml ${r.key}`, yarnConfig: true, project: true });
+  }
+  if (input.userYarnrcYml != null) {
+    // Names a registry of the user's, but decides no default: yarn 1 does not read this file.
+    for (const r of yarnrcYmlRegistries(input.userYarnrcYml))
+      found.push({
+        ...r,
+        source: `~/.yarnrc.yml ${r.key}`,
+        yarnConfig: true,
+        project: false,
+        unscoped: false,
+      });
   }
   if (input.yarnrc != null) {
     for (const r of yarnrcRegistries(input.yarnrc))

@@ -50,6 +50,7 @@ export async function registryAllowlist(
       projectNpmrc: read(npmrc),
       userNpmrc: host.userNpmrc === null ? null : sanitizeNpmrc(host.userNpmrc).text,
       yarnrcYml: read(yarnrcYml),
+      userYarnrcYml: host.userYarnrcYml,
       yarnrc: read(yarnrc),
       yarn: tool === "yarn" || tool === "yarnpkg" || existsSync(join(project.root, "yarn.lock")),
       env: host.env,

@@ -285,6 +285,15 @@ describe("registriesFromConfig", () => {
     expect(projectOnly(allowed)).toEqual(["127.0.0.1:4801", "r.example:443"]);
     expect(projectOnlyEntry(allowed, "127.0.0.1", 4801)?.source).toBe("project .npmrc registry");
     expect(projectOnlyEntry(allowed, "127.0.0.1", 4802)).toBeUndefined();
+    // yarn berry's user file names it too.
+    const berry = settleProjectOnly(
+      registriesFromConfig({
+        yarnrcYml: 'npmRegistryServer: "http://127.0.0.1:4801"',
+        userYarnrcYml: 'npmRegistryServer: "http://127.0.0.1:4801"',
+        yarn: true,
+      }),
+    );
+    expect(projectOnly(berry)).toEqual([]);
   });
 
   it("ignores keys inside ini sections and malformed URLs", () => {
