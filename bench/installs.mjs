@@ -207,6 +207,8 @@ async function compare(m, { base, cli, env: baseEnv, registry, rounds, log }) {
     ...m.files(registry.url, scripted),
   };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(project, name), text);
+  // safe-npm dials a loopback registry only when the user's own config names it.
+  writeFileSync(join(safeHome, ".npmrc"), `registry=${registry.url}\n`);
 
   // HOME and the XDG dirs of each side: nothing of the user's is read or written.
   const xdg = (home) => ({

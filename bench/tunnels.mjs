@@ -222,6 +222,8 @@ function project(name) {
     join(proj, ".npmrc"),
     `registry=${url}\ncafile=${projectCa}\naudit=false\nfund=false\nupdate-notifier=false\n`,
   );
+  // safe-npm dials a loopback registry only when the user's own config names it.
+  writeFileSync(join(home, ".npmrc"), `registry=${url}\n`);
   for (const [file, text] of Object.entries(MANAGERS[name].files))
     writeFileSync(join(proj, file), text.replaceAll("@CA@", projectCa));
   return { home, proj, binDir };

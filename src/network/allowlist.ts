@@ -21,6 +21,13 @@ export interface AllowEntry {
   wildcard: boolean;
   /** Where the entry came from (`--allow-host`, `project .npmrc`, `default`), for --verbose. */
   source: string;
+  /**
+   * Only the project's files (`.npmrc`, `.yarnrc.yml`, `.yarnrc`) name this registry: nothing
+   * of the user's does (their npmrc, settings, --allow-host). The proxy never dials such a host
+   * at an internal address (loopback.ts's isInternalAddress): a cloned repository must not make
+   * the host's loopback services or the cloud metadata endpoint reachable.
+   */
+  projectOnly?: boolean | undefined;
 }
 
 export type Allowlist = readonly AllowEntry[];
@@ -113,13 +120,49 @@ export function formatAllowEntry(entry: AllowEntry): string {
 
 /** Drops repeated entries (same host, port and wildcard), keeping the first one's source. */
 export function dedupeAllowlist(entries: readonly AllowEntry[]): AllowEntry[] {
-  const seen = new Set<string>();
-  return entries.filter((entry) => {
+  const seen = new Map<string, AllowEntry>();
+  const out: AllowEntry[] = [];
+  for (const entry of entries) {
     const key = formatAllowEntry(entry);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
+    const kept = seen.get(key);
+    if (kept === undefined) {
+      const copy = { ...entry };
+      seen.set(key, copy);
+      out.push(copy);
+    } else if (kept.projectOnly === true && entry.projectOnly !== true) {
+      // Named by the user too: not the project's alone.
+      kept.projectOnly = undefined;
+    }
+  }
+  return out;
+}
+
+/**
+ * The allowlist with `projectOnly` kept only where no other entry (the user's npmrc, settings,
+ * --allow-host, a wildcard) also allows that host and port.
+ */
+export function settleProjectOnly(entries: readonly AllowEntry[]): AllowEntry[] {
+  return entries.map((entry) => {
+    if (entry.projectOnly !== true) return entry;
+    const ports = entry.port === null ? DEFAULT_PORTS : [entry.port];
+    const named = ports.every((port) =>
+      entries.some((other) => other.projectOnly !== true && entryMatches(other, entry.host, port)),
+    );
+    return named ? { ...entry, projectOnly: undefined } : entry;
   });
+}
+
+/**
+ * The project-only entry that alone allows `canonical:port` (every matching entry is
+ * project-only), or undefined when something of the user's allows it too.
+ */
+export function projectOnlyEntry(
+  allowlist: Allowlist,
+  canonical: string,
+  port: number,
+): AllowEntry | undefined {
+  const matching = allowlist.filter((entry) => entryMatches(entry, canonical, port));
+  return matching.every((entry) => entry.projectOnly === true) ? matching[0] : undefined;
 }
 
 /**
@@ -204,6 +247,8 @@ export interface RegistryConfigInput {
   userNpmrc?: string | null | undefined;
   /** Text of `<project>/.yarnrc.yml` (yarn berry). */
   yarnrcYml?: string | null | undefined;
+  /** Text of the user's `~/.yarnrc.yml` (yarn berry reads it below the project's). */
+  userYarnrcYml?: string | null | undefined;
   /** Text of `<project>/.yarnrc` (yarn 1). */
   yarnrc?: string | null | undefined;
   /** The package manager is yarn: its default registry is registry.yarnpkg.com. */
@@ -231,32 +276,54 @@ export const YARN_DEFAULT_REGISTRY = "registry.yarnpkg.com";
  */
 export function registriesFromConfig(input: RegistryConfigInput): AllowEntry[] {
   const env = input.env ?? {};
-  const found: { url: string; source: string; unscoped: boolean; yarnConfig: boolean }[] = [];
-  for (const [text, source] of [
-    [input.projectNpmrc, "project .npmrc"],
-    [input.userNpmrc, "~/.npmrc"],
+  const found: {
+    url: string;
+    source: string;
+    unscoped: boolean;
+    yarnConfig: boolean;
+    project: boolean;
+  }[] = [];
+  for (const [text, source, project] of [
+    [input.projectNpmrc, "project .npmrc", true],
+    [input.userNpmrc, "~/.npmrc", false],
   ] as const) {
     if (text == null) continue;
     for (const r of npmrcRegistries(text))
-      found.push({ ...r, source: `${source} ${r.key}`, yarnConfig: false });
+      found.push({ ...r, source: `${source} ${r.key}`, yarnConfig: false, project });
   }
   if (input.yarnrcYml != null) {
     for (const r of yarnrcYmlRegistries(input.yarnrcYml))
-      found.push({ ...r, source: `.yarnrc.yml ${r.key}`, yarnConfig: true });
+      found.push({ ...r, source: `.yarnrc.yml ${r.key}`, yarnConfig: true, project: true });
+  }
+  if (input.userYarnrcYml != null) {
+    // Names a registry of the user's, but decides no default: yarn 1 does not read this file.
+    for (const r of yarnrcYmlRegistries(input.userYarnrcYml))
+      found.push({
+        ...r,
+        source: `~/.yarnrc.yml ${r.key}`,
+        yarnConfig: true,
+        project: false,
+        unscoped: false,
+      });
   }
   if (input.yarnrc != null) {
     for (const r of yarnrcRegistries(input.yarnrc))
-      found.push({ ...r, source: `.yarnrc ${r.key}`, yarnConfig: true });
+      found.push({ ...r, source: `.yarnrc ${r.key}`, yarnConfig: true, project: true });
   }
 
   const entries: AllowEntry[] = [];
   let namedUnscoped = false;
   for (const r of found) {
-    const url = expandEnv(r.url, env);
+    // A project file's `${VAR}` is not expanded with the host's environment: the value would
+    // land in the allowlist, --verbose and the certificate cache (a cloned .npmrc could name
+    // `${AWS_SECRET_ACCESS_KEY}.evil.example`), and the manager inside, whose environment is
+    // rebuilt from an allowlist, could not expand it either. Only a default (`${VAR:-url}`) is
+    // taken; a URL with a bare `${VAR}` names no registry.
+    const url = expandEnv(r.url, r.project ? {} : env);
     if (url === null) continue;
     const entry = tryParseAllowEntry(url.includes("://") ? url : `https://${url}`, r.source);
     if (typeof entry === "string" || entry.wildcard) continue;
-    entries.push(entry);
+    entries.push(r.project ? { ...entry, projectOnly: true } : entry);
     if (r.unscoped && r.yarnConfig === (input.yarn === true)) namedUnscoped = true;
   }
   if (!namedUnscoped) {

@@ -159,10 +159,37 @@ export function findCredentials(input: CredentialInput): RegistryCredentials {
   return { ...npm, yarn, berry: input.berry, notes: input.berry ? yarnNotes : npmNotes };
 }
 
-/** The `Authorization` value the manager would send for `url`, or null. */
-export function authorizationFor(creds: RegistryCredentials, url: URL): string | null {
-  const found = creds.berry ? yarnFor(creds.yarn, url) : npmFor(creds, url);
+/** The `Authorization` value the manager would send for `method url`, or null. */
+export function authorizationFor(
+  creds: RegistryCredentials,
+  url: URL,
+  method = "GET",
+): string | null {
+  const found = creds.berry ? yarnFor(creds.yarn, url) : npmFor(creds, url, method);
   return found?.authorization ?? null;
+}
+
+/**
+ * The registry paths (each ending in `/`) a publish upload to `url`'s host may go under: the path
+ * of every credential key for that host, scheme and port (the registry the credential is paired
+ * with); when the host has none, the registries npm's config names there; else the root.
+ */
+export function uploadBases(creds: RegistryCredentials, url: URL): string[] {
+  const out = new Set<string>();
+  const add = (candidate: string, credential?: Credential): void => {
+    const parsed = parseUrl(candidate);
+    if (parsed === null || parsed.host !== url.host || parsed.protocol !== url.protocol) return;
+    if (credential?.httpsOnly === true && url.protocol !== "https:") return;
+    out.add(parsed.pathname.endsWith("/") ? parsed.pathname : `${parsed.pathname}/`);
+  };
+  if (creds.berry) {
+    for (const { server, credential } of creds.yarn.pinned) add(server, credential);
+    for (const [key, credential] of creds.yarn.registries) add(`${url.protocol}${key}`, credential);
+  } else {
+    for (const [key, credential] of creds.npm) add(`${url.protocol}${key}`, credential);
+  }
+  if (out.size === 0) for (const registry of creds.npmRegistries) add(registry);
+  return out.size === 0 ? ["/"] : [...out].sort();
 }
 
 /** Canonical `host:port` of every registry that has a credential. */
@@ -234,9 +261,13 @@ function npmCredentials(
     let ownRegistry: string | null = null;
     for (const entry of parseNpmrc(file.text)) {
       if (entry.section !== null || typeof entry.value !== "string" || entry.array) continue;
-      const key = npmEnvReplace(entry.key, env);
+      // The project's keys and registry URLs are not expanded with the host's environment:
+      // they name hosts, and a variable's value would end up in --verbose and the certificate
+      // cache. Its credential values are (`${NPM_TOKEN}`), for the registries `trusted` allows.
+      const key = npmEnvReplace(entry.key, file.project ? {} : env);
+      const registryKey = key === "registry" || /^@[^:]+:registry$/.test(key);
       const found = {
-        value: npmEnvReplace(entry.value, env),
+        value: npmEnvReplace(entry.value, file.project && registryKey ? {} : env),
         raw: `${entry.key}=${entry.value}`,
         file,
       };
@@ -318,7 +349,7 @@ function npmCredentials(
   return { npm, npmRegistries: [registry, ...scoped] };
 }
 
-function npmFor(creds: RegistryCredentials, url: URL): Credential | null {
+function npmFor(creds: RegistryCredentials, url: URL, method: string): Credential | null {
   const walk = (target: URL): Credential | null => {
     let regKey = `//${target.host}${target.pathname}`;
     while (regKey.length > 2) {
@@ -331,7 +362,12 @@ function npmFor(creds: RegistryCredentials, url: URL): Credential | null {
   };
   const direct = walk(url);
   if (direct !== null) return direct;
-  // No key for this URL: npm falls back to the registry's credential when on the same host.
+  // No key for this URL: npm-registry-fetch (lib/auth.js) falls back to the registry's
+  // credential for any URL on the same host. That fallback exists for tarballs served at another
+  // path; for anything else it would add the token to the server's own APIs (Artifactory's
+  // `/api/security/apiKey`, GitLab's `/api/v4/…`), so here it covers tarball reads only.
+  const upper = method.toUpperCase();
+  if ((upper !== "GET" && upper !== "HEAD") || !/\.tgz$/i.test(url.pathname)) return null;
   for (const registry of creds.npmRegistries) {
     const parsed = parseUrl(registry);
     if (parsed !== null && parsed.host === url.host && parsed.protocol === url.protocol) {

@@ -84,3 +84,79 @@ export function guardedLookup(
     });
   };
 }
+
+/**
+ * Addresses a registry named only by the project's files is never dialled at: this machine
+ * (loopback, unspecified), link-local (169.254/16 holds the cloud metadata endpoint, fe80::/10),
+ * private and shared networks (10/8, 172.16/12, 192.168/16, 100.64/10 — Alibaba's metadata is
+ * 100.100.100.200 —, fc00::/7 — AWS's IPv6 metadata is fd00:ec2::254). A cloned repository's
+ * `.npmrc` must not turn the sandbox's registry access into reads of `kubectl proxy`, IMDSv1 or
+ * a local admin API.
+ */
+const INTERNAL = new net.BlockList();
+for (const [address, prefix] of [
+  ["127.0.0.0", 8],
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.168.0.0", 16],
+  // IETF protocol assignments (192.0.0.192 is Oracle Cloud's metadata) and multicast/reserved.
+  ["192.0.0.0", 24],
+  ["224.0.0.0", 3],
+] as const)
+  INTERNAL.addSubnet(address, prefix, "ipv4");
+INTERNAL.addAddress("::1", "ipv6");
+INTERNAL.addAddress("::", "ipv6");
+INTERNAL.addSubnet("fe80::", 10, "ipv6");
+INTERNAL.addSubnet("fc00::", 7, "ipv6");
+INTERNAL.addSubnet("ff00::", 8, "ipv6");
+
+/** Whether an IP address (as text, IPv6 without brackets) is internal (see INTERNAL). */
+export function isInternalAddress(address: string): boolean {
+  const family = net.isIP(address);
+  if (family === 0) return false;
+  if (family === 6) {
+    // IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::/96) forms of an internal IPv4 address.
+    const embedded = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+    if (embedded !== undefined) return isInternalAddress(embedded);
+  }
+  return INTERNAL.check(address, family === 4 ? "ipv4" : "ipv6");
+}
+
+/** The error a dial refused for an internal address fails with (its `code`). */
+export const INTERNAL_REFUSED = "ESAFENPM_INTERNAL";
+
+export function internalRefusal(address: string, port: number): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`${address}:${port} is an internal address`);
+  error.code = INTERNAL_REFUSED;
+  return error;
+}
+
+/**
+ * `lookup` that drops internal answers, and fails (INTERNAL_REFUSED) when nothing else is left.
+ * Checked after name resolution: a public-looking name can resolve to 127.0.0.1 or 169.254.169.254.
+ */
+export function internalGuardedLookup(
+  lookup: net.LookupFunction,
+  port: number,
+): net.LookupFunction {
+  return (hostname, options, callback) => {
+    lookup(hostname, options, (error, address, family) => {
+      if (error !== null) {
+        callback(error, address, family);
+        return;
+      }
+      if (Array.isArray(address)) {
+        const kept = address.filter((a) => !isInternalAddress(a.address));
+        if (kept.length === 0 && address.length > 0) {
+          callback(internalRefusal(address[0]?.address ?? hostname, port), []);
+        } else callback(null, kept);
+        return;
+      }
+      if (isInternalAddress(address)) callback(internalRefusal(address, port), "", family);
+      else callback(null, address, family);
+    });
+  };
+}

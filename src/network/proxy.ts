@@ -23,10 +23,25 @@ import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { SafeNpmError } from "../errors.js";
-import { type Allowlist, canonicalHost, dialHost, hostPort, isAllowed } from "./allowlist.js";
+import {
+  type Allowlist,
+  canonicalHost,
+  dialHost,
+  hostPort,
+  isAllowed,
+  projectOnlyEntry,
+} from "./allowlist.js";
 import type { LocalCa } from "./ca.js";
 import type { ClientCertificate, RegistryHook } from "./gateway-hook.js";
-import { guardedLookup, isLoopbackAddress, LOOP_REFUSED, loopRefusal } from "./loopback.js";
+import {
+  guardedLookup,
+  INTERNAL_REFUSED,
+  internalGuardedLookup,
+  isInternalAddress,
+  isLoopbackAddress,
+  LOOP_REFUSED,
+  loopRefusal,
+} from "./loopback.js";
 import { createResolver, type Resolver } from "./resolver.js";
 
 export interface ProxyOptions {
@@ -84,6 +99,13 @@ export interface HostStats {
   handshakeFailures: number;
   /** Dials refused because the address is loopback and the port is forwarded into the sandbox. */
   loopsRefused: number;
+  /**
+   * Dials refused because only the project's files name this registry and it is at an internal
+   * address (loopback, private, link-local: loopback.ts's isInternalAddress).
+   */
+  internalRefused: number;
+  /** The project file and key that named it (`project .npmrc registry`), for the report. */
+  internalSource?: string | undefined;
 }
 
 export interface ProxyStats {
@@ -142,9 +164,32 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   /** A dial to an IP literal skips `lookup`: checked here. True: refuse, it loops into the sandbox. */
   const loopsBack = (target: { host: string; port: number }): boolean =>
     forwardedPort?.(target.port) === true && isLoopbackAddress(dialHost(target.host));
-  /** The lookup for a dial to `port`: loopback answers refused when the port is forwarded. */
-  const lookupFor = (port: number): net.LookupFunction =>
-    forwardedPort === null ? resolver.lookup : guardedLookup(resolver.lookup, port, forwardedPort);
+  /**
+   * The project file naming `target` when only the project's files name it: such a registry is
+   * never dialled at an internal address (the user's own naming of it lifts this, see allowlist.ts).
+   */
+  const projectOnly = (target: { host: string; port: number }): string | undefined =>
+    projectOnlyEntry(allow, target.host, target.port)?.source;
+  /** A dial to an IP literal skips `lookup`: checked here. True: refuse, it is internal. */
+  const internalLiteral = (target: { host: string; port: number }): boolean =>
+    projectOnly(target) !== undefined && isInternalAddress(dialHost(target.host));
+  /**
+   * The lookup for a dial to `target`: loopback answers refused when the port is forwarded;
+   * internal answers refused when only the project names the host.
+   */
+  const lookupFor = (target: { host: string; port: number }): net.LookupFunction => {
+    let lookup =
+      forwardedPort === null
+        ? resolver.lookup
+        : guardedLookup(resolver.lookup, target.port, forwardedPort);
+    if (projectOnly(target) !== undefined) lookup = internalGuardedLookup(lookup, target.port);
+    return lookup;
+  };
+  const refuseInternal = (row: HostStats, target: { host: string; port: number }): string => {
+    row.internalRefused++;
+    row.internalSource = projectOnly(target);
+    return internalReason(row.target, row.internalSource);
+  };
 
   // mkdtemp creates the directory 0700: no other user can reach the socket inside.
   const dir = await mkdtemp(join(options.socketDir ?? tmpdir(), "safe-npm-net-"));
@@ -206,6 +251,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         refusedSamples: [],
         handshakeFailures: 0,
         loopsRefused: 0,
+        internalRefused: 0,
       };
       hosts.set(target, row);
     }
@@ -282,6 +328,12 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       row.loopsRefused++;
       res.shouldKeepAlive = false;
       respond(res, 403, loopReason(target.key));
+      req.resume();
+      return;
+    }
+    if (internalLiteral(target)) {
+      res.shouldKeepAlive = false;
+      respond(res, 403, refuseInternal(row, target));
       req.resume();
       return;
     }
@@ -438,7 +490,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       headers,
       setHost: false,
       agent: https_ ? tlsAgent : agent,
-      lookup: lookupFor(target.port),
+      lookup: lookupFor(target),
       timeout: idleTimeout,
       ...(https_ && net.isIP(target.host) === 0 ? { servername: target.host } : {}),
       // cert and key also key the agent's pool (https.Agent getName), the context presents them.
@@ -487,6 +539,9 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         row.loopsRefused++;
         row.connections--;
         respond(res, 403, loopReason(target.key));
+      } else if (error.code === INTERNAL_REFUSED) {
+        row.connections--;
+        respond(res, 403, refuseInternal(row, target));
       } else if (res.headersSent) res.destroy();
       else if (timedOut) respond(res, 504, `${target.key} did not answer in time`);
       else respond(res, 502, `cannot reach ${target.key}: ${error.code ?? error.message}`);
@@ -648,11 +703,15 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       respondRaw(client, 403, loopReason(key));
       return;
     }
+    if (internalLiteral(target)) {
+      respondRaw(client, 403, refuseInternal(row, target));
+      return;
+    }
     row.connections++;
     const upstream = net.connect({
       host: dialHost(target.host),
       port: target.port,
-      lookup: lookupFor(target.port),
+      lookup: lookupFor(target),
     });
     track(upstream);
     liveUpstreams.set(upstream, row);
@@ -668,6 +727,9 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         row.loopsRefused++;
         row.connections--;
         respondRaw(client, 403, loopReason(key));
+      } else if (!established && error.code === INTERNAL_REFUSED) {
+        row.connections--;
+        respondRaw(client, 403, refuseInternal(row, target));
       } else if (!established) {
         resolver.forget(target.host);
         respondRaw(client, 502, `cannot reach ${key}: ${error.code ?? error.message}`);
@@ -856,6 +918,10 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
         `refused ${n} to ${row.target}: that port is forwarded into the sandbox, so the host's proxy would reach the sandbox's own server`,
       );
     }
+    if (row.internalRefused > 0) {
+      const n = row.internalRefused === 1 ? "1 connection" : `${row.internalRefused} connections`;
+      lines.push(`refused ${n} to ${row.target}: ${internalWhy(row.target, row.internalSource)}`);
+    }
     if (row.handshakeFailures > 0) {
       lines.push(
         `${row.handshakeFailures} TLS connection(s) to ${row.target} failed: the client did not accept safe-npm's local CA`,
@@ -890,6 +956,18 @@ function formatBytes(n: number): string {
 
 function loopReason(target: string): string {
   return `safe-npm: ${target} is refused: that port on the host's loopback is forwarded into the sandbox`;
+}
+
+/**
+ * Why a registry only the project names is not dialled, and the fixes: name it where the user's
+ * own choices live. The project's .sandboxrc counts only once trusted (settings/merge.ts).
+ */
+function internalWhy(target: string, source: string | undefined): string {
+  return `only the project's files name this registry (${source ?? "project config"}) and it is an internal address (loopback, private network or link-local, where cloud metadata lives) — if you meant it, name it in ~/.npmrc or in network.allow of your safe-npm settings (a project .sandboxrc's network.allow needs \`safe-npm trust\`), or pass --allow-host ${target}`;
+}
+
+function internalReason(target: string, source: string | undefined): string {
+  return `safe-npm: ${target} is refused: ${internalWhy(target, source)}`;
 }
 
 function refusalReason(target: string): string {

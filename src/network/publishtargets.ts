@@ -21,6 +21,11 @@ export interface PublishTargets {
   versions: Record<string, string>;
   /** The dist-tag it sets (`--tag`), `latest` when none is given. */
   tag: string;
+  /**
+   * The access each may set, by name: `--access`, else its package.json's `publishConfig.access`,
+   * else null (only what the user's config says, see requestpolicy.ts).
+   */
+  access: Record<string, string | null>;
 }
 
 /**
@@ -41,6 +46,7 @@ export function publishTargets(
   let tag = "latest";
   // yarn 1's `--new-version`: it rewrites package.json inside before packing.
   let newVersion: string | undefined;
+  let accessFlag: string | null = null;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     const eq = arg.indexOf("=");
@@ -59,6 +65,7 @@ export function publishTargets(
     else if (flag === "-w" || flag === "--workspace") workspaces.push(value());
     else if (flag === "--tag") tag = value() || tag;
     else if (flag === "--new-version") newVersion = value();
+    else if (flag === "--access") accessFlag = value() || null;
     else if (VALUE_FLAGS.test(flag)) value();
     else if (!arg.startsWith("-")) words.push(arg);
   }
@@ -102,9 +109,11 @@ export function publishTargets(
   }
   if (dirs.length === 0) dirs.push(root);
   const versions: Record<string, string> = {};
+  const access: Record<string, string | null> = {};
   for (const dir of dirs) {
-    const { name, version } = packageAt(root, dir);
+    const { name, version, publishAccess } = packageAt(root, dir);
     versions[name] = version;
+    access[name] = accessFlag ?? publishAccess;
   }
   // A version chosen inside the run is refused at upload: say so now, with the way that works.
   const [only] = Object.entries(versions);
@@ -117,7 +126,7 @@ export function publishTargets(
       },
     );
   }
-  return { names: Object.keys(versions), versions, tag };
+  return { names: Object.keys(versions), versions, tag, access };
 }
 
 function isDirectory(root: string, path: string): boolean {
@@ -137,7 +146,7 @@ function packageAt(
   root: string,
   dir: string,
   needVersion = true,
-): { name: string; version: string } {
+): { name: string; version: string; publishAccess: string | null } {
   const file = join(dir, "package.json");
   if (dir !== root && projectPathKind(root, dir, "the folder to publish") !== "directory") {
     throw new SafeNpmError("USAGE", `${dir} is not a folder of the project`, {
@@ -146,10 +155,12 @@ function packageAt(
   }
   let name: unknown;
   let version: unknown;
+  let publishConfig: unknown;
   try {
-    ({ name, version } = JSON.parse(readRegularFile(file, true)) as {
+    ({ name, version, publishConfig } = JSON.parse(readRegularFile(file, true)) as {
       name?: unknown;
       version?: unknown;
+      publishConfig?: unknown;
     });
   } catch (error) {
     if (error instanceof SafeNpmError) throw error;
@@ -165,7 +176,13 @@ function packageAt(
       hint: `give ${file} a "version", or publish another folder`,
     });
   }
-  return { name, version: typeof version === "string" ? version : "" };
+  const publishAccess =
+    typeof publishConfig === "object" &&
+    publishConfig !== null &&
+    typeof (publishConfig as { access?: unknown }).access === "string"
+      ? (publishConfig as { access: string }).access
+      : null;
+  return { name, version: typeof version === "string" ? version : "", publishAccess };
 }
 
 /** npm's workspaces: the `workspaces` globs of the root package.json (`dir`, `dir/*`, `!dir`). */

@@ -28,9 +28,13 @@ export async function registryAllowlist(
   files: readonly string[],
   command: readonly string[],
 ): Promise<AllowEntry[]> {
-  const { dedupeAllowlist, parseAllowEntry, parseAllowlist, registriesFromConfig } = await import(
-    "./allowlist.js"
-  );
+  const {
+    dedupeAllowlist,
+    parseAllowEntry,
+    parseAllowlist,
+    registriesFromConfig,
+    settleProjectOnly,
+  } = await import("./allowlist.js");
   // Never through a link, never a FIFO (it would block): a missing file is no config.
   const read = (path: string | undefined): string | null => {
     try {
@@ -47,6 +51,7 @@ export async function registryAllowlist(
       projectNpmrc: read(npmrc),
       userNpmrc: host.userNpmrc === null ? null : sanitizeNpmrc(host.userNpmrc).text,
       yarnrcYml: read(yarnrcYml),
+      userYarnrcYml: host.userYarnrcYml,
       yarnrc: read(yarnrc),
       yarn: tool === "yarn" || tool === "yarnpkg" || existsSync(join(project.root, "yarn.lock")),
       env: host.env,
@@ -54,8 +59,17 @@ export async function registryAllowlist(
     ...parseAllowlist(effective.network.allow, "network.allow / --allow-host"),
   ];
   const scriptRegistry = host.env.npm_lifecycle_event ? host.env.npm_config_registry : undefined;
-  if (scriptRegistry) entries.push(parseAllowEntry(scriptRegistry, "npm_config_registry"));
-  return dedupeAllowlist(entries);
+  if (scriptRegistry) {
+    const entry = parseAllowEntry(scriptRegistry, "npm_config_registry");
+    // The host's npm sets it from the same files, the project's .npmrc included: it names
+    // nothing of the user's that a project-only entry for the same target did not.
+    const fromProject = entries.some(
+      (e) => e.projectOnly === true && e.host === entry.host && e.port === entry.port,
+    );
+    entries.push(fromProject ? { ...entry, projectOnly: true } : entry);
+  }
+  // A registry only the project's files name is not dialled at an internal address (proxy.ts).
+  return settleProjectOnly(dedupeAllowlist(entries));
 }
 
 export interface RegistryRules {
@@ -85,7 +99,7 @@ export async function registryRules(
   options: { publish: boolean; berry: boolean; command: readonly string[] },
 ): Promise<RegistryRules> {
   const [
-    { credentialTargets, findCredentials, authorizationFor, yarnPlaceholderKeys },
+    { credentialTargets, findCredentials, authorizationFor, yarnPlaceholderKeys, uploadBases },
     { registryHook },
   ] = await Promise.all([import("./credentials.js"), import("./requestpolicy.js")]);
   // Publish mode: the packages the command uploads, known before anything runs (or refused).
@@ -133,10 +147,13 @@ export async function registryRules(
     mode: options.publish ? "publish" : "install",
     registryHosts,
     credentialHosts: targets,
-    authorization: (url) => authorizationFor(creds, url),
+    authorization: (url, method) => authorizationFor(creds, url, method),
     publishing: publishing?.names,
     publishVersions: publishing?.versions,
     publishTag: publishing?.tag,
+    uploadBases: (url) => uploadBases(creds, url),
+    publishAccess: publishing?.access,
+    configAccess: options.publish ? configAccess(files) : [],
   });
   if (certs.lookup !== null) hook.clientCertificate = certs.lookup;
   return {
@@ -211,4 +228,24 @@ export function readProjectFile(path: string): string | null {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
+}
+
+/**
+ * The `access` the config files set for a publish (npm's `access`, yarn berry's
+ * `npmPublishAccess`): an upload may carry it without `--access`.
+ */
+function configAccess(files: readonly CredentialFile[]): string[] {
+  const out = new Set<string>();
+  for (const file of files) {
+    if (file.kind === "npmrc") {
+      for (const line of file.text.split(/\r?\n/)) {
+        const match = /^\s*access\s*=\s*["']?([a-z]+)["']?\s*$/i.exec(line);
+        if (match?.[1] !== undefined) out.add(match[1]);
+      }
+    } else {
+      const match = /^npmPublishAccess:\s*["']?([a-z]+)["']?\s*$/im.exec(file.text);
+      if (match?.[1] !== undefined) out.add(match[1]);
+    }
+  }
+  return [...out];
 }

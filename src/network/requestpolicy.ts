@@ -15,6 +15,7 @@
  * `/-/npm/v1/tokens`, `/-/package/<name>/dist-tags`, `/<name>/-rev/<rev>`).
  */
 import type { RegistryDecision, RegistryHook, RegistryRequest } from "./gateway-hook.js";
+import { tarballManifests } from "./tarball.js";
 
 export type RequestMode = "install" | "publish";
 
@@ -38,6 +39,11 @@ export interface PolicyContext {
    * the run). Only these may be uploaded; none when empty.
    */
   publishing?: readonly string[] | undefined;
+  /**
+   * Publish mode: the registry paths (each ending in `/`) an upload to this URL's host may go
+   * under — the path of the registry its credential is paired with. Default `/`.
+   */
+  uploadBases?: ((url: URL) => readonly string[]) | undefined;
 }
 
 /** The decision for one request, before any credential: `null` when allowed, else the reason. */
@@ -87,8 +93,12 @@ export function refusal(method: string, url: URL, context: PolicyContext): strin
     // Only the forms the managers send (`/name`, `/@scope%2fname`, `/@scope/name`): a trailing
     // slash, an empty segment or another encoding of the name may be another document to the
     // registry, or the same one under a path no check here expects.
-    if (!uploadPathExact(url.pathname, segments, name))
-      return `PUT ${url.pathname} is not the upload path of ${name}`;
+    // And directly under the registry's own path: the same host may serve other repositories
+    // or its own API at other paths (`/somewhere/else/<name>`), where the credential is not
+    // the user's intent.
+    const bases = context.uploadBases?.(url) ?? ["/"];
+    if (!bases.some((base) => uploadPathExact(url.pathname, base, name)))
+      return `PUT ${url.pathname} is not the upload path of ${name} (${bases.map((b) => `${b}${escapedName(name)}`).join(" or ")})`;
     const allowed = context.publishing ?? [];
     if (!allowed.includes(name)) {
       return `publishing ${name}, which is not the package being published (${allowed.join(", ") || "none"})`;
@@ -116,17 +126,21 @@ function apiName(tail: string): string {
   return `/${tail}`;
 }
 
-/** Whether `pathname` ends in the name exactly as the managers write it, with nothing after. */
-function uploadPathExact(pathname: string, segments: readonly string[], name: string): boolean {
-  if (pathname.endsWith("/") || pathname.includes("//")) return false;
-  if (!name.startsWith("@")) return segments.at(-1) === name;
-  const [scope, base] = name.split("/");
-  const last = segments.at(-1);
-  return (
-    last === `${scope}%2f${base}` ||
-    last === `${scope}%2F${base}` ||
-    (last === base && segments.at(-2) === scope)
+/**
+ * Whether `pathname` is `base` followed by the name exactly as the managers write it: npm and
+ * pnpm (libnpmpublish, npm-package-arg's escapedName), yarn 1 and yarn berry send
+ * `@scope%2fname`; `%2F` and `@scope/name` are the same document to the registries.
+ */
+function uploadPathExact(pathname: string, base: string, name: string): boolean {
+  if (!name.startsWith("@")) return pathname === `${base}${name}`;
+  const [scope, bare] = name.split("/");
+  return [`${scope}%2f${bare}`, `${scope}%2F${bare}`, `${scope}/${bare}`].some(
+    (form) => pathname === `${base}${form}`,
   );
+}
+
+function escapedName(name: string): string {
+  return name.replace("/", "%2f");
 }
 
 /** The package a document path names (`name`, `@scope/name`, `@scope%2fname`), or null. */
@@ -145,11 +159,20 @@ export interface HookInput {
   registryHosts: Iterable<string>;
   /** Canonical `host:port` of the registries safe-npm holds a credential for. */
   credentialHosts: Iterable<string>;
-  /** The `Authorization` value for a URL, or null (credentials.ts's authorizationFor). */
-  authorization: (url: URL) => string | null;
+  /** The `Authorization` value for a request, or null (credentials.ts's authorizationFor). */
+  authorization: (url: URL, method: string) => string | null;
   publishing?: readonly string[] | undefined;
+  /** Publish mode: the registry paths an upload may go under (PolicyContext's). */
+  uploadBases?: ((url: URL) => readonly string[]) | undefined;
   /** Publish mode: the version each package uploads, by name (its package.json, read on the host). */
   publishVersions?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Publish mode: the `access` an upload may set, by name (`--access`, else publishConfig.access),
+   * besides those in `configAccess`; absent or null is always accepted.
+   */
+  publishAccess?: Readonly<Record<string, string | null>> | undefined;
+  /** Publish mode: `access` values the user's config sets (npmrc `access`, `npmPublishAccess`). */
+  configAccess?: readonly string[] | undefined;
   /** Publish mode: the dist-tag the command sets (`--tag`), else `latest`. */
   publishTag?: string | undefined;
 }
@@ -172,7 +195,11 @@ export const MAX_UPLOAD_ATTEMPTS = 3;
 export function registryHook(input: HookInput): RegistryHook {
   const credentialHosts = new Set(input.credentialHosts);
   const hosts = new Set([...input.registryHosts, ...credentialHosts]);
-  const context: PolicyContext = { mode: input.mode, publishing: input.publishing };
+  const context: PolicyContext = {
+    mode: input.mode,
+    publishing: input.publishing,
+    uploadBases: input.uploadBases,
+  };
   // One accepted upload per package per run: a script before the real upload (prepublishOnly)
   // cannot publish twice, nor put another version or document after it. An upload the registry
   // answered with an error (npm's 2FA flow: 401 + `www-authenticate: OTP`, then the same PUT
@@ -219,7 +246,7 @@ export function registryHook(input: HookInput): RegistryHook {
       const name = uploadName(request);
       const spent = name === null ? null : used(name);
       if (spent !== null) return refuse(spent);
-      const authorization = input.authorization(request.url) ?? undefined;
+      const authorization = input.authorization(request.url, request.method) ?? undefined;
       return {
         action: "forward",
         ...(authorization === undefined ? {} : { authorization }),
@@ -232,11 +259,13 @@ export function registryHook(input: HookInput): RegistryHook {
       // Counted once the body passes: a refused document must not use up the real publish.
       const spent = used(name);
       if (spent !== null) return refuse(spent);
+      const access = input.publishAccess?.[name];
       const reason = publishBodyRefusal(
         name,
         body,
         input.publishTag ?? "latest",
         input.publishVersions?.[name],
+        [...(access == null ? [] : [access]), ...(input.configAccess ?? [])],
       );
       if (reason !== null) return refuse(reason);
       const s = state(name);
@@ -249,7 +278,7 @@ export function registryHook(input: HookInput): RegistryHook {
         s.inFlight = false;
         if (status !== null && status >= 200 && status < 300) s.accepted = true;
       };
-      const authorization = input.authorization(request.url) ?? undefined;
+      const authorization = input.authorization(request.url, request.method) ?? undefined;
       return authorization === undefined
         ? { action: "forward", settle }
         : { action: "forward", authorization, settle };
@@ -262,13 +291,17 @@ export function registryHook(input: HookInput): RegistryHook {
  * The document libnpmpublish (npm, pnpm), yarn berry and bun send: `versions` holding exactly
  * one version, `_attachments` exactly that version's tarball, `dist-tags` at most the tag given,
  * pointing at it. Anything else the same PUT could carry is an edit of the package document:
- * deprecating versions, replacing maintainers, moving tags.
+ * deprecating versions, replacing maintainers, moving tags. The tarball must be what it says: a
+ * gzipped tar whose package.json names this package and version (not another package's code
+ * under this name), and `access` (public or restricted) only what the command or the user's
+ * config asked for (`allowedAccess`), or absent.
  */
 export function publishBodyRefusal(
   name: string,
   body: Buffer,
   tag: string,
   expectedVersion?: string,
+  allowedAccess: readonly string[] = [],
 ): string | null {
   let doc: unknown;
   try {
@@ -312,5 +345,27 @@ export function publishBodyRefusal(
     return `an upload of ${name} with malformed dist-tags`;
   if (tags.some(([t, v]) => t !== tag || v !== version))
     return `an upload of ${name} that moves dist-tags other than ${tag} → ${version}`;
+  if (doc.access != null && !allowedAccess.includes(String(doc.access)))
+    return `an upload of ${name} that sets access ${JSON.stringify(doc.access)}, which the command did not ask for (${allowedAccess.length === 0 ? "no --access" : allowedAccess.join(", ")})`;
+  // The tarball holds this package at this version: base64 that decodes, gzip, a tar whose
+  // package.json files all name it.
+  const data = file[1].data;
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data))
+    return `an upload of ${name}@${version} whose tarball is not base64`;
+  const manifests = tarballManifests(Buffer.from(data, "base64"));
+  if (typeof manifests === "string")
+    return `an upload of ${name}@${version} whose tarball cannot be read: ${manifests}`;
+  if (manifests.length === 0)
+    return `an upload of ${name}@${version} whose tarball holds no package.json`;
+  for (const text of manifests) {
+    let inner: unknown;
+    try {
+      inner = JSON.parse(text);
+    } catch {
+      return `an upload of ${name}@${version} whose tarball's package.json is not JSON`;
+    }
+    if (!isObject(inner) || inner.name !== name || inner.version !== version)
+      return `an upload of ${name}@${version} whose tarball holds ${isObject(inner) ? `${String(inner.name)}@${String(inner.version)}` : "something else"}`;
+  }
   return null;
 }

@@ -38,7 +38,7 @@ export function describePolicy(input: DescribeInput): string {
     `  network:   ${policy.network} (for ${cls === "install" ? "installs" : "this kind of command"})`,
     ...(policy.network === "registry"
       ? [
-          `  allowed:   ${allow.map((e) => `${formatAllowEntry(e)} (${e.source})`).join(", ") || "nothing"}`,
+          `  allowed:   ${allow.map((e) => `${formatAllowEntry(e)} (${e.source}${e.projectOnly === true ? "; only the project names it: not at an internal address" : ""})`).join(", ") || "nothing"}`,
           `  credentials: ${input.credentials?.length ? `added on the host from ${input.credentials.join(", ")}` : "none held"}`,
         ]
       : []),

@@ -320,7 +320,10 @@ describe.skipIf(unavailable !== "").each(REDIRECTS)("$name", (c) => {
       const [pfile, ptext] = c.project(registry.url);
       writeFileSync(join(world.project, pfile), ptext);
     }
-    const run = await world.run([c.manager.tool, "install"], { env: { PATH: path } });
+    // Allowed by the user, not paired with the token: only the project's files name it as a
+    // registry, and a loopback registry only the project names is never dialled.
+    const allow = `--allow-host=${new URL(registry.url).host}`;
+    const run = await world.run([allow, c.manager.tool, "install"], { env: { PATH: path } });
     const seen = registry.log.map((r) => r.auth);
     world.dispose();
     await registry.close();
@@ -352,7 +355,8 @@ describe.skipIf(unavailable !== "")("a token written in the project's .npmrc", (
       `${readFileSync(join(world.project, ".npmrc"), "utf8")}//${new URL(registry.url).host}/:_authToken=${registry.token}\n`,
     );
     writeFileSync(join(world.home, ".npmrc"), "update-notifier=false\n");
-    run = await world.run(["install"]);
+    // The user allows the host (a loopback registry only the project names is never dialled).
+    run = await world.run([`--allow-host=${new URL(registry.url).host}`, "install"]);
   });
   afterAll(async () => {
     world?.dispose();

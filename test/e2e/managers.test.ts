@@ -29,7 +29,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { CACHE_DIRS } from "../../src/sandbox/privatehome.js";
 import { cliPath, repoRoot } from "./paths.js";
 import { expectContained, plantTargets, type Report, readReports } from "./probe.js";
-import { installSelfInto, makeWorld, type RunResult, type World } from "./world.js";
+import {
+  installSelfInto,
+  makeWorld,
+  nameRegistryInHome,
+  type RunResult,
+  type World,
+} from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -673,6 +679,7 @@ function warmStoreCases(manager: Manager): void {
         },
       });
       writeFiles(world.project, manager.registryFiles(registry.url));
+      nameRegistryInHome(world, registry.url);
       commitAll(world.project);
       path = toolPath(world, manager);
     });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { httpServer, type TestServer } from "../unit/network/helpers.js";
 import { repoRoot } from "./paths.js";
-import { makeWorld, type World } from "./world.js";
+import { makeWorld, nameRegistryInHome, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -100,6 +100,7 @@ describe.skipIf(unavailable !== "")("network", () => {
       join(world.project, ".npmrc"),
       `registry=http://127.0.0.1:${registry.port}/\naudit=false\nfund=false\nupdate-notifier=false\n`,
     );
+    nameRegistryInHome(world, `http://127.0.0.1:${registry.port}/`);
     writeFileSync(
       join(world.project, "net-targets.json"),
       JSON.stringify({ exfilPort: exfil.port }),
@@ -252,10 +253,17 @@ describe.skipIf(unavailable !== "")("network", () => {
     expect(next.stderr).not.toContain("✗");
     expect(toX()).toEqual([]);
 
-    // The control: the same line appended outside the sandbox reaches the host on the next install.
+    // The control: the same line appended outside the sandbox reaches the host on the next install
+    // (allowed by the user: a loopback registry only the project names is never dialled).
     writeFileSync(npmrc, `${original}${line}\n`);
     try {
-      await world.run(["npm", "install", "--no-save", "@x/thing"]);
+      await world.run([
+        `--allow-host=127.0.0.1:${exfil.port}`,
+        "npm",
+        "install",
+        "--no-save",
+        "@x/thing",
+      ]);
       expect(toX()).not.toEqual([]);
     } finally {
       writeFileSync(npmrc, original);
@@ -329,6 +337,7 @@ describe.skipIf(unavailable !== "")("registry mode under every package manager",
         for (const [file, text] of Object.entries(manager.files(registry.port))) {
           writeFileSync(join(world.project, file), text);
         }
+        nameRegistryInHome(world, `http://127.0.0.1:${registry.port}/`);
         writeFileSync(
           join(world.project, "net-targets.json"),
           JSON.stringify({ exfilPort: exfil.port }),

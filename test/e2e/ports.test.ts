@@ -414,7 +414,9 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
     );
     writeFileSync(
       join(world.home, ".npmrc"),
-      `//localhost:${port}/:_authToken=\${NODE_AUTH_TOKEN}\nregistry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
+      // The user's own file names it too: a loopback registry only the project names is never
+      // dialled (registry-bounds.test.ts); this test is about the forwarded port.
+      `${named ? `@x:registry=http://localhost:${port}/\n` : ""}//localhost:${port}/:_authToken=\${NODE_AUTH_TOKEN}\nregistry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
     );
     // The port is in the script: the sandbox's environment is not the test's.
     writeFileSync(

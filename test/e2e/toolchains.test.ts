@@ -32,7 +32,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { httpServer, type TestServer } from "../unit/network/helpers.js";
 import { repoRoot } from "./paths.js";
 import { expectContained, plantTargets, readReports } from "./probe.js";
-import { makeWorld, type RunResult, SECRETS, type World } from "./world.js";
+import { makeWorld, nameRegistryInHome, type RunResult, SECRETS, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -244,6 +244,7 @@ describe.skipIf(unavailable !== "" || corepackBin === null)("corepack shims", ()
         join(cw.world.project, ".npmrc"),
         `registry=http://127.0.0.1:${registry.port}/\naudit=false\nfund=false\nupdate-notifier=false\n`,
       );
+      nameRegistryInHome(cw.world, `http://127.0.0.1:${registry.port}/`);
       // exec skips safe-npm's own check: what stops the download is corepack's, inside.
       visible = await requestsDuring(registry, () =>
         cw.world.run(
@@ -298,6 +299,7 @@ describe.skipIf(unavailable !== "" || corepackBin === null)("corepack shims", ()
         join(cw.world.project, ".npmrc"),
         `registry=http://127.0.0.1:${registry.port}/\naudit=false\nfund=false\nupdate-notifier=false\n`,
       );
+      nameRegistryInHome(cw.world, `http://127.0.0.1:${registry.port}/`);
       visible = await requestsDuring(registry, () =>
         cw.world.run(["--config", cw.passRegistry, "install"], { env: cw.env }),
       );

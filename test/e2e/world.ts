@@ -6,6 +6,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
+  appendFileSync,
   copyFileSync,
   cpSync,
   existsSync,
@@ -214,6 +215,15 @@ export function makeWorld(options: WorldOptions): World {
 function write(path: string, content: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, content);
+}
+
+/**
+ * The user names `url` as their registry in ~/.npmrc: a fixture registry on 127.0.0.1 that only
+ * the project's files named would be refused (an internal address only a cloned repository
+ * names), as the user's own naming of it is what lets it through.
+ */
+export function nameRegistryInHome(world: Pick<World, "home">, url: string): void {
+  appendFileSync(join(world.home, ".npmrc"), `registry=${url}\n`);
 }
 
 /** True while `pid` exists on the host. */

@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { repoRoot } from "../paths.js";
-import { makeWorld, type World } from "../world.js";
+import { makeWorld, nameRegistryInHome, type World } from "../world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
@@ -197,6 +197,7 @@ describe.skipIf(unavailable !== "")("registry mode: connections and lookups per 
       `registry=${front.url}\ncafile=${join(world.project, "ca.pem")}\n${npmrc}` +
         "audit=false\nfund=false\nupdate-notifier=false\n",
     );
+    nameRegistryInHome(world, front.url);
     const r = await world.run(["--verbose", ...tool], { env });
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
     const port = new URL(front.url).port;

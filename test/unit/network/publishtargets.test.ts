@@ -31,8 +31,12 @@ describe("publishTargets: the packages a publish command uploads, known on the h
       names: ["app"],
       versions: { app: "1.2.3" },
       tag: "latest",
+      access: { app: null },
     });
     expect(publishTargets(root, root, ["npm", "publish", "--tag=next"]).tag).toBe("next");
+    expect(publishTargets(root, root, ["npm", "publish", "--access", "public"]).access).toEqual({
+      app: "public",
+    });
     expect(names("yarn", "npm", "publish", "--tag", "beta")).toEqual(["app"]);
   });
 

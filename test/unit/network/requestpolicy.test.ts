@@ -5,6 +5,7 @@ import {
   refusal,
   registryHook,
 } from "../../../src/network/requestpolicy.js";
+import { packageTarball, tgz } from "./tarfixture.js";
 
 const R = "https://registry.example";
 const install = (method: string, path: string): string | null =>
@@ -295,7 +296,11 @@ const upload = (): Record<string, unknown> => ({
   versions: { "1.0.0": { name: "@acme/widget", version: "1.0.0", dist: { shasum: "x" } } },
   access: null,
   _attachments: {
-    "@acme/widget-1.0.0.tgz": { content_type: "application/octet-stream", data: "H4sI", length: 3 },
+    "@acme/widget-1.0.0.tgz": {
+      content_type: "application/octet-stream",
+      data: packageTarball("@acme/widget", "1.0.0"),
+      length: 3,
+    },
   },
 });
 /** What a prepublishOnly script sent: no tarball, a deprecated version, new maintainers. */
@@ -327,7 +332,7 @@ describe("publishBodyRefusal: the upload body is the publish of one version", ()
   it("accepts libnpmpublish's document, yarn berry's unscoped attachment name, and --tag", () => {
     expect(check(upload())).toBeNull();
     const berry = upload();
-    berry._attachments = { "widget-1.0.0.tgz": { data: "H4sI" } };
+    berry._attachments = { "widget-1.0.0.tgz": { data: packageTarball("@acme/widget", "1.0.0") } };
     expect(check(berry)).toBeNull();
     expect(check({ ...upload(), "dist-tags": { next: "1.0.0" } }, "next")).toBeNull();
   });
@@ -394,5 +399,87 @@ describe("publishBodyRefusal: the upload body is the publish of one version", ()
         ? publishBodyRefusal("@acme/widget", Buffer.from(doc), "latest")
         : check(doc),
     ).toMatch(reason);
+  });
+});
+
+describe("the upload goes exactly under the registry's path, with the package's own tarball", () => {
+  const bases = (url: URL) => (url.host === "127.0.0.1:4802" ? ["/api/npm/team/"] : ["/"]);
+  const at = (path: string, name = "p2") =>
+    refusal("PUT", new URL(`http://127.0.0.1:4802${path}`), {
+      mode: "publish",
+      publishing: [name],
+      uploadBases: bases,
+    });
+  it("accepts <registry path>/<name> in the forms the managers send", () => {
+    expect(at("/api/npm/team/p2")).toBeNull();
+    expect(at("/api/npm/team/@acme%2fp2", "@acme/p2")).toBeNull();
+    expect(at("/api/npm/team/@acme%2Fp2", "@acme/p2")).toBeNull();
+    expect(at("/api/npm/team/@acme/p2", "@acme/p2")).toBeNull();
+  });
+  it.each([
+    "/somewhere/else/p2",
+    "/p2",
+    "/api/npm/p2",
+    "/api/npm/team/x/p2",
+    "/api/npm/team//p2",
+    "/api/npm/team/p2/",
+  ])("refuses PUT %s: another place on the same host", (path) => {
+    expect(at(path)).toMatch(/not the upload path of p2 \(\/api\/npm\/team\/p2\)/);
+  });
+
+  const doc = (data: string, access: unknown = null) =>
+    Buffer.from(
+      JSON.stringify({
+        _id: "p2",
+        name: "p2",
+        "dist-tags": { latest: "1.0.0" },
+        versions: { "1.0.0": { name: "p2", version: "1.0.0" } },
+        access,
+        _attachments: { "p2-1.0.0.tgz": { data } },
+      }),
+    );
+  const check = (data: string, access: unknown = null, allowed: string[] = []) =>
+    publishBodyRefusal("p2", doc(data, access), "latest", "1.0.0", allowed);
+
+  it("accepts the package's own tarball; refuses one that is not a package tarball of it", () => {
+    expect(check(packageTarball("p2", "1.0.0"))).toBeNull();
+    expect(check(Buffer.from("EVIL TARBALL").toString("base64"))).toMatch(
+      /cannot be read: it is not gzip/,
+    );
+    expect(check("not base64!")).toMatch(/not base64/);
+    expect(check(packageTarball("other", "1.0.0"))).toMatch(/tarball holds other@1.0.0/);
+    expect(check(packageTarball("p2", "6.6.6"))).toMatch(/tarball holds p2@6.6.6/);
+    const noManifest = tgz([{ path: "package/index.js", body: "x" }]).toString("base64");
+    expect(check(noManifest)).toMatch(/holds no package.json/);
+  });
+
+  it("reads every package.json the extraction would see: another top folder, a later duplicate, a pax path", () => {
+    const good = JSON.stringify({ name: "p2", version: "1.0.0" });
+    const evil = JSON.stringify({ name: "evil", version: "1.0.0" });
+    const cases = [
+      [{ path: "other/package.json", body: evil }],
+      [
+        { path: "package/package.json", body: good },
+        { path: "package/package.json", body: evil },
+      ],
+      [
+        { path: "package/package.json", body: good },
+        { path: "package/package.json", body: evil, pax: true },
+      ],
+    ];
+    for (const entries of cases)
+      expect(check(tgz(entries).toString("base64"))).toMatch(/evil@1.0.0/);
+    const link = tgz([{ path: "package/package.json", body: "", type: "2" }]).toString("base64");
+    expect(check(link)).toMatch(/not a regular file/);
+  });
+
+  it("accepts access only as the command or the user's config asked", () => {
+    const data = packageTarball("p2", "1.0.0");
+    expect(check(data, null)).toBeNull();
+    expect(check(data, "public")).toMatch(
+      /sets access "public", which the command did not ask for/,
+    );
+    expect(check(data, "public", ["public"])).toBeNull();
+    expect(check(data, "restricted", ["public"])).toMatch(/sets access "restricted"/);
   });
 });
