@@ -128,6 +128,8 @@ export async function gatewayComparison({ base, cli, env: baseEnv, rounds }) {
       `registry=${registry.url}\ncafile=${join(project, "bench-ca.pem")}\n` +
         "audit=false\nfund=false\nupdate-notifier=false\n",
     );
+    // A registry on this machine's loopback is dialled only when the user's own files name it.
+    writeFileSync(join(safeHome, ".npmrc"), `registry=${registry.url}\n`);
     const xdg = (home) => ({
       HOME: home,
       XDG_CONFIG_HOME: join(home, ".config"),

@@ -32,7 +32,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { BUN_CACHE, type LinkedStore, PNPM_STORE } from "../../src/sandbox/linkedstore.js";
 import { cliPath, repoRoot } from "./paths.js";
-import { makeWorld, type RunResult, type World } from "./world.js";
+import { makeWorld, nameRegistryInHome, type RunResult, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
@@ -209,6 +209,8 @@ for (const manager of MANAGERS) {
         ...manager.files,
       }))
         writeFileSync(join(world.project, rel), content);
+      // A loopback registry is dialled only when the user's own files name it.
+      nameRegistryInHome(world, registry.url);
       await execa("git", ["add", "-A"], { cwd: world.project });
       await execa(
         "git",
