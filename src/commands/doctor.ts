@@ -202,6 +202,7 @@ export async function doctor(
   checks.push(await registriesCheck(host, project, settings.resolved, options, pm.name));
   checks.push(await homesCheck(host));
   checks.push(...shimChecks(host));
+  checks.push(...pathCheck(host));
   checks.push(portsCheck(host, settings.resolved, options));
 
   out.stdout(formatChecks(checks, json, !json && out.stderrIsTty && process.stdout.isTTY === true));
@@ -644,6 +645,21 @@ async function homesCheck(host: HostInfo): Promise<Check> {
  * Whether `safe-npm setup`'s shims are installed, calling a safe-npm that still exists, and
  * active in this shell (their directory first on PATH); and what a plain `npm` runs here.
  */
+/**
+ * PATH entries in a node_modules or a project, which safe-npm does not search for the tools it
+ * runs or binds (host/projectplace.ts): named, so a tool missing for that reason is explained.
+ */
+export function pathCheck(host: Pick<HostInfo, "skippedPathDirs">): Check[] {
+  if (host.skippedPathDirs.length === 0) return [];
+  return [
+    {
+      name: "PATH in projects",
+      ok: true,
+      detail: `not searched for tools (a sandboxed run may have written them): ${host.skippedPathDirs.map((s) => s.why).join("; ")}`,
+    },
+  ];
+}
+
 export function shimChecks(host: Pick<HostInfo, "env" | "shimDir">): Check[] {
   const dir = host.shimDir;
   const names = existsSync(dir) ? readdirSync(dir).filter((name) => isShim(join(dir, name))) : [];

@@ -10,10 +10,11 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
+  realpathSync,
   rmSync,
   statSync,
 } from "node:fs";
-import { basename, isAbsolute, join, relative } from "node:path";
+import { basename, delimiter, isAbsolute, join, relative } from "node:path";
 import { printableLines } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
@@ -431,23 +432,56 @@ export async function hostRun(
   host: HostInfo,
   tool: string,
   args: readonly string[],
-  dryRun: boolean,
+  options: { dryRun: boolean; verbose: boolean; projectRoot: string | null },
   out: Output,
 ): Promise<number> {
-  const real = resolveTool(tool, host);
+  // The tool and what it starts by name (npm's `#!/usr/bin/env node`) come from PATH without the
+  // directories a sandbox may have written (host.skippedPathDirs), nor any in this project.
+  const inProject = (dir: string): boolean => {
+    if (options.projectRoot === null) return false;
+    const rel = relative(options.projectRoot, realpathOr(dir));
+    return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+  };
+  const skipped = [
+    ...host.skippedPathDirs,
+    ...host.pathDirs
+      .filter(inProject)
+      .map((dir) => ({ dir, why: `${dir} is in the project ${options.projectRoot}` })),
+  ];
+  const dirs = host.pathDirs.filter((dir) => !inProject(dir));
+  const real = resolveTool(tool, { ...host, pathDirs: dirs });
   if (real === null) {
     throw new SafeNpmError("NO_PACKAGE_MANAGER", `${tool} was not found on PATH`, {
-      hint: `install ${tool}, or make sure its directory is on PATH`,
+      hint:
+        skipped.length > 0
+          ? `install ${tool} outside any project (PATH entries in a node_modules or a project are not used for commands on the host: ${skipped.map((s) => s.dir).join(", ")})`
+          : `install ${tool}, or make sure its directory is on PATH`,
     });
   }
+  if (options.verbose || options.dryRun) {
+    for (const { why } of skipped) {
+      out.stderr(
+        `safe-npm: PATH entry not used on the host: ${why} (a sandbox may have written it)\n`,
+      );
+    }
+  }
   const command = [real.bin, ...args];
-  if (dryRun) {
+  if (options.dryRun) {
     out.stdout(
       `runs no package's code: would run ${command.map(shellQuote).join(" ")} on the host, from /\n`,
     );
     return 0;
   }
-  return (await runDirect(command, "/")).exitCode;
+  const env = { ...host.env, PATH: dirs.join(delimiter) };
+  return (await runDirect(command, "/", env)).exitCode;
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /**

@@ -110,6 +110,7 @@ export function fakeHost(overrides: Partial<HostInfo> = {}): HostInfo {
     cwd: CWD,
     cacheHome: CACHE_HOME,
     pathDirs: [...HOST_PATH_DIRS],
+    skippedPathDirs: [],
     shimDir: `${HOME}/.local/share/safe-npm/shims`,
     bwrap: "/usr/bin/bwrap",
     rootDirs: { "/bin": "usr/bin", "/sbin": "usr/sbin", "/lib": "usr/lib", "/lib64": "usr/lib64" },
