@@ -626,8 +626,17 @@ async function registriesCheck(
 /** How many private homes there are and what they take. */
 async function homesCheck(host: HostInfo): Promise<Check> {
   const { formatSize, homesDir, listHomes } = await import("./homes.js");
-  const dir = homesDir(host.cacheHome);
+  if (host.ownCache.problem !== null) {
+    return {
+      name: "private homes",
+      ok: false,
+      detail: host.ownCache.problem,
+      fix: "set XDG_CACHE_HOME to a directory outside any project",
+    };
+  }
+  const dir = homesDir(host.ownCache.home);
   const homes = listHomes(dir);
+  const moved = host.ownCache.notice === null ? "" : ` (${host.ownCache.notice})`;
   const bytes = homes.reduce((sum, h) => sum + h.bytes, 0);
   const missing = homes.filter((h) => h.projectExists === false).length;
   const atLeast = homes.some((h) => h.unreadable.length > 0) ? "at least " : "";
@@ -636,15 +645,11 @@ async function homesCheck(host: HostInfo): Promise<Check> {
     ok: true,
     detail:
       homes.length === 0
-        ? `none yet in ${dir}`
-        : `${homes.length} in ${dir}, ${atLeast}${formatSize(bytes)} in total${missing === 0 ? "" : `, ${missing} of missing projects`} (\`safe-npm homes\` lists them, \`safe-npm homes prune\` removes those of missing projects)`,
+        ? `none yet in ${dir}${moved}`
+        : `${homes.length} in ${dir}, ${atLeast}${formatSize(bytes)} in total${missing === 0 ? "" : `, ${missing} of missing projects`} (\`safe-npm homes\` lists them, \`safe-npm homes prune\` removes those of missing projects)${moved}`,
   };
 }
 
-/**
- * Whether `safe-npm setup`'s shims are installed, calling a safe-npm that still exists, and
- * active in this shell (their directory first on PATH); and what a plain `npm` runs here.
- */
 /**
  * PATH entries in a node_modules or a project, which safe-npm does not search for the tools it
  * runs or binds (host/projectplace.ts): named, so a tool missing for that reason is explained.
@@ -660,6 +665,10 @@ export function pathCheck(host: Pick<HostInfo, "skippedPathDirs">): Check[] {
   ];
 }
 
+/**
+ * Whether `safe-npm setup`'s shims are installed, calling a safe-npm that still exists, and
+ * active in this shell (their directory first on PATH); and what a plain `npm` runs here.
+ */
 export function shimChecks(host: Pick<HostInfo, "env" | "shimDir">): Check[] {
   const dir = host.shimDir;
   const names = existsSync(dir) ? readdirSync(dir).filter((name) => isShim(join(dir, name))) : [];

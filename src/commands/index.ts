@@ -84,7 +84,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     return init(host, project, out);
   }
   const found = settingsFiles(host, project, options.config, out);
-  const store = trustStorePath(host.env, host.home);
+  const store = trustStorePath(host.env, host.home, project.root);
   timing.mark("project, settings files");
   if (target.kind === "trust" || target.kind === "untrust") {
     const { trustCommand, untrustCommand } = await import("./trust.js");

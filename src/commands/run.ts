@@ -20,6 +20,7 @@ import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import { type HostInfo, resolveTool } from "../host/host.js";
 import { type Project, workingDirEntries } from "../host/project.js";
+import { requireOwnCache } from "../host/projectplace.js";
 import { requireNode, requirePrepared, resolveTools, toolchainInput } from "../host/toolchain.js";
 import type { AllowEntry } from "../network/allowlist.js";
 import type { RegistryHook } from "../network/gateway-hook.js";
@@ -141,10 +142,13 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
   // the persistent one (keyed by the path) would carry a cache poisoned by one scaffolder run
   // into the next run there, and into a project later made at that path.
   const scratch = project.reason === "working directory";
+  // What safe-npm trusts later (journals, homes, their records) never lies where this run writes.
+  const cacheBase = requireOwnCache(host.ownCache, project.root);
+  if (host.ownCache.notice !== null) out.stderr(`safe-npm: ${host.ownCache.notice}\n`);
   const privateHome = scratch
-    ? scratchHome(host.cacheHome, options.dryRun)
+    ? scratchHome(cacheBase, options.dryRun)
     : privateHomeDir(
-        host.cacheHome,
+        cacheBase,
         project.root,
         createHash("sha256").update(project.root).digest("hex").slice(0, 12),
       );
@@ -209,8 +213,8 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
   };
   if (scratch) {
     // Exclusive: never an existing directory (or a link) of that name.
-    mkdirSync(join(host.cacheHome, "safe-npm"), { recursive: true, mode: 0o700 });
-    sweepScratchHomes(join(host.cacheHome, "safe-npm"), out);
+    mkdirSync(join(cacheBase, "safe-npm"), { recursive: true, mode: 0o700 });
+    sweepScratchHomes(join(cacheBase, "safe-npm"), out);
     mkdirSync(privateHome, { mode: 0o700 });
   }
   try {
@@ -266,7 +270,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
           install: request.cls === "install" && !publish,
           // The after-run check names the project's files: printed as escapes, never raw.
           report: (text) => out.stderr(printableLines(text)),
-          journal: join(host.cacheHome, "safe-npm", "runs"),
+          journal: join(cacheBase, "safe-npm", "runs"),
           ...(onReady ? { onReady } : {}),
           ...(scratch ? { topLevel: recordTopLevel(project.root) } : {}),
           timing,

@@ -17,7 +17,7 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "no
 import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
-import { PATH_LEVELS, projectPlace } from "./projectplace.js";
+import { type OwnCache, ownCache, PATH_LEVELS, projectPlace } from "./projectplace.js";
 import { isShim, shimDir } from "./shims.js";
 
 /** Where the sandbox carries its marker; see `readSandboxMarker`. */
@@ -40,7 +40,10 @@ export interface HostInfo {
   user: string;
   /** Real path of the working directory. */
   cwd: string;
+  /** `$XDG_CACHE_HOME` (default `~/.cache`): the user's caches (shared caches, corepack). */
   cacheHome: string;
+  /** Where safe-npm's own cache lives: cacheHome unless that lies in a project (projectplace.ts). */
+  ownCache: OwnCache;
   /**
    * PATH's absolute directories without safe-npm's shim directory: tools are looked up here, so
    * a shim is never taken for the tool it stands for, nor any directory a sandbox may have
@@ -152,6 +155,7 @@ export function gatherHost(
     user: env.USER ?? info.username,
     cwd: realpathOr(cwd),
     cacheHome,
+    ownCache: ownCache(cacheHome, home),
     pathDirs,
     skippedPathDirs,
     shimDir: shims,

@@ -109,6 +109,7 @@ export function fakeHost(overrides: Partial<HostInfo> = {}): HostInfo {
     user: "alice",
     cwd: CWD,
     cacheHome: CACHE_HOME,
+    ownCache: { home: CACHE_HOME, notice: null, problem: null },
     pathDirs: [...HOST_PATH_DIRS],
     skippedPathDirs: [],
     shimDir: `${HOME}/.local/share/safe-npm/shims`,
