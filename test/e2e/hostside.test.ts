@@ -257,22 +257,23 @@ console.log("journals found: " + found);
     async () => {
       const run1 = await world.run(["exec", "--", "node", "plant.cjs"]);
       expect(run1.exitCode, run1.stderr).toBe(0);
-      // Said, with the fix: the cache is elsewhere.
-      expect(run1.stderr).toContain("set XDG_CACHE_HOME outside any project");
+      const run2 = await world.run(["exec", "--", "true"]);
+      // What a shell prompt does next; its exit status is not the point.
+      spawnSync("git", ["status"], { cwd: world.project, stdio: "ignore" });
+      // The attack: the real .git relinked to the planted git dir, its fsmonitor run by git.
+      expect(existsSync(pwned), run2.stderr).toBe(false);
+      expect(lstatSync(join(world.project, ".git")).isDirectory()).toBe(true);
+      expect(existsSync(join(world.project, ".git.quarantined-by-safe-npm"))).toBe(false);
+      expect(run2.exitCode, run2.stderr).toBe(0);
+      // Why: the journal was never where the run could find it; the cache is elsewhere, said.
       expect(run1.stdout).toContain("journals found: 0");
+      expect(run1.stderr).toContain("set XDG_CACHE_HOME outside any project");
       expect(existsSync(join(cacheInProject, "safe-npm"))).toBe(false);
       // The project's private home and its record, in ~/.cache.
       expect(readdirSync(join(world.home, ".cache", "safe-npm", "homes")).sort()).toEqual([
         expect.stringMatching(/^app-[0-9a-f]+$/),
         expect.stringMatching(/^app-[0-9a-f]+\.json$/),
       ]);
-
-      const run2 = await world.run(["exec", "--", "true"]);
-      expect(run2.exitCode, run2.stderr).toBe(0);
-      expect(lstatSync(join(world.project, ".git")).isDirectory()).toBe(true);
-      expect(existsSync(join(world.project, ".git.quarantined-by-safe-npm"))).toBe(false);
-      world.gitStatus();
-      expect(existsSync(pwned)).toBe(false);
     },
     TIMEOUT,
   );
