@@ -655,7 +655,15 @@ async function homesCheck(host: HostInfo): Promise<Check> {
  * runs or binds (host/projectplace.ts): named, so a tool missing for that reason is explained.
  */
 export function pathCheck(host: Pick<HostInfo, "skippedPathDirs">): Check[] {
-  if (host.skippedPathDirs.length === 0) return [];
+  if (host.skippedPathDirs.length === 0) {
+    return [
+      {
+        name: "PATH in projects",
+        ok: true,
+        detail: "no PATH entry lies in a node_modules or a project",
+      },
+    ];
+  }
   return [
     {
       name: "PATH in projects",

@@ -148,6 +148,7 @@ describe.skipIf(unavailable !== "")("safe-npm doctor", () => {
       "private homes",
       "shims",
       "plain npm",
+      "PATH in projects",
       "port forwarding",
     ]);
     expect(doc.checks.every((c) => c.ok)).toBe(true);
