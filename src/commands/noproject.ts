@@ -7,7 +7,8 @@
  * - `host`: the real tool on the host, started from `/` so that no `.npmrc`, `.yarnrc.yml` or
  *   `package.json` of the current directory is read (a planted `.npmrc` could name a `browser` or
  *   `viewer` for `npm help`, or a registry that receives `npm login`'s password). Only commands
- *   that run no package's code: versions, help, registry queries, config reads, the account.
+ *   that run no package's code: versions, help, registry queries, config reads, the account —
+ *   and only with flags from HOST_FLAGS (any other goes to the sandbox).
  * - `here`: no project above: the current directory becomes the project (scaffolders: `npx`,
  *   `npm exec|init|create`, `pnpm dlx|create`, `yarn create|dlx`, `bunx`, `bun create|x|init`).
  * - `refuse`: global installs (they write the global prefix, where the host's commands live, and
