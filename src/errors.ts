@@ -7,6 +7,7 @@ export type ErrorCode =
   | "NO_PROJECT"
   | "PROJECT_CONTAINS_HOME"
   | "UNSAFE_WORKING_DIR"
+  | "UNSAFE_CACHE_DIR"
   | "INTERRUPTED_RUN"
   | "NO_BWRAP"
   | "BWRAP_FAILED"

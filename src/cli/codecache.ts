@@ -138,6 +138,10 @@ export function readCodeCache(dir: string, name: string, uid: number): Buffer | 
 export function writeCodeCache(dir: string, name: string, data: Buffer, uid: number): void {
   const temp = join(dir, `.${name}.${process.pid}.tmp`);
   try {
+    // Nothing is made in a project: judged by the nearest directory that exists already.
+    let existing = dir;
+    while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+    if (mayBeInProject(existing)) return;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const dirStats = lstatSync(dir);
     if (!dirStats.isDirectory() || !trusted(dirStats, uid) || mayBeInProject(dir)) return;

@@ -203,6 +203,7 @@ export async function doctor(
   checks.push(await homesCheck(host));
   if (project !== null) checks.push(await storeCheck(host, project));
   checks.push(...shimChecks(host));
+  checks.push(...pathCheck(host));
   checks.push(portsCheck(host, settings.resolved, options));
 
   out.stdout(formatChecks(checks, json, !json && out.stderrIsTty && process.stdout.isTTY === true));
@@ -626,8 +627,17 @@ async function registriesCheck(
 /** How many private homes there are and what they take. */
 async function homesCheck(host: HostInfo): Promise<Check> {
   const { formatSize, homesDir, listHomes } = await import("./homes.js");
-  const dir = homesDir(host.cacheHome);
+  if (host.ownCache.problem !== null) {
+    return {
+      name: "private homes",
+      ok: false,
+      detail: host.ownCache.problem,
+      fix: "set XDG_CACHE_HOME to a directory outside any project",
+    };
+  }
+  const dir = homesDir(host.ownCache.home);
   const homes = listHomes(dir);
+  const moved = host.ownCache.notice === null ? "" : ` (${host.ownCache.notice})`;
   const bytes = homes.reduce((sum, h) => sum + h.bytes, 0);
   const missing = homes.filter((h) => h.projectExists === false).length;
   const atLeast = homes.some((h) => h.unreadable.length > 0) ? "at least " : "";
@@ -636,8 +646,8 @@ async function homesCheck(host: HostInfo): Promise<Check> {
     ok: true,
     detail:
       homes.length === 0
-        ? `none yet in ${dir}`
-        : `${homes.length} in ${dir}, ${atLeast}${formatSize(bytes)} in total${missing === 0 ? "" : `, ${missing} of missing projects`} (\`safe-npm homes\` lists them, \`safe-npm homes prune\` removes those of missing projects)`,
+        ? `none yet in ${dir}${moved}`
+        : `${homes.length} in ${dir}, ${atLeast}${formatSize(bytes)} in total${missing === 0 ? "" : `, ${missing} of missing projects`} (\`safe-npm homes\` lists them, \`safe-npm homes prune\` removes those of missing projects)${moved}`,
   };
 }
 
@@ -648,7 +658,7 @@ async function homesCheck(host: HostInfo): Promise<Check> {
 async function storeCheck(host: HostInfo, project: Project): Promise<Check> {
   const { homesDir } = await import("./homes.js");
   const { linkObstacle } = await import("../sandbox/linkedstore.js");
-  const obstacle = linkObstacle(homesDir(host.cacheHome), project.root);
+  const obstacle = linkObstacle(homesDir(host.ownCache.home), project.root);
   return {
     name: "pnpm and bun stores",
     ok: true,
@@ -657,6 +667,29 @@ async function storeCheck(host: HostInfo, project: Project): Promise<Check> {
         ? "hard-linked: for an install the store moves into node_modules and back after"
         : `copied, not hard-linked (slower for many files): ${obstacle}; an XDG_CACHE_HOME on the project's filesystem lets them link`,
   };
+}
+
+/**
+ * PATH entries in a node_modules or a project, which safe-npm does not search for the tools it
+ * runs or binds (host/projectplace.ts): named, so a tool missing for that reason is explained.
+ */
+export function pathCheck(host: Pick<HostInfo, "skippedPathDirs">): Check[] {
+  if (host.skippedPathDirs.length === 0) {
+    return [
+      {
+        name: "PATH in projects",
+        ok: true,
+        detail: "no PATH entry lies in a node_modules or a project",
+      },
+    ];
+  }
+  return [
+    {
+      name: "PATH in projects",
+      ok: true,
+      detail: `not searched for tools (a sandboxed run may have written them): ${host.skippedPathDirs.map((s) => s.why).join("; ")}`,
+    },
+  ];
 }
 
 /**

@@ -14,6 +14,7 @@ import { isAbsolute, join } from "node:path";
 import { printable } from "../cli/output.js";
 import { EXIT_SAFE_NPM_FAILURE } from "../errors.js";
 import type { HostInfo } from "../host/host.js";
+import { requireOwnCache } from "../host/projectplace.js";
 import { storeLockPath } from "../sandbox/linkedstore.js";
 import { type HomeRecord, homeRecordPath } from "../sandbox/privatehome.js";
 import { removeTree, treeSize } from "../sandbox/tree.js";
@@ -36,7 +37,7 @@ export interface HomeEntry {
   unreadable: string[];
 }
 
-/** `$XDG_CACHE_HOME/safe-npm/homes`, where policy.ts's privateHomeDir puts each home. */
+/** `$XDG_CACHE_HOME/safe-npm/homes` (host.ownCache), where policy.ts's privateHomeDir puts each home. */
 export function homesDir(cacheHome: string): string {
   return join(cacheHome, "safe-npm", "homes");
 }
@@ -254,7 +255,8 @@ function homeJson(home: HomeEntry): Record<string, unknown> {
 }
 
 export function homesCommand(host: HostInfo, target: HomesAction, out: Output): number {
-  const dir = homesDir(host.cacheHome);
+  // Pruning deletes what each record names: never from records a sandbox could have written.
+  const dir = homesDir(requireOwnCache(host.ownCache, null));
   const now = Date.now();
   const homes = listHomes(dir);
   if (target.action === "list") {

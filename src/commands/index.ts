@@ -68,7 +68,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     const tool = target.kind === "tool" ? target.tool : null;
     const how = handling(tool, target.args, project !== null);
     if (how.kind === "host" || how.kind === "refuse") {
-      return outside(host, tool ?? "npm", target.args, how, options, out);
+      return outside(host, tool ?? "npm", target.args, how, options, out, project?.root ?? null);
     }
     if (how.kind === "here")
       project = workingDirProject(host.cwd, {
@@ -84,7 +84,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
     return init(host, project, out);
   }
   const found = settingsFiles(host, project, options.config, out);
-  const store = trustStorePath(host.env, host.home);
+  const store = trustStorePath(host.env, host.home, project.root);
   timing.mark("project, settings files");
   if (target.kind === "trust" || target.kind === "untrust") {
     const { trustCommand, untrustCommand } = await import("./trust.js");
@@ -104,6 +104,7 @@ function outside(
   how: Extract<Handling, { kind: "host" | "refuse" }>,
   options: RunOptions,
   out: Output,
+  projectRoot: string | null,
 ): Promise<number> {
   if (how.kind === "refuse") {
     const real = resolveTool(tool, host)?.bin ?? tool;
@@ -121,7 +122,13 @@ function outside(
   if (!options.quiet && !options.dryRun && out.stderrIsTty) {
     out.dim(`safe-npm ▸ ${[tool, ...args].join(" ")} · on the host: runs no package's code\n`);
   }
-  return hostRun(host, tool, args, options.dryRun, out);
+  return hostRun(
+    host,
+    tool,
+    args,
+    { dryRun: options.dryRun, verbose: options.verbose, projectRoot },
+    out,
+  );
 }
 
 /** The settings files that apply here; those skipped are named on stderr. */

@@ -7,7 +7,8 @@
  * - `host`: the real tool on the host, started from `/` so that no `.npmrc`, `.yarnrc.yml` or
  *   `package.json` of the current directory is read (a planted `.npmrc` could name a `browser` or
  *   `viewer` for `npm help`, or a registry that receives `npm login`'s password). Only commands
- *   that run no package's code: versions, help, registry queries, config reads, the account.
+ *   that run no package's code: versions, help, registry queries, config reads, the account —
+ *   and only with flags from HOST_FLAGS (any other goes to the sandbox).
  * - `here`: no project above: the current directory becomes the project (scaffolders: `npx`,
  *   `npm exec|init|create`, `pnpm dlx|create`, `yarn create|dlx`, `bunx`, `bun create|x|init`).
  * - `refuse`: global installs (they write the global prefix, where the host's commands live, and
@@ -183,14 +184,58 @@ export function handling(
 ): Handling {
   const found = handlingOf(tool, args, hasProject);
   // Started from `/` the host run reads no project's config, unless a flag points it at one: a
-  // planted `.npmrc` there could send a host variable's expansion to its registry.
-  return found.kind === "host" && args.some((a) => CONFIG_FLAGS.test(a))
+  // planted `.npmrc` there could send a host variable's expansion to its registry. npm's option
+  // parser (nopt) takes any unambiguous prefix of a key (`--userc` is `--userconfig`) and the
+  // other managers parse their own way, so no list of bad flags is complete: a host run carries
+  // only flags known to name no file, program or directory; any other goes to the sandbox.
+  return found.kind === "host" && !args.every((a) => !a.startsWith("-") || hostFlag(tool, a))
     ? { kind: "sandbox" }
     : found;
 }
 
-/** Flags that make a manager read config (or a project) from another place than its start. */
-const CONFIG_FLAGS = /^(--prefix|--userconfig|--globalconfig|-C|--dir|--cwd)(=.*)?$/;
+/**
+ * Flags a host run may carry, exactly as spelled (no abbreviation, no `--no-` form): output,
+ * verbosity, and values that name no file — the registry, a scope, a one-time password, a depth.
+ * `--browser`, `--viewer`, `--editor`, `--userconfig`, `--prefix`, `--cafile` and their kin are
+ * not here: they name a program or a file the host run would use.
+ */
+const HOST_FLAGS_COMMON = ["--version", "-v", "-V", "--help", "-h", "--json", "--silent", "-s"];
+const HOST_FLAGS: Readonly<
+  Record<string, { bool: ReadonlySet<string>; value: ReadonlySet<string> }>
+> = {
+  npm: {
+    bool: new Set([
+      ...HOST_FLAGS_COMMON,
+      ..."--long -l --parseable -p --global -g --offline --prefer-offline --prefer-online --all -a --quiet -q --verbose -d --dry-run --force -f --read-only --no-color".split(
+        " ",
+      ),
+    ]),
+    value: new Set(
+      "--registry --scope --otp --auth-type --depth --loglevel --location --color --searchlimit --cidr".split(
+        " ",
+      ),
+    ),
+  },
+  pnpm: {
+    bool: new Set([
+      ...HOST_FLAGS_COMMON,
+      ..."--long --parseable --global -g --recursive -r".split(" "),
+    ]),
+    value: new Set("--registry --depth --loglevel --otp".split(" ")),
+  },
+  yarn: { bool: new Set([...HOST_FLAGS_COMMON, "--verbose"]), value: new Set(["--registry"]) },
+  bun: { bool: new Set(HOST_FLAGS_COMMON), value: new Set() },
+};
+
+/** `flag` is on the host list of `tool`'s manager (`--flag` alone, or `--flag=value` for a value flag). */
+function hostFlag(tool: string | null, flag: string): boolean {
+  const list = HOST_FLAGS[tool === null ? "npm" : managerOf(tool)];
+  if (list === undefined) return false;
+  if (list.bool.has(flag)) return true;
+  const eq = flag.indexOf("=");
+  // `--registry value` leaves the value as its own word, which is no flag.
+  return list.value.has(eq === -1 ? flag : flag.slice(0, eq));
+}
 
 function handlingOf(tool: string | null, args: readonly string[], hasProject: boolean): Handling {
   const manager = tool === null ? "npm" : managerOf(tool);

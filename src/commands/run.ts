@@ -10,15 +10,17 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
+  realpathSync,
   rmSync,
   statSync,
 } from "node:fs";
-import { basename, isAbsolute, join, relative } from "node:path";
+import { basename, delimiter, isAbsolute, join, relative } from "node:path";
 import { printableLines } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import { type HostInfo, resolveTool } from "../host/host.js";
 import { type Project, workingDirEntries } from "../host/project.js";
+import { requireOwnCache } from "../host/projectplace.js";
 import {
   requireNode,
   requirePrepared,
@@ -161,10 +163,13 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
   // the persistent one (keyed by the path) would carry a cache poisoned by one scaffolder run
   // into the next run there, and into a project later made at that path.
   const scratch = project.reason === "working directory";
+  // What safe-npm trusts later (journals, homes, their records) never lies where this run writes.
+  const cacheBase = requireOwnCache(host.ownCache, project.root);
+  if (host.ownCache.notice !== null) out.stderr(`safe-npm: ${host.ownCache.notice}\n`);
   const privateHome = scratch
-    ? scratchHome(host.cacheHome, options.dryRun)
+    ? scratchHome(cacheBase, options.dryRun)
     : privateHomeDir(
-        host.cacheHome,
+        cacheBase,
         project.root,
         createHash("sha256").update(project.root).digest("hex").slice(0, 12),
       );
@@ -250,8 +255,8 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
   };
   if (scratch) {
     // Exclusive: never an existing directory (or a link) of that name.
-    mkdirSync(join(host.cacheHome, "safe-npm"), { recursive: true, mode: 0o700 });
-    sweepScratchHomes(join(host.cacheHome, "safe-npm"), out);
+    mkdirSync(join(cacheBase, "safe-npm"), { recursive: true, mode: 0o700 });
+    sweepScratchHomes(join(cacheBase, "safe-npm"), out);
     mkdirSync(privateHome, { mode: 0o700 });
   }
   try {
@@ -323,7 +328,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
           install: request.cls === "install" && !publish,
           // The after-run check names the project's files: printed as escapes, never raw.
           report: (text) => out.stderr(printableLines(text)),
-          journal: join(host.cacheHome, "safe-npm", "runs"),
+          journal: join(cacheBase, "safe-npm", "runs"),
           afterSandbox: moveBack,
           ...(onReady ? { onReady } : {}),
           ...(scratch ? { topLevel: recordTopLevel(project.root) } : {}),
@@ -490,23 +495,56 @@ export async function hostRun(
   host: HostInfo,
   tool: string,
   args: readonly string[],
-  dryRun: boolean,
+  options: { dryRun: boolean; verbose: boolean; projectRoot: string | null },
   out: Output,
 ): Promise<number> {
-  const real = resolveTool(tool, host);
+  // The tool and what it starts by name (npm's `#!/usr/bin/env node`) come from PATH without the
+  // directories a sandbox may have written (host.skippedPathDirs), nor any in this project.
+  const inProject = (dir: string): boolean => {
+    if (options.projectRoot === null) return false;
+    const rel = relative(options.projectRoot, realpathOr(dir));
+    return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+  };
+  const skipped = [
+    ...host.skippedPathDirs,
+    ...host.pathDirs
+      .filter(inProject)
+      .map((dir) => ({ dir, why: `${dir} is in the project ${options.projectRoot}` })),
+  ];
+  const dirs = host.pathDirs.filter((dir) => !inProject(dir));
+  const real = resolveTool(tool, { ...host, pathDirs: dirs });
   if (real === null) {
     throw new SafeNpmError("NO_PACKAGE_MANAGER", `${tool} was not found on PATH`, {
-      hint: `install ${tool}, or make sure its directory is on PATH`,
+      hint:
+        skipped.length > 0
+          ? `install ${tool} outside any project (PATH entries in a node_modules or a project are not used for commands on the host: ${skipped.map((s) => s.dir).join(", ")})`
+          : `install ${tool}, or make sure its directory is on PATH`,
     });
   }
+  if (options.verbose || options.dryRun) {
+    for (const { why } of skipped) {
+      out.stderr(
+        `safe-npm: PATH entry not used on the host: ${why} (a sandbox may have written it)\n`,
+      );
+    }
+  }
   const command = [real.bin, ...args];
-  if (dryRun) {
+  if (options.dryRun) {
     out.stdout(
       `runs no package's code: would run ${command.map(shellQuote).join(" ")} on the host, from /\n`,
     );
     return 0;
   }
-  return (await runDirect(command, "/")).exitCode;
+  const env = { ...host.env, PATH: dirs.join(delimiter) };
+  return (await runDirect(command, "/", env)).exitCode;
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /**

@@ -20,6 +20,7 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "no
 import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
+import { type OwnCache, ownCache, PATH_LEVELS, projectPlace } from "./projectplace.js";
 import { isShim, shimDir } from "./shims.js";
 
 /** Where the sandbox carries its marker; see `readSandboxMarker`. */
@@ -42,12 +43,22 @@ export interface HostInfo {
   user: string;
   /** Real path of the working directory. */
   cwd: string;
+  /** `$XDG_CACHE_HOME` (default `~/.cache`): the user's caches (shared caches, corepack). */
   cacheHome: string;
+  /** Where safe-npm's own cache lives: cacheHome unless that lies in a project (projectplace.ts). */
+  ownCache: OwnCache;
   /**
    * PATH's absolute directories without safe-npm's shim directory: tools are looked up here, so
-   * a shim is never taken for the tool it stands for. The raw PATH is `env.PATH`.
+   * a shim is never taken for the tool it stands for, nor any directory a sandbox may have
+   * written (`skippedPathDirs`). The raw PATH is `env.PATH`.
    */
   pathDirs: readonly string[];
+  /**
+   * PATH directories left out because they lie in a `node_modules` or a project
+   * (host/projectplace.ts): a bin planted there by a sandboxed run would otherwise become the
+   * real tool that host commands run. Each with the reason, for doctor and --verbose.
+   */
+  skippedPathDirs: readonly { dir: string; why: string }[];
   /** Where `safe-npm setup` puts its shims (host/shims.ts), whether or not it ran. */
   shimDir: string;
   /** `bwrap` found on PATH, or null. */
@@ -113,6 +124,7 @@ export function gatherHost(
   const shims = shimDir(env, home);
   const shimsReal = existsSync(shims) ? realpathOr(shims) : null;
   // The shim directory, however spelled (`…/shims/`, a link to it), is never searched for tools.
+  const skippedPathDirs: { dir: string; why: string }[] = [];
   const pathDirs = (env.PATH ?? "")
     .split(delimiter)
     .filter(
@@ -120,7 +132,12 @@ export function gatherHost(
         isAbsolute(d) &&
         resolve(d) !== resolve(shims) &&
         (shimsReal === null || realpathOr(d) !== shimsReal),
-    );
+    )
+    .filter((dir) => {
+      const why = projectPlace(dir, home, PATH_LEVELS);
+      if (why !== null) skippedPathDirs.push({ dir, why });
+      return why === null;
+    });
   const rootDirs: Record<string, string | null> = {};
   for (const dir of ROOT_DIRS) {
     try {
@@ -141,14 +158,13 @@ export function gatherHost(
     user: env.USER ?? info.username,
     cwd: realpathOr(cwd),
     cacheHome,
+    ownCache: ownCache(cacheHome, home),
     pathDirs,
+    skippedPathDirs,
     shimDir: shims,
     // Never from a node_modules/.bin on PATH (a bare `npm run` puts the project's first): bwrap
-    // runs on the host, outside the sandbox.
-    bwrap: which(
-      "bwrap",
-      pathDirs.filter((dir) => !dir.split(sep).includes("node_modules")),
-    ),
+    // runs on the host, outside the sandbox. pathDirs has none left, even spelled through a link.
+    bwrap: which("bwrap", pathDirs),
     rootDirs,
     resolvConf: resolvConfTarget(),
     userNpmrc: readOrNull(userConfigPath(env, home)),

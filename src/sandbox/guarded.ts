@@ -5,7 +5,14 @@
  */
 
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import type { Timing } from "../timing.js";
@@ -166,6 +173,14 @@ export function recoverInterrupted(
   } catch {
     return;
   }
+  // Only a directory of this user's that no one else can write: its journals are obeyed.
+  const dirStat = lstatSync(journal, { throwIfNoEntry: false });
+  if (dirStat === undefined || !ownedPrivately(dirStat)) {
+    report(
+      `safe-npm: ignoring the run journals in ${journal}: not a directory of yours that only you can write\n`,
+    );
+    return;
+  }
   const prefix = `${journalPrefix(root)}-`;
   let scaffold = false;
   for (const name of names) {
@@ -177,6 +192,8 @@ export function recoverInterrupted(
     if (startTime(Number(match[1])) === match[2]) continue;
     const file = join(journal, name);
     try {
+      const fileStat = lstatSync(file);
+      if (!fileStat.isFile() || !ownedPrivately(fileStat)) throw new Error("not a file of yours");
       const data = JSON.parse(readFileSync(file, "utf8")) as {
         root: string;
         install: boolean;
@@ -185,6 +202,9 @@ export function recoverInterrupted(
         topLevel?: { names: string[]; links: [string, string][] };
       };
       if (data.root !== root) continue;
+      if (data.topLevel !== undefined && !validTopLevel(data.topLevel)) {
+        throw new Error("its top-level record names an entry outside the project's top level");
+      }
       report(
         `safe-npm: an earlier run in ${root} was killed before its after-run check; checking the project against the snapshot it took\n`,
       );
@@ -192,11 +212,14 @@ export function recoverInterrupted(
       const findings = check(root, stored, { ...options, install: data.install });
       for (const finding of findings) report(describeFinding(finding));
       if (data.topLevel !== undefined) {
-        const lines = settleTopLevel({
-          root,
-          names: new Set(data.topLevel.names),
-          links: new Map(data.topLevel.links),
-        });
+        const lines = settleTopLevel(
+          {
+            root,
+            names: new Set(data.topLevel.names),
+            links: new Map(data.topLevel.links),
+          },
+          true,
+        );
         for (const line of lines) report(line);
         scaffold = true;
       }
@@ -213,6 +236,35 @@ export function recoverInterrupted(
       { hint: "run the command again" },
     );
   }
+}
+
+/** Owned by this user and writable by no one else. */
+function ownedPrivately(st: { uid: number; mode: number }): boolean {
+  return st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
+}
+
+/** Names directly in the root (no `/`, `.`, `..`), each link with a string target. */
+function validTopLevel(top: { names: unknown; links: unknown }): boolean {
+  const name = (n: unknown): n is string =>
+    typeof n === "string" &&
+    n !== "" &&
+    n !== "." &&
+    n !== ".." &&
+    !n.includes("/") &&
+    !n.includes("\0");
+  const names = top.names;
+  if (!Array.isArray(names) || !names.every(name)) return false;
+  return (
+    Array.isArray(top.links) &&
+    top.links.every(
+      (l: unknown) =>
+        Array.isArray(l) &&
+        l.length === 2 &&
+        name(l[0]) &&
+        typeof l[1] === "string" &&
+        names.includes(l[0]),
+    )
+  );
 }
 
 /**

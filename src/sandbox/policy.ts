@@ -2,7 +2,7 @@
  * PURE: turns host facts, the project and the request into a Policy — plain data saying what the
  * sandbox contains. Nothing here reads the host; unit tests build inputs by hand.
  */
-import { basename, dirname, join, relative, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import type { HostInfo, NpmGlobalConfig, ResolvedTool, SandboxMarker } from "../host/host.js";
 import { MARKER_PATH } from "../host/host.js";
 import type { Project } from "../host/project.js";
@@ -570,7 +570,13 @@ function buildEnv(
 
   // PATH: when run from a package.json script, the node_modules/.bin chain the package manager
   // put in front (only directories the sandbox can see); then the toolchain; then the system.
-  const scriptDirs = fromScript ? host.pathDirs.filter((d) => visible(d) && !isSystemPath(d)) : [];
+  // From the raw PATH: host.pathDirs leaves out node_modules/.bin (a tool planted there must not
+  // become the host's), but inside the sandbox the chain is what the script expects.
+  const scriptDirs = fromScript
+    ? (host.env.PATH ?? "")
+        .split(":")
+        .filter((d) => isAbsolute(d) && visible(d) && !isSystemPath(d))
+    : [];
   const toolDirs = [input.node, ...input.tools]
     .map((t) => dirname(t.bin))
     .filter((d) => visible(d));

@@ -60,9 +60,10 @@ export function plantedNames(before: ReadonlySet<string>, after: readonly string
 
 /**
  * Moves aside what the run planted and restores the links it removed or changed; never
- * follows a link (rename, readlink and symlink act on the link itself). Returns the report lines.
+ * follows a link (rename, readlink and symlink act on the link itself). `recovered`: `before`
+ * comes from a journal, and only a link or nothing is replaced by a link. Returns the report lines.
  */
-export function settleTopLevel(before: TopLevel): string[] {
+export function settleTopLevel(before: TopLevel, recovered = false): string[] {
   const { root } = before;
   const lines: string[] = [];
   let after: string[];
@@ -94,6 +95,15 @@ export function settleTopLevel(before: TopLevel): string[] {
       } catch {}
     }
     if (now === target) continue;
+    // From an earlier run's journal (recovered): a file or directory there is never moved aside
+    // for a link — the journal is data on disk, and a `.git` replaced by a link to a planted git
+    // dir would run its config on the host's next `git status`.
+    if (recovered && st !== undefined && !st.isSymbolicLink()) {
+      lines.push(
+        `safe-npm: ${path} is not the link ${path} -> ${target} that an interrupted run's journal names; left as it is: check it\n`,
+      );
+      continue;
+    }
     try {
       const moved = st === undefined ? null : quarantine(path);
       symlinkSync(target, path);

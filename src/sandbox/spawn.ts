@@ -193,10 +193,14 @@ export function spawnHelper(file: string, args: readonly string[]): ChildProcess
 }
 
 /** Already inside a sandbox: run the command directly, same stdio, same environment. */
-export async function runDirect(command: readonly string[], cwd: string): Promise<SandboxOutcome> {
+export async function runDirect(
+  command: readonly string[],
+  cwd: string,
+  env?: Readonly<Record<string, string | undefined>>,
+): Promise<SandboxOutcome> {
   const [file, ...args] = command;
   if (file === undefined) throw new SafeNpmError("USAGE", "no command to run");
-  const child = spawn(file, args, { stdio: "inherit", cwd });
+  const child = spawn(file, args, { stdio: "inherit", cwd, ...(env === undefined ? {} : { env }) });
   const forwarding = relaySignals(child);
   try {
     const { code, signal } = await waitForExit(child);

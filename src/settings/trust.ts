@@ -11,8 +11,9 @@ import {
   renameSync,
   writeFileSync,
 } from "node:fs";
-import { basename, dirname, isAbsolute, join } from "node:path";
+import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { SafeNpmError } from "../errors.js";
+import { projectPlace } from "../host/projectplace.js";
 import { PLANTED_HINT } from "../sandbox/safepath.js";
 
 interface TrustEntry {
@@ -29,12 +30,44 @@ interface TrustFile {
 export function trustStorePath(
   env: Readonly<Record<string, string | undefined>>,
   home: string,
+  projectRoot: string | null = null,
 ): string {
   const base =
     env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)
       ? env.XDG_STATE_HOME
       : join(home, ".local", "state");
-  return join(base, "safe-npm", "trust.json");
+  // A store a sandboxed run can write would trust whatever `.sandboxrc` it planted: with
+  // XDG_STATE_HOME in a project (`$PWD/.state` in CI) the store is `~/.local/state`'s.
+  const usual = join(base, "safe-npm");
+  const fallback = join(home, ".local", "state", "safe-npm");
+  for (const dir of usual === fallback ? [usual] : [usual, fallback]) {
+    if (projectPlace(dir, home) === null && !inside(dir, projectRoot))
+      return join(dir, "trust.json");
+  }
+  throw new SafeNpmError(
+    "UNSAFE_CACHE_DIR",
+    `the trust store ${join(usual, "trust.json")} lies where a sandboxed run may write (${projectPlace(usual, home) ?? `in the project ${projectRoot}`}), and so does ${join(fallback, "trust.json")}: a run could trust its own settings file`,
+    { hint: "set XDG_STATE_HOME to a directory outside any project and run again" },
+  );
+}
+
+/** `dir` (resolved as far as it exists) lies in `root`. */
+function inside(dir: string, root: string | null): boolean {
+  if (root === null) return false;
+  let at = dir;
+  let tail = "";
+  for (;;) {
+    try {
+      at = join(realpathSync(at), tail);
+      break;
+    } catch {
+      if (dirname(at) === at) break;
+      tail = join(basename(at), tail);
+      at = dirname(at);
+    }
+  }
+  const rel = relative(root, at);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
 export function contentHash(content: string): string {

@@ -153,6 +153,7 @@ describe.skipIf(unavailable !== "")("safe-npm doctor", () => {
       "pnpm and bun stores",
       "shims",
       "plain npm",
+      "PATH in projects",
       "port forwarding",
     ]);
     expect(doc.checks.every((c) => c.ok)).toBe(true);

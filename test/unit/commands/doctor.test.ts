@@ -280,3 +280,26 @@ describe("the shims lines", () => {
     expect(gone).toMatchObject({ ok: false, detail: expect.stringContaining("no longer exist") });
   });
 });
+
+describe("doctor's PATH line", () => {
+  it("names the PATH entries left out, and says when there are none", async () => {
+    const { pathCheck } = await import("../../../src/commands/doctor.js");
+    expect(pathCheck({ skippedPathDirs: [] })).toEqual([
+      {
+        name: "PATH in projects",
+        ok: true,
+        detail: "no PATH entry lies in a node_modules or a project",
+      },
+    ]);
+    const [check] = pathCheck({
+      skippedPathDirs: [
+        {
+          dir: "/p4/node_modules/.bin",
+          why: "/p4/node_modules/.bin is inside a node_modules directory",
+        },
+      ],
+    });
+    expect(check?.ok).toBe(true);
+    expect(check?.detail).toContain("/p4/node_modules/.bin is inside a node_modules directory");
+  });
+});

@@ -73,7 +73,10 @@ describe("a home whose walk fails", () => {
   it("is named with its error in the list, the others measured, exit 125", () => {
     const bad = goneHome(`${BAD}a`);
     const good = goneHome("good");
-    const host = { cacheHome: cache } as HostInfo;
+    const host = {
+      cacheHome: cache,
+      ownCache: { home: cache, notice: null, problem: null },
+    } as HostInfo;
     const code = homesCommand(host, { action: "list", json: true }, out.output);
     expect(code).toBe(125);
     const doc = JSON.parse(out.text) as {
@@ -90,7 +93,10 @@ describe("a home whose walk fails", () => {
   it("is kept and named by prune, the others pruned, exit 125", () => {
     const bad = goneHome(`${BAD}a`);
     const good = goneHome("good");
-    const host = { cacheHome: cache } as HostInfo;
+    const host = {
+      cacheHome: cache,
+      ownCache: { home: cache, notice: null, problem: null },
+    } as HostInfo;
     const code = homesCommand(
       host,
       { action: "prune", olderThan: null, unrecorded: false, dryRun: false, json: false },

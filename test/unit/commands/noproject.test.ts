@@ -41,6 +41,33 @@ describe("commands without a project (the README's table)", () => {
     ["pnpm", ["view", "leftpad", "--dir=/tmp/pe"], "sandbox"],
     ["yarn", ["info", "leftpad", "--cwd", "/tmp/pe"], "sandbox"],
     ["yarn", ["--cwd=/tmp/pe", "--version"], "sandbox"],
+    // npm's option parser takes any unambiguous prefix of a key: only listed flags stay on the host.
+    ["npm", ["view", "create-evil", "name", "--userc=/tmp/a4/p7/.npmrc"], "sandbox"],
+    ["npm", ["view", "create-evil", "name", "--userc", "/tmp/a4/p7/.npmrc"], "sandbox"],
+    ["npm", ["view", "create-evil", "name", "--globalc=/tmp/a4/p7/npmrc"], "sandbox"],
+    ["npm", ["view", "x", "--pref=/tmp/pe"], "sandbox"],
+    ["npm", ["help", "install", "--viewer=browser", "--browser=/tmp/pe/x"], "sandbox"],
+    ["npm", ["whoami", "--cafile=/tmp/pe/ca"], "sandbox"],
+    ["npm", ["config", "get", "registry", "--userconfi=/tmp/pe/.npmrc"], "sandbox"],
+    ["npm", ["config", "set", "x", "y", "--glob=/tmp/pe"], "sandbox"],
+    ["npm", ["--js", "view", "x"], "sandbox"],
+    ["npm", ["view", "x", "--"], "sandbox"],
+    ["pnpm", ["view", "x", "--config.registry=http://127.0.0.1:1/"], "sandbox"],
+    ["yarn", ["info", "x", "--use-yarnrc", "/tmp/pe/.yarnrc"], "sandbox"],
+    ["bun", ["--version", "--config=/tmp/pe/bunfig.toml"], "sandbox"],
+    // The listed flags, as typed: on the host.
+    ["npm", ["view", "react", "version", "--json"], "host"],
+    ["npm", ["view", "react", "--registry", "https://r.example/"], "host"],
+    ["npm", ["view", "react", "--registry=https://r.example/", "--parseable", "--long"], "host"],
+    ["npm", ["ls", "-g", "--depth=0"], "host"],
+    ["npm", ["search", "react", "--searchlimit=5", "-p"], "host"],
+    ["npm", ["config", "list", "-l", "--json"], "host"],
+    ["npm", ["login", "--scope=@me", "--auth-type=web"], "host"],
+    ["npm", ["dist-tag", "add", "p@1.0.0", "beta", "--otp", "123456"], "host"],
+    ["pnpm", ["view", "react", "--json"], "host"],
+    ["pnpm", ["--version"], "host"],
+    ["yarn", ["info", "react", "--json"], "host"],
+    ["bun", ["--help"], "host"],
   ] as const)("%s %j → %s", (tool, args, kind) => {
     expect(handling(tool, args, false).kind).toBe(kind);
   });

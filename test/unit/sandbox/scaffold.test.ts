@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import {
+  chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readlinkSync,
@@ -14,6 +16,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SafeNpmError } from "../../../src/errors.js";
 import { recoverInterrupted } from "../../../src/sandbox/guarded.js";
+import { snapshot } from "../../../src/sandbox/integrity.js";
 import { plantedNames, recordTopLevel, settleTopLevel } from "../../../src/sandbox/scaffold.js";
 
 describe("what a run planted at the top of a working directory made the project", () => {
@@ -156,5 +159,71 @@ describe("a scaffolder run killed before its after-run step", () => {
         () => {},
       ),
     ).not.toThrow();
+  });
+});
+
+describe("a journal is data: what it may make the next run do", () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+  const running = { skip: [], running: { version: "0", dist: "/nonexistent" } };
+
+  function layout(): { root: string; journal: string; write: (topLevel: unknown) => string } {
+    dir = mkdtempSync(join(tmpdir(), "safe-npm-journal-"));
+    const root = join(dir, "p6");
+    const journal = join(dir, "runs");
+    mkdirSync(join(root, ".git"), { recursive: true });
+    writeFileSync(join(root, ".git", "HEAD"), "ref: refs/heads/main\n");
+    mkdirSync(join(root, "node_modules", "foo", "lib", "deep", "g"), { recursive: true });
+    mkdirSync(journal, { mode: 0o700 });
+    const prefix = createHash("sha256").update(root).digest("hex").slice(0, 16);
+    // The snapshot the run took (the attack copies it from the run's own journal).
+    const before = snapshot(root, [], { skip: [] });
+    const entries = [...before.entries];
+    const write = (topLevel: unknown): string => {
+      const file = join(journal, `${prefix}-999999999-1.json`);
+      const data = { root, install: false, entries, watch: before.watch, topLevel };
+      writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
+      return file;
+    };
+    return { root, journal, write };
+  }
+
+  it("never replaces an existing .git directory with the link a journal names", () => {
+    const { root, journal, write } = layout();
+    const planted = join(root, "node_modules", "foo", "lib", "deep", "g");
+    write({ names: [".git", "node_modules"], links: [[".git", planted]] });
+    const lines: string[] = [];
+    expect(() => recoverInterrupted(root, journal, running, (l) => lines.push(l))).toThrow(
+      SafeNpmError,
+    );
+    expect(lstatSync(join(root, ".git")).isDirectory()).toBe(true);
+    expect(existsSync(join(root, ".git.quarantined-by-safe-npm"))).toBe(false);
+    expect(lines.join("")).toContain("left as it is");
+    // Control: the same journal restores a link that is gone (what it is for).
+    rmSync(join(root, ".git"), { recursive: true });
+    write({ names: [".git"], links: [[".git", "/real"]] });
+    expect(() => recoverInterrupted(root, journal, running, () => {})).toThrow(SafeNpmError);
+    expect(readlinkSync(join(root, ".git"))).toBe("/real");
+  });
+
+  it("refuses a journal whose links leave the top level, and journals others can write", () => {
+    const { root, journal, write } = layout();
+    const file = write({ names: ["../escape"], links: [["../escape", "/real"]] });
+    const lines: string[] = [];
+    recoverInterrupted(root, journal, running, (l) => lines.push(l));
+    expect(lstatSync(join(root, "..", "escape"), { throwIfNoEntry: false })).toBeUndefined();
+    expect(lines.join("")).toContain("outside the project's top level");
+    expect(existsSync(file)).toBe(false);
+    // A directory others can write: its journals are not obeyed (nor removed).
+    rmSync(join(root, ".git"), { recursive: true });
+    const kept = write({ names: [".git"], links: [[".git", "/real"]] });
+    chmodSync(journal, 0o777);
+    const ignored: string[] = [];
+    recoverInterrupted(root, journal, running, (l) => ignored.push(l));
+    expect(lstatSync(join(root, ".git"), { throwIfNoEntry: false })).toBeUndefined();
+    expect(existsSync(kept)).toBe(true);
+    expect(ignored.join("")).toContain("only you can write");
   });
 });

@@ -1,0 +1,130 @@
+/**
+ * Whether a directory lies where a sandboxed run may have written: in a `node_modules`, or at or
+ * below a directory holding a package.json (a project, which is writable inside). A PATH entry
+ * there must not supply the host's tools (a planted `node_modules/.bin/pnpm` would become "the
+ * real pnpm" that host commands run), and safe-npm's own cache there (run journals, private
+ * homes) must not be trusted later.
+ */
+import { lstatSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, sep } from "node:path";
+import { SafeNpmError } from "../errors.js";
+
+/** True when `path` is `dir` or lies inside it. */
+function within(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/**
+ * Why `dir` (judged by the real path of its nearest existing ancestor) may be a sandbox's to
+ * write, or null. The walk up looks at `levels` directories (the directory itself is the first)
+ * and never at the home or above it: a package.json there makes no project (host/project.ts
+ * refuses a root that contains the home), and one left in `~` by accident must not make every
+ * tool in `~/.local/bin` suspect.
+ */
+export function projectPlace(
+  dir: string,
+  home: string,
+  levels = Number.POSITIVE_INFINITY,
+): string | null {
+  let existing = dir;
+  let real: string | null = null;
+  for (;;) {
+    try {
+      real = realpathSync(existing);
+      break;
+    } catch {
+      const parent = dirname(existing);
+      if (parent === existing) return null;
+      existing = parent;
+    }
+  }
+  if (real.split(sep).includes("node_modules")) return `${real} is inside a node_modules directory`;
+  let at = real;
+  for (let i = 0; i < levels; i++) {
+    if (within(home, at)) return null;
+    if (exists(`${at}${sep}package.json`)) {
+      return at === real
+        ? `${real} holds a package.json (a project)`
+        : `${real} is below ${at}, which holds a package.json (a project)`;
+    }
+    const parent = dirname(at);
+    if (parent === at) return null;
+    at = parent;
+  }
+  return null;
+}
+
+/** Anything there, link or not; an unreadable directory hides nothing this user could write. */
+function exists(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * How far up a PATH entry is looked at: `p/bin`, `p/tools/bin` and `p/node_modules/.bin` are
+ * caught; nvm's `~/.nvm/versions/node/v22/bin` is not taken for a project (nvm's own checkout
+ * holds a package.json four levels up).
+ */
+export const PATH_LEVELS = 3;
+
+/** Where safe-npm keeps what it trusts later under the cache: `<home>/safe-npm`. */
+export interface OwnCache {
+  /** The cache base (`$XDG_CACHE_HOME`, or `~/.cache` when that lies in a project). */
+  home: string;
+  /** Said on each run when `$XDG_CACHE_HOME` was not taken. */
+  notice: string | null;
+  /** Why neither may be used: every run stops with it. */
+  problem: string | null;
+}
+
+/**
+ * The cache base for safe-npm's own files — the run journals (the next run relinks and moves
+ * aside what one names), the private homes and their records (`homes prune` deletes what a record
+ * names), the scratch homes. None of it may lie where a sandbox can write: with `XDG_CACHE_HOME`
+ * in a project (`$PWD/.cache` in CI) a run could plant a journal that the next run obeys on the
+ * host. Then `~/.cache` is used, and when that is in a project too, nothing (`problem`).
+ */
+export function ownCache(cacheHome: string, home: string): OwnCache {
+  const why = projectPlace(join(cacheHome, "safe-npm"), home);
+  if (why === null) return { home: cacheHome, notice: null, problem: null };
+  const fallback = join(home, ".cache");
+  const fallbackWhy = fallback === cacheHome ? why : projectPlace(join(fallback, "safe-npm"), home);
+  if (fallbackWhy === null) {
+    return {
+      home: fallback,
+      notice: `run journals and private homes are kept in ${join(fallback, "safe-npm")}, not in ${join(cacheHome, "safe-npm")}: ${why}, where a sandboxed run could plant what safe-npm trusts later (set XDG_CACHE_HOME outside any project)`,
+      problem: null,
+    };
+  }
+  return {
+    home: cacheHome,
+    notice: null,
+    problem: `safe-npm's cache directory ${join(cacheHome, "safe-npm")} lies where a sandboxed run may write (${why}), and so does ${join(fallback, "safe-npm")} (${fallbackWhy}): a run could plant a journal or a home record that a later run obeys on the host`,
+  };
+}
+
+/**
+ * The cache base to use for a run in `projectRoot` (null: no project, `homes`): stops with an
+ * error naming XDG_CACHE_HOME when it lies in a project, or in this run's project (a working
+ * directory with no package.json).
+ */
+export function requireOwnCache(own: OwnCache, projectRoot: string | null): string {
+  let problem = own.problem;
+  if (problem === null && projectRoot !== null) {
+    let real = own.home;
+    try {
+      real = realpathSync(own.home);
+    } catch {}
+    if (within(real, projectRoot)) {
+      problem = `safe-npm's cache directory ${join(own.home, "safe-npm")} lies in the project ${projectRoot}, which the sandbox can write`;
+    }
+  }
+  if (problem === null) return own.home;
+  throw new SafeNpmError("UNSAFE_CACHE_DIR", problem, {
+    hint: "set XDG_CACHE_HOME to a directory outside any project (e.g. `export XDG_CACHE_HOME=$HOME/.cache`, or `$RUNNER_TEMP/cache` in CI) and run again",
+  });
+}

