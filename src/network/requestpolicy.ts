@@ -293,8 +293,8 @@ export function registryHook(input: HookInput): RegistryHook {
  * pointing at it. Anything else the same PUT could carry is an edit of the package document:
  * deprecating versions, replacing maintainers, moving tags. The tarball must be what it says: a
  * gzipped tar whose package.json names this package and version (not another package's code
- * under this name), and `access` (public or restricted) only what the command or the user's
- * config asked for (`allowedAccess`), or absent.
+ * under this name), and `access` "public" (or any value but "restricted", which only narrows)
+ * only where the command or the user's config asked for it (`allowedAccess`), or absent.
  */
 export function publishBodyRefusal(
   name: string,
@@ -345,7 +345,13 @@ export function publishBodyRefusal(
     return `an upload of ${name} with malformed dist-tags`;
   if (tags.some(([t, v]) => t !== tag || v !== version))
     return `an upload of ${name} that moves dist-tags other than ${tag} → ${version}`;
-  if (doc.access != null && !allowedAccess.includes(String(doc.access)))
+  // "restricted" only narrows who can read the package (yarn berry sends it for scoped names
+  // unless told otherwise): always fine. "public" or anything else must have been asked for.
+  if (
+    doc.access != null &&
+    doc.access !== "restricted" &&
+    !allowedAccess.includes(String(doc.access))
+  )
     return `an upload of ${name} that sets access ${JSON.stringify(doc.access)}, which the command did not ask for (${allowedAccess.length === 0 ? "no --access" : allowedAccess.join(", ")})`;
   // The tarball holds this package at this version: base64 that decodes, gzip, a tar whose
   // package.json files all name it.

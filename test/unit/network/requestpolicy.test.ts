@@ -473,13 +473,16 @@ describe("the upload goes exactly under the registry's path, with the package's 
     expect(check(link)).toMatch(/not a regular file/);
   });
 
-  it("accepts access only as the command or the user's config asked", () => {
+  it('accepts access "public" only as the command or the user\'s config asked; "restricted" always', () => {
     const data = packageTarball("p2", "1.0.0");
     expect(check(data, null)).toBeNull();
     expect(check(data, "public")).toMatch(
       /sets access "public", which the command did not ask for/,
     );
     expect(check(data, "public", ["public"])).toBeNull();
-    expect(check(data, "restricted", ["public"])).toMatch(/sets access "restricted"/);
+    // Narrower than asked, never wider: yarn berry sends it for scoped packages by default.
+    expect(check(data, "restricted", ["public"])).toBeNull();
+    expect(check(data, "restricted")).toBeNull();
+    expect(check(data, "anything")).toMatch(/sets access "anything"/);
   });
 });
