@@ -112,15 +112,57 @@ INTERNAL.addAddress("::", "ipv6");
 INTERNAL.addSubnet("fe80::", 10, "ipv6");
 INTERNAL.addSubnet("fc00::", 7, "ipv6");
 INTERNAL.addSubnet("ff00::", 8, "ipv6");
+// NAT64's local-use prefix (RFC 8215): where it leads is the local network's choice.
+INTERNAL.addSubnet("64:ff9b:1::", 48, "ipv6");
+
+/** The 16 bytes of an IPv6 address (valid per net.isIPv6), or null. */
+function ipv6Bytes(address: string): number[] | null {
+  let text = address;
+  const tail: number[] = [];
+  const dotted = /:(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted !== null) {
+    tail.push(...(dotted[1] as string).split(".").map(Number));
+    // Keep the colon before the dotted part only where it is half of a `::`.
+    text = text.slice(0, dotted.index + 1);
+    if (!text.endsWith("::")) text = text.slice(0, -1);
+  }
+  const [head = "", rest] = text.split("::");
+  const groups = (part: string): number[] =>
+    part === "" ? [] : part.split(":").map((g) => Number.parseInt(g, 16));
+  const left = groups(head);
+  const right = rest === undefined ? [] : groups(rest);
+  const want = 8 - tail.length / 2;
+  const zeros = rest === undefined ? 0 : want - left.length - right.length;
+  const words = [...left, ...new Array<number>(Math.max(zeros, 0)).fill(0), ...right];
+  if (words.length !== want || words.some((w) => !(w >= 0 && w <= 0xffff))) return null;
+  return [...words.flatMap((w) => [w >> 8, w & 0xff]), ...tail];
+}
+
+/**
+ * The IPv4 address an IPv6 one carries in its last 32 bits (mapped ::ffff:0:0/96, translated
+ * ::ffff:0:0:0/96, compatible ::/96, NAT64 64:ff9b::/96), or null.
+ */
+function embeddedIpv4(address: string): string | null {
+  const b = ipv6Bytes(address);
+  if (b === null) return null;
+  const zero = (from: number, to: number): boolean => b.slice(from, to).every((x) => x === 0);
+  const mapped = zero(0, 10) && b[10] === 0xff && b[11] === 0xff;
+  const translated = zero(0, 8) && b[8] === 0xff && b[9] === 0xff && zero(10, 12);
+  const compatible = zero(0, 12) && !zero(12, 16);
+  const nat64 = b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12);
+  return mapped || translated || compatible || nat64 ? b.slice(12, 16).join(".") : null;
+}
 
 /** Whether an IP address (as text, IPv6 without brackets) is internal (see INTERNAL). */
 export function isInternalAddress(address: string): boolean {
   const family = net.isIP(address);
   if (family === 0) return false;
   if (family === 6) {
-    // IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::/96) forms of an internal IPv4 address.
-    const embedded = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-    if (embedded !== undefined) return isInternalAddress(embedded);
+    // An IPv4 address inside IPv6 — mapped (::ffff:0:0/96), compatible (::/96) or NAT64's
+    // well-known prefix (64:ff9b::/96) — is judged as that IPv4 address, in any spelling
+    // (`::ffff:127.0.0.1`, `::ffff:7f00:1`: resolvers answer in hex).
+    const embedded = embeddedIpv4(address);
+    if (embedded !== null) return isInternalAddress(embedded);
   }
   return INTERNAL.check(address, family === 4 ? "ipv4" : "ipv6");
 }

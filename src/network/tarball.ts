@@ -31,8 +31,13 @@ export function tarballManifests(gzipped: Buffer, maxUnpacked = MAX_UNPACKED): s
   let paxSize: number | null = null;
   while (offset + 512 <= tar.length) {
     const header = tar.subarray(offset, offset + 512);
-    // Two zero blocks end the archive; one is enough to stop reading.
-    if (header.every((b) => b === 0)) return out;
+    // Zero blocks end the archive for some readers, but node-tar (npm's, pacote's) takes a lone
+    // one as a warning and reads on: every header after one is checked too, so no reader can
+    // find a package.json this check did not see.
+    if (header.every((b) => b === 0)) {
+      offset += 512;
+      continue;
+    }
     if (!checksumOk(header)) return "a tar header's checksum is wrong";
     const type = String.fromCharCode(header[156] ?? 0);
     const headerSize = octal(header.subarray(124, 136));

@@ -171,9 +171,29 @@ describe("isInternalAddress", () => {
       "::ffff:169.254.169.254",
       "::ffff:a9fe:a9fe",
       "64:ff9b::10.0.0.1",
+      // As resolvers answer: the embedded IPv4 address in hex.
+      "64:ff9b::7f00:1",
+      "64:ff9b:0:0:0:0:a9fe:a9fe",
+      "::ffff:7f00:1",
+      "::ffff:0:7f00:1",
+      "::ffff:0:127.0.0.1",
+      "::7f00:1",
+      "::127.0.0.1",
+      "64:ff9b:1::a00:1",
     ])
       expect(isInternalAddress(a), a).toBe(true);
-    for (const a of ["104.16.0.1", "172.32.0.1", "100.128.0.1", "2606:4700::1", "localhost", ""])
+    for (const a of [
+      "104.16.0.1",
+      "172.32.0.1",
+      "100.128.0.1",
+      "2606:4700::1",
+      "::ffff:808:808",
+      "64:ff9b::808:808",
+      "::ffff:8.8.8.8",
+      "2001:db8::7f00:1",
+      "localhost",
+      "",
+    ])
       expect(isInternalAddress(a), a).toBe(false);
   });
 });

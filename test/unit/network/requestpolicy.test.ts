@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import {
   MAX_PUBLISH_BODY,
@@ -5,7 +6,7 @@ import {
   refusal,
   registryHook,
 } from "../../../src/network/requestpolicy.js";
-import { packageTarball, tgz } from "./tarfixture.js";
+import { packageTarball, tar, tgz } from "./tarfixture.js";
 
 const R = "https://registry.example";
 const install = (method: string, path: string): string | null =>
@@ -471,6 +472,20 @@ describe("the upload goes exactly under the registry's path, with the package's 
       expect(check(tgz(entries).toString("base64"))).toMatch(/evil@1.0.0/);
     const link = tgz([{ path: "package/package.json", body: "", type: "2" }]).toString("base64");
     expect(check(link)).toMatch(/not a regular file/);
+  });
+
+  it("reads on past a lone zero block, as node-tar does (it warns and extracts what follows)", () => {
+    const good = tar([
+      { path: "package/package.json", body: JSON.stringify({ name: "p2", version: "1.0.0" }) },
+    ]);
+    const evil = tar([
+      { path: "package/package.json", body: JSON.stringify({ name: "p2", version: "9.9.9" }) },
+    ]);
+    // The first archive without its end (two zero blocks), one zero block, then the second.
+    const smuggled = Buffer.concat([good.subarray(0, good.length - 1024), Buffer.alloc(512), evil]);
+    expect(check(gzipSync(smuggled).toString("base64"))).toMatch(/9\.9\.9/);
+    // Control: the same without the second archive passes.
+    expect(check(gzipSync(good).toString("base64"))).toBeNull();
   });
 
   it('accepts access "public" only as the command or the user\'s config asked; "restricted" always', () => {
