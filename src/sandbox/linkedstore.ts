@@ -22,6 +22,7 @@
  * when the home's store is missing or empty, and removes it otherwise.
  */
 
+import { randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -33,12 +34,12 @@ import {
   readFileSync,
   renameSync,
   rmdirSync,
-  rmSync,
   statSync,
   unlinkSync,
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import { removeTree } from "./tree.js";
 
 export interface LinkedStore {
   /** Where the manager looks for it, relative to the home (one of privatehome.ts's CACHE_DIRS). */
@@ -183,7 +184,7 @@ export function linkStore(
         notes: [`${store.label} copied: node_modules is on another filesystem than the home`],
       };
     }
-    const left = reclaim(inProject, home, held.store, where);
+    const left = reclaim(inProject, home, held.store, where, privateHome);
     if (left !== null) notes.push(`${store.label}: ${left}`);
     const st = lstatSync(home);
     identity = `${st.dev}:${st.ino}`;
@@ -203,11 +204,33 @@ export function linkStore(
     release: () => {
       if (released) return [];
       released = true;
-      const { problems, keepLock } = moveBack(inProject, home, identity, where, store.label);
+      const { problems, keepLock } = moveBack(
+        inProject,
+        home,
+        identity,
+        where,
+        store.label,
+        privateHome,
+      );
       finish(keepLock);
       return problems;
     },
   };
+}
+
+/**
+ * Removes a store copy that a sandbox could still be writing (another run of this project can
+ * see node_modules), without walking it by path: a recursive rm in node lists a directory and
+ * then removes each child by path, so a directory swapped for a link in between sends the rest
+ * of the removal through that link, outside the project. The copy is first renamed beside the
+ * private home (one rename of the directory through the kept fd; the homes directory is in no
+ * sandbox), then removed by tree.ts's walk, which descends through descriptors opened with
+ * O_NOFOLLOW, checks each directory is still the one it listed, and removes links as links.
+ */
+function discardTree(inProject: string, privateHome: string): void {
+  const trash = `${privateHome}.discard-${process.pid}-${randomBytes(6).toString("hex")}`;
+  renameSync(inProject, trash);
+  removeTree(trash);
 }
 
 /** A non-empty directory at the store's name that safe-npm did not put there. */
@@ -227,6 +250,7 @@ function reclaim(
   home: string,
   recorded: string | null,
   where: string,
+  privateHome: string,
 ): string | null {
   const left = lstatSync(inProject, { throwIfNoEntry: false });
   if (left === undefined) return null;
@@ -248,8 +272,7 @@ function reclaim(
     renameSync(inProject, home);
     return "reclaimed from node_modules, where an interrupted run left it";
   }
-  // rm removes links inside, never what they point to.
-  rmSync(inProject, { recursive: true, force: true });
+  discardTree(inProject, privateHome);
   return "an older copy left in node_modules by an interrupted run was removed";
 }
 
@@ -260,6 +283,7 @@ function moveBack(
   identity: string,
   where: string,
   label: string,
+  privateHome: string,
 ): { problems: string[]; keepLock: boolean } {
   try {
     const st = lstatSync(inProject, { throwIfNoEntry: false });
@@ -283,7 +307,7 @@ function moveBack(
     if (lstatSync(home, { throwIfNoEntry: false }) !== undefined) {
       if (!isEmptyDir(home)) {
         // Made meanwhile by a run that found the home without its store; it may still use it.
-        rmSync(inProject, { recursive: true, force: true });
+        discardTree(inProject, privateHome);
         return {
           problems: [`${label} in the home was remade during the run; this run's copy was removed`],
           keepLock: false,
