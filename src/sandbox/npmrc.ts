@@ -249,13 +249,22 @@ const CREDENTIAL_KEY =
  * the project's to set), written from the parsed pairs like sanitizeNpmrc. Entries inside a
  * `[section]` go too: they are no config for npm, and could hold anything.
  */
-export function withoutCredentials(text: string): SanitizedNpmrc {
+export function withoutCredentials(
+  text: string,
+  cafile?: string,
+): SanitizedNpmrc & { cafileReplaced: boolean } {
   const removed: string[] = [];
   const kept: string[] = [];
+  let cafileReplaced = false;
   for (const entry of parseNpmrc(text)) {
     const key = `${entry.key}${entry.array ? "[]" : ""}`;
     if (entry.section !== null) {
       removed.push(`[${entry.section}] ${key} (inside a [section])`);
+    } else if (entry.key === "cafile" && cafile !== undefined) {
+      // The registry gateway's bundle, which holds this file's certificates (bun and pnpm 11+
+      // read the project's cafile over ~/.npmrc's, and no variable for it).
+      kept.push(`cafile=${cafile}`);
+      cafileReplaced = true;
     } else if (CREDENTIAL_KEY.test(entry.key)) {
       removed.push(`${key} (credential)`);
     } else if (entry.value === true) {
@@ -269,5 +278,5 @@ export function withoutCredentials(text: string): SanitizedNpmrc {
       kept.push(`${key}=${iniValue(value)}`);
     }
   }
-  return { text: kept.length === 0 ? "" : `${kept.join("\n")}\n`, removed };
+  return { text: kept.length === 0 ? "" : `${kept.join("\n")}\n`, removed, cafileReplaced };
 }

@@ -415,15 +415,19 @@ export function resolvePolicy(input: PolicyInput): Policy {
   for (const path of input.protect) mounts.push({ kind: "ro-bind", src: path, dest: path });
   // The project's .npmrc with its credentials removed, over the read-only original: the proxy
   // adds them on the host, and a token written there (or in a git-ignored copy) stays out. Not
-  // with the host's network (no proxy) or when the user passes ~/.npmrc in full.
+  // with the host's network (no proxy) or when the user passes ~/.npmrc in full. With the
+  // registry gateway, its cafile names the bundle (which holds that file's certificates).
   if (input.projectNpmrc != null && !settings.fullNpmrc && input.network !== "full") {
-    const stripped = withoutCredentials(input.projectNpmrc);
-    if (stripped.removed.length > 0) {
+    const stripped = withoutCredentials(input.projectNpmrc, gatewayCa ? CA_INSIDE : undefined);
+    if (stripped.removed.length > 0 || stripped.cafileReplaced) {
       mounts.push({
         kind: "data",
         dest: join(project.root, ".npmrc"),
         data: stripped.text,
-        label: "the project's .npmrc without credentials",
+        label:
+          stripped.removed.length > 0
+            ? "the project's .npmrc without credentials"
+            : "the project's .npmrc, its cafile the gateway's bundle",
       });
     }
   }

@@ -137,9 +137,10 @@ async function httpsRegistry(pki: Pki, log: Logged[]): Promise<TestServer> {
 
 /**
  * How the host trusts the registry's CA: the user's ~/.npmrc `cafile` (which replaces node's
- * list for npm, and which bun reads too), or `NODE_EXTRA_CA_CERTS` (added to it).
+ * list for npm, and which bun reads too), the project's .npmrc `cafile` (read before the
+ * user's), or `NODE_EXTRA_CA_CERTS` (added to node's list).
  */
-type Trust = "cafile" | "NODE_EXTRA_CA_CERTS";
+type Trust = "cafile" | "project cafile" | "NODE_EXTRA_CA_CERTS";
 
 /** A world whose registry is the https fixture, trusted on the host as `trust` says. */
 function registryWorld(manager: Manager, pki: Pki, port: number, trust: Trust = "cafile"): World {
@@ -159,7 +160,7 @@ function registryWorld(manager: Manager, pki: Pki, port: number, trust: Trust = 
   if (trust === "NODE_EXTRA_CA_CERTS") world.env.NODE_EXTRA_CA_CERTS = caFile;
   writeFileSync(
     join(world.project, ".npmrc"),
-    `registry=${registry}\naudit=false\nfund=false\nupdate-notifier=false\n`,
+    `${trust === "project cafile" ? `cafile=${caFile}\n` : ""}registry=${registry}\naudit=false\nfund=false\nupdate-notifier=false\n`,
   );
   for (const [rel, text] of Object.entries(manager.files(registry))) {
     writeFileSync(join(world.project, rel), text);
@@ -282,7 +283,10 @@ fs.writeFileSync(".probe/ca-hunt.json", JSON.stringify(found));
   });
 
   const cases = MANAGERS.flatMap((manager) =>
-    (["cafile", "NODE_EXTRA_CA_CERTS"] as const).map((trust) => ({ manager, trust })),
+    (["cafile", "project cafile", "NODE_EXTRA_CA_CERTS"] as const).map((trust) => ({
+      manager,
+      trust,
+    })),
   );
   for (const { manager, trust } of cases) {
     describe(`${manager.name} installs through the gateway (host trusts the registry by ${trust})`, () => {

@@ -581,6 +581,33 @@ describe("the registry gateway and the user's cafile", () => {
   });
 });
 
+describe("the registry gateway and the project's cafile", () => {
+  const proxy = {
+    socketPath: "/tmp/s/proxy.sock",
+    bridgePath: "/opt/b.cjs",
+    caBundlePath: "/tmp/s/ca.pem",
+  };
+  const projectNpmrc = "cafile=/etc/corp/ca.pem\nregistry=https://npm.corp.example/\n";
+
+  it("names the bundle in a copy of the project's .npmrc (bun and pnpm 11+ read it first)", () => {
+    const policy = basePolicy({ input: { projectNpmrc, network: "registry", proxy } });
+    const copy = policy.mounts.find((m) => m.dest === `${PROJECT}/.npmrc`);
+    expect(copy).toMatchObject({ kind: "data" });
+    expect((copy as { data: string }).data).toBe(
+      "cafile=/run/safe-npm/ca.pem\nregistry=https://npm.corp.example/\n",
+    );
+  });
+
+  it("leaves it alone without the gateway", () => {
+    const policy = basePolicy({
+      input: { projectNpmrc, network: "registry", proxy: { ...proxy, caBundlePath: null } },
+    });
+    expect(policy.mounts.some((m) => m.dest === `${PROJECT}/.npmrc` && m.kind === "data")).toBe(
+      false,
+    );
+  });
+});
+
 describe("pnpm's settings", () => {
   const withTool = (bin: string, home: "private" | "project" = "private"): Policy =>
     resolvePolicy(
