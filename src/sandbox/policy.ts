@@ -418,6 +418,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
   // with the host's network (no proxy) or when the user passes ~/.npmrc in full. With the
   // registry gateway, its cafile names the bundle (which holds that file's certificates).
   if (input.projectNpmrc != null && !settings.fullNpmrc && input.network !== "full") {
+    const gatewayCa = input.network === "registry" && Boolean(input.proxy?.caBundlePath);
     const stripped = withoutCredentials(input.projectNpmrc, gatewayCa ? CA_INSIDE : undefined);
     if (stripped.removed.length > 0 || stripped.cafileReplaced) {
       mounts.push({
