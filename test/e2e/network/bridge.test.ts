@@ -386,7 +386,13 @@ describe.skipIf(unavailable !== "")("the network bridge in a sandbox", () => {
         mkdirSync(project);
         writeFileSync(
           join(project, "package.json"),
-          JSON.stringify({ name: "app", version: "1.0.0", dependencies: { "tiny-dep": "1.0.0" } }),
+          // allowScripts: npm 12 runs a dependency's install script only when approved.
+          JSON.stringify({
+            name: "app",
+            version: "1.0.0",
+            dependencies: { "tiny-dep": "1.0.0" },
+            allowScripts: { "tiny-dep": true },
+          }),
         );
         writeFileSync(
           join(project, ".npmrc"),

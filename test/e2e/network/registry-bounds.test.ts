@@ -41,7 +41,8 @@ const next = (i) => {
   }
   const [method, url, body] = steps[i];
   const req = http.request(
-    { host: proxy.hostname, port: proxy.port, method, path: url, headers: body ? { "content-type": "application/json" } : {} },
+    // agent: false: Node 24 proxies by itself under NODE_USE_ENV_PROXY and rejects a hand-made proxy request.
+    { host: proxy.hostname, port: proxy.port, method, path: url, headers: body ? { "content-type": "application/json" } : {}, agent: false },
     (res) => {
       let text = "";
       res.on("data", (c) => (text += c));
