@@ -330,7 +330,15 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
           report: (text) => out.stderr(printableLines(text)),
           journal: join(cacheBase, "safe-npm", "runs"),
           afterSandbox: moveBack,
-          ...(onReady ? { onReady } : {}),
+          // The proxy readies its upstream TLS trust while the package manager starts.
+          ...(proxy !== null || onReady !== undefined
+            ? {
+                onReady: (pid: number) => {
+                  proxy?.warm();
+                  onReady?.(pid);
+                },
+              }
+            : {}),
           ...(scratch ? { topLevel: recordTopLevel(project.root) } : {}),
           timing,
         }),
@@ -642,7 +650,8 @@ async function gatewayOptions(
     options: {
       registryHook: hook,
       caDir: place.dir,
-      upstreamCa: cas.certificates,
+      upstreamCa: cas.upstream,
+      bundleCa: cas.bundle,
     },
     cafileConfigured: cas.cafileConfigured,
   };

@@ -38,6 +38,11 @@ export interface HostInfo {
   env: Readonly<Record<string, string | undefined>>;
   uid: number;
   gid: number;
+  /**
+   * The `NODE_EXTRA_CA_CERTS` this node process started with (process.env, which `env` need not
+   * be): node read that file at start-up, so its default trust holds those certificates already.
+   */
+  nodeExtraCa: string | null;
   /** Real path of the user's home directory. */
   home: string;
   user: string;
@@ -154,6 +159,7 @@ export function gatherHost(
     env,
     uid: info.uid,
     gid: info.gid,
+    nodeExtraCa: process.env.NODE_EXTRA_CA_CERTS || null,
     home,
     user: env.USER ?? info.username,
     cwd: realpathOr(cwd),

@@ -5,6 +5,7 @@
  */
 import { existsSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, join, sep } from "node:path";
+import { rootCertificates } from "node:tls";
 import { mayBeInProject } from "../cli/codecache.js";
 import type { HostInfo } from "../host/host.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
@@ -72,21 +73,38 @@ export function localCaPlace(
 }
 
 export interface HostCas {
-  /** Certificates (PEM), in order: npm's cafile, then NODE_EXTRA_CA_CERTS. */
-  certificates: string[];
+  /**
+   * Certificates (PEM) the proxy trusts upstream besides node's default trust: npm's cafile,
+   * then NODE_EXTRA_CA_CERTS's unless this node process read that file at start-up itself (its
+   * default trust holds them then, and adding them again would parse ~150 roots on a machine
+   * whose NODE_EXTRA_CA_CERTS is the system bundle).
+   */
+  upstream: string[];
+  /**
+   * Certificates the sandbox's bundle carries after the local CA's. With a cafile, all of them
+   * (npm's `cafile` replaces its default list). Without, NODE_EXTRA_CA_CERTS's less those node
+   * trusts on its own (`nodeRoots`): NODE_EXTRA_CA_CERTS is often the whole system bundle, and
+   * every node process inside parses the file at start-up (~60 ms for ~150 roots).
+   */
+  bundle: string[];
   /** npm config (the project's or the user's) names a cafile. */
   cafileConfigured: boolean;
 }
+
+/** A certificate's DER in base64, whatever its PEM line breaks. */
+const certificateKey = (pem: string): string =>
+  pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, "").replace(/\s+/g, "");
 
 /**
  * The CAs the user trusts besides the system's. Only `CERTIFICATE` blocks are kept: a cafile a
  * cloned project names could point at any file the user can read, and whatever else it holds
  * must not travel into the sandbox's bundle. A file that cannot be read is skipped (npm and node
- * would fail on it the same way without safe-npm).
+ * would fail on it the same way without safe-npm). `nodeRoots`: node's own roots.
  */
 export function hostCertificates(
-  host: Pick<HostInfo, "env" | "home" | "userNpmrc">,
+  host: Pick<HostInfo, "env" | "home" | "userNpmrc" | "nodeExtraCa">,
   projectNpmrc: string | null,
+  nodeRoots: readonly string[] = rootCertificates,
 ): HostCas {
   // npm's precedence: the project's .npmrc over the user's.
   let cafile: string | null = null;
@@ -99,16 +117,26 @@ export function hostCertificates(
     }
   }
   if (cafile?.startsWith("~/")) cafile = join(host.home, cafile.slice(2));
-  const certificates: string[] = [];
-  for (const path of [cafile, host.env.NODE_EXTRA_CA_CERTS]) {
-    if (!path || !isAbsolute(path)) continue;
+  const read = (path: string | null | undefined): string[] => {
+    if (!path || !isAbsolute(path)) return [];
     try {
-      certificates.push(...pemCertificates(readRegularFile(path, false)));
+      return pemCertificates(readRegularFile(path, false));
     } catch {
-      // unreadable: trusted by nobody
+      return []; // unreadable: trusted by nobody
     }
-  }
-  return { certificates, cafileConfigured: cafile !== null && cafile !== "" };
+  };
+  const fromCafile = read(cafile);
+  const extraPath = host.env.NODE_EXTRA_CA_CERTS;
+  const extra = read(extraPath);
+  const cafileConfigured = cafile !== null && cafile !== "";
+  const all = [...fromCafile, ...extra];
+  const processTrustsExtra = extraPath !== undefined && extraPath === host.nodeExtraCa;
+  const known = new Set(nodeRoots.map(certificateKey));
+  return {
+    upstream: processTrustsExtra ? fromCafile : all,
+    bundle: cafileConfigured ? all : extra.filter((pem) => !known.has(certificateKey(pem))),
+    cafileConfigured,
+  };
 }
 
 /** The `-----BEGIN CERTIFICATE-----` blocks of a PEM text. */

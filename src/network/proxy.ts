@@ -65,11 +65,15 @@ export interface ProxyOptions {
    */
   caDir?: string | undefined;
   /**
-   * Certificates (PEM text) trusted upstream besides the system's: the user's npm `cafile` and
-   * `NODE_EXTRA_CA_CERTS`. They also go into the bundle the sandbox trusts (`caBundlePath`), for
-   * the hosts that stay tunnels.
+   * Certificates (PEM text) trusted upstream besides this process's default trust: the user's
+   * npm `cafile` and `NODE_EXTRA_CA_CERTS` (see gateway-setup.ts hostCertificates).
    */
   upstreamCa?: readonly string[] | undefined;
+  /**
+   * The certificates the bundle the sandbox trusts (`caBundlePath`) carries after the local CA's,
+   * for the hosts that stay tunnels. Default: `upstreamCa`.
+   */
+  bundleCa?: readonly string[] | undefined;
   /** Name lookups for upstream dials, cached per host (default: a new cache per proxy). */
   resolver?: Resolver | undefined;
   /**
@@ -130,10 +134,16 @@ export interface NetworkProxy {
   dir: string;
   /**
    * With the https gateway on: `<dir>/ca.pem`, the local CA's certificate followed by
-   * `upstreamCa`, for the sandbox to trust (bound read-only inside). Else null.
+   * `bundleCa`, for the sandbox to trust (bound read-only inside). Else null.
    */
   caBundlePath: string | null;
   stats(): ProxyStats;
+  /**
+   * Readies upstream TLS trust (node's roots, the user's CAs: ~30–100 ms of one core) when a
+   * gateway host is on port 443, so that the first https request does not wait for it. Meant for
+   * when the sandbox has started, to overlap the package manager's own start-up. Idempotent.
+   */
+  warm(): void;
   /** Stops listening, destroys every live socket and removes `dir`. Idempotent. */
   close(): Promise<void>;
 }
@@ -160,6 +170,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const resolver = options.resolver ?? createResolver();
   const hook = options.registryHook ?? null;
   const upstreamCa = options.upstreamCa ?? [];
+  const bundleCa = options.bundleCa ?? upstreamCa;
   const forwardedPort = options.forwardedPort ?? null;
   /** A dial to an IP literal skips `lookup`: checked here. True: refuse, it loops into the sandbox. */
   const loopsBack = (target: { host: string; port: number }): boolean =>
@@ -215,7 +226,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       const { openLocalCa } = await import("./ca.js");
       ca = await openLocalCa(options.caDir);
       caBundlePath = join(dir, "ca.pem");
-      const bundle = [ca.certificate, ...upstreamCa].map((pem) => pem.trim()).join("\n");
+      const bundle = [ca.certificate, ...bundleCa].map((pem) => pem.trim()).join("\n");
       await writeFile(caBundlePath, `${bundle}\n`, { mode: 0o644, flag: "wx" });
       // Leaves for the hook's hosts are made (or read from the cache) while the sandbox starts.
       const localCa = ca;
@@ -264,31 +275,41 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   // One pool of upstream connections per scheme, keyed by host inside: a client's keep-alive
   // connection to the proxy should not cost a new upstream connection per request.
   const agent = new http.Agent({ keepAlive: true, timeout: 15_000, scheduling: "lifo" });
-  const upstreamRoots =
-    upstreamCa.length > 0 ? [...tls.rootCertificates, ...upstreamCa] : undefined;
   const tlsAgent = new https.Agent({
     keepAlive: true,
     timeout: 15_000,
     scheduling: "lifo",
   });
-  // The system's roots plus the user's own, parsed once into one context and given with each
-  // request: as `ca`, every new upstream connection would parse the ~150 roots again (~150 ms
-  // each on a loaded 2-core machine), and the pool would key every request by the whole PEM
-  // text. Not as the agent's `secureContext`: the agent's options are merged over a request's,
-  // which would drop a client certificate's context. That needs a context of its own (tls.connect
-  // ignores `cert`/`key` when a `secureContext` is given): one per certificate, made on first use.
-  const rootsContext =
-    upstreamRoots !== undefined ? tls.createSecureContext({ ca: upstreamRoots }) : undefined;
+  // Upstream trust: node's default roots (NODE_EXTRA_CA_CERTS included), which every context
+  // made without `ca` shares once parsed, plus the user's own (`upstreamCa`) added to a context
+  // of ours. `ca: [...tls.rootCertificates, ...]` would parse all ~150 roots again, ~100 ms on a
+  // loaded 2-core machine; adding a few to the shared store costs a copy by reference. Given
+  // with each request, not as the agent's `secureContext`: the agent's options are merged over a
+  // request's, which would drop a client certificate's context. That needs a context of its own
+  // (tls.connect ignores `cert`/`key` when a `secureContext` is given): one per certificate,
+  // made on first use. `addCACert` is what node's own `ca` option calls
+  // (lib/internal/tls/secure-context.js); where it is missing, `ca` does the same slowly.
+  const withUserCas = (options: tls.SecureContextOptions): tls.SecureContext => {
+    if (upstreamCa.length === 0) return tls.createSecureContext(options);
+    const context = tls.createSecureContext(options);
+    const native = (context as { context?: { addCACert?: (pem: string) => void } }).context;
+    if (typeof native?.addCACert !== "function") {
+      return tls.createSecureContext({ ...options, ca: [...tls.rootCertificates, ...upstreamCa] });
+    }
+    for (const pem of upstreamCa) native.addCACert(pem);
+    return context;
+  };
+  let rootsContext: tls.SecureContext | undefined;
+  const roots = (): tls.SecureContext => {
+    rootsContext ??= withUserCas({});
+    return rootsContext;
+  };
   const clientContexts = new Map<string, tls.SecureContext>();
   const contextFor = (client: ClientCertificate): tls.SecureContext => {
     const key = `${client.cert}\0${client.key}`;
     let context = clientContexts.get(key);
     if (context === undefined) {
-      context = tls.createSecureContext({
-        ...(upstreamRoots !== undefined ? { ca: upstreamRoots } : {}),
-        cert: client.cert,
-        key: client.key,
-      });
+      context = withUserCas({ cert: client.cert, key: client.key });
       clientContexts.set(key, context);
     }
     return context;
@@ -496,8 +517,8 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       // cert and key also key the agent's pool (https.Agent getName), the context presents them.
       ...(client
         ? { cert: client.cert, key: client.key, secureContext: contextFor(client) }
-        : https_ && rootsContext !== undefined
-          ? { secureContext: rootsContext }
+        : https_ && upstreamCa.length > 0
+          ? { secureContext: roots() }
           : {}),
     });
     upReq.on("socket", (socket: net.Socket) => {
@@ -825,10 +846,19 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   };
 
   let closing: Promise<void> | null = null;
+  let warmed = false;
   return {
     socketPath,
     dir,
     caBundlePath,
+    warm: () => {
+      if (ca === null || warmed) return;
+      warmed = true;
+      if (![...(hook?.hosts ?? [])].some((key) => parseAuthority(key)?.port === 443)) return;
+      setImmediate(() => {
+        if (closing === null) roots();
+      });
+    },
     stats: () => {
       const rows = new Map<string, HostStats>();
       for (const [target, row] of hosts) {

@@ -105,6 +105,7 @@ export function fakeHost(overrides: Partial<HostInfo> = {}): HostInfo {
     env: { ...HOST_ENV },
     uid: 1000,
     gid: 1000,
+    nodeExtraCa: null,
     home: HOME,
     user: "alice",
     cwd: CWD,

@@ -8,8 +8,13 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { rootCertificates } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localCaPlace, mayBeInProjectDir } from "../../../src/network/gateway-setup.js";
+import {
+  hostCertificates,
+  localCaPlace,
+  mayBeInProjectDir,
+} from "../../../src/network/gateway-setup.js";
 
 let root: string;
 let home: string;
@@ -72,5 +77,81 @@ describe("localCaPlace", () => {
     expect(place.dir).toBeNull();
     expect(place.notice).toMatch(/lies in a project.*opaque tunnel.*set XDG_STATE_HOME outside/);
     expect(localCaPlace({ home: insideHome, env: {} }, bare).dir).toBeNull();
+  });
+});
+
+describe("hostCertificates", () => {
+  // Only CERTIFICATE blocks are matched, not parsed: stand-ins with distinct bodies will do.
+  const pem = (body: string): string =>
+    `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----`;
+  const userCa = pem("VXNlckNB");
+  const otherCa = pem("T3RoZXJDQQ==");
+  // A root node ships, spelled with other line breaks than node's own copy.
+  const shipped = (rootCertificates[0] ?? "").replace(/\n/g, "\r\n");
+  const file = (name: string, text: string): string => {
+    const path = join(root, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const host = (env: Record<string, string>, nodeExtraCa: string | null, userNpmrc = null) => ({
+    home,
+    env,
+    nodeExtraCa,
+    userNpmrc,
+  });
+
+  it("leaves out of the sandbox's bundle the roots node ships, keeps the user's own", () => {
+    const extra = file("extra.pem", `${shipped}\n${userCa}\n`);
+    const cas = hostCertificates(host({ NODE_EXTRA_CA_CERTS: extra }, extra), null);
+    expect(cas.bundle).toEqual([userCa]);
+    expect(cas.cafileConfigured).toBe(false);
+  });
+
+  it("adds nothing upstream when this process read NODE_EXTRA_CA_CERTS itself, all when not", () => {
+    const extra = file("extra2.pem", `${shipped}\n${userCa}\n`);
+    expect(hostCertificates(host({ NODE_EXTRA_CA_CERTS: extra }, extra), null).upstream).toEqual(
+      [],
+    );
+    // Library use with an env of its own: this process's default trust lacks them.
+    const notRead = hostCertificates(host({ NODE_EXTRA_CA_CERTS: extra }, null), null);
+    expect(notRead.upstream).toHaveLength(2);
+    expect(notRead.upstream).toContain(userCa);
+  });
+
+  it("with a cafile: upstream and the bundle hold everything (npm's cafile replaces its list)", () => {
+    const extra = file("extra3.pem", `${shipped}\n${userCa}\n`);
+    const cafile = file(
+      "cafile.pem",
+      `junk\n${otherCa}\n-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n`,
+    );
+    const cas = hostCertificates(
+      {
+        home,
+        env: { NODE_EXTRA_CA_CERTS: extra },
+        nodeExtraCa: extra,
+        userNpmrc: `cafile=${cafile}\n`,
+      },
+      null,
+    );
+    expect(cas.cafileConfigured).toBe(true);
+    // This process read NODE_EXTRA_CA_CERTS: upstream adds the cafile's only.
+    expect(cas.upstream).toEqual([otherCa]);
+    expect(cas.bundle).toEqual([otherCa, shipped, userCa]);
+    expect(cas.bundle.join("")).not.toContain("PRIVATE KEY");
+  });
+
+  it("the project's cafile wins over the user's; an unreadable one is nobody's trust", () => {
+    const mine = file("mine.pem", `${userCa}\n`);
+    const theirs = file("theirs.pem", `${otherCa}\n`);
+    const cas = hostCertificates(
+      { home, env: {}, nodeExtraCa: null, userNpmrc: `cafile=${mine}\n` },
+      `cafile=${theirs}\n`,
+    );
+    expect(cas.upstream).toEqual([otherCa]);
+    const missing = hostCertificates(
+      { home, env: {}, nodeExtraCa: null, userNpmrc: `cafile=${join(root, "absent.pem")}\n` },
+      null,
+    );
+    expect(missing).toEqual({ upstream: [], bundle: [], cafileConfigured: true });
   });
 });
