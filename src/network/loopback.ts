@@ -8,6 +8,7 @@
  * or one in /etc/hosts resolves to loopback too).
  */
 import net from "node:net";
+import os from "node:os";
 import { type AllowEntry, DEFAULT_PORTS, dialHost, isIpLiteral } from "./allowlist.js";
 
 /** Every address that connects to this machine: 127.0.0.0/8, 0.0.0.0/8 (Linux connects it to loopback), ::1, ::, and their IPv4-mapped forms. */
@@ -105,6 +106,12 @@ for (const [address, prefix] of [
   // IETF protocol assignments (192.0.0.192 is Oracle Cloud's metadata) and multicast/reserved.
   ["192.0.0.0", 24],
   ["224.0.0.0", 3],
+  // Documentation and benchmarking ranges: never a public registry, but used on real hosts'
+  // interfaces (test rigs, some clouds' NAT) where the host's own services listen.
+  ["192.0.2.0", 24],
+  ["198.18.0.0", 15],
+  ["198.51.100.0", 24],
+  ["203.0.113.0", 24],
 ] as const)
   INTERNAL.addSubnet(address, prefix, "ipv4");
 INTERNAL.addAddress("::1", "ipv6");
@@ -114,6 +121,30 @@ INTERNAL.addSubnet("fc00::", 7, "ipv6");
 INTERNAL.addSubnet("ff00::", 8, "ipv6");
 // NAT64's local-use prefix (RFC 8215): where it leads is the local network's choice.
 INTERNAL.addSubnet("64:ff9b:1::", 48, "ipv6");
+// Documentation, discard-only, and Teredo (whose relays lead wherever they are set up).
+INTERNAL.addSubnet("2001:db8::", 32, "ipv6");
+INTERNAL.addSubnet("100::", 64, "ipv6");
+INTERNAL.addSubnet("2001::", 32, "ipv6");
+
+/**
+ * This host's own addresses (every interface's, public ones too): a service bound to 0.0.0.0
+ * or :: answers on each of them, so a registry named only by the project must not be dialled at
+ * any. Read when the proxy starts (`os.networkInterfaces()`).
+ */
+export function localAddresses(
+  interfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = os.networkInterfaces(),
+): net.BlockList {
+  const list = new net.BlockList();
+  for (const infos of Object.values(interfaces)) {
+    for (const info of infos ?? []) {
+      // A link-local IPv6 address carries its zone (`fe80::1%eth0`): fe80::/10 is internal anyway.
+      const address = info.address.split("%")[0] ?? "";
+      const family = net.isIP(address);
+      if (family !== 0) list.addAddress(address, family === 4 ? "ipv4" : "ipv6");
+    }
+  }
+  return list;
+}
 
 /** The 16 bytes of an IPv6 address (valid per net.isIPv6), or null. */
 function ipv6Bytes(address: string): number[] | null {
@@ -139,13 +170,15 @@ function ipv6Bytes(address: string): number[] | null {
 }
 
 /**
- * The IPv4 address an IPv6 one carries in its last 32 bits (mapped ::ffff:0:0/96, translated
- * ::ffff:0:0:0/96, compatible ::/96, NAT64 64:ff9b::/96), or null.
+ * The IPv4 address an IPv6 one carries (in its last 32 bits: mapped ::ffff:0:0/96, translated
+ * ::ffff:0:0:0/96, compatible ::/96, NAT64 64:ff9b::/96; 6to4 2002::/16 in bits 16–47), or null.
  */
 function embeddedIpv4(address: string): string | null {
   const b = ipv6Bytes(address);
   if (b === null) return null;
   const zero = (from: number, to: number): boolean => b.slice(from, to).every((x) => x === 0);
+  // 6to4 (2002::/16) carries its IPv4 address in bits 16–47.
+  if (b[0] === 0x20 && b[1] === 0x02) return b.slice(2, 6).join(".");
   const mapped = zero(0, 10) && b[10] === 0xff && b[11] === 0xff;
   const translated = zero(0, 8) && b[8] === 0xff && b[9] === 0xff && zero(10, 12);
   const compatible = zero(0, 12) && !zero(12, 16);
@@ -153,18 +186,22 @@ function embeddedIpv4(address: string): string | null {
   return mapped || translated || compatible || nat64 ? b.slice(12, 16).join(".") : null;
 }
 
-/** Whether an IP address (as text, IPv6 without brackets) is internal (see INTERNAL). */
-export function isInternalAddress(address: string): boolean {
+/**
+ * Whether an IP address (as text, IPv6 without brackets) is internal (see INTERNAL), or one of
+ * this host's own (`local`, see localAddresses).
+ */
+export function isInternalAddress(address: string, local?: net.BlockList): boolean {
   const family = net.isIP(address);
   if (family === 0) return false;
   if (family === 6) {
-    // An IPv4 address inside IPv6 — mapped (::ffff:0:0/96), compatible (::/96) or NAT64's
-    // well-known prefix (64:ff9b::/96) — is judged as that IPv4 address, in any spelling
-    // (`::ffff:127.0.0.1`, `::ffff:7f00:1`: resolvers answer in hex).
+    // An IPv4 address inside IPv6 — mapped (::ffff:0:0/96), compatible (::/96), NAT64's
+    // well-known prefix (64:ff9b::/96) or 6to4 — is judged as that IPv4 address too, in any
+    // spelling (`::ffff:127.0.0.1`, `::ffff:7f00:1`: resolvers answer in hex).
     const embedded = embeddedIpv4(address);
-    if (embedded !== null) return isInternalAddress(embedded);
+    if (embedded !== null && isInternalAddress(embedded, local)) return true;
   }
-  return INTERNAL.check(address, family === 4 ? "ipv4" : "ipv6");
+  const type = family === 4 ? "ipv4" : "ipv6";
+  return INTERNAL.check(address, type) || local?.check(address, type) === true;
 }
 
 /** The error a dial refused for an internal address fails with (its `code`). */
@@ -183,6 +220,7 @@ export function internalRefusal(address: string, port: number): NodeJS.ErrnoExce
 export function internalGuardedLookup(
   lookup: net.LookupFunction,
   port: number,
+  local?: net.BlockList,
 ): net.LookupFunction {
   return (hostname, options, callback) => {
     lookup(hostname, options, (error, address, family) => {
@@ -191,13 +229,13 @@ export function internalGuardedLookup(
         return;
       }
       if (Array.isArray(address)) {
-        const kept = address.filter((a) => !isInternalAddress(a.address));
+        const kept = address.filter((a) => !isInternalAddress(a.address, local));
         if (kept.length === 0 && address.length > 0) {
           callback(internalRefusal(address[0]?.address ?? hostname, port), []);
         } else callback(null, kept);
         return;
       }
-      if (isInternalAddress(address)) callback(internalRefusal(address, port), "", family);
+      if (isInternalAddress(address, local)) callback(internalRefusal(address, port), "", family);
       else callback(null, address, family);
     });
   };

@@ -12,6 +12,7 @@
  *   nor put another tarball under the package's name.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -169,6 +170,68 @@ describe.skipIf(unavailable !== "")(
         readResults(world, "allow").map((r) => r.status),
         show(run),
       ).toEqual([200, 403]);
+    }, 180_000);
+  },
+);
+
+/** This machine's first IPv4 address that is not loopback (a service on 0.0.0.0 answers there). */
+const hostAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((i) => i !== undefined && !i.internal && i.family === "IPv4")?.address;
+if (hostAddress === undefined) {
+  console.warn("registry-bounds: no non-loopback IPv4 interface; the host-address case skips");
+}
+
+describe.skipIf(unavailable !== "" || hostAddress === undefined)(
+  "a registry only the project names, at one of this host's own addresses",
+  () => {
+    let service: TestServer;
+    const worlds: World[] = [];
+    beforeAll(async () => {
+      // Bound to every interface, as many local services are: it answers on the host's public
+      // address too, which no fixed list of internal ranges knows.
+      service = await httpServer((_req, res) => res.end("HOST-ONLY-SECRET"), "0.0.0.0");
+    });
+    afterAll(async () => {
+      for (const w of worlds) w.dispose();
+      await service?.close();
+    });
+
+    const attack = async (userNpmrc: string | null): Promise<{ world: World; run: RunResult }> => {
+      const world = makeWorld({
+        projectInHome: true,
+        packageJson: { scripts: { preinstall: "node attack.cjs own" } },
+      });
+      worlds.push(world);
+      const url = `http://${hostAddress}:${service.port}`;
+      writeFileSync(join(world.project, "attack.cjs"), SCRIPT);
+      writeFileSync(join(world.project, "steps.json"), JSON.stringify([["GET", `${url}/admin`]]));
+      writeFileSync(join(world.project, ".npmrc"), `@evil:registry=${url}/\n${QUIET}`);
+      if (userNpmrc !== null) writeFileSync(join(world.home, ".npmrc"), userNpmrc);
+      return { world, run: await world.run(["install"]) };
+    };
+
+    it("is refused (403), and nothing reaches the service", async () => {
+      const before = service.requests.length;
+      const { world, run } = await attack(null);
+      expect(
+        readResults(world, "own").map((r) => r.status),
+        show(run),
+      ).toEqual([403]);
+      expect(service.requests.length).toBe(before);
+      expect(run.stderr).toContain(`refused 1 connection to ${hostAddress}:${service.port}`);
+    }, 180_000);
+
+    it("control: named in the user's ~/.npmrc, the same script reads the service", async () => {
+      const { world, run } = await attack(
+        `@evil:registry=http://${hostAddress}:${service.port}/\n${QUIET}`,
+      );
+      const results = readResults(world, "own");
+      expect(
+        results.map((r) => r.status),
+        show(run),
+      ).toEqual([200]);
+      expect(results[0]?.body).toBe("HOST-ONLY-SECRET");
     }, 180_000);
   },
 );

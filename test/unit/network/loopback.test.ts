@@ -5,6 +5,7 @@
  * the sandbox's own server. The stand-in for the forwarded port is a real server on 127.0.0.1;
  * the control is the same request with that port not marked forwarded, which reaches it.
  */
+import os from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   dedupeAllowlist,
@@ -17,6 +18,7 @@ import {
   isInternalAddress,
   isLoopbackAddress,
   LOOP_REFUSED,
+  localAddresses,
   loopbackPorts,
 } from "../../../src/network/loopback.js";
 import { type NetworkProxy, proxyReport, startProxy } from "../../../src/network/proxy.js";
@@ -180,6 +182,18 @@ describe("isInternalAddress", () => {
       "::7f00:1",
       "::127.0.0.1",
       "64:ff9b:1::a00:1",
+      // Documentation and benchmarking ranges, seen on real hosts' interfaces.
+      "192.0.2.2",
+      "198.18.0.1",
+      "198.19.255.1",
+      "198.51.100.7",
+      "203.0.113.9",
+      "2001:db8::7f00:1",
+      "100::1",
+      // 6to4 carrying an internal IPv4 address; Teredo.
+      "2002:7f00:1::1",
+      "2002:a9fe:a9fe::",
+      "2001:0:4136:e378:8000:63bf:3fff:fdd2",
     ])
       expect(isInternalAddress(a), a).toBe(true);
     for (const a of [
@@ -190,11 +204,35 @@ describe("isInternalAddress", () => {
       "::ffff:808:808",
       "64:ff9b::808:808",
       "::ffff:8.8.8.8",
-      "2001:db8::7f00:1",
+      "2002:808:808::1",
+      "198.20.0.1",
       "localhost",
       "",
     ])
       expect(isInternalAddress(a), a).toBe(false);
+  });
+
+  it("counts this host's own addresses, public ones too, in any IPv6 form", () => {
+    const local = localAddresses({
+      eth0: [
+        { address: "203.1.2.3", family: "IPv4" } as os.NetworkInterfaceInfo,
+        { address: "2606:4700::42", family: "IPv6" } as os.NetworkInterfaceInfo,
+        { address: "fe80::1%eth0", family: "IPv6" } as os.NetworkInterfaceInfo,
+      ],
+    });
+    for (const a of ["203.1.2.3", "::ffff:203.1.2.3", "::ffff:cb01:203", "2606:4700::42"])
+      expect(isInternalAddress(a, local), a).toBe(true);
+    // Control: without the host's addresses, the same are external.
+    for (const a of ["203.1.2.3", "2606:4700::42"]) expect(isInternalAddress(a), a).toBe(false);
+    expect(isInternalAddress("203.1.2.4", local)).toBe(false);
+  });
+
+  it("reads the real interfaces by default (loopback among them)", () => {
+    expect(isInternalAddress("127.0.0.1", localAddresses())).toBe(true);
+    const first = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i !== undefined && !i.internal && i.family === "IPv4");
+    if (first !== undefined) expect(isInternalAddress(first.address, localAddresses())).toBe(true);
   });
 });
 
