@@ -651,6 +651,7 @@ async function gatewayOptions(
       registryHook: hook,
       caDir: place.dir,
       upstreamCa: cas.upstream,
+      projectCa: cas.projectUpstream,
       bundleCa: cas.bundle,
     },
     cafileConfigured: cas.cafileConfigured,

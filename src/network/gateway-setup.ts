@@ -74,17 +74,24 @@ export function localCaPlace(
 
 export interface HostCas {
   /**
-   * Certificates (PEM) the proxy trusts upstream besides node's default trust: npm's cafile,
-   * then NODE_EXTRA_CA_CERTS's unless this node process read that file at start-up itself (its
-   * default trust holds them then, and adding them again would parse ~150 roots on a machine
-   * whose NODE_EXTRA_CA_CERTS is the system bundle).
+   * Certificates (PEM) the proxy trusts upstream besides node's default trust, for every
+   * request: the user's own npm `cafile`, then NODE_EXTRA_CA_CERTS's unless this node process
+   * read that file at start-up itself (its default trust holds them then, and adding them again
+   * would parse ~150 roots on a machine whose NODE_EXTRA_CA_CERTS is the system bundle).
    */
   upstream: string[];
   /**
-   * Certificates the sandbox's bundle carries after the local CA's. With a cafile, all of them
-   * (npm's `cafile` replaces its default list). Without, NODE_EXTRA_CA_CERTS's less those node
-   * trusts on its own (`nodeRoots`): NODE_EXTRA_CA_CERTS is often the whole system bundle, and
-   * every node process inside parses the file at start-up (~60 ms for ~150 roots).
+   * The project `.npmrc`'s `cafile` certificates: trusted upstream only on requests that carry
+   * none of the user's credentials. A cloned repository may name its registry's CA; it must not
+   * vouch for a connection the user's token goes over.
+   */
+  projectUpstream: string[];
+  /**
+   * Certificates the sandbox's bundle carries after the local CA's: the cafile npm would use
+   * (the project's over the user's) and NODE_EXTRA_CA_CERTS's. With a cafile, all of them (npm's
+   * `cafile` replaces its default list). Without, NODE_EXTRA_CA_CERTS's less those node trusts
+   * on its own (`nodeRoots`): NODE_EXTRA_CA_CERTS is often the whole system bundle, and every
+   * node process inside parses the file at start-up (~30 ms of CPU for ~150 roots).
    */
   bundle: string[];
   /** npm config (the project's or the user's) names a cafile. */
@@ -94,6 +101,18 @@ export interface HostCas {
 /** A certificate's DER in base64, whatever its PEM line breaks. */
 const certificateKey = (pem: string): string =>
   pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, "").replace(/\s+/g, "");
+
+/** The `cafile` a npmrc text sets (its last top-level one), `~/` expanded; null: none. */
+function cafileOf(text: string | null, home: string): string | null {
+  if (text === null) return null;
+  let cafile: string | null = null;
+  for (const entry of parseNpmrc(text)) {
+    if (entry.section === null && entry.key === "cafile" && typeof entry.value === "string") {
+      cafile = entry.value.trim();
+    }
+  }
+  return cafile?.startsWith("~/") ? join(home, cafile.slice(2)) : cafile;
+}
 
 /**
  * The CAs the user trusts besides the system's. Only `CERTIFICATE` blocks are kept: a cafile a
@@ -106,17 +125,6 @@ export function hostCertificates(
   projectNpmrc: string | null,
   nodeRoots: readonly string[] = rootCertificates,
 ): HostCas {
-  // npm's precedence: the project's .npmrc over the user's.
-  let cafile: string | null = null;
-  for (const text of [host.userNpmrc, projectNpmrc]) {
-    if (text === null) continue;
-    for (const entry of parseNpmrc(text)) {
-      if (entry.section === null && entry.key === "cafile" && typeof entry.value === "string") {
-        cafile = entry.value.trim();
-      }
-    }
-  }
-  if (cafile?.startsWith("~/")) cafile = join(host.home, cafile.slice(2));
   const read = (path: string | null | undefined): string[] => {
     if (!path || !isAbsolute(path)) return [];
     try {
@@ -125,16 +133,23 @@ export function hostCertificates(
       return []; // unreadable: trusted by nobody
     }
   };
-  const fromCafile = read(cafile);
+  const userCafile = cafileOf(host.userNpmrc, host.home);
+  const projectCafile = cafileOf(projectNpmrc, host.home);
+  const fromUser = read(userCafile);
+  // npm's precedence: the project's .npmrc over the user's.
+  const projectSet = projectCafile !== null && projectCafile !== "";
+  const fromProject = projectSet ? read(projectCafile) : [];
   const extraPath = host.env.NODE_EXTRA_CA_CERTS;
   const extra = read(extraPath);
-  const cafileConfigured = cafile !== null && cafile !== "";
-  const all = [...fromCafile, ...extra];
+  const cafileConfigured = projectSet || (userCafile !== null && userCafile !== "");
   const processTrustsExtra = extraPath !== undefined && extraPath === host.nodeExtraCa;
   const known = new Set(nodeRoots.map(certificateKey));
   return {
-    upstream: processTrustsExtra ? fromCafile : all,
-    bundle: cafileConfigured ? all : extra.filter((pem) => !known.has(certificateKey(pem))),
+    upstream: [...fromUser, ...(processTrustsExtra ? [] : extra)],
+    projectUpstream: fromProject,
+    bundle: cafileConfigured
+      ? [...(projectSet ? fromProject : fromUser), ...extra]
+      : extra.filter((pem) => !known.has(certificateKey(pem))),
     cafileConfigured,
   };
 }

@@ -40,6 +40,7 @@ import {
   isInternalAddress,
   isLoopbackAddress,
   LOOP_REFUSED,
+  localAddresses,
   loopRefusal,
 } from "./loopback.js";
 import { createResolver, type Resolver } from "./resolver.js";
@@ -70,10 +71,19 @@ export interface ProxyOptions {
    */
   upstreamCa?: readonly string[] | undefined;
   /**
+   * Certificates (PEM text) from the project's own `cafile`: trusted upstream only on a request
+   * that carries none of the user's credentials (no Authorization added, no client certificate),
+   * as npm would trust them. A cloned repository may name its registry's CA; it must not vouch
+   * for a connection the user's token goes over.
+   */
+  projectCa?: readonly string[] | undefined;
+  /**
    * The certificates the bundle the sandbox trusts (`caBundlePath`) carries after the local CA's,
    * for the hosts that stay tunnels. Default: `upstreamCa`.
    */
   bundleCa?: readonly string[] | undefined;
+  /** This host's own addresses (default: every interface's when the proxy starts). */
+  localAddresses?: net.BlockList | undefined;
   /** Name lookups for upstream dials, cached per host (default: a new cache per proxy). */
   resolver?: Resolver | undefined;
   /**
@@ -179,11 +189,13 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
    * The project file naming `target` when only the project's files name it: such a registry is
    * never dialled at an internal address (the user's own naming of it lifts this, see allowlist.ts).
    */
+  /** This host's own addresses: as internal as loopback for a project-only registry. */
+  const local = options.localAddresses ?? localAddresses();
   const projectOnly = (target: { host: string; port: number }): string | undefined =>
     projectOnlyEntry(allow, target.host, target.port)?.source;
   /** A dial to an IP literal skips `lookup`: checked here. True: refuse, it is internal. */
   const internalLiteral = (target: { host: string; port: number }): boolean =>
-    projectOnly(target) !== undefined && isInternalAddress(dialHost(target.host));
+    projectOnly(target) !== undefined && isInternalAddress(dialHost(target.host), local);
   /**
    * The lookup for a dial to `target`: loopback answers refused when the port is forwarded;
    * internal answers refused when only the project names the host.
@@ -193,7 +205,9 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       forwardedPort === null
         ? resolver.lookup
         : guardedLookup(resolver.lookup, target.port, forwardedPort);
-    if (projectOnly(target) !== undefined) lookup = internalGuardedLookup(lookup, target.port);
+    if (projectOnly(target) !== undefined) {
+      lookup = internalGuardedLookup(lookup, target.port, local);
+    }
     return lookup;
   };
   const refuseInternal = (row: HostStats, target: { host: string; port: number }): string => {
@@ -289,27 +303,42 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   // (tls.connect ignores `cert`/`key` when a `secureContext` is given): one per certificate,
   // made on first use. `addCACert` is what node's own `ca` option calls
   // (lib/internal/tls/secure-context.js); where it is missing, `ca` does the same slowly.
-  const withUserCas = (options: tls.SecureContextOptions): tls.SecureContext => {
-    if (upstreamCa.length === 0) return tls.createSecureContext(options);
+  const withCas = (
+    options: tls.SecureContextOptions,
+    cas: readonly string[] = upstreamCa,
+  ): tls.SecureContext => {
+    if (cas.length === 0) return tls.createSecureContext(options);
     const context = tls.createSecureContext(options);
     const native = (context as { context?: { addCACert?: (pem: string) => void } }).context;
     if (typeof native?.addCACert !== "function") {
-      return tls.createSecureContext({ ...options, ca: [...tls.rootCertificates, ...upstreamCa] });
+      return tls.createSecureContext({ ...options, ca: [...tls.rootCertificates, ...cas] });
     }
-    for (const pem of upstreamCa) native.addCACert(pem);
+    for (const pem of cas) native.addCACert(pem);
     return context;
   };
   let rootsContext: tls.SecureContext | undefined;
   const roots = (): tls.SecureContext => {
-    rootsContext ??= withUserCas({});
+    rootsContext ??= withCas({});
     return rootsContext;
+  };
+  // The project's cafile widens trust on connections of their own (the https agent's pool key
+  // does not include the secureContext), never on one that carries the user's credential.
+  const projectCa = options.projectCa ?? [];
+  const projectAgent =
+    projectCa.length > 0
+      ? new https.Agent({ keepAlive: true, timeout: 15_000, scheduling: "lifo" })
+      : null;
+  let projectContext: tls.SecureContext | undefined;
+  const projectRoots = (): tls.SecureContext => {
+    projectContext ??= withCas({}, [...upstreamCa, ...projectCa]);
+    return projectContext;
   };
   const clientContexts = new Map<string, tls.SecureContext>();
   const contextFor = (client: ClientCertificate): tls.SecureContext => {
     const key = `${client.cert}\0${client.key}`;
     let context = clientContexts.get(key);
     if (context === undefined) {
-      context = withUserCas({ cert: client.cert, key: client.key });
+      context = withCas({ cert: client.cert, key: client.key });
       clientContexts.set(key, context);
     }
     return context;
@@ -359,6 +388,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       return;
     }
     let headers = forwardHeaders(req.rawHeaders, url.host);
+    let held = false;
     if (hook?.hosts.has(target.key)) {
       const method = req.method ?? "GET";
       let decision: ReturnType<RegistryHook["decide"]>;
@@ -383,11 +413,12 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         return;
       }
       headers = withAuthorization(headers, decision.authorization);
+      held = decision.authorization !== undefined;
     }
     // The client's Transfer-Encoding is hop-by-hop and dropped: a body without a length is
     // re-framed as chunked explicitly, never left to node's per-method default (none for GET).
     if (framing.chunked) headers.push("Transfer-Encoding", "chunked");
-    send(req, res, url, target, row, headers, framing, null);
+    send(req, res, url, target, row, headers, framing, null, held);
   };
 
   /**
@@ -468,7 +499,18 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       const framed = ["content-length", "transfer-encoding", "expect"].reduce(dropHeader, headers);
       const sent = withAuthorization(framed, decision.authorization);
       sent.push("Content-Length", String(body.length));
-      send(req, res, url, target, row, sent, framing, body, decision.settle);
+      send(
+        req,
+        res,
+        url,
+        target,
+        row,
+        sent,
+        framing,
+        body,
+        decision.authorization !== undefined,
+        decision.settle,
+      );
     });
   };
 
@@ -485,6 +527,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     headers: string[],
     framing: { contentLength: number | null; chunked: boolean },
     body: Buffer | null,
+    held: boolean,
     settle?: (status: number | null) => void,
   ): void => {
     row.connections++;
@@ -503,6 +546,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     // npm's mTLS: the certificate is presented here, on the gateway's own connection (the
     // agent pools connections per certificate, so none is reused without it or with another).
     const client = https_ && hook?.hosts.has(target.key) ? hook.clientCertificate?.(url) : null;
+    const projectTrust = https_ && projectAgent !== null && !held && !client;
     const upReq = (https_ ? https : http).request({
       host: dialHost(target.host),
       port: target.port,
@@ -510,16 +554,18 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       path: `${url.pathname}${url.search}`,
       headers,
       setHost: false,
-      agent: https_ ? tlsAgent : agent,
+      agent: projectTrust ? (projectAgent ?? tlsAgent) : https_ ? tlsAgent : agent,
       lookup: lookupFor(target),
       timeout: idleTimeout,
       ...(https_ && net.isIP(target.host) === 0 ? { servername: target.host } : {}),
       // cert and key also key the agent's pool (https.Agent getName), the context presents them.
       ...(client
         ? { cert: client.cert, key: client.key, secureContext: contextFor(client) }
-        : https_ && upstreamCa.length > 0
-          ? { secureContext: roots() }
-          : {}),
+        : projectTrust
+          ? { secureContext: projectRoots() }
+          : https_ && upstreamCa.length > 0
+            ? { secureContext: roots() }
+            : {}),
     });
     upReq.on("socket", (socket: net.Socket) => {
       track(socket);
@@ -565,7 +611,17 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         respond(res, 403, refuseInternal(row, target));
       } else if (res.headersSent) res.destroy();
       else if (timedOut) respond(res, 504, `${target.key} did not answer in time`);
-      else respond(res, 502, `cannot reach ${target.key}: ${error.code ?? error.message}`);
+      else if (
+        https_ &&
+        held &&
+        projectCa.length > 0 &&
+        /CERT|SIGNATURE|ISSUER/.test(error.code ?? "")
+      ) {
+        // Perhaps only the project's cafile vouches for this host: said in the end-of-run report.
+        const reason = `${target.key}'s certificate is not trusted by your own CAs (${error.code}), and the project's cafile is not trusted for requests that carry your credential: add that CA to your ~/.npmrc cafile or NODE_EXTRA_CA_CERTS`;
+        countRefused(row, req.method ?? "GET", url, reason);
+        respond(res, 502, `safe-npm: ${reason}`);
+      } else respond(res, 502, `cannot reach ${target.key}: ${error.code ?? error.message}`);
     });
     upReq.on("response", (upRes: http.IncomingMessage) => {
       upRes.on("error", () => res.destroy());
@@ -839,7 +895,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
 
   const idleCount = (): number => {
     let idle = 0;
-    for (const pool of [agent, tlsAgent]) {
+    for (const pool of [agent, tlsAgent, ...(projectAgent === null ? [] : [projectAgent])]) {
       for (const list of Object.values(pool.freeSockets)) idle += list?.length ?? 0;
     }
     return idle;
@@ -887,6 +943,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         for (const socket of sockets) socket.destroy();
         agent.destroy();
         tlsAgent.destroy();
+        projectAgent?.destroy();
         await closed;
         await cleanup();
       })();

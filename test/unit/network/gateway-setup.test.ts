@@ -147,11 +147,19 @@ describe("hostCertificates", () => {
       { home, env: {}, nodeExtraCa: null, userNpmrc: `cafile=${mine}\n` },
       `cafile=${theirs}\n`,
     );
-    expect(cas.upstream).toEqual([otherCa]);
+    // Upstream, the user's trust for everything, the project's only where it names its own.
+    expect(cas.upstream).toEqual([userCa]);
+    expect(cas.projectUpstream).toEqual([otherCa]);
+    expect(cas.bundle).toEqual([otherCa]);
     const missing = hostCertificates(
       { home, env: {}, nodeExtraCa: null, userNpmrc: `cafile=${join(root, "absent.pem")}\n` },
       null,
     );
-    expect(missing).toEqual({ upstream: [], bundle: [], cafileConfigured: true });
+    expect(missing).toEqual({
+      upstream: [],
+      projectUpstream: [],
+      bundle: [],
+      cafileConfigured: true,
+    });
   });
 });

@@ -388,6 +388,41 @@ describe("upstream verification", () => {
   });
 });
 
+describe("a project's cafile (projectCa)", () => {
+  it("vouches for a request without the user's credential, never for one that carries it", async () => {
+    const state = mkdtempSync(join(tmpdir(), "safe-npm-gw-state-"));
+    // The registry's CA comes from the project only: the user trusts nothing but the system.
+    const proxyWith = await startProxy({
+      allow: parseAllowlist([`127.0.0.1:${registry.port}`]),
+      registryHook: readOnlyHook([`127.0.0.1:${registry.port}`]),
+      caDir: join(state, "ca"),
+      projectCa: [pki.ca],
+    });
+    try {
+      const ca = readFileSync(join(state, "ca", "local-ca.pem"), "utf8");
+      const agent = new TunnelAgent(proxyWith.socketPath, ca);
+      // No credential added (the rule forwards /public as it is): the project's CA is enough.
+      const open = await gatewayRequest(agent, registry.port, "/public/pkg");
+      expect(open.status).toBe(200);
+      expect(JSON.parse(open.body)).toEqual({ path: "/public/pkg", auth: null });
+      // The host's token would be added: the connection must be one the user's own CAs trust.
+      const before = registry.requests.length;
+      const held = await gatewayRequest(agent, registry.port, "/private/pkg");
+      agent.destroy();
+      expect(held.status).toBe(502);
+      expect(held.body).toContain(
+        "the project's cafile is not trusted for requests that carry your credential",
+      );
+      expect(registry.requests.slice(before)).toEqual([]);
+      const report = proxyReport(proxyWith.stats(), false).join("\n");
+      expect(report).toContain("add that CA to your ~/.npmrc cafile or NODE_EXTRA_CA_CERTS");
+    } finally {
+      await proxyWith.close();
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("close()", () => {
   it("leaves no socket: live tunnels, in-flight requests, pooled upstreams", async () => {
     const state = mkdtempSync(join(tmpdir(), "safe-npm-gw-state-"));
