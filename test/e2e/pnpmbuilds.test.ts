@@ -1,0 +1,93 @@
+/**
+ * pnpm 11+ stops an install whose dependency's build script nobody approved. On a terminal it
+ * writes a placeholder into pnpm-workspace.yaml for the user to decide, which the sandbox keeps
+ * read-only: the install then fails on that write, saying nothing of the dependency. safe-npm
+ * names the skipped builds and the `allowBuilds` lines to add; the test adds exactly those lines,
+ * as a user would, and the next install builds (the probe's scripts run, contained).
+ */
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { cliPath, repoRoot } from "./paths.js";
+import { expectContained, plantTargets, readReports } from "./probe.js";
+import { makeWorld, type RunResult, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+const packed = inject("packedFixtures");
+const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+const PNPM = join(repoRoot, "node_modules", "pnpm-latest", "pnpm");
+/** As managers.test.ts: the registries here do not serve pnpm, so its self-pin is off. */
+const SETTINGS = "pmOnFail: ignore\nverifyDepsBeforeRun: false\n";
+const SPEC = "probe@file:vendor/probe-1.0.0.tgz";
+
+describe.skipIf(unavailable !== "")("pnpm 12: a dependency's build script not yet approved", () => {
+  const worlds: World[] = [];
+  afterAll(() => {
+    for (const w of worlds) w.dispose();
+  });
+
+  const world = (): World => {
+    const w = makeWorld({
+      projectInHome: true,
+      packageJson: { dependencies: { probe: "file:vendor/probe-1.0.0.tgz" } },
+      vendor: { packed, files: ["probe-1.0.0.tgz"] },
+    });
+    worlds.push(w);
+    writeFileSync(join(w.project, "pnpm-workspace.yaml"), SETTINGS);
+    plantTargets(w);
+    const bin = join(w.dir, "pm-bin");
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(PNPM, join(bin, "pnpm"));
+    w.env.PATH = `${bin}:${w.env.PATH}`;
+    return w;
+  };
+  const hint = `    '${SPEC}': true`;
+
+  it("without a terminal: pnpm stops, safe-npm names the dependency and the lines to add; with them the next install builds", async () => {
+    const w = world();
+    const first = await w.run(["pnpm", "install"]);
+    expect(first.exitCode, show(first)).not.toBe(0);
+    expect(first.stderr).toContain(
+      "pnpm reports that it ran no build scripts of these dependencies",
+    );
+    expect(first.stderr).toContain(`safe-npm:   ${SPEC}\n`);
+    expect(first.stderr).toContain(`safe-npm: ${hint}\n`);
+    expect(readReports(w)).toEqual([]);
+    // The user follows the hint, outside the sandbox.
+    const lines = first.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("safe-npm:   allowBuilds:") || l.startsWith("safe-npm:     '"))
+      .map((l) => l.slice("safe-npm: ".length));
+    writeFileSync(
+      join(w.project, "pnpm-workspace.yaml"),
+      `${SETTINGS}${lines.join("\n").replace(/^ {2}/gm, "")}\n`,
+    );
+    const second = await w.run(["pnpm", "install"]);
+    expect(second.exitCode, show(second)).toBe(0);
+    expect(second.stderr).not.toContain("ran no build scripts");
+    const reports = readReports(w);
+    expect(reports.map((r) => r.phase)).toEqual(["preinstall", "postinstall"]);
+    for (const report of reports) expectContained(report, w);
+  }, 240_000);
+
+  it("on a terminal: pnpm fails writing its placeholder into the read-only file; the file is unchanged and the hint names the dependency", async () => {
+    const w = world();
+    const before = readFileSync(join(w.project, "pnpm-workspace.yaml"), "utf8");
+    const command = [process.execPath, cliPath, "pnpm", "install"]
+      .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+      .join(" ");
+    // script(1) gives the run a terminal, as a user's shell has.
+    const run = await execa("script", ["-qec", command, "/dev/null"], {
+      cwd: w.project,
+      env: w.env,
+      extendEnv: false,
+      reject: false,
+      input: "",
+    });
+    const output = String(run.stdout);
+    expect(run.exitCode, output).not.toBe(0);
+    expect(output).toContain(hint);
+    expect(readFileSync(join(w.project, "pnpm-workspace.yaml"), "utf8")).toBe(before);
+  }, 240_000);
+});
