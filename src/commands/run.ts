@@ -346,7 +346,11 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
       // A signal during start-up ends the run with the signal's status, not as bwrap's failure.
       if (!outcome.ready && !outcome.interrupted && outcome.exitCode !== 0)
         throw sandboxFailed(host.uid, outcome.exitCode);
-      if (outcome.exitCode !== 0 && request.cls === "install" && basename(request.command[0] ?? "") === "pnpm") {
+      if (
+        outcome.exitCode !== 0 &&
+        request.cls === "install" &&
+        basename(request.command[0] ?? "") === "pnpm"
+      ) {
         const { ignoredBuilds, ignoredBuildsHint } = await import("./pnpmbuilds.js");
         const lines = ignoredBuildsHint(ignoredBuilds(project.root));
         for (const line of lines) out.stderr(`safe-npm: ${printableLines(line)}\n`);
