@@ -6,6 +6,8 @@
  */
 import { join } from "node:path";
 import { SafeNpmError } from "../errors.js";
+import { userConfigPath } from "../host/host.js";
+import { isInside } from "../host/project.js";
 import { rootGitPlaces, type Watch } from "./integrity.js";
 import { projectPathKind } from "./safepath.js";
 
@@ -109,6 +111,15 @@ export function guardProject(
   protectSource: string,
 ): ProjectGuards {
   const guards = projectGuards(root, protect, protectSource);
+  // npm's user config, where NPM_CONFIG_USERCONFIG puts it in the project: an existing one is
+  // bound over without credentials (policy.ts); one created inside would be the next run's user
+  // config, so it is moved aside after the run.
+  const userConfig = userConfigPath(host.env, host.home);
+  if (isInside(userConfig, root) && userConfig !== join(root, ".npmrc")) {
+    const kind = projectPathKind(root, userConfig, "npm user config (NPM_CONFIG_USERCONFIG)");
+    if (kind === "missing") guards.watch.push({ kind: "pmconfig", path: userConfig });
+    else if (kind !== "file") throw notPlain(userConfig, "a regular file");
+  }
   const hostGit = rootGitPlaces(root, host.home, host.env);
   return {
     ...guards,

@@ -432,6 +432,26 @@ export function resolvePolicy(input: PolicyInput): Policy {
       });
     }
   }
+  // npm's user config where NPM_CONFIG_USERCONFIG puts it in the project (a CI job's
+  // `$PWD/.npmrc-ci`): inside, it would show the user's token, and what a run wrote there would
+  // be the next run's user config — whose registries count as the user's own. Read-only and
+  // without credentials, like ~/.npmrc; one created inside is moved aside after the run
+  // (hostfiles.ts guardProject).
+  const userConfig = host.userNpmrcPath;
+  if (
+    userConfig !== undefined &&
+    host.userNpmrc !== null &&
+    !settings.fullNpmrc &&
+    isInside(userConfig, project.root) &&
+    userConfig !== join(project.root, ".npmrc")
+  ) {
+    mounts.push({
+      kind: "data",
+      dest: userConfig,
+      data: sanitizeNpmrc(host.userNpmrc, npmrcOptions).text,
+      label: "your npm user config (NPM_CONFIG_USERCONFIG) without credentials, read-only",
+    });
+  }
   // A path already mounted read-only (the user's .npmrc with home "project") needs no stand-in.
   const mounted = new Set(mounts.map((m) => m.dest));
   for (const path of input.seal) {

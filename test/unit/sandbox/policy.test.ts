@@ -484,6 +484,35 @@ describe("sealed directories and already-mounted paths", () => {
   });
 });
 
+describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
+  const config = `${PROJECT}/.npmrc-ci`;
+  const text = "//registry.npmjs.org/:_authToken=ci-token\nfund=false\n";
+  it("is bound over, read-only and without credentials, after the project itself", () => {
+    const policy = resolvePolicy(baseInput({ host: { userNpmrcPath: config, userNpmrc: text } }));
+    const at = policy.mounts.findIndex((m) => m.dest === config);
+    expect(policy.mounts[at]).toMatchObject({ kind: "data" });
+    const mount = policy.mounts[at] as { data: string };
+    expect(mount.data).toContain("fund=false");
+    expect(mount.data).not.toContain("ci-token");
+    expect(at).toBeGreaterThan(policy.mounts.findIndex((m) => m.dest === PROJECT));
+  });
+  it("is left alone outside the project, when missing (watched instead) or passed in full", () => {
+    const outside = resolvePolicy(
+      baseInput({ host: { userNpmrcPath: "/home/alice/ci/.npmrc", userNpmrc: text } }),
+    );
+    expect(outside.mounts.some((m) => m.dest === "/home/alice/ci/.npmrc")).toBe(false);
+    const missing = resolvePolicy(baseInput({ host: { userNpmrcPath: config, userNpmrc: null } }));
+    expect(missing.mounts.some((m) => m.dest === config)).toBe(false);
+    const full = resolvePolicy(
+      baseInput({
+        host: { userNpmrcPath: config, userNpmrc: text },
+        input: { settings: { ...baseInput().settings, fullNpmrc: true } },
+      }),
+    );
+    expect(full.mounts.some((m) => m.dest === config)).toBe(false);
+  });
+});
+
 describe("yarn 4's global folder at the same path inside and outside", () => {
   it("is bound at its host path and named by YARN_GLOBAL_FOLDER, so .pnp.cjs resolves outside too", () => {
     const policy = basePolicy();
