@@ -34,19 +34,25 @@ function parseArgs(argv: readonly string[]): {
   socketPath: string;
   port: number;
   forward: boolean;
+  extraCa: string | undefined;
   command: string[];
 } {
   const [socketPath, portText, ...rest] = argv;
   const dashes = rest.indexOf("--");
-  const usage = "usage: bridge <socketPath> <port> [--no-forward-signals] -- <cmd> [args…]";
+  const usage =
+    "usage: bridge <socketPath> <port> [--no-forward-signals] [--extra-ca=<path>] -- <cmd> [args…]";
   if (socketPath === undefined || portText === undefined || dashes === -1) fail(usage);
   const flags = rest.slice(0, dashes);
   const command = rest.slice(dashes + 1);
   const port = Number(portText);
   if (!/^\d{1,5}$/.test(portText) || port > 65535) fail(`bad port "${portText}"`);
-  for (const flag of flags) if (flag !== "--no-forward-signals") fail(`unknown option ${flag}`);
+  let extraCa: string | undefined;
+  for (const flag of flags) {
+    if (flag.startsWith("--extra-ca=")) extraCa = flag.slice("--extra-ca=".length);
+    else if (flag !== "--no-forward-signals") fail(`unknown option ${flag}`);
+  }
   if (command.length === 0) fail(usage);
-  return { socketPath, port, forward: !flags.includes("--no-forward-signals"), command };
+  return { socketPath, port, forward: !flags.includes("--no-forward-signals"), extraCa, command };
 }
 
 const options = parseArgs(process.argv.slice(2));
@@ -119,6 +125,8 @@ server.listen(options.port, "127.0.0.1", () => {
     NO_PROXY: "",
     no_proxy: "",
     SAFE_NPM_PROXY: proxy,
+    // Started without it (see inside.ts bridgeArgv): the command gets it back.
+    ...(options.extraCa === undefined ? {} : { NODE_EXTRA_CA_CERTS: options.extraCa }),
   };
   // Node 22 announces its EnvHttpProxyAgent as experimental at every start-up: once per node
   // process (npm, each lifecycle script) on the user's terminal. Node 24 does not.

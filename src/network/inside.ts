@@ -56,20 +56,32 @@ export interface BridgeArgvOptions {
    * spawn.ts signalling every process of the sandbox).
    */
   forwardSignals?: boolean | undefined;
+  /**
+   * The command's NODE_EXTRA_CA_CERTS: the bridge itself starts without it (node 20 with
+   * OpenSSL 3 loads its whole root store at start-up whenever the variable is set, ~35 ms before
+   * the command can start; nodejs/node#40524) and sets it for the command.
+   */
+  extraCa?: string | undefined;
 }
 
-/** `node /run/safe-npm/bridge.cjs /run/safe-npm/proxy.sock 0 [--no-forward-signals] -- …command`. */
+/**
+ * `[/usr/bin/env -u NODE_EXTRA_CA_CERTS] node /run/safe-npm/bridge.cjs /run/safe-npm/proxy.sock 0
+ * [--no-forward-signals] [--extra-ca=<path>] -- …command`.
+ */
 export function bridgeArgv(
   node: string,
   command: readonly string[],
   options: BridgeArgvOptions = {},
 ): string[] {
+  const extraCa = options.extraCa;
   return [
+    ...(extraCa === undefined ? [] : ["/usr/bin/env", "-u", "NODE_EXTRA_CA_CERTS"]),
     node,
     BRIDGE_INSIDE,
     SOCKET_INSIDE,
     String(options.port ?? 0),
     ...(options.forwardSignals === true ? [] : ["--no-forward-signals"]),
+    ...(extraCa === undefined ? [] : [`--extra-ca=${extraCa}`]),
     "--",
     ...command,
   ];

@@ -499,7 +499,12 @@ export function resolvePolicy(input: PolicyInput): Policy {
   const bridged = input.network === "registry" && input.proxy !== null;
   const seccomp = host.arch === "x64" || host.arch === "arm64";
   return {
-    command: bridged ? bridgeArgv(nodeInside, command, { port: input.proxy?.port }) : command,
+    command: bridged
+      ? bridgeArgv(nodeInside, command, {
+          port: input.proxy?.port,
+          extraCa: env.NODE_EXTRA_CA_CERTS,
+        })
+      : command,
     cwd: host.cwd,
     env,
     mounts,

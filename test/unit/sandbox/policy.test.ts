@@ -576,6 +576,18 @@ describe("the registry gateway's CA", () => {
     expect(policy.env.npm_config_cafile).toBeUndefined();
   });
 
+  it("starts the bridge without NODE_EXTRA_CA_CERTS and has it give the command the variable", () => {
+    const policy = registry({}, { NODE_EXTRA_CA_CERTS: "/etc/ssl/corp.pem" });
+    expect(policy.command.slice(0, 3)).toEqual(["/usr/bin/env", "-u", "NODE_EXTRA_CA_CERTS"]);
+    expect(policy.command).toContain("--extra-ca=/run/safe-npm/ca.pem");
+    const dashes = policy.command.indexOf("--");
+    expect(policy.command.indexOf("--extra-ca=/run/safe-npm/ca.pem")).toBeLessThan(dashes);
+    // Without the variable, the bridge starts as it is.
+    const plain = registry({ caBundlePath: null });
+    expect(plain.command[0]).not.toBe("/usr/bin/env");
+    expect(plain.command.some((a) => a.startsWith("--extra-ca"))).toBe(false);
+  });
+
   it("replaces npm's cafile only where the config names one", () => {
     expect(registry({ cafileConfigured: true }).env.npm_config_cafile).toBe("/run/safe-npm/ca.pem");
   });
