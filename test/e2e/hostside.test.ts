@@ -7,7 +7,11 @@
  * - a PATH entry in a project: a bin planted in `node_modules/.bin` must not become the real
  *   tool (or the `node` it starts) that host commands run;
  * - `XDG_CACHE_HOME` in the project: a run must not plant a journal that the next run obeys on
- *   the host (relinking `.git` to a git dir whose fsmonitor `git status` runs).
+ *   the host (relinking `.git` to a git dir whose fsmonitor `git status` runs);
+ * - a PATH entry deep in a project (devbox's `.devbox/nix/profile/default/bin`): a `bwrap`
+ *   planted there must not be the one the next run starts;
+ * - `XDG_CONFIG_HOME` in the project: a run must plant neither safe-npm settings that widen the
+ *   next run nor a git config whose fsmonitor `git status` runs.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import {
