@@ -90,18 +90,19 @@ function exists(path: string): boolean {
  * is the project's to re-point, even while a run goes on. One exemption, exact: nvm's checkout
  * (`$NVM_DIR`, default `~/.nvm`) holds nvm's own package.json, and node versions live below it in
  * `versions/`; a package.json at that directory does not make its `versions/…/bin` a project's.
- * (A run in nvm's checkout itself has those entries left out as in its project: run.ts.)
+ * Only a run with nvm's checkout itself as its project could write there.
  */
 export function pathPlace(
   dir: string,
   home: string,
   env: Readonly<Record<string, string | undefined>>,
 ): string | null {
-  const nvm = nvmDir(env, home);
-  const exempt = (holder: string, from: string): boolean =>
-    nvm !== null &&
-    within(from, join(holder, "versions")) &&
-    (realOfNearest(holder) ?? holder) === nvm;
+  // Resolved only when a walk meets a package.json below a `versions/` (rare: nvm's bins).
+  const exempt = (holder: string, from: string): boolean => {
+    if (!within(from, join(holder, "versions"))) return false;
+    const nvm = nvmDir(env, home);
+    return nvm !== null && (realOfNearest(holder) ?? holder) === nvm;
+  };
   const real = realOfNearest(dir);
   const byReal = real === null ? null : placeOf(real, real, home, exempt);
   if (byReal !== null) return byReal;
