@@ -112,7 +112,7 @@ export function guardProject(
 ): ProjectGuards {
   const guards = projectGuards(root, protect, protectSource);
   const hostGit = rootGitPlaces(root, host.home, host.env);
-  const config = configHomeGuard(root, host.env);
+  const config = configHomeGuard(root, host.env, host.home);
   return {
     ...guards,
     protect: [...new Set([...guards.protect, ...hostGit.protect, ...config.protect])],
@@ -126,13 +126,19 @@ export function guardProject(
  * config (`core.fsmonitor` runs on the next `git status`), pnpm's `pnpm/rc`, fish's config, and
  * safe-npm's own settings. Kept read-only like `.git`, or, when missing, an empty read-only
  * directory stands in: no run can plant there. Nothing inside needs it — the sandbox's tools
- * get the private home's `~/.config` (XDG_CONFIG_HOME is not passed in).
+ * get the private home's `~/.config` (XDG_CONFIG_HOME is not passed in). The default `~/.config`
+ * counts too when it is a link into the project (a dotfiles repository with a package.json).
  */
 export function configHomeGuard(
   root: string,
   env: Readonly<Record<string, string | undefined>>,
+  home: string,
 ): { protect: string[]; sealDirs: string[] } {
-  const path = configHomeInProject(root, env.XDG_CONFIG_HOME);
+  const configHome =
+    env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME)
+      ? env.XDG_CONFIG_HOME
+      : join(home, ".config");
+  const path = configHomeInProject(root, configHome);
   if (path === null) return { protect: [], sealDirs: [] };
   if (path === root) {
     throw new SafeNpmError(

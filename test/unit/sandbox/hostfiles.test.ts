@@ -55,33 +55,45 @@ describe("XDG_CONFIG_HOME in the project stays read-only inside", () => {
 
   it("protects it when it exists, seals it when missing, and refuses a link or the root", () => {
     const config = join(root, ".config");
-    expect(configHomeGuard(root, { XDG_CONFIG_HOME: config })).toEqual({
+    expect(configHomeGuard(root, { XDG_CONFIG_HOME: config }, home)).toEqual({
       protect: [],
       sealDirs: [config],
     });
     mkdirSync(join(config, "git"), { recursive: true });
-    expect(configHomeGuard(root, { XDG_CONFIG_HOME: config })).toEqual({
+    expect(configHomeGuard(root, { XDG_CONFIG_HOME: config }, home)).toEqual({
       protect: [config],
       sealDirs: [],
     });
-    expect(configHomeGuard(root, { XDG_CONFIG_HOME: join(home, ".config") })).toEqual({
+    expect(configHomeGuard(root, { XDG_CONFIG_HOME: join(home, ".config") }, home)).toEqual({
       protect: [],
       sealDirs: [],
     });
-    expect(configHomeGuard(root, {})).toEqual({ protect: [], sealDirs: [] });
+    expect(configHomeGuard(root, {}, home)).toEqual({ protect: [], sealDirs: [] });
     // A link planted in the project would have the mount follow it.
     mkdirSync(join(dir, "elsewhere"));
     symlinkSync(join(dir, "elsewhere"), join(root, "cfg-link"));
-    const link = errorOf(() => configHomeGuard(root, { XDG_CONFIG_HOME: join(root, "cfg-link") }));
+    const link = errorOf(() =>
+      configHomeGuard(root, { XDG_CONFIG_HOME: join(root, "cfg-link") }, home),
+    );
     expect(link.code).toBe("UNSAFE_PATH");
     expect(link.message).toContain("XDG_CONFIG_HOME");
     writeFileSync(join(root, "file"), "");
     expect(
-      errorOf(() => configHomeGuard(root, { XDG_CONFIG_HOME: join(root, "file") })).message,
+      errorOf(() => configHomeGuard(root, { XDG_CONFIG_HOME: join(root, "file") }, home)).message,
     ).toContain("is not a directory");
-    const whole = errorOf(() => configHomeGuard(root, { XDG_CONFIG_HOME: root }));
+    const whole = errorOf(() => configHomeGuard(root, { XDG_CONFIG_HOME: root }, home));
     expect(whole.code).toBe("UNSAFE_CONFIG_DIR");
     expect(whole.hint).toContain("XDG_CONFIG_HOME");
+  });
+
+  it("counts the default ~/.config when it is a link into the project (a dotfiles repository)", () => {
+    mkdirSync(join(root, "config", "git"), { recursive: true });
+    expect(configHomeGuard(root, {}, home)).toEqual({ protect: [], sealDirs: [] });
+    symlinkSync(join(root, "config"), join(home, ".config"));
+    expect(configHomeGuard(root, {}, home)).toEqual({
+      protect: [join(root, "config")],
+      sealDirs: [],
+    });
   });
 
   it("is part of every run's guards, beside .git and the package-manager config", () => {
