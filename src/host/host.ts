@@ -20,7 +20,7 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "no
 import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
-import { type OwnCache, ownCache, PATH_LEVELS, projectPlace } from "./projectplace.js";
+import { type OwnCache, ownCache, pathPlace } from "./projectplace.js";
 import { isShim, shimDir } from "./shims.js";
 
 /** Where the sandbox carries its marker; see `readSandboxMarker`. */
@@ -141,7 +141,7 @@ export function gatherHost(
         (shimsReal === null || realpathOr(d) !== shimsReal),
     )
     .filter((dir) => {
-      const why = projectPlace(dir, home, PATH_LEVELS);
+      const why = pathPlace(dir, home, env);
       if (why !== null) skippedPathDirs.push({ dir, why });
       return why === null;
     });

@@ -6,7 +6,7 @@
  * homes) must not be trusted later.
  */
 import { lstatSync, realpathSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { SafeNpmError } from "../errors.js";
 
 /** True when `path` is `dir` or lies inside it. */
@@ -17,42 +17,61 @@ function within(path: string, dir: string): boolean {
 
 /**
  * Why `dir` (judged by the real path of its nearest existing ancestor) may be a sandbox's to
- * write, or null. The walk up looks at `levels` directories (the directory itself is the first)
- * and never at the home or above it: a package.json there makes no project (host/project.ts
- * refuses a root that contains the home), and one left in `~` by accident must not make every
- * tool in `~/.local/bin` suspect.
+ * write, or null. The walk up goes to the root but never looks at the home or above it: a
+ * package.json there makes no project (host/project.ts refuses a root that contains the home),
+ * and one left in `~` by accident must not make every tool in `~/.local/bin` suspect. `exempt`
+ * names package.json holders that are no project for `dir` (pathPlace: nvm's checkout).
  */
 export function projectPlace(
   dir: string,
   home: string,
-  levels = Number.POSITIVE_INFINITY,
+  exempt: (holder: string, from: string) => boolean = () => false,
 ): string | null {
+  const real = realOfNearest(dir);
+  if (real === null) return null;
+  return placeOf(real, real, home, exempt);
+}
+
+/** The real path of `dir`'s nearest existing ancestor (null: not even `/`). */
+function realOfNearest(dir: string): string | null {
   let existing = dir;
-  let real: string | null = null;
   for (;;) {
     try {
-      real = realpathSync(existing);
-      break;
+      return realpathSync(existing);
     } catch {
       const parent = dirname(existing);
       if (parent === existing) return null;
       existing = parent;
     }
   }
-  if (real.split(sep).includes("node_modules")) return `${real} is inside a node_modules directory`;
-  let at = real;
-  for (let i = 0; i < levels; i++) {
+}
+
+/**
+ * The walk itself, from `start` (a real path, or a PATH entry as written) up to the home or the
+ * root. `said` is how `start` is named in the reason. A holder found on a path as written counts
+ * unless its real path holds the home.
+ */
+function placeOf(
+  start: string,
+  said: string,
+  home: string,
+  exempt: (holder: string, from: string) => boolean,
+): string | null {
+  if (start.split(sep).includes("node_modules"))
+    return `${said} is inside a node_modules directory`;
+  for (let at = start; ; at = dirname(at)) {
     if (within(home, at)) return null;
     if (exists(`${at}${sep}package.json`)) {
-      return at === real
-        ? `${real} holds a package.json (a project)`
-        : `${real} is below ${at}, which holds a package.json (a project)`;
+      const real = realOfNearest(at) ?? at;
+      if (within(home, real)) return null;
+      if (!exempt(at, start)) {
+        return at === start
+          ? `${said} holds a package.json (a project)`
+          : `${said} is below ${at}, which holds a package.json (a project)`;
+      }
     }
-    const parent = dirname(at);
-    if (parent === at) return null;
-    at = parent;
+    if (dirname(at) === at) return null;
   }
-  return null;
 }
 
 /** Anything there, link or not; an unreadable directory hides nothing this user could write. */
@@ -65,11 +84,41 @@ function exists(path: string): boolean {
 }
 
 /**
- * How far up a PATH entry is looked at: `p/bin`, `p/tools/bin` and `p/node_modules/.bin` are
- * caught; nvm's `~/.nvm/versions/node/v22/bin` is not taken for a project (nvm's own checkout
- * holds a package.json four levels up).
+ * Why a PATH entry may hold what a sandbox wrote, or null. Judged twice, with no depth limit
+ * (devbox's `.devbox/nix/profile/default/bin` is five levels down, flox's `.flox/run/<env>/bin`
+ * four): by its real path, and as written — a link in a project on the way (`p/tools -> /opt/x`)
+ * is the project's to re-point, even while a run goes on. One exemption, exact: nvm's checkout
+ * (`$NVM_DIR`, default `~/.nvm`) holds nvm's own package.json, and node versions live below it in
+ * `versions/`; a package.json at that directory does not make its `versions/…/bin` a project's.
+ * Only a run with nvm's checkout itself as its project could write there.
  */
-export const PATH_LEVELS = 3;
+export function pathPlace(
+  dir: string,
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string | null {
+  // Resolved only when a walk meets a package.json below a `versions/` (rare: nvm's bins).
+  const exempt = (holder: string, from: string): boolean => {
+    if (!within(from, join(holder, "versions"))) return false;
+    const nvm = nvmDir(env, home);
+    return nvm !== null && (realOfNearest(holder) ?? holder) === nvm;
+  };
+  const real = realOfNearest(dir);
+  const byReal = real === null ? null : placeOf(real, real, home, exempt);
+  if (byReal !== null) return byReal;
+  const written = resolve(dir);
+  return written === real ? null : placeOf(written, written, home, exempt);
+}
+
+/** nvm's directory, by real path: `$NVM_DIR` (which nvm.sh exports), else `~/.nvm`; null if absent. */
+function nvmDir(env: Readonly<Record<string, string | undefined>>, home: string): string | null {
+  const named = env.NVM_DIR && isAbsolute(env.NVM_DIR) ? env.NVM_DIR : join(home, ".nvm");
+  try {
+    return realpathSync(named);
+  } catch {
+    return null;
+  }
+}
 
 /** Where safe-npm keeps what it trusts later under the cache: `<home>/safe-npm`. */
 export interface OwnCache {

@@ -4,7 +4,8 @@
  * config that decides the next install's allowlist. Where such a file is missing, an empty
  * read-only stand-in is mounted so that code inside cannot create it either.
  */
-import { join } from "node:path";
+import { realpathSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { userConfigPath } from "../host/host.js";
 import { isInside } from "../host/project.js";
@@ -121,9 +122,68 @@ export function guardProject(
     else if (kind !== "file") throw notPlain(userConfig, "a regular file");
   }
   const hostGit = rootGitPlaces(root, host.home, host.env);
+  const config = configHomeGuard(root, host.env, host.home);
   return {
     ...guards,
-    protect: [...new Set([...guards.protect, ...hostGit.protect])],
+    protect: [...new Set([...guards.protect, ...hostGit.protect, ...config.protect])],
+    sealDirs: [...guards.sealDirs, ...config.sealDirs],
     watch: [...hostGit.watch, ...guards.watch],
   };
+}
+
+/**
+ * `$XDG_CONFIG_HOME` inside the project (`$PWD/.config` in CI) holds what host tools obey: git's
+ * config (`core.fsmonitor` runs on the next `git status`), pnpm's `pnpm/rc`, fish's config, and
+ * safe-npm's own settings. Kept read-only like `.git`, or, when missing, an empty read-only
+ * directory stands in: no run can plant there. Nothing inside needs it — the sandbox's tools
+ * get the private home's `~/.config` (XDG_CONFIG_HOME is not passed in). The default `~/.config`
+ * counts too when it is a link into the project (a dotfiles repository with a package.json).
+ */
+export function configHomeGuard(
+  root: string,
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+): { protect: string[]; sealDirs: string[] } {
+  const configHome =
+    env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME)
+      ? env.XDG_CONFIG_HOME
+      : join(home, ".config");
+  const path = configHomeInProject(root, configHome);
+  if (path === null) return { protect: [], sealDirs: [] };
+  if (path === root) {
+    throw new SafeNpmError(
+      "UNSAFE_CONFIG_DIR",
+      `XDG_CONFIG_HOME is the project ${root}: the config that git, pnpm and safe-npm read there would be writable inside the sandbox`,
+      {
+        hint: "set XDG_CONFIG_HOME to a directory outside any project (e.g. `export XDG_CONFIG_HOME=$HOME/.config`, or `$RUNNER_TEMP/config` in CI) and run again",
+      },
+    );
+  }
+  const kind = projectPathKind(root, path, "XDG_CONFIG_HOME");
+  if (kind === "missing") return { protect: [], sealDirs: [path] };
+  if (kind !== "directory") throw notPlain(path, "a directory");
+  return { protect: [path], sealDirs: [] };
+}
+
+/**
+ * Where `configHome` lies in the project, spelled from `root` (the real root) without following
+ * links below it — a link there is the project's to re-point, and projectPathKind refuses it —
+ * or null when it lies elsewhere. Spelled from its topmost ancestor that resolves to the root or
+ * into it (an XDG_CONFIG_HOME named through a link to the home, or from outside into the project).
+ */
+export function configHomeInProject(root: string, configHome: string | undefined): string | null {
+  if (configHome === undefined || !isAbsolute(configHome)) return null;
+  let found: string | null = null;
+  const rest: string[] = [];
+  for (let at = resolve(configHome); ; at = dirname(at)) {
+    let real: string | null = null;
+    try {
+      real = realpathSync(at);
+    } catch {}
+    if (real !== null && (real === root || isInside(real, root))) {
+      found = join(real, ...[...rest].reverse());
+    }
+    if (dirname(at) === at) return found;
+    rest.push(basename(at));
+  }
 }

@@ -5,6 +5,9 @@
 import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
+import { isInside } from "../host/project.js";
+import { projectPlace } from "../host/projectplace.js";
+import { resolveLoosely } from "../host/workdir.js";
 import { PLANTED_HINT, readRegularFile } from "../sandbox/safepath.js";
 
 /** Data files a repository may use, in cosmiconfig's order within one directory. */
@@ -72,16 +75,24 @@ export function findSettingsFiles(
   }
   return {
     repo,
-    user: explicitUserConfig ?? userSettingsFile(env, home),
+    user: explicitUserConfig ?? userSettingsFile(env, home, projectRoot),
     ignoredCode,
     ignoredLinks,
   };
 }
 
-/** `$XDG_CONFIG_HOME/safe-npm/config.json|yaml|yml` (default `~/.config`), if present. */
+/**
+ * `$XDG_CONFIG_HOME/safe-npm/config.json|yaml|yml` (default `~/.config`), if present. It is
+ * trusted as the user's own, so it must lie where no sandbox writes: with `XDG_CONFIG_HOME` in a
+ * project (`$PWD/.config` in CI), or in this run's `projectRoot`, a run could have planted one
+ * that widens the next (`"network": "full"`, a read-write bind of the home). Such a file stops
+ * every run rather than being skipped: the user meant that file, and a run without their
+ * settings is not the run they asked for.
+ */
 export function userSettingsFile(
   env: Readonly<Record<string, string | undefined>>,
   home: string,
+  projectRoot: string | null = null,
 ): string | null {
   const base =
     env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME)
@@ -89,9 +100,31 @@ export function userSettingsFile(
       : join(home, ".config");
   for (const name of ["config.json", "config.yaml", "config.yml"]) {
     const path = join(base, "safe-npm", name);
+    if (!existsSync(path) && fileKind(path) !== "link") continue;
+    const why = projectPlace(dirname(path), home) ?? inRoot(dirname(path), projectRoot, home);
+    if (why !== null) throw plantableUserSettings(path, why, base === env.XDG_CONFIG_HOME);
     if (existsSync(path)) return path;
   }
   return null;
+}
+
+/** `dir` (by real path) lies in the run's root; a root holding the home is no project (doctor). */
+function inRoot(dir: string, root: string | null, home: string): string | null {
+  if (root === null || root === home || isInside(home, root)) return null;
+  const real = resolveLoosely(dir);
+  return real === root || isInside(real, root) ? `it is in the project ${root}` : null;
+}
+
+function plantableUserSettings(path: string, why: string, fromXdg: boolean): SafeNpmError {
+  return new SafeNpmError(
+    "UNSAFE_CONFIG_DIR",
+    `your settings file ${path} lies where a sandboxed run may write (${why}): a run could have planted it to widen the sandbox, so it is not read`,
+    {
+      hint: fromXdg
+        ? `set XDG_CONFIG_HOME to a directory outside any project (e.g. \`export XDG_CONFIG_HOME=$HOME/.config\`, or \`$RUNNER_TEMP/config\` in CI) and keep your settings there; check ${path} and remove it. Settings for this repository belong in .sandboxrc (\`safe-npm trust\`)`
+        : `move your settings out of the project and check ${path}; pass a file elsewhere with --config, or put repository settings in .sandboxrc (\`safe-npm trust\`)`,
+    },
+  );
 }
 
 function fileKind(path: string): "file" | "link" | "other" | "missing" {

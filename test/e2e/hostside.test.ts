@@ -7,7 +7,11 @@
  * - a PATH entry in a project: a bin planted in `node_modules/.bin` must not become the real
  *   tool (or the `node` it starts) that host commands run;
  * - `XDG_CACHE_HOME` in the project: a run must not plant a journal that the next run obeys on
- *   the host (relinking `.git` to a git dir whose fsmonitor `git status` runs).
+ *   the host (relinking `.git` to a git dir whose fsmonitor `git status` runs);
+ * - a PATH entry deep in a project (devbox's `.devbox/nix/profile/default/bin`): a `bwrap`
+ *   planted there must not be the one the next run starts;
+ * - `XDG_CONFIG_HOME` in the project: a run must plant neither safe-npm settings that widen the
+ *   next run nor a git config whose fsmonitor `git status` runs.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import {
@@ -294,6 +298,201 @@ console.log("journals found: " + found);
         stdio: "ignore",
       });
       expect(existsSync(pwned)).toBe(true);
+    },
+    TIMEOUT,
+  );
+});
+
+describe.skipIf(unavailable !== "")("a PATH entry deep in a project supplies no host tool", () => {
+  let world: World;
+  let deep: string;
+  let pwned: string;
+
+  beforeAll(async () => {
+    world = makeWorld({ projectInHome: false });
+    pwned = join(world.dir, "PWNED-bwrap");
+    // devbox's own layout, five levels into the project, first on PATH.
+    deep = join(world.project, ".devbox", "nix", "profile", "default", "bin");
+    mkdirSync(deep, { recursive: true });
+    const realBwrap = execFileSync("sh", ["-c", "command -v bwrap"], { encoding: "utf8" }).trim();
+    // The plant, by a sandboxed run: a bwrap there that marks the host, then runs the real one.
+    const planted = await world.run(
+      [
+        "--quiet",
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        `printf '#!/bin/sh\\necho planted >> ${pwned}\\nexec ${realBwrap} "$@"\\n' > ${deep}/bwrap && chmod +x ${deep}/bwrap`,
+      ],
+      { env: { PATH: path() } },
+    );
+    expect(planted.exitCode, planted.stderr).toBe(0);
+    expect(existsSync(join(deep, "bwrap"))).toBe(true);
+  }, TIMEOUT);
+  afterAll(() => world?.dispose());
+  beforeEach(() => spawnSync("rm", ["-f", pwned]));
+
+  const path = (): string => `${deep}:${world.env.PATH}`;
+
+  it(
+    "control: with that PATH a plain bwrap runs the planted one",
+    () => {
+      spawnSync("sh", ["-c", "bwrap --version"], {
+        cwd: world.dir,
+        env: { ...world.env, PATH: path() },
+      });
+      expect(existsSync(pwned)).toBe(true);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "safe-npm runs the real bwrap, and doctor names the entry left out",
+    async () => {
+      const r = await world.run(["exec", "--", "true"], { env: { PATH: path() } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(existsSync(pwned)).toBe(false);
+      const doctor = await world.run(["doctor", "--json"], {
+        cwd: world.dir,
+        env: { PATH: path() },
+      });
+      const checks = (JSON.parse(doctor.stdout) as { checks: { name: string; detail: string }[] })
+        .checks;
+      const line = checks.find((c) => c.name === "PATH in projects")?.detail ?? "";
+      expect(line).toContain(`${deep} is below ${realpathSync(world.project)}`);
+      expect(existsSync(pwned)).toBe(false);
+    },
+    TIMEOUT,
+  );
+});
+
+describe.skipIf(unavailable !== "")("XDG_CONFIG_HOME inside the project", () => {
+  let world: World;
+  let pwned: string;
+  let configInProject: string;
+  let secretDir: string;
+  const SECRET = "OUTSIDE-SECRET-7731";
+
+  // The run's code: safe-npm settings that widen the next run, and a git config with an
+  // fsmonitor, both where XDG_CONFIG_HOME points. Each write is reported, not fatal.
+  const plant = (): string => `const fs = require("node:fs");
+const path = require("node:path");
+const c = ${JSON.stringify(configInProject)};
+const put = (rel, text) => {
+  try {
+    fs.mkdirSync(c, { recursive: true });
+    // Not recursive: node's recursive mkdir says ENOENT on a read-only file system.
+    try {
+      fs.mkdirSync(path.dirname(path.join(c, rel)));
+    } catch (e) {
+      if (e.code !== "EEXIST") throw e;
+    }
+    fs.writeFileSync(path.join(c, rel), text);
+    console.log("planted " + rel);
+  } catch (e) {
+    console.log("refused " + rel + ": " + e.code);
+  }
+};
+put("safe-npm/config.json", JSON.stringify({ network: "full", binds: { rw: [${JSON.stringify(secretDir)}] } }));
+put("git/config", "[core]\\n\\tfsmonitor = \\"touch ${pwned}; false\\"\\n");
+`;
+
+  beforeAll(() => {
+    world = makeWorld({ projectInHome: false });
+    pwned = join(world.dir, "PWNED-fsmonitor");
+    configInProject = join(world.project, ".config");
+    secretDir = join(world.dir, "secret-outside");
+    mkdirSync(secretDir);
+    writeFileSync(join(secretDir, "secret.txt"), SECRET);
+    writeFileSync(join(world.project, "plant.cjs"), plant());
+  });
+  afterAll(() => world?.dispose());
+  beforeEach(() => spawnSync("rm", ["-rf", pwned, configInProject]));
+
+  const gitStatus = (): void => {
+    // What a shell prompt does next, under the same XDG_CONFIG_HOME; its status is not the point.
+    spawnSync("git", ["status"], {
+      cwd: world.project,
+      env: { ...world.env, XDG_CONFIG_HOME: configInProject },
+      stdio: "ignore",
+    });
+  };
+  const readSecret = (): string[] => [
+    "--verbose",
+    "exec",
+    "--",
+    "cat",
+    join(secretDir, "secret.txt"),
+  ];
+
+  it(
+    "control: with XDG_CONFIG_HOME elsewhere the same run plants both, and both are obeyed",
+    async () => {
+      const run1 = await world.run(["exec", "--", "node", "plant.cjs"]);
+      expect(run1.exitCode, run1.stderr).toBe(0);
+      expect(run1.stdout).toContain("planted safe-npm/config.json");
+      expect(run1.stdout).toContain("planted git/config");
+      // The host's git under that XDG_CONFIG_HOME runs the planted fsmonitor.
+      gitStatus();
+      expect(existsSync(pwned)).toBe(true);
+      // The settings, as the user's own file (XDG_CONFIG_HOME outside any project), widen the run.
+      const xdg = join(world.dir, "xdg");
+      mkdirSync(join(xdg, "safe-npm"), { recursive: true });
+      execFileSync("cp", [join(configInProject, "safe-npm", "config.json"), join(xdg, "safe-npm")]);
+      const widened = await world.run(readSecret(), { env: { XDG_CONFIG_HOME: xdg } });
+      expect(widened.exitCode, widened.stderr).toBe(0);
+      expect(widened.stdout).toContain(SECRET);
+      expect(widened.stderr).toMatch(/network +\{"install":"full","run":"full".*\[user\]/);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a planted settings file in the project stops the run, naming it and XDG_CONFIG_HOME",
+    async () => {
+      // What the control's run left there, as a run from before this protection could have.
+      mkdirSync(join(configInProject, "safe-npm"), { recursive: true });
+      writeFileSync(
+        join(configInProject, "safe-npm", "config.json"),
+        JSON.stringify({ network: "full", binds: { rw: [secretDir] } }),
+      );
+      const r = await world.run(readSecret(), { env: { XDG_CONFIG_HOME: configInProject } });
+      expect(r.exitCode).toBe(125);
+      expect(r.stdout).not.toContain(SECRET);
+      expect(r.stderr).toContain(join(configInProject, "safe-npm", "config.json"));
+      expect(r.stderr).toContain("lies where a sandboxed run may write");
+      expect(r.stderr).toContain("XDG_CONFIG_HOME");
+      // doctor says the same on its settings line.
+      const doctor = await world.run(["doctor"], { env: { XDG_CONFIG_HOME: configInProject } });
+      expect(doctor.stdout).toMatch(/✗ settings: .*lies where a sandboxed run may write/);
+    },
+    TIMEOUT,
+  );
+
+  it.each([
+    ["missing", false],
+    ["already there", true],
+  ])(
+    "with XDG_CONFIG_HOME in the project (%s) a run can plant neither, so git and the next run obey nothing",
+    async (_what, exists) => {
+      if (exists) mkdirSync(configInProject);
+      const run1 = await world.run(["exec", "--", "node", "plant.cjs"], {
+        env: { XDG_CONFIG_HOME: configInProject },
+      });
+      expect(run1.exitCode, run1.stderr).toBe(0);
+      expect(run1.stdout).toMatch(/refused safe-npm\/config.json: E(ROFS|ACCES|PERM)/);
+      expect(run1.stdout).toMatch(/refused git\/config: E(ROFS|ACCES|PERM)/);
+      expect(existsSync(join(configInProject, "safe-npm"))).toBe(false);
+      expect(existsSync(join(configInProject, "git"))).toBe(false);
+      // A missing one is made for the run only: nothing is left behind.
+      expect(existsSync(configInProject)).toBe(exists);
+      gitStatus();
+      expect(existsSync(pwned)).toBe(false);
+      const run2 = await world.run(readSecret(), { env: { XDG_CONFIG_HOME: configInProject } });
+      expect(run2.stdout).not.toContain(SECRET);
+      expect(run2.stderr).toContain("user file:  none");
+      expect(run2.stderr).not.toContain('"full"');
     },
     TIMEOUT,
   );

@@ -799,6 +799,8 @@ function addonCases(manager: Manager, options: { name: string; node?: "nvm" }): 
         mkdirSync(dirname(node), { recursive: true });
         copyFileSync(process.execPath, node);
         execFileSync("chmod", ["755", node]);
+        // nvm's checkout holds its own package.json: its versions/ are still no project's.
+        writeFileSync(join(world.home, ".nvm", "package.json"), '{ "name": "nvm" }\n');
         if (hostNode.headers) {
           mkdirSync(join(prefix, "include"), { recursive: true });
           // A copy, as nvm has: a link would point outside the nvm prefix the sandbox brings in.

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SafeNpmError } from "../../../src/errors.js";
 import {
   ownCache,
-  PATH_LEVELS,
+  pathPlace,
   projectPlace,
   requireOwnCache,
 } from "../../../src/host/projectplace.js";
@@ -35,34 +35,89 @@ function tree(): { home: string; project: string } {
   return { home, project };
 }
 
-describe("projectPlace: where a sandboxed run may have written", () => {
+describe("pathPlace: where a sandboxed run may have written a PATH entry's tools", () => {
   it("finds a node_modules, a project's directory, and either reached through a link", () => {
     const { home, project } = tree();
-    expect(projectPlace(join(project, "node_modules", ".bin"), home, PATH_LEVELS)).toMatch(
+    expect(pathPlace(join(project, "node_modules", ".bin"), home, {})).toMatch(
       /inside a node_modules/,
     );
-    expect(projectPlace(join(project, "tools", "bin"), home, PATH_LEVELS)).toMatch(
+    expect(pathPlace(join(project, "tools", "bin"), home, {})).toMatch(
       /below .*p4, which holds a package.json/,
     );
-    expect(projectPlace(project, home, PATH_LEVELS)).toMatch(/p4 holds a package.json/);
+    expect(pathPlace(project, home, {})).toMatch(/p4 holds a package.json/);
     symlinkSync(join(project, "node_modules", ".bin"), join(dir, "tools", "link"));
-    expect(projectPlace(join(dir, "tools", "link"), home, PATH_LEVELS)).toMatch(/node_modules/);
+    expect(pathPlace(join(dir, "tools", "link"), home, {})).toMatch(/node_modules/);
     // A directory not made yet is judged by its nearest existing ancestor.
-    expect(projectPlace(join(project, "later", "bin"), home)).toMatch(/package.json/);
+    expect(pathPlace(join(project, "later", "bin"), home, {})).toMatch(/package.json/);
+  });
+
+  it("walks all the way up: devbox's and flox's bins, five and four levels down", () => {
+    const { home, project } = tree();
+    const devbox = join(project, ".devbox", "nix", "profile", "default", "bin");
+    const flox = join(project, ".flox", "run", "x86_64-linux.app.dev", "bin");
+    mkdirSync(devbox, { recursive: true });
+    mkdirSync(flox, { recursive: true });
+    expect(pathPlace(devbox, home, {})).toMatch(/below .*p4, which holds a package.json/);
+    expect(pathPlace(flox, home, {})).toMatch(/below .*p4, which holds a package.json/);
+    expect(pathPlace(join(project, "a", "b", "c", "bin"), home, {})).toMatch(/package.json/);
+    // The same from a project inside the home.
+    const inHome = join(home, "code", "app");
+    mkdirSync(join(inHome, ".devbox", "nix", "profile", "default", "bin"), { recursive: true });
+    writeFileSync(join(inHome, "package.json"), "{}");
+    expect(
+      pathPlace(join(inHome, ".devbox", "nix", "profile", "default", "bin"), home, {}),
+    ).toMatch(/app, which holds a package.json/);
+  });
+
+  it("judges an entry as written too: a link in a project may be re-pointed at any time", () => {
+    const { home, project } = tree();
+    // p4/tools-link -> a directory outside any project: its real path is clean, its path is not.
+    symlinkSync(join(dir, "tools"), join(project, "tools-link"));
+    expect(pathPlace(join(dir, "tools", "bin"), home, {})).toBeNull();
+    expect(pathPlace(join(project, "tools-link", "bin"), home, {})).toMatch(
+      /tools-link.*below .*p4, which holds a package.json/,
+    );
+    // A link elsewhere leading deep into a project: judged by where it leads.
+    symlinkSync(join(project, "a", "b", "c", "bin"), join(dir, "deep-link"));
+    expect(pathPlace(join(dir, "deep-link"), home, {})).toMatch(/p4, which holds a package.json/);
   });
 
   it("leaves ordinary tool directories alone, and never looks at the home or above", () => {
-    const { home, project } = tree();
-    expect(projectPlace(join(dir, "tools", "bin"), home, PATH_LEVELS)).toBeNull();
-    expect(projectPlace(join(home, ".local", "bin"), home, PATH_LEVELS)).toBeNull();
-    expect(
-      projectPlace(join(home, ".nvm", "versions", "node", "v22", "bin"), home, PATH_LEVELS),
-    ).toBeNull();
+    const { home } = tree();
+    expect(pathPlace(join(dir, "tools", "bin"), home, {})).toBeNull();
+    expect(pathPlace(join(home, ".local", "bin"), home, {})).toBeNull();
     expect(projectPlace(home, home)).toBeNull();
-    expect(projectPlace("/usr/bin", home, PATH_LEVELS)).toBeNull();
-    // PATH's walk is bounded; the unbounded walk (safe-npm's cache) finds the project.
-    expect(projectPlace(join(project, "a", "b", "c", "bin"), home, PATH_LEVELS)).toBeNull();
-    expect(projectPlace(join(project, "a", "b", "c", "bin"), home)).toMatch(/package.json/);
+    expect(pathPlace("/usr/bin", home, {})).toBeNull();
+    // The home spelled through a link: its stray package.json is still the home's.
+    symlinkSync(home, join(dir, "home-link"));
+    expect(pathPlace(join(dir, "home-link", ".local", "bin"), home, {})).toBeNull();
+  });
+
+  it("exempts nvm's checkout for its versions/ only, by $NVM_DIR or ~/.nvm", () => {
+    const { home, project } = tree();
+    const nvmBin = join(home, ".nvm", "versions", "node", "v22", "bin");
+    expect(pathPlace(nvmBin, home, {})).toBeNull();
+    // Anything else below nvm's checkout is judged as usual.
+    mkdirSync(join(home, ".nvm", "tools", "bin"), { recursive: true });
+    expect(pathPlace(join(home, ".nvm", "tools", "bin"), home, {})).toMatch(/\.nvm, which holds/);
+    // Named elsewhere by NVM_DIR, ~/.nvm is no longer nvm's.
+    const other = join(dir, "nvm");
+    mkdirSync(join(other, "versions", "node", "v22", "bin"), { recursive: true });
+    writeFileSync(join(other, "package.json"), "{}");
+    expect(
+      pathPlace(join(other, "versions", "node", "v22", "bin"), home, { NVM_DIR: other }),
+    ).toBeNull();
+    expect(pathPlace(nvmBin, home, { NVM_DIR: other })).toMatch(/\.nvm, which holds/);
+    // A project's own versions/ dir is no nvm: NVM_DIR must name that very directory.
+    mkdirSync(join(project, "versions", "node", "v22", "bin"), { recursive: true });
+    expect(pathPlace(join(project, "versions", "node", "v22", "bin"), home, {})).toMatch(/p4/);
+    // An NVM_DIR inside a project exempts only itself: the project above still counts.
+    const nested = join(project, "nvm");
+    mkdirSync(join(nested, "versions", "node", "v22", "bin"), { recursive: true });
+    writeFileSync(join(nested, "package.json"), "{}");
+    expect(
+      pathPlace(join(nested, "versions", "node", "v22", "bin"), home, { NVM_DIR: nested }),
+    ).toMatch(/below .*p4, which holds a package.json/);
   });
 });
 

@@ -200,19 +200,64 @@ describe("findSettingsFiles", () => {
   });
 
   it("ignores a package.json without a sandbox key and finds the user file", () => {
-    file("package.json", '{"name":"root"}');
+    const root = join(dir, "proj");
+    file("proj/package.json", '{"name":"root"}');
     const user = file("xdg/safe-npm/config.yaml", "dotfiles: [.gitconfig]\n");
     const found = findSettingsFiles(
-      dir,
-      dir,
+      root,
+      root,
       { XDG_CONFIG_HOME: join(dir, "xdg") },
       "/nonexistent",
       undefined,
     );
     expect(found).toEqual({ repo: null, user, ignoredCode: [], ignoredLinks: [] });
-    expect(findSettingsFiles(dir, dir, {}, "/nonexistent", "/explicit.json").user).toBe(
+    expect(findSettingsFiles(root, root, {}, "/nonexistent", "/explicit.json").user).toBe(
       "/explicit.json",
     );
+  });
+
+  it("refuses a user settings file where a sandboxed run may have written it", () => {
+    const home = join(dir, "home");
+    const root = join(dir, "proj");
+    file("proj/package.json", '{"name":"root"}');
+    // XDG_CONFIG_HOME=$PWD/.config (CI): a run's postinstall could write this file.
+    const planted = file("proj/.config/safe-npm/config.json", '{"network":"full"}');
+    const env = { XDG_CONFIG_HOME: join(root, ".config") };
+    const e = errorOf(() => findSettingsFiles(root, root, env, home, undefined));
+    expect(e.code).toBe("UNSAFE_CONFIG_DIR");
+    expect(e.message).toContain(planted);
+    expect(e.message).toContain("which holds a package.json");
+    expect(e.hint).toContain("XDG_CONFIG_HOME");
+    expect(e.exitCode).toBe(125);
+    // Judged wherever the run happens: from another directory, and from no project (doctor).
+    mkdirSync(join(dir, "elsewhere"));
+    expect(() =>
+      findSettingsFiles(join(dir, "elsewhere"), join(dir, "elsewhere"), env, home, undefined),
+    ).toThrow(/lies where a sandboxed run may write/);
+    // A dangling link planted there is refused too.
+    rmSync(planted);
+    symlinkSync(join(dir, "nowhere"), planted);
+    expect(errorOf(() => findSettingsFiles(root, root, env, home, undefined)).code).toBe(
+      "UNSAFE_CONFIG_DIR",
+    );
+    // With no file there, nothing is read and nothing is refused.
+    rmSync(planted);
+    expect(findSettingsFiles(root, root, env, home, undefined).user).toBeNull();
+  });
+
+  it("refuses a user settings file in this run's project, which has no package.json", () => {
+    const home = join(dir, "home");
+    const workdir = join(dir, "work");
+    const planted = file("work/cfg/safe-npm/config.yml", "network: full\n");
+    const env = { XDG_CONFIG_HOME: join(workdir, "cfg") };
+    const e = errorOf(() => findSettingsFiles(workdir, workdir, env, home, undefined));
+    expect(e.code).toBe("UNSAFE_CONFIG_DIR");
+    expect(e.message).toContain(`${planted} lies where`);
+    expect(e.message).toContain(`in the project ${workdir}`);
+    // The home's own ~/.config, seen from a "root" holding the home (doctor outside a project).
+    const own = file("home/.config/safe-npm/config.json", "{}");
+    expect(findSettingsFiles(home, home, {}, home, undefined).user).toBe(own);
+    expect(findSettingsFiles(dir, dir, {}, home, undefined).user).toBe(own);
   });
 
   it.each([

@@ -1,0 +1,117 @@
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SafeNpmError } from "../../../src/errors.js";
+import {
+  configHomeGuard,
+  configHomeInProject,
+  guardProject,
+} from "../../../src/sandbox/hostfiles.js";
+
+let dir: string;
+let root: string;
+let home: string;
+beforeEach(() => {
+  dir = realpathSync(mkdtempSync(join(tmpdir(), "safe-npm-hostfiles-")));
+  root = join(dir, "project");
+  home = join(dir, "home");
+  mkdirSync(root, { recursive: true });
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(root, "package.json"), "{}");
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function errorOf(fn: () => unknown): SafeNpmError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SafeNpmError);
+    return error as SafeNpmError;
+  }
+  throw new Error("did not throw");
+}
+
+describe("XDG_CONFIG_HOME in the project stays read-only inside", () => {
+  it("finds it in the project as written, through a link to the project, or not at all", () => {
+    expect(configHomeInProject(root, join(root, ".config"))).toBe(join(root, ".config"));
+    expect(configHomeInProject(root, join(root, "a", "b", ".config"))).toBe(
+      join(root, "a", "b", ".config"),
+    );
+    // The project named through a link from outside it.
+    symlinkSync(root, join(dir, "via"));
+    expect(configHomeInProject(root, join(dir, "via", ".config"))).toBe(join(root, ".config"));
+    // A link in the project stays in the spelling: it is the project's to re-point.
+    mkdirSync(join(dir, "elsewhere"));
+    symlinkSync(join(dir, "elsewhere"), join(root, "cfg-link"));
+    expect(configHomeInProject(root, join(root, "cfg-link", "x"))).toBe(
+      join(root, "cfg-link", "x"),
+    );
+    expect(configHomeInProject(root, join(home, ".config"))).toBeNull();
+    expect(configHomeInProject(root, join(dir, "elsewhere"))).toBeNull();
+    expect(configHomeInProject(root, undefined)).toBeNull();
+    expect(configHomeInProject(root, "relative/.config")).toBeNull();
+  });
+
+  it("protects it when it exists, seals it when missing, and refuses a link or the root", () => {
+    const config = join(root, ".config");
+    expect(configHomeGuard(root, { XDG_CONFIG_HOME: config }, home)).toEqual({
+      protect: [],
+      sealDirs: [config],
+    });
+    mkdirSync(join(config, "git"), { recursive: true });
+    expect(configHomeGuard(root, { XDG_CONFIG_HOME: config }, home)).toEqual({
+      protect: [config],
+      sealDirs: [],
+    });
+    expect(configHomeGuard(root, { XDG_CONFIG_HOME: join(home, ".config") }, home)).toEqual({
+      protect: [],
+      sealDirs: [],
+    });
+    expect(configHomeGuard(root, {}, home)).toEqual({ protect: [], sealDirs: [] });
+    // A link planted in the project would have the mount follow it.
+    mkdirSync(join(dir, "elsewhere"));
+    symlinkSync(join(dir, "elsewhere"), join(root, "cfg-link"));
+    const link = errorOf(() =>
+      configHomeGuard(root, { XDG_CONFIG_HOME: join(root, "cfg-link") }, home),
+    );
+    expect(link.code).toBe("UNSAFE_PATH");
+    expect(link.message).toContain("XDG_CONFIG_HOME");
+    writeFileSync(join(root, "file"), "");
+    expect(
+      errorOf(() => configHomeGuard(root, { XDG_CONFIG_HOME: join(root, "file") }, home)).message,
+    ).toContain("is not a directory");
+    const whole = errorOf(() => configHomeGuard(root, { XDG_CONFIG_HOME: root }, home));
+    expect(whole.code).toBe("UNSAFE_CONFIG_DIR");
+    expect(whole.hint).toContain("XDG_CONFIG_HOME");
+  });
+
+  it("counts the default ~/.config when it is a link into the project (a dotfiles repository)", () => {
+    mkdirSync(join(root, "config", "git"), { recursive: true });
+    expect(configHomeGuard(root, {}, home)).toEqual({ protect: [], sealDirs: [] });
+    symlinkSync(join(root, "config"), join(home, ".config"));
+    expect(configHomeGuard(root, {}, home)).toEqual({
+      protect: [join(root, "config")],
+      sealDirs: [],
+    });
+  });
+
+  it("is part of every run's guards, beside .git and the package-manager config", () => {
+    mkdirSync(join(root, ".config"));
+    const guards = guardProject(
+      root,
+      { home, env: { XDG_CONFIG_HOME: join(root, ".config") } },
+      [],
+      "",
+    );
+    expect(guards.protect).toContain(join(root, ".config"));
+    const sealed = guardProject(
+      root,
+      { home, env: { XDG_CONFIG_HOME: join(root, ".cfg") } },
+      [],
+      "",
+    );
+    expect(sealed.sealDirs).toContain(join(root, ".cfg"));
+    expect(sealed.sealDirs).toContain(join(root, ".yarn", "releases"));
+  });
+});
