@@ -191,6 +191,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     protect: guards.protect,
     seal: guards.seal,
     sealDirs: guards.sealDirs,
+    userNpmrcInProject: guards.userNpmrcInProject,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
     credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],

@@ -80,8 +80,6 @@ export interface HostInfo {
    * `NPM_CONFIG_USERCONFIG` names, as npm reads it), or null when there is none.
    */
   userNpmrc: string | null;
-  /** Where that config is (or would be) read from: `~/.npmrc` unless a variable names another. */
-  userNpmrcPath?: string | undefined;
   /** yarn berry's `~/.yarnrc.yml` (its registry credentials stay on the host), or null. */
   userYarnrcYml?: string | null | undefined;
   stdinIsTty: boolean;
@@ -175,7 +173,6 @@ export function gatherHost(
     bwrap: which("bwrap", pathDirs),
     rootDirs,
     resolvConf: resolvConfTarget(),
-    userNpmrcPath: userConfigPath(env, home),
     userNpmrc: readOrNull(userConfigPath(env, home)),
     userYarnrcYml: readOrNull(join(home, ".yarnrc.yml")),
     // isatty(0), not process.stdin.isTTY: that getter builds a stream for fd 0, which for a

@@ -55,6 +55,8 @@ export interface ProjectGuards {
   sealDirs: string[];
   /** Missing files checked after the run instead: one created inside is moved aside. */
   watch: Watch[];
+  /** npm's user config, where NPM_CONFIG_USERCONFIG keeps it in the project (policy.ts). */
+  userNpmrcInProject?: string | undefined;
 }
 
 /**
@@ -115,11 +117,13 @@ export function guardProject(
   // npm's user config, where NPM_CONFIG_USERCONFIG puts it in the project: an existing one is
   // bound over without credentials (policy.ts); one created inside would be the next run's user
   // config, so it is moved aside after the run.
-  const userConfig = userConfigPath(host.env, host.home);
-  if (isInside(userConfig, root) && userConfig !== join(root, ".npmrc")) {
+  // Spelled from the project's root, however the variable spells it (configHomeInProject).
+  const userConfig = configHomeInProject(root, userConfigPath(host.env, host.home));
+  if (userConfig !== null && userConfig !== join(root, ".npmrc")) {
     const kind = projectPathKind(root, userConfig, "npm user config (NPM_CONFIG_USERCONFIG)");
     if (kind === "missing") guards.watch.push({ kind: "pmconfig", path: userConfig });
-    else if (kind !== "file") throw notPlain(userConfig, "a regular file");
+    else if (kind === "file") guards.userNpmrcInProject = userConfig;
+    else throw notPlain(userConfig, "a regular file");
   }
   const hostGit = rootGitPlaces(root, host.home, host.env);
   const config = configHomeGuard(root, host.env, host.home);

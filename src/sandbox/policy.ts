@@ -161,6 +161,11 @@ export interface PolicyInput {
   seal: readonly string[];
   /** The same for directories (`.yarn/releases`): an empty read-only directory. */
   sealDirs?: readonly string[];
+  /**
+   * npm's user config where NPM_CONFIG_USERCONFIG keeps it in the project, spelled from the
+   * project's root (hostfiles.ts): bound over without credentials, read-only.
+   */
+  userNpmrcInProject?: string | undefined;
   settings: SettingsInput;
   toolchain: ToolchainInput;
   /** Registry mode: the host proxy's socket and the bridge script, bound read-only inside. */
@@ -437,14 +442,8 @@ export function resolvePolicy(input: PolicyInput): Policy {
   // be the next run's user config — whose registries count as the user's own. Read-only and
   // without credentials, like ~/.npmrc; one created inside is moved aside after the run
   // (hostfiles.ts guardProject).
-  const userConfig = host.userNpmrcPath;
-  if (
-    userConfig !== undefined &&
-    host.userNpmrc !== null &&
-    !settings.fullNpmrc &&
-    isInside(userConfig, project.root) &&
-    userConfig !== join(project.root, ".npmrc")
-  ) {
+  const userConfig = input.userNpmrcInProject;
+  if (userConfig !== undefined && host.userNpmrc !== null && !settings.fullNpmrc) {
     mounts.push({
       kind: "data",
       dest: userConfig,

@@ -488,7 +488,9 @@ describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
   const config = `${PROJECT}/.npmrc-ci`;
   const text = "//registry.npmjs.org/:_authToken=ci-token\nfund=false\n";
   it("is bound over, read-only and without credentials, after the project itself", () => {
-    const policy = resolvePolicy(baseInput({ host: { userNpmrcPath: config, userNpmrc: text } }));
+    const policy = resolvePolicy(
+      baseInput({ host: { userNpmrc: text }, input: { userNpmrcInProject: config } }),
+    );
     const at = policy.mounts.findIndex((m) => m.dest === config);
     expect(policy.mounts[at]).toMatchObject({ kind: "data" });
     const mount = policy.mounts[at] as { data: string };
@@ -496,17 +498,20 @@ describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
     expect(mount.data).not.toContain("ci-token");
     expect(at).toBeGreaterThan(policy.mounts.findIndex((m) => m.dest === PROJECT));
   });
-  it("is left alone outside the project, when missing (watched instead) or passed in full", () => {
-    const outside = resolvePolicy(
-      baseInput({ host: { userNpmrcPath: "/home/alice/ci/.npmrc", userNpmrc: text } }),
+  it("is left alone outside the project, missing (watched instead) or passed in full", () => {
+    const outside = resolvePolicy(baseInput({ host: { userNpmrc: text } }));
+    expect(outside.mounts.some((m) => m.dest === config)).toBe(false);
+    const missing = resolvePolicy(
+      baseInput({ host: { userNpmrc: null }, input: { userNpmrcInProject: config } }),
     );
-    expect(outside.mounts.some((m) => m.dest === "/home/alice/ci/.npmrc")).toBe(false);
-    const missing = resolvePolicy(baseInput({ host: { userNpmrcPath: config, userNpmrc: null } }));
     expect(missing.mounts.some((m) => m.dest === config)).toBe(false);
     const full = resolvePolicy(
       baseInput({
-        host: { userNpmrcPath: config, userNpmrc: text },
-        input: { settings: { ...baseInput().settings, fullNpmrc: true } },
+        host: { userNpmrc: text },
+        input: {
+          userNpmrcInProject: config,
+          settings: { ...baseInput().settings, fullNpmrc: true },
+        },
       }),
     );
     expect(full.mounts.some((m) => m.dest === config)).toBe(false);
