@@ -135,6 +135,11 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     [...effective.protect, ...keep],
     protectSource(resolved),
   );
+  // A client certificate key of the user's kept in the project: hidden inside.
+  const hiddenKeys =
+    host.userNpmrc !== null && /:keyfile\s*=/.test(host.userNpmrc)
+      ? (await import("../sandbox/clientkeys.js")).clientKeysInProject(host, project.root)
+      : [];
   timing.mark("project guards");
   const toolchain = toolchainInput(node, tools, host);
   const allow =
@@ -192,6 +197,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     seal: guards.seal,
     sealDirs: guards.sealDirs,
     userNpmrcInProject: guards.userNpmrcInProject,
+    hide: hiddenKeys,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
     credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],

@@ -166,6 +166,8 @@ export interface PolicyInput {
    * project's root (hostfiles.ts): bound over without credentials, read-only.
    */
   userNpmrcInProject?: string | undefined;
+  /** Files in the project hidden under an empty read-only one: the user's client keys. */
+  hide?: readonly string[];
   settings: SettingsInput;
   toolchain: ToolchainInput;
   /** Registry mode: the host proxy's socket and the bridge script, bound read-only inside. */
@@ -449,6 +451,14 @@ export function resolvePolicy(input: PolicyInput): Policy {
       dest: userConfig,
       data: sanitizeNpmrc(host.userNpmrc, npmrcOptions).text,
       label: "your npm user config (NPM_CONFIG_USERCONFIG) without credentials, read-only",
+    });
+  }
+  for (const path of input.hide ?? []) {
+    mounts.push({
+      kind: "data",
+      dest: path,
+      data: "",
+      label: "hidden: your client certificate key",
     });
   }
   // A path already mounted read-only (the user's .npmrc with home "project") needs no stand-in.

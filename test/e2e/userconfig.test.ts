@@ -25,7 +25,7 @@ try { fs.appendFileSync(file, "registry=http://127.0.0.1:8001/\\n"); fs.writeFil
 catch (e) { fs.writeFileSync(".probe/write.txt", e.code); }
 `;
 
-describe.skipIf(unavailable !== "")("npm's user config in the project", () => {
+describe.skipIf(unavailable !== "")("npm's user config and client key in the project", () => {
   const worlds: World[] = [];
   afterAll(() => {
     for (const w of worlds) w.dispose();
@@ -65,6 +65,35 @@ describe.skipIf(unavailable !== "")("npm's user config in the project", () => {
     expect(existsSync(config)).toBe(false);
     expect(existsSync(`${config}.quarantined-by-safe-npm`)).toBe(true);
     expect(run.stderr).toContain(`moved ${config} to ${config}.quarantined-by-safe-npm`);
+  }, 180_000);
+
+  it("a client certificate key the user's ~/.npmrc keeps in the project is hidden inside", async () => {
+    const { w } = world();
+    delete w.env.NPM_CONFIG_USERCONFIG;
+    const key = join(w.project, "client.key");
+    const text = "-----BEGIN PRIVATE KEY-----\nCLIENT-KEY-SECRET\n-----END PRIVATE KEY-----\n";
+    writeFileSync(key, text);
+    writeFileSync(
+      join(w.project, "client.crt"),
+      "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+    );
+    writeFileSync(
+      join(w.home, ".npmrc"),
+      `${readFileSync(join(w.home, ".npmrc"), "utf8")}//registry.example.test/:certfile=${join(w.project, "client.crt")}\n//registry.example.test/:keyfile=${key}\n`,
+    );
+    writeFileSync(
+      join(w.project, "package.json"),
+      JSON.stringify({
+        name: "app",
+        version: "1.0.0",
+        scripts: { preinstall: "node peek.cjs client.key" },
+      }),
+    );
+    const run = await w.run(["install"]);
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(probe(w, "seen.txt"), show(run)).toBe("");
+    expect(probe(w, "write.txt")).not.toBe("ok");
+    expect(readFileSync(key, "utf8")).toBe(text);
   }, 180_000);
 
   it("a config outside the project stays out of reach, as ~/.npmrc does", async () => {
