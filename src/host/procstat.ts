@@ -7,12 +7,16 @@ import { readFileSync } from "node:fs";
 
 /** The fields safe-npm reads (proc_pid_stat(5) numbers them from 1: pid is 1, comm 2). */
 export interface ProcStat {
+  /** Field 3: R, S, D, T (stopped), Z, … */
+  state: string;
   /** Field 4. */
   ppid: number;
   /** Field 5: the process group. */
   pgrp: number;
   /** Field 6: the session id. */
   session: number;
+  /** Field 7: the controlling terminal's device number, 0 for none. */
+  tty: number;
   /** Field 8: the foreground process group of the controlling terminal, or -1. */
   tpgid: number;
   /** Field 22, in clock ticks since boot: with the pid, names one process across pid reuse. */
@@ -28,9 +32,11 @@ export function parseProcStat(text: string): ProcStat | null {
   const startTime = fields[19];
   if (startTime === undefined || startTime === "") return null;
   return {
+    state: fields[0] ?? "",
     ppid: Number(fields[1]),
     pgrp: Number(fields[2]),
     session: Number(fields[3]),
+    tty: Number(fields[4]),
     tpgid: Number(fields[5]),
     startTime,
   };

@@ -18,11 +18,13 @@ function line(comm: string): string {
 }
 
 describe("parseProcStat", () => {
-  it("reads ppid, pgrp, session, tpgid and starttime", () => {
+  it("reads state, ppid, pgrp, session, tty, tpgid and starttime", () => {
     expect(parseProcStat(line("node"))).toEqual({
+      state: "S",
       ppid: 41,
       pgrp: 42,
       session: 43,
+      tty: 34816,
       tpgid: 44,
       startTime: "3032008",
     });
