@@ -287,6 +287,11 @@ export function processName(pid: number): string {
   }
 }
 
+/** A run's exit code and output, for an assertion's message. */
+export function show(r: RunResult): string {
+  return `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+}
+
 /** `/proc/<pid>/stat` of a live process; throws when it is gone (a test then fails, never passes). */
 export function statOf(pid: number | undefined): ProcStat {
   const stat = pid === undefined ? null : procStat(pid);
