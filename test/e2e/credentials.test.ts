@@ -21,7 +21,7 @@ import {
   startPrivateRegistry,
   type TestCa,
 } from "./private-registry.js";
-import { makeWorld, type RunResult, SECRETS, type World } from "./world.js";
+import { makeWorld, type RunResult, SECRETS, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -176,8 +176,6 @@ function readProbe(world: World): ProbeReport {
   if (!existsSync(file)) return { found: {}, attempts: {} };
   return JSON.parse(readFileSync(file, "utf8")) as ProbeReport;
 }
-
-const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 
 describe.skipIf(unavailable !== "")("registry credentials stay on the host (plain http)", () => {
   describe("control: ~/.npmrc passed in full, network open", () => {

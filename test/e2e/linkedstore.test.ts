@@ -33,7 +33,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { BUN_CACHE, type LinkedStore, PNPM_STORE } from "../../src/sandbox/linkedstore.js";
 import { type FixtureRegistry, startSmallTree } from "./fixture-registry.js";
 import { cliPath, repoRoot } from "./paths.js";
-import { makeWorld, nameRegistryInHome, type RunResult, statOf, type World } from "./world.js";
+import {
+  makeWorld,
+  nameRegistryInHome,
+  type RunResult,
+  show,
+  statOf,
+  type World,
+} from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
@@ -131,8 +138,6 @@ function inodes(dir: string): Set<number> {
   walk(dir);
   return out;
 }
-
-const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 
 for (const manager of MANAGERS) {
   describe.skipIf(unavailable !== "")(`${manager.name}: the store on the project's mount`, () => {
