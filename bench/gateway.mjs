@@ -9,78 +9,13 @@
 // The registry's certificate comes from a throw-away CA (openssl) that the project's .npmrc
 // names as `cafile`, in the project so that npm inside the sandbox can read it in full mode; the
 // host side of the gateway trusts it through the same `cafile`. Plain ESM, Node built-ins only.
-import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { median, quantile, ratioCell } from "./lib.mjs";
+import { timedRun as run } from "./timedrun.mjs";
+import { makeCertificates } from "./tlsfixture.mjs";
 
 export const TARGET_GATEWAY = 1.1; // gateway ≤ 110 % of --network full
-
-/** Runs a command; resolves with its wall time in ms and its stderr; rejects on failure. */
-function run(file, args, { cwd, env }) {
-  return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
-    const child = spawn(file, args, { cwd, env, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (code === 0) resolve({ ms, stderr });
-      else
-        reject(new Error(`${[file, ...args].join(" ")} in ${cwd} → ${code ?? signal}\n${stderr}`));
-    });
-  });
-}
-
-/** A CA and a leaf for localhost in `dir` (ca.pem, key.pem, cert.pem), made with openssl. */
-function makeCertificates(dir) {
-  const ssl = (...a) => execFileSync("openssl", a, { cwd: dir, stdio: "ignore" });
-  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  ssl(
-    "req",
-    "-x509",
-    ...key,
-    "-days",
-    "2",
-    "-subj",
-    "/CN=bench CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-  );
-  ssl("req", "-new", ...key, "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "leaf.csr");
-  writeFileSync(
-    join(dir, "leaf.ext"),
-    "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
-  );
-  ssl(
-    "x509",
-    "-req",
-    "-in",
-    "leaf.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    "leaf.ext",
-    "-out",
-    "cert.pem",
-  );
-  const read = (name) => readFileSync(join(dir, name), "utf8");
-  return { ca: read("ca.pem"), key: read("key.pem"), cert: read("cert.pem") };
-}
 
 /**
  * Runs the comparison and prints it. Returns false when something failed to run (reported),
@@ -97,7 +32,7 @@ export async function gatewayComparison({ base, cli, env: baseEnv, rounds }) {
   const { generateFixture, startRegistry } = await import("./registry.mjs");
   let certs;
   try {
-    certs = makeCertificates(pki);
+    certs = makeCertificates(pki, "bench CA");
   } catch (error) {
     console.log(`\n4. registry gateway: FAILED — openssl could not make a certificate: ${error}`);
     return false;

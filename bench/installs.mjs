@@ -14,10 +14,10 @@
 // Before every timed run the install's output (node_modules, PnP files, install state) is
 // removed, untimed. The managers are this repository's devDependencies (npm: the host's), put
 // first on PATH under their usual names as the e2e tests do.
-import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { median, quantile, ratioCell, selected } from "./lib.mjs";
+import { timedRun } from "./timedrun.mjs";
 
 export const TARGET_INSTALL = 1.15; // safe-npm <manager> install ≤ 115 % of the bare manager's
 
@@ -143,23 +143,7 @@ export function managers(repo) {
 }
 
 /** Runs a command; resolves with its wall time in ms; rejects with its stderr on failure. */
-function run(file, args, { cwd, env }) {
-  return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
-    const child = spawn(file, args, { cwd, env, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (code === 0) resolve(ms);
-      else
-        reject(new Error(`${[file, ...args].join(" ")} in ${cwd} → ${code ?? signal}\n${stderr}`));
-    });
-  });
-}
+const run = async (file, args, options) => (await timedRun(file, args, options)).ms;
 
 const fresh = (dir) => {
   rmSync(dir, { recursive: true, force: true });

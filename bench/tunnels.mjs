@@ -15,15 +15,14 @@
 //           before src/network/resolver.ts), for before/after.
 // Counts are what matter; times are medians of --runs runs (default 1).
 // With --http the registry is plain http://localhost:<port>/ (forwarded requests, no tunnels).
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import dns from "node:dns";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import http from "node:http";
-import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateFixture, startRegistry } from "./registry.mjs";
+import { makeCertificates, startFront } from "./tlsfixture.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
@@ -50,99 +49,10 @@ const bin = (...p) => join(root, "node_modules", ...p);
 // ---- the registry behind a TLS front ---------------------------------------------------------
 const fixture = generateFixture();
 const registry = await startRegistry(fixture);
-const inner = new URL(registry.url);
-// A CA and a leaf for localhost (rustls, in pnpm 12, refuses a self-signed leaf as its own CA).
-const ssl = (...a) => execFileSync("openssl", a, { cwd: work, stdio: "ignore" });
-ssl(
-  "req",
-  "-x509",
-  "-newkey",
-  "rsa:2048",
-  "-nodes",
-  "-days",
-  "2",
-  "-subj",
-  "/CN=tunnels CA",
-  "-keyout",
-  "ca.key",
-  "-out",
-  "ca.pem",
-);
-ssl(
-  "req",
-  "-newkey",
-  "rsa:2048",
-  "-nodes",
-  "-subj",
-  "/CN=localhost",
-  "-keyout",
-  "key.pem",
-  "-out",
-  "leaf.csr",
-);
-writeFileSync(
-  join(work, "leaf.ext"),
-  "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
-);
-ssl(
-  "x509",
-  "-req",
-  "-in",
-  "leaf.csr",
-  "-CA",
-  "ca.pem",
-  "-CAkey",
-  "ca.key",
-  "-CAcreateserial",
-  "-days",
-  "2",
-  "-extfile",
-  "leaf.ext",
-  "-out",
-  "cert.pem",
-);
-const front = { connections: 0, requests: 0 };
-const handler = (req, res) => {
-  front.requests++;
-  const up = http.request(
-    {
-      host: inner.hostname,
-      port: inner.port,
-      path: req.url,
-      method: req.method,
-      headers: req.headers,
-    },
-    (upRes) => {
-      const chunks = [];
-      upRes.on("data", (c) => chunks.push(c));
-      upRes.on("end", () => {
-        let body = Buffer.concat(chunks);
-        if (String(upRes.headers["content-type"]).includes("json"))
-          body = Buffer.from(body.toString().replaceAll(registry.url, url));
-        const headers = { ...upRes.headers, "content-length": body.length };
-        res.writeHead(upRes.statusCode ?? 502, headers);
-        res.end(body);
-      });
-    },
-  );
-  up.on("error", () => res.destroy());
-  req.pipe(up);
-};
-const server = PLAIN
-  ? http.createServer({ keepAliveTimeout: 30_000 }, handler)
-  : https.createServer(
-      {
-        key: readFileSync(join(work, "key.pem")),
-        cert: readFileSync(join(work, "cert.pem")),
-        keepAliveTimeout: 30_000,
-      },
-      handler,
-    );
-server.on(PLAIN ? "connection" : "secureConnection", () => front.connections++);
-await new Promise((r) => server.listen(0, "127.0.0.1", r));
-const port = server.address().port;
-const url = `${PLAIN ? "http" : "https"}://localhost:${port}/`;
-const ca = join(work, "ca.pem");
+const tls = makeCertificates(work, "tunnels CA");
+const front = await startFront(registry.url, PLAIN ? null : tls, { keepAliveTimeout: 30_000 });
+const url = front.url;
+const ca = tls.caPath;
 
 // ---- the managers -----------------------------------------------------------------------------
 const berryRc = (linker) =>
@@ -278,7 +188,7 @@ for (const name of Object.keys(MANAGERS)) {
       const samples = samplesOf.get(mode);
       const { home, proj, binDir } = project(name);
       const cmd = [MANAGERS[name].tool, ...MANAGERS[name].args];
-      const f0 = { ...front };
+      const f0 = { connections: front.connections(), requests: front.requests() };
       let result;
       let stats = null;
       if (mode === "direct") {
@@ -330,8 +240,8 @@ for (const name of Object.keys(MANAGERS)) {
         // pnpm 12 installs everything, then exits 1 for the tree's unapproved postinstalls.
         ok: result.code === 0 || result.out.includes("ERR_PNPM_IGNORED_BUILDS"),
         ms: result.ms,
-        front: front.connections - f0.connections,
-        requests: front.requests - f0.requests,
+        front: front.connections() - f0.connections,
+        requests: front.requests() - f0.requests,
         proxied: tunnels ?? (report ? Number(report[1]) : null),
         clients: stats?.clients ?? (inside ? Number(inside[1]) : null),
         lookups: stats?.lookups ?? (inside ? Number(inside[2]) : null),
@@ -359,7 +269,6 @@ for (const name of Object.keys(MANAGERS)) {
 }
 console.log(`\n${PLAIN ? "http" : "https"} registry ${url}; ${RUNS} run(s) each, medians`);
 console.table(rows);
-server.close();
-server.closeAllConnections?.();
+front.close();
 await registry.close();
 rmSync(work, { recursive: true, force: true });

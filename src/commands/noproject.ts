@@ -34,6 +34,23 @@ function managerOf(tool: string): string {
 
 const ONLY_INFO = new Set(["--version", "-v", "-V", "--help", "-h", "help"]);
 
+/** npm's account and publishing-metadata commands: they need the registry token. */
+const ACCOUNT_WORDS = [
+  "whoami",
+  "login",
+  "logout",
+  "adduser",
+  "add-user",
+  "token",
+  "profile",
+  "owner",
+  "access",
+  "dist-tag",
+  "dist-tags",
+  "deprecate",
+  "unpublish",
+];
+
 /** Registry queries, config reads and the account: npm runs no package's code for these. */
 const HOST_WORDS: Readonly<Record<string, readonly string[]>> = {
   npm: [
@@ -48,19 +65,7 @@ const HOST_WORDS: Readonly<Record<string, readonly string[]>> = {
     "se",
     "find",
     "ping",
-    "whoami",
-    "login",
-    "logout",
-    "adduser",
-    "add-user",
-    "token",
-    "profile",
-    "owner",
-    "access",
-    "dist-tag",
-    "dist-tags",
-    "deprecate",
-    "unpublish",
+    ...ACCOUNT_WORDS,
   ],
   pnpm: ["help", "view", "info", "show", "search", "whoami", "login", "logout", "root"],
   yarn: ["help", "info", "login", "logout", "whoami"],
@@ -68,21 +73,7 @@ const HOST_WORDS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Credential commands run on the host even in a project: inside, the token is never there. */
-const ACCOUNT = new Set([
-  "whoami",
-  "login",
-  "logout",
-  "adduser",
-  "add-user",
-  "token",
-  "profile",
-  "owner",
-  "access",
-  "dist-tag",
-  "dist-tags",
-  "deprecate",
-  "unpublish",
-]);
+const ACCOUNT = new Set(ACCOUNT_WORDS);
 
 /** Commands that make a project where there is none. */
 const HERE_WORDS: Readonly<Record<string, readonly string[]>> = {

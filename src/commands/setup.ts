@@ -297,19 +297,26 @@ function editRc(path: string, edit: (text: string) => { text: string; change: st
   return { changed: true, message: `${file}${via}: ${what[result.change] ?? result.change}` };
 }
 
+/** The rc file's real path and its backup's path, or null when the rc file does not resolve. */
+function withBackup(path: string): { file: string; backup: string } | null {
+  let file: string;
+  try {
+    file = realpathSync(path);
+  } catch {
+    return null;
+  }
+  return { file, backup: file + BACKUP_SUFFIX };
+}
+
 /**
  * Refuses, before setup changes anything, an rc file it must not edit. Its backup path must be
  * free or a regular file (writeBackup). And an rc file whose real path lies in a project (a directory with package.json above it, e.g. a
  * dotfiles repository) is refused: sandboxed runs there can write it, and the shell runs it.
  */
 function checkRc(path: string, home: string): void {
-  let file: string;
-  try {
-    file = realpathSync(path);
-  } catch {
-    return;
-  }
-  const backup = file + BACKUP_SUFFIX;
+  const found = withBackup(path);
+  if (found === null) return;
+  const { file, backup } = found;
   const st = lstatSync(backup, { throwIfNoEntry: false });
   if (st !== undefined && !st.isFile()) {
     throw new SafeNpmError(
@@ -363,13 +370,9 @@ function writeBackup(backup: string, content: Buffer, mode: number): boolean {
 
 /** After teardown, a backup identical to the restored file says nothing more: remove it. */
 function dropRedundantBackup(path: string, out: Output): void {
-  let file: string;
-  try {
-    file = realpathSync(path);
-  } catch {
-    return;
-  }
-  const backup = file + BACKUP_SUFFIX;
+  const found = withBackup(path);
+  if (found === null) return;
+  const { file, backup } = found;
   if (!existsSync(backup) || !lstatSync(backup).isFile()) return;
   if (readFileSync(backup).equals(readFileSync(file))) {
     unlinkSync(backup);

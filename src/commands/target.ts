@@ -22,6 +22,19 @@ export interface Request {
   watchesPorts: boolean;
 }
 
+/** A package manager's command: `tool` is the one detected, or the one named (detected null). */
+function pmRequest(tool: string, args: string[], detected: DetectedPackageManager | null): Request {
+  const cls = commandClass(tool, args);
+  return {
+    kind: "pm",
+    command: [tool, ...args],
+    detected,
+    cls,
+    publish: isPublish(tool, args),
+    watchesPorts: watchesPorts(cls, tool, args),
+  };
+}
+
 export async function describeTarget(
   target: Target,
   root: string,
@@ -35,32 +48,10 @@ export async function describeTarget(
   switch (target.kind) {
     case "auto": {
       const detected = await detect();
-      return {
-        kind: "pm",
-        command: [detected.name, ...target.args],
-        detected,
-        cls: commandClass(detected.name, target.args),
-        publish: isPublish(detected.name, target.args),
-        watchesPorts: watchesPorts(
-          commandClass(detected.name, target.args),
-          detected.name,
-          target.args,
-        ),
-      };
+      return pmRequest(detected.name, target.args, detected);
     }
     case "tool":
-      return {
-        kind: "pm",
-        command: [target.tool, ...target.args],
-        detected: null,
-        cls: commandClass(target.tool, target.args),
-        publish: isPublish(target.tool, target.args),
-        watchesPorts: watchesPorts(
-          commandClass(target.tool, target.args),
-          target.tool,
-          target.args,
-        ),
-      };
+      return pmRequest(target.tool, target.args, null);
     // The project's manager comes along for exec and shell, so scripts there can call it.
     case "exec":
       return {

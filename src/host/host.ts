@@ -20,6 +20,7 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "no
 import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
+import { type ProcStat, procStat } from "./procstat.js";
 import { type OwnCache, ownCache, pathPlace } from "./projectplace.js";
 import { isShim, shimDir } from "./shims.js";
 
@@ -345,23 +346,19 @@ function toolPrefix(real: string): string {
   return binDir.endsWith(`${sep}bin`) ? dirname(binDir) : binDir;
 }
 
-/**
- * This process's group is the foreground group of its controlling terminal: /proc/self/stat
- * fields 5 (pgrp) and 8 (tpgid), after the parenthesised command name.
- */
 /** /proc/self/stat fields 5 (pgrp) and 6 (session): the group is not the session leader's. */
-export function isJob(stat: string = readOrNull("/proc/self/stat") ?? ""): boolean {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const pgrp = Number(fields[2]);
-  const session = Number(fields[3]);
-  return pgrp > 0 && session > 0 && pgrp !== session;
+export function isJob(stat: ProcStat | null = procStat("self")): boolean {
+  if (stat === null) return false;
+  return stat.pgrp > 0 && stat.session > 0 && stat.pgrp !== stat.session;
 }
 
-export function isForegroundGroup(stat: string = readOrNull("/proc/self/stat") ?? ""): boolean {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const pgrp = Number(fields[2]);
-  const tpgid = Number(fields[5]);
-  return pgrp > 0 && pgrp === tpgid;
+/**
+ * This process's group is the foreground group of its controlling terminal: /proc/self/stat
+ * fields 5 (pgrp) and 8 (tpgid).
+ */
+export function isForegroundGroup(stat: ProcStat | null = procStat("self")): boolean {
+  if (stat === null) return false;
+  return stat.pgrp > 0 && stat.pgrp === stat.tpgid;
 }
 
 /** npm's global config file and its text, when it exists. */

@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { SafeNpmError } from "../errors.js";
+import { procStat } from "../host/procstat.js";
 import type { Timing } from "../timing.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
 import type { BwrapInvocation } from "./bwrap.js";
@@ -120,12 +121,7 @@ function journalPrefix(root: string): string {
 
 /** This process's start time in clock ticks since boot (/proc/self/stat field 22). */
 export function startTime(pid: number | "self"): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
+  return procStat(pid)?.startTime ?? null;
 }
 
 function writeJournal(

@@ -11,6 +11,7 @@ import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import { SafeNpmError } from "../errors.js";
 import { isForegroundGroup } from "../host/host.js";
+import { procStat } from "../host/procstat.js";
 import type { BwrapInvocation } from "./bwrap.js";
 
 export type ForwardedSignal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGQUIT";
@@ -169,12 +170,7 @@ function reclaimTerminal(): void {
 
 /** The terminal's foreground group (field 8 of /proc/self/stat), or -1. */
 function foregroundGroupOfTerminal(): number {
-  try {
-    const stat = readFileSync("/proc/self/stat", "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[5] ?? -1);
-  } catch {
-    return -1;
-  }
+  return procStat("self")?.tpgid ?? -1;
 }
 
 /**
@@ -377,14 +373,8 @@ function scanChildren(pid: number): number[] {
   const children: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // Field 4 (ppid) follows the parenthesised command name, which may contain spaces.
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) children.push(Number(entry));
-    } catch {
-      // the process ended meanwhile
-    }
+    // null: the process ended meanwhile
+    if (procStat(Number(entry))?.ppid === pid) children.push(Number(entry));
   }
   return children;
 }

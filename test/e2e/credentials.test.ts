@@ -21,7 +21,7 @@ import {
   startPrivateRegistry,
   type TestCa,
 } from "./private-registry.js";
-import { makeWorld, type RunResult, SECRETS, type World } from "./world.js";
+import { makeWorld, type RunResult, SECRETS, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -121,23 +121,7 @@ function privateWorld(
     `@private:registry=${registry.url}\nregistry=http://127.0.0.1:9/\naudit=false\nfund=false\nupdate-notifier=false\n`,
   );
   if (manager.berry) {
-    writeFileSync(
-      join(world.project, ".yarnrc.yml"),
-      [
-        "nodeLinker: node-modules",
-        "enableTelemetry: false",
-        `npmRegistryServer: "${registry.url.replace(/\/$/, "")}"`,
-        'unsafeHttpWhitelist: ["127.0.0.1"]',
-        "",
-      ].join("\n"),
-    );
-    // The token only on the host, through a variable of the host's environment.
-    writeFileSync(
-      join(world.home, ".yarnrc.yml"),
-      // The user's own file names the registry (plain http here): a key with no scheme goes
-      // over http only then.
-      `npmScopes:\n  private:\n    npmRegistryServer: "${registry.url}"\nnpmRegistries:\n  "//${new URL(registry.url).host}":\n    npmAuthToken: "\${NODE_AUTH_TOKEN}"\n`,
-    );
+    writeBerryRc(world, registry);
   } else {
     writeFileSync(
       join(world.home, ".npmrc"),
@@ -153,10 +137,37 @@ function privateWorld(
     JSON.stringify({ registry: registry.url, attackerToken: ATTACKER }),
   );
   writeFileSync(join(world.project, ".git", "info", "exclude"), "registry-targets.json\n");
+  return { world, path: managerPath(world, manager) };
+}
+
+/**
+ * yarn berry's files: the project's names the registry; the token only on the host, in
+ * ~/.yarnrc.yml through a variable of the host's environment. The user's own file names the
+ * registry (plain http here): a key with no scheme goes over http only then.
+ */
+function writeBerryRc(world: World, registry: PrivateRegistry): void {
+  writeFileSync(
+    join(world.project, ".yarnrc.yml"),
+    [
+      "nodeLinker: node-modules",
+      "enableTelemetry: false",
+      `npmRegistryServer: "${registry.url.replace(/\/$/, "")}"`,
+      'unsafeHttpWhitelist: ["127.0.0.1"]',
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(world.home, ".yarnrc.yml"),
+    `npmScopes:\n  private:\n    npmRegistryServer: "${registry.url}"\nnpmRegistries:\n  "//${new URL(registry.url).host}":\n    npmAuthToken: "\${NODE_AUTH_TOKEN}"\n`,
+  );
+}
+
+/** PATH with `<world>/pm-bin` first, holding the manager's own binary when it has one. */
+function managerPath(world: World, manager: Manager): string {
   const dir = join(world.dir, "pm-bin");
   mkdirSync(dir, { recursive: true });
   if (manager.bin !== null) symlinkSync(manager.bin, join(dir, manager.tool));
-  return { world, path: `${dir}:${world.env.PATH}` };
+  return `${dir}:${world.env.PATH}`;
 }
 
 /** The probe's report; an empty one when its postinstall never ran (the tests then say why). */
@@ -165,8 +176,6 @@ function readProbe(world: World): ProbeReport {
   if (!existsSync(file)) return { found: {}, attempts: {} };
   return JSON.parse(readFileSync(file, "utf8")) as ProbeReport;
 }
-
-const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 
 describe.skipIf(unavailable !== "")("registry credentials stay on the host (plain http)", () => {
   describe("control: ~/.npmrc passed in full, network open", () => {
@@ -657,38 +666,12 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
         `[['secondUpload', '@private%2fapp-pkg', { 'content-type': 'application/json', 'npm-otp': otp }, JSON.stringify(${JSON.stringify(SECOND)})]]`,
       ),
     );
-    writeFileSync(
-      join(world.project, ".npmrc"),
-      `@private:registry=${registry.url}\nregistry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
-    );
     // The host trusts an https registry's own CA through `cafile` (beside the home).
     const cafile = join(world.dir, "registry-ca.pem");
     if (ca !== null) writeFileSync(cafile, ca.ca);
-    writeFileSync(
-      join(world.home, ".npmrc"),
-      `@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n${ca === null ? "" : `cafile=${cafile}\n`}`,
-    );
-    if (manager.berry) {
-      writeFileSync(
-        join(world.project, ".yarnrc.yml"),
-        [
-          "nodeLinker: node-modules",
-          "enableTelemetry: false",
-          `npmRegistryServer: "${registry.url.replace(/\/$/, "")}"`,
-          'unsafeHttpWhitelist: ["127.0.0.1"]',
-          "",
-        ].join("\n"),
-      );
-      // The token only on the host, through a variable of the host's environment.
-      writeFileSync(
-        join(world.home, ".yarnrc.yml"),
-        `npmScopes:\n  private:\n    npmRegistryServer: "${registry.url}"\nnpmRegistries:\n  "//${new URL(registry.url).host}":\n    npmAuthToken: "\${NODE_AUTH_TOKEN}"\n`,
-      );
-    }
-    const dir = join(world.dir, "pm-bin");
-    mkdirSync(dir, { recursive: true });
-    if (manager.bin !== null) symlinkSync(manager.bin, join(dir, manager.tool));
-    const env = { NODE_AUTH_TOKEN: registry.token, PATH: `${dir}:${world.env.PATH}` };
+    writePublishNpmrcs(world, registry, ca === null ? "" : `cafile=${cafile}\n`);
+    if (manager.berry) writeBerryRc(world, registry);
+    const env = { NODE_AUTH_TOKEN: registry.token, PATH: managerPath(world, manager) };
     // yarn berry publishes an installed project only (no dependencies: nothing to fetch).
     if (manager.berry) {
       const install = await world.run(["yarn", "install"], { env });
@@ -782,15 +765,23 @@ function publishWorld(registry: PrivateRegistry, scripts: Record<string, string>
     packageJson: { name: "@private/app-pkg", private: false, scripts, files: ["index.js"] },
   });
   writeFileSync(join(world.project, "index.js"), "module.exports = 1;\n");
+  writePublishNpmrcs(world, registry);
+  return world;
+}
+
+/**
+ * The project's .npmrc names the private scope's registry; the user's ~/.npmrc its token, only
+ * through a variable of the host's environment, then `homeExtra`.
+ */
+function writePublishNpmrcs(world: World, registry: PrivateRegistry, homeExtra = ""): void {
   writeFileSync(
     join(world.project, ".npmrc"),
     `@private:registry=${registry.url}\nregistry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
   );
   writeFileSync(
     join(world.home, ".npmrc"),
-    `@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n`,
+    `@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n${homeExtra}`,
   );
-  return world;
 }
 
 describe.skipIf(unavailable !== "")("safe-npm npm publish: 2FA asked on the terminal", () => {

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { TestServer } from "../unit/network/helpers.js";
 import { httpsServer, makePki, type Pki } from "../unit/network/tls-helpers.js";
 import { repoRoot } from "./paths.js";
-import { FIXTURE_SCRIPTS, makeWorld, type RunResult, type World } from "./world.js";
+import { FIXTURE_SCRIPTS, makeWorld, type RunResult, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -175,8 +175,6 @@ function toolPath(world: World, manager: Manager): string {
   if (manager.bin !== null) symlinkSync(manager.bin, join(dir, manager.tool));
   return `${dir}:${world.env.PATH}`;
 }
-
-const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 
 function probeReport(world: World): Record<string, string> {
   const file = join(world.project, ".probe", "registry.json");

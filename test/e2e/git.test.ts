@@ -21,10 +21,25 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { cliPath } from "./paths.js";
-import { installSelfInto, makeWorld, type World, waitFor } from "./world.js";
+import {
+  installSelfInto,
+  makeWorld,
+  type RunResult,
+  safeNpmExec,
+  type World,
+  waitFor,
+} from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
+
+/** safe-npm's report that it moved `path` aside after a run. */
+const movedAside = (path: string): string =>
+  `safe-npm: moved ${path} to ${path}.quarantined-by-safe-npm`;
+
+/** `safe-npm --quiet exec -- sh -c <script>` in the world's project. */
+const execSh = (world: World, script: string): Promise<RunResult> =>
+  world.run(["--quiet", "exec", "--", "sh", "-c", script]);
 
 /** An fsmonitor/hook command that touches `marker` (the `#` drops the arguments git adds). */
 const touch = (marker: string): string => `touch ${marker} #`;
@@ -35,8 +50,10 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
   /** Plants `<dir>/.git` with an fsmonitor that touches the marker when git runs there. */
   const PLANT = (dir: string): string =>
     `git init -q ${dir} && git -C ${dir} config core.fsmonitor "${touch(marker)}"`;
-  const gitStatusIn = (dir: string): void => {
+  /** git status in `<project>/<dir>` on the host runs no planted fsmonitor. */
+  const gitStatusRunsNothingIn = (dir: string): void => {
     spawnSync("git", ["-C", join(world.project, dir), "status"], { stdio: "ignore" });
+    expect(existsSync(marker)).toBe(false);
   };
 
   beforeAll(() => {
@@ -66,31 +83,23 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
   });
 
   it("is moved aside after the run and reported, so git on the host never runs it", async () => {
-    const r = await world.run(["--quiet", "exec", "--", "sh", "-c", PLANT("sub")]);
+    const r = await execSh(world, PLANT("sub"));
     expect(r.exitCode).toBe(0);
     const planted = join(world.project, "sub", ".git");
-    expect(r.stderr).toContain(`safe-npm: moved ${planted} to ${planted}.quarantined-by-safe-npm`);
+    expect(r.stderr).toContain(movedAside(planted));
     expect(existsSync(planted)).toBe(false);
     expect(existsSync(`${planted}.quarantined-by-safe-npm`)).toBe(true);
-    gitStatusIn("sub");
-    expect(existsSync(marker)).toBe(false);
+    gitStatusRunsNothingIn("sub");
   });
 
   it("a run killed with SIGKILL before its check is checked by the next run in the project", async () => {
     const ready = join(world.project, "killed", "planted");
-    const killed = spawn(
-      process.execPath,
-      [
-        cliPath,
-        "--quiet",
-        "exec",
-        "--",
-        "sh",
-        "-c",
-        `${PLANT("killed")} && touch ${ready}; sleep 600`,
-      ],
-      { cwd: world.project, env: world.env, stdio: "ignore" },
+    const [node = process.execPath, ...args] = safeNpmExec(
+      "sh",
+      "-c",
+      `${PLANT("killed")} && touch ${ready}; sleep 600`,
     );
+    const killed = spawn(node, args, { cwd: world.project, env: world.env, stdio: "ignore" });
     await waitFor(() => existsSync(ready), "the plant");
     const gone = new Promise((resolve) => killed.on("exit", resolve));
     killed.kill("SIGKILL");
@@ -101,20 +110,15 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     const r = await world.run(["--quiet", "exec", "--", "true"]);
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toContain("was killed before its after-run check");
-    expect(r.stderr).toContain(`safe-npm: moved ${planted} to ${planted}.quarantined-by-safe-npm`);
-    gitStatusIn("killed");
-    expect(existsSync(marker)).toBe(false);
+    expect(r.stderr).toContain(movedAside(planted));
+    gitStatusRunsNothingIn("killed");
   });
 
   it("catches hooks and config added to an existing nested repository", async () => {
-    const r = await world.run([
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
+    const r = await execSh(
+      world,
       `printf '#!/bin/sh\\ntouch ${marker}\\n' > vendor/lib/.git/hooks/post-checkout && chmod +x vendor/lib/.git/hooks/post-checkout`,
-    ]);
+    );
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toContain(`safe-npm: moved ${join(world.project, "vendor", "lib", ".git")}`);
     expect(existsSync(join(world.project, "vendor", "lib", ".git"))).toBe(false);
@@ -129,12 +133,11 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
   });
 
   it("moves aside a directory made into a git dir without any .git entry", async () => {
-    const r = await world.run(["--quiet", "exec", "--", "sh", "-c", PLANT_BARE("plant", marker)]);
+    const r = await execSh(world, PLANT_BARE("plant", marker));
     expect(r.exitCode).toBe(0);
     const planted = join(world.project, "plant");
-    expect(r.stderr).toContain(`safe-npm: moved ${planted} to ${planted}.quarantined-by-safe-npm`);
-    gitStatusIn("plant");
-    expect(existsSync(marker)).toBe(false);
+    expect(r.stderr).toContain(movedAside(planted));
+    gitStatusRunsNothingIn("plant");
   });
 
   it("(control) a repository under a directory that cannot be listed still runs its fsmonitor", () => {
@@ -153,22 +156,17 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
   });
 
   it("moves aside what hides a planted repository behind a directory that cannot be listed", async () => {
-    const r = await world.run([
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
+    const r = await execSh(
+      world,
       `mkdir -p hidden/app && ${PLANT("hidden/app")} && chmod 0311 hidden`,
-    ]);
+    );
     const hidden = join(world.project, "hidden");
     try {
       expect(r.exitCode, r.stderr).toBe(0);
       // Unprivileged, the directory itself is moved; root lists it anyway and finds the .git.
       const moved = process.getuid?.() === 0 ? join(hidden, "app", ".git") : hidden;
-      expect(r.stderr).toContain(`safe-npm: moved ${moved} to ${moved}.quarantined-by-safe-npm`);
-      gitStatusIn("hidden/app");
-      expect(existsSync(marker)).toBe(false);
+      expect(r.stderr).toContain(movedAside(moved));
+      gitStatusRunsNothingIn("hidden/app");
     } finally {
       for (const dir of [hidden, `${hidden}.quarantined-by-safe-npm`]) {
         if (existsSync(dir)) chmodSync(dir, 0o755);
@@ -177,14 +175,7 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
   });
 
   it("leaves everything alone when no .git was touched, and the project's own .git is read-only", async () => {
-    const r = await world.run([
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
-      "echo hi > notes.txt; touch .git/x 2>/dev/null || echo ro",
-    ]);
+    const r = await execSh(world, "echo hi > notes.txt; touch .git/x 2>/dev/null || echo ro");
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe("ro");
     expect(r.stderr).not.toContain("moved");
@@ -227,14 +218,10 @@ describe.skipIf(unavailable !== "")("the hooks directory core.hooksPath names (h
   afterAll(() => world?.dispose());
 
   it("cannot be changed inside, so the next git commit on the host runs the user's hook only", async () => {
-    const r = await world.run([
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
+    const r = await execSh(
+      world,
       `echo 'touch ${marker}' >> .husky/pre-commit 2>/dev/null || echo refused; echo x > .husky/post-commit 2>/dev/null || echo refused`,
-    ]);
+    );
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe("refused\nrefused");
     git("commit", "-q", "--allow-empty", "-m", "after");
@@ -244,19 +231,13 @@ describe.skipIf(unavailable !== "")("the hooks directory core.hooksPath names (h
   it("a hooks directory that does not exist yet is checked: one created inside is moved aside", async () => {
     git("config", "core.hooksPath", ".githooks");
     try {
-      const r = await world.run([
-        "--quiet",
-        "exec",
-        "--",
-        "sh",
-        "-c",
+      const r = await execSh(
+        world,
         `mkdir .githooks && printf '#!/bin/sh\\ntouch ${marker}\\n' > .githooks/pre-commit && chmod +x .githooks/pre-commit`,
-      ]);
+      );
       expect(r.exitCode).toBe(0);
       const planted = join(world.project, ".githooks");
-      expect(r.stderr).toContain(
-        `safe-npm: moved ${planted} to ${planted}.quarantined-by-safe-npm`,
-      );
+      expect(r.stderr).toContain(movedAside(planted));
       git("commit", "-q", "--allow-empty", "-m", "after");
       expect(existsSync(marker)).toBe(false);
     } finally {
@@ -318,7 +299,7 @@ describe.skipIf(unavailable !== "")("the script prefix run by a bare npm run", (
     const install = await world.run(["--quiet", "install"]);
     expect(install.exitCode, install.stderr).toBe(0);
     const bin = join(world.project, "node_modules", ".bin", "safe-npm");
-    expect(install.stderr).toContain(`safe-npm: moved ${bin} to ${bin}.quarantined-by-safe-npm`);
+    expect(install.stderr).toContain(movedAside(bin));
     const r = await npmRunBuild(world);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe("safe-npm");
@@ -328,17 +309,10 @@ describe.skipIf(unavailable !== "")("the script prefix run by a bare npm run", (
   it("a project-local safe-npm changed inside is moved aside (control: the change runs without the check)", async () => {
     installSelfInto(world.project);
     const tamper = `require("fs").appendFileSync(".impostor-ran", "tampered\\n");`;
-    const r = await world.run([
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
-      `echo '${tamper}' >> node_modules/safe-npm/dist/cli.cjs`,
-    ]);
+    const r = await execSh(world, `echo '${tamper}' >> node_modules/safe-npm/dist/cli.cjs`);
     expect(r.exitCode).toBe(0);
     const self = join(world.project, "node_modules", "safe-npm");
-    expect(r.stderr).toContain(`safe-npm: moved ${self} to ${self}.quarantined-by-safe-npm`);
+    expect(r.stderr).toContain(movedAside(self));
     const after = await npmRunBuild(world);
     expect(after.exitCode, after.stderr).toBe(0);
     expect(existsSync(ran(world))).toBe(false);
@@ -384,10 +358,10 @@ describe.skipIf(unavailable !== "")(
     it("planted inside, it is moved aside and a bare npm run build does not run it", async () => {
       const world = makeWorld({ projectInHome: true, packageJson });
       worlds.push(world);
-      const r = await world.run(["--quiet", "exec", "--", "sh", "-c", PLANT_BIN]);
+      const r = await execSh(world, PLANT_BIN);
       expect(r.exitCode, r.stderr).toBe(0);
       const bin = join(world.project, "node_modules", ".bin", "safe-npm");
-      expect(r.stderr).toContain(`safe-npm: moved ${bin} to ${bin}.quarantined-by-safe-npm`);
+      expect(r.stderr).toContain(movedAside(bin));
       expect((await npmRunBuild(world)).stdout).not.toContain("PWNED");
     });
   },

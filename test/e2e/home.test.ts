@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { repoRoot } from "./paths.js";
-import { makeWorld, type RunResult, SECRETS, type World } from "./world.js";
+import { makeWorld, type RunResult, SECRETS, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
@@ -59,8 +59,6 @@ const HELLO_JS = 'console.log("hello from node");\n';
 /** A module many packages try to load and do without when it is missing. */
 const OPTIONAL_JS =
   'try { require("optional-helper"); console.log("loaded"); } catch { console.log("absent"); }\n';
-
-const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 
 describe.skipIf(unavailable !== "")("configuration planted in the private home", () => {
   let world: World;

@@ -19,7 +19,7 @@ import {
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { cliPath } from "./paths.js";
-import { makeWorld, type RunResult, SECRETS, type World } from "./world.js";
+import { makeWorld, type RunResult, SECRETS, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
@@ -41,7 +41,6 @@ interface PruneJson {
   freed: number;
 }
 
-const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 const DAY = 24 * 60 * 60 * 1000;
 /** A file bigger than everything else in a home: if the count followed a link to it, it would show. */
 const BIG = 8_000_000;

@@ -31,8 +31,16 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { BUN_CACHE, type LinkedStore, PNPM_STORE } from "../../src/sandbox/linkedstore.js";
+import { type FixtureRegistry, startSmallTree } from "./fixture-registry.js";
 import { cliPath, repoRoot } from "./paths.js";
-import { makeWorld, nameRegistryInHome, type RunResult, type World } from "./world.js";
+import {
+  makeWorld,
+  nameRegistryInHome,
+  type RunResult,
+  show,
+  statOf,
+  type World,
+} from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
@@ -79,20 +87,6 @@ const MANAGERS: Manager[] = [
     files: {},
   },
 ];
-
-/** bench/registry.mjs, typed by hand (plain JS, outside the TypeScript project). */
-interface FixtureRegistry {
-  url: string;
-  stats: () => { tarballs: number; requests: number };
-  close: () => Promise<void>;
-}
-interface RegistryModule {
-  generateFixture: (options: { names: number; seed: number; topLevel: number }) => {
-    packages: Map<string, { postinstall: boolean }[]>;
-    dependencies: Record<string, string>;
-  };
-  startRegistry: (fixture: unknown) => Promise<FixtureRegistry>;
-}
 
 /**
  * The project's own postinstall (root scripts run without approval): with `hook-mode` holding
@@ -145,8 +139,6 @@ function inodes(dir: string): Set<number> {
   return out;
 }
 
-const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
-
 for (const manager of MANAGERS) {
   describe.skipIf(unavailable !== "")(`${manager.name}: the store on the project's mount`, () => {
     let world: World;
@@ -180,6 +172,31 @@ for (const manager of MANAGERS) {
         return st.nlink > 1 && store.has(st.ino);
       });
     };
+    /**
+     * `safe-npm --quiet install` from scratch (pnpm 12 runs no postinstall for a node_modules
+     * already up to date) with the project's postinstall blocking: `whileBlocked` once the hook
+     * runs, then the run is killed whatever happened.
+     */
+    const whileHookBlocks = async (
+      whileBlocked: (child: ChildProcess, exited: Promise<unknown>) => Promise<void>,
+    ): Promise<void> => {
+      writeFileSync(join(world.project, "hook-mode"), "block");
+      rmSync(nodeModules, { recursive: true, force: true });
+      const child: ChildProcess = spawn(process.execPath, [cliPath, "--quiet", "install"], {
+        cwd: world.project,
+        env: { ...world.env, ...env },
+        stdio: "ignore",
+      });
+      const exited = new Promise((r) => child.once("exit", r));
+      try {
+        await until(() => existsSync(join(world.project, "hook-blocked")), 180_000, "the hook");
+        await whileBlocked(child, exited);
+      } finally {
+        child.kill("SIGKILL");
+      }
+      rmSync(join(world.project, "hook-mode"));
+      rmSync(join(world.project, "hook-blocked"));
+    };
     const expectNothingLeft = (): void => {
       expect(lstatSync(inProject, { throwIfNoEntry: false })).toBeUndefined();
       expect(existsSync(`${home()}.store-lock`)).toBe(false);
@@ -187,18 +204,14 @@ for (const manager of MANAGERS) {
     };
 
     beforeAll(async () => {
-      const registryModule = join(repoRoot, "bench", "registry.mjs");
-      const { generateFixture, startRegistry } = (await import(registryModule)) as RegistryModule;
-      const fixture = generateFixture({ names: 20, seed: 12, topLevel: 3 });
-      for (const versions of fixture.packages.values())
-        for (const version of versions) version.postinstall = false;
-      registry = await startRegistry(fixture);
-      direct = Object.keys(fixture.dependencies);
+      const tree = await startSmallTree();
+      registry = tree.registry;
+      direct = Object.keys(tree.dependencies);
       world = makeWorld({
         projectInHome: true,
         packageJson: {
           packageManager: manager.packageManager,
-          dependencies: fixture.dependencies,
+          dependencies: tree.dependencies,
           scripts: { postinstall: `node hook.js ${token}` },
         },
       });
@@ -246,9 +259,7 @@ for (const manager of MANAGERS) {
       expectNothingLeft();
       // Control: a live process (the world's victim) holds the lock; the install copies.
       const lock = `${home()}.store-lock`;
-      const stat = readFileSync(`/proc/${world.victim.pid}/stat`, "utf8");
-      const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-      writeFileSync(lock, `${world.victim.pid} ${start}\n`);
+      writeFileSync(lock, `${world.victim.pid} ${statOf(world.victim.pid).startTime}\n`);
       rmSync(nodeModules, { recursive: true, force: true });
       const copied = await install(["--verbose"]);
       expect(copied.exitCode, show(copied)).toBe(0);
@@ -277,42 +288,18 @@ for (const manager of MANAGERS) {
 
     it("moves the store back when the run ends on SIGTERM", async () => {
       const ino = lstatSync(storeHome()).ino;
-      writeFileSync(join(world.project, "hook-mode"), "block");
-      // From scratch: pnpm 12 runs no postinstall for a node_modules already up to date.
-      rmSync(nodeModules, { recursive: true, force: true });
-      const child: ChildProcess = spawn(process.execPath, [cliPath, "--quiet", "install"], {
-        cwd: world.project,
-        env: { ...world.env, ...env },
-        stdio: "ignore",
-      });
-      const exited = new Promise((r) => child.once("exit", r));
-      try {
-        await until(() => existsSync(join(world.project, "hook-blocked")), 180_000, "the hook");
+      await whileHookBlocks(async (child, exited) => {
         expect(lstatSync(inProject).ino).toBe(ino);
         child.kill("SIGTERM");
         await exited;
-      } finally {
-        child.kill("SIGKILL");
-      }
-      rmSync(join(world.project, "hook-mode"));
-      rmSync(join(world.project, "hook-blocked"));
+      });
       expect(lstatSync(storeHome()).ino).toBe(ino);
       expectNothingLeft();
     }, 300_000);
 
     it("reclaims the store a run killed with SIGKILL left in node_modules", async () => {
       const ino = lstatSync(storeHome()).ino;
-      writeFileSync(join(world.project, "hook-mode"), "block");
-      // From scratch: pnpm 12 runs no postinstall for a node_modules already up to date.
-      rmSync(nodeModules, { recursive: true, force: true });
-      const child: ChildProcess = spawn(process.execPath, [cliPath, "--quiet", "install"], {
-        cwd: world.project,
-        env: { ...world.env, ...env },
-        stdio: "ignore",
-      });
-      const exited = new Promise((r) => child.once("exit", r));
-      try {
-        await until(() => existsSync(join(world.project, "hook-blocked")), 180_000, "the hook");
+      await whileHookBlocks(async (child, exited) => {
         // The store is in the project now, not in the home.
         expect(lstatSync(inProject).ino).toBe(ino);
         expect(existsSync(storeHome())).toBe(false);
@@ -320,14 +307,10 @@ for (const manager of MANAGERS) {
         await exited;
         // bwrap's --die-with-parent ends the sandbox; wait until nothing inside runs any more.
         await until(() => !running(token), 60_000, "the sandbox to end");
-      } finally {
-        child.kill("SIGKILL");
-      }
+      });
       // Left behind by the killed run: the store in node_modules, the lock of a dead process.
       expect(lstatSync(inProject).ino).toBe(ino);
       expect(existsSync(`${home()}.store-lock`)).toBe(true);
-      rmSync(join(world.project, "hook-mode"));
-      rmSync(join(world.project, "hook-blocked"));
       const next = await install(["--verbose"]);
       expect(next.exitCode, show(next)).toBe(0);
       expect(next.stderr).toContain("reclaimed from node_modules");

@@ -27,6 +27,7 @@ import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { CACHE_DIRS } from "../../src/sandbox/privatehome.js";
+import { type FixtureRegistry, startSmallTree } from "./fixture-registry.js";
 import { cliPath, repoRoot } from "./paths.js";
 import { expectContained, plantTargets, type Report, readReports } from "./probe.js";
 import {
@@ -34,7 +35,9 @@ import {
   makeWorld,
   nameRegistryInHome,
   type RunResult,
+  show,
   type World,
+  type WorldOptions,
 } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -330,6 +333,27 @@ function commitAll(project: string): void {
 }
 
 /**
+ * A world whose project is `manager`'s (its packageManager field first in package.json), with
+ * `files` written and everything committed.
+ */
+function managerWorld(
+  manager: Manager,
+  options: WorldOptions,
+  files: Record<string, string>,
+): World {
+  const world = makeWorld({
+    ...options,
+    packageJson: {
+      ...(manager.packageManager ? { packageManager: manager.packageManager } : {}),
+      ...options.packageJson,
+    },
+  });
+  writeFiles(world.project, files);
+  commitAll(world.project);
+  return world;
+}
+
+/**
  * PATH with a directory first that holds `<tool>`, a symlink to this repository's
  * devDependency (never a system-wide install), and for berry a `safe-npm` standing in for a
  * global install of it.
@@ -367,8 +391,6 @@ async function bare(world: World, path: string, argv: string[], cwd: string): Pr
   });
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
-
-const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 
 /** `it`, `it.fails` for a known bug, or `it.skip` where the cell cannot work here; and its name. */
 type TestFn = (name: string, fn: () => Promise<void> | void, timeout?: number) => void;
@@ -408,26 +430,27 @@ for (const manager of MANAGERS) {
     const env = (): { env: { PATH: string } } => ({ env: { PATH: path } });
 
     beforeAll(async () => {
-      world = makeWorld({
-        projectInHome: true,
-        packageJson: {
-          ...(manager.packageManager ? { packageManager: manager.packageManager } : {}),
-          dependencies: { probe: tarball("probe"), greeter: tarball("greeter") },
-          scripts: {
-            greet: "greeter",
-            build: "safe-npm exec -- node build.js",
-            "pm-version": `${manager.tool} --version`,
+      world = managerWorld(
+        manager,
+        {
+          projectInHome: true,
+          packageJson: {
+            dependencies: { probe: tarball("probe"), greeter: tarball("greeter") },
+            scripts: {
+              greet: "greeter",
+              build: "safe-npm exec -- node build.js",
+              "pm-version": `${manager.tool} --version`,
+            },
+            ...manager.allowBuilds(["probe"]),
           },
-          ...manager.allowBuilds(["probe"]),
+          vendor: { packed, files: ["probe-1.0.0.tgz", "greeter-1.0.0.tgz"] },
         },
-        vendor: { packed, files: ["probe-1.0.0.tgz", "greeter-1.0.0.tgz"] },
-      });
-      writeFiles(world.project, {
-        ...manager.files,
-        ...manager.buildFiles?.(["probe"]),
-        "build.js": BUILD_JS,
-      });
-      commitAll(world.project);
+        {
+          ...manager.files,
+          ...manager.buildFiles?.(["probe"]),
+          "build.js": BUILD_JS,
+        },
+      );
       plantTargets(world);
       path = toolPath(world, manager);
       first = await world.run(["install"], env());
@@ -569,29 +592,31 @@ for (const manager of MANAGERS) {
     const env = (): { env: { PATH: string } } => ({ env: { PATH: path } });
 
     beforeAll(async () => {
-      world = makeWorld({
-        projectInHome: false,
-        packageJson: {
-          ...(manager.packageManager ? { packageManager: manager.packageManager } : {}),
-          workspaces: ["packages/*"],
+      world = managerWorld(
+        manager,
+        {
+          projectInHome: false,
+          packageJson: { workspaces: ["packages/*"] },
+          vendor: { packed, files: ["greeter-1.0.0.tgz"] },
         },
-        vendor: { packed, files: ["greeter-1.0.0.tgz"] },
-      });
+        {
+          ...manager.files,
+          ...manager.workspaceFiles,
+          "where.js": WHERE_JS,
+          "packages/a/package.json": JSON.stringify({
+            name: "a",
+            version: "1.0.0",
+            private: true,
+            dependencies: {
+              b: manager.workspaceDep,
+              greeter: "file:../../vendor/greeter-1.0.0.tgz",
+            },
+            scripts: { where: "node ../../where.js", hello: "greeter" },
+          }),
+          "packages/b/package.json": JSON.stringify({ name: "b", version: "1.0.0", private: true }),
+        },
+      );
       pkgA = join(world.project, "packages", "a");
-      writeFiles(world.project, {
-        ...manager.files,
-        ...manager.workspaceFiles,
-        "where.js": WHERE_JS,
-        "packages/a/package.json": JSON.stringify({
-          name: "a",
-          version: "1.0.0",
-          private: true,
-          dependencies: { b: manager.workspaceDep, greeter: "file:../../vendor/greeter-1.0.0.tgz" },
-          scripts: { where: "node ../../where.js", hello: "greeter" },
-        }),
-        "packages/b/package.json": JSON.stringify({ name: "b", version: "1.0.0", private: true }),
-      });
-      commitAll(world.project);
       path = toolPath(world, manager);
       dryBefore = await world.run(["--dry-run", "install"], { cwd: pkgA, ...env() });
       install = await world.run(["install"], {
@@ -631,20 +656,6 @@ for (const manager of MANAGERS) {
   });
 }
 
-/** bench/registry.mjs, typed by hand (plain JS, outside the TypeScript project). */
-interface FixtureRegistry {
-  url: string;
-  stats: () => { tarballs: number; requests: number };
-  close: () => Promise<void>;
-}
-interface RegistryModule {
-  generateFixture: (options: { names: number; seed: number; topLevel: number }) => {
-    packages: Map<string, { postinstall: boolean }[]>;
-    dependencies: Record<string, string>;
-  };
-  startRegistry: (fixture: unknown) => Promise<FixtureRegistry>;
-}
-
 /**
  * The store or cache in the private home outlives `rm -rf node_modules`: the next install takes
  * every package from it and asks the registry for no tarball. A tree of a few packages from a
@@ -662,25 +673,16 @@ function warmStoreCases(manager: Manager): void {
     const env = (): { env: { PATH: string } } => ({ env: { PATH: path } });
 
     beforeAll(async () => {
-      const registryModule = join(repoRoot, "bench", "registry.mjs");
-      const { generateFixture, startRegistry } = (await import(registryModule)) as RegistryModule;
       // 20 names, 3 direct dependencies; no install scripts (pnpm 11+ stops at unapproved ones).
-      const fixture = generateFixture({ names: 20, seed: 12, topLevel: 3 });
-      for (const versions of fixture.packages.values()) {
-        for (const version of versions) version.postinstall = false;
-      }
-      registry = await startRegistry(fixture);
-      direct = Object.keys(fixture.dependencies);
-      world = makeWorld({
-        projectInHome: true,
-        packageJson: {
-          ...(manager.packageManager ? { packageManager: manager.packageManager } : {}),
-          dependencies: fixture.dependencies,
-        },
-      });
-      writeFiles(world.project, manager.registryFiles(registry.url));
+      const tree = await startSmallTree();
+      registry = tree.registry;
+      direct = Object.keys(tree.dependencies);
+      world = managerWorld(
+        manager,
+        { projectInHome: true, packageJson: { dependencies: tree.dependencies } },
+        manager.registryFiles(registry.url),
+      );
       nameRegistryInHome(world, registry.url);
-      commitAll(world.project);
       path = toolPath(world, manager);
     });
     afterAll(async () => {
@@ -778,17 +780,18 @@ function addonCases(manager: Manager, options: { name: string; node?: "nvm" }): 
     const env = (): { env: { PATH: string } } => ({ env: { PATH: path } });
 
     beforeAll(async () => {
-      world = makeWorld({
-        projectInHome: true,
-        packageJson: {
-          ...(manager.packageManager ? { packageManager: manager.packageManager } : {}),
-          dependencies: { addon: tarball("addon"), probe: tarball("probe") },
-          ...manager.allowBuilds(["addon", "probe"]),
+      world = managerWorld(
+        manager,
+        {
+          projectInHome: true,
+          packageJson: {
+            dependencies: { addon: tarball("addon"), probe: tarball("probe") },
+            ...manager.allowBuilds(["addon", "probe"]),
+          },
+          vendor: { packed, files: ["addon-1.0.0.tgz", "probe-1.0.0.tgz"] },
         },
-        vendor: { packed, files: ["addon-1.0.0.tgz", "probe-1.0.0.tgz"] },
-      });
-      writeFiles(world.project, { ...manager.files, ...manager.buildFiles?.(["addon", "probe"]) });
-      commitAll(world.project);
+        { ...manager.files, ...manager.buildFiles?.(["addon", "probe"]) },
+      );
       plantTargets(world);
       path = toolPath(world, manager);
       node = process.execPath;

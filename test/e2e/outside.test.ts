@@ -12,12 +12,10 @@ import { join, relative } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { repoRoot } from "./paths.js";
-import { makeWorld, type RunResult, type World } from "./world.js";
+import { makeWorld, type RunResult, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
-
-const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 
 function versionOf(pkg: string): string {
   const file = join(repoRoot, "node_modules", pkg, "package.json");

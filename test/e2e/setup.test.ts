@@ -25,7 +25,14 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { httpServer, type TestServer } from "../unit/network/helpers.js";
 import { cliPath } from "./paths.js";
 import { expectContained, plantTargets, readReports } from "./probe.js";
-import { installSelfInto, makeWorld, type RunResult, type World } from "./world.js";
+import {
+  installSelfInto,
+  makeWorld,
+  type RunResult,
+  statOf,
+  type World,
+  type WorldOptions,
+} from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -40,6 +47,43 @@ afterEach(async () => {
   world = undefined;
   for (const server of servers.splice(0)) await server.close();
 });
+
+/** This test's world (disposed after it). */
+function newWorld(options: WorldOptions = { projectInHome: true }): World {
+  world = makeWorld(options);
+  return world;
+}
+
+/** A world whose project depends on the probe, with the probe's targets planted. */
+function probeWorld(): World {
+  const w = newWorld({
+    projectInHome: true,
+    packageJson: { dependencies: { probe: "file:vendor/probe-1.0.0.tgz" } },
+    vendor: { packed, files: ["probe-1.0.0.tgz"] },
+  });
+  plantTargets(w);
+  return w;
+}
+
+/** `safe-npm setup`, which must succeed. */
+async function setUpShims(w: World): Promise<void> {
+  expect((await w.run(["setup"])).exitCode).toBe(0);
+}
+
+/** What create-probe reports in `<app>/create-probe.json`. */
+interface CreateProbeReport {
+  sandboxed: boolean;
+  readSsh: { ok: boolean };
+  writeShim: { ok: boolean };
+  writeSibling: { ok: boolean };
+  path: string;
+  sawPoison: boolean;
+  plant: Record<string, { ok: boolean }>;
+}
+
+function createProbeReport(app: string): CreateProbeReport {
+  return JSON.parse(readFileSync(join(app, "create-probe.json"), "utf8")) as CreateProbeReport;
+}
 
 function shimsOf(w: World): string {
   return join(w.home, ".local", "share", "safe-npm", "shims");
@@ -129,8 +173,7 @@ describe("safe-npm setup and teardown of the rc files", () => {
   it(
     "writes one block in each rc file, twice is still one, keeps backups, and teardown restores every byte",
     async () => {
-      world = makeWorld({ projectInHome: true });
-      const w = world;
+      const w = newWorld();
       const bashrc = join(w.home, ".bashrc");
       const zshrc = join(w.home, ".zshrc");
       const dotfiles = join(w.home, "dotfiles", "config.fish");
@@ -217,10 +260,9 @@ describe("safe-npm setup and teardown of the rc files", () => {
   it(
     "teardown removes only the block: lines added since stay, and so does a backup that differs",
     async () => {
-      world = makeWorld({ projectInHome: true });
-      const w = world;
+      const w = newWorld();
       const bashrc = join(w.home, ".bashrc");
-      expect((await w.run(["setup"])).exitCode).toBe(0);
+      await setUpShims(w);
       writeFileSync(bashrc, `${readFileSync(bashrc, "utf8")}alias later=true\n`);
       const down = await w.run(["teardown"]);
       expect(down.exitCode).toBe(0);
@@ -233,8 +275,7 @@ describe("safe-npm setup and teardown of the rc files", () => {
   it(
     "refuses shims that a project's sandboxed runs could change",
     async () => {
-      world = makeWorld({ projectInHome: true });
-      const w = world;
+      const w = newWorld();
       const inProject = await w.run(["setup"], { env: { XDG_DATA_HOME: join(w.project, "data") } });
       expect(inProject.exitCode).toBe(125);
       expect(inProject.stderr).toContain(`lies in the project ${w.project}`);
@@ -257,8 +298,7 @@ describe("safe-npm setup and teardown of the rc files", () => {
   it(
     "never writes the backup through a planted link, and refuses an rc file inside a project",
     async () => {
-      world = makeWorld({ projectInHome: true });
-      const w = world;
+      const w = newWorld();
       const bashrc = join(w.home, ".bashrc");
       const keys = join(w.home, ".ssh", "authorized_keys");
       const dotfiles = join(w.home, "dotfiles");
@@ -299,8 +339,7 @@ describe("safe-npm setup and teardown of the rc files", () => {
   it(
     "setup --ci writes no rc file: appends to $GITHUB_PATH once, else prints the PATH line",
     async () => {
-      world = makeWorld({ projectInHome: true });
-      const w = world;
+      const w = newWorld();
       const githubPath = join(w.dir, "github_path");
       writeFileSync(githubPath, "/opt/earlier/bin\n");
       for (let i = 0; i < 2; i++) {
@@ -326,14 +365,8 @@ describe.skipIf(unavailable !== "")("a plain npm with the shims", () => {
   it(
     "runs `npm install` in a new shell through the sandbox: the probe gets safe-npm's verdicts",
     async () => {
-      world = makeWorld({
-        projectInHome: true,
-        packageJson: { dependencies: { probe: "file:vendor/probe-1.0.0.tgz" } },
-        vendor: { packed, files: ["probe-1.0.0.tgz"] },
-      });
-      const w = world;
-      plantTargets(w);
-      expect((await w.run(["setup"])).exitCode).toBe(0);
+      const w = probeWorld();
+      await setUpShims(w);
       const shimBefore = readFileSync(join(shimsOf(w), "npm"));
 
       const r = await inShell(w, ["bash", "-ic", "npm install --no-audit --no-fund"]);
@@ -356,13 +389,7 @@ describe.skipIf(unavailable !== "")("a plain npm with the shims", () => {
   it(
     "(control) the same plain `npm install` without the shims lets the probe out",
     async () => {
-      world = makeWorld({
-        projectInHome: true,
-        packageJson: { dependencies: { probe: "file:vendor/probe-1.0.0.tgz" } },
-        vendor: { packed, files: ["probe-1.0.0.tgz"] },
-      });
-      const w = world;
-      plantTargets(w);
+      const w = probeWorld();
       const r = await inShell(w, ["bash", "-ic", "npm install --no-audit --no-fund"]);
       expect(r.exitCode).toBe(0);
       const post = readReports(w).find((x) => x.phase === "postinstall");
@@ -375,7 +402,7 @@ describe.skipIf(unavailable !== "")("a plain npm with the shims", () => {
   it(
     "finds the real npm inside: a script's `npm --version` works and PATH has no shim directory",
     async () => {
-      world = makeWorld({
+      const w = newWorld({
         projectInHome: true,
         packageJson: {
           scripts: {
@@ -383,8 +410,7 @@ describe.skipIf(unavailable !== "")("a plain npm with the shims", () => {
           },
         },
       });
-      const w = world;
-      expect((await w.run(["setup"])).exitCode).toBe(0);
+      await setUpShims(w);
       const version = execFileText("npm", ["--version"]).trim();
       for (const r of [
         // a new shell's plain npm (the shim) …
@@ -407,12 +433,11 @@ describe.skipIf(unavailable !== "")("a plain npm with the shims", () => {
   it(
     "doctor says whether the shims are active and what a plain npm runs",
     async () => {
-      world = makeWorld({ projectInHome: true });
-      const w = world;
+      const w = newWorld();
       const none = await w.run(["doctor"]);
       expect(none.stdout).toContain("✓ shims: not set up:");
       expect(none.stdout).toContain(`✓ plain npm: runs ${realNpm()} directly, outside the sandbox`);
-      expect((await w.run(["setup"])).exitCode).toBe(0);
+      await setUpShims(w);
       const inactive = await w.run(["doctor"]);
       expect(inactive.stdout).toContain(`✗ shims: installed in ${shimsOf(w)}`);
       expect(inactive.stdout).toContain("not first on PATH in this shell");
@@ -437,11 +462,10 @@ describe.skipIf(unavailable !== "")("a plain npm with the shims", () => {
 describe.skipIf(unavailable !== "")("commands without a project, through the shims", () => {
   /** A world with the shims set up, the user's registry serving create-probe, an empty dir. */
   async function emptyDir(): Promise<{ w: World; dir: string; registry: TestServer }> {
-    world = makeWorld({ projectInHome: true });
-    const w = world;
+    const w = newWorld();
     const registry = await createProbeRegistry();
     userRegistry(w, registry);
-    expect((await w.run(["setup"])).exitCode).toBe(0);
+    await setUpShims(w);
     const dir = join(w.home, "code", "scratch");
     // Scaffolders start where other repositories live.
     mkdirSync(join(dir, "sibling-repo"), { recursive: true });
@@ -503,12 +527,7 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
         const r = await shell(w, dir, command);
         expect(r.stderr, command).not.toContain("✗");
         expect(r.exitCode, command).toBe(0);
-        const report = JSON.parse(readFileSync(join(dir, app, "create-probe.json"), "utf8")) as {
-          sandboxed: boolean;
-          readSsh: { ok: boolean };
-          writeSibling: { ok: boolean };
-          path: string;
-        };
+        const report = createProbeReport(join(dir, app));
         expect(report.sandboxed, command).toBe(true);
         expect(report.readSsh.ok, command).toBe(false);
         // What the directory held before is read-only: only the new app is written.
@@ -538,18 +557,12 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
       symlinkSync(join(w.home, "code"), join(dir, "otherlink"));
       // Scratch homes: one of a killed run (its process is gone), one of a run going on (this one).
       const scratch = join(w.cache, "safe-npm");
-      const stat = readFileSync("/proc/self/stat", "utf8");
-      const live = `scratch-${process.pid}-${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}-abc`;
+      const live = `scratch-${process.pid}-${statOf(process.pid).startTime}-abc`;
       mkdirSync(join(scratch, "scratch-999999999-1-abc", ".npm"), { recursive: true });
       mkdirSync(join(scratch, live), { recursive: true });
       const r = await shell(w, dir, "npx --yes create-probe app-one --plant");
       expect(r.exitCode).toBe(0);
-      const report = JSON.parse(
-        readFileSync(join(dir, "app-one", "create-probe.json"), "utf8"),
-      ) as {
-        sawPoison: boolean;
-        plant: Record<string, { ok: boolean }>;
-      };
+      const report = createProbeReport(join(dir, "app-one"));
       // Inside, every plant succeeded: the directory itself is writable.
       for (const [what, result] of Object.entries(report.plant)) expect(result.ok, what).toBe(true);
       for (const name of ["package.json", "package-lock.json", ".envrc", "node_modules"]) {
@@ -570,11 +583,7 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
       expect(report.sawPoison).toBe(false);
       const again = await shell(w, dir, "npx --yes create-probe app-two");
       expect(again.exitCode).toBe(0);
-      const second = JSON.parse(
-        readFileSync(join(dir, "app-two", "create-probe.json"), "utf8"),
-      ) as {
-        sawPoison: boolean;
-      };
+      const second = createProbeReport(join(dir, "app-two"));
       expect(second.sawPoison).toBe(false);
       expect(readdirSync(scratch).filter((n) => n.startsWith("scratch-"))).toEqual([live]);
       // (control) in a project the private home persists: the second run sees the first's poison.
@@ -585,9 +594,7 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
         const run = await shell(w, project, `npx --yes create-probe ${app}`);
         expect(run.exitCode, run.stderr).toBe(0);
       }
-      const persisted = JSON.parse(
-        readFileSync(join(project, "p-two", "create-probe.json"), "utf8"),
-      ) as { sawPoison: boolean };
+      const persisted = createProbeReport(join(project, "p-two"));
       expect(persisted.sawPoison).toBe(true);
     },
     TIMEOUT,
@@ -599,12 +606,7 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
       const { w, dir } = await emptyDir();
       const r = await inShell(w, ["npx", "--yes", "create-probe", "app"], { cwd: dir });
       expect(r.exitCode).toBe(0);
-      const report = JSON.parse(readFileSync(join(dir, "app", "create-probe.json"), "utf8")) as {
-        sandboxed: boolean;
-        readSsh: { ok: boolean };
-        writeShim: { ok: boolean };
-        writeSibling: { ok: boolean };
-      };
+      const report = createProbeReport(join(dir, "app"));
       expect(report.sandboxed).toBe(false);
       expect(report.readSsh.ok).toBe(true);
       expect(report.writeSibling.ok).toBe(true);
@@ -702,9 +704,8 @@ describe.skipIf(unavailable !== "")("commands without a project, through the shi
   it(
     "a shim whose safe-npm is gone says so and exits 125 instead of looping",
     async () => {
-      world = makeWorld({ projectInHome: true });
-      const w = world;
-      expect((await w.run(["setup"])).exitCode).toBe(0);
+      const w = newWorld();
+      await setUpShims(w);
       const npm = join(shimsOf(w), "npm");
       writeFileSync(npm, readFileSync(npm, "utf8").replace(cliPath, join(w.dir, "moved.cjs")));
       const r = await inShell(w, ["bash", "-ic", "npm --version"]);

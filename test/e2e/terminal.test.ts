@@ -16,6 +16,8 @@ import {
   processesWith,
   processName,
   SECRET_ENV,
+  safeNpmExec,
+  statOf,
   type World,
   waitFor,
 } from "./world.js";
@@ -50,6 +52,20 @@ function commandShell(marker: string): number[] {
       return false;
     }
   });
+}
+
+/** The process's group is its terminal's foreground group. */
+function holdsTerminal(pid: number | undefined): boolean {
+  const { pgrp, tpgid } = statOf(pid);
+  return pgrp === tpgid;
+}
+
+/** Until the `sleep <seconds>` itself runs (its argv is NUL-separated). */
+function sleepStarted(seconds: string): Promise<void> {
+  return waitFor(
+    () => processesWith(`sleep\0${seconds}`).some((p) => processName(p) === "sleep"),
+    "sleep to start",
+  );
 }
 
 /** Every pty session started, so none outlives the tests even when one fails. */
@@ -129,7 +145,7 @@ setInterval(() => {}, 1000);
   });
 
   it("Ctrl-C reaches a node program inside, which cleans up before exiting", async () => {
-    const run = onPty(world, [process.execPath, cliPath, "--quiet", "exec", "--", "node", LONG]);
+    const run = onPty(world, safeNpmExec("node", LONG));
     await waitFor(() => existsSync(join(world.project, ".probe", "node-started")), "node to start");
     run.write("\x03");
     expect(await run.exit).toBe(130);
@@ -139,23 +155,11 @@ setInterval(() => {}, 1000);
 
   it("Ctrl-C stops a non-node command too (its SIGINT is reset inside)", async () => {
     const marker = `sleep ${7000 + Math.floor(Math.random() * 2000)}`;
-    const run = onPty(world, [
-      process.execPath,
-      cliPath,
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
-      `echo > .probe/sh-started; ${marker}`,
-    ]);
+    const run = onPty(world, safeNpmExec("sh", "-c", `echo > .probe/sh-started; ${marker}`));
     await waitFor(() => existsSync(join(world.project, ".probe", "sh-started")), "sh to start");
     // The sleep itself (its argv is NUL-separated: the marker with a space is not in it).
     const seconds = marker.split(" ")[1] as string;
-    await waitFor(
-      () => processesWith(`sleep\0${seconds}`).some((p) => processName(p) === "sleep"),
-      "sleep to start",
-    );
+    await sleepStarted(seconds);
     run.write("\x03");
     expect(await run.exit).toBe(130);
     expect(processesWith(marker)).toEqual([]);
@@ -163,54 +167,31 @@ setInterval(() => {}, 1000);
 
   it("gives the command a process group of its own, the terminal's foreground for the run", async () => {
     const marker = `sleep ${9000 + Math.floor(Math.random() * 900)}`;
-    const run = onPty(world, [
-      process.execPath,
-      cliPath,
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
-      marker,
-    ]);
+    const run = onPty(world, safeNpmExec("sh", "-c", marker));
     // The command's sh itself: inside the sandbox's pid namespace (script's own shell, safe-npm
     // and bwrap run outside it).
     const commands = (): number[] => commandShell(marker);
     await waitFor(() => commands().length > 0, "the command to start");
     const [pid] = commands();
-    const fields = (p: number | undefined): number[] => {
-      // /proc/<pid>/stat: after the command name come state, ppid, pgrp, session, tty_nr, tpgid.
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      return stat
-        .slice(stat.lastIndexOf(")") + 2)
-        .split(" ")
-        .map(Number);
-    };
     // The hand-over happens right after start: wait for it rather than race it.
-    await waitFor(() => {
-      const [, , pgrp, , , tpgid] = fields(pid);
-      return pgrp === tpgid;
-    }, "the command's group to take the terminal");
-    const [, , pgrp, session, tty, tpgid] = fields(pid);
+    await waitFor(() => holdsTerminal(pid), "the command's group to take the terminal");
+    const { pgrp, session, tty, tpgid } = statOf(pid);
     expect(tty).not.toBe(0);
     expect(pgrp).toBe(tpgid);
     expect(session).toBeGreaterThan(0);
     // safe-npm itself is in another group: a kill(0) inside cannot reach it.
     const [cli] = descendants(run.pid).filter((p) => processName(p) === "node" && !inSandbox(p));
     expect(cli).toBeDefined();
-    expect(fields(cli)[2]).not.toBe(pgrp);
+    expect(statOf(cli).pgrp).not.toBe(pgrp);
     // Past dash's fork (a Ctrl-C during it is lost by dash itself, sandbox or not).
     const seconds = marker.split(" ")[1] as string;
-    await waitFor(
-      () => processesWith(`sleep\0${seconds}`).some((p) => processName(p) === "sleep"),
-      "sleep to start",
-    );
+    await sleepStarted(seconds);
     run.write("\x03");
     expect(await run.exit).toBe(130);
   });
 
   it("a kill(0, SIGKILL) inside kills neither safe-npm nor the rest of the caller's group", async () => {
-    const cli = [process.execPath, cliPath, "--quiet", "exec", "--", "sh", "-c", "kill -KILL 0"];
+    const cli = safeNpmExec("sh", "-c", "kill -KILL 0");
     // The caller: a shell running safe-npm in its own process group, then reporting.
     const caller = `${cli.map(shellQuote).join(" ")}; echo "caller-survived=$?"`;
     const run = onPty(world, ["sh", "-c", caller]);
@@ -230,17 +211,9 @@ setInterval(() => {}, 1000);
     "a Ctrl-C as soon as %s runs ends the run or reaches the command",
     async (stage) => {
       const seconds = String(8000 + Math.floor(Math.random() * 900));
-      const run = onPty(world, [
-        process.execPath,
-        cliPath,
-        "--quiet",
-        "exec",
-        "--",
-        // sleep itself, not `sh -c`: a Ctrl-C that lands while dash forks is caught by the child
-        // with dash's inherited handler and lost — dash's own race, with or without safe-npm.
-        "sleep",
-        seconds,
-      ]);
+      // sleep itself, not `sh -c`: a Ctrl-C that lands while dash forks is caught by the child
+      // with dash's inherited handler and lost — dash's own race, with or without safe-npm.
+      const run = onPty(world, safeNpmExec("sleep", seconds));
       await waitFor(
         () => descendants(run.pid).some((p) => processName(p) === stage),
         `${stage} to start`,
@@ -253,27 +226,19 @@ setInterval(() => {}, 1000);
 
   it("Ctrl-Z stops the job for the caller's shell, and fg resumes the command", async () => {
     const marker = `sleep ${6000 + Math.floor(Math.random() * 900)}`;
-    const cli = [process.execPath, cliPath, "--quiet", "exec", "--", "sh", "-c", marker];
+    const cli = safeNpmExec("sh", "-c", marker);
     const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
     run.write(`${cli.map(shellQuote).join(" ")}\n`);
     await waitFor(() => commandShell(marker).length > 0, "the command to start");
     const [pid] = commandShell(marker);
-    await waitFor(() => {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const [, , pgrp, , , tpgid] = stat
-        .slice(stat.lastIndexOf(")") + 2)
-        .split(" ")
-        .map(Number);
-      return pgrp === tpgid;
-    }, "the command's group to take the terminal");
+    await waitFor(() => holdsTerminal(pid), "the command's group to take the terminal");
     run.write("\x1a");
     await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
     run.write("fg\n");
-    await waitFor(() => {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return fields[0] !== "T" && Number(fields[2]) === Number(fields[5]);
-    }, "the command to run in the foreground again");
+    await waitFor(
+      () => statOf(pid).state !== "T" && holdsTerminal(pid),
+      "the command to run in the foreground again",
+    );
     run.write("\x03");
     run.write("echo job-ended=$?\n");
     await waitFor(() => /job-ended=130/.test(run.output()), "the job to end by Ctrl-C");
@@ -289,7 +254,7 @@ setInterval(() => {}, 1000);
       join(world.project, STEAL),
       "P=$PPID; for i in 1 2 3; do (sleep 1; kill -CONT $P) & kill -STOP $$; sleep 0.3; done\n",
     );
-    const cli = [process.execPath, cliPath, "--quiet", "exec", "--", "sh", STEAL];
+    const cli = safeNpmExec("sh", STEAL);
     const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
     run.write(`${cli.map(shellQuote).join(" ")}\n`);
     await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");

@@ -32,12 +32,17 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { httpServer, type TestServer } from "../unit/network/helpers.js";
 import { repoRoot } from "./paths.js";
 import { expectContained, plantTargets, readReports } from "./probe.js";
-import { makeWorld, nameRegistryInHome, type RunResult, SECRETS, type World } from "./world.js";
+import {
+  makeWorld,
+  nameRegistryInHome,
+  type RunResult,
+  SECRETS,
+  show,
+  type World,
+} from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
-
-const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
 
 /** The probe fixture (fixtures/packages/probe), a dependency whose install scripts attack. */
 const PROBE = "file:vendor/probe-1.0.0.tgz";

@@ -23,6 +23,7 @@ import {
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import { execa } from "execa";
+import { type ProcStat, procStat } from "../../src/host/procstat.js";
 import { cliPath, repoRoot } from "./paths.js";
 
 /**
@@ -284,6 +285,23 @@ export function processName(pid: number): string {
   } catch {
     return "";
   }
+}
+
+/** A run's exit code and output, for an assertion's message. */
+export function show(r: RunResult): string {
+  return `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+}
+
+/** `/proc/<pid>/stat` of a live process; throws when it is gone (a test then fails, never passes). */
+export function statOf(pid: number | undefined): ProcStat {
+  const stat = pid === undefined ? null : procStat(pid);
+  if (stat === null) throw new Error(`no process ${pid}`);
+  return stat;
+}
+
+/** The argv of `safe-npm --quiet exec -- <command…>` run by this node. */
+export function safeNpmExec(...command: string[]): string[] {
+  return [process.execPath, cliPath, "--quiet", "exec", "--", ...command];
 }
 
 /** Polls `condition` every 50 ms, for 30 s at most (a hang, not a timing assertion). */

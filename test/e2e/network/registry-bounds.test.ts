@@ -17,12 +17,10 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { httpServer, type TestServer } from "../../unit/network/helpers.js";
-import { makeWorld, type RunResult, type World } from "../world.js";
+import { makeWorld, type RunResult, show, type World } from "../world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const TOKEN = "USER-SECRET-TOKEN";
-const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
-
 /**
  * A script run inside: each step is `[method, url, body?]`, sent through $HTTP_PROXY as an
  * absolute URI; the statuses and bodies land in `.probe/<name>.json`.

@@ -1,15 +1,3 @@
-/**
- * What an install costs on the network path, counted (never timed): through the real CLI, npm
- * installs a generated tree from an https registry on https://localhost:<port>/, so it speaks
- * CONNECT through bridge and proxy as it does to the public registry, and the proxy has a name
- * to resolve (from /etc/hosts). The registry is a registry host, so the registry gateway
- * terminates each tunnel and forwards its requests over a pool of upstream connections. The
- * proxy's --verbose report and the registry's own counters must agree: every request forwarded,
- * a handful of connections from the sandbox for npm (the bridge and proxy keep a client's
- * tunnel open for as long as the client does), few upstream connections even for a manager that
- * opens a tunnel per request, and one name lookup for all of them.
- */
-import { execFileSync } from "node:child_process";
 import {
   copyFileSync,
   mkdtempSync,
@@ -18,8 +6,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import http from "node:http";
-import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -43,131 +29,41 @@ const bench = (await import(pathToFileURL(join(repoRoot, "bench", "registry.mjs"
   startRegistry(fixture: Fixture): Promise<Registry>;
 };
 
-/** A CA and a localhost certificate it signed, made with openssl in `dir`. */
-function certificates(dir: string): { ca: string; key: Buffer; cert: Buffer } {
-  const ssl = (...args: string[]): void => {
-    execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  };
-  ssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=test CA",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-  );
-  ssl(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=localhost",
-    "-keyout",
-    "key.pem",
-    "-out",
-    "leaf.csr",
-  );
-  writeFileSync(join(dir, "leaf.ext"), "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\n");
-  ssl(
-    "x509",
-    "-req",
-    "-in",
-    "leaf.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    "leaf.ext",
-    "-out",
-    "cert.pem",
-  );
-  return {
-    ca: join(dir, "ca.pem"),
-    key: readFileSync(join(dir, "key.pem")),
-    cert: readFileSync(join(dir, "cert.pem")),
-  };
+interface Front {
+  url: string;
+  connections(): number;
+  requests(): number;
+  close(): void;
 }
-
-/**
- * https://localhost:<port>/ in front of the plain-http bench registry: packuments are rewritten
- * to point at itself. Counts the TLS connections it accepts (each one a tunnel through the proxy).
- */
-async function tlsFront(
-  inner: Registry,
-  tls: { key: Buffer; cert: Buffer },
-): Promise<{ url: string; connections: () => number; requests: () => number; close(): void }> {
-  const innerUrl = new URL(inner.url);
-  let connections = 0;
-  let requests = 0;
-  let url = "";
-  const server = https.createServer({ ...tls, keepAliveTimeout: 60_000 }, (req, res) => {
-    requests++;
-    const up = http.request(
-      {
-        host: innerUrl.hostname,
-        port: innerUrl.port,
-        path: req.url,
-        method: req.method,
-        headers: req.headers,
-      },
-      (upRes) => {
-        const chunks: Buffer[] = [];
-        upRes.on("data", (chunk: Buffer) => chunks.push(chunk));
-        upRes.on("end", () => {
-          let body = Buffer.concat(chunks);
-          if (String(upRes.headers["content-type"]).includes("json"))
-            body = Buffer.from(body.toString().replaceAll(inner.url, url));
-          res.writeHead(upRes.statusCode ?? 502, {
-            ...upRes.headers,
-            "content-length": body.length,
-          });
-          res.end(body);
-        });
-      },
-    );
-    up.on("error", () => res.destroy());
-    req.pipe(up);
-  });
-  server.on("secureConnection", () => connections++);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  url = `https://localhost:${typeof address === "object" && address !== null ? address.port : 0}/`;
-  return {
-    url,
-    connections: () => connections,
-    requests: () => requests,
-    close: () => {
-      server.close();
-      server.closeAllConnections();
-    },
-  };
-}
+/** bench/tlsfixture.mjs: a throw-away CA and localhost leaf, and an https front (plain ESM). */
+const tlsFixture = (await import(
+  pathToFileURL(join(repoRoot, "bench", "tlsfixture.mjs")).href
+)) as {
+  makeCertificates(
+    dir: string,
+    name: string,
+  ): { caPath: string; ca: string; key: string; cert: string };
+  startFront(
+    innerUrl: string,
+    tls: { key: string; cert: string } | null,
+    options: { keepAliveTimeout: number },
+  ): Promise<Front>;
+};
 
 describe.skipIf(unavailable !== "")("registry mode: connections and lookups per install", () => {
   let dir: string;
   let registry: Registry;
-  let front: Awaited<ReturnType<typeof tlsFront>>;
+  let front: Front;
   let fixture: Fixture;
   let ca: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "safe-npm-tunnels-"));
-    const tls = certificates(dir);
-    ca = tls.ca;
+    const tls = tlsFixture.makeCertificates(dir, "test CA");
+    ca = tls.caPath;
     fixture = bench.generateFixture({ names: 40, topLevel: 10 });
     registry = await bench.startRegistry(fixture);
-    front = await tlsFront(registry, tls);
+    // Counts the TLS connections it accepts: each one a tunnel through the proxy.
+    front = await tlsFixture.startFront(registry.url, tls, { keepAliveTimeout: 60_000 });
   });
   afterAll(async () => {
     front?.close();

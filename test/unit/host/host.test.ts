@@ -9,6 +9,7 @@ import {
   nodeBehindScript,
   userConfigPath,
 } from "../../../src/host/host.js";
+import { type ProcStat, parseProcStat } from "../../../src/host/procstat.js";
 
 let dir: string;
 beforeEach(() => {
@@ -38,19 +39,23 @@ describe("gatherHost", () => {
 });
 
 describe("/proc/self/stat", () => {
-  // pid (comm) state ppid pgrp session tty_nr tpgid …
-  const stat = (pgrp: number, session: number, tpgid: number): string =>
-    `123 (node (x) y) S 1 ${pgrp} ${session} 34816 ${tpgid} 4194304 0`;
+  // pid (comm) state ppid pgrp session tty_nr tpgid … (22 fields in all, starttime last)
+  const stat = (pgrp: number, session: number, tpgid: number): ProcStat | null =>
+    parseProcStat(
+      `123 (node (x) y) S 1 ${pgrp} ${session} 34816 ${tpgid} 4194304 0 0 0 0 0 0 0 0 20 0 1 0 9000`,
+    );
 
   it("tells whether this process's group holds the terminal", () => {
     expect(isForegroundGroup(stat(50, 40, 50))).toBe(true);
     expect(isForegroundGroup(stat(50, 40, 60))).toBe(false);
     expect(isForegroundGroup(stat(50, 40, -1))).toBe(false);
+    expect(isForegroundGroup(null)).toBe(false);
   });
 
   it("tells a job of a job-control shell from a group that is the session leader's", () => {
     expect(isJob(stat(50, 40, 50))).toBe(true);
     expect(isJob(stat(40, 40, 40))).toBe(false);
+    expect(isJob(null)).toBe(false);
   });
 });
 
