@@ -105,6 +105,8 @@ for (const [address, prefix] of [
   ["192.168.0.0", 16],
   // IETF protocol assignments (192.0.0.192 is Oracle Cloud's metadata) and multicast/reserved.
   ["192.0.0.0", 24],
+  // Azure's WireServer: a host-local service on every Azure VM (agent config, certificates).
+  ["168.63.129.16", 32],
   ["224.0.0.0", 3],
   // Documentation and benchmarking ranges: never a public registry, but used on real hosts'
   // interfaces (test rigs, some clouds' NAT) where the host's own services listen.
