@@ -73,7 +73,7 @@ export function projectPathKind(
  * O_NONBLOCK keeps a FIFO from blocking the open, and fstat on the open descriptor (no second
  * look-up) refuses anything but a regular file. Errors name the file, never its content.
  */
-export function readRegularFile(path: string, noFollow: boolean): string {
+export function readRegularFile(path: string, noFollow: boolean, maxBytes?: number): string {
   let fd: number;
   try {
     fd = openSync(
@@ -94,9 +94,15 @@ export function readRegularFile(path: string, noFollow: boolean): string {
     throw error;
   }
   try {
-    if (!fstatSync(fd).isFile()) {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) {
       throw new SafeNpmError("UNSAFE_PATH", `${path} is not a regular file`, {
         hint: `replace ${path} with a regular file, or remove it`,
+      });
+    }
+    if (maxBytes !== undefined && stat.size > maxBytes) {
+      throw new SafeNpmError("UNSAFE_PATH", `${path} is larger than ${maxBytes} bytes`, {
+        hint: `check ${path}: it is larger than safe-npm reads`,
       });
     }
     return readFileSync(fd, "utf8");

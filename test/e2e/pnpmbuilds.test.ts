@@ -48,9 +48,7 @@ describe.skipIf(unavailable !== "")("pnpm 12: a dependency's build script not ye
     const w = world();
     const first = await w.run(["pnpm", "install"]);
     expect(first.exitCode, show(first)).not.toBe(0);
-    expect(first.stderr).toContain(
-      "pnpm reports that it ran no build scripts of these dependencies",
-    );
+    expect(first.stderr).toContain("says pnpm ran no build scripts of these");
     expect(first.stderr).toContain(`safe-npm:   ${SPEC}\n`);
     expect(first.stderr).toContain(`safe-npm: ${hint}\n`);
     expect(readReports(w)).toEqual([]);
@@ -69,6 +67,27 @@ describe.skipIf(unavailable !== "")("pnpm 12: a dependency's build script not ye
     const reports = readReports(w);
     expect(reports.map((r) => r.phase)).toEqual(["preinstall", "postinstall"]);
     for (const report of reports) expectContained(report, w);
+  }, 240_000);
+
+  it("names a script wrote into pnpm's state file are not offered (not in pnpm-lock.yaml)", async () => {
+    const w = world();
+    // A first install writes pnpm-lock.yaml (and stops on the unapproved build).
+    await w.run(["pnpm", "install"]);
+    const plant = `require("fs").mkdirSync("node_modules",{recursive:true});require("fs").writeFileSync("node_modules/.modules.yaml",JSON.stringify({ignoredBuilds:["all-safe-run-pnpm-approve-builds-on-host","${SPEC}"]}));process.exit(1)`;
+    writeFileSync(
+      join(w.project, "package.json"),
+      JSON.stringify({
+        name: "app",
+        version: "1.0.0",
+        dependencies: { probe: "file:vendor/probe-1.0.0.tgz" },
+        scripts: { preinstall: `node -e '${plant}'` },
+      }),
+    );
+    const run = await w.run(["pnpm", "install"]);
+    expect(run.exitCode, show(run)).not.toBe(0);
+    expect(run.stderr).not.toContain("all-safe-run-pnpm-approve-builds-on-host");
+    // The planted file was read: the one name the lockfile has is shown.
+    expect(run.stderr).toContain(`safe-npm: ${hint}\n`);
   }, 240_000);
 
   it("on a terminal: pnpm fails writing its placeholder into the read-only file; the file is unchanged and the hint names the dependency", async () => {

@@ -6,7 +6,11 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ignoredBuilds, ignoredBuildsHint } from "../../../src/commands/pnpmbuilds.js";
+import {
+  ignoredBuilds,
+  ignoredBuildsHint,
+  lockfileKeys,
+} from "../../../src/commands/pnpmbuilds.js";
 
 let root: string;
 beforeEach(() => {
@@ -15,8 +19,16 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-const state = (value: unknown): void =>
+const state = (value: unknown): void => {
   writeFileSync(join(root, "node_modules", ".modules.yaml"), JSON.stringify(value));
+  const list = (value as { ignoredBuilds?: unknown })?.ignoredBuilds;
+  const names = Array.isArray(list) ? list.filter((n) => typeof n === "string") : [];
+  // Every listed name is a dependency of the lockfile unless a test says otherwise.
+  writeFileSync(
+    join(root, "pnpm-lock.yaml"),
+    `lockfileVersion: '9.0'\n\npackages:\n\n${names.map((n) => `  '${n}':\n    version: 1.0.0\n`).join("")}`,
+  );
+};
 
 describe("ignoredBuilds", () => {
   it("reads pnpm's list, once each", () => {
@@ -54,6 +66,31 @@ describe("ignoredBuilds", () => {
     mkdirSync(join(root, "other"));
     writeFileSync(join(root, "other", ".modules.yaml"), JSON.stringify({ ignoredBuilds: ["x"] }));
     symlinkSync(join(root, "other"), join(root, "node_modules"));
+    expect(ignoredBuilds(root)).toEqual([]);
+  });
+});
+
+describe("names a script made up", () => {
+  it("are left out unless pnpm-lock.yaml has them", () => {
+    state({ ignoredBuilds: ["real@1.0.0", "all-safe-run-pnpm-approve-builds-on-host"] });
+    writeFileSync(
+      join(root, "pnpm-lock.yaml"),
+      "lockfileVersion: '9.0'\n\npackages:\n\n  real@1.0.0:\n    resolution: {}\n\nsnapshots:\n\n  real@1.0.0: {}\n",
+    );
+    expect(ignoredBuilds(root)).toEqual(["real@1.0.0"]);
+    rmSync(join(root, "pnpm-lock.yaml"));
+    expect(ignoredBuilds(root)).toEqual([]);
+  });
+
+  it("lockfileKeys reads plain and quoted package keys only", () => {
+    const keys = lockfileKeys(
+      "importers:\n\n  .:\n    dependencies:\n      x:\n        version: 1.0.0\n\npackages:\n\n  x@1.0.0:\n    version: 1.0.0\n  '@s/y@2.0.0':\n    version: 2.0.0\n  b@file:vendor/b-1.0.0.tgz:\n    version: 1.0.0\n",
+    );
+    expect([...keys].sort()).toEqual(["@s/y@2.0.0", "b@file:vendor/b-1.0.0.tgz", "x@1.0.0"]);
+  });
+
+  it("a state file larger than 1 MB is not read", () => {
+    state({ ignoredBuilds: ["x@1.0.0"], pad: "p".repeat(1024 * 1024) });
     expect(ignoredBuilds(root)).toEqual([]);
   });
 });
