@@ -982,3 +982,169 @@ describe.skipIf(unavailable !== "")(
     });
   },
 );
+
+/**
+ * A credential is bound to its registry's path, and the server behind may read a path otherwise
+ * than the WHATWG parser: Tomcat (Artifactory) drops `;params` from each segment before it
+ * resolves dot segments, so `/npm/registry/..;/..;/api/security/apiKey` is its own API there. The
+ * server here resolves paths that way and logs what it resolved and which authorization came; a
+ * postinstall sends the tricks through the proxy. The controls: the server does resolve them
+ * out of the registry (asked directly), and in the same run a plain read under the registry's
+ * path arrives with the token, so the proxy was adding it.
+ */
+interface TomcatHit {
+  method: string;
+  raw: string;
+  resolved: string;
+  auth: string | null;
+}
+
+/** Tomcat's order: drop `;…` from each segment, decode, then resolve `.` and `..`. */
+function tomcatResolve(raw: string): string {
+  const out: string[] = [];
+  for (const segment of (raw.split("?")[0] ?? "").split("/").slice(1)) {
+    let s = segment.replace(/;.*$/, "");
+    try {
+      s = decodeURIComponent(s);
+    } catch {}
+    if (s === "..") out.pop();
+    else if (s !== ".") out.push(s);
+  }
+  return `/${out.join("/")}`;
+}
+
+async function startTomcatLike(): Promise<{
+  url: string;
+  hits: TomcatHit[];
+  close: () => Promise<void>;
+}> {
+  const hits: TomcatHit[] = [];
+  const server = http.createServer((req, res) => {
+    const raw = req.url ?? "";
+    const resolved = tomcatResolve(raw);
+    hits.push({
+      method: req.method ?? "",
+      raw,
+      resolved,
+      auth: req.headers.authorization ?? null,
+    });
+    req.resume();
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ resolved }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+const PATH_TRICKS = [
+  "/npm/registry/..;/..;/api/security/apiKey",
+  "/api/security/apiKey;x.tgz",
+  "/npm/registry/%2e%2e;/%2e%2e;/api/security/apiKey",
+  "/npm/registry/..;foo/..;bar/api/security/apiKey",
+];
+
+describe.skipIf(unavailable !== "")(
+  "the token stays under its registry's path (Tomcat-style server)",
+  () => {
+    const TOKEN = "TOMCAT-PATH-SECRET";
+    let server: Awaited<ReturnType<typeof startTomcatLike>>;
+    let world: World;
+    let run: RunResult;
+    let results: Record<string, { status: number | null; body: string }>;
+    beforeAll(async () => {
+      server = await startTomcatLike();
+      world = makeWorld({
+        projectInHome: true,
+        packageJson: { scripts: { postinstall: "node attack.cjs" } },
+      });
+      const registry = `${server.url}/npm/registry/`;
+      writeFileSync(
+        join(world.home, ".npmrc"),
+        `registry=${registry}\n//${new URL(registry).host}/npm/registry/:_authToken=${TOKEN}\nupdate-notifier=false\n`,
+      );
+      writeFileSync(
+        join(world.project, ".npmrc"),
+        "audit=false\nfund=false\nupdate-notifier=false\n",
+      );
+      // Plain http through the proxy, as any script can: absolute URIs to HTTP_PROXY.
+      writeFileSync(
+        join(world.project, "attack.cjs"),
+        `const http = require("node:http");
+const fs = require("node:fs");
+const proxy = new URL(process.env.HTTP_PROXY || process.env.http_proxy);
+const target = ${JSON.stringify(server.url)};
+const paths = ${JSON.stringify(["/npm/registry/attack-control", ...PATH_TRICKS])};
+const results = {};
+(async () => {
+  for (const path of paths) {
+    results[path] = await new Promise((resolve) => {
+      const req = http.request(
+        { host: proxy.hostname, port: proxy.port, method: "GET", path: target + path },
+        (res) => {
+          let body = "";
+          res.on("data", (c) => (body += c));
+          res.on("end", () => resolve({ status: res.statusCode, body }));
+        },
+      );
+      req.on("error", (e) => resolve({ status: null, body: e.message }));
+      req.end();
+    });
+  }
+  fs.mkdirSync(".probe", { recursive: true });
+  fs.writeFileSync(".probe/attack.json", JSON.stringify(results));
+})();
+`,
+      );
+      run = await world.run(["install"]);
+      const file = join(world.project, ".probe", "attack.json");
+      results = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as typeof results) : {};
+    }, 300_000);
+    afterAll(async () => {
+      world?.dispose();
+      await server?.close();
+    });
+
+    it("control: the server resolves each trick to its own API, outside the registry's path", async () => {
+      for (const path of PATH_TRICKS) {
+        const resolved = await new Promise<string>((resolve, reject) => {
+          http
+            .get(`${server.url}${path}`, (res) => {
+              let body = "";
+              res.on("data", (c: Buffer) => {
+                body += c.toString();
+              });
+              res.on("end", () => resolve((JSON.parse(body) as { resolved: string }).resolved));
+            })
+            .on("error", reject);
+        });
+        expect(resolved, path).toMatch(/^\/api\/security\/apiKey/);
+      }
+    });
+
+    it("control: in the same run a read under the registry's path arrived with the token", () => {
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(results["/npm/registry/attack-control"]?.status, show(run)).toBe(200);
+      const control = server.hits.filter((h) => h.raw === "/npm/registry/attack-control");
+      expect(control.map((h) => h.auth)).toEqual([`Bearer ${TOKEN}`]);
+    });
+
+    it("each trick is refused with 403 and reported; the server never saw the token outside its path", () => {
+      for (const path of PATH_TRICKS) {
+        expect(results[path]?.status, `${path}\n${show(run)}`).toBe(403);
+        expect(results[path]?.body).toContain("safe-npm: refused");
+        expect(results[path]?.body).toContain("bound to its path");
+      }
+      const leaked = server.hits.filter(
+        (h) => h.auth !== null && !h.resolved.startsWith("/npm/registry/"),
+      );
+      expect(leaked).toEqual([]);
+      expect(run.stderr).toMatch(/refused \d+ requests to the registry 127\.0\.0\.1:\d+/);
+      expect(run.stderr + run.stdout).not.toContain(TOKEN);
+    });
+  },
+);
