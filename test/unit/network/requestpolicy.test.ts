@@ -493,7 +493,7 @@ describe("the upload goes exactly under the registry's path, with the package's 
     for (const entries of cases)
       expect(check(tgz(entries).toString("base64"))).toMatch(/evil@1.0.0/);
     const link = tgz([{ path: "package/package.json", body: "", type: "2" }]).toString("base64");
-    expect(check(link)).toMatch(/not a regular file/);
+    expect(check(link)).toMatch(/not a regular file|a tar link without a target/);
   });
 
   it("reads on past a lone zero block, as node-tar does (it warns and extracts what follows)", () => {
