@@ -1138,29 +1138,28 @@ function tomcatResolve(raw: string): string {
   return `/${out.join("/")}`;
 }
 
-async function startTomcatLike(): Promise<{
+async function startTomcatLike(tls: TestCa | null): Promise<{
   url: string;
   hits: TomcatHit[];
   close: () => Promise<void>;
 }> {
   const hits: TomcatHit[] = [];
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const raw = req.url ?? "";
     const resolved = tomcatResolve(raw);
-    hits.push({
-      method: req.method ?? "",
-      raw,
-      resolved,
-      auth: req.headers.authorization ?? null,
-    });
+    hits.push({ method: req.method ?? "", raw, resolved, auth: req.headers.authorization ?? null });
     req.resume();
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ resolved }));
-  });
+  };
+  const server =
+    tls === null
+      ? http.createServer(handler)
+      : https.createServer({ key: tls.key, cert: tls.cert }, handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls === null ? "http" : "https"}://127.0.0.1:${port}`,
     hits,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
@@ -1173,53 +1172,83 @@ const PATH_TRICKS = [
   "/npm/registry/..;foo/..;bar/api/security/apiKey",
 ];
 
-describe.skipIf(unavailable !== "")(
-  "the token stays under its registry's path (Tomcat-style server)",
-  () => {
+describe.skipIf(unavailable !== "").each(["http", "https"])(
+  "the token stays under its registry's path (Tomcat-style server, %s)",
+  (scheme) => {
     const TOKEN = "TOMCAT-PATH-SECRET";
+    let tls: TestCa | null = null;
     let server: Awaited<ReturnType<typeof startTomcatLike>>;
     let world: World;
     let run: RunResult;
     let results: Record<string, { status: number | null; body: string }>;
     beforeAll(async () => {
-      server = await startTomcatLike();
+      tls = scheme === "https" ? await makeTestCa() : null;
+      server = await startTomcatLike(tls);
       world = makeWorld({
         projectInHome: true,
         packageJson: { scripts: { postinstall: "node attack.cjs" } },
       });
       const registry = `${server.url}/npm/registry/`;
+      // https: the host trusts the server's CA through `cafile` (beside the home).
+      const cafile = join(world.dir, "tomcat-ca.pem");
+      if (tls !== null) writeFileSync(cafile, tls.ca);
       writeFileSync(
         join(world.home, ".npmrc"),
-        `registry=${registry}\n//${new URL(registry).host}/npm/registry/:_authToken=${TOKEN}\nupdate-notifier=false\n`,
+        `registry=${registry}\n//${new URL(registry).host}/npm/registry/:_authToken=${TOKEN}\nupdate-notifier=false\n${tls === null ? "" : `cafile=${cafile}\n`}`,
       );
       writeFileSync(
         join(world.project, ".npmrc"),
         "audit=false\nfund=false\nupdate-notifier=false\n",
       );
-      // Plain http through the proxy, as any script can: absolute URIs to HTTP_PROXY.
+      // As any script can: plain http as absolute URIs to HTTP_PROXY; https through a CONNECT
+      // tunnel, trusting the gateway's CA as node inside does (NODE_EXTRA_CA_CERTS).
       writeFileSync(
         join(world.project, "attack.cjs"),
         `const http = require("node:http");
+const tls = require("node:tls");
 const fs = require("node:fs");
 const proxy = new URL(process.env.HTTP_PROXY || process.env.http_proxy);
-const target = ${JSON.stringify(server.url)};
+const target = new URL(${JSON.stringify(server.url)});
 const paths = ${JSON.stringify(["/npm/registry/attack-control", ...PATH_TRICKS])};
 const results = {};
-(async () => {
-  for (const path of paths) {
-    results[path] = await new Promise((resolve) => {
+const onResponse = (resolve) => (res) => {
+  let body = "";
+  res.on("data", (c) => (body += c));
+  res.on("end", () => resolve({ status: res.statusCode, body }));
+};
+const get = (path) =>
+  new Promise((resolve) => {
+    const fail = (e) => resolve({ status: null, body: e.message });
+    // A hung exchange is a result, not a hung install.
+    setTimeout(() => resolve({ status: null, body: "no answer in 60 s" }), 60000).unref();
+    if (target.protocol === "http:") {
       const req = http.request(
-        { host: proxy.hostname, port: proxy.port, method: "GET", path: target + path },
-        (res) => {
-          let body = "";
-          res.on("data", (c) => (body += c));
-          res.on("end", () => resolve({ status: res.statusCode, body }));
-        },
+        { host: proxy.hostname, port: proxy.port, method: "GET", path: target.origin + path },
+        onResponse(resolve),
       );
-      req.on("error", (e) => resolve({ status: null, body: e.message }));
+      req.on("error", fail);
       req.end();
+      return;
+    }
+    const connect = http.request({ host: proxy.hostname, port: proxy.port, method: "CONNECT", path: target.host });
+    connect.on("error", fail);
+    connect.on("connect", (res, socket) => {
+      if (res.statusCode !== 200) return resolve({ status: res.statusCode, body: "CONNECT refused" });
+      // One request by hand on the TLS socket: the status line and what follows are enough.
+      const s = tls.connect({ socket, host: target.hostname, servername: "" });
+      let raw = "";
+      s.on("data", (c) => (raw += c));
+      s.on("error", fail);
+      s.on("end", () => {
+        const status = Number(/^HTTP\\/1\\.1 (\\d+)/.exec(raw)?.[1] ?? Number.NaN);
+        resolve({ status: Number.isNaN(status) ? null : status, body: raw.split("\\r\\n\\r\\n").slice(1).join("") });
+      });
+      s.write("GET " + path + " HTTP/1.1\\r\\nHost: " + target.host + "\\r\\nConnection: close\\r\\n\\r\\n");
     });
-  }
+    connect.end();
+  });
+(async () => {
+  for (const path of paths) results[path] = await get(path);
   fs.mkdirSync(".probe", { recursive: true });
   fs.writeFileSync(".probe/attack.json", JSON.stringify(results));
 })();
@@ -1237,8 +1266,8 @@ const results = {};
     it("control: the server resolves each trick to its own API, outside the registry's path", async () => {
       for (const path of PATH_TRICKS) {
         const resolved = await new Promise<string>((resolve, reject) => {
-          http
-            .get(`${server.url}${path}`, (res) => {
+          (tls === null ? http : https)
+            .get(`${server.url}${path}`, tls === null ? {} : { ca: tls.ca }, (res) => {
               let body = "";
               res.on("data", (c: Buffer) => {
                 body += c.toString();
