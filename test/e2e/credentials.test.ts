@@ -1113,7 +1113,8 @@ describe.skipIf(unavailable !== "")(
  * than the WHATWG parser: Tomcat (Artifactory) drops `;params` from each segment before it
  * resolves dot segments, so `/npm/registry/..;/..;/api/security/apiKey` is its own API there. The
  * server here resolves paths that way and logs what it resolved and which authorization came; a
- * postinstall sends the tricks through the proxy. The controls: the server does resolve them
+ * postinstall sends the tricks through the proxy (plain http, the https gateway; npm's
+ * credential and yarn berry's). The controls: the server does resolve them
  * out of the registry (asked directly), and in the same run a plain read under the registry's
  * path arrives with the token, so the proxy was adding it.
  */
@@ -1172,9 +1173,14 @@ const PATH_TRICKS = [
   "/npm/registry/..;foo/..;bar/api/security/apiKey",
 ];
 
-describe.skipIf(unavailable !== "").each(["http", "https"])(
-  "the token stays under its registry's path (Tomcat-style server, %s)",
-  (scheme) => {
+describe.skipIf(unavailable !== "").each([
+  { name: "npm, http", scheme: "http", manager: MANAGERS[0] as Manager },
+  { name: "npm, https", scheme: "https", manager: MANAGERS[0] as Manager },
+  // yarn berry's credential (~/.yarnrc.yml's npmAuthToken for its npmRegistryServer).
+  { name: "yarn 4, http", scheme: "http", manager: MANAGERS[4] as Manager },
+])(
+  "the token stays under its registry's path (Tomcat-style server, $name)",
+  ({ scheme, manager }) => {
     const TOKEN = "TOMCAT-PATH-SECRET";
     let tls: TestCa | null = null;
     let server: Awaited<ReturnType<typeof startTomcatLike>>;
@@ -1186,9 +1192,24 @@ describe.skipIf(unavailable !== "").each(["http", "https"])(
       server = await startTomcatLike(tls);
       world = makeWorld({
         projectInHome: true,
-        packageJson: { scripts: { postinstall: "node attack.cjs" } },
+        packageJson: {
+          scripts: { postinstall: "node attack.cjs" },
+          ...(manager.packageJson.packageManager === undefined
+            ? {}
+            : { packageManager: manager.packageJson.packageManager }),
+        },
       });
       const registry = `${server.url}/npm/registry/`;
+      if (manager.berry) {
+        writeFileSync(
+          join(world.home, ".yarnrc.yml"),
+          `npmRegistryServer: "${registry.replace(/\/$/, "")}"\nnpmAuthToken: "${TOKEN}"\n`,
+        );
+        writeFileSync(
+          join(world.project, ".yarnrc.yml"),
+          "nodeLinker: node-modules\nenableTelemetry: false\n",
+        );
+      }
       // https: the host trusts the server's CA through `cafile` (beside the home).
       const cafile = join(world.dir, "tomcat-ca.pem");
       if (tls !== null) writeFileSync(cafile, tls.ca);
@@ -1254,7 +1275,12 @@ const get = (path) =>
 })();
 `,
       );
-      run = await world.run(["install"]);
+      const bin = join(world.dir, "pm-bin");
+      mkdirSync(bin, { recursive: true });
+      if (manager.bin !== null) symlinkSync(manager.bin, join(bin, manager.tool));
+      run = await world.run([manager.tool, "install"], {
+        env: { PATH: `${bin}:${world.env.PATH}` },
+      });
       const file = join(world.project, ".probe", "attack.json");
       results = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as typeof results) : {};
     }, 300_000);
