@@ -96,9 +96,14 @@ export function tarballManifests(gzipped: Buffer, maxUnpacked = MAX_UNPACKED): s
     if (base === "package.json") {
       if (type !== "0" && type !== "\0") return `${path} in the tarball is not a regular file`;
       out.push(data.toString("utf8"));
-    } else if (base.toLowerCase().replace(/[. ]+$/, "") === "package.json") {
-      // A case-insensitive file system (macOS, Windows) or Windows' trailing-dot rule extracts
-      // it over package.json.
+    } else if (
+      base
+        .toLowerCase()
+        .replace(/:.*$/, "")
+        .replace(/[. ]+$/, "") === "package.json"
+    ) {
+      // A case-insensitive file system (macOS, Windows), Windows' trailing dots and spaces, or
+      // an NTFS stream name (`package.json::$DATA`) extracts it over package.json.
       return `${path} in the tarball, which some file systems take for package.json`;
     }
   }
@@ -179,7 +184,7 @@ function checksumOk(header: Buffer): boolean {
   let sum = 0;
   for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : (header[i] ?? 0);
   const nodeTar = Number.parseInt(
-    header.subarray(148, 160).toString("utf8").replace(/\0.*$/s, "").trim(),
+    header.subarray(148, 160).toString("utf8").replace(/\0.*$/, "").trim(),
     8,
   );
   return octal(header.subarray(148, 156)) === sum && nodeTar === sum;

@@ -273,6 +273,16 @@ describe("tarballManifests: tar read differently by node-tar or another reader i
       /some file systems take for package.json/,
     ],
     [
+      "package.json::$DATA (the file itself on NTFS)",
+      tgz(good, entry({ name: "package/package.json::$DATA" }, EVIL)),
+      /some file systems take for package.json/,
+    ],
+    [
+      "package.json followed by a space (Windows drops it)",
+      tgz(good, entry({ name: "package/Package.json " }, EVIL)),
+      /some file systems take for package.json/,
+    ],
+    [
       "./package/package.json (node-tar strips ./ before the first component)",
       tgz(good, entry({ name: "./package/package.json" }, EVIL)),
       /not a plain relative path/,
