@@ -39,4 +39,4 @@ export function credentialPathRefusal(pathname: string): string | null {
   return null;
 }
 
-const SERVERS = "Tomcat-based registries such as Artifactory drop ;… before resolving ..";
+const SERVERS = "Tomcat, so Artifactory, drops ;… from a segment before resolving ..";
