@@ -37,6 +37,7 @@
  */
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { yamlScalars } from "./allowlist.js";
+import { credentialPathRefusal } from "./pathbound.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -165,6 +166,8 @@ export function authorizationFor(
   url: URL,
   method = "GET",
 ): string | null {
+  // A path the server may resolve outside the registry's path never carries it (pathbound.ts).
+  if (credentialPathRefusal(url.pathname) !== null) return null;
   const found = creds.berry ? yarnFor(creds.yarn, url) : npmFor(creds, url, method);
   return found?.authorization ?? null;
 }

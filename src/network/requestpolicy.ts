@@ -15,6 +15,7 @@
  * `/-/npm/v1/tokens`, `/-/package/<name>/dist-tags`, `/<name>/-rev/<rev>`).
  */
 import type { RegistryDecision, RegistryHook, RegistryRequest } from "./gateway-hook.js";
+import { credentialPathRefusal } from "./pathbound.js";
 import { tarballManifests } from "./tarball.js";
 
 export type RequestMode = "install" | "publish";
@@ -109,6 +110,11 @@ export function refusal(method: string, url: URL, context: PolicyContext): strin
   if (upper === "PUT" && tail.startsWith("-rev")) return "unpublishing a version";
   if (upper === "DELETE") return "unpublishing or deleting";
   return `${upper} ${apiName(tail)} is not needed to install`;
+}
+
+/** `host:port` as the proxy names targets (credentials.ts's credentialTargets). */
+function targetKey(url: URL): string {
+  return `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
 }
 
 /** A short name for what an API path does, for the refusal reason. */
@@ -243,6 +249,13 @@ export function registryHook(input: HookInput): RegistryHook {
     decide(request: RegistryRequest): RegistryDecision {
       const reason = refusal(request.method, request.url, context);
       if (reason !== null) return refuse(reason);
+      // On a host a credential is held for, a path the server may resolve elsewhere than the
+      // WHATWG parser did is refused outright, not sent on without it: no manager sends one,
+      // and the refusal shows in the report.
+      const bound = credentialHosts.has(targetKey(request.url))
+        ? credentialPathRefusal(request.url.pathname)
+        : null;
+      if (bound !== null) return refuse(`${bound}: the registry's credential is bound to its path`);
       const name = uploadName(request);
       const spent = name === null ? null : used(name);
       if (spent !== null) return refuse(spent);

