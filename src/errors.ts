@@ -20,6 +20,7 @@ export type ErrorCode =
   | "UNTRUSTED_SETTINGS"
   | "TRUST"
   | "UNSAFE_PATH"
+  | "HARD_LINKED_SECRET"
   | "COREPACK_NOT_PREPARED"
   | "BAD_PRIVATE_HOME"
   | "SETUP"

@@ -136,10 +136,10 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     protectSource(resolved),
   );
   // A client certificate key of the user's kept in the project: hidden inside.
-  const hiddenKeys =
+  const keys =
     host.userNpmrc !== null && /:keyfile\s*=/.test(host.userNpmrc)
       ? (await import("../sandbox/clientkeys.js")).clientKeysInProject(host, project.root)
-      : [];
+      : { hide: [], watch: [] };
   timing.mark("project guards");
   const toolchain = toolchainInput(node, tools, host);
   const allow =
@@ -197,7 +197,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     seal: guards.seal,
     sealDirs: guards.sealDirs,
     userNpmrcInProject: guards.userNpmrcInProject,
-    hide: hiddenKeys,
+    hide: keys.hide,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
     credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],
@@ -331,7 +331,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
       const portGuard = { forwarded, registryPorts: loopbackPorts(allow) };
       const outcome = await withPorts(ports, bridgePort, portGuard, host, project, out, (onReady) =>
         runGuarded(bwrap, invocation, policy, project.root, {
-          watch: guards.watch,
+          watch: [...guards.watch, ...keys.watch],
           install: request.cls === "install" && !publish,
           // The after-run check names the project's files: printed as escapes, never raw.
           report: (text) => out.stderr(printableLines(text)),
