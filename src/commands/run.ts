@@ -39,6 +39,7 @@ import {
   registryAllowlist,
   registryFiles,
   registryRules,
+  userNpmrcFiles,
 } from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
@@ -51,6 +52,7 @@ import {
   linkStore,
   storeForTool,
 } from "../sandbox/linkedstore.js";
+import { mayNameClientCert } from "../sandbox/npmrc.js";
 import {
   mountPointInPrivateHome,
   type NetworkMode,
@@ -135,13 +137,14 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     [...effective.protect, ...keep],
     protectSource(resolved),
   );
-  // A client certificate key of the user's kept in the project: hidden inside.
-  const keys =
-    host.userNpmrc !== null && /:keyfile\s*=/.test(host.userNpmrc)
-      ? (await import("../sandbox/clientkeys.js")).clientKeysInProject(host, project.root)
-      : { hide: [], watch: [] };
-  timing.mark("project guards");
   const toolchain = toolchainInput(node, tools, host);
+  // A client certificate key of the user's kept in the project: hidden inside. Read from the
+  // same files as the gateway reads them (registryRules): npm's global npmrc and the user's.
+  const certFiles = userNpmrcFiles(toolchain.npmGlobalConfig, host.userNpmrc);
+  const keys = certFiles.some((f) => mayNameClientCert(f.text))
+    ? (await import("../sandbox/clientkeys.js")).clientKeysInProject(certFiles, host, project.root)
+    : { hide: [], watch: [] };
+  timing.mark("project guards");
   const allow =
     network === "registry"
       ? await registryAllowlist(

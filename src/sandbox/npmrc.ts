@@ -280,3 +280,12 @@ export function withoutCredentials(
   }
   return { text: kept.length === 0 ? "" : `${kept.join("\n")}\n`, removed, cafileReplaced };
 }
+
+/**
+ * Whether an npmrc text may name a client certificate: a loose test run before the parse is
+ * loaded. npm's ini parser also takes a quoted key (`"//host/:keyfile"=…`, where JSON escapes
+ * such as `\u0066` may spell it) and npm expands `${VAR}` in keys, so either counts too.
+ */
+export function mayNameClientCert(text: string): boolean {
+  return /certfile|keyfile|\\u|\$\{/.test(text);
+}

@@ -6,7 +6,15 @@
  * be changed; one created inside is moved aside after the run.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { makeWorld, type RunResult, type World } from "./world.js";
@@ -202,6 +210,67 @@ fs.writeFileSync(".probe/seen.txt", seen);
     expect(run.stderr).toContain(`npm user config (NPM_CONFIG_USERCONFIG) ${config} has 2 names`);
     expect(existsSync(join(w.project, ".probe")), show(run)).toBe(false);
   }, 180_000);
+
+  /** Where the user's config names the key, and how (each missed before). */
+  const spellings: {
+    name: string;
+    config: (w: World, key: string) => { file: string; text: string; env?: Record<string, string> };
+  }[] = [
+    {
+      name: "quoted key names in ~/.npmrc",
+      config: (w, key) => ({
+        file: join(w.home, ".npmrc"),
+        text: `"//registry.example.test/:certfile"=${join(w.project, "client.crt")}\n"//registry.example.test/:keyfile" = ${key}\n`,
+      }),
+    },
+    {
+      name: "a path relative to the working directory",
+      config: (w) => ({
+        file: join(w.home, ".npmrc"),
+        text: "//registry.example.test/:certfile=client.crt\n//registry.example.test/:keyfile=client.key\n",
+      }),
+    },
+    {
+      name: "npm's global npmrc (<node prefix>/etc/npmrc)",
+      config: (w, key) => {
+        // A node of its own prefix, first on PATH (as a tarball install in /opt would be).
+        const prefix = join(w.dir, "node-prefix");
+        mkdirSync(join(prefix, "bin"), { recursive: true });
+        mkdirSync(join(prefix, "etc"));
+        try {
+          linkSync(process.execPath, join(prefix, "bin", "node"));
+        } catch {
+          copyFileSync(process.execPath, join(prefix, "bin", "node"));
+        }
+        return {
+          file: join(prefix, "etc", "npmrc"),
+          text: `//registry.example.test/:certfile=${join(w.project, "client.crt")}\n//registry.example.test/:keyfile=${key}\n`,
+          env: { PATH: `${join(prefix, "bin")}:${w.env.PATH}` },
+        };
+      },
+    },
+  ];
+
+  it.each(spellings)(
+    "a key named by $name is hidden in `safe-npm run`",
+    async ({ config }) => {
+      const { w, key } = keyWorld("node peek.cjs client.key", false);
+      writeFileSync(key, KEY_TEXT);
+      const { file, text, env = {} } = config(w, key);
+      // Control: before the config names it, the key is just a project file, readable inside.
+      const open = await w.run(["run", "plant"], { env });
+      expect(open.exitCode, show(open)).toBe(0);
+      expect(probe(w, "seen.txt"), show(open)).toBe(KEY_TEXT);
+      // (It could write there too: the key is put back.)
+      writeFileSync(key, KEY_TEXT);
+      writeFileSync(file, `${existsSync(file) ? readFileSync(file, "utf8") : ""}${text}`);
+      const run = await w.run(["run", "plant"], { env });
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(probe(w, "seen.txt"), show(run)).toBe("");
+      expect(readFileSync(key, "utf8")).toBe(KEY_TEXT);
+    },
+    360_000,
+  );
 
   it("a config outside the project stays out of reach, as ~/.npmrc does", async () => {
     const { w } = world();
