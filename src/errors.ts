@@ -21,6 +21,7 @@ export type ErrorCode =
   | "TRUST"
   | "UNSAFE_PATH"
   | "HARD_LINKED_SECRET"
+  | "UNSAFE_TOOL"
   | "COREPACK_NOT_PREPARED"
   | "BAD_PRIVATE_HOME"
   | "SETUP"

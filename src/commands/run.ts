@@ -18,7 +18,7 @@ import { basename, delimiter, isAbsolute, join, relative } from "node:path";
 import { printableLines } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
-import { type HostInfo, resolveTool } from "../host/host.js";
+import { type HostInfo, requireHostTool, resolveTool } from "../host/host.js";
 import { type Project, workingDirEntries } from "../host/project.js";
 import { requireOwnCache } from "../host/projectplace.js";
 import {
@@ -257,6 +257,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
   }
   if (host.bwrap === null) throw noBwrap();
   const bwrap = host.bwrap;
+  requireHostTool("bwrap", bwrap, host);
   if (!options.quiet && out.stderrIsTty) banner(request, network, resolved, out);
   const recordUse = (): void => {
     if (effective.home !== "private" || scratch) return;
@@ -555,6 +556,10 @@ export async function hostRun(
       );
     }
   }
+  // What runs on the host: the tool's real file, and the node a script tool starts by name.
+  requireHostTool(tool, real.bin, host);
+  const node = resolveTool("node", { ...host, pathDirs: dirs });
+  if (node !== null) requireHostTool("node", node.bin, host);
   const command = [real.bin, ...args];
   if (options.dryRun) {
     out.stdout(
