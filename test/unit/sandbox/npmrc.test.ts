@@ -288,5 +288,7 @@ describe("mayNameClientCert: the loose test before client certificates are parse
     // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
     expect(mayNameClientCert("//r/:${KF}=/k\n")).toBe(true);
     expect(mayNameClientCert("registry=https://r.example/\nfund=false\n")).toBe(false);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    expect(mayNameClientCert("//r/:_authToken=${NPM_TOKEN}\nx=\\u0041\n")).toBe(false);
   });
 });
