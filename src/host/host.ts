@@ -316,7 +316,7 @@ export function requireHostTool(
   const problem = hostToolProblem(name, bin, host);
   if (problem === null) return;
   throw new SafeNpmError("UNSAFE_TOOL", problem, {
-    hint: `put a ${name} installed outside any project first on PATH${bin === realpathOr(bin) ? "" : `, or remove the link ${bin}`}; a project's own ${name} (\`npm link\`) is for running inside the sandbox only`,
+    hint: `put the directory of a ${name} installed outside any project first on PATH${bin === realpathOr(bin) ? "" : `, or remove the link ${bin}`}; a project's own ${name} (\`npm link\`) is for running inside the sandbox only`,
   });
 }
 
