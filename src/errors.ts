@@ -20,6 +20,8 @@ export type ErrorCode =
   | "UNTRUSTED_SETTINGS"
   | "TRUST"
   | "UNSAFE_PATH"
+  | "HARD_LINKED_SECRET"
+  | "UNSAFE_TOOL"
   | "COREPACK_NOT_PREPARED"
   | "BAD_PRIVATE_HOME"
   | "SETUP"

@@ -21,7 +21,7 @@ import {
   type UsernsSysctls,
   usernsBlockers,
 } from "../host/diagnose.js";
-import { type HostInfo, resolveTool, which } from "../host/host.js";
+import { type HostInfo, hostToolProblem, resolveTool, which } from "../host/host.js";
 import {
   type DetectedPackageManager,
   detectPackageManager,
@@ -240,6 +240,13 @@ function bwrapCheck(host: HostInfo): { check: Check; version: string | null } {
       version: null,
     };
   }
+  const unsafe = hostToolProblem("bwrap", host.bwrap, host);
+  if (unsafe !== null) {
+    return {
+      check: { name: "bwrap", ok: false, detail: unsafe, fix: INSTALL_BWRAP },
+      version: null,
+    };
+  }
   const r = spawnSync(host.bwrap, ["--version"], {
     encoding: "utf8",
     timeout: 10_000,
@@ -344,6 +351,9 @@ function nodeCheck(host: HostInfo): Check {
       fix: `${install} so that \`node\` is on PATH`,
     };
   }
+  // Not run when it may be a sandbox's to rewrite: doctor runs it on the host.
+  const unsafe = hostToolProblem("node", node.bin, host);
+  if (unsafe !== null) return { name: "node", ok: false, detail: unsafe, fix: install };
   const r = spawnSync(node.real, ["--version"], {
     encoding: "utf8",
     timeout: 10_000,

@@ -5,7 +5,7 @@
  * the run are loaded only when asked for.
  */
 import { SafeNpmError } from "../errors.js";
-import { gatherHost, type HostInfo, resolveTool } from "../host/host.js";
+import { gatherHost, type HostInfo, hostToolProblem, resolveTool } from "../host/host.js";
 import { findProject, type Project, workingDirProject } from "../host/project.js";
 import { type FoundSettings, findSettingsFiles } from "../settings/find.js";
 import { trustStorePath } from "../settings/trust.js";
@@ -107,7 +107,9 @@ function outside(
   projectRoot: string | null,
 ): Promise<number> {
   if (how.kind === "refuse") {
-    const real = resolveTool(tool, host)?.bin ?? tool;
+    // Never a tool whose real file lies in a project: that one is no "real" one.
+    const found = resolveTool(tool, host)?.bin;
+    const real = found === undefined || hostToolProblem(tool, found, host) !== null ? tool : found;
     throw new SafeNpmError(
       how.code,
       `safe-npm does not run \`${[tool, ...args].join(" ")}\`: ${how.why}`,

@@ -18,7 +18,7 @@ import { basename, delimiter, isAbsolute, join, relative } from "node:path";
 import { printableLines } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
-import { type HostInfo, resolveTool } from "../host/host.js";
+import { type HostInfo, requireHostTool, resolveTool } from "../host/host.js";
 import { type Project, workingDirEntries } from "../host/project.js";
 import { requireOwnCache } from "../host/projectplace.js";
 import {
@@ -39,6 +39,7 @@ import {
   registryAllowlist,
   registryFiles,
   registryRules,
+  userNpmrcFiles,
 } from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
@@ -51,6 +52,7 @@ import {
   linkStore,
   storeForTool,
 } from "../sandbox/linkedstore.js";
+import { mayNameClientCert } from "../sandbox/npmrc.js";
 import {
   mountPointInPrivateHome,
   type NetworkMode,
@@ -135,13 +137,14 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     [...effective.protect, ...keep],
     protectSource(resolved),
   );
-  // A client certificate key of the user's kept in the project: hidden inside.
-  const hiddenKeys =
-    host.userNpmrc !== null && /:keyfile\s*=/.test(host.userNpmrc)
-      ? (await import("../sandbox/clientkeys.js")).clientKeysInProject(host, project.root)
-      : [];
-  timing.mark("project guards");
   const toolchain = toolchainInput(node, tools, host);
+  // A client certificate key of the user's kept in the project: hidden inside. Read from the
+  // same files as the gateway reads them (registryRules): npm's global npmrc and the user's.
+  const certFiles = userNpmrcFiles(toolchain.npmGlobalConfig, host.userNpmrc);
+  const keys = certFiles.some((f) => mayNameClientCert(f.text))
+    ? (await import("../sandbox/clientkeys.js")).clientKeysInProject(certFiles, host, project.root)
+    : { hide: [], watch: [] };
+  timing.mark("project guards");
   const allow =
     network === "registry"
       ? await registryAllowlist(
@@ -197,7 +200,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     seal: guards.seal,
     sealDirs: guards.sealDirs,
     userNpmrcInProject: guards.userNpmrcInProject,
-    hide: hiddenKeys,
+    hide: keys.hide,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
     credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],
@@ -254,6 +257,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
   }
   if (host.bwrap === null) throw noBwrap();
   const bwrap = host.bwrap;
+  requireHostTool("bwrap", bwrap, host);
   if (!options.quiet && out.stderrIsTty) banner(request, network, resolved, out);
   const recordUse = (): void => {
     if (effective.home !== "private" || scratch) return;
@@ -331,7 +335,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
       const portGuard = { forwarded, registryPorts: loopbackPorts(allow) };
       const outcome = await withPorts(ports, bridgePort, portGuard, host, project, out, (onReady) =>
         runGuarded(bwrap, invocation, policy, project.root, {
-          watch: guards.watch,
+          watch: [...guards.watch, ...keys.watch],
           install: request.cls === "install" && !publish,
           // The after-run check names the project's files: printed as escapes, never raw.
           report: (text) => out.stderr(printableLines(text)),
@@ -552,6 +556,10 @@ export async function hostRun(
       );
     }
   }
+  // What runs on the host: the tool's real file, and the node a script tool starts by name.
+  requireHostTool(tool, real.bin, host);
+  const node = resolveTool("node", { ...host, pathDirs: dirs });
+  if (node !== null) requireHostTool("node", node.bin, host);
   const command = [real.bin, ...args];
   if (options.dryRun) {
     out.stdout(

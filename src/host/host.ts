@@ -21,7 +21,7 @@ import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { type ProcStat, procStat } from "./procstat.js";
-import { type OwnCache, ownCache, pathPlace } from "./projectplace.js";
+import { type OwnCache, ownCache, pathPlace, toolPlace } from "./projectplace.js";
 import { isShim, shimDir } from "./shims.js";
 
 /** Where the sandbox carries its marker; see `readSandboxMarker`. */
@@ -301,6 +301,36 @@ export function resolveTool(name: string, host: HostInfo): ResolvedTool | null {
     return { bin, real, prefix: toolPrefix(real) };
   }
   return null;
+}
+
+/**
+ * Refuses a tool safe-npm is about to run on the host (a package manager for a host command,
+ * the node its `#!/usr/bin/env node` finds, bwrap) when its real file lies where a sandboxed run
+ * may write (projectplace.ts toolPlace): a clean PATH entry can hold a link into a project.
+ */
+export function requireHostTool(
+  name: string,
+  bin: string,
+  host: Pick<HostInfo, "home" | "env">,
+): void {
+  const problem = hostToolProblem(name, bin, host);
+  if (problem === null) return;
+  throw new SafeNpmError("UNSAFE_TOOL", problem, {
+    hint: `put the directory of a ${name} installed outside any project first on PATH${bin === realpathOr(bin) ? "" : `, or remove the link ${bin}`}; a project's own ${name} (\`npm link\`) is for running inside the sandbox only`,
+  });
+}
+
+/** Why `bin` must not run on the host (requireHostTool), or null. */
+export function hostToolProblem(
+  name: string,
+  bin: string,
+  host: Pick<HostInfo, "home" | "env">,
+): string | null {
+  const real = realpathOr(bin);
+  const why = toolPlace(real, host.home, host.env);
+  return why === null
+    ? null
+    : `${name} on PATH is ${bin === real ? bin : `${bin} → ${real}`}, and ${why}: a sandboxed run may have rewritten it, so safe-npm does not run it on the host`;
 }
 
 /**

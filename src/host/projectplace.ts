@@ -6,7 +6,7 @@
  * homes) must not be trusted later.
  */
 import { lstatSync, realpathSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { SafeNpmError } from "../errors.js";
 
 /** True when `path` is `dir` or lies inside it. */
@@ -97,17 +97,67 @@ export function pathPlace(
   home: string,
   env: Readonly<Record<string, string | undefined>>,
 ): string | null {
-  // Resolved only when a walk meets a package.json below a `versions/` (rare: nvm's bins).
-  const exempt = (holder: string, from: string): boolean => {
-    if (!within(from, join(holder, "versions"))) return false;
-    const nvm = nvmDir(env, home);
-    return nvm !== null && (realOfNearest(holder) ?? holder) === nvm;
-  };
+  const exempt = nvmExempt(home, env);
   const real = realOfNearest(dir);
   const byReal = real === null ? null : placeOf(real, real, home, exempt);
   if (byReal !== null) return byReal;
   const written = resolve(dir);
   return written === real ? null : placeOf(written, written, home, exempt);
+}
+
+/** nvm's checkout, for what lies in its `versions/`: resolved only when a walk meets one there. */
+function nvmExempt(
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+): (holder: string, from: string) => boolean {
+  return (holder, from) => {
+    if (!within(from, join(holder, "versions"))) return false;
+    const nvm = nvmDir(env, home);
+    return nvm !== null && (realOfNearest(holder) ?? holder) === nvm;
+  };
+}
+
+/**
+ * Why a tool's real file (what a PATH entry's `npm` resolves to) may be a sandbox's to write, or
+ * null. A clean PATH entry can hold a link into a project (`npm link`, or `~/bin/npm ->
+ * ~/src/app/bin/npm`): what the host then runs is the project's file. The same walk as a PATH
+ * entry's, up to the home, with what global installs keep beside their packages let through:
+ * a package inside a node_modules (its own package.json: the walk goes on to what holds that
+ * node_modules), a global prefix's `lib/node_modules` (the system's, nvm's, volta's, fnm's, asdf's,
+ * Homebrew's), the global package directories of pnpm (`<pnpm home>/global/<n>`), yarn 1
+ * (`…/yarn/global`) and bun (`~/.bun/install/global`), and nvm's checkout as for PATH entries.
+ * None of these ends the walk: a project above any of them still counts.
+ */
+export function toolPlace(
+  real: string,
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string | null {
+  const nvm = nvmExempt(home, env);
+  const start = dirname(real);
+  for (let at = start; ; at = dirname(at)) {
+    if (within(home, at)) return null;
+    const parent = basename(dirname(at));
+    if (basename(at) === "node_modules" && parent !== "lib" && !globalPackages(dirname(at)))
+      return `${real} is inside ${at}, a node_modules directory`;
+    const installed =
+      parent === "node_modules" ||
+      (parent.startsWith("@") && basename(dirname(dirname(at))) === "node_modules");
+    if (exists(`${at}${sep}package.json`) && !installed && !globalPackages(at) && !nvm(at, start)) {
+      return `${real} is below ${at}, which holds a package.json (a project)`;
+    }
+    if (dirname(at) === at) return null;
+  }
+}
+
+/** A package manager's own directory of global packages (a package.json and node_modules). */
+function globalPackages(dir: string): boolean {
+  const name = basename(dir);
+  const parent = basename(dirname(dir));
+  return (
+    (/^\d+$/.test(name) && parent === "global") ||
+    (name === "global" && (parent === "yarn" || parent === "install"))
+  );
 }
 
 /** nvm's directory, by real path: `$NVM_DIR` (which nvm.sh exports), else `~/.nvm`; null if absent. */

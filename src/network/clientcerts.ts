@@ -9,11 +9,12 @@
  * name any key file the user can read and have it used on a connection to a host of its choosing.
  * See https://docs.npmjs.com/cli/v10/configuring-npm/npmrc#auth-related-configuration
  */
+import { isAbsolute, resolve } from "node:path";
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { type CredentialFile, type Env, npmEnvReplace } from "./credentials.js";
 
 export interface ClientCertFiles {
-  /** Absolute paths, `~/` expanded. */
+  /** Absolute paths: `~/` expanded, a relative one from the working directory. */
   certfile: string;
   keyfile: string;
   /** Which file and key, for messages (never a value). */
@@ -31,6 +32,7 @@ export function findClientCerts(
   files: readonly CredentialFile[],
   env: Env,
   home: string,
+  cwd: string,
 ): ClientCertConfig {
   const values = new Map<string, { value: string; file: CredentialFile }>();
   const notes: string[] = [];
@@ -62,8 +64,14 @@ export function findClientCerts(
       );
       continue;
     }
+    // npm-registry-fetch reads the value with fs.readFileSync as it is (no config type
+    // resolves it): a relative path is read from npm's working directory, which is safe-npm's.
     const expand = (path: string): string =>
-      path.startsWith("~/") ? `${home}/${path.slice(2)}` : path;
+      path.startsWith("~/")
+        ? `${home}/${path.slice(2)}`
+        : isAbsolute(path)
+          ? path
+          : resolve(cwd, path);
     byKey.set(regKey, {
       certfile: expand(cert.value),
       keyfile: expand(key.value),

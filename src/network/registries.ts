@@ -4,7 +4,7 @@ import { basename, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import type { HostInfo, NpmGlobalConfig } from "../host/host.js";
 import type { Project } from "../host/project.js";
-import { sanitizeNpmrc } from "../sandbox/npmrc.js";
+import { mayNameClientCert, sanitizeNpmrc } from "../sandbox/npmrc.js";
 import { readRegularFile } from "../sandbox/safepath.js";
 import type { EffectiveSettings } from "../settings/merge.js";
 import type { AllowEntry } from "./allowlist.js";
@@ -84,6 +84,19 @@ export interface RegistryRules {
   yarnCredentialKeys: readonly string[];
 }
 
+/** The user's own npmrc files, in npm's order: the global npmrc, then the user config. */
+export function userNpmrcFiles(
+  globalNpmrc: NpmGlobalConfig | null,
+  userNpmrc: string | null,
+): CredentialFile[] {
+  const files: CredentialFile[] = [];
+  if (globalNpmrc !== null)
+    files.push({ kind: "npmrc", label: globalNpmrc.path, text: globalNpmrc.text, project: false });
+  if (userNpmrc !== null)
+    files.push({ kind: "npmrc", label: "~/.npmrc", text: userNpmrc, project: false });
+  return files;
+}
+
 /**
  * The registry request rules and the credentials held on the host (credentials.ts,
  * requestpolicy.ts), for the proxy. A credential does not widen the allowlist: a host is reached
@@ -106,11 +119,7 @@ export async function registryRules(
   const publishing = options.publish
     ? (await import("./publishtargets.js")).publishTargets(project.root, host.cwd, options.command)
     : undefined;
-  const files: CredentialFile[] = [];
-  if (globalNpmrc !== null)
-    files.push({ kind: "npmrc", label: globalNpmrc.path, text: globalNpmrc.text, project: false });
-  if (host.userNpmrc !== null)
-    files.push({ kind: "npmrc", label: "~/.npmrc", text: host.userNpmrc, project: false });
+  const files = userNpmrcFiles(globalNpmrc, host.userNpmrc);
   const projectNpmrc = readProjectFile(join(project.root, ".npmrc"));
   if (projectNpmrc !== null)
     files.push({ kind: "npmrc", label: "project .npmrc", text: projectNpmrc, project: true });
@@ -185,10 +194,10 @@ async function clientCertificates(
   notes: readonly string[];
   sources: string[];
 }> {
-  if (!files.some((f) => f.kind === "npmrc" && /:(certfile|keyfile)\s*=/.test(f.text)))
+  if (!files.some((f) => f.kind === "npmrc" && mayNameClientCert(f.text)))
     return { lookup: null, notes: [], sources: [] };
   const { findClientCerts, clientCertKeyFor } = await import("./clientcerts.js");
-  const found = findClientCerts(files, host.env, host.home);
+  const found = findClientCerts(files, host.env, host.home, host.cwd);
   const loaded = new Map<string, ClientCertificate>();
   for (const [regKey, entry] of found.byKey) {
     const read = (path: string, what: "certfile" | "keyfile"): string => {

@@ -10,7 +10,7 @@ import { SafeNpmError } from "../errors.js";
 import { userConfigPath } from "../host/host.js";
 import { isInside } from "../host/project.js";
 import { rootGitPlaces, type Watch } from "./integrity.js";
-import { projectPathKind } from "./safepath.js";
+import { projectPathKind, refuseHardLinked } from "./safepath.js";
 
 /**
  * Files at the project root that a package manager reads as configuration that runs code or
@@ -122,8 +122,11 @@ export function guardProject(
   if (userConfig !== null && userConfig !== join(root, ".npmrc")) {
     const kind = projectPathKind(root, userConfig, "npm user config (NPM_CONFIG_USERCONFIG)");
     if (kind === "missing") guards.watch.push({ kind: "pmconfig", path: userConfig });
-    else if (kind === "file") guards.userNpmrcInProject = userConfig;
-    else throw notPlain(userConfig, "a regular file");
+    else if (kind === "file") {
+      // Bound over inside, which covers this name only: another one would show the token.
+      refuseHardLinked(userConfig, "npm user config (NPM_CONFIG_USERCONFIG)");
+      guards.userNpmrcInProject = userConfig;
+    } else throw notPlain(userConfig, "a regular file");
   }
   const hostGit = rootGitPlaces(root, host.home, host.env);
   const config = configHomeGuard(root, host.env, host.home);

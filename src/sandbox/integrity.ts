@@ -40,6 +40,7 @@ export type WatchKind =
   | "hook"
   | "gitconfig"
   | "pmconfig"
+  | "clientkey"
   | "bin"
   | "self"
   | "unlistable"
@@ -61,7 +62,7 @@ export interface Snapshot {
 }
 
 export interface Watch {
-  kind: "hook" | "gitconfig" | "pmconfig";
+  kind: "hook" | "gitconfig" | "pmconfig" | "clientkey";
   path: string;
   /** A hooks directory that is also a worktree's top: only files named like git hooks count. */
   namesOnly?: boolean;
@@ -632,7 +633,7 @@ function collect(
   walk(root, false);
   for (const w of [...watch, ...(hooks ?? [])]) {
     if (skip.has(w.path)) continue;
-    if (w.kind === "gitconfig" || w.kind === "pmconfig") {
+    if (w.kind === "gitconfig" || w.kind === "pmconfig" || w.kind === "clientkey") {
       if (!out.has(w.path)) out.set(w.path, { kind: w.kind, fp: entryFp(w.path, true) });
       continue;
     }
@@ -972,6 +973,8 @@ export function describeFinding(f: Finding): string {
     hook: "git on the host would run it as a hook",
     gitconfig: "git on the host reads it as the repository's config",
     pmconfig: "a package manager run on the host would obey it",
+    clientkey:
+      "your npmrc names it as a client certificate key: another name made for it inside (a hard link) would show the key you write into it",
     bin: "a bare `npm run` (or anything run with this node_modules/.bin on PATH) would run it outside the sandbox instead of the command of that name",
     self: "a bare `npm run` would run it outside the sandbox for a `safe-npm …` script",
     unlistable:

@@ -280,3 +280,14 @@ export function withoutCredentials(
   }
   return { text: kept.length === 0 ? "" : `${kept.join("\n")}\n`, removed, cafileReplaced };
 }
+
+/**
+ * Whether an npmrc text may name a client certificate: a loose test run before the parse is
+ * loaded. npm's ini parser also takes a quoted key (`"//host/:keyfile"=…`, where a JSON escape
+ * such as `\u0066` may spell it) and npm expands `${VAR}` in keys, so a key (what precedes a
+ * line's first `=`, as the parser splits it) holding either counts too; `_authToken=${TOKEN}`
+ * does not.
+ */
+export function mayNameClientCert(text: string): boolean {
+  return /certfile|keyfile/.test(text) || /^[^=\r\n]*(\$\{|\\u)/m.test(text);
+}

@@ -110,3 +110,20 @@ export function readRegularFile(path: string, noFollow: boolean, maxBytes?: numb
     closeSync(fd);
   }
 }
+
+/**
+ * Refuses a secret's file in the project that has other names (hard links). Hiding the file
+ * covers one name only: a link made inside by an earlier run (before the secret was written into
+ * that file) shows the same content under a name the sandbox can read. Checked before each run.
+ */
+export function refuseHardLinked(path: string, what: string): void {
+  const { nlink } = lstatSync(path);
+  if (nlink <= 1) return;
+  throw new SafeNpmError(
+    "HARD_LINKED_SECRET",
+    `${what} ${path} has ${nlink} names (hard links): another name for it in the project would show its content inside the sandbox`,
+    {
+      hint: `find the other names with \`find / -xdev -samefile '${path}'\` and remove them, then write it anew as a file of its own (\`cp '${path}' '${path}.new' && mv '${path}.new' '${path}'\`); if you did not make those links, code that ran in the project did: check the project`,
+    },
+  );
+}

@@ -10,6 +10,8 @@
  *   the host (relinking `.git` to a git dir whose fsmonitor `git status` runs);
  * - a PATH entry deep in a project (devbox's `.devbox/nix/profile/default/bin`): a `bwrap`
  *   planted there must not be the one the next run starts;
+ * - a clean PATH entry with a link into a project (`npm link`'s pattern): the npm, node or bwrap
+ *   it resolves to there must not run on the host;
  * - `XDG_CONFIG_HOME` in the project: a run must plant neither safe-npm settings that widen the
  *   next run nor a git config whose fsmonitor `git status` runs.
  */
@@ -21,6 +23,7 @@ import {
   mkdirSync,
   readdirSync,
   realpathSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -366,6 +369,88 @@ describe.skipIf(unavailable !== "")("a PATH entry deep in a project supplies no 
     TIMEOUT,
   );
 });
+
+describe.skipIf(unavailable !== "")(
+  "a clean PATH entry's link into a project supplies no host tool",
+  () => {
+    let world: World;
+    let nowhere: string;
+    let pwned: string;
+    const clean = (name: string): string => join(world.dir, `clean-${name}`, "bin");
+
+    beforeAll(async () => {
+      world = makeWorld({ projectInHome: false });
+      nowhere = join(world.dir, "nowhere");
+      mkdirSync(nowhere);
+      pwned = join(world.dir, "PWNED-linked");
+      // The plant, by a sandboxed run: the project's bin/ npm, node and bwrap mark the host.
+      const bin = (name: string): string =>
+        `printf '#!/bin/sh\\necho ${name} >> ${pwned}\\n' > bin/${name} && chmod +x bin/${name}`;
+      const planted = await world.run([
+        "--quiet",
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        `mkdir -p bin && ${bin("npm")} && ${bin("node")} && ${bin("bwrap")}`,
+      ]);
+      expect(planted.exitCode, planted.stderr).toBe(0);
+      // Each linked from a directory outside any project, as `npm link` links a bin.
+      for (const name of ["npm", "node", "bwrap"]) {
+        mkdirSync(clean(name), { recursive: true });
+        symlinkSync(join(world.project, "bin", name), join(clean(name), name));
+      }
+    }, TIMEOUT);
+    afterAll(() => world?.dispose());
+    beforeEach(() => spawnSync("rm", ["-f", pwned]));
+
+    const path = (name: string): string => `${clean(name)}:${world.env.PATH}`;
+    const pwnedText = (): string =>
+      existsSync(pwned) ? execFileSync("cat", [pwned], { encoding: "utf8" }) : "";
+
+    it(
+      "control: with those PATHs a plain npm, npm's `env node` and bwrap run the planted files",
+      () => {
+        for (const [name, command] of [
+          ["npm", "npm dist-tag ls app"],
+          ["node", "npm --version"],
+          ["bwrap", "bwrap --version"],
+        ] as const) {
+          spawnSync("sh", ["-c", command], {
+            cwd: nowhere,
+            env: { ...world.env, PATH: path(name) },
+          });
+        }
+        expect(pwnedText()).toBe("npm\nnode\nbwrap\n");
+      },
+      TIMEOUT,
+    );
+
+    it(
+      "safe-npm refuses to run them on the host, naming the link and the file",
+      async () => {
+        const real = realpathSync(world.project);
+        for (const [name, args] of [
+          ["npm", ["npm", "dist-tag", "ls", "app"]],
+          ["node", ["npm", "--version"]],
+          ["bwrap", ["exec", "--", "true"]],
+        ] as const) {
+          const r = await world.run([...args], {
+            cwd: name === "bwrap" ? world.project : nowhere,
+            env: { PATH: path(name) },
+          });
+          expect(r.exitCode, r.stderr).toBe(125);
+          expect(r.stderr).toContain(
+            `${name} on PATH is ${join(clean(name), name)} → ${join(real, "bin", name)}`,
+          );
+          expect(r.stderr).toContain("does not run it on the host");
+        }
+        expect(pwnedText()).toBe("");
+      },
+      TIMEOUT,
+    );
+  },
+);
 
 describe.skipIf(unavailable !== "")("XDG_CONFIG_HOME inside the project", () => {
   let world: World;

@@ -5,7 +5,16 @@
  * and credentials count as the user's own. Inside, the file shows without credentials and cannot
  * be changed; one created inside is moved aside after the run.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { makeWorld, type RunResult, type World } from "./world.js";
@@ -95,6 +104,173 @@ describe.skipIf(unavailable !== "")("npm's user config and client key in the pro
     expect(probe(w, "write.txt")).not.toBe("ok");
     expect(readFileSync(key, "utf8")).toBe(text);
   }, 180_000);
+
+  const KEY_TEXT = "-----BEGIN PRIVATE KEY-----\nCLIENT-KEY-SECRET\n-----END PRIVATE KEY-----\n";
+  /**
+   * Plants a hard link to the key path when the key is missing (creating it), and reads that
+   * link into .probe/seen.txt when it exists.
+   */
+  const PLANT = `
+const fs = require("node:fs");
+fs.mkdirSync(".probe", { recursive: true });
+fs.mkdirSync("stash", { recursive: true });
+if (!fs.existsSync("client.key")) {
+  try { fs.writeFileSync("client.key", ""); fs.linkSync("client.key", "stash/k"); } catch (e) { fs.writeFileSync(".probe/plant.txt", e.code); }
+}
+let seen = "";
+try { seen = fs.readFileSync("stash/k", "utf8"); } catch (e) { seen = "unreadable " + e.code; }
+fs.writeFileSync(".probe/seen.txt", seen);
+`;
+  /** A world whose ~/.npmrc names a client certificate and key in the project. */
+  const keyWorld = (script: string, named = true): { w: World; key: string } => {
+    const { w } = world();
+    delete w.env.NPM_CONFIG_USERCONFIG;
+    const key = join(w.project, "client.key");
+    writeFileSync(join(w.project, "plant.cjs"), PLANT);
+    writeFileSync(
+      join(w.project, "client.crt"),
+      "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+    );
+    if (named)
+      writeFileSync(
+        join(w.home, ".npmrc"),
+        `${readFileSync(join(w.home, ".npmrc"), "utf8")}//registry.example.test/:certfile=${join(w.project, "client.crt")}\n//registry.example.test/:keyfile=${key}\n`,
+      );
+    writeFileSync(
+      join(w.project, "package.json"),
+      JSON.stringify({ name: "app", version: "1.0.0", scripts: { plant: script } }),
+    );
+    return { w, key };
+  };
+
+  it("a key created inside before the user writes it is moved aside: a link made to it never shows the key", async () => {
+    // Control, without safe-npm: the link made before the key is written shows the key after.
+    const control = keyWorld("node plant.cjs");
+    execFileSync(process.execPath, ["plant.cjs"], { cwd: control.w.project });
+    writeFileSync(control.key, KEY_TEXT);
+    expect(readFileSync(join(control.w.project, "stash", "k"), "utf8")).toBe(KEY_TEXT);
+
+    const { w, key } = keyWorld("node plant.cjs");
+    const first = await w.run(["run", "plant"]);
+    expect(first.exitCode, show(first)).toBe(0);
+    expect(existsSync(join(w.project, "stash", "k")), show(first)).toBe(true);
+    expect(existsSync(key), show(first)).toBe(false);
+    expect(first.stderr).toContain(`moved ${key} to ${key}.quarantined-by-safe-npm`);
+    // The user writes the key, as `echo … > client.key` does: a new file now. (A key still
+    // missing stops an install, whose gateway reads it: `safe-npm run` has no network.)
+    writeFileSync(key, KEY_TEXT);
+    const second = await w.run(["run", "plant"]);
+    expect(second.exitCode, show(second)).toBe(0);
+    expect(probe(w, "seen.txt"), show(second)).toBe("");
+    expect(readFileSync(key, "utf8")).toBe(KEY_TEXT);
+  }, 360_000);
+
+  it("a key with another name in the project (a hard link) stops the run before anything runs", async () => {
+    // Control, the key not named in ~/.npmrc: the link shows it inside.
+    const control = keyWorld("node plant.cjs", false);
+    writeFileSync(control.key, KEY_TEXT);
+    mkdirSync(join(control.w.project, "stash"));
+    linkSync(control.key, join(control.w.project, "stash", "k"));
+    const open = await control.w.run(["run", "plant"]);
+    expect(open.exitCode, show(open)).toBe(0);
+    expect(probe(control.w, "seen.txt"), show(open)).toBe(KEY_TEXT);
+
+    const { w, key } = keyWorld("node plant.cjs");
+    writeFileSync(key, KEY_TEXT);
+    mkdirSync(join(w.project, "stash"));
+    linkSync(key, join(w.project, "stash", "k"));
+    const run = await w.run(["run", "plant"]);
+    expect(run.exitCode, show(run)).toBe(125);
+    expect(run.stderr).toContain(`client certificate key (keyfile) ${key} has 2 names`);
+    expect(run.stderr).toContain("-samefile");
+    expect(existsSync(join(w.project, ".probe")), show(run)).toBe(false);
+  }, 360_000);
+
+  it("a user config with another name in the project (a hard link) stops the run", async () => {
+    const { w, config } = world();
+    writeFileSync(
+      join(w.project, "package.json"),
+      JSON.stringify({
+        name: "app",
+        version: "1.0.0",
+        scripts: { preinstall: "node peek.cjs stash/c" },
+      }),
+    );
+    const text = `//registry.npmjs.org/:_authToken=${TOKEN}\n`;
+    writeFileSync(config, text);
+    mkdirSync(join(w.project, "stash"));
+    linkSync(config, join(w.project, "stash", "c"));
+    // Control: without safe-npm, the other name shows the token.
+    execFileSync(process.execPath, ["peek.cjs", "stash/c"], { cwd: w.project });
+    expect(probe(w, "seen.txt")).toContain(TOKEN);
+    rmSync(join(w.project, ".probe"), { recursive: true });
+    writeFileSync(config, text);
+    const run = await w.run(["install"]);
+    expect(run.exitCode, show(run)).toBe(125);
+    expect(run.stderr).toContain(`npm user config (NPM_CONFIG_USERCONFIG) ${config} has 2 names`);
+    expect(existsSync(join(w.project, ".probe")), show(run)).toBe(false);
+  }, 180_000);
+
+  /** Where the user's config names the key, and how (each missed before). */
+  const spellings: {
+    name: string;
+    config: (w: World, key: string) => { file: string; text: string; env?: Record<string, string> };
+  }[] = [
+    {
+      name: "quoted key names in ~/.npmrc",
+      config: (w, key) => ({
+        file: join(w.home, ".npmrc"),
+        text: `"//registry.example.test/:certfile"=${join(w.project, "client.crt")}\n"//registry.example.test/:keyfile" = ${key}\n`,
+      }),
+    },
+    {
+      name: "a path relative to the working directory",
+      config: (w) => ({
+        file: join(w.home, ".npmrc"),
+        text: "//registry.example.test/:certfile=client.crt\n//registry.example.test/:keyfile=client.key\n",
+      }),
+    },
+    {
+      name: "npm's global npmrc (<node prefix>/etc/npmrc)",
+      config: (w, key) => {
+        // A node of its own prefix, first on PATH (as a tarball install in /opt would be).
+        const prefix = join(w.dir, "node-prefix");
+        mkdirSync(join(prefix, "bin"), { recursive: true });
+        mkdirSync(join(prefix, "etc"));
+        try {
+          linkSync(process.execPath, join(prefix, "bin", "node"));
+        } catch {
+          copyFileSync(process.execPath, join(prefix, "bin", "node"));
+        }
+        return {
+          file: join(prefix, "etc", "npmrc"),
+          text: `//registry.example.test/:certfile=${join(w.project, "client.crt")}\n//registry.example.test/:keyfile=${key}\n`,
+          env: { PATH: `${join(prefix, "bin")}:${w.env.PATH}` },
+        };
+      },
+    },
+  ];
+
+  it.each(spellings)(
+    "a key named by $name is hidden in `safe-npm run`",
+    async ({ config }) => {
+      const { w, key } = keyWorld("node peek.cjs client.key", false);
+      writeFileSync(key, KEY_TEXT);
+      const { file, text, env = {} } = config(w, key);
+      // Control: before the config names it, the key is just a project file, readable inside.
+      const open = await w.run(["run", "plant"], { env });
+      expect(open.exitCode, show(open)).toBe(0);
+      expect(probe(w, "seen.txt"), show(open)).toBe(KEY_TEXT);
+      // (It could write there too: the key is put back.)
+      writeFileSync(key, KEY_TEXT);
+      writeFileSync(file, `${existsSync(file) ? readFileSync(file, "utf8") : ""}${text}`);
+      const run = await w.run(["run", "plant"], { env });
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(probe(w, "seen.txt"), show(run)).toBe("");
+      expect(readFileSync(key, "utf8")).toBe(KEY_TEXT);
+    },
+    360_000,
+  );
 
   it("a config outside the project stays out of reach, as ~/.npmrc does", async () => {
     const { w } = world();

@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SafeNpmError } from "../../../src/errors.js";
 import {
@@ -8,6 +8,7 @@ import {
   pathPlace,
   projectPlace,
   requireOwnCache,
+  toolPlace,
 } from "../../../src/host/projectplace.js";
 import { trustStorePath } from "../../../src/settings/trust.js";
 
@@ -118,6 +119,71 @@ describe("pathPlace: where a sandboxed run may have written a PATH entry's tools
     expect(
       pathPlace(join(nested, "versions", "node", "v22", "bin"), home, { NVM_DIR: nested }),
     ).toMatch(/below .*p4, which holds a package.json/);
+  });
+});
+
+describe("toolPlace: whether a tool's real file may be a sandbox's to rewrite", () => {
+  /** Makes `file` (and its folders), with a package.json in each of `holders`. */
+  const make = (file: string, holders: string[] = []): string => {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, "");
+    for (const h of holders) writeFileSync(join(h, "package.json"), "{}");
+    return file;
+  };
+
+  it("finds a tool in a project, whatever links a clean PATH entry goes through", () => {
+    const { home, project } = tree();
+    expect(toolPlace(make(join(project, "bin", "npm")), home, {})).toMatch(
+      /bin\/npm is below .*p4, which holds a package.json/,
+    );
+    // A package installed in the project's node_modules: the project still counts.
+    const npm = join(project, "node_modules", "npm");
+    expect(toolPlace(make(join(npm, "bin", "npm-cli.js"), [npm]), home, {})).toMatch(/p4/);
+    // The same layout as a global install, inside a project: the project still counts.
+    const lib = join(project, "lib", "node_modules", "npm");
+    expect(toolPlace(make(join(lib, "bin", "npm-cli.js"), [lib]), home, {})).toMatch(/p4/);
+    // A node_modules with no package.json above (a scaffolder's working directory).
+    const loose = join(dir, "x", "node_modules", "npm");
+    expect(toolPlace(make(join(loose, "bin", "npm-cli.js"), [loose]), home, {})).toMatch(
+      /inside .*x\/node_modules, a node_modules directory/,
+    );
+  });
+
+  it("lets the usual global installs through: system, nvm, volta, pnpm, yarn 1, bun", () => {
+    const { home } = tree();
+    expect(toolPlace("/usr/bin/bwrap", home, {})).toBeNull();
+    const prefix = join(dir, "usr", "lib", "node_modules", "npm");
+    expect(toolPlace(make(join(prefix, "bin", "npm-cli.js"), [prefix]), home, {})).toBeNull();
+    const scoped = join(dir, "usr", "lib", "node_modules", "@scope", "tool");
+    expect(toolPlace(make(join(scoped, "bin", "t.js"), [scoped]), home, {})).toBeNull();
+    const nvm = join(home, ".nvm", "versions", "node", "v22");
+    const nvmNpm = join(nvm, "lib", "node_modules", "npm");
+    expect(toolPlace(make(join(nvmNpm, "bin", "npm-cli.js"), [nvmNpm]), home, {})).toBeNull();
+    expect(toolPlace(make(join(nvm, "bin", "node")), home, {})).toBeNull();
+    const volta = join(
+      home,
+      ".volta",
+      "tools",
+      "image",
+      "node",
+      "22",
+      "lib",
+      "node_modules",
+      "npm",
+    );
+    expect(toolPlace(make(join(volta, "bin", "npm-cli.js"), [volta]), home, {})).toBeNull();
+    for (const global of [
+      join(home, ".local", "share", "pnpm", "global", "5"),
+      join(home, ".config", "yarn", "global"),
+      join(home, ".bun", "install", "global"),
+    ]) {
+      const pkg = join(global, "node_modules", "yarn");
+      make(join(pkg, "bin", "yarn.js"), [pkg]);
+      writeFileSync(join(global, "package.json"), "{}");
+      expect(toolPlace(join(pkg, "bin", "yarn.js"), home, {})).toBeNull();
+    }
+    // Anything else below nvm's checkout is judged as usual.
+    expect(toolPlace(make(join(home, ".nvm", "tools", "node")), home, {})).toMatch(/\.nvm/);
   });
 });
 

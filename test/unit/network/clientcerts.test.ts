@@ -27,6 +27,7 @@ describe("findClientCerts: npm's certfile / keyfile per registry", () => {
       ],
       { CERTS: "/etc/certs" },
       HOME,
+      "/work/app",
     );
     expect([...found.byKey]).toEqual([
       [
@@ -52,6 +53,7 @@ describe("findClientCerts: npm's certfile / keyfile per registry", () => {
       ],
       {},
       HOME,
+      "/work/app",
     );
     expect(found.byKey.get("//r.example/")).toMatchObject({
       certfile: "/b.pem",
@@ -68,6 +70,7 @@ describe("findClientCerts: npm's certfile / keyfile per registry", () => {
       ],
       {},
       HOME,
+      "/work/app",
     );
     expect(found.byKey.size).toBe(0);
     expect(found.notes).toEqual([
@@ -77,7 +80,7 @@ describe("findClientCerts: npm's certfile / keyfile per registry", () => {
   });
 
   it("a certfile without its keyfile is not used, and says so", () => {
-    const found = findClientCerts([user("//r.example/:certfile=/a.pem\n")], {}, HOME);
+    const found = findClientCerts([user("//r.example/:certfile=/a.pem\n")], {}, HOME, "/work/app");
     expect(found.byKey.size).toBe(0);
     expect(found.notes).toEqual([
       "~/.npmrc //r.example/:certfile has no keyfile beside it: no client certificate is presented to //r.example/",
@@ -89,8 +92,35 @@ describe("findClientCerts: npm's certfile / keyfile per registry", () => {
       [user("certfile=/a.pem\nkeyfile=/a.key\n[x]\n//r.example/:certfile=/b.pem\n")],
       {},
       HOME,
+      "/work/app",
     );
     expect(found.byKey.size).toBe(0);
+  });
+
+  it("a relative path is read from the working directory, as npm-registry-fetch reads it", () => {
+    const found = findClientCerts(
+      [user("//r.example/:certfile=certs/me.pem\n//r.example/:keyfile=../me.key\n")],
+      {},
+      HOME,
+      "/work/app",
+    );
+    expect(found.byKey.get("//r.example/")).toMatchObject({
+      certfile: "/work/app/certs/me.pem",
+      keyfile: "/work/me.key",
+    });
+  });
+
+  it("a quoted key name counts, as npm's ini parser reads it", () => {
+    const found = findClientCerts(
+      [user('"//r.example/:certfile"=/a.pem\n"//r.example/:keyfile" = "/a.key"\n')],
+      {},
+      HOME,
+      "/work/app",
+    );
+    expect(found.byKey.get("//r.example/")).toMatchObject({
+      certfile: "/a.pem",
+      keyfile: "/a.key",
+    });
   });
 });
 

@@ -1,4 +1,12 @@
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -113,5 +121,27 @@ describe("XDG_CONFIG_HOME in the project stays read-only inside", () => {
     );
     expect(sealed.sealDirs).toContain(join(root, ".cfg"));
     expect(sealed.sealDirs).toContain(join(root, ".yarn", "releases"));
+  });
+});
+
+describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
+  const guards = () =>
+    guardProject(root, { home, env: { NPM_CONFIG_USERCONFIG: join(root, ".npmrc-ci") } }, [], "");
+
+  it("is bound over when it exists, watched when missing", () => {
+    expect(guards().watch).toContainEqual({ kind: "pmconfig", path: join(root, ".npmrc-ci") });
+    writeFileSync(join(root, ".npmrc-ci"), "//r.example/:_authToken=t\n");
+    expect(guards().userNpmrcInProject).toBe(join(root, ".npmrc-ci"));
+  });
+
+  it("is refused with another name (a hard link): that name would show the token", () => {
+    writeFileSync(join(root, ".npmrc-ci"), "//r.example/:_authToken=t\n");
+    linkSync(join(root, ".npmrc-ci"), join(root, "copy"));
+    const error = errorOf(guards);
+    expect(error.code).toBe("HARD_LINKED_SECRET");
+    expect(error.message).toContain(
+      `npm user config (NPM_CONFIG_USERCONFIG) ${join(root, ".npmrc-ci")} has 2 names`,
+    );
+    expect(error.hint).toContain("-samefile");
   });
 });

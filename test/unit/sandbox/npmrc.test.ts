@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   iniUnsafe,
+  mayNameClientCert,
   parseNpmrc,
   sanitizeNpmrc,
   withoutCredentials,
@@ -276,5 +277,18 @@ describe("withoutCredentials: the project's .npmrc inside", () => {
     expect(out.text).not.toMatch(/TOKEN|alice|QUJD/);
     expect(out.removed).toHaveLength(11);
     expect(withoutCredentials("engine-strict=true\n").removed).toEqual([]);
+  });
+});
+
+describe("mayNameClientCert: the loose test before client certificates are parsed", () => {
+  it("passes every spelling npm reads as a certfile or keyfile, and a plain npmrc not", () => {
+    expect(mayNameClientCert("//r/:keyfile=/k\n")).toBe(true);
+    expect(mayNameClientCert('"//r/:keyfile" = /k\n')).toBe(true);
+    expect(mayNameClientCert('"//r/:key\\u0066ile"=/k\n')).toBe(true);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    expect(mayNameClientCert("//r/:${KF}=/k\n")).toBe(true);
+    expect(mayNameClientCert("registry=https://r.example/\nfund=false\n")).toBe(false);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    expect(mayNameClientCert("//r/:_authToken=${NPM_TOKEN}\nx=\\u0041\n")).toBe(false);
   });
 });
