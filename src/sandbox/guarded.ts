@@ -30,7 +30,7 @@ import {
   type WalkOptions,
   type Watch,
 } from "./integrity.js";
-import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
+import { cleanupPlaceholders, findPlaceholders, makePinDirs } from "./placeholders.js";
 import type { Policy } from "./policy.js";
 import { settleTopLevel, type TopLevel } from "./scaffold.js";
 import { runSandbox } from "./spawn.js";
@@ -82,6 +82,13 @@ export async function runGuarded(
   mark("snapshot before");
   const entry = writeJournal(root, run.journal, before, run.install, run.topLevel);
   mark("journal write");
+  try {
+    makePinDirs(policy.mounts, placeholders, root);
+  } catch (error) {
+    cleanupPlaceholders(placeholders, root);
+    if (entry !== null) removeFile(entry);
+    throw error;
+  }
   // From here until the check is done no signal ends safe-npm: a Ctrl-C or a CI timeout right
   // after the command must not skip moving aside what it planted. (runSandbox forwards signals
   // to the sandbox meanwhile; after it, they are ignored for the moment the check takes.)

@@ -6,7 +6,7 @@
  * directory, so nothing the command wrote is ever lost, and never through a link: code inside
  * may have replaced a parent directory by one.
  */
-import { lstatSync, rmdirSync, unlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { isInside } from "../host/project.js";
 import type { Mount } from "./policy.js";
@@ -22,6 +22,24 @@ export function findPlaceholders(mounts: readonly Mount[], root: string): string
     for (const p of missing) out.add(p);
   }
   return [...out];
+}
+
+/**
+ * Creates the missing pinned directories (policy.ts pinAncestors) before the run: bwrap resolves
+ * every bind's source before it makes any mount point, so it cannot create one itself. Parents
+ * first, one level at a time, and only under real directories (projectPathKind throws at a
+ * link). They are placeholders too: removed after the run while empty.
+ */
+export function makePinDirs(
+  mounts: readonly Mount[],
+  placeholders: readonly string[],
+  root: string,
+): void {
+  const pins = new Set(mounts.flatMap((m) => (m.kind === "pin" ? [m.dest] : [])));
+  for (const path of placeholders) {
+    if (!pins.has(path)) continue;
+    if (projectPathKind(root, path, "directory to pin") === "missing") mkdirSync(path);
+  }
 }
 
 /** Removes the placeholders that are still empty, children before parents. */
