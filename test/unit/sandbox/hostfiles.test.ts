@@ -115,3 +115,68 @@ describe("XDG_CONFIG_HOME in the project stays read-only inside", () => {
     expect(sealed.sealDirs).toContain(join(root, ".yarn", "releases"));
   });
 });
+
+describe("config files that variables put in the project", () => {
+  const guard = (env: Record<string, string>): ReturnType<typeof guardProject> =>
+    guardProject(root, { home, env }, [], "");
+
+  it("keeps an existing one read-only and watches a missing one", () => {
+    mkdirSync(join(root, "ci"));
+    writeFileSync(join(root, ".npmrc-global"), "");
+    writeFileSync(join(root, "gitcfg"), "");
+    const guards = guard({
+      NPM_CONFIG_GLOBALCONFIG: join(root, ".npmrc-global"),
+      GIT_CONFIG_GLOBAL: join(root, "gitcfg"),
+      GIT_CONFIG_SYSTEM: join(root, "ci", "sys"),
+    });
+    expect(guards.protect).toContain(join(root, ".npmrc-global"));
+    expect(guards.protect).toContain(join(root, "gitcfg"));
+    expect(guards.watch).toContainEqual({ kind: "pmconfig", path: join(root, "ci", "sys") });
+  });
+
+  it("finds npm's global config under NPM_CONFIG_PREFIX unless globalconfig names one", () => {
+    const etc = join(root, "prefix", "etc", "npmrc");
+    expect(guard({ NPM_CONFIG_PREFIX: join(root, "prefix") }).watch).toContainEqual({
+      kind: "pmconfig",
+      path: etc,
+    });
+    const named = guard({
+      NPM_CONFIG_PREFIX: join(root, "prefix"),
+      npm_config_globalconfig: join(dir, "elsewhere"),
+    });
+    expect(named.watch.map((w) => w.path)).not.toContain(etc);
+  });
+
+  it("guards YARN_RC_FILENAME at the root like .yarnrc.yml, and refuses a path", () => {
+    expect(guard({ YARN_RC_FILENAME: ".yarnrc-ci.yml" }).seal).toContain(
+      join(root, ".yarnrc-ci.yml"),
+    );
+    writeFileSync(join(root, ".yarnrc-ci.yml"), "");
+    expect(guard({ YARN_RC_FILENAME: ".yarnrc-ci.yml" }).protect).toContain(
+      join(root, ".yarnrc-ci.yml"),
+    );
+    const e = errorOf(() => guard({ YARN_RC_FILENAME: "ci/.yarnrc.yml" }));
+    expect(e.code).toBe("RELATIVE_CONFIG_PATH");
+    expect(e.message).toContain("YARN_RC_FILENAME=ci/.yarnrc.yml");
+  });
+
+  it.each([
+    ["NPM_CONFIG_USERCONFIG", ".npmrc-ci"],
+    ["npm_config_globalconfig", "ci/npmrc"],
+    ["GIT_CONFIG_GLOBAL", "gitcfg"],
+  ])("refuses a relative %s with a hint", (name, value) => {
+    const e = errorOf(() => guard({ [name]: value }));
+    expect(e.code).toBe("RELATIVE_CONFIG_PATH");
+    expect(e.message).toContain(value);
+    expect(e.hint).toContain("absolute path");
+  });
+
+  it("takes npm's spelling that npm takes: the last one set", () => {
+    writeFileSync(join(root, "b"), "");
+    const guards = guard({
+      npm_config_userconfig: join(dir, "elsewhere"),
+      NPM_CONFIG_USERCONFIG: join(root, "b"),
+    });
+    expect(guards.userNpmrcInProject).toBe(join(root, "b"));
+  });
+});
