@@ -4,7 +4,7 @@
  * config that decides the next install's allowlist. Where such a file is missing, an empty
  * read-only stand-in is mounted so that code inside cannot create it either.
  */
-import { realpathSync } from "node:fs";
+import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { npmEnv, userConfigPath } from "../host/host.js";
@@ -155,11 +155,14 @@ export function guardProject(
   }
   const hostGit = rootGitPlaces(root, host.home, host.env);
   const config = configHomeGuard(root, host.env, host.home);
+  const dotfiles = homeConfigGuard(root, host.env, host.home);
   return {
     ...guards,
-    protect: [...new Set([...guards.protect, ...hostGit.protect, ...config.protect])],
+    protect: [
+      ...new Set([...guards.protect, ...hostGit.protect, ...config.protect, ...dotfiles.protect]),
+    ],
     sealDirs: [...guards.sealDirs, ...config.sealDirs],
-    watch: [...hostGit.watch, ...guards.watch],
+    watch: [...hostGit.watch, ...guards.watch, ...dotfiles.watch],
   };
 }
 
@@ -234,6 +237,66 @@ function refuseRelative(variable: { name: string; what: string }, value: string 
       hint: `give ${variable.name} an absolute path (e.g. ${variable.name}=$PWD/${value}), or unset it`,
     },
   );
+}
+
+/** The user's own config in the home that host tools obey (`core.fsmonitor`, `yarnPath`, `preload`). */
+export const HOME_CONFIG_FILES = [".gitconfig", ".yarnrc.yml", ".bunfig.toml"] as const;
+/** The same in `$XDG_CONFIG_HOME` (safe-npm's own settings included). */
+export const CONFIG_HOME_ENTRIES = ["git", "pnpm", "safe-npm", "yarn", "npm"] as const;
+
+/**
+ * A dotfiles repository is often a project too (it has a package.json), and its files are
+ * linked into the home (`~/.gitconfig -> dotfiles/gitconfig`, GNU stow's `~/.config/git ->
+ * ../dotfiles/git`): running there, code inside could append a `core.fsmonitor` that host git
+ * runs. Where one of the user's config files or its link's target lies in the project, it is
+ * kept read-only inside; a link whose target is missing there is watched, and a target created
+ * inside is moved aside after the run. (`~/.npmrc` is npm's user config, guarded above;
+ * `~/.config` itself by configHomeGuard.)
+ */
+export function homeConfigGuard(
+  root: string,
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+): { protect: string[]; watch: Watch[] } {
+  const configHome =
+    env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME)
+      ? env.XDG_CONFIG_HOME
+      : join(home, ".config");
+  const protect: string[] = [];
+  const watch: Watch[] = [];
+  for (const path of [
+    ...HOME_CONFIG_FILES.map((name) => join(home, name)),
+    ...CONFIG_HOME_ENTRIES.map((name) => join(configHome, name)),
+  ]) {
+    const inProject = linkedIntoProject(root, path);
+    if (inProject === null) continue;
+    const kind = projectPathKind(root, inProject, `your config ${path}, in the project as`);
+    if (kind === "missing") watch.push({ kind: "pmconfig", path: inProject });
+    else if (kind === "file" || kind === "directory") protect.push(inProject);
+    else throw notPlain(inProject, "a regular file or a directory");
+  }
+  return { protect, watch };
+}
+
+/**
+ * Where `path` lies in the project, following links from outside it — a dangling one too, whose
+ * target code inside could create — or null.
+ */
+function linkedIntoProject(root: string, path: string): string | null {
+  let at = path;
+  for (let hop = 0; hop < 16; hop++) {
+    const found = configHomeInProject(root, at);
+    if (found !== null) return found;
+    let target: string;
+    try {
+      if (!lstatSync(at).isSymbolicLink()) return null;
+      target = readlinkSync(at);
+    } catch {
+      return null;
+    }
+    at = resolve(dirname(at), target);
+  }
+  return null;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   configHomeGuard,
   configHomeInProject,
   guardProject,
+  homeConfigGuard,
 } from "../../../src/sandbox/hostfiles.js";
 
 let dir: string;
@@ -178,5 +179,30 @@ describe("config files that variables put in the project", () => {
       NPM_CONFIG_USERCONFIG: join(root, "b"),
     });
     expect(guards.userNpmrcInProject).toBe(join(root, "b"));
+  });
+});
+
+describe("the user's config linked into the project (a dotfiles repository)", () => {
+  it("keeps a linked file or directory read-only and watches a dangling link's target", () => {
+    writeFileSync(join(root, "gitconfig"), "");
+    symlinkSync(join(root, "gitconfig"), join(home, ".gitconfig"));
+    mkdirSync(join(root, "git"));
+    mkdirSync(join(home, ".config"));
+    // GNU stow: a relative link.
+    symlinkSync(join("..", "..", "project", "git"), join(home, ".config", "git"));
+    symlinkSync(join(root, "yarnrc.yml"), join(home, ".yarnrc.yml"));
+    const guards = homeConfigGuard(root, {}, home);
+    expect(guards.protect.sort()).toEqual([join(root, "git"), join(root, "gitconfig")]);
+    expect(guards.watch).toEqual([{ kind: "pmconfig", path: join(root, "yarnrc.yml") }]);
+    expect(guardProject(root, { home, env: {} }, [], "").protect).toContain(
+      join(root, "gitconfig"),
+    );
+  });
+
+  it("leaves config outside the project alone", () => {
+    writeFileSync(join(home, ".gitconfig"), "");
+    mkdirSync(join(dir, "dotfiles"));
+    symlinkSync(join(dir, "dotfiles", "bunfig.toml"), join(home, ".bunfig.toml"));
+    expect(homeConfigGuard(root, {}, home)).toEqual({ protect: [], watch: [] });
   });
 });
