@@ -57,6 +57,11 @@ export interface ProjectGuards {
   watch: Watch[];
   /** npm's user config, where NPM_CONFIG_USERCONFIG keeps it in the project (policy.ts). */
   userNpmrcInProject?: string | undefined;
+  /**
+   * The host-run file names watched in every sub-project after the run: HOST_RUN_FILES, and
+   * yarn's rc file under the name YARN_RC_FILENAME gives it.
+   */
+  configNames?: readonly string[];
 }
 
 /**
@@ -125,6 +130,7 @@ export function guardProject(
         { hint: "set YARN_RC_FILENAME to a plain file name such as `.yarnrc-ci.yml`, or unset it" },
       );
     }
+    guards.configNames = [...HOST_RUN_FILES, yarnRc];
     const path = join(root, yarnRc);
     const kind = projectPathKind(root, path, "yarn config (YARN_RC_FILENAME)");
     if (kind === "missing") guards.seal.push(path);

@@ -14,6 +14,7 @@ import { makeWorld, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
+const MARKS = ["git", "npm", "yarn", "yarn-package"];
 const BERRY = join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js");
 
 describe.skipIf(unavailable !== "")("config files named by variables", () => {
@@ -32,6 +33,9 @@ describe.skipIf(unavailable !== "")("config files named by variables", () => {
     mkdirSync(marks);
     const p = world.project;
     writeFileSync(join(p, "gitcfg"), "");
+    // A workspace package: yarn run there looks its rc file up there first.
+    mkdirSync(join(p, "packages", "a"), { recursive: true });
+    writeFileSync(join(p, "packages", "a", "package.json"), '{"name":"a","private":true}\n');
     const vars = {
       GIT_CONFIG_GLOBAL: join(p, "gitcfg"),
       NPM_CONFIG_GLOBALCONFIG: join(p, ".npmrc-global"),
@@ -39,7 +43,8 @@ describe.skipIf(unavailable !== "")("config files named by variables", () => {
     };
     const hook = (name: string): string =>
       `printf '#!/bin/sh\\ntouch ${join(marks, name)}\\nexec /bin/sh "$@"\\n' > ${name}.sh; chmod +x ${name}.sh`;
-    const touch = `require("fs").writeFileSync(${JSON.stringify(join(marks, "yarn"))}, "ran")`;
+    const touch = (mark: string): string =>
+      `require("fs").writeFileSync(${JSON.stringify(join(marks, mark))}, "ran")`;
     writeFileSync(
       join(p, "plant.sh"),
       [
@@ -47,8 +52,10 @@ describe.skipIf(unavailable !== "")("config files named by variables", () => {
         `printf '[core]\\n\\tfsmonitor = %s\\n' "$PWD/git.sh" >> gitcfg`,
         hook("npm"),
         'echo "script-shell=$PWD/npm.sh" >> .npmrc-global',
-        `echo '${touch}' > evil.cjs`,
+        `echo '${touch("yarn")}' > evil.cjs`,
         "echo 'yarnPath: evil.cjs' > .yarnrc-ci.yml",
+        `echo '${touch("yarn-package")}' > packages/a/evil.cjs`,
+        "echo 'yarnPath: evil.cjs' > packages/a/.yarnrc-ci.yml",
         "true",
       ].join("\n"),
     );
@@ -60,14 +67,17 @@ describe.skipIf(unavailable !== "")("config files named by variables", () => {
     spawnSync("git", ["status"], opts);
     spawnSync("npm", ["run", "hello"], opts);
     spawnSync(process.execPath, [BERRY, "--version"], opts);
+    spawnSync(process.execPath, [BERRY, "--version"], {
+      ...opts,
+      cwd: join(world.project, "packages", "a"),
+    });
   };
 
   it("(control) planted with the host's shell, host git, npm and yarn run them", () => {
     const { world, marks, vars } = make();
     spawnSync("sh", ["plant.sh"], { cwd: world.project, env: world.env });
     hostSteps(world, vars);
-    for (const name of ["git", "npm", "yarn"])
-      expect(existsSync(join(marks, name)), name).toBe(true);
+    for (const name of MARKS) expect(existsSync(join(marks, name)), name).toBe(true);
   });
 
   it("planted under safe-npm, nothing runs on the host", async () => {
@@ -79,9 +89,11 @@ describe.skipIf(unavailable !== "")("config files named by variables", () => {
     const global = join(world.project, ".npmrc-global");
     expect(existsSync(global)).toBe(false);
     expect(r.stderr).toContain(`moved ${global} to ${global}.quarantined-by-safe-npm`);
+    const nested = join(world.project, "packages", "a", ".yarnrc-ci.yml");
+    expect(existsSync(nested)).toBe(false);
+    expect(r.stderr).toContain(`moved ${nested} to ${nested}.quarantined-by-safe-npm`);
     hostSteps(world, vars);
-    for (const name of ["git", "npm", "yarn"])
-      expect(existsSync(join(marks, name)), name).toBe(false);
+    for (const name of MARKS) expect(existsSync(join(marks, name)), name).toBe(false);
   });
 
   it("refuses a relative NPM_CONFIG_USERCONFIG before anything runs", async () => {

@@ -152,6 +152,11 @@ describe("config files that variables put in the project", () => {
     expect(guard({ YARN_RC_FILENAME: ".yarnrc-ci.yml" }).seal).toContain(
       join(root, ".yarnrc-ci.yml"),
     );
+    // Watched in every sub-project too, like the usual names.
+    expect(guard({ YARN_RC_FILENAME: ".yarnrc-ci.yml" }).configNames).toEqual(
+      expect.arrayContaining([".yarnrc-ci.yml", ".yarnrc.yml", ".npmrc"]),
+    );
+    expect(guard({}).configNames).toBeUndefined();
     writeFileSync(join(root, ".yarnrc-ci.yml"), "");
     expect(guard({ YARN_RC_FILENAME: ".yarnrc-ci.yml" }).protect).toContain(
       join(root, ".yarnrc-ci.yml"),
