@@ -89,7 +89,7 @@ export async function runGuarded(
   const entry = writeJournal(root, run.journal, before, run.install, run.topLevel);
   mark("journal write");
   try {
-    makePinDirs(policy.mounts, placeholders, root);
+    makePinDirs(policy.mounts, root);
   } catch (error) {
     cleanupPlaceholders(placeholders, root);
     if (entry !== null) removeFile(entry);

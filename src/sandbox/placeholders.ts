@@ -8,6 +8,7 @@
  */
 import { lstatSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
+import { SafeNpmError } from "../errors.js";
 import { isInside } from "../host/project.js";
 import type { Mount } from "./policy.js";
 import { projectPathKind } from "./safepath.js";
@@ -25,20 +26,25 @@ export function findPlaceholders(mounts: readonly Mount[], root: string): string
 }
 
 /**
- * Creates the missing pinned directories (policy.ts pinAncestors) before the run: bwrap resolves
- * every bind's source before it makes any mount point, so it cannot create one itself. Parents
- * first, one level at a time, and only under real directories (projectPathKind throws at a
- * link). They are placeholders too: removed after the run while empty.
+ * Checks every pinned directory (policy.ts pinAncestors) and creates the missing ones before the
+ * run: bwrap resolves every bind's source before it makes any mount point, so it cannot create
+ * one itself. A pin follows links (bwrap binds a link's target), so each must be a real directory
+ * reached without one: a link planted on the way stops the run here. Missing ones are made one
+ * level at a time; findPlaceholders noted them, so they go after the run while empty.
  */
-export function makePinDirs(
-  mounts: readonly Mount[],
-  placeholders: readonly string[],
-  root: string,
-): void {
-  const pins = new Set(mounts.flatMap((m) => (m.kind === "pin" ? [m.dest] : [])));
-  for (const path of placeholders) {
-    if (!pins.has(path)) continue;
-    if (projectPathKind(root, path, "directory to pin") === "missing") mkdirSync(path);
+export function makePinDirs(mounts: readonly Mount[], root: string): void {
+  for (const mount of mounts) {
+    if (mount.kind !== "pin") continue;
+    const kind = projectPathKind(root, mount.dest, "folder kept in place inside");
+    if (kind === "directory") continue;
+    if (kind !== "missing") {
+      throw new SafeNpmError("UNSAFE_PATH", `${mount.dest} is not a directory`, {
+        hint: `remove or rename ${mount.dest}: a read-only path safe-npm keeps lies below it`,
+      });
+    }
+    const missing: string[] = [];
+    for (let p = mount.dest; p !== root && !exists(p); p = dirname(p)) missing.unshift(p);
+    for (const p of missing) mkdirSync(p);
   }
 }
 
