@@ -276,6 +276,15 @@ export function homeConfigGuard(
   ]) {
     const inProject = linkedIntoProject(root, path);
     if (inProject === null) continue;
+    if (inProject === root) {
+      throw new SafeNpmError(
+        "UNSAFE_CONFIG_DIR",
+        `your config ${path} is the project ${root}: what host tools read there would be writable inside the sandbox`,
+        {
+          hint: `run safe-npm in a project that ${path} does not lead to, or point ${path} elsewhere`,
+        },
+      );
+    }
     const kind = projectPathKind(root, inProject, `your config ${path}, in the project as`);
     if (kind === "missing") watch.push({ kind: "pmconfig", path: inProject });
     else if (kind === "file" || kind === "directory") protect.push(inProject);

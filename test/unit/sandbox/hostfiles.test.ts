@@ -204,6 +204,14 @@ describe("the user's config linked into the project (a dotfiles repository)", ()
     );
   });
 
+  it("refuses config that is the project itself", () => {
+    mkdirSync(join(home, ".config"));
+    symlinkSync(root, join(home, ".config", "yarn"));
+    const e = errorOf(() => homeConfigGuard(root, {}, home));
+    expect(e.code).toBe("UNSAFE_CONFIG_DIR");
+    expect(e.message).toContain(join(home, ".config", "yarn"));
+  });
+
   it("leaves config outside the project alone", () => {
     writeFileSync(join(home, ".gitconfig"), "");
     mkdirSync(join(dir, "dotfiles"));
