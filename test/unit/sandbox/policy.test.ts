@@ -732,12 +732,15 @@ describe("pinned ancestors", () => {
           protect: [`${PROJECT}/tools/hooks/git`, `${PROJECT}/.yarn/releases`],
           sealDirs: [`${PROJECT}/.yarn/plugins`],
           seal: [`${PROJECT}/ci/conf/npmrc`],
+          hide: [`${PROJECT}/certs/client.key`],
         },
       }),
     );
     const pins = policy.mounts.flatMap((m) => (m.kind === "pin" ? [m.dest] : []));
     expect(pins.sort()).toEqual(
-      [".yarn", "ci", "ci/conf", "tools", "tools/hooks"].map((p) => `${PROJECT}/${p}`).sort(),
+      [".yarn", "certs", "ci", "ci/conf", "tools", "tools/hooks"]
+        .map((p) => `${PROJECT}/${p}`)
+        .sort(),
     );
     const project = at(policy, PROJECT, "bind");
     for (const pin of pins) expect(at(policy, pin, "pin")).toBeGreaterThan(project);
