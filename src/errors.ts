@@ -9,6 +9,7 @@ export type ErrorCode =
   | "UNSAFE_WORKING_DIR"
   | "UNSAFE_CACHE_DIR"
   | "UNSAFE_CONFIG_DIR"
+  | "RELATIVE_CONFIG_PATH"
   | "INTERRUPTED_RUN"
   | "NO_BWRAP"
   | "BWRAP_FAILED"

@@ -336,6 +336,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
       const outcome = await withPorts(ports, bridgePort, portGuard, host, project, out, (onReady) =>
         runGuarded(bwrap, invocation, policy, project.root, {
           watch: [...guards.watch, ...keys.watch],
+          ...(guards.configNames === undefined ? {} : { configNames: guards.configNames }),
           install: request.cls === "install" && !publish,
           // The after-run check names the project's files: printed as escapes, never raw.
           report: (text) => out.stderr(printableLines(text)),

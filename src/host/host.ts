@@ -196,11 +196,23 @@ export function userConfigPath(
   env: Readonly<Record<string, string | undefined>>,
   home: string,
 ): string {
-  const named = Object.entries(env).find(
-    ([k, v]) => k.toLowerCase() === "npm_config_userconfig" && v,
-  )?.[1];
+  const named = npmEnv(env, "userconfig");
   if (named === undefined) return join(home, ".npmrc");
   return named.startsWith("~/") ? join(home, named.slice(2)) : resolve(named);
+}
+
+/**
+ * An npm setting from the environment as npm reads it: any spelling of `npm_config_<key>`, the
+ * last non-empty one in the environment's order winning (@npmcli/config loadEnv).
+ */
+export function npmEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  key: string,
+): string | undefined {
+  const name = `npm_config_${key}`;
+  let value: string | undefined;
+  for (const [k, v] of Object.entries(env)) if (v && k.toLowerCase() === name) value = v;
+  return value;
 }
 
 /** First executable `name` on the given PATH directories, as found (not resolved). */

@@ -118,6 +118,8 @@ function mountArgs(mount: Exclude<Mount, { kind: "data" }>): string[] {
       return ["--ro-bind", mount.src, mount.dest];
     case "bind":
       return ["--bind", mount.src, mount.dest];
+    case "pin":
+      return ["--bind", mount.dest, mount.dest];
     case "symlink":
       return ["--symlink", mount.target, mount.dest];
     case "tmpfs":

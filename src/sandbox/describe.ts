@@ -64,6 +64,7 @@ export function describePolicy(input: DescribeInput): string {
       );
     } else if (m.kind === "symlink") lines.push(`    ln  ${m.dest} → ${m.target}`);
     else if (m.kind === "data") lines.push(`    ro  ${m.dest} (${m.label})`);
+    else if (m.kind === "pin") lines.push(`    rw  ${m.dest} (pinned: cannot be renamed inside)`);
     else lines.push(`    ${m.kind.padEnd(3)} ${m.dest}`);
   }
   lines.push(`  env:       ${Object.keys(policy.env).join(" ")}`);

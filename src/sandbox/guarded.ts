@@ -30,7 +30,7 @@ import {
   type WalkOptions,
   type Watch,
 } from "./integrity.js";
-import { cleanupPlaceholders, findPlaceholders } from "./placeholders.js";
+import { cleanupPlaceholders, findPlaceholders, makePinDirs } from "./placeholders.js";
 import type { Policy } from "./policy.js";
 import { settleTopLevel, type TopLevel } from "./scaffold.js";
 import { runSandbox } from "./spawn.js";
@@ -38,6 +38,8 @@ import { runSandbox } from "./spawn.js";
 export interface GuardedRun {
   /** What to watch beyond the fixed set (guardProject). */
   watch: readonly Watch[];
+  /** Config file names watched in every sub-project (guardProject); HOST_RUN_FILES by default. */
+  configNames?: readonly string[];
   /** The run was install-class: a project-local safe-npm may be upgraded by it. */
   install: boolean;
   /** Where each finding is reported. */
@@ -72,7 +74,11 @@ export async function runGuarded(
   const placeholders = findPlaceholders(policy.mounts, root);
   const readOnly = policy.mounts.flatMap((m) => (m.kind === "ro-bind" ? [m.dest] : []));
   // The host's command names, once: a `.bin` entry named like one is watched.
-  const walk = { skip: readOnly, commands: systemCommands(), configNames: HOST_RUN_FILES };
+  const walk = {
+    skip: readOnly,
+    commands: systemCommands(),
+    configNames: run.configNames ?? HOST_RUN_FILES,
+  };
   const running = { version: VERSION, dist: join(PACKAGE_ROOT, "dist") };
   const mark = (phase: string): void => run.timing?.mark(phase);
   mark("host commands, placeholders");
@@ -82,6 +88,13 @@ export async function runGuarded(
   mark("snapshot before");
   const entry = writeJournal(root, run.journal, before, run.install, run.topLevel);
   mark("journal write");
+  try {
+    makePinDirs(policy.mounts, root);
+  } catch (error) {
+    cleanupPlaceholders(placeholders, root);
+    if (entry !== null) removeFile(entry);
+    throw error;
+  }
   // From here until the check is done no signal ends safe-npm: a Ctrl-C or a CI timeout right
   // after the command must not skip moving aside what it planted. (runSandbox forwards signals
   // to the sandbox meanwhile; after it, they are ignored for the moment the check takes.)

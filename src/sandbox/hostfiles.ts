@@ -4,10 +4,10 @@
  * config that decides the next install's allowlist. Where such a file is missing, an empty
  * read-only stand-in is mounted so that code inside cannot create it either.
  */
-import { realpathSync } from "node:fs";
+import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { SafeNpmError } from "../errors.js";
-import { userConfigPath } from "../host/host.js";
+import { npmEnv, userConfigPath } from "../host/host.js";
 import { isInside } from "../host/project.js";
 import { rootGitPlaces, type Watch } from "./integrity.js";
 import { projectPathKind, refuseHardLinked } from "./safepath.js";
@@ -57,6 +57,11 @@ export interface ProjectGuards {
   watch: Watch[];
   /** npm's user config, where NPM_CONFIG_USERCONFIG keeps it in the project (policy.ts). */
   userNpmrcInProject?: string | undefined;
+  /**
+   * The host-run file names watched in every sub-project after the run: HOST_RUN_FILES, and
+   * yarn's rc file under the name YARN_RC_FILENAME gives it.
+   */
+  configNames?: readonly string[];
 }
 
 /**
@@ -114,6 +119,35 @@ export function guardProject(
   protectSource: string,
 ): ProjectGuards {
   const guards = projectGuards(root, protect, protectSource);
+  for (const variable of HOST_RUN_FILE_VARS) refuseRelative(variable, variable.raw(host.env));
+  // yarn 2+'s rc file under another name, looked up like `.yarnrc.yml`: one more host-run file.
+  const yarnRc = host.env.YARN_RC_FILENAME;
+  if (yarnRc && !(HOST_RUN_FILES as readonly string[]).includes(yarnRc)) {
+    if (yarnRc.includes("/") || yarnRc === "." || yarnRc === "..") {
+      throw new SafeNpmError(
+        "RELATIVE_CONFIG_PATH",
+        `YARN_RC_FILENAME=${yarnRc} is not a file name: yarn looks that path up in every directory above the one it runs in`,
+        { hint: "set YARN_RC_FILENAME to a plain file name such as `.yarnrc-ci.yml`, or unset it" },
+      );
+    }
+    guards.configNames = [...HOST_RUN_FILES, yarnRc];
+    const path = join(root, yarnRc);
+    const kind = projectPathKind(root, path, "yarn config (YARN_RC_FILENAME)");
+    if (kind === "missing") guards.seal.push(path);
+    else if (kind === "file") guards.protect.push(path);
+    else throw notPlain(path, "a regular file");
+  }
+  // Config files that variables put in the project (`GIT_CONFIG_GLOBAL=$PWD/gitcfg`): read-only
+  // when they exist, watched and moved aside after the run when created inside.
+  for (const variable of HOST_RUN_FILE_VARS) {
+    const named = variable.path(host.env, host.home);
+    const path = configHomeInProject(root, named ?? undefined);
+    if (path === null || guards.protect.includes(path) || guards.seal.includes(path)) continue;
+    const kind = projectPathKind(root, path, `${variable.what} (${variable.name})`);
+    if (kind === "missing") guards.watch.push({ kind: "pmconfig", path });
+    else if (kind === "file") guards.protect.push(path);
+    else throw notPlain(path, "a regular file");
+  }
   // npm's user config, where NPM_CONFIG_USERCONFIG puts it in the project: an existing one is
   // bound over without credentials (policy.ts); one created inside would be the next run's user
   // config, so it is moved aside after the run.
@@ -130,12 +164,157 @@ export function guardProject(
   }
   const hostGit = rootGitPlaces(root, host.home, host.env);
   const config = configHomeGuard(root, host.env, host.home);
+  const dotfiles = homeConfigGuard(root, host.env, host.home);
   return {
     ...guards,
-    protect: [...new Set([...guards.protect, ...hostGit.protect, ...config.protect])],
+    protect: [
+      ...new Set([...guards.protect, ...hostGit.protect, ...config.protect, ...dotfiles.protect]),
+    ],
     sealDirs: [...guards.sealDirs, ...config.sealDirs],
-    watch: [...hostGit.watch, ...guards.watch],
+    watch: [...hostGit.watch, ...guards.watch, ...dotfiles.watch],
   };
+}
+
+/**
+ * Variables naming a config file that a host tool obeys later, where the config runs code (npm's
+ * `script-shell`, git's `core.fsmonitor`, …): `raw` is the value as written, `path` the file
+ * the tool reads (or null when unset). npm's user config has its own treatment in guardProject
+ * (it is bound without credentials); it is here for the relative-path check.
+ */
+export const HOST_RUN_FILE_VARS: readonly {
+  name: string;
+  what: string;
+  raw: (env: Env) => string | undefined;
+  path: (env: Env, home: string) => string | null;
+}[] = [
+  {
+    name: "NPM_CONFIG_USERCONFIG",
+    what: "npm user config",
+    raw: (env) => npmEnv(env, "userconfig"),
+    path: () => null,
+  },
+  {
+    name: "NPM_CONFIG_GLOBALCONFIG",
+    what: "npm global config",
+    raw: (env) => npmEnv(env, "globalconfig"),
+    path: (env, home) => npmPath(npmEnv(env, "globalconfig"), home),
+  },
+  {
+    // npm's global config defaults to `<prefix>/etc/npmrc`.
+    name: "NPM_CONFIG_PREFIX",
+    what: "npm global config under the prefix",
+    raw: (env) => npmEnv(env, "prefix"),
+    path: (env, home) => {
+      if (npmEnv(env, "globalconfig") !== undefined) return null;
+      const prefix = npmPath(npmEnv(env, "prefix"), home);
+      return prefix === null ? null : join(prefix, "etc", "npmrc");
+    },
+  },
+  {
+    name: "GIT_CONFIG_GLOBAL",
+    what: "git global config",
+    raw: (env) => env.GIT_CONFIG_GLOBAL || undefined,
+    path: (env) => env.GIT_CONFIG_GLOBAL || null,
+  },
+  {
+    name: "GIT_CONFIG_SYSTEM",
+    what: "git system config",
+    raw: (env) => env.GIT_CONFIG_SYSTEM || undefined,
+    path: (env) => env.GIT_CONFIG_SYSTEM || null,
+  },
+];
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** npm expands a leading `~/` in path settings. */
+function npmPath(value: string | undefined, home: string): string | null {
+  if (value === undefined) return null;
+  return value.startsWith("~/") ? join(home, value.slice(2)) : value;
+}
+
+/**
+ * A relative value names a different file in every directory a tool runs in
+ * (`NPM_CONFIG_USERCONFIG=.npmrc-ci` makes each folder's `.npmrc-ci` npm's user config): no
+ * single file could be kept read-only, so it is refused.
+ */
+function refuseRelative(variable: { name: string; what: string }, value: string | undefined): void {
+  if (value === undefined || isAbsolute(value) || value.startsWith("~/")) return;
+  throw new SafeNpmError(
+    "RELATIVE_CONFIG_PATH",
+    `${variable.name}=${value} is a relative path: the ${variable.what} would be a different file in every directory a tool runs in`,
+    {
+      hint: `give ${variable.name} an absolute path (e.g. ${variable.name}=$PWD/${value}), or unset it`,
+    },
+  );
+}
+
+/** The user's own config in the home that host tools obey (`core.fsmonitor`, `yarnPath`, `preload`). */
+export const HOME_CONFIG_FILES = [".gitconfig", ".yarnrc.yml", ".bunfig.toml"] as const;
+/** The same in `$XDG_CONFIG_HOME` (safe-npm's own settings included). */
+export const CONFIG_HOME_ENTRIES = ["git", "pnpm", "safe-npm", "yarn", "npm"] as const;
+
+/**
+ * A dotfiles repository is often a project too (it has a package.json), and its files are
+ * linked into the home (`~/.gitconfig -> dotfiles/gitconfig`, GNU stow's `~/.config/git ->
+ * ../dotfiles/git`): running there, code inside could append a `core.fsmonitor` that host git
+ * runs. Where one of the user's config files or its link's target lies in the project, it is
+ * kept read-only inside; a link whose target is missing there is watched, and a target created
+ * inside is moved aside after the run. (`~/.npmrc` is npm's user config, guarded above;
+ * `~/.config` itself by configHomeGuard.)
+ */
+export function homeConfigGuard(
+  root: string,
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+): { protect: string[]; watch: Watch[] } {
+  const configHome =
+    env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME)
+      ? env.XDG_CONFIG_HOME
+      : join(home, ".config");
+  const protect: string[] = [];
+  const watch: Watch[] = [];
+  for (const path of [
+    ...HOME_CONFIG_FILES.map((name) => join(home, name)),
+    ...CONFIG_HOME_ENTRIES.map((name) => join(configHome, name)),
+  ]) {
+    const inProject = linkedIntoProject(root, path);
+    if (inProject === null) continue;
+    if (inProject === root) {
+      throw new SafeNpmError(
+        "UNSAFE_CONFIG_DIR",
+        `your config ${path} is the project ${root}: what host tools read there would be writable inside the sandbox`,
+        {
+          hint: `run safe-npm in a project that ${path} does not lead to, or point ${path} elsewhere`,
+        },
+      );
+    }
+    const kind = projectPathKind(root, inProject, `your config ${path}, in the project as`);
+    if (kind === "missing") watch.push({ kind: "pmconfig", path: inProject });
+    else if (kind === "file" || kind === "directory") protect.push(inProject);
+    else throw notPlain(inProject, "a regular file or a directory");
+  }
+  return { protect, watch };
+}
+
+/**
+ * Where `path` lies in the project, following links from outside it — a dangling one too, whose
+ * target code inside could create — or null.
+ */
+function linkedIntoProject(root: string, path: string): string | null {
+  let at = path;
+  for (let hop = 0; hop < 16; hop++) {
+    const found = configHomeInProject(root, at);
+    if (found !== null) return found;
+    let target: string;
+    try {
+      if (!lstatSync(at).isSymbolicLink()) return null;
+      target = readlinkSync(at);
+    } catch {
+      return null;
+    }
+    at = resolve(dirname(at), target);
+  }
+  return null;
 }
 
 /**

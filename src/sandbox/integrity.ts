@@ -391,10 +391,13 @@ export function rootGitPlaces(
     }
   };
   const xdg = env.XDG_CONFIG_HOME || join(home, ".config");
+  // GIT_CONFIG_SYSTEM and GIT_CONFIG_GLOBAL replace the files git reads (git-config(1), ENVIRONMENT).
+  const global = env.GIT_CONFIG_GLOBAL
+    ? [env.GIT_CONFIG_GLOBAL]
+    : [join(xdg, "git", "config"), join(home, ".gitconfig")];
   for (const file of [
-    "/etc/gitconfig",
-    join(xdg, "git", "config"),
-    join(home, ".gitconfig"),
+    env.GIT_CONFIG_SYSTEM || "/etc/gitconfig",
+    ...global,
     join(commonDir, "config"),
     join(gitDir, "config.worktree"),
   ]) {

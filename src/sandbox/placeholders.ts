@@ -6,8 +6,9 @@
  * directory, so nothing the command wrote is ever lost, and never through a link: code inside
  * may have replaced a parent directory by one.
  */
-import { lstatSync, rmdirSync, unlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
+import { SafeNpmError } from "../errors.js";
 import { isInside } from "../host/project.js";
 import type { Mount } from "./policy.js";
 import { projectPathKind } from "./safepath.js";
@@ -22,6 +23,29 @@ export function findPlaceholders(mounts: readonly Mount[], root: string): string
     for (const p of missing) out.add(p);
   }
   return [...out];
+}
+
+/**
+ * Checks every pinned directory (policy.ts pinAncestors) and creates the missing ones before the
+ * run: bwrap resolves every bind's source before it makes any mount point, so it cannot create
+ * one itself. A pin follows links (bwrap binds a link's target), so each must be a real directory
+ * reached without one: a link planted on the way stops the run here. Missing ones are made one
+ * level at a time; findPlaceholders noted them, so they go after the run while empty.
+ */
+export function makePinDirs(mounts: readonly Mount[], root: string): void {
+  for (const mount of mounts) {
+    if (mount.kind !== "pin") continue;
+    const kind = projectPathKind(root, mount.dest, "folder kept in place inside");
+    if (kind === "directory") continue;
+    if (kind !== "missing") {
+      throw new SafeNpmError("UNSAFE_PATH", `${mount.dest} is not a directory`, {
+        hint: `remove or rename ${mount.dest}: a read-only path safe-npm keeps lies below it`,
+      });
+    }
+    const missing: string[] = [];
+    for (let p = mount.dest; p !== root && !exists(p); p = dirname(p)) missing.unshift(p);
+    for (const p of missing) mkdirSync(p);
+  }
 }
 
 /** Removes the placeholders that are still empty, children before parents. */

@@ -77,7 +77,13 @@ export type Mount =
   /** An empty read-only directory (a tmpfs remounted read-only). */
   | { kind: "empty-dir"; dest: string }
   /** A generated read-only file (bwrap --ro-bind-data). */
-  | { kind: "data"; dest: string; data: string; label: string };
+  | { kind: "data"; dest: string; data: string; label: string }
+  /**
+   * A directory of the project bound read-write onto itself (pinAncestors): a mount point
+   * cannot be renamed or removed (EBUSY), while writes inside it still work. A missing one is
+   * created on the host before the run (placeholders.ts makePinDirs) and removed after if empty.
+   */
+  | { kind: "pin"; dest: string };
 
 export interface Policy {
   /** The command run inside, argv[0] resolved through the inside PATH. */
@@ -475,6 +481,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
   for (const path of input.sealDirs ?? []) {
     if (!mounted.has(path)) mounts.push({ kind: "empty-dir", dest: path });
   }
+  pinAncestors(mounts, project.root);
   const marker: SandboxMarker = {
     version: input.version,
     projectRoot: project.root,
@@ -527,6 +534,38 @@ export function resolvePolicy(input: PolicyInput): Policy {
     node: nodeInside,
     hostname: "safe-npm",
   };
+}
+
+/**
+ * A mount below the project root moves with its parent: code inside could rename `.yarn` away
+ * (the read-only `.yarn/releases` with it), recreate the path with its own content, and host
+ * yarn would run that. So every directory between the root (exclusive) and each mount inside
+ * the project is pinned, parents first, right after the project's bind and before the mounts
+ * it carries: rename(2) and rmdir(2) of a mount point fail with EBUSY (rename(2), "EBUSY").
+ * Directories inside a read-only mount need no pin (EROFS already), nor those that are mount
+ * points of their own. Mutates `mounts`.
+ */
+export function pinAncestors(mounts: Mount[], root: string): void {
+  const at = mounts.findLastIndex((m) => m.kind === "bind" && m.src === root && m.dest === root);
+  if (at < 0) return;
+  const later = mounts.slice(at + 1).filter((m) => m.kind !== "symlink" && isInside(m.dest, root));
+  const dests = new Set(later.map((m) => m.dest));
+  const readOnly = later.flatMap((m) =>
+    m.kind === "ro-bind" || m.kind === "empty-dir" ? [m.dest] : [],
+  );
+  const pins: string[] = [];
+  for (const mount of later) {
+    const chain: string[] = [];
+    for (let dir = dirname(mount.dest); dir !== root && isInside(dir, root); dir = dirname(dir)) {
+      chain.unshift(dir);
+    }
+    for (const dir of chain) {
+      if (readOnly.some((r) => r === dir || isInside(dir, r))) break;
+      if (!dests.has(dir) && !pins.includes(dir)) pins.push(dir);
+    }
+  }
+  pins.sort((a, b) => a.split(sep).length - b.split(sep).length);
+  mounts.splice(at + 1, 0, ...pins.map((dest): Mount => ({ kind: "pin", dest })));
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   configHomeGuard,
   configHomeInProject,
   guardProject,
+  homeConfigGuard,
 } from "../../../src/sandbox/hostfiles.js";
 
 let dir: string;
@@ -143,5 +144,108 @@ describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
       `npm user config (NPM_CONFIG_USERCONFIG) ${join(root, ".npmrc-ci")} has 2 names`,
     );
     expect(error.hint).toContain("-samefile");
+  });
+});
+
+describe("config files that variables put in the project", () => {
+  const guard = (env: Record<string, string>): ReturnType<typeof guardProject> =>
+    guardProject(root, { home, env }, [], "");
+
+  it("keeps an existing one read-only and watches a missing one", () => {
+    mkdirSync(join(root, "ci"));
+    writeFileSync(join(root, ".npmrc-global"), "");
+    writeFileSync(join(root, "gitcfg"), "");
+    const guards = guard({
+      NPM_CONFIG_GLOBALCONFIG: join(root, ".npmrc-global"),
+      GIT_CONFIG_GLOBAL: join(root, "gitcfg"),
+      GIT_CONFIG_SYSTEM: join(root, "ci", "sys"),
+    });
+    expect(guards.protect).toContain(join(root, ".npmrc-global"));
+    expect(guards.protect).toContain(join(root, "gitcfg"));
+    expect(guards.watch).toContainEqual({ kind: "pmconfig", path: join(root, "ci", "sys") });
+  });
+
+  it("finds npm's global config under NPM_CONFIG_PREFIX unless globalconfig names one", () => {
+    const etc = join(root, "prefix", "etc", "npmrc");
+    expect(guard({ NPM_CONFIG_PREFIX: join(root, "prefix") }).watch).toContainEqual({
+      kind: "pmconfig",
+      path: etc,
+    });
+    const named = guard({
+      NPM_CONFIG_PREFIX: join(root, "prefix"),
+      npm_config_globalconfig: join(dir, "elsewhere"),
+    });
+    expect(named.watch.map((w) => w.path)).not.toContain(etc);
+  });
+
+  it("guards YARN_RC_FILENAME at the root like .yarnrc.yml, and refuses a path", () => {
+    expect(guard({ YARN_RC_FILENAME: ".yarnrc-ci.yml" }).seal).toContain(
+      join(root, ".yarnrc-ci.yml"),
+    );
+    // Watched in every sub-project too, like the usual names.
+    expect(guard({ YARN_RC_FILENAME: ".yarnrc-ci.yml" }).configNames).toEqual(
+      expect.arrayContaining([".yarnrc-ci.yml", ".yarnrc.yml", ".npmrc"]),
+    );
+    expect(guard({}).configNames).toBeUndefined();
+    writeFileSync(join(root, ".yarnrc-ci.yml"), "");
+    expect(guard({ YARN_RC_FILENAME: ".yarnrc-ci.yml" }).protect).toContain(
+      join(root, ".yarnrc-ci.yml"),
+    );
+    const e = errorOf(() => guard({ YARN_RC_FILENAME: "ci/.yarnrc.yml" }));
+    expect(e.code).toBe("RELATIVE_CONFIG_PATH");
+    expect(e.message).toContain("YARN_RC_FILENAME=ci/.yarnrc.yml");
+  });
+
+  it.each([
+    ["NPM_CONFIG_USERCONFIG", ".npmrc-ci"],
+    ["npm_config_globalconfig", "ci/npmrc"],
+    ["GIT_CONFIG_GLOBAL", "gitcfg"],
+  ])("refuses a relative %s with a hint", (name, value) => {
+    const e = errorOf(() => guard({ [name]: value }));
+    expect(e.code).toBe("RELATIVE_CONFIG_PATH");
+    expect(e.message).toContain(value);
+    expect(e.hint).toContain("absolute path");
+  });
+
+  it("takes npm's spelling that npm takes: the last one set", () => {
+    writeFileSync(join(root, "b"), "");
+    const guards = guard({
+      npm_config_userconfig: join(dir, "elsewhere"),
+      NPM_CONFIG_USERCONFIG: join(root, "b"),
+    });
+    expect(guards.userNpmrcInProject).toBe(join(root, "b"));
+  });
+});
+
+describe("the user's config linked into the project (a dotfiles repository)", () => {
+  it("keeps a linked file or directory read-only and watches a dangling link's target", () => {
+    writeFileSync(join(root, "gitconfig"), "");
+    symlinkSync(join(root, "gitconfig"), join(home, ".gitconfig"));
+    mkdirSync(join(root, "git"));
+    mkdirSync(join(home, ".config"));
+    // GNU stow: a relative link.
+    symlinkSync(join("..", "..", "project", "git"), join(home, ".config", "git"));
+    symlinkSync(join(root, "yarnrc.yml"), join(home, ".yarnrc.yml"));
+    const guards = homeConfigGuard(root, {}, home);
+    expect(guards.protect.sort()).toEqual([join(root, "git"), join(root, "gitconfig")]);
+    expect(guards.watch).toEqual([{ kind: "pmconfig", path: join(root, "yarnrc.yml") }]);
+    expect(guardProject(root, { home, env: {} }, [], "").protect).toContain(
+      join(root, "gitconfig"),
+    );
+  });
+
+  it("refuses config that is the project itself", () => {
+    mkdirSync(join(home, ".config"));
+    symlinkSync(root, join(home, ".config", "yarn"));
+    const e = errorOf(() => homeConfigGuard(root, {}, home));
+    expect(e.code).toBe("UNSAFE_CONFIG_DIR");
+    expect(e.message).toContain(join(home, ".config", "yarn"));
+  });
+
+  it("leaves config outside the project alone", () => {
+    writeFileSync(join(home, ".gitconfig"), "");
+    mkdirSync(join(dir, "dotfiles"));
+    symlinkSync(join(dir, "dotfiles", "bunfig.toml"), join(home, ".bunfig.toml"));
+    expect(homeConfigGuard(root, {}, home)).toEqual({ protect: [], watch: [] });
   });
 });

@@ -720,3 +720,63 @@ describe("pnpm's settings", () => {
     });
   });
 });
+
+describe("pinned ancestors", () => {
+  const at = (policy: Policy, dest: string, kind?: Mount["kind"]): number =>
+    policy.mounts.findIndex((m) => m.dest === dest && (kind === undefined || m.kind === kind));
+
+  it("pins every directory between the root and a guarded path, parents first, before the guards", () => {
+    const policy = resolvePolicy(
+      baseInput({
+        input: {
+          protect: [`${PROJECT}/tools/hooks/git`, `${PROJECT}/.yarn/releases`],
+          sealDirs: [`${PROJECT}/.yarn/plugins`],
+          seal: [`${PROJECT}/ci/conf/npmrc`],
+          hide: [`${PROJECT}/certs/client.key`],
+        },
+      }),
+    );
+    const pins = policy.mounts.flatMap((m) => (m.kind === "pin" ? [m.dest] : []));
+    expect(pins.sort()).toEqual(
+      [".yarn", "certs", "ci", "ci/conf", "tools", "tools/hooks"]
+        .map((p) => `${PROJECT}/${p}`)
+        .sort(),
+    );
+    const project = at(policy, PROJECT, "bind");
+    for (const pin of pins) expect(at(policy, pin, "pin")).toBeGreaterThan(project);
+    expect(at(policy, `${PROJECT}/tools`)).toBeLessThan(at(policy, `${PROJECT}/tools/hooks`));
+    expect(at(policy, `${PROJECT}/ci`)).toBeLessThan(at(policy, `${PROJECT}/ci/conf`));
+    expect(at(policy, `${PROJECT}/.yarn`)).toBeLessThan(at(policy, `${PROJECT}/.yarn/releases`));
+    expect(at(policy, `${PROJECT}/.yarn`)).toBeLessThan(at(policy, `${PROJECT}/.yarn/plugins`));
+    expect(at(policy, `${PROJECT}/tools/hooks`)).toBeLessThan(
+      at(policy, `${PROJECT}/tools/hooks/git`),
+    );
+    const args = buildBwrapArgs(policy, null).args.join(" ");
+    expect(args).toContain(`--bind ${PROJECT}/.yarn ${PROJECT}/.yarn`);
+  });
+
+  it("pins nothing for paths at the root, inside a read-only mount or already a mount point", () => {
+    const policy = resolvePolicy(
+      baseInput({
+        input: {
+          protect: [`${PROJECT}/.git`, `${PROJECT}/lib`, `${PROJECT}/lib/keys`],
+          seal: [`${PROJECT}/.yarnrc.yml`, `${PROJECT}/.git/hooks/pre-commit`],
+        },
+      }),
+    );
+    expect(policy.mounts.filter((m) => m.kind === "pin")).toEqual([]);
+  });
+
+  it('pins dotfiles\' mount points in the project with home "project"', () => {
+    const policy = resolvePolicy(
+      baseInput({
+        input: {
+          settings: { ...NO_SETTINGS, home: "project", dotfiles: [`${HOME}/.config/git/config`] },
+        },
+      }),
+    );
+    const pins = policy.mounts.flatMap((m) => (m.kind === "pin" ? [m.dest] : []));
+    expect(pins).toEqual([`${PROJECT}/.config`, `${PROJECT}/.config/git`]);
+    expect(at(policy, `${PROJECT}/.config`)).toBeGreaterThan(at(policy, PROJECT, "bind"));
+  });
+});

@@ -5,7 +5,11 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SafeNpmError } from "../../../src/errors.js";
 import { HOST_RUN_DIRS, HOST_RUN_FILES, projectGuards } from "../../../src/sandbox/hostfiles.js";
-import { cleanupPlaceholders, findPlaceholders } from "../../../src/sandbox/placeholders.js";
+import {
+  cleanupPlaceholders,
+  findPlaceholders,
+  makePinDirs,
+} from "../../../src/sandbox/placeholders.js";
 import { projectPathKind, readRegularFile } from "../../../src/sandbox/safepath.js";
 
 let dir: string;
@@ -202,5 +206,41 @@ describe("placeholders", () => {
     cleanupPlaceholders(found, root);
     expect(existsSync(join(root, "bunfig.toml"))).toBe(true);
     expect(existsSync(join(dir, "victim", "plugins"))).toBe(true);
+  });
+});
+
+describe("pinned directories", () => {
+  it("creates the missing ones before the run (bwrap binds only what exists), removed after while empty", () => {
+    mkdirSync(join(root, "tools"));
+    const mounts = [
+      { kind: "pin" as const, dest: join(root, "tools") },
+      { kind: "pin" as const, dest: join(root, "tools", "ci") },
+      { kind: "pin" as const, dest: join(root, ".yarn") },
+      { kind: "empty-dir" as const, dest: join(root, ".yarn", "releases") },
+      { kind: "ro-bind" as const, src: "/x", dest: join(root, "tools", "ci", "hooks") },
+    ];
+    const found = findPlaceholders(mounts, root);
+    makePinDirs(mounts, root);
+    expect(existsSync(join(root, "tools", "ci"))).toBe(true);
+    expect(existsSync(join(root, ".yarn"))).toBe(true);
+    // Only the pins: bwrap makes the other mount points itself.
+    expect(existsSync(join(root, ".yarn", "releases"))).toBe(false);
+    expect(existsSync(join(root, "tools", "ci", "hooks"))).toBe(false);
+    cleanupPlaceholders(found, root);
+    expect(existsSync(join(root, "tools", "ci"))).toBe(false);
+    expect(existsSync(join(root, ".yarn"))).toBe(false);
+    expect(existsSync(join(root, "tools"))).toBe(true);
+  });
+
+  it("refuses one that is a link, or lies under one (bwrap would bind the target)", () => {
+    symlinkSync(outside, join(root, "ci"));
+    const mounts = [{ kind: "pin" as const, dest: join(root, "ci", "conf") }];
+    expect(errorOf(() => makePinDirs([{ kind: "pin", dest: join(root, "ci") }], root)).code).toBe(
+      "UNSAFE_PATH",
+    );
+    const e = errorOf(() => makePinDirs(mounts, root));
+    expect(e.code).toBe("UNSAFE_PATH");
+    expect(e.message).toContain(join(root, "ci"));
+    expect(existsSync(join(outside, "conf"))).toBe(false);
   });
 });
