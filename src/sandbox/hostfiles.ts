@@ -18,7 +18,8 @@ import { projectPathKind, refuseHardLinked } from "./safepath.js";
  * - `.npmrc`: npm, pnpm, yarn 1 and bun — registries, `script-shell`, `node-options`, `git`, …
  * - `.yarnrc.yml`: yarn 2+ — `yarnPath`, `plugins`, `npmRegistryServer`, …
  * - `.yarnrc`: yarn 1 — `yarn-path`, `registry`
- * - `.pnpmfile.cjs`: pnpm's hooks, run by every install
+ * - `.pnpmfile.cjs`, `.pnpmfile.mjs`: pnpm's hooks, run by every install (pnpm 11+ looks for
+ *   the `.mjs` one first)
  * - `pnpm-workspace.yaml`: pnpm 10+ reads its settings there too (`pnpmfile`,
  *   `configDependencies`, `onlyBuiltDependencies`, registries)
  * - `bunfig.toml`: bun — `preload` (run before every `bun run`/`bun test`), `[install]` registry
@@ -30,6 +31,7 @@ export const HOST_RUN_FILES = [
   ".yarnrc.yml",
   ".yarnrc",
   ".pnpmfile.cjs",
+  ".pnpmfile.mjs",
   "pnpm-workspace.yaml",
   "bunfig.toml",
   ".corepack.env",
@@ -165,13 +167,21 @@ export function guardProject(
   const hostGit = rootGitPlaces(root, host.home, host.env);
   const config = configHomeGuard(root, host.env, host.home);
   const dotfiles = homeConfigGuard(root, host.env, host.home);
+  // Read-only is not enough on its own: a mount point removed in one mount namespace is gone
+  // from all (Linux 3.18+), so another safe-npm run in the project removing its own stand-ins,
+  // or an editor or git on the host replacing a file by renaming over it, leaves the path
+  // writable inside for the rest of the run. So the root's host-run files and directories are
+  // also checked after every run, protected or not: one created or changed is moved aside.
+  const always = [...(guards.configNames ?? HOST_RUN_FILES), ...HOST_RUN_DIRS].map(
+    (name): Watch => ({ kind: "pmconfig", path: join(root, name), always: true }),
+  );
   return {
     ...guards,
     protect: [
       ...new Set([...guards.protect, ...hostGit.protect, ...config.protect, ...dotfiles.protect]),
     ],
     sealDirs: [...guards.sealDirs, ...config.sealDirs],
-    watch: [...hostGit.watch, ...guards.watch, ...dotfiles.watch],
+    watch: [...hostGit.watch, ...guards.watch, ...dotfiles.watch, ...always],
   };
 }
 

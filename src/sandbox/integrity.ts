@@ -66,6 +66,8 @@ export interface Watch {
   path: string;
   /** A hooks directory that is also a worktree's top: only files named like git hooks count. */
   namesOnly?: boolean;
+  /** Checked even where it is mounted read-only (hostfiles.ts guardProject says why). */
+  always?: boolean;
 }
 
 export interface Finding {
@@ -635,7 +637,7 @@ function collect(
 
   walk(root, false);
   for (const w of [...watch, ...(hooks ?? [])]) {
-    if (skip.has(w.path)) continue;
+    if (skip.has(w.path) && w.always !== true) continue;
     if (w.kind === "gitconfig" || w.kind === "pmconfig" || w.kind === "clientkey") {
       if (!out.has(w.path)) out.set(w.path, { kind: w.kind, fp: entryFp(w.path, true) });
       continue;

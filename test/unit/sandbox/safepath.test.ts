@@ -132,6 +132,7 @@ describe("projectGuards", () => {
       [
         ".npmrc",
         ".pnpmfile.cjs",
+        ".pnpmfile.mjs",
         ".yarnrc",
         ".yarnrc.yml",
         "bunfig.toml",

@@ -1,0 +1,118 @@
+/**
+ * A read-only bind holds only while its mount point lives: a mount point removed in one mount
+ * namespace is gone from all (Linux 3.18+). So another safe-npm run in the same project that
+ * removes its own stand-ins, or an editor or git on the host that replaces a file by renaming
+ * over it, leaves a guarded path writable inside for the rest of a run. These tests let exactly
+ * that happen, have code inside write the host-run config then (its write succeeds: the attack
+ * is real), and check that the run's after-run check moves what it wrote aside.
+ */
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { makeWorld, show, type World, waitFor } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+const PLANT = "yarnPath: .yarn/releases/y.cjs\n";
+
+/**
+ * Inside: waits until `gate` exists (when given), then tries to write .yarnrc.yml until it can
+ * (at most ~60 s), and a release under .yarn/releases; reports what it managed.
+ */
+const ATTACK = `
+const fs = require("node:fs");
+const [gate] = process.argv.slice(2);
+fs.writeFileSync(".attack-started", "");
+const deadline = Date.now() + 60000;
+const report = (r) => fs.writeFileSync(".attack.json", JSON.stringify(r));
+const tryWrite = () => {
+  if (gate && !fs.existsSync(gate)) return false;
+  try { fs.writeFileSync(".yarnrc.yml", ${JSON.stringify(PLANT)}); } catch { return false; }
+  let release = "no";
+  try {
+    fs.mkdirSync(".yarn/releases", { recursive: true });
+    fs.writeFileSync(".yarn/releases/y.cjs", "require('fs').writeFileSync('/tmp/never','')");
+    release = "yes";
+  } catch (e) { release = e.code; }
+  report({ wrote: true, release });
+  return true;
+};
+const loop = () => {
+  if (tryWrite()) return;
+  if (Date.now() > deadline) { report({ wrote: false }); return; }
+  setTimeout(loop, 100);
+};
+loop();
+`;
+
+const quarantined = (w: World, name: string): string[] =>
+  readdirSync(w.project).filter((f) => f.startsWith(`${name}.quarantined-by-safe-npm`));
+
+describe.skipIf(unavailable !== "")("guarded config a mount cannot hold alone", () => {
+  const worlds: World[] = [];
+  afterAll(() => {
+    for (const w of worlds) w.dispose();
+  });
+  const world = (): World => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    writeFileSync(join(w.project, "attack.cjs"), ATTACK);
+    return w;
+  };
+
+  it("another run's stand-ins removed mid-run: what this run wrote there is moved aside", async () => {
+    const w = world();
+    const yarnrc = join(w.project, ".yarnrc.yml");
+    // Run A: its empty stand-in for the missing .yarnrc.yml appears while it sleeps.
+    const a = w.run(["--quiet", "exec", "--", "sleep", "4"]);
+    await waitFor(() => existsSync(yarnrc), "run A's stand-in for .yarnrc.yml");
+    // Run B starts meanwhile: it takes A's stand-in for the project's file and binds it.
+    const b = w.run(["--quiet", "exec", "--", "node", "attack.cjs"]);
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(ra.exitCode, show(ra)).toBe(0);
+    expect(rb.exitCode, show(rb)).toBe(0);
+    const report = JSON.parse(readFileSync(join(w.project, ".attack.json"), "utf8"));
+    // The attack got through inside: the write succeeded once A removed its stand-in.
+    expect(report.wrote, show(rb)).toBe(true);
+    // …and after B's run nothing of it is where host yarn would read it.
+    expect(existsSync(yarnrc) ? readFileSync(yarnrc, "utf8") : "").not.toContain("yarnPath");
+    expect(quarantined(w, ".yarnrc.yml")).toHaveLength(1);
+    expect(rb.stderr).toContain(`moved ${yarnrc} to ${yarnrc}.quarantined-by-safe-npm`);
+    expect(existsSync(join(w.project, ".yarn", "releases", "y.cjs"))).toBe(false);
+  }, 240_000);
+
+  it("a file the host replaces by renaming over it mid-run: what the run wrote into it is moved aside", async () => {
+    const w = world();
+    const yarnrc = join(w.project, ".yarnrc.yml");
+    writeFileSync(yarnrc, "enableTelemetry: false\n");
+    const gate = join(w.project, ".gate");
+    const b = w.run(["--quiet", "exec", "--", "node", "attack.cjs", ".gate"]);
+    // The host saves the file as editors do (a new file renamed over it) while B runs.
+    await waitFor(
+      () => existsSync(join(w.project, ".attack-started")),
+      "the script inside to start",
+    );
+    writeFileSync(`${yarnrc}.tmp`, "enableTelemetry: false\nnodeLinker: node-modules\n");
+    renameSync(`${yarnrc}.tmp`, yarnrc);
+    writeFileSync(gate, "");
+    const rb = await b;
+    expect(rb.exitCode, show(rb)).toBe(0);
+    const report = JSON.parse(readFileSync(join(w.project, ".attack.json"), "utf8"));
+    expect(report.wrote, show(rb)).toBe(true);
+    expect(existsSync(yarnrc) ? readFileSync(yarnrc, "utf8") : "").not.toContain("yarnPath");
+    expect(quarantined(w, ".yarnrc.yml")).toHaveLength(1);
+  }, 240_000);
+
+  it("pnpm 11+'s .pnpmfile.mjs cannot be created inside", async () => {
+    const w = world();
+    const run = await w.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "echo 'export default {}' > .pnpmfile.mjs && echo wrote || echo refused",
+    ]);
+    expect(run.stdout, show(run)).toContain("refused");
+    expect(existsSync(join(w.project, ".pnpmfile.mjs"))).toBe(false);
+  }, 120_000);
+});
