@@ -9,7 +9,7 @@ import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { npmEnv, userConfigPath } from "../host/host.js";
 import { isInside } from "../host/project.js";
-import { rootGitPlaces, type Watch } from "./integrity.js";
+import { readRegular, rootGitPlaces, type Watch } from "./integrity.js";
 import { projectPathKind, refuseHardLinked } from "./safepath.js";
 
 /**
@@ -163,6 +163,15 @@ export function guardProject(
       refuseHardLinked(userConfig, "npm user config (NPM_CONFIG_USERCONFIG)");
       guards.userNpmrcInProject = userConfig;
     } else throw notPlain(userConfig, "a regular file");
+  }
+  // Files the root's config names elsewhere (`yarnPath: tools/yarn.cjs`): what a bare package
+  // manager runs, kept read-only like the config itself and checked after the run too.
+  for (const path of namedRunFiles(root)) {
+    if (guards.protect.includes(path)) continue;
+    const kind = projectPathKind(root, path, "a file the project's package-manager config runs");
+    if (kind === "file") guards.protect.push(path);
+    else if (kind !== "missing") continue; // a directory: yarn fails on it, nothing runs
+    guards.watch.push({ kind: "pmconfig", path, always: true });
   }
   const hostGit = rootGitPlaces(root, host.home, host.env);
   const config = configHomeGuard(root, host.env, host.home);
@@ -382,4 +391,46 @@ export function configHomeInProject(root: string, configHome: string | undefined
     if (dirname(at) === at) return found;
     rest.push(basename(at));
   }
+}
+
+/**
+ * The files the project root's package-manager config names for a bare manager to run, where
+ * they lie in the project: yarn 2+'s `yarnPath` and plugin `path`s (.yarnrc.yml), yarn 1's
+ * `yarn-path` (.yarnrc), pnpm's `pnpmfile` (.npmrc, pnpm-workspace.yaml) and bun's `preload`
+ * (bunfig.toml). Read leniently, line by line: a value missed here is only left unguarded (the
+ * README names the limit); one read too many is only kept read-only.
+ */
+export function namedRunFiles(root: string): string[] {
+  const text = (name: string): string => readRegular(join(root, name)) ?? "";
+  const values: string[] = [];
+  const unquote = (v: string): string => v.trim().replace(/^(["'])(.*)\1$/, "$2");
+  const yarnrcYml = text(".yarnrc.yml");
+  for (const m of yarnrcYml.matchAll(/^\s*(?:-\s*)?(?:yarnPath|path):[ \t]*([^#\n]+)/gm)) {
+    values.push(unquote(m[1] ?? ""));
+  }
+  for (const m of text(".yarnrc").matchAll(/^\s*"?yarn-path"?[ \t]+([^#\n]+)/gm)) {
+    values.push(unquote(m[1] ?? ""));
+  }
+  for (const m of text(".npmrc").matchAll(/^\s*pnpmfile\s*=\s*([^#;\n]+)/gm)) {
+    values.push(unquote(m[1] ?? ""));
+  }
+  for (const m of text("pnpm-workspace.yaml").matchAll(/^pnpmfile:[ \t]*([^#\n]+)/gm)) {
+    values.push(unquote(m[1] ?? ""));
+  }
+  for (const m of text("bunfig.toml").matchAll(
+    /^\s*preload\s*=\s*(\[[^\]]*\]|"[^"\n]*"|'[^'\n]*')/gm,
+  )) {
+    for (const q of (m[1] ?? "").matchAll(/"([^"\n]*)"|'([^'\n]*)'/g))
+      values.push(q[1] ?? q[2] ?? "");
+  }
+  const out = new Set<string>();
+  for (const value of values) {
+    if (value === "" || value.startsWith("~") || value.includes("${")) continue;
+    const path = configHomeInProject(root, isAbsolute(value) ? value : resolve(root, value));
+    if (path === null || path === root) continue;
+    // Under .yarn/releases or .yarn/plugins it is kept read-only with its directory already.
+    if (HOST_RUN_DIRS.some((dir) => isInside(path, join(root, dir)))) continue;
+    out.add(path);
+  }
+  return [...out];
 }

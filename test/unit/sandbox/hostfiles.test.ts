@@ -16,6 +16,7 @@ import {
   configHomeInProject,
   guardProject,
   homeConfigGuard,
+  namedRunFiles,
 } from "../../../src/sandbox/hostfiles.js";
 
 let dir: string;
@@ -247,5 +248,49 @@ describe("the user's config linked into the project (a dotfiles repository)", ()
     mkdirSync(join(dir, "dotfiles"));
     symlinkSync(join(dir, "dotfiles", "bunfig.toml"), join(home, ".bunfig.toml"));
     expect(homeConfigGuard(root, {}, home)).toEqual({ protect: [], watch: [] });
+  });
+});
+
+describe("files the root's config names for a bare package manager to run", () => {
+  it("finds yarnPath, plugin paths, yarn-path, pnpmfile and bun's preload, in the project only", () => {
+    writeFileSync(
+      join(root, ".yarnrc.yml"),
+      'yarnPath: "tools/yarn.cjs"\nplugins:\n  - path: tools/plugin.cjs\n    spec: x\n  - path: .yarn/plugins/p.cjs\n',
+    );
+    writeFileSync(join(root, ".yarnrc"), 'yarn-path "./bin/yarn1.js"\n');
+    writeFileSync(join(root, ".npmrc"), "pnpmfile=hooks/pnpmfile.cjs\n");
+    writeFileSync(join(root, "pnpm-workspace.yaml"), "pnpmfile: 'hooks/ws.mjs'\n");
+    writeFileSync(join(root, "bunfig.toml"), 'preload = ["./setup.ts", "/etc/elsewhere.ts"]\n');
+    expect(namedRunFiles(root).sort()).toEqual(
+      [
+        join(root, "tools", "yarn.cjs"),
+        join(root, "tools", "plugin.cjs"),
+        join(root, "bin", "yarn1.js"),
+        join(root, "hooks", "pnpmfile.cjs"),
+        join(root, "hooks", "ws.mjs"),
+        join(root, "setup.ts"),
+      ].sort(),
+    );
+  });
+
+  it("keeps an existing one read-only and watches a missing one, also after the run", () => {
+    mkdirSync(join(root, "tools"));
+    writeFileSync(join(root, "tools", "yarn.cjs"), "");
+    writeFileSync(
+      join(root, ".yarnrc.yml"),
+      "yarnPath: tools/yarn.cjs\nplugins:\n  - path: tools/p.cjs\n",
+    );
+    const guards = guardProject(root, { home, env: {} }, [], "");
+    expect(guards.protect).toContain(join(root, "tools", "yarn.cjs"));
+    expect(guards.watch).toContainEqual({
+      kind: "pmconfig",
+      path: join(root, "tools", "yarn.cjs"),
+      always: true,
+    });
+    expect(guards.watch).toContainEqual({
+      kind: "pmconfig",
+      path: join(root, "tools", "p.cjs"),
+      always: true,
+    });
   });
 });
