@@ -23,6 +23,8 @@ import { projectPathKind, refuseHardLinked } from "./safepath.js";
  * - `pnpm-workspace.yaml`: pnpm 10+ reads its settings there too (`pnpmfile`,
  *   `configDependencies`, `onlyBuiltDependencies`, registries)
  * - `bunfig.toml`: bun — `preload` (run before every `bun run`/`bun test`), `[install]` registry
+ * - `.env.yarn`: yarn 4 loads it into every script and binary it runs (`injectEnvironmentFiles`
+ *   defaults to it): a `NODE_OPTIONS=--require …` there runs on the host
  * - `.corepack.env`: corepack's shims read variables from it (`COREPACK_HOME` pointing at a
  *   package manager planted in the project would run on the host)
  */
@@ -32,6 +34,7 @@ export const HOST_RUN_FILES = [
   ".yarnrc",
   ".pnpmfile.cjs",
   ".pnpmfile.mjs",
+  ".env.yarn",
   "pnpm-workspace.yaml",
   "bunfig.toml",
   ".corepack.env",
@@ -184,11 +187,23 @@ export function guardProject(
   const always = [...(guards.configNames ?? HOST_RUN_FILES), ...HOST_RUN_DIRS].map(
     (name): Watch => ({ kind: "pmconfig", path: join(root, name), always: true }),
   );
+  const protectAll = [
+    ...new Set([...guards.protect, ...hostGit.protect, ...config.protect, ...dotfiles.protect]),
+  ];
+  // The same holds for everything else kept read-only (`protect` entries, the user config or
+  // an XDG config folder in the project, linked dotfiles), but for git's own directories, which
+  // the after-run check fingerprints in its own way (and whose objects are too many to list).
+  const watched = new Set(always.map((w) => w.path));
+  for (const path of [
+    ...protectAll,
+    ...(guards.userNpmrcInProject ? [guards.userNpmrcInProject] : []),
+  ]) {
+    if (watched.has(path) || path.split("/").includes(".git")) continue;
+    always.push({ kind: "readonly", path, always: true });
+  }
   return {
     ...guards,
-    protect: [
-      ...new Set([...guards.protect, ...hostGit.protect, ...config.protect, ...dotfiles.protect]),
-    ],
+    protect: protectAll,
     sealDirs: [...guards.sealDirs, ...config.sealDirs],
     watch: [...hostGit.watch, ...guards.watch, ...dotfiles.watch, ...always],
   };
@@ -401,27 +416,58 @@ export function configHomeInProject(root: string, configHome: string | undefined
  * README names the limit); one read too many is only kept read-only.
  */
 export function namedRunFiles(root: string): string[] {
-  const text = (name: string): string => readRegular(join(root, name)) ?? "";
+  const text = (name: string): string => (readRegular(join(root, name)) ?? "").replace(/\r/g, "");
   const values: string[] = [];
   const unquote = (v: string): string => v.trim().replace(/^(["'])(.*)\1$/, "$2");
+  const all = (source: string, pattern: RegExp): void => {
+    for (const m of source.matchAll(pattern)) values.push(unquote(m[1] ?? ""));
+  };
+  const quoted = (list: string): void => {
+    for (const q of list.matchAll(/"([^"\n]*)"|'([^'\n]*)'/g)) values.push(q[1] ?? q[2] ?? "");
+  };
+  // A key as YAML or ini may spell it: bare or quoted.
+  const key = (names: string): string => `["']?(?:${names})["']?`;
   const yarnrcYml = text(".yarnrc.yml");
-  for (const m of yarnrcYml.matchAll(/^\s*(?:-\s*)?(?:yarnPath|path):[ \t]*([^#\n]+)/gm)) {
-    values.push(unquote(m[1] ?? ""));
-  }
-  for (const m of text(".yarnrc").matchAll(/^\s*"?yarn-path"?[ \t]+([^#\n]+)/gm)) {
-    values.push(unquote(m[1] ?? ""));
-  }
-  for (const m of text(".npmrc").matchAll(/^\s*pnpmfile\s*=\s*([^#;\n]+)/gm)) {
-    values.push(unquote(m[1] ?? ""));
-  }
-  for (const m of text("pnpm-workspace.yaml").matchAll(/^pnpmfile:[ \t]*([^#\n]+)/gm)) {
-    values.push(unquote(m[1] ?? ""));
-  }
-  for (const m of text("bunfig.toml").matchAll(
-    /^\s*preload\s*=\s*(\[[^\]]*\]|"[^"\n]*"|'[^'\n]*')/gm,
+  all(yarnrcYml, new RegExp(`^\\s*(?:-\\s*)?${key("yarnPath|path")}:[ \\t]*([^#\\n]+)`, "gm"));
+  // injectEnvironmentFiles: a flow list on the line, or `- item` lines below it.
+  for (const m of yarnrcYml.matchAll(
+    new RegExp(`^${key("injectEnvironmentFiles")}:[ \\t]*(.*)\\n?((?:[ \\t]+-.*\\n?)*)`, "gm"),
   )) {
-    for (const q of (m[1] ?? "").matchAll(/"([^"\n]*)"|'([^'\n]*)'/g))
-      values.push(q[1] ?? q[2] ?? "");
+    const inline = (m[1] ?? "").replace(/#.*$/, "").trim();
+    const items = inline.startsWith("[")
+      ? inline.slice(1, inline.lastIndexOf("]")).split(",")
+      : (m[2] ?? "").split("\n").map((l) => l.replace(/^\s*-\s*/, ""));
+    for (const item of items) values.push(unquote(item.replace(/#.*$/, "")).replace(/\?$/, ""));
+  }
+  all(text(".yarnrc"), /^\s*"?yarn-path"?[ \t]+([^#\n]+)/gm);
+  const npmrc = text(".npmrc");
+  all(
+    npmrc,
+    new RegExp(
+      `^\\s*${key("pnpmfile|global-pnpmfile|init-module|script-shell")}\\s*=\\s*([^#;\\n]+)`,
+      "gm",
+    ),
+  );
+  // node-options: what --require / -r / --import / --loader load.
+  for (const m of npmrc.matchAll(
+    new RegExp(`^\\s*${key("node-options")}\\s*=\\s*([^\\n]+)`, "gm"),
+  )) {
+    for (const r of (m[1] ?? "").matchAll(
+      /(?:--require|-r|--import|--loader|--experimental-loader)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
+    )) {
+      values.push(unquote(r[1] ?? ""));
+    }
+  }
+  all(
+    text("pnpm-workspace.yaml"),
+    new RegExp(`^${key("pnpmfile|globalPnpmfile")}:[ \\t]*([^#\\n]+)`, "gm"),
+  );
+  // bun's preload under any table or dotted key (`preload`, `test.preload`, `"preload"`), a
+  // string or an array, on one line or several.
+  for (const m of text("bunfig.toml").matchAll(
+    /^\s*(?:[\w"'-]+\.)*["']?preload["']?\s*=\s*(\[[\s\S]*?\]|"[^"\n]*"|'[^'\n]*')/gm,
+  )) {
+    quoted(m[1] ?? "");
   }
   const out = new Set<string>();
   for (const value of values) {

@@ -41,6 +41,7 @@ export type WatchKind =
   | "gitconfig"
   | "pmconfig"
   | "clientkey"
+  | "readonly"
   | "bin"
   | "self"
   | "unlistable"
@@ -62,7 +63,7 @@ export interface Snapshot {
 }
 
 export interface Watch {
-  kind: "hook" | "gitconfig" | "pmconfig" | "clientkey";
+  kind: "hook" | "gitconfig" | "pmconfig" | "clientkey" | "readonly";
   path: string;
   /** A hooks directory that is also a worktree's top: only files named like git hooks count. */
   namesOnly?: boolean;
@@ -98,6 +99,8 @@ const MAX_CONFIG = 1 << 20;
 const HASH_LIMIT = 1 << 20;
 const MAX_LOCKFILE = 64 << 20;
 const MAX_SELF_FILES = 5000;
+/** Entries fingerprinted below one directory checked whole (a `protect` entry, .yarn/releases). */
+const MAX_ALWAYS_ENTRIES = 5000;
 /** Files a published safe-npm holds beside dist/ that nothing executes. */
 const SELF_DOCS =
   /^(package\.json|README(\..*)?|LICEN[CS]E(\..*)?|schema\.json|CHANGELOG(\..*)?)$/i;
@@ -635,11 +638,36 @@ function collect(
     return entries.some((e) => e.name === "node_modules" && e.isDirectory());
   };
 
+  /** Every entry below `dir` (links not followed), up to MAX_ALWAYS_ENTRIES; more count as new. */
+  const alwaysTree = (dir: string, kind: WatchKind): void => {
+    let left = MAX_ALWAYS_ENTRIES;
+    const visit = (at: string): void => {
+      for (const entry of listed(at)) {
+        const path = join(at, entry.name);
+        if (--left < 0) {
+          out.set(dir, { kind, fp: "too many entries to check" });
+          return;
+        }
+        if (!out.has(path)) out.set(path, { kind, fp: entryFp(path, true) });
+        if (entry.isDirectory()) visit(path);
+      }
+    };
+    visit(dir);
+  };
+
   walk(root, false);
   for (const w of [...watch, ...(hooks ?? [])]) {
     if (skip.has(w.path) && w.always !== true) continue;
-    if (w.kind === "gitconfig" || w.kind === "pmconfig" || w.kind === "clientkey") {
+    if (
+      w.kind === "gitconfig" ||
+      w.kind === "pmconfig" ||
+      w.kind === "clientkey" ||
+      w.kind === "readonly"
+    ) {
       if (!out.has(w.path)) out.set(w.path, { kind: w.kind, fp: entryFp(w.path, true) });
+      // A directory checked whole: every entry below it by its own fingerprint. Its dev/ino
+      // alone proves nothing: ext4 hands a removed directory's inode to the next one made.
+      if (w.always === true && lstat(w.path)?.isDirectory()) alwaysTree(w.path, w.kind);
       continue;
     }
     if (!out.has(w.path)) out.set(w.path, { kind: "hook", fp: `hookdir:${entryFp(w.path, true)}` });
@@ -978,6 +1006,8 @@ export function describeFinding(f: Finding): string {
     hook: "git on the host would run it as a hook",
     gitconfig: "git on the host reads it as the repository's config",
     pmconfig: "a package manager run on the host would obey it",
+    readonly:
+      "it is kept read-only inside (a `protect` entry, or what a tool on the host obeys), and its mount was lost during the run (another run in the project, or a file renamed over it on the host)",
     clientkey:
       "your npmrc names it as a client certificate key: another name made for it inside (a hard link) would show the key you write into it",
     bin: "a bare `npm run` (or anything run with this node_modules/.bin on PATH) would run it outside the sandbox instead of the command of that name",

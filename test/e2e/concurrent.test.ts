@@ -6,7 +6,15 @@
  * that happen, have code inside write the host-run config then (its write succeeds: the attack
  * is real), and check that the run's after-run check moves what it wrote aside.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { makeWorld, show, type World, waitFor } from "./world.js";
@@ -101,6 +109,98 @@ describe.skipIf(unavailable !== "")("guarded config a mount cannot hold alone", 
     expect(existsSync(yarnrc) ? readFileSync(yarnrc, "utf8") : "").not.toContain("yarnPath");
     expect(quarantined(w, ".yarnrc.yml")).toHaveLength(1);
   }, 240_000);
+
+  it("a guarded folder the host recreates mid-run (ext4 gives it the same inode): a file changed in it is moved aside", async () => {
+    const w = world();
+    const releases = join(w.project, ".yarn", "releases");
+    const release = join(releases, "yarn-4.cjs");
+    mkdirSync(releases, { recursive: true });
+    writeFileSync(release, "// yarn\n");
+    writeFileSync(join(w.project, ".yarnrc.yml"), "yarnPath: .yarn/releases/yarn-4.cjs\n");
+    writeFileSync(
+      join(w.project, "append.cjs"),
+      `const fs = require("node:fs");
+fs.writeFileSync(".attack-started", "");
+const deadline = Date.now() + 60000;
+const loop = () => {
+  if (fs.existsSync(".gate")) {
+    try { fs.appendFileSync(".yarn/releases/yarn-4.cjs", "evil()\\n"); fs.writeFileSync(".attack.json", '{"wrote":true}'); return; } catch {}
+  }
+  if (Date.now() > deadline) { fs.writeFileSync(".attack.json", '{"wrote":false}'); return; }
+  setTimeout(loop, 100);
+};
+loop();
+`,
+    );
+    const b = w.run(["--quiet", "exec", "--", "node", "append.cjs"]);
+    await waitFor(
+      () => existsSync(join(w.project, ".attack-started")),
+      "the script inside to start",
+    );
+    // What a git checkout does to a folder it replaces.
+    rmSync(releases, { recursive: true });
+    mkdirSync(releases);
+    writeFileSync(release, "// yarn\n");
+    writeFileSync(join(w.project, ".gate"), "");
+    const rb = await b;
+    const report = JSON.parse(readFileSync(join(w.project, ".attack.json"), "utf8"));
+    expect(report.wrote, show(rb)).toBe(true);
+    expect(existsSync(release) ? readFileSync(release, "utf8") : "").not.toContain("evil");
+    expect(rb.stderr).toContain("quarantined-by-safe-npm");
+  }, 240_000);
+
+  it("a protect entry the host saves by renaming over it mid-run: what the run appended is moved aside", async () => {
+    const w = world();
+    const env = join(w.project, ".env");
+    writeFileSync(env, "API=1\n");
+    writeFileSync(
+      join(w.project, ".sandboxrc.json"),
+      JSON.stringify({ protect: [".git", ".env"] }),
+    );
+    writeFileSync(
+      join(w.project, "append.cjs"),
+      `const fs = require("node:fs");
+fs.writeFileSync(".attack-started", "");
+const deadline = Date.now() + 60000;
+const loop = () => {
+  if (fs.existsSync(".gate")) {
+    try { fs.appendFileSync(".env", "NPM_CONFIG_REGISTRY=http://evil.invalid/\\n"); fs.writeFileSync(".attack.json", '{"wrote":true}'); return; } catch {}
+  }
+  if (Date.now() > deadline) { fs.writeFileSync(".attack.json", '{"wrote":false}'); return; }
+  setTimeout(loop, 100);
+};
+loop();
+`,
+    );
+    const b = w.run(["--quiet", "exec", "--", "node", "append.cjs"]);
+    await waitFor(
+      () => existsSync(join(w.project, ".attack-started")),
+      "the script inside to start",
+    );
+    writeFileSync(`${env}.tmp`, "API=2\n");
+    renameSync(`${env}.tmp`, env);
+    writeFileSync(join(w.project, ".gate"), "");
+    const rb = await b;
+    const report = JSON.parse(readFileSync(join(w.project, ".attack.json"), "utf8"));
+    expect(report.wrote, show(rb)).toBe(true);
+    expect(existsSync(env) ? readFileSync(env, "utf8") : "").not.toContain("evil.invalid");
+    expect(quarantined(w, ".env")).toHaveLength(1);
+    expect(rb.stderr).toContain("its mount was lost during the run");
+  }, 240_000);
+
+  it("yarn 4's .env.yarn cannot be created inside", async () => {
+    const w = world();
+    const run = await w.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "echo 'NODE_OPTIONS=--require ./x.js' > .env.yarn && echo wrote || echo refused",
+    ]);
+    expect(run.stdout, show(run)).toContain("refused");
+    expect(existsSync(join(w.project, ".env.yarn"))).toBe(false);
+  }, 120_000);
 
   it("pnpm 11+'s .pnpmfile.mjs cannot be created inside", async () => {
     const w = world();

@@ -273,6 +273,40 @@ describe("files the root's config names for a bare package manager to run", () =
     );
   });
 
+  it("finds the spellings and keys a manager also obeys", () => {
+    writeFileSync(
+      join(root, ".yarnrc.yml"),
+      '"yarnPath": tools/y.cjs\r\ninjectEnvironmentFiles:\n  - .env.ci?\n  - "conf/.env"\n',
+    );
+    writeFileSync(
+      join(root, ".npmrc"),
+      'global-pnpmfile=hooks/g.cjs\n"pnpmfile"=hooks/q.cjs\nnode-options=--require ./tools/setup.cjs --import=./tools/esm.mjs\ninit-module=tools/init.js\nscript-shell=/bin/bash\n',
+    );
+    writeFileSync(join(root, "pnpm-workspace.yaml"), "globalPnpmfile: hooks/w.cjs\n");
+    writeFileSync(
+      join(root, "bunfig.toml"),
+      '[test]\npreload = [\n  "./test/setup.ts",\n]\n"preload" = "./q.ts"\ntest.preload = [\'./d.ts\']\n',
+    );
+    expect(namedRunFiles(root).sort()).toEqual(
+      [
+        "tools/y.cjs",
+        ".env.ci",
+        "conf/.env",
+        "hooks/g.cjs",
+        "hooks/q.cjs",
+        "tools/setup.cjs",
+        "tools/esm.mjs",
+        "tools/init.js",
+        "hooks/w.cjs",
+        "test/setup.ts",
+        "q.ts",
+        "d.ts",
+      ]
+        .map((p) => join(root, p))
+        .sort(),
+    );
+  });
+
   it("keeps an existing one read-only and watches a missing one, also after the run", () => {
     mkdirSync(join(root, "tools"));
     writeFileSync(join(root, "tools", "yarn.cjs"), "");

@@ -133,6 +133,7 @@ describe("projectGuards", () => {
         ".npmrc",
         ".pnpmfile.cjs",
         ".pnpmfile.mjs",
+        ".env.yarn",
         ".yarnrc",
         ".yarnrc.yml",
         "bunfig.toml",
