@@ -667,7 +667,11 @@ function collect(
       if (!out.has(w.path)) out.set(w.path, { kind: w.kind, fp: entryFp(w.path, true) });
       // A directory checked whole: every entry below it by its own fingerprint. Its dev/ino
       // alone proves nothing: ext4 hands a removed directory's inode to the next one made.
-      if (w.always === true && lstat(w.path)?.isDirectory()) alwaysTree(w.path, w.kind);
+      // Only .yarn/releases and .yarn/plugins: a `protect` entry may be any directory (a
+      // scaffolder's working directory keeps every entry read-only), too costly to list twice.
+      if (w.always === true && w.kind === "pmconfig" && lstat(w.path)?.isDirectory()) {
+        alwaysTree(w.path, w.kind);
+      }
       continue;
     }
     if (!out.has(w.path)) out.set(w.path, { kind: "hook", fp: `hookdir:${entryFp(w.path, true)}` });
