@@ -429,43 +429,57 @@ export function namedRunFiles(root: string): string[] {
   const key = (names: string): string => `["']?(?:${names})["']?`;
   const yarnrcYml = text(".yarnrc.yml");
   all(yarnrcYml, new RegExp(`^\\s*(?:-\\s*)?${key("yarnPath|path")}:[ \\t]*([^#\\n]+)`, "gm"));
-  // injectEnvironmentFiles: a flow list on the line, or `- item` lines below it.
-  for (const m of yarnrcYml.matchAll(
-    new RegExp(`^${key("injectEnvironmentFiles")}:[ \\t]*(.*)\\n?((?:[ \\t]+-.*\\n?)*)`, "gm"),
-  )) {
-    const inline = (m[1] ?? "").replace(/#.*$/, "").trim();
-    const items = inline.startsWith("[")
-      ? inline.slice(1, inline.lastIndexOf("]")).split(",")
-      : (m[2] ?? "").split("\n").map((l) => l.replace(/^\s*-\s*/, ""));
-    for (const item of items) values.push(unquote(item.replace(/#.*$/, "")).replace(/\?$/, ""));
-  }
-  all(text(".yarnrc"), /^\s*"?yarn-path"?[ \t]+([^#\n]+)/gm);
+  // YAML lists under a key (block `- item` lines or a flow `[a, b]`): yarn's plugins (an item
+  // may be the path itself), injectEnvironmentFiles; pnpm's pnpmfile.
+  const list = (source: string, names: string): void => {
+    for (const m of source.matchAll(
+      new RegExp(`^${key(names)}:[ \\t]*(.*)\\n?((?:[ \\t]+-.*\\n?|[ \\t]+[^-\\s].*\\n?)*)`, "gm"),
+    )) {
+      const inline = (m[1] ?? "").replace(/#.*$/, "").trim();
+      const items = inline.startsWith("[")
+        ? inline.slice(1, inline.lastIndexOf("]")).split(",")
+        : (m[2] ?? "")
+            .split("\n")
+            .filter((l) => /^\s*-\s*/.test(l) && !/^\s*-\s*[\w"']+\s*:/.test(l))
+            .map((l) => l.replace(/^\s*-\s*/, ""));
+      for (const item of items) values.push(unquote(item.replace(/#.*$/, "")).replace(/\?$/, ""));
+    }
+  };
+  list(yarnrcYml, "plugins");
+  list(yarnrcYml, "injectEnvironmentFiles");
+  all(text(".yarnrc"), /^\s*"?(?:yarn-path|script-shell)"?[ \t]+([^#\n]+)/gm);
   const npmrc = text(".npmrc");
   all(
     npmrc,
+    new RegExp(`^\\s*${key("pnpmfile|global-pnpmfile|init-module")}\\s*=\\s*([^#;\\n]+)`, "gm"),
+  );
+  // Keys that run a program (as ~/.npmrc's copy inside drops them): a path, not a name on PATH.
+  for (const m of npmrc.matchAll(
     new RegExp(
-      `^\\s*${key("pnpmfile|global-pnpmfile|init-module|script-shell")}\\s*=\\s*([^#;\\n]+)`,
+      `^\\s*${key("script-shell|git|shell|editor|viewer|browser|node-gyp|onload-script")}\\s*=\\s*([^#;\\n]+)`,
       "gm",
     ),
-  );
+  )) {
+    const value = unquote(m[1] ?? "");
+    if (value.includes("/")) values.push(value);
+  }
   // node-options: what --require / -r / --import / --loader load.
   for (const m of npmrc.matchAll(
     new RegExp(`^\\s*${key("node-options")}\\s*=\\s*([^\\n]+)`, "gm"),
   )) {
-    for (const r of (m[1] ?? "").matchAll(
+    for (const r of unquote(m[1] ?? "").matchAll(
       /(?:--require|-r|--import|--loader|--experimental-loader)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
     )) {
       values.push(unquote(r[1] ?? ""));
     }
   }
-  all(
-    text("pnpm-workspace.yaml"),
-    new RegExp(`^${key("pnpmfile|globalPnpmfile")}:[ \\t]*([^#\\n]+)`, "gm"),
-  );
+  const workspace = text("pnpm-workspace.yaml");
+  all(workspace, new RegExp(`^${key("pnpmfile|globalPnpmfile")}:[ \\t]*([^#\\n\\[]+)`, "gm"));
+  list(workspace, "pnpmfile|globalPnpmfile");
   // bun's preload under any table or dotted key (`preload`, `test.preload`, `"preload"`), a
   // string or an array, on one line or several.
   for (const m of text("bunfig.toml").matchAll(
-    /^\s*(?:[\w"'-]+\.)*["']?preload["']?\s*=\s*(\[[\s\S]*?\]|"[^"\n]*"|'[^'\n]*')/gm,
+    /^\s*(?:[\w"'-]+\.)*["']?(?:preload|plugins)["']?\s*=\s*(\[[\s\S]*?\]|"[^"\n]*"|'[^'\n]*')/gm,
   )) {
     quoted(m[1] ?? "");
   }

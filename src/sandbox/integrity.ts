@@ -574,11 +574,24 @@ function collect(
     const shaped = isGitDir || gitShaped(names);
     if (shaped && !isGitDir) gitDir(dir, "bare");
     // A sub-project (docs/, a workspace package): a package manager run there obeys its own
-    // config files. The root's are kept read-only (hostfiles.ts).
-    if (!isGitDir && dir !== root && (names.has("package.json") || names.has("node_modules"))) {
+    // config files. The root's are kept read-only (hostfiles.ts). yarn also reads the rc files
+    // of every folder above where it runs: elsewhere one that exists is watched too, and one
+    // that is new shows up after the run.
+    if (!isGitDir && dir !== root) {
+      const project = names.has("package.json") || names.has("node_modules");
       for (const name of options.configNames ?? []) {
         const path = join(dir, name);
-        if (!skip.has(path)) out.set(path, { kind: "pmconfig", fp: entryFp(path, true) });
+        if (skip.has(path) || !(project || names.has(name))) continue;
+        out.set(path, { kind: "pmconfig", fp: entryFp(path, true) });
+      }
+    }
+    // A sub-project's .yarn/releases and .yarn/plugins: what its yarn runs, file by file.
+    if (!isGitDir && dir !== root && /\/\.yarn\/(?:releases|plugins)(?:\/|$)/.test(dir)) {
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (!entry.isDirectory() && !skip.has(path)) {
+          out.set(path, { kind: "pmconfig", fp: entryFp(path, true) });
+        }
       }
     }
     for (const entry of entries) {

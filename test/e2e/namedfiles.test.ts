@@ -41,6 +41,34 @@ describe.skipIf(unavailable !== "")("files the project's config names elsewhere"
     expect(out).toContain("renamed");
   });
 
+  it("other spellings: a program key, a pnpmfile list, a quoted node-options, an rc file between projects", async () => {
+    const w = world();
+    for (const f of ["git", "hooks.cjs", "setup.cjs"]) {
+      writeFileSync(join(w.project, "tools", f), "// the project's own\n");
+    }
+    writeFileSync(
+      join(w.project, ".npmrc"),
+      `${readFileSync(join(w.project, ".npmrc"), "utf8")}git=./tools/git\nnode-options="--require ./tools/setup.cjs"\n`,
+    );
+    writeFileSync(join(w.project, "pnpm-workspace.yaml"), "pnpmfile:\n  - tools/hooks.cjs\n");
+    mkdirSync(join(w.project, "packages", "app"), { recursive: true });
+    writeFileSync(join(w.project, "packages", "app", "package.json"), "{}");
+    const script = [
+      ...["git", "hooks.cjs", "setup.cjs"].map(
+        (f) => `(echo 'evil()' >> tools/${f} && echo wrote-${f}) || echo refused-${f}`,
+      ),
+      "echo 'yarnPath: ../evil.cjs' > packages/.yarnrc.yml && echo wrote-rc",
+    ].join("; ");
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", script]);
+    for (const f of ["git", "hooks.cjs", "setup.cjs"]) {
+      expect(run.stdout, show(run)).toContain(`refused-${f}`);
+      expect(readFileSync(join(w.project, "tools", f), "utf8")).toBe("// the project's own\n");
+    }
+    // Between projects the folder is writable: what was written is moved aside after the run.
+    expect(run.stdout).toContain("wrote-rc");
+    expect(existsSync(join(w.project, "packages", ".yarnrc.yml"))).toBe(false);
+  }, 120_000);
+
   it("inside: the release cannot be rewritten, its folder not renamed, the plugin not left behind", async () => {
     const w = world();
     const run = await w.run(["--quiet", "exec", "--", "sh", "-c", TRY]);

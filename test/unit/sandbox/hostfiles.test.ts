@@ -307,6 +307,41 @@ describe("files the root's config names for a bare package manager to run", () =
     );
   });
 
+  it("reads plugin strings, list-valued pnpmfile, quoted node-options and program keys", () => {
+    writeFileSync(
+      join(root, ".yarnrc.yml"),
+      "plugins:\n  - ./tools/plugin.cjs\n  - path: tools/p2.cjs\n    spec: x\n",
+    );
+    writeFileSync(
+      join(root, "pnpm-workspace.yaml"),
+      "pnpmfile:\n  - tools/hooks.cjs\n  - 'tools/h2.cjs'\n",
+    );
+    writeFileSync(
+      join(root, ".npmrc"),
+      'node-options="--require ./tools/setup.cjs"\ngit=./tools/git\nshell=bash\nnode-gyp=tools/gyp.js\n',
+    );
+    writeFileSync(join(root, ".yarnrc"), 'script-shell "./tools/ysh"\n');
+    writeFileSync(
+      join(root, "bunfig.toml"),
+      '[serve.static]\nplugins = ["./tools/bunplugin.ts"]\n',
+    );
+    expect(namedRunFiles(root).sort()).toEqual(
+      [
+        "tools/plugin.cjs",
+        "tools/p2.cjs",
+        "tools/hooks.cjs",
+        "tools/h2.cjs",
+        "tools/setup.cjs",
+        "tools/git",
+        "tools/gyp.js",
+        "tools/ysh",
+        "tools/bunplugin.ts",
+      ]
+        .map((p) => join(root, p))
+        .sort(),
+    );
+  });
+
   it("keeps an existing one read-only and watches a missing one, also after the run", () => {
     mkdirSync(join(root, "tools"));
     writeFileSync(join(root, "tools", "yarn.cjs"), "");

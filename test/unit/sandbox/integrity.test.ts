@@ -623,12 +623,31 @@ describe("snapshot and check: package-manager config in sub-projects", () => {
     });
     expect(moved).toEqual([
       "docs/.npmrc",
+      // Not a project, but yarn reads the rc files of every folder above where it runs.
+      "notes/.npmrc",
       "packages/a/.npmrc",
       "packages/a/.pnpmfile.cjs",
       "packages/b/.yarnrc.yml",
     ]);
     expect(new Set(findings.map((f) => f.kind))).toEqual(new Set(["pmconfig"]));
     expect(around(() => {}).moved).toEqual([]);
+  });
+
+  it("moves an rc file new in a folder between projects, and a changed sub-project's yarn release", () => {
+    file("website/package.json", "{}");
+    file("website/.yarn/releases/yarn-4.cjs", "// yarn\n");
+    file("website/.yarn/plugins/@yarnpkg/plugin-x.cjs", "// plugin\n");
+    file("packages/app/package.json", "{}");
+    const { moved } = around(() => {
+      file("website/.yarn/releases/yarn-4.cjs", "evil()\n");
+      file("website/.yarn/plugins/@yarnpkg/plugin-x.cjs", "evil()\n");
+      file("packages/.yarnrc.yml", "yarnPath: ../.evil.cjs\n");
+    });
+    expect(moved).toEqual([
+      "packages/.yarnrc.yml",
+      "website/.yarn/plugins/@yarnpkg/plugin-x.cjs",
+      "website/.yarn/releases/yarn-4.cjs",
+    ]);
   });
 });
 
