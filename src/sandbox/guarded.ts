@@ -14,7 +14,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { SafeNpmError } from "../errors.js";
+import { EXIT_SAFE_NPM_FAILURE, SafeNpmError } from "../errors.js";
 import { procStat } from "../host/procstat.js";
 import type { Timing } from "../timing.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
@@ -100,8 +100,10 @@ export async function runGuarded(
   // to the sandbox meanwhile; after it, they are ignored for the moment the check takes.)
   const hold = (): void => {};
   for (const signal of HELD) process.on(signal, hold);
+  let unmoved = false;
+  let outcome: Awaited<ReturnType<typeof runSandbox>>;
   try {
-    return await runSandbox(bwrap, invocation, {
+    outcome = await runSandbox(bwrap, invocation, {
       foreground: policy.foreground,
       onReady: (pid: number) => {
         mark("sandbox set-up (spawn → ready)");
@@ -116,6 +118,9 @@ export async function runGuarded(
       const findings = check(root, before, { ...walk, install: run.install, running });
       mark("after-run check");
       for (const finding of findings) run.report(describeFinding(finding));
+      // Something that could not be moved aside is still where host tools would use it: the
+      // run must not look like a success (a CI job would go on to use it).
+      unmoved = findings.some((f) => f.movedTo === null && f.upgrade === undefined);
       if (run.topLevel !== undefined)
         for (const line of settleTopLevel(run.topLevel)) run.report(line);
       if (entry !== null) removeFile(entry);
@@ -123,6 +128,9 @@ export async function runGuarded(
       for (const signal of HELD) process.off(signal, hold);
     }
   }
+  return unmoved && outcome.exitCode === 0
+    ? { ...outcome, exitCode: EXIT_SAFE_NPM_FAILURE }
+    : outcome;
 }
 
 const HELD = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;

@@ -169,7 +169,7 @@ export function guardProject(
   }
   // Files the root's config names elsewhere (`yarnPath: tools/yarn.cjs`): what a bare package
   // manager runs, kept read-only like the config itself and checked after the run too.
-  for (const path of namedRunFiles(root)) {
+  for (const path of namedRunFiles(root, host.env)) {
     if (guards.protect.includes(path)) continue;
     const kind = projectPathKind(root, path, "a file the project's package-manager config runs");
     if (kind === "file") guards.protect.push(path);
@@ -415,7 +415,10 @@ export function configHomeInProject(root: string, configHome: string | undefined
  * (bunfig.toml). Read leniently, line by line: a value missed here is only left unguarded (the
  * README names the limit); one read too many is only kept read-only.
  */
-export function namedRunFiles(root: string): string[] {
+export function namedRunFiles(
+  root: string,
+  env: Readonly<Record<string, string | undefined>> = {},
+): string[] {
   const text = (name: string): string => (readRegular(join(root, name)) ?? "").replace(/\r/g, "");
   const values: string[] = [];
   const unquote = (v: string): string => v.trim().replace(/^(["'])(.*)\1$/, "$2");
@@ -484,7 +487,9 @@ export function namedRunFiles(root: string): string[] {
     quoted(m[1] ?? "");
   }
   const out = new Set<string>();
-  for (const value of values) {
+  for (const raw of values) {
+    // `${VAR}` as the managers expand it, from the host's environment (`${PWD}/tools/sh`).
+    const value = raw.replace(/\$\{([^}]+)\}/g, (whole, name: string) => env[name] ?? whole);
     if (value === "" || value.startsWith("~") || value.includes("${")) continue;
     const path = configHomeInProject(root, isAbsolute(value) ? value : resolve(root, value));
     if (path === null || path === root) continue;

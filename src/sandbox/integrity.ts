@@ -42,6 +42,7 @@ export type WatchKind =
   | "pmconfig"
   | "clientkey"
   | "readonly"
+  | "project"
   | "bin"
   | "self"
   | "unlistable"
@@ -483,8 +484,13 @@ export function check(
   const moved: string[] = [];
   for (const { path, entry, old } of suspects) {
     // Gone (nothing left to run), or the root itself (never moved; a hooks directory there is
-    // checked hook by hook).
-    if (entry.fp === "-" || entry.fp === "hookdir:-" || (path === root && entry.kind !== "git")) {
+    // checked hook by hook). A project's package.json is only noted, never judged.
+    if (
+      entry.fp === "-" ||
+      entry.fp === "hookdir:-" ||
+      entry.kind === "project" ||
+      (path === root && entry.kind !== "git")
+    ) {
       continue;
     }
     if (moved.some((m) => path === m || path.startsWith(`${m}${sep}`))) continue;
@@ -496,10 +502,15 @@ export function check(
       const to = entry.version ?? null;
       const from = old?.version ?? null;
       const project = dirname(dirname(path));
+      // A first local safe-npm only in a project that existed before the run: otherwise the
+      // run made the package.json and lockfile that vouch for it (a new folder between
+      // workspace packages, whose node_modules/.bin a bare `npm run -w` puts on PATH).
+      const projectBefore = before.entries.get(join(project, "package.json"))?.kind === "project";
       if (
         options.install &&
         to !== null &&
         to !== from &&
+        (from !== null || projectBefore) &&
         declaresSelf(project) &&
         lockfileNames(root, project, path, to) &&
         (options.running == null ||
@@ -571,6 +582,10 @@ function collect(
   const walk = (dir: string, isGitDir: boolean): void => {
     const entries = listed(dir);
     const names = new Set(entries.map((e) => e.name));
+    // Where a package.json is: a project a local safe-npm may be installed into (check()).
+    if (!isGitDir && names.has("package.json")) {
+      out.set(join(dir, "package.json"), { kind: "project", fp: "project" });
+    }
     const shaped = isGitDir || gitShaped(names);
     if (shaped && !isGitDir) gitDir(dir, "bare");
     // A sub-project (docs/, a workspace package): a package manager run there obeys its own
@@ -1023,6 +1038,7 @@ export function describeFinding(f: Finding): string {
     hook: "git on the host would run it as a hook",
     gitconfig: "git on the host reads it as the repository's config",
     pmconfig: "a package manager run on the host would obey it",
+    project: "it is a project's package.json",
     readonly:
       "it is kept read-only inside (a `protect` entry, or what a tool on the host obeys), and its mount was lost during the run (another run in the project, or a file renamed over it on the host)",
     clientkey:
@@ -1035,7 +1051,7 @@ export function describeFinding(f: Finding): string {
       "its name is not valid UTF-8, so a repository, hook or config planted in it would go unseen",
   };
   const advice =
-    f.kind === "self" || f.kind === "bin"
+    f.kind === "self" || (f.kind === "bin" && basename(f.path).startsWith("safe-npm"))
       ? "to reinstall safe-npm, remove node_modules/safe-npm* and node_modules/.bin/safe-npm* and run `safe-npm install`, or use a global safe-npm"
       : "inspect it, and move it back only if you trust it";
   if (f.movedTo === null) {

@@ -188,6 +188,17 @@ loop();
     expect(rb.stderr).toContain("its mount was lost during the run");
   }, 240_000);
 
+  it("something the after-run check cannot move aside makes the run fail (exit 125), not succeed", async () => {
+    const w = world();
+    // A repository planted under a name too long to take the quarantine suffix (255 bytes).
+    const name = "r".repeat(250);
+    const script = `mkdir -p ${name}/objects ${name}/refs && echo 'ref: refs/heads/main' > ${name}/HEAD && echo planted`;
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", script]);
+    expect(run.stdout, show(run)).toContain("planted");
+    expect(run.stderr).toContain("could not be moved aside");
+    expect(run.exitCode).toBe(125);
+  }, 120_000);
+
   it("yarn 4's .env.yarn cannot be created inside", async () => {
     const w = world();
     const run = await w.run([

@@ -342,6 +342,14 @@ describe("files the root's config names for a bare package manager to run", () =
     );
   });
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+  it("expands ${VAR} from the host's environment", () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    writeFileSync(join(root, ".npmrc"), "script-shell=${PWD}/tools/sh\n");
+    expect(namedRunFiles(root, { PWD: root })).toEqual([join(root, "tools", "sh")]);
+    expect(namedRunFiles(root, {})).toEqual([]);
+  });
+
   it("keeps an existing one read-only and watches a missing one, also after the run", () => {
     mkdirSync(join(root, "tools"));
     writeFileSync(join(root, "tools", "yarn.cjs"), "");

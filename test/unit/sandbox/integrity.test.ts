@@ -270,6 +270,25 @@ describe("snapshot and check: the script prefix", () => {
     ]);
   });
 
+  it("moves a first local safe-npm installed into a project the run itself made", () => {
+    const self = { name: "safe-npm", version: "99.0.0" };
+    file("package.json", JSON.stringify({ workspaces: ["packages/*"] }));
+    file("packages/a/package.json", "{}");
+    const { moved } = around(
+      () => {
+        // A folder between workspace packages made a project: its .bin is on a bare `npm run -w`'s PATH.
+        file("packages/package.json", JSON.stringify({ dependencies: { "safe-npm": "99.0.0" } }));
+        file("packages/package-lock.json", npmLock("99.0.0"));
+        file("packages/node_modules/safe-npm/package.json", JSON.stringify(self));
+        file("packages/node_modules/safe-npm/dist/cli.cjs", "evil");
+        mkdirSync(join(root, "packages/node_modules/.bin"), { recursive: true });
+        symlinkSync("../safe-npm/dist/cli.cjs", join(root, "packages/node_modules/.bin/safe-npm"));
+      },
+      { install: true },
+    );
+    expect(moved).toContain("packages/node_modules/safe-npm");
+  });
+
   it("keeps a .bin/safe-npm that points into node_modules/safe-npm (npm's link, pnpm's shim)", () => {
     const self = { name: "safe-npm", version: "1.0.0" };
     file("package.json", JSON.stringify({ devDependencies: { "safe-npm": "^1.0.0" } }));
