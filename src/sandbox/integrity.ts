@@ -494,6 +494,18 @@ export function check(
       continue;
     }
     if (moved.some((m) => path === m || path.startsWith(`${m}${sep}`))) continue;
+    // An empty file or directory where there was nothing: the stand-in a run killed with SIGKILL
+    // left (and the next run's guards bind as it is). Empty, it makes no tool do anything (an
+    // empty .pnpmfile.cjs exports no hooks) — but an empty pnpm-workspace.yaml, which makes the
+    // project look like pnpm's.
+    if (
+      entry.kind === "pmconfig" &&
+      (old === undefined || old.fp === "-") &&
+      basename(path) !== "pnpm-workspace.yaml" &&
+      isEmpty(path)
+    ) {
+      continue;
+    }
     if (entry.kind === "bin" && basename(path) === "safe-npm") {
       const self = join(dirname(dirname(path)), "safe-npm");
       if (!moved.includes(self) && pointsIntoSelf(path, root)) continue;
@@ -711,6 +723,19 @@ function collect(
     }
   }
   return out;
+}
+
+/** An empty regular file, or a directory with nothing in it (never through a link). */
+function isEmpty(path: string): boolean {
+  const st = lstat(path);
+  if (st === null) return false;
+  if (st.isFile()) return st.size === 0;
+  if (!st.isDirectory()) return false;
+  try {
+    return readdirSync(path).length === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** git's is_git_directory: HEAD, and objects/ and refs/ (or a commondir providing them). */
