@@ -948,7 +948,9 @@ const next = (i) => {
   });
   docs[names[i]] = doc;
   const req = http.request({ host: proxy.hostname, port: proxy.port, method: "PUT",
-    path: registry + pkg.name.replace("/", "%2f"), headers: { "content-type": "application/json" } },
+    path: registry + pkg.name.replace("/", "%2f"), headers: { "content-type": "application/json" },
+    // Node 24 proxies by itself under NODE_USE_ENV_PROXY and rejects a hand-made proxy request.
+    agent: false },
     (res) => { res.resume(); res.on("end", () => { results[names[i]] = res.statusCode; next(i + 1); }); });
   req.on("error", (e) => { results[names[i]] = e.message; next(i + 1); });
   req.end(doc);
@@ -1235,14 +1237,15 @@ const get = (path) =>
     setTimeout(() => resolve({ status: null, body: "no answer in 60 s" }), 60000).unref();
     if (target.protocol === "http:") {
       const req = http.request(
-        { host: proxy.hostname, port: proxy.port, method: "GET", path: target.origin + path },
+        // agent: false: Node 24 proxies by itself under NODE_USE_ENV_PROXY and rejects a hand-made proxy request.
+        { host: proxy.hostname, port: proxy.port, method: "GET", path: target.origin + path, agent: false },
         onResponse(resolve),
       );
       req.on("error", fail);
       req.end();
       return;
     }
-    const connect = http.request({ host: proxy.hostname, port: proxy.port, method: "CONNECT", path: target.host });
+    const connect = http.request({ host: proxy.hostname, port: proxy.port, method: "CONNECT", path: target.host, agent: false });
     connect.on("error", fail);
     connect.on("connect", (res, socket) => {
       if (res.statusCode !== 200) return resolve({ status: res.statusCode, body: "CONNECT refused" });
