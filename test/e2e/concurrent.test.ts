@@ -52,6 +52,24 @@ const loop = () => {
 loop();
 `;
 
+/**
+ * Inside: marks that it started, then once `.gate` exists appends `line` to `file` until it can
+ * (at most ~60 s); reports whether it managed.
+ */
+const appendOnceGated = (file: string, line: string): string => `
+const fs = require("node:fs");
+fs.writeFileSync(".attack-started", "");
+const deadline = Date.now() + 60000;
+const loop = () => {
+  if (fs.existsSync(".gate")) {
+    try { fs.appendFileSync(${JSON.stringify(file)}, ${JSON.stringify(line)}); fs.writeFileSync(".attack.json", '{"wrote":true}'); return; } catch {}
+  }
+  if (Date.now() > deadline) { fs.writeFileSync(".attack.json", '{"wrote":false}'); return; }
+  setTimeout(loop, 100);
+};
+loop();
+`;
+
 const quarantined = (w: World, name: string): string[] =>
   readdirSync(w.project).filter((f) => f.startsWith(`${name}.quarantined-by-safe-npm`));
 
@@ -119,18 +137,7 @@ describe.skipIf(unavailable !== "")("guarded config a mount cannot hold alone", 
     writeFileSync(join(w.project, ".yarnrc.yml"), "yarnPath: .yarn/releases/yarn-4.cjs\n");
     writeFileSync(
       join(w.project, "append.cjs"),
-      `const fs = require("node:fs");
-fs.writeFileSync(".attack-started", "");
-const deadline = Date.now() + 60000;
-const loop = () => {
-  if (fs.existsSync(".gate")) {
-    try { fs.appendFileSync(".yarn/releases/yarn-4.cjs", "evil()\\n"); fs.writeFileSync(".attack.json", '{"wrote":true}'); return; } catch {}
-  }
-  if (Date.now() > deadline) { fs.writeFileSync(".attack.json", '{"wrote":false}'); return; }
-  setTimeout(loop, 100);
-};
-loop();
-`,
+      appendOnceGated(".yarn/releases/yarn-4.cjs", "evil()\n"),
     );
     const b = w.run(["--quiet", "exec", "--", "node", "append.cjs"]);
     await waitFor(
@@ -159,18 +166,7 @@ loop();
     );
     writeFileSync(
       join(w.project, "append.cjs"),
-      `const fs = require("node:fs");
-fs.writeFileSync(".attack-started", "");
-const deadline = Date.now() + 60000;
-const loop = () => {
-  if (fs.existsSync(".gate")) {
-    try { fs.appendFileSync(".env", "NPM_CONFIG_REGISTRY=http://evil.invalid/\\n"); fs.writeFileSync(".attack.json", '{"wrote":true}'); return; } catch {}
-  }
-  if (Date.now() > deadline) { fs.writeFileSync(".attack.json", '{"wrote":false}'); return; }
-  setTimeout(loop, 100);
-};
-loop();
-`,
+      appendOnceGated(".env", "NPM_CONFIG_REGISTRY=http://evil.invalid/\n"),
     );
     const b = w.run(["--quiet", "exec", "--", "node", "append.cjs"]);
     await waitFor(
