@@ -5,8 +5,9 @@
 import "./reflect-shim.js";
 import { randomBytes, type webcrypto } from "node:crypto";
 import { isIP } from "node:net";
-import tls from "node:tls";
+import type tls from "node:tls";
 import * as x509 from "@peculiar/x509";
+import { leafContext } from "./ca.js";
 
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY = 24 * 60 * 60 * 1000;
@@ -81,7 +82,7 @@ export async function issueLeaf(
   });
   const key = pemOf("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", privateKey));
   const pem = cert.toString("pem");
-  return { cert: pem, key, context: tls.createSecureContext({ key, cert: pem }) };
+  return { cert: pem, key, context: leafContext(key, pem) };
 }
 
 /** A positive 128-bit serial (RFC 5280 §4.1.2.2: at most 20 octets, non-negative). */

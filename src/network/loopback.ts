@@ -140,9 +140,17 @@ export function localAddresses(
   for (const infos of Object.values(interfaces)) {
     for (const info of infos ?? []) {
       // A link-local IPv6 address carries its zone (`fe80::1%eth0`): fe80::/10 is internal anyway.
+      // The family comes from the interface: net.isIP's first call compiles its IPv6 pattern
+      // (~8 ms of the proxy's start).
       const address = info.address.split("%")[0] ?? "";
-      const family = net.isIP(address);
-      if (family !== 0) list.addAddress(address, family === 4 ? "ipv4" : "ipv6");
+      const family = String(info.family); // "IPv4"/"IPv6"; a number on node 18.0–18.3
+      const type = ({ IPv4: "ipv4", 4: "ipv4", IPv6: "ipv6", 6: "ipv6" } as const)[family];
+      if (type === undefined) continue;
+      try {
+        list.addAddress(address, type);
+      } catch {
+        // Not an address of that family: nothing to add.
+      }
     }
   }
   return list;

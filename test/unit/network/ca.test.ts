@@ -10,8 +10,10 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import tls from "node:tls";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CA_FILE, openLocalCa } from "../../../src/network/ca.js";
 
@@ -127,6 +129,36 @@ describe("leaf certificates", () => {
     const [a, b] = await Promise.all([ca.leafFor("r.example"), ca.leafFor("r.example")]);
     expect(a).toBe(b);
     expect(await ca.contextFor("r.example")).toBe(await ca.contextFor("r.example"));
+  });
+
+  it("serve a TLS handshake a client trusting only the CA accepts, issued and from the cache", async () => {
+    const dir = join(root, "ca");
+    const handshake = async (ca: Awaited<ReturnType<typeof openLocalCa>>) => {
+      const context = await ca.contextFor("localhost");
+      const server = tls.createServer({ SNICallback: (_name, done) => done(null, context) });
+      server.on("secureConnection", (socket) => socket.end("ok"));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      try {
+        return await new Promise<string>((resolve, reject) => {
+          const socket = tls.connect({
+            port,
+            host: "127.0.0.1",
+            servername: "localhost",
+            ca: ca.certificate,
+          });
+          let text = "";
+          socket.on("data", (d) => (text += d));
+          socket.on("end", () => resolve(text));
+          socket.on("error", reject);
+        });
+      } finally {
+        server.close();
+      }
+    };
+    expect(await handshake(await openLocalCa(dir))).toBe("ok");
+    // The next run reads the leaf from disk.
+    expect(await handshake(await openLocalCa(dir))).toBe("ok");
   });
 
   it("are not signed by a CA the user did not make", async () => {

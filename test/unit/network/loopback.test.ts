@@ -220,8 +220,16 @@ describe("isInternalAddress", () => {
         { address: "203.1.2.3", family: "IPv4" } as os.NetworkInterfaceInfo,
         { address: "2606:4700::42", family: "IPv6" } as os.NetworkInterfaceInfo,
         { address: "fe80::1%eth0", family: "IPv6" } as os.NetworkInterfaceInfo,
+        // Entries that are not what their family says are left out, not thrown on.
+        { address: "203.9.9.9", family: "IPv6" } as os.NetworkInterfaceInfo,
+        { address: "203.9.9.8", family: "AF_PACKET" } as unknown as os.NetworkInterfaceInfo,
       ],
+      // Node 18.0–18.3 gave the family as a number.
+      eth1: [{ address: "8.8.4.4", family: 4 } as unknown as os.NetworkInterfaceInfo],
     });
+    expect(isInternalAddress("8.8.4.4", local)).toBe(true);
+    expect(isInternalAddress("203.9.9.9", local)).toBe(false);
+    expect(isInternalAddress("203.9.9.8", local)).toBe(false);
     for (const a of ["203.1.2.3", "::ffff:203.1.2.3", "::ffff:cb01:203", "2606:4700::42"])
       expect(isInternalAddress(a, local), a).toBe(true);
     // Control: without the host's addresses, the same are external.
