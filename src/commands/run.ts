@@ -43,7 +43,13 @@ import {
 } from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
-import { runGuarded, startTime } from "../sandbox/guarded.js";
+import {
+  journalDir,
+  recoverInterrupted,
+  runGuarded,
+  runningSelf,
+  startTime,
+} from "../sandbox/guarded.js";
 import { guardProject } from "../sandbox/hostfiles.js";
 import {
   type LinkedRun,
@@ -101,6 +107,17 @@ export async function sandboxRun(
 
 async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): Promise<number> {
   const { host, project, timing } = ctx;
+  // What safe-npm trusts later (journals, homes, their records) never lies where this run writes.
+  const cacheBase = requireOwnCache(host.ownCache, project.root);
+  // An earlier run here killed before its after-run check: its check comes first, before this
+  // run reads the project's settings and config or binds its files (what that run planted is
+  // moved aside, the stand-ins bwrap made for it are removed). --dry-run changes nothing.
+  if (!options.dryRun) {
+    recoverInterrupted(project.root, journalDir(cacheBase), { running: runningSelf() }, (text) =>
+      out.stderr(printableLines(text)),
+    );
+    timing.mark("earlier runs' journal");
+  }
   const resolved = await runSettings(ctx, options);
   const { effective } = resolved;
   timing.mark("settings");
@@ -171,8 +188,6 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
   // the persistent one (keyed by the path) would carry a cache poisoned by one scaffolder run
   // into the next run there, and into a project later made at that path.
   const scratch = project.reason === "working directory";
-  // What safe-npm trusts later (journals, homes, their records) never lies where this run writes.
-  const cacheBase = requireOwnCache(host.ownCache, project.root);
   if (host.ownCache.notice !== null) out.stderr(`safe-npm: ${host.ownCache.notice}\n`);
   const privateHome = scratch
     ? scratchHome(cacheBase, options.dryRun)
@@ -340,7 +355,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
           install: request.cls === "install" && !publish,
           // The after-run check names the project's files: printed as escapes, never raw.
           report: (text) => out.stderr(printableLines(text)),
-          journal: join(cacheBase, "safe-npm", "runs"),
+          journal: journalDir(cacheBase),
           afterSandbox: moveBack,
           // The proxy readies its upstream TLS trust while the package manager starts.
           ...(proxy !== null || onReady !== undefined

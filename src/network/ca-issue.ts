@@ -7,7 +7,7 @@ import { randomBytes, type webcrypto } from "node:crypto";
 import { isIP } from "node:net";
 import type tls from "node:tls";
 import * as x509 from "@peculiar/x509";
-import { leafContext } from "./ca.js";
+import { leafContext } from "./leafcontext.js";
 
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY = 24 * 60 * 60 * 1000;

@@ -25,23 +25,14 @@ import {
 } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, join } from "node:path";
-import tls from "node:tls";
+import type tls from "node:tls";
 import { SafeNpmError } from "../errors.js";
+import { leafContext } from "./leafcontext.js";
 
 export const CA_FILE = "local-ca.pem";
 const DAY = 24 * 60 * 60 * 1000;
 /** The CA is replaced when less than 30 days of its ten years remain. */
 const CA_RENEW_BEFORE = 30 * DAY;
-
-/**
- * The context the gateway presents to the sandbox with a leaf. `ca: []` keeps node from loading
- * its whole root store into it (without `ca` it calls addRootCerts(): ~45 ms of CPU on the
- * first context of a process, lib/internal/tls/secure-context.js); a server that asks for no
- * client certificate never uses those roots.
- */
-export function leafContext(key: string, cert: string): tls.SecureContext {
-  return tls.createSecureContext({ key, cert, ca: [] });
-}
 
 export interface LocalCa {
   /** The CA certificate (PEM): the only part that goes into the sandbox. */

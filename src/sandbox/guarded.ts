@@ -79,14 +79,18 @@ export async function runGuarded(
     commands: systemCommands(),
     configNames: run.configNames ?? HOST_RUN_FILES,
   };
-  const running = { version: VERSION, dist: join(PACKAGE_ROOT, "dist") };
+  const running = runningSelf();
   const mark = (phase: string): void => run.timing?.mark(phase);
   mark("host commands, placeholders");
-  recoverInterrupted(root, run.journal, { ...walk, running }, run.report);
-  mark("earlier runs' journal");
   const before = snapshot(root, run.watch, walk);
   mark("snapshot before");
-  const entry = writeJournal(root, run.journal, before, run.install, run.topLevel);
+  const entry = writeJournal(root, run.journal, before, {
+    install: run.install,
+    topLevel: run.topLevel,
+    skip: walk.skip,
+    configNames: walk.configNames,
+    placeholders,
+  });
   mark("journal write");
   try {
     makePinDirs(policy.mounts, root);
@@ -135,6 +139,16 @@ export async function runGuarded(
 
 const HELD = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
 
+/** The safe-npm that is running, as the after-run check judges a local safe-npm against it. */
+export function runningSelf(): RunningSelf {
+  return { version: VERSION, dist: join(PACKAGE_ROOT, "dist") };
+}
+
+/** The directory of the run journals under safe-npm's own cache dir (requireOwnCache). */
+export function journalDir(cacheBase: string): string {
+  return join(cacheBase, "safe-npm", "runs");
+}
+
 /** A journal file: `<sha256(root) prefix>-<pid>-<process start time>.json`. */
 function journalPrefix(root: string): string {
   return createHash("sha256").update(root).digest("hex").slice(0, 16);
@@ -149,17 +163,28 @@ function writeJournal(
   root: string,
   journal: string,
   before: Snapshot,
-  install: boolean,
-  topLevel: TopLevel | undefined,
+  run: {
+    install: boolean;
+    topLevel: TopLevel | undefined;
+    skip: readonly string[];
+    configNames: readonly string[];
+    placeholders: readonly string[];
+  },
 ): string | null {
+  const { topLevel } = run;
   try {
     mkdirSync(journal, { recursive: true, mode: 0o700 });
     const file = join(journal, `${journalPrefix(root)}-${process.pid}-${startTime("self")}.json`);
+    // What the check needs to judge as this run would have: the same paths left out of the walk
+    // (else what was read-only shows up as new), and the mount points to remove.
     const data = {
       root,
-      install,
+      install: run.install,
       entries: [...before.entries],
       watch: before.watch,
+      skip: run.skip,
+      configNames: run.configNames,
+      placeholders: run.placeholders,
       ...(topLevel === undefined
         ? {}
         : { topLevel: { names: [...topLevel.names], links: [...topLevel.links] } }),
@@ -175,13 +200,15 @@ function writeJournal(
 /**
  * Checks the project against the snapshot of every earlier run in it whose process is gone
  * without having checked (killed with SIGKILL, or the machine went down), before anything of
- * this run starts: what such a run planted is moved aside now instead of being taken into this
- * run's snapshot as if the user had made it.
+ * this run reads the project (its settings, its guards): what such a run planted is moved aside
+ * now instead of being obeyed or taken into this run's snapshot as if the user had made it, and
+ * the empty mount points bwrap made for it are removed. Each journal's own walk options are
+ * used; `options` stands in for those a journal of an older safe-npm lacks.
  */
 export function recoverInterrupted(
   root: string,
   journal: string,
-  options: WalkOptions & { running: RunningSelf },
+  options: Partial<WalkOptions> & { running: RunningSelf },
   report: (text: string) => void,
 ): void {
   let names: string[];
@@ -200,6 +227,7 @@ export function recoverInterrupted(
   }
   const prefix = `${journalPrefix(root)}-`;
   let scaffold = false;
+  let commands: ReadonlySet<string> | undefined;
   for (const name of names) {
     const match = /^(\d+)-(\d+)\.json$/.exec(
       name.startsWith(prefix) ? name.slice(prefix.length) : "",
@@ -216,17 +244,35 @@ export function recoverInterrupted(
         install: boolean;
         entries: [string, Snapshot["entries"] extends Map<string, infer E> ? E : never][];
         watch: Snapshot["watch"];
+        skip?: unknown;
+        configNames?: unknown;
+        placeholders?: unknown;
         topLevel?: { names: string[]; links: [string, string][] };
       };
       if (data.root !== root) continue;
       if (data.topLevel !== undefined && !validTopLevel(data.topLevel)) {
         throw new Error("its top-level record names an entry outside the project's top level");
       }
+      // A journal written before journals kept their skip list: the project's .git, which every
+      // run binds read-only, at least (walked, it would look new and be moved aside).
+      const skip = pathsUnder(root, data.skip) ?? options.skip ?? [join(root, ".git")];
+      const configNames = fileNames(data.configNames) ?? options.configNames ?? HOST_RUN_FILES;
+      const placeholders = pathsUnder(root, data.placeholders) ?? [];
       report(
         `safe-npm: an earlier run in ${root} was killed before its after-run check; checking the project against the snapshot it took\n`,
       );
+      // First the mount points it left (empty files and directories only): then a stand-in
+      // something wrote into is judged by the check like any other file.
+      cleanupPlaceholders(placeholders, root);
+      commands ??= options.commands ?? systemCommands();
       const stored: Snapshot = { entries: new Map(data.entries), watch: data.watch };
-      const findings = check(root, stored, { ...options, install: data.install });
+      const findings = check(root, stored, {
+        skip,
+        configNames,
+        commands,
+        running: options.running,
+        install: data.install,
+      });
       for (const finding of findings) report(describeFinding(finding));
       if (data.topLevel !== undefined) {
         const lines = settleTopLevel(
@@ -253,6 +299,27 @@ export function recoverInterrupted(
       { hint: "run the command again" },
     );
   }
+}
+
+/**
+ * The paths of a journal's list that lie inside `root` (others never matter to its walk); null
+ * when it is not a list of strings.
+ */
+function pathsUnder(root: string, value: unknown): string[] | null {
+  if (!Array.isArray(value) || !value.every((p) => typeof p === "string")) return null;
+  return (value as string[]).filter(
+    (p) =>
+      !p.includes("\0") &&
+      (p === root || (p.startsWith(`${root}/`) && !p.split("/").includes(".."))),
+  );
+}
+
+/** A journal's list of config file names (no `/`); null when it is not one. */
+function fileNames(value: unknown): string[] | null {
+  if (!Array.isArray(value)) return null;
+  const name = (n: unknown): n is string =>
+    typeof n === "string" && n !== "" && !n.includes("/") && !n.includes("\0");
+  return value.every(name) ? value : null;
 }
 
 /** Owned by this user and writable by no one else. */

@@ -104,14 +104,49 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     const gone = new Promise((resolve) => killed.on("exit", resolve));
     killed.kill("SIGKILL");
     await gone;
-    // (control) nothing checked it: the planted repository is still in place.
+    // (control) nothing checked it: the planted repository is still in place, and so are the
+    // empty read-only stand-ins bwrap made for the root's missing config files.
     const planted = join(world.project, "killed", ".git");
     expect(existsSync(planted)).toBe(true);
+    const standIn = join(world.project, ".yarnrc.yml");
+    expect(readFileSync(standIn, "utf8")).toBe("");
     const r = await world.run(["--quiet", "exec", "--", "true"]);
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toContain("was killed before its after-run check");
     expect(r.stderr).toContain(movedAside(planted));
     gitStatusRunsNothingIn("killed");
+    // The check ran with the killed run's own walk: the project's .git, read-only in that run,
+    // is not taken for new; and its stand-ins are gone, not left in the project for good.
+    expect(r.stderr).not.toContain(movedAside(join(world.project, ".git")));
+    expect(existsSync(join(world.project, ".git", "HEAD"))).toBe(true);
+    expect(existsSync(standIn)).toBe(false);
+    expect(existsSync(join(world.project, ".yarn"))).toBe(false);
+  });
+
+  it("a killed run's planted root config is moved aside before the next run reads or binds it", async () => {
+    // A missing pnpm-workspace.yaml gets no stand-in (an empty one would make the project look
+    // like pnpm's) and is checked after the run, which a SIGKILL skips. The next run must check
+    // before its own guards bind the file as it is, or bwrap finds it gone.
+    const ready = join(world.project, "killed", "ready2");
+    const [node = process.execPath, ...args] = safeNpmExec(
+      "sh",
+      "-c",
+      `printf 'pnpmfile: evil.cjs\\n' > pnpm-workspace.yaml && touch ${ready}; sleep 600`,
+    );
+    const killed = spawn(node, args, { cwd: world.project, env: world.env, stdio: "ignore" });
+    await waitFor(() => existsSync(ready), "the plant");
+    const gone = new Promise((resolve) => killed.on("exit", resolve));
+    killed.kill("SIGKILL");
+    await gone;
+    const config = join(world.project, "pnpm-workspace.yaml");
+    expect(readFileSync(config, "utf8")).toContain("pnpmfile");
+    const r = await world.run(["--quiet", "exec", "--", "true"]);
+    expect(r.stderr).toContain("was killed before its after-run check");
+    expect(r.stderr).toContain(movedAside(config));
+    expect(r.stderr).not.toContain("Can't find source path");
+    expect(r.exitCode).toBe(0);
+    expect(existsSync(config)).toBe(false);
+    rmSync(`${config}.quarantined-by-safe-npm`);
   });
 
   it("catches hooks and config added to an existing nested repository", async () => {

@@ -208,6 +208,56 @@ describe("a journal is data: what it may make the next run do", () => {
     expect(readlinkSync(join(root, ".git"))).toBe("/real");
   });
 
+  it("is judged with the killed run's own skip list, and removes only its empty mount points", () => {
+    const { root, journal } = layout();
+    const prefix = createHash("sha256").update(root).digest("hex").slice(0, 16);
+    // The killed run kept .git and protected/ read-only: its snapshot has neither.
+    mkdirSync(join(root, "protected", "sub", ".git"), { recursive: true });
+    writeFileSync(join(root, "protected", "sub", ".git", "HEAD"), "ref: refs/heads/main\n");
+    const skip = [join(root, ".git"), join(root, "protected"), "/usr"];
+    // Root config files are watched as guardProject names them, read-only or not.
+    const watch = [".pnpmfile.cjs", ".yarnrc.yml"].map((n) => ({
+      kind: "pmconfig" as const,
+      path: join(root, n),
+      always: true,
+    }));
+    const before = snapshot(root, watch, { skip });
+    // What bwrap left for it: an empty stand-in and a directory, and a stand-in written into.
+    mkdirSync(join(root, ".yarn", "releases"), { recursive: true });
+    writeFileSync(join(root, ".yarnrc.yml"), "");
+    writeFileSync(join(root, ".pnpmfile.cjs"), "module.exports = {}\n");
+    const placeholders = [".yarn", ".yarn/releases", ".yarnrc.yml", ".pnpmfile.cjs"].map((p) =>
+      join(root, p),
+    );
+    writeFileSync(
+      join(journal, `${prefix}-999999999-1.json`),
+      JSON.stringify({
+        root,
+        install: false,
+        entries: [...before.entries],
+        watch: before.watch,
+        skip,
+        configNames: [".pnpmfile.cjs", ".yarnrc.yml"],
+        placeholders,
+      }),
+      { mode: 0o600 },
+    );
+    const lines: string[] = [];
+    recoverInterrupted(root, journal, running, (l) => lines.push(l));
+    // Read-only in that run: not taken for new.
+    expect(lines.join("")).not.toContain(`moved ${join(root, "protected")}`);
+    expect(existsSync(join(root, "protected", "sub", ".git", "HEAD"))).toBe(true);
+    expect(lstatSync(join(root, ".git")).isDirectory()).toBe(true);
+    // Empty mount points gone; the one written into is judged and moved aside.
+    expect(existsSync(join(root, ".yarn"))).toBe(false);
+    expect(existsSync(join(root, ".yarnrc.yml"))).toBe(false);
+    expect(lines.join("")).toContain(`moved ${join(root, ".pnpmfile.cjs")}`);
+    expect(existsSync(join(root, ".pnpmfile.cjs"))).toBe(false);
+    // Control: walked without that skip list, the same repository is taken for new.
+    const control = snapshot(root, [], { skip: [join(root, ".git")] });
+    expect([...control.entries.keys()]).toContain(join(root, "protected", "sub", ".git"));
+  });
+
   it("refuses a journal whose links leave the top level, and journals others can write", () => {
     const { root, journal, write } = layout();
     const file = write({ names: ["../escape"], links: [["../escape", "/real"]] });
