@@ -37,7 +37,7 @@
  */
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { yamlScalars } from "./allowlist.js";
-import { credentialPathRefusal } from "./pathbound.js";
+import { credentialPathRefusal, isTarballPath } from "./pathbound.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -367,10 +367,12 @@ function npmFor(creds: RegistryCredentials, url: URL, method: string): Credentia
   if (direct !== null) return direct;
   // No key for this URL: npm-registry-fetch (lib/auth.js) falls back to the registry's
   // credential for any URL on the same host. That fallback exists for tarballs served at another
-  // path; for anything else it would add the token to the server's own APIs (Artifactory's
-  // `/api/security/apiKey`, GitLab's `/api/v4/…`), so here it covers tarball reads only.
+  // path (GitLab's instance-level registry serves them under each project's); for anything else
+  // it would add the token to the server's own APIs (Artifactory's `/api/security/apiKey`,
+  // GitLab's `/api/v4/…`), so here it covers reads of paths shaped like a tarball's only.
   const upper = method.toUpperCase();
-  if ((upper !== "GET" && upper !== "HEAD") || !/\.tgz$/i.test(url.pathname)) return null;
+  if ((upper !== "GET" && upper !== "HEAD") || !isTarballPath(decodedSegments(url.pathname)))
+    return null;
   for (const registry of creds.npmRegistries) {
     const parsed = parseUrl(registry);
     if (parsed !== null && parsed.host === url.host && parsed.protocol === url.protocol) {
@@ -379,6 +381,18 @@ function npmFor(creds: RegistryCredentials, url: URL, method: string): Credentia
     }
   }
   return null;
+}
+
+/** The non-empty segments of a path, percent-decoded; none when one does not decode. */
+function decodedSegments(pathname: string): string[] {
+  try {
+    return pathname
+      .split("/")
+      .filter((s) => s !== "")
+      .map((s) => decodeURIComponent(s));
+  } catch {
+    return [];
+  }
 }
 
 /**

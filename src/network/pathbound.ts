@@ -39,4 +39,19 @@ export function credentialPathRefusal(pathname: string): string | null {
   return null;
 }
 
+/**
+ * A tarball's place in a registry: `…/<name>/-/<name>-<version>.tgz`, or with a scope after the
+ * `-` as GitLab and Verdaccio serve scoped ones (`…/@scope/name/-/@scope/name-1.0.0.tgz`). Takes
+ * the path's percent-decoded, non-empty segments. The `-` segment is what servers route
+ * tarballs by; a bare `.tgz` suffix is not (a server that ignores a suffix would read
+ * `/api/security/apiKey.tgz` as its API).
+ */
+export function isTarballPath(decoded: readonly string[]): boolean {
+  const last = decoded.at(-1) ?? "";
+  if (!/\.tgz$/i.test(last)) return false;
+  const dash = decoded.length - 2;
+  if (decoded[dash] === "-") return true;
+  return decoded[dash - 1] === "-" && /^@[^/]+$/.test(decoded[dash] ?? "");
+}
+
 const SERVERS = "Tomcat, so Artifactory, drops ;… from a segment before resolving ..";

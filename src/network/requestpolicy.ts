@@ -15,7 +15,7 @@
  * `/-/npm/v1/tokens`, `/-/package/<name>/dist-tags`, `/<name>/-rev/<rev>`).
  */
 import type { RegistryDecision, RegistryHook, RegistryRequest } from "./gateway-hook.js";
-import { credentialPathRefusal } from "./pathbound.js";
+import { credentialPathRefusal, isTarballPath } from "./pathbound.js";
 import { tarballManifests } from "./tarball.js";
 
 export type RequestMode = "install" | "publish";
@@ -70,11 +70,9 @@ export function refusal(method: string, url: URL, context: PolicyContext): strin
   // The registry API lives under a `-` segment; anything starting with `-` is API, not a name.
   const api = decoded.findIndex((s) => s.startsWith("-"));
   const tail = api === -1 ? "" : decoded.slice(api).join("/");
+  // The only `-` segment, right before the file (or before its scope).
   const tarball =
-    api !== -1 &&
-    decoded[api] === "-" &&
-    api === decoded.length - 2 &&
-    /\.tgz$/i.test(decoded.at(-1) ?? "");
+    api !== -1 && decoded[api] === "-" && api >= decoded.length - 3 && isTarballPath(decoded);
 
   if (upper === "GET" || upper === "HEAD") {
     if (url.searchParams.has("write")) return "reading a package document to change it";

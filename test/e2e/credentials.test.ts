@@ -385,6 +385,43 @@ describe.skipIf(unavailable !== "")("a token written in the project's .npmrc", (
   });
 });
 
+describe.skipIf(unavailable !== "")(
+  "GitLab's layout: tarballs under another path of the registry's host",
+  () => {
+    let registry: PrivateRegistry;
+    let world: World;
+    let run: RunResult;
+    beforeAll(async () => {
+      registry = await startPrivateRegistry({ packed, gitlab: true });
+      ({ world } = privateWorld(registry, MANAGERS[0] as Manager));
+      // The credential is the registry path's, as GitLab's docs write it; the tarballs lie
+      // under /api/v4/projects/…, which only the same-host tarball rule covers.
+      const key = `//${new URL(registry.url).host}${new URL(registry.url).pathname}`;
+      writeFileSync(
+        join(world.home, ".npmrc"),
+        `update-notifier=false\n@private:registry=${registry.url}\n${key}:_authToken=\${NODE_AUTH_TOKEN}\n`,
+      );
+      run = await world.run(["install"], { env: { NODE_AUTH_TOKEN: registry.token } });
+    }, 300_000);
+    afterAll(async () => {
+      world?.dispose();
+      await registry?.close();
+    });
+
+    it("installs: the scoped tarball is read, with the token added on the host", () => {
+      expect(run.exitCode, show(run)).toBe(0);
+      const tarballs = registry.log.filter((r) => r.path.endsWith(".tgz"));
+      expect(tarballs.map((r) => [r.path, r.auth])).toEqual([
+        [
+          "/api/v4/projects/7/packages/npm/@private/registry-probe/-/@private/registry-probe-1.0.0.tgz",
+          "token",
+        ],
+      ]);
+      expect(JSON.stringify(readProbe(world).found)).not.toContain(registry.token);
+    });
+  },
+);
+
 describe.skipIf(unavailable !== "")("https registry with a CA of its own", () => {
   let tls: TestCa;
   let registry: PrivateRegistry;

@@ -44,6 +44,12 @@ export interface PrivateRegistryOptions {
    * presenting a certificate that CA signed (npm's certfile / keyfile).
    */
   tls?: { key: string; cert: string; clientCa?: string };
+  /**
+   * GitLab's instance-level layout: the registry at `/api/v4/packages/npm/`, its tarballs under
+   * a project's path (`/api/v4/projects/7/packages/npm/@scope/name/-/@scope/name-1.0.0.tgz`),
+   * so the credential reaches them only by the same-host tarball rule.
+   */
+  gitlab?: boolean;
 }
 
 const PROBE = "@private/registry-probe";
@@ -57,6 +63,11 @@ export async function startPrivateRegistry(
   const log: LoggedRequest[] = [];
   const published = new Map<string, Record<string, unknown>>();
   let base = "";
+  const registryPath = options.gitlab === true ? "/api/v4/packages/npm/" : "/";
+  const tarballPath =
+    options.gitlab === true
+      ? `/api/v4/projects/7/packages/npm/${PROBE}/-/${PROBE}-1.0.0.tgz`
+      : `/${PROBE}/-/registry-probe-1.0.0.tgz`;
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
@@ -79,7 +90,9 @@ export async function startPrivateRegistry(
         json(401, { error: "authentication required" }, { "www-authenticate": 'Bearer realm="x"' });
         return;
       }
-      const name = decodeURIComponent(path.slice(1).split("?")[0] ?? "");
+      const name = path.startsWith(registryPath)
+        ? decodeURIComponent(path.slice(registryPath.length).split("?")[0] ?? "")
+        : "";
       if ((req.method === "GET" || req.method === "HEAD") && name === PROBE) {
         json(200, {
           name: PROBE,
@@ -92,16 +105,13 @@ export async function startPrivateRegistry(
               version: "1.0.0",
               scripts: { postinstall: "node registry-probe.cjs" },
               dist: {
-                tarball: `${base}@private/registry-probe/-/registry-probe-1.0.0.tgz`,
+                tarball: `${new URL(base).origin}${tarballPath}`,
                 integrity,
               },
             },
           },
         });
-      } else if (
-        req.method === "GET" &&
-        path === "/@private/registry-probe/-/registry-probe-1.0.0.tgz"
-      ) {
+      } else if (req.method === "GET" && path === tarballPath) {
         res.writeHead(200, { "content-type": "application/octet-stream" });
         res.end(tarball);
       } else if (req.method === "PUT" && !name.includes("/-/") && name !== "") {
@@ -137,7 +147,10 @@ export async function startPrivateRegistry(
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;
   // https by name: npm's and pnpm's proxy agents check a tunnelled IP against `localhost.`.
-  base = options.tls === undefined ? `http://127.0.0.1:${port}/` : `https://localhost:${port}/`;
+  base =
+    options.tls === undefined
+      ? `http://127.0.0.1:${port}${registryPath}`
+      : `https://localhost:${port}${registryPath}`;
   return {
     url: base,
     port,

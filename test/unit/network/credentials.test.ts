@@ -144,9 +144,12 @@ describe("npm: which key matches a URL (npm-registry-fetch auth.js)", () => {
         "//s.example/scoped/:_authToken=s",
       ].join("\n"),
     );
-    expect(npmAuth([rc], "https://r.example/tarballs/x.tgz")).toBe("Bearer t");
-    expect(npmAuth([rc], "https://s.example/elsewhere/x.tgz")).toBe("Bearer s");
-    expect(npmAuth([rc], "http://r.example/tarballs/x.tgz")).toBeNull();
+    expect(npmAuth([rc], "https://r.example/tarballs/x/-/x-1.0.0.tgz")).toBe("Bearer t");
+    // GitLab's instance-level registry serves scoped tarballs under each project's path.
+    expect(
+      npmAuth([rc], "https://s.example/api/v4/projects/7/packages/npm/@acme/y/-/@acme/y-1.0.0.tgz"),
+    ).toBe("Bearer s");
+    expect(npmAuth([rc], "http://r.example/tarballs/x/-/x-1.0.0.tgz")).toBeNull();
   });
 
   it("outside the registry's path the credential goes only with tarball reads", () => {
@@ -167,9 +170,23 @@ describe("npm: which key matches a URL (npm-registry-fetch auth.js)", () => {
     expect(at("PUT", "http://127.0.0.1:4802/somewhere/else/p2")).toBeNull();
     expect(at("PUT", "http://127.0.0.1:4802/somewhere/else/p2.tgz")).toBeNull();
     expect(at("POST", "http://127.0.0.1:4802/api/x.tgz")).toBeNull();
-    // A tarball served at another path (npm-registry-fetch's same-host fallback).
-    expect(at("GET", "http://127.0.0.1:4802/files/p2-1.0.0.tgz")).toBe("Bearer USER-SECRET-TOKEN");
-    expect(at("HEAD", "http://127.0.0.1:4802/files/p2-1.0.0.tgz")).toBe("Bearer USER-SECRET-TOKEN");
+    // A tarball served at another path (npm-registry-fetch's same-host fallback), where the
+    // path has a tarball's shape: a `-` segment before the file (and its scope).
+    const file = "http://127.0.0.1:4802/files/p2/-/p2-1.0.0.tgz";
+    expect(at("GET", file)).toBe("Bearer USER-SECRET-TOKEN");
+    expect(at("HEAD", file)).toBe("Bearer USER-SECRET-TOKEN");
+    expect(at("GET", "http://127.0.0.1:4802/files/@s/p2/-/@s/p2-1.0.0.tgz")).toBe(
+      "Bearer USER-SECRET-TOKEN",
+    );
+    // A `.tgz` suffix alone is no tarball: a server that ignores suffixes reads its own API.
+    for (const path of [
+      "/files/p2-1.0.0.tgz",
+      "/api/security/apiKey.tgz",
+      "/api/-/x/apiKey.tgz",
+      "/api/-/@s/x/y.tgz",
+      "/api/-/s/x.tgz",
+    ])
+      expect(at("GET", `http://127.0.0.1:4802${path}`), path).toBeNull();
   });
 
   it("a path a server may resolve outside the registry's carries no credential, npm and yarn", () => {
@@ -195,7 +212,7 @@ describe("npm: which key matches a URL (npm-registry-fetch auth.js)", () => {
       authorizationFor(yarnCreds, new URL(`http://127.0.0.1:${port}${p}`));
     // Controls: the same shapes without the trick carry it.
     expect(npm("/npm/registry/x")).toBe("Bearer SECRET");
-    expect(npm("/api/security/apiKey.tgz")).toBe("Bearer SECRET");
+    expect(npm("/api/security/apiKey/-/apiKey.tgz")).toBe("Bearer SECRET");
     expect(yarn("/npm/registry/x")).toBe("Bearer SECRET");
     expect(yarn("/npm/registry/x", 48762)).toBe("Bearer SECRET2");
     for (const p of [
@@ -210,8 +227,8 @@ describe("npm: which key matches a URL (npm-registry-fetch auth.js)", () => {
       expect(yarn(p, 48762), p).toBeNull();
     }
     // The same-host tarball fallback wants no ";" anywhere in the path.
-    expect(npm("/api/security/apiKey;x.tgz")).toBeNull();
-    expect(npm("/api/v4/user;.tgz")).toBeNull();
+    expect(npm("/api/security/apiKey/-/apiKey;x.tgz")).toBeNull();
+    expect(npm("/api/v4/user/-/;.tgz")).toBeNull();
   });
 
   it("always-auth changes nothing: a matching credential is always sent (npm 7+)", () => {

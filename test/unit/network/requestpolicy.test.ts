@@ -27,6 +27,9 @@ describe("install mode: what installing needs", () => {
     // below a registry's path (Artifactory, Nexus)
     ["GET", "/artifactory/api/npm/npm-remote/lodash"],
     ["GET", "/artifactory/api/npm/npm-remote/lodash/-/lodash-4.17.21.tgz"],
+    // GitLab's and Verdaccio's scoped tarballs: the scope again after the `-`
+    ["GET", "/api/v4/projects/7/packages/npm/@acme/widget/-/@acme/widget-1.0.0.tgz"],
+    ["GET", "/@acme/widget/-/@acme/widget-1.0.0.tgz"],
     // GitHub Packages' tarball URLs
     ["GET", "/download/@acme/widget/1.0.0/0123abcd"],
     ["POST", "/-/npm/v1/security/advisories/bulk"],
@@ -64,6 +67,10 @@ describe("install mode: what installing needs", () => {
     ["POST", "/-/npm/v1/security/advisories", /not needed to install/],
     ["GET", "/lodash/-/notes.txt", /not needed to install/],
     ["GET", "/-/anything", /not needed to install/],
+    ["GET", "/-/@acme/whoami", /not needed to install/],
+    ["GET", "/-/acme/widget-1.0.0.tgz", /not needed to install/],
+    ["GET", "/-/@acme/x/widget-1.0.0.tgz", /not needed to install/],
+    ["GET", "/lodash/-/x/-/lodash-1.0.0.tgz", /not needed to install/],
     ["OPTIONS", "/lodash", /not needed to install/],
     ["GET", "/%E0%A4%A", /malformed/],
     ["GET", "/lodash/..%2f-%2fwhoami", /malformed/],
