@@ -215,6 +215,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
     seal: guards.seal,
     sealDirs: guards.sealDirs,
     userNpmrcInProject: guards.userNpmrcInProject,
+    npmGlobalInProject: npmGlobalText(guards.npmGlobalInProject),
     hide: keys.hide,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
@@ -696,4 +697,11 @@ async function gatewayOptions(
     },
     cafileConfigured: cas.cafileConfigured,
   };
+}
+
+/** npm's global config kept in the project, read on the host (never through a link). */
+function npmGlobalText(path: string | undefined): { path: string; text: string } | null {
+  if (path === undefined) return null;
+  const text = readProjectFile(path);
+  return text === null ? null : { path, text };
 }

@@ -63,6 +63,11 @@ export interface ProjectGuards {
   /** npm's user config, where NPM_CONFIG_USERCONFIG keeps it in the project (policy.ts). */
   userNpmrcInProject?: string | undefined;
   /**
+   * npm's global config, where NPM_CONFIG_GLOBALCONFIG (or NPM_CONFIG_PREFIX) keeps it in the
+   * project and it exists (policy.ts binds it without credentials).
+   */
+  npmGlobalInProject?: string | undefined;
+  /**
    * The host-run file names watched in every sub-project after the run: HOST_RUN_FILES, and
    * yarn's rc file under the name YARN_RC_FILENAME gives it.
    */
@@ -150,8 +155,15 @@ export function guardProject(
     if (path === null || guards.protect.includes(path) || guards.seal.includes(path)) continue;
     const kind = projectPathKind(root, path, `${variable.what} (${variable.name})`);
     if (kind === "missing") guards.watch.push({ kind: "pmconfig", path });
-    else if (kind === "file") guards.protect.push(path);
-    else throw notPlain(path, "a regular file");
+    else if (kind === "file") {
+      // npm's global config is bound over without credentials (policy.ts): another name for
+      // it would show them.
+      if (variable.name.startsWith("NPM_CONFIG_")) {
+        refuseHardLinked(path, `${variable.what} (${variable.name})`);
+        guards.npmGlobalInProject = path;
+      }
+      guards.protect.push(path);
+    } else throw notPlain(path, "a regular file");
   }
   // npm's user config, where NPM_CONFIG_USERCONFIG puts it in the project: an existing one is
   // bound over without credentials (policy.ts); one created inside would be the next run's user

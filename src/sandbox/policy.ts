@@ -172,6 +172,8 @@ export interface PolicyInput {
    * project's root (hostfiles.ts): bound over without credentials, read-only.
    */
   userNpmrcInProject?: string | undefined;
+  /** npm's global config kept in the project (hostfiles.ts), and its text read on the host. */
+  npmGlobalInProject?: { path: string; text: string } | null | undefined;
   /** Files in the project hidden under an empty read-only one: the user's client keys. */
   hide?: readonly string[];
   settings: SettingsInput;
@@ -450,6 +452,20 @@ export function resolvePolicy(input: PolicyInput): Policy {
   // be the next run's user config — whose registries count as the user's own. Read-only and
   // without credentials, like ~/.npmrc; one created inside is moved aside after the run
   // (hostfiles.ts guardProject).
+  // npm's global config where NPM_CONFIG_GLOBALCONFIG (or the prefix) puts it in the project:
+  // kept read-only (hostfiles.ts), and over that, like the one outside, without credentials.
+  const globalInProject = input.npmGlobalInProject;
+  if (globalInProject != null) {
+    const sanitized = sanitizeNpmrc(globalInProject.text, npmrcOptions);
+    if (sanitized.removed.length > 0) {
+      mounts.push({
+        kind: "data",
+        dest: globalInProject.path,
+        data: sanitized.text,
+        label: `${globalInProject.path} (npm's global config) without credentials or programs, read-only`,
+      });
+    }
+  }
   const userConfig = input.userNpmrcInProject;
   if (userConfig !== undefined && host.userNpmrc !== null && !settings.fullNpmrc) {
     mounts.push({

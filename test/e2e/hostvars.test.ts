@@ -6,7 +6,7 @@
  * run. The control plants the same with the host's shell and shows each one running.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { repoRoot } from "./paths.js";
@@ -94,6 +94,36 @@ describe.skipIf(unavailable !== "")("config files named by variables", () => {
     expect(r.stderr).toContain(`moved ${nested} to ${nested}.quarantined-by-safe-npm`);
     hostSteps(world, vars);
     for (const name of MARKS) expect(existsSync(join(marks, name)), name).toBe(false);
+  });
+
+  it("npm's global config kept in the project shows no credential inside and stays as it was", async () => {
+    const world = makeWorld({ projectInHome: true });
+    worlds.push(world);
+    const global = join(world.project, ".npmrc-global");
+    const text = "registry=http://127.0.0.1:9/\n//127.0.0.1:9/:_authToken=GLOBAL-SECRET\n";
+    writeFileSync(global, text);
+    const vars = { NPM_CONFIG_GLOBALCONFIG: global };
+    const r = await world.run(
+      [
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        `cat ${global}; echo 'script-shell=/x' >> ${global} || echo READ-ONLY`,
+      ],
+      { env: vars },
+    );
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stdout).toContain("registry=http://127.0.0.1:9/");
+    expect(r.stdout).not.toContain("GLOBAL-SECRET");
+    expect(r.stdout).toContain("READ-ONLY");
+    // (control) the file on the host still holds it, unchanged.
+    expect(readFileSync(global, "utf8")).toBe(text);
+    // Another name for it in the project would show it: refused before anything runs.
+    linkSync(global, join(world.project, "other-name"));
+    const linked = await world.run(["exec", "--", "true"], { env: vars });
+    expect(linked.exitCode, show(linked)).toBe(125);
+    expect(linked.stderr).toContain("has 2 names (hard links)");
   });
 
   it("refuses a relative NPM_CONFIG_USERCONFIG before anything runs", async () => {

@@ -484,6 +484,28 @@ describe("sealed directories and already-mounted paths", () => {
   });
 });
 
+describe("npm's global config in the project (NPM_CONFIG_GLOBALCONFIG)", () => {
+  const path = `${PROJECT}/.npmrc-global`;
+  it("is bound over without credentials, after the project and its read-only bind", () => {
+    const text = "//registry.npmjs.org/:_authToken=global-token\nfund=false\n";
+    const policy = resolvePolicy(
+      baseInput({ input: { protect: [path], npmGlobalInProject: { path, text } } }),
+    );
+    const at = policy.mounts.findIndex((m) => m.dest === path && m.kind === "data");
+    const mount = policy.mounts[at] as { data: string };
+    expect(mount.data).toContain("fund=false");
+    expect(mount.data).not.toContain("global-token");
+    expect(at).toBeGreaterThan(policy.mounts.findIndex((m) => m.dest === PROJECT));
+    expect(at).toBeGreaterThan(policy.mounts.findIndex((m) => m.dest === path));
+  });
+  it("with nothing to remove, only its read-only bind", () => {
+    const policy = resolvePolicy(
+      baseInput({ input: { protect: [path], npmGlobalInProject: { path, text: "fund=false\n" } } }),
+    );
+    expect(policy.mounts.filter((m) => m.dest === path).map((m) => m.kind)).toEqual(["ro-bind"]);
+  });
+});
+
 describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
   const config = `${PROJECT}/.npmrc-ci`;
   const text = "//registry.npmjs.org/:_authToken=ci-token\nfund=false\n";
