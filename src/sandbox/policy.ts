@@ -399,15 +399,14 @@ export function resolvePolicy(input: PolicyInput): Policy {
     visible(npmGlobalConfig.path) &&
     !isInside(npmGlobalConfig.path, project.root)
   ) {
-    const global = sanitizeNpmrc(npmGlobalConfig.text, npmrcOptions);
-    if (global.removed.length > 0) {
-      mounts.push({
-        kind: "data",
-        dest: npmGlobalConfig.path,
-        data: global.text,
-        label: `${npmGlobalConfig.path} without credentials or programs`,
-      });
-    }
+    mounts.push(
+      ...withoutSecrets(
+        npmGlobalConfig.path,
+        npmGlobalConfig.text,
+        `${npmGlobalConfig.path} without credentials or programs`,
+        npmrcOptions,
+      ),
+    );
   }
   // Each tool under the name it has on the host PATH: inside, its directory may be hidden and its
   // real file named otherwise (pnpm.cjs, bun.exe), yet scripts call it by name.
@@ -447,25 +446,24 @@ export function resolvePolicy(input: PolicyInput): Policy {
       });
     }
   }
+  // npm's global config where NPM_CONFIG_GLOBALCONFIG (or the prefix) puts it in the project:
+  // kept read-only (hostfiles.ts), and over that, like the one outside, without credentials.
+  const globalInProject = input.npmGlobalInProject;
+  if (globalInProject != null) {
+    mounts.push(
+      ...withoutSecrets(
+        globalInProject.path,
+        globalInProject.text,
+        `${globalInProject.path} (npm's global config) without credentials or programs, read-only`,
+        npmrcOptions,
+      ),
+    );
+  }
   // npm's user config where NPM_CONFIG_USERCONFIG puts it in the project (a CI job's
   // `$PWD/.npmrc-ci`): inside, it would show the user's token, and what a run wrote there would
   // be the next run's user config — whose registries count as the user's own. Read-only and
   // without credentials, like ~/.npmrc; one created inside is moved aside after the run
   // (hostfiles.ts guardProject).
-  // npm's global config where NPM_CONFIG_GLOBALCONFIG (or the prefix) puts it in the project:
-  // kept read-only (hostfiles.ts), and over that, like the one outside, without credentials.
-  const globalInProject = input.npmGlobalInProject;
-  if (globalInProject != null) {
-    const sanitized = sanitizeNpmrc(globalInProject.text, npmrcOptions);
-    if (sanitized.removed.length > 0) {
-      mounts.push({
-        kind: "data",
-        dest: globalInProject.path,
-        data: sanitized.text,
-        label: `${globalInProject.path} (npm's global config) without credentials or programs, read-only`,
-      });
-    }
-  }
   const userConfig = input.userNpmrcInProject;
   if (userConfig !== undefined && host.userNpmrc !== null && !settings.fullNpmrc) {
     mounts.push({
@@ -702,4 +700,15 @@ function isSystemPath(path: string): boolean {
 
 function unique<T>(items: readonly T[]): T[] {
   return [...new Set(items)];
+}
+
+/** An npmrc bound over without its credentials and programs; nothing when it has none. */
+function withoutSecrets(
+  dest: string,
+  text: string,
+  label: string,
+  options: Parameters<typeof sanitizeNpmrc>[1],
+): Mount[] {
+  const sanitized = sanitizeNpmrc(text, options);
+  return sanitized.removed.length > 0 ? [{ kind: "data", dest, data: sanitized.text, label }] : [];
 }
