@@ -1,7 +1,8 @@
 /**
- * V8's code cache for the CLI bundle (node 20 has no `module.enableCompileCache`): the bundle is
- * compiled with `vm.Script` `cachedData` from safe-npm's own cache dir, and the cache is written
- * once, after a run that had none, from everything that run compiled.
+ * V8's code cache for the CLI bundle (node 20 has no `module.enableCompileCache`): the bundle and
+ * the chunks it loads are compiled with `vm.Script` `cachedData` from safe-npm's own cache dir,
+ * one file per bundle holding each script's cache under the sha256 of its text, and the file is
+ * written again only after a run that compiled a script it had no cache for.
  *
  * Code cache is compiled code: whoever can write it can run code in safe-npm on the host
  * (V8 checks versions and flags, not intent). So it lives only where nothing inside a sandbox
@@ -86,6 +87,41 @@ export function mayBeInProject(dir: string): boolean {
     if (parent === current) return false;
     current = parent;
   }
+}
+
+/** A script's entry in the cache file: the sha256 of its (wrapped) text. */
+export function scriptKey(wrapped: string): string {
+  return createHash("sha256").update(wrapped).digest("hex");
+}
+
+/**
+ * The cache file's payload: for each script, its key (64 hex characters), the length of its code
+ * cache (4 bytes, big-endian) and the code cache.
+ */
+export function packCodeCache(entries: ReadonlyMap<string, Buffer>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [key, data] of entries) {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    parts.push(Buffer.from(key, "latin1"), length, data);
+  }
+  return Buffer.concat(parts);
+}
+
+/** The entries of a payload packCodeCache made; an empty map for anything else. */
+export function unpackCodeCache(payload: Buffer | undefined): Map<string, Buffer> {
+  const entries = new Map<string, Buffer>();
+  if (payload === undefined) return entries;
+  let at = 0;
+  while (at < payload.length) {
+    if (at + 68 > payload.length) return new Map();
+    const key = payload.toString("latin1", at, at + 64);
+    const length = payload.readUInt32BE(at + 64);
+    if (!/^[0-9a-f]{64}$/.test(key) || at + 68 + length > payload.length) return new Map();
+    entries.set(key, payload.subarray(at + 68, at + 68 + length));
+    at += 68 + length;
+  }
+  return entries;
 }
 
 /** The cache file's name for this bundle text on this node. */

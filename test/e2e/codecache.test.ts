@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { Script } from "node:vm";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { codeCacheName, wrapBundle } from "../../src/cli/codecache.js";
+import { codeCacheName, packCodeCache, scriptKey, wrapBundle } from "../../src/cli/codecache.js";
 import { cliPath } from "./paths.js";
 import { makeWorld, type World } from "./world.js";
 
@@ -19,14 +19,16 @@ const PLANTED = "PLANTED-CODE-RAN";
 
 /**
  * A cache entry V8 accepts for the bundle although it was compiled from other code: V8 checks
- * the source's length, not its text. Digest in front, as codecache.ts stores it.
+ * the source's length, not its text. Under the bundle's key, digest in front, as codecache.ts
+ * stores it.
  */
 function plantedCache(): Buffer {
   const wrapped = wrapBundle(readFileSync(bundle, "utf8"));
   const head = `(process.stdout.write(${JSON.stringify(`${PLANTED}\n`)}), (function () {}));`;
   const evil = `${head}/*${" ".repeat(wrapped.length - head.length - 4)}*/`;
   const data = new Script(evil, { filename: bundle }).createCachedData();
-  return Buffer.concat([createHash("sha256").update(data).digest(), data]);
+  const payload = packCodeCache(new Map([[scriptKey(wrapped), data]]));
+  return Buffer.concat([createHash("sha256").update(payload).digest(), payload]);
 }
 
 /** Writes the planted cache to every path given and $HOME's own cache dir: the attack. */

@@ -17,7 +17,10 @@ import {
   codeCacheDir,
   codeCacheName,
   mayBeInProject,
+  packCodeCache,
   readCodeCache,
+  scriptKey,
+  unpackCodeCache,
   writeCodeCache,
 } from "../../../src/cli/codecache.js";
 
@@ -52,6 +55,33 @@ describe("codeCacheDir and codeCacheName", () => {
     expect(codeCacheName("bundle2", "v20.19.0", "x64")).not.toBe(name);
     expect(codeCacheName("bundle", "v22.0.0", "x64")).not.toBe(name);
     expect(codeCacheName("bundle", "v20.19.0", "arm64")).not.toBe(name);
+  });
+});
+
+describe("packCodeCache and unpackCodeCache: each script's cache under its text's hash", () => {
+  it("round-trips several entries, an empty one included", () => {
+    const entries = new Map([
+      [scriptKey("main"), Buffer.from("main's code")],
+      [scriptKey("chunk"), Buffer.from("a chunk's code")],
+      [scriptKey("empty"), Buffer.alloc(0)],
+    ]);
+    const back = unpackCodeCache(packCodeCache(entries));
+    expect([...back.keys()]).toEqual([...entries.keys()]);
+    for (const [key, value] of entries) expect(back.get(key)?.equals(value)).toBe(true);
+    expect(scriptKey("main")).not.toBe(scriptKey("main "));
+  });
+
+  it("reads anything else as no entries at all: truncated, overlong, or a bad key", () => {
+    const one = packCodeCache(new Map([[scriptKey("main"), Buffer.from("code")]]));
+    expect(unpackCodeCache(undefined).size).toBe(0);
+    expect(unpackCodeCache(one.subarray(0, one.length - 1)).size).toBe(0);
+    expect(unpackCodeCache(Buffer.concat([one, Buffer.from("x")])).size).toBe(0);
+    const badKey = Buffer.from(one);
+    badKey.write("Z", 0, "latin1");
+    expect(unpackCodeCache(badKey).size).toBe(0);
+    const long = Buffer.from(one);
+    long.writeUInt32BE(0xffffffff, 64);
+    expect(unpackCodeCache(long).size).toBe(0);
   });
 });
 
