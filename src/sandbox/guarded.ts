@@ -6,10 +6,14 @@
 
 import { createHash } from "node:crypto";
 import {
+  closeSync,
+  constants,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   unlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -175,7 +179,8 @@ function writeJournal(
   try {
     mkdirSync(journal, { recursive: true, mode: 0o700 });
     const file = join(journal, `${journalPrefix(root)}-${process.pid}-${startTime("self")}.json`);
-    // What the check needs to judge as this run would have: the same paths left out of the walk
+    // `root` first: journalRoot reads it without parsing the rest. What the check needs to
+    // judge as this run would have: the same paths left out of the walk
     // (else what was read-only shows up as new), and the mount points to remove.
     const data = {
       root,
@@ -206,7 +211,7 @@ function writeJournal(
  * used; `options` stands in for those a journal of an older safe-npm lacks.
  */
 export function recoverInterrupted(
-  root: string,
+  ownRoot: string,
   journal: string,
   options: Partial<WalkOptions> & { running: RunningSelf },
   report: (text: string) => void,
@@ -225,17 +230,24 @@ export function recoverInterrupted(
     );
     return;
   }
-  const prefix = `${journalPrefix(root)}-`;
-  let scaffold = false;
+  const prefix = journalPrefix(ownRoot);
+  let scaffold: string | null = null;
   let commands: ReadonlySet<string> | undefined;
   for (const name of names) {
-    const match = /^(\d+)-(\d+)\.json$/.exec(
-      name.startsWith(prefix) ? name.slice(prefix.length) : "",
-    );
+    const match = /^([0-9a-f]{16})-(\d+)-(\d+)\.json$/.exec(name);
     if (match === null) continue;
     // Still running (a concurrent run in the same project): its own check will come.
-    if (startTime(Number(match[1])) === match[2]) continue;
+    if (startTime(Number(match[2])) === match[3]) continue;
     const file = join(journal, name);
+    // Its project: this run's, or one above or below it. A run started in a workspace package
+    // that has its own lockfile has that package for its project; what a killed run from the
+    // workspace root planted there would otherwise be read and adopted by it (and the reverse).
+    let root = ownRoot;
+    if (match[1] !== prefix) {
+      const other = journalRoot(file);
+      if (other === null || !(inside(other, ownRoot) || inside(ownRoot, other))) continue;
+      root = other;
+    }
     try {
       const fileStat = lstatSync(file);
       if (!fileStat.isFile() || !ownedPrivately(fileStat)) throw new Error("not a file of yours");
@@ -284,7 +296,7 @@ export function recoverInterrupted(
           true,
         );
         for (const line of lines) report(line);
-        scaffold = true;
+        scaffold = root;
       }
     } catch (error) {
       report(`safe-npm: could not read ${file} (${(error as Error).message}); removing it\n`);
@@ -292,12 +304,38 @@ export function recoverInterrupted(
     removeFile(file);
   }
   // What that run planted may be why this directory was taken for a project at all: decide again.
-  if (scaffold) {
+  if (scaffold !== null) {
     throw new SafeNpmError(
       "INTERRUPTED_RUN",
-      `an earlier run that had ${root} as its project with no package.json was killed before its after-run check; what it planted at the top of ${root} was moved aside now`,
+      `an earlier run that had ${scaffold} as its project with no package.json was killed before its after-run check; what it planted at the top of ${scaffold} was moved aside now`,
       { hint: "run the command again" },
     );
+  }
+}
+
+/** `path` is `dir` or lies below it. */
+function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/**
+ * The project a journal is for, read from the start of the file (writeJournal puts `root`
+ * first), without parsing a whole journal that may be for an unrelated project; null when it
+ * does not start so, or the root is not an absolute path.
+ */
+function journalRoot(file: string): string | null {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const head = Buffer.alloc(8192);
+    const n = readSync(fd, head, 0, head.length, 0);
+    const found = /^\{"root":("(?:[^"\\]|\\.)*")/.exec(head.toString("utf8", 0, n));
+    const root = found === null ? null : (JSON.parse(found[1] as string) as unknown);
+    return typeof root === "string" && root.startsWith("/") && !root.includes("\0") ? root : null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -149,6 +149,38 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     rmSync(`${config}.quarantined-by-safe-npm`);
   });
 
+  it("a killed run from the workspace root is checked by the next run from a package below it", async () => {
+    // The package gets a lockfile of its own from the killed run: a run started there has the
+    // package for its project, and must still check what the run above planted in it.
+    const pkg = join(world.project, "killed", "pkg");
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, "package.json"), '{"name":"pkg","private":true}\n');
+    const ready = join(world.project, "killed", "ready3");
+    const [node = process.execPath, ...args] = safeNpmExec(
+      "sh",
+      "-c",
+      `cd killed/pkg && echo '{}' > package-lock.json && printf 'registry=http://evil.example/\\n' > .npmrc && touch ${ready}; sleep 600`,
+    );
+    const killed = spawn(node, args, { cwd: world.project, env: world.env, stdio: "ignore" });
+    await waitFor(() => existsSync(ready), "the plant");
+    const gone = new Promise((resolve) => killed.on("exit", resolve));
+    killed.kill("SIGKILL");
+    await gone;
+    const planted = join(pkg, ".npmrc");
+    expect(readFileSync(planted, "utf8")).toContain("evil.example");
+    const r = await execa(process.execPath, [cliPath, "--verbose", "exec", "--", "true"], {
+      cwd: pkg,
+      env: world.env,
+      reject: false,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`an earlier run in ${world.project} was killed`);
+    expect(r.stderr).toContain(movedAside(planted));
+    // The planted registry never made it into this run's allowlist.
+    expect(r.stderr).not.toContain("evil.example");
+    expect(existsSync(planted)).toBe(false);
+  });
+
   it("catches hooks and config added to an existing nested repository", async () => {
     const r = await execSh(
       world,

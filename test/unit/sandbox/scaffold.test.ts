@@ -258,6 +258,33 @@ describe("a journal is data: what it may make the next run do", () => {
     expect([...control.entries.keys()]).toContain(join(root, "protected", "sub", ".git"));
   });
 
+  it("is checked by a run in a project above or below its own, and left alone by others", () => {
+    const { root, journal } = layout();
+    const pkg = join(root, "pkg");
+    mkdirSync(pkg);
+    const before = snapshot(root, [], { skip: [join(root, ".git")] });
+    const write = (forRoot: string, pid: number): string => {
+      const prefix = createHash("sha256").update(forRoot).digest("hex").slice(0, 16);
+      const file = join(journal, `${prefix}-${pid}-1.json`);
+      const data = { root: forRoot, install: false, entries: [...before.entries], watch: [] };
+      writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
+      return file;
+    };
+    // What the killed run (its project: root) planted in the package.
+    mkdirSync(join(pkg, "x", ".git"), { recursive: true });
+    writeFileSync(join(pkg, "x", ".git", "HEAD"), "ref: refs/heads/main\n");
+    const unrelated = write(`${root}-other`, 999999998);
+    const mine = write(root, 999999999);
+    const lines: string[] = [];
+    recoverInterrupted(pkg, journal, running, (l) => lines.push(l));
+    expect(lines.join("")).toContain(`an earlier run in ${root} was killed`);
+    expect(lines.join("")).toContain(`moved ${join(pkg, "x", ".git")}`);
+    expect(existsSync(mine)).toBe(false);
+    // A journal of a project neither above nor below is its own next run's to check.
+    expect(existsSync(unrelated)).toBe(true);
+    expect(lines.join("")).not.toContain("-other");
+  });
+
   it("refuses a journal whose links leave the top level, and journals others can write", () => {
     const { root, journal, write } = layout();
     const file = write({ names: ["../escape"], links: [["../escape", "/real"]] });
