@@ -49,6 +49,8 @@ export function credentialPathRefusal(pathname: string): string | null {
 export function isTarballPath(decoded: readonly string[]): boolean {
   const last = decoded.at(-1) ?? "";
   if (!/\.tgz$/i.test(last)) return false;
+  // One `-` segment, and nothing else that starts like the registry's API (`-rev`, `-`).
+  if (decoded.filter((s) => s.startsWith("-")).length !== 1) return false;
   const dash = decoded.length - 2;
   if (decoded[dash] === "-") return true;
   return decoded[dash - 1] === "-" && /^@[^/]+$/.test(decoded[dash] ?? "");

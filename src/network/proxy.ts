@@ -405,6 +405,9 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         req.resume();
         return;
       }
+      // The rules judged this method: a header some frameworks read as another one does not
+      // go up (a GET with `X-HTTP-Method-Override: PUT` would be a write there).
+      headers = METHOD_OVERRIDES.reduce(dropHeader, headers);
       if (hook.credentialHosts.has(target.key)) headers = dropHeader(headers, "authorization");
       if (decision.inspectBody !== undefined) {
         inspectThenSend(req, res, url, target, row, headers, framing, hook, {
@@ -1144,6 +1147,9 @@ function withAuthorization(raw: readonly string[], authorization: string | undef
 }
 
 /** `raw` (name, value, name, value…) without every header called `name` (lower case). */
+/** Headers that ask a server to take the request for another method (Rails, Express, ASP.NET). */
+const METHOD_OVERRIDES = ["x-http-method-override", "x-http-method", "x-method-override"];
+
 function dropHeader(raw: readonly string[], name: string): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {

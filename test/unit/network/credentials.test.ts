@@ -185,6 +185,8 @@ describe("npm: which key matches a URL (npm-registry-fetch auth.js)", () => {
       "/api/-/x/apiKey.tgz",
       "/api/-/@s/x/y.tgz",
       "/api/-/s/x.tgz",
+      "/api/-/-/x.tgz",
+      "/api/-rev/-/x.tgz",
     ])
       expect(at("GET", `http://127.0.0.1:4802${path}`), path).toBeNull();
   });

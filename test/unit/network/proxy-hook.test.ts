@@ -71,6 +71,26 @@ describe("the proxy and the registry hook (plain http)", () => {
     expect(report).not.toContain("blocked");
   });
 
+  it("drops headers that would make a read another method on the server", async () => {
+    const overrides = {
+      "x-http-method-override": "PUT",
+      "x-http-method": "DELETE",
+      "x-method-override": "PUT",
+    };
+    await requestThrough(proxy.socketPath, `http://127.0.0.1:${registry.port}/@private%2fpkg`, {
+      headers: overrides,
+    });
+    const seen = registry.requests.at(-1);
+    expect(seen?.method).toBe("GET");
+    for (const name of Object.keys(overrides)) expect(seen?.headers[name], name).toBeUndefined();
+    expect(seen?.headers.authorization).toBe("Bearer HELD");
+    // Control: to a host the hook does not name they go as sent.
+    await requestThrough(proxy.socketPath, `http://127.0.0.1:${other.port}/x`, {
+      headers: overrides,
+    });
+    expect(other.requests.at(-1)?.headers["x-http-method-override"]).toBe("PUT");
+  });
+
   it("control: a host the hook does not name gets the request as the client sent it", async () => {
     const res = await requestThrough(proxy.socketPath, `http://127.0.0.1:${other.port}/worm`, {
       method: "PUT",

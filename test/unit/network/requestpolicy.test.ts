@@ -71,6 +71,8 @@ describe("install mode: what installing needs", () => {
     ["GET", "/-/acme/widget-1.0.0.tgz", /not needed to install/],
     ["GET", "/-/@acme/x/widget-1.0.0.tgz", /not needed to install/],
     ["GET", "/lodash/-/x/-/lodash-1.0.0.tgz", /not needed to install/],
+    ["GET", "/x/-/-/y.tgz", /not needed to install/],
+    ["GET", "/x/-/-rev/y.tgz", /not needed to install/],
     ["OPTIONS", "/lodash", /not needed to install/],
     ["GET", "/%E0%A4%A", /malformed/],
     ["GET", "/lodash/..%2f-%2fwhoami", /malformed/],
