@@ -113,8 +113,11 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
   // run reads the project's settings and config or binds its files (what that run planted is
   // moved aside, the stand-ins bwrap made for it are removed). --dry-run changes nothing.
   if (!options.dryRun) {
-    recoverInterrupted(project.root, journalDir(cacheBase), { running: runningSelf() }, (text) =>
-      out.stderr(printableLines(text)),
+    recoverInterrupted(
+      project.root,
+      journalDir(cacheBase),
+      { running: runningSelf(), trustStore: ctx.store },
+      (text) => out.stderr(printableLines(text)),
     );
     timing.mark("earlier runs' journal");
   }
@@ -357,6 +360,7 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
           // The after-run check names the project's files: printed as escapes, never raw.
           report: (text) => out.stderr(printableLines(text)),
           journal: journalDir(cacheBase),
+          trustStore: ctx.store,
           afterSandbox: moveBack,
           // The proxy readies its upstream TLS trust while the package manager starts.
           ...(proxy !== null || onReady !== undefined

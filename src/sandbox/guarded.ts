@@ -20,6 +20,7 @@ import {
 import { join } from "node:path";
 import { EXIT_SAFE_NPM_FAILURE, SafeNpmError } from "../errors.js";
 import { procStat } from "../host/procstat.js";
+import { markWrittenInside } from "../settings/trust.js";
 import type { Timing } from "../timing.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
 import type { BwrapInvocation } from "./bwrap.js";
@@ -27,6 +28,7 @@ import { HOST_RUN_FILES } from "./hostfiles.js";
 import {
   check,
   describeFinding,
+  type Finding,
   type RunningSelf,
   type Snapshot,
   snapshot,
@@ -48,6 +50,8 @@ export interface GuardedRun {
   install: boolean;
   /** Where each finding is reported. */
   report: (text: string) => void;
+  /** The trust store: settings a run set inside are recorded there (never trusted for a run). */
+  trustStore?: string;
   /**
    * A private directory (beside the private homes in safe-npm's cache dir) for the snapshot of each run in progress: a
    * run killed with SIGKILL never reaches its check, so the next run in the project makes it.
@@ -126,6 +130,7 @@ export async function runGuarded(
       const findings = check(root, before, { ...walk, install: run.install, running });
       mark("after-run check");
       for (const finding of findings) run.report(describeFinding(finding));
+      markSettings(findings, run.trustStore, run.report);
       // Something that could not be moved aside is still where host tools would use it: the
       // run must not look like a success (a CI job would go on to use it).
       unmoved = findings.some((f) => f.movedTo === null && f.upgrade === undefined);
@@ -213,7 +218,7 @@ function writeJournal(
 export function recoverInterrupted(
   ownRoot: string,
   journal: string,
-  options: Partial<WalkOptions> & { running: RunningSelf },
+  options: Partial<WalkOptions> & { running: RunningSelf; trustStore?: string },
   report: (text: string) => void,
 ): void {
   let names: string[];
@@ -286,6 +291,7 @@ export function recoverInterrupted(
         install: data.install,
       });
       for (const finding of findings) report(describeFinding(finding));
+      markSettings(findings, options.trustStore, report);
       if (data.topLevel !== undefined) {
         const lines = settleTopLevel(
           {
@@ -310,6 +316,27 @@ export function recoverInterrupted(
       `an earlier run that had ${scaffold} as its project with no package.json was killed before its after-run check; what it planted at the top of ${scaffold} was moved aside now`,
       { hint: "run the command again" },
     );
+  }
+}
+
+/**
+ * Records in the trust store the package.json `sandbox` keys a run set or changed: the next run
+ * must not trust them for --trust-config (settings/index.ts).
+ */
+function markSettings(
+  findings: readonly Finding[],
+  store: string | undefined,
+  report: (text: string) => void,
+): void {
+  for (const f of findings) {
+    if (f.kind !== "settings" || f.settingsContent === undefined || store === undefined) continue;
+    try {
+      markWrittenInside(store, f.path, f.settingsContent);
+    } catch (error) {
+      report(
+        `safe-npm: could not record in ${store} that ${f.path}'s settings were set inside (${(error as Error).message}): restore them before using --trust-config\n`,
+      );
+    }
   }
 }
 

@@ -33,6 +33,7 @@ import {
   statSync,
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { REPO_SEARCH_PLACES } from "../settings/find.js";
 import { includePaths, lastValue, parseGitConfig } from "./gitconfig.js";
 
 export type WatchKind =
@@ -43,6 +44,7 @@ export type WatchKind =
   | "clientkey"
   | "readonly"
   | "project"
+  | "settings"
   | "bin"
   | "self"
   | "unlistable"
@@ -79,6 +81,8 @@ export interface Finding {
   movedTo: string | null;
   /** Why it could not be moved, when it could not. */
   error?: string;
+  /** For "settings" in a package.json: its `sandbox` key as JSON, as settings/load.ts reads it. */
+  settingsContent?: string;
   /** For an accepted "self" upgrade: the versions before and after. */
   upgrade?: { from: string | null; to: string };
 }
@@ -96,6 +100,33 @@ const HOOK_NAMES = new Set(
   ),
 );
 const MAX_CONFIG = 1 << 20;
+
+/** safe-npm's own settings files in a repository, package.json aside (judged by its key). */
+const SETTINGS_FILES = REPO_SEARCH_PLACES.filter((name) => name !== "package.json");
+
+/**
+ * The sha256 of a package.json's `sandbox` key as JSON, `none` without one; `unread` for a file
+ * that is not a regular one, too large or not JSON (a change from or to that still shows).
+ */
+function sandboxKeyHash(path: string): string {
+  const content = sandboxKeyContent(path);
+  if (typeof content !== "string") return content === null ? "unread" : "none";
+  return createHash("sha256").update(content).digest("hex").slice(0, 32);
+}
+
+/** A package.json's `sandbox` key as JSON; undefined without one; null when unreadable. */
+function sandboxKeyContent(path: string): string | null | undefined {
+  const text = readRegular(path, MAX_CONFIG + 1);
+  if (text === null || text.length > MAX_CONFIG) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (parsed === null || typeof parsed !== "object" || !("sandbox" in parsed)) return undefined;
+  return JSON.stringify((parsed as { sandbox: unknown }).sandbox) ?? "undefined";
+}
 /** Content hashed per file: beyond it, identity, size and ctime stand in (a 1 TiB sparse file). */
 const HASH_LIMIT = 1 << 20;
 const MAX_LOCKFILE = 64 << 20;
@@ -483,14 +514,28 @@ export function check(
   const findings: Finding[] = [];
   const moved: string[] = [];
   for (const { path, entry, old } of suspects) {
+    // A project's package.json is judged by its `sandbox` key alone, and cannot be moved aside
+    // (the install's own changes are in it): a key set or changed inside stops the run.
+    if (entry.kind === "project") {
+      // "unread": not a regular file, or not JSON — safe-npm's settings lookup cannot read it
+      // either. A journal of an older safe-npm recorded no hash ("project").
+      const had = old?.fp.replace(/^project:/, "") ?? "none";
+      const has = entry.fp.replace(/^project:/, "");
+      if (has !== had && has !== "none" && has !== "unread" && had !== "project") {
+        const content = sandboxKeyContent(path);
+        findings.push({
+          kind: "settings",
+          path,
+          movedTo: null,
+          error: "its `sandbox` key was set or changed; safe-npm does not edit package.json",
+          ...(typeof content === "string" ? { settingsContent: content } : {}),
+        });
+      }
+      continue;
+    }
     // Gone (nothing left to run), or the root itself (never moved; a hooks directory there is
-    // checked hook by hook). A project's package.json is only noted, never judged.
-    if (
-      entry.fp === "-" ||
-      entry.fp === "hookdir:-" ||
-      entry.kind === "project" ||
-      (path === root && entry.kind !== "git")
-    ) {
+    // checked hook by hook).
+    if (entry.fp === "-" || entry.fp === "hookdir:-" || (path === root && entry.kind !== "git")) {
       continue;
     }
     if (moved.some((m) => path === m || path.startsWith(`${m}${sep}`))) continue;
@@ -595,8 +640,19 @@ function collect(
     const entries = listed(dir);
     const names = new Set(entries.map((e) => e.name));
     // Where a package.json is: a project a local safe-npm may be installed into (check()).
+    // Its `sandbox` key is safe-npm's settings for a run started at or below it: by hash.
     if (!isGitDir && names.has("package.json")) {
-      out.set(join(dir, "package.json"), { kind: "project", fp: "project" });
+      const path = join(dir, "package.json");
+      out.set(path, { kind: "project", fp: `project:${sandboxKeyHash(path)}` });
+    }
+    // safe-npm's settings files, wherever a run may start: one made or changed inside would
+    // choose the next run's sandbox (with --trust-config, widen it).
+    if (!isGitDir) {
+      for (const name of SETTINGS_FILES) {
+        const path = join(dir, name);
+        if (names.has(name) && !skip.has(path))
+          out.set(path, { kind: "settings", fp: entryFp(path, true) });
+      }
     }
     const shaped = isGitDir || gitShaped(names);
     if (shaped && !isGitDir) gitDir(dir, "bare");
@@ -1063,6 +1119,8 @@ export function describeFinding(f: Finding): string {
     hook: "git on the host would run it as a hook",
     gitconfig: "git on the host reads it as the repository's config",
     pmconfig: "a package manager run on the host would obey it",
+    settings:
+      "safe-npm reads it as the repository's settings: a run would choose the sandbox of the next (with --trust-config, a wider one)",
     project: "it is a project's package.json",
     readonly:
       "it is kept read-only inside (a `protect` entry, or what a tool on the host obeys), and its mount was lost during the run (another run in the project, or a file renamed over it on the host)",

@@ -43,7 +43,7 @@ export async function resolveSettings(
   }
   // Only now: the schema, cosmiconfig and YAML are not needed on the common path.
   const { loadSettingsFile } = await import("./load.js");
-  const { isTrusted } = await import("./trust.js");
+  const { isTrusted, writtenInside } = await import("./trust.js");
   let user: LoadedLayer | null = null;
   if (found.user !== null) {
     const loaded = loadSettingsFile(found.user, false);
@@ -57,6 +57,8 @@ export async function resolveSettings(
     let trust: "trusted" | "not needed" | "for this run" = "not needed";
     if (wider.length > 0) {
       if (isTrusted(trustOptions.store, loaded.file, loaded.content)) trust = "trusted";
+      else if (writtenInside(trustOptions.store, loaded.file, loaded.content))
+        throw untrusted(loaded.file, wider, true);
       else if (trustOptions.trustForRun) trust = "for this run";
       else throw untrusted(loaded.file, wider);
     }
@@ -66,10 +68,20 @@ export async function resolveSettings(
   return { effective: applyFlags(effective, flags), user, repo };
 }
 
-export function untrusted(file: string, wider: readonly string[]): SafeNpmError {
+export function untrusted(file: string, wider: readonly string[], setInside = false): SafeNpmError {
+  const list = wider.map((w) => `  - ${w}`).join("\n");
+  if (setInside) {
+    return new SafeNpmError(
+      "UNTRUSTED_SETTINGS",
+      `${file} asks to open the sandbox wider, and these settings were set by code in an earlier sandboxed run (not trusted by --trust-config or SAFE_NPM_TRUST_CONFIG):\n${list}`,
+      {
+        hint: "restore the `sandbox` settings you meant (git diff shows the change); if you did make them yourself, run `safe-npm trust` in this project",
+      },
+    );
+  }
   return new SafeNpmError(
     "UNTRUSTED_SETTINGS",
-    `${file} asks to open the sandbox wider:\n${wider.map((w) => `  - ${w}`).join("\n")}`,
+    `${file} asks to open the sandbox wider:\n${list}`,
     {
       hint: "if you accept this, run `safe-npm trust` in this project (any later change to the file revokes it); for one run: --trust-config or SAFE_NPM_TRUST_CONFIG=1",
     },

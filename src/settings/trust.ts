@@ -25,6 +25,11 @@ interface TrustEntry {
 interface TrustFile {
   version: 1;
   entries: Record<string, TrustEntry>;
+  /**
+   * Settings a sandboxed run set (a package.json `sandbox` key changed inside), by key and
+   * content hash: --trust-config does not trust them; `safe-npm trust` still can.
+   */
+  inside?: Record<string, string>;
 }
 
 export function trustStorePath(
@@ -92,8 +97,21 @@ export function isTrusted(store: string, file: string, content: string): boolean
   return entry !== undefined && entry.sha256 === contentHash(content);
 }
 
+/** Records that a sandboxed run wrote these settings (integrity.ts found the change). */
+export function markWrittenInside(store: string, file: string, content: string): void {
+  const data = read(store);
+  data.inside = { ...data.inside, [trustKey(file)]: contentHash(content) };
+  write(store, data);
+}
+
+/** Whether these very settings were written by a sandboxed run. */
+export function writtenInside(store: string, file: string, content: string): boolean {
+  return read(store).inside?.[trustKey(file)] === contentHash(content);
+}
+
 export function trust(store: string, file: string, content: string, widenings: string[]): void {
   const data = read(store);
+  if (data.inside !== undefined) delete data.inside[trustKey(file)];
   data.entries[trustKey(file)] = {
     sha256: contentHash(content),
     trustedAt: new Date().toISOString(),

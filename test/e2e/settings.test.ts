@@ -2,6 +2,7 @@
  * Repository settings are data only, widen the sandbox only after `safe-npm trust`, and any change
  * revokes that trust; `home: "project"` leaves no placeholder behind; user settings are trusted.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -220,5 +221,80 @@ describe.skipIf(unavailable !== "")("settings", () => {
     ]);
     expect(missing.exitCode).toBe(125);
     expect(missing.stderr).toContain(`✗ ${join(world.dir, "nope.json")}: no such settings file`);
+  });
+});
+
+/**
+ * Settings a sandboxed run writes would choose the next run's sandbox; with --trust-config (CI),
+ * a wider one: the next step would read the user's ~/.npmrc token. A settings file made or
+ * changed inside is moved aside; a package.json `sandbox` key set inside stops the run and is
+ * never trusted for a run. The control makes the same change on the host.
+ */
+describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", () => {
+  const worlds: World[] = [];
+  afterAll(() => {
+    for (const world of worlds) world.dispose();
+  });
+  const make = (): World => {
+    const world = makeWorld({ projectInHome: true });
+    world.env.XDG_STATE_HOME = join(world.dir, "state");
+    worlds.push(world);
+    return world;
+  };
+  const WIDEN = { dotfiles: [".npmrc"] };
+  /** Sets package.json's sandbox key, as a node one-liner (inside or on the host). */
+  const SET_KEY = `const f="package.json";const p=JSON.parse(require("fs").readFileSync(f,"utf8"));p.sandbox=${JSON.stringify(WIDEN)};require("fs").writeFileSync(f,JSON.stringify(p,null,2))`;
+  const readToken = ["exec", "--", "sh", "-c", "cat ~/.npmrc"];
+
+  it("(control) a sandbox key set on the host is trusted by SAFE_NPM_TRUST_CONFIG=1: the token shows inside", async () => {
+    const world = make();
+    execFileSync(process.execPath, ["-e", SET_KEY], { cwd: world.project });
+    const r = await world.run(readToken, { env: { SAFE_NPM_TRUST_CONFIG: "1" } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(SECRETS.npmToken);
+  });
+
+  it("a sandbox key set inside stops that run, and SAFE_NPM_TRUST_CONFIG=1 never trusts it", async () => {
+    const world = make();
+    const set = await world.run(["exec", "--", "node", "-e", SET_KEY]);
+    expect(set.exitCode).toBe(125);
+    const pkg = join(world.project, "package.json");
+    expect(set.stderr).toContain(`${pkg} was created or changed inside the sandbox`);
+    expect(set.stderr).toContain("`sandbox` key was set or changed");
+    // The change is there (safe-npm does not edit package.json) ...
+    expect(JSON.parse(readFileSync(pkg, "utf8")).sandbox).toEqual(WIDEN);
+    // ... but no run trusts it for --trust-config.
+    const r = await world.run(readToken, { env: { SAFE_NPM_TRUST_CONFIG: "1" } });
+    expect(r.exitCode).toBe(125);
+    expect(r.stdout).not.toContain(SECRETS.npmToken);
+    expect(r.stderr).toContain("set by code in an earlier sandboxed run");
+    // `safe-npm trust`, the user's own decision after looking, still can.
+    const trusted = await world.run(["trust"]);
+    expect(trusted.exitCode, trusted.stderr).toBe(0);
+    const after = await world.run(readToken);
+    expect(after.stdout).toContain(SECRETS.npmToken);
+  });
+
+  it("a settings file made inside, in the root or a sub-folder, is moved aside after the run", async () => {
+    const world = make();
+    mkdirSync(join(world.project, "packages", "a"), { recursive: true });
+    const files = [
+      join(world.project, ".sandboxrc.json"),
+      join(world.project, "packages", "a", ".sandboxrc"),
+    ];
+    const r = await world.run([
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      files.map((f) => `echo '${JSON.stringify(WIDEN)}' > ${f}`).join(" && "),
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    for (const file of files) {
+      expect(existsSync(file), file).toBe(false);
+      expect(r.stderr).toContain(`moved ${file} to ${file}.quarantined-by-safe-npm`);
+    }
+    const next = await world.run(readToken, { env: { SAFE_NPM_TRUST_CONFIG: "1" } });
+    expect(next.stdout).not.toContain(SECRETS.npmToken);
   });
 });
