@@ -120,7 +120,8 @@ function sandboxKeyContent(path: string): string | null | undefined {
   if (text === null || text.length > MAX_CONFIG) return null;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    // Without a byte-order mark, whether or not the settings loader (cosmiconfig's) skips one.
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ""));
   } catch {
     return null;
   }

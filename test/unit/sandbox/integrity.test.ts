@@ -670,6 +670,46 @@ describe("snapshot and check: package-manager config in sub-projects", () => {
   });
 });
 
+describe("snapshot and check: safe-npm's own settings", () => {
+  it("moves a settings file made or changed inside, in any folder", () => {
+    file("package.json", "{}");
+    file(".sandboxrc.json", '{"protect":[".git"]}\n');
+    const { moved, findings } = around(() => {
+      file(".sandboxrc.json", '{"dotfiles":[".npmrc"]}\n');
+      file("packages/a/.sandboxrc.yml", "dotfiles: [.npmrc]\n");
+      file("notes/.sandboxrc", "{}\n");
+    });
+    expect(moved).toEqual([".sandboxrc.json", "notes/.sandboxrc", "packages/a/.sandboxrc.yml"]);
+    expect(new Set(findings.map((f) => f.kind))).toEqual(new Set(["settings"]));
+  });
+
+  it("stops on a package.json sandbox key set or changed (BOM or not), never on other edits", () => {
+    file("package.json", '{"name":"app","sandbox":{"protect":[".git"]}}');
+    file("packages/a/package.json", '{"name":"a"}');
+    file("packages/b/package.json", '{"name":"b"}');
+    const { findings } = around(() => {
+      // An install's own edit: dependencies added, the sandbox key as it was.
+      file(
+        "package.json",
+        '{\n  "name": "app",\n  "sandbox": { "protect": [".git"] },\n  "dependencies": {"x":"1"}\n}',
+      );
+      file("packages/a/package.json", '\uFEFF{"name":"a","sandbox":{"dotfiles":[".npmrc"]}}');
+      file("packages/b/package.json", '{"name":"b","sandbox":{"env":["TOKEN"]}}');
+      file("packages/c/package.json", '{"name":"c","sandbox":{"network":{"run":"full"}}}');
+    });
+    expect(findings.map((f) => [f.path.slice(root.length + 1), f.kind, f.movedTo])).toEqual([
+      ["packages/a/package.json", "settings", null],
+      ["packages/b/package.json", "settings", null],
+      ["packages/c/package.json", "settings", null],
+    ]);
+    // What a run's trust record is kept against: the key's JSON, as the settings loader has it.
+    expect(findings[1]?.settingsContent).toBe('{"env":["TOKEN"]}');
+    expect(describeFinding(findings[1] as Finding)).toContain("could not be moved aside");
+    // Removing the key narrows: no finding.
+    expect(around(() => file("packages/b/package.json", '{"name":"b"}')).findings).toEqual([]);
+  });
+});
+
 describe("snapshot and check: upgrading a project-local safe-npm", () => {
   const pkg = (version: string): string => JSON.stringify({ name: "safe-npm", version });
   let dist: string;
