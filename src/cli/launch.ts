@@ -60,6 +60,7 @@ function run(script: Script, mod: Module, file: string): void {
 }
 
 const loadedChunks = new Map<string, Module>();
+const nodeRequire = createRequire(bundle);
 
 /** A chunk of the bundle, compiled through the cache once per process (as require would). */
 function loadChunk(file: string, parent: Module | undefined): unknown {
@@ -67,6 +68,8 @@ function loadChunk(file: string, parent: Module | undefined): unknown {
   if (mod === undefined) {
     mod = new Module(file, parent);
     loadedChunks.set(file, mod);
+    // In node's module cache too, as require would have it: what inspects the process sees it.
+    nodeRequire.cache[file] = mod;
     run(compile(file, wrapBundle(readFileSync(file, "utf8"))), mod, file);
   }
   return mod.exports;

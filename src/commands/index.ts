@@ -93,7 +93,8 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
       : untrustCommand(found.repo, store, out);
   }
   if (host.sandbox !== null) return nestedRun(host, project, options, out);
-  return sandboxRun({ host, project, found, store, timing }, options, out);
+  const findSettings = () => settingsFiles(host, project, options.config, out);
+  return sandboxRun({ host, project, found, findSettings, store, timing }, options, out);
 }
 
 /** A command the table in noproject.ts keeps out of the sandbox: run on the host, or refused. */

@@ -86,6 +86,8 @@ export interface RunContext {
   host: HostInfo;
   project: Project;
   found: FoundSettings;
+  /** Looks the settings files up again (after a killed run's check moved one aside). */
+  findSettings?: () => FoundSettings;
   /** The trust store (settings/trust.ts). */
   store: string;
   /** Each step's time, printed on stderr at the end with SAFE_NPM_TIMING=1. */
@@ -105,7 +107,12 @@ export async function sandboxRun(
   }
 }
 
-async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): Promise<number> {
+async function sandboxSteps(
+  given: RunContext,
+  options: RunOptions,
+  out: Output,
+): Promise<number> {
+  let ctx = given;
   const { host, project, timing } = ctx;
   // What safe-npm trusts later (journals, homes, their records) never lies where this run writes.
   const cacheBase = requireOwnCache(host.ownCache, project.root);
@@ -113,12 +120,14 @@ async function sandboxSteps(ctx: RunContext, options: RunOptions, out: Output): 
   // run reads the project's settings and config or binds its files (what that run planted is
   // moved aside, the stand-ins bwrap made for it are removed). --dry-run changes nothing.
   if (!options.dryRun) {
-    recoverInterrupted(
+    const checked = recoverInterrupted(
       project.root,
       journalDir(cacheBase),
       { running: runningSelf(), trustStore: ctx.store },
       (text) => out.stderr(printableLines(text)),
     );
+    // It may have moved aside the settings file found at start.
+    if (checked && ctx.findSettings !== undefined) ctx = { ...ctx, found: ctx.findSettings() };
     timing.mark("earlier runs' journal");
   }
   const resolved = await runSettings(ctx, options);

@@ -213,19 +213,20 @@ function writeJournal(
  * this run reads the project (its settings, its guards): what such a run planted is moved aside
  * now instead of being obeyed or taken into this run's snapshot as if the user had made it, and
  * the empty mount points bwrap made for it are removed. Each journal's own walk options are
- * used; `options` stands in for those a journal of an older safe-npm lacks.
+ * used; `options` stands in for those a journal of an older safe-npm lacks. Returns whether it
+ * checked any.
  */
 export function recoverInterrupted(
   ownRoot: string,
   journal: string,
   options: Partial<WalkOptions> & { running: RunningSelf; trustStore?: string },
   report: (text: string) => void,
-): void {
+): boolean {
   let names: string[];
   try {
     names = readdirSync(journal);
   } catch {
-    return;
+    return false;
   }
   // Only a directory of this user's that no one else can write: its journals are obeyed.
   const dirStat = lstatSync(journal, { throwIfNoEntry: false });
@@ -233,10 +234,12 @@ export function recoverInterrupted(
     report(
       `safe-npm: ignoring the run journals in ${journal}: not a directory of yours that only you can write\n`,
     );
-    return;
+    return false;
   }
   const prefix = journalPrefix(ownRoot);
   let scaffold: string | null = null;
+  const unsettled: string[] = [];
+  let checked = false;
   let commands: ReadonlySet<string> | undefined;
   for (const name of names) {
     const match = /^([0-9a-f]{16})-(\d+)-(\d+)\.json$/.exec(name);
@@ -278,6 +281,7 @@ export function recoverInterrupted(
       report(
         `safe-npm: an earlier run in ${root} was killed before its after-run check; checking the project against the snapshot it took\n`,
       );
+      checked = true;
       // First the mount points it left (empty files and directories only): then a stand-in
       // something wrote into is judged by the check like any other file.
       cleanupPlaceholders(placeholders, root);
@@ -292,6 +296,12 @@ export function recoverInterrupted(
       });
       for (const finding of findings) report(describeFinding(finding));
       markSettings(findings, options.trustStore, report);
+      // Still in place: this run must not go on as if it were not. The journal stays, so every
+      // run checks again until the project is put right.
+      if (findings.some((f) => f.movedTo === null && f.upgrade === undefined)) {
+        unsettled.push(file);
+        continue;
+      }
       if (data.topLevel !== undefined) {
         const lines = settleTopLevel(
           {
@@ -309,6 +319,15 @@ export function recoverInterrupted(
     }
     removeFile(file);
   }
+  if (unsettled.length > 0) {
+    throw new SafeNpmError(
+      "INTERRUPTED_RUN",
+      "an earlier run killed before its after-run check left changes in the project that safe-npm could not undo (listed above)",
+      {
+        hint: `put right what is listed above and run again; if you made those changes yourself, remove ${unsettled.join(" ")}`,
+      },
+    );
+  }
   // What that run planted may be why this directory was taken for a project at all: decide again.
   if (scaffold !== null) {
     throw new SafeNpmError(
@@ -317,6 +336,7 @@ export function recoverInterrupted(
       { hint: "run the command again" },
     );
   }
+  return checked;
 }
 
 /**

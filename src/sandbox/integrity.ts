@@ -19,6 +19,7 @@
 import { createHash } from "node:crypto";
 import {
   type BigIntStats,
+  chmodSync,
   closeSync,
   constants,
   type Dirent,
@@ -33,7 +34,7 @@ import {
   statSync,
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { REPO_SEARCH_PLACES } from "../settings/find.js";
+import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
 import { includePaths, lastValue, parseGitConfig } from "./gitconfig.js";
 
 export type WatchKind =
@@ -116,8 +117,9 @@ function sandboxKeyHash(path: string): string {
 
 /** A package.json's `sandbox` key as JSON; undefined without one; null when unreadable. */
 function sandboxKeyContent(path: string): string | null | undefined {
-  const text = readRegular(path, MAX_CONFIG + 1);
-  if (text === null || text.length > MAX_CONFIG) return null;
+  // One byte more than the settings lookup reads: a larger file stops the lookup itself.
+  const text = readRegular(path, MAX_SETTINGS_BYTES + 1);
+  if (text === null || Buffer.byteLength(text) > MAX_SETTINGS_BYTES) return null;
   let parsed: unknown;
   try {
     // Without a byte-order mark, whether or not the settings loader (cosmiconfig's) skips one.
@@ -520,15 +522,19 @@ export function check(
     if (entry.kind === "project") {
       // "unread": not a regular file, or not JSON — safe-npm's settings lookup cannot read it
       // either. A journal of an older safe-npm recorded no hash ("project").
+      // Removing the key counts too: what it narrowed would be open in the next run.
       const had = old?.fp.replace(/^project:/, "") ?? "none";
       const has = entry.fp.replace(/^project:/, "");
-      if (has !== had && has !== "none" && has !== "unread" && had !== "project") {
+      if (has !== had && has !== "unread" && had !== "project") {
         const content = sandboxKeyContent(path);
         findings.push({
           kind: "settings",
           path,
           movedTo: null,
-          error: "its `sandbox` key was set or changed; safe-npm does not edit package.json",
+          error:
+            has === "none"
+              ? "its `sandbox` key was removed; safe-npm does not edit package.json: put the key back"
+              : "its `sandbox` key was set or changed; safe-npm does not edit package.json",
           ...(typeof content === "string" ? { settingsContent: content } : {}),
         });
       }
@@ -585,11 +591,26 @@ export function check(
       findings.push({ kind: entry.kind, path: target, movedTo: quarantine(target) });
       moved.push(target);
     } catch (error) {
+      // Settings that stay where they are: what they say is recorded (guarded.ts), so that no
+      // run trusts them for --trust-config.
+      const text = entry.kind === "settings" ? readRegular(target) : null;
       findings.push({
         kind: entry.kind,
         path: target,
         movedTo: null,
         error: (error as Error).message,
+        ...(text === null ? {} : { settingsContent: text }),
+      });
+    }
+  }
+  // A settings file removed inside: what it narrowed would be open in the next run.
+  for (const [path, entry] of before.entries) {
+    if (entry.kind === "settings" && !after.has(path) && entry.fp !== "-") {
+      findings.push({
+        kind: "settings",
+        path,
+        movedTo: null,
+        error: "it was removed: put it back (git checkout, or your copy)",
       });
     }
   }
@@ -1075,6 +1096,19 @@ function isPnpmShim(text: string, intoSelf: (target: string) => boolean): boolea
 }
 
 /** Renames `path` (never following it) to `<path>.quarantined-by-safe-npm[-N]`; returns the new name. */
+/**
+ * Makes a folder of this user's writable by its owner again; false when it is not a real
+ * folder of this user's (a link, someone else's) or already was writable. `lstat` first: no
+ * link is followed.
+ */
+function ownerWritable(dir: string): boolean {
+  const st = lstatSync(dir, { throwIfNoEntry: false });
+  if (st === undefined || !st.isDirectory() || st.uid !== process.getuid?.()) return false;
+  if ((st.mode & 0o300) === 0o300) return false;
+  chmodSync(dir, (st.mode & 0o7777) | 0o300);
+  return true;
+}
+
 export function quarantine(path: string): string {
   const raw = rawPath(path);
   for (let n = 0; ; n++) {
@@ -1082,7 +1116,15 @@ export function quarantine(path: string): string {
     const target = `${path}${suffix}`;
     const rawTarget = typeof raw === "string" ? target : Buffer.concat([raw, Buffer.from(suffix)]);
     if (lstatRaw(rawTarget) === null) {
-      renameSync(raw, rawTarget);
+      try {
+        renameSync(raw, rawTarget);
+      } catch (error) {
+        // Code inside can take write permission away from the folder (`chmod 555 .`, as the
+        // same user) to keep what it planted in place: give it back, then rename.
+        const code = (error as NodeJS.ErrnoException).code;
+        if ((code !== "EACCES" && code !== "EPERM") || !ownerWritable(dirname(path))) throw error;
+        renameSync(raw, rawTarget);
+      }
       return printable(target);
     }
   }
@@ -1138,6 +1180,9 @@ export function describeFinding(f: Finding): string {
     f.kind === "self" || (f.kind === "bin" && basename(f.path).startsWith("safe-npm"))
       ? "to reinstall safe-npm, remove node_modules/safe-npm* and node_modules/.bin/safe-npm* and run `safe-npm install`, or use a global safe-npm"
       : "inspect it, and move it back only if you trust it";
+  if (f.kind === "settings" && f.movedTo === null) {
+    return `safe-npm: ${printable(f.path)} was changed inside the sandbox (${f.error ?? "unknown"}), and ${why.settings}; --trust-config will not trust what it says now — check it before the next run\n`;
+  }
   if (f.movedTo === null) {
     return `safe-npm: ${printable(f.path)} was created or changed inside the sandbox and could not be moved aside (${f.error ?? "unknown error"}); ${why[f.kind]} — do not use it before inspecting it\n`;
   }

@@ -19,6 +19,13 @@ export const REPO_SEARCH_PLACES = [
   ".sandboxrc.yml",
 ] as const;
 
+/**
+ * The largest repository settings file (or package.json holding a `sandbox` key) safe-npm reads:
+ * the after-run check fingerprints the same bytes (sandbox/integrity.ts), so nothing larger can
+ * carry settings past it. A larger one stops the run.
+ */
+export const MAX_SETTINGS_BYTES = 1 << 20;
+
 /** Code-bearing config files that would run outside the sandbox if loaded: never loaded. */
 const CODE_CONFIG = /^(\.sandboxrc|sandbox\.config)\.(js|cjs|mjs|ts|cts|mts)$/;
 
@@ -149,8 +156,10 @@ function unsafeSettingsFile(path: string, kind: "link" | "other" | "missing"): S
 }
 
 function hasSandboxKey(packageJson: string): boolean {
+  // Too large (or not a regular file) stops the run: its key must not go unseen either way.
+  const text = readRegularFile(packageJson, true, MAX_SETTINGS_BYTES);
   try {
-    const pkg = JSON.parse(readRegularFile(packageJson, true)) as unknown;
+    const pkg = JSON.parse(text) as unknown;
     return typeof pkg === "object" && pkg !== null && "sandbox" in pkg;
   } catch {
     return false;

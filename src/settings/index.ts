@@ -56,9 +56,11 @@ export async function resolveSettings(
     const wider = widenings(loaded.settings);
     let trust: "trusted" | "not needed" | "for this run" = "not needed";
     if (wider.length > 0) {
-      if (isTrusted(trustOptions.store, loaded.file, loaded.content)) trust = "trusted";
-      else if (writtenInside(trustOptions.store, loaded.file, loaded.content))
+      // Set inside first: a run that puts back settings the user once trusted (and then
+      // narrowed) must not get that trust back.
+      if (writtenInside(trustOptions.store, loaded.file, loaded.content))
         throw untrusted(loaded.file, wider, true);
+      else if (isTrusted(trustOptions.store, loaded.file, loaded.content)) trust = "trusted";
       else if (trustOptions.trustForRun) trust = "for this run";
       else throw untrusted(loaded.file, wider);
     }

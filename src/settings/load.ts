@@ -8,6 +8,7 @@ import { basename, extname } from "node:path";
 import { defaultLoadersSync } from "cosmiconfig";
 import { SafeNpmError } from "../errors.js";
 import { readRegularFile } from "../sandbox/safepath.js";
+import { MAX_SETTINGS_BYTES } from "./find.js";
 import type { Settings } from "./schema.js";
 import { validateSettings } from "./validate.js";
 
@@ -33,7 +34,7 @@ const LOADERS: Record<string, (file: string, content: string) => unknown> = {
 export function loadSettingsFile(file: string, repo = true): LoadedSettings {
   let text: string;
   try {
-    text = readRegularFile(file, repo);
+    text = readRegularFile(file, repo, repo ? MAX_SETTINGS_BYTES : undefined);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       throw new SafeNpmError("BAD_SETTINGS", `${file}: no such settings file`, {

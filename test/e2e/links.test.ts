@@ -3,10 +3,19 @@
  * host-side steps of the next run: bwrap's binds of `protect` entries and of the package
  * managers' config, settings discovery and loading, and trust. Each attack is planted by a
  * `safe-npm exec` run (as a postinstall would), the next ordinary run shows it had no effect,
- * and a control shows what the plant does where nothing checks it.
+ * and a control shows what the plant does where nothing checks it. A settings file planted
+ * inside is moved aside after the run that made it; the same plant is then put in place on the
+ * host, as a cloned repository would carry it, for the next run's own refusal.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { makeWorld, SECRETS, type World } from "./world.js";
@@ -21,6 +30,21 @@ describe.skipIf(unavailable !== "")("links planted in the project", () => {
   /** Removes a plant from the host side, for the next test. */
   const clean = (...names: string[]): void => {
     spawnSync("rm", ["-rf", ...names.map((n) => join(world.project, n))]);
+  };
+  /**
+   * The settings file `name` a plant run made was moved aside after it (and that copy is
+   * removed); `place` then puts it where it was from the host, as a cloned repository would.
+   */
+  const movedAsideThenPlaced = (
+    run: Awaited<ReturnType<World["run"]>>,
+    name: string,
+    place: (path: string) => void,
+  ): void => {
+    const path = join(world.project, name);
+    expect(run.stderr).toContain(`moved ${path} to ${path}.quarantined-by-safe-npm`);
+    expect(lstatSync(path, { throwIfNoEntry: false })).toBeUndefined();
+    clean(`${name}.quarantined-by-safe-npm`);
+    place(path);
   };
 
   beforeAll(() => {
@@ -39,6 +63,9 @@ describe.skipIf(unavailable !== "")("links planted in the project", () => {
     );
     expect(planted.exitCode).toBe(0);
     expect(lstatSync(join(world.project, "keys")).isSymbolicLink()).toBe(true);
+    movedAsideThenPlaced(planted, ".sandboxrc.json", (p) =>
+      writeFileSync(p, '{"protect":[".git","keys"]}\n'),
+    );
 
     const next = await world.run(["--quiet", "exec", "--", "cat", "keys/id_rsa"]);
     expect(next.exitCode).toBe(125);
@@ -123,6 +150,9 @@ describe.skipIf(unavailable !== "")("links planted in the project", () => {
 
     const planted = await sh(`ln -s ${join(other, ".sandboxrc.json")} .sandboxrc.json`);
     expect(planted.exitCode).toBe(0);
+    movedAsideThenPlaced(planted, ".sandboxrc.json", (p) =>
+      symlinkSync(join(other, ".sandboxrc.json"), p),
+    );
     const next = await world.run(["--quiet", "exec", "--", "cat", `${world.home}/.ssh/id_rsa`]);
     expect(next.exitCode).toBe(125);
     expect(next.stderr).toContain(`settings file ${join(world.project, ".sandboxrc.json")}`);
@@ -137,6 +167,9 @@ describe.skipIf(unavailable !== "")("links planted in the project", () => {
     for (const name of [".sandboxrc.json", ".sandboxrc"]) {
       const planted = await sh(`ln -s ${world.home}/.ssh/id_rsa ${name}`);
       expect(planted.exitCode).toBe(0);
+      movedAsideThenPlaced(planted, name, (p) =>
+        symlinkSync(join(world.home, ".ssh", "id_rsa"), p),
+      );
       const next = await world.run(["--quiet", "exec", "--", "true"]);
       expect(next.exitCode).toBe(125);
       expect(next.stderr).toContain(join(world.project, name));
@@ -156,6 +189,7 @@ describe.skipIf(unavailable !== "")("links planted in the project", () => {
   it("a FIFO named .sandboxrc.json is refused at once instead of hanging safe-npm", async () => {
     const planted = await sh("mkfifo .sandboxrc.json");
     expect(planted.exitCode).toBe(0);
+    movedAsideThenPlaced(planted, ".sandboxrc.json", (p) => spawnSync("mkfifo", [p]));
     expect(lstatSync(join(world.project, ".sandboxrc.json")).isFIFO()).toBe(true);
     // Nothing ever writes to the FIFO: a blocking read would never return (the test would time out).
     const next = await world.run(["--quiet", "exec", "--", "true"]);

@@ -259,7 +259,7 @@ describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", (
     const set = await world.run(["exec", "--", "node", "-e", SET_KEY]);
     expect(set.exitCode).toBe(125);
     const pkg = join(world.project, "package.json");
-    expect(set.stderr).toContain(`${pkg} was created or changed inside the sandbox`);
+    expect(set.stderr).toContain(`${pkg} was changed inside the sandbox`);
     expect(set.stderr).toContain("`sandbox` key was set or changed");
     // The change is there (safe-npm does not edit package.json) ...
     expect(JSON.parse(readFileSync(pkg, "utf8")).sandbox).toEqual(WIDEN);
@@ -273,6 +273,53 @@ describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", (
     expect(trusted.exitCode, trusted.stderr).toBe(0);
     const after = await world.run(readToken);
     expect(after.stdout).toContain(SECRETS.npmToken);
+  });
+
+  it("a key put back inside to settings once trusted is not trusted again", async () => {
+    const world = make();
+    execFileSync(process.execPath, ["-e", SET_KEY], { cwd: world.project });
+    expect((await world.run(["trust"])).exitCode).toBe(0);
+    // The user narrows it again on the host; a run puts the trusted value back.
+    const pkg = join(world.project, "package.json");
+    const narrowed = JSON.parse(readFileSync(pkg, "utf8"));
+    narrowed.sandbox = { protect: [".git", ".env"] };
+    writeFileSync(pkg, JSON.stringify(narrowed, null, 2));
+    expect((await world.run(["exec", "--", "node", "-e", SET_KEY])).exitCode).toBe(125);
+    const r = await world.run(readToken);
+    expect(r.exitCode).toBe(125);
+    expect(r.stdout).not.toContain(SECRETS.npmToken);
+    expect(r.stderr).toContain("set by code in an earlier sandboxed run");
+  });
+
+  it("a sandbox key larger than safe-npm reads stops the run instead of going unseen", async () => {
+    const world = make();
+    const big = `const f="package.json";const p=JSON.parse(require("fs").readFileSync(f,"utf8"));p.sandbox=${JSON.stringify(WIDEN)};require("fs").writeFileSync(f,JSON.stringify(p)+" ".repeat(1100000))`;
+    await world.run(["exec", "--", "node", "-e", big]);
+    const r = await world.run(readToken, { env: { SAFE_NPM_TRUST_CONFIG: "1" } });
+    expect(r.exitCode).toBe(125);
+    expect(r.stdout).not.toContain(SECRETS.npmToken);
+    expect(r.stderr).toContain("is larger than 1048576 bytes");
+  });
+
+  it("a settings file removed inside stops that run; one kept in a folder made read-only is still moved", async () => {
+    const world = make();
+    const rc = join(world.project, ".sandboxrc.json");
+    writeFileSync(rc, '{"protect":[".git",".env"]}\n');
+    const removed = await world.run(["exec", "--", "rm", rc]);
+    expect(removed.exitCode).toBe(125);
+    expect(removed.stderr).toContain(`${rc} was changed inside the sandbox (it was removed`);
+    // Planted, then the folder made read-only for its owner (what stops a rename as non-root).
+    mkdirSync(join(world.project, "sub"));
+    const sub = join(world.project, "sub", ".sandboxrc.json");
+    const kept = await world.run([
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      `echo '${JSON.stringify(WIDEN)}' > ${sub} && chmod 555 ${join(world.project, "sub")}`,
+    ]);
+    expect(kept.stderr).toContain(`moved ${sub} to ${sub}.quarantined-by-safe-npm`);
+    expect(existsSync(sub)).toBe(false);
   });
 
   it("a settings file made inside, in the root or a sub-folder, is moved aside after the run", async () => {

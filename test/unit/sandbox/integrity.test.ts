@@ -704,9 +704,12 @@ describe("snapshot and check: safe-npm's own settings", () => {
     ]);
     // What a run's trust record is kept against: the key's JSON, as the settings loader has it.
     expect(findings[1]?.settingsContent).toBe('{"env":["TOKEN"]}');
-    expect(describeFinding(findings[1] as Finding)).toContain("could not be moved aside");
-    // Removing the key narrows: no finding.
-    expect(around(() => file("packages/b/package.json", '{"name":"b"}')).findings).toEqual([]);
+    expect(describeFinding(findings[1] as Finding)).toContain("--trust-config will not trust");
+    // Removing the key is a change too (what it narrowed would be open).
+    const removed = around(() => file("package.json", '{"name":"app"}')).findings;
+    expect(removed.map((f) => [f.kind, f.movedTo, f.error])).toEqual([
+      ["settings", null, expect.stringContaining("was removed")],
+    ]);
   });
 });
 
