@@ -48,6 +48,7 @@ import {
   recoverInterrupted,
   runGuarded,
   runningSelf,
+  settingsChangedByLiveRun,
   startTime,
 } from "../sandbox/guarded.js";
 import { guardProject } from "../sandbox/hostfiles.js";
@@ -107,11 +108,7 @@ export async function sandboxRun(
   }
 }
 
-async function sandboxSteps(
-  given: RunContext,
-  options: RunOptions,
-  out: Output,
-): Promise<number> {
+async function sandboxSteps(given: RunContext, options: RunOptions, out: Output): Promise<number> {
   let ctx = given;
   const { host, project, timing } = ctx;
   // What safe-npm trusts later (journals, homes, their records) never lies where this run writes.
@@ -495,6 +492,12 @@ function runSettings(ctx: RunContext, options: RunOptions): Promise<ResolvedSett
     {
       trustForRun: options.trustConfig || ctx.host.env.SAFE_NPM_TRUST_CONFIG === "1",
       store: ctx.store,
+      changedByLiveRun: (file: string) =>
+        settingsChangedByLiveRun(
+          ctx.project.root,
+          journalDir(requireOwnCache(ctx.host.ownCache, ctx.project.root)),
+          file,
+        ),
     },
   );
 }

@@ -31,6 +31,7 @@ import {
   type Finding,
   type RunningSelf,
   type Snapshot,
+  settingsFingerprint,
   snapshot,
   systemCommands,
   type WalkOptions,
@@ -337,6 +338,47 @@ export function recoverInterrupted(
     );
   }
   return checked;
+}
+
+/**
+ * The project of a safe-npm run still going (in this project, above or below it) whose snapshot
+ * shows the settings file `file` otherwise than it is now: code in that run may have written it,
+ * and its after-run check has not come yet. Null when there is none.
+ */
+export function settingsChangedByLiveRun(
+  ownRoot: string,
+  journal: string,
+  file: string,
+): string | null {
+  let names: string[];
+  try {
+    names = readdirSync(journal);
+  } catch {
+    return null;
+  }
+  const dirStat = lstatSync(journal, { throwIfNoEntry: false });
+  if (dirStat === undefined || !ownedPrivately(dirStat)) return null;
+  const now = settingsFingerprint(file);
+  for (const name of names) {
+    const match = /^([0-9a-f]{16})-(\d+)-(\d+)\.json$/.exec(name);
+    if (match === null || startTime(Number(match[2])) !== match[3]) continue;
+    const path = join(journal, name);
+    const root = journalRoot(path);
+    if (root === null || !(inside(root, ownRoot) || inside(ownRoot, root))) continue;
+    if (!inside(file, root)) continue;
+    try {
+      const st = lstatSync(path);
+      if (!st.isFile() || !ownedPrivately(st)) continue;
+      const data = JSON.parse(readFileSync(path, "utf8")) as {
+        entries?: [string, { fp: string }][];
+      };
+      const seen = new Map(data.entries ?? []).get(file)?.fp ?? "-";
+      if (seen !== now) return root;
+    } catch {
+      // Being written or gone: that run's own check covers it.
+    }
+  }
+  return null;
 }
 
 /**

@@ -115,6 +115,17 @@ function sandboxKeyHash(path: string): string {
   return createHash("sha256").update(content).digest("hex").slice(0, 32);
 }
 
+/**
+ * A settings file's entry as the walk records it (`-` when it is gone): a package.json by its
+ * `sandbox` key, a `.sandboxrc*` by its fingerprint.
+ */
+export function settingsFingerprint(path: string): string {
+  if (basename(path) === "package.json") {
+    return lstatBig(path) === null ? "-" : `project:${sandboxKeyHash(path)}`;
+  }
+  return entryFp(path, true);
+}
+
 /** A package.json's `sandbox` key as JSON; undefined without one; null when unreadable. */
 function sandboxKeyContent(path: string): string | null | undefined {
   // One byte more than the settings lookup reads: a larger file stops the lookup itself.

@@ -30,6 +30,11 @@ export interface TrustOptions {
   /** `--trust-config` or SAFE_NPM_TRUST_CONFIG=1: trust the repository's settings for this run. */
   trustForRun: boolean;
   store: string;
+  /**
+   * With trustForRun: the project of another safe-npm run still going whose snapshot shows this
+   * settings file otherwise (sandbox/guarded.ts settingsChangedByLiveRun), or null.
+   */
+  changedByLiveRun?: (file: string) => string | null;
 }
 
 export async function resolveSettings(
@@ -61,8 +66,13 @@ export async function resolveSettings(
       if (writtenInside(trustOptions.store, loaded.file, loaded.content))
         throw untrusted(loaded.file, wider, true);
       else if (isTrusted(trustOptions.store, loaded.file, loaded.content)) trust = "trusted";
-      else if (trustOptions.trustForRun) trust = "for this run";
-      else throw untrusted(loaded.file, wider);
+      else if (trustOptions.trustForRun) {
+        // Written by a run still going (a dev server started in the background): its check,
+        // which would move it aside, comes only when it ends.
+        const live = trustOptions.changedByLiveRun?.(loaded.file) ?? null;
+        if (live !== null) throw untrusted(loaded.file, wider, true, live);
+        trust = "for this run";
+      } else throw untrusted(loaded.file, wider);
     }
     effective = applyLayer(effective, loaded.settings, "repo");
     repo = { file: loaded.file, content: loaded.content, widenings: wider, trust };
@@ -70,8 +80,22 @@ export async function resolveSettings(
   return { effective: applyFlags(effective, flags), user, repo };
 }
 
-export function untrusted(file: string, wider: readonly string[], setInside = false): SafeNpmError {
+export function untrusted(
+  file: string,
+  wider: readonly string[],
+  setInside = false,
+  liveRun: string | null = null,
+): SafeNpmError {
   const list = wider.map((w) => `  - ${w}`).join("\n");
+  if (liveRun !== null) {
+    return new SafeNpmError(
+      "UNTRUSTED_SETTINGS",
+      `${file} asks to open the sandbox wider, and it changed while a safe-npm run in ${liveRun} is still going (not trusted by --trust-config or SAFE_NPM_TRUST_CONFIG):\n${list}`,
+      {
+        hint: "let that run end (its after-run check moves aside what it wrote), or run `safe-npm trust` after looking at the file",
+      },
+    );
+  }
   if (setInside) {
     return new SafeNpmError(
       "UNTRUSTED_SETTINGS",

@@ -2,12 +2,12 @@
  * Repository settings are data only, widen the sandbox only after `safe-npm trust`, and any change
  * revokes that trust; `home: "project"` leaves no placeholder behind; user settings are trusted.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { plantTargets, readReports } from "./probe.js";
-import { makeWorld, SECRETS, type World } from "./world.js";
+import { makeWorld, SECRETS, safeNpmExec, type World, waitFor } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
@@ -320,6 +320,30 @@ describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", (
     ]);
     expect(kept.stderr).toContain(`moved ${sub} to ${sub}.quarantined-by-safe-npm`);
     expect(existsSync(sub)).toBe(false);
+  });
+
+  it("settings a run still going wrote are not trusted for another run meanwhile", async () => {
+    const world = make();
+    const rc = join(world.project, ".sandboxrc.json");
+    const ready = join(world.project, "planted");
+    const release = join(world.project, "release");
+    // A background run (a dev server) plants settings and keeps going until told to stop.
+    const [node = process.execPath, ...args] = safeNpmExec(
+      "sh",
+      "-c",
+      `echo '${JSON.stringify(WIDEN)}' > ${rc} && touch ${ready} && while [ ! -e ${release} ]; do sleep 0.05; done`,
+    );
+    const live = spawn(node, args, { cwd: world.project, env: world.env, stdio: "ignore" });
+    const ended = new Promise((resolve) => live.on("exit", resolve));
+    await waitFor(() => existsSync(ready), "the plant");
+    const r = await world.run(readToken, { env: { SAFE_NPM_TRUST_CONFIG: "1" } });
+    writeFileSync(release, "");
+    await ended;
+    expect(r.exitCode).toBe(125);
+    expect(r.stdout).not.toContain(SECRETS.npmToken);
+    expect(r.stderr).toContain(`changed while a safe-npm run in ${world.project} is still going`);
+    // That run's own check then moved it aside.
+    expect(existsSync(rc)).toBe(false);
   });
 
   it("a settings file made inside, in the root or a sub-folder, is moved aside after the run", async () => {
