@@ -180,6 +180,13 @@ try {
     };
     // One untimed run first: it creates the private home that the bare bwrap argv binds.
     await variants["safe-npm exec -- true"]();
+    // The folders safe-npm pins in place for the run (made for it and removed after, such as
+    // .yarn above .yarn/releases) are bind sources of the argv: the bare run needs them to exist.
+    for (let i = 0; i + 2 < bwrapArgs.length; i++) {
+      const src = bwrapArgs[i + 1];
+      if (bwrapArgs[i] === "--bind" && src.startsWith(`${project}/`) && !existsSync(src))
+        mkdirSync(src, { recursive: true });
+    }
     const names = Object.keys(variants);
     const samples = Object.fromEntries(names.map((n) => [n, []]));
     for (let round = 0; round < WARMUP + ROUNDS; round++) {
