@@ -492,11 +492,12 @@ function runSettings(ctx: RunContext, options: RunOptions): Promise<ResolvedSett
     {
       trustForRun: options.trustConfig || ctx.host.env.SAFE_NPM_TRUST_CONFIG === "1",
       store: ctx.store,
-      changedByLiveRun: (file: string) =>
+      changedByLiveRun: (file: string, content: string) =>
         settingsChangedByLiveRun(
           ctx.project.root,
           journalDir(requireOwnCache(ctx.host.ownCache, ctx.project.root)),
           file,
+          content,
         ),
     },
   );

@@ -17,7 +17,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { EXIT_SAFE_NPM_FAILURE, SafeNpmError } from "../errors.js";
 import { procStat } from "../host/procstat.js";
 import { markWrittenInside } from "../settings/trust.js";
@@ -31,7 +31,6 @@ import {
   type Finding,
   type RunningSelf,
   type Snapshot,
-  settingsFingerprint,
   snapshot,
   systemCommands,
   type WalkOptions,
@@ -342,13 +341,16 @@ export function recoverInterrupted(
 
 /**
  * The project of a safe-npm run still going (in this project, above or below it) whose snapshot
- * shows the settings file `file` otherwise than it is now: code in that run may have written it,
- * and its after-run check has not come yet. Null when there is none.
+ * shows the settings file `file` otherwise than `content`, the settings just loaded from it:
+ * code in that run may have written them, and its after-run check has not come yet. Compared by
+ * what was loaded, not by the file as it is now (a run may switch it back and forth). Null when
+ * there is none.
  */
 export function settingsChangedByLiveRun(
   ownRoot: string,
   journal: string,
   file: string,
+  content: string,
 ): string | null {
   let names: string[];
   try {
@@ -358,7 +360,12 @@ export function settingsChangedByLiveRun(
   }
   const dirStat = lstatSync(journal, { throwIfNoEntry: false });
   if (dirStat === undefined || !ownedPrivately(dirStat)) return null;
-  const now = settingsFingerprint(file);
+  const sha = createHash("sha256").update(content).digest("hex");
+  // As the walk records it (integrity.ts): a package.json by its key, a settings file by content.
+  const same = (seen: string): boolean =>
+    basename(file) === "package.json"
+      ? seen === `project:${sha.slice(0, 32)}`
+      : seen.startsWith("file") && seen.endsWith(`:${sha}`);
   for (const name of names) {
     const match = /^([0-9a-f]{16})-(\d+)-(\d+)\.json$/.exec(name);
     if (match === null || startTime(Number(match[2])) !== match[3]) continue;
@@ -369,11 +376,8 @@ export function settingsChangedByLiveRun(
     try {
       const st = lstatSync(path);
       if (!st.isFile() || !ownedPrivately(st)) continue;
-      const data = JSON.parse(readFileSync(path, "utf8")) as {
-        entries?: [string, { fp: string }][];
-      };
-      const seen = new Map(data.entries ?? []).get(file)?.fp ?? "-";
-      if (seen !== now) return root;
+      const data = JSON.parse(readFileSync(path, "utf8")) as { entries?: [string, { fp: string }][] };
+      if (!same(new Map(data.entries ?? []).get(file)?.fp ?? "-")) return root;
     } catch {
       // Being written or gone: that run's own check covers it.
     }

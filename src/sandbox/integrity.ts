@@ -19,7 +19,6 @@
 import { createHash } from "node:crypto";
 import {
   type BigIntStats,
-  chmodSync,
   closeSync,
   constants,
   type Dirent,
@@ -36,6 +35,7 @@ import {
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
 import { includePaths, lastValue, parseGitConfig } from "./gitconfig.js";
+import { ownerWritable } from "./safepath.js";
 
 export type WatchKind =
   | "git"
@@ -113,17 +113,6 @@ function sandboxKeyHash(path: string): string {
   const content = sandboxKeyContent(path);
   if (typeof content !== "string") return content === null ? "unread" : "none";
   return createHash("sha256").update(content).digest("hex").slice(0, 32);
-}
-
-/**
- * A settings file's entry as the walk records it (`-` when it is gone): a package.json by its
- * `sandbox` key, a `.sandboxrc*` by its fingerprint.
- */
-export function settingsFingerprint(path: string): string {
-  if (basename(path) === "package.json") {
-    return lstatBig(path) === null ? "-" : `project:${sandboxKeyHash(path)}`;
-  }
-  return entryFp(path, true);
 }
 
 /** A package.json's `sandbox` key as JSON; undefined without one; null when unreadable. */
@@ -515,7 +504,7 @@ export function check(
 ): Finding[] {
   // The hooks directories are those known before the run: a hooksPath changed inside comes with
   // a changed config, and that repository is moved aside whole.
-  const after = collect(root, before.watch, options, null);
+  const after = collect(root, before.watch, options, null, before);
   const suspects: { path: string; entry: Entry; old: Entry | undefined }[] = [];
   for (const [path, entry] of after) {
     const old = before.entries.get(path);
@@ -634,6 +623,7 @@ function collect(
   watch: readonly Watch[],
   options: WalkOptions,
   hooks: Watch[] | null,
+  before: Snapshot | null = null,
 ): Map<string, Entry> {
   const skip = new Set(options.skip);
   const commands = options.commands ?? new Set<string>();
@@ -683,8 +673,9 @@ function collect(
     if (!isGitDir) {
       for (const name of SETTINGS_FILES) {
         const path = join(dir, name);
+        // By content: a copy put back by hand is the same settings.
         if (names.has(name) && !skip.has(path))
-          out.set(path, { kind: "settings", fp: entryFp(path, true) });
+          out.set(path, { kind: "settings", fp: entryFp(path, false) });
       }
     }
     const shaped = isGitDir || gitShaped(names);
@@ -726,7 +717,15 @@ function collect(
         continue;
       }
       if (!entry.isDirectory()) continue;
-      if (shaped && GIT_DATA.has(entry.name)) continue;
+      // A git dir's data folders are not walked (too many objects), but after the run only
+      // where the folder was one before too: a folder made git-shaped inside (the root gets a
+      // HEAD, objects/, refs/) would otherwise hide what is planted in its logs/ or refs/.
+      if (
+        shaped &&
+        GIT_DATA.has(entry.name) &&
+        (before === null || isGitDir || before.entries.get(dir)?.kind === "git")
+      )
+        continue;
       if (entry.name === "node_modules") nodeModules(path);
       else walk(path, false);
     }
@@ -1107,19 +1106,6 @@ function isPnpmShim(text: string, intoSelf: (target: string) => boolean): boolea
 }
 
 /** Renames `path` (never following it) to `<path>.quarantined-by-safe-npm[-N]`; returns the new name. */
-/**
- * Makes a folder of this user's writable by its owner again; false when it is not a real
- * folder of this user's (a link, someone else's) or already was writable. `lstat` first: no
- * link is followed.
- */
-function ownerWritable(dir: string): boolean {
-  const st = lstatSync(dir, { throwIfNoEntry: false });
-  if (st === undefined || !st.isDirectory() || st.uid !== process.getuid?.()) return false;
-  if ((st.mode & 0o300) === 0o300) return false;
-  chmodSync(dir, (st.mode & 0o7777) | 0o300);
-  return true;
-}
-
 export function quarantine(path: string): string {
   const raw = rawPath(path);
   for (let n = 0; ; n++) {

@@ -11,7 +11,7 @@ import { dirname } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { isInside } from "../host/project.js";
 import type { Mount } from "./policy.js";
-import { projectPathKind } from "./safepath.js";
+import { ownerWritable, projectPathKind } from "./safepath.js";
 
 /** Every path bwrap will create for the mounts inside `root`, parents before children. */
 export function findPlaceholders(mounts: readonly Mount[], root: string): string[] {
@@ -51,12 +51,22 @@ export function makePinDirs(mounts: readonly Mount[], root: string): void {
 /** Removes the placeholders that are still empty, children before parents. */
 export function cleanupPlaceholders(paths: readonly string[], root: string): void {
   for (const path of [...paths].reverse()) {
-    try {
+    const remove = (): void => {
       // Refuses a path under a link (throws) and says what the path is now.
       const kind = projectPathKind(root, path, "placeholder");
       if (kind === "file" && lstatSync(path).size === 0) unlinkSync(path);
       // rmdir removes only an empty directory.
       else if (kind === "directory") rmdirSync(path);
+    };
+    try {
+      try {
+        remove();
+      } catch (error) {
+        // Code inside took write permission from the folder (`chmod 555 .`): give it back.
+        const code = (error as NodeJS.ErrnoException).code;
+        if ((code !== "EACCES" && code !== "EPERM") || !ownerWritable(dirname(path))) throw error;
+        remove();
+      }
     } catch {
       // not empty, replaced by a link, or already gone: leave it
     }

@@ -4,6 +4,7 @@
  * that leaves the project is refused.
  */
 import {
+  chmodSync,
   closeSync,
   constants,
   fstatSync,
@@ -126,4 +127,17 @@ export function refuseHardLinked(path: string, what: string): void {
       hint: `find the other names with \`find / -xdev -samefile '${path}'\` and remove them, then write it anew as a file of its own (\`cp '${path}' '${path}.new' && mv '${path}.new' '${path}'\`); if you did not make those links, code that ran in the project did: check the project`,
     },
   );
+}
+
+/**
+ * Makes a folder of this user's writable by its owner again; false when it is not a real
+ * folder of this user's (a link, someone else's) or already was writable. `lstat` first: no
+ * link is followed.
+ */
+export function ownerWritable(dir: string): boolean {
+  const st = lstatSync(dir, { throwIfNoEntry: false });
+  if (st === undefined || !st.isDirectory() || st.uid !== process.getuid?.()) return false;
+  if ((st.mode & 0o300) === 0o300) return false;
+  chmodSync(dir, (st.mode & 0o7777) | 0o300);
+  return true;
 }

@@ -31,10 +31,11 @@ export interface TrustOptions {
   trustForRun: boolean;
   store: string;
   /**
-   * With trustForRun: the project of another safe-npm run still going whose snapshot shows this
-   * settings file otherwise (sandbox/guarded.ts settingsChangedByLiveRun), or null.
+   * The project of another safe-npm run still going whose snapshot shows this settings file
+   * otherwise than the settings loaded from it (sandbox/guarded.ts settingsChangedByLiveRun), or
+   * null.
    */
-  changedByLiveRun?: (file: string) => string | null;
+  changedByLiveRun?: (file: string, content: string) => string | null;
 }
 
 export async function resolveSettings(
@@ -61,18 +62,16 @@ export async function resolveSettings(
     const wider = widenings(loaded.settings);
     let trust: "trusted" | "not needed" | "for this run" = "not needed";
     if (wider.length > 0) {
-      // Set inside first: a run that puts back settings the user once trusted (and then
-      // narrowed) must not get that trust back.
+      // Before any trust: settings a run still going wrote (a dev server in the background;
+      // its check, which moves them aside, comes when it ends), then settings a run set. A run
+      // putting back settings the user once trusted (and then narrowed) gets no trust either.
+      const live = trustOptions.changedByLiveRun?.(loaded.file, loaded.content) ?? null;
+      if (live !== null) throw untrusted(loaded.file, wider, true, live);
       if (writtenInside(trustOptions.store, loaded.file, loaded.content))
         throw untrusted(loaded.file, wider, true);
       else if (isTrusted(trustOptions.store, loaded.file, loaded.content)) trust = "trusted";
-      else if (trustOptions.trustForRun) {
-        // Written by a run still going (a dev server started in the background): its check,
-        // which would move it aside, comes only when it ends.
-        const live = trustOptions.changedByLiveRun?.(loaded.file) ?? null;
-        if (live !== null) throw untrusted(loaded.file, wider, true, live);
-        trust = "for this run";
-      } else throw untrusted(loaded.file, wider);
+      else if (trustOptions.trustForRun) trust = "for this run";
+      else throw untrusted(loaded.file, wider);
     }
     effective = applyLayer(effective, loaded.settings, "repo");
     repo = { file: loaded.file, content: loaded.content, widenings: wider, trust };
@@ -90,7 +89,7 @@ export function untrusted(
   if (liveRun !== null) {
     return new SafeNpmError(
       "UNTRUSTED_SETTINGS",
-      `${file} asks to open the sandbox wider, and it changed while a safe-npm run in ${liveRun} is still going (not trusted by --trust-config or SAFE_NPM_TRUST_CONFIG):\n${list}`,
+      `${file} asks to open the sandbox wider, and it changed while a safe-npm run in ${liveRun} is still going (not trusted, with or without --trust-config):\n${list}`,
       {
         hint: "let that run end (its after-run check moves aside what it wrote), or run `safe-npm trust` after looking at the file",
       },

@@ -2,7 +2,7 @@
  * Repository settings are data only, widen the sandbox only after `safe-npm trust`, and any change
  * revokes that trust; `home: "project"` leaves no placeholder behind; user settings are trusted.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -325,6 +325,9 @@ describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", (
   it("settings a run still going wrote are not trusted for another run meanwhile", async () => {
     const world = make();
     const rc = join(world.project, ".sandboxrc.json");
+    writeFileSync(rc, `${JSON.stringify(WIDEN)}\n`);
+    expect((await world.run(["trust"])).exitCode).toBe(0);
+    rmSync(rc);
     const ready = join(world.project, "planted");
     const release = join(world.project, "release");
     // A background run (a dev server) plants settings and keeps going until told to stop.
@@ -337,13 +340,29 @@ describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", (
     const ended = new Promise((resolve) => live.on("exit", resolve));
     await waitFor(() => existsSync(ready), "the plant");
     const r = await world.run(readToken, { env: { SAFE_NPM_TRUST_CONFIG: "1" } });
+    // Settings the user trusted once (and then dropped), put back by that run: no trust either.
+    const trustedOnce = await world.run(readToken);
     writeFileSync(release, "");
     await ended;
-    expect(r.exitCode).toBe(125);
-    expect(r.stdout).not.toContain(SECRETS.npmToken);
-    expect(r.stderr).toContain(`changed while a safe-npm run in ${world.project} is still going`);
+    for (const run of [r, trustedOnce]) {
+      expect(run.exitCode).toBe(125);
+      expect(run.stdout).not.toContain(SECRETS.npmToken);
+      expect(run.stderr).toContain(
+        `changed while a safe-npm run in ${world.project} is still going`,
+      );
+    }
     // That run's own check then moved it aside.
     expect(existsSync(rc)).toBe(false);
+  });
+
+  it("a project made read-only for its owner inside keeps no stand-in", async () => {
+    const world = make();
+    const r = await world.run(["exec", "--", "chmod", "555", world.project]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    spawnSync("chmod", ["755", world.project]);
+    // (git ignores nothing of these) only what the world made.
+    for (const name of [".yarnrc.yml", "bunfig.toml", ".pnpmfile.cjs", ".yarn"])
+      expect(existsSync(join(world.project, name)), name).toBe(false);
   });
 
   it("a settings file made inside, in the root or a sub-folder, is moved aside after the run", async () => {

@@ -683,6 +683,26 @@ describe("snapshot and check: safe-npm's own settings", () => {
     expect(new Set(findings.map((f) => f.kind))).toEqual(new Set(["settings"]));
   });
 
+  it("walks the data folders of a root made git-shaped inside; a settings file put back as it was is no change", () => {
+    file("package.json", "{}");
+    file(".sandboxrc.json", '{"protect":[".git"]}\n');
+    const { moved } = around(() => {
+      file("HEAD", "ref: refs/heads/main\n");
+      mkdirSync(join(root, "objects"));
+      file("refs/heads/x", "");
+      file("logs/app/.sandboxrc.json", '{"dotfiles":[".npmrc"]}\n');
+    });
+    expect(moved).toContain("logs/app/.sandboxrc.json");
+    expect(moved).toContain("HEAD");
+    // Removed, then restored by hand with the same content (another inode): nothing to report.
+    const rc = join(root, ".sandboxrc.json");
+    const again = around(() => {
+      rmSync(rc);
+      writeFileSync(rc, '{"protect":[".git"]}\n');
+    });
+    expect(again.findings).toEqual([]);
+  });
+
   it("stops on a package.json sandbox key set or changed (BOM or not), never on other edits", () => {
     file("package.json", '{"name":"app","sandbox":{"protect":[".git"]}}');
     file("packages/a/package.json", '{"name":"a"}');
