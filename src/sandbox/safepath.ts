@@ -4,9 +4,9 @@
  * that leaves the project is refused.
  */
 import {
-  chmodSync,
   closeSync,
   constants,
+  fchmodSync,
   fstatSync,
   lstatSync,
   openSync,
@@ -131,13 +131,23 @@ export function refuseHardLinked(path: string, what: string): void {
 
 /**
  * Makes a folder of this user's writable by its owner again; false when it is not a real
- * folder of this user's (a link, someone else's) or already was writable. `lstat` first: no
- * link is followed.
+ * folder of this user's (a link, someone else's) or already was writable. Opened without
+ * following a link, and changed through that descriptor: a link swapped in is never followed.
  */
 export function ownerWritable(dir: string): boolean {
-  const st = lstatSync(dir, { throwIfNoEntry: false });
-  if (st === undefined || !st.isDirectory() || st.uid !== process.getuid?.()) return false;
-  if ((st.mode & 0o300) === 0o300) return false;
-  chmodSync(dir, (st.mode & 0o7777) | 0o300);
-  return true;
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch {
+    return false;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isDirectory() || st.uid !== process.getuid?.()) return false;
+    if ((st.mode & 0o300) === 0o300) return false;
+    fchmodSync(fd, (st.mode & 0o7777) | 0o300);
+    return true;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,5 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -10,7 +19,7 @@ import {
   findPlaceholders,
   makePinDirs,
 } from "../../../src/sandbox/placeholders.js";
-import { projectPathKind, readRegularFile } from "../../../src/sandbox/safepath.js";
+import { ownerWritable, projectPathKind, readRegularFile } from "../../../src/sandbox/safepath.js";
 
 let dir: string;
 let root: string;
@@ -244,5 +253,24 @@ describe("pinned directories", () => {
     expect(e.code).toBe("UNSAFE_PATH");
     expect(e.message).toContain(join(root, "ci"));
     expect(existsSync(join(outside, "conf"))).toBe(false);
+  });
+});
+
+describe("ownerWritable", () => {
+  it("gives the owner write permission back on a real folder of theirs, never through a link", () => {
+    const locked = join(root, "locked");
+    mkdirSync(locked, { mode: 0o555 });
+    chmodSync(locked, 0o555);
+    expect(ownerWritable(locked)).toBe(true);
+    expect(statSync(locked).mode & 0o777).toBe(0o755);
+    // Already writable: nothing to do.
+    expect(ownerWritable(locked)).toBe(false);
+    // A link to a read-only folder elsewhere: left as it is.
+    chmodSync(outside, 0o555);
+    symlinkSync(outside, join(root, "link"));
+    expect(ownerWritable(join(root, "link"))).toBe(false);
+    expect(statSync(outside).mode & 0o777).toBe(0o555);
+    chmodSync(outside, 0o755);
+    expect(ownerWritable(join(root, "missing"))).toBe(false);
   });
 });
