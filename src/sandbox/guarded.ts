@@ -376,7 +376,9 @@ export function settingsChangedByLiveRun(
     try {
       const st = lstatSync(path);
       if (!st.isFile() || !ownedPrivately(st)) continue;
-      const data = JSON.parse(readFileSync(path, "utf8")) as { entries?: [string, { fp: string }][] };
+      const data = JSON.parse(readFileSync(path, "utf8")) as {
+        entries?: [string, { fp: string }][];
+      };
       if (!same(new Map(data.entries ?? []).get(file)?.fp ?? "-")) return root;
     } catch {
       // Being written or gone: that run's own check covers it.
