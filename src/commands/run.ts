@@ -492,12 +492,13 @@ function runSettings(ctx: RunContext, options: RunOptions): Promise<ResolvedSett
     {
       trustForRun: options.trustConfig || ctx.host.env.SAFE_NPM_TRUST_CONFIG === "1",
       store: ctx.store,
-      changedByLiveRun: (file: string, content: string) =>
+      changedByLiveRun: (file: string, content: string, bytesSha256: string) =>
         settingsChangedByLiveRun(
           ctx.project.root,
           journalDir(requireOwnCache(ctx.host.ownCache, ctx.project.root)),
           file,
           content,
+          bytesSha256,
         ),
     },
   );

@@ -104,7 +104,7 @@ export async function runGuarded(
     makePinDirs(policy.mounts, root);
   } catch (error) {
     cleanupPlaceholders(placeholders, root);
-    if (entry !== null) removeFile(entry);
+    removeFile(entry);
     throw error;
   }
   // From here until the check is done no signal ends safe-npm: a Ctrl-C or a CI timeout right
@@ -136,7 +136,7 @@ export async function runGuarded(
       unmoved = findings.some((f) => f.movedTo === null && f.upgrade === undefined);
       if (run.topLevel !== undefined)
         for (const line of settleTopLevel(run.topLevel)) run.report(line);
-      if (entry !== null) removeFile(entry);
+      removeFile(entry);
     } finally {
       for (const signal of HELD) process.off(signal, hold);
     }
@@ -179,7 +179,7 @@ function writeJournal(
     configNames: readonly string[];
     placeholders: readonly string[];
   },
-): string | null {
+): string {
   const { topLevel } = run;
   try {
     mkdirSync(journal, { recursive: true, mode: 0o700 });
@@ -201,9 +201,17 @@ function writeJournal(
     };
     writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
     return file;
-  } catch {
-    // No cache dir (read-only home): the check still runs; only a SIGKILL would skip it.
-    return null;
+  } catch (error) {
+    // Without it, a SIGKILL would skip the check, and other runs would not see this one as
+    // going (sandbox/guarded.ts settingsChangedByLiveRun): code inside that filled the disk it
+    // shares with the private homes must not buy that.
+    throw new SafeNpmError(
+      "UNSAFE_CACHE_DIR",
+      `cannot write this run's journal in ${journal} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      {
+        hint: `free space or inodes on the filesystem of ${journal} (\`safe-npm homes prune\` removes old private homes), or set XDG_CACHE_HOME to a writable directory outside any project`,
+      },
+    );
   }
 }
 
@@ -351,6 +359,7 @@ export function settingsChangedByLiveRun(
   journal: string,
   file: string,
   content: string,
+  bytesSha256: string,
 ): string | null {
   let names: string[];
   try {
@@ -360,12 +369,13 @@ export function settingsChangedByLiveRun(
   }
   const dirStat = lstatSync(journal, { throwIfNoEntry: false });
   if (dirStat === undefined || !ownedPrivately(dirStat)) return null;
-  const sha = createHash("sha256").update(content).digest("hex");
-  // As the walk records it (integrity.ts): a package.json by its key, a settings file by content.
+  // As the walk records it (integrity.ts): a package.json by its `sandbox` key as JSON, a
+  // settings file by the hash of its bytes.
+  const key = createHash("sha256").update(content).digest("hex").slice(0, 32);
   const same = (seen: string): boolean =>
     basename(file) === "package.json"
-      ? seen === `project:${sha.slice(0, 32)}`
-      : seen.startsWith("file") && seen.endsWith(`:${sha}`);
+      ? seen === `project:${key}`
+      : seen.startsWith("file") && seen.endsWith(`:${bytesSha256}`);
   for (const name of names) {
     const match = /^([0-9a-f]{16})-(\d+)-(\d+)\.json$/.exec(name);
     if (match === null || startTime(Number(match[2])) !== match[3]) continue;

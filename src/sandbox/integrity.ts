@@ -35,7 +35,7 @@ import {
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
 import { includePaths, lastValue, parseGitConfig } from "./gitconfig.js";
-import { ownerWritable } from "./safepath.js";
+import { ownerListable, ownerWritable } from "./safepath.js";
 
 export type WatchKind =
   | "git"
@@ -540,6 +540,16 @@ export function check(
       }
       continue;
     }
+    // The root still cannot be listed: nothing in it was checked.
+    if (path === root && entry.fp.includes("unlistable")) {
+      findings.push({
+        kind: "unlistable",
+        path,
+        movedTo: null,
+        error: "the project's folder cannot be listed, so nothing in it could be checked",
+      });
+      continue;
+    }
     // Gone (nothing left to run), or the root itself (never moved; a hooks directory there is
     // checked hook by hook).
     if (entry.fp === "-" || entry.fp === "hookdir:-" || (path === root && entry.kind !== "git")) {
@@ -631,9 +641,18 @@ function collect(
 
   /** A directory's entries; one that cannot be listed is recorded, so that it counts as new. */
   const listed = (dir: string): Dirent[] => {
-    const entries = listOrNull(dir, (name) =>
-      out.set(oddKey(dir, name), { kind: "oddname", fp: "oddname" }),
-    );
+    const list = (): Dirent[] | null =>
+      listOrNull(dir, (name) => out.set(oddKey(dir, name), { kind: "oddname", fp: "oddname" }));
+    // After the run, a root made unlistable inside (`chmod 0311 .`, as the same user) would hide
+    // everything planted in it from a non-root check, and the root is never moved aside: its
+    // owner gets read and search permission back first (root could list it anyway).
+    if (
+      before !== null &&
+      dir === root &&
+      !(before.entries.get(root)?.fp ?? "").includes("unlistable")
+    )
+      ownerListable(dir);
+    const entries = list();
     if (entries !== null) return entries;
     const known = out.get(dir);
     if (known === undefined) out.set(dir, { kind: "unlistable", fp: "unlistable" });

@@ -4,6 +4,7 @@
  * that leaves the project is refused.
  */
 import {
+  chmodSync,
   closeSync,
   constants,
   fchmodSync,
@@ -75,6 +76,11 @@ export function projectPathKind(
  * look-up) refuses anything but a regular file. Errors name the file, never its content.
  */
 export function readRegularFile(path: string, noFollow: boolean, maxBytes?: number): string {
+  return readRegularBytes(path, noFollow, maxBytes).toString("utf8");
+}
+
+/** readRegularFile's bytes, as they are in the file. */
+export function readRegularBytes(path: string, noFollow: boolean, maxBytes?: number): Buffer {
   let fd: number;
   try {
     fd = openSync(
@@ -106,7 +112,7 @@ export function readRegularFile(path: string, noFollow: boolean, maxBytes?: numb
         hint: `check ${path}: it is larger than safe-npm reads`,
       });
     }
-    return readFileSync(fd, "utf8");
+    return readFileSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -150,4 +156,17 @@ export function ownerWritable(dir: string): boolean {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Gives a folder of this user's back its owner's read and search permission (a folder made
+ * unlistable cannot be opened to fchmod it, so by path, after lstat: not a link, this user's);
+ * false when it is not such a folder or already had them.
+ */
+export function ownerListable(dir: string): boolean {
+  const st = lstatSync(dir, { throwIfNoEntry: false });
+  if (st === undefined || !st.isDirectory() || st.uid !== process.getuid?.()) return false;
+  if ((st.mode & 0o500) === 0o500) return false;
+  chmodSync(dir, (st.mode & 0o7777) | 0o700);
+  return true;
 }

@@ -54,8 +54,19 @@ export function findSettingsFiles(
     let names: string[] = [];
     try {
       names = readdirSync(dir);
-    } catch {
-      // unreadable directory: nothing here
+    } catch (error) {
+      // A folder of the project that cannot be listed would hide its settings file (code inside
+      // can `chmod 0311` one): the user's narrowing settings would silently not apply.
+      if ((error as NodeJS.ErrnoException).code === "EACCES" && isInside(dir, projectRoot)) {
+        throw new SafeNpmError(
+          "UNSAFE_PATH",
+          `${dir} cannot be listed, so its settings cannot be read`,
+          {
+            hint: `give it back its permissions (\`chmod u+rwx '${dir}'\`) and look at what is in it: code that ran in the project may have taken them away`,
+          },
+        );
+      }
+      // outside the project (a parent of the cwd above the root): nothing here
     }
     for (const name of names) if (CODE_CONFIG.test(name)) ignoredCode.push(join(dir, name));
     if (repo === null) {

@@ -35,7 +35,7 @@ export interface TrustOptions {
    * otherwise than the settings loaded from it (sandbox/guarded.ts settingsChangedByLiveRun), or
    * null.
    */
-  changedByLiveRun?: (file: string, content: string) => string | null;
+  changedByLiveRun?: (file: string, content: string, bytesSha256: string) => string | null;
 }
 
 export async function resolveSettings(
@@ -65,7 +65,8 @@ export async function resolveSettings(
       // Before any trust: settings a run still going wrote (a dev server in the background;
       // its check, which moves them aside, comes when it ends), then settings a run set. A run
       // putting back settings the user once trusted (and then narrowed) gets no trust either.
-      const live = trustOptions.changedByLiveRun?.(loaded.file, loaded.content) ?? null;
+      const live =
+        trustOptions.changedByLiveRun?.(loaded.file, loaded.content, loaded.bytesSha256) ?? null;
       if (live !== null) throw untrusted(loaded.file, wider, true, live);
       if (writtenInside(trustOptions.store, loaded.file, loaded.content))
         throw untrusted(loaded.file, wider, true);
@@ -91,7 +92,7 @@ export function untrusted(
       "UNTRUSTED_SETTINGS",
       `${file} asks to open the sandbox wider, and it changed while a safe-npm run in ${liveRun} is still going (not trusted, with or without --trust-config):\n${list}`,
       {
-        hint: "let that run end (its after-run check moves aside what it wrote), or run `safe-npm trust` after looking at the file",
+        hint: "let that run end (its after-run check moves aside what it wrote), then run again",
       },
     );
   }

@@ -4,10 +4,11 @@
  * never a FIFO), so what is validated is what trust is recorded against. Parse errors name the
  * file and the line, never the content.
  */
+import { createHash } from "node:crypto";
 import { basename, extname } from "node:path";
 import { defaultLoadersSync } from "cosmiconfig";
 import { SafeNpmError } from "../errors.js";
-import { readRegularFile } from "../sandbox/safepath.js";
+import { readRegularBytes } from "../sandbox/safepath.js";
 import { MAX_SETTINGS_BYTES } from "./find.js";
 import type { Settings } from "./schema.js";
 import { validateSettings } from "./validate.js";
@@ -17,6 +18,8 @@ export interface LoadedSettings {
   settings: Settings;
   /** What trust is recorded against: the file's bytes, or package.json's `sandbox` value. */
   content: string;
+  /** The sha256 of the file's bytes as read (hex), to compare with a run's snapshot. */
+  bytesSha256: string;
 }
 
 /** Only data loaders: no code from a settings file ever runs. */
@@ -33,8 +36,11 @@ const LOADERS: Record<string, (file: string, content: string) => unknown> = {
  */
 export function loadSettingsFile(file: string, repo = true): LoadedSettings {
   let text: string;
+  let bytesSha256: string;
   try {
-    text = readRegularFile(file, repo, repo ? MAX_SETTINGS_BYTES : undefined);
+    const bytes = readRegularBytes(file, repo, repo ? MAX_SETTINGS_BYTES : undefined);
+    text = bytes.toString("utf8");
+    bytesSha256 = createHash("sha256").update(bytes).digest("hex");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       throw new SafeNpmError("BAD_SETTINGS", `${file}: no such settings file`, {
@@ -65,7 +71,7 @@ export function loadSettingsFile(file: string, repo = true): LoadedSettings {
   }
   const settings = validateSettings(config, file);
   const content = isPackageJson ? JSON.stringify(config) : text;
-  return { file, settings, content };
+  return { file, settings, content, bytesSha256 };
 }
 
 /**

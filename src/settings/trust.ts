@@ -6,9 +6,11 @@ import { createHash } from "node:crypto";
 import {
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
+  unlinkSync,
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
@@ -25,11 +27,6 @@ interface TrustEntry {
 interface TrustFile {
   version: 1;
   entries: Record<string, TrustEntry>;
-  /**
-   * Settings a sandboxed run set (a package.json `sandbox` key changed inside), by key and
-   * content hash: --trust-config does not trust them; `safe-npm trust` still can.
-   */
-  inside?: Record<string, string>;
 }
 
 export function trustStorePath(
@@ -97,21 +94,47 @@ export function isTrusted(store: string, file: string, content: string): boolean
   return entry !== undefined && entry.sha256 === contentHash(content);
 }
 
+/**
+ * Settings a sandboxed run set (a package.json `sandbox` key changed inside, a settings file it
+ * kept in place) are recorded one file each in `inside/` beside the store, named by the hashes
+ * of their key and content: --trust-config does not trust them; `safe-npm trust` clears them.
+ * One file per record: two runs ending at once cannot lose each other's (as a rewrite of one
+ * shared file could).
+ */
+function insideRecord(store: string, file: string, content: string): string {
+  return join(insideDir(store), `${keyPrefix(file)}${contentHash(content)}`);
+}
+
+function insideDir(store: string): string {
+  return join(dirname(store), "inside");
+}
+
+function keyPrefix(file: string): string {
+  return `${contentHash(trustKey(file)).slice(0, 32)}-`;
+}
+
 /** Records that a sandboxed run wrote these settings (integrity.ts found the change). */
 export function markWrittenInside(store: string, file: string, content: string): void {
-  const data = read(store);
-  data.inside = { ...data.inside, [trustKey(file)]: contentHash(content) };
-  write(store, data);
+  mkdirSync(insideDir(store), { recursive: true, mode: 0o700 });
+  writeFileSync(insideRecord(store, file, content), `${trustKey(file)}\n`, { mode: 0o600 });
 }
 
 /** Whether these very settings were written by a sandboxed run. */
 export function writtenInside(store: string, file: string, content: string): boolean {
-  return read(store).inside?.[trustKey(file)] === contentHash(content);
+  return lstatSync(insideRecord(store, file, content), { throwIfNoEntry: false }) !== undefined;
 }
 
 export function trust(store: string, file: string, content: string, widenings: string[]): void {
   const data = read(store);
-  if (data.inside !== undefined) delete data.inside[trustKey(file)];
+  // The user has looked: what runs set in this file before is theirs now.
+  const prefix = keyPrefix(file);
+  let records: string[] = [];
+  try {
+    records = readdirSync(insideDir(store)).filter((name) => name.startsWith(prefix));
+  } catch {
+    // none recorded
+  }
+  for (const name of records) unlinkSync(join(insideDir(store), name));
   data.entries[trustKey(file)] = {
     sha256: contentHash(content),
     trustedAt: new Date().toISOString(),

@@ -3,7 +3,7 @@
  * revokes that trust; `home: "project"` leaves no placeholder behind; user settings are trusted.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { plantTargets, readReports } from "./probe.js";
@@ -353,6 +353,34 @@ describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", (
     }
     // That run's own check then moved it aside.
     expect(existsSync(rc)).toBe(false);
+  });
+
+  it("a project made unlistable inside is listed again after the run, and what it hid is moved aside", async () => {
+    const world = make();
+    const planted = join(world.project, "sub", ".sandboxrc.json");
+    const r = await world.run([
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      `mkdir -p sub && echo '${JSON.stringify(WIDEN)}' > ${planted} && chmod 0311 ${world.project}`,
+    ]);
+    expect(statSync(world.project).mode & 0o700).toBe(0o700);
+    expect(r.stderr).toContain(`moved ${planted} to ${planted}.quarantined-by-safe-npm`);
+    expect(existsSync(planted)).toBe(false);
+  });
+
+  it("a run that cannot write its journal does not start", async () => {
+    const world = make();
+    // Where the journals go, a file: no journal can be written there.
+    mkdirSync(join(world.cache, "safe-npm"), { recursive: true });
+    writeFileSync(join(world.cache, "safe-npm", "runs"), "");
+    const r = await world.run(["exec", "--", "sh", "-c", "echo RAN"]);
+    expect(r.exitCode).toBe(125);
+    expect(r.stdout).not.toContain("RAN");
+    expect(r.stderr).toContain("cannot write this run's journal");
+    rmSync(join(world.cache, "safe-npm", "runs"));
+    expect((await world.run(["exec", "--", "true"])).exitCode).toBe(0);
   });
 
   it("a project made read-only for its owner inside keeps no stand-in", async () => {
