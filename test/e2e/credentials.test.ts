@@ -8,7 +8,14 @@
  * probe then finds the token and its upload reaches the registry, so the probe can see a leak.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { join } from "node:path";
@@ -401,6 +408,10 @@ describe.skipIf(unavailable !== "")(
         join(world.home, ".npmrc"),
         `update-notifier=false\n@private:registry=${registry.url}\n${key}:_authToken=\${NODE_AUTH_TOKEN}\n`,
       );
+      // npm 12 takes a tarball on another host:port than the default registry's for a URL
+      // dependency and refuses it unless allowed (allow-remote, default none); here the
+      // default registry is another port of 127.0.0.1. npm 11 does not know the key.
+      appendFileSync(join(world.project, ".npmrc"), "allow-remote=all\n");
       run = await world.run(["install"], { env: { NODE_AUTH_TOKEN: registry.token } });
     }, 300_000);
     afterAll(async () => {
