@@ -6,6 +6,7 @@
 
 import { createHash } from "node:crypto";
 import {
+  chmodSync,
   closeSync,
   constants,
   lstatSync,
@@ -38,6 +39,7 @@ import {
 } from "./integrity.js";
 import { cleanupPlaceholders, findPlaceholders, makePinDirs } from "./placeholders.js";
 import type { Policy } from "./policy.js";
+import { ownerListable } from "./safepath.js";
 import { settleTopLevel, type TopLevel } from "./scaffold.js";
 import { runSandbox } from "./spawn.js";
 
@@ -113,6 +115,7 @@ export async function runGuarded(
   const hold = (): void => {};
   for (const signal of HELD) process.on(signal, hold);
   let unmoved = false;
+  const rootMode = lstatSync(root).mode & 0o7777;
   let outcome: Awaited<ReturnType<typeof runSandbox>>;
   try {
     outcome = await runSandbox(bwrap, invocation, {
@@ -125,6 +128,9 @@ export async function runGuarded(
   } finally {
     try {
       mark("command");
+      // The root's permissions as they were: code inside may have taken them away (`chmod 0000
+      // .` as the same user), which would keep the stand-ins and the check out.
+      restoreMode(root, rootMode);
       run.afterSandbox?.();
       cleanupPlaceholders(placeholders, root);
       const findings = check(root, before, { ...walk, install: run.install, running });
@@ -133,7 +139,7 @@ export async function runGuarded(
       markSettings(findings, run.trustStore, run.report);
       // Something that could not be moved aside is still where host tools would use it: the
       // run must not look like a success (a CI job would go on to use it).
-      unmoved = findings.some((f) => f.movedTo === null && f.upgrade === undefined);
+      unmoved = findings.some(stopsTheRun);
       if (run.topLevel !== undefined)
         for (const line of settleTopLevel(run.topLevel)) run.report(line);
       removeFile(entry);
@@ -209,7 +215,7 @@ function writeJournal(
       "UNSAFE_CACHE_DIR",
       `cannot write this run's journal in ${journal} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
       {
-        hint: `free space or inodes on the filesystem of ${journal} (\`safe-npm homes prune\` removes old private homes), or set XDG_CACHE_HOME to a writable directory outside any project`,
+        hint: `free space or inodes on the filesystem of ${journal}: \`safe-npm homes\` lists the private homes by size (code run in a project can fill its own; remove that one, or \`safe-npm homes prune\` the old ones), or set XDG_CACHE_HOME to a writable directory outside any project`,
       },
     );
   }
@@ -290,8 +296,9 @@ export function recoverInterrupted(
         `safe-npm: an earlier run in ${root} was killed before its after-run check; checking the project against the snapshot it took\n`,
       );
       checked = true;
-      // First the mount points it left (empty files and directories only): then a stand-in
-      // something wrote into is judged by the check like any other file.
+      // First the root's permissions and the mount points it left (empty files and directories
+      // only): then a stand-in something wrote into is judged by the check like any other file.
+      ownerListable(root);
       cleanupPlaceholders(placeholders, root);
       commands ??= options.commands ?? systemCommands();
       const stored: Snapshot = { entries: new Map(data.entries), watch: data.watch };
@@ -306,7 +313,7 @@ export function recoverInterrupted(
       markSettings(findings, options.trustStore, report);
       // Still in place: this run must not go on as if it were not. The journal stays, so every
       // run checks again until the project is put right.
-      if (findings.some((f) => f.movedTo === null && f.upgrade === undefined)) {
+      if (findings.some(stopsTheRun)) {
         unsettled.push(file);
         continue;
       }
@@ -415,6 +422,25 @@ function markSettings(
         `safe-npm: could not record in ${store} that ${f.path}'s settings were set inside (${(error as Error).message}): restore them before using --trust-config\n`,
       );
     }
+  }
+}
+
+/**
+ * A finding the run must not end as a success with: something still in place, or settings the
+ * user had that are gone (moved aside after a change) — a CI job would go on without them.
+ */
+function stopsTheRun(f: Finding): boolean {
+  return (f.movedTo === null && f.upgrade === undefined) || f.settingsLost === true;
+}
+
+/** Gives the root back the mode it had, when it is still this user's real folder (no link). */
+function restoreMode(root: string, mode: number): void {
+  try {
+    const st = lstatSync(root);
+    if (st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o7777) !== mode)
+      chmodSync(root, mode);
+  } catch {
+    // gone or not ours: the check says what it finds
   }
 }
 

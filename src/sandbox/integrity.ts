@@ -84,6 +84,8 @@ export interface Finding {
   error?: string;
   /** For "settings" in a package.json: its `sandbox` key as JSON, as settings/load.ts reads it. */
   settingsContent?: string;
+  /** Settings the user had are gone with it (moved aside after a change): the run must fail. */
+  settingsLost?: true;
   /** For an accepted "self" upgrade: the versions before and after. */
   upgrade?: { from: string | null; to: string };
 }
@@ -525,7 +527,9 @@ export function check(
       // Removing the key counts too: what it narrowed would be open in the next run.
       const had = old?.fp.replace(/^project:/, "") ?? "none";
       const has = entry.fp.replace(/^project:/, "");
-      if (has !== had && has !== "unread" && had !== "project") {
+      // A key that can no longer be read (the file made a link, not JSON) is gone as well.
+      const lostOnly = has === "unread" && (had === "none" || had === "unread");
+      if (has !== had && !lostOnly && had !== "project") {
         const content = sandboxKeyContent(path);
         findings.push({
           kind: "settings",
@@ -534,7 +538,9 @@ export function check(
           error:
             has === "none"
               ? "its `sandbox` key was removed; safe-npm does not edit package.json: put the key back"
-              : "its `sandbox` key was set or changed; safe-npm does not edit package.json",
+              : has === "unread"
+                ? "it can no longer be read for its `sandbox` key (a link, a special file, or not JSON): put it back"
+                : "its `sandbox` key was set or changed; safe-npm does not edit package.json",
           ...(typeof content === "string" ? { settingsContent: content } : {}),
         });
       }
@@ -598,7 +604,15 @@ export function check(
     // A git dir shaped like a bare repository at the root cannot be moved: its HEAD can.
     const target = entry.kind === "git" && path === root ? join(root, "HEAD") : path;
     try {
-      findings.push({ kind: entry.kind, path: target, movedTo: quarantine(target) });
+      findings.push({
+        kind: entry.kind,
+        path: target,
+        movedTo: quarantine(target),
+        // The user's own settings file, changed inside: what it narrowed is gone with it.
+        ...(entry.kind === "settings" && old !== undefined && old.fp !== "-"
+          ? { settingsLost: true as const }
+          : {}),
+      });
       moved.push(target);
     } catch (error) {
       // Settings that stay where they are: what they say is recorded (guarded.ts), so that no
@@ -1201,6 +1215,9 @@ export function describeFinding(f: Finding): string {
   }
   if (f.movedTo === null) {
     return `safe-npm: ${printable(f.path)} was created or changed inside the sandbox and could not be moved aside (${f.error ?? "unknown error"}); ${why[f.kind]} — do not use it before inspecting it\n`;
+  }
+  if (f.settingsLost === true) {
+    return `safe-npm: moved ${printable(f.path)} to ${f.movedTo}: your settings file was changed inside the sandbox, and ${why[f.kind]}; the settings it held are gone for the next run — put your own back (git checkout) before running again\n`;
   }
   return `safe-npm: moved ${printable(f.path)} to ${f.movedTo}: it was created or changed inside the sandbox, and ${why[f.kind]}; ${advice}\n`;
 }

@@ -170,7 +170,8 @@ function hasSandboxKey(packageJson: string): boolean {
   // Too large (or not a regular file) stops the run: its key must not go unseen either way.
   const text = readRegularFile(packageJson, true, MAX_SETTINGS_BYTES);
   try {
-    const pkg = JSON.parse(text) as unknown;
+    // As the after-run check reads it (sandbox/integrity.ts): a byte-order mark does not hide it.
+    const pkg = JSON.parse(text.replace(/^\uFEFF/, "")) as unknown;
     return typeof pkg === "object" && pkg !== null && "sandbox" in pkg;
   } catch {
     return false;

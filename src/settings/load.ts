@@ -39,7 +39,8 @@ export function loadSettingsFile(file: string, repo = true): LoadedSettings {
   let bytesSha256: string;
   try {
     const bytes = readRegularBytes(file, repo, repo ? MAX_SETTINGS_BYTES : undefined);
-    text = bytes.toString("utf8");
+    // Without a byte-order mark, as the after-run check and the lookup read it.
+    text = bytes.toString("utf8").replace(/^\uFEFF/, "");
     bytesSha256 = createHash("sha256").update(bytes).digest("hex");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {

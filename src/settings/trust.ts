@@ -27,6 +27,8 @@ interface TrustEntry {
 interface TrustFile {
   version: 1;
   entries: Record<string, TrustEntry>;
+  /** Set-inside records as development builds kept them (key → content hash): still obeyed. */
+  inside?: Record<string, string>;
 }
 
 export function trustStorePath(
@@ -121,7 +123,9 @@ export function markWrittenInside(store: string, file: string, content: string):
 
 /** Whether these very settings were written by a sandboxed run. */
 export function writtenInside(store: string, file: string, content: string): boolean {
-  return lstatSync(insideRecord(store, file, content), { throwIfNoEntry: false }) !== undefined;
+  if (lstatSync(insideRecord(store, file, content), { throwIfNoEntry: false }) !== undefined)
+    return true;
+  return read(store).inside?.[trustKey(file)] === contentHash(content);
 }
 
 export function trust(store: string, file: string, content: string, widenings: string[]): void {
@@ -135,6 +139,7 @@ export function trust(store: string, file: string, content: string, widenings: s
     // none recorded
   }
   for (const name of records) unlinkSync(join(insideDir(store), name));
+  if (data.inside !== undefined) delete data.inside[trustKey(file)];
   data.entries[trustKey(file)] = {
     sha256: contentHash(content),
     trustedAt: new Date().toISOString(),

@@ -2,7 +2,7 @@
  * Repository settings are data only, widen the sandbox only after `safe-npm trust`, and any change
  * revokes that trust; `home: "project"` leaves no placeholder behind; user settings are trusted.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -383,11 +383,54 @@ describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", (
     expect((await world.run(["exec", "--", "true"])).exitCode).toBe(0);
   });
 
+  it("the user's narrowing settings cannot be made to vanish: changed, linked or given a BOM", async () => {
+    const world = make();
+    const rc = join(world.project, ".sandboxrc.json");
+    writeFileSync(rc, '{"protect":[".git",".env"]}\n');
+    // One byte added: moved aside, and the run fails (the narrowing is gone for the next).
+    const changed = await world.run(["exec", "--", "sh", "-c", `printf ' ' >> ${rc}`]);
+    expect(changed.exitCode).toBe(125);
+    expect(changed.stderr).toContain("the settings it held are gone for the next run");
+    rmSync(`${rc}.quarantined-by-safe-npm`);
+    // package.json's key: made unreadable through a link, it is gone as well.
+    const pkg = join(world.project, "package.json");
+    const withKey = JSON.parse(readFileSync(pkg, "utf8"));
+    withKey.sandbox = { protect: [".git", ".env"] };
+    writeFileSync(pkg, JSON.stringify(withKey, null, 2));
+    const linked = await world.run([
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "mkdir -p keep && cp package.json keep/p.json && rm package.json && ln -s keep/p.json package.json",
+    ]);
+    expect(linked.exitCode).toBe(125);
+    expect(linked.stderr).toContain("can no longer be read for its `sandbox` key");
+    rmSync(pkg);
+    writeFileSync(pkg, JSON.stringify(withKey, null, 2));
+    // A byte-order mark in front: still read as the user's settings.
+    const bom = await world.run([
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "printf '\\357\\273\\277' > /tmp/b && cat package.json >> /tmp/b && cat /tmp/b > package.json",
+    ]);
+    expect(bom.exitCode, bom.stderr).toBe(0);
+    expect(readFileSync(pkg, "utf8").charCodeAt(0)).toBe(0xfeff);
+    const dry = await world.run(["--dry-run", "exec", "--", "true"]);
+    expect(dry.stdout).toContain(`repo file:  ${pkg}`);
+  });
+
   it("a project made read-only for its owner inside keeps no stand-in", async () => {
     const world = make();
-    const r = await world.run(["exec", "--", "chmod", "555", world.project]);
-    expect(r.exitCode, r.stderr).toBe(0);
-    spawnSync("chmod", ["755", world.project]);
+    const mode = statSync(world.project).mode & 0o7777;
+    for (const taken of ["555", "0000"]) {
+      const r = await world.run(["exec", "--", "chmod", taken, world.project]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      // The root's mode as it was.
+      expect(statSync(world.project).mode & 0o7777).toBe(mode);
+    }
     // (git ignores nothing of these) only what the world made.
     for (const name of [".yarnrc.yml", "bunfig.toml", ".pnpmfile.cjs", ".yarn"])
       expect(existsSync(join(world.project, name)), name).toBe(false);
