@@ -236,15 +236,9 @@ export function recoverInterrupted(
   options: Partial<WalkOptions> & { running: RunningSelf; trustStore?: string },
   report: (text: string) => void,
 ): boolean {
-  let names: string[];
-  try {
-    names = readdirSync(journal);
-  } catch {
-    return false;
-  }
-  // Only a directory of this user's that no one else can write: its journals are obeyed.
-  const dirStat = lstatSync(journal, { throwIfNoEntry: false });
-  if (dirStat === undefined || !ownedPrivately(dirStat)) {
+  const names = journalNames(journal);
+  if (names === null) return false;
+  if (names === "unsafe") {
     report(
       `safe-npm: ignoring the run journals in ${journal}: not a directory of yours that only you can write\n`,
     );
@@ -368,14 +362,8 @@ export function settingsChangedByLiveRun(
   content: string,
   bytesSha256: string,
 ): string | null {
-  let names: string[];
-  try {
-    names = readdirSync(journal);
-  } catch {
-    return null;
-  }
-  const dirStat = lstatSync(journal, { throwIfNoEntry: false });
-  if (dirStat === undefined || !ownedPrivately(dirStat)) return null;
+  const names = journalNames(journal);
+  if (names === null || names === "unsafe") return null;
   // As the walk records it (integrity.ts): a package.json by its `sandbox` key as JSON, a
   // settings file by the hash of its bytes.
   const key = createHash("sha256").update(content).digest("hex").slice(0, 32);
@@ -489,6 +477,21 @@ function fileNames(value: unknown): string[] | null {
   const name = (n: unknown): n is string =>
     typeof n === "string" && n !== "" && !n.includes("/") && !n.includes("\0");
   return value.every(name) ? value : null;
+}
+
+/**
+ * The names in the journal directory; null when there is none, "unsafe" when it is not this
+ * user's alone (its journals are obeyed, so only then).
+ */
+function journalNames(journal: string): string[] | null | "unsafe" {
+  let names: string[];
+  try {
+    names = readdirSync(journal);
+  } catch {
+    return null;
+  }
+  const dirStat = lstatSync(journal, { throwIfNoEntry: false });
+  return dirStat === undefined || !ownedPrivately(dirStat) ? "unsafe" : names;
 }
 
 /** Owned by this user and writable by no one else. */
