@@ -21,6 +21,7 @@ import {
 import { basename, join } from "node:path";
 import { EXIT_SAFE_NPM_FAILURE, SafeNpmError } from "../errors.js";
 import { procStat } from "../host/procstat.js";
+import { isInside } from "../host/project.js";
 import { markWrittenInside } from "../settings/trust.js";
 import type { Timing } from "../timing.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
@@ -434,7 +435,7 @@ function restoreMode(root: string, mode: number): void {
 
 /** `path` is `dir` or lies below it. */
 function inside(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(`${dir}/`);
+  return path === dir || isInside(path, dir);
 }
 
 /**
