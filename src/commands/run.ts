@@ -28,7 +28,7 @@ import {
   toolchainInput,
   withNodeBehindScript,
 } from "../host/toolchain.js";
-import type { AllowEntry } from "../network/allowlist.js";
+import { type AllowEntry, plainHttpTargets } from "../network/allowlist.js";
 import type { RegistryHook } from "../network/gateway-hook.js";
 import { bridgeHostPath } from "../network/inside.js";
 import { loopbackPorts } from "../network/loopback.js";
@@ -331,7 +331,10 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
       rules !== null && request.kind === "pm"
         ? await gatewayOptions(rules.hook, allow, ctx, request.command, out)
         : rules !== null
-          ? { options: { registryHook: rules.hook }, cafileConfigured: false }
+          ? {
+              options: { registryHook: rules.hook, plainHttpTargets: plainHttpTargets(allow) },
+              cafileConfigured: false,
+            }
           : null;
     // Ports forwarded into the sandbox this run: the proxy never dials them on loopback.
     const forwarded = new Set<number>();
@@ -687,14 +690,17 @@ async function gatewayOptions(
   const setup = await import("../network/gateway-setup.js");
   const tool = basename(command[0] ?? "");
   // Plain-http registries are decided by the rules either way; https needs the local CA trusted.
-  const plain = { options: { registryHook: hook }, cafileConfigured: false };
+  const plain = {
+    options: { registryHook: hook, plainHttpTargets: plainHttpTargets(allow) },
+    cafileConfigured: false,
+  };
   if (!setup.trustsLocalCa(tool)) {
     out.stderr(
       `safe-npm: ${tool} cannot be made to trust safe-npm's local CA: https registry requests pass through an opaque tunnel\n`,
     );
     return plain;
   }
-  if (setup.registryTargets(allow).length === 0 && hook.hosts.size === 0) return plain;
+  if (!setup.needsLocalCa(hook.hosts, allow)) return plain;
   let projectNpmrc: string | null = null;
   try {
     projectNpmrc = readRegularFile(join(ctx.project.root, ".npmrc"), true);
@@ -707,7 +713,7 @@ async function gatewayOptions(
   const cas = setup.hostCertificates(ctx.host, projectNpmrc);
   return {
     options: {
-      registryHook: hook,
+      ...plain.options,
       caDir: place.dir,
       upstreamCa: cas.upstream,
       projectCa: cas.projectUpstream,

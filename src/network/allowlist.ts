@@ -28,6 +28,11 @@ export interface AllowEntry {
    * the host's loopback services or the cloud metadata endpoint reachable.
    */
   projectOnly?: boolean | undefined;
+  /**
+   * A registry that config names only by `http://` URLs: this host and port speak plain http, so
+   * the registry gateway needs no local CA for it (gateway-setup.ts needsLocalCa).
+   */
+  plainHttp?: boolean | undefined;
 }
 
 export type Allowlist = readonly AllowEntry[];
@@ -108,6 +113,20 @@ export function tryParseAllowEntry(text: string, source = "--allow-host"): Allow
   return { host, port, wildcard, source };
 }
 
+/**
+ * `host:port` of the registries config names only by http:// URLs (`plainHttp`). The proxy
+ * refuses a TLS handshake to them: they speak plain http, and a tunnel it cannot see into would
+ * let anything through (no local CA is made when these are all the gateway decides).
+ */
+export function plainHttpTargets(allow: readonly AllowEntry[]): Set<string> {
+  const targets = new Set<string>();
+  for (const entry of allow) {
+    if (entry.plainHttp === true && !entry.wildcard && entry.port !== null)
+      targets.add(hostPort(entry.host, entry.port));
+  }
+  return targets;
+}
+
 /** Parses every entry; throws on the first bad one. */
 export function parseAllowlist(texts: readonly string[], source = "--allow-host"): AllowEntry[] {
   return dedupeAllowlist(texts.map((text) => parseAllowEntry(text, source)));
@@ -129,9 +148,11 @@ export function dedupeAllowlist(entries: readonly AllowEntry[]): AllowEntry[] {
       const copy = { ...entry };
       seen.set(key, copy);
       out.push(copy);
-    } else if (kept.projectOnly === true && entry.projectOnly !== true) {
+    } else {
       // Named by the user too: not the project's alone.
-      kept.projectOnly = undefined;
+      if (kept.projectOnly === true && entry.projectOnly !== true) kept.projectOnly = undefined;
+      // Named by an https URL or by hand too: it may speak TLS.
+      if (kept.plainHttp === true && entry.plainHttp !== true) kept.plainHttp = undefined;
     }
   }
   return out;
@@ -323,7 +344,11 @@ export function registriesFromConfig(input: RegistryConfigInput): AllowEntry[] {
     if (url === null) continue;
     const entry = tryParseAllowEntry(url.includes("://") ? url : `https://${url}`, r.source);
     if (typeof entry === "string" || entry.wildcard) continue;
-    entries.push(r.project ? { ...entry, projectOnly: true } : entry);
+    entries.push({
+      ...entry,
+      ...(r.project ? { projectOnly: true } : {}),
+      ...(/^http:\/\//i.test(url) ? { plainHttp: true } : {}),
+    });
     if (r.unscoped && r.yarnConfig === (input.yarn === true)) namedUnscoped = true;
   }
   if (!namedUnscoped) {

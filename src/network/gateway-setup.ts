@@ -11,7 +11,7 @@ import type { HostInfo } from "../host/host.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { readRegularFile } from "../sandbox/safepath.js";
 import type { AllowEntry } from "./allowlist.js";
-import { hostPort } from "./allowlist.js";
+import { isAllowed, plainHttpTargets } from "./allowlist.js";
 
 /** `$XDG_STATE_HOME/safe-npm/ca` (default `~/.local/state/safe-npm/ca`). */
 export function localCaDir(host: Pick<HostInfo, "env" | "home">): string {
@@ -167,14 +167,25 @@ export function trustsLocalCa(tool: string): boolean {
   return ["npm", "npx", "pnpm", "pnpx", "yarn", "yarnpkg", "bun", "bunx"].includes(tool);
 }
 
-/** The registries of the allowlist (not hosts added by settings or --allow-host), as host:port. */
-export function registryTargets(allow: readonly AllowEntry[]): string[] {
-  const targets: string[] = [];
-  for (const entry of allow) {
-    if (entry.wildcard || entry.source.startsWith("network.allow")) continue;
-    for (const port of entry.port === null ? [443, 80] : [entry.port]) {
-      targets.push(hostPort(entry.host, port));
-    }
+/**
+ * Whether a host the gateway decides may speak https this run, so that the local CA is needed:
+ * a registry named by an https URL (or the default one), or a host a credential is held for that
+ * the allowlist lets through. Where every such host is a registry that config names only by
+ * http:// URLs, no CA is made and none is handed inside: NODE_EXTRA_CA_CERTS makes node 20 load
+ * its whole root store at every start (~40 ms of CPU per process,
+ * https://github.com/nodejs/node/issues/40524), paid by the manager and each lifecycle script.
+ * Plain http inside a CONNECT tunnel is decided without the CA, and TLS to those registries is
+ * refused (proxy.ts `plainHttpTargets`): a project naming `registry=http://host:443/` must not
+ * turn the CA off and get an opaque tunnel to an https registry.
+ */
+export function needsLocalCa(hosts: ReadonlySet<string>, allow: readonly AllowEntry[]): boolean {
+  const plain = plainHttpTargets(allow);
+  for (const key of hosts) {
+    if (plain.has(key)) continue;
+    const colon = key.lastIndexOf(":");
+    const port = Number(key.slice(colon + 1));
+    if (colon <= 0 || !Number.isInteger(port) || isAllowed(allow, key.slice(0, colon), port))
+      return true;
   }
-  return targets;
+  return false;
 }

@@ -61,6 +61,12 @@ export interface ProxyOptions {
   /** The registry rules: the hosts whose requests the proxy sees in clear and decides on. */
   registryHook?: RegistryHook | undefined;
   /**
+   * Gateway hosts (`host:port`) that config names only by http:// URLs (allowlist.ts
+   * plainHttpTargets): a TLS handshake in a tunnel to one is refused when there is no local CA
+   * to terminate it, never tunnelled unseen.
+   */
+  plainHttpTargets?: ReadonlySet<string> | undefined;
+  /**
    * The local CA's directory (`$XDG_STATE_HOME/safe-npm/ca`), opened (or created) at start when
    * `registryHook` names a host: https to those hosts is terminated with its leaf certificates.
    */
@@ -113,6 +119,8 @@ export interface HostStats {
   handshakeFailures: number;
   /** Dials refused because the address is loopback and the port is forwarded into the sandbox. */
   loopsRefused: number;
+  /** TLS handshakes refused in tunnels to a registry config names by an http:// URL. */
+  tlsRefused: number;
   /**
    * Dials refused because only the project's files name this registry and it is at an internal
    * address (loopback, private, link-local: loopback.ts's isInternalAddress).
@@ -179,6 +187,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const idleTimeout = options.idleTimeoutMs ?? 300_000;
   const resolver = options.resolver ?? createResolver();
   const hook = options.registryHook ?? null;
+  const plainOnly = options.plainHttpTargets ?? new Set<string>();
   const upstreamCa = options.upstreamCa ?? [];
   const bundleCa = options.bundleCa ?? upstreamCa;
   const forwardedPort = options.forwardedPort ?? null;
@@ -276,6 +285,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         refusedSamples: [],
         handshakeFailures: 0,
         loopsRefused: 0,
+        tlsRefused: 0,
         internalRefused: 0,
       };
       hosts.set(target, row);
@@ -701,6 +711,18 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     respondRaw(socket, 501, "protocol upgrades are not proxied");
   });
 
+  /** Hands a tunnel's client, speaking plain http, to the gateway's parser (`bytes` read first). */
+  const toGateway = (
+    client: Duplex,
+    target: { host: string; port: number; key: string },
+    bytes: Buffer,
+  ): void => {
+    gatewayTargets.set(client, { ...target, scheme: "http:" });
+    client.unshift(bytes);
+    gateway.emit("connection", client);
+    client.resume();
+  };
+
   /**
    * A CONNECT to a gateway host: answered 200, then the first byte tells what the client speaks
    * in the tunnel. A TLS handshake (0x16) is terminated with a leaf from the local CA; anything
@@ -718,21 +740,15 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       (secureContext) => {
         if (client.destroyed) return;
         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        if (head.length > 0) client.unshift(head);
         // A client that never speaks (or goes quiet) must not hold the socket forever.
         if (client instanceof net.Socket) client.setTimeout(idleTimeout, () => client.destroy());
-        const onReadable = (): void => {
-          const first = client.read(1) as Buffer | null;
-          if (first === null) return;
-          client.off("readable", onReadable);
-          // Put back: both the TLS socket and the http parser read what is buffered first.
-          client.unshift(first);
-          if (first[0] !== 0x16) {
-            gatewayTargets.set(client, { ...target, scheme: "http:" });
-            gateway.emit("connection", client);
-            client.resume();
+        firstBytes(client, head, (bytes) => {
+          if (bytes[0] !== 0x16) {
+            toGateway(client, target, bytes);
             return;
           }
+          // Put back: the TLS socket reads what is buffered first.
+          client.unshift(bytes);
           const secure = new tls.TLSSocket(client as net.Socket, {
             isServer: true,
             secureContext,
@@ -750,9 +766,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
           client.once("close", () => secure.destroy());
           gatewayTargets.set(secure, { ...target, scheme: "https:" });
           gateway.emit("connection", secure);
-        };
-        client.on("readable", onReadable);
-        onReadable();
+        });
       },
       (error: unknown) => respondRaw(client, 502, `safe-npm cannot issue a certificate: ${error}`),
     );
@@ -787,6 +801,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       respondRaw(client, 403, refuseInternal(row, target));
       return;
     }
+    // A gateway host without the local CA (no https registry this run, the CA cannot be kept
+    // safe, a command that cannot trust it): TLS stays an opaque tunnel, but plain http inside
+    // the tunnel (yarn 4 speaks it to an http:// registry, any script can) is still decided.
+    const decided = hook?.hosts.has(key) === true;
     row.connections++;
     const upstream = net.connect({
       host: dialHost(target.host),
@@ -815,12 +833,13 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         respondRaw(client, 502, `cannot reach ${key}: ${error.code ?? error.message}`);
       } else client.destroy();
     });
+    let handedOver = false;
     upstream.once("close", () => {
       liveUpstreams.delete(upstream);
       row.bytesUp += upstream.bytesWritten;
       row.bytesDown += upstream.bytesRead;
       // Before the tunnel, respondRaw() is still flushing the error answer and closes the client.
-      if (established) client.destroy();
+      if (established && !handedOver) client.destroy();
     });
     client.once("close", () => upstream.destroy());
     upstream.once("connect", () => {
@@ -828,10 +847,35 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       upstream.setTimeout(idleTimeout);
       upstream.setNoDelay(true);
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      if (head.length > 0) upstream.write(head);
-      // pipe() ends the other side when one side ends, so half-closes pass through.
-      client.pipe(upstream);
-      upstream.pipe(client);
+      const tunnel = (first: Buffer): void => {
+        if (first.length > 0) upstream.write(first);
+        // pipe() ends the other side when one side ends, so half-closes pass through.
+        client.pipe(upstream);
+        upstream.pipe(client);
+      };
+      if (!decided) {
+        tunnel(head);
+        return;
+      }
+      firstBytes(client, head, (bytes) => {
+        if (bytes[0] === 0x16 && !plainOnly.has(key)) {
+          tunnel(bytes);
+          return;
+        }
+        if (bytes[0] === 0x16) {
+          // A registry named by an http:// URL: TLS to it goes nowhere unseen.
+          row.connections--;
+          row.tlsRefused++;
+          upstream.destroy();
+          client.destroy();
+          return;
+        }
+        // Plain http: the gateway's parser and the rules take the client; this upstream goes.
+        handedOver = true;
+        row.connections--;
+        upstream.destroy();
+        toGateway(client, { ...target, key }, bytes);
+      });
     });
   });
 
@@ -1006,6 +1050,12 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
       const n = row.loopsRefused === 1 ? "1 connection" : `${row.loopsRefused} connections`;
       lines.push(
         `refused ${n} to ${row.target}: that port is forwarded into the sandbox, so the host's proxy would reach the sandbox's own server`,
+      );
+    }
+    if (row.tlsRefused > 0) {
+      const n = row.tlsRefused === 1 ? "1 TLS connection" : `${row.tlsRefused} TLS connections`;
+      lines.push(
+        `refused ${n} to ${row.target}: your config names that registry by an http:// URL (if it speaks https, name it https://)`,
       );
     }
     if (row.internalRefused > 0) {
@@ -1192,4 +1242,28 @@ function respondRaw(socket: Duplex, status: number, reason: string): void {
   );
   // end() flushes then half-closes; do not wait forever on a client that never closes.
   if (socket instanceof net.Socket) socket.setTimeout(5_000, () => socket.destroy());
+}
+
+/**
+ * What a tunnel's client has sent so far once it has sent anything: `head` (the bytes that came
+ * with the CONNECT) and all that is buffered, taken off the socket. Its first byte tells the
+ * protocol: 0x16 opens a TLS handshake.
+ */
+function firstBytes(client: Duplex, head: Buffer, then: (bytes: Buffer) => void): void {
+  const take = (): Buffer => {
+    const more = client.read() as Buffer | null;
+    return more === null ? head : Buffer.concat([head, more]);
+  };
+  if (head.length > 0) {
+    then(take());
+    return;
+  }
+  const onReadable = (): void => {
+    const bytes = take();
+    if (bytes.length === 0) return;
+    client.off("readable", onReadable);
+    then(bytes);
+  };
+  client.on("readable", onReadable);
+  onReadable();
 }

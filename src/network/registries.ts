@@ -66,7 +66,11 @@ export async function registryAllowlist(
     const fromProject = entries.some(
       (e) => e.projectOnly === true && e.host === entry.host && e.port === entry.port,
     );
-    entries.push(fromProject ? { ...entry, projectOnly: true } : entry);
+    entries.push({
+      ...entry,
+      ...(fromProject ? { projectOnly: true } : {}),
+      ...(/^http:\/\//i.test(scriptRegistry.trim()) ? { plainHttp: true } : {}),
+    });
   }
   // A registry only the project's files name is not dialled at an internal address (proxy.ts).
   return settleProjectOnly(dedupeAllowlist(entries));

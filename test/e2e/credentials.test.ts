@@ -268,6 +268,8 @@ describe.skipIf(unavailable !== "")("registry credentials stay on the host (plai
         "postToken",
         "distTag",
         "whoami",
+        // Plain http inside a CONNECT tunnel, as yarn 4 speaks it: decided all the same.
+        "putInTunnel",
       ]) {
         const attempt = report.attempts[key];
         expect(attempt?.status, `${key}: ${JSON.stringify(attempt)}`).toBe(403);
@@ -278,6 +280,19 @@ describe.skipIf(unavailable !== "")("registry credentials stay on the host (plai
       expect(npm?.status, JSON.stringify(npm)).not.toBe(0);
       expect(npm?.out).toMatch(/403|safe-npm: refused/);
       expect(run.stderr).toMatch(/refused \d+ requests to the registry 127\.0\.0\.1:\d+: PUT /);
+    });
+
+    test(name("registries named only by http:// URLs get no local CA inside"), () => {
+      expect(report.found.env).toContain("HTTPS_PROXY");
+      if (manager.name === "yarn 1") {
+        // yarn 1 reads no registry from .npmrc: its default, https://registry.yarnpkg.com, stays
+        // reachable, so the gateway needs the CA.
+        expect(report.found.env).toContain("/run/safe-npm/ca.pem");
+        return;
+      }
+      // No https to terminate: node 20 would load its root store at every start for nothing.
+      expect(report.found.env).not.toContain("/run/safe-npm/ca.pem");
+      expect(report.found.proc).not.toContain("/run/safe-npm/ca.pem");
     });
 
     test(name("the registry saw no request but reads, and never the attacker's own token"), () => {
@@ -1370,3 +1385,84 @@ const get = (path) =>
     });
   },
 );
+
+/**
+ * With only http:// registries, no local CA is made, so the gateway cannot look into TLS: a
+ * tunnel to such a registry must then refuse TLS, or a project's `registry=http://host:443/`
+ * (naming an https registry by an http URL) would turn the CA off and open an unseen tunnel.
+ * Here the user's own file names the server by http:// while it speaks https; a postinstall
+ * tries a PUT over TLS through a CONNECT tunnel, trusting the server's own CA (as a script
+ * trusts a public registry's). The server must see nothing, and the run says why.
+ */
+describe.skipIf(unavailable !== "")("TLS to a registry named by an http:// URL", () => {
+  let tls: TestCa;
+  let server: Awaited<ReturnType<typeof startTomcatLike>>;
+  let world: World;
+  let run: RunResult;
+  let result: { outcome?: string; env?: Record<string, string> };
+  beforeAll(async () => {
+    tls = await makeTestCa();
+    server = await startTomcatLike(tls);
+    const target = new URL(server.url).host;
+    world = makeWorld({
+      projectInHome: true,
+      packageJson: { scripts: { postinstall: "node attack.cjs" } },
+    });
+    writeFileSync(
+      join(world.home, ".npmrc"),
+      `registry=http://${target}/\nupdate-notifier=false\n`,
+    );
+    writeFileSync(join(world.project, ".npmrc"), "audit=false\nfund=false\n");
+    writeFileSync(
+      join(world.project, "attack.cjs"),
+      `const http = require("node:http");
+const tls = require("node:tls");
+const fs = require("node:fs");
+const proxy = new URL(process.env.HTTP_PROXY || process.env.http_proxy);
+let written = false;
+const done = (outcome) => {
+  if (written) return;
+  written = true;
+  fs.mkdirSync(".probe", { recursive: true });
+  fs.writeFileSync(".probe/tls.json", JSON.stringify({ outcome, env: process.env }));
+};
+setTimeout(() => done("no answer in 60 s"), 60000).unref();
+const connect = http.request({ host: proxy.hostname, port: proxy.port, method: "CONNECT", path: ${JSON.stringify(target)}, agent: false });
+connect.on("error", (e) => done("CONNECT error " + e.code));
+connect.on("connect", (res, socket) => {
+  if (res.statusCode !== 200) return done("CONNECT " + res.statusCode);
+  const s = tls.connect({ socket, ca: ${JSON.stringify(tls.ca)}, host: "127.0.0.1", servername: "" }, () => {
+    s.write("PUT /worm HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\n{}");
+  });
+  let raw = "";
+  s.on("data", (c) => (raw += c));
+  s.on("error", (e) => done("TLS error " + e.code));
+  s.on("close", () => done(raw === "" ? "closed" : "answered " + raw.split("\\r\\n")[0]));
+});
+connect.end();
+`,
+    );
+    run = await world.run(["--verbose", "npm", "install"]);
+    const file = join(world.project, ".probe", "tls.json");
+    result = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as typeof result) : {};
+  }, 300_000);
+  afterAll(async () => {
+    world?.dispose();
+    await server?.close();
+  });
+
+  it("the install runs, and the sandbox gets no local CA", () => {
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(result.env?.HTTPS_PROXY, show(run)).toBeDefined();
+    expect(result.env?.NODE_EXTRA_CA_CERTS).toBeUndefined();
+  });
+
+  it("the handshake is refused: the server sees nothing, and the run names the fix", () => {
+    expect(result.outcome, show(run)).toBeDefined();
+    expect(result.outcome).not.toMatch(/^answered/);
+    expect(server.hits).toEqual([]);
+    expect(run.stderr).toMatch(
+      /refused 1 TLS connection to 127\.0\.0\.1:\d+: your config names that registry by an http:\/\/ URL/,
+    );
+  });
+});

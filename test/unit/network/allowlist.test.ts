@@ -241,6 +241,30 @@ describe("registriesFromConfig", () => {
     ).toEqual(["r.example.com:8443", "plain.example:80", "secure.example:443", "[::1]:4873"]);
   });
 
+  it("marks a registry named only by http:// URLs as plain http; an https URL or an entry by hand for the same target clears it", () => {
+    const entries = registriesFromConfig({
+      projectNpmrc: [
+        "registry=http://localhost:4873/",
+        "@a:registry=HTTP://plain.example/",
+        "@b:registry=https://secure.example/",
+        "@c:registry=http://both.example:8080/",
+      ].join("\n"),
+      userNpmrc: "@d:registry=https://both.example:8080/\n",
+    });
+    const plain = (target: string) =>
+      entries.find((e) => formatAllowEntry(e) === target)?.plainHttp === true;
+    expect(plain("localhost:4873")).toBe(true);
+    expect(plain("plain.example:80")).toBe(true);
+    expect(plain("secure.example:443")).toBe(false);
+    expect(plain("both.example:8080")).toBe(false);
+    const merged = dedupeAllowlist([
+      ...registriesFromConfig({ projectNpmrc: "registry=http://localhost:4873/" }),
+      parseAllowEntry("localhost:4873"),
+    ]);
+    expect(merged).toHaveLength(1);
+    expect(merged[0]?.plainHttp).toBeUndefined();
+  });
+
   it("expands $VAR references in the user's npmrc and skips URLs with unresolved ones", () => {
     const userNpmrc = `registry=\${REG}\n@a:registry=\${MISSING}/x\n`;
     expect(

@@ -11,9 +11,15 @@ import { join } from "node:path";
 import { rootCertificates } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  dedupeAllowlist,
+  parseAllowlist,
+  registriesFromConfig,
+} from "../../../src/network/allowlist.js";
+import {
   hostCertificates,
   localCaPlace,
   mayBeInProjectDir,
+  needsLocalCa,
 } from "../../../src/network/gateway-setup.js";
 
 let root: string;
@@ -161,5 +167,67 @@ describe("hostCertificates", () => {
       bundle: [],
       cafileConfigured: true,
     });
+  });
+});
+
+describe("needsLocalCa: whether any host the gateway decides may speak https", () => {
+  const allowFor = (projectNpmrc: string, byHand: string[] = []) => [
+    ...registriesFromConfig({ projectNpmrc }),
+    ...parseAllowlist(byHand, "network.allow / --allow-host"),
+  ];
+  it.each([
+    {
+      why: "only http:// registries: no CA",
+      npmrc: "registry=http://127.0.0.1:4873/\n@a:registry=http://r.example/\n",
+      hosts: ["127.0.0.1:4873", "r.example:80"],
+      byHand: [],
+      needs: false,
+    },
+    {
+      why: "an https registry",
+      npmrc: "registry=http://127.0.0.1:4873/\n@a:registry=https://r.example/\n",
+      hosts: ["127.0.0.1:4873", "r.example:443"],
+      byHand: [],
+      needs: true,
+    },
+    {
+      why: "the default registry (a scoped http registry alone names no unscoped one)",
+      npmrc: "@a:registry=http://127.0.0.1:4873/\n",
+      hosts: ["127.0.0.1:4873", "registry.npmjs.org:443"],
+      byHand: [],
+      needs: true,
+    },
+    {
+      why: "a credential for a host allowed by hand",
+      npmrc: "registry=http://127.0.0.1:4873/\n",
+      hosts: ["127.0.0.1:4873", "npm.pkg.github.com:443"],
+      byHand: ["npm.pkg.github.com"],
+      needs: true,
+    },
+    {
+      why: "a credential for a host nothing allows (never reached)",
+      npmrc: "registry=http://127.0.0.1:4873/\n",
+      hosts: ["127.0.0.1:4873", "npm.pkg.github.com:443"],
+      byHand: [],
+      needs: false,
+    },
+    {
+      why: "an http registry also allowed by hand (it may speak TLS there)",
+      npmrc: "registry=http://127.0.0.1:4873/\n",
+      hosts: ["127.0.0.1:4873"],
+      byHand: ["127.0.0.1:4873"],
+      needs: true,
+    },
+    {
+      why: "no hosts",
+      npmrc: "registry=http://127.0.0.1:4873/\n",
+      hosts: [],
+      byHand: [],
+      needs: false,
+    },
+  ])("$why → $needs", ({ npmrc, hosts, byHand, needs }) => {
+    // As registries.ts combines them: one entry per target, the flags merged.
+    const allow = dedupeAllowlist(allowFor(npmrc, byHand));
+    expect(needsLocalCa(new Set(hosts), allow)).toBe(needs);
   });
 });

@@ -20,6 +20,7 @@ import {
   httpServer,
   readAll,
   requestThrough,
+  sleep,
   type TestServer,
 } from "./helpers.js";
 import { gatewayRequest, httpsServer, makePki, type Pki, TunnelAgent } from "./tls-helpers.js";
@@ -361,6 +362,125 @@ describe("plain http inside a CONNECT tunnel to a gateway host (yarn 4 does this
     expect(text).toContain("HTTP/1.1 200 Connection Established");
     expect(text).toContain("HTTP/1.1 403");
     expect(plain.requests.length).toBe(before);
+  });
+});
+
+describe("a gateway host without the local CA (no https registry this run)", () => {
+  let bare: NetworkProxy;
+  let tlsBehindHttp: TestServer;
+  const target = () => `127.0.0.1:${plain.port}`;
+  const connect = () => `CONNECT ${target()} HTTP/1.1\r\nHost: ${target()}\r\n\r\n`;
+  beforeAll(async () => {
+    tlsBehindHttp = await httpsServer(pki, (req, res) => {
+      req.resume();
+      res.end("reached");
+    });
+    bare = await startProxy({
+      allow: parseAllowlist([
+        `127.0.0.1:${registry.port}`,
+        `127.0.0.1:${plain.port}`,
+        `127.0.0.1:${tlsBehindHttp.port}`,
+      ]),
+      registryHook: readOnlyHook([
+        `127.0.0.1:${registry.port}`,
+        `127.0.0.1:${plain.port}`,
+        `127.0.0.1:${tlsBehindHttp.port}`,
+      ]),
+      plainHttpTargets: new Set([`127.0.0.1:${plain.port}`, `127.0.0.1:${tlsBehindHttp.port}`]),
+    });
+  });
+  afterAll(async () => {
+    await bare?.close();
+    await tlsBehindHttp?.close();
+  });
+  afterEach(async () => {
+    await eventually(() => bare.stats().openSockets === 0, "no open proxy sockets", 10_000);
+  });
+
+  it("has no CA to hand inside", () => {
+    expect(bare.caBundlePath).toBeNull();
+  });
+
+  it("decides plain http inside a CONNECT tunnel: a GET gets the host's token", async () => {
+    const { status, socket } = await connectThrough(bare.socketPath, target());
+    expect(status).toBe(200);
+    const answer = readAll(socket);
+    socket.write(
+      `GET /pkg HTTP/1.1\r\nHost: evil.example\r\nAuthorization: ${INSIDE_TOKEN}\r\nConnection: close\r\n\r\n`,
+    );
+    const text = await answer;
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text).toContain(JSON.stringify({ auth: HOST_TOKEN, method: "GET" }));
+  });
+
+  it("refuses a POST inside the tunnel, also one sent right behind the CONNECT", async () => {
+    const before = plain.requests.length;
+    const text = await rawExchange(
+      bare.socketPath,
+      `${connect()}POST /-/user/org.couchdb.user:x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}`,
+      (t) => t.includes("refused"),
+    );
+    expect(text).toContain("HTTP/1.1 200 Connection Established");
+    expect(text).toContain("HTTP/1.1 403");
+    const { status, socket } = await connectThrough(bare.socketPath, target());
+    expect(status).toBe(200);
+    const answer = readAll(socket);
+    socket.write(
+      "PUT /worm HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    );
+    expect(await answer).toMatch(/^HTTP\/1\.1 403/);
+    expect(plain.requests.length).toBe(before);
+    const row = bare.stats().hosts.find((h) => h.target === target());
+    expect(row?.refusedRequests).toBe(2);
+    expect(row?.refusedSamples.map((r) => r.request)).toEqual([
+      "POST /-/user/org.couchdb.user:x",
+      "PUT /worm",
+    ]);
+  });
+
+  it("parses a request that comes in pieces, in order, every time", async () => {
+    // A refusal closes the connection; a body still on its way would make that a reset, so
+    // each request's last piece carries its body.
+    for (let i = 0; i < 20; i++) {
+      const { status, socket } = await connectThrough(bare.socketPath, target());
+      expect(status).toBe(200);
+      const answer = readAll(socket);
+      socket.write(`PUT /worm-${i} HTTP/1.1\r\n`);
+      await sleep(i % 3);
+      socket.write("Host: x\r\nContent-Length: 2\r\n");
+      await sleep(i % 2);
+      socket.write("Connection: close\r\n\r\n{}");
+      expect(await answer).toMatch(/^HTTP\/1\.1 403/);
+    }
+    const row = bare.stats().hosts.find((h) => h.target === target());
+    expect(row?.refusedSamples.map((r) => r.request)).toContain("PUT /worm-0");
+  });
+
+  it("refuses TLS to a registry named by an http:// URL: it would be a tunnel no rule sees into", async () => {
+    // The server speaks https although config says http (a project's `registry=http://host:443/`).
+    const before = tlsBehindHttp.requests.length;
+    const agent = new TunnelAgent(bare.socketPath, pki.ca);
+    await expect(
+      gatewayRequest(agent, tlsBehindHttp.port, "/worm", { method: "PUT", body: "{}" }),
+    ).rejects.toThrow();
+    agent.destroy();
+    expect(tlsBehindHttp.requests.length).toBe(before);
+    const row = bare.stats().hosts.find((h) => h.target === `127.0.0.1:${tlsBehindHttp.port}`);
+    expect(row?.tlsRefused).toBe(1);
+    expect(row?.connections).toBe(0);
+    expect(proxyReport(bare.stats()).join("\n")).toContain(
+      `refused 1 TLS connection to 127.0.0.1:${tlsBehindHttp.port}: your config names that registry by an http:// URL`,
+    );
+  });
+
+  it("keeps TLS an opaque tunnel: the client's own handshake and headers reach the registry", async () => {
+    const agent = new TunnelAgent(bare.socketPath, pki.ca);
+    const res = await gatewayRequest(agent, registry.port, "/tls", {
+      headers: { Authorization: INSIDE_TOKEN },
+    });
+    agent.destroy();
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ path: "/tls", auth: INSIDE_TOKEN });
   });
 });
 

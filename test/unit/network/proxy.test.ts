@@ -506,6 +506,7 @@ describe("proxyReport", () => {
     refusedSamples: [],
     handshakeFailures: 0,
     loopsRefused: 0,
+    tlsRefused: 0,
     internalRefused: 0,
   };
   it("lists refusals, and allowed traffic when verbose", () => {
@@ -561,6 +562,7 @@ describe("proxyReport of the registry gateway", () => {
       ],
       handshakeFailures: 2,
       loopsRefused: 0,
+      tlsRefused: 0,
       internalRefused: 0,
     };
     expect(
