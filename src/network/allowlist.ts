@@ -121,8 +121,13 @@ export function tryParseAllowEntry(text: string, source = "--allow-host"): Allow
 export function plainHttpTargets(allow: readonly AllowEntry[]): Set<string> {
   const targets = new Set<string>();
   for (const entry of allow) {
-    if (entry.plainHttp === true && !entry.wildcard && entry.port !== null)
-      targets.add(hostPort(entry.host, entry.port));
+    if (entry.plainHttp !== true || entry.wildcard || entry.port === null) continue;
+    const { host, port } = entry;
+    // Allowed otherwise too (by hand, without a port or by a wildcard, or by an https URL):
+    // it may speak TLS there.
+    if (allow.some((other) => other.plainHttp !== true && entryMatches(other, host, port)))
+      continue;
+    targets.add(hostPort(host, port));
   }
   return targets;
 }

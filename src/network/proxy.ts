@@ -801,10 +801,49 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       respondRaw(client, 403, refuseInternal(row, target));
       return;
     }
+    if (hook?.hosts.has(key) !== true) {
+      openTunnel(client, { ...target, key }, row, head, false);
+      return;
+    }
     // A gateway host without the local CA (no https registry this run, the CA cannot be kept
-    // safe, a command that cannot trust it): TLS stays an opaque tunnel, but plain http inside
-    // the tunnel (yarn 4 speaks it to an http:// registry, any script can) is still decided.
-    const decided = hook?.hosts.has(key) === true;
+    // safe, a command that cannot trust it): answered first, then what the client speaks
+    // decides, before anything is dialled. Plain http (yarn 4 speaks it to an http:// registry,
+    // any script can) goes to the rules; TLS to a registry config names by an http:// URL is
+    // refused; other TLS stays an opaque tunnel.
+    client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    // A client that never speaks (or goes quiet) must not hold the socket forever.
+    if (client instanceof net.Socket) client.setTimeout(idleTimeout, () => client.destroy());
+    firstBytes(client, head, (bytes) => {
+      if (bytes[0] !== 0x16) {
+        toGateway(client, { ...target, key }, bytes);
+        return;
+      }
+      if (plainOnly.has(key)) {
+        row.tlsRefused++;
+        client.destroy();
+        return;
+      }
+      if (client instanceof net.Socket) client.setTimeout(0);
+      openTunnel(client, { ...target, key }, row, bytes, true);
+    });
+  });
+
+  /**
+   * An opaque tunnel to `target`: `first` goes upstream before the client's further bytes.
+   * `answered`: the client has had its 200 already, so a failed dial can only close it.
+   */
+  const openTunnel = (
+    client: Duplex,
+    target: { host: string; port: number; key: string },
+    row: HostStats,
+    first: Buffer,
+    answered: boolean,
+  ): void => {
+    const { key } = target;
+    const fail = (status: number, reason: string): void => {
+      if (answered) client.destroy();
+      else respondRaw(client, status, reason);
+    };
     row.connections++;
     const upstream = net.connect({
       host: dialHost(target.host),
@@ -816,7 +855,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     let established = false;
     upstream.setTimeout(connectTimeout);
     upstream.on("timeout", () => {
-      if (!established) respondRaw(client, 504, `${key} did not answer in time`);
+      if (!established) fail(504, `${key} did not answer in time`);
       else client.destroy();
       upstream.destroy();
     });
@@ -824,60 +863,34 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       if (!established && error.code === LOOP_REFUSED) {
         row.loopsRefused++;
         row.connections--;
-        respondRaw(client, 403, loopReason(key));
+        fail(403, loopReason(key));
       } else if (!established && error.code === INTERNAL_REFUSED) {
         row.connections--;
-        respondRaw(client, 403, refuseInternal(row, target));
+        fail(403, refuseInternal(row, target));
       } else if (!established) {
         resolver.forget(target.host);
-        respondRaw(client, 502, `cannot reach ${key}: ${error.code ?? error.message}`);
+        fail(502, `cannot reach ${key}: ${error.code ?? error.message}`);
       } else client.destroy();
     });
-    let handedOver = false;
     upstream.once("close", () => {
       liveUpstreams.delete(upstream);
       row.bytesUp += upstream.bytesWritten;
       row.bytesDown += upstream.bytesRead;
       // Before the tunnel, respondRaw() is still flushing the error answer and closes the client.
-      if (established && !handedOver) client.destroy();
+      if (established || answered) client.destroy();
     });
     client.once("close", () => upstream.destroy());
     upstream.once("connect", () => {
       established = true;
       upstream.setTimeout(idleTimeout);
       upstream.setNoDelay(true);
-      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      const tunnel = (first: Buffer): void => {
-        if (first.length > 0) upstream.write(first);
-        // pipe() ends the other side when one side ends, so half-closes pass through.
-        client.pipe(upstream);
-        upstream.pipe(client);
-      };
-      if (!decided) {
-        tunnel(head);
-        return;
-      }
-      firstBytes(client, head, (bytes) => {
-        if (bytes[0] === 0x16 && !plainOnly.has(key)) {
-          tunnel(bytes);
-          return;
-        }
-        if (bytes[0] === 0x16) {
-          // A registry named by an http:// URL: TLS to it goes nowhere unseen.
-          row.connections--;
-          row.tlsRefused++;
-          upstream.destroy();
-          client.destroy();
-          return;
-        }
-        // Plain http: the gateway's parser and the rules take the client; this upstream goes.
-        handedOver = true;
-        row.connections--;
-        upstream.destroy();
-        toGateway(client, { ...target, key }, bytes);
-      });
+      if (!answered) client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (first.length > 0) upstream.write(first);
+      // pipe() ends the other side when one side ends, so half-closes pass through.
+      client.pipe(upstream);
+      upstream.pipe(client);
     });
-  });
+  };
 
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     req.on("error", () => {});

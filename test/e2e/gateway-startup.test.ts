@@ -4,7 +4,8 @@
  * gateway's host-side set-up — nor open or create the CA. Observed, not timed: the host process
  * runs with a preload that records every module it required, and the CA's directory is looked
  * for afterwards. The control, an install (`npm ci` of a project with no dependencies: nothing
- * is fetched), shows that both observations do see the gateway when it starts.
+ * is fetched) from an https registry, shows that both observations do see the gateway when it
+ * starts; from http:// registries only, an install makes no CA either.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -88,7 +89,17 @@ describe.skipIf(unavailable !== "")("the registry gateway's start-up cost", () =
     expect(existsSync(caDir)).toBe(false);
   }, 120_000);
 
-  it("control: an install loads the gateway and makes the CA", async () => {
+  it("an install from http:// registries only decides on the CA and makes none", async () => {
+    const loaded = await chunksLoaded(["--quiet", "npm", "ci", "--no-audit", "--no-fund"]);
+    expect(loaded).toEqual(["gateway-setup"]);
+    expect(existsSync(caDir)).toBe(false);
+  }, 120_000);
+
+  it("control: an install from an https registry loads the gateway and makes the CA", async () => {
+    writeFileSync(
+      join(project, ".npmrc"),
+      "registry=https://127.0.0.1:9/\nupdate-notifier=false\naudit=false\nfund=false\n",
+    );
     const loaded = await chunksLoaded(["--quiet", "npm", "ci", "--no-audit", "--no-fund"]);
     expect(loaded).toEqual(expect.arrayContaining(["ca", "gateway-setup"]));
     expect(existsSync(join(caDir, "local-ca.pem"))).toBe(true);

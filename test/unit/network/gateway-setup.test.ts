@@ -219,6 +219,20 @@ describe("needsLocalCa: whether any host the gateway decides may speak https", (
       needs: true,
     },
     {
+      why: "an http registry on a host also allowed by hand without a port",
+      npmrc: "registry=http://github.com:443/\n",
+      hosts: ["github.com:443"],
+      byHand: ["github.com"],
+      needs: true,
+    },
+    {
+      why: "an http registry on a host a wildcard allows",
+      npmrc: "registry=http://npm.example.com:443/\n",
+      hosts: ["npm.example.com:443"],
+      byHand: ["*.example.com"],
+      needs: true,
+    },
+    {
       why: "no hosts",
       npmrc: "registry=http://127.0.0.1:4873/\n",
       hosts: [],

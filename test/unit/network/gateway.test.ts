@@ -465,12 +465,27 @@ describe("a gateway host without the local CA (no https registry this run)", () 
     ).rejects.toThrow();
     agent.destroy();
     expect(tlsBehindHttp.requests.length).toBe(before);
+    // Refused before anything is dialled: the server saw no connection at all.
+    expect(tlsBehindHttp.accepted()).toBe(0);
     const row = bare.stats().hosts.find((h) => h.target === `127.0.0.1:${tlsBehindHttp.port}`);
     expect(row?.tlsRefused).toBe(1);
     expect(row?.connections).toBe(0);
     expect(proxyReport(bare.stats()).join("\n")).toContain(
       `refused 1 TLS connection to 127.0.0.1:${tlsBehindHttp.port}: your config names that registry by an http:// URL`,
     );
+  });
+
+  it("dials nothing for a tunnel whose client has not spoken, or speaks plain http", async () => {
+    const accepted = plain.accepted();
+    const { status, socket } = await connectThrough(bare.socketPath, target());
+    expect(status).toBe(200);
+    await sleep(100);
+    expect(plain.accepted()).toBe(accepted);
+    const answer = readAll(socket);
+    socket.write("GET /pkg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(await answer).toMatch(/^HTTP\/1\.1 200/);
+    // One connection: the gateway's own, for the request.
+    expect(plain.accepted()).toBeLessThanOrEqual(accepted + 1);
   });
 
   it("keeps TLS an opaque tunnel: the client's own handshake and headers reach the registry", async () => {
