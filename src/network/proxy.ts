@@ -128,6 +128,14 @@ export interface HostStats {
   internalRefused: number;
   /** The project file and key that named it (`project .npmrc registry`), for the report. */
   internalSource?: string | undefined;
+  /**
+   * Connections the proxy let through but could not make: the dial or lookup failed, or the
+   * host did not answer. A tunnel answered before dialling can only close its client, so this
+   * is where the reason reaches the user.
+   */
+  unreachable: number;
+  /** The latest such failure's cause (`ECONNREFUSED`, `no answer in 30 s`). */
+  unreachableReason?: string | undefined;
 }
 
 export interface ProxyStats {
@@ -287,10 +295,17 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         loopsRefused: 0,
         tlsRefused: 0,
         internalRefused: 0,
+        unreachable: 0,
       };
       hosts.set(target, row);
     }
     return row;
+  };
+  /** A connection let through that could not be made: counted as failed, not as allowed. */
+  const unreachable = (row: HostStats, reason: string): void => {
+    row.connections--;
+    row.unreachable++;
+    row.unreachableReason = reason;
   };
   /** Upstream sockets in use, to add their live byte counts to stats(). */
   const liveUpstreams = new Map<net.Socket, HostStats>();
@@ -623,8 +638,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         row.connections--;
         respond(res, 403, refuseInternal(row, target));
       } else if (res.headersSent) res.destroy();
-      else if (timedOut) respond(res, 504, `${target.key} did not answer in time`);
-      else if (
+      else if (timedOut) {
+        unreachable(row, `no answer in ${seconds(idleTimeout)}`);
+        respond(res, 504, `${target.key} did not answer in time`);
+      } else if (
         https_ &&
         held &&
         projectCa.length > 0 &&
@@ -634,7 +651,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         const reason = `${target.key}'s certificate is not trusted by your own CAs (${error.code}), and the project's cafile is not trusted for requests that carry your credential: add that CA to your ~/.npmrc cafile or NODE_EXTRA_CA_CERTS`;
         countRefused(row, req.method ?? "GET", url, reason);
         respond(res, 502, `safe-npm: ${reason}`);
-      } else respond(res, 502, `cannot reach ${target.key}: ${error.code ?? error.message}`);
+      } else {
+        unreachable(row, error.code ?? error.message);
+        respond(res, 502, `cannot reach ${target.key}: ${error.code ?? error.message}`);
+      }
     });
     upReq.on("response", (upRes: http.IncomingMessage) => {
       upRes.on("error", () => res.destroy());
@@ -855,8 +875,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     let established = false;
     upstream.setTimeout(connectTimeout);
     upstream.on("timeout", () => {
-      if (!established) fail(504, `${key} did not answer in time`);
-      else client.destroy();
+      if (!established) {
+        unreachable(row, `no answer in ${seconds(connectTimeout)}`);
+        fail(504, `${key} did not answer in time`);
+      } else client.destroy();
       upstream.destroy();
     });
     upstream.on("error", (error: NodeJS.ErrnoException) => {
@@ -869,6 +891,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         fail(403, refuseInternal(row, target));
       } else if (!established) {
         resolver.forget(target.host);
+        unreachable(row, error.code ?? error.message);
         fail(502, `cannot reach ${key}: ${error.code ?? error.message}`);
       } else client.destroy();
     });
@@ -1075,6 +1098,10 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
       const n = row.internalRefused === 1 ? "1 connection" : `${row.internalRefused} connections`;
       lines.push(`refused ${n} to ${row.target}: ${internalWhy(row.target, row.internalSource)}`);
     }
+    if (row.unreachable > 0) {
+      const n = row.unreachable === 1 ? "1 connection" : `${row.unreachable} connections`;
+      lines.push(`could not reach ${row.target} (${n}): ${row.unreachableReason ?? "failed"}`);
+    }
     if (row.handshakeFailures > 0) {
       lines.push(
         `${row.handshakeFailures} TLS connection(s) to ${row.target} failed: the client did not accept safe-npm's local CA`,
@@ -1095,6 +1122,10 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
       );
   }
   return lines;
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function plural(n: number, noun: string): string {
@@ -1271,12 +1302,20 @@ function firstBytes(client: Duplex, head: Buffer, then: (bytes: Buffer) => void)
     then(take());
     return;
   }
+  // The proxy's sockets allow half-open: a client that ends before a byte would otherwise
+  // hold its tunnel until the idle timer.
+  const onEnd = (): void => {
+    client.off("readable", onReadable);
+    client.destroy();
+  };
   const onReadable = (): void => {
     const bytes = take();
     if (bytes.length === 0) return;
     client.off("readable", onReadable);
+    client.off("end", onEnd);
     then(bytes);
   };
   client.on("readable", onReadable);
+  client.once("end", onEnd);
   onReadable();
 }

@@ -319,6 +319,18 @@ describe("plain-http registries", () => {
 });
 
 /** Raw bytes over the proxy's socket; resolves with everything received until `done` says so. */
+/** A loopback port that was free a moment ago: nothing listens there. */
+function unusedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 function rawExchange(socketPath: string, bytes: string, done: (text: string) => boolean) {
   return new Promise<string>((resolve, reject) => {
     const socket = net.connect({ path: socketPath });
@@ -368,6 +380,8 @@ describe("plain http inside a CONNECT tunnel to a gateway host (yarn 4 does this
 describe("a gateway host without the local CA (no https registry this run)", () => {
   let bare: NetworkProxy;
   let tlsBehindHttp: TestServer;
+  /** A port nothing listens on: an https registry that is down. */
+  let closedPort: number;
   const target = () => `127.0.0.1:${plain.port}`;
   const connect = () => `CONNECT ${target()} HTTP/1.1\r\nHost: ${target()}\r\n\r\n`;
   beforeAll(async () => {
@@ -375,16 +389,19 @@ describe("a gateway host without the local CA (no https registry this run)", () 
       req.resume();
       res.end("reached");
     });
+    closedPort = await unusedPort();
     bare = await startProxy({
       allow: parseAllowlist([
         `127.0.0.1:${registry.port}`,
         `127.0.0.1:${plain.port}`,
         `127.0.0.1:${tlsBehindHttp.port}`,
+        `127.0.0.1:${closedPort}`,
       ]),
       registryHook: readOnlyHook([
         `127.0.0.1:${registry.port}`,
         `127.0.0.1:${plain.port}`,
         `127.0.0.1:${tlsBehindHttp.port}`,
+        `127.0.0.1:${closedPort}`,
       ]),
       plainHttpTargets: new Set([`127.0.0.1:${plain.port}`, `127.0.0.1:${tlsBehindHttp.port}`]),
     });
@@ -486,6 +503,34 @@ describe("a gateway host without the local CA (no https registry this run)", () 
     expect(await answer).toMatch(/^HTTP\/1\.1 200/);
     // One connection: the gateway's own, for the request.
     expect(plain.accepted()).toBeLessThanOrEqual(accepted + 1);
+  });
+
+  it("names a registry it could not reach in the report, not as allowed traffic", async () => {
+    // The client has had its 200 before the dial, so a refused dial can only close it: the
+    // reason reaches the user through the end-of-run report.
+    const agent = new TunnelAgent(bare.socketPath, pki.ca);
+    await expect(gatewayRequest(agent, closedPort, "/pkg")).rejects.toThrow();
+    agent.destroy();
+    const key = `127.0.0.1:${closedPort}`;
+    const row = bare.stats().hosts.find((h) => h.target === key);
+    expect(row).toMatchObject({
+      connections: 0,
+      unreachable: 1,
+      unreachableReason: "ECONNREFUSED",
+    });
+    const report = proxyReport(bare.stats(), true);
+    expect(report).toContain(`could not reach ${key} (1 connection): ECONNREFUSED`);
+    expect(report.join("\n")).not.toContain(`allowed 1 to ${key}`);
+  });
+
+  it("closes a tunnel whose client ends before it says anything", async () => {
+    // The proxy's sockets allow half-open; without this the tunnel lived to the idle timer.
+    const { status, socket } = await connectThrough(bare.socketPath, target());
+    expect(status).toBe(200);
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.end();
+    await closed;
+    await eventually(() => bare.stats().openSockets === 0, "no open proxy sockets", 10_000);
   });
 
   it("keeps TLS an opaque tunnel: the client's own handshake and headers reach the registry", async () => {

@@ -494,6 +494,14 @@ describe("name lookups", () => {
       expect(status).toBe(502);
       expect(await readAll(socket)).toContain("ENOTFOUND");
       expect(calls).toEqual(["gone.test", "gone.test", "gone.test"]);
+      // Failed, not allowed: the report names each host and why.
+      const rows = local.stats().hosts.filter((h) => h.target.startsWith("gone.test:"));
+      expect(rows.map((h) => [h.connections, h.unreachable, h.unreachableReason])).toEqual([
+        [0, 3, "ENOTFOUND"],
+      ]);
+      expect(proxyReport(local.stats())).toContain(
+        `could not reach gone.test:${allowedHttp.port} (3 connections): ENOTFOUND`,
+      );
     } finally {
       await local.close();
     }
@@ -508,6 +516,7 @@ describe("proxyReport", () => {
     loopsRefused: 0,
     tlsRefused: 0,
     internalRefused: 0,
+    unreachable: 0,
   };
   it("lists refusals, and allowed traffic when verbose", () => {
     const stats = {
@@ -564,6 +573,7 @@ describe("proxyReport of the registry gateway", () => {
       loopsRefused: 0,
       tlsRefused: 0,
       internalRefused: 0,
+      unreachable: 0,
     };
     expect(
       proxyReport({
