@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The `safe-npm` command: loads the CLI bundle (`main.cjs`, from cli.ts) and the chunks it
  * requires (`chunks/*.cjs`) through V8's code cache (codecache.ts), so that node does not compile
@@ -8,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire, Module } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { Script } from "node:vm";
+import { restoreExtraCa } from "../host/nodeca.js";
 import {
   asksDryRun,
   codeCacheDir,
@@ -19,6 +19,9 @@ import {
   wrapBundle,
   writeCodeCache,
 } from "./codecache.js";
+
+// Before anything reads the environment: the sh lines in front of this file moved it aside.
+restoreExtraCa();
 
 const bundle = join(__dirname, "main.cjs");
 const chunks = join(__dirname, "chunks");

@@ -20,6 +20,7 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "no
 import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
+import { startupExtraCa } from "./nodeca.js";
 import { type ProcStat, procStat } from "./procstat.js";
 import { type OwnCache, ownCache, pathPlace, toolPlace } from "./projectplace.js";
 import { isShim, shimDir } from "./shims.js";
@@ -40,8 +41,9 @@ export interface HostInfo {
   uid: number;
   gid: number;
   /**
-   * The `NODE_EXTRA_CA_CERTS` this node process started with (process.env, which `env` need not
-   * be): node read that file at start-up, so its default trust holds those certificates already.
+   * The `NODE_EXTRA_CA_CERTS` this node process loaded when it started (which `env` need not
+   * name; null when the `safe-npm` command moved it aside, nodeca.ts): node's default trust
+   * holds those certificates already.
    */
   nodeExtraCa: string | null;
   /** Real path of the user's home directory. */
@@ -160,7 +162,7 @@ export function gatherHost(
     env,
     uid: info.uid,
     gid: info.gid,
-    nodeExtraCa: process.env.NODE_EXTRA_CA_CERTS || null,
+    nodeExtraCa: startupExtraCa(),
     home,
     user: env.USER ?? info.username,
     cwd: realpathOr(cwd),

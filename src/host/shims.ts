@@ -9,6 +9,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { STASH_EXTRA_CA_SH } from "./nodeca.js";
 
 /** The names the shims take: every tool `safe-npm <tool>` accepts. */
 export const SHIM_TOOLS = ["npm", "npx", "yarn", "yarnpkg", "pnpm", "pnpx", "bun", "bunx"] as const;
@@ -66,6 +67,8 @@ if [ ! -f "$cli" ] || [ ! -x "$node" ]; then
     "hint: run \\\`safe-npm setup\\\` with the safe-npm you use now, or remove the shims with \\\`safe-npm teardown\\\` (by hand: delete $shims and the '# >>> safe-npm shims >>>' block in your shell's rc files)" >&2
   exit 125
 fi
+# node 20 would load NODE_EXTRA_CA_CERTS before safe-npm starts; safe-npm puts it back.
+${STASH_EXTRA_CA_SH}
 exec "$node" "$cli" ${tool} "$@"
 `;
 }

@@ -144,12 +144,13 @@ export function hostCertificates(
   const cafileConfigured = projectSet || (userCafile !== null && userCafile !== "");
   const processTrustsExtra = extraPath !== undefined && extraPath === host.nodeExtraCa;
   const known = new Set(nodeRoots.map(certificateKey));
+  const unknown = extra.filter((pem) => !known.has(certificateKey(pem)));
   return {
-    upstream: [...fromUser, ...(processTrustsExtra ? [] : extra)],
+    // What node trusts on its own needs no adding (the `safe-npm` command starts node without
+    // NODE_EXTRA_CA_CERTS, nodeca.ts, and that file is often the system bundle).
+    upstream: [...fromUser, ...(processTrustsExtra ? [] : unknown)],
     projectUpstream: fromProject,
-    bundle: cafileConfigured
-      ? [...(projectSet ? fromProject : fromUser), ...extra]
-      : extra.filter((pem) => !known.has(certificateKey(pem))),
+    bundle: cafileConfigured ? [...(projectSet ? fromProject : fromUser), ...extra] : unknown,
     cafileConfigured,
   };
 }

@@ -146,6 +146,31 @@ setInterval(() => {}, 1000);
     expect(existsSync(cache)).toBe(false);
   });
 
+  it("starts node without NODE_EXTRA_CA_CERTS and puts it back for what it runs", () => {
+    // A file under /etc (so it passes inside) that does not exist: node warns when it loads it.
+    const absent = `/etc/ssl/safe-npm-absent-${TAG}.pem`;
+    const warning = "Ignoring extra certs";
+    const env = { ...world.env, NODE_EXTRA_CA_CERTS: absent };
+    const show = [
+      "sh",
+      "-c",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: sh's `${VAR-default}`
+      'printf "%s|%s" "$NODE_EXTRA_CA_CERTS" "${SAFE_NPM_NODE_EXTRA_CA_CERTS-unset}"',
+    ];
+    const opts = { cwd: world.project, env, encoding: "utf8" as const };
+    // Whether this node loads the file at start-up (node 20) or on first use (later ones).
+    const eager = spawnSync(process.execPath, ["-e", "0"], opts).stderr.includes(warning);
+    // The command as installed: its own sh lines start node.
+    const direct = spawnSync(cliPath, ["--quiet", "exec", "--", ...show], opts);
+    expect(direct.status).toBe(0);
+    expect(direct.stdout).toBe(`${absent}|unset`);
+    expect(direct.stderr).not.toContain(warning);
+    // Control: node started on the file directly loads it, where node loads it at start-up.
+    const control = spawnSync(process.execPath, [cliPath, "--quiet", "exec", "--", ...show], opts);
+    expect(control.stdout).toBe(`${absent}|unset`);
+    expect(control.stderr.includes(warning)).toBe(eager);
+  });
+
   it("sees a cleared environment and its own hostname, pid and user namespaces", async () => {
     const r = await world.run([
       "exec",

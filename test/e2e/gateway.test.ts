@@ -280,6 +280,26 @@ fs.writeFileSync(".probe/ca-hunt.json", JSON.stringify(found));
     });
   });
 
+  describe("npm installs through the gateway when the safe-npm command moved NODE_EXTRA_CA_CERTS aside", () => {
+    // Node then started without the registry's CA (nodeca.ts): the proxy adds it upstream.
+    let world: World;
+    afterAll(() => world?.dispose());
+
+    it("trusts the registry by the user's NODE_EXTRA_CA_CERTS all the same", async () => {
+      const npm = MANAGERS.find((m) => m.name === "npm") as Manager;
+      world = registryWorld(npm, pki, registry.port, "NODE_EXTRA_CA_CERTS");
+      const before = log.length;
+      const install = await world.run(["npm", "install"], {
+        env: { PATH: toolPath(world, npm) },
+        asInstalled: true,
+      });
+      expect(install.exitCode, show(install)).toBe(0);
+      expect(install.stderr).not.toMatch(/not trusted|UNABLE_TO_VERIFY|SELF_SIGNED/);
+      expect(log.slice(before).map((l) => l.url)).toContain("/reg-probe/-/reg-probe-1.0.0.tgz");
+      expect(probeReport(world)).toMatchObject({ read: "status 200", publish: "status 403" });
+    });
+  });
+
   const cases = MANAGERS.flatMap((manager) =>
     (["cafile", "project cafile", "NODE_EXTRA_CA_CERTS"] as const).map((trust) => ({
       manager,

@@ -85,7 +85,13 @@ export interface World {
   /** Runs the built CLI (real bwrap, real npm). */
   run(
     args: string[],
-    options?: { cwd?: string; env?: Record<string, string | undefined>; input?: string },
+    options?: {
+      cwd?: string;
+      env?: Record<string, string | undefined>;
+      input?: string;
+      /** Start dist/cli.cjs itself, as the installed command (its sh lines, then `node` on PATH). */
+      asInstalled?: boolean;
+    },
   ): Promise<RunResult>;
   /** Path → content hash of every file under `root`, to prove the host side did not change. */
   snapshot(root: string): Record<string, string>;
@@ -170,7 +176,10 @@ export function makeWorld(options: WorldOptions): World {
     victimMarker,
     env,
     async run(args, runOptions = {}) {
-      const result = await execa(process.execPath, [cliPath, ...args], {
+      const [file, argv] = runOptions.asInstalled
+        ? [cliPath, args]
+        : [process.execPath, [cliPath, ...args]];
+      const result = await execa(file, argv, {
         cwd: runOptions.cwd ?? project,
         env: { ...env, ...runOptions.env },
         extendEnv: false,

@@ -40,9 +40,33 @@ describe("shims", () => {
       encoding: "utf8",
     });
     expect(out).toBe(`${join(dir, "cli.cjs")}|npm|install|a b|--x=*|\n/usr/bin:/bin\n`);
+
     expect(parseShim(text)).toEqual({ node: fake, cli: join(dir, "cli.cjs") });
     expect(isShim(join(shims, "npm"))).toBe(true);
     expect(isShim(fake)).toBe(false);
+  });
+
+  it("start node without NODE_EXTRA_CA_CERTS, its value moved aside for safe-npm to put back", () => {
+    const shims = join(dir, "shims");
+    const fake = join(dir, "fake-node");
+    executable(
+      fake,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: sh's `${VAR-default}`
+      '#!/bin/sh\nprintf "%s|%s\\n" "${NODE_EXTRA_CA_CERTS-unset}" "${SAFE_NPM_NODE_EXTRA_CA_CERTS-unset}"\n',
+    );
+    writeFileSync(join(dir, "cli.cjs"), "");
+    executable(
+      join(shims, "npm"),
+      shimScript("npm", { dir: shims, node: fake, cli: join(dir, "cli.cjs") }),
+    );
+    const run = (env: Record<string, string>) =>
+      execFileSync(join(shims, "npm"), [], {
+        env: { PATH: "/usr/bin:/bin", ...env },
+        encoding: "utf8",
+      });
+    expect(run({ NODE_EXTRA_CA_CERTS: "/etc/x.pem" })).toBe("unset|/etc/x.pem\n");
+    // Without the variable, a stash from elsewhere does not reach safe-npm.
+    expect(run({ SAFE_NPM_NODE_EXTRA_CA_CERTS: "/tmp/stale.pem" })).toBe("unset|unset\n");
   });
 
   it("fail with 125 and a hint, never a loop, when that safe-npm is gone", () => {
