@@ -351,7 +351,7 @@ export function hostToolProblem(
  * The node binary behind `node` on PATH when that is a script: yarn's `run` puts a
  * `/tmp/yarn--…/node` wrapper (`exec "<node>" "$@"`) first on PATH, and such a script execs a
  * node the sandbox would not otherwise see (nvm's, or one outside the system dirs). The node
- * running safe-npm is the one the script chose (safe-npm's own `#!/usr/bin/env node` went
+ * running safe-npm is the one the script chose (the `safe-npm` command's own `exec node` went
  * through it), so it comes in too, read-only, with the script still first under its name.
  */
 export function nodeBehindScript(found: ResolvedTool, execPath: string): ResolvedTool | null {

@@ -601,13 +601,30 @@ export function check(
         continue;
       }
     }
-    // A git dir shaped like a bare repository at the root cannot be moved: its HEAD can.
-    const target = entry.kind === "git" && path === root ? join(root, "HEAD") : path;
+    // A git dir shaped like a bare repository at the root cannot be moved: its HEAD can. A
+    // folder made git-shaped inside (HEAD, objects/, refs/ put beside a package's own files)
+    // loses its HEAD too, which is what makes git take it as a repository (setup.c
+    // is_git_directory): the folder stays where its owner expects it. A `.git`, or a folder that
+    // was a git dir before the run, is moved whole.
+    const headOnly =
+      entry.kind === "git" &&
+      (path === root || (basename(path) !== ".git" && (old === undefined || old.fp === "-")));
+    let target = headOnly ? join(path, "HEAD") : path;
     try {
+      let movedTo: string;
+      try {
+        movedTo = quarantine(target);
+      } catch (error) {
+        // A HEAD that cannot be moved (a directory in its place that cannot be renamed, say):
+        // then the folder, which must not stay a repository.
+        if (!headOnly || path === root) throw error;
+        target = path;
+        movedTo = quarantine(target);
+      }
       findings.push({
         kind: entry.kind,
         path: target,
-        movedTo: quarantine(target),
+        movedTo,
         // The user's own settings file, changed inside: what it narrowed is gone with it.
         ...(entry.kind === "settings" && old !== undefined && old.fp !== "-"
           ? { settingsLost: true as const }

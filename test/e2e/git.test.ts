@@ -199,11 +199,21 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     rmSync(marker);
   });
 
-  it("moves aside a directory made into a git dir without any .git entry", async () => {
-    const r = await execSh(world, PLANT_BARE("plant", marker));
+  it("moves aside the HEAD of a directory made into a git dir without any .git entry", async () => {
+    // The folder stays (a package's own files may be in it); its HEAD is what git looks for.
+    const r = await execSh(
+      world,
+      [
+        "mkdir plant && echo mine > plant/notes.txt",
+        "git init -q plant.wt && cp -a plant.wt/.git/. plant/ && rm -rf plant.wt",
+        "git -C plant config core.worktree ..",
+        `git -C plant config core.fsmonitor "${touch(marker)}"`,
+      ].join(" && "),
+    );
     expect(r.exitCode).toBe(0);
     const planted = join(world.project, "plant");
-    expect(r.stderr).toContain(movedAside(planted));
+    expect(r.stderr).toContain(movedAside(join(planted, "HEAD")));
+    expect(readFileSync(join(planted, "notes.txt"), "utf8")).toBe("mine\n");
     gitStatusRunsNothingIn("plant");
   });
 

@@ -147,16 +147,29 @@ describe("snapshot and check: git repositories", () => {
     ).toEqual([]);
   });
 
-  it("moves a directory turned into a bare repository, and a changed bare repository", () => {
+  it("moves the HEAD of a directory turned into a bare repository, and a changed bare repository whole", () => {
     bare("repos/old.git");
     file("src/index.js");
     const { moved } = around(() => {
       bare("src", "[core]\n\tworktree = ..\n\tfsmonitor = evil\n");
+      bare("made/new.git");
       file("repos/old.git/config", "[core]\n\tfsmonitor = evil\n");
       file("repos/old.git/objects/ab/cdef", "data");
     });
-    expect(moved).toEqual(["repos/old.git", "src"]);
-    expect(existsSync(join(root, "src.quarantined-by-safe-npm", "index.js"))).toBe(true);
+    expect(moved).toEqual(["made/new.git/HEAD", "repos/old.git", "src/HEAD"]);
+    // The folder's own files stay where they are; without HEAD git takes it for no repository.
+    expect(existsSync(join(root, "src", "index.js"))).toBe(true);
+    expect(existsSync(join(root, "src", "HEAD.quarantined-by-safe-npm"))).toBe(true);
+    const gitDirOf = (rel: string) =>
+      spawnSync("git", ["rev-parse", "--git-dir"], {
+        cwd: join(root, rel),
+        encoding: "utf8",
+        env: { ...process.env, GIT_CEILING_DIRECTORIES: root },
+      });
+    expect(gitDirOf("src").status).not.toBe(0);
+    // Control: with its HEAD, such a folder is a repository to git.
+    bare("control");
+    expect(gitDirOf("control")).toMatchObject({ status: 0, stdout: ".\n" });
   });
 
   it("moves the HEAD of a project root turned into a bare repository (the root itself stays)", () => {
@@ -188,7 +201,7 @@ describe("snapshot and check: git repositories", () => {
     expect(moved).toEqual([
       "node_modules/@s/b/.git",
       "node_modules/a/.git",
-      "node_modules/a/node_modules/c",
+      "node_modules/a/node_modules/c/HEAD",
     ]);
   });
 
