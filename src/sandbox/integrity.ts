@@ -35,7 +35,7 @@ import {
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
 import { includePaths, lastValue, parseGitConfig } from "./gitconfig.js";
-import { ownerListable, ownerWritable } from "./safepath.js";
+import { fdPath, giveOwnerAt, openDirBeneath, ownerListable, ownerWritable } from "./safepath.js";
 
 export type WatchKind =
   | "git"
@@ -613,13 +613,13 @@ export function check(
     try {
       let movedTo: string;
       try {
-        movedTo = quarantine(target);
+        movedTo = quarantine(target, root);
       } catch (error) {
         // A HEAD that cannot be moved (a directory in its place that cannot be renamed, say):
         // then the folder, which must not stay a repository.
         if (!headOnly || path === root) throw error;
         target = path;
-        movedTo = quarantine(target);
+        movedTo = quarantine(target, root);
       }
       findings.push({
         kind: entry.kind,
@@ -1155,25 +1155,51 @@ function isPnpmShim(text: string, intoSelf: (target: string) => boolean): boolea
   return execs > 0;
 }
 
-/** Renames `path` (never following it) to `<path>.quarantined-by-safe-npm[-N]`; returns the new name. */
-export function quarantine(path: string): string {
+/**
+ * Renames `path` (never following it) to `<path>.quarantined-by-safe-npm[-N]`; returns the new
+ * name. With `root`, the folder it lies in is reached from `root` without following a link
+ * (safepath.ts openDirBeneath) and the rename happens in that very folder: a run still going in
+ * the project could otherwise swap a link in for a folder on the way, and a same-named file of
+ * the user's elsewhere would be renamed.
+ */
+export function quarantine(path: string, root?: string): string {
   const raw = rawPath(path);
-  for (let n = 0; ; n++) {
-    const suffix = `.quarantined-by-safe-npm${n === 0 ? "" : `-${n}`}`;
-    const target = `${path}${suffix}`;
-    const rawTarget = typeof raw === "string" ? target : Buffer.concat([raw, Buffer.from(suffix)]);
-    if (lstatRaw(rawTarget) === null) {
+  const parent = root === undefined ? null : openDirBeneath(root, dirname(path));
+  try {
+    // The entry's name as bytes (an odd key's may not be UTF-8), and its path through `parent`.
+    const name = typeof raw === "string" ? basename(raw) : raw.subarray(raw.lastIndexOf(0x2f) + 1);
+    const at = (suffix: string): string | Buffer => {
+      if (parent === null) {
+        return typeof raw === "string"
+          ? `${raw}${suffix}`
+          : Buffer.concat([raw, Buffer.from(suffix)]);
+      }
+      const base = `${fdPath(parent)}/`;
+      return typeof name === "string"
+        ? `${base}${name}${suffix}`
+        : Buffer.concat([Buffer.from(base), name, Buffer.from(suffix)]);
+    };
+    const source = at("");
+    for (let n = 0; ; n++) {
+      const suffix = `.quarantined-by-safe-npm${n === 0 ? "" : `-${n}`}`;
+      const rawTarget = at(suffix);
+      if (lstatRaw(rawTarget) !== null) continue;
       try {
-        renameSync(raw, rawTarget);
+        renameSync(source, rawTarget);
       } catch (error) {
         // Code inside can take write permission away from the folder (`chmod 555 .`, as the
         // same user) to keep what it planted in place: give it back, then rename.
         const code = (error as NodeJS.ErrnoException).code;
-        if ((code !== "EACCES" && code !== "EPERM") || !ownerWritable(dirname(path))) throw error;
-        renameSync(raw, rawTarget);
+        if (code !== "EACCES" && code !== "EPERM") throw error;
+        if (!(parent === null ? ownerWritable(dirname(path)) : giveOwnerAt(parent, 0o300))) {
+          throw error;
+        }
+        renameSync(source, rawTarget);
       }
-      return printable(target);
+      return printable(`${path}${suffix}`);
     }
+  } finally {
+    if (parent !== null) closeSync(parent);
   }
 }
 

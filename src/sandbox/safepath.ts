@@ -7,14 +7,13 @@ import {
   chmodSync,
   closeSync,
   constants,
-  fchmodSync,
   fstatSync,
   lstatSync,
   openSync,
   readFileSync,
   type Stats,
 } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { isAbsolute, join, relative, sep } from "node:path";
 import { SafeNpmError } from "../errors.js";
 
 /** Said with every refused link: the user may have made it, or something in the project did. */
@@ -135,38 +134,85 @@ export function refuseHardLinked(path: string, what: string): void {
   );
 }
 
+/** open(2)'s O_PATH (Linux): a descriptor for a folder that cannot be read, to look at it. */
+const O_PATH = 0o10000000;
+
+/** The path that names the file or folder `fd` was opened on, whatever was renamed since. */
+export function fdPath(fd: number): string {
+  return `/proc/self/fd/${fd}`;
+}
+
 /**
  * Makes a folder of this user's writable by its owner again; false when it is not a real
  * folder of this user's (a link, someone else's) or already was writable. Opened without
  * following a link, and changed through that descriptor: a link swapped in is never followed.
  */
 export function ownerWritable(dir: string): boolean {
+  return giveOwner(dir, 0o300);
+}
+
+/**
+ * Gives a folder of this user's back its owner's read and search permission; false when it is
+ * not such a folder or already had them. By path, a run still going in the project could swap a
+ * link in after the look, and the folder's group and other bits (its planter's choice) would
+ * land on whatever the link names.
+ */
+export function ownerListable(dir: string): boolean {
+  return giveOwner(dir, 0o700, 0o500);
+}
+
+/** Adds `bits` to the mode of the folder of this user's at `dir` when it lacks some of `need`. */
+function giveOwner(dir: string, bits: number, need = bits): boolean {
   let fd: number;
   try {
-    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    // O_PATH: a folder without read permission opens too.
+    fd = openSync(dir, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch {
     return false;
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isDirectory() || st.uid !== process.getuid?.()) return false;
-    if ((st.mode & 0o300) === 0o300) return false;
-    fchmodSync(fd, (st.mode & 0o7777) | 0o300);
-    return true;
+    return giveOwnerAt(fd, bits, need);
   } finally {
     closeSync(fd);
   }
 }
 
-/**
- * Gives a folder of this user's back its owner's read and search permission (a folder made
- * unlistable cannot be opened to fchmod it, so by path, after lstat: not a link, this user's);
- * false when it is not such a folder or already had them.
- */
-export function ownerListable(dir: string): boolean {
-  const st = lstatSync(dir, { throwIfNoEntry: false });
-  if (st === undefined || !st.isDirectory() || st.uid !== process.getuid?.()) return false;
-  if ((st.mode & 0o500) === 0o500) return false;
-  chmodSync(dir, (st.mode & 0o7777) | 0o700);
+/** giveOwner for a folder already open (O_PATH is enough). */
+export function giveOwnerAt(fd: number, bits: number, need = bits): boolean {
+  const st = fstatSync(fd);
+  if (!st.isDirectory() || st.uid !== process.getuid?.()) return false;
+  if ((st.mode & need) === need) return false;
+  // The mode read from that very folder. fchmod refuses an O_PATH descriptor (EBADF); chmod
+  // follows the /proc magic link to the folder it names.
+  chmodSync(fdPath(fd), (st.mode & 0o7777) | bits);
   return true;
+}
+
+/**
+ * An O_PATH descriptor for the folder `dir`, reached from `root` one folder at a time without
+ * following a link (each step opens `name` in the folder before it, through its /proc path). A
+ * run still going in the project could swap a link in for any folder on the way, and a rename
+ * or chmod by path would then act outside the project. `root` is taken by path: its parents lie
+ * outside the project. A link or a non-folder on the way throws (ELOOP, ENOTDIR).
+ */
+export function openDirBeneath(root: string, dir: string): number {
+  const rel = relative(root, dir);
+  if (rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new Error(`${dir} is not inside ${root}`);
+  }
+  let fd = openSync(root, O_PATH | constants.O_DIRECTORY);
+  try {
+    for (const name of rel === "" ? [] : rel.split(sep)) {
+      const next = openSync(
+        `${fdPath(fd)}/${name}`,
+        O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW,
+      );
+      closeSync(fd);
+      fd = next;
+    }
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
 }

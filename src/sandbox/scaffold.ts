@@ -75,7 +75,7 @@ export function settleTopLevel(before: TopLevel, recovered = false): string[] {
   for (const name of plantedNames(before.names, after)) {
     const path = join(root, name);
     try {
-      const to = quarantine(path);
+      const to = quarantine(path, root);
       lines.push(
         `safe-npm: moved ${path} to ${to}: it was created inside the sandbox in ${root}, which was not a project; it would make ${root} a project (all of it writable to the next run) or be read as config on the host; if you made it, move it back\n`,
       );
@@ -105,7 +105,7 @@ export function settleTopLevel(before: TopLevel, recovered = false): string[] {
       continue;
     }
     try {
-      const moved = st === undefined ? null : quarantine(path);
+      const moved = st === undefined ? null : quarantine(path, root);
       symlinkSync(target, path);
       lines.push(
         `safe-npm: restored the link ${path} -> ${target}: it was ${st === undefined ? "removed" : "changed"} inside the sandbox${moved === null ? "" : ` (what was there is now ${moved})`}\n`,

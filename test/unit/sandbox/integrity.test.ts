@@ -454,6 +454,33 @@ describe("quarantine", () => {
     expect(lstatSync(join(root, "sub")).isDirectory()).toBe(true);
     expect(existsSync(join(root, "sub/.git"))).toBe(false);
   });
+
+  it("renames within the project only: a link on the way is never followed", () => {
+    // A run still going in the project swapped a link in for a folder on the way.
+    const victim = mkdtempSync(join(tmpdir(), "safe-npm-victim-"));
+    try {
+      writeFileSync(join(victim, ".npmrc"), "//registry/:_authToken=mine\n");
+      mkdirSync(join(root, "docs"));
+      symlinkSync(victim, join(root, "docs", "pkg"));
+      const planted = join(root, "docs", "pkg", ".npmrc");
+      expect(() => quarantine(planted, root)).toThrow(/ELOOP|ENOTDIR/);
+      expect(existsSync(join(victim, ".npmrc"))).toBe(true);
+      // Control: by path, the user's own file elsewhere is what gets renamed.
+      expect(quarantine(planted)).toBe(`${planted}.quarantined-by-safe-npm`);
+      expect(existsSync(join(victim, ".npmrc"))).toBe(false);
+    } finally {
+      rmSync(victim, { recursive: true, force: true });
+    }
+  });
+
+  it("through the project's folders, renames the entry in the folder it reached", () => {
+    file("a/b/.git/config");
+    file("a/b/.git.quarantined-by-safe-npm");
+    const moved = quarantine(join(root, "a/b/.git"), root);
+    expect(moved).toBe(join(root, "a/b/.git.quarantined-by-safe-npm-1"));
+    expect(existsSync(join(moved, "config"))).toBe(true);
+    expect(() => quarantine(join(tmpdir(), "elsewhere"), root)).toThrow(/not inside/);
+  });
 });
 
 describe("snapshot and check: a pnpm-style local safe-npm", () => {
