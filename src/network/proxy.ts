@@ -129,13 +129,15 @@ export interface HostStats {
   /** The project file and key that named it (`project .npmrc registry`), for the report. */
   internalSource?: string | undefined;
   /**
-   * Connections the proxy let through but could not make: the dial or lookup failed, or the
-   * host did not answer. A tunnel answered before dialling can only close its client, so this
-   * is where the reason reaches the user.
+   * Connections and requests let through that failed on the way to the host or before its
+   * answer (the dial or lookup failed, the certificate was refused, the host did not answer or
+   * reset the connection); never one the client itself gave up on. A tunnel answered before
+   * dialling can only close its client, so this is where the cause reaches the user. One that
+   * never reached the host is not counted in `connections`.
    */
-  unreachable: number;
-  /** The latest such failure's cause (`ECONNREFUSED`, `no answer in 30 s`). */
-  unreachableReason?: string | undefined;
+  failed: number;
+  /** Each distinct cause (`ECONNREFUSED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`) and how often. */
+  failures: { reason: string; count: number }[];
 }
 
 export interface ProxyStats {
@@ -295,17 +297,23 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         loopsRefused: 0,
         tlsRefused: 0,
         internalRefused: 0,
-        unreachable: 0,
+        failed: 0,
+        failures: [],
       };
       hosts.set(target, row);
     }
     return row;
   };
-  /** A connection let through that could not be made: counted as failed, not as allowed. */
-  const unreachable = (row: HostStats, reason: string): void => {
-    row.connections--;
-    row.unreachable++;
-    row.unreachableReason = reason;
+  /**
+   * A connection or request let through that failed; one that never `reached` the host is no
+   * allowed traffic. Every cause is kept (a later one must not hide a refused certificate).
+   */
+  const failed = (row: HostStats, reason: string, reached: boolean): void => {
+    if (!reached) row.connections--;
+    row.failed++;
+    const seen = row.failures.find((f) => f.reason === reason);
+    if (seen !== undefined) seen.count++;
+    else if (row.failures.length < MAX_FAILURE_CAUSES) row.failures.push({ reason, count: 1 });
   };
   /** Upstream sockets in use, to add their live byte counts to stats(). */
   const liveUpstreams = new Map<net.Socket, HostStats>();
@@ -595,8 +603,18 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
             ? { secureContext: roots() }
             : {}),
     });
+    // Whether the upstream connection was made (a pooled one was), and whether the client went
+    // away first: a request it gave up on is its choice, no failure of the host's.
+    let reached = false;
+    let clientGone = false;
+    const drop = (): void => {
+      clientGone = true;
+      upReq.destroy();
+    };
     upReq.on("socket", (socket: net.Socket) => {
       track(socket);
+      if (socket.connecting) socket.once("connect", () => (reached = true));
+      else reached = true;
       // A pooled connection made before the port was forwarded: not reused once it is.
       const address = socket.remoteAddress;
       if (
@@ -614,14 +632,14 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         bodyBytes += chunk.length;
         // Never a byte beyond the framed length: it would be read upstream as the next request.
         if (framing.contentLength !== null && bodyBytes > framing.contentLength) {
-          upReq.destroy();
+          drop();
           res.destroy();
         }
       });
     }
     // A body cut short leaves the upstream connection mid-request: it must not be reused.
     req.once("close", () => {
-      if (!req.complete) upReq.destroy();
+      if (!req.complete) drop();
     });
     let timedOut = false;
     upReq.on("timeout", () => {
@@ -637,9 +655,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       } else if (error.code === INTERNAL_REFUSED) {
         row.connections--;
         respond(res, 403, refuseInternal(row, target));
-      } else if (res.headersSent) res.destroy();
+      } else if (clientGone) res.destroy();
+      else if (res.headersSent) res.destroy();
       else if (timedOut) {
-        unreachable(row, `no answer in ${seconds(idleTimeout)}`);
+        failed(row, `no answer in ${seconds(idleTimeout)}`, reached);
         respond(res, 504, `${target.key} did not answer in time`);
       } else if (
         https_ &&
@@ -652,7 +671,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         countRefused(row, req.method ?? "GET", url, reason);
         respond(res, 502, `safe-npm: ${reason}`);
       } else {
-        unreachable(row, error.code ?? error.message);
+        failed(row, error.code ?? error.message, reached);
         respond(res, 502, `cannot reach ${target.key}: ${error.code ?? error.message}`);
       }
     });
@@ -685,7 +704,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     res.once("close", () => {
       tell(null);
       row.bytesUp += bodyBytes;
-      if (!res.writableFinished) upReq.destroy();
+      if (!res.writableFinished) drop();
     });
     if (body === null) req.pipe(upReq);
     else upReq.end(body);
@@ -876,7 +895,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     upstream.setTimeout(connectTimeout);
     upstream.on("timeout", () => {
       if (!established) {
-        unreachable(row, `no answer in ${seconds(connectTimeout)}`);
+        failed(row, `no answer in ${seconds(connectTimeout)}`, false);
         fail(504, `${key} did not answer in time`);
       } else client.destroy();
       upstream.destroy();
@@ -891,7 +910,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         fail(403, refuseInternal(row, target));
       } else if (!established) {
         resolver.forget(target.host);
-        unreachable(row, error.code ?? error.message);
+        failed(row, error.code ?? error.message, false);
         fail(502, `cannot reach ${key}: ${error.code ?? error.message}`);
       } else client.destroy();
     });
@@ -1001,7 +1020,11 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     stats: () => {
       const rows = new Map<string, HostStats>();
       for (const [target, row] of hosts) {
-        rows.set(target, { ...row, refusedSamples: [...row.refusedSamples] });
+        rows.set(target, {
+          ...row,
+          refusedSamples: [...row.refusedSamples],
+          failures: row.failures.map((f) => ({ ...f })),
+        });
       }
       for (const [socket, row] of liveUpstreams) {
         const copy = rows.get(row.target);
@@ -1098,9 +1121,14 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
       const n = row.internalRefused === 1 ? "1 connection" : `${row.internalRefused} connections`;
       lines.push(`refused ${n} to ${row.target}: ${internalWhy(row.target, row.internalSource)}`);
     }
-    if (row.unreachable > 0) {
-      const n = row.unreachable === 1 ? "1 connection" : `${row.unreachable} connections`;
-      lines.push(`could not reach ${row.target} (${n}): ${row.unreachableReason ?? "failed"}`);
+    if (row.failed > 0) {
+      const n = row.failed === 1 ? "1 connection" : `${row.failed} connections`;
+      const causes = row.failures.map((f) =>
+        f.count === 1 ? f.reason : `${f.reason} ×${f.count}`,
+      );
+      const listed = row.failures.reduce((sum, f) => sum + f.count, 0);
+      const more = row.failed > listed ? `; and ${row.failed - listed} more` : "";
+      lines.push(`${n} to ${row.target} failed: ${causes.join(", ")}${more}`);
     }
     if (row.handshakeFailures > 0) {
       lines.push(
@@ -1110,7 +1138,7 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
   }
   if (verbose) {
     for (const row of stats.hosts) {
-      if (row.connections === 0) continue;
+      if (row.connections === 0 && row.bytesUp === 0 && row.bytesDown === 0) continue;
       lines.push(
         `allowed ${row.connections} to ${row.target}: ${formatBytes(row.bytesUp)} up, ${formatBytes(row.bytesDown)} down`,
       );
@@ -1123,6 +1151,9 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
   }
   return lines;
 }
+
+/** Distinct failure causes kept per host (each is an error code or a timeout). */
+const MAX_FAILURE_CAUSES = 5;
 
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;

@@ -6,12 +6,12 @@
  * directory, so nothing the command wrote is ever lost, and never through a link: code inside
  * may have replaced a parent directory by one.
  */
-import { lstatSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, lstatSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { isInside } from "../host/project.js";
 import type { Mount } from "./policy.js";
-import { ownerWritable, projectPathKind } from "./safepath.js";
+import { fdPath, giveOwnerAt, openDirBeneath, projectPathKind } from "./safepath.js";
 
 /** Every path bwrap will create for the mounts inside `root`, parents before children. */
 export function findPlaceholders(mounts: readonly Mount[], root: string): string[] {
@@ -48,27 +48,36 @@ export function makePinDirs(mounts: readonly Mount[], root: string): void {
   }
 }
 
-/** Removes the placeholders that are still empty, children before parents. */
+/**
+ * Removes the placeholders that are still empty, children before parents, each in the folder
+ * reached from `root` without following a link (safepath.ts openDirBeneath): a link on the way
+ * leaves it where it is, and another run still going in the project cannot swap one in between
+ * the look and the removal.
+ */
 export function cleanupPlaceholders(paths: readonly string[], root: string): void {
   for (const path of [...paths].reverse()) {
-    const remove = (): void => {
-      // Refuses a path under a link (throws) and says what the path is now.
-      const kind = projectPathKind(root, path, "placeholder");
-      if (kind === "file" && lstatSync(path).size === 0) unlinkSync(path);
-      // rmdir removes only an empty directory.
-      else if (kind === "directory") rmdirSync(path);
-    };
+    let parent: number | null = null;
     try {
+      parent = openDirBeneath(root, dirname(path));
+      const at = `${fdPath(parent)}/${basename(path)}`;
+      const remove = (): void => {
+        const st = lstatSync(at);
+        if (st.isFile() && st.size === 0) unlinkSync(at);
+        // rmdir removes only an empty directory.
+        else if (st.isDirectory()) rmdirSync(at);
+      };
       try {
         remove();
       } catch (error) {
         // Code inside took write permission from the folder (`chmod 555 .`): give it back.
         const code = (error as NodeJS.ErrnoException).code;
-        if ((code !== "EACCES" && code !== "EPERM") || !ownerWritable(dirname(path))) throw error;
+        if ((code !== "EACCES" && code !== "EPERM") || !giveOwnerAt(parent, 0o300)) throw error;
         remove();
       }
     } catch {
       // not empty, replaced by a link, or already gone: leave it
+    } finally {
+      if (parent !== null) closeSync(parent);
     }
   }
 }

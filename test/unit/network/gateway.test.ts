@@ -515,11 +515,11 @@ describe("a gateway host without the local CA (no https registry this run)", () 
     const row = bare.stats().hosts.find((h) => h.target === key);
     expect(row).toMatchObject({
       connections: 0,
-      unreachable: 1,
-      unreachableReason: "ECONNREFUSED",
+      failed: 1,
+      failures: [{ reason: "ECONNREFUSED", count: 1 }],
     });
     const report = proxyReport(bare.stats(), true);
-    expect(report).toContain(`could not reach ${key} (1 connection): ECONNREFUSED`);
+    expect(report).toContain(`1 connection to ${key} failed: ECONNREFUSED`);
     expect(report.join("\n")).not.toContain(`allowed 1 to ${key}`);
   });
 

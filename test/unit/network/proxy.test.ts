@@ -377,6 +377,33 @@ describe("load and failures", () => {
     }
   });
 
+  it("a client that gives up after the host has its request: allowed traffic, no failure", async () => {
+    // A script that sends its data and hangs up before the answer must not turn that into
+    // "could not reach" (and out of --verbose's traffic lines).
+    const silent = await httpServer(() => {});
+    const local = await startProxy({ allow: parseAllowlist([`127.0.0.1:${silent.port}`]) });
+    try {
+      const key = `127.0.0.1:${silent.port}`;
+      const { connect } = await import("node:net");
+      const socket = connect({ path: local.socketPath });
+      socket.on("error", () => {});
+      socket.write(
+        `POST http://${key}/-/npm/v1/security/advisories/bulk HTTP/1.1\r\nHost: ${key}\r\nContent-Length: 5\r\n\r\nhello`,
+      );
+      await eventually(() => silent.requests.length === 1, "the host has the request");
+      socket.destroy();
+      await eventually(() => local.stats().openSockets === 0, "no open proxy sockets");
+      const row = local.stats().hosts.find((h) => h.target === key);
+      expect(row).toMatchObject({ connections: 1, failed: 0, failures: [] });
+      const report = proxyReport(local.stats(), true);
+      expect(report).toContain(`allowed 1 to ${key}: 5 B up, 0 B down`);
+      expect(report.join("\n")).not.toContain("failed");
+    } finally {
+      await local.close();
+      await silent.close();
+    }
+  });
+
   it("survives garbage on the socket", async () => {
     const { connect } = await import("node:net");
     const socket = connect({ path: proxy.socketPath });
@@ -496,11 +523,11 @@ describe("name lookups", () => {
       expect(calls).toEqual(["gone.test", "gone.test", "gone.test"]);
       // Failed, not allowed: the report names each host and why.
       const rows = local.stats().hosts.filter((h) => h.target.startsWith("gone.test:"));
-      expect(rows.map((h) => [h.connections, h.unreachable, h.unreachableReason])).toEqual([
-        [0, 3, "ENOTFOUND"],
+      expect(rows.map((h) => [h.connections, h.failed, h.failures])).toEqual([
+        [0, 3, [{ reason: "ENOTFOUND", count: 3 }]],
       ]);
       expect(proxyReport(local.stats())).toContain(
-        `could not reach gone.test:${allowedHttp.port} (3 connections): ENOTFOUND`,
+        `3 connections to gone.test:${allowedHttp.port} failed: ENOTFOUND ×3`,
       );
     } finally {
       await local.close();
@@ -516,7 +543,8 @@ describe("proxyReport", () => {
     loopsRefused: 0,
     tlsRefused: 0,
     internalRefused: 0,
-    unreachable: 0,
+    failed: 0,
+    failures: [],
   };
   it("lists refusals, and allowed traffic when verbose", () => {
     const stats = {
@@ -556,6 +584,44 @@ describe("proxyReport", () => {
   });
 });
 
+describe("proxyReport of connections that failed", () => {
+  it("names every distinct cause with its count, and traffic that reached the host", () => {
+    const row = {
+      target: "registry.example:443",
+      connections: 1,
+      refused: 0,
+      bytesUp: 700,
+      bytesDown: 0,
+      refusedRequests: 0,
+      refusedSamples: [],
+      handshakeFailures: 0,
+      loopsRefused: 0,
+      tlsRefused: 0,
+      internalRefused: 0,
+      failed: 9,
+      failures: [
+        { reason: "UNABLE_TO_VERIFY_LEAF_SIGNATURE", count: 1 },
+        { reason: "ECONNRESET", count: 6 },
+      ],
+    };
+    const stats = {
+      hosts: [row],
+      badRequests: 0,
+      openSockets: 0,
+      idleUpstreams: 0,
+      lookups: 0,
+      clients: 0,
+    };
+    expect(proxyReport(stats)).toEqual([
+      "9 connections to registry.example:443 failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE, ECONNRESET ×6; and 2 more",
+    ]);
+    // Bytes went up although nothing is counted allowed: the traffic line still shows them.
+    expect(proxyReport({ ...stats, hosts: [{ ...row, connections: 0 }] }, true)).toContain(
+      "allowed 0 to registry.example:443: 700 B up, 0 B down",
+    );
+  });
+});
+
 describe("proxyReport of the registry gateway", () => {
   it("names method and path of refused requests, the rule's reason, and failed handshakes", () => {
     const row = {
@@ -573,7 +639,8 @@ describe("proxyReport of the registry gateway", () => {
       loopsRefused: 0,
       tlsRefused: 0,
       internalRefused: 0,
-      unreachable: 0,
+      failed: 0,
+      failures: [],
     };
     expect(
       proxyReport({
