@@ -186,9 +186,13 @@ describe.skipIf(unavailable !== "")("guarded config a mount cannot hold alone", 
 
   it("something the after-run check cannot move aside makes the run fail (exit 125), not succeed", async () => {
     const w = world();
-    // A repository planted under a name too long to take the quarantine suffix (255 bytes).
+    // A repository under a name too long to take the quarantine suffix (255 bytes), there
+    // before the run, whose config is changed inside: moved whole, which cannot be done.
     const name = "r".repeat(250);
-    const script = `mkdir -p ${name}/objects ${name}/refs && echo 'ref: refs/heads/main' > ${name}/HEAD && echo planted`;
+    mkdirSync(join(w.project, name, "objects"), { recursive: true });
+    mkdirSync(join(w.project, name, "refs"));
+    writeFileSync(join(w.project, name, "HEAD"), "ref: refs/heads/main\n");
+    const script = `printf '[core]\\n\\tfsmonitor = evil\\n' > ${name}/config && echo planted`;
     const run = await w.run(["--quiet", "exec", "--", "sh", "-c", script]);
     expect(run.stdout, show(run)).toContain("planted");
     expect(run.stderr).toContain("could not be moved aside");
