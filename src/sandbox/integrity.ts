@@ -795,10 +795,54 @@ function collect(
     } else if (binSt !== null) out.set(binDir, { kind: "bin", fp: entryFp(binDir, false) });
     const self = join(nm, "safe-npm");
     if (lstat(self) !== null) out.set(self, selfEntry(root, self));
+    // git's discovery walks up from where it runs: a repository at node_modules itself, at an
+    // @scope folder or anywhere up pnpm's store path takes over `git status` in every package
+    // below it. Those folders are looked at by name only (a `.git`, or a HEAD).
+    probeGit(nm);
+    scopesIn(nm);
     for (const pkg of packagesIn(nm, listed)) {
       const nested = packageDir(pkg);
-      if (nested)
-        for (const inner of packagesIn(join(pkg, "node_modules"), listed)) packageDir(inner);
+      if (!nested) continue;
+      const inner = join(pkg, "node_modules");
+      probeGit(inner);
+      scopesIn(inner);
+      for (const dep of packagesIn(inner, listed)) packageDir(dep);
+    }
+    pnpmStore(join(nm, ".pnpm"));
+  };
+  /** `.git` in `dir`, or `dir` itself git-shaped: two lstat calls unless a HEAD is there. */
+  const probeGit = (dir: string): void => {
+    if (skip.has(dir)) return;
+    const dotGit = join(dir, ".git");
+    const st = lstat(dotGit);
+    if (st?.isDirectory()) gitDir(dotGit, "dotgit");
+    else if (st !== null) out.set(dotGit, { kind: "git", fp: entryFp(dotGit, true) });
+    if (lstat(join(dir, "HEAD")) !== null && gitShaped(new Set(listed(dir).map((e) => e.name))))
+      gitDir(dir, "bare");
+  };
+  /** The @scope folders of a node_modules. */
+  const scopesIn = (nm: string): void => {
+    for (const entry of listed(nm)) {
+      if (entry.isDirectory() && entry.name.startsWith("@")) probeGit(join(nm, entry.name));
+    }
+  };
+  /**
+   * pnpm's store in node_modules: `.pnpm`, each `.pnpm/<name@version>`, its node_modules and
+   * the package folder in it (what `node_modules/<pkg>` links to), by name only.
+   */
+  const pnpmStore = (store: string): void => {
+    if (lstat(store)?.isDirectory() !== true) return;
+    probeGit(store);
+    for (const entry of listed(store)) {
+      if (!entry.isDirectory()) continue;
+      const dir = join(store, entry.name);
+      probeGit(dir);
+      if (entry.name === "node_modules") continue;
+      const inner = join(dir, "node_modules");
+      if (lstat(inner)?.isDirectory() !== true) continue;
+      probeGit(inner);
+      scopesIn(inner);
+      for (const pkg of packagesIn(inner, listed)) probeGit(pkg);
     }
   };
   /** Looks at one package directory; true when it has a node_modules directory. */

@@ -205,6 +205,40 @@ describe("snapshot and check: git repositories", () => {
     ]);
   });
 
+  it("finds repositories where git's discovery from a package folder would meet them", () => {
+    // git walks up from where it runs: node_modules itself, an @scope folder and every level
+    // of pnpm's store path are on the way from a package folder.
+    file("node_modules/dep/package.json");
+    file("node_modules/@sc/pkg/package.json");
+    file("node_modules/a/package.json");
+    file("node_modules/a/node_modules/b/package.json");
+    file("node_modules/.pnpm/foo@1.0.0/node_modules/foo/package.json");
+    file("node_modules/.pnpm/bar@1.0.0/node_modules/bar/package.json");
+    file("node_modules/.pnpm/node_modules/.keep");
+    const { moved } = around(() => {
+      bare("node_modules", "[core]\n\tworktree = ..\n\tfsmonitor = evil\n");
+      bare("node_modules/@sc");
+      file("node_modules/a/node_modules/.git/config");
+      file("node_modules/.pnpm/.git/config");
+      bare("node_modules/.pnpm/foo@1.0.0");
+      file("node_modules/.pnpm/foo@1.0.0/node_modules/.git", "gitdir: /x\n");
+      file("node_modules/.pnpm/foo@1.0.0/node_modules/foo/.git/config");
+      bare("node_modules/.pnpm/bar@1.0.0/node_modules/bar");
+      file("node_modules/.pnpm/node_modules/.git/config");
+    });
+    expect(moved).toEqual([
+      "node_modules/HEAD",
+      "node_modules/.pnpm/.git",
+      "node_modules/.pnpm/bar@1.0.0/node_modules/bar/HEAD",
+      "node_modules/.pnpm/foo@1.0.0/HEAD",
+      "node_modules/.pnpm/foo@1.0.0/node_modules/.git",
+      "node_modules/.pnpm/foo@1.0.0/node_modules/foo/.git",
+      "node_modules/.pnpm/node_modules/.git",
+      "node_modules/@sc/HEAD",
+      "node_modules/a/node_modules/.git",
+    ]);
+  });
+
   it("never hangs on a FIFO planted where it hashes", () => {
     file("vendor/a/.git/config");
     const { moved } = around(() => {
