@@ -30,6 +30,7 @@ import { HOST_RUN_FILES } from "./hostfiles.js";
 import {
   check,
   describeFinding,
+  type Entry,
   type Finding,
   type RunningSelf,
   type Snapshot,
@@ -93,7 +94,7 @@ export async function runGuarded(
   const running = runningSelf();
   const mark = (phase: string): void => run.timing?.mark(phase);
   mark("host commands, placeholders");
-  const before = snapshot(root, run.watch, walk);
+  const before = withLiveRuns(snapshot(root, run.watch, walk), root, run.journal);
   mark("snapshot before");
   const entry = writeJournal(root, run.journal, before, {
     install: run.install,
@@ -154,6 +155,72 @@ export async function runGuarded(
 }
 
 const HELD = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
+
+/**
+ * Kinds of entry every run's walk records the same way wherever it looks (integrity.ts), so that
+ * two runs' snapshots can be compared entry by entry; a `pmconfig` entry too where the other
+ * run looked for that file name. Not what a run's own watch list adds.
+ */
+const COMPARABLE = new Set([
+  "git",
+  "bin",
+  "self",
+  "project",
+  "settings",
+  "pmconfig",
+  "unlistable",
+  "oddname",
+]);
+
+/**
+ * The snapshot a run is checked against, when other runs are still going in the project (above
+ * or below it): code in one of them may have planted something before this run took its own
+ * snapshot, and would otherwise be in this run's baseline as if the user had made it (and could
+ * hide it from that run's own check meanwhile, then put it back). So wherever such a run looked,
+ * its snapshot from before it started stands for the project (the oldest run's wins), and what
+ * it did not have counts as new here. Journals are read as settingsChangedByLiveRun reads them.
+ */
+export function withLiveRuns(own: Snapshot, root: string, journal: string): Snapshot {
+  const names = journalNames(journal);
+  if (names === null || names === "unsafe") return own;
+  const live: { start: bigint; root: string; data: Record<string, unknown> }[] = [];
+  for (const name of names) {
+    const match = /^([0-9a-f]{16})-(\d+)-(\d+)\.json$/.exec(name);
+    if (match === null || Number(match[2]) === process.pid) continue;
+    if (startTime(Number(match[2])) !== match[3]) continue;
+    const path = join(journal, name);
+    const other = journalRoot(path);
+    if (other === null || !(inside(other, root) || inside(root, other))) continue;
+    try {
+      const st = lstatSync(path);
+      if (!st.isFile() || !ownedPrivately(st)) continue;
+      const data = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+      if (Array.isArray(data.entries))
+        live.push({ start: BigInt(match[3] ?? "0"), root: other, data });
+    } catch {
+      // being written or gone: that run's own check covers it
+    }
+  }
+  if (live.length === 0) return own;
+  // Newest first: the oldest run's view is applied last and wins.
+  live.sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
+  const watched = new Set(own.watch.map((w) => w.path));
+  const entries = new Map(own.entries);
+  for (const run of live) {
+    const theirs = new Map(run.data.entries as [string, Entry][]);
+    const skip = pathsUnder(run.root, run.data.skip) ?? [];
+    const configNames = fileNames(run.data.configNames) ?? [];
+    for (const [path, mine] of own.entries) {
+      if (!inside(path, run.root) || skip.some((s) => inside(path, s))) continue;
+      if (!COMPARABLE.has(mine.kind) || watched.has(path)) continue;
+      if (mine.kind === "pmconfig" && !configNames.includes(basename(path))) continue;
+      const old = theirs.get(path);
+      if (old === undefined) entries.delete(path);
+      else if (old.kind === mine.kind && typeof old.fp === "string") entries.set(path, old);
+    }
+  }
+  return { entries, watch: own.watch };
+}
 
 /** The safe-npm that is running, as the after-run check judges a local safe-npm against it. */
 export function runningSelf(): RunningSelf {

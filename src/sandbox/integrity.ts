@@ -51,7 +51,7 @@ export type WatchKind =
   | "unlistable"
   | "oddname";
 
-interface Entry {
+export interface Entry {
   kind: WatchKind;
   fp: string;
   /** For "self": the package.json version, when readable. */

@@ -6,6 +6,7 @@
  * that happen, have code inside write the host-run config then (its write succeeds: the attack
  * is real), and check that the run's after-run check moves what it wrote aside.
  */
+import { spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -182,6 +183,54 @@ describe.skipIf(unavailable !== "")("guarded config a mount cannot hold alone", 
     expect(existsSync(env) ? readFileSync(env, "utf8") : "").not.toContain("evil.invalid");
     expect(quarantined(w, ".env")).toHaveLength(1);
     expect(rb.stderr).toContain("its mount was lost during the run");
+  }, 240_000);
+
+  it("a repository one run planted and another put back after the first one's check is moved aside by the second", async () => {
+    const w = world();
+    const marker = join(w.dir, "fsmonitor-ran");
+    const src = join(w.project, "src");
+    mkdirSync(src);
+    writeFileSync(join(src, "index.js"), "// the package's own\n");
+    // Run A makes src a git dir, then waits for run B to start before it ends (and is checked).
+    writeFileSync(
+      join(w.project, "plant.cjs"),
+      `const fs = require("node:fs");
+fs.mkdirSync("src/objects", { recursive: true });
+fs.mkdirSync("src/refs/heads", { recursive: true });
+fs.writeFileSync("src/HEAD", "ref: refs/heads/main\\n");
+fs.writeFileSync("src/config", "[core]\\n\\trepositoryformatversion = 0\\n\\tworktree = ..\\n\\tfsmonitor = \\"touch ${marker} #\\"\\n");
+fs.writeFileSync(".planted", "");
+const deadline = Date.now() + 60000;
+const wait = () => { if (!fs.existsSync(".b-started") && Date.now() < deadline) setTimeout(wait, 50); };
+wait();
+`,
+    );
+    // Run B, started after the plant: once A's check moved HEAD aside, it puts it back.
+    writeFileSync(
+      join(w.project, "restore.cjs"),
+      `const fs = require("node:fs");
+fs.writeFileSync(".b-started", "");
+const deadline = Date.now() + 60000;
+const loop = () => {
+  try { fs.renameSync("src/HEAD.quarantined-by-safe-npm", "src/HEAD"); fs.writeFileSync(".restored", ""); return; } catch {}
+  if (Date.now() < deadline) setTimeout(loop, 50);
+};
+loop();
+`,
+    );
+    const a = w.run(["--quiet", "exec", "--", "node", "plant.cjs"]);
+    await waitFor(() => existsSync(join(w.project, ".planted")), "run A's plant");
+    const b = w.run(["--quiet", "exec", "--", "node", "restore.cjs"]);
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(ra.stderr, show(ra)).toContain(`moved ${join(src, "HEAD")} to`);
+    // The attack got through inside B: A's quarantined HEAD was put back.
+    expect(existsSync(join(w.project, ".restored")), show(rb)).toBe(true);
+    // B's own snapshot had src as a repository already; judged against A's, it is new.
+    expect(rb.stderr).toContain(`moved ${join(src, "HEAD")} to`);
+    expect(existsSync(join(src, "HEAD"))).toBe(false);
+    spawnSync("git", ["-C", src, "status"], { stdio: "ignore" });
+    expect(existsSync(marker)).toBe(false);
+    expect(readFileSync(join(src, "index.js"), "utf8")).toBe("// the package's own\n");
   }, 240_000);
 
   it("something the after-run check cannot move aside makes the run fail (exit 125), not succeed", async () => {
