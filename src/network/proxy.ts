@@ -304,17 +304,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     }
     return row;
   };
-  /**
-   * A connection or request let through that failed; one that never `reached` the host is no
-   * allowed traffic. Every cause is kept (a later one must not hide a refused certificate).
-   */
-  const failed = (row: HostStats, reason: string, reached: boolean): void => {
-    if (!reached) row.connections--;
-    row.failed++;
-    const seen = row.failures.find((f) => f.reason === reason);
-    if (seen !== undefined) seen.count++;
-    else if (row.failures.length < MAX_FAILURE_CAUSES) row.failures.push({ reason, count: 1 });
-  };
+  const failed = recordFailure;
   /** Upstream sockets in use, to add their live byte counts to stats(). */
   const liveUpstreams = new Map<net.Socket, HostStats>();
   let badRequests = 0;
@@ -583,11 +573,18 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     // agent pools connections per certificate, so none is reused without it or with another).
     const client = https_ && hook?.hosts.has(target.key) ? hook.clientCertificate?.(url) : null;
     const projectTrust = https_ && projectAgent !== null && !held && !client;
+    // What goes up besides the body: the request line and the headers (a request can carry
+    // ~16 kB there), counted with the body for --verbose.
+    const path = `${url.pathname}${url.search}`;
+    let headBytes = Buffer.byteLength(`${req.method ?? "GET"} ${path} HTTP/1.1\r\n\r\n`);
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      headBytes += Buffer.byteLength(`${headers[i]}: ${headers[i + 1]}\r\n`);
+    }
     const upReq = (https_ ? https : http).request({
       host: dialHost(target.host),
       port: target.port,
       method: req.method,
-      path: `${url.pathname}${url.search}`,
+      path,
       headers,
       setHost: false,
       agent: projectTrust ? (projectAgent ?? tlsAgent) : https_ ? tlsAgent : agent,
@@ -644,7 +641,9 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     let timedOut = false;
     upReq.on("timeout", () => {
       timedOut = true;
-      upReq.destroy();
+      // A body the client stopped sending: the host was waiting for it, no failure of its.
+      if (body === null && !req.complete) drop();
+      else upReq.destroy();
     });
     upReq.on("error", (error: NodeJS.ErrnoException) => {
       tell(null);
@@ -703,7 +702,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     // A client that goes away mid-request or mid-response takes its upstream request with it.
     res.once("close", () => {
       tell(null);
-      row.bytesUp += bodyBytes;
+      row.bytesUp += headBytes + bodyBytes;
       if (!res.writableFinished) drop();
     });
     if (body === null) req.pipe(upReq);
@@ -1152,8 +1151,24 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
   return lines;
 }
 
+/**
+ * A connection or request let through that failed; one that never `reached` the host is no
+ * allowed traffic. Each distinct cause is kept with its count, up to MAX_FAILURE_CAUSES, and a
+ * refused certificate always (other causes must not crowd it out).
+ */
+export function recordFailure(row: HostStats, reason: string, reached: boolean): void {
+  if (!reached) row.connections--;
+  row.failed++;
+  const seen = row.failures.find((f) => f.reason === reason);
+  if (seen !== undefined) seen.count++;
+  else if (row.failures.length < MAX_FAILURE_CAUSES || CERTIFICATE_CAUSE.test(reason))
+    row.failures.push({ reason, count: 1 });
+}
+
 /** Distinct failure causes kept per host (each is an error code or a timeout). */
-const MAX_FAILURE_CAUSES = 5;
+const MAX_FAILURE_CAUSES = 8;
+/** OpenSSL's verification codes (UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED, …). */
+const CERTIFICATE_CAUSE = /CERT|SIGNATURE|ISSUER|SELF_SIGNED/;
 
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;

@@ -12,6 +12,7 @@ import { parseAllowlist } from "../../../src/network/allowlist.js";
 import {
   type NetworkProxy,
   proxyReport,
+  recordFailure,
   removeDirOnExit,
   SOCKET_NAME,
   startProxy,
@@ -396,8 +397,49 @@ describe("load and failures", () => {
       const row = local.stats().hosts.find((h) => h.target === key);
       expect(row).toMatchObject({ connections: 1, failed: 0, failures: [] });
       const report = proxyReport(local.stats(), true);
-      expect(report).toContain(`allowed 1 to ${key}: 5 B up, 0 B down`);
+      expect(report.join("\n")).toMatch(new RegExp(`allowed 1 to ${key}: \\d+ B up, 0 B down`));
       expect(report.join("\n")).not.toContain("failed");
+    } finally {
+      await local.close();
+      await silent.close();
+    }
+  });
+
+  it("counts what a request carries in its URL and headers as traffic up, not only its body", async () => {
+    const local = await startProxy({ allow: parseAllowlist([`127.0.0.1:${allowedHttp.port}`]) });
+    try {
+      const data = "d".repeat(4000);
+      const res = await requestThrough(
+        local.socketPath,
+        `http://127.0.0.1:${allowedHttp.port}/x?q=${data}`,
+        { headers: { "X-Data": data } },
+      );
+      expect(res.status).toBe(201);
+      await eventually(() => local.stats().openSockets === 0, "no open proxy sockets");
+      const row = local.stats().hosts.find((h) => h.target === `127.0.0.1:${allowedHttp.port}`);
+      expect(row?.bytesUp).toBeGreaterThan(8000);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("a client that stops sending its body is no failure of the host's", async () => {
+    const silent = await httpServer(() => {});
+    const local = await startProxy({
+      allow: parseAllowlist([`127.0.0.1:${silent.port}`]),
+      idleTimeoutMs: 300,
+    });
+    try {
+      const key = `127.0.0.1:${silent.port}`;
+      const { connect } = await import("node:net");
+      const socket = connect({ path: local.socketPath });
+      socket.on("error", () => {});
+      socket.write(
+        `POST http://${key}/x HTTP/1.1\r\nHost: ${key}\r\nContent-Length: 100\r\n\r\nabc`,
+      );
+      await readAll(socket);
+      const row = local.stats().hosts.find((h) => h.target === key);
+      expect(row).toMatchObject({ failed: 0, failures: [] });
     } finally {
       await local.close();
       await silent.close();
@@ -581,6 +623,36 @@ describe("proxyReport", () => {
       "refused 1 malformed proxy requests",
       "5 connections from the sandbox, 1 name lookup",
     ]);
+  });
+});
+
+describe("recordFailure", () => {
+  it("keeps each cause with its count, a bounded number of them, and a refused certificate always", () => {
+    const row = {
+      target: "r:443",
+      connections: 20,
+      refused: 0,
+      bytesUp: 0,
+      bytesDown: 0,
+      refusedRequests: 0,
+      refusedSamples: [],
+      handshakeFailures: 0,
+      loopsRefused: 0,
+      tlsRefused: 0,
+      internalRefused: 0,
+      failed: 0,
+      failures: [] as { reason: string; count: number }[],
+    };
+    recordFailure(row, "ECONNREFUSED", false);
+    recordFailure(row, "ECONNREFUSED", false);
+    for (let i = 0; i < 12; i++) recordFailure(row, `HPE_${i}`, true);
+    recordFailure(row, "UNABLE_TO_VERIFY_LEAF_SIGNATURE", true);
+    expect(row.failed).toBe(15);
+    // Only the two that never reached the host left the allowed count.
+    expect(row.connections).toBe(18);
+    expect(row.failures[0]).toEqual({ reason: "ECONNREFUSED", count: 2 });
+    expect(row.failures.length).toBe(9);
+    expect(row.failures.at(-1)).toEqual({ reason: "UNABLE_TO_VERIFY_LEAF_SIGNATURE", count: 1 });
   });
 });
 
