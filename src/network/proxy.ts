@@ -610,8 +610,6 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     };
     upReq.on("socket", (socket: net.Socket) => {
       track(socket);
-      if (socket.connecting) socket.once("connect", () => (reached = true));
-      else reached = true;
       // A pooled connection made before the port was forwarded: not reused once it is.
       const address = socket.remoteAddress;
       if (
@@ -621,7 +619,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         forwardedPort(socket.remotePort ?? 0)
       ) {
         upReq.destroy(loopRefusal(address, socket.remotePort ?? 0));
+        return;
       }
+      if (socket.connecting) socket.once("connect", () => (reached = true));
+      else reached = true;
     });
     let bodyBytes = body?.length ?? 0;
     if (body === null) {
@@ -642,7 +643,8 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     upReq.on("timeout", () => {
       timedOut = true;
       // A body the client stopped sending: the host was waiting for it, no failure of its.
-      if (body === null && !req.complete) drop();
+      // Unless the host stopped reading it (what is written waits for it to drain).
+      if (body === null && !req.complete && !upReq.writableNeedDrain) drop();
       else upReq.destroy();
     });
     upReq.on("error", (error: NodeJS.ErrnoException) => {
@@ -702,7 +704,8 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     // A client that goes away mid-request or mid-response takes its upstream request with it.
     res.once("close", () => {
       tell(null);
-      row.bytesUp += headBytes + bodyBytes;
+      // Nothing went up to a host never reached (refused, not found, a forwarded port).
+      if (reached) row.bytesUp += headBytes + bodyBytes;
       if (!res.writableFinished) drop();
     });
     if (body === null) req.pipe(upReq);

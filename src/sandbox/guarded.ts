@@ -204,17 +204,27 @@ export function withLiveRuns(own: Snapshot, root: string, journal: string): Snap
   if (live.length === 0) return own;
   // Newest first: the oldest run's view is applied last and wins.
   live.sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
-  const watched = new Set(own.watch.map((w) => w.path));
+  const watched = (path: string): boolean => own.watch.some((w) => inside(path, w.path));
   const entries = new Map(own.entries);
   for (const run of live) {
     const theirs = new Map(run.data.entries as [string, Entry][]);
     const skip = pathsUnder(run.root, run.data.skip) ?? [];
     const configNames = fileNames(run.data.configNames) ?? [];
+    const theirWatch = Array.isArray(run.data.watch) ? (run.data.watch as Watch[]) : [];
+    const theyWatched = (path: string): boolean =>
+      theirWatch.some((w) => typeof w?.path === "string" && inside(path, w.path));
     for (const [path, mine] of own.entries) {
-      if (!inside(path, run.root) || skip.some((s) => inside(path, s))) continue;
-      if (!COMPARABLE.has(mine.kind) || watched.has(path)) continue;
-      if (mine.kind === "pmconfig" && !configNames.includes(basename(path))) continue;
       const old = theirs.get(path);
+      // What this run watches (a hooks folder, a link to one, the files config names): their
+      // entry where they recorded it alike; new where they watched it too and had nothing.
+      if (watched(path) || !COMPARABLE.has(mine.kind)) {
+        if (old !== undefined && old.kind === mine.kind && typeof old.fp === "string")
+          entries.set(path, old);
+        else if (old === undefined && theyWatched(path)) entries.delete(path);
+        continue;
+      }
+      if (!inside(path, run.root) || skip.some((s) => inside(path, s))) continue;
+      if (mine.kind === "pmconfig" && !configNames.includes(basename(path))) continue;
       if (old === undefined) entries.delete(path);
       else if (old.kind === mine.kind && typeof old.fp === "string") entries.set(path, old);
     }

@@ -808,7 +808,12 @@ function collect(
       scopesIn(inner);
       for (const dep of packagesIn(inner, listed)) packageDir(dep);
     }
-    pnpmStore(join(nm, ".pnpm"));
+    // pnpm's .pnpm, bun's .bun, yarn's pnpm linker's .store, and any other dot-folder.
+    for (const entry of listed(nm)) {
+      if (entry.isDirectory() && entry.name.startsWith(".") && entry.name !== ".bin") {
+        store(join(nm, entry.name));
+      }
+    }
   };
   /** `.git` in `dir`, or `dir` itself git-shaped: two lstat calls unless a HEAD is there. */
   const probeGit = (dir: string): void => {
@@ -827,22 +832,24 @@ function collect(
     }
   };
   /**
-   * pnpm's store in node_modules: `.pnpm`, each `.pnpm/<name@version>`, its node_modules and
-   * the package folder in it (what `node_modules/<pkg>` links to), by name only.
+   * A store in node_modules (pnpm's `.pnpm/<name@version>/node_modules/<pkg>`, bun's `.bun/…`
+   * alike, yarn's pnpm linker's `.store/<name>-<hash>/package`), by name only: the folder, each
+   * folder in it, each folder in those, and in a node_modules there its packages and scopes.
    */
-  const pnpmStore = (store: string): void => {
-    if (lstat(store)?.isDirectory() !== true) return;
-    probeGit(store);
-    for (const entry of listed(store)) {
+  const store = (dir: string): void => {
+    probeGit(dir);
+    for (const entry of listed(dir)) {
       if (!entry.isDirectory()) continue;
-      const dir = join(store, entry.name);
-      probeGit(dir);
-      if (entry.name === "node_modules") continue;
-      const inner = join(dir, "node_modules");
-      if (lstat(inner)?.isDirectory() !== true) continue;
-      probeGit(inner);
-      scopesIn(inner);
-      for (const pkg of packagesIn(inner, listed)) probeGit(pkg);
+      const level = join(dir, entry.name);
+      probeGit(level);
+      for (const inner of listed(level)) {
+        if (!inner.isDirectory()) continue;
+        const path = join(level, inner.name);
+        probeGit(path);
+        if (inner.name !== "node_modules") continue;
+        scopesIn(path);
+        for (const pkg of packagesIn(path, listed)) probeGit(pkg);
+      }
     }
   };
   /** Looks at one package directory; true when it has a node_modules directory. */

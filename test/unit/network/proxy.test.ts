@@ -446,6 +446,48 @@ describe("load and failures", () => {
     }
   });
 
+  it("a host that stops reading an upload is a failure of the host's, not the client's", async () => {
+    const { createServer, connect } = await import("node:net");
+    const held = new Set<import("node:net").Socket>();
+    const stuck = createServer((socket) => {
+      held.add(socket);
+      socket.pause();
+    });
+    await new Promise<void>((resolve) => stuck.listen(0, "127.0.0.1", resolve));
+    const port = (stuck.address() as import("node:net").AddressInfo).port;
+    const local = await startProxy({
+      allow: parseAllowlist([`127.0.0.1:${port}`]),
+      idleTimeoutMs: 500,
+    });
+    try {
+      const key = `127.0.0.1:${port}`;
+      const socket = connect({ path: local.socketPath });
+      socket.on("error", () => {});
+      socket.write(
+        `POST http://${key}/up HTTP/1.1\r\nHost: ${key}\r\nContent-Length: 200000000\r\n\r\n`,
+      );
+      socket.write(Buffer.alloc(32 * 1024 * 1024));
+      // The answer's head (the client is still owed the rest of its body, so no end).
+      const answer = await new Promise<string>((resolve) => {
+        let text = "";
+        socket.on("data", (chunk: Buffer) => {
+          text += chunk.toString("latin1");
+          if (text.includes("\r\n\r\n")) resolve(text);
+        });
+        socket.on("close", () => resolve(text));
+      });
+      socket.destroy();
+      expect(answer).toMatch(/^HTTP\/1\.1 504/);
+      const row = local.stats().hosts.find((h) => h.target === key);
+      expect(row?.failed).toBe(1);
+      expect(row?.failures).toEqual([{ reason: "no answer in 500 ms", count: 1 }]);
+    } finally {
+      await local.close();
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => stuck.close(() => resolve()));
+    }
+  });
+
   it("survives garbage on the socket", async () => {
     const { connect } = await import("node:net");
     const socket = connect({ path: proxy.socketPath });
@@ -571,6 +613,8 @@ describe("name lookups", () => {
       expect(proxyReport(local.stats())).toContain(
         `3 connections to gone.test:${allowedHttp.port} failed: ENOTFOUND ×3`,
       );
+      // Nothing went up to a host never reached.
+      expect(rows[0]?.bytesUp).toBe(0);
     } finally {
       await local.close();
     }

@@ -225,15 +225,22 @@ describe("snapshot and check: git repositories", () => {
       file("node_modules/.pnpm/foo@1.0.0/node_modules/foo/.git/config");
       bare("node_modules/.pnpm/bar@1.0.0/node_modules/bar");
       file("node_modules/.pnpm/node_modules/.git/config");
+      // bun's isolated store and yarn's pnpm linker keep packages the same way.
+      file("node_modules/.bun/evil@1.0.0/.git/config");
+      file("node_modules/.bun/node_modules/.git/config");
+      file("node_modules/.store/evil-npm-1.0.0-abc/package/.git/config");
     });
     expect(moved).toEqual([
       "node_modules/HEAD",
+      "node_modules/.bun/evil@1.0.0/.git",
+      "node_modules/.bun/node_modules/.git",
       "node_modules/.pnpm/.git",
       "node_modules/.pnpm/bar@1.0.0/node_modules/bar/HEAD",
       "node_modules/.pnpm/foo@1.0.0/HEAD",
       "node_modules/.pnpm/foo@1.0.0/node_modules/.git",
       "node_modules/.pnpm/foo@1.0.0/node_modules/foo/.git",
       "node_modules/.pnpm/node_modules/.git",
+      "node_modules/.store/evil-npm-1.0.0-abc/package/.git",
       "node_modules/@sc/HEAD",
       "node_modules/a/node_modules/.git",
     ]);

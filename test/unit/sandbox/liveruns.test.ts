@@ -68,6 +68,33 @@ describe("withLiveRuns", () => {
     expect(merged.entries.has("/p/src")).toBe(false);
   });
 
+  it("takes their view of what both watch (a hooks folder), where they recorded it alike", () => {
+    const mine: Snapshot = {
+      entries: new Map([
+        ["/p/.githooks", { kind: "hook", fp: "link to scripts/evil" }],
+        ["/p/.githooks/pre-commit", { kind: "hook", fp: "planted" }],
+        ["/p/.husky/x", { kind: "hook", fp: "mine" }],
+      ]),
+      watch: [
+        { kind: "hook", path: "/p/.githooks" },
+        { kind: "hook", path: "/p/.husky" },
+      ],
+    };
+    liveJournal({
+      root,
+      entries: [["/p/.githooks", { kind: "hook", fp: "link to tools/hooks" }]],
+      watch: [{ kind: "hook", path: "/p/.githooks" }],
+      skip: [],
+      configNames: [],
+    });
+    const merged = withLiveRuns(mine, root, journal);
+    expect(Object.fromEntries([...merged.entries].map(([p, e]) => [p, e.fp]))).toEqual({
+      "/p/.githooks": "link to tools/hooks",
+      // They watched .githooks and had no pre-commit: new. They did not watch .husky: mine.
+      "/p/.husky/x": "mine",
+    });
+  });
+
   it("ignores a journal of a run that is over, of another project, or of this process", () => {
     liveJournal({ root, entries: [], skip: [], configNames: [] }, false);
     expect(withLiveRuns(own(), root, journal).entries.size).toBe(7);
