@@ -140,6 +140,25 @@ export interface HostStats {
   failures: { reason: string; count: number }[];
 }
 
+/** A host's row before anything happened on it. */
+export function newHostStats(target: string): HostStats {
+  return {
+    target,
+    connections: 0,
+    refused: 0,
+    bytesUp: 0,
+    bytesDown: 0,
+    refusedRequests: 0,
+    refusedSamples: [],
+    handshakeFailures: 0,
+    loopsRefused: 0,
+    tlsRefused: 0,
+    internalRefused: 0,
+    failed: 0,
+    failures: [],
+  };
+}
+
 export interface ProxyStats {
   /** One row per host:port that was allowed or refused, sorted by target. */
   hosts: HostStats[];
@@ -285,21 +304,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const hostStats = (target: string): HostStats => {
     let row = hosts.get(target);
     if (row === undefined) {
-      row = {
-        target,
-        connections: 0,
-        refused: 0,
-        bytesUp: 0,
-        bytesDown: 0,
-        refusedRequests: 0,
-        refusedSamples: [],
-        handshakeFailures: 0,
-        loopsRefused: 0,
-        tlsRefused: 0,
-        internalRefused: 0,
-        failed: 0,
-        failures: [],
-      };
+      row = newHostStats(target);
       hosts.set(target, row);
     }
     return row;

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../../src/network/allowlist.js";
 import {
   type NetworkProxy,
+  newHostStats,
   proxyReport,
   recordFailure,
   removeDirOnExit,
@@ -622,35 +623,11 @@ describe("name lookups", () => {
 });
 
 describe("proxyReport", () => {
-  const quiet = {
-    refusedRequests: 0,
-    refusedSamples: [],
-    handshakeFailures: 0,
-    loopsRefused: 0,
-    tlsRefused: 0,
-    internalRefused: 0,
-    failed: 0,
-    failures: [],
-  };
   it("lists refusals, and allowed traffic when verbose", () => {
     const stats = {
       hosts: [
-        {
-          target: "evil.example:443",
-          connections: 0,
-          refused: 3,
-          bytesUp: 0,
-          bytesDown: 0,
-          ...quiet,
-        },
-        {
-          target: "registry.npmjs.org:443",
-          connections: 2,
-          refused: 0,
-          bytesUp: 10,
-          bytesDown: 4096,
-          ...quiet,
-        },
+        { ...newHostStats("evil.example:443"), refused: 3 },
+        { ...newHostStats("registry.npmjs.org:443"), connections: 2, bytesUp: 10, bytesDown: 4096 },
       ],
       badRequests: 1,
       openSockets: 0,
@@ -672,21 +649,7 @@ describe("proxyReport", () => {
 
 describe("recordFailure", () => {
   it("keeps each cause with its count, a bounded number of them, and a refused certificate always", () => {
-    const row = {
-      target: "r:443",
-      connections: 20,
-      refused: 0,
-      bytesUp: 0,
-      bytesDown: 0,
-      refusedRequests: 0,
-      refusedSamples: [],
-      handshakeFailures: 0,
-      loopsRefused: 0,
-      tlsRefused: 0,
-      internalRefused: 0,
-      failed: 0,
-      failures: [] as { reason: string; count: number }[],
-    };
+    const row = { ...newHostStats("r:443"), connections: 20 };
     recordFailure(row, "ECONNREFUSED", false);
     recordFailure(row, "ECONNREFUSED", false);
     for (let i = 0; i < 12; i++) recordFailure(row, `HPE_${i}`, true);
@@ -703,17 +666,9 @@ describe("recordFailure", () => {
 describe("proxyReport of connections that failed", () => {
   it("names every distinct cause with its count, and traffic that reached the host", () => {
     const row = {
-      target: "registry.example:443",
+      ...newHostStats("registry.example:443"),
       connections: 1,
-      refused: 0,
       bytesUp: 700,
-      bytesDown: 0,
-      refusedRequests: 0,
-      refusedSamples: [],
-      handshakeFailures: 0,
-      loopsRefused: 0,
-      tlsRefused: 0,
-      internalRefused: 0,
       failed: 9,
       failures: [
         { reason: "UNABLE_TO_VERIFY_LEAF_SIGNATURE", count: 1 },
@@ -741,22 +696,14 @@ describe("proxyReport of connections that failed", () => {
 describe("proxyReport of the registry gateway", () => {
   it("names method and path of refused requests, the rule's reason, and failed handshakes", () => {
     const row = {
-      target: "registry.npmjs.org:443",
+      ...newHostStats("registry.npmjs.org:443"),
       connections: 5,
-      refused: 0,
-      bytesUp: 0,
-      bytesDown: 0,
       refusedRequests: 7,
       refusedSamples: [
         { request: "PUT /evil", reason: "installs only read from the registry" },
         { request: "POST /-/v1/login", reason: "installs only read from the registry" },
       ],
       handshakeFailures: 2,
-      loopsRefused: 0,
-      tlsRefused: 0,
-      internalRefused: 0,
-      failed: 0,
-      failures: [],
     };
     expect(
       proxyReport({
