@@ -100,6 +100,8 @@ export interface HostInfo {
   sandbox: SandboxMarker | null;
   /** /usr/bin/perl exists (it gives the command the terminal's foreground inside). */
   perl: boolean;
+  /** The node safe-npm runs on: its real path and major version (the bridge it picks). */
+  selfNode: { real: string; major: number };
   /**
    * util-linux's nsenter from a system directory (never PATH, which the project can lead with
    * `node_modules/.bin`): it runs the port forwarder in the sandbox's network namespace.
@@ -185,6 +187,10 @@ export function gatherHost(
     jobControl: isJob(),
     sandbox: readSandboxMarker(),
     perl: isExecutable("/usr/bin/perl"),
+    selfNode: {
+      real: realpathOr(process.execPath),
+      major: Number.parseInt(process.versions.node, 10),
+    },
     nsenter: which("nsenter", ["/usr/bin", "/bin"]),
   };
 }

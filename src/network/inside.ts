@@ -88,19 +88,20 @@ export function bridgeArgv(
 }
 
 /**
- * The read-only binds the sandbox needs: the bridge script and the proxy's socket; with the
- * registry gateway on, its CA bundle (certificates only: the CA's key never leaves the host).
+ * The read-only binds the sandbox needs: the node bridge's script (null for the perl bridge, a
+ * data mount) and the proxy's socket; with the registry gateway on, its CA bundle (certificates
+ * only: the CA's key never leaves the host).
  */
 export function bridgeBinds(
   socketPath: string,
-  bridgePath = bridgeHostPath(),
+  bridgePath: string | null = bridgeHostPath(),
   caBundlePath: string | null = null,
 ): {
   src: string;
   dest: string;
 }[] {
   return [
-    { src: bridgePath, dest: BRIDGE_INSIDE },
+    ...(bridgePath === null ? [] : [{ src: bridgePath, dest: BRIDGE_INSIDE }]),
     // The socket alone, read-only (connect() needs no write access to the mount): the sandbox
     // sees nothing else of the private dir and cannot create anything in it.
     { src: socketPath, dest: SOCKET_INSIDE },

@@ -7,7 +7,8 @@ import type { HostInfo, NpmGlobalConfig, ResolvedTool, SandboxMarker } from "../
 import { MARKER_PATH } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { isInside } from "../host/project.js";
-import { bridgeArgv, bridgeBinds, CA_INSIDE } from "../network/inside.js";
+import { BRIDGE_PERL, BRIDGE_PERL_INSIDE, perlBridgeArgv } from "../network/bridgeperl.js";
+import { bridgeArgv, bridgeBinds, CA_INSIDE, SOCKET_INSIDE } from "../network/inside.js";
 import { type LinkedStore, storeInProject } from "./linkedstore.js";
 import { sanitizeNpmrc, stripUrlCredentials, withoutCredentials } from "./npmrc.js";
 import { CACHE_DIRS } from "./privatehome.js";
@@ -508,10 +509,21 @@ export function resolvePolicy(input: PolicyInput): Policy {
     label: "sandbox marker",
   });
 
+  const nodeInside = visible(input.node.bin) ? input.node.bin : input.node.real;
+  const bridge = bridgeKind(input);
   if (input.network === "registry" && input.proxy !== null) {
     const { socketPath, bridgePath, caBundlePath } = input.proxy;
-    for (const bind of bridgeBinds(socketPath, bridgePath, caBundlePath ?? null)) {
+    const perl = bridge?.kind === "perl";
+    for (const bind of bridgeBinds(socketPath, perl ? null : bridgePath, caBundlePath ?? null)) {
       mounts.push({ kind: "ro-bind", ...bind });
+    }
+    if (perl) {
+      mounts.push({
+        kind: "data",
+        dest: BRIDGE_PERL_INSIDE,
+        data: BRIDGE_PERL,
+        label: "network bridge",
+      });
     }
   }
 
@@ -523,18 +535,24 @@ export function resolvePolicy(input: PolicyInput): Policy {
     const tool = input.tools[0];
     if (tool !== undefined) command[0] = visible(tool.bin) ? tool.bin : tool.real;
   }
-  const nodeInside = visible(input.node.bin) ? input.node.bin : input.node.real;
   // Registry mode: the bridge listens on the sandbox's loopback, relays to the host proxy and
-  // starts the command with the proxy variables set. Being node, it also restores the signals.
-  const bridged = input.network === "registry" && input.proxy !== null;
+  // starts the command with the proxy variables set, and the signals it ignores restored.
+  const port = input.proxy?.port;
+  if (bridge?.kind === "perl" && bridge.nodeMajor === 22) {
+    // Node 22 announces its EnvHttpProxyAgent (NODE_USE_ENV_PROXY) as experimental at every
+    // start: once per node process (npm, each lifecycle script) on the user's terminal.
+    env.NODE_OPTIONS = [env.NODE_OPTIONS, "--disable-warning=UNDICI-EHPA"]
+      .filter(Boolean)
+      .join(" ");
+  }
   const seccomp = host.arch === "x64" || host.arch === "arm64";
   return {
-    command: bridged
-      ? bridgeArgv(nodeInside, command, {
-          port: input.proxy?.port,
-          extraCa: env.NODE_EXTRA_CA_CERTS,
-        })
-      : command,
+    command:
+      bridge === null
+        ? command
+        : bridge.kind === "perl"
+          ? perlBridgeArgv(SOCKET_INSIDE, command, port)
+          : bridgeArgv(nodeInside, command, { port, extraCa: env.NODE_EXTRA_CA_CERTS }),
     cwd: host.cwd,
     env,
     mounts,
@@ -548,6 +566,23 @@ export function resolvePolicy(input: PolicyInput): Policy {
     node: nodeInside,
     hostname: "safe-npm",
   };
+}
+
+/**
+ * Which bridge stands in front of a registry-mode command (null: none). The perl one
+ * (network/bridgeperl.ts) starts ~40 ms sooner than node; it needs /usr/bin/perl, Linux's usual
+ * socket constants (x86_64, arm64), and the node inside to be the one safe-npm runs on, whose
+ * version is known here (node 22 needs a flag the node bridge adds by itself).
+ */
+function bridgeKind(
+  input: PolicyInput,
+): { kind: "perl"; nodeMajor: number } | { kind: "node" } | null {
+  if (input.network !== "registry" || input.proxy === null) return null;
+  const { host } = input;
+  const fits = host.perl && (host.arch === "x64" || host.arch === "arm64");
+  return fits && input.node.real === host.selfNode.real
+    ? { kind: "perl", nodeMajor: host.selfNode.major }
+    : { kind: "node" };
 }
 
 /**

@@ -123,6 +123,7 @@ export function fakeHost(overrides: Partial<HostInfo> = {}): HostInfo {
     jobControl: true,
     sandbox: null,
     perl: true,
+    selfNode: { real: `${NVM_PREFIX}/bin/node`, major: 20 },
     nsenter: "/usr/bin/nsenter",
     ...overrides,
   };

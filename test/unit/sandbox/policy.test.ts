@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MARKER_PATH, type ResolvedTool } from "../../../src/host/host.js";
+import { BRIDGE_PERL } from "../../../src/network/bridgeperl.js";
 import { buildBwrapArgs } from "../../../src/sandbox/bwrap.js";
 import { PNPM_STORE } from "../../../src/sandbox/linkedstore.js";
 import { sanitizeNpmrc } from "../../../src/sandbox/npmrc.js";
@@ -17,6 +18,7 @@ import {
 } from "../../../src/sandbox/policy.js";
 import { CACHE_DIRS } from "../../../src/sandbox/privatehome.js";
 import {
+  type BaseOptions,
   baseInput,
   basePolicy,
   CWD,
@@ -603,16 +605,29 @@ describe("the registry gateway's CA", () => {
     expect(policy.env.npm_config_cafile).toBeUndefined();
   });
 
-  it("starts the bridge without NODE_EXTRA_CA_CERTS and has it give the command the variable", () => {
-    const policy = registry({}, { NODE_EXTRA_CA_CERTS: "/etc/ssl/corp.pem" });
+  it("starts the node bridge without NODE_EXTRA_CA_CERTS and has it give the command the variable", () => {
+    const otherNode = { selfNode: { real: "/usr/local/bin/node", major: 22 } };
+    const policy = basePolicy({
+      host: { ...otherNode, env: { PATH: "/usr/bin:/bin", HOME, NODE_EXTRA_CA_CERTS: "/c.pem" } },
+      input: { network: "registry", proxy },
+    });
     expect(policy.command.slice(0, 3)).toEqual(["/usr/bin/env", "-u", "NODE_EXTRA_CA_CERTS"]);
     expect(policy.command).toContain("--extra-ca=/run/safe-npm/ca.pem");
     const dashes = policy.command.indexOf("--");
     expect(policy.command.indexOf("--extra-ca=/run/safe-npm/ca.pem")).toBeLessThan(dashes);
     // Without the variable, the bridge starts as it is.
-    const plain = registry({ caBundlePath: null });
+    const plain = basePolicy({
+      host: otherNode,
+      input: { network: "registry", proxy: { ...proxy, caBundlePath: null } },
+    });
     expect(plain.command[0]).not.toBe("/usr/bin/env");
     expect(plain.command.some((a) => a.startsWith("--extra-ca"))).toBe(false);
+  });
+
+  it("leaves NODE_EXTRA_CA_CERTS in the perl bridge's environment (perl does not read it)", () => {
+    const policy = registry({}, { NODE_EXTRA_CA_CERTS: "/etc/ssl/corp.pem" });
+    expect(policy.command.slice(0, 2)).toEqual(["/usr/bin/perl", "/run/safe-npm/bridge.pl"]);
+    expect(policy.env.NODE_EXTRA_CA_CERTS).toBe("/run/safe-npm/ca.pem");
   });
 
   it("replaces npm's cafile only where the config names one", () => {
@@ -800,5 +815,81 @@ describe("pinned ancestors", () => {
     const pins = policy.mounts.flatMap((m) => (m.kind === "pin" ? [m.dest] : []));
     expect(pins).toEqual([`${PROJECT}/.config`, `${PROJECT}/.config/git`]);
     expect(at(policy, `${PROJECT}/.config`)).toBeGreaterThan(at(policy, PROJECT, "bind"));
+  });
+});
+
+describe("the registry bridge", () => {
+  const proxy = {
+    socketPath: "/tmp/safe-npm-net-x/proxy.sock",
+    bridgePath: "/opt/safe-npm/dist/network/bridge.cjs",
+    caBundlePath: null,
+    port: 40123,
+  };
+  const registry = (host: BaseOptions["host"] = {}, env: Record<string, string> = {}) =>
+    basePolicy({
+      host: { ...host, env: { PATH: "/usr/bin:/bin", HOME, ...env } },
+      input: { network: "registry", proxy },
+    });
+
+  it("is perl, from a data mount, in front of the command, where perl and the node fit", () => {
+    const policy = registry();
+    expect(policy.command).toEqual([
+      "/usr/bin/perl",
+      "/run/safe-npm/bridge.pl",
+      "/run/safe-npm/proxy.sock",
+      "40123",
+      "--",
+      `${NVM_PREFIX}/bin/npm`,
+      "install",
+    ]);
+    expect(policy.mounts).toContainEqual({
+      kind: "data",
+      dest: "/run/safe-npm/bridge.pl",
+      data: BRIDGE_PERL,
+      label: "network bridge",
+    });
+    expect(policy.mounts.some((m) => m.dest === "/run/safe-npm/bridge.cjs")).toBe(false);
+    expect(policy.mounts).toContainEqual({
+      kind: "ro-bind",
+      src: proxy.socketPath,
+      dest: "/run/safe-npm/proxy.sock",
+    });
+  });
+
+  it.each([
+    ["no /usr/bin/perl", { perl: false }],
+    ["another architecture's socket constants", { arch: "mips" as NodeJS.Architecture }],
+    [
+      "a node inside that is not safe-npm's own",
+      { selfNode: { real: "/usr/bin/node", major: 20 } },
+    ],
+  ])("is node's with %s", (_why, host) => {
+    const policy = registry(host);
+    expect(policy.command.slice(0, 2)).toEqual([
+      `${NVM_PREFIX}/bin/node`,
+      "/run/safe-npm/bridge.cjs",
+    ]);
+    expect(policy.mounts).toContainEqual({
+      kind: "ro-bind",
+      src: proxy.bridgePath,
+      dest: "/run/safe-npm/bridge.cjs",
+    });
+    expect(policy.mounts.some((m) => m.dest === "/run/safe-npm/bridge.pl")).toBe(false);
+  });
+
+  it("quiets node 22's proxy-agent warning, after the NODE_OPTIONS a script passed", () => {
+    const node22 = { selfNode: { real: `${NVM_PREFIX}/bin/node`, major: 22 } };
+    expect(registry(node22).env.NODE_OPTIONS).toBe("--disable-warning=UNDICI-EHPA");
+    expect(registry().env.NODE_OPTIONS).toBeUndefined();
+    const fromScript = registry(node22, {
+      npm_lifecycle_event: "test",
+      NODE_OPTIONS: "--require /p/.pnp.cjs",
+    });
+    expect(fromScript.env.NODE_OPTIONS).toBe("--require /p/.pnp.cjs --disable-warning=UNDICI-EHPA");
+  });
+
+  it("is absent outside registry mode", () => {
+    const policy = basePolicy({ input: { network: "none", proxy } });
+    expect(policy.command).toEqual([`${NVM_PREFIX}/bin/npm`, "install"]);
   });
 });

@@ -1,0 +1,113 @@
+/**
+ * PURE: the registry bridge in perl, the one safe-npm puts in front of the command where
+ * /usr/bin/perl runs on x86_64 or arm64 (bridge.cts, in node, elsewhere). Bound inside as
+ * /run/safe-npm/bridge.pl:
+ *
+ *   perl /run/safe-npm/bridge.pl <socketPath> <port> -- <cmd> [args…]
+ *
+ * It listens on 127.0.0.1:<port> (0: any free port) — the sandbox's own loopback — sets the
+ * proxy variables to that address, starts a relay process and then becomes the command (exec):
+ * the command keeps the bridge's pid, so signals, the terminal and the exit status are the
+ * command's own with nothing to forward. The relay (a grandchild, so the command has no child
+ * it did not start; bwrap's init reaps it) forks once per connection and copies bytes both ways
+ * to the host proxy's unix socket, half-closes included. It ignores the terminal's and
+ * safe-npm's signals (the command must be able to clean up through it) and dies with the
+ * sandbox's pid namespace when the command ends (outside one, within a second of the command).
+ *
+ * Why perl: a node bridge costs node's start-up (~40–60 ms here) before every registry-mode
+ * command. Perl starts in ~3 ms without modules, so the script loads none: the socket
+ * constants are Linux's (PF_INET 2, PF_UNIX 1, SOCK_STREAM 1 — 2 on MIPS, hence the architecture
+ * check in the policy), the addresses packed by hand (Socket.pm alone costs ~10 ms, POSIX ~13).
+ *
+ * Exit status: the command's; 127/126 when it cannot be found/run; 125 when the bridge itself
+ * cannot start (bad arguments, no proxy socket, cannot listen), as bridge.cts.
+ */
+
+/** Inside path of the script (a data mount; nothing on the host to find). */
+export const BRIDGE_PERL_INSIDE = "/run/safe-npm/bridge.pl";
+
+export const BRIDGE_PERL = String.raw`use strict;
+sub fail { print STDERR "safe-npm bridge: $_[0]\n"; exit($_[1] // 125) }
+my ($sock, $port, $dashes, @cmd) = @ARGV;
+fail("usage: bridge.pl <socketPath> <port> -- <cmd> [args...]")
+  unless defined $dashes && $dashes eq "--" && @cmd;
+fail("bad port \"$port\"") unless $port =~ /^\d{1,5}$/ && $port <= 65535;
+fail("no proxy socket at $sock") unless -S $sock;
+socket(my $listener, 2, 1, 0) or fail("socket: $!");
+bind($listener, pack("S n a4 x8", 2, $port, "\x7f\0\0\1")) && listen($listener, 511)
+  or fail("cannot listen on 127.0.0.1:$port ($!)");
+my (undef, $bound) = unpack("S n", getsockname($listener));
+my $proxy = "http://127.0.0.1:$bound";
+$ENV{$_} = $proxy for qw(HTTP_PROXY HTTPS_PROXY http_proxy https_proxy npm_config_proxy
+  npm_config_https_proxy YARN_HTTP_PROXY YARN_HTTPS_PROXY SAFE_NPM_PROXY);
+# Node 22.21+/24.5+: fetch and http(s) use the variables above by themselves.
+$ENV{NODE_USE_ENV_PROXY} = "1";
+# Loopback inside is the bridge itself: nothing bypasses the proxy.
+$ENV{NO_PROXY} = $ENV{no_proxy} = "";
+my $command = $$;
+my $first = fork();
+fail("fork: $!") unless defined $first;
+if ($first == 0) {
+  my $relay = fork();
+  exit 0 if !defined $relay || $relay;
+  relay();
+}
+waitpid($first, 0);
+close $listener;
+# A command started with SIGINT ignored (bwrap on a terminal) gets Ctrl-C back.
+$SIG{$_} = "DEFAULT" for qw(HUP INT QUIT PIPE TERM CHLD TSTP TTIN TTOU);
+exec { $cmd[0] } @cmd;
+print STDERR "$cmd[0]: $!\n";
+exit($!{ENOENT} ? 127 : 126);
+
+sub relay {
+  $0 = "safe-npm-bridge";
+  # Holds no terminal or pipe of the command's open (a caller reading its output to the end).
+  open(STDIN, "<", "/dev/null"); open(STDOUT, ">", "/dev/null"); open(STDERR, ">", "/dev/null");
+  $SIG{$_} = "IGNORE" for qw(HUP INT QUIT PIPE TERM TSTP TTIN TTOU CHLD);
+  my $watch = "";
+  vec($watch, fileno($listener), 1) = 1;
+  while (1) {
+    my $ready = select(my $r = $watch, undef, undef, 1);
+    exit 0 unless kill(0, $command);
+    next unless $ready > 0 && accept(my $client, $listener);
+    my $pid = fork();
+    if (defined $pid && $pid == 0) { close $listener; connection($client); exit 0 }
+  }
+}
+
+sub connection {
+  my ($client) = @_;
+  socket(my $upstream, 1, 1, 0) or return;
+  connect($upstream, pack("S Z*", 1, $sock)) or return;
+  setsockopt($client, 6, 1, 1);    # TCP_NODELAY
+  my @ends = ([$client, $upstream], [$upstream, $client]);
+  my @open = (1, 1);
+  while ($open[0] || $open[1]) {
+    my $watch = "";
+    vec($watch, fileno($ends[$_][0]), 1) = 1 for grep { $open[$_] } 0, 1;
+    select(my $r = $watch, undef, undef, undef) > 0 or next;
+    for my $i (0, 1) {
+      my ($from, $to) = @{ $ends[$i] };
+      next unless $open[$i] && vec($r, fileno($from), 1);
+      my $got = sysread($from, my $buf, 65536);
+      return unless defined $got;
+      if ($got == 0) { shutdown($to, 1); $open[$i] = 0; next }
+      for (my $off = 0; $off < $got;) {
+        my $wrote = syswrite($to, $buf, $got - $off, $off);
+        return unless defined $wrote;
+        $off += $wrote;
+      }
+    }
+  }
+}
+`;
+
+/** `/usr/bin/perl /run/safe-npm/bridge.pl /run/safe-npm/proxy.sock <port> -- …command`. */
+export function perlBridgeArgv(
+  socketInside: string,
+  command: readonly string[],
+  port = 0,
+): string[] {
+  return ["/usr/bin/perl", BRIDGE_PERL_INSIDE, socketInside, String(port), "--", ...command];
+}
