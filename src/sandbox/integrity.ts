@@ -94,6 +94,13 @@ export interface Finding {
 const GIT_DATA = new Set(["objects", "refs", "logs", "lfs"]);
 /** Bins watched whatever the host has: the script prefix's (`safe-npm exec -- node …`). */
 const PREFIX_BINS: ReadonlySet<string> = new Set(["safe-npm", "node"]);
+/**
+ * The first step of an interpreter's absolute path (`bin` of `#!/bin/sh`, `usr` of
+ * `#!/usr/local/bin/node`): pnpm's shims run `$basedir/<that path>` when it is executable.
+ */
+const INTERPRETER_ROOTS = ["bin", "sbin", "usr", "opt", "nix", "snap", "lib", "lib64"];
+/** How deep a folder in `.bin` is recorded: `.bin/usr/local/bin/node` is four levels. */
+const MAX_BIN_DEPTH = 6;
 /** Where the host's own commands live: a `.bin` entry named like one shadows it. */
 const SYSTEM_BIN_DIRS = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 /** Git's hook names (githooks(5)): in a hooks directory that is the project root, only these. */
@@ -343,6 +350,7 @@ export function systemCommands(dirs: readonly string[] = SYSTEM_BIN_DIRS): Set<s
       // Missing or unreadable: it adds no command names.
     }
   }
+  for (const name of INTERPRETER_ROOTS) names.add(name);
   return names;
 }
 
@@ -781,16 +789,28 @@ function collect(
     }
   };
 
+  /** A watched `.bin` entry and, for a folder, what it holds (never through a link). */
+  const binTree = (path: string, depth: number): void => {
+    // Content only: `npm ci` re-creates the same links and shims.
+    out.set(path, { kind: "bin", fp: entryFp(path, false) });
+    if (depth < MAX_BIN_DEPTH && lstat(path)?.isDirectory()) {
+      for (const entry of listed(path)) binTree(join(path, entry.name), depth + 1);
+    }
+  };
+
   /** Package directories (and theirs one level down), shadowing bins, a local safe-npm. */
   const nodeModules = (nm: string): void => {
     const binDir = join(nm, ".bin");
     const binSt = lstat(binDir);
     if (binSt?.isDirectory()) {
       for (const entry of listed(binDir)) {
-        if (!PREFIX_BINS.has(entry.name) && !commands.has(entry.name)) continue;
-        const path = join(binDir, entry.name);
-        // Content only: \`npm ci\` re-creates the same links and shims.
-        out.set(path, { kind: "bin", fp: entryFp(path, false) });
+        // pnpm's shims run `$basedir/<interpreter>` when it is executable: `.bin/sh` for a bin
+        // whose first line is `#!/usr/bin/env sh`, `.bin//bin/sh` for `#!/bin/sh`, and
+        // `.bin/sh.exe` under WSL. So a name like a host command or INTERPRETER_ROOTS, with or
+        // without `.exe`, and any folder: no manager makes one.
+        const stem = entry.name.endsWith(".exe") ? entry.name.slice(0, -4) : entry.name;
+        if (!entry.isDirectory() && !PREFIX_BINS.has(stem) && !commands.has(stem)) continue;
+        binTree(join(binDir, entry.name), 0);
       }
     } else if (binSt !== null) out.set(binDir, { kind: "bin", fp: entryFp(binDir, false) });
     const self = join(nm, "safe-npm");

@@ -603,6 +603,31 @@ describe("snapshot and check: bins shadowing host commands", () => {
     ]);
   });
 
+  it("moves what pnpm's shims run from .bin instead of the interpreter: a folder, a top-level name, an .exe twin", () => {
+    file("node_modules/.bin/tsc", "#!/bin/sh\n");
+    file("node_modules/.bin/opt/keep", "there before, unchanged");
+    const commands = new Set([...systemCommands([]), "sh", "env"]);
+    const { moved } = around(
+      () => {
+        // `#!/bin/sh` → `if [ -x "$basedir//bin/sh" ]; then exec "$basedir//bin/sh" …`
+        file("node_modules/.bin/bin/sh", "#!/bin/sh\nevil\n");
+        link("/tmp/elsewhere", "node_modules/.bin/usr");
+        file("node_modules/.bin/sh.exe", "evil");
+        file("node_modules/.bin/node.exe", "evil");
+        file("node_modules/.bin/opt/local/bin/node", "evil");
+        file("node_modules/.bin/eslint.exe", "shadows nothing");
+      },
+      { commands },
+    );
+    expect(moved).toEqual([
+      "node_modules/.bin/bin",
+      "node_modules/.bin/node.exe",
+      "node_modules/.bin/opt/local",
+      "node_modules/.bin/sh.exe",
+      "node_modules/.bin/usr",
+    ]);
+  });
+
   it("moves a changed one, not one re-created with equal content (npm ci)", () => {
     file("node_modules/git-wrap/cli.js", "x");
     link("../git-wrap/cli.js", "node_modules/.bin/git");
@@ -635,11 +660,14 @@ describe("snapshot and check: bins shadowing host commands", () => {
     expect(moved).toEqual(["node_modules/.bin", "w/node_modules"]);
   });
 
-  it("gathers the host's command names from the directories given", () => {
+  // pnpm's shims look for an interpreter's absolute path inside .bin (`.bin//bin/sh`).
+  const INTERPRETER_ROOTS = ["bin", "sbin", "usr", "opt", "nix", "snap", "lib", "lib64"];
+
+  it("gathers the host's command names from the directories given, and interpreter roots", () => {
     file("bin1/sh");
     file("bin2/bwrap");
     expect(systemCommands([join(root, "bin1"), join(root, "bin2"), join(root, "none")])).toEqual(
-      new Set(["sh", "bwrap"]),
+      new Set(["sh", "bwrap", ...systemCommands([])]),
     );
   });
 
@@ -649,7 +677,7 @@ describe("snapshot and check: bins shadowing host commands", () => {
     link("usr/bin", "bin");
     expect(
       systemCommands([join(root, "usr/bin"), join(root, "bin"), join(root, "usr/sbin")]),
-    ).toEqual(new Set(["sh", "iptables"]));
+    ).toEqual(new Set(["sh", "iptables", ...INTERPRETER_ROOTS]));
   });
 
   function link(target: string, rel: string): void {
