@@ -94,7 +94,8 @@ export async function runGuarded(
   const running = runningSelf();
   const mark = (phase: string): void => run.timing?.mark(phase);
   mark("host commands, placeholders");
-  const before = withLiveRuns(snapshot(root, run.watch, walk), root, run.journal);
+  const live = liveRuns(root, run.journal);
+  const before = mergeLiveRuns(snapshot(root, run.watch, walk), live);
   mark("snapshot before");
   const entry = writeJournal(root, run.journal, before, {
     install: run.install,
@@ -181,9 +182,25 @@ const COMPARABLE = new Set([
  * it did not have counts as new here. Journals are read as settingsChangedByLiveRun reads them.
  */
 export function withLiveRuns(own: Snapshot, root: string, journal: string): Snapshot {
+  return mergeLiveRuns(own, liveRuns(root, journal));
+}
+
+/** A journal of another run going in the project (or one it lies in, or one in it). */
+interface LiveRun {
+  start: bigint;
+  root: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * The journals of the other runs going in the project: read before this run's snapshot, so that
+ * a run that hides a plant, ends and drops its journal in between is not missed (its code is
+ * gone by then, and what it hid is new to this run).
+ */
+export function liveRuns(root: string, journal: string): LiveRun[] {
   const names = journalNames(journal);
-  if (names === null || names === "unsafe") return own;
-  const live: { start: bigint; root: string; data: Record<string, unknown> }[] = [];
+  if (names === null || names === "unsafe") return [];
+  const live: LiveRun[] = [];
   for (const name of names) {
     const match = /^([0-9a-f]{16})-(\d+)-(\d+)\.json$/.exec(name);
     if (match === null || Number(match[2]) === process.pid) continue;
@@ -201,12 +218,17 @@ export function withLiveRuns(own: Snapshot, root: string, journal: string): Snap
       // being written or gone: that run's own check covers it
     }
   }
+  return live;
+}
+
+/** `own` with the views of `live` runs merged in (withLiveRuns). */
+export function mergeLiveRuns(own: Snapshot, live: readonly LiveRun[]): Snapshot {
   if (live.length === 0) return own;
   // Newest first: the oldest run's view is applied last and wins.
-  live.sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
+  const ordered = [...live].sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
   const watched = (path: string): boolean => own.watch.some((w) => inside(path, w.path));
   const entries = new Map(own.entries);
-  for (const run of live) {
+  for (const run of ordered) {
     const theirs = new Map(run.data.entries as [string, Entry][]);
     const skip = pathsUnder(run.root, run.data.skip) ?? [];
     const configNames = fileNames(run.data.configNames) ?? [];
@@ -215,18 +237,23 @@ export function withLiveRuns(own: Snapshot, root: string, journal: string): Snap
       theirWatch.some((w) => typeof w?.path === "string" && inside(path, w.path));
     for (const [path, mine] of own.entries) {
       const old = theirs.get(path);
+      // Recorded as something else, and not alike (a missing hooks folder there, a folder
+      // bound read-only here): it changed after that run started, so it is new here.
+      if (old !== undefined && (old.kind !== mine.kind || typeof old.fp !== "string")) {
+        if (old.fp !== mine.fp) entries.delete(path);
+        continue;
+      }
       // What this run watches (a hooks folder, a link to one, the files config names): their
-      // entry where they recorded it alike; new where they watched it too and had nothing.
+      // entry where they recorded it; new where they watched it too and had nothing.
       if (watched(path) || !COMPARABLE.has(mine.kind)) {
-        if (old !== undefined && old.kind === mine.kind && typeof old.fp === "string")
-          entries.set(path, old);
-        else if (old === undefined && theyWatched(path)) entries.delete(path);
+        if (old !== undefined) entries.set(path, old);
+        else if (theyWatched(path)) entries.delete(path);
         continue;
       }
       if (!inside(path, run.root) || skip.some((s) => inside(path, s))) continue;
       if (mine.kind === "pmconfig" && !configNames.includes(basename(path))) continue;
       if (old === undefined) entries.delete(path);
-      else if (old.kind === mine.kind && typeof old.fp === "string") entries.set(path, old);
+      else entries.set(path, old);
     }
   }
   return { entries, watch: own.watch };

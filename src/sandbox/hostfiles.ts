@@ -217,7 +217,8 @@ export function guardProject(
     ...guards,
     protect: protectAll,
     sealDirs: [...guards.sealDirs, ...config.sealDirs],
-    watch: [...hostGit.watch, ...guards.watch, ...dotfiles.watch, ...always],
+    // The hook files last: the folder itself keeps its `readonly` entry.
+    watch: [...hostGit.watch, ...guards.watch, ...dotfiles.watch, ...always, ...hostGit.hookFiles],
   };
 }
 

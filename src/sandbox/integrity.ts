@@ -402,7 +402,7 @@ export function rootGitPlaces(
   root: string,
   home: string,
   env: Readonly<Record<string, string | undefined>>,
-): { protect: string[]; watch: Watch[] } {
+): { protect: string[]; watch: Watch[]; hookFiles: Watch[] } {
   const dotGit = join(root, ".git");
   const st = lstat(dotGit);
   let gitDir: string | null = null;
@@ -411,17 +411,22 @@ export function rootGitPlaces(
     const pointer = /^gitdir: *(.+?)\s*$/m.exec(readRegular(dotGit) ?? "")?.[1];
     if (pointer !== undefined) gitDir = resolve(root, pointer);
   }
-  if (gitDir === null) return { protect: [], watch: [] };
+  if (gitDir === null) return { protect: [], watch: [], hookFiles: [] };
   const common = readRegular(join(gitDir, "commondir"))?.trim();
   const commonDir = common ? resolve(gitDir, common) : gitDir;
 
   const protect: string[] = [];
   const watch: Watch[] = [];
+  const hookFiles: Watch[] = [];
   const place = (kind: Watch["kind"], path: string, real: boolean): void => {
     if (protect.includes(path) || watch.some((w) => w.path === path)) return;
     // Under node_modules a read-only mount would stop the package manager replacing the package.
-    if (real && !relative(root, path).split(sep).includes("node_modules")) protect.push(path);
-    else watch.push({ kind, path });
+    if (real && !relative(root, path).split(sep).includes("node_modules")) {
+      protect.push(path);
+      // Its mount can be lost during the run (another run removes the folder and makes a new
+      // one, which ext4 may give the same inode): the hooks in it are fingerprinted too.
+      if (kind === "hook") hookFiles.push({ kind, path });
+    } else watch.push({ kind, path });
   };
   const expand = (value: string, base: string): string =>
     value.startsWith("~/") ? join(home, value.slice(2)) : resolve(base, value);
@@ -471,7 +476,7 @@ export function rootGitPlaces(
       }
     } else if (dir === root) watch.push({ kind: "hook", path: root, namesOnly: true });
   }
-  return { protect, watch };
+  return { protect, watch, hookFiles };
 }
 
 // ---------------------------------------------------------------------------------------------

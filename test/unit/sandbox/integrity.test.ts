@@ -439,6 +439,8 @@ describe("rootGitPlaces", () => {
     expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
       protect: [join(root, "p/.husky")],
       watch: [],
+      // Its hooks, fingerprinted too: the folder's mount can be lost during the run.
+      hookFiles: [{ kind: "hook", path: join(root, "p/.husky") }],
     });
   });
 
@@ -451,6 +453,7 @@ describe("rootGitPlaces", () => {
         { kind: "gitconfig", path: join(root, "p/missing.cfg") },
         { kind: "hook", path: join(root, "p/hooks") },
       ],
+      hookFiles: [],
     });
   });
 
@@ -461,6 +464,7 @@ describe("rootGitPlaces", () => {
     expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
       protect: [join(root, "p/tools/hooks")],
       watch: [{ kind: "hook", path: join(root, "p/.githooks") }],
+      hookFiles: [{ kind: "hook", path: join(root, "p/tools/hooks") }],
     });
   });
 
@@ -470,6 +474,7 @@ describe("rootGitPlaces", () => {
     expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
       protect: [],
       watch: [{ kind: "hook", path: join(root, "p/node_modules/hooks-pkg/hooks") }],
+      hookFiles: [],
     });
   });
 
@@ -479,9 +484,30 @@ describe("rootGitPlaces", () => {
     mkdirSync(join(root, "p/.githooks"));
     expect(rootGitPlaces(join(root, "p"), home(), {}).protect).toEqual([join(root, "p/.githooks")]);
     file("p/.git/config", "[core]\n\thooksPath = /etc/hooks\n");
-    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({ protect: [], watch: [] });
+    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+      protect: [],
+      watch: [],
+      hookFiles: [],
+    });
     rmSync(join(root, "p/.git"), { recursive: true });
-    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({ protect: [], watch: [] });
+    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+      protect: [],
+      watch: [],
+      hookFiles: [],
+    });
+  });
+});
+
+describe("snapshot and check: a read-only hooks folder", () => {
+  it("finds a hook added to it, though the folder's own identity is unchanged (a lost mount)", () => {
+    file(".husky/pre-push", "#!/bin/sh\n");
+    const readonly: Watch = { kind: "readonly", path: join(root, ".husky"), always: true };
+    const hooks: Watch = { kind: "hook", path: join(root, ".husky") };
+    const plant = (): void => file(".husky/pre-commit", "#!/bin/sh\nevil\n");
+    // The folder alone, as before: its dev/ino is all there is to compare.
+    expect(around(plant, { watch: [readonly] }).moved).toEqual([]);
+    rmSync(join(root, ".husky/pre-commit"));
+    expect(around(plant, { watch: [readonly, hooks] }).moved).toEqual([".husky/pre-commit"]);
   });
 });
 

@@ -95,6 +95,35 @@ describe("withLiveRuns", () => {
     });
   });
 
+  it("counts as new what that run recorded as something else, unless alike", () => {
+    const mine: Snapshot = {
+      entries: new Map([
+        // A real folder here, bound read-only; that run found the hooks folder missing.
+        ["/p/.husky", { kind: "readonly", fp: "dir@8:42" }],
+        ["/p/.husky/pre-commit", { kind: "hook", fp: "planted" }],
+        ["/p/vendor/y", { kind: "project", fp: "same" }],
+        ["/p/odd", { kind: "git", fp: "mine" }],
+      ]),
+      watch: [{ kind: "readonly", path: "/p/.husky" }],
+    };
+    liveJournal({
+      root,
+      entries: [
+        ["/p/.husky", { kind: "hook", fp: "hookdir:-" }],
+        ["/p/vendor/y", { kind: "git", fp: "same" }],
+        ["/p/odd", { kind: "git", fp: 7 }],
+      ],
+      watch: [{ kind: "hook", path: "/p/.husky" }],
+      skip: [],
+      configNames: [],
+    });
+    const merged = withLiveRuns(mine, root, journal);
+    expect(Object.fromEntries([...merged.entries].map(([p, e]) => [p, e.fp]))).toEqual({
+      // Alike under another kind: unchanged.
+      "/p/vendor/y": "same",
+    });
+  });
+
   it("ignores a journal of a run that is over, of another project, or of this process", () => {
     liveJournal({ root, entries: [], skip: [], configNames: [] }, false);
     expect(withLiveRuns(own(), root, journal).entries.size).toBe(7);
