@@ -825,12 +825,14 @@ function collect(
     // below it. Those folders are looked at by name only (a `.git`, or a HEAD).
     probeGit(nm);
     scopesIn(nm);
+    linkedPackages(nm);
     for (const pkg of packagesIn(nm, listed)) {
       const nested = packageDir(pkg);
       if (!nested) continue;
       const inner = join(pkg, "node_modules");
       probeGit(inner);
       scopesIn(inner);
+      linkedPackages(inner);
       for (const dep of packagesIn(inner, listed)) packageDir(dep);
     }
     // pnpm's .pnpm, bun's .bun, yarn's pnpm linker's .store, and any other dot-folder.
@@ -850,6 +852,23 @@ function collect(
     if (lstat(join(dir, "HEAD")) !== null && gitShaped(new Set(listed(dir).map((e) => e.name))))
       gitDir(dir, "bare");
   };
+  /**
+   * A package that is a link within the project (pnpm's into `.pnpm/`, or one a run made into
+   * any folder): git's discovery from it starts at its real folder and walks up from there, so
+   * that folder and each above it up to the root is looked at by name, each once. The link is
+   * read, never followed; one that leads out of the project is not (nothing there is ours).
+   */
+  const linkedPackages = (nm: string): void => {
+    for (const link of linksIn(nm, listed)) {
+      const real = resolveWithin(link, [root]);
+      if (real === null) continue;
+      for (let dir = real; inside(dir, root) && !probed.has(dir); dir = dirname(dir)) {
+        probed.add(dir);
+        probeGit(dir);
+      }
+    }
+  };
+  const probed = new Set<string>();
   /** The @scope folders of a node_modules. */
   const scopesIn = (nm: string): void => {
     for (const entry of listed(nm)) {
@@ -987,6 +1006,21 @@ function packagesIn(nm: string, listed: (dir: string) => Dirent[]): string[] {
       for (const scoped of listed(path))
         if (scoped.isDirectory()) out.push(join(path, scoped.name));
     } else out.push(path);
+  }
+  return out;
+}
+
+/** The packages of a node_modules (and of its @scope folders) that are links. */
+function linksIn(nm: string, listed: (dir: string) => Dirent[]): string[] {
+  const out: string[] = [];
+  for (const entry of listed(nm)) {
+    if (entry.name.startsWith(".")) continue;
+    const path = join(nm, entry.name);
+    if (entry.isSymbolicLink()) out.push(path);
+    else if (entry.isDirectory() && entry.name.startsWith("@")) {
+      for (const scoped of listed(path))
+        if (scoped.isSymbolicLink()) out.push(join(path, scoped.name));
+    }
   }
   return out;
 }

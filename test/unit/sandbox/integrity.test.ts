@@ -498,6 +498,33 @@ describe("rootGitPlaces", () => {
   });
 });
 
+describe("snapshot and check: packages that are links", () => {
+  const link = (target: string, rel: string): void => {
+    mkdirSync(join(root, rel, ".."), { recursive: true });
+    symlinkSync(target, join(root, rel));
+  };
+  it("looks for a repository from a linked package's real folder up to the root", () => {
+    file("node_modules/a/package.json", "{}");
+    file("node_modules/b/dist/index.js", "");
+    file("node_modules/.pnpm/c@1.0.0/node_modules/c/package.json", "{}");
+    link(".pnpm/c@1.0.0/node_modules/c", "node_modules/c");
+    link("../../../outside", "node_modules/@s/out");
+    const { moved } = around(() => {
+      // `cd node_modules/a && git status` finds the repository above its real folder.
+      rmSync(join(root, "node_modules/a"), { recursive: true });
+      file("node_modules/b/dist/a/package.json", "{}");
+      file("node_modules/b/dist/.git/HEAD", "ref: refs/heads/main\n");
+      file("node_modules/b/dist/.git/config", "[core]\n\tfsmonitor = evil\n");
+      mkdirSync(join(root, "node_modules/b/dist/.git/objects"));
+      mkdirSync(join(root, "node_modules/b/dist/.git/refs"));
+      link("b/dist/a", "node_modules/a");
+      // pnpm's layout: a repository at the store entry above the package.
+      file("node_modules/.pnpm/c@1.0.0/.git", "gitdir: /tmp/evil\n");
+    });
+    expect(moved).toEqual(["node_modules/.pnpm/c@1.0.0/.git", "node_modules/b/dist/.git"]);
+  });
+});
+
 describe("snapshot and check: a read-only hooks folder", () => {
   it("finds a hook added to it, though the folder's own identity is unchanged (a lost mount)", () => {
     file(".husky/pre-push", "#!/bin/sh\n");
