@@ -1235,30 +1235,53 @@ export function pointsIntoSelf(bin: string, root: string): boolean {
   return isPnpmShim(text, intoSelf);
 }
 
+/**
+ * pnpm's shims start with a fixed header that finds `$basedir` (pnpm 8–9's, 10's, and 11–12's,
+ * which resolves links and calls helpers through `command -p`), known here by the sha256 of
+ * its lines before the first of SHIM_TAIL_START. A header not among them is not taken for one:
+ * the shim is moved aside with the report (a pnpm with a new header needs an entry here).
+ */
+const SHIM_HEADERS: ReadonlySet<string> = new Set([
+  "0daab45e91b8a919be4a0f49b26ed09cee6e2e5bf5f44c49259838f394bae82a",
+  "36577d1ef20cd1286352d3842b55b3a14d786b2f0ac0128ab4c26c26d0e3026d",
+  "2904b2071313937e5c25490af5d6cc8f698169b7ab88173f84d44dee68e51c20",
+]);
+const SHIM_TAIL_START =
+  /^(?:if \[ -z "\$NODE_PATH" \]; then$|if \[ -x "\$basedir\/|if \[ -n "\$exe" \] && )/;
 const SAFE_STRING = String.raw`[^"$\x60\\]*`;
-const SHIM_LINES = [
+/** The interpreter a shim runs: node (`#!/usr/bin/env node`) or sh (`#!/bin/sh`, `env sh`). */
+const SHIM_PROG = String.raw`(?:node|sh|/bin/sh)(?:\.exe)?`;
+const SHIM_TAIL_LINES = [
   /^$/,
-  /^#!\/bin\/sh$/,
-  /^basedir=\$\(dirname "\$\(echo "\$0" \| sed -e 's,\\\\,\/,g'\)"\)$/,
-  /^case `uname` in$/,
-  /^\*CYGWIN\*\) basedir=`cygpath -w "\$basedir"`;;$/,
-  /^esac$/,
   /^if \[ -z "\$NODE_PATH" \]; then$/,
   new RegExp(String.raw`^export NODE_PATH="${SAFE_STRING}(:\$NODE_PATH)?"$`),
+  /^export NODE_PATH=(?:"\$basedir_abs"\/'[^']*'|"\$NODE_PATH"|:)+$/,
   /^else$/,
   /^fi$/,
-  /^if \[ -x "\$basedir\/node" \]; then$/,
+  new RegExp(
+    String.raw`^(?:if|elif) (?:\[ -n "\$exe" \] && )?\[ -x "\$basedir/${SHIM_PROG}" \]; then$`,
+  ),
+  new RegExp(
+    String.raw`^elif (?:\[ -n "\$(?:msys|exe)" \] && )?command -v ${SHIM_PROG} >/dev/null 2>&1; then$`,
+  ),
+  /^# cmd-shim-target=[^\n]*$/,
 ];
 const SHIM_EXEC = new RegExp(
-  String.raw`^exec (?:"\$basedir/node"|node) +"\$basedir/(${SAFE_STRING})" "\$@"$`,
+  String.raw`^exec (?:"\$basedir/${SHIM_PROG}"|${SHIM_PROG}) +(?:"\$basedir/(${SAFE_STRING})"|"\$basedir_(?:abs|win)"/'([^']*)') "\$@"$`,
 );
 
 function isPnpmShim(text: string, intoSelf: (target: string) => boolean): boolean {
+  const lines = text.split("\n");
+  const at = lines.findIndex((l) => SHIM_TAIL_START.test(l));
+  if (at <= 0) return false;
+  const header = createHash("sha256").update(lines.slice(0, at).join("\n")).digest("hex");
+  if (!SHIM_HEADERS.has(header)) return false;
   let execs = 0;
-  for (const raw of text.split("\n")) {
+  for (const raw of lines.slice(at)) {
     const line = raw.trim();
-    if (SHIM_LINES.some((re) => re.test(line))) continue;
-    const target = SHIM_EXEC.exec(line)?.[1];
+    if (SHIM_TAIL_LINES.some((re) => re.test(line))) continue;
+    const match = SHIM_EXEC.exec(line);
+    const target = match?.[1] ?? match?.[2];
     if (target === undefined || !intoSelf(target)) return false;
     execs++;
   }

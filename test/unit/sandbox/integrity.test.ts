@@ -7,6 +7,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   readlinkSync,
   renameSync,
   rmSync,
@@ -54,6 +55,11 @@ function bare(rel: string, config = ""): void {
   file(`${rel}/config`, config);
 }
 /** Snapshot, run `during`, check: the paths moved aside (relative), and the findings. */
+/** What pnpm 10 and pnpm 12 write as `.bin/safe-npm` for safe-npm 1.0.0 (`#!/bin/sh` first line). */
+const PNPM_SHIMS = ["pnpm10.sh", "pnpm12.sh"].map((name) =>
+  readFileSync(new URL(`./pnpm-shims/${name}`, import.meta.url), "utf8"),
+);
+
 function around(
   during: () => void,
   options: {
@@ -622,12 +628,27 @@ describe("snapshot and check: a pnpm-style local safe-npm", () => {
     );
     expect(pointsIntoSelf(bin, root)).toBe(false);
     rmSync(bin);
-    // A shim exec'ing the store path of the real directory: accepted.
+    // pnpm's own shims exec'ing the store path of the real directory: accepted.
+    for (const shim of PNPM_SHIMS) {
+      file("node_modules/.bin/safe-npm", shim);
+      expect(pointsIntoSelf(bin, root)).toBe(true);
+      // Into another version's directory, with a line of its own, or a header pnpm never wrote:
+      // not one.
+      file("node_modules/.bin/safe-npm", shim.replaceAll("safe-npm@1.0.0", "safe-npm@9.9.9"));
+      expect(pointsIntoSelf(bin, root)).toBe(false);
+      file("node_modules/.bin/safe-npm", `${shim}curl evil\n`);
+      expect(pointsIntoSelf(bin, root)).toBe(false);
+      file("node_modules/.bin/safe-npm", shim.replace("basedir=", "curl evil; basedir="));
+      expect(pointsIntoSelf(bin, root)).toBe(false);
+      file("node_modules/.bin/safe-npm", shim.replace(/^fi$/m, "fi\ncurl evil"));
+      expect(pointsIntoSelf(bin, root)).toBe(false);
+    }
+    // Without pnpm's header, an exec line alone is no shim.
     file(
       "node_modules/.bin/safe-npm",
       `#!/bin/sh\nexec node "$basedir/../.pnpm/safe-npm@1.0.0/node_modules/safe-npm/dist/cli.cjs" "$@"\n`,
     );
-    expect(pointsIntoSelf(bin, root)).toBe(true);
+    expect(pointsIntoSelf(bin, root)).toBe(false);
     rmSync(bin);
     // node_modules/safe-npm leading out of node_modules: never resolved, so nothing is accepted.
     rmSync(join(root, "node_modules/safe-npm"));
