@@ -1192,8 +1192,21 @@ function sameAsRunning(dir: string, runningDist: string): boolean {
   return list(dir).every(
     (entry) =>
       (entry.name === "dist" && entry.isDirectory()) ||
-      (entry.isFile() && SELF_DOCS.test(entry.name)),
+      (entry.isFile() && SELF_DOCS.test(entry.name)) ||
+      (entry.name === "node_modules" && entry.isDirectory() && ownBinOnly(join(dir, entry.name))),
   );
+}
+
+/**
+ * pnpm gives a package with a bin its own `node_modules/.bin/<bin>` in the store; nothing on the
+ * host runs it (the project's `.bin/safe-npm` execs `dist/cli.cjs` itself), and the bundle
+ * requires only node's own modules, so no package there could be loaded.
+ */
+function ownBinOnly(nm: string): boolean {
+  const top = list(nm);
+  if (top.length !== 1 || top[0]?.name !== ".bin" || !top[0].isDirectory()) return false;
+  const bins = list(join(nm, ".bin"));
+  return bins.length === 1 && bins[0]?.name === "safe-npm" && bins[0].isFile();
 }
 
 function hashAll(path: string): string | null {
