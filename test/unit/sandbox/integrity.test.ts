@@ -47,6 +47,11 @@ function file(rel: string, text = ""): void {
   mkdirSync(join(root, rel, ".."), { recursive: true });
   writeFileSync(join(root, rel), text);
 }
+/** A link at `rel` to `target` (as written, relative to the link's folder). */
+function link(target: string, rel: string): void {
+  mkdirSync(join(root, rel, ".."), { recursive: true });
+  symlinkSync(target, join(root, rel));
+}
 /** A bare-repository shape: HEAD, objects/, refs/. */
 function bare(rel: string, config = ""): void {
   file(`${rel}/HEAD`, "ref: refs/heads/main\n");
@@ -505,10 +510,6 @@ describe("rootGitPlaces", () => {
 });
 
 describe("snapshot and check: packages that are links", () => {
-  const link = (target: string, rel: string): void => {
-    mkdirSync(join(root, rel, ".."), { recursive: true });
-    symlinkSync(target, join(root, rel));
-  };
   it("looks for a repository from a linked package's real folder up to the root", () => {
     file("node_modules/a/package.json", "{}");
     file("node_modules/b/dist/index.js", "");
@@ -586,10 +587,6 @@ describe("quarantine", () => {
 describe("snapshot and check: a pnpm-style local safe-npm", () => {
   const pkg = (version: string): string => JSON.stringify({ name: "safe-npm", version });
   const store = "node_modules/.pnpm/safe-npm@1.0.0/node_modules/safe-npm";
-  const link = (target: string, rel: string): void => {
-    mkdirSync(join(root, rel, ".."), { recursive: true });
-    symlinkSync(target, join(root, rel));
-  };
 
   it("moves a .bin/safe-npm into .pnpm/safe-npm@*/ when node_modules/safe-npm is not there", () => {
     const d = "node_modules/.pnpm/safe-npm@1/node_modules/safe-npm";
@@ -753,11 +750,6 @@ describe("snapshot and check: bins shadowing host commands", () => {
       systemCommands([join(root, "usr/bin"), join(root, "bin"), join(root, "usr/sbin")]),
     ).toEqual(new Set(["sh", "iptables", ...INTERPRETER_ROOTS]));
   });
-
-  function link(target: string, rel: string): void {
-    mkdirSync(join(root, rel, ".."), { recursive: true });
-    symlinkSync(target, join(root, rel));
-  }
 });
 
 describe("snapshot and check: limits on what is read", () => {
