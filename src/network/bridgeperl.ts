@@ -19,6 +19,10 @@
  * constants are Linux's (PF_INET 2, PF_UNIX 1, SOCK_STREAM 1 — 2 on MIPS, hence the architecture
  * check in the policy), the addresses packed by hand (Socket.pm alone costs ~10 ms, POSIX ~13).
  *
+ * The relay forks a process per direction of each connection, each copying with blocking
+ * reads and writes until EOF (passed on as a half-close) or an error (which shuts both sockets
+ * down, so the other direction ends too).
+ *
  * Exit status: the command's; 127/126 when it cannot be found/run; 125 when the bridge itself
  * cannot start (bad arguments, no proxy socket, cannot listen), as bridge.cts.
  */
@@ -28,9 +32,13 @@ export const BRIDGE_PERL_INSIDE = "/run/safe-npm/bridge.pl";
 
 export const BRIDGE_PERL = String.raw`use strict;
 sub fail { print STDERR "safe-npm bridge: $_[0]\n"; exit($_[1] // 125) }
-my ($sock, $port, $dashes, @cmd) = @ARGV;
-fail("usage: bridge.pl <socketPath> <port> -- <cmd> [args...]")
+my ($sock, $port, @rest) = @ARGV;
+my $unsetBadlang = @rest && $rest[0] eq "--unset-badlang" ? shift(@rest) : undef;
+my ($dashes, @cmd) = @rest;
+fail("usage: bridge.pl <socketPath> <port> [--unset-badlang] -- <cmd> [args...]")
   unless defined $dashes && $dashes eq "--" && @cmd;
+# Started with PERL_BADLANG=0 (no warning for a locale the host lacks): not the command's.
+delete $ENV{PERL_BADLANG} if $unsetBadlang;
 fail("bad port \"$port\"") unless $port =~ /^\d{1,5}$/ && $port <= 65535;
 fail("no proxy socket at $sock") unless -S $sock;
 socket(my $listener, 2, 1, 0) or fail("socket: $!");
@@ -81,33 +89,51 @@ sub connection {
   socket(my $upstream, 1, 1, 0) or return;
   connect($upstream, pack("S Z*", 1, $sock)) or return;
   setsockopt($client, 6, 1, 1);    # TCP_NODELAY
-  my @ends = ([$client, $upstream], [$upstream, $client]);
-  my @open = (1, 1);
-  while ($open[0] || $open[1]) {
-    my $watch = "";
-    vec($watch, fileno($ends[$_][0]), 1) = 1 for grep { $open[$_] } 0, 1;
-    select(my $r = $watch, undef, undef, undef) > 0 or next;
-    for my $i (0, 1) {
-      my ($from, $to) = @{ $ends[$i] };
-      next unless $open[$i] && vec($r, fileno($from), 1);
-      my $got = sysread($from, my $buf, 65536);
-      return unless defined $got;
-      if ($got == 0) { shutdown($to, 1); $open[$i] = 0; next }
-      for (my $off = 0; $off < $got;) {
-        my $wrote = syswrite($to, $buf, $got - $off, $off);
-        return unless defined $wrote;
-        $off += $wrote;
-      }
+  # A process per direction: one copying both ways with blocking writes would stop reading one
+  # side while its write to the other waits (both sending at once would hang).
+  my $pid = fork();
+  return unless defined $pid;
+  if ($pid == 0) { copy($client, $upstream); exit 0 }
+  copy($upstream, $client);
+}
+
+# Until EOF (carried on as a half-close); an error takes the whole connection down.
+sub copy {
+  my ($from, $to) = @_;
+  while (1) {
+    my $got = sysread($from, my $buf, 65536);
+    if (!defined $got) { shutdown($from, 2); shutdown($to, 2); return }
+    if ($got == 0) { shutdown($to, 1); return }
+    for (my $off = 0; $off < $got;) {
+      my $wrote = syswrite($to, $buf, $got - $off, $off);
+      if (!defined $wrote) { shutdown($from, 2); shutdown($to, 2); return }
+      $off += $wrote;
     }
   }
 }
 `;
 
-/** `/usr/bin/perl /run/safe-npm/bridge.pl /run/safe-npm/proxy.sock <port> -- …command`. */
+/**
+ * `[/usr/bin/env PERL_BADLANG=0] /usr/bin/perl /run/safe-npm/bridge.pl /run/safe-npm/proxy.sock
+ * <port> [--unset-badlang] -- …command`. perl warns on stderr, five lines, when `LANG` or `LC_*`
+ * name a locale the system lacks (common in containers); PERL_BADLANG=0 quiets it, and the
+ * script removes it again before the command, unless the environment had it already.
+ */
 export function perlBridgeArgv(
   socketInside: string,
   command: readonly string[],
   port = 0,
+  env: Readonly<Record<string, string | undefined>> = {},
 ): string[] {
-  return ["/usr/bin/perl", BRIDGE_PERL_INSIDE, socketInside, String(port), "--", ...command];
+  const own = env.PERL_BADLANG === undefined;
+  return [
+    ...(own ? ["/usr/bin/env", "PERL_BADLANG=0"] : []),
+    "/usr/bin/perl",
+    BRIDGE_PERL_INSIDE,
+    socketInside,
+    String(port),
+    ...(own ? ["--unset-badlang"] : []),
+    "--",
+    ...command,
+  ];
 }

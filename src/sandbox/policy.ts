@@ -551,7 +551,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
       bridge === null
         ? command
         : bridge.kind === "perl"
-          ? perlBridgeArgv(SOCKET_INSIDE, command, port)
+          ? perlBridgeArgv(SOCKET_INSIDE, command, port, env)
           : bridgeArgv(nodeInside, command, { port, extraCa: env.NODE_EXTRA_CA_CERTS }),
     cwd: host.cwd,
     env,

@@ -419,6 +419,65 @@ setTimeout(() => process.exit(0), 60000);`;
         }
       });
 
+    it("carries both directions at once: an upload while the host sends", async () => {
+      // The host sends 32 MiB as soon as a client connects and reads everything; the client
+      // uploads 32 MiB before it reads (more than loopback buffers hold). A relay that stops reading one side while its write to
+      // the other waits would hang here.
+      const size = 32 * 1024 * 1024;
+      const server = net.createServer((socket) => {
+        socket.on("data", () => {});
+        socket.on("error", () => {});
+        socket.end(Buffer.alloc(size, 1));
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      const port = (server.address() as net.AddressInfo).port;
+      const local = await startProxy({ allow: parseAllowlist([`127.0.0.1:${port}`]) });
+      const client = `const net = require("node:net");
+const p = new URL(process.env.HTTPS_PROXY);
+const s = net.connect(Number(p.port), p.hostname, () => s.write("CONNECT 127.0.0.1:${port} HTTP/1.1\\r\\n\\r\\n"));
+let head = ""; let got = 0; let open = false;
+s.on("data", (d) => {
+  if (!open) {
+    head += d.toString("latin1");
+    const end = head.indexOf("\\r\\n\\r\\n");
+    if (end < 0) return;
+    open = true;
+    got += Buffer.byteLength(head.slice(end + 4), "latin1");
+    // Reads nothing more until its upload is out, as a blocking client would.
+    s.pause();
+    s.end(Buffer.alloc(${size}, 2), () => s.resume());
+  } else got += d.length;
+});
+s.on("close", () => { console.log("received " + got); });`;
+      try {
+        const r = await execa(
+          "bwrap",
+          sandboxArgs(bridge, local, bridge.argv([node, "-e", client])),
+          { reject: false, timeout: 60_000 },
+        );
+        expect(r.stderr).toBe("");
+        expect(r.stdout).toBe(`received ${size}`);
+      } finally {
+        await local.close();
+        await new Promise((r) => server.close(r));
+      }
+    });
+
+    it("prints nothing of its own where the locale is one the system lacks", async () => {
+      const args = sandboxArgs(
+        bridge,
+        proxy,
+        bridge.argv(["sh", "-c", 'echo "badlang=$(printenv PERL_BADLANG || echo unset)"']),
+      );
+      const at = args.indexOf("--clearenv") + 1;
+      args.splice(at, 0, "--setenv", "LANG", "xx_XX.UTF-8", "--setenv", "LC_ALL", "xx_XX.UTF-8");
+      const r = await execa("bwrap", args, { reject: false });
+      expect(r.exitCode).toBe(0);
+      expect(r.stderr).toBe("");
+      // The command's environment is as it was.
+      expect(r.stdout).toBe("badlang=unset");
+    });
+
     it("fails with 125 and a reason when it cannot start", async () => {
       const [file, ...args] = bridge.onHost("/nonexistent/proxy.sock", ["0", "--", "true"]) as [
         string,

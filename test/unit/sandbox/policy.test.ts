@@ -626,7 +626,7 @@ describe("the registry gateway's CA", () => {
 
   it("leaves NODE_EXTRA_CA_CERTS in the perl bridge's environment (perl does not read it)", () => {
     const policy = registry({}, { NODE_EXTRA_CA_CERTS: "/etc/ssl/corp.pem" });
-    expect(policy.command.slice(0, 2)).toEqual(["/usr/bin/perl", "/run/safe-npm/bridge.pl"]);
+    expect(policy.command.slice(2, 4)).toEqual(["/usr/bin/perl", "/run/safe-npm/bridge.pl"]);
     expect(policy.env.NODE_EXTRA_CA_CERTS).toBe("/run/safe-npm/ca.pem");
   });
 
@@ -833,14 +833,34 @@ describe("the registry bridge", () => {
 
   it("is perl, from a data mount, in front of the command, where perl and the node fit", () => {
     const policy = registry();
+    // perl quiet about a locale the system lacks; the script drops PERL_BADLANG again.
     expect(policy.command).toEqual([
+      "/usr/bin/env",
+      "PERL_BADLANG=0",
+      "/usr/bin/perl",
+      "/run/safe-npm/bridge.pl",
+      "/run/safe-npm/proxy.sock",
+      "40123",
+      "--unset-badlang",
+      "--",
+      `${NVM_PREFIX}/bin/npm`,
+      "install",
+    ]);
+    // A PERL_BADLANG the user passes in stays as it is, for perl and the command.
+    const own = basePolicy({
+      host: { env: { PATH: "/usr/bin:/bin", HOME, PERL_BADLANG: "1" } },
+      input: {
+        network: "registry",
+        proxy,
+        settings: { ...NO_SETTINGS, envPass: ["PERL_BADLANG"] },
+      },
+    });
+    expect(own.command.slice(0, 5)).toEqual([
       "/usr/bin/perl",
       "/run/safe-npm/bridge.pl",
       "/run/safe-npm/proxy.sock",
       "40123",
       "--",
-      `${NVM_PREFIX}/bin/npm`,
-      "install",
     ]);
     expect(policy.mounts).toContainEqual({
       kind: "data",
