@@ -28,6 +28,7 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
+  realpathSync,
   renameSync,
   type Stats,
   statSync,
@@ -804,7 +805,12 @@ function collect(
   };
 
   /** Package directories (and theirs one level down), shadowing bins, a local safe-npm. */
-  const nodeModules = (nm: string): void => {
+  /**
+   * The `.bin` of a node_modules: what a bare package manager puts first on PATH for a script
+   * run there (the project's, a package's own, pnpm's store levels for a dependency's
+   * lifecycle script), so a `.bin/node` or `.bin/sh` there stands in for the host's.
+   */
+  const binsOf = (nm: string): void => {
     const binDir = join(nm, ".bin");
     const binSt = lstat(binDir);
     if (binSt?.isDirectory()) {
@@ -818,6 +824,10 @@ function collect(
         binTree(join(binDir, entry.name), 0);
       }
     } else if (binSt !== null) out.set(binDir, { kind: "bin", fp: entryFp(binDir, false) });
+  };
+
+  const nodeModules = (nm: string): void => {
+    binsOf(nm);
     const self = join(nm, "safe-npm");
     if (lstat(self) !== null) out.set(self, selfEntry(root, self));
     // git's discovery walks up from where it runs: a repository at node_modules itself, at an
@@ -830,6 +840,7 @@ function collect(
       const nested = packageDir(pkg);
       if (!nested) continue;
       const inner = join(pkg, "node_modules");
+      binsOf(inner);
       probeGit(inner);
       scopesIn(inner);
       linkedPackages(inner);
@@ -860,7 +871,9 @@ function collect(
    */
   const linkedPackages = (nm: string): void => {
     for (const link of linksIn(nm, listed)) {
-      const real = resolveWithin(link, [root]);
+      // A link that leaves the project by its spelling can come back in (through
+      // /proc/self/root, or a link outside that points in): where it really lands counts.
+      const real = resolveWithin(link, [root]) ?? realpathWithin(link, root);
       if (real === null) continue;
       for (let dir = real; inside(dir, root) && !probed.has(dir); dir = dirname(dir)) {
         probed.add(dir);
@@ -886,11 +899,14 @@ function collect(
       if (!entry.isDirectory()) continue;
       const level = join(dir, entry.name);
       probeGit(level);
+      // pnpm's `.pnpm/node_modules` (its hoisted packages' bins).
+      if (entry.name === "node_modules") binsOf(level);
       for (const inner of listed(level)) {
         if (!inner.isDirectory()) continue;
         const path = join(level, inner.name);
         probeGit(path);
         if (inner.name !== "node_modules") continue;
+        binsOf(path);
         scopesIn(path);
         for (const pkg of packagesIn(path, listed)) probeGit(pkg);
       }
@@ -1008,6 +1024,16 @@ function packagesIn(nm: string, listed: (dir: string) => Dirent[]): string[] {
     } else out.push(path);
   }
   return out;
+}
+
+/** The real path of `path` (names resolved, nothing opened) when it lies in `root`, else null. */
+function realpathWithin(path: string, root: string): string | null {
+  try {
+    const real = realpathSync(path);
+    return inside(real, root) ? real : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The packages of a node_modules (and of its @scope folders) that are links. */
@@ -1231,6 +1257,9 @@ export function pointsIntoSelf(bin: string, root: string): boolean {
   const self = realSelf(root, join(nm, "safe-npm"));
   if (self === null) return false;
   const intoSelf = (target: string): boolean => {
+    // `resolve` applies `..` by spelling, the kernel after following what comes before it
+    // (`../x/../safe-npm/…` with `x` a link elsewhere): only a leading run of `..` is taken.
+    if (!plainRelative(target)) return false;
     const real = resolveWithin(resolve(dirname(bin), target), linkArea(root, nm));
     return real !== null && inside(real, self) && !!lstat(real)?.isFile();
   };
@@ -1283,6 +1312,16 @@ const SHIM_EXEC = new RegExp(
   String.raw`^exec (?:"\$basedir/${SHIM_PROG}"|${SHIM_PROG}) +(?:"\$basedir/(${SAFE_STRING})"|"\$basedir_(?:abs|win)"/'([^']*)') "\$@"$`,
 );
 
+/** A relative path whose only `..` steps lead it, and with no `.` or empty step. */
+function plainRelative(target: string): boolean {
+  const parts = target.split("/");
+  let at = 0;
+  while (parts[at] === "..") at++;
+  return (
+    at > 0 && at < parts.length && parts.slice(at).every((p) => p !== "" && p !== "." && p !== "..")
+  );
+}
+
 function isPnpmShim(text: string, intoSelf: (target: string) => boolean): boolean {
   const lines = text.split("\n");
   const at = lines.findIndex((l) => SHIM_TAIL_START.test(l));
@@ -1291,7 +1330,10 @@ function isPnpmShim(text: string, intoSelf: (target: string) => boolean): boolea
   if (!SHIM_HEADERS.has(header)) return false;
   let execs = 0;
   for (const raw of lines.slice(at)) {
-    const line = raw.trim();
+    // Printable ASCII only, indented by spaces: JavaScript's trim() also strips what sh takes
+    // for part of a word (a no-break space before `export` is a command of that name).
+    if (!/^ *[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$|^$/.test(raw)) return false;
+    const line = raw.trimStart();
     if (SHIM_TAIL_LINES.some((re) => re.test(line))) continue;
     const match = SHIM_EXEC.exec(line);
     const target = match?.[1] ?? match?.[2];

@@ -530,6 +530,14 @@ describe("snapshot and check: packages that are links", () => {
     });
     expect(moved).toEqual(["node_modules/.pnpm/c@1.0.0/.git", "node_modules/b/dist/.git"]);
   });
+  it("follows where a link really lands, also when it leaves the project by its spelling", () => {
+    file("node_modules/b/dist/a/package.json", "{}");
+    const { moved } = around(() => {
+      bare("node_modules/b/dist", "[core]\n\tfsmonitor = evil\n");
+      link(`/proc/self/root${join(root, "node_modules/b/dist/a")}`, "node_modules/a");
+    });
+    expect(moved).toEqual(["node_modules/b/dist/HEAD"]);
+  });
 });
 
 describe("snapshot and check: a read-only hooks folder", () => {
@@ -639,7 +647,28 @@ describe("snapshot and check: a pnpm-style local safe-npm", () => {
       expect(pointsIntoSelf(bin, root)).toBe(false);
       file("node_modules/.bin/safe-npm", shim.replace(/^fi$/m, "fi\ncurl evil"));
       expect(pointsIntoSelf(bin, root)).toBe(false);
+      // sh takes a no-break space for part of a word: a command `\u00a0export` from .bin.
+      file("node_modules/.bin/safe-npm", shim.replace(/^fi$/m, 'fi\n\u00a0export NODE_PATH="/x"'));
+      expect(pointsIntoSelf(bin, root)).toBe(false);
+      // `..` after a link: the kernel applies it where the link leads, not by spelling.
+      file("node_modules/.pnpm/evil/a/.keep", "");
+      file("node_modules/.pnpm/evil/safe-npm/dist/cli.cjs", "evil");
+      link(".pnpm/evil/a", "node_modules/x");
+      const dotted = shim.replaceAll(
+        "../.pnpm/safe-npm@1.0.0/node_modules/safe-npm",
+        "../x/../safe-npm",
+      );
+      expect(dotted).not.toBe(shim);
+      file("node_modules/.bin/safe-npm", dotted);
+      expect(pointsIntoSelf(bin, root)).toBe(false);
+      rmSync(join(root, "node_modules/x"));
     }
+    rmSync(bin);
+    link(".pnpm/evil/a", "node_modules/x");
+    link("../x/../safe-npm/dist/cli.cjs", "node_modules/.bin/safe-npm");
+    expect(pointsIntoSelf(bin, root)).toBe(false);
+    rmSync(bin);
+    rmSync(join(root, "node_modules/x"));
     // Without pnpm's header, an exec line alone is no shim.
     file(
       "node_modules/.bin/safe-npm",
@@ -696,6 +725,23 @@ describe("snapshot and check: bins shadowing host commands", () => {
       "node_modules/.bin/opt/local",
       "node_modules/.bin/sh.exe",
       "node_modules/.bin/usr",
+    ]);
+  });
+
+  it("moves one in a package's own .bin and in pnpm's store levels (a bare lifecycle script's PATH)", () => {
+    file("node_modules/esb/package.json", "{}");
+    file("node_modules/.pnpm/esb@1.0.0/node_modules/esb/package.json", "{}");
+    file("node_modules/.pnpm/node_modules/esb/package.json", "{}");
+    const { moved } = around(() => {
+      file("node_modules/esb/node_modules/.bin/node", "#!/bin/sh\nevil\n");
+      file("node_modules/.pnpm/esb@1.0.0/node_modules/.bin/sh", "#!/bin/sh\nevil\n");
+      file("node_modules/.pnpm/node_modules/.bin/node", "#!/bin/sh\nevil\n");
+      file("node_modules/.pnpm/esb@1.0.0/node_modules/.bin/esbuild", "shadows nothing");
+    });
+    expect(moved).toEqual([
+      "node_modules/.pnpm/esb@1.0.0/node_modules/.bin/sh",
+      "node_modules/.pnpm/node_modules/.bin/node",
+      "node_modules/esb/node_modules/.bin/node",
     ]);
   });
 
