@@ -48,6 +48,7 @@ export const READY_SCRIPT = `printf x >&${READY_FD}; exec ${READY_FD}>&-; exec "
 const NATIVE_STATUS = ["$", "{^CHILD_ERROR_NATIVE}"].join("");
 export const FOREGROUND_PERL = String.raw`use POSIX (); use Config;
 my $jobs = shift @ARGV;
+delete $ENV{PERL_BADLANG} if shift(@ARGV) eq "1";
 my @s = qw(INT QUIT TERM HUP TSTP TTIN); $SIG{$_} = "IGNORE" for @s;
 my $p = fork(); if (!defined $p) { print STDERR "safe-npm: fork: $!\n"; exit 126 }
 if ($p == 0) {
@@ -106,7 +107,18 @@ export function buildBwrapArgs(policy: Policy, seccompFilter: Uint8Array | null)
   const optionCount = args.length;
   args.push("--", "/bin/sh", "-c", READY_SCRIPT, "sh");
   if (policy.foreground) {
-    args.push("/usr/bin/perl", "-e", FOREGROUND_PERL, "--", policy.jobControl ? "1" : "0");
+    // perl warns on stderr, five lines, when LANG or LC_* name a locale the system lacks; quiet
+    // it, and drop the variable again for the command unless the environment had it.
+    const own = policy.env.PERL_BADLANG === undefined;
+    args.push(
+      ...(own ? ["/usr/bin/env", "PERL_BADLANG=0"] : []),
+      "/usr/bin/perl",
+      "-e",
+      FOREGROUND_PERL,
+      "--",
+      policy.jobControl ? "1" : "0",
+      own ? "1" : "0",
+    );
   }
   args.push(...policy.command);
   return { args, optionCount, inputs, readyFd: READY_FD };

@@ -100,6 +100,8 @@ const PREFIX_BINS: ReadonlySet<string> = new Set(["safe-npm", "node"]);
  * `#!/usr/local/bin/node`): pnpm's shims run `$basedir/<that path>` when it is executable.
  */
 const INTERPRETER_ROOTS = ["bin", "sbin", "usr", "opt", "nix", "snap", "lib", "lib64"];
+/** How many node_modules deep the `.bin` folders on a lifecycle script's PATH are looked at. */
+const MAX_NESTING = 8;
 /** How deep a folder in `.bin` is recorded: `.bin/usr/local/bin/node` is four levels. */
 const MAX_BIN_DEPTH = 6;
 /** Where the host's own commands live: a `.bin` entry named like one shadows it. */
@@ -146,6 +148,8 @@ const MAX_LOCKFILE = 64 << 20;
 const MAX_SELF_FILES = 5000;
 /** Entries fingerprinted below one directory checked whole (a `protect` entry, .yarn/releases). */
 const MAX_ALWAYS_ENTRIES = 5000;
+/** safe-npm's bin in its package (package.json `bin`): what a `.bin/safe-npm` may start. */
+const SELF_BIN = join("dist", "cli.cjs");
 /** Files a published safe-npm holds beside dist/ that nothing executes. */
 const SELF_DOCS =
   /^(package\.json|README(\..*)?|LICEN[CS]E(\..*)?|schema\.json|CHANGELOG(\..*)?)$/i;
@@ -826,8 +830,33 @@ function collect(
     } else if (binSt !== null) out.set(binDir, { kind: "bin", fp: entryFp(binDir, false) });
   };
 
+  /**
+   * A bare install's lifecycle script gets `<dir>/node_modules/.bin` on PATH for every folder
+   * from its package up to the root (npm's set-path): so the `.bin` of every nested
+   * node_modules, at any depth, and a `node_modules` where no manager makes one — in a
+   * node_modules itself or in an @scope folder — recorded whole.
+   */
+  const scriptPaths = (nm: string, depth: number): void => {
+    const stray = [join(nm, "node_modules")];
+    for (const entry of listed(nm)) {
+      if (entry.isDirectory() && entry.name.startsWith("@")) {
+        stray.push(join(nm, entry.name, "node_modules"));
+      }
+    }
+    for (const path of stray) if (lstat(path) !== null) binTree(path, 0);
+    if (depth >= MAX_NESTING) return;
+    for (const pkg of packagesIn(nm, listed)) {
+      if (basename(pkg) === "node_modules") continue;
+      const inner = join(pkg, "node_modules");
+      if (skip.has(inner) || !lstat(inner)?.isDirectory()) continue;
+      binsOf(inner);
+      scriptPaths(inner, depth + 1);
+    }
+  };
+
   const nodeModules = (nm: string): void => {
     binsOf(nm);
+    scriptPaths(nm, 0);
     const self = join(nm, "safe-npm");
     if (lstat(self) !== null) out.set(self, selfEntry(root, self));
     // git's discovery walks up from where it runs: a repository at node_modules itself, at an
@@ -840,7 +869,6 @@ function collect(
       const nested = packageDir(pkg);
       if (!nested) continue;
       const inner = join(pkg, "node_modules");
-      binsOf(inner);
       probeGit(inner);
       scopesIn(inner);
       linkedPackages(inner);
@@ -907,6 +935,7 @@ function collect(
         probeGit(path);
         if (inner.name !== "node_modules") continue;
         binsOf(path);
+        scriptPaths(path, 0);
         scopesIn(path);
         for (const pkg of packagesIn(path, listed)) probeGit(pkg);
       }
@@ -1219,7 +1248,7 @@ function sameAsRunning(dir: string, runningDist: string): boolean {
     (entry) =>
       (entry.name === "dist" && entry.isDirectory()) ||
       (entry.isFile() && SELF_DOCS.test(entry.name)) ||
-      (entry.name === "node_modules" && entry.isDirectory() && ownBinOnly(join(dir, entry.name))),
+      (entry.name === "node_modules" && entry.isDirectory() && ownBinOnly(dir)),
   );
 }
 
@@ -1228,11 +1257,18 @@ function sameAsRunning(dir: string, runningDist: string): boolean {
  * host runs it (the project's `.bin/safe-npm` execs `dist/cli.cjs` itself), and the bundle
  * requires only node's own modules, so no package there could be loaded.
  */
-function ownBinOnly(nm: string): boolean {
+function ownBinOnly(dir: string): boolean {
+  const nm = join(dir, "node_modules");
   const top = list(nm);
   if (top.length !== 1 || top[0]?.name !== ".bin" || !top[0].isDirectory()) return false;
   const bins = list(join(nm, ".bin"));
-  return bins.length === 1 && bins[0]?.name === "safe-npm" && bins[0].isFile();
+  if (bins.length !== 1 || bins[0]?.name !== "safe-npm" || !bins[0].isFile()) return false;
+  // pnpm's shim, exec'ing the package's own bin: the same rules as the project's.
+  const text = readRegular(join(nm, ".bin", "safe-npm"));
+  return (
+    text !== null &&
+    isPnpmShim(text, (target) => plainRelative(target) && target === `../../${SELF_BIN}`)
+  );
 }
 
 function hashAll(path: string): string | null {
@@ -1256,12 +1292,15 @@ export function pointsIntoSelf(bin: string, root: string): boolean {
   const nm = dirname(dirname(bin));
   const self = realSelf(root, join(nm, "safe-npm"));
   if (self === null) return false;
+  // safe-npm's bin and nothing else of the package: any other file there (its README) run
+  // by sh or node would be code the check never judged as a program.
+  const cli = join(self, SELF_BIN);
   const intoSelf = (target: string): boolean => {
     // `resolve` applies `..` by spelling, the kernel after following what comes before it
     // (`../x/../safe-npm/…` with `x` a link elsewhere): only a leading run of `..` is taken.
     if (!plainRelative(target)) return false;
     const real = resolveWithin(resolve(dirname(bin), target), linkArea(root, nm));
-    return real !== null && inside(real, self) && !!lstat(real)?.isFile();
+    return real === cli && !!lstat(real)?.isFile();
   };
   const st = lstat(bin);
   if (st?.isSymbolicLink()) {

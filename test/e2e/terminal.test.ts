@@ -270,6 +270,18 @@ setInterval(() => {}, 1000);
     expect(await run.exit).toBe(0);
   });
 
+  it("prints no perl warning where the locale is one the system lacks", async () => {
+    const run = onPty(world, [
+      "env",
+      "LC_ALL=xx_XX.UTF-8",
+      "LANG=xx_XX.UTF-8",
+      ...safeNpmExec("sh", "-c", 'echo "badlang=$(printenv PERL_BADLANG || echo unset)"'),
+    ]);
+    expect(await run.exit).toBe(0);
+    expect(run.output()).toContain("badlang=unset");
+    expect(run.output()).not.toMatch(/perl|locale/i);
+  });
+
   it("shows no host environment variable in any /proc/*/environ or cmdline inside", async () => {
     const run = onPty(world, [
       "env",

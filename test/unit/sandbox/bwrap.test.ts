@@ -7,7 +7,7 @@ import {
   READY_SCRIPT,
   shellQuote,
 } from "../../../src/sandbox/bwrap.js";
-import { isSecretName, type Policy } from "../../../src/sandbox/policy.js";
+import { isSecretName, NO_SETTINGS, type Policy } from "../../../src/sandbox/policy.js";
 import { CACHE_DIRS } from "../../../src/sandbox/privatehome.js";
 import {
   type BaseOptions,
@@ -412,16 +412,39 @@ describe("buildBwrapArgs command", () => {
       host: { stdinIsTty: true, foregroundTty: true, perl: true },
     });
     expect(policy.foreground).toBe(true);
-    expect(command.slice(0, 8)).toEqual([
+    // perl quiet about a locale the system lacks; the script drops PERL_BADLANG again ("1").
+    expect(command.slice(0, 12)).toEqual([
       "/bin/sh",
       "-c",
       READY_SCRIPT,
       "sh",
+      "/usr/bin/env",
+      "PERL_BADLANG=0",
       "/usr/bin/perl",
       "-e",
       FOREGROUND_PERL,
       "--",
+      "1",
+      "1",
     ]);
+  });
+
+  it("leaves a PERL_BADLANG the user passes in to perl and the command", () => {
+    const { command, policy } = build({
+      input: {
+        kind: "shell",
+        command: ["/bin/bash"],
+        settings: { ...NO_SETTINGS, envPass: ["PERL_BADLANG"] },
+      },
+      host: {
+        stdinIsTty: true,
+        foregroundTty: true,
+        perl: true,
+        env: { PATH: "/usr/bin:/bin", HOME: "/home/alice", PERL_BADLANG: "1" },
+      },
+    });
+    expect(policy.env.PERL_BADLANG).toBe("1");
+    expect(command.slice(4, 10)).toEqual(["/usr/bin/perl", "-e", FOREGROUND_PERL, "--", "1", "0"]);
   });
 
   it.each<[string, BaseOptions]>([

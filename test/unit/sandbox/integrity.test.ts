@@ -647,6 +647,10 @@ describe("snapshot and check: a pnpm-style local safe-npm", () => {
       expect(pointsIntoSelf(bin, root)).toBe(false);
       file("node_modules/.bin/safe-npm", shim.replace(/^fi$/m, "fi\ncurl evil"));
       expect(pointsIntoSelf(bin, root)).toBe(false);
+      // Another file of the package, run by sh: its README's backticks are commands.
+      file(`${store}/README.md`, "Run `npm install` first.\n");
+      file("node_modules/.bin/safe-npm", shim.replaceAll("dist/cli.cjs", "README.md"));
+      expect(pointsIntoSelf(bin, root)).toBe(false);
       // sh takes a no-break space for part of a word: a command `\u00a0export` from .bin.
       file("node_modules/.bin/safe-npm", shim.replace(/^fi$/m, 'fi\n\u00a0export NODE_PATH="/x"'));
       expect(pointsIntoSelf(bin, root)).toBe(false);
@@ -742,6 +746,23 @@ describe("snapshot and check: bins shadowing host commands", () => {
       "node_modules/.pnpm/esb@1.0.0/node_modules/.bin/sh",
       "node_modules/.pnpm/node_modules/.bin/node",
       "node_modules/esb/node_modules/.bin/node",
+    ]);
+  });
+
+  it("moves one in every node_modules/.bin a bare lifecycle script has on PATH, at any depth", () => {
+    file("node_modules/a/node_modules/b/node_modules/c/package.json", "{}");
+    file("node_modules/@s/q/package.json", "{}");
+    const { moved } = around(() => {
+      file("node_modules/a/node_modules/b/node_modules/.bin/node", "#!/bin/sh\nevil\n");
+      // No manager makes a node_modules in a node_modules or an @scope folder: npm's set-path
+      // puts its .bin on PATH for every package below.
+      file("node_modules/node_modules/.bin/node", "#!/bin/sh\nevil\n");
+      file("node_modules/@s/node_modules/.bin/sh", "#!/bin/sh\nevil\n");
+    });
+    expect(moved).toEqual([
+      "node_modules/@s/node_modules",
+      "node_modules/a/node_modules/b/node_modules/.bin/node",
+      "node_modules/node_modules",
     ]);
   });
 
