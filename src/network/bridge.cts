@@ -86,17 +86,23 @@ const server = net.createServer({ allowHalfOpen: true }, (client) => {
   connections.add(client);
   connections.add(upstream);
   client.setNoDelay(true);
-  // Either side failing or closing takes the other down; pipe() carries half-closes through.
+  // Either side failing takes the other down; pipe() carries the ends (half-closes) through and
+  // lets what is still queued for a side reach it: destroying the other side as soon as one
+  // closed cleanly cut off the tail of a download still being written to the client.
   const teardown = (): void => {
     client.destroy();
     upstream.destroy();
-    connections.delete(client);
-    connections.delete(upstream);
   };
   client.on("error", teardown);
   upstream.on("error", teardown);
-  client.on("close", teardown);
-  upstream.on("close", teardown);
+  client.on("close", (hadError) => {
+    connections.delete(client);
+    if (hadError) teardown();
+  });
+  upstream.on("close", (hadError) => {
+    connections.delete(upstream);
+    if (hadError) teardown();
+  });
   client.pipe(upstream);
   upstream.pipe(client);
 });

@@ -921,14 +921,20 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         fail(502, `cannot reach ${key}: ${error.code ?? error.message}`);
       } else client.destroy();
     });
-    upstream.once("close", () => {
+    upstream.once("close", (hadError) => {
       liveUpstreams.delete(upstream);
       row.bytesUp += upstream.bytesWritten;
       row.bytesDown += upstream.bytesRead;
       // Before the tunnel, respondRaw() is still flushing the error answer and closes the client.
-      if (established || answered) client.destroy();
+      // Closed cleanly, its end has reached the client through pipe(), which lets what is still
+      // queued for a slow client arrive: destroying the client cut a download's tail off.
+      if (established && !hadError) client.end();
+      else if (established || answered) client.destroy();
     });
-    client.once("close", () => upstream.destroy());
+    client.once("close", (hadError: boolean) => {
+      if (established && !hadError) upstream.end();
+      else upstream.destroy();
+    });
     upstream.once("connect", () => {
       established = true;
       upstream.setTimeout(idleTimeout);

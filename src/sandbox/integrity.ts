@@ -95,6 +95,7 @@ export interface Finding {
 const GIT_DATA = new Set(["objects", "refs", "logs", "lfs"]);
 /** Bins watched whatever the host has: the script prefix's (`safe-npm exec -- node …`). */
 const PREFIX_BINS: ReadonlySet<string> = new Set(["safe-npm", "node"]);
+const NESTED_PREFIX_BINS: ReadonlySet<string> = new Set(["node"]);
 /**
  * The first step of an interpreter's absolute path (`bin` of `#!/bin/sh`, `usr` of
  * `#!/usr/local/bin/node`): pnpm's shims run `$basedir/<that path>` when it is executable.
@@ -814,7 +815,11 @@ function collect(
    * run there (the project's, a package's own, pnpm's store levels for a dependency's
    * lifecycle script), so a `.bin/node` or `.bin/sh` there stands in for the host's.
    */
-  const binsOf = (nm: string): void => {
+  const binsOf = (nm: string, nested = false): void => {
+    // In a package's own or a store's node_modules only what a lifecycle script there finds
+    // first: `safe-npm` is the project's script prefix, looked up in the project's `.bin`
+    // (and pnpm gives safe-npm's own package a `.bin/safe-npm` of its own in the store).
+    const prefix = nested ? NESTED_PREFIX_BINS : PREFIX_BINS;
     const binDir = join(nm, ".bin");
     const binSt = lstat(binDir);
     if (binSt?.isDirectory()) {
@@ -824,7 +829,7 @@ function collect(
         // `.bin/sh.exe` under WSL. So a name like a host command or INTERPRETER_ROOTS, with or
         // without `.exe`, and any folder: no manager makes one.
         const stem = entry.name.endsWith(".exe") ? entry.name.slice(0, -4) : entry.name;
-        if (!entry.isDirectory() && !PREFIX_BINS.has(stem) && !commands.has(stem)) continue;
+        if (!entry.isDirectory() && !prefix.has(stem) && !commands.has(stem)) continue;
         binTree(join(binDir, entry.name), 0);
       }
     } else if (binSt !== null) out.set(binDir, { kind: "bin", fp: entryFp(binDir, false) });
@@ -849,7 +854,7 @@ function collect(
       if (basename(pkg) === "node_modules") continue;
       const inner = join(pkg, "node_modules");
       if (skip.has(inner) || !lstat(inner)?.isDirectory()) continue;
-      binsOf(inner);
+      binsOf(inner, true);
       scriptPaths(inner, depth + 1);
     }
   };
@@ -928,13 +933,13 @@ function collect(
       const level = join(dir, entry.name);
       probeGit(level);
       // pnpm's `.pnpm/node_modules` (its hoisted packages' bins).
-      if (entry.name === "node_modules") binsOf(level);
+      if (entry.name === "node_modules") binsOf(level, true);
       for (const inner of listed(level)) {
         if (!inner.isDirectory()) continue;
         const path = join(level, inner.name);
         probeGit(path);
         if (inner.name !== "node_modules") continue;
-        binsOf(path);
+        binsOf(path, true);
         scriptPaths(path, 0);
         scopesIn(path);
         for (const pkg of packagesIn(path, listed)) probeGit(pkg);
