@@ -30,8 +30,16 @@ const AUDIT_PATHS = [
   "-/npm/v1/security/audits",
 ];
 
-/** Read-only API endpoints a reading command may call: search and ping. */
-const READ_API = ["-/v1/search", "-/ping"];
+/** Read-only API endpoints a reading command may call: search, ping, the signing keys. */
+const READ_API = ["-/v1/search", "-/ping", "-/npm/v1/keys"];
+
+/**
+ * A package version's attestations (`-/npm/v1/attestations/<name>@<version>`, the name's scope
+ * as its own segment or encoded): read by pnpm 12 for every package it installs (its publish
+ * time, for `minimumReleaseAge` and the trust check) and by `npm audit signatures`. Refusing it
+ * reported every pnpm 12 install as a run with refused requests.
+ */
+const ATTESTATIONS = /^-\/npm\/v1\/attestations\/(@[^/]+\/)?[^/@][^/]*@[^/]+$/;
 
 export interface PolicyContext {
   mode: RequestMode;
@@ -77,7 +85,7 @@ export function refusal(method: string, url: URL, context: PolicyContext): strin
   if (upper === "GET" || upper === "HEAD") {
     if (url.searchParams.has("write")) return "reading a package document to change it";
     if (api === -1 || tarball) return null;
-    if (READ_API.includes(tail)) return null;
+    if (READ_API.includes(tail) || ATTESTATIONS.test(tail)) return null;
     return `${upper} ${apiName(tail)} is not needed to install`;
   }
   if (upper === "POST") {

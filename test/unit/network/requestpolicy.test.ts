@@ -38,6 +38,12 @@ describe("install mode: what installing needs", () => {
     ["POST", "/artifactory/api/npm/npm-remote/-/npm/v1/security/advisories/bulk"],
     ["GET", "/-/v1/search?text=x"],
     ["GET", "/-/ping"],
+    ["GET", "/-/npm/v1/keys"],
+    // pnpm 12 reads each version's attestations; npm audit signatures too
+    ["GET", "/-/npm/v1/attestations/lodash@4.17.21"],
+    ["GET", "/-/npm/v1/attestations/@acme/widget@1.0.0"],
+    ["GET", "/-/npm/v1/attestations/@acme%2fwidget@1.0.0"],
+    ["HEAD", "/artifactory/api/npm/npm-remote/-/npm/v1/attestations/lodash@1.0.0"],
   ])("%s %s is allowed", (method, path) => {
     expect(install(method, path)).toBeNull();
   });
@@ -74,6 +80,13 @@ describe("install mode: what installing needs", () => {
     ["GET", "/x/-/-/y.tgz", /not needed to install/],
     ["GET", "/x/-/-rev/y.tgz", /not needed to install/],
     ["OPTIONS", "/lodash", /not needed to install/],
+    ["POST", "/-/npm/v1/attestations/lodash@1.0.0", /not needed to install/],
+    ["PUT", "/-/npm/v1/attestations/lodash@1.0.0", /not needed to install/],
+    ["GET", "/-/npm/v1/attestations", /not needed to install/],
+    ["GET", "/-/npm/v1/attestations/lodash", /not needed to install/],
+    ["GET", "/-/npm/v1/attestations/lodash@1.0.0/x", /not needed to install/],
+    ["GET", "/-/npm/v1/attestations/@acme@1.0.0", /not needed to install/],
+    ["GET", "/-/npm/v1/keys/x", /not needed to install/],
     ["GET", "/%E0%A4%A", /malformed/],
     ["GET", "/lodash/..%2f-%2fwhoami", /malformed/],
     ["GET", "/a%2fb%2fc", /malformed/],
