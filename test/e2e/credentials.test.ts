@@ -21,13 +21,14 @@ import https from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { shellQuote } from "../../src/sandbox/bwrap.js";
-import { cliPath, repoRoot } from "./paths.js";
+import { cliPath } from "./paths.js";
 import {
   makeTestCa,
   type PrivateRegistry,
   startPrivateRegistry,
   type TestCa,
 } from "./private-registry.js";
+import { TOOL_BINS, versionOf } from "./tools.js";
 import { makeWorld, type RunResult, SECRETS, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -61,26 +62,22 @@ interface Manager {
   tunnels?: string;
 }
 
-const nm = (...p: string[]): string => join(repoRoot, "node_modules", ...p);
-const version = (pkg: string): string =>
-  (JSON.parse(readFileSync(nm(pkg, "package.json"), "utf8")) as { version: string }).version;
-
 const MANAGERS: Manager[] = [
   { name: "npm", tool: "npm", bin: null, berry: false, packageJson: {} },
   {
     name: "pnpm 10",
     tool: "pnpm",
-    bin: nm("pnpm", "bin", "pnpm.cjs"),
+    bin: TOOL_BINS.pnpm,
     berry: false,
     packageJson: {
-      packageManager: `pnpm@${version("pnpm")}`,
+      packageManager: `pnpm@${versionOf("pnpm")}`,
       pnpm: { onlyBuiltDependencies: [PROBE] },
     },
   },
   {
     name: "pnpm latest",
     tool: "pnpm",
-    bin: nm("pnpm-latest", "pnpm"),
+    bin: TOOL_BINS.pnpmLatest,
     berry: false,
     // No packageManager field: pnpm 12 would fetch that version of itself from the registry.
     packageJson: {},
@@ -90,26 +87,26 @@ const MANAGERS: Manager[] = [
   {
     name: "yarn 1",
     tool: "yarn",
-    bin: nm("yarn", "bin", "yarn.js"),
+    bin: TOOL_BINS.yarn1,
     berry: false,
-    packageJson: { packageManager: `yarn@${version("yarn")}` },
+    packageJson: { packageManager: `yarn@${versionOf("yarn")}` },
   },
   {
     name: "yarn 4",
     tool: "yarn",
-    bin: nm("@yarnpkg", "cli-dist", "bin", "yarn.js"),
+    bin: TOOL_BINS.yarn4,
     berry: true,
     packageJson: {
-      packageManager: `yarn@${version("@yarnpkg/cli-dist")}`,
+      packageManager: `yarn@${versionOf("@yarnpkg/cli-dist")}`,
       dependenciesMeta: { [PROBE]: { built: true } },
     },
   },
   {
     name: "bun",
     tool: "bun",
-    bin: nm("bun", "bin", "bun.exe"),
+    bin: TOOL_BINS.bun,
     berry: false,
-    packageJson: { packageManager: `bun@${version("bun")}`, trustedDependencies: [PROBE] },
+    packageJson: { packageManager: `bun@${versionOf("bun")}`, trustedDependencies: [PROBE] },
   },
 ];
 

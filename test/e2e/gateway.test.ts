@@ -15,16 +15,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { TestServer } from "../unit/network/helpers.js";
 import { httpsServer, makePki, type Pki } from "../unit/network/tls-helpers.js";
-import { repoRoot } from "./paths.js";
+import { TOOL_BINS, versionOf } from "./tools.js";
 import { FIXTURE_SCRIPTS, makeWorld, type RunResult, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
-
-function versionOf(pkg: string): string {
-  const file = join(repoRoot, "node_modules", pkg, "package.json");
-  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
-}
 
 interface Manager {
   name: string;
@@ -40,7 +35,7 @@ const MANAGERS: Manager[] = [
   {
     name: "pnpm 10",
     tool: "pnpm",
-    bin: join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"),
+    bin: TOOL_BINS.pnpm,
     packageJson: {
       packageManager: `pnpm@${versionOf("pnpm")}`,
       pnpm: { onlyBuiltDependencies: ["reg-probe"] },
@@ -50,7 +45,7 @@ const MANAGERS: Manager[] = [
   {
     name: "pnpm 12 (native)",
     tool: "pnpm",
-    bin: join(repoRoot, "node_modules", "pnpm-latest", "pnpm"),
+    bin: TOOL_BINS.pnpmLatest,
     // No packageManager field: pnpm 12 would fetch that pnpm from the registry first.
     packageJson: {},
     files: () => ({ "pnpm-workspace.yaml": "allowBuilds:\n  reg-probe: true\n" }),
@@ -58,14 +53,14 @@ const MANAGERS: Manager[] = [
   {
     name: "yarn 1",
     tool: "yarn",
-    bin: join(repoRoot, "node_modules", "yarn", "bin", "yarn.js"),
+    bin: TOOL_BINS.yarn1,
     packageJson: { packageManager: `yarn@${versionOf("yarn")}` },
     files: () => ({}),
   },
   {
     name: "yarn 4",
     tool: "yarn",
-    bin: join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js"),
+    bin: TOOL_BINS.yarn4,
     packageJson: {
       packageManager: `yarn@${versionOf("@yarnpkg/cli-dist")}`,
       dependenciesMeta: { "reg-probe": { built: true } },
@@ -82,7 +77,7 @@ const MANAGERS: Manager[] = [
   {
     name: "bun",
     tool: "bun",
-    bin: join(repoRoot, "node_modules", "bun", "bin", "bun.exe"),
+    bin: TOOL_BINS.bun,
     packageJson: { packageManager: `bun@${versionOf("bun")}`, trustedDependencies: ["reg-probe"] },
     files: () => ({}),
   },

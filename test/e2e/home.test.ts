@@ -20,7 +20,7 @@ import {
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { repoRoot } from "./paths.js";
+import { TOOL_BINS } from "./tools.js";
 import { makeWorld, type RunResult, SECRETS, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -97,12 +97,9 @@ describe.skipIf(unavailable !== "")("configuration planted in the private home",
     );
     const bin = join(world.dir, "pm-bin");
     mkdirSync(bin);
-    symlinkSync(join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"), join(bin, "pnpm"));
-    symlinkSync(
-      join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js"),
-      join(bin, "yarn"),
-    );
-    symlinkSync(join(repoRoot, "node_modules", "bun", "bin", "bun.exe"), join(bin, "bun"));
+    symlinkSync(TOOL_BINS.pnpm, join(bin, "pnpm"));
+    symlinkSync(TOOL_BINS.yarn4, join(bin, "yarn"));
+    symlinkSync(TOOL_BINS.bun, join(bin, "bun"));
     path = `${bin}:${world.env.PATH}`;
     plant = await world.run(["--quiet", "exec", "--", "node", "plant.js", marker], env());
   });

@@ -9,14 +9,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { repoRoot } from "./paths.js";
+import { TOOL_BINS } from "./tools.js";
 import { makeWorld, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
-const PNPM = join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs");
-const BUN = join(repoRoot, "node_modules", "bun", "bin", "bun.exe");
-const BERRY = join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js");
 const MARKERS = ["npm", "pnpm", "pnpm-workspace", "bun", "yarn"] as const;
 
 /** The postinstall: each plant on its own, so that one refused write does not stop the others. */
@@ -44,17 +41,17 @@ function bareRuns(world: World): void {
   };
   run("npm", ["run", "hello"]);
   // --ignore-scripts: the project's own postinstall (the plant) must not run again here.
-  run(process.execPath, [PNPM, "install", "--offline", "--ignore-scripts"]);
+  run(process.execPath, [TOOL_BINS.pnpm, "install", "--offline", "--ignore-scripts"]);
   // The default pnpmfile, which a pnpmfile named in pnpm-workspace.yaml would replace.
   run(process.execPath, [
-    PNPM,
+    TOOL_BINS.pnpm,
     "install",
     "--offline",
     "--ignore-scripts",
     "--config.pnpmfile=.pnpmfile.cjs",
   ]);
-  run(BUN, ["main.js"]);
-  run(process.execPath, [BERRY, "--version"]);
+  run(TOOL_BINS.bun, ["main.js"]);
+  run(process.execPath, [TOOL_BINS.yarn4, "--version"]);
 }
 
 function makeProject(): { world: World; marks: string } {

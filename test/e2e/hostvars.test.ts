@@ -9,13 +9,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { repoRoot } from "./paths.js";
+import { TOOL_BINS } from "./tools.js";
 import { makeWorld, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 
 const MARKS = ["git", "npm", "yarn", "yarn-package"];
-const BERRY = join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js");
 
 describe.skipIf(unavailable !== "")("config files named by variables", () => {
   const worlds: World[] = [];
@@ -66,8 +65,8 @@ describe.skipIf(unavailable !== "")("config files named by variables", () => {
     const opts = { cwd: world.project, env: { ...world.env, ...vars }, stdio: "ignore" as const };
     spawnSync("git", ["status"], opts);
     spawnSync("npm", ["run", "hello"], opts);
-    spawnSync(process.execPath, [BERRY, "--version"], opts);
-    spawnSync(process.execPath, [BERRY, "--version"], {
+    spawnSync(process.execPath, [TOOL_BINS.yarn4, "--version"], opts);
+    spawnSync(process.execPath, [TOOL_BINS.yarn4, "--version"], {
       ...opts,
       cwd: join(world.project, "packages", "a"),
     });

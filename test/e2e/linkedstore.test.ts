@@ -32,7 +32,8 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { BUN_CACHE, type LinkedStore, PNPM_STORE } from "../../src/sandbox/linkedstore.js";
 import { type FixtureRegistry, startSmallTree } from "./fixture-registry.js";
-import { cliPath, repoRoot } from "./paths.js";
+import { cliPath } from "./paths.js";
+import { PNPM_LATEST_YAML, TOOL_BINS, versionOf } from "./tools.js";
 import {
   makeWorld,
   nameRegistryInHome,
@@ -44,11 +45,6 @@ import {
 
 const unavailable = inject("sandboxUnavailable");
 
-function versionOf(pkg: string): string {
-  const file = join(repoRoot, "node_modules", pkg, "package.json");
-  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
-}
-
 interface Manager {
   name: string;
   tool: "pnpm" | "bun";
@@ -58,14 +54,11 @@ interface Manager {
   files: Record<string, string>;
 }
 
-/** See managers.test.ts: pnpm 12 must not fetch itself, nor install before a script. */
-const PNPM_LATEST_YAML = "pmOnFail: ignore\nverifyDepsBeforeRun: false\n";
-
 const MANAGERS: Manager[] = [
   {
     name: "pnpm 10",
     tool: "pnpm",
-    bin: join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"),
+    bin: TOOL_BINS.pnpm,
     packageManager: `pnpm@${versionOf("pnpm")}`,
     store: PNPM_STORE,
     files: {},
@@ -73,7 +66,7 @@ const MANAGERS: Manager[] = [
   {
     name: `pnpm ${versionOf("pnpm-latest").split(".")[0]} (latest)`,
     tool: "pnpm",
-    bin: join(repoRoot, "node_modules", "pnpm-latest", "pnpm"),
+    bin: TOOL_BINS.pnpmLatest,
     packageManager: `pnpm@${versionOf("pnpm-latest")}`,
     store: PNPM_STORE,
     files: { "pnpm-workspace.yaml": PNPM_LATEST_YAML },
@@ -81,7 +74,7 @@ const MANAGERS: Manager[] = [
   {
     name: "bun",
     tool: "bun",
-    bin: join(repoRoot, "node_modules", "bun", "bin", "bun.exe"),
+    bin: TOOL_BINS.bun,
     packageManager: `bun@${versionOf("bun")}`,
     store: BUN_CACHE,
     files: {},

@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { httpServer, type TestServer } from "../unit/network/helpers.js";
 import { repoRoot } from "./paths.js";
+import { PNPM_LATEST_YAML, TOOL_BINS, versionOf } from "./tools.js";
 import { makeWorld, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -28,24 +29,16 @@ const VERSION = (
   JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string }
 ).version;
 
-function versionOf(pkg: string): string {
-  const file = join(repoRoot, "node_modules", pkg, "package.json");
-  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
-}
-
-/** See managers.test.ts: pnpm 12 must not fetch itself, nor install before a script. */
-const PNPM_LATEST_YAML = "pmOnFail: ignore\nverifyDepsBeforeRun: false\n";
-
 const PNPMS = [
   {
     name: "pnpm 10",
-    bin: join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"),
+    bin: TOOL_BINS.pnpm,
     packageManager: `pnpm@${versionOf("pnpm")}`,
     files: {} as Record<string, string>,
   },
   {
     name: `pnpm ${versionOf("pnpm-latest").split(".")[0]} (latest)`,
-    bin: join(repoRoot, "node_modules", "pnpm-latest", "pnpm"),
+    bin: TOOL_BINS.pnpmLatest,
     packageManager: `pnpm@${versionOf("pnpm-latest")}`,
     files: { "pnpm-workspace.yaml": PNPM_LATEST_YAML } as Record<string, string>,
   },

@@ -28,8 +28,9 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { CACHE_DIRS } from "../../src/sandbox/privatehome.js";
 import { type FixtureRegistry, startSmallTree } from "./fixture-registry.js";
-import { cliPath, repoRoot } from "./paths.js";
+import { cliPath } from "./paths.js";
 import { expectContained, plantTargets, type Report, readReports } from "./probe.js";
+import { PNPM_LATEST_YAML, TOOL_BINS, versionOf } from "./tools.js";
 import {
   installSelfInto,
   makeWorld,
@@ -45,11 +46,6 @@ const packed = inject("packedFixtures");
 
 /** `file:vendor/<name>-1.0.0.tgz`: the fixture packages (fixtures/packages/*), packed. */
 const tarball = (name: string): string => `file:vendor/${name}-1.0.0.tgz`;
-
-function versionOf(pkg: string): string {
-  const file = join(repoRoot, "node_modules", pkg, "package.json");
-  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
-}
 
 type ToolName = "npm" | "yarn" | "pnpm" | "bun";
 type Cell =
@@ -115,14 +111,6 @@ const BERRY_RC = (linker: "node-modules" | "pnp"): string =>
     "",
   ].join("\n");
 
-/**
- * pnpm 12 pins the pnpm that `packageManager` names in its lockfile, resolving it from the
- * registry (the same without safe-npm); these registries do not serve pnpm, so the check is off.
- * Before a script it installs first (`verifyDepsBeforeRun`), which removes the safe-npm these tests
- * copy into node_modules by hand (a real project declares it).
- */
-const PNPM_LATEST_YAML = "pmOnFail: ignore\nverifyDepsBeforeRun: false\n";
-
 const MANAGERS: Manager[] = [
   {
     name: "npm",
@@ -145,7 +133,7 @@ const MANAGERS: Manager[] = [
   {
     name: "yarn classic",
     tool: "yarn",
-    bin: join(repoRoot, "node_modules", "yarn", "bin", "yarn.js"),
+    bin: TOOL_BINS.yarn1,
     packageManager: `yarn@${versionOf("yarn")}`,
     lockfile: "yarn.lock",
     allowBuilds: () => ({}),
@@ -167,7 +155,7 @@ const MANAGERS: Manager[] = [
     (linker): Manager => ({
       name: `yarn berry (${linker === "pnp" ? "PnP" : "node_modules linker"})`,
       tool: "yarn",
-      bin: join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js"),
+      bin: TOOL_BINS.yarn4,
       packageManager: `yarn@${versionOf("@yarnpkg/cli-dist")}`,
       lockfile: "yarn.lock",
       // Yarn 4 runs no dependency scripts by default (enableScripts: false): allow these.
@@ -201,7 +189,7 @@ const MANAGERS: Manager[] = [
   {
     name: "pnpm 10",
     tool: "pnpm",
-    bin: join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"),
+    bin: TOOL_BINS.pnpm,
     packageManager: `pnpm@${versionOf("pnpm")}`,
     lockfile: "pnpm-lock.yaml",
     // pnpm 10 runs no dependency scripts unless allowed; a `file:` dependency is allowed by its
@@ -225,7 +213,7 @@ const MANAGERS: Manager[] = [
     // pnpm_config_* variables only, no longer package.json's "pnpm" field or npm_config_*.
     name: `pnpm ${versionOf("pnpm-latest").split(".")[0]} (latest)`,
     tool: "pnpm",
-    bin: join(repoRoot, "node_modules", "pnpm-latest", "pnpm"),
+    bin: TOOL_BINS.pnpmLatest,
     packageManager: `pnpm@${versionOf("pnpm-latest")}`,
     lockfile: "pnpm-lock.yaml",
     allowBuilds: () => ({}),
@@ -250,7 +238,7 @@ const MANAGERS: Manager[] = [
   {
     name: "bun",
     tool: "bun",
-    bin: join(repoRoot, "node_modules", "bun", "bin", "bun.exe"),
+    bin: TOOL_BINS.bun,
     packageManager: `bun@${versionOf("bun")}`,
     lockfile: "bun.lock",
     allowBuilds: (names) => ({ trustedDependencies: names }),

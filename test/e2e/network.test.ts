@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { httpServer, type TestServer } from "../unit/network/helpers.js";
-import { repoRoot } from "./paths.js";
+import { TOOL_BINS } from "./tools.js";
 import { makeWorld, nameRegistryInHome, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -275,7 +275,7 @@ describe.skipIf(unavailable !== "")("network", () => {
 const MANAGERS = [
   {
     name: "yarn 1",
-    bin: join(repoRoot, "node_modules", "yarn", "bin", "yarn.js"),
+    bin: TOOL_BINS.yarn1,
     tool: "yarn",
     // yarn 1 takes the npm registry from .npmrc files too; the project's wins over the user's.
     files: (port: number) => ({
@@ -286,7 +286,7 @@ const MANAGERS = [
   },
   {
     name: "yarn 4",
-    bin: join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js"),
+    bin: TOOL_BINS.yarn4,
     tool: "yarn",
     files: (port: number) => ({
       ".yarnrc.yml": [
@@ -301,14 +301,14 @@ const MANAGERS = [
   },
   {
     name: "pnpm",
-    bin: join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"),
+    bin: TOOL_BINS.pnpm,
     tool: "pnpm",
     files: (port: number) => ({ ".npmrc": `registry=http://127.0.0.1:${port}/\n` }),
     pkg: { pnpm: { onlyBuiltDependencies: ["net-probe"] } },
   },
   {
     name: "bun",
-    bin: join(repoRoot, "node_modules", "bun", "bin", "bun.exe"),
+    bin: TOOL_BINS.bun,
     tool: "bun",
     files: (port: number) => ({ ".npmrc": `registry=http://127.0.0.1:${port}/\n` }),
     pkg: { trustedDependencies: ["net-probe"] },

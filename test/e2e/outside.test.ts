@@ -11,16 +11,11 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { join, relative } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { repoRoot } from "./paths.js";
+import { TOOL_BINS, versionOf } from "./tools.js";
 import { makeWorld, type RunResult, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
-
-function versionOf(pkg: string): string {
-  const file = join(repoRoot, "node_modules", pkg, "package.json");
-  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
-}
 
 /** Where the dependency resolved, and whether it ran inside a sandbox. */
 const CHECK_JS = `const fs = require("node:fs");
@@ -70,7 +65,7 @@ const BERRY_RC = [
 const berry = (cacheInHome: boolean): Case => ({
   name: `yarn 4 Plug'n'Play (${cacheInHome ? "default ~/.cache" : "XDG_CACHE_HOME outside the home"})`,
   tool: "yarn",
-  bin: join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js"),
+  bin: TOOL_BINS.yarn4,
   packageManager: `yarn@${versionOf("@yarnpkg/cli-dist")}`,
   files: { ".yarnrc.yml": BERRY_RC },
   nodeArgs: ["-r", "./.pnp.cjs"],
@@ -84,7 +79,7 @@ const CASES: Case[] = [
   {
     name: "pnpm",
     tool: "pnpm",
-    bin: join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"),
+    bin: TOOL_BINS.pnpm,
     packageManager: `pnpm@${versionOf("pnpm")}`,
     files: {},
     nodeArgs: [],
@@ -94,7 +89,7 @@ const CASES: Case[] = [
   {
     name: "bun",
     tool: "bun",
-    bin: join(repoRoot, "node_modules", "bun", "bin", "bun.exe"),
+    bin: TOOL_BINS.bun,
     packageManager: `bun@${versionOf("bun")}`,
     files: {},
     nodeArgs: [],

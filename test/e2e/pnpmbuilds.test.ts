@@ -9,16 +9,14 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { cliPath, repoRoot } from "./paths.js";
+import { cliPath } from "./paths.js";
 import { expectContained, plantTargets, readReports } from "./probe.js";
+import { PNPM_LATEST_YAML, TOOL_BINS } from "./tools.js";
 import { makeWorld, type RunResult, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
 const show = (r: RunResult): string => `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
-const PNPM = join(repoRoot, "node_modules", "pnpm-latest", "pnpm");
-/** As managers.test.ts: the registries here do not serve pnpm, so its self-pin is off. */
-const SETTINGS = "pmOnFail: ignore\nverifyDepsBeforeRun: false\n";
 const SPEC = "probe@file:vendor/probe-1.0.0.tgz";
 
 describe.skipIf(unavailable !== "")("pnpm 12: a dependency's build script not yet approved", () => {
@@ -34,11 +32,11 @@ describe.skipIf(unavailable !== "")("pnpm 12: a dependency's build script not ye
       vendor: { packed, files: ["probe-1.0.0.tgz"] },
     });
     worlds.push(w);
-    writeFileSync(join(w.project, "pnpm-workspace.yaml"), SETTINGS);
+    writeFileSync(join(w.project, "pnpm-workspace.yaml"), PNPM_LATEST_YAML);
     plantTargets(w);
     const bin = join(w.dir, "pm-bin");
     mkdirSync(bin, { recursive: true });
-    symlinkSync(PNPM, join(bin, "pnpm"));
+    symlinkSync(TOOL_BINS.pnpmLatest, join(bin, "pnpm"));
     w.env.PATH = `${bin}:${w.env.PATH}`;
     return w;
   };
@@ -59,7 +57,7 @@ describe.skipIf(unavailable !== "")("pnpm 12: a dependency's build script not ye
       .map((l) => l.slice("safe-npm: ".length));
     writeFileSync(
       join(w.project, "pnpm-workspace.yaml"),
-      `${SETTINGS}${lines.join("\n").replace(/^ {2}/gm, "")}\n`,
+      `${PNPM_LATEST_YAML}${lines.join("\n").replace(/^ {2}/gm, "")}\n`,
     );
     const second = await w.run(["pnpm", "install"]);
     expect(second.exitCode, show(second)).toBe(0);

@@ -8,12 +8,10 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { repoRoot } from "./paths.js";
+import { TOOL_BINS } from "./tools.js";
 import { makeWorld, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
-
-const BERRY = join(repoRoot, "node_modules", "@yarnpkg", "cli-dist", "bin", "yarn.js");
 
 describe.skipIf(unavailable !== "")("renaming a guarded path's parent inside", () => {
   const worlds: World[] = [];
@@ -29,7 +27,7 @@ describe.skipIf(unavailable !== "")("renaming a guarded path's parent inside", (
     mkdirSync(dir);
     const p = world.project;
     mkdirSync(join(p, ".yarn", "releases"), { recursive: true });
-    copyFileSync(BERRY, join(p, ".yarn", "releases", "yarn-4.cjs"));
+    copyFileSync(TOOL_BINS.yarn4, join(p, ".yarn", "releases", "yarn-4.cjs"));
     writeFileSync(join(p, ".yarnrc.yml"), "yarnPath: .yarn/releases/yarn-4.cjs\n");
     mkdirSync(join(p, "tools", "hooks"), { recursive: true });
     writeFileSync(join(p, "tools", "hooks", "README"), "hooks\n");
@@ -48,7 +46,7 @@ describe.skipIf(unavailable !== "")("renaming a guarded path's parent inside", (
   /** The next ordinary steps on the host: bare yarn, and a commit (runs pre-commit). */
   const hostSteps = (world: World): void => {
     const opts = { cwd: world.project, env: world.env, stdio: "ignore" as const };
-    spawnSync(process.execPath, [BERRY, "--version"], opts);
+    spawnSync(process.execPath, [TOOL_BINS.yarn4, "--version"], opts);
     spawnSync(
       "git",
       [

@@ -32,6 +32,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { httpServer, type TestServer } from "../unit/network/helpers.js";
 import { repoRoot } from "./paths.js";
 import { expectContained, plantTargets, readReports } from "./probe.js";
+import { versionOf } from "./tools.js";
 import {
   makeWorld,
   nameRegistryInHome,
@@ -48,11 +49,7 @@ const packed = inject("packedFixtures");
 const PROBE = "file:vendor/probe-1.0.0.tgz";
 const vendorProbe = { packed, files: ["probe-1.0.0.tgz"] };
 
-const PNPM_VERSION = (
-  JSON.parse(readFileSync(join(repoRoot, "node_modules", "pnpm", "package.json"), "utf8")) as {
-    version: string;
-  }
-).version;
+const PNPM_VERSION = versionOf("pnpm");
 
 /** The `corepack` that comes with the node running the tests (Node 25 no longer ships one). */
 const corepackBin =

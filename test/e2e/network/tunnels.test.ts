@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { repoRoot } from "../paths.js";
+import { TOOL_BINS } from "../tools.js";
 import { makeWorld, nameRegistryInHome, type World } from "../world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -141,7 +142,7 @@ describe.skipIf(unavailable !== "")("registry mode: connections and lookups per 
     // the proxy closed tunnels. Upstream, the gateway reuses its connections: at most pnpm's
     // network concurrency (16) of them, where an opaque tunnel would cost one per request.
     const bin = mkdtempSync(join(dir, "pm-bin-"));
-    symlinkSync(join(repoRoot, "node_modules", "pnpm", "bin", "pnpm.cjs"), join(bin, "pnpm"));
+    symlinkSync(TOOL_BINS.pnpm, join(bin, "pnpm"));
     const before = { requests: front.requests(), connections: front.connections() };
     const path = `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`;
     const {
