@@ -27,6 +27,8 @@
  * cannot start (bad arguments, no proxy socket, cannot listen), as bridge.cts.
  */
 
+import { PROXY_URL_ENV_NAMES } from "./inside.js";
+
 /** Inside path of the script (a data mount; nothing on the host to find). */
 export const BRIDGE_PERL_INSIDE = "/run/safe-npm/bridge.pl";
 
@@ -46,8 +48,7 @@ bind($listener, pack("S n a4 x8", 2, $port, "\x7f\0\0\1")) && listen($listener, 
   or fail("cannot listen on 127.0.0.1:$port ($!)");
 my (undef, $bound) = unpack("S n", getsockname($listener));
 my $proxy = "http://127.0.0.1:$bound";
-$ENV{$_} = $proxy for qw(HTTP_PROXY HTTPS_PROXY http_proxy https_proxy npm_config_proxy
-  npm_config_https_proxy YARN_HTTP_PROXY YARN_HTTPS_PROXY SAFE_NPM_PROXY);
+$ENV{$_} = $proxy for qw(${PROXY_URL_ENV_NAMES.join(" ")});
 # Node 22.21+/24.5+: fetch and http(s) use the variables above by themselves.
 $ENV{NODE_USE_ENV_PROXY} = "1";
 # Loopback inside is the bridge itself: nothing bypasses the proxy.

@@ -12,8 +12,12 @@ export const SOCKET_INSIDE = "/run/safe-npm/proxy.sock";
 /** The registry gateway's CA bundle (its local CA, then the user's own CAs). */
 export const CA_INSIDE = "/run/safe-npm/ca.pem";
 
-/** Variables the bridge sets for the command (all to `http://127.0.0.1:<port>` but the last three). */
-export const PROXY_ENV_NAMES = [
+/**
+ * Variables both bridges set to the proxy's address inside (`http://127.0.0.1:<port>`). The node
+ * bridge (bridge.cts, mounted alone inside) spells them out again; the bridge e2e test checks
+ * both against this list.
+ */
+export const PROXY_URL_ENV_NAMES = [
   "HTTP_PROXY",
   "HTTPS_PROXY",
   "http_proxy",
@@ -23,6 +27,11 @@ export const PROXY_ENV_NAMES = [
   "YARN_HTTP_PROXY",
   "YARN_HTTPS_PROXY",
   "SAFE_NPM_PROXY",
+] as const;
+
+/** Every variable the bridges set: the above, `NODE_USE_ENV_PROXY=1` and an empty `NO_PROXY`. */
+export const PROXY_ENV_NAMES = [
+  ...PROXY_URL_ENV_NAMES,
   "NODE_USE_ENV_PROXY",
   "NO_PROXY",
   "no_proxy",

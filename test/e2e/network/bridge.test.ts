@@ -30,6 +30,8 @@ import {
   BRIDGE_INSIDE,
   bridgeArgv,
   bridgeBinds,
+  PROXY_ENV_NAMES,
+  PROXY_URL_ENV_NAMES,
   SOCKET_INSIDE,
 } from "../../../src/network/inside.js";
 import { type NetworkProxy, startProxy } from "../../../src/network/proxy.js";
@@ -128,9 +130,7 @@ function envProxySupported() {
 (async () => {
   const results = {
     env: Object.fromEntries(
-      ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "npm_config_proxy",
-       "npm_config_https_proxy", "YARN_HTTP_PROXY", "YARN_HTTPS_PROXY", "NODE_USE_ENV_PROXY",
-       "NO_PROXY", "no_proxy"].map((k) => [k, process.env[k] ?? null])),
+      ${JSON.stringify(PROXY_ENV_NAMES)}.map((k) => [k, process.env[k] ?? null])),
     proxied: await get("http://127.0.0.1:" + allowedPort + "/via-proxy"),
     proxiedForbidden: await get("http://127.0.0.1:" + forbiddenPort + "/exfil?secret=1"),
     tunnelled: await tunnel("127.0.0.1:" + allowedPort,
@@ -276,16 +276,8 @@ describe.skipIf(unavailable !== "").each(BRIDGES)(
       const url = results.env.HTTPS_PROXY as string;
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(url).not.toBe("http://127.0.0.1:0");
-      for (const name of [
-        "HTTP_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "npm_config_proxy",
-        "npm_config_https_proxy",
-        "YARN_HTTP_PROXY",
-        "YARN_HTTPS_PROXY",
-      ])
-        expect(results.env[name]).toBe(url);
+      // Every variable of the list, from either bridge: the node bridge spells them out itself.
+      for (const name of PROXY_URL_ENV_NAMES) expect(results.env[name], name).toBe(url);
       expect(results.env.NODE_USE_ENV_PROXY).toBe("1");
       expect(results.env.NO_PROXY).toBe("");
       expect(results.env.no_proxy).toBe("");

@@ -25,7 +25,7 @@ const TOKEN = "USER-SECRET-TOKEN";
  * A script run inside: each step is `[method, url, body?]`, sent through $HTTP_PROXY as an
  * absolute URI; the statuses and bodies land in `.probe/<name>.json`.
  */
-const SCRIPT = String.raw`
+const SCRIPT = `
 const fs = require("node:fs");
 const http = require("node:http");
 const [name] = process.argv.slice(2);
