@@ -903,9 +903,7 @@ function collect(
   };
   /** `.git` in `dir`, or `dir` itself git-shaped: two lstat calls unless a HEAD is there. */
   const probeGit = (dir: string): void => {
-    // Each folder once: the store's levels reach the same package by several paths.
-    if (skip.has(dir) || gitProbed.has(dir)) return;
-    gitProbed.add(dir);
+    if (skip.has(dir)) return;
     const dotGit = join(dir, ".git");
     const st = lstat(dotGit);
     if (st?.isDirectory()) gitDir(dotGit, "dotgit");
@@ -932,7 +930,6 @@ function collect(
     }
   };
   const probed = new Set<string>();
-  const gitProbed = new Set<string>();
   /** The @scope folders of a node_modules. */
   const scopesIn = (nm: string): void => {
     for (const entry of listed(nm)) {
