@@ -21,7 +21,13 @@ import {
   type UsernsSysctls,
   usernsBlockers,
 } from "../host/diagnose.js";
-import { type HostInfo, hostToolProblem, resolveTool, which } from "../host/host.js";
+import {
+  type HostInfo,
+  hostToolProblem,
+  readNpmGlobalConfig,
+  resolveTool,
+  which,
+} from "../host/host.js";
 import {
   type DetectedPackageManager,
   detectPackageManager,
@@ -615,9 +621,17 @@ async function registriesCheck(
   const effective = resolved?.effective ?? applyFlags(defaults(), flagsOf(options));
   try {
     const { formatAllowEntry } = await import("../network/allowlist.js");
-    const allow = await registryAllowlist(host, project, effective, registryFiles(project.root), [
-      manager ?? "npm",
-    ]);
+    const node = resolveTool("node", host);
+    const globalNpmrc =
+      node === null ? null : readNpmGlobalConfig(node, resolveTool("npm", host) ?? undefined);
+    const allow = await registryAllowlist(
+      host,
+      project,
+      effective,
+      registryFiles(project.root),
+      [manager ?? "npm"],
+      globalNpmrc,
+    );
     const names = allow.map((e) => `${formatAllowEntry(e)} (${e.source})`).join(", ");
     return {
       name: "registries",

@@ -19,7 +19,7 @@ import { printableLines } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import { type HostInfo, requireHostTool, resolveTool } from "../host/host.js";
-import { type Project, workingDirEntries } from "../host/project.js";
+import { isInside, type Project, workingDirEntries } from "../host/project.js";
 import { requireOwnCache } from "../host/projectplace.js";
 import {
   requireNode,
@@ -167,6 +167,12 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
   // A client certificate key of the user's kept in the project: hidden inside. Read from the
   // same files as the gateway reads them (registryRules): npm's global npmrc and the user's.
   const certFiles = userNpmrcFiles(toolchain.npmGlobalConfig, host.userNpmrc);
+  // npm's global config counts as the user's (its registries, its cafile) only from outside the
+  // project: a node prefix in the project is the project's to write.
+  const globalNpmrc =
+    toolchain.npmGlobalConfig !== null && !isInside(toolchain.npmGlobalConfig.path, project.root)
+      ? toolchain.npmGlobalConfig
+      : null;
   const keys = certFiles.some((f) => mayNameClientCert(f.text))
     ? (await import("../sandbox/clientkeys.js")).clientKeysInProject(certFiles, host, project.root)
     : { hide: [], watch: [] };
@@ -179,6 +185,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
           effective,
           registryFiles(project.root),
           request.command,
+          globalNpmrc,
         )
       : [];
   timing.mark("registry allowlist");
@@ -329,7 +336,14 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     // (the gateway, loaded only then) so that they are seen in clear too.
     const gateway =
       rules !== null && request.kind === "pm"
-        ? await gatewayOptions(rules.hook, allow, ctx, request.command, out)
+        ? await gatewayOptions(
+            rules.hook,
+            allow,
+            ctx,
+            request.command,
+            out,
+            globalNpmrc?.text ?? null,
+          )
         : rules !== null
           ? {
               options: { registryHook: rules.hook, plainHttpTargets: plainHttpTargets(allow) },
@@ -686,6 +700,7 @@ async function gatewayOptions(
   ctx: RunContext,
   command: readonly string[],
   out: Output,
+  globalNpmrc: string | null,
 ): Promise<{ options: Partial<ProxyOptions>; cafileConfigured: boolean }> {
   const setup = await import("../network/gateway-setup.js");
   const tool = basename(command[0] ?? "");
@@ -710,7 +725,7 @@ async function gatewayOptions(
   const place = setup.localCaPlace(ctx.host, ctx.project.root);
   if (place.notice !== null) out.stderr(`safe-npm: ${place.notice}\n`);
   if (place.dir === null) return plain;
-  const cas = setup.hostCertificates(ctx.host, projectNpmrc);
+  const cas = setup.hostCertificates(ctx.host, projectNpmrc, globalNpmrc);
   return {
     options: {
       ...plain.options,

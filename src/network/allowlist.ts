@@ -271,6 +271,12 @@ export interface RegistryConfigInput {
   projectNpmrc?: string | null | undefined;
   /** Text of the user's `~/.npmrc`, already sanitized (only registry keys are read). */
   userNpmrc?: string | null | undefined;
+  /**
+   * npm's global config (`<node prefix>/etc/npmrc`, where nvm users and company images name
+   * their registry), read below ~/.npmrc: its path and text. The caller passes it only when it
+   * lies outside the project.
+   */
+  globalNpmrc?: { path: string; text: string } | null | undefined;
   /** Text of `<project>/.yarnrc.yml` (yarn berry). */
   yarnrcYml?: string | null | undefined;
   /** Text of the user's `~/.yarnrc.yml` (yarn berry reads it below the project's). */
@@ -291,7 +297,8 @@ export const YARN_DEFAULT_REGISTRY = "registry.yarnpkg.com";
 
 /**
  * The registries the config files name, as allow entries with the URL's port (443 for https,
- * 80 for http): npm `registry` and `@scope:registry` keys in both .npmrc files, yarn berry
+ * 80 for http): npm `registry` and `@scope:registry` keys in the .npmrc files (the project's,
+ * the user's and npm's global one), yarn berry
  * `npmRegistryServer` and `npmScopes.<scope>.npmRegistryServer` in .yarnrc.yml, yarn 1
  * `registry` (and `"@scope:registry"`) in .yarnrc.
  *
@@ -312,6 +319,7 @@ export function registriesFromConfig(input: RegistryConfigInput): AllowEntry[] {
   for (const [text, source, project] of [
     [input.projectNpmrc, "project .npmrc", true],
     [input.userNpmrc, "~/.npmrc", false],
+    [input.globalNpmrc?.text, input.globalNpmrc?.path ?? "", false],
   ] as const) {
     if (text == null) continue;
     for (const r of npmrcRegistries(text))

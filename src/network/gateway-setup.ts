@@ -75,7 +75,8 @@ export function localCaPlace(
 export interface HostCas {
   /**
    * Certificates (PEM) the proxy trusts upstream besides node's default trust, for every
-   * request: the user's own npm `cafile`, then NODE_EXTRA_CA_CERTS's unless this node process
+   * request: the user's own npm `cafile` (~/.npmrc's, else npm's global config's), then
+   * NODE_EXTRA_CA_CERTS's unless this node process
    * read that file at start-up itself (its default trust holds them then, and adding them again
    * would parse ~150 roots on a machine whose NODE_EXTRA_CA_CERTS is the system bundle).
    */
@@ -94,7 +95,7 @@ export interface HostCas {
    * node process inside parses the file at start-up (~30 ms of CPU for ~150 roots).
    */
   bundle: string[];
-  /** npm config (the project's or the user's) names a cafile. */
+  /** npm config (the project's, the user's or the global one) names a cafile. */
   cafileConfigured: boolean;
 }
 
@@ -115,7 +116,9 @@ function cafileOf(text: string | null, home: string): string | null {
 }
 
 /**
- * The CAs the user trusts besides the system's. Only `CERTIFICATE` blocks are kept: a cafile a
+ * The CAs the user trusts besides the system's: the cafile npm would read (the project's
+ * `.npmrc`, else ~/.npmrc, else npm's global config `globalNpmrc`, which the caller reads only
+ * from outside the project) and NODE_EXTRA_CA_CERTS. Only `CERTIFICATE` blocks are kept: a cafile a
  * cloned project names could point at any file the user can read, and whatever else it holds
  * must not travel into the sandbox's bundle. A file that cannot be read is skipped (npm and node
  * would fail on it the same way without safe-npm). `nodeRoots`: node's own roots.
@@ -123,6 +126,7 @@ function cafileOf(text: string | null, home: string): string | null {
 export function hostCertificates(
   host: Pick<HostInfo, "env" | "home" | "userNpmrc" | "nodeExtraCa">,
   projectNpmrc: string | null,
+  globalNpmrc: string | null = null,
   nodeRoots: readonly string[] = rootCertificates,
 ): HostCas {
   const read = (path: string | null | undefined): string[] => {
@@ -133,7 +137,9 @@ export function hostCertificates(
       return []; // unreadable: trusted by nobody
     }
   };
-  const userCafile = cafileOf(host.userNpmrc, host.home);
+  // npm's precedence: the user's ~/.npmrc over its global config (`<prefix>/etc/npmrc`, where
+  // distributions and company images set the cafile that trusts their proxy).
+  const userCafile = cafileOf(host.userNpmrc, host.home) ?? cafileOf(globalNpmrc, host.home);
   const projectCafile = cafileOf(projectNpmrc, host.home);
   const fromUser = read(userCafile);
   // npm's precedence: the project's .npmrc over the user's.
@@ -145,12 +151,25 @@ export function hostCertificates(
   const processTrustsExtra = extraPath !== undefined && extraPath === host.nodeExtraCa;
   const known = new Set(nodeRoots.map(certificateKey));
   const unknown = extra.filter((pem) => !known.has(certificateKey(pem)));
+  // Each certificate once: a cafile and NODE_EXTRA_CA_CERTS are often both the system bundle.
+  const once = (pems: readonly string[]): string[] => {
+    const seen = new Set<string>();
+    return pems.filter((pem) => {
+      const key = certificateKey(pem);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  };
   return {
     // What node trusts on its own needs no adding (the `safe-npm` command starts node without
-    // NODE_EXTRA_CA_CERTS, nodeca.ts, and that file is often the system bundle).
-    upstream: [...fromUser, ...(processTrustsExtra ? [] : unknown)],
+    // NODE_EXTRA_CA_CERTS, nodeca.ts, and that file and a cafile are often the system bundle).
+    upstream: once([
+      ...fromUser.filter((pem) => !known.has(certificateKey(pem))),
+      ...(processTrustsExtra ? [] : unknown),
+    ]),
     projectUpstream: fromProject,
-    bundle: cafileConfigured ? [...(projectSet ? fromProject : fromUser), ...extra] : unknown,
+    bundle: cafileConfigured ? once([...(projectSet ? fromProject : fromUser), ...extra]) : unknown,
     cafileConfigured,
   };
 }

@@ -9,9 +9,18 @@
  * The rules are the registry rules of src/network/requestpolicy.ts (install mode: reads only).
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import type http from "node:http";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { TestServer } from "../unit/network/helpers.js";
 import { httpsServer, makePki, type Pki } from "../unit/network/tls-helpers.js";
@@ -135,7 +144,7 @@ async function httpsRegistry(pki: Pki, log: Logged[]): Promise<TestServer> {
  * list for npm, and which bun reads too), the project's .npmrc `cafile` (read before the
  * user's), or `NODE_EXTRA_CA_CERTS` (added to node's list).
  */
-type Trust = "cafile" | "project cafile" | "NODE_EXTRA_CA_CERTS";
+type Trust = "cafile" | "project cafile" | "NODE_EXTRA_CA_CERTS" | "none";
 
 /** A world whose registry is the https fixture, trusted on the host as `trust` says. */
 function registryWorld(manager: Manager, pki: Pki, port: number, trust: Trust = "cafile"): World {
@@ -272,6 +281,51 @@ fs.writeFileSync(".probe/ca-hunt.json", JSON.stringify(found));
       // Still the gateway: the registry rules saw the dependency's publish and refused it.
       expect(probeReport(world)).toMatchObject({ read: "status 200", publish: "status 403" });
       expect(log.slice(before).every((l) => l.method === "GET" || l.method === "HEAD")).toBe(true);
+    });
+  });
+
+  describe("npm installs through the gateway when only npm's global config names and trusts the registry", () => {
+    // `registry` and `cafile` in <node prefix>/etc/npmrc, as company images and nvm users set
+    // them: bare npm reaches and trusts the registry by them, so registry mode must too.
+    let world: World;
+    afterAll(() => world?.dispose());
+
+    it("allows the global npmrc's registry, trusts it by its cafile, and npm inside trusts the local CA", async () => {
+      const npm = MANAGERS.find((m) => m.name === "npm") as Manager;
+      world = registryWorld(npm, pki, registry.port, "none");
+      // Only the global config names the registry.
+      writeFileSync(join(world.home, ".npmrc"), "update-notifier=false\n");
+      writeFileSync(join(world.project, ".npmrc"), "audit=false\nfund=false\n");
+      // A node of its own prefix first on PATH, as a tarball install in /opt or ~/.local is.
+      const prefix = join(world.dir, "node-prefix");
+      mkdirSync(join(prefix, "bin"), { recursive: true });
+      mkdirSync(join(prefix, "etc"));
+      try {
+        linkSync(process.execPath, join(prefix, "bin", "node"));
+      } catch {
+        copyFileSync(process.execPath, join(prefix, "bin", "node"));
+      }
+      writeFileSync(
+        join(prefix, "etc", "npmrc"),
+        `registry=https://localhost:${registry.port}/\ncafile=${join(world.dir, "registry-ca.pem")}\n`,
+      );
+      const PATH = `${join(prefix, "bin")}:${world.env.PATH}`;
+      // Control: bare npm under that node reaches and trusts the registry by the global config.
+      const bare = await execa("npm", ["view", "reg-probe", "version"], {
+        cwd: world.project,
+        env: { ...world.env, PATH },
+        extendEnv: false,
+        reject: false,
+        stdin: "ignore",
+      });
+      expect(String(bare.stdout).trim(), String(bare.stderr)).toBe("1.0.0");
+      const before = log.length;
+      const install = await world.run(["npm", "install"], { env: { PATH } });
+      expect(install.exitCode, show(install)).toBe(0);
+      expect(install.stderr).not.toMatch(/failed|not trusted|UNABLE_TO_VERIFY|SELF_SIGNED/);
+      expect(log.slice(before).map((l) => l.url)).toContain("/reg-probe/-/reg-probe-1.0.0.tgz");
+      // Still the gateway: the dependency's publish was seen in clear and refused.
+      expect(probeReport(world)).toMatchObject({ read: "status 200", publish: "status 403" });
     });
   });
 

@@ -220,6 +220,27 @@ describe("registriesFromConfig", () => {
     ]);
   });
 
+  it("reads npm's global config as the user's: its registry replaces the default, its variables expand", () => {
+    const globalNpmrc = {
+      path: "/opt/node/etc/npmrc",
+      text: `registry=https://artifactory.corp.example/api/npm/npm/\n@acme:registry=\${ACME}\n`,
+    };
+    const entries = registriesFromConfig({
+      globalNpmrc,
+      env: { ACME: "https://npm.acme.example/" },
+    });
+    expect(targets(entries)).toEqual(["artifactory.corp.example:443", "npm.acme.example:443"]);
+    expect(entries.map((e) => e.source)).toEqual([
+      "/opt/node/etc/npmrc registry",
+      "/opt/node/etc/npmrc @acme:registry",
+    ]);
+    expect(entries.some((e) => e.projectOnly === true)).toBe(false);
+    // Beside ~/.npmrc's: both are the user's.
+    expect(
+      targets(registriesFromConfig({ globalNpmrc, userNpmrc: "registry=https://mine.example/\n" })),
+    ).toEqual(["mine.example:443", "artifactory.corp.example:443"]);
+  });
+
   it("keeps the default when only scoped registries are named", () => {
     expect(
       targets(registriesFromConfig({ projectNpmrc: "@acme:registry=https://npm.acme.example" })),

@@ -169,6 +169,46 @@ describe("hostCertificates", () => {
       cafileConfigured: true,
     });
   });
+
+  it("takes npm's global config's cafile where ~/.npmrc names none, as npm does", () => {
+    const company = file("company.pem", `${shipped}\n${otherCa}\n`);
+    const mine = file("mine2.pem", `${userCa}\n`);
+    const globalNpmrc = `cafile=${company}\n`;
+    const fromGlobal = hostCertificates(
+      { home, env: {}, nodeExtraCa: null, userNpmrc: "fund=false\n" },
+      null,
+      globalNpmrc,
+    );
+    expect(fromGlobal.cafileConfigured).toBe(true);
+    // Upstream, only what node does not trust already; inside, the whole list (npm's cafile
+    // replaces its default list there).
+    expect(fromGlobal.upstream).toEqual([otherCa]);
+    expect(fromGlobal.bundle).toEqual([shipped, otherCa]);
+    // ~/.npmrc's cafile wins; an empty one means none, as for npm.
+    const user = hostCertificates(
+      { home, env: {}, nodeExtraCa: null, userNpmrc: `cafile=${mine}\n` },
+      null,
+      globalNpmrc,
+    );
+    expect(user.upstream).toEqual([userCa]);
+    const none = hostCertificates(
+      { home, env: {}, nodeExtraCa: null, userNpmrc: "cafile=\n" },
+      null,
+      globalNpmrc,
+    );
+    expect(none).toMatchObject({ upstream: [], bundle: [], cafileConfigured: false });
+  });
+
+  it("lists each certificate once when the cafile and NODE_EXTRA_CA_CERTS are the same bundle", () => {
+    const bundle = file("bundle.pem", `${shipped}\n${otherCa}\n${userCa}\n`);
+    const cas = hostCertificates(
+      { home, env: { NODE_EXTRA_CA_CERTS: bundle }, nodeExtraCa: null, userNpmrc: null },
+      null,
+      `cafile=${bundle}\n`,
+    );
+    expect(cas.bundle).toEqual([shipped, otherCa, userCa]);
+    expect(cas.upstream).toEqual([otherCa, userCa]);
+  });
 });
 
 describe("needsLocalCa: whether any host the gateway decides may speak https", () => {
