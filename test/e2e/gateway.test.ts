@@ -9,22 +9,14 @@
  * The rules are the registry rules of src/network/requestpolicy.ts (install mode: reads only).
  */
 import { createHash } from "node:crypto";
-import {
-  copyFileSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import type http from "node:http";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { TestServer } from "../unit/network/helpers.js";
 import { httpsServer, makePki, type Pki } from "../unit/network/tls-helpers.js";
-import { TOOL_BINS, versionOf } from "./tools.js";
+import { nodePrefix, TOOL_BINS, versionOf } from "./tools.js";
 import { FIXTURE_SCRIPTS, makeWorld, type RunResult, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -297,16 +289,8 @@ fs.writeFileSync(".probe/ca-hunt.json", JSON.stringify(found));
       writeFileSync(join(world.home, ".npmrc"), "update-notifier=false\n");
       writeFileSync(join(world.project, ".npmrc"), "audit=false\nfund=false\n");
       // A node of its own prefix first on PATH, as a tarball install in /opt or ~/.local is.
-      const prefix = join(world.dir, "node-prefix");
-      mkdirSync(join(prefix, "bin"), { recursive: true });
-      mkdirSync(join(prefix, "etc"));
-      try {
-        linkSync(process.execPath, join(prefix, "bin", "node"));
-      } catch {
-        copyFileSync(process.execPath, join(prefix, "bin", "node"));
-      }
-      writeFileSync(
-        join(prefix, "etc", "npmrc"),
+      const prefix = nodePrefix(
+        world.dir,
         `registry=https://localhost:${registry.port}/\ncafile=${join(world.dir, "registry-ca.pem")}\n`,
       );
       const PATH = `${join(prefix, "bin")}:${world.env.PATH}`;

@@ -7,20 +7,11 @@
  * directory that does persist (~/.npm). The next sandboxed run must not run them; the same plant
  * in a home used by the bare tools (the control) does run them.
  */
-import {
-  copyFileSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { TOOL_BINS } from "./tools.js";
+import { nodePrefix, TOOL_BINS } from "./tools.js";
 import { makeWorld, type RunResult, SECRETS, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -268,17 +259,9 @@ describe.skipIf(unavailable !== "")("npm's global npmrc (<node prefix>/etc/npmrc
     });
     marker = join(world.dir, "global-script-shell-ran");
     // A node of its own prefix, first on PATH (as a tarball install in /opt or ~/.local would be).
-    prefix = join(world.dir, "node-prefix");
-    const node = join(prefix, "bin", "node");
-    mkdirSync(join(prefix, "bin"), { recursive: true });
-    try {
-      linkSync(process.execPath, node);
-    } catch {
-      copyFileSync(process.execPath, node);
-    }
+    prefix = nodePrefix(world.dir);
     const evil = join(prefix, "evil.sh");
     writeFileSync(evil, `#!/bin/sh\necho ran >> ${marker}\nexec /bin/sh "$@"\n`, { mode: 0o755 });
-    mkdirSync(join(prefix, "etc"));
     writeFileSync(
       join(prefix, "etc", "npmrc"),
       `//registry.npmjs.org/:_authToken=${SECRETS.npmToken}\nscript-shell=${evil}\nfund=false\n`,

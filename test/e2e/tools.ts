@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { copyFileSync, linkSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "./paths.js";
 
@@ -29,3 +29,22 @@ export const TOOL_BINS = Object.freeze({
   /** bun, a native binary. */
   bun: join(repoRoot, "node_modules", "bun", "bin", "bun.exe"),
 });
+
+/**
+ * A node of its own prefix, as a tarball install in /opt or ~/.local is: `<dir>/node-prefix`
+ * with `bin/node` (a hard link to this node, else a copy) and `etc/npmrc` holding `npmrc` when
+ * given — npm's global config for that node. Put `<prefix>/bin` first on PATH to use it.
+ */
+export function nodePrefix(dir: string, npmrc?: string): string {
+  const prefix = join(dir, "node-prefix");
+  const node = join(prefix, "bin", "node");
+  mkdirSync(join(prefix, "bin"), { recursive: true });
+  mkdirSync(join(prefix, "etc"), { recursive: true });
+  try {
+    linkSync(process.execPath, node);
+  } catch {
+    copyFileSync(process.execPath, node);
+  }
+  if (npmrc !== undefined) writeFileSync(join(prefix, "etc", "npmrc"), npmrc);
+  return prefix;
+}

@@ -6,17 +6,10 @@
  * be changed; one created inside is moved aside after the run.
  */
 import { execFileSync } from "node:child_process";
-import {
-  copyFileSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { nodePrefix } from "./tools.js";
 import { makeWorld, type RunResult, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -234,14 +227,7 @@ fs.writeFileSync(".probe/seen.txt", seen);
       name: "npm's global npmrc (<node prefix>/etc/npmrc)",
       config: (w, key) => {
         // A node of its own prefix, first on PATH (as a tarball install in /opt would be).
-        const prefix = join(w.dir, "node-prefix");
-        mkdirSync(join(prefix, "bin"), { recursive: true });
-        mkdirSync(join(prefix, "etc"));
-        try {
-          linkSync(process.execPath, join(prefix, "bin", "node"));
-        } catch {
-          copyFileSync(process.execPath, join(prefix, "bin", "node"));
-        }
+        const prefix = nodePrefix(w.dir);
         return {
           file: join(prefix, "etc", "npmrc"),
           text: `//registry.example.test/:certfile=${join(w.project, "client.crt")}\n//registry.example.test/:keyfile=${key}\n`,
