@@ -26,6 +26,7 @@ import {
   hostToolProblem,
   readNpmGlobalConfig,
   resolveTool,
+  usersNpmGlobalConfig,
   which,
 } from "../host/host.js";
 import {
@@ -622,8 +623,11 @@ async function registriesCheck(
   try {
     const { formatAllowEntry } = await import("../network/allowlist.js");
     const node = resolveTool("node", host);
-    const globalNpmrc =
-      node === null ? null : readNpmGlobalConfig(node, resolveTool("npm", host) ?? undefined);
+    const globalNpmrc = usersNpmGlobalConfig(
+      node === null ? null : readNpmGlobalConfig(node, resolveTool("npm", host) ?? undefined),
+      project.root,
+      host,
+    );
     const allow = await registryAllowlist(
       host,
       project,

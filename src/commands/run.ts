@@ -18,8 +18,8 @@ import { basename, delimiter, isAbsolute, join, relative } from "node:path";
 import { printableLines } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
-import { type HostInfo, requireHostTool, resolveTool } from "../host/host.js";
-import { isInside, type Project, workingDirEntries } from "../host/project.js";
+import { type HostInfo, requireHostTool, resolveTool, usersNpmGlobalConfig } from "../host/host.js";
+import { type Project, workingDirEntries } from "../host/project.js";
 import { requireOwnCache } from "../host/projectplace.js";
 import {
   requireNode,
@@ -167,12 +167,9 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
   // A client certificate key of the user's kept in the project: hidden inside. Read from the
   // same files as the gateway reads them (registryRules): npm's global npmrc and the user's.
   const certFiles = userNpmrcFiles(toolchain.npmGlobalConfig, host.userNpmrc);
-  // npm's global config counts as the user's (its registries, its cafile) only from outside the
-  // project: a node prefix in the project is the project's to write.
-  const globalNpmrc =
-    toolchain.npmGlobalConfig !== null && !isInside(toolchain.npmGlobalConfig.path, project.root)
-      ? toolchain.npmGlobalConfig
-      : null;
+  // npm's global config counts as the user's (registries, cafile, credentials) only where no
+  // sandboxed run and no other user can have written it.
+  const globalNpmrc = usersNpmGlobalConfig(toolchain.npmGlobalConfig, project.root, host);
   const keys = certFiles.some((f) => mayNameClientCert(f.text))
     ? (await import("../sandbox/clientkeys.js")).clientKeysInProject(certFiles, host, project.root)
     : { hide: [], watch: [] };
@@ -193,7 +190,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
   const publish = request.publish === true;
   const rules =
     network === "registry"
-      ? await registryRules(host, project, toolchain.npmGlobalConfig, allow, {
+      ? await registryRules(host, project, globalNpmrc, allow, {
           publish,
           berry: isYarnBerry(request, project.root),
           command: request.command,

@@ -411,6 +411,45 @@ export function isForegroundGroup(stat: ProcStat | null = procStat("self")): boo
   return stat.pgrp > 0 && stat.pgrp === stat.tpgid;
 }
 
+/**
+ * npm's global config when it may count as the user's own on the host — its registries allowed as
+ * the user's, its cafile trusted, its credentials held — else null. Not when it lies in a project
+ * (this one by its real path, or any other by pathPlace's rules: a sandboxed run there may have
+ * rewritten it), nor when anyone but root and this user may change it or a folder on its real
+ * path: a yarn `run` wrapper (`/tmp/yarn--…/node`) seen as node would make `/tmp/etc/npmrc`, which
+ * anyone may create, npm's global config by its prefix. A sticky folder others may write (`/tmp`)
+ * is fine above folders of the user's own; a group-writable one only when root owns it (the
+ * admin group's `/usr/local`).
+ */
+export function usersNpmGlobalConfig(
+  config: NpmGlobalConfig | null,
+  projectRoot: string,
+  host: Pick<HostInfo, "home" | "env">,
+  uid: number = process.getuid?.() ?? -1,
+): NpmGlobalConfig | null {
+  if (config === null) return null;
+  let real: string;
+  try {
+    real = realpathSync(config.path);
+  } catch {
+    return null;
+  }
+  if (real === projectRoot || real.startsWith(`${projectRoot}${sep}`)) return null;
+  if (pathPlace(dirname(config.path), host.home, host.env) !== null) return null;
+  for (let at = real; ; at = dirname(at)) {
+    let st: ReturnType<typeof lstatSync>;
+    try {
+      st = lstatSync(at);
+    } catch {
+      return null;
+    }
+    const othersWrite = (st.mode & 0o002) !== 0 && !(st.isDirectory() && (st.mode & 0o1000) !== 0);
+    const groupWrite = (st.mode & 0o020) !== 0 && st.uid !== 0;
+    if ((st.uid !== 0 && st.uid !== uid) || othersWrite || groupWrite) return null;
+    if (dirname(at) === at) return config;
+  }
+}
+
 /** npm's global config file and its text, when it exists. */
 export interface NpmGlobalConfig {
   path: string;

@@ -95,7 +95,8 @@ export function toolchainInput(
         ? { home: realpathSync(corepackHome), exists: true }
         : { home: corepackHome, exists: false }
       : null,
-    npmGlobalConfig: readNpmGlobalConfig(node, npm),
+    // npm inside runs on the binary behind a `node` wrapper script (yarn's run): its prefix.
+    npmGlobalConfig: readNpmGlobalConfig(nodeBehindScript(node, process.execPath) ?? node, npm),
   };
 }
 

@@ -151,6 +151,7 @@ export function hostCertificates(
   const processTrustsExtra = extraPath !== undefined && extraPath === host.nodeExtraCa;
   const known = new Set(nodeRoots.map(certificateKey));
   const unknown = extra.filter((pem) => !known.has(certificateKey(pem)));
+  const userUnknown = fromUser.filter((pem) => !known.has(certificateKey(pem)));
   // Each certificate once: a cafile and NODE_EXTRA_CA_CERTS are often both the system bundle.
   const once = (pems: readonly string[]): string[] => {
     const seen = new Set<string>();
@@ -164,10 +165,11 @@ export function hostCertificates(
   return {
     // What node trusts on its own needs no adding (the `safe-npm` command starts node without
     // NODE_EXTRA_CA_CERTS, nodeca.ts, and that file and a cafile are often the system bundle).
-    upstream: once([
-      ...fromUser.filter((pem) => !known.has(certificateKey(pem))),
-      ...(processTrustsExtra ? [] : unknown),
-    ]),
+    // But a context that gets any certificate added starts from node's shipped roots alone
+    // (node's root store without NODE_EXTRA_CA_CERTS): then that file's count again.
+    upstream: once(
+      userUnknown.length > 0 || !processTrustsExtra ? [...userUnknown, ...unknown] : [],
+    ),
     projectUpstream: fromProject,
     bundle: cafileConfigured ? once([...(projectSet ? fromProject : fromUser), ...extra]) : unknown,
     cafileConfigured,

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import type { HostInfo, NpmGlobalConfig } from "../host/host.js";
-import { isInside, type Project } from "../host/project.js";
+import type { Project } from "../host/project.js";
 import { mayNameClientCert, sanitizeNpmrc } from "../sandbox/npmrc.js";
 import { readRegularFile } from "../sandbox/safepath.js";
 import type { EffectiveSettings } from "../settings/merge.js";
@@ -18,8 +18,8 @@ export function registryFiles(root: string): string[] {
 
 /**
  * Registry mode's allowlist: the registries the project's and the user's config name (npm's
- * global config counts as the user's where it lies outside the project; else the package
- * manager's default), `npm_config_registry` when run from a script, and the hosts from
+ * global config, `globalNpmrc`, as the user's: the caller passes it only when it is, see
+ * host.ts usersNpmGlobalConfig; else the package manager's default), `npm_config_registry` when run from a script, and the hosts from
  * settings and --allow-host.
  */
 export async function registryAllowlist(
@@ -53,7 +53,7 @@ export async function registryAllowlist(
       projectNpmrc: read(npmrc),
       userNpmrc: host.userNpmrc === null ? null : sanitizeNpmrc(host.userNpmrc).text,
       globalNpmrc:
-        globalNpmrc === null || isInside(globalNpmrc.path, project.root)
+        globalNpmrc === null
           ? null
           : { path: globalNpmrc.path, text: sanitizeNpmrc(globalNpmrc.text).text },
       yarnrcYml: read(yarnrcYml),

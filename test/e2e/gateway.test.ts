@@ -313,6 +313,32 @@ fs.writeFileSync(".probe/ca-hunt.json", JSON.stringify(found));
     });
   });
 
+  describe("npm installs through the gateway when NODE_EXTRA_CA_CERTS trusts the registry and a cafile names another CA", () => {
+    // node read NODE_EXTRA_CA_CERTS at start-up itself, and the cafile's CA is added upstream:
+    // a context given any CA starts from node's shipped roots alone, without that file's.
+    let world: World;
+    afterAll(() => world?.dispose());
+
+    it("trusts the registry by NODE_EXTRA_CA_CERTS all the same", async () => {
+      const npm = MANAGERS.find((m) => m.name === "npm") as Manager;
+      world = registryWorld(npm, pki, registry.port, "NODE_EXTRA_CA_CERTS");
+      const other = await makePki();
+      const otherCa = join(world.dir, "other-ca.pem");
+      writeFileSync(otherCa, other.ca);
+      writeFileSync(
+        join(world.home, ".npmrc"),
+        `${readFileSync(join(world.home, ".npmrc"), "utf8")}cafile=${otherCa}\n`,
+      );
+      const before = log.length;
+      const install = await world.run(["npm", "install"], {
+        env: { PATH: toolPath(world, npm) },
+      });
+      expect(install.exitCode, show(install)).toBe(0);
+      expect(install.stderr).not.toMatch(/not trusted|UNABLE_TO_VERIFY|SELF_SIGNED/);
+      expect(log.slice(before).map((l) => l.url)).toContain("/reg-probe/-/reg-probe-1.0.0.tgz");
+    });
+  });
+
   describe("npm installs through the gateway when the safe-npm command moved NODE_EXTRA_CA_CERTS aside", () => {
     // Node then started without the registry's CA (nodeca.ts): the proxy adds it upstream.
     let world: World;

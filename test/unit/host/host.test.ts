@@ -1,4 +1,12 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -8,6 +16,7 @@ import {
   isJob,
   nodeBehindScript,
   userConfigPath,
+  usersNpmGlobalConfig,
 } from "../../../src/host/host.js";
 import { type ProcStat, parseProcStat } from "../../../src/host/procstat.js";
 
@@ -104,5 +113,73 @@ describe("nodeBehindScript: the binary behind a `node` wrapper script on PATH", 
     const script = join(dir, "node");
     writeFileSync(script, "#!/bin/sh\n");
     expect(nodeBehindScript(tool(script), script)).toBeNull();
+  });
+});
+
+describe("usersNpmGlobalConfig: npm's global config counts as the user's only where safe", () => {
+  const me = process.getuid?.() ?? 0;
+  const host = { home: "/nonexistent-home", env: {} };
+  /** `<base>/prefix/etc/npmrc`, every folder 0755. */
+  const config = (base: string): { path: string; text: string } => {
+    const etc = join(base, "prefix", "etc");
+    mkdirSync(etc, { recursive: true, mode: 0o755 });
+    const path = join(etc, "npmrc");
+    writeFileSync(path, "registry=https://r.example/\n", { mode: 0o644 });
+    return { path, text: "registry=https://r.example/\n" };
+  };
+  const project = (): string => {
+    const p = join(dir, "project");
+    mkdirSync(p, { recursive: true });
+    return p;
+  };
+
+  it("takes a config in folders of the user's own, below a sticky /tmp", () => {
+    chmodSync(dir, 0o755);
+    const c = config(dir);
+    expect(usersNpmGlobalConfig(c, project(), host, me)).toBe(c);
+    expect(usersNpmGlobalConfig(null, project(), host, me)).toBeNull();
+  });
+
+  it("refuses one in a folder anyone may write (a yarn wrapper's /tmp/etc/npmrc)", () => {
+    chmodSync(dir, 0o755);
+    const c = config(dir);
+    chmodSync(join(dir, "prefix", "etc"), 0o777);
+    expect(usersNpmGlobalConfig(c, project(), host, me)).toBeNull();
+    // Sticky, as /tmp is: others cannot replace what is ours in it.
+    chmodSync(join(dir, "prefix", "etc"), 0o1777);
+    expect(usersNpmGlobalConfig(c, project(), host, me)).toBe(c);
+    chmodSync(join(dir, "prefix", "etc"), 0o775);
+    expect(usersNpmGlobalConfig(c, project(), host, me)).toBe(me === 0 ? c : null);
+  });
+
+  it("refuses one another user owns", () => {
+    chmodSync(dir, 0o755);
+    const c = config(dir);
+    if (me === 0) {
+      chownSync(c.path, 65534, 65534);
+      expect(usersNpmGlobalConfig(c, project(), host, 0)).toBeNull();
+    } else {
+      // The same files, judged for another user: ours are then someone else's.
+      expect(usersNpmGlobalConfig(c, project(), host, me + 1)).toBeNull();
+    }
+  });
+
+  it("refuses one in the project, by its real path, and one below any package.json", () => {
+    chmodSync(dir, 0o755);
+    const root = project();
+    const inside = config(root);
+    expect(usersNpmGlobalConfig(inside, root, host, me)).toBeNull();
+    // A link from outside into the project.
+    const outside = join(dir, "other", "etc");
+    mkdirSync(outside, { recursive: true });
+    symlinkSync(inside.path, join(outside, "npmrc"));
+    expect(
+      usersNpmGlobalConfig({ ...inside, path: join(outside, "npmrc") }, root, host, me),
+    ).toBeNull();
+    // Another project's.
+    const elsewhere = join(dir, "app");
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, "package.json"), "{}");
+    expect(usersNpmGlobalConfig(config(elsewhere), root, host, me)).toBeNull();
   });
 });

@@ -141,8 +141,9 @@ describe("hostCertificates", () => {
       null,
     );
     expect(cas.cafileConfigured).toBe(true);
-    // This process read NODE_EXTRA_CA_CERTS: upstream adds the cafile's only.
-    expect(cas.upstream).toEqual([otherCa]);
+    // This process read NODE_EXTRA_CA_CERTS, but a context that gets the cafile's added starts
+    // from node's shipped roots alone: that file's own certificates go up again.
+    expect(cas.upstream).toEqual([otherCa, userCa]);
     expect(cas.bundle).toEqual([otherCa, shipped, userCa]);
     expect(cas.bundle.join("")).not.toContain("PRIVATE KEY");
   });
