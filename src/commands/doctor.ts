@@ -24,6 +24,7 @@ import {
 import {
   type HostInfo,
   hostToolProblem,
+  nodeBehindScript,
   readNpmGlobalConfig,
   resolveTool,
   usersNpmGlobalConfig,
@@ -623,8 +624,14 @@ async function registriesCheck(
   try {
     const { formatAllowEntry } = await import("../network/allowlist.js");
     const node = resolveTool("node", host);
+    // As a run reads it: from the node behind a `node` wrapper script (yarn's run).
     const globalNpmrc = usersNpmGlobalConfig(
-      node === null ? null : readNpmGlobalConfig(node, resolveTool("npm", host) ?? undefined),
+      node === null
+        ? null
+        : readNpmGlobalConfig(
+            nodeBehindScript(node, process.execPath) ?? node,
+            resolveTool("npm", host) ?? undefined,
+          ),
       project.root,
       host,
     );

@@ -15,10 +15,15 @@ import {
   statSync,
 } from "node:fs";
 import { basename, delimiter, isAbsolute, join, relative } from "node:path";
-import { printableLines } from "../cli/output.js";
+import { printable, printableLines } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
-import { type HostInfo, requireHostTool, resolveTool, usersNpmGlobalConfig } from "../host/host.js";
+import {
+  type HostInfo,
+  npmGlobalConfigProblem,
+  requireHostTool,
+  resolveTool,
+} from "../host/host.js";
 import { type Project, workingDirEntries } from "../host/project.js";
 import { requireOwnCache } from "../host/projectplace.js";
 import {
@@ -168,8 +173,17 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
   // same files as the gateway reads them (registryRules): npm's global npmrc and the user's.
   const certFiles = userNpmrcFiles(toolchain.npmGlobalConfig, host.userNpmrc);
   // npm's global config counts as the user's (registries, cafile, credentials) only where no
-  // sandboxed run and no other user can have written it.
-  const globalNpmrc = usersNpmGlobalConfig(toolchain.npmGlobalConfig, project.root, host);
+  // sandboxed run and no other user can have written it; one left out is said.
+  const globalProblem =
+    toolchain.npmGlobalConfig === null
+      ? null
+      : npmGlobalConfigProblem(toolchain.npmGlobalConfig, project.root, host);
+  const globalNpmrc = globalProblem === null ? toolchain.npmGlobalConfig : null;
+  if (globalProblem !== null && network === "registry" && toolchain.npmGlobalConfig !== null) {
+    out.stderr(
+      `safe-npm: npm's global config ${printable(toolchain.npmGlobalConfig.path)} is not taken as yours (${printable(globalProblem)}): its registries, cafile and credentials are not used; name them in ~/.npmrc instead\n`,
+    );
+  }
   const keys = certFiles.some((f) => mayNameClientCert(f.text))
     ? (await import("../sandbox/clientkeys.js")).clientKeysInProject(certFiles, host, project.root)
     : { hide: [], watch: [] };

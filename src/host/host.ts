@@ -412,42 +412,60 @@ export function isForegroundGroup(stat: ProcStat | null = procStat("self")): boo
 }
 
 /**
- * npm's global config when it may count as the user's own on the host — its registries allowed as
- * the user's, its cafile trusted, its credentials held — else null. Not when it lies in a project
- * (this one by its real path, or any other by pathPlace's rules: a sandboxed run there may have
- * rewritten it), nor when anyone but root and this user may change it or a folder on its real
- * path: a yarn `run` wrapper (`/tmp/yarn--…/node`) seen as node would make `/tmp/etc/npmrc`, which
- * anyone may create, npm's global config by its prefix. A sticky folder others may write (`/tmp`)
- * is fine above folders of the user's own; a group-writable one only when root owns it (the
- * admin group's `/usr/local`).
+ * Why npm's global config may not count as the user's own on the host (its registries allowed as
+ * the user's, its cafile trusted, its credentials held), or null when it may. Not when it lies in
+ * a project — this one, or any other by pathPlace's rules, by its written and its real path: a
+ * sandboxed run there may have rewritten it — nor when it has another name too (a hard link
+ * from a project's file), nor when anyone but root and this user owns it or a folder on its real
+ * path, or anyone at all may write one: a yarn `run` wrapper (`/tmp/yarn--…/node`) seen as node
+ * would make `/tmp/etc/npmrc`, which anyone may create, npm's global config by its prefix. A
+ * sticky folder (`/tmp`) is fine above folders of the user's own; group-writable folders are
+ * too (umask 002 homes, dev containers' nvm group).
  */
-export function usersNpmGlobalConfig(
-  config: NpmGlobalConfig | null,
+export function npmGlobalConfigProblem(
+  config: NpmGlobalConfig,
   projectRoot: string,
   host: Pick<HostInfo, "home" | "env">,
   uid: number = process.getuid?.() ?? -1,
-): NpmGlobalConfig | null {
-  if (config === null) return null;
+): string | null {
   let real: string;
   try {
     real = realpathSync(config.path);
   } catch {
-    return null;
+    return "it cannot be resolved";
   }
-  if (real === projectRoot || real.startsWith(`${projectRoot}${sep}`)) return null;
-  if (pathPlace(dirname(config.path), host.home, host.env) !== null) return null;
+  if (real === projectRoot || real.startsWith(`${projectRoot}${sep}`)) {
+    return "it lies in this project";
+  }
+  for (const dir of new Set([dirname(config.path), dirname(real)])) {
+    const place = pathPlace(dir, host.home, host.env);
+    if (place !== null) return `it lies in a project (${place})`;
+  }
   for (let at = real; ; at = dirname(at)) {
     let st: ReturnType<typeof lstatSync>;
     try {
       st = lstatSync(at);
     } catch {
-      return null;
+      return `${at} cannot be read`;
     }
-    const othersWrite = (st.mode & 0o002) !== 0 && !(st.isDirectory() && (st.mode & 0o1000) !== 0);
-    const groupWrite = (st.mode & 0o020) !== 0 && st.uid !== 0;
-    if ((st.uid !== 0 && st.uid !== uid) || othersWrite || groupWrite) return null;
-    if (dirname(at) === at) return config;
+    if (at === real && st.nlink > 1) return "it has other names (hard links)";
+    if (st.uid !== 0 && st.uid !== uid) return `${at} belongs to another user`;
+    if ((st.mode & 0o002) !== 0 && !(st.isDirectory() && (st.mode & 0o1000) !== 0)) {
+      return `anyone may write ${at}`;
+    }
+    if (dirname(at) === at) return null;
   }
+}
+
+/** npm's global config when it may count as the user's own (npmGlobalConfigProblem), else null. */
+export function usersNpmGlobalConfig(
+  config: NpmGlobalConfig | null,
+  projectRoot: string,
+  host: Pick<HostInfo, "home" | "env">,
+  uid?: number,
+): NpmGlobalConfig | null {
+  if (config === null) return null;
+  return npmGlobalConfigProblem(config, projectRoot, host, uid) === null ? config : null;
 }
 
 /** npm's global config file and its text, when it exists. */

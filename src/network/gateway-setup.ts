@@ -170,7 +170,11 @@ export function hostCertificates(
     upstream: once(
       userUnknown.length > 0 || !processTrustsExtra ? [...userUnknown, ...unknown] : [],
     ),
-    projectUpstream: fromProject,
+    // Added to a context of its own with `upstream` (proxy.ts projectRoots): the same rule.
+    projectUpstream: once([
+      ...fromProject,
+      ...(fromProject.length > 0 && userUnknown.length === 0 && processTrustsExtra ? unknown : []),
+    ]),
     bundle: cafileConfigured ? once([...(projectSet ? fromProject : fromUser), ...extra]) : unknown,
     cafileConfigured,
   };

@@ -9,7 +9,15 @@
  * The rules are the registry rules of src/network/requestpolicy.ts (install mode: reads only).
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import type http from "node:http";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -310,6 +318,19 @@ fs.writeFileSync(".probe/ca-hunt.json", JSON.stringify(found));
       expect(log.slice(before).map((l) => l.url)).toContain("/reg-probe/-/reg-probe-1.0.0.tgz");
       // Still the gateway: the dependency's publish was seen in clear and refused.
       expect(probeReport(world)).toMatchObject({ read: "status 200", publish: "status 403" });
+
+      // The same file as a hard link of a project's file: a sandboxed run there could rewrite
+      // it. Not taken as the user's, and said.
+      const global = join(prefix, "etc", "npmrc");
+      const shared = join(world.project, "company.npmrc");
+      writeFileSync(shared, readFileSync(global, "utf8"));
+      rmSync(global);
+      linkSync(shared, global);
+      const dry = await world.run(["--dry-run", "npm", "install"], { env: { PATH } });
+      expect(dry.stderr).toContain(
+        `safe-npm: npm's global config ${global} is not taken as yours (it has other names (hard links))`,
+      );
+      expect(dry.stdout).not.toContain(`localhost:${registry.port}`);
     });
   });
 

@@ -1,6 +1,7 @@
 import {
   chmodSync,
   chownSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   rmSync,
@@ -15,6 +16,7 @@ import {
   isForegroundGroup,
   isJob,
   nodeBehindScript,
+  npmGlobalConfigProblem,
   userConfigPath,
   usersNpmGlobalConfig,
 } from "../../../src/host/host.js";
@@ -148,8 +150,9 @@ describe("usersNpmGlobalConfig: npm's global config counts as the user's only wh
     // Sticky, as /tmp is: others cannot replace what is ours in it.
     chmodSync(join(dir, "prefix", "etc"), 0o1777);
     expect(usersNpmGlobalConfig(c, project(), host, me)).toBe(c);
+    // Group-writable (umask 002 homes, dev containers' nvm group): the user's own still.
     chmodSync(join(dir, "prefix", "etc"), 0o775);
-    expect(usersNpmGlobalConfig(c, project(), host, me)).toBe(me === 0 ? c : null);
+    expect(usersNpmGlobalConfig(c, project(), host, me)).toBe(c);
   });
 
   it("refuses one another user owns", () => {
@@ -176,10 +179,23 @@ describe("usersNpmGlobalConfig: npm's global config counts as the user's only wh
     expect(
       usersNpmGlobalConfig({ ...inside, path: join(outside, "npmrc") }, root, host, me),
     ).toBeNull();
-    // Another project's.
+    // Another project's; and a link or a hard link to a file in one.
     const elsewhere = join(dir, "app");
     mkdirSync(elsewhere);
     writeFileSync(join(elsewhere, "package.json"), "{}");
-    expect(usersNpmGlobalConfig(config(elsewhere), root, host, me)).toBeNull();
+    const theirs = config(elsewhere);
+    expect(npmGlobalConfigProblem(theirs, root, host, me)).toMatch(/lies in a project/);
+    const prefix = join(dir, "nvm", "etc");
+    mkdirSync(prefix, { recursive: true });
+    symlinkSync(theirs.path, join(prefix, "npmrc"));
+    expect(
+      npmGlobalConfigProblem({ ...theirs, path: join(prefix, "npmrc") }, root, host, me),
+    ).toMatch(/lies in a project/);
+    const hard = join(dir, "tarball", "etc");
+    mkdirSync(hard, { recursive: true });
+    linkSync(theirs.path, join(hard, "npmrc"));
+    expect(npmGlobalConfigProblem({ ...theirs, path: join(hard, "npmrc") }, root, host, me)).toBe(
+      "it has other names (hard links)",
+    );
   });
 });

@@ -200,6 +200,19 @@ describe("hostCertificates", () => {
     expect(none).toMatchObject({ upstream: [], bundle: [], cafileConfigured: false });
   });
 
+  it("a project cafile's own context keeps NODE_EXTRA_CA_CERTS's certificates, which node read itself", () => {
+    const extra = file("extra4.pem", `${shipped}\n${userCa}\n`);
+    const theirs = file("theirs2.pem", `${otherCa}\n`);
+    const cas = hostCertificates(
+      { home, env: { NODE_EXTRA_CA_CERTS: extra }, nodeExtraCa: extra, userNpmrc: null },
+      `cafile=${theirs}\n`,
+    );
+    // Nothing added for every request: node's own trust (NODE_EXTRA_CA_CERTS included) stays.
+    expect(cas.upstream).toEqual([]);
+    // A context given the project's CA starts from the shipped roots: the user's go along.
+    expect(cas.projectUpstream).toEqual([otherCa, userCa]);
+  });
+
   it("lists each certificate once when the cafile and NODE_EXTRA_CA_CERTS are the same bundle", () => {
     const bundle = file("bundle.pem", `${shipped}\n${otherCa}\n${userCa}\n`);
     const cas = hostCertificates(
