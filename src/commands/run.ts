@@ -379,6 +379,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
                 bridgePath: bridgeHostPath(),
                 port: bridgePort,
                 caBundlePath: proxy.caBundlePath,
+                caNodeBundlePath: proxy.caNodeBundlePath,
                 cafileConfigured: gateway?.cafileConfigured ?? false,
               },
       });
@@ -744,6 +745,7 @@ async function gatewayOptions(
       upstreamCa: cas.upstream,
       projectCa: cas.projectUpstream,
       bundleCa: cas.bundle,
+      nodeBundleCa: cas.nodeBundle,
     },
     cafileConfigured: cas.cafileConfigured,
   };

@@ -95,6 +95,11 @@ export interface HostCas {
    * node process inside parses the file at start-up (~30 ms of CPU for ~150 roots).
    */
   bundle: string[];
+  /**
+   * `bundle` less the roots node ships, for NODE_EXTRA_CA_CERTS inside (node adds that file to
+   * its own roots; npm's `cafile` replaces them, so `bundle` keeps the whole list for it).
+   */
+  nodeBundle: string[];
   /** npm config (the project's, the user's or the global one) names a cafile. */
   cafileConfigured: boolean;
 }
@@ -162,6 +167,9 @@ export function hostCertificates(
       return true;
     });
   };
+  const bundle = cafileConfigured
+    ? once([...(projectSet ? fromProject : fromUser), ...extra])
+    : unknown;
   return {
     // What node trusts on its own needs no adding (the `safe-npm` command starts node without
     // NODE_EXTRA_CA_CERTS, nodeca.ts, and that file and a cafile are often the system bundle).
@@ -175,7 +183,8 @@ export function hostCertificates(
       ...fromProject,
       ...(fromProject.length > 0 && userUnknown.length === 0 && processTrustsExtra ? unknown : []),
     ]),
-    bundle: cafileConfigured ? once([...(projectSet ? fromProject : fromUser), ...extra]) : unknown,
+    bundle,
+    nodeBundle: bundle.filter((pem) => !known.has(certificateKey(pem))),
     cafileConfigured,
   };
 }

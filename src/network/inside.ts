@@ -11,6 +11,12 @@ export const BRIDGE_INSIDE = "/run/safe-npm/bridge.cjs";
 export const SOCKET_INSIDE = "/run/safe-npm/proxy.sock";
 /** The registry gateway's CA bundle (its local CA, then the user's own CAs). */
 export const CA_INSIDE = "/run/safe-npm/ca.pem";
+/**
+ * The same less the roots node ships, for NODE_EXTRA_CA_CERTS: every node process inside parses
+ * that file at start-up, and a cafile is often the whole system bundle (~145 roots, ~17 ms of CPU
+ * per process on node 20). Only where the two differ; else NODE_EXTRA_CA_CERTS names CA_INSIDE.
+ */
+export const CA_NODE_INSIDE = "/run/safe-npm/ca-node.pem";
 
 /**
  * Variables both bridges set to the proxy's address inside (`http://127.0.0.1:<port>`). The node
@@ -98,13 +104,14 @@ export function bridgeArgv(
 
 /**
  * The read-only binds the sandbox needs: the node bridge's script (null for the perl bridge, a
- * data mount) and the proxy's socket; with the registry gateway on, its CA bundle (certificates
+ * data mount) and the proxy's socket; with the registry gateway on, its CA bundles (certificates
  * only: the CA's key never leaves the host).
  */
 export function bridgeBinds(
   socketPath: string,
   bridgePath: string | null = bridgeHostPath(),
   caBundlePath: string | null = null,
+  caNodeBundlePath: string | null = null,
 ): {
   src: string;
   dest: string;
@@ -115,5 +122,8 @@ export function bridgeBinds(
     // sees nothing else of the private dir and cannot create anything in it.
     { src: socketPath, dest: SOCKET_INSIDE },
     ...(caBundlePath === null ? [] : [{ src: caBundlePath, dest: CA_INSIDE }]),
+    ...(caNodeBundlePath === null || caNodeBundlePath === caBundlePath
+      ? []
+      : [{ src: caNodeBundlePath, dest: CA_NODE_INSIDE }]),
   ];
 }

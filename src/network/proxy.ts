@@ -88,6 +88,11 @@ export interface ProxyOptions {
    * for the hosts that stay tunnels. Default: `upstreamCa`.
    */
   bundleCa?: readonly string[] | undefined;
+  /**
+   * The certificates the bundle for NODE_EXTRA_CA_CERTS (`caNodeBundlePath`) carries after the
+   * local CA's: `bundleCa` less node's shipped roots. Default: `bundleCa` (one file).
+   */
+  nodeBundleCa?: readonly string[] | undefined;
   /** This host's own addresses (default: every interface's when the proxy starts). */
   localAddresses?: net.BlockList | undefined;
   /** Name lookups for upstream dials, cached per host (default: a new cache per proxy). */
@@ -184,6 +189,11 @@ export interface NetworkProxy {
    * `bundleCa`, for the sandbox to trust (bound read-only inside). Else null.
    */
   caBundlePath: string | null;
+  /**
+   * With the https gateway on: the bundle for NODE_EXTRA_CA_CERTS, `<dir>/ca-node.pem` (the local
+   * CA's certificate followed by `nodeBundleCa`), or `caBundlePath` when that holds the same.
+   */
+  caNodeBundlePath: string | null;
   stats(): ProxyStats;
   /**
    * Readies upstream TLS trust (node's roots, the user's CAs: ~30–100 ms of one core) when a
@@ -219,6 +229,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const plainOnly = options.plainHttpTargets ?? new Set<string>();
   const upstreamCa = options.upstreamCa ?? [];
   const bundleCa = options.bundleCa ?? upstreamCa;
+  const nodeBundleCa = options.nodeBundleCa ?? bundleCa;
   const forwardedPort = options.forwardedPort ?? null;
   /** A dial to an IP literal skips `lookup`: checked here. True: refuse, it loops into the sandbox. */
   const loopsBack = (target: { host: string; port: number }): boolean =>
@@ -273,13 +284,20 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   // bound inside. Its module (and @peculiar/x509) loads only here.
   let ca: LocalCa | null = null;
   let caBundlePath: string | null = null;
+  let caNodeBundlePath: string | null = null;
   if (hook !== null && hook.hosts.size > 0 && options.caDir !== undefined) {
     try {
       const { openLocalCa } = await import("./ca.js");
       ca = await openLocalCa(options.caDir);
+      const pems = (list: readonly string[]): string =>
+        `${[ca?.certificate ?? "", ...list].map((pem) => pem.trim()).join("\n")}\n`;
       caBundlePath = join(dir, "ca.pem");
-      const bundle = [ca.certificate, ...bundleCa].map((pem) => pem.trim()).join("\n");
-      await writeFile(caBundlePath, `${bundle}\n`, { mode: 0o644, flag: "wx" });
+      await writeFile(caBundlePath, pems(bundleCa), { mode: 0o644, flag: "wx" });
+      caNodeBundlePath = caBundlePath;
+      if (nodeBundleCa.length !== bundleCa.length) {
+        caNodeBundlePath = join(dir, "ca-node.pem");
+        await writeFile(caNodeBundlePath, pems(nodeBundleCa), { mode: 0o644, flag: "wx" });
+      }
       // Leaves for the hook's hosts are made (or read from the cache) while the sandbox starts.
       const localCa = ca;
       for (const key of hook.hosts) {
@@ -1022,6 +1040,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     socketPath,
     dir,
     caBundlePath,
+    caNodeBundlePath,
     warm: () => {
       if (ca === null || warmed) return;
       warmed = true;

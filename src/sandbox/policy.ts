@@ -8,7 +8,13 @@ import { MARKER_PATH } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { isInside } from "../host/project.js";
 import { BRIDGE_PERL, BRIDGE_PERL_INSIDE, perlBridgeArgv } from "../network/bridgeperl.js";
-import { bridgeArgv, bridgeBinds, CA_INSIDE, SOCKET_INSIDE } from "../network/inside.js";
+import {
+  bridgeArgv,
+  bridgeBinds,
+  CA_INSIDE,
+  CA_NODE_INSIDE,
+  SOCKET_INSIDE,
+} from "../network/inside.js";
 import { type LinkedStore, storeInProject } from "./linkedstore.js";
 import { sanitizeNpmrc, stripUrlCredentials, withoutCredentials } from "./npmrc.js";
 import { CACHE_DIRS } from "./privatehome.js";
@@ -134,6 +140,11 @@ export interface ProxyInput {
    * CAs) is bound read-only inside and named by `NODE_EXTRA_CA_CERTS`.
    */
   caBundlePath?: string | null | undefined;
+  /**
+   * The same less node's shipped roots, for `NODE_EXTRA_CA_CERTS` (bound at CA_NODE_INSIDE when
+   * it is another file than `caBundlePath`).
+   */
+  caNodeBundlePath?: string | null | undefined;
   /**
    * The user's or project's npm config names a `cafile`, which replaces node's CA list for npm
    * and pnpm: `npm_config_cafile` then names the bundle too (it holds that file's certificates).
@@ -512,9 +523,11 @@ export function resolvePolicy(input: PolicyInput): Policy {
   const nodeInside = visible(input.node.bin) ? input.node.bin : input.node.real;
   const bridge = bridgeKind(input);
   if (input.network === "registry" && input.proxy !== null) {
-    const { socketPath, bridgePath, caBundlePath } = input.proxy;
+    const { socketPath, bridgePath, caBundlePath, caNodeBundlePath } = input.proxy;
     const perl = bridge?.kind === "perl";
-    for (const bind of bridgeBinds(socketPath, perl ? null : bridgePath, caBundlePath ?? null)) {
+    const bridgeScript = perl ? null : bridgePath;
+    const caPaths = [caBundlePath ?? null, caNodeBundlePath ?? null] as const;
+    for (const bind of bridgeBinds(socketPath, bridgeScript, ...caPaths)) {
       mounts.push({ kind: "ro-bind", ...bind });
     }
     if (perl) {
@@ -655,10 +668,13 @@ function buildEnv(
   // A corporate CA bundle that the sandbox can see (under /etc or /usr) keeps TLS working inside.
   const extraCa = host.env.NODE_EXTRA_CA_CERTS;
   if (extraCa !== undefined && isSystemPath(extraCa)) env.NODE_EXTRA_CA_CERTS = extraCa;
-  // The registry gateway: its CA (with the user's own CAs) added to every node's trusted list;
-  // where npm config names a cafile, which replaces that list, the bundle replaces the cafile.
+  // The registry gateway: its CA (with the user's own CAs node does not ship) added to every
+  // node's trusted list; where npm config names a cafile, which replaces that list, the whole
+  // bundle replaces the cafile.
   if (input.network === "registry" && input.proxy?.caBundlePath) {
-    env.NODE_EXTRA_CA_CERTS = CA_INSIDE;
+    const nodeBundle = input.proxy.caNodeBundlePath;
+    env.NODE_EXTRA_CA_CERTS =
+      nodeBundle && nodeBundle !== input.proxy.caBundlePath ? CA_NODE_INSIDE : CA_INSIDE;
     if (input.proxy.cafileConfigured === true) env.npm_config_cafile = CA_INSIDE;
   }
   env.TMPDIR = "/tmp";

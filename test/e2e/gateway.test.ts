@@ -20,6 +20,7 @@ import {
 } from "node:fs";
 import type http from "node:http";
 import { join } from "node:path";
+import { rootCertificates } from "node:tls";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { TestServer } from "../unit/network/helpers.js";
@@ -155,8 +156,9 @@ function registryWorld(manager: Manager, pki: Pki, port: number, trust: Trust = 
     projectInHome: true,
     packageJson: { dependencies: { "reg-probe": "1.0.0" }, ...manager.packageJson },
   });
+  // With one of the roots node ships, as a system bundle named as cafile has them all.
   const caFile = join(world.dir, "registry-ca.pem");
-  writeFileSync(caFile, pki.ca);
+  writeFileSync(caFile, `${pki.ca.trim()}\n${rootCertificates[0]}\n`);
   writeFileSync(
     join(world.home, ".npmrc"),
     `${trust === "cafile" ? `cafile=${caFile}\n` : ""}registry=${registry}\n`,
@@ -429,6 +431,21 @@ fs.writeFileSync(".probe/ca-hunt.json", JSON.stringify(found));
           ),
         );
         expect(install.stderr).not.toContain("PROBE-OWN-TOKEN");
+      });
+
+      it("gives node inside the local CA and the user's own, not again the roots node ships", () => {
+        // The cafile and NODE_EXTRA_CA_CERTS hold the registry's CA and a shipped root. npm's
+        // cafile replaces node's list, so the cafile inside keeps both; NODE_EXTRA_CA_CERTS, read
+        // by every node process, only what node lacks.
+        const report = probeReport(world);
+        expect(report.extraCaShippedRoots, show(install)).toBe(0);
+        if (trust === "NODE_EXTRA_CA_CERTS") {
+          // npm's global config on this machine may name a cafile of its own: then that too.
+          expect(report.extraCa).toMatch(/^\/run\/safe-npm\/ca(-node)?\.pem$/);
+        } else {
+          expect(report.extraCa).toBe("/run/safe-npm/ca-node.pem");
+          expect(report.extraCaCertificates).toBe(2);
+        }
       });
     });
   }

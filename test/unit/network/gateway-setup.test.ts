@@ -110,6 +110,7 @@ describe("hostCertificates", () => {
     const extra = file("extra.pem", `${shipped}\n${userCa}\n`);
     const cas = hostCertificates(host({ NODE_EXTRA_CA_CERTS: extra }, extra), null);
     expect(cas.bundle).toEqual([userCa]);
+    expect(cas.nodeBundle).toEqual([userCa]);
     expect(cas.cafileConfigured).toBe(false);
   });
 
@@ -146,6 +147,8 @@ describe("hostCertificates", () => {
     expect(cas.upstream).toEqual([otherCa, userCa]);
     expect(cas.bundle).toEqual([otherCa, shipped, userCa]);
     expect(cas.bundle.join("")).not.toContain("PRIVATE KEY");
+    // NODE_EXTRA_CA_CERTS adds to node's own roots: the ones it ships need not be parsed again.
+    expect(cas.nodeBundle).toEqual([otherCa, userCa]);
   });
 
   it("the project's cafile wins over the user's; an unreadable one is nobody's trust", () => {
@@ -167,6 +170,7 @@ describe("hostCertificates", () => {
       upstream: [],
       projectUpstream: [],
       bundle: [],
+      nodeBundle: [],
       cafileConfigured: true,
     });
   });
@@ -221,6 +225,7 @@ describe("hostCertificates", () => {
       `cafile=${bundle}\n`,
     );
     expect(cas.bundle).toEqual([shipped, otherCa, userCa]);
+    expect(cas.nodeBundle).toEqual([otherCa, userCa]);
     expect(cas.upstream).toEqual([otherCa, userCa]);
   });
 });

@@ -131,6 +131,33 @@ describe("the https gateway", () => {
     const first = new X509Certificate(text);
     expect(localCa()).toContain(first.toString().trim());
     expect(statSync(bundle ?? "").mode & 0o777).toBe(0o644);
+    // Without a list of its own, NODE_EXTRA_CA_CERTS names the same file.
+    expect(proxy.caNodeBundlePath).toBe(bundle);
+  });
+
+  it("writes a second bundle for NODE_EXTRA_CA_CERTS when it holds fewer certificates", async () => {
+    const other = await makePki();
+    const split = await startProxy({
+      allow: parseAllowlist([`127.0.0.1:${registry.port}`]),
+      registryHook: readOnlyHook([`127.0.0.1:${registry.port}`]),
+      caDir: join(stateDir, "ca"),
+      bundleCa: [other.ca, pki.ca],
+      nodeBundleCa: [pki.ca],
+    });
+    try {
+      const full = readFileSync(split.caBundlePath ?? "", "utf8");
+      expect(split.caNodeBundlePath).toBe(join(split.dir, "ca-node.pem"));
+      const forNode = readFileSync(split.caNodeBundlePath ?? "", "utf8");
+      const ours = new X509Certificate(full).toString().trim();
+      expect(full.startsWith(ours)).toBe(true);
+      expect(forNode.startsWith(ours)).toBe(true);
+      expect(full).toContain(other.ca.trim());
+      expect(forNode).not.toContain(other.ca.trim());
+      expect(forNode).toContain(pki.ca.trim());
+      expect(statSync(split.caNodeBundlePath ?? "").mode & 0o777).toBe(0o644);
+    } finally {
+      await split.close();
+    }
   });
 
   it("answers with a certificate from the local CA, and forwards a GET with the host's token", async () => {

@@ -634,6 +634,27 @@ describe("the registry gateway's CA", () => {
     expect(registry({ cafileConfigured: true }).env.npm_config_cafile).toBe("/run/safe-npm/ca.pem");
   });
 
+  it("names the bundle without node's shipped roots in NODE_EXTRA_CA_CERTS when there is one", () => {
+    const split = {
+      cafileConfigured: true,
+      caNodeBundlePath: "/tmp/safe-npm-net-x/ca-node.pem",
+    };
+    const policy = registry(split);
+    // npm's cafile replaces node's list: it gets the whole bundle; node adds to its own roots.
+    expect(policy.env.npm_config_cafile).toBe("/run/safe-npm/ca.pem");
+    expect(policy.env.NODE_EXTRA_CA_CERTS).toBe("/run/safe-npm/ca-node.pem");
+    for (const [src, dest] of [
+      [proxy.caBundlePath, "/run/safe-npm/ca.pem"],
+      [split.caNodeBundlePath, "/run/safe-npm/ca-node.pem"],
+    ]) {
+      expect(policy.mounts).toContainEqual({ kind: "ro-bind", src, dest });
+    }
+    // One file when both are the same.
+    const one = registry({ caNodeBundlePath: proxy.caBundlePath });
+    expect(one.env.NODE_EXTRA_CA_CERTS).toBe("/run/safe-npm/ca.pem");
+    expect(one.mounts.some((m) => m.dest === "/run/safe-npm/ca-node.pem")).toBe(false);
+  });
+
   it("is absent without the gateway", () => {
     const policy = registry({ caBundlePath: null });
     expect(policy.mounts.some((m) => m.dest === "/run/safe-npm/ca.pem")).toBe(false);
