@@ -1,4 +1,5 @@
 /** `safe-npm trust` and `untrust`: accept or revoke the repository settings that widen the sandbox. */
+import { printable } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { loadSettingsFile } from "../settings/load.js";
 import { widenings } from "../settings/merge.js";
@@ -10,20 +11,23 @@ export function trustCommand(repo: string | null, store: string, out: Output): n
   const loaded = loadSettingsFile(repo);
   const wider = widenings(loaded.settings);
   if (wider.length === 0) {
-    out.stderr(`${repo} does not widen the sandbox: nothing to trust\n`);
+    out.stderr(`${printable(repo)} does not widen the sandbox: nothing to trust\n`);
     return 0;
   }
   const already = isTrusted(store, repo, loaded.content);
   trust(store, repo, loaded.content, wider);
+  // The list names values from the repository: each printed as escapes, never raw (an escape
+  // sequence could erase a line, a newline could print one of its own).
   out.stderr(
-    `${already ? "still trusting" : "trusting"} ${repo}, which asks to:\n${wider.map((w) => `  - ${w}`).join("\n")}\nany change to the file revokes this; undo with \`safe-npm untrust\`\n`,
+    `${already ? "still trusting" : "trusting"} ${printable(repo)}, which asks to:\n${wider.map((w) => `  - ${printable(w)}`).join("\n")}\nany change to the file revokes this; undo with \`safe-npm untrust\`\n`,
   );
   return 0;
 }
 
 export function untrustCommand(repo: string | null, store: string, out: Output): number {
   if (repo === null) throw noRepoSettings("untrust");
-  out.stderr(untrust(store, repo) ? `no longer trusting ${repo}\n` : `${repo} was not trusted\n`);
+  const shown = printable(repo);
+  out.stderr(untrust(store, repo) ? `no longer trusting ${shown}\n` : `${shown} was not trusted\n`);
   return 0;
 }
 

@@ -3,9 +3,13 @@
  * for must already be in corepack's cache. Checked before the sandbox starts, for an error that
  * names the manager and the fix instead of corepack's "cannot reach the npm repository".
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { SafeNpmError } from "../errors.js";
+import { readRegularFile } from "../sandbox/safepath.js";
+
+/** A package.json larger than this is not read for its `packageManager` field. */
+const MAX_PACKAGE_JSON = 16 << 20;
 
 /** `pnpm@10.1.0+sha512.abc` → `{ name: "pnpm", version: "10.1.0" }`. */
 export function parsePackageManagerField(field: string): { name: string; version: string } | null {
@@ -21,13 +25,13 @@ export function corepackNotPrepared(
 ): SafeNpmError | null {
   let wanted: { name: string; version: string } | null = null;
   try {
-    const pkg = JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as {
-      packageManager?: unknown;
-    };
+    // The project is hostile input: a link, a FIFO or /dev/stdin there must not be read.
+    const text = readRegularFile(join(projectRoot, "package.json"), true, MAX_PACKAGE_JSON);
+    const pkg = JSON.parse(text) as { packageManager?: unknown };
     if (typeof pkg.packageManager === "string")
       wanted = parsePackageManagerField(pkg.packageManager);
   } catch {
-    // no readable package.json: corepack falls back to its own default version
+    // no readable package.json (or not a regular file): corepack falls back to its default
   }
   // A field naming another manager is corepack's to report ("this project is configured to use …").
   if (wanted !== null && wanted.name !== name) return null;

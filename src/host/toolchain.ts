@@ -1,8 +1,9 @@
 /** Which tools come into the sandbox, and what they need besides their install prefixes. */
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import type { RequestKind, ToolchainInput } from "../sandbox/policy.js";
+import { readRegularFile } from "../sandbox/safepath.js";
 import { corepackNotPrepared } from "./corepack.js";
 import {
   type HostInfo,
@@ -74,10 +75,9 @@ export function toolchainInput(
       : join(host.cacheHome, "node", "corepack");
   const yarnClassic = tools.some((t) => {
     try {
-      const pkg = JSON.parse(readFileSync(join(t.prefix, "package.json"), "utf8")) as {
-        name?: string;
-        version?: string;
-      };
+      // A tool may come from a project's node_modules: never through a link, never a FIFO.
+      const text = readRegularFile(join(t.prefix, "package.json"), true, 1 << 20);
+      const pkg = JSON.parse(text) as { name?: string; version?: string };
       return pkg.name === "yarn" && pkg.version?.startsWith("1.") === true;
     } catch {
       return false;

@@ -86,7 +86,9 @@ export function untrusted(
   setInside = false,
   liveRun: string | null = null,
 ): SafeNpmError {
-  const list = wider.map((w) => `  - ${w}`).join("\n");
+  // One line each: a newline in a value (the CLI escapes every other control character) would
+  // print lines of its own, and could push the real list off the screen.
+  const list = wider.map((w) => `  - ${w.replaceAll("\n", "\\n")}`).join("\n");
   if (liveRun !== null) {
     return new SafeNpmError(
       "UNTRUSTED_SETTINGS",

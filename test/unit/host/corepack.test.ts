@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -54,5 +55,26 @@ describe("corepackNotPrepared", () => {
   it("leaves a field naming another manager to corepack", () => {
     setup("yarn@4.0.0", []);
     expect(corepackNotPrepared("pnpm", home(), project())).toBeNull();
+  });
+
+  it("reads no package.json that is a link or a FIFO (a planted one must not hang or steer it)", () => {
+    setup(undefined, ["pnpm/10.1.0"]);
+    // A link to a file outside the project naming a version that is not prepared: not followed.
+    const outside = join(dir, "elsewhere.json");
+    writeFileSync(outside, JSON.stringify({ packageManager: "pnpm@9.9.9" }));
+    rmSync(join(project(), "package.json"));
+    symlinkSync(outside, join(project(), "package.json"));
+    expect(corepackNotPrepared("pnpm", home(), project())).toBeNull();
+    // A FIFO nobody writes to: opening it to read would block for ever.
+    rmSync(join(project(), "package.json"));
+    execFileSync("mkfifo", [join(project(), "package.json")]);
+    expect(corepackNotPrepared("pnpm", home(), project())).toBeNull();
+    // Control: the same field in a regular file is read.
+    rmSync(join(project(), "package.json"));
+    writeFileSync(
+      join(project(), "package.json"),
+      JSON.stringify({ packageManager: "pnpm@9.9.9" }),
+    );
+    expect(corepackNotPrepared("pnpm", home(), project())?.message).toContain("pnpm@9.9.9");
   });
 });
