@@ -422,6 +422,13 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
         const lines = ignoredBuildsHint(ignoredBuilds(project.root));
         for (const line of lines) out.stderr(`safe-npm: ${printableLines(line)}\n`);
       }
+      if (request.cls === "install" && basename(request.command[0] ?? "") === "pnpm") {
+        const { pnpmMajor, verifyDepsNotice } = await import("./pnpmverify.js");
+        const pnpm = tools.find((t) => basename(t.bin) === "pnpm");
+        const major = pnpm === undefined ? null : pnpmMajor(pnpm.prefix);
+        const notice = verifyDepsNotice(project.root, host.env, host.home, major);
+        if (notice !== null) out.stderr(`safe-npm: ${notice}\n`);
+      }
       return outcome.exitCode;
     });
   }

@@ -5,7 +5,7 @@
  * names the skipped builds and the `allowBuilds` lines to add; the test adds exactly those lines,
  * as a user would, and the next install builds (the probe's scripts run, contained).
  */
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -108,3 +108,63 @@ describe.skipIf(unavailable !== "")("pnpm 12: a dependency's build script not ye
     expect(readFileSync(join(w.project, "pnpm-workspace.yaml"), "utf8")).toBe(before);
   }, 240_000);
 });
+
+describe.skipIf(unavailable !== "")(
+  "pnpm 12 installs before a bare `pnpm run` (verifyDepsBeforeRun)",
+  () => {
+    const worlds: World[] = [];
+    afterAll(() => {
+      for (const w of worlds) w.dispose();
+    });
+    const NOTICE = "safe-npm: pnpm 11 and later install before `pnpm run`";
+
+    const world = (yaml: string): World => {
+      const w = makeWorld({
+        projectInHome: true,
+        packageJson: {
+          dependencies: { greeter: "file:vendor/greeter-1.0.0.tgz" },
+          scripts: { hello: "echo hello" },
+        },
+        vendor: { packed, files: ["greeter-1.0.0.tgz"] },
+      });
+      worlds.push(w);
+      writeFileSync(join(w.project, "pnpm-workspace.yaml"), yaml);
+      const bin = join(w.dir, "pm-bin");
+      mkdirSync(bin, { recursive: true });
+      symlinkSync(TOOL_BINS.pnpmLatest, join(bin, "pnpm"));
+      w.env.PATH = `${bin}:${w.env.PATH}`;
+      return w;
+    };
+    const bareRun = (w: World) =>
+      execa("pnpm", ["run", "hello"], {
+        cwd: w.project,
+        env: w.env,
+        extendEnv: false,
+        reject: false,
+        stdin: "ignore",
+      });
+
+    it("says so after an install while the setting installs, and not once it is off", async () => {
+      const w = world("pmOnFail: ignore\n");
+      const install = await w.run(["pnpm", "install"]);
+      expect(install.exitCode, show(install)).toBe(0);
+      expect(install.stderr).toContain(NOTICE);
+      expect(install.stderr).toContain("Add `verifyDepsBeforeRun: false` to pnpm-workspace.yaml");
+      // Control: the bare run on the host does install first (what the notice warns of) once
+      // node_modules looks out of date, as a run inside can always make it look.
+      rmSync(join(w.project, "node_modules", ".pnpm"), { recursive: true, force: true });
+      const bare = await bareRun(w);
+      expect(bare.exitCode, String(bare.stderr)).toBe(0);
+      expect(existsSync(join(w.project, "node_modules", ".pnpm")), String(bare.stdout)).toBe(true);
+
+      const off = world("pmOnFail: ignore\nverifyDepsBeforeRun: false\n");
+      const quiet = await off.run(["pnpm", "install"]);
+      expect(quiet.exitCode, show(quiet)).toBe(0);
+      expect(quiet.stderr).not.toContain(NOTICE);
+      rmSync(join(off.project, "node_modules", ".pnpm"), { recursive: true, force: true });
+      const offBare = await bareRun(off);
+      expect(String(offBare.stdout)).toContain("hello");
+      expect(existsSync(join(off.project, "node_modules", ".pnpm"))).toBe(false);
+    }, 240_000);
+  },
+);

@@ -1,0 +1,75 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  pnpmMajor,
+  verifyDepsNotice,
+  verifyDepsSetting,
+} from "../../../src/commands/pnpmverify.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "safe-npm-pnpmverify-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("verifyDepsSetting", () => {
+  it.each([
+    ["verifyDepsBeforeRun: false\n", "false"],
+    ["a: 1\nverifyDepsBeforeRun: 'warn' # quiet\n", "warn"],
+    ['verifyDepsBeforeRun: "install"\n', "install"],
+    ["verifyDepsBeforeRun: error\nverifyDepsBeforeRun: install\n", "install"],
+    ["packages:\n  verifyDepsBeforeRun: false\n", null],
+    ["", null],
+  ])("%j → %s", (yaml, value) => {
+    expect(verifyDepsSetting(yaml)).toBe(value);
+  });
+});
+
+describe("verifyDepsNotice", () => {
+  const home = (): string => join(dir, "home");
+  const root = (): string => join(dir, "project");
+  beforeEach(() => mkdirSync(root(), { recursive: true }));
+
+  it("speaks for pnpm 11 and later (and an unknown version) while the setting installs", () => {
+    expect(verifyDepsNotice(root(), {}, home(), 12)).toContain("verifyDepsBeforeRun");
+    expect(verifyDepsNotice(root(), {}, home(), null)).toContain("verifyDepsBeforeRun");
+    expect(verifyDepsNotice(root(), {}, home(), 10)).toBeNull();
+  });
+
+  it("is quiet once the project, the user's config or the variable turns it off", () => {
+    writeFileSync(join(root(), "pnpm-workspace.yaml"), "verifyDepsBeforeRun: false\n");
+    expect(verifyDepsNotice(root(), {}, home(), 12)).toBeNull();
+    rmSync(join(root(), "pnpm-workspace.yaml"));
+    const config = join(home(), ".config", "pnpm");
+    mkdirSync(config, { recursive: true });
+    writeFileSync(join(config, "config.yaml"), "verifyDepsBeforeRun: prompt\n");
+    expect(verifyDepsNotice(root(), {}, home(), 12)).toBeNull();
+    // The variable wins over the files.
+    const env = { pnpm_config_verify_deps_before_run: "install" };
+    expect(verifyDepsNotice(root(), env, home(), 12)).not.toBeNull();
+  });
+
+  it("reads the project's file never through a link", () => {
+    const elsewhere = join(dir, "elsewhere.yaml");
+    writeFileSync(elsewhere, "verifyDepsBeforeRun: false\n");
+    symlinkSync(elsewhere, join(root(), "pnpm-workspace.yaml"));
+    expect(verifyDepsNotice(root(), {}, home(), 12)).not.toBeNull();
+  });
+});
+
+describe("pnpmMajor", () => {
+  it("reads the version of pnpm's package, and nothing else's", () => {
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "pnpm", version: "12.21.0" }));
+    expect(pnpmMajor(dir)).toBe(12);
+    writeFileSync(
+      join(dir, "package.json"),
+      JSON.stringify({ name: "@pnpm/exe", version: "10.3.1" }),
+    );
+    expect(pnpmMajor(dir)).toBe(10);
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "other", version: "9.0.0" }));
+    expect(pnpmMajor(dir)).toBeNull();
+    expect(pnpmMajor(join(dir, "missing"))).toBeNull();
+  });
+});
