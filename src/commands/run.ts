@@ -36,7 +36,7 @@ import {
 import { type AllowEntry, plainHttpTargets } from "../network/allowlist.js";
 import type { RegistryHook } from "../network/gateway-hook.js";
 import { bridgeHostPath } from "../network/inside.js";
-import { loopbackPorts } from "../network/loopback.js";
+import { hostsLoopbackNames, loopbackPorts } from "../network/loopback.js";
 import { forwarderSource, type PortOptions, watchPorts } from "../network/ports.js";
 import type { NetworkProxy, ProxyOptions } from "../network/proxy.js";
 import {
@@ -45,6 +45,7 @@ import {
   registryFiles,
   registryRules,
   userNpmrcFiles,
+  usersRegistries,
 } from "../network/registries.js";
 import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
@@ -386,7 +387,18 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
       if (options.verbose) out.stderr(describe(policy));
       const invocation = buildBwrapArgs(policy, seccomp);
       timing.mark("policy, bwrap arguments");
-      const portGuard = { forwarded, registryPorts: loopbackPorts(allow) };
+      // Another run's proxy (an install in the project while this run serves) dials the user's
+      // registries on the host's loopback too: their ports are never forwarded, in any mode.
+      // Names /etc/hosts gives loopback count as loopback too.
+      const hostsFile = ports === null ? null : readEtcHosts();
+      const loopbackNames = hostsLoopbackNames(hostsFile ?? "");
+      const registryPorts =
+        ports === null
+          ? new Set<number>()
+          : network === "registry"
+            ? loopbackPorts(allow, loopbackNames)
+            : loopbackPorts(await usersRegistries(host, effective, globalNpmrc), loopbackNames);
+      const portGuard = { forwarded, registryPorts };
       const outcome = await withPorts(ports, bridgePort, portGuard, host, project, out, (onReady) =>
         runGuarded(bwrap, invocation, policy, project.root, {
           watch: [...guards.watch, ...keys.watch],
@@ -431,6 +443,15 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
       }
       return outcome.exitCode;
     });
+  }
+}
+
+/** /etc/hosts, or null when it cannot be read as a regular file. */
+function readEtcHosts(): string | null {
+  try {
+    return readRegularFile("/etc/hosts", false, 1 << 20);
+  } catch {
+    return null;
   }
 }
 

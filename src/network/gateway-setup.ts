@@ -72,6 +72,9 @@ export function localCaPlace(
   };
 }
 
+/** A cafile larger than this is skipped (a system bundle is ~200 KiB). */
+const MAX_CAFILE_BYTES = 16 << 20;
+
 export interface HostCas {
   /**
    * Certificates (PEM) the proxy trusts upstream besides node's default trust, for every
@@ -137,7 +140,8 @@ export function hostCertificates(
   const read = (path: string | null | undefined): string[] => {
     if (!path || !isAbsolute(path)) return [];
     try {
-      return pemCertificates(readRegularFile(path, false));
+      // Bounded: a project can name a huge (sparse) file as its cafile.
+      return pemCertificates(readRegularFile(path, false, MAX_CAFILE_BYTES));
     } catch {
       return []; // unreadable: trusted by nobody
     }

@@ -32,15 +32,35 @@ function isLocalhostName(canonical: string): boolean {
 }
 
 /**
- * The ports the allowlist names on the host's loopback (IP literals and `localhost` names; an
- * entry without a port names 443 and 80): port forwarding must not listen on them.
+ * The names /etc/hosts gives a loopback address (`127.0.0.1 verdaccio.local`), lower-case and
+ * without a trailing dot. A registry named so is on the host's loopback as much as `localhost`.
  */
-export function loopbackPorts(allow: readonly AllowEntry[]): Set<number> {
+export function hostsLoopbackNames(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of text.split("\n")) {
+    const [address, ...names] = (line.split("#")[0] ?? "").trim().split(/\s+/);
+    if (address === undefined || !isLoopbackAddress(address.replace(/%.*$/, ""))) continue;
+    for (const name of names) if (name !== "") out.add(name.toLowerCase().replace(/\.$/, ""));
+  }
+  return out;
+}
+
+/**
+ * The ports the allowlist names on the host's loopback (IP literals, `localhost` names, and
+ * `loopbackNames`, the names /etc/hosts gives loopback; an entry without a port names 443 and
+ * 80): port forwarding must not listen on them.
+ */
+export function loopbackPorts(
+  allow: readonly AllowEntry[],
+  loopbackNames: ReadonlySet<string> = new Set(),
+): Set<number> {
   const out = new Set<number>();
   for (const entry of allow) {
     const loopback = isIpLiteral(entry.host)
       ? !entry.wildcard && isLoopbackAddress(dialHost(entry.host))
-      : isLocalhostName(entry.host) || (entry.wildcard && entry.host === "localhost");
+      : isLocalhostName(entry.host) ||
+        (entry.wildcard && entry.host === "localhost") ||
+        (!entry.wildcard && loopbackNames.has(entry.host.replace(/\.$/, "")));
     if (!loopback) continue;
     for (const port of entry.port === null ? DEFAULT_PORTS : [entry.port]) out.add(port);
   }

@@ -82,6 +82,36 @@ export async function registryAllowlist(
   return settleProjectOnly(dedupeAllowlist(entries));
 }
 
+/**
+ * The registries the user's own config names (~/.npmrc, npm's global config when it is the
+ * user's, ~/.yarnrc.yml, the environment) and the hosts of settings and --allow-host: where
+ * another run's proxy may dial (an install going on in the project while this run serves), and
+ * so the loopback ports a run in another network mode must not forward either (loopback.ts).
+ */
+export async function usersRegistries(
+  host: HostInfo,
+  effective: EffectiveSettings,
+  globalNpmrc: NpmGlobalConfig | null,
+): Promise<AllowEntry[]> {
+  const { parseAllowlist, registriesFromConfig } = await import("./allowlist.js");
+  return [
+    ...registriesFromConfig({
+      projectNpmrc: null,
+      userNpmrc: host.userNpmrc === null ? null : sanitizeNpmrc(host.userNpmrc).text,
+      globalNpmrc:
+        globalNpmrc === null
+          ? null
+          : { path: globalNpmrc.path, text: sanitizeNpmrc(globalNpmrc.text).text },
+      yarnrcYml: null,
+      userYarnrcYml: host.userYarnrcYml,
+      yarnrc: null,
+      yarn: true,
+      env: host.env,
+    }),
+    ...parseAllowlist(effective.network.allow, "network.allow / --allow-host"),
+  ];
+}
+
 export interface RegistryRules {
   hook: RegistryHook;
   /** Credentials skipped and why, for --verbose. */

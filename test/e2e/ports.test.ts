@@ -493,6 +493,40 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
   );
 
   it(
+    "a run in another network mode does not forward the user's registry port either: another run's proxy would dial it",
+    async () => {
+      // A dev server (`exec`, network none) in one terminal while an install runs in another:
+      // the install's proxy dials the user's registry on the host's localhost with the held
+      // token. Were this run's server forwarded there, it would stand in for the registry.
+      const port = await freePort();
+      writeFileSync(
+        join(world.home, ".npmrc"),
+        `@x:registry=http://localhost:${port}/\n//localhost:${port}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n`,
+      );
+      writeFileSync(join(world.project, ".npmrc"), "audit=false\n");
+      rmSync(join(world.project, "go"), { force: true });
+      writeFileSync(
+        join(world.project, "serve.js"),
+        `const fs = require("fs"); const srv = require("http").createServer((q, r) => r.end("inside"));
+srv.listen(${port}, "127.0.0.1", () => { const t = setInterval(() => { if (fs.existsSync("go")) { clearInterval(t); srv.close(); } }, 50); });`,
+      );
+      const refused = `safe-npm: port ${port} is not forwarded: the allowed hosts name a registry on the host's localhost:${port}`;
+      const run = startCli(world, ["exec", "--", "node", "serve.js"], { NODE_AUTH_TOKEN: TOKEN });
+      await waitFor(
+        () => run.stderr().includes(refused) || run.stderr().includes(forwardingLine(port)),
+        "the forwarding decision",
+      );
+      // Nothing answers on the host's side of that port: another run's proxy finds no stand-in.
+      expect(await connectResult(port)).toBe("ECONNREFUSED");
+      writeFileSync(join(world.project, "go"), "");
+      expect(await run.exited, run.stderr()).toBe(0);
+      expect(run.stderr()).toContain(refused);
+      expect(run.stderr()).not.toContain(forwardingLine(port));
+    },
+    TIMEOUT,
+  );
+
+  it(
     "a port named as a registry on localhost is not forwarded; the proxy's request never reaches inside",
     async () => {
       const port = await freePort();

@@ -15,6 +15,7 @@ import {
 } from "../../../src/network/allowlist.js";
 import {
   guardedLookup,
+  hostsLoopbackNames,
   isInternalAddress,
   isLoopbackAddress,
   LOOP_REFUSED,
@@ -58,6 +59,32 @@ describe("loopbackPorts", () => {
     expect([...loopbackPorts(allow)].sort((a, b) => a - b)).toEqual([
       80, 443, 3999, 4000, 4001, 4002, 4003,
     ]);
+  });
+
+  it("counts the names /etc/hosts gives loopback as loopback", () => {
+    const names = hostsLoopbackNames(
+      [
+        "127.0.0.1\tlocalhost",
+        "127.0.1.1 verdaccio.local  Registry.Corp. # a comment",
+        "::1 ip6-localhost",
+        "10.0.0.5 npm.corp.example",
+        "# 127.0.0.1 commented.example",
+        "",
+      ].join("\n"),
+    );
+    expect([...names].sort()).toEqual([
+      "ip6-localhost",
+      "localhost",
+      "registry.corp",
+      "verdaccio.local",
+    ]);
+    const allow = parseAllowlist([
+      "verdaccio.local:4873",
+      "registry.corp.:4874",
+      "npm.corp.example:4875",
+    ]);
+    expect([...loopbackPorts(allow, names)].sort()).toEqual([4873, 4874]);
+    expect([...loopbackPorts(allow)]).toEqual([]);
   });
 });
 
