@@ -1,19 +1,32 @@
 /** `safe-npm trust` and `untrust`: accept or revoke the repository settings that widen the sandbox. */
 import { SafeNpmError } from "../errors.js";
 import { loadSettingsFile } from "../settings/load.js";
-import { widenings } from "../settings/merge.js";
+import { applyLayer, defaults, widenings } from "../settings/merge.js";
 import { isTrusted, trust, untrust } from "../settings/trust.js";
 import type { Output } from "./types.js";
 
-export function trustCommand(repo: string | null, store: string, out: Output): number {
+/**
+ * `user`: the user's settings file (find.ts), whose layer the repository's is judged against, as
+ * resolveSettings judges it for a run: the same list is recorded as is checked.
+ */
+export function trustCommand(
+  repo: string | null,
+  user: string | null,
+  store: string,
+  out: Output,
+): number {
   if (repo === null) throw noRepoSettings("trust");
   const loaded = loadSettingsFile(repo);
-  const wider = widenings(loaded.settings);
+  const base =
+    user === null
+      ? defaults()
+      : applyLayer(defaults(), loadSettingsFile(user, false).settings, "user");
+  const wider = widenings(loaded.settings, base);
   if (wider.length === 0) {
     out.stderr(`${repo} does not widen the sandbox: nothing to trust\n`);
     return 0;
   }
-  const already = isTrusted(store, repo, loaded.content);
+  const already = isTrusted(store, repo, loaded.content, wider);
   trust(store, repo, loaded.content, wider);
   out.stderr(
     `${already ? "still trusting" : "trusting"} ${repo}, which asks to:\n${wider.map((w) => `  - ${w}`).join("\n")}\nany change to the file revokes this; undo with \`safe-npm untrust\`\n`,
