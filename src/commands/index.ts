@@ -89,7 +89,7 @@ export async function run(options: RunOptions, out: Output): Promise<number> {
   if (target.kind === "trust" || target.kind === "untrust") {
     const { trustCommand, untrustCommand } = await import("./trust.js");
     return target.kind === "trust"
-      ? trustCommand(found.repo, store, out)
+      ? trustCommand(found.repo, found.user, store, out)
       : untrustCommand(found.repo, store, out);
   }
   if (host.sandbox !== null) return nestedRun(host, project, options, out);

@@ -2,19 +2,32 @@
 import { printable } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { loadSettingsFile } from "../settings/load.js";
-import { widenings } from "../settings/merge.js";
+import { applyLayer, defaults, widenings } from "../settings/merge.js";
 import { isTrusted, trust, untrust } from "../settings/trust.js";
 import type { Output } from "./types.js";
 
-export function trustCommand(repo: string | null, store: string, out: Output): number {
+/**
+ * `user`: the user's settings file (find.ts), whose layer the repository's is judged against, as
+ * resolveSettings judges it for a run: the same list is recorded as is checked.
+ */
+export function trustCommand(
+  repo: string | null,
+  user: string | null,
+  store: string,
+  out: Output,
+): number {
   if (repo === null) throw noRepoSettings("trust");
   const loaded = loadSettingsFile(repo);
-  const wider = widenings(loaded.settings);
+  const base =
+    user === null
+      ? defaults()
+      : applyLayer(defaults(), loadSettingsFile(user, false).settings, "user");
+  const wider = widenings(loaded.settings, base);
   if (wider.length === 0) {
     out.stderr(`${printable(repo)} does not widen the sandbox: nothing to trust\n`);
     return 0;
   }
-  const already = isTrusted(store, repo, loaded.content);
+  const already = isTrusted(store, repo, loaded.content, wider);
   trust(store, repo, loaded.content, wider);
   // The list names values from the repository: each printed as escapes, never raw (an escape
   // sequence could erase a line, a newline could print one of its own).

@@ -49,7 +49,7 @@ export async function resolveSettings(
   }
   // Only now: the schema, cosmiconfig and YAML are not needed on the common path.
   const { loadSettingsFile } = await import("./load.js");
-  const { isTrusted, writtenInside } = await import("./trust.js");
+  const { isTrusted, trustedOnce, writtenInside } = await import("./trust.js");
   let user: LoadedLayer | null = null;
   if (found.user !== null) {
     const loaded = loadSettingsFile(found.user, false);
@@ -59,7 +59,9 @@ export async function resolveSettings(
   let repo: ResolvedSettings["repo"] = null;
   if (found.repo !== null) {
     const loaded = loadSettingsFile(found.repo);
-    const wider = widenings(loaded.settings);
+    // Judged against the settings the repository's layer replaces: the user's, not only the
+    // defaults (a repository dropping a path the user protects widens the sandbox).
+    const wider = widenings(loaded.settings, effective);
     let trust: "trusted" | "not needed" | "for this run" = "not needed";
     if (wider.length > 0) {
       // Before any trust: settings a run still going wrote (a dev server in the background;
@@ -70,9 +72,13 @@ export async function resolveSettings(
       if (live !== null) throw untrusted(loaded.file, wider, true, live);
       if (writtenInside(trustOptions.store, loaded.file, loaded.content))
         throw untrusted(loaded.file, wider, true);
-      else if (isTrusted(trustOptions.store, loaded.file, loaded.content)) trust = "trusted";
+      else if (isTrusted(trustOptions.store, loaded.file, loaded.content, wider)) trust = "trusted";
       else if (trustOptions.trustForRun) trust = "for this run";
-      else throw untrusted(loaded.file, wider);
+      else {
+        // Trusted once, for less than is asked now (the user has narrowed their own settings since).
+        const before = trustedOnce(trustOptions.store, loaded.file, loaded.content);
+        throw untrusted(loaded.file, wider, false, null, before);
+      }
     }
     effective = applyLayer(effective, loaded.settings, "repo");
     repo = { file: loaded.file, content: loaded.content, widenings: wider, trust };
@@ -85,6 +91,7 @@ export function untrusted(
   wider: readonly string[],
   setInside = false,
   liveRun: string | null = null,
+  trustedBefore = false,
 ): SafeNpmError {
   // One line each: a newline in a value (the CLI escapes every other control character) would
   // print lines of its own, and could push the real list off the screen.
@@ -109,7 +116,9 @@ export function untrusted(
   }
   return new SafeNpmError(
     "UNTRUSTED_SETTINGS",
-    `${file} asks to open the sandbox wider:\n${list}`,
+    trustedBefore
+      ? `${file} asks to open the sandbox wider than you trusted it to (judged against your settings as they are now):\n${list}`
+      : `${file} asks to open the sandbox wider:\n${list}`,
     {
       hint: "if you accept this, run `safe-npm trust` in this project (any later change to the file revokes it); for one run: --trust-config or SAFE_NPM_TRUST_CONFIG=1",
     },

@@ -155,10 +155,16 @@ export function applyFlags(base: EffectiveSettings, flags: Flags): EffectiveSett
 const WIDTH: Readonly<Record<NetworkMode, number>> = { none: 0, registry: 1, full: 2 };
 
 /**
- * Everything in a repository's settings that opens the sandbox wider than the built-in defaults,
- * in plain words. Narrowing (less network, more protected paths) is not listed.
+ * Everything in a repository's settings that opens the sandbox wider than `base` — the settings
+ * the repository's layer is applied on (the defaults and the user's own layer; only the defaults
+ * when omitted) — in plain words. `protect`, the network modes, `home` and `cache` replace the
+ * user's values, so they are judged against them: dropping a path the user protects, or more
+ * network than the user gives, widens. An item that is a widening only because of the user's
+ * settings says so (`(your settings …)`). Narrowing (less network, more protected paths) is not
+ * listed; dotfiles, env, allowed hosts and binds always are.
  */
-export function widenings(repo: Settings): string[] {
+export function widenings(repo: Settings, base: EffectiveSettings = defaults()): string[] {
+  const builtIn = defaults();
   const out: string[] = [];
   for (const p of repo.dotfiles ?? []) out.push(`read ~/${homeRelative(p) ?? p}`);
   if (Array.isArray(repo.env)) for (const name of repo.env) out.push(`pass env ${name}`);
@@ -173,9 +179,11 @@ export function widenings(repo: Settings): string[] {
         };
   for (const cls of ["install", "run"] as const) {
     const mode = modes[cls];
-    if (mode !== undefined && WIDTH[mode] > WIDTH[DEFAULT_NETWORK[cls]]) {
+    const was = base.network[cls];
+    if (mode !== undefined && WIDTH[mode] > WIDTH[was]) {
+      const yours = was === builtIn.network[cls] ? "" : ` ${YOURS} say "${was}")`;
       out.push(
-        `network "${mode}" for ${cls === "install" ? "installs" : "scripts and other commands"}`,
+        `network "${mode}" for ${cls === "install" ? "installs" : "scripts and other commands"}${yours}`,
       );
     }
   }
@@ -185,13 +193,29 @@ export function widenings(repo: Settings): string[] {
   for (const p of repo.binds?.rw ?? []) out.push(`write ${p}`);
   if (repo.protect) {
     const kept = new Set(repo.protect.map((p) => projectRelative(p) ?? p));
-    for (const p of defaults().protect) if (!kept.has(p)) out.push(`make ${p} writable`);
+    for (const p of base.protect) {
+      if (kept.has(p)) continue;
+      out.push(`make ${p} writable${builtIn.protect.includes(p) ? "" : ` ${YOURS} protect it)`}`);
+    }
   }
-  if (repo.home === "project") out.push("use the project directory as $HOME");
-  if (repo.cache === "shared") out.push("share your package-manager caches (~/.npm, …) read-write");
+  if (repo.home === "project" && base.home !== "project")
+    out.push("use the project directory as $HOME");
+  if (repo.cache === "shared" && base.cache !== "shared")
+    out.push("share your package-manager caches (~/.npm, …) read-write");
   // `ports` is not listed: forwarding only lets the host's own loopback connect in; it gives the
   // code inside no new file, secret or destination to reach.
   return out;
+}
+
+const YOURS = "(your settings";
+
+/**
+ * What a widening opens, without the note on the user's settings: a trust recorded while the
+ * user's settings differed (or before the note existed) covers the same opening.
+ */
+export function wideningWhat(item: string): string {
+  const at = item.lastIndexOf(` ${YOURS} `);
+  return at === -1 || !item.endsWith(")") ? item : item.slice(0, at);
 }
 
 function unionNumbers(a: readonly number[], b: readonly number[]): number[] {

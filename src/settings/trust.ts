@@ -17,11 +17,13 @@ import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { projectPlace } from "../host/projectplace.js";
 import { PLANTED_HINT } from "../sandbox/safepath.js";
+import { wideningWhat } from "./merge.js";
 
 interface TrustEntry {
   sha256: string;
   trustedAt: string;
-  widenings: string[];
+  /** What the user accepted (merge.ts widenings); a record without one covers less (isTrusted). */
+  widenings?: string[];
 }
 
 interface TrustFile {
@@ -91,9 +93,32 @@ export function trustKey(file: string): string {
   return join(realpathSync(dirname(file)), basename(file));
 }
 
-export function isTrusted(store: string, file: string, content: string): boolean {
+/**
+ * Whether the user trusted this very content for every one of `wider`, the widenings as judged
+ * now: they depend on the user's own settings too (merge.ts widenings), so a path the user has
+ * since protected, or network they have since narrowed, is not covered by a trust given before;
+ * the user looks again (`safe-npm trust`). A record without a list (written by hand, or damaged)
+ * covers only what widens the built-in defaults: the items that do not name the user's settings.
+ */
+export function isTrusted(
+  store: string,
+  file: string,
+  content: string,
+  wider: readonly string[],
+): boolean {
   const entry = read(store).entries[trustKey(file)];
-  return entry !== undefined && entry.sha256 === contentHash(content);
+  if (entry === undefined || entry.sha256 !== contentHash(content)) return false;
+  const recorded = Array.isArray(entry.widenings)
+    ? new Set(entry.widenings.filter((w) => typeof w === "string").map(wideningWhat))
+    : null;
+  return wider.every((w) =>
+    recorded === null ? wideningWhat(w) === w : recorded.has(wideningWhat(w)),
+  );
+}
+
+/** Whether this very content was trusted once, for whatever list (to say why it no longer is). */
+export function trustedOnce(store: string, file: string, content: string): boolean {
+  return read(store).entries[trustKey(file)]?.sha256 === contentHash(content);
 }
 
 /**

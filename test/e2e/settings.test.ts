@@ -195,6 +195,38 @@ describe.skipIf(unavailable !== "")("settings", () => {
     expect(again.stderr).toContain(`✗ ${rc()} already exists`);
   });
 
+  it("a repository dropping a path the user's settings protect needs trust", async () => {
+    const userConfig = join(world.dir, "config", "safe-npm", "config.json");
+    mkdirSync(join(world.dir, "config", "safe-npm"), { recursive: true });
+    writeFileSync(userConfig, JSON.stringify({ protect: [".git", ".env"], network: "none" }));
+    const env = join(world.project, ".env");
+    writeFileSync(env, "SECRET=kept\n");
+    writeRc({ protect: [".git"], network: { install: "registry" } });
+    try {
+      const write = ["exec", "--", "sh", "-c", "echo SECRET=changed > .env && echo wrote"];
+      const refused = await world.run(write);
+      expect(refused.exitCode).toBe(125);
+      expect(refused.stderr).toContain(`✗ ${rc()} asks to open the sandbox wider:`);
+      expect(refused.stderr).toContain("- make .env writable (your settings protect it)");
+      expect(refused.stderr).toContain(
+        '- network "registry" for installs (your settings say "none")',
+      );
+      expect(refused.stdout).not.toContain("wrote");
+      expect(readFileSync(env, "utf8")).toBe("SECRET=kept\n");
+
+      // `safe-npm trust` lists the same, and then the run may write it.
+      const trusted = await world.run(["trust"]);
+      expect(trusted.exitCode, trusted.stderr).toBe(0);
+      expect(trusted.stderr).toContain("- make .env writable (your settings protect it)");
+      const allowed = await world.run(["--quiet", ...write]);
+      expect(allowed.exitCode, allowed.stderr).toBe(0);
+      expect(readFileSync(env, "utf8")).toBe("SECRET=changed\n");
+    } finally {
+      rmSync(userConfig, { force: true });
+      rmSync(env, { force: true });
+    }
+  });
+
   it("--config names the user settings file explicitly", async () => {
     const config = join(world.dir, "ci-sandbox.json");
     writeFileSync(config, JSON.stringify({ env: { FROM_CONFIG: "yes" } }));

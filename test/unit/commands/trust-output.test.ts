@@ -38,7 +38,7 @@ describe("what `safe-npm trust` prints of the repository's settings", () => {
     const file = join(dir, ".sandboxrc.json");
     writeFileSync(file, JSON.stringify({ dotfiles: [".ssh", ERASER] }));
     const { out, text } = capture();
-    expect(trustCommand(file, join(dir, "trust.json"), out)).toBe(0);
+    expect(trustCommand(file, null, join(dir, "trust.json"), out)).toBe(0);
     expect(text()).toContain("  - read ~/.ssh\n");
     expect(text()).not.toContain(ESC);
     expect(text()).not.toContain("\r");

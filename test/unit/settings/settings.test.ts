@@ -3,11 +3,18 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { trustCommand } from "../../../src/commands/trust.js";
 import { SafeNpmError } from "../../../src/errors.js";
 import { findSettingsFiles } from "../../../src/settings/find.js";
 import { resolveSettings } from "../../../src/settings/index.js";
 import { loadSettingsFile } from "../../../src/settings/load.js";
-import { applyFlags, applyLayer, defaults, widenings } from "../../../src/settings/merge.js";
+import {
+  applyFlags,
+  applyLayer,
+  defaults,
+  type EffectiveSettings,
+  widenings,
+} from "../../../src/settings/merge.js";
 import { isTrusted, trust, trustStorePath, untrust } from "../../../src/settings/trust.js";
 import { validateSettings } from "../../../src/settings/validate.js";
 
@@ -378,6 +385,46 @@ describe("widenings", () => {
     expect(widenings({ ports: [5173, 22] })).toEqual([]);
     expect(widenings({ ports: false })).toEqual([]);
   });
+
+  // The repository's protect, network modes, home and cache replace the user's: judged against them.
+  const userBase = (user: Parameters<typeof applyLayer>[1]): EffectiveSettings =>
+    applyLayer(defaults(), user, "user");
+
+  it("judges against the user's settings: dropping what they protect, more network than they give", () => {
+    const base = userBase({ protect: [".git", ".env"], network: "none" });
+    const repo = { protect: [".git"], network: { install: "registry" as const } };
+    expect(widenings(repo)).toEqual([]);
+    expect(widenings(repo, base)).toEqual([
+      'network "registry" for installs (your settings say "none")',
+      "make .env writable (your settings protect it)",
+    ]);
+    // Wider than both: said against the user's value where it is theirs.
+    expect(widenings({ network: "full", protect: [] }, base)).toEqual([
+      'network "full" for installs (your settings say "none")',
+      'network "full" for scripts and other commands',
+      "make .git writable",
+      "make .env writable (your settings protect it)",
+    ]);
+  });
+
+  it("does not count narrowing the user's settings further, nor what the user opened already", () => {
+    const base = userBase({ protect: [".git", ".env"], network: "none" });
+    expect(widenings({ protect: ["./.env", ".git", "dist"], network: "none" }, base)).toEqual([]);
+    expect(widenings({ network: { run: "none" } }, base)).toEqual([]);
+    const open = userBase({
+      protect: [],
+      network: "full",
+      home: "project",
+      cache: "shared",
+    });
+    expect(
+      widenings({ protect: [], network: "full", home: "project", cache: "shared" }, open),
+    ).toEqual([]);
+    expect(widenings({ home: "project", cache: "shared" }, defaults())).toEqual([
+      "use the project directory as $HOME",
+      "share your package-manager caches (~/.npm, …) read-write",
+    ]);
+  });
 });
 
 describe("trust", () => {
@@ -385,11 +432,12 @@ describe("trust", () => {
     const store = trustStorePath({ XDG_STATE_HOME: join(dir, "state") }, "/nonexistent");
     expect(store).toBe(join(dir, "state", "safe-npm", "trust.json"));
     const rc = file("proj/.sandboxrc.json", '{"dotfiles":[".ssh/id_rsa"]}');
-    expect(isTrusted(store, rc, readFileSync(rc, "utf8"))).toBe(false);
-    trust(store, rc, readFileSync(rc, "utf8"), ["read ~/.ssh/id_rsa"]);
-    expect(isTrusted(store, rc, readFileSync(rc, "utf8"))).toBe(true);
+    const wider = ["read ~/.ssh/id_rsa"];
+    expect(isTrusted(store, rc, readFileSync(rc, "utf8"), wider)).toBe(false);
+    trust(store, rc, readFileSync(rc, "utf8"), wider);
+    expect(isTrusted(store, rc, readFileSync(rc, "utf8"), wider)).toBe(true);
     writeFileSync(rc, '{"dotfiles":[".ssh/id_rsa", ".aws/credentials"]}');
-    expect(isTrusted(store, rc, readFileSync(rc, "utf8"))).toBe(false);
+    expect(isTrusted(store, rc, readFileSync(rc, "utf8"), wider)).toBe(false);
     expect(untrust(store, rc)).toBe(true);
     expect(untrust(store, rc)).toBe(false);
   });
@@ -401,15 +449,56 @@ describe("trust", () => {
     mkdirSync(join(dir, "proj"));
     symlinkSync(trusted, join(dir, "proj", ".sandboxrc.json"));
     const e = errorOf(() =>
-      isTrusted(store, join(dir, "proj", ".sandboxrc.json"), readFileSync(trusted, "utf8")),
+      isTrusted(store, join(dir, "proj", ".sandboxrc.json"), readFileSync(trusted, "utf8"), []),
     );
     expect(e.code).toBe("UNSAFE_PATH");
+  });
+
+  it("covers only the widenings recorded: not one the user's narrower settings add later", () => {
+    const store = join(dir, "state", "trust.json");
+    const rc = file("proj/.sandboxrc.json", '{"protect":[".git"],"network":"full"}');
+    const content = readFileSync(rc, "utf8");
+    trust(store, rc, content, [
+      'network "full" for installs',
+      'network "full" for scripts and other commands',
+    ]);
+    expect(isTrusted(store, rc, content, ['network "full" for installs'])).toBe(true);
+    // The same opening, said against the user's settings: covered.
+    expect(
+      isTrusted(store, rc, content, ['network "full" for installs (your settings say "none")']),
+    ).toBe(true);
+    // A path the user protects since: not covered.
+    expect(
+      isTrusted(store, rc, content, [
+        'network "full" for installs',
+        "make .env writable (your settings protect it)",
+      ]),
+    ).toBe(false);
+  });
+
+  it("reads a record without a list as covering only what widens the defaults", () => {
+    const store = join(dir, "state", "trust.json");
+    const rc = file("proj/.sandboxrc.json", '{"protect":[]}');
+    const content = readFileSync(rc, "utf8");
+    trust(store, rc, content, ["make .git writable"]);
+    const data = JSON.parse(readFileSync(store, "utf8")) as {
+      entries: Record<string, { widenings?: string[] }>;
+    };
+    for (const entry of Object.values(data.entries)) delete entry.widenings;
+    writeFileSync(store, JSON.stringify(data));
+    expect(isTrusted(store, rc, content, ["make .git writable"])).toBe(true);
+    expect(
+      isTrusted(store, rc, content, [
+        "make .git writable",
+        "make .env writable (your settings protect it)",
+      ]),
+    ).toBe(false);
   });
 
   it("reports a damaged store with the fix", () => {
     const store = file("state/trust.json", "{not json");
     const rc = file("proj/.sandboxrc.json", "{}");
-    expect(errorOf(() => isTrusted(store, rc, "{}")).hint).toContain(`rm ${store}`);
+    expect(errorOf(() => isTrusted(store, rc, "{}", [])).hint).toContain(`rm ${store}`);
   });
 });
 
@@ -428,7 +517,7 @@ describe("resolveSettings", () => {
     });
     const once = await resolveSettings(found, {}, { trustForRun: true, store: store() });
     expect(once.repo?.trust).toBe("for this run");
-    trust(store(), rc, readFileSync(rc, "utf8"), []);
+    trust(store(), rc, readFileSync(rc, "utf8"), ["read ~/.ssh/id_rsa"]);
     const trusted = await resolveSettings(found, {}, { trustForRun: false, store: store() });
     expect(trusted.repo?.trust).toBe("trusted");
     expect(trusted.effective.dotfiles).toEqual([".ssh/id_rsa"]);
@@ -444,6 +533,80 @@ describe("resolveSettings", () => {
     expect(r.repo?.trust).toBe("not needed");
     expect(r.effective.network.install).toBe("none");
     expect(r.effective.protect).toEqual([".git", "dist"]);
+  });
+
+  it("judges the repository against the user's settings: dropping what they protect needs trust", async () => {
+    const user = file("cfg/config.json", '{"protect":[".git",".env"],"network":"none"}');
+    const rc = file(
+      "proj/package.json",
+      '{"name":"p","sandbox":{"protect":[".git"],"network":{"install":"registry"}}}',
+    );
+    const found = { repo: rc, user, ignoredCode: [], ignoredLinks: [] };
+    const refused = await resolveSettings(found, {}, { trustForRun: false, store: store() }).catch(
+      (error: unknown) => error as SafeNpmError,
+    );
+    expect(refused).toBeInstanceOf(SafeNpmError);
+    expect((refused as SafeNpmError).code).toBe("UNTRUSTED_SETTINGS");
+    expect((refused as SafeNpmError).message).toContain(
+      "- make .env writable (your settings protect it)",
+    );
+    expect((refused as SafeNpmError).message).toContain(
+      '- network "registry" for installs (your settings say "none")',
+    );
+    // Without the user's file the same settings narrow nothing away: no trust needed.
+    const alone = await resolveSettings(
+      { ...found, user: null },
+      {},
+      { trustForRun: false, store: store() },
+    );
+    expect(alone.repo?.trust).toBe("not needed");
+
+    // Narrowing further than the user: no trust needed.
+    writeFileSync(rc, '{"name":"p","sandbox":{"protect":[".git",".env","dist"]}}');
+    const narrower = await resolveSettings(found, {}, { trustForRun: false, store: store() });
+    expect(narrower.repo?.trust).toBe("not needed");
+    expect(narrower.effective.protect).toEqual([".git", ".env", "dist"]);
+    expect(narrower.effective.network.install).toBe("none");
+  });
+
+  it("a trust given before the user protected a path does not cover making it writable", async () => {
+    const quiet = { stdout: () => {}, stderr: () => {}, stderrIsTty: false, dim: () => {} };
+    const userFile = join(dir, "cfg", "config.json");
+    const rc = file("proj/.sandboxrc.json", '{"protect":[],"dotfiles":[".gitconfig"]}');
+    const found = { repo: rc, user: null, ignoredCode: [], ignoredLinks: [] };
+    expect(trustCommand(rc, null, store(), quiet)).toBe(0);
+    expect(
+      (await resolveSettings(found, {}, { trustForRun: false, store: store() })).repo?.trust,
+    ).toBe("trusted");
+
+    // The user now protects .env: the repository's empty list would make it writable.
+    file("cfg/config.json", '{"protect":[".git",".env"]}');
+    const withUser = { ...found, user: userFile };
+    const refused = await resolveSettings(
+      withUser,
+      {},
+      { trustForRun: false, store: store() },
+    ).catch((error: unknown) => error as SafeNpmError);
+    expect(refused).toBeInstanceOf(SafeNpmError);
+    expect((refused as SafeNpmError).code).toBe("UNTRUSTED_SETTINGS");
+    expect((refused as SafeNpmError).message).toContain("wider than you trusted it to");
+    expect((refused as SafeNpmError).message).toContain(
+      "- make .env writable (your settings protect it)",
+    );
+
+    // `safe-npm trust` judges with the user's settings too, and lists it.
+    let said = "";
+    const out = {
+      ...quiet,
+      stderr: (t: string) => {
+        said += t;
+      },
+    };
+    expect(trustCommand(rc, userFile, store(), out)).toBe(0);
+    expect(said).toContain("- make .env writable (your settings protect it)");
+    const trusted = await resolveSettings(withUser, {}, { trustForRun: false, store: store() });
+    expect(trusted.repo?.trust).toBe("trusted");
+    expect(trusted.effective.protect).toEqual([]);
   });
 
   it("trusts the user's own file without asking", async () => {
