@@ -451,9 +451,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         req.resume();
         return;
       }
-      // The rules judged this method: a header some frameworks read as another one does not
-      // go up (a GET with `X-HTTP-Method-Override: PUT` would be a write there).
-      headers = METHOD_OVERRIDES.reduce(dropHeader, headers);
+      // The rules judged this method and path: a header some servers read as another one does
+      // not go up (a GET with `X-HTTP-Method-Override: PUT` would be a write there, one with
+      // `X-Original-URL: /-/user/token` another endpoint).
+      headers = REINTERPRETING.reduce(dropHeader, headers);
       if (hook.credentialHosts.has(target.key)) headers = dropHeader(headers, "authorization");
       if (decision.inspectBody !== undefined) {
         inspectThenSend(req, res, url, target, row, headers, framing, hook, {
@@ -1320,8 +1321,26 @@ function withAuthorization(raw: readonly string[], authorization: string | undef
 }
 
 /** `raw` (name, value, name, value…) without every header called `name` (lower case). */
-/** Headers that ask a server to take the request for another method (Rails, Express, ASP.NET). */
-const METHOD_OVERRIDES = ["x-http-method-override", "x-http-method", "x-method-override"];
+/**
+ * Headers that ask a server (or the reverse proxy in front of a registry) to take the request for
+ * another method (Rails, Express, ASP.NET) or another path or host (IIS's URL rewrite, Symfony,
+ * Spring's and Traefik's forwarded headers, Envoy): the rules judged this method and path only.
+ */
+const REINTERPRETING = [
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "x-original-url",
+  "x-rewrite-url",
+  "x-original-uri",
+  "x-envoy-original-path",
+  "x-forwarded-uri",
+  "x-forwarded-path",
+  "x-forwarded-prefix",
+  "x-forwarded-host",
+  "x-forwarded-server",
+  "forwarded",
+];
 
 function dropHeader(raw: readonly string[], name: string): string[] {
   const out: string[] = [];

@@ -71,11 +71,21 @@ describe("the proxy and the registry hook (plain http)", () => {
     expect(report).not.toContain("blocked");
   });
 
-  it("drops headers that would make a read another method on the server", async () => {
+  it("drops headers that would make a read another method or path on the server", async () => {
     const overrides = {
       "x-http-method-override": "PUT",
       "x-http-method": "DELETE",
       "x-method-override": "PUT",
+      "x-original-url": "/-/npm/v1/tokens",
+      "x-rewrite-url": "/-/npm/v1/tokens",
+      "x-original-uri": "/-/npm/v1/tokens",
+      "x-envoy-original-path": "/-/npm/v1/tokens",
+      "x-forwarded-uri": "/-/npm/v1/tokens",
+      "x-forwarded-path": "/-/npm/v1/tokens",
+      "x-forwarded-prefix": "/-/npm/v1/tokens",
+      "x-forwarded-host": "attacker.example",
+      "x-forwarded-server": "attacker.example",
+      forwarded: "host=attacker.example",
     };
     await requestThrough(proxy.socketPath, `http://127.0.0.1:${registry.port}/@private%2fpkg`, {
       headers: overrides,
