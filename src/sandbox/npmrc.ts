@@ -236,8 +236,12 @@ function iniValue(value: string): string {
 
 /** `https://user:pass@host/` → `https://host/` (proxies and registries may carry them). */
 export function stripUrlCredentials(value: string): string {
-  // Up to the last `@` of the authority: a password may itself contain `@`.
-  return value.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, "$1");
+  // Up to the last `@` of the authority: a password may itself contain `@`. For http(s), ws(s)
+  // and ftp, WHATWG URL parsing (node's, npm's) takes any number of slashes or backslashes
+  // after the scheme, none included: `http:user:pass@proxy` carries credentials too.
+  return value
+    .replace(/\b((?:https?|wss?|ftp):[\\/]*)[^/\\?#\s]*@/gi, "$1")
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, "$1");
 }
 
 /** Keys that hold a registry credential, top-level or under a nerf-dart `//host/path/:` prefix. */

@@ -145,6 +145,10 @@ describe("sanitizeNpmrc removes credentials", () => {
       "@acme:registry='https://u:pass@npm.acme.example/'",
       "@acme:registry=https://npm.acme.example/",
     ],
+    // WHATWG URLs of special schemes take any slashes or backslashes, or none.
+    ["proxy=http:user:pass@proxy:8080", "proxy=http:proxy:8080"],
+    ["proxy=http:\\\\user:pass@proxy", 'proxy="http:\\\\proxy"'],
+    ["https-proxy=https:///u:pass@proxy/x", "https-proxy=https:///proxy/x"],
   ])("URL credentials: %s", (line, kept) => {
     const result = sanitizeNpmrc(line);
     expect(result.text).toBe(`${kept}\n`);
