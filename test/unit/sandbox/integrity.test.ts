@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   chmodSync,
   closeSync,
@@ -19,6 +20,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SafeNpmError } from "../../../src/errors.js";
+import { recoverInterrupted } from "../../../src/sandbox/guarded.js";
 import { HOST_RUN_FILES } from "../../../src/sandbox/hostfiles.js";
 import {
   check,
@@ -1281,5 +1284,41 @@ describe("snapshot and check: bins yarn.lock declares (yarn 2+)", () => {
         file("yarn.lock", `${lock({})}"x@npm:1":\n  bin: {git: x.js}\n`);
       }),
     ).toEqual([expect.stringContaining("yarnbin null")]);
+  });
+});
+
+describe("a killed run's journal: a bin yarn.lock declares since", () => {
+  it("is reported and stops the next run once; the journal goes, so the run after proceeds", () => {
+    const journal = join(root, "..", `${root.split("/").pop()}-runs`);
+    mkdirSync(journal, { mode: 0o700 });
+    try {
+      const project = join(root, "p");
+      mkdirSync(project);
+      const walk = { skip: [], commands: new Set(["git"]) };
+      const before = snapshot(project, [], walk);
+      writeFileSync(
+        join(project, "yarn.lock"),
+        '__metadata:\n  version: 8\n\n"evil@npm:1":\n  bin:\n    git: pwn.js\n',
+      );
+      const prefix = createHash("sha256").update(project).digest("hex").slice(0, 16);
+      const file = join(journal, `${prefix}-999999999-1.json`);
+      const data = { root: project, install: true, entries: [...before.entries], watch: [] };
+      writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
+      const lines: string[] = [];
+      const options = { ...walk, running: { version: "0", dist: "/nonexistent" } };
+      let error: unknown;
+      try {
+        recoverInterrupted(project, journal, options, (line) => lines.push(line));
+      } catch (e) {
+        error = e;
+      }
+      expect((error as SafeNpmError).code).toBe("INTERRUPTED_RUN");
+      expect(error).toBeInstanceOf(SafeNpmError);
+      expect(lines.join("")).toContain('"evil@npm:1" in yarn.lock declares a bin named `git`');
+      expect(existsSync(file)).toBe(false);
+      expect(() => recoverInterrupted(project, journal, options, () => {})).not.toThrow();
+    } finally {
+      rmSync(journal, { recursive: true, force: true });
+    }
   });
 });
