@@ -353,6 +353,7 @@ export function recoverInterrupted(
   let scaffold: string | null = null;
   const unsettled: string[] = [];
   let checked = false;
+  let declared = false;
   let commands: ReadonlySet<string> | undefined;
   for (const name of names) {
     const match = /^([0-9a-f]{16})-(\d+)-(\d+)\.json$/.exec(name);
@@ -412,10 +413,13 @@ export function recoverInterrupted(
       markSettings(findings, options.trustStore, report);
       // Still in place: this run must not go on as if it were not. The journal stays, so every
       // run checks again until the project is put right.
-      if (findings.some(stopsTheRun)) {
+      if (findings.some((f) => stopsTheRun(f) && f.kind !== "yarnbin")) {
         unsettled.push(file);
         continue;
       }
+      // A bin yarn.lock declares cannot be put right but by removing the dependency: reported
+      // once, this run stops, and the journal goes (the next run's snapshot has it).
+      if (findings.some((f) => f.kind === "yarnbin")) declared = true;
       if (data.topLevel !== undefined) {
         const lines = settleTopLevel(
           {
@@ -440,6 +444,13 @@ export function recoverInterrupted(
       {
         hint: `put right what is listed above and run again; if you made those changes yourself, remove ${unsettled.join(" ")}`,
       },
+    );
+  }
+  if (declared) {
+    throw new SafeNpmError(
+      "INTERRUPTED_RUN",
+      "an earlier run killed before its after-run check left yarn.lock declaring bins that yarn 2+ would run on the host (listed above)",
+      { hint: "remove that dependency, or if you trust it, run again: it is then known" },
     );
   }
   // What that run planted may be why this directory was taken for a project at all: decide again.

@@ -49,6 +49,7 @@ export type WatchKind =
   | "settings"
   | "bin"
   | "self"
+  | "yarnbin"
   | "unlistable"
   | "oddname";
 
@@ -493,6 +494,89 @@ export function rootGitPlaces(
 // ---------------------------------------------------------------------------------------------
 // Snapshot and check
 
+// ---------------------------------------------------------------------------------------------
+// yarn 2+'s bins: declared in yarn.lock, never in node_modules/.bin
+
+/**
+ * What follows `<root>/yarn.lock` in the key of a "yarnbin" entry (no real path holds a NUL):
+ * `bin:<name>` for a bin named like a host command, `unread` for a lockfile that could not be
+ * read for its bins. Such a key is never a path: nothing is moved aside for it.
+ */
+const YARN_KEY = "\0";
+/** A scalar yarn's lockfile writer (@yarnpkg/parsers syml) leaves unquoted. */
+const SYML_PLAIN = /^(?![-?:,\][{}#&*!|>'"%@` \t\r\n]).([ \t]*(?![,\][{}:# \t\r\n]).)*$/;
+/** A JSON string (JSON.parse then refuses what JSON does not allow in one). */
+const SYML_QUOTED = /^"(?:[^"\\]|\\.)*"$/;
+/** A syml line: two spaces per level, a plain or JSON-quoted key, a colon, maybe a value. */
+const SYML_LINE = /^((?: {2})*)("(?:[^"\\]|\\.)*"|[^":][^:]*):(?: (.+))?$/;
+/** A yarn 1 lockfile's line (yarn 1's stringify): keys and values plain or quoted, no escapes. */
+const YARN1_WORD = String.raw`(?:"[^"\\]*"|[a-zA-Z][^\s"\\,:]*)`;
+const YARN1_LINE = new RegExp(
+  String.raw`^(?:${YARN1_WORD}(?:, ${YARN1_WORD})*:|(?: {2})+${YARN1_WORD}(?::| [^\s"\\]+| "[^"\\]*"))$`,
+);
+
+function symlScalar(text: string): string | null {
+  if (text.startsWith('"')) {
+    if (!SYML_QUOTED.test(text)) return null;
+    try {
+      return JSON.parse(text) as string;
+    } catch {
+      return null;
+    }
+  }
+  return SYML_PLAIN.test(text) ? text : null;
+}
+
+/**
+ * The bins a yarn 2+ lockfile declares (the `bin:` map of each entry), each with the entries
+ * (their keys: the descriptors resolved to that package) declaring it; null for a lockfile yarn
+ * 2+ takes no bins from (yarn 1's, whose scripts run with node_modules/.bin on PATH, already
+ * watched; or one with no `__metadata`). "irregular": a line neither yarn writes. yarn reads a
+ * lockfile its own parser rejects as YAML (a flow map, an escaped key, a tag), so only the
+ * shape yarn writes is parsed, and any other counts as unread.
+ */
+export function yarnLockBins(text: string): Map<string, string[]> | null | "irregular" {
+  const bins = new Map<string, string[]>();
+  let berry = false;
+  let entry: string | null = null;
+  let inBin = false;
+  // How deep the next line may be: one level below a key with no value, else as deep.
+  let deepest = 0;
+  let yarn1 = true;
+  let syml = true;
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    // A yarn 1 key spells `__metadata` plainly if at all: then it is not yarn 1's.
+    if (yarn1 && (!YARN1_LINE.test(line) || line.includes("__metadata"))) yarn1 = false;
+    if (!syml) {
+      if (!yarn1) return "irregular";
+      continue;
+    }
+    const match = SYML_LINE.exec(line);
+    const depth = (match?.[1]?.length ?? 0) / 2;
+    const key = match === null ? null : symlScalar(match[2] as string);
+    const value = match?.[3];
+    if (key === null || depth > deepest || (value !== undefined && symlScalar(value) === null)) {
+      syml = false;
+      if (!yarn1) return "irregular";
+      continue;
+    }
+    deepest = value === undefined ? depth + 1 : depth;
+    if (depth === 0) {
+      entry = value === undefined ? key : null;
+      inBin = false;
+      if (key === "__metadata") berry = true;
+    } else if (depth === 1) inBin = entry !== null && key === "bin" && value === undefined;
+    else if (depth === 2 && inBin && entry !== null) {
+      const declaring = bins.get(key) ?? [];
+      if (!declaring.includes(entry)) declaring.push(entry);
+      bins.set(key, declaring);
+    }
+  }
+  // A yarn 1 lockfile names no `__metadata` (its keys hold no escapes to spell one with).
+  return syml && berry ? bins : null;
+}
+
 /** Options shared by `snapshot` and `check`. */
 export interface WalkOptions {
   /** Paths not to look at: read-only inside (the project's .git, `protect`). */
@@ -543,6 +627,13 @@ export function check(
   const findings: Finding[] = [];
   const moved: string[] = [];
   for (const { path, entry, old } of suspects) {
+    // A lockfile's bin cannot be moved aside: the run stops and says so, once (the next run's
+    // snapshot has it).
+    if (entry.kind === "yarnbin") {
+      const finding = yarnBinFinding(path, entry, old);
+      if (finding !== null) findings.push(finding);
+      continue;
+    }
     // A project's package.json is judged by its `sandbox` key alone, and cannot be moved aside
     // (the install's own changes are in it): a key set or changed inside stops the run.
     if (entry.kind === "project") {
@@ -680,6 +771,44 @@ export function check(
     }
   }
   return findings;
+}
+
+/**
+ * What a new or changed "yarnbin" entry is reported as: the bin, and the yarn.lock entries
+ * declaring it that did not before (none: a declaring package removed, nothing to report).
+ */
+function yarnBinFinding(key: string, entry: Entry, old: Entry | undefined): Finding | null {
+  const at = key.lastIndexOf(YARN_KEY);
+  const lock = key.slice(0, at);
+  const what = key.slice(at + YARN_KEY.length);
+  if (!what.startsWith("bin:")) {
+    return {
+      kind: "yarnbin",
+      path: lock,
+      movedTo: null,
+      error:
+        "yarn.lock was made a link or a special file, grew too large, or holds what yarn does not write, so the bins it declares could not be read",
+    };
+  }
+  const name = what.slice("bin:".length);
+  const declaring = (e: Entry | undefined): string[] => {
+    try {
+      const list = JSON.parse(e?.fp ?? "[]") as unknown;
+      return Array.isArray(list) ? list.filter((d): d is string => typeof d === "string") : [];
+    } catch {
+      return [];
+    }
+  };
+  const had = new Set(declaring(old));
+  const added = declaring(entry).filter((d) => !had.has(d));
+  if (added.length === 0) return null;
+  const which = added.map((d) => JSON.stringify(d)).join(", ");
+  return {
+    kind: "yarnbin",
+    path: lock,
+    movedTo: null,
+    error: `${added.length === 1 ? "the entry" : "the entries"} ${which} in yarn.lock ${added.length === 1 ? "declares" : "declare"} a bin named \`${name}\``,
+  };
 }
 
 /** Fingerprints; `hooks`, when given, receives the hooks directories nested repositories name. */
@@ -993,7 +1122,44 @@ function collect(
     visit(dir);
   };
 
+  /**
+   * yarn 2+ runs `yarn <script>` with a folder of wrappers for the bins of the workspace's
+   * dependencies first on PATH, taken from yarn.lock (the `bin:` map of each entry), not from
+   * node_modules/.bin: each bin there named like the root `.bin`'s watched names, by the
+   * entries declaring it.
+   */
+  const yarnBins = (): void => {
+    const lock = join(root, "yarn.lock");
+    const st = lstat(lock);
+    if (st === null) return;
+    // A link or special file (yarn reads what it leads to), too large, or a shape yarn does not
+    // write: recorded by what it is, so that one made so inside shows.
+    let unread: string | null = null;
+    let bins: Map<string, string[]> | null = null;
+    const text =
+      !st.isFile() || st.size > MAX_LOCKFILE ? null : readRegular(lock, MAX_LOCKFILE + 1);
+    if (!st.isFile()) unread = entryFp(lock, false);
+    else if (text === null || Buffer.byteLength(text) > MAX_LOCKFILE) {
+      unread = `unread:${entryFp(lock, true)}`;
+    } else {
+      const found = yarnLockBins(text);
+      if (found === "irregular") {
+        unread = `irregular:${createHash("sha256").update(text).digest("hex")}`;
+      } else bins = found;
+    }
+    if (unread !== null) out.set(`${lock}${YARN_KEY}unread`, { kind: "yarnbin", fp: unread });
+    for (const [name, entries] of bins ?? []) {
+      const stem = name.endsWith(".exe") ? name.slice(0, -4) : name;
+      if (!PREFIX_BINS.has(stem) && !commands.has(stem)) continue;
+      out.set(`${lock}${YARN_KEY}bin:${name}`, {
+        kind: "yarnbin",
+        fp: JSON.stringify(entries.sort()),
+      });
+    }
+  };
+
   walk(root, false);
+  yarnBins();
   for (const w of [...watch, ...(hooks ?? [])]) {
     if (skip.has(w.path) && w.always !== true) continue;
     if (
@@ -1491,6 +1657,8 @@ export function describeFinding(f: Finding): string {
       "your npmrc names it as a client certificate key: another name made for it inside (a hard link) would show the key you write into it",
     bin: "a bare `npm run` (or anything run with this node_modules/.bin on PATH) would run it outside the sandbox instead of the command of that name",
     self: "a bare `npm run` would run it outside the sandbox for a `safe-npm …` script",
+    yarnbin:
+      "yarn 2+ puts the bins yarn.lock declares first on PATH for `yarn <script>`, so a bare `yarn <script>` on the host would run that package's bin outside the sandbox instead of the command of that name (`safe-npm` too, for a `safe-npm …` script)",
     unlistable:
       "it cannot be listed, so a repository, hook or config planted in it would go unseen",
     oddname:
@@ -1500,6 +1668,12 @@ export function describeFinding(f: Finding): string {
     f.kind === "self" || (f.kind === "bin" && basename(f.path).startsWith("safe-npm"))
       ? "to reinstall safe-npm, remove node_modules/safe-npm* and node_modules/.bin/safe-npm* and run `safe-npm install`, or use a global safe-npm"
       : "inspect it, and move it back only if you trust it";
+  if (f.kind === "yarnbin") {
+    const advice = f.error?.startsWith("yarn.lock")
+      ? "put yarn.lock back (git checkout) or let yarn write it again"
+      : "remove that dependency";
+    return `safe-npm: ${printable(f.path)} was changed inside the sandbox: ${f.error ?? "unknown"}; ${why.yarnbin}. A lockfile entry cannot be moved aside: ${advice}, or if you trust it, run again — it is then known and not reported again\n`;
+  }
   if (f.kind === "settings" && f.movedTo === null) {
     return `safe-npm: ${printable(f.path)} was changed inside the sandbox (${f.error ?? "unknown"}), and ${why.settings}; --trust-config will not trust what it says now — check it before the next run\n`;
   }

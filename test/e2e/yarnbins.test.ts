@@ -1,0 +1,86 @@
+/**
+ * yarn 2+ runs `yarn <script>` with the bins of the workspace's dependencies first on PATH,
+ * taken from yarn.lock, not from node_modules/.bin: a dependency declaring a bin named
+ * `safe-npm` or like a host command takes over a bare `yarn build` on the host. A lockfile entry
+ * cannot be moved aside, so an install that adds one stops with exit 125 and says so, once.
+ */
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { cliPath } from "./paths.js";
+import { TOOL_BINS, versionOf } from "./tools.js";
+import { makeWorld, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+const packed = inject("packedFixtures");
+
+describe.skipIf(unavailable !== "")("bins yarn.lock declares (yarn 4, node_modules linker)", () => {
+  const packageJson = {
+    packageManager: `yarn@${versionOf("@yarnpkg/cli-dist")}`,
+    dependencies: { shadower: "file:vendor/shadower-1.0.0.tgz" },
+    scripts: { build: "safe-npm exec -- node -e 1" },
+  };
+  let world: World;
+  /** PATH with `yarn` (this repository's yarn 4) and a global safe-npm first. */
+  let path: string;
+  const env = (): { env: { PATH: string } } => ({ env: { PATH: path } });
+  const lock = (): string => join(world.project, "yarn.lock");
+
+  beforeAll(() => {
+    world = makeWorld({
+      projectInHome: true,
+      packageJson,
+      vendor: { packed, files: ["shadower-1.0.0.tgz"] },
+    });
+    writeFileSync(
+      join(world.project, ".yarnrc.yml"),
+      'nodeLinker: node-modules\nenableTelemetry: false\nnpmRegistryServer: "http://127.0.0.1:9/"\n',
+    );
+    const bin = join(world.dir, "pm-bin");
+    mkdirSync(bin);
+    symlinkSync(TOOL_BINS.yarn4, join(bin, "yarn"));
+    writeFileSync(
+      join(bin, "safe-npm"),
+      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} "$@"\n`,
+      { mode: 0o755 },
+    );
+    path = `${bin}:${world.env.PATH}`;
+  });
+  afterAll(() => world?.dispose());
+
+  it("stops `safe-npm install` (exit 125) naming yarn.lock and each bin; (control) a bare `yarn build` runs it", async () => {
+    const install = await world.run(["--quiet", "install"], env());
+    expect(install.exitCode, install.stderr).toBe(125);
+    for (const name of ["safe-npm", "git"]) {
+      expect(install.stderr).toContain(`safe-npm: ${lock()} was changed inside the sandbox:`);
+      expect(install.stderr).toMatch(
+        new RegExp(
+          `"shadower@file:vendor/shadower-1\\.0\\.0\\.tgz[^"]*" in yarn\\.lock declares a bin named \`${name}\``,
+        ),
+      );
+    }
+    expect(install.stderr).toContain("remove that dependency");
+    // Control: yarn.lock declares them, and yarn 4 runs the dependency's bin for the prefix.
+    expect(readFileSync(lock(), "utf8")).toMatch(
+      /\n {2}bin:\n(?: {4}.*\n)*? {4}safe-npm: shadower\.js\n/,
+    );
+    const bare = await execa("yarn", ["build"], {
+      cwd: world.project,
+      env: { ...world.env, PATH: path },
+      extendEnv: false,
+      reject: false,
+      stdin: "ignore",
+    });
+    expect(bare.exitCode, bare.stderr).toBe(0);
+    expect(readFileSync(join(world.project, ".shadower-ran"), "utf8")).toBe(
+      "args=exec -- node -e 1\n",
+    );
+  });
+
+  it("reports it once: the next run knows it", async () => {
+    const again = await world.run(["--quiet", "install"], env());
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain("yarn.lock");
+  });
+});
