@@ -171,6 +171,9 @@ const COMPARABLE = new Set([
   "pmconfig",
   "unlistable",
   "oddname",
+  // The root's `.yarn/install-state.gz`: where another run had none, it counts as new here, and
+  // is read (nothing is reported for one whose bins yarn.lock declares).
+  "yarnstate",
 ]);
 
 /**

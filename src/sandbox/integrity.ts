@@ -4,7 +4,8 @@
  * objects/ and refs/ as a bare repository), the hooks directory `core.hooksPath` names, and the
  * `safe-npm` a bare `npm run` finds for the script-prefix pattern, every `node_modules/.bin`
  * entry named like a host command (a bare run puts `.bin` first on PATH, and npm looks `sh` up
- * there), a project-local safe-npm's files, and the package-manager config of sub-projects. Git
+ * there), a project-local safe-npm's files, the bins yarn 2+ takes from the root's yarn.lock and
+ * `.yarn/install-state.gz`, and the package-manager config of sub-projects. Git
  * runs code from a repository's config and hooks (core.fsmonitor, hooksPath, filters, hooks) — a
  * shell prompt running `git status` is enough.
  *
@@ -34,6 +35,8 @@ import {
   statSync,
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { deserialize } from "node:v8";
+import { gunzipSync } from "node:zlib";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
 import { includePaths, lastValue, parseGitConfig } from "./gitconfig.js";
 import { fdPath, giveOwnerAt, openDirBeneath, ownerListable, ownerWritable } from "./safepath.js";
@@ -50,6 +53,7 @@ export type WatchKind =
   | "bin"
   | "self"
   | "yarnbin"
+  | "yarnstate"
   | "unlistable"
   | "oddname";
 
@@ -90,6 +94,8 @@ export interface Finding {
   settingsLost?: true;
   /** For an accepted "self" upgrade: the versions before and after. */
   upgrade?: { from: string | null; to: string };
+  /** For "yarnstate": what it declares that yarn.lock does not, or why it could not be read. */
+  detail?: string;
 }
 
 /** Directories never descended into inside a git dir: large, and git runs no code from them. */
@@ -577,6 +583,101 @@ export function yarnLockBins(text: string): Map<string, string[]> | null | "irre
   return syml && berry ? bins : null;
 }
 
+/** A bin name watched in yarn 2+'s bin maps: the script prefix's or a host command's. */
+function watchedYarnBin(name: string, commands: ReadonlySet<string>): boolean {
+  const stem = name.endsWith(".exe") ? name.slice(0, -4) : name;
+  return PREFIX_BINS.has(stem) || commands.has(stem);
+}
+
+/**
+ * yarn 2+'s install state at its default `installStatePath` (the root's `.yarnrc.yml`, read-only
+ * inside, can name another; that one is not looked at).
+ */
+const YARN_STATE = join(".yarn", "install-state.gz");
+/** The most of an install state read (compressed), and the most it may inflate to. */
+const MAX_YARN_STATE = 64 << 20;
+const MAX_YARN_STATE_INFLATED = 256 << 20;
+
+/**
+ * The bin names yarn 2+'s install state declares: the `bin` map of every package in
+ * `storedPackages`, which yarn restores in place of yarn.lock's (bins included) while the
+ * `lockFileChecksum` recorded beside them matches yarn.lock. yarn 4 writes it as gzip of
+ * `v8.serialize(state)`. null for anything else: not gzip, inflating past the bound, not v8
+ * data, or not in the shape yarn writes (what it is read as by yarn then is not known here).
+ */
+export function yarnStateBins(compressed: Buffer): Set<string> | null {
+  let state: unknown;
+  try {
+    state = deserialize(gunzipSync(compressed, { maxOutputLength: MAX_YARN_STATE_INFLATED }));
+  } catch {
+    return null;
+  }
+  if (state === null || typeof state !== "object" || Array.isArray(state)) return null;
+  const stored = (state as { storedPackages?: unknown }).storedPackages;
+  if (!(stored instanceof Map)) return null;
+  const names = new Set<string>();
+  for (const pkg of stored.values()) {
+    if (pkg === null || typeof pkg !== "object") return null;
+    const bin = (pkg as { bin?: unknown }).bin;
+    if (!(bin instanceof Map)) return null;
+    for (const name of bin.keys()) {
+      if (typeof name !== "string") return null;
+      names.add(name);
+    }
+  }
+  return names;
+}
+
+/** A regular file's bytes, never through a final link; null for anything else or over `max`. */
+function readRegularBytes(path: string, max: number): Buffer | null {
+  const fd = openRegular(path);
+  if (fd === null) return null;
+  let large = true;
+  try {
+    large = fstatSync(fd).size > max;
+  } catch {}
+  if (large) {
+    closeSync(fd);
+    return null;
+  }
+  const parts: Buffer[] = [];
+  let size = 0;
+  // Bounded as it is read too: the file may grow meanwhile.
+  readChunks(fd, (chunk) => {
+    parts.push(Buffer.from(chunk));
+    size += chunk.length;
+    return size <= max;
+  });
+  return size > max ? null : Buffer.concat(parts);
+}
+
+/**
+ * Why a new or changed install state at the root is moved aside: the watched bins it declares
+ * that the root's yarn.lock (its "yarnbin" entries after the run) does not, or that it cannot
+ * be read; null when every watched bin it declares is yarn.lock's too. Read only here, after
+ * the run, and only for a state that changed during it.
+ */
+function yarnStateDetail(
+  root: string,
+  path: string,
+  after: ReadonlyMap<string, Entry>,
+  commands: ReadonlySet<string>,
+): string | null {
+  const unread =
+    "it cannot be read as the install state yarn writes (a link or special file, too large, or not gzip'd v8 data in yarn's shape)";
+  if (!realDirChain(root, dirname(path))) return unread;
+  const bytes = readRegularBytes(path, MAX_YARN_STATE);
+  const bins = bytes === null ? null : yarnStateBins(bytes);
+  if (bins === null) return unread;
+  const prefix = `${join(root, "yarn.lock")}${YARN_KEY}bin:`;
+  const undeclared = [...bins]
+    .filter((name) => watchedYarnBin(name, commands) && !after.has(`${prefix}${name}`))
+    .sort();
+  if (undeclared.length === 0) return null;
+  const names = undeclared.map((n) => `\`${n}\``).join(", ");
+  return `it declares ${undeclared.length === 1 ? "a bin" : "bins"} named ${names} that yarn.lock does not`;
+}
+
 /** Options shared by `snapshot` and `check`. */
 export interface WalkOptions {
   /** Paths not to look at: read-only inside (the project's .git, `protect`). */
@@ -677,6 +778,13 @@ export function check(
       continue;
     }
     if (moved.some((m) => path === m || path.startsWith(`${m}${sep}`))) continue;
+    // yarn's install state, changed: read now, and moved aside only for a watched bin yarn.lock
+    // does not declare, or when it cannot be read (yarn makes it again from yarn.lock).
+    let detail: string | null = null;
+    if (entry.kind === "yarnstate") {
+      detail = yarnStateDetail(root, path, after, options.commands ?? new Set());
+      if (detail === null) continue;
+    }
     // An empty file or directory where there was nothing: the stand-in a run killed with SIGKILL
     // left (and the next run's guards bind as it is). Empty, it makes no tool do anything (an
     // empty .pnpmfile.cjs exports no hooks) — but an empty pnpm-workspace.yaml, which makes the
@@ -740,6 +848,7 @@ export function check(
         kind: entry.kind,
         path: target,
         movedTo,
+        ...(detail === null ? {} : { detail }),
         // The user's own settings file, changed inside: what it narrowed is gone with it.
         ...(entry.kind === "settings" && old !== undefined && old.fp !== "-"
           ? { settingsLost: true as const }
@@ -755,6 +864,7 @@ export function check(
         path: target,
         movedTo: null,
         error: (error as Error).message,
+        ...(detail === null ? {} : { detail }),
         ...(text === null ? {} : { settingsContent: text }),
       });
     }
@@ -1149,8 +1259,7 @@ function collect(
     }
     if (unread !== null) out.set(`${lock}${YARN_KEY}unread`, { kind: "yarnbin", fp: unread });
     for (const [name, entries] of bins ?? []) {
-      const stem = name.endsWith(".exe") ? name.slice(0, -4) : name;
-      if (!PREFIX_BINS.has(stem) && !commands.has(stem)) continue;
+      if (!watchedYarnBin(name, commands)) continue;
       out.set(`${lock}${YARN_KEY}bin:${name}`, {
         kind: "yarnbin",
         fp: JSON.stringify(entries.sort()),
@@ -1158,8 +1267,25 @@ function collect(
     }
   };
 
+  /**
+   * yarn 2+'s install state at the root, by content (never decoded here: check() reads one
+   * that changed). `.yarn` is kept in place during the run (policy.ts pinAncestors); a link
+   * there is recorded as such.
+   */
+  const yarnState = (): void => {
+    const path = join(root, YARN_STATE);
+    const dir = dirname(path);
+    const dirSt = lstat(dir);
+    if (dirSt?.isSymbolicLink()) {
+      out.set(path, { kind: "yarnstate", fp: `via:${entryFp(dir, false)}` });
+    } else if (dirSt?.isDirectory() && lstat(path) !== null) {
+      out.set(path, { kind: "yarnstate", fp: entryFp(path, false) });
+    }
+  };
+
   walk(root, false);
   yarnBins();
+  yarnState();
   for (const w of [...watch, ...(hooks ?? [])]) {
     if (skip.has(w.path) && w.always !== true) continue;
     if (
@@ -1659,6 +1785,8 @@ export function describeFinding(f: Finding): string {
     self: "a bare `npm run` would run it outside the sandbox for a `safe-npm …` script",
     yarnbin:
       "yarn 2+ puts the bins yarn.lock declares first on PATH for `yarn <script>`, so a bare `yarn <script>` on the host would run that package's bin outside the sandbox instead of the command of that name (`safe-npm` too, for a `safe-npm …` script)",
+    yarnstate:
+      "yarn 2+ takes the packages and their bins from it instead of from yarn.lock while the lockfile checksum it records matches, so a bare `yarn <script>` on the host would run such a bin outside the sandbox instead of the command of that name (`safe-npm` too, for a `safe-npm …` script)",
     unlistable:
       "it cannot be listed, so a repository, hook or config planted in it would go unseen",
     oddname:
@@ -1673,6 +1801,13 @@ export function describeFinding(f: Finding): string {
       ? "put yarn.lock back (git checkout) or let yarn write it again"
       : "remove that dependency";
     return `safe-npm: ${printable(f.path)} was changed inside the sandbox: ${f.error ?? "unknown"}; ${why.yarnbin}. A lockfile entry cannot be moved aside: ${advice}, or if you trust it, run again — it is then known and not reported again\n`;
+  }
+  if (f.kind === "yarnstate") {
+    const detail = f.detail ?? "it cannot be read";
+    if (f.movedTo === null) {
+      return `safe-npm: ${printable(f.path)} was created or changed inside the sandbox and could not be moved aside (${f.error ?? "unknown error"}): ${detail}, and ${why.yarnstate} — remove it before running yarn (yarn makes it again from yarn.lock)\n`;
+    }
+    return `safe-npm: moved ${printable(f.path)} to ${f.movedTo}: it was created or changed inside the sandbox, ${detail}, and ${why.yarnstate}; yarn makes it again from yarn.lock on its next run, so nothing needs putting back\n`;
   }
   if (f.kind === "settings" && f.movedTo === null) {
     return `safe-npm: ${printable(f.path)} was changed inside the sandbox (${f.error ?? "unknown"}), and ${why.settings}; --trust-config will not trust what it says now — check it before the next run\n`;

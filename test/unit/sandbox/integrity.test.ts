@@ -19,6 +19,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { serialize } from "node:v8";
+import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SafeNpmError } from "../../../src/errors.js";
 import { recoverInterrupted } from "../../../src/sandbox/guarded.js";
@@ -36,6 +38,7 @@ import {
   systemCommands,
   type Watch,
   yarnLockBins,
+  yarnStateBins,
 } from "../../../src/sandbox/integrity.js";
 
 let root: string;
@@ -1284,6 +1287,183 @@ describe("snapshot and check: bins yarn.lock declares (yarn 2+)", () => {
         file("yarn.lock", `${lock({})}"x@npm:1":\n  bin: {git: x.js}\n`);
       }),
     ).toEqual([expect.stringContaining("yarnbin null")]);
+  });
+});
+
+describe("snapshot and check: yarn 2+'s install state", () => {
+  /** What yarn 4.x wrote for a project depending on a `file:` tarball with bins `git` and `tool`. */
+  const fixture = (name: string): Buffer =>
+    readFileSync(new URL(`./yarn4-state/${name}`, import.meta.url));
+  const STATE = ".yarn/install-state.gz";
+  /** yarn's state in yarn's shape (v8.serialize, gzip): `bins` by package name. */
+  const state = (bins: Record<string, Record<string, string>>): Buffer =>
+    gzipSync(
+      serialize({
+        linkersCustomData: new Map(),
+        accessibleLocators: new Set(),
+        storedDescriptors: new Map(),
+        storedResolutions: new Map(),
+        storedPackages: new Map(
+          Object.entries(bins).map(([name, map]) => [
+            `${name}-hash`,
+            {
+              identHash: `${name}-ident`,
+              scope: null,
+              name,
+              locatorHash: `${name}-hash`,
+              reference: "npm:1.0.0",
+              version: "1.0.0",
+              languageName: "node",
+              linkType: "HARD",
+              conditions: null,
+              dependencies: new Map(),
+              peerDependencies: new Map(),
+              dependenciesMeta: new Map(),
+              peerDependenciesMeta: new Map(),
+              bin: new Map(Object.entries(map)),
+            },
+          ]),
+        ),
+        lockFileChecksum: "10c0/abc",
+        skippedBuilds: new Set(),
+        storedBuildState: new Map(),
+      }),
+    );
+  /** The fixture project: its yarn.lock declares `git` (watched) and `tool`. */
+  const project = (): void => {
+    file("package.json", "{}");
+    file("yarn.lock", fixture("yarn.lock").toString());
+    file(STATE, "");
+    writeFileSync(join(root, STATE), fixture("install-state.gz"));
+  };
+
+  it("reads the bin names of yarn 4's own state; null for what yarn does not write", () => {
+    expect(yarnStateBins(fixture("install-state.gz"))).toEqual(new Set(["git", "tool"]));
+    expect(yarnStateBins(state({ a: { git: "a.js" }, b: {} }))).toEqual(new Set(["git"]));
+    const shaped = (value: unknown): Set<string> | null =>
+      yarnStateBins(gzipSync(serialize(value)));
+    expect(shaped({ storedPackages: new Map() })).toEqual(new Set());
+    for (const value of [
+      null,
+      "state",
+      [new Map()],
+      new Map([["storedPackages", new Map()]]),
+      {},
+      { storedPackages: { a: { bin: new Map() } } },
+      { storedPackages: new Map([["a", null]]) },
+      { storedPackages: new Map([["a", { bin: { git: "a.js" } }]]) },
+      { storedPackages: new Map([["a", {}]]) },
+      { storedPackages: new Map([["a", { bin: new Map([[1, "a.js"]]) }]]) },
+    ]) {
+      expect(shaped(value), JSON.stringify(value)).toBeNull();
+    }
+    expect(yarnStateBins(Buffer.from("not gzip"))).toBeNull();
+    expect(yarnStateBins(gzipSync("not v8 data"))).toBeNull();
+    expect(yarnStateBins(Buffer.alloc(0))).toBeNull();
+  });
+
+  it("reports nothing for an install whose state declares only bins yarn.lock does", () => {
+    // A first install: yarn.lock and the state both new (yarn.lock's own finding aside).
+    file("package.json", "{}");
+    const first = around(() => {
+      file("yarn.lock", fixture("yarn.lock").toString());
+      file(STATE, "");
+      writeFileSync(join(root, STATE), fixture("install-state.gz"));
+    });
+    expect(first.moved).toEqual([]);
+    expect(first.findings.map((f) => f.kind)).toEqual(["yarnbin"]);
+    // A later one rewriting it; bins not watched may come and go.
+    expect(
+      around(() => {
+        writeFileSync(join(root, STATE), state({ tool: { git: "t.js", tool: "t.js", x: "x.js" } }));
+      }).findings,
+    ).toEqual([]);
+    // Removed: yarn makes it again.
+    expect(around(() => rmSync(join(root, STATE))).findings).toEqual([]);
+  });
+
+  it("moves aside a state declaring a watched bin yarn.lock does not, and says which", () => {
+    project();
+    const { moved, findings } = around(() => {
+      writeFileSync(
+        join(root, STATE),
+        state({
+          tool: { git: "t.js", tool: "t.js", "safe-npm": "t.js" },
+          other: { "node.exe": "o.js", sh: "o.js", harmless: "o.js" },
+        }),
+      );
+    });
+    expect(moved).toEqual([STATE]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]?.kind).toBe("yarnstate");
+    expect(existsSync(join(root, STATE))).toBe(false);
+    expect(existsSync(join(root, `${STATE}.quarantined-by-safe-npm`))).toBe(true);
+    const text = describeFinding(findings[0] as Finding);
+    expect(text).toContain(
+      `moved ${join(root, STATE)} to ${join(root, STATE)}.quarantined-by-safe-npm:`,
+    );
+    expect(text).toContain(
+      "it declares bins named `node.exe`, `safe-npm`, `sh` that yarn.lock does not",
+    );
+    expect(text).toContain("a bare `yarn <script>` on the host would run such a bin");
+    expect(text).toContain("yarn makes it again from yarn.lock on its next run");
+  });
+
+  it("moves aside a state that cannot be read: garbage, another shape, inflating too far, too large", () => {
+    // 17 gzip members of 16 MiB of zeros each: 272 MiB inflated from ~270 KiB.
+    const member = gzipSync(Buffer.alloc(16 << 20));
+    for (const content of [
+      Buffer.from("garbage"),
+      gzipSync(serialize({ storedPackages: { tool: { bin: { "safe-npm": "t.js" } } } })),
+      Buffer.concat(Array.from({ length: 17 }, () => member)),
+    ]) {
+      project();
+      const { moved, findings } = around(() => writeFileSync(join(root, STATE), content));
+      expect(moved).toEqual([STATE]);
+      expect(describeFinding(findings[0] as Finding)).toContain(
+        "it cannot be read as the install state yarn writes",
+      );
+      rmSync(join(root, `${STATE}.quarantined-by-safe-npm`));
+    }
+    project();
+    const large = around(() => truncateSync(join(root, STATE), (64 << 20) + 1));
+    expect(large.moved).toEqual([STATE]);
+  });
+
+  it("moves aside a state made a link or a FIFO; not a link there before and unchanged", () => {
+    project();
+    file("elsewhere.gz", "");
+    writeFileSync(join(root, "elsewhere.gz"), fixture("install-state.gz"));
+    const linked = around(() => {
+      rmSync(join(root, STATE));
+      link("../elsewhere.gz", STATE);
+    });
+    expect(linked.moved).toEqual([STATE]);
+    expect(lstatSync(join(root, `${STATE}.quarantined-by-safe-npm`)).isSymbolicLink()).toBe(true);
+    link("../elsewhere.gz", STATE);
+    expect(around(() => {}).findings).toEqual([]);
+    rmSync(join(root, STATE));
+    const fifo = around(() => {
+      spawnSync("mkfifo", [join(root, STATE)]);
+    });
+    expect(fifo.moved).toEqual([STATE]);
+  });
+
+  it("reports a `.yarn` made a link as a state it could not move aside", () => {
+    project();
+    mkdirSync(join(root, "other"));
+    const { findings } = around(() => {
+      renameSync(join(root, ".yarn"), join(root, "other", ".yarn"));
+      link("other/.yarn", ".yarn");
+    });
+    expect(findings.map((f) => [f.kind, f.movedTo])).toEqual([["yarnstate", null]]);
+    expect(describeFinding(findings[0] as Finding)).toContain("could not be moved aside");
+  });
+
+  it("does not read a state that did not change during the run", () => {
+    project();
+    writeFileSync(join(root, STATE), "garbage planted before");
+    expect(around(() => {}).findings).toEqual([]);
   });
 });
 
