@@ -195,6 +195,31 @@ export function uploadBases(creds: RegistryCredentials, url: URL): string[] {
   return out.size === 0 ? ["/"] : [...out].sort();
 }
 
+/**
+ * Where the user's own files (not the project's) name a registry or hold a credential, as the
+ * proxy names targets (`host:port`; a key without scheme and port names 443 and 80). Another
+ * run's proxy may dial these with a held credential, so no run forwards their ports from the
+ * host's loopback (run.ts, loopback.ts).
+ */
+export function userNamedTargets(files: readonly CredentialFile[], env: Env): string[] {
+  const out = new Set<string>();
+  for (const file of files) {
+    if (file.project) continue;
+    for (const loc of namedLocations(file, env)) {
+      const ports =
+        loc.port !== ""
+          ? [loc.port]
+          : loc.protocol === "https:"
+            ? ["443"]
+            : loc.protocol === "http:"
+              ? ["80"]
+              : ["443", "80"];
+      for (const port of ports) out.add(`${loc.hostname}:${port}`);
+    }
+  }
+  return [...out].sort();
+}
+
 /** Canonical `host:port` of every registry that has a credential. */
 export function credentialTargets(creds: RegistryCredentials): string[] {
   const out = new Set<string>();

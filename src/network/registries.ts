@@ -93,8 +93,29 @@ export async function usersRegistries(
   effective: EffectiveSettings,
   globalNpmrc: NpmGlobalConfig | null,
 ): Promise<AllowEntry[]> {
-  const { parseAllowlist, registriesFromConfig } = await import("./allowlist.js");
+  const [{ parseAllowEntry, parseAllowlist, registriesFromConfig }, { userNamedTargets }] =
+    await Promise.all([import("./allowlist.js"), import("./credentials.js")]);
+  // Every host the user's files pair with a credential too (`//host:port/:_authToken`, yarn's
+  // `npmRegistries` keys): the proxy of an install allowed to reach it by other means
+  // (--allow-host, a trusted project's settings) sends the credential there.
+  const files = userNpmrcFiles(globalNpmrc, host.userNpmrc);
+  if (host.userYarnrcYml != null)
+    files.push({
+      kind: "yarnrc",
+      label: "~/.yarnrc.yml",
+      text: host.userYarnrcYml,
+      project: false,
+    });
+  const held: AllowEntry[] = [];
+  for (const target of userNamedTargets(files, host.env)) {
+    try {
+      held.push(parseAllowEntry(target, "your npm or yarn config"));
+    } catch {
+      // not a host the proxy could dial
+    }
+  }
   return [
+    ...held,
     ...registriesFromConfig({
       projectNpmrc: null,
       userNpmrc: host.userNpmrc === null ? null : sanitizeNpmrc(host.userNpmrc).text,

@@ -416,7 +416,8 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
       join(world.home, ".npmrc"),
       // The user's own file names it too: a loopback registry only the project names is never
       // dialled (registry-bounds.test.ts); this test is about the forwarded port.
-      `${named ? `@x:registry=http://localhost:${port}/\n` : ""}//localhost:${port}/:_authToken=\${NODE_AUTH_TOKEN}\nregistry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
+      // Not named: no token for it either (a held token's port is never forwarded).
+      `${named ? `@x:registry=http://localhost:${port}/\n//localhost:${port}/:_authToken=\${NODE_AUTH_TOKEN}\n` : ""}registry=http://127.0.0.1:9/\nupdate-notifier=false\n`,
     );
     // The port is in the script: the sandbox's environment is not the test's.
     writeFileSync(
@@ -492,39 +493,53 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
     TIMEOUT,
   );
 
-  it(
-    "a run in another network mode does not forward the user's registry port either: another run's proxy would dial it",
-    async () => {
-      // A dev server (`exec`, network none) in one terminal while an install runs in another:
-      // the install's proxy dials the user's registry on the host's localhost with the held
-      // token. Were this run's server forwarded there, it would stand in for the registry.
-      const port = await freePort();
-      writeFileSync(
-        join(world.home, ".npmrc"),
-        `@x:registry=http://localhost:${port}/\n//localhost:${port}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n`,
-      );
-      writeFileSync(join(world.project, ".npmrc"), "audit=false\n");
-      rmSync(join(world.project, "go"), { force: true });
-      writeFileSync(
-        join(world.project, "serve.js"),
-        `const fs = require("fs"); const srv = require("http").createServer((q, r) => r.end("inside"));
+  for (const config of ["a registry in ~/.npmrc", "only a token in ~/.yarnrc.yml"] as const) {
+    it(
+      `a run in another network mode does not forward the user's registry port either (${config}): another run's proxy would dial it`,
+      async () => {
+        // A dev server (`exec`, network none) in one terminal while an install runs in another:
+        // the install's proxy dials the user's registry on the host's localhost with the held
+        // token (for a host only a token names, when that install reaches it by --allow-host or
+        // a trusted project's settings). Were this run's server forwarded there, it would stand
+        // in for the registry.
+        const port = await freePort();
+        rmSync(join(world.home, ".yarnrc.yml"), { force: true });
+        if (config === "a registry in ~/.npmrc") {
+          writeFileSync(
+            join(world.home, ".npmrc"),
+            `@x:registry=http://localhost:${port}/\n//localhost:${port}/:_authToken=\${NODE_AUTH_TOKEN}\nupdate-notifier=false\n`,
+          );
+        } else {
+          writeFileSync(join(world.home, ".npmrc"), "update-notifier=false\n");
+          writeFileSync(
+            join(world.home, ".yarnrc.yml"),
+            `npmRegistries:\n  "http://localhost:${port}":\n    npmAuthToken: "${TOKEN}"\n`,
+          );
+        }
+        writeFileSync(join(world.project, ".npmrc"), "audit=false\n");
+        rmSync(join(world.project, "go"), { force: true });
+        writeFileSync(
+          join(world.project, "serve.js"),
+          `const fs = require("fs"); const srv = require("http").createServer((q, r) => r.end("inside"));
 srv.listen(${port}, "127.0.0.1", () => { const t = setInterval(() => { if (fs.existsSync("go")) { clearInterval(t); srv.close(); } }, 50); });`,
-      );
-      const refused = `safe-npm: port ${port} is not forwarded: the allowed hosts name a registry on the host's localhost:${port}`;
-      const run = startCli(world, ["exec", "--", "node", "serve.js"], { NODE_AUTH_TOKEN: TOKEN });
-      await waitFor(
-        () => run.stderr().includes(refused) || run.stderr().includes(forwardingLine(port)),
-        "the forwarding decision",
-      );
-      // Nothing answers on the host's side of that port: another run's proxy finds no stand-in.
-      expect(await connectResult(port)).toBe("ECONNREFUSED");
-      writeFileSync(join(world.project, "go"), "");
-      expect(await run.exited, run.stderr()).toBe(0);
-      expect(run.stderr()).toContain(refused);
-      expect(run.stderr()).not.toContain(forwardingLine(port));
-    },
-    TIMEOUT,
-  );
+        );
+        const refused = `safe-npm: port ${port} is not forwarded: the allowed hosts name a registry on the host's localhost:${port}`;
+        const run = startCli(world, ["exec", "--", "node", "serve.js"], { NODE_AUTH_TOKEN: TOKEN });
+        await waitFor(
+          () => run.stderr().includes(refused) || run.stderr().includes(forwardingLine(port)),
+          "the forwarding decision",
+        );
+        // Nothing answers on the host's side of that port: another run's proxy finds no stand-in.
+        expect(await connectResult(port)).toBe("ECONNREFUSED");
+        writeFileSync(join(world.project, "go"), "");
+        expect(await run.exited, run.stderr()).toBe(0);
+        expect(run.stderr()).toContain(refused);
+        expect(run.stderr()).not.toContain(forwardingLine(port));
+        rmSync(join(world.home, ".yarnrc.yml"), { force: true });
+      },
+      TIMEOUT,
+    );
+  }
 
   it(
     "a port named as a registry on localhost is not forwarded; the proxy's request never reaches inside",

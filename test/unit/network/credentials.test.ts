@@ -8,6 +8,7 @@ import {
   nerfDart,
   npmEnvReplace,
   uploadBases,
+  userNamedTargets,
   yarnEnvReplace,
   yarnPlaceholderKeys,
 } from "../../../src/network/credentials.js";
@@ -707,5 +708,40 @@ describe("uploadBases: where a publish may upload on a host", () => {
     });
     expect(uploadBases(anonymous, new URL("http://127.0.0.1:4873/x"))).toEqual(["/npm/"]);
     expect(uploadBases(anonymous, new URL("http://other.example/x"))).toEqual(["/"]);
+  });
+});
+
+describe("userNamedTargets: where another run's proxy may send a held credential", () => {
+  it("takes registries and credential keys from the user's files only, with default ports", () => {
+    const targets = userNamedTargets(
+      [
+        {
+          kind: "npmrc",
+          label: "~/.npmrc",
+          text: "@x:registry=http://verdaccio.local:4873/\n//localhost:4874/:_authToken=t\n//npm.corp.example/:_auth=x\n",
+          project: false,
+        },
+        {
+          kind: "yarnrc",
+          label: "~/.yarnrc.yml",
+          text: 'npmRegistries:\n  "http://[::1]:4875":\n    npmAuthToken: "t"\n',
+          project: false,
+        },
+        {
+          kind: "npmrc",
+          label: "project .npmrc",
+          text: "registry=http://localhost:9999/\n//localhost:9998/:_authToken=t\n",
+          project: true,
+        },
+      ],
+      {},
+    );
+    expect(targets).toEqual([
+      "[::1]:4875",
+      "localhost:4874",
+      "npm.corp.example:443",
+      "npm.corp.example:80",
+      "verdaccio.local:4873",
+    ]);
   });
 });
