@@ -1,27 +1,45 @@
 /**
- * pnpm 11 and later install before every `pnpm run` whose dependencies look out of date
- * (`verifyDepsBeforeRun`, default `install`). A bare `pnpm run` on the host then installs there,
- * from what the sandboxed run left in `node_modules` — a run can always make it look out of date
- * (remove a store folder) — and that install links bins again and runs approved build scripts
- * outside the sandbox. safe-npm cannot keep node_modules trustworthy for it, so after a pnpm
- * install it says so, until the user's config turns the setting off (or to `warn`, `error` or
- * `prompt`, which install nothing unasked). https://pnpm.io/settings#verifydepsbeforerun
+ * pnpm installs before `pnpm run` when dependencies look out of date if `verifyDepsBeforeRun` is
+ * `install`: the default from pnpm 11 on, and what a project may set for pnpm 10. A bare
+ * `pnpm run` on the host then installs there, from what the sandboxed run left in
+ * `node_modules` — a run can always make it look out of date (remove a store folder) — and that
+ * install links bins again and runs approved build scripts outside the sandbox. safe-npm cannot
+ * keep node_modules trustworthy for it, so after a pnpm install it says so, until the setting
+ * pnpm reads is off (or `warn`, `error`, `prompt`, which install nothing unasked).
+ * https://pnpm.io/settings#verifydepsbeforerun
+ *
+ * The files are the project's, so hostile: a value is taken as off only where a YAML parser and
+ * a plain top-level line agree on it (a key inside a flow collection or a merge is no setting for
+ * pnpm); anything unclear counts as `install`.
  */
 import { join } from "node:path";
+import { defaultLoadersSync } from "cosmiconfig";
+import { parseNpmrc } from "../sandbox/npmrc.js";
 import { readRegularFile } from "../sandbox/safepath.js";
 
 const MAX_CONFIG_BYTES = 1 << 20;
 /** Values that install nothing on their own. */
 const SAFE_VALUES = new Set(["false", "warn", "error", "prompt"]);
 
-/** The `verifyDepsBeforeRun` a pnpm-workspace.yaml or config.yaml text sets at its top level. */
+/**
+ * The `verifyDepsBeforeRun` a pnpm-workspace.yaml or config.yaml text sets at its top level, as a
+ * string (`false` for the boolean); "unclear" when the file cannot be read as one plain YAML
+ * document whose top-level line says the same; null when it sets none.
+ */
 export function verifyDepsSetting(yaml: string): string | null {
-  let value: string | null = null;
-  for (const line of yaml.split(/\r?\n/)) {
-    const match = /^verifyDepsBeforeRun\s*:\s*(.*?)\s*(?:#.*)?$/.exec(line);
-    if (match !== null) value = (match[1] ?? "").replace(/^(["'])(.*)\1$/, "$2");
+  const lines = yaml.split(/\r?\n/).filter((l) => /^verifyDepsBeforeRun\s*:/.test(l));
+  let doc: unknown;
+  try {
+    doc = defaultLoadersSync[".yaml"]("pnpm-workspace.yaml", yaml);
+  } catch {
+    return lines.length > 0 || /verifyDepsBeforeRun/.test(yaml) ? "unclear" : null;
   }
-  return value;
+  const has = doc !== null && typeof doc === "object" && Object.hasOwn(doc, "verifyDepsBeforeRun");
+  if (!has) return lines.length > 0 ? "unclear" : null;
+  if (lines.length !== 1) return "unclear";
+  const value = (doc as Record<string, unknown>).verifyDepsBeforeRun;
+  if (value === false) return "false";
+  return typeof value === "string" && value !== "false" ? value : "unclear";
 }
 
 function readOrEmpty(path: string, noFollow: boolean): string {
@@ -32,31 +50,56 @@ function readOrEmpty(path: string, noFollow: boolean): string {
   }
 }
 
+/** The `verify-deps-before-run` an npmrc text sets (pnpm 10 reads its settings there). */
+function npmrcSetting(text: string): string | null {
+  let value: string | null = null;
+  for (const entry of parseNpmrc(text)) {
+    if (entry.section === null && /^verify-deps-before-run$/i.test(entry.key)) {
+      value = typeof entry.value === "string" ? entry.value.trim() : "unclear";
+    }
+  }
+  return value;
+}
+
 /**
- * The line to print after a pnpm install-class run, or null when pnpm is 10 or older
- * (`major`, null when unknown) or the setting installs nothing: pnpm's variable, the project's
- * pnpm-workspace.yaml (never through a link: it is the project's) or the user's global
- * `config.yaml`.
+ * The line to print after a pnpm install-class run, or null when the setting the pnpm of
+ * `major` (null: unknown, taken as current) reads installs nothing: in pnpm's order, its
+ * variables, the project's pnpm-workspace.yaml (and .npmrc for pnpm 10; both never through a
+ * link), then the user's config.yaml (pnpm 11+) or rc and ~/.npmrc (pnpm 10).
  */
 export function verifyDepsNotice(
   root: string,
   env: Readonly<Record<string, string | undefined>>,
   home: string,
   major: number | null,
+  userNpmrc: string | null = null,
 ): string | null {
-  if (major !== null && major < 11) return null;
+  const legacy = major !== null && major <= 10;
   const configHome = env.XDG_CONFIG_HOME?.startsWith("/")
     ? env.XDG_CONFIG_HOME
     : join(home, ".config");
-  const settings = [
-    env.pnpm_config_verify_deps_before_run ?? null,
-    verifyDepsSetting(readOrEmpty(join(root, "pnpm-workspace.yaml"), true)),
-    verifyDepsSetting(readOrEmpty(join(configHome, "pnpm", "config.yaml"), false)),
+  // Each source is read only if this pnpm reads it; the first that sets a value decides.
+  const sources: (() => string | null | undefined)[] = [
+    () => env.pnpm_config_verify_deps_before_run,
+    () => (legacy ? env.npm_config_verify_deps_before_run : null),
+    () => verifyDepsSetting(readOrEmpty(join(root, "pnpm-workspace.yaml"), true)),
+    () => (legacy ? npmrcSetting(readOrEmpty(join(root, ".npmrc"), true)) : null),
+    () =>
+      legacy
+        ? npmrcSetting(readOrEmpty(join(configHome, "pnpm", "rc"), false))
+        : verifyDepsSetting(readOrEmpty(join(configHome, "pnpm", "config.yaml"), false)),
+    () => (legacy && userNpmrc !== null ? npmrcSetting(userNpmrc) : null),
   ];
-  // The first that is set wins: the variable, then the project's, then the user's.
-  const value = settings.find((v) => v !== null && v !== "") ?? "install";
+  let value = legacy ? "false" : "install";
+  for (const source of sources) {
+    const found = source();
+    if (found !== null && found !== undefined && found !== "") {
+      value = found;
+      break;
+    }
+  }
   if (SAFE_VALUES.has(value.toLowerCase())) return null;
-  return "pnpm 11 and later install before `pnpm run` when node_modules looks out of date (verifyDepsBeforeRun): a bare `pnpm run` on the host would install there, from what this run left in node_modules, and run approved build scripts outside the sandbox. Add `verifyDepsBeforeRun: false` to pnpm-workspace.yaml, or run scripts with `safe-npm run`.";
+  return `pnpm${legacy ? " (as configured here)" : " 11 and later"} installs before \`pnpm run\` when node_modules looks out of date (verifyDepsBeforeRun): a bare \`pnpm run\` on the host would install there, from what this run left in node_modules, and run approved build scripts outside the sandbox. Add \`verifyDepsBeforeRun: false\` to pnpm-workspace.yaml, or run scripts with \`safe-npm run\`.`;
 }
 
 /** pnpm's major version from the package.json of its install prefix; null when unknown. */

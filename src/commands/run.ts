@@ -395,9 +395,10 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
       const registryPorts =
         ports === null
           ? new Set<number>()
-          : network === "registry"
-            ? loopbackPorts(allow, loopbackNames)
-            : loopbackPorts(await usersRegistries(host, effective, globalNpmrc), loopbackNames);
+          : loopbackPorts(
+              [...allow, ...(await usersRegistries(host, effective, globalNpmrc))],
+              loopbackNames,
+            );
       const portGuard = { forwarded, registryPorts };
       const outcome = await withPorts(ports, bridgePort, portGuard, host, project, out, (onReady) =>
         runGuarded(bwrap, invocation, policy, project.root, {
@@ -438,7 +439,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
         const { pnpmMajor, verifyDepsNotice } = await import("./pnpmverify.js");
         const pnpm = tools.find((t) => basename(t.bin) === "pnpm");
         const major = pnpm === undefined ? null : pnpmMajor(pnpm.prefix);
-        const notice = verifyDepsNotice(project.root, host.env, host.home, major);
+        const notice = verifyDepsNotice(project.root, host.env, host.home, major, host.userNpmrc);
         if (notice !== null) out.stderr(`safe-npm: ${notice}\n`);
       }
       return outcome.exitCode;

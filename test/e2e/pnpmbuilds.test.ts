@@ -116,7 +116,7 @@ describe.skipIf(unavailable !== "")(
     afterAll(() => {
       for (const w of worlds) w.dispose();
     });
-    const NOTICE = "safe-npm: pnpm 11 and later install before `pnpm run`";
+    const NOTICE = "safe-npm: pnpm 11 and later installs before `pnpm run`";
 
     const world = (yaml: string): World => {
       const w = makeWorld({

@@ -19,7 +19,14 @@ describe("verifyDepsSetting", () => {
     ["verifyDepsBeforeRun: false\n", "false"],
     ["a: 1\nverifyDepsBeforeRun: 'warn' # quiet\n", "warn"],
     ['verifyDepsBeforeRun: "install"\n', "install"],
-    ["verifyDepsBeforeRun: error\nverifyDepsBeforeRun: install\n", "install"],
+    // Duplicate keys, a key pnpm does not see at the top level, more than one document: unclear.
+    ["verifyDepsBeforeRun: error\nverifyDepsBeforeRun: install\n", "unclear"],
+    ["catalog: {\nverifyDepsBeforeRun: false\n}\n", "unclear"],
+    ["catalog: [\nverifyDepsBeforeRun: false\n]\n", "unclear"],
+    ["verifyDepsBeforeRun: false\n---\nx: 1\n", "unclear"],
+    ['"verifyDepsBeforeRun": false\n', "unclear"],
+    ["<<: {verifyDepsBeforeRun: false}\n", "unclear"],
+    ["verifyDepsBeforeRun: 0\n", "unclear"],
     ["packages:\n  verifyDepsBeforeRun: false\n", null],
     ["", null],
   ])("%j → %s", (yaml, value) => {
@@ -36,6 +43,29 @@ describe("verifyDepsNotice", () => {
     expect(verifyDepsNotice(root(), {}, home(), 12)).toContain("verifyDepsBeforeRun");
     expect(verifyDepsNotice(root(), {}, home(), null)).toContain("verifyDepsBeforeRun");
     expect(verifyDepsNotice(root(), {}, home(), 10)).toBeNull();
+  });
+
+  it("speaks for pnpm 10 where the project or the user sets it to install", () => {
+    writeFileSync(join(root(), "pnpm-workspace.yaml"), "verifyDepsBeforeRun: install\n");
+    expect(verifyDepsNotice(root(), {}, home(), 10)).toContain("verifyDepsBeforeRun");
+    rmSync(join(root(), "pnpm-workspace.yaml"));
+    writeFileSync(join(root(), ".npmrc"), "verify-deps-before-run=install\n");
+    expect(verifyDepsNotice(root(), {}, home(), 10)).toContain("verifyDepsBeforeRun");
+    rmSync(join(root(), ".npmrc"));
+    expect(
+      verifyDepsNotice(root(), {}, home(), 10, "verify-deps-before-run=install\n"),
+    ).not.toBeNull();
+    // pnpm 12 does not read .npmrc settings: an off there does not quiet it.
+    writeFileSync(join(root(), ".npmrc"), "verify-deps-before-run=false\n");
+    expect(verifyDepsNotice(root(), {}, home(), 12)).not.toBeNull();
+  });
+
+  it("takes a value hidden in a flow collection for what pnpm reads: the default", () => {
+    writeFileSync(
+      join(root(), "pnpm-workspace.yaml"),
+      "catalog: {\nverifyDepsBeforeRun: false\n}\n",
+    );
+    expect(verifyDepsNotice(root(), {}, home(), 12)).not.toBeNull();
   });
 
   it("is quiet once the project, the user's config or the variable turns it off", () => {
