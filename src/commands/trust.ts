@@ -1,6 +1,7 @@
 /** `safe-npm trust` and `untrust`: accept or revoke the repository settings that widen the sandbox. */
 import { printable } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
+import { widening } from "../settings/index.js";
 import { loadSettingsFile } from "../settings/load.js";
 import { applyLayer, defaults, widenings } from "../settings/merge.js";
 import { isTrusted, trust, untrust } from "../settings/trust.js";
@@ -32,7 +33,7 @@ export function trustCommand(
   // The list names values from the repository: each printed as escapes, never raw (an escape
   // sequence could erase a line, a newline could print one of its own).
   out.stderr(
-    `${already ? "still trusting" : "trusting"} ${printable(repo)}, which asks to:\n${wider.map((w) => `  - ${printable(w)}`).join("\n")}\nany change to the file revokes this; undo with \`safe-npm untrust\`\n`,
+    `${already ? "still trusting" : "trusting"} ${printable(repo)}, which asks to:\n${wider.map((w) => `  - ${printable(widening(w))}`).join("\n")}\nany change to the file revokes this; undo with \`safe-npm untrust\`\n`,
   );
   return 0;
 }

@@ -86,6 +86,21 @@ export async function resolveSettings(
   return { effective: applyFlags(effective, flags), user, repo };
 }
 
+/** Longest a widening is shown: one line of a terminal, give or take. */
+const MAX_SHOWN = 200;
+
+/**
+ * A widening as shown in a list: on one line (a newline in a value — the CLI escapes every other
+ * control character — would print lines of its own) and cut short (a value of thousands of
+ * spaces would push the real list off the screen).
+ */
+export function widening(item: string): string {
+  const line = item.replaceAll("\n", "\\n");
+  const chars = [...line];
+  if (chars.length <= MAX_SHOWN) return line;
+  return `${chars.slice(0, MAX_SHOWN).join("").trimEnd()}… (${chars.length - MAX_SHOWN} more characters)`;
+}
+
 export function untrusted(
   file: string,
   wider: readonly string[],
@@ -93,9 +108,7 @@ export function untrusted(
   liveRun: string | null = null,
   trustedBefore = false,
 ): SafeNpmError {
-  // One line each: a newline in a value (the CLI escapes every other control character) would
-  // print lines of its own, and could push the real list off the screen.
-  const list = wider.map((w) => `  - ${w.replaceAll("\n", "\\n")}`).join("\n");
+  const list = wider.map((w) => `  - ${widening(w)}`).join("\n");
   if (liveRun !== null) {
     return new SafeNpmError(
       "UNTRUSTED_SETTINGS",

@@ -65,4 +65,20 @@ describe("what `safe-npm trust` prints of the repository's settings", () => {
       "  - read ~/x\\n\\n\\n✗ asks to:\\n  - read ~/.gitconfig",
     ]);
   });
+
+  it("cuts a very long item short: thousands of spaces cannot push the real list off the screen", () => {
+    const file = join(dir, ".sandboxrc.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ dotfiles: [".ssh", `.gitconfig${" ".repeat(900_000)}x`] }),
+    );
+    const { out, text } = capture();
+    trustCommand(file, null, join(dir, "trust.json"), out);
+    const lines = text().split("\n");
+    expect(lines[1]).toBe("  - read ~/.ssh");
+    expect(lines.every((l) => l.length < 300)).toBe(true);
+    expect(text()).toMatch(/read ~\/\.gitconfig… \(\d+ more characters\)/);
+    const error = untrusted(file, ["read ~/.ssh", `read ~/x${"\u3000".repeat(20_000)}`]);
+    expect(error.message.split("\n").every((l) => l.length < 300)).toBe(true);
+  });
 });
