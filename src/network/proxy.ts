@@ -454,7 +454,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       // The rules judged this method and path: a header some servers read as another one does
       // not go up (a GET with `X-HTTP-Method-Override: PUT` would be a write there, one with
       // `X-Original-URL: /-/user/token` another endpoint).
-      headers = REINTERPRETING.reduce(dropHeader, headers);
+      headers = withoutReinterpreting(headers);
       if (hook.credentialHosts.has(target.key)) headers = dropHeader(headers, "authorization");
       if (decision.inspectBody !== undefined) {
         inspectThenSend(req, res, url, target, row, headers, framing, hook, {
@@ -1339,8 +1339,25 @@ const REINTERPRETING = [
   "x-forwarded-prefix",
   "x-forwarded-host",
   "x-forwarded-server",
+  "x-forwarded-port",
+  "x-forwarded-proto",
+  "x-forwarded-scheme",
+  "x-original-host",
+  "x-host",
+  "x-http-host-override",
   "forwarded",
 ];
+const REINTERPRETING_SET: ReadonlySet<string> = new Set(REINTERPRETING);
+
+/** `raw` without REINTERPRETING headers, also spelled with `_` (CGI and PHP read `X_Original_URL` as `X-Original-URL`). */
+function withoutReinterpreting(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (REINTERPRETING_SET.has((raw[i] ?? "").toLowerCase().replaceAll("_", "-"))) continue;
+    out.push(raw[i] ?? "", raw[i + 1] ?? "");
+  }
+  return out;
+}
 
 function dropHeader(raw: readonly string[], name: string): string[] {
   const out: string[] = [];

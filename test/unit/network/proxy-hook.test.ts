@@ -86,6 +86,9 @@ describe("the proxy and the registry hook (plain http)", () => {
       "x-forwarded-host": "attacker.example",
       "x-forwarded-server": "attacker.example",
       forwarded: "host=attacker.example",
+      "x-original-host": "attacker.example",
+      "x-http-host-override": "attacker.example",
+      x_original_url: "/-/npm/v1/tokens",
     };
     await requestThrough(proxy.socketPath, `http://127.0.0.1:${registry.port}/@private%2fpkg`, {
       headers: overrides,
