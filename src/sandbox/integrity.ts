@@ -542,10 +542,17 @@ function symlScalar(text: string): string | null {
  * shape yarn writes is parsed, and any other counts as unread.
  */
 export function yarnLockBins(text: string): Map<string, string[]> | null | "irregular" {
-  const bins = new Map<string, string[]>();
+  interface LockEntry {
+    key: string;
+    name: string | null;
+    binMap: string[];
+    binString: boolean;
+    deps: string[];
+  }
+  const entries: LockEntry[] = [];
   let berry = false;
-  let entry: string | null = null;
-  let inBin = false;
+  let entry: LockEntry | null = null;
+  let section: "bin" | "deps" | null = null;
   // How deep the next line may be: one level below a key with no value, else as deep.
   let deepest = 0;
   let yarn1 = true;
@@ -561,26 +568,71 @@ export function yarnLockBins(text: string): Map<string, string[]> | null | "irre
     const match = SYML_LINE.exec(line);
     const depth = (match?.[1]?.length ?? 0) / 2;
     const key = match === null ? null : symlScalar(match[2] as string);
-    const value = match?.[3];
-    if (key === null || depth > deepest || (value !== undefined && symlScalar(value) === null)) {
+    const raw = match?.[3];
+    const value = raw === undefined ? undefined : symlScalar(raw);
+    if (key === null || depth > deepest || value === null) {
       syml = false;
       if (!yarn1) return "irregular";
       continue;
     }
     deepest = value === undefined ? depth + 1 : depth;
     if (depth === 0) {
-      entry = value === undefined ? key : null;
-      inBin = false;
+      entry = null;
+      section = null;
       if (key === "__metadata") berry = true;
-    } else if (depth === 1) inBin = entry !== null && key === "bin" && value === undefined;
-    else if (depth === 2 && inBin && entry !== null) {
-      const declaring = bins.get(key) ?? [];
-      if (!declaring.includes(entry)) declaring.push(entry);
-      bins.set(key, declaring);
-    }
+      else if (value === undefined) {
+        entry = { key, name: null, binMap: [], binString: false, deps: [] };
+        entries.push(entry);
+      }
+    } else if (depth === 1 && entry !== null) {
+      section = null;
+      if (key === "bin") {
+        // yarn's Manifest takes a string `bin` as one bin named for the package.
+        if (value === undefined) section = "bin";
+        else entry.binString = true;
+      } else if (key === "name" && value !== undefined) entry.name = value;
+      else if (key === "dependencies" && value === undefined) section = "deps";
+    } else if (depth === 2 && entry !== null && section === "bin") entry.binMap.push(key);
+    else if (depth === 2 && entry !== null && section === "deps") entry.deps.push(key);
   }
   // A yarn 1 lockfile names no `__metadata` (its keys hold no escapes to spell one with).
-  return syml && berry ? bins : null;
+  if (!(syml && berry)) return null;
+  // `yarn <script>` puts on PATH the bins of the workspace and of its direct dependencies
+  // (scriptUtils.getPackageAccessibleBinaries): the workspaces' entries and those their
+  // `dependencies` name. A package further down brings its bins to no script of the project.
+  const workspace = (e: LockEntry): boolean => /@workspace:/.test(e.key);
+  const direct = new Set<string>();
+  for (const e of entries) if (workspace(e)) for (const dep of e.deps) direct.add(dep);
+  const bins = new Map<string, string[]>();
+  const add = (name: string, key: string): void => {
+    const declaring = bins.get(name) ?? [];
+    if (!declaring.includes(key)) declaring.push(key);
+    bins.set(name, declaring);
+  };
+  for (const e of entries) {
+    const pkg = descriptorName(e.key);
+    if (!workspace(e) && (pkg === null || !direct.has(pkg))) continue;
+    // Manifest.load keeps the name part of each key (`@scope/node` is a bin `node`) and names a
+    // string `bin` after the package's `name` (here also after the entry's own name).
+    for (const k of e.binMap) add(identName(k), e.key);
+    if (e.binString) {
+      for (const n of [e.name, pkg]) if (n !== null) add(identName(n), e.key);
+    }
+  }
+  return bins;
+}
+
+/** The package name a lockfile key's first descriptor names (`@s/a@npm:1` → `@s/a`). */
+function descriptorName(key: string): string | null {
+  const first = key.split(",")[0]?.trim() ?? "";
+  const at = first.indexOf("@", first.startsWith("@") ? 1 : 0);
+  return at <= 0 ? null : first.slice(0, at);
+}
+
+/** A bin key or package name as yarn names the bin: the part after a scope (`@s/x` → `x`). */
+function identName(name: string): string {
+  const slash = name.lastIndexOf("/");
+  return slash === -1 ? name : name.slice(slash + 1);
 }
 
 /** A bin name watched in yarn 2+'s bin maps: the script prefix's or a host command's. */
@@ -622,6 +674,9 @@ export function yarnStateBins(compressed: Buffer): Set<string> | null {
     if (!(bin instanceof Map)) return null;
     for (const name of bin.keys()) {
       if (typeof name !== "string") return null;
+      // yarn writes each wrapper at path.join(its bin folder, name): `./node` is `node`, and
+      // `../…` lands outside the folder. yarn stores plain names; any other is no state of its.
+      if (name === "" || name === "." || name === ".." || /[/\\]/.test(name)) return null;
       names.add(name);
     }
   }

@@ -93,9 +93,10 @@ describe.skipIf(unavailable !== "")("renaming a guarded path's parent inside", (
   it("writes beside the guarded paths still work, and pinned directories made for the run go", async () => {
     const world = makeWorld({ projectInHome: true, packageJson: { scripts: {} } });
     worlds.push(world);
-    const r = await world.run(["exec", "--", "sh", "-c", "touch .yarn/install-state.gz"]);
+    // (Not the install state: one that is no state yarn writes is moved aside after the run.)
+    const r = await world.run(["exec", "--", "sh", "-c", "touch .yarn/build-state.yml"]);
     expect(r.exitCode, show(r)).toBe(0);
-    expect(existsSync(join(world.project, ".yarn", "install-state.gz"))).toBe(true);
+    expect(existsSync(join(world.project, ".yarn", "build-state.yml"))).toBe(true);
     // .yarn was missing there: made (pinned) for the run, kept only for what was written into it.
     const fresh = makeWorld({ projectInHome: true, packageJson: { scripts: {} } });
     worlds.push(fresh);

@@ -1129,6 +1129,9 @@ describe("yarnLockBins", () => {
         "",
         '"app@workspace:.":',
         "  version: 0.0.0-use.local",
+        "  dependencies:",
+        '    evil: "file:./evil.tgz"',
+        '    tool: "npm:^1.2.0"',
         "  languageName: unknown",
         "",
       ].join("\n"),
@@ -1146,8 +1149,58 @@ describe("yarnLockBins", () => {
   });
 
   it("reads a key spelled with escapes as yarn does", () => {
-    const text = '"\\u005f_metadata":\n  version: 8\n\n"x@npm:1":\n  bin:\n    "\\u0067it": x.js\n';
+    const text =
+      '"\\u005f_metadata":\n  version: 8\n\n"x@npm:1":\n  bin:\n    "\\u0067it": x.js\n\n"app@workspace:.":\n  dependencies:\n    x: "npm:1"\n';
     expect(yarnLockBins(text)).toEqual(new Map([["git", ["x@npm:1"]]]));
+  });
+
+  it("names bins as yarn's Manifest does: a scoped key's name part, a string bin after the package", () => {
+    const text = berry(
+      [
+        '"evil@npm:1":',
+        "  bin:",
+        '    "@evil/node": evil.js',
+        "",
+        '"other@npm:1":',
+        "  name: git",
+        "  bin: evil.js",
+        "",
+        '"app@workspace:.":',
+        "  dependencies:",
+        '    evil: "npm:1"',
+        '    other: "npm:1"',
+        "",
+      ].join("\n"),
+    );
+    expect(yarnLockBins(text)).toEqual(
+      new Map([
+        ["node", ["evil@npm:1"]],
+        ["git", ["other@npm:1"]],
+        ["other", ["other@npm:1"]],
+      ]),
+    );
+  });
+
+  it("takes only the bins of the workspaces and their direct dependencies, which `yarn <script>` sees", () => {
+    const text = berry(
+      [
+        '"a@npm:1":',
+        "  dependencies:",
+        '    which: "npm:^1"',
+        "",
+        '"which@npm:^1":',
+        "  bin:",
+        "    which: bin/which",
+        "",
+        '"app@workspace:.":',
+        "  bin:",
+        "    git: ./git.js",
+        "  dependencies:",
+        '    a: "npm:1"',
+        "",
+      ].join("\n"),
+    );
+    expect(yarnLockBins(text)).toEqual(new Map([["git", ["app@workspace:."]]]));
   });
 
   it("takes no bins from a yarn 1 lockfile, or one with no __metadata", () => {
@@ -1196,6 +1249,13 @@ describe("snapshot and check: bins yarn.lock declares (yarn 2+)", () => {
     [
       "__metadata:",
       "  version: 8",
+      "",
+      // The workspace names every entry as a dependency: their bins reach its scripts.
+      '"app@workspace:.":',
+      "  dependencies:",
+      ...Object.keys(entries).map(
+        (key) => `    ${JSON.stringify(key.slice(0, key.indexOf("@", 1)))}: "x"`,
+      ),
       "",
       ...Object.entries(entries).flatMap(([key, bins]) => [
         `${JSON.stringify(key)}:`,
@@ -1358,6 +1418,10 @@ describe("snapshot and check: yarn 2+'s install state", () => {
       expect(shaped(value), JSON.stringify(value)).toBeNull();
     }
     expect(yarnStateBins(Buffer.from("not gzip"))).toBeNull();
+    // yarn writes each wrapper at path.join(folder, name): a name with a path step is no name.
+    for (const name of ["./node", "../../x/git", "a\\b", ".", ".."]) {
+      expect(yarnStateBins(state({ a: { [name]: "a.js" } })), name).toBeNull();
+    }
     expect(yarnStateBins(gzipSync("not v8 data"))).toBeNull();
     expect(yarnStateBins(Buffer.alloc(0))).toBeNull();
   });
@@ -1478,7 +1542,7 @@ describe("a killed run's journal: a bin yarn.lock declares since", () => {
       const before = snapshot(project, [], walk);
       writeFileSync(
         join(project, "yarn.lock"),
-        '__metadata:\n  version: 8\n\n"evil@npm:1":\n  bin:\n    git: pwn.js\n',
+        '__metadata:\n  version: 8\n\n"evil@npm:1":\n  bin:\n    git: pwn.js\n\n"app@workspace:.":\n  dependencies:\n    evil: "npm:1"\n',
       );
       const prefix = createHash("sha256").update(project).digest("hex").slice(0, 16);
       const file = join(journal, `${prefix}-999999999-1.json`);
