@@ -541,7 +541,10 @@ function symlScalar(text: string): string | null {
  * lockfile its own parser rejects as YAML (a flow map, an escaped key, a tag), so only the
  * shape yarn writes is parsed, and any other counts as unread.
  */
-export function yarnLockBins(text: string): Map<string, string[]> | null | "irregular" {
+export function yarnLockBins(
+  text: string,
+  everyEntry = false,
+): Map<string, string[]> | null | "irregular" {
   interface LockEntry {
     key: string;
     name: string | null;
@@ -611,7 +614,7 @@ export function yarnLockBins(text: string): Map<string, string[]> | null | "irre
   };
   for (const e of entries) {
     const pkg = descriptorName(e.key);
-    if (!workspace(e) && (pkg === null || !direct.has(pkg))) continue;
+    if (!everyEntry && !workspace(e) && (pkg === null || !direct.has(pkg))) continue;
     // Manifest.load keeps the name part of each key (`@scope/node` is a bin `node`) and names a
     // string `bin` after the package's `name` (here also after the entry's own name).
     for (const k of e.binMap) add(identName(k), e.key);
@@ -724,9 +727,14 @@ function yarnStateDetail(
   const bytes = readRegularBytes(path, MAX_YARN_STATE);
   const bins = bytes === null ? null : yarnStateBins(bytes);
   if (bins === null) return unread;
-  const prefix = `${join(root, "yarn.lock")}${YARN_KEY}bin:`;
+  // Against every bin yarn.lock declares, not only those its scripts see (a dependency's own
+  // dependency has its bins in the state too).
+  const lock = join(root, "yarn.lock");
+  const text = after.has(`${lock}${YARN_KEY}unread`) ? null : readRegular(lock, MAX_LOCKFILE);
+  const locked = text === null ? null : yarnLockBins(text, true);
+  const declared = locked instanceof Map ? locked : new Map<string, string[]>();
   const undeclared = [...bins]
-    .filter((name) => watchedYarnBin(name, commands) && !after.has(`${prefix}${name}`))
+    .filter((name) => watchedYarnBin(name, commands) && !declared.has(name))
     .sort();
   if (undeclared.length === 0) return null;
   const names = undeclared.map((n) => `\`${n}\``).join(", ");

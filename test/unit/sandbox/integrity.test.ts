@@ -1426,6 +1426,37 @@ describe("snapshot and check: yarn 2+'s install state", () => {
     expect(yarnStateBins(Buffer.alloc(0))).toBeNull();
   });
 
+  it("takes a dependency's own dependency's bin in the state as declared: yarn.lock declares it", () => {
+    file("package.json", "{}");
+    const lock = [
+      "__metadata:",
+      "  version: 8",
+      "",
+      '"a@npm:1":',
+      "  dependencies:",
+      '    which: "npm:^1"',
+      "",
+      '"which@npm:^1":',
+      "  bin:",
+      "    which: bin/which",
+      "",
+      '"app@workspace:.":',
+      "  dependencies:",
+      '    a: "npm:1"',
+      "",
+    ].join("\n");
+    file("yarn.lock", lock);
+    const { moved, findings } = around(
+      () => {
+        file(STATE, "");
+        writeFileSync(join(root, STATE), state({ a: {}, which: { which: "bin/which" } }));
+      },
+      { commands: new Set(["which"]) },
+    );
+    expect(moved).toEqual([]);
+    expect(findings).toEqual([]);
+  });
+
   it("reports nothing for an install whose state declares only bins yarn.lock does", () => {
     // A first install: yarn.lock and the state both new (yarn.lock's own finding aside).
     file("package.json", "{}");
