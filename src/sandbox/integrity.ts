@@ -660,7 +660,7 @@ const MAX_YARN_STATE_INFLATED = 256 << 20;
  * `v8.serialize(state)`. null for anything else: not gzip, inflating past the bound, not v8
  * data, or not in the shape yarn writes (what it is read as by yarn then is not known here).
  */
-export function yarnStateBins(compressed: Buffer): Set<string> | null {
+export function yarnStateBins(compressed: Buffer): Map<string, Set<string>> | null {
   let state: unknown;
   try {
     state = deserialize(gunzipSync(compressed, { maxOutputLength: MAX_YARN_STATE_INFLATED }));
@@ -670,20 +670,25 @@ export function yarnStateBins(compressed: Buffer): Set<string> | null {
   if (state === null || typeof state !== "object" || Array.isArray(state)) return null;
   const stored = (state as { storedPackages?: unknown }).storedPackages;
   if (!(stored instanceof Map)) return null;
-  const names = new Set<string>();
+  // By package (`@scope/name`): the bins a package has, as yarn.lock names them for it.
+  const out = new Map<string, Set<string>>();
   for (const pkg of stored.values()) {
     if (pkg === null || typeof pkg !== "object") return null;
-    const bin = (pkg as { bin?: unknown }).bin;
-    if (!(bin instanceof Map)) return null;
-    for (const name of bin.keys()) {
-      if (typeof name !== "string") return null;
+    const { bin, name, scope } = pkg as { bin?: unknown; name?: unknown; scope?: unknown };
+    if (!(bin instanceof Map) || typeof name !== "string") return null;
+    if (scope !== null && scope !== undefined && typeof scope !== "string") return null;
+    const full = typeof scope === "string" ? `@${scope}/${name}` : name;
+    const names = out.get(full) ?? new Set<string>();
+    for (const key of bin.keys()) {
+      if (typeof key !== "string") return null;
       // yarn writes each wrapper at path.join(its bin folder, name): `./node` is `node`, and
       // `../…` lands outside the folder. yarn stores plain names; any other is no state of its.
-      if (name === "" || name === "." || name === ".." || /[/\\]/.test(name)) return null;
-      names.add(name);
+      if (key === "" || key === "." || key === ".." || /[/\\]/.test(key)) return null;
+      names.add(key);
     }
+    out.set(full, names);
   }
-  return names;
+  return out;
 }
 
 /** A regular file's bytes, never through a final link; null for anything else or over `max`. */
@@ -733,9 +738,17 @@ function yarnStateDetail(
   const text = after.has(`${lock}${YARN_KEY}unread`) ? null : readRegular(lock, MAX_LOCKFILE);
   const locked = text === null ? null : yarnLockBins(text, true);
   const declared = locked instanceof Map ? locked : new Map<string, string[]>();
-  const undeclared = [...bins]
-    .filter((name) => watchedYarnBin(name, commands) && !declared.has(name))
-    .sort();
+  // Each package's watched bins must be those yarn.lock declares for a package of that name:
+  // a bin given to a direct dependency makes it one `yarn <script>` sees.
+  const undeclaredSet = new Set<string>();
+  for (const [pkg, names] of bins) {
+    for (const name of names) {
+      if (!watchedYarnBin(name, commands)) continue;
+      const keys = declared.get(name) ?? [];
+      if (!keys.some((key) => descriptorName(key) === pkg)) undeclaredSet.add(name);
+    }
+  }
+  const undeclared = [...undeclaredSet].sort();
   if (undeclared.length === 0) return null;
   const names = undeclared.map((n) => `\`${n}\``).join(", ");
   return `it declares ${undeclared.length === 1 ? "a bin" : "bins"} named ${names} that yarn.lock does not`;

@@ -1398,11 +1398,18 @@ describe("snapshot and check: yarn 2+'s install state", () => {
   };
 
   it("reads the bin names of yarn 4's own state; null for what yarn does not write", () => {
-    expect(yarnStateBins(fixture("install-state.gz"))).toEqual(new Set(["git", "tool"]));
-    expect(yarnStateBins(state({ a: { git: "a.js" }, b: {} }))).toEqual(new Set(["git"]));
-    const shaped = (value: unknown): Set<string> | null =>
+    expect(yarnStateBins(fixture("install-state.gz"))?.get("tool")).toEqual(
+      new Set(["git", "tool"]),
+    );
+    expect(yarnStateBins(state({ a: { git: "a.js" }, b: {} }))).toEqual(
+      new Map([
+        ["a", new Set(["git"])],
+        ["b", new Set()],
+      ]),
+    );
+    const shaped = (value: unknown): Map<string, Set<string>> | null =>
       yarnStateBins(gzipSync(serialize(value)));
-    expect(shaped({ storedPackages: new Map() })).toEqual(new Set());
+    expect(shaped({ storedPackages: new Map() })).toEqual(new Map());
     for (const value of [
       null,
       "state",
@@ -1455,6 +1462,40 @@ describe("snapshot and check: yarn 2+'s install state", () => {
     );
     expect(moved).toEqual([]);
     expect(findings).toEqual([]);
+  });
+
+  it("moves aside a state giving a package a bin yarn.lock declares only for another one", () => {
+    file("package.json", "{}");
+    const lock = [
+      "__metadata:",
+      "  version: 8",
+      "",
+      '"a@npm:1":',
+      "  dependencies:",
+      '    which: "npm:^1"',
+      "",
+      '"which@npm:^1":',
+      "  bin:",
+      "    which: bin/which",
+      "",
+      '"app@workspace:.":',
+      "  dependencies:",
+      '    a: "npm:1"',
+      "",
+    ].join("\n");
+    file("yarn.lock", lock);
+    // `a` is the direct dependency: a `which` of its own would be on `yarn <script>`'s PATH.
+    const { moved } = around(
+      () => {
+        file(STATE, "");
+        writeFileSync(
+          join(root, STATE),
+          state({ a: { which: "x.js" }, which: { which: "bin/which" } }),
+        );
+      },
+      { commands: new Set(["which"]) },
+    );
+    expect(moved).toEqual([STATE]);
   });
 
   it("reports nothing for an install whose state declares only bins yarn.lock does", () => {
