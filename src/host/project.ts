@@ -275,10 +275,16 @@ function packageManagerField(pkg: Record<string, unknown>): DetectedPackageManag
   return { name: name as PackageManagerName, agent, source };
 }
 
+/** A package.json larger than this is not read (none is near it). */
+const MAX_PACKAGE_JSON = 16 << 20;
+
 function readPackageJson(dir: string): Record<string, unknown> | null {
   try {
-    // Regular files only: a FIFO planted as package.json must not hang safe-npm.
-    const pkg = JSON.parse(readRegularFile(join(dir, "package.json"), false)) as unknown;
+    // Regular files only, never through a link (as settings are read): a FIFO or a link to
+    // /proc planted as package.json must not hang safe-npm, nor a file elsewhere steer it.
+    const pkg = JSON.parse(
+      readRegularFile(join(dir, "package.json"), true, MAX_PACKAGE_JSON),
+    ) as unknown;
     return typeof pkg === "object" && pkg !== null ? (pkg as Record<string, unknown>) : null;
   } catch {
     return null;

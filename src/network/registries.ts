@@ -107,7 +107,18 @@ export async function usersRegistries(
       project: false,
     });
   const held: AllowEntry[] = [];
-  for (const target of userNamedTargets(files, host.env)) {
+  // And every `//host[:port]` the user's files and package-manager variables spell at all:
+  // yarn reads flow-style YAML, merges and JSON the line reader above does not, and npm reads
+  // `npm_config_//host:port/:_authToken` from the environment. Taking too many only keeps a
+  // port from being forwarded.
+  const texts = [
+    ...files.map((f) => f.text),
+    ...Object.entries(host.env)
+      .filter(([name]) => /^(npm_config_|yarn_|pnpm_config_)/i.test(name))
+      .map(([name, value]) => `${name}=${value ?? ""}`),
+  ];
+  const spelled = texts.flatMap(urlAuthorities);
+  for (const target of [...userNamedTargets(files, host.env), ...spelled]) {
     try {
       held.push(parseAllowEntry(target, "your npm or yarn config"));
     } catch {
@@ -131,6 +142,35 @@ export async function usersRegistries(
     }),
     ...parseAllowlist(effective.network.allow, "network.allow / --allow-host"),
   ];
+}
+
+/**
+ * The `host:port` of every `//authority` in a text (an entry without a port twice, for 443 and
+ * 80), as WHATWG URL parsing reads the host (`127.1`, `0x7f.1` → `127.0.0.1`).
+ */
+export function urlAuthorities(text: string): string[] {
+  const out = new Set<string>();
+  for (const match of text.matchAll(
+    /(https?:)?\/\/(\[[0-9A-Fa-f:.]+\]|[^\s/\\?#@"'`,:;{}[\]()<>]+)(?::(\d{1,5}))?/g,
+  )) {
+    const scheme = match[1]?.toLowerCase();
+    let hostname: string;
+    try {
+      hostname = new URL(`http://${match[2]}/`).hostname;
+    } catch {
+      continue;
+    }
+    const ports =
+      match[3] !== undefined
+        ? [match[3]]
+        : scheme === "http:"
+          ? ["80"]
+          : scheme === "https:"
+            ? ["443"]
+            : ["443", "80"];
+    for (const port of ports) out.add(`${hostname}:${Number(port)}`);
+  }
+  return [...out];
 }
 
 export interface RegistryRules {

@@ -10,7 +10,7 @@ import {
   fstatSync,
   lstatSync,
   openSync,
-  readFileSync,
+  readSync,
   type Stats,
 } from "node:fs";
 import { isAbsolute, join, relative, sep } from "node:path";
@@ -69,6 +69,9 @@ export function projectPathKind(
   return "missing";
 }
 
+/** The most a file is read without a bound of its own: far beyond any config or lockfile. */
+const DEFAULT_MAX_READ = 256 << 20;
+
 /**
  * Reads a regular file. With `noFollow` the last component must not be a link (O_NOFOLLOW);
  * O_NONBLOCK keeps a FIFO from blocking the open, and fstat on the open descriptor (no second
@@ -106,12 +109,25 @@ export function readRegularBytes(path: string, noFollow: boolean, maxBytes?: num
         hint: `replace ${path} with a regular file, or remove it`,
       });
     }
-    if (maxBytes !== undefined && stat.size > maxBytes) {
-      throw new SafeNpmError("UNSAFE_PATH", `${path} is larger than ${maxBytes} bytes`, {
+    const max = maxBytes ?? DEFAULT_MAX_READ;
+    const tooLarge = (): SafeNpmError =>
+      new SafeNpmError("UNSAFE_PATH", `${path} is larger than ${max} bytes`, {
         hint: `check ${path}: it is larger than safe-npm reads`,
       });
+    if (stat.size > max) throw tooLarge();
+    // Bounded as it is read too: a file of /proc or /sys is "regular" with size 0 and may never
+    // end (a link to /proc/self/pagemap), and a file may grow meanwhile.
+    const parts: Buffer[] = [];
+    let size = 0;
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      size += n;
+      if (size > max) throw tooLarge();
+      parts.push(Buffer.from(chunk.subarray(0, n)));
     }
-    return readFileSync(fd);
+    return Buffer.concat(parts, size);
   } finally {
     closeSync(fd);
   }

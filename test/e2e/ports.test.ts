@@ -493,7 +493,12 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
     TIMEOUT,
   );
 
-  for (const config of ["a registry in ~/.npmrc", "only a token in ~/.yarnrc.yml"] as const) {
+  for (const config of [
+    "a registry in ~/.npmrc",
+    "only a token in ~/.yarnrc.yml",
+    "a token in a flow-style ~/.yarnrc.yml",
+    "a token in npm's variables",
+  ] as const) {
     it(
       `a run in another network mode does not forward the user's registry port either (${config}): another run's proxy would dial it`,
       async () => {
@@ -511,11 +516,20 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
           );
         } else {
           writeFileSync(join(world.home, ".npmrc"), "update-notifier=false\n");
-          writeFileSync(
-            join(world.home, ".yarnrc.yml"),
-            `npmRegistries:\n  "http://localhost:${port}":\n    npmAuthToken: "${TOKEN}"\n`,
-          );
+          if (config === "only a token in ~/.yarnrc.yml")
+            writeFileSync(
+              join(world.home, ".yarnrc.yml"),
+              `npmRegistries:\n  "http://localhost:${port}":\n    npmAuthToken: "${TOKEN}"\n`,
+            );
+          if (config === "a token in a flow-style ~/.yarnrc.yml")
+            writeFileSync(
+              join(world.home, ".yarnrc.yml"),
+              `npmScopes: {corp: {npmRegistryServer: "http://localhost:${port}", npmAuthToken: ${TOKEN}}}\n`,
+            );
         }
+        const env: Record<string, string> = { NODE_AUTH_TOKEN: TOKEN };
+        if (config === "a token in npm's variables")
+          env[`npm_config_//localhost:${port}/:_authToken`] = TOKEN;
         writeFileSync(join(world.project, ".npmrc"), "audit=false\n");
         rmSync(join(world.project, "go"), { force: true });
         writeFileSync(
@@ -524,7 +538,7 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
 srv.listen(${port}, "127.0.0.1", () => { const t = setInterval(() => { if (fs.existsSync("go")) { clearInterval(t); srv.close(); } }, 50); });`,
         );
         const refused = `safe-npm: port ${port} is not forwarded: the allowed hosts name a registry on the host's localhost:${port}`;
-        const run = startCli(world, ["exec", "--", "node", "serve.js"], { NODE_AUTH_TOKEN: TOKEN });
+        const run = startCli(world, ["exec", "--", "node", "serve.js"], env);
         await waitFor(
           () => run.stderr().includes(refused) || run.stderr().includes(forwardingLine(port)),
           "the forwarding decision",

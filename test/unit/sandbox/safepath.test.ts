@@ -112,6 +112,20 @@ describe("readRegularFile", () => {
   it("passes ENOENT on as it is", () => {
     expect(() => readRegularFile(join(root, "missing"), true)).toThrow(/ENOENT/);
   });
+
+  it("stops reading at its bound: a /proc file is 'regular', of size 0, and may never end", () => {
+    // Followed (a link the caller accepts, an absolute cafile): read until the bound, not for ever.
+    symlinkSync("/proc/self/pagemap", join(root, "pagemap"));
+    expect(errorOf(() => readRegularFile(join(root, "pagemap"), false, 1 << 20)).message).toBe(
+      `${join(root, "pagemap")} is larger than ${1 << 20} bytes`,
+    );
+    // Without a bound of its own, the default one.
+    expect(errorOf(() => readRegularFile("/proc/self/pagemap", false)).message).toContain(
+      "is larger than",
+    );
+    // A small /proc file is read whole (its size says 0).
+    expect(readRegularFile("/proc/self/stat", false, 1 << 20)).toMatch(/^\d+ /);
+  });
 });
 
 describe("projectGuards", () => {
