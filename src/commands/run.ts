@@ -250,6 +250,11 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],
     yarnCredentialPlaceholders: publish && rules !== null ? rules.yarnCredentialKeys : [],
     projectNpmrc: readProjectFile(join(project.root, ".npmrc")),
+    // Its registries enter the private home (a YAML parser only when there is a file).
+    userYarnrc:
+      host.userYarnrcYml != null && effective.home !== "project"
+        ? (await import("../sandbox/yarnrcparse.js")).parseYarnrcYml(host.userYarnrcYml)
+        : null,
   };
   // pnpm's store or bun's cache on the project's mount for an install, where it can hard-link
   // (linkedstore.ts); with the private home's caches only.

@@ -18,6 +18,7 @@ import {
 import { type LinkedStore, storeInProject } from "./linkedstore.js";
 import { sanitizeNpmrc, stripUrlCredentials, withoutCredentials } from "./npmrc.js";
 import { CACHE_DIRS } from "./privatehome.js";
+import { yarnrcCopy } from "./yarnrc.js";
 
 export type { NetworkMode } from "../settings/merge.js";
 
@@ -208,19 +209,15 @@ export interface PolicyInput {
    * project as $HOME that file is the project's).
    */
   yarnCredentialPlaceholders?: readonly string[] | undefined;
+  /**
+   * The user's `~/.yarnrc.yml` parsed (sandbox/yarnrcparse.ts), or null when there is none or it
+   * does not parse: with a home of its own, a copy of its registry keys enters (sandbox/yarnrc.ts).
+   */
+  userYarnrc?: Readonly<Record<string, unknown>> | null | undefined;
   /** Text of the project's `.npmrc` (read without following a link), or null. */
   projectNpmrc?: string | null | undefined;
   proxy: ProxyInput | null;
   version: string;
-}
-
-/** yarn berry's home rc naming the placeholder token for each registry key (JSON strings are YAML). */
-export function yarnPlaceholderRc(keys: readonly string[]): string {
-  const entries = keys.map(
-    (key) =>
-      `  ${JSON.stringify(key)}:\n    npmAuthToken: ${JSON.stringify(CREDENTIAL_PLACEHOLDER)}\n`,
-  );
-  return `npmRegistries:\n${entries.join("")}`;
 }
 
 /** Where the toolchain appears under its host PATH names (symlinks), first on PATH. */
@@ -374,13 +371,31 @@ export function resolvePolicy(input: PolicyInput): Policy {
           : "~/.npmrc without credentials",
     });
   }
+  // ~/.yarnrc.yml's registries (only those keys): without them yarn berry inside would ask
+  // registry.yarnpkg.com for what the user's yarn asks their own registry (dependency confusion).
+  // With the project as $HOME, that file is the project's.
   const yarnKeys = input.yarnCredentialPlaceholders ?? [];
-  if (yarnKeys.length > 0 && settings.home !== "project") {
+  const userYarnrc = input.userYarnrc ?? null;
+  const yarnrc =
+    settings.home === "project"
+      ? null
+      : yarnrcCopy(userYarnrc, {
+          env: host.env,
+          cafile: input.network === "registry" ? npmrcOptions.cafile : undefined,
+          placeholders: yarnKeys,
+          placeholder: CREDENTIAL_PLACEHOLDER,
+          isSecret: isSecretName,
+        });
+  if (yarnrc !== null) {
+    const parts = [
+      ...(userYarnrc === null ? [] : ["registries only"]),
+      ...(yarnKeys.length > 0 ? ["placeholder tokens for the proxy to replace"] : []),
+    ];
     mounts.push({
       kind: "data",
       dest: join(host.home, ".yarnrc.yml"),
-      data: yarnPlaceholderRc(yarnKeys),
-      label: "~/.yarnrc.yml with placeholder tokens for the proxy to replace",
+      data: yarnrc,
+      label: `~/.yarnrc.yml: ${parts.join(", ")}`,
     });
   }
   for (const file of settings.dotfiles)

@@ -17,6 +17,7 @@ import {
   yarnGlobalFolder,
 } from "../../../src/sandbox/policy.js";
 import { CACHE_DIRS } from "../../../src/sandbox/privatehome.js";
+import { parseYarnrcYml } from "../../../src/sandbox/yarnrcparse.js";
 import {
   type BaseOptions,
   baseInput,
@@ -143,9 +144,12 @@ describe("resolvePolicy mounts", () => {
   it("publish with yarn berry: ~/.yarnrc.yml names a placeholder per registry key, not with the project as home", () => {
     const keys = ["http://127.0.0.1:4873", "//npm.pkg.github.com"];
     const policy = basePolicy({ input: { yarnCredentialPlaceholders: keys } });
-    expect(dataMount(policy, `${HOME}/.yarnrc.yml`).data).toBe(
-      `npmRegistries:\n  "http://127.0.0.1:4873":\n    npmAuthToken: "${CREDENTIAL_PLACEHOLDER}"\n  "//npm.pkg.github.com":\n    npmAuthToken: "${CREDENTIAL_PLACEHOLDER}"\n`,
-    );
+    expect(JSON.parse(dataMount(policy, `${HOME}/.yarnrc.yml`).data)).toEqual({
+      npmRegistries: {
+        "http://127.0.0.1:4873": { npmAuthToken: CREDENTIAL_PLACEHOLDER },
+        "//npm.pkg.github.com": { npmAuthToken: CREDENTIAL_PLACEHOLDER },
+      },
+    });
     expect(basePolicy().mounts.some((m) => m.dest === `${HOME}/.yarnrc.yml`)).toBe(false);
     const projectHome = basePolicy({
       input: {
@@ -156,6 +160,137 @@ describe("resolvePolicy mounts", () => {
     expect(
       projectHome.mounts.some((m) => m.dest.endsWith("/.yarnrc.yml") && m.kind === "data"),
     ).toBe(false);
+  });
+
+  describe("~/.yarnrc.yml: a copy with its registries only", () => {
+    const YARN_TOKEN = "YARN-SECRET-TOKEN-1234";
+    const USER_YARNRC = [
+      'npmRegistryServer: "https://npm.corp.example/"',
+      "npmScopes:",
+      "  acme:",
+      '    npmRegistryServer: "https://acme.example/npm"',
+      '    npmPublishRegistry: "https://acme.example/publish"',
+      `    npmAuthToken: "${YARN_TOKEN}"`,
+      "    npmAlwaysAuth: true",
+      "npmRegistries:",
+      '  "//npm.corp.example":',
+      `    npmAuthToken: "${YARN_TOKEN}"`,
+      '  "https://user:pass@other.example":',
+      '    npmAuthIdent: "user:pass"',
+      'unsafeHttpWhitelist: ["localhost", "*.corp.example"]',
+      "yarnPath: .yarn/releases/evil.cjs",
+      "plugins:",
+      "  - path: .yarn/plugins/evil.cjs",
+      "injectEnvironmentFiles: [.env]",
+      'httpProxy: "http://user:pw@proxy.example:3128"',
+      "enableStrictSsl: false",
+      `npmAuthToken: "${YARN_TOKEN}"`,
+      "",
+    ].join("\n");
+    /** The policy for a host whose ~/.yarnrc.yml is `text`, parsed as run.ts does. */
+    const withRc = (text: string, options: BaseOptions = {}): Policy =>
+      basePolicy({
+        ...options,
+        host: { userYarnrcYml: text, ...options.host },
+        input: { userYarnrc: parseYarnrcYml(text), ...options.input },
+      });
+    const copy = (options: BaseOptions = {}, text = USER_YARNRC): unknown => {
+      const policy = withRc(text, options);
+      expect(JSON.stringify(policy)).not.toContain(YARN_TOKEN);
+      return JSON.parse(dataMount(policy, `${HOME}/.yarnrc.yml`).data);
+    };
+    const gateway = {
+      network: "registry" as const,
+      proxy: {
+        socketPath: "/tmp/safe-npm-net-x/proxy.sock",
+        bridgePath: "/opt/safe-npm/dist/network/bridge.cjs",
+        caBundlePath: "/tmp/safe-npm-net-x/ca.pem",
+      },
+    };
+
+    it("keeps the registry keys; drops auth, code and TLS switches", () => {
+      expect(copy()).toEqual({
+        npmRegistryServer: "https://npm.corp.example/",
+        npmScopes: {
+          acme: {
+            npmRegistryServer: "https://acme.example/npm",
+            npmPublishRegistry: "https://acme.example/publish",
+          },
+        },
+        npmRegistries: { "//npm.corp.example": {} },
+        unsafeHttpWhitelist: ["localhost", "*.corp.example"],
+      });
+      const label = dataMount(withRc(USER_YARNRC), `${HOME}/.yarnrc.yml`).label;
+      expect(label).toBe("~/.yarnrc.yml: registries only");
+    });
+
+    it("reads flow style and JSON as yarn does", () => {
+      const policy = withRc(
+        `{"npmRegistryServer": "http://127.0.0.1:4873", npmScopes: {acme: {npmRegistryServer: "https://acme.example"}}}`,
+      );
+      expect(JSON.parse(dataMount(policy, `${HOME}/.yarnrc.yml`).data)).toEqual({
+        npmRegistryServer: "http://127.0.0.1:4873",
+        npmScopes: { acme: { npmRegistryServer: "https://acme.example" } },
+      });
+    });
+
+    it("publish: the placeholder tokens are merged in, and win over the user's entry", () => {
+      const data = copy({ input: { yarnCredentialPlaceholders: ["https://npm.corp.example/"] } });
+      expect(data).toMatchObject({
+        npmRegistryServer: "https://npm.corp.example/",
+        npmRegistries: { "https://npm.corp.example/": { npmAuthToken: CREDENTIAL_PLACEHOLDER } },
+      });
+      expect(Object.keys((data as { npmRegistries: object }).npmRegistries)).toEqual([
+        "https://npm.corp.example/",
+      ]);
+    });
+
+    it("names the gateway's CA only when the user's file set httpsCaFilePath and the gateway is on", () => {
+      const withCa = `${USER_YARNRC}httpsCaFilePath: /home/u/corp.pem\n`;
+      expect(copy({ input: gateway }, withCa)).toMatchObject({
+        httpsCaFilePath: "/run/safe-npm/ca.pem",
+      });
+      expect(copy({ input: gateway })).not.toHaveProperty("httpsCaFilePath");
+      expect(copy({}, withCa)).not.toHaveProperty("httpsCaFilePath");
+    });
+
+    it("expands variable references with the host's environment; drops secret-named or unset ones", () => {
+      const data = copy(
+        {
+          host: {
+            env: { PATH: "/usr/bin", HOME, CORP_REGISTRY: "https://env.example", NPM_TOKEN: "t0k" },
+          },
+        },
+        [
+          `npmRegistryServer: "\${CORP_REGISTRY}/npm"`,
+          "npmScopes:",
+          `  a: { npmRegistryServer: "https://\${NPM_TOKEN}.example" }`,
+          `  b: { npmRegistryServer: "\${UNSET_REGISTRY}" }`,
+          `  c: { npmRegistryServer: "\${UNSET_REGISTRY:-https://c.example}" }`,
+        ].join("\n"),
+      );
+      expect(data).toEqual({
+        npmRegistryServer: "https://env.example/npm",
+        npmScopes: { c: { npmRegistryServer: "https://c.example" } },
+      });
+    });
+
+    it("no copy with the project as home, nor for a file that does not parse", () => {
+      const projectHome = withRc(USER_YARNRC, {
+        input: { settings: { ...baseInput().settings, home: "project" } },
+      });
+      expect(projectHome.mounts.some((m) => m.dest.endsWith("/.yarnrc.yml"))).toBe(false);
+      const text = 'npmRegistryServer: "https://npm.corp.example"\nnpmScopes: [\n';
+      expect(parseYarnrcYml(text)).toBe(null);
+      expect(withRc(text).mounts.some((m) => m.dest.endsWith("/.yarnrc.yml"))).toBe(false);
+      // With publish placeholders, those alone, as before.
+      const publish = withRc(text, { input: { yarnCredentialPlaceholders: ["//a.example"] } });
+      expect(JSON.parse(dataMount(publish, `${HOME}/.yarnrc.yml`).data)).toEqual({
+        npmRegistries: { "//a.example": { npmAuthToken: CREDENTIAL_PLACEHOLDER } },
+      });
+      const onlyCode = withRc("yarnPath: evil.cjs\nplugins: [a.cjs]\n");
+      expect(onlyCode.mounts.some((m) => m.dest.endsWith("/.yarnrc.yml"))).toBe(false);
+    });
   });
 
   it("mounts the project's .npmrc without its credentials over the read-only original", () => {
