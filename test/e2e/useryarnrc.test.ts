@@ -1,0 +1,98 @@
+/**
+ * The user's ~/.yarnrc.yml names the registry yarn berry installs from. Inside the private home
+ * a copy of its registry keys must be there: without it yarn 4 falls back to
+ * registry.yarnpkg.com, which the allowlist allows, and a private package name goes to the
+ * public registry (dependency confusion). The copy carries no token: the one in the user's file
+ * is added on the host by the proxy.
+ */
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type PrivateRegistry, startPrivateRegistry } from "./private-registry.js";
+import { TOOL_BINS, versionOf } from "./tools.js";
+import { makeWorld, type RunResult, show, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+const packed = inject("packedFixtures");
+const PROBE = "@private/registry-probe";
+
+describe.skipIf(unavailable !== "")("yarn 4 with the registry named in ~/.yarnrc.yml", () => {
+  let registry: PrivateRegistry;
+  let world: World;
+  let run: RunResult;
+  let cat: RunResult;
+  let found: Record<string, string> = {};
+  beforeAll(async () => {
+    registry = await startPrivateRegistry({ packed });
+    world = makeWorld({
+      projectInHome: true,
+      packageJson: {
+        dependencies: { [PROBE]: "1.0.0" },
+        packageManager: `yarn@${versionOf("@yarnpkg/cli-dist")}`,
+        dependenciesMeta: { [PROBE]: { built: true } },
+      },
+    });
+    // The project names no registry: yarn takes the user's.
+    writeFileSync(
+      join(world.project, ".yarnrc.yml"),
+      "nodeLinker: node-modules\nenableTelemetry: false\n",
+    );
+    // The token literally in the user's file, next to code and proxy keys that must stay out.
+    writeFileSync(
+      join(world.home, ".yarnrc.yml"),
+      [
+        `npmRegistryServer: "${registry.url.replace(/\/$/, "")}"`,
+        'unsafeHttpWhitelist: ["127.0.0.1"]',
+        "npmRegistries:",
+        `  "//${new URL(registry.url).host}":`,
+        `    npmAuthToken: "${registry.token}"`,
+        "injectEnvironmentFiles: []",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(world.project, "registry-targets.json"),
+      JSON.stringify({ registry: registry.url, attackerToken: "ATTACKER-OWN-TOKEN" }),
+    );
+    writeFileSync(join(world.project, ".git", "info", "exclude"), "registry-targets.json\n");
+    const bin = join(world.dir, "pm-bin");
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(TOOL_BINS.yarn4, join(bin, "yarn"));
+    const env = { PATH: `${bin}:${world.env.PATH}` };
+    run = await world.run(["--verbose", "yarn", "install"], { env });
+    cat = await world.run(["--quiet", "exec", "--", "cat", join(world.home, ".yarnrc.yml")], {
+      env,
+    });
+    const report = join(world.project, ".probe", "registry-probe.json");
+    if (existsSync(report))
+      found = (JSON.parse(readFileSync(report, "utf8")) as { found: Record<string, string> }).found;
+  }, 300_000);
+  afterAll(async () => {
+    world?.dispose();
+    await registry?.close();
+  });
+
+  it("installs the package only that registry serves, with the token added on the host", () => {
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(existsSync(join(world.project, "node_modules", PROBE, "package.json")), show(run)).toBe(
+      true,
+    );
+    const tarballs = registry.log.filter((r) => r.path.endsWith(".tgz"));
+    expect(tarballs.length, show(run)).toBeGreaterThan(0);
+    expect(tarballs.every((r) => r.auth === "token")).toBe(true);
+    // Before the copy, yarn asked https://registry.yarnpkg.com/@private%2fregistry-probe.
+    expect(run.stderr + run.stdout).not.toContain("registry.yarnpkg.com/@private");
+    expect(run.stderr).not.toMatch(/allowed \d+ to registry\.yarnpkg\.com/);
+  });
+
+  it("inside, ~/.yarnrc.yml names the registry and holds no token", () => {
+    expect(cat.exitCode, show(cat)).toBe(0);
+    expect(cat.stdout).toContain(registry.url.replace(/\/$/, ""));
+    expect(cat.stdout).not.toContain("npmAuthToken");
+    expect(cat.stdout).not.toContain("injectEnvironmentFiles");
+    expect(cat.stdout + cat.stderr).not.toContain(registry.token);
+    // The package's own postinstall looked too.
+    expect(found.yarnrcYml, show(run)).toContain("npmRegistryServer");
+    expect(JSON.stringify(found)).not.toContain(registry.token);
+  });
+});
