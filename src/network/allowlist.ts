@@ -283,6 +283,12 @@ export interface RegistryConfigInput {
   userYarnrcYml?: string | null | undefined;
   /** Text of `<project>/.yarnrc` (yarn 1). */
   yarnrc?: string | null | undefined;
+  /**
+   * A real YAML parser for the `.yarnrc.yml` texts (sandbox/yarnrcparse.ts), loaded by the caller
+   * only when there is one to read: flow style (`{…}`) as yarn reads it. Without it, or for a
+   * file it cannot parse, block style is read line by line (yamlScalars).
+   */
+  parseYaml?: ((text: string) => Readonly<Record<string, unknown>> | null) | undefined;
   /** The package manager is yarn: its default registry is registry.yarnpkg.com. */
   yarn?: boolean | undefined;
   /**
@@ -326,12 +332,12 @@ export function registriesFromConfig(input: RegistryConfigInput): AllowEntry[] {
       found.push({ ...r, source: `${source} ${r.key}`, yarnConfig: false, project });
   }
   if (input.yarnrcYml != null) {
-    for (const r of yarnrcYmlRegistries(input.yarnrcYml))
+    for (const r of yarnrcYmlRegistries(input.yarnrcYml, input.parseYaml))
       found.push({ ...r, source: `.yarnrc.yml ${r.key}`, yarnConfig: true, project: true });
   }
   if (input.userYarnrcYml != null) {
     // Names a registry of the user's, but decides no default: yarn 1 does not read this file.
-    for (const r of yarnrcYmlRegistries(input.userYarnrcYml))
+    for (const r of yarnrcYmlRegistries(input.userYarnrcYml, input.parseYaml))
       found.push({
         ...r,
         source: `~/.yarnrc.yml ${r.key}`,
@@ -413,11 +419,33 @@ function yarnrcRegistries(text: string): NamedRegistry[] {
 }
 
 /**
- * yarn berry: top-level `npmRegistryServer` and `npmScopes.<scope>.npmRegistryServer`, from
- * block-style YAML (see yamlScalars).
+ * yarn berry: top-level `npmRegistryServer` and `npmScopes.<scope>.npmRegistryServer`, from the
+ * parsed document when a parser is given and the file parses, else from block-style YAML (see
+ * yamlScalars).
  */
-function yarnrcYmlRegistries(text: string): NamedRegistry[] {
+function yarnrcYmlRegistries(
+  text: string,
+  parse?: RegistryConfigInput["parseYaml"],
+): NamedRegistry[] {
   const out: NamedRegistry[] = [];
+  const doc = parse?.(text) ?? null;
+  if (doc !== null) {
+    const mapping = (v: unknown): v is Record<string, unknown> =>
+      typeof v === "object" && v !== null && !Array.isArray(v);
+    if (typeof doc.npmRegistryServer === "string")
+      out.push({ key: "npmRegistryServer", url: doc.npmRegistryServer, unscoped: true });
+    if (mapping(doc.npmScopes)) {
+      for (const [scope, config] of Object.entries(doc.npmScopes)) {
+        if (!mapping(config) || typeof config.npmRegistryServer !== "string") continue;
+        out.push({
+          key: `npmScopes.${scope}.npmRegistryServer`,
+          url: config.npmRegistryServer,
+          unscoped: false,
+        });
+      }
+    }
+    return out;
+  }
   for (const { path, value: url } of yamlScalars(text)) {
     const key = path.at(-1);
     if (path.length === 1 && key === "npmRegistryServer") {

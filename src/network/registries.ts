@@ -48,6 +48,7 @@ export async function registryAllowlist(
   };
   const [npmrc, yarnrcYml, yarnrc] = files;
   const tool = basename(command[0] ?? "");
+  const projectYarnrcYml = read(yarnrcYml);
   const entries = [
     ...registriesFromConfig({
       projectNpmrc: read(npmrc),
@@ -56,9 +57,10 @@ export async function registryAllowlist(
         globalNpmrc === null
           ? null
           : { path: globalNpmrc.path, text: sanitizeNpmrc(globalNpmrc.text).text },
-      yarnrcYml: read(yarnrcYml),
+      yarnrcYml: projectYarnrcYml,
       userYarnrcYml: host.userYarnrcYml,
       yarnrc: read(yarnrc),
+      parseYaml: await yamlParser(projectYarnrcYml, host.userYarnrcYml),
       yarn: tool === "yarn" || tool === "yarnpkg" || existsSync(join(project.root, "yarn.lock")),
       env: host.env,
     }),
@@ -137,6 +139,7 @@ export async function usersRegistries(
       yarnrcYml: null,
       userYarnrcYml: host.userYarnrcYml,
       yarnrc: null,
+      parseYaml: await yamlParser(host.userYarnrcYml),
       yarn: true,
       env: host.env,
     }),
@@ -358,4 +361,12 @@ function configAccess(files: readonly CredentialFile[]): string[] {
     }
   }
   return [...out];
+}
+
+/** The YAML parser for .yarnrc.yml files, loaded only when one of `texts` is there. */
+async function yamlParser(
+  ...texts: (string | null | undefined)[]
+): Promise<((text: string) => Record<string, unknown> | null) | undefined> {
+  if (texts.every((t) => t == null)) return undefined;
+  return (await import("../sandbox/yarnrcparse.js")).parseYarnrcYml;
 }

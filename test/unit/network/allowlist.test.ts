@@ -13,6 +13,7 @@ import {
   settleProjectOnly,
   tryParseAllowEntry,
 } from "../../../src/network/allowlist.js";
+import { parseYarnrcYml } from "../../../src/sandbox/yarnrcparse.js";
 
 const entry = (
   host: string,
@@ -374,6 +375,26 @@ describe("registriesFromConfig", () => {
       "npm.acme.example:443",
       "npm.pkg.github.com:443",
     ]);
+  });
+
+  it("reads the same keys through a YAML parser: flow style too, block style as before", () => {
+    const flow = `{npmRegistryServer: "http://localhost:4873", npmScopes: {acme: {npmRegistryServer: "https://npm.acme.example"}}}`;
+    // Line by line, flow style names nothing; the parser reads it as yarn does.
+    expect(targets(registriesFromConfig({ userYarnrcYml: flow }))).toEqual([
+      "registry.npmjs.org:443",
+    ]);
+    expect(
+      targets(registriesFromConfig({ userYarnrcYml: flow, parseYaml: parseYarnrcYml })),
+    ).toEqual(["localhost:4873", "npm.acme.example:443", "registry.npmjs.org:443"]);
+    const block = 'npmScopes:\n  acme:\n    npmRegistryServer: "https://npm.acme.example"\n';
+    expect(
+      targets(registriesFromConfig({ yarnrcYml: block, yarn: true, parseYaml: parseYarnrcYml })),
+    ).toEqual(targets(registriesFromConfig({ yarnrcYml: block, yarn: true })));
+    // A file the parser refuses is still read line by line.
+    const broken = 'npmRegistryServer: "http://localhost:4873"\nnpmScopes: [\n';
+    expect(
+      targets(registriesFromConfig({ yarnrcYml: broken, yarn: true, parseYaml: parseYarnrcYml })),
+    ).toContain("localhost:4873");
   });
 
   it("handles CRLF, a default for an unset variable, and a scope-only .yarnrc.yml", () => {
