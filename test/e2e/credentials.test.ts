@@ -770,7 +770,7 @@ describe.skipIf(unavailable !== "").each(PUBLISHERS)("safe-npm $name publish", (
     // yarn berry inside holds a placeholder token for the registry, not the user's.
     if (publisher.manager.berry)
       expect((JSON.parse(seen) as { yarnrc: string }).yarnrc).toContain(
-        'npmAuthToken: "safe-npm-adds-the-credential-on-the-host"',
+        '"npmAuthToken": "safe-npm-adds-the-credential-on-the-host"',
       );
   });
 
