@@ -149,12 +149,13 @@ export async function usersRegistries(
 
 /**
  * The `host:port` of every `//authority` in a text (an entry without a port twice, for 443 and
- * 80), as WHATWG URL parsing reads the host (`127.1`, `0x7f.1` → `127.0.0.1`).
+ * 80; a `user:pass@` before the host skipped), as WHATWG URL parsing reads the host (`127.1`,
+ * `0x7f.1` → `127.0.0.1`).
  */
 export function urlAuthorities(text: string): string[] {
   const out = new Set<string>();
   for (const match of text.matchAll(
-    /(https?:)?\/\/(\[[0-9A-Fa-f:.]+\]|[^\s/\\?#@"'`,:;{}[\]()<>]+)(?::(\d{1,5}))?/g,
+    /(https?:)?\/\/(?:[^\s/\\?#@"'`]*@)?(\[[0-9A-Fa-f:.]+\]|[^\s/\\?#@"'`,:;{}[\]()<>]+)(?::(\d{1,5}))?/g,
   )) {
     const scheme = match[1]?.toLowerCase();
     let hostname: string;

@@ -541,20 +541,20 @@ function symlScalar(text: string): string | null {
  * lockfile its own parser rejects as YAML (a flow map, an escaped key, a tag), so only the
  * shape yarn writes is parsed, and any other counts as unread.
  */
-export function yarnLockBins(
-  text: string,
-  everyEntry = false,
-): Map<string, string[]> | null | "irregular" {
-  interface LockEntry {
-    key: string;
-    name: string | null;
-    binMap: string[];
-    binString: boolean;
-    deps: string[];
-  }
-  const entries: LockEntry[] = [];
+interface YarnLockEntry {
+  key: string;
+  name: string | null;
+  resolution: string | null;
+  binMap: string[];
+  binString: boolean;
+  deps: string[];
+}
+
+/** yarn.lock's entries in the shape yarn writes; null: yarn 1's or none; "irregular": other. */
+function parseYarnLock(text: string): YarnLockEntry[] | null | "irregular" {
+  const entries: YarnLockEntry[] = [];
   let berry = false;
-  let entry: LockEntry | null = null;
+  let entry: YarnLockEntry | null = null;
   let section: "bin" | "deps" | null = null;
   // How deep the next line may be: one level below a key with no value, else as deep.
   let deepest = 0;
@@ -584,7 +584,7 @@ export function yarnLockBins(
       section = null;
       if (key === "__metadata") berry = true;
       else if (value === undefined) {
-        entry = { key, name: null, binMap: [], binString: false, deps: [] };
+        entry = { key, name: null, resolution: null, binMap: [], binString: false, deps: [] };
         entries.push(entry);
       }
     } else if (depth === 1 && entry !== null) {
@@ -594,42 +594,78 @@ export function yarnLockBins(
         if (value === undefined) section = "bin";
         else entry.binString = true;
       } else if (key === "name" && value !== undefined) entry.name = value;
+      else if (key === "resolution" && value !== undefined) entry.resolution = value;
       else if (key === "dependencies" && value === undefined) section = "deps";
     } else if (depth === 2 && entry !== null && section === "bin") entry.binMap.push(key);
     else if (depth === 2 && entry !== null && section === "deps") entry.deps.push(key);
   }
   // A yarn 1 lockfile names no `__metadata` (its keys hold no escapes to spell one with).
-  if (!(syml && berry)) return null;
+  return syml && berry ? entries : null;
+}
+
+/**
+ * An entry's bins as yarn's Manifest.load names them: the name part of each key (`@scope/node`
+ * is a bin `node`), and a string `bin` after the package's `name` (here also after every name
+ * the entry's key gives it).
+ */
+function entryBins(e: YarnLockEntry): string[] {
+  const out = e.binMap.map(identName);
+  if (e.binString) {
+    for (const n of [e.name, ...descriptorNames(e.key)]) if (n !== null) out.push(identName(n));
+  }
+  return out;
+}
+
+export function yarnLockBins(text: string): Map<string, string[]> | null | "irregular" {
+  const entries = parseYarnLock(text);
+  if (entries === null || entries === "irregular") return entries;
   // `yarn <script>` puts on PATH the bins of the workspace and of its direct dependencies
   // (scriptUtils.getPackageAccessibleBinaries): the workspaces' entries and those their
   // `dependencies` name. A package further down brings its bins to no script of the project.
-  const workspace = (e: LockEntry): boolean => /@workspace:/.test(e.key);
+  // yarn maps every descriptor of a key to its entry: an entry is direct when any one is.
+  const workspace = (e: YarnLockEntry): boolean => /@workspace:/.test(e.key);
   const direct = new Set<string>();
   for (const e of entries) if (workspace(e)) for (const dep of e.deps) direct.add(dep);
   const bins = new Map<string, string[]>();
-  const add = (name: string, key: string): void => {
-    const declaring = bins.get(name) ?? [];
-    if (!declaring.includes(key)) declaring.push(key);
-    bins.set(name, declaring);
-  };
   for (const e of entries) {
-    const pkg = descriptorName(e.key);
-    if (!everyEntry && !workspace(e) && (pkg === null || !direct.has(pkg))) continue;
-    // Manifest.load keeps the name part of each key (`@scope/node` is a bin `node`) and names a
-    // string `bin` after the package's `name` (here also after the entry's own name).
-    for (const k of e.binMap) add(identName(k), e.key);
-    if (e.binString) {
-      for (const n of [e.name, pkg]) if (n !== null) add(identName(n), e.key);
+    if (!workspace(e) && !descriptorNames(e.key).some((n) => direct.has(n))) continue;
+    for (const name of entryBins(e)) {
+      const declaring = bins.get(name) ?? [];
+      if (!declaring.includes(e.key)) declaring.push(e.key);
+      bins.set(name, declaring);
     }
   }
   return bins;
 }
 
-/** The package name a lockfile key's first descriptor names (`@s/a@npm:1` → `@s/a`). */
-function descriptorName(key: string): string | null {
-  const first = key.split(",")[0]?.trim() ?? "";
-  const at = first.indexOf("@", first.startsWith("@") ? 1 : 0);
-  return at <= 0 ? null : first.slice(0, at);
+/**
+ * Every package's bins in yarn.lock, by the name its `resolution` gives it (the package the
+ * install state holds), else by every name its key gives it. null when yarn.lock is not read.
+ */
+export function yarnLockPackageBins(text: string): Map<string, Set<string>> | null {
+  const entries = parseYarnLock(text);
+  if (entries === null || entries === "irregular") return null;
+  const out = new Map<string, Set<string>>();
+  for (const e of entries) {
+    const resolved = e.resolution === null ? null : descriptorNames(e.resolution)[0];
+    for (const pkg of resolved != null ? [resolved] : descriptorNames(e.key)) {
+      const names = out.get(pkg) ?? new Set<string>();
+      for (const bin of entryBins(e)) names.add(bin);
+      out.set(pkg, names);
+    }
+  }
+  return out;
+}
+
+/** The package names a lockfile key's descriptors name (`@s/a@npm:1, b@npm:2` → `@s/a`, `b`). */
+function descriptorNames(key: string): string[] {
+  const out: string[] = [];
+  for (const part of key.split(",")) {
+    const descriptor = part.trim();
+    const at = descriptor.indexOf("@", descriptor.startsWith("@") ? 1 : 0);
+    if (at > 0) out.push(descriptor.slice(0, at));
+  }
+  return out;
 }
 
 /** A bin key or package name as yarn names the bin: the part after a scope (`@s/x` → `x`). */
@@ -736,16 +772,13 @@ function yarnStateDetail(
   // dependency has its bins in the state too).
   const lock = join(root, "yarn.lock");
   const text = after.has(`${lock}${YARN_KEY}unread`) ? null : readRegular(lock, MAX_LOCKFILE);
-  const locked = text === null ? null : yarnLockBins(text, true);
-  const declared = locked instanceof Map ? locked : new Map<string, string[]>();
-  // Each package's watched bins must be those yarn.lock declares for a package of that name:
-  // a bin given to a direct dependency makes it one `yarn <script>` sees.
+  const declared = (text === null ? null : yarnLockPackageBins(text)) ?? new Map();
+  // Each package's watched bins must be those yarn.lock declares for that package: a bin given
+  // to a direct dependency makes it one `yarn <script>` sees.
   const undeclaredSet = new Set<string>();
   for (const [pkg, names] of bins) {
     for (const name of names) {
-      if (!watchedYarnBin(name, commands)) continue;
-      const keys = declared.get(name) ?? [];
-      if (!keys.some((key) => descriptorName(key) === pkg)) undeclaredSet.add(name);
+      if (watchedYarnBin(name, commands) && !declared.get(pkg)?.has(name)) undeclaredSet.add(name);
     }
   }
   const undeclared = [...undeclaredSet].sort();

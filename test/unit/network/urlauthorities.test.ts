@@ -14,6 +14,7 @@ describe("urlAuthorities: every //host[:port] a config text spells", () => {
     ["@x:registry=http://verdaccio.local/", ["verdaccio.local:80"]],
     ["//npm.corp.example/:_authToken=x", ["npm.corp.example:443", "npm.corp.example:80"]],
     ["no url here: a/b c:d", []],
+    ["registry=http://u:p@127.0.0.1:4877/", ["127.0.0.1:4877"]],
   ])("%j", (text, expected) => {
     expect(urlAuthorities(text).sort()).toEqual([...expected].sort());
   });
