@@ -100,14 +100,7 @@ export async function usersRegistries(
   // Every host the user's files pair with a credential too (`//host:port/:_authToken`, yarn's
   // `npmRegistries` keys): the proxy of an install allowed to reach it by other means
   // (--allow-host, a trusted project's settings) sends the credential there.
-  const files = userNpmrcFiles(globalNpmrc, host.userNpmrc);
-  if (host.userYarnrcYml != null)
-    files.push({
-      kind: "yarnrc",
-      label: "~/.yarnrc.yml",
-      text: host.userYarnrcYml,
-      project: false,
-    });
+  const files = userCredentialFiles(globalNpmrc, host);
   const held: AllowEntry[] = [];
   // And every `//host[:port]` the user's files and package-manager variables spell at all:
   // yarn reads flow-style YAML, merges and JSON the line reader above does not, and npm reads
@@ -190,6 +183,22 @@ export interface RegistryRules {
 }
 
 /** The user's own npmrc files, in npm's order: the global npmrc, then the user config. */
+/** The user's npm config files (userNpmrcFiles) and their `~/.yarnrc.yml`. */
+function userCredentialFiles(
+  globalNpmrc: NpmGlobalConfig | null,
+  host: Pick<HostInfo, "userNpmrc" | "userYarnrcYml">,
+): CredentialFile[] {
+  const files = userNpmrcFiles(globalNpmrc, host.userNpmrc);
+  if (host.userYarnrcYml != null)
+    files.push({
+      kind: "yarnrc",
+      label: "~/.yarnrc.yml",
+      text: host.userYarnrcYml,
+      project: false,
+    });
+  return files;
+}
+
 export function userNpmrcFiles(
   globalNpmrc: NpmGlobalConfig | null,
   userNpmrc: string | null,
@@ -224,17 +233,11 @@ export async function registryRules(
   const publishing = options.publish
     ? (await import("./publishtargets.js")).publishTargets(project.root, host.cwd, options.command)
     : undefined;
-  const files = userNpmrcFiles(globalNpmrc, host.userNpmrc);
+  // The user's files, then the project's (npm's and yarn's precedence each, lowest first).
+  const files = userCredentialFiles(globalNpmrc, host);
   const projectNpmrc = readProjectFile(join(project.root, ".npmrc"));
   if (projectNpmrc !== null)
     files.push({ kind: "npmrc", label: "project .npmrc", text: projectNpmrc, project: true });
-  if (host.userYarnrcYml != null)
-    files.push({
-      kind: "yarnrc",
-      label: "~/.yarnrc.yml",
-      text: host.userYarnrcYml,
-      project: false,
-    });
   const projectYarnrc = readProjectFile(join(project.root, ".yarnrc.yml"));
   if (projectYarnrc !== null)
     files.push({

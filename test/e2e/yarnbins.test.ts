@@ -24,6 +24,35 @@ import { makeWorld, type World } from "./world.js";
 const unavailable = inject("sandboxUnavailable");
 const packed = inject("packedFixtures");
 
+/**
+ * A yarn 4 project (node-modules linker) depending on the packed fixture `tarball`, and a PATH
+ * with `yarn` (this repository's yarn 4) and a global safe-npm first.
+ */
+function yarnWorld(
+  packageJson: Record<string, unknown>,
+  tarball: string,
+  yarnrc: string,
+): { world: World; path: string } {
+  const world = makeWorld({
+    projectInHome: true,
+    packageJson,
+    vendor: { packed, files: [tarball] },
+  });
+  writeFileSync(
+    join(world.project, ".yarnrc.yml"),
+    `nodeLinker: node-modules\n${yarnrc}enableTelemetry: false\nnpmRegistryServer: "http://127.0.0.1:9/"\n`,
+  );
+  const bin = join(world.dir, "pm-bin");
+  mkdirSync(bin);
+  symlinkSync(TOOL_BINS.yarn4, join(bin, "yarn"));
+  writeFileSync(
+    join(bin, "safe-npm"),
+    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} "$@"\n`,
+    { mode: 0o755 },
+  );
+  return { world, path: `${bin}:${world.env.PATH}` };
+}
+
 describe.skipIf(unavailable !== "")("bins yarn.lock declares (yarn 4, node_modules linker)", () => {
   const packageJson = {
     packageManager: `yarn@${versionOf("@yarnpkg/cli-dist")}`,
@@ -37,24 +66,7 @@ describe.skipIf(unavailable !== "")("bins yarn.lock declares (yarn 4, node_modul
   const lock = (): string => join(world.project, "yarn.lock");
 
   beforeAll(() => {
-    world = makeWorld({
-      projectInHome: true,
-      packageJson,
-      vendor: { packed, files: ["shadower-1.0.0.tgz"] },
-    });
-    writeFileSync(
-      join(world.project, ".yarnrc.yml"),
-      'nodeLinker: node-modules\nenableTelemetry: false\nnpmRegistryServer: "http://127.0.0.1:9/"\n',
-    );
-    const bin = join(world.dir, "pm-bin");
-    mkdirSync(bin);
-    symlinkSync(TOOL_BINS.yarn4, join(bin, "yarn"));
-    writeFileSync(
-      join(bin, "safe-npm"),
-      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} "$@"\n`,
-      { mode: 0o755 },
-    );
-    path = `${bin}:${world.env.PATH}`;
+    ({ world, path } = yarnWorld(packageJson, "shadower-1.0.0.tgz", ""));
   });
   afterAll(() => world?.dispose());
 
@@ -126,24 +138,7 @@ describe.skipIf(unavailable !== "")("yarn 4's install state (node_modules linker
   ].join("\n");
 
   beforeAll(() => {
-    world = makeWorld({
-      projectInHome: true,
-      packageJson,
-      vendor: { packed, files: ["greeter-1.0.0.tgz"] },
-    });
-    writeFileSync(
-      join(world.project, ".yarnrc.yml"),
-      'nodeLinker: node-modules\nenableGlobalCache: false\nenableTelemetry: false\nnpmRegistryServer: "http://127.0.0.1:9/"\n',
-    );
-    const bin = join(world.dir, "pm-bin");
-    mkdirSync(bin);
-    symlinkSync(TOOL_BINS.yarn4, join(bin, "yarn"));
-    writeFileSync(
-      join(bin, "safe-npm"),
-      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} "$@"\n`,
-      { mode: 0o755 },
-    );
-    path = `${bin}:${world.env.PATH}`;
+    ({ world, path } = yarnWorld(packageJson, "greeter-1.0.0.tgz", "enableGlobalCache: false\n"));
   });
   afterAll(() => world?.dispose());
 

@@ -1454,26 +1454,28 @@ describe("snapshot and check: yarn 2+'s install state", () => {
     expect(yarnStateBins(Buffer.alloc(0))).toBeNull();
   });
 
+  /** The workspace depends on `a`, which depends on `which` (a bin named like a host command). */
+  const WHICH_LOCK = [
+    "__metadata:",
+    "  version: 8",
+    "",
+    '"a@npm:1":',
+    "  dependencies:",
+    '    which: "npm:^1"',
+    "",
+    '"which@npm:^1":',
+    "  bin:",
+    "    which: bin/which",
+    "",
+    '"app@workspace:.":',
+    "  dependencies:",
+    '    a: "npm:1"',
+    "",
+  ].join("\n");
+
   it("takes a dependency's own dependency's bin in the state as declared: yarn.lock declares it", () => {
     file("package.json", "{}");
-    const lock = [
-      "__metadata:",
-      "  version: 8",
-      "",
-      '"a@npm:1":',
-      "  dependencies:",
-      '    which: "npm:^1"',
-      "",
-      '"which@npm:^1":',
-      "  bin:",
-      "    which: bin/which",
-      "",
-      '"app@workspace:.":',
-      "  dependencies:",
-      '    a: "npm:1"',
-      "",
-    ].join("\n");
-    file("yarn.lock", lock);
+    file("yarn.lock", WHICH_LOCK);
     const { moved, findings } = around(
       () => {
         file(STATE, "");
@@ -1487,24 +1489,7 @@ describe("snapshot and check: yarn 2+'s install state", () => {
 
   it("moves aside a state giving a package a bin yarn.lock declares only for another one", () => {
     file("package.json", "{}");
-    const lock = [
-      "__metadata:",
-      "  version: 8",
-      "",
-      '"a@npm:1":',
-      "  dependencies:",
-      '    which: "npm:^1"',
-      "",
-      '"which@npm:^1":',
-      "  bin:",
-      "    which: bin/which",
-      "",
-      '"app@workspace:.":',
-      "  dependencies:",
-      '    a: "npm:1"',
-      "",
-    ].join("\n");
-    file("yarn.lock", lock);
+    file("yarn.lock", WHICH_LOCK);
     // `a` is the direct dependency: a `which` of its own would be on `yarn <script>`'s PATH.
     const { moved } = around(
       () => {
