@@ -394,16 +394,15 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
       timing.mark("policy, bwrap arguments");
       // Another run's proxy (an install in the project while this run serves) dials the user's
       // registries on the host's loopback too: their ports are never forwarded, in any mode.
-      // Names /etc/hosts gives loopback count as loopback too.
-      const hostsFile = ports === null ? null : readEtcHosts();
-      const loopbackNames = hostsLoopbackNames(hostsFile ?? "");
-      const registryPorts =
-        ports === null
-          ? new Set<number>()
-          : loopbackPorts(
-              [...allow, ...(await usersRegistries(host, effective, globalNpmrc))],
-              loopbackNames,
-            );
+      // Names /etc/hosts gives loopback count as loopback too. Worked out when a port is first
+      // about to be forwarded, not on every run's start.
+      let known: Promise<Set<number>> | null = null;
+      const registryPorts = (): Promise<Set<number>> => {
+        known ??= usersRegistries(host, effective, globalNpmrc).then((users) =>
+          loopbackPorts([...allow, ...users], hostsLoopbackNames(readEtcHosts() ?? "")),
+        );
+        return known;
+      };
       const portGuard = { forwarded, registryPorts };
       const outcome = await withPorts(ports, bridgePort, portGuard, host, project, out, (onReady) =>
         runGuarded(bwrap, invocation, policy, project.root, {

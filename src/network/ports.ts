@@ -145,7 +145,7 @@ export interface PortOptions {
    * Never forwarded, with a line saying why: ports the allowlist names on the host's loopback
    * (a registry there). Forwarded, the host's proxy would reach the sandbox's server on them.
    */
-  registryPorts?: ReadonlySet<number> | undefined;
+  registryPorts?: ReadonlySet<number> | (() => Promise<ReadonlySet<number>>) | undefined;
   /**
    * Filled with each port as it is about to be forwarded (and emptied of it if that fails):
    * the proxy reads it to never dial those ports on loopback.
@@ -189,16 +189,25 @@ export function watchPorts(options: PortOptions): {
   };
   const forward = (pid: number, port: number, targets: Targets): void => {
     seen.add(port);
-    if (options.registryPorts?.has(port)) {
-      options.report(
-        `port ${port} is not forwarded: the allowed hosts name a registry on the host's localhost:${port}, which the sandbox must not stand in for`,
-      );
-      return;
-    }
-    // Before the listener exists: the proxy must know of it from its first connection on.
-    options.forwarded?.add(port);
     // One at a time, in order: each line printed once its listener is up.
     chain = chain.then(async () => {
+      const guard = options.registryPorts;
+      let registry: ReadonlySet<number> | undefined;
+      try {
+        registry = typeof guard === "function" ? await guard() : guard;
+      } catch (error) {
+        // Not known which ports are registries': none is forwarded.
+        options.report(`port ${port} is not forwarded: ${(error as Error).message}`);
+        return;
+      }
+      if (registry?.has(port)) {
+        options.report(
+          `port ${port} is not forwarded: the allowed hosts name a registry on the host's localhost:${port}, which the sandbox must not stand in for`,
+        );
+        return;
+      }
+      // Before the listener exists: the proxy must know of it from its first connection on.
+      options.forwarded?.add(port);
       const f = await forwarder(pid);
       const added = f !== null && !closed && (await f.add(port, targets));
       if (!added) options.forwarded?.delete(port);

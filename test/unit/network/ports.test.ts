@@ -263,6 +263,46 @@ describe("watchPorts", () => {
     ]);
   });
 
+  it("asks for the registry ports only when a port is to be forwarded; none goes when that fails", async () => {
+    const f = fake();
+    const lines: string[] = [];
+    let asked = 0;
+    const w = watchPorts({
+      fixed: [3999, 5173],
+      exclude: [],
+      registryPorts: async () => {
+        asked++;
+        return new Set([3999]);
+      },
+      report: (l) => lines.push(l),
+      start: f.start,
+    });
+    expect(asked).toBe(0);
+    w.ready(0);
+    await vi.waitFor(() => expect(f.added).toEqual([[5173, ["127.0.0.1", "::1"]]]));
+    await w.close();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain("port 3999 is not forwarded");
+
+    const g = fake();
+    const failed: string[] = [];
+    const v = watchPorts({
+      fixed: [4200],
+      exclude: [],
+      registryPorts: async () => {
+        throw new Error("~/.npmrc could not be read");
+      },
+      report: (l) => failed.push(l),
+      start: g.start,
+    });
+    v.ready(0);
+    await vi.waitFor(() =>
+      expect(failed).toEqual(["port 4200 is not forwarded: ~/.npmrc could not be read"]),
+    );
+    await v.close();
+    expect(g.added).toEqual([]);
+  });
+
   it("forgets a port whose forwarding failed (the host's own server holds it)", async () => {
     const forwarded = new Set<number>();
     let added = false;
