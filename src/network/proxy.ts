@@ -196,9 +196,10 @@ export interface NetworkProxy {
   caNodeBundlePath: string | null;
   stats(): ProxyStats;
   /**
-   * Readies upstream TLS trust (node's roots, the user's CAs: ~30–100 ms of one core) when a
-   * gateway host is on port 443, so that the first https request does not wait for it. Meant for
-   * when the sandbox has started, to overlap the package manager's own start-up. Idempotent.
+   * Readies upstream TLS trust (node's roots, the user's CAs, the project's: ~30–100 ms of one
+   * core) when a gateway host may speak https, on any port, so that the first https request
+   * does not wait for it. Meant for when the sandbox has started, to overlap the package
+   * manager's own start-up. Idempotent.
    */
   warm(): void;
   /** Stops listening, destroys every live socket and removes `dir`. Idempotent. */
@@ -209,8 +210,8 @@ export const SOCKET_NAME = "proxy.sock";
 /** sockaddr_un.sun_path is 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
-/** Request headers that concern this hop only (RFC 9110 §7.6.1), plus every `Proxy-*`. */
 const MAX_SAMPLES = 5;
+/** Request headers that concern this hop only (RFC 9110 §7.6.1), plus every `Proxy-*`. */
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
@@ -1045,9 +1046,14 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     warm: () => {
       if (ca === null || warmed) return;
       warmed = true;
-      if (![...(hook?.hosts ?? [])].some((key) => parseAuthority(key)?.port === 443)) return;
+      // Only where some gateway host may speak TLS (not every registry is plain http).
+      if (![...(hook?.hosts ?? [])].some((key) => !plainOnly.has(key))) return;
       setImmediate(() => {
-        if (closing === null) roots();
+        if (closing !== null) return;
+        // The first context parses node's root store; the project's (when it has a cafile)
+        // adds its CAs to a context of its own, used by requests that carry no credential.
+        roots();
+        if (projectAgent !== null) projectRoots();
       });
     },
     stats: () => {
