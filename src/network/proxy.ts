@@ -211,6 +211,8 @@ export const SOCKET_NAME = "proxy.sock";
 const MAX_SOCKET_PATH = 107;
 
 const MAX_SAMPLES = 5;
+/** Upstream answers of at most this many bytes go down whole (see send()). */
+const WHOLE_BODY_MAX = 256 * 1024;
 /** Request headers that concern this hop only (RFC 9110 §7.6.1), plus every `Proxy-*`. */
 const HOP_BY_HOP = new Set([
   "connection",
@@ -724,6 +726,23 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         upRes.statusMessage || (http.STATUS_CODES[status] ?? ""),
         forwardHeaders(upRes.rawHeaders, null),
       );
+      // A small body of known length (a tarball, most packuments) goes down whole: res.end(body)
+      // corks the socket, so the headers, the body and the end leave in one write (one wake-up
+      // of the bridge, one batch of TLS records) where piping makes each a write of its own.
+      const length = Number(upRes.headers["content-length"]);
+      if (req.method !== "HEAD" && Number.isSafeInteger(length) && length <= WHOLE_BODY_MAX) {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        upRes.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          chunks.push(chunk);
+        });
+        upRes.once("end", () => {
+          if (!res.destroyed)
+            res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+        });
+        return;
+      }
       upRes.pipe(res);
     });
     // A client that goes away mid-request or mid-response takes its upstream request with it.

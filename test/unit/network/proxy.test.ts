@@ -172,6 +172,61 @@ describe("absolute-URI requests", () => {
     expect(seen?.headers["x-kept"]).toBe("yes");
   });
 
+  it("passes bodies of known length whole, small and large, and never a cut one as complete", async () => {
+    const small = Buffer.alloc(3000, "s");
+    const large = Buffer.alloc(600 * 1024, "L");
+    const sized = await httpServer((req, res) => {
+      if (req.url === "/cut") {
+        // Promises 1000 bytes, sends 500, then the connection dies.
+        res.writeHead(200, { "Content-Length": "1000" });
+        res.write(Buffer.alloc(500, "c"));
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
+      const body = req.url === "/small" ? small : large;
+      res.writeHead(200, { "Content-Length": String(body.length) });
+      // In pieces: the proxy gathers a small one, streams a large one.
+      res.write(body.subarray(0, 1000));
+      setTimeout(() => res.end(body.subarray(1000)), 10);
+    });
+    const local = await startProxy({ allow: parseAllowlist([`127.0.0.1:${sized.port}`]) });
+    try {
+      for (const [path, body] of [
+        ["/small", small],
+        ["/large", large],
+      ] as const) {
+        const res = await requestThrough(local.socketPath, `http://127.0.0.1:${sized.port}${path}`);
+        expect(res.status).toBe(200);
+        expect(res.headers["content-length"]).toBe(String(body.length));
+        expect(res.body).toBe(body.toString());
+      }
+      const cut = await new Promise<{ complete: boolean; bytes: number }>((resolve) => {
+        const req = http.request(
+          {
+            socketPath: local.socketPath,
+            path: `http://127.0.0.1:${sized.port}/cut`,
+            agent: false,
+          },
+          (res) => {
+            let bytes = 0;
+            res.on("data", (chunk: Buffer) => {
+              bytes += chunk.length;
+            });
+            res.on("error", () => {});
+            res.on("close", () => resolve({ complete: res.complete, bytes }));
+          },
+        );
+        req.on("error", () => resolve({ complete: false, bytes: -1 }));
+        req.end();
+      });
+      expect(cut.complete).toBe(false);
+      expect(cut.bytes).toBeLessThan(1000);
+    } finally {
+      await local.close();
+      await sized.close();
+    }
+  });
+
   it("forwards a POST body, fixed-length and chunked", async () => {
     const fixed = await requestThrough(proxy.socketPath, `http://127.0.0.1:${allowedHttp.port}/p`, {
       method: "POST",
