@@ -103,6 +103,10 @@ export interface ProxyOptions {
    * at dial time, after name resolution — and answers 403 instead (see loopback.ts).
    */
   forwardedPort?: ((port: number) => boolean) | undefined;
+  /** Connections from the sandbox at once; more are closed (default MAX_CLIENTS). */
+  maxClients?: number | undefined;
+  /** Bytes of answers held whole at once (default WHOLE_BODY_BUDGET); beyond, they stream. */
+  wholeBodyBudget?: number | undefined;
 }
 
 export interface HostStats {
@@ -213,6 +217,25 @@ const MAX_SOCKET_PATH = 107;
 const MAX_SAMPLES = 5;
 /** Upstream answers of at most this many bytes go down whole (see send()). */
 const WHOLE_BODY_MAX = 256 * 1024;
+/**
+ * All answers being gathered whole, or written whole and not yet taken by their client, at most
+ * this many bytes together; beyond it they stream (with backpressure) as larger ones do. A
+ * script that asks for thousands and never reads must not make the host process hold them.
+ */
+const WHOLE_BODY_BUDGET = 8 * 1024 * 1024;
+/**
+ * Requests a client may send ahead on one connection (HTTP/1.1 pipelining) while one of its
+ * requests is in flight: they wait, in order, and each goes upstream only when the one before
+ * is answered. One more closes the connection. No package manager pipelines; without this, one
+ * write of thousands of requests had the host hold thousands of answers and upstream sockets.
+ */
+const MAX_PIPELINED = 16;
+/**
+ * Connections from the sandbox at once (tunnels and requests): managers use tens to a couple
+ * of hundred. Beyond it new ones are closed (net.Server maxConnections), so a script cannot
+ * hold the host's descriptors and memory through idle connections.
+ */
+const MAX_CLIENTS = 2048;
 /** Request headers that concern this hop only (RFC 9110 §7.6.1), plus every `Proxy-*`. */
 const HOP_BY_HOP = new Set([
   "connection",
@@ -407,7 +430,46 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
    * hosts the hook decides first (403, or forward with its credential). Errors cost this
    * request only.
    */
+  /** Bytes of answers gathered whole and not yet taken by their clients (WHOLE_BODY_BUDGET). */
+  let gathered = 0;
+  const wholeBodyBudget = options.wholeBodyBudget ?? WHOLE_BODY_BUDGET;
+  /** Per client connection: whether a request is in flight, and those waiting behind it. */
+  const lines = new WeakMap<object, { busy: boolean; waiting: (() => void)[] }>();
   const forward = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    target: { host: string; port: number; key: string },
+  ): void => {
+    const socket = req.socket;
+    // The parser goes on through what it had read after the connection was closed: nothing of
+    // it goes up.
+    if (socket.destroyed) return;
+    let line = lines.get(socket);
+    if (line === undefined) {
+      line = { busy: false, waiting: [] };
+      lines.set(socket, line);
+    }
+    const queue = line;
+    const start = (): void => {
+      queue.busy = true;
+      // 'close' comes once the answer is sent, or when it cannot be (the client went away).
+      res.once("close", () => {
+        queue.busy = false;
+        if (!socket.destroyed) queue.waiting.shift()?.();
+      });
+      forwardNow(req, res, url, target);
+    };
+    if (!queue.busy) start();
+    else if (queue.waiting.length < MAX_PIPELINED) queue.waiting.push(start);
+    else {
+      badRequests++;
+      queue.waiting = [];
+      socket.destroy();
+    }
+  };
+
+  const forwardNow = (
     req: http.IncomingMessage,
     res: http.ServerResponse,
     url: URL,
@@ -730,7 +792,18 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       // corks the socket, so the headers, the body and the end leave in one write (one wake-up
       // of the bridge, one batch of TLS records) where piping makes each a write of its own.
       const length = Number(upRes.headers["content-length"]);
-      if (req.method !== "HEAD" && Number.isSafeInteger(length) && length <= WHOLE_BODY_MAX) {
+      if (
+        req.method !== "HEAD" &&
+        Number.isSafeInteger(length) &&
+        length <= WHOLE_BODY_MAX &&
+        gathered + length <= wholeBodyBudget &&
+        !res.destroyed
+      ) {
+        // Held until the client has taken it (or is gone), not only until it is written.
+        gathered += length;
+        res.once("close", () => {
+          gathered -= length;
+        });
         const chunks: Buffer[] = [];
         let size = 0;
         upRes.on("data", (chunk: Buffer) => {
@@ -757,6 +830,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   };
 
   const server = http.createServer({ requireHostHeader: false });
+  server.maxConnections = options.maxClients ?? MAX_CLIENTS;
   let clients = 0;
   server.on("connection", (socket: net.Socket) => {
     clients++;

@@ -5,6 +5,7 @@
 import { statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -224,6 +225,116 @@ describe("absolute-URI requests", () => {
     } finally {
       await local.close();
       await sized.close();
+    }
+  });
+
+  it("answers pipelined requests in order, one upstream at a time; too many close the connection", async () => {
+    let inFlight = 0;
+    let most = 0;
+    let seen = 0;
+    const slow = await httpServer((req, res) => {
+      seen++;
+      inFlight++;
+      most = Math.max(most, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        res.end(`answer ${req.url}`);
+      }, 5);
+    });
+    const local = await startProxy({ allow: parseAllowlist([`127.0.0.1:${slow.port}`]) });
+    // Written at once, no half-close (node's server takes one as the client giving up); read
+    // until every answer is in or the proxy closes the connection.
+    const pipelined = (count: number): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = net.connect(local.socketPath);
+        let all = "";
+        for (let i = 0; i < count; i++) {
+          all += `GET http://127.0.0.1:${slow.port}/${i} HTTP/1.1\r\nHost: x\r\n\r\n`;
+        }
+        let text = "";
+        socket.on("error", () => {});
+        socket.on("data", (chunk: Buffer) => {
+          text += chunk.toString();
+          if ((text.match(/answer \/\d+/g)?.length ?? 0) === count) socket.destroy();
+        });
+        socket.once("close", () => resolve(text));
+        socket.write(all);
+      });
+    try {
+      const text = await pipelined(5);
+      const answers = [...text.matchAll(/answer \/(\d+)/g)].map((m) => Number(m[1]));
+      expect(answers).toEqual([0, 1, 2, 3, 4]);
+      expect(most).toBe(1);
+      // One write of 200: the connection closes; what went up is bounded, not 200.
+      seen = 0;
+      const flood = await pipelined(200);
+      expect(flood.match(/answer/g)?.length ?? 0).toBeLessThan(200);
+      await eventually(() => inFlight === 0, "upstream done");
+      expect(seen).toBeLessThanOrEqual(17);
+      expect(most).toBe(1);
+      expect(local.stats().badRequests).toBe(1);
+    } finally {
+      await local.close();
+      await slow.close();
+    }
+  });
+
+  it("holds answers whole only up to its budget; beyond it they stream, complete", async () => {
+    const body = Buffer.alloc(200 * 1024, "b");
+    const sized = await httpServer((_req, res) => {
+      res.writeHead(200, { "Content-Length": String(body.length) });
+      res.end(body);
+    });
+    // Room for one 200 KiB answer: the second, asked for at the same time, streams.
+    const local = await startProxy({
+      allow: parseAllowlist([`127.0.0.1:${sized.port}`]),
+      wholeBodyBudget: 300 * 1024,
+    });
+    try {
+      const answers = await Promise.all(
+        [1, 2, 3].map(() =>
+          requestThrough(local.socketPath, `http://127.0.0.1:${sized.port}/t.tgz`),
+        ),
+      );
+      for (const res of answers) {
+        expect(res.status).toBe(200);
+        expect(res.body).toBe(body.toString());
+      }
+      // The budget is given back: a later answer is gathered again, and arrives the same.
+      const again = await requestThrough(local.socketPath, `http://127.0.0.1:${sized.port}/t.tgz`);
+      expect(again.body.length).toBe(body.length);
+    } finally {
+      await local.close();
+      await sized.close();
+    }
+  });
+
+  it("closes connections beyond its limit, and takes new ones when others end", async () => {
+    const local = await startProxy({ allow: parseAllowlist([]), maxClients: 2 });
+    const open = (): Promise<net.Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect(local.socketPath, () => resolve(socket));
+        socket.once("error", reject);
+      });
+    const closedSoon = (socket: net.Socket): Promise<boolean> =>
+      new Promise((resolve) => {
+        socket.once("close", () => resolve(true));
+        setTimeout(() => resolve(false), 500);
+      });
+    try {
+      const [a, b] = [await open(), await open()];
+      await eventually(() => local.stats().clients === 2, "two clients");
+      const c = await open();
+      expect(await closedSoon(c)).toBe(true);
+      expect(local.stats().clients).toBe(2);
+      a.destroy();
+      await eventually(() => local.stats().openSockets === 1, "one left");
+      const d = await open();
+      expect(await closedSoon(d)).toBe(false);
+      b.destroy();
+      d.destroy();
+    } finally {
+      await local.close();
     }
   });
 
