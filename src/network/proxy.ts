@@ -430,20 +430,29 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
    * hosts the hook decides first (403, or forward with its credential). Errors cost this
    * request only.
    */
+  /** Bytes of uploads being read whole for the rules (inspectThenSend), all requests together. */
+  let inspecting = 0;
   /** Bytes of answers gathered whole and not yet taken by their clients (WHOLE_BODY_BUDGET). */
   let gathered = 0;
   const wholeBodyBudget = options.wholeBodyBudget ?? WHOLE_BODY_BUDGET;
   /** Per client connection: whether a request is in flight, and those waiting behind it. */
   const lines = new WeakMap<object, { busy: boolean; waiting: (() => void)[] }>();
-  const forward = (
+  /**
+   * Every request of a client connection, forwarded or answered here (a refusal, a 400), is
+   * handled one at a time, in order: the next starts when the answer before it is sent. Node's
+   * server parses every pipelined request it has read at once, and each answer a client does not
+   * read stays in memory; so at most MAX_PIPELINED wait, and one more closes the connection.
+   */
+  const inLine = (
     req: http.IncomingMessage,
     res: http.ServerResponse,
-    url: URL,
-    target: { host: string; port: number; key: string },
+    handle: () => void,
   ): void => {
+    req.on("error", () => {});
+    res.on("error", () => {});
     const socket = req.socket;
-    // The parser goes on through what it had read after the connection was closed: nothing of
-    // it goes up.
+    // The parser goes on through what it had read after the connection was closed: none of it
+    // is handled.
     if (socket.destroyed) return;
     let line = lines.get(socket);
     if (line === undefined) {
@@ -458,7 +467,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         queue.busy = false;
         if (!socket.destroyed) queue.waiting.shift()?.();
       });
-      forwardNow(req, res, url, target);
+      handle();
     };
     if (!queue.busy) start();
     else if (queue.waiting.length < MAX_PIPELINED) queue.waiting.push(start);
@@ -469,7 +478,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     }
   };
 
-  const forwardNow = (
+  const forward = (
     req: http.IncomingMessage,
     res: http.ServerResponse,
     url: URL,
@@ -569,14 +578,26 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     let chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    // Counted until the answer is sent or the client is gone: the body read whole is held while
+    // it goes up, too.
+    let released = false;
+    res.once("close", () => {
+      released = true;
+      inspecting -= size;
+      size = 0;
+    });
     const stop = (): void => {
       done = true;
       chunks = [];
       req.off("data", onData);
     };
     const onData = (chunk: Buffer): void => {
+      if (released) return;
       size += chunk.length;
-      if (size > limit.maxBytes) {
+      inspecting += chunk.length;
+      // All uploads being read share one such limit: a script sending many at once (each
+      // under it) must not make the host hold them all.
+      if (size > limit.maxBytes || inspecting > limit.maxBytes) {
         stop();
         tooLarge();
       } else if (framing.contentLength !== null && size > framing.contentLength) {
@@ -851,9 +872,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   gateway.timeout = idleTimeout;
   gateway.keepAliveTimeout = 60_000;
   gateway.on("clientError", (_error, socket: Duplex) => socket.destroy());
-  gateway.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    req.on("error", () => {});
-    res.on("error", () => {});
+  gateway.on("request", (req: http.IncomingMessage, res: http.ServerResponse) =>
+    inLine(req, res, () => gatewayRequest(req, res)),
+  );
+  const gatewayRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const target = gatewayTargets.get(req.socket);
     const raw = req.url ?? "";
     // Origin-form only: the host is the CONNECT target's, whatever Host or URI the client names.
@@ -864,7 +886,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     }
     const url = new URL(`${target.scheme}//${hostPort(target.host, target.port)}${raw}`);
     forward(req, res, url, target);
-  });
+  };
   gateway.on("upgrade", (_req: http.IncomingMessage, socket: Duplex) => {
     badRequests++;
     respondRaw(socket, 501, "protocol upgrades are not proxied");
@@ -1060,9 +1082,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     });
   };
 
-  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    req.on("error", () => {});
-    res.on("error", () => {});
+  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) =>
+    inLine(req, res, () => proxyRequest(req, res)),
+  );
+  const proxyRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const raw = req.url ?? "";
     if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
       badRequests++;
@@ -1096,7 +1119,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       return;
     }
     forward(req, res, url, { host, port, key });
-  });
+  };
 
   // Upgrade requests (WebSocket over plain http) are not something a registry needs.
   server.on("upgrade", (_req: http.IncomingMessage, socket: Duplex) => {

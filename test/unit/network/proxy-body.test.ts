@@ -289,6 +289,43 @@ describe("inspected upload bodies (plain http)", () => {
     expect(unchecked.seen).toEqual([]);
   });
 
+  it("uploads read at the same time share one limit: the one that passes it gets 413", async () => {
+    const before = plain.seen.length;
+    const url = `http://127.0.0.1:${plain.port}/victim`;
+    const head = `PUT ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${MAX}\r\n\r\n`;
+    // Two uploads each within maxBytes, on two connections; the first is held (its last byte
+    // not sent) while the second sends all of its.
+    const first = net.connect({ path: proxy.socketPath });
+    first.on("error", () => {});
+    let firstAnswer = "";
+    first.on("data", (chunk: Buffer) => {
+      firstAnswer += chunk.toString("latin1");
+    });
+    await new Promise<void>((resolve) => first.once("connect", () => resolve()));
+    first.write(head);
+    first.write(Buffer.alloc(MAX - 1, 0x61));
+    await eventually(() => proxy.stats().openSockets > 0, "the first upload is being read");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await requestThrough(proxy.socketPath, url, {
+      method: "PUT",
+      headers: { "content-length": String(MAX) },
+      body: Buffer.alloc(MAX, 0x61),
+    });
+    expect(second.status).toBe(413);
+    // The first goes on and is forwarded; the limit is given back once it is answered.
+    first.write(Buffer.from("a"));
+    await eventually(() => firstAnswer.includes("stored"), "the first upload is answered");
+    first.destroy();
+    expect(plain.seen.length).toBe(before + 1);
+    await eventually(() => proxy.stats().openSockets === 0, "no open sockets");
+    const third = await requestThrough(proxy.socketPath, url, {
+      method: "PUT",
+      headers: { "content-length": String(MAX) },
+      body: Buffer.alloc(MAX, 0x61),
+    });
+    expect(third.status).toBe(200);
+  });
+
   it("a client gone mid-body costs that request only: the next upload works", async () => {
     const before = plain.seen.length;
     const started = plain.started();

@@ -273,6 +273,22 @@ describe("absolute-URI requests", () => {
       expect(seen).toBeLessThanOrEqual(17);
       expect(most).toBe(1);
       expect(local.stats().badRequests).toBe(1);
+      // Requests answered here (a refusal) wait their turn the same way: a client that never
+      // reads them cannot have the proxy hold thousands.
+      const refusals = await new Promise<string>((resolve) => {
+        const socket = net.connect(local.socketPath);
+        let text = "";
+        socket.on("error", () => {});
+        socket.on("data", (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        socket.once("close", () => resolve(text));
+        socket.write("GET http://10.1.1.1:9/ HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2000));
+      });
+      expect(refusals.match(/HTTP\/1\.1 403/g)?.length ?? 0).toBeLessThanOrEqual(17);
+      const forbidden = local.stats().hosts.find((h) => h.target === "10.1.1.1:9");
+      expect(forbidden?.refused ?? 0).toBeLessThanOrEqual(17);
+      expect(local.stats().badRequests).toBe(2);
     } finally {
       await local.close();
       await slow.close();
