@@ -225,19 +225,22 @@ const WHOLE_BODY_MAX = 256 * 1024;
 const WHOLE_BODY_BUDGET = 8 * 1024 * 1024;
 /**
  * Requests a client may send ahead on one connection (HTTP/1.1 pipelining) while one of its
- * requests is in flight: they wait, in order, and each goes upstream only when the one before
- * is answered. One more closes the connection. No package manager pipelines; without this, one
- * write of thousands of requests had the host hold thousands of answers and upstream sockets.
+ * requests is in flight: they wait, in order, and each is handled only when the one before is
+ * answered. One more closes the connection. No package manager pipelines. Each waiting request
+ * is held parsed (up to node's 16 KiB of headers, several times that in memory), so this and
+ * MAX_WAITING stay small: thousands pipelined in one write had the host hold gigabytes.
  */
-const MAX_PIPELINED = 16;
+const MAX_PIPELINED = 2;
+/** Requests waiting behind another, all connections together; one more closes its connection. */
+const MAX_WAITING = 64;
 /**
- * Connections from the sandbox at once (tunnels and requests): managers use tens to a couple
- * of hundred (pnpm 12 opened 116 for a cold install of 150 packages). Beyond it new ones are
- * closed (net.Server maxConnections): each holds some 100 KB on the host while it waits (its
- * parser, its read buffer, up to MAX_PIPELINED requests), so a script's thousands would hold
- * hundreds of MB.
+ * Connections from the sandbox at once (tunnels and requests): managers use tens (pnpm 12
+ * opened 116 in all for a cold install of 150 packages, fewer at once). Beyond it new ones are
+ * closed (net.Server maxConnections): each holds up to ~200 KB on the host while its answer
+ * waits for a client that does not read (the request's parsed headers, buffers), so a
+ * script's thousands would hold hundreds of MB.
  */
-const MAX_CLIENTS = 1024;
+const MAX_CLIENTS = 512;
 /** Request headers that concern this hop only (RFC 9110 §7.6.1), plus every `Proxy-*`. */
 const HOP_BY_HOP = new Set([
   "connection",
@@ -437,6 +440,8 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   /** Bytes of answers gathered whole and not yet taken by their clients (WHOLE_BODY_BUDGET). */
   let gathered = 0;
   const wholeBodyBudget = options.wholeBodyBudget ?? WHOLE_BODY_BUDGET;
+  /** Requests waiting behind another on their connection, all connections together. */
+  let waitingAll = 0;
   /** Per client connection: whether a request is in flight, and those waiting behind it. */
   const lines = new WeakMap<object, { busy: boolean; waiting: (() => void)[] }>();
   /**
@@ -458,8 +463,13 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     if (socket.destroyed) return;
     let line = lines.get(socket);
     if (line === undefined) {
-      line = { busy: false, waiting: [] };
-      lines.set(socket, line);
+      const created: { busy: boolean; waiting: (() => void)[] } = { busy: false, waiting: [] };
+      socket.once("close", () => {
+        waitingAll -= created.waiting.length;
+        created.waiting = [];
+      });
+      lines.set(socket, created);
+      line = created;
     }
     const queue = line;
     const start = (): void => {
@@ -467,15 +477,21 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       // 'close' comes once the answer is sent, or when it cannot be (the client went away).
       res.once("close", () => {
         queue.busy = false;
-        if (!socket.destroyed) queue.waiting.shift()?.();
+        if (socket.destroyed) return;
+        const next = queue.waiting.shift();
+        if (next === undefined) return;
+        waitingAll--;
+        next();
       });
       handle();
     };
     if (!queue.busy) start();
-    else if (queue.waiting.length < MAX_PIPELINED) queue.waiting.push(start);
-    else {
+    else if (queue.waiting.length < MAX_PIPELINED && waitingAll < MAX_WAITING) {
+      queue.waiting.push(start);
+      waitingAll++;
+    } else {
       badRequests++;
-      queue.waiting = [];
+      // Its waiting requests are given back by the socket's 'close'.
       socket.destroy();
     }
   };

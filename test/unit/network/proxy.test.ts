@@ -261,16 +261,17 @@ describe("absolute-URI requests", () => {
         socket.write(all);
       });
     try {
-      const text = await pipelined(5);
+      // One in flight and two waiting: within the limit, answered in order.
+      const text = await pipelined(3);
       const answers = [...text.matchAll(/answer \/(\d+)/g)].map((m) => Number(m[1]));
-      expect(answers).toEqual([0, 1, 2, 3, 4]);
+      expect(answers).toEqual([0, 1, 2]);
       expect(most).toBe(1);
       // One write of 200: the connection closes; what went up is bounded, not 200.
       seen = 0;
       const flood = await pipelined(200);
       expect(flood.match(/answer/g)?.length ?? 0).toBeLessThan(200);
       await eventually(() => inFlight === 0, "upstream done");
-      expect(seen).toBeLessThanOrEqual(17);
+      expect(seen).toBeLessThanOrEqual(3);
       expect(most).toBe(1);
       expect(local.stats().badRequests).toBe(1);
       // Requests answered here (a refusal) wait their turn the same way: a client that never
@@ -285,13 +286,52 @@ describe("absolute-URI requests", () => {
         socket.once("close", () => resolve(text));
         socket.write("GET http://10.1.1.1:9/ HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2000));
       });
-      expect(refusals.match(/HTTP\/1\.1 403/g)?.length ?? 0).toBeLessThanOrEqual(17);
+      expect(refusals.match(/HTTP\/1\.1 403/g)?.length ?? 0).toBeLessThanOrEqual(3);
       const forbidden = local.stats().hosts.find((h) => h.target === "10.1.1.1:9");
-      expect(forbidden?.refused ?? 0).toBeLessThanOrEqual(17);
+      expect(forbidden?.refused ?? 0).toBeLessThanOrEqual(3);
       expect(local.stats().badRequests).toBe(2);
     } finally {
       await local.close();
       await slow.close();
+    }
+  });
+
+  it("lets at most 64 requests wait across all connections; more close their connection", async () => {
+    const held: http.ServerResponse[] = [];
+    let seen = 0;
+    const stuck = await httpServer((_req, res) => {
+      seen++;
+      held.push(res);
+    });
+    const local = await startProxy({ allow: parseAllowlist([`127.0.0.1:${stuck.port}`]) });
+    const sockets: net.Socket[] = [];
+    try {
+      // 40 connections, each with one request held upstream and two pipelined behind it: 80
+      // would wait, 64 may.
+      const request = `GET http://127.0.0.1:${stuck.port}/t HTTP/1.1\r\nHost: x\r\n\r\n`;
+      let closed = 0;
+      for (let i = 0; i < 40; i++) {
+        const socket = net.connect(local.socketPath);
+        socket.on("error", () => {});
+        socket.once("close", () => closed++);
+        socket.resume();
+        sockets.push(socket);
+        socket.write(request.repeat(3));
+      }
+      await eventually(() => closed >= 8, "the connections past the limit closed");
+      expect(local.stats().badRequests).toBe(closed);
+      // Answered: those still open get their waiting requests through, one at a time.
+      await eventually(() => held.length === 40 - closed || seen === 40, "first requests up");
+      const first = seen;
+      for (const res of held.splice(0)) res.end("ok");
+      await eventually(() => held.length > 0, "a waiting request went up");
+      expect(first).toBeLessThanOrEqual(40);
+      expect(seen).toBeLessThanOrEqual(40 + 64);
+    } finally {
+      for (const res of held) res.end("ok");
+      for (const socket of sockets) socket.destroy();
+      await local.close();
+      await stuck.close();
     }
   });
 
