@@ -429,12 +429,6 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     }
   };
 
-  /**
-   * Sends one request upstream and streams the answer back: both bodies flow through, never
-   * buffered whole — but for an upload the hook wants to read first (`inspectBody`). For gateway
-   * hosts the hook decides first (403, or forward with its credential). Errors cost this
-   * request only.
-   */
   /** Bytes of uploads being read whole for the rules (inspectThenSend), all requests together. */
   let inspecting = 0;
   /** Bytes of answers gathered whole and not yet taken by their clients (WHOLE_BODY_BUDGET). */
@@ -496,6 +490,13 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     }
   };
 
+  /**
+   * Sends one request upstream and streams the answer back: both bodies flow through — but for
+   * an upload the hook wants to read first (`inspectBody`), and a small answer of known length,
+   * sent down whole within WHOLE_BODY_BUDGET (see send()). For gateway
+   * hosts the hook decides first (403, or forward with its credential). Errors cost this
+   * request only.
+   */
   const forward = (
     req: http.IncomingMessage,
     res: http.ServerResponse,
