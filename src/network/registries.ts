@@ -81,8 +81,24 @@ export async function registryAllowlist(
     });
   }
   // A registry only the project's files name is not dialled at an internal address (proxy.ts).
-  return settleProjectOnly(dedupeAllowlist(entries));
+  const allow = settleProjectOnly(dedupeAllowlist(entries));
+  // Each registry costs the host a certificate for the gateway (made, kept in memory and
+  // cached on disk) and a place in the allowlist: a cloned repository naming thousands would
+  // make the host work for minutes and hold gigabytes.
+  const projectOnly = allow.filter((e) => e.projectOnly === true).length;
+  if (projectOnly > MAX_PROJECT_REGISTRIES)
+    throw new SafeNpmError(
+      "BAD_SETTINGS",
+      `the project's config (${files.filter((f) => f !== undefined && existsSync(f)).join(", ")}) names ${projectOnly} registries your own config does not; at most ${MAX_PROJECT_REGISTRIES} are accepted`,
+      {
+        hint: "remove the registries the project does not use from its .npmrc / .yarnrc.yml, or name the ones you use in your own ~/.npmrc",
+      },
+    );
+  return allow;
 }
+
+/** Registries a project's files may name that the user's own do not (registryAllowlist). */
+export const MAX_PROJECT_REGISTRIES = 32;
 
 /**
  * The registries the user's own config names (~/.npmrc, npm's global config when it is the

@@ -133,6 +133,27 @@ setInterval(() => {}, 1000);
     expect(dry.stdout).toContain(`--bind ${world.project} ${world.project}`);
   });
 
+  it("refuses a project whose config names more registries than the host makes certificates for", async () => {
+    const many = makeWorld({ projectInHome: true });
+    try {
+      const lines = (n: number): string =>
+        Array.from({ length: n }, (_, i) => `@s${i}:registry=https://r${i}.example.com/\n`).join(
+          "",
+        );
+      const npmrc = join(many.project, ".npmrc");
+      writeFileSync(npmrc, lines(33));
+      const r = await many.run(["--dry-run", "install"]);
+      expect(r.exitCode, r.stderr).toBe(125);
+      expect(r.stderr).toContain(`the project's config (${npmrc}) names 33 registries`);
+      expect(r.stderr).toContain("at most 32");
+      writeFileSync(npmrc, lines(32));
+      const ok = await many.run(["--dry-run", "install"]);
+      expect(ok.exitCode, ok.stderr).toBe(0);
+    } finally {
+      many.dispose();
+    }
+  });
+
   it("--dry-run prints the policy and the bwrap command and runs nothing", async () => {
     const cache = join(world.dir, "dry-run-cache");
     const r = await world.run(["--dry-run", "install"], { env: { XDG_CACHE_HOME: cache } });
