@@ -215,14 +215,18 @@ export function registryHook(input: HookInput): RegistryHook {
   // One accepted upload per package per run: a script before the real upload (prepublishOnly)
   // cannot publish twice, nor put another version or document after it. An upload the registry
   // answered with an error (npm's 2FA flow: 401 + `www-authenticate: OTP`, then the same PUT
-  // with `npm-otp`) does not use it up, up to MAX_UPLOAD_ATTEMPTS forwarded bodies; one in
+  // with `npm-otp`) does not use it up, up to MAX_UPLOAD_ATTEMPTS forwarded bodies; one with no
+  // answer does (a script hanging up before the answer must not get another try); one in
   // flight holds it, so two at once never both go up. The proxy asks per request, so the
   // count lives here; only a body that passed decideBody counts.
-  const uploads = new Map<string, { attempts: number; inFlight: boolean; accepted: boolean }>();
+  const uploads = new Map<
+    string,
+    { attempts: number; inFlight: boolean; accepted: boolean; unanswered: boolean }
+  >();
   const state = (name: string) => {
     let found = uploads.get(name);
     if (found === undefined) {
-      found = { attempts: 0, inFlight: false, accepted: false };
+      found = { attempts: 0, inFlight: false, accepted: false, unanswered: false };
       uploads.set(name, found);
     }
     return found;
@@ -231,6 +235,8 @@ export function registryHook(input: HookInput): RegistryHook {
     const s = uploads.get(name);
     if (s === undefined) return null;
     if (s.accepted) return `a second upload of ${name} in one run (the registry accepted one)`;
+    if (s.unanswered)
+      return `a second upload of ${name} in one run (one went up and no answer came back, so the registry may have stored it; publish again to retry)`;
     if (s.inFlight) return `an upload of ${name} while another is on its way`;
     if (s.attempts >= MAX_UPLOAD_ATTEMPTS)
       return `another upload of ${name}: the registry refused ${s.attempts} in this run (publish again once the cause is fixed)`;
@@ -296,6 +302,10 @@ export function registryHook(input: HookInput): RegistryHook {
         settled = true;
         s.inFlight = false;
         if (status !== null && status >= 200 && status < 300) s.accepted = true;
+        // No answer (the client hung up, the connection broke): the body may have gone up
+        // whole and been stored, so it uses up the run's one upload. Only a refusal the
+        // registry answered frees it.
+        if (status === null) s.unanswered = true;
       };
       const authorization = input.authorization(request.url, request.method) ?? undefined;
       return authorization === undefined

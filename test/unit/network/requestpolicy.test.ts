@@ -301,7 +301,7 @@ describe("registryHook", () => {
     const h = hook("publish");
     const request = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") };
     const body = Buffer.from(JSON.stringify(upload()));
-    for (const status of [401, null, 401]) {
+    for (const status of [401, 403, 401]) {
       expect(h.decide(request).action).toBe("forward");
       const d = h.decideBody?.(request, body);
       expect(d).toMatchObject({ action: "forward", authorization: "Bearer held" });
@@ -315,6 +315,20 @@ describe("registryHook", () => {
     expect(h.decide(request)).toMatchObject({
       action: "refuse",
       reason: expect.stringMatching(/another upload of @acme\/widget: the registry refused 3/),
+    });
+    expect(h.decideBody?.(request, body)?.action).toBe("refuse");
+  });
+
+  it("an upload with no answer (the client hung up, the connection broke) uses up the run's one", () => {
+    const h = hook("publish");
+    const request = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") };
+    const body = Buffer.from(JSON.stringify(upload()));
+    const d = h.decideBody?.(request, body);
+    expect(d).toMatchObject({ action: "forward" });
+    if (d?.action === "forward") d.settle?.(null);
+    expect(h.decide(request)).toMatchObject({
+      action: "refuse",
+      reason: expect.stringMatching(/no answer came back, so the registry may have stored it/),
     });
     expect(h.decideBody?.(request, body)?.action).toBe("refuse");
   });
