@@ -20,8 +20,9 @@ import https from "node:https";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Duplex } from "node:stream";
+import { type Duplex, Transform } from "node:stream";
 import tls from "node:tls";
+import zlib from "node:zlib";
 import { SafeNpmError } from "../errors.js";
 import {
   type Allowlist,
@@ -527,7 +528,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       return;
     }
     let headers = forwardHeaders(req.rawHeaders, url.host);
-    let held = false;
+    let held: string | null = null;
     if (hook?.hosts.has(target.key)) {
       const method = req.method ?? "GET";
       let decision: ReturnType<RegistryHook["decide"]>;
@@ -556,7 +557,11 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         return;
       }
       headers = withAuthorization(headers, decision.authorization);
-      held = decision.authorization !== undefined;
+      held = decision.authorization ?? null;
+      // An answer to it is searched for the credential (holdsCredential), which needs it
+      // uncompressed: tarballs are gzip files of their own and stay as they are.
+      if (held !== null)
+        headers = [...dropHeader(headers, "accept-encoding"), "Accept-Encoding", "identity"];
     }
     // The client's Transfer-Encoding is hop-by-hop and dropped: a body without a length is
     // re-framed as chunked explicitly, never left to node's per-method default (none for GET).
@@ -652,7 +657,12 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       }
       // The body read whole goes up with its own length; any client framing is dropped.
       const framed = ["content-length", "transfer-encoding", "expect"].reduce(dropHeader, headers);
-      const sent = withAuthorization(framed, decision.authorization);
+      const sent = withAuthorization(
+        decision.authorization === undefined
+          ? framed
+          : [...dropHeader(framed, "accept-encoding"), "Accept-Encoding", "identity"],
+        decision.authorization,
+      );
       sent.push("Content-Length", String(body.length));
       send(
         req,
@@ -663,7 +673,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         sent,
         framing,
         body,
-        decision.authorization !== undefined,
+        decision.authorization ?? null,
         decision.settle,
       );
     });
@@ -682,7 +692,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     headers: string[],
     framing: { contentLength: number | null; chunked: boolean },
     body: Buffer | null,
-    held: boolean,
+    held: string | null,
     settle?: (status: number | null) => void,
   ): void => {
     row.connections++;
@@ -701,7 +711,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     // npm's mTLS: the certificate is presented here, on the gateway's own connection (the
     // agent pools connections per certificate, so none is reused without it or with another).
     const client = https_ && hook?.hosts.has(target.key) ? hook.clientCertificate?.(url) : null;
-    const projectTrust = https_ && projectAgent !== null && !held && !client;
+    const projectTrust = https_ && projectAgent !== null && held === null && !client;
     // What goes up besides the body: the request line and the headers (a request can carry
     // ~16 kB there), counted with the body for --verbose.
     const path = `${url.pathname}${url.search}`;
@@ -792,7 +802,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         respond(res, 504, `${target.key} did not answer in time`);
       } else if (
         https_ &&
-        held &&
+        held !== null &&
         projectCa.length > 0 &&
         /CERT|SIGNATURE|ISSUER/.test(error.code ?? "")
       ) {
@@ -823,11 +833,24 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       });
       const status = upRes.statusCode ?? 502;
       tell(status);
-      res.writeHead(
-        status,
-        upRes.statusMessage || (http.STATUS_CODES[status] ?? ""),
-        forwardHeaders(upRes.rawHeaders, null),
-      );
+      // An answer to a request that carried the user's credential must not hand it inside: a
+      // server endpoint under the registry's path that echoes it (Artifactory's
+      // `<repository>/auth`, npmrc lines as text/plain) is refused, not passed on.
+      const method = req.method ?? "GET";
+      const leak = held === null || method !== "GET" ? null : answerRefusal(status, upRes.headers);
+      if (leak !== null) {
+        countRefused(row, method, url, leak);
+        upReq.destroy();
+        respond(res, 502, `safe-npm: ${method} ${url.pathname} refused: ${leak}`);
+        return;
+      }
+      const head = (): void => {
+        res.writeHead(
+          status,
+          upRes.statusMessage || (http.STATUS_CODES[status] ?? ""),
+          forwardHeaders(upRes.rawHeaders, null),
+        );
+      };
       // A small body of known length (a tarball, most packuments) goes down whole: res.end(body)
       // corks the socket, so the headers, the body and the end leave in one write (one wake-up
       // of the bridge, one batch of TLS records) where piping makes each a write of its own.
@@ -851,12 +874,49 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
           chunks.push(chunk);
         });
         upRes.once("end", () => {
-          if (!res.destroyed)
-            res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+          if (res.destroyed) return;
+          const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+          if (held !== null && holdsCredential(whole, upRes.headers, held)) {
+            const reason = "an answer that holds the credential safe-npm added";
+            countRefused(row, method, url, reason);
+            respond(res, 502, `safe-npm: ${method} ${url.pathname} refused: ${reason}`);
+            return;
+          }
+          head();
+          res.end(whole);
         });
         return;
       }
-      upRes.pipe(res);
+      const forms = held === null || req.method === "HEAD" ? [] : credentialForms(held);
+      const encoding = String(upRes.headers["content-encoding"] ?? "identity").toLowerCase();
+      if (forms.length === 0 || encoding !== "identity") {
+        head();
+        upRes.pipe(res);
+        return;
+      }
+      // Streamed, so searched as it goes: what could be the start of the credential is held
+      // back until the next piece shows it is not. Found, the answer is refused if nothing of
+      // it went down yet, else cut off there. The head goes down with the first piece.
+      const scan = credentialScan(forms, () => {
+        const reason = "an answer that holds the credential safe-npm added";
+        countRefused(row, method, url, reason);
+        upReq.destroy();
+        if (res.headersSent) res.destroy();
+        else respond(res, 502, `safe-npm: ${method} ${url.pathname} refused: ${reason}`);
+      });
+      scan.on("data", (chunk: Buffer) => {
+        if (!res.headersSent) head();
+        if (!res.write(chunk)) {
+          scan.pause();
+          res.once("drain", () => scan.resume());
+        }
+      });
+      scan.once("end", () => {
+        if (res.destroyed || res.writableEnded) return;
+        if (!res.headersSent) head();
+        res.end();
+      });
+      upRes.pipe(scan);
     });
     // A client that goes away mid-request or mid-response takes its upstream request with it.
     res.once("close", () => {
@@ -1507,6 +1567,88 @@ function dropHeader(raw: readonly string[], name: string): string[] {
     out.push(raw[i] ?? "", raw[i + 1] ?? "");
   }
   return out;
+}
+
+/**
+ * Why a registry's answer to a request that carried the user's credential must not go inside,
+ * or null. Package documents are JSON and tarballs binary; a successful answer as text or HTML
+ * is some other endpoint of the server (Artifactory's `GET <repository>/auth[/<scope>]` answers
+ * npmrc lines holding the credential:
+ * https://jfrog.com/help/r/jfrog-artifactory-documentation/npm-registry).
+ */
+export function answerRefusal(status: number, headers: http.IncomingHttpHeaders): string | null {
+  if (status < 200 || status >= 300) return null;
+  const type = (headers["content-type"] ?? "").toLowerCase();
+  if (/^\s*text\//.test(type) || type.includes("html"))
+    return `a ${type.split(";")[0]?.trim()} answer to a request that carried your credential (a package document is JSON, a tarball binary)`;
+  return null;
+}
+
+/**
+ * Whether an answer read whole (not content-encoded) holds the credential added to its request,
+ * in any of the forms a server writes it back: the token, `_auth`'s base64, the password and
+ * npmrc's base64 `_password`.
+ */
+export function holdsCredential(
+  body: Buffer,
+  headers: http.IncomingHttpHeaders,
+  authorization: string,
+): boolean {
+  const forms = credentialForms(authorization);
+  if (forms.length === 0) return false;
+  // Asked for uncompressed; a server that compresses all the same is read as the client would.
+  const encoding = String(headers["content-encoding"] ?? "identity").toLowerCase();
+  let plain = body;
+  try {
+    const limit = { maxOutputLength: 64 * 1024 * 1024 };
+    if (encoding === "gzip" || encoding === "x-gzip") plain = zlib.gunzipSync(body, limit);
+    else if (encoding === "deflate") plain = zlib.inflateSync(body, limit);
+    else if (encoding === "br") plain = zlib.brotliDecompressSync(body, limit);
+  } catch {
+    // Bytes that do not decompress hold nothing a client can read either.
+    return false;
+  }
+  return forms.some((form) => plain.includes(form));
+}
+
+/**
+ * Passes a stream on, holding back the last bytes that could begin one of `forms`; calls `found`
+ * (and passes nothing more) when one appears, even across pieces.
+ */
+function credentialScan(forms: readonly string[], found: () => void): Transform {
+  const needles = forms.map((form) => Buffer.from(form));
+  const keep = Math.max(...needles.map((n) => n.length)) - 1;
+  let tail = Buffer.alloc(0);
+  let stopped = false;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (stopped) return done();
+      const all = tail.length === 0 ? chunk : Buffer.concat([tail, chunk]);
+      if (needles.some((needle) => all.includes(needle))) {
+        stopped = true;
+        found();
+        return done();
+      }
+      const cut = Math.max(0, all.length - keep);
+      tail = Buffer.from(all.subarray(cut));
+      done(null, all.subarray(0, cut));
+    },
+    flush(done) {
+      done(null, stopped ? undefined : tail);
+    },
+  });
+}
+
+/** The strings an `Authorization` value's secret may be written back as (holdsCredential). */
+export function credentialForms(authorization: string): string[] {
+  const [scheme = "", value = ""] = authorization.trim().split(/\s+/, 2);
+  if (value.length < 8) return [];
+  if (scheme.toLowerCase() !== "basic") return [value];
+  const decoded = Buffer.from(value, "base64").toString("utf8");
+  const password = decoded.slice(decoded.indexOf(":") + 1);
+  return password.length < 8
+    ? [value]
+    : [value, password, Buffer.from(password, "utf8").toString("base64")];
 }
 
 function truncate(text: string, max: number): string {

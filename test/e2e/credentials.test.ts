@@ -279,6 +279,22 @@ describe.skipIf(unavailable !== "")("registry credentials stay on the host (plai
       expect(run.stderr).toMatch(/refused \d+ requests to the registry 127\.0\.0\.1:\d+: PUT /);
     });
 
+    test(
+      name("an endpoint that writes the credential back (Artifactory's auth) is refused"),
+      () => {
+        for (const key of ["authEndpoint", "authBare", "echoCredential"]) {
+          const attempt = report.attempts[key];
+          expect(attempt?.status, `${key}: ${JSON.stringify(attempt)}`).toBe(502);
+          expect(attempt?.body).toContain("safe-npm: GET");
+        }
+        expect(JSON.stringify(report)).not.toContain(registry.token);
+        // The registry did answer them with the token: the gateway had added it.
+        expect(
+          registry.log.some((r) => r.path.endsWith("/auth/private") && r.auth === "token"),
+        ).toBe(true);
+      },
+    );
+
     test(name("registries named only by http:// URLs get no local CA inside"), () => {
       expect(report.found.env).toContain("HTTPS_PROXY");
       if (manager.name === "yarn 1") {

@@ -4,6 +4,8 @@
  * is logged (method, path, which authorization came). It serves `@private/registry-probe` (the
  * packed fixture) and accepts a package upload (`PUT /<name>`) with the token, keeping what was
  * published. Plain http, or https with a certificate of a CA made here (`https` option).
+ * Two endpoints write the token back, as some servers do under a registry's path: `auth` and
+ * `auth/<scope>` (Artifactory's, npmrc lines as text) and `echo-credential` (JSON).
  */
 import { createHash, randomBytes, webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -93,7 +95,14 @@ export async function startPrivateRegistry(
       const name = path.startsWith(registryPath)
         ? decodeURIComponent(path.slice(registryPath.length).split("?")[0] ?? "")
         : "";
-      if ((req.method === "GET" || req.method === "HEAD") && name === PROBE) {
+      if (req.method === "GET" && (name === "auth" || name.startsWith("auth/"))) {
+        // Artifactory's `<repository>/auth[/<scope>]`: npmrc lines with the caller's credential.
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.end(`//${req.headers.host}/:_authToken=${token}\n`);
+      } else if (req.method === "GET" && name === "echo-credential") {
+        // Some endpoint that writes the credential back as JSON.
+        json(200, { token });
+      } else if ((req.method === "GET" || req.method === "HEAD") && name === PROBE) {
         json(200, {
           name: PROBE,
           "dist-tags": { latest: "1.0.0" },

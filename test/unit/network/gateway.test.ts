@@ -3,7 +3,7 @@
  * proxy through `upstreamCa`, as a user's cafile would be), clients that CONNECT through the
  * proxy and trust only safe-npm's local CA, and small hooks standing in for the registry rules.
  */
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import https from "node:https";
 import net from "node:net";
@@ -12,7 +12,12 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../../src/network/allowlist.js";
 import type { RegistryHook } from "../../../src/network/gateway-hook.js";
-import { type NetworkProxy, proxyReport, startProxy } from "../../../src/network/proxy.js";
+import {
+  credentialForms,
+  type NetworkProxy,
+  proxyReport,
+  startProxy,
+} from "../../../src/network/proxy.js";
 import {
   connectThrough,
   echoServer,
@@ -26,8 +31,20 @@ import {
 import { gatewayRequest, httpsServer, makePki, type Pki, TunnelAgent } from "./tls-helpers.js";
 
 const HOST_TOKEN = "Bearer host-held-token";
+/** npm's `username` + `_password` (base64 of the password) as the Basic header it sends. */
+const PASSWORD = "correct-horse-battery";
+const BASIC = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString("base64")}`;
 const INSIDE_TOKEN = "Bearer token-the-sandbox-found";
 const BIG = 24 * 1024 * 1024;
+
+/**
+ * What the test registries answer for the credential they got: a digest, never the value (the
+ * gateway refuses an answer that holds the credential it added).
+ */
+const seen = (authorization: string | undefined): string | null =>
+  authorization === undefined
+    ? null
+    : `sha256:${createHash("sha256").update(authorization).digest("hex").slice(0, 16)}`;
 
 /** Reads only: GET/HEAD forwarded with the host's token, everything else refused. */
 function readOnlyHook(hosts: string[], credentialHosts = hosts): RegistryHook {
@@ -40,6 +57,8 @@ function readOnlyHook(hosts: string[], credentialHosts = hosts): RegistryHook {
       if (method !== "GET" && method !== "HEAD") {
         return { action: "refuse", reason: "installs only read from the registry" };
       }
+      if (url.pathname.startsWith("/leak/basic"))
+        return { action: "forward", authorization: BASIC };
       return url.pathname.startsWith("/public")
         ? { action: "forward" }
         : { action: "forward", authorization: HOST_TOKEN };
@@ -87,12 +106,55 @@ beforeAll(async () => {
       req.on("end", () => res.end(`received ${bytes}`));
       return;
     }
+    // Server endpoints under a registry's path that write the credential back.
+    const got = req.headers.authorization ?? "";
+    if (req.url === "/leak/text") {
+      // Artifactory's `<repository>/auth`: npmrc lines, as text.
+      res.setHeader("content-type", "text/plain");
+      res.end("always-auth = true\n");
+      return;
+    }
+    if (req.url === "/leak/text-error") {
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found\n");
+      return;
+    }
+    if (req.url === "/leak/json") {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ token: got.replace(/^Bearer /, "") }));
+      return;
+    }
+    if (req.url === "/leak/chunked" || req.url === "/leak/split") {
+      // No length, so streamed: the token in the first piece, or split across two late ones.
+      res.writeHead(200, { "content-type": "application/json" });
+      const secret = got.replace(/^Bearer /, "");
+      if (req.url === "/leak/chunked") {
+        res.end(JSON.stringify({ token: secret }));
+        return;
+      }
+      res.write(`{"pad":"${"x".repeat(100_000)}`);
+      setTimeout(() => res.write(secret.slice(0, 5)), 50);
+      setTimeout(() => res.end(`${secret.slice(5)}"}`), 100);
+      return;
+    }
+    if (req.url === "/leak/stream-ok") {
+      res.writeHead(200, { "content-type": "application/json" });
+      // Pieces ending in what could start the token ("host-"), but never it.
+      for (let i = 0; i < 50; i++) res.write(`{"n":${i},"s":"host-`);
+      res.end("end");
+      return;
+    }
+    if (req.url === "/leak/basic") {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ _password: Buffer.from(PASSWORD).toString("base64") }));
+      return;
+    }
     req.resume();
     res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify({ path: req.url, auth: req.headers.authorization ?? null }));
+    res.end(JSON.stringify({ path: req.url, auth: seen(req.headers.authorization) }));
   });
   plain = await httpServer((req, res) =>
-    res.end(JSON.stringify({ auth: req.headers.authorization ?? null, method: req.method })),
+    res.end(JSON.stringify({ auth: seen(req.headers.authorization), method: req.method })),
   );
   echo = await echoServer();
   stateDir = mkdtempSync(join(tmpdir(), "safe-npm-gw-state-"));
@@ -169,8 +231,20 @@ describe("the https gateway", () => {
     agent.destroy();
     expect(res.status).toBe(200);
     // The client's own token never reaches the registry; the host's does.
-    expect(JSON.parse(res.body)).toEqual({ path: "/@acme%2fpkg", auth: HOST_TOKEN });
+    expect(JSON.parse(res.body)).toEqual({ path: "/@acme%2fpkg", auth: seen(HOST_TOKEN) });
     expect(JSON.stringify(registry.requests)).not.toContain("token-the-sandbox-found");
+  });
+
+  it("names every form a credential may be written back in", () => {
+    expect(credentialForms(HOST_TOKEN)).toEqual(["host-held-token"]);
+    expect(credentialForms(BASIC)).toEqual([
+      BASIC.slice(6),
+      PASSWORD,
+      Buffer.from(PASSWORD).toString("base64"),
+    ]);
+    // Too short to look for without refusing innocent answers.
+    expect(credentialForms("Bearer abc")).toEqual([]);
+    expect(credentialForms(`Basic ${Buffer.from("a:short").toString("base64")}`)).toHaveLength(1);
   });
 
   it("strips a client's authorization to a credential host even when the rule adds none", async () => {
@@ -206,6 +280,68 @@ describe("the https gateway", () => {
     );
     expect(JSON.stringify(stats)).not.toContain("do-not-report");
     expect(JSON.stringify(stats)).not.toContain("token=q");
+  });
+
+  it("refuses an answer to a credentialed request that is text or holds the credential", async () => {
+    const agent = new TunnelAgent(proxy.socketPath, localCa());
+    const before = row(registry.port)?.refusedRequests ?? 0;
+    const answers = [];
+    for (const path of ["/leak/text", "/leak/json", "/leak/basic", "/leak/text-error"])
+      answers.push(await gatewayRequest(agent, registry.port, path));
+    agent.destroy();
+    const [text, json, basic, error] = answers;
+    expect(text?.status).toBe(502);
+    expect(text?.body).toContain("a text/plain answer to a request that carried your credential");
+    expect(json?.status).toBe(502);
+    expect(json?.body).toContain("an answer that holds the credential safe-npm added");
+    expect(json?.body).not.toContain("host-held-token");
+    expect(basic?.status).toBe(502);
+    expect(basic?.body).not.toContain(Buffer.from(PASSWORD).toString("base64"));
+    // An error page goes on as it is: no package manager reads the credential from one.
+    expect(error?.status).toBe(404);
+    expect((row(registry.port)?.refusedRequests ?? 0) - before).toBe(3);
+  });
+
+  it("searches a streamed answer to a credentialed request, across its pieces", async () => {
+    const agent = new TunnelAgent(proxy.socketPath, localCa());
+    const chunked = await gatewayRequest(agent, registry.port, "/leak/chunked", {
+      headers: { "Accept-Encoding": "gzip, br" },
+    });
+    // Asked for uncompressed, so that it can be searched.
+    expect(registry.requests.at(-1)?.headers["accept-encoding"]).toBe("identity");
+    expect(chunked.status).toBe(502);
+    expect(chunked.body).not.toContain("host-held-token");
+    // Split across two pieces, after 100 kB went down: cut off before any of it.
+    const split = await new Promise<{ status: number; body: string; complete: boolean }>(
+      (resolve) => {
+        const req = https.request(
+          { host: "127.0.0.1", port: registry.port, path: "/leak/split", agent },
+          (res) => {
+            let body = "";
+            res.on("data", (chunk: Buffer) => {
+              body += chunk.toString();
+            });
+            res.on("error", () => {});
+            res.on("close", () =>
+              resolve({ status: res.statusCode ?? 0, body, complete: res.complete }),
+            );
+          },
+        );
+        req.on("error", () => resolve({ status: 0, body: "", complete: false }));
+        req.end();
+      },
+    );
+    expect(split.status).toBe(200);
+    expect(split.complete).toBe(false);
+    expect(split.body.length).toBeGreaterThan(50_000);
+    expect(split.body).not.toContain("host-");
+    // What only looks like the start of it goes down whole.
+    const ok = await gatewayRequest(agent, registry.port, "/leak/stream-ok");
+    agent.destroy();
+    expect(ok.status).toBe(200);
+    expect(ok.body).toBe(
+      `${Array.from({ length: 50 }, (_, i) => `{"n":${i},"s":"host-`).join("")}end`,
+    );
   });
 
   it("refuses when the rule itself fails, and keeps going", async () => {
@@ -330,7 +466,7 @@ describe("plain-http registries", () => {
     const res = await requestThrough(proxy.socketPath, `http://127.0.0.1:${plain.port}/pkg`, {
       headers: { Authorization: INSIDE_TOKEN },
     });
-    expect(JSON.parse(res.body)).toEqual({ auth: HOST_TOKEN, method: "GET" });
+    expect(JSON.parse(res.body)).toEqual({ auth: seen(HOST_TOKEN), method: "GET" });
   });
 
   it("refuse a POST with 403 before it goes upstream", async () => {
@@ -388,7 +524,7 @@ describe("plain http inside a CONNECT tunnel to a gateway host (yarn 4 does this
     );
     const text = await answer;
     expect(text).toMatch(/^HTTP\/1\.1 200/);
-    expect(text).toContain(JSON.stringify({ auth: HOST_TOKEN, method: "GET" }));
+    expect(text).toContain(JSON.stringify({ auth: seen(HOST_TOKEN), method: "GET" }));
   });
 
   it("a POST sent right behind the CONNECT (no wait for the 200) is refused", async () => {
@@ -454,7 +590,7 @@ describe("a gateway host without the local CA (no https registry this run)", () 
     );
     const text = await answer;
     expect(text).toMatch(/^HTTP\/1\.1 200/);
-    expect(text).toContain(JSON.stringify({ auth: HOST_TOKEN, method: "GET" }));
+    expect(text).toContain(JSON.stringify({ auth: seen(HOST_TOKEN), method: "GET" }));
   });
 
   it("refuses a POST inside the tunnel, also one sent right behind the CONNECT", async () => {
@@ -567,7 +703,7 @@ describe("a gateway host without the local CA (no https registry this run)", () 
     });
     agent.destroy();
     expect(res.status).toBe(200);
-    expect(JSON.parse(res.body)).toEqual({ path: "/tls", auth: INSIDE_TOKEN });
+    expect(JSON.parse(res.body)).toEqual({ path: "/tls", auth: seen(INSIDE_TOKEN) });
   });
 });
 
