@@ -624,6 +624,76 @@ export function yarnEnvReplace(text: string, env: Env): string | null {
   return missing ? null : out;
 }
 
+/**
+ * The registries a publish of `name` may go to, as the managers choose one from config: the
+ * command's own (`--registry`, else package.json's `publishConfig.registry`) when it names one;
+ * else npm's (pnpm's, yarn 1's, bun's) `@scope:registry` for a scoped name, else `registry` —
+ * the project's `.npmrc` over the user's over the global one, and `npm_config_*` in the
+ * environment too — and yarn 2+'s `npmScopes.<scope>.npmPublishRegistry` /
+ * `npmRegistryServer`, else the top-level `npmPublishRegistry` / `npmRegistryServer` (the
+ * project's `.yarnrc.yml` over the user's). Each manager reads only its own; the union keeps
+ * every real publish working, and still no upload goes to a registry that config pairs with
+ * other packages only (a `prepublishOnly` publishing the package to another registry the user
+ * holds a token for).
+ */
+export function publishRegistries(
+  files: readonly CredentialFile[],
+  env: Env,
+  name: string,
+  options: { explicit: string | null; berry: boolean; pnpmYaml?: readonly string[] },
+): string[] {
+  if (options.explicit !== null) return [options.explicit];
+  const scope = name.startsWith("@") ? name.split("/")[0] : undefined;
+  if (options.berry) {
+    // The project's file over the user's.
+    const settings = new Map<string, string>();
+    const yarnFiles = files.filter((f) => f.kind === "yarnrc");
+    for (const file of [...yarnFiles].sort((a, b) => Number(a.project) - Number(b.project)))
+      for (const { path, value } of yamlScalars(file.text)) {
+        const expanded = file.project ? value : (yarnEnvReplace(value, env) ?? "");
+        if (expanded !== "") settings.set(JSON.stringify(path), expanded);
+      }
+    const get = (path: string[]) => settings.get(JSON.stringify(path));
+    const bare = scope?.slice(1);
+    const scopePublish =
+      bare === undefined ? undefined : get(["npmScopes", bare, "npmPublishRegistry"]);
+    const scopeServer =
+      bare === undefined ? undefined : get(["npmScopes", bare, "npmRegistryServer"]);
+    const out = [scopePublish, scopeServer].filter((v): v is string => v !== undefined);
+    // plugin-npm's getScopeRegistry: without a scope publish registry, the default one.
+    if (scopePublish === undefined)
+      out.push(get(["npmPublishRegistry"]) ?? get(["npmRegistryServer"]) ?? YARN_REGISTRY);
+    return out;
+  }
+  // npm's config: the last file wins (files come lowest precedence first); the environment
+  // over the files.
+  const npm = new Map<string, string>();
+  for (const file of files.filter((f) => f.kind === "npmrc")) {
+    for (const entry of parseNpmrc(file.text)) {
+      if (entry.section !== null || typeof entry.value !== "string" || entry.array) continue;
+      const key = npmEnvReplace(entry.key, file.project ? {} : env);
+      if (key === "registry" || (scope !== undefined && key === `${scope}:registry`))
+        npm.set(key, npmEnvReplace(entry.value, file.project ? {} : env));
+    }
+  }
+  const lookup = (key: string): string | undefined =>
+    env[`npm_config_${key}`] ?? env[`NPM_CONFIG_${key}`] ?? npm.get(key);
+  const scoped = scope === undefined ? undefined : lookup(`${scope}:registry`);
+  const out = new Set([scoped ?? lookup("registry") ?? NPM_REGISTRY]);
+  // pnpm 11+ also reads `registry` and `registries` (by scope, `default`, or declared with the
+  // URL as the key) from pnpm-workspace.yaml and its global config.yaml: accepted too.
+  for (const text of options.pnpmYaml ?? []) {
+    for (const { path, value } of yamlScalars(text)) {
+      const [top, key] = path;
+      if (top === "registry" && path.length === 1) out.add(value);
+      else if (top === "registries" && path.length === 2 && (key === "default" || key === scope))
+        out.add(value);
+      else if (top === "registries" && key !== undefined && /^https?:\/\//.test(key)) out.add(key);
+    }
+  }
+  return [...out].filter((v) => v !== "");
+}
+
 /** `https://host/path/` → `https://host/path`. */
 function normalizeYarnServer(url: string): string {
   return url.replace(/\/+$/, "");

@@ -26,6 +26,8 @@ export interface PublishTargets {
    * else null (only what the user's config says, see requestpolicy.ts).
    */
   access: Record<string, string | null>;
+  /** Where the command sends each, when it says so itself: `--registry`, else `publishConfig.registry`. */
+  registries: Record<string, string | null>;
 }
 
 /**
@@ -47,6 +49,7 @@ export function publishTargets(
   // yarn 1's `--new-version`: it rewrites package.json inside before packing.
   let newVersion: string | undefined;
   let accessFlag: string | null = null;
+  let registryFlag: string | null = null;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     const eq = arg.indexOf("=");
@@ -66,6 +69,7 @@ export function publishTargets(
     else if (flag === "--tag") tag = value() || tag;
     else if (flag === "--new-version") newVersion = value();
     else if (flag === "--access") accessFlag = value() || null;
+    else if (flag === "--registry") registryFlag = value() || null;
     else if (VALUE_FLAGS.test(flag)) value();
     else if (!arg.startsWith("-")) words.push(arg);
   }
@@ -110,10 +114,12 @@ export function publishTargets(
   if (dirs.length === 0) dirs.push(root);
   const versions: Record<string, string> = {};
   const access: Record<string, string | null> = {};
+  const registries: Record<string, string | null> = {};
   for (const dir of dirs) {
-    const { name, version, publishAccess } = packageAt(root, dir);
+    const { name, version, publishAccess, publishRegistry } = packageAt(root, dir);
     versions[name] = version;
     access[name] = accessFlag ?? publishAccess;
+    registries[name] = registryFlag ?? publishRegistry;
   }
   // A version chosen inside the run is refused at upload: say so now, with the way that works.
   const [only] = Object.entries(versions);
@@ -126,7 +132,7 @@ export function publishTargets(
       },
     );
   }
-  return { names: Object.keys(versions), versions, tag, access };
+  return { names: Object.keys(versions), versions, tag, access, registries };
 }
 
 function isDirectory(root: string, path: string): boolean {
@@ -146,7 +152,7 @@ function packageAt(
   root: string,
   dir: string,
   needVersion = true,
-): { name: string; version: string; publishAccess: string | null } {
+): { name: string; version: string; publishAccess: string | null; publishRegistry: string | null } {
   const file = join(dir, "package.json");
   if (dir !== root && projectPathKind(root, dir, "the folder to publish") !== "directory") {
     throw new SafeNpmError("USAGE", `${dir} is not a folder of the project`, {
@@ -176,13 +182,19 @@ function packageAt(
       hint: `give ${file} a "version", or publish another folder`,
     });
   }
-  const publishAccess =
-    typeof publishConfig === "object" &&
-    publishConfig !== null &&
-    typeof (publishConfig as { access?: unknown }).access === "string"
-      ? (publishConfig as { access: string }).access
-      : null;
-  return { name, version: typeof version === "string" ? version : "", publishAccess };
+  const field = (key: string): string | null => {
+    const value =
+      typeof publishConfig === "object" && publishConfig !== null
+        ? (publishConfig as Record<string, unknown>)[key]
+        : undefined;
+    return typeof value === "string" && value !== "" ? value : null;
+  };
+  return {
+    name,
+    version: typeof version === "string" ? version : "",
+    publishAccess: field("access"),
+    publishRegistry: field("registry"),
+  };
 }
 
 /** npm's workspaces: the `workspaces` globs of the root package.json (`dir`, `dir/*`, `!dir`). */

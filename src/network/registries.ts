@@ -242,7 +242,14 @@ export async function registryRules(
   options: { publish: boolean; berry: boolean; command: readonly string[] },
 ): Promise<RegistryRules> {
   const [
-    { credentialTargets, findCredentials, authorizationFor, yarnPlaceholderKeys, uploadBases },
+    {
+      credentialTargets,
+      findCredentials,
+      authorizationFor,
+      publishRegistries,
+      yarnPlaceholderKeys,
+      uploadBases,
+    },
     { registryHook },
   ] = await Promise.all([import("./credentials.js"), import("./requestpolicy.js")]);
   // Publish mode: the packages the command uploads, known before anything runs (or refused).
@@ -264,6 +271,8 @@ export async function registryRules(
     });
 
   const creds = findCredentials({ files, env: host.env, berry: options.berry });
+  // pnpm 11+'s registries in YAML: where its publish may go (publishRegistries).
+  const pnpmYaml = options.publish ? pnpmYamlConfigs(host, project.root) : [];
   const certs = await clientCertificates(files, host);
   const targets = credentialTargets(creds);
   // Registries the config names (not hosts a user allowed by hand: a git host is no registry).
@@ -285,6 +294,12 @@ export async function registryRules(
     publishVersions: publishing?.versions,
     publishTag: publishing?.tag,
     uploadBases: (url) => uploadBases(creds, url),
+    publishTo: (name) =>
+      publishRegistries(files, host.env, name, {
+        explicit: publishing?.registries[name] ?? null,
+        berry: options.berry,
+        pnpmYaml,
+      }),
     publishAccess: publishing?.access,
     configAccess: options.publish ? configAccess(files) : [],
   });
@@ -303,6 +318,18 @@ export async function registryRules(
     credentialKeys: creds.berry ? [] : [...creds.npm.keys()],
     yarnCredentialKeys: yarnPlaceholderKeys(creds),
   };
+}
+
+/** The project's pnpm-workspace.yaml and pnpm's global config.yaml, as far as they exist. */
+function pnpmYamlConfigs(host: HostInfo, root: string): string[] {
+  const configHome = host.env.XDG_CONFIG_HOME || join(host.home, ".config");
+  const texts = [readProjectFile(join(root, "pnpm-workspace.yaml"))];
+  try {
+    texts.push(readRegularFile(join(configHome, "pnpm", "config.yaml"), true));
+  } catch {
+    // none, or not a regular file: no registry from it
+  }
+  return texts.filter((t): t is string => t !== null);
 }
 
 /**

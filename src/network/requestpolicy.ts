@@ -53,6 +53,11 @@ export interface PolicyContext {
    * under — the path of the registry its credential is paired with. Default `/`.
    */
   uploadBases?: ((url: URL) => readonly string[]) | undefined;
+  /**
+   * Publish mode: the registries (URLs) the command publishes a package to, by name
+   * (credentials.ts publishRegistries): an upload goes under one of them or nowhere.
+   */
+  publishTo?: ((name: string) => readonly string[]) | undefined;
 }
 
 /** The decision for one request, before any credential: `null` when allowed, else the reason. */
@@ -110,6 +115,11 @@ export function refusal(method: string, url: URL, context: PolicyContext): strin
     if (!allowed.includes(name)) {
       return `publishing ${name}, which is not the package being published (${allowed.join(", ") || "none"})`;
     }
+    // To the registry the command publishes it to, not another the user holds a token for (a
+    // prepublishOnly putting a private package on a public registry).
+    const targets = context.publishTo?.(name);
+    if (targets !== undefined && !targets.some((target) => uploadsTo(url, target, name)))
+      return `publishing ${name} to ${url.protocol}//${url.host}${url.pathname}, which is not where this command publishes it (${targets.join(" or ")}; --registry or publishConfig.registry choose another)`;
     return null;
   }
   if (upper === "PUT" && api === -1 && packageName(decoded) !== null) return "publishing a package";
@@ -151,6 +161,19 @@ function uploadPathExact(pathname: string, base: string, name: string): boolean 
   );
 }
 
+/** Whether `url` is the upload of `name` to the registry at `target` (its scheme, host, path). */
+function uploadsTo(url: URL, target: string, name: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(target);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol !== url.protocol || parsed.host !== url.host) return false;
+  const base = parsed.pathname.endsWith("/") ? parsed.pathname : `${parsed.pathname}/`;
+  return uploadPathExact(url.pathname, base, name);
+}
+
 function escapedName(name: string): string {
   return name.replace("/", "%2f");
 }
@@ -176,6 +199,8 @@ export interface HookInput {
   publishing?: readonly string[] | undefined;
   /** Publish mode: the registry paths an upload may go under (PolicyContext's). */
   uploadBases?: ((url: URL) => readonly string[]) | undefined;
+  /** Publish mode: the registries each package is published to (PolicyContext's). */
+  publishTo?: ((name: string) => readonly string[]) | undefined;
   /** Publish mode: the version each package uploads, by name (its package.json, read on the host). */
   publishVersions?: Readonly<Record<string, string>> | undefined;
   /**
@@ -211,6 +236,7 @@ export function registryHook(input: HookInput): RegistryHook {
     mode: input.mode,
     publishing: input.publishing,
     uploadBases: input.uploadBases,
+    publishTo: input.publishTo,
   };
   // One accepted upload per package per run: a script before the real upload (prepublishOnly)
   // cannot publish twice, nor put another version or document after it. An upload the registry

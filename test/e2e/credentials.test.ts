@@ -1034,6 +1034,105 @@ const next = (i) => {
 next(0);
 `;
 
+/**
+ * A prepublishOnly script that publishes the package being published, a well-formed upload of
+ * its very version, to another registry the user holds a token for (`elsewhere.json` names it):
+ * a private package put on a public registry under the user's account.
+ */
+const ELSEWHERE = String.raw`
+const fs = require("node:fs");
+const http = require("node:http");
+const zlib = require("node:zlib");
+function entry(name, body) {
+  const d = Buffer.from(body);
+  const b = Buffer.alloc(512);
+  b.write(name, 0, 100, "utf8");
+  b.write("0000644\0", 100); b.write("0000000\0", 108); b.write("0000000\0", 116);
+  b.write(d.length.toString(8).padStart(11, "0") + "\0", 124);
+  b.write("00000000000\0", 136);
+  b.write("0", 156);
+  b.write("ustar\u000000", 257, 8, "latin1");
+  b.fill(0x20, 148, 156);
+  let sum = 0; for (const x of b) sum += x;
+  b.write(sum.toString(8).padStart(6, "0") + "\0 ", 148);
+  return Buffer.concat([b, d, Buffer.alloc((512 - (d.length % 512)) % 512)]);
+}
+const pkg = JSON.parse(fs.readFileSync("package.json", "utf8"));
+const tar = Buffer.concat([entry("package/package.json", JSON.stringify({ name: pkg.name, version: pkg.version })), Buffer.alloc(1024)]);
+const doc = JSON.stringify({
+  _id: pkg.name, name: pkg.name, "dist-tags": { latest: pkg.version },
+  versions: { [pkg.version]: { name: pkg.name, version: pkg.version } },
+  _attachments: { [pkg.name + "-" + pkg.version + ".tgz"]: { data: zlib.gzipSync(tar).toString("base64") } },
+});
+const proxy = new URL(process.env.HTTP_PROXY || process.env.http_proxy);
+const target = JSON.parse(fs.readFileSync("elsewhere.json", "utf8")).registry;
+const done = (status, body) => {
+  fs.mkdirSync(".probe", { recursive: true });
+  fs.writeFileSync(".probe/elsewhere.json", JSON.stringify({ status, body, doc }));
+};
+const req = http.request({ host: proxy.hostname, port: proxy.port, method: "PUT",
+  path: target + pkg.name.replace("/", "%2f"), headers: { "content-type": "application/json" }, agent: false },
+  (res) => { let body = ""; res.on("data", (c) => (body += c)); res.on("end", () => done(res.statusCode, body)); });
+req.on("error", (e) => done(e.code, ""));
+req.end(doc);
+`;
+
+describe.skipIf(unavailable !== "")(
+  "safe-npm npm publish: the package goes only to the registry the command publishes it to",
+  () => {
+    let registry: PrivateRegistry;
+    let other: PrivateRegistry;
+    let world: World;
+    let run: RunResult;
+    let seen: { status?: number | string; body?: string; doc?: string };
+    beforeAll(async () => {
+      registry = await startPrivateRegistry({ packed });
+      // Another registry the user publishes other packages to, with a token of its own.
+      other = await startPrivateRegistry({ packed });
+      world = publishWorld(registry, { prepublishOnly: "node elsewhere.cjs" });
+      writePublishNpmrcs(
+        world,
+        registry,
+        `@oss:registry=${other.url}\n//${new URL(other.url).host}/:_authToken=${other.token}\n`,
+      );
+      writeFileSync(join(world.project, "elsewhere.cjs"), ELSEWHERE);
+      writeFileSync(join(world.project, "elsewhere.json"), JSON.stringify({ registry: other.url }));
+      writeFileSync(
+        join(world.project, ".git", "info", "exclude"),
+        "elsewhere.cjs\nelsewhere.json\n",
+      );
+      run = await world.run(["npm", "publish"], { env: { NODE_AUTH_TOKEN: registry.token } });
+      const file = join(world.project, ".probe", "elsewhere.json");
+      seen = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as typeof seen) : {};
+    }, 300_000);
+    afterAll(async () => {
+      world?.dispose();
+      await registry?.close();
+      await other?.close();
+    });
+
+    it("the script's upload to the other registry is refused; the real publish goes up", () => {
+      expect(seen.status, show(run)).toBe(403);
+      expect(seen.body).toContain("not where this command publishes it");
+      expect(other.writes()).toEqual([]);
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(registry.writes().map((r) => [r.method, r.auth])).toEqual([["PUT", "token"]]);
+      expect(run.stderr).toMatch(/refused 1 request to the registry 127\.0\.0\.1:\d+: PUT /);
+    });
+
+    it("control: with its token, the other registry stores the script's document", async () => {
+      const status = await put(
+        other,
+        null,
+        "@private%2fapp-pkg",
+        { authorization: `Bearer ${other.token}`, "content-type": "application/json" },
+        seen.doc ?? "",
+      );
+      expect(status).toBe(201);
+    });
+  },
+);
+
 describe.skipIf(unavailable !== "")(
   "safe-npm npm publish: a tarball whose package.json only node-tar reads",
   () => {

@@ -7,6 +7,7 @@ import {
   findCredentials,
   nerfDart,
   npmEnvReplace,
+  publishRegistries,
   uploadBases,
   userNamedTargets,
   yarnEnvReplace,
@@ -743,5 +744,67 @@ describe("userNamedTargets: where another run's proxy may send a held credential
       "npm.corp.example:80",
       "verdaccio.local:4873",
     ]);
+  });
+});
+
+describe("publishRegistries: where a publish of a package goes, as the manager decides it", () => {
+  const npm = (files: CredentialFile[], name: string, env: Record<string, string> = {}) =>
+    publishRegistries(files, env, name, { explicit: null, berry: false });
+  const berry = (files: CredentialFile[], name: string) =>
+    publishRegistries(files, {}, name, { explicit: null, berry: true });
+  const rc = user(
+    "registry=https://corp.example/npm/\n@oss:registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=t\n",
+  );
+
+  it("npm: the scope's registry, else the default one; the project's over the user's; the environment over both", () => {
+    expect(npm([rc], "internal")).toEqual(["https://corp.example/npm/"]);
+    expect(npm([rc], "@oss/lib")).toEqual(["https://registry.npmjs.org/"]);
+    expect(npm([rc], "@other/lib")).toEqual(["https://corp.example/npm/"]);
+    expect(npm([], "internal")).toEqual(["https://registry.npmjs.org/"]);
+    const project = projectNpmrc("@other:registry=https://p.example/\n");
+    expect(npm([rc, project], "@other/lib")).toEqual(["https://p.example/"]);
+    expect(npm([rc], "internal", { npm_config_registry: "https://env.example/" })).toEqual([
+      "https://env.example/",
+    ]);
+  });
+
+  it("pnpm 11+: its YAML registries are accepted too", () => {
+    const yaml =
+      'registry: "https://ws.example/"\nregistries:\n  default: "https://d.example/"\n  "@acme": "https://acme.example/"\n';
+    const pnpm = (name: string) =>
+      publishRegistries([rc], {}, name, { explicit: null, berry: false, pnpmYaml: [yaml] });
+    expect(pnpm("internal")).toEqual([
+      "https://corp.example/npm/",
+      "https://ws.example/",
+      "https://d.example/",
+    ]);
+    expect(pnpm("@acme/x")).toEqual([
+      "https://corp.example/npm/",
+      "https://ws.example/",
+      "https://d.example/",
+      "https://acme.example/",
+    ]);
+  });
+
+  it("the command's own choice wins (--registry, publishConfig.registry)", () => {
+    expect(
+      publishRegistries([rc], {}, "internal", { explicit: "https://x.example/", berry: false }),
+    ).toEqual(["https://x.example/"]);
+  });
+
+  it("yarn 2+: the scope's publish registry or server, else the top-level publish registry or server", () => {
+    const yrc = userYarn(
+      'npmRegistryServer: "https://corp.example/npm"\nnpmScopes:\n  oss:\n    npmRegistryServer: "https://registry.npmjs.org"\n  pub:\n    npmPublishRegistry: "https://pub.example"\n',
+    );
+    expect(berry([yrc], "internal")).toEqual(["https://corp.example/npm"]);
+    expect(berry([yrc], "@oss/lib")).toEqual([
+      "https://registry.npmjs.org",
+      "https://corp.example/npm",
+    ]);
+    expect(berry([yrc], "@pub/lib")).toEqual(["https://pub.example"]);
+    expect(berry([], "internal")).toEqual(["https://registry.yarnpkg.com"]);
+    expect(
+      berry([yrc, projectYarn('npmPublishRegistry: "https://p.example"\n')], "internal"),
+    ).toEqual(["https://p.example"]);
   });
 });

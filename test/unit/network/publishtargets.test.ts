@@ -32,8 +32,25 @@ describe("publishTargets: the packages a publish command uploads, known on the h
       versions: { app: "1.2.3" },
       tag: "latest",
       access: { app: null },
+      registries: { app: null },
     });
     expect(publishTargets(root, root, ["npm", "publish", "--tag=next"]).tag).toBe("next");
+    // Where it goes when the command says so: --registry over publishConfig.registry.
+    expect(
+      publishTargets(root, root, ["npm", "publish", "--registry", "https://r.example/"]).registries,
+    ).toEqual({ app: "https://r.example/" });
+    pkg("packages/c", {
+      name: "c",
+      version: "1.0.0",
+      publishConfig: { registry: "https://own.example/npm/" },
+    });
+    expect(publishTargets(root, root, ["npm", "publish", "packages/c"]).registries).toEqual({
+      c: "https://own.example/npm/",
+    });
+    expect(
+      publishTargets(root, root, ["npm", "publish", "packages/c", "--registry=https://r.example/"])
+        .registries,
+    ).toEqual({ c: "https://r.example/" });
     expect(publishTargets(root, root, ["npm", "publish", "--access", "public"]).access).toEqual({
       app: "public",
     });

@@ -319,6 +319,32 @@ describe("registryHook", () => {
     expect(h.decideBody?.(request, body)?.action).toBe("refuse");
   });
 
+  it("an upload goes only to the registry the command publishes the package to", () => {
+    const h = registryHook({
+      mode: "publish",
+      registryHosts: ["corp.example:443", "registry.npmjs.org:443"],
+      credentialHosts: ["corp.example:443", "registry.npmjs.org:443"],
+      authorization: () => "Bearer held",
+      publishing: ["internal"],
+      uploadBases: () => ["/", "/npm/"],
+      publishTo: () => ["https://corp.example/npm/"],
+    });
+    const put = (url: string) => h.decide({ method: "PUT", url: new URL(url) });
+    expect(put("https://corp.example/npm/internal")).toMatchObject({ action: "forward" });
+    // Another registry the user holds a token for, or another path or scheme of the same host.
+    for (const other of [
+      "https://registry.npmjs.org/internal",
+      "https://corp.example/internal",
+      "http://corp.example/npm/internal",
+    ])
+      expect(put(other), other).toMatchObject({
+        action: "refuse",
+        reason: expect.stringMatching(
+          /not where this command publishes it \(https:\/\/corp\.example\/npm\/;/,
+        ),
+      });
+  });
+
   it("an upload with no answer (the client hung up, the connection broke) uses up the run's one", () => {
     const h = hook("publish");
     const request = { method: "PUT", url: new URL("https://npm.pkg.github.com/@acme%2fwidget") };
