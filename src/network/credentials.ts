@@ -196,6 +196,30 @@ export function uploadBases(creds: RegistryCredentials, url: URL): string[] {
 }
 
 /**
+ * The paths (each ending in `/`) of every registry config names on `url`'s host and scheme: the
+ * registries npm's config names, yarn 2+'s servers and the credential keys' registries.
+ */
+export function registryPaths(creds: RegistryCredentials, url: URL): string[] {
+  const out = new Set<string>();
+  const candidates = [
+    ...creds.npmRegistries,
+    ...[...creds.npm.keys()].map((key) => `${url.protocol}${key}`),
+    ...(creds.berry
+      ? [
+          ...creds.yarn.pinned.map((p) => p.server),
+          ...[...creds.yarn.registries.keys()].map((key) => `${url.protocol}${key}`),
+        ]
+      : []),
+  ];
+  for (const candidate of candidates) {
+    const parsed = parseUrl(candidate);
+    if (parsed === null || parsed.host !== url.host || parsed.protocol !== url.protocol) continue;
+    out.add(parsed.pathname.endsWith("/") ? parsed.pathname : `${parsed.pathname}/`);
+  }
+  return [...out].sort();
+}
+
+/**
  * Where the user's own files (not the project's) name a registry or hold a credential, as the
  * proxy names targets (`host:port`; a key without scheme and port names 443 and 80). Another
  * run's proxy may dial these with a held credential, so no run forwards their ports from the

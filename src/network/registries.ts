@@ -247,6 +247,7 @@ export async function registryRules(
       findCredentials,
       authorizationFor,
       publishRegistries,
+      registryPaths,
       yarnPlaceholderKeys,
       uploadBases,
     },
@@ -285,6 +286,7 @@ export async function registryRules(
   const held = creds.berry
     ? [...creds.yarn.pinned.map((p) => p.credential), ...creds.yarn.registries.values()]
     : [...creds.npm.values()];
+  const bases = new Map<string, string[]>();
   const hook = registryHook({
     mode: options.publish ? "publish" : "install",
     registryHosts,
@@ -294,6 +296,14 @@ export async function registryRules(
     publishVersions: publishing?.versions,
     publishTag: publishing?.tag,
     uploadBases: (url) => uploadBases(creds, url),
+    registryBases: (url) => {
+      const key = `${url.protocol}//${url.host}`;
+      const known = bases.get(key);
+      if (known !== undefined) return known;
+      const found = registryPaths(creds, url);
+      bases.set(key, found);
+      return found;
+    },
     publishTo: (name) =>
       publishRegistries(files, host.env, name, {
         explicit: publishing?.registries[name] ?? null,

@@ -58,12 +58,23 @@ export interface PolicyContext {
    * (credentials.ts publishRegistries): an upload goes under one of them or nowhere.
    */
   publishTo?: ((name: string) => readonly string[]) | undefined;
+  /**
+   * The paths (each ending in `/`) of the registries config names on this URL's host: a
+   * registry whose own path holds a `-` segment (GitLab's group-level
+   * `/api/v4/groups/<id>/-/packages/npm/`) is judged below it.
+   */
+  registryBases?: ((url: URL) => readonly string[]) | undefined;
 }
 
 /** The decision for one request, before any credential: `null` when allowed, else the reason. */
 export function refusal(method: string, url: URL, context: PolicyContext): string | null {
   const upper = method.toUpperCase();
-  const segments = url.pathname.split("/").filter((s) => s !== "");
+  // Below the registry's own path when that path holds a `-` segment: its API starts there.
+  const base = (context.registryBases?.(url) ?? [])
+    .filter((b) => url.pathname.startsWith(b) && b.split("/").some((s) => s.startsWith("-")))
+    .sort((a, b) => b.length - a.length)[0];
+  const pathname = base === undefined ? url.pathname : url.pathname.slice(base.length - 1);
+  const segments = pathname.split("/").filter((s) => s !== "");
   let decoded: string[];
   try {
     decoded = segments.map((s) => decodeURIComponent(s));
@@ -201,6 +212,8 @@ export interface HookInput {
   uploadBases?: ((url: URL) => readonly string[]) | undefined;
   /** Publish mode: the registries each package is published to (PolicyContext's). */
   publishTo?: ((name: string) => readonly string[]) | undefined;
+  /** The registry paths config names on a URL's host (PolicyContext's). */
+  registryBases?: ((url: URL) => readonly string[]) | undefined;
   /** Publish mode: the version each package uploads, by name (its package.json, read on the host). */
   publishVersions?: Readonly<Record<string, string>> | undefined;
   /**
@@ -237,6 +250,7 @@ export function registryHook(input: HookInput): RegistryHook {
     publishing: input.publishing,
     uploadBases: input.uploadBases,
     publishTo: input.publishTo,
+    registryBases: input.registryBases,
   };
   // One accepted upload per package per run: a script before the real upload (prepublishOnly)
   // cannot publish twice, nor put another version or document after it. An upload the registry

@@ -420,14 +420,18 @@ describe.skipIf(unavailable !== "")("a token written in the project's .npmrc", (
   });
 });
 
-describe.skipIf(unavailable !== "")(
-  "GitLab's layout: tarballs under another path of the registry's host",
-  () => {
+describe.skipIf(unavailable !== "").each([
+  { level: "instance", gitlab: true as const },
+  // The group's registry path holds a `-` segment, where the rules look for the registry's API.
+  { level: "group", gitlab: "group" as const },
+])(
+  "GitLab's $level-level layout: tarballs under another path of the registry's host",
+  ({ gitlab }) => {
     let registry: PrivateRegistry;
     let world: World;
     let run: RunResult;
     beforeAll(async () => {
-      registry = await startPrivateRegistry({ packed, gitlab: true });
+      registry = await startPrivateRegistry({ packed, gitlab });
       ({ world } = privateWorld(registry, MANAGERS[0] as Manager));
       // The credential is the registry path's, as GitLab's docs write it; the tarballs lie
       // under /api/v4/projects/…, which only the same-host tarball rule covers.

@@ -49,9 +49,10 @@ export interface PrivateRegistryOptions {
   /**
    * GitLab's instance-level layout: the registry at `/api/v4/packages/npm/`, its tarballs under
    * a project's path (`/api/v4/projects/7/packages/npm/@scope/name/-/@scope/name-1.0.0.tgz`),
-   * so the credential reaches them only by the same-host tarball rule.
+   * so the credential reaches them only by the same-host tarball rule. `"group"`: the group-level
+   * registry, `/api/v4/groups/7/-/packages/npm/` (a `-` segment in the registry's own path).
    */
-  gitlab?: boolean;
+  gitlab?: boolean | "group";
 }
 
 const PROBE = "@private/registry-probe";
@@ -65,9 +66,14 @@ export async function startPrivateRegistry(
   const log: LoggedRequest[] = [];
   const published = new Map<string, Record<string, unknown>>();
   let base = "";
-  const registryPath = options.gitlab === true ? "/api/v4/packages/npm/" : "/";
+  const registryPath =
+    options.gitlab === "group"
+      ? "/api/v4/groups/7/-/packages/npm/"
+      : options.gitlab === true
+        ? "/api/v4/packages/npm/"
+        : "/";
   const tarballPath =
-    options.gitlab === true
+    options.gitlab !== undefined && options.gitlab !== false
       ? `/api/v4/projects/7/packages/npm/${PROBE}/-/${PROBE}-1.0.0.tgz`
       : `/${PROBE}/-/registry-probe-1.0.0.tgz`;
 

@@ -319,6 +319,30 @@ describe("registryHook", () => {
     expect(h.decideBody?.(request, body)?.action).toBe("refuse");
   });
 
+  it("judges a registry whose own path holds a `-` segment (GitLab's group level) below that path", () => {
+    const base = "/api/v4/groups/7/-/packages/npm/";
+    const h = (bases: string[]) =>
+      registryHook({
+        mode: "install",
+        registryHosts: ["gitlab.example:443"],
+        credentialHosts: ["gitlab.example:443"],
+        authorization: () => "Bearer held",
+        registryBases: () => bases,
+      });
+    const decide = (hook: ReturnType<typeof h>, method: string, path: string) =>
+      hook.decide({ method, url: new URL(`https://gitlab.example${path}`) }).action;
+    const group = h([base]);
+    expect(decide(group, "GET", `${base}@acme%2flib`)).toBe("forward");
+    expect(decide(group, "GET", `${base}@acme/lib/-/@acme/lib-1.0.0.tgz`)).toBe("forward");
+    expect(decide(group, "POST", `${base}-/npm/v1/security/advisories/bulk`)).toBe("forward");
+    // Its API below that path stays refused, and so does the server's beside it.
+    expect(decide(group, "GET", `${base}-/whoami`)).toBe("refuse");
+    expect(decide(group, "PUT", `${base}@acme%2flib`)).toBe("refuse");
+    expect(decide(group, "GET", "/api/v4/groups/7/-/settings")).toBe("refuse");
+    // Without the registry named there, the path is the server's API.
+    expect(decide(h([]), "GET", `${base}@acme%2flib`)).toBe("refuse");
+  });
+
   it("an upload goes only to the registry the command publishes the package to", () => {
     const h = registryHook({
       mode: "publish",
