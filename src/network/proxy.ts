@@ -549,7 +549,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       // not go up (a GET with `X-HTTP-Method-Override: PUT` would be a write there, one with
       // `X-Original-URL: /-/user/token` another endpoint).
       headers = withoutReinterpreting(headers);
-      if (hook.credentialHosts.has(target.key)) headers = dropHeader(headers, "authorization");
+      // A cookie can be a session as good as the credential (a registry's login session): to a
+      // host safe-npm holds a credential for, none goes up from inside.
+      if (hook.credentialHosts.has(target.key))
+        headers = dropHeader(dropHeader(headers, "authorization"), "cookie");
       if (decision.inspectBody !== undefined) {
         inspectThenSend(req, res, url, target, row, headers, framing, hook, {
           maxBytes: decision.inspectBody.maxBytes,
@@ -837,18 +840,27 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       // server endpoint under the registry's path that echoes it (Artifactory's
       // `<repository>/auth`, npmrc lines as text/plain) is refused, not passed on.
       const method = req.method ?? "GET";
-      const leak = held === null || method !== "GET" ? null : answerRefusal(status, upRes.headers);
+      const leak =
+        held === null
+          ? null
+          : credentialForms(held).some((form) => upRes.rawHeaders.some((h) => h.includes(form)))
+            ? "an answer whose headers hold the credential safe-npm added"
+            : method === "GET"
+              ? answerRefusal(status, upRes.headers)
+              : null;
       if (leak !== null) {
         countRefused(row, method, url, leak);
         upReq.destroy();
         respond(res, 502, `safe-npm: ${method} ${url.pathname} refused: ${leak}`);
         return;
       }
+      // Nor does a cookie set in answer to a request with the credential come down.
       const head = (): void => {
+        const headers = forwardHeaders(upRes.rawHeaders, null);
         res.writeHead(
           status,
           upRes.statusMessage || (http.STATUS_CODES[status] ?? ""),
-          forwardHeaders(upRes.rawHeaders, null),
+          held === null ? headers : dropHeader(headers, "set-cookie"),
         );
       };
       // A small body of known length (a tarball, most packuments) goes down whole: res.end(body)

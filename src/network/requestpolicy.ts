@@ -373,11 +373,17 @@ export function publishBodyRefusal(
   allowedAccess: readonly string[] = [],
 ): string | null {
   let doc: unknown;
+  const text = body.toString("utf8");
   try {
-    doc = JSON.parse(body.toString("utf8"));
+    doc = JSON.parse(text);
   } catch {
     return `an upload of ${name} that is not JSON`;
   }
+  // JSON.parse keeps a repeated key's last value; a registry's parser may keep the first, and
+  // would then store what this check never saw.
+  const repeated = duplicateKey(text);
+  if (repeated !== null)
+    return `an upload of ${name} that names the key ${JSON.stringify(repeated)} twice in one object`;
   const isObject = (v: unknown): v is Record<string, unknown> =>
     typeof v === "object" && v !== null && !Array.isArray(v);
   if (!isObject(doc)) return `an upload of ${name} that is not a package document`;
@@ -439,8 +445,52 @@ export function publishBodyRefusal(
     } catch {
       return `an upload of ${name}@${version} whose tarball's package.json is not JSON`;
     }
+    const twice = duplicateKey(text);
+    if (twice !== null)
+      return `an upload of ${name}@${version} whose tarball's package.json names the key ${JSON.stringify(twice)} twice`;
     if (!isObject(inner) || inner.name !== name || inner.version !== version)
       return `an upload of ${name}@${version} whose tarball holds ${isObject(inner) ? `${String(inner.name)}@${String(inner.version)}` : "something else"}`;
+  }
+  return null;
+}
+
+/**
+ * PURE: a key that appears twice in one object of the JSON `text` (compared decoded, so `"a"`
+ * and `"\\u0061"` are the same), or null. Strings are skipped with indexOf: an upload's tarball is
+ * one base64 string of up to 256 MiB. Malformed text gives null (JSON.parse refuses it).
+ */
+export function duplicateKey(text: string): string | null {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let end = i;
+      for (;;) {
+        end = text.indexOf('"', end + 1);
+        if (end === -1) return null;
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
+      }
+      const keys = stack.at(-1);
+      if (expectKey && keys) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === 0x7b) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b) {
+      stack.push(null);
+      expectKey = false;
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+      expectKey = false;
+    } else if (c === 0x2c) expectKey = stack.at(-1) != null;
   }
   return null;
 }

@@ -137,6 +137,19 @@ beforeAll(async () => {
       setTimeout(() => res.end(`${secret.slice(5)}"}`), 100);
       return;
     }
+    if (req.url === "/leak/header") {
+      res.writeHead(200, { "content-type": "application/json", "x-debug-auth": got });
+      res.end("{}");
+      return;
+    }
+    if (req.url === "/leak/cookie") {
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "set-cookie": "session=registry-session-id",
+      });
+      res.end(JSON.stringify({ cookie: req.headers.cookie ?? null }));
+      return;
+    }
     if (req.url === "/leak/stream-ok") {
       res.writeHead(200, { "content-type": "application/json" });
       // Pieces ending in what could start the token ("host-"), but never it.
@@ -342,6 +355,21 @@ describe("the https gateway", () => {
     expect(ok.body).toBe(
       `${Array.from({ length: 50 }, (_, i) => `{"n":${i},"s":"host-`).join("")}end`,
     );
+  });
+
+  it("takes no cookie up to a credential host, and brings none down from an answer with the credential", async () => {
+    const agent = new TunnelAgent(proxy.socketPath, localCa());
+    const header = await gatewayRequest(agent, registry.port, "/leak/header");
+    const cookie = await gatewayRequest(agent, registry.port, "/leak/cookie", {
+      headers: { Cookie: "session=one-the-script-found" },
+    });
+    agent.destroy();
+    // A header that writes the credential back: refused like a body that does.
+    expect(header.status).toBe(502);
+    expect(JSON.stringify(header.headers)).not.toContain("host-held-token");
+    expect(cookie.status).toBe(200);
+    expect(JSON.parse(cookie.body)).toEqual({ cookie: null });
+    expect(cookie.headers["set-cookie"]).toBeUndefined();
   });
 
   it("refuses when the rule itself fails, and keeps going", async () => {

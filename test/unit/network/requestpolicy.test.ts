@@ -1,6 +1,7 @@
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import {
+  duplicateKey,
   MAX_PUBLISH_BODY,
   publishBodyRefusal,
   refusal,
@@ -444,6 +445,40 @@ describe("publishBodyRefusal: the upload body is the publish of one version", ()
     berry._attachments = { "widget-1.0.0.tgz": { data: packageTarball("@acme/widget", "1.0.0") } };
     expect(check(berry)).toBeNull();
     expect(check({ ...upload(), "dist-tags": { next: "1.0.0" } }, "next")).toBeNull();
+  });
+
+  it("refuses a key named twice in one object, where registries' parsers may disagree", () => {
+    const good = JSON.stringify(upload());
+    // A second `versions` after the first: JSON.parse (and this check) sees the last one.
+    const twice = good.replace(
+      '"versions":',
+      '"versions":{"6.6.6":{"name":"@acme/widget","version":"6.6.6"}},"versions":',
+    );
+    expect(JSON.parse(twice).versions).toEqual(upload().versions);
+    expect(publishBodyRefusal("@acme/widget", Buffer.from(twice), "latest")).toMatch(
+      /names the key "versions" twice/,
+    );
+    // The same inside the tarball's package.json.
+    const inner = upload();
+    inner._attachments = {
+      "@acme/widget-1.0.0.tgz": {
+        data: tgz([
+          {
+            path: "package/package.json",
+            body: '{"name":"@acme/evil","name":"@acme/widget","version":"1.0.0"}',
+          },
+        ]).toString("base64"),
+      },
+    };
+    expect(check(inner)).toMatch(/package\.json names the key "name" twice/);
+  });
+
+  it("duplicateKey: per object, compared decoded, strings and escapes skipped", () => {
+    expect(duplicateKey('{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}')).toBeNull();
+    expect(duplicateKey('{"a":1,"\\u0061":2}')).toBe("a");
+    expect(duplicateKey('{"s":"x\\",\\"s\\":","s":2}')).toBe("s");
+    expect(duplicateKey('{"s":"\\\\","t":{"u":1,"u":2}}')).toBe("u");
+    expect(duplicateKey('["a","a",{"k":"a"}]')).toBeNull();
   });
 
   it("refuses the document a prepublishOnly script sent", () => {
