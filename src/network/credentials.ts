@@ -650,8 +650,8 @@ export function yarnEnvReplace(text: string, env: Env): string | null {
 
 /**
  * The registries a publish of `name` may go to, as the managers choose one from config: the
- * command's own (`--registry`, else package.json's `publishConfig.registry`) when it names one;
- * else npm's (pnpm's, yarn 1's, bun's) `@scope:registry` for a scoped name, else `registry` —
+ * command's own (`--registry`, else package.json's `publishConfig.registry`) when it names one,
+ * and npm's (pnpm's, yarn 1's, bun's) `@scope:registry` for a scoped name, else `registry` —
  * the project's `.npmrc` over the user's over the global one, and `npm_config_*` in the
  * environment too — and yarn 2+'s `npmScopes.<scope>.npmPublishRegistry` /
  * `npmRegistryServer`, else the top-level `npmPublishRegistry` / `npmRegistryServer` (the
@@ -666,8 +666,16 @@ export function publishRegistries(
   name: string,
   options: { explicit: string | null; berry: boolean; pnpmYaml?: readonly string[] },
 ): string[] {
-  if (options.explicit !== null) return [options.explicit];
   const scope = name.startsWith("@") ? name.split("/")[0] : undefined;
+  // The command's own choice, besides what config says: npm sends a scoped name to its scope's
+  // registry even then (npm-registry-fetch's pickRegistry), other managers may not.
+  if (options.explicit !== null)
+    return [
+      ...new Set([
+        options.explicit,
+        ...publishRegistries(files, env, name, { ...options, explicit: null }),
+      ]),
+    ];
   if (options.berry) {
     // The project's file over the user's.
     const settings = new Map<string, string>();

@@ -22,7 +22,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Duplex, Transform } from "node:stream";
 import tls from "node:tls";
-import zlib from "node:zlib";
 import { SafeNpmError } from "../errors.js";
 import {
   type Allowlist,
@@ -562,9 +561,14 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       headers = withAuthorization(headers, decision.authorization);
       held = decision.authorization ?? null;
       // An answer to it is searched for the credential (holdsCredential), which needs it
-      // uncompressed: tarballs are gzip files of their own and stay as they are.
+      // uncompressed (tarballs are gzip files of their own and stay as they are) and whole, not
+      // in ranges whose pieces would each be searched apart.
       if (held !== null)
-        headers = [...dropHeader(headers, "accept-encoding"), "Accept-Encoding", "identity"];
+        headers = [
+          ...["accept-encoding", "range", "if-range"].reduce(dropHeader, headers),
+          "Accept-Encoding",
+          "identity",
+        ];
     }
     // The client's Transfer-Encoding is hop-by-hop and dropped: a body without a length is
     // re-framed as chunked explicitly, never left to node's per-method default (none for GET).
@@ -845,9 +849,8 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
           ? null
           : credentialForms(held).some((form) => upRes.rawHeaders.some((h) => h.includes(form)))
             ? "an answer whose headers hold the credential safe-npm added"
-            : method === "GET"
-              ? answerRefusal(status, upRes.headers)
-              : null;
+            : (codedAnswer(upRes.headers) ??
+              (method === "GET" ? answerRefusal(status, upRes.headers) : null));
       if (leak !== null) {
         countRefused(row, method, url, leak);
         upReq.destroy();
@@ -888,7 +891,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         upRes.once("end", () => {
           if (res.destroyed) return;
           const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-          if (held !== null && holdsCredential(whole, upRes.headers, held)) {
+          if (held !== null && holdsCredential(whole, held)) {
             const reason = "an answer that holds the credential safe-npm added";
             countRefused(row, method, url, reason);
             respond(res, 502, `safe-npm: ${method} ${url.pathname} refused: ${reason}`);
@@ -1597,30 +1600,31 @@ export function answerRefusal(status: number, headers: http.IncomingHttpHeaders)
 }
 
 /**
- * Whether an answer read whole (not content-encoded) holds the credential added to its request,
+ * Why an answer to a credentialed request cannot be searched for the credential, or null: it is
+ * compressed although the request asked for none, or carries a transfer coding besides chunked
+ * (dropped as hop-by-hop, its bytes would reach the client still coded).
+ */
+export function codedAnswer(headers: http.IncomingHttpHeaders): string | null {
+  const content = String(headers["content-encoding"] ?? "")
+    .trim()
+    .toLowerCase();
+  if (content !== "" && content !== "identity")
+    return `an answer coded as ${content} to a request that carried your credential and asked for none (it cannot be searched for the credential)`;
+  const transfer = String(headers["transfer-encoding"] ?? "")
+    .trim()
+    .toLowerCase();
+  if (transfer !== "" && transfer !== "chunked")
+    return `an answer with the transfer coding ${transfer} to a request that carried your credential`;
+  return null;
+}
+
+/**
+ * Whether an answer read whole holds the credential added to its request,
  * in any of the forms a server writes it back: the token, `_auth`'s base64, the password and
  * npmrc's base64 `_password`.
  */
-export function holdsCredential(
-  body: Buffer,
-  headers: http.IncomingHttpHeaders,
-  authorization: string,
-): boolean {
-  const forms = credentialForms(authorization);
-  if (forms.length === 0) return false;
-  // Asked for uncompressed; a server that compresses all the same is read as the client would.
-  const encoding = String(headers["content-encoding"] ?? "identity").toLowerCase();
-  let plain = body;
-  try {
-    const limit = { maxOutputLength: 64 * 1024 * 1024 };
-    if (encoding === "gzip" || encoding === "x-gzip") plain = zlib.gunzipSync(body, limit);
-    else if (encoding === "deflate") plain = zlib.inflateSync(body, limit);
-    else if (encoding === "br") plain = zlib.brotliDecompressSync(body, limit);
-  } catch {
-    // Bytes that do not decompress hold nothing a client can read either.
-    return false;
-  }
-  return forms.some((form) => plain.includes(form));
+export function holdsCredential(body: Buffer, authorization: string): boolean {
+  return credentialForms(authorization).some((form) => body.includes(form));
 }
 
 /**
@@ -1651,16 +1655,42 @@ function credentialScan(forms: readonly string[], found: () => void): Transform 
   });
 }
 
-/** The strings an `Authorization` value's secret may be written back as (holdsCredential). */
+/**
+ * The strings an `Authorization` value's secret may be written back as (holdsCredential): the
+ * token (for Basic the base64 pair, the password), and each in base64 wherever it falls in a
+ * longer base64 text (base64Cores). None shorter than 8 characters: a short password would
+ * match innocent answers.
+ */
 export function credentialForms(authorization: string): string[] {
   const [scheme = "", value = ""] = authorization.trim().split(/\s+/, 2);
   if (value.length < 8) return [];
-  if (scheme.toLowerCase() !== "basic") return [value];
-  const decoded = Buffer.from(value, "base64").toString("utf8");
-  const password = decoded.slice(decoded.indexOf(":") + 1);
-  return password.length < 8
-    ? [value]
-    : [value, password, Buffer.from(password, "utf8").toString("base64")];
+  const secrets = [value];
+  if (scheme.toLowerCase() === "basic") {
+    const decoded = Buffer.from(value, "base64").toString("utf8");
+    const password = decoded.slice(decoded.indexOf(":") + 1);
+    if (password.length >= 8) secrets.push(password);
+  }
+  const forms = new Set(secrets);
+  for (const secret of secrets) for (const core of base64Cores(secret)) forms.add(core);
+  return [...forms];
+}
+
+/**
+ * The part of `secret`'s base64 that any base64 text holding it shows, at each of the three
+ * offsets it may start at: the characters that mix in a neighbouring byte are left out.
+ */
+function base64Cores(secret: string): string[] {
+  const cores: string[] = [];
+  for (const offset of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), Buffer.from(secret, "utf8")]).toString(
+      "base64",
+    );
+    // A leading byte's bits reach 2 characters (offset 1) or 3 (offset 2); the end's last group
+    // may mix in what follows: its last 4 characters are left out.
+    const core = encoded.slice([0, 2, 3][offset], encoded.length - 4);
+    if (core.length >= 8) cores.push(core);
+  }
+  return cores;
 }
 
 function truncate(text: string, max: number): string {

@@ -28,6 +28,8 @@ export interface PublishTargets {
   access: Record<string, string | null>;
   /** Where the command sends each, when it says so itself: `--registry`, else `publishConfig.registry`. */
   registries: Record<string, string | null>;
+  /** `--registry`, as typed: the user's own choice (publishConfig.registry may be a run's). */
+  registryFlag: string | null;
 }
 
 /**
@@ -132,7 +134,7 @@ export function publishTargets(
       },
     );
   }
-  return { names: Object.keys(versions), versions, tag, access, registries };
+  return { names: Object.keys(versions), versions, tag, access, registries, registryFlag };
 }
 
 function isDirectory(root: string, path: string): boolean {

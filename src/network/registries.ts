@@ -10,6 +10,7 @@ import type { EffectiveSettings } from "../settings/merge.js";
 import type { AllowEntry } from "./allowlist.js";
 import type { CredentialFile } from "./credentials.js";
 import type { ClientCertificate, RegistryHook } from "./gateway-hook.js";
+import type { PublishTargets } from "./publishtargets.js";
 
 /** The project's files that name registries (npm, yarn berry, yarn 1). */
 export function registryFiles(root: string): string[] {
@@ -274,6 +275,10 @@ export async function registryRules(
   const creds = findCredentials({ files, env: host.env, berry: options.berry });
   // pnpm 11+'s registries in YAML: where its publish may go (publishRegistries).
   const pnpmYaml = options.publish ? pnpmYamlConfigs(host, project.root) : [];
+  if (publishing !== undefined)
+    checkPublishConfigRegistries(publishing, (name) =>
+      publishRegistries(files, host.env, name, { explicit: null, berry: options.berry, pnpmYaml }),
+    );
   const certs = await clientCertificates(files, host);
   const targets = credentialTargets(creds);
   // Registries the config names (not hosts a user allowed by hand: a git host is no registry).
@@ -287,6 +292,13 @@ export async function registryRules(
     ? [...creds.yarn.pinned.map((p) => p.credential), ...creds.yarn.registries.values()]
     : [...creds.npm.values()];
   const bases = new Map<string, string[]>();
+  // Registry paths that move where the rules look for the API come from the user's own files
+  // only: a project's `@x:registry=https://host/-/` would make `/-/whoami` a package document.
+  const userCreds = findCredentials({
+    files: files.filter((f) => !f.project),
+    env: host.env,
+    berry: options.berry,
+  });
   const hook = registryHook({
     mode: options.publish ? "publish" : "install",
     registryHosts,
@@ -300,7 +312,7 @@ export async function registryRules(
       const key = `${url.protocol}//${url.host}`;
       const known = bases.get(key);
       if (known !== undefined) return known;
-      const found = registryPaths(creds, url);
+      const found = registryPaths(userCreds, url);
       bases.set(key, found);
       return found;
     },
@@ -328,6 +340,34 @@ export async function registryRules(
     credentialKeys: creds.berry ? [] : [...creds.npm.keys()],
     yarnCredentialKeys: yarnPlaceholderKeys(creds),
   };
+}
+
+/**
+ * A package.json's `publishConfig.registry` that names another registry than config publishes
+ * the package to stops the run before it starts, unless `--registry` says the same: package.json
+ * is the project's, which any earlier sandboxed run (an install's postinstall) may have written,
+ * and the managers obey it — it would send the package, with your token for that registry, where
+ * the run chose.
+ */
+function checkPublishConfigRegistries(
+  publishing: PublishTargets,
+  fromConfig: (name: string) => readonly string[],
+): void {
+  if (publishing.registryFlag !== null) return;
+  const same = (a: string, b: string): boolean =>
+    a.replace(/\/+$/, "").toLowerCase() === b.replace(/\/+$/, "").toLowerCase();
+  for (const [name, registry] of Object.entries(publishing.registries)) {
+    if (registry === null) continue;
+    const configured = fromConfig(name);
+    if (configured.some((c) => same(c, registry))) continue;
+    throw new SafeNpmError(
+      "USAGE",
+      `${name}'s package.json sets publishConfig.registry to ${registry}, but your config publishes it to ${configured.join(" or ")}; package.json is the project's, and a run inside the sandbox may have written it`,
+      {
+        hint: `if ${registry} is where you mean to publish, say so: safe-npm publish --registry ${registry}`,
+      },
+    );
+  }
 }
 
 /** The project's pnpm-workspace.yaml and pnpm's global config.yaml, as far as they exist. */

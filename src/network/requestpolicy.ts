@@ -59,8 +59,8 @@ export interface PolicyContext {
    */
   publishTo?: ((name: string) => readonly string[]) | undefined;
   /**
-   * The paths (each ending in `/`) of the registries config names on this URL's host: a
-   * registry whose own path holds a `-` segment (GitLab's group-level
+   * The paths (each ending in `/`) of the registries the user's own config names on this URL's
+   * host: a registry whose own path holds a `-` segment before more of it (GitLab's group-level
    * `/api/v4/groups/<id>/-/packages/npm/`) is judged below it.
    */
   registryBases?: ((url: URL) => readonly string[]) | undefined;
@@ -70,8 +70,14 @@ export interface PolicyContext {
 export function refusal(method: string, url: URL, context: PolicyContext): string | null {
   const upper = method.toUpperCase();
   // Below the registry's own path when that path holds a `-` segment: its API starts there.
+  // Only a `-` segment with more of the registry's path after it (`…/-/packages/npm/`): one that
+  // ends the path would put the API itself (`/-/`) below it.
   const base = (context.registryBases?.(url) ?? [])
-    .filter((b) => url.pathname.startsWith(b) && b.split("/").some((s) => s.startsWith("-")))
+    .filter((b) => {
+      const parts = b.split("/").filter((s) => s !== "");
+      const dash = parts.findIndex((s) => s.startsWith("-"));
+      return url.pathname.startsWith(b) && dash !== -1 && dash < parts.length - 1;
+    })
     .sort((a, b) => b.length - a.length)[0];
   const pathname = base === undefined ? url.pathname : url.pathname.slice(base.length - 1);
   const segments = pathname.split("/").filter((s) => s !== "");

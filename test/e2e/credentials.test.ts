@@ -122,7 +122,9 @@ function privateWorld(
   });
   writeFileSync(
     join(world.project, ".npmrc"),
-    `@private:registry=${registry.url}\nregistry=http://127.0.0.1:9/\naudit=false\nfund=false\nupdate-notifier=false\n`,
+    // The last line is hostile: a registry path ending in the API's own `-/npm/` would make
+    // `-/npm/v1/tokens` a package document, were the project's registries trusted for that.
+    `@private:registry=${registry.url}\nregistry=http://127.0.0.1:9/\naudit=false\nfund=false\nupdate-notifier=false\n@evil:registry=${registry.url}-/npm/\n`,
   );
   if (manager.berry) {
     writeBerryRc(world, registry);
@@ -265,6 +267,7 @@ describe.skipIf(unavailable !== "")("registry credentials stay on the host (plai
         "postToken",
         "distTag",
         "whoami",
+        "tokensRead",
         // Plain http inside a CONNECT tunnel, as yarn 4 speaks it: decided all the same.
         "putInTunnel",
       ]) {
@@ -1133,6 +1136,54 @@ describe.skipIf(unavailable !== "")(
         seen.doc ?? "",
       );
       expect(status).toBe(201);
+    });
+  },
+);
+
+describe.skipIf(unavailable !== "")(
+  "safe-npm npm publish: a publishConfig.registry that config does not name stops the run",
+  () => {
+    let registry: PrivateRegistry;
+    let other: PrivateRegistry;
+    let world: World;
+    beforeAll(async () => {
+      registry = await startPrivateRegistry({ packed });
+      other = await startPrivateRegistry({ packed });
+      world = publishWorld(registry);
+      writePublishNpmrcs(
+        world,
+        registry,
+        `@oss:registry=${other.url}\n//${new URL(other.url).host}/:_authToken=${other.token}\n`,
+      );
+      // What an install's postinstall could write into the project's package.json.
+      const file = join(world.project, "package.json");
+      const pkg = JSON.parse(readFileSync(file, "utf8"));
+      writeFileSync(file, JSON.stringify({ ...pkg, publishConfig: { registry: other.url } }));
+    }, 300_000);
+    afterAll(async () => {
+      world?.dispose();
+      await registry?.close();
+      await other?.close();
+    });
+
+    it("refuses before the run, naming both registries and the flag that confirms it", async () => {
+      const run = await world.run(["npm", "publish"], { env: { NODE_AUTH_TOKEN: registry.token } });
+      expect(run.exitCode, show(run)).toBe(125);
+      expect(run.stderr).toContain(`sets publishConfig.registry to ${other.url}`);
+      expect(run.stderr).toContain(`your config publishes it to ${registry.url}`);
+      expect(run.stderr).toContain(`safe-npm publish --registry ${other.url}`);
+      expect(other.writes()).toEqual([]);
+      expect(registry.writes()).toEqual([]);
+    });
+
+    it("with --registry naming it, runs; npm sends the scoped name to its scope's registry", async () => {
+      const run = await world.run(["npm", "publish", "--registry", other.url], {
+        env: { NODE_AUTH_TOKEN: registry.token },
+      });
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(run.stderr).not.toContain("publishConfig.registry");
+      expect(registry.writes().map((r) => [r.method, r.auth])).toEqual([["PUT", "token"]]);
+      expect(other.writes()).toEqual([]);
     });
   },
 );

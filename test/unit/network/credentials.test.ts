@@ -786,10 +786,14 @@ describe("publishRegistries: where a publish of a package goes, as the manager d
     ]);
   });
 
-  it("the command's own choice wins (--registry, publishConfig.registry)", () => {
+  it("the command's own choice is accepted besides config's (--registry, publishConfig.registry)", () => {
     expect(
       publishRegistries([rc], {}, "internal", { explicit: "https://x.example/", berry: false }),
-    ).toEqual(["https://x.example/"]);
+    ).toEqual(["https://x.example/", "https://corp.example/npm/"]);
+    // npm still sends a scoped name to its scope's registry.
+    expect(
+      publishRegistries([rc], {}, "@oss/lib", { explicit: "https://x.example/", berry: false }),
+    ).toEqual(["https://x.example/", "https://registry.npmjs.org/"]);
   });
 
   it("yarn 2+: the scope's publish registry or server, else the top-level publish registry or server", () => {

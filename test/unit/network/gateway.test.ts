@@ -9,6 +9,7 @@ import https from "node:https";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../../src/network/allowlist.js";
 import type { RegistryHook } from "../../../src/network/gateway-hook.js";
@@ -137,6 +138,18 @@ beforeAll(async () => {
       setTimeout(() => res.end(`${secret.slice(5)}"}`), 100);
       return;
     }
+    if (req.url === "/leak/gzip" || req.url === "/leak/te") {
+      // Coded although the request asked for none.
+      const body = gzipSync(JSON.stringify({ token: got }));
+      res.writeHead(
+        200,
+        req.url === "/leak/gzip"
+          ? { "content-encoding": "gzip", "content-length": String(body.length) }
+          : { "transfer-encoding": "gzip, chunked" },
+      );
+      res.end(body);
+      return;
+    }
     if (req.url === "/leak/header") {
       res.writeHead(200, { "content-type": "application/json", "x-debug-auth": got });
       res.end("{}");
@@ -248,16 +261,27 @@ describe("the https gateway", () => {
     expect(JSON.stringify(registry.requests)).not.toContain("token-the-sandbox-found");
   });
 
-  it("names every form a credential may be written back in", () => {
-    expect(credentialForms(HOST_TOKEN)).toEqual(["host-held-token"]);
-    expect(credentialForms(BASIC)).toEqual([
-      BASIC.slice(6),
-      PASSWORD,
-      Buffer.from(PASSWORD).toString("base64"),
-    ]);
+  it("names every form a credential may be written back in, base64 at any offset included", () => {
+    const forms = credentialForms(HOST_TOKEN);
+    expect(forms[0]).toBe("host-held-token");
+    for (const secret of ["host-held-token", PASSWORD]) {
+      const of = secret === PASSWORD ? credentialForms(BASIC) : forms;
+      for (const before of ["", "a", "ab", "abc", '{"_authToken":"'])
+        for (const after of ["", "x", "xy", '"}']) {
+          const text = Buffer.from(`${before}${secret}${after}`).toString("base64");
+          expect(
+            of.some((form) => text.includes(form)),
+            `${before}|${after}`,
+          ).toBe(true);
+        }
+    }
+    expect(credentialForms(BASIC)).toContain(BASIC.slice(6));
+    expect(credentialForms(BASIC)).toContain(PASSWORD);
     // Too short to look for without refusing innocent answers.
     expect(credentialForms("Bearer abc")).toEqual([]);
-    expect(credentialForms(`Basic ${Buffer.from("a:short").toString("base64")}`)).toHaveLength(1);
+    expect(credentialForms(`Basic ${Buffer.from("a:short").toString("base64")}`)).not.toContain(
+      "short",
+    );
   });
 
   it("strips a client's authorization to a credential host even when the rule adds none", async () => {
@@ -366,6 +390,18 @@ describe("the https gateway", () => {
     agent.destroy();
     // A header that writes the credential back: refused like a body that does.
     expect(header.status).toBe(502);
+    const agent2 = new TunnelAgent(proxy.socketPath, localCa());
+    const gzip = await gatewayRequest(agent2, registry.port, "/leak/gzip", {
+      headers: { "Accept-Encoding": "gzip", Range: "bytes=0-9" },
+    });
+    // Asked for whole and uncompressed.
+    expect(registry.requests.at(-1)?.headers.range).toBeUndefined();
+    const te = await gatewayRequest(agent2, registry.port, "/leak/te");
+    agent2.destroy();
+    expect(gzip.status).toBe(502);
+    expect(gzip.body).toContain("coded as gzip");
+    expect(te.status).toBe(502);
+    expect(te.body).toContain("transfer coding gzip, chunked");
     expect(JSON.stringify(header.headers)).not.toContain("host-held-token");
     expect(cookie.status).toBe(200);
     expect(JSON.parse(cookie.body)).toEqual({ cookie: null });

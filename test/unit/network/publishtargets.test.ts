@@ -33,6 +33,7 @@ describe("publishTargets: the packages a publish command uploads, known on the h
       tag: "latest",
       access: { app: null },
       registries: { app: null },
+      registryFlag: null,
     });
     expect(publishTargets(root, root, ["npm", "publish", "--tag=next"]).tag).toBe("next");
     // Where it goes when the command says so: --registry over publishConfig.registry.

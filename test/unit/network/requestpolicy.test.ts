@@ -342,6 +342,10 @@ describe("registryHook", () => {
     expect(decide(group, "GET", "/api/v4/groups/7/-/settings")).toBe("refuse");
     // Without the registry named there, the path is the server's API.
     expect(decide(h([]), "GET", `${base}@acme%2flib`)).toBe("refuse");
+    // A registry path that ends in its `-` segment would put the API itself below it.
+    for (const api of ["/-/whoami", "/-/npm/v1/tokens"])
+      expect(decide(h(["/-/", "/x/-/"]), "GET", api), api).toBe("refuse");
+    expect(decide(h(["/x/-/"]), "GET", "/x/-/whoami")).toBe("refuse");
   });
 
   it("an upload goes only to the registry the command publishes the package to", () => {
