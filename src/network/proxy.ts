@@ -857,12 +857,13 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         respond(res, 502, `safe-npm: ${method} ${url.pathname} refused: ${leak}`);
         return;
       }
-      // Nor does a cookie set in answer to a request with the credential come down.
+      // Nor does a cookie set in answer to a request with the credential come down, nor its
+      // reason phrase (a server's own words, where it could write the credential back).
       const head = (): void => {
         const headers = forwardHeaders(upRes.rawHeaders, null);
         res.writeHead(
           status,
-          upRes.statusMessage || (http.STATUS_CODES[status] ?? ""),
+          (held === null ? upRes.statusMessage : "") || (http.STATUS_CODES[status] ?? ""),
           held === null ? headers : dropHeader(headers, "set-cookie"),
         );
       };
@@ -903,8 +904,9 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         return;
       }
       const forms = held === null || req.method === "HEAD" ? [] : credentialForms(held);
-      const encoding = String(upRes.headers["content-encoding"] ?? "identity").toLowerCase();
-      if (forms.length === 0 || encoding !== "identity") {
+      // Every credentialed answer left is searched (a coded one was refused above, whatever its
+      // Content-Encoding says short of none).
+      if (forms.length === 0) {
         head();
         upRes.pipe(res);
         return;

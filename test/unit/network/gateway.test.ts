@@ -150,6 +150,17 @@ beforeAll(async () => {
       res.end(body);
       return;
     }
+    if (req.url === "/leak/emptyce") {
+      // An empty Content-Encoding, streamed: as good as none, so searched.
+      res.writeHead(200, { "content-type": "application/json", "content-encoding": "" });
+      res.end(JSON.stringify({ token: got }));
+      return;
+    }
+    if (req.url === "/leak/reason") {
+      res.writeHead(200, got, { "content-type": "application/json" });
+      res.end("{}");
+      return;
+    }
     if (req.url === "/leak/header") {
       res.writeHead(200, { "content-type": "application/json", "x-debug-auth": got });
       res.end("{}");
@@ -402,6 +413,24 @@ describe("the https gateway", () => {
     expect(gzip.body).toContain("coded as gzip");
     expect(te.status).toBe(502);
     expect(te.body).toContain("transfer coding gzip, chunked");
+    const agent3 = new TunnelAgent(proxy.socketPath, localCa());
+    const empty = await gatewayRequest(agent3, registry.port, "/leak/emptyce");
+    expect(empty.status).toBe(502);
+    expect(empty.body).not.toContain("host-held-token");
+    // The reason phrase is the server's own words: not passed on for a credentialed answer.
+    const reason = await new Promise<string>((resolve, reject) => {
+      https
+        .get(
+          { host: "127.0.0.1", port: registry.port, path: "/leak/reason", agent: agent3 },
+          (r) => {
+            r.resume();
+            r.on("end", () => resolve(r.statusMessage ?? ""));
+          },
+        )
+        .on("error", reject);
+    });
+    agent3.destroy();
+    expect(reason).toBe("OK");
     expect(JSON.stringify(header.headers)).not.toContain("host-held-token");
     expect(cookie.status).toBe(200);
     expect(JSON.parse(cookie.body)).toEqual({ cookie: null });
