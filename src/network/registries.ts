@@ -354,8 +354,16 @@ function checkPublishConfigRegistries(
   fromConfig: (name: string) => readonly string[],
 ): void {
   if (publishing.registryFlag !== null) return;
-  const same = (a: string, b: string): boolean =>
-    a.replace(/\/+$/, "").toLowerCase() === b.replace(/\/+$/, "").toLowerCase();
+  // Scheme and host as URLs compare them (case folded, default port dropped); the path exactly.
+  const key = (url: string): string => {
+    try {
+      const parsed = new URL(url);
+      return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, "")}`;
+    } catch {
+      return url;
+    }
+  };
+  const same = (a: string, b: string): boolean => key(a) === key(b);
   for (const [name, registry] of Object.entries(publishing.registries)) {
     if (registry === null) continue;
     const configured = fromConfig(name);
