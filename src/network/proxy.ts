@@ -840,6 +840,14 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       });
       const status = upRes.statusCode ?? 502;
       tell(status);
+      // node's client takes any three digits, its server writes only 100–999 (writeHead throws,
+      // in a listener, where it would end the safe-npm process before its after-run check).
+      if (status < 100 || status > 999) {
+        failed(row, `an answer with status ${status}`, true);
+        upReq.destroy();
+        respond(res, 502, `${target.key} answered with status ${status}`);
+        return;
+      }
       // An answer to a request that carried the user's credential must not hand it inside: a
       // server endpoint under the registry's path that echoes it (Artifactory's
       // `<repository>/auth`, npmrc lines as text/plain) is refused, not passed on.
@@ -859,13 +867,25 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       }
       // Nor does a cookie set in answer to a request with the credential come down, nor its
       // reason phrase (a server's own words, where it could write the credential back).
-      const head = (): void => {
+      // A reason phrase with a control character would make writeHead throw: the standard one.
+      const reason =
+        held === null && REASON_PHRASE.test(upRes.statusMessage ?? "") ? upRes.statusMessage : "";
+      const head = (): boolean => {
         const headers = forwardHeaders(upRes.rawHeaders, null);
-        res.writeHead(
-          status,
-          (held === null ? upRes.statusMessage : "") || (http.STATUS_CODES[status] ?? ""),
-          held === null ? headers : dropHeader(headers, "set-cookie"),
-        );
+        try {
+          res.writeHead(
+            status,
+            reason || (http.STATUS_CODES[status] ?? ""),
+            held === null ? headers : dropHeader(headers, "set-cookie"),
+          );
+        } catch (error) {
+          // Whatever else node's server refuses to write: this answer fails, not the process.
+          failed(row, `an answer node cannot pass on (${(error as Error).message})`, true);
+          upReq.destroy();
+          res.destroy();
+          return false;
+        }
+        return true;
       };
       // A small body of known length (a tarball, most packuments) goes down whole: res.end(body)
       // corks the socket, so the headers, the body and the end leave in one write (one wake-up
@@ -898,8 +918,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
             respond(res, 502, `safe-npm: ${method} ${url.pathname} refused: ${reason}`);
             return;
           }
-          head();
-          res.end(whole);
+          if (head()) res.end(whole);
         });
         return;
       }
@@ -907,8 +926,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       // Every credentialed answer left is searched (a coded one was refused above, whatever its
       // Content-Encoding says short of none).
       if (forms.length === 0) {
-        head();
-        upRes.pipe(res);
+        if (head()) upRes.pipe(res);
         return;
       }
       // Streamed, so searched as it goes: what could be the start of the credential is held
@@ -922,7 +940,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
         else respond(res, 502, `safe-npm: ${method} ${url.pathname} refused: ${reason}`);
       });
       scan.on("data", (chunk: Buffer) => {
-        if (!res.headersSent) head();
+        if (!res.headersSent && !head()) return;
         if (!res.write(chunk)) {
           scan.pause();
           res.once("drain", () => scan.resume());
@@ -930,7 +948,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       });
       scan.once("end", () => {
         if (res.destroyed || res.writableEnded) return;
-        if (!res.headersSent) head();
+        if (!res.headersSent && !head()) return;
         res.end();
       });
       upRes.pipe(scan);
@@ -1672,10 +1690,27 @@ export function credentialForms(authorization: string): string[] {
     const password = decoded.slice(decoded.indexOf(":") + 1);
     if (password.length >= 8) secrets.push(password);
   }
-  const forms = new Set(secrets);
-  for (const secret of secrets) for (const core of base64Cores(secret)) forms.add(core);
+  const plain = new Set(secrets);
+  for (const secret of secrets) for (const core of base64Cores(secret)) plain.add(core);
+  // And as JSON and URLs may escape base64's `/` and `+` (PHP's json_encode writes `\/`).
+  const forms = new Set(plain);
+  for (const form of plain)
+    for (const [slash, plus] of ESCAPES)
+      if (/[/+]/.test(form)) forms.add(form.replaceAll("/", slash).replaceAll("+", plus));
   return [...forms];
 }
+
+/** How `/` and `+` may be escaped in an answer: JSON's, JSON's \u, URLs' (either case). */
+const ESCAPES: readonly (readonly [string, string])[] = [
+  ["\\/", "+"],
+  ["\\u002f", "\\u002b"],
+  ["\\u002F", "\\u002B"],
+  ["%2F", "%2B"],
+  ["%2f", "%2b"],
+];
+
+/** RFC 9112's reason-phrase: tab, space, visible ASCII and obs-text. */
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
  * The part of `secret`'s base64 that any base64 text holding it shows, at each of the three

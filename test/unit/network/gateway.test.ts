@@ -286,6 +286,15 @@ describe("the https gateway", () => {
           ).toBe(true);
         }
     }
+    // With base64's `/` escaped as JSON and URLs escape it (PHP's json_encode writes `\/`).
+    const slashed = `Basic ${Buffer.from("alice:9f?v6?r?~9Bunm").toString("base64")}`;
+    expect(slashed).toContain("/");
+    const escaped = credentialForms(slashed);
+    for (const form of [
+      slashed.slice(6).replaceAll("/", "\\/"),
+      slashed.slice(6).replaceAll("/", "%2F").replaceAll("+", "%2B"),
+    ])
+      expect(escaped).toContain(form);
     expect(credentialForms(BASIC)).toContain(BASIC.slice(6));
     expect(credentialForms(BASIC)).toContain(PASSWORD);
     // Too short to look for without refusing innocent answers.

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllowlist } from "../../../src/network/allowlist.js";
 import type { RegistryHook } from "../../../src/network/gateway-hook.js";
 import { bodyFraming, type NetworkProxy, startProxy } from "../../../src/network/proxy.js";
-import { connectThrough } from "./helpers.js";
+import { connectThrough, requestThrough } from "./helpers.js";
 import { makePki, type Pki } from "./tls-helpers.js";
 
 const TOKEN = "Bearer host-held-token";
@@ -254,6 +254,42 @@ describe("request smuggling through the upstream pool", () => {
     expect(plain.requests.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual([
       "GET /after-short",
     ]);
+  });
+});
+
+describe("answers node's server could not write", () => {
+  it("a status under 100 or a control character in the reason phrase fails that answer, not the process", async () => {
+    // Raw answers node's client takes and node's server would throw on (ERR_HTTP_INVALID_STATUS_CODE,
+    // ERR_INVALID_CHAR), in a listener, ending the process before the after-run check.
+    const answers: Record<string, string> = {
+      "/status": "HTTP/1.1 099 Hi\r\nContent-Length: 2\r\n\r\n{}",
+      "/reason": "HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\n{}",
+      "/fine": "HTTP/1.1 200 Fine\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    const upstream = net.createServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", (d: Buffer) => {
+        const path = /^GET (\S+)/.exec(d.toString("latin1"))?.[1] ?? "";
+        socket.end(answers[path] ?? "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+    const port = (upstream.address() as net.AddressInfo).port;
+    const proxy = await startProxy({ allow: parseAllowlist([`127.0.0.1:${port}`]) });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const status = await requestThrough(proxy.socketPath, `${base}/status`);
+      expect(status.status).toBe(502);
+      expect(status.body).toContain("answered with status 99");
+      const reason = await requestThrough(proxy.socketPath, `${base}/reason`);
+      expect(reason.status).toBe(200);
+      expect(reason.body).toBe("{}");
+      // Still serving.
+      expect((await requestThrough(proxy.socketPath, `${base}/fine`)).status).toBe(200);
+    } finally {
+      await proxy.close();
+      upstream.close();
+    }
   });
 });
 
