@@ -117,6 +117,23 @@ export async function runGuarded(
   // to the sandbox meanwhile; after it, they are ignored for the moment the check takes.)
   const hold = (): void => {};
   for (const signal of HELD) process.on(signal, hold);
+  // Nor does a bug of safe-npm's own while the command runs (the host proxy faces what code
+  // inside sends and what its hosts answer): the sandbox is ended, the check runs, and then
+  // the error is thrown for the CLI to report.
+  let sandboxInit: number | null = null;
+  let crashed: Error | null = null;
+  const crash = (error: Error): void => {
+    crashed ??= error;
+    if (sandboxInit !== null) {
+      try {
+        // Its pid namespace's init: every process inside dies with it.
+        process.kill(sandboxInit, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.on("uncaughtException", crash);
   let unmoved = false;
   const rootMode = lstatSync(root).mode & 0o7777;
   let outcome: Awaited<ReturnType<typeof runSandbox>>;
@@ -124,6 +141,7 @@ export async function runGuarded(
     outcome = await runSandbox(bwrap, invocation, {
       foreground: policy.foreground,
       onReady: (pid: number) => {
+        sandboxInit = pid;
         mark("sandbox set-up (spawn → ready)");
         run.onReady?.(pid);
       },
@@ -148,8 +166,10 @@ export async function runGuarded(
       removeFile(entry);
     } finally {
       for (const signal of HELD) process.off(signal, hold);
+      process.off("uncaughtException", crash);
     }
   }
+  if (crashed !== null) throw crashed;
   return unmoved && outcome.exitCode === 0
     ? { ...outcome, exitCode: EXIT_SAFE_NPM_FAILURE }
     : outcome;

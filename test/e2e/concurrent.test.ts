@@ -239,6 +239,39 @@ loop();
     expect(readFileSync(join(src, "index.js"), "utf8")).toBe("// the package's own\n");
   }, 240_000);
 
+  it("a failure of safe-npm's own during the run ends the sandbox, and the check still runs", async () => {
+    const w = world();
+    const sub = join(w.project, "sub");
+    // Loaded into the safe-npm process on the host: once the command inside has planted a
+    // repository, an exception nothing catches, as a bug in the proxy would throw.
+    const crash = join(w.dir, "crash.cjs");
+    writeFileSync(
+      crash,
+      `const fs = require("node:fs");
+const t = setInterval(() => {
+  if (!fs.existsSync(${JSON.stringify(join(sub, "config"))})) return;
+  clearInterval(t);
+  throw new Error("simulated failure inside safe-npm");
+}, 50);
+t.unref();
+`,
+    );
+    const script =
+      "mkdir -p sub/objects sub/refs/heads && printf 'ref: refs/heads/main\\n' > sub/HEAD && " +
+      "printf '[core]\\n\\tfsmonitor = evil\\n' > sub/config && echo planted; sleep 60; echo slept";
+    const r = await w.run(["--quiet", "exec", "--", "sh", "-c", script], {
+      env: { NODE_OPTIONS: `--require ${crash}` },
+    });
+    expect(r.stdout, show(r)).toContain("planted");
+    // The sandbox was ended, not waited for.
+    expect(r.stdout).not.toContain("slept");
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain("simulated failure inside safe-npm");
+    // …and the repository it planted is not one host git would use.
+    expect(r.stderr).toContain(`moved ${join(sub, "HEAD")} to`);
+    expect(existsSync(join(sub, "HEAD"))).toBe(false);
+  }, 120_000);
+
   it("something the after-run check cannot move aside makes the run fail (exit 125), not succeed", async () => {
     const w = world();
     // A repository under a name too long to take the quarantine suffix (255 bytes), there
