@@ -239,6 +239,8 @@ export function canonicalHost(raw: string): string | null {
   if (name.endsWith(".")) name = name.slice(0, -1);
   if (name === "" || (!name.startsWith("[") && name.split(".").some((label) => label === "")))
     return null;
+  // DNS's bounds (RFC 1035): no name resolves beyond them, and the proxy keeps what it is asked.
+  if (name.length > 253 || name.split(".").some((label) => label.length > 63)) return null;
   return name;
 }
 

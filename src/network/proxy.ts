@@ -353,6 +353,9 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   const hostStats = (target: string): HostStats => {
     let row = hosts.get(target);
     if (row === undefined) {
+      // A row per host, up to a bound: code inside naming ever new hosts (each refused) must
+      // not make the host process hold one for each. The rest share one.
+      if (hosts.size >= MAX_HOST_ROWS && target !== OTHER_HOSTS) return hostStats(OTHER_HOSTS);
       row = newHostStats(target);
       hosts.set(target, row);
     }
@@ -1357,7 +1360,11 @@ export function proxyReport(stats: ProxyStats, verbose = false): string[] {
   for (const row of stats.hosts) {
     if (row.refused > 0) {
       const n = row.refused === 1 ? "1 connection" : `${row.refused} connections`;
-      lines.push(`blocked ${n} to ${row.target} — allow with --allow-host ${row.target}`);
+      lines.push(
+        row.target === OTHER_HOSTS
+          ? `blocked ${n} to other hosts (beyond the first ${MAX_HOST_ROWS}, counted together)`
+          : `blocked ${n} to ${row.target} — allow with --allow-host ${row.target}`,
+      );
     }
     if (row.refusedRequests > 0) {
       const n = row.refusedRequests === 1 ? "1 request" : `${row.refusedRequests} requests`;
@@ -1644,7 +1651,9 @@ export function codedAnswer(headers: http.IncomingHttpHeaders): string | null {
  * npmrc's base64 `_password`.
  */
 export function holdsCredential(body: Buffer, authorization: string): boolean {
-  return credentialForms(authorization).some((form) => body.includes(form));
+  const forms = credentialForms(authorization);
+  const plain = unescapeBase64(body);
+  return forms.some((form) => body.includes(form) || (plain !== body && plain.includes(form)));
 }
 
 /**
@@ -1653,14 +1662,18 @@ export function holdsCredential(body: Buffer, authorization: string): boolean {
  */
 function credentialScan(forms: readonly string[], found: () => void): Transform {
   const needles = forms.map((form) => Buffer.from(form));
-  const keep = Math.max(...needles.map((n) => n.length)) - 1;
+  // Held back: as many bytes as the longest form takes with every character escaped.
+  const keep = Math.max(...needles.map((n) => n.length)) * ESCAPED_WIDTH - 1;
   let tail = Buffer.alloc(0);
   let stopped = false;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       if (stopped) return done();
       const all = tail.length === 0 ? chunk : Buffer.concat([tail, chunk]);
-      if (needles.some((needle) => all.includes(needle))) {
+      const plain = unescapeBase64(all);
+      if (
+        needles.some((needle) => all.includes(needle) || (plain !== all && plain.includes(needle)))
+      ) {
         stopped = true;
         found();
         return done();
@@ -1690,24 +1703,33 @@ export function credentialForms(authorization: string): string[] {
     const password = decoded.slice(decoded.indexOf(":") + 1);
     if (password.length >= 8) secrets.push(password);
   }
-  const plain = new Set(secrets);
-  for (const secret of secrets) for (const core of base64Cores(secret)) plain.add(core);
-  // And as JSON and URLs may escape base64's `/` and `+` (PHP's json_encode writes `\/`).
-  const forms = new Set(plain);
-  for (const form of plain)
-    for (const [slash, plus] of ESCAPES)
-      if (/[/+]/.test(form)) forms.add(form.replaceAll("/", slash).replaceAll("+", plus));
+  const forms = new Set(secrets);
+  for (const secret of secrets) for (const core of base64Cores(secret)) forms.add(core);
   return [...forms];
 }
 
-/** How `/` and `+` may be escaped in an answer: JSON's, JSON's \u, URLs' (either case). */
-const ESCAPES: readonly (readonly [string, string])[] = [
-  ["\\/", "+"],
-  ["\\u002f", "\\u002b"],
-  ["\\u002F", "\\u002B"],
-  ["%2F", "%2B"],
-  ["%2f", "%2b"],
-];
+/**
+ * `text` with the escapes JSON and URLs write for base64's `/` and `+` undone (`\/`, `\u002f`,
+ * `%2F`, `\u002b`, `%2B`, either case), in any mix (PHP's json_encode writes `\/`, Python's
+ * quote `%2B` but `/`): searched besides the text as it is. The same bytes when it has none.
+ */
+export function unescapeBase64(text: Buffer): Buffer {
+  if (!text.includes(0x5c) && !text.includes(0x25)) return text;
+  return Buffer.from(
+    text
+      .toString("latin1")
+      .replace(/\\\/|\\u002[fF]|%2[fF]/g, "/")
+      .replace(/\\u002[bB]|%2[bB]/g, "+"),
+    "latin1",
+  );
+}
+
+/** The most bytes one character of a credential form takes escaped (`\u002f`). */
+const ESCAPED_WIDTH = 6;
+
+/** Hosts counted apart in a run's statistics; the rest are counted together (OTHER_HOSTS). */
+const MAX_HOST_ROWS = 256;
+const OTHER_HOSTS = "other hosts";
 
 /** RFC 9112's reason-phrase: tab, space, visible ASCII and obs-text. */
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;

@@ -176,6 +176,13 @@ describe("canonicalHost", () => {
     ["[::1]:80", null],
     ["example.com:80", null],
     ["*.example.com", null],
+    // DNS's bounds: 253 characters, 63 per label.
+    [
+      `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`,
+      `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`,
+    ],
+    [`${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(62)}`, null],
+    [`${"a".repeat(64)}.example`, null],
   ])("%j → %j", (raw, expected) => {
     expect(canonicalHost(raw)).toBe(expected);
   });

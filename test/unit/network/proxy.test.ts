@@ -467,6 +467,25 @@ describe("absolute-URI requests", () => {
 });
 
 describe("load and failures", () => {
+  it("counts at most 256 hosts apart; refusals to ever new hosts share one row", async () => {
+    const local = await startProxy({ allow: parseAllowlist([`localhost:${echo.port}`]) });
+    try {
+      for (let i = 0; i < 300; i++) {
+        const { status, socket } = await connectThrough(local.socketPath, `h${i}.example:443`);
+        expect(status).toBe(403);
+        socket.destroy();
+      }
+      const rows = local.stats().hosts;
+      expect(rows.length).toBe(257);
+      expect(rows.find((r) => r.target === "other hosts")?.refused).toBe(44);
+      expect(proxyReport(local.stats()).join("\n")).toContain(
+        "blocked 44 connections to other hosts (beyond the first 256, counted together)",
+      );
+    } finally {
+      await local.close();
+    }
+  }, 60_000);
+
   it("completes 200 parallel tunnels and 200 parallel forwarded requests", async () => {
     const tunnels = Array.from({ length: 200 }, async (_, i) => {
       const { status, socket } = await connectThrough(proxy.socketPath, `localhost:${echo.port}`);
