@@ -858,7 +858,7 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       const leak =
         held === null
           ? null
-          : credentialForms(held).some((form) => upRes.rawHeaders.some((h) => h.includes(form)))
+          : holdsCredential(Buffer.from(upRes.rawHeaders.join("\n"), "latin1"), held)
             ? "an answer whose headers hold the credential safe-npm added"
             : (codedAnswer(upRes.headers) ??
               (method === "GET" ? answerRefusal(status, upRes.headers) : null));

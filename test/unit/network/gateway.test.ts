@@ -36,6 +36,8 @@ const HOST_TOKEN = "Bearer host-held-token";
 /** npm's `username` + `_password` (base64 of the password) as the Basic header it sends. */
 const PASSWORD = "correct-horse-battery";
 const BASIC = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString("base64")}`;
+/** One whose base64 holds `/` and `+`, which URLs and JSON may escape. */
+const SLASHED = `Basic ${Buffer.from("alice:9f?v6?r?~9Bunm").toString("base64")}`;
 const INSIDE_TOKEN = "Bearer token-the-sandbox-found";
 const BIG = 24 * 1024 * 1024;
 
@@ -61,6 +63,8 @@ function readOnlyHook(hosts: string[], credentialHosts = hosts): RegistryHook {
       }
       if (url.pathname.startsWith("/leak/basic"))
         return { action: "forward", authorization: BASIC };
+      if (url.pathname.startsWith("/leak/slashed"))
+        return { action: "forward", authorization: SLASHED };
       return url.pathname.startsWith("/public")
         ? { action: "forward" }
         : { action: "forward", authorization: HOST_TOKEN };
@@ -162,8 +166,9 @@ beforeAll(async () => {
       res.end("{}");
       return;
     }
-    if (req.url === "/leak/header") {
-      res.writeHead(200, { "content-type": "application/json", "x-debug-auth": got });
+    if (req.url === "/leak/header" || req.url === "/leak/slashed-header") {
+      const echo = req.url === "/leak/header" ? got : encodeURIComponent(got);
+      res.writeHead(200, { "content-type": "application/json", "x-debug-auth": echo });
       res.end("{}");
       return;
     }
@@ -409,12 +414,15 @@ describe("the https gateway", () => {
   it("takes no cookie up to a credential host, and brings none down from an answer with the credential", async () => {
     const agent = new TunnelAgent(proxy.socketPath, localCa());
     const header = await gatewayRequest(agent, registry.port, "/leak/header");
+    // Written back URL-escaped (`%2F`, `%2B`) in a header.
+    const escapedHeader = await gatewayRequest(agent, registry.port, "/leak/slashed-header");
     const cookie = await gatewayRequest(agent, registry.port, "/leak/cookie", {
       headers: { Cookie: "session=one-the-script-found" },
     });
     agent.destroy();
     // A header that writes the credential back: refused like a body that does.
     expect(header.status).toBe(502);
+    expect(escapedHeader.status).toBe(502);
     const agent2 = new TunnelAgent(proxy.socketPath, localCa());
     const gzip = await gatewayRequest(agent2, registry.port, "/leak/gzip", {
       headers: { "Accept-Encoding": "gzip", Range: "bytes=0-9" },
