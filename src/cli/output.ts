@@ -2,11 +2,11 @@
 import pc from "picocolors";
 import type { Output } from "../commands/types.js";
 import type { SafeNpmError } from "../errors.js";
+import { writeStderr } from "../sandbox/jobstops.js";
 
 export function terminalOutput(): Output {
-  const stderr = (text: string): void => {
-    process.stderr.write(text);
-  };
+  // While a sandbox runs, through a relay where it is a terminal (sandbox/jobstops.ts).
+  const stderr = (text: string): void => writeStderr(text);
   return {
     stdout: (text) => {
       process.stdout.write(text);

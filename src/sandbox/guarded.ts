@@ -39,6 +39,7 @@ import {
   type WalkOptions,
   type Watch,
 } from "./integrity.js";
+import { holdJobStops } from "./jobstops.js";
 import { cleanupPlaceholders, findPlaceholders, makePinDirs } from "./placeholders.js";
 import type { Policy } from "./policy.js";
 import { ownerListable } from "./safepath.js";
@@ -137,6 +138,8 @@ export async function runGuarded(
   let unmoved = false;
   const rootMode = lstatSync(root).mode & 0o7777;
   let outcome: Awaited<ReturnType<typeof runSandbox>>;
+  // Nor does a stop of the caller's job: code inside can set the terminal's `tostop`.
+  const releaseJobStops = holdJobStops();
   try {
     outcome = await runSandbox(bwrap, invocation, {
       foreground: policy.foreground,
@@ -167,6 +170,7 @@ export async function runGuarded(
     } finally {
       for (const signal of HELD) process.off(signal, hold);
       process.off("uncaughtException", crash);
+      await releaseJobStops();
     }
   }
   if (crashed !== null) throw crashed;

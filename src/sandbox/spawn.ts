@@ -22,9 +22,11 @@ const FORWARDED: readonly ForwardedSignal[] = ["SIGINT", "SIGTERM", "SIGHUP", "S
  * terminal, so a Ctrl-C during start-up reaches bwrap too — and bwrap dies on SIGINT without
  * forwarding it (https://github.com/containers/bubblewrap/issues/369), possibly halfway through
  * setting the sandbox up. bwrap is therefore exec'd with SIGINT/SIGQUIT ignored; the command
- * inside gets them back from FOREGROUND_PERL (bwrap.ts).
+ * inside gets them back from FOREGROUND_PERL (bwrap.ts). SIGTTOU/SIGTTIN too: code inside can
+ * set the terminal's `tostop`, and a write from the caller's job (a `tee`) would then stop bwrap
+ * and the supervisor with it, the command's end unseen (jobstops.ts).
  */
-const IGNORE_TERMINAL_SIGNALS = 'trap "" INT QUIT; exec "$@"';
+const IGNORE_TERMINAL_SIGNALS = 'trap "" INT QUIT TTOU TTIN; exec "$@"';
 
 export interface SandboxOutcome {
   /** The exit status safe-npm should exit with. */

@@ -270,6 +270,78 @@ setInterval(() => {}, 1000);
     expect(await run.exit).toBe(0);
   });
 
+  it("code inside that sets tostop cannot stop the caller's job before the after-run check", async () => {
+    // `stty tostop` inside; then the caller's job writes to the terminal while the command
+    // holds it (the right side of the pipe), which makes the kernel send the job SIGTTOU.
+    const plant = `plant-${TAG}`;
+    const inside = `stty tostop -echo; sleep 2; git init -q ${plant}; echo inside-done`;
+    const cli = safeNpmExec("sh", "-c", inside);
+    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+    run.write(`${cli.map(shellQuote).join(" ")} | (sleep 1; echo writer-wrote; cat)\n`);
+    // Typed ahead: the shell reads it once the job is done (or stopped).
+    run.write(
+      `echo "job-ended=$? modes=$(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(tostop|echo)' | tr '\\n' ,)"\n`,
+    );
+    await waitFor(() => /job-ended=\d+ modes=/.test(run.output()), "the shell's next command");
+    run.write("exit 0\nexit 0\n");
+    const output = run.output();
+    expect(output).not.toContain("Stopped");
+    expect(output).toContain("job-ended=0 modes=echo,-tostop,");
+    // The job's own writer was continued, and the command ran to its end.
+    expect(output).toContain("writer-wrote");
+    expect(output).toContain("inside-done");
+    // The check ran before the shell was back: the planted repository is moved aside.
+    expect(output).toContain(`moved ${join(world.project, plant, ".git")}`);
+    expect(existsSync(join(world.project, plant, ".git"))).toBe(false);
+    expect(await run.exit).toBe(0);
+  });
+
+  it("puts back the terminal's modes the command changed", async () => {
+    // node does, when safe-npm exits. sh as the caller: an interactive bash puts its own back.
+    const cli = safeNpmExec("stty", "tostop", "-echo", "-icanon");
+    const modes = "stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(tostop|echo|icanon)' | tr '\\n' ,";
+    const run = onPty(world, [
+      "sh",
+      "-c",
+      `${cli.map(shellQuote).join(" ")}; echo "modes=$(${modes})"`,
+    ]);
+    expect(await run.exit).toBe(0);
+    expect(run.output()).toContain("modes=icanon,echo,-tostop,");
+  });
+
+  it("(control) without safe-npm the same stty leaves the terminal changed", async () => {
+    const modes = "stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(tostop|echo|icanon)' | tr '\\n' ,";
+    const run = onPty(world, ["sh", "-c", `stty tostop -echo -icanon; echo "modes=$(${modes})"`]);
+    expect(await run.exit).toBe(0);
+    expect(run.output()).toContain("modes=-icanon,-echo,tostop,");
+  });
+
+  it("safe-npm's own line while the command holds a tostop terminal neither stops nor hangs it", async () => {
+    // A listener inside makes safe-npm print its port-forwarding line during the run (servers
+    // are looked for under `npm exec`, not under a bare command).
+    // Below the kernel's ephemeral range: a port there looks like a listen(0) one, not forwarded.
+    const port = 20000 + Math.floor(Math.random() * 9000);
+    const server = `require("node:net").createServer().listen(${port}, "127.0.0.1"); setTimeout(() => { console.log("server-done"); process.exit(0); }, 3000)`;
+    const script = `stty tostop; node -e '${server}'`;
+    const cli = [process.execPath, cliPath, "exec", "--", "npm", "exec", "-c", script];
+    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+    run.write(`${cli.map(shellQuote).join(" ")}\n`);
+    run.write(`echo "job-ended=$?"\n`);
+    await waitFor(() => /job-ended=\d+/.test(run.output()), "the shell's next command");
+    run.write("exit 0\nexit 0\n");
+    const output = run.output();
+    expect(output).not.toContain("Stopped");
+    expect(output).toContain("job-ended=0");
+    const line = new RegExp(
+      `safe-npm: (forwarding http://localhost:${port} |port ${port} is in use)`,
+    );
+    expect(output).toMatch(line);
+    // While the command ran: a write held back by the kernel until the terminal's modes are
+    // put back at the end would have blocked safe-npm (and its registry proxy) meanwhile.
+    expect(output.search(line)).toBeLessThan(output.lastIndexOf("server-done"));
+    expect(await run.exit).toBe(0);
+  });
+
   it("prints no perl warning where the locale is one the system lacks", async () => {
     const run = onPty(world, [
       "env",
