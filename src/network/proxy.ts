@@ -1694,7 +1694,21 @@ function credentialScan(forms: readonly string[], found: () => void): Transform 
  * longer base64 text (base64Cores). None shorter than 8 characters: a short password would
  * match innocent answers.
  */
-export function credentialForms(authorization: string): string[] {
+export function credentialForms(authorization: string): readonly string[] {
+  // Asked for each credentialed answer (its headers, then its body): the same few credentials.
+  const known = FORMS.get(authorization);
+  if (known !== undefined) return known;
+  const forms = formsOf(authorization);
+  if (FORMS.size >= MAX_FORMS) FORMS.clear();
+  FORMS.set(authorization, forms);
+  return forms;
+}
+
+const FORMS = new Map<string, readonly string[]>();
+/** A run holds a few credentials; the bound is only against growth without end. */
+const MAX_FORMS = 64;
+
+function formsOf(authorization: string): string[] {
   const [scheme = "", value = ""] = authorization.trim().split(/\s+/, 2);
   if (value.length < 8) return [];
   const secrets = [value];

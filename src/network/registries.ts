@@ -294,11 +294,8 @@ export async function registryRules(
   const bases = new Map<string, string[]>();
   // Registry paths that move where the rules look for the API come from the user's own files
   // only: a project's `@x:registry=https://host/-/` would make `/-/whoami` a package document.
-  const userCreds = findCredentials({
-    files: files.filter((f) => !f.project),
-    env: host.env,
-    berry: options.berry,
-  });
+  // Read when a registry host is first asked about, not on every run's start.
+  let userCreds: ReturnType<typeof findCredentials> | undefined;
   const hook = registryHook({
     mode: options.publish ? "publish" : "install",
     registryHosts,
@@ -312,6 +309,11 @@ export async function registryRules(
       const key = `${url.protocol}//${url.host}`;
       const known = bases.get(key);
       if (known !== undefined) return known;
+      userCreds ??= findCredentials({
+        files: files.filter((f) => !f.project),
+        env: host.env,
+        berry: options.berry,
+      });
       const found = registryPaths(userCreds, url);
       bases.set(key, found);
       return found;
