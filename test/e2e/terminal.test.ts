@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { shellQuote } from "../../src/sandbox/bwrap.js";
@@ -66,6 +67,19 @@ function sleepStarted(seconds: string): Promise<void> {
     () => processesWith(`sleep\0${seconds}`).some((p) => processName(p) === "sleep"),
     "sleep to start",
   );
+}
+
+/** A port nothing on the host listens on, below the ephemeral range (whose ports look like listen(0)'s and are not forwarded). */
+async function freeLowPort(): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 9000);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once("error", () => resolve(false));
+      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
 }
 
 /** Every pty session started, so none outlives the tests even when one fails. */
@@ -272,16 +286,24 @@ setInterval(() => {}, 1000);
 
   it("code inside that sets tostop cannot stop the caller's job before the after-run check", async () => {
     // `stty tostop` inside; then the caller's job writes to the terminal while the command
-    // holds it (the right side of the pipe), which makes the kernel send the job SIGTTOU.
+    // holds it (the right side of the pipe), which makes the kernel send the job SIGTTOU. The
+    // command goes on once the test has seen the writer stopped.
     const plant = `plant-${TAG}`;
-    const inside = `stty tostop -echo; sleep 2; git init -q ${plant}; echo inside-done`;
+    const set = `.probe/tostop-${TAG}`;
+    const go = `.probe/go-${TAG}`;
+    const inside = `stty tostop -echo; touch ${set}; until [ -e ${go} ]; do sleep 0.05; done; git init -q ${plant}; echo inside-done`;
+    const writer = `(until [ -e ${set} ]; do sleep 0.05; done; echo writer-wrote; cat)`;
     const cli = safeNpmExec("sh", "-c", inside);
     const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
-    run.write(`${cli.map(shellQuote).join(" ")} | (sleep 1; echo writer-wrote; cat)\n`);
+    run.write(`${cli.map(shellQuote).join(" ")} | ${writer}\n`);
     // Typed ahead: the shell reads it once the job is done (or stopped).
     run.write(
       `echo "job-ended=$? modes=$(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(tostop|echo)' | tr '\\n' ,)"\n`,
     );
+    const stoppedWriter = (): boolean =>
+      descendants(run.pid).some((p) => processName(p) === "bash" && statOf(p).state === "T");
+    await waitFor(stoppedWriter, "the writer in the caller's job to be stopped");
+    writeFileSync(join(world.project, go), "");
     await waitFor(() => /job-ended=\d+ modes=/.test(run.output()), "the shell's next command");
     run.write("exit 0\nexit 0\n");
     const output = run.output();
@@ -318,27 +340,30 @@ setInterval(() => {}, 1000);
 
   it("safe-npm's own line while the command holds a tostop terminal neither stops nor hangs it", async () => {
     // A listener inside makes safe-npm print its port-forwarding line during the run (servers
-    // are looked for under `npm exec`, not under a bare command).
-    // Below the kernel's ephemeral range: a port there looks like a listen(0) one, not forwarded.
-    const port = 20000 + Math.floor(Math.random() * 9000);
-    const server = `require("node:net").createServer().listen(${port}, "127.0.0.1"); setTimeout(() => { console.log("server-done"); process.exit(0); }, 3000)`;
+    // are looked for under `npm exec`, not under a bare command). It ends at its first
+    // connection, which the test makes once it has seen the line.
+    const port = await freeLowPort();
+    const server = `require("node:net").createServer(() => { console.log("server-done"); process.exit(0); }).listen(${port}, "127.0.0.1"); setTimeout(() => process.exit(3), 60000)`;
     const script = `stty tostop; node -e '${server}'`;
     const cli = [process.execPath, cliPath, "exec", "--", "npm", "exec", "-c", script];
     const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
     run.write(`${cli.map(shellQuote).join(" ")}\n`);
     run.write(`echo "job-ended=$?"\n`);
+    // Printed while the command runs: a write the kernel held back until `tostop` is cleared
+    // would have blocked safe-npm (and its registry proxy) meanwhile.
+    const line = `safe-npm: forwarding http://localhost:${port} `;
+    await waitFor(() => run.output().includes(line), "safe-npm's forwarding line");
+    await new Promise<void>((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => socket.end());
+      socket.on("close", () => resolve());
+      socket.on("error", () => resolve());
+    });
     await waitFor(() => /job-ended=\d+/.test(run.output()), "the shell's next command");
     run.write("exit 0\nexit 0\n");
     const output = run.output();
     expect(output).not.toContain("Stopped");
+    expect(output).toContain("server-done");
     expect(output).toContain("job-ended=0");
-    const line = new RegExp(
-      `safe-npm: (forwarding http://localhost:${port} |port ${port} is in use)`,
-    );
-    expect(output).toMatch(line);
-    // While the command ran: a write held back by the kernel until the terminal's modes are
-    // put back at the end would have blocked safe-npm (and its registry proxy) meanwhile.
-    expect(output.search(line)).toBeLessThan(output.lastIndexOf("server-done"));
     expect(await run.exit).toBe(0);
   });
 
