@@ -338,34 +338,42 @@ setInterval(() => {}, 1000);
     expect(run.output()).toContain("modes=-icanon,-echo,tostop,");
   });
 
-  it("safe-npm's own line while the command holds a tostop terminal neither stops nor hangs it", async () => {
-    // A listener inside makes safe-npm print its port-forwarding line during the run (servers
-    // are looked for under `npm exec`, not under a bare command). It ends at its first
-    // connection, which the test makes once it has seen the line.
-    const port = await freeLowPort();
-    const server = `require("node:net").createServer(() => { console.log("server-done"); process.exit(0); }).listen(${port}, "127.0.0.1"); setTimeout(() => process.exit(3), 60000)`;
-    const script = `stty tostop; node -e '${server}'`;
-    const cli = [process.execPath, cliPath, "exec", "--", "npm", "exec", "-c", script];
-    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
-    run.write(`${cli.map(shellQuote).join(" ")}\n`);
-    run.write(`echo "job-ended=$?"\n`);
-    // Printed while the command runs: a write the kernel held back until `tostop` is cleared
-    // would have blocked safe-npm (and its registry proxy) meanwhile.
-    const line = `safe-npm: forwarding http://localhost:${port} `;
-    await waitFor(() => run.output().includes(line), "safe-npm's forwarding line");
-    await new Promise<void>((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => socket.end());
-      socket.on("close", () => resolve());
-      socket.on("error", () => resolve());
-    });
-    await waitFor(() => /job-ended=\d+/.test(run.output()), "the shell's next command");
-    run.write("exit 0\nexit 0\n");
-    const output = run.output();
-    expect(output).not.toContain("Stopped");
-    expect(output).toContain("server-done");
-    expect(output).toContain("job-ended=0");
-    expect(await run.exit).toBe(0);
-  });
+  // In the background (`&`) the sandbox has a session of its own, and safe-npm's job is the
+  // writer the kernel would stop.
+  it.each([
+    ["in the foreground", "", 'echo "job-ended=$?"'],
+    ["in the background", " &", 'wait $!; echo "job-ended=$?"'],
+  ])(
+    "safe-npm's own line on a tostop terminal %s neither stops nor hangs it",
+    async (_, how, after) => {
+      // A listener inside makes safe-npm print its port-forwarding line during the run (servers
+      // are looked for under `npm exec`, not under a bare command). It ends at its first
+      // connection, which the test makes once it has seen the line.
+      const port = await freeLowPort();
+      const server = `require("node:net").createServer(() => { console.log("server-done"); process.exit(0); }).listen(${port}, "127.0.0.1"); setTimeout(() => process.exit(3), 60000)`;
+      const script = `stty tostop; node -e '${server}'`;
+      const cli = [process.execPath, cliPath, "exec", "--", "npm", "exec", "-c", script];
+      const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+      run.write(`${cli.map(shellQuote).join(" ")}${how}\n`);
+      run.write(`${after}\n`);
+      // Printed while the command runs: a write the kernel held back until `tostop` is cleared
+      // would have blocked safe-npm (and its registry proxy) meanwhile.
+      const line = `safe-npm: forwarding http://localhost:${port} `;
+      await waitFor(() => run.output().includes(line), "safe-npm's forwarding line");
+      await new Promise<void>((resolve) => {
+        const socket = connect(port, "127.0.0.1", () => socket.end());
+        socket.on("close", () => resolve());
+        socket.on("error", () => resolve());
+      });
+      await waitFor(() => /job-ended=\d+/.test(run.output()), "the shell's next command");
+      run.write("exit 0\nexit 0\n");
+      const output = run.output();
+      expect(output).not.toContain("Stopped");
+      expect(output).toContain("server-done");
+      expect(output).toContain("job-ended=0");
+      expect(await run.exit).toBe(0);
+    },
+  );
 
   it("prints no perl warning where the locale is one the system lacks", async () => {
     const run = onPty(world, [
