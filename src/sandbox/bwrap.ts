@@ -40,21 +40,30 @@ export const READY_SCRIPT = `printf x >&${READY_FD}; exec ${READY_FD}>&-; exec "
  * Its first argument says whether the caller does job control (its group is a job, not the
  * session leader's). Only then does a stopped command stop the supervisor's own group, which
  * the caller's shell reports as a stopped job; on `fg` it hands the terminal back to the command
- * and continues it. Woken by anything but the shell's `fg` (code inside can send it SIGCONT),
- * it finds its group is not the terminal's foreground and stops the group again instead of
- * taking the terminal from the shell. It ignores SIGTTOU and SIGTTIN: code inside can set the
- * terminal's `tostop`, and a write from the caller's job (a `tee`) must not stop it (jobstops.ts).
+ * and continues it. Code inside can stop the command as Ctrl-Z does, so first everything else
+ * inside is stopped too (`kill(-1, SIGSTOP)` reaches every process of the pid namespace but the
+ * supervisor and pid 1): while the shell has the prompt, nothing inside runs. When it is woken
+ * by anything but the shell's `fg` (`bg`, or a SIGCONT from inside), its `tcsetpgrp` from the
+ * background makes the kernel stop its group again instead of taking the terminal from the
+ * shell — so SIGTTOU has its default for that call. (Inside the pid namespace the caller's
+ * group cannot be named: tcgetpgrp and getpgrp read 0, so only the kernel can tell.) Otherwise
+ * SIGTTOU and SIGTTIN are ignored: code inside can set the terminal's `tostop`, and a write from
+ * the caller's job (a `tee`) must not stop the supervisor (jobstops.ts).
  *
- * When the command ends while its group still holds the terminal, the supervisor hands the
- * terminal to the caller's group (safe-npm does if it cannot, spawn.ts). It mirrors the
- * command's exit status or death by signal. (The terminal's modes, which code inside can
- * change, node puts back as they were when safe-npm exits.)
+ * It makes itself non-dumpable first (prctl PR_SET_DUMPABLE, by syscall number: x86_64 and
+ * arm64, where the seccomp filter exists): it runs as the command's user in the caller's
+ * process group, and through /proc/<pid>/mem code inside could otherwise write its memory and
+ * make it signal safe-npm (policy.ts masks pid 1's the same way). It mirrors the command's exit
+ * status or death by signal. (The terminal's modes, which code inside can change, node puts
+ * back as they were when safe-npm exits.)
  */
 /** perl's `$?` reads 0 for a stopped child; the raw wait status has it. */
 const NATIVE_STATUS = ["$", "{^CHILD_ERROR_NATIVE}"].join("");
 export const FOREGROUND_PERL = String.raw`use POSIX (); use Config;
 my $jobs = shift @ARGV;
 delete $ENV{PERL_BADLANG} if shift(@ARGV) eq "1";
+my $prctl = { x86_64 => 157, aarch64 => 167 }->{(POSIX::uname())[4]};
+if (defined $prctl && syscall($prctl, 4, 0, 0, 0, 0) != 0) { print STDERR "safe-npm: prctl: $!\n"; exit 126 }
 my @s = qw(INT QUIT TERM HUP TSTP TTIN); $SIG{$_} = "IGNORE" for @s, "TTOU";
 my $p = fork(); if (!defined $p) { print STDERR "safe-npm: fork: $!\n"; exit 126 }
 if ($p == 0) {
@@ -63,15 +72,14 @@ if ($p == 0) {
   exec { $ARGV[0] } @ARGV or do { print STDERR "$ARGV[0]: $!\n"; POSIX::_exit($!{ENOENT} ? 127 : 126) };
 }
 POSIX::setpgid($p, $p);
-my $mine = POSIX::getpgrp();
 while (waitpid($p, POSIX::WUNTRACED()) == $p) {
   my $st = ${NATIVE_STATUS};
   if (POSIX::WIFSTOPPED($st)) {
     next unless $jobs;
-    for (;;) { kill("STOP", 0); my $f = POSIX::tcgetpgrp(0); last if !defined($f) || $f <= 0 || $f == $mine }
-    POSIX::tcsetpgrp(0, $p); kill("CONT", -$p); next;
+    kill("STOP", -1); kill("STOP", 0);
+    $SIG{TTOU} = "DEFAULT"; POSIX::tcsetpgrp(0, $p); $SIG{TTOU} = "IGNORE";
+    kill("CONT", -1); kill("CONT", -$p); next;
   }
-  POSIX::tcsetpgrp(0, $mine) if (POSIX::tcgetpgrp(0) // -1) == $p;
   if (POSIX::WIFSIGNALED($st)) {
     my $n = POSIX::WTERMSIG($st); my $name = (split " ", $Config{sig_name})[$n];
     $SIG{$name} = "DEFAULT" if $name; kill($n, $$); exit(128 + $n);

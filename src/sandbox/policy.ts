@@ -325,6 +325,12 @@ export function resolvePolicy(input: PolicyInput): Policy {
     // runs as root. bwrap covers /proc/sys only when it can write the directory itself, which a
     // 0555 directory defeats (bwrap.c, cover_proc_dirs).
     { kind: "ro-bind", src: "/proc/sys", dest: "/proc/sys" },
+    // The sandbox's pid 1 (bwrap's init) is the command's user, and dumpable: through its
+    // /proc/<pid>/mem code inside could write its memory and run code there (the seccomp filter
+    // stops ptrace, not that file). On a terminal pid 1 is in the caller's process group, so it
+    // could then signal safe-npm. It is the one process there when these mounts are made.
+    { kind: "ro-bind", src: "/dev/null", dest: "/proc/1/mem" },
+    { kind: "ro-bind", src: "/dev/null", dest: "/proc/1/task/1/mem" },
     { kind: "dev", dest: "/dev" },
     { kind: "tmpfs", dest: "/tmp" },
   );

@@ -375,6 +375,75 @@ setInterval(() => {}, 1000);
     },
   );
 
+  it("code inside that stops the command stops everything inside while the shell has the prompt", async () => {
+    // A process of its own keeps writing a tick; the command stops itself, which the caller's
+    // shell reports as a stopped job (as for Ctrl-Z).
+    const plant = `plant-stop-${TAG}`;
+    const tick = `.probe/tick-${TAG}`;
+    const inside = `git init -q ${plant}; (while :; do date +%s%N > ${tick}; sleep 0.05; done) & kill -STOP $$; echo resumed-${TAG}`;
+    const cli = safeNpmExec("sh", "-c", inside);
+    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+    run.write(`${cli.map(shellQuote).join(" ")}\n`);
+    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    const inSandboxNow = (): number[] =>
+      descendants(run.pid).filter((p) => inSandbox(p) && processName(p) !== "bwrap");
+    // Every process inside but the supervisor is stopped, the ticker too.
+    await waitFor(
+      () => inSandboxNow().every((p) => statOf(p).state === "T"),
+      "every process inside to be stopped",
+    );
+    const before = readFileSync(join(world.project, tick), "utf8");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(readFileSync(join(world.project, tick), "utf8")).toBe(before);
+    expect(inSandboxNow().every((p) => statOf(p).state === "T")).toBe(true);
+    // fg: everything goes on, the command ends, and the check runs.
+    run.write("fg\n");
+    await waitFor(
+      () => run.output().includes(`moved ${join(world.project, plant, ".git")}`),
+      "the check",
+    );
+    expect(run.output()).toContain(`resumed-${TAG}`);
+    run.write("exit 0\n");
+    expect(await run.exit).toBe(0);
+  });
+
+  it("bg after Ctrl-Z leaves the terminal with the shell", async () => {
+    const marker = `sleep ${5000 + Math.floor(Math.random() * 900)}`;
+    const cli = safeNpmExec("sh", "-c", marker);
+    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+    run.write(`${cli.map(shellQuote).join(" ")}\n`);
+    await waitFor(() => commandShell(marker).length > 0, "the command to start");
+    const [pid] = commandShell(marker);
+    await waitFor(() => holdsTerminal(pid), "the command's group to take the terminal");
+    run.write("\x1a");
+    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    run.write("bg\n");
+    // The supervisor, continued in the background, asks for the terminal: the kernel stops it.
+    const supervisor = (): number | undefined =>
+      descendants(run.pid).find((p) => inSandbox(p) && processName(p) === "perl");
+    await waitFor(() => /\[1\]\+? .*&/.test(run.output()), "the shell to continue the job");
+    await waitFor(() => statOf(supervisor()).state === "T", "the supervisor to stop again");
+    run.write("echo shell-reads-$((6*7))\n");
+    await waitFor(() => /shell-reads-42/.test(run.output()), "the shell to read its next command");
+    expect(holdsTerminal(pid)).toBe(false);
+    run.write("kill -KILL %1\n");
+    await waitFor(() => processesWith(marker).length === 0, "the job to end");
+    run.write("exit 0\nexit 0\n");
+    expect(await run.exit).toBe(0);
+  });
+
+  it("code inside cannot open the memory of pid 1 or of the supervisor for writing", async () => {
+    const probe = `for my $p (1, "1/task/1", getppid(), "self") { print "mem:$p:", (open(my $m, "+<", "/proc/$p/mem") ? "open" : "denied"), "\\n" }`;
+    const run = onPty(world, safeNpmExec("perl", "-e", probe));
+    expect(await run.exit).toBe(0);
+    const output = run.output();
+    expect(output).toContain("mem:1:denied");
+    expect(output).toContain("mem:1/task/1:denied");
+    expect(output).toMatch(/mem:\d+:denied/);
+    // (control) the command's own memory opens.
+    expect(output).toContain("mem:self:open");
+  });
+
   it("prints no perl warning where the locale is one the system lacks", async () => {
     const run = onPty(world, [
       "env",
