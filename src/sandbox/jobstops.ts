@@ -85,13 +85,13 @@ export function writeStderr(text: string): void {
 }
 
 /**
- * `cat` with safe-npm's stderr as its output, in a session of its own (no controlling
- * terminal): its writes are never stopped. null when it cannot be started.
+ * `cat` with safe-npm's stderr (or stdout) as its output, in a session of its own (no
+ * controlling terminal): its writes are never stopped. null when it cannot be started.
  */
-function startRelay(): ChildProcess | null {
+export function startRelay(fd: 1 | 2 = 2): ChildProcess | null {
   try {
     const relay = spawn("/bin/cat", [], {
-      stdio: ["pipe", 2, "ignore"],
+      stdio: ["pipe", fd, "ignore"],
       detached: true,
       env: {},
       cwd: "/",
@@ -104,7 +104,8 @@ function startRelay(): ChildProcess | null {
   }
 }
 
-function drain(relay: ChildProcess): Promise<void> {
+/** Closes the relay's input and waits for it to write what it holds (bounded). */
+export function drain(relay: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (relay.exitCode !== null || relay.signalCode !== null) return resolve();
     // A terminal held with Ctrl-S blocks the relay: do not wait for it forever.

@@ -5,14 +5,22 @@
  * node:child_process rather than execa here: execa takes ~150 ms to import on a small machine,
  * which would dominate `safe-npm exec -- true`; this path needs none of its conveniences.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import {
+  type ChildProcess,
+  type StdioNull,
+  type StdioPipe,
+  spawn,
+  spawnSync,
+} from "node:child_process";
 import { closeSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
+import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { isForegroundGroup } from "../host/host.js";
 import { procStat } from "../host/procstat.js";
 import type { BwrapInvocation } from "./bwrap.js";
+import { drain, startRelay } from "./jobstops.js";
 
 export type ForwardedSignal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGQUIT";
 const FORWARDED: readonly ForwardedSignal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
@@ -59,8 +67,9 @@ export async function runSandbox(
   options: RunOptions,
 ): Promise<SandboxOutcome & { ready: boolean; interrupted: boolean }> {
   const argsFd = Math.max(invocation.readyFd, ...invocation.inputs.map((i) => i.fd)) + 1;
-  const stdio: ("inherit" | "pipe")[] = ["inherit", "inherit", "inherit"];
+  const stdio: (StdioNull | StdioPipe | Writable)[] = ["inherit", "inherit", "inherit"];
   for (let fd = 3; fd <= argsFd; fd++) stdio.push("pipe");
+  const relays = options.foreground ? [] : awayFromTerminal(stdio);
   const inputs = [
     ...invocation.inputs,
     {
@@ -80,6 +89,8 @@ export async function runSandbox(
     : [bwrap, bwrapArgv];
   closeInheritedDescriptors();
   const child = spawn(file, args, { stdio, detached: !options.foreground, env: {} });
+  // The sandbox holds the relays' input now; once it is gone they see its end.
+  for (const relay of relays) relay.stdin?.destroy();
 
   let ready = false;
   const forwarding = forwardSignals(child, { foreground: options.foreground });
@@ -114,7 +125,36 @@ export async function runSandbox(
   } finally {
     forwarding.stop();
     if (options.foreground) reclaimTerminal();
+    await Promise.all(relays.map(drain));
   }
+}
+
+/**
+ * Started in the background (`safe-npm install &`), or with no terminal of its own, while its
+ * stdio is a terminal: the sandbox runs in a session of its own there, where the kernel's job
+ * control does not reach, so with the terminal's descriptors code inside could read what is
+ * typed to the shell (and change its modes). It gets none: stdin is /dev/null, and stdout and
+ * stderr go through a `cat` each (jobstops.ts) that writes them to the terminal.
+ */
+function awayFromTerminal(stdio: (StdioNull | StdioPipe | Writable)[]): ChildProcess[] {
+  const ttys = [0, 1, 2].filter((fd) => isatty(fd));
+  if (ttys.length === 0 || isForegroundGroup()) return [];
+  const relays: ChildProcess[] = [];
+  for (const fd of ttys) {
+    if (fd === 0) {
+      stdio[0] = "ignore";
+      continue;
+    }
+    const relay = startRelay(fd as 1 | 2);
+    if (relay?.stdin == null) {
+      // No relay: nothing of the terminal goes in rather than the terminal itself.
+      stdio[fd] = "ignore";
+      continue;
+    }
+    stdio[fd] = relay.stdin;
+    relays.push(relay);
+  }
+  return relays;
 }
 
 /**

@@ -444,6 +444,33 @@ setInterval(() => {}, 1000);
     expect(output).toContain("mem:self:open");
   });
 
+  it("started in the background, the command gets no descriptor of the terminal: it cannot read what is typed to the shell", async () => {
+    const read = `.probe/read-${TAG}`;
+    const started = `.probe/bg-started-${TAG}`;
+    const go = `.probe/bg-go-${TAG}`;
+    // Waits until the test has typed a line to the shell, then reads stdin and looks for any
+    // descriptor of a terminal in the sandbox.
+    const inside = `touch ${started}; until [ -e ${go} ]; do sleep 0.05; done; read line; echo "read:[$line]" > ${read}; for f in /proc/[0-9]*/fd/*; do case $(readlink $f) in /dev/pts/*|/dev/tty*) echo "tty-fd:$f";; esac; done; echo out-${TAG}; echo err-${TAG} >&2`;
+    const cli = safeNpmExec("sh", "-c", inside);
+    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+    run.write(`${cli.map(shellQuote).join(" ")} &\n`);
+    await waitFor(() => existsSync(join(world.project, started)), "the command to start");
+    run.write("echo typed-$((6*7))\n");
+    await waitFor(() => /typed-42/.test(run.output()), "the shell to read the typed line");
+    writeFileSync(join(world.project, go), "");
+    run.write('wait $!; echo "job-ended=$?"\n');
+    await waitFor(() => /job-ended=\d+/.test(run.output()), "the job to end");
+    run.write("exit 0\n");
+    const output = run.output();
+    expect(output).toContain("job-ended=0");
+    expect(readFileSync(join(world.project, read), "utf8")).toBe("read:[]\n");
+    expect(output).not.toMatch(/tty-fd:\/proc/);
+    // Its output still reaches the terminal.
+    expect(output).toContain(`out-${TAG}`);
+    expect(output).toContain(`err-${TAG}`);
+    expect(await run.exit).toBe(0);
+  });
+
   it("prints no perl warning where the locale is one the system lacks", async () => {
     const run = onPty(world, [
       "env",
