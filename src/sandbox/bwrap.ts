@@ -32,10 +32,13 @@ export const READY_SCRIPT = `printf x >&${READY_FD}; exec ${READY_FD}>&-; exec "
  * setpgid/tcsetpgrp itself; perl can.
  *
  * This supervisor stays in the caller's group (with bwrap), forks the command into the new
- * group and waits. Only the child hands itself the terminal, and only once its Ctrl-C and
- * Ctrl-Z act again (SIGTTOU stays ignored for the hand-over itself): a Ctrl-C can never reach
- * a group that ignores it. Before the hand-over it reaches bwrap's group, and safe-npm ends the
- * run (spawn.ts).
+ * group and waits. It hands the command's group the terminal once the child's Ctrl-C and Ctrl-Z
+ * act again (the child closes a pipe): a Ctrl-C can never reach a group that ignores it; before
+ * the hand-over it reaches bwrap's group, and safe-npm ends the run (spawn.ts). The hand-over is
+ * the supervisor's, from the caller's group, with SIGTTOU's default: if that group is no longer
+ * the terminal's foreground (a Ctrl-Z while the sandbox was being set up, then `bg`) the kernel
+ * stops the supervisor there until `fg`, where a `tcsetpgrp` from the new group would have
+ * taken the terminal from the shell. Only then does the child exec the command.
  *
  * Its first argument says whether the caller does job control (its group is a job, not the
  * session leader's). Only then does a stopped command stop the supervisor's own group, which
@@ -65,13 +68,19 @@ delete $ENV{PERL_BADLANG} if shift(@ARGV) eq "1";
 my $prctl = { x86_64 => 157, aarch64 => 167 }->{(POSIX::uname())[4]};
 if (defined $prctl && syscall($prctl, 4, 0, 0, 0, 0) != 0) { print STDERR "safe-npm: prctl: $!\n"; exit 126 }
 my @s = qw(INT QUIT TERM HUP TSTP TTIN); $SIG{$_} = "IGNORE" for @s, "TTOU";
+(pipe(my $ready_r, my $ready_w) && pipe(my $go_r, my $go_w)) or do { print STDERR "safe-npm: pipe: $!\n"; exit 126 };
 my $p = fork(); if (!defined $p) { print STDERR "safe-npm: fork: $!\n"; exit 126 }
 if ($p == 0) {
-  POSIX::setpgid(0, 0); $SIG{$_} = "DEFAULT" for @s;
-  POSIX::tcsetpgrp(0, $$); $SIG{TTOU} = "DEFAULT";
+  close $ready_r; close $go_w;
+  POSIX::setpgid(0, 0); $SIG{$_} = "DEFAULT" for @s, "TTOU"; close $ready_w;
+  sysread($go_r, my $go, 1) == 1 or POSIX::_exit(126);
   exec { $ARGV[0] } @ARGV or do { print STDERR "$ARGV[0]: $!\n"; POSIX::_exit($!{ENOENT} ? 127 : 126) };
 }
+close $ready_w; close $go_r;
 POSIX::setpgid($p, $p);
+sysread($ready_r, my $ready, 1); close $ready_r;
+$SIG{TTOU} = "DEFAULT"; POSIX::tcsetpgrp(0, $p); $SIG{TTOU} = "IGNORE";
+syswrite($go_w, "x"); close $go_w;
 while (waitpid($p, POSIX::WUNTRACED()) == $p) {
   my $st = ${NATIVE_STATUS};
   if (POSIX::WIFSTOPPED($st)) {

@@ -380,7 +380,7 @@ setInterval(() => {}, 1000);
     // shell reports as a stopped job (as for Ctrl-Z).
     const plant = `plant-stop-${TAG}`;
     const tick = `.probe/tick-${TAG}`;
-    const inside = `git init -q ${plant}; (while :; do date +%s%N > ${tick}; sleep 0.05; done) & kill -STOP $$; echo resumed-${TAG}`;
+    const inside = `git init -q ${plant}; (while :; do date +%s%N > ${tick}; sleep 0.05; done) & until [ -e ${tick} ]; do sleep 0.05; done; kill -STOP $$; echo resumed-${TAG}`;
     const cli = safeNpmExec("sh", "-c", inside);
     const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
     run.write(`${cli.map(shellQuote).join(" ")}\n`);
@@ -430,6 +430,36 @@ setInterval(() => {}, 1000);
     await waitFor(() => processesWith(marker).length === 0, "the job to end");
     run.write("exit 0\nexit 0\n");
     expect(await run.exit).toBe(0);
+  });
+
+  it("a Ctrl-Z before the command has the terminal, then bg: the terminal stays with the shell", async () => {
+    const captured = `.probe/captured-${TAG}`;
+    const inside = `IFS= read -r line < /dev/tty && echo "$line" > ${captured}`;
+    const cli = safeNpmExec("sh", "-c", inside);
+    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+    run.write(`${cli.map(shellQuote).join(" ")}\n`);
+    // What Ctrl-Z does to safe-npm, once the supervisor inside has started and before it hands
+    // the terminal over (it loads perl's POSIX module first): looked for without pause.
+    const cliPid = (): number | undefined =>
+      descendants(run.pid).find((p) => processName(p) === "node" && !inSandbox(p));
+    await waitFor(() => cliPid() !== undefined, "safe-npm to start");
+    const cli0 = cliPid() as number;
+    const until = Date.now() + 30_000;
+    while (Date.now() < until && !descendants(cli0).some((p) => processName(p) === "perl"));
+    process.kill(cli0, "SIGTSTP");
+    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    run.write("bg\n");
+    await waitFor(() => /\[1\]\+? .*&/.test(run.output()), "the shell to continue the job");
+    // Whatever the sandbox does now, the shell reads what is typed.
+    await new Promise((r) => setTimeout(r, 500));
+    run.write("echo shell-reads-$((6*7))\n");
+    await waitFor(() => /shell-reads-42/.test(run.output()), "the shell to read its next command");
+    expect(existsSync(join(world.project, captured)), run.output()).toBe(false);
+    run.write("kill %1; wait\n");
+    await waitFor(() => processesWith(captured).length === 0, "the job to end");
+    run.write("exit 0\n");
+    expect(await run.exit).toBe(0);
+    expect(existsSync(join(world.project, captured))).toBe(false);
   });
 
   it("code inside cannot open the memory of pid 1 or of the supervisor for writing", async () => {
