@@ -92,6 +92,12 @@ export interface HostInfo {
    */
   foregroundTty: boolean;
   /**
+   * Stdin, stdout or stderr is a terminal whose foreground group this process's group is not
+   * (started with `&`): the sandbox must get none of its descriptors, even if the job is brought
+   * to the foreground later (spawn.ts awayFromTerminal).
+   */
+  backgroundTty?: boolean | undefined;
+  /**
    * This process's group is not its session leader's: a job-control shell made it a job, so a
    * stop (Ctrl-Z) of the command may stop it for that shell to report.
    */
@@ -158,6 +164,7 @@ export function gatherHost(
     }
   }
   const stdinTty = isatty(0);
+  const foreground = isForegroundGroup();
   return {
     platform: process.platform,
     arch: process.arch,
@@ -183,7 +190,8 @@ export function gatherHost(
     // isatty(0), not process.stdin.isTTY: that getter builds a stream for fd 0, which for a
     // file or pipe loads node's fs streams, fs/promises and readline (~5 ms) for one answer.
     stdinIsTty: stdinTty,
-    foregroundTty: stdinTty && isForegroundGroup(),
+    foregroundTty: stdinTty && foreground,
+    backgroundTty: !foreground && [0, 1, 2].some((fd) => isatty(fd)),
     jobControl: isJob(),
     sandbox: readSandboxMarker(),
     perl: isExecutable("/usr/bin/perl"),

@@ -143,6 +143,7 @@ export async function runGuarded(
   try {
     outcome = await runSandbox(bwrap, invocation, {
       foreground: policy.foreground,
+      away: policy.awayFromTerminal,
       onReady: (pid: number) => {
         sandboxInit = pid;
         mark("sandbox set-up (spawn → ready)");

@@ -115,6 +115,11 @@ export interface Policy {
    * Otherwise the sandbox runs in a session of its own and safe-npm forwards signals (spawn.ts).
    */
   foreground: boolean;
+  /**
+   * Started in the background with a terminal on stdio (host.backgroundTty): the sandbox gets
+   * none of the terminal's descriptors (spawn.ts awayFromTerminal).
+   */
+  awayFromTerminal: boolean;
   /** With `foreground`: the caller does job control, so Ctrl-Z stops the caller's job. */
   jobControl: boolean;
   /** The node binary inside (used by the `node` signal reset). */
@@ -596,6 +601,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
     // Needs perl for setpgid/tcsetpgrp, and the seccomp filter (else --new-session guards the
     // terminal, and there is no terminal to hand over).
     foreground: host.foregroundTty && host.perl && seccomp,
+    awayFromTerminal: host.backgroundTty === true,
     jobControl: host.jobControl,
     node: nodeInside,
     hostname: "safe-npm",

@@ -53,6 +53,11 @@ export interface RunOptions {
    * port forwarding reads its socket tables and enters its network namespace).
    */
   onReady?: (sandboxPid: number) => void;
+  /**
+   * Started in the background with a terminal on stdio (policy.awayFromTerminal): the sandbox
+   * gets none of its descriptors, even if the job is in the foreground by the time it starts.
+   */
+  away?: boolean;
 }
 
 /**
@@ -69,7 +74,7 @@ export async function runSandbox(
   const argsFd = Math.max(invocation.readyFd, ...invocation.inputs.map((i) => i.fd)) + 1;
   const stdio: (StdioNull | StdioPipe | Writable)[] = ["inherit", "inherit", "inherit"];
   for (let fd = 3; fd <= argsFd; fd++) stdio.push("pipe");
-  const relays = options.foreground ? [] : awayFromTerminal(stdio);
+  const relays = options.foreground ? [] : awayFromTerminal(stdio, options.away === true);
   const inputs = [
     ...invocation.inputs,
     {
@@ -130,15 +135,18 @@ export async function runSandbox(
 }
 
 /**
- * Started in the background (`safe-npm install &`), or with no terminal of its own, while its
- * stdio is a terminal: the sandbox runs in a session of its own there, where the kernel's job
+ * Started in the background (`safe-npm install &`, even if brought to the foreground since),
+ * or in the background now, or with no terminal of its own, while its stdio is a terminal: the sandbox runs in a session of its own there, where the kernel's job
  * control does not reach, so with the terminal's descriptors code inside could read what is
  * typed to the shell (and change its modes). It gets none: stdin is /dev/null, and stdout and
  * stderr go through a `cat` each (jobstops.ts) that writes them to the terminal.
  */
-function awayFromTerminal(stdio: (StdioNull | StdioPipe | Writable)[]): ChildProcess[] {
+function awayFromTerminal(
+  stdio: (StdioNull | StdioPipe | Writable)[],
+  away: boolean,
+): ChildProcess[] {
   const ttys = [0, 1, 2].filter((fd) => isatty(fd));
-  if (ttys.length === 0 || isForegroundGroup()) return [];
+  if (ttys.length === 0 || (!away && isForegroundGroup())) return [];
   const relays: ChildProcess[] = [];
   for (const fd of ttys) {
     if (fd === 0) {
@@ -343,6 +351,23 @@ function forwardSignals(
     else deliver(signal);
   };
   for (const signal of FORWARDED) process.on(signal, handler);
+  // In a session of its own the sandbox is out of reach of the terminal's Ctrl-Z: when it stops
+  // safe-npm, everything of the sandbox stops with it, and goes on with it.
+  const stop = (): void => {
+    const pid = child.pid;
+    if (pid === undefined) return;
+    const frozen = new Set<number>();
+    // Twice: a process may fork while the first pass goes on.
+    for (let pass = 0; pass < 2; pass++)
+      for (const target of [pid, ...descendants(pid)]) {
+        if (frozen.has(target)) continue;
+        safeKill(target, "SIGSTOP");
+        frozen.add(target);
+      }
+    process.kill(process.pid, "SIGSTOP");
+    for (const target of frozen) safeKill(target, "SIGCONT");
+  };
+  if (!options.foreground) process.on("SIGTSTP", stop);
   return {
     ready: () => {
       isReady = true;
@@ -350,6 +375,7 @@ function forwardSignals(
     },
     stop: () => {
       for (const signal of FORWARDED) process.off(signal, handler);
+      process.off("SIGTSTP", stop);
     },
     interrupted: () => received > 0,
     ended: () => endedWith,

@@ -462,6 +462,40 @@ setInterval(() => {}, 1000);
     expect(existsSync(join(world.project, captured))).toBe(false);
   });
 
+  it("started in the background, brought to the foreground, Ctrl-Z stops everything inside", async () => {
+    // In a session of its own the sandbox is out of the terminal's reach: safe-npm stops it.
+    const tick = `.probe/bg-tick-${TAG}`;
+    const inside = `(while :; do date +%s%N > ${tick}; sleep 0.05; done) & until [ -e ${tick} ]; do sleep 0.05; done; sleep 1000; echo after-${TAG}`;
+    const cli = safeNpmExec("sh", "-c", inside);
+    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+    run.write(`${cli.map(shellQuote).join(" ")} &\n`);
+    await waitFor(() => existsSync(join(world.project, tick)), "the command to start");
+    run.write("fg\n");
+    await new Promise((r) => setTimeout(r, 300));
+    run.write("\x1a");
+    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    const inside_ = (): number[] =>
+      descendants(run.pid).filter((p) => inSandbox(p) && processName(p) !== "bwrap");
+    await waitFor(
+      () => inside_().length > 0 && inside_().every((p) => statOf(p).state === "T"),
+      "every process inside to be stopped",
+    );
+    const before = readFileSync(join(world.project, tick), "utf8");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(readFileSync(join(world.project, tick), "utf8")).toBe(before);
+    // fg: it goes on (the ticker too); then Ctrl-C ends it.
+    run.write("fg\n");
+    await waitFor(
+      () => readFileSync(join(world.project, tick), "utf8") !== before,
+      "the sandbox to go on",
+    );
+    run.write("\x03");
+    run.write('echo "job-ended=$?"\n');
+    await waitFor(() => /job-ended=\d+/.test(run.output()), "the job to end");
+    run.write("exit 0\n");
+    expect(await run.exit).toBe(0);
+  });
+
   it("code inside cannot open the memory of pid 1 or of the supervisor for writing", async () => {
     const probe = `for my $p (1, "1/task/1", getppid(), "self") { print "mem:$p:", (open(my $m, "+<", "/proc/$p/mem") ? "open" : "denied"), "\\n" }`;
     const run = onPty(world, safeNpmExec("perl", "-e", probe));

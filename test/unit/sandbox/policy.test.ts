@@ -454,6 +454,16 @@ describe("resolvePolicy flags", () => {
       expect(policy.foreground).toBe(expected);
     },
   );
+
+  it.each([
+    [true, true],
+    [false, false],
+    [undefined, false],
+  ] as const)("started in the background with a terminal %s → away from it %s", (bg, away) => {
+    const policy = basePolicy({ host: { backgroundTty: bg } });
+    expect(policy.awayFromTerminal).toBe(away);
+    expect(policy.foreground).toBe(false);
+  });
 });
 
 describe("privateHomeDir", () => {
