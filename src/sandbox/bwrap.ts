@@ -45,7 +45,11 @@ export const READY_SCRIPT = `printf x >&${READY_FD}; exec ${READY_FD}>&-; exec "
  * the caller's shell reports as a stopped job; on `fg` it hands the terminal back to the command
  * and continues it. Code inside can stop the command as Ctrl-Z does, so first everything else
  * inside is stopped too (`kill(-1, SIGSTOP)` reaches every process of the pid namespace but the
- * supervisor and pid 1): while the shell has the prompt, nothing inside runs. When it is woken
+ * supervisor and pid 1): while the shell has the prompt, nothing inside runs. Processes inside
+ * can continue each other (a SIGCONT drops a pending stop), so the supervisor repeats that
+ * until /proc shows every thread inside stopped (or in the kernel: it stops on its way out, and
+ * nothing is left to continue it); processes that keep that from happening for two seconds
+ * end the sandbox instead. When it is woken
  * by anything but the shell's `fg` (`bg`, or a SIGCONT from inside), its `tcsetpgrp` from the
  * background makes the kernel stop its group again instead of taking the terminal from the
  * shell — so SIGTTOU has its default for that call. (Inside the pid namespace the caller's
@@ -85,7 +89,10 @@ while (waitpid($p, POSIX::WUNTRACED()) == $p) {
   my $st = ${NATIVE_STATUS};
   if (POSIX::WIFSTOPPED($st)) {
     next unless $jobs;
-    kill("STOP", -1); kill("STOP", 0);
+    my $ok = 0;
+    for (1 .. 200) { kill("STOP", -1); if (frozen()) { $ok = 1; last } select(undef, undef, undef, 0.01) }
+    if (!$ok) { print STDERR "safe-npm: processes inside kept the sandbox from stopping: it is ended\n"; kill("KILL", -1); next }
+    kill("STOP", 0);
     $SIG{TTOU} = "DEFAULT"; POSIX::tcsetpgrp(0, $p); $SIG{TTOU} = "IGNORE";
     kill("CONT", -1); kill("CONT", -$p); next;
   }
@@ -95,7 +102,19 @@ while (waitpid($p, POSIX::WUNTRACED()) == $p) {
   }
   exit(POSIX::WEXITSTATUS($st));
 }
-exit 126;`;
+exit 126;
+sub frozen {
+  opendir(my $d, "/proc") or return 0;
+  for my $n (grep { /^\d+$/ && $_ != 1 && $_ != $$ } readdir $d) {
+    opendir(my $t, "/proc/$n/task") or next;
+    for my $id (grep { /^\d+$/ } readdir $t) {
+      open(my $f, "<", "/proc/$n/task/$id/stat") or next;
+      my ($st) = (<$f> // "") =~ /.*\) (\S)/s;
+      return 0 if defined $st && $st !~ /^[TtZXD]$/;
+    }
+  }
+  1;
+}`;
 
 export function buildBwrapArgs(policy: Policy, seccompFilter: Uint8Array | null): BwrapInvocation {
   const args: string[] = [];

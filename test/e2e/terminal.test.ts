@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { procStat } from "../../src/host/procstat.js";
 import { shellQuote } from "../../src/sandbox/bwrap.js";
 import { descendants } from "../../src/sandbox/spawn.js";
 import { cliPath } from "./paths.js";
@@ -404,6 +405,42 @@ setInterval(() => {}, 1000);
     );
     expect(run.output()).toContain(`resumed-${TAG}`);
     run.write("exit 0\n");
+    expect(await run.exit).toBe(0);
+  });
+
+  it("processes inside that keep continuing each other cannot outlast the stop", async () => {
+    // Six processes send each other SIGCONT without pause (a SIGCONT drops a pending stop),
+    // behind 300 idle ones that lengthen each pass of kill(-1, SIGSTOP). They must end up
+    // stopped with the rest, or the sandbox ends; never running while the shell has the prompt.
+    const pids = `.probe/ring-${TAG}`;
+    const ring = `my @idle = map { fork() || do { sleep 1000; exit } } 1 .. 300;
+my @ring = map { my $p = fork(); if (!$p) { $SIG{$_} = "IGNORE" for qw(TSTP TTOU TTIN INT HUP); select(undef, undef, undef, 0.05) until -s "${pids}"; open(my $f, "<", "${pids}"); my @s = split " ", <$f>; while (1) { kill "CONT", @s } } $p } 1 .. 6;
+open(my $f, ">", "${pids}.tmp"); print $f "@ring\n"; close $f; rename "${pids}.tmp", "${pids}";
+sleep 1000;`;
+    writeFileSync(join(world.project, `ring-${TAG}.pl`), ring);
+    const inside = `perl ring-${TAG}.pl & until [ -e ${pids} ]; do sleep 0.05; done; sleep 0.3; kill -STOP $$`;
+    const cli = safeNpmExec("sh", "-c", inside);
+    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+    run.write(`${cli.map(shellQuote).join(" ")}\n`);
+    // Either the job stops with everything inside, or the sandbox is ended.
+    await waitFor(
+      () => /Stopped|kept the sandbox from stopping/.test(run.output()),
+      "the job to stop or the sandbox to end",
+    );
+    if (/Stopped/.test(run.output())) {
+      // Each of them, as the host sees them, for half a second.
+      for (let i = 0; i < 5; i++) {
+        const states = processesWith(`ring-${TAG}.pl`)
+          .filter((p) => processName(p) === "perl")
+          .map((p) => procStat(p)?.state ?? "Z");
+        expect(states.length).toBeGreaterThan(300);
+        expect(states.filter((state) => !/^[TtZXD]$/.test(state))).toEqual([]);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      run.write("kill -KILL %1\n");
+    }
+    await waitFor(() => processesWith(`ring-${TAG}.pl`).length === 0, "the sandbox to end");
+    run.write("exit 0\nexit 0\n");
     expect(await run.exit).toBe(0);
   });
 
