@@ -48,8 +48,9 @@ export const READY_SCRIPT = `printf x >&${READY_FD}; exec ${READY_FD}>&-; exec "
  * supervisor and pid 1): while the shell has the prompt, nothing inside runs. Processes inside
  * can continue each other (a SIGCONT drops a pending stop), so the supervisor repeats that
  * until /proc shows every thread inside stopped (or in the kernel: it stops on its way out, and
- * nothing is left to continue it); processes that keep that from happening for two seconds
- * end the sandbox instead. When it is woken
+ * nothing is left to continue it) three times running — a sender caught in its kill(2) can
+ * continue one already read; processes that keep that from happening for two seconds end the
+ * sandbox instead. When it is woken
  * by anything but the shell's `fg` (`bg`, or a SIGCONT from inside), its `tcsetpgrp` from the
  * background makes the kernel stop its group again instead of taking the terminal from the
  * shell — so SIGTTOU has its default for that call. (Inside the pid namespace the caller's
@@ -90,7 +91,7 @@ while (waitpid($p, POSIX::WUNTRACED()) == $p) {
   if (POSIX::WIFSTOPPED($st)) {
     next unless $jobs;
     my $ok = 0;
-    for (1 .. 200) { kill("STOP", -1); if (frozen()) { $ok = 1; last } select(undef, undef, undef, 0.01) }
+    for (1 .. 200) { kill("STOP", -1); select(undef, undef, undef, 0.01); if (frozen() && frozen() && frozen()) { $ok = 1; last } }
     if (!$ok) { print STDERR "safe-npm: processes inside kept the sandbox from stopping: it is ended\n"; kill("KILL", -1); next }
     kill("STOP", 0);
     $SIG{TTOU} = "DEFAULT"; POSIX::tcsetpgrp(0, $p); $SIG{TTOU} = "IGNORE";
