@@ -78,7 +78,11 @@ import {
 import { preparePrivateHome, writeHomeRecord } from "../sandbox/privatehome.js";
 import { readRegularFile } from "../sandbox/safepath.js";
 import { recordTopLevel } from "../sandbox/scaffold.js";
-import { buildSeccompFilter, isSupportedSeccompArch } from "../sandbox/seccomp.js";
+import {
+  buildCommandFilter,
+  buildSeccompFilter,
+  isSupportedSeccompArch,
+} from "../sandbox/seccomp.js";
 import { runDirect } from "../sandbox/spawn.js";
 import type { FoundSettings } from "../settings/find.js";
 import { settingsInput } from "../settings/host-paths.js";
@@ -268,6 +272,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
       ? storeForTool(request.command[0] ?? "")
       : null;
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
+  const commandFilter = isSupportedSeccompArch(host.arch) ? buildCommandFilter(host.arch) : null;
   timing.mark("toolchain, policy input, seccomp");
   const describe = (policy: Policy): string =>
     describePolicy({
@@ -293,7 +298,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     const obstacle = linkable === null ? null : linkObstacle(privateHome, project.root);
     const linkedStores = linkable !== null && obstacle === null ? [linkable] : [];
     const policy = resolvePolicy({ ...input, proxy, linkedStores });
-    const invocation = buildBwrapArgs(policy, seccomp);
+    const invocation = buildBwrapArgs(policy, seccomp, commandFilter);
     out.stdout(describe(policy));
     if (linkable !== null)
       out.stdout(
@@ -390,7 +395,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
               },
       });
       if (options.verbose) out.stderr(describe(policy));
-      const invocation = buildBwrapArgs(policy, seccomp);
+      const invocation = buildBwrapArgs(policy, seccomp, commandFilter);
       timing.mark("policy, bwrap arguments");
       // Another run's proxy (an install in the project while this run serves) dials the user's
       // registries on the host's loopback too: their ports are never forwarded, in any mode.

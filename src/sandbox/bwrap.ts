@@ -70,6 +70,7 @@ const NATIVE_STATUS = ["$", "{^CHILD_ERROR_NATIVE}"].join("");
 export const FOREGROUND_PERL = String.raw`use POSIX (); use Config;
 my $jobs = shift @ARGV;
 delete $ENV{PERL_BADLANG} if shift(@ARGV) eq "1";
+my $filter = pack("H*", shift @ARGV);
 my $prctl = { x86_64 => 157, aarch64 => 167 }->{(POSIX::uname())[4]};
 if (defined $prctl && syscall($prctl, 4, 0, 0, 0, 0) != 0) { print STDERR "safe-npm: prctl: $!\n"; exit 126 }
 my @s = qw(INT QUIT TERM HUP TSTP TTIN); $SIG{$_} = "IGNORE" for @s, "TTOU";
@@ -79,6 +80,10 @@ if ($p == 0) {
   close $ready_r; close $go_w;
   POSIX::setpgid(0, 0); $SIG{$_} = "DEFAULT" for @s, "TTOU"; close $ready_w;
   sysread($go_r, my $go, 1) == 1 or POSIX::_exit(126);
+  if (length $filter) {
+    my $fprog = pack("S x6 Q", length($filter) / 8, unpack("Q", pack("p", $filter)));
+    (defined $prctl && syscall($prctl, 22, 2, $fprog) == 0) or do { print STDERR "safe-npm: seccomp: $!\n"; POSIX::_exit(126) };
+  }
   exec { $ARGV[0] } @ARGV or do { print STDERR "$ARGV[0]: $!\n"; POSIX::_exit($!{ENOENT} ? 127 : 126) };
 }
 close $ready_w; close $go_r;
@@ -117,7 +122,11 @@ sub frozen {
   1;
 }`;
 
-export function buildBwrapArgs(policy: Policy, seccompFilter: Uint8Array | null): BwrapInvocation {
+export function buildBwrapArgs(
+  policy: Policy,
+  seccompFilter: Uint8Array | null,
+  commandFilter: Uint8Array | null = null,
+): BwrapInvocation {
   const args: string[] = [];
   const inputs: BwrapInvocation["inputs"] = [];
   const nextFd = (): number => READY_FD + 1 + inputs.length;
@@ -164,6 +173,7 @@ export function buildBwrapArgs(policy: Policy, seccompFilter: Uint8Array | null)
       "--",
       policy.jobControl ? "1" : "0",
       own ? "1" : "0",
+      commandFilter === null ? "" : Buffer.from(commandFilter).toString("hex"),
     );
   }
   args.push(...policy.command);

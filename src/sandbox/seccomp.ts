@@ -79,6 +79,7 @@ const TIOCLINUX = 0x541c; // on a VT: selection paste, i.e. injection as well
 const TIOCSETD = 0x5423; // change the line discipline: n_null leaves the caller's terminal dead
 const TIOCEXCL = 0x540c; // exclusive mode: every later open of the terminal fails (sudo, ssh)
 const TCXONC = 0x540a; // stop the terminal's output (TCOOFF) after safe-npm exits
+const TIOCSPGRP = 0x5410; // tcsetpgrp: which process group has the terminal (command filter only)
 
 // --- clone flags (linux/sched.h) ---
 
@@ -588,7 +589,7 @@ const MAX_INSNS = 4096;
  * A foreign arch (one the kernel cannot even run here) gets EPERM on every syscall rather than
  * being allowed unchecked; KILL would be harsher than needed for something that cannot happen.
  */
-export function buildSeccompFilter(arch: SeccompArch): Buffer {
+export function buildSeccompFilter(arch: SeccompArch, rules: readonly Rule[] = RULES): Buffer {
   if (typeof arch !== "string" || !isSupportedSeccompArch(arch)) {
     throw new TypeError(`buildSeccompFilter: unsupported arch ${String(arch)}`);
   }
@@ -623,7 +624,7 @@ export function buildSeccompFilter(arch: SeccompArch): Buffer {
       asm.emit({ op: "jset", k: X32_SYSCALL_BIT, jt: denyLabel(EPERM), jf: null });
     }
     let accHoldsNr = true;
-    for (const rule of RULES) {
+    for (const rule of rules) {
       const nr = abi.syscalls[rule.syscall];
       if (nr === undefined) continue;
       if (!accHoldsNr) asm.emit({ op: "ld", offset: OFFSET_NR });
@@ -650,6 +651,20 @@ export function buildSeccompFilter(arch: SeccompArch): Buffer {
   const program = asm.assemble();
   if (program.length / 8 > MAX_INSNS) throw new Error("seccomp: program too long");
   return program;
+}
+
+/**
+ * A second filter, for the command alone (the supervisor on a terminal installs it in its child
+ * before the exec, bwrap.ts): no TIOCSPGRP. Its process group holds the terminal for the run, but
+ * a process inside that kept running while the caller's shell has the terminal (a stopped job;
+ * a process can have the kernel continue it, with a timer) could otherwise make its own group
+ * the terminal's foreground and read what is typed to the shell. Only the supervisor, outside
+ * this filter, moves the terminal. Shells inside lose job control; nothing else needs it.
+ */
+export function buildCommandFilter(arch: SeccompArch): Buffer {
+  return buildSeccompFilter(arch, [
+    { syscall: "ioctl", arg: { index: 1, anyOf: [TIOCSPGRP] }, errno: EPERM },
+  ]);
 }
 
 /** With the argument's low word in the accumulator: jump to `deny` on a match, else to `next`. */

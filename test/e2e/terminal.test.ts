@@ -533,6 +533,22 @@ sleep 1000;`;
     expect(await run.exit).toBe(0);
   });
 
+  it("code inside cannot move the terminal's foreground (tcsetpgrp), even to a group of its own", async () => {
+    // A process that kept running while the shell has the terminal (the kernel can continue a
+    // stopped one, with a timer) would otherwise take it and read what is typed to the shell.
+    const probe = `use POSIX; setpgid(0, 0); $SIG{TTOU} = "IGNORE"; print "tcsetpgrp:", (POSIX::tcsetpgrp(0, getpgrp()) ? "ok" : "errno" . ($! + 0)), "\\n"`;
+    const run = onPty(world, safeNpmExec("perl", "-e", probe));
+    expect(await run.exit).toBe(0);
+    expect(run.output()).toContain("tcsetpgrp:errno1");
+  });
+
+  it("(control) outside the sandbox the same tcsetpgrp succeeds", async () => {
+    const probe = `use POSIX; setpgid(0, 0); $SIG{TTOU} = "IGNORE"; print "tcsetpgrp:", (POSIX::tcsetpgrp(0, getpgrp()) ? "ok" : "errno" . ($! + 0)), "\\n"`;
+    const run = onPty(world, ["perl", "-e", probe]);
+    expect(await run.exit).toBe(0);
+    expect(run.output()).toContain("tcsetpgrp:ok");
+  });
+
   it("code inside cannot open the memory of pid 1 or of the supervisor for writing", async () => {
     const probe = `for my $p (1, "1/task/1", getppid(), "self") { print "mem:$p:", (open(my $m, "+<", "/proc/$p/mem") ? "open" : "denied"), "\\n" }`;
     const run = onPty(world, safeNpmExec("perl", "-e", probe));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  buildCommandFilter,
   buildSeccompFilter,
   isSupportedSeccompArch,
   type SeccompArch,
@@ -680,3 +681,23 @@ function listing(program: Buffer): string {
     )
     .join("\n");
 }
+
+describe("buildCommandFilter", () => {
+  const TIOCSPGRP = 0x5410n;
+  it.each([
+    ["x64", AUDIT_ARCH_X86_64, 16, AUDIT_ARCH_I386, 54],
+    ["arm64", AUDIT_ARCH_AARCH64, 29, AUDIT_ARCH_ARM, 54],
+  ] as const)(
+    "%s: denies TIOCSPGRP, native and compat, and allows the rest",
+    (arch, native, ioctl, compat, compatIoctl) => {
+      const filter = buildCommandFilter(arch as SeccompArch);
+      expect(run(filter, seccompData(ioctl, native, [0n, TIOCSPGRP]))).toBe(EPERM);
+      expect(run(filter, seccompData(compatIoctl, compat, [0n, TIOCSPGRP]))).toBe(EPERM);
+      expect(run(filter, seccompData(ioctl, native, [0n, TCGETS]))).toBe(ALLOW);
+      expect(run(filter, seccompData(ioctl, native, [0n, TIOCSTI]))).toBe(ALLOW);
+      expect(run(filter, seccompData(0, native, [0n, TIOCSPGRP]))).toBe(ALLOW);
+      // A foreign arch gets EPERM for everything, as in the main filter.
+      expect(run(filter, seccompData(ioctl, AUDIT_ARCH_RISCV64, [0n, TCGETS]))).toBe(EPERM);
+    },
+  );
+});
