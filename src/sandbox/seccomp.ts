@@ -80,6 +80,7 @@ const TIOCSETD = 0x5423; // change the line discipline: n_null leaves the caller
 const TIOCEXCL = 0x540c; // exclusive mode: every later open of the terminal fails (sudo, ssh)
 const TCXONC = 0x540a; // stop the terminal's output (TCOOFF) after safe-npm exits
 const TIOCSPGRP = 0x5410; // tcsetpgrp: which process group has the terminal (command filter only)
+const TIOCNOTTY = 0x5422; // give up the controlling terminal (command filter only)
 
 // --- clone flags (linux/sched.h) ---
 
@@ -116,6 +117,7 @@ const AF_NETLINK = 16;
 
 const SYSCALL_NAMES = [
   "ioctl",
+  "setsid",
   "keyctl",
   "add_key",
   "request_key",
@@ -331,6 +333,7 @@ const UNIFIED = {
 const X86_64: SyscallTable = {
   ...UNIFIED,
   ioctl: 16,
+  setsid: 112,
   socket: 41,
   clone: 56,
   ptrace: 101,
@@ -366,6 +369,7 @@ const X86_64: SyscallTable = {
 /** arch/x86/entry/syscalls/syscall_32.tbl */
 const I386: SyscallTable = {
   ...UNIFIED,
+  setsid: 66,
   mount: 21,
   umount: 22,
   ptrace: 26,
@@ -404,6 +408,7 @@ const I386: SyscallTable = {
 const AARCH64: SyscallTable = {
   ...UNIFIED,
   ioctl: 29,
+  setsid: 157,
   umount2: 39,
   mount: 40,
   pivot_root: 41,
@@ -437,6 +442,7 @@ const AARCH64: SyscallTable = {
 /** arch/arm/tools/syscall.tbl, EABI (umount and socketcall are OABI-only) */
 const ARM: SyscallTable = {
   ...UNIFIED,
+  setsid: 66,
   mount: 21,
   ptrace: 26,
   acct: 51,
@@ -659,11 +665,16 @@ export function buildSeccompFilter(arch: SeccompArch, rules: readonly Rule[] = R
  * a process inside that kept running while the caller's shell has the terminal (a stopped job;
  * a process can have the kernel continue it, with a timer) could otherwise make its own group
  * the terminal's foreground and read what is typed to the shell. Only the supervisor, outside
- * this filter, moves the terminal. Shells inside lose job control; nothing else needs it.
+ * this filter, moves the terminal. Nor setsid or TIOCNOTTY: without the terminal as its
+ * controlling terminal, a process is out of job control's reach, and its descriptor of the
+ * terminal reads what is typed to the shell (tty_check_change concerns only the controlling
+ * terminal). Shells inside lose job control; a detached child (node's `detached: true`, whose
+ * setsid libuv does not check) stays in the session.
  */
 export function buildCommandFilter(arch: SeccompArch): Buffer {
   return buildSeccompFilter(arch, [
-    { syscall: "ioctl", arg: { index: 1, anyOf: [TIOCSPGRP] }, errno: EPERM },
+    { syscall: "ioctl", arg: { index: 1, anyOf: [TIOCSPGRP, TIOCNOTTY] }, errno: EPERM },
+    { syscall: "setsid", errno: EPERM },
   ]);
 }
 

@@ -533,13 +533,23 @@ sleep 1000;`;
     expect(await run.exit).toBe(0);
   });
 
-  it("code inside cannot move the terminal's foreground (tcsetpgrp), even to a group of its own", async () => {
+  it("code inside cannot move the terminal's foreground (tcsetpgrp) nor leave the terminal's job control", async () => {
     // A process that kept running while the shell has the terminal (the kernel can continue a
-    // stopped one, with a timer) would otherwise take it and read what is typed to the shell.
-    const probe = `use POSIX; setpgid(0, 0); $SIG{TTOU} = "IGNORE"; print "tcsetpgrp:", (POSIX::tcsetpgrp(0, getpgrp()) ? "ok" : "errno" . ($! + 0)), "\\n"`;
+    // stopped one, with a timer) would otherwise take it, or read it from outside job control
+    // (setsid, TIOCNOTTY), and get what is typed to the shell.
+    const probe = `use POSIX; $SIG{TTOU} = "IGNORE"; print "setsid:", (POSIX::setsid() == -1 || !defined POSIX::setsid() ? "errno" . ($! + 0) : "ok"), "\\n"; setpgid(0, 0); print "tcsetpgrp:", (POSIX::tcsetpgrp(0, getpgrp()) ? "ok" : "errno" . ($! + 0)), "\\n"; print "notty:", (ioctl(STDIN, 0x5422, 0) ? "ok" : "errno" . ($! + 0)), "\\n"`;
     const run = onPty(world, safeNpmExec("perl", "-e", probe));
     expect(await run.exit).toBe(0);
+    expect(run.output()).toContain("setsid:errno1");
     expect(run.output()).toContain("tcsetpgrp:errno1");
+    expect(run.output()).toContain("notty:errno1");
+  });
+
+  it("a detached child (node's detached: true) still runs inside on a terminal", async () => {
+    const script = `require("node:child_process").spawn("sh", ["-c", "echo detached-ran"], { detached: true, stdio: "inherit" }).on("exit", (c) => process.exit(c ?? 1))`;
+    const run = onPty(world, safeNpmExec("node", "-e", script));
+    expect(await run.exit).toBe(0);
+    expect(run.output()).toContain("detached-ran");
   });
 
   it("(control) outside the sandbox the same tcsetpgrp succeeds", async () => {

@@ -693,9 +693,13 @@ describe("buildCommandFilter", () => {
       const filter = buildCommandFilter(arch as SeccompArch);
       expect(run(filter, seccompData(ioctl, native, [0n, TIOCSPGRP]))).toBe(EPERM);
       expect(run(filter, seccompData(compatIoctl, compat, [0n, TIOCSPGRP]))).toBe(EPERM);
+      expect(run(filter, seccompData(ioctl, native, [0n, 0x5422n]))).toBe(EPERM); // TIOCNOTTY
       expect(run(filter, seccompData(ioctl, native, [0n, TCGETS]))).toBe(ALLOW);
       expect(run(filter, seccompData(ioctl, native, [0n, TIOCSTI]))).toBe(ALLOW);
       expect(run(filter, seccompData(0, native, [0n, TIOCSPGRP]))).toBe(ALLOW);
+      const setsid = { x64: 112, arm64: 157 }[arch];
+      expect(run(filter, seccompData(setsid, native))).toBe(EPERM);
+      expect(run(filter, seccompData(66, compat))).toBe(EPERM); // setsid, i386 and arm EABI
       // A foreign arch gets EPERM for everything, as in the main filter.
       expect(run(filter, seccompData(ioctl, AUDIT_ARCH_RISCV64, [0n, TCGETS]))).toBe(EPERM);
     },
