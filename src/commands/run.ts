@@ -47,7 +47,12 @@ import {
   userNpmrcFiles,
   usersRegistries,
 } from "../network/registries.js";
-import { type BwrapInvocation, buildBwrapArgs, shellQuote } from "../sandbox/bwrap.js";
+import {
+  type BwrapInvocation,
+  buildBwrapArgs,
+  type SupervisorSeccomp,
+  shellQuote,
+} from "../sandbox/bwrap.js";
 import { describePolicy } from "../sandbox/describe.js";
 import {
   journalDir,
@@ -82,6 +87,7 @@ import {
   buildCommandFilter,
   buildSeccompFilter,
   isSupportedSeccompArch,
+  nativeSyscall,
 } from "../sandbox/seccomp.js";
 import { runDirect } from "../sandbox/spawn.js";
 import type { FoundSettings } from "../settings/find.js";
@@ -272,7 +278,11 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
       ? storeForTool(request.command[0] ?? "")
       : null;
   const seccomp = isSupportedSeccompArch(host.arch) ? buildSeccompFilter(host.arch) : null;
-  const commandFilter = isSupportedSeccompArch(host.arch) ? buildCommandFilter(host.arch) : null;
+  // Only a run on a terminal has the supervisor that installs the command's own filter.
+  const supervisorFor = (policy: Policy): SupervisorSeccomp | null =>
+    policy.foreground && isSupportedSeccompArch(host.arch)
+      ? { prctl: nativeSyscall(host.arch, "prctl"), commandFilter: buildCommandFilter(host.arch) }
+      : null;
   timing.mark("toolchain, policy input, seccomp");
   const describe = (policy: Policy): string =>
     describePolicy({
@@ -298,7 +308,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     const obstacle = linkable === null ? null : linkObstacle(privateHome, project.root);
     const linkedStores = linkable !== null && obstacle === null ? [linkable] : [];
     const policy = resolvePolicy({ ...input, proxy, linkedStores });
-    const invocation = buildBwrapArgs(policy, seccomp, commandFilter);
+    const invocation = buildBwrapArgs(policy, seccomp, supervisorFor(policy));
     out.stdout(describe(policy));
     if (linkable !== null)
       out.stdout(
@@ -395,7 +405,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
               },
       });
       if (options.verbose) out.stderr(describe(policy));
-      const invocation = buildBwrapArgs(policy, seccomp, commandFilter);
+      const invocation = buildBwrapArgs(policy, seccomp, supervisorFor(policy));
       timing.mark("policy, bwrap arguments");
       // Another run's proxy (an install in the project while this run serves) dials the user's
       // registries on the host's loopback too: their ports are never forwarded, in any mode.

@@ -58,8 +58,8 @@ export const READY_SCRIPT = `printf x >&${READY_FD}; exec ${READY_FD}>&-; exec "
  * SIGTTOU and SIGTTIN are ignored: code inside can set the terminal's `tostop`, and a write from
  * the caller's job (a `tee`) must not stop the supervisor (jobstops.ts).
  *
- * It makes itself non-dumpable first (prctl PR_SET_DUMPABLE, by syscall number: x86_64 and
- * arm64, where the seccomp filter exists): it runs as the command's user in the caller's
+ * It makes itself non-dumpable first (prctl PR_SET_DUMPABLE, by the syscall number seccomp.ts
+ * gives on x86_64 and arm64, where the seccomp filter exists): it runs as the command's user in the caller's
  * process group, and through /proc/<pid>/mem code inside could otherwise write its memory and
  * make it signal safe-npm (policy.ts masks pid 1's the same way). It mirrors the command's exit
  * status or death by signal. (The terminal's modes, which code inside can change, node puts
@@ -70,8 +70,8 @@ const NATIVE_STATUS = ["$", "{^CHILD_ERROR_NATIVE}"].join("");
 export const FOREGROUND_PERL = String.raw`use POSIX (); use Config;
 my $jobs = shift @ARGV;
 delete $ENV{PERL_BADLANG} if shift(@ARGV) eq "1";
+my $prctl = shift @ARGV; $prctl = undef if $prctl eq "";
 my $filter = pack("H*", shift @ARGV);
-my $prctl = { x86_64 => 157, aarch64 => 167 }->{(POSIX::uname())[4]};
 if (defined $prctl && syscall($prctl, 4, 0, 0, 0, 0) != 0) { print STDERR "safe-npm: prctl: $!\n"; exit 126 }
 my @s = qw(INT QUIT TERM HUP TSTP TTIN); $SIG{$_} = "IGNORE" for @s, "TTOU";
 (pipe(my $ready_r, my $ready_w) && pipe(my $go_r, my $go_w)) or do { print STDERR "safe-npm: pipe: $!\n"; exit 126 };
@@ -122,10 +122,18 @@ sub frozen {
   1;
 }`;
 
+/** What the terminal supervisor gets from seccomp.ts, where the arch has a filter. */
+export interface SupervisorSeccomp {
+  /** prctl's number on the native ABI. */
+  prctl: number;
+  /** The command's own filter (buildCommandFilter). */
+  commandFilter: Uint8Array;
+}
+
 export function buildBwrapArgs(
   policy: Policy,
   seccompFilter: Uint8Array | null,
-  commandFilter: Uint8Array | null = null,
+  supervisor: SupervisorSeccomp | null = null,
 ): BwrapInvocation {
   const args: string[] = [];
   const inputs: BwrapInvocation["inputs"] = [];
@@ -173,7 +181,8 @@ export function buildBwrapArgs(
       "--",
       policy.jobControl ? "1" : "0",
       own ? "1" : "0",
-      commandFilter === null ? "" : Buffer.from(commandFilter).toString("hex"),
+      supervisor === null ? "" : String(supervisor.prctl),
+      supervisor === null ? "" : Buffer.from(supervisor.commandFilter).toString("hex"),
     );
   }
   args.push(...policy.command);

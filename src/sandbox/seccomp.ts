@@ -118,6 +118,8 @@ const AF_NETLINK = 16;
 const SYSCALL_NAMES = [
   "ioctl",
   "setsid",
+  // Not filtered: the terminal supervisor calls it by number (bwrap.ts, supervisorSyscalls).
+  "prctl",
   "keyctl",
   "add_key",
   "request_key",
@@ -332,6 +334,7 @@ const UNIFIED = {
 /** arch/x86/entry/syscalls/syscall_64.tbl */
 const X86_64: SyscallTable = {
   ...UNIFIED,
+  prctl: 157,
   ioctl: 16,
   setsid: 112,
   socket: 41,
@@ -369,6 +372,7 @@ const X86_64: SyscallTable = {
 /** arch/x86/entry/syscalls/syscall_32.tbl */
 const I386: SyscallTable = {
   ...UNIFIED,
+  prctl: 172,
   setsid: 66,
   mount: 21,
   umount: 22,
@@ -407,6 +411,7 @@ const I386: SyscallTable = {
 /** include/uapi/asm-generic/unistd.h (arm64 has no uselib, umount, modify_ldt, socketcall) */
 const AARCH64: SyscallTable = {
   ...UNIFIED,
+  prctl: 167,
   ioctl: 29,
   setsid: 157,
   umount2: 39,
@@ -442,6 +447,7 @@ const AARCH64: SyscallTable = {
 /** arch/arm/tools/syscall.tbl, EABI (umount and socketcall are OABI-only) */
 const ARM: SyscallTable = {
   ...UNIFIED,
+  prctl: 172,
   setsid: 66,
   mount: 21,
   ptrace: 26,
@@ -676,6 +682,13 @@ export function buildCommandFilter(arch: SeccompArch): Buffer {
     { syscall: "ioctl", arg: { index: 1, anyOf: [TIOCSPGRP, TIOCNOTTY] }, errno: EPERM },
     { syscall: "setsid", errno: EPERM },
   ]);
+}
+
+/** A syscall's number on the arch's native ABI (the terminal supervisor calls prctl by number). */
+export function nativeSyscall(arch: SeccompArch, name: "prctl"): number {
+  const nr = ABIS[arch][0]?.syscalls[name];
+  if (nr === undefined) throw new Error(`seccomp: no ${name} number for ${arch}`);
+  return nr;
 }
 
 /** With the argument's low word in the accumulator: jump to `deny` on a match, else to `next`. */

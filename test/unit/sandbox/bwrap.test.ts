@@ -429,6 +429,18 @@ describe("buildBwrapArgs command", () => {
     ]);
   });
 
+  it("gives the supervisor prctl's number and the command's filter, or nothing to install", () => {
+    const policy = basePolicy({ host: { stdinIsTty: true, foregroundTty: true, perl: true } });
+    const supervisor = { prctl: 157, commandFilter: Uint8Array.of(0x06, 0x00, 0xff) };
+    const withFilter = parse(buildBwrapArgs(policy, FAKE_SECCOMP, supervisor).args).command;
+    const at = withFilter.indexOf(FOREGROUND_PERL);
+    expect(withFilter.slice(at + 1, at + 6)).toEqual(["--", "1", "1", "157", "0600ff"]);
+    expect(withFilter.slice(at + 6)).toEqual(policy.command);
+    const without = parse(buildBwrapArgs(policy, FAKE_SECCOMP).args).command;
+    expect(without.slice(at + 1, at + 6)).toEqual(["--", "1", "1", "", ""]);
+    expect(without.slice(at + 6)).toEqual(policy.command);
+  });
+
   it("leaves a PERL_BADLANG the user passes in to perl and the command", () => {
     const { command, policy } = build({
       input: {

@@ -3,6 +3,7 @@ import {
   buildCommandFilter,
   buildSeccompFilter,
   isSupportedSeccompArch,
+  nativeSyscall,
   type SeccompArch,
 } from "../../../src/sandbox/seccomp.js";
 
@@ -681,6 +682,13 @@ function listing(program: Buffer): string {
     )
     .join("\n");
 }
+
+describe("nativeSyscall", () => {
+  it("gives prctl's number on each arch's native ABI (the terminal supervisor calls it)", () => {
+    expect(nativeSyscall("x64", "prctl")).toBe(157);
+    expect(nativeSyscall("arm64", "prctl")).toBe(167);
+  });
+});
 
 describe("buildCommandFilter", () => {
   const TIOCSPGRP = 0x5410n;
