@@ -116,6 +116,32 @@ function onPty(world: World, argv: string[]): PtyRun {
   };
 }
 
+/** An interactive bash on a fresh pty, given `cli` (with `suffix`, e.g. " &") as its first line. */
+function inShell(world: World, cli: readonly string[], suffix = ""): PtyRun {
+  const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
+  run.write(`${cli.map(shellQuote).join(" ")}${suffix}\n`);
+  return run;
+}
+
+/** Until the shell on `run` reports its job stopped. */
+function reportedStopped(run: PtyRun): Promise<void> {
+  return waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+}
+
+/**
+ * From a shell, `safe-npm exec -- sh -c <marker>`; once the command's group holds the terminal,
+ * Ctrl-Z, and the shell reports the job stopped. Gives the run and the command's pid.
+ */
+async function ctrlZFromShell(world: World, marker: string): Promise<{ run: PtyRun; pid: number }> {
+  const run = inShell(world, safeNpmExec("sh", "-c", marker));
+  await waitFor(() => commandShell(marker).length > 0, "the command to start");
+  const [pid] = commandShell(marker) as [number];
+  await waitFor(() => holdsTerminal(pid), "the command's group to take the terminal");
+  run.write("\x1a");
+  await reportedStopped(run);
+  return { run, pid };
+}
+
 describe.skipIf(unavailable !== "")("on a terminal", () => {
   let world: World;
   beforeAll(() => {
@@ -241,14 +267,7 @@ setInterval(() => {}, 1000);
 
   it("Ctrl-Z stops the job for the caller's shell, and fg resumes the command", async () => {
     const marker = `sleep ${6000 + Math.floor(Math.random() * 900)}`;
-    const cli = safeNpmExec("sh", "-c", marker);
-    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
-    run.write(`${cli.map(shellQuote).join(" ")}\n`);
-    await waitFor(() => commandShell(marker).length > 0, "the command to start");
-    const [pid] = commandShell(marker);
-    await waitFor(() => holdsTerminal(pid), "the command's group to take the terminal");
-    run.write("\x1a");
-    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    const { run, pid } = await ctrlZFromShell(world, marker);
     run.write("fg\n");
     await waitFor(
       () => statOf(pid).state !== "T" && holdsTerminal(pid),
@@ -269,10 +288,8 @@ setInterval(() => {}, 1000);
       join(world.project, STEAL),
       "P=$PPID; for i in 1 2 3; do (sleep 1; kill -CONT $P) & kill -STOP $$; sleep 0.3; done\n",
     );
-    const cli = safeNpmExec("sh", STEAL);
-    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
-    run.write(`${cli.map(shellQuote).join(" ")}\n`);
-    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    const run = inShell(world, safeNpmExec("sh", STEAL));
+    await reportedStopped(run);
     // The supervisor was continued meanwhile; the shell still reads its terminal.
     await waitFor(() => processesWith(STEAL).some((p) => inSandbox(p)), "the command");
     run.write("echo shell-reads-$((6*7))\n");
@@ -382,10 +399,8 @@ setInterval(() => {}, 1000);
     const plant = `plant-stop-${TAG}`;
     const tick = `.probe/tick-${TAG}`;
     const inside = `git init -q ${plant}; (while :; do date +%s%N > ${tick}; sleep 0.05; done) & until [ -e ${tick} ]; do sleep 0.05; done; kill -STOP $$; echo resumed-${TAG}`;
-    const cli = safeNpmExec("sh", "-c", inside);
-    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
-    run.write(`${cli.map(shellQuote).join(" ")}\n`);
-    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    const run = inShell(world, safeNpmExec("sh", "-c", inside));
+    await reportedStopped(run);
     const inSandboxNow = (): number[] =>
       descendants(run.pid).filter((p) => inSandbox(p) && processName(p) !== "bwrap");
     // Every process inside but the supervisor is stopped, the ticker too.
@@ -419,9 +434,7 @@ open(my $f, ">", "${pids}.tmp"); print $f "@ring\n"; close $f; rename "${pids}.t
 sleep 1000;`;
     writeFileSync(join(world.project, `ring-${TAG}.pl`), ring);
     const inside = `perl ring-${TAG}.pl & until [ -e ${pids} ]; do sleep 0.05; done; sleep 0.3; kill -STOP $$`;
-    const cli = safeNpmExec("sh", "-c", inside);
-    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
-    run.write(`${cli.map(shellQuote).join(" ")}\n`);
+    const run = inShell(world, safeNpmExec("sh", "-c", inside));
     // Either the job stops with everything inside, or the sandbox is ended.
     await waitFor(
       () => /Stopped|kept the sandbox from stopping/.test(run.output()),
@@ -446,14 +459,7 @@ sleep 1000;`;
 
   it("bg after Ctrl-Z leaves the terminal with the shell", async () => {
     const marker = `sleep ${5000 + Math.floor(Math.random() * 900)}`;
-    const cli = safeNpmExec("sh", "-c", marker);
-    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
-    run.write(`${cli.map(shellQuote).join(" ")}\n`);
-    await waitFor(() => commandShell(marker).length > 0, "the command to start");
-    const [pid] = commandShell(marker);
-    await waitFor(() => holdsTerminal(pid), "the command's group to take the terminal");
-    run.write("\x1a");
-    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    const { run, pid } = await ctrlZFromShell(world, marker);
     run.write("bg\n");
     // The supervisor, continued in the background, asks for the terminal: the kernel stops it.
     const supervisor = (): number | undefined =>
@@ -472,9 +478,7 @@ sleep 1000;`;
   it("a Ctrl-Z before the command has the terminal, then bg: the terminal stays with the shell", async () => {
     const captured = `.probe/captured-${TAG}`;
     const inside = `IFS= read -r line < /dev/tty && echo "$line" > ${captured}`;
-    const cli = safeNpmExec("sh", "-c", inside);
-    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
-    run.write(`${cli.map(shellQuote).join(" ")}\n`);
+    const run = inShell(world, safeNpmExec("sh", "-c", inside));
     // What Ctrl-Z does to safe-npm, once the supervisor inside has started and before it hands
     // the terminal over (it loads perl's POSIX module first): looked for without pause.
     const cliPid = (): number | undefined =>
@@ -484,7 +488,7 @@ sleep 1000;`;
     const until = Date.now() + 30_000;
     while (Date.now() < until && !descendants(cli0).some((p) => processName(p) === "perl"));
     process.kill(cli0, "SIGTSTP");
-    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    await reportedStopped(run);
     run.write("bg\n");
     await waitFor(() => /\[1\]\+? .*&/.test(run.output()), "the shell to continue the job");
     // Whatever the sandbox does now, the shell reads what is typed.
@@ -503,14 +507,14 @@ sleep 1000;`;
     // In a session of its own the sandbox is out of the terminal's reach: safe-npm stops it.
     const tick = `.probe/bg-tick-${TAG}`;
     const inside = `(while :; do date +%s%N > ${tick}; sleep 0.05; done) & until [ -e ${tick} ]; do sleep 0.05; done; sleep 1000; echo after-${TAG}`;
-    const cli = safeNpmExec("sh", "-c", inside);
-    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
-    run.write(`${cli.map(shellQuote).join(" ")} &\n`);
+    const run = inShell(world, safeNpmExec("sh", "-c", inside), " &");
     await waitFor(() => existsSync(join(world.project, tick)), "the command to start");
     run.write("fg\n");
-    await new Promise((r) => setTimeout(r, 300));
+    // A Ctrl-Z before the shell has handed the job the terminal would reach only the shell.
+    const cli = descendants(run.pid).find((p) => processName(p) === "node" && !inSandbox(p));
+    await waitFor(() => holdsTerminal(cli), "safe-npm's job to take the terminal");
     run.write("\x1a");
-    await waitFor(() => /Stopped/.test(run.output()), "the shell to report the job stopped");
+    await reportedStopped(run);
     const inside_ = (): number[] =>
       descendants(run.pid).filter((p) => inSandbox(p) && processName(p) !== "bwrap");
     await waitFor(
@@ -560,13 +564,14 @@ sleep 1000;`;
   });
 
   it("code inside cannot open the memory of pid 1 or of the supervisor for writing", async () => {
-    const probe = `for my $p (1, "1/task/1", getppid(), "self") { print "mem:$p:", (open(my $m, "+<", "/proc/$p/mem") ? "open" : "denied"), "\\n" }`;
+    const probe = `my %pid = (supervisor => getppid()); for my $p (1, "1/task/1", "supervisor", "self") { my $n = $pid{$p} // $p; print "mem:$p:", (open(my $m, "+<", "/proc/$n/mem") ? "open" : "denied"), "\\n" }`;
     const run = onPty(world, safeNpmExec("perl", "-e", probe));
     expect(await run.exit).toBe(0);
     const output = run.output();
     expect(output).toContain("mem:1:denied");
     expect(output).toContain("mem:1/task/1:denied");
-    expect(output).toMatch(/mem:\d+:denied/);
+    // The supervisor (the command's parent) made itself non-dumpable.
+    expect(output).toContain("mem:supervisor:denied");
     // (control) the command's own memory opens.
     expect(output).toContain("mem:self:open");
   });
@@ -578,9 +583,7 @@ sleep 1000;`;
     // Waits until the test has typed a line to the shell, then reads stdin and looks for any
     // descriptor of a terminal in the sandbox.
     const inside = `touch ${started}; until [ -e ${go} ]; do sleep 0.05; done; read line; echo "read:[$line]" > ${read}; for f in /proc/[0-9]*/fd/*; do case $(readlink $f) in /dev/pts/*|/dev/tty*) echo "tty-fd:$f";; esac; done; echo out-${TAG}; echo err-${TAG} >&2`;
-    const cli = safeNpmExec("sh", "-c", inside);
-    const run = onPty(world, ["bash", "--norc", "--noprofile", "-i"]);
-    run.write(`${cli.map(shellQuote).join(" ")} &\n`);
+    const run = inShell(world, safeNpmExec("sh", "-c", inside), " &");
     await waitFor(() => existsSync(join(world.project, started)), "the command to start");
     run.write("echo typed-$((6*7))\n");
     await waitFor(() => /typed-42/.test(run.output()), "the shell to read the typed line");
