@@ -16,6 +16,14 @@
  * a directory. The store's contents are no more trusted than before: code inside could write
  * them in the private home too.
  *
+ * Code inside runs as the same user and can take write permission away from the store directory
+ * or from node_modules (`chmod 0555`): rename(2) of a directory to another parent needs it on
+ * both (the directory's `..` changes), as a user without CAP_DAC_OVERRIDE. Before either move
+ * the host gives the owner's rwx back: node_modules through the descriptor it holds, the store
+ * through an O_PATH descriptor checked to be that very directory. The move back renames over the
+ * home's empty store directory (rename(2) replaces an empty directory), so a failed move never
+ * leaves the home without one.
+ *
  * One run at a time per private home holds the store (a lock file beside the home, which no
  * sandbox sees, naming the holder by pid and start time); a concurrent run copies as before. A
  * run killed before moving the store back leaves it in node_modules: the next run moves it home
@@ -24,8 +32,10 @@
 
 import { randomBytes } from "node:crypto";
 import {
+  chmodSync,
   closeSync,
   constants,
+  fchmodSync,
   fstatSync,
   lstatSync,
   mkdirSync,
@@ -184,7 +194,7 @@ export function linkStore(
         notes: [`${store.label} copied: node_modules is on another filesystem than the home`],
       };
     }
-    const left = reclaim(inProject, home, held.store, where, privateHome);
+    const left = reclaim(fd, inProject, home, held.store, where, privateHome);
     if (left !== null) notes.push(`${store.label}: ${left}`);
     const st = lstatSync(home);
     identity = `${st.dev}:${st.ino}`;
@@ -192,7 +202,10 @@ export function linkStore(
     writeFileSync(lock, `${held.owner} ${identity}\n`);
     renameSync(home, inProject);
   } catch (error) {
-    finish(false);
+    // A killed run's store still in node_modules keeps its record, for the next run to reclaim.
+    const kept = held.store !== null && leftBehind(inProject, held.store);
+    if (kept) writeFileSync(lock, `${held.owner} ${held.store}\n`);
+    finish(kept);
     if (error instanceof ForeignStore) return { ...NO_LINK, notes, warnings: [error.message] };
     return { ...NO_LINK, notes: [...notes, `${store.label} copied: ${code(error)}`] };
   }
@@ -205,6 +218,7 @@ export function linkStore(
       if (released) return [];
       released = true;
       const { problems, keepLock } = moveBack(
+        fd,
         inProject,
         home,
         identity,
@@ -238,6 +252,36 @@ class ForeignStore extends Error {}
 
 const identityOf = (st: { dev: number; ino: number }): string => `${st.dev}:${st.ino}`;
 
+/** Linux's O_PATH (asm-generic/fcntl.h, x86_64 and arm64 alike); node does not export it. */
+const O_PATH = 0o10000000;
+
+/** Whether the directory of that identity still sits at the store's name in node_modules. */
+function leftBehind(inProject: string, identity: string): boolean {
+  const st = lstatSync(inProject, { throwIfNoEntry: false });
+  return st?.isDirectory() === true && identityOf(st) === identity;
+}
+
+/**
+ * Gives the owner rwx on node_modules (its held descriptor) and on the store, where code inside
+ * took it away: moving the store out of node_modules needs write permission on both (module
+ * header). The store is opened O_PATH (no permission on it needed) with O_NOFOLLOW|O_DIRECTORY
+ * (never a link), checked to be `identity`, and changed through /proc/self/fd: whatever another
+ * run's sandbox puts at that name meanwhile is not touched. Throws when it is not the store.
+ */
+function ownerMayMove(nodeModulesFd: number, inProject: string, identity: string): void {
+  const nm = fstatSync(nodeModulesFd).mode & 0o7777;
+  if ((nm & 0o700) !== 0o700) fchmodSync(nodeModulesFd, nm | 0o700);
+  const fd = openSync(inProject, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    const st = fstatSync(fd);
+    if (identityOf(st) !== identity) throw new Error("it was replaced while being moved");
+    // The mode preparePrivateHome gives the home's folders.
+    if ((st.mode & 0o7777) !== 0o700) chmodSync(`/proc/self/fd/${fd}`, 0o700);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * What sits at the store's name in node_modules before the run: the store of a run killed
  * before moving it back (the lock's recorded identity) goes home when the home's store is
@@ -246,6 +290,7 @@ const identityOf = (st: { dev: number; ino: number }): string => `${st.dev}:${st
  * onto it fails).
  */
 function reclaim(
+  nodeModulesFd: number,
   inProject: string,
   home: string,
   recorded: string | null,
@@ -267,8 +312,9 @@ function reclaim(
       `${where} is not a store safe-npm put there: left as it is, and this install copies from the store instead of hard-linking; remove it to hard-link again`,
     );
   }
+  ownerMayMove(nodeModulesFd, inProject, recorded);
   if (isEmptyDir(home)) {
-    if (lstatSync(home, { throwIfNoEntry: false }) !== undefined) rmdirSync(home);
+    // Over the empty home directory, if there is one: a failed rename leaves it in place.
     renameSync(inProject, home);
     return "reclaimed from node_modules, where an interrupted run left it";
   }
@@ -278,6 +324,7 @@ function reclaim(
 
 /** Moves the store back; keeps the lock (and its record) when it could not. */
 function moveBack(
+  nodeModulesFd: number,
   inProject: string,
   home: string,
   identity: string,
@@ -304,17 +351,16 @@ function moveBack(
         keepLock: false,
       };
     }
-    if (lstatSync(home, { throwIfNoEntry: false }) !== undefined) {
-      if (!isEmptyDir(home)) {
-        // Made meanwhile by a run that found the home without its store; it may still use it.
-        discardTree(inProject, privateHome);
-        return {
-          problems: [`${label} in the home was remade during the run; this run's copy was removed`],
-          keepLock: false,
-        };
-      }
-      rmdirSync(home);
+    ownerMayMove(nodeModulesFd, inProject, identity);
+    if (!isEmptyDir(home)) {
+      // Made meanwhile by a run that found the home without its store; it may still use it.
+      discardTree(inProject, privateHome);
+      return {
+        problems: [`${label} in the home was remade during the run; this run's copy was removed`],
+        keepLock: false,
+      };
     }
+    // Over the empty home directory, if there is one: a failed rename leaves it in place.
     renameSync(inProject, home);
     return { problems: [], keepLock: false };
   } catch (error) {

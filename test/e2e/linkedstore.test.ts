@@ -8,6 +8,8 @@
  *   `rm -rf node_modules` (the next install fetches no tarball);
  * - a run ended by SIGTERM puts the store back; one killed with SIGKILL leaves it in node_modules
  *   and the next run reclaims it;
+ * - code inside that takes the store's write permission away (which rename(2) to another parent
+ *   needs, without CAP_DAC_OVERRIDE) does not keep it from moving back;
  * - a link planted in the store's place, or node_modules swapped for a link to a directory of
  *   the user's during the run, makes the host move or follow nothing (control: the plant is in
  *   place, and a path-based move would have taken the user's directory).
@@ -91,6 +93,10 @@ const mode = fs.existsSync("hook-mode") ? fs.readFileSync("hook-mode", "utf8").t
 if (mode[0] === "block") {
   fs.writeFileSync("hook-blocked", "");
   setInterval(() => {}, 1e9);
+} else if (mode[0] === "lock") {
+  // As the same user: no write permission on the store (rename(2) to another parent needs it).
+  fs.chmodSync(mode[1], 0o555);
+  fs.writeFileSync("hook-locked", "");
 } else if (mode[0] === "swap") {
   fs.renameSync("node_modules", "nm-real");
   fs.symlinkSync(mode[1], "node_modules");
@@ -314,6 +320,30 @@ for (const manager of MANAGERS) {
       expect(warm.exitCode, show(warm)).toBe(0);
       expect(warm.fetched).toBe(0);
     }, 400_000);
+
+    it("moves the store back although code inside took its write permission away", async () => {
+      const ino = lstatSync(storeHome()).ino;
+      writeFileSync(join(world.project, "hook-mode"), `lock node_modules/${manager.store.name}`);
+      rmSync(nodeModules, { recursive: true, force: true });
+      const r = await install();
+      rmSync(join(world.project, "hook-mode"));
+      expect(r.exitCode, show(r)).toBe(0);
+      // The hook ran inside, on the store in the project.
+      expect(existsSync(join(world.project, "hook-locked"))).toBe(true);
+      rmSync(join(world.project, "hook-locked"));
+      expect(r.stderr).not.toContain("could not move");
+      expect(lstatSync(storeHome()).ino).toBe(ino);
+      expect(lstatSync(storeHome()).mode & 0o777).toBe(0o700);
+      expectNothingLeft();
+      // The next install links from it again.
+      rmSync(nodeModules, { recursive: true, force: true });
+      const next = await install(["--verbose"]);
+      expect(next.exitCode, show(next)).toBe(0);
+      expect(next.stderr).not.toContain("copied");
+      expect(next.fetched).toBe(0);
+      expect(linkedFromStore()).toEqual(direct.map(() => true));
+      expectNothingLeft();
+    }, 300_000);
 
     it("removes a link planted in the store's place without following it", async () => {
       const victim = join(world.home, "victim-store");

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -171,6 +172,51 @@ describe("linkStore", () => {
     expect(ino(inProject)).toBe(before);
     expect(run.release()).toEqual([]);
     expect(readFileSync(join(storeHome, "file"), "utf8")).toBe("stored");
+  });
+
+  // rename(2) of a directory to another parent needs write permission on it and on its parent
+  // for a user without CAP_DAC_OVERRIDE (the unprivileged CI run); code inside can take both.
+  it("moves the store home although code inside took write permission from it and node_modules", () => {
+    const before = ino(storeHome);
+    const run = linkStore(home, root, PNPM_STORE, startTime);
+    chmodSync(inProject, 0o555);
+    chmodSync(join(root, "node_modules"), 0o555);
+    expect(run.release()).toEqual([]);
+    expect(ino(storeHome)).toBe(before);
+    expect(lstatSync(storeHome).mode & 0o777).toBe(0o700);
+    expect(existsSync(inProject)).toBe(false);
+    expect(existsSync(storeLockPath(home))).toBe(false);
+    // The next run links it again.
+    const next = linkStore(home, root, PNPM_STORE, startTime);
+    expect(next.stores).toEqual([PNPM_STORE]);
+    expect(next.release()).toEqual([]);
+  });
+
+  it("reclaims a killed run's store whose write permission code inside took away", () => {
+    const before = ino(storeHome);
+    linkStore(home, root, PNPM_STORE, startTime);
+    const lock = storeLockPath(home);
+    writeFileSync(lock, readFileSync(lock, "utf8").replace(/^\d+/, "999999999"));
+    chmodSync(inProject, 0o500);
+    chmodSync(join(root, "node_modules"), 0o500);
+    preparePrivateHome(home);
+    const run = linkStore(home, root, PNPM_STORE, startTime);
+    expect(run.notes.join()).toMatch(/reclaimed/);
+    expect(run.stores).toEqual([PNPM_STORE]);
+    expect(ino(inProject)).toBe(before);
+    expect(run.release()).toEqual([]);
+    expect(readFileSync(join(storeHome, "file"), "utf8")).toBe("stored");
+  });
+
+  it("changes the mode of nothing but the store: a link at its name is removed, its target untouched", () => {
+    const run = linkStore(home, root, PNPM_STORE, startTime);
+    const outside = join(dir, "outside");
+    mkdirSync(outside, { mode: 0o555 });
+    renameSync(inProject, join(root, "moved-store"));
+    symlinkSync(outside, inProject);
+    expect(run.release().join()).toMatch(/not a directory/);
+    expect(lstatSync(outside).mode & 0o777).toBe(0o555);
+    expect(existsSync(inProject)).toBe(false);
   });
 
   it("removes a killed run's store when the home has one again", () => {
