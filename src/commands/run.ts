@@ -20,6 +20,7 @@ import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
 import {
   type HostInfo,
+  namedNpmConfigs,
   npmGlobalConfigProblem,
   requireHostTool,
   resolveTool,
@@ -254,6 +255,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     sealDirs: guards.sealDirs,
     userNpmrcInProject: guards.userNpmrcInProject,
     npmGlobalInProject: npmGlobalText(guards.npmGlobalInProject),
+    namedNpmConfigs: namedNpmConfigs(host.env, host.home),
     hide: keys.hide,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,

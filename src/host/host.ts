@@ -20,6 +20,7 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from "no
 import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
+import { readRegularFile } from "../sandbox/safepath.js";
 import { startupExtraCa } from "./nodeca.js";
 import { type ProcStat, procStat } from "./procstat.js";
 import { type OwnCache, ownCache, pathPlace, toolPlace } from "./projectplace.js";
@@ -474,6 +475,49 @@ export function usersNpmGlobalConfig(
 ): NpmGlobalConfig | null {
   if (config === null) return null;
   return npmGlobalConfigProblem(config, projectRoot, host, uid) === null ? config : null;
+}
+
+/** An npm config file the environment names, under each name it has, with its text. */
+export interface NamedNpmConfig {
+  what: "user" | "global";
+  /** As the variable spells it, and resolved (links followed). */
+  paths: string[];
+  text: string;
+}
+
+/**
+ * The npm config files that NPM_CONFIG_USERCONFIG and NPM_CONFIG_GLOBALCONFIG name (any spelling,
+ * as npm reads them), when they are regular files: a CI job's `/etc/npmrc-ci` holds a token, and
+ * the folder may be visible inside (policy.ts binds over such a name without credentials).
+ */
+export function namedNpmConfigs(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+): NamedNpmConfig[] {
+  const out: NamedNpmConfig[] = [];
+  const named = [
+    { what: "user" as const, set: npmEnv(env, "userconfig") !== undefined },
+    { what: "global" as const, set: npmEnv(env, "globalconfig") !== undefined },
+  ];
+  for (const { what, set } of named) {
+    if (!set) continue;
+    const raw = npmEnv(env, `${what}config`) as string;
+    const path =
+      what === "user"
+        ? userConfigPath(env, home)
+        : raw.startsWith("~/")
+          ? join(home, raw.slice(2))
+          : resolve(raw);
+    let text: string;
+    try {
+      // Only a regular file, by its descriptor: a FIFO or device there must not hang the read.
+      text = readRegularFile(path, false, 1 << 20);
+    } catch {
+      continue;
+    }
+    out.push({ what, paths: [...new Set([path, realpathOr(path)])], text });
+  }
+  return out;
 }
 
 /** npm's global config file and its text, when it exists. */

@@ -3,7 +3,13 @@
  * sandbox contains. Nothing here reads the host; unit tests build inputs by hand.
  */
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
-import type { HostInfo, NpmGlobalConfig, ResolvedTool, SandboxMarker } from "../host/host.js";
+import type {
+  HostInfo,
+  NamedNpmConfig,
+  NpmGlobalConfig,
+  ResolvedTool,
+  SandboxMarker,
+} from "../host/host.js";
 import { MARKER_PATH } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { isInside } from "../host/project.js";
@@ -192,6 +198,12 @@ export interface PolicyInput {
   userNpmrcInProject?: string | undefined;
   /** npm's global config kept in the project (hostfiles.ts), and its text read on the host. */
   npmGlobalInProject?: { path: string; text: string } | null | undefined;
+  /**
+   * npm config files NPM_CONFIG_USERCONFIG / NPM_CONFIG_GLOBALCONFIG name (host.ts
+   * namedNpmConfigs): where one of their names is visible inside (`/etc/npmrc-ci`, a file in a
+   * tool's prefix), it is bound over without credentials.
+   */
+  namedNpmConfigs?: readonly NamedNpmConfig[];
   /** Files in the project hidden under an empty read-only one: the user's client keys. */
   hide?: readonly string[];
   settings: SettingsInput;
@@ -261,7 +273,9 @@ const SCRIPT_ENV = [
 ] as const;
 
 /** Never passed unless the user names them (settings), whatever an allowlist says. */
-const SECRET_NAME = /TOKEN|SECRET|PASSWORD|AUTH|KEY|CREDENTIAL|SESSION/i;
+// PAT as a word of its own: a personal access token (GH_PAT, GEM_PAT), not PATH or PATTERN.
+const SECRET_NAME =
+  /TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|AUTH|KEY|CREDENTIAL|SESSION|(?:^|_)PAT(?:_|$)/i;
 const NEVER_PASS =
   /^(SSH_AUTH_SOCK|DBUS_.*|DISPLAY|WAYLAND_.*|XDG_RUNTIME_DIR|DOCKER_.*|KUBECONFIG)$/;
 
@@ -510,6 +524,26 @@ export function resolvePolicy(input: PolicyInput): Policy {
       data: sanitizeNpmrc(host.userNpmrc, npmrcOptions).text,
       label: "your npm user config (NPM_CONFIG_USERCONFIG) without credentials, read-only",
     });
+  }
+  // The same files where the environment names them elsewhere, at each name under which a
+  // folder bound inside shows them (/etc, /usr, a tool's prefix): the host proxy adds their
+  // credentials, code inside must not read them. In the home (a tmpfs inside) or the project
+  // (above) nothing more is needed; with fullNpmrc the user config comes in whole anyway.
+  for (const config of input.namedNpmConfigs ?? []) {
+    if (config.what === "user" && settings.fullNpmrc) continue;
+    const shown = config.paths.filter(
+      (path) => !isInside(path, project.root) && showsHostPath(mounts, path),
+    );
+    for (const path of unique(shown)) {
+      mounts.push(
+        ...withoutSecrets(
+          path,
+          config.text,
+          `${path} (npm's ${config.what} config, NPM_CONFIG_${config.what.toUpperCase()}CONFIG) without credentials or programs`,
+          npmrcOptions,
+        ),
+      );
+    }
   }
   for (const path of input.hide ?? []) {
     mounts.push({
@@ -778,6 +812,30 @@ function isSystemPath(path: string): boolean {
 
 function unique<T>(items: readonly T[]): T[] {
   return [...new Set(items)];
+}
+
+/**
+ * Whether `path` shows, inside, the host's file of that name: the last mount over it (a later
+ * mount covers an earlier one) binds the same host path there. A tmpfs, a private home's cache
+ * (bound from elsewhere) or no mount at all: not shown.
+ */
+export function showsHostPath(mounts: readonly Mount[], path: string): boolean {
+  let shows = false;
+  for (const mount of mounts) {
+    if (mount.dest !== path && !isInside(path, mount.dest)) continue;
+    switch (mount.kind) {
+      case "bind":
+      case "ro-bind":
+        shows = join(mount.src, relative(mount.dest, path)) === path;
+        break;
+      case "pin":
+        shows = true;
+        break;
+      default:
+        shows = false;
+    }
+  }
+  return shows;
 }
 
 /** An npmrc bound over without its credentials and programs; nothing when it has none. */

@@ -60,6 +60,37 @@ describe.skipIf(unavailable !== "")("npm's user config and client key in the pro
     expect(readFileSync(config, "utf8")).toBe(text);
   }, 180_000);
 
+  it.each(["NPM_CONFIG_USERCONFIG", "NPM_CONFIG_GLOBALCONFIG"])(
+    "%s naming a file in a folder shown inside (a node's own prefix) shows it without the token",
+    async (variable) => {
+      const { w } = world();
+      delete w.env.NPM_CONFIG_USERCONFIG;
+      // Bound read-only inside, as the prefix of the node first on PATH.
+      const prefix = nodePrefix(w.dir);
+      const config = join(prefix, "ci-npmrc");
+      const text = `//registry.npmjs.org/:_authToken=${TOKEN}\nfund=false\n`;
+      writeFileSync(config, text);
+      w.env.PATH = `${join(prefix, "bin")}:${w.env.PATH}`;
+      w.env[variable] = config;
+      writeFileSync(
+        join(w.project, "package.json"),
+        JSON.stringify({
+          name: "app",
+          version: "1.0.0",
+          scripts: { preinstall: `node peek.cjs ${config}` },
+        }),
+      );
+      const run = await w.run(["install"]);
+      expect(run.exitCode, show(run)).toBe(0);
+      // The file is there inside (the folder is shown), its token is not.
+      expect(probe(w, "seen.txt"), show(run)).toContain("fund=false");
+      expect(probe(w, "seen.txt")).not.toContain(TOKEN);
+      expect(probe(w, "write.txt")).not.toBe("ok");
+      expect(readFileSync(config, "utf8")).toBe(text);
+    },
+    180_000,
+  );
+
   it("one created inside is moved aside after the run, and said so", async () => {
     const { w, config } = world();
     const run = await w.run(["install"]);

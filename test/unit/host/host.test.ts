@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -15,6 +16,7 @@ import {
   gatherHost,
   isForegroundGroup,
   isJob,
+  namedNpmConfigs,
   nodeBehindScript,
   npmGlobalConfigProblem,
   userConfigPath,
@@ -78,6 +80,36 @@ describe("userConfigPath: npm's user config", () => {
     [{ npm_config_userconfig: "" }, "/home/a/.npmrc"],
   ])("%j → %s", (env, path) => {
     expect(userConfigPath(env, "/home/a")).toBe(path);
+  });
+});
+
+describe("namedNpmConfigs: the npm config files the environment names", () => {
+  it("reads the user and global config any spelling names, under their written and real names", () => {
+    const real = join(dir, "real-npmrc");
+    writeFileSync(real, "//r.test/:_authToken=t\n");
+    symlinkSync(real, join(dir, "link-npmrc"));
+    writeFileSync(join(dir, "global"), "fund=false\n");
+    const configs = namedNpmConfigs(
+      {
+        npm_config_userconfig: join(dir, "link-npmrc"),
+        NPM_CONFIG_GLOBALCONFIG: join(dir, "global"),
+      },
+      "/home/a",
+    );
+    expect(configs).toEqual([
+      { what: "user", paths: [join(dir, "link-npmrc"), real], text: "//r.test/:_authToken=t\n" },
+      { what: "global", paths: [join(dir, "global")], text: "fund=false\n" },
+    ]);
+  });
+  it("names nothing for the defaults, a missing file, or anything but a regular file", () => {
+    expect(namedNpmConfigs({}, "/home/a")).toEqual([]);
+    execFileSync("mkfifo", [join(dir, "fifo")]);
+    expect(
+      namedNpmConfigs(
+        { NPM_CONFIG_USERCONFIG: join(dir, "missing"), NPM_CONFIG_GLOBALCONFIG: join(dir, "fifo") },
+        "/home/a",
+      ),
+    ).toEqual([]);
   });
 });
 

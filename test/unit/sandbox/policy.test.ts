@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MARKER_PATH, type ResolvedTool } from "../../../src/host/host.js";
+import { MARKER_PATH, type NamedNpmConfig, type ResolvedTool } from "../../../src/host/host.js";
 import { BRIDGE_PERL } from "../../../src/network/bridgeperl.js";
 import { buildBwrapArgs } from "../../../src/sandbox/bwrap.js";
 import { PNPM_STORE } from "../../../src/sandbox/linkedstore.js";
@@ -13,6 +13,7 @@ import {
   type Policy,
   privateHomeDir,
   resolvePolicy,
+  showsHostPath,
   TOOL_BIN,
   yarnGlobalFolder,
 } from "../../../src/sandbox/policy.js";
@@ -505,7 +506,15 @@ describe("isSecretName", () => {
     ["XDG_RUNTIME_DIR", true],
     ["DOCKER_HOST", true],
     ["KUBECONFIG", true],
+    ["GEM_PAT", true],
+    ["GH_PAT_READ", true],
+    ["pat", true],
+    ["SMTP_PASSWD", true],
+    ["GPG_PASSPHRASE", true],
     ["HOME", false],
+    ["PATTERN", false],
+    ["NODE_PATH", false],
+    ["PATCH_LEVEL", false],
     ["PATH", false],
     ["TERM", false],
     ["LANG", false],
@@ -688,6 +697,109 @@ describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
       }),
     );
     expect(full.mounts.some((m) => m.dest === config)).toBe(false);
+  });
+});
+
+describe("npm config files the environment names elsewhere (NPM_CONFIG_USERCONFIG / GLOBALCONFIG)", () => {
+  const text = "//registry.npmjs.org/:_authToken=named-token\nfund=false\n";
+  const tool: ResolvedTool = {
+    bin: "/opt/node-22/bin/node",
+    real: "/opt/node-22/bin/node",
+    prefix: "/opt/node-22",
+  };
+  const named = (what: "user" | "global", paths: string[]): NamedNpmConfig => ({
+    what,
+    paths,
+    text,
+  });
+  const dataAt = (policy: Policy, dest: string): string[] =>
+    policy.mounts.flatMap((m) => (m.kind === "data" && m.dest === dest ? [m.data] : []));
+
+  it.each<[string, NamedNpmConfig]>([
+    ["a user config in /etc", named("user", ["/etc/npmrc-ci"])],
+    ["a global config in /etc", named("global", ["/etc/npmrc-global"])],
+    ["a user config in a tool's read-only prefix", named("user", ["/opt/node-22/user-npmrc"])],
+  ])("binds %s over without credentials, after the folder's bind", (_n, config) => {
+    const policy = resolvePolicy(
+      baseInput({ input: { node: tool, tools: [], namedNpmConfigs: [config] } }),
+    );
+    const dest = config.paths[0] as string;
+    const [data] = dataAt(policy, dest);
+    expect(data).toContain("fund=false");
+    expect(data).not.toContain("named-token");
+    const at = policy.mounts.findIndex((m) => m.kind === "data" && m.dest === dest);
+    const folder = policy.mounts.findIndex(
+      (m) => m.kind === "ro-bind" && (dest.startsWith(`${m.dest}/`) || dest === m.dest),
+    );
+    expect(folder).toBeGreaterThanOrEqual(0);
+    expect(at).toBeGreaterThan(folder);
+  });
+
+  it("covers the name a link leads to as well as the link's own", () => {
+    const policy = resolvePolicy(
+      baseInput({
+        input: { namedNpmConfigs: [named("user", ["/usr/local/etc/ci-npmrc", "/etc/real-npmrc"])] },
+      }),
+    );
+    expect(dataAt(policy, "/usr/local/etc/ci-npmrc")).toHaveLength(1);
+    expect(dataAt(policy, "/etc/real-npmrc")).toHaveLength(1);
+  });
+
+  it("adds nothing where no folder shows it: the home (a tmpfs), elsewhere, or the project (handled apart)", () => {
+    const policy = resolvePolicy(
+      baseInput({
+        input: {
+          namedNpmConfigs: [
+            named("user", [`${HOME}/.npmrc-ci`, `${HOME}/.cache/npmrc-ci`]),
+            named("global", ["/srv/ci/npmrc", `${PROJECT}/.npmrc-global`]),
+          ],
+        },
+      }),
+    );
+    for (const dest of [
+      `${HOME}/.npmrc-ci`,
+      `${HOME}/.cache/npmrc-ci`,
+      "/srv/ci/npmrc",
+      `${PROJECT}/.npmrc-global`,
+    ])
+      expect(dataAt(policy, dest), dest).toEqual([]);
+  });
+
+  it("leaves a user config passed in full (fullNpmrc) and one with nothing to remove", () => {
+    const full = resolvePolicy(
+      baseInput({
+        input: {
+          namedNpmConfigs: [named("user", ["/etc/npmrc-ci"])],
+          settings: { ...baseInput().settings, fullNpmrc: true },
+        },
+      }),
+    );
+    expect(dataAt(full, "/etc/npmrc-ci")).toEqual([]);
+    const plain = resolvePolicy(
+      baseInput({
+        input: {
+          namedNpmConfigs: [{ what: "global", paths: ["/etc/npmrc-g"], text: "fund=false\n" }],
+        },
+      }),
+    );
+    expect(dataAt(plain, "/etc/npmrc-g")).toEqual([]);
+  });
+});
+
+describe("showsHostPath", () => {
+  it("follows the last mount over the path: a bind of the same host path shows it", () => {
+    const mounts: Mount[] = [
+      { kind: "ro-bind", src: "/etc", dest: "/etc" },
+      { kind: "tmpfs", dest: "/home/u" },
+      { kind: "bind", src: "/cache/home/.npm", dest: "/home/u/.npm" },
+      { kind: "pin", dest: "/home/u/project" },
+    ];
+    expect(showsHostPath(mounts, "/etc/npmrc")).toBe(true);
+    expect(showsHostPath(mounts, "/home/u/.npmrc")).toBe(false);
+    expect(showsHostPath(mounts, "/home/u/.npm/npmrc")).toBe(false);
+    expect(showsHostPath(mounts, "/home/u/project/npmrc")).toBe(true);
+    expect(showsHostPath(mounts, "/srv/npmrc")).toBe(false);
+    expect(showsHostPath([...mounts, { kind: "tmpfs", dest: "/etc" }], "/etc/npmrc")).toBe(false);
   });
 });
 
