@@ -3,8 +3,10 @@
  * the proxy socket are mounted, and the argv that puts the bridge in front of the command.
  */
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SafeNpmError } from "../errors.js";
+import { PACKAGE_ROOT } from "../version.js";
 
 /** Inside paths, next to the sandbox marker (/run/safe-npm/sandbox.json). */
 export const BRIDGE_INSIDE = "/run/safe-npm/bridge.cjs";
@@ -49,8 +51,12 @@ export const PROXY_ENV_NAMES = [
  */
 export function bridgeHostPath(): string {
   // Compiled by tsc this module is dist/network/inside.js; bundled it is part of dist/main.cjs.
-  for (const rel of ["./bridge.cjs", "./network/bridge.cjs"]) {
-    const path = fileURLToPath(new URL(rel, import.meta.url));
+  // Beside this module (tsc's dist/network/), else in the package's dist/network/ (the bundle,
+  // whose chunks move with the import graph).
+  for (const path of [
+    fileURLToPath(new URL("./bridge.cjs", import.meta.url)),
+    join(PACKAGE_ROOT, "dist", "network", "bridge.cjs"),
+  ]) {
     if (existsSync(path)) return path;
   }
   throw new SafeNpmError(

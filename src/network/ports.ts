@@ -8,8 +8,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { endianness } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SafeNpmError } from "../errors.js";
+import { PACKAGE_ROOT } from "../version.js";
 
 /** A listening socket inside, from one line of /proc/net/tcp or tcp6. */
 export interface Listener {
@@ -271,8 +273,12 @@ export function watchPorts(options: PortOptions): {
  */
 export function forwarderSource(): string {
   // Compiled by tsc this module is dist/network/ports.js; bundled it is part of dist/cli.cjs.
-  for (const rel of ["./forwarder.cjs", "./network/forwarder.cjs"]) {
-    const path = fileURLToPath(new URL(rel, import.meta.url));
+  // Beside this module (tsc's dist/network/), else in the package's dist/network/ (the bundle,
+  // whose chunks move with the import graph).
+  for (const path of [
+    fileURLToPath(new URL("./forwarder.cjs", import.meta.url)),
+    join(PACKAGE_ROOT, "dist", "network", "forwarder.cjs"),
+  ]) {
     if (existsSync(path)) return readFileSync(path, "utf8");
   }
   throw new SafeNpmError(
