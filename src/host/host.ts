@@ -220,7 +220,9 @@ export function userConfigPath(
 
 /**
  * An npm setting from the environment as npm reads it: any spelling of `npm_config_<key>`, the
- * last non-empty one in the environment's order winning (@npmcli/config loadEnv).
+ * last non-empty one in the environment's order winning (@npmcli/config loadEnv), with `${NAME}`
+ * replaced from the environment as npm's parseField does before it uses the value
+ * (`NPM_CONFIG_USERCONFIG='/etc/${SUB}/npmrc'` is `/etc/ci/npmrc` to npm).
  */
 export function npmEnv(
   env: Readonly<Record<string, string | undefined>>,
@@ -229,7 +231,25 @@ export function npmEnv(
   const name = `npm_config_${key}`;
   let value: string | undefined;
   for (const [k, v] of Object.entries(env)) if (v && k.toLowerCase() === name) value = v;
-  return value;
+  return value === undefined ? undefined : npmEnvReplace(value, env);
+}
+
+/**
+ * @npmcli/config's env-replace: `${NAME}` → the variable, left as it is when unset; `${NAME?}`
+ * → empty when unset; an odd number of backslashes before `$` escapes it.
+ */
+export function npmEnvReplace(
+  text: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
+  return text.replace(
+    /(?<!\\)(\\*)\$\{([^${}?]+)(\?)?\}/g,
+    (orig: string, esc: string, name: string, optional: string | undefined) => {
+      if (esc.length % 2 === 1) return orig.slice((esc.length + 1) / 2);
+      const value = env[name] ?? (optional === "?" ? "" : `\${${name}}`);
+      return esc.slice(esc.length / 2) + value;
+    },
+  );
 }
 
 /** First executable `name` on the given PATH directories, as found (not resolved). */
@@ -482,7 +502,8 @@ export interface NamedNpmConfig {
   what: "user" | "global";
   /** As the variable spells it, and resolved (links followed). */
   paths: string[];
-  text: string;
+  /** null: it exists but was not read (not a regular file, or past 1 MiB): hidden whole. */
+  text: string | null;
 }
 
 /**
@@ -508,12 +529,14 @@ export function namedNpmConfigs(
         : raw.startsWith("~/")
           ? join(home, raw.slice(2))
           : resolve(raw);
-    let text: string;
+    let text: string | null;
     try {
       // Only a regular file, by its descriptor: a FIFO or device there must not hang the read.
       text = readRegularFile(path, false, 1 << 20);
     } catch {
-      continue;
+      // What cannot be read is not copied, but hidden all the same where it shows.
+      if (lstatSync(path, { throwIfNoEntry: false }) === undefined) continue;
+      text = null;
     }
     out.push({ what, paths: [...new Set([path, realpathOr(path)])], text });
   }

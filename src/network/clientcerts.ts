@@ -10,8 +10,9 @@
  * See https://docs.npmjs.com/cli/v10/configuring-npm/npmrc#auth-related-configuration
  */
 import { isAbsolute, resolve } from "node:path";
+import { npmEnvReplace } from "../host/host.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
-import { type CredentialFile, type Env, npmEnvReplace } from "./credentials.js";
+import type { CredentialFile, Env } from "./credentials.js";
 
 export interface ClientCertFiles {
   /** Absolute paths: `~/` expanded, a relative one from the working directory. */

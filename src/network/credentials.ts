@@ -35,6 +35,7 @@
  * path, on its scheme when it names one): a cloned repository's `.npmrc` could otherwise send
  * any variable of the host's to a registry of its choosing.
  */
+import { npmEnvReplace } from "../host/host.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { yamlScalars } from "./allowlist.js";
 import { credentialPathRefusal, isTarballPath } from "./pathbound.js";
@@ -442,21 +443,6 @@ function decodedSegments(pathname: string): string[] {
   } catch {
     return [];
   }
-}
-
-/**
- * @npmcli/config's env-replace: `${NAME}` → the variable, left as it is when unset; `${NAME?}`
- * → empty when unset; an odd number of backslashes before `$` escapes it.
- */
-export function npmEnvReplace(text: string, env: Env): string {
-  return text.replace(
-    /(?<!\\)(\\*)\$\{([^${}?]+)(\?)?\}/g,
-    (orig: string, esc: string, name: string, optional: string | undefined) => {
-      if (esc.length % 2 === 1) return orig.slice((esc.length + 1) / 2);
-      const value = env[name] ?? (optional === "?" ? "" : `\${${name}}`);
-      return esc.slice(esc.length / 2) + value;
-    },
-  );
 }
 
 /** npm's nerf-dart: `https://host:port/a/b?x` → `//host:port/a/`; null when not a URL. */

@@ -56,7 +56,10 @@ export interface ProjectGuards {
   protect: string[];
   /** Missing files: an empty read-only file stands in. */
   seal: string[];
-  /** Missing directories: an empty read-only directory stands in. */
+  /**
+   * Directories an empty read-only directory stands in for: missing ones, and an existing
+   * XDG_CONFIG_HOME in the project, hidden (configHomeGuard).
+   */
   sealDirs: string[];
   /** Missing files checked after the run instead: one created inside is moved aside. */
   watch: Watch[];
@@ -208,6 +211,7 @@ export function guardProject(
   const watched = new Set(always.map((w) => w.path));
   for (const path of [
     ...protectAll,
+    ...config.hidden,
     ...(guards.userNpmrcInProject ? [guards.userNpmrcInProject] : []),
   ]) {
     if (watched.has(path) || path.split("/").includes(".git")) continue;
@@ -367,22 +371,24 @@ function linkedIntoProject(root: string, path: string): string | null {
 /**
  * `$XDG_CONFIG_HOME` inside the project (`$PWD/.config` in CI) holds what host tools obey: git's
  * config (`core.fsmonitor` runs on the next `git status`), pnpm's `pnpm/rc`, fish's config, and
- * safe-npm's own settings. Kept read-only like `.git`, or, when missing, an empty read-only
- * directory stands in: no run can plant there. Nothing inside needs it — the sandbox's tools
- * get the private home's `~/.config` (XDG_CONFIG_HOME is not passed in). The default `~/.config`
- * counts too when it is a link into the project (a dotfiles repository with a package.json).
+ * safe-npm's own settings — and the user's tokens (pnpm's `pnpm/rc` and `pnpm/auth.ini`, git's
+ * `git/credentials`, gh's `gh/hosts.yml`). An empty read-only directory stands in for it, also
+ * when it exists (hidden, and checked after the run like a read-only path): no run can plant
+ * there or read it. Nothing inside needs it — the sandbox's tools get the private home's
+ * `~/.config` (XDG_CONFIG_HOME is not passed in). The default `~/.config` counts too when it is
+ * a link into the project (a dotfiles repository with a package.json).
  */
 export function configHomeGuard(
   root: string,
   env: Readonly<Record<string, string | undefined>>,
   home: string,
-): { protect: string[]; sealDirs: string[] } {
+): { protect: string[]; sealDirs: string[]; hidden: string[] } {
   const configHome =
     env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME)
       ? env.XDG_CONFIG_HOME
       : join(home, ".config");
   const path = configHomeInProject(root, configHome);
-  if (path === null) return { protect: [], sealDirs: [] };
+  if (path === null) return { protect: [], sealDirs: [], hidden: [] };
   if (path === root) {
     throw new SafeNpmError(
       "UNSAFE_CONFIG_DIR",
@@ -393,9 +399,9 @@ export function configHomeGuard(
     );
   }
   const kind = projectPathKind(root, path, "XDG_CONFIG_HOME");
-  if (kind === "missing") return { protect: [], sealDirs: [path] };
+  if (kind === "missing") return { protect: [], sealDirs: [path], hidden: [] };
   if (kind !== "directory") throw notPlain(path, "a directory");
-  return { protect: [path], sealDirs: [] };
+  return { protect: [], sealDirs: [path], hidden: [path] };
 }
 
 /**

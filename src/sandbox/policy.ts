@@ -534,14 +534,17 @@ export function resolvePolicy(input: PolicyInput): Policy {
     const shown = config.paths.filter(
       (path) => !isInside(path, project.root) && showsHostPath(mounts, path),
     );
+    const what = `npm's ${config.what} config, NPM_CONFIG_${config.what.toUpperCase()}CONFIG`;
     for (const path of unique(shown)) {
       mounts.push(
-        ...withoutSecrets(
-          path,
-          config.text,
-          `${path} (npm's ${config.what} config, NPM_CONFIG_${config.what.toUpperCase()}CONFIG) without credentials or programs`,
-          npmrcOptions,
-        ),
+        ...(config.text === null
+          ? [{ kind: "data" as const, dest: path, data: "", label: `hidden: ${path} (${what})` }]
+          : withoutSecrets(
+              path,
+              config.text,
+              `${path} (${what}) without credentials or programs`,
+              npmrcOptions,
+            )),
       );
     }
   }

@@ -22,6 +22,7 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   realpathSync,
   symlinkSync,
   writeFileSync,
@@ -578,6 +579,38 @@ put("git/config", "[core]\\n\\tfsmonitor = \\"touch ${pwned}; false\\"\\n");
       expect(run2.stdout).not.toContain(SECRET);
       expect(run2.stderr).toContain("user file:  none");
       expect(run2.stderr).not.toContain('"full"');
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "with XDG_CONFIG_HOME in the project, the tokens kept there (pnpm, gh, git) are not readable inside",
+    async () => {
+      const tokens: Record<string, string> = {
+        "pnpm/auth.ini": "//registry.example.test/:_authToken=PNPM-AUTH-INI-TOKEN\n",
+        "pnpm/rc": "//registry.example.test/:_authToken=PNPM-RC-TOKEN\n",
+        "gh/hosts.yml": "github.com:\n    oauth_token: GH-HOSTS-TOKEN\n",
+        "git/credentials": "https://u:GIT-CRED-TOKEN@example.test\n",
+      };
+      for (const [rel, text] of Object.entries(tokens)) {
+        mkdirSync(join(configInProject, rel, ".."), { recursive: true });
+        writeFileSync(join(configInProject, rel), text);
+      }
+      const files = Object.keys(tokens).map((rel) => join(configInProject, rel));
+      const peek = `ls -A ${configInProject}; cat ${files.join(" ")} 2>&1; true`;
+      const inside = await world.run(["exec", "--", "sh", "-c", peek], {
+        env: { XDG_CONFIG_HOME: configInProject },
+      });
+      expect(inside.exitCode, inside.stderr).toBe(0);
+      for (const token of ["PNPM-AUTH-INI", "PNPM-RC", "GH-HOSTS", "GIT-CRED"])
+        expect(inside.stdout).not.toContain(token);
+      expect(inside.stdout).toContain("No such file");
+      // (control) the same command with XDG_CONFIG_HOME elsewhere: the folder is the project's.
+      const control = await world.run(["exec", "--", "sh", "-c", peek]);
+      expect(control.stdout).toContain("PNPM-AUTH-INI-TOKEN");
+      // Untouched on the host.
+      for (const [rel, text] of Object.entries(tokens))
+        expect(readFileSync(join(configInProject, rel), "utf8")).toBe(text);
     },
     TIMEOUT,
   );

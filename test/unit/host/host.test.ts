@@ -78,6 +78,15 @@ describe("userConfigPath: npm's user config", () => {
     [{ NPM_CONFIG_USERCONFIG: "/runner/temp/.npmrc" }, "/runner/temp/.npmrc"],
     [{ npm_config_userconfig: "~/alt/npmrc" }, "/home/a/alt/npmrc"],
     [{ npm_config_userconfig: "" }, "/home/a/.npmrc"],
+    // npm replaces ${NAME} before it uses the path (@npmcli/config parseField).
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${NAME}` is npm's syntax
+    [{ NPM_CONFIG_USERCONFIG: "/etc/${SUB}/npmrc", SUB: "ci" }, "/etc/ci/npmrc"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${NAME}` is npm's syntax
+    [{ NPM_CONFIG_USERCONFIG: "/etc/${UNSET}/npmrc" }, "/etc/${UNSET}/npmrc"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${NAME}` is npm's syntax
+    [{ NPM_CONFIG_USERCONFIG: "/etc/\\${SUB}/npmrc", SUB: "ci" }, "/etc/${SUB}/npmrc"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${NAME}` is npm's syntax
+    [{ NPM_CONFIG_USERCONFIG: "${D}/npmrc", D: "~/ci" }, "/home/a/ci/npmrc"],
   ])("%j → %s", (env, path) => {
     expect(userConfigPath(env, "/home/a")).toBe(path);
   });
@@ -101,15 +110,21 @@ describe("namedNpmConfigs: the npm config files the environment names", () => {
       { what: "global", paths: [join(dir, "global")], text: "fund=false\n" },
     ]);
   });
-  it("names nothing for the defaults, a missing file, or anything but a regular file", () => {
+  it("names nothing for the defaults or a missing file; what it cannot read, without text", () => {
     expect(namedNpmConfigs({}, "/home/a")).toEqual([]);
+    expect(namedNpmConfigs({ NPM_CONFIG_USERCONFIG: join(dir, "missing") }, "/home/a")).toEqual([]);
+    // A FIFO is never opened for reading (it would hang); it is hidden whole (policy.ts).
     execFileSync("mkfifo", [join(dir, "fifo")]);
+    writeFileSync(join(dir, "huge"), Buffer.alloc((1 << 20) + 1, 0x61));
     expect(
       namedNpmConfigs(
-        { NPM_CONFIG_USERCONFIG: join(dir, "missing"), NPM_CONFIG_GLOBALCONFIG: join(dir, "fifo") },
+        { NPM_CONFIG_USERCONFIG: join(dir, "huge"), NPM_CONFIG_GLOBALCONFIG: join(dir, "fifo") },
         "/home/a",
       ),
-    ).toEqual([]);
+    ).toEqual([
+      { what: "user", paths: [join(dir, "huge")], text: null },
+      { what: "global", paths: [join(dir, "fifo")], text: null },
+    ]);
   });
 });
 

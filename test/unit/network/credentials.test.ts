@@ -1,12 +1,12 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc and yarnrc syntax here
 import { describe, expect, it } from "vitest";
+import { npmEnvReplace } from "../../../src/host/host.js";
 import {
   authorizationFor,
   type CredentialFile,
   credentialTargets,
   findCredentials,
   nerfDart,
-  npmEnvReplace,
   publishRegistries,
   uploadBases,
   userNamedTargets,

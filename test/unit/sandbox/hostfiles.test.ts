@@ -68,17 +68,21 @@ describe("XDG_CONFIG_HOME in the project stays read-only inside", () => {
     expect(configHomeGuard(root, { XDG_CONFIG_HOME: config }, home)).toEqual({
       protect: [],
       sealDirs: [config],
+      hidden: [],
     });
+    // Existing, it is hidden too: it holds tokens (pnpm's auth.ini, gh's hosts.yml).
     mkdirSync(join(config, "git"), { recursive: true });
     expect(configHomeGuard(root, { XDG_CONFIG_HOME: config }, home)).toEqual({
-      protect: [config],
-      sealDirs: [],
+      protect: [],
+      sealDirs: [config],
+      hidden: [config],
     });
     expect(configHomeGuard(root, { XDG_CONFIG_HOME: join(home, ".config") }, home)).toEqual({
       protect: [],
       sealDirs: [],
+      hidden: [],
     });
-    expect(configHomeGuard(root, {}, home)).toEqual({ protect: [], sealDirs: [] });
+    expect(configHomeGuard(root, {}, home)).toEqual({ protect: [], sealDirs: [], hidden: [] });
     // A link planted in the project would have the mount follow it.
     mkdirSync(join(dir, "elsewhere"));
     symlinkSync(join(dir, "elsewhere"), join(root, "cfg-link"));
@@ -98,11 +102,12 @@ describe("XDG_CONFIG_HOME in the project stays read-only inside", () => {
 
   it("counts the default ~/.config when it is a link into the project (a dotfiles repository)", () => {
     mkdirSync(join(root, "config", "git"), { recursive: true });
-    expect(configHomeGuard(root, {}, home)).toEqual({ protect: [], sealDirs: [] });
+    expect(configHomeGuard(root, {}, home)).toEqual({ protect: [], sealDirs: [], hidden: [] });
     symlinkSync(join(root, "config"), join(home, ".config"));
     expect(configHomeGuard(root, {}, home)).toEqual({
-      protect: [join(root, "config")],
-      sealDirs: [],
+      protect: [],
+      sealDirs: [join(root, "config")],
+      hidden: [join(root, "config")],
     });
   });
 
@@ -114,7 +119,14 @@ describe("XDG_CONFIG_HOME in the project stays read-only inside", () => {
       [],
       "",
     );
-    expect(guards.protect).toContain(join(root, ".config"));
+    // Hidden under an empty read-only directory, and checked after the run.
+    expect(guards.protect).not.toContain(join(root, ".config"));
+    expect(guards.sealDirs).toContain(join(root, ".config"));
+    expect(guards.watch).toContainEqual({
+      kind: "readonly",
+      path: join(root, ".config"),
+      always: true,
+    });
     const sealed = guardProject(
       root,
       { home, env: { XDG_CONFIG_HOME: join(root, ".cfg") } },
@@ -134,6 +146,23 @@ describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
     expect(guards().watch).toContainEqual({ kind: "pmconfig", path: join(root, ".npmrc-ci") });
     writeFileSync(join(root, ".npmrc-ci"), "//r.example/:_authToken=t\n");
     expect(guards().userNpmrcInProject).toBe(join(root, ".npmrc-ci"));
+  });
+
+  it("is found where npm finds it when the value names a variable", () => {
+    writeFileSync(join(root, ".npmrc-ci"), "//r.example/:_authToken=t\n");
+    const env = { NPM_CONFIG_USERCONFIG: `${root}/\${N}`, N: ".npmrc-ci" };
+    expect(guardProject(root, { home, env }, [], "").userNpmrcInProject).toBe(
+      join(root, ".npmrc-ci"),
+    );
+    const global = { NPM_CONFIG_GLOBALCONFIG: `${root}/\${N}`, N: ".npmrc-ci" };
+    expect(guardProject(root, { home, env: global }, [], "").npmGlobalInProject).toBe(
+      join(root, ".npmrc-ci"),
+    );
+    // Relative once replaced: a different file in every folder.
+    const relative = { NPM_CONFIG_USERCONFIG: `\${N}`, N: ".npmrc-ci" };
+    expect(errorOf(() => guardProject(root, { home, env: relative }, [], "")).code).toBe(
+      "RELATIVE_CONFIG_PATH",
+    );
   });
 
   it("is refused with another name (a hard link): that name would show the token", () => {

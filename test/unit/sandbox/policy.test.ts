@@ -765,6 +765,15 @@ describe("npm config files the environment names elsewhere (NPM_CONFIG_USERCONFI
       expect(dataAt(policy, dest), dest).toEqual([]);
   });
 
+  it("hides one that could not be read (text null) whole", () => {
+    const policy = resolvePolicy(
+      baseInput({
+        input: { namedNpmConfigs: [{ what: "user", paths: ["/etc/npmrc-big"], text: null }] },
+      }),
+    );
+    expect(dataAt(policy, "/etc/npmrc-big")).toEqual([""]);
+  });
+
   it("leaves a user config passed in full (fullNpmrc) and one with nothing to remove", () => {
     const full = resolvePolicy(
       baseInput({
