@@ -180,6 +180,12 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     [...effective.protect, ...keep],
     protectSource(resolved),
   );
+  // The project's own files there do not show inside either: said, so that a tool missing
+  // them is understood.
+  for (const path of guards.hiddenConfigDirs)
+    out.stderr(
+      `safe-npm: XDG_CONFIG_HOME ${printable(path)} lies in the project: inside, an empty read-only folder stands in for it (your tokens are kept there); set XDG_CONFIG_HOME outside the project to see its files inside\n`,
+    );
   const toolchain = toolchainInput(node, tools, host);
   // A client certificate key of the user's kept in the project: hidden inside. Read from the
   // same files as the gateway reads them (registryRules): npm's global npmrc and the user's.
@@ -255,7 +261,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     sealDirs: guards.sealDirs,
     userNpmrcInProject: guards.userNpmrcInProject,
     npmGlobalInProject: npmGlobalText(guards.npmGlobalInProject),
-    namedNpmConfigs: namedNpmConfigs(host.env, host.home),
+    namedNpmConfigs: namedNpmConfigs(host.env, host.home, host.userNpmrc, project.root),
     hide: keys.hide,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,

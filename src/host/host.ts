@@ -507,28 +507,56 @@ export interface NamedNpmConfig {
 }
 
 /**
- * The npm config files that NPM_CONFIG_USERCONFIG and NPM_CONFIG_GLOBALCONFIG name (any spelling,
- * as npm reads them), when they are regular files: a CI job's `/etc/npmrc-ci` holds a token, and
- * the folder may be visible inside (policy.ts binds over such a name without credentials).
+ * The npm config files the host's npm would read besides `~/.npmrc` and node's own global
+ * npmrc, found as npm finds them: the user config NPM_CONFIG_USERCONFIG names, and the global
+ * config NPM_CONFIG_GLOBALCONFIG or `globalconfig=` in the user config names, or
+ * `<prefix>/etc/npmrc` for a prefix from NPM_CONFIG_PREFIX, `prefix=` in the user config or
+ * `$PREFIX` (@npmcli/config; every candidate is taken, as hiding one more costs nothing). A CI
+ * job's `/etc/npmrc-ci` or `NPM_CONFIG_PREFIX=/usr/local`'s `/usr/local/etc/npmrc` holds a
+ * token, and the folder may be visible inside (policy.ts binds over such a name without
+ * credentials). Folders are left out: npm reads no config from one.
  */
 export function namedNpmConfigs(
   env: Readonly<Record<string, string | undefined>>,
   home: string,
+  userNpmrc: string | null = null,
+  projectRoot: string | null = null,
 ): NamedNpmConfig[] {
   const out: NamedNpmConfig[] = [];
-  const named = [
-    { what: "user" as const, set: npmEnv(env, "userconfig") !== undefined },
-    { what: "global" as const, set: npmEnv(env, "globalconfig") !== undefined },
-  ];
-  for (const { what, set } of named) {
-    if (!set) continue;
-    const raw = npmEnv(env, `${what}config`) as string;
-    const path =
-      what === "user"
-        ? userConfigPath(env, home)
-        : raw.startsWith("~/")
-          ? join(home, raw.slice(2))
-          : resolve(raw);
+  const expand = (raw: string): string =>
+    raw.startsWith("~/") ? join(home, raw.slice(2)) : resolve(raw);
+  const userKey = (key: string): string | undefined => {
+    let value: string | undefined;
+    for (const entry of parseNpmrc(userNpmrc ?? "")) {
+      if (entry.section === null && entry.key === key && typeof entry.value === "string")
+        value = npmEnvReplace(entry.value, env);
+    }
+    return value === "" ? undefined : value;
+  };
+  const candidates: { what: "user" | "global"; path: string }[] = [];
+  if (npmEnv(env, "userconfig") !== undefined)
+    candidates.push({ what: "user", path: userConfigPath(env, home) });
+  for (const raw of [npmEnv(env, "globalconfig"), userKey("globalconfig")])
+    if (raw !== undefined) candidates.push({ what: "global", path: expand(raw) });
+  for (const raw of [npmEnv(env, "prefix"), userKey("prefix"), env.PREFIX || undefined])
+    if (raw !== undefined)
+      candidates.push({ what: "global", path: join(expand(raw), "etc", "npmrc") });
+  const seen = new Set<string>();
+  for (const { what, path } of candidates) {
+    if (seen.has(path)) continue;
+    seen.add(path);
+    // In the project (hostile after any run): never read, nor its links resolved — hidden
+    // whole where hostfiles.ts does not already bind it over.
+    if (projectRoot !== null && (path === projectRoot || path.startsWith(`${projectRoot}${sep}`))) {
+      if (lstatSync(path, { throwIfNoEntry: false })?.isFile() === true)
+        out.push({ what, paths: [path], text: null });
+      continue;
+    }
+    try {
+      if (statSync(path).isDirectory()) continue;
+    } catch {
+      continue;
+    }
     let text: string | null;
     try {
       // Only a regular file, by its descriptor: a FIFO or device there must not hang the read.

@@ -63,6 +63,8 @@ export interface ProjectGuards {
   sealDirs: string[];
   /** Missing files checked after the run instead: one created inside is moved aside. */
   watch: Watch[];
+  /** An existing XDG_CONFIG_HOME in the project, hidden inside (configHomeGuard). */
+  hiddenConfigDirs: string[];
   /** npm's user config, where NPM_CONFIG_USERCONFIG keeps it in the project (policy.ts). */
   userNpmrcInProject?: string | undefined;
   /**
@@ -87,7 +89,13 @@ export function projectGuards(
   protect: readonly string[],
   protectSource: string,
 ): ProjectGuards {
-  const guards: ProjectGuards = { protect: [], seal: [], sealDirs: [], watch: [] };
+  const guards: ProjectGuards = {
+    protect: [],
+    seal: [],
+    sealDirs: [],
+    watch: [],
+    hiddenConfigDirs: [],
+  };
   for (const entry of protect) {
     const path = join(root, entry);
     const kind = projectPathKind(root, path, `protect entry "${entry}" (${protectSource}):`);
@@ -221,6 +229,7 @@ export function guardProject(
     ...guards,
     protect: protectAll,
     sealDirs: [...guards.sealDirs, ...config.sealDirs],
+    hiddenConfigDirs: config.hidden,
     // The hook files last: the folder itself keeps its `readonly` entry.
     watch: [...hostGit.watch, ...guards.watch, ...dotfiles.watch, ...always, ...hostGit.hookFiles],
   };

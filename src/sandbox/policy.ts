@@ -525,16 +525,17 @@ export function resolvePolicy(input: PolicyInput): Policy {
       label: "your npm user config (NPM_CONFIG_USERCONFIG) without credentials, read-only",
     });
   }
-  // The same files where the environment names them elsewhere, at each name under which a
-  // folder bound inside shows them (/etc, /usr, a tool's prefix): the host proxy adds their
-  // credentials, code inside must not read them. In the home (a tmpfs inside) or the project
-  // (above) nothing more is needed; with fullNpmrc the user config comes in whole anyway.
+  // The same files where the environment or the user config puts them elsewhere, at each name
+  // under which a folder bound inside shows them (/etc, /usr, a tool's prefix, the project):
+  // code inside must not read their credentials. In the home (a tmpfs inside) nothing more is
+  // needed; with fullNpmrc the user config comes in whole anyway.
   for (const config of input.namedNpmConfigs ?? []) {
     if (config.what === "user" && settings.fullNpmrc) continue;
-    const shown = config.paths.filter(
-      (path) => !isInside(path, project.root) && showsHostPath(mounts, path),
-    );
-    const what = `npm's ${config.what} config, NPM_CONFIG_${config.what.toUpperCase()}CONFIG`;
+    // One in the project that is bound over already (hostfiles.ts) keeps that copy.
+    const covered = (path: string): boolean =>
+      mounts.some((m) => m.kind === "data" && m.dest === path);
+    const shown = config.paths.filter((path) => !covered(path) && showsHostPath(mounts, path));
+    const what = `npm's ${config.what} config`;
     for (const path of unique(shown)) {
       mounts.push(
         ...(config.text === null

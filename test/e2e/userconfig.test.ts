@@ -91,6 +91,50 @@ describe.skipIf(unavailable !== "")("npm's user config and client key in the pro
     180_000,
   );
 
+  it.each([
+    ["NPM_CONFIG_PREFIX", "env"],
+    ["prefix= in ~/.npmrc", "user"],
+  ])(
+    "npm's global config a prefix puts in the project (%s) shows no token inside",
+    async (_how, where) => {
+      const { w } = world();
+      delete w.env.NPM_CONFIG_USERCONFIG;
+      const prefix = join(w.project, "tools-prefix");
+      const config = join(prefix, "etc", "npmrc");
+      mkdirSync(join(prefix, "etc"), { recursive: true });
+      const text = `//registry.npmjs.org/:_authToken=${TOKEN}\nfund=false\n`;
+      writeFileSync(config, text);
+      if (where === "env") w.env.NPM_CONFIG_PREFIX = prefix;
+      else
+        writeFileSync(
+          join(w.home, ".npmrc"),
+          `${readFileSync(join(w.home, ".npmrc"), "utf8")}prefix=${prefix}\n`,
+        );
+      // (control) host npm takes that file as its global config.
+      const npmSays = execFileSync("npm", ["config", "get", "globalconfig"], {
+        cwd: w.project,
+        env: { ...w.env },
+        encoding: "utf8",
+      }).trim();
+      expect(npmSays).toBe(config);
+      writeFileSync(
+        join(w.project, "package.json"),
+        JSON.stringify({
+          name: "app",
+          version: "1.0.0",
+          scripts: { preinstall: `node peek.cjs ${config}` },
+        }),
+      );
+      const run = await w.run(["install"]);
+      expect(run.exitCode, show(run)).toBe(0);
+      // The script ran and tried the file (a write refused or not, never "ok").
+      expect(probe(w, "write.txt"), show(run)).toMatch(/^E[A-Z]+$/);
+      expect(probe(w, "seen.txt"), show(run)).not.toContain(TOKEN);
+      expect(readFileSync(config, "utf8")).toBe(text);
+    },
+    180_000,
+  );
+
   it("one created inside is moved aside after the run, and said so", async () => {
     const { w, config } = world();
     const run = await w.run(["install"]);

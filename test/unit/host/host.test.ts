@@ -110,6 +110,44 @@ describe("namedNpmConfigs: the npm config files the environment names", () => {
       { what: "global", paths: [join(dir, "global")], text: "fund=false\n" },
     ]);
   });
+  it("finds the global config as npm does: globalconfig= or a prefix from the environment or the user config", () => {
+    const etc = (name: string): string => {
+      mkdirSync(join(dir, name, "etc"), { recursive: true });
+      writeFileSync(join(dir, name, "etc", "npmrc"), `//r.test/:_authToken=${name}\n`);
+      return join(dir, name, "etc", "npmrc");
+    };
+    const fromEnv = etc("env-prefix");
+    const fromUser = etc("user-prefix");
+    const fromPrefix = etc("dollar-prefix");
+    writeFileSync(join(dir, "g"), "//r.test/:_authToken=g\n");
+    const user = `prefix=${join(dir, "user-prefix")}\nglobalconfig=${join(dir, "g")}\n`;
+    const env = { NPM_CONFIG_PREFIX: join(dir, "env-prefix"), PREFIX: join(dir, "dollar-prefix") };
+    const found = namedNpmConfigs(env, "/home/a", user).map((c) => [c.what, c.paths[0]]);
+    expect(found).toEqual([
+      ["global", join(dir, "g")],
+      ["global", fromEnv],
+      ["global", fromUser],
+      ["global", fromPrefix],
+    ]);
+  });
+  it("never reads one in the project, nor follows its links: hidden whole (text null)", () => {
+    const project = join(dir, "project");
+    mkdirSync(join(project, "p", "etc"), { recursive: true });
+    writeFileSync(join(dir, "secret"), "//r.test/:_authToken=outside\n");
+    symlinkSync(join(dir, "secret"), join(project, "p", "etc", "npmrc"));
+    const env = { NPM_CONFIG_PREFIX: join(project, "p") };
+    // A link there is not a file of its own: nothing to hide, nothing read through it.
+    expect(namedNpmConfigs(env, "/home/a", null, project)).toEqual([]);
+    rmSync(join(project, "p", "etc", "npmrc"));
+    writeFileSync(join(project, "p", "etc", "npmrc"), "//r.test/:_authToken=in-project\n");
+    expect(namedNpmConfigs(env, "/home/a", null, project)).toEqual([
+      { what: "global", paths: [join(project, "p", "etc", "npmrc")], text: null },
+    ]);
+  });
+  it("leaves out a folder named as a config (npm reads nothing from it)", () => {
+    mkdirSync(join(dir, "ssl"));
+    expect(namedNpmConfigs({ NPM_CONFIG_USERCONFIG: join(dir, "ssl") }, "/home/a")).toEqual([]);
+  });
   it("names nothing for the defaults or a missing file; what it cannot read, without text", () => {
     expect(namedNpmConfigs({}, "/home/a")).toEqual([]);
     expect(namedNpmConfigs({ NPM_CONFIG_USERCONFIG: join(dir, "missing") }, "/home/a")).toEqual([]);

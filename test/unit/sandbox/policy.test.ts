@@ -745,24 +745,41 @@ describe("npm config files the environment names elsewhere (NPM_CONFIG_USERCONFI
     expect(dataAt(policy, "/etc/real-npmrc")).toHaveLength(1);
   });
 
-  it("adds nothing where no folder shows it: the home (a tmpfs), elsewhere, or the project (handled apart)", () => {
+  it("adds nothing where no folder shows it: the home (a tmpfs), elsewhere", () => {
     const policy = resolvePolicy(
       baseInput({
         input: {
           namedNpmConfigs: [
             named("user", [`${HOME}/.npmrc-ci`, `${HOME}/.cache/npmrc-ci`]),
-            named("global", ["/srv/ci/npmrc", `${PROJECT}/.npmrc-global`]),
+            named("global", ["/srv/ci/npmrc"]),
           ],
         },
       }),
     );
-    for (const dest of [
-      `${HOME}/.npmrc-ci`,
-      `${HOME}/.cache/npmrc-ci`,
-      "/srv/ci/npmrc",
-      `${PROJECT}/.npmrc-global`,
-    ])
+    for (const dest of [`${HOME}/.npmrc-ci`, `${HOME}/.cache/npmrc-ci`, "/srv/ci/npmrc"])
       expect(dataAt(policy, dest), dest).toEqual([]);
+  });
+
+  it("hides one in the project (a prefix there), once: a copy hostfiles.ts asked for stays", () => {
+    const path = `${PROJECT}/prefix/etc/npmrc`;
+    const hidden = resolvePolicy(
+      baseInput({
+        input: { namedNpmConfigs: [{ what: "global", paths: [path], text: null }] },
+      }),
+    );
+    expect(dataAt(hidden, path)).toEqual([""]);
+    const both = resolvePolicy(
+      baseInput({
+        input: {
+          protect: [path],
+          npmGlobalInProject: { path, text },
+          namedNpmConfigs: [{ what: "global", paths: [path], text: null }],
+        },
+      }),
+    );
+    const copies = dataAt(both, path);
+    expect(copies).toHaveLength(1);
+    expect(copies[0]).toContain("fund=false");
   });
 
   it("hides one that could not be read (text null) whole", () => {
