@@ -14,7 +14,7 @@ import {
   rmSync,
   statSync,
 } from "node:fs";
-import { basename, delimiter, isAbsolute, join, relative } from "node:path";
+import { basename, delimiter, dirname, isAbsolute, join, relative } from "node:path";
 import { printable, printableLines } from "../cli/output.js";
 import { SafeNpmError } from "../errors.js";
 import { noBwrap, sandboxFailed } from "../host/diagnose.js";
@@ -179,6 +179,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     host,
     [...effective.protect, ...keep],
     protectSource(resolved),
+    dirname(dirname(node.real)),
   );
   // The project's own files there do not show inside either: said, so that a tool missing
   // them is understood.
@@ -261,7 +262,13 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     sealDirs: guards.sealDirs,
     userNpmrcInProject: guards.userNpmrcInProject,
     npmGlobalInProject: npmGlobalText(guards.npmGlobalInProject),
-    namedNpmConfigs: namedNpmConfigs(host.env, host.home, host.userNpmrc, project.root),
+    namedNpmConfigs: namedNpmConfigs(
+      host.env,
+      host.home,
+      host.userNpmrc,
+      project.root,
+      dirname(dirname(node.real)),
+    ),
     hide: keys.hide,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,

@@ -521,28 +521,11 @@ export function namedNpmConfigs(
   home: string,
   userNpmrc: string | null = null,
   projectRoot: string | null = null,
+  nodePrefix: string | null = null,
 ): NamedNpmConfig[] {
   const out: NamedNpmConfig[] = [];
-  const expand = (raw: string): string =>
-    raw.startsWith("~/") ? join(home, raw.slice(2)) : resolve(raw);
-  const userKey = (key: string): string | undefined => {
-    let value: string | undefined;
-    for (const entry of parseNpmrc(userNpmrc ?? "")) {
-      if (entry.section === null && entry.key === key && typeof entry.value === "string")
-        value = npmEnvReplace(entry.value, env);
-    }
-    return value === "" ? undefined : value;
-  };
-  const candidates: { what: "user" | "global"; path: string }[] = [];
-  if (npmEnv(env, "userconfig") !== undefined)
-    candidates.push({ what: "user", path: userConfigPath(env, home) });
-  for (const raw of [npmEnv(env, "globalconfig"), userKey("globalconfig")])
-    if (raw !== undefined) candidates.push({ what: "global", path: expand(raw) });
-  for (const raw of [npmEnv(env, "prefix"), userKey("prefix"), env.PREFIX || undefined])
-    if (raw !== undefined)
-      candidates.push({ what: "global", path: join(expand(raw), "etc", "npmrc") });
   const seen = new Set<string>();
-  for (const { what, path } of candidates) {
+  for (const { what, path } of npmConfigCandidates(env, home, userNpmrc, nodePrefix)) {
     if (seen.has(path)) continue;
     seen.add(path);
     // In the project (hostile after any run): never read, nor its links resolved — hidden
@@ -568,6 +551,46 @@ export function namedNpmConfigs(
     }
     out.push({ what, paths: [...new Set([path, realpathOr(path)])], text });
   }
+  return out;
+}
+
+/**
+ * Where the host's npm may take its user config (NPM_CONFIG_USERCONFIG) and its global config
+ * from besides node's own `<prefix>/etc/npmrc`, by @npmcli/config's rules: NPM_CONFIG_GLOBALCONFIG
+ * or `globalconfig=` in the user config, else `<prefix>/etc/npmrc` for a prefix from
+ * NPM_CONFIG_PREFIX, `prefix=` in the user config, `$PREFIX`, or `$DESTDIR` joined with node's
+ * prefix (loadGlobalPrefix), the first that is set winning. Existing or not: a missing one is
+ * where a run could plant a config a bare npm obeys (hostfiles.ts watches it).
+ */
+export function npmConfigCandidates(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+  userNpmrc: string | null,
+  nodePrefix: string | null = null,
+): { what: "user" | "global"; path: string }[] {
+  const expand = (raw: string): string =>
+    raw.startsWith("~/") ? join(home, raw.slice(2)) : resolve(raw);
+  const userKey = (key: string): string | undefined => {
+    let value: string | undefined;
+    for (const entry of parseNpmrc(userNpmrc ?? "")) {
+      if (entry.section === null && entry.key === key && typeof entry.value === "string")
+        value = npmEnvReplace(entry.value, env);
+    }
+    return value === "" ? undefined : value;
+  };
+  const out: { what: "user" | "global"; path: string }[] = [];
+  if (npmEnv(env, "userconfig") !== undefined)
+    out.push({ what: "user", path: userConfigPath(env, home) });
+  // The first that is set wins, as in npm.
+  const globalconfig = npmEnv(env, "globalconfig") ?? userKey("globalconfig");
+  const destdir =
+    env.DESTDIR && nodePrefix !== null && isAbsolute(env.DESTDIR)
+      ? join(env.DESTDIR, nodePrefix)
+      : undefined;
+  const prefix = npmEnv(env, "prefix") ?? userKey("prefix") ?? (env.PREFIX || undefined) ?? destdir;
+  if (globalconfig !== undefined) out.push({ what: "global", path: expand(globalconfig) });
+  else if (prefix !== undefined)
+    out.push({ what: "global", path: join(expand(prefix), "etc", "npmrc") });
   return out;
 }
 

@@ -7,7 +7,7 @@
 import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { SafeNpmError } from "../errors.js";
-import { npmEnv, userConfigPath } from "../host/host.js";
+import { npmConfigCandidates, npmEnv, userConfigPath } from "../host/host.js";
 import { isInside } from "../host/project.js";
 import { readRegular, rootGitPlaces, type Watch } from "./integrity.js";
 import { projectPathKind, refuseHardLinked } from "./safepath.js";
@@ -135,9 +135,14 @@ function notPlain(path: string, expected: string): SafeNpmError {
  */
 export function guardProject(
   root: string,
-  host: { home: string; env: Readonly<Record<string, string | undefined>> },
+  host: {
+    home: string;
+    env: Readonly<Record<string, string | undefined>>;
+    userNpmrc?: string | null;
+  },
   protect: readonly string[],
   protectSource: string,
+  nodePrefix: string | null = null,
 ): ProjectGuards {
   const guards = projectGuards(root, protect, protectSource);
   for (const variable of HOST_RUN_FILE_VARS) refuseRelative(variable, variable.raw(host.env));
@@ -173,6 +178,23 @@ export function guardProject(
         refuseHardLinked(path, `${variable.what} (${variable.name})`);
         guards.npmGlobalInProject = path;
       }
+      guards.protect.push(path);
+    } else throw notPlain(path, "a regular file");
+  }
+  // npm's global config where the user config (`prefix=`, `globalconfig=`), $PREFIX or
+  // $DESTDIR put it in the project (npmConfigCandidates): kept read-only like the variables'
+  // ones above (policy.ts hides it inside), or watched when missing — a bare npm obeys one
+  // planted there (`script-shell`).
+  const userNpmrc = host.userNpmrc ?? null;
+  for (const candidate of npmConfigCandidates(host.env, host.home, userNpmrc, nodePrefix)) {
+    if (candidate.what !== "global") continue;
+    const path = configHomeInProject(root, candidate.path);
+    if (path === null || guards.protect.includes(path) || guards.seal.includes(path)) continue;
+    if (guards.watch.some((w) => w.path === path)) continue;
+    const kind = projectPathKind(root, path, "npm's global config");
+    if (kind === "missing") guards.watch.push({ kind: "pmconfig", path });
+    else if (kind === "file") {
+      refuseHardLinked(path, "npm's global config");
       guards.protect.push(path);
     } else throw notPlain(path, "a regular file");
   }

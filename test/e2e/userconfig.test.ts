@@ -135,6 +135,32 @@ describe.skipIf(unavailable !== "")("npm's user config and client key in the pro
     180_000,
   );
 
+  it("npm's global config planted where prefix= in ~/.npmrc puts it (in the project) is moved aside", async () => {
+    const { w } = world();
+    delete w.env.NPM_CONFIG_USERCONFIG;
+    const prefix = join(w.project, ".npm-global");
+    const config = join(prefix, "etc", "npmrc");
+    writeFileSync(
+      join(w.home, ".npmrc"),
+      `${readFileSync(join(w.home, ".npmrc"), "utf8")}prefix=${prefix}\n`,
+    );
+    const plant = `const fs = require("node:fs"); fs.mkdirSync(${JSON.stringify(join(prefix, "etc"))}, { recursive: true }); fs.writeFileSync(${JSON.stringify(config)}, "script-shell=/bin/false\\n"); console.log("planted-global")`;
+    writeFileSync(join(w.project, "plant-global.cjs"), plant);
+    writeFileSync(
+      join(w.project, "package.json"),
+      JSON.stringify({
+        name: "app",
+        version: "1.0.0",
+        scripts: { preinstall: "node plant-global.cjs" },
+      }),
+    );
+    const run = await w.run(["install"]);
+    expect(run.stdout, show(run)).toContain("planted-global");
+    expect(existsSync(config), show(run)).toBe(false);
+    expect(existsSync(`${config}.quarantined-by-safe-npm`)).toBe(true);
+    expect(run.stderr).toContain(`moved ${config} to ${config}.quarantined-by-safe-npm`);
+  }, 180_000);
+
   it("one created inside is moved aside after the run, and said so", async () => {
     const { w, config } = world();
     const run = await w.run(["install"]);

@@ -18,6 +18,7 @@ import {
   isJob,
   namedNpmConfigs,
   nodeBehindScript,
+  npmConfigCandidates,
   npmGlobalConfigProblem,
   userConfigPath,
   usersNpmGlobalConfig,
@@ -110,25 +111,38 @@ describe("namedNpmConfigs: the npm config files the environment names", () => {
       { what: "global", paths: [join(dir, "global")], text: "fund=false\n" },
     ]);
   });
-  it("finds the global config as npm does: globalconfig= or a prefix from the environment or the user config", () => {
-    const etc = (name: string): string => {
-      mkdirSync(join(dir, name, "etc"), { recursive: true });
-      writeFileSync(join(dir, name, "etc", "npmrc"), `//r.test/:_authToken=${name}\n`);
-      return join(dir, name, "etc", "npmrc");
-    };
-    const fromEnv = etc("env-prefix");
-    const fromUser = etc("user-prefix");
-    const fromPrefix = etc("dollar-prefix");
-    writeFileSync(join(dir, "g"), "//r.test/:_authToken=g\n");
-    const user = `prefix=${join(dir, "user-prefix")}\nglobalconfig=${join(dir, "g")}\n`;
-    const env = { NPM_CONFIG_PREFIX: join(dir, "env-prefix"), PREFIX: join(dir, "dollar-prefix") };
-    const found = namedNpmConfigs(env, "/home/a", user).map((c) => [c.what, c.paths[0]]);
-    expect(found).toEqual([
-      ["global", join(dir, "g")],
-      ["global", fromEnv],
-      ["global", fromUser],
-      ["global", fromPrefix],
-    ]);
+  it.each<[string, Record<string, string>, string, string]>([
+    [
+      "NPM_CONFIG_GLOBALCONFIG first",
+      { NPM_CONFIG_GLOBALCONFIG: "/g/env", NPM_CONFIG_PREFIX: "/p" },
+      "globalconfig=/g/user\n",
+      "/g/env",
+    ],
+    [
+      "then globalconfig= in the user config",
+      { NPM_CONFIG_PREFIX: "/p/env" },
+      "globalconfig=/g/user\nprefix=/p/user\n",
+      "/g/user",
+    ],
+    [
+      "then NPM_CONFIG_PREFIX",
+      { NPM_CONFIG_PREFIX: "/p/env", PREFIX: "/p/dollar" },
+      "prefix=/p/user\n",
+      "/p/env/etc/npmrc",
+    ],
+    [
+      "then prefix= in the user config",
+      { PREFIX: "/p/dollar" },
+      "prefix=~/pfx\n",
+      "/home/a/pfx/etc/npmrc",
+    ],
+    ["then $PREFIX", { PREFIX: "/p/dollar", DESTDIR: "/stage" }, "", "/p/dollar/etc/npmrc"],
+    ["then $DESTDIR with node's prefix", { DESTDIR: "/stage" }, "", "/stage/usr/etc/npmrc"],
+  ])("finds npm's global config as npm does: %s", (_n, env, user, path) => {
+    expect(npmConfigCandidates(env, "/home/a", user, "/usr")).toEqual([{ what: "global", path }]);
+  });
+  it("names none when nothing moves npm's global config from node's prefix", () => {
+    expect(npmConfigCandidates({}, "/home/a", "registry=https://r.test/\n", "/usr")).toEqual([]);
   });
   it("never reads one in the project, nor follows its links: hidden whole (text null)", () => {
     const project = join(dir, "project");

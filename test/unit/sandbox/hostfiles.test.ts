@@ -165,6 +165,36 @@ describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
     );
   });
 
+  it.each([
+    ["prefix= in the user config", (p: string) => ({ userNpmrc: `prefix=${p}\n`, env: {} })],
+    [
+      "globalconfig= in the user config",
+      (p: string) => ({ userNpmrc: `globalconfig=${p}/etc/npmrc\n`, env: {} }),
+    ],
+    ["$PREFIX", (p: string) => ({ userNpmrc: null, env: { PREFIX: p } })],
+  ])("guards npm's global config that %s puts in the project", (_how, setup) => {
+    const prefix = join(root, ".npm-global");
+    const config = join(prefix, "etc", "npmrc");
+    const { userNpmrc, env } = setup(prefix);
+    const missing = guardProject(root, { home, env, userNpmrc }, [], "");
+    expect(missing.watch).toContainEqual({ kind: "pmconfig", path: config });
+    mkdirSync(join(prefix, "etc"), { recursive: true });
+    writeFileSync(config, "script-shell=/bin/false\n");
+    expect(guardProject(root, { home, env, userNpmrc }, [], "").protect).toContain(config);
+  });
+
+  it("guards the global config $DESTDIR puts in the project, joined with node's prefix", () => {
+    const config = join(root, "stage", "usr", "etc", "npmrc");
+    const guards = guardProject(
+      root,
+      { home, env: { DESTDIR: join(root, "stage") } },
+      [],
+      "",
+      "/usr",
+    );
+    expect(guards.watch).toContainEqual({ kind: "pmconfig", path: config });
+  });
+
   it("is refused with another name (a hard link): that name would show the token", () => {
     writeFileSync(join(root, ".npmrc-ci"), "//r.example/:_authToken=t\n");
     linkSync(join(root, ".npmrc-ci"), join(root, "copy"));
