@@ -231,7 +231,23 @@ export function npmEnv(
   const name = `npm_config_${key}`;
   let value: string | undefined;
   for (const [k, v] of Object.entries(env)) if (v && k.toLowerCase() === name) value = v;
-  return value === undefined ? undefined : npmEnvReplace(value, env);
+  // parseField trims a value before it replaces variables in it.
+  return value === undefined ? undefined : npmEnvReplace(value.trim(), env);
+}
+
+/**
+ * A path setting's value as npm's parseField makes it: trimmed, `${NAME}` replaced, `~/` the
+ * home, else resolved against npm's working folder — null then (empty, relative, a bare `~`),
+ * since it names a different file in every folder a tool runs in.
+ */
+export function npmPathValue(
+  raw: string,
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+): string | null {
+  const value = npmEnvReplace(raw.trim(), env);
+  if (value.startsWith("~/")) return join(home, value.slice(2));
+  return isAbsolute(value) ? resolve(value) : null;
 }
 
 /**
@@ -526,6 +542,7 @@ export function namedNpmConfigs(
   const out: NamedNpmConfig[] = [];
   const seen = new Set<string>();
   for (const { what, path } of npmConfigCandidates(env, home, userNpmrc, nodePrefix)) {
+    if (path === null) continue; // refused before (hostfiles.ts)
     if (seen.has(path)) continue;
     seen.add(path);
     // In the project (hostile after any run): never read, nor its links resolved — hidden
@@ -554,43 +571,75 @@ export function namedNpmConfigs(
   return out;
 }
 
+/** Where npm takes a config file from: `path` null when npm resolves the value per folder. */
+export interface NpmConfigCandidate {
+  what: "user" | "global";
+  path: string | null;
+  /** What decided it, for messages (`prefix= in ~/.npmrc`, `PREFIX`). */
+  source: string;
+  value: string;
+}
+
 /**
- * Where the host's npm may take its user config (NPM_CONFIG_USERCONFIG) and its global config
+ * Where the host's npm takes its user config (NPM_CONFIG_USERCONFIG) and its global config
  * from besides node's own `<prefix>/etc/npmrc`, by @npmcli/config's rules: NPM_CONFIG_GLOBALCONFIG
  * or `globalconfig=` in the user config, else `<prefix>/etc/npmrc` for a prefix from
- * NPM_CONFIG_PREFIX, `prefix=` in the user config, `$PREFIX`, or `$DESTDIR` joined with node's
- * prefix (loadGlobalPrefix), the first that is set winning. Existing or not: a missing one is
- * where a run could plant a config a bare npm obeys (hostfiles.ts watches it).
+ * NPM_CONFIG_PREFIX, `prefix=` in the user config (keys with `${NAME}` replaced too), `$PREFIX`,
+ * or `$DESTDIR` joined with node's prefix (loadGlobalPrefix) — the first that is set, each value
+ * as parseField reads it (npmPathValue). Existing or not: a missing one is where a run could
+ * plant a config a bare npm obeys (hostfiles.ts watches it, and refuses a relative one).
  */
 export function npmConfigCandidates(
   env: Readonly<Record<string, string | undefined>>,
   home: string,
   userNpmrc: string | null,
   nodePrefix: string | null = null,
-): { what: "user" | "global"; path: string }[] {
-  const expand = (raw: string): string =>
-    raw.startsWith("~/") ? join(home, raw.slice(2)) : resolve(raw);
+): NpmConfigCandidate[] {
+  // The last line of the user config that sets the key; an empty value counts (npm resolves it).
   const userKey = (key: string): string | undefined => {
     let value: string | undefined;
     for (const entry of parseNpmrc(userNpmrc ?? "")) {
-      if (entry.section === null && entry.key === key && typeof entry.value === "string")
-        value = npmEnvReplace(entry.value, env);
+      if (entry.section !== null || typeof entry.value !== "string") continue;
+      if (npmEnvReplace(entry.key, env) === key) value = entry.value;
     }
-    return value === "" ? undefined : value;
+    return value;
   };
-  const out: { what: "user" | "global"; path: string }[] = [];
-  if (npmEnv(env, "userconfig") !== undefined)
-    out.push({ what: "user", path: userConfigPath(env, home) });
-  // The first that is set wins, as in npm.
-  const globalconfig = npmEnv(env, "globalconfig") ?? userKey("globalconfig");
-  const destdir =
-    env.DESTDIR && nodePrefix !== null && isAbsolute(env.DESTDIR)
-      ? join(env.DESTDIR, nodePrefix)
-      : undefined;
-  const prefix = npmEnv(env, "prefix") ?? userKey("prefix") ?? (env.PREFIX || undefined) ?? destdir;
-  if (globalconfig !== undefined) out.push({ what: "global", path: expand(globalconfig) });
-  else if (prefix !== undefined)
-    out.push({ what: "global", path: join(expand(prefix), "etc", "npmrc") });
+  const out: NpmConfigCandidate[] = [];
+  const userconfig = npmEnv(env, "userconfig");
+  if (userconfig !== undefined)
+    out.push({
+      what: "user",
+      path: userConfigPath(env, home),
+      source: "NPM_CONFIG_USERCONFIG",
+      value: userconfig,
+    });
+  const raw = (value: string | undefined): string | undefined =>
+    value === undefined || value === "" ? undefined : value;
+  const global: [string, string | undefined, boolean][] = [
+    ["NPM_CONFIG_GLOBALCONFIG", raw(npmEnv(env, "globalconfig")), false],
+    ["globalconfig= in ~/.npmrc", userKey("globalconfig"), false],
+    ["NPM_CONFIG_PREFIX", raw(npmEnv(env, "prefix")), true],
+    ["prefix= in ~/.npmrc", userKey("prefix"), true],
+    ["PREFIX", raw(env.PREFIX), true],
+    [
+      "DESTDIR",
+      raw(env.DESTDIR) === undefined || nodePrefix === null
+        ? undefined
+        : join(env.DESTDIR as string, nodePrefix),
+      true,
+    ],
+  ];
+  const chosen = global.find(([, value]) => value !== undefined);
+  if (chosen !== undefined) {
+    const [source, value, isPrefix] = chosen as [string, string, boolean];
+    const path = npmPathValue(value, env, home);
+    out.push({
+      what: "global",
+      path: path === null ? null : isPrefix ? join(path, "etc", "npmrc") : path,
+      source,
+      value,
+    });
+  }
   return out;
 }
 

@@ -188,6 +188,13 @@ export function guardProject(
   const userNpmrc = host.userNpmrc ?? null;
   for (const candidate of npmConfigCandidates(host.env, host.home, userNpmrc, nodePrefix)) {
     if (candidate.what !== "global") continue;
+    if (candidate.path === null) {
+      throw new SafeNpmError(
+        "RELATIVE_CONFIG_PATH",
+        `${candidate.source} (${JSON.stringify(candidate.value)}) makes npm's global config a relative path: it would be a different file in every directory a tool runs in`,
+        { hint: `give it an absolute path (or \`~/…\`), or remove it` },
+      );
+    }
     const path = configHomeInProject(root, candidate.path);
     if (path === null || guards.protect.includes(path) || guards.seal.includes(path)) continue;
     if (guards.watch.some((w) => w.path === path)) continue;

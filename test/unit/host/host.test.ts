@@ -139,7 +139,24 @@ describe("namedNpmConfigs: the npm config files the environment names", () => {
     ["then $PREFIX", { PREFIX: "/p/dollar", DESTDIR: "/stage" }, "", "/p/dollar/etc/npmrc"],
     ["then $DESTDIR with node's prefix", { DESTDIR: "/stage" }, "", "/stage/usr/etc/npmrc"],
   ])("finds npm's global config as npm does: %s", (_n, env, user, path) => {
-    expect(npmConfigCandidates(env, "/home/a", user, "/usr")).toEqual([{ what: "global", path }]);
+    expect(npmConfigCandidates(env, "/home/a", user, "/usr").map((c) => c.path)).toEqual([path]);
+  });
+  // biome-ignore format: a table
+  it.each<[string, Record<string, string>, string, string | null]>([
+    ["a value trimmed", { NPM_CONFIG_PREFIX: "/p/env " }, "", "/p/env/etc/npmrc"],
+    ["a quoted value in the user config trimmed", {}, 'prefix=" /p/user"\n', "/p/user/etc/npmrc"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: npm's syntax
+    ["${NAME} in $PREFIX", { PREFIX: "${P}", P: "/p/var" }, "", "/p/var/etc/npmrc"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: npm's syntax
+    ["${NAME} in a key of the user config", { K: "prefix" }, "${K}=/p/key\n", "/p/key/etc/npmrc"],
+    ["an empty prefix= (npm's working folder)", {}, "prefix=\n", null],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: npm's syntax
+    ["an optional variable that is unset", {}, "prefix=${UNSET?}\n", null],
+    ["a relative prefix=", {}, "prefix=.npm-global\n", null],
+    ["a relative $PREFIX", { PREFIX: ".npm-global" }, "", null],
+    ["a relative $DESTDIR", { DESTDIR: "build" }, "", null],
+  ])("reads values as npm's parseField does: %s", (_n, env, user, path) => {
+    expect(npmConfigCandidates(env, "/home/a", user, "/usr").map((c) => c.path)).toEqual([path]);
   });
   it("names none when nothing moves npm's global config from node's prefix", () => {
     expect(npmConfigCandidates({}, "/home/a", "registry=https://r.test/\n", "/usr")).toEqual([]);

@@ -183,6 +183,20 @@ describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
     expect(guardProject(root, { home, env, userNpmrc }, [], "").protect).toContain(config);
   });
 
+  it.each<[string, string | null, Record<string, string>]>([
+    ["prefix= in ~/.npmrc", "prefix=.npm-global\n", {}],
+    ["globalconfig= in ~/.npmrc", "globalconfig=\n", {}],
+    ["PREFIX", null, { PREFIX: "tools" }],
+    ["DESTDIR", null, { DESTDIR: "build" }],
+  ])(
+    "refuses a relative global config from %s: npm reads one per folder",
+    (source, userNpmrc, env) => {
+      const error = errorOf(() => guardProject(root, { home, env, userNpmrc }, [], "", "/usr"));
+      expect(error.code).toBe("RELATIVE_CONFIG_PATH");
+      expect(error.message).toContain(source);
+    },
+  );
+
   it("guards the global config $DESTDIR puts in the project, joined with node's prefix", () => {
     const config = join(root, "stage", "usr", "etc", "npmrc");
     const guards = guardProject(
