@@ -63,7 +63,7 @@ import {
   settingsChangedByLiveRun,
   startTime,
 } from "../sandbox/guarded.js";
-import { guardProject } from "../sandbox/hostfiles.js";
+import { guardProject, projectNpmrcText } from "../sandbox/hostfiles.js";
 import {
   type LinkedRun,
   type LinkedStore,
@@ -268,6 +268,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
       host.userNpmrc,
       project.root,
       dirname(dirname(node.real)),
+      projectNpmrcText(project.root),
     ),
     hide: keys.hide,
     settings: settingsInput(effective, host, project, resolved),

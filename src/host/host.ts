@@ -538,10 +538,12 @@ export function namedNpmConfigs(
   userNpmrc: string | null = null,
   projectRoot: string | null = null,
   nodePrefix: string | null = null,
+  projectNpmrc: string | null = null,
 ): NamedNpmConfig[] {
   const out: NamedNpmConfig[] = [];
   const seen = new Set<string>();
-  for (const { what, path } of npmConfigCandidates(env, home, userNpmrc, nodePrefix)) {
+  const candidates = npmConfigCandidates(env, home, userNpmrc, nodePrefix, projectNpmrc);
+  for (const { what, path } of candidates) {
     if (path === null) continue; // refused before (hostfiles.ts)
     if (seen.has(path)) continue;
     seen.add(path);
@@ -594,11 +596,12 @@ export function npmConfigCandidates(
   home: string,
   userNpmrc: string | null,
   nodePrefix: string | null = null,
+  projectNpmrc: string | null = null,
 ): NpmConfigCandidate[] {
-  // The last line of the user config that sets the key; an empty value counts (npm resolves it).
-  const userKey = (key: string): string | undefined => {
+  // The last line of a config file that sets the key; an empty value counts (npm resolves it).
+  const keyIn = (text: string | null, key: string): string | undefined => {
     let value: string | undefined;
-    for (const entry of parseNpmrc(userNpmrc ?? "")) {
+    for (const entry of parseNpmrc(text ?? "")) {
       if (entry.section !== null || typeof entry.value !== "string") continue;
       if (npmEnvReplace(entry.key, env) === key) value = entry.value;
     }
@@ -606,6 +609,7 @@ export function npmConfigCandidates(
   };
   const out: NpmConfigCandidate[] = [];
   const userconfig = npmEnv(env, "userconfig");
+  const projectUserconfig = keyIn(projectNpmrc, "userconfig");
   if (userconfig !== undefined)
     out.push({
       what: "user",
@@ -613,13 +617,24 @@ export function npmConfigCandidates(
       source: "NPM_CONFIG_USERCONFIG",
       value: userconfig,
     });
+  else if (projectUserconfig !== undefined)
+    // The project's config ranks above the user's: npm reads its user config from there.
+    out.push({
+      what: "user",
+      path: npmPathValue(projectUserconfig, env, home),
+      source: "userconfig= in the project's .npmrc",
+      value: projectUserconfig,
+    });
   const raw = (value: string | undefined): string | undefined =>
     value === undefined || value === "" ? undefined : value;
+  // Layers as npm ranks them: environment, the project's .npmrc, the user config, defaults.
   const global: [string, string | undefined, boolean][] = [
     ["NPM_CONFIG_GLOBALCONFIG", raw(npmEnv(env, "globalconfig")), false],
-    ["globalconfig= in ~/.npmrc", userKey("globalconfig"), false],
+    ["globalconfig= in the project's .npmrc", keyIn(projectNpmrc, "globalconfig"), false],
+    ["globalconfig= in ~/.npmrc", keyIn(userNpmrc, "globalconfig"), false],
     ["NPM_CONFIG_PREFIX", raw(npmEnv(env, "prefix")), true],
-    ["prefix= in ~/.npmrc", userKey("prefix"), true],
+    ["prefix= in the project's .npmrc", keyIn(projectNpmrc, "prefix"), true],
+    ["prefix= in ~/.npmrc", keyIn(userNpmrc, "prefix"), true],
     ["PREFIX", raw(env.PREFIX), true],
     [
       "DESTDIR",

@@ -10,7 +10,7 @@ import { SafeNpmError } from "../errors.js";
 import { npmConfigCandidates, npmEnv, userConfigPath } from "../host/host.js";
 import { isInside } from "../host/project.js";
 import { readRegular, rootGitPlaces, type Watch } from "./integrity.js";
-import { projectPathKind, refuseHardLinked } from "./safepath.js";
+import { projectPathKind, readRegularFile, refuseHardLinked } from "./safepath.js";
 
 /**
  * Files at the project root that a package manager reads as configuration that runs code or
@@ -185,23 +185,29 @@ export function guardProject(
   // $DESTDIR put it in the project (npmConfigCandidates): kept read-only like the variables'
   // ones above (policy.ts hides it inside), or watched when missing — a bare npm obeys one
   // planted there (`script-shell`).
+  // The project's own .npmrc ranks above the user's and can move both (`globalconfig=`,
+  // `userconfig=`, `prefix=`); read as it is (a link there is refused with the other guards).
   const userNpmrc = host.userNpmrc ?? null;
-  for (const candidate of npmConfigCandidates(host.env, host.home, userNpmrc, nodePrefix)) {
-    if (candidate.what !== "global") continue;
+  const projectNpmrc = projectNpmrcText(root);
+  const candidates = npmConfigCandidates(host.env, host.home, userNpmrc, nodePrefix, projectNpmrc);
+  for (const candidate of candidates) {
+    // NPM_CONFIG_USERCONFIG's file is guarded below.
+    if (candidate.source === "NPM_CONFIG_USERCONFIG") continue;
+    const what = `npm's ${candidate.what} config`;
     if (candidate.path === null) {
       throw new SafeNpmError(
         "RELATIVE_CONFIG_PATH",
-        `${candidate.source} (${JSON.stringify(candidate.value)}) makes npm's global config a relative path: it would be a different file in every directory a tool runs in`,
+        `${candidate.source} (${JSON.stringify(candidate.value)}) makes ${what} a relative path: it would be a different file in every directory a tool runs in`,
         { hint: `give it an absolute path (or \`~/…\`), or remove it` },
       );
     }
     const path = configHomeInProject(root, candidate.path);
     if (path === null || guards.protect.includes(path) || guards.seal.includes(path)) continue;
     if (guards.watch.some((w) => w.path === path)) continue;
-    const kind = projectPathKind(root, path, "npm's global config");
+    const kind = projectPathKind(root, path, what);
     if (kind === "missing") guards.watch.push({ kind: "pmconfig", path });
     else if (kind === "file") {
-      refuseHardLinked(path, "npm's global config");
+      refuseHardLinked(path, what);
       guards.protect.push(path);
     } else throw notPlain(path, "a regular file");
   }
@@ -319,6 +325,13 @@ type Env = Readonly<Record<string, string | undefined>>;
 function npmPath(value: string | undefined, home: string): string | null {
   if (value === undefined) return null;
   return value.startsWith("~/") ? join(home, value.slice(2)) : value;
+}
+
+/** The project root's .npmrc, or null when there is none; never through a link. */
+export function projectNpmrcText(root: string): string | null {
+  const path = join(root, ".npmrc");
+  if (projectPathKind(root, path, "the project's .npmrc") !== "file") return null;
+  return readRegularFile(path, true, 1 << 20);
 }
 
 /**

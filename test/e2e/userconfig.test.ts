@@ -161,6 +161,34 @@ describe.skipIf(unavailable !== "")("npm's user config and client key in the pro
     expect(run.stderr).toContain(`moved ${config} to ${config}.quarantined-by-safe-npm`);
   }, 180_000);
 
+  it("npm's global config planted where the project's own .npmrc moves it is moved aside", async () => {
+    const { w } = world();
+    delete w.env.NPM_CONFIG_USERCONFIG;
+    const config = join(w.project, ".cfg", "global-npmrc");
+    writeFileSync(join(w.project, ".npmrc"), `globalconfig=${config}\n`);
+    // (control) host npm takes that file as its global config.
+    const npmSays = execFileSync("npm", ["config", "get", "globalconfig"], {
+      cwd: w.project,
+      env: { ...w.env },
+      encoding: "utf8",
+    }).trim();
+    expect(npmSays).toBe(config);
+    const plant = `const fs = require("node:fs"); fs.mkdirSync(${JSON.stringify(join(w.project, ".cfg"))}, { recursive: true }); fs.writeFileSync(${JSON.stringify(config)}, "script-shell=/bin/false\\n"); console.log("planted-global")`;
+    writeFileSync(join(w.project, "plant-global.cjs"), plant);
+    writeFileSync(
+      join(w.project, "package.json"),
+      JSON.stringify({
+        name: "app",
+        version: "1.0.0",
+        scripts: { preinstall: "node plant-global.cjs" },
+      }),
+    );
+    const run = await w.run(["install"]);
+    expect(run.stdout, show(run)).toContain("planted-global");
+    expect(existsSync(config), show(run)).toBe(false);
+    expect(run.stderr).toContain(`moved ${config} to ${config}.quarantined-by-safe-npm`);
+  }, 180_000);
+
   it("one created inside is moved aside after the run, and said so", async () => {
     const { w, config } = world();
     const run = await w.run(["install"]);

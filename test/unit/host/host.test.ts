@@ -158,6 +158,28 @@ describe("namedNpmConfigs: the npm config files the environment names", () => {
   ])("reads values as npm's parseField does: %s", (_n, env, user, path) => {
     expect(npmConfigCandidates(env, "/home/a", user, "/usr").map((c) => c.path)).toEqual([path]);
   });
+  it("ranks the project's .npmrc between the environment and the user config, as npm does", () => {
+    const project = "globalconfig=/g/project\nuserconfig=/u/project\n";
+    const user = "globalconfig=/g/user\n";
+    const found = (env: Record<string, string>) =>
+      npmConfigCandidates(env, "/home/a", user, "/usr", project).map((c) => [c.what, c.path]);
+    expect(found({})).toEqual([
+      ["user", "/u/project"],
+      ["global", "/g/project"],
+    ]);
+    expect(found({ NPM_CONFIG_GLOBALCONFIG: "/g/env", NPM_CONFIG_USERCONFIG: "/u/env" })).toEqual([
+      ["user", "/u/env"],
+      ["global", "/g/env"],
+    ]);
+    expect(
+      npmConfigCandidates({}, "/home/a", user, "/usr", "prefix=/p/project\n").map((c) => c.path),
+    ).toEqual(["/g/user"]);
+    expect(
+      npmConfigCandidates({}, "/home/a", "prefix=/p/user\n", "/usr", "prefix=/p/project\n").map(
+        (c) => c.path,
+      ),
+    ).toEqual(["/p/project/etc/npmrc"]);
+  });
   it("names none when nothing moves npm's global config from node's prefix", () => {
     expect(npmConfigCandidates({}, "/home/a", "registry=https://r.test/\n", "/usr")).toEqual([]);
   });

@@ -197,6 +197,19 @@ describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
     },
   );
 
+  it("guards the configs the project's own .npmrc moves into the project, and refuses a relative one", () => {
+    const g = join(root, ".cfg", "global-npmrc");
+    const u = join(root, "u-npmrc");
+    writeFileSync(join(root, ".npmrc"), `globalconfig=${g}\nuserconfig=${u}\n`);
+    const guards = guardProject(root, { home, env: {} }, [], "");
+    expect(guards.watch).toContainEqual({ kind: "pmconfig", path: g });
+    expect(guards.watch).toContainEqual({ kind: "pmconfig", path: u });
+    writeFileSync(join(root, ".npmrc"), "prefix=./pfx\n");
+    const error = errorOf(() => guardProject(root, { home, env: {} }, [], ""));
+    expect(error.code).toBe("RELATIVE_CONFIG_PATH");
+    expect(error.message).toContain("prefix= in the project's .npmrc");
+  });
+
   it("guards the global config $DESTDIR puts in the project, joined with node's prefix", () => {
     const config = join(root, "stage", "usr", "etc", "npmrc");
     const guards = guardProject(
