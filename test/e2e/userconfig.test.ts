@@ -7,7 +7,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { nodePrefix } from "./tools.js";
 import { makeWorld, type RunResult, type World } from "./world.js";
@@ -42,6 +42,27 @@ describe.skipIf(unavailable !== "")("npm's user config and client key in the pro
     const config = join(w.project, ".npmrc-ci");
     w.env.NPM_CONFIG_USERCONFIG = config;
     return { w, config };
+  };
+  /** The global config the host's npm reads under the world's environment. */
+  const hostGlobalConfig = (w: World): string =>
+    execFileSync("npm", ["config", "get", "globalconfig"], {
+      cwd: w.project,
+      env: { ...w.env },
+      encoding: "utf8",
+    }).trim();
+  /** `safe-npm install` whose preinstall writes a `script-shell` into `config`. */
+  const installPlanting = (w: World, config: string): Promise<RunResult> => {
+    const plant = `const fs = require("node:fs"); fs.mkdirSync(${JSON.stringify(dirname(config))}, { recursive: true }); fs.writeFileSync(${JSON.stringify(config)}, "script-shell=/bin/false\\n"); console.log("planted-global")`;
+    writeFileSync(join(w.project, "plant-global.cjs"), plant);
+    writeFileSync(
+      join(w.project, "package.json"),
+      JSON.stringify({
+        name: "app",
+        version: "1.0.0",
+        scripts: { preinstall: "node plant-global.cjs" },
+      }),
+    );
+    return w.run(["install"]);
   };
   const probe = (w: World, name: string): string => {
     const file = join(w.project, ".probe", name);
@@ -111,12 +132,7 @@ describe.skipIf(unavailable !== "")("npm's user config and client key in the pro
           `${readFileSync(join(w.home, ".npmrc"), "utf8")}prefix=${prefix}\n`,
         );
       // (control) host npm takes that file as its global config.
-      const npmSays = execFileSync("npm", ["config", "get", "globalconfig"], {
-        cwd: w.project,
-        env: { ...w.env },
-        encoding: "utf8",
-      }).trim();
-      expect(npmSays).toBe(config);
+      expect(hostGlobalConfig(w)).toBe(config);
       writeFileSync(
         join(w.project, "package.json"),
         JSON.stringify({
@@ -144,17 +160,7 @@ describe.skipIf(unavailable !== "")("npm's user config and client key in the pro
       join(w.home, ".npmrc"),
       `${readFileSync(join(w.home, ".npmrc"), "utf8")}prefix=${prefix}\n`,
     );
-    const plant = `const fs = require("node:fs"); fs.mkdirSync(${JSON.stringify(join(prefix, "etc"))}, { recursive: true }); fs.writeFileSync(${JSON.stringify(config)}, "script-shell=/bin/false\\n"); console.log("planted-global")`;
-    writeFileSync(join(w.project, "plant-global.cjs"), plant);
-    writeFileSync(
-      join(w.project, "package.json"),
-      JSON.stringify({
-        name: "app",
-        version: "1.0.0",
-        scripts: { preinstall: "node plant-global.cjs" },
-      }),
-    );
-    const run = await w.run(["install"]);
+    const run = await installPlanting(w, config);
     expect(run.stdout, show(run)).toContain("planted-global");
     expect(existsSync(config), show(run)).toBe(false);
     expect(existsSync(`${config}.quarantined-by-safe-npm`)).toBe(true);
@@ -167,23 +173,8 @@ describe.skipIf(unavailable !== "")("npm's user config and client key in the pro
     const config = join(w.project, ".cfg", "global-npmrc");
     writeFileSync(join(w.project, ".npmrc"), `globalconfig=${config}\n`);
     // (control) host npm takes that file as its global config.
-    const npmSays = execFileSync("npm", ["config", "get", "globalconfig"], {
-      cwd: w.project,
-      env: { ...w.env },
-      encoding: "utf8",
-    }).trim();
-    expect(npmSays).toBe(config);
-    const plant = `const fs = require("node:fs"); fs.mkdirSync(${JSON.stringify(join(w.project, ".cfg"))}, { recursive: true }); fs.writeFileSync(${JSON.stringify(config)}, "script-shell=/bin/false\\n"); console.log("planted-global")`;
-    writeFileSync(join(w.project, "plant-global.cjs"), plant);
-    writeFileSync(
-      join(w.project, "package.json"),
-      JSON.stringify({
-        name: "app",
-        version: "1.0.0",
-        scripts: { preinstall: "node plant-global.cjs" },
-      }),
-    );
-    const run = await w.run(["install"]);
+    expect(hostGlobalConfig(w)).toBe(config);
+    const run = await installPlanting(w, config);
     expect(run.stdout, show(run)).toContain("planted-global");
     expect(existsSync(config), show(run)).toBe(false);
     expect(run.stderr).toContain(`moved ${config} to ${config}.quarantined-by-safe-npm`);
