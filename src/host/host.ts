@@ -523,14 +523,11 @@ export interface NamedNpmConfig {
 }
 
 /**
- * The npm config files the host's npm would read besides `~/.npmrc` and node's own global
- * npmrc, found as npm finds them: the user config NPM_CONFIG_USERCONFIG names, and the global
- * config NPM_CONFIG_GLOBALCONFIG or `globalconfig=` in the user config names, or
- * `<prefix>/etc/npmrc` for a prefix from NPM_CONFIG_PREFIX, `prefix=` in the user config or
- * `$PREFIX` (@npmcli/config; every candidate is taken, as hiding one more costs nothing). A CI
- * job's `/etc/npmrc-ci` or `NPM_CONFIG_PREFIX=/usr/local`'s `/usr/local/etc/npmrc` holds a
- * token, and the folder may be visible inside (policy.ts binds over such a name without
- * credentials). Folders are left out: npm reads no config from one.
+ * The npm config files the host's npm reads besides `~/.npmrc` and node's own global npmrc
+ * (npmConfigCandidates), with their text: a CI job's `/etc/npmrc-ci` or
+ * `NPM_CONFIG_PREFIX=/usr/local`'s `/usr/local/etc/npmrc` holds a token, and the folder may be
+ * visible inside (policy.ts binds over such a name without credentials). Folders are left out:
+ * npm reads no config from one.
  */
 export function namedNpmConfigs(
   env: Readonly<Record<string, string | undefined>>,
@@ -583,11 +580,11 @@ export interface NpmConfigCandidate {
 }
 
 /**
- * Where the host's npm takes its user config (NPM_CONFIG_USERCONFIG) and its global config
- * from besides node's own `<prefix>/etc/npmrc`, by @npmcli/config's rules: NPM_CONFIG_GLOBALCONFIG
- * or `globalconfig=` in the user config, else `<prefix>/etc/npmrc` for a prefix from
- * NPM_CONFIG_PREFIX, `prefix=` in the user config (keys with `${NAME}` replaced too), `$PREFIX`,
- * or `$DESTDIR` joined with node's prefix (loadGlobalPrefix) — the first that is set, each value
+ * Where the host's npm takes its user config and its global config from besides `~/.npmrc` and
+ * node's own `<prefix>/etc/npmrc`, by @npmcli/config's layers (environment, the project's
+ * `.npmrc`, the user config): `userconfig`; `globalconfig`, else `<prefix>/etc/npmrc` for a
+ * `prefix` from those layers (keys with `${NAME}` replaced too), `$PREFIX`, or `$DESTDIR` joined
+ * with node's prefix (loadGlobalPrefix) — the first that is set, each value
  * as parseField reads it (npmPathValue). Existing or not: a missing one is where a run could
  * plant a config a bare npm obeys (hostfiles.ts watches it, and refuses a relative one).
  */
