@@ -24,6 +24,7 @@ import {
   npmGlobalConfigProblem,
   requireHostTool,
   resolveTool,
+  yarn1RootConfigs,
 } from "../host/host.js";
 import { type Project, workingDirEntries } from "../host/project.js";
 import { requireOwnCache } from "../host/projectplace.js";
@@ -262,14 +263,17 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     sealDirs: guards.sealDirs,
     userNpmrcInProject: guards.userNpmrcInProject,
     npmGlobalInProject: npmGlobalText(guards.npmGlobalInProject),
-    namedNpmConfigs: namedNpmConfigs(
-      host.env,
-      host.home,
-      host.userNpmrc,
-      project.root,
-      dirname(dirname(node.real)),
-      projectNpmrcText(project.root),
-    ),
+    namedNpmConfigs: [
+      ...namedNpmConfigs(
+        host.env,
+        host.home,
+        host.userNpmrc,
+        project.root,
+        dirname(dirname(node.real)),
+        projectNpmrcText(project.root),
+      ),
+      ...yarn1RootConfigs(host.uid),
+    ],
     hide: keys.hide,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,

@@ -515,7 +515,8 @@ export function usersNpmGlobalConfig(
 
 /** An npm config file the environment names, under each name it has, with its text. */
 export interface NamedNpmConfig {
-  what: "user" | "global";
+  /** "yarn1-root": yarn 1's user config when it runs as root (yarn1RootConfigs). */
+  what: "user" | "global" | "yarn1-root";
   /** As the variable spells it, and resolved (links followed). */
   paths: string[];
   /** null: it exists but was not read (not a regular file, or past 1 MiB): hidden whole. */
@@ -551,22 +552,54 @@ export function namedNpmConfigs(
         out.push({ what, paths: [path], text: null });
       continue;
     }
-    try {
-      if (statSync(path).isDirectory()) continue;
-    } catch {
-      continue;
-    }
-    let text: string | null;
-    try {
-      // Only a regular file, by its descriptor: a FIFO or device there must not hang the read.
-      text = readRegularFile(path, false, 1 << 20);
-    } catch {
-      // What cannot be read is not copied, but hidden all the same where it shows.
-      if (lstatSync(path, { throwIfNoEntry: false }) === undefined) continue;
-      text = null;
-    }
-    out.push({ what, paths: [...new Set([path, realpathOr(path)])], text });
+    const config = readNamedConfig(what, path);
+    if (config !== null) out.push(config);
   }
+  return out;
+}
+
+/**
+ * A config file outside the project under each name it has, with its text (null: it exists
+ * but was not read — hidden whole); null for a folder or nothing there.
+ */
+function readNamedConfig(what: NamedNpmConfig["what"], path: string): NamedNpmConfig | null {
+  try {
+    if (statSync(path).isDirectory()) return null;
+  } catch {
+    return null;
+  }
+  let text: string | null;
+  try {
+    // Only a regular file, by its descriptor: a FIFO or device there must not hang the read.
+    text = readRegularFile(path, false, 1 << 20);
+  } catch {
+    // What cannot be read is not copied, but hidden all the same where it shows.
+    if (lstatSync(path, { throwIfNoEntry: false }) === undefined) return null;
+    text = null;
+  }
+  return { what, paths: [...new Set([path, realpathOr(path)])], text };
+}
+
+/**
+ * Where yarn 1 keeps the user's config when it runs as root: `/usr/local/share`, not `$HOME`
+ * (yarn's src/util/user-home-dir.js). Inside, a root run is uid 0 too, and /usr is shown.
+ */
+export const YARN1_ROOT_HOME = "/usr/local/share";
+
+/**
+ * yarn 1's user config as root: `.npmrc` (its npm registry's user config, where
+ * `yarn config set` as root does not write but a user may put a token) and `.yarnrc` (where
+ * `yarn config set //host/:_authToken …` as root writes it). Both show inside under /usr:
+ * policy.ts binds `.npmrc` over without credentials and `.yarnrc` empty — a non-root user's
+ * `~/.yarnrc` does not enter either. Only for uid 0: any other user's yarn reads its `$HOME`.
+ */
+export function yarn1RootConfigs(uid: number, home: string = YARN1_ROOT_HOME): NamedNpmConfig[] {
+  if (uid !== 0) return [];
+  const out: NamedNpmConfig[] = [];
+  const npmrc = readNamedConfig("yarn1-root", join(home, ".npmrc"));
+  if (npmrc !== null) out.push(npmrc);
+  const yarnrc = readNamedConfig("yarn1-root", join(home, ".yarnrc"));
+  if (yarnrc !== null) out.push({ ...yarnrc, text: null });
   return out;
 }
 

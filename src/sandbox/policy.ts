@@ -201,7 +201,8 @@ export interface PolicyInput {
   /**
    * npm config files NPM_CONFIG_USERCONFIG / NPM_CONFIG_GLOBALCONFIG name (host.ts
    * namedNpmConfigs): where one of their names is visible inside (`/etc/npmrc-ci`, a file in a
-   * tool's prefix), it is bound over without credentials.
+   * tool's prefix), it is bound over without credentials. yarn 1's user config as root
+   * (host.ts yarn1RootConfigs) the same way.
    */
   namedNpmConfigs?: readonly NamedNpmConfig[];
   /** Files in the project hidden under an empty read-only one: the user's client keys. */
@@ -528,14 +529,16 @@ export function resolvePolicy(input: PolicyInput): Policy {
   // The same files where the environment or the user config puts them elsewhere, at each name
   // under which a folder bound inside shows them (/etc, /usr, a tool's prefix, the project):
   // code inside must not read their credentials. In the home (a tmpfs inside) nothing more is
-  // needed; with fullNpmrc the user config comes in whole anyway.
+  // needed; with fullNpmrc the user config comes in whole anyway (yarn 1's as root does not:
+  // fullNpmrc names ~/.npmrc).
   for (const config of input.namedNpmConfigs ?? []) {
     if (config.what === "user" && settings.fullNpmrc) continue;
     // One in the project that is bound over already (hostfiles.ts) keeps that copy.
     const covered = (path: string): boolean =>
       mounts.some((m) => m.kind === "data" && m.dest === path);
     const shown = config.paths.filter((path) => !covered(path) && showsHostPath(mounts, path));
-    const what = `npm's ${config.what} config`;
+    const what =
+      config.what === "yarn1-root" ? "yarn 1's user config as root" : `npm's ${config.what} config`;
     for (const path of unique(shown)) {
       mounts.push(
         ...(config.text === null

@@ -22,6 +22,7 @@ import {
   npmGlobalConfigProblem,
   userConfigPath,
   usersNpmGlobalConfig,
+  yarn1RootConfigs,
 } from "../../../src/host/host.js";
 import { type ProcStat, parseProcStat } from "../../../src/host/procstat.js";
 
@@ -90,6 +91,32 @@ describe("userConfigPath: npm's user config", () => {
     [{ NPM_CONFIG_USERCONFIG: "${D}/npmrc", D: "~/ci" }, "/home/a/ci/npmrc"],
   ])("%j → %s", (env, path) => {
     expect(userConfigPath(env, "/home/a")).toBe(path);
+  });
+});
+
+describe("yarn1RootConfigs: yarn 1's user config as root", () => {
+  it("reads .npmrc and hides .yarnrc whole, only for uid 0", () => {
+    writeFileSync(join(dir, ".npmrc"), "//r.test/:_authToken=t\nregistry=http://r.test/\n");
+    writeFileSync(join(dir, ".yarnrc"), '"//r.test/:_authToken" t\n');
+    expect(yarn1RootConfigs(0, dir)).toEqual([
+      {
+        what: "yarn1-root",
+        paths: [join(dir, ".npmrc")],
+        text: "//r.test/:_authToken=t\nregistry=http://r.test/\n",
+      },
+      { what: "yarn1-root", paths: [join(dir, ".yarnrc")], text: null },
+    ]);
+    expect(yarn1RootConfigs(1000, dir)).toEqual([]);
+  });
+  it("covers the name a link leads to; nothing for a missing file or a folder", () => {
+    const real = join(dir, "elsewhere-npmrc");
+    writeFileSync(real, "fund=false\n");
+    symlinkSync(real, join(dir, ".npmrc"));
+    mkdirSync(join(dir, ".yarnrc"));
+    expect(yarn1RootConfigs(0, dir)).toEqual([
+      { what: "yarn1-root", paths: [join(dir, ".npmrc"), real], text: "fund=false\n" },
+    ]);
+    expect(yarn1RootConfigs(0, join(dir, "missing"))).toEqual([]);
   });
 });
 

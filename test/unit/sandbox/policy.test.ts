@@ -810,6 +810,24 @@ describe("npm config files the environment names elsewhere (NPM_CONFIG_USERCONFI
     );
     expect(dataAt(plain, "/etc/npmrc-g")).toEqual([]);
   });
+
+  it("binds yarn 1's user config as root over, even with fullNpmrc (it names ~/.npmrc only)", () => {
+    const policy = resolvePolicy(
+      baseInput({
+        input: {
+          namedNpmConfigs: [
+            { what: "yarn1-root", paths: ["/usr/local/share/.npmrc"], text },
+            { what: "yarn1-root", paths: ["/usr/local/share/.yarnrc"], text: null },
+          ],
+          settings: { ...baseInput().settings, fullNpmrc: true },
+        },
+      }),
+    );
+    const [npmrc] = dataAt(policy, "/usr/local/share/.npmrc");
+    expect(npmrc).toContain("fund=false");
+    expect(npmrc).not.toContain("named-token");
+    expect(dataAt(policy, "/usr/local/share/.yarnrc")).toEqual([""]);
+  });
 });
 
 describe("showsHostPath", () => {
