@@ -14,6 +14,7 @@
  */
 import { join } from "node:path";
 import { defaultLoadersSync } from "cosmiconfig";
+import { pnpmConfigHome } from "../host/host.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { readRegularFile } from "../sandbox/safepath.js";
 
@@ -75,9 +76,7 @@ export function verifyDepsNotice(
   userNpmrc: string | null = null,
 ): string | null {
   const legacy = major !== null && major <= 10;
-  const configHome = env.XDG_CONFIG_HOME?.startsWith("/")
-    ? env.XDG_CONFIG_HOME
-    : join(home, ".config");
+  const configHome = pnpmConfigHome(env, home, legacy);
   // Each source is read only if this pnpm reads it; the first that sets a value decides.
   const sources: (() => string | null | undefined)[] = [
     () => env.pnpm_config_verify_deps_before_run,
@@ -86,8 +85,8 @@ export function verifyDepsNotice(
     () => (legacy ? npmrcSetting(readOrEmpty(join(root, ".npmrc"), true)) : null),
     () =>
       legacy
-        ? npmrcSetting(readOrEmpty(join(configHome, "pnpm", "rc"), false))
-        : verifyDepsSetting(readOrEmpty(join(configHome, "pnpm", "config.yaml"), false)),
+        ? npmrcSetting(readOrEmpty(join(configHome, "rc"), false))
+        : verifyDepsSetting(readOrEmpty(join(configHome, "config.yaml"), false)),
     () => (legacy && userNpmrc !== null ? npmrcSetting(userNpmrc) : null),
   ];
   let value = legacy ? "false" : "install";

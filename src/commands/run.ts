@@ -184,9 +184,9 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
   );
   // The project's own files there do not show inside either: said, so that a tool missing
   // them is understood.
-  for (const path of guards.hiddenConfigDirs)
+  for (const { path, variable } of guards.hiddenConfigDirs)
     out.stderr(
-      `safe-npm: XDG_CONFIG_HOME ${printable(path)} lies in the project: inside, an empty read-only folder stands in for it (your tokens are kept there); set XDG_CONFIG_HOME outside the project to see its files inside\n`,
+      `safe-npm: ${variable} ${printable(path)} lies in the project: inside, an empty read-only folder stands in for it (your tokens are kept there); set ${variable} outside the project to see its files inside\n`,
     );
   const toolchain = toolchainInput(node, tools, host);
   // A client certificate key of the user's kept in the project: hidden inside. Read from the

@@ -513,6 +513,22 @@ export function usersNpmGlobalConfig(
   return npmGlobalConfigProblem(config, projectRoot, host, uid) === null ? config : null;
 }
 
+/**
+ * pnpm's global config folder (`config.yaml`, `auth.ini`; pnpm 10's `rc`): `PNPM_CONFIG_HOME`
+ * when set and absolute (pnpm 12.23+; hostfiles.ts refuses a relative one), else
+ * `$XDG_CONFIG_HOME/pnpm`, else `~/.config/pnpm`. `legacy`: pnpm 10, which knows only the latter.
+ */
+export function pnpmConfigHome(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+  legacy = false,
+): string {
+  const own = env.PNPM_CONFIG_HOME;
+  if (!legacy && own && isAbsolute(own)) return own;
+  const xdg = env.XDG_CONFIG_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(home, ".config"), "pnpm");
+}
+
 /** An npm config file the environment names, under each name it has, with its text. */
 export interface NamedNpmConfig {
   /** "yarn1-root": yarn 1's user config when it runs as root (yarn1RootConfigs). */

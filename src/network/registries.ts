@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
 import { SafeNpmError } from "../errors.js";
-import type { HostInfo, NpmGlobalConfig } from "../host/host.js";
+import { type HostInfo, type NpmGlobalConfig, pnpmConfigHome } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { mayNameClientCert, sanitizeNpmrc } from "../sandbox/npmrc.js";
 import { readRegularFile } from "../sandbox/safepath.js";
@@ -382,10 +382,9 @@ function checkPublishConfigRegistries(
 
 /** The project's pnpm-workspace.yaml and pnpm's global config.yaml, as far as they exist. */
 function pnpmYamlConfigs(host: HostInfo, root: string): string[] {
-  const configHome = host.env.XDG_CONFIG_HOME || join(host.home, ".config");
   const texts = [readProjectFile(join(root, "pnpm-workspace.yaml"))];
   try {
-    texts.push(readRegularFile(join(configHome, "pnpm", "config.yaml"), true));
+    texts.push(readRegularFile(join(pnpmConfigHome(host.env, host.home), "config.yaml"), true));
   } catch {
     // none, or not a regular file: no registry from it
   }

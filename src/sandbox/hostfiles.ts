@@ -58,13 +58,13 @@ export interface ProjectGuards {
   seal: string[];
   /**
    * Directories an empty read-only directory stands in for: missing ones, and an existing
-   * XDG_CONFIG_HOME in the project, hidden (configHomeGuard).
+   * XDG_CONFIG_HOME or PNPM_CONFIG_HOME in the project, hidden (configHomeGuard).
    */
   sealDirs: string[];
   /** Missing files checked after the run instead: one created inside is moved aside. */
   watch: Watch[];
-  /** An existing XDG_CONFIG_HOME in the project, hidden inside (configHomeGuard). */
-  hiddenConfigDirs: string[];
+  /** An existing XDG_CONFIG_HOME or PNPM_CONFIG_HOME in the project, hidden inside (configHomeGuard). */
+  hiddenConfigDirs: ConfigDir[];
   /** npm's user config, where NPM_CONFIG_USERCONFIG keeps it in the project (policy.ts). */
   userNpmrcInProject?: string | undefined;
   /**
@@ -254,7 +254,7 @@ export function guardProject(
   const watched = new Set(always.map((w) => w.path));
   for (const path of [
     ...protectAll,
-    ...config.hidden,
+    ...config.hidden.map((h) => h.path),
     ...(guards.userNpmrcInProject ? [guards.userNpmrcInProject] : []),
   ]) {
     if (watched.has(path) || path.split("/").includes(".git")) continue;
@@ -423,36 +423,73 @@ function linkedIntoProject(root: string, path: string): string | null {
  * `$XDG_CONFIG_HOME` inside the project (`$PWD/.config` in CI) holds what host tools obey: git's
  * config (`core.fsmonitor` runs on the next `git status`), pnpm's `pnpm/rc`, fish's config, and
  * safe-npm's own settings — and the user's tokens (pnpm's `pnpm/rc` and `pnpm/auth.ini`, git's
- * `git/credentials`, gh's `gh/hosts.yml`). An empty read-only directory stands in for it, also
+ * `git/credentials`, gh's `gh/hosts.yml`). `PNPM_CONFIG_HOME` (pnpm 12.23+) names pnpm's folder
+ * of them on its own: its `config.yaml` sets the `scriptShell` a bare `pnpm run` starts, its
+ * `auth.ini` a `tokenHelper` and tokens. An empty read-only directory stands in for each, also
  * when it exists (hidden, and checked after the run like a read-only path): no run can plant
- * there or read it. Nothing inside needs it — the sandbox's tools get the private home's
- * `~/.config` (XDG_CONFIG_HOME is not passed in). The default `~/.config` counts too when it is
- * a link into the project (a dotfiles repository with a package.json).
+ * there or read it. Nothing inside needs them — the sandbox's tools get the private home's
+ * `~/.config` (neither variable is passed in). The default `~/.config` counts too when it is
+ * a link into the project (a dotfiles repository with a package.json). pnpm resolves a relative
+ * PNPM_CONFIG_HOME in each folder it runs in: refused.
  */
 export function configHomeGuard(
   root: string,
   env: Readonly<Record<string, string | undefined>>,
   home: string,
-): { protect: string[]; sealDirs: string[]; hidden: string[] } {
-  const configHome =
-    env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME)
-      ? env.XDG_CONFIG_HOME
-      : join(home, ".config");
-  const path = configHomeInProject(root, configHome);
-  if (path === null) return { protect: [], sealDirs: [], hidden: [] };
-  if (path === root) {
+): { protect: string[]; sealDirs: string[]; hidden: ConfigDir[] } {
+  const out = { protect: [] as string[], sealDirs: [] as string[], hidden: [] as ConfigDir[] };
+  const pnpmHome = env.PNPM_CONFIG_HOME;
+  if (pnpmHome && !isAbsolute(pnpmHome)) {
     throw new SafeNpmError(
-      "UNSAFE_CONFIG_DIR",
-      `XDG_CONFIG_HOME is the project ${root}: the config that git, pnpm and safe-npm read there would be writable inside the sandbox`,
-      {
-        hint: "set XDG_CONFIG_HOME to a directory outside any project (e.g. `export XDG_CONFIG_HOME=$HOME/.config`, or `$RUNNER_TEMP/config` in CI) and run again",
-      },
+      "RELATIVE_CONFIG_PATH",
+      `PNPM_CONFIG_HOME (${JSON.stringify(pnpmHome)}) is a relative path: pnpm reads its global config.yaml and auth.ini from a different folder in every directory it runs in`,
+      { hint: "give PNPM_CONFIG_HOME an absolute path outside any project, or unset it" },
     );
   }
-  const kind = projectPathKind(root, path, "XDG_CONFIG_HOME");
-  if (kind === "missing") return { protect: [], sealDirs: [path], hidden: [] };
-  if (kind !== "directory") throw notPlain(path, "a directory");
-  return { protect: [], sealDirs: [path], hidden: [path] };
+  const dirs: { variable: string; path: string }[] = [
+    {
+      variable: "XDG_CONFIG_HOME",
+      path:
+        env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME)
+          ? env.XDG_CONFIG_HOME
+          : join(home, ".config"),
+    },
+    ...(pnpmHome ? [{ variable: "PNPM_CONFIG_HOME", path: pnpmHome }] : []),
+  ];
+  for (const { variable, path: named } of dirs) {
+    const path = configHomeInProject(root, named);
+    if (path === null) continue;
+    // One inside another's stand-in is hidden with it (and has no mount point there).
+    if (out.sealDirs.some((d) => path === d || isInside(path, d))) continue;
+    if (path === root) {
+      throw new SafeNpmError(
+        "UNSAFE_CONFIG_DIR",
+        `${variable} is the project ${root}: the config that ${variable === "PNPM_CONFIG_HOME" ? "pnpm reads" : "git, pnpm and safe-npm read"} there would be writable inside the sandbox`,
+        {
+          hint:
+            variable === "PNPM_CONFIG_HOME"
+              ? "set PNPM_CONFIG_HOME to a directory outside any project (e.g. `$RUNNER_TEMP/pnpm-config` in CI), or unset it, and run again"
+              : "set XDG_CONFIG_HOME to a directory outside any project (e.g. `export XDG_CONFIG_HOME=$HOME/.config`, or `$RUNNER_TEMP/config` in CI) and run again",
+        },
+      );
+    }
+    const kind = projectPathKind(root, path, variable);
+    if (kind !== "missing" && kind !== "directory") throw notPlain(path, "a directory");
+    // A stand-in inside one of these goes (XDG_CONFIG_HOME/pnpm after PNPM_CONFIG_HOME=…/.config).
+    for (let i = out.sealDirs.length - 1; i >= 0; i--) {
+      if (isInside(out.sealDirs[i] as string, path)) out.sealDirs.splice(i, 1);
+    }
+    out.hidden = out.hidden.filter((h) => !isInside(h.path, path));
+    out.sealDirs.push(path);
+    if (kind === "directory") out.hidden.push({ path, variable });
+  }
+  return out;
+}
+
+/** A config folder in the project that an empty one stands in for, and the variable naming it. */
+export interface ConfigDir {
+  path: string;
+  variable: string;
 }
 
 /**

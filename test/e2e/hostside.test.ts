@@ -31,6 +31,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { httpServer, type TestServer } from "../unit/network/helpers.js";
+import { PNPM_LATEST_YAML, TOOL_BINS } from "./tools.js";
 import { makeWorld, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -611,6 +612,102 @@ put("git/config", "[core]\\n\\tfsmonitor = \\"touch ${pwned}; false\\"\\n");
       // Untouched on the host.
       for (const [rel, text] of Object.entries(tokens))
         expect(readFileSync(join(configInProject, rel), "utf8")).toBe(text);
+    },
+    TIMEOUT,
+  );
+});
+
+describe.skipIf(unavailable !== "")("PNPM_CONFIG_HOME inside the project", () => {
+  let world: World;
+  let pnpmHome: string;
+  let pwned: string;
+  // The run's code: a global config.yaml whose scriptShell a bare pnpm 12 starts, and the shell.
+  const plant = (): string => `const fs = require("node:fs");
+const shell = ${JSON.stringify(join("tools", "sh.sh"))};
+fs.mkdirSync("tools", { recursive: true });
+fs.writeFileSync(shell, "#!/bin/sh\\ntouch ${"$"}{PWNED_AT}\\nexec /bin/sh \\"$@\\"\\n", { mode: 0o755 });
+try {
+  fs.mkdirSync(${JSON.stringify("ci-pnpm")}, { recursive: true });
+  fs.writeFileSync(${JSON.stringify(join("ci-pnpm", "config.yaml"))}, "scriptShell: " + require("node:path").resolve(shell) + "\\n");
+  console.log("planted config.yaml");
+} catch (e) {
+  console.log("refused config.yaml: " + e.code);
+}
+`;
+  beforeAll(() => {
+    world = makeWorld({
+      projectInHome: false,
+      packageJson: { scripts: { hello: "echo hello" } },
+    });
+    pnpmHome = join(world.project, "ci-pnpm");
+    pwned = join(world.dir, "PWNED-scriptShell");
+    writeFileSync(join(world.project, "plant.cjs"), plant());
+    writeFileSync(join(world.project, "pnpm-workspace.yaml"), PNPM_LATEST_YAML);
+  });
+  afterAll(() => world?.dispose());
+  beforeEach(() => spawnSync("rm", ["-rf", pwned, pnpmHome, join(world.project, "tools")]));
+
+  // What the user does next: a bare pnpm 12 under the same PNPM_CONFIG_HOME.
+  const barePnpmRun = (): string =>
+    execFileSync(TOOL_BINS.pnpmLatest, ["run", "hello"], {
+      cwd: world.project,
+      env: { ...world.env, PNPM_CONFIG_HOME: pnpmHome, PWNED_AT: pwned },
+      encoding: "utf8",
+    });
+
+  it("control: planted without safe-npm, a bare pnpm runs its scriptShell", () => {
+    execFileSync(process.execPath, ["plant.cjs"], { cwd: world.project });
+    expect(barePnpmRun()).toContain("hello");
+    expect(existsSync(pwned)).toBe(true);
+  });
+
+  it.each([
+    ["missing", false],
+    ["already there", true],
+  ])(
+    "in the project (%s), a run cannot plant a config.yaml there, and nothing is left behind",
+    async (_what, exists) => {
+      if (exists) mkdirSync(pnpmHome);
+      const run = await world.run(["exec", "--", "node", "plant.cjs"], {
+        env: { PNPM_CONFIG_HOME: pnpmHome },
+      });
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/refused config.yaml: E(ROFS|ACCES|PERM)/);
+      expect(existsSync(join(pnpmHome, "config.yaml"))).toBe(false);
+      expect(existsSync(pnpmHome)).toBe(exists);
+      if (exists) expect(run.stderr).toContain(`PNPM_CONFIG_HOME ${pnpmHome} lies in the project`);
+      expect(barePnpmRun()).toContain("hello");
+      expect(existsSync(pwned)).toBe(false);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "its auth.ini's token is not readable inside",
+    async () => {
+      mkdirSync(pnpmHome);
+      const ini = "//registry.example.test/:_authToken=PNPM-CONFIG-HOME-TOKEN\n";
+      writeFileSync(join(pnpmHome, "auth.ini"), ini);
+      const peek = ["exec", "--", "sh", "-c", `cat ${join(pnpmHome, "auth.ini")} 2>&1; true`];
+      const inside = await world.run(peek, { env: { PNPM_CONFIG_HOME: pnpmHome } });
+      expect(inside.exitCode, inside.stderr).toBe(0);
+      expect(inside.stdout).toContain("No such file");
+      expect(inside.stdout).not.toContain("PNPM-CONFIG-HOME-TOKEN");
+      // (control) without the variable, the folder is just the project's.
+      const control = await world.run(peek);
+      expect(control.stdout).toContain("PNPM-CONFIG-HOME-TOKEN");
+      expect(readFileSync(join(pnpmHome, "auth.ini"), "utf8")).toBe(ini);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a relative one stops the run: pnpm reads it in every folder anew",
+    async () => {
+      const run = await world.run(["exec", "--", "true"], { env: { PNPM_CONFIG_HOME: "ci-pnpm" } });
+      expect(run.exitCode).toBe(125);
+      expect(run.stderr).toContain("PNPM_CONFIG_HOME");
+      expect(run.stderr).toContain("relative");
     },
     TIMEOUT,
   );

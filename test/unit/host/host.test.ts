@@ -20,6 +20,7 @@ import {
   nodeBehindScript,
   npmConfigCandidates,
   npmGlobalConfigProblem,
+  pnpmConfigHome,
   userConfigPath,
   usersNpmGlobalConfig,
   yarn1RootConfigs,
@@ -91,6 +92,23 @@ describe("userConfigPath: npm's user config", () => {
     [{ NPM_CONFIG_USERCONFIG: "${D}/npmrc", D: "~/ci" }, "/home/a/ci/npmrc"],
   ])("%j → %s", (env, path) => {
     expect(userConfigPath(env, "/home/a")).toBe(path);
+  });
+});
+
+describe("pnpmConfigHome: pnpm's global config folder", () => {
+  it.each<[string, Record<string, string>, boolean, string]>([
+    [
+      "PNPM_CONFIG_HOME first (pnpm 12.23+)",
+      { PNPM_CONFIG_HOME: "/ci/pnpm", XDG_CONFIG_HOME: "/x" },
+      false,
+      "/ci/pnpm",
+    ],
+    ["not for pnpm 10", { PNPM_CONFIG_HOME: "/ci/pnpm", XDG_CONFIG_HOME: "/x" }, true, "/x/pnpm"],
+    ["an empty one is unset", { PNPM_CONFIG_HOME: "", XDG_CONFIG_HOME: "/x" }, false, "/x/pnpm"],
+    ["then XDG_CONFIG_HOME", { XDG_CONFIG_HOME: "/x" }, false, "/x/pnpm"],
+    ["then ~/.config", { XDG_CONFIG_HOME: "rel" }, false, "/home/a/.config/pnpm"],
+  ])("%s", (_n, env, legacy, expected) => {
+    expect(pnpmConfigHome(env, "/home/a", legacy)).toBe(expected);
   });
 });
 

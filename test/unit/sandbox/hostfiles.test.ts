@@ -75,7 +75,7 @@ describe("XDG_CONFIG_HOME in the project stays read-only inside", () => {
     expect(configHomeGuard(root, { XDG_CONFIG_HOME: config }, home)).toEqual({
       protect: [],
       sealDirs: [config],
-      hidden: [config],
+      hidden: [{ path: config, variable: "XDG_CONFIG_HOME" }],
     });
     expect(configHomeGuard(root, { XDG_CONFIG_HOME: join(home, ".config") }, home)).toEqual({
       protect: [],
@@ -107,7 +107,59 @@ describe("XDG_CONFIG_HOME in the project stays read-only inside", () => {
     expect(configHomeGuard(root, {}, home)).toEqual({
       protect: [],
       sealDirs: [join(root, "config")],
-      hidden: [join(root, "config")],
+      hidden: [{ path: join(root, "config"), variable: "XDG_CONFIG_HOME" }],
+    });
+  });
+
+  it("does the same for PNPM_CONFIG_HOME (pnpm's config.yaml and auth.ini), and refuses a relative one", () => {
+    const pnpmHome = join(root, "ci", "pnpm-config");
+    expect(configHomeGuard(root, { PNPM_CONFIG_HOME: pnpmHome }, home)).toEqual({
+      protect: [],
+      sealDirs: [pnpmHome],
+      hidden: [],
+    });
+    mkdirSync(pnpmHome, { recursive: true });
+    expect(configHomeGuard(root, { PNPM_CONFIG_HOME: pnpmHome }, home)).toEqual({
+      protect: [],
+      sealDirs: [pnpmHome],
+      hidden: [{ path: pnpmHome, variable: "PNPM_CONFIG_HOME" }],
+    });
+    // Outside the project, nothing to guard; empty means unset (pnpm ignores it).
+    expect(configHomeGuard(root, { PNPM_CONFIG_HOME: join(home, "pnpm-config") }, home)).toEqual({
+      protect: [],
+      sealDirs: [],
+      hidden: [],
+    });
+    expect(configHomeGuard(root, { PNPM_CONFIG_HOME: "" }, home)).toEqual({
+      protect: [],
+      sealDirs: [],
+      hidden: [],
+    });
+    const relative = errorOf(() => configHomeGuard(root, { PNPM_CONFIG_HOME: "cfg" }, home));
+    expect(relative.code).toBe("RELATIVE_CONFIG_PATH");
+    expect(relative.message).toContain("PNPM_CONFIG_HOME");
+    const whole = errorOf(() => configHomeGuard(root, { PNPM_CONFIG_HOME: root }, home));
+    expect(whole.code).toBe("UNSAFE_CONFIG_DIR");
+    expect(whole.hint).toContain("PNPM_CONFIG_HOME");
+  });
+
+  it("keeps one stand-in where one config folder lies in the other", () => {
+    const xdg = join(root, ".config");
+    mkdirSync(join(xdg, "pnpm"), { recursive: true });
+    const inner = { XDG_CONFIG_HOME: xdg, PNPM_CONFIG_HOME: join(xdg, "pnpm") };
+    expect(configHomeGuard(root, inner, home)).toEqual({
+      protect: [],
+      sealDirs: [xdg],
+      hidden: [{ path: xdg, variable: "XDG_CONFIG_HOME" }],
+    });
+    const outer = {
+      XDG_CONFIG_HOME: join(root, "ci", "config"),
+      PNPM_CONFIG_HOME: join(root, "ci"),
+    };
+    expect(configHomeGuard(root, outer, home)).toEqual({
+      protect: [],
+      sealDirs: [join(root, "ci")],
+      hidden: [],
     });
   });
 
