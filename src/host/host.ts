@@ -228,26 +228,56 @@ export function npmEnv(
   env: Readonly<Record<string, string | undefined>>,
   key: string,
 ): string | undefined {
-  const name = `npm_config_${key}`;
-  let value: string | undefined;
-  for (const [k, v] of Object.entries(env)) if (v && k.toLowerCase() === name) value = v;
+  const value = npmEnvWritten(env, key);
   // parseField trims a value before it replaces variables in it.
   return value === undefined ? undefined : npmEnvReplace(value.trim(), env);
 }
 
+/** The same setting as the environment spells it, before npm replaces `${NAME}` in it. */
+export function npmEnvWritten(
+  env: Readonly<Record<string, string | undefined>>,
+  key: string,
+): string | undefined {
+  const name = `npm_config_${key}`;
+  let value: string | undefined;
+  for (const [k, v] of Object.entries(env)) if (v && k.toLowerCase() === name) value = v;
+  return value;
+}
+
 /**
  * A path setting's value as npm's parseField makes it: trimmed, `${NAME}` replaced, `~/` the
- * home, else resolved against npm's working folder — null then (empty, relative, a bare `~`),
- * since it names a different file in every folder a tool runs in.
+ * home, else resolved against npm's working folder — null then (empty, relative, a bare `~`,
+ * or built on `${PWD}`: perFolderVariable), since it names a different file in every folder a
+ * tool runs in.
  */
 export function npmPathValue(
   raw: string,
   env: Readonly<Record<string, string | undefined>>,
   home: string,
 ): string | null {
+  if (perFolderVariable(raw) !== null) return null;
   const value = npmEnvReplace(raw.trim(), env);
   if (value.startsWith("~/")) return join(home, value.slice(2));
   return isAbsolute(value) ? resolve(value) : null;
+}
+
+/**
+ * Variables that hold the folder a tool runs in (the shell's PWD and OLDPWD, npm's INIT_CWD):
+ * a config path built on one names a different file in every folder, as a relative one does.
+ */
+const PER_FOLDER_VARIABLES = ["PWD", "OLDPWD", "INIT_CWD"];
+
+/**
+ * The first per-folder variable a value names as `${NAME}` or `${NAME?}` (not escaped), or null.
+ * npm, pnpm and yarn replace them from their own environment, in whatever folder they run.
+ */
+export function perFolderVariable(text: string): string | null {
+  for (const m of text.matchAll(/(?<!\\)(\\*)\$\{([^${}?]+)\??\}/g)) {
+    if ((m[1] ?? "").length % 2 === 1) continue;
+    const name = m[2] ?? "";
+    if (PER_FOLDER_VARIABLES.includes(name)) return name;
+  }
+  return null;
 }
 
 /**
@@ -619,6 +649,16 @@ export function yarn1RootConfigs(uid: number, home: string = YARN1_ROOT_HOME): N
   return out;
 }
 
+/** A config file's text (a regular file, up to 1 MiB), or null: none there, or unreadable. */
+function readConfigText(path: string | null): string | null {
+  if (path === null) return null;
+  try {
+    return readRegularFile(path, false, 1 << 20);
+  } catch {
+    return null;
+  }
+}
+
 /** Where npm takes a config file from: `path` null when npm resolves the value per folder. */
 export interface NpmConfigCandidate {
   what: "user" | "global";
@@ -671,16 +711,23 @@ export function npmConfigCandidates(
       source: "userconfig= in the project's .npmrc",
       value: projectUserconfig,
     });
+  // The user config npm reads, whose `globalconfig=` / `prefix=` rank next: the project's
+  // `userconfig=` names another than ~/.npmrc (read outside any check of trust: only its two
+  // path keys are looked at, to cover or guard one file more).
+  const userText =
+    userconfig === undefined && projectUserconfig !== undefined
+      ? readConfigText(npmPathValue(projectUserconfig, env, home))
+      : userNpmrc;
   const raw = (value: string | undefined): string | undefined =>
     value === undefined || value === "" ? undefined : value;
   // Layers as npm ranks them: environment, the project's .npmrc, the user config, defaults.
   const global: [string, string | undefined, boolean][] = [
     ["NPM_CONFIG_GLOBALCONFIG", raw(npmEnv(env, "globalconfig")), false],
     ["globalconfig= in the project's .npmrc", keyIn(projectNpmrc, "globalconfig"), false],
-    ["globalconfig= in ~/.npmrc", keyIn(userNpmrc, "globalconfig"), false],
+    ["globalconfig= in the user config", keyIn(userText, "globalconfig"), false],
     ["NPM_CONFIG_PREFIX", raw(npmEnv(env, "prefix")), true],
     ["prefix= in the project's .npmrc", keyIn(projectNpmrc, "prefix"), true],
-    ["prefix= in ~/.npmrc", keyIn(userNpmrc, "prefix"), true],
+    ["prefix= in the user config", keyIn(userText, "prefix"), true],
     ["PREFIX", raw(env.PREFIX), true],
     [
       "DESTDIR",

@@ -7,7 +7,13 @@
 import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { SafeNpmError } from "../errors.js";
-import { npmConfigCandidates, npmEnv, userConfigPath } from "../host/host.js";
+import {
+  npmConfigCandidates,
+  npmEnv,
+  npmEnvWritten,
+  perFolderVariable,
+  userConfigPath,
+} from "../host/host.js";
 import { isInside } from "../host/project.js";
 import { readRegular, rootGitPlaces, type Watch } from "./integrity.js";
 import { projectPathKind, readRegularFile, refuseHardLinked } from "./safepath.js";
@@ -145,7 +151,8 @@ export function guardProject(
   nodePrefix: string | null = null,
 ): ProjectGuards {
   const guards = projectGuards(root, protect, protectSource);
-  for (const variable of HOST_RUN_FILE_VARS) refuseRelative(variable, variable.raw(host.env));
+  for (const variable of HOST_RUN_FILE_VARS)
+    refuseRelative(variable, variable.raw(host.env), variable.written?.(host.env));
   // yarn 2+'s rc file under another name, looked up like `.yarnrc.yml`: one more host-run file.
   const yarnRc = host.env.YARN_RC_FILENAME;
   if (yarnRc && !(HOST_RUN_FILES as readonly string[]).includes(yarnRc)) {
@@ -195,9 +202,10 @@ export function guardProject(
     if (candidate.source === "NPM_CONFIG_USERCONFIG") continue;
     const what = `npm's ${candidate.what} config`;
     if (candidate.path === null) {
+      const folderVar = perFolderVariable(candidate.value);
       throw new SafeNpmError(
         "RELATIVE_CONFIG_PATH",
-        `${candidate.source} (${JSON.stringify(candidate.value)}) makes ${what} a relative path: it would be a different file in every directory a tool runs in`,
+        `${candidate.source} (${JSON.stringify(candidate.value)}) makes ${what} ${folderVar === null ? "a relative path" : `a path built on \${${folderVar}}, the folder npm runs in`}: it would be a different file in every directory a tool runs in`,
         { hint: `give it an absolute path (or \`~/…\`), or remove it` },
       );
     }
@@ -280,18 +288,22 @@ export const HOST_RUN_FILE_VARS: readonly {
   name: string;
   what: string;
   raw: (env: Env) => string | undefined;
+  /** Before npm replaces `${NAME}` in it: `${PWD}/…` is a different file in each folder. */
+  written?: (env: Env) => string | undefined;
   path: (env: Env, home: string) => string | null;
 }[] = [
   {
     name: "NPM_CONFIG_USERCONFIG",
     what: "npm user config",
     raw: (env) => npmEnv(env, "userconfig"),
+    written: (env) => npmEnvWritten(env, "userconfig"),
     path: () => null,
   },
   {
     name: "NPM_CONFIG_GLOBALCONFIG",
     what: "npm global config",
     raw: (env) => npmEnv(env, "globalconfig"),
+    written: (env) => npmEnvWritten(env, "globalconfig"),
     path: (env, home) => npmPath(npmEnv(env, "globalconfig"), home),
   },
   {
@@ -299,6 +311,7 @@ export const HOST_RUN_FILE_VARS: readonly {
     name: "NPM_CONFIG_PREFIX",
     what: "npm global config under the prefix",
     raw: (env) => npmEnv(env, "prefix"),
+    written: (env) => npmEnvWritten(env, "prefix"),
     path: (env, home) => {
       if (npmEnv(env, "globalconfig") !== undefined) return null;
       const prefix = npmPath(npmEnv(env, "prefix"), home);
@@ -339,7 +352,21 @@ export function projectNpmrcText(root: string): string | null {
  * (`NPM_CONFIG_USERCONFIG=.npmrc-ci` makes each folder's `.npmrc-ci` npm's user config): no
  * single file could be kept read-only, so it is refused.
  */
-function refuseRelative(variable: { name: string; what: string }, value: string | undefined): void {
+function refuseRelative(
+  variable: { name: string; what: string },
+  value: string | undefined,
+  written: string | undefined,
+): void {
+  const folderVar = written === undefined ? null : perFolderVariable(written);
+  if (folderVar !== null) {
+    throw new SafeNpmError(
+      "RELATIVE_CONFIG_PATH",
+      `${variable.name}=${written} is built on \${${folderVar}}, which npm replaces with the folder it runs in: the ${variable.what} would be a different file in every directory a tool runs in`,
+      {
+        hint: `give ${variable.name} an absolute path (let the shell expand it: ${variable.name}="$PWD/…"), or unset it`,
+      },
+    );
+  }
   if (value === undefined || isAbsolute(value) || value.startsWith("~/")) return;
   throw new SafeNpmError(
     "RELATIVE_CONFIG_PATH",
@@ -526,14 +553,22 @@ export function namedRunFiles(
   root: string,
   env: Readonly<Record<string, string | undefined>> = {},
 ): string[] {
-  const text = (name: string): string => (readRegular(join(root, name)) ?? "").replace(/\r/g, "");
-  const values: string[] = [];
+  // Each value with the file it came from (the one being read, `from`), for messages.
+  let from = "";
+  const text = (name: string): string => {
+    from = name;
+    return (readRegular(join(root, name)) ?? "").replace(/\r/g, "");
+  };
+  const values: { raw: string; file: string }[] = [];
+  const push = (raw: string): void => {
+    values.push({ raw, file: from });
+  };
   const unquote = (v: string): string => v.trim().replace(/^(["'])(.*)\1$/, "$2");
   const all = (source: string, pattern: RegExp): void => {
-    for (const m of source.matchAll(pattern)) values.push(unquote(m[1] ?? ""));
+    for (const m of source.matchAll(pattern)) push(unquote(m[1] ?? ""));
   };
   const quoted = (list: string): void => {
-    for (const q of list.matchAll(/"([^"\n]*)"|'([^'\n]*)'/g)) values.push(q[1] ?? q[2] ?? "");
+    for (const q of list.matchAll(/"([^"\n]*)"|'([^'\n]*)'/g)) push(q[1] ?? q[2] ?? "");
   };
   // A key as YAML or ini may spell it: bare or quoted.
   const key = (names: string): string => `["']?(?:${names})["']?`;
@@ -552,7 +587,7 @@ export function namedRunFiles(
             .split("\n")
             .filter((l) => /^\s*-\s*/.test(l) && !/^\s*-\s*[\w"']+\s*:/.test(l))
             .map((l) => l.replace(/^\s*-\s*/, ""));
-      for (const item of items) values.push(unquote(item.replace(/#.*$/, "")).replace(/\?$/, ""));
+      for (const item of items) push(unquote(item.replace(/#.*$/, "")).replace(/\?$/, ""));
     }
   };
   list(yarnrcYml, "plugins");
@@ -571,7 +606,7 @@ export function namedRunFiles(
     ),
   )) {
     const value = unquote(m[1] ?? "");
-    if (value.includes("/")) values.push(value);
+    if (value.includes("/")) push(value);
   }
   // node-options: what --require / -r / --import / --loader load.
   for (const m of npmrc.matchAll(
@@ -580,7 +615,7 @@ export function namedRunFiles(
     for (const r of unquote(m[1] ?? "").matchAll(
       /(?:--require|-r|--import|--loader|--experimental-loader)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
     )) {
-      values.push(unquote(r[1] ?? ""));
+      push(unquote(r[1] ?? ""));
     }
   }
   const workspace = text("pnpm-workspace.yaml");
@@ -594,8 +629,20 @@ export function namedRunFiles(
     quoted(m[1] ?? "");
   }
   const out = new Set<string>();
-  for (const raw of values) {
-    // `${VAR}` as the managers expand it, from the host's environment (`${PWD}/tools/sh`).
+  for (const { raw, file } of values) {
+    // Built on the folder the manager runs in: a bare one started in `src/` runs `src/tools/sh`,
+    // which no guard of one file covers.
+    const folderVar = perFolderVariable(raw);
+    if (folderVar !== null) {
+      throw new SafeNpmError(
+        "RELATIVE_CONFIG_PATH",
+        `the project's ${file} names ${JSON.stringify(raw)} for a package manager to run: built on \${${folderVar}}, it is a different file in every directory a bare one runs in, and safe-npm cannot keep them all from being planted`,
+        {
+          hint: `name it from the project's root instead (\`./${raw.replace(/^.*?\$\{[^}]+\}\/?/, "")}\`), or as an absolute path`,
+        },
+      );
+    }
+    // `${VAR}` as the managers expand it, from the host's environment (`${HOME}/tools/sh`).
     const value = raw.replace(/\$\{([^}]+)\}/g, (whole, name: string) => env[name] ?? whole);
     if (value === "" || value.startsWith("~") || value.includes("${")) continue;
     const path = configHomeInProject(root, isAbsolute(value) ? value : resolve(root, value));

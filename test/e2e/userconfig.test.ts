@@ -395,4 +395,85 @@ fs.writeFileSync(".probe/seen.txt", seen);
     expect(run.exitCode, show(run)).toBe(0);
     expect(probe(w, "seen.txt")).toBe("unreadable ENOENT");
   }, 180_000);
+
+  it("a config path built on $PWD in braces stops the run: npm reads it anew in every folder", async () => {
+    const { w } = world();
+    // Written as a CI job's YAML env block writes it: npm replaces it, not the shell.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: npm's own `${VAR}` syntax
+    w.env.NPM_CONFIG_USERCONFIG = "${PWD}/.npmrc-ci";
+    mkdirSync(join(w.project, "docs"));
+    // (control) npm started in docs/ reads docs/.npmrc-ci: a file a run could have planted.
+    const used = execFileSync("npm", ["config", "get", "userconfig"], {
+      cwd: join(w.project, "docs"),
+      env: { ...w.env, PWD: join(w.project, "docs") },
+      encoding: "utf8",
+    }).trim();
+    expect(used).toBe(join(w.project, "docs", ".npmrc-ci"));
+    const run = await w.run(["install"]);
+    expect(run.exitCode, show(run)).toBe(125);
+    expect(run.stderr).toContain("NPM_CONFIG_USERCONFIG=");
+    expect(run.stderr).toContain("which npm replaces with the folder it runs in");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: npm's own `${VAR}` syntax
+    expect(run.stderr).toContain("${PWD}");
+    expect(existsSync(join(w.project, ".probe")), show(run)).toBe(false);
+  }, 180_000);
+
+  it("a program the project's .npmrc names on $PWD in braces stops the run: a bare npm in src/ would run src/tools/sh", async () => {
+    const { w } = world();
+    delete w.env.NPM_CONFIG_USERCONFIG;
+    mkdirSync(join(w.project, "tools"));
+    mkdirSync(join(w.project, "src", "tools"), { recursive: true });
+    writeFileSync(join(w.project, "tools", "sh"), '#!/bin/sh\nexec /bin/sh "$@"\n', {
+      mode: 0o755,
+    });
+    const pwned = join(w.dir, "PWNED-script-shell");
+    // What a run could leave in src/: npm there expands ${PWD} to src.
+    writeFileSync(
+      join(w.project, "src", "tools", "sh"),
+      `#!/bin/sh\ntouch ${pwned}\nexec /bin/sh "$@"\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      join(w.project, ".npmrc"),
+      `${readFileSync(join(w.project, ".npmrc"), "utf8")}script-shell=\${PWD}/tools/sh\n`,
+    );
+    writeFileSync(
+      join(w.project, "package.json"),
+      JSON.stringify({ name: "app", version: "1.0.0", scripts: { build: "echo build" } }),
+    );
+    // (control) the host's npm, started in src/, runs the planted shell.
+    execFileSync("npm", ["run", "build"], {
+      cwd: join(w.project, "src"),
+      env: { ...w.env, PWD: join(w.project, "src") },
+      stdio: "ignore",
+    });
+    expect(existsSync(pwned)).toBe(true);
+    rmSync(pwned);
+    const run = await w.run(["run", "build"]);
+    expect(run.exitCode, show(run)).toBe(125);
+    expect(run.stderr).toContain("the project's .npmrc names");
+    expect(existsSync(pwned)).toBe(false);
+  }, 180_000);
+
+  it("the global config that a user config named by the project's .npmrc moves shows no token inside", async () => {
+    const { w } = world();
+    delete w.env.NPM_CONFIG_USERCONFIG;
+    // A node of its own prefix, first on PATH: its folder is shown inside.
+    const prefix = nodePrefix(w.dir);
+    const env = { PATH: `${join(prefix, "bin")}:${w.env.PATH}` };
+    const global = join(prefix, "etc", "work-npmrc");
+    writeFileSync(global, `//registry.npmjs.org/:_authToken=${TOKEN}\nfund=false\n`);
+    const work = join(w.home, ".npmrc-work");
+    writeFileSync(work, `globalconfig=${global}\n`);
+    writeFileSync(
+      join(w.project, ".npmrc"),
+      `${readFileSync(join(w.project, ".npmrc"), "utf8")}userconfig=${work}\n`,
+    );
+    // (control) the host's npm takes that file as its global config.
+    expect(hostGlobalConfig({ ...w, env: { ...w.env, ...env } })).toBe(global);
+    const run = await w.run(["--quiet", "exec", "--", "cat", global], { env });
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(run.stdout).toContain("fund=false");
+    expect(run.stdout + run.stderr).not.toContain(TOKEN);
+  }, 180_000);
 });

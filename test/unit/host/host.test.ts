@@ -20,6 +20,7 @@ import {
   nodeBehindScript,
   npmConfigCandidates,
   npmGlobalConfigProblem,
+  perFolderVariable,
   pnpmConfigHome,
   userConfigPath,
   usersNpmGlobalConfig,
@@ -224,6 +225,52 @@ describe("namedNpmConfigs: the npm config files the environment names", () => {
         (c) => c.path,
       ),
     ).toEqual(["/p/project/etc/npmrc"]);
+  });
+  it("takes the global config from the user config the project's .npmrc names, not ~/.npmrc", () => {
+    const work = join(dir, "npmrc-work");
+    writeFileSync(work, "globalconfig=/etc/work-npmrc\n");
+    const candidates = npmConfigCandidates(
+      {},
+      "/home/a",
+      "globalconfig=/etc/home-npmrc\n",
+      "/usr",
+      `userconfig=${work}\n`,
+    );
+    expect(candidates.map((c) => [c.what, c.path])).toEqual([
+      ["user", work],
+      ["global", "/etc/work-npmrc"],
+    ]);
+    // NPM_CONFIG_USERCONFIG ranks above the project's: the user config given is that one.
+    const env = { NPM_CONFIG_USERCONFIG: "/home/a/.npmrc" };
+    const fromEnv = npmConfigCandidates(
+      env,
+      "/home/a",
+      "globalconfig=/etc/home-npmrc\n",
+      "/usr",
+      `userconfig=${work}\n`,
+    );
+    expect(fromEnv.find((c) => c.what === "global")?.path).toBe("/etc/home-npmrc");
+  });
+  it.each([
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    ["${PWD}/g.npmrc", "PWD"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    ["/x/${INIT_CWD?}/g", "INIT_CWD"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    ["${OLDPWD}", "OLDPWD"],
+  ])("a path built on the folder npm runs in (%s) has no single file: path null", (value, name) => {
+    expect(perFolderVariable(value)).toBe(name);
+    const env = { PWD: "/p", OLDPWD: "/p", INIT_CWD: "/p" };
+    const [candidate] = npmConfigCandidates(env, "/home/a", `globalconfig=${value}\n`, "/usr");
+    expect(candidate?.path).toBeNull();
+  });
+  it("perFolderVariable: other variables and escaped ones are not", () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    expect(perFolderVariable("${HOME}/x ${PWDX} $PWD")).toBeNull();
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    expect(perFolderVariable("\\${PWD}/x")).toBeNull();
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    expect(perFolderVariable("\\\\${PWD}/x")).toBe("PWD");
   });
   it("names none when nothing moves npm's global config from node's prefix", () => {
     expect(npmConfigCandidates({}, "/home/a", "registry=https://r.test/\n", "/usr")).toEqual([]);

@@ -217,6 +217,27 @@ describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
     );
   });
 
+  it.each(["NPM_CONFIG_USERCONFIG", "npm_config_globalconfig", "NPM_CONFIG_PREFIX"])(
+    "refuses %s written on $PWD in braces: npm replaces it with the folder it runs in",
+    (name) => {
+      const env = { [name]: `\${PWD}/.npmrc-ci`, PWD: root };
+      const error = errorOf(() => guardProject(root, { home, env }, [], ""));
+      expect(error.code).toBe("RELATIVE_CONFIG_PATH");
+      expect(error.message).toContain(`\${PWD}`);
+    },
+  );
+
+  it("refuses globalconfig= on $PWD in braces in the project's .npmrc or the user config", () => {
+    writeFileSync(join(root, ".npmrc"), `globalconfig=\${PWD}/g.npmrc\n`);
+    const project = errorOf(() => guardProject(root, { home, env: { PWD: root } }, [], ""));
+    expect(project.code).toBe("RELATIVE_CONFIG_PATH");
+    expect(project.message).toContain("the folder npm runs in");
+    rmSync(join(root, ".npmrc"));
+    const userNpmrc = `prefix=\${INIT_CWD}/pfx\n`;
+    const user = errorOf(() => guardProject(root, { home, env: {}, userNpmrc }, [], ""));
+    expect(user.code).toBe("RELATIVE_CONFIG_PATH");
+  });
+
   it.each([
     ["prefix= in the user config", (p: string) => ({ userNpmrc: `prefix=${p}\n`, env: {} })],
     [
@@ -236,8 +257,8 @@ describe("npm's user config in the project (NPM_CONFIG_USERCONFIG)", () => {
   });
 
   it.each<[string, string | null, Record<string, string>]>([
-    ["prefix= in ~/.npmrc", "prefix=.npm-global\n", {}],
-    ["globalconfig= in ~/.npmrc", "globalconfig=\n", {}],
+    ["prefix= in the user config", "prefix=.npm-global\n", {}],
+    ["globalconfig= in the user config", "globalconfig=\n", {}],
     ["PREFIX", null, { PREFIX: "tools" }],
     ["DESTDIR", null, { DESTDIR: "build" }],
   ])(
@@ -483,9 +504,29 @@ describe("files the root's config names for a bare package manager to run", () =
   // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
   it("expands ${VAR} from the host's environment", () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
-    writeFileSync(join(root, ".npmrc"), "script-shell=${PWD}/tools/sh\n");
-    expect(namedRunFiles(root, { PWD: root })).toEqual([join(root, "tools", "sh")]);
+    writeFileSync(join(root, ".npmrc"), "script-shell=${TOOLS}/sh\n");
+    expect(namedRunFiles(root, { TOOLS: join(root, "tools") })).toEqual([
+      join(root, "tools", "sh"),
+    ]);
     expect(namedRunFiles(root, {})).toEqual([]);
+  });
+
+  it.each([
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    [".npmrc", "script-shell=${PWD}/tools/sh\n"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    [".npmrc", 'node-options="--require ${INIT_CWD}/setup.cjs"\n'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is yarnrc syntax
+    [".yarnrc.yml", "yarnPath: ${OLDPWD?}/yarn.cjs\n"],
+  ])("refuses a path built on the folder a manager runs in (%s %s)", (file, text) => {
+    writeFileSync(join(root, file), text);
+    const error = errorOf(() => namedRunFiles(root, { PWD: root, OLDPWD: root, INIT_CWD: root }));
+    expect(error.code).toBe("RELATIVE_CONFIG_PATH");
+    expect(error.message).toContain(`the project's ${file}`);
+    // An escaped one is no variable.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
+    writeFileSync(join(root, file), "script-shell=\\${PWD}/tools/sh\n");
+    expect(() => namedRunFiles(root, { PWD: root })).not.toThrow();
   });
 
   it("keeps an existing one read-only and watches a missing one, also after the run", () => {
