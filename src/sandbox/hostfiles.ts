@@ -73,6 +73,8 @@ export interface ProjectGuards {
   hiddenConfigDirs: ConfigDir[];
   /** npm's user config, where NPM_CONFIG_USERCONFIG keeps it in the project (policy.ts). */
   userNpmrcInProject?: string | undefined;
+  /** Files in the project that hold the user's tokens, hidden inside (pnpm 12's auth file). */
+  hide?: string[];
   /**
    * npm's global config, where NPM_CONFIG_GLOBALCONFIG (or NPM_CONFIG_PREFIX) keeps it in the
    * project and it exists (policy.ts binds it without credentials).
@@ -241,6 +243,28 @@ export function guardProject(
     if (kind === "file") guards.protect.push(path);
     else if (kind !== "missing") continue; // a directory: yarn fails on it, nothing runs
     guards.watch.push({ kind: "pmconfig", path, always: true });
+  }
+  // pnpm 12's auth file where `pnpm_config_npmrc_auth_file` keeps it in the project: its
+  // `tokenHelper` is a program the host's next pnpm runs, and it holds tokens. Read-only and
+  // hidden when there, watched when missing; relative, pnpm reads it in every folder anew.
+  const authFile = pnpmAuthFileSetting(host.env);
+  if (authFile !== null) {
+    const what = "pnpm auth file (pnpm_config_npmrc_auth_file)";
+    if (!isAbsolute(authFile)) {
+      throw new SafeNpmError(
+        "RELATIVE_CONFIG_PATH",
+        `pnpm_config_npmrc_auth_file=${authFile} is a relative path: the ${what} would be a different file in every directory pnpm runs in`,
+        { hint: "give it an absolute path, or unset it" },
+      );
+    }
+    const path = configHomeInProject(root, authFile);
+    const kind = path === null ? null : projectPathKind(root, path, what);
+    if (path !== null && kind === "missing") guards.watch.push({ kind: "pmconfig", path });
+    else if (path !== null && kind === "file") {
+      refuseHardLinked(path, what);
+      guards.protect.push(path);
+      guards.hide = [...(guards.hide ?? []), path];
+    } else if (path !== null) throw notPlain(path, "a regular file");
   }
   const hostGit = rootGitPlaces(root, host.home, host.env);
   const config = configHomeGuard(root, host.env, host.home);
@@ -543,11 +567,40 @@ export function configHomeInProject(root: string, configHome: string | undefined
 }
 
 /**
+ * Settings naming a program or a file a manager runs or obeys, as `npm_config_<key>` /
+ * `pnpm_config_<key>` spell them (`-` as `_`): namedRunFiles guards them in the project.
+ */
+const ENV_RUN_KEYS = [
+  "script_shell",
+  "git",
+  "shell",
+  "editor",
+  "viewer",
+  "browser",
+  "node_gyp",
+  "onload_script",
+  "init_module",
+  "pnpmfile",
+  "global_pnpmfile",
+];
+
+/** pnpm 12's auth file as the environment names it (`pnpm_config_npmrc_auth_file`), or null. */
+export function pnpmAuthFileSetting(
+  env: Readonly<Record<string, string | undefined>>,
+): string | null {
+  let value: string | null = null;
+  for (const [name, setting] of Object.entries(env))
+    if (setting && /^pnpm_config_npmrc[_-]auth[_-]file$/i.test(name)) value = setting.trim();
+  return value;
+}
+
+/**
  * The files the project root's package-manager config names for a bare manager to run, where
  * they lie in the project: yarn 2+'s `yarnPath` and plugin `path`s (.yarnrc.yml), yarn 1's
  * `yarn-path` (.yarnrc), pnpm's `pnpmfile` (.npmrc, pnpm-workspace.yaml) and bun's `preload`
- * (bunfig.toml). Read leniently, line by line: a value missed here is only left unguarded (the
- * README names the limit); one read too many is only kept read-only.
+ * (bunfig.toml); and the same settings the environment makes (ENV_RUN_KEYS). Read leniently,
+ * line by line: a value missed here is only left unguarded (the README names the limit); one
+ * read too many is only kept read-only.
  */
 export function namedRunFiles(
   root: string,
@@ -609,14 +662,17 @@ export function namedRunFiles(
     if (value.includes("/")) push(value);
   }
   // node-options: what --require / -r / --import / --loader load.
-  for (const m of npmrc.matchAll(
-    new RegExp(`^\\s*${key("node-options")}\\s*=\\s*([^\\n]+)`, "gm"),
-  )) {
-    for (const r of unquote(m[1] ?? "").matchAll(
+  const requires = (options: string): void => {
+    for (const r of options.matchAll(
       /(?:--require|-r|--import|--loader|--experimental-loader)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
     )) {
       push(unquote(r[1] ?? ""));
     }
+  };
+  for (const m of npmrc.matchAll(
+    new RegExp(`^\\s*${key("node-options")}\\s*=\\s*([^\\n]+)`, "gm"),
+  )) {
+    requires(unquote(m[1] ?? ""));
   }
   const workspace = text("pnpm-workspace.yaml");
   all(workspace, new RegExp(`^${key("pnpmfile|globalPnpmfile")}:[ \\t]*([^#\\n\\[]+)`, "gm"));
@@ -628,6 +684,17 @@ export function namedRunFiles(
   )) {
     quoted(m[1] ?? "");
   }
+  // The same settings in the environment (a CI job's `npm_config_script_shell=$PWD/tools/sh`;
+  // pnpm 12's `pnpm_config_npmrc_auth_file`, whose `tokenHelper` pnpm runs): npm and pnpm read
+  // `npm_config_<key>` / `pnpm_config_<key>` in any case, with `-` or `_`.
+  for (const [name, setting] of Object.entries(env)) {
+    const m = /^p?npm_config_(.+)$/i.exec(name);
+    if (m === null || !setting) continue;
+    from = `environment's ${name}`;
+    const envKey = (m[1] ?? "").toLowerCase().replace(/-/g, "_");
+    if (envKey === "node_options") requires(setting);
+    else if (ENV_RUN_KEYS.includes(envKey) && setting.includes("/")) push(setting.trim());
+  }
   const out = new Set<string>();
   for (const { raw, file } of values) {
     // Built on the folder the manager runs in: a bare one started in `src/` runs `src/tools/sh`,
@@ -636,7 +703,7 @@ export function namedRunFiles(
     if (folderVar !== null) {
       throw new SafeNpmError(
         "RELATIVE_CONFIG_PATH",
-        `the project's ${file} names ${JSON.stringify(raw)} for a package manager to run: built on \${${folderVar}}, it is a different file in every directory a bare one runs in, and safe-npm cannot keep them all from being planted`,
+        `${file.startsWith("environment") ? "your" : "the project's"} ${file} names ${JSON.stringify(raw)} for a package manager to run: built on \${${folderVar}}, it is a different file in every directory a bare one runs in, and safe-npm cannot keep them all from being planted`,
         {
           hint: `name it from the project's root instead (\`./${raw.replace(/^.*?\$\{[^}]+\}\/?/, "")}\`), or as an absolute path`,
         },

@@ -205,7 +205,7 @@ export interface PolicyInput {
    * (host.ts yarn1RootConfigs) the same way.
    */
   namedNpmConfigs?: readonly NamedNpmConfig[];
-  /** Files in the project hidden under an empty read-only one: the user's client keys. */
+  /** Files in the project hidden under an empty read-only one: client keys, pnpm's auth file. */
   hide?: readonly string[];
   settings: SettingsInput;
   toolchain: ToolchainInput;
@@ -557,7 +557,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
       kind: "data",
       dest: path,
       data: "",
-      label: "hidden: your client certificate key",
+      label: "hidden: it holds your credentials (a client certificate key, pnpm's auth file)",
     });
   }
   // A path already mounted read-only (the user's .npmrc with home "project") needs no stand-in.

@@ -4,9 +4,10 @@
  * or create it when missing, or host yarn runs what it left.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { PNPM_LATEST_YAML, TOOL_BINS } from "./tools.js";
 import { makeWorld, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -78,5 +79,74 @@ describe.skipIf(unavailable !== "")("files the project's config names elsewhere"
     // Created inside (the folder is writable): moved aside after the run.
     expect(existsSync(join(w.project, "tools", "plugin.cjs"))).toBe(false);
     expect(run.stderr).toContain(join(w.project, "tools", "plugin.cjs"));
+  }, 120_000);
+});
+
+describe.skipIf(unavailable !== "")("files the environment names in the project", () => {
+  const worlds: World[] = [];
+  afterAll(() => {
+    for (const w of worlds) w.dispose();
+  });
+  const world = (): World => {
+    const w = makeWorld({ projectInHome: true, packageJson: { scripts: { hello: "echo hello" } } });
+    worlds.push(w);
+    return w;
+  };
+
+  it("npm_config_script_shell in the project: a run cannot rewrite the shell the host's npm starts", async () => {
+    const w = world();
+    const shell = join(w.project, "tools", "sh");
+    mkdirSync(join(w.project, "tools"));
+    const mark = join(w.dir, "shell-ran");
+    const own = `#!/bin/sh\ntouch ${mark}\nexec /bin/sh "$@"\n`;
+    writeFileSync(shell, own, { mode: 0o755 });
+    w.env.npm_config_script_shell = shell;
+    // (control) the host's npm starts that file for every script.
+    execFileSync("npm", ["run", "hello"], { cwd: w.project, env: w.env, stdio: "ignore" });
+    expect(existsSync(mark)).toBe(true);
+    const run = await w.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "echo 'evil' >> tools/sh && echo rewrote || echo refused-write",
+    ]);
+    expect(run.stdout, show(run)).toContain("refused-write");
+    expect(readFileSync(shell, "utf8")).toBe(own);
+  }, 120_000);
+
+  it("pnpm's auth file in the project: its token is hidden inside, and one planted is moved aside", async () => {
+    const w = world();
+    const file = join(w.project, ".auth.ini");
+    const text = "registry=http://127.0.0.1:9/\n//127.0.0.1:9/:_authToken=PNPM-AUTH-FILE-TOKEN\n";
+    writeFileSync(file, text);
+    w.env.pnpm_config_npmrc_auth_file = file;
+    writeFileSync(join(w.project, "pnpm-workspace.yaml"), PNPM_LATEST_YAML);
+    // (control) pnpm 12 takes its registry (and tokens, and a `tokenHelper` it runs) from there.
+    const registry = execFileSync(TOOL_BINS.pnpmLatest, ["config", "get", "registry"], {
+      cwd: w.project,
+      env: w.env,
+      encoding: "utf8",
+    });
+    expect(registry.trim()).toBe("http://127.0.0.1:9/");
+    const peek = `cat .auth.ini; echo '//h/:tokenHelper=/tmp/x' >> .auth.ini && echo wrote || echo refused-write`;
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", peek]);
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(run.stdout).not.toContain("PNPM-AUTH-FILE-TOKEN");
+    expect(run.stdout).toContain("refused-write");
+    expect(readFileSync(file, "utf8")).toBe(text);
+    // Missing: one created inside does not stay for the host's next pnpm.
+    rmSync(file);
+    const plant = await w.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "echo '//h/:tokenHelper=/tmp/x' > .auth.ini && echo planted",
+    ]);
+    expect(plant.stdout, show(plant)).toContain("planted");
+    expect(existsSync(file)).toBe(false);
   }, 120_000);
 });

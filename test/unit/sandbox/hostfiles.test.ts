@@ -511,6 +511,45 @@ describe("files the root's config names for a bare package manager to run", () =
     expect(namedRunFiles(root, {})).toEqual([]);
   });
 
+  it("takes the same settings from the environment, in any spelling npm and pnpm read", () => {
+    const env = {
+      npm_config_script_shell: join(root, "tools", "sh"),
+      "NPM_CONFIG_NODE-OPTIONS": `--require ${join(root, "setup.cjs")}`,
+      pnpm_config_global_pnpmfile: join(root, "hooks.cjs"),
+      npm_config_git: "git",
+      npm_config_registry: join(root, "not-a-program"),
+    };
+    expect(namedRunFiles(root, env).sort()).toEqual(
+      [join(root, "tools", "sh"), join(root, "setup.cjs"), join(root, "hooks.cjs")].sort(),
+    );
+    const folder = errorOf(() =>
+      namedRunFiles(root, { npm_config_script_shell: `\${PWD}/sh`, PWD: root }),
+    );
+    expect(folder.message).toContain("your environment's npm_config_script_shell");
+  });
+
+  it("guards pnpm's auth file the environment keeps in the project: hidden, read-only, or watched", () => {
+    const file = join(root, ".auth.ini");
+    const env = { pnpm_config_npmrc_auth_file: file };
+    const missing = guardProject(root, { home, env }, [], "");
+    expect(missing.watch).toContainEqual({ kind: "pmconfig", path: file });
+    writeFileSync(file, "//r.test/:_authToken=t\n");
+    const there = guardProject(root, { home, env }, [], "");
+    expect(there.protect).toContain(file);
+    expect(there.hide).toEqual([file]);
+    const outside = guardProject(
+      root,
+      { home, env: { PNPM_CONFIG_NPMRC_AUTH_FILE: join(home, "auth.ini") } },
+      [],
+      "",
+    );
+    expect(outside.hide ?? []).toEqual([]);
+    const relative = errorOf(() =>
+      guardProject(root, { home, env: { pnpm_config_npmrc_auth_file: ".auth.ini" } }, [], ""),
+    );
+    expect(relative.code).toBe("RELATIVE_CONFIG_PATH");
+  });
+
   it.each([
     // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
     [".npmrc", "script-shell=${PWD}/tools/sh\n"],
