@@ -86,6 +86,12 @@ export interface HostInfo {
   userNpmrc: string | null;
   /** yarn berry's `~/.yarnrc.yml` (its registry credentials stay on the host), or null. */
   userYarnrcYml?: string | null | undefined;
+  /**
+   * pnpm 11+'s `auth.ini` in its config folder (pnpmConfigHome), where `pnpm login` and
+   * `pnpm config set` write registries and tokens; null when there is none or it lies in a
+   * project (whose runs could have written it).
+   */
+  userPnpmAuth?: { path: string; text: string } | null | undefined;
   stdinIsTty: boolean;
   /**
    * Stdin is a terminal and this process's group is its foreground group (not started with `&`):
@@ -188,6 +194,7 @@ export function gatherHost(
     resolvConf: resolvConfTarget(),
     userNpmrc: readOrNull(userConfigPath(env, home)),
     userYarnrcYml: readOrNull(join(home, ".yarnrc.yml")),
+    userPnpmAuth: usersPnpmAuth(env, home),
     // isatty(0), not process.stdin.isTTY: that getter builds a stream for fd 0, which for a
     // file or pipe loads node's fs streams, fs/promises and readline (~5 ms) for one answer.
     stdinIsTty: stdinTty,
@@ -323,6 +330,17 @@ function realpathOr(path: string): string {
   } catch {
     return path;
   }
+}
+
+/** The user's pnpm `auth.ini` (HostInfo.userPnpmAuth): a regular file outside any project. */
+function usersPnpmAuth(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+): { path: string; text: string } | null {
+  const path = join(pnpmConfigHome(env, home), "auth.ini");
+  const text = readConfigText(path);
+  if (text === null || pathPlace(dirname(path), home, env) !== null) return null;
+  return { path, text };
 }
 
 function readOrNull(path: string): string | null {

@@ -283,6 +283,8 @@ export interface RegistryConfigInput {
   yarnrcYml?: string | null | undefined;
   /** Text of the user's `~/.yarnrc.yml` (yarn berry reads it below the project's). */
   userYarnrcYml?: string | null | undefined;
+  /** pnpm 11+'s `auth.ini` (HostInfo.userPnpmAuth), for a pnpm run: the user's too. */
+  pnpmAuth?: { path: string; text: string } | null | undefined;
   /** Text of `<project>/.yarnrc` (yarn 1). */
   yarnrc?: string | null | undefined;
   /**
@@ -328,6 +330,7 @@ export function registriesFromConfig(input: RegistryConfigInput): AllowEntry[] {
     [input.projectNpmrc, "project .npmrc", true],
     [input.userNpmrc, "~/.npmrc", false],
     [input.globalNpmrc?.text, input.globalNpmrc?.path ?? "", false],
+    [input.pnpmAuth?.text, input.pnpmAuth?.path ?? "", false],
   ] as const) {
     if (text == null) continue;
     for (const r of npmrcRegistries(text))

@@ -50,6 +50,7 @@ export async function registryAllowlist(
   const [npmrc, yarnrcYml, yarnrc] = files;
   const tool = basename(command[0] ?? "");
   const projectYarnrcYml = read(yarnrcYml);
+  const pnpmAuth = isPnpm(command) ? sanitizedPnpmAuth(host) : null;
   const entries = [
     ...registriesFromConfig({
       projectNpmrc: read(npmrc),
@@ -58,6 +59,7 @@ export async function registryAllowlist(
         globalNpmrc === null
           ? null
           : { path: globalNpmrc.path, text: sanitizeNpmrc(globalNpmrc.text).text },
+      pnpmAuth,
       yarnrcYml: projectYarnrcYml,
       userYarnrcYml: host.userYarnrcYml,
       yarnrc: read(yarnrc),
@@ -117,7 +119,7 @@ export async function usersRegistries(
   // Every host the user's files pair with a credential too (`//host:port/:_authToken`, yarn's
   // `npmRegistries` keys): the proxy of an install allowed to reach it by other means
   // (--allow-host, a trusted project's settings) sends the credential there.
-  const files = userCredentialFiles(globalNpmrc, host);
+  const files = userCredentialFiles(globalNpmrc, host, true);
   const held: AllowEntry[] = [];
   // And every `//host[:port]` the user's files and package-manager variables spell at all:
   // yarn reads flow-style YAML, merges and JSON the line reader above does not, and npm reads
@@ -146,6 +148,7 @@ export async function usersRegistries(
         globalNpmrc === null
           ? null
           : { path: globalNpmrc.path, text: sanitizeNpmrc(globalNpmrc.text).text },
+      pnpmAuth: sanitizedPnpmAuth(host),
       yarnrcYml: null,
       userYarnrcYml: host.userYarnrcYml,
       yarnrc: null,
@@ -199,13 +202,34 @@ export interface RegistryRules {
   yarnCredentialKeys: readonly string[];
 }
 
-/** The user's own npmrc files, in npm's order: the global npmrc, then the user config. */
-/** The user's npm config files (userNpmrcFiles) and their `~/.yarnrc.yml`. */
+/** The command is pnpm's (pnpm 11+ reads the user's `auth.ini` too). */
+function isPnpm(command: readonly string[]): boolean {
+  return ["pnpm", "pnpx", "pnx"].includes(basename(command[0] ?? ""));
+}
+
+/** The user's pnpm `auth.ini` without its credentials (for the allowlist: registries only). */
+function sanitizedPnpmAuth(host: Pick<HostInfo, "userPnpmAuth">): NpmGlobalConfig | null {
+  const auth = host.userPnpmAuth;
+  return auth == null ? null : { path: auth.path, text: sanitizeNpmrc(auth.text).text };
+}
+
+/**
+ * The user's npm config files (userNpmrcFiles), pnpm's `auth.ini` for a pnpm run (it ranks
+ * above `~/.npmrc` in pnpm 12), and their `~/.yarnrc.yml`.
+ */
 function userCredentialFiles(
   globalNpmrc: NpmGlobalConfig | null,
-  host: Pick<HostInfo, "userNpmrc" | "userYarnrcYml">,
+  host: Pick<HostInfo, "userNpmrc" | "userYarnrcYml" | "userPnpmAuth">,
+  pnpm: boolean,
 ): CredentialFile[] {
   const files = userNpmrcFiles(globalNpmrc, host.userNpmrc);
+  if (pnpm && host.userPnpmAuth != null)
+    files.push({
+      kind: "npmrc",
+      label: host.userPnpmAuth.path,
+      text: host.userPnpmAuth.text,
+      project: false,
+    });
   if (host.userYarnrcYml != null)
     files.push({
       kind: "yarnrc",
@@ -259,7 +283,7 @@ export async function registryRules(
     ? (await import("./publishtargets.js")).publishTargets(project.root, host.cwd, options.command)
     : undefined;
   // The user's files, then the project's (npm's and yarn's precedence each, lowest first).
-  const files = userCredentialFiles(globalNpmrc, host);
+  const files = userCredentialFiles(globalNpmrc, host, isPnpm(options.command));
   const projectNpmrc = readProjectFile(join(project.root, ".npmrc"));
   if (projectNpmrc !== null)
     files.push({ kind: "npmrc", label: "project .npmrc", text: projectNpmrc, project: true });

@@ -424,6 +424,19 @@ export function resolvePolicy(input: PolicyInput): Policy {
       label: `~/.yarnrc.yml: ${parts.join(", ")}`,
     });
   }
+  // pnpm 11+'s auth.ini (host.ts userPnpmAuth), where `pnpm config set` puts the registry and
+  // `pnpm login` its token: its registries and scopes, without tokens or a tokenHelper, where
+  // pnpm inside looks (neither PNPM_CONFIG_HOME nor XDG_CONFIG_HOME is passed in). Without it a
+  // private package name would be asked of the public registry (dependency confusion).
+  const pnpmAuth = host.userPnpmAuth;
+  if (pnpmAuth != null && settings.home !== "project") {
+    mounts.push({
+      kind: "data",
+      dest: join(host.home, ".config", "pnpm", "auth.ini"),
+      data: sanitizeNpmrc(pnpmAuth.text, npmrcOptions).text,
+      label: `${pnpmAuth.path} without credentials`,
+    });
+  }
   for (const file of settings.dotfiles)
     mounts.push({ kind: "ro-bind", src: file, dest: inHome(file) });
   for (const cache of settings.caches)

@@ -321,6 +321,67 @@ describe.skipIf(unavailable !== "")("registry credentials stay on the host (plai
 });
 
 /**
+ * pnpm 12 keeps what `pnpm config set registry` and `pnpm login` write in its own `auth.ini`
+ * (`~/.config/pnpm`), not in ~/.npmrc. Inside, a copy names the same registries without the
+ * token, and the gateway adds the token on the host: without the copy pnpm would ask the public
+ * registry for a private name, and without the token the registry would answer 401.
+ */
+describe.skipIf(unavailable !== "")(
+  "pnpm latest with its registry and token in auth.ini only",
+  () => {
+    let registry: PrivateRegistry;
+    let world: World;
+    let run: RunResult;
+    let report: ProbeReport;
+    beforeAll(async () => {
+      registry = await startPrivateRegistry({ packed });
+      const manager = MANAGERS.find((m) => m.name === "pnpm latest") as Manager;
+      world = makeWorld({
+        projectInHome: true,
+        packageJson: { dependencies: { [PROBE]: "1.0.0" } },
+      });
+      // The project names no registry; ~/.npmrc only the usual unreachable default.
+      writeFileSync(join(world.project, ".npmrc"), "audit=false\nfund=false\n");
+      for (const [rel, text] of Object.entries(manager.files ?? {}))
+        writeFileSync(join(world.project, rel), text);
+      mkdirSync(join(world.home, ".config", "pnpm"), { recursive: true });
+      writeFileSync(
+        join(world.home, ".config", "pnpm", "auth.ini"),
+        `@private:registry=${registry.url}\n//${new URL(registry.url).host}/:_authToken=${registry.token}\n`,
+      );
+      writeFileSync(
+        join(world.project, "registry-targets.json"),
+        JSON.stringify({ registry: registry.url, attackerToken: ATTACKER }),
+      );
+      writeFileSync(join(world.project, ".git", "info", "exclude"), "registry-targets.json\n");
+      run = await world.run(["--verbose", "pnpm", "install"], {
+        env: { PATH: managerPath(world, manager) },
+      });
+      report = readProbe(world);
+    }, 300_000);
+    afterAll(async () => {
+      world?.dispose();
+      await registry?.close();
+    });
+
+    it("installs the private package from that registry, the token added on the host", () => {
+      expect(run.exitCode, show(run)).toBe(0);
+      const tarballs = registry.log.filter((r) => r.path.endsWith(".tgz"));
+      expect(tarballs.length, show(run)).toBeGreaterThan(0);
+      expect(tarballs.every((r) => r.auth === "token")).toBe(true);
+      expect(run.stderr).toContain("credentials: added on the host from");
+      expect(run.stderr).toContain("auth.ini");
+    });
+
+    it("inside, auth.ini names the registry and holds no token", () => {
+      expect(report.found.pnpmAuthIni, show(run)).toContain(`@private:registry=${registry.url}`);
+      expect(JSON.stringify(report)).not.toContain(registry.token);
+      expect(registry.writes()).toEqual([]);
+    });
+  },
+);
+
+/**
  * A credential from the user's own files goes only to the registry those files pair it with: a
  * project naming another registry (here the test registry plays the attacker's) must not receive
  * it. The control pairs the same credential with that registry in the user's own file, and the

@@ -204,6 +204,15 @@ describe("registriesFromConfig", () => {
     ]);
   });
 
+  it("reads pnpm's auth.ini as the user's: its registry is the default, no public one added", () => {
+    const entries = registriesFromConfig({
+      pnpmAuth: { path: "/h/.config/pnpm/auth.ini", text: "registry=https://npm.corp.example/\n" },
+    });
+    expect(targets(entries)).toEqual(["npm.corp.example:443"]);
+    expect(entries[0]?.source).toBe("/h/.config/pnpm/auth.ini registry");
+    expect(entries[0]?.projectOnly).toBeUndefined();
+  });
+
   it("reads registry and @scope:registry from both .npmrc files", () => {
     const entries = registriesFromConfig({
       projectNpmrc: [

@@ -165,6 +165,27 @@ describe("resolvePolicy mounts", () => {
     ).toBe(false);
   });
 
+  it("pnpm's auth.ini: its registries in the private home, without token or tokenHelper", () => {
+    const text = [
+      "registry=https://npm.corp.example/",
+      "@acme:registry=https://acme.example/npm/",
+      "//npm.corp.example/:_authToken=PNPM-AUTH-TOKEN",
+      "//npm.corp.example/:tokenHelper=/opt/helper",
+      "",
+    ].join("\n");
+    const host = { userPnpmAuth: { path: `${HOME}/.config/pnpm/auth.ini`, text } };
+    const copy = dataMount(basePolicy({ host }), `${HOME}/.config/pnpm/auth.ini`).data;
+    expect(copy).toContain("registry=https://npm.corp.example/");
+    expect(copy).toContain("@acme:registry=https://acme.example/npm/");
+    expect(copy).not.toContain("PNPM-AUTH-TOKEN");
+    expect(copy).not.toContain("tokenHelper");
+    const projectHome = basePolicy({
+      host,
+      input: { settings: { ...baseInput().settings, home: "project" } },
+    });
+    expect(projectHome.mounts.some((m) => m.dest.endsWith("/auth.ini"))).toBe(false);
+  });
+
   describe("~/.yarnrc.yml: a copy with its registries only", () => {
     const YARN_TOKEN = "YARN-SECRET-TOKEN-1234";
     const USER_YARNRC = [
