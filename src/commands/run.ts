@@ -274,7 +274,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
       ),
       ...yarn1RootConfigs(host.uid),
     ],
-    hide: [...keys.hide, ...(guards.hide ?? [])],
+    hide: keys.hide,
     settings: settingsInput(effective, host, project, resolved),
     version: VERSION,
     credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],

@@ -332,14 +332,26 @@ function realpathOr(path: string): string {
   }
 }
 
-/** The user's pnpm `auth.ini` (HostInfo.userPnpmAuth): a regular file outside any project. */
+/**
+ * The user's pnpm `auth.ini` (HostInfo.userPnpmAuth): a regular file outside any project, by
+ * its name and by the file a link leads to, with no second name (a hard link from a project):
+ * what a run could have written must not count as the user's registries and tokens.
+ */
 function usersPnpmAuth(
   env: Readonly<Record<string, string | undefined>>,
   home: string,
 ): { path: string; text: string } | null {
   const path = join(pnpmConfigHome(env, home), "auth.ini");
   const text = readConfigText(path);
-  if (text === null || pathPlace(dirname(path), home, env) !== null) return null;
+  if (text === null) return null;
+  try {
+    if (statSync(path).nlink !== 1) return null;
+    const real = realpathSync(path);
+    for (const dir of new Set([dirname(path), dirname(real)]))
+      if (pathPlace(dir, home, env) !== null) return null;
+  } catch {
+    return null;
+  }
   return { path, text };
 }
 
@@ -580,7 +592,7 @@ export function pnpmConfigHome(
 /** An npm config file the environment names, under each name it has, with its text. */
 export interface NamedNpmConfig {
   /** "yarn1-root": yarn 1's user config when it runs as root (yarn1RootConfigs). */
-  what: "user" | "global" | "yarn1-root";
+  what: ConfigWhat | "yarn1-root";
   /** As the variable spells it, and resolved (links followed). */
   paths: string[];
   /** null: it exists but was not read (not a regular file, or past 1 MiB): hidden whole. */
@@ -604,20 +616,26 @@ export function namedNpmConfigs(
 ): NamedNpmConfig[] {
   const out: NamedNpmConfig[] = [];
   const seen = new Set<string>();
-  const candidates = npmConfigCandidates(env, home, userNpmrc, nodePrefix, projectNpmrc);
-  for (const { what, path } of candidates) {
+  const candidates = [
+    ...npmConfigCandidates(env, home, userNpmrc, nodePrefix, projectNpmrc),
+    ...pnpmConfigCandidates(env, home),
+  ];
+  for (const candidate of candidates) {
+    const { what, path } = candidate;
     if (path === null) continue; // refused before (hostfiles.ts)
     if (seen.has(path)) continue;
     seen.add(path);
     // In the project (hostile after any run): never read, nor its links resolved — hidden
-    // whole where hostfiles.ts does not already bind it over.
+    // whole where hostfiles.ts does not already bind it over (or hides its whole folder).
     if (projectRoot !== null && (path === projectRoot || path.startsWith(`${projectRoot}${sep}`))) {
+      if (candidate.inConfigHome === true) continue;
       if (lstatSync(path, { throwIfNoEntry: false })?.isFile() === true)
         out.push({ what, paths: [path], text: null });
       continue;
     }
     const config = readNamedConfig(what, path);
-    if (config !== null) out.push(config);
+    // pnpm's config.yaml is YAML, which the npmrc copy would not clean: hidden whole.
+    if (config !== null) out.push(what === "pnpm-yaml" ? { ...config, text: null } : config);
   }
   return out;
 }
@@ -679,11 +697,76 @@ function readConfigText(path: string | null): string | null {
 
 /** Where npm takes a config file from: `path` null when npm resolves the value per folder. */
 export interface NpmConfigCandidate {
-  what: "user" | "global";
+  /** npm's (pnpm's too) user or global npmrc; pnpm's auth file, or its global config.yaml. */
+  what: ConfigWhat;
   path: string | null;
   /** What decided it, for messages (`prefix= in ~/.npmrc`, `PREFIX`). */
   source: string;
   value: string;
+  /** In pnpm's config folder: one in the project is hidden with its folder (configHomeGuard). */
+  inConfigHome?: boolean;
+}
+
+export type ConfigWhat = "user" | "global" | "pnpm-auth" | "pnpm-yaml";
+
+/** How messages name a config file of each kind. */
+export function configLabel(what: ConfigWhat | "yarn1-root"): string {
+  switch (what) {
+    case "pnpm-auth":
+      return "pnpm's auth file";
+    case "pnpm-yaml":
+      return "pnpm's global config.yaml";
+    case "yarn1-root":
+      return "yarn 1's user config as root";
+    default:
+      return `npm's ${what} config`;
+  }
+}
+
+/**
+ * The files pnpm reads as the user's besides npm's: the user npmrc `pnpm_config_userconfig`
+ * names (pnpm 12 reads it as it reads NPM_CONFIG_USERCONFIG), the auth file
+ * `pnpm_config_npmrc_auth_file` names (tokens, and a `tokenHelper` pnpm runs), and `auth.ini`,
+ * `rc` (pnpm 10's npmrc) and `config.yaml` (`scriptShell`, `_auth`) in its config folders —
+ * PNPM_CONFIG_HOME's and `$XDG_CONFIG_HOME/pnpm`, as pnpm 12 and older ones find them.
+ */
+export function pnpmConfigCandidates(
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+): NpmConfigCandidate[] {
+  const out: NpmConfigCandidate[] = [];
+  const setting = (pattern: RegExp): [string, string] | undefined => {
+    let found: [string, string] | undefined;
+    for (const [name, value] of Object.entries(env))
+      if (value && pattern.test(name)) found = [name, value];
+    return found;
+  };
+  const userconfig = setting(/^pnpm_config_userconfig$/i);
+  if (userconfig !== undefined)
+    out.push({
+      what: "user",
+      path: npmPathValue(userconfig[1], env, home),
+      source: userconfig[0],
+      value: userconfig[1],
+    });
+  const authFile = setting(/^pnpm_config_npmrc[_-]auth[_-]file$/i);
+  if (authFile !== undefined)
+    out.push({
+      what: "pnpm-auth",
+      path: npmPathValue(authFile[1], env, home),
+      source: authFile[0],
+      value: authFile[1],
+    });
+  const dirs = new Set([pnpmConfigHome(env, home), pnpmConfigHome(env, home, true)]);
+  for (const dir of dirs) {
+    for (const [name, what] of [
+      ["auth.ini", "pnpm-auth"],
+      ["rc", "pnpm-auth"],
+      ["config.yaml", "pnpm-yaml"],
+    ] as const)
+      out.push({ what, path: join(dir, name), source: dir, value: dir, inConfigHome: true });
+  }
+  return out;
 }
 
 /**

@@ -4,14 +4,16 @@
  * config that decides the next install's allowlist. Where such a file is missing, an empty
  * read-only stand-in is mounted so that code inside cannot create it either.
  */
-import { lstatSync, readlinkSync, realpathSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import {
+  configLabel,
   npmConfigCandidates,
   npmEnv,
   npmEnvWritten,
   perFolderVariable,
+  pnpmConfigCandidates,
   userConfigPath,
 } from "../host/host.js";
 import { isInside } from "../host/project.js";
@@ -73,8 +75,6 @@ export interface ProjectGuards {
   hiddenConfigDirs: ConfigDir[];
   /** npm's user config, where NPM_CONFIG_USERCONFIG keeps it in the project (policy.ts). */
   userNpmrcInProject?: string | undefined;
-  /** Files in the project that hold the user's tokens, hidden inside (pnpm 12's auth file). */
-  hide?: string[];
   /**
    * npm's global config, where NPM_CONFIG_GLOBALCONFIG (or NPM_CONFIG_PREFIX) keeps it in the
    * project and it exists (policy.ts binds it without credentials).
@@ -198,11 +198,14 @@ export function guardProject(
   // `userconfig=`, `prefix=`); read as it is (a link there is refused with the other guards).
   const userNpmrc = host.userNpmrc ?? null;
   const projectNpmrc = projectNpmrcText(root);
-  const candidates = npmConfigCandidates(host.env, host.home, userNpmrc, nodePrefix, projectNpmrc);
+  const candidates = [
+    ...npmConfigCandidates(host.env, host.home, userNpmrc, nodePrefix, projectNpmrc),
+    ...pnpmConfigCandidates(host.env, host.home),
+  ];
   for (const candidate of candidates) {
-    // NPM_CONFIG_USERCONFIG's file is guarded below.
-    if (candidate.source === "NPM_CONFIG_USERCONFIG") continue;
-    const what = `npm's ${candidate.what} config`;
+    // NPM_CONFIG_USERCONFIG's file is guarded below; pnpm's config folder by configHomeGuard.
+    if (candidate.source === "NPM_CONFIG_USERCONFIG" || candidate.inConfigHome === true) continue;
+    const what = configLabel(candidate.what);
     if (candidate.path === null) {
       const folderVar = perFolderVariable(candidate.value);
       throw new SafeNpmError(
@@ -243,28 +246,6 @@ export function guardProject(
     if (kind === "file") guards.protect.push(path);
     else if (kind !== "missing") continue; // a directory: yarn fails on it, nothing runs
     guards.watch.push({ kind: "pmconfig", path, always: true });
-  }
-  // pnpm 12's auth file where `pnpm_config_npmrc_auth_file` keeps it in the project: its
-  // `tokenHelper` is a program the host's next pnpm runs, and it holds tokens. Read-only and
-  // hidden when there, watched when missing; relative, pnpm reads it in every folder anew.
-  const authFile = pnpmAuthFileSetting(host.env);
-  if (authFile !== null) {
-    const what = "pnpm auth file (pnpm_config_npmrc_auth_file)";
-    if (!isAbsolute(authFile)) {
-      throw new SafeNpmError(
-        "RELATIVE_CONFIG_PATH",
-        `pnpm_config_npmrc_auth_file=${authFile} is a relative path: the ${what} would be a different file in every directory pnpm runs in`,
-        { hint: "give it an absolute path, or unset it" },
-      );
-    }
-    const path = configHomeInProject(root, authFile);
-    const kind = path === null ? null : projectPathKind(root, path, what);
-    if (path !== null && kind === "missing") guards.watch.push({ kind: "pmconfig", path });
-    else if (path !== null && kind === "file") {
-      refuseHardLinked(path, what);
-      guards.protect.push(path);
-      guards.hide = [...(guards.hide ?? []), path];
-    } else if (path !== null) throw notPlain(path, "a regular file");
   }
   const hostGit = rootGitPlaces(root, host.home, host.env);
   const config = configHomeGuard(root, host.env, host.home);
@@ -412,8 +393,9 @@ export const CONFIG_HOME_ENTRIES = ["git", "pnpm", "safe-npm", "yarn", "npm"] as
  * ../dotfiles/git`): running there, code inside could append a `core.fsmonitor` that host git
  * runs. Where one of the user's config files or its link's target lies in the project, it is
  * kept read-only inside; a link whose target is missing there is watched, and a target created
- * inside is moved aside after the run. (`~/.npmrc` is npm's user config, guarded above;
- * `~/.config` itself by configHomeGuard.)
+ * inside is moved aside after the run. The files in those config folders are judged one by one
+ * too (stow links file by file into a folder that exists), and `PNPM_CONFIG_HOME` counts as one.
+ * (`~/.npmrc` is npm's user config, guarded above; `~/.config` itself by configHomeGuard.)
  */
 export function homeConfigGuard(
   root: string,
@@ -426,9 +408,19 @@ export function homeConfigGuard(
       : join(home, ".config");
   const protect: string[] = [];
   const watch: Watch[] = [];
+  const dirs = CONFIG_HOME_ENTRIES.map((name) => join(configHome, name));
+  const pnpmHome = env.PNPM_CONFIG_HOME;
+  // In the project (or led there), configHomeGuard hides it whole; outside, its files count.
+  if (pnpmHome && isAbsolute(pnpmHome) && linkedIntoProject(root, pnpmHome) === null)
+    dirs.push(pnpmHome);
   for (const path of [
     ...HOME_CONFIG_FILES.map((name) => join(home, name)),
-    ...CONFIG_HOME_ENTRIES.map((name) => join(configHome, name)),
+    ...dirs,
+    // GNU stow links file by file into a folder that exists (pnpm makes ~/.config/pnpm itself):
+    // `~/.config/pnpm/config.yaml -> ../../dotfiles/pnpm/config.yaml`.
+    ...dirs
+      .filter((dir) => linkedIntoProject(root, dir) === null)
+      .flatMap((dir) => entriesOf(dir).map((name) => join(dir, name))),
   ]) {
     const inProject = linkedIntoProject(root, path);
     if (inProject === null) continue;
@@ -447,6 +439,16 @@ export function homeConfigGuard(
     else throw notPlain(inProject, "a regular file or a directory");
   }
   return { protect, watch };
+}
+
+/** The names in a real directory (not through a link: that is judged whole), or none. */
+function entriesOf(dir: string): string[] {
+  try {
+    if (!lstatSync(dir).isDirectory()) return [];
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -583,16 +585,6 @@ const ENV_RUN_KEYS = [
   "pnpmfile",
   "global_pnpmfile",
 ];
-
-/** pnpm 12's auth file as the environment names it (`pnpm_config_npmrc_auth_file`), or null. */
-export function pnpmAuthFileSetting(
-  env: Readonly<Record<string, string | undefined>>,
-): string | null {
-  let value: string | null = null;
-  for (const [name, setting] of Object.entries(env))
-    if (setting && /^pnpm_config_npmrc[_-]auth[_-]file$/i.test(name)) value = setting.trim();
-  return value;
-}
 
 /**
  * The files the project root's package-manager config names for a bare manager to run, where

@@ -10,7 +10,7 @@ import type {
   ResolvedTool,
   SandboxMarker,
 } from "../host/host.js";
-import { MARKER_PATH } from "../host/host.js";
+import { configLabel, MARKER_PATH } from "../host/host.js";
 import type { Project } from "../host/project.js";
 import { isInside } from "../host/project.js";
 import { BRIDGE_PERL, BRIDGE_PERL_INSIDE, perlBridgeArgv } from "../network/bridgeperl.js";
@@ -205,7 +205,7 @@ export interface PolicyInput {
    * (host.ts yarn1RootConfigs) the same way.
    */
   namedNpmConfigs?: readonly NamedNpmConfig[];
-  /** Files in the project hidden under an empty read-only one: client keys, pnpm's auth file. */
+  /** Files in the project hidden under an empty read-only one: the user's client keys. */
   hide?: readonly string[];
   settings: SettingsInput;
   toolchain: ToolchainInput;
@@ -550,8 +550,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
     const covered = (path: string): boolean =>
       mounts.some((m) => m.kind === "data" && m.dest === path);
     const shown = config.paths.filter((path) => !covered(path) && showsHostPath(mounts, path));
-    const what =
-      config.what === "yarn1-root" ? "yarn 1's user config as root" : `npm's ${config.what} config`;
+    const what = configLabel(config.what);
     for (const path of unique(shown)) {
       mounts.push(
         ...(config.text === null
@@ -570,7 +569,7 @@ export function resolvePolicy(input: PolicyInput): Policy {
       kind: "data",
       dest: path,
       data: "",
-      label: "hidden: it holds your credentials (a client certificate key, pnpm's auth file)",
+      label: "hidden: your client certificate key",
     });
   }
   // A path already mounted read-only (the user's .npmrc with home "project") needs no stand-in.

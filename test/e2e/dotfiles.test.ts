@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { PNPM_LATEST_YAML, TOOL_BINS } from "./tools.js";
 import { makeWorld, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
@@ -77,4 +78,65 @@ describe.skipIf(unavailable !== "")("the user's config linked into the project",
     expect(existsSync(join(marks, "global"))).toBe(false);
     expect(existsSync(join(marks, "xdg"))).toBe(false);
   });
+
+  /** stow links file by file into a folder that exists: `~/.config/git/config -> …`. */
+  const makePerFile = (): { world: World; marks: string } => {
+    const world = makeWorld({ projectInHome: true, packageJson: { scripts: { hi: "echo hi" } } });
+    worlds.push(world);
+    const marks = join(world.dir, "marks");
+    mkdirSync(marks);
+    const p = world.project;
+    for (const dir of ["git", "pnpm"]) {
+      mkdirSync(join(p, dir));
+      mkdirSync(join(world.home, ".config", dir), { recursive: true });
+    }
+    writeFileSync(join(p, "git", "config"), "");
+    writeFileSync(join(p, "pnpm", "config.yaml"), "");
+    for (const file of ["git/config", "pnpm/config.yaml"])
+      symlinkSync(
+        relative(join(world.home, ".config", file, ".."), join(p, file)),
+        join(world.home, ".config", file),
+      );
+    writeFileSync(join(p, "pnpm-workspace.yaml"), PNPM_LATEST_YAML);
+    writeFileSync(
+      join(p, "plant.sh"),
+      [
+        `printf '#!/bin/sh\\ntouch ${join(marks, "git")}\\n' > git.sh; chmod +x git.sh`,
+        `printf '[core]\\n\\tfsmonitor = %s\\n' "$PWD/git.sh" >> git/config`,
+        `printf '#!/bin/sh\\ntouch ${join(marks, "pnpm")}\\nexec /bin/sh "$@"\\n' > pnpm.sh; chmod +x pnpm.sh`,
+        `printf 'scriptShell: %s\\n' "$PWD/pnpm.sh" >> pnpm/config.yaml`,
+        "true",
+      ].join("\n"),
+    );
+    return { world, marks };
+  };
+
+  /** What the user runs next on the host: git status and a bare pnpm 12 script. */
+  const hostTools = (world: World): void => {
+    gitStatusWith(world, join(world.home, ".config", "git", "config"));
+    spawnSync(TOOL_BINS.pnpmLatest, ["run", "hi"], {
+      cwd: world.project,
+      env: world.env,
+      stdio: "ignore",
+    });
+  };
+
+  it("(control) files linked one by one: appended with the host's shell, git and pnpm run them", () => {
+    const { world, marks } = makePerFile();
+    spawnSync("sh", ["plant.sh"], { cwd: world.project, env: world.env });
+    hostTools(world);
+    expect(existsSync(join(marks, "git"))).toBe(true);
+    expect(existsSync(join(marks, "pnpm"))).toBe(true);
+  });
+
+  it("files linked one by one stay read-only under safe-npm, and host git and pnpm run nothing", async () => {
+    const { world, marks } = makePerFile();
+    const r = await world.run(["exec", "--", "sh", "plant.sh"]);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(readFileSync(join(world.project, "git", "config"), "utf8")).toBe("");
+    expect(readFileSync(join(world.project, "pnpm", "config.yaml"), "utf8")).toBe("");
+    hostTools(world);
+    expect(existsSync(join(marks, "git"))).toBe(false);
+    expect(existsSync(join(marks, "pnpm"))).toBe(false);
+  }, 120_000);
 });

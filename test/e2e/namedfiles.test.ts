@@ -116,37 +116,43 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     expect(readFileSync(shell, "utf8")).toBe(own);
   }, 120_000);
 
-  it("pnpm's auth file in the project: its token is hidden inside, and one planted is moved aside", async () => {
-    const w = world();
-    const file = join(w.project, ".auth.ini");
-    const text = "registry=http://127.0.0.1:9/\n//127.0.0.1:9/:_authToken=PNPM-AUTH-FILE-TOKEN\n";
-    writeFileSync(file, text);
-    w.env.pnpm_config_npmrc_auth_file = file;
-    writeFileSync(join(w.project, "pnpm-workspace.yaml"), PNPM_LATEST_YAML);
-    // (control) pnpm 12 takes its registry (and tokens, and a `tokenHelper` it runs) from there.
-    const registry = execFileSync(TOOL_BINS.pnpmLatest, ["config", "get", "registry"], {
-      cwd: w.project,
-      env: w.env,
-      encoding: "utf8",
-    });
-    expect(registry.trim()).toBe("http://127.0.0.1:9/");
-    const peek = `cat .auth.ini; echo '//h/:tokenHelper=/tmp/x' >> .auth.ini && echo wrote || echo refused-write`;
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", peek]);
-    expect(run.exitCode, show(run)).toBe(0);
-    expect(run.stdout).not.toContain("PNPM-AUTH-FILE-TOKEN");
-    expect(run.stdout).toContain("refused-write");
-    expect(readFileSync(file, "utf8")).toBe(text);
-    // Missing: one created inside does not stay for the host's next pnpm.
-    rmSync(file);
-    const plant = await w.run([
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
-      "echo '//h/:tokenHelper=/tmp/x' > .auth.ini && echo planted",
-    ]);
-    expect(plant.stdout, show(plant)).toContain("planted");
-    expect(existsSync(file)).toBe(false);
-  }, 120_000);
+  it.each(["pnpm_config_npmrc_auth_file", "PNPM_CONFIG_USERCONFIG"])(
+    "pnpm's file that %s keeps in the project: its token is hidden inside, and one planted is moved aside",
+    async (variable) => {
+      const w = world();
+      const file = join(w.project, ".auth.ini");
+      // A scope's registry no other file names: the control sees pnpm take it from here.
+      const text =
+        "@probe:registry=http://127.0.0.1:7/\n//127.0.0.1:7/:_authToken=PNPM-AUTH-FILE-TOKEN\n";
+      writeFileSync(file, text);
+      w.env[variable] = file;
+      writeFileSync(join(w.project, "pnpm-workspace.yaml"), PNPM_LATEST_YAML);
+      // (control) pnpm 12 takes its registry (and tokens, and a `tokenHelper` it runs) from there.
+      const registry = execFileSync(TOOL_BINS.pnpmLatest, ["config", "get", "@probe:registry"], {
+        cwd: w.project,
+        env: w.env,
+        encoding: "utf8",
+      });
+      expect(registry.trim()).toBe("http://127.0.0.1:7/");
+      const peek = `cat .auth.ini; echo '//h/:tokenHelper=/tmp/x' >> .auth.ini && echo wrote || echo refused-write`;
+      const run = await w.run(["--quiet", "exec", "--", "sh", "-c", peek]);
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(run.stdout).not.toContain("PNPM-AUTH-FILE-TOKEN");
+      expect(run.stdout).toContain("refused-write");
+      expect(readFileSync(file, "utf8")).toBe(text);
+      // Missing: one created inside does not stay for the host's next pnpm.
+      rmSync(file);
+      const plant = await w.run([
+        "--quiet",
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "echo '//h/:tokenHelper=/tmp/x' > .auth.ini && echo planted",
+      ]);
+      expect(plant.stdout, show(plant)).toContain("planted");
+      expect(existsSync(file)).toBe(false);
+    },
+    120_000,
+  );
 });

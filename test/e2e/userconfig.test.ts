@@ -81,6 +81,39 @@ describe.skipIf(unavailable !== "")("npm's user config and client key in the pro
     expect(readFileSync(config, "utf8")).toBe(text);
   }, 180_000);
 
+  it.each([
+    ["PNPM_CONFIG_USERCONFIG", "ci-npmrc", "ci-npmrc", "fund=false"],
+    ["pnpm_config_npmrc_auth_file", "auth-file", "auth-file", "fund=false"],
+    ["PNPM_CONFIG_HOME", "pnpm-home", "pnpm-home/auth.ini", "fund=false"],
+    ["XDG_CONFIG_HOME", "xdg", "xdg/pnpm/auth.ini", "fund=false"],
+    ["PNPM_CONFIG_HOME", "pnpm-home", "pnpm-home/config.yaml", ""],
+  ])(
+    "pnpm's files that %s puts in a folder shown inside show no token (%s)",
+    async (variable, value, file, kept) => {
+      const { w } = world();
+      delete w.env.NPM_CONFIG_USERCONFIG;
+      const prefix = nodePrefix(w.dir);
+      const config = join(prefix, file);
+      mkdirSync(dirname(config), { recursive: true });
+      const text = file.endsWith(".yaml")
+        ? `_auth:\n  "//registry.npmjs.org/": ${TOKEN}\n`
+        : `//registry.npmjs.org/:_authToken=${TOKEN}\nfund=false\n`;
+      writeFileSync(config, text);
+      w.env.PATH = `${join(prefix, "bin")}:${w.env.PATH}`;
+      w.env[variable] = join(prefix, value);
+      // (control) without the variable, the same file shows in full: the folder is shown.
+      const peek = ["--quiet", "exec", "--", "cat", config];
+      const open = await w.run(peek, { env: { [variable]: undefined } });
+      expect(open.stdout, show(open)).toContain(TOKEN);
+      const run = await w.run(peek);
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(run.stdout).toContain(kept);
+      expect(run.stdout + run.stderr).not.toContain(TOKEN);
+      expect(readFileSync(config, "utf8")).toBe(text);
+    },
+    180_000,
+  );
+
   it.each(["NPM_CONFIG_USERCONFIG", "NPM_CONFIG_GLOBALCONFIG"])(
     "%s naming a file in a folder shown inside (a node's own prefix) shows it without the token",
     async (variable) => {

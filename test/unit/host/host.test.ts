@@ -40,6 +40,40 @@ function executable(path: string): void {
   chmodSync(path, 0o755);
 }
 
+describe("gatherHost: pnpm's auth.ini counts as the user's only where no run could write it", () => {
+  const authAt = (home: string): string => join(home, ".config", "pnpm", "auth.ini");
+  const text = "@acme:registry=https://acme.example/\n";
+  it("reads the user's own, in the home", () => {
+    const home = join(dir, "home");
+    mkdirSync(join(home, ".config", "pnpm"), { recursive: true });
+    writeFileSync(authAt(home), text);
+    expect(gatherHost({ HOME: home }, dir).userPnpmAuth).toEqual({ path: authAt(home), text });
+    // PNPM_CONFIG_HOME names the folder (pnpm 12.23+).
+    mkdirSync(join(dir, "ci-pnpm"));
+    writeFileSync(join(dir, "ci-pnpm", "auth.ini"), text);
+    expect(
+      gatherHost({ HOME: home, PNPM_CONFIG_HOME: join(dir, "ci-pnpm") }, dir).userPnpmAuth?.path,
+    ).toBe(join(dir, "ci-pnpm", "auth.ini"));
+  });
+  it("not one that leads into a project, by a link or a hard link", () => {
+    const home = join(dir, "home");
+    const dotfiles = join(dir, "dotfiles");
+    mkdirSync(join(dotfiles, "pnpm"), { recursive: true });
+    writeFileSync(join(dotfiles, "package.json"), "{}");
+    writeFileSync(join(dotfiles, "pnpm", "auth.ini"), text);
+    mkdirSync(join(home, ".config", "pnpm"), { recursive: true });
+    symlinkSync(join(dotfiles, "pnpm", "auth.ini"), authAt(home));
+    expect(gatherHost({ HOME: home }, dir).userPnpmAuth).toBeNull();
+    rmSync(authAt(home));
+    linkSync(join(dotfiles, "pnpm", "auth.ini"), authAt(home));
+    expect(gatherHost({ HOME: home }, dir).userPnpmAuth).toBeNull();
+    // (control) a copy of its own is the user's.
+    rmSync(authAt(home));
+    writeFileSync(authAt(home), text);
+    expect(gatherHost({ HOME: home }, dir).userPnpmAuth?.text).toBe(text);
+  });
+});
+
 describe("gatherHost", () => {
   it("never takes bwrap from a node_modules/.bin on PATH (a bare `npm run` puts it first)", () => {
     const planted = join(dir, "app", "node_modules", ".bin", "bwrap");

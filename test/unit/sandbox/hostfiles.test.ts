@@ -528,27 +528,25 @@ describe("files the root's config names for a bare package manager to run", () =
     expect(folder.message).toContain("your environment's npm_config_script_shell");
   });
 
-  it("guards pnpm's auth file the environment keeps in the project: hidden, read-only, or watched", () => {
-    const file = join(root, ".auth.ini");
-    const env = { pnpm_config_npmrc_auth_file: file };
-    const missing = guardProject(root, { home, env }, [], "");
-    expect(missing.watch).toContainEqual({ kind: "pmconfig", path: file });
-    writeFileSync(file, "//r.test/:_authToken=t\n");
-    const there = guardProject(root, { home, env }, [], "");
-    expect(there.protect).toContain(file);
-    expect(there.hide).toEqual([file]);
-    const outside = guardProject(
-      root,
-      { home, env: { PNPM_CONFIG_NPMRC_AUTH_FILE: join(home, "auth.ini") } },
-      [],
-      "",
-    );
-    expect(outside.hide ?? []).toEqual([]);
-    const relative = errorOf(() =>
-      guardProject(root, { home, env: { pnpm_config_npmrc_auth_file: ".auth.ini" } }, [], ""),
-    );
-    expect(relative.code).toBe("RELATIVE_CONFIG_PATH");
-  });
+  it.each([
+    ["pnpm_config_npmrc_auth_file", "pnpm's auth file"],
+    ["PNPM_CONFIG_USERCONFIG", "npm's user config"],
+  ])(
+    "guards the file %s keeps in the project: read-only, or watched; relative, refused",
+    (name, what) => {
+      const file = join(root, ".auth.ini");
+      const env = { [name]: file };
+      const missing = guardProject(root, { home, env }, [], "");
+      expect(missing.watch).toContainEqual({ kind: "pmconfig", path: file });
+      writeFileSync(file, "//r.test/:_authToken=t\n");
+      expect(guardProject(root, { home, env }, [], "").protect).toContain(file);
+      const relative = errorOf(() =>
+        guardProject(root, { home, env: { [name]: ".auth.ini" } }, [], ""),
+      );
+      expect(relative.code).toBe("RELATIVE_CONFIG_PATH");
+      expect(relative.message).toContain(what);
+    },
+  );
 
   it.each([
     // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
