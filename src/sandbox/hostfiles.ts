@@ -604,9 +604,11 @@ export function namedRunFiles(
     from = name;
     return (readRegular(join(root, name)) ?? "").replace(/\r/g, "");
   };
-  const values: { raw: string; file: string }[] = [];
-  const push = (raw: string): void => {
-    values.push({ raw, file: from });
+  // perFolder: a value npm (yarn 1, node) resolves against the folder it runs in — a script's
+  // package folder in a workspace — rather than against the file that names it.
+  const values: { raw: string; file: string; perFolder: boolean }[] = [];
+  const push = (raw: string, perFolder = false): void => {
+    values.push({ raw, file: from, perFolder });
   };
   const unquote = (v: string): string => v.trim().replace(/^(["'])(.*)\1$/, "$2");
   const all = (source: string, pattern: RegExp): void => {
@@ -637,12 +639,19 @@ export function namedRunFiles(
   };
   list(yarnrcYml, "plugins");
   list(yarnrcYml, "injectEnvironmentFiles");
-  all(text(".yarnrc"), /^\s*"?(?:yarn-path|script-shell)"?[ \t]+([^#\n]+)/gm);
+  const yarnrc = text(".yarnrc");
+  all(yarnrc, /^\s*"?yarn-path"?[ \t]+([^#\n]+)/gm);
+  for (const m of yarnrc.matchAll(/^\s*"?script-shell"?[ \t]+([^#\n]+)/gm)) {
+    const value = unquote(m[1] ?? "");
+    if (value.includes("/")) push(value, true);
+  }
   const npmrc = text(".npmrc");
-  all(
-    npmrc,
-    new RegExp(`^\\s*${key("pnpmfile|global-pnpmfile|init-module")}\\s*=\\s*([^#;\\n]+)`, "gm"),
-  );
+  all(npmrc, new RegExp(`^\\s*${key("pnpmfile|global-pnpmfile")}\\s*=\\s*([^#;\\n]+)`, "gm"));
+  for (const m of npmrc.matchAll(
+    new RegExp(`^\\s*${key("init-module")}\\s*=\\s*([^#;\\n]+)`, "gm"),
+  )) {
+    push(unquote(m[1] ?? ""), true);
+  }
   // Keys that run a program (as ~/.npmrc's copy inside drops them): a path, not a name on PATH.
   for (const m of npmrc.matchAll(
     new RegExp(
@@ -651,14 +660,16 @@ export function namedRunFiles(
     ),
   )) {
     const value = unquote(m[1] ?? "");
-    if (value.includes("/")) push(value);
+    if (value.includes("/")) push(value, true);
   }
-  // node-options: what --require / -r / --import / --loader load.
+  // node-options: what --require / -r / --import / --loader load (node resolves a path against
+  // its working folder; a bare name is a package, looked up in node_modules).
   const requires = (options: string): void => {
     for (const r of options.matchAll(
       /(?:--require|-r|--import|--loader|--experimental-loader)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
     )) {
-      push(unquote(r[1] ?? ""));
+      const value = unquote(r[1] ?? "");
+      push(value, /^\.\.?\//.test(value));
     }
   };
   for (const m of npmrc.matchAll(
@@ -685,10 +696,11 @@ export function namedRunFiles(
     from = `environment's ${name}`;
     const envKey = (m[1] ?? "").toLowerCase().replace(/-/g, "_");
     if (envKey === "node_options") requires(setting);
-    else if (ENV_RUN_KEYS.includes(envKey) && setting.includes("/")) push(setting.trim());
+    else if (ENV_RUN_KEYS.includes(envKey) && setting.includes("/"))
+      push(setting.trim(), envKey !== "pnpmfile");
   }
   const out = new Set<string>();
-  for (const { raw, file } of values) {
+  for (const { raw, file, perFolder } of values) {
     // Built on the folder the manager runs in: a bare one started in `src/` runs `src/tools/sh`,
     // which no guard of one file covers.
     const folderVar = perFolderVariable(raw);
@@ -697,13 +709,22 @@ export function namedRunFiles(
         "RELATIVE_CONFIG_PATH",
         `${file.startsWith("environment") ? "your" : "the project's"} ${file} names ${JSON.stringify(raw)} for a package manager to run: built on \${${folderVar}}, it is a different file in every directory a bare one runs in, and safe-npm cannot keep them all from being planted`,
         {
-          hint: `name it from the project's root instead (\`./${raw.replace(/^.*?\$\{[^}]+\}\/?/, "")}\`), or as an absolute path`,
+          hint: perFolder
+            ? "give it as an absolute path, or as a command name found on PATH"
+            : `name it from the project's root instead (\`${raw.replace(/^.*?\$\{[^}]+\}\/?/, "")}\`), or as an absolute path`,
         },
       );
     }
     // `${VAR}` as the managers expand it, from the host's environment (`${HOME}/tools/sh`).
     const value = raw.replace(/\$\{([^}]+)\}/g, (whole, name: string) => env[name] ?? whole);
     if (value === "" || value.startsWith("~") || value.includes("${")) continue;
+    if (perFolder && !isAbsolute(value)) {
+      throw new SafeNpmError(
+        "RELATIVE_CONFIG_PATH",
+        `${file.startsWith("environment") ? "your" : "the project's"} ${file} names ${JSON.stringify(raw)} for a package manager to run, a path it resolves in the folder it runs in (each workspace package's own), and safe-npm cannot keep them all from being planted`,
+        { hint: "give it as an absolute path, or as a command name found on PATH" },
+      );
+    }
     const path = configHomeInProject(root, isAbsolute(value) ? value : resolve(root, value));
     if (path === null || path === root) continue;
     // Under .yarn/releases or .yarn/plugins it is kept read-only with its directory already.

@@ -49,7 +49,7 @@ describe.skipIf(unavailable !== "")("files the project's config names elsewhere"
     }
     writeFileSync(
       join(w.project, ".npmrc"),
-      `${readFileSync(join(w.project, ".npmrc"), "utf8")}git=./tools/git\nnode-options="--require ./tools/setup.cjs"\n`,
+      `${readFileSync(join(w.project, ".npmrc"), "utf8")}git=${w.project}/tools/git\nnode-options="--require ${w.project}/tools/setup.cjs"\n`,
     );
     writeFileSync(join(w.project, "pnpm-workspace.yaml"), "pnpmfile:\n  - tools/hooks.cjs\n");
     mkdirSync(join(w.project, "packages", "app"), { recursive: true });

@@ -509,4 +509,44 @@ fs.writeFileSync(".probe/seen.txt", seen);
     expect(run.stdout).toContain("fund=false");
     expect(run.stdout + run.stderr).not.toContain(TOKEN);
   }, 180_000);
+
+  it("a relative program the project's .npmrc names stops the run: npm resolves it in each workspace package", async () => {
+    const { w } = world();
+    delete w.env.NPM_CONFIG_USERCONFIG;
+    const pkg = join(w.project, "packages", "a");
+    mkdirSync(join(w.project, "tools"));
+    mkdirSync(join(pkg, "tools"), { recursive: true });
+    writeFileSync(join(w.project, "tools", "sh"), '#!/bin/sh\nexec /bin/sh "$@"\n', {
+      mode: 0o755,
+    });
+    const pwned = join(w.dir, "PWNED-workspace-shell");
+    // What a run could leave in a workspace package: npm resolves ./tools/sh there.
+    writeFileSync(join(pkg, "tools", "sh"), `#!/bin/sh\ntouch ${pwned}\nexec /bin/sh "$@"\n`, {
+      mode: 0o755,
+    });
+    writeFileSync(
+      join(pkg, "package.json"),
+      JSON.stringify({ name: "a", version: "1.0.0", scripts: { build: "echo a" } }),
+    );
+    writeFileSync(
+      join(w.project, "package.json"),
+      JSON.stringify({ name: "app", version: "1.0.0", private: true, workspaces: ["packages/*"] }),
+    );
+    writeFileSync(
+      join(w.project, ".npmrc"),
+      `${readFileSync(join(w.project, ".npmrc"), "utf8")}script-shell=./tools/sh\n`,
+    );
+    // (control) the host's npm runs the workspace package's script with that package's shell.
+    execFileSync("npm", ["run", "build", "-w", "a"], {
+      cwd: w.project,
+      env: w.env,
+      stdio: "ignore",
+    });
+    expect(existsSync(pwned)).toBe(true);
+    rmSync(pwned);
+    const run = await w.run(["npm", "run", "build", "-w", "a"]);
+    expect(run.exitCode, show(run)).toBe(125);
+    expect(run.stderr).toContain("each workspace package's own");
+    expect(existsSync(pwned)).toBe(false);
+  }, 180_000);
 });

@@ -439,7 +439,7 @@ describe("files the root's config names for a bare package manager to run", () =
     );
     writeFileSync(
       join(root, ".npmrc"),
-      'global-pnpmfile=hooks/g.cjs\n"pnpmfile"=hooks/q.cjs\nnode-options=--require ./tools/setup.cjs --import=./tools/esm.mjs\ninit-module=tools/init.js\nscript-shell=/bin/bash\n',
+      `global-pnpmfile=hooks/g.cjs\n"pnpmfile"=hooks/q.cjs\nnode-options=--require ${root}/tools/setup.cjs --import=${root}/tools/esm.mjs --require dotenv/config\ninit-module=${root}/tools/init.js\nscript-shell=/bin/bash\n`,
     );
     writeFileSync(join(root, "pnpm-workspace.yaml"), "globalPnpmfile: hooks/w.cjs\n");
     writeFileSync(
@@ -456,6 +456,7 @@ describe("files the root's config names for a bare package manager to run", () =
         "tools/setup.cjs",
         "tools/esm.mjs",
         "tools/init.js",
+        "dotenv/config",
         "hooks/w.cjs",
         "test/setup.ts",
         "q.ts",
@@ -477,9 +478,9 @@ describe("files the root's config names for a bare package manager to run", () =
     );
     writeFileSync(
       join(root, ".npmrc"),
-      'node-options="--require ./tools/setup.cjs"\ngit=./tools/git\nshell=bash\nnode-gyp=tools/gyp.js\n',
+      `node-options="--require ${root}/tools/setup.cjs"\ngit=${root}/tools/git\nshell=bash\nnode-gyp=${root}/tools/gyp.js\n`,
     );
-    writeFileSync(join(root, ".yarnrc"), 'script-shell "./tools/ysh"\n');
+    writeFileSync(join(root, ".yarnrc"), `script-shell "${root}/tools/ysh"\n`);
     writeFileSync(
       join(root, "bunfig.toml"),
       '[serve.static]\nplugins = ["./tools/bunplugin.ts"]\n',
@@ -562,9 +563,26 @@ describe("files the root's config names for a bare package manager to run", () =
     expect(error.message).toContain(`the project's ${file}`);
     // An escaped one is no variable.
     // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
-    writeFileSync(join(root, file), "script-shell=\\${PWD}/tools/sh\n");
+    writeFileSync(join(root, file), "pnpmfile=\\${PWD}/hooks.cjs\n");
     expect(() => namedRunFiles(root, { PWD: root })).not.toThrow();
   });
+
+  it.each([
+    [".npmrc", "script-shell=./tools/sh\n"],
+    [".npmrc", "git=tools/git\n"],
+    [".npmrc", 'node-options="--require ./setup.cjs"\n'],
+    [".npmrc", "init-module=tools/init.js\n"],
+    [".yarnrc", 'script-shell "tools/sh"\n'],
+  ])(
+    "refuses a relative program path (%s %s): npm resolves it in each package's folder",
+    (file, text) => {
+      writeFileSync(join(root, file), text);
+      const error = errorOf(() => namedRunFiles(root));
+      expect(error.code).toBe("RELATIVE_CONFIG_PATH");
+      expect(error.message).toContain(`the project's ${file}`);
+      expect(error.message).toContain("each workspace package's own");
+    },
+  );
 
   it("keeps an existing one read-only and watches a missing one, also after the run", () => {
     mkdirSync(join(root, "tools"));
