@@ -383,9 +383,25 @@ function refuseRelative(
 }
 
 /** The user's own config in the home that host tools obey (`core.fsmonitor`, `yarnPath`, `preload`). */
-export const HOME_CONFIG_FILES = [".gitconfig", ".yarnrc.yml", ".bunfig.toml"] as const;
+export const HOME_CONFIG_FILES = [
+  ".gitconfig",
+  ".yarnrc.yml",
+  ".yarnrc",
+  ".bunfig.toml",
+  // What the user's shells run (bash, zsh, sh), and ssh's `ProxyCommand` / `Match exec`.
+  ".bashrc",
+  ".bash_profile",
+  ".bash_login",
+  ".bash_logout",
+  ".profile",
+  ".zshrc",
+  ".zshenv",
+  ".zprofile",
+  ".zlogin",
+  ".ssh/config",
+] as const;
 /** The same in `$XDG_CONFIG_HOME` (safe-npm's own settings included). */
-export const CONFIG_HOME_ENTRIES = ["git", "pnpm", "safe-npm", "yarn", "npm"] as const;
+export const CONFIG_HOME_ENTRIES = ["git", "pnpm", "safe-npm", "yarn", "npm", "fish"] as const;
 
 /**
  * A dotfiles repository is often a project too (it has a package.json), and its files are
@@ -602,7 +618,8 @@ export function namedRunFiles(
   let from = "";
   const text = (name: string): string => {
     from = name;
-    return (readRegular(join(root, name)) ?? "").replace(/\r/g, "");
+    // A lone CR ends a line too, for npm's ini (`/[\r\n]+/`) and for YAML.
+    return (readRegular(join(root, name)) ?? "").replace(/\r\n?/g, "\n");
   };
   // perFolder: a value npm (yarn 1, node) resolves against the folder it runs in — a script's
   // package folder in a workspace — rather than against the file that names it.
@@ -666,7 +683,7 @@ export function namedRunFiles(
   // its working folder; a bare name is a package, looked up in node_modules).
   const requires = (options: string): void => {
     for (const r of options.matchAll(
-      /(?:--require|-r|--import|--loader|--experimental-loader)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
+      /(?:--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
     )) {
       const value = unquote(r[1] ?? "");
       push(value, /^\.\.?\//.test(value));
@@ -679,6 +696,18 @@ export function namedRunFiles(
   }
   const workspace = text("pnpm-workspace.yaml");
   all(workspace, new RegExp(`^${key("pnpmfile|globalPnpmfile")}:[ \\t]*([^#\\n\\[]+)`, "gm"));
+  // pnpm 11+ takes .npmrc's program settings from here: scriptShell, nodeOptions.
+  for (const m of workspace.matchAll(
+    new RegExp(`^${key("scriptShell|script-shell")}:[ \\t]*([^#\\n]+)`, "gm"),
+  )) {
+    const value = unquote(m[1] ?? "");
+    if (value.includes("/")) push(value, true);
+  }
+  for (const m of workspace.matchAll(
+    new RegExp(`^${key("nodeOptions|node-options")}:[ \\t]*([^\\n]+)`, "gm"),
+  )) {
+    requires(unquote((m[1] ?? "").replace(/\s+#.*$/, "")));
+  }
   list(workspace, "pnpmfile|globalPnpmfile");
   // bun's preload under any table or dotted key (`preload`, `test.preload`, `"preload"`), a
   // string or an array, on one line or several.

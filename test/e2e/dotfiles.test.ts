@@ -139,4 +139,43 @@ describe.skipIf(unavailable !== "")("the user's config linked into the project",
     expect(existsSync(join(marks, "git"))).toBe(false);
     expect(existsSync(join(marks, "pnpm"))).toBe(false);
   }, 120_000);
+
+  it("yarn 1's ~/.yarnrc and ~/.bashrc linked into it stay read-only (control: bare yarn 1 obeys a yarn-path)", async () => {
+    const world = makeWorld({ projectInHome: true });
+    worlds.push(world);
+    const p = world.project;
+    const marks = join(world.dir, "marks");
+    mkdirSync(marks);
+    writeFileSync(join(p, "yarnrc"), "# the user's yarnrc\n");
+    writeFileSync(join(p, "bashrc"), "# the user's bashrc\n");
+    // makeWorld wrote a ~/.bashrc of its own: the dotfiles one replaces it.
+    spawnSync("rm", ["-f", join(world.home, ".bashrc")]);
+    symlinkSync(join(p, "yarnrc"), join(world.home, ".yarnrc"));
+    symlinkSync(join(p, "bashrc"), join(world.home, ".bashrc"));
+    const plant = [
+      `echo 'require("fs").writeFileSync("${join(marks, "yarn")}", "")' > evil-yarn.js`,
+      `printf 'yarn-path "%s"\\n' "$PWD/evil-yarn.js" >> yarnrc && echo wrote-yarnrc || echo refused-yarnrc`,
+      `echo 'touch ${join(marks, "bash")}' >> bashrc && echo wrote-bashrc || echo refused-bashrc`,
+    ].join("; ");
+    const bareYarn = (): void => {
+      spawnSync(process.execPath, [TOOL_BINS.yarn1, "--version"], {
+        cwd: world.dir,
+        env: world.env,
+        stdio: "ignore",
+      });
+    };
+    // (control) written by the host's shell, a bare yarn 1 anywhere runs the planted release.
+    spawnSync("sh", ["-c", plant], { cwd: p });
+    bareYarn();
+    expect(existsSync(join(marks, "yarn"))).toBe(true);
+    spawnSync("rm", ["-f", join(marks, "yarn")]);
+    writeFileSync(join(p, "yarnrc"), "# the user's yarnrc\n");
+    writeFileSync(join(p, "bashrc"), "# the user's bashrc\n");
+    const r = await world.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(r.stdout, show(r)).toContain("refused-yarnrc");
+    expect(r.stdout).toContain("refused-bashrc");
+    expect(readFileSync(join(p, "bashrc"), "utf8")).toBe("# the user's bashrc\n");
+    bareYarn();
+    expect(existsSync(join(marks, "yarn"))).toBe(false);
+  }, 120_000);
 });

@@ -82,6 +82,45 @@ describe.skipIf(unavailable !== "")("files the project's config names elsewhere"
   }, 120_000);
 });
 
+describe.skipIf(unavailable !== "")("pnpm-workspace.yaml's scriptShell", () => {
+  const worlds: World[] = [];
+  afterAll(() => {
+    for (const w of worlds) w.dispose();
+  });
+
+  it("a run cannot rewrite the shell that pnpm-workspace.yaml names for a bare pnpm", async () => {
+    const w = makeWorld({ projectInHome: true, packageJson: { scripts: { hello: "echo hello" } } });
+    worlds.push(w);
+    const shell = join(w.project, "tools", "sh");
+    mkdirSync(join(w.project, "tools"));
+    const mark = join(w.dir, "shell-ran");
+    writeFileSync(shell, '#!/bin/sh\nexec /bin/sh "$@"\n', { mode: 0o755 });
+    writeFileSync(
+      join(w.project, "pnpm-workspace.yaml"),
+      `${PNPM_LATEST_YAML}scriptShell: ${shell}\n`,
+    );
+    const plant = `printf '#!/bin/sh\\ntouch ${mark}\\nexec /bin/sh "$@"\\n' > tools/sh && echo rewrote || echo refused-write`;
+    // (control) the same shell on the host rewrites it, and a bare pnpm 12 runs it.
+    execFileSync("sh", ["-c", plant], { cwd: w.project });
+    execFileSync(TOOL_BINS.pnpmLatest, ["run", "hello"], {
+      cwd: w.project,
+      env: w.env,
+      stdio: "ignore",
+    });
+    expect(existsSync(mark)).toBe(true);
+    rmSync(mark);
+    writeFileSync(shell, '#!/bin/sh\nexec /bin/sh "$@"\n', { mode: 0o755 });
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(run.stdout, show(run)).toContain("refused-write");
+    execFileSync(TOOL_BINS.pnpmLatest, ["run", "hello"], {
+      cwd: w.project,
+      env: w.env,
+      stdio: "ignore",
+    });
+    expect(existsSync(mark)).toBe(false);
+  }, 120_000);
+});
+
 describe.skipIf(unavailable !== "")("files the environment names in the project", () => {
   const worlds: World[] = [];
   afterAll(() => {

@@ -394,6 +394,26 @@ describe("the user's config linked into the project (a dotfiles repository)", ()
     );
   });
 
+  it("counts yarn 1's ~/.yarnrc, the shells' rc files, ssh's config and files linked one by one", () => {
+    for (const name of ["yarnrc", "bashrc", "zshenv", "profile", "ssh-config", "config.yaml"])
+      writeFileSync(join(root, name), "");
+    symlinkSync(join(root, "yarnrc"), join(home, ".yarnrc"));
+    symlinkSync(join(root, "bashrc"), join(home, ".bashrc"));
+    symlinkSync(join(root, "zshenv"), join(home, ".zshenv"));
+    symlinkSync(join(root, "profile"), join(home, ".profile"));
+    mkdirSync(join(home, ".ssh"));
+    symlinkSync(join(root, "ssh-config"), join(home, ".ssh", "config"));
+    // stow into a folder that exists: the folder is the user's, the file the project's.
+    mkdirSync(join(home, ".config", "pnpm"), { recursive: true });
+    symlinkSync(join(root, "config.yaml"), join(home, ".config", "pnpm", "config.yaml"));
+    writeFileSync(join(home, ".config", "pnpm", "auth.ini"), "");
+    expect(homeConfigGuard(root, {}, home).protect.sort()).toEqual(
+      ["yarnrc", "bashrc", "zshenv", "profile", "ssh-config", "config.yaml"]
+        .map((n) => join(root, n))
+        .sort(),
+    );
+  });
+
   it("refuses config that is the project itself", () => {
     mkdirSync(join(home, ".config"));
     symlinkSync(root, join(home, ".config", "yarn"));
@@ -565,6 +585,19 @@ describe("files the root's config names for a bare package manager to run", () =
     // biome-ignore lint/suspicious/noTemplateCurlyInString: `${VAR}` is npmrc syntax
     writeFileSync(join(root, file), "pnpmfile=\\${PWD}/hooks.cjs\n");
     expect(() => namedRunFiles(root, { PWD: root })).not.toThrow();
+  });
+
+  it("reads pnpm-workspace.yaml's scriptShell and nodeOptions, and lines a lone CR ends", () => {
+    writeFileSync(
+      join(root, "pnpm-workspace.yaml"),
+      `scriptShell: ${root}/tools/sh\nnodeOptions: "--require ${root}/tools/hook.js --openssl-config=${root}/ssl.cnf"\n`,
+    );
+    writeFileSync(join(root, ".npmrc"), `registry=https://r.example/\rgit=${root}/tools/git\n`);
+    expect(namedRunFiles(root).sort()).toEqual(
+      ["tools/sh", "tools/hook.js", "ssl.cnf", "tools/git"].map((p) => join(root, p)).sort(),
+    );
+    writeFileSync(join(root, "pnpm-workspace.yaml"), "scriptShell: tools/sh\n");
+    expect(errorOf(() => namedRunFiles(root)).code).toBe("RELATIVE_CONFIG_PATH");
   });
 
   it.each([
