@@ -6,6 +6,7 @@
  */
 import { lstatSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { SafeNpmError } from "../errors.js";
 import {
   configLabel,
@@ -46,6 +47,8 @@ export const HOST_RUN_FILES = [
   "pnpm-workspace.yaml",
   "bunfig.toml",
   ".corepack.env",
+  // yarn 2+'s constraints, which a bare `yarn install` runs with enableConstraintsChecks.
+  "yarn.config.cjs",
 ] as const;
 
 /**
@@ -54,7 +57,7 @@ export const HOST_RUN_FILES = [
  * lockfile) to a nested safe-npm during the run, and for good after a killed run. One created
  * inside is moved aside after the run instead (integrity.ts).
  */
-const WATCH_WHEN_MISSING: ReadonlySet<string> = new Set(["pnpm-workspace.yaml"]);
+const WATCH_WHEN_MISSING: ReadonlySet<string> = new Set(["pnpm-workspace.yaml", "yarn.config.cjs"]);
 
 /** Directories yarn 2+ executes from (`yarnPath` into releases/, `plugins` paths). */
 export const HOST_RUN_DIRS = [".yarn/releases", ".yarn/plugins"] as const;
@@ -663,7 +666,11 @@ export function namedRunFiles(
     if (value.includes("/")) push(value, true);
   }
   const npmrc = text(".npmrc");
-  all(npmrc, new RegExp(`^\\s*${key("pnpmfile|global-pnpmfile")}\\s*=\\s*([^#;\\n]+)`, "gm"));
+  // (cafile: the CA a bare npm trusts.)
+  all(
+    npmrc,
+    new RegExp(`^\\s*${key("pnpmfile|global-pnpmfile|cafile")}\\s*=\\s*([^#;\\n]+)`, "gm"),
+  );
   for (const m of npmrc.matchAll(
     new RegExp(`^\\s*${key("init-module")}\\s*=\\s*([^#;\\n]+)`, "gm"),
   )) {
@@ -683,9 +690,16 @@ export function namedRunFiles(
   // its working folder; a bare name is a package, looked up in node_modules).
   const requires = (options: string): void => {
     for (const r of options.matchAll(
-      /(?:--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
+      /(?:--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--preload|--config)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
     )) {
-      const value = unquote(r[1] ?? "");
+      let value = unquote(r[1] ?? "");
+      if (value.startsWith("file://")) {
+        try {
+          value = fileURLToPath(value);
+        } catch {
+          continue;
+        }
+      }
       push(value, /^\.\.?\//.test(value));
     }
   };
@@ -712,7 +726,7 @@ export function namedRunFiles(
   // bun's preload under any table or dotted key (`preload`, `test.preload`, `"preload"`), a
   // string or an array, on one line or several.
   for (const m of text("bunfig.toml").matchAll(
-    /^\s*(?:[\w"'-]+\.)*["']?(?:preload|plugins)["']?\s*=\s*(\[[\s\S]*?\]|"[^"\n]*"|'[^'\n]*')/gm,
+    /^\s*(?:[\w"'-]+\.)*["']?(?:preload|plugins|scanner)["']?\s*=\s*(\[[\s\S]*?\]|"[^"\n]*"|'[^'\n]*')/gm,
   )) {
     quoted(m[1] ?? "");
   }
@@ -728,6 +742,18 @@ export function namedRunFiles(
     else if (ENV_RUN_KEYS.includes(envKey) && setting.includes("/"))
       push(setting.trim(), envKey !== "pnpmfile");
   }
+  // Variables that load code into every node or bun the host starts (safe-npm's own first), and
+  // yarn 2+'s release and environment files; yarn resolves a relative YARN_YARN_PATH per folder.
+  for (const [name, setting] of Object.entries(env)) {
+    if (!setting) continue;
+    from = `environment's ${name}`;
+    if (name === "NODE_OPTIONS" || name === "BUN_OPTIONS") requires(setting);
+    else if (name === "YARN_YARN_PATH") push(setting.trim(), true);
+    else if (name === "YARN_INJECT_ENVIRONMENT_FILES")
+      for (const file of setting.split(/[,;]/))
+        if (file.trim()) push(file.trim().replace(/\?$/, ""));
+  }
+
   const out = new Set<string>();
   for (const { raw, file, perFolder } of values) {
     // Built on the folder the manager runs in: a bare one started in `src/` runs `src/tools/sh`,

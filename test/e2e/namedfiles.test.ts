@@ -132,6 +132,46 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     return w;
   };
 
+  it("what NODE_OPTIONS, BUN_OPTIONS and YARN_YARN_PATH load from the project, yarn's constraints and bun's scanner stay read-only", async () => {
+    const w = world();
+    const mark = join(w.dir, "node-options-ran");
+    mkdirSync(join(w.project, "tools"));
+    const files = [
+      "tools/setup.cjs",
+      "tools/pre.ts",
+      "tools/yarn.cjs",
+      "yarn.config.cjs",
+      "tools/scanner.ts",
+    ];
+    for (const f of files) writeFileSync(join(w.project, f), "// the project's own\n");
+    writeFileSync(
+      join(w.project, "bunfig.toml"),
+      '[install.security]\nscanner = "./tools/scanner.ts"\n',
+    );
+    w.env.NODE_OPTIONS = `--require ${join(w.project, "tools", "setup.cjs")}`;
+    w.env.BUN_OPTIONS = `--preload=${join(w.project, "tools", "pre.ts")}`;
+    w.env.YARN_YARN_PATH = join(w.project, "tools", "yarn.cjs");
+    // (control) every node the host starts loads what NODE_OPTIONS names.
+    writeFileSync(
+      join(w.project, "tools", "setup.cjs"),
+      `require("fs").writeFileSync(${JSON.stringify(mark)}, "")\n`,
+    );
+    execFileSync(process.execPath, ["-e", "0"], { env: w.env });
+    expect(existsSync(mark)).toBe(true);
+    rmSync(mark);
+    writeFileSync(join(w.project, "tools", "setup.cjs"), "// the project's own\n");
+    const script = files
+      .map((f) => `(echo 'evil()' >> ${f} && echo wrote-${f}) || echo refused-${f}`)
+      .join("; ");
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", script]);
+    expect(run.exitCode, show(run)).toBe(0);
+    for (const f of files) {
+      expect(run.stdout, show(run)).toContain(`refused-${f}`);
+      expect(readFileSync(join(w.project, f), "utf8")).toBe("// the project's own\n");
+    }
+    expect(existsSync(mark)).toBe(false);
+  }, 120_000);
+
   it("npm_config_script_shell in the project: a run cannot rewrite the shell the host's npm starts", async () => {
     const w = world();
     const shell = join(w.project, "tools", "sh");

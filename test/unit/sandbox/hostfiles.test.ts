@@ -587,6 +587,26 @@ describe("files the root's config names for a bare package manager to run", () =
     expect(() => namedRunFiles(root, { PWD: root })).not.toThrow();
   });
 
+  it("reads what NODE_OPTIONS, BUN_OPTIONS and YARN_YARN_PATH load, bun's scanner and npm's cafile", () => {
+    writeFileSync(join(root, "bunfig.toml"), '[install.security]\nscanner = "./sec/scanner.ts"\n');
+    writeFileSync(join(root, ".npmrc"), "cafile=certs/ca.pem\n");
+    const env = {
+      NODE_OPTIONS: `--require ${root}/setup.cjs --experimental-loader file://${root}/loader.mjs`,
+      BUN_OPTIONS: `--preload=${root}/pre.ts`,
+      YARN_YARN_PATH: `${root}/tools/yarn.cjs`,
+    };
+    expect(namedRunFiles(root, env).sort()).toEqual(
+      ["sec/scanner.ts", "certs/ca.pem", "setup.cjs", "loader.mjs", "pre.ts", "tools/yarn.cjs"]
+        .map((p) => join(root, p))
+        .sort(),
+    );
+    for (const relative of [
+      { NODE_OPTIONS: "--require ./setup.cjs" },
+      { YARN_YARN_PATH: "tools/yarn.cjs" },
+    ])
+      expect(errorOf(() => namedRunFiles(root, relative)).code).toBe("RELATIVE_CONFIG_PATH");
+  });
+
   it("reads pnpm-workspace.yaml's scriptShell and nodeOptions, and lines a lone CR ends", () => {
     writeFileSync(
       join(root, "pnpm-workspace.yaml"),

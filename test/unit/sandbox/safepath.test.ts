@@ -140,12 +140,16 @@ describe("projectGuards", () => {
       join(root, ".yarn", "releases"),
     ]);
     expect(g.seal).toEqual(
-      HOST_RUN_FILES.filter((f) => f !== ".npmrc" && f !== "pnpm-workspace.yaml").map((f) =>
-        join(root, f),
-      ),
+      HOST_RUN_FILES.filter(
+        (f) => f !== ".npmrc" && f !== "pnpm-workspace.yaml" && f !== "yarn.config.cjs",
+      ).map((f) => join(root, f)),
     );
-    // An empty stand-in would make the project look like a pnpm workspace: watched instead.
-    expect(g.watch).toEqual([{ kind: "pmconfig", path: join(root, "pnpm-workspace.yaml") }]);
+    // An empty stand-in would make the project look like a pnpm workspace, or give yarn a
+    // constraints file without constraints: watched instead.
+    expect(g.watch).toEqual([
+      { kind: "pmconfig", path: join(root, "pnpm-workspace.yaml") },
+      { kind: "pmconfig", path: join(root, "yarn.config.cjs") },
+    ]);
     expect(g.sealDirs).toEqual([join(root, ".yarn", "plugins")]);
     expect(HOST_RUN_DIRS).toContain(".yarn/plugins");
   });
@@ -162,6 +166,7 @@ describe("projectGuards", () => {
         "bunfig.toml",
         ".corepack.env",
         "pnpm-workspace.yaml",
+        "yarn.config.cjs",
       ].sort(),
     );
   });
