@@ -280,6 +280,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],
     yarnCredentialPlaceholders: publish && rules !== null ? rules.yarnCredentialKeys : [],
     projectNpmrc: readProjectFile(join(project.root, ".npmrc")),
+    projectYarnrcYml: readProjectFile(join(project.root, ".yarnrc.yml")),
     // Its registries enter the private home (a YAML parser only when there is a file).
     userYarnrc:
       host.userYarnrcYml != null && effective.home !== "project"

@@ -24,7 +24,7 @@ import {
 import { type LinkedStore, storeInProject } from "./linkedstore.js";
 import { sanitizeNpmrc, stripUrlCredentials, withoutCredentials } from "./npmrc.js";
 import { CACHE_DIRS } from "./privatehome.js";
-import { yarnrcCopy } from "./yarnrc.js";
+import { projectYarnrcWithoutCredentials, yarnrcCopy } from "./yarnrc.js";
 
 export type { NetworkMode } from "../settings/merge.js";
 
@@ -234,6 +234,8 @@ export interface PolicyInput {
   userYarnrc?: Readonly<Record<string, unknown>> | null | undefined;
   /** Text of the project's `.npmrc` (read without following a link), or null. */
   projectNpmrc?: string | null | undefined;
+  /** Text of the project's `.yarnrc.yml` (read without following a link), or null. */
+  projectYarnrcYml?: string | null | undefined;
   proxy: ProxyInput | null;
   version: string;
 }
@@ -511,6 +513,17 @@ export function resolvePolicy(input: PolicyInput): Policy {
             : "the project's .npmrc, its cafile the gateway's bundle",
       });
     }
+  }
+  // The same for yarn 2+'s `.yarnrc.yml`: its npmAuthToken / npmAuthIdent values emptied.
+  if (input.projectYarnrcYml != null && input.network !== "full") {
+    const stripped = projectYarnrcWithoutCredentials(input.projectYarnrcYml);
+    if (stripped.removed > 0)
+      mounts.push({
+        kind: "data",
+        dest: join(project.root, ".yarnrc.yml"),
+        data: stripped.text,
+        label: "the project's .yarnrc.yml without credentials",
+      });
   }
   // npm's global config where NPM_CONFIG_GLOBALCONFIG (or the prefix) puts it in the project:
   // kept read-only (hostfiles.ts), and over that, like the one outside, without credentials.

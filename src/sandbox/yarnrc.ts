@@ -104,3 +104,22 @@ export function yarnrcCopy(
   if (Object.keys(out).length === 0) return null;
   return `${JSON.stringify(out, null, 2)}\n`;
 }
+
+/**
+ * The project's `.yarnrc.yml` as it is but for the values of its credential keys
+ * (`npmAuthToken`, `npmAuthIdent`), emptied in block and flow style: the gateway adds them on
+ * the host (registries.ts reads the same file), and a token committed or written there stays
+ * out of the sandbox. `removed`: how many were emptied (none: no copy is needed).
+ */
+export function projectYarnrcWithoutCredentials(text: string): { text: string; removed: number } {
+  let removed = 0;
+  const out = text.replace(
+    /(["']?\bnpmAuth(?:Token|Ident)["']?[ \t]*:[ \t]*)("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^,}\n#]*[^,}\n#\s])?/g,
+    (_whole, key: string, value: string | undefined) => {
+      if (value === undefined || value === '""') return `${key}${value ?? ""}`;
+      removed++;
+      return `${key}""`;
+    },
+  );
+  return { text: out, removed };
+}

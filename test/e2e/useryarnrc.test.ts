@@ -96,3 +96,29 @@ describe.skipIf(unavailable !== "")("yarn 4 with the registry named in ~/.yarnrc
     expect(JSON.stringify(found)).not.toContain(registry.token);
   });
 });
+
+describe.skipIf(unavailable !== "")("a token in the project's .yarnrc.yml", () => {
+  let world: World;
+  beforeAll(() => {
+    world = makeWorld({ projectInHome: true });
+    writeFileSync(
+      join(world.project, ".yarnrc.yml"),
+      'nodeLinker: node-modules\nnpmScopes:\n  acme:\n    npmRegistryServer: "http://127.0.0.1:9"\n    npmAuthToken: PROJECT-YARNRC-TOKEN\n',
+    );
+  });
+  afterAll(() => world?.dispose());
+
+  it("is not readable inside; the rest of the file is (control: with --network full it enters as written)", async () => {
+    const peek = ["--quiet", "exec", "--", "cat", ".yarnrc.yml"];
+    const run = await world.run(peek);
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(run.stdout).toContain("nodeLinker: node-modules");
+    expect(run.stdout).toContain('npmAuthToken: ""');
+    expect(run.stdout).not.toContain("PROJECT-YARNRC-TOKEN");
+    const full = await world.run(["--network", "full", ...peek]);
+    expect(full.stdout, show(full)).toContain("PROJECT-YARNRC-TOKEN");
+    expect(readFileSync(join(world.project, ".yarnrc.yml"), "utf8")).toContain(
+      "PROJECT-YARNRC-TOKEN",
+    );
+  }, 120_000);
+});

@@ -186,6 +186,25 @@ describe("resolvePolicy mounts", () => {
     expect(projectHome.mounts.some((m) => m.dest.endsWith("/auth.ini"))).toBe(false);
   });
 
+  it("the project's .yarnrc.yml: its npmAuthToken/npmAuthIdent values emptied, not with network full", () => {
+    const text =
+      'nodeLinker: pnp\nnpmScopes:\n  acme:\n    npmAuthToken: "T0KEN"\nnpmRegistries:\n  "//r": { npmAuthIdent: u:p, npmAlwaysAuth: true }\n';
+    const dest = `${PROJECT}/.yarnrc.yml`;
+    const copy = dataMount(
+      basePolicy({ input: { projectYarnrcYml: text, network: "registry" } }),
+      dest,
+    ).data;
+    expect(copy).toBe(
+      'nodeLinker: pnp\nnpmScopes:\n  acme:\n    npmAuthToken: ""\nnpmRegistries:\n  "//r": { npmAuthIdent: "", npmAlwaysAuth: true }\n',
+    );
+    const full = basePolicy({ input: { projectYarnrcYml: text, network: "full" } });
+    expect(full.mounts.some((m) => m.kind === "data" && m.dest === dest)).toBe(false);
+    const none = basePolicy({
+      input: { projectYarnrcYml: "nodeLinker: pnp\n", network: "registry" },
+    });
+    expect(none.mounts.some((m) => m.kind === "data" && m.dest === dest)).toBe(false);
+  });
+
   describe("~/.yarnrc.yml: a copy with its registries only", () => {
     const YARN_TOKEN = "YARN-SECRET-TOKEN-1234";
     const USER_YARNRC = [
