@@ -179,3 +179,45 @@ export function includePaths(entries: readonly ConfigEntry[]): string[] {
       : [],
   );
 }
+
+/**
+ * The programs git runs that config names by path — `core.fsmonitor`, `core.pager`,
+ * `core.editor`, `core.sshCommand`, `core.askPass`, `sequence.editor`, filter drivers
+ * (`filter.<x>.clean`, `smudge`, `process`), `diff.<x>.textconv` / `command`,
+ * `merge.<x>.driver`, `credential.helper`, `gpg.program` and `!` aliases: the first word of
+ * each value that holds a `/` (a name alone is looked up on PATH), as written (relative ones run
+ * from the top of the worktree).
+ */
+export function programPaths(entries: readonly ConfigEntry[]): string[] {
+  const named = (e: ConfigEntry): boolean => {
+    const sub = e.subsection !== null;
+    switch (e.section) {
+      case "core":
+        return !sub && ["fsmonitor", "pager", "editor", "sshcommand", "askpass"].includes(e.key);
+      case "sequence":
+        return !sub && e.key === "editor";
+      case "filter":
+        return sub && ["clean", "smudge", "process"].includes(e.key);
+      case "diff":
+        return sub && ["textconv", "command"].includes(e.key);
+      case "merge":
+        return sub && e.key === "driver";
+      case "credential":
+        return e.key === "helper";
+      case "gpg":
+        return e.key === "program";
+      case "alias":
+        return !sub && (e.value ?? "").trimStart().startsWith("!");
+      default:
+        return false;
+    }
+  };
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.value === null || !named(e)) continue;
+    const m = /^\s*!?\s*(?:"([^"]*)"|'([^']*)'|(\S+))/.exec(e.value);
+    const word = m?.[1] ?? m?.[2] ?? m?.[3] ?? "";
+    if (word.includes("/")) out.push(word);
+  }
+  return out;
+}

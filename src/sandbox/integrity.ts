@@ -38,7 +38,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "nod
 import { deserialize } from "node:v8";
 import { gunzipSync } from "node:zlib";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
-import { includePaths, lastValue, parseGitConfig } from "./gitconfig.js";
+import { includePaths, lastValue, parseGitConfig, programPaths } from "./gitconfig.js";
 import { fdPath, giveOwnerAt, openDirBeneath, ownerListable, ownerWritable } from "./safepath.js";
 
 export type WatchKind =
@@ -455,6 +455,13 @@ export function rootGitPlaces(
     if (text === null) return;
     const entries = parseGitConfig(text);
     hooksPath = lastValue(entries, "core", "hookspath") ?? hooksPath;
+    // Programs the config names (a filter driver, core.fsmonitor): git runs them from the top
+    // of the worktree, so a run must not rewrite one kept in the project.
+    for (const program of programPaths(entries)) {
+      const path = expand(program, root);
+      if (inside(path, root))
+        place("gitconfig", path, realDirChain(root, dirname(path)) && !!lstat(path)?.isFile());
+    }
     for (const include of includePaths(entries)) {
       const path = expand(include, dirname(file));
       if (inside(path, root)) {

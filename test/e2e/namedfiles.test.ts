@@ -3,7 +3,7 @@
  * places (`yarnPath: tools/yarn.cjs`): code inside must not rewrite it, rename its folder away,
  * or create it when missing, or host yarn runs what it left.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -234,4 +234,53 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     },
     120_000,
   );
+});
+
+describe.skipIf(unavailable !== "")("programs the repository's git config names", () => {
+  const worlds: World[] = [];
+  afterAll(() => {
+    for (const w of worlds) w.dispose();
+  });
+
+  it("a filter driver and core.fsmonitor kept in the project cannot be rewritten for host git", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    mkdirSync(marks);
+    mkdirSync(join(p, "scripts"));
+    const own = '#!/bin/sh\ncat "$1" 2>/dev/null\n';
+    for (const f of ["clean.sh", "fsmonitor.sh"])
+      writeFileSync(join(p, "scripts", f), own, { mode: 0o755 });
+    writeFileSync(join(p, ".gitattributes"), "*.txt filter=crlf\n");
+    const git = (...args: string[]): void => {
+      execFileSync("git", args, { cwd: p, env: w.env, stdio: "ignore" });
+    };
+    git("config", "filter.crlf.clean", "scripts/clean.sh %f");
+    git("config", "core.fsmonitor", "scripts/fsmonitor.sh");
+    const plant = ["clean", "fsmonitor"]
+      .map(
+        (n) =>
+          `(printf '#!/bin/sh\\ntouch ${join(marks, n)}\\n' > scripts/${n}.sh && echo wrote-${n}) || echo refused-${n}`,
+      )
+      .join("; ");
+    // (control) rewritten by the host's shell, the next `git status` runs both.
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    writeFileSync(join(p, "a.txt"), "x\n");
+    spawnSync("git", ["status"], { cwd: p, env: w.env, stdio: "ignore" });
+    expect(existsSync(join(marks, "fsmonitor"))).toBe(true);
+    git("add", "a.txt");
+    expect(existsSync(join(marks, "clean"))).toBe(true);
+    git("reset", "-q");
+    rmSync(join(p, "a.txt"));
+    rmSync(marks, { recursive: true });
+    mkdirSync(marks);
+    for (const f of ["clean.sh", "fsmonitor.sh"])
+      writeFileSync(join(p, "scripts", f), own, { mode: 0o755 });
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(run.stdout, show(run)).toContain("refused-clean");
+    expect(run.stdout).toContain("refused-fsmonitor");
+    for (const f of ["clean.sh", "fsmonitor.sh"])
+      expect(readFileSync(join(p, "scripts", f), "utf8")).toBe(own);
+  }, 120_000);
 });

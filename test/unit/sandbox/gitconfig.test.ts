@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { includePaths, lastValue, parseGitConfig } from "../../../src/sandbox/gitconfig.js";
+import {
+  includePaths,
+  lastValue,
+  parseGitConfig,
+  programPaths,
+} from "../../../src/sandbox/gitconfig.js";
 
 describe("parseGitConfig", () => {
   it("reads sections, subsections, case-insensitive names, last value wins", () => {
@@ -41,5 +46,44 @@ describe("parseGitConfig", () => {
       '[include]\n\tpath = ../shared.gitconfig\n[includeIf "gitdir:~/work/"]\n\tpath = work.cfg\n[other]\n\tpath = no\n',
     );
     expect(includePaths(entries)).toEqual(["../shared.gitconfig", "work.cfg"]);
+  });
+});
+
+describe("programPaths: what git runs that config names by path", () => {
+  it("takes the first word of each program key that holds a path", () => {
+    const text = [
+      "[core]",
+      "\tfsmonitor = scripts/fsmonitor.sh",
+      "\tpager = less -R",
+      '\tsshCommand = "tools/my ssh" -i key',
+      '[filter "lfs"]',
+      "\tclean = git-lfs clean -- %f",
+      '[filter "crlf"]',
+      "\tsmudge = ./bin/smudge %f",
+      '[diff "pdf"]',
+      "\ttextconv = /usr/local/bin/pdf2txt",
+      '[merge "ours"]',
+      "\tdriver = tools/merge.sh %O %A %B",
+      "[credential]",
+      "\thelper = !tools/cred.sh",
+      "[alias]",
+      "\tst = !scripts/st.sh --short",
+      "\tco = checkout",
+      "[core]",
+      "\tfsmonitor = true",
+      "[user]",
+      "\tname = not/a/program",
+      "",
+    ].join("\n");
+    expect(programPaths(parseGitConfig(text))).toEqual([
+      "scripts/fsmonitor.sh",
+      // git removes its own quotes: the shell then runs `tools/my` with `ssh` as an argument.
+      "tools/my",
+      "./bin/smudge",
+      "/usr/local/bin/pdf2txt",
+      "tools/merge.sh",
+      "tools/cred.sh",
+      "scripts/st.sh",
+    ]);
   });
 });
