@@ -280,7 +280,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],
     yarnCredentialPlaceholders: publish && rules !== null ? rules.yarnCredentialKeys : [],
     projectNpmrc: readProjectFile(join(project.root, ".npmrc")),
-    projectYarnrcYml: readProjectFile(join(project.root, ".yarnrc.yml")),
+    projectYarnrc: await projectYarnrcParsed(project.root),
     // Its registries enter the private home (a YAML parser only when there is a file).
     userYarnrc:
       host.userYarnrcYml != null && effective.home !== "project"
@@ -825,4 +825,15 @@ function npmGlobalText(path: string | undefined): { path: string; text: string }
   if (path === undefined) return null;
   const text = readProjectFile(path);
   return text === null ? null : { path, text };
+}
+
+/**
+ * The project's `.yarnrc.yml` parsed when it may name a credential (`npmAuth…`, or an escape a
+ * YAML key could hide one behind), for policy.ts's copy without them; else null. The YAML
+ * parser loads only then.
+ */
+async function projectYarnrcParsed(root: string): Promise<Record<string, unknown> | null> {
+  const text = readProjectFile(join(root, ".yarnrc.yml"));
+  if (text === null || !/npmAuth|\\[xuU]/.test(text)) return null;
+  return (await import("../sandbox/yarnrcparse.js")).parseYarnrcYml(text);
 }

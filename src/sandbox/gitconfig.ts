@@ -182,30 +182,47 @@ export function includePaths(entries: readonly ConfigEntry[]): string[] {
 
 /**
  * The programs git runs that config names by path — `core.fsmonitor`, `core.pager`,
- * `core.editor`, `core.sshCommand`, `core.askPass`, `sequence.editor`, filter drivers
- * (`filter.<x>.clean`, `smudge`, `process`), `diff.<x>.textconv` / `command`,
- * `merge.<x>.driver`, `credential.helper`, `gpg.program` and `!` aliases: the first word of
- * each value that holds a `/` (a name alone is looked up on PATH), as written (relative ones run
- * from the top of the worktree).
+ * `core.editor`, `core.sshCommand`, `core.askPass`, `core.gitProxy`, `sequence.editor`,
+ * `pager.<cmd>`, `interactive.diffFilter`, filter drivers (`filter.<x>.clean`, `smudge`,
+ * `process`), `diff.external`, `diff.<x>.textconv` / `command`, `merge.<x>.driver`,
+ * `difftool`/`mergetool.<x>.cmd`, `remote.<x>.uploadpack` / `receivepack`, `credential.helper`,
+ * `gpg.program`, `gpg.ssh.defaultKeyCommand`, `trailer.<x>.command` and `!` aliases: every word
+ * of each value that holds a `/` (the program, or the script an interpreter is given: `node
+ * scripts/clean.js`), as written (relative ones run from the top of the worktree). A word
+ * that names no file is only watched.
  */
 export function programPaths(entries: readonly ConfigEntry[]): string[] {
   const named = (e: ConfigEntry): boolean => {
     const sub = e.subsection !== null;
     switch (e.section) {
       case "core":
-        return !sub && ["fsmonitor", "pager", "editor", "sshcommand", "askpass"].includes(e.key);
+        return (
+          !sub &&
+          ["fsmonitor", "pager", "editor", "sshcommand", "askpass", "gitproxy"].includes(e.key)
+        );
       case "sequence":
         return !sub && e.key === "editor";
+      case "pager":
+        return true;
+      case "interactive":
+        return e.key === "difffilter";
       case "filter":
         return sub && ["clean", "smudge", "process"].includes(e.key);
       case "diff":
-        return sub && ["textconv", "command"].includes(e.key);
+        return sub ? ["textconv", "command"].includes(e.key) : e.key === "external";
       case "merge":
         return sub && e.key === "driver";
+      case "difftool":
+      case "mergetool":
+        return sub && e.key === "cmd";
+      case "remote":
+        return sub && ["uploadpack", "receivepack"].includes(e.key);
       case "credential":
         return e.key === "helper";
       case "gpg":
-        return e.key === "program";
+        return e.key === "program" || e.key === "defaultkeycommand";
+      case "trailer":
+        return sub && e.key === "command";
       case "alias":
         return !sub && (e.value ?? "").trimStart().startsWith("!");
       default:
@@ -215,9 +232,12 @@ export function programPaths(entries: readonly ConfigEntry[]): string[] {
   const out: string[] = [];
   for (const e of entries) {
     if (e.value === null || !named(e)) continue;
-    const m = /^\s*!?\s*(?:"([^"]*)"|'([^']*)'|(\S+))/.exec(e.value);
-    const word = m?.[1] ?? m?.[2] ?? m?.[3] ?? "";
-    if (word.includes("/")) out.push(word);
+    for (const m of e.value.replace(/^\s*!/, "").matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)) {
+      const word = m[1] ?? m[2] ?? m[3] ?? "";
+      // Not an option's value (`--git-dir=…`), not a URL.
+      if (word.includes("/") && !word.startsWith("-") && !/^[a-z][a-z0-9+.-]*:\/\//i.test(word))
+        out.push(word);
+    }
   }
   return out;
 }

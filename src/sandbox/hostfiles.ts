@@ -401,6 +401,8 @@ export const HOME_CONFIG_FILES = [
   ".zshenv",
   ".zprofile",
   ".zlogin",
+  ".zlogout",
+  ".bash_aliases",
   ".ssh/config",
 ] as const;
 /** The same in `$XDG_CONFIG_HOME` (safe-npm's own settings included). */
@@ -688,7 +690,9 @@ export function namedRunFiles(
   }
   // node-options: what --require / -r / --import / --loader load (node resolves a path against
   // its working folder; a bare name is a package, looked up in node_modules).
-  const requires = (options: string): void => {
+  const requires = (written: string): void => {
+    // node reads `_` in an option's name as `-` (`--experimental_loader`).
+    const options = written.replace(/--[A-Za-z0-9_-]+/g, (name) => name.replace(/_/g, "-"));
     for (const r of options.matchAll(
       /(?:--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--preload|--config)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
     )) {
@@ -717,16 +721,21 @@ export function namedRunFiles(
     const value = unquote(m[1] ?? "");
     if (value.includes("/")) push(value, true);
   }
+  // On its line, or a block scalar's lines below it (`nodeOptions: >-`).
   for (const m of workspace.matchAll(
-    new RegExp(`^${key("nodeOptions|node-options")}:[ \\t]*([^\\n]+)`, "gm"),
+    new RegExp(
+      `^${key("nodeOptions|node-options")}:[ \\t]*([^\\n]*)((?:\\n[ \\t]+[^\\n]*)*)`,
+      "gm",
+    ),
   )) {
-    requires(unquote((m[1] ?? "").replace(/\s+#.*$/, "")));
+    requires(unquote(`${(m[1] ?? "").replace(/\s+#.*$/, "")} ${m[2] ?? ""}`));
   }
   list(workspace, "pnpmfile|globalPnpmfile");
-  // bun's preload under any table or dotted key (`preload`, `test.preload`, `"preload"`), a
-  // string or an array, on one line or several.
+  // bun's preload, plugins and security scanner under any table, dotted key or inline table
+  // (`preload`, `test.preload`, `security = { scanner = … }`), a string or an array, on one
+  // line or several.
   for (const m of text("bunfig.toml").matchAll(
-    /^\s*(?:[\w"'-]+\.)*["']?(?:preload|plugins|scanner)["']?\s*=\s*(\[[\s\S]*?\]|"[^"\n]*"|'[^'\n]*')/gm,
+    /(?:^|[{,])\s*(?:[\w"'-]+\.)*["']?(?:preload|plugins|scanner)["']?\s*=\s*(\[[\s\S]*?\]|"[^"\n]*"|'[^'\n]*')/gm,
   )) {
     quoted(m[1] ?? "");
   }

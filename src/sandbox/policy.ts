@@ -234,8 +234,11 @@ export interface PolicyInput {
   userYarnrc?: Readonly<Record<string, unknown>> | null | undefined;
   /** Text of the project's `.npmrc` (read without following a link), or null. */
   projectNpmrc?: string | null | undefined;
-  /** Text of the project's `.yarnrc.yml` (read without following a link), or null. */
-  projectYarnrcYml?: string | null | undefined;
+  /**
+   * The project's `.yarnrc.yml` parsed (yarnrcparse.ts; read without following a link), when it
+   * may hold credentials; null otherwise or when it does not parse.
+   */
+  projectYarnrc?: Readonly<Record<string, unknown>> | null | undefined;
   proxy: ProxyInput | null;
   version: string;
 }
@@ -514,9 +517,10 @@ export function resolvePolicy(input: PolicyInput): Policy {
       });
     }
   }
-  // The same for yarn 2+'s `.yarnrc.yml`: its npmAuthToken / npmAuthIdent values emptied.
-  if (input.projectYarnrcYml != null && input.network !== "full") {
-    const stripped = projectYarnrcWithoutCredentials(input.projectYarnrcYml);
+  // The same for yarn 2+'s `.yarnrc.yml`: its npmAuthToken / npmAuthIdent values a placeholder
+  // the gateway replaces.
+  if (input.projectYarnrc != null && input.network !== "full") {
+    const stripped = projectYarnrcWithoutCredentials(input.projectYarnrc, CREDENTIAL_PLACEHOLDER);
     if (stripped.removed > 0)
       mounts.push({
         kind: "data",

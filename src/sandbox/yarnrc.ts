@@ -106,20 +106,30 @@ export function yarnrcCopy(
 }
 
 /**
- * The project's `.yarnrc.yml` as it is but for the values of its credential keys
- * (`npmAuthToken`, `npmAuthIdent`), emptied in block and flow style: the gateway adds them on
- * the host (registries.ts reads the same file), and a token committed or written there stays
- * out of the sandbox. `removed`: how many were emptied (none: no copy is needed).
+ * The project's `.yarnrc.yml` with every `npmAuthToken` / `npmAuthIdent` value (at any depth:
+ * top level, scopes, registries) replaced by `placeholder`, as JSON (which yarn reads as YAML),
+ * from the document a real YAML parser made (yarnrcparse.ts): block scalars, values on the
+ * next line, escaped keys and anchors are what yarn reads too. The gateway adds the real
+ * credential on the host, over the placeholder — which keeps `npmAlwaysAuth` satisfied.
+ * `removed`: how many were replaced (none: no copy is needed).
  */
-export function projectYarnrcWithoutCredentials(text: string): { text: string; removed: number } {
+export function projectYarnrcWithoutCredentials(
+  parsed: Readonly<Record<string, unknown>>,
+  placeholder: string,
+): { text: string; removed: number } {
   let removed = 0;
-  const out = text.replace(
-    /(["']?\bnpmAuth(?:Token|Ident)["']?[ \t]*:[ \t]*)("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^,}\n#]*[^,}\n#\s])?/g,
-    (_whole, key: string, value: string | undefined) => {
-      if (value === undefined || value === '""') return `${key}${value ?? ""}`;
-      removed++;
-      return `${key}""`;
-    },
-  );
-  return { text: out, removed };
+  const walk = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(walk);
+    if (value === null || typeof value !== "object") return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === "npmAuthToken" || key === "npmAuthIdent") {
+        removed++;
+        out[key] = placeholder;
+      } else out[key] = walk(inner);
+    }
+    return out;
+  };
+  const text = `${JSON.stringify(walk(parsed), null, 2)}\n`;
+  return { text, removed };
 }

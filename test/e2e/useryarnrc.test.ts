@@ -112,8 +112,10 @@ describe.skipIf(unavailable !== "")("a token in the project's .yarnrc.yml", () =
     const peek = ["--quiet", "exec", "--", "cat", ".yarnrc.yml"];
     const run = await world.run(peek);
     expect(run.exitCode, show(run)).toBe(0);
-    expect(run.stdout).toContain("nodeLinker: node-modules");
-    expect(run.stdout).toContain('npmAuthToken: ""');
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      nodeLinker: "node-modules",
+      npmScopes: { acme: { npmAuthToken: "safe-npm-adds-the-credential-on-the-host" } },
+    });
     expect(run.stdout).not.toContain("PROJECT-YARNRC-TOKEN");
     const full = await world.run(["--network", "full", ...peek]);
     expect(full.stdout, show(full)).toContain("PROJECT-YARNRC-TOKEN");
@@ -122,3 +124,56 @@ describe.skipIf(unavailable !== "")("a token in the project's .yarnrc.yml", () =
     );
   }, 120_000);
 });
+
+describe.skipIf(unavailable !== "")(
+  "yarn 4 with npmAlwaysAuth and the token in the project's .yarnrc.yml",
+  () => {
+    let registry: PrivateRegistry;
+    let world: World;
+    let run: RunResult;
+    beforeAll(async () => {
+      registry = await startPrivateRegistry({ packed });
+      world = makeWorld({
+        projectInHome: true,
+        packageJson: {
+          dependencies: { [PROBE]: "1.0.0" },
+          packageManager: `yarn@${versionOf("@yarnpkg/cli-dist")}`,
+          dependenciesMeta: { [PROBE]: { built: false } },
+        },
+      });
+      // As GitHub Packages' and Artifactory's docs write it.
+      writeFileSync(
+        join(world.project, ".yarnrc.yml"),
+        [
+          "nodeLinker: node-modules",
+          "enableTelemetry: false",
+          `npmRegistryServer: "${registry.url.replace(/\/$/, "")}"`,
+          'unsafeHttpWhitelist: ["127.0.0.1"]',
+          "npmAlwaysAuth: true",
+          `npmAuthToken: "${registry.token}"`,
+          "",
+        ].join("\n"),
+      );
+      const bin = join(world.dir, "pm-bin");
+      mkdirSync(bin, { recursive: true });
+      symlinkSync(TOOL_BINS.yarn4, join(bin, "yarn"));
+      // Only the project names this loopback registry: the user allows it for the run.
+      const host = new URL(registry.url).host;
+      run = await world.run(["--allow-host", host, "yarn", "install"], {
+        env: { PATH: `${bin}:${world.env.PATH}` },
+      });
+    }, 300_000);
+    afterAll(async () => {
+      world?.dispose();
+      await registry?.close();
+    });
+
+    it("installs, the token added on the host over the placeholder inside", () => {
+      expect(run.exitCode, show(run)).toBe(0);
+      const tarballs = registry.log.filter((r) => r.path.endsWith(".tgz"));
+      expect(tarballs.length, show(run)).toBeGreaterThan(0);
+      expect(registry.log.every((r) => r.auth === "token")).toBe(true);
+      expect(run.stdout + run.stderr).not.toContain(registry.token);
+    });
+  },
+);

@@ -75,6 +75,13 @@ describe("programPaths: what git runs that config names by path", () => {
       "\tname = not/a/program",
       "",
     ].join("\n");
+    expect(
+      programPaths(
+        parseGitConfig(
+          '[filter "i"]\n\tclean = node scripts/clean.js --opt=a/b %f\n[diff]\n\texternal = scripts/ext.sh\n[pager]\n\tlog = tools/pager https://x.example/y\n',
+        ),
+      ),
+    ).toEqual(["scripts/clean.js", "scripts/ext.sh", "tools/pager"]);
     expect(programPaths(parseGitConfig(text))).toEqual([
       "scripts/fsmonitor.sh",
       // git removes its own quotes: the shell then runs `tools/my` with `ssh` as an argument.

@@ -607,6 +607,18 @@ describe("files the root's config names for a bare package manager to run", () =
       expect(errorOf(() => namedRunFiles(root, relative)).code).toBe("RELATIVE_CONFIG_PATH");
   });
 
+  it("reads option names with `_`, a block-scalar nodeOptions and bun's inline tables", () => {
+    writeFileSync(
+      join(root, "pnpm-workspace.yaml"),
+      `nodeOptions: >-\n  --require ${root}/tools/hook.cjs\nverifyDepsBeforeRun: false\n`,
+    );
+    writeFileSync(join(root, "bunfig.toml"), '[install]\nsecurity = { scanner = "./sec.ts" }\n');
+    const env = { NODE_OPTIONS: `--experimental_loader ${root}/loader.mjs` };
+    expect(namedRunFiles(root, env).sort()).toEqual(
+      ["tools/hook.cjs", "sec.ts", "loader.mjs"].map((p) => join(root, p)).sort(),
+    );
+  });
+
   it("reads pnpm-workspace.yaml's scriptShell and nodeOptions, and lines a lone CR ends", () => {
     writeFileSync(
       join(root, "pnpm-workspace.yaml"),

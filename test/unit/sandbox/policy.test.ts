@@ -186,21 +186,36 @@ describe("resolvePolicy mounts", () => {
     expect(projectHome.mounts.some((m) => m.dest.endsWith("/auth.ini"))).toBe(false);
   });
 
-  it("the project's .yarnrc.yml: its npmAuthToken/npmAuthIdent values emptied, not with network full", () => {
-    const text =
-      'nodeLinker: pnp\nnpmScopes:\n  acme:\n    npmAuthToken: "T0KEN"\nnpmRegistries:\n  "//r": { npmAuthIdent: u:p, npmAlwaysAuth: true }\n';
+  it("the project's .yarnrc.yml: every npmAuthToken/npmAuthIdent a placeholder, as JSON; not with network full", () => {
+    // As the YAML parser gives it: a block scalar, a value on the next line, an escaped key.
+    const text = [
+      "nodeLinker: pnp",
+      "npmAuthToken: >-",
+      "  BLOCK-TOKEN",
+      "npmScopes:",
+      "  acme:",
+      "    npmAuthToken:",
+      "      NEXT-LINE-TOKEN",
+      "npmRegistries:",
+      '  "//r": { "npmAuth\\x49dent": "u:p#SECRET", npmAlwaysAuth: true }',
+      "",
+    ].join("\n");
+    const parsed = parseYarnrcYml(text);
+    expect(parsed).not.toBeNull();
     const dest = `${PROJECT}/.yarnrc.yml`;
-    const copy = dataMount(
-      basePolicy({ input: { projectYarnrcYml: text, network: "registry" } }),
-      dest,
-    ).data;
-    expect(copy).toBe(
-      'nodeLinker: pnp\nnpmScopes:\n  acme:\n    npmAuthToken: ""\nnpmRegistries:\n  "//r": { npmAuthIdent: "", npmAlwaysAuth: true }\n',
-    );
-    const full = basePolicy({ input: { projectYarnrcYml: text, network: "full" } });
+    const input = { projectYarnrc: parsed, network: "registry" as const };
+    const copy = dataMount(basePolicy({ input }), dest).data;
+    expect(JSON.parse(copy)).toEqual({
+      nodeLinker: "pnp",
+      npmAuthToken: CREDENTIAL_PLACEHOLDER,
+      npmScopes: { acme: { npmAuthToken: CREDENTIAL_PLACEHOLDER } },
+      npmRegistries: { "//r": { npmAuthIdent: CREDENTIAL_PLACEHOLDER, npmAlwaysAuth: true } },
+    });
+    for (const secret of ["BLOCK", "NEXT-LINE", "SECRET"]) expect(copy).not.toContain(secret);
+    const full = basePolicy({ input: { ...input, network: "full" } });
     expect(full.mounts.some((m) => m.kind === "data" && m.dest === dest)).toBe(false);
     const none = basePolicy({
-      input: { projectYarnrcYml: "nodeLinker: pnp\n", network: "registry" },
+      input: { projectYarnrc: { nodeLinker: "pnp" }, network: "registry" },
     });
     expect(none.mounts.some((m) => m.kind === "data" && m.dest === dest)).toBe(false);
   });
