@@ -148,6 +148,18 @@ export function isPublish(tool: string, args: readonly string[]): boolean {
   }
 }
 
+/**
+ * A command that packs the project's folder into a tarball — `pack` and publish (npm, pnpm,
+ * yarn; bun's `pm pack`): it takes every file there, so the empty read-only stand-ins for
+ * missing host-run files (hostfiles.ts) would be packed too.
+ */
+export function packsFiles(tool: string, args: readonly string[]): boolean {
+  if (isPublish(tool, args)) return true;
+  const words = args.filter((a) => !a.startsWith("-"));
+  if (tool === "bun") return words[0] === "pm" && words[1] === "pack";
+  return ["npm", "pnpm", "yarn", "yarnpkg"].includes(tool) && words[0] === "pack";
+}
+
 export function commandClass(tool: string, args: readonly string[]): CommandClass {
   if (isPublish(tool, args)) return "install";
   const table = INSTALL_COMMANDS[tool as keyof typeof INSTALL_COMMANDS];

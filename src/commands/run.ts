@@ -98,6 +98,7 @@ import { protectSource, type ResolvedSettings, resolveSettings } from "../settin
 import type { EffectiveSettings } from "../settings/merge.js";
 import type { Timing } from "../timing.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
+import { packsFiles } from "./classes.js";
 import { describeTarget, type Request } from "./target.js";
 import type { Output, RunOptions } from "./types.js";
 
@@ -182,6 +183,11 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     protectSource(resolved),
     dirname(dirname(node.real)),
   );
+  // A pack or publish takes every file in the folder: empty stand-ins for the missing host-run
+  // files would go into the tarball. None then: the root's host-run files are checked after
+  // every run anyway (guardProject), and one created inside is moved aside.
+  const [tool = "", ...toolArgs] = request.command;
+  if (packsFiles(basename(tool), toolArgs)) guards.seal = [];
   // The project's own files there do not show inside either: said, so that a tool missing
   // them is understood.
   for (const { path, variable } of guards.hiddenConfigDirs)

@@ -284,3 +284,24 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       expect(readFileSync(join(p, "scripts", f), "utf8")).toBe(own);
   }, 120_000);
 });
+
+describe.skipIf(unavailable !== "")("packing the project", () => {
+  let w: World | undefined;
+  afterAll(() => w?.dispose());
+
+  it("packs the project's files only, none of the empty stand-ins for missing config files", async () => {
+    w = makeWorld({ projectInHome: true, packageJson: { files: undefined } });
+    writeFileSync(join(w.project, "index.js"), "module.exports = 1;\n");
+    // (control) an ordinary run gets the stand-ins: they show inside.
+    const ls = await w.run(["--quiet", "exec", "--", "ls", "-A"]);
+    expect(ls.stdout, show(ls)).toContain("bunfig.toml");
+    const run = await w.run(["npm", "pack", "--dry-run", "--json"]);
+    expect(run.exitCode, show(run)).toBe(0);
+    const [packed] = JSON.parse(run.stdout) as { files: { path: string }[] }[];
+    const names = (packed?.files ?? []).map((f) => f.path);
+    expect(names, show(run)).toContain("index.js");
+    for (const standIn of ["bunfig.toml", ".yarnrc", ".yarnrc.yml", ".pnpmfile.cjs", ".env.yarn"])
+      expect(names).not.toContain(standIn);
+    expect(existsSync(join(w.project, "bunfig.toml"))).toBe(false);
+  }, 120_000);
+});

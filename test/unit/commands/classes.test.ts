@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { commandClass, isPublish, watchesPorts } from "../../../src/commands/classes.js";
+import {
+  commandClass,
+  isPublish,
+  packsFiles,
+  watchesPorts,
+} from "../../../src/commands/classes.js";
 import { NO_TOOLCHAIN, resolvePolicy, TOOL_BIN } from "../../../src/sandbox/policy.js";
 import { baseInput } from "../fixtures.js";
 
@@ -202,5 +207,21 @@ describe("corepack", () => {
     expect(fresh.env.COREPACK_ENABLE_NETWORK).toBe("0");
     expect(fresh.env.COREPACK_HOME).toBe(home);
     expect(fresh.mounts.some((m) => m.kind === "ro-bind" && m.dest === home)).toBe(false);
+  });
+});
+
+describe("packsFiles: a pack or publish takes every file of the folder", () => {
+  it.each<[string, string[], boolean]>([
+    ["npm", ["pack", "--dry-run"], true],
+    ["pnpm", ["publish"], true],
+    ["yarn", ["pack"], true],
+    ["yarn", ["npm", "publish"], true],
+    ["bun", ["pm", "pack"], true],
+    ["bun", ["publish"], true],
+    ["npm", ["install"], false],
+    ["bun", ["pm", "ls"], false],
+    ["node", ["pack"], false],
+  ])("%s %j: %s", (tool, args, packs) => {
+    expect(packsFiles(tool, args)).toBe(packs);
   });
 });
