@@ -297,7 +297,10 @@ describe.skipIf(unavailable !== "")("packing the project", () => {
     expect(ls.stdout, show(ls)).toContain("bunfig.toml");
     const run = await w.run(["npm", "pack", "--dry-run", "--json"]);
     expect(run.exitCode, show(run)).toBe(0);
-    const [packed] = JSON.parse(run.stdout) as { files: { path: string }[] }[];
+    // npm 11 prints an array of packages, npm 12 an object keyed by name.
+    type Packed = { files: { path: string }[] };
+    const json = JSON.parse(run.stdout) as Packed[] | Record<string, Packed>;
+    const [packed] = Array.isArray(json) ? json : Object.values(json);
     const names = (packed?.files ?? []).map((f) => f.path);
     expect(names, show(run)).toContain("index.js");
     for (const standIn of ["bunfig.toml", ".yarnrc", ".yarnrc.yml", ".pnpmfile.cjs", ".env.yarn"])
