@@ -71,6 +71,7 @@ import {
   linkObstacle,
   linkStore,
   storeForTool,
+  storeInProject,
 } from "../sandbox/linkedstore.js";
 import { mayNameClientCert } from "../sandbox/npmrc.js";
 import {
@@ -456,6 +457,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
           journal: journalDir(cacheBase),
           trustStore: ctx.store,
           afterSandbox: moveBack,
+          linkedStores: linkedStores.map((store) => storeInProject(project.root, store)),
           // The proxy readies its upstream TLS trust while the package manager starts.
           ...(proxy !== null || onReady !== undefined
             ? {

@@ -73,6 +73,12 @@ export interface GuardedRun {
    * into node_modules go back to the home (linkedstore.ts), so the check never walks them.
    */
   afterSandbox?: () => void;
+  /**
+   * The stores moved into node_modules for this run (linkedstore.ts): the snapshot before does
+   * not walk them (their many package folders hold nothing it records), and by the check they
+   * are back in the home; one that could not be moved back is walked as anything else there.
+   */
+  linkedStores?: readonly string[];
 }
 
 export async function runGuarded(
@@ -96,7 +102,10 @@ export async function runGuarded(
   const mark = (phase: string): void => run.timing?.mark(phase);
   mark("host commands, placeholders");
   const live = liveRuns(root, run.journal);
-  const before = mergeLiveRuns(snapshot(root, run.watch, walk), live);
+  const before = mergeLiveRuns(
+    snapshot(root, run.watch, { ...walk, skip: [...walk.skip, ...(run.linkedStores ?? [])] }),
+    live,
+  );
   mark("snapshot before");
   const entry = writeJournal(root, run.journal, before, {
     install: run.install,

@@ -1251,8 +1251,14 @@ function collect(
     }
     // pnpm's .pnpm, bun's .bun, yarn's pnpm linker's .store, and any other dot-folder.
     for (const entry of listed(nm)) {
-      if (entry.isDirectory() && entry.name.startsWith(".") && entry.name !== ".bin") {
-        store(join(nm, entry.name));
+      const path = join(nm, entry.name);
+      if (
+        entry.isDirectory() &&
+        entry.name.startsWith(".") &&
+        entry.name !== ".bin" &&
+        !skip.has(path)
+      ) {
+        store(path);
       }
     }
   };

@@ -264,6 +264,25 @@ describe("snapshot and check: git repositories", () => {
     ]);
   });
 
+  it("leaves a store moved in for the run out of the snapshot, and walks one still there after", () => {
+    // linkedstore.ts moves bun's cache into node_modules before the snapshot and back before the
+    // check: the snapshot need not list its thousands of folders, and a store that could not be
+    // moved back is walked like any other folder there.
+    file("node_modules/.safe-npm-bun-cache/dep@1.0.0@@@1/.git/config");
+    file("node_modules/.safe-npm-bun-cache/other@1.0.0@@@1/package.json");
+    const store = join(root, "node_modules/.safe-npm-bun-cache");
+    const walk = { skip: [], commands: new Set<string>(), configNames: HOST_RUN_FILES };
+    const before = snapshot(root, [], { ...walk, skip: [store] });
+    expect([...before.entries.keys()].filter((p) => p.startsWith(store))).toEqual([]);
+    // Without the skip the same walk records the repository in it (the control).
+    const full = snapshot(root, [], walk);
+    expect([...full.entries.keys()].filter((p) => p.startsWith(store))).toEqual([
+      join(store, "dep@1.0.0@@@1/.git"),
+    ]);
+    const findings = check(root, before, { ...walk, install: true, running: null });
+    expect(findings.map((f) => f.path)).toEqual([join(store, "dep@1.0.0@@@1/.git")]);
+  });
+
   it("never hangs on a FIFO planted where it hashes", () => {
     file("vendor/a/.git/config");
     const { moved } = around(() => {
