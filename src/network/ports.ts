@@ -5,8 +5,7 @@
  * files every POLL_MS, read asynchronously — so it stays in the main bundle; the forwarding itself
  * (network/forward.ts) is loaded only once there is something to forward.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { existsSync, readFile, readFileSync } from "node:fs";
 import { endianness } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -132,7 +131,10 @@ export function reachablePorts(listeners: readonly Listener[]): Map<number, Targ
  */
 export async function readListeners(pid: number): Promise<Listener[]> {
   const read = (file: string): Promise<string> =>
-    readFile(`/proc/${pid}/net/${file}`, "latin1").catch(() => "");
+    // node:fs's callback form: fs/promises (with readline) would load at every start.
+    new Promise<string>((resolve) =>
+      readFile(`/proc/${pid}/net/${file}`, "latin1", (error, text) => resolve(error ? "" : text)),
+    );
   const [tcp, tcp6] = await Promise.all([read("tcp"), read("tcp6")]);
   return [...parseListeners(tcp, 4), ...parseListeners(tcp6, 6)];
 }

@@ -35,8 +35,6 @@ import {
   statSync,
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { deserialize } from "node:v8";
-import { gunzipSync } from "node:zlib";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
 import { includePaths, lastValue, parseGitConfig, programPaths } from "./gitconfig.js";
 import { fdPath, giveOwnerAt, openDirBeneath, ownerListable, ownerWritable } from "./safepath.js";
@@ -706,6 +704,10 @@ const MAX_YARN_STATE_INFLATED = 256 << 20;
 export function yarnStateBins(compressed: Buffer): Map<string, Set<string>> | null {
   let state: unknown;
   try {
+    // Loaded here, not at start: only a yarn 2+ project has a state to read, and node's zlib and
+    // v8 modules cost every run a few ms of start-up.
+    const { gunzipSync } = process.getBuiltinModule("node:zlib");
+    const { deserialize } = process.getBuiltinModule("node:v8");
     state = deserialize(gunzipSync(compressed, { maxOutputLength: MAX_YARN_STATE_INFLATED }));
   } catch {
     return null;

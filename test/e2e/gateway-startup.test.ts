@@ -19,7 +19,11 @@ const unavailable = inject("sandboxUnavailable");
 /** Writes the files of every module the process required, one a line, when it exits. */
 const PRELOAD = `const fs = require("node:fs");
 const out = process.env.SAFE_NPM_TEST_MODULES;
-process.on("exit", () => fs.writeFileSync(out, Object.keys(require.cache).join("\\n")));
+const before = new Set(process.moduleLoadList);
+process.on("exit", () => fs.writeFileSync(out, JSON.stringify({
+  files: Object.keys(require.cache),
+  builtins: process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith("NativeModule ")).map((m) => m.slice(13)),
+})));
 `;
 
 /** The bundle's lazy chunks of the gateway (dist/chunks/<module>-<hash>.cjs). */
@@ -56,8 +60,8 @@ describe.skipIf(unavailable !== "")("the registry gateway's start-up cost", () =
   });
   afterAll(() => world?.dispose());
 
-  /** Runs the CLI with the preload; the gateway chunks it loaded (module names, no hash). */
-  async function chunksLoaded(args: string[]): Promise<string[]> {
+  /** Runs the CLI with the preload: the files it required, and node's own modules it loaded. */
+  async function loaded(args: string[]): Promise<{ files: string[]; builtins: string[] }> {
     const list = join(world.dir, `modules-${count++}.txt`);
     const r = await execa(
       process.execPath,
@@ -71,10 +75,15 @@ describe.skipIf(unavailable !== "")("the registry gateway's start-up cost", () =
       },
     );
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
-    const files = readFileSync(list, "utf8").split("\n");
+    const seen = JSON.parse(readFileSync(list, "utf8")) as { files: string[]; builtins: string[] };
     // The preload saw the bundle's own chunks: it records what the CLI loads.
-    expect(files.some((f) => /\/dist\/chunks\/[^/]+\.cjs$/.test(f))).toBe(true);
-    return files
+    expect(seen.files.some((f) => /\/dist\/chunks\/[^/]+\.cjs$/.test(f))).toBe(true);
+    return seen;
+  }
+
+  /** The gateway chunks a run loaded (module names, no hash). */
+  async function chunksLoaded(args: string[]): Promise<string[]> {
+    return (await loaded(args)).files
       .filter((f) => f.includes("/dist/chunks/"))
       .map((f) => basename(f).replace(/-[A-Za-z0-9_-]{8}\.cjs$/, ""))
       .filter((name) => GATEWAY_CHUNKS.includes(name));
@@ -87,6 +96,16 @@ describe.skipIf(unavailable !== "")("the registry gateway's start-up cost", () =
     );
     expect(await chunksLoaded(["--quiet", "run", "hello"])).toEqual([]);
     expect(existsSync(caDir)).toBe(false);
+  }, 120_000);
+
+  it("exec loads none of node's modules that only some runs use", async () => {
+    // zlib and v8 (a yarn 2+ install state), perf_hooks, fs/promises with readline: a few ms
+    // of every start for nothing.
+    const { builtins } = await loaded(["--quiet", "exec", "--", "true"]);
+    // The control: what every run uses is seen loading.
+    expect(builtins).toEqual(expect.arrayContaining(["child_process", "crypto"]));
+    for (const name of ["zlib", "v8", "perf_hooks", "fs/promises", "internal/readline/interface"])
+      expect(builtins).not.toContain(name);
   }, 120_000);
 
   it("an install from http:// registries only decides on the CA and makes none", async () => {
