@@ -29,7 +29,8 @@ export type ErrorCode =
   | "GLOBAL_INSTALL"
   | "NOT_SANDBOXED"
   | "BAD_LOCAL_CA"
-  | "BAD_CLIENT_CERT";
+  | "BAD_CLIENT_CERT"
+  | "UNREADABLE_CREDENTIALS";
 
 /**
  * The one error class of safe-npm. Everything below the CLI throws it; only the CLI prints it

@@ -287,7 +287,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
     credentialPlaceholders: publish && rules !== null ? rules.credentialKeys : [],
     yarnCredentialPlaceholders: publish && rules !== null ? rules.yarnCredentialKeys : [],
     projectNpmrc: readProjectFile(join(project.root, ".npmrc")),
-    projectYarnrc: await projectYarnrcParsed(project.root),
+    projectYarnrc: await projectYarnrcParsed(project.root, network),
     // Its registries enter the private home (a YAML parser only when there is a file).
     userYarnrc:
       host.userYarnrcYml != null && effective.home !== "project"
@@ -836,12 +836,26 @@ function npmGlobalText(path: string | undefined): { path: string; text: string }
 }
 
 /**
- * The project's `.yarnrc.yml` parsed when it may name a credential (`npmAuth…`, or an escape a
- * YAML key could hide one behind), for policy.ts's copy without them; else null. The YAML
- * parser loads only then.
+ * The project's `.yarnrc.yml` parsed when it may name a credential (`npmAuth…`, or a backslash:
+ * an escape or an escaped line break a quoted YAML key could hide one behind), for policy.ts's
+ * copy without them; else null. The YAML parser loads only then. A file that may name one but
+ * cannot be read as yarn reads it stops the run, except with `--network full` (no copy: the
+ * file is shown as it is).
  */
-async function projectYarnrcParsed(root: string): Promise<Record<string, unknown> | null> {
-  const text = readProjectFile(join(root, ".yarnrc.yml"));
-  if (text === null || !/npmAuth|\\[xuU]/.test(text)) return null;
-  return (await import("../sandbox/yarnrcparse.js")).parseYarnrcYml(text);
+async function projectYarnrcParsed(
+  root: string,
+  network: NetworkMode,
+): Promise<Record<string, unknown> | null> {
+  const path = join(root, ".yarnrc.yml");
+  const text = readProjectFile(path);
+  if (text === null || !/npmAuth|\\/.test(text) || network === "full") return null;
+  const read = (await import("../sandbox/yarnrcparse.js")).readYarnrc(text);
+  if ("value" in read) return read.value;
+  throw new SafeNpmError(
+    "UNREADABLE_CREDENTIALS",
+    `${path} may name a registry credential (npmAuthToken, npmAuthIdent), and ${read.error}`,
+    {
+      hint: "safe-npm shows that file inside with each credential replaced, which needs a plain YAML mapping: remove duplicate keys (yarn uses the last one), or write it as YAML",
+    },
+  );
 }

@@ -123,6 +123,60 @@ describe.skipIf(unavailable !== "")("a token in the project's .yarnrc.yml", () =
       "PROJECT-YARNRC-TOKEN",
     );
   }, 120_000);
+
+  it("spelled with an escaped line break in a quoted key, is replaced too", async () => {
+    const file = join(world.project, ".yarnrc.yml");
+    const before = readFileSync(file, "utf8");
+    // yarn joins `"npm\<newline>  AuthToken"` into npmAuthToken.
+    writeFileSync(file, 'nodeLinker: node-modules\n? "npm\\\n  AuthToken"\n: CONTINUED-TOKEN\n');
+    try {
+      const run = await world.run(["--quiet", "exec", "--", "cat", ".yarnrc.yml"]);
+      expect(run.exitCode, show(run)).toBe(0);
+      expect(JSON.parse(run.stdout)).toEqual({
+        nodeLinker: "node-modules",
+        npmAuthToken: "safe-npm-adds-the-credential-on-the-host",
+      });
+    } finally {
+      writeFileSync(file, before);
+    }
+  }, 120_000);
+
+  it.each([
+    [
+      "a duplicate key (yarn reads the last)",
+      "npmAlwaysAuth: true\nnpmAlwaysAuth: true\n",
+      "duplicated mapping key",
+    ],
+    ["yarn 1's syntax", "# yarn lockfile v1\nnpmAlwaysAuth true\n", "yarn lockfile v1"],
+  ])(
+    "in a file safe-npm cannot read as yarn does (%s), stops the run",
+    async (_, head, reason) => {
+      const file = join(world.project, ".yarnrc.yml");
+      const before = readFileSync(file, "utf8");
+      writeFileSync(file, `${head}npmAuthToken: UNREAD-TOKEN\n`);
+      try {
+        const run = await world.run(["--quiet", "exec", "--", "cat", ".yarnrc.yml"]);
+        expect(run.exitCode, show(run)).toBe(125);
+        expect(run.stderr).toContain(reason);
+        expect(run.stderr).toContain(file);
+        expect(`${run.stdout}${run.stderr}`).not.toContain("UNREAD-TOKEN");
+        // Control: with --network full the file enters as written (no copy is made).
+        const full = await world.run([
+          "--network",
+          "full",
+          "--quiet",
+          "exec",
+          "--",
+          "cat",
+          ".yarnrc.yml",
+        ]);
+        expect(full.stdout, show(full)).toContain("UNREAD-TOKEN");
+      } finally {
+        writeFileSync(file, before);
+      }
+    },
+    120_000,
+  );
 });
 
 describe.skipIf(unavailable !== "")(
