@@ -188,56 +188,149 @@ export function includePaths(entries: readonly ConfigEntry[]): string[] {
  * `difftool`/`mergetool.<x>.cmd`, `remote.<x>.uploadpack` / `receivepack`, `credential.helper`,
  * `gpg.program`, `gpg.ssh.defaultKeyCommand`, `trailer.<x>.command` and `!` aliases: every word
  * of each value that holds a `/` (the program, or the script an interpreter is given: `node
- * scripts/clean.js`), as written (relative ones run from the top of the worktree). A word
- * that names no file is only watched.
+ * scripts/clean.js`), as written (relative ones run from the top of the worktree), also inside
+ * a quoted `sh -c '…'` script; `$(git rev-parse --show-toplevel)` and `$PWD` read as the top
+ * (git runs these from there) and `$HOME` as `~`. A word that names no file is only watched.
  */
 export function programPaths(entries: readonly ConfigEntry[]): string[] {
-  const named = (e: ConfigEntry): boolean => {
-    const sub = e.subsection !== null;
-    switch (e.section) {
-      case "core":
-        return (
-          !sub &&
-          ["fsmonitor", "pager", "editor", "sshcommand", "askpass", "gitproxy"].includes(e.key)
-        );
-      case "sequence":
-        return !sub && e.key === "editor";
-      case "pager":
-        return true;
-      case "interactive":
-        return e.key === "difffilter";
-      case "filter":
-        return sub && ["clean", "smudge", "process"].includes(e.key);
-      case "diff":
-        return sub ? ["textconv", "command"].includes(e.key) : e.key === "external";
-      case "merge":
-        return sub && e.key === "driver";
-      case "difftool":
-      case "mergetool":
-        return sub && e.key === "cmd";
-      case "remote":
-        return sub && ["uploadpack", "receivepack"].includes(e.key);
-      case "credential":
-        return e.key === "helper";
-      case "gpg":
-        return e.key === "program" || e.key === "defaultkeycommand";
-      case "trailer":
-        return sub && e.key === "command";
-      case "alias":
-        return !sub && (e.value ?? "").trimStart().startsWith("!");
-      default:
-        return false;
-    }
-  };
   const out: string[] = [];
-  for (const e of entries) {
-    if (e.value === null || !named(e)) continue;
-    for (const m of e.value.replace(/^\s*!/, "").matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)) {
-      const word = m[1] ?? m[2] ?? m[3] ?? "";
-      // Not an option's value (`--git-dir=…`), not a URL.
-      if (word.includes("/") && !word.startsWith("-") && !/^[a-z][a-z0-9+.-]*:\/\//i.test(word))
+  for (const words of programValues(entries)) {
+    for (const word of words) {
+      // Not an option's value (`--git-dir=…`), not a URL, not a variable safe-npm cannot read.
+      if (
+        word.includes("/") &&
+        !word.startsWith("-") &&
+        !word.startsWith("$") &&
+        !/^[a-z][a-z0-9+.-]*:\/\//i.test(word) &&
+        !out.includes(word)
+      )
         out.push(word);
     }
   }
   return out;
+}
+
+/** Interpreters whose first argument that is no option is a script (`node fsmon.js`). */
+const INTERPRETERS = new Set([
+  "node",
+  "nodejs",
+  "sh",
+  "bash",
+  "dash",
+  "zsh",
+  "ksh",
+  "fish",
+  "python",
+  "python3",
+  "perl",
+  "ruby",
+  "php",
+  "lua",
+  "deno",
+  "bun",
+  "tsx",
+  "ts-node",
+]);
+
+/**
+ * Words of the same values with no `/` that may name a file at the top of the worktree, where
+ * git runs them: `script` when an interpreter is given it (`node fsmon.js`: a missing one is
+ * watched, as code inside could create it), else any later word (`git-lfs clean`), which counts
+ * only where such a file exists. The first word of a value is looked up on PATH, not here.
+ */
+export function programWordsAtTop(
+  entries: readonly ConfigEntry[],
+): { word: string; script: boolean }[] {
+  const out: { word: string; script: boolean }[] = [];
+  for (const words of programValues(entries)) {
+    let afterInterpreter = false;
+    words.forEach((word, i) => {
+      const interpreter = INTERPRETERS.has(word);
+      if (word.startsWith("-")) return;
+      const plain =
+        i > 0 &&
+        !interpreter &&
+        !word.includes("/") &&
+        !/[$%=~*?[\]{}]/.test(word) &&
+        word !== "." &&
+        word !== "..";
+      if (plain && !out.some((o) => o.word === word && o.script === afterInterpreter))
+        out.push({ word, script: afterInterpreter });
+      afterInterpreter = interpreter;
+    });
+  }
+  return out;
+}
+
+/**
+ * The words of each program value: those of the value as written (a quoted word kept whole) and
+ * those of the script a shell would see with the quotes gone (`sh -c 'node tools/x.js'`), with
+ * the worktree's top and the home directory in place of the ways a shell spells them.
+ */
+function programValues(entries: readonly ConfigEntry[]): string[][] {
+  const out: string[][] = [];
+  for (const e of entries) {
+    if (e.value === null || !programKey(e)) continue;
+    const value = e.value
+      .replace(/^\s*!/, "")
+      .replace(
+        /\$\(\s*git\s+rev-parse\s+--show-toplevel\s*\)|`\s*git\s+rev-parse\s+--show-toplevel\s*`/g,
+        ".",
+      )
+      .replace(
+        /\$\(\s*git\s+rev-parse\s+--show-cdup\s*\)|`\s*git\s+rev-parse\s+--show-cdup\s*`/g,
+        "",
+      )
+      .replace(/\$\{?PWD\}?(?![A-Za-z0-9_])/g, ".")
+      .replace(/\$\{?HOME\}?(?![A-Za-z0-9_])/g, "~");
+    const quoted = [...value.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map(
+      (m) => m[1] ?? m[2] ?? m[3] ?? "",
+    );
+    const script = value.replace(/["'\\]/g, "").split(/[\s;&|()<>`]+/);
+    out.push(
+      quoted.filter((w) => w !== ""),
+      script.filter((w) => w !== ""),
+    );
+  }
+  return out;
+}
+
+function programKey(e: ConfigEntry): boolean {
+  const sub = e.subsection !== null;
+  switch (e.section) {
+    case "core":
+      return (
+        !sub &&
+        ["fsmonitor", "pager", "editor", "sshcommand", "askpass", "gitproxy"].includes(e.key)
+      );
+    case "sequence":
+      return !sub && e.key === "editor";
+    case "pager":
+      return true;
+    case "interactive":
+      return e.key === "difffilter";
+    case "filter":
+      return sub && ["clean", "smudge", "process"].includes(e.key);
+    case "diff":
+      return sub ? ["textconv", "command"].includes(e.key) : e.key === "external";
+    case "merge":
+      return sub && e.key === "driver";
+    case "difftool":
+    case "mergetool":
+      return sub && (e.key === "cmd" || e.key === "path");
+    case "submodule":
+      return sub && e.key === "update" && (e.value ?? "").trimStart().startsWith("!");
+    case "remote":
+      return sub && ["uploadpack", "receivepack"].includes(e.key);
+    case "credential":
+      return e.key === "helper";
+    case "gpg":
+      return e.key === "program" || e.key === "defaultkeycommand";
+    case "trailer":
+      return sub && e.key === "command";
+    case "alias":
+      return !sub && (e.value ?? "").trimStart().startsWith("!");
+    default:
+      return false;
+  }
 }

@@ -36,7 +36,13 @@ import {
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
-import { includePaths, lastValue, parseGitConfig, programPaths } from "./gitconfig.js";
+import {
+  includePaths,
+  lastValue,
+  parseGitConfig,
+  programPaths,
+  programWordsAtTop,
+} from "./gitconfig.js";
 import { fdPath, giveOwnerAt, openDirBeneath, ownerListable, ownerWritable } from "./safepath.js";
 
 export type WatchKind =
@@ -213,7 +219,11 @@ function readChunks(fd: number, each: (chunk: Buffer) => boolean): void {
 /** A regular file's text (up to `max` bytes), or null for anything else. */
 export function readRegular(path: string, max = MAX_CONFIG): string | null {
   const fd = openRegular(path);
-  if (fd === null) return null;
+  return fd === null ? null : readText(fd, max);
+}
+
+/** Up to `max` bytes of an open file as text; closes it. */
+function readText(fd: number, max: number): string {
   const parts: Buffer[] = [];
   let size = 0;
   readChunks(fd, (chunk) => {
@@ -222,6 +232,32 @@ export function readRegular(path: string, max = MAX_CONFIG): string | null {
     return size < max;
   });
   return Buffer.concat(parts).subarray(0, max).toString("utf8");
+}
+
+/**
+ * readRegular through links: for files a host tool reads wherever a link leads (git's config).
+ * Only a regular file is opened (stat first, so no device or FIFO is), and checked again once
+ * open.
+ */
+function readRegularFile(path: string, max = MAX_CONFIG): string | null {
+  try {
+    if (!statSync(path).isFile()) return null;
+  } catch {
+    return null;
+  }
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  let regular = false;
+  try {
+    regular = fstatSync(fd).isFile();
+  } catch {}
+  if (regular) return readText(fd, max);
+  closeSync(fd);
+  return null;
 }
 
 /** The hash of a regular file's first HASH_LIMIT bytes; `whole` when that was all of it. */
@@ -449,7 +485,8 @@ export function rootGitPlaces(
 
   let hooksPath: string | null = null;
   const read = (file: string, depth: number): void => {
-    const text = readRegular(file);
+    // Through a link, as git reads it (a `~/.gitconfig` stowed from a dotfiles repository).
+    const text = readRegularFile(file);
     if (text === null) return;
     const entries = parseGitConfig(text);
     hooksPath = lastValue(entries, "core", "hookspath") ?? hooksPath;
@@ -459,6 +496,12 @@ export function rootGitPlaces(
       const path = expand(program, root);
       if (inside(path, root))
         place("gitconfig", path, realDirChain(root, dirname(path)) && !!lstat(path)?.isFile());
+    }
+    // `node fsmon.js`: a file at the top, named without a `/`.
+    for (const { word, script } of programWordsAtTop(entries)) {
+      const path = join(root, word);
+      const file = !!lstat(path)?.isFile();
+      if (file || script) place("gitconfig", path, file);
     }
     for (const include of includePaths(entries)) {
       const path = expand(include, dirname(file));

@@ -4,8 +4,8 @@
  * or create it when missing, or host yarn runs what it left.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { basename, join, relative } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { PNPM_LATEST_YAML, TOOL_BINS } from "./tools.js";
 import { makeWorld, show, type World } from "./world.js";
@@ -282,6 +282,89 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     expect(run.stdout).toContain("refused-fsmonitor");
     for (const f of ["clean.sh", "fsmonitor.sh"])
       expect(readFileSync(join(p, "scripts", f), "utf8")).toBe(own);
+  }, 120_000);
+
+  it("programs named without a plain path word: a file at the top, a quoted script, the top or $HOME spelled for the shell, a stowed ~/.gitconfig", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    mkdirSync(join(p, "tools"));
+    mkdirSync(join(p, ".githooks"));
+    const own = "exit 0\n";
+    // Program files as the repository keeps them: each rewritten below to leave a mark.
+    const programs = [
+      "fsmon.js",
+      "tools/lint.sh",
+      "tools/clean.sh",
+      "tools/home.sh",
+      ".githooks/pre-commit",
+    ];
+    const reset = (): void => {
+      rmSync(marks, { recursive: true, force: true });
+      mkdirSync(marks);
+      for (const f of programs) writeFileSync(join(p, f), own, { mode: 0o755 });
+    };
+    const git = (...args: string[]): void => {
+      spawnSync("git", args, { cwd: p, env: w.env, stdio: "ignore" });
+    };
+    git("config", "core.fsmonitor", "node fsmon.js");
+    git("config", "alias.lint", "!sh $(git rev-parse --show-toplevel)/tools/lint.sh");
+    git("config", "filter.crlf.clean", "sh -c 'sh tools/clean.sh'");
+    git("config", "alias.home", `!sh $HOME/${relative(w.home, p)}/tools/home.sh`);
+    writeFileSync(join(p, ".gitattributes"), "*.txt filter=crlf\n");
+    // ~/.gitconfig a link into a dotfiles folder (GNU stow), naming the hooks folder.
+    mkdirSync(join(w.home, "dotfiles"));
+    writeFileSync(join(w.home, "dotfiles", "gitconfig"), "[core]\n\thooksPath = .githooks\n");
+    rmSync(join(w.home, ".gitconfig"), { force: true });
+    symlinkSync(join(w.home, "dotfiles", "gitconfig"), join(w.home, ".gitconfig"));
+    const plant = programs
+      .map((f) => {
+        const mark = join(marks, basename(f));
+        const body = f.endsWith(".js")
+          ? `require("fs").writeFileSync(${JSON.stringify(mark)}, "")`
+          : `touch ${mark}`;
+        return `(printf '%s\\n' '${body}' > ${f} && echo wrote-${f}) || echo refused-${f}`;
+      })
+      .join("; ");
+    const hostGit = (): string[] => {
+      writeFileSync(join(p, "a.txt"), "x\n");
+      git("status");
+      git("lint");
+      git("home");
+      git("add", "a.txt");
+      git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "t");
+      return programs.filter((f) => existsSync(join(marks, basename(f))));
+    };
+    // (control) rewritten by the host's shell, host git runs every one of them.
+    reset();
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    expect(hostGit()).toEqual(programs);
+    reset();
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    for (const f of programs) expect(run.stdout, show(run)).toContain(`refused-${f}`);
+    for (const f of programs) expect(readFileSync(join(p, f), "utf8")).toBe(own);
+    expect(hostGit()).toEqual([]);
+  }, 120_000);
+
+  it("a script an interpreter is given that is missing: one made inside is moved aside", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    execFileSync("git", ["config", "core.fsmonitor", "node --no-warnings made.js"], {
+      cwd: p,
+      env: w.env,
+    });
+    const run = await w.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "echo 'process.exit(0)' > made.js",
+    ]);
+    expect(run.stderr, show(run)).toContain("made.js");
+    expect(existsSync(join(p, "made.js"))).toBe(false);
   }, 120_000);
 });
 

@@ -4,6 +4,7 @@ import {
   lastValue,
   parseGitConfig,
   programPaths,
+  programWordsAtTop,
 } from "../../../src/sandbox/gitconfig.js";
 
 describe("parseGitConfig", () => {
@@ -91,6 +92,53 @@ describe("programPaths: what git runs that config names by path", () => {
       "tools/merge.sh",
       "tools/cred.sh",
       "scripts/st.sh",
+    ]);
+  });
+
+  it("reads the shell's spellings: a quoted script, the top, $PWD and $HOME, more keys", () => {
+    const text = [
+      "[core]",
+      "\tfsmonitor = sh -c 'node tools/fsmon.js'",
+      "[alias]",
+      "\tlint = !sh $(git rev-parse --show-toplevel)/scripts/lint.sh",
+      '\tfmt = !"$PWD/bin/fmt" --all',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's spelling, as git config holds it
+      "\th = !sh ${HOME}/dots/h.sh $UNKNOWN/x.sh",
+      '[submodule "s"]',
+      "\tupdate = !tools/update.sh",
+      '[mergetool "m"]',
+      "\tpath = vendor/meld",
+      "",
+    ].join("\n");
+    expect(programPaths(parseGitConfig(text))).toEqual([
+      // The quoted script whole (watched: it names no file), then its words.
+      "node tools/fsmon.js",
+      "tools/fsmon.js",
+      "./scripts/lint.sh",
+      "./bin/fmt",
+      "~/dots/h.sh",
+      "tools/update.sh",
+      "vendor/meld",
+    ]);
+  });
+});
+
+describe("programWordsAtTop: words with no path that may name a file at the top", () => {
+  it("marks an interpreter's script; other later words count only where such a file exists", () => {
+    const text = [
+      "[core]",
+      "\tfsmonitor = node --no-warnings fsmon.js",
+      "\tpager = less -R",
+      '[filter "lfs"]',
+      "\tclean = git-lfs clean -- %f",
+      "[alias]",
+      "\tx = !sh -c 'python3 conv.py $1' -",
+      "",
+    ].join("\n");
+    expect(programWordsAtTop(parseGitConfig(text))).toEqual([
+      { word: "fsmon.js", script: true },
+      { word: "clean", script: false },
+      { word: "conv.py", script: true },
     ]);
   });
 });
