@@ -751,13 +751,17 @@ export function namedRunFiles(
     else if (ENV_RUN_KEYS.includes(envKey) && setting.includes("/"))
       push(setting.trim(), envKey !== "pnpmfile");
   }
-  // Variables that load code into every node or bun the host starts (safe-npm's own first), and
+  // Variables that load code into every node or bun the host starts (safe-npm's own first:
+  // NODE_OPTIONS, BUN_OPTIONS, OPENSSL_CONF), and
   // yarn 2+'s release and environment files; yarn resolves a relative YARN_YARN_PATH per folder.
   for (const [name, setting] of Object.entries(env)) {
     if (!setting) continue;
     from = `environment's ${name}`;
     if (name === "NODE_OPTIONS" || name === "BUN_OPTIONS") requires(setting);
     else if (name === "YARN_YARN_PATH") push(setting.trim(), true);
+    // OpenSSL's config: node reads it at every start, and a `providers` section there loads a
+    // shared object into the process. A relative one is opened from the current folder.
+    else if (name === "OPENSSL_CONF") push(setting.trim(), true);
     else if (name === "YARN_INJECT_ENVIRONMENT_FILES")
       for (const file of setting.split(/[,;]/))
         if (file.trim()) push(file.trim().replace(/\?$/, ""));

@@ -172,6 +172,39 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     expect(existsSync(mark)).toBe(false);
   }, 120_000);
 
+  it("the OpenSSL config OPENSSL_CONF names in the project stays read-only", async () => {
+    const w = world();
+    mkdirSync(join(w.project, "ssl"));
+    const conf = join(w.project, "ssl", "openssl.cnf");
+    const own = "nodejs_conf = nodejs_init\n[nodejs_init]\n";
+    writeFileSync(conf, own);
+    w.env.OPENSSL_CONF = conf;
+    // (control) node reads it at start: a broken one stops every node the host starts (a
+    // `providers` section there would load a shared object instead).
+    writeFileSync(conf, "nodejs_conf = nodejs_init\n[nodejs_init\n");
+    expect(spawnSync(process.execPath, ["-e", "0"], { env: w.env }).status).not.toBe(0);
+    writeFileSync(conf, own);
+    const run = await w.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "(echo '[broken' >> ssl/openssl.cnf && echo wrote) || echo refused",
+    ]);
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(run.stdout, show(run)).toContain("refused");
+    expect(readFileSync(conf, "utf8")).toBe(own);
+  }, 120_000);
+
+  it("a relative OPENSSL_CONF stops the run: it names a file in every folder", async () => {
+    const w = world();
+    w.env.OPENSSL_CONF = "ssl/openssl.cnf";
+    const run = await w.run(["--quiet", "exec", "--", "true"]);
+    expect(run.exitCode, show(run)).toBe(125);
+    expect(run.stderr).toContain("OPENSSL_CONF");
+  }, 120_000);
+
   it("npm_config_script_shell in the project: a run cannot rewrite the shell the host's npm starts", async () => {
     const w = world();
     const shell = join(w.project, "tools", "sh");
