@@ -429,10 +429,11 @@ export function homeConfigGuard(
       : join(home, ".config");
   const protect: string[] = [];
   const watch: Watch[] = [];
+  const realOf = rememberedReal();
   const dirs = CONFIG_HOME_ENTRIES.map((name) => join(configHome, name));
   const pnpmHome = env.PNPM_CONFIG_HOME;
   // In the project (or led there), configHomeGuard hides it whole; outside, its files count.
-  if (pnpmHome && isAbsolute(pnpmHome) && linkedIntoProject(root, pnpmHome) === null)
+  if (pnpmHome && isAbsolute(pnpmHome) && linkedIntoProject(root, pnpmHome, realOf) === null)
     dirs.push(pnpmHome);
   for (const path of [
     ...HOME_CONFIG_FILES.map((name) => join(home, name)),
@@ -440,10 +441,10 @@ export function homeConfigGuard(
     // GNU stow links file by file into a folder that exists (pnpm makes ~/.config/pnpm itself):
     // `~/.config/pnpm/config.yaml -> ../../dotfiles/pnpm/config.yaml`.
     ...dirs
-      .filter((dir) => linkedIntoProject(root, dir) === null)
+      .filter((dir) => linkedIntoProject(root, dir, realOf) === null)
       .flatMap((dir) => entriesOf(dir).map((name) => join(dir, name))),
   ]) {
-    const inProject = linkedIntoProject(root, path);
+    const inProject = linkedIntoProject(root, path, realOf);
     if (inProject === null) continue;
     if (inProject === root) {
       throw new SafeNpmError(
@@ -472,14 +473,43 @@ function entriesOf(dir: string): string[] {
   }
 }
 
+/** The real path, or null. The C library's: one call, where node's own lstats each component. */
+function realOrNull(path: string): string | null {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * realOrNull remembered for one guard's many paths, which share their folders (the home, its
+ * `.config`): asked before any run starts.
+ */
+function rememberedReal(): (path: string) => string | null {
+  const known = new Map<string, string | null>();
+  return (path) => {
+    let real = known.get(path);
+    if (real === undefined) {
+      real = realOrNull(path);
+      known.set(path, real);
+    }
+    return real;
+  };
+}
+
 /**
  * Where `path` lies in the project, following links from outside it — a dangling one too, whose
  * target code inside could create — or null.
  */
-function linkedIntoProject(root: string, path: string): string | null {
+function linkedIntoProject(
+  root: string,
+  path: string,
+  realOf: (path: string) => string | null,
+): string | null {
   let at = path;
   for (let hop = 0; hop < 16; hop++) {
-    const found = configHomeInProject(root, at);
+    const found = configHomeInProject(root, at, realOf);
     if (found !== null) return found;
     let target: string;
     try {
@@ -572,15 +602,16 @@ export interface ConfigDir {
  * or null when it lies elsewhere. Spelled from its topmost ancestor that resolves to the root or
  * into it (an XDG_CONFIG_HOME named through a link to the home, or from outside into the project).
  */
-export function configHomeInProject(root: string, configHome: string | undefined): string | null {
+export function configHomeInProject(
+  root: string,
+  configHome: string | undefined,
+  realOf: (path: string) => string | null = realOrNull,
+): string | null {
   if (configHome === undefined || !isAbsolute(configHome)) return null;
   let found: string | null = null;
   const rest: string[] = [];
   for (let at = resolve(configHome); ; at = dirname(at)) {
-    let real: string | null = null;
-    try {
-      real = realpathSync(at);
-    } catch {}
+    const real = realOf(at);
     if (real !== null && (real === root || isInside(real, root))) {
       found = join(real, ...[...rest].reverse());
     }
