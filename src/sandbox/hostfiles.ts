@@ -406,7 +406,20 @@ export const HOME_CONFIG_FILES = [
   ".ssh/config",
 ] as const;
 /** The same in `$XDG_CONFIG_HOME` (safe-npm's own settings included). */
-export const CONFIG_HOME_ENTRIES = ["git", "pnpm", "safe-npm", "yarn", "npm", "fish"] as const;
+export const CONFIG_HOME_ENTRIES = [
+  "git",
+  "pnpm",
+  "safe-npm",
+  "yarn",
+  "npm",
+  "fish",
+  // What the desktop and systemd start at your next login.
+  "autostart",
+  "systemd",
+  "environment.d",
+] as const;
+/** zsh's own files, in `$ZDOTDIR` when it is set (else the home, as HOME_CONFIG_FILES). */
+const ZSH_FILES = [".zshrc", ".zshenv", ".zprofile", ".zlogin", ".zlogout"] as const;
 
 /**
  * A dotfiles repository is often a project too (it has a package.json), and its files are
@@ -430,13 +443,19 @@ export function homeConfigGuard(
   const protect: string[] = [];
   const watch: Watch[] = [];
   const realOf = rememberedReal();
-  const dirs = CONFIG_HOME_ENTRIES.map((name) => join(configHome, name));
+  const dirs = [
+    ...CONFIG_HOME_ENTRIES.map((name) => join(configHome, name)),
+    // ssh's `Include config.d/*` and what else the folder holds, file by file.
+    join(home, ".ssh"),
+  ];
+  const zdotdir = env.ZDOTDIR && isAbsolute(env.ZDOTDIR) ? env.ZDOTDIR : null;
   const pnpmHome = env.PNPM_CONFIG_HOME;
   // In the project (or led there), configHomeGuard hides it whole; outside, its files count.
   if (pnpmHome && isAbsolute(pnpmHome) && linkedIntoProject(root, pnpmHome, realOf) === null)
     dirs.push(pnpmHome);
   for (const path of [
     ...HOME_CONFIG_FILES.map((name) => join(home, name)),
+    ...(zdotdir === null ? [] : ZSH_FILES.map((name) => join(zdotdir, name))),
     ...dirs,
     // GNU stow links file by file into a folder that exists (pnpm makes ~/.config/pnpm itself):
     // `~/.config/pnpm/config.yaml -> ../../dotfiles/pnpm/config.yaml`.

@@ -5,7 +5,7 @@
  * the same with the host's shell and shows git running it.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { PNPM_LATEST_YAML, TOOL_BINS } from "./tools.js";
@@ -177,5 +177,39 @@ describe.skipIf(unavailable !== "")("the user's config linked into the project",
     expect(readFileSync(join(p, "bashrc"), "utf8")).toBe("# the user's bashrc\n");
     bareYarn();
     expect(existsSync(join(marks, "yarn"))).toBe(false);
+  }, 120_000);
+
+  it("zsh's files in $ZDOTDIR, ssh's included configs and systemd's user units linked into it stay read-only", async () => {
+    const world = makeWorld({ projectInHome: true });
+    worlds.push(world);
+    const p = world.project;
+    const own = "# the user's own\n";
+    // ZDOTDIR names a folder of the dotfiles project; ~/.ssh/config.d and ~/.config/systemd are
+    // links into it (ssh's `Include config.d/*` runs a ProxyCommand there; systemd starts units).
+    for (const dir of ["zsh", "ssh.d", "systemd/user"])
+      mkdirSync(join(p, dir), { recursive: true });
+    const files = ["zsh/.zshrc", "ssh.d/work", "systemd/user/agent.service"];
+    for (const f of files) writeFileSync(join(p, f), own);
+    world.env.ZDOTDIR = join(p, "zsh");
+    mkdirSync(join(world.home, ".ssh"), { recursive: true });
+    symlinkSync(join(p, "ssh.d"), join(world.home, ".ssh", "config.d"));
+    const config = world.env.XDG_CONFIG_HOME ?? join(world.home, ".config");
+    mkdirSync(config, { recursive: true });
+    symlinkSync(join(p, "systemd"), join(config, "systemd"));
+    const plant = files
+      .map((f) => `(echo 'evil' >> ${f} && echo wrote-${f}) || echo refused-${f}`)
+      .join("; ");
+    const r = await world.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(r.exitCode, show(r)).toBe(0);
+    for (const f of files) {
+      expect(r.stdout, show(r)).toContain(`refused-${f}`);
+      expect(readFileSync(join(p, f), "utf8")).toBe(own);
+    }
+    // (control) without the links and ZDOTDIR, the same files are the project's to write.
+    delete world.env.ZDOTDIR;
+    rmSync(join(world.home, ".ssh", "config.d"));
+    rmSync(join(config, "systemd"));
+    const free = await world.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    for (const f of files) expect(free.stdout, show(free)).toContain(`wrote-${f}`);
   }, 120_000);
 });
