@@ -4,7 +4,7 @@
  * config that decides the next install's allowlist. Where such a file is missing, an empty
  * read-only stand-in is mounted so that code inside cannot create it either.
  */
-import { lstatSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SafeNpmError } from "../errors.js";
@@ -18,7 +18,8 @@ import {
   userConfigPath,
 } from "../host/host.js";
 import { isInside } from "../host/project.js";
-import { readRegular, rootGitPlaces, type Watch } from "./integrity.js";
+import { readRegular, readThroughLinks, rootGitPlaces, type Watch } from "./integrity.js";
+import { opensslPlaces } from "./opensslconf.js";
 import { projectPathKind, readRegularFile, refuseHardLinked } from "./safepath.js";
 
 /**
@@ -250,6 +251,23 @@ export function guardProject(
     else if (kind !== "missing") continue; // a directory: yarn fails on it, nothing runs
     guards.watch.push({ kind: "pmconfig", path, always: true });
   }
+  // What OpenSSL's config loads into every node the host starts: read-only, or watched.
+  for (const place of opensslPlaces(host.env, readThroughLinks, foldersNames)) {
+    const path = configHomeInProject(root, place.path);
+    if (path === null || guards.protect.includes(path)) continue;
+    const what = `what the OpenSSL config (OPENSSL_CONF) loads,`;
+    if (path === root) {
+      throw new SafeNpmError(
+        "UNSAFE_CONFIG_DIR",
+        `${what} ${place.path}, is the project ${root}: node would load what a run plants there`,
+        { hint: `point ${place.path} outside the project` },
+      );
+    }
+    const kind = projectPathKind(root, path, what);
+    if (kind === "file" || kind === "directory") guards.protect.push(path);
+    else if (kind === "missing") guards.watch.push({ kind: "pmconfig", path, always: true });
+    else throw notPlain(path, place.folder ? "a directory" : "a regular file");
+  }
   const hostGit = rootGitPlaces(root, host.home, host.env);
   const config = configHomeGuard(root, host.env, host.home);
   const dotfiles = homeConfigGuard(root, host.env, host.home);
@@ -480,6 +498,15 @@ export function homeConfigGuard(
     else throw notPlain(inProject, "a regular file or a directory");
   }
   return { protect, watch };
+}
+
+/** The names in a directory, through links (as a host tool lists it), or null. */
+function foldersNames(dir: string): string[] | null {
+  try {
+    return statSync(dir).isDirectory() ? readdirSync(dir) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The names in a real directory (not through a link: that is judged whole), or none. */

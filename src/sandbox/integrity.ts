@@ -239,7 +239,7 @@ function readText(fd: number, max: number): string {
  * Only a regular file is opened (stat first, so no device or FIFO is), and checked again once
  * open.
  */
-function readRegularFile(path: string, max = MAX_CONFIG): string | null {
+export function readThroughLinks(path: string, max = MAX_CONFIG): string | null {
   try {
     if (!statSync(path).isFile()) return null;
   } catch {
@@ -486,7 +486,7 @@ export function rootGitPlaces(
   let hooksPath: string | null = null;
   const read = (file: string, depth: number): void => {
     // Through a link, as git reads it (a `~/.gitconfig` stowed from a dotfiles repository).
-    const text = readRegularFile(file);
+    const text = readThroughLinks(file);
     if (text === null) return;
     const entries = parseGitConfig(text);
     hooksPath = lastValue(entries, "core", "hookspath") ?? hooksPath;

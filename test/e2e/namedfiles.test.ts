@@ -172,13 +172,33 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     expect(existsSync(mark)).toBe(false);
   }, 120_000);
 
-  it("the OpenSSL config OPENSSL_CONF names in the project stays read-only", async () => {
+  it("the OpenSSL config OPENSSL_CONF names in the project, what it includes and the modules folder stay read-only", async () => {
     const w = world();
     mkdirSync(join(w.project, "ssl"));
+    mkdirSync(join(w.project, "mods"));
     const conf = join(w.project, "ssl", "openssl.cnf");
+    const extra = join(w.project, "ssl", "extra.cnf");
     const own = "nodejs_conf = nodejs_init\n[nodejs_init]\n";
-    writeFileSync(conf, own);
+    writeFileSync(extra, "# the project's own\n");
+    writeFileSync(conf, `.include ${extra}\n${own}`);
     w.env.OPENSSL_CONF = conf;
+    w.env.OPENSSL_MODULES = join(w.project, "mods");
+    // (control) node reads what the config includes too: a broken one stops node.
+    writeFileSync(extra, "[broken\n");
+    expect(spawnSync(process.execPath, ["-e", "0"], { env: w.env }).status).not.toBe(0);
+    writeFileSync(extra, "# the project's own\n");
+    const others = await w.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "(echo '[broken' >> ssl/extra.cnf && echo wrote-extra) || echo refused-extra; (touch mods/evil.so && echo wrote-mods) || echo refused-mods",
+    ]);
+    expect(others.stdout, show(others)).toContain("refused-extra");
+    expect(others.stdout).toContain("refused-mods");
+    expect(readFileSync(extra, "utf8")).toBe("# the project's own\n");
+    writeFileSync(conf, own);
     // (control) node reads it at start: a broken one stops every node the host starts (a
     // `providers` section there would load a shared object instead).
     writeFileSync(conf, "nodejs_conf = nodejs_init\n[nodejs_init\n");

@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { SafeNpmError } from "../../../src/errors.js";
+import { opensslPlaces } from "../../../src/sandbox/opensslconf.js";
+
+/** A filesystem of config files and folders, as opensslPlaces reads it. */
+function fs(files: Record<string, string>, folders: Record<string, string[]> = {}) {
+  return {
+    read: (path: string): string | null => files[path] ?? null,
+    list: (path: string): string[] | null => folders[path] ?? null,
+  };
+}
+
+describe("opensslPlaces: what OPENSSL_CONF loads into every node", () => {
+  it("follows includes (files and folders), and names modules and the variables' folders", () => {
+    const { read, list } = fs(
+      {
+        "/p/ssl/openssl.cnf":
+          "# comment\n.include /p/ssl/extra.cnf\n.include = conf.d\nopenssl_conf = init\n[provs]\nevil = evil_sect\n[evil_sect]\nmodule = /p/mods/evil.so\nactivate = 1\n",
+        "/p/ssl/extra.cnf": '[e]\ndynamic_path = "eng.so"\n',
+        "/inc/conf.d/a.cnf": "module = rel.so\n",
+        "/inc/conf.d/b.txt": "module = /never.so\n",
+      },
+      { "/inc/conf.d": ["a.cnf", "b.txt"] },
+    );
+    const env = {
+      OPENSSL_CONF: "/p/ssl/openssl.cnf",
+      OPENSSL_CONF_INCLUDE: "/inc",
+      OPENSSL_MODULES: "/p/mods",
+      OPENSSL_ENGINES: "/p/engines",
+    };
+    expect(opensslPlaces(env, read, list)).toEqual([
+      { path: "/inc", folder: true },
+      { path: "/p/mods", folder: true },
+      { path: "/p/engines", folder: true },
+      { path: "/p/ssl/openssl.cnf", folder: false },
+      { path: "/p/ssl/extra.cnf", folder: false },
+      { path: "/p/engines/eng.so", folder: false },
+      { path: "/inc/conf.d", folder: true },
+      { path: "/inc/conf.d/a.cnf", folder: false },
+      { path: "/p/mods/rel.so", folder: false },
+      { path: "/p/mods/evil.so", folder: false },
+    ]);
+  });
+
+  it("stops at a relative include OpenSSL would open from every folder; nothing without OPENSSL_CONF", () => {
+    const { read, list } = fs({ "/c/openssl.cnf": ".include local.cnf\n" });
+    expect(() => opensslPlaces({ OPENSSL_CONF: "/c/openssl.cnf" }, read, list)).toThrow(
+      SafeNpmError,
+    );
+    expect(opensslPlaces({}, read, list)).toEqual([]);
+    // A value built on a variable is not followed (nor refused).
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: OpenSSL's own variable syntax
+    const vars = fs({ "/c/v.cnf": ".include $ENV::HOME/x.cnf\nmodule = ${dir}/x.so\n" });
+    expect(opensslPlaces({ OPENSSL_CONF: "/c/v.cnf" }, vars.read, vars.list)).toEqual([
+      { path: "/c/v.cnf", folder: false },
+    ]);
+  });
+});
