@@ -482,7 +482,8 @@ export function homeConfigGuard(
       .flatMap((dir) => entriesOf(dir).map((name) => join(dir, name))),
   ]) {
     const inProject = linkedIntoProject(root, path, realOf);
-    if (inProject === null) continue;
+    // (`~/.ssh/config` is also one of `~/.ssh`'s files.)
+    if (inProject === null || protect.includes(inProject)) continue;
     if (inProject === root) {
       throw new SafeNpmError(
         "UNSAFE_CONFIG_DIR",
