@@ -181,33 +181,131 @@ export function includePaths(entries: readonly ConfigEntry[]): string[] {
 }
 
 /**
- * The programs git runs that config names by path — `core.fsmonitor`, `core.pager`,
- * `core.editor`, `core.sshCommand`, `core.askPass`, `core.gitProxy`, `sequence.editor`,
- * `pager.<cmd>`, `interactive.diffFilter`, filter drivers (`filter.<x>.clean`, `smudge`,
- * `process`), `diff.external`, `diff.<x>.textconv` / `command`, `merge.<x>.driver`,
- * `difftool`/`mergetool.<x>.cmd`, `remote.<x>.uploadpack` / `receivepack`, `credential.helper`,
- * `gpg.program`, `gpg.ssh.defaultKeyCommand`, `trailer.<x>.command` and `!` aliases: every word
- * of each value that holds a `/` (the program, or the script an interpreter is given: `node
- * scripts/clean.js`), as written (relative ones run from the top of the worktree), also inside
- * a quoted `sh -c '…'` script; `$(git rev-parse --show-toplevel)` and `$PWD` read as the top
- * (git runs these from there) and `$HOME` as `~`. A word that names no file is only watched.
+ * A file a program value may run, relative to the top of the worktree (where git runs these)
+ * or absolute (`~/` for the home). `path`: a word with a `/`, as written or built from how a
+ * shell spells the top (`$(git rev-parse --show-toplevel)`, `--git-dir`, `$(dirname …)`,
+ * `$PWD`), the home (`$HOME`), a folder `cd` went to, or a variable the value sets; `word`: a
+ * later word with no `/` (`git-lfs clean`), which counts only where such a file exists;
+ * `script`: what an interpreter is given (`node fsmon.js`, `python3 -m fsmon`), a missing one
+ * watched, node's and python's own lookups (`fsmon` → `fsmon.js`, a folder) included.
  */
-export function programPaths(entries: readonly ConfigEntry[]): string[] {
-  const out: string[] = [];
-  for (const words of programValues(entries)) {
-    for (const word of words) {
-      // Not an option's value (`--git-dir=…`), not a URL, not a variable safe-npm cannot read.
-      if (
-        word.includes("/") &&
-        !word.startsWith("-") &&
-        !word.startsWith("$") &&
-        !/^[a-z][a-z0-9+.-]*:\/\//i.test(word) &&
-        !out.includes(word)
-      )
-        out.push(word);
+export interface ProgramFile {
+  path: string;
+  named: "path" | "word" | "script";
+}
+
+/**
+ * The programs git runs that config names — `core.fsmonitor`, `core.pager`, `core.editor`,
+ * `core.sshCommand`, `core.askPass`, `core.gitProxy`, `sequence.editor`, `pager.<cmd>`,
+ * `interactive.diffFilter`, filter drivers (`filter.<x>.clean`, `smudge`, `process`),
+ * `diff.external`, `diff.<x>.textconv` / `command`, `merge.<x>.driver`,
+ * `difftool`/`mergetool.<x>.cmd` / `path`, `submodule.<x>.update = !…`,
+ * `remote.<x>.uploadpack` / `receivepack`, `credential.helper`, `gpg.program`,
+ * `gpg.ssh.defaultKeyCommand`, `trailer.<x>.command` and `!` aliases — read as a shell reads
+ * them (quotes, escapes, `cd`, assignments; ProgramFile). A value built on `$GIT_PREFIX` (the
+ * folder git was started in) or another variable cannot be followed: its words are skipped.
+ */
+export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
+  const out: ProgramFile[] = [];
+  const add = (path: string, named: ProgramFile["named"]): void => {
+    if (!out.some((o) => o.path === path && o.named === named)) out.push({ path, named });
+  };
+  for (const e of entries) {
+    if (e.value === null || !programKey(e)) continue;
+    const value = spellTop(e.value.replace(/^\s*!/, ""));
+    // The value as written, a quoted word whole (`"tools/my ssh"` is one word to git's own
+    // exec of a value with no shell characters), and as a shell splits it.
+    for (const m of value.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)) {
+      const word = m[1] ?? m[2] ?? m[3] ?? "";
+      if (pathLike(word)) add(word, "path");
     }
+    scan(value, "", add, 0);
   }
-  return out;
+  return out.filter((o) => o.path !== "" && o.path !== "." && o.path !== "..");
+}
+
+/** The shells whose `-c` argument is a command line of its own, read the same way. */
+const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ksh", "fish"]);
+
+/**
+ * One command line from folder `base0` of the top: each command's program, the script an
+ * interpreter is given, the later words; `cd` moves the folder, `NAME=value` sets a variable
+ * (for `$NAME` later), and `sh -c '…'` is read as a line of its own.
+ */
+function scan(
+  line: string,
+  base0: string | null,
+  add: (path: string, named: ProgramFile["named"]) => void,
+  depth: number,
+): void {
+  let base = base0;
+  const vars = new Map<string, string>();
+  let first = true;
+  let interpreter: string | null = null;
+  let module = false;
+  let inline = false;
+  let cdNext = false;
+  for (const token of shellWords(line)) {
+    if (token.kind === "op") {
+      first = true;
+      interpreter = null;
+      module = false;
+      inline = false;
+      cdNext = false;
+      continue;
+    }
+    const assignment = first ? /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(token.text) : null;
+    if (assignment !== null) {
+      vars.set(assignment[1] ?? "", assignment[2] ?? "");
+      continue;
+    }
+    const word = expandVars(token.text, vars);
+    if (cdNext) {
+      cdNext = false;
+      base = word === null || base === null ? null : joinRel(base, word);
+      continue;
+    }
+    if (first) {
+      first = false;
+      if (word === "cd") cdNext = true;
+      else if (word !== null && INTERPRETERS.has(basenameOf(word))) interpreter = basenameOf(word);
+      else if (word?.includes("/")) {
+        const path = base === null ? (isRooted(word) ? word : null) : at(base, word);
+        if (path !== null) add(path, "path");
+      }
+      continue;
+    }
+    if (word === null) continue;
+    if (inline) {
+      // `sh -c 'node tools/x.js'`: the argument is a command line.
+      if (depth < 4) scan(word, base, add, depth + 1);
+      interpreter = null;
+      inline = false;
+      continue;
+    }
+    if (word.startsWith("-")) {
+      if (interpreter?.startsWith("python") && word === "-m") module = true;
+      if (interpreter !== null && SHELLS.has(interpreter) && /^-[a-z]*c[a-z]*$/.test(word))
+        inline = true;
+      continue;
+    }
+    if (base === null) continue;
+    if (interpreter !== null) {
+      const path = at(base, module ? word.replace(/\./g, "/") : word);
+      if (path !== null) {
+        add(path, "script");
+        for (const ext of module ? [".py"] : (SCRIPT_EXTENSIONS[interpreter] ?? []))
+          add(`${path}${ext}`, "script");
+      }
+      // Its later words are the script's own arguments.
+      interpreter = null;
+      module = false;
+      continue;
+    }
+    if (/[*?[]/.test(word)) continue;
+    const path = at(base, word);
+    if (path !== null) add(path, word.includes("/") || base !== "" ? "path" : "word");
+  }
 }
 
 /** Interpreters whose first argument that is no option is a script (`node fsmon.js`). */
@@ -230,68 +328,154 @@ const INTERPRETERS = new Set([
   "bun",
   "tsx",
   "ts-node",
+  ".",
+  "source",
 ]);
 
+/** What the interpreters' own lookups add to a script's name (node: `fsmon` → `fsmon.js`). */
+const SCRIPT_EXTENSIONS: Record<string, readonly string[]> = {
+  node: [".js", ".cjs", ".mjs"],
+  nodejs: [".js", ".cjs", ".mjs"],
+  bun: [".js", ".ts"],
+  deno: [".js", ".ts"],
+  tsx: [".ts", ".js"],
+  "ts-node": [".ts", ".js"],
+};
+
+/** A word as written that names a path: not an option, a URL or a variable. */
+function pathLike(word: string): boolean {
+  return (
+    word.includes("/") &&
+    !word.startsWith("-") &&
+    !word.includes("$") &&
+    !/^[a-z][a-z0-9+.-]*:\/\//i.test(word)
+  );
+}
+
+/** `word` from folder `base` of the top (absolute and `~/` words as they are); null if a URL. */
+function at(base: string, word: string): string | null {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(word)) return null;
+  return isRooted(word) ? word : joinRel(base, word);
+}
+
+/** `rel` joined onto `base` (both relative to the top), `..` resolved; null when unknown. */
+function joinRel(base: string, rel: string): string | null {
+  if (rel.startsWith("/") || rel.startsWith("~/") || rel === "~") return rel;
+  const parts = base === "" ? [] : base.split("/");
+  for (const part of rel.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return parts.join("/");
+}
+
+function isRooted(word: string): boolean {
+  return word.startsWith("/") || word.startsWith("~/");
+}
+
+function basenameOf(word: string): string {
+  return word.slice(word.lastIndexOf("/") + 1);
+}
+
 /**
- * Words of the same values with no `/` that may name a file at the top of the worktree, where
- * git runs them: `script` when an interpreter is given it (`node fsmon.js`: a missing one is
- * watched, as code inside could create it), else any later word (`git-lfs clean`), which counts
- * only where such a file exists. The first word of a value is looked up on PATH, not here.
+ * `$NAME` and `${NAME}` from the value's own assignments; null when the word uses any other
+ * variable or substitution (what it names is not known here).
  */
-export function programWordsAtTop(
-  entries: readonly ConfigEntry[],
-): { word: string; script: boolean }[] {
-  const out: { word: string; script: boolean }[] = [];
-  for (const words of programValues(entries)) {
-    let afterInterpreter = false;
-    words.forEach((word, i) => {
-      const interpreter = INTERPRETERS.has(word);
-      if (word.startsWith("-")) return;
-      const plain =
-        i > 0 &&
-        !interpreter &&
-        !word.includes("/") &&
-        !/[$%=~*?[\]{}]/.test(word) &&
-        word !== "." &&
-        word !== "..";
-      if (plain && !out.some((o) => o.word === word && o.script === afterInterpreter))
-        out.push({ word, script: afterInterpreter });
-      afterInterpreter = interpreter;
-    });
+function expandVars(word: string, vars: ReadonlyMap<string, string>): string | null {
+  let unknown = false;
+  const out = word.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (_, a, b) => {
+      const value = vars.get(a ?? b);
+      if (value === undefined) unknown = true;
+      return value ?? "";
+    },
+  );
+  return unknown || out.includes("$") || out.includes("`") ? null : out;
+}
+
+/**
+ * How a shell in git's program values spells the top of the worktree, its `.git`, the home,
+ * and `dirname` of those, replaced by what they are there: `.`, `.git`, `~`.
+ */
+function spellTop(value: string): string {
+  const sub = (inner: string): string | null => {
+    const args = inner.trim().split(/\s+/);
+    if (args[0] === "git" && args[1] === "rev-parse") {
+      const opts = args.slice(2);
+      if (opts.includes("--show-toplevel")) return ".";
+      if (opts.includes("--show-cdup")) return "";
+      if (opts.some((o) => ["--git-dir", "--absolute-git-dir", "--git-common-dir"].includes(o)))
+        return ".git";
+      return null;
+    }
+    if (args[0] === "dirname" && args.length === 2) {
+      const path = (args[1] ?? "").replace(/^(["'])(.*)\1$/, "$2");
+      if (path.includes("$") || path.includes("`")) return null;
+      const i = path.replace(/\/+$/, "").lastIndexOf("/");
+      return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
+    }
+    if (args[0] === "pwd" && args.length === 1) return ".";
+    return null;
+  };
+  let out = value;
+  // Innermost first: `$(dirname "$(git rev-parse --git-dir)")`.
+  for (let round = 0; round < 6; round++) {
+    const next = out
+      .replace(/\$\(([^()$`]*)\)|`([^`$]*)`/g, (whole, a, b) => sub(a ?? b) ?? whole)
+      .replace(/\$\{?PWD\}?(?![A-Za-z0-9_])/g, ".")
+      .replace(/\$\{?HOME\}?(?![A-Za-z0-9_])/g, "~");
+    if (next === out) break;
+    out = next;
   }
   return out;
 }
 
 /**
- * The words of each program value: those of the value as written (a quoted word kept whole) and
- * those of the script a shell would see with the quotes gone (`sh -c 'node tools/x.js'`), with
- * the worktree's top and the home directory in place of the ways a shell spells them.
+ * The words and operators of a shell command line: quotes removed, a backslash keeping the next
+ * character (`my\ mon.sh` is one word), `;` `&` `|` `(` `)` `<` `>` and newlines as operators.
  */
-function programValues(entries: readonly ConfigEntry[]): string[][] {
-  const out: string[][] = [];
-  for (const e of entries) {
-    if (e.value === null || !programKey(e)) continue;
-    const value = e.value
-      .replace(/^\s*!/, "")
-      .replace(
-        /\$\(\s*git\s+rev-parse\s+--show-toplevel\s*\)|`\s*git\s+rev-parse\s+--show-toplevel\s*`/g,
-        ".",
-      )
-      .replace(
-        /\$\(\s*git\s+rev-parse\s+--show-cdup\s*\)|`\s*git\s+rev-parse\s+--show-cdup\s*`/g,
-        "",
-      )
-      .replace(/\$\{?PWD\}?(?![A-Za-z0-9_])/g, ".")
-      .replace(/\$\{?HOME\}?(?![A-Za-z0-9_])/g, "~");
-    const quoted = [...value.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map(
-      (m) => m[1] ?? m[2] ?? m[3] ?? "",
-    );
-    const script = value.replace(/["'\\]/g, "").split(/[\s;&|()<>`]+/);
-    out.push(
-      quoted.filter((w) => w !== ""),
-      script.filter((w) => w !== ""),
-    );
+function shellWords(line: string): { kind: "word" | "op"; text: string }[] {
+  const out: { kind: "word" | "op"; text: string }[] = [];
+  let word = "";
+  let inWord = false;
+  let quote: '"' | "'" | null = null;
+  const end = (): void => {
+    if (inWord) out.push({ kind: "word", text: word });
+    word = "";
+    inWord = false;
+  };
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] ?? "";
+    if (quote === "'") {
+      if (c === "'") quote = null;
+      else word += c;
+      continue;
+    }
+    if (quote === '"') {
+      if (c === '"') quote = null;
+      else if (c === "\\" && i + 1 < line.length && '$`"\\\n'.includes(line[i + 1] ?? "")) {
+        word += line[++i];
+      } else word += c;
+      continue;
+    }
+    if (c === "\\") {
+      if (i + 1 < line.length) word += line[++i];
+      inWord = true;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      inWord = true;
+    } else if (/\s/.test(c) && c !== "\n") end();
+    else if (";&|()<>\n".includes(c)) {
+      end();
+      out.push({ kind: "op", text: c });
+    } else {
+      word += c;
+      inWord = true;
+    }
   }
+  end();
   return out;
 }
 

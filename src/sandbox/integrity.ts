@@ -36,13 +36,7 @@ import {
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
-import {
-  includePaths,
-  lastValue,
-  parseGitConfig,
-  programPaths,
-  programWordsAtTop,
-} from "./gitconfig.js";
+import { includePaths, lastValue, parseGitConfig, programFiles } from "./gitconfig.js";
 import { fdPath, giveOwnerAt, openDirBeneath, ownerListable, ownerWritable } from "./safepath.js";
 
 export type WatchKind =
@@ -492,16 +486,16 @@ export function rootGitPlaces(
     hooksPath = lastValue(entries, "core", "hookspath") ?? hooksPath;
     // Programs the config names (a filter driver, core.fsmonitor): git runs them from the top
     // of the worktree, so a run must not rewrite one kept in the project.
-    for (const program of programPaths(entries)) {
-      const path = expand(program, root);
-      if (inside(path, root))
-        place("gitconfig", path, realDirChain(root, dirname(path)) && !!lstat(path)?.isFile());
-    }
-    // `node fsmon.js`: a file at the top, named without a `/`.
-    for (const { word, script } of programWordsAtTop(entries)) {
-      const path = join(root, word);
-      const file = !!lstat(path)?.isFile();
-      if (file || script) place("gitconfig", path, file);
+    for (const { path: named, named: how } of programFiles(entries)) {
+      const path = expand(named, root);
+      if (!inside(path, root)) continue;
+      const st = lstat(path);
+      const chain = realDirChain(root, dirname(path));
+      // A script an interpreter is given may be a folder (`node tools` runs tools/index.js).
+      const real = chain && (!!st?.isFile() || (how === "script" && !!st?.isDirectory()));
+      // A word with no `/` counts only where such a file is: most are a program's arguments.
+      if (how === "word" && !real) continue;
+      place("gitconfig", path, real);
     }
     for (const include of includePaths(entries)) {
       const path = expand(include, dirname(file));

@@ -400,6 +400,57 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     expect(hostGit()).toEqual([]);
   }, 120_000);
 
+  it("programs a shell finds by cd, an escaped space, a variable, the git dir, dirname, node's own lookup", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    mkdirSync(join(p, "tools"));
+    mkdirSync(join(p, "nodedir"));
+    const programs: Record<string, [string, string]> = {
+      e1: ["tools/e1.sh", "!cd tools && sh e1.sh"],
+      e2: ["my mon.sh", "!sh my\\ mon.sh"],
+      e3: ["nodem.js", "!node nodem"],
+      e4: ["nodedir/index.js", "!node nodedir"],
+      e5: ["v.sh", "!F=v.sh; sh $F"],
+      e6: ["tools/gd.sh", '!sh "$(git rev-parse --git-dir)/../tools/gd.sh"'],
+      e7: ["dn.sh", '!sh "$(dirname "$(git rev-parse --git-dir)")/dn.sh"'],
+    };
+    const own = (f: string): string => (f.endsWith(".js") ? "// own\n" : "# own\n");
+    const reset = (): void => {
+      rmSync(marks, { recursive: true, force: true });
+      mkdirSync(marks);
+      for (const [f] of Object.values(programs)) writeFileSync(join(p, f), own(f));
+    };
+    for (const [alias, [, value]] of Object.entries(programs))
+      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
+    const plant = Object.entries(programs)
+      .map(([alias, [f]]) => {
+        const mark = join(marks, alias);
+        const body = f.endsWith(".js")
+          ? `require("fs").writeFileSync(${JSON.stringify(mark)}, "")`
+          : `touch ${mark}`;
+        return `(printf '%s\\n' '${body}' > '${f}' && echo wrote-${alias}) || echo refused-${alias}`;
+      })
+      .join("; ");
+    const hostGit = (): string[] => {
+      for (const alias of Object.keys(programs))
+        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
+      return Object.keys(programs).filter((a) => existsSync(join(marks, a)));
+    };
+    // (control) rewritten by the host's shell, host git runs every one.
+    reset();
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    expect(hostGit()).toEqual(Object.keys(programs));
+    reset();
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    for (const alias of Object.keys(programs))
+      expect(run.stdout, show(run)).toContain(`refused-${alias}`);
+    for (const [f] of Object.values(programs))
+      expect(readFileSync(join(p, f), "utf8")).toBe(own(f));
+    expect(hostGit()).toEqual([]);
+  }, 120_000);
+
   it("a script an interpreter is given that is missing: one made inside is moved aside", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

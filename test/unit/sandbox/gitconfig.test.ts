@@ -3,8 +3,7 @@ import {
   includePaths,
   lastValue,
   parseGitConfig,
-  programPaths,
-  programWordsAtTop,
+  programFiles,
 } from "../../../src/sandbox/gitconfig.js";
 
 describe("parseGitConfig", () => {
@@ -50,8 +49,17 @@ describe("parseGitConfig", () => {
   });
 });
 
-describe("programPaths: what git runs that config names by path", () => {
-  it("takes the first word of each program key that holds a path", () => {
+/** The paths programFiles finds, one list per way they are named. */
+function files(text: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const f of programFiles(parseGitConfig(text))) {
+    out[f.named] = [...(out[f.named] ?? []), f.path];
+  }
+  return out;
+}
+
+describe("programFiles: what git runs that config names", () => {
+  it("takes each word of each program key that holds a path, from the top", () => {
     const text = [
       "[core]",
       "\tfsmonitor = scripts/fsmonitor.sh",
@@ -76,69 +84,88 @@ describe("programPaths: what git runs that config names by path", () => {
       "\tname = not/a/program",
       "",
     ].join("\n");
-    expect(
-      programPaths(
-        parseGitConfig(
-          '[filter "i"]\n\tclean = node scripts/clean.js --opt=a/b %f\n[diff]\n\texternal = scripts/ext.sh\n[pager]\n\tlog = tools/pager https://x.example/y\n',
-        ),
-      ),
-    ).toEqual(["scripts/clean.js", "scripts/ext.sh", "tools/pager"]);
-    expect(programPaths(parseGitConfig(text))).toEqual([
+    expect(files(text).path).toEqual([
       "scripts/fsmonitor.sh",
       // git removes its own quotes: the shell then runs `tools/my` with `ssh` as an argument.
       "tools/my",
       "./bin/smudge",
+      "bin/smudge",
       "/usr/local/bin/pdf2txt",
       "tools/merge.sh",
       "tools/cred.sh",
       "scripts/st.sh",
     ]);
+    // Later words with no `/` count only where such a file is at the top (integrity.ts).
+    expect(files(text).word).toEqual(["ssh", "key", "clean", "%f", "%O", "%A", "%B"]);
+    expect(
+      files(
+        '[filter "i"]\n\tclean = node scripts/clean.js --opt=a/b %f\n[diff]\n\texternal = scripts/ext.sh\n[pager]\n\tlog = tools/pager https://x.example/y\n',
+      ),
+    ).toEqual({
+      path: ["scripts/clean.js", "scripts/ext.sh", "tools/pager"],
+      script: [
+        "scripts/clean.js",
+        "scripts/clean.js.js",
+        "scripts/clean.js.cjs",
+        "scripts/clean.js.mjs",
+      ],
+      word: ["%f"],
+    });
   });
 
-  it("reads the shell's spellings: a quoted script, the top, $PWD and $HOME, more keys", () => {
+  it("reads the shell's spellings: quotes, escapes, cd, assignments, the top, .git, $PWD and $HOME", () => {
     const text = [
       "[core]",
       "\tfsmonitor = sh -c 'node tools/fsmon.js'",
       "[alias]",
-      "\tlint = !sh $(git rev-parse --show-toplevel)/scripts/lint.sh",
-      '\tfmt = !"$PWD/bin/fmt" --all',
+      "\ta = !sh $(git rev-parse --show-toplevel)/scripts/a.sh",
+      "\tb = !sh $(git rev-parse --path-format=absolute --show-toplevel)/scripts/b.sh",
+      '\tc = !sh "$(git rev-parse --git-dir)/../tools/c.sh"',
+      '\td = !sh "$(dirname "$(git rev-parse --git-dir)")/d.sh"',
+      "\te = !cd tools && sh e.sh",
+      // `;` starts a comment in git's config unless quoted.
+      '\tf = "!(cd tools; sh f.sh)"',
+      '\tg = "!F=g.sh; sh $F"',
+      "\th = !sh my\\\\ mon.sh",
+      "\ti = !python3 -m fsmon",
+      "\tj = !node tools",
+      '\tk = !"$PWD/bin/k" --all',
       // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's spelling, as git config holds it
-      "\th = !sh ${HOME}/dots/h.sh $UNKNOWN/x.sh",
-      '[submodule "s"]',
-      "\tupdate = !tools/update.sh",
-      '[mergetool "m"]',
-      "\tpath = vendor/meld",
+      "\tl = !sh ${HOME}/dots/l.sh",
       "",
     ].join("\n");
-    expect(programPaths(parseGitConfig(text))).toEqual([
-      // The quoted script whole (watched: it names no file), then its words.
-      "node tools/fsmon.js",
-      "tools/fsmon.js",
-      "./scripts/lint.sh",
-      "./bin/fmt",
-      "~/dots/h.sh",
-      "tools/update.sh",
-      "vendor/meld",
-    ]);
+    const found = files(text);
+    expect(found.script).toEqual(
+      expect.arrayContaining([
+        "tools/fsmon.js",
+        "scripts/a.sh",
+        "scripts/b.sh",
+        "tools/c.sh",
+        "d.sh",
+        "tools/e.sh",
+        "tools/f.sh",
+        "g.sh",
+        "my mon.sh",
+        "fsmon",
+        "fsmon.py",
+        "tools",
+        "tools.js",
+        "~/dots/l.sh",
+      ]),
+    );
+    expect(found.path).toEqual(expect.arrayContaining(["bin/k"]));
   });
-});
 
-describe("programWordsAtTop: words with no path that may name a file at the top", () => {
-  it("marks an interpreter's script; other later words count only where such a file exists", () => {
+  it("skips what a variable it cannot read names, and a folder git was started in", () => {
     const text = [
-      "[core]",
-      "\tfsmonitor = node --no-warnings fsmon.js",
-      "\tpager = less -R",
-      '[filter "lfs"]',
-      "\tclean = git-lfs clean -- %f",
       "[alias]",
-      "\tx = !sh -c 'python3 conv.py $1' -",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's spelling, as git config holds it
+      "\ta = !sh ${GIT_PREFIX}x.sh",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's spelling, as git config holds it
+      "\tb = !cd ${GIT_PREFIX:-.} && sh y.sh",
+      "\tc = !sh $UNKNOWN/z.sh",
       "",
     ].join("\n");
-    expect(programWordsAtTop(parseGitConfig(text))).toEqual([
-      { word: "fsmon.js", script: true },
-      { word: "clean", script: false },
-      { word: "conv.py", script: true },
-    ]);
+    expect(programFiles(parseGitConfig(text))).toEqual([]);
   });
 });
