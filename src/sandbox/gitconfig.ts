@@ -207,8 +207,12 @@ export interface ProgramFile {
  */
 export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
   const out: ProgramFile[] = [];
+  const seen = new Set<string>();
   const add = (path: string, named: ProgramFile["named"]): void => {
-    if (!out.some((o) => o.path === path && o.named === named)) out.push({ path, named });
+    const key = `${named}\0${path}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push({ path, named });
   };
   for (const e of entries) {
     if (e.value === null || !programKey(e)) continue;
@@ -306,6 +310,25 @@ function scan(
     const path = at(base, word);
     if (path !== null) add(path, word.includes("/") || base !== "" ? "path" : "word");
   }
+}
+
+/**
+ * Every literal the program values mention that could name a path, however the shell would
+ * reach it (`exec node tools/x`, `env -C tools ./x.sh`, `node -e "require('./x')"`,
+ * `--require=./x.js`): the values cut at anything a path word does not hold. A safety net
+ * under programFiles' reading: integrity.ts keeps read-only each such name that is a script at
+ * the top or in a folder the values also mention, node's and python's lookups included.
+ */
+export function programMentions(entries: readonly ConfigEntry[]): string[] {
+  const out = new Set<string>();
+  for (const e of entries) {
+    if (e.value === null || !programKey(e)) continue;
+    for (const token of spellTop(e.value).split(/[^A-Za-z0-9._~/@+%,:-]+/)) {
+      const word = token.replace(/^(\.\/)+/, "");
+      if (word !== "" && word !== "." && word !== ".." && !word.startsWith("-")) out.add(word);
+    }
+  }
+  return [...out];
 }
 
 /** Interpreters whose first argument that is no option is a script (`node fsmon.js`). */

@@ -36,7 +36,13 @@ import {
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
-import { includePaths, lastValue, parseGitConfig, programFiles } from "./gitconfig.js";
+import {
+  includePaths,
+  lastValue,
+  parseGitConfig,
+  programFiles,
+  programMentions,
+} from "./gitconfig.js";
 import { fdPath, giveOwnerAt, openDirBeneath, ownerListable, ownerWritable } from "./safepath.js";
 
 export type WatchKind =
@@ -436,6 +442,49 @@ function resolveWithin(path: string, within: readonly string[]): string | null {
 // ---------------------------------------------------------------------------------------------
 // The root repository: what to protect
 
+/** What a script's name may lack that its interpreter adds (node, python, the shells). */
+const SCRIPT_SUFFIXES = ["", ".js", ".cjs", ".mjs", ".ts", ".sh", ".py"];
+/** What an interpreter runs of a folder it is given (`node tools`, `python3 tools`). */
+const FOLDER_MAINS = ["index.js", "index.cjs", "index.mjs", "__main__.py"];
+/** Extensions of scripts; other files named in a value (`package.json`) are left writable. */
+const SCRIPT_EXT = /\.(c?js|mjs|ts|cts|mts|sh|bash|zsh|py|pl|rb|php|lua)$/;
+
+/**
+ * The scripts in the project that program values mention (gitconfig.ts programMentions): each
+ * name from the top and from every folder the values also name (`cd tools`, `env -C tools`),
+ * with what an interpreter adds; a script being one with a script's extension or executable.
+ * Real files only, reached through real folders.
+ */
+function mentionedScripts(
+  root: string,
+  mentions: readonly string[],
+  expand: (value: string, base: string) => string,
+): string[] {
+  const resolved = mentions.map((m) => expand(m, root)).filter((p) => inside(p, root));
+  const folders = [
+    root,
+    ...resolved.filter((p) => p !== root && realDirChain(root, p) && lstat(p)?.isDirectory()),
+  ];
+  const out: string[] = [];
+  for (const mention of mentions) {
+    for (const folder of folders) {
+      const base = expand(mention, folder);
+      if (!inside(base, root)) continue;
+      const st = lstat(base);
+      const candidates = st?.isDirectory()
+        ? FOLDER_MAINS.map((name) => join(base, name))
+        : SCRIPT_SUFFIXES.map((suffix) => `${base}${suffix}`);
+      for (const path of candidates) {
+        const file = lstat(path);
+        if (file === null || !file.isFile() || out.includes(path)) continue;
+        if (!SCRIPT_EXT.test(path) && (file.mode & 0o111) === 0) continue;
+        if (realDirChain(root, dirname(path))) out.push(path);
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Where host git runs code from in the project's own repository, beyond `<root>/.git` (which is
  * read-only inside): the directory `core.hooksPath` names (husky's `.husky/_` means `.husky`, whose
@@ -496,6 +545,9 @@ export function rootGitPlaces(
       // A word with no `/` counts only where such a file is: most are a program's arguments.
       if (how === "word" && !real) continue;
       place("gitconfig", path, real);
+    }
+    for (const path of mentionedScripts(root, programMentions(entries), expand)) {
+      place("gitconfig", path, true);
     }
     for (const include of includePaths(entries)) {
       const path = expand(include, dirname(file));

@@ -3,8 +3,9 @@
  * start, safe-npm's own included): the files and folders its `.include` lines name, followed
  * into those; the shared objects its `module` (providers) and `dynamic_path` (engines) lines
  * name; and the folders `OPENSSL_CONF_INCLUDE`, `OPENSSL_MODULES` and `OPENSSL_ENGINES` name.
- * guardProject keeps those in the project read-only. Read leniently, line by line
- * (config(5ssl)); a value built on a variable (`$ENV::X`, `${x}`) is not followed.
+ * guardProject keeps those in the project read-only. Read line by line (config(5ssl)), with
+ * the config's variables expanded; one that cannot be worked out where a path is loaded stops
+ * the run.
  * https://docs.openssl.org/3.0/man5/config/
  */
 import { isAbsolute, join, resolve } from "node:path";
@@ -43,6 +44,36 @@ export function opensslPlaces(
   const enginesDir = absoluteDir("OPENSSL_ENGINES");
   for (const dir of [includeDir, modulesDir, enginesDir]) if (dir !== null) add(dir, true);
 
+  // Assignments by section, in the order OpenSSL reads them: `$name`, `${name}`, `$(name)`,
+  // `$section::name` and `$ENV::NAME` expand from them (config(5ssl), "Settings").
+  const vars = new Map<string, Map<string, string>>();
+  let section = "default";
+  const expand = (value: string, file: string): string => {
+    let unknown: string | null = null;
+    const out = value.replace(
+      /\$(?:\{([^}]*)\}|\(([^)]*)\)|([A-Za-z0-9_]+(?:::[A-Za-z0-9_]+)?))/g,
+      (whole, a, b, c) => {
+        const name: string = a ?? b ?? c ?? "";
+        const [scope, key] = name.includes("::") ? name.split("::", 2) : [null, name];
+        const found =
+          scope === "ENV"
+            ? env[key ?? ""]
+            : (vars.get(scope ?? section)?.get(key ?? "") ??
+              (scope === null ? vars.get("default")?.get(key ?? "") : undefined));
+        if (found === undefined) unknown ??= whole;
+        return found ?? "";
+      },
+    );
+    if (unknown !== null) {
+      throw new SafeNpmError(
+        "UNSAFE_CONFIG_DIR",
+        `the OpenSSL config ${file} (OPENSSL_CONF) names what it loads with ${unknown}, which safe-npm cannot work out, so it cannot keep that file from being planted`,
+        { hint: "write that path out in full in the config" },
+      );
+    }
+    return out;
+  };
+
   const visit = (file: string, depth: number): void => {
     add(file, false);
     const text = read(file);
@@ -50,10 +81,14 @@ export function opensslPlaces(
     for (const raw of text.split(/\r?\n|\r/)) {
       const line = raw.replace(/^\s+/, "");
       if (line.startsWith("#")) continue;
+      const header = /^\[\s*([^\]]*?)\s*\]/.exec(line);
+      if (header !== null) {
+        section = header[1] ?? "default";
+        continue;
+      }
       const include = /^\.include\s*=?\s*(.+?)\s*$/.exec(line)?.[1];
       if (include !== undefined) {
-        const value = unquote(include);
-        if (value.includes("$")) continue;
+        const value = expand(unquote(include), file);
         let path: string;
         if (isAbsolute(value)) path = value;
         else if (includeDir !== null) path = resolve(includeDir, value);
@@ -74,15 +109,32 @@ export function opensslPlaces(
         }
         continue;
       }
-      const module = /^(module|dynamic_path)\s*=\s*(.+?)\s*$/.exec(line);
-      if (module !== null) {
-        const value = unquote(module[2] ?? "");
-        if (value === "" || value.includes("$")) continue;
-        const base = module[1] === "module" ? modulesDir : enginesDir;
-        if (isAbsolute(value)) add(value, false);
-        else if (base !== null) add(resolve(base, value), false);
-        // Else OpenSSL's own folder, under /usr: read-only inside already.
+      const setting = /^([A-Za-z0-9_.;:-]+)\s*=\s*(.*?)\s*$/.exec(line);
+      if (setting === null) continue;
+      const key = setting[1] ?? "";
+      const rawValue = unquote(setting[2] ?? "");
+      // What loads a shared object: a provider's `module`, an engine's `dynamic_path`, the
+      // dynamic engine's `SO_PATH` (with `LOAD`) and pkcs11's `MODULE_PATH` — and any value
+      // that names one (an engine passes its other keys on as commands).
+      const loads = /^(module|dynamic_path|so_path|module_path)$/i.test(key);
+      const names = /\.so(\.\d+)*$/.test(rawValue);
+      let value: string;
+      try {
+        value = expand(rawValue, file);
+      } catch (error) {
+        if (loads || names) throw error;
+        value = rawValue;
       }
+      (vars.get(section) ?? vars.set(section, new Map()).get(section))?.set(key, value);
+      if (!(loads || names) || value === "") continue;
+      const base = /^module$/i.test(key)
+        ? modulesDir
+        : /^dynamic_path$/i.test(key)
+          ? enginesDir
+          : null;
+      if (isAbsolute(value)) add(value, false);
+      else if (base !== null) add(resolve(base, value), false);
+      // Else OpenSSL's own folder, under /usr: read-only inside already.
     }
   };
   visit(conf, 0);

@@ -400,7 +400,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     expect(hostGit()).toEqual([]);
   }, 120_000);
 
-  it("programs a shell finds by cd, an escaped space, a variable, the git dir, dirname, node's own lookup", async () => {
+  it("programs a shell finds by cd, an escaped space, a variable, the git dir, dirname, node's own lookup, a prefix command, node options and code", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);
     const p = w.project;
@@ -415,6 +415,11 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       e5: ["v.sh", "!F=v.sh; sh $F"],
       e6: ["tools/gd.sh", '!sh "$(git rev-parse --git-dir)/../tools/gd.sh"'],
       e7: ["dn.sh", '!sh "$(dirname "$(git rev-parse --git-dir)")/dn.sh"'],
+      e8: ["tools/ex.js", "!exec node tools/ex"],
+      e9: ["tools/envc.sh", "!env -C tools sh ./envc.sh"],
+      e10: ["tools/req.js", `!node -e "require('./tools/req')"`],
+      e11: ["tools/pre.js", "!node --require=./tools/pre.js -e 0"],
+      e12: ["tools/cdp.sh", "!cd -P tools && sh ./cdp.sh"],
     };
     const own = (f: string): string => (f.endsWith(".js") ? "// own\n" : "# own\n");
     const reset = (): void => {

@@ -4,6 +4,7 @@ import {
   lastValue,
   parseGitConfig,
   programFiles,
+  programMentions,
 } from "../../../src/sandbox/gitconfig.js";
 
 describe("parseGitConfig", () => {
@@ -167,5 +168,36 @@ describe("programFiles: what git runs that config names", () => {
       "",
     ].join("\n");
     expect(programFiles(parseGitConfig(text))).toEqual([]);
+  });
+});
+
+describe("programMentions: every literal a program value names", () => {
+  it("cuts values at what no path word holds, whatever the shell makes of them", () => {
+    const text = [
+      "[core]",
+      `\tfsmonitor = node -e "require('./tools/fsmon')"`,
+      "[alias]",
+      "\ta = !exec node tools/a",
+      "\tb = !env -C tools ./b.sh",
+      "\tc = !node --require=./tools/c.js -e 0",
+      "\td = !cd -P tools && ./d.sh",
+      "[user]",
+      "\tname = not/a/program",
+      "",
+    ].join("\n");
+    expect(programMentions(parseGitConfig(text))).toEqual([
+      "node",
+      "require",
+      "tools/fsmon",
+      "exec",
+      "tools/a",
+      "env",
+      "tools",
+      "b.sh",
+      "tools/c.js",
+      "0",
+      "cd",
+      "d.sh",
+    ]);
   });
 });

@@ -11,6 +11,36 @@ function fs(files: Record<string, string>, folders: Record<string, string[]> = {
 }
 
 describe("opensslPlaces: what OPENSSL_CONF loads into every node", () => {
+  it("expands the config's variables and $ENV, and sees engines' SO_PATH and any .so value", () => {
+    const { read, list } = fs({
+      "/p/openssl.cnf": [
+        "base = /p/ssl",
+        ".include $ENV::INC/more.cnf",
+        "[provs]",
+        "extra = extra_sect",
+        "[extra_sect]",
+        "module = $base/extra.so",
+        "[eng]",
+        "engine_id = dynamic",
+        "SO_PATH = $(base)/eng.so",
+        "LOAD = EMPTY",
+        "[pk]",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: OpenSSL's own variable syntax
+        "MODULE_PATH = ${provs::extra}.so",
+        "other = /p/ssl/lib.so.1",
+        "",
+      ].join("\n"),
+      "/inc/more.cnf": "",
+    });
+    expect(opensslPlaces({ OPENSSL_CONF: "/p/openssl.cnf", INC: "/inc" }, read, list)).toEqual([
+      { path: "/p/openssl.cnf", folder: false },
+      { path: "/inc/more.cnf", folder: false },
+      { path: "/p/ssl/extra.so", folder: false },
+      { path: "/p/ssl/eng.so", folder: false },
+      { path: "/p/ssl/lib.so.1", folder: false },
+    ]);
+  });
+
   it("follows includes (files and folders), and names modules and the variables' folders", () => {
     const { read, list } = fs(
       {
@@ -48,11 +78,11 @@ describe("opensslPlaces: what OPENSSL_CONF loads into every node", () => {
       SafeNpmError,
     );
     expect(opensslPlaces({}, read, list)).toEqual([]);
-    // A value built on a variable is not followed (nor refused).
+    // A loaded path built on a variable it cannot work out stops the run too.
     // biome-ignore lint/suspicious/noTemplateCurlyInString: OpenSSL's own variable syntax
-    const vars = fs({ "/c/v.cnf": ".include $ENV::HOME/x.cnf\nmodule = ${dir}/x.so\n" });
-    expect(opensslPlaces({ OPENSSL_CONF: "/c/v.cnf" }, vars.read, vars.list)).toEqual([
-      { path: "/c/v.cnf", folder: false },
-    ]);
+    const unknown = fs({ "/c/v.cnf": "[p]\nmodule = ${dir}/x.so\n" });
+    expect(() => opensslPlaces({ OPENSSL_CONF: "/c/v.cnf" }, unknown.read, unknown.list)).toThrow(
+      SafeNpmError,
+    );
   });
 });
