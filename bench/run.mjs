@@ -56,8 +56,7 @@ const STRIPPED =
 /** Runs a command, resolves with its wall time in ms; rejects on a non-zero exit. */
 function timed(file, args, { cwd, env, fds = {}, detached = false, capture }) {
   // fds: { fd: Uint8Array | null } — extra descriptors as pipes; data is written (then closed),
-  // null means "a pipe we read and discard" (safe-npm's ready byte on fd 3, where the sandbox
-  // then waits for a line: safe-npm's go, sent here at once).
+  // null means "a pipe we read and discard" (safe-npm's ready byte on fd 3).
   const extra = Object.keys(fds).map(Number);
   const stdio = ["ignore", "ignore", "pipe"];
   for (let fd = 3; fd <= Math.max(2, ...extra); fd++) stdio.push("pipe");
@@ -71,10 +70,8 @@ function timed(file, args, { cwd, env, fds = {}, detached = false, capture }) {
     for (const [fd, data] of Object.entries(fds)) {
       const stream = child.stdio[fd];
       stream.on("error", () => {});
-      if (data === null) {
-        stream.resume();
-        if (fd === "3") stream.write("\n");
-      } else stream.end(data);
+      if (data === null) stream.resume();
+      else stream.end(data);
     }
     child.on("error", reject);
     child.on("close", (code, signal) => {

@@ -11,23 +11,18 @@ export interface BwrapInvocation {
   optionCount: number;
   /** Data bwrap reads (and closes) from inherited descriptors 4, 5, …; written by spawn.ts. */
   inputs: { fd: number; data: Uint8Array; label: string }[];
-  /**
-   * Descriptor on which the sandbox writes one byte once set up, then waits for a line from
-   * safe-npm before exec'ing the command.
-   */
+  /** Descriptor on which the sandbox writes one byte right before exec'ing the command. */
   readyFd: typeof READY_FD;
 }
 
 /**
  * Runs inside, as the sandbox's first process: tells safe-npm the sandbox is set up (so a
- * bwrap failure is never mistaken for the command's own exit status), waits on the same
- * descriptor (a socket pair) for safe-npm's go — the host takes its snapshot of the project
- * while bwrap sets up, and nothing of the project runs before it is taken — closes that
- * descriptor so the command does not inherit it, and execs the command — sh supplies the
- * conventional 127 (not found) and 126 (cannot execute). No go (safe-npm gone): no command.
+ * bwrap failure is never mistaken for the command's own exit status), closes that descriptor so
+ * the command does not inherit it, and execs the command — sh supplies the conventional 127
+ * (not found) and 126 (cannot execute).
  */
 export const READY_FD = 3;
-export const READY_SCRIPT = `printf x >&${READY_FD}; read -r _ <&${READY_FD} || exit 125; exec ${READY_FD}>&-; exec "$@"`;
+export const READY_SCRIPT = `printf x >&${READY_FD}; exec ${READY_FD}>&-; exec "$@"`;
 
 /**
  * On a terminal the command runs in a process group of its own, made the terminal's foreground

@@ -101,26 +101,27 @@ export async function runGuarded(
   const running = runningSelf();
   const mark = (phase: string): void => run.timing?.mark(phase);
   mark("host commands, placeholders");
-  makePinDirs(policy.mounts, root);
-  // The snapshot and the journal are taken while bwrap sets up the sandbox (runSandbox's
-  // beforeCommand): the command starts only after them. bwrap makes the placeholders meanwhile
-  // (cleaned up before the check); the stores moved in for the run are back by then too.
-  let before: Snapshot | null = null;
-  let entry: string | null = null;
-  const takeSnapshot = (): void => {
-    const live = liveRuns(root, run.journal);
-    const skip = [...walk.skip, ...(run.linkedStores ?? []), ...placeholders];
-    before = mergeLiveRuns(snapshot(root, run.watch, { ...walk, skip }), live);
-    mark("snapshot before");
-    entry = writeJournal(root, run.journal, before, {
-      install: run.install,
-      topLevel: run.topLevel,
-      skip: walk.skip,
-      configNames: walk.configNames,
-      placeholders,
-    });
-    mark("journal write");
-  };
+  const live = liveRuns(root, run.journal);
+  const before = mergeLiveRuns(
+    snapshot(root, run.watch, { ...walk, skip: [...walk.skip, ...(run.linkedStores ?? [])] }),
+    live,
+  );
+  mark("snapshot before");
+  const entry = writeJournal(root, run.journal, before, {
+    install: run.install,
+    topLevel: run.topLevel,
+    skip: walk.skip,
+    configNames: walk.configNames,
+    placeholders,
+  });
+  mark("journal write");
+  try {
+    makePinDirs(policy.mounts, root);
+  } catch (error) {
+    cleanupPlaceholders(placeholders, root);
+    removeFile(entry);
+    throw error;
+  }
   // From here until the check is done no signal ends safe-npm: a Ctrl-C or a CI timeout right
   // after the command must not skip moving aside what it planted. (runSandbox forwards signals
   // to the sandbox meanwhile; after it, they are ignored for the moment the check takes.)
@@ -152,7 +153,6 @@ export async function runGuarded(
     outcome = await runSandbox(bwrap, invocation, {
       foreground: policy.foreground,
       away: policy.awayFromTerminal,
-      beforeCommand: takeSnapshot,
       onReady: (pid: number) => {
         sandboxInit = pid;
         mark("sandbox set-up (spawn → ready)");
@@ -167,9 +167,7 @@ export async function runGuarded(
       restoreMode(root, rootMode);
       run.afterSandbox?.();
       cleanupPlaceholders(placeholders, root);
-      // No snapshot: the command never started (the snapshot failed, and says why).
-      const findings =
-        before === null ? [] : check(root, before, { ...walk, install: run.install, running });
+      const findings = check(root, before, { ...walk, install: run.install, running });
       mark("after-run check");
       for (const finding of findings) run.report(describeFinding(finding));
       markSettings(findings, run.trustStore, run.report);
@@ -178,7 +176,7 @@ export async function runGuarded(
       unmoved = findings.some(stopsTheRun);
       if (run.topLevel !== undefined)
         for (const line of settleTopLevel(run.topLevel)) run.report(line);
-      if (entry !== null) removeFile(entry);
+      removeFile(entry);
     } finally {
       for (const signal of HELD) process.off(signal, hold);
       process.off("uncaughtException", crash);

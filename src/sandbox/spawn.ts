@@ -14,7 +14,7 @@ import {
 } from "node:child_process";
 import { closeSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
-import type { Duplex, Readable, Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { isatty } from "node:tty";
 import { SafeNpmError } from "../errors.js";
 import { isForegroundGroup } from "../host/host.js";
@@ -53,12 +53,6 @@ export interface RunOptions {
    * port forwarding reads its socket tables and enters its network namespace).
    */
   onReady?: (sandboxPid: number) => void;
-  /**
-   * Runs while bwrap sets up the sandbox, before the command may start: the sandbox waits for
-   * safe-npm's go (READY_SCRIPT), written once this returns. When it throws, the sandbox is
-   * ended before the command starts, and runSandbox throws that error.
-   */
-  beforeCommand?: () => void;
   /**
    * Started in the background with a terminal on stdio (policy.awayFromTerminal): the sandbox
    * gets none of its descriptors, even if the job is in the foreground by the time it starts.
@@ -105,8 +99,7 @@ export async function runSandbox(
 
   let ready = false;
   const forwarding = forwardSignals(child, { foreground: options.foreground });
-  // A socket pair (libuv's stdio pipes): the ready byte comes in, the go goes out.
-  const readyStream = child.stdio[invocation.readyFd] as Duplex | null;
+  const readyStream = child.stdio[invocation.readyFd] as Readable | null;
   readyStream?.on("data", () => {
     if (ready) return;
     ready = true;
@@ -124,21 +117,6 @@ export async function runSandbox(
   }
 
   try {
-    let stopped: { error: unknown } | null = null;
-    try {
-      options.beforeCommand?.();
-    } catch (error) {
-      stopped = { error };
-    }
-    if (stopped === null) readyStream?.write("\n");
-    else {
-      // No go: the script inside sees the descriptor's end and exits; bwrap's sandbox dies
-      // with bwrap (--die-with-parent).
-      readyStream?.destroy();
-      child.kill("SIGKILL");
-      await waitForExit(child);
-      throw stopped.error;
-    }
     const { code, signal } = await waitForExit(child);
     // The ready byte can arrive in the same tick as the exit; let the stream drain (bounded: a
     // process bwrap left behind could hold the pipe open).
