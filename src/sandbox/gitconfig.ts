@@ -249,7 +249,13 @@ function scan(
   let module = false;
   let inline = false;
   let cdNext = false;
+  let redirected = false;
   for (const token of shellWords(line)) {
+    if (token.kind === "op" && (token.text === "<" || token.text === ">")) {
+      // `sh -s < hook`: the next word is a file, not a command.
+      redirected = token.text === "<";
+      continue;
+    }
     if (token.kind === "op") {
       first = true;
       interpreter = null;
@@ -264,6 +270,14 @@ function scan(
       continue;
     }
     const word = expandVars(token.text, vars);
+    if (redirected) {
+      redirected = false;
+      if (word !== null && base !== null) {
+        const path = at(base, word);
+        if (path !== null) add(path, "script");
+      }
+      continue;
+    }
     if (cdNext) {
       cdNext = false;
       base = word === null || base === null ? null : joinRel(base, word);
@@ -285,6 +299,16 @@ function scan(
       if (depth < 4) scan(word, base, add, depth + 1);
       interpreter = null;
       inline = false;
+      continue;
+    }
+    if (word === "-C" || word === "--chdir") {
+      // `env -C tools`, `make -C tools`, `git -C tools`: what follows runs there.
+      cdNext = true;
+      continue;
+    }
+    const chdir = /^--chdir=(.+)$/.exec(word)?.[1];
+    if (chdir !== undefined) {
+      base = base === null ? null : joinRel(base, chdir);
       continue;
     }
     if (word.startsWith("-")) {
@@ -324,8 +348,16 @@ export function programMentions(entries: readonly ConfigEntry[]): string[] {
   for (const e of entries) {
     if (e.value === null || !programKey(e)) continue;
     for (const token of spellTop(e.value).split(/[^A-Za-z0-9._~/@+%,:-]+/)) {
-      const word = token.replace(/^(\.\/)+/, "");
-      if (word !== "" && word !== "." && word !== ".." && !word.startsWith("-")) out.add(word);
+      // `-Itools`, `-Mhook`: a short option's attached value counts too.
+      const word = token.replace(/^-[A-Za-z](?=[A-Za-z0-9._~/])/, "").replace(/^(\.\/)+/, "");
+      if (word === "" || word === "." || word === ".." || word.startsWith("-")) continue;
+      out.add(word);
+      // `import tools.hook`, `-m tools.hook`: a module path.
+      if (
+        /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$/.test(word) &&
+        !/\.(c?js|mjs|ts|sh|py|pm|pl|rb|json)$/.test(word)
+      )
+        out.add(word.replace(/\./g, "/"));
     }
   }
   return [...out];

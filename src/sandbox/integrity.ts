@@ -442,18 +442,42 @@ function resolveWithin(path: string, within: readonly string[]): string | null {
 // ---------------------------------------------------------------------------------------------
 // The root repository: what to protect
 
-/** What a script's name may lack that its interpreter adds (node, python, the shells). */
-const SCRIPT_SUFFIXES = ["", ".js", ".cjs", ".mjs", ".ts", ".sh", ".py"];
-/** What an interpreter runs of a folder it is given (`node tools`, `python3 tools`). */
-const FOLDER_MAINS = ["index.js", "index.cjs", "index.mjs", "__main__.py"];
-/** Extensions of scripts; other files named in a value (`package.json`) are left writable. */
-const SCRIPT_EXT = /\.(c?js|mjs|ts|cts|mts|sh|bash|zsh|py|pl|rb|php|lua)$/;
+/** What a script's name may lack that its interpreter adds (node, python, perl, the shells). */
+const SCRIPT_SUFFIXES = ["", ".js", ".cjs", ".mjs", ".ts", ".sh", ".py", ".pm", ".pl", ".rb"];
+/**
+ * What is run of a folder a value names (`node tools`, `python3 tools`, `make -C tools`):
+ * an interpreter's main file, make's makefiles.
+ */
+const FOLDER_MAINS = [
+  "index.js",
+  "index.cjs",
+  "index.mjs",
+  "__main__.py",
+  "__init__.py",
+  "Makefile",
+  "makefile",
+  "GNUmakefile",
+];
+/**
+ * Files a value may name that a package manager writes in every install: left writable (a
+ * `node -p "require('./package.json').version"` alias must not stop `npm install`). Any other
+ * file a program value names is a script to it.
+ */
+const MANAGER_WRITES = new Set([
+  "package.json",
+  "package-lock.json",
+  "npm-shrinkwrap.json",
+  "yarn.lock",
+  "pnpm-lock.yaml",
+  "bun.lock",
+  "bun.lockb",
+]);
 
 /**
- * The scripts in the project that program values mention (gitconfig.ts programMentions): each
+ * The files in the project that program values mention (gitconfig.ts programMentions): each
  * name from the top and from every folder the values also name (`cd tools`, `env -C tools`),
- * with what an interpreter adds; a script being one with a script's extension or executable.
- * Real files only, reached through real folders.
+ * with what an interpreter adds, and what is run of a named folder; any file but those a
+ * package manager writes (MANAGER_WRITES). Real files only, reached through real folders.
  */
 function mentionedScripts(
   root: string,
@@ -477,7 +501,7 @@ function mentionedScripts(
       for (const path of candidates) {
         const file = lstat(path);
         if (file === null || !file.isFile() || out.includes(path)) continue;
-        if (!SCRIPT_EXT.test(path) && (file.mode & 0o111) === 0) continue;
+        if (MANAGER_WRITES.has(basename(path))) continue;
         if (realDirChain(root, dirname(path))) out.push(path);
       }
     }

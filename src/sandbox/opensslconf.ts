@@ -78,9 +78,9 @@ export function opensslPlaces(
     add(file, false);
     const text = read(file);
     if (text === null || depth >= MAX_DEPTH) return;
-    for (const raw of text.split(/\r?\n|\r/)) {
+    for (const raw of logicalLines(text)) {
       const line = raw.replace(/^\s+/, "");
-      if (line.startsWith("#")) continue;
+      if (line === "") continue;
       const header = /^\[\s*([^\]]*?)\s*\]/.exec(line);
       if (header !== null) {
         section = header[1] ?? "default";
@@ -134,14 +134,61 @@ export function opensslPlaces(
           : null;
       if (isAbsolute(value)) add(value, false);
       else if (base !== null) add(resolve(base, value), false);
-      // Else OpenSSL's own folder, under /usr: read-only inside already.
+      else if (value.includes("/")) {
+        // dlopen(3) opens a relative path with a `/` from the folder the program starts in.
+        throw new SafeNpmError(
+          "RELATIVE_CONFIG_PATH",
+          `the OpenSSL config ${file} (OPENSSL_CONF) loads ${JSON.stringify(value)}, a path opened from the folder a program starts in, and safe-npm cannot keep them all from being planted`,
+          { hint: "give it as an absolute path" },
+        );
+      }
+      // Else a bare name: OpenSSL's own folder or the library path, under /usr.
     }
   };
   visit(conf, 0);
   return out;
 }
 
+/**
+ * The file's lines as OpenSSL's parser reads them: a `\` at a line's end joins the next, `#`
+ * starts a comment anywhere outside quotes, and `\x` is `x`.
+ */
+function logicalLines(text: string): string[] {
+  const out: string[] = [];
+  let pending = "";
+  for (const raw of text.split(/\r?\n|\r/)) {
+    let line = "";
+    let quote: string | null = null;
+    let continued = false;
+    for (let i = 0; i < raw.length; i++) {
+      const c = raw[i] ?? "";
+      if (c === "\\") {
+        if (i === raw.length - 1) {
+          continued = true;
+          break;
+        }
+        line += raw[++i] ?? "";
+        continue;
+      }
+      if (quote !== null) {
+        if (c === quote) quote = null;
+        line += c;
+        continue;
+      }
+      if (c === '"' || c === "'") quote = c;
+      else if (c === "#") break;
+      line += c;
+    }
+    pending += line;
+    if (continued) continue;
+    out.push(pending);
+    pending = "";
+  }
+  if (pending !== "") out.push(pending);
+  return out;
+}
+
 function unquote(value: string): string {
-  const v = value.replace(/\s+#.*$/, "").trim();
+  const v = value.trim();
   return /^(["']).*\1$/.test(v) ? v.slice(1, -1) : v;
 }

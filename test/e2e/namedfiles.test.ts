@@ -456,6 +456,60 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     expect(hostGit()).toEqual([]);
   }, 120_000);
 
+  it("files a value reaches by env -C, a redirect, perl's -I/-M and make -C stay read-only", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    mkdirSync(join(p, "tools"));
+    const mark = (alias: string): string => join(marks, alias);
+    // [file, alias value, the shell command a run plants it with]
+    const programs: Record<string, [string, string, string]> = {
+      f1: ["tools/hook", "!env -C tools sh hook", `printf 'touch ${mark("f1")}\\n' > tools/hook`],
+      f2: ["hook2", "!sh -s < hook2", `printf 'touch ${mark("f2")}\\n' > hook2`],
+      f3: [
+        "tools/Hookpm.pm",
+        "!perl -Itools -MHookpm -e0",
+        `printf 'open(my $$f, ">", "${mark("f3")}"); 1;\\n' > tools/Hookpm.pm`,
+      ],
+      f4: [
+        "tools/Makefile",
+        "!make -s -C tools all",
+        `printf 'all:\\n\\ttouch ${mark("f4")}\\n' > tools/Makefile`,
+      ],
+    };
+    const own = "# own\n";
+    const reset = (): void => {
+      rmSync(marks, { recursive: true, force: true });
+      mkdirSync(marks);
+      for (const [f] of Object.values(programs))
+        writeFileSync(
+          join(p, f),
+          f.endsWith("Makefile") ? "all:\n" : f.endsWith(".pm") ? "1;\n" : own,
+        );
+    };
+    for (const [alias, [, value]] of Object.entries(programs))
+      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
+    const plant = Object.entries(programs)
+      .map(([alias, [, , write]]) => `(${write} && echo wrote-${alias}) || echo refused-${alias}`)
+      .join("; ")
+      .replaceAll("$$", "$");
+    const hostGit = (): string[] => {
+      for (const alias of Object.keys(programs))
+        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
+      return Object.keys(programs).filter((a) => existsSync(mark(a)));
+    };
+    // (control) rewritten by the host's shell, host git runs every one.
+    reset();
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    expect(hostGit()).toEqual(Object.keys(programs));
+    reset();
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    for (const alias of Object.keys(programs))
+      expect(run.stdout, show(run)).toContain(`refused-${alias}`);
+    expect(hostGit()).toEqual([]);
+  }, 120_000);
+
   it("a script an interpreter is given that is missing: one made inside is moved aside", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

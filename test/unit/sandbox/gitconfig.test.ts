@@ -181,6 +181,8 @@ describe("programMentions: every literal a program value names", () => {
       "\tb = !env -C tools ./b.sh",
       "\tc = !node --require=./tools/c.js -e 0",
       "\td = !cd -P tools && ./d.sh",
+      "\te = !perl -Itools -Mhook -e0",
+      `\tf = !python3 -c "import tools.hook"`,
       "[user]",
       "\tname = not/a/program",
       "",
@@ -198,6 +200,12 @@ describe("programMentions: every literal a program value names", () => {
       "0",
       "cd",
       "d.sh",
+      "perl",
+      "hook",
+      "python3",
+      "import",
+      "tools.hook",
+      "tools/hook",
     ]);
   });
 });

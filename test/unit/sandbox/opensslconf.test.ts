@@ -11,6 +11,21 @@ function fs(files: Record<string, string>, folders: Record<string, string[]> = {
 }
 
 describe("opensslPlaces: what OPENSSL_CONF loads into every node", () => {
+  it("reads lines as OpenSSL does: # anywhere, a continued line, escapes; a relative loaded path stops the run", () => {
+    const { read, list } = fs({
+      "/p/a.cnf":
+        "[e]\ndynamic_path = /p/ssl/extra.so#engine\n[f]\nmodule = /p/ssl/\\\nmore.so\n[g]\nmodule = /p/ssl/\\e1.so\n",
+      "/p/r.cnf": "[e]\nengine_id = dynamic\nSO_PATH = ssl/extra.so\nLOAD = EMPTY\n",
+    });
+    expect(opensslPlaces({ OPENSSL_CONF: "/p/a.cnf" }, read, list)).toEqual([
+      { path: "/p/a.cnf", folder: false },
+      { path: "/p/ssl/extra.so", folder: false },
+      { path: "/p/ssl/more.so", folder: false },
+      { path: "/p/ssl/e1.so", folder: false },
+    ]);
+    expect(() => opensslPlaces({ OPENSSL_CONF: "/p/r.cnf" }, read, list)).toThrow(SafeNpmError);
+  });
+
   it("expands the config's variables and $ENV, and sees engines' SO_PATH and any .so value", () => {
     const { read, list } = fs({
       "/p/openssl.cnf": [
