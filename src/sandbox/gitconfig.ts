@@ -350,6 +350,8 @@ export function programMentions(entries: readonly ConfigEntry[]): string[] {
     for (const token of spellTop(e.value).split(/[^A-Za-z0-9._~/@+%,:-]+/)) {
       // `-Itools`, `-Mhook`: a short option's attached value counts too.
       const word = token.replace(/^-[A-Za-z](?=[A-Za-z0-9._~/])/, "").replace(/^(\.\/)+/, "");
+      // `make` with no folder runs the top's Makefile; `node .` its index.js: "." is the top.
+      if (word === "make" || word === "." || word === "./") out.add(".");
       if (word === "" || word === "." || word === ".." || word.startsWith("-")) continue;
       out.add(word);
       // `import tools.hook`, `-m tools.hook`: a module path.

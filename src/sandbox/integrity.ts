@@ -489,8 +489,16 @@ function mentionedScripts(
     root,
     ...resolved.filter((p) => p !== root && realDirChain(root, p) && lstat(p)?.isDirectory()),
   ];
+  // The top itself named (`node .`, a bare `make`): what is run of it.
   const out: string[] = [];
+  if (mentions.includes(".")) {
+    for (const name of FOLDER_MAINS) {
+      const path = join(root, name);
+      if (lstat(path)?.isFile()) out.push(path);
+    }
+  }
   for (const mention of mentions) {
+    if (mention === ".") continue;
     for (const folder of folders) {
       const base = expand(mention, folder);
       if (!inside(base, root)) continue;

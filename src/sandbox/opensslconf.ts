@@ -105,13 +105,14 @@ export function opensslPlaces(
         else {
           add(path, true);
           for (const name of names)
-            if (/\.(cnf|conf)$/.test(name)) visit(join(path, name), depth + 1);
+            if (/\.(cnf|conf)$/i.test(name)) visit(join(path, name), depth + 1);
         }
         continue;
       }
       const setting = /^([A-Za-z0-9_.;:-]+)\s*=\s*(.*?)\s*$/.exec(line);
       if (setting === null) continue;
-      const key = setting[1] ?? "";
+      // An engine's settings skip what comes before a key's first `.` (`x.dynamic_path`).
+      const key = (setting[1] ?? "").replace(/^[^.]*\./, "");
       const rawValue = unquote(setting[2] ?? "");
       // What loads a shared object: a provider's `module`, an engine's `dynamic_path`, the
       // dynamic engine's `SO_PATH` (with `LOAD`) and pkcs11's `MODULE_PATH` — and any value
@@ -188,7 +189,7 @@ function logicalLines(text: string): string[] {
   return out;
 }
 
+/** OpenSSL drops quotes anywhere in a value (`/p/"extra".so` is `/p/extra.so`). */
 function unquote(value: string): string {
-  const v = value.trim();
-  return /^(["']).*\1$/.test(v) ? v.slice(1, -1) : v;
+  return value.trim().replace(/"([^"]*)"|'([^']*)'/g, (_, a, b) => a ?? b ?? "");
 }

@@ -477,6 +477,12 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
         "!make -s -C tools all",
         `printf 'all:\\n\\ttouch ${mark("f4")}\\n' > tools/Makefile`,
       ],
+      f5: ["Makefile", "!make -s all", `printf 'all:\\n\\ttouch ${mark("f5")}\\n' > Makefile`],
+      f6: [
+        "index.js",
+        "!node .",
+        `printf '%s\\n' 'require("fs").writeFileSync("${mark("f6")}", "")' > index.js`,
+      ],
     };
     const own = "# own\n";
     const reset = (): void => {

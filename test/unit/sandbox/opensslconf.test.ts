@@ -26,6 +26,25 @@ describe("opensslPlaces: what OPENSSL_CONF loads into every node", () => {
     expect(() => opensslPlaces({ OPENSSL_CONF: "/p/r.cnf" }, read, list)).toThrow(SafeNpmError);
   });
 
+  it("drops quotes anywhere in a value, reads a dotted engine key, and includes .CNF files", () => {
+    const { read, list } = fs(
+      {
+        "/p/a.cnf":
+          '.include /p/conf.d\n[e]\ndynamic_path = /p/ssl/"extra".so\nx.dynamic_path = /p/ssl/plain\n',
+        "/p/conf.d/engine.CNF": "[f]\nmodule = /p/ssl/m.so\n",
+      },
+      { "/p/conf.d": ["engine.CNF"] },
+    );
+    expect(opensslPlaces({ OPENSSL_CONF: "/p/a.cnf" }, read, list)).toEqual([
+      { path: "/p/a.cnf", folder: false },
+      { path: "/p/conf.d", folder: true },
+      { path: "/p/conf.d/engine.CNF", folder: false },
+      { path: "/p/ssl/m.so", folder: false },
+      { path: "/p/ssl/extra.so", folder: false },
+      { path: "/p/ssl/plain", folder: false },
+    ]);
+  });
+
   it("expands the config's variables and $ENV, and sees engines' SO_PATH and any .so value", () => {
     const { read, list } = fs({
       "/p/openssl.cnf": [
