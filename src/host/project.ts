@@ -37,7 +37,7 @@ export interface Project {
   reason: "lockfile" | "workspaces" | "package.json" | "working directory";
 }
 
-const LOCKFILES = [
+export const LOCKFILES: readonly string[] = [
   "package-lock.json",
   "npm-shrinkwrap.json",
   "yarn.lock",

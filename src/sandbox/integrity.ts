@@ -35,6 +35,7 @@ import {
   statSync,
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { LOCKFILES } from "../host/project.js";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
 import {
   includePaths,
@@ -463,15 +464,7 @@ const FOLDER_MAINS = [
  * `node -p "require('./package.json').version"` alias must not stop `npm install`). Any other
  * file a program value names is a script to it.
  */
-const MANAGER_WRITES = new Set([
-  "package.json",
-  "package-lock.json",
-  "npm-shrinkwrap.json",
-  "yarn.lock",
-  "pnpm-lock.yaml",
-  "bun.lock",
-  "bun.lockb",
-]);
+const MANAGER_WRITES: ReadonlySet<string> = new Set(["package.json", ...LOCKFILES]);
 
 /**
  * The files in the project that program values mention (gitconfig.ts programMentions): each
