@@ -289,6 +289,72 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
   );
 });
 
+/** A git alias naming a program file in the project, and how a run would rewrite it. */
+interface AliasRow {
+  file: string;
+  value: string;
+  /** The file as the repository keeps it. */
+  own: string;
+  /** A shell command that rewrites the file to create `mark` when host git runs it. */
+  plant: (mark: string) => string;
+}
+const sh = (file: string, value: string): AliasRow => ({
+  file,
+  value,
+  own: "# own\n",
+  plant: (mark) => `printf '%s\\n' 'touch ${mark}' > '${file}'`,
+});
+const js = (file: string, value: string): AliasRow => ({
+  file,
+  value,
+  own: "// own\n",
+  plant: (mark) =>
+    `printf '%s\\n' 'require("fs").writeFileSync(${JSON.stringify(mark)}, "")' > '${file}'`,
+});
+const make = (file: string, value: string): AliasRow => ({
+  file,
+  value,
+  own: "all:\n",
+  plant: (mark) => `printf 'all:\\n\\ttouch ${mark}\\n' > '${file}'`,
+});
+
+/**
+ * Each alias of `rows` runs its file for host git. (control) rewritten by the host's shell,
+ * host git runs every one; rewritten inside, each write is refused, every file is as it was
+ * and host git runs none.
+ */
+async function aliasesHold(w: World, rows: Record<string, AliasRow>): Promise<void> {
+  const p = w.project;
+  const marks = join(w.dir, "marks");
+  const aliases = Object.keys(rows);
+  const reset = (): void => {
+    rmSync(marks, { recursive: true, force: true });
+    mkdirSync(marks);
+    for (const row of Object.values(rows)) writeFileSync(join(p, row.file), row.own);
+  };
+  for (const [alias, row] of Object.entries(rows))
+    execFileSync("git", ["config", `alias.${alias}`, row.value], { cwd: p, env: w.env });
+  const plant = Object.entries(rows)
+    .map(
+      ([alias, row]) =>
+        `(${row.plant(join(marks, alias))} && echo wrote-${alias}) || echo refused-${alias}`,
+    )
+    .join("; ");
+  const hostGit = (): string[] => {
+    for (const alias of aliases) spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
+    return aliases.filter((a) => existsSync(join(marks, a)));
+  };
+  reset();
+  execFileSync("sh", ["-c", plant], { cwd: p });
+  expect(hostGit()).toEqual(aliases);
+  reset();
+  const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+  for (const alias of aliases) expect(run.stdout, show(run)).toContain(`refused-${alias}`);
+  for (const row of Object.values(rows))
+    expect(readFileSync(join(p, row.file), "utf8")).toBe(row.own);
+  expect(hostGit()).toEqual([]);
+}
+
 describe.skipIf(unavailable !== "")("programs the repository's git config names", () => {
   const worlds: World[] = [];
   afterAll(() => {
@@ -403,117 +469,41 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
   it("programs a shell finds by cd, an escaped space, a variable, the git dir, dirname, node's own lookup, a prefix command, node options and code", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);
-    const p = w.project;
-    const marks = join(w.dir, "marks");
-    mkdirSync(join(p, "tools"));
-    mkdirSync(join(p, "nodedir"));
-    const programs: Record<string, [string, string]> = {
-      e1: ["tools/e1.sh", "!cd tools && sh e1.sh"],
-      e2: ["my mon.sh", "!sh my\\ mon.sh"],
-      e3: ["nodem.js", "!node nodem"],
-      e4: ["nodedir/index.js", "!node nodedir"],
-      e5: ["v.sh", "!F=v.sh; sh $F"],
-      e6: ["tools/gd.sh", '!sh "$(git rev-parse --git-dir)/../tools/gd.sh"'],
-      e7: ["dn.sh", '!sh "$(dirname "$(git rev-parse --git-dir)")/dn.sh"'],
-      e8: ["tools/ex.js", "!exec node tools/ex"],
-      e9: ["tools/envc.sh", "!env -C tools sh ./envc.sh"],
-      e10: ["tools/req.js", `!node -e "require('./tools/req')"`],
-      e11: ["tools/pre.js", "!node --require=./tools/pre.js -e 0"],
-      e12: ["tools/cdp.sh", "!cd -P tools && sh ./cdp.sh"],
-    };
-    const own = (f: string): string => (f.endsWith(".js") ? "// own\n" : "# own\n");
-    const reset = (): void => {
-      rmSync(marks, { recursive: true, force: true });
-      mkdirSync(marks);
-      for (const [f] of Object.values(programs)) writeFileSync(join(p, f), own(f));
-    };
-    for (const [alias, [, value]] of Object.entries(programs))
-      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
-    const plant = Object.entries(programs)
-      .map(([alias, [f]]) => {
-        const mark = join(marks, alias);
-        const body = f.endsWith(".js")
-          ? `require("fs").writeFileSync(${JSON.stringify(mark)}, "")`
-          : `touch ${mark}`;
-        return `(printf '%s\\n' '${body}' > '${f}' && echo wrote-${alias}) || echo refused-${alias}`;
-      })
-      .join("; ");
-    const hostGit = (): string[] => {
-      for (const alias of Object.keys(programs))
-        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
-      return Object.keys(programs).filter((a) => existsSync(join(marks, a)));
-    };
-    // (control) rewritten by the host's shell, host git runs every one.
-    reset();
-    execFileSync("sh", ["-c", plant], { cwd: p });
-    expect(hostGit()).toEqual(Object.keys(programs));
-    reset();
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
-    for (const alias of Object.keys(programs))
-      expect(run.stdout, show(run)).toContain(`refused-${alias}`);
-    for (const [f] of Object.values(programs))
-      expect(readFileSync(join(p, f), "utf8")).toBe(own(f));
-    expect(hostGit()).toEqual([]);
+    mkdirSync(join(w.project, "tools"));
+    mkdirSync(join(w.project, "nodedir"));
+    await aliasesHold(w, {
+      e1: sh("tools/e1.sh", "!cd tools && sh e1.sh"),
+      e2: sh("my mon.sh", "!sh my\\ mon.sh"),
+      e3: js("nodem.js", "!node nodem"),
+      e4: js("nodedir/index.js", "!node nodedir"),
+      e5: sh("v.sh", "!F=v.sh; sh $F"),
+      e6: sh("tools/gd.sh", '!sh "$(git rev-parse --git-dir)/../tools/gd.sh"'),
+      e7: sh("dn.sh", '!sh "$(dirname "$(git rev-parse --git-dir)")/dn.sh"'),
+      e8: js("tools/ex.js", "!exec node tools/ex"),
+      e9: sh("tools/envc.sh", "!env -C tools sh ./envc.sh"),
+      e10: js("tools/req.js", `!node -e "require('./tools/req')"`),
+      e11: js("tools/pre.js", "!node --require=./tools/pre.js -e 0"),
+      e12: sh("tools/cdp.sh", "!cd -P tools && sh ./cdp.sh"),
+    });
   }, 120_000);
 
   it("files a value reaches by env -C, a redirect, perl's -I/-M and make -C stay read-only", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);
-    const p = w.project;
-    const marks = join(w.dir, "marks");
-    mkdirSync(join(p, "tools"));
-    const mark = (alias: string): string => join(marks, alias);
-    // [file, alias value, the shell command a run plants it with]
-    const programs: Record<string, [string, string, string]> = {
-      f1: ["tools/hook", "!env -C tools sh hook", `printf 'touch ${mark("f1")}\\n' > tools/hook`],
-      f2: ["hook2", "!sh -s < hook2", `printf 'touch ${mark("f2")}\\n' > hook2`],
-      f3: [
-        "tools/Hookpm.pm",
-        "!perl -Itools -MHookpm -e0",
-        `printf 'open(my $$f, ">", "${mark("f3")}"); 1;\\n' > tools/Hookpm.pm`,
-      ],
-      f4: [
-        "tools/Makefile",
-        "!make -s -C tools all",
-        `printf 'all:\\n\\ttouch ${mark("f4")}\\n' > tools/Makefile`,
-      ],
-      f5: ["Makefile", "!make -s all", `printf 'all:\\n\\ttouch ${mark("f5")}\\n' > Makefile`],
-      f6: [
-        "index.js",
-        "!node .",
-        `printf '%s\\n' 'require("fs").writeFileSync("${mark("f6")}", "")' > index.js`,
-      ],
-    };
-    const own = "# own\n";
-    const reset = (): void => {
-      rmSync(marks, { recursive: true, force: true });
-      mkdirSync(marks);
-      for (const [f] of Object.values(programs))
-        writeFileSync(
-          join(p, f),
-          f.endsWith("Makefile") ? "all:\n" : f.endsWith(".pm") ? "1;\n" : own,
-        );
-    };
-    for (const [alias, [, value]] of Object.entries(programs))
-      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
-    const plant = Object.entries(programs)
-      .map(([alias, [, , write]]) => `(${write} && echo wrote-${alias}) || echo refused-${alias}`)
-      .join("; ")
-      .replaceAll("$$", "$");
-    const hostGit = (): string[] => {
-      for (const alias of Object.keys(programs))
-        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
-      return Object.keys(programs).filter((a) => existsSync(mark(a)));
-    };
-    // (control) rewritten by the host's shell, host git runs every one.
-    reset();
-    execFileSync("sh", ["-c", plant], { cwd: p });
-    expect(hostGit()).toEqual(Object.keys(programs));
-    reset();
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
-    for (const alias of Object.keys(programs))
-      expect(run.stdout, show(run)).toContain(`refused-${alias}`);
-    expect(hostGit()).toEqual([]);
+    mkdirSync(join(w.project, "tools"));
+    await aliasesHold(w, {
+      f1: sh("tools/hook", "!env -C tools sh hook"),
+      f2: sh("hook2", "!sh -s < hook2"),
+      f3: {
+        file: "tools/Hookpm.pm",
+        value: "!perl -Itools -MHookpm -e0",
+        own: "1;\n",
+        plant: (mark) => `printf '%s\\n' 'open(my $f, ">", "${mark}"); 1;' > tools/Hookpm.pm`,
+      },
+      f4: make("tools/Makefile", "!make -s -C tools all"),
+      f5: make("Makefile", "!make -s all"),
+      f6: js("index.js", "!node ."),
+    });
   }, 120_000);
 
   it("a script an interpreter is given that is missing: one made inside is moved aside", async () => {
