@@ -257,6 +257,8 @@ export function guardProject(
     if (path === null || guards.protect.includes(path)) continue;
     const what = `what the OpenSSL config (OPENSSL_CONF) loads,`;
     if (path === root) {
+      // A setting naming the project (a `dir` the config builds paths on) loads nothing there.
+      if (place.named) continue;
       throw new SafeNpmError(
         "UNSAFE_CONFIG_DIR",
         `${what} ${place.path}, is the project ${root}: node would load what a run plants there`,

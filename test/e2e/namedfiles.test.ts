@@ -217,6 +217,67 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     expect(readFileSync(conf, "utf8")).toBe(own);
   }, 120_000);
 
+  it("OpenSSL's spellings: a line ending in an escaped backslash, a \\t in an include, the dynamic engine's DIR_ADD folder", async () => {
+    const w = world();
+    const ssl = join(w.project, "ssl");
+    mkdirSync(join(ssl, "eng"), { recursive: true });
+    const cont = join(ssl, "cont.cnf");
+    const tab = join(ssl, "tab\tx.cnf");
+    const conf = join(ssl, "openssl.cnf");
+    const own = "# the project's own\n";
+    for (const f of [cont, tab]) writeFileSync(f, own);
+    writeFileSync(join(ssl, "eng", "evil.so"), "not a library\n");
+    const engine = (loaded: boolean): string =>
+      [
+        "nodejs_conf = init",
+        "[init]",
+        ...(loaded ? ["engines = eng_sect", "[eng_sect]", "foo = dyn_sect"] : []),
+        "[dyn_sect]",
+        "engine_id = dynamic",
+        "DIR_LOAD = 2",
+        `DIR_ADD = ${join(ssl, "eng")}`,
+        "ID = evil",
+        "LOAD = EMPTY",
+        // A setting that names the project itself loads nothing from it: no reason to stop.
+        "[paths]",
+        `top = ${w.project}`,
+        "",
+      ].join("\n");
+    // Three backslashes end the first line: OpenSSL does not join the next, so it includes cont.cnf.
+    const includes = `share_dir = C:\\\\tools\\\\\\\n.include ${cont}\n.include ${ssl}/tab\\tx.cnf\n`;
+    w.env.OPENSSL_CONF = conf;
+    // (control) node reads both included files (a broken one stops it), and loads the engine
+    // from DIR_ADD by its ID.
+    writeFileSync(conf, includes + engine(false));
+    for (const f of [cont, tab]) {
+      writeFileSync(f, "[broken\n");
+      expect(spawnSync(process.execPath, ["-e", "0"], { env: w.env }).status).not.toBe(0);
+      writeFileSync(f, own);
+    }
+    expect(spawnSync(process.execPath, ["-e", "0"], { env: w.env }).status).toBe(0);
+    writeFileSync(conf, includes + engine(true));
+    const loads = spawnSync(process.execPath, ["-e", "0"], { env: w.env, encoding: "utf8" });
+    expect(loads.stderr).toContain(join(ssl, "eng", "evil.so"));
+    writeFileSync(conf, includes + engine(false));
+    const run = await w.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      [
+        "(echo '[broken' >> ssl/cont.cnf && echo wrote-cont) || echo refused-cont",
+        "(echo '[broken' >> \"$(printf 'ssl/tab\\tx.cnf')\" && echo wrote-tab) || echo refused-tab",
+        "(echo x > ssl/eng/evil.so && echo wrote-eng) || echo refused-eng",
+        "(touch ssl/eng/other.so && echo wrote-other) || echo refused-other",
+      ].join("; "),
+    ]);
+    expect(run.exitCode, show(run)).toBe(0);
+    for (const what of ["cont", "tab", "eng", "other"])
+      expect(run.stdout, show(run)).toContain(`refused-${what}`);
+    for (const f of [cont, tab]) expect(readFileSync(f, "utf8")).toBe(own);
+  }, 120_000);
+
   it("a relative OPENSSL_CONF stops the run: it names a file in every folder", async () => {
     const w = world();
     w.env.OPENSSL_CONF = "ssl/openssl.cnf";

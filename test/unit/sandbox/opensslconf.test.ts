@@ -68,6 +68,7 @@ describe("opensslPlaces: what OPENSSL_CONF loads into every node", () => {
     });
     expect(opensslPlaces({ OPENSSL_CONF: "/p/openssl.cnf", INC: "/inc" }, read, list)).toEqual([
       { path: "/p/openssl.cnf", folder: false },
+      { path: "/p/ssl", folder: false, named: true },
       { path: "/inc/more.cnf", folder: false },
       { path: "/p/ssl/extra.so", folder: false },
       { path: "/p/ssl/eng.so", folder: false },
@@ -118,5 +119,75 @@ describe("opensslPlaces: what OPENSSL_CONF loads into every node", () => {
     expect(() => opensslPlaces({ OPENSSL_CONF: "/c/v.cnf" }, unknown.read, unknown.list)).toThrow(
       SafeNpmError,
     );
+  });
+
+  it("joins a line only on one trailing backslash, maps \\t \\n \\r \\b outside quotes, and keeps quoted text as written", () => {
+    const { read, list } = fs({
+      "/p/a.cnf": [
+        // Three backslashes: an escaped one, then one more — OpenSSL does not join the next line.
+        "share_dir = C:\\\\tools\\\\\\",
+        ".include /p/ssl/local.cnf",
+        ".include /p/ssl/site\\tlocal.cnf",
+        "[e]",
+        "x = /p/x",
+        'module = "/p/$x/quoted.so"',
+        "other = `/p/back`tick.so",
+        "# a comment that goes on \\",
+        ".include /p/never.cnf",
+        "",
+      ].join("\n"),
+    });
+    expect(opensslPlaces({ OPENSSL_CONF: "/p/a.cnf" }, read, list)).toEqual([
+      { path: "/p/a.cnf", folder: false },
+      { path: "/p/ssl/local.cnf", folder: false },
+      { path: "/p/ssl/site\tlocal.cnf", folder: false },
+      { path: "/p/x", folder: false, named: true },
+      { path: "/p/$x/quoted.so", folder: false },
+      { path: "/p/backtick.so", folder: false },
+    ]);
+  });
+
+  it("reads .pragma dollarid, any name .include begins, and a section's own ENV before the environment", () => {
+    const { read, list } = fs({
+      "/p/a.cnf": [
+        "x = /elsewhere",
+        ".pragma dollarid:on",
+        "module = /p/$x/literal.so",
+        ".pragma = dollarid : off",
+        ".includeme /p/named.cnf",
+        "[ENV]",
+        "HOME = /p/home",
+        "[m]",
+        "module = $ENV::HOME/m.so",
+        "",
+      ].join("\n"),
+    });
+    expect(opensslPlaces({ OPENSSL_CONF: "/p/a.cnf", HOME: "/root" }, read, list)).toEqual([
+      { path: "/p/a.cnf", folder: false },
+      { path: "/elsewhere", folder: false, named: true },
+      { path: "/p/$x/literal.so", folder: false },
+      { path: "/p/named.cnf", folder: false },
+      { path: "/p/home", folder: false, named: true },
+      { path: "/p/home/m.so", folder: false },
+    ]);
+  });
+
+  it("the dynamic engine's DIR_ADD is a folder it loads from; a relative one or an ID with a / stops the run", () => {
+    const engine = (lines: string[]) =>
+      fs({ "/p/a.cnf": ["[dyn]", "engine_id = dynamic", "DIR_LOAD = 2", ...lines, ""].join("\n") });
+    const ok = engine(["DIR_ADD = /p/ossl/eng", "ID = evil", "LOAD = EMPTY"]);
+    expect(opensslPlaces({ OPENSSL_CONF: "/p/a.cnf" }, ok.read, ok.list)).toEqual([
+      { path: "/p/a.cnf", folder: false },
+      { path: "/p/ossl/eng", folder: true },
+    ]);
+    for (const lines of [
+      ["DIR_ADD = eng", "ID = evil"],
+      ["DIR_ADD = /usr/lib", "ID = ../../p/evil"],
+    ]) {
+      const bad = engine(lines);
+      expect(() => opensslPlaces({ OPENSSL_CONF: "/p/a.cnf" }, bad.read, bad.list)).toThrow(
+        SafeNpmError,
+      );
+    }
   });
 });
