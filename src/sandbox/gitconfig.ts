@@ -365,6 +365,20 @@ export function programMentions(entries: readonly ConfigEntry[]): string[] {
   return [...out];
 }
 
+/**
+ * The last path component of every word in the program values (`/usr/bin/python3` is
+ * `python3`): which tools they run, for the files those find by name where they run.
+ */
+export function programWords(entries: readonly ConfigEntry[]): Set<string> {
+  const out = new Set<string>();
+  for (const e of entries) {
+    if (e.value === null || !programKey(e)) continue;
+    for (const token of spellTop(e.value).split(/[^A-Za-z0-9._~/@+%,:-]+/))
+      if (token !== "") out.add(basenameOf(token));
+  }
+  return out;
+}
+
 /** Interpreters whose first argument that is no option is a script (`node fsmon.js`). */
 const INTERPRETERS = new Set([
   "node",

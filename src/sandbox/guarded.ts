@@ -38,6 +38,7 @@ import {
   systemCommands,
   type WalkOptions,
   type Watch,
+  watchCovers,
 } from "./integrity.js";
 import { holdJobStops } from "./jobstops.js";
 import { cleanupPlaceholders, findPlaceholders, makePinDirs } from "./placeholders.js";
@@ -263,7 +264,7 @@ export function mergeLiveRuns(own: Snapshot, live: readonly LiveRun[]): Snapshot
   if (live.length === 0) return own;
   // Newest first: the oldest run's view is applied last and wins.
   const ordered = [...live].sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
-  const watched = (path: string): boolean => own.watch.some((w) => inside(path, w.path));
+  const watched = (path: string): boolean => own.watch.some((w) => watchCovers(w, path));
   const entries = new Map(own.entries);
   for (const run of ordered) {
     const theirs = new Map(run.data.entries as [string, Entry][]);
@@ -271,7 +272,7 @@ export function mergeLiveRuns(own: Snapshot, live: readonly LiveRun[]): Snapshot
     const configNames = fileNames(run.data.configNames) ?? [];
     const theirWatch = Array.isArray(run.data.watch) ? (run.data.watch as Watch[]) : [];
     const theyWatched = (path: string): boolean =>
-      theirWatch.some((w) => typeof w?.path === "string" && inside(path, w.path));
+      theirWatch.some((w) => typeof w?.path === "string" && watchCovers(w, path));
     for (const [path, mine] of own.entries) {
       const old = theirs.get(path);
       // Recorded as something else, and not alike (a missing hooks folder there, a folder

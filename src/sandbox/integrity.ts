@@ -43,6 +43,7 @@ import {
   parseGitConfig,
   programFiles,
   programMentions,
+  programWords,
 } from "./gitconfig.js";
 import { fdPath, giveOwnerAt, openDirBeneath, ownerListable, ownerWritable } from "./safepath.js";
 
@@ -84,6 +85,13 @@ export interface Watch {
   namesOnly?: boolean;
   /** Checked even where it is mounted read-only (hostfiles.ts guardProject says why). */
   always?: boolean;
+  /**
+   * A folder python runs in (a value's script's folder, the top): the modules there, which
+   * shadow what a hook imports (`json.py`), and its `__pycache__`, checked entry by entry.
+   */
+  modules?: boolean;
+  /** The top's package.json, for `node .`: its `main`, which is what node runs, is checked. */
+  main?: boolean;
 }
 
 export interface Finding {
@@ -449,16 +457,45 @@ const SCRIPT_SUFFIXES = ["", ".js", ".cjs", ".mjs", ".ts", ".sh", ".py", ".pm", 
  * What is run of a folder a value names (`node tools`, `python3 tools`, `make -C tools`):
  * an interpreter's main file, make's makefiles.
  */
+const MAKEFILES = ["GNUmakefile", "makefile", "Makefile"];
 const FOLDER_MAINS = [
   "index.js",
   "index.cjs",
   "index.mjs",
   "__main__.py",
   "__init__.py",
-  "Makefile",
-  "makefile",
-  "GNUmakefile",
+  ...MAKEFILES,
 ];
+const PYTEST_FILES = [
+  "conftest.py",
+  "pytest.ini",
+  ".pytest.ini",
+  "pyproject.toml",
+  "tox.ini",
+  "setup.cfg",
+];
+const INVOKE_FILES = ["tasks.py", "invoke.yaml", "invoke.yml", "invoke.json"];
+/**
+ * The files a tool a value runs finds by name in the folder it runs in, whichever is there
+ * first: make's makefiles (one made beside a kept `Makefile` would run instead), rake's,
+ * just's, task's, and the config files pytest, tox and nox read (pytest's may load plugins).
+ */
+const TOOL_FILES: Readonly<Record<string, readonly string[]>> = {
+  make: MAKEFILES,
+  gmake: MAKEFILES,
+  rake: ["rakefile", "Rakefile", "rakefile.rb", "Rakefile.rb"],
+  just: ["justfile", "Justfile", ".justfile", "JUSTFILE"],
+  task: ["Taskfile.yml", "taskfile.yml", "Taskfile.yaml", "taskfile.yaml", "Taskfile.dist.yml"],
+  pytest: PYTEST_FILES,
+  "py.test": PYTEST_FILES,
+  tox: ["tox.ini", "pyproject.toml", "setup.cfg"],
+  nox: ["noxfile.py"],
+  invoke: INVOKE_FILES,
+  inv: INVOKE_FILES,
+};
+/** Words that run python on the project: its folder (and the top) are on python's path. */
+const PYTHON_WORD =
+  /^(python[\d.]*|pytest|py\.test|pipenv|poetry|pdm|uvx?|hatch|tox|nox|invoke|inv)$/;
 /**
  * Files a value may name that a package manager writes in every install: left writable (a
  * `node -p "require('./package.json').version"` alias must not stop `npm install`). Any other
@@ -466,46 +503,92 @@ const FOLDER_MAINS = [
  */
 const MANAGER_WRITES: ReadonlySet<string> = new Set(["package.json", ...LOCKFILES]);
 
+/** How many folders the values may name, each looked at for what runs there. */
+const MAX_FOLDERS = 64;
+
+/** What mentionedScripts finds: files kept read-only, paths watched, folders python runs in. */
+interface Mentioned {
+  files: string[];
+  missing: string[];
+  pythonFolders: string[];
+  /** `node .`: the top's package.json `main` is what node runs. */
+  topMain: boolean;
+}
+
 /**
  * The files in the project that program values mention (gitconfig.ts programMentions): each
  * name from the top and from every folder the values also name (`cd tools`, `env -C tools`),
- * with what an interpreter adds, and what is run of a named folder; any file but those a
- * package manager writes (MANAGER_WRITES). Real files only, reached through real folders.
+ * with what an interpreter adds, and what is run of a named folder (FOLDER_MAINS, its
+ * package.json's `main`); any file but those a package manager writes (MANAGER_WRITES). What a
+ * tool the values run finds by name where it runs (TOOL_FILES). Real files only, reached
+ * through real folders; what such a tool would run that is missing is watched (`missing`).
  */
 function mentionedScripts(
   root: string,
   mentions: readonly string[],
+  words: ReadonlySet<string>,
   expand: (value: string, base: string) => string,
-): string[] {
-  const resolved = mentions.map((m) => expand(m, root)).filter((p) => inside(p, root));
-  const folders = [
-    root,
-    ...resolved.filter((p) => p !== root && realDirChain(root, p) && lstat(p)?.isDirectory()),
-  ];
-  // The top itself named (`node .`, a bare `make`): what is run of it.
-  const out: string[] = [];
-  if (mentions.includes(".")) {
-    for (const name of FOLDER_MAINS) {
-      const path = join(root, name);
-      if (lstat(path)?.isFile()) out.push(path);
+): Mentioned {
+  // The folders the values name, from the top and from each other (`cd tools && node lib`).
+  const folders = [root];
+  for (let i = 0; i < folders.length && folders.length < MAX_FOLDERS; i++) {
+    for (const mention of mentions) {
+      const path = expand(mention, folders[i] as string);
+      if (folders.includes(path) || !inside(path, root)) continue;
+      if (realDirChain(root, path) && lstat(path)?.isDirectory()) folders.push(path);
     }
+  }
+  const named = folders.slice(1);
+  const out: Mentioned = { files: [], missing: [], pythonFolders: [], topMain: false };
+  const keep = (path: string): void => {
+    if (out.files.includes(path) || out.missing.includes(path)) return;
+    if (dirname(path) === root && MANAGER_WRITES.has(basename(path))) return;
+    if (!realDirChain(root, dirname(path))) return;
+    const st = lstat(path);
+    if (st === null) out.missing.push(path);
+    else if (st.isFile()) out.files.push(path);
+  };
+  /** `node <folder>` runs its package.json's `main` (Module._findPath: the file, an extension, an index). */
+  const mainOf = (folder: string): void => {
+    const text = readRegular(join(folder, "package.json"));
+    if (folder !== root) keep(join(folder, "package.json"));
+    let main: unknown;
+    try {
+      main = text === null ? undefined : (JSON.parse(text) as { main?: unknown }).main;
+    } catch {}
+    if (typeof main !== "string" || main === "") return;
+    const base = resolve(folder, main);
+    if (!inside(base, root)) return;
+    for (const suffix of ["", ".js", ".json", ".node", "/index.js", "/index.json", "/index.node"])
+      keep(`${base}${suffix}`);
+  };
+  // The top itself named (`node .`, a bare `make`): what is run of it.
+  const runFolders = mentions.includes(".") ? folders : named;
+  for (const folder of runFolders) {
+    for (const name of FOLDER_MAINS) keep(join(folder, name));
+    mainOf(folder);
+  }
+  out.topMain = mentions.includes(".");
+  for (const [tool, files] of Object.entries(TOOL_FILES)) {
+    if (!words.has(tool)) continue;
+    for (const folder of folders) for (const name of files) keep(join(folder, name));
   }
   for (const mention of mentions) {
     if (mention === ".") continue;
     for (const folder of folders) {
       const base = expand(mention, folder);
-      if (!inside(base, root)) continue;
-      const st = lstat(base);
-      const candidates = st?.isDirectory()
-        ? FOLDER_MAINS.map((name) => join(base, name))
-        : SCRIPT_SUFFIXES.map((suffix) => `${base}${suffix}`);
-      for (const path of candidates) {
-        const file = lstat(path);
-        if (file === null || !file.isFile() || out.includes(path)) continue;
-        if (MANAGER_WRITES.has(basename(path))) continue;
-        if (realDirChain(root, dirname(path))) out.push(path);
+      if (!inside(base, root) || lstat(base)?.isDirectory()) continue;
+      for (const suffix of SCRIPT_SUFFIXES) {
+        const path = `${base}${suffix}`;
+        if (out.files.includes(path) || MANAGER_WRITES.has(basename(path))) continue;
+        if (lstat(path)?.isFile() && realDirChain(root, dirname(path))) out.files.push(path);
       }
     }
+  }
+  if ([...words].some((w) => PYTHON_WORD.test(w))) {
+    const scripts = out.files.filter((f) => f.endsWith(".py")).map((f) => dirname(f));
+    for (const folder of [...folders, ...scripts])
+      if (!out.pythonFolders.includes(folder)) out.pythonFolders.push(folder);
   }
   return out;
 }
@@ -539,7 +622,14 @@ export function rootGitPlaces(
   const watch: Watch[] = [];
   const hookFiles: Watch[] = [];
   const place = (kind: Watch["kind"], path: string, real: boolean): void => {
-    if (protect.includes(path) || watch.some((w) => w.path === path)) return;
+    if (protect.includes(path)) return;
+    // Watched as one spelling names it, kept read-only as another does (`node tools/lib`: a
+    // path word, and the folder node runs): read-only wins.
+    const watched = watch.findIndex((w) => w.path === path && !w.modules && !w.main);
+    if (watched !== -1) {
+      if (!real) return;
+      watch.splice(watched, 1);
+    }
     // Under node_modules a read-only mount would stop the package manager replacing the package.
     if (real && !relative(root, path).split(sep).includes("node_modules")) {
       protect.push(path);
@@ -571,8 +661,18 @@ export function rootGitPlaces(
       if (how === "word" && !real) continue;
       place("gitconfig", path, real);
     }
-    for (const path of mentionedScripts(root, programMentions(entries), expand)) {
-      place("gitconfig", path, true);
+    const found = mentionedScripts(root, programMentions(entries), programWords(entries), expand);
+    for (const path of found.files) place("gitconfig", path, true);
+    // Made inside, what a tool would run instead (a GNUmakefile beside a kept Makefile) is
+    // moved aside after the run.
+    for (const path of found.missing) place("gitconfig", path, false);
+    for (const folder of found.pythonFolders) {
+      if (!watch.some((w) => w.modules && w.path === folder))
+        watch.push({ kind: "gitconfig", path: folder, modules: true });
+    }
+    const pkg = join(root, "package.json");
+    if (found.topMain && !watch.some((w) => w.main)) {
+      watch.push({ kind: "gitconfig", path: pkg, main: true });
     }
     for (const include of includePaths(entries)) {
       const path = expand(include, dirname(file));
@@ -628,6 +728,32 @@ export function rootGitPlaces(
  * read for its bins. Such a key is never a path: nothing is moved aside for it.
  */
 const YARN_KEY = "\0";
+/** The same separator for a part of a file recorded on its own (the top's package.json `main`). */
+const KEY_PART = YARN_KEY;
+/** What python imports a module from: source, compiled code, an extension. */
+const PYTHON_MODULE = /\.(py|pyc|pyo|pyw|so)$/;
+
+/** The `main` of a package.json, as recorded: "-" when there is none or it cannot be read. */
+function mainField(path: string): string {
+  const text = readRegular(path);
+  if (text === null) return lstat(path) === null ? "-" : `unread:${entryFp(path, false)}`;
+  try {
+    const main = (JSON.parse(text) as { main?: unknown }).main;
+    return main === undefined ? "-" : `main:${JSON.stringify(main)}`;
+  } catch {
+    return "unread";
+  }
+}
+
+/** Whether an entry recorded at `path` is one that `w` watches. */
+export function watchCovers(w: Watch, path: string): boolean {
+  if (w.main === true) return path === `${w.path}${KEY_PART}main`;
+  if (w.modules === true) {
+    const dir = dirname(path);
+    return dir === w.path || dirname(dir) === w.path;
+  }
+  return path === w.path || inside(path, w.path);
+}
 /** A scalar yarn's lockfile writer (@yarnpkg/parsers syml) leaves unquoted. */
 const SYML_PLAIN = /^(?![-?:,\][{}#&*!|>'"%@` \t\r\n]).([ \t]*(?![,\][{}:# \t\r\n]).)*$/;
 /** A JSON string (JSON.parse then refuses what JSON does not allow in one). */
@@ -965,6 +1091,18 @@ export function check(
     if (entry.kind === "yarnbin") {
       const finding = yarnBinFinding(path, entry, old);
       if (finding !== null) findings.push(finding);
+      continue;
+    }
+    // The top's package.json `main`, which host git's `node .` runs: it cannot be moved aside
+    // (the install's own changes are in the file), so the run stops and says so.
+    if (entry.kind === "gitconfig" && path.endsWith(`${KEY_PART}main`)) {
+      if (old === undefined) continue;
+      findings.push({
+        kind: "gitconfig",
+        path: path.slice(0, -`${KEY_PART}main`.length),
+        movedTo: null,
+        detail: `its "main" (${old.fp.replace(/^main:/, "")} before, ${entry.fp.replace(/^main:/, "")} now) is what \`node .\` runs, and a git program value runs \`node .\` on the host`,
+      });
       continue;
     }
     // A project's package.json is judged by its `sandbox` key alone, and cannot be moved aside
@@ -1521,10 +1659,40 @@ function collect(
     }
   };
 
+  /**
+   * What python would import from `dir` before the standard library: its modules, compiled
+   * ones, packages' `__init__`, and the compiled code in its `__pycache__` (loaded in place of
+   * a module whose recorded size and time match, which code inside can read and copy).
+   */
+  const pythonModules = (dir: string): void => {
+    if (!realDirChain(root, dir) && dir !== root) return;
+    const record = (path: string): void => {
+      if (!out.has(path)) out.set(path, { kind: "gitconfig", fp: entryFp(path, true) });
+    };
+    for (const entry of listed(dir)) {
+      const path = join(dir, entry.name);
+      if (entry.name === "__pycache__" && entry.isDirectory()) {
+        for (const cached of listed(path)) record(join(path, cached.name));
+      } else if (entry.isDirectory()) {
+        for (const init of ["__init__.py", "__init__.pyc"]) {
+          if (lstat(join(path, init)) !== null) record(join(path, init));
+        }
+      } else if (PYTHON_MODULE.test(entry.name)) record(path);
+    }
+  };
+
   walk(root, false);
   yarnBins();
   yarnState();
   for (const w of [...watch, ...(hooks ?? [])]) {
+    if (w.main === true) {
+      out.set(`${w.path}${KEY_PART}main`, { kind: "gitconfig", fp: mainField(w.path) });
+      continue;
+    }
+    if (w.modules === true) {
+      pythonModules(w.path);
+      continue;
+    }
     if (skip.has(w.path) && w.always !== true) continue;
     if (
       w.kind === "gitconfig" ||
@@ -2046,6 +2214,9 @@ export function describeFinding(f: Finding): string {
       return `safe-npm: ${printable(f.path)} was created or changed inside the sandbox and could not be moved aside (${f.error ?? "unknown error"}): ${detail}, and ${why.yarnstate} — remove it before running yarn (yarn makes it again from yarn.lock)\n`;
     }
     return `safe-npm: moved ${printable(f.path)} to ${f.movedTo}: it was created or changed inside the sandbox, ${detail}, and ${why.yarnstate}; yarn makes it again from yarn.lock on its next run, so nothing needs putting back\n`;
+  }
+  if (f.kind === "gitconfig" && f.movedTo === null && f.detail !== undefined) {
+    return `safe-npm: ${printable(f.path)} was changed inside the sandbox: ${f.detail}. safe-npm does not edit package.json: put its "main" back (git checkout) before running git\n`;
   }
   if (f.kind === "settings" && f.movedTo === null) {
     return `safe-npm: ${printable(f.path)} was changed inside the sandbox (${f.error ?? "unknown"}), and ${why.settings}; --trust-config will not trust what it says now — check it before the next run\n`;

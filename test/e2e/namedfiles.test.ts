@@ -567,6 +567,114 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     });
   }, 120_000);
 
+  it("what a tool finds by its own lookup where a value runs it: a GNUmakefile beside the Makefile, a folder's package.json main, python's __pycache__ and a module shadowing the standard library", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    const py = "/usr/bin/python3";
+    for (const d of ["build", "tools/lib"]) mkdirSync(join(p, d), { recursive: true });
+    const own: Record<string, string> = {
+      Makefile: "all:\n\t@true\n",
+      "build/Makefile": "all:\n\t@true\n",
+      "tools/report.py": "import json\n",
+      "tools/lib/index.js": "// own\n",
+    };
+    const aliases: Record<string, string> = {
+      mk: "!make -s",
+      mkc: "!make -s -C build",
+      py: `!${py} tools/report.py`,
+      pym: `!${py} -m tools.report`,
+      lib: "!node tools/lib",
+    };
+    for (const [alias, value] of Object.entries(aliases))
+      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
+    const pyc = [
+      "import importlib._bootstrap_external as b, os, sys",
+      "st = os.stat('tools/report.py')",
+      `code = compile('open(${JSON.stringify(join(marks, "pym"))}, \\'w\\')', 'tools/report.py', 'exec')`,
+      "os.makedirs('tools/__pycache__', exist_ok=True)",
+      "open('tools/__pycache__/report.' + sys.implementation.cache_tag + '.pyc', 'wb').write(b._code_to_timestamp_pyc(code, int(st.st_mtime), st.st_size))",
+    ].join("\n");
+    const plant = [
+      `printf 'all:\\n\\t@touch ${marks}/mk\\n' > GNUmakefile`,
+      `printf 'all:\\n\\t@touch ${marks}/mkc\\n' > build/GNUmakefile`,
+      `printf 'open("${marks}/py", "w")\\n' > tools/json.py`,
+      `${py} -c "$PYC"`,
+      `printf '{"main":"evil.js"}' > tools/lib/package.json`,
+      `printf 'require("fs").writeFileSync("${marks}/lib", "")\\n' > tools/lib/evil.js`,
+    ]
+      .map((c) => `(${c}) 2>/dev/null`)
+      .concat("true")
+      .join("; ");
+    const reset = (): void => {
+      rmSync(marks, { recursive: true, force: true });
+      mkdirSync(marks);
+      for (const f of ["GNUmakefile", "build/GNUmakefile", "tools/json.py", "tools/__pycache__"])
+        rmSync(join(p, f), { recursive: true, force: true });
+      for (const f of ["tools/lib/package.json", "tools/lib/evil.js"])
+        rmSync(join(p, f), { force: true });
+      for (const [f, text] of Object.entries(own)) writeFileSync(join(p, f), text);
+    };
+    const hostGit = (): string[] => {
+      for (const alias of Object.keys(aliases))
+        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
+      return Object.keys(aliases).filter((a) => existsSync(join(marks, a)));
+    };
+    // (control) planted by the host's shell, host git runs every one.
+    reset();
+    execFileSync("sh", ["-c", plant], { cwd: p, env: { ...w.env, PYC: pyc } });
+    expect(hostGit()).toEqual(Object.keys(aliases));
+    reset();
+    const run = await w.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      `PYC='${pyc.replaceAll("'", "'\\''")}'; ${plant}`,
+    ]);
+    expect(run.exitCode, show(run)).toBe(0);
+    for (const f of ["GNUmakefile", "build/GNUmakefile", "tools/json.py"])
+      expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
+    expect(run.stderr).toMatch(/moved \S*tools\/__pycache__\/report\.\S+\.pyc/);
+    for (const [f, text] of Object.entries(own))
+      expect(readFileSync(join(p, f), "utf8")).toBe(text);
+    expect(hostGit()).toEqual([]);
+  }, 120_000);
+
+  it("node . runs the top's package.json main: one changed inside stops the run and is named", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const mark = join(w.dir, "mark");
+    const pkg = JSON.parse(readFileSync(join(p, "package.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    writeFileSync(
+      join(p, "package.json"),
+      `${JSON.stringify({ ...pkg, main: "server.js" }, null, 2)}\n`,
+    );
+    writeFileSync(join(p, "server.js"), "// own\n");
+    execFileSync("git", ["config", "alias.srv", "!node ."], { cwd: p, env: w.env });
+    const plant = `node -e 'const f="package.json",j=JSON.parse(require("fs").readFileSync(f));j.main="evil.js";require("fs").writeFileSync(f,JSON.stringify(j))' && printf 'require("fs").writeFileSync("${mark}", "")\\n' > evil.js`;
+    const original = readFileSync(join(p, "package.json"), "utf8");
+    // (control) changed by the host's shell, host git runs the new main.
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    spawnSync("git", ["srv"], { cwd: p, env: w.env, stdio: "ignore" });
+    expect(existsSync(mark)).toBe(true);
+    rmSync(mark);
+    rmSync(join(p, "evil.js"));
+    writeFileSync(join(p, "package.json"), original);
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(run.exitCode, show(run)).not.toBe(0);
+    expect(run.stderr).toContain(
+      `${join(p, "package.json")} was changed inside the sandbox: its "main"`,
+    );
+    expect(run.stderr).toContain('"evil.js"');
+  }, 120_000);
+
   it("a script an interpreter is given that is missing: one made inside is moved aside", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

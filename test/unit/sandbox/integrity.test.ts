@@ -1699,3 +1699,69 @@ describe("a killed run's journal: a bin yarn.lock declares since", () => {
     }
   });
 });
+
+describe("what a tool a git value runs finds by its own lookup", () => {
+  const home = (): string => join(root, "home");
+  it("keeps the files rake, just and pytest read where they run, watches the missing ones, and the folders python runs in", () => {
+    file(
+      "p/.git/config",
+      "[alias]\n\tr = !rake\n\tj = !just build\n\tt = !python3 -m pytest -q tests\n\ts = !node .\n",
+    );
+    file("p/Rakefile");
+    file("p/conftest.py");
+    file("p/package.json", '{"main": "lib/server.js"}');
+    file("p/lib/server.js");
+    mkdirSync(join(root, "p/tests"));
+    const p = join(root, "p");
+    const places = rootGitPlaces(p, home(), {});
+    expect(places.protect).toEqual(
+      expect.arrayContaining([
+        join(p, "Rakefile"),
+        join(p, "conftest.py"),
+        join(p, "lib/server.js"),
+      ]),
+    );
+    // package.json itself stays writable: the install writes it.
+    expect(places.protect).not.toContain(join(p, "package.json"));
+    expect(places.watch).toEqual(
+      expect.arrayContaining([
+        { kind: "gitconfig", path: join(p, "justfile") },
+        { kind: "gitconfig", path: join(p, "GNUmakefile") },
+        { kind: "gitconfig", path: join(p, "tests/conftest.py") },
+        { kind: "gitconfig", path: p, modules: true },
+        { kind: "gitconfig", path: join(p, "tests"), modules: true },
+        { kind: "gitconfig", path: join(p, "package.json"), main: true },
+      ]),
+    );
+  });
+
+  it("a module made or changed in a folder python runs in, and its compiled code, are moved aside; the top's main is named", () => {
+    file("tools/report.py", "import json\n");
+    file("tools/util.py", "x = 1\n");
+    file("package.json", '{"main": "server.js"}');
+    const watch: Watch[] = [
+      { kind: "gitconfig", path: join(root, "tools"), modules: true },
+      { kind: "gitconfig", path: join(root, "package.json"), main: true },
+    ];
+    const { moved, findings } = around(
+      () => {
+        file("tools/json.py", "evil()\n");
+        file("tools/util.py", "evil()\n");
+        file("tools/__pycache__/report.cpython-311.pyc", "code");
+        file("tools/email/__init__.py", "evil()\n");
+        file("tools/notes.txt", "fine\n");
+        file("package.json", '{"main": "evil.js"}');
+      },
+      { watch },
+    );
+    expect(moved.sort()).toEqual([
+      "tools/__pycache__/report.cpython-311.pyc",
+      "tools/email/__init__.py",
+      "tools/json.py",
+      "tools/util.py",
+    ]);
+    const main = findings.find((f) => f.movedTo === null);
+    expect(main?.path).toBe(join(root, "package.json"));
+    expect(main?.detail).toContain('"evil.js"');
+  });
+});
