@@ -45,6 +45,7 @@ import {
   programMentions,
   programWords,
 } from "./gitconfig.js";
+import { PYTHON_STDLIB } from "./pythonnames.js";
 import { fdPath, giveOwnerAt, openDirBeneath, ownerListable, ownerWritable } from "./safepath.js";
 
 export type WatchKind =
@@ -86,10 +87,14 @@ export interface Watch {
   /** Checked even where it is mounted read-only (hostfiles.ts guardProject says why). */
   always?: boolean;
   /**
-   * A folder python runs in (a value's script's folder, the top): the modules there, which
-   * shadow what a hook imports (`json.py`), and its `__pycache__`, checked entry by entry.
+   * A folder python runs in (a value's script's folder, the top, a module's packages): what
+   * there is named like a standard library module (`json.py`, a `json` folder or link, an
+   * extension), which python imports instead of the standard library's, checked entry by entry.
    */
   modules?: boolean;
+  /** With `modules`: the modules named there (a script, a package's `__init__`), whose compiled
+   * code in `__pycache__` python runs in place of their read-only source. */
+  stems?: string[];
   /** The top's package.json, for `node .`: its `main`, which is what node runs, is checked. */
   main?: boolean;
 }
@@ -466,30 +471,28 @@ const FOLDER_MAINS = [
   "__init__.py",
   ...MAKEFILES,
 ];
-const PYTEST_FILES = [
-  "conftest.py",
-  "pytest.ini",
-  ".pytest.ini",
-  "pyproject.toml",
-  "tox.ini",
-  "setup.cfg",
-];
 const INVOKE_FILES = ["tasks.py", "invoke.yaml", "invoke.yml", "invoke.json"];
 /**
- * The files a tool a value runs finds by name in the folder it runs in, whichever is there
- * first: make's makefiles (one made beside a kept `Makefile` would run instead), rake's,
- * just's, task's, and the config files pytest, tox and nox read (pytest's may load plugins).
+ * The files a task runner a value runs finds by name in the folder it runs in, whichever is
+ * there first: make's makefiles (one made beside a kept `Makefile` would run instead), rake's,
+ * just's, task's, invoke's. A test runner (pytest, tox, `npm test`) runs the project's own code,
+ * which is the project's (README limits).
  */
 const TOOL_FILES: Readonly<Record<string, readonly string[]>> = {
   make: MAKEFILES,
   gmake: MAKEFILES,
   rake: ["rakefile", "Rakefile", "rakefile.rb", "Rakefile.rb"],
   just: ["justfile", "Justfile", ".justfile", "JUSTFILE"],
-  task: ["Taskfile.yml", "taskfile.yml", "Taskfile.yaml", "taskfile.yaml", "Taskfile.dist.yml"],
-  pytest: PYTEST_FILES,
-  "py.test": PYTEST_FILES,
-  tox: ["tox.ini", "pyproject.toml", "setup.cfg"],
-  nox: ["noxfile.py"],
+  task: [
+    "Taskfile.yml",
+    "taskfile.yml",
+    "Taskfile.yaml",
+    "taskfile.yaml",
+    "Taskfile.dist.yml",
+    "taskfile.dist.yml",
+    "Taskfile.dist.yaml",
+    "taskfile.dist.yaml",
+  ],
   invoke: INVOKE_FILES,
   inv: INVOKE_FILES,
 };
@@ -510,7 +513,8 @@ const MAX_FOLDERS = 64;
 interface Mentioned {
   files: string[];
   missing: string[];
-  pythonFolders: string[];
+  /** Each folder python runs in, with the modules named there (their `__pycache__` counts). */
+  pythonFolders: Map<string, Set<string>>;
   /** `node .`: the top's package.json `main` is what node runs. */
   topMain: boolean;
 }
@@ -539,7 +543,7 @@ function mentionedScripts(
     }
   }
   const named = folders.slice(1);
-  const out: Mentioned = { files: [], missing: [], pythonFolders: [], topMain: false };
+  const out: Mentioned = { files: [], missing: [], pythonFolders: new Map(), topMain: false };
   const keep = (path: string): void => {
     if (out.files.includes(path) || out.missing.includes(path)) return;
     if (dirname(path) === root && MANAGER_WRITES.has(basename(path))) return;
@@ -586,9 +590,23 @@ function mentionedScripts(
     }
   }
   if ([...words].some((w) => PYTHON_WORD.test(w))) {
-    const scripts = out.files.filter((f) => f.endsWith(".py")).map((f) => dirname(f));
-    for (const folder of [...folders, ...scripts])
-      if (!out.pythonFolders.includes(folder)) out.pythonFolders.push(folder);
+    const stems = (folder: string): Set<string> => {
+      const known = out.pythonFolders.get(folder);
+      if (known !== undefined) return known;
+      const made = new Set<string>();
+      out.pythonFolders.set(folder, made);
+      return made;
+    };
+    for (const folder of folders) stems(folder);
+    for (const script of out.files.filter((f) => f.endsWith(".py"))) {
+      stems(dirname(script)).add(basename(script).slice(0, -3));
+      // `python3 -m tools.x` runs each package's `__init__` on the way: part of the module.
+      for (let dir = dirname(script); dir !== root && inside(dir, root); dir = dirname(dir)) {
+        stems(dir).add("__init__");
+        keep(join(dir, "__init__.py"));
+        stems(dirname(dir));
+      }
+    }
   }
   return out;
 }
@@ -666,9 +684,11 @@ export function rootGitPlaces(
     // Made inside, what a tool would run instead (a GNUmakefile beside a kept Makefile) is
     // moved aside after the run.
     for (const path of found.missing) place("gitconfig", path, false);
-    for (const folder of found.pythonFolders) {
-      if (!watch.some((w) => w.modules && w.path === folder))
-        watch.push({ kind: "gitconfig", path: folder, modules: true });
+    for (const [folder, stems] of found.pythonFolders) {
+      const known = watch.find((w) => w.modules && w.path === folder);
+      if (known === undefined)
+        watch.push({ kind: "gitconfig", path: folder, modules: true, stems: [...stems].sort() });
+      else known.stems = [...new Set([...(known.stems ?? []), ...stems])].sort();
     }
     const pkg = join(root, "package.json");
     if (found.topMain && !watch.some((w) => w.main)) {
@@ -1664,20 +1684,30 @@ function collect(
    * ones, packages' `__init__`, and the compiled code in its `__pycache__` (loaded in place of
    * a module whose recorded size and time match, which code inside can read and copy).
    */
-  const pythonModules = (dir: string): void => {
+  const pythonModules = (dir: string, stems: ReadonlySet<string>): void => {
     if (!realDirChain(root, dir) && dir !== root) return;
     const record = (path: string): void => {
       if (!out.has(path)) out.set(path, { kind: "gitconfig", fp: entryFp(path, true) });
     };
+    // What python imports `name` from: `name.py`, `.pyc`, an extension (`name.abi3.so`), a
+    // package folder, or a link to any of those.
+    const stem = (name: string): string => {
+      const dot = name.indexOf(".");
+      return dot === -1 ? name : name.slice(0, dot);
+    };
     for (const entry of listed(dir)) {
       const path = join(dir, entry.name);
       if (entry.name === "__pycache__" && entry.isDirectory()) {
-        for (const cached of listed(path)) record(join(path, cached.name));
-      } else if (entry.isDirectory()) {
-        for (const init of ["__init__.py", "__init__.pyc"]) {
-          if (lstat(join(path, init)) !== null) record(join(path, init));
+        for (const cached of listed(path)) {
+          const name = stem(cached.name);
+          if (stems.has(name) || PYTHON_STDLIB.has(name)) record(join(path, cached.name));
         }
-      } else if (PYTHON_MODULE.test(entry.name)) record(path);
+      } else if (
+        PYTHON_STDLIB.has(stem(entry.name)) &&
+        (entry.isDirectory() || entry.isSymbolicLink() || PYTHON_MODULE.test(entry.name))
+      ) {
+        record(path);
+      }
     }
   };
 
@@ -1690,7 +1720,7 @@ function collect(
       continue;
     }
     if (w.modules === true) {
-      pythonModules(w.path);
+      pythonModules(w.path, new Set(Array.isArray(w.stems) ? w.stems : []));
       continue;
     }
     if (skip.has(w.path) && w.always !== true) continue;
@@ -2178,7 +2208,8 @@ export function describeFinding(f: Finding): string {
   const why: Record<WatchKind, string> = {
     git: "git would run its config and hooks outside the sandbox",
     hook: "git on the host would run it as a hook",
-    gitconfig: "git on the host reads it as the repository's config",
+    gitconfig:
+      "git on the host reads it as the repository's config, or runs it for a program the config names",
     pmconfig: "a package manager run on the host would obey it",
     settings:
       "safe-npm reads it as the repository's settings: a run would choose the sandbox of the next (with --trust-config, a wider one)",

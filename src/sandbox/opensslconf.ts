@@ -52,6 +52,7 @@ export function opensslPlaces(
   let section = "default";
   // `.pragma dollarid:on`: `$` is part of a name, and only `${…}` and `$(…)` expand.
   let dollarid = false;
+  let pragmaIncludeDir: string | null = null;
   /** conf_def.c _CONF_get_string: the section, then (for ENV) the environment, then default. */
   const lookup = (scope: string, name: string): string | undefined =>
     vars.get(scope)?.get(name) ??
@@ -159,25 +160,30 @@ export function opensslPlaces(
         p = p.replace(/[ \t\r\n]+$/, "");
       }
       if (directive(".pragma")) {
+        // conf_def.c: `keyword:value`, the keyword compared as written, a boolean in any case.
         const pragma = /^([^:]*?)[ \t\r\n]*:[ \t\r\n]*(.*)$/.exec(p);
         if (pragma?.[1] === "dollarid") {
-          if (/^(on|true)$/.test(pragma[2] ?? "")) dollarid = true;
-          else if (/^(off|false)$/.test(pragma[2] ?? "")) dollarid = false;
-        }
+          if (/^(on|true)$/i.test(pragma[2] ?? "")) dollarid = true;
+          else if (/^(off|false)$/i.test(pragma[2] ?? "")) dollarid = false;
+        } else if (pragma?.[1] === "includedir") pragmaIncludeDir = pragma[2] ?? "";
         continue;
       }
       if (directive(".include")) {
         const { value, unknown } = strCopy(p, scope);
         if (unknown !== null) throw cannotWorkOut(file, unknown);
+        // OPENSSL_CONF_INCLUDE, else the config's own `.pragma includedir`, leads a relative one.
+        const base = includeDir ?? pragmaIncludeDir;
         let path: string;
         if (isAbsolute(value)) path = value;
-        else if (includeDir !== null) path = resolve(includeDir, value);
+        else if (base !== null && isAbsolute(base)) path = resolve(base, value);
         else {
           // OpenSSL opens it from the current folder: a different file in every folder.
           throw new SafeNpmError(
             "RELATIVE_CONFIG_PATH",
             `the OpenSSL config ${file} (OPENSSL_CONF) includes ${JSON.stringify(value)}, a path OpenSSL opens from the folder a program starts in, and safe-npm cannot keep them all from being planted`,
-            { hint: "give the .include an absolute path, or set OPENSSL_CONF_INCLUDE" },
+            {
+              hint: "give the .include an absolute path, or an absolute `.pragma includedir` before it",
+            },
           );
         }
         const names = list(path);

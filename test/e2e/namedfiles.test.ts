@@ -578,6 +578,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       Makefile: "all:\n\t@true\n",
       "build/Makefile": "all:\n\t@true\n",
       "tools/report.py": "import json\n",
+      "tools/other.py": "import csv\n",
       "tools/lib/index.js": "// own\n",
     };
     const aliases: Record<string, string> = {
@@ -585,6 +586,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       mkc: "!make -s -C build",
       py: `!${py} tools/report.py`,
       pym: `!${py} -m tools.report`,
+      pyl: `!${py} tools/other.py`,
       lib: "!node tools/lib",
     };
     for (const [alias, value] of Object.entries(aliases))
@@ -601,6 +603,8 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       `printf 'all:\\n\\t@touch ${marks}/mkc\\n' > build/GNUmakefile`,
       `printf 'open("${marks}/py", "w")\\n' > tools/json.py`,
       `${py} -c "$PYC"`,
+      // A package elsewhere in the project, linked in under a standard library name.
+      `mkdir -p evilpkg && printf 'open("${marks}/pyl", "w")\n' > evilpkg/__init__.py && ln -s ../evilpkg tools/csv`,
       `printf '{"main":"evil.js"}' > tools/lib/package.json`,
       `printf 'require("fs").writeFileSync("${marks}/lib", "")\\n' > tools/lib/evil.js`,
     ]
@@ -610,7 +614,14 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     const reset = (): void => {
       rmSync(marks, { recursive: true, force: true });
       mkdirSync(marks);
-      for (const f of ["GNUmakefile", "build/GNUmakefile", "tools/json.py", "tools/__pycache__"])
+      for (const f of [
+        "GNUmakefile",
+        "build/GNUmakefile",
+        "tools/json.py",
+        "tools/__pycache__",
+        "tools/csv",
+        "evilpkg",
+      ])
         rmSync(join(p, f), { recursive: true, force: true });
       for (const f of ["tools/lib/package.json", "tools/lib/evil.js"])
         rmSync(join(p, f), { force: true });
@@ -635,7 +646,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       `PYC='${pyc.replaceAll("'", "'\\''")}'; ${plant}`,
     ]);
     expect(run.exitCode, show(run)).toBe(0);
-    for (const f of ["GNUmakefile", "build/GNUmakefile", "tools/json.py"])
+    for (const f of ["GNUmakefile", "build/GNUmakefile", "tools/json.py", "tools/csv"])
       expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
     expect(run.stderr).toMatch(/moved \S*tools\/__pycache__\/report\.\S+\.pyc/);
     for (const [f, text] of Object.entries(own))

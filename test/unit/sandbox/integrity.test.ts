@@ -1702,22 +1702,23 @@ describe("a killed run's journal: a bin yarn.lock declares since", () => {
 
 describe("what a tool a git value runs finds by its own lookup", () => {
   const home = (): string => join(root, "home");
-  it("keeps the files rake, just and pytest read where they run, watches the missing ones, and the folders python runs in", () => {
+  it("keeps the files rake and just read where they run, watches the missing ones, the folders python runs in and a module's packages", () => {
     file(
       "p/.git/config",
-      "[alias]\n\tr = !rake\n\tj = !just build\n\tt = !python3 -m pytest -q tests\n\ts = !node .\n",
+      "[alias]\n\tr = !rake\n\tj = !just build\n\tt = !python3 -m tools.report\n\ts = !node .\n",
     );
     file("p/Rakefile");
-    file("p/conftest.py");
+    file("p/tools/__init__.py");
+    file("p/tools/report.py");
     file("p/package.json", '{"main": "lib/server.js"}');
     file("p/lib/server.js");
-    mkdirSync(join(root, "p/tests"));
     const p = join(root, "p");
     const places = rootGitPlaces(p, home(), {});
     expect(places.protect).toEqual(
       expect.arrayContaining([
         join(p, "Rakefile"),
-        join(p, "conftest.py"),
+        join(p, "tools/__init__.py"),
+        join(p, "tools/report.py"),
         join(p, "lib/server.js"),
       ]),
     );
@@ -1727,38 +1728,43 @@ describe("what a tool a git value runs finds by its own lookup", () => {
       expect.arrayContaining([
         { kind: "gitconfig", path: join(p, "justfile") },
         { kind: "gitconfig", path: join(p, "GNUmakefile") },
-        { kind: "gitconfig", path: join(p, "tests/conftest.py") },
-        { kind: "gitconfig", path: p, modules: true },
-        { kind: "gitconfig", path: join(p, "tests"), modules: true },
+        { kind: "gitconfig", path: p, modules: true, stems: [] },
+        { kind: "gitconfig", path: join(p, "tools"), modules: true, stems: ["__init__", "report"] },
         { kind: "gitconfig", path: join(p, "package.json"), main: true },
       ]),
     );
   });
 
-  it("a module made or changed in a folder python runs in, and its compiled code, are moved aside; the top's main is named", () => {
+  it("what is named like a standard library module in a folder python runs in, and a named module's compiled code, are moved aside; the top's main is named", () => {
     file("tools/report.py", "import json\n");
     file("tools/util.py", "x = 1\n");
     file("package.json", '{"main": "server.js"}');
+    mkdirSync(join(root, "elsewhere"));
     const watch: Watch[] = [
-      { kind: "gitconfig", path: join(root, "tools"), modules: true },
+      { kind: "gitconfig", path: join(root, "tools"), modules: true, stems: ["report"] },
       { kind: "gitconfig", path: join(root, "package.json"), main: true },
     ];
     const { moved, findings } = around(
       () => {
         file("tools/json.py", "evil()\n");
-        file("tools/util.py", "evil()\n");
-        file("tools/__pycache__/report.cpython-311.pyc", "code");
+        file("tools/_json.abi3.so", "elf");
         file("tools/email/__init__.py", "evil()\n");
-        file("tools/notes.txt", "fine\n");
+        symlinkSync("../elsewhere", join(root, "tools/re"));
+        file("tools/__pycache__/report.cpython-311.pyc", "code");
+        // The project's own: generated code, another module's compiled code.
+        file("tools/util.py", "x = 2\n");
+        file("tools/version.py", "v = 1\n");
+        file("tools/__pycache__/util.cpython-311.pyc", "code");
         file("package.json", '{"main": "evil.js"}');
       },
       { watch },
     );
     expect(moved.sort()).toEqual([
       "tools/__pycache__/report.cpython-311.pyc",
-      "tools/email/__init__.py",
+      "tools/_json.abi3.so",
+      "tools/email",
       "tools/json.py",
-      "tools/util.py",
+      "tools/re",
     ]);
     const main = findings.find((f) => f.movedTo === null);
     expect(main?.path).toBe(join(root, "package.json"));

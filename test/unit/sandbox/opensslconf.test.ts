@@ -151,7 +151,7 @@ describe("opensslPlaces: what OPENSSL_CONF loads into every node", () => {
     const { read, list } = fs({
       "/p/a.cnf": [
         "x = /elsewhere",
-        ".pragma dollarid:on",
+        ".pragma dollarid:On",
         "module = /p/$x/literal.so",
         ".pragma = dollarid : off",
         ".includeme /p/named.cnf",
@@ -189,5 +189,24 @@ describe("opensslPlaces: what OPENSSL_CONF loads into every node", () => {
         SafeNpmError,
       );
     }
+  });
+
+  it("a relative include is taken from OPENSSL_CONF_INCLUDE, else from an absolute .pragma includedir", () => {
+    const { read, list } = fs({
+      "/c/a.cnf": ".pragma includedir:/c/ssl\n.include extra.cnf\n",
+      "/c/r.cnf": ".pragma includedir:ssl\n.include extra.cnf\n",
+    });
+    expect(opensslPlaces({ OPENSSL_CONF: "/c/a.cnf" }, read, list)).toEqual([
+      { path: "/c/a.cnf", folder: false },
+      { path: "/c/ssl/extra.cnf", folder: false },
+    ]);
+    expect(
+      opensslPlaces({ OPENSSL_CONF: "/c/a.cnf", OPENSSL_CONF_INCLUDE: "/inc" }, read, list),
+    ).toEqual([
+      { path: "/inc", folder: true },
+      { path: "/c/a.cnf", folder: false },
+      { path: "/inc/extra.cnf", folder: false },
+    ]);
+    expect(() => opensslPlaces({ OPENSSL_CONF: "/c/r.cnf" }, read, list)).toThrow(SafeNpmError);
   });
 });
