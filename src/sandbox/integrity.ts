@@ -1540,6 +1540,16 @@ function collect(
   const probeGit = (dir: string): void => {
     if (skip.has(dir)) return;
     const dotGit = join(dir, ".git");
+    // A folder listed in this walk already: its names answer both lookups (most miss).
+    const entries = listings.get(dir);
+    if (entries !== undefined) {
+      const entry = entries.find((e) => e.name === ".git");
+      if (entry?.isDirectory()) gitDir(dotGit, "dotgit");
+      else if (entry !== undefined) out.set(dotGit, { kind: "git", fp: entryFp(dotGit, true) });
+      if (entries.some((e) => e.name === "HEAD") && gitShaped(new Set(entries.map((e) => e.name))))
+        gitDir(dir, "bare");
+      return;
+    }
     const st = lstat(dotGit);
     if (st?.isDirectory()) gitDir(dotGit, "dotgit");
     else if (st !== null) out.set(dotGit, { kind: "git", fp: entryFp(dotGit, true) });
@@ -1577,16 +1587,20 @@ function collect(
    * folder in it, each folder in those, and in a node_modules there its packages and scopes.
    */
   const store = (dir: string): void => {
+    // Each folder listed before it is probed: probeGit then reads the listing.
+    const entries = listed(dir);
     probeGit(dir);
-    for (const entry of listed(dir)) {
+    for (const entry of entries) {
       if (!entry.isDirectory()) continue;
       const level = join(dir, entry.name);
+      const inners = listed(level);
       probeGit(level);
       // pnpm's `.pnpm/node_modules` (its hoisted packages' bins).
       if (entry.name === "node_modules") binsOf(level, true);
-      for (const inner of listed(level)) {
+      for (const inner of inners) {
         if (!inner.isDirectory()) continue;
         const path = join(level, inner.name);
+        if (inner.name === "node_modules") listed(path);
         probeGit(path);
         if (inner.name !== "node_modules") continue;
         binsOf(path, true);
