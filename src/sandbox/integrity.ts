@@ -577,6 +577,15 @@ function mentionedScripts(
     if (!words.has(tool)) continue;
     for (const folder of folders) for (const name of files) keep(join(folder, name));
   }
+  // rake imports every `rakelib/*.rake`: the folder is read-only whole, or watched.
+  if (words.has("rake")) {
+    for (const folder of folders) {
+      const path = join(folder, "rakelib");
+      const st = lstat(path);
+      if (st === null) keep(path);
+      else if (st.isDirectory() && realDirChain(root, path)) out.files.push(path);
+    }
+  }
   for (const mention of mentions) {
     if (mention === ".") continue;
     for (const folder of folders) {

@@ -1708,6 +1708,7 @@ describe("what a tool a git value runs finds by its own lookup", () => {
       "[alias]\n\tr = !rake\n\tj = !just build\n\tt = !python3 -m tools.report\n\ts = !node .\n",
     );
     file("p/Rakefile");
+    file("p/rakelib/a.rake");
     file("p/tools/__init__.py");
     file("p/tools/report.py");
     file("p/package.json", '{"main": "lib/server.js"}');
@@ -1717,6 +1718,7 @@ describe("what a tool a git value runs finds by its own lookup", () => {
     expect(places.protect).toEqual(
       expect.arrayContaining([
         join(p, "Rakefile"),
+        join(p, "rakelib"),
         join(p, "tools/__init__.py"),
         join(p, "tools/report.py"),
         join(p, "lib/server.js"),
