@@ -403,11 +403,14 @@ const INTERPRETERS = new Set([
   "source",
 ]);
 
-/** What the interpreters' own lookups add to a script's name (node: `fsmon` → `fsmon.js`). */
+/**
+ * What the interpreters' own lookups add to a script's name (node: `fsmon` → `fsmon.js`; for a
+ * folder too, before its index: Module._findPath tries `.js`, `.json`, `.node`).
+ */
 const SCRIPT_EXTENSIONS: Record<string, readonly string[]> = {
-  node: [".js", ".cjs", ".mjs"],
-  nodejs: [".js", ".cjs", ".mjs"],
-  bun: [".js", ".ts"],
+  node: [".js", ".json", ".node", ".cjs", ".mjs"],
+  nodejs: [".js", ".json", ".node", ".cjs", ".mjs"],
+  bun: [".js", ".ts", ".json", ".node"],
   deno: [".js", ".ts"],
   tsx: [".ts", ".js"],
   "ts-node": [".ts", ".js"],

@@ -45,7 +45,6 @@ import {
   programMentions,
   programWords,
 } from "./gitconfig.js";
-import { PYTHON_STDLIB } from "./pythonnames.js";
 import { fdPath, giveOwnerAt, openDirBeneath, ownerListable, ownerWritable } from "./safepath.js";
 
 export type WatchKind =
@@ -88,8 +87,8 @@ export interface Watch {
   always?: boolean;
   /**
    * A folder python runs in (a value's script's folder, the top, a module's packages): what
-   * there is named like a standard library module (`json.py`, a `json` folder or link, an
-   * extension), which python imports instead of the standard library's, checked entry by entry.
+   * python could import from there (a module, a package, a link), checked entry by entry: one
+   * made inside would stand in for a module the hook imports, the standard library's too.
    */
   modules?: boolean;
   /** With `modules`: the modules named there (a script, a package's `__init__`), whose compiled
@@ -457,7 +456,19 @@ function resolveWithin(path: string, within: readonly string[]): string | null {
 // The root repository: what to protect
 
 /** What a script's name may lack that its interpreter adds (node, python, perl, the shells). */
-const SCRIPT_SUFFIXES = ["", ".js", ".cjs", ".mjs", ".ts", ".sh", ".py", ".pm", ".pl", ".rb"];
+const SCRIPT_SUFFIXES = [
+  "",
+  ".js",
+  ".node",
+  ".cjs",
+  ".mjs",
+  ".ts",
+  ".sh",
+  ".py",
+  ".pm",
+  ".pl",
+  ".rb",
+];
 /**
  * What is run of a folder a value names (`node tools`, `python3 tools`, `make -C tools`):
  * an interpreter's main file, make's makefiles.
@@ -465,6 +476,8 @@ const SCRIPT_SUFFIXES = ["", ".js", ".cjs", ".mjs", ".ts", ".sh", ".py", ".pm", 
 const MAKEFILES = ["GNUmakefile", "makefile", "Makefile"];
 const FOLDER_MAINS = [
   "index.js",
+  "index.json",
+  "index.node",
   "index.cjs",
   "index.mjs",
   "__main__.py",
@@ -761,6 +774,8 @@ const YARN_KEY = "\0";
 const KEY_PART = YARN_KEY;
 /** What python imports a module from: source, compiled code, an extension. */
 const PYTHON_MODULE = /\.(py|pyc|pyo|pyw|so)$/;
+/** A name `import` can spell. */
+const PYTHON_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The `main` of a package.json, as recorded: "-" when there is none or it cannot be read. */
 function mainField(path: string): string {
@@ -1707,31 +1722,58 @@ function collect(
    * ones, packages' `__init__`, and the compiled code in its `__pycache__` (loaded in place of
    * a module whose recorded size and time match, which code inside can read and copy).
    */
+  /**
+   * What python could import from `dir`, which it puts first on its path: every module there
+   * (`x.py`, `.pyc`, an extension), package `__init__`, link, and folder, recorded by what it
+   * is, not its content — so one made inside shows as new (a `json.py`, an `org/` folder the
+   * standard library's optional imports would find), while the project's own modules may
+   * change (what a hook loads in turn is the project's: README limits). A folder made inside
+   * counts only when it holds python code (a build's `dist/` does not). In `__pycache__`, the
+   * compiled code of the modules a value names (`stems`) by content: python runs it in place
+   * of their read-only source when its header repeats the source's size and time.
+   */
   const pythonModules = (dir: string, stems: ReadonlySet<string>): void => {
     if (!realDirChain(root, dir) && dir !== root) return;
-    const record = (path: string): void => {
-      if (!out.has(path)) out.set(path, { kind: "gitconfig", fp: entryFp(path, true) });
+    const present = (path: string, fp: string): void => {
+      if (!out.has(path)) out.set(path, { kind: "gitconfig", fp });
     };
-    // What python imports `name` from: `name.py`, `.pyc`, an extension (`name.abi3.so`), a
-    // package folder, or a link to any of those.
     const stem = (name: string): string => {
       const dot = name.indexOf(".");
       return dot === -1 ? name : name.slice(0, dot);
     };
     for (const entry of listed(dir)) {
       const path = join(dir, entry.name);
-      if (entry.name === "__pycache__" && entry.isDirectory()) {
+      // Only a name python can import (`node_modules` it never does, and it is large).
+      if (!PYTHON_NAME.test(stem(entry.name)) || entry.name === "node_modules") continue;
+      if (entry.isSymbolicLink()) {
+        present(path, entryFp(path, false));
+      } else if (entry.name === "__pycache__" && entry.isDirectory()) {
         for (const cached of listed(path)) {
-          const name = stem(cached.name);
-          if (stems.has(name) || PYTHON_STDLIB.has(name)) record(join(path, cached.name));
+          const code = join(path, cached.name);
+          if (stems.has(stem(cached.name))) present(code, entryFp(code, true));
         }
-      } else if (
-        PYTHON_STDLIB.has(stem(entry.name)) &&
-        (entry.isDirectory() || entry.isSymbolicLink() || PYTHON_MODULE.test(entry.name))
-      ) {
-        record(path);
+      } else if (entry.isDirectory()) {
+        for (const inner of listed(path)) {
+          if (inner.name.startsWith("__init__.")) present(join(path, inner.name), "python:init");
+        }
+        const known = before === null || before.entries.has(path);
+        if (known) present(path, "python:folder");
+        else if (holdsPython(path, 0)) present(path, "python:new folder with python code");
+      } else if (PYTHON_MODULE.test(entry.name) || entry.name === "__pycache__") {
+        present(path, "python:module");
       }
     }
+  };
+  /** Whether a folder holds python code within a few levels (bounded: a build's output can be large). */
+  let pythonLooks = 0;
+  const holdsPython = (dir: string, depth: number): boolean => {
+    for (const entry of listed(dir)) {
+      if (++pythonLooks > MAX_ALWAYS_ENTRIES) return true;
+      if (entry.isSymbolicLink() || PYTHON_MODULE.test(entry.name)) return true;
+      if (entry.isDirectory() && depth < 4 && holdsPython(join(dir, entry.name), depth + 1))
+        return true;
+    }
+    return false;
   };
 
   walk(root, false);

@@ -107,6 +107,8 @@ describe("programFiles: what git runs that config names", () => {
       script: [
         "scripts/clean.js",
         "scripts/clean.js.js",
+        "scripts/clean.js.json",
+        "scripts/clean.js.node",
         "scripts/clean.js.cjs",
         "scripts/clean.js.mjs",
       ],

@@ -1737,9 +1737,11 @@ describe("what a tool a git value runs finds by its own lookup", () => {
     );
   });
 
-  it("what is named like a standard library module in a folder python runs in, and a named module's compiled code, are moved aside; the top's main is named", () => {
+  it("what python could newly import where it runs a hook, and a named module's compiled code, are moved aside; the project's own may change; the top's main is named", () => {
     file("tools/report.py", "import json\n");
     file("tools/util.py", "x = 1\n");
+    file("tools/types/global.d.ts", "// the project's own\n");
+    file("tools/docs/index.html", "<p>\n");
     file("package.json", '{"main": "server.js"}');
     mkdirSync(join(root, "elsewhere"));
     const watch: Watch[] = [
@@ -1750,13 +1752,17 @@ describe("what a tool a git value runs finds by its own lookup", () => {
       () => {
         file("tools/json.py", "evil()\n");
         file("tools/_json.abi3.so", "elf");
-        file("tools/email/__init__.py", "evil()\n");
+        file("tools/org/python/core.py", "evil()\n");
+        file("tools/types/__init__.py", "evil()\n");
         symlinkSync("../elsewhere", join(root, "tools/re"));
         file("tools/__pycache__/report.cpython-311.pyc", "code");
-        // The project's own: generated code, another module's compiled code.
+        // The project's own: a module changed, another module's compiled code, a folder made
+        // again, a build's output.
         file("tools/util.py", "x = 2\n");
-        file("tools/version.py", "v = 1\n");
         file("tools/__pycache__/util.cpython-311.pyc", "code");
+        rmSync(join(root, "tools/docs"), { recursive: true });
+        file("tools/docs/index.html", "<p>again\n");
+        file("tools/dist/app.js", "x()\n");
         file("package.json", '{"main": "evil.js"}');
       },
       { watch },
@@ -1764,9 +1770,10 @@ describe("what a tool a git value runs finds by its own lookup", () => {
     expect(moved.sort()).toEqual([
       "tools/__pycache__/report.cpython-311.pyc",
       "tools/_json.abi3.so",
-      "tools/email",
       "tools/json.py",
+      "tools/org",
       "tools/re",
+      "tools/types/__init__.py",
     ]);
     const main = findings.find((f) => f.movedTo === null);
     expect(main?.path).toBe(join(root, "package.json"));
