@@ -244,18 +244,26 @@ export function guardProject(
   }
   // Files the root's config names elsewhere (`yarnPath: tools/yarn.cjs`): what a bare package
   // manager runs, kept read-only like the config itself and checked after the run too.
-  for (const path of namedRunFiles(root, host.env)) {
+  const opensslConfigs: string[] = [];
+  for (const path of namedRunFiles(root, host.env, opensslConfigs)) {
     if (guards.protect.includes(path)) continue;
     const kind = projectPathKind(root, path, "a file the project's package-manager config runs");
     if (kind === "file") guards.protect.push(path);
     else if (kind !== "missing") continue; // a directory: yarn fails on it, nothing runs
     guards.watch.push({ kind: "pmconfig", path, always: true });
   }
-  // What OpenSSL's config loads into every node the host starts: read-only, or watched.
-  for (const place of opensslPlaces(host.env, readThroughLinks, foldersNames)) {
+  // What OpenSSL's config loads into every node the host starts: read-only, or watched. The
+  // config is OPENSSL_CONF's, or one `--openssl-config` names in node's options.
+  const configs = [host.env.OPENSSL_CONF, ...opensslConfigs].filter(
+    (c, i, all): c is string => c !== undefined && all.indexOf(c) === i,
+  );
+  const places = configs.flatMap((conf) =>
+    opensslPlaces({ ...host.env, OPENSSL_CONF: conf }, readThroughLinks, foldersNames),
+  );
+  for (const place of places) {
     const path = configHomeInProject(root, place.path);
     if (path === null || guards.protect.includes(path)) continue;
-    const what = `what the OpenSSL config (OPENSSL_CONF) loads,`;
+    const what = `what the OpenSSL config (OPENSSL_CONF, --openssl-config) loads,`;
     if (path === root) {
       // A setting naming the project (a `dir` the config builds paths on) loads nothing there.
       if (place.named) continue;
@@ -267,8 +275,10 @@ export function guardProject(
     }
     const kind = projectPathKind(root, path, what);
     if (kind === "file" || kind === "directory") guards.protect.push(path);
-    else if (kind === "missing") guards.watch.push({ kind: "pmconfig", path, always: true });
-    else throw notPlain(path, place.folder ? "a directory" : "a regular file");
+    else if (kind === "missing") {
+      if (!guards.watch.some((w) => w.path === path))
+        guards.watch.push({ kind: "pmconfig", path, always: true });
+    } else throw notPlain(path, place.folder ? "a directory" : "a regular file");
   }
   const hostGit = rootGitPlaces(root, host.home, host.env);
   const config = configHomeGuard(root, host.env, host.home);
@@ -698,6 +708,8 @@ const ENV_RUN_KEYS = [
 export function namedRunFiles(
   root: string,
   env: Readonly<Record<string, string | undefined>> = {},
+  /** Filled with the absolute configs `--openssl-config` names, wherever they are. */
+  opensslConfigs: string[] = [],
 ): string[] {
   // Each value with the file it came from (the one being read, `from`), for messages.
   let from = "";
@@ -785,6 +797,10 @@ export function namedRunFiles(
         }
       }
       push(value, /^\.\.?\//.test(value));
+      // An OpenSSL config loads what it includes and names, as OPENSSL_CONF's does.
+      const expanded = value.replace(/\$\{([^}]+)\}/g, (whole, name: string) => env[name] ?? whole);
+      if (r[0].startsWith("--openssl-config") && isAbsolute(expanded))
+        opensslConfigs.push(expanded);
     }
   };
   for (const m of npmrc.matchAll(

@@ -278,6 +278,33 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     for (const f of [cont, tab]) expect(readFileSync(f, "utf8")).toBe(own);
   }, 120_000);
 
+  it("a config --openssl-config names in NODE_OPTIONS: what it includes stays read-only, as OPENSSL_CONF's", async () => {
+    const w = world();
+    const ssl = join(w.project, "ssl");
+    mkdirSync(ssl);
+    const local = join(ssl, "local.cnf");
+    const own = "# local overrides\n";
+    writeFileSync(local, own);
+    const conf = join(w.dir, "node.cnf");
+    writeFileSync(conf, `nodejs_conf = init\n.include ${local}\n[init]\n`);
+    w.env.NODE_OPTIONS = `--openssl-config=${conf}`;
+    // (control) node reads what that config includes: a broken one stops it.
+    writeFileSync(local, "[broken\n");
+    expect(spawnSync(process.execPath, ["-e", "0"], { env: w.env }).status).not.toBe(0);
+    writeFileSync(local, own);
+    const run = await w.run([
+      "--quiet",
+      "exec",
+      "--",
+      "sh",
+      "-c",
+      "(echo '[broken' >> ssl/local.cnf && echo wrote) || echo refused",
+    ]);
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(run.stdout, show(run)).toContain("refused");
+    expect(readFileSync(local, "utf8")).toBe(own);
+  }, 120_000);
+
   it("a relative OPENSSL_CONF stops the run: it names a file in every folder", async () => {
     const w = world();
     w.env.OPENSSL_CONF = "ssl/openssl.cnf";
