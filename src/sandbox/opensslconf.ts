@@ -39,7 +39,14 @@ export function opensslPlaces(
   };
   const absoluteDir = (name: string): string | null => {
     const value = env[name]?.trim();
-    return value && isAbsolute(value) ? value : null;
+    if (!value) return null;
+    if (isAbsolute(value)) return value;
+    // OpenSSL takes a relative one from the folder a program starts in: a different one in each.
+    throw new SafeNpmError(
+      "RELATIVE_CONFIG_PATH",
+      `your ${name} is ${JSON.stringify(value)}, a folder OpenSSL takes from the one a program starts in, and safe-npm cannot keep them all from being planted`,
+      { hint: `set ${name} to an absolute path` },
+    );
   };
   const includeDir = absoluteDir("OPENSSL_CONF_INCLUDE");
   const modulesDir = absoluteDir("OPENSSL_MODULES");

@@ -209,4 +209,13 @@ describe("opensslPlaces: what OPENSSL_CONF loads into every node", () => {
     ]);
     expect(() => opensslPlaces({ OPENSSL_CONF: "/c/r.cnf" }, read, list)).toThrow(SafeNpmError);
   });
+
+  it("a relative OPENSSL_MODULES, OPENSSL_ENGINES or OPENSSL_CONF_INCLUDE stops the run", () => {
+    const { read, list } = fs({ "/c/a.cnf": "" });
+    for (const name of ["OPENSSL_MODULES", "OPENSSL_ENGINES", "OPENSSL_CONF_INCLUDE"]) {
+      expect(() => opensslPlaces({ OPENSSL_CONF: "/c/a.cnf", [name]: "ossl" }, read, list)).toThrow(
+        SafeNpmError,
+      );
+    }
+  });
 });
