@@ -697,6 +697,37 @@ const ENV_RUN_KEYS = [
   "global_pnpmfile",
 ];
 
+/** node's options that load a file (or, for bun, a preload or config). */
+const LOADING_OPTION =
+  /^(--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--preload|--config)(?:=(.*))?$/;
+
+/**
+ * NODE_OPTIONS split as node splits it (src/node_options.cc ParseNodeOptionsEnvVar): a space
+ * ends a word, a `"` anywhere toggles quoting, and inside quotes a `\` keeps the next character.
+ */
+export function nodeOptionWords(text: string): string[] {
+  const words: string[] = [];
+  let quoted = false;
+  let fresh = true;
+  for (let i = 0; i < text.length; i++) {
+    let c = text[i] as string;
+    if (c === "\\" && quoted) {
+      if (i + 1 === text.length) break;
+      c = text[++i] as string;
+    } else if (c === " " && !quoted) {
+      fresh = true;
+      continue;
+    } else if (c === '"') {
+      quoted = !quoted;
+      continue;
+    }
+    if (fresh) words.push(c);
+    else words[words.length - 1] += c;
+    fresh = false;
+  }
+  return words;
+}
+
 /**
  * The files the project root's package-manager config names for a bare manager to run, where
  * they lie in the project: yarn 2+'s `yarnPath` and plugin `path`s (.yarnrc.yml), yarn 1's
@@ -784,11 +815,26 @@ export function namedRunFiles(
   // its working folder; a bare name is a package, looked up in node_modules).
   const requires = (written: string): void => {
     // node reads `_` in an option's name as `-` (`--experimental_loader`).
-    const options = written.replace(/--[A-Za-z0-9_-]+/g, (name) => name.replace(/_/g, "-"));
-    for (const r of options.matchAll(
-      /(?:--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--preload|--config)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
+    const dashes = (text: string): string =>
+      text.replace(/--[A-Za-z0-9_-]+/g, (name) => name.replace(/_/g, "-"));
+    // Each option and its value, as a shell would split the line and as node splits
+    // NODE_OPTIONS (nodeOptionWords): both are kept, so a spelling one of them misreads
+    // (`"--openssl-config=/x.cnf"`, a quote inside a word) is still covered.
+    const found: { option: string; value: string }[] = [];
+    for (const r of dashes(written).matchAll(
+      /(--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--preload|--config)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
     )) {
-      let value = unquote(r[1] ?? "");
+      found.push({ option: r[1] ?? "", value: unquote(r[2] ?? "") });
+    }
+    const words = nodeOptionWords(written).map(dashes);
+    for (let i = 0; i < words.length; i++) {
+      const m = LOADING_OPTION.exec(words[i] ?? "");
+      if (m === null) continue;
+      const value = m[2] ?? words[++i];
+      if (value !== undefined) found.push({ option: m[1] ?? "", value });
+    }
+    for (const { option, value: written } of found) {
+      let value = written;
       if (value.startsWith("file://")) {
         try {
           value = fileURLToPath(value);
@@ -799,8 +845,7 @@ export function namedRunFiles(
       push(value, /^\.\.?\//.test(value));
       // An OpenSSL config loads what it includes and names, as OPENSSL_CONF's does.
       const expanded = value.replace(/\$\{([^}]+)\}/g, (whole, name: string) => env[name] ?? whole);
-      if (r[0].startsWith("--openssl-config") && isAbsolute(expanded))
-        opensslConfigs.push(expanded);
+      if (option === "--openssl-config" && isAbsolute(expanded)) opensslConfigs.push(expanded);
     }
   };
   for (const m of npmrc.matchAll(

@@ -17,6 +17,7 @@ import {
   guardProject,
   homeConfigGuard,
   namedRunFiles,
+  nodeOptionWords,
 } from "../../../src/sandbox/hostfiles.js";
 
 let dir: string;
@@ -668,5 +669,37 @@ describe("files the root's config names for a bare package manager to run", () =
       path: join(root, "tools", "p.cjs"),
       always: true,
     });
+  });
+});
+
+describe("NODE_OPTIONS as node splits it", () => {
+  it("a quote anywhere toggles quoting, a backslash escapes only inside quotes, and only a space separates", () => {
+    expect(nodeOptionWords('"--openssl-config=/x/a b.cnf" -r /y')).toEqual([
+      "--openssl-config=/x/a b.cnf",
+      "-r",
+      "/y",
+    ]);
+    expect(nodeOptionWords("--require=/p/\"x\".js --import './z'")).toEqual([
+      "--require=/p/x.js",
+      "--import",
+      "'./z'",
+    ]);
+    expect(nodeOptionWords('"a\\"b" c\\d')).toEqual(['a"b', "c\\d"]);
+  });
+
+  it("a quoted --openssl-config or --require in NODE_OPTIONS names the same file to guard", () => {
+    const root = mkdtempSync(join(tmpdir(), "safe-npm-nodeopts-"));
+    try {
+      const configs: string[] = [];
+      const files = namedRunFiles(
+        root,
+        { NODE_OPTIONS: `"--openssl-config=/etc/x.cnf" --require=${root}/"hook".js` },
+        configs,
+      );
+      expect(configs).toContain("/etc/x.cnf");
+      expect(files).toContain(join(root, "hook.js"));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
