@@ -611,7 +611,13 @@ function mentionedScripts(
       }
     }
   }
-  if ([...words].some((w) => PYTHON_WORD.test(w))) {
+  // Python scripts: a `.py` file, or one whose `#!` line runs python (`!tools/check`, run by
+  // its shebang, has no python word in the value).
+  const pythonScripts = out.files.filter(
+    (f) => f.endsWith(".py") || /^#![^\n]*python/.test(readRegular(f, 256) ?? ""),
+  );
+  const pythonWord = [...words].some((w) => PYTHON_WORD.test(w));
+  if (pythonWord || pythonScripts.length > 0) {
     const stems = (folder: string): Set<string> => {
       const known = out.pythonFolders.get(folder);
       if (known !== undefined) return known;
@@ -619,10 +625,14 @@ function mentionedScripts(
       out.pythonFolders.set(folder, made);
       return made;
     };
-    for (const folder of folders) stems(folder);
-    for (const script of out.files.filter((f) => f.endsWith(".py"))) {
-      stems(dirname(script)).add(basename(script).slice(0, -3));
+    // With a python word, the top is its working folder (first on its path for `-m`, `-c`).
+    if (pythonWord) for (const folder of folders) stems(folder);
+    for (const script of pythonScripts) {
+      // A script's own folder is first on python's path.
+      const names = stems(dirname(script));
+      if (script.endsWith(".py")) names.add(basename(script).slice(0, -3));
       // `python3 -m tools.x` runs each package's `__init__` on the way: part of the module.
+      if (!pythonWord) continue;
       for (let dir = dirname(script); dir !== root && inside(dir, root); dir = dirname(dir)) {
         stems(dir).add("__init__");
         keep(join(dir, "__init__.py"));
@@ -700,6 +710,17 @@ export function rootGitPlaces(
       // A word with no `/` counts only where such a file is: most are a program's arguments.
       if (how === "word" && !real) continue;
       place("gitconfig", path, real);
+      // A virtualenv's python or tool (`.venv/bin/python`): the interpreter runs every `.pth`
+      // in the venv's site-packages at start, and imports from there: the venv is read-only.
+      const venv = dirname(dirname(path));
+      if (
+        basename(dirname(path)) === "bin" &&
+        inside(venv, root) &&
+        realDirChain(root, venv) &&
+        lstat(join(venv, "pyvenv.cfg"))?.isFile()
+      ) {
+        place("gitconfig", venv, true);
+      }
     }
     const found = mentionedScripts(root, programMentions(entries), programWords(entries), expand);
     for (const path of found.files) place("gitconfig", path, true);

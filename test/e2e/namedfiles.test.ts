@@ -600,12 +600,14 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     const p = w.project;
     const marks = join(w.dir, "marks");
     const py = "/usr/bin/python3";
-    for (const d of ["build", "tools/lib"]) mkdirSync(join(p, d), { recursive: true });
+    for (const d of ["build", "tools/lib", "bin"]) mkdirSync(join(p, d), { recursive: true });
     const own: Record<string, string> = {
       Makefile: "all:\n\t@true\n",
       "build/Makefile": "all:\n\t@true\n",
       "tools/report.py": "import json\n",
       "tools/other.py": "import csv\n",
+      // Run by its #! line: no python word in the value.
+      "bin/check": `#!${py}\nimport textwrap\n`,
       "tools/lib/index.js": "// own\n",
     };
     const aliases: Record<string, string> = {
@@ -614,6 +616,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       py: `!${py} tools/report.py`,
       pym: `!${py} -m tools.report`,
       pyl: `!${py} tools/other.py`,
+      sb: "!bin/check",
       lib: "!node tools/lib",
     };
     for (const [alias, value] of Object.entries(aliases))
@@ -630,6 +633,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       `printf 'all:\\n\\t@touch ${marks}/mkc\\n' > build/GNUmakefile`,
       `printf 'open("${marks}/py", "w")\\n' > tools/json.py`,
       `${py} -c "$PYC"`,
+      `printf 'open("${marks}/sb", "w")\n' > bin/textwrap.py`,
       // A package elsewhere in the project, linked in under a standard library name.
       `mkdir -p evilpkg && printf 'open("${marks}/pyl", "w")\n' > evilpkg/__init__.py && ln -s ../evilpkg tools/csv`,
       `printf '{"main":"evil.js"}' > tools/lib/package.json`,
@@ -648,11 +652,12 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
         "tools/__pycache__",
         "tools/csv",
         "evilpkg",
+        "bin/textwrap.py",
       ])
         rmSync(join(p, f), { recursive: true, force: true });
       for (const f of ["tools/lib/package.json", "tools/lib/evil.js"])
         rmSync(join(p, f), { force: true });
-      for (const [f, text] of Object.entries(own)) writeFileSync(join(p, f), text);
+      for (const [f, text] of Object.entries(own)) writeFileSync(join(p, f), text, { mode: 0o755 });
     };
     const hostGit = (): string[] => {
       for (const alias of Object.keys(aliases))
@@ -673,7 +678,13 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       `PYC='${pyc.replaceAll("'", "'\\''")}'; ${plant}`,
     ]);
     expect(run.exitCode, show(run)).toBe(0);
-    for (const f of ["GNUmakefile", "build/GNUmakefile", "tools/json.py", "tools/csv"])
+    for (const f of [
+      "GNUmakefile",
+      "build/GNUmakefile",
+      "tools/json.py",
+      "tools/csv",
+      "bin/textwrap.py",
+    ])
       expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
     expect(run.stderr).toMatch(/moved \S*tools\/__pycache__\/report\.\S+\.pyc/);
     for (const [f, text] of Object.entries(own))

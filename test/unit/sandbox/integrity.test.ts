@@ -1737,6 +1737,36 @@ describe("what a tool a git value runs finds by its own lookup", () => {
     );
   });
 
+  it("a virtualenv in the project whose python a value runs is read-only whole", () => {
+    file("p/.git/config", "[alias]\n\tv = !.venv/bin/python tools/check.py\n");
+    file("p/.venv/pyvenv.cfg", "home = /usr/bin\n");
+    link("/usr/bin/python3", "p/.venv/bin/python");
+    file("p/tools/check.py");
+    const p = join(root, "p");
+    expect(rootGitPlaces(p, join(root, "home"), {}).protect).toEqual(
+      expect.arrayContaining([join(p, ".venv"), join(p, "tools/check.py")]),
+    );
+  });
+
+  it("a python script run by its #! line or without .py: its folder is watched as python's", () => {
+    file("p/.git/config", "[alias]\n\ta = !tools/check\n\tb = !./bin/lint.py\n");
+    file("p/tools/check", "#!/usr/bin/env python3\nimport json\n");
+    file("p/bin/lint.py", "#!/usr/bin/python3\nimport json\n");
+    const p = join(root, "p");
+    const places = rootGitPlaces(p, join(root, "home"), {});
+    expect(places.protect).toEqual(
+      expect.arrayContaining([join(p, "tools/check"), join(p, "bin/lint.py")]),
+    );
+    expect(places.watch).toEqual(
+      expect.arrayContaining([
+        { kind: "gitconfig", path: join(p, "tools"), modules: true, stems: [] },
+        { kind: "gitconfig", path: join(p, "bin"), modules: true, stems: ["lint"] },
+      ]),
+    );
+    // No python word: the top is not python's working folder.
+    expect(places.watch.some((w) => w.modules && w.path === p)).toBe(false);
+  });
+
   it("what python could newly import where it runs a hook, and a named module's compiled code, are moved aside; the project's own may change; the top's main is named", () => {
     file("tools/report.py", "import json\n");
     file("tools/util.py", "x = 1\n");
