@@ -699,7 +699,38 @@ const ENV_RUN_KEYS = [
 
 /** node's options that load a file (or, for bun, a preload or config). */
 const LOADING_OPTION =
-  /^(--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--preload|--config)(?:=(.*))?$/;
+  /^(--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--snapshot-blob|--preload|--config)(?:=(.*))?$/;
+/** A regular file at `path` (not through a final link). */
+function isFileAt(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** A directory at `path` (not through a final link). */
+function isDirectoryAt(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What `require` tries for a path (Module._findPath): the file, with node's extensions, then
+ * a folder's package.json `main` and its index.
+ */
+const REQUIRE_TRIES = [
+  ".js",
+  ".json",
+  ".node",
+  "/package.json",
+  "/index.js",
+  "/index.json",
+  "/index.node",
+];
 
 /**
  * NODE_OPTIONS split as node splits it (src/node_options.cc ParseNodeOptionsEnvVar): a space
@@ -822,7 +853,7 @@ export function namedRunFiles(
     // (`"--openssl-config=/x.cnf"`, a quote inside a word) is still covered.
     const found: { option: string; value: string }[] = [];
     for (const r of dashes(written).matchAll(
-      /(--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--preload|--config)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
+      /(--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--snapshot-blob|--preload|--config)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
     )) {
       found.push({ option: r[1] ?? "", value: unquote(r[2] ?? "") });
     }
@@ -842,7 +873,27 @@ export function namedRunFiles(
           continue;
         }
       }
-      push(value, /^\.\.?\//.test(value));
+      const relative = /^\.\.?\//.test(value);
+      push(value, relative);
+      // `--require /p/hooks` loads /p/hooks.js, or the folder's main or index.
+      // (Not for a name with an extension: missing, it stops every node before any could run.)
+      if (
+        (option === "--require" || option === "-r") &&
+        isAbsolute(value) &&
+        (isDirectoryAt(value) || (!isFileAt(value) && !basename(value).includes(".")))
+      ) {
+        for (const tail of REQUIRE_TRIES) push(`${value}${tail}`);
+        const pkg = isAbsolute(value) ? readRegular(join(value, "package.json")) : null;
+        let main: unknown;
+        try {
+          main = pkg === null ? undefined : (JSON.parse(pkg) as { main?: unknown }).main;
+        } catch {}
+        if (typeof main === "string" && main !== "") {
+          const target = resolve(value, main);
+          push(target);
+          if (!isFileAt(target)) for (const tail of REQUIRE_TRIES) push(`${target}${tail}`);
+        }
+      }
       // An OpenSSL config loads what it includes and names, as OPENSSL_CONF's does.
       const expanded = value.replace(/\$\{([^}]+)\}/g, (whole, name: string) => env[name] ?? whole);
       if (option === "--openssl-config" && isAbsolute(expanded)) opensslConfigs.push(expanded);

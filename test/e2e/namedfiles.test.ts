@@ -305,6 +305,37 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     expect(readFileSync(local, "utf8")).toBe(own);
   }, 120_000);
 
+  it("NODE_OPTIONS --require of a folder or of a name without its extension: what node loads there stays read-only", async () => {
+    const w = world();
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    mkdirSync(join(p, "hooks"));
+    mkdirSync(join(p, "tools"));
+    const own = "// own\n";
+    const files = ["hooks/index.js", "tools/trace.js"];
+    const reset = (): void => {
+      rmSync(marks, { recursive: true, force: true });
+      mkdirSync(marks);
+      for (const f of files) writeFileSync(join(p, f), own);
+    };
+    w.env.NODE_OPTIONS = `--require ${join(p, "hooks")} --require ${join(p, "tools", "trace")}`;
+    const plant = files
+      .map(
+        (f) =>
+          `(printf '%s\\n' 'require("fs").writeFileSync("${join(marks, basename(f))}", "")' >> ${f} && echo wrote-${f}) || echo refused-${f}`,
+      )
+      .join("; ");
+    // (control) written by the host's shell, the next node loads both.
+    reset();
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    spawnSync(process.execPath, ["-e", "0"], { env: w.env });
+    expect(files.filter((f) => existsSync(join(marks, basename(f))))).toEqual(files);
+    reset();
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    for (const f of files) expect(run.stdout, show(run)).toContain(`refused-${f}`);
+    for (const f of files) expect(readFileSync(join(p, f), "utf8")).toBe(own);
+  }, 120_000);
+
   it("a relative OPENSSL_CONF stops the run: it names a file in every folder", async () => {
     const w = world();
     w.env.OPENSSL_CONF = "ssl/openssl.cnf";

@@ -702,4 +702,32 @@ describe("NODE_OPTIONS as node splits it", () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it("--require of a folder or of a name without its extension: what node would load there", () => {
+    const root = realpathSync(mkdtempSync(join(tmpdir(), "safe-npm-nodeopts-")));
+    try {
+      mkdirSync(join(root, "hooks"));
+      writeFileSync(join(root, "hooks", "package.json"), '{"main": "lib/start.js"}');
+      writeFileSync(join(root, "x.js"), "");
+      const files = namedRunFiles(root, {
+        NODE_OPTIONS: `--require ${root}/hooks --require ${root}/tools/trace -r ${root}/x.js`,
+      });
+      for (const f of [
+        "hooks.js",
+        "hooks/index.js",
+        "hooks/package.json",
+        "hooks/lib/start.js",
+        "hooks/lib/start.js.js",
+        "tools/trace.js",
+        "tools/trace.node",
+        "tools/trace/index.js",
+        "x.js",
+      ])
+        expect(files).toContain(join(root, f));
+      // A file node loads as it is: nothing below it.
+      expect(files).not.toContain(join(root, "x.js/index.js"));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
