@@ -560,10 +560,11 @@ function mentionedScripts(
   const keep = (path: string): void => {
     if (out.files.includes(path) || out.missing.includes(path)) return;
     if (dirname(path) === root && MANAGER_WRITES.has(basename(path))) return;
-    if (!realDirChain(root, dirname(path))) return;
     const st = lstat(path);
+    // Missing, in a folder that may be missing too (`main: dist/index.js` before a build):
+    // watched, so that one made inside is moved aside.
     if (st === null) out.missing.push(path);
-    else if (st.isFile()) out.files.push(path);
+    else if (st.isFile() && realDirChain(root, dirname(path))) out.files.push(path);
   };
   /** `node <folder>` runs its package.json's `main` (Module._findPath: the file, an extension, an index). */
   const mainOf = (folder: string): void => {
@@ -614,7 +615,7 @@ function mentionedScripts(
   // Python scripts: a `.py` file, or one whose `#!` line runs python (`!tools/check`, run by
   // its shebang, has no python word in the value).
   const pythonScripts = out.files.filter(
-    (f) => f.endsWith(".py") || /^#![^\n]*python/.test(readRegular(f, 256) ?? ""),
+    (f) => f.endsWith(".py") || /^#![^\n]*(python|pypy|\buv\b)/.test(readRegular(f, 256) ?? ""),
   );
   const pythonWord = [...words].some((w) => PYTHON_WORD.test(w));
   if (pythonWord || pythonScripts.length > 0) {
@@ -1779,7 +1780,10 @@ function collect(
         }
         const known = before === null || before.entries.has(path);
         if (known) present(path, "python:folder");
-        else if (holdsPython(path, 0)) present(path, "python:new folder with python code");
+        // A virtualenv made inside (`python3 -m venv venv`) holds python code but is never
+        // imported.
+        else if (!lstat(join(path, "pyvenv.cfg")) && holdsPython(path, 0))
+          present(path, "python:new folder with python code");
       } else if (PYTHON_MODULE.test(entry.name) || entry.name === "__pycache__") {
         present(path, "python:module");
       }

@@ -1737,6 +1737,15 @@ describe("what a tool a git value runs finds by its own lookup", () => {
     );
   });
 
+  it("node . with a main in a folder a build makes: the main is watched before the folder exists", () => {
+    file("p/.git/config", "[alias]\n\tt = !node .\n");
+    file("p/package.json", '{"main": "dist/index.js"}');
+    const p = join(root, "p");
+    expect(rootGitPlaces(p, join(root, "home"), {}).watch).toEqual(
+      expect.arrayContaining([{ kind: "gitconfig", path: join(p, "dist/index.js") }]),
+    );
+  });
+
   it("a virtualenv in the project whose python a value runs is read-only whole", () => {
     file("p/.git/config", "[alias]\n\tv = !.venv/bin/python tools/check.py\n");
     file("p/.venv/pyvenv.cfg", "home = /usr/bin\n");
@@ -1793,6 +1802,8 @@ describe("what a tool a git value runs finds by its own lookup", () => {
         rmSync(join(root, "tools/docs"), { recursive: true });
         file("tools/docs/index.html", "<p>again\n");
         file("tools/dist/app.js", "x()\n");
+        file("tools/venv/pyvenv.cfg", "home = /usr/bin\n");
+        file("tools/venv/lib/python3.11/site-packages/x.py", "\n");
         file("package.json", '{"main": "evil.js"}');
       },
       { watch },
