@@ -349,9 +349,11 @@ export function programMentions(entries: readonly ConfigEntry[]): string[] {
     if (e.value === null || !programKey(e)) continue;
     for (const token of spellTop(e.value).split(/[^A-Za-z0-9._~/@+%,:-]+/)) {
       // `-Itools`, `-Mhook`: a short option's attached value counts too.
-      const word = token.replace(/^-[A-Za-z](?=[A-Za-z0-9._~/])/, "").replace(/^(\.\/)+/, "");
-      // `make` with no folder runs the top's Makefile; `node .` its index.js: "." is the top.
-      if (word === "make" || word === "." || word === "./") out.add(".");
+      const attached = token.replace(/^-[A-Za-z](?=[A-Za-z0-9._~/])/, "");
+      const word = attached.replace(/^(\.\/+)+/, "");
+      // `make` with no folder runs the top's Makefile; `node .` (`./`, `.//`, `./.`) its
+      // main: "." is the top.
+      if (word === "make" || /^\.(\/+\.?)*$/.test(attached)) out.add(".");
       if (word === "" || word === "." || word === ".." || word.startsWith("-")) continue;
       out.add(word);
       // `import tools.hook`, `-m tools.hook`: a module path.

@@ -876,11 +876,11 @@ export function namedRunFiles(
       const relative = /^\.\.?\//.test(value);
       push(value, relative);
       // `--require /p/hooks` loads /p/hooks.js, or the folder's main or index.
-      // (Not for a name with an extension: missing, it stops every node before any could run.)
+      // (Not for a missing name with node's own extension: node then stops before any code runs.)
       if (
         (option === "--require" || option === "-r") &&
         isAbsolute(value) &&
-        (isDirectoryAt(value) || (!isFileAt(value) && !basename(value).includes(".")))
+        (isDirectoryAt(value) || (!isFileAt(value) && !/\.(js|cjs|mjs|json|node)$/.test(value)))
       ) {
         for (const tail of REQUIRE_TRIES) push(`${value}${tail}`);
         const pkg = isAbsolute(value) ? readRegular(join(value, "package.json")) : null;

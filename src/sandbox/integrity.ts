@@ -796,6 +796,9 @@ const YARN_KEY = "\0";
 const KEY_PART = YARN_KEY;
 /** What python imports a module from: source, compiled code, an extension. */
 const PYTHON_MODULE = /\.(py|pyc|pyo|pyw|so)$/;
+/** What `python3 -m venv` makes, and the names a virtualenv usually has. */
+const VENV_PARTS: ReadonlySet<string> = new Set(["bin", "include", "lib", "lib64", "share"]);
+const VENV_NAMES: ReadonlySet<string> = new Set(["venv", "env", "virtualenv"]);
 /** A name `import` can spell. */
 const PYTHON_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -1780,9 +1783,7 @@ function collect(
         }
         const known = before === null || before.entries.has(path);
         if (known) present(path, "python:folder");
-        // A virtualenv made inside (`python3 -m venv venv`) holds python code but is never
-        // imported.
-        else if (!lstat(join(path, "pyvenv.cfg")) && holdsPython(path, 0))
+        else if (holdsPython(path, 0, isVenv(path)))
           present(path, "python:new folder with python code");
       } else if (PYTHON_MODULE.test(entry.name) || entry.name === "__pycache__") {
         present(path, "python:module");
@@ -1791,15 +1792,20 @@ function collect(
   };
   /** Whether a folder holds python code within a few levels (bounded: a build's output can be large). */
   let pythonLooks = 0;
-  const holdsPython = (dir: string, depth: number): boolean => {
+  const holdsPython = (dir: string, depth: number, venv = false): boolean => {
     for (const entry of listed(dir)) {
       if (++pythonLooks > MAX_ALWAYS_ENTRIES) return true;
+      // A virtualenv's own folders (`python3 -m venv venv` made inside) are never imported.
+      if (venv && depth === 0 && VENV_PARTS.has(entry.name)) continue;
       if (entry.isSymbolicLink() || PYTHON_MODULE.test(entry.name)) return true;
       if (entry.isDirectory() && depth < 4 && holdsPython(join(dir, entry.name), depth + 1))
         return true;
     }
     return false;
   };
+  /** A virtualenv by its usual name and its `pyvenv.cfg` (its layout is checked by holdsPython). */
+  const isVenv = (dir: string): boolean =>
+    VENV_NAMES.has(basename(dir)) && lstat(join(dir, "pyvenv.cfg"))?.isFile() === true;
 
   walk(root, false);
   yarnBins();

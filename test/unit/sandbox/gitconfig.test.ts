@@ -174,6 +174,13 @@ describe("programFiles: what git runs that config names", () => {
 });
 
 describe("programMentions: every literal a program value names", () => {
+  it("the top however a value spells it: `node .`, `node ./`, `node .//`, a bare make", () => {
+    for (const value of ["!node .", "!node ./", "!node .//", "!node ./.", "!make -s"]) {
+      expect(programMentions(parseGitConfig(`[alias]\n\tt = ${value}\n`))).toContain(".");
+    }
+    expect(programMentions(parseGitConfig("[alias]\n\tt = !node ./tools/x\n"))).not.toContain(".");
+  });
+
   it("cuts values at what no path word holds, whatever the shell makes of them", () => {
     const text = [
       "[core]",

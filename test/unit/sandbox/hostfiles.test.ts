@@ -710,7 +710,7 @@ describe("NODE_OPTIONS as node splits it", () => {
       writeFileSync(join(root, "hooks", "package.json"), '{"main": "lib/start.js"}');
       writeFileSync(join(root, "x.js"), "");
       const files = namedRunFiles(root, {
-        NODE_OPTIONS: `--require ${root}/hooks --require ${root}/tools/trace -r ${root}/x.js`,
+        NODE_OPTIONS: `--require ${root}/hooks --require ${root}/tools/trace -r ${root}/x.js --require ${root}/tools/preload.dev`,
       });
       for (const f of [
         "hooks.js",
@@ -721,6 +721,7 @@ describe("NODE_OPTIONS as node splits it", () => {
         "tools/trace.js",
         "tools/trace.node",
         "tools/trace/index.js",
+        "tools/preload.dev.js",
         "x.js",
       ])
         expect(files).toContain(join(root, f));

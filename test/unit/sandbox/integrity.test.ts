@@ -1804,6 +1804,10 @@ describe("what a tool a git value runs finds by its own lookup", () => {
         file("tools/dist/app.js", "x()\n");
         file("tools/venv/pyvenv.cfg", "home = /usr/bin\n");
         file("tools/venv/lib/python3.11/site-packages/x.py", "\n");
+        // Shaped like one, but named for an import, or holding python outside a venv's folders.
+        file("tools/org/pyvenv.cfg", "home = /usr/bin\n");
+        file("tools/env/pyvenv.cfg", "home = /usr/bin\n");
+        file("tools/env/python/core.py", "evil()\n");
         file("package.json", '{"main": "evil.js"}');
       },
       { watch },
@@ -1811,6 +1815,7 @@ describe("what a tool a git value runs finds by its own lookup", () => {
     expect(moved.sort()).toEqual([
       "tools/__pycache__/report.cpython-311.pyc",
       "tools/_json.abi3.so",
+      "tools/env",
       "tools/json.py",
       "tools/org",
       "tools/re",
