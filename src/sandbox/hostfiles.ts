@@ -875,6 +875,20 @@ export function namedRunFiles(
       }
       const relative = /^\.\.?\//.test(value);
       push(value, relative);
+      // A bare name (`--require preload`) node also looks up in each NODE_PATH folder and in
+      // ~/.node_modules, ~/.node_libraries: a folder of those in the project counts.
+      if (!relative && !isAbsolute(value) && (option === "--require" || option === "-r")) {
+        const dirs = [
+          ...(env.NODE_PATH ?? "").split(":"),
+          ...(env.HOME ? [join(env.HOME, ".node_modules"), join(env.HOME, ".node_libraries")] : []),
+        ].filter((dir) => isAbsolute(dir));
+        for (const dir of dirs) {
+          const path = join(dir, value);
+          push(path);
+          if (isDirectoryAt(path) || (!isFileAt(path) && !/\.(js|cjs|mjs|json|node)$/.test(path)))
+            for (const tail of REQUIRE_TRIES) push(`${path}${tail}`);
+        }
+      }
       // `--require /p/hooks` loads /p/hooks.js, or the folder's main or index.
       // (Not for a missing name with node's own extension: node then stops before any code runs.)
       if (

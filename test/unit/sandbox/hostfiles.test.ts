@@ -731,4 +731,19 @@ describe("NODE_OPTIONS as node splits it", () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it("a bare --require name found through NODE_PATH in the project", () => {
+    const root = realpathSync(mkdtempSync(join(tmpdir(), "safe-npm-nodeopts-")));
+    try {
+      mkdirSync(join(root, "tools"));
+      writeFileSync(join(root, "tools", "preload.js"), "");
+      const files = namedRunFiles(root, {
+        NODE_PATH: `/nowhere:${join(root, "tools")}`,
+        NODE_OPTIONS: "--require preload",
+      });
+      expect(files).toContain(join(root, "tools", "preload.js"));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
