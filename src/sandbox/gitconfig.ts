@@ -354,7 +354,12 @@ export function programMentions(entries: readonly ConfigEntry[]): string[] {
       // `make` with no folder runs the top's Makefile; `node .` (`./`, `.//`, `./.`) its
       // main: "." is the top.
       if (word === "make" || /^\.(\/+\.?)*$/.test(attached)) out.add(".");
-      if (word === "" || word === "." || word === ".." || word.startsWith("-")) continue;
+      if (word === "" || word === "." || word.startsWith("-")) continue;
+      // `cd tools && node ..`: the top, once read from the folder the value names.
+      if (word === "..") {
+        out.add("..");
+        continue;
+      }
       out.add(word);
       // `import tools.hook`, `-m tools.hook`: a module path.
       if (

@@ -580,13 +580,17 @@ function mentionedScripts(
     for (const suffix of ["", ".js", ".json", ".node", "/index.js", "/index.json", "/index.node"])
       keep(`${base}${suffix}`);
   };
-  // The top itself named (`node .`, a bare `make`): what is run of it.
-  const runFolders = mentions.includes(".") ? folders : named;
+  // The top itself named (`node .`, a bare `make`, `cd tools && node ..`, `node tools/..`, its
+  // absolute path): what is run of it.
+  const topNamed =
+    mentions.includes(".") ||
+    mentions.some((m) => folders.some((f) => m !== "." && expand(m, f) === root));
+  const runFolders = topNamed ? folders : named;
   for (const folder of runFolders) {
     for (const name of FOLDER_MAINS) keep(join(folder, name));
     mainOf(folder);
   }
-  out.topMain = mentions.includes(".");
+  out.topMain = topNamed;
   for (const [tool, files] of Object.entries(TOOL_FILES)) {
     if (!words.has(tool)) continue;
     for (const folder of folders) for (const name of files) keep(join(folder, name));

@@ -585,7 +585,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     expect(hostGit()).toEqual([]);
   }, 120_000);
 
-  it("programs a shell finds by cd, an escaped space, a variable, the git dir, dirname, node's own lookup, a prefix command, node options and code", async () => {
+  it("programs a shell finds by cd, an escaped space, a variable, the git dir, dirname, node's own lookup, a prefix command, node options and code, the top as ..", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);
     mkdirSync(join(w.project, "tools"));
@@ -603,6 +603,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       e10: js("tools/req.js", `!node -e "require('./tools/req')"`),
       e11: js("tools/pre.js", "!node --require=./tools/pre.js -e 0"),
       e12: sh("tools/cdp.sh", "!cd -P tools && sh ./cdp.sh"),
+      e13: js("index.js", "!cd tools && node .."),
     });
   }, 120_000);
 

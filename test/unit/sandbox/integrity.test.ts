@@ -1746,6 +1746,16 @@ describe("what a tool a git value runs finds by its own lookup", () => {
     );
   });
 
+  it("the top spelled as a path to it: `cd tools && node ..`, `node tools/..`, its absolute path", () => {
+    for (const value of ["!cd tools && node ..", "!node tools/..", `!node ${join(root, "p")}`]) {
+      file("p/.git/config", `[alias]\n\tt = ${value}\n`);
+      file("p/index.js");
+      file("p/tools/x.js");
+      const p = join(root, "p");
+      expect(rootGitPlaces(p, join(root, "home"), {}).protect).toContain(join(p, "index.js"));
+    }
+  });
+
   it("a virtualenv in the project whose python a value runs is read-only whole", () => {
     file("p/.git/config", "[alias]\n\tv = !.venv/bin/python tools/check.py\n");
     file("p/.venv/pyvenv.cfg", "home = /usr/bin\n");
