@@ -11,6 +11,25 @@ import { PNPM_LATEST_YAML, TOOL_BINS } from "./tools.js";
 import { makeWorld, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
+
+/** `(action && echo wrote-NAME) || echo refused-NAME`: one write to try, the outcome printed. */
+const attempt = (name: string, action: string): string =>
+  `(${action} && echo wrote-${name}) || echo refused-${name}`;
+
+/** The attempts as one shell script. */
+const attempts = (tries: Record<string, string>): string =>
+  Object.entries(tries)
+    .map(([name, action]) => attempt(name, action))
+    .join("; ");
+
+/** Runs the attempts in one sandboxed shell and checks that each was refused; returns the run. */
+async function refusedInside(w: World, tries: Record<string, string>) {
+  const run = await w.run(["--quiet", "exec", "--", "sh", "-c", attempts(tries)]);
+  for (const name of Object.keys(tries)) {
+    expect(run.stdout, show(run)).toContain(`refused-${name}`);
+  }
+  return run;
+}
 const RELEASE = "// the project's own yarn release\n";
 const TRY = [
   "echo 'evil()' > tools/yarn.cjs && echo rewrote || echo refused-write",
@@ -54,14 +73,13 @@ describe.skipIf(unavailable !== "")("files the project's config names elsewhere"
     writeFileSync(join(w.project, "pnpm-workspace.yaml"), "pnpmfile:\n  - tools/hooks.cjs\n");
     mkdirSync(join(w.project, "packages", "app"), { recursive: true });
     writeFileSync(join(w.project, "packages", "app", "package.json"), "{}");
-    const script = [
-      ...["git", "hooks.cjs", "setup.cjs"].map(
-        (f) => `(echo 'evil()' >> tools/${f} && echo wrote-${f}) || echo refused-${f}`,
-      ),
-      "echo 'yarnPath: ../evil.cjs' > packages/.yarnrc.yml && echo wrote-rc",
-    ].join("; ");
+    const tools = ["git", "hooks.cjs", "setup.cjs"];
+    const script = attempts({
+      ...Object.fromEntries(tools.map((f) => [f, `echo 'evil()' >> tools/${f}`])),
+      rc: "echo 'yarnPath: ../evil.cjs' > packages/.yarnrc.yml",
+    });
     const run = await w.run(["--quiet", "exec", "--", "sh", "-c", script]);
-    for (const f of ["git", "hooks.cjs", "setup.cjs"]) {
+    for (const f of tools) {
       expect(run.stdout, show(run)).toContain(`refused-${f}`);
       expect(readFileSync(join(w.project, "tools", f), "utf8")).toBe("// the project's own\n");
     }
@@ -160,13 +178,12 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     expect(existsSync(mark)).toBe(true);
     rmSync(mark);
     writeFileSync(join(w.project, "tools", "setup.cjs"), "// the project's own\n");
-    const script = files
-      .map((f) => `(echo 'evil()' >> ${f} && echo wrote-${f}) || echo refused-${f}`)
-      .join("; ");
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", script]);
+    const run = await refusedInside(
+      w,
+      Object.fromEntries(files.map((f) => [f, `echo 'evil()' >> ${f}`])),
+    );
     expect(run.exitCode, show(run)).toBe(0);
     for (const f of files) {
-      expect(run.stdout, show(run)).toContain(`refused-${f}`);
       expect(readFileSync(join(w.project, f), "utf8")).toBe("// the project's own\n");
     }
     expect(existsSync(mark)).toBe(false);
@@ -187,16 +204,10 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     writeFileSync(extra, "[broken\n");
     expect(spawnSync(process.execPath, ["-e", "0"], { env: w.env }).status).not.toBe(0);
     writeFileSync(extra, "# the project's own\n");
-    const others = await w.run([
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
-      "(echo '[broken' >> ssl/extra.cnf && echo wrote-extra) || echo refused-extra; (touch mods/evil.so && echo wrote-mods) || echo refused-mods",
-    ]);
-    expect(others.stdout, show(others)).toContain("refused-extra");
-    expect(others.stdout).toContain("refused-mods");
+    await refusedInside(w, {
+      extra: "echo '[broken' >> ssl/extra.cnf",
+      mods: "touch mods/evil.so",
+    });
     expect(readFileSync(extra, "utf8")).toBe("# the project's own\n");
     writeFileSync(conf, own);
     // (control) node reads it at start: a broken one stops every node the host starts (a
@@ -204,16 +215,8 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     writeFileSync(conf, "nodejs_conf = nodejs_init\n[nodejs_init\n");
     expect(spawnSync(process.execPath, ["-e", "0"], { env: w.env }).status).not.toBe(0);
     writeFileSync(conf, own);
-    const run = await w.run([
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
-      "(echo '[broken' >> ssl/openssl.cnf && echo wrote) || echo refused",
-    ]);
+    const run = await refusedInside(w, { conf: "echo '[broken' >> ssl/openssl.cnf" });
     expect(run.exitCode, show(run)).toBe(0);
-    expect(run.stdout, show(run)).toContain("refused");
     expect(readFileSync(conf, "utf8")).toBe(own);
   }, 120_000);
 
@@ -259,22 +262,13 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     const loads = spawnSync(process.execPath, ["-e", "0"], { env: w.env, encoding: "utf8" });
     expect(loads.stderr).toContain(join(ssl, "eng", "evil.so"));
     writeFileSync(conf, includes + engine(false));
-    const run = await w.run([
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
-      [
-        "(echo '[broken' >> ssl/cont.cnf && echo wrote-cont) || echo refused-cont",
-        "(echo '[broken' >> \"$(printf 'ssl/tab\\tx.cnf')\" && echo wrote-tab) || echo refused-tab",
-        "(echo x > ssl/eng/evil.so && echo wrote-eng) || echo refused-eng",
-        "(touch ssl/eng/other.so && echo wrote-other) || echo refused-other",
-      ].join("; "),
-    ]);
+    const run = await refusedInside(w, {
+      cont: "echo '[broken' >> ssl/cont.cnf",
+      tab: "echo '[broken' >> \"$(printf 'ssl/tab\\tx.cnf')\"",
+      eng: "echo x > ssl/eng/evil.so",
+      other: "touch ssl/eng/other.so",
+    });
     expect(run.exitCode, show(run)).toBe(0);
-    for (const what of ["cont", "tab", "eng", "other"])
-      expect(run.stdout, show(run)).toContain(`refused-${what}`);
     for (const f of [cont, tab]) expect(readFileSync(f, "utf8")).toBe(own);
   }, 120_000);
 
@@ -292,16 +286,8 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     writeFileSync(local, "[broken\n");
     expect(spawnSync(process.execPath, ["-e", "0"], { env: w.env }).status).not.toBe(0);
     writeFileSync(local, own);
-    const run = await w.run([
-      "--quiet",
-      "exec",
-      "--",
-      "sh",
-      "-c",
-      "(echo '[broken' >> ssl/local.cnf && echo wrote) || echo refused",
-    ]);
+    const run = await refusedInside(w, { local: "echo '[broken' >> ssl/local.cnf" });
     expect(run.exitCode, show(run)).toBe(0);
-    expect(run.stdout, show(run)).toContain("refused");
     expect(readFileSync(local, "utf8")).toBe(own);
   }, 120_000);
 
@@ -319,20 +305,19 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
       for (const f of files) writeFileSync(join(p, f), own);
     };
     w.env.NODE_OPTIONS = `--require ${join(p, "hooks")} --require ${join(p, "tools", "trace")}`;
-    const plant = files
-      .map(
-        (f) =>
-          `(printf '%s\\n' 'require("fs").writeFileSync("${join(marks, basename(f))}", "")' >> ${f} && echo wrote-${f}) || echo refused-${f}`,
-      )
-      .join("; ");
+    const tries = Object.fromEntries(
+      files.map((f) => [
+        f,
+        `printf '%s\\n' 'require("fs").writeFileSync("${join(marks, basename(f))}", "")' >> ${f}`,
+      ]),
+    );
     // (control) written by the host's shell, the next node loads both.
     reset();
-    execFileSync("sh", ["-c", plant], { cwd: p });
+    execFileSync("sh", ["-c", attempts(tries)], { cwd: p });
     spawnSync(process.execPath, ["-e", "0"], { env: w.env });
     expect(files.filter((f) => existsSync(join(marks, basename(f))))).toEqual(files);
     reset();
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
-    for (const f of files) expect(run.stdout, show(run)).toContain(`refused-${f}`);
+    await refusedInside(w, tries);
     for (const f of files) expect(readFileSync(join(p, f), "utf8")).toBe(own);
   }, 120_000);
 
@@ -453,22 +438,18 @@ async function aliasesHold(w: World, rows: Record<string, AliasRow>): Promise<vo
   };
   for (const [alias, row] of Object.entries(rows))
     execFileSync("git", ["config", `alias.${alias}`, row.value], { cwd: p, env: w.env });
-  const plant = Object.entries(rows)
-    .map(
-      ([alias, row]) =>
-        `(${row.plant(join(marks, alias))} && echo wrote-${alias}) || echo refused-${alias}`,
-    )
-    .join("; ");
+  const tries = Object.fromEntries(
+    Object.entries(rows).map(([alias, row]) => [alias, row.plant(join(marks, alias))]),
+  );
   const hostGit = (): string[] => {
     for (const alias of aliases) spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
     return aliases.filter((a) => existsSync(join(marks, a)));
   };
   reset();
-  execFileSync("sh", ["-c", plant], { cwd: p });
+  execFileSync("sh", ["-c", attempts(tries)], { cwd: p });
   expect(hostGit()).toEqual(aliases);
   reset();
-  const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
-  for (const alias of aliases) expect(run.stdout, show(run)).toContain(`refused-${alias}`);
+  await refusedInside(w, tries);
   for (const row of Object.values(rows))
     expect(readFileSync(join(p, row.file), "utf8")).toBe(row.own);
   expect(hostGit()).toEqual([]);
@@ -496,14 +477,14 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     };
     git("config", "filter.crlf.clean", "scripts/clean.sh %f");
     git("config", "core.fsmonitor", "scripts/fsmonitor.sh");
-    const plant = ["clean", "fsmonitor"]
-      .map(
-        (n) =>
-          `(printf '#!/bin/sh\\ntouch ${join(marks, n)}\\n' > scripts/${n}.sh && echo wrote-${n}) || echo refused-${n}`,
-      )
-      .join("; ");
+    const tries = Object.fromEntries(
+      ["clean", "fsmonitor"].map((n) => [
+        n,
+        `printf '#!/bin/sh\\ntouch ${join(marks, n)}\\n' > scripts/${n}.sh`,
+      ]),
+    );
     // (control) rewritten by the host's shell, the next `git status` runs both.
-    execFileSync("sh", ["-c", plant], { cwd: p });
+    execFileSync("sh", ["-c", attempts(tries)], { cwd: p });
     writeFileSync(join(p, "a.txt"), "x\n");
     spawnSync("git", ["status"], { cwd: p, env: w.env, stdio: "ignore" });
     expect(existsSync(join(marks, "fsmonitor"))).toBe(true);
@@ -515,9 +496,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     mkdirSync(marks);
     for (const f of ["clean.sh", "fsmonitor.sh"])
       writeFileSync(join(p, "scripts", f), own, { mode: 0o755 });
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
-    expect(run.stdout, show(run)).toContain("refused-clean");
-    expect(run.stdout).toContain("refused-fsmonitor");
+    await refusedInside(w, tries);
     for (const f of ["clean.sh", "fsmonitor.sh"])
       expect(readFileSync(join(p, "scripts", f), "utf8")).toBe(own);
   }, 120_000);
@@ -556,15 +535,15 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     writeFileSync(join(w.home, "dotfiles", "gitconfig"), "[core]\n\thooksPath = .githooks\n");
     rmSync(join(w.home, ".gitconfig"), { force: true });
     symlinkSync(join(w.home, "dotfiles", "gitconfig"), join(w.home, ".gitconfig"));
-    const plant = programs
-      .map((f) => {
+    const tries = Object.fromEntries(
+      programs.map((f) => {
         const mark = join(marks, basename(f));
         const body = f.endsWith(".js")
           ? `require("fs").writeFileSync(${JSON.stringify(mark)}, "")`
           : `touch ${mark}`;
-        return `(printf '%s\\n' '${body}' > ${f} && echo wrote-${f}) || echo refused-${f}`;
-      })
-      .join("; ");
+        return [f, `printf '%s\\n' '${body}' > ${f}`];
+      }),
+    );
     const hostGit = (): string[] => {
       writeFileSync(join(p, "a.txt"), "x\n");
       git("status");
@@ -576,11 +555,10 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     };
     // (control) rewritten by the host's shell, host git runs every one of them.
     reset();
-    execFileSync("sh", ["-c", plant], { cwd: p });
+    execFileSync("sh", ["-c", attempts(tries)], { cwd: p });
     expect(hostGit()).toEqual(programs);
     reset();
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
-    for (const f of programs) expect(run.stdout, show(run)).toContain(`refused-${f}`);
+    await refusedInside(w, tries);
     for (const f of programs) expect(readFileSync(join(p, f), "utf8")).toBe(own);
     expect(hostGit()).toEqual([]);
   }, 120_000);
