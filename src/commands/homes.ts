@@ -17,6 +17,7 @@ import type { HostInfo } from "../host/host.js";
 import { requireOwnCache } from "../host/projectplace.js";
 import { storeLockPath } from "../sandbox/linkedstore.js";
 import { type HomeRecord, homeRecordPath } from "../sandbox/privatehome.js";
+import { entryKind } from "../sandbox/safepath.js";
 import { removeTree, treeSize } from "../sandbox/tree.js";
 import type { HomesAction, Output } from "./types.js";
 
@@ -126,14 +127,6 @@ export function readHomeRecord(home: string, name: string): HomeRecord | null {
   }
 }
 
-function isDirectory(path: string): boolean {
-  try {
-    return lstatSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 /** A home's size; whatever goes wrong is this home's, said with it, and the others are still measured. */
 function measure(path: string): { bytes: number; unreadable: string[] } {
   try {
@@ -159,13 +152,13 @@ export function listHomes(dir: string, sizes = true): HomeEntry[] {
   const homes: HomeEntry[] = [];
   for (const name of names.sort()) {
     const path = join(dir, name);
-    if (!HOME_NAME.test(name) || !isDirectory(path)) continue;
+    if (!HOME_NAME.test(name) || entryKind(path) !== "directory") continue;
     const record = readHomeRecord(path, name);
     const size = sizes ? measure(path) : { bytes: 0, unreadable: [] };
     homes.push({
       path,
       project: record?.project ?? null,
-      projectExists: record === null ? null : isDirectory(record.project),
+      projectExists: record === null ? null : entryKind(record.project) === "directory",
       lastUse: record === null ? null : Date.parse(record.lastUse),
       ...size,
     });

@@ -20,7 +20,7 @@ import {
 import { isInside } from "../host/project.js";
 import { readRegular, readThroughLinks, rootGitPlaces, type Watch } from "./integrity.js";
 import { opensslPlaces } from "./opensslconf.js";
-import { projectPathKind, readRegularFile, refuseHardLinked } from "./safepath.js";
+import { entryKind, projectPathKind, readRegularFile, refuseHardLinked } from "./safepath.js";
 
 /**
  * Files at the project root that a package manager reads as configuration that runs code or
@@ -700,22 +700,13 @@ const ENV_RUN_KEYS = [
 /** node's options that load a file (or, for bun, a preload or config). */
 const LOADING_OPTION =
   /^(--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--snapshot-blob|--preload|--config)(?:=(.*))?$/;
-/** A regular file at `path` (not through a final link). */
-function isFileAt(path: string): boolean {
-  try {
-    return lstatSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** A directory at `path` (not through a final link). */
-function isDirectoryAt(path: string): boolean {
-  try {
-    return lstatSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+/**
+ * Whether `require` looks past `path` itself: a folder, or no regular file there and no extension
+ * of node's (a missing `x.js` stops node before any code runs).
+ */
+function triesFurther(path: string): boolean {
+  const kind = entryKind(path);
+  return kind === "directory" || (kind !== "file" && !/\.(js|cjs|mjs|json|node)$/.test(path));
 }
 
 /**
@@ -885,17 +876,12 @@ export function namedRunFiles(
         for (const dir of dirs) {
           const path = join(dir, value);
           push(path);
-          if (isDirectoryAt(path) || (!isFileAt(path) && !/\.(js|cjs|mjs|json|node)$/.test(path)))
-            for (const tail of REQUIRE_TRIES) push(`${path}${tail}`);
+          if (triesFurther(path)) for (const tail of REQUIRE_TRIES) push(`${path}${tail}`);
         }
       }
       // `--require /p/hooks` loads /p/hooks.js, or the folder's main or index.
       // (Not for a missing name with node's own extension: node then stops before any code runs.)
-      if (
-        (option === "--require" || option === "-r") &&
-        isAbsolute(value) &&
-        (isDirectoryAt(value) || (!isFileAt(value) && !/\.(js|cjs|mjs|json|node)$/.test(value)))
-      ) {
+      if ((option === "--require" || option === "-r") && isAbsolute(value) && triesFurther(value)) {
         for (const tail of REQUIRE_TRIES) push(`${value}${tail}`);
         const pkg = isAbsolute(value) ? readRegular(join(value, "package.json")) : null;
         let main: unknown;
@@ -905,7 +891,8 @@ export function namedRunFiles(
         if (typeof main === "string" && main !== "") {
           const target = resolve(value, main);
           push(target);
-          if (!isFileAt(target)) for (const tail of REQUIRE_TRIES) push(`${target}${tail}`);
+          if (entryKind(target) !== "file")
+            for (const tail of REQUIRE_TRIES) push(`${target}${tail}`);
         }
       }
       // An OpenSSL config loads what it includes and names, as OPENSSL_CONF's does.

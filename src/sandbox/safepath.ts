@@ -20,6 +20,18 @@ import { SafeNpmError } from "../errors.js";
 export const PLANTED_HINT =
   "if you made it yourself, replace it with a regular file or directory (a copy, not a link); if not, code that ran in the project planted it: remove it and check the project";
 
+/** What is at `path` itself, a final link not followed; "missing" when nothing can be seen. */
+export function entryKind(path: string): "file" | "directory" | "link" | "other" | "missing" {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return "missing";
+  }
+  if (st.isSymbolicLink()) return "link";
+  return st.isFile() ? "file" : st.isDirectory() ? "directory" : "other";
+}
+
 /**
  * The kind of `path` inside `root` without following any link: "missing" when it (or a parent)
  * does not exist. Every component from `root` down must be a real directory; a link anywhere
