@@ -19,6 +19,7 @@ import {
 } from "../host/host.js";
 import { isInside } from "../host/project.js";
 import { readRegular, readThroughLinks, rootGitPlaces, type Watch } from "./integrity.js";
+import { nodeLoads, REQUIRE_TRIES } from "./nodeoptions.js";
 import { opensslPlaces } from "./opensslconf.js";
 import { entryKind, projectPathKind, readRegularFile, refuseHardLinked } from "./safepath.js";
 
@@ -697,9 +698,6 @@ const ENV_RUN_KEYS = [
   "global_pnpmfile",
 ];
 
-/** node's options that load a file (or, for bun, a preload or config). */
-const LOADING_OPTION =
-  /^(--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--snapshot-blob|--preload|--config)(?:=(.*))?$/;
 /**
  * Whether `require` looks past `path` itself: a folder, or no regular file there and no extension
  * of node's (a missing `x.js` stops node before any code runs).
@@ -707,47 +705,6 @@ const LOADING_OPTION =
 function triesFurther(path: string): boolean {
   const kind = entryKind(path);
   return kind === "directory" || (kind !== "file" && !/\.(js|cjs|mjs|json|node)$/.test(path));
-}
-
-/**
- * What `require` tries for a path (Module._findPath): the file, with node's extensions, then
- * a folder's package.json `main` and its index.
- */
-const REQUIRE_TRIES = [
-  ".js",
-  ".json",
-  ".node",
-  "/package.json",
-  "/index.js",
-  "/index.json",
-  "/index.node",
-];
-
-/**
- * NODE_OPTIONS split as node splits it (src/node_options.cc ParseNodeOptionsEnvVar): a space
- * ends a word, a `"` anywhere toggles quoting, and inside quotes a `\` keeps the next character.
- */
-export function nodeOptionWords(text: string): string[] {
-  const words: string[] = [];
-  let quoted = false;
-  let fresh = true;
-  for (let i = 0; i < text.length; i++) {
-    let c = text[i] as string;
-    if (c === "\\" && quoted) {
-      if (i + 1 === text.length) break;
-      c = text[++i] as string;
-    } else if (c === " " && !quoted) {
-      fresh = true;
-      continue;
-    } else if (c === '"') {
-      quoted = !quoted;
-      continue;
-    }
-    if (fresh) words.push(c);
-    else words[words.length - 1] += c;
-    fresh = false;
-  }
-  return words;
 }
 
 /**
@@ -836,25 +793,7 @@ export function namedRunFiles(
   // node-options: what --require / -r / --import / --loader load (node resolves a path against
   // its working folder; a bare name is a package, looked up in node_modules).
   const requires = (written: string): void => {
-    // node reads `_` in an option's name as `-` (`--experimental_loader`).
-    const dashes = (text: string): string =>
-      text.replace(/--[A-Za-z0-9_-]+/g, (name) => name.replace(/_/g, "-"));
-    // Each option and its value, as a shell would split the line and as node splits
-    // NODE_OPTIONS (nodeOptionWords): both are kept, so a spelling one of them misreads
-    // (`"--openssl-config=/x.cnf"`, a quote inside a word) is still covered.
-    const found: { option: string; value: string }[] = [];
-    for (const r of dashes(written).matchAll(
-      /(--require|-r|--import|--loader|--experimental-loader|--openssl-config|--env-file|--env-file-if-exists|--snapshot-blob|--preload|--config)(?:=|\s+)("[^"]*"|'[^']*'|\S+)/g,
-    )) {
-      found.push({ option: r[1] ?? "", value: unquote(r[2] ?? "") });
-    }
-    const words = nodeOptionWords(written).map(dashes);
-    for (let i = 0; i < words.length; i++) {
-      const m = LOADING_OPTION.exec(words[i] ?? "");
-      if (m === null) continue;
-      const value = m[2] ?? words[++i];
-      if (value !== undefined) found.push({ option: m[1] ?? "", value });
-    }
+    const found = nodeLoads(written);
     for (const { option, value: written } of found) {
       let value = written;
       if (value.startsWith("file://")) {

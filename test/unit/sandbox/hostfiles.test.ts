@@ -17,8 +17,8 @@ import {
   guardProject,
   homeConfigGuard,
   namedRunFiles,
-  nodeOptionWords,
 } from "../../../src/sandbox/hostfiles.js";
+import { nodeOptionWords } from "../../../src/sandbox/nodeoptions.js";
 
 let dir: string;
 let root: string;
