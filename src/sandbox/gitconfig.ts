@@ -5,6 +5,7 @@
  * more than the one file (system, global and included config) in ways that differ by version.
  * Malformed syntax ends the parse, as it makes git refuse the whole file.
  */
+import { CODE_OPTION, LOADING_OPTION, nodeLoads, REQUIRE_TRIES } from "./nodeoptions.js";
 
 export interface ConfigEntry {
   /** Lower-case section name, e.g. "core", "includeif". */
@@ -191,7 +192,12 @@ export function includePaths(entries: readonly ConfigEntry[]): string[] {
  */
 export interface ProgramFile {
   path: string;
-  named: "path" | "word" | "script";
+  /**
+   * `script`: what an interpreter runs (a folder too); `path`: a word with a `/`; `word`: one
+   * without (it counts only where such a file is); `cd`: a folder the value runs in, whose `..`
+   * node and make resolve through a link.
+   */
+  named: "path" | "word" | "script" | "cd";
 }
 
 /**
@@ -225,7 +231,9 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
     }
     scan(value, "", add, 0);
   }
-  return out.filter((o) => o.path !== "" && o.path !== "." && o.path !== "..");
+  return out.filter(
+    (o) => o.path !== "" && o.path !== "." && o.path !== ".." && !o.path.startsWith("../"),
+  );
 }
 
 /** The shells whose `-c` argument is a command line of its own, read the same way. */
@@ -250,6 +258,61 @@ function scan(
   let inline = false;
   let cdNext = false;
   let redirected = false;
+  // After `env`, `exec`, `command`, `nohup`: the next word that is no option or assignment is
+  // the program. After `export`: assignments. `-u NAME` of env takes a word.
+  let prefix = false;
+  let exporting = false;
+  let skipNext = false;
+  // node's next word: a file it loads (`-r ./x.js`), or code (`-e "require('./x')"`).
+  let nodeNext: "load" | "code" | null = null;
+  /** A file node loads from the value's folder; a bare name from NODE_PATH's folders. */
+  const nodeLoad = (value: string): void => {
+    if (base === null || value === "" || value.includes("$")) return;
+    const paths =
+      /^\.\.?(\/|$)/.test(value) || isRooted(value)
+        ? [at(base, value)]
+        : (vars.get("NODE_PATH") ?? "")
+            .split(":")
+            .filter((dir) => dir !== "" && !dir.includes("$"))
+            .map((dir) => at(base ?? "", `${dir}/${value}`));
+    for (const path of paths) {
+      if (path === null) continue;
+      add(path, "script");
+      for (const tail of REQUIRE_TRIES) add(`${path}${tail}`, "script");
+    }
+  };
+  /** The paths node code loads by a relative or absolute name: require, import, from. */
+  const nodeCode = (code: string): void => {
+    for (const m of code.matchAll(
+      /\b(?:require|import)\s*\(\s*(["'`])([^"'`]+)\1|\bfrom\s*(["'])([^"']+)\3|\bimport\s*(["'])([^"']+)\5/g,
+    )) {
+      const spec = m[2] ?? m[4] ?? m[6] ?? "";
+      if (/^\.\.?(\/|$)/.test(spec) || spec.startsWith("/")) nodeLoad(spec);
+    }
+  };
+  const assign = (name: string, value: string): void => {
+    vars.set(name, value);
+    if (name === "NODE_OPTIONS") {
+      for (const { option, value: file } of nodeLoads(value))
+        if (CODE_OPTION.test(option)) nodeLoad(file);
+    }
+  };
+  /** `PATH=.venv/bin:$PATH python`: the program found in a folder the value puts on PATH. */
+  const onPath = (program: string): void => {
+    const path = vars.get("PATH");
+    if (path === undefined || base === null || program.includes("/")) return;
+    for (const dir of path.split(":")) {
+      if (dir === "" || dir.includes("$") || dir.split("/").includes("node_modules")) continue;
+      const found = at(base, `${dir}/${program}`);
+      if (found !== null) add(found, "path");
+    }
+  };
+  /** The folder a value moves to, each level of it: none may become a link. */
+  const cdInto = (to: string | null): void => {
+    if (to === null || isRooted(to)) return;
+    const parts = to.split("/");
+    for (let i = 1; i <= parts.length; i++) add(parts.slice(0, i).join("/"), "cd");
+  };
   for (const token of shellWords(line)) {
     if (token.kind === "op" && (token.text === "<" || token.text === ">")) {
       // `sh -s < hook`: the next word is a file, not a command.
@@ -262,14 +325,35 @@ function scan(
       module = false;
       inline = false;
       cdNext = false;
+      prefix = false;
+      exporting = false;
+      skipNext = false;
+      nodeNext = null;
       continue;
     }
-    const assignment = first ? /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(token.text) : null;
+    const assignment =
+      first || exporting ? /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(token.text) : null;
     if (assignment !== null) {
-      vars.set(assignment[1] ?? "", assignment[2] ?? "");
+      assign(assignment[1] ?? "", assignment[2] ?? "");
+      continue;
+    }
+    if (skipNext) {
+      skipNext = false;
       continue;
     }
     const word = expandVars(token.text, vars);
+    if (nodeNext !== null) {
+      if (word !== null) {
+        if (nodeNext === "load") nodeLoad(word);
+        else {
+          nodeCode(word);
+          // Code instead of a script: the later words are its arguments.
+          interpreter = null;
+        }
+      }
+      nodeNext = null;
+      continue;
+    }
     if (redirected) {
       redirected = false;
       if (word !== null && base !== null) {
@@ -279,12 +363,36 @@ function scan(
       continue;
     }
     if (cdNext) {
+      // `cd -P tools`: cd's own options come first.
+      if (word !== null && /^-[LPe@]+$/.test(word)) continue;
       cdNext = false;
       base = word === null || base === null ? null : joinRel(base, word);
+      cdInto(base);
+      continue;
+    }
+    if (first && prefix && word?.startsWith("-")) {
+      if (word === "-C" || word === "--chdir") cdNext = true;
+      else if (word === "-u" || word === "--unset") skipNext = true;
+      const chdir = /^--chdir=(.+)$/.exec(word)?.[1];
+      if (chdir !== undefined && base !== null) {
+        base = joinRel(base, chdir);
+        cdInto(base);
+      }
+      continue;
+    }
+    if (first && word !== null && PREFIXES.has(word)) {
+      prefix = true;
+      continue;
+    }
+    if (first && word === "export") {
+      first = false;
+      exporting = true;
       continue;
     }
     if (first) {
       first = false;
+      prefix = false;
+      if (word !== null) onPath(word);
       if (word === "cd") cdNext = true;
       else if (word !== null && INTERPRETERS.has(basenameOf(word))) interpreter = basenameOf(word);
       else if (word?.includes("/")) {
@@ -309,9 +417,27 @@ function scan(
     const chdir = /^--chdir=(.+)$/.exec(word)?.[1];
     if (chdir !== undefined) {
       base = base === null ? null : joinRel(base, chdir);
+      cdInto(base);
       continue;
     }
     if (word.startsWith("-")) {
+      if (interpreter !== null && NODE_LIKE.has(interpreter)) {
+        // `--require=./x.js`, `-r ./x.js`, `--import ./x.mjs`; `-e`/`-p` code.
+        const load = LOADING_OPTION.exec(word);
+        if (load !== null && CODE_OPTION.test(load[1] ?? "")) {
+          if (load[2] !== undefined) nodeLoad(load[2]);
+          else nodeNext = "load";
+          continue;
+        }
+        const code = /^(?:-e|-p|--eval|--print)(?:=(.*))?$/s.exec(word);
+        if (code !== null) {
+          if (code[1] !== undefined) {
+            nodeCode(code[1]);
+            interpreter = null;
+          } else nodeNext = "code";
+          continue;
+        }
+      }
       if (interpreter?.startsWith("python") && word === "-m") module = true;
       if (interpreter !== null && SHELLS.has(interpreter) && /^-[a-z]*c[a-z]*$/.test(word))
         inline = true;
@@ -386,6 +512,12 @@ export function programWords(entries: readonly ConfigEntry[]): Set<string> {
   return out;
 }
 
+/** Words before a command that run it (`env A=1 node x.js`, `exec node x.js`). */
+const PREFIXES = new Set(["env", "exec", "command", "nohup"]);
+
+/** Interpreters that take node's options (`--require`, `-e`). */
+const NODE_LIKE = new Set(["node", "nodejs", "bun"]);
+
 /** Interpreters whose first argument that is no option is a script (`node fsmon.js`). */
 const INTERPRETERS = new Set([
   "node",
@@ -439,14 +571,19 @@ function at(base: string, word: string): string | null {
   return isRooted(word) ? word : joinRel(base, word);
 }
 
-/** `rel` joined onto `base` (both relative to the top), `..` resolved; null when unknown. */
+/**
+ * `rel` joined onto `base` (both relative to the top), `..` resolved; null when unknown, or
+ * above the top (not the project's).
+ */
 function joinRel(base: string, rel: string): string | null {
   if (rel.startsWith("/") || rel.startsWith("~/") || rel === "~") return rel;
   const parts = base === "" ? [] : base.split("/");
   for (const part of rel.split("/")) {
     if (part === "" || part === ".") continue;
-    if (part === "..") parts.pop();
-    else parts.push(part);
+    if (part === "..") {
+      if (parts.length === 0) return null;
+      parts.pop();
+    } else parts.push(part);
   }
   return parts.join("/");
 }

@@ -96,6 +96,12 @@ export interface Watch {
   stems?: string[];
   /** The top's package.json, for `node .`: its `main`, which is what node runs, is checked. */
   main?: boolean;
+  /**
+   * A folder a git program value runs in (`cd tools && node ..`): only whether it is a link is
+   * checked. node and make resolve its `..` where a link leads; a real folder made or changed
+   * inside is the project's own.
+   */
+  linkOnly?: boolean;
 }
 
 export interface Finding {
@@ -582,8 +588,12 @@ function mentionedScripts(
   };
   // The top itself named (`node .`, a bare `make`, `cd tools && node ..`, `node tools/..`, its
   // absolute path): what is run of it.
+  // A `..` read from a folder that may not exist yet (`cd dist && node ..`), and the top's own
+  // name read from its parent (`cd .. && node app`), count as the top too.
   const topNamed =
     mentions.includes(".") ||
+    mentions.includes(basename(root)) ||
+    mentions.some((m) => /(^|\/)\.\.\/*$/.test(m)) ||
     mentions.some((m) => folders.some((f) => m !== "." && expand(m, f) === root));
   const runFolders = topNamed ? folders : named;
   for (const folder of runFolders) {
@@ -680,7 +690,7 @@ export function rootGitPlaces(
     if (protect.includes(path)) return;
     // Watched as one spelling names it, kept read-only as another does (`node tools/lib`: a
     // path word, and the folder node runs): read-only wins.
-    const watched = watch.findIndex((w) => w.path === path && !w.modules && !w.main);
+    const watched = watch.findIndex((w) => w.path === path && !w.modules && !w.main && !w.linkOnly);
     if (watched !== -1) {
       if (!real) return;
       watch.splice(watched, 1);
@@ -708,6 +718,11 @@ export function rootGitPlaces(
     for (const { path: named, named: how } of programFiles(entries)) {
       const path = expand(named, root);
       if (!inside(path, root)) continue;
+      if (how === "cd") {
+        if (!watch.some((w) => w.linkOnly && w.path === path))
+          watch.push({ kind: "gitconfig", path, linkOnly: true });
+        continue;
+      }
       const st = lstat(path);
       const chain = realDirChain(root, dirname(path));
       // A script an interpreter is given may be a folder (`node tools` runs tools/index.js).
@@ -821,6 +836,7 @@ function mainField(path: string): string {
 /** Whether an entry recorded at `path` is one that `w` watches. */
 export function watchCovers(w: Watch, path: string): boolean {
   if (w.main === true) return path === `${w.path}${KEY_PART}main`;
+  if (w.linkOnly === true) return path === w.path;
   if (w.modules === true) {
     const dir = dirname(path);
     return dir === w.path || dirname(dir) === w.path;
@@ -1815,6 +1831,7 @@ function collect(
   yarnBins();
   yarnState();
   for (const w of [...watch, ...(hooks ?? [])]) {
+    if (w.linkOnly === true) continue;
     if (w.main === true) {
       out.set(`${w.path}${KEY_PART}main`, { kind: "gitconfig", fp: mainField(w.path) });
       continue;
@@ -1847,6 +1864,12 @@ function collect(
       const path = join(w.path, entry.name);
       if (!out.has(path)) out.set(path, { kind: "hook", fp: entryFp(path, true) });
     }
+  }
+  // Last: a path the walk or a watch above records whole keeps that (stricter) fingerprint.
+  for (const w of watch) {
+    if (w.linkOnly !== true || out.has(w.path)) continue;
+    const link = lstat(w.path)?.isSymbolicLink() === true;
+    out.set(w.path, { kind: "gitconfig", fp: link ? entryFp(w.path, true) : "not a link" });
   }
   return out;
 }

@@ -702,6 +702,68 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     expect(hostGit()).toEqual([]);
   }, 120_000);
 
+  it("what node loads by --require=, -e code, NODE_OPTIONS or NODE_PATH a value sets, the top through a cd folder (a link, missing, from its parent), a venv a value puts on PATH", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    const py = "/usr/bin/python3";
+    execFileSync(py, ["-m", "venv", "--without-pip", join(p, ".venv")]);
+    const aliases: Record<string, string> = {
+      req: "!node --require=./p.js x.js",
+      ev: `!node -e "require('./q')"`,
+      no: "!NODE_OPTIONS=--require=./tools/n.js node x.js",
+      np: "!NODE_PATH=lib NODE_OPTIONS=--require=preload node x.js",
+      cdl: "!cd bin && node ..",
+      cdm: "!cd dist && node ..",
+      up: `!cd .. && node ${basename(p)}`,
+      ve: "!PATH=.venv/bin:$PATH python3 x.py",
+    };
+    for (const [alias, value] of Object.entries(aliases))
+      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
+    const mark = (...names: string[]): string =>
+      names.map((n) => `require("fs").writeFileSync("${join(marks, n)}", "");`).join(" ");
+    const plant = [
+      `printf '%s\\n' '${mark("req")}' > p.js`,
+      `printf '%s\\n' '${mark("ev")}' > q.js`,
+      `printf '%s\\n' '${mark("no")}' > tools/n.js`,
+      `printf '%s\\n' '${mark("np")}' > lib/preload.js`,
+      // `..` of a folder swapped for a link is the link's parent, for node.
+      `mkdir -p node_modules/ev/sub && printf '%s\\n' '${mark("cdl")}' > node_modules/ev/index.js && rm -r bin && ln -s node_modules/ev/sub bin`,
+      `mkdir dist && printf '%s\\n' '${mark("cdm", "up")}' > index.js`,
+      `sp=$(echo .venv/lib/python3*/site-packages) && echo 'import ev' > $sp/ev.pth && printf 'open("${join(marks, "ve")}", "w")\\n' > $sp/ev.py`,
+    ]
+      .map((c) => `(${c}) 2>/dev/null`)
+      .concat("true")
+      .join("; ");
+    const reset = (): void => {
+      rmSync(marks, { recursive: true, force: true });
+      mkdirSync(marks);
+      for (const f of ["p.js", "q.js", "index.js", "dist", "node_modules", "tools", "lib", "bin"])
+        rmSync(join(p, f), { recursive: true, force: true });
+      for (const d of ["tools", "lib", "bin"]) mkdirSync(join(p, d));
+      writeFileSync(join(p, "bin", "util.js"), "// own\n");
+      writeFileSync(join(p, "x.js"), "// own\n");
+      writeFileSync(join(p, "x.py"), "pass\n");
+      execFileSync("sh", ["-c", "rm -f .venv/lib/python3*/site-packages/ev.*"], { cwd: p });
+    };
+    const hostGit = (): string[] => {
+      for (const alias of Object.keys(aliases))
+        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
+      return Object.keys(aliases).filter((a) => existsSync(join(marks, a)));
+    };
+    // (control) planted by the host's shell, host git runs every one.
+    reset();
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    expect(hostGit()).toEqual(Object.keys(aliases));
+    reset();
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(run.exitCode, show(run)).toBe(0);
+    for (const f of ["p.js", "q.js", "tools/n.js", "lib/preload.js", "bin", "index.js"])
+      expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
+    expect(hostGit()).toEqual([]);
+  }, 120_000);
+
   it("node . runs the top's package.json main: one changed inside stops the run and is named", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

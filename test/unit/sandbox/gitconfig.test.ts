@@ -159,6 +159,65 @@ describe("programFiles: what git runs that config names", () => {
     expect(found.path).toEqual(expect.arrayContaining(["bin/k"]));
   });
 
+  it("what node loads before its script: --require and --import (= or a word), -e code, NODE_OPTIONS and NODE_PATH the value sets", () => {
+    const tries = (p: string): string[] => [
+      p,
+      ...[".js", ".json", ".node", "/package.json", "/index.js", "/index.json", "/index.node"].map(
+        (t) => `${p}${t}`,
+      ),
+    ];
+    const scripts = (value: string): string[] => files(`[alias]\n\tt = ${value}\n`).script ?? [];
+    expect(scripts("!node --require=./p.js x.js")).toEqual(
+      expect.arrayContaining([...tries("p.js"), "x.js"]),
+    );
+    expect(scripts("!node -r ./p x.js")).toEqual(expect.arrayContaining([...tries("p"), "x.js"]));
+    expect(scripts("!node --import ./tools/p.mjs x.js")).toEqual(
+      expect.arrayContaining([...tries("tools/p.mjs"), "x.js"]),
+    );
+    // git's own quotes around the value (a `;` outside them starts a comment), the shell's inside.
+    const code = `"!node -e \\"require('./q'); import('../top/r.mjs')\\""`;
+    expect(scripts(code)).toEqual(expect.arrayContaining(tries("q")));
+    // `..` leaves the top: not the project's.
+    expect(scripts(code).filter((p) => p.includes("r.mjs"))).toEqual([]);
+    expect(scripts(`!node --eval='require(\\"./q2\\")' arg.js`)).toEqual(tries("q2"));
+    for (const value of [
+      "!NODE_OPTIONS=--require=./p.js node x.js",
+      "!export NODE_OPTIONS='-r ./p.js' && node x.js",
+      "!env -u X NODE_OPTIONS='--require ./p.js' node x.js",
+      "!exec env NODE_OPTIONS=--import=./p.js npm test",
+    ]) {
+      expect(scripts(value), value).toEqual(expect.arrayContaining(tries("p.js")));
+    }
+    expect(scripts("!NODE_PATH=lib:/opt/x NODE_OPTIONS=--require=preload node x.js")).toEqual(
+      expect.arrayContaining([...tries("lib/preload"), ...tries("/opt/x/preload")]),
+    );
+    // A bare name without NODE_PATH is a package: node_modules, not a file of the project's.
+    expect(scripts("!NODE_OPTIONS=--require=preload node x.js")).toEqual([
+      "x.js",
+      ...["js", "json", "node", "cjs", "mjs"].map((e) => `x.js.${e}`),
+    ]);
+  });
+
+  it("a program found in a folder the value puts on PATH (a virtualenv's bin), never in node_modules", () => {
+    expect(files("[alias]\n\tt = !PATH=.venv/bin:$PATH python x.py\n").path).toEqual([
+      ".venv/bin/python",
+    ]);
+    expect(files("[alias]\n\tt = !PATH=$PWD/env/bin:/usr/bin python3 x.py\n").path).toEqual(
+      expect.arrayContaining(["env/bin/python3", "/usr/bin/python3"]),
+    );
+    expect(files("[alias]\n\tt = !PATH=node_modules/.bin:$PATH eslint .\n").path).toBeUndefined();
+  });
+
+  it("the folders a value runs in, each level (none may become a link)", () => {
+    const cds = (value: string): string[] | undefined => files(`[alias]\n\tt = ${value}\n`).cd;
+    expect(cds("!cd tools && node ..")).toEqual(["tools"]);
+    expect(cds("!cd -P tools/sub && node ../..")).toEqual(["tools", "tools/sub"]);
+    expect(cds("!env -C tools ./b.sh")).toEqual(["tools"]);
+    expect(cds("!make --chdir=tools/x")).toEqual(["tools", "tools/x"]);
+    expect(cds("!cd /opt && ./x")).toBeUndefined();
+    expect(cds("!cd .. && node app")).toBeUndefined();
+  });
+
   it("skips what a variable it cannot read names, and a folder git was started in", () => {
     const text = [
       "[alias]",
