@@ -321,6 +321,29 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     for (const f of files) expect(readFileSync(join(p, f), "utf8")).toBe(own);
   }, 120_000);
 
+  it("NODE_OPTIONS --require of a bare name from NODE_PATH: a package of that name made in the top's node_modules is moved aside", async () => {
+    const w = world();
+    const p = w.project;
+    const mark = join(w.dir, "mark");
+    const lib = join(w.dir, "lib");
+    mkdirSync(lib);
+    writeFileSync(join(lib, "preload.js"), "// yours\n");
+    w.env.NODE_PATH = lib;
+    w.env.NODE_OPTIONS = "--require=preload";
+    const plant = `mkdir -p node_modules/preload && printf '%s\\n' 'require("fs").writeFileSync("${mark}", "")' > node_modules/preload/index.js`;
+    // (control) node looks in the node_modules of the folder it starts in before NODE_PATH.
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    spawnSync(process.execPath, ["-e", "0"], { cwd: p, env: w.env });
+    expect(existsSync(mark)).toBe(true);
+    rmSync(mark);
+    rmSync(join(p, "node_modules"), { recursive: true });
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(run.stderr, show(run)).toContain(`moved ${join(p, "node_modules", "preload")}`);
+    spawnSync(process.execPath, ["-e", "0"], { cwd: p, env: w.env });
+    expect(existsSync(mark)).toBe(false);
+  }, 120_000);
+
   it("a relative OPENSSL_CONF stops the run: it names a file in every folder", async () => {
     const w = world();
     w.env.OPENSSL_CONF = "ssl/openssl.cnf";
