@@ -737,6 +737,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       ev: `!node -e "require('./q')"`,
       no: "!NODE_OPTIONS=--require=./tools/n.js node x.js",
       np: "!NODE_PATH=lib NODE_OPTIONS=--require=preload node x.js",
+      pk: "!NODE_OPTIONS=--require=hook node x.js",
       cdl: "!cd bin && node ..",
       cdm: "!cd dist && node ..",
       up: `!cd .. && node ${basename(p)}`,
@@ -751,6 +752,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       `printf '%s\\n' '${mark("ev")}' > q.js`,
       `printf '%s\\n' '${mark("no")}' > tools/n.js`,
       `printf '%s\\n' '${mark("np")}' > lib/preload.js`,
+      `mkdir -p node_modules/hook && printf '%s\\n' '${mark("pk")}' > node_modules/hook/index.js`,
       // `..` of a folder swapped for a link is the link's parent, for node.
       `mkdir -p node_modules/ev/sub && printf '%s\\n' '${mark("cdl")}' > node_modules/ev/index.js && rm -r bin && ln -s node_modules/ev/sub bin`,
       `mkdir dist && printf '%s\\n' '${mark("cdm", "up")}' > index.js`,
@@ -782,7 +784,15 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     reset();
     const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
     expect(run.exitCode, show(run)).toBe(0);
-    for (const f of ["p.js", "q.js", "tools/n.js", "lib/preload.js", "bin", "index.js"])
+    for (const f of [
+      "p.js",
+      "q.js",
+      "tools/n.js",
+      "lib/preload.js",
+      "node_modules/hook",
+      "bin",
+      "index.js",
+    ])
       expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
     expect(hostGit()).toEqual([]);
   }, 120_000);
