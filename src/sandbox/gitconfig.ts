@@ -195,10 +195,9 @@ export interface ProgramFile {
   /**
    * `script`: what an interpreter runs (a folder too); `path`: a word with a `/`; `word`: one
    * without (it counts only where such a file is); `cd`: a folder the value runs in, whose `..`
-   * node and make resolve through a link; `package`: where node finds a package a bare name
-   * loads (`node_modules/x`), which counts only while none is there.
+   * node and make resolve through a link.
    */
-  named: "path" | "word" | "script" | "cd" | "package";
+  named: "path" | "word" | "script" | "cd";
 }
 
 /**
@@ -269,11 +268,9 @@ function scan(
   /** A file node loads from the value's folder; a bare name from NODE_PATH's folders. */
   const nodeLoad = (value: string): void => {
     if (base === null || value === "" || value.includes("$")) return;
+    // A bare name is a package: node looks in the project's package.json (its own name) and
+    // node_modules first, which the project's installs write (README limit), then NODE_PATH.
     const bare = !/^\.\.?(\/|$)/.test(value) && !isRooted(value);
-    // Before NODE_PATH, node looks in the node_modules of the folder it starts in.
-    const pkg = bare ? /^(@[^/]+\/[^/]+|[^/@.][^/]*)/.exec(value)?.[1] : undefined;
-    const found = pkg === undefined ? null : at(base, `node_modules/${pkg}`);
-    if (found !== null) add(found, "package");
     const paths = !bare
       ? [at(base, value)]
       : (vars.get("NODE_PATH") ?? "")

@@ -19,7 +19,7 @@ import {
 } from "../host/host.js";
 import { isInside } from "../host/project.js";
 import { readRegular, readThroughLinks, rootGitPlaces, type Watch } from "./integrity.js";
-import { CODE_OPTION, nodeLoads, REQUIRE_TRIES } from "./nodeoptions.js";
+import { nodeLoads, REQUIRE_TRIES } from "./nodeoptions.js";
 import { opensslPlaces } from "./opensslconf.js";
 import { entryKind, projectPathKind, readRegularFile, refuseHardLinked } from "./safepath.js";
 
@@ -816,23 +816,6 @@ export function namedRunFiles(
           const path = join(dir, value);
           push(path);
           if (triesFurther(path)) for (const tail of REQUIRE_TRIES) push(`${path}${tail}`);
-        }
-      }
-      // Before NODE_PATH, node looks a bare name up in the node_modules of the folder it starts
-      // in. At the top, a package of that name the run made would stand in for yours; one there
-      // before the run is a dependency, which installs write (README: node_modules).
-      if (!relative && !isAbsolute(value) && CODE_OPTION.test(option)) {
-        const pkg = /^(@[^/]+\/[^/]+|[^/@.][^/]*)/.exec(value)?.[1];
-        const modules = join(root, "node_modules");
-        const kind = entryKind(modules);
-        if (
-          pkg !== undefined &&
-          (kind === "directory" || kind === "missing") &&
-          entryKind(join(modules, pkg)) === "missing"
-        ) {
-          push(join(modules, pkg));
-          if (pkg === value)
-            for (const ext of [".js", ".json", ".node"]) push(join(modules, `${value}${ext}`));
         }
       }
       // `--require /p/hooks` loads /p/hooks.js, or the folder's main or index.

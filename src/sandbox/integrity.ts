@@ -723,11 +723,6 @@ export function rootGitPlaces(
           watch.push({ kind: "gitconfig", path, linkOnly: true });
         continue;
       }
-      // A package there before the run is a dependency, which installs replace (README limit).
-      if (how === "package") {
-        if (lstat(path) === null) place("gitconfig", path, false);
-        continue;
-      }
       const st = lstat(path);
       const chain = realDirChain(root, dirname(path));
       // A script an interpreter is given may be a folder (`node tools` runs tools/index.js).

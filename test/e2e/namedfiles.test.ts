@@ -4,13 +4,22 @@
  * or create it when missing, or host yarn runs what it left.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, join, relative } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { PNPM_LATEST_YAML, TOOL_BINS } from "./tools.js";
 import { makeWorld, show, type World } from "./world.js";
 
 const unavailable = inject("sandboxUnavailable");
+const packed = inject("packedFixtures");
 
 /** `(action && echo wrote-NAME) || echo refused-NAME`: one write to try, the outcome printed. */
 const attempt = (name: string, action: string): string =>
@@ -319,29 +328,6 @@ describe.skipIf(unavailable !== "")("files the environment names in the project"
     reset();
     await refusedInside(w, tries);
     for (const f of files) expect(readFileSync(join(p, f), "utf8")).toBe(own);
-  }, 120_000);
-
-  it("NODE_OPTIONS --require of a bare name from NODE_PATH: a package of that name made in the top's node_modules is moved aside", async () => {
-    const w = world();
-    const p = w.project;
-    const mark = join(w.dir, "mark");
-    const lib = join(w.dir, "lib");
-    mkdirSync(lib);
-    writeFileSync(join(lib, "preload.js"), "// yours\n");
-    w.env.NODE_PATH = lib;
-    w.env.NODE_OPTIONS = "--require=preload";
-    const plant = `mkdir -p node_modules/preload && printf '%s\\n' 'require("fs").writeFileSync("${mark}", "")' > node_modules/preload/index.js`;
-    // (control) node looks in the node_modules of the folder it starts in before NODE_PATH.
-    execFileSync("sh", ["-c", plant], { cwd: p });
-    spawnSync(process.execPath, ["-e", "0"], { cwd: p, env: w.env });
-    expect(existsSync(mark)).toBe(true);
-    rmSync(mark);
-    rmSync(join(p, "node_modules"), { recursive: true });
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
-    expect(run.exitCode, show(run)).toBe(0);
-    expect(run.stderr, show(run)).toContain(`moved ${join(p, "node_modules", "preload")}`);
-    spawnSync(process.execPath, ["-e", "0"], { cwd: p, env: w.env });
-    expect(existsSync(mark)).toBe(false);
   }, 120_000);
 
   it("a relative OPENSSL_CONF stops the run: it names a file in every folder", async () => {
@@ -737,7 +723,6 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       ev: `!node -e "require('./q')"`,
       no: "!NODE_OPTIONS=--require=./tools/n.js node x.js",
       np: "!NODE_PATH=lib NODE_OPTIONS=--require=preload node x.js",
-      pk: "!NODE_OPTIONS=--require=hook node x.js",
       cdl: "!cd bin && node ..",
       cdm: "!cd dist && node ..",
       up: `!cd .. && node ${basename(p)}`,
@@ -752,7 +737,6 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       `printf '%s\\n' '${mark("ev")}' > q.js`,
       `printf '%s\\n' '${mark("no")}' > tools/n.js`,
       `printf '%s\\n' '${mark("np")}' > lib/preload.js`,
-      `mkdir -p node_modules/hook && printf '%s\\n' '${mark("pk")}' > node_modules/hook/index.js`,
       // `..` of a folder swapped for a link is the link's parent, for node.
       `mkdir -p node_modules/ev/sub && printf '%s\\n' '${mark("cdl")}' > node_modules/ev/index.js && rm -r bin && ln -s node_modules/ev/sub bin`,
       `mkdir dist && printf '%s\\n' '${mark("cdm", "up")}' > index.js`,
@@ -784,17 +768,35 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     reset();
     const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
     expect(run.exitCode, show(run)).toBe(0);
-    for (const f of [
-      "p.js",
-      "q.js",
-      "tools/n.js",
-      "lib/preload.js",
-      "node_modules/hook",
-      "bin",
-      "index.js",
-    ])
+    for (const f of ["p.js", "q.js", "tools/n.js", "lib/preload.js", "bin", "index.js"])
       expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
     expect(hostGit()).toEqual([]);
+  }, 120_000);
+
+  it("an install of the package a value preloads by its bare name keeps it (a dependency, not a plant)", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    mkdirSync(join(p, "vendor"));
+    copyFileSync(join(packed, "greeter-1.0.0.tgz"), join(p, "vendor", "greeter-1.0.0.tgz"));
+    writeFileSync(
+      join(p, "package.json"),
+      `${JSON.stringify({ name: "app", version: "1.0.0", dependencies: { greeter: "file:vendor/greeter-1.0.0.tgz" } })}\n`,
+    );
+    writeFileSync(join(p, "x.js"), "// own\n");
+    execFileSync(
+      "git",
+      ["config", "alias.pre", "!NODE_OPTIONS=--require=greeter/package.json node x.js"],
+      {
+        cwd: p,
+        env: w.env,
+      },
+    );
+    const run = await w.run(["--quiet", "npm", "install", "--no-audit", "--no-fund"]);
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(run.stderr, show(run)).not.toContain("moved");
+    expect(existsSync(join(p, "node_modules", "greeter", "package.json"))).toBe(true);
+    expect(spawnSync("git", ["pre"], { cwd: p, env: w.env }).status).toBe(0);
   }, 120_000);
 
   it("node . runs the top's package.json main: one changed inside stops the run and is named", async () => {

@@ -191,12 +191,6 @@ describe("programFiles: what git runs that config names", () => {
     expect(scripts("!NODE_PATH=lib:/opt/x NODE_OPTIONS=--require=preload node x.js")).toEqual(
       expect.arrayContaining([...tries("lib/preload"), ...tries("/opt/x/preload")]),
     );
-    // node finds a bare name first in node_modules, where it starts (integrity.ts: while none
-    // is there).
-    expect(
-      files("[alias]\n\tt = !cd tools && NODE_OPTIONS='-r hook --import @s/x/reg.js' node x.js\n")
-        .package,
-    ).toEqual(["tools/node_modules/hook", "tools/node_modules/@s/x"]);
     // A bare name without NODE_PATH is a package: node_modules, not a file of the project's.
     expect(scripts("!NODE_OPTIONS=--require=preload node x.js")).toEqual([
       "x.js",
