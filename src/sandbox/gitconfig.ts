@@ -229,7 +229,7 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
       const word = m[1] ?? m[2] ?? m[3] ?? "";
       if (pathLike(word)) add(word, "path");
     }
-    scan(value, "", add, 0);
+    scan(value, [""], add, 0);
   }
   return out.filter(
     (o) => o.path !== "" && o.path !== "." && o.path !== ".." && !o.path.startsWith("../"),
@@ -240,45 +240,71 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
 const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ksh", "fish"]);
 
 /**
- * One command line from folder `base0` of the top: each command's program, the script an
- * interpreter is given, the later words; `cd` moves the folder, `NAME=value` sets a variable
- * (for `$NAME` later), and `sh -c '…'` is read as a line of its own.
+ * One command line from the folders `bases0` of the top (where it may run; none: unknown):
+ * each command's program, the script an interpreter is given and what node loads before it,
+ * the later words; `cd` moves the folder (a failed one may not: after `;` or `||` both count,
+ * and a subshell's ends with it), `NAME=value` sets a variable (for `$NAME` later, node's
+ * options, PATH), and `sh -c '…'` is read as a line of its own.
  */
 function scan(
   line: string,
-  base0: string | null,
+  bases0: readonly string[],
   add: (path: string, named: ProgramFile["named"]) => void,
   depth: number,
+  vars0: ReadonlyMap<string, string> = new Map(),
 ): void {
-  let base = base0;
-  const vars = new Map<string, string>();
+  let bases = [...bases0];
+  const vars = new Map(vars0);
+  const stack: string[][] = [];
   let first = true;
   let interpreter: string | null = null;
   let module = false;
   let inline = false;
   let cdNext = false;
   let redirected = false;
-  // After `env`, `exec`, `command`, `nohup`: the next word that is no option or assignment is
-  // the program. After `export`: assignments. `-u NAME` of env takes a word.
+  // After `env`, `exec`, `nohup`, `timeout`, …: the program comes later (a wrapper's own
+  // arguments are not known: every word is looked up on PATH until an interpreter). After
+  // `export`, `declare`: assignments.
   let prefix = false;
+  let wrapper = false;
   let exporting = false;
   let skipNext = false;
-  // node's next word: a file it loads (`-r ./x.js`), or code (`-e "require('./x')"`).
-  let nodeNext: "load" | "code" | null = null;
-  /** A file node loads from the value's folder; a bare name from NODE_PATH's folders. */
-  const nodeLoad = (value: string): void => {
-    if (base === null || value === "" || value.includes("$")) return;
+  // The folders before the last `cd`, and whether the next operator makes its success certain.
+  let beforeCd: string[] | null = null;
+  // node's next word: a file it loads (`-r ./x.js`), code (`-e "require('./x')"`), or the
+  // value of another option of node's.
+  let nodeNext: "load" | "file" | "code" | "skip" | null = null;
+  const each = (word: string): string[] =>
+    bases.flatMap((b) => {
+      const path = at(b, word);
+      return path === null ? [] : [path];
+    });
+  const moveTo = (word: string): void => {
+    const to = [...new Set(bases.flatMap((b) => joinRel(b, word) ?? []))];
+    beforeCd = bases;
+    bases = to;
+    for (const dir of to) cdInto(dir);
+  };
+  /**
+   * Code node loads from the value's folder, a bare name from NODE_PATH's folders; with `code`
+   * false, a file node reads by its path (`--env-file`, `--openssl-config`).
+   */
+  const nodeLoad = (value: string, code = true): void => {
+    if (value === "" || value.includes("$")) return;
+    if (!code) {
+      for (const path of each(value)) add(path, "script");
+      return;
+    }
     // A bare name is a package: node looks in the project's package.json (its own name) and
     // node_modules first, which the project's installs write (README limit), then NODE_PATH.
     const bare = !/^\.\.?(\/|$)/.test(value) && !isRooted(value);
     const paths = !bare
-      ? [at(base, value)]
+      ? each(value)
       : (vars.get("NODE_PATH") ?? "")
           .split(":")
           .filter((dir) => dir !== "" && !dir.includes("$"))
-          .map((dir) => at(base ?? "", `${dir}/${value}`));
+          .flatMap((dir) => each(`${dir}/${value}`));
     for (const path of paths) {
-      if (path === null) continue;
       add(path, "script");
       for (const tail of REQUIRE_TRIES) add(`${path}${tail}`, "script");
     }
@@ -292,42 +318,84 @@ function scan(
       if (/^\.\.?(\/|$)/.test(spec) || spec.startsWith("/")) nodeLoad(spec);
     }
   };
+  /** A node option's value as node gives it (`--require ./x`, `--require=./x`). */
+  const nodeOption = (name: string, value: string | undefined): boolean => {
+    const load = LOADING_OPTION.exec(name);
+    if (load !== null) {
+      const code = CODE_OPTION.test(load[1] ?? "");
+      if (value !== undefined) nodeLoad(value, code);
+      else nodeNext = code ? "load" : "file";
+      return true;
+    }
+    if (/^(-e|-p|-pe|-ep|--eval|--print)$/.test(name)) {
+      if (value !== undefined) {
+        nodeCode(value);
+        interpreter = null;
+      } else nodeNext = "code";
+      return true;
+    }
+    if (value === undefined && NODE_VALUE_OPTIONS.has(name)) {
+      nodeNext = "skip";
+      return true;
+    }
+    return false;
+  };
   const assign = (name: string, value: string): void => {
     vars.set(name, value);
     if (name === "NODE_OPTIONS") {
       for (const { option, value: file } of nodeLoads(value))
-        if (CODE_OPTION.test(option)) nodeLoad(file);
+        nodeLoad(file, CODE_OPTION.test(option));
     }
   };
   /** `PATH=.venv/bin:$PATH python`: the program found in a folder the value puts on PATH. */
   const onPath = (program: string): void => {
     const path = vars.get("PATH");
-    if (path === undefined || base === null || program.includes("/")) return;
+    if (path === undefined || program.includes("/")) return;
     for (const dir of path.split(":")) {
       if (dir === "" || dir.includes("$") || dir.split("/").includes("node_modules")) continue;
-      const found = at(base, `${dir}/${program}`);
-      if (found !== null) add(found, "path");
+      for (const found of each(`${dir}/${program}`)) add(found, "path");
     }
   };
   /** The folder a value moves to, each level of it: none may become a link. */
-  const cdInto = (to: string | null): void => {
-    if (to === null || isRooted(to)) return;
+  const cdInto = (to: string): void => {
+    if (isRooted(to) || to === "") return;
     const parts = to.split("/");
     for (let i = 1; i <= parts.length; i++) add(parts.slice(0, i).join("/"), "cd");
   };
-  for (const token of shellWords(line)) {
+  /** `make -Ctools`, `--directory=tools`, `env -Ctools`: a folder option; true when it was one. */
+  const chdirOption = (word: string): boolean => {
+    if (word === "-C" || word === "--chdir" || word === "--directory") {
+      cdNext = true;
+      return true;
+    }
+    const to = /^(?:--chdir=|--directory=|-C)(.+)$/.exec(word)?.[1];
+    if (to === undefined) return false;
+    moveTo(to);
+    return true;
+  };
+  const tokens = shellWords(line);
+  for (const [i, token] of tokens.entries()) {
     if (token.kind === "op" && (token.text === "<" || token.text === ">")) {
       // `sh -s < hook`: the next word is a file, not a command.
       redirected = token.text === "<";
       continue;
     }
     if (token.kind === "op") {
+      // A `cd` that may have failed: what follows may run in either folder.
+      if (beforeCd !== null) {
+        const certain = token.text === "&" && tokens[i + 1]?.text === "&";
+        if (!certain) bases = [...new Set([...bases, ...beforeCd])];
+        beforeCd = null;
+      }
+      if (token.text === "(") stack.push(bases);
+      if (token.text === ")") bases = stack.pop() ?? bases;
       first = true;
       interpreter = null;
       module = false;
       inline = false;
       cdNext = false;
       prefix = false;
+      wrapper = false;
       exporting = false;
       skipNext = false;
       nodeNext = null;
@@ -346,8 +414,8 @@ function scan(
     const word = expandVars(token.text, vars);
     if (nodeNext !== null) {
       if (word !== null) {
-        if (nodeNext === "load") nodeLoad(word);
-        else {
+        if (nodeNext === "load" || nodeNext === "file") nodeLoad(word, nodeNext === "load");
+        else if (nodeNext === "code") {
           nodeCode(word);
           // Code instead of a script: the later words are its arguments.
           interpreter = null;
@@ -358,97 +426,85 @@ function scan(
     }
     if (redirected) {
       redirected = false;
-      if (word !== null && base !== null) {
-        const path = at(base, word);
-        if (path !== null) add(path, "script");
-      }
+      if (word !== null) for (const path of each(word)) add(path, "script");
       continue;
     }
     if (cdNext) {
-      // `cd -P tools`: cd's own options come first.
-      if (word !== null && /^-[LPe@]+$/.test(word)) continue;
+      // `cd -P tools`, `cd -- tools`: cd's own options come first.
+      if (word !== null && /^(-[LPe@]+|--)$/.test(word)) continue;
       cdNext = false;
-      base = word === null || base === null ? null : joinRel(base, word);
-      cdInto(base);
+      if (word === null) bases = [];
+      else moveTo(word);
       continue;
     }
-    if (first && prefix && word?.startsWith("-")) {
-      if (word === "-C" || word === "--chdir") cdNext = true;
-      else if (word === "-u" || word === "--unset") skipNext = true;
-      const chdir = /^--chdir=(.+)$/.exec(word)?.[1];
-      if (chdir !== undefined && base !== null) {
-        base = joinRel(base, chdir);
-        cdInto(base);
-      }
+    if (exporting) {
+      // `declare -x NAME=…`: its options.
+      continue;
+    }
+    if (first && (prefix || wrapper) && word?.startsWith("-")) {
+      if (chdirOption(word)) continue;
+      if (word === "-u" || word === "--unset") skipNext = true;
       continue;
     }
     if (first && word !== null && PREFIXES.has(word)) {
       prefix = true;
       continue;
     }
-    if (first && word === "export") {
+    if (first && word !== null && WRAPPERS.has(word)) {
+      wrapper = true;
+      continue;
+    }
+    if (first && word !== null && DECLARES.has(word)) {
       first = false;
       exporting = true;
+      continue;
+    }
+    if (first && wrapper && word !== null && !INTERPRETERS.has(basenameOf(word))) {
+      // A wrapper's own argument, or the program: looked up as both.
+      onPath(word);
+      if (word.includes("/")) for (const path of each(word)) add(path, "path");
       continue;
     }
     if (first) {
       first = false;
       prefix = false;
+      wrapper = false;
       if (word !== null) onPath(word);
       if (word === "cd") cdNext = true;
       else if (word !== null && INTERPRETERS.has(basenameOf(word))) interpreter = basenameOf(word);
       else if (word?.includes("/")) {
-        const path = base === null ? (isRooted(word) ? word : null) : at(base, word);
-        if (path !== null) add(path, "path");
+        const paths = bases.length === 0 ? (isRooted(word) ? [word] : []) : each(word);
+        for (const path of paths) add(path, "path");
       }
       continue;
     }
     if (word === null) continue;
     if (inline) {
-      // `sh -c 'node tools/x.js'`: the argument is a command line.
-      if (depth < 4) scan(word, base, add, depth + 1);
+      // `sh -c 'node tools/x.js'`: the argument is a command line, with the variables set here.
+      if (depth < 4) scan(word, bases, add, depth + 1, vars);
       interpreter = null;
       inline = false;
       continue;
     }
-    if (word === "-C" || word === "--chdir") {
-      // `env -C tools`, `make -C tools`, `git -C tools`: what follows runs there.
-      cdNext = true;
+    if (interpreter !== null && NODE_LIKE.has(interpreter) && word.startsWith("-")) {
+      // node reads `_` in an option's name as `-` (`--experimental_loader`).
+      const option = word.replace(/^--[A-Za-z0-9_-]+/, (name) => name.replace(/_/g, "-"));
+      const eq = option.indexOf("=");
+      const name = eq < 0 ? option : option.slice(0, eq);
+      // node has no folder option (`-Cdev` is a condition).
+      nodeOption(name, eq < 0 ? undefined : option.slice(eq + 1));
       continue;
     }
-    const chdir = /^--chdir=(.+)$/.exec(word)?.[1];
-    if (chdir !== undefined) {
-      base = base === null ? null : joinRel(base, chdir);
-      cdInto(base);
-      continue;
-    }
+    if (chdirOption(word)) continue;
     if (word.startsWith("-")) {
-      if (interpreter !== null && NODE_LIKE.has(interpreter)) {
-        // `--require=./x.js`, `-r ./x.js`, `--import ./x.mjs`; `-e`/`-p` code.
-        const load = LOADING_OPTION.exec(word);
-        if (load !== null && CODE_OPTION.test(load[1] ?? "")) {
-          if (load[2] !== undefined) nodeLoad(load[2]);
-          else nodeNext = "load";
-          continue;
-        }
-        const code = /^(?:-e|-p|--eval|--print)(?:=(.*))?$/s.exec(word);
-        if (code !== null) {
-          if (code[1] !== undefined) {
-            nodeCode(code[1]);
-            interpreter = null;
-          } else nodeNext = "code";
-          continue;
-        }
-      }
       if (interpreter?.startsWith("python") && word === "-m") module = true;
       if (interpreter !== null && SHELLS.has(interpreter) && /^-[a-z]*c[a-z]*$/.test(word))
         inline = true;
       continue;
     }
-    if (base === null) continue;
+    if (bases.length === 0) continue;
     if (interpreter !== null) {
-      const path = at(base, module ? word.replace(/\./g, "/") : word);
-      if (path !== null) {
+      for (const path of each(module ? word.replace(/\./g, "/") : word)) {
         add(path, "script");
         for (const ext of module ? [".py"] : (SCRIPT_EXTENSIONS[interpreter] ?? []))
           add(`${path}${ext}`, "script");
@@ -459,8 +515,10 @@ function scan(
       continue;
     }
     if (/[*?[]/.test(word)) continue;
-    const path = at(base, word);
-    if (path !== null) add(path, word.includes("/") || base !== "" ? "path" : "word");
+    for (const base of bases) {
+      const path = at(base, word);
+      if (path !== null) add(path, word.includes("/") || base !== "" ? "path" : "word");
+    }
   }
 }
 
@@ -515,7 +573,77 @@ export function programWords(entries: readonly ConfigEntry[]): Set<string> {
 }
 
 /** Words before a command that run it (`env A=1 node x.js`, `exec node x.js`). */
-const PREFIXES = new Set(["env", "exec", "command", "nohup"]);
+const PREFIXES = new Set(["env", "exec", "command", "nohup", "builtin"]);
+
+/** Commands that run a command given later among their own arguments (`timeout 9 node x.js`). */
+const WRAPPERS = new Set([
+  "timeout",
+  "nice",
+  "ionice",
+  "stdbuf",
+  "time",
+  "xargs",
+  "setsid",
+  "chrt",
+  "taskset",
+  "flock",
+  "sudo",
+  "doas",
+  "unbuffer",
+  "watch",
+  "strace",
+  "ltrace",
+  "catchsegv",
+]);
+
+/** Builtins whose words are assignments (`export`, bash's `declare -x`). */
+const DECLARES = new Set(["export", "declare", "typeset", "local", "readonly"]);
+
+/** node's options that take the next word as their value (`node -C dev x.js`), but the loading ones. */
+const NODE_VALUE_OPTIONS: ReadonlySet<string> = new Set([
+  "-C",
+  "--conditions",
+  "--title",
+  "--input-type",
+  "--disable-warning",
+  "--inspect-port",
+  "--debug-port",
+  "--icu-data-dir",
+  "--redirect-warnings",
+  "--diagnostic-dir",
+  "--report-dir",
+  "--report-directory",
+  "--report-filename",
+  "--report-signal",
+  "--unhandled-rejections",
+  "--tls-cipher-list",
+  "--watch-path",
+  "--cpu-prof-dir",
+  "--cpu-prof-name",
+  "--heap-prof-dir",
+  "--heap-prof-name",
+  "--trace-event-categories",
+  "--trace-event-file-pattern",
+  "--secure-heap",
+  "--secure-heap-min",
+  "--localstorage-file",
+  "--experimental-sea-config",
+  "--run",
+  "--test-name-pattern",
+  "--test-skip-pattern",
+  "--test-reporter",
+  "--test-reporter-destination",
+  "--test-concurrency",
+  "--test-shard",
+  "--test-timeout",
+  "--max-http-header-size",
+  "--dns-result-order",
+  "--heapsnapshot-signal",
+  "--stack-trace-limit",
+  "--experimental-policy",
+  "--policy-integrity",
+  "--watch-kill-signal",
+]);
 
 /** Interpreters that take node's options (`--require`, `-e`). */
 const NODE_LIKE = new Set(["node", "nodejs", "bun"]);

@@ -773,6 +773,75 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     expect(hostGit()).toEqual([]);
   }, 120_000);
 
+  it("node's options as node reads them (`_`, options with values, -pe, --env-file), wrappers, a subshell's cd, PATH into sh -c, cd -- into a link", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    const aliases: Record<string, string> = {
+      el: "!node --experimental_loader=./l.mjs x.js",
+      co: "!node -C dev --require=./c.js x.js",
+      to: "!timeout 20 node --require=./t.js x.js",
+      pe: `!node -pe "require('./e')"`,
+      ef: "!node --env-file-if-exists=.env x.js",
+      sub: "!(cd tools && true) && node --require=./s.js x.js",
+      sh: "!PATH=./bin:$PATH sh -c tool",
+      cdd: "!cd -- lib && node ..",
+    };
+    for (const [alias, value] of Object.entries(aliases))
+      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
+    const js = (n: string): string => `require("fs").writeFileSync("${join(marks, n)}", "")`;
+    const plant = [
+      `printf '%s\\n' 'import fs from "fs"; fs.writeFileSync("${join(marks, "el")}", "")' > l.mjs`,
+      `printf '%s\\n' '${js("co")}' > c.js`,
+      `printf '%s\\n' '${js("to")}' > t.js`,
+      `printf '%s\\n' '${js("pe")}' > e.js`,
+      `printf '%s\\n' '${js("ef")}' > f.js && echo 'NODE_OPTIONS=--require=./f.js' > .env`,
+      `printf '%s\\n' '${js("sub")}' > s.js`,
+      `mkdir bin && printf '#!/bin/sh\\ntouch ${join(marks, "sh")}\\n' > bin/tool && chmod +x bin/tool`,
+      `mkdir -p .h/a && echo '{"main":"m.js"}' > .h/package.json && printf '%s\\n' '${js("cdd")}' > .h/m.js && rm -r lib && ln -s .h/a lib`,
+    ]
+      .map((c) => `(${c}) 2>/dev/null`)
+      .concat("true")
+      .join("; ");
+    const reset = (): void => {
+      rmSync(marks, { recursive: true, force: true });
+      mkdirSync(marks);
+      for (const f of [
+        "l.mjs",
+        "c.js",
+        "t.js",
+        "e.js",
+        "f.js",
+        ".env",
+        "s.js",
+        "bin",
+        ".h",
+        "lib",
+        "tools",
+      ])
+        rmSync(join(p, f), { recursive: true, force: true });
+      for (const d of ["lib", "tools"]) mkdirSync(join(p, d));
+      writeFileSync(join(p, "lib", "util.js"), "// own\n");
+      writeFileSync(join(p, "x.js"), "// own\n");
+    };
+    const hostGit = (): string[] => {
+      for (const alias of Object.keys(aliases))
+        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
+      return Object.keys(aliases).filter((a) => existsSync(join(marks, a)));
+    };
+    // (control) planted by the host's shell, host git runs every one.
+    reset();
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    expect(hostGit()).toEqual(Object.keys(aliases));
+    reset();
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(run.exitCode, show(run)).toBe(0);
+    for (const f of ["l.mjs", "c.js", "t.js", "e.js", ".env", "s.js", "bin/tool", "lib"])
+      expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
+    expect(hostGit()).toEqual([]);
+  }, 120_000);
+
   it("an install of the package a value preloads by its bare name keeps it (a dependency, not a plant)", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

@@ -198,6 +198,47 @@ describe("programFiles: what git runs that config names", () => {
     ]);
   });
 
+  it("node's options as node reads them, wrappers, declare, env files, -pe, and where a failed cd or a subshell leaves the folder", () => {
+    const scripts = (value: string): string[] => files(`[alias]\n\tt = ${value}\n`).script ?? [];
+    const cases: [string, string][] = [
+      // `_` for `-` in an option's name, as node reads it.
+      ["!node --experimental_loader=./l.mjs x.js", "l.mjs"],
+      // An option of node's that takes the next word, before the loading one.
+      ["!node -C dev --require=./p.js x.js", "p.js"],
+      ["!node -Cdev --title t --require=./p.js x.js", "p.js"],
+      ["!timeout 9 node --require=./p.js x.js", "p.js"],
+      ["!nice -n 5 node --import=./p.mjs x.js", "p.mjs"],
+      [`!node -pe 'require(\\"./q\\")'`, "q"],
+      ["!bash -c 'declare -x NODE_OPTIONS=--require=./p.js && node x.js'", "p.js"],
+      ["!typeset -x NODE_OPTIONS='-r ./p.js' && node x.js", "p.js"],
+      // node loads the file's variables (NODE_OPTIONS among them) before anything else.
+      ["!node --env-file-if-exists=.env x.js", ".env"],
+      // The subshell's cd ends with it.
+      ["!(cd tools && true) && node --require=./p.js x.js", "p.js"],
+      // A cd that may fail: both folders.
+      [
+        "!cd tools || mkdir tools && cd tools && NODE_OPTIONS=--require=../p.js node ../x.js",
+        "p.js",
+      ],
+    ];
+    for (const [value, path] of cases) expect(scripts(value), value).toContain(path);
+    // `-Cdev` is node's condition, not a folder.
+    expect(files("[alias]\n\tt = !node -Cdev x.js\n").cd).toBeUndefined();
+    // After `&&` the cd succeeded: the top's name is not a script.
+    expect(scripts("!cd tools && node x.js")).not.toContain("x.js");
+    expect(scripts("!cd tools || true && node x.js")).toEqual(
+      expect.arrayContaining(["tools/x.js", "x.js"]),
+    );
+  });
+
+  it("PATH a value sets carries into its sh -c, and past wrappers", () => {
+    const paths = (value: string): string[] => files(`[alias]\n\tt = ${value}\n`).path ?? [];
+    expect(paths("!PATH=./bin:$PATH sh -c tool")).toContain("bin/tool");
+    expect(paths(`!export PATH=./bin:$PATH && sh -c "tool"`)).toContain("bin/tool");
+    expect(paths("!PATH=./bin:$PATH nice tool")).toContain("bin/tool");
+    expect(paths("!PATH=./bin:$PATH xargs -a /dev/null -r tool")).toContain("bin/tool");
+  });
+
   it("a program found in a folder the value puts on PATH (a virtualenv's bin), never in node_modules", () => {
     expect(files("[alias]\n\tt = !PATH=.venv/bin:$PATH python x.py\n").path).toEqual([
       ".venv/bin/python",
@@ -212,6 +253,11 @@ describe("programFiles: what git runs that config names", () => {
     const cds = (value: string): string[] | undefined => files(`[alias]\n\tt = ${value}\n`).cd;
     expect(cds("!cd tools && node ..")).toEqual(["tools"]);
     expect(cds("!cd -P tools/sub && node ../..")).toEqual(["tools", "tools/sub"]);
+    expect(cds("!cd -P -- tools && node ..")).toEqual(["tools"]);
+    expect(cds("!env -Ctools node ..")).toEqual(["tools"]);
+    expect(cds("!make --directory=tools")).toEqual(["tools"]);
+    expect(cds("!make --directory tools/x")).toEqual(["tools", "tools/x"]);
+    expect(cds("!git -C tools status")).toEqual(["tools"]);
     expect(cds("!env -C tools ./b.sh")).toEqual(["tools"]);
     expect(cds("!make --chdir=tools/x")).toEqual(["tools", "tools/x"]);
     expect(cds("!cd /opt && ./x")).toBeUndefined();
