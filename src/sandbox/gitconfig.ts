@@ -280,7 +280,7 @@ function scan(
       return path === null ? [] : [path];
     });
   const moveTo = (word: string): void => {
-    const to = [...new Set(bases.flatMap((b) => joinRel(b, word) ?? []))];
+    const to = [...new Set(bases.flatMap((b) => joinRel(b, word) ?? []))].slice(0, MAX_BASES);
     beforeCd = bases;
     bases = to;
     for (const dir of to) cdInto(dir);
@@ -384,7 +384,7 @@ function scan(
       // A `cd` that may have failed: what follows may run in either folder.
       if (beforeCd !== null) {
         const certain = token.text === "&" && tokens[i + 1]?.text === "&";
-        if (!certain) bases = [...new Set([...bases, ...beforeCd])];
+        if (!certain) bases = [...new Set([...bases, ...beforeCd])].slice(0, MAX_BASES);
         beforeCd = null;
       }
       if (token.text === "(") stack.push(bases);
@@ -574,6 +574,9 @@ export function programWords(entries: readonly ConfigEntry[]): Set<string> {
 
 /** Words before a command that run it (`env A=1 node x.js`, `exec node x.js`). */
 const PREFIXES = new Set(["env", "exec", "command", "nohup", "builtin"]);
+
+/** How many folders a value's commands may run in, at the most (`cd a; cd b; …` doubles them). */
+const MAX_BASES = 16;
 
 /** Commands that run a command given later among their own arguments (`timeout 9 node x.js`). */
 const WRAPPERS = new Set([

@@ -231,6 +231,12 @@ describe("programFiles: what git runs that config names", () => {
     );
   });
 
+  it("a value of many cds that may fail stays bounded", () => {
+    const value = `!${Array.from({ length: 40 }, (_, i) => `cd d${i} || true && `).join("")}node x.js`;
+    const found = files(`[alias]\n\tt = ${value}\n`);
+    expect((found.script ?? []).filter((p) => p.endsWith("x.js")).length).toBeLessThanOrEqual(16);
+  });
+
   it("PATH a value sets carries into its sh -c, and past wrappers", () => {
     const paths = (value: string): string[] => files(`[alias]\n\tt = ${value}\n`).path ?? [];
     expect(paths("!PATH=./bin:$PATH sh -c tool")).toContain("bin/tool");
