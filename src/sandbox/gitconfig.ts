@@ -260,7 +260,8 @@ function scan(
   let interpreter: string | null = null;
   let module = false;
   let inline = false;
-  let cdNext = false;
+  // The next word is a folder: of `cd` (the shell moves), or of an option (its command does).
+  let cdNext: "cd" | "option" | null = null;
   let redirected = false;
   // After `env`, `exec`, `nohup`, `timeout`, …: the program comes later (a wrapper's own
   // arguments are not known: every word is looked up on PATH until an interpreter). After
@@ -271,6 +272,20 @@ function scan(
   let skipNext = false;
   // The folders before the last `cd`, and whether the next operator makes its success certain.
   let beforeCd: string[] | null = null;
+  // The command's program (its last path component), and whether a package manager's next
+  // word may make it run a command (`npm exec`, `pnpm dlx`).
+  let program: string | null = null;
+  let managerNext = false;
+  /** At a command's end: make reads its makefile in the folder it ends up in, there or not. */
+  const endCommand = (): void => {
+    if (program !== null && MAKES.has(program))
+      for (const base of bases)
+        for (const name of MAKEFILES) add(base === "" ? name : `${base}/${name}`, "path");
+    program = null;
+    managerNext = false;
+    if (commandBases !== null) bases = commandBases;
+    commandBases = null;
+  };
   // node's next word: a file it loads (`-r ./x.js`), code (`-e "require('./x')"`), or the
   // value of another option of node's.
   let nodeNext: "load" | "file" | "code" | "skip" | null = null;
@@ -279,9 +294,13 @@ function scan(
       const path = at(b, word);
       return path === null ? [] : [path];
     });
-  const moveTo = (word: string): void => {
+  // The folders before an option moved this command alone (`make -C tools`, `env -C tools`).
+  let commandBases: string[] | null = null;
+  /** `cd` moves the shell (`shell`); a folder option only its command. */
+  const moveTo = (word: string, shell: boolean): void => {
     const to = [...new Set(bases.flatMap((b) => joinRel(b, word) ?? []))].slice(0, MAX_BASES);
-    beforeCd = bases;
+    if (shell) beforeCd = bases;
+    else commandBases ??= bases;
     bases = to;
     for (const dir of to) cdInto(dir);
   };
@@ -365,12 +384,12 @@ function scan(
   /** `make -Ctools`, `--directory=tools`, `env -Ctools`: a folder option; true when it was one. */
   const chdirOption = (word: string): boolean => {
     if (word === "-C" || word === "--chdir" || word === "--directory") {
-      cdNext = true;
+      cdNext = "option";
       return true;
     }
     const to = /^(?:--chdir=|--directory=|-C)(.+)$/.exec(word)?.[1];
     if (to === undefined) return false;
-    moveTo(to);
+    moveTo(to, false);
     return true;
   };
   const tokens = shellWords(line);
@@ -381,6 +400,7 @@ function scan(
       continue;
     }
     if (token.kind === "op") {
+      endCommand();
       // A `cd` that may have failed: what follows may run in either folder.
       if (beforeCd !== null) {
         const certain = token.text === "&" && tokens[i + 1]?.text === "&";
@@ -393,7 +413,7 @@ function scan(
       interpreter = null;
       module = false;
       inline = false;
-      cdNext = false;
+      cdNext = null;
       prefix = false;
       wrapper = false;
       exporting = false;
@@ -429,16 +449,26 @@ function scan(
       if (word !== null) for (const path of each(word)) add(path, "script");
       continue;
     }
-    if (cdNext) {
+    if (cdNext !== null) {
       // `cd -P tools`, `cd -- tools`: cd's own options come first.
-      if (word !== null && /^(-[LPe@]+|--)$/.test(word)) continue;
-      cdNext = false;
-      if (word === null) bases = [];
-      else moveTo(word);
+      if (cdNext === "cd" && word !== null && /^(-[LPe@]+|--)$/.test(word)) continue;
+      const shell = cdNext === "cd";
+      cdNext = null;
+      if (word !== null) moveTo(word, shell);
+      else {
+        if (!shell) commandBases ??= bases;
+        bases = [];
+      }
       continue;
     }
     if (exporting) {
       // `declare -x NAME=…`: its options.
+      continue;
+    }
+    if (first && prefix && (word === "-S" || word === "--split-string")) {
+      // `env -S "node hook"`: the next word is a command line of its own.
+      inline = true;
+      first = false;
       continue;
     }
     if (first && (prefix || wrapper) && word?.startsWith("-")) {
@@ -446,14 +476,17 @@ function scan(
       if (word === "-u" || word === "--unset") skipNext = true;
       continue;
     }
-    if (first && word !== null && PREFIXES.has(word)) {
+    // `f() { node hook; }; f`, `if …; then node hook; fi`: a command starts after these.
+    if (first && word !== null && KEYWORDS.has(word)) continue;
+    if (first && word !== null && PREFIXES.has(basenameOf(word))) {
       prefix = true;
       continue;
     }
-    if (first && word !== null && WRAPPERS.has(word)) {
+    if (first && word !== null && WRAPPERS.has(basenameOf(word))) {
       wrapper = true;
       continue;
     }
+
     if (first && word !== null && DECLARES.has(word)) {
       first = false;
       exporting = true;
@@ -469,14 +502,26 @@ function scan(
       first = false;
       prefix = false;
       wrapper = false;
+      program = word === null ? null : basenameOf(word);
+      managerNext = program !== null && MANAGERS.has(program);
       if (word !== null) onPath(word);
-      if (word === "cd") cdNext = true;
+      if (word === "cd") cdNext = "cd";
       else if (word !== null && INTERPRETERS.has(basenameOf(word))) interpreter = basenameOf(word);
       else if (word?.includes("/")) {
         const paths = bases.length === 0 ? (isRooted(word) ? [word] : []) : each(word);
         for (const path of paths) add(path, "path");
       }
       continue;
+    }
+    if (managerNext) {
+      managerNext = false;
+      // `npm exec -- node hook`, `pnpm dlx`, `yarn exec`, `bun x`: a command follows.
+      if (word !== null && MANAGER_RUNS.has(word)) {
+        first = true;
+        wrapper = true;
+        program = null;
+        continue;
+      }
     }
     if (word === null) continue;
     if (inline) {
@@ -500,6 +545,12 @@ function scan(
       if (interpreter?.startsWith("python") && word === "-m") module = true;
       if (interpreter !== null && SHELLS.has(interpreter) && /^-[a-z]*c[a-z]*$/.test(word))
         inline = true;
+      // `bash -O extglob -c …`: a shell option's name.
+      if (interpreter !== null && SHELLS.has(interpreter) && /^-[oO]$/.test(word)) skipNext = true;
+      continue;
+    }
+    if (interpreter !== null && SHELLS.has(interpreter) && /^\+[oO]$/.test(word)) {
+      skipNext = true;
       continue;
     }
     if (bases.length === 0) continue;
@@ -520,6 +571,7 @@ function scan(
       if (path !== null) add(path, word.includes("/") || base !== "" ? "path" : "word");
     }
   }
+  endCommand();
 }
 
 /**
@@ -573,14 +625,41 @@ export function programWords(entries: readonly ConfigEntry[]): Set<string> {
 }
 
 /** Words before a command that run it (`env A=1 node x.js`, `exec node x.js`). */
-const PREFIXES = new Set(["env", "exec", "command", "nohup", "builtin"]);
+const PREFIXES = new Set(["env", "exec", "command", "nohup", "builtin", "eval"]);
 
 /** How many folders a value's commands may run in, at the most (`cd a; cd b; …` doubles them). */
 const MAX_BASES = 16;
 
+/** Shell words after which a command starts: groups, functions' bodies, conditions, loops. */
+const KEYWORDS = new Set([
+  "{",
+  "}",
+  "if",
+  "then",
+  "else",
+  "elif",
+  "fi",
+  "do",
+  "done",
+  "while",
+  "until",
+  "!",
+]);
+
+/** make's own lookup where it runs (GNU make's order). */
+const MAKES = new Set(["make", "gmake"]);
+const MAKEFILES = ["GNUmakefile", "makefile", "Makefile"];
+
+/** Package managers, and their words that run a command given after them. */
+const MANAGERS = new Set(["npm", "pnpm", "yarn", "bun"]);
+const MANAGER_RUNS = new Set(["exec", "x", "dlx"]);
+
 /** Commands that run a command given later among their own arguments (`timeout 9 node x.js`). */
 const WRAPPERS = new Set([
   "timeout",
+  "npx",
+  "pnpx",
+  "bunx",
   "nice",
   "ionice",
   "stdbuf",

@@ -842,6 +842,55 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     expect(hostGit()).toEqual([]);
   }, 120_000);
 
+  it("a shell function, a { } group, /usr/bin/env, bash -O, and make in a folder made inside", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    const aliases: Record<string, string> = {
+      fn: "!f() { node hook; }; f",
+      grp: "!true && { cd tools && node hk; }",
+      env: "!/usr/bin/env node h2",
+      bo: "!bash -O extglob -c 'node h3'",
+      mk: "!make -s -C build",
+    };
+    for (const [alias, value] of Object.entries(aliases))
+      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
+    const js = (n: string): string => `require("fs").writeFileSync("${join(marks, n)}", "")`;
+    const plant = [
+      `printf '%s\\n' '${js("fn")}' > hook.js`,
+      `printf '%s\\n' '${js("grp")}' > tools/hk.js`,
+      `printf '%s\\n' '${js("env")}' > h2.js`,
+      `printf '%s\\n' '${js("bo")}' > h3.js`,
+      `mkdir build && printf 'all:\\n\\t@touch ${join(marks, "mk")}\\n' > build/Makefile`,
+    ]
+      .map((c) => `(${c}) 2>/dev/null`)
+      .concat("true")
+      .join("; ");
+    const reset = (): void => {
+      rmSync(marks, { recursive: true, force: true });
+      mkdirSync(marks);
+      for (const f of ["hook.js", "h2.js", "h3.js", "tools", "build"])
+        rmSync(join(p, f), { recursive: true, force: true });
+      mkdirSync(join(p, "tools"));
+    };
+    const hostGit = (): string[] => {
+      for (const alias of Object.keys(aliases))
+        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
+      return Object.keys(aliases).filter((a) => existsSync(join(marks, a)));
+    };
+    // (control) planted by the host's shell, host git runs every one.
+    reset();
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    expect(hostGit()).toEqual(Object.keys(aliases));
+    reset();
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(run.exitCode, show(run)).toBe(0);
+    for (const f of ["hook.js", "tools/hk.js", "h2.js", "h3.js", "build/Makefile"])
+      expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
+    expect(hostGit()).toEqual([]);
+  }, 120_000);
+
   it("an install of the package a value preloads by its bare name keeps it (a dependency, not a plant)", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

@@ -231,6 +231,48 @@ describe("programFiles: what git runs that config names", () => {
     );
   });
 
+  it("functions, groups, conditions and loops; /usr/bin/env, npx and npm exec; env -S; bash -O", () => {
+    const scripts = (value: string): string[] => files(`[alias]\n\tt = ${value}\n`).script ?? [];
+    const cases: [string, string][] = [
+      ['"!f() { node hook; }; f"', "hook.js"],
+      ['"!f() { cd tools && node hook; }; f"', "tools/hook.js"],
+      ['"!f() { node scripts/rel \\"$1\\"; }; f"', "scripts/rel.js"],
+      ['"!f() { node -r ./pre x.js; }; f"', "pre.js"],
+      ["!true && { cd tools && node hook; }", "tools/hook.js"],
+      [`"!bash -c 'f() { python3 hook; }; f'"`, "hook"],
+      ['"!if true; then node hook; fi"', "hook.js"],
+      ['"!for f in a; do node hook; done"', "hook.js"],
+      ["!! node hook", "hook.js"],
+      ["!eval node hook", "hook.js"],
+      ["!/usr/bin/env node tools/hook", "tools/hook.js"],
+      ["!npx node scripts/hook", "scripts/hook.js"],
+      ["!npm exec -- node hook", "hook.js"],
+      ["!pnpm dlx node hook", "hook.js"],
+      [`!env -S 'node hook'`, "hook.js"],
+      [`!bash -O extglob -c 'node hook'`, "hook.js"],
+    ];
+    for (const [value, path] of cases) expect(scripts(value), value).toContain(path);
+  });
+
+  it("make's makefiles where it runs, there or not; a folder option moves its command alone", () => {
+    const paths = (value: string): string[] => files(`[alias]\n\tt = ${value}\n`).path ?? [];
+    for (const value of [
+      "!make -C tools",
+      "!make -Ctools",
+      "!cd tools && make",
+      '"!f() { cd tools && make; }; f"',
+    ]) {
+      expect(paths(value), value).toEqual(
+        expect.arrayContaining(["tools/GNUmakefile", "tools/makefile", "tools/Makefile"]),
+      );
+    }
+    expect(paths("!make -s")).toEqual(expect.arrayContaining(["GNUmakefile", "Makefile"]));
+    // `make -C tools` leaves the shell where it was: x.js is the top's.
+    const found = files("[alias]\n\tt = !make -C tools && node x.js\n").script ?? [];
+    expect(found).toContain("x.js");
+    expect(found).not.toContain("tools/x.js");
+  });
+
   it("a value of many cds that may fail stays bounded", () => {
     const value = `!${Array.from({ length: 40 }, (_, i) => `cd d${i} || true && `).join("")}node x.js`;
     const found = files(`[alias]\n\tt = ${value}\n`);
