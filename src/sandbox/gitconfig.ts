@@ -276,6 +276,8 @@ function scan(
   // word may make it run a command (`npm exec`, `pnpm dlx`).
   let program: string | null = null;
   let managerNext = false;
+  let gitConfigNext = false;
+  let makeFileNext = false;
   /** At a command's end: make reads its makefile in the folder it ends up in, there or not. */
   const endCommand = (): void => {
     if (program !== null && MAKES.has(program))
@@ -283,6 +285,8 @@ function scan(
         for (const name of MAKEFILES) add(base === "" ? name : `${base}/${name}`, "path");
     program = null;
     managerNext = false;
+    gitConfigNext = false;
+    makeFileNext = false;
     if (commandBases !== null) bases = commandBases;
     commandBases = null;
   };
@@ -392,8 +396,17 @@ function scan(
     moveTo(to, false);
     return true;
   };
-  const tokens = shellWords(line);
+  // `"$(node scripts/msg.js)"`, `` `node x.js` ``: command lines of their own, read where the
+  // word that holds them is (a word with one stands for what it prints: not known here).
+  const { text, inner } = substitutions(line);
+  const tokens = shellWords(text);
   for (const [i, token] of tokens.entries()) {
+    if (token.kind === "word" && token.text.includes(SUBST)) {
+      for (const m of token.text.matchAll(SUBST_MARK)) {
+        const sub = inner[Number(m[1])];
+        if (sub !== undefined && depth < 4) scan(sub, bases, add, depth + 1, vars);
+      }
+    }
     if (token.kind === "op" && (token.text === "<" || token.text === ">")) {
       // `sh -s < hook`: the next word is a file, not a command.
       redirected = token.text === "<";
@@ -431,7 +444,7 @@ function scan(
       skipNext = false;
       continue;
     }
-    const word = expandVars(token.text, vars);
+    const word = token.text.includes(SUBST) ? null : expandVars(token.text, vars);
     if (nodeNext !== null) {
       if (word !== null) {
         if (nodeNext === "load" || nodeNext === "file") nodeLoad(word, nodeNext === "load");
@@ -469,6 +482,17 @@ function scan(
       // `env -S "node hook"`: the next word is a command line of its own.
       inline = true;
       first = false;
+      continue;
+    }
+    if (first && wrapper && (word === "-c" || word === "--call")) {
+      // `npx -c 'node hook'`, `npm exec -c …`: a command line of its own.
+      inline = true;
+      first = false;
+      continue;
+    }
+    if (first && word === "function") {
+      // `function f { node hook; }`: its name.
+      skipNext = true;
       continue;
     }
     if (first && (prefix || wrapper) && word?.startsWith("-")) {
@@ -524,6 +548,36 @@ function scan(
       }
     }
     if (word === null) continue;
+    if (inline && word === "--") continue;
+    if (program === "git" && gitConfigNext) {
+      // `git -c core.fsmonitor="node tools/fsmon.js" status`: a program value of its own.
+      gitConfigNext = false;
+      const value = /^[^=]*=(.*)$/s.exec(word)?.[1];
+      if (value !== undefined && depth < 4)
+        scan(value.replace(/^\s*!/, ""), bases, add, depth + 1, vars);
+      continue;
+    }
+    if (program === "git" && word === "-c") {
+      gitConfigNext = true;
+      continue;
+    }
+    if (program !== null && MAKES.has(program) && makeFileNext) {
+      makeFileNext = false;
+      for (const path of each(word)) add(path, "path");
+      continue;
+    }
+    if (program !== null && MAKES.has(program)) {
+      // `make -f release.mk`: the makefile it reads instead.
+      const file = /^(?:-f|--file=|--makefile=)(.+)$/.exec(word)?.[1];
+      if (file !== undefined) {
+        for (const path of each(file)) add(path, "path");
+        continue;
+      }
+      if (word === "-f" || word === "--file" || word === "--makefile") {
+        makeFileNext = true;
+        continue;
+      }
+    }
     if (inline) {
       // `sh -c 'node tools/x.js'`: the argument is a command line, with the variables set here.
       if (depth < 4) scan(word, bases, add, depth + 1, vars);
@@ -572,6 +626,51 @@ function scan(
     }
   }
   endCommand();
+}
+
+/** What stands in a line for a command substitution (`\0S<n>\0`), which no value holds. */
+const SUBST = "\0S";
+const SUBST_MARK = /\0S(\d+)\0/g;
+
+/**
+ * The command substitutions of a line (`$(…)`, nested too, and backquotes), in single or
+ * double quotes or none, each replaced by a mark: the line's own words stay as they were.
+ */
+function substitutions(line: string): { text: string; inner: string[] } {
+  const inner: string[] = [];
+  let text = "";
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] ?? "";
+    if (c === "\\" && i + 1 < line.length) {
+      text += c + (line[++i] ?? "");
+      continue;
+    }
+    if (c === "$" && line[i + 1] === "(" && line[i + 2] !== "(") {
+      let level = 0;
+      let j = i + 1;
+      for (; j < line.length; j++) {
+        if (line[j] === "(") level++;
+        else if (line[j] === ")" && --level === 0) break;
+      }
+      inner.push(line.slice(i + 2, j));
+      text += `${SUBST}${inner.length - 1}\0`;
+      i = j;
+      continue;
+    }
+    if (c === "`") {
+      const j = line.indexOf("`", i + 1);
+      if (j < 0) {
+        text += c;
+        continue;
+      }
+      inner.push(line.slice(i + 1, j));
+      text += `${SUBST}${inner.length - 1}\0`;
+      i = j;
+      continue;
+    }
+    text += c;
+  }
+  return { text, inner };
 }
 
 /**

@@ -891,6 +891,55 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     expect(hostGit()).toEqual([]);
   }, 120_000);
 
+  it("command substitutions in quotes and backquotes, npm exec -c, git -c program values, make -f", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    const aliases: Record<string, string> = {
+      qs: '!git log -1 --format=%s "$(node scripts/msg.js)" >/dev/null 2>&1; true',
+      bq: "!echo `node tools/x.js` >/dev/null",
+      nx: "!npm exec -c 'node hook' >/dev/null",
+      gcf: "!git -c core.fsmonitor='node tools/fsmon.js' status >/dev/null",
+      mf: "!make -s -f release.mk",
+    };
+    for (const [alias, value] of Object.entries(aliases))
+      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
+    const js = (n: string): string => `require("fs").writeFileSync("${join(marks, n)}", "")`;
+    const plant = [
+      `printf '%s\\n' '${js("qs")}' > scripts/msg.js`,
+      `printf '%s\\n' '${js("bq")}' > tools/x.js`,
+      `printf '%s\\n' '${js("nx")}' > hook.js`,
+      `printf '%s\\n' '${js("gcf")}' > tools/fsmon.js`,
+      `printf 'all:\\n\\t@touch ${join(marks, "mf")}\\n' > release.mk`,
+    ]
+      .map((c) => `(${c}) 2>/dev/null`)
+      .concat("true")
+      .join("; ");
+    const reset = (): void => {
+      rmSync(marks, { recursive: true, force: true });
+      mkdirSync(marks);
+      for (const f of ["scripts", "tools", "hook.js", "release.mk"])
+        rmSync(join(p, f), { recursive: true, force: true });
+      for (const d of ["scripts", "tools"]) mkdirSync(join(p, d));
+    };
+    const hostGit = (): string[] => {
+      for (const alias of Object.keys(aliases))
+        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
+      return Object.keys(aliases).filter((a) => existsSync(join(marks, a)));
+    };
+    // (control) planted by the host's shell, host git runs every one.
+    reset();
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    expect(hostGit()).toEqual(Object.keys(aliases));
+    reset();
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(run.exitCode, show(run)).toBe(0);
+    for (const f of ["scripts/msg.js", "tools/x.js", "hook.js", "tools/fsmon.js", "release.mk"])
+      expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
+    expect(hostGit()).toEqual([]);
+  }, 120_000);
+
   it("an install of the package a value preloads by its bare name keeps it (a dependency, not a plant)", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

@@ -254,6 +254,29 @@ describe("programFiles: what git runs that config names", () => {
     for (const [value, path] of cases) expect(scripts(value), value).toContain(path);
   });
 
+  it("command substitutions in quotes or backquotes, npx -c, git -c program values, make -f, function f, sh -c --", () => {
+    const found = (value: string): string[] => {
+      const f = files(`[alias]\n\tt = ${value}\n`);
+      return [...(f.script ?? []), ...(f.path ?? [])];
+    };
+    const cases: [string, string][] = [
+      [`!git commit --allow-empty -m \\"$(node scripts/msg.js)\\"`, "scripts/msg.js"],
+      [`!git checkout -b \\"$(node scripts/branch)\\"`, "scripts/branch.js"],
+      [`"!f() { v=\\"$(node scripts/ver.js)\\"; git tag \\"v$v\\"; }; f"`, "scripts/ver.js"],
+      ["!echo `node tools/x.js`", "tools/x.js"],
+      [`!git tag \\"v$(cd tools && node -p 1 && node v)\\"`, "tools/v.js"],
+      ["!npm exec -c 'node hook'", "hook.js"],
+      ["!npx -c 'node scripts/hook'", "scripts/hook.js"],
+      ["!npx --call 'node hook'", "hook.js"],
+      [`!git -c core.fsmonitor='node tools/fsmon.js' status`, "tools/fsmon.js"],
+      ["!make -f release.mk", "release.mk"],
+      ["!make -C build --file=x.mk", "build/x.mk"],
+      [`"!bash -c 'function f { node hook; }; f'"`, "hook.js"],
+      ["!sh -c -- 'node hook'", "hook.js"],
+    ];
+    for (const [value, path] of cases) expect(found(value), value).toContain(path);
+  });
+
   it("make's makefiles where it runs, there or not; a folder option moves its command alone", () => {
     const paths = (value: string): string[] => files(`[alias]\n\tt = ${value}\n`).path ?? [];
     for (const value of [
