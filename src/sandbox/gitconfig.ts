@@ -216,7 +216,8 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
   const seen = new Set<string>();
   const add = (path: string, named: ProgramFile["named"]): void => {
     const key = `${named}\0${path}`;
-    if (seen.has(key)) return;
+    // Bounded: a value of hundreds of `cd`s that may fail names thousands of folders.
+    if (seen.has(key) || out.length >= MAX_PROGRAM_FILES) return;
     seen.add(key);
     out.push({ path, named });
   };
@@ -302,11 +303,14 @@ function scan(
   let commandBases: string[] | null = null;
   /** `cd` moves the shell (`shell`); a folder option only its command. */
   const moveTo = (word: string, shell: boolean): void => {
-    const to = [...new Set(bases.flatMap((b) => joinRel(b, word) ?? []))].slice(0, MAX_BASES);
+    const moves = bases.flatMap((from) => {
+      const to = joinRel(from, word);
+      return to === null ? [] : [{ from, to }];
+    });
     if (shell) beforeCd = bases;
     else commandBases ??= bases;
-    bases = to;
-    for (const dir of to) cdInto(dir);
+    bases = [...new Set(moves.map((m) => m.to))].slice(0, MAX_BASES);
+    for (const { from, to } of moves) cdInto(from, to);
   };
   /**
    * Code node loads from the value's folder, a bare name from NODE_PATH's folders; with `code`
@@ -379,11 +383,17 @@ function scan(
       for (const found of each(`${dir}/${program}`)) add(found, "path");
     }
   };
-  /** The folder a value moves to, each level of it: none may become a link. */
-  const cdInto = (to: string): void => {
+  /**
+   * The folder a value moves to, each level of it: none may become a link. The levels it
+   * shares with the folder it moves from were added when the value moved there.
+   */
+  const cdInto = (from: string, to: string): void => {
     if (isRooted(to) || to === "") return;
     const parts = to.split("/");
-    for (let i = 1; i <= parts.length; i++) add(parts.slice(0, i).join("/"), "cd");
+    const fromParts = from === "" || isRooted(from) ? [] : from.split("/");
+    let shared = 0;
+    while (shared < fromParts.length && fromParts[shared] === parts[shared]) shared++;
+    for (let i = shared + 1; i <= parts.length; i++) add(parts.slice(0, i).join("/"), "cd");
   };
   /** `make -Ctools`, `--directory=tools`, `env -Ctools`: a folder option; true when it was one. */
   const chdirOption = (word: string): boolean => {
@@ -529,7 +539,7 @@ function scan(
       program = word === null ? null : basenameOf(word);
       managerNext = program !== null && MANAGERS.has(program);
       if (word !== null) onPath(word);
-      if (word === "cd") cdNext = "cd";
+      if (word === "cd" || word === "pushd") cdNext = "cd";
       else if (word !== null && INTERPRETERS.has(basenameOf(word))) interpreter = basenameOf(word);
       else if (word?.includes("/")) {
         const paths = bases.length === 0 ? (isRooted(word) ? [word] : []) : each(word);
@@ -725,6 +735,9 @@ export function programWords(entries: readonly ConfigEntry[]): Set<string> {
 
 /** Words before a command that run it (`env A=1 node x.js`, `exec node x.js`). */
 const PREFIXES = new Set(["env", "exec", "command", "nohup", "builtin", "eval"]);
+
+/** How many paths the program values of one config file may name, at the most. */
+const MAX_PROGRAM_FILES = 2048;
 
 /** How many folders a value's commands may run in, at the most (`cd a; cd b; …` doubles them). */
 const MAX_BASES = 16;
@@ -1040,7 +1053,13 @@ function programKey(e: ConfigEntry): boolean {
     case "gpg":
       return e.key === "program" || e.key === "defaultkeycommand";
     case "trailer":
-      return sub && e.key === "command";
+      return sub && (e.key === "command" || e.key === "cmd");
+    case "browser":
+      return sub && (e.key === "cmd" || e.key === "path");
+    case "man":
+      return sub && (e.key === "cmd" || e.key === "path");
+    case "sendemail":
+      return ["tocmd", "cccmd", "smtpserver", "headercmd"].includes(e.key);
     case "alias":
       return !sub && (e.value ?? "").trimStart().startsWith("!");
     default:

@@ -686,8 +686,12 @@ export function rootGitPlaces(
   const protect: string[] = [];
   const watch: Watch[] = [];
   const hookFiles: Watch[] = [];
+  const linkOnly = new Set<string>();
   const place = (kind: Watch["kind"], path: string, real: boolean): void => {
     if (protect.includes(path)) return;
+    // A program in node_modules (a package's bin) is the package's: installs replace it
+    // (README limit), and watching it would move aside what each install puts there.
+    if (kind === "gitconfig" && relative(root, path).split(sep).includes("node_modules")) return;
     // Watched as one spelling names it, kept read-only as another does (`node tools/lib`: a
     // path word, and the folder node runs): read-only wins.
     const watched = watch.findIndex((w) => w.path === path && !w.modules && !w.main && !w.linkOnly);
@@ -719,8 +723,8 @@ export function rootGitPlaces(
       const path = expand(named, root);
       if (!inside(path, root)) continue;
       if (how === "cd") {
-        if (!watch.some((w) => w.linkOnly && w.path === path))
-          watch.push({ kind: "gitconfig", path, linkOnly: true });
+        if (!linkOnly.has(path)) watch.push({ kind: "gitconfig", path, linkOnly: true });
+        linkOnly.add(path);
         continue;
       }
       const st = lstat(path);

@@ -940,7 +940,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     expect(hostGit()).toEqual([]);
   }, 120_000);
 
-  it("an install of the package a value preloads by its bare name keeps it (a dependency, not a plant)", async () => {
+  it("an install of the package a value preloads by its bare name, or whose bin a value runs, keeps it (a dependency, not a plant)", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);
     const p = w.project;
@@ -959,11 +959,49 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
         env: w.env,
       },
     );
+    // A package's bin a value runs is the package's: each install may replace it.
+    execFileSync("git", ["config", "filter.pass.clean", "node_modules/.bin/greeter"], {
+      cwd: p,
+      env: w.env,
+    });
     const run = await w.run(["--quiet", "npm", "install", "--no-audit", "--no-fund"]);
     expect(run.exitCode, show(run)).toBe(0);
     expect(run.stderr, show(run)).not.toContain("moved");
     expect(existsSync(join(p, "node_modules", "greeter", "package.json"))).toBe(true);
     expect(spawnSync("git", ["pre"], { cwd: p, env: w.env }).status).toBe(0);
+    // Installed again (a changed package): still kept.
+    rmSync(join(p, "node_modules"), { recursive: true });
+    const again = await w.run(["--quiet", "npm", "install", "--no-audit", "--no-fund"]);
+    expect(again.exitCode, show(again)).toBe(0);
+    expect(again.stderr, show(again)).not.toContain("moved");
+    expect(existsSync(join(p, "node_modules", ".bin", "greeter"))).toBe(true);
+  }, 120_000);
+
+  it("trailer.<x>.cmd, the key that replaced trailer.<x>.command: a program made inside is moved aside", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const mark = join(w.dir, "mark");
+    const git = (...args: string[]) =>
+      spawnSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], {
+        cwd: p,
+        env: w.env,
+      });
+    git("config", "trailer.sign.key", "Signed-off-by: ");
+    git("config", "trailer.sign.cmd", "node tools/signer.js");
+    mkdirSync(join(p, "tools"));
+    const plant = `printf '%s\\n' 'require("fs").writeFileSync("${mark}", "")' > tools/signer.js`;
+    // (control) planted by the host's shell, the next commit with the trailer runs it.
+    execFileSync("sh", ["-c", plant], { cwd: p });
+    git("commit", "--allow-empty", "-qm", "y", "--trailer", "sign");
+    expect(existsSync(mark)).toBe(true);
+    rmSync(mark);
+    rmSync(join(p, "tools", "signer.js"));
+    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(run.exitCode, show(run)).toBe(0);
+    expect(run.stderr, show(run)).toContain(`moved ${join(p, "tools", "signer.js")}`);
+    git("commit", "--allow-empty", "-qm", "y", "--trailer", "sign");
+    expect(existsSync(mark)).toBe(false);
   }, 120_000);
 
   it("node . runs the top's package.json main: one changed inside stops the run and is named", async () => {

@@ -296,10 +296,45 @@ describe("programFiles: what git runs that config names", () => {
     expect(found).not.toContain("tools/x.js");
   });
 
+  it("the other keys git runs a program from: trailer.<x>.cmd, browser, man, sendemail; pushd", () => {
+    const text = [
+      '[trailer "sign"]',
+      "\tcmd = node tools/signer.js",
+      '[browser "b"]',
+      "\tcmd = node tools/open.js",
+      '[browser "firefox"]',
+      "\tpath = tools/open.sh",
+      '[man "m"]',
+      "\tcmd = node tools/man.js",
+      "[sendemail]",
+      "\ttoCmd = tools/to.sh",
+      "\tsmtpServer = tools/smtp.sh",
+      "[alias]",
+      `\tp = "!bash -c 'pushd lib && node h'"`,
+      "",
+    ].join("\n");
+    const found = programFiles(parseGitConfig(text)).map((f) => f.path);
+    for (const path of [
+      "tools/signer.js",
+      "tools/open.js",
+      "tools/open.sh",
+      "tools/man.js",
+      "tools/to.sh",
+      "tools/smtp.sh",
+      "lib/h.js",
+    ])
+      expect(found).toContain(path);
+  });
+
   it("a value of many cds that may fail stays bounded", () => {
     const value = `!${Array.from({ length: 40 }, (_, i) => `cd d${i} || true && `).join("")}node x.js`;
     const found = files(`[alias]\n\tt = ${value}\n`);
     expect((found.script ?? []).filter((p) => p.endsWith("x.js")).length).toBeLessThanOrEqual(16);
+    // Hundreds of them: the paths named stay within MAX_PROGRAM_FILES.
+    const many = `!${Array.from({ length: 400 }, (_, i) => `cd d${i} || cd e${i} || `).join("")}node x.js`;
+    expect(programFiles(parseGitConfig(`[alias]\n\tt = ${many}\n`)).length).toBeLessThanOrEqual(
+      2048,
+    );
   });
 
   it("PATH a value sets carries into its sh -c, and past wrappers", () => {
