@@ -464,6 +464,50 @@ async function aliasesHold(w: World, rows: Record<string, AliasRow>): Promise<vo
   expect(hostGit()).toEqual([]);
 }
 
+/** What each alias of a {@link plantsHold} case runs once planted, and how to undo it. */
+interface PlantCase {
+  /** Alias name → value; each planted file leaves a mark named for its alias when run. */
+  aliases: Record<string, string>;
+  /** Shell commands that plant (each may be refused inside: its error is ignored). */
+  plants: string[];
+  /** Puts the project back as it was before the plants (the marks folder is made anew). */
+  reset: () => void;
+  /** Paths from the top the check must name as moved aside. */
+  moved: string[];
+}
+
+/**
+ * (control) planted by the host's shell, host git runs every alias's file; planted inside,
+ * the run succeeds, the check moves each of `moved` aside, and host git runs none.
+ */
+async function plantsHold(w: World, marks: string, c: PlantCase): Promise<void> {
+  const p = w.project;
+  for (const [alias, value] of Object.entries(c.aliases))
+    execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
+  const plant = c.plants
+    .map((cmd) => `(${cmd}) 2>/dev/null`)
+    .concat("true")
+    .join("; ");
+  const reset = (): void => {
+    rmSync(marks, { recursive: true, force: true });
+    mkdirSync(marks);
+    c.reset();
+  };
+  const hostGit = (): string[] => {
+    for (const alias of Object.keys(c.aliases))
+      spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
+    return Object.keys(c.aliases).filter((a) => existsSync(join(marks, a)));
+  };
+  reset();
+  execFileSync("sh", ["-c", plant], { cwd: p });
+  expect(hostGit()).toEqual(Object.keys(c.aliases));
+  reset();
+  const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+  expect(run.exitCode, show(run)).toBe(0);
+  for (const f of c.moved) expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
+  expect(hostGit()).toEqual([]);
+}
+
 describe.skipIf(unavailable !== "")("programs the repository's git config names", () => {
   const worlds: World[] = [];
   afterAll(() => {
@@ -728,49 +772,31 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       up: `!cd .. && node ${basename(p)}`,
       ve: "!PATH=.venv/bin:$PATH python3 x.py",
     };
-    for (const [alias, value] of Object.entries(aliases))
-      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
     const mark = (...names: string[]): string =>
       names.map((n) => `require("fs").writeFileSync("${join(marks, n)}", "");`).join(" ");
-    const plant = [
-      `printf '%s\\n' '${mark("req")}' > p.js`,
-      `printf '%s\\n' '${mark("ev")}' > q.js`,
-      `printf '%s\\n' '${mark("no")}' > tools/n.js`,
-      `printf '%s\\n' '${mark("np")}' > lib/preload.js`,
-      // `..` of a folder swapped for a link is the link's parent, for node.
-      `mkdir -p node_modules/ev/sub && printf '%s\\n' '${mark("cdl")}' > node_modules/ev/index.js && rm -r bin && ln -s node_modules/ev/sub bin`,
-      `mkdir dist && printf '%s\\n' '${mark("cdm", "up")}' > index.js`,
-      `sp=$(echo .venv/lib/python3*/site-packages) && echo 'import ev' > $sp/ev.pth && printf 'open("${join(marks, "ve")}", "w")\\n' > $sp/ev.py`,
-    ]
-      .map((c) => `(${c}) 2>/dev/null`)
-      .concat("true")
-      .join("; ");
-    const reset = (): void => {
-      rmSync(marks, { recursive: true, force: true });
-      mkdirSync(marks);
-      for (const f of ["p.js", "q.js", "index.js", "dist", "node_modules", "tools", "lib", "bin"])
-        rmSync(join(p, f), { recursive: true, force: true });
-      for (const d of ["tools", "lib", "bin"]) mkdirSync(join(p, d));
-      writeFileSync(join(p, "bin", "util.js"), "// own\n");
-      writeFileSync(join(p, "x.js"), "// own\n");
-      writeFileSync(join(p, "x.py"), "pass\n");
-      execFileSync("sh", ["-c", "rm -f .venv/lib/python3*/site-packages/ev.*"], { cwd: p });
-    };
-    const hostGit = (): string[] => {
-      for (const alias of Object.keys(aliases))
-        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
-      return Object.keys(aliases).filter((a) => existsSync(join(marks, a)));
-    };
-    // (control) planted by the host's shell, host git runs every one.
-    reset();
-    execFileSync("sh", ["-c", plant], { cwd: p });
-    expect(hostGit()).toEqual(Object.keys(aliases));
-    reset();
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
-    expect(run.exitCode, show(run)).toBe(0);
-    for (const f of ["p.js", "q.js", "tools/n.js", "lib/preload.js", "bin", "index.js"])
-      expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
-    expect(hostGit()).toEqual([]);
+    await plantsHold(w, marks, {
+      aliases,
+      plants: [
+        `printf '%s\\n' '${mark("req")}' > p.js`,
+        `printf '%s\\n' '${mark("ev")}' > q.js`,
+        `printf '%s\\n' '${mark("no")}' > tools/n.js`,
+        `printf '%s\\n' '${mark("np")}' > lib/preload.js`,
+        // `..` of a folder swapped for a link is the link's parent, for node.
+        `mkdir -p node_modules/ev/sub && printf '%s\\n' '${mark("cdl")}' > node_modules/ev/index.js && rm -r bin && ln -s node_modules/ev/sub bin`,
+        `mkdir dist && printf '%s\\n' '${mark("cdm", "up")}' > index.js`,
+        `sp=$(echo .venv/lib/python3*/site-packages) && echo 'import ev' > $sp/ev.pth && printf 'open("${join(marks, "ve")}", "w")\\n' > $sp/ev.py`,
+      ],
+      reset: () => {
+        for (const f of ["p.js", "q.js", "index.js", "dist", "node_modules", "tools", "lib", "bin"])
+          rmSync(join(p, f), { recursive: true, force: true });
+        for (const d of ["tools", "lib", "bin"]) mkdirSync(join(p, d));
+        writeFileSync(join(p, "bin", "util.js"), "// own\n");
+        writeFileSync(join(p, "x.js"), "// own\n");
+        writeFileSync(join(p, "x.py"), "pass\n");
+        execFileSync("sh", ["-c", "rm -f .venv/lib/python3*/site-packages/ev.*"], { cwd: p });
+      },
+      moved: ["p.js", "q.js", "tools/n.js", "lib/preload.js", "bin", "index.js"],
+    });
   }, 120_000);
 
   it("node's options as node reads them (`_`, options with values, -pe, --env-file), wrappers, a subshell's cd, PATH into sh -c, cd -- into a link", async () => {
@@ -788,58 +814,40 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       sh: "!PATH=./bin:$PATH sh -c tool",
       cdd: "!cd -- lib && node ..",
     };
-    for (const [alias, value] of Object.entries(aliases))
-      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
     const js = (n: string): string => `require("fs").writeFileSync("${join(marks, n)}", "")`;
-    const plant = [
-      `printf '%s\\n' 'import fs from "fs"; fs.writeFileSync("${join(marks, "el")}", "")' > l.mjs`,
-      `printf '%s\\n' '${js("co")}' > c.js`,
-      `printf '%s\\n' '${js("to")}' > t.js`,
-      `printf '%s\\n' '${js("pe")}' > e.js`,
-      `printf '%s\\n' '${js("ef")}' > f.js && echo 'NODE_OPTIONS=--require=./f.js' > .env`,
-      `printf '%s\\n' '${js("sub")}' > s.js`,
-      `mkdir bin && printf '#!/bin/sh\\ntouch ${join(marks, "sh")}\\n' > bin/tool && chmod +x bin/tool`,
-      `mkdir -p .h/a && echo '{"main":"m.js"}' > .h/package.json && printf '%s\\n' '${js("cdd")}' > .h/m.js && rm -r lib && ln -s .h/a lib`,
-    ]
-      .map((c) => `(${c}) 2>/dev/null`)
-      .concat("true")
-      .join("; ");
-    const reset = (): void => {
-      rmSync(marks, { recursive: true, force: true });
-      mkdirSync(marks);
-      for (const f of [
-        "l.mjs",
-        "c.js",
-        "t.js",
-        "e.js",
-        "f.js",
-        ".env",
-        "s.js",
-        "bin",
-        ".h",
-        "lib",
-        "tools",
-      ])
-        rmSync(join(p, f), { recursive: true, force: true });
-      for (const d of ["lib", "tools"]) mkdirSync(join(p, d));
-      writeFileSync(join(p, "lib", "util.js"), "// own\n");
-      writeFileSync(join(p, "x.js"), "// own\n");
-    };
-    const hostGit = (): string[] => {
-      for (const alias of Object.keys(aliases))
-        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
-      return Object.keys(aliases).filter((a) => existsSync(join(marks, a)));
-    };
-    // (control) planted by the host's shell, host git runs every one.
-    reset();
-    execFileSync("sh", ["-c", plant], { cwd: p });
-    expect(hostGit()).toEqual(Object.keys(aliases));
-    reset();
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
-    expect(run.exitCode, show(run)).toBe(0);
-    for (const f of ["l.mjs", "c.js", "t.js", "e.js", ".env", "s.js", "bin/tool", "lib"])
-      expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
-    expect(hostGit()).toEqual([]);
+    await plantsHold(w, marks, {
+      aliases,
+      plants: [
+        `printf '%s\\n' 'import fs from "fs"; fs.writeFileSync("${join(marks, "el")}", "")' > l.mjs`,
+        `printf '%s\\n' '${js("co")}' > c.js`,
+        `printf '%s\\n' '${js("to")}' > t.js`,
+        `printf '%s\\n' '${js("pe")}' > e.js`,
+        `printf '%s\\n' '${js("ef")}' > f.js && echo 'NODE_OPTIONS=--require=./f.js' > .env`,
+        `printf '%s\\n' '${js("sub")}' > s.js`,
+        `mkdir bin && printf '#!/bin/sh\\ntouch ${join(marks, "sh")}\\n' > bin/tool && chmod +x bin/tool`,
+        `mkdir -p .h/a && echo '{"main":"m.js"}' > .h/package.json && printf '%s\\n' '${js("cdd")}' > .h/m.js && rm -r lib && ln -s .h/a lib`,
+      ],
+      reset: () => {
+        for (const f of [
+          "l.mjs",
+          "c.js",
+          "t.js",
+          "e.js",
+          "f.js",
+          ".env",
+          "s.js",
+          "bin",
+          ".h",
+          "lib",
+          "tools",
+        ])
+          rmSync(join(p, f), { recursive: true, force: true });
+        for (const d of ["lib", "tools"]) mkdirSync(join(p, d));
+        writeFileSync(join(p, "lib", "util.js"), "// own\n");
+        writeFileSync(join(p, "x.js"), "// own\n");
+      },
+      moved: ["l.mjs", "c.js", "t.js", "e.js", ".env", "s.js", "bin/tool", "lib"],
+    });
   }, 120_000);
 
   it("a shell function, a { } group, /usr/bin/env, bash -O, and make in a folder made inside", async () => {
@@ -854,41 +862,23 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       bo: "!bash -O extglob -c 'node h3'",
       mk: "!make -s -C build",
     };
-    for (const [alias, value] of Object.entries(aliases))
-      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
     const js = (n: string): string => `require("fs").writeFileSync("${join(marks, n)}", "")`;
-    const plant = [
-      `printf '%s\\n' '${js("fn")}' > hook.js`,
-      `printf '%s\\n' '${js("grp")}' > tools/hk.js`,
-      `printf '%s\\n' '${js("env")}' > h2.js`,
-      `printf '%s\\n' '${js("bo")}' > h3.js`,
-      `mkdir build && printf 'all:\\n\\t@touch ${join(marks, "mk")}\\n' > build/Makefile`,
-    ]
-      .map((c) => `(${c}) 2>/dev/null`)
-      .concat("true")
-      .join("; ");
-    const reset = (): void => {
-      rmSync(marks, { recursive: true, force: true });
-      mkdirSync(marks);
-      for (const f of ["hook.js", "h2.js", "h3.js", "tools", "build"])
-        rmSync(join(p, f), { recursive: true, force: true });
-      mkdirSync(join(p, "tools"));
-    };
-    const hostGit = (): string[] => {
-      for (const alias of Object.keys(aliases))
-        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
-      return Object.keys(aliases).filter((a) => existsSync(join(marks, a)));
-    };
-    // (control) planted by the host's shell, host git runs every one.
-    reset();
-    execFileSync("sh", ["-c", plant], { cwd: p });
-    expect(hostGit()).toEqual(Object.keys(aliases));
-    reset();
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
-    expect(run.exitCode, show(run)).toBe(0);
-    for (const f of ["hook.js", "tools/hk.js", "h2.js", "h3.js", "build/Makefile"])
-      expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
-    expect(hostGit()).toEqual([]);
+    await plantsHold(w, marks, {
+      aliases,
+      plants: [
+        `printf '%s\\n' '${js("fn")}' > hook.js`,
+        `printf '%s\\n' '${js("grp")}' > tools/hk.js`,
+        `printf '%s\\n' '${js("env")}' > h2.js`,
+        `printf '%s\\n' '${js("bo")}' > h3.js`,
+        `mkdir build && printf 'all:\\n\\t@touch ${join(marks, "mk")}\\n' > build/Makefile`,
+      ],
+      reset: () => {
+        for (const f of ["hook.js", "h2.js", "h3.js", "tools", "build"])
+          rmSync(join(p, f), { recursive: true, force: true });
+        mkdirSync(join(p, "tools"));
+      },
+      moved: ["hook.js", "tools/hk.js", "h2.js", "h3.js", "build/Makefile"],
+    });
   }, 120_000);
 
   it("command substitutions in quotes and backquotes, npm exec -c, git -c program values, make -f", async () => {
@@ -903,41 +893,23 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       gcf: "!git -c core.fsmonitor='node tools/fsmon.js' status >/dev/null",
       mf: "!make -s -f release.mk",
     };
-    for (const [alias, value] of Object.entries(aliases))
-      execFileSync("git", ["config", `alias.${alias}`, value], { cwd: p, env: w.env });
     const js = (n: string): string => `require("fs").writeFileSync("${join(marks, n)}", "")`;
-    const plant = [
-      `printf '%s\\n' '${js("qs")}' > scripts/msg.js`,
-      `printf '%s\\n' '${js("bq")}' > tools/x.js`,
-      `printf '%s\\n' '${js("nx")}' > hook.js`,
-      `printf '%s\\n' '${js("gcf")}' > tools/fsmon.js`,
-      `printf 'all:\\n\\t@touch ${join(marks, "mf")}\\n' > release.mk`,
-    ]
-      .map((c) => `(${c}) 2>/dev/null`)
-      .concat("true")
-      .join("; ");
-    const reset = (): void => {
-      rmSync(marks, { recursive: true, force: true });
-      mkdirSync(marks);
-      for (const f of ["scripts", "tools", "hook.js", "release.mk"])
-        rmSync(join(p, f), { recursive: true, force: true });
-      for (const d of ["scripts", "tools"]) mkdirSync(join(p, d));
-    };
-    const hostGit = (): string[] => {
-      for (const alias of Object.keys(aliases))
-        spawnSync("git", [alias], { cwd: p, env: w.env, stdio: "ignore" });
-      return Object.keys(aliases).filter((a) => existsSync(join(marks, a)));
-    };
-    // (control) planted by the host's shell, host git runs every one.
-    reset();
-    execFileSync("sh", ["-c", plant], { cwd: p });
-    expect(hostGit()).toEqual(Object.keys(aliases));
-    reset();
-    const run = await w.run(["--quiet", "exec", "--", "sh", "-c", plant]);
-    expect(run.exitCode, show(run)).toBe(0);
-    for (const f of ["scripts/msg.js", "tools/x.js", "hook.js", "tools/fsmon.js", "release.mk"])
-      expect(run.stderr, show(run)).toContain(`moved ${join(p, f)}`);
-    expect(hostGit()).toEqual([]);
+    await plantsHold(w, marks, {
+      aliases,
+      plants: [
+        `printf '%s\\n' '${js("qs")}' > scripts/msg.js`,
+        `printf '%s\\n' '${js("bq")}' > tools/x.js`,
+        `printf '%s\\n' '${js("nx")}' > hook.js`,
+        `printf '%s\\n' '${js("gcf")}' > tools/fsmon.js`,
+        `printf 'all:\\n\\t@touch ${join(marks, "mf")}\\n' > release.mk`,
+      ],
+      reset: () => {
+        for (const f of ["scripts", "tools", "hook.js", "release.mk"])
+          rmSync(join(p, f), { recursive: true, force: true });
+        for (const d of ["scripts", "tools"]) mkdirSync(join(p, d));
+      },
+      moved: ["scripts/msg.js", "tools/x.js", "hook.js", "tools/fsmon.js", "release.mk"],
+    });
   }, 120_000);
 
   it("an install of the package a value preloads by its bare name, or whose bin a value runs, keeps it (a dependency, not a plant)", async () => {
