@@ -279,6 +279,8 @@ function scan(
   let managerNext = false;
   let gitConfigNext = false;
   let makeFileNext = false;
+  // The folders before an option moved this command alone (`make -C tools`, `env -C tools`).
+  let commandBases: string[] | null = null;
   /** At a command's end: make reads its makefile in the folder it ends up in, there or not. */
   const endCommand = (): void => {
     if (program !== null && MAKES.has(program))
@@ -299,8 +301,6 @@ function scan(
       const path = at(b, word);
       return path === null ? [] : [path];
     });
-  // The folders before an option moved this command alone (`make -C tools`, `env -C tools`).
-  let commandBases: string[] | null = null;
   /** `cd` moves the shell (`shell`); a folder option only its command. */
   const moveTo = (word: string, shell: boolean): void => {
     const moves = bases.flatMap((from) => {
