@@ -214,16 +214,22 @@ export interface ProgramFile {
 export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
   const out: ProgramFile[] = [];
   const seen = new Set<string>();
+  // Bounded per value: a value of hundreds of `cd`s that may fail names thousands of folders
+  // (and one value must not use up what the others name).
+  let fromValue = 0;
   const add = (path: string, named: ProgramFile["named"]): void => {
     const key = `${named}\0${path}`;
-    // Bounded: a value of hundreds of `cd`s that may fail names thousands of folders.
-    if (seen.has(key) || out.length >= MAX_PROGRAM_FILES) return;
+    if (seen.has(key) || fromValue >= MAX_PROGRAM_FILES) return;
     seen.add(key);
+    fromValue++;
     out.push({ path, named });
   };
   for (const e of entries) {
-    if (e.value === null || !programKey(e)) continue;
-    const value = spellTop(e.value.replace(/^\s*!/, ""));
+    // `[url "ext::sh tools/x.sh"] insteadOf = origin`: git runs the transport's command line.
+    const ext = e.section === "url" && e.subsection?.startsWith("ext::") ? e.subsection : null;
+    if (ext === null && (e.value === null || !programKey(e))) continue;
+    fromValue = 0;
+    const value = spellTop((ext ?? e.value ?? "").replace(/^\s*!/, "").replace(/^\s*ext::/, ""));
     // The value as written, a quoted word whole (`"tools/my ssh"` is one word to git's own
     // exec of a value with no shell characters), and as a shell splits it.
     for (const m of value.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)) {
@@ -1046,20 +1052,29 @@ function programKey(e: ConfigEntry): boolean {
       return sub && (e.key === "cmd" || e.key === "path");
     case "submodule":
       return sub && e.key === "update" && (e.value ?? "").trimStart().startsWith("!");
-    case "remote":
-      return sub && ["uploadpack", "receivepack"].includes(e.key);
     case "credential":
       return e.key === "helper";
     case "gpg":
       return e.key === "program" || e.key === "defaultkeycommand";
     case "trailer":
       return sub && (e.key === "command" || e.key === "cmd");
+    case "imap":
+      return e.key === "tunnel";
+    case "guitool":
+      return sub && e.key === "cmd";
+    // `ext::<command>` transports: git runs the command line (git-remote-ext(1)).
+    case "remote":
+      return (
+        sub &&
+        (["uploadpack", "receivepack"].includes(e.key) ||
+          (["url", "pushurl"].includes(e.key) && /^\s*ext::/.test(e.value ?? "")))
+      );
     case "browser":
       return sub && (e.key === "cmd" || e.key === "path");
     case "man":
       return sub && (e.key === "cmd" || e.key === "path");
     case "sendemail":
-      return ["tocmd", "cccmd", "smtpserver", "headercmd"].includes(e.key);
+      return ["tocmd", "cccmd", "smtpserver", "headercmd", "sendmailcmd"].includes(e.key);
     case "alias":
       return !sub && (e.value ?? "").trimStart().startsWith("!");
     default:

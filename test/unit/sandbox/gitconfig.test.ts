@@ -311,6 +311,14 @@ describe("programFiles: what git runs that config names", () => {
       "\tsmtpServer = tools/smtp.sh",
       "[alias]",
       `\tp = "!bash -c 'pushd lib && node h'"`,
+      "[imap]",
+      "\ttunnel = sh tools/imap.sh",
+      '[guitool "t"]',
+      "\tcmd = node tools/gui.js",
+      '[remote "origin"]',
+      "\turl = ext::sh tools/ext.sh",
+      '[url "ext::node tools/ins.js"]',
+      "\tinsteadOf = up",
       "",
     ].join("\n");
     const found = programFiles(parseGitConfig(text)).map((f) => f.path);
@@ -322,6 +330,10 @@ describe("programFiles: what git runs that config names", () => {
       "tools/to.sh",
       "tools/smtp.sh",
       "lib/h.js",
+      "tools/imap.sh",
+      "tools/gui.js",
+      "tools/ext.sh",
+      "tools/ins.js",
     ])
       expect(found).toContain(path);
   });
@@ -335,6 +347,12 @@ describe("programFiles: what git runs that config names", () => {
     expect(programFiles(parseGitConfig(`[alias]\n\tt = ${many}\n`)).length).toBeLessThanOrEqual(
       2048,
     );
+    // One value's bound does not crowd out the next value's program.
+    const words = Array.from({ length: 2100 }, (_, i) => `x/f${i}.sh`).join(" ");
+    const after = programFiles(
+      parseGitConfig(`[alias]\n\tz = !: ${words}\n[pager]\n\tshow = sh tools/new.sh\n`),
+    );
+    expect(after.map((f) => f.path)).toContain("tools/new.sh");
   });
 
   it("PATH a value sets carries into its sh -c, and past wrappers", () => {
