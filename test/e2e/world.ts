@@ -155,10 +155,15 @@ export function makeWorld(options: WorldOptions): World {
     stdio: "ignore",
   }) as ChildProcess & { pid: number };
 
+  // The world's own temp dir: what a run killed with SIGKILL cannot remove (its proxy's socket
+  // dir) goes with the world, not into the machine's /tmp.
+  const tmp = join(dir, "tmp");
+  mkdirSync(tmp);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: home,
     XDG_CACHE_HOME: cache,
+    TMPDIR: tmp,
     USER: process.env.USER ?? "user",
     LANG: "C.UTF-8",
     TERM: "dumb",
