@@ -4,7 +4,7 @@ import { SafeNpmError } from "../errors.js";
 import { widening } from "../settings/index.js";
 import { loadSettingsFile } from "../settings/load.js";
 import { applyLayer, defaults, widenings } from "../settings/merge.js";
-import { isTrusted, trust, untrust } from "../settings/trust.js";
+import { acceptWrittenInside, isTrusted, trust, untrust } from "../settings/trust.js";
 import type { Output } from "./types.js";
 
 /**
@@ -25,7 +25,13 @@ export function trustCommand(
       : applyLayer(defaults(), loadSettingsFile(user, false).settings, "user");
   const wider = widenings(loaded.settings, base);
   if (wider.length === 0) {
-    out.stderr(`${printable(repo)} does not widen the sandbox: nothing to trust\n`);
+    // Set by a run, it was not obeyed (settings/index.ts): the user now vouches for it.
+    const accepted = acceptWrittenInside(store, repo);
+    out.stderr(
+      accepted
+        ? `${printable(repo)} does not widen the sandbox; its settings, set by a sandboxed run, are now accepted as yours\n`
+        : `${printable(repo)} does not widen the sandbox: nothing to trust\n`,
+    );
     return 0;
   }
   const already = isTrusted(store, repo, loaded.content, wider);

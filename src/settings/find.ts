@@ -3,7 +3,7 @@
  * schema and cosmiconfig loaded (see load.ts).
  */
 import { existsSync, lstatSync, readdirSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import { SafeNpmError } from "../errors.js";
 import { isInside } from "../host/project.js";
 import { projectPlace } from "../host/projectplace.js";
@@ -91,12 +91,49 @@ export function findSettingsFiles(
     }
     if (dir === projectRoot || dir === dirname(dir)) break;
   }
+  if (repo === null) settingsAbove(projectRoot, home);
   return {
     repo,
     user: explicitUserConfig ?? userSettingsFile(env, home, projectRoot),
     ignoredCode,
     ignoredLinks,
   };
+}
+
+/**
+ * A project inside another (a lockfile of its own in a workspace package or a sub-folder) does
+ * not get the enclosing project's settings: their `protect` paths are relative to that project.
+ * A run can make one (write `packages/a/package-lock.json`), and the next run from there would
+ * silently drop what the enclosing settings narrowed. So settings in a folder above the root
+ * that holds a package.json (a project a run from here would otherwise have had) stop a run that
+ * has none of its own.
+ */
+function settingsAbove(projectRoot: string, home: string): void {
+  for (let dir = dirname(projectRoot); dir !== dirname(dir); dir = dirname(dir)) {
+    if (dir === home || isInside(home, dir)) return;
+    if (fileKind(join(dir, "package.json")) === "missing") continue;
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    const found = REPO_SEARCH_PLACES.find(
+      (place) =>
+        names.includes(place) &&
+        (place !== "package.json" ||
+          (fileKind(join(dir, place)) === "file" && hasSandboxKey(join(dir, place)))),
+    );
+    if (found === undefined) continue;
+    const rel = relative(dir, projectRoot);
+    throw new SafeNpmError(
+      "BAD_SETTINGS",
+      `${join(dir, found)} holds safe-npm settings for the project at ${dir}, but this run's project is ${projectRoot} (a folder with a package.json and a lockfile or workspaces of its own), where they do not apply`,
+      {
+        hint: `if ${rel} is a project of its own, give it settings of its own (a .sandboxrc.json there; \`{}\` keeps the defaults); if it belongs to ${dir}, remove the lockfile in ${rel} (code in a sandboxed run may have made it) and run again`,
+      },
+    );
+  }
 }
 
 /**

@@ -63,6 +63,11 @@ export async function resolveSettings(
     // defaults (a repository dropping a path the user protects widens the sandbox).
     const wider = widenings(loaded.settings, effective);
     let trust: "trusted" | "not needed" | "for this run" = "not needed";
+    // Settings a run set are not obeyed even where they widen nothing: nearest first, they
+    // replace what a settings file further up or beside them narrowed (an empty `sandbox` key in
+    // package.json hides the .sandboxrc.json next to it).
+    if (wider.length === 0 && writtenInside(trustOptions.store, loaded.file, loaded.content))
+      throw untrusted(loaded.file, wider, true);
     if (wider.length > 0) {
       // Before any trust: settings a run still going wrote (a dev server in the background;
       // its check, which moves them aside, comes when it ends), then settings a run set. A run
@@ -115,6 +120,15 @@ export function untrusted(
       `${file} asks to open the sandbox wider, and it changed while a safe-npm run in ${liveRun} is still going (not trusted, with or without --trust-config):\n${list}`,
       {
         hint: "let that run end (its after-run check moves aside what it wrote), then run again",
+      },
+    );
+  }
+  if (setInside && wider.length === 0) {
+    return new SafeNpmError(
+      "UNTRUSTED_SETTINGS",
+      `${file} holds settings that code in an earlier sandboxed run set: they widen nothing, but they replace the settings that applied before (a settings file they hide, or what they changed), so they are not obeyed`,
+      {
+        hint: "restore the settings you meant (git diff shows the change) or remove these; if you did make them yourself, run `safe-npm trust` in this project",
       },
     );
   }

@@ -153,9 +153,11 @@ export function writtenInside(store: string, file: string, content: string): boo
   return read(store).inside?.[trustKey(file)] === contentHash(content);
 }
 
-export function trust(store: string, file: string, content: string, widenings: string[]): void {
-  const data = read(store);
-  // The user has looked: what runs set in this file before is theirs now.
+/**
+ * The user has looked: what runs set in this file before is theirs now. Returns whether any
+ * record was cleared.
+ */
+export function acceptWrittenInside(store: string, file: string): boolean {
   const prefix = keyPrefix(file);
   let records: string[] = [];
   try {
@@ -164,7 +166,16 @@ export function trust(store: string, file: string, content: string, widenings: s
     // none recorded
   }
   for (const name of records) unlinkSync(join(insideDir(store), name));
-  if (data.inside !== undefined) delete data.inside[trustKey(file)];
+  const data = read(store);
+  if (data.inside?.[trustKey(file)] === undefined) return records.length > 0;
+  delete data.inside[trustKey(file)];
+  write(store, data);
+  return true;
+}
+
+export function trust(store: string, file: string, content: string, widenings: string[]): void {
+  acceptWrittenInside(store, file);
+  const data = read(store);
   data.entries[trustKey(file)] = {
     sha256: contentHash(content),
     trustedAt: new Date().toISOString(),

@@ -323,6 +323,70 @@ describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", (
     expect(r.stderr).toContain("set by code in an earlier sandboxed run");
   });
 
+  // package.json comes before .sandboxrc.json in a folder: an empty key widens nothing, but it
+  // hides the file that narrowed the sandbox.
+  const NARROW = '{"protect":[".git",".env"]}\n';
+  const EMPTY_KEY = `const f="package.json";const p=JSON.parse(require("fs").readFileSync(f,"utf8"));p.sandbox={};require("fs").writeFileSync(f,JSON.stringify(p,null,2))`;
+  const writeEnv = ["exec", "--", "sh", "-c", "echo changed >> .env"];
+
+  it("(control) an empty sandbox key set on the host hides the .sandboxrc.json beside it", async () => {
+    const world = make();
+    writeFileSync(join(world.project, ".sandboxrc.json"), NARROW);
+    writeFileSync(join(world.project, ".env"), "SECRET=1\n");
+    expect((await world.run(writeEnv)).exitCode).not.toBe(0);
+    execFileSync(process.execPath, ["-e", EMPTY_KEY], { cwd: world.project });
+    expect((await world.run(writeEnv)).exitCode).toBe(0);
+    expect(readFileSync(join(world.project, ".env"), "utf8")).toContain("changed");
+  });
+
+  it("an empty sandbox key set inside is not obeyed on the next run until the user accepts it", async () => {
+    const world = make();
+    writeFileSync(join(world.project, ".sandboxrc.json"), NARROW);
+    writeFileSync(join(world.project, ".env"), "SECRET=1\n");
+    expect((await world.run(["exec", "--", "node", "-e", EMPTY_KEY])).exitCode).toBe(125);
+    const next = await world.run(writeEnv);
+    expect(next.exitCode).toBe(125);
+    expect(next.stderr).toContain("set: they widen nothing, but they replace the settings");
+    expect(readFileSync(join(world.project, ".env"), "utf8")).toBe("SECRET=1\n");
+    const accepted = await world.run(["trust"]);
+    expect(accepted.exitCode, accepted.stderr).toBe(0);
+    expect(accepted.stderr).toContain("are now accepted as yours");
+    expect((await world.run(writeEnv)).exitCode).toBe(0);
+  });
+
+  it("a lockfile made inside in a workspace package does not drop the root's settings on the next run from there", async () => {
+    const world = make();
+    const pkg = join(world.project, "package.json");
+    writeFileSync(
+      pkg,
+      JSON.stringify({ ...JSON.parse(readFileSync(pkg, "utf8")), workspaces: ["packages/*"] }),
+    );
+    writeFileSync(
+      join(world.project, "package-lock.json"),
+      '{"lockfileVersion":3,"packages":{}}\n',
+    );
+    const a = join(world.project, "packages", "a");
+    mkdirSync(a, { recursive: true });
+    writeFileSync(join(a, "package.json"), '{"name":"a","version":"1.0.0"}\n');
+    writeFileSync(join(a, ".env"), "SECRET=1\n");
+    writeFileSync(
+      join(world.project, ".sandboxrc.json"),
+      '{"protect":[".git","packages/a/.env"]}\n',
+    );
+    const tamper = ["exec", "--", "sh", "-c", "echo changed >> .env"];
+    // The root's settings apply from the package: .env is read-only.
+    expect((await world.run(tamper, { cwd: a })).exitCode).not.toBe(0);
+    const plant = await world.run(
+      ["exec", "--", "sh", "-c", `echo '{"lockfileVersion":3,"packages":{}}' > package-lock.json`],
+      { cwd: a },
+    );
+    expect(plant.exitCode, plant.stderr).toBe(0);
+    const next = await world.run(tamper, { cwd: a });
+    expect(next.exitCode).not.toBe(0);
+    expect(next.stderr).toContain(`holds safe-npm settings for the project at ${world.project}`);
+    expect(readFileSync(join(a, ".env"), "utf8")).toBe("SECRET=1\n");
+  });
+
   it("a sandbox key larger than safe-npm reads stops the run instead of going unseen", async () => {
     const world = make();
     const big = `const f="package.json";const p=JSON.parse(require("fs").readFileSync(f,"utf8"));p.sandbox=${JSON.stringify(WIDEN)};require("fs").writeFileSync(f,JSON.stringify(p)+" ".repeat(1100000))`;

@@ -15,7 +15,13 @@ import {
   type EffectiveSettings,
   widenings,
 } from "../../../src/settings/merge.js";
-import { isTrusted, trust, trustStorePath, untrust } from "../../../src/settings/trust.js";
+import {
+  isTrusted,
+  markWrittenInside,
+  trust,
+  trustStorePath,
+  untrust,
+} from "../../../src/settings/trust.js";
 import { validateSettings } from "../../../src/settings/validate.js";
 
 let dir: string;
@@ -286,6 +292,32 @@ describe("findSettingsFiles", () => {
     expect(e.exitCode).toBe(125);
   });
 
+  it("stops a project nested in another whose settings would no longer apply", () => {
+    file("package.json", '{"name":"mono","workspaces":["packages/*"]}');
+    const rc = file(".sandboxrc.json", '{"protect":[".git","packages/a/.env"]}');
+    file("packages/a/package.json", '{"name":"a"}');
+    const a = join(dir, "packages/a");
+    const e = errorOf(() => findSettingsFiles(a, a, {}, "/nonexistent", undefined));
+    expect(e.code).toBe("BAD_SETTINGS");
+    expect(e.message).toContain(`${rc} holds safe-npm settings for the project at ${dir}`);
+    expect(e.hint).toContain("a .sandboxrc.json there");
+    // A key in the enclosing package.json counts the same.
+    rmSync(rc);
+    file("package.json", '{"name":"mono","sandbox":{"network":"none"}}');
+    expect(errorOf(() => findSettingsFiles(a, a, {}, "/nonexistent", undefined)).code).toBe(
+      "BAD_SETTINGS",
+    );
+    // Its own settings: those apply, as before.
+    const own = file("packages/a/.sandboxrc.json", "{}");
+    expect(findSettingsFiles(a, a, {}, "/nonexistent", undefined).repo).toBe(own);
+    // Not above the home, nor in a folder without a package.json (no project a run had).
+    rmSync(own);
+    expect(findSettingsFiles(a, a, {}, dir, undefined).repo).toBeNull();
+    rmSync(join(dir, "package.json"));
+    file(".sandboxrc.json", "{}");
+    expect(findSettingsFiles(a, a, {}, "/nonexistent", undefined).repo).toBeNull();
+  });
+
   it("does not read a package.json that is a link (or a FIFO) for settings", () => {
     const target = file("other/package.json", '{"sandbox":{"dotfiles":[".ssh/id_rsa"]}}');
     mkdirSync(join(dir, "a"));
@@ -521,6 +553,29 @@ describe("resolveSettings", () => {
     const trusted = await resolveSettings(found, {}, { trustForRun: false, store: store() });
     expect(trusted.repo?.trust).toBe("trusted");
     expect(trusted.effective.dotfiles).toEqual([".ssh/id_rsa"]);
+  });
+
+  it("does not obey settings a run set, even ones that widen nothing, until the user accepts them", async () => {
+    const rc = file("proj/.sandboxrc.json", "{}");
+    const found = { repo: rc, user: null, ignoredCode: [], ignoredLinks: [] };
+    markWrittenInside(store(), rc, readFileSync(rc, "utf8"));
+    await expect(
+      resolveSettings(found, {}, { trustForRun: true, store: store() }),
+    ).rejects.toMatchObject({
+      code: "UNTRUSTED_SETTINGS",
+      message: expect.stringContaining("they widen nothing, but they replace"),
+    });
+    const err: string[] = [];
+    const out = {
+      stdout: () => {},
+      stderr: (t: string) => err.push(t),
+      stderrIsTty: false,
+      dim: () => {},
+    };
+    expect(trustCommand(rc, null, store(), out)).toBe(0);
+    expect(err.join("")).toContain("now accepted as yours");
+    const r = await resolveSettings(found, {}, { trustForRun: false, store: store() });
+    expect(r.repo?.trust).toBe("not needed");
   });
 
   it("applies narrowing without trust", async () => {
