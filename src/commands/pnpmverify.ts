@@ -13,7 +13,6 @@
  * pnpm); anything unclear counts as `install`.
  */
 import { join } from "node:path";
-import { defaultLoadersSync } from "cosmiconfig";
 import { pnpmConfigHome } from "../host/host.js";
 import { parseNpmrc } from "../sandbox/npmrc.js";
 import { readRegularFile } from "../sandbox/safepath.js";
@@ -27,7 +26,11 @@ const SAFE_VALUES = new Set(["false", "warn", "error", "prompt"]);
  * string (`false` for the boolean); "unclear" when the file cannot be read as one plain YAML
  * document whose top-level line says the same; null when it sets none.
  */
-export function verifyDepsSetting(yaml: string): string | null {
+export async function verifyDepsSetting(yaml: string): Promise<string | null> {
+  // Without the name, or an escape that could spell it, no YAML sets it: the parser (cosmiconfig's,
+  // a chunk of its own) is not loaded for the common pnpm-workspace.yaml.
+  if (!yaml.includes("verifyDepsBeforeRun") && !yaml.includes("\\")) return null;
+  const { defaultLoadersSync } = await import("cosmiconfig");
   const lines = yaml.split(/\r?\n/).filter((l) => /^verifyDepsBeforeRun\s*:/.test(l));
   let doc: unknown;
   try {
@@ -68,17 +71,17 @@ function npmrcSetting(text: string): string | null {
  * variables, the project's pnpm-workspace.yaml (and .npmrc for pnpm 10; both never through a
  * link), then the user's config.yaml (pnpm 11+) or rc and ~/.npmrc (pnpm 10).
  */
-export function verifyDepsNotice(
+export async function verifyDepsNotice(
   root: string,
   env: Readonly<Record<string, string | undefined>>,
   home: string,
   major: number | null,
   userNpmrc: string | null = null,
-): string | null {
+): Promise<string | null> {
   const legacy = major !== null && major <= 10;
   const configHome = pnpmConfigHome(env, home, legacy);
   // Each source is read only if this pnpm reads it; the first that sets a value decides.
-  const sources: (() => string | null | undefined)[] = [
+  const sources: (() => string | null | undefined | Promise<string | null>)[] = [
     () => env.pnpm_config_verify_deps_before_run,
     () => (legacy ? env.npm_config_verify_deps_before_run : null),
     () => verifyDepsSetting(readOrEmpty(join(root, "pnpm-workspace.yaml"), true)),
@@ -91,7 +94,7 @@ export function verifyDepsNotice(
   ];
   let value = legacy ? "false" : "install";
   for (const source of sources) {
-    const found = source();
+    const found = await source();
     if (found !== null && found !== undefined && found !== "") {
       value = found;
       break;

@@ -487,7 +487,13 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
         const { pnpmMajor, verifyDepsNotice } = await import("./pnpmverify.js");
         const pnpm = tools.find((t) => basename(t.bin) === "pnpm");
         const major = pnpm === undefined ? null : pnpmMajor(pnpm.prefix);
-        const notice = verifyDepsNotice(project.root, host.env, host.home, major, host.userNpmrc);
+        const notice = await verifyDepsNotice(
+          project.root,
+          host.env,
+          host.home,
+          major,
+          host.userNpmrc,
+        );
         if (notice !== null) out.stderr(`safe-npm: ${notice}\n`);
       }
       return outcome.exitCode;
