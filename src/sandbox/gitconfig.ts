@@ -207,7 +207,8 @@ export interface ProgramFile {
  * `diff.external`, `diff.<x>.textconv` / `command`, `merge.<x>.driver`,
  * `difftool`/`mergetool.<x>.cmd` / `path`, `submodule.<x>.update = !…`,
  * `remote.<x>.uploadpack` / `receivepack`, `credential.helper`, `gpg.program`,
- * `gpg.ssh.defaultKeyCommand`, `trailer.<x>.command` and `!` aliases — read as a shell reads
+ * `gpg.ssh.defaultKeyCommand`, `trailer.<x>.command`, `core.alternateRefsCommand`,
+ * `instaweb.httpd`, `uploadpack.packObjectsHook` and `!` aliases — read as a shell reads
  * them (quotes, escapes, `cd`, assignments; ProgramFile). A value built on `$GIT_PREFIX` (the
  * folder git was started in) or another variable cannot be followed: its words are skipped.
  */
@@ -224,12 +225,9 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
     fromValue++;
     out.push({ path, named });
   };
-  for (const e of entries) {
-    // `[url "ext::sh tools/x.sh"] insteadOf = origin`: git runs the transport's command line.
-    const ext = e.section === "url" && e.subsection?.startsWith("ext::") ? e.subsection : null;
-    if (ext === null && (e.value === null || !programKey(e))) continue;
+  for (const line of programLines(entries)) {
     fromValue = 0;
-    const value = spellTop((ext ?? e.value ?? "").replace(/^\s*!/, "").replace(/^\s*ext::/, ""));
+    const value = spellTop(line);
     // The value as written, a quoted word whole (`"tools/my ssh"` is one word to git's own
     // exec of a value with no shell characters), and as a shell splits it.
     for (const m of value.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)) {
@@ -238,9 +236,138 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
     }
     scan(value, [""], add, 0);
   }
-  return out.filter(
-    (o) => o.path !== "" && o.path !== "." && o.path !== ".." && !o.path.startsWith("../"),
-  );
+  return out.filter((o) => !aboveTop(o.path));
+}
+
+/**
+ * The command lines git may run that config holds, each for a shell to read: the program keys'
+ * values, what `-c` gives an alias of git arguments, and the `ext::` transports' commands.
+ */
+function programLines(entries: readonly ConfigEntry[]): string[] {
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.value === null) continue;
+    if (e.section === "alias" && e.subsection === null && !/^\s*!/.test(e.value))
+      out.push(...aliasConfig(e.value));
+    else if (programKey(e)) out.push(e.value.replace(/^\s*!/, ""));
+  }
+  return [...out, ...extCommands(entries)];
+}
+
+/**
+ * An alias with no `!` is git's own arguments (split as git's split_cmdline does): the values
+ * of its `-c <key>=<value>` options before the command, each read as a program value (git runs
+ * the alias with that config). `--config-env` takes its value from the host's environment.
+ */
+function aliasConfig(value: string): string[] {
+  const args = splitCmdline(value);
+  const out: string[] = [];
+  for (let i = 0; i < args.length && (args[i] ?? "").startsWith("-"); i++) {
+    if (args[i] !== "-c") continue;
+    const config = /^[^=]*=(.*)$/s.exec(args[++i] ?? "")?.[1];
+    if (config !== undefined) out.push(config.replace(/^\s*!/, ""));
+  }
+  return out;
+}
+
+/** git's split_cmdline: words at whitespace, `'` and `"` quotes, `\` outside `'`. */
+function splitCmdline(line: string): string[] {
+  const out: string[] = [];
+  let word: string | null = null;
+  let quote: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    let c = line[i] ?? "";
+    if (quote === null && /\s/.test(c)) {
+      if (word !== null) out.push(word);
+      word = null;
+    } else if (quote === null && (c === "'" || c === '"')) {
+      quote = c;
+      word ??= "";
+    } else if (c === quote) quote = null;
+    else {
+      if (c === "\\" && quote !== "'") c = line[++i] ?? "";
+      word = (word ?? "") + c;
+    }
+  }
+  if (word !== null) out.push(word);
+  return out;
+}
+
+/** The services git-remote-ext's `%s` and `%S` stand for. */
+const EXT_SERVICES = ["upload-pack", "receive-pack", "upload-archive"];
+
+/**
+ * The commands of `ext::` transports (git-remote-ext(1)), each as a shell line of its words:
+ * a remote's url or pushurl after git's rewriting (url.<base>.insteadOf and pushInsteadOf, the
+ * longest prefix), and a url base that is one.
+ */
+function extCommands(entries: readonly ConfigEntry[]): string[] {
+  const rules: { prefix: string; base: string }[] = [];
+  const urls: string[] = [];
+  for (const e of entries) {
+    if (e.section === "url" && e.subsection !== null) {
+      // `[url "ext::sh tools/x.sh"] insteadOf = origin`: what a URL typed as `origin` becomes.
+      urls.push(e.subsection);
+      if ((e.key === "insteadof" || e.key === "pushinsteadof") && e.value !== null)
+        rules.push({ prefix: e.value, base: e.subsection });
+    }
+    if (e.section === "remote" && e.subsection !== null && e.value !== null)
+      if (e.key === "url" || e.key === "pushurl") urls.push(e.value);
+  }
+  const rewritten = urls.flatMap((url) => {
+    // A fetch and a push rewrite with their own rules: both are taken, and ties of length.
+    const longest = Math.max(
+      -1,
+      ...rules.filter((r) => url.startsWith(r.prefix)).map((r) => r.prefix.length),
+    );
+    const bases = rules.filter((r) => r.prefix.length === longest && url.startsWith(r.prefix));
+    return [url, ...bases.map((r) => r.base + url.slice(longest))];
+  });
+  const out = new Set<string>();
+  for (const url of rewritten) {
+    const command = /^\s*ext::(.*)$/s.exec(url)?.[1];
+    if (command === undefined) continue;
+    for (const service of EXT_SERVICES) {
+      const argv = extArgv(command, service);
+      if (argv !== null) out.add(argv.map(shellQuote).join(" "));
+    }
+  }
+  return [...out];
+}
+
+/**
+ * git-remote-ext's words (remote-ext.c strip_escapes): split at spaces, `% ` a space, `%%` a
+ * `%`, `%s` / `%S` the service, a word starting `%G` / `%V` not passed; null for what git
+ * refuses (another placeholder), which runs nothing.
+ */
+function extArgv(command: string, service: string): string[] | null {
+  const out: string[] = [];
+  let i = 0;
+  while (i < command.length) {
+    let word = "";
+    let special = false;
+    const start = i;
+    for (; i < command.length && command[i] !== " "; i++) {
+      if (command[i] !== "%") {
+        word += command[i];
+        continue;
+      }
+      const c = command[++i];
+      if (c === " " || c === "%") word += c;
+      else if (c === "s") word += service;
+      else if (c === "S") word += `git-${service}`;
+      else if ((c === "G" || c === "V") && i === start + 1) special = true;
+      else return null;
+    }
+    // One space ends a word; a second starts an empty one.
+    i++;
+    if (!special) out.push(word);
+  }
+  return out;
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, "'\\''")}'`;
 }
 
 /** The shells whose `-c` argument is a command line of its own, read the same way. */
@@ -302,16 +429,28 @@ function scan(
   // node's next word: a file it loads (`-r ./x.js`), code (`-e "require('./x')"`), or the
   // value of another option of node's.
   let nodeNext: "load" | "file" | "code" | "skip" | null = null;
+  /**
+   * `word` from `base`; each level of a folder its `..` steps out of is watched as a `cd`
+   * folder is (`sub/../x.sh`: `sub` made a link would lead the `..` elsewhere).
+   */
+  const from = (base: string, word: string): string | null => {
+    const outOf: string[] = [];
+    const path = at(base, word, outOf);
+    for (const dir of outOf) cdInto("", dir);
+    return path;
+  };
   const each = (word: string): string[] =>
     bases.flatMap((b) => {
-      const path = at(b, word);
+      const path = from(b, word);
       return path === null ? [] : [path];
     });
   /** `cd` moves the shell (`shell`); a folder option only its command. */
   const moveTo = (word: string, shell: boolean): void => {
-    const moves = bases.flatMap((from) => {
-      const to = joinRel(from, word);
-      return to === null ? [] : [{ from, to }];
+    const moves = bases.flatMap((base) => {
+      const outOf: string[] = [];
+      const to = joinRel(base, word, outOf);
+      for (const dir of outOf) cdInto("", dir);
+      return [{ from: base, to }];
     });
     if (shell) beforeCd = bases;
     else commandBases ??= bases;
@@ -399,7 +538,10 @@ function scan(
     const fromParts = from === "" || isRooted(from) ? [] : from.split("/");
     let shared = 0;
     while (shared < fromParts.length && fromParts[shared] === parts[shared]) shared++;
-    for (let i = shared + 1; i <= parts.length; i++) add(parts.slice(0, i).join("/"), "cd");
+    for (let i = shared + 1; i <= parts.length; i++) {
+      const level = parts.slice(0, i).join("/");
+      if (!aboveTop(level)) add(level, "cd");
+    }
   };
   /** `make -Ctools`, `--directory=tools`, `env -Ctools`: a folder option; true when it was one. */
   const chdirOption = (word: string): boolean => {
@@ -637,7 +779,7 @@ function scan(
     }
     if (/[*?[]/.test(word)) continue;
     for (const base of bases) {
-      const path = at(base, word);
+      const path = from(base, word);
       if (path !== null) add(path, word.includes("/") || base !== "" ? "path" : "word");
     }
   }
@@ -698,9 +840,8 @@ function substitutions(line: string): { text: string; inner: string[] } {
  */
 export function programMentions(entries: readonly ConfigEntry[]): string[] {
   const out = new Set<string>();
-  for (const e of entries) {
-    if (e.value === null || !programKey(e)) continue;
-    for (const token of spellTop(e.value).split(/[^A-Za-z0-9._~/@+%,:-]+/)) {
+  for (const line of programLines(entries)) {
+    for (const token of spellTop(line).split(/[^A-Za-z0-9._~/@+%,:-]+/)) {
       // `-Itools`, `-Mhook`: a short option's attached value counts too.
       const attached = token.replace(/^-[A-Za-z](?=[A-Za-z0-9._~/])/, "");
       const word = attached.replace(/^(\.\/+)+/, "");
@@ -731,9 +872,8 @@ export function programMentions(entries: readonly ConfigEntry[]): string[] {
  */
 export function programWords(entries: readonly ConfigEntry[]): Set<string> {
   const out = new Set<string>();
-  for (const e of entries) {
-    if (e.value === null || !programKey(e)) continue;
-    for (const token of spellTop(e.value).split(/[^A-Za-z0-9._~/@+%,:-]+/))
+  for (const line of programLines(entries)) {
+    for (const token of spellTop(line).split(/[^A-Za-z0-9._~/@+%,:-]+/))
       if (token !== "") out.add(basenameOf(token));
   }
   return out;
@@ -895,27 +1035,39 @@ function pathLike(word: string): boolean {
   );
 }
 
-/** `word` from folder `base` of the top (absolute and `~/` words as they are); null if a URL. */
-function at(base: string, word: string): string | null {
+/**
+ * `word` from folder `base` of the top (absolute and `~/` words as they are); null if a URL.
+ * The folders its `..` steps out of are added to `outOf`.
+ */
+function at(base: string, word: string, outOf?: string[]): string | null {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(word)) return null;
-  return isRooted(word) ? word : joinRel(base, word);
+  return isRooted(word) ? word : joinRel(base, word, outOf);
 }
 
 /**
- * `rel` joined onto `base` (both relative to the top), `..` resolved; null when unknown, or
- * above the top (not the project's).
+ * `rel` joined onto `base` (both relative to the top), `..` resolved as text. Above the top it
+ * stays `../…`: `../<top's name>/x` comes back in (integrity.ts resolves it from the top). The
+ * folders a `..` steps out of go to `outOf`: the kernel resolves that `..` where the folder
+ * leads, should it become a link.
  */
-function joinRel(base: string, rel: string): string | null {
+function joinRel(base: string, rel: string, outOf?: string[]): string {
   if (rel.startsWith("/") || rel.startsWith("~/") || rel === "~") return rel;
   const parts = base === "" ? [] : base.split("/");
   for (const part of rel.split("/")) {
     if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (parts.length === 0) return null;
+    if (part !== "..") parts.push(part);
+    else if (parts.length === 0 || parts[parts.length - 1] === "..") parts.push("..");
+    else {
+      outOf?.push(parts.join("/"));
       parts.pop();
-    } else parts.push(part);
+    }
   }
   return parts.join("/");
+}
+
+/** A path of `..` alone: the top or a folder above it. */
+function aboveTop(path: string): boolean {
+  return path === "" || path === "." || /^\.\.(\/\.\.)*$/.test(path);
 }
 
 function isRooted(word: string): boolean {
@@ -1033,7 +1185,15 @@ function programKey(e: ConfigEntry): boolean {
     case "core":
       return (
         !sub &&
-        ["fsmonitor", "pager", "editor", "sshcommand", "askpass", "gitproxy"].includes(e.key)
+        [
+          "fsmonitor",
+          "pager",
+          "editor",
+          "sshcommand",
+          "askpass",
+          "gitproxy",
+          "alternaterefscommand",
+        ].includes(e.key)
       );
     case "sequence":
       return !sub && e.key === "editor";
@@ -1062,13 +1222,14 @@ function programKey(e: ConfigEntry): boolean {
       return e.key === "tunnel";
     case "guitool":
       return sub && e.key === "cmd";
-    // `ext::<command>` transports: git runs the command line (git-remote-ext(1)).
+    case "instaweb":
+      return !sub && e.key === "httpd";
+    // Read from protected config only by git, but a program all the same.
+    case "uploadpack":
+      return !sub && e.key === "packobjectshook";
+    // A url or pushurl of the `ext::` transport: extCommands.
     case "remote":
-      return (
-        sub &&
-        (["uploadpack", "receivepack"].includes(e.key) ||
-          (["url", "pushurl"].includes(e.key) && /^\s*ext::/.test(e.value ?? "")))
-      );
+      return sub && ["uploadpack", "receivepack"].includes(e.key);
     case "browser":
       return sub && (e.key === "cmd" || e.key === "path");
     case "man":

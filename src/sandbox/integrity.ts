@@ -38,8 +38,10 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "nod
 import { LOCKFILES } from "../host/project.js";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
 import {
+  type ConfigEntry,
   includePaths,
   lastValue,
+  type ProgramFile,
   parseGitConfig,
   programFiles,
   programMentions,
@@ -458,6 +460,37 @@ function resolveWithin(path: string, within: readonly string[]): string | null {
   return null;
 }
 
+/**
+ * `path` with the links on its way followed as the kernel would (each step lstat'ed and read,
+ * nothing opened), the rest after a missing step as written; null when a link leads out of
+ * `root` or there are too many.
+ */
+function followLinks(root: string, path: string): string | null {
+  let pending = path;
+  for (let hops = 0; hops < 40; hops++) {
+    if (!inside(pending, root)) return null;
+    const parts = relative(root, pending).split(sep);
+    let current = root;
+    let next: string | null = null;
+    for (let i = 0; i < parts.length && next === null; i++) {
+      const step = join(current, parts[i] as string);
+      const st = lstat(step);
+      if (st === null) return join(step, ...parts.slice(i + 1));
+      if (st.isSymbolicLink()) {
+        try {
+          // `current` is a real directory, so a lexical `..` in the target is the kernel's.
+          next = resolve(current, readlinkSync(step), ...parts.slice(i + 1));
+        } catch {
+          return null;
+        }
+      } else current = step;
+    }
+    if (next === null) return current;
+    pending = next;
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The root repository: what to protect
 
@@ -710,29 +743,59 @@ export function rootGitPlaces(
   const expand = (value: string, base: string): string =>
     value.startsWith("~/") ? join(home, value.slice(2)) : resolve(base, value);
 
+  /** A folder that must not become a link (or another one): only that is checked. */
+  const watchLink = (path: string): void => {
+    if (!linkOnly.has(path)) watch.push({ kind: "gitconfig", path, linkOnly: true });
+    linkOnly.add(path);
+  };
+  /**
+   * The folders on the way from the top to `path`: one made a link, or a link changed, would
+   * lead git elsewhere (a link into node_modules is the package's, whose files installs write).
+   */
+  const watchWay = (path: string): void => {
+    let dir = root;
+    for (const part of relative(root, dirname(path)).split(sep)) {
+      if (part === "" || part === "node_modules") return;
+      dir = join(dir, part);
+      watchLink(dir);
+    }
+  };
+  /** Kept read-only when it is a file (or a folder an interpreter runs), else watched. */
+  const realFile = (path: string, how: ProgramFile["named"]): boolean => {
+    const st = lstat(path);
+    // A script an interpreter is given may be a folder (`node tools` runs tools/index.js).
+    return (
+      realDirChain(root, dirname(path)) &&
+      (!!st?.isFile() || (how === "script" && !!st?.isDirectory()))
+    );
+  };
+
   let hooksPath: string | null = null;
-  const read = (file: string, depth: number): void => {
-    // Through a link, as git reads it (a `~/.gitconfig` stowed from a dotfiles repository).
-    const text = readThroughLinks(file);
-    if (text === null) return;
-    const entries = parseGitConfig(text);
-    hooksPath = lastValue(entries, "core", "hookspath") ?? hooksPath;
+  // url and remote entries of every file: a url rewrite in one applies to the remotes of all.
+  const remotes: ConfigEntry[] = [];
+  const programs = (entries: readonly ConfigEntry[]): void => {
     // Programs the config names (a filter driver, core.fsmonitor): git runs them from the top
     // of the worktree, so a run must not rewrite one kept in the project.
     for (const { path: named, named: how } of programFiles(entries)) {
       const path = expand(named, root);
       if (!inside(path, root)) continue;
       if (how === "cd") {
-        if (!linkOnly.has(path)) watch.push({ kind: "gitconfig", path, linkOnly: true });
-        linkOnly.add(path);
+        watchLink(path);
         continue;
       }
-      const st = lstat(path);
-      const chain = realDirChain(root, dirname(path));
-      // A script an interpreter is given may be a folder (`node tools` runs tools/index.js).
-      const real = chain && (!!st?.isFile() || (how === "script" && !!st?.isDirectory()));
+      const real = realFile(path, how);
       // A word with no `/` counts only where such a file is: most are a program's arguments.
       if (how === "word" && !real) continue;
+      watchWay(path);
+      // Reached through a link in the project (a committed `tools -> lib`): what git runs is
+      // the file where it leads. Through a link on the way, the path itself cannot be moved
+      // aside (rename does not follow it): the file where it leads is.
+      const target = followLinks(root, path);
+      if (target !== null && target !== path) {
+        watchWay(target);
+        place("gitconfig", target, realFile(target, how));
+        if (!realDirChain(root, dirname(path))) continue;
+      }
       place("gitconfig", path, real);
       // A virtualenv's python or tool (`.venv/bin/python`): the interpreter runs every `.pth`
       // in the venv's site-packages at start, and imports from there: the venv is read-only.
@@ -761,6 +824,15 @@ export function rootGitPlaces(
     if (found.topMain && !watch.some((w) => w.main)) {
       watch.push({ kind: "gitconfig", path: pkg, main: true });
     }
+  };
+  const read = (file: string, depth: number): void => {
+    // Through a link, as git reads it (a `~/.gitconfig` stowed from a dotfiles repository).
+    const text = readThroughLinks(file);
+    if (text === null) return;
+    const entries = parseGitConfig(text);
+    hooksPath = lastValue(entries, "core", "hookspath") ?? hooksPath;
+    programs(entries);
+    remotes.push(...entries.filter((e) => e.section === "url" || e.section === "remote"));
     for (const include of includePaths(entries)) {
       const path = expand(include, dirname(file));
       if (inside(path, root)) {
@@ -782,10 +854,16 @@ export function rootGitPlaces(
   ]) {
     read(file, 0);
   }
-  if (hooksPath !== null && hooksPath !== "") {
-    // Hooks run at the top of the worktree: a relative hooksPath is relative to the root.
-    const dir = expand(hooksPath, root);
-    const guarded = basename(dir) === "_" && dirname(dir) !== root ? dirname(dir) : dir;
+  programs(remotes);
+  // Hooks run at the top of the worktree, push hooks (pre-receive, update, …) in the git dir: a
+  // relative hooksPath is read from both.
+  const hookBases = [...new Set([root, gitDir, commonDir])];
+  for (const base of hooksPath === null || hooksPath === "" ? [] : hookBases) {
+    const dir = expand(hooksPath ?? "", base);
+    const guarded = basename(dir) === "_" && dirname(dir) !== base ? dirname(dir) : dir;
+    // One in the git dir is read-only inside with it.
+    const inGitDir = [gitDir, commonDir].some((g) => guarded === g || inside(guarded, g));
+    if (inGitDir) continue;
     if (inside(guarded, root)) {
       place("hook", guarded, realDirChain(root, guarded));
       // A link to a directory elsewhere in the project: that directory is what git runs from.
@@ -798,7 +876,8 @@ export function rootGitPlaces(
           place("hook", target, realDirChain(root, target));
         }
       }
-    } else if (dir === root) watch.push({ kind: "hook", path: root, namesOnly: true });
+    } else if (dir === root && !watch.some((w) => w.kind === "hook" && w.path === root))
+      watch.push({ kind: "hook", path: root, namesOnly: true });
   }
   return { protect, watch, hookFiles };
 }
@@ -1437,11 +1516,18 @@ function collect(
     const worktree = lastValue(config, "core", "worktree");
     const base =
       worktree !== null ? resolve(dir, worktree) : kind === "dotgit" ? dirname(dir) : dir;
-    const path = resolve(base, hooksPath);
-    // husky's `.husky/_` stubs run the scripts one level up.
-    const guarded = basename(path) === "_" && dirname(path) !== base ? dirname(path) : path;
-    if (inside(guarded, root) || guarded === root) {
-      hooks.push({ kind: "hook", path: guarded, namesOnly: guarded === base || guarded === root });
+    // Push hooks run in the git dir: a relative hooksPath is read from there too.
+    for (const from of new Set([base, dir])) {
+      const path = resolve(from, hooksPath);
+      // husky's `.husky/_` stubs run the scripts one level up.
+      const guarded = basename(path) === "_" && dirname(path) !== from ? dirname(path) : path;
+      if (inside(guarded, root) || guarded === root) {
+        hooks.push({
+          kind: "hook",
+          path: guarded,
+          namesOnly: guarded === base || guarded === dir || guarded === root,
+        });
+      }
     }
   };
 

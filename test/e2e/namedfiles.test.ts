@@ -912,6 +912,66 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     });
   }, 120_000);
 
+  it("ext:: remotes made by a url rewrite or spelled with git-remote-ext's escapes, -c in an alias of git arguments, a path that leaves the top and comes back, a folder `..` steps out of, links on the way", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    const git = (...args: string[]): void => {
+      execFileSync("git", args, { cwd: p, env: w.env, stdio: "ignore" });
+    };
+    git("config", "protocol.ext.allow", "always");
+    git("config", "url.ext::.insteadOf", "run:");
+    git("config", "remote.fe.url", "run:tools/fe.sh");
+    git("config", "remote.sp.url", "ext::sh tools/my% x.sh");
+    // Push hooks run in the git dir: `../githooks` is the top's githooks for them.
+    git("config", "core.hooksPath", "../githooks");
+    const aliases: Record<string, string> = {
+      fe: "!git fetch -q fe 2>/dev/null; true",
+      sp: "!git fetch -q sp 2>/dev/null; true",
+      st: "-c core.fsmonitor=tools/st.sh status",
+      up: `!../${basename(p)}/tools/up.sh`,
+      dd: "!sub/../tools/dd.sh",
+      lk: "!ln2/lk.sh",
+      tl: "!tl/tl.sh",
+      pu: "!git push -q .git HEAD:refs/heads/p$$ 2>/dev/null; true",
+    };
+    const plant = (alias: string, file: string): string =>
+      `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+    await plantsHold(w, marks, {
+      aliases,
+      plants: [
+        plant("fe", "tools/fe.sh"),
+        plant("sp", "tools/my x.sh"),
+        plant("st", "tools/st.sh"),
+        plant("up", "tools/up.sh"),
+        // `sub` made a link: its `..` is where the link leads, for the kernel.
+        `rmdir sub && mkdir -p evil/d evil/tools && ${plant("dd", "evil/tools/dd.sh")} && ln -s evil/d sub`,
+        // Through the project's own link `ln2 -> lib2`.
+        plant("lk", "lib2/lk.sh"),
+        // A link made on the way, into node_modules.
+        `mkdir -p node_modules/x && ${plant("tl", "node_modules/x/tl.sh")} && ln -s node_modules/x tl`,
+        `mkdir githooks && ${plant("pu", "githooks/pre-receive")}`,
+      ],
+      reset: () => {
+        for (const f of ["tools", "sub", "evil", "lib2", "ln2", "tl", "node_modules", "githooks"])
+          rmSync(join(p, f), { recursive: true, force: true });
+        for (const d of ["tools", "sub", "lib2"]) mkdirSync(join(p, d));
+        symlinkSync("lib2", join(p, "ln2"));
+      },
+      moved: [
+        "tools/fe.sh",
+        "tools/my x.sh",
+        "tools/st.sh",
+        "tools/up.sh",
+        "sub",
+        "lib2/lk.sh",
+        "tl",
+        "githooks",
+      ],
+    });
+  }, 120_000);
+
   it("an install of the package a value preloads by its bare name, or whose bin a value runs, keeps it (a dependency, not a plant)", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

@@ -177,8 +177,9 @@ describe("programFiles: what git runs that config names", () => {
     // git's own quotes around the value (a `;` outside them starts a comment), the shell's inside.
     const code = `"!node -e \\"require('./q'); import('../top/r.mjs')\\""`;
     expect(scripts(code)).toEqual(expect.arrayContaining(tries("q")));
-    // `..` leaves the top: not the project's.
-    expect(scripts(code).filter((p) => p.includes("r.mjs"))).toEqual([]);
+    // `..` leaves the top, and comes back in where the top is named `top` (integrity.ts
+    // resolves it from the top).
+    expect(scripts(code)).toEqual(expect.arrayContaining(tries("../top/r.mjs")));
     expect(scripts(`!node --eval='require(\\"./q2\\")' arg.js`)).toEqual(tries("q2"));
     for (const value of [
       "!NODE_OPTIONS=--require=./p.js node x.js",
@@ -399,6 +400,81 @@ describe("programFiles: what git runs that config names", () => {
       "",
     ].join("\n");
     expect(programFiles(parseGitConfig(text))).toEqual([]);
+  });
+});
+
+describe("programFiles: programs git reaches by other roads", () => {
+  const paths = (text: string): string[] => programFiles(parseGitConfig(text)).map((f) => f.path);
+
+  it("an ext:: remote made by url.<base>.insteadOf / pushInsteadOf, the longest prefix", () => {
+    const split = [
+      "[protocol.ext]\n\tallow = always",
+      '[url "ext::"]\n\tinsteadOf = run:',
+      '[remote "origin"]\n\turl = run:tools/x.sh',
+      "",
+    ].join("\n");
+    expect(paths(split)).toContain("tools/x.sh");
+    const spaced = '[url "ext::sh"]\n\tinsteadOf = foo\n[remote "o"]\n\turl = "foo tools/y.sh"\n';
+    expect(paths(spaced)).toContain("tools/y.sh");
+    const push = '[url "ext::sh "]\n\tpushInsteadOf = p:\n[remote "o"]\n\tpushurl = p:tools/z.sh\n';
+    expect(paths(push)).toContain("tools/z.sh");
+    // git takes the longest prefix that matches: `ru` is not what `run:` rewrites to.
+    const longest = [
+      '[url "ext::sh "]\n\tinsteadOf = run:',
+      '[url "https://example.com/"]\n\tinsteadOf = ru',
+      '[remote "o"]\n\turl = run:tools/w.sh',
+      "",
+    ].join("\n");
+    expect(paths(longest)).toContain("tools/w.sh");
+    expect(
+      paths('[url "https://x/"]\n\tinsteadOf = run:\n[remote "o"]\n\turl = run:a/b.sh\n'),
+    ).toEqual([]);
+  });
+
+  it("git-remote-ext's own words: `% ` a space, `%%` a %, `%s` the service, no shell quotes", () => {
+    expect(paths('[remote "o"]\n\turl = ext::sh tools/my% x.sh\n')).toContain("tools/my x.sh");
+    expect(paths('[remote "o"]\n\turl = ext::sh tools/a%%b.sh\n')).toContain("tools/a%b.sh");
+    expect(paths('[remote "o"]\n\turl = ext::sh tools/%s.sh %G/repo\n')).toEqual(
+      expect.arrayContaining(["tools/upload-pack.sh", "tools/receive-pack.sh"]),
+    );
+    expect(paths('[remote "o"]\n\turl = ext::sh tools/%S\n')).toContain("tools/git-upload-pack");
+  });
+
+  it("-c <key>=<value> in an alias of git arguments (no `!`): a program value git runs", () => {
+    expect(paths("[alias]\n\tst = -c core.fsmonitor=tools/x.sh status\n")).toContain("tools/x.sh");
+    expect(paths(`[alias]\n\tst = --no-pager -c 'core.pager=node tools/p.js' log\n`)).toContain(
+      "tools/p.js",
+    );
+    // After the command, `-c` is the command's own.
+    expect(paths("[alias]\n\tst = status -c core.fsmonitor=tools/x.sh\n")).toEqual([]);
+  });
+
+  it("core.alternateRefsCommand, instaweb.httpd, uploadpack.packObjectsHook", () => {
+    const text = [
+      "[core]\n\talternateRefsCommand = tools/refs.sh",
+      "[instaweb]\n\thttpd = tools/httpd.sh",
+      "[uploadpack]\n\tpackObjectsHook = tools/pack.sh",
+      "",
+    ].join("\n");
+    expect(paths(text)).toEqual(
+      expect.arrayContaining(["tools/refs.sh", "tools/httpd.sh", "tools/pack.sh"]),
+    );
+  });
+
+  it("a path that leaves the top and comes back in by its name stays ../<name>/…", () => {
+    expect(paths("[core]\n\tfsmonitor = ../top/tools/x.sh\n")).toContain("../top/tools/x.sh");
+    expect(paths("[core]\n\tfsmonitor = ../x.sh\n")).toContain("../x.sh");
+    expect(paths("[core]\n\tfsmonitor = ..\n")).toEqual([]);
+  });
+
+  it("each folder a `..` steps out of is watched as a cd folder is (one made a link leads it elsewhere)", () => {
+    const cds = (value: string): string[] | undefined =>
+      files(`[core]\n\tfsmonitor = ${value}\n`).cd;
+    expect(cds("sub/../tools/x.sh")).toEqual(["sub"]);
+    expect(cds("a/b/../../x.sh")).toEqual(["a", "a/b"]);
+    expect(cds("node a/b/../x.js")).toEqual(["a", "a/b"]);
+    expect(cds("../top/sub/../x.sh")).toEqual(["../top", "../top/sub"]);
+    expect(cds("tools/x.sh")).toBeUndefined();
   });
 });
 

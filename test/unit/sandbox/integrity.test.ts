@@ -535,6 +535,79 @@ describe("rootGitPlaces", () => {
   });
 });
 
+describe("rootGitPlaces: the ways a named program is reached", () => {
+  const home = (): string => join(root, "home");
+  const p = (): string => join(root, "p");
+  /** The places, and the plant `during` made inside moved aside by a check against them. */
+  const planted = (during: () => void): string[] => {
+    const places = rootGitPlaces(p(), home(), {});
+    return around(during, { skip: [".git", "p/.git"], watch: places.watch }).moved;
+  };
+
+  it("a relative hooksPath is read from the git dir too, where push hooks run", () => {
+    file("p/.git/config", "[core]\n\thooksPath = ../githooks\n");
+    expect(rootGitPlaces(p(), home(), {}).watch).toContainEqual({
+      kind: "hook",
+      path: join(p(), "githooks"),
+    });
+  });
+
+  it("a url rewrite in one config file makes an ext:: remote of another's", () => {
+    file("home/.gitconfig", '[url "ext::"]\n\tinsteadOf = run:\n');
+    file("p/.git/config", '[remote "origin"]\n\turl = run:tools/x.sh\n');
+    expect(rootGitPlaces(p(), home(), {}).watch).toContainEqual({
+      kind: "gitconfig",
+      path: join(p(), "tools/x.sh"),
+    });
+  });
+
+  it("a path that leaves the top and comes back in by its name: a file made there is moved aside", () => {
+    file("p/.git/config", `[core]\n\tfsmonitor = ../p/tools/x.sh\n`);
+    mkdirSync(join(root, "p/tools"));
+    expect(planted(() => file("p/tools/x.sh", "evil"))).toEqual(["p/tools/x.sh"]);
+  });
+
+  it("a folder a `..` steps out of, made a link inside, is moved aside", () => {
+    file("p/.git/config", "[core]\n\tfsmonitor = sub/../tools/x.sh\n");
+    mkdirSync(join(root, "p/sub"));
+    mkdirSync(join(root, "p/tools"));
+    const moved = planted(() => {
+      rmSync(join(root, "p/sub"), { recursive: true });
+      file("p/evil/d/keep");
+      file("p/evil/tools/x.sh", "evil");
+      symlinkSync("evil/d", join(root, "p/sub"));
+    });
+    expect(moved).toContain("p/sub");
+  });
+
+  it("a link made inside on the way to a named path is moved aside", () => {
+    file("p/.git/config", "[core]\n\tfsmonitor = tools/x.sh\n");
+    const moved = planted(() => {
+      file("p/node_modules/x/x.sh", "evil");
+      symlinkSync("node_modules/x", join(root, "p/tools"));
+    });
+    expect(moved).toEqual(["p/tools"]);
+  });
+
+  it("through a committed link in the project: the file where it leads is kept read-only, or moved aside when made inside", () => {
+    file("p/.git/config", "[core]\n\tfsmonitor = tools/x.sh\n");
+    mkdirSync(join(root, "p/lib"));
+    symlinkSync("lib", join(root, "p/tools"));
+    const places = rootGitPlaces(p(), home(), {});
+    // The path through the link itself cannot be moved aside: only where it leads is watched.
+    expect(places.watch).toContainEqual({ kind: "gitconfig", path: join(p(), "lib/x.sh") });
+    expect(places.watch).not.toContainEqual({ kind: "gitconfig", path: join(p(), "tools/x.sh") });
+    const { moved, findings } = around(() => file("p/lib/x.sh", "evil"), {
+      skip: ["p/.git"],
+      watch: places.watch,
+    });
+    expect(moved).toEqual(["p/lib/x.sh"]);
+    expect(findings.filter((f) => f.movedTo === null)).toEqual([]);
+    file("p/lib/x.sh", "own");
+    expect(rootGitPlaces(p(), home(), {}).protect).toContain(join(p(), "lib/x.sh"));
+  });
+});
+
 describe("snapshot and check: packages that are links", () => {
   it("looks for a repository from a linked package's real folder up to the root", () => {
     file("node_modules/a/package.json", "{}");
