@@ -47,7 +47,14 @@ import {
   programMentions,
   programWords,
 } from "./gitconfig.js";
-import { fdPath, giveOwnerAt, openDirBeneath, ownerListable, ownerWritable } from "./safepath.js";
+import {
+  fdPath,
+  giveOwnerAt,
+  openDirBeneath,
+  ownerListable,
+  ownerWritable,
+  readRegularBytes,
+} from "./safepath.js";
 
 export type WatchKind =
   | "git"
@@ -1149,26 +1156,12 @@ export function yarnStateBins(compressed: Buffer): Map<string, Set<string>> | nu
 }
 
 /** A regular file's bytes, never through a final link; null for anything else or over `max`. */
-function readRegularBytes(path: string, max: number): Buffer | null {
-  const fd = openRegular(path);
-  if (fd === null) return null;
-  let large = true;
+function bytesOrNull(path: string, max: number): Buffer | null {
   try {
-    large = fstatSync(fd).size > max;
-  } catch {}
-  if (large) {
-    closeSync(fd);
+    return readRegularBytes(path, true, max);
+  } catch {
     return null;
   }
-  const parts: Buffer[] = [];
-  let size = 0;
-  // Bounded as it is read too: the file may grow meanwhile.
-  readChunks(fd, (chunk) => {
-    parts.push(Buffer.from(chunk));
-    size += chunk.length;
-    return size <= max;
-  });
-  return size > max ? null : Buffer.concat(parts);
 }
 
 /**
@@ -1186,7 +1179,7 @@ function yarnStateDetail(
   const unread =
     "it cannot be read as the install state yarn writes (a link or special file, too large, or not gzip'd v8 data in yarn's shape)";
   if (!realDirChain(root, dirname(path))) return unread;
-  const bytes = readRegularBytes(path, MAX_YARN_STATE);
+  const bytes = bytesOrNull(path, MAX_YARN_STATE);
   const bins = bytes === null ? null : yarnStateBins(bytes);
   if (bins === null) return unread;
   // Against every bin yarn.lock declares, not only those its scripts see (a dependency's own
