@@ -904,9 +904,9 @@ const KEYWORDS = new Set([
   "!",
 ]);
 
-/** make's own lookup where it runs (GNU make's order). */
+/** make's own lookup where it runs (GNU make's order); integrity.ts watches the same names. */
 const MAKES = new Set(["make", "gmake"]);
-const MAKEFILES = ["GNUmakefile", "makefile", "Makefile"];
+export const MAKEFILES: readonly string[] = ["GNUmakefile", "makefile", "Makefile"];
 
 /** Package managers, and their words that run a command given after them. */
 const MANAGERS = new Set(["npm", "pnpm", "yarn", "bun"]);

@@ -41,6 +41,7 @@ import {
   type ConfigEntry,
   includePaths,
   lastValue,
+  MAKEFILES,
   type ProgramFile,
   parseGitConfig,
   programFiles,
@@ -519,7 +520,6 @@ const SCRIPT_SUFFIXES = [
  * What is run of a folder a value names (`node tools`, `python3 tools`, `make -C tools`):
  * an interpreter's main file, make's makefiles.
  */
-const MAKEFILES = ["GNUmakefile", "makefile", "Makefile"];
 const FOLDER_MAINS = [
   "index.js",
   "index.json",
