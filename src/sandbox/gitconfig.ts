@@ -880,7 +880,14 @@ export function programWords(entries: readonly ConfigEntry[]): Set<string> {
 }
 
 /** Words before a command that run it (`env A=1 node x.js`, `exec node x.js`). */
-const PREFIXES = new Set(["env", "exec", "command", "nohup", "builtin", "eval"]);
+export const PREFIXES: ReadonlySet<string> = new Set([
+  "env",
+  "exec",
+  "command",
+  "nohup",
+  "builtin",
+  "eval",
+]);
 
 /** How many paths the program values of one config file may name, at the most. */
 const MAX_PROGRAM_FILES = 2048;
@@ -889,7 +896,7 @@ const MAX_PROGRAM_FILES = 2048;
 const MAX_BASES = 16;
 
 /** Shell words after which a command starts: groups, functions' bodies, conditions, loops. */
-const KEYWORDS = new Set([
+export const KEYWORDS: ReadonlySet<string> = new Set([
   "{",
   "}",
   "if",
@@ -913,7 +920,7 @@ const MANAGERS = new Set(["npm", "pnpm", "yarn", "bun"]);
 const MANAGER_RUNS = new Set(["exec", "x", "dlx"]);
 
 /** Commands that run a command given later among their own arguments (`timeout 9 node x.js`). */
-const WRAPPERS = new Set([
+export const WRAPPERS: ReadonlySet<string> = new Set([
   "timeout",
   "npx",
   "pnpx",
@@ -940,7 +947,7 @@ const WRAPPERS = new Set([
 const DECLARES = new Set(["export", "declare", "typeset", "local", "readonly"]);
 
 /** node's options that take the next word as their value (`node -C dev x.js`), but the loading ones. */
-const NODE_VALUE_OPTIONS: ReadonlySet<string> = new Set([
+export const NODE_VALUE_OPTIONS: ReadonlySet<string> = new Set([
   "-C",
   "--conditions",
   "--title",

@@ -1,10 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
   includePaths,
+  KEYWORDS,
   lastValue,
+  NODE_VALUE_OPTIONS,
+  PREFIXES,
   parseGitConfig,
   programFiles,
   programMentions,
+  WRAPPERS,
 } from "../../../src/sandbox/gitconfig.js";
 
 describe("parseGitConfig", () => {
@@ -522,4 +526,31 @@ describe("programMentions: every literal a program value names", () => {
       "tools/hook",
     ]);
   });
+});
+
+describe("programFiles: every word the reader knows, one by one", () => {
+  const paths = (alias: string): string[] =>
+    programFiles(parseGitConfig(`[alias]\n\tt = "!${alias}"\n`)).map((f) => f.path);
+
+  it.each([...WRAPPERS])("a wrapper runs the command after it: %s", (wrapper) => {
+    expect(paths(`${wrapper} node hook`)).toContain("hook.js");
+  });
+
+  it.each([...PREFIXES])("a prefix runs the command after it: %s", (prefix) => {
+    expect(paths(`${prefix} node hook`)).toContain("hook.js");
+  });
+
+  it.each([...KEYWORDS])("a command starts after the shell word %s", (keyword) => {
+    expect(paths(`${keyword} node hook`)).toContain("hook.js");
+  });
+
+  it.each([...NODE_VALUE_OPTIONS])(
+    "node's %s takes the next word: the script is the one after it",
+    (option) => {
+      // node's lookup (`hook` → hook.js) is applied to the script only.
+      const found = paths(`node ${option} dev hook`);
+      expect(found).toContain("hook.js");
+      expect(found).not.toContain("dev.js");
+    },
+  );
 });
