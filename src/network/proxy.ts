@@ -13,8 +13,7 @@
  * speaks TLS itself, verified against the system CAs and the user's own (`upstreamCa`), over a
  * keep-alive pool. Every other allowed host stays an opaque CONNECT tunnel.
  */
-import { rmSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtempSync, readdirSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
@@ -231,6 +230,9 @@ const WHOLE_BODY_BUDGET = 8 * 1024 * 1024;
  * MAX_WAITING stay small: thousands pipelined in one write had the host hold gigabytes.
  */
 const MAX_PIPELINED = 2;
+/** Longest close() waits for the sockets it destroyed to be gone. */
+const CLOSE_WAIT_MS = 2000;
+
 /** Requests waiting behind another, all connections together; one more closes its connection. */
 const MAX_WAITING = 64;
 /**
@@ -297,11 +299,18 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   };
 
   // mkdtemp creates the directory 0700: no other user can reach the socket inside.
-  const dir = await mkdtemp(join(options.socketDir ?? tmpdir(), "safe-npm-net-"));
+  // Sync: on a busy machine each trip through libuv's thread pool costs milliseconds of start-up.
+  const dir = mkdtempSync(join(options.socketDir ?? tmpdir(), "safe-npm-net-"));
   const socketPath = join(dir, SOCKET_NAME);
   const unregister = options.removeOnExit === false ? () => {} : removeDirOnExit(dir);
   const cleanup = async (): Promise<void> => {
-    await rm(dir, { recursive: true, force: true });
+    // What it holds is flat (the socket, the CA bundles): the recursive walk only if not.
+    try {
+      for (const name of readdirSync(dir)) unlinkSync(join(dir, name));
+      rmdirSync(dir);
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+    }
     unregister();
   };
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
@@ -323,11 +332,11 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
       const pems = (list: readonly string[]): string =>
         `${[ca?.certificate ?? "", ...list].map((pem) => pem.trim()).join("\n")}\n`;
       caBundlePath = join(dir, "ca.pem");
-      await writeFile(caBundlePath, pems(bundleCa), { mode: 0o644, flag: "wx" });
+      writeFileSync(caBundlePath, pems(bundleCa), { mode: 0o644, flag: "wx" });
       caNodeBundlePath = caBundlePath;
       if (nodeBundleCa.length !== bundleCa.length) {
         caNodeBundlePath = join(dir, "ca-node.pem");
-        await writeFile(caNodeBundlePath, pems(nodeBundleCa), { mode: 0o644, flag: "wx" });
+        writeFileSync(caNodeBundlePath, pems(nodeBundleCa), { mode: 0o644, flag: "wx" });
       }
       // Leaves for the hook's hosts are made (or read from the cache) while the sandbox starts.
       const localCa = ca;
@@ -1317,12 +1326,24 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
     close: () => {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Each destroyed socket is gone once its 'close' has come: wait for those too.
+        const gone = [...sockets].map(
+          (socket) => new Promise<void>((resolve) => socket.once("close", () => resolve())),
+        );
         server.closeAllConnections();
         for (const socket of sockets) socket.destroy();
         agent.destroy();
         tlsAgent.destroy();
         projectAgent?.destroy();
-        await closed;
+        // Bounded: a socket that never says 'close' must not keep safe-npm from ending.
+        let bound: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all([closed, ...gone]),
+          new Promise<void>((resolve) => {
+            bound = setTimeout(resolve, CLOSE_WAIT_MS);
+          }),
+        ]);
+        clearTimeout(bound);
         await cleanup();
       })();
       return closing;
