@@ -203,6 +203,7 @@ const COMPARABLE = new Set([
   "self",
   "project",
   "settings",
+  "anchor",
   "pmconfig",
   "unlistable",
   "oddname",

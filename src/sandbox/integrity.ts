@@ -66,6 +66,7 @@ export type WatchKind =
   | "readonly"
   | "project"
   | "settings"
+  | "anchor"
   | "bin"
   | "self"
   | "yarnbin"
@@ -166,6 +167,17 @@ function sandboxKeyHash(path: string): string {
   const content = sandboxKeyContent(path);
   if (typeof content !== "string") return content === null ? "unread" : "none";
   return createHash("sha256").update(content).digest("hex").slice(0, 32);
+}
+
+/** Whether a package.json declares `workspaces` (what makes its folder a project root). */
+function declaresWorkspaces(path: string): boolean {
+  const text = readRegular(path, MAX_SETTINGS_BYTES + 1);
+  try {
+    const parsed = JSON.parse((text ?? "").replace(/^\uFEFF/, "")) as unknown;
+    return parsed !== null && typeof parsed === "object" && "workspaces" in parsed;
+  } catch {
+    return false;
+  }
 }
 
 /** A package.json's `sandbox` key as JSON; undefined without one; null when unreadable. */
@@ -1297,6 +1309,43 @@ export function check(
       }
       continue;
     }
+    // A folder below the root made a project root of its own: a run from there would take it
+    // as its project, and the settings between it and this root would apply no longer, or
+    // relative to it. The lockfile is moved aside; a `workspaces` key cannot be.
+    if (entry.kind === "anchor") {
+      if ((old !== undefined && old.fp !== "-") || entry.fp === "-") continue;
+      const workspaces = path.endsWith(`${KEY_PART}workspaces`);
+      const pkg = workspaces ? path.slice(0, -`${KEY_PART}workspaces`.length) : path;
+      const folder = dirname(pkg);
+      if (folder === root) continue;
+      const settings = settingsOver(folder, root, after);
+      if (settings === null) continue;
+      const detail = `it makes ${folder} a project of its own, so a run from there would no longer apply ${settings} as it does now`;
+      if (workspaces) {
+        findings.push({
+          kind: "anchor",
+          path: pkg,
+          movedTo: null,
+          error:
+            "its `workspaces` key was set; safe-npm does not edit package.json: remove the key",
+          detail,
+        });
+        continue;
+      }
+      try {
+        findings.push({ kind: "anchor", path, movedTo: quarantine(path, root), detail });
+        moved.push(path);
+      } catch (error) {
+        findings.push({
+          kind: "anchor",
+          path,
+          movedTo: null,
+          error: (error as Error).message,
+          detail,
+        });
+      }
+      continue;
+    }
     // The root still cannot be listed: nothing in it was checked.
     if (path === root && entry.fp.includes("unlistable")) {
       findings.push({
@@ -1404,6 +1453,32 @@ export function check(
       });
     }
   }
+  // The root's lockfile (and workspaces key) removed: the next run would take a folder above
+  // as its project, and the settings here would apply relative to that one.
+  const rootAnchors = (entries: ReadonlyMap<string, Entry>): string[] =>
+    [...entries.keys()].filter(
+      (path) =>
+        entries.get(path)?.kind === "anchor" &&
+        dirname(
+          path.endsWith(`${KEY_PART}workspaces`)
+            ? path.slice(0, -`${KEY_PART}workspaces`.length)
+            : path,
+        ) === root,
+    );
+  const lostAnchors = rootAnchors(before.entries);
+  if (lostAnchors.length > 0 && rootAnchors(after).length === 0) {
+    const settings = settingsOver(null, root, after);
+    const [first = root] = lostAnchors;
+    if (settings !== null) {
+      findings.push({
+        kind: "anchor",
+        path: first.endsWith(`${KEY_PART}workspaces`) ? join(root, "package.json") : first,
+        movedTo: null,
+        error: "it was removed: put it back (git checkout, or your copy)",
+        detail: `without it a run from here would take a folder above ${root} as its project, where ${settings} would apply relative to that folder`,
+      });
+    }
+  }
   // A settings file removed inside: what it narrowed would be open in the next run.
   for (const [path, entry] of before.entries) {
     if (entry.kind === "settings" && !after.has(path) && entry.fp !== "-") {
@@ -1416,6 +1491,31 @@ export function check(
     }
   }
   return findings;
+}
+
+/**
+ * The nearest settings source (a settings file, a package.json with a `sandbox` key) in `folder`
+ * or a folder above it up to `root` — anywhere under `root` when `folder` is null — or null.
+ */
+function settingsOver(
+  folder: string | null,
+  root: string,
+  entries: ReadonlyMap<string, Entry>,
+): string | null {
+  const isSettings = (path: string): boolean => {
+    const entry = entries.get(path);
+    if (entry === undefined) return false;
+    if (entry.kind === "settings") return entry.fp !== "-";
+    return entry.kind === "project" && /^project:[0-9a-f]+$/.test(entry.fp);
+  };
+  if (folder === null) {
+    for (const path of entries.keys()) if (isSettings(path)) return path;
+    return null;
+  }
+  for (let dir = folder; ; dir = dirname(dir)) {
+    for (const name of REPO_SEARCH_PLACES) if (isSettings(join(dir, name))) return join(dir, name);
+    if (dir === root || dir === dirname(dir)) return null;
+  }
 }
 
 /**
@@ -1532,6 +1632,15 @@ function collect(
     if (!isGitDir && names.has("package.json")) {
       const path = join(dir, "package.json");
       out.set(path, { kind: "project", fp: `project:${sandboxKeyHash(path)}` });
+      // What makes a folder a project root (host/project.ts findProject): a lockfile, or a
+      // `workspaces` key. One made inside below the root moves the next run's root there, where
+      // the settings that applied (further up, or relative to the old root) no longer do.
+      for (const name of LOCKFILES) {
+        if (names.has(name)) out.set(join(dir, name), { kind: "anchor", fp: "anchor" });
+      }
+      if (declaresWorkspaces(path)) {
+        out.set(`${path}${KEY_PART}workspaces`, { kind: "anchor", fp: "anchor" });
+      }
     }
     // safe-npm's settings files, wherever a run may start: one made or changed inside would
     // choose the next run's sandbox (with --trust-config, widen it).
@@ -2419,6 +2528,8 @@ export function describeFinding(f: Finding): string {
     pmconfig: "a package manager run on the host would obey it",
     settings:
       "safe-npm reads it as the repository's settings: a run would choose the sandbox of the next (with --trust-config, a wider one)",
+    anchor:
+      "it decides which folder is the project, and so which settings apply and to what: a run would choose the sandbox of the next",
     project: "it is a project's package.json",
     readonly:
       "it is kept read-only inside (a `protect` entry, or what a tool on the host obeys), and its mount was lost during the run (another run in the project, or a file renamed over it on the host)",
@@ -2454,6 +2565,12 @@ export function describeFinding(f: Finding): string {
   }
   if (f.kind === "gitconfig" && f.movedTo === null && f.detail !== undefined) {
     return `safe-npm: ${printable(f.path)} was changed inside the sandbox: ${f.detail}. safe-npm does not edit package.json: put its "main" back (git checkout) before running git\n`;
+  }
+  if (f.kind === "anchor") {
+    const detail = f.detail ?? "it decides which folder is the project";
+    return f.movedTo === null
+      ? `safe-npm: ${printable(f.path)} was changed inside the sandbox (${f.error ?? "unknown"}): ${detail} — put it back as it was before the next run\n`
+      : `safe-npm: moved ${printable(f.path)} to ${f.movedTo}: it was created inside the sandbox, and ${detail}; if you meant it, move it back and give that folder settings of its own (a .sandboxrc.json)\n`;
   }
   if (f.kind === "settings" && f.movedTo === null) {
     return `safe-npm: ${printable(f.path)} was changed inside the sandbox (${f.error ?? "unknown"}), and ${why.settings}; --trust-config will not trust what it says now — check it before the next run\n`;

@@ -104,36 +104,43 @@ export function findSettingsFiles(
  * A project inside another (a lockfile of its own in a workspace package or a sub-folder) does
  * not get the enclosing project's settings: their `protect` paths are relative to that project.
  * A run can make one (write `packages/a/package-lock.json`), and the next run from there would
- * silently drop what the enclosing settings narrowed. So settings in a folder above the root
- * that holds a package.json (a project a run from here would otherwise have had) stop a run that
- * has none of its own.
+ * silently drop what the enclosing settings narrowed (the after-run check moves such a lockfile
+ * aside where settings apply; this covers what it cannot see). So settings in a folder above the
+ * root, at or below a folder with a package.json (a project a run from here could have had),
+ * stop a run that has none of its own.
  */
 function settingsAbove(projectRoot: string, home: string): void {
+  let nearest: { dir: string; place: string } | null = null;
   for (let dir = dirname(projectRoot); dir !== dirname(dir); dir = dirname(dir)) {
     if (dir === home || isInside(home, dir)) return;
-    if (fileKind(join(dir, "package.json")) === "missing") continue;
     let names: string[] = [];
     try {
       names = readdirSync(dir);
     } catch {
       return;
     }
-    const found = REPO_SEARCH_PLACES.find(
-      (place) =>
-        names.includes(place) &&
-        (place !== "package.json" ||
-          (fileKind(join(dir, place)) === "file" && hasSandboxKey(join(dir, place)))),
-    );
-    if (found === undefined) continue;
-    const rel = relative(dir, projectRoot);
-    throw new SafeNpmError(
-      "BAD_SETTINGS",
-      `${join(dir, found)} holds safe-npm settings for the project at ${dir}, but this run's project is ${projectRoot} (a folder with a package.json and a lockfile or workspaces of its own), where they do not apply`,
-      {
-        hint: `if ${rel} is a project of its own, give it settings of its own (a .sandboxrc.json there; \`{}\` keeps the defaults); if it belongs to ${dir}, remove the lockfile in ${rel} (code in a sandboxed run may have made it) and run again`,
-      },
-    );
+    nearest ??= settingsIn(dir, names);
+    if (nearest !== null && names.includes("package.json")) {
+      const rel = relative(dir, projectRoot);
+      throw new SafeNpmError(
+        "BAD_SETTINGS",
+        `${join(nearest.dir, nearest.place)} holds safe-npm settings for the project at ${dir}, but this run's project is ${projectRoot} (the nearest folder with a package.json and a lockfile or workspaces, else with a package.json), where they do not apply`,
+        {
+          hint: `if ${rel} is a project of its own, give it settings of its own (a .sandboxrc.json there; \`{}\` keeps the defaults); if it belongs to ${dir}, remove what makes it a project (a lockfile, a \`workspaces\` key or a package.json in ${rel} that code in a sandboxed run may have made) and run again`,
+        },
+      );
+    }
   }
+}
+
+/** The settings source a folder holds, as the lookup would take it, or null. */
+function settingsIn(dir: string, names: readonly string[]): { dir: string; place: string } | null {
+  const place = REPO_SEARCH_PLACES.find(
+    (p) =>
+      names.includes(p) &&
+      (p !== "package.json" || (fileKind(join(dir, p)) === "file" && hasSandboxKey(join(dir, p)))),
+  );
+  return place === undefined ? null : { dir, place };
 }
 
 /**

@@ -354,8 +354,8 @@ describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", (
     expect((await world.run(writeEnv)).exitCode).toBe(0);
   });
 
-  it("a lockfile made inside in a workspace package does not drop the root's settings on the next run from there", async () => {
-    const world = make();
+  /** A workspace whose root settings protect a file in a package; returns the package. */
+  const workspace = (world: World, rc: string, protect: string): string => {
     const pkg = join(world.project, "package.json");
     writeFileSync(
       pkg,
@@ -369,22 +369,44 @@ describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", (
     mkdirSync(a, { recursive: true });
     writeFileSync(join(a, "package.json"), '{"name":"a","version":"1.0.0"}\n');
     writeFileSync(join(a, ".env"), "SECRET=1\n");
-    writeFileSync(
-      join(world.project, ".sandboxrc.json"),
-      '{"protect":[".git","packages/a/.env"]}\n',
-    );
-    const tamper = ["exec", "--", "sh", "-c", "echo changed >> .env"];
-    // The root's settings apply from the package: .env is read-only.
-    expect((await world.run(tamper, { cwd: a })).exitCode).not.toBe(0);
-    const plant = await world.run(
-      ["exec", "--", "sh", "-c", `echo '{"lockfileVersion":3,"packages":{}}' > package-lock.json`],
-      { cwd: a },
-    );
-    expect(plant.exitCode, plant.stderr).toBe(0);
+    writeFileSync(join(world.project, rc), `{"protect":[".git","${protect}"]}\n`);
+    return a;
+  };
+  const tamper = ["exec", "--", "sh", "-c", "echo changed >> .env"];
+  const LOCK = `echo '{"lockfileVersion":3,"packages":{}}' > package-lock.json`;
+
+  for (const [where, rc, protect] of [
+    ["the workspace root's", ".sandboxrc.json", "packages/a/.env"],
+    ["a folder between's", "packages/.sandboxrc.json", "packages/a/.env"],
+    ["the package's own (relative to the root)", "packages/a/.sandboxrc.json", "packages/a/.env"],
+  ] as const) {
+    it(`a lockfile made inside in a workspace package is moved aside: ${where} settings still apply there`, async () => {
+      const world = make();
+      const a = workspace(world, rc, protect);
+      // The settings apply from the package: .env is read-only.
+      expect((await world.run(tamper, { cwd: a })).exitCode).not.toBe(0);
+      const plant = await world.run(["exec", "--", "sh", "-c", LOCK], { cwd: a });
+      expect(plant.stderr).toContain(`moved ${join(a, "package-lock.json")} to `);
+      expect(plant.stderr).toContain("a project of its own");
+      expect(existsSync(join(a, "package-lock.json"))).toBe(false);
+      expect((await world.run(tamper, { cwd: a })).exitCode).not.toBe(0);
+      expect(readFileSync(join(a, ".env"), "utf8")).toBe("SECRET=1\n");
+    });
+  }
+
+  it("a package made a project of its own where enclosing settings apply, and none of its own, stops the run", async () => {
+    const world = make();
+    const a = workspace(world, ".sandboxrc.json", "packages/a/.env");
+    // Made where no check saw it (on the host, or by a run killed before its check).
+    writeFileSync(join(a, "package-lock.json"), '{"lockfileVersion":3,"packages":{}}\n');
     const next = await world.run(tamper, { cwd: a });
-    expect(next.exitCode).not.toBe(0);
+    expect(next.exitCode).toBe(125);
     expect(next.stderr).toContain(`holds safe-npm settings for the project at ${world.project}`);
     expect(readFileSync(join(a, ".env"), "utf8")).toBe("SECRET=1\n");
+    // Settings of its own: the run goes ahead under them.
+    writeFileSync(join(a, ".sandboxrc.json"), '{"protect":[".git",".env"]}\n');
+    const own = await world.run(tamper, { cwd: a });
+    expect(own.stderr).toContain("Read-only file system");
   });
 
   it("a sandbox key larger than safe-npm reads stops the run instead of going unseen", async () => {

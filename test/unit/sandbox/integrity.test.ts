@@ -1072,6 +1072,42 @@ describe("snapshot and check: safe-npm's own settings", () => {
       ["settings", null, expect.stringContaining("was removed")],
     ]);
   });
+
+  it("a folder made a project of its own below settings: its lockfile is moved aside, a workspaces key stops the run", () => {
+    file("package.json", '{"name":"mono","workspaces":["packages/*"]}');
+    file("package-lock.json", "{}");
+    file("packages/.sandboxrc.json", '{"protect":[".git","packages/a/.env"]}');
+    file("packages/a/package.json", '{"name":"a"}');
+    file("packages/b/package.json", '{"name":"b"}');
+    const { moved, findings } = around(() => {
+      file("packages/a/bun.lock", "{}");
+      file("packages/b/package.json", '{"name":"b","workspaces":[]}');
+    });
+    expect(moved).toEqual(["packages/a/bun.lock"]);
+    expect(
+      findings.map((f) => [f.path.slice(root.length + 1), f.kind, f.movedTo === null]),
+    ).toEqual([
+      ["packages/a/bun.lock", "anchor", false],
+      ["packages/b/package.json", "anchor", true],
+    ]);
+    expect(describeFinding(findings[0] as Finding)).toContain(
+      `a run from there would no longer apply ${join(root, "packages", ".sandboxrc.json")}`,
+    );
+    expect(describeFinding(findings[1] as Finding)).toContain("`workspaces` key was set");
+  });
+
+  it("a folder made a project of its own where no settings apply is left alone; the root's lockfile removed under settings stops the run", () => {
+    file("package.json", '{"name":"app"}');
+    file("package-lock.json", "{}");
+    file("packages/a/package.json", '{"name":"a"}');
+    expect(around(() => file("packages/a/package-lock.json", "{}")).findings).toEqual([]);
+    file(".sandboxrc.json", '{"protect":[".git","packages/a/.env"]}');
+    const { findings } = around(() => rmSync(join(root, "package-lock.json")));
+    expect(findings.map((f) => [f.path.slice(root.length + 1), f.kind, f.movedTo])).toEqual([
+      ["package-lock.json", "anchor", null],
+    ]);
+    expect(describeFinding(findings[0] as Finding)).toContain("was removed");
+  });
 });
 
 describe("snapshot and check: upgrading a project-local safe-npm", () => {

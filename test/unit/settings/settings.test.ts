@@ -310,8 +310,14 @@ describe("findSettingsFiles", () => {
     // Its own settings: those apply, as before.
     const own = file("packages/a/.sandboxrc.json", "{}");
     expect(findSettingsFiles(a, a, {}, "/nonexistent", undefined).repo).toBe(own);
-    // Not above the home, nor in a folder without a package.json (no project a run had).
+    // In a folder between, with no package.json of its own: the package.json above counts.
     rmSync(own);
+    const between = file("packages/.sandboxrc.json", "{}");
+    expect(errorOf(() => findSettingsFiles(a, a, {}, "/nonexistent", undefined)).message).toContain(
+      `${between} holds safe-npm settings for the project at ${dir}`,
+    );
+    rmSync(between);
+    // Not above the home, nor where no folder above holds a package.json (no project a run had).
     expect(findSettingsFiles(a, a, {}, dir, undefined).repo).toBeNull();
     rmSync(join(dir, "package.json"));
     file(".sandboxrc.json", "{}");
