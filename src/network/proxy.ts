@@ -13,7 +13,15 @@
  * speaks TLS itself, verified against the system CAs and the user's own (`upstreamCa`), over a
  * keep-alive pool. Every other allowed host stays an opaque CONNECT tunnel.
  */
-import { mkdtempSync, readdirSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  rmdirSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
@@ -300,7 +308,10 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
 
   // mkdtemp creates the directory 0700: no other user can reach the socket inside.
   // Sync: on a busy machine each trip through libuv's thread pool costs milliseconds of start-up.
-  const dir = mkdtempSync(join(options.socketDir ?? tmpdir(), "safe-npm-net-"));
+  // The pid in the name lets a later run remove what a run killed with SIGKILL left.
+  const socketBase = options.socketDir ?? tmpdir();
+  removeStaleSocketDirs(socketBase);
+  const dir = mkdtempSync(join(socketBase, `${SOCKET_DIR_PREFIX}${process.pid}-`));
   const socketPath = join(dir, SOCKET_NAME);
   const unregister = options.removeOnExit === false ? () => {} : removeDirOnExit(dir);
   const cleanup = async (): Promise<void> => {
@@ -1351,11 +1362,51 @@ export async function startProxy(options: ProxyOptions): Promise<NetworkProxy> {
   };
 }
 
+const SOCKET_DIR_PREFIX = "safe-npm-net-";
+
+/**
+ * Removes the socket folders of safe-npm runs that ended without removing their own (killed with
+ * SIGKILL): this user's own folders only (another user's are theirs to remove), real folders
+ * (never through a link), named for a process that no longer exists. A pid reused since keeps
+ * its folder until that process is gone too.
+ */
+export function removeStaleSocketDirs(base: string): void {
+  const uid = process.getuid?.();
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^safe-npm-net-(\d+)-/.exec(name)?.[1] ?? "0");
+    if (pid <= 0 || pid === process.pid || alive(pid)) continue;
+    const path = join(base, name);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st === undefined || !st.isDirectory() || st.uid !== uid) continue;
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      // another run removing it too, or not ours to remove after all
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, as another user's process.
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
 /**
  * Removes `dir` synchronously when the process exits — also after an uncaught exception — in
  * case close() never ran. A signal that kills safe-npm outright (no handler) or SIGKILL skips
- * 'exit'; the socket left behind is then dead (nothing listens), so it opens nothing.
- * Returns a function that unregisters the hook.
+ * 'exit'; the socket left behind is then dead (nothing listens), so it opens nothing, and the
+ * next registry-mode run removes its folder (removeStaleSocketDirs). Returns a function that unregisters the hook.
  */
 export function removeDirOnExit(dir: string): () => void {
   const handler = (): void => {

@@ -2,7 +2,8 @@
  * The host-side proxy with real sockets on loopback: an allowed upstream, a forbidden one that
  * must never hear from us, and clients speaking CONNECT / absolute-URI over the unix socket.
  */
-import { statSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
@@ -765,6 +766,35 @@ describe("close()", () => {
       const deep = join(parent, "d".repeat(120));
       await import("node:fs/promises").then((fs) => fs.mkdir(deep));
       await expect(startProxy({ allow: [], socketDir: deep })).rejects.toThrow(/too long/);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+
+  it("removes the socket dirs of its own runs that ended without removing them, nothing else", async () => {
+    const parent = await mkdtemp(join(tmpdir(), "safe-npm-test-"));
+    try {
+      const ended = spawnSync(process.execPath, ["-e", "0"]).pid;
+      const live = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
+      const stale = join(parent, `safe-npm-net-${ended}-aaaaaa`);
+      const kept = [
+        join(parent, `safe-npm-net-${live.pid}-bbbbbb`),
+        join(parent, "safe-npm-net-cccccc"),
+        join(parent, "other-1-x"),
+      ];
+      for (const dir of [stale, ...kept]) {
+        mkdirSync(dir);
+        writeFileSync(join(dir, "proxy.sock"), "");
+      }
+      // A link named like a stale dir is not followed (nor removed: not a folder).
+      const link = join(parent, `safe-npm-net-${ended}-link`);
+      symlinkSync(kept[2] as string, link);
+      const local = await startProxy({ allow: [], socketDir: parent });
+      await local.close();
+      live.kill();
+      expect(existsSync(stale)).toBe(false);
+      for (const dir of kept) expect(existsSync(join(dir, "proxy.sock"))).toBe(true);
+      expect(lstatSync(link).isSymbolicLink()).toBe(true);
     } finally {
       await rm(parent, { recursive: true, force: true });
     }
