@@ -39,6 +39,7 @@ import { LOCKFILES } from "../host/project.js";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
 import {
   type ConfigEntry,
+  commandConfig,
   includePaths,
   lastValue,
   MAKEFILES,
@@ -131,6 +132,11 @@ export interface Finding {
   detail?: string;
 }
 
+/**
+ * Config sections whose entries combine across files (and an alias's `-c`): url rewrites,
+ * remotes and the branches that name them, instaweb's httpd and the folder it is looked up in.
+ */
+const SHARED_SECTIONS: ReadonlySet<string> = new Set(["url", "remote", "branch", "instaweb"]);
 /** Directories never descended into inside a git dir: large, and git runs no code from them. */
 const GIT_DATA = new Set(["objects", "refs", "logs", "lfs"]);
 /** Bins watched whatever the host has: the script prefix's (`safe-npm exec -- node …`). */
@@ -778,6 +784,7 @@ export function rootGitPlaces(
   };
 
   let hooksPath: string | null = null;
+  const aliasHooks: string[] = [];
   // url and remote entries of every file: a url rewrite in one applies to the remotes of all.
   const remotes: ConfigEntry[] = [];
   const programs = (entries: readonly ConfigEntry[]): void => {
@@ -838,8 +845,13 @@ export function rootGitPlaces(
     if (text === null) return;
     const entries = parseGitConfig(text);
     hooksPath = lastValue(entries, "core", "hookspath") ?? hooksPath;
+    // `-c` in an alias (`ci = -c core.hooksPath=.myhooks commit`): config of that git run.
+    const given = commandConfig(entries);
+    for (const e of given)
+      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
+        aliasHooks.push(e.value);
     programs(entries);
-    remotes.push(...entries.filter((e) => e.section === "url" || e.section === "remote"));
+    remotes.push(...[...entries, ...given].filter((e) => SHARED_SECTIONS.has(e.section)));
     for (const include of includePaths(entries)) {
       const path = expand(include, dirname(file));
       if (inside(path, root)) {
@@ -865,8 +877,9 @@ export function rootGitPlaces(
   // Hooks run at the top of the worktree, push hooks (pre-receive, update, …) in the git dir: a
   // relative hooksPath is read from both.
   const hookBases = [...new Set([root, gitDir, commonDir])];
-  for (const base of hooksPath === null || hooksPath === "" ? [] : hookBases) {
-    const dir = expand(hooksPath ?? "", base);
+  const hooksPaths = [...new Set([...(hooksPath ? [hooksPath] : []), ...aliasHooks])];
+  for (const [value, base] of hooksPaths.flatMap((h) => hookBases.map((b) => [h, b] as const))) {
+    const dir = expand(value, base);
     const guarded = basename(dir) === "_" && dirname(dir) !== base ? dirname(dir) : dir;
     // One in the git dir is read-only inside with it.
     const inGitDir = [gitDir, commonDir].some((g) => guarded === g || inside(guarded, g));

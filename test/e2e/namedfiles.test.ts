@@ -972,6 +972,55 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     });
   }, 120_000);
 
+  it("a URL as a branch's remote (rewritten too), a remote whose vcs is ext, -c in an alias giving a remote, a url rewrite or core.hooksPath", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    const git = (...args: string[]): void => {
+      execFileSync("git", args, { cwd: p, env: w.env, stdio: "ignore" });
+    };
+    const branch = execFileSync("git", ["symbolic-ref", "--short", "HEAD"], {
+      cwd: p,
+      encoding: "utf8",
+    }).trim();
+    git("config", "protocol.ext.allow", "always");
+    git("config", "user.name", "t");
+    git("config", "user.email", "t@example.invalid");
+    git("config", `branch.${branch}.remote`, "gh:br.sh");
+    git("config", "url.ext::sh tools/b-.insteadOf", "gh:");
+    git("config", "remote.vx.vcs", "ext");
+    git("config", "remote.vx.url", "sh tools/vx.sh");
+    git("config", "remote.origin.url", "gh2:.sh");
+    const aliases: Record<string, string> = {
+      br: "!git fetch -q 2>/dev/null; true",
+      vx: "!git fetch -q vx 2>/dev/null; true",
+      cf: "-c remote.evil.url=ext::tools/cf.sh fetch -q evil",
+      cu: "-c url.ext::sh\\ tools/cu.insteadOf=gh2: fetch -q origin",
+      ci: "-c core.hooksPath=.myhooks commit -q --allow-empty -m ci",
+      cj: "!git -c core.hooksPath=.other commit -q --allow-empty -m cj",
+    };
+    const plant = (alias: string, file: string): string =>
+      `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+    await plantsHold(w, marks, {
+      aliases,
+      plants: [
+        plant("br", "tools/b-br.sh"),
+        plant("vx", "tools/vx.sh"),
+        plant("cf", "tools/cf.sh"),
+        plant("cu", "tools/cu.sh"),
+        `mkdir .myhooks && ${plant("ci", ".myhooks/pre-commit")}`,
+        `mkdir .other && ${plant("cj", ".other/pre-commit")}`,
+      ],
+      reset: () => {
+        for (const f of ["tools", ".myhooks", ".other"])
+          rmSync(join(p, f), { recursive: true, force: true });
+        mkdirSync(join(p, "tools"));
+      },
+      moved: ["tools/b-br.sh", "tools/vx.sh", "tools/cf.sh", "tools/cu.sh", ".myhooks", ".other"],
+    });
+  }, 120_000);
+
   it("an install of the package a value preloads by its bare name, or whose bin a value runs, keeps it (a dependency, not a plant)", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

@@ -552,6 +552,25 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
     });
   });
 
+  it("a core.hooksPath an alias gives by -c is guarded as the config's own", () => {
+    file(
+      "p/.git/config",
+      "[alias]\n\tci = -c core.hooksPath=.myhooks commit\n\tcj = !git -c core.hooksPath=.other commit\n",
+    );
+    const watch = rootGitPlaces(p(), home(), {}).watch;
+    expect(watch).toContainEqual({ kind: "hook", path: join(p(), ".myhooks") });
+    expect(watch).toContainEqual({ kind: "hook", path: join(p(), ".other") });
+  });
+
+  it("a branch's remote that is a URL, rewritten by another file's url.<base>.insteadOf", () => {
+    file("home/.gitconfig", '[url "ext::sh tools/x"]\n\tinsteadOf = gh:\n');
+    file("p/.git/config", '[branch "master"]\n\tremote = gh:.sh\n');
+    expect(rootGitPlaces(p(), home(), {}).watch).toContainEqual({
+      kind: "gitconfig",
+      path: join(p(), "tools/x.sh"),
+    });
+  });
+
   it("a url rewrite in one config file makes an ext:: remote of another's", () => {
     file("home/.gitconfig", '[url "ext::"]\n\tinsteadOf = run:\n');
     file("p/.git/config", '[remote "origin"]\n\turl = run:tools/x.sh\n');
