@@ -236,6 +236,14 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
     }
     scan(value, [""], add, 0);
   }
+  // git-instaweb looks for an httpd not on PATH in instaweb.gitwebdir (`$root/$httpd_only`).
+  const webdir = lastValue(entries, "instaweb", "gitwebdir");
+  for (const e of webdir ? entries : []) {
+    const httpd = e.section === "instaweb" && e.key === "httpd" ? e.value?.split(" ")[0] : "";
+    if (!httpd || e.subsection !== null) continue;
+    fromValue = 0;
+    add(joinRel("", `${webdir}/${httpd}`), "path");
+  }
   return out.filter((o) => !aboveTop(o.path));
 }
 
@@ -471,6 +479,15 @@ function extArgv(command: string, service: string): string[] | null {
     if (!special) out.push(word);
   }
   return out;
+}
+
+/** A program value git runs in the git dir (upload-pack's and receive-pack's), not the top. */
+export function runsInGitDir(e: ConfigEntry): boolean {
+  return (
+    e.subsection === null &&
+    ((e.section === "core" && e.key === "alternaterefscommand") ||
+      (e.section === "uploadpack" && e.key === "packobjectshook"))
+  );
 }
 
 /** A key whose value is a remote's name, or a URL where no remote has that name. */

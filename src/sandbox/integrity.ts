@@ -48,6 +48,7 @@ import {
   programFiles,
   programMentions,
   programWords,
+  runsInGitDir,
 } from "./gitconfig.js";
 import {
   fdPath,
@@ -787,11 +788,12 @@ export function rootGitPlaces(
   const aliasHooks: string[] = [];
   // url and remote entries of every file: a url rewrite in one applies to the remotes of all.
   const remotes: ConfigEntry[] = [];
-  const programs = (entries: readonly ConfigEntry[]): void => {
+  const programs = (entries: readonly ConfigEntry[], base = root): void => {
     // Programs the config names (a filter driver, core.fsmonitor): git runs them from the top
-    // of the worktree, so a run must not rewrite one kept in the project.
+    // of the worktree (`base`: those upload-pack runs, from the git dir), so a run must not
+    // rewrite one kept in the project.
     for (const { path: named, named: how } of programFiles(entries)) {
-      const path = expand(named, root);
+      const path = expand(named, base);
       if (!inside(path, root)) continue;
       if (how === "cd") {
         watchLink(path);
@@ -823,6 +825,7 @@ export function rootGitPlaces(
         place("gitconfig", venv, true);
       }
     }
+    if (base !== root) return;
     const found = mentionedScripts(root, programMentions(entries), programWords(entries), expand);
     for (const path of found.files) place("gitconfig", path, true);
     // Made inside, what a tool would run instead (a GNUmakefile beside a kept Makefile) is
@@ -851,6 +854,10 @@ export function rootGitPlaces(
       if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
         aliasHooks.push(e.value);
     programs(entries);
+    // uploadpack.packObjectsHook and core.alternateRefsCommand run where upload-pack and
+    // receive-pack do: in the git dir (`sh ../tools/x.sh` is the top's tools/x.sh).
+    for (const dir of new Set([gitDir, commonDir]))
+      programs([...entries, ...given].filter(runsInGitDir), dir);
     remotes.push(...[...entries, ...given].filter((e) => SHARED_SECTIONS.has(e.section)));
     for (const include of includePaths(entries)) {
       const path = expand(include, dirname(file));

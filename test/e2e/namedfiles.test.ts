@@ -1021,6 +1021,29 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     });
   }, 120_000);
 
+  it("uploadpack.packObjectsHook runs in the git dir: `../tools/x.sh` is the top's", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    // git reads the hook from protected config only: the user's own.
+    writeFileSync(
+      join(w.home, ".gitconfig"),
+      "[uploadpack]\n\tpackObjectsHook = sh ../tools/pk.sh\n",
+    );
+    await plantsHold(w, marks, {
+      aliases: {
+        pk: "!d=$(mktemp -d) && git clone -q --no-local . $d/c 2>/dev/null; rm -rf $d; true",
+      },
+      plants: [`printf 'touch ${join(marks, "pk")}\\n' > tools/pk.sh`],
+      reset: () => {
+        rmSync(join(p, "tools"), { recursive: true, force: true });
+        mkdirSync(join(p, "tools"));
+      },
+      moved: ["tools/pk.sh"],
+    });
+  }, 120_000);
+
   it("an install of the package a value preloads by its bare name, or whose bin a value runs, keeps it (a dependency, not a plant)", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

@@ -508,6 +508,15 @@ describe("programFiles: programs git reaches by other roads", () => {
     );
   });
 
+  it("instaweb.httpd not on PATH is looked up in instaweb.gitwebdir", () => {
+    expect(paths("[instaweb]\n\tgitwebdir = web\n\thttpd = lighttpd -f x\n")).toContain(
+      "web/lighttpd",
+    );
+    expect(paths("[instaweb]\n\tgitwebdir = /p/web\n\thttpd = lighttpd\n")).toContain(
+      "/p/web/lighttpd",
+    );
+  });
+
   it("a path that leaves the top and comes back in by its name stays ../<name>/…", () => {
     expect(paths("[core]\n\tfsmonitor = ../top/tools/x.sh\n")).toContain("../top/tools/x.sh");
     expect(paths("[core]\n\tfsmonitor = ../x.sh\n")).toContain("../x.sh");

@@ -571,6 +571,25 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
     });
   });
 
+  it("uploadpack.packObjectsHook and core.alternateRefsCommand run in the git dir: `../` is the top", () => {
+    file(
+      "p/.git/config",
+      "[uploadpack]\n\tpackObjectsHook = sh ../tools/pack.sh\n[core]\n\talternateRefsCommand = ../tools/refs.sh\n",
+    );
+    const watch = rootGitPlaces(p(), home(), {}).watch;
+    expect(watch).toContainEqual({ kind: "gitconfig", path: join(p(), "tools/pack.sh") });
+    expect(watch).toContainEqual({ kind: "gitconfig", path: join(p(), "tools/refs.sh") });
+  });
+
+  it("instaweb.httpd in an absolute instaweb.gitwebdir of the project", () => {
+    file("home/.gitconfig", `[instaweb]\n\tgitwebdir = ${p()}/web\n`);
+    file("p/.git/config", "[instaweb]\n\thttpd = lighttpd\n");
+    expect(rootGitPlaces(p(), home(), {}).watch).toContainEqual({
+      kind: "gitconfig",
+      path: join(p(), "web/lighttpd"),
+    });
+  });
+
   it("a url rewrite in one config file makes an ext:: remote of another's", () => {
     file("home/.gitconfig", '[url "ext::"]\n\tinsteadOf = run:\n');
     file("p/.git/config", '[remote "origin"]\n\turl = run:tools/x.sh\n');
