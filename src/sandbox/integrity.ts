@@ -888,10 +888,17 @@ export function rootGitPlaces(
   for (const [value, base] of hooksPaths.flatMap((h) => hookBases.map((b) => [h, b] as const))) {
     const dir = expand(value, base);
     const guarded = basename(dir) === "_" && dirname(dir) !== base ? dirname(dir) : dir;
+    const inGit = (path: string): boolean =>
+      [gitDir, commonDir].some((g) => path === g || inside(path, g));
+    // `sub/../.githooks`: `sub` made a link would lead the `..` elsewhere.
+    for (const out of value.startsWith("~/") ? [] : stepsOutOf(base, value))
+      if (inside(out, root) && !inGit(out)) watchLink(out);
     // One in the git dir is read-only inside with it.
-    const inGitDir = [gitDir, commonDir].some((g) => guarded === g || inside(guarded, g));
-    if (inGitDir) continue;
+    if (inGit(guarded)) continue;
     if (inside(guarded, root)) {
+      // A folder on the way made a link (`tools -> evil` for a missing `tools/hooks`) is
+      // moved aside itself.
+      watchWay(guarded);
       place("hook", guarded, realDirChain(root, guarded));
       // A link to a directory elsewhere in the project: that directory is what git runs from.
       if (lstat(guarded)?.isSymbolicLink()) {
@@ -1474,6 +1481,21 @@ function yarnBinFinding(key: string, entry: Entry, old: Entry | undefined): Find
     movedTo: null,
     error: `${added.length === 1 ? "the entry" : "the entries"} ${which} in yarn.lock ${added.length === 1 ? "declares" : "declare"} a bin named \`${name}\``,
   };
+}
+
+/** The folders the `..` of `rel` step out of, walked from `base` as text (the kernel follows a link there). */
+function stepsOutOf(base: string, rel: string): string[] {
+  if (isAbsolute(rel)) return [];
+  const out: string[] = [];
+  let at = base;
+  for (const part of rel.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      out.push(at);
+      at = dirname(at);
+    } else at = join(at, part);
+  }
+  return out;
 }
 
 /** Fingerprints; `hooks`, when given, receives the hooks directories nested repositories name. */

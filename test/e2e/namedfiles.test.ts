@@ -1044,6 +1044,37 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     });
   }, 120_000);
 
+  it("a hooksPath through a folder `..` steps out of, and a missing one whose folder on the way is made a link: the link is moved aside", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    const git = (...args: string[]): void => {
+      execFileSync("git", args, { cwd: p, env: w.env, stdio: "ignore" });
+    };
+    git("config", "user.name", "t");
+    git("config", "user.email", "t@example.invalid");
+    git("config", "core.hooksPath", "tools/hooks");
+    const plant = (alias: string, file: string): string =>
+      `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+    await plantsHold(w, marks, {
+      aliases: {
+        h1: "-c core.hooksPath=sub/../.githooks commit -q --allow-empty -m h1",
+        h2: "commit -q --allow-empty -m h2",
+      },
+      plants: [
+        `rmdir sub && mkdir -p evil/d evil/.githooks && ${plant("h1", "evil/.githooks/pre-commit")} && ln -s evil/d sub`,
+        `mkdir -p evil2/hooks && ${plant("h2", "evil2/hooks/pre-commit")} && ln -s evil2 tools`,
+      ],
+      reset: () => {
+        for (const f of ["sub", "evil", "evil2", "tools"])
+          rmSync(join(p, f), { recursive: true, force: true });
+        mkdirSync(join(p, "sub"));
+      },
+      moved: ["sub", "tools"],
+    });
+  }, 120_000);
+
   it("an install of the package a value preloads by its bare name, or whose bin a value runs, keeps it (a dependency, not a plant)", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

@@ -590,6 +590,31 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
     });
   });
 
+  it("a hooksPath through a folder `..` steps out of: that folder made a link is moved aside", () => {
+    file("p/.git/config", "[core]\n\thooksPath = sub/../.githooks\n");
+    mkdirSync(join(root, "p/sub"));
+    const moved = planted(() => {
+      rmSync(join(root, "p/sub"), { recursive: true });
+      file("p/evil/d/keep");
+      file("p/evil/.githooks/pre-commit", "evil");
+      symlinkSync("evil/d", join(root, "p/sub"));
+    });
+    expect(moved).toContain("p/sub");
+  });
+
+  it("a missing hooksPath whose folder on the way is made a link inside: the link is moved aside", () => {
+    file("p/.git/config", "[core]\n\thooksPath = tools/hooks\n");
+    const { moved, findings } = around(
+      () => {
+        file("p/evil/hooks/pre-commit", "evil");
+        symlinkSync("evil", join(root, "p/tools"));
+      },
+      { skip: ["p/.git"], watch: rootGitPlaces(p(), home(), {}).watch },
+    );
+    expect(moved).toContain("p/tools");
+    expect(findings.filter((f) => f.movedTo === null)).toEqual([]);
+  });
+
   it("a url rewrite in one config file makes an ext:: remote of another's", () => {
     file("home/.gitconfig", '[url "ext::"]\n\tinsteadOf = run:\n');
     file("p/.git/config", '[remote "origin"]\n\turl = run:tools/x.sh\n');
