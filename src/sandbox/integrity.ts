@@ -717,7 +717,7 @@ export function rootGitPlaces(
   root: string,
   home: string,
   env: Readonly<Record<string, string | undefined>>,
-): { protect: string[]; watch: Watch[]; hookFiles: Watch[] } {
+): { protect: string[]; watch: Watch[]; hookFiles: Watch[]; userHooksPath?: string } {
   const dotGit = join(root, ".git");
   const st = lstat(dotGit);
   let gitDir: string | null = null;
@@ -726,7 +726,7 @@ export function rootGitPlaces(
     const pointer = /^gitdir: *(.+?)\s*$/m.exec(readRegular(dotGit) ?? "")?.[1];
     if (pointer !== undefined) gitDir = resolve(root, pointer);
   }
-  if (gitDir === null) return { protect: [], watch: [], hookFiles: [] };
+  if (gitDir === null) return { protect: [], watch: [], hookFiles: [], ...userHooks(home, env) };
   const common = readRegular(join(gitDir, "commondir"))?.trim();
   const commonDir = common ? resolve(gitDir, common) : gitDir;
 
@@ -867,14 +867,9 @@ export function rootGitPlaces(
       if (depth < 10) read(path, depth + 1);
     }
   };
-  const xdg = env.XDG_CONFIG_HOME || join(home, ".config");
   // GIT_CONFIG_SYSTEM and GIT_CONFIG_GLOBAL replace the files git reads (git-config(1), ENVIRONMENT).
-  const global = env.GIT_CONFIG_GLOBAL
-    ? [env.GIT_CONFIG_GLOBAL]
-    : [join(xdg, "git", "config"), join(home, ".gitconfig")];
   for (const file of [
-    env.GIT_CONFIG_SYSTEM || "/etc/gitconfig",
-    ...global,
+    ...userConfigFiles(home, env),
     join(commonDir, "config"),
     join(gitDir, "config.worktree"),
   ]) {
@@ -913,7 +908,38 @@ export function rootGitPlaces(
     } else if (dir === root && !watch.some((w) => w.kind === "hook" && w.path === root))
       watch.push({ kind: "hook", path: root, namesOnly: true });
   }
-  return { protect, watch, hookFiles };
+  return { protect, watch, hookFiles, ...userHooks(home, env) };
+}
+
+/** A relative core.hooksPath the system or user config gives every repository. */
+function userHooks(
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+): { userHooksPath?: string } {
+  const found: { hooksPath: string | null } = { hooksPath: null };
+  const read = (file: string, depth: number): void => {
+    const entries = parseGitConfig(readThroughLinks(file) ?? "");
+    found.hooksPath = lastValue(entries, "core", "hookspath") ?? found.hooksPath;
+    for (const include of includePaths(entries))
+      if (depth < 10) read(resolve(dirname(file), include.replace(/^~\//, `${home}/`)), depth + 1);
+  };
+  for (const file of userConfigFiles(home, env)) read(file, 0);
+  const value = found.hooksPath;
+  return value === null || value === "" || value.startsWith("~") || isAbsolute(value)
+    ? {}
+    : { userHooksPath: value };
+}
+
+/** The system and user config files git reads, in its order (git-config(1), ENVIRONMENT). */
+function userConfigFiles(
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const xdg = env.XDG_CONFIG_HOME || join(home, ".config");
+  const global = env.GIT_CONFIG_GLOBAL
+    ? [env.GIT_CONFIG_GLOBAL]
+    : [join(xdg, "git", "config"), join(home, ".gitconfig")];
+  return [env.GIT_CONFIG_SYSTEM || "/etc/gitconfig", ...global];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1239,6 +1265,11 @@ export interface WalkOptions {
    * sub-project.
    */
   configNames?: readonly string[];
+  /**
+   * A relative core.hooksPath of the system or user config (rootGitPlaces): it applies to a
+   * nested repository whose own config sets none, from that repository's top.
+   */
+  userHooksPath?: string;
 }
 
 /** The safe-npm that is running: its version and the dist/ directory it runs from. */
@@ -1483,6 +1514,34 @@ function yarnBinFinding(key: string, entry: Entry, old: Entry | undefined): Find
   };
 }
 
+/**
+ * The programs a nested repository's own config names (its aliases, ext remotes, filters), from
+ * its top (`base`; upload-pack's from its git dir): each in the project watched, a folder a
+ * value runs in link-only. Its config itself is fingerprinted with the repository.
+ */
+function nestedPrograms(
+  root: string,
+  config: readonly ConfigEntry[],
+  base: string,
+  dir: string,
+  hooks: Watch[],
+): void {
+  const add = (from: string, entries: readonly ConfigEntry[]): void => {
+    for (const { path: named, named: how } of programFiles(entries)) {
+      if (how === "word" || named.startsWith("~")) continue;
+      const path = resolve(from, named);
+      // A package's files (under node_modules) are what installs write.
+      if (!inside(path, root) || inside(path, dir)) continue;
+      if (relative(root, path).split(sep).includes("node_modules")) continue;
+      const w: Watch =
+        how === "cd" ? { kind: "gitconfig", path, linkOnly: true } : { kind: "gitconfig", path };
+      if (!hooks.some((h) => h.path === path && !!h.linkOnly === !!w.linkOnly)) hooks.push(w);
+    }
+  };
+  add(base, config);
+  add(dir, [...config, ...commandConfig(config)].filter(runsInGitDir));
+}
+
 /** The folders the `..` of `rel` step out of, walked from `base` as text (the kernel follows a link there). */
 function stepsOutOf(base: string, rel: string): string[] {
   if (isAbsolute(rel)) return [];
@@ -1546,11 +1605,12 @@ function collect(
     out.set(dir, { kind: "git", fp: gitDirFp(dir, listed) });
     if (hooks === null) return;
     const config = parseGitConfig(readRegular(join(dir, "config")) ?? "");
-    const hooksPath = lastValue(config, "core", "hookspath");
-    if (hooksPath === null || hooksPath === "" || hooksPath.startsWith("~")) return;
     const worktree = lastValue(config, "core", "worktree");
     const base =
       worktree !== null ? resolve(dir, worktree) : kind === "dotgit" ? dirname(dir) : dir;
+    nestedPrograms(root, config, base, dir, hooks);
+    const hooksPath = lastValue(config, "core", "hookspath") ?? options.userHooksPath ?? null;
+    if (hooksPath === null || hooksPath === "" || hooksPath.startsWith("~")) return;
     // Push hooks run in the git dir: a relative hooksPath is read from there too.
     for (const from of new Set([base, dir])) {
       const path = resolve(from, hooksPath);

@@ -1075,6 +1075,37 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     });
   }, 120_000);
 
+  it("a nested repository: the user's relative hooksPath from its top, and its own config's programs", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    writeFileSync(
+      join(w.home, ".gitconfig"),
+      "[core]\n\thooksPath = h\n[user]\n\tname = t\n\temail = t@example.invalid\n",
+    );
+    execFileSync("git", ["init", "-q", "sub"], { cwd: p, env: w.env, stdio: "ignore" });
+    execFileSync("git", ["config", "alias.x", "!sh tools/x.sh"], {
+      cwd: join(p, "sub"),
+      env: w.env,
+    });
+    const plant = (alias: string, file: string): string =>
+      `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+    await plantsHold(w, marks, {
+      aliases: {
+        nh: "!cd sub && git commit -q --allow-empty -m nh 2>/dev/null; true",
+        nx: "!cd sub && git x",
+      },
+      plants: [`mkdir sub/h && ${plant("nh", "sub/h/pre-commit")}`, plant("nx", "sub/tools/x.sh")],
+      reset: () => {
+        for (const f of ["sub/h", "sub/tools"])
+          rmSync(join(p, f), { recursive: true, force: true });
+        mkdirSync(join(p, "sub/tools"));
+      },
+      moved: ["sub/h", "sub/tools/x.sh"],
+    });
+  }, 120_000);
+
   it("an install of the package a value preloads by its bare name, or whose bin a value runs, keeps it (a dependency, not a plant)", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

@@ -334,6 +334,50 @@ describe("snapshot and check: hooks directories", () => {
     expect(moved).toEqual(["vendor/a/.git"]);
   });
 
+  it("a relative hooksPath of the user's config, in a nested repository and a bare one: from their top", () => {
+    file("vendor/a/.git/config", "[core]\n\tbare = false\n");
+    mkdirSync(join(root, "vendor/a/.git/objects"));
+    mkdirSync(join(root, "vendor/a/.git/refs"));
+    bare("srv.git", "[core]\n\tbare = true\n");
+    const before = snapshot(root, [], {
+      skip: [],
+      configNames: HOST_RUN_FILES,
+      userHooksPath: "h",
+    });
+    expect(before.watch).toContainEqual({
+      kind: "hook",
+      path: join(root, "vendor/a/h"),
+      namesOnly: false,
+    });
+    expect(before.watch).toContainEqual({
+      kind: "hook",
+      path: join(root, "srv.git/h"),
+      namesOnly: false,
+    });
+  });
+
+  it("a nested repository's own program values, from its top: a plant there is moved aside", () => {
+    file(
+      "vendor/a/.git/config",
+      '[alias]\n\tx = !sh tools/x.sh\n[remote "e"]\n\turl = ext::sh tools/e.sh\n',
+    );
+    mkdirSync(join(root, "vendor/a/.git/objects"));
+    mkdirSync(join(root, "vendor/a/.git/refs"));
+    mkdirSync(join(root, "vendor/a/tools"));
+    const before = snapshot(root, [], { skip: [], configNames: HOST_RUN_FILES });
+    const watch = before.watch.filter((w) => w.kind === "gitconfig").map((w) => w.path);
+    expect(watch).toEqual(
+      expect.arrayContaining([
+        join(root, "vendor/a/tools/x.sh"),
+        join(root, "vendor/a/tools/e.sh"),
+      ]),
+    );
+    const { moved } = around(() => file("vendor/a/tools/x.sh", "evil"), {
+      watch: [...before.watch],
+    });
+    expect(moved).toEqual(["vendor/a/tools/x.sh"]);
+  });
+
   it("counts only hook names in a hooks directory that is a worktree's top", () => {
     file("vendor/a/.git/config", "[core]\n\thooksPath = .\n");
     const { moved } = around(() => {
@@ -521,16 +565,19 @@ describe("rootGitPlaces", () => {
     mkdirSync(join(root, "p/.githooks"));
     expect(rootGitPlaces(join(root, "p"), home(), {}).protect).toEqual([join(root, "p/.githooks")]);
     file("p/.git/config", "[core]\n\thooksPath = /etc/hooks\n");
+    // The user's relative one is still every nested repository's (the walk's).
     expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
       protect: [],
       watch: [],
       hookFiles: [],
+      userHooksPath: ".githooks",
     });
     rmSync(join(root, "p/.git"), { recursive: true });
     expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
       protect: [],
       watch: [],
       hookFiles: [],
+      userHooksPath: ".githooks",
     });
   });
 });
