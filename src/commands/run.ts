@@ -451,6 +451,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
         runGuarded(bwrap, invocation, policy, project.root, {
           watch: [...guards.watch, ...keys.watch],
           ...(guards.configNames === undefined ? {} : { configNames: guards.configNames }),
+          ...(guards.userHooksPath === undefined ? {} : { userHooksPath: guards.userHooksPath }),
           install: request.cls === "install" && !publish,
           // The after-run check names the project's files: printed as escapes, never raw.
           report: (text) => out.stderr(printableLines(text)),

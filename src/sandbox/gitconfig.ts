@@ -236,6 +236,14 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
     }
     scan(value, [""], add, 0);
   }
+  // git-instaweb looks for an httpd not on PATH in instaweb.gitwebdir (`$root/$httpd_only`).
+  const webdir = lastValue(entries, "instaweb", "gitwebdir");
+  for (const e of webdir ? entries : []) {
+    const httpd = e.section === "instaweb" && e.key === "httpd" ? e.value?.split(" ")[0] : "";
+    if (!httpd || e.subsection !== null) continue;
+    fromValue = 0;
+    add(joinRel("", `${webdir}/${httpd}`), "path");
+  }
   return out.filter((o) => !aboveTop(o.path));
 }
 
@@ -243,8 +251,9 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
  * The command lines git may run that config holds, each for a shell to read: the program keys'
  * values, what `-c` gives an alias of git arguments, and the `ext::` transports' commands.
  */
-function programLines(entries: readonly ConfigEntry[]): string[] {
+function programLines(entries0: readonly ConfigEntry[]): string[] {
   const out: string[] = [];
+  const entries = [...entries0, ...commandConfig(entries0)];
   for (const e of entries) {
     if (e.value === null) continue;
     if (e.section === "alias" && e.subsection === null && !/^\s*!/.test(e.value))
@@ -268,6 +277,94 @@ function aliasConfig(value: string): string[] {
     if (config !== undefined) out.push(config.replace(/^\s*!/, ""));
   }
   return out;
+}
+
+/** How many `-c` entries the aliases and program values of one config file may give, at the most. */
+const MAX_COMMAND_CONFIG = 256;
+
+/**
+ * The config git runs with that `-c <key>=<value>` gives it in an alias of git arguments
+ * (`ci = -c core.hooksPath=.myhooks commit`) or a `git` a program value runs
+ * (`!git -c remote.x.url=ext::… fetch x`), as entries: the key as git's `-c` parses it
+ * (section up to the first dot, key after the last, the subsection between; section and key
+ * case-insensitive). What those entries hold in turn (an alias given by `-c`) is read too.
+ */
+export function commandConfig(entries: readonly ConfigEntry[]): ConfigEntry[] {
+  const out: ConfigEntry[] = [];
+  let level: readonly ConfigEntry[] = entries;
+  for (let depth = 0; depth < 3 && level.length > 0; depth++) {
+    const next: ConfigEntry[] = [];
+    for (const e of level) {
+      if (e.value === null) continue;
+      const pairs =
+        e.section === "alias" && e.subsection === null && !/^\s*!/.test(e.value)
+          ? leadingConfig(splitCmdline(e.value), 0)
+          : programKey(e)
+            ? shellGitConfig(e.value.replace(/^\s*!/, ""))
+            : [];
+      for (const pair of pairs) {
+        const entry = configParameter(pair);
+        if (entry !== null && out.length + next.length < MAX_COMMAND_CONFIG) next.push(entry);
+      }
+    }
+    out.push(...next);
+    level = next;
+  }
+  return out;
+}
+
+/** The `-c` arguments among git's options from `args[start]` up to its command. */
+function leadingConfig(args: readonly string[], start: number): string[] {
+  const out: string[] = [];
+  for (let i = start; i < args.length && (args[i] ?? "").startsWith("-"); i++) {
+    const arg = args[i] ?? "";
+    if (arg === "-c") {
+      if (args[i + 1] !== undefined) out.push(args[++i] ?? "");
+    } else if (GIT_VALUE_OPTIONS.has(arg)) i++;
+  }
+  return out;
+}
+
+/** git's options that take the next word as their value. */
+const GIT_VALUE_OPTIONS: ReadonlySet<string> = new Set([
+  "-C",
+  "--git-dir",
+  "--work-tree",
+  "--namespace",
+  "--config-env",
+  "--super-prefix",
+  "--list-cmds",
+  "--attr-source",
+]);
+
+/** The `-c` arguments of each `git` a shell line runs (`git -c k=v fetch`, `/usr/bin/git -c …`). */
+function shellGitConfig(line: string): string[] {
+  const out: string[] = [];
+  const words = shellWords(spellTop(line));
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (w?.kind !== "word" || basenameOf(w.text) !== "git") continue;
+    const args: string[] = [];
+    for (let j = i + 1; j < words.length && words[j]?.kind === "word"; j++)
+      args.push(words[j]?.text ?? "");
+    out.push(...leadingConfig(args, 0));
+  }
+  return out;
+}
+
+/** `section[.subsection].key[=value]` as git's `-c` reads it; null if no key. */
+function configParameter(pair: string): ConfigEntry | null {
+  const eq = pair.indexOf("=");
+  const name = eq < 0 ? pair : pair.slice(0, eq);
+  const first = name.indexOf(".");
+  const last = name.lastIndexOf(".");
+  if (first <= 0 || last === name.length - 1) return null;
+  return {
+    section: name.slice(0, first).toLowerCase(),
+    subsection: first === last ? null : name.slice(first + 1, last),
+    key: name.slice(last + 1).toLowerCase(),
+    value: eq < 0 ? null : pair.slice(eq + 1),
+  };
 }
 
 /** git's split_cmdline: words at whitespace, `'` and `"` quotes, `\` outside `'`. */
@@ -304,6 +401,10 @@ const EXT_SERVICES = ["upload-pack", "receive-pack", "upload-archive"];
 function extCommands(entries: readonly ConfigEntry[]): string[] {
   const rules: { prefix: string; base: string }[] = [];
   const urls: string[] = [];
+  // The remotes whose helper is git-remote-ext (`remote.<x>.vcs = ext`): their urls are its
+  // commands, `ext::` or not.
+  const extRemotes = new Set<string>();
+  const remoteUrls: { remote: string; url: string }[] = [];
   for (const e of entries) {
     if (e.section === "url" && e.subsection !== null) {
       // `[url "ext::sh tools/x.sh"] insteadOf = origin`: what a URL typed as `origin` becomes.
@@ -311,10 +412,18 @@ function extCommands(entries: readonly ConfigEntry[]): string[] {
       if ((e.key === "insteadof" || e.key === "pushinsteadof") && e.value !== null)
         rules.push({ prefix: e.value, base: e.subsection });
     }
-    if (e.section === "remote" && e.subsection !== null && e.value !== null)
-      if (e.key === "url" || e.key === "pushurl") urls.push(e.value);
+    if (e.section === "remote" && e.subsection !== null && e.value !== null) {
+      if (e.key === "url" || e.key === "pushurl") {
+        urls.push(e.value);
+        remoteUrls.push({ remote: e.subsection, url: e.value });
+      }
+      if (e.key === "vcs" && e.value.trim() === "ext") extRemotes.add(e.subsection);
+    }
+    // A remote's name where git takes one is a URL when no such remote is configured
+    // (`branch.master.remote = ext::sh tools/x.sh`, `remote.pushDefault`).
+    if (e.value !== null && remoteNameKey(e)) urls.push(e.value);
   }
-  const rewritten = urls.flatMap((url) => {
+  const rewrite = (url: string): string[] => {
     // A fetch and a push rewrite with their own rules: both are taken, and ties of length.
     const longest = Math.max(
       -1,
@@ -322,11 +431,17 @@ function extCommands(entries: readonly ConfigEntry[]): string[] {
     );
     const bases = rules.filter((r) => r.prefix.length === longest && url.startsWith(r.prefix));
     return [url, ...bases.map((r) => r.base + url.slice(longest))];
-  });
-  const out = new Set<string>();
-  for (const url of rewritten) {
+  };
+  const commands = urls.flatMap(rewrite).flatMap((url) => {
     const command = /^\s*ext::(.*)$/s.exec(url)?.[1];
-    if (command === undefined) continue;
+    return command === undefined ? [] : [command];
+  });
+  // git gives the helper the url with any `<name>::` taken off (transport-helper.c).
+  for (const { remote, url } of remoteUrls)
+    if (extRemotes.has(remote))
+      for (const rewritten of rewrite(url)) commands.push(rewritten.replace(/^[^:]*::/s, ""));
+  const out = new Set<string>();
+  for (const command of commands) {
     for (const service of EXT_SERVICES) {
       const argv = extArgv(command, service);
       if (argv !== null) out.add(argv.map(shellQuote).join(" "));
@@ -364,6 +479,22 @@ function extArgv(command: string, service: string): string[] | null {
     if (!special) out.push(word);
   }
   return out;
+}
+
+/** A program value git runs in the git dir (upload-pack's and receive-pack's), not the top. */
+export function runsInGitDir(e: ConfigEntry): boolean {
+  return (
+    e.subsection === null &&
+    ((e.section === "core" && e.key === "alternaterefscommand") ||
+      (e.section === "uploadpack" && e.key === "packobjectshook"))
+  );
+}
+
+/** A key whose value is a remote's name, or a URL where no remote has that name. */
+function remoteNameKey(e: ConfigEntry): boolean {
+  if (e.section === "branch" && e.subsection !== null)
+    return e.key === "remote" || e.key === "pushremote";
+  return e.section === "remote" && e.subsection === null && e.key === "pushdefault";
 }
 
 function shellQuote(word: string): string {

@@ -52,6 +52,8 @@ export interface GuardedRun {
   watch: readonly Watch[];
   /** Config file names watched in every sub-project (guardProject); HOST_RUN_FILES by default. */
   configNames?: readonly string[];
+  /** A relative core.hooksPath the user's config gives nested repositories (guardProject). */
+  userHooksPath?: string;
   /** The run was install-class: a project-local safe-npm may be upgraded by it. */
   install: boolean;
   /** Where each finding is reported. */
@@ -104,7 +106,11 @@ export async function runGuarded(
   mark("host commands, placeholders");
   const live = liveRuns(root, run.journal);
   const before = mergeLiveRuns(
-    snapshot(root, run.watch, { ...walk, skip: [...walk.skip, ...(run.linkedStores ?? [])] }),
+    snapshot(root, run.watch, {
+      ...walk,
+      skip: [...walk.skip, ...(run.linkedStores ?? [])],
+      ...(run.userHooksPath === undefined ? {} : { userHooksPath: run.userHooksPath }),
+    }),
     live,
   );
   mark("snapshot before");

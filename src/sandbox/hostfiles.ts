@@ -90,6 +90,8 @@ export interface ProjectGuards {
    * yarn's rc file under the name YARN_RC_FILENAME gives it.
    */
   configNames?: readonly string[];
+  /** A relative core.hooksPath the system or user config gives nested repositories too. */
+  userHooksPath?: string;
 }
 
 /**
@@ -312,6 +314,7 @@ export function guardProject(
     protect: protectAll,
     sealDirs: [...guards.sealDirs, ...config.sealDirs],
     hiddenConfigDirs: config.hidden,
+    ...(hostGit.userHooksPath === undefined ? {} : { userHooksPath: hostGit.userHooksPath }),
     // The hook files last: the folder itself keeps its `readonly` entry.
     watch: [...hostGit.watch, ...guards.watch, ...dotfiles.watch, ...always, ...hostGit.hookFiles],
   };

@@ -39,6 +39,7 @@ import { LOCKFILES } from "../host/project.js";
 import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
 import {
   type ConfigEntry,
+  commandConfig,
   includePaths,
   lastValue,
   MAKEFILES,
@@ -47,6 +48,7 @@ import {
   programFiles,
   programMentions,
   programWords,
+  runsInGitDir,
 } from "./gitconfig.js";
 import {
   fdPath,
@@ -132,6 +134,11 @@ export interface Finding {
   detail?: string;
 }
 
+/**
+ * Config sections whose entries combine across files (and an alias's `-c`): url rewrites,
+ * remotes and the branches that name them, instaweb's httpd and the folder it is looked up in.
+ */
+const SHARED_SECTIONS: ReadonlySet<string> = new Set(["url", "remote", "branch", "instaweb"]);
 /** Directories never descended into inside a git dir: large, and git runs no code from them. */
 const GIT_DATA = new Set(["objects", "refs", "logs", "lfs"]);
 /** Bins watched whatever the host has: the script prefix's (`safe-npm exec -- node …`). */
@@ -722,7 +729,7 @@ export function rootGitPlaces(
   root: string,
   home: string,
   env: Readonly<Record<string, string | undefined>>,
-): { protect: string[]; watch: Watch[]; hookFiles: Watch[] } {
+): { protect: string[]; watch: Watch[]; hookFiles: Watch[]; userHooksPath?: string } {
   const dotGit = join(root, ".git");
   const st = lstat(dotGit);
   let gitDir: string | null = null;
@@ -731,7 +738,7 @@ export function rootGitPlaces(
     const pointer = /^gitdir: *(.+?)\s*$/m.exec(readRegular(dotGit) ?? "")?.[1];
     if (pointer !== undefined) gitDir = resolve(root, pointer);
   }
-  if (gitDir === null) return { protect: [], watch: [], hookFiles: [] };
+  if (gitDir === null) return { protect: [], watch: [], hookFiles: [], ...userHooks(home, env) };
   const common = readRegular(join(gitDir, "commondir"))?.trim();
   const commonDir = common ? resolve(gitDir, common) : gitDir;
 
@@ -790,13 +797,15 @@ export function rootGitPlaces(
   };
 
   let hooksPath: string | null = null;
+  const aliasHooks: string[] = [];
   // url and remote entries of every file: a url rewrite in one applies to the remotes of all.
   const remotes: ConfigEntry[] = [];
-  const programs = (entries: readonly ConfigEntry[]): void => {
+  const programs = (entries: readonly ConfigEntry[], base = root): void => {
     // Programs the config names (a filter driver, core.fsmonitor): git runs them from the top
-    // of the worktree, so a run must not rewrite one kept in the project.
+    // of the worktree (`base`: those upload-pack runs, from the git dir), so a run must not
+    // rewrite one kept in the project.
     for (const { path: named, named: how } of programFiles(entries)) {
-      const path = expand(named, root);
+      const path = expand(named, base);
       if (!inside(path, root)) continue;
       if (how === "cd") {
         watchLink(path);
@@ -828,6 +837,7 @@ export function rootGitPlaces(
         place("gitconfig", venv, true);
       }
     }
+    if (base !== root) return;
     const found = mentionedScripts(root, programMentions(entries), programWords(entries), expand);
     for (const path of found.files) place("gitconfig", path, true);
     // Made inside, what a tool would run instead (a GNUmakefile beside a kept Makefile) is
@@ -850,8 +860,17 @@ export function rootGitPlaces(
     if (text === null) return;
     const entries = parseGitConfig(text);
     hooksPath = lastValue(entries, "core", "hookspath") ?? hooksPath;
+    // `-c` in an alias (`ci = -c core.hooksPath=.myhooks commit`): config of that git run.
+    const given = commandConfig(entries);
+    for (const e of given)
+      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
+        aliasHooks.push(e.value);
     programs(entries);
-    remotes.push(...entries.filter((e) => e.section === "url" || e.section === "remote"));
+    // uploadpack.packObjectsHook and core.alternateRefsCommand run where upload-pack and
+    // receive-pack do: in the git dir (`sh ../tools/x.sh` is the top's tools/x.sh).
+    for (const dir of new Set([gitDir, commonDir]))
+      programs([...entries, ...given].filter(runsInGitDir), dir);
+    remotes.push(...[...entries, ...given].filter((e) => SHARED_SECTIONS.has(e.section)));
     for (const include of includePaths(entries)) {
       const path = expand(include, dirname(file));
       if (inside(path, root)) {
@@ -860,14 +879,9 @@ export function rootGitPlaces(
       if (depth < 10) read(path, depth + 1);
     }
   };
-  const xdg = env.XDG_CONFIG_HOME || join(home, ".config");
   // GIT_CONFIG_SYSTEM and GIT_CONFIG_GLOBAL replace the files git reads (git-config(1), ENVIRONMENT).
-  const global = env.GIT_CONFIG_GLOBAL
-    ? [env.GIT_CONFIG_GLOBAL]
-    : [join(xdg, "git", "config"), join(home, ".gitconfig")];
   for (const file of [
-    env.GIT_CONFIG_SYSTEM || "/etc/gitconfig",
-    ...global,
+    ...userConfigFiles(home, env),
     join(commonDir, "config"),
     join(gitDir, "config.worktree"),
   ]) {
@@ -877,13 +891,21 @@ export function rootGitPlaces(
   // Hooks run at the top of the worktree, push hooks (pre-receive, update, …) in the git dir: a
   // relative hooksPath is read from both.
   const hookBases = [...new Set([root, gitDir, commonDir])];
-  for (const base of hooksPath === null || hooksPath === "" ? [] : hookBases) {
-    const dir = expand(hooksPath ?? "", base);
+  const hooksPaths = [...new Set([...(hooksPath ? [hooksPath] : []), ...aliasHooks])];
+  for (const [value, base] of hooksPaths.flatMap((h) => hookBases.map((b) => [h, b] as const))) {
+    const dir = expand(value, base);
     const guarded = basename(dir) === "_" && dirname(dir) !== base ? dirname(dir) : dir;
+    const inGit = (path: string): boolean =>
+      [gitDir, commonDir].some((g) => path === g || inside(path, g));
+    // `sub/../.githooks`: `sub` made a link would lead the `..` elsewhere.
+    for (const out of value.startsWith("~/") ? [] : stepsOutOf(base, value))
+      if (inside(out, root) && !inGit(out)) watchLink(out);
     // One in the git dir is read-only inside with it.
-    const inGitDir = [gitDir, commonDir].some((g) => guarded === g || inside(guarded, g));
-    if (inGitDir) continue;
+    if (inGit(guarded)) continue;
     if (inside(guarded, root)) {
+      // A folder on the way made a link (`tools -> evil` for a missing `tools/hooks`) is
+      // moved aside itself.
+      watchWay(guarded);
       place("hook", guarded, realDirChain(root, guarded));
       // A link to a directory elsewhere in the project: that directory is what git runs from.
       if (lstat(guarded)?.isSymbolicLink()) {
@@ -898,7 +920,38 @@ export function rootGitPlaces(
     } else if (dir === root && !watch.some((w) => w.kind === "hook" && w.path === root))
       watch.push({ kind: "hook", path: root, namesOnly: true });
   }
-  return { protect, watch, hookFiles };
+  return { protect, watch, hookFiles, ...userHooks(home, env) };
+}
+
+/** A relative core.hooksPath the system or user config gives every repository. */
+function userHooks(
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+): { userHooksPath?: string } {
+  const found: { hooksPath: string | null } = { hooksPath: null };
+  const read = (file: string, depth: number): void => {
+    const entries = parseGitConfig(readThroughLinks(file) ?? "");
+    found.hooksPath = lastValue(entries, "core", "hookspath") ?? found.hooksPath;
+    for (const include of includePaths(entries))
+      if (depth < 10) read(resolve(dirname(file), include.replace(/^~\//, `${home}/`)), depth + 1);
+  };
+  for (const file of userConfigFiles(home, env)) read(file, 0);
+  const value = found.hooksPath;
+  return value === null || value === "" || value.startsWith("~") || isAbsolute(value)
+    ? {}
+    : { userHooksPath: value };
+}
+
+/** The system and user config files git reads, in its order (git-config(1), ENVIRONMENT). */
+function userConfigFiles(
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const xdg = env.XDG_CONFIG_HOME || join(home, ".config");
+  const global = env.GIT_CONFIG_GLOBAL
+    ? [env.GIT_CONFIG_GLOBAL]
+    : [join(xdg, "git", "config"), join(home, ".gitconfig")];
+  return [env.GIT_CONFIG_SYSTEM || "/etc/gitconfig", ...global];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1224,6 +1277,11 @@ export interface WalkOptions {
    * sub-project.
    */
   configNames?: readonly string[];
+  /**
+   * A relative core.hooksPath of the system or user config (rootGitPlaces): it applies to a
+   * nested repository whose own config sets none, from that repository's top.
+   */
+  userHooksPath?: string;
 }
 
 /** The safe-npm that is running: its version and the dist/ directory it runs from. */
@@ -1556,6 +1614,49 @@ function yarnBinFinding(key: string, entry: Entry, old: Entry | undefined): Find
   };
 }
 
+/**
+ * The programs a nested repository's own config names (its aliases, ext remotes, filters), from
+ * its top (`base`; upload-pack's from its git dir): each in the project watched, a folder a
+ * value runs in link-only. Its config itself is fingerprinted with the repository.
+ */
+function nestedPrograms(
+  root: string,
+  config: readonly ConfigEntry[],
+  base: string,
+  dir: string,
+  hooks: Watch[],
+): void {
+  const add = (from: string, entries: readonly ConfigEntry[]): void => {
+    for (const { path: named, named: how } of programFiles(entries)) {
+      if (how === "word" || named.startsWith("~")) continue;
+      const path = resolve(from, named);
+      // A package's files (under node_modules) are what installs write.
+      if (!inside(path, root) || inside(path, dir)) continue;
+      if (relative(root, path).split(sep).includes("node_modules")) continue;
+      const w: Watch =
+        how === "cd" ? { kind: "gitconfig", path, linkOnly: true } : { kind: "gitconfig", path };
+      if (!hooks.some((h) => h.path === path && !!h.linkOnly === !!w.linkOnly)) hooks.push(w);
+    }
+  };
+  add(base, config);
+  add(dir, [...config, ...commandConfig(config)].filter(runsInGitDir));
+}
+
+/** The folders the `..` of `rel` step out of, walked from `base` as text (the kernel follows a link there). */
+function stepsOutOf(base: string, rel: string): string[] {
+  if (isAbsolute(rel)) return [];
+  const out: string[] = [];
+  let at = base;
+  for (const part of rel.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      out.push(at);
+      at = dirname(at);
+    } else at = join(at, part);
+  }
+  return out;
+}
+
 /** Fingerprints; `hooks`, when given, receives the hooks directories nested repositories name. */
 function collect(
   root: string,
@@ -1604,11 +1705,12 @@ function collect(
     out.set(dir, { kind: "git", fp: gitDirFp(dir, listed) });
     if (hooks === null) return;
     const config = parseGitConfig(readRegular(join(dir, "config")) ?? "");
-    const hooksPath = lastValue(config, "core", "hookspath");
-    if (hooksPath === null || hooksPath === "" || hooksPath.startsWith("~")) return;
     const worktree = lastValue(config, "core", "worktree");
     const base =
       worktree !== null ? resolve(dir, worktree) : kind === "dotgit" ? dirname(dir) : dir;
+    nestedPrograms(root, config, base, dir, hooks);
+    const hooksPath = lastValue(config, "core", "hookspath") ?? options.userHooksPath ?? null;
+    if (hooksPath === null || hooksPath === "" || hooksPath.startsWith("~")) return;
     // Push hooks run in the git dir: a relative hooksPath is read from there too.
     for (const from of new Set([base, dir])) {
       const path = resolve(from, hooksPath);

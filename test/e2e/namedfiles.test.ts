@@ -972,6 +972,140 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     });
   }, 120_000);
 
+  it("a URL as a branch's remote (rewritten too), a remote whose vcs is ext, -c in an alias giving a remote, a url rewrite or core.hooksPath", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    const git = (...args: string[]): void => {
+      execFileSync("git", args, { cwd: p, env: w.env, stdio: "ignore" });
+    };
+    const branch = execFileSync("git", ["symbolic-ref", "--short", "HEAD"], {
+      cwd: p,
+      encoding: "utf8",
+    }).trim();
+    git("config", "protocol.ext.allow", "always");
+    git("config", "user.name", "t");
+    git("config", "user.email", "t@example.invalid");
+    git("config", `branch.${branch}.remote`, "gh:br.sh");
+    git("config", "url.ext::sh tools/b-.insteadOf", "gh:");
+    git("config", "remote.vx.vcs", "ext");
+    git("config", "remote.vx.url", "sh tools/vx.sh");
+    git("config", "remote.origin.url", "gh2:.sh");
+    const aliases: Record<string, string> = {
+      br: "!git fetch -q 2>/dev/null; true",
+      vx: "!git fetch -q vx 2>/dev/null; true",
+      cf: "-c remote.evil.url=ext::tools/cf.sh fetch -q evil",
+      cu: "-c url.ext::sh\\ tools/cu.insteadOf=gh2: fetch -q origin",
+      ci: "-c core.hooksPath=.myhooks commit -q --allow-empty -m ci",
+      cj: "!git -c core.hooksPath=.other commit -q --allow-empty -m cj",
+    };
+    const plant = (alias: string, file: string): string =>
+      `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+    await plantsHold(w, marks, {
+      aliases,
+      plants: [
+        plant("br", "tools/b-br.sh"),
+        plant("vx", "tools/vx.sh"),
+        plant("cf", "tools/cf.sh"),
+        plant("cu", "tools/cu.sh"),
+        `mkdir .myhooks && ${plant("ci", ".myhooks/pre-commit")}`,
+        `mkdir .other && ${plant("cj", ".other/pre-commit")}`,
+      ],
+      reset: () => {
+        for (const f of ["tools", ".myhooks", ".other"])
+          rmSync(join(p, f), { recursive: true, force: true });
+        mkdirSync(join(p, "tools"));
+      },
+      moved: ["tools/b-br.sh", "tools/vx.sh", "tools/cf.sh", "tools/cu.sh", ".myhooks", ".other"],
+    });
+  }, 120_000);
+
+  it("uploadpack.packObjectsHook runs in the git dir: `../tools/x.sh` is the top's", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    // git reads the hook from protected config only: the user's own.
+    writeFileSync(
+      join(w.home, ".gitconfig"),
+      "[uploadpack]\n\tpackObjectsHook = sh ../tools/pk.sh\n",
+    );
+    await plantsHold(w, marks, {
+      aliases: {
+        pk: "!d=$(mktemp -d) && git clone -q --no-local . $d/c 2>/dev/null; rm -rf $d; true",
+      },
+      plants: [`printf 'touch ${join(marks, "pk")}\\n' > tools/pk.sh`],
+      reset: () => {
+        rmSync(join(p, "tools"), { recursive: true, force: true });
+        mkdirSync(join(p, "tools"));
+      },
+      moved: ["tools/pk.sh"],
+    });
+  }, 120_000);
+
+  it("a hooksPath through a folder `..` steps out of, and a missing one whose folder on the way is made a link: the link is moved aside", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    const git = (...args: string[]): void => {
+      execFileSync("git", args, { cwd: p, env: w.env, stdio: "ignore" });
+    };
+    git("config", "user.name", "t");
+    git("config", "user.email", "t@example.invalid");
+    git("config", "core.hooksPath", "tools/hooks");
+    const plant = (alias: string, file: string): string =>
+      `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+    await plantsHold(w, marks, {
+      aliases: {
+        h1: "-c core.hooksPath=sub/../.githooks commit -q --allow-empty -m h1",
+        h2: "commit -q --allow-empty -m h2",
+      },
+      plants: [
+        `rmdir sub && mkdir -p evil/d evil/.githooks && ${plant("h1", "evil/.githooks/pre-commit")} && ln -s evil/d sub`,
+        `mkdir -p evil2/hooks && ${plant("h2", "evil2/hooks/pre-commit")} && ln -s evil2 tools`,
+      ],
+      reset: () => {
+        for (const f of ["sub", "evil", "evil2", "tools"])
+          rmSync(join(p, f), { recursive: true, force: true });
+        mkdirSync(join(p, "sub"));
+      },
+      moved: ["sub", "tools"],
+    });
+  }, 120_000);
+
+  it("a nested repository: the user's relative hooksPath from its top, and its own config's programs", async () => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    writeFileSync(
+      join(w.home, ".gitconfig"),
+      "[core]\n\thooksPath = h\n[user]\n\tname = t\n\temail = t@example.invalid\n",
+    );
+    execFileSync("git", ["init", "-q", "sub"], { cwd: p, env: w.env, stdio: "ignore" });
+    execFileSync("git", ["config", "alias.x", "!sh tools/x.sh"], {
+      cwd: join(p, "sub"),
+      env: w.env,
+    });
+    const plant = (alias: string, file: string): string =>
+      `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+    await plantsHold(w, marks, {
+      aliases: {
+        nh: "!cd sub && git commit -q --allow-empty -m nh 2>/dev/null; true",
+        nx: "!cd sub && git x",
+      },
+      plants: [`mkdir sub/h && ${plant("nh", "sub/h/pre-commit")}`, plant("nx", "sub/tools/x.sh")],
+      reset: () => {
+        for (const f of ["sub/h", "sub/tools"])
+          rmSync(join(p, f), { recursive: true, force: true });
+        mkdirSync(join(p, "sub/tools"));
+      },
+      moved: ["sub/h", "sub/tools/x.sh"],
+    });
+  }, 120_000);
+
   it("an install of the package a value preloads by its bare name, or whose bin a value runs, keeps it (a dependency, not a plant)", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  commandConfig,
   includePaths,
   KEYWORDS,
   lastValue,
@@ -453,6 +454,48 @@ describe("programFiles: programs git reaches by other roads", () => {
     expect(paths("[alias]\n\tst = status -c core.fsmonitor=tools/x.sh\n")).toEqual([]);
   });
 
+  it("a URL where git takes a remote's name: branch.<x>.remote, pushRemote, remote.pushDefault, rewritten too", () => {
+    expect(paths('[branch "master"]\n\tremote = ext::sh tools/b.sh\n')).toContain("tools/b.sh");
+    expect(paths('[branch "m"]\n\tpushRemote = ext::sh tools/p.sh\n')).toContain("tools/p.sh");
+    expect(paths("[remote]\n\tpushDefault = ext::sh tools/d.sh\n")).toContain("tools/d.sh");
+    const rewritten =
+      '[url "ext::sh tools/x"]\n\tinsteadOf = gh:\n[branch "master"]\n\tremote = gh:.sh\n';
+    expect(paths(rewritten)).toContain("tools/x.sh");
+  });
+
+  it("remote.<x>.vcs = ext: the remote's url is git-remote-ext's command, ext:: or not", () => {
+    const vcs = '[remote "e"]\n\tvcs = ext\n\turl = sh tools/v.sh\n\tpushurl = x::sh tools/w.sh\n';
+    expect(paths(vcs)).toEqual(expect.arrayContaining(["tools/v.sh", "tools/w.sh"]));
+    expect(paths('[remote "e"]\n\turl = sh tools/v.sh\n')).toEqual([]);
+  });
+
+  it("-c <key>=<value> in an alias sets config for its git run: the key counts (ext remotes, url rewrites)", () => {
+    expect(paths("[alias]\n\tf = -c remote.evil.url=ext::tools/x.sh fetch evil\n")).toContain(
+      "tools/x.sh",
+    );
+    expect(paths("[alias]\n\tf = !git -c remote.evil.url=ext::tools/y.sh fetch evil\n")).toContain(
+      "tools/y.sh",
+    );
+    const rewrite = [
+      "[alias]\n\tf = -c url.ext::sh\\\\ tools/x.insteadOf=gh: fetch",
+      '[remote "origin"]\n\turl = gh:.sh',
+      "",
+    ].join("\n");
+    expect(paths(rewrite)).toContain("tools/x.sh");
+    // The subsection keeps its dots, the key is the last part; section and key in any case.
+    expect(
+      commandConfig(parseGitConfig("[alias]\n\tc = -c Remote.a.b.URL=u -c core.bare x\n")),
+    ).toEqual([
+      { section: "remote", subsection: "a.b", key: "url", value: "u" },
+      { section: "core", subsection: null, key: "bare", value: null },
+    ]);
+    expect(
+      commandConfig(
+        parseGitConfig("[alias]\n\tci = !git -C . -c core.hooksPath=.myhooks commit\n"),
+      ),
+    ).toEqual([{ section: "core", subsection: null, key: "hookspath", value: ".myhooks" }]);
+  });
+
   it("core.alternateRefsCommand, instaweb.httpd, uploadpack.packObjectsHook", () => {
     const text = [
       "[core]\n\talternateRefsCommand = tools/refs.sh",
@@ -462,6 +505,15 @@ describe("programFiles: programs git reaches by other roads", () => {
     ].join("\n");
     expect(paths(text)).toEqual(
       expect.arrayContaining(["tools/refs.sh", "tools/httpd.sh", "tools/pack.sh"]),
+    );
+  });
+
+  it("instaweb.httpd not on PATH is looked up in instaweb.gitwebdir", () => {
+    expect(paths("[instaweb]\n\tgitwebdir = web\n\thttpd = lighttpd -f x\n")).toContain(
+      "web/lighttpd",
+    );
+    expect(paths("[instaweb]\n\tgitwebdir = /p/web\n\thttpd = lighttpd\n")).toContain(
+      "/p/web/lighttpd",
     );
   });
 

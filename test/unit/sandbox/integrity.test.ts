@@ -334,6 +334,50 @@ describe("snapshot and check: hooks directories", () => {
     expect(moved).toEqual(["vendor/a/.git"]);
   });
 
+  it("a relative hooksPath of the user's config, in a nested repository and a bare one: from their top", () => {
+    file("vendor/a/.git/config", "[core]\n\tbare = false\n");
+    mkdirSync(join(root, "vendor/a/.git/objects"));
+    mkdirSync(join(root, "vendor/a/.git/refs"));
+    bare("srv.git", "[core]\n\tbare = true\n");
+    const before = snapshot(root, [], {
+      skip: [],
+      configNames: HOST_RUN_FILES,
+      userHooksPath: "h",
+    });
+    expect(before.watch).toContainEqual({
+      kind: "hook",
+      path: join(root, "vendor/a/h"),
+      namesOnly: false,
+    });
+    expect(before.watch).toContainEqual({
+      kind: "hook",
+      path: join(root, "srv.git/h"),
+      namesOnly: false,
+    });
+  });
+
+  it("a nested repository's own program values, from its top: a plant there is moved aside", () => {
+    file(
+      "vendor/a/.git/config",
+      '[alias]\n\tx = !sh tools/x.sh\n[remote "e"]\n\turl = ext::sh tools/e.sh\n',
+    );
+    mkdirSync(join(root, "vendor/a/.git/objects"));
+    mkdirSync(join(root, "vendor/a/.git/refs"));
+    mkdirSync(join(root, "vendor/a/tools"));
+    const before = snapshot(root, [], { skip: [], configNames: HOST_RUN_FILES });
+    const watch = before.watch.filter((w) => w.kind === "gitconfig").map((w) => w.path);
+    expect(watch).toEqual(
+      expect.arrayContaining([
+        join(root, "vendor/a/tools/x.sh"),
+        join(root, "vendor/a/tools/e.sh"),
+      ]),
+    );
+    const { moved } = around(() => file("vendor/a/tools/x.sh", "evil"), {
+      watch: [...before.watch],
+    });
+    expect(moved).toEqual(["vendor/a/tools/x.sh"]);
+  });
+
   it("counts only hook names in a hooks directory that is a worktree's top", () => {
     file("vendor/a/.git/config", "[core]\n\thooksPath = .\n");
     const { moved } = around(() => {
@@ -521,16 +565,19 @@ describe("rootGitPlaces", () => {
     mkdirSync(join(root, "p/.githooks"));
     expect(rootGitPlaces(join(root, "p"), home(), {}).protect).toEqual([join(root, "p/.githooks")]);
     file("p/.git/config", "[core]\n\thooksPath = /etc/hooks\n");
+    // The user's relative one is still every nested repository's (the walk's).
     expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
       protect: [],
       watch: [],
       hookFiles: [],
+      userHooksPath: ".githooks",
     });
     rmSync(join(root, "p/.git"), { recursive: true });
     expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
       protect: [],
       watch: [],
       hookFiles: [],
+      userHooksPath: ".githooks",
     });
   });
 });
@@ -550,6 +597,69 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
       kind: "hook",
       path: join(p(), "githooks"),
     });
+  });
+
+  it("a core.hooksPath an alias gives by -c is guarded as the config's own", () => {
+    file(
+      "p/.git/config",
+      "[alias]\n\tci = -c core.hooksPath=.myhooks commit\n\tcj = !git -c core.hooksPath=.other commit\n",
+    );
+    const watch = rootGitPlaces(p(), home(), {}).watch;
+    expect(watch).toContainEqual({ kind: "hook", path: join(p(), ".myhooks") });
+    expect(watch).toContainEqual({ kind: "hook", path: join(p(), ".other") });
+  });
+
+  it("a branch's remote that is a URL, rewritten by another file's url.<base>.insteadOf", () => {
+    file("home/.gitconfig", '[url "ext::sh tools/x"]\n\tinsteadOf = gh:\n');
+    file("p/.git/config", '[branch "master"]\n\tremote = gh:.sh\n');
+    expect(rootGitPlaces(p(), home(), {}).watch).toContainEqual({
+      kind: "gitconfig",
+      path: join(p(), "tools/x.sh"),
+    });
+  });
+
+  it("uploadpack.packObjectsHook and core.alternateRefsCommand run in the git dir: `../` is the top", () => {
+    file(
+      "p/.git/config",
+      "[uploadpack]\n\tpackObjectsHook = sh ../tools/pack.sh\n[core]\n\talternateRefsCommand = ../tools/refs.sh\n",
+    );
+    const watch = rootGitPlaces(p(), home(), {}).watch;
+    expect(watch).toContainEqual({ kind: "gitconfig", path: join(p(), "tools/pack.sh") });
+    expect(watch).toContainEqual({ kind: "gitconfig", path: join(p(), "tools/refs.sh") });
+  });
+
+  it("instaweb.httpd in an absolute instaweb.gitwebdir of the project", () => {
+    file("home/.gitconfig", `[instaweb]\n\tgitwebdir = ${p()}/web\n`);
+    file("p/.git/config", "[instaweb]\n\thttpd = lighttpd\n");
+    expect(rootGitPlaces(p(), home(), {}).watch).toContainEqual({
+      kind: "gitconfig",
+      path: join(p(), "web/lighttpd"),
+    });
+  });
+
+  it("a hooksPath through a folder `..` steps out of: that folder made a link is moved aside", () => {
+    file("p/.git/config", "[core]\n\thooksPath = sub/../.githooks\n");
+    mkdirSync(join(root, "p/sub"));
+    const moved = planted(() => {
+      rmSync(join(root, "p/sub"), { recursive: true });
+      file("p/evil/d/keep");
+      file("p/evil/.githooks/pre-commit", "evil");
+      symlinkSync("evil/d", join(root, "p/sub"));
+    });
+    expect(moved).toContain("p/sub");
+  });
+
+  it("a missing hooksPath whose folder on the way is made a link inside: the link is moved aside", () => {
+    file("p/.git/config", "[core]\n\thooksPath = tools/hooks\n");
+    const { moved, findings } = around(
+      () => {
+        file("p/evil/hooks/pre-commit", "evil");
+        symlinkSync("evil", join(root, "p/tools"));
+      },
+      { skip: ["p/.git"], watch: rootGitPlaces(p(), home(), {}).watch },
+    );
+    expect(moved).toContain("p/tools");
+    expect(findings.filter((f) => f.movedTo === null)).toEqual([]);
   });
 
   it("a url rewrite in one config file makes an ext:: remote of another's", () => {
