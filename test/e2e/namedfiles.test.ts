@@ -464,6 +464,11 @@ async function aliasesHold(w: World, rows: Record<string, AliasRow>): Promise<vo
   expect(hostGit()).toEqual([]);
 }
 
+/** A shell command writing `file` as a script that leaves the mark `<marks>/<alias>` when run. */
+function plantScript(marks: string, alias: string, file: string): string {
+  return `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+}
+
 /** What each alias of a {@link plantsHold} case runs once planted, and how to undo it. */
 interface PlantCase {
   /** Alias name → value; each planted file leaves a mark named for its alias when run. */
@@ -936,8 +941,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       tl: "!tl/tl.sh",
       pu: "!git push -q .git HEAD:refs/heads/p$$ 2>/dev/null; true",
     };
-    const plant = (alias: string, file: string): string =>
-      `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
     await plantsHold(w, marks, {
       aliases,
       plants: [
@@ -1000,8 +1004,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       ci: "-c core.hooksPath=.myhooks commit -q --allow-empty -m ci",
       cj: "!git -c core.hooksPath=.other commit -q --allow-empty -m cj",
     };
-    const plant = (alias: string, file: string): string =>
-      `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
     await plantsHold(w, marks, {
       aliases,
       plants: [
@@ -1055,8 +1058,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     git("config", "user.name", "t");
     git("config", "user.email", "t@example.invalid");
     git("config", "core.hooksPath", "tools/hooks");
-    const plant = (alias: string, file: string): string =>
-      `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
     await plantsHold(w, marks, {
       aliases: {
         h1: "-c core.hooksPath=sub/../.githooks commit -q --allow-empty -m h1",
@@ -1089,8 +1091,7 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       cwd: join(p, "sub"),
       env: w.env,
     });
-    const plant = (alias: string, file: string): string =>
-      `printf '#!/bin/sh\\ntouch ${join(marks, alias)}\\n' > '${file}' && chmod +x '${file}'`;
+    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
     await plantsHold(w, marks, {
       aliases: {
         nh: "!cd sub && git commit -q --allow-empty -m nh 2>/dev/null; true",
