@@ -1,9 +1,9 @@
 /** Finds the project root above the working directory and the package manager it uses. */
-import { existsSync, lstatSync, readdirSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { findUpSync } from "find-up";
 import { SafeNpmError } from "../errors.js";
-import { readRegularFile } from "../sandbox/safepath.js";
+import { PLANTED_HINT, readRegularFile } from "../sandbox/safepath.js";
 import {
   aliasedDir,
   type DirId,
@@ -56,12 +56,12 @@ export function findProject(cwd: string, home: string): Project {
   let reason: Project["reason"] = "lockfile";
   const anchored = findUpSync(
     (dir) => {
-      if (!existsSync(join(dir, "package.json"))) return undefined;
-      if (LOCKFILES.some((f) => existsSync(join(dir, f)))) {
+      if (!present(join(dir, "package.json"))) return undefined;
+      if (LOCKFILES.some((f) => present(join(dir, f)))) {
         reason = "lockfile";
         return dir;
       }
-      if (existsSync(join(dir, "pnpm-workspace.yaml")) || hasWorkspaces(dir)) {
+      if (present(join(dir, "pnpm-workspace.yaml")) || hasWorkspaces(dir)) {
         reason = "workspaces";
         return dir;
       }
@@ -73,7 +73,10 @@ export function findProject(cwd: string, home: string): Project {
   // A lockfile in ~ (someone once ran npm there) must not swallow every project below it.
   let root = anchored !== undefined && !containsHome(anchored) ? anchored : undefined;
   if (root === undefined) {
-    const pkg = findUpSync("package.json", { cwd });
+    const pkg = findUpSync(
+      (dir) => (present(join(dir, "package.json")) ? join(dir, "package.json") : undefined),
+      { cwd },
+    );
     if (pkg === undefined) {
       throw new SafeNpmError("NO_PROJECT", `no package.json found from ${cwd} upward`, {
         hint: "run safe-npm inside a JavaScript project (a directory with a package.json), or create one with `npm init`",
@@ -92,13 +95,31 @@ export function findProject(cwd: string, home: string): Project {
     );
   }
   // package-manager-detector and the package manager read it: a FIFO would hang them.
-  const kind = lstatSync(join(root, "package.json"), { throwIfNoEntry: false });
-  if (kind !== undefined && !kind.isFile() && !kind.isSymbolicLink()) {
-    throw new SafeNpmError("NO_PROJECT", `${join(root, "package.json")} is not a regular file`, {
-      hint: "replace it with a regular file",
-    });
+  const pkgPath = join(root, "package.json");
+  const kind = lstatSync(pkgPath, { throwIfNoEntry: false });
+  const target = kind?.isSymbolicLink() ? statSync(pkgPath, { throwIfNoEntry: false }) : kind;
+  if (kind !== undefined && (target === undefined || !target.isFile())) {
+    throw new SafeNpmError(
+      "NO_PROJECT",
+      kind.isSymbolicLink()
+        ? `${pkgPath} is a link that leads to no regular file`
+        : `${pkgPath} is not a regular file`,
+      {
+        hint: kind.isSymbolicLink() ? PLANTED_HINT : "replace it with a regular file",
+      },
+    );
   }
   return { root, reason };
+}
+
+/**
+ * An entry by its name, whatever it is or leads to: a lockfile or package.json made a dangling
+ * link (or one through a FIFO) inside a run still makes its folder the project, as the after-run
+ * walk, which lists names, sees it (an `existsSync` would follow it and let the next run's root
+ * move out to the folder above, under other settings).
+ */
+function present(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
 }
 
 /**

@@ -1372,31 +1372,37 @@ export function check(
     // relative to it. The lockfile is moved aside; a `workspaces` key cannot be.
     if (entry.kind === "anchor") {
       if ((old !== undefined && old.fp !== "-") || entry.fp === "-") continue;
-      const workspaces = path.endsWith(`${KEY_PART}workspaces`);
-      const pkg = workspaces ? path.slice(0, -`${KEY_PART}workspaces`.length) : path;
-      const folder = dirname(pkg);
+      const { folder, name } = anchorOf(path);
       if (folder === root) continue;
       const settings = settingsOver(folder, root, after);
       if (settings === null) continue;
       const detail = `it makes ${folder} a project of its own, so a run from there would no longer apply ${settings} as it does now`;
-      if (workspaces) {
-        findings.push({
-          kind: "anchor",
-          path: pkg,
-          movedTo: null,
-          error:
-            "its `workspaces` key was set; safe-npm does not edit package.json: remove the key",
-          detail,
-        });
+      // What is new is moved aside: a package.json made beside a lockfile or workspace file the
+      // folder already had, else the lockfile. A `workspaces` key cannot be, and a new
+      // pnpm-workspace.yaml is moved aside as the package managers' config it also is.
+      const pkg = join(folder, "package.json");
+      const pkgNew = before.entries.get(pkg)?.kind !== "project";
+      const target = pkgNew ? pkg : LOCKFILES.includes(name) ? path : null;
+      if (target === null) {
+        if (name === "package.json")
+          findings.push({
+            kind: "anchor",
+            path: pkg,
+            movedTo: null,
+            error:
+              "its `workspaces` key was set; safe-npm does not edit package.json: remove the key",
+            detail,
+          });
         continue;
       }
+      if (moved.includes(target)) continue;
       try {
-        findings.push({ kind: "anchor", path, movedTo: quarantine(path, root), detail });
-        moved.push(path);
+        findings.push({ kind: "anchor", path: target, movedTo: quarantine(target, root), detail });
+        moved.push(target);
       } catch (error) {
         findings.push({
           kind: "anchor",
-          path,
+          path: target,
           movedTo: null,
           error: (error as Error).message,
           detail,
@@ -1515,13 +1521,7 @@ export function check(
   // as its project, and the settings here would apply relative to that one.
   const rootAnchors = (entries: ReadonlyMap<string, Entry>): string[] =>
     [...entries.keys()].filter(
-      (path) =>
-        entries.get(path)?.kind === "anchor" &&
-        dirname(
-          path.endsWith(`${KEY_PART}workspaces`)
-            ? path.slice(0, -`${KEY_PART}workspaces`.length)
-            : path,
-        ) === root,
+      (path) => entries.get(path)?.kind === "anchor" && anchorOf(path).folder === root,
     );
   const lostAnchors = rootAnchors(before.entries);
   if (lostAnchors.length > 0 && rootAnchors(after).length === 0) {
@@ -1530,7 +1530,7 @@ export function check(
     if (settings !== null) {
       findings.push({
         kind: "anchor",
-        path: first.endsWith(`${KEY_PART}workspaces`) ? join(root, "package.json") : first,
+        path: join(root, anchorOf(first).name),
         movedTo: null,
         error: "it was removed: put it back (git checkout, or your copy)",
         detail: `without it a run from here would take a folder above ${root} as its project, where ${settings} would apply relative to that folder`,
@@ -1549,6 +1549,19 @@ export function check(
     }
   }
   return findings;
+}
+
+const PNPM_WORKSPACE = "pnpm-workspace.yaml";
+
+/**
+ * An "anchor" entry's folder and file: a lockfile by its path; pnpm-workspace.yaml and the
+ * package.json `workspaces` key by a key of their own (their path is another entry's).
+ */
+function anchorOf(path: string): { folder: string; name: string } {
+  const file = path.endsWith(`${KEY_PART}anchor`)
+    ? path.slice(0, -`${KEY_PART}anchor`.length)
+    : path;
+  return { folder: dirname(file), name: basename(file) };
 }
 
 /**
@@ -1740,8 +1753,11 @@ function collect(
       for (const name of LOCKFILES) {
         if (names.has(name)) out.set(join(dir, name), { kind: "anchor", fp: "anchor" });
       }
+      if (names.has(PNPM_WORKSPACE)) {
+        out.set(`${join(dir, PNPM_WORKSPACE)}${KEY_PART}anchor`, { kind: "anchor", fp: "anchor" });
+      }
       if (declaresWorkspaces(path)) {
-        out.set(`${path}${KEY_PART}workspaces`, { kind: "anchor", fp: "anchor" });
+        out.set(`${path}${KEY_PART}anchor`, { kind: "anchor", fp: "anchor" });
       }
     }
     // safe-npm's settings files, wherever a run may start: one made or changed inside would

@@ -394,6 +394,29 @@ describe.skipIf(unavailable !== "")("settings written inside a sandboxed run", (
     });
   }
 
+  it("a nested project's lockfile made a dangling link inside does not move the next run's project out to the enclosing one", async () => {
+    const world = make();
+    writeFileSync(join(world.project, ".sandboxrc.json"), NARROW);
+    writeFileSync(
+      join(world.project, "package-lock.json"),
+      '{"lockfileVersion":3,"packages":{}}\n',
+    );
+    writeFileSync(join(world.project, ".env"), "SECRET=1\n");
+    const demo = join(world.project, "examples", "demo");
+    mkdirSync(demo, { recursive: true });
+    writeFileSync(join(demo, "package.json"), '{"name":"demo"}\n');
+    writeFileSync(join(demo, "package-lock.json"), '{"lockfileVersion":3,"packages":{}}\n');
+    writeFileSync(join(demo, ".sandboxrc.json"), "{}\n");
+    await world.run(["exec", "--", "sh", "-c", "ln -sf /nonexistent package-lock.json"], {
+      cwd: demo,
+    });
+    // The project stays the nested one: the enclosing project, and its .env, stay out of reach.
+    const dry = await world.run(["--dry-run", "exec", "--", "true"], { cwd: demo });
+    expect(`${dry.stdout}${dry.stderr}`).toMatch(new RegExp(`project: +${demo} `));
+    await world.run(["exec", "--", "sh", "-c", "echo changed >> ../../.env"], { cwd: demo });
+    expect(readFileSync(join(world.project, ".env"), "utf8")).toBe("SECRET=1\n");
+  });
+
   it("a package made a project of its own where enclosing settings apply, and none of its own, stops the run", async () => {
     const world = make();
     const a = workspace(world, ".sandboxrc.json", "packages/a/.env");

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { detect } from "package-manager-detector";
@@ -45,6 +45,29 @@ function findError(cwd: string, home: string): SafeNpmError {
 }
 
 describe("findProject", () => {
+  it("a lockfile or package.json made a dangling link keeps its folder the project: the root does not move out", () => {
+    files({ "o/package.json": {}, "o/package-lock.json": "{}", "o/in/package.json": {} });
+    symlinkSync("/nonexistent", join(base, "o/in/package-lock.json"));
+    expect(findProject(dir("o/in"), elsewhere)).toEqual({
+      root: join(base, "o/in"),
+      reason: "lockfile",
+    });
+    // A lockfile that is a link to itself, likewise.
+    rmSync(join(base, "o/in/package-lock.json"));
+    symlinkSync("yarn.lock", join(base, "o/in/yarn.lock"));
+    expect(findProject(dir("o/in"), elsewhere).root).toBe(join(base, "o/in"));
+    // package.json a dangling link: its folder is still the nearest, and the run stops there.
+    rmSync(join(base, "o/in/yarn.lock"));
+    writeFileSync(join(base, "o/in/package-lock.json"), "{}");
+    rmSync(join(base, "o/in/package.json"));
+    symlinkSync("/nonexistent", join(base, "o/in/package.json"));
+    const e = findError(dir("o/in"), elsewhere);
+    expect(e.code).toBe("NO_PROJECT");
+    expect(e.message).toContain(
+      `${join(base, "o/in/package.json")} is a link that leads to no regular file`,
+    );
+  });
+
   it("takes the nearest package.json", () => {
     files({ "app/package.json": { name: "app" } });
     expect(findProject(dir("app/src/deep"), elsewhere)).toEqual({

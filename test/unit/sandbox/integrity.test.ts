@@ -1206,6 +1206,21 @@ describe("snapshot and check: safe-npm's own settings", () => {
     expect(describeFinding(findings[1] as Finding)).toContain("`workspaces` key was set");
   });
 
+  it("a package.json made beside a lockfile or workspace file a folder had is what is moved aside", () => {
+    file("package.json", '{"name":"mono"}');
+    file("package-lock.json", "{}");
+    file(".sandboxrc.json", '{"protect":[".git","tools/.env"]}');
+    file("tools/yarn.lock", "# the user's\n");
+    file("docs/pnpm-workspace.yaml", "packages: []\n");
+    const { moved, findings } = around(() => {
+      file("tools/package.json", '{"name":"t"}');
+      file("docs/package.json", '{"name":"d"}');
+    });
+    expect(moved).toEqual(["docs/package.json", "tools/package.json"]);
+    expect(new Set(findings.map((f) => f.kind))).toEqual(new Set(["anchor"]));
+    expect(readFileSync(join(root, "tools/yarn.lock"), "utf8")).toBe("# the user's\n");
+  });
+
   it("a folder made a project of its own where no settings apply is left alone; the root's lockfile removed under settings stops the run", () => {
     file("package.json", '{"name":"app"}');
     file("package-lock.json", "{}");
