@@ -170,38 +170,36 @@ const SETTINGS_FILES = REPO_SEARCH_PLACES.filter((name) => name !== "package.jso
  * The sha256 of a package.json's `sandbox` key as JSON, `none` without one; `unread` for a file
  * that is not a regular one, too large or not JSON (a change from or to that still shows).
  */
-function sandboxKeyHash(path: string): string {
-  const content = sandboxKeyContent(path);
+function sandboxKeyHash(parsed: unknown): string {
+  const content = sandboxKeyOf(parsed);
   if (typeof content !== "string") return content === null ? "unread" : "none";
   return createHash("sha256").update(content).digest("hex").slice(0, 32);
 }
 
-/** Whether a package.json declares `workspaces` (what makes its folder a project root). */
-function declaresWorkspaces(path: string): boolean {
+/** A package.json as JSON, read as the settings lookup reads it; undefined when it cannot be. */
+function readPackageJson(path: string): unknown {
+  // One byte more than the settings lookup reads: a larger file stops the lookup itself.
   const text = readRegular(path, MAX_SETTINGS_BYTES + 1);
+  if (text === null || Buffer.byteLength(text) > MAX_SETTINGS_BYTES) return undefined;
   try {
-    const parsed = JSON.parse((text ?? "").replace(/^\uFEFF/, "")) as unknown;
-    return parsed !== null && typeof parsed === "object" && "workspaces" in parsed;
+    // Without a byte-order mark, whether or not the settings loader (cosmiconfig's) skips one.
+    return JSON.parse(text.replace(/^\uFEFF/, "")) as unknown;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
 /** A package.json's `sandbox` key as JSON; undefined without one; null when unreadable. */
 function sandboxKeyContent(path: string): string | null | undefined {
-  // One byte more than the settings lookup reads: a larger file stops the lookup itself.
-  const text = readRegular(path, MAX_SETTINGS_BYTES + 1);
-  if (text === null || Buffer.byteLength(text) > MAX_SETTINGS_BYTES) return null;
-  let parsed: unknown;
-  try {
-    // Without a byte-order mark, whether or not the settings loader (cosmiconfig's) skips one.
-    parsed = JSON.parse(text.replace(/^\uFEFF/, ""));
-  } catch {
-    return null;
-  }
+  return sandboxKeyOf(readPackageJson(path));
+}
+
+function sandboxKeyOf(parsed: unknown): string | null | undefined {
+  if (parsed === undefined) return null;
   if (parsed === null || typeof parsed !== "object" || !("sandbox" in parsed)) return undefined;
   return JSON.stringify((parsed as { sandbox: unknown }).sandbox) ?? "undefined";
 }
+
 /** Content hashed per file: beyond it, identity, size and ctime stand in (a 1 TiB sparse file). */
 const HASH_LIMIT = 1 << 20;
 const MAX_LOCKFILE = 64 << 20;
@@ -1746,7 +1744,8 @@ function collect(
     // Its `sandbox` key is safe-npm's settings for a run started at or below it: by hash.
     if (!isGitDir && names.has("package.json")) {
       const path = join(dir, "package.json");
-      out.set(path, { kind: "project", fp: `project:${sandboxKeyHash(path)}` });
+      const parsed = readPackageJson(path);
+      out.set(path, { kind: "project", fp: `project:${sandboxKeyHash(parsed)}` });
       // What makes a folder a project root (host/project.ts findProject): a lockfile, or a
       // `workspaces` key. One made inside below the root moves the next run's root there, where
       // the settings that applied (further up, or relative to the old root) no longer do.
@@ -1756,7 +1755,7 @@ function collect(
       if (names.has(PNPM_WORKSPACE)) {
         out.set(`${join(dir, PNPM_WORKSPACE)}${KEY_PART}anchor`, { kind: "anchor", fp: "anchor" });
       }
-      if (declaresWorkspaces(path)) {
+      if (parsed !== null && typeof parsed === "object" && "workspaces" in parsed) {
         out.set(`${path}${KEY_PART}anchor`, { kind: "anchor", fp: "anchor" });
       }
     }
