@@ -2270,7 +2270,8 @@ function collect(
     }
   }
   // Last: a path the walk or a watch above records whole keeps that (stricter) fingerprint.
-  for (const w of watch) {
+  // Before the run too for the folders nested repositories' values run in (`hooks`).
+  for (const w of [...watch, ...(hooks ?? [])]) {
     if (w.linkOnly !== true || out.has(w.path)) continue;
     const link = lstat(w.path)?.isSymbolicLink() === true;
     out.set(w.path, { kind: "gitconfig", fp: link ? entryFp(w.path, true) : "not a link" });

@@ -382,6 +382,17 @@ describe("snapshot and check: hooks directories", () => {
     expect(moved).toEqual(["vendor/a/tools/x.sh"]);
   });
 
+  it("a folder a nested repository's value runs in (`cd tools`): nothing reported when nothing changed", () => {
+    file("vendor/a/.git/config", "[alias]\n\tx = !cd tools && sh x.sh\n");
+    mkdirSync(join(root, "vendor/a/.git/objects"));
+    mkdirSync(join(root, "vendor/a/.git/refs"));
+    expect(around(() => {}).findings).toEqual([]);
+    mkdirSync(join(root, "elsewhere"));
+    expect(
+      around(() => symlinkSync("../../elsewhere", join(root, "vendor/a/tools"))).moved,
+    ).toEqual(["vendor/a/tools"]);
+  });
+
   it("a submodule (`.git` file): its config's hooksPath and aliases, from its top, and the user's hooksPath", () => {
     file(".git/HEAD", "ref: refs/heads/main\n");
     file(
