@@ -452,6 +452,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
           watch: [...guards.watch, ...keys.watch],
           ...(guards.configNames === undefined ? {} : { configNames: guards.configNames }),
           ...(guards.userHooksPath === undefined ? {} : { userHooksPath: guards.userHooksPath }),
+          ...(guards.userAliasHooks === undefined ? {} : { userAliasHooks: guards.userAliasHooks }),
           install: request.cls === "install" && !publish,
           // The after-run check names the project's files: printed as escapes, never raw.
           report: (text) => out.stderr(printableLines(text)),

@@ -54,6 +54,8 @@ export interface GuardedRun {
   configNames?: readonly string[];
   /** A relative core.hooksPath the user's config gives nested repositories (guardProject). */
   userHooksPath?: string;
+  /** The `-c core.hooksPath=…` of the user's aliases, for nested repositories (guardProject). */
+  userAliasHooks?: readonly string[];
   /** The run was install-class: a project-local safe-npm may be upgraded by it. */
   install: boolean;
   /** Where each finding is reported. */
@@ -110,6 +112,7 @@ export async function runGuarded(
       ...walk,
       skip: [...walk.skip, ...(run.linkedStores ?? [])],
       ...(run.userHooksPath === undefined ? {} : { userHooksPath: run.userHooksPath }),
+      ...(run.userAliasHooks === undefined ? {} : { userAliasHooks: run.userAliasHooks }),
     }),
     live,
   );

@@ -92,6 +92,8 @@ export interface ProjectGuards {
   configNames?: readonly string[];
   /** A relative core.hooksPath the system or user config gives nested repositories too. */
   userHooksPath?: string;
+  /** The `-c core.hooksPath=…` of the user's aliases, which nested repositories get too. */
+  userAliasHooks?: readonly string[];
 }
 
 /**
@@ -315,6 +317,7 @@ export function guardProject(
     sealDirs: [...guards.sealDirs, ...config.sealDirs],
     hiddenConfigDirs: config.hidden,
     ...(hostGit.userHooksPath === undefined ? {} : { userHooksPath: hostGit.userHooksPath }),
+    ...(hostGit.userAliasHooks === undefined ? {} : { userAliasHooks: hostGit.userAliasHooks }),
     // The hook files last: the folder itself keeps its `readonly` entry.
     watch: [...hostGit.watch, ...guards.watch, ...dotfiles.watch, ...always, ...hostGit.hookFiles],
   };

@@ -727,7 +727,13 @@ export function rootGitPlaces(
   root: string,
   home: string,
   env: Readonly<Record<string, string | undefined>>,
-): { protect: string[]; watch: Watch[]; hookFiles: Watch[]; userHooksPath?: string } {
+): {
+  protect: string[];
+  watch: Watch[];
+  hookFiles: Watch[];
+  userHooksPath?: string;
+  userAliasHooks?: string[];
+} {
   const dotGit = join(root, ".git");
   const st = lstat(dotGit);
   let gitDir: string | null = null;
@@ -921,23 +927,32 @@ export function rootGitPlaces(
   return { protect, watch, hookFiles, ...userHooks(home, env) };
 }
 
-/** A relative core.hooksPath the system or user config gives every repository. */
+/**
+ * A relative core.hooksPath the system or user config gives every repository, and the
+ * `-c core.hooksPath=…` its aliases give (`ci = -c core.hooksPath=.gh commit`).
+ */
 function userHooks(
   home: string,
   env: Readonly<Record<string, string | undefined>>,
-): { userHooksPath?: string } {
-  const found: { hooksPath: string | null } = { hooksPath: null };
+): { userHooksPath?: string; userAliasHooks?: string[] } {
+  const found: { hooksPath: string | null; alias: string[] } = { hooksPath: null, alias: [] };
   const read = (file: string, depth: number): void => {
     const entries = parseGitConfig(readThroughLinks(file) ?? "");
     found.hooksPath = lastValue(entries, "core", "hookspath") ?? found.hooksPath;
+    for (const e of commandConfig(entries))
+      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
+        found.alias.push(e.value);
     for (const include of includePaths(entries))
       if (depth < 10) read(resolve(dirname(file), include.replace(/^~\//, `${home}/`)), depth + 1);
   };
   for (const file of userConfigFiles(home, env)) read(file, 0);
   const value = found.hooksPath;
-  return value === null || value === "" || value.startsWith("~") || isAbsolute(value)
-    ? {}
-    : { userHooksPath: value };
+  const relativeOnly = (v: string): boolean => v !== "" && !v.startsWith("~") && !isAbsolute(v);
+  const alias = [...new Set(found.alias.filter(relativeOnly))];
+  return {
+    ...(value === null || !relativeOnly(value) ? {} : { userHooksPath: value }),
+    ...(alias.length === 0 ? {} : { userAliasHooks: alias }),
+  };
 }
 
 /** The system and user config files git reads, in its order (git-config(1), ENVIRONMENT). */
@@ -1280,6 +1295,11 @@ export interface WalkOptions {
    * nested repository whose own config sets none, from that repository's top.
    */
   userHooksPath?: string;
+  /**
+   * The `-c core.hooksPath=…` of the system or user config's aliases (rootGitPlaces): relative
+   * ones apply to every nested repository, from its top.
+   */
+  userAliasHooks?: readonly string[];
 }
 
 /** The safe-npm that is running: its version and the dist/ directory it runs from. */
@@ -1627,14 +1647,14 @@ function yarnBinFinding(key: string, entry: Entry, old: Entry | undefined): Find
 
 /**
  * The programs a nested repository's own config names (its aliases, ext remotes, filters), from
- * its top (`base`; upload-pack's from its git dir): each in the project watched, a folder a
+ * its top (`base`; upload-pack's from its git dirs): each in the project watched, a folder a
  * value runs in link-only. Its config itself is fingerprinted with the repository.
  */
 function nestedPrograms(
   root: string,
   config: readonly ConfigEntry[],
   base: string,
-  dir: string,
+  dirs: readonly string[],
   hooks: Watch[],
 ): void {
   const add = (from: string, entries: readonly ConfigEntry[]): void => {
@@ -1642,7 +1662,7 @@ function nestedPrograms(
       if (how === "word" || named.startsWith("~")) continue;
       const path = resolve(from, named);
       // A package's files (under node_modules) are what installs write.
-      if (!inside(path, root) || inside(path, dir)) continue;
+      if (!inside(path, root) || dirs.some((dir) => inside(path, dir))) continue;
       if (relative(root, path).split(sep).includes("node_modules")) continue;
       const w: Watch =
         how === "cd" ? { kind: "gitconfig", path, linkOnly: true } : { kind: "gitconfig", path };
@@ -1650,7 +1670,18 @@ function nestedPrograms(
     }
   };
   add(base, config);
-  add(dir, [...config, ...commandConfig(config)].filter(runsInGitDir));
+  for (const dir of dirs) add(dir, [...config, ...commandConfig(config)].filter(runsInGitDir));
+}
+
+/** A config boolean that is true (a bare key, `true`, `yes`, `on`, a non-zero number). */
+function configTrue(entries: readonly ConfigEntry[], section: string, key: string): boolean {
+  let found = false;
+  for (const e of entries) {
+    if (e.section !== section || e.subsection !== null || e.key !== key) continue;
+    const v = e.value?.trim().toLowerCase() ?? "true";
+    found = v === "true" || v === "yes" || v === "on" || (/^-?\d+$/.test(v) && Number(v) !== 0);
+  }
+  return found;
 }
 
 /** The folders the `..` of `rel` step out of, walked from `base` as text (the kernel follows a link there). */
@@ -1711,30 +1742,109 @@ function collect(
     return [];
   };
 
+  /** Under a path not looked at (the project's `.git`, read-only inside). */
+  const skipped = (path: string): boolean => [...skip].some((s) => path === s || inside(path, s));
+
+  /**
+   * A nested repository's guard, as the root's: from its top (`base`), the hooks directories
+   * its config names (core.hooksPath, an alias's `-c core.hooksPath=…`, else the user's relative
+   * one; the user's own aliases' too) and the programs its values run. `gitDirs`: its git dir
+   * and common dir, where push hooks and upload-pack's programs run.
+   */
+  const guardRepo = (
+    base: string,
+    gitDirs: readonly string[],
+    config: readonly ConfigEntry[],
+  ): void => {
+    if (hooks === null) return;
+    nestedPrograms(root, config, base, gitDirs, hooks);
+    const own = lastValue(config, "core", "hookspath") ?? options.userHooksPath ?? null;
+    const given = commandConfig(config)
+      .filter((e) => e.section === "core" && e.subsection === null && e.key === "hookspath")
+      .map((e) => e.value ?? "");
+    const values = new Set([
+      ...(own === null ? [] : [own]),
+      ...given,
+      ...(options.userAliasHooks ?? []),
+    ]);
+    for (const hooksPath of values) {
+      if (hooksPath === "" || hooksPath.startsWith("~")) continue;
+      // Push hooks run in the git dir: a relative hooksPath is read from there too.
+      for (const from of new Set([base, ...gitDirs])) {
+        const path = resolve(from, hooksPath);
+        // husky's `.husky/_` stubs run the scripts one level up.
+        const guarded = basename(path) === "_" && dirname(path) !== from ? dirname(path) : path;
+        if (!(inside(guarded, root) || guarded === root)) continue;
+        if (hooks.some((h) => h.kind === "hook" && h.path === guarded)) continue;
+        hooks.push({
+          kind: "hook",
+          path: guarded,
+          namesOnly: guarded === base || gitDirs.includes(guarded) || guarded === root,
+        });
+      }
+    }
+  };
+
   const gitDir = (dir: string, kind: "dotgit" | "bare"): void => {
     if (out.has(dir)) return;
     out.set(dir, { kind: "git", fp: gitDirFp(dir, listed) });
     if (hooks === null) return;
-    const config = parseGitConfig(readRegular(join(dir, "config")) ?? "");
+    let config = parseGitConfig(readRegular(join(dir, "config")) ?? "");
+    // extensions.worktreeConfig: the worktree's own config.worktree too, read after it.
+    if (configTrue(config, "extensions", "worktreeconfig")) {
+      config = [...config, ...parseGitConfig(readRegular(join(dir, "config.worktree")) ?? "")];
+    }
     const worktree = lastValue(config, "core", "worktree");
     const base =
       worktree !== null ? resolve(dir, worktree) : kind === "dotgit" ? dirname(dir) : dir;
-    nestedPrograms(root, config, base, dir, hooks);
-    const hooksPath = lastValue(config, "core", "hookspath") ?? options.userHooksPath ?? null;
-    if (hooksPath === null || hooksPath === "" || hooksPath.startsWith("~")) return;
-    // Push hooks run in the git dir: a relative hooksPath is read from there too.
-    for (const from of new Set([base, dir])) {
-      const path = resolve(from, hooksPath);
-      // husky's `.husky/_` stubs run the scripts one level up.
-      const guarded = basename(path) === "_" && dirname(path) !== from ? dirname(path) : path;
-      if (inside(guarded, root) || guarded === root) {
-        hooks.push({
-          kind: "hook",
-          path: guarded,
-          namesOnly: guarded === base || guarded === dir || guarded === root,
-        });
-      }
+    guardRepo(base, [dir], config);
+  };
+
+  /**
+   * A `.git` file (a submodule's `gitdir: ../.git/modules/sub`, a linked worktree's): recorded
+   * whole, and the repository it points to guarded from the folder holding it as a nested
+   * one's. Its git dir (and the `commondir` there) is read where it lies — outside the project
+   * too, the host's — only through real folders in the project and only regular files there.
+   */
+  const gitFile = (path: string): void => {
+    out.set(path, { kind: "git", fp: entryFp(path, true) });
+    if (hooks === null || !lstat(path)?.isFile()) return;
+    const top = dirname(path);
+    /** `rel` from `from`, when no folder of the project its `..` steps out of is a link. */
+    const reach = (from: string, rel: string): string | null => {
+      const to = resolve(from, rel);
+      return stepsOutOf(from, rel).every((d) => !inside(d, root) || realDirChain(root, d))
+        ? to
+        : null;
+    };
+    // In the project, through real folders and never a link; outside it, as git reads it.
+    const read = (file: string): string | null =>
+      !inside(file, root)
+        ? readThroughLinks(file)
+        : realDirChain(root, dirname(file))
+          ? readRegular(file)
+          : null;
+    const pointer = /^gitdir: *(.+?)\s*$/m.exec(readRegular(path, 4096) ?? "")?.[1];
+    const dir = pointer === undefined ? null : reach(top, pointer);
+    const common = dir === null ? undefined : read(join(dir, "commondir"))?.trim();
+    const commonDir = dir !== null && common ? reach(dir, common) : dir;
+    // Not reached: the user's own hooksPath still applies from its top.
+    if (dir === null || commonDir === null) {
+      guardRepo(top, [], []);
+      return;
     }
+    const files = [join(commonDir, "config")];
+    let config = parseGitConfig(read(files[0] as string) ?? "");
+    if (configTrue(config, "extensions", "worktreeconfig")) {
+      files.push(join(dir, "config.worktree"));
+      config = [...config, ...parseGitConfig(read(files[1] as string) ?? "")];
+    }
+    // Its config files in the project (outside the read-only `.git`): one changed is moved aside.
+    for (const file of files) {
+      if (inside(file, root) && !skipped(file) && !hooks.some((h) => h.path === file))
+        hooks.push({ kind: "gitconfig", path: file });
+    }
+    guardRepo(top, [...new Set([dir, commonDir])], config);
   };
 
   const walk = (dir: string, isGitDir: boolean): void => {
@@ -1799,7 +1909,7 @@ function collect(
         if (entry.isDirectory()) {
           gitDir(path, "dotgit");
           walk(path, true);
-        } else out.set(path, { kind: "git", fp: entryFp(path, true) });
+        } else gitFile(path);
         continue;
       }
       if (entry.name === "node_modules" && !isGitDir && !entry.isDirectory()) {
@@ -1923,14 +2033,14 @@ function collect(
     if (entries !== undefined) {
       const entry = entries.find((e) => e.name === ".git");
       if (entry?.isDirectory()) gitDir(dotGit, "dotgit");
-      else if (entry !== undefined) out.set(dotGit, { kind: "git", fp: entryFp(dotGit, true) });
+      else if (entry !== undefined) gitFile(dotGit);
       if (entries.some((e) => e.name === "HEAD") && gitShaped(new Set(entries.map((e) => e.name))))
         gitDir(dir, "bare");
       return;
     }
     const st = lstat(dotGit);
     if (st?.isDirectory()) gitDir(dotGit, "dotgit");
-    else if (st !== null) out.set(dotGit, { kind: "git", fp: entryFp(dotGit, true) });
+    else if (st !== null) gitFile(dotGit);
     if (lstat(join(dir, "HEAD")) !== null && gitShaped(new Set(listed(dir).map((e) => e.name))))
       gitDir(dir, "bare");
   };
@@ -1998,7 +2108,7 @@ function collect(
     if (dotGit !== undefined) {
       const path = join(pkg, ".git");
       if (dotGit.isDirectory()) gitDir(path, "dotgit");
-      else out.set(path, { kind: "git", fp: entryFp(path, true) });
+      else gitFile(path);
     }
     return entries.some((e) => e.name === "node_modules" && e.isDirectory());
   };
@@ -2175,7 +2285,8 @@ function collect(
     }
   }
   // Last: a path the walk or a watch above records whole keeps that (stricter) fingerprint.
-  for (const w of watch) {
+  // Before the run too for the folders nested repositories' values run in (`hooks`).
+  for (const w of [...watch, ...(hooks ?? [])]) {
     if (w.linkOnly !== true || out.has(w.path)) continue;
     const link = lstat(w.path)?.isSymbolicLink() === true;
     out.set(w.path, { kind: "gitconfig", fp: link ? entryFp(w.path, true) : "not a link" });

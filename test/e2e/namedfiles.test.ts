@@ -1107,6 +1107,137 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     });
   }, 120_000);
 
+  /** A world whose user config names `t` and has `extra` (user.* set for commits). */
+  const gitWorld = (extra = ""): World => {
+    const w = makeWorld({ projectInHome: true });
+    worlds.push(w);
+    writeFileSync(
+      join(w.home, ".gitconfig"),
+      `[user]\n\tname = t\n\temail = t@example.invalid\n${extra}`,
+    );
+    return w;
+  };
+  /** A submodule `name` in the project, from a source repository in the world's dir. */
+  const submodule = (w: World, name: string): void => {
+    const src = join(w.dir, `src-${name}`);
+    execFileSync("git", ["init", "-q", src], { env: w.env });
+    execFileSync("git", ["commit", "-q", "--allow-empty", "-m", "s"], { cwd: src, env: w.env });
+    execFileSync("git", ["-c", "protocol.file.allow=always", "submodule", "add", "-q", src, name], {
+      cwd: w.project,
+      env: w.env,
+      stdio: "ignore",
+    });
+  };
+  const commitIn = (dir: string, mark: string): string =>
+    `!cd ${dir} && git commit -q --allow-empty -m ${mark} 2>/dev/null; true`;
+
+  it("a submodule (a `.git` file): its own config's hooksPath and programs, from its top", async () => {
+    const w = gitWorld();
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    submodule(w, "sub");
+    for (const [key, value] of [
+      ["alias.t", "!sh tools/t.sh"],
+      ["core.hooksPath", ".hooks"],
+    ] as const)
+      execFileSync("git", ["config", key, value], { cwd: join(p, "sub"), env: w.env });
+    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
+    await plantsHold(w, marks, {
+      aliases: { sh: commitIn("sub", "sh"), st: "!cd sub && git t" },
+      plants: [
+        `mkdir sub/.hooks && ${plant("sh", "sub/.hooks/pre-commit")}`,
+        plant("st", "sub/tools/t.sh"),
+      ],
+      reset: () => {
+        for (const f of ["sub/.hooks", "sub/tools"])
+          rmSync(join(p, f), { recursive: true, force: true });
+        mkdirSync(join(p, "sub/tools"));
+      },
+      moved: ["sub/.hooks", "sub/tools/t.sh"],
+    });
+  }, 120_000);
+
+  it("the user's relative hooksPath in a submodule, and the user's alias's -c core.hooksPath in a nested repository", async () => {
+    const w = gitWorld(
+      "[core]\n\thooksPath = .githooks\n[alias]\n\tci = -c core.hooksPath=.gh commit -q --allow-empty -m ci\n",
+    );
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    submodule(w, "sub");
+    execFileSync("git", ["init", "-q", "nest"], { cwd: p, env: w.env, stdio: "ignore" });
+    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
+    await plantsHold(w, marks, {
+      aliases: { ug: commitIn("sub", "ug"), ua: "!cd nest && git ci 2>/dev/null; true" },
+      plants: [
+        `mkdir sub/.githooks && ${plant("ug", "sub/.githooks/pre-commit")}`,
+        `mkdir nest/.gh && ${plant("ua", "nest/.gh/pre-commit")}`,
+      ],
+      reset: () => {
+        for (const f of ["sub/.githooks", "nest/.gh"])
+          rmSync(join(p, f), { recursive: true, force: true });
+      },
+      moved: ["sub/.githooks", "nest/.gh"],
+    });
+  }, 120_000);
+
+  it("a linked worktree of the root repository inside it: the root's hooksPath and programs from the worktree's top", async () => {
+    const w = gitWorld();
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    execFileSync("git", ["worktree", "add", "-q", "--detach", ".worktrees/f"], {
+      cwd: p,
+      env: w.env,
+      stdio: "ignore",
+    });
+    for (const [key, value] of [
+      ["alias.t", "!sh tools/t.sh"],
+      ["core.hooksPath", ".husky/_"],
+    ] as const)
+      execFileSync("git", ["config", key, value], { cwd: p, env: w.env });
+    const f = ".worktrees/f";
+    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
+    await plantsHold(w, marks, {
+      aliases: { wh: commitIn(f, "wh"), wt: `!cd ${f} && git t` },
+      plants: [
+        `mkdir -p ${f}/.husky/_ && ${plant("wh", `${f}/.husky/_/pre-commit`)}`,
+        plant("wt", `${f}/tools/t.sh`),
+      ],
+      reset: () => {
+        for (const d of [`${f}/.husky`, `${f}/tools`])
+          rmSync(join(p, d), { recursive: true, force: true });
+        mkdirSync(join(p, f, "tools"));
+      },
+      moved: [`${f}/.husky`, `${f}/tools/t.sh`],
+    });
+  }, 120_000);
+
+  it("a nested repository: its alias's -c core.hooksPath, and core.hooksPath in its config.worktree", async () => {
+    const w = gitWorld();
+    const p = w.project;
+    const marks = join(w.dir, "marks");
+    execFileSync("git", ["init", "-q", "nest"], { cwd: p, env: w.env, stdio: "ignore" });
+    const nest = join(p, "nest");
+    for (const args of [
+      ["alias.ci", "-c core.hooksPath=.h commit -q --allow-empty -m ci"],
+      ["extensions.worktreeConfig", "true"],
+      ["--worktree", "core.hooksPath", ".wh"],
+    ])
+      execFileSync("git", ["config", ...args], { cwd: nest, env: w.env });
+    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
+    await plantsHold(w, marks, {
+      aliases: { na: "!cd nest && git ci 2>/dev/null; true", nw: commitIn("nest", "nw") },
+      plants: [
+        `mkdir nest/.h && ${plant("na", "nest/.h/pre-commit")}`,
+        `mkdir nest/.wh && ${plant("nw", "nest/.wh/pre-commit")}`,
+      ],
+      reset: () => {
+        for (const d of ["nest/.h", "nest/.wh"])
+          rmSync(join(p, d), { recursive: true, force: true });
+      },
+      moved: ["nest/.h", "nest/.wh"],
+    });
+  }, 120_000);
+
   it("an install of the package a value preloads by its bare name, or whose bin a value runs, keeps it (a dependency, not a plant)", async () => {
     const w = makeWorld({ projectInHome: true });
     worlds.push(w);

@@ -80,6 +80,8 @@ function around(
     watch?: Watch[];
     commands?: Set<string>;
     running?: RunningSelf;
+    userHooksPath?: string;
+    userAliasHooks?: string[];
   } = {},
 ): { moved: string[]; findings: Finding[] } {
   const skip = (options.skip ?? []).map((p) => join(root, p));
@@ -87,6 +89,8 @@ function around(
     skip,
     commands: options.commands ?? new Set(["sh", "env", "bwrap", "git"]),
     configNames: HOST_RUN_FILES,
+    ...(options.userHooksPath === undefined ? {} : { userHooksPath: options.userHooksPath }),
+    ...(options.userAliasHooks === undefined ? {} : { userAliasHooks: options.userAliasHooks }),
   };
   const before = snapshot(root, options.watch ?? [], walk);
   during();
@@ -378,6 +382,90 @@ describe("snapshot and check: hooks directories", () => {
     expect(moved).toEqual(["vendor/a/tools/x.sh"]);
   });
 
+  it("a folder a nested repository's value runs in (`cd tools`): nothing reported when nothing changed", () => {
+    file("vendor/a/.git/config", "[alias]\n\tx = !cd tools && sh x.sh\n");
+    mkdirSync(join(root, "vendor/a/.git/objects"));
+    mkdirSync(join(root, "vendor/a/.git/refs"));
+    expect(around(() => {}).findings).toEqual([]);
+    mkdirSync(join(root, "elsewhere"));
+    expect(
+      around(() => symlinkSync("../../elsewhere", join(root, "vendor/a/tools"))).moved,
+    ).toEqual(["vendor/a/tools"]);
+  });
+
+  it("a submodule (`.git` file): its config's hooksPath and aliases, from its top, and the user's hooksPath", () => {
+    file(".git/HEAD", "ref: refs/heads/main\n");
+    file(
+      ".git/modules/sub/config",
+      "[core]\n\thooksPath = .hooks\n[alias]\n\tt = !sh tools/t.sh\n",
+    );
+    file("sub/.git", "gitdir: ../.git/modules/sub\n");
+    mkdirSync(join(root, "sub/tools"));
+    const { moved } = around(
+      () => {
+        file("sub/tools/t.sh", "evil");
+        file("sub/.hooks/pre-commit", "evil");
+      },
+      { skip: [".git"] },
+    );
+    expect(moved).toEqual(["sub/.hooks", "sub/tools/t.sh"]);
+    // Without a hooksPath of its own, the user's relative one applies from its top.
+    file(".git/modules/other/config", "");
+    file("other/.git", "gitdir: ../.git/modules/other\n");
+    const user = around(() => file("other/.githooks/pre-commit", "evil"), {
+      skip: [".git"],
+      userHooksPath: ".githooks",
+    });
+    expect(user.moved).toEqual(["other/.githooks"]);
+  });
+
+  it("a linked worktree (`.git` file): the common config (`commondir`), and config.worktree with worktreeConfig", () => {
+    file(".git/HEAD", "ref: refs/heads/main\n");
+    file(
+      ".git/config",
+      "[core]\n\thooksPath = .husky/_\n[extensions]\n\tworktreeConfig\n[alias]\n\tt = !sh tools/t.sh\n",
+    );
+    file(".git/worktrees/f/commondir", "../..\n");
+    file(".git/worktrees/f/config.worktree", "[alias]\n\tu = -c core.hooksPath=.wh commit\n");
+    file(".worktrees/f/.git", `gitdir: ${join(root, ".git/worktrees/f")}\n`);
+    mkdirSync(join(root, ".worktrees/f/tools"));
+    const { moved } = around(
+      () => {
+        file(".worktrees/f/tools/t.sh", "evil");
+        file(".worktrees/f/.husky/pre-commit", "evil");
+        file(".worktrees/f/.wh/pre-commit", "evil");
+      },
+      { skip: [".git"] },
+    );
+    expect(moved).toEqual([".worktrees/f/.husky", ".worktrees/f/.wh", ".worktrees/f/tools/t.sh"]);
+  });
+
+  it("a `.git` file's git dir is not read through a link in the project", () => {
+    file("real/modules/sub/config", "[core]\n\thooksPath = .hooks\n");
+    link("real", "via");
+    file("sub/.git", "gitdir: ../via/modules/sub\n");
+    const { moved } = around(() => file("sub/.hooks/pre-commit", "evil"), { skip: ["real"] });
+    expect(moved).toEqual([]);
+  });
+
+  it("a nested repository: its aliases' `-c core.hooksPath`, the user's aliases', and config.worktree", () => {
+    file(
+      "nest/.git/config",
+      "[alias]\n\tci = -c core.hooksPath=.h commit\n\tcj = !git -c core.hooksPath=.j commit\n[extensions]\n\tworktreeConfig = true\n",
+    );
+    file("nest/.git/config.worktree", "[core]\n\thooksPath = .wh\n");
+    const { moved } = around(
+      () => {
+        file("nest/.h/pre-commit", "evil");
+        file("nest/.j/pre-commit", "evil");
+        file("nest/.wh/pre-commit", "evil");
+        file("nest/.gh/pre-commit", "evil");
+      },
+      { userAliasHooks: [".gh"] },
+    );
+    expect(moved).toEqual(["nest/.gh", "nest/.h", "nest/.j", "nest/.wh"]);
+  });
+
   it("counts only hook names in a hooks directory that is a worktree's top", () => {
     file("vendor/a/.git/config", "[core]\n\thooksPath = .\n");
     const { moved } = around(() => {
@@ -578,6 +666,19 @@ describe("rootGitPlaces", () => {
       watch: [],
       hookFiles: [],
       userHooksPath: ".githooks",
+    });
+  });
+
+  it("returns the relative `-c core.hooksPath` of the user's aliases, for nested repositories", () => {
+    file(
+      "home/.gitconfig",
+      "[alias]\n\tci = -c core.hooksPath=.gh commit\n\tcj = !git -c core.hooksPath=/abs commit\n",
+    );
+    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+      protect: [],
+      watch: [],
+      hookFiles: [],
+      userAliasHooks: [".gh"],
     });
   });
 });
