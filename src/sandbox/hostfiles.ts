@@ -4,7 +4,7 @@
  * config that decides the next install's allowlist. Where such a file is missing, an empty
  * read-only stand-in is mounted so that code inside cannot create it either.
  */
-import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SafeNpmError } from "../errors.js";
@@ -21,7 +21,13 @@ import { isInside } from "../host/project.js";
 import { readRegular, readThroughLinks, rootGitPlaces, type Watch } from "./integrity.js";
 import { nodeLoads, REQUIRE_TRIES } from "./nodeoptions.js";
 import { opensslPlaces } from "./opensslconf.js";
-import { entryKind, projectPathKind, readRegularFile, refuseHardLinked } from "./safepath.js";
+import {
+  entryKind,
+  projectPathKind,
+  readRegularFile,
+  realOrNull,
+  refuseHardLinked,
+} from "./safepath.js";
 
 /**
  * Files at the project root that a package manager reads as configuration that runs code or
@@ -536,15 +542,6 @@ function entriesOf(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
-  }
-}
-
-/** The real path, or null. The C library's: one call, where node's own lstats each component. */
-function realOrNull(path: string): string | null {
-  try {
-    return realpathSync.native(path);
-  } catch {
-    return null;
   }
 }
 

@@ -57,6 +57,7 @@ import {
   ownerListable,
   ownerWritable,
   readRegularBytes,
+  realOrNull,
 } from "./safepath.js";
 
 export type WatchKind =
@@ -1808,8 +1809,24 @@ function collect(
    */
   const gitFile = (path: string): void => {
     out.set(path, { kind: "git", fp: entryFp(path, true) });
-    if (hooks === null || !lstat(path)?.isFile()) return;
-    const top = dirname(path);
+    const st = lstat(path);
+    if (hooks === null || st === null) return;
+    let top = dirname(path);
+    // A `.git` that is a link (one made inside is new, and moved aside whole) leads git to a git
+    // dir or to a `.git` file: read where it leads, by its real path (no link on the way).
+    let linked: string | null = null;
+    let text: string | null = null;
+    if (st.isSymbolicLink()) {
+      const real = realOrNull(path);
+      const kind = real === null ? null : lstat(real);
+      if (real !== null && kind?.isDirectory()) linked = real;
+      else if (real !== null && kind?.isFile()) text = readThroughLinks(real, 4096);
+      else {
+        guardRepo(top, [], []);
+        return;
+      }
+    } else if (st.isFile()) text = readRegular(path, 4096);
+    else return;
     /** `rel` from `from`, when no folder of the project its `..` steps out of is a link. */
     const reach = (from: string, rel: string): string | null => {
       const to = resolve(from, rel);
@@ -1824,8 +1841,8 @@ function collect(
         : realDirChain(root, dirname(file))
           ? readRegular(file)
           : null;
-    const pointer = /^gitdir: *(.+?)\s*$/m.exec(readRegular(path, 4096) ?? "")?.[1];
-    const dir = pointer === undefined ? null : reach(top, pointer);
+    const pointer = /^gitdir: *(.+?)\s*$/m.exec(text ?? "")?.[1];
+    const dir = linked ?? (pointer === undefined ? null : reach(top, pointer));
     const common = dir === null ? undefined : read(join(dir, "commondir"))?.trim();
     const commonDir = dir !== null && common ? reach(dir, common) : dir;
     // Not reached: the user's own hooksPath still applies from its top.
@@ -1844,6 +1861,9 @@ function collect(
       if (inside(file, root) && !skipped(file) && !hooks.some((h) => h.path === file))
         hooks.push({ kind: "gitconfig", path: file });
     }
+    // core.worktree moves the top, read from the git dir (as gitDir reads it).
+    const worktree = lastValue(config, "core", "worktree");
+    if (worktree !== null && worktree !== "") top = resolve(dir, worktree);
     guardRepo(top, [...new Set([dir, commonDir])], config);
   };
 

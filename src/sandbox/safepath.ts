@@ -11,6 +11,7 @@ import {
   lstatSync,
   openSync,
   readSync,
+  realpathSync,
   type Stats,
 } from "node:fs";
 import { isAbsolute, join, relative, sep } from "node:path";
@@ -242,5 +243,14 @@ export function openDirBeneath(root: string, dir: string): number {
   } catch (error) {
     closeSync(fd);
     throw error;
+  }
+}
+
+/** The real path, or null. The C library's: one call, where node's own lstats each component. */
+export function realOrNull(path: string): string | null {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return null;
   }
 }

@@ -419,6 +419,32 @@ describe("snapshot and check: hooks directories", () => {
     expect(user.moved).toEqual(["other/.githooks"]);
   });
 
+  it("a submodule whose `.git` is a link (to its git dir, or to a `.git` file), and one whose core.worktree moves its top", () => {
+    file(".git/HEAD", "ref: refs/heads/main\n");
+    const config = "[core]\n\thooksPath = .hk\n[alias]\n\tx = !sh tools/x.sh\n";
+    file(".git/modules/a/config", config);
+    mkdirSync(join(root, "a/tools"), { recursive: true });
+    symlinkSync("../.git/modules/a", join(root, "a/.git"));
+    file(".git/modules/b/config", config);
+    file(".gitfiles/b.gitfile", "gitdir: ../.git/modules/b\n");
+    mkdirSync(join(root, "b/tools"), { recursive: true });
+    symlinkSync("../.gitfiles/b.gitfile", join(root, "b/.git"));
+    file(".git/modules/c/config", "[core]\n\tworktree = ../../../other\n\thooksPath = .hk\n");
+    file("c/.git", "gitdir: ../.git/modules/c\n");
+    mkdirSync(join(root, "other"));
+    const { moved } = around(
+      () => {
+        for (const sub of ["a", "b"]) {
+          file(`${sub}/tools/x.sh`, "evil");
+          file(`${sub}/.hk/pre-commit`, "evil");
+        }
+        file("other/.hk/pre-commit", "evil");
+      },
+      { skip: [".git"] },
+    );
+    expect(moved).toEqual(["a/.hk", "a/tools/x.sh", "b/.hk", "b/tools/x.sh", "other/.hk"]);
+  });
+
   it("a linked worktree (`.git` file): the common config (`commondir`), and config.worktree with worktreeConfig", () => {
     file(".git/HEAD", "ref: refs/heads/main\n");
     file(
