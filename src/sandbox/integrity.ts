@@ -1573,6 +1573,19 @@ export function check(
 const PNPM_WORKSPACE = "pnpm-workspace.yaml";
 
 /**
+ * The real path a `.git` file or link leads git to (its `gitdir:` line, or the link's target),
+ * every link on the way resolved; "-" when it leads nowhere. Names only: nothing is opened but
+ * a regular `.git` file.
+ */
+function gitLeadsTo(dotGit: string): string {
+  const st = lstat(dotGit);
+  if (st?.isSymbolicLink()) return realOrNull(dotGit) ?? "-";
+  if (!st?.isFile()) return "-";
+  const pointer = /^gitdir: *(.+?)\s*$/m.exec(readRegular(dotGit, 4096) ?? "")?.[1];
+  return pointer === undefined ? "-" : (realOrNull(resolve(dirname(dotGit), pointer)) ?? "-");
+}
+
+/**
  * An "anchor" entry's folder and file: a lockfile by its path; pnpm-workspace.yaml and the
  * package.json `workspaces` key by a key of their own (their path is another entry's).
  */
@@ -1808,7 +1821,9 @@ function collect(
    * too, the host's — only through real folders in the project and only regular files there.
    */
   const gitFile = (path: string): void => {
-    out.set(path, { kind: "git", fp: entryFp(path, true) });
+    // Where it leads, by its real path, is part of what it is: code inside can make a folder on
+    // the way a link (to a git dir it writes outside the project) and leave the `.git` as it was.
+    out.set(path, { kind: "git", fp: `${entryFp(path, true)}\nleads:${gitLeadsTo(path)}` });
     const st = lstat(path);
     if (hooks === null || st === null) return;
     let top = dirname(path);

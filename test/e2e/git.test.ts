@@ -12,6 +12,7 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -189,6 +190,49 @@ describe.skipIf(unavailable !== "")("a .git planted by sandboxed code", () => {
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toContain(`safe-npm: moved ${join(world.project, "vendor", "lib", ".git")}`);
     expect(existsSync(join(world.project, "vendor", "lib", ".git"))).toBe(false);
+  });
+
+  // A nested repository whose `.git` is the user's link to a git dir kept in the project: code
+  // inside makes that folder a link to a copy it writes outside the project (its private home's
+  // cache, writable inside), with an fsmonitor. The `.git` link itself is left as it was.
+  const swap = (gitdirs: string, copy: string, target: string): string =>
+    `cp -r ${gitdirs}/lnk ${copy} && git config -f ${copy}/config core.fsmonitor "${touch(marker)}" && mv ${gitdirs}/lnk ${gitdirs}/old && ln -s ${target} ${gitdirs}/lnk`;
+  const linkedRepo = (): string => {
+    const gitdirs = join(world.project, "plantdirs");
+    rmSync(gitdirs, { recursive: true, force: true });
+    rmSync(join(world.project, "plantlnk"), { recursive: true, force: true });
+    mkdirSync(gitdirs);
+    execFileSync("git", [
+      "init",
+      "-q",
+      `--separate-git-dir=${join(gitdirs, "lnk")}`,
+      join(world.project, "plantlnk"),
+    ]);
+    rmSync(join(world.project, "plantlnk", ".git"));
+    symlinkSync(join(gitdirs, "lnk"), join(world.project, "plantlnk", ".git"));
+    return gitdirs;
+  };
+
+  it("(control) a nested repository's git dir swapped for a link to one with an fsmonitor runs it on git status", () => {
+    const gitdirs = linkedRepo();
+    const evil = join(world.dir, "swap-evil.git");
+    execFileSync("sh", ["-c", swap(gitdirs, evil, evil)]);
+    spawnSync("git", ["-C", join(world.project, "plantlnk"), "status"], { stdio: "ignore" });
+    expect(existsSync(marker)).toBe(true);
+    rmSync(marker);
+  });
+
+  it("a nested repository's git dir swapped inside for a link to one written outside: its .git is moved aside", async () => {
+    const gitdirs = linkedRepo();
+    expect((await world.run(["--quiet", "exec", "--", "true"])).exitCode).toBe(0);
+    const homes = join(world.cache, "safe-npm", "homes");
+    const [home = ""] = readdirSync(homes).map((name) => join(homes, name));
+    const r = await execSh(
+      world,
+      swap(gitdirs, join(world.home, ".npm", "evil.git"), join(home, ".npm", "evil.git")),
+    );
+    expect(r.stderr).toContain(movedAside(join(world.project, "plantlnk", ".git")));
+    gitStatusRunsNothingIn("plantlnk");
   });
 
   it("(control) a directory shaped like a git dir, with core.worktree, runs its fsmonitor on git status", () => {

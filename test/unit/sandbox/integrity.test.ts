@@ -445,6 +445,33 @@ describe("snapshot and check: hooks directories", () => {
     expect(moved).toEqual(["a/.hk", "a/tools/x.sh", "b/.hk", "b/tools/x.sh", "other/.hk"]);
   });
 
+  it("a `.git` link or file whose way to its git dir is made a link inside (to one written outside) is moved aside", () => {
+    const outside = mkdtempSync(join(tmpdir(), "safe-npm-outside-"));
+    try {
+      file(".git/HEAD", "ref: refs/heads/main\n");
+      file(".gitdirs/a/HEAD", "ref: refs/heads/main\n");
+      mkdirSync(join(root, ".gitdirs/a/objects"));
+      mkdirSync(join(root, ".gitdirs/a/refs"));
+      mkdirSync(join(root, "a"));
+      symlinkSync("../.gitdirs/a", join(root, "a/.git"));
+      file(".gd/b/HEAD", "ref: refs/heads/main\n");
+      file("b/.git", "gitdir: ../.gd/b\n");
+      const { moved } = around(
+        () => {
+          renameSync(join(root, ".gitdirs/a"), join(root, ".gitdirs/old"));
+          symlinkSync(outside, join(root, ".gitdirs/a"));
+          renameSync(join(root, ".gd/b"), join(root, ".gd/old"));
+          symlinkSync(outside, join(root, ".gd/b"));
+        },
+        { skip: [".git"] },
+      );
+      expect(moved).toContain("a/.git");
+      expect(moved).toContain("b/.git");
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it("a linked worktree (`.git` file): the common config (`commondir`), and config.worktree with worktreeConfig", () => {
     file(".git/HEAD", "ref: refs/heads/main\n");
     file(
