@@ -925,7 +925,43 @@ export function rootGitPlaces(
     } else if (dir === root && !watch.some((w) => w.kind === "hook" && w.path === root))
       watch.push({ kind: "hook", path: root, namesOnly: true });
   }
+  // The git dir is read-only inside, but what its links lead to is not: `hooks -> ../githooks`,
+  // `hooks/pre-commit -> ../../scripts/pre-commit` (the usual way to share hooks), `config ->
+  // ../shared.gitconfig`. Where one leads in the project is kept read-only.
+  for (const [path, kind] of gitDirLinks(gitDir, commonDir)) {
+    const target = followLinks(root, path);
+    if (target === null || target === path || !inside(target, root)) continue;
+    if ([gitDir, commonDir].some((g) => target === g || inside(target, g))) continue;
+    watchWay(target);
+    place(kind, target, realDirChain(root, dirname(target)) && lstat(target) !== null);
+  }
   return { protect, watch, hookFiles, ...userHooks(home, env) };
+}
+
+/**
+ * The links in a git dir that git reads or runs through: its config files, its hooks folder and
+ * each hook in it (listed where the folder leads), each with the kind of what it leads to.
+ */
+export function gitDirLinks(
+  gitDir: string,
+  commonDir: string = gitDir,
+): [string, "gitconfig" | "hook"][] {
+  const out: [string, "gitconfig" | "hook"][] = [];
+  for (const file of [join(commonDir, "config"), join(gitDir, "config.worktree")])
+    if (lstat(file)?.isSymbolicLink()) out.push([file, "gitconfig"]);
+  const hooks = join(commonDir, "hooks");
+  if (lstat(hooks)?.isSymbolicLink()) out.push([hooks, "hook"]);
+  let names: string[] = [];
+  try {
+    names = readdirSync(hooks);
+  } catch {
+    // none
+  }
+  for (const name of names) {
+    const hook = join(hooks, name);
+    if (lstat(hook)?.isSymbolicLink()) out.push([hook, "hook"]);
+  }
+  return out;
 }
 
 /**
@@ -1799,9 +1835,31 @@ function collect(
     }
   };
 
+  /**
+   * What a nested git dir's links lead to in the project (a hooks folder or hook linked to a
+   * tracked script, a linked config) is watched as the hook or config it is; and a common dir
+   * its `commondir` names in the project is fingerprinted as a git dir of its own (its hooks and
+   * config are the repository's, with or without a HEAD there).
+   */
+  const gitDirExtras = (dir: string, commonDir: string): void => {
+    // Before and after the run alike: the common dir's fingerprint is compared.
+    if (commonDir !== dir && inside(commonDir, root) && realDirChain(root, commonDir))
+      gitDir(commonDir, "bare");
+    if (hooks === null) return;
+    for (const [link, kind] of gitDirLinks(dir, commonDir)) {
+      const target = followLinks(root, link);
+      if (target === null || target === link || !inside(target, root)) continue;
+      if ([dir, commonDir].some((g) => target === g || inside(target, g))) continue;
+      if (!hooks.some((h) => h.path === target)) hooks.push({ kind, path: target });
+    }
+  };
+
   const gitDir = (dir: string, kind: "dotgit" | "bare"): void => {
     if (out.has(dir)) return;
     out.set(dir, { kind: "git", fp: gitDirFp(dir, listed) });
+    const common = readRegular(join(dir, "commondir"), 4096)?.trim();
+    const commonDir = common ? resolve(dir, common) : dir;
+    gitDirExtras(dir, commonDir);
     if (hooks === null) return;
     let config = parseGitConfig(readRegular(join(dir, "config")) ?? "");
     // extensions.worktreeConfig: the worktree's own config.worktree too, read after it.
@@ -1825,7 +1883,7 @@ function collect(
     // the way a link (to a git dir it writes outside the project) and leave the `.git` as it was.
     out.set(path, { kind: "git", fp: `${entryFp(path, true)}\nleads:${gitLeadsTo(path)}` });
     const st = lstat(path);
-    if (hooks === null || st === null) return;
+    if (st === null) return;
     let top = dirname(path);
     // A `.git` that is a link (one made inside is new, and moved aside whole) leads git to a git
     // dir or to a `.git` file: read where it leads, by its real path (no link on the way).
@@ -1865,6 +1923,11 @@ function collect(
       guardRepo(top, [], []);
       return;
     }
+    // After the run, only the common dir's fingerprint is wanted (gitDirExtras).
+    if (hooks === null) {
+      gitDirExtras(dir, commonDir);
+      return;
+    }
     const files = [join(commonDir, "config")];
     let config = parseGitConfig(read(files[0] as string) ?? "");
     if (configTrue(config, "extensions", "worktreeconfig")) {
@@ -1879,6 +1942,7 @@ function collect(
     // core.worktree moves the top, read from the git dir (as gitDir reads it).
     const worktree = lastValue(config, "core", "worktree");
     if (worktree !== null && worktree !== "") top = resolve(dir, worktree);
+    gitDirExtras(dir, commonDir);
     guardRepo(top, [...new Set([dir, commonDir])], config);
   };
 

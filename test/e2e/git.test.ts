@@ -18,7 +18,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { cliPath } from "./paths.js";
@@ -362,6 +362,35 @@ describe.skipIf(unavailable !== "")("the hooks directory core.hooksPath names (h
       git("commit", "-q", "--allow-empty", "-m", "after");
       expect(existsSync(marker)).toBe(false);
     } finally {
+      git("config", "core.hooksPath", ".husky");
+    }
+  });
+
+  it("a hook linked from .git/hooks to a tracked script (no hooksPath): the script is read-only inside", async () => {
+    git("config", "--unset", "core.hooksPath");
+    const script = join(world.project, "scripts", "pre-commit");
+    const linked = join(world.project, ".git", "hooks", "pre-commit");
+    mkdirSync(dirname(script), { recursive: true });
+    writeFileSync(script, "#!/bin/sh\necho user-hook >/dev/null\n");
+    chmodSync(script, 0o755);
+    symlinkSync("../../scripts/pre-commit", linked);
+    try {
+      const r = await execSh(
+        world,
+        `echo 'touch ${marker}' >> scripts/pre-commit 2>/dev/null || echo refused`,
+      );
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toBe("refused");
+      git("commit", "-q", "--allow-empty", "-m", "linked");
+      expect(existsSync(marker)).toBe(false);
+      // (control) the same append on the host runs on the next commit.
+      appendFileSync(script, `touch ${marker}\n`);
+      git("commit", "-q", "--allow-empty", "-m", "linked control");
+      expect(existsSync(marker)).toBe(true);
+      rmSync(marker);
+    } finally {
+      rmSync(linked);
+      rmSync(dirname(script), { recursive: true, force: true });
       git("config", "core.hooksPath", ".husky");
     }
   });

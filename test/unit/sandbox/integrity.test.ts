@@ -472,6 +472,38 @@ describe("snapshot and check: hooks directories", () => {
     }
   });
 
+  it("a nested repository's links (hooks folder, a hook, config) and a common dir without HEAD are watched where they lead", () => {
+    file(".git/HEAD", "ref: refs/heads/main\n");
+    file("v/.git/HEAD", "ref: refs/heads/main\n");
+    file("githooks/post-merge", "ok");
+    file("shared.gitconfig", "");
+    symlinkSync("../../githooks", join(root, "v/.git/hooks"));
+    symlinkSync("../../shared.gitconfig", join(root, "v/.git/config"));
+    file("w/.git/HEAD", "ref: refs/heads/main\n");
+    file("scripts/pre-commit", "ok");
+    mkdirSync(join(root, "w/.git/hooks"));
+    symlinkSync("../../../scripts/pre-commit", join(root, "w/.git/hooks/pre-commit"));
+    file("x/.git/HEAD", "ref: refs/heads/main\n");
+    file("x/.git/commondir", "../../common\n");
+    file("common/config", "");
+    file("common/hooks/README", "");
+    const { moved } = around(
+      () => {
+        file("githooks/pre-commit", "evil");
+        file("shared.gitconfig", "[core]\n\tfsmonitor = evil\n");
+        file("scripts/pre-commit", "evil");
+        file("common/hooks/pre-commit", "evil");
+      },
+      { skip: [".git"] },
+    );
+    expect(moved).toEqual([
+      "common",
+      "githooks/pre-commit",
+      "scripts/pre-commit",
+      "shared.gitconfig",
+    ]);
+  });
+
   it("a linked worktree (`.git` file): the common config (`commondir`), and config.worktree with worktreeConfig", () => {
     file(".git/HEAD", "ref: refs/heads/main\n");
     file(
@@ -677,6 +709,24 @@ describe("rootGitPlaces", () => {
       ],
       hookFiles: [],
     });
+  });
+
+  it("keeps read-only what the git dir's links lead to in the project: hooks folder, a hook, config", () => {
+    file("p/.git/HEAD", "ref: refs/heads/main\n");
+    file("p/githooks/post-merge");
+    file("p/scripts/pre-commit");
+    file("p/shared.gitconfig", "[core]\n\tbare = false\n");
+    symlinkSync("../githooks", join(root, "p/.git/hooks"));
+    symlinkSync("../shared.gitconfig", join(root, "p/.git/config"));
+    const a = rootGitPlaces(join(root, "p"), home(), {});
+    expect(a.protect.sort()).toEqual([join(root, "p/githooks"), join(root, "p/shared.gitconfig")]);
+    rmSync(join(root, "p/.git/hooks"));
+    mkdirSync(join(root, "p/.git/hooks"));
+    symlinkSync("../../scripts/pre-commit", join(root, "p/.git/hooks/pre-commit"));
+    symlinkSync("../../scripts/missing", join(root, "p/.git/hooks/pre-push"));
+    const b = rootGitPlaces(join(root, "p"), home(), {});
+    expect(b.protect).toContain(join(root, "p/scripts/pre-commit"));
+    expect(b.watch).toContainEqual({ kind: "hook", path: join(root, "p/scripts/missing") });
   });
 
   it("protects the directory a linked hooks directory points to inside the project", () => {
