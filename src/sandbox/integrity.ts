@@ -932,6 +932,9 @@ export function rootGitPlaces(
     const target = followLinks(root, path);
     if (target === null || target === path || !inside(target, root)) continue;
     if ([gitDir, commonDir].some((g) => target === g || inside(target, g))) continue;
+    // A hook a package links to its own file (`node_modules/pre-commit/hook`) is the package's:
+    // installs replace it (as for programs in node_modules).
+    if (relative(root, target).split(sep).includes("node_modules")) continue;
     watchWay(target);
     place(kind, target, realDirChain(root, dirname(target)) && lstat(target) !== null);
   }
@@ -1850,6 +1853,7 @@ function collect(
       const target = followLinks(root, link);
       if (target === null || target === link || !inside(target, root)) continue;
       if ([dir, commonDir].some((g) => target === g || inside(target, g))) continue;
+      if (relative(root, target).split(sep).includes("node_modules")) continue;
       if (!hooks.some((h) => h.path === target)) hooks.push({ kind, path: target });
     }
   };
