@@ -489,9 +489,9 @@ function resolveWithin(path: string, within: readonly string[]): string | null {
 /**
  * `path` with the links on its way followed as the kernel would (each step lstat'ed and read,
  * nothing opened), the rest after a missing step as written; null when a link leads out of
- * `root` or there are too many.
+ * `root` or there are too many. `links` receives each link on the way.
  */
-function followLinks(root: string, path: string): string | null {
+function followLinks(root: string, path: string, links: string[] = []): string | null {
   let pending = path;
   for (let hops = 0; hops < 40; hops++) {
     if (!inside(pending, root)) return null;
@@ -503,6 +503,7 @@ function followLinks(root: string, path: string): string | null {
       const st = lstat(step);
       if (st === null) return join(step, ...parts.slice(i + 1));
       if (st.isSymbolicLink()) {
+        links.push(step);
         try {
           // `current` is a real directory, so a lexical `..` in the target is the kernel's.
           next = resolve(current, readlinkSync(step), ...parts.slice(i + 1));
@@ -774,6 +775,17 @@ export function rootGitPlaces(
   const expand = (value: string, base: string): string =>
     value.startsWith("~/") ? join(home, value.slice(2)) : resolve(base, value);
 
+  /**
+   * A link on the way to what git runs (`scripts/pre-commit -> ../tools/hook.sh`): pointed
+   * elsewhere inside, it is moved aside (a link cannot be bound read-only). Those in the git
+   * dir are read-only with it.
+   */
+  const watchLinkTarget = (link: string): void => {
+    if (!inside(link, root) || [gitDir, commonDir].some((g) => link === g || inside(link, g)))
+      return;
+    if (!watch.some((w) => w.path === link && !w.linkOnly))
+      watch.push({ kind: "gitconfig", path: link });
+  };
   /** A folder that must not become a link (or another one): only that is checked. */
   const watchLink = (path: string): void => {
     if (!linkOnly.has(path)) watch.push({ kind: "gitconfig", path, linkOnly: true });
@@ -823,8 +835,11 @@ export function rootGitPlaces(
       // Reached through a link in the project (a committed `tools -> lib`): what git runs is
       // the file where it leads. Through a link on the way, the path itself cannot be moved
       // aside (rename does not follow it): the file where it leads is.
-      const target = followLinks(root, path);
+      const links: string[] = [];
+      const target = followLinks(root, path, links);
       if (target !== null && target !== path) {
+        // A link on the way pointed elsewhere inside would lead git to another file.
+        for (const link of links) watchLinkTarget(link);
         watchWay(target);
         place("gitconfig", target, realFile(target, how));
         if (!realDirChain(root, dirname(path))) continue;
@@ -929,7 +944,9 @@ export function rootGitPlaces(
   // `hooks/pre-commit -> ../../scripts/pre-commit` (the usual way to share hooks), `config ->
   // ../shared.gitconfig`. Where one leads in the project is kept read-only.
   for (const [path, kind] of gitDirLinks(gitDir, commonDir)) {
-    const target = followLinks(root, path);
+    const links: string[] = [];
+    const target = followLinks(root, path, links);
+    for (const link of links) watchLinkTarget(link);
     if (target === null || target === path || !inside(target, root)) continue;
     if ([gitDir, commonDir].some((g) => target === g || inside(target, g))) continue;
     // A hook a package links to its own file (`node_modules/pre-commit/hook`) is the package's:
@@ -950,7 +967,12 @@ export function gitDirLinks(
   commonDir: string = gitDir,
 ): [string, "gitconfig" | "hook"][] {
   const out: [string, "gitconfig" | "hook"][] = [];
-  for (const file of [join(commonDir, "config"), join(gitDir, "config.worktree")])
+  // info/attributes picks the filter and diff drivers git runs on a path.
+  for (const file of [
+    join(commonDir, "config"),
+    join(gitDir, "config.worktree"),
+    join(commonDir, "info", "attributes"),
+  ])
     if (lstat(file)?.isSymbolicLink()) out.push([file, "gitconfig"]);
   const hooks = join(commonDir, "hooks");
   if (lstat(hooks)?.isSymbolicLink()) out.push([hooks, "hook"]);
@@ -1850,7 +1872,13 @@ function collect(
       gitDir(commonDir, "bare");
     if (hooks === null) return;
     for (const [link, kind] of gitDirLinks(dir, commonDir)) {
-      const target = followLinks(root, link);
+      const hops: string[] = [];
+      const target = followLinks(root, link, hops);
+      for (const hop of hops) {
+        if (hop === link || !inside(hop, root) || [dir, commonDir].some((g) => inside(hop, g)))
+          continue;
+        if (!hooks.some((h) => h.path === hop)) hooks.push({ kind: "gitconfig", path: hop });
+      }
       if (target === null || target === link || !inside(target, root)) continue;
       if ([dir, commonDir].some((g) => target === g || inside(target, g))) continue;
       if (relative(root, target).split(sep).includes("node_modules")) continue;
@@ -1865,7 +1893,13 @@ function collect(
     const commonDir = common ? resolve(dir, common) : dir;
     gitDirExtras(dir, commonDir);
     if (hooks === null) return;
-    let config = parseGitConfig(readRegular(join(dir, "config")) ?? "");
+    // A linked config is read where it leads, as git reads it (what it leads to is watched).
+    const configFile = join(dir, "config");
+    let config = parseGitConfig(
+      readRegular(configFile) ??
+        (lstat(configFile)?.isSymbolicLink() ? readThroughLinks(configFile) : null) ??
+        "",
+    );
     // extensions.worktreeConfig: the worktree's own config.worktree too, read after it.
     if (configTrue(config, "extensions", "worktreeconfig")) {
       config = [...config, ...parseGitConfig(readRegular(join(dir, "config.worktree")) ?? "")];

@@ -395,6 +395,41 @@ describe.skipIf(unavailable !== "")("the hooks directory core.hooksPath names (h
     }
   });
 
+  it("a link on the way from .git/hooks to the script, pointed elsewhere inside, is moved aside", async () => {
+    git("config", "--unset", "core.hooksPath");
+    const scripts = join(world.project, "scripts");
+    const linked = join(world.project, ".git", "hooks", "pre-commit");
+    mkdirSync(join(world.project, "tools"), { recursive: true });
+    mkdirSync(scripts, { recursive: true });
+    writeFileSync(
+      join(world.project, "tools", "hook.sh"),
+      "#!/bin/sh\necho user-hook >/dev/null\n",
+    );
+    chmodSync(join(world.project, "tools", "hook.sh"), 0o755);
+    symlinkSync("../tools/hook.sh", join(scripts, "pre-commit"));
+    symlinkSync("../../scripts/pre-commit", linked);
+    const swap = `printf '#!/bin/sh\\ntouch ${marker}\\n' > evil.sh && chmod +x evil.sh && rm scripts/pre-commit && ln -s ../evil.sh scripts/pre-commit`;
+    try {
+      const r = await execSh(world, swap);
+      expect(r.exitCode).toBe(0);
+      expect(r.stderr).toContain(movedAside(join(scripts, "pre-commit")));
+      git("commit", "-q", "--allow-empty", "-m", "chain");
+      expect(existsSync(marker)).toBe(false);
+      // (control) the same swap on the host runs on the next commit.
+      rmSync(`${join(scripts, "pre-commit")}.quarantined-by-safe-npm`);
+      symlinkSync("../tools/hook.sh", join(scripts, "pre-commit"));
+      execFileSync("sh", ["-c", swap], { cwd: world.project });
+      git("commit", "-q", "--allow-empty", "-m", "chain control");
+      expect(existsSync(marker)).toBe(true);
+      rmSync(marker);
+    } finally {
+      rmSync(linked);
+      for (const dir of [scripts, join(world.project, "tools"), join(world.project, "evil.sh")])
+        rmSync(dir, { recursive: true, force: true });
+      git("config", "core.hooksPath", ".husky");
+    }
+  });
+
   it("(control) without safe-npm, an appended line runs on the next git commit", () => {
     appendFileSync(hook(), `touch ${marker}\n`);
     git("commit", "-q", "--allow-empty", "-m", "control");

@@ -504,6 +504,30 @@ describe("snapshot and check: hooks directories", () => {
     ]);
   });
 
+  it("a nested repository: a link on the way from its hook swapped, and the hooksPath of a linked config", () => {
+    file(".git/HEAD", "ref: refs/heads/main\n");
+    file("s/.git/HEAD", "ref: refs/heads/main\n");
+    file("s/tools/hook.sh", "ok");
+    file("s/evil.sh", "evil");
+    mkdirSync(join(root, "s/.git/hooks"));
+    mkdirSync(join(root, "s/scripts"));
+    symlinkSync("../../scripts/pre-commit", join(root, "s/.git/hooks/pre-commit"));
+    symlinkSync("../tools/hook.sh", join(root, "s/scripts/pre-commit"));
+    file("t/.git/HEAD", "ref: refs/heads/main\n");
+    file("t/shared.gitconfig", "[core]\n\thooksPath = githooks\n");
+    symlinkSync("../shared.gitconfig", join(root, "t/.git/config"));
+    file("t/githooks/README", "");
+    const { moved } = around(
+      () => {
+        rmSync(join(root, "s/scripts/pre-commit"));
+        symlinkSync("../evil.sh", join(root, "s/scripts/pre-commit"));
+        file("t/githooks/pre-commit", "evil");
+      },
+      { skip: [".git"] },
+    );
+    expect(moved).toEqual(["s/scripts/pre-commit", "t/githooks/pre-commit"]);
+  });
+
   it("a linked worktree (`.git` file): the common config (`commondir`), and config.worktree with worktreeConfig", () => {
     file(".git/HEAD", "ref: refs/heads/main\n");
     file(
@@ -727,6 +751,24 @@ describe("rootGitPlaces", () => {
     const b = rootGitPlaces(join(root, "p"), home(), {});
     expect(b.protect).toContain(join(root, "p/scripts/pre-commit"));
     expect(b.watch).toContainEqual({ kind: "hook", path: join(root, "p/scripts/missing") });
+  });
+
+  it("watches each link on the way from a git dir's link (a chain), and keeps a linked info/attributes read-only", () => {
+    file("p/.git/HEAD", "ref: refs/heads/main\n");
+    file("p/tools/hook.sh");
+    file("p/attrs");
+    mkdirSync(join(root, "p/.git/hooks"));
+    mkdirSync(join(root, "p/.git/info"));
+    mkdirSync(join(root, "p/scripts"));
+    symlinkSync("../../scripts/pre-commit", join(root, "p/.git/hooks/pre-commit"));
+    symlinkSync("../tools/hook.sh", join(root, "p/scripts/pre-commit"));
+    symlinkSync("../../attrs", join(root, "p/.git/info/attributes"));
+    const places = rootGitPlaces(join(root, "p"), home(), {});
+    expect(places.protect.sort()).toEqual([join(root, "p/attrs"), join(root, "p/tools/hook.sh")]);
+    expect(places.watch).toContainEqual({
+      kind: "gitconfig",
+      path: join(root, "p/scripts/pre-commit"),
+    });
   });
 
   it("protects the directory a linked hooks directory points to inside the project", () => {
