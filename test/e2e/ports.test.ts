@@ -21,10 +21,14 @@ interface Dev {
   child: ChildProcessWithoutNullStreams;
   stdout: () => string;
   stderr: () => string;
-  exited: Promise<number | null>;
+  /** The run's exit status, waited for at most EXIT_MS. */
+  exited: () => Promise<number | null>;
 }
 
 const running: Dev[] = [];
+
+/** How long a run may take to end once the test expects it to. */
+const EXIT_MS = 90_000;
 
 /** `safe-npm [flags] run dev -- <args>` in the background, its output collected. */
 function startDev(world: World, flags: string[], args: string[]): Dev {
@@ -46,7 +50,19 @@ function startCli(world: World, args: string[], env: Record<string, string> = {}
   child.stderr.on("data", (d: Buffer) => {
     stderr += d.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const ended = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  // Bounded, so a run that does not end names itself (and what it printed) in the failure.
+  const exited = (): Promise<number | null> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`safe-npm ${args.join(" ")} did not exit; stderr:\n${stderr}`)),
+        EXIT_MS,
+      );
+      void ended.then((code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
   const dev = { child, stdout: () => stdout, stderr: () => stderr, exited };
   running.push(dev);
   return dev;
@@ -68,10 +84,20 @@ async function freePort(): Promise<number> {
   }
 }
 
-/** Connects to host:port on the host: "connected", or the error code. */
+/**
+ * How long one connection from the host may take before the test names it: a hang shows as
+ * "timeout" in the step that hung rather than as the whole test's timeout.
+ */
+const STEP_MS = 30_000;
+
+/** Connects to host:port on the host: "connected", the error code, or "timeout". */
 function connectResult(port: number, host = "127.0.0.1"): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host });
+    socket.setTimeout(STEP_MS, () => {
+      socket.destroy();
+      resolve("timeout");
+    });
     socket.once("connect", () => {
       socket.destroy();
       resolve("connected");
@@ -80,11 +106,15 @@ function connectResult(port: number, host = "127.0.0.1"): Promise<string> {
   });
 }
 
-/** GET http://host:port/path on the host: the body, or `error <code>`. */
+/** GET http://host:port/path on the host: the body, `error <code>`, or `timeout after <data>`. */
 function get(port: number, path: string, host = "127.0.0.1"): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host });
     let data = "";
+    socket.setTimeout(STEP_MS, () => {
+      socket.destroy();
+      resolve(`timeout after ${JSON.stringify(data)}`);
+    });
     socket.on("data", (d: Buffer) => {
       data += d.toString();
     });
@@ -154,7 +184,7 @@ describe.skipIf(unavailable !== "")("ports", () => {
   afterEach(async () => {
     for (const dev of running.splice(0)) {
       if (dev.child.exitCode === null && dev.child.signalCode === null) dev.child.kill("SIGKILL");
-      await dev.exited;
+      await dev.exited();
     }
   });
   afterAll(async () => {
@@ -199,7 +229,7 @@ describe.skipIf(unavailable !== "")("ports", () => {
 
       // The run ends by itself: nothing listens on the host any more, no forwarder is left.
       expect(await get(port, "/quit")).toBe("hello from the sandbox /quit\n");
-      expect(await dev.exited).toBe(0);
+      expect(await dev.exited()).toBe(0);
       expect(await connectResult(port)).toBe("ECONNREFUSED");
       expect(await connectResult(port, "::1")).toMatch(/ECONNREFUSED|EADDRNOTAVAIL/);
       expect(processesWith("resetAndDestroy")).toEqual([]);
@@ -223,7 +253,7 @@ describe.skipIf(unavailable !== "")("ports", () => {
       expect(await get(port, "/direct")).toBe("hello from the sandbox /direct\n");
       expect(dev.stderr()).not.toContain("safe-npm: forwarding");
       expect(await get(port, "/quit")).toBe("hello from the sandbox /quit\n");
-      expect(await dev.exited).toBe(0);
+      expect(await dev.exited()).toBe(0);
     },
     TIMEOUT,
   );
@@ -249,7 +279,7 @@ describe.skipIf(unavailable !== "")("ports", () => {
         expect(dev.stderr()).not.toContain(forwardingLine(port));
         for (let i = 0; i < 5; i++) expect(await get(port, "/")).toBe("the host's own server\n");
         dev.child.kill("SIGTERM");
-        expect(await dev.exited).toBe(143);
+        expect(await dev.exited()).toBe(143);
         expect(await get(port, "/")).toBe("the host's own server\n");
       } finally {
         const closed = new Promise((resolve) => hostServer.close(resolve));
@@ -272,7 +302,7 @@ describe.skipIf(unavailable !== "")("ports", () => {
       // A server listening on ::1 only is reached from the host's 127.0.0.1 too.
       expect(await get(port, "/v6-inside")).toBe("hello from the sandbox /v6-inside\n");
       dev.child.kill(signal);
-      expect(await dev.exited).toBe(status);
+      expect(await dev.exited()).toBe(status);
       expect(await connectResult(port)).toBe("ECONNREFUSED");
       expect(await connectResult(port, "::1")).toMatch(/ECONNREFUSED|EADDRNOTAVAIL/);
       expect(processesWith("resetAndDestroy")).toEqual([]);
@@ -300,7 +330,7 @@ describe.skipIf(unavailable !== "")("ports", () => {
       expect(await get(port, "/late")).toBe("hello from the sandbox /late\n");
       expect(count(dev.stderr(), "safe-npm: forwarding")).toBe(1);
       expect(await get(port, "/quit")).toBe("hello from the sandbox /quit\n");
-      expect(await dev.exited).toBe(0);
+      expect(await dev.exited()).toBe(0);
       expect(await connectResult(port)).toBe("ECONNREFUSED");
     },
     TIMEOUT,
@@ -322,7 +352,7 @@ describe.skipIf(unavailable !== "")("ports", () => {
           await new Promise((resolve) => setTimeout(resolve, POLL_MS / 5));
         }
         dev.child.kill("SIGTERM");
-        expect(await dev.exited).toBe(143);
+        expect(await dev.exited()).toBe(143);
         expect(dev.stderr()).not.toContain("safe-npm: forwarding");
       } finally {
         writeFileSync(rc, "{}");
@@ -339,7 +369,7 @@ describe.skipIf(unavailable !== "")("ports", () => {
       await waitFor(() => dev.stderr().includes(forwardingLine(port)), "the forwarding line");
       expect(await get(port, "/registry-mode")).toBe("hello from the sandbox /registry-mode\n");
       expect(await get(port, "/quit")).toBe("hello from the sandbox /quit\n");
-      expect(await dev.exited).toBe(0);
+      expect(await dev.exited()).toBe(0);
       expect(count(dev.stderr(), "safe-npm: forwarding")).toBe(1);
     },
     TIMEOUT,
@@ -398,7 +428,7 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
   afterEach(async () => {
     for (const dev of running.splice(0)) {
       if (dev.child.exitCode === null && dev.child.signalCode === null) dev.child.kill("SIGKILL");
-      await dev.exited;
+      await dev.exited();
     }
   });
   afterAll(() => world?.dispose());
@@ -450,7 +480,7 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
       await waitFor(() => run.stderr().includes(forwardingLine(port)), "the forwarding line");
       expect(await get(port, "/from-host")).toBe("inside");
       writeFileSync(join(world.project, "go"), "");
-      expect(await run.exited, run.stderr()).toBe(0);
+      expect(await run.exited(), run.stderr()).toBe(0);
       // The proxy refuses the host (not allowed), which shows the loop needs it named.
       expect(result().status).toBe(403);
       expect(result().hits).toEqual([{ url: "/from-host", auth: null }]);
@@ -470,7 +500,7 @@ describe.skipIf(unavailable !== "")("ports and the registry proxy", () => {
       );
       expect(await connectResult(port)).toBe("ECONNREFUSED");
       writeFileSync(join(world.project, "go"), "");
-      expect(await run.exited, run.stderr()).toBe(0);
+      expect(await run.exited(), run.stderr()).toBe(0);
       expect(run.stderr()).not.toContain(forwardingLine(port));
       expect(result().hits).toEqual([]);
       // --dry-run says so, and says the other way for a run-class command.
@@ -546,7 +576,7 @@ srv.listen(${port}, "127.0.0.1", () => { const t = setInterval(() => { if (fs.ex
         // Nothing answers on the host's side of that port: another run's proxy finds no stand-in.
         expect(await connectResult(port)).toBe("ECONNREFUSED");
         writeFileSync(join(world.project, "go"), "");
-        expect(await run.exited, run.stderr()).toBe(0);
+        expect(await run.exited(), run.stderr()).toBe(0);
         expect(run.stderr()).toContain(refused);
         expect(run.stderr()).not.toContain(forwardingLine(port));
         rmSync(join(world.home, ".yarnrc.yml"), { force: true });
@@ -567,7 +597,7 @@ srv.listen(${port}, "127.0.0.1", () => { const t = setInterval(() => { if (fs.ex
         "the forwarding decision",
       );
       writeFileSync(join(world.project, "go"), "");
-      expect(await run.exited, run.stderr()).toBe(0);
+      expect(await run.exited(), run.stderr()).toBe(0);
       // Nothing reached the sandbox's server: not the proxy, not the held token.
       expect(result().hits).toEqual([]);
       expect(run.stderr()).toContain(refused);
