@@ -455,67 +455,88 @@ export function systemCommands(dirs: readonly string[] = SYSTEM_BIN_DIRS): Set<s
 
 /**
  * Resolves `path` step by step (lstat, readlink; nothing is opened through a link) while every
- * step stays inside one of `within` (real directories): the real path, or null when a step
- * leaves them, a component is missing or no directory, or there are too many links.
+ * step stays inside one of `within` (real directories) or on the way down to one: the real
+ * path, or null when a step leaves them, a component is missing or no directory, or there are
+ * too many links.
  */
 function resolveWithin(path: string, within: readonly string[]): string | null {
-  let pending = path;
-  for (let hops = 0; hops < 40; hops++) {
-    const base = within.find((w) => inside(pending, w));
-    if (base === undefined) return null;
-    const parts = relative(base, pending).split(sep);
-    let current = base;
-    let next: string | null = null;
-    for (let i = 0; i < parts.length && next === null; i++) {
-      const step = join(current, parts[i] as string);
-      const st = lstat(step);
-      if (st === null) return null;
-      if (st.isSymbolicLink()) {
-        try {
-          // `current` is a real directory, so a lexical `..` in the target is the kernel's.
-          next = resolve(current, readlinkSync(step), ...parts.slice(i + 1));
-        } catch {
-          return null;
-        }
-      } else if (i < parts.length - 1 && !st.isDirectory()) return null;
-      else current = step;
-    }
-    if (next === null) return current;
-    pending = next;
-  }
-  return null;
+  const base = within.find((w) => inside(path, w));
+  return base === undefined ? null : walkLinks(base, path, within, false, [], []);
 }
 
 /**
  * `path` with the links on its way followed as the kernel would (each step lstat'ed and read,
- * nothing opened), the rest after a missing step as written; null when a link leads out of
- * `root` or there are too many. `links` receives each link on the way.
+ * nothing opened), wherever they lead — the caller decides what counts — and the rest after a
+ * missing step as written; null when there are too many. `links` receives each link on the way,
+ * `outOf` each folder a `..` stepped out of (made a link, it would lead the `..` elsewhere).
+ * `root` (a real directory) is where the walk starts for a path in it.
  */
-function followLinks(root: string, path: string, links: string[] = []): string | null {
-  let pending = path;
-  for (let hops = 0; hops < 40; hops++) {
-    if (!inside(pending, root)) return null;
-    const parts = relative(root, pending).split(sep);
-    let current = root;
-    let next: string | null = null;
-    for (let i = 0; i < parts.length && next === null; i++) {
-      const step = join(current, parts[i] as string);
-      const st = lstat(step);
-      if (st === null) return join(step, ...parts.slice(i + 1));
-      if (st.isSymbolicLink()) {
-        links.push(step);
-        try {
-          // `current` is a real directory, so a lexical `..` in the target is the kernel's.
-          next = resolve(current, readlinkSync(step), ...parts.slice(i + 1));
-        } catch {
-          return null;
-        }
-      } else current = step;
+function followLinks(
+  root: string,
+  path: string,
+  links: string[] = [],
+  outOf: string[] = [],
+): string | null {
+  return walkLinks(inside(path, root) ? root : "/", path, null, true, links, outOf);
+}
+
+/**
+ * `path`, or where its links lead when that is in the project: an absolute path spelled
+ * through a link to the project (`/home/me/work/app/tools/x`, with `work` a link, as a shell
+ * whose `$PWD` went through it writes `$PWD/tools/x`), or a link outside that leads back in.
+ */
+function inProject(root: string, path: string): string {
+  if (inside(path, root) || path === root) return path;
+  const to = followLinks(root, path);
+  return to !== null && (inside(to, root) || to === root) ? to : path;
+}
+
+/**
+ * resolveWithin and followLinks, from `start` (a real directory `path` is in). A `..` is taken
+ * where the walk is, after the links before it (`tools/../x` with `tools` a link leads where
+ * the link's parent is), never by spelling. `missing` true keeps the rest of the path after a
+ * missing step.
+ */
+function walkLinks(
+  start: string,
+  path: string,
+  within: readonly string[] | null,
+  missing: boolean,
+  links: string[],
+  outOf: string[],
+): string | null {
+  const allowed = (dir: string): boolean =>
+    within === null || within.some((w) => dir === w || inside(dir, w) || inside(w, dir));
+  const todo = relative(start, path).split(sep).filter(Boolean).reverse();
+  let current = start;
+  let hops = 0;
+  for (let part = todo.pop(); part !== undefined; part = todo.pop()) {
+    if (part === ".") continue;
+    const step = part === ".." ? dirname(current) : join(current, part);
+    if (!allowed(step)) return null;
+    if (part === "..") {
+      outOf.push(current);
+      current = step;
+      continue;
     }
-    if (next === null) return current;
-    pending = next;
+    const st = lstat(step);
+    if (st === null) return missing ? join(step, ...todo.reverse()) : null;
+    if (st.isSymbolicLink()) {
+      if (++hops > 40) return null;
+      links.push(step);
+      let target: string;
+      try {
+        target = readlinkSync(step);
+      } catch {
+        return null;
+      }
+      if (isAbsolute(target)) current = "/";
+      todo.push(...target.split("/").filter(Boolean).reverse());
+    } else if (todo.length > 0 && !st.isDirectory()) {
+      return missing ? join(step, ...todo.reverse()) : null;
+    } else current = step;
   }
-  return null;
+  return current;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -768,21 +789,24 @@ export function rootGitPlaces(
     if (real && !relative(root, path).split(sep).includes("node_modules")) {
       protect.push(path);
       // Its mount can be lost during the run (another run removes the folder and makes a new
-      // one, which ext4 may give the same inode): the hooks in it are fingerprinted too.
-      if (kind === "hook") hookFiles.push({ kind, path });
+      // one, which ext4 may give the same inode): the hooks in it are fingerprinted too. So is
+      // a file with another name (a hard link): written through that one, the mount is no help.
+      if (kind === "hook" || hardLinked(path)) hookFiles.push({ kind, path });
     } else watch.push({ kind, path });
   };
   const expand = (value: string, base: string): string =>
     value.startsWith("~/") ? join(home, value.slice(2)) : resolve(base, value);
 
+  /** In the git dir, which is read-only inside. */
+  const inGitDir = (path: string): boolean =>
+    [gitDir, commonDir].some((g) => path === g || inside(path, g));
   /**
    * A link on the way to what git runs (`scripts/pre-commit -> ../tools/hook.sh`): pointed
    * elsewhere inside, it is moved aside (a link cannot be bound read-only). Those in the git
    * dir are read-only with it.
    */
   const watchLinkTarget = (link: string): void => {
-    if (!inside(link, root) || [gitDir, commonDir].some((g) => link === g || inside(link, g)))
-      return;
+    if (!inside(link, root) || inGitDir(link)) return;
     if (!watch.some((w) => w.path === link && !w.linkOnly))
       watch.push({ kind: "gitconfig", path: link });
   };
@@ -822,7 +846,7 @@ export function rootGitPlaces(
     // of the worktree (`base`: those upload-pack runs, from the git dir), so a run must not
     // rewrite one kept in the project.
     for (const { path: named, named: how } of programFiles(entries)) {
-      const path = expand(named, base);
+      const path = inProject(root, expand(named, base));
       if (!inside(path, root)) continue;
       if (how === "cd") {
         watchLink(path);
@@ -836,8 +860,10 @@ export function rootGitPlaces(
       // the file where it leads. Through a link on the way, the path itself cannot be moved
       // aside (rename does not follow it): the file where it leads is.
       const links: string[] = [];
-      const target = followLinks(root, path, links);
-      if (target !== null && target !== path) {
+      const outOf: string[] = [];
+      const target = followLinks(root, path, links, outOf);
+      for (const dir of outOf) if (inside(dir, root) && !inGitDir(dir)) watchLink(dir);
+      if (target !== null && target !== path && inside(target, root)) {
         // A link on the way pointed elsewhere inside would lead git to another file.
         for (const link of links) watchLinkTarget(link);
         watchWay(target);
@@ -892,7 +918,7 @@ export function rootGitPlaces(
       programs([...entries, ...given].filter(runsInGitDir), dir);
     remotes.push(...[...entries, ...given].filter((e) => SHARED_SECTIONS.has(e.section)));
     for (const include of includePaths(entries)) {
-      const path = expand(include, dirname(file));
+      const path = inProject(root, expand(include, dirname(file)));
       if (inside(path, root)) {
         place("gitconfig", path, realDirChain(root, dirname(path)) && !!lstat(path)?.isFile());
       }
@@ -913,15 +939,13 @@ export function rootGitPlaces(
   const hookBases = [...new Set([root, gitDir, commonDir])];
   const hooksPaths = [...new Set([...(hooksPath ? [hooksPath] : []), ...aliasHooks])];
   for (const [value, base] of hooksPaths.flatMap((h) => hookBases.map((b) => [h, b] as const))) {
-    const dir = expand(value, base);
+    const dir = inProject(root, expand(value, base));
     const guarded = basename(dir) === "_" && dirname(dir) !== base ? dirname(dir) : dir;
-    const inGit = (path: string): boolean =>
-      [gitDir, commonDir].some((g) => path === g || inside(path, g));
     // `sub/../.githooks`: `sub` made a link would lead the `..` elsewhere.
     for (const out of value.startsWith("~/") ? [] : stepsOutOf(base, value))
-      if (inside(out, root) && !inGit(out)) watchLink(out);
+      if (inside(out, root) && !inGitDir(out)) watchLink(out);
     // One in the git dir is read-only inside with it.
-    if (inGit(guarded)) continue;
+    if (inGitDir(guarded)) continue;
     if (inside(guarded, root)) {
       // A folder on the way made a link (`tools -> evil` for a missing `tools/hooks`) is
       // moved aside itself.
@@ -943,18 +967,19 @@ export function rootGitPlaces(
   // The git dir is read-only inside, but what its links lead to is not: `hooks -> ../githooks`,
   // `hooks/pre-commit -> ../../scripts/pre-commit` (the usual way to share hooks), `config ->
   // ../shared.gitconfig`. Where one leads in the project is kept read-only.
-  for (const [path, kind] of gitDirLinks(gitDir, commonDir)) {
-    const links: string[] = [];
-    const target = followLinks(root, path, links);
-    for (const link of links) watchLinkTarget(link);
-    if (target === null || target === path || !inside(target, root)) continue;
-    if ([gitDir, commonDir].some((g) => target === g || inside(target, g))) continue;
-    // A hook a package links to its own file (`node_modules/pre-commit/hook`) is the package's:
-    // installs replace it (as for programs in node_modules).
-    if (relative(root, target).split(sep).includes("node_modules")) continue;
+  for (const { kind, hops, outOf, target } of gitDirLinkTargets(root, gitDir, commonDir)) {
+    for (const link of hops) watchLinkTarget(link);
+    for (const dir of outOf) if (inside(dir, root) && !inGitDir(dir)) watchLink(dir);
+    if (target === null) continue;
     watchWay(target);
     place(kind, target, realDirChain(root, dirname(target)) && lstat(target) !== null);
   }
+  // The git dir is read-only inside, but a file of it with a name in the project too (`ln
+  // scripts/pre-commit .git/hooks/`, `ln shared.gitconfig .git/config`) is written through that
+  // name: by content, one changed is moved aside.
+  for (const [path, kind] of gitDirFiles(gitDir, commonDir))
+    if (inside(path, root) && hardLinked(path) && !hookFiles.some((h) => h.path === path))
+      hookFiles.push({ kind, path });
   return { protect, watch, hookFiles, ...userHooks(home, env) };
 }
 
@@ -968,9 +993,11 @@ export function gitDirLinks(
 ): [string, "gitconfig" | "hook"][] {
   const out: [string, "gitconfig" | "hook"][] = [];
   // info/attributes picks the filter and diff drivers git runs on a path.
+  // The info folder itself may be the link (`info -> ../gitinfo`).
   for (const file of [
     join(commonDir, "config"),
     join(gitDir, "config.worktree"),
+    join(commonDir, "info"),
     join(commonDir, "info", "attributes"),
   ])
     if (lstat(file)?.isSymbolicLink()) out.push([file, "gitconfig"]);
@@ -987,6 +1014,68 @@ export function gitDirLinks(
     if (lstat(hook)?.isSymbolicLink()) out.push([hook, "hook"]);
   }
   return out;
+}
+
+/** A regular file (not through a link) with more than one name. */
+function hardLinked(path: string): boolean {
+  const st = lstat(path);
+  return st?.isFile() === true && st.nlink > 1;
+}
+
+/**
+ * The files of a git dir git reads or runs — its config files, info/attributes, each hook in a
+ * real hooks folder — with the kind of each (links are gitDirLinks').
+ */
+function gitDirFiles(gitDir: string, commonDir: string): [string, "gitconfig" | "hook"][] {
+  const out: [string, "gitconfig" | "hook"][] = [
+    [join(commonDir, "config"), "gitconfig"],
+    [join(gitDir, "config.worktree"), "gitconfig"],
+    [join(commonDir, "info", "attributes"), "gitconfig"],
+  ];
+  const hooks = join(commonDir, "hooks");
+  if (lstat(hooks)?.isDirectory())
+    for (const entry of listOrNull(hooks) ?? []) out.push([join(hooks, entry.name), "hook"]);
+  return out;
+}
+
+/**
+ * A config file in a git dir, read as git reads it: a regular file, or through its links (a
+ * `config -> ../shared.gitconfig`; what it leads to is watched as the git dir's link).
+ */
+function readGitDirFile(file: string): string | null {
+  return readRegular(file) ?? (lstat(file)?.isSymbolicLink() ? readThroughLinks(file) : null);
+}
+
+/**
+ * Each of a git dir's links (gitDirLinks) with the links met on its way and the folders its `..`
+ * steps out of, and where it leads in
+ * the project: `target` is null when that is outside the project, in the git dirs themselves,
+ * or in node_modules — a hook a package links to its own file (`node_modules/pre-commit/hook`)
+ * is the package's: installs replace it (as for programs in node_modules).
+ */
+function gitDirLinkTargets(
+  root: string,
+  gitDir: string,
+  commonDir: string,
+): {
+  link: string;
+  kind: "gitconfig" | "hook";
+  hops: string[];
+  outOf: string[];
+  target: string | null;
+}[] {
+  return gitDirLinks(gitDir, commonDir).map(([link, kind]) => {
+    const hops: string[] = [];
+    const outOf: string[] = [];
+    const to = followLinks(root, link, hops, outOf);
+    const kept =
+      to !== null &&
+      to !== link &&
+      inside(to, root) &&
+      ![gitDir, commonDir].some((g) => to === g || inside(to, g)) &&
+      !relative(root, to).split(sep).includes("node_modules");
+    return { link, kind, hops, outOf, target: kept ? to : null };
+  });
 }
 
 /**
@@ -1735,7 +1824,7 @@ function nestedPrograms(
   const add = (from: string, entries: readonly ConfigEntry[]): void => {
     for (const { path: named, named: how } of programFiles(entries)) {
       if (how === "word" || named.startsWith("~")) continue;
-      const path = resolve(from, named);
+      const path = inProject(root, resolve(from, named));
       // A package's files (under node_modules) are what installs write.
       if (!inside(path, root) || dirs.some((dir) => inside(path, dir))) continue;
       if (relative(root, path).split(sep).includes("node_modules")) continue;
@@ -1846,7 +1935,7 @@ function collect(
       if (hooksPath === "" || hooksPath.startsWith("~")) continue;
       // Push hooks run in the git dir: a relative hooksPath is read from there too.
       for (const from of new Set([base, ...gitDirs])) {
-        const path = resolve(from, hooksPath);
+        const path = inProject(root, resolve(from, hooksPath));
         // husky's `.husky/_` stubs run the scripts one level up.
         const guarded = basename(path) === "_" && dirname(path) !== from ? dirname(path) : path;
         if (!(inside(guarded, root) || guarded === root)) continue;
@@ -1871,18 +1960,18 @@ function collect(
     if (commonDir !== dir && inside(commonDir, root) && realDirChain(root, commonDir))
       gitDir(commonDir, "bare");
     if (hooks === null) return;
-    for (const [link, kind] of gitDirLinks(dir, commonDir)) {
-      const hops: string[] = [];
-      const target = followLinks(root, link, hops);
+    for (const { link, kind, hops, outOf, target } of gitDirLinkTargets(root, dir, commonDir)) {
+      for (const out of outOf)
+        if (inside(out, root) && !hooks.some((h) => h.path === out && h.linkOnly))
+          hooks.push({ kind: "gitconfig", path: out, linkOnly: true });
+      // Each link on the way, in the git dir too (`.git/shared -> ../scripts`, which the git
+      // dir's fingerprint does not cover); the git dir's own link is in that fingerprint.
       for (const hop of hops) {
-        if (hop === link || !inside(hop, root) || [dir, commonDir].some((g) => inside(hop, g)))
-          continue;
+        if (hop === link || !inside(hop, root)) continue;
         if (!hooks.some((h) => h.path === hop)) hooks.push({ kind: "gitconfig", path: hop });
       }
-      if (target === null || target === link || !inside(target, root)) continue;
-      if ([dir, commonDir].some((g) => target === g || inside(target, g))) continue;
-      if (relative(root, target).split(sep).includes("node_modules")) continue;
-      if (!hooks.some((h) => h.path === target)) hooks.push({ kind, path: target });
+      if (target !== null && !hooks.some((h) => h.path === target))
+        hooks.push({ kind, path: target });
     }
   };
 
@@ -1894,15 +1983,10 @@ function collect(
     gitDirExtras(dir, commonDir);
     if (hooks === null) return;
     // A linked config is read where it leads, as git reads it (what it leads to is watched).
-    const configFile = join(dir, "config");
-    let config = parseGitConfig(
-      readRegular(configFile) ??
-        (lstat(configFile)?.isSymbolicLink() ? readThroughLinks(configFile) : null) ??
-        "",
-    );
+    let config = parseGitConfig(readGitDirFile(join(dir, "config")) ?? "");
     // extensions.worktreeConfig: the worktree's own config.worktree too, read after it.
     if (configTrue(config, "extensions", "worktreeconfig")) {
-      config = [...config, ...parseGitConfig(readRegular(join(dir, "config.worktree")) ?? "")];
+      config = [...config, ...parseGitConfig(readGitDirFile(join(dir, "config.worktree")) ?? "")];
     }
     const worktree = lastValue(config, "core", "worktree");
     const base =
@@ -1950,7 +2034,7 @@ function collect(
       !inside(file, root)
         ? readThroughLinks(file)
         : realDirChain(root, dirname(file))
-          ? readRegular(file)
+          ? readGitDirFile(file)
           : null;
     const pointer = /^gitdir: *(.+?)\s*$/m.exec(text ?? "")?.[1];
     const dir = linked ?? (pointer === undefined ? null : reach(top, pointer));

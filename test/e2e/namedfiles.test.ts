@@ -13,7 +13,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { basename, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { PNPM_LATEST_YAML, TOOL_BINS } from "./tools.js";
 import { makeWorld, show, type World } from "./world.js";
@@ -479,6 +479,42 @@ interface PlantCase {
   reset: () => void;
   /** Paths from the top the check must name as moved aside. */
   moved: string[];
+}
+
+/**
+ * The plants, reset and moved of a {@link PlantCase} for hooks and programs: `hooks` maps an
+ * alias to the hooks folder its run uses (a pre-commit planted in it; a husky-style `<dir>/_`
+ * is moved aside as `<dir>`), `programs` an alias to the program file it runs (its folder is
+ * there before the run, empty).
+ */
+function hooksAndPrograms(
+  p: string,
+  marks: string,
+  hooks: Record<string, string>,
+  programs: Record<string, string> = {},
+): Omit<PlantCase, "aliases"> {
+  const hookDirs = Object.entries(hooks).map(([alias, dir]) => ({
+    alias,
+    dir,
+    moved: basename(dir) === "_" ? dirname(dir) : dir,
+  }));
+  const files = Object.entries(programs);
+  return {
+    plants: [
+      ...hookDirs.map(
+        (h) => `mkdir -p ${h.dir} && ${plantScript(marks, h.alias, `${h.dir}/pre-commit`)}`,
+      ),
+      ...files.map(([alias, file]) => plantScript(marks, alias, file)),
+    ],
+    reset: () => {
+      for (const h of hookDirs) rmSync(join(p, h.moved), { recursive: true, force: true });
+      for (const [, file] of files) {
+        rmSync(join(p, dirname(file)), { recursive: true, force: true });
+        mkdirSync(join(p, dirname(file)));
+      }
+    },
+    moved: [...hookDirs.map((h) => h.moved), ...files.map(([, file]) => file)],
+  };
 }
 
 /**
@@ -1091,19 +1127,12 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       cwd: join(p, "sub"),
       env: w.env,
     });
-    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
     await plantsHold(w, marks, {
       aliases: {
         nh: "!cd sub && git commit -q --allow-empty -m nh 2>/dev/null; true",
         nx: "!cd sub && git x",
       },
-      plants: [`mkdir sub/h && ${plant("nh", "sub/h/pre-commit")}`, plant("nx", "sub/tools/x.sh")],
-      reset: () => {
-        for (const f of ["sub/h", "sub/tools"])
-          rmSync(join(p, f), { recursive: true, force: true });
-        mkdirSync(join(p, "sub/tools"));
-      },
-      moved: ["sub/h", "sub/tools/x.sh"],
+      ...hooksAndPrograms(p, marks, { nh: "sub/h" }, { nx: "sub/tools/x.sh" }),
     });
   }, 120_000);
 
@@ -1141,19 +1170,9 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       ["core.hooksPath", ".hooks"],
     ] as const)
       execFileSync("git", ["config", key, value], { cwd: join(p, "sub"), env: w.env });
-    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
     await plantsHold(w, marks, {
       aliases: { sh: commitIn("sub", "sh"), st: "!cd sub && git t" },
-      plants: [
-        `mkdir sub/.hooks && ${plant("sh", "sub/.hooks/pre-commit")}`,
-        plant("st", "sub/tools/t.sh"),
-      ],
-      reset: () => {
-        for (const f of ["sub/.hooks", "sub/tools"])
-          rmSync(join(p, f), { recursive: true, force: true });
-        mkdirSync(join(p, "sub/tools"));
-      },
-      moved: ["sub/.hooks", "sub/tools/t.sh"],
+      ...hooksAndPrograms(p, marks, { sh: "sub/.hooks" }, { st: "sub/tools/t.sh" }),
     });
   }, 120_000);
 
@@ -1165,18 +1184,9 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     const marks = join(w.dir, "marks");
     submodule(w, "sub");
     execFileSync("git", ["init", "-q", "nest"], { cwd: p, env: w.env, stdio: "ignore" });
-    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
     await plantsHold(w, marks, {
       aliases: { ug: commitIn("sub", "ug"), ua: "!cd nest && git ci 2>/dev/null; true" },
-      plants: [
-        `mkdir sub/.githooks && ${plant("ug", "sub/.githooks/pre-commit")}`,
-        `mkdir nest/.gh && ${plant("ua", "nest/.gh/pre-commit")}`,
-      ],
-      reset: () => {
-        for (const f of ["sub/.githooks", "nest/.gh"])
-          rmSync(join(p, f), { recursive: true, force: true });
-      },
-      moved: ["sub/.githooks", "nest/.gh"],
+      ...hooksAndPrograms(p, marks, { ug: "sub/.githooks", ua: "nest/.gh" }),
     });
   }, 120_000);
 
@@ -1195,19 +1205,9 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
     ] as const)
       execFileSync("git", ["config", key, value], { cwd: p, env: w.env });
     const f = ".worktrees/f";
-    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
     await plantsHold(w, marks, {
       aliases: { wh: commitIn(f, "wh"), wt: `!cd ${f} && git t` },
-      plants: [
-        `mkdir -p ${f}/.husky/_ && ${plant("wh", `${f}/.husky/_/pre-commit`)}`,
-        plant("wt", `${f}/tools/t.sh`),
-      ],
-      reset: () => {
-        for (const d of [`${f}/.husky`, `${f}/tools`])
-          rmSync(join(p, d), { recursive: true, force: true });
-        mkdirSync(join(p, f, "tools"));
-      },
-      moved: [`${f}/.husky`, `${f}/tools/t.sh`],
+      ...hooksAndPrograms(p, marks, { wh: `${f}/.husky/_` }, { wt: `${f}/tools/t.sh` }),
     });
   }, 120_000);
 
@@ -1223,18 +1223,9 @@ describe.skipIf(unavailable !== "")("programs the repository's git config names"
       ["--worktree", "core.hooksPath", ".wh"],
     ])
       execFileSync("git", ["config", ...args], { cwd: nest, env: w.env });
-    const plant = (alias: string, file: string): string => plantScript(marks, alias, file);
     await plantsHold(w, marks, {
       aliases: { na: "!cd nest && git ci 2>/dev/null; true", nw: commitIn("nest", "nw") },
-      plants: [
-        `mkdir nest/.h && ${plant("na", "nest/.h/pre-commit")}`,
-        `mkdir nest/.wh && ${plant("nw", "nest/.wh/pre-commit")}`,
-      ],
-      reset: () => {
-        for (const d of ["nest/.h", "nest/.wh"])
-          rmSync(join(p, d), { recursive: true, force: true });
-      },
-      moved: ["nest/.h", "nest/.wh"],
+      ...hooksAndPrograms(p, marks, { na: "nest/.h", nw: "nest/.wh" }),
     });
   }, 120_000);
 

@@ -1,0 +1,212 @@
+/**
+ * The files a git dir reaches by another name: a link spelled through a path outside the project
+ * that leads back in, a hop outside on the way, a hard link, a `..` after a folder that can be
+ * made a link, a linked config.worktree or config of a nested repository, a link on the way
+ * inside a nested git dir, a linked info folder. Each case plants inside `safe-npm exec` and
+ * then runs host git, which must run nothing planted; its control plants the same from the
+ * host's shell in a copy made the same way, and host git runs it.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { makeWorld, show, type World } from "./world.js";
+
+const unavailable = inject("sandboxUnavailable");
+
+interface Where {
+  /** The project (the copy, for a control). */
+  p: string;
+  /** A link outside the project to it: the project by another spelling. */
+  alias: string;
+  /** A folder outside the project, the host's. */
+  outside: string;
+  /** Made by what git runs once planted. */
+  mark: string;
+}
+
+interface Case {
+  name: string;
+  /** sh run in the project on the host, after `git init`: the user's own set-up. */
+  setup: (w: Where) => string;
+  /** sh run in the project: inside the sandbox, or (the control) on the host. */
+  plant: (w: Where) => string;
+  /** The host's git, run in the project afterwards. */
+  git: string[];
+  /** Instead of a mark: what `git` prints, planted (control) or not. */
+  prints?: { own: string; planted: string };
+}
+
+const hook = (mark: string): string => `printf '#!/bin/sh\\ntouch ${mark}\\n'`;
+const fsmonitor = (mark: string): string =>
+  `printf '[core]\\n\\tfsmonitor = "touch ${mark}; false"\\n'`;
+const ownHook = "printf '#!/bin/sh\\nexit 0\\n'";
+const commit = ["commit", "-q", "--allow-empty", "-m", "after"];
+const nestedCommit = ["-C", "sub", ...commit];
+/** The nested repository's own first commit (the outer `git add` wants one checked out). */
+const subCommit = " && git -C sub add -A && git -C sub commit -qm own";
+
+const CASES: Case[] = [
+  {
+    name: ".git/config linked by an absolute path through a link to the project",
+    setup: (w) =>
+      `cp .git/config shared.gitconfig && rm .git/config && ln -s ${w.alias}/shared.gitconfig .git/config`,
+    plant: (w) => `${fsmonitor(w.mark)} >> shared.gitconfig`,
+    git: ["status"],
+  },
+  {
+    name: "a hook linked by an absolute path through a link to the project",
+    setup: (w) =>
+      `mkdir scripts && ${ownHook} > scripts/pre-commit && chmod +x scripts/pre-commit && ln -s ${w.alias}/scripts/pre-commit .git/hooks/pre-commit`,
+    plant: (w) => `${hook(w.mark)} > scripts/pre-commit`,
+    git: commit,
+  },
+  {
+    name: "a hook linked through a link outside the project that leads back in",
+    setup: (w) =>
+      `mkdir scripts && ${ownHook} > scripts/pre-commit && chmod +x scripts/pre-commit && ln -s ${w.p}/scripts/pre-commit ${w.outside}/hop && ln -s ${w.outside}/hop .git/hooks/pre-commit`,
+    plant: (w) => `${hook(w.mark)} > scripts/pre-commit`,
+    git: commit,
+  },
+  {
+    name: "an absolute core.hooksPath through a link to the project",
+    setup: (w) => `git config core.hooksPath ${w.alias}/.githooks`,
+    plant: (w) =>
+      `mkdir -p .githooks && ${hook(w.mark)} > .githooks/pre-commit && chmod +x .githooks/pre-commit`,
+    git: commit,
+  },
+  {
+    name: "a nested repository's hook linked by an absolute path through a link to the project",
+    setup: (w) =>
+      `mkdir -p sub/scripts && git -C sub init -q && ${ownHook} > sub/scripts/pre-commit && chmod +x sub/scripts/pre-commit && ln -s ${w.alias}/sub/scripts/pre-commit sub/.git/hooks/pre-commit${subCommit}`,
+    plant: (w) => `${hook(w.mark)} > sub/scripts/pre-commit`,
+    git: nestedCommit,
+  },
+  {
+    name: ".git/config hard-linked to a file of the project",
+    setup: () =>
+      "cp .git/config shared.gitconfig && rm .git/config && ln shared.gitconfig .git/config",
+    plant: (w) => `${fsmonitor(w.mark)} >> shared.gitconfig`,
+    git: ["status"],
+  },
+  {
+    name: "a hook hard-linked to a file of the project",
+    setup: () =>
+      `mkdir scripts && ${ownHook} > scripts/pre-commit && chmod +x scripts/pre-commit && ln scripts/pre-commit .git/hooks/pre-commit`,
+    plant: (w) => `${hook(w.mark)} > scripts/pre-commit`,
+    git: commit,
+  },
+  {
+    name: "a `..` in a hook's link after a folder that is then made a link",
+    setup: () =>
+      `mkdir -p tools scripts && ${ownHook} > scripts/pre-commit && chmod +x scripts/pre-commit && ln -s ../../tools/../scripts/pre-commit .git/hooks/pre-commit`,
+    plant: (w) =>
+      `mkdir -p evil/d/scripts evil/d/x && ${hook(w.mark)} > evil/d/scripts/pre-commit && chmod +x evil/d/scripts/pre-commit && rmdir tools && ln -s evil/d/x tools`,
+    git: commit,
+  },
+  {
+    name: "a nested repository's linked config.worktree naming a program in the project",
+    setup: () =>
+      `mkdir -p sub/tools && git -C sub init -q && git -C sub config extensions.worktreeConfig true && printf '[core]\\n\\tfsmonitor = tools/fsm.sh\\n' > sub/wtconfig && printf '#!/bin/sh\\nexit 1\\n' > sub/tools/fsm.sh && chmod +x sub/tools/fsm.sh && ln -s ../wtconfig sub/.git/config.worktree${subCommit}`,
+    plant: (w) => `printf '#!/bin/sh\\ntouch ${w.mark}\\nexit 1\\n' > sub/tools/fsm.sh`,
+    git: ["-C", "sub", "status"],
+  },
+  {
+    name: "a nested repository with a separate git dir whose config is a link naming a hooksPath",
+    setup: () =>
+      `mkdir -p gitdirs sub && git init -q --separate-git-dir=gitdirs/sub sub && cp gitdirs/sub/config sub/shared.gitconfig && printf '[core]\\n\\thooksPath = .githooks\\n' >> sub/shared.gitconfig && rm gitdirs/sub/config && ln -s ../../sub/shared.gitconfig gitdirs/sub/config${subCommit}`,
+    plant: (w) =>
+      `mkdir -p sub/.githooks && ${hook(w.mark)} > sub/.githooks/pre-commit && chmod +x sub/.githooks/pre-commit`,
+    git: nestedCommit,
+  },
+  {
+    name: "a link on the way inside a nested git dir (`.git/shared -> ../scripts`)",
+    setup: () =>
+      `mkdir -p sub/scripts && git -C sub init -q && ${ownHook} > sub/scripts/pre-commit && chmod +x sub/scripts/pre-commit && ln -s ../scripts sub/.git/shared && ln -s ../shared/pre-commit sub/.git/hooks/pre-commit${subCommit}`,
+    plant: (w) =>
+      `mkdir -p sub/evil && ${hook(w.mark)} > sub/evil/pre-commit && chmod +x sub/evil/pre-commit && ln -sfn ../evil sub/.git/shared`,
+    git: nestedCommit,
+  },
+  {
+    name: "a linked .git/info folder: the attributes that pick diff and filter drivers",
+    setup: () =>
+      "mkdir gitinfo && mv .git/info/* gitinfo/ && rmdir .git/info && ln -s ../gitinfo .git/info && echo '*.x diff=own' > gitinfo/attributes",
+    plant: () => "echo '*.x diff=evil' > gitinfo/attributes",
+    git: ["check-attr", "diff", "a.x"],
+    prints: { own: "a.x: diff: own\n", planted: "a.x: diff: evil\n" },
+  },
+];
+
+describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {
+  const worlds: World[] = [];
+  afterAll(() => {
+    for (const w of worlds) w.dispose();
+  });
+
+  /** Host git in `p`: its stdout. */
+  const hostGit = (world: World, p: string, args: string[]): string =>
+    spawnSync("git", args, {
+      cwd: p,
+      env: { ...world.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.invalid" },
+      encoding: "utf8",
+    }).stdout;
+
+  /** A fresh repository in `p` set up by the case, with everything committed. */
+  const prepare = (world: World, c: Case, w: Where): void => {
+    const env = {
+      ...world.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.invalid",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.invalid",
+    };
+    mkdirSync(w.outside, { recursive: true });
+    symlinkSync(w.p, w.alias);
+    execFileSync(
+      "sh",
+      [
+        "-c",
+        `rm -rf .git && git init -q && ${c.setup(w)} && git add -A && git commit -q --allow-empty -m own`,
+      ],
+      { cwd: w.p, env, stdio: "ignore" },
+    );
+  };
+
+  it.each(CASES)(
+    "$name",
+    async (c) => {
+      const world = makeWorld({ projectInHome: true });
+      worlds.push(world);
+      const control = join(world.dir, "control", "app");
+      mkdirSync(control, { recursive: true });
+      const inside: Where = {
+        p: world.project,
+        alias: join(world.dir, "alias"),
+        outside: join(world.dir, "outside"),
+        mark: join(world.dir, "planted-ran"),
+      };
+      const host: Where = {
+        p: control,
+        alias: join(world.dir, "control-alias"),
+        outside: join(world.dir, "control-outside"),
+        mark: join(world.dir, "control-ran"),
+      };
+      prepare(world, c, inside);
+      prepare(world, c, host);
+
+      // (control) planted from the host's shell, host git obeys it.
+      execFileSync("sh", ["-c", c.plant(host)], { cwd: control });
+      const controlOut = hostGit(world, control, c.git);
+      if (c.prints) expect(controlOut).toBe(c.prints.planted);
+      else expect(existsSync(host.mark)).toBe(true);
+
+      // Planted inside: refused, or moved aside after the run; host git obeys none of it.
+      const r = await world.run(["--quiet", "exec", "--", "sh", "-c", `${c.plant(inside)}; true`]);
+      expect(r.exitCode, show(r)).toBe(0);
+      const out = hostGit(world, world.project, c.git);
+      if (c.prints) expect(out, show(r)).toBe(c.prints.own);
+      else expect(existsSync(inside.mark), show(r)).toBe(false);
+    },
+    120_000,
+  );
+});
