@@ -461,7 +461,7 @@ export function systemCommands(dirs: readonly string[] = SYSTEM_BIN_DIRS): Set<s
  */
 function resolveWithin(path: string, within: readonly string[]): string | null {
   const base = within.find((w) => inside(path, w));
-  return base === undefined ? null : walkLinks(base, path, within, false, [], []);
+  return base === undefined ? null : walkLinks(base, parts(base, path), within, false, [], []);
 }
 
 /**
@@ -477,7 +477,54 @@ function followLinks(
   links: string[] = [],
   outOf: string[] = [],
 ): string | null {
-  return walkLinks(inside(path, root) ? root : "/", path, null, true, links, outOf);
+  const start = inside(path, root) ? root : "/";
+  return walkLinks(start, parts(start, path), null, true, links, outOf);
+}
+
+/** Under a node_modules: a package's files and links, which installs rewrite. */
+function inModules(root: string, path: string): boolean {
+  return relative(root, path).split(sep).includes("node_modules");
+}
+
+/** The components of `path` below `start`. */
+function parts(start: string, path: string): string[] {
+  return relative(start, path).split(sep);
+}
+
+/**
+ * Where git lands for a value (`core.hooksPath`, a program, an include) given from `base`: the
+ * folder of the value as written, `..` and all, walked as the kernel walks it (followLinks), so
+ * `lnk/../x` with `lnk` a link is where the link's parent is, not `<base>/x`; then inProject.
+ * The last name is kept as written (a link there is the caller's to follow: a virtualenv's
+ * `bin/python` is one), unless it is `.` or `..`. `~/` is `home`. `links` and `outOf` receive
+ * what followLinks collects on the way.
+ */
+function landAt(
+  root: string,
+  home: string,
+  base: string,
+  value: string,
+  links: string[] = [],
+  outOf: string[] = [],
+): string {
+  const raw = value.startsWith("~/")
+    ? `${home}/${value.slice(2)}`
+    : isAbsolute(value)
+      ? value
+      : `${base}/${value}`;
+  const cut = raw.lastIndexOf("/");
+  const name = raw.slice(cut + 1);
+  const whole = name === "" || name === "." || name === "..";
+  const folder = walkLinks(
+    "/",
+    (whole ? raw : raw.slice(0, cut)).split("/"),
+    null,
+    true,
+    links,
+    outOf,
+  );
+  const landed = folder === null ? null : whole ? folder : join(folder, name);
+  return inProject(root, landed ?? resolve(raw));
 }
 
 /**
@@ -492,14 +539,14 @@ function inProject(root: string, path: string): string {
 }
 
 /**
- * resolveWithin and followLinks, from `start` (a real directory `path` is in). A `..` is taken
- * where the walk is, after the links before it (`tools/../x` with `tools` a link leads where
- * the link's parent is), never by spelling. `missing` true keeps the rest of the path after a
- * missing step.
+ * resolveWithin, followLinks and landAt: `path` is the components below `start` (a real
+ * directory), as written. A `..` is taken where the walk is, after the links before it
+ * (`tools/../x` with `tools` a link leads where the link's parent is), never by spelling.
+ * `missing` true keeps the rest of the path after a missing step.
  */
 function walkLinks(
   start: string,
-  path: string,
+  path: readonly string[],
   within: readonly string[] | null,
   missing: boolean,
   links: string[],
@@ -507,7 +554,7 @@ function walkLinks(
 ): string | null {
   const allowed = (dir: string): boolean =>
     within === null || within.some((w) => dir === w || inside(dir, w) || inside(w, dir));
-  const todo = relative(start, path).split(sep).filter(Boolean).reverse();
+  const todo = path.filter(Boolean).reverse();
   let current = start;
   let hops = 0;
   for (let part = todo.pop(); part !== undefined; part = todo.pop()) {
@@ -520,7 +567,11 @@ function walkLinks(
       continue;
     }
     const st = lstat(step);
-    if (st === null) return missing ? join(step, ...todo.reverse()) : null;
+    if (st === null) {
+      // `missing/../x`: made a link, `missing` would lead that `..` elsewhere.
+      if (todo.includes("..")) outOf.push(step);
+      return missing ? join(step, ...todo.reverse()) : null;
+    }
     if (st.isSymbolicLink()) {
       if (++hops > 40) return null;
       links.push(step);
@@ -791,7 +842,8 @@ export function rootGitPlaces(
       // Its mount can be lost during the run (another run removes the folder and makes a new
       // one, which ext4 may give the same inode): the hooks in it are fingerprinted too. So is
       // a file with another name (a hard link): written through that one, the mount is no help.
-      if (kind === "hook" || hardLinked(path)) hookFiles.push({ kind, path });
+      // (`always`: checked although it lies under a read-only mount.)
+      if (kind === "hook" || hardLinked(path)) hookFiles.push({ kind, path, always: true });
     } else watch.push({ kind, path });
   };
   const expand = (value: string, base: string): string =>
@@ -827,6 +879,30 @@ export function rootGitPlaces(
       watchLink(dir);
     }
   };
+  /**
+   * Where git lands for a value from `base` (landAt); each link on the way is watched for being
+   * pointed elsewhere, and each folder a `..` steps out of for becoming a link.
+   */
+  const land = (value: string, base: string): string => {
+    const links: string[] = [];
+    const outOf: string[] = [];
+    const path = landAt(root, home, base, value, links, outOf);
+    for (const link of links) if (!inModules(root, link)) watchLinkTarget(link);
+    for (const dir of outOf)
+      if (inside(dir, root) && !inGitDir(dir) && !inModules(root, dir)) watchLink(dir);
+    return path;
+  };
+  /**
+   * A link git runs or reads through: where it leads in the project is kept read-only (watched
+   * when missing), each link on the way and each folder its `..` steps out of watched.
+   */
+  const follow = ({ kind, hops, outOf, target }: LinkTarget): void => {
+    for (const link of hops) watchLinkTarget(link);
+    for (const dir of outOf) if (inside(dir, root) && !inGitDir(dir)) watchLink(dir);
+    if (target === null) return;
+    watchWay(target);
+    place(kind, target, realDirChain(root, dirname(target)) && lstat(target) !== null);
+  };
   /** Kept read-only when it is a file (or a folder an interpreter runs), else watched. */
   const realFile = (path: string, how: ProgramFile["named"]): boolean => {
     const st = lstat(path);
@@ -846,7 +922,7 @@ export function rootGitPlaces(
     // of the worktree (`base`: those upload-pack runs, from the git dir), so a run must not
     // rewrite one kept in the project.
     for (const { path: named, named: how } of programFiles(entries)) {
-      const path = inProject(root, expand(named, base));
+      const path = land(named, base);
       if (!inside(path, root)) continue;
       if (how === "cd") {
         watchLink(path);
@@ -918,9 +994,12 @@ export function rootGitPlaces(
       programs([...entries, ...given].filter(runsInGitDir), dir);
     remotes.push(...[...entries, ...given].filter((e) => SHARED_SECTIONS.has(e.section)));
     for (const include of includePaths(entries)) {
-      const path = inProject(root, expand(include, dirname(file)));
+      const path = land(include, dirname(file));
       if (inside(path, root)) {
         place("gitconfig", path, realDirChain(root, dirname(path)) && !!lstat(path)?.isFile());
+        // An include that is a link (`shared.gitconfig -> cfg/git.cfg`): the file it leads to.
+        if (lstat(path)?.isSymbolicLink())
+          for (const t of linkTargets(root, [[path, "gitconfig"]], [gitDir, commonDir])) follow(t);
       }
       if (depth < 10) read(path, depth + 1);
     }
@@ -939,7 +1018,7 @@ export function rootGitPlaces(
   const hookBases = [...new Set([root, gitDir, commonDir])];
   const hooksPaths = [...new Set([...(hooksPath ? [hooksPath] : []), ...aliasHooks])];
   for (const [value, base] of hooksPaths.flatMap((h) => hookBases.map((b) => [h, b] as const))) {
-    const dir = inProject(root, expand(value, base));
+    const dir = land(value, base);
     const guarded = basename(dir) === "_" && dirname(dir) !== base ? dirname(dir) : dir;
     // `sub/../.githooks`: `sub` made a link would lead the `..` elsewhere.
     for (const out of value.startsWith("~/") ? [] : stepsOutOf(base, value))
@@ -951,14 +1030,16 @@ export function rootGitPlaces(
       // moved aside itself.
       watchWay(guarded);
       place("hook", guarded, realDirChain(root, guarded));
-      // A link to a directory elsewhere in the project: that directory is what git runs from.
+      // A hook in it that is a link: the folder's mount keeps the link, not where it leads.
+      for (const t of linkTargets(root, linkedHooks(guarded), [gitDir, commonDir])) follow(t);
+      // A link to a directory elsewhere in the project (through any chain): that directory
+      // is what git runs hooks from, and a hook in it that is a link, where that one leads.
       if (lstat(guarded)?.isSymbolicLink()) {
-        let target: string | null = null;
-        try {
-          target = resolve(dirname(guarded), readlinkSync(guarded));
-        } catch {}
-        if (target !== null && inside(target, root)) {
-          place("hook", target, realDirChain(root, target));
+        for (const t of linkTargets(root, [[guarded, "hook"]], [gitDir, commonDir])) {
+          follow(t);
+          if (t.target !== null)
+            for (const h of linkTargets(root, linkedHooks(t.target), [gitDir, commonDir]))
+              follow(h);
         }
       }
     } else if (dir === root && !watch.some((w) => w.kind === "hook" && w.path === root))
@@ -967,13 +1048,7 @@ export function rootGitPlaces(
   // The git dir is read-only inside, but what its links lead to is not: `hooks -> ../githooks`,
   // `hooks/pre-commit -> ../../scripts/pre-commit` (the usual way to share hooks), `config ->
   // ../shared.gitconfig`. Where one leads in the project is kept read-only.
-  for (const { kind, hops, outOf, target } of gitDirLinkTargets(root, gitDir, commonDir)) {
-    for (const link of hops) watchLinkTarget(link);
-    for (const dir of outOf) if (inside(dir, root) && !inGitDir(dir)) watchLink(dir);
-    if (target === null) continue;
-    watchWay(target);
-    place(kind, target, realDirChain(root, dirname(target)) && lstat(target) !== null);
-  }
+  for (const t of gitDirLinkTargets(root, gitDir, commonDir)) follow(t);
   // The git dir is read-only inside, but a file of it with a name in the project too (`ln
   // scripts/pre-commit .git/hooks/`, `ln shared.gitconfig .git/config`) is written through that
   // name: by content, one changed is moved aside.
@@ -1046,25 +1121,46 @@ function readGitDirFile(file: string): string | null {
   return readRegular(file) ?? (lstat(file)?.isSymbolicLink() ? readThroughLinks(file) : null);
 }
 
-/**
- * Each of a git dir's links (gitDirLinks) with the links met on its way and the folders its `..`
- * steps out of, and where it leads in
- * the project: `target` is null when that is outside the project, in the git dirs themselves,
- * or in node_modules — a hook a package links to its own file (`node_modules/pre-commit/hook`)
- * is the package's: installs replace it (as for programs in node_modules).
- */
-function gitDirLinkTargets(
-  root: string,
-  gitDir: string,
-  commonDir: string,
-): {
+/** linkTargets of a git dir's links (gitDirLinks). */
+function gitDirLinkTargets(root: string, gitDir: string, commonDir: string): LinkTarget[] {
+  return linkTargets(root, gitDirLinks(gitDir, commonDir), [gitDir, commonDir]);
+}
+
+interface LinkTarget {
   link: string;
   kind: "gitconfig" | "hook";
   hops: string[];
   outOf: string[];
   target: string | null;
-}[] {
-  return gitDirLinks(gitDir, commonDir).map(([link, kind]) => {
+}
+
+/**
+ * The hooks in a hooks folder (and in husky's `_` in it) that are links: a hooks folder kept
+ * read-only keeps the link, not the file it leads to (`.githooks/pre-commit ->
+ * ../scripts/pc.sh`).
+ */
+function linkedHooks(dir: string): [string, "hook"][] {
+  const out: [string, "hook"][] = [];
+  for (const folder of [dir, join(dir, "_")]) {
+    if (!lstat(folder)?.isDirectory()) continue;
+    for (const entry of listOrNull(folder) ?? [])
+      if (entry.isSymbolicLink()) out.push([join(folder, entry.name), "hook"]);
+  }
+  return out;
+}
+
+/**
+ * Each link with the links met on its way and the folders its `..` steps out of, and where it
+ * leads in the project: `target` is null when that is outside the project, in `gitDirs`, or in
+ * node_modules — a hook a package links to its own file (`node_modules/pre-commit/hook`) is the
+ * package's: installs replace it (as for programs in node_modules).
+ */
+function linkTargets(
+  root: string,
+  links: readonly [string, "gitconfig" | "hook"][],
+  gitDirs: readonly string[],
+): LinkTarget[] {
+  return links.map(([link, kind]) => {
     const hops: string[] = [];
     const outOf: string[] = [];
     const to = followLinks(root, link, hops, outOf);
@@ -1072,8 +1168,8 @@ function gitDirLinkTargets(
       to !== null &&
       to !== link &&
       inside(to, root) &&
-      ![gitDir, commonDir].some((g) => to === g || inside(to, g)) &&
-      !relative(root, to).split(sep).includes("node_modules");
+      !gitDirs.some((g) => to === g || inside(to, g)) &&
+      !inModules(root, to);
     return { link, kind, hops, outOf, target: kept ? to : null };
   });
 }
@@ -1824,17 +1920,62 @@ function nestedPrograms(
   const add = (from: string, entries: readonly ConfigEntry[]): void => {
     for (const { path: named, named: how } of programFiles(entries)) {
       if (how === "word" || named.startsWith("~")) continue;
-      const path = inProject(root, resolve(from, named));
+      const path = landNested(root, from, named, hooks);
       // A package's files (under node_modules) are what installs write.
       if (!inside(path, root) || dirs.some((dir) => inside(path, dir))) continue;
       if (relative(root, path).split(sep).includes("node_modules")) continue;
       const w: Watch =
         how === "cd" ? { kind: "gitconfig", path, linkOnly: true } : { kind: "gitconfig", path };
       if (!hooks.some((h) => h.path === path && !!h.linkOnly === !!w.linkOnly)) hooks.push(w);
+      // A program that is a link (`tools/run.sh -> ../real/x.sh`): the file it leads to.
+      if (how !== "cd" && lstat(path)?.isSymbolicLink())
+        watchTargets(root, linkTargets(root, [[path, "gitconfig"]], dirs), hooks);
     }
   };
   add(base, config);
   for (const dir of dirs) add(dir, [...config, ...commandConfig(config)].filter(runsInGitDir));
+}
+
+/**
+ * Links git runs or reads through in a nested repository (its git dir's, its hooks folder's, a
+ * program value's): where each leads in the project is watched as what it is, and so is each
+ * link on the way — in the git dir too (`.git/shared -> ../scripts`, which the git dir's
+ * fingerprint does not cover; the link itself is watched by its owner) — and each folder a
+ * `..` steps out of. Returns where they lead (those in the project).
+ */
+function watchTargets(root: string, targets: readonly LinkTarget[], hooks: Watch[]): string[] {
+  const out: string[] = [];
+  for (const { link, kind, hops, outOf, target } of targets) {
+    for (const dir of outOf)
+      if (inside(dir, root) && !inModules(root, dir) && !hooks.some((h) => h.path === dir))
+        hooks.push({ kind: "gitconfig", path: dir, linkOnly: true });
+    for (const hop of hops) {
+      if (hop === link || !inside(hop, root) || inModules(root, hop)) continue;
+      if (!hooks.some((h) => h.path === hop && !h.linkOnly))
+        hooks.push({ kind: "gitconfig", path: hop });
+    }
+    if (target === null) continue;
+    out.push(target);
+    if (!hooks.some((h) => h.path === target && !h.linkOnly)) hooks.push({ kind, path: target });
+  }
+  return out;
+}
+
+/**
+ * landAt for a nested repository's value (no `~/`): each link on the way in the project is
+ * watched for being pointed elsewhere, each folder a `..` steps out of for becoming a link.
+ */
+function landNested(root: string, base: string, value: string, hooks: Watch[]): string {
+  const links: string[] = [];
+  const outOf: string[] = [];
+  const path = landAt(root, "/", base, value, links, outOf);
+  for (const link of links)
+    if (inside(link, root) && !inModules(root, link) && !hooks.some((h) => h.path === link))
+      hooks.push({ kind: "gitconfig", path: link });
+  for (const dir of outOf)
+    if (inside(dir, root) && !inModules(root, dir) && !hooks.some((h) => h.path === dir))
+      hooks.push({ kind: "gitconfig", path: dir, linkOnly: true });
+  return path;
 }
 
 /** A config boolean that is true (a bare key, `true`, `yes`, `on`, a non-zero number). */
@@ -1935,16 +2076,21 @@ function collect(
       if (hooksPath === "" || hooksPath.startsWith("~")) continue;
       // Push hooks run in the git dir: a relative hooksPath is read from there too.
       for (const from of new Set([base, ...gitDirs])) {
-        const path = inProject(root, resolve(from, hooksPath));
+        const path = landNested(root, from, hooksPath, hooks);
         // husky's `.husky/_` stubs run the scripts one level up.
         const guarded = basename(path) === "_" && dirname(path) !== from ? dirname(path) : path;
         if (!(inside(guarded, root) || guarded === root)) continue;
         if (hooks.some((h) => h.kind === "hook" && h.path === guarded)) continue;
-        hooks.push({
-          kind: "hook",
-          path: guarded,
-          namesOnly: guarded === base || gitDirs.includes(guarded) || guarded === root,
-        });
+        const namesOnly = guarded === base || gitDirs.includes(guarded) || guarded === root;
+        hooks.push({ kind: "hook", path: guarded, namesOnly });
+        // A hook in it that is a link to a file of the project: that file is what git runs.
+        // A hooks folder that is a link: the folder it leads to (through any chain) is what git
+        // runs hooks from; and a hook in it that is a link, the file that one leads to.
+        const folder = lstat(guarded)?.isSymbolicLink()
+          ? watchTargets(root, linkTargets(root, [[guarded, "hook"]], gitDirs), hooks)[0]
+          : guarded;
+        if (!namesOnly && folder !== undefined)
+          watchTargets(root, linkTargets(root, linkedHooks(folder), gitDirs), hooks);
       }
     }
   };
@@ -1960,19 +2106,7 @@ function collect(
     if (commonDir !== dir && inside(commonDir, root) && realDirChain(root, commonDir))
       gitDir(commonDir, "bare");
     if (hooks === null) return;
-    for (const { link, kind, hops, outOf, target } of gitDirLinkTargets(root, dir, commonDir)) {
-      for (const out of outOf)
-        if (inside(out, root) && !hooks.some((h) => h.path === out && h.linkOnly))
-          hooks.push({ kind: "gitconfig", path: out, linkOnly: true });
-      // Each link on the way, in the git dir too (`.git/shared -> ../scripts`, which the git
-      // dir's fingerprint does not cover); the git dir's own link is in that fingerprint.
-      for (const hop of hops) {
-        if (hop === link || !inside(hop, root)) continue;
-        if (!hooks.some((h) => h.path === hop)) hooks.push({ kind: "gitconfig", path: hop });
-      }
-      if (target !== null && !hooks.some((h) => h.path === target))
-        hooks.push({ kind, path: target });
-    }
+    watchTargets(root, gitDirLinkTargets(root, dir, commonDir), hooks);
   };
 
   const gitDir = (dir: string, kind: "dotgit" | "bare"): void => {
@@ -2499,10 +2633,16 @@ function collect(
     }
     if (!out.has(w.path)) out.set(w.path, { kind: "hook", fp: `hookdir:${entryFp(w.path, true)}` });
     if (!lstat(w.path)?.isDirectory()) continue;
-    for (const entry of listed(w.path)) {
-      if ((w.namesOnly || w.path === root) && !HOOK_NAMES.has(entry.name)) continue;
-      const path = join(w.path, entry.name);
-      if (!out.has(path)) out.set(path, { kind: "hook", fp: entryFp(path, true) });
+    const namesOnly = w.namesOnly === true || w.path === root;
+    // husky's stubs in `_` are hooks git runs too (core.hooksPath `.husky/_`).
+    const husky = join(w.path, "_");
+    const folders = !namesOnly && lstat(husky)?.isDirectory() ? [w.path, husky] : [w.path];
+    for (const folder of folders) {
+      for (const entry of listed(folder)) {
+        if (namesOnly && !HOOK_NAMES.has(entry.name)) continue;
+        const path = join(folder, entry.name);
+        if (!out.has(path)) out.set(path, { kind: "hook", fp: entryFp(path, true) });
+      }
     }
   }
   // Last: a path the walk or a watch above records whole keeps that (stricter) fingerprint.
@@ -2981,7 +3121,7 @@ export function describeFinding(f: Finding): string {
       "it decides which folder is the project, and so which settings apply and to what: a run would choose the sandbox of the next",
     project: "it is a project's package.json",
     readonly:
-      "it is kept read-only inside (a `protect` entry, or what a tool on the host obeys), and its mount was lost during the run (another run in the project, or a file renamed over it on the host)",
+      "it is kept read-only inside (a `protect` entry, or what a tool on the host obeys), and its mount was lost during the run (another run in the project, or a file renamed over it on the host) or it has another name in the project (a hard link) through which it was written",
     clientkey:
       "your npmrc names it as a client certificate key: another name made for it inside (a hard link) would show the key you write into it",
     bin: "a bare `npm run` (or anything run with this node_modules/.bin on PATH) would run it outside the sandbox instead of the command of that name",

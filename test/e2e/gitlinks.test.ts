@@ -44,7 +44,7 @@ const ownHook = "printf '#!/bin/sh\\nexit 0\\n'";
 const commit = ["commit", "-q", "--allow-empty", "-m", "after"];
 const nestedCommit = ["-C", "sub", ...commit];
 /** The nested repository's own first commit (the outer `git add` wants one checked out). */
-const subCommit = " && git -C sub add -A && git -C sub commit -qm own";
+const subCommit = " && git -C sub add -A && git -C sub commit -q --allow-empty -m own";
 
 const CASES: Case[] = [
   {
@@ -134,6 +134,142 @@ const CASES: Case[] = [
     plant: () => "echo '*.x diff=evil' > gitinfo/attributes",
     git: ["check-attr", "diff", "a.x"],
     prints: { own: "a.x: diff: own\n", planted: "a.x: diff: evil\n" },
+  },
+  {
+    name: "a `..` in core.hooksPath after a link (`sub/../hooks`, `sub -> deep/x`)",
+    setup: () =>
+      `mkdir -p deep/x deep/hooks && ln -s deep/x sub && ${ownHook} > deep/hooks/pre-commit && chmod +x deep/hooks/pre-commit && git config core.hooksPath sub/../hooks`,
+    plant: (w) => `${hook(w.mark)} > deep/hooks/pre-commit`,
+    git: commit,
+  },
+  {
+    name: "an absolute core.hooksPath through a link to the project with a `..` after a link",
+    setup: (w) =>
+      `mkdir -p deep/x deep/hooks && ln -s deep/x lnk && ${ownHook} > deep/hooks/pre-commit && chmod +x deep/hooks/pre-commit && git config core.hooksPath ${w.alias}/lnk/../hooks`,
+    plant: (w) => `${hook(w.mark)} > deep/hooks/pre-commit`,
+    git: commit,
+  },
+  {
+    name: "an include.path and the fsmonitor it names, each with a `..` after a link",
+    setup: () =>
+      `mkdir -p deep/x && ln -s deep/x sub && printf '[core]\\n\\tfsmonitor = sub/../fsm.sh\\n' > deep/inc.cfg && printf '#!/bin/sh\\nexit 1\\n' > deep/fsm.sh && chmod +x deep/fsm.sh && git config include.path ../sub/../inc.cfg`,
+    plant: (w) => `printf '#!/bin/sh\\ntouch ${w.mark}\\nexit 1\\n' > deep/fsm.sh`,
+    git: ["status"],
+  },
+  {
+    name: "a nested repository's core.hooksPath with a `..` after a link",
+    setup: () =>
+      `mkdir -p sub/deep/x sub/deep/hooks && git -C sub init -q && ln -s deep/x sub/lnk && ${ownHook} > sub/deep/hooks/pre-commit && chmod +x sub/deep/hooks/pre-commit && git -C sub config core.hooksPath lnk/../hooks${subCommit}`,
+    plant: (w) => `${hook(w.mark)} > sub/deep/hooks/pre-commit`,
+    git: nestedCommit,
+  },
+  {
+    name: "a nested repository's core.fsmonitor with a `..` after a link",
+    setup: () =>
+      `mkdir -p sub/deep/x && git -C sub init -q && ln -s deep/x sub/lnk && printf '#!/bin/sh\\nexit 1\\n' > sub/deep/fsm.sh && chmod +x sub/deep/fsm.sh && git -C sub config core.fsmonitor lnk/../fsm.sh${subCommit}`,
+    plant: (w) => `printf '#!/bin/sh\\ntouch ${w.mark}\\nexit 1\\n' > sub/deep/fsm.sh`,
+    git: ["-C", "sub", "status"],
+  },
+  {
+    name: "a hook in a core.hooksPath folder hard-linked to a file of the project",
+    setup: () =>
+      `mkdir -p .githooks tools && ${ownHook} > tools/stub && chmod +x tools/stub && ln tools/stub .githooks/pre-commit && git config core.hooksPath .githooks`,
+    plant: (w) => `${hook(w.mark)} > tools/stub`,
+    git: commit,
+  },
+  {
+    name: "a husky stub (`.husky/_`) hard-linked to a file of the project",
+    setup: () =>
+      `mkdir -p .husky/_ tools && ${ownHook} > tools/stub && chmod +x tools/stub && ln tools/stub .husky/_/pre-commit && git config core.hooksPath .husky/_`,
+    plant: (w) => `${hook(w.mark)} > tools/stub`,
+    git: commit,
+  },
+  {
+    name: "a hook in a linked .git/hooks folder hard-linked to a file of the project",
+    setup: () =>
+      `mkdir -p githooks scripts && rm -rf .git/hooks && ln -s ../githooks .git/hooks && ${ownHook} > scripts/pc && chmod +x scripts/pc && ln scripts/pc githooks/pre-commit`,
+    plant: (w) => `${hook(w.mark)} > scripts/pc`,
+    git: commit,
+  },
+  {
+    name: "a hook in a core.hooksPath folder that is a link to a file of the project",
+    setup: () =>
+      `mkdir -p .githooks scripts && ${ownHook} > scripts/pc.sh && chmod +x scripts/pc.sh && ln -s ../scripts/pc.sh .githooks/pre-commit && git config core.hooksPath .githooks`,
+    plant: (w) => `${hook(w.mark)} > scripts/pc.sh`,
+    git: commit,
+  },
+  {
+    name: "a hook in a nested repository's core.hooksPath folder that is a link to a file",
+    setup: () =>
+      `mkdir -p sub/.githooks sub/scripts && git -C sub init -q && ${ownHook} > sub/scripts/pc.sh && chmod +x sub/scripts/pc.sh && ln -s ../scripts/pc.sh sub/.githooks/pre-commit && git -C sub config core.hooksPath .githooks${subCommit}`,
+    plant: (w) => `${hook(w.mark)} > sub/scripts/pc.sh`,
+    git: nestedCommit,
+  },
+  {
+    name: "a nested repository's core.hooksPath that is a link to a folder",
+    setup: () =>
+      `mkdir -p sub/githooks-src && git -C sub init -q && ln -s githooks-src sub/.githooks && git -C sub config core.hooksPath .githooks${subCommit}`,
+    plant: (w) =>
+      `${hook(w.mark)} > sub/githooks-src/pre-commit && chmod +x sub/githooks-src/pre-commit`,
+    git: nestedCommit,
+  },
+  {
+    name: "a core.hooksPath that is a link to a link to a folder",
+    setup: () => "mkdir b && ln -s b a && ln -s a .githooks && git config core.hooksPath .githooks",
+    plant: (w) => `${hook(w.mark)} > b/pre-commit && chmod +x b/pre-commit`,
+    git: commit,
+  },
+  {
+    name: "a core.hooksPath link whose target has a `..` after a link",
+    setup: () =>
+      "mkdir -p deep/x deep/hooks hooks && ln -s deep/x lnk && ln -s lnk/../hooks .githooks && git config core.hooksPath .githooks",
+    plant: (w) => `${hook(w.mark)} > deep/hooks/pre-commit && chmod +x deep/hooks/pre-commit`,
+    git: commit,
+  },
+  {
+    name: "a core.hooksPath link spelled through a link to the project",
+    setup: (w) =>
+      `mkdir githooks && ln -s ${w.alias}/githooks .githooks && git config core.hooksPath .githooks`,
+    plant: (w) => `${hook(w.mark)} > githooks/pre-commit && chmod +x githooks/pre-commit`,
+    git: commit,
+  },
+  {
+    name: "an include.path that is a link to a config file",
+    setup: () =>
+      "mkdir cfg && printf '[alias]\\n\\tst = status\\n' > cfg/git.cfg && ln -s cfg/git.cfg shared.gitconfig && git config include.path ../shared.gitconfig",
+    plant: (w) => `${fsmonitor(w.mark)} >> cfg/git.cfg`,
+    git: ["status"],
+  },
+  {
+    name: "a nested repository's program that is a link to a file",
+    setup: () =>
+      `mkdir -p sub/tools sub/real && git -C sub init -q && printf '#!/bin/sh\\nexit 1\\n' > sub/real/x.sh && chmod +x sub/real/x.sh && ln -s ../real/x.sh sub/tools/run.sh && git -C sub config core.fsmonitor tools/run.sh${subCommit}`,
+    plant: (w) => `printf '#!/bin/sh\\ntouch ${w.mark}\\nexit 1\\n' > sub/real/x.sh`,
+    git: ["-C", "sub", "status"],
+  },
+  {
+    name: "a nested repository's core.hooksPath `missing/../hooks`, `missing` then made a link",
+    setup: () =>
+      `mkdir sub && git -C sub init -q && git -C sub config core.hooksPath missing/../hooks${subCommit}`,
+    plant: (w) =>
+      `mkdir -p sub/deep/y sub/deep/hooks && ln -s deep/y sub/missing && ${hook(w.mark)} > sub/deep/hooks/pre-commit && chmod +x sub/deep/hooks/pre-commit`,
+    git: nestedCommit,
+  },
+  {
+    name: "a hook in a core.hooksPath folder linked to `../missing/../pc.sh`, `missing` then made a link",
+    setup: () =>
+      "mkdir .githooks && ln -s ../missing/../pc.sh .githooks/pre-commit && git config core.hooksPath .githooks",
+    plant: (w) =>
+      `mkdir -p deep/y && ln -s deep/y missing && ${hook(w.mark)} > deep/pc.sh && chmod +x deep/pc.sh`,
+    git: commit,
+  },
+  {
+    name: "a program linked to `../missing/../x.sh`, `missing` then made a link",
+    setup: () =>
+      "mkdir tools && ln -s ../missing/../x.sh tools/run.sh && git config core.fsmonitor tools/run.sh",
+    plant: (w) =>
+      `mkdir -p deep/y && ln -s deep/y missing && printf '#!/bin/sh\\ntouch ${w.mark}\\nexit 1\\n' > deep/x.sh && chmod +x deep/x.sh`,
+    git: ["status"],
   },
 ];
 

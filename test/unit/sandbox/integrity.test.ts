@@ -718,7 +718,7 @@ describe("rootGitPlaces", () => {
       protect: [join(root, "p/.husky")],
       watch: [],
       // Its hooks, fingerprinted too: the folder's mount can be lost during the run.
-      hookFiles: [{ kind: "hook", path: join(root, "p/.husky") }],
+      hookFiles: [{ kind: "hook", path: join(root, "p/.husky"), always: true }],
     });
   });
 
@@ -777,8 +777,12 @@ describe("rootGitPlaces", () => {
     symlinkSync("tools/hooks", join(root, "p/.githooks"));
     expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
       protect: [join(root, "p/tools/hooks")],
-      watch: [{ kind: "hook", path: join(root, "p/.githooks") }],
-      hookFiles: [{ kind: "hook", path: join(root, "p/tools/hooks") }],
+      // tools made a link inside would lead the hooks elsewhere.
+      watch: [
+        { kind: "hook", path: join(root, "p/.githooks") },
+        { kind: "gitconfig", path: join(root, "p/tools"), linkOnly: true },
+      ],
+      hookFiles: [{ kind: "hook", path: join(root, "p/tools/hooks"), always: true }],
     });
   });
 
