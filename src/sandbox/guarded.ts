@@ -56,6 +56,8 @@ export interface GuardedRun {
   userHooksPath?: string;
   /** The `-c core.hooksPath=…` of the user's aliases, for nested repositories (guardProject). */
   userAliasHooks?: readonly string[];
+  /** Your home: a nested repository's `~/` values are read from it. */
+  home?: string;
   /** The run was install-class: a project-local safe-npm may be upgraded by it. */
   install: boolean;
   /** Where each finding is reported. */
@@ -113,6 +115,7 @@ export async function runGuarded(
       skip: [...walk.skip, ...(run.linkedStores ?? [])],
       ...(run.userHooksPath === undefined ? {} : { userHooksPath: run.userHooksPath }),
       ...(run.userAliasHooks === undefined ? {} : { userAliasHooks: run.userAliasHooks }),
+      ...(run.home === undefined ? {} : { home: run.home }),
     }),
     live,
   );

@@ -667,6 +667,8 @@ interface Mentioned {
   pythonFolders: Map<string, Set<string>>;
   /** `node .`: the top's package.json `main` is what node runs. */
   topMain: boolean;
+  /** The links on the way to a file reached through one (each to be watched). */
+  links: string[];
 }
 
 /**
@@ -693,7 +695,13 @@ function mentionedScripts(
     }
   }
   const named = folders.slice(1);
-  const out: Mentioned = { files: [], missing: [], pythonFolders: new Map(), topMain: false };
+  const out: Mentioned = {
+    files: [],
+    missing: [],
+    pythonFolders: new Map(),
+    topMain: false,
+    links: [],
+  };
   const keep = (path: string): void => {
     if (out.files.includes(path) || out.missing.includes(path)) return;
     if (dirname(path) === root && MANAGER_WRITES.has(basename(path))) return;
@@ -702,6 +710,17 @@ function mentionedScripts(
     // watched, so that one made inside is moved aside.
     if (st === null) out.missing.push(path);
     else if (st.isFile() && realDirChain(root, dirname(path))) out.files.push(path);
+    else if (st.isFile() || st.isSymbolicLink()) throughLink(path);
+  };
+  /** Reached through a link (`tools/conv.sh` with `tools -> scripts`): the file it leads to. */
+  const throughLink = (path: string): void => {
+    const links: string[] = [];
+    const to = followLinks(root, path, links);
+    if (to === null || !inside(to, root) || out.files.includes(to)) return;
+    if (lstat(to)?.isFile() && realDirChain(root, dirname(to))) {
+      out.files.push(to);
+      out.links.push(...links);
+    }
   };
   /** `node <folder>` runs its package.json's `main` (Module._findPath: the file, an extension, an index). */
   const mainOf = (folder: string): void => {
@@ -725,7 +744,11 @@ function mentionedScripts(
     mentions.includes(".") ||
     mentions.includes(basename(root)) ||
     mentions.some((m) => /(^|\/)\.\.\/*$/.test(m)) ||
-    mentions.some((m) => folders.some((f) => m !== "." && expand(m, f) === root));
+    mentions.some((m) => folders.some((f) => m !== "." && expand(m, f) === root)) ||
+    // A folder that is a link to the top (`node lib` with `lib -> .`).
+    mentions.some((m) =>
+      folders.some((f) => m !== "." && followLinks(root, expand(m, f)) === root),
+    );
   const runFolders = topNamed ? folders : named;
   for (const folder of runFolders) {
     for (const name of FOLDER_MAINS) keep(join(folder, name));
@@ -753,7 +776,9 @@ function mentionedScripts(
       for (const suffix of SCRIPT_SUFFIXES) {
         const path = `${base}${suffix}`;
         if (out.files.includes(path) || MANAGER_WRITES.has(basename(path))) continue;
-        if (lstat(path)?.isFile() && realDirChain(root, dirname(path))) out.files.push(path);
+        const st = lstat(path);
+        if (st?.isFile() && realDirChain(root, dirname(path))) out.files.push(path);
+        else if (st?.isFile() || st?.isSymbolicLink()) throughLink(path);
       }
     }
   }
@@ -900,6 +925,12 @@ export function rootGitPlaces(
     for (const link of hops) watchLinkTarget(link);
     for (const dir of outOf) if (inside(dir, root) && !inGitDir(dir)) watchLink(dir);
     if (target === null) return;
+    // Hooks from the top itself (`.githooks -> .`): its hook names, as a hooksPath of `.`.
+    if (target === root) {
+      if (kind === "hook" && !watch.some((w) => w.kind === "hook" && w.path === root))
+        watch.push({ kind: "hook", path: root, namesOnly: true });
+      return;
+    }
     watchWay(target);
     place(kind, target, realDirChain(root, dirname(target)) && lstat(target) !== null);
   };
@@ -929,8 +960,12 @@ export function rootGitPlaces(
         continue;
       }
       const real = realFile(path, how);
-      // A word with no `/` counts only where such a file is: most are a program's arguments.
-      if (how === "word" && !real) continue;
+      // A word with no `/` counts only where such a file is, through a link on the way too
+      // (`tools/conv.sh "$0"` with `tools -> scripts`): most are a program's arguments.
+      if (how === "word" && !real) {
+        const to = followLinks(root, path);
+        if (to === null || !inside(to, root) || !lstat(to)?.isFile()) continue;
+      }
       watchWay(path);
       // Reached through a link in the project (a committed `tools -> lib`): what git runs is
       // the file where it leads. Through a link on the way, the path itself cannot be moved
@@ -962,6 +997,7 @@ export function rootGitPlaces(
     if (base !== root) return;
     const found = mentionedScripts(root, programMentions(entries), programWords(entries), expand);
     for (const path of found.files) place("gitconfig", path, true);
+    for (const link of found.links) if (!inModules(root, link)) watchLinkTarget(link);
     // Made inside, what a tool would run instead (a GNUmakefile beside a kept Makefile) is
     // moved aside after the run.
     for (const path of found.missing) place("gitconfig", path, false);
@@ -1038,7 +1074,10 @@ export function rootGitPlaces(
         for (const t of linkTargets(root, [[guarded, "hook"]], [gitDir, commonDir])) {
           follow(t);
           if (t.target !== null)
-            for (const h of linkTargets(root, linkedHooks(t.target), [gitDir, commonDir]))
+            for (const h of linkTargets(root, linkedHooks(t.target, t.target === root), [
+              gitDir,
+              commonDir,
+            ]))
               follow(h);
         }
       }
@@ -1139,19 +1178,22 @@ interface LinkTarget {
  * read-only keeps the link, not the file it leads to (`.githooks/pre-commit ->
  * ../scripts/pc.sh`).
  */
-function linkedHooks(dir: string): [string, "hook"][] {
+function linkedHooks(dir: string, namesOnly = false): [string, "hook"][] {
   const out: [string, "hook"][] = [];
-  for (const folder of [dir, join(dir, "_")]) {
+  // A folder of other things too (the top, a git dir): only hook names are hooks there.
+  for (const folder of namesOnly ? [dir] : [dir, join(dir, "_")]) {
     if (!lstat(folder)?.isDirectory()) continue;
     for (const entry of listOrNull(folder) ?? [])
-      if (entry.isSymbolicLink()) out.push([join(folder, entry.name), "hook"]);
+      if (entry.isSymbolicLink() && (!namesOnly || HOOK_NAMES.has(entry.name)))
+        out.push([join(folder, entry.name), "hook"]);
   }
   return out;
 }
 
 /**
  * Each link with the links met on its way and the folders its `..` steps out of, and where it
- * leads in the project: `target` is null when that is outside the project, in `gitDirs`, or in
+ * leads in the project (the top itself too: `.githooks -> .`): `target` is null when that is
+ * outside the project, in `gitDirs`, or in
  * node_modules — a hook a package links to its own file (`node_modules/pre-commit/hook`) is the
  * package's: installs replace it (as for programs in node_modules).
  */
@@ -1167,7 +1209,7 @@ function linkTargets(
     const kept =
       to !== null &&
       to !== link &&
-      inside(to, root) &&
+      (inside(to, root) || to === root) &&
       !gitDirs.some((g) => to === g || inside(to, g)) &&
       !inModules(root, to);
     return { link, kind, hops, outOf, target: kept ? to : null };
@@ -1547,6 +1589,8 @@ export interface WalkOptions {
    * ones apply to every nested repository, from its top.
    */
   userAliasHooks?: readonly string[];
+  /** Your home: a nested repository's `~/` values are read from it. */
+  home?: string;
 }
 
 /** The safe-npm that is running: its version and the dist/ directory it runs from. */
@@ -1916,13 +1960,15 @@ function nestedPrograms(
   base: string,
   dirs: readonly string[],
   hooks: Watch[],
+  home: string | undefined,
 ): void {
   const add = (from: string, entries: readonly ConfigEntry[]): void => {
     for (const { path: named, named: how } of programFiles(entries)) {
-      if (how === "word" || named.startsWith("~")) continue;
-      const path = landNested(root, from, named, hooks);
-      // A package's files (under node_modules) are what installs write.
-      if (!inside(path, root) || dirs.some((dir) => inside(path, dir))) continue;
+      if (how === "word" || (named.startsWith("~") && !(home && named.startsWith("~/")))) continue;
+      const path = landNested(root, from, named, hooks, home);
+      // A package's files (under node_modules) are what installs write. One in the git dir is
+      // watched too: the git dir's fingerprint covers its config and hooks only.
+      if (!inside(path, root)) continue;
       if (relative(root, path).split(sep).includes("node_modules")) continue;
       const w: Watch =
         how === "cd" ? { kind: "gitconfig", path, linkOnly: true } : { kind: "gitconfig", path };
@@ -1956,19 +2002,22 @@ function watchTargets(root: string, targets: readonly LinkTarget[], hooks: Watch
     }
     if (target === null) continue;
     out.push(target);
-    if (!hooks.some((h) => h.path === target && !h.linkOnly)) hooks.push({ kind, path: target });
+    if (!hooks.some((h) => h.path === target && !h.linkOnly))
+      hooks.push(
+        target === root ? { kind, path: target, namesOnly: true } : { kind, path: target },
+      );
   }
   return out;
 }
 
 /**
- * landAt for a nested repository's value (no `~/`): each link on the way in the project is
+ * landAt for a nested repository's value (`~/` is `home`): each link on the way in the project is
  * watched for being pointed elsewhere, each folder a `..` steps out of for becoming a link.
  */
-function landNested(root: string, base: string, value: string, hooks: Watch[]): string {
+function landNested(root: string, base: string, value: string, hooks: Watch[], home = "/"): string {
   const links: string[] = [];
   const outOf: string[] = [];
-  const path = landAt(root, "/", base, value, links, outOf);
+  const path = landAt(root, home, base, value, links, outOf);
   for (const link of links)
     if (inside(link, root) && !inModules(root, link) && !hooks.some((h) => h.path === link))
       hooks.push({ kind: "gitconfig", path: link });
@@ -2062,7 +2111,7 @@ function collect(
     config: readonly ConfigEntry[],
   ): void => {
     if (hooks === null) return;
-    nestedPrograms(root, config, base, gitDirs, hooks);
+    nestedPrograms(root, config, base, gitDirs, hooks, options.home);
     const own = lastValue(config, "core", "hookspath") ?? options.userHooksPath ?? null;
     const given = commandConfig(config)
       .filter((e) => e.section === "core" && e.subsection === null && e.key === "hookspath")
@@ -2073,10 +2122,11 @@ function collect(
       ...(options.userAliasHooks ?? []),
     ]);
     for (const hooksPath of values) {
-      if (hooksPath === "" || hooksPath.startsWith("~")) continue;
+      if (hooksPath === "") continue;
+      if (hooksPath.startsWith("~") && !(options.home && hooksPath.startsWith("~/"))) continue;
       // Push hooks run in the git dir: a relative hooksPath is read from there too.
       for (const from of new Set([base, ...gitDirs])) {
-        const path = landNested(root, from, hooksPath, hooks);
+        const path = landNested(root, from, hooksPath, hooks, options.home);
         // husky's `.husky/_` stubs run the scripts one level up.
         const guarded = basename(path) === "_" && dirname(path) !== from ? dirname(path) : path;
         if (!(inside(guarded, root) || guarded === root)) continue;
@@ -2089,8 +2139,11 @@ function collect(
         const folder = lstat(guarded)?.isSymbolicLink()
           ? watchTargets(root, linkTargets(root, [[guarded, "hook"]], gitDirs), hooks)[0]
           : guarded;
-        if (!namesOnly && folder !== undefined)
-          watchTargets(root, linkTargets(root, linkedHooks(folder), gitDirs), hooks);
+        if (folder !== undefined) {
+          const onlyNames =
+            namesOnly || folder === base || gitDirs.includes(folder) || folder === root;
+          watchTargets(root, linkTargets(root, linkedHooks(folder, onlyNames), gitDirs), hooks);
+        }
       }
     }
   };

@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, symlinkSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { makeWorld, show, type World } from "./world.js";
 
@@ -23,6 +23,8 @@ interface Where {
   outside: string;
   /** Made by what git runs once planted. */
   mark: string;
+  /** The project as a `~/` path (the world's home is HOME). */
+  tilde: string;
 }
 
 interface Case {
@@ -41,6 +43,8 @@ const hook = (mark: string): string => `printf '#!/bin/sh\\ntouch ${mark}\\n'`;
 const fsmonitor = (mark: string): string =>
   `printf '[core]\\n\\tfsmonitor = "touch ${mark}; false"\\n'`;
 const ownHook = "printf '#!/bin/sh\\nexit 0\\n'";
+/** `s` quoted for sh. */
+const sq = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
 const commit = ["commit", "-q", "--allow-empty", "-m", "after"];
 const nestedCommit = ["-C", "sub", ...commit];
 /** The nested repository's own first commit (the outer `git add` wants one checked out). */
@@ -271,6 +275,48 @@ const CASES: Case[] = [
       `mkdir -p deep/y && ln -s deep/y missing && printf '#!/bin/sh\\ntouch ${w.mark}\\nexit 1\\n' > deep/x.sh && chmod +x deep/x.sh`,
     git: ["status"],
   },
+  {
+    name: "a core.hooksPath folder that is a link to the top (`.githooks -> .`)",
+    setup: () => "ln -s . .githooks && git config core.hooksPath .githooks",
+    plant: (w) => `${hook(w.mark)} > pre-commit && chmod +x pre-commit`,
+    git: commit,
+  },
+  {
+    name: "a nested repository's core.hooksPath folder that is a link to the project's top",
+    setup: () =>
+      `mkdir sub && git -C sub init -q && ln -s .. sub/hk && git -C sub config core.hooksPath hk${subCommit}`,
+    plant: (w) => `${hook(w.mark)} > pre-commit && chmod +x pre-commit`,
+    git: nestedCommit,
+  },
+  {
+    name: "an alias `!node lib` with `lib -> .`: the top's index.js",
+    setup: () =>
+      "printf 'process.exit(0)\\n' > index.js && ln -s . lib && git config alias.t '!node lib'",
+    plant: (w) => `printf "require('fs').writeFileSync('${w.mark}', '')\\n" > index.js`,
+    git: ["t"],
+  },
+  {
+    name: "a nested repository's core.fsmonitor kept in its own git dir",
+    setup: () =>
+      `mkdir sub && git -C sub init -q && printf '#!/bin/sh\\nexit 1\\n' > sub/.git/fsmonitor.sh && chmod +x sub/.git/fsmonitor.sh && git -C sub config core.fsmonitor .git/fsmonitor.sh${subCommit}`,
+    plant: (w) => `printf '#!/bin/sh\\ntouch ${w.mark}\\nexit 1\\n' > sub/.git/fsmonitor.sh`,
+    git: ["-C", "sub", "status"],
+  },
+  {
+    name: "a nested repository's `~/` core.hooksPath into the project",
+    setup: (w) =>
+      `mkdir -p sub/hk && git -C sub init -q && git -C sub config core.hooksPath ${sq(`~/${w.tilde}/sub/hk`)}${subCommit}`,
+    plant: (w) => `${hook(w.mark)} > sub/hk/pre-commit && chmod +x sub/hk/pre-commit`,
+    git: nestedCommit,
+  },
+  {
+    name: "a textconv `sh -c 'tools/conv.sh \"$0\"'` with `tools -> scripts`",
+    setup: () =>
+      `mkdir scripts && ln -s scripts tools && printf '#!/bin/sh\\ncat "$1"\\n' > scripts/conv.sh && chmod +x scripts/conv.sh && echo '*.txt diff=conv' > .gitattributes && echo one > a.txt && git config diff.conv.textconv ${sq(`sh -c 'tools/conv.sh "$0"'`)}`,
+    plant: (w) =>
+      `printf '#!/bin/sh\\ntouch ${w.mark}\\ncat "$1"\\n' > scripts/conv.sh && echo two >> a.txt`,
+    git: ["diff"],
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {
@@ -316,12 +362,14 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
       const control = join(world.dir, "control", "app");
       mkdirSync(control, { recursive: true });
       const inside: Where = {
+        tilde: relative(world.home, world.project),
         p: world.project,
         alias: join(world.dir, "alias"),
         outside: join(world.dir, "outside"),
         mark: join(world.dir, "planted-ran"),
       };
       const host: Where = {
+        tilde: relative(world.home, control),
         p: control,
         alias: join(world.dir, "control-alias"),
         outside: join(world.dir, "control-outside"),
