@@ -836,6 +836,14 @@ function scan(
         continue;
       }
     }
+    if (inline && word === null && !token.text.includes(SUBST)) {
+      // `sh -c 'tools/x.sh "$0"'`: the script's own variables (its arguments, what the value
+      // does not set) are the script's words to read, not a reason to skip the script.
+      if (depth < 4) scan(token.text, bases, add, depth + 1, vars);
+      interpreter = null;
+      inline = false;
+      continue;
+    }
     if (word === null) continue;
     if (inline && word === "--") continue;
     if (program === "git" && gitConfigNext) {

@@ -317,6 +317,21 @@ const CASES: Case[] = [
       `printf '#!/bin/sh\\ntouch ${w.mark}\\ncat "$1"\\n' > scripts/conv.sh && echo two >> a.txt`,
     git: ["diff"],
   },
+  {
+    name: "a textconv `sh -c 'tools/conv.sh \"$0\"'` whose script is made inside",
+    setup: () =>
+      `mkdir tools && touch tools/.keep && echo '*.txt diff=conv' > .gitattributes && echo one > a.txt && git config diff.conv.textconv ${sq(`sh -c 'tools/conv.sh "$0"'`)}`,
+    plant: (w) =>
+      `printf '#!/bin/sh\\ntouch ${w.mark}\\ncat "$1"\\n' > tools/conv.sh && chmod +x tools/conv.sh && echo two >> a.txt`,
+    git: ["diff"],
+  },
+  {
+    name: "a nested repository's core.fsmonitor `sh -c '.git/fsm.sh \"$0\"'`",
+    setup: () =>
+      `mkdir sub && git -C sub init -q && printf '#!/bin/sh\\nexit 1\\n' > sub/.git/fsm.sh && chmod +x sub/.git/fsm.sh && git -C sub config core.fsmonitor ${sq(`sh -c '.git/fsm.sh "$0"'`)}${subCommit}`,
+    plant: (w) => `printf '#!/bin/sh\\ntouch ${w.mark}\\nexit 1\\n' > sub/.git/fsm.sh`,
+    git: ["-C", "sub", "status"],
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {

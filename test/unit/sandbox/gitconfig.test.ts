@@ -279,6 +279,10 @@ describe("programFiles: what git runs that config names", () => {
       ["!make -C build --file=x.mk", "build/x.mk"],
       [`"!bash -c 'function f { node hook; }; f'"`, "hook.js"],
       ["!sh -c -- 'node hook'", "hook.js"],
+      // The script's own arguments and variables the value does not set: still read.
+      [`!sh -c 'tools/conv.sh "$0"' x`, "tools/conv.sh"],
+      [`!sh -c 'node tools/x.js "$@"' -`, "tools/x.js"],
+      [`!bash -c 'tools/x.sh "$1" "$GIT_DIR"' - y`, "tools/x.sh"],
     ];
     for (const [value, path] of cases) expect(found(value), value).toContain(path);
   });
