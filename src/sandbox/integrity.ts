@@ -945,6 +945,8 @@ export function rootGitPlaces(
   };
 
   let hooksPath: string | null = null;
+  const seenHooks: string[] = [];
+  let sawInclude = false;
   const aliasHooks: string[] = [];
   // url and remote entries of every file: a url rewrite in one applies to the remotes of all.
   const remotes: ConfigEntry[] = [];
@@ -1018,6 +1020,13 @@ export function rootGitPlaces(
     if (text === null) return;
     const entries = parseGitConfig(text);
     hooksPath = lastValue(entries, "core", "hookspath") ?? hooksPath;
+    // With includes, which one git takes depends on where an include stands in the file and
+    // on includeIf's conditions (a branch, the git dir's place), which are not read here:
+    // every one counts then.
+    if (includePaths(entries).length > 0) sawInclude = true;
+    for (const e of entries)
+      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
+        seenHooks.push(e.value);
     // `-c` in an alias (`ci = -c core.hooksPath=.myhooks commit`): config of that git run.
     const given = commandConfig(entries);
     for (const e of given)
@@ -1052,7 +1061,13 @@ export function rootGitPlaces(
   // Hooks run at the top of the worktree, push hooks (pre-receive, update, …) in the git dir: a
   // relative hooksPath is read from both.
   const hookBases = [...new Set([root, gitDir, commonDir])];
-  const hooksPaths = [...new Set([...(hooksPath ? [hooksPath] : []), ...aliasHooks])];
+  const hooksPaths = [
+    ...new Set([
+      ...(hooksPath ? [hooksPath] : []),
+      ...(sawInclude ? seenHooks : []),
+      ...aliasHooks,
+    ]),
+  ];
   for (const [value, base] of hooksPaths.flatMap((h) => hookBases.map((b) => [h, b] as const))) {
     const dir = land(value, base);
     const guarded = basename(dir) === "_" && dirname(dir) !== base ? dirname(dir) : dir;
@@ -1224,10 +1239,21 @@ function userHooks(
   home: string,
   env: Readonly<Record<string, string | undefined>>,
 ): { userHooksPath?: string; userAliasHooks?: string[] } {
-  const found: { hooksPath: string | null; alias: string[] } = { hooksPath: null, alias: [] };
+  const found: {
+    hooksPath: string | null;
+    alias: string[];
+    seen: string[];
+    included: boolean;
+  } = { hooksPath: null, alias: [], seen: [], included: false };
   const read = (file: string, depth: number): void => {
     const entries = parseGitConfig(readThroughLinks(file) ?? "");
     found.hooksPath = lastValue(entries, "core", "hookspath") ?? found.hooksPath;
+    // With includes, every value counts (an include's place and includeIf's conditions decide
+    // which git takes).
+    if (includePaths(entries).length > 0) found.included = true;
+    for (const e of entries)
+      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
+        found.seen.push(e.value);
     for (const e of commandConfig(entries))
       if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
         found.alias.push(e.value);
@@ -1237,7 +1263,9 @@ function userHooks(
   for (const file of userConfigFiles(home, env)) read(file, 0);
   const value = found.hooksPath;
   const relativeOnly = (v: string): boolean => v !== "" && !v.startsWith("~") && !isAbsolute(v);
-  const alias = [...new Set(found.alias.filter(relativeOnly))];
+  // The values not taken last apply to every nested repository, as an alias's `-c` ones do.
+  const others = found.included ? found.seen.filter((v) => v !== value) : [];
+  const alias = [...new Set([...found.alias, ...others].filter(relativeOnly))];
   return {
     ...(value === null || !relativeOnly(value) ? {} : { userHooksPath: value }),
     ...(alias.length === 0 ? {} : { userAliasHooks: alias }),

@@ -332,6 +332,21 @@ const CASES: Case[] = [
     plant: (w) => `printf '#!/bin/sh\\ntouch ${w.mark}\\nexit 1\\n' > sub/.git/fsm.sh`,
     git: ["-C", "sub", "status"],
   },
+  {
+    name: "core.hooksPath in an includeIf whose condition is false (husky on another branch)",
+    setup: () =>
+      `mkdir -p .husky/_ && ${ownHook} > .husky/pre-commit && chmod +x .husky/pre-commit && printf '#!/bin/sh\\n. "$(dirname "$0")/../pre-commit"\\n' > .husky/_/pre-commit && chmod +x .husky/_/pre-commit && git config core.hooksPath .husky/_ && printf '[core]\\n\\thooksPath = .release-hooks\\n' > .gitconfig.release && git config 'includeIf.onbranch:release/**.path' ../.gitconfig.release`,
+    plant: (w) => `printf 'touch ${w.mark}\\n' > .husky/pre-commit`,
+    git: commit,
+  },
+  {
+    name: "core.hooksPath set after an include that sets another",
+    setup: () =>
+      "mkdir -p tools/hooks && printf '[core]\\n\\thooksPath = tools/hooks\\n' > .gitconfig.shared && git config include.path ../.gitconfig.shared && printf '[core]\\n\\thooksPath = .githooks\\n' >> .git/config",
+    plant: (w) =>
+      `mkdir -p .githooks && ${hook(w.mark)} > .githooks/pre-commit && chmod +x .githooks/pre-commit`,
+    git: commit,
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {

@@ -830,6 +830,23 @@ describe("rootGitPlaces", () => {
       userAliasHooks: [".gh"],
     });
   });
+
+  it("every core.hooksPath of the user's config counts: an include's place and includeIf's conditions pick the one git takes", () => {
+    file(
+      "home/.gitconfig",
+      '[core]\n\thooksPath = .githooks\n[includeIf "gitdir:~/work/"]\n\tpath = ~/.gitconfig-work\n',
+    );
+    file("home/.gitconfig-work", "[core]\n\thooksPath = .work-hooks\n");
+    mkdirSync(join(root, "p", ".git"), { recursive: true });
+    mkdirSync(join(root, "p", ".githooks"));
+    const places = rootGitPlaces(join(root, "p"), home(), {});
+    // The project's repository: both folders are guarded (the existing one read-only).
+    expect(places.protect).toContain(join(root, "p", ".githooks"));
+    expect(places.watch).toContainEqual({ kind: "hook", path: join(root, "p", ".work-hooks") });
+    // Nested repositories: the last one when they set none, the other always.
+    expect(places.userHooksPath).toBe(".work-hooks");
+    expect(places.userAliasHooks).toEqual([".githooks"]);
+  });
 });
 
 describe("rootGitPlaces: the ways a named program is reached", () => {
