@@ -1038,7 +1038,11 @@ export function rootGitPlaces(
     for (const dir of new Set([gitDir, commonDir]))
       programs([...entries, ...given].filter(runsInGitDir), dir);
     remotes.push(...[...entries, ...given].filter((e) => SHARED_SECTIONS.has(e.section)));
-    for (const include of includePaths(entries)) {
+    // An alias's `-c include.path=~/x` (git takes only absolute ones there) is read too; its
+    // values are that alias's, so every hooksPath counts from then on.
+    const aliasIncludes = includePaths(given).filter((i) => i.startsWith("~/") || isAbsolute(i));
+    if (aliasIncludes.length > 0) sawInclude = true;
+    for (const include of [...includePaths(entries), ...aliasIncludes]) {
       const path = land(include, dirname(file));
       if (inside(path, root)) {
         place("gitconfig", path, realDirChain(root, dirname(path)) && !!lstat(path)?.isFile());
@@ -1050,10 +1054,16 @@ export function rootGitPlaces(
     }
   };
   // GIT_CONFIG_SYSTEM and GIT_CONFIG_GLOBAL replace the files git reads (git-config(1), ENVIRONMENT).
+  // config.worktree only under extensions.worktreeConfig, as git reads it.
+  const worktreeConfig = configTrue(
+    parseGitConfig(readGitDirFile(join(commonDir, "config")) ?? ""),
+    "extensions",
+    "worktreeconfig",
+  );
   for (const file of [
     ...userConfigFiles(home, env),
     join(commonDir, "config"),
-    join(gitDir, "config.worktree"),
+    ...(worktreeConfig ? [join(gitDir, "config.worktree")] : []),
   ]) {
     read(file, 0);
   }
@@ -1257,7 +1267,12 @@ function userHooks(
     for (const e of commandConfig(entries))
       if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
         found.alias.push(e.value);
-    for (const include of includePaths(entries))
+    // An alias's `-c include.path=~/x` too (only absolute ones are taken there).
+    const aliasIncludes = includePaths(commandConfig(entries)).filter(
+      (i) => i.startsWith("~/") || isAbsolute(i),
+    );
+    if (aliasIncludes.length > 0) found.included = true;
+    for (const include of [...includePaths(entries), ...aliasIncludes])
       if (depth < 10) read(resolve(dirname(file), include.replace(/^~\//, `${home}/`)), depth + 1);
   };
   for (const file of userConfigFiles(home, env)) read(file, 0);

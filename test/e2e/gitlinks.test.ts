@@ -347,6 +347,22 @@ const CASES: Case[] = [
       `mkdir -p .githooks && ${hook(w.mark)} > .githooks/pre-commit && chmod +x .githooks/pre-commit`,
     git: commit,
   },
+  {
+    name: "a hooksPath in a file your alias includes with `-c include.path=~/…`",
+    setup: () =>
+      "printf '[core]\\n\\thooksPath = .cihooks\\n' > ~/.gitconfig-ci && git config --global alias.ci '-c include.path=~/.gitconfig-ci commit'",
+    plant: (w) =>
+      `mkdir -p .cihooks && ${hook(w.mark)} > .cihooks/pre-commit && chmod +x .cihooks/pre-commit`,
+    git: ["ci", "-q", "--allow-empty", "-m", "after"],
+  },
+  {
+    name: "a leftover .git/config.worktree without extensions.worktreeConfig (git ignores it)",
+    setup: () =>
+      "git config core.hooksPath .githooks && printf '[core]\\n\\thooksPath = .husky\\n' > .git/config.worktree && mkdir .husky && touch .husky/.keep",
+    plant: (w) =>
+      `mkdir -p .githooks && ${hook(w.mark)} > .githooks/pre-commit && chmod +x .githooks/pre-commit`,
+    git: commit,
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {
