@@ -453,6 +453,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
           ...(guards.configNames === undefined ? {} : { configNames: guards.configNames }),
           ...(guards.userHooksPath === undefined ? {} : { userHooksPath: guards.userHooksPath }),
           ...(guards.userAliasHooks === undefined ? {} : { userAliasHooks: guards.userAliasHooks }),
+          ...(guards.userConfig === undefined ? {} : { userConfig: guards.userConfig }),
           home: host.home,
           install: request.cls === "install" && !publish,
           // The after-run check names the project's files: printed as escapes, never raw.

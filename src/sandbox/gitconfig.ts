@@ -266,7 +266,7 @@ function programLines(entries0: readonly ConfigEntry[]): string[] {
 /**
  * An alias with no `!` is git's own arguments (split as git's split_cmdline does): the values
  * of its `-c <key>=<value>` options before the command, each read as a program value (git runs
- * the alias with that config). `--config-env` takes its value from the host's environment.
+ * the alias with that config). `--config-env` is configEnvConfig's.
  */
 function aliasConfig(value: string): string[] {
   const args = splitCmdline(value);
@@ -339,7 +339,12 @@ const GIT_VALUE_OPTIONS: ReadonlySet<string> = new Set([
 
 /** The `-c` arguments of each `git` a shell line runs (`git -c k=v fetch`, `/usr/bin/git -c …`). */
 function shellGitConfig(line: string): string[] {
-  const out: string[] = [];
+  return shellGitArgs(line).flatMap((args) => leadingConfig(args, 0));
+}
+
+/** The arguments of each `git` a shell line runs. */
+function shellGitArgs(line: string): string[][] {
+  const out: string[][] = [];
   const words = shellWords(spellTop(line));
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
@@ -347,7 +352,76 @@ function shellGitConfig(line: string): string[] {
     const args: string[] = [];
     for (let j = i + 1; j < words.length && words[j]?.kind === "word"; j++)
       args.push(words[j]?.text ?? "");
-    out.push(...leadingConfig(args, 0));
+    out.push(args);
+  }
+  return out;
+}
+
+/**
+ * The config `--config-env=<key>=<variable>` gives a git run in an alias of git arguments or a
+ * `git` a program value runs (what commandConfig reads for `-c`), its value taken from `env`:
+ * the variable as safe-npm's caller has it, which a git run later from the same shell has too.
+ */
+export function configEnvConfig(
+  entries: readonly ConfigEntry[],
+  env: Readonly<Record<string, string | undefined>>,
+): ConfigEntry[] {
+  const out: ConfigEntry[] = [];
+  for (const e of [...entries, ...commandConfig(entries)]) {
+    if (e.value === null) continue;
+    const lists =
+      e.section === "alias" && e.subsection === null && !/^\s*!/.test(e.value)
+        ? [splitCmdline(e.value)]
+        : programKey(e)
+          ? shellGitArgs(e.value.replace(/^\s*!/, ""))
+          : [];
+    for (const args of lists) {
+      for (let i = 0; i < args.length && (args[i] ?? "").startsWith("-"); i++) {
+        const arg = args[i] ?? "";
+        const spec = arg.startsWith("--config-env=")
+          ? arg.slice("--config-env=".length)
+          : arg === "--config-env"
+            ? (args[++i] ?? "")
+            : null;
+        if (spec === null) {
+          if (GIT_VALUE_OPTIONS.has(arg) || arg === "-c") i++;
+          continue;
+        }
+        // git splits at the last `=` (the variable's name holds none).
+        const eq = spec.lastIndexOf("=");
+        const value = eq > 0 ? env[spec.slice(eq + 1)] : undefined;
+        const entry = value === undefined ? null : configParameter(`${spec.slice(0, eq)}=${value}`);
+        if (entry !== null && out.length < MAX_COMMAND_CONFIG) out.push(entry);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The config git's environment gives every git run (`GIT_CONFIG_COUNT` with
+ * `GIT_CONFIG_KEY_<n>`/`GIT_CONFIG_VALUE_<n>`, and `GIT_CONFIG_PARAMETERS`, what `git -c`
+ * passes to the gits it starts): as safe-npm's caller has it, which a git run later from the
+ * same shell has too. git-config(1), ENVIRONMENT.
+ */
+export function envConfig(env: Readonly<Record<string, string | undefined>>): ConfigEntry[] {
+  const out: ConfigEntry[] = [];
+  const add = (pair: string): void => {
+    const entry = configParameter(pair);
+    if (entry !== null && out.length < MAX_COMMAND_CONFIG) out.push(entry);
+  };
+  // `'key'='value'` or `'key=value'`, single-quoted with `'\''` for a quote, space-separated.
+  const params = env.GIT_CONFIG_PARAMETERS ?? "";
+  for (const m of params.matchAll(/((?:'[^']*'|\\')+)(?:=((?:'[^']*'|\\')+))?/g)) {
+    const unquote = (s: string): string => s.replace(/'([^']*)'|\\(')/g, "$1$2");
+    const key = unquote(m[1] ?? "");
+    add(m[2] === undefined ? key : `${key}=${unquote(m[2])}`);
+  }
+  const count = Number(env.GIT_CONFIG_COUNT ?? "0");
+  for (let i = 0; Number.isInteger(count) && i < Math.min(count, MAX_COMMAND_CONFIG); i++) {
+    const key = env[`GIT_CONFIG_KEY_${i}`];
+    const value = env[`GIT_CONFIG_VALUE_${i}`];
+    if (key !== undefined && value !== undefined) add(`${key}=${value}`);
   }
   return out;
 }

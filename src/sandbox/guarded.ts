@@ -26,6 +26,7 @@ import { markWrittenInside } from "../settings/trust.js";
 import type { Timing } from "../timing.js";
 import { PACKAGE_ROOT, VERSION } from "../version.js";
 import type { BwrapInvocation } from "./bwrap.js";
+import type { ConfigEntry } from "./gitconfig.js";
 import { HOST_RUN_FILES } from "./hostfiles.js";
 import {
   check,
@@ -56,6 +57,8 @@ export interface GuardedRun {
   userHooksPath?: string;
   /** The `-c core.hooksPath=…` of the user's aliases, for nested repositories (guardProject). */
   userAliasHooks?: readonly string[];
+  /** The user's git config, whose programs nested repositories run too (guardProject). */
+  userConfig?: readonly ConfigEntry[];
   /** Your home: a nested repository's `~/` values are read from it. */
   home?: string;
   /** The run was install-class: a project-local safe-npm may be upgraded by it. */
@@ -115,6 +118,7 @@ export async function runGuarded(
       skip: [...walk.skip, ...(run.linkedStores ?? [])],
       ...(run.userHooksPath === undefined ? {} : { userHooksPath: run.userHooksPath }),
       ...(run.userAliasHooks === undefined ? {} : { userAliasHooks: run.userAliasHooks }),
+      ...(run.userConfig === undefined ? {} : { userConfig: run.userConfig }),
       ...(run.home === undefined ? {} : { home: run.home }),
     }),
     live,

@@ -18,6 +18,7 @@ import {
   userConfigPath,
 } from "../host/host.js";
 import { isInside } from "../host/project.js";
+import type { ConfigEntry } from "./gitconfig.js";
 import { readRegular, readThroughLinks, rootGitPlaces, type Watch } from "./integrity.js";
 import { nodeLoads, REQUIRE_TRIES } from "./nodeoptions.js";
 import { opensslPlaces } from "./opensslconf.js";
@@ -100,6 +101,8 @@ export interface ProjectGuards {
   userHooksPath?: string;
   /** The `-c core.hooksPath=…` of the user's aliases, which nested repositories get too. */
   userAliasHooks?: readonly string[];
+  /** The user's git config, whose programs nested repositories run too. */
+  userConfig?: readonly ConfigEntry[];
 }
 
 /**
@@ -324,6 +327,7 @@ export function guardProject(
     hiddenConfigDirs: config.hidden,
     ...(hostGit.userHooksPath === undefined ? {} : { userHooksPath: hostGit.userHooksPath }),
     ...(hostGit.userAliasHooks === undefined ? {} : { userAliasHooks: hostGit.userAliasHooks }),
+    ...(hostGit.userConfig === undefined ? {} : { userConfig: hostGit.userConfig }),
     // The hook files last: the folder itself keeps its `readonly` entry.
     watch: [...hostGit.watch, ...guards.watch, ...dotfiles.watch, ...always, ...hostGit.hookFiles],
   };

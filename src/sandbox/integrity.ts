@@ -40,6 +40,8 @@ import { MAX_SETTINGS_BYTES, REPO_SEARCH_PLACES } from "../settings/find.js";
 import {
   type ConfigEntry,
   commandConfig,
+  configEnvConfig,
+  envConfig,
   includePaths,
   lastValue,
   MAKEFILES,
@@ -832,6 +834,7 @@ export function rootGitPlaces(
   hookFiles: Watch[];
   userHooksPath?: string;
   userAliasHooks?: string[];
+  userConfig?: ConfigEntry[];
 } {
   const dotGit = join(root, ".git");
   const st = lstat(dotGit);
@@ -1014,6 +1017,33 @@ export function rootGitPlaces(
       watch.push({ kind: "gitconfig", path: pkg, main: true });
     }
   };
+  /**
+   * Config a git run is given (an alias's `-c` or `--config-env`, git's environment): its
+   * hooksPath is that run's, its programs run from the git dir too, and its includes are read
+   * (git takes only absolute ones there), after which every hooksPath counts.
+   */
+  const given = (entries: readonly ConfigEntry[], depth: number): void => {
+    for (const e of entries)
+      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
+        aliasHooks.push(e.value);
+    // uploadpack.packObjectsHook and core.alternateRefsCommand run where upload-pack and
+    // receive-pack do: in the git dir (`sh ../tools/x.sh` is the top's tools/x.sh).
+    for (const dir of new Set([gitDir, commonDir])) programs(entries.filter(runsInGitDir), dir);
+    remotes.push(...entries.filter((e) => SHARED_SECTIONS.has(e.section)));
+    const includes = includePaths(entries).filter((i) => i.startsWith("~/") || isAbsolute(i));
+    if (includes.length > 0) sawInclude = true;
+    for (const include of includes) readInclude(include, root, depth);
+  };
+  const readInclude = (include: string, from: string, depth: number): void => {
+    const path = land(include, from);
+    if (inside(path, root)) {
+      place("gitconfig", path, realDirChain(root, dirname(path)) && !!lstat(path)?.isFile());
+      // An include that is a link (`shared.gitconfig -> cfg/git.cfg`): the file it leads to.
+      if (lstat(path)?.isSymbolicLink())
+        for (const t of linkTargets(root, [[path, "gitconfig"]], [gitDir, commonDir])) follow(t);
+    }
+    if (depth < 10) read(path, depth + 1);
+  };
   const read = (file: string, depth: number): void => {
     // Through a link, as git reads it (a `~/.gitconfig` stowed from a dotfiles repository).
     const text = readThroughLinks(file);
@@ -1027,31 +1057,14 @@ export function rootGitPlaces(
     for (const e of entries)
       if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
         seenHooks.push(e.value);
-    // `-c` in an alias (`ci = -c core.hooksPath=.myhooks commit`): config of that git run.
-    const given = commandConfig(entries);
-    for (const e of given)
-      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
-        aliasHooks.push(e.value);
-    programs(entries);
-    // uploadpack.packObjectsHook and core.alternateRefsCommand run where upload-pack and
-    // receive-pack do: in the git dir (`sh ../tools/x.sh` is the top's tools/x.sh).
-    for (const dir of new Set([gitDir, commonDir]))
-      programs([...entries, ...given].filter(runsInGitDir), dir);
-    remotes.push(...[...entries, ...given].filter((e) => SHARED_SECTIONS.has(e.section)));
-    // An alias's `-c include.path=~/x` (git takes only absolute ones there) is read too; its
-    // values are that alias's, so every hooksPath counts from then on.
-    const aliasIncludes = includePaths(given).filter((i) => i.startsWith("~/") || isAbsolute(i));
-    if (aliasIncludes.length > 0) sawInclude = true;
-    for (const include of [...includePaths(entries), ...aliasIncludes]) {
-      const path = land(include, dirname(file));
-      if (inside(path, root)) {
-        place("gitconfig", path, realDirChain(root, dirname(path)) && !!lstat(path)?.isFile());
-        // An include that is a link (`shared.gitconfig -> cfg/git.cfg`): the file it leads to.
-        if (lstat(path)?.isSymbolicLink())
-          for (const t of linkTargets(root, [[path, "gitconfig"]], [gitDir, commonDir])) follow(t);
-      }
-      if (depth < 10) read(path, depth + 1);
-    }
+    // `-c` in an alias (`ci = -c core.hooksPath=.myhooks commit`): config of that git run; so
+    // is `--config-env=core.hooksPath=VAR`, with VAR's value in your environment.
+    const fromVars = configEnvConfig(entries, env);
+    programs([...entries, ...fromVars]);
+    for (const dir of new Set([gitDir, commonDir])) programs(entries.filter(runsInGitDir), dir);
+    remotes.push(...entries.filter((e) => SHARED_SECTIONS.has(e.section)));
+    given([...commandConfig(entries), ...fromVars], depth);
+    for (const include of includePaths(entries)) readInclude(include, dirname(file), depth);
   };
   // GIT_CONFIG_SYSTEM and GIT_CONFIG_GLOBAL replace the files git reads (git-config(1), ENVIRONMENT).
   // config.worktree only under extensions.worktreeConfig, as git reads it.
@@ -1067,6 +1080,11 @@ export function rootGitPlaces(
   ]) {
     read(file, 0);
   }
+  // Config in git's environment (GIT_CONFIG_COUNT, GIT_CONFIG_PARAMETERS) as you have it:
+  // above every file, as `-c` is.
+  const fromEnv = envConfig(env);
+  programs(fromEnv);
+  given([...fromEnv, ...commandConfig(fromEnv)], 0);
   programs(remotes);
   // Hooks run at the top of the worktree, push hooks (pre-receive, update, …) in the git dir: a
   // relative hooksPath is read from both.
@@ -1243,20 +1261,36 @@ function linkTargets(
 
 /**
  * A relative core.hooksPath the system or user config gives every repository, and the
- * `-c core.hooksPath=…` its aliases give (`ci = -c core.hooksPath=.gh commit`).
+ * `-c core.hooksPath=…` its aliases give (`ci = -c core.hooksPath=.gh commit`); and the config
+ * itself, with what its includes, its aliases' `-c`/`--config-env` and git's environment give:
+ * the programs it names run in every repository, nested ones too.
  */
 function userHooks(
   home: string,
   env: Readonly<Record<string, string | undefined>>,
-): { userHooksPath?: string; userAliasHooks?: string[] } {
+): { userHooksPath?: string; userAliasHooks?: string[]; userConfig?: ConfigEntry[] } {
   const found: {
     hooksPath: string | null;
     alias: string[];
     seen: string[];
     included: boolean;
-  } = { hooksPath: null, alias: [], seen: [], included: false };
+    config: ConfigEntry[];
+  } = { hooksPath: null, alias: [], seen: [], included: false, config: [] };
+  /** Config a git run is given: its hooksPath is that run's; its absolute includes are read. */
+  const given = (entries: readonly ConfigEntry[], depth: number): void => {
+    found.config.push(...entries);
+    for (const e of entries)
+      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
+        found.alias.push(e.value);
+    // An alias's `-c include.path=~/x` too (only absolute ones are taken there).
+    const includes = includePaths(entries).filter((i) => i.startsWith("~/") || isAbsolute(i));
+    if (includes.length > 0) found.included = true;
+    for (const include of includes)
+      if (depth < 10) read(include.replace(/^~\//, `${home}/`), depth + 1);
+  };
   const read = (file: string, depth: number): void => {
     const entries = parseGitConfig(readThroughLinks(file) ?? "");
+    found.config.push(...entries);
     found.hooksPath = lastValue(entries, "core", "hookspath") ?? found.hooksPath;
     // With includes, every value counts (an include's place and includeIf's conditions decide
     // which git takes).
@@ -1264,18 +1298,13 @@ function userHooks(
     for (const e of entries)
       if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
         found.seen.push(e.value);
-    for (const e of commandConfig(entries))
-      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
-        found.alias.push(e.value);
-    // An alias's `-c include.path=~/x` too (only absolute ones are taken there).
-    const aliasIncludes = includePaths(commandConfig(entries)).filter(
-      (i) => i.startsWith("~/") || isAbsolute(i),
-    );
-    if (aliasIncludes.length > 0) found.included = true;
-    for (const include of [...includePaths(entries), ...aliasIncludes])
+    given([...commandConfig(entries), ...configEnvConfig(entries, env)], depth);
+    for (const include of includePaths(entries))
       if (depth < 10) read(resolve(dirname(file), include.replace(/^~\//, `${home}/`)), depth + 1);
   };
   for (const file of userConfigFiles(home, env)) read(file, 0);
+  const fromEnv = envConfig(env);
+  given([...fromEnv, ...commandConfig(fromEnv)], 0);
   const value = found.hooksPath;
   const relativeOnly = (v: string): boolean => v !== "" && !v.startsWith("~") && !isAbsolute(v);
   // The values not taken last apply to every nested repository, as an alias's `-c` ones do.
@@ -1284,6 +1313,7 @@ function userHooks(
   return {
     ...(value === null || !relativeOnly(value) ? {} : { userHooksPath: value }),
     ...(alias.length === 0 ? {} : { userAliasHooks: alias }),
+    ...(found.config.length === 0 ? {} : { userConfig: found.config }),
   };
 }
 
@@ -1632,6 +1662,11 @@ export interface WalkOptions {
    * ones apply to every nested repository, from its top.
    */
   userAliasHooks?: readonly string[];
+  /**
+   * The system and user config, with what its includes, aliases and git's environment give
+   * (rootGitPlaces): the programs it names run in every nested repository, from its top.
+   */
+  userConfig?: readonly ConfigEntry[];
   /** Your home: a nested repository's `~/` values are read from it. */
   home?: string;
 }
@@ -2152,16 +2187,28 @@ function collect(
     base: string,
     gitDirs: readonly string[],
     config: readonly ConfigEntry[],
+    included = false,
   ): void => {
     if (hooks === null) return;
-    nestedPrograms(root, config, base, gitDirs, hooks, options.home);
+    // The user's config names programs for every repository (an alias's `-c core.fsmonitor`).
+    nestedPrograms(
+      root,
+      [...(options.userConfig ?? []), ...config],
+      base,
+      gitDirs,
+      hooks,
+      options.home,
+    );
     const own = lastValue(config, "core", "hookspath") ?? options.userHooksPath ?? null;
-    const given = commandConfig(config)
-      .filter((e) => e.section === "core" && e.subsection === null && e.key === "hookspath")
-      .map((e) => e.value ?? "");
+    const hooksPaths = (entries: readonly ConfigEntry[]): string[] =>
+      entries
+        .filter((e) => e.section === "core" && e.subsection === null && e.key === "hookspath")
+        .map((e) => e.value ?? "");
     const values = new Set([
       ...(own === null ? [] : [own]),
-      ...given,
+      // With includes, every value counts (their place and includeIf's conditions decide).
+      ...(included ? hooksPaths(config) : []),
+      ...hooksPaths(commandConfig(config)),
       ...(options.userAliasHooks ?? []),
     ]);
     for (const hooksPath of values) {
@@ -2213,15 +2260,59 @@ function collect(
     gitDirExtras(dir, commonDir);
     if (hooks === null) return;
     // A linked config is read where it leads, as git reads it (what it leads to is watched).
-    let config = parseGitConfig(readGitDirFile(join(dir, "config")) ?? "");
+    const own = parseGitConfig(readGitDirFile(join(dir, "config")) ?? "");
     // extensions.worktreeConfig: the worktree's own config.worktree too, read after it.
-    if (configTrue(config, "extensions", "worktreeconfig")) {
-      config = [...config, ...parseGitConfig(readGitDirFile(join(dir, "config.worktree")) ?? "")];
-    }
+    const worktreeFile = configTrue(own, "extensions", "worktreeconfig")
+      ? parseGitConfig(readGitDirFile(join(dir, "config.worktree")) ?? "")
+      : [];
+    const included: string[] = [];
+    const config = [
+      ...withIncludes(own, dir, [dir], included),
+      ...withIncludes(worktreeFile, dir, [dir], included),
+    ];
     const worktree = lastValue(config, "core", "worktree");
     const base =
       worktree !== null ? resolve(dir, worktree) : kind === "dotgit" ? dirname(dir) : dir;
-    guardRepo(base, [dir], config);
+    guardRepo(base, [dir], config, included.length > 0);
+  };
+
+  /**
+   * A nested repository's config with the files it includes read in where each include stands
+   * (include.path, and includeIf's whatever its condition), as git reads them: relative to the
+   * including file's folder, `~/` from your home, through links, at most 10 deep. Each file
+   * lands in `included`; one in the project (not a package's, not in the read-only `.git`) is
+   * watched, and where it leads when it is a link.
+   */
+  const withIncludes = (
+    entries: readonly ConfigEntry[],
+    from: string,
+    gitDirs: readonly string[],
+    included: string[],
+    depth = 0,
+  ): ConfigEntry[] => {
+    const out: ConfigEntry[] = [];
+    for (const e of entries) {
+      out.push(e);
+      if (hooks === null || depth >= 10 || includePaths([e]).length === 0 || e.value === null)
+        continue;
+      const value = e.value;
+      if (value === "" || (value.startsWith("~") && !(options.home && value.startsWith("~/"))))
+        continue;
+      const file = landNested(root, from, value, hooks, options.home);
+      included.push(file);
+      if (inside(file, root) && !skipped(file) && !inModules(root, file)) {
+        if (!hooks.some((h) => h.path === file && !h.linkOnly))
+          hooks.push({ kind: "gitconfig", path: file });
+        if (lstat(file)?.isSymbolicLink())
+          watchTargets(root, linkTargets(root, [[file, "gitconfig"]], gitDirs), hooks);
+      }
+      const text = readThroughLinks(file);
+      if (text !== null)
+        out.push(
+          ...withIncludes(parseGitConfig(text), dirname(file), gitDirs, included, depth + 1),
+        );
+    }
+    return out;
   };
 
   /**
@@ -2281,10 +2372,14 @@ function collect(
       return;
     }
     const files = [join(commonDir, "config")];
-    let config = parseGitConfig(read(files[0] as string) ?? "");
-    if (configTrue(config, "extensions", "worktreeconfig")) {
+    const own = parseGitConfig(read(files[0] as string) ?? "");
+    const gitDirs = [...new Set([dir, commonDir])];
+    const included: string[] = [];
+    let config = withIncludes(own, commonDir, gitDirs, included);
+    if (configTrue(own, "extensions", "worktreeconfig")) {
       files.push(join(dir, "config.worktree"));
-      config = [...config, ...parseGitConfig(read(files[1] as string) ?? "")];
+      const worktreeFile = parseGitConfig(read(files[1] as string) ?? "");
+      config = [...config, ...withIncludes(worktreeFile, dir, gitDirs, included)];
     }
     // Its config files in the project (outside the read-only `.git`): one changed is moved aside.
     for (const file of files) {
@@ -2295,7 +2390,7 @@ function collect(
     const worktree = lastValue(config, "core", "worktree");
     if (worktree !== null && worktree !== "") top = resolve(dir, worktree);
     gitDirExtras(dir, commonDir);
-    guardRepo(top, [...new Set([dir, commonDir])], config);
+    guardRepo(top, gitDirs, config, included.length > 0);
   };
 
   const walk = (dir: string, isGitDir: boolean): void => {

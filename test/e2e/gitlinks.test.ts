@@ -37,6 +37,8 @@ interface Case {
   git: string[];
   /** Instead of a mark: what `git` prints, planted (control) or not. */
   prints?: { own: string; planted: string };
+  /** Your shell's environment: safe-npm's and the host git's alike. */
+  env?: Record<string, string>;
 }
 
 const hook = (mark: string): string => `printf '#!/bin/sh\\ntouch ${mark}\\n'`;
@@ -363,6 +365,56 @@ const CASES: Case[] = [
       `mkdir -p .githooks && ${hook(w.mark)} > .githooks/pre-commit && chmod +x .githooks/pre-commit`,
     git: commit,
   },
+  {
+    name: "a linked worktree in the project whose hooksPath comes from the shared config's include",
+    setup: () =>
+      "printf '[core]\\n\\thooksPath = .githooks\\n' > .gitconfig && printf '.worktrees/\\n' > .gitignore && git add -A && git commit -q -m shared && git config include.path ../.gitconfig && git worktree add -q .worktrees/feat",
+    plant: (w) =>
+      `mkdir -p .worktrees/feat/.githooks && ${hook(w.mark)} > .worktrees/feat/.githooks/pre-commit && chmod +x .worktrees/feat/.githooks/pre-commit`,
+    git: ["-C", ".worktrees/feat", ...commit],
+  },
+  {
+    name: "a nested repository's include in the project naming core.fsmonitor",
+    setup: () =>
+      `mkdir sub && git -C sub init -q && printf '[alias]\\n\\tst = status\\n' > sub/.gitconfig && git -C sub config include.path ../.gitconfig${subCommit}`,
+    plant: (w) => `${fsmonitor(w.mark)} >> sub/.gitconfig`,
+    git: ["-C", "sub", "status"],
+  },
+  {
+    name: "a nested repository's program named by a `-c` of your alias",
+    setup: () =>
+      `mkdir -p sub/tools && git -C sub init -q && printf '#!/bin/sh\\nexit 1\\n' > sub/tools/fsmon.sh && chmod +x sub/tools/fsmon.sh && git config --global alias.st '-c core.fsmonitor=tools/fsmon.sh status'${subCommit}`,
+    plant: (w) => `printf '#!/bin/sh\\ntouch ${w.mark}\\nexit 1\\n' > sub/tools/fsmon.sh`,
+    git: ["-C", "sub", "st"],
+  },
+  {
+    name: "a hooksPath your alias gives with `--config-env`",
+    setup: () => "git config --global alias.ci '--config-env=core.hooksPath=CIHOOKS commit'",
+    plant: (w) =>
+      `mkdir -p .cihooks && ${hook(w.mark)} > .cihooks/pre-commit && chmod +x .cihooks/pre-commit`,
+    git: ["ci", "-q", "--allow-empty", "-m", "after"],
+    env: { CIHOOKS: ".cihooks" },
+  },
+  {
+    name: "a hooksPath in git's environment (GIT_CONFIG_COUNT)",
+    setup: () => "true",
+    plant: (w) =>
+      `mkdir -p .envhooks && ${hook(w.mark)} > .envhooks/pre-commit && chmod +x .envhooks/pre-commit`,
+    git: commit,
+    env: {
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: "core.hooksPath",
+      GIT_CONFIG_VALUE_0: ".envhooks",
+    },
+  },
+  {
+    name: "an include in git's environment (GIT_CONFIG_PARAMETERS) naming a hooksPath",
+    setup: () => "printf '[core]\\n\\thooksPath = .inchooks\\n' > ~/.gitconfig-env",
+    plant: (w) =>
+      `mkdir -p .inchooks && ${hook(w.mark)} > .inchooks/pre-commit && chmod +x .inchooks/pre-commit`,
+    git: commit,
+    env: { GIT_CONFIG_PARAMETERS: "'include.path'='~/.gitconfig-env'" },
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {
@@ -372,10 +424,10 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
   });
 
   /** Host git in `p`: its stdout. */
-  const hostGit = (world: World, p: string, args: string[]): string =>
-    spawnSync("git", args, {
+  const hostGit = (world: World, p: string, c: Case): string =>
+    spawnSync("git", c.git, {
       cwd: p,
-      env: { ...world.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.invalid" },
+      env: { ...world.env, ...c.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.invalid" },
       encoding: "utf8",
     }).stdout;
 
@@ -426,14 +478,16 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
 
       // (control) planted from the host's shell, host git obeys it.
       execFileSync("sh", ["-c", c.plant(host)], { cwd: control });
-      const controlOut = hostGit(world, control, c.git);
+      const controlOut = hostGit(world, control, c);
       if (c.prints) expect(controlOut).toBe(c.prints.planted);
       else expect(existsSync(host.mark)).toBe(true);
 
       // Planted inside: refused, or moved aside after the run; host git obeys none of it.
-      const r = await world.run(["--quiet", "exec", "--", "sh", "-c", `${c.plant(inside)}; true`]);
+      const r = await world.run(["--quiet", "exec", "--", "sh", "-c", `${c.plant(inside)}; true`], {
+        ...(c.env ? { env: c.env } : {}),
+      });
       expect(r.exitCode, show(r)).toBe(0);
-      const out = hostGit(world, world.project, c.git);
+      const out = hostGit(world, world.project, c);
       if (c.prints) expect(out, show(r)).toBe(c.prints.own);
       else expect(existsSync(inside.mark), show(r)).toBe(false);
     },

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   commandConfig,
+  configEnvConfig,
+  envConfig,
   includePaths,
   KEYWORDS,
   lastValue,
@@ -609,4 +611,56 @@ describe("programFiles: every word the reader knows, one by one", () => {
       expect(found).not.toContain("dev.js");
     },
   );
+});
+
+describe("config from the environment", () => {
+  const hooks = (value: string) => ({ section: "core", subsection: null, key: "hookspath", value });
+
+  it("--config-env in an alias or a git a program value runs takes the variable's value", () => {
+    const env = { HP: ".cihooks", INC: "/home/u/.ci.cfg" };
+    expect(
+      configEnvConfig(
+        parseGitConfig("[alias]\n\tci = --config-env=core.hooksPath=HP commit\n"),
+        env,
+      ),
+    ).toEqual([hooks(".cihooks")]);
+    expect(
+      configEnvConfig(
+        parseGitConfig("[alias]\n\tci = !git -C . --config-env include.path=INC commit\n"),
+        env,
+      ),
+    ).toEqual([{ section: "include", subsection: null, key: "path", value: "/home/u/.ci.cfg" }]);
+    // A variable that is not set gives nothing (git refuses to run); options after the command
+    // are the command's; a `-c` value is not mistaken for one.
+    expect(
+      configEnvConfig(
+        parseGitConfig(
+          "[alias]\n\ta = --config-env=core.hooksPath=UNSET commit\n\tb = commit --config-env=core.hooksPath=HP\n\tc = -c --config-env=x commit\n",
+        ),
+        env,
+      ),
+    ).toEqual([]);
+  });
+
+  it("GIT_CONFIG_COUNT and GIT_CONFIG_PARAMETERS", () => {
+    expect(
+      envConfig({
+        GIT_CONFIG_COUNT: "2",
+        GIT_CONFIG_KEY_0: "core.hooksPath",
+        GIT_CONFIG_VALUE_0: ".a",
+        GIT_CONFIG_KEY_1: "core.fsmonitor",
+      }),
+    ).toEqual([hooks(".a")]);
+    expect(
+      envConfig({
+        GIT_CONFIG_PARAMETERS: "'core.hooksPath'='.b' 'alias.x=!sh it'\\''s' 'core.bare'",
+      }),
+    ).toEqual([
+      hooks(".b"),
+      { section: "alias", subsection: null, key: "x", value: "!sh it's" },
+      { section: "core", subsection: null, key: "bare", value: null },
+    ]);
+    expect(envConfig({ GIT_CONFIG_COUNT: "x" })).toEqual([]);
+    expect(envConfig({})).toEqual([]);
+  });
 });
