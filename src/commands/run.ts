@@ -454,6 +454,7 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
           ...(guards.userHooksPath === undefined ? {} : { userHooksPath: guards.userHooksPath }),
           ...(guards.userAliasHooks === undefined ? {} : { userAliasHooks: guards.userAliasHooks }),
           ...(guards.userConfig === undefined ? {} : { userConfig: guards.userConfig }),
+          env: host.env,
           home: host.home,
           install: request.cls === "install" && !publish,
           // The after-run check names the project's files: printed as escapes, never raw.

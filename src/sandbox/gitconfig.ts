@@ -337,22 +337,60 @@ const GIT_VALUE_OPTIONS: ReadonlySet<string> = new Set([
   "--attr-source",
 ]);
 
-/** The `-c` arguments of each `git` a shell line runs (`git -c k=v fetch`, `/usr/bin/git -c …`). */
+/**
+ * The config each `git` a shell line runs is given (`git -c k=v fetch`, `/usr/bin/git -c …`):
+ * its `-c` arguments, and what the variables set for it give (`GIT_CONFIG_COUNT=1
+ * GIT_CONFIG_KEY_0=core.hooksPath … git commit`), as `key=value` pairs.
+ */
 function shellGitConfig(line: string): string[] {
-  return shellGitArgs(line).flatMap((args) => leadingConfig(args, 0));
+  return shellGitArgs(line).flatMap(({ args, vars }) => [
+    ...leadingConfig(args, 0),
+    ...envConfig(vars).map((e) => configPair(e)),
+  ]);
 }
 
-/** The arguments of each `git` a shell line runs. */
-function shellGitArgs(line: string): string[][] {
-  const out: string[][] = [];
+/** An entry as `-c` spells it. */
+function configPair(e: ConfigEntry): string {
+  const name = [e.section, ...(e.subsection === null ? [] : [e.subsection]), e.key].join(".");
+  return e.value === null ? name : `${name}=${e.value}`;
+}
+
+/**
+ * The arguments of each `git` a shell line runs, with the variables the line sets for it: an
+ * assignment before it in its command (`X=1 git …`, `env X=1 git …`) or exported earlier.
+ */
+function shellGitArgs(line: string): { args: string[]; vars: Record<string, string> }[] {
+  const out: { args: string[]; vars: Record<string, string> }[] = [];
   const words = shellWords(spellTop(line));
+  const exported: Record<string, string> = {};
+  let own: Record<string, string> = {};
+  const assignment = (text: string): [string, string] | null => {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(text);
+    return m === null ? null : [m[1] ?? "", m[2] ?? ""];
+  };
+  let exporting = false;
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
-    if (w?.kind !== "word" || basenameOf(w.text) !== "git") continue;
+    if (w?.kind !== "word") {
+      own = {};
+      exporting = false;
+      continue;
+    }
+    const set = assignment(w.text);
+    if (/^(export|declare|typeset|readonly|local)$/.test(w.text)) exporting = true;
+    if (set !== null && exporting) {
+      exported[set[0]] = set[1];
+      continue;
+    }
+    if (set !== null) {
+      own[set[0]] = set[1];
+      continue;
+    }
+    if (basenameOf(w.text) !== "git") continue;
     const args: string[] = [];
     for (let j = i + 1; j < words.length && words[j]?.kind === "word"; j++)
       args.push(words[j]?.text ?? "");
-    out.push(args);
+    out.push({ args, vars: { ...exported, ...own } });
   }
   return out;
 }
@@ -371,11 +409,11 @@ export function configEnvConfig(
     if (e.value === null) continue;
     const lists =
       e.section === "alias" && e.subsection === null && !/^\s*!/.test(e.value)
-        ? [splitCmdline(e.value)]
+        ? [{ args: splitCmdline(e.value), vars: {} }]
         : programKey(e)
           ? shellGitArgs(e.value.replace(/^\s*!/, ""))
           : [];
-    for (const args of lists) {
+    for (const { args, vars } of lists) {
       for (let i = 0; i < args.length && (args[i] ?? "").startsWith("-"); i++) {
         const arg = args[i] ?? "";
         const spec = arg.startsWith("--config-env=")
@@ -389,7 +427,8 @@ export function configEnvConfig(
         }
         // git splits at the last `=` (the variable's name holds none).
         const eq = spec.lastIndexOf("=");
-        const value = eq > 0 ? env[spec.slice(eq + 1)] : undefined;
+        const name = spec.slice(eq + 1);
+        const value = eq > 0 ? (vars[name] ?? env[name]) : undefined;
         const entry = value === undefined ? null : configParameter(`${spec.slice(0, eq)}=${value}`);
         if (entry !== null && out.length < MAX_COMMAND_CONFIG) out.push(entry);
       }
@@ -410,10 +449,11 @@ export function envConfig(env: Readonly<Record<string, string | undefined>>): Co
     const entry = configParameter(pair);
     if (entry !== null && out.length < MAX_COMMAND_CONFIG) out.push(entry);
   };
-  // `'key'='value'` or `'key=value'`, single-quoted with `'\''` for a quote, space-separated.
+  // `'key'='value'` or `'key=value'`, single-quoted with `'\''` for a quote and `'\!'` for a
+  // `!` (git's sq_quote_buf), space-separated.
   const params = env.GIT_CONFIG_PARAMETERS ?? "";
-  for (const m of params.matchAll(/((?:'[^']*'|\\')+)(?:=((?:'[^']*'|\\')+))?/g)) {
-    const unquote = (s: string): string => s.replace(/'([^']*)'|\\(')/g, "$1$2");
+  for (const m of params.matchAll(/((?:'[^']*'|\\.)+)(?:=((?:'[^']*'|\\.)+))?/gs)) {
+    const unquote = (s: string): string => s.replace(/'([^']*)'|\\(.)/gs, "$1$2");
     const key = unquote(m[1] ?? "");
     add(m[2] === undefined ? key : `${key}=${unquote(m[2])}`);
   }

@@ -59,6 +59,8 @@ export interface GuardedRun {
   userAliasHooks?: readonly string[];
   /** The user's git config, whose programs nested repositories run too (guardProject). */
   userConfig?: readonly ConfigEntry[];
+  /** Your environment: the variables a nested repository's `--config-env` names. */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Your home: a nested repository's `~/` values are read from it. */
   home?: string;
   /** The run was install-class: a project-local safe-npm may be upgraded by it. */
@@ -119,6 +121,7 @@ export async function runGuarded(
       ...(run.userHooksPath === undefined ? {} : { userHooksPath: run.userHooksPath }),
       ...(run.userAliasHooks === undefined ? {} : { userAliasHooks: run.userAliasHooks }),
       ...(run.userConfig === undefined ? {} : { userConfig: run.userConfig }),
+      ...(run.env === undefined ? {} : { env: run.env }),
       ...(run.home === undefined ? {} : { home: run.home }),
     }),
     live,

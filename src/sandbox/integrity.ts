@@ -950,6 +950,10 @@ export function rootGitPlaces(
   let hooksPath: string | null = null;
   const seenHooks: string[] = [];
   let sawInclude = false;
+  // Each included file once: what it gives counts wherever it is included (every hooksPath
+  // counts once there is an include), and a file that includes itself twice would otherwise be
+  // read a number of times exponential in git's depth limit.
+  const includesRead = new Set<string>();
   const aliasHooks: string[] = [];
   // url and remote entries of every file: a url rewrite in one applies to the remotes of all.
   const remotes: ConfigEntry[] = [];
@@ -1042,9 +1046,10 @@ export function rootGitPlaces(
       if (lstat(path)?.isSymbolicLink())
         for (const t of linkTargets(root, [[path, "gitconfig"]], [gitDir, commonDir])) follow(t);
     }
-    if (depth < 10) read(path, depth + 1);
+    if (depth < MAX_INCLUDE_DEPTH && !includesRead.has(path)) read(path, depth + 1);
   };
   const read = (file: string, depth: number): void => {
+    if (depth > 0) includesRead.add(file);
     // Through a link, as git reads it (a `~/.gitconfig` stowed from a dotfiles repository).
     const text = readThroughLinks(file);
     if (text === null) return;
@@ -1276,9 +1281,11 @@ function userHooks(
     included: boolean;
     config: ConfigEntry[];
   } = { hooksPath: null, alias: [], seen: [], included: false, config: [] };
+  // Each included file once (as rootGitPlaces reads them).
+  const includesRead = new Set<string>();
   /** Config a git run is given: its hooksPath is that run's; its absolute includes are read. */
   const given = (entries: readonly ConfigEntry[], depth: number): void => {
-    found.config.push(...entries);
+    for (const e of entries) found.config.push(e);
     for (const e of entries)
       if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
         found.alias.push(e.value);
@@ -1286,11 +1293,13 @@ function userHooks(
     const includes = includePaths(entries).filter((i) => i.startsWith("~/") || isAbsolute(i));
     if (includes.length > 0) found.included = true;
     for (const include of includes)
-      if (depth < 10) read(include.replace(/^~\//, `${home}/`), depth + 1);
+      if (depth < MAX_INCLUDE_DEPTH) read(include.replace(/^~\//, `${home}/`), depth + 1);
   };
   const read = (file: string, depth: number): void => {
+    if (depth > 0 && includesRead.has(file)) return;
+    if (depth > 0) includesRead.add(file);
     const entries = parseGitConfig(readThroughLinks(file) ?? "");
-    found.config.push(...entries);
+    for (const e of entries) found.config.push(e);
     found.hooksPath = lastValue(entries, "core", "hookspath") ?? found.hooksPath;
     // With includes, every value counts (an include's place and includeIf's conditions decide
     // which git takes).
@@ -1300,7 +1309,8 @@ function userHooks(
         found.seen.push(e.value);
     given([...commandConfig(entries), ...configEnvConfig(entries, env)], depth);
     for (const include of includePaths(entries))
-      if (depth < 10) read(resolve(dirname(file), include.replace(/^~\//, `${home}/`)), depth + 1);
+      if (depth < MAX_INCLUDE_DEPTH)
+        read(resolve(dirname(file), include.replace(/^~\//, `${home}/`)), depth + 1);
   };
   for (const file of userConfigFiles(home, env)) read(file, 0);
   const fromEnv = envConfig(env);
@@ -1317,6 +1327,8 @@ function userHooks(
   };
 }
 
+/** git's own limit on nested includes. */
+const MAX_INCLUDE_DEPTH = 10;
 /** The system and user config files git reads, in its order (git-config(1), ENVIRONMENT). */
 function userConfigFiles(
   home: string,
@@ -1669,6 +1681,8 @@ export interface WalkOptions {
   userConfig?: readonly ConfigEntry[];
   /** Your home: a nested repository's `~/` values are read from it. */
   home?: string;
+  /** Your environment: the variables a nested repository's `--config-env` names. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** The safe-npm that is running: its version and the dist/ directory it runs from. */
@@ -2190,10 +2204,12 @@ function collect(
     included = false,
   ): void => {
     if (hooks === null) return;
+    // `--config-env` in its aliases, from your environment.
+    const fromVars = options.env === undefined ? [] : configEnvConfig(config, options.env);
     // The user's config names programs for every repository (an alias's `-c core.fsmonitor`).
     nestedPrograms(
       root,
-      [...(options.userConfig ?? []), ...config],
+      [...(options.userConfig ?? []), ...config, ...fromVars],
       base,
       gitDirs,
       hooks,
@@ -2209,6 +2225,7 @@ function collect(
       // With includes, every value counts (their place and includeIf's conditions decide).
       ...(included ? hooksPaths(config) : []),
       ...hooksPaths(commandConfig(config)),
+      ...hooksPaths(fromVars),
       ...(options.userAliasHooks ?? []),
     ]);
     for (const hooksPath of values) {
@@ -2293,12 +2310,15 @@ function collect(
     const out: ConfigEntry[] = [];
     for (const e of entries) {
       out.push(e);
-      if (hooks === null || depth >= 10 || includePaths([e]).length === 0 || e.value === null)
-        continue;
+      if (hooks === null || depth >= MAX_INCLUDE_DEPTH || includePaths([e]).length === 0) continue;
+      if (e.value === null) continue;
       const value = e.value;
       if (value === "" || (value.startsWith("~") && !(options.home && value.startsWith("~/"))))
         continue;
       const file = landNested(root, from, value, hooks, options.home);
+      // Each file once (as rootGitPlaces reads them): one that includes itself twice would be
+      // read a number of times exponential in the depth.
+      if (included.includes(file)) continue;
       included.push(file);
       if (inside(file, root) && !skipped(file) && !inModules(root, file)) {
         if (!hooks.some((h) => h.path === file && !h.linkOnly))
@@ -2307,10 +2327,15 @@ function collect(
           watchTargets(root, linkTargets(root, [[file, "gitconfig"]], gitDirs), hooks);
       }
       const text = readThroughLinks(file);
-      if (text !== null)
-        out.push(
-          ...withIncludes(parseGitConfig(text), dirname(file), gitDirs, included, depth + 1),
-        );
+      if (text === null) continue;
+      for (const inner of withIncludes(
+        parseGitConfig(text),
+        dirname(file),
+        gitDirs,
+        included,
+        depth + 1,
+      ))
+        out.push(inner);
     }
     return out;
   };

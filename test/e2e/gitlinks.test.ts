@@ -415,6 +415,30 @@ const CASES: Case[] = [
     git: commit,
     env: { GIT_CONFIG_PARAMETERS: "'include.path'='~/.gitconfig-env'" },
   },
+  {
+    name: "an alias in git's environment as git itself quotes it (`'\\!'`) running a project script",
+    setup: () =>
+      "mkdir tools && printf '#!/bin/sh\\nexit 0\\n' > tools/fmt.sh && chmod +x tools/fmt.sh",
+    plant: (w) => `printf '#!/bin/sh\\ntouch ${w.mark}\\n' > tools/fmt.sh`,
+    git: ["fmt"],
+    env: { GIT_CONFIG_PARAMETERS: "'alias.fmt'=''\\!'./tools/fmt.sh'" },
+  },
+  {
+    name: "a nested repository's own alias giving core.fsmonitor with `--config-env`",
+    setup: () =>
+      `mkdir sub && git -C sub init -q && git -C sub config alias.ce '--config-env=core.fsmonitor=FSMV status'${subCommit}`,
+    plant: (w) =>
+      `printf '#!/bin/sh\\ntouch ${w.mark}\\nexit 1\\n' > sub/.fsm.sh && chmod +x sub/.fsm.sh`,
+    git: ["-C", "sub", "ce"],
+    env: { FSMV: "./.fsm.sh" },
+  },
+  {
+    name: "a `!` alias setting git's environment config for the git it runs",
+    setup: () =>
+      "git config alias.hc '!GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=.hx git commit -q --allow-empty -m after'",
+    plant: (w) => `mkdir -p .hx && ${hook(w.mark)} > .hx/pre-commit && chmod +x .hx/pre-commit`,
+    git: ["hc"],
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {

@@ -642,6 +642,37 @@ describe("config from the environment", () => {
     ).toEqual([]);
   });
 
+  it("the variables a `!` value sets for the git it runs", () => {
+    const config = (value: string) => commandConfig(parseGitConfig(`[alias]\n\tx = ${value}\n`));
+    expect(
+      config(
+        "!GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=.hx git commit",
+      ),
+    ).toEqual([hooks(".hx")]);
+    // As `git config alias.x "!GIT_CONFIG_PARAMETERS=\"'core.hooksPath'='.hp'\" git status"`
+    // writes it (a `;` or `"` unescaped in a config value is the config's own syntax).
+    expect(config(`"!GIT_CONFIG_PARAMETERS=\\"'core.hooksPath'='.hp'\\" git status"`)).toEqual([
+      hooks(".hp"),
+    ]);
+    expect(
+      config(
+        '"!export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=.he; git commit"',
+      ),
+    ).toEqual([hooks(".he")]);
+    // Set for another command: not this git's.
+    expect(
+      config(
+        '"!GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=.hx true; git commit"',
+      ),
+    ).toEqual([]);
+    expect(
+      configEnvConfig(
+        parseGitConfig("[alias]\n\tx = !V=./tools/fsm git --config-env=core.fsmonitor=V status\n"),
+        {},
+      ),
+    ).toEqual([{ section: "core", subsection: null, key: "fsmonitor", value: "./tools/fsm" }]);
+  });
+
   it("GIT_CONFIG_COUNT and GIT_CONFIG_PARAMETERS", () => {
     expect(
       envConfig({
@@ -659,6 +690,10 @@ describe("config from the environment", () => {
       hooks(".b"),
       { section: "alias", subsection: null, key: "x", value: "!sh it's" },
       { section: "core", subsection: null, key: "bare", value: null },
+    ]);
+    // What git itself writes for `git -c alias.fmt='!./tools/fmt.sh'`: `!` quoted as `'\\!'`.
+    expect(envConfig({ GIT_CONFIG_PARAMETERS: "'alias.fmt'=''\\!'./tools/fmt.sh'" })).toEqual([
+      { section: "alias", subsection: null, key: "fmt", value: "!./tools/fmt.sh" },
     ]);
     expect(envConfig({ GIT_CONFIG_COUNT: "x" })).toEqual([]);
     expect(envConfig({})).toEqual([]);

@@ -42,6 +42,8 @@ import {
 } from "../../../src/sandbox/integrity.js";
 
 let root: string;
+/** No /etc/gitconfig: the machine's own (a credential helper) is not the test's. */
+const NO_SYSTEM = { GIT_CONFIG_SYSTEM: "/dev/null" };
 /** A package-lock.json naming node_modules/safe-npm at `version`. */
 const npmLock = (version: string, key = "node_modules/safe-npm"): string =>
   JSON.stringify({ lockfileVersion: 3, packages: { "": {}, [key]: { version } } });
@@ -357,6 +359,29 @@ describe("snapshot and check: hooks directories", () => {
       kind: "hook",
       path: join(root, "srv.git/h"),
       namesOnly: false,
+    });
+  });
+
+  it("a nested repository's includes: read once each, every hooksPath counts, the file watched", () => {
+    file("vendor/a/.git/config", "[include]\n\tpath = ../.gitconfig\n[core]\n\thooksPath = own\n");
+    mkdirSync(join(root, "vendor/a/.git/objects"));
+    mkdirSync(join(root, "vendor/a/.git/refs"));
+    // A file that includes itself four times: git refuses it at its depth limit; read 4^10
+    // times it would never end.
+    file(
+      "vendor/a/.gitconfig",
+      `[core]\n\thooksPath = inc\n[include]\n${"\tpath = .gitconfig\n".repeat(4)}`,
+    );
+    const before = snapshot(root, [], { skip: [], configNames: HOST_RUN_FILES });
+    for (const hooks of ["own", "inc"])
+      expect(before.watch).toContainEqual({
+        kind: "hook",
+        path: join(root, `vendor/a/${hooks}`),
+        namesOnly: false,
+      });
+    expect(before.watch).toContainEqual({
+      kind: "gitconfig",
+      path: join(root, "vendor/a/.gitconfig"),
     });
   });
 
@@ -714,7 +739,7 @@ describe("rootGitPlaces", () => {
     file("p/.git/config", "[core]\n\thooksPath = .husky/_\n");
     file("p/.husky/_/h");
     file("p/.husky/pre-commit");
-    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM)).toEqual({
       protect: [join(root, "p/.husky")],
       watch: [],
       // Its hooks, fingerprinted too: the folder's mount can be lost during the run.
@@ -725,7 +750,7 @@ describe("rootGitPlaces", () => {
   it("watches a missing or linked hooks directory, and protects included config files", () => {
     file("p/.git/config", "[include]\n\tpath = ../shared.gitconfig\n\tpath = ../missing.cfg\n");
     file("p/shared.gitconfig", "[core]\n\thooksPath = hooks\n");
-    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM)).toEqual({
       protect: [join(root, "p/shared.gitconfig")],
       watch: [
         { kind: "gitconfig", path: join(root, "p/missing.cfg") },
@@ -742,13 +767,13 @@ describe("rootGitPlaces", () => {
     file("p/shared.gitconfig", "[core]\n\tbare = false\n");
     symlinkSync("../githooks", join(root, "p/.git/hooks"));
     symlinkSync("../shared.gitconfig", join(root, "p/.git/config"));
-    const a = rootGitPlaces(join(root, "p"), home(), {});
+    const a = rootGitPlaces(join(root, "p"), home(), NO_SYSTEM);
     expect(a.protect.sort()).toEqual([join(root, "p/githooks"), join(root, "p/shared.gitconfig")]);
     rmSync(join(root, "p/.git/hooks"));
     mkdirSync(join(root, "p/.git/hooks"));
     symlinkSync("../../scripts/pre-commit", join(root, "p/.git/hooks/pre-commit"));
     symlinkSync("../../scripts/missing", join(root, "p/.git/hooks/pre-push"));
-    const b = rootGitPlaces(join(root, "p"), home(), {});
+    const b = rootGitPlaces(join(root, "p"), home(), NO_SYSTEM);
     expect(b.protect).toContain(join(root, "p/scripts/pre-commit"));
     expect(b.watch).toContainEqual({ kind: "hook", path: join(root, "p/scripts/missing") });
   });
@@ -763,7 +788,7 @@ describe("rootGitPlaces", () => {
     symlinkSync("../../scripts/pre-commit", join(root, "p/.git/hooks/pre-commit"));
     symlinkSync("../tools/hook.sh", join(root, "p/scripts/pre-commit"));
     symlinkSync("../../attrs", join(root, "p/.git/info/attributes"));
-    const places = rootGitPlaces(join(root, "p"), home(), {});
+    const places = rootGitPlaces(join(root, "p"), home(), NO_SYSTEM);
     expect(places.protect.sort()).toEqual([join(root, "p/attrs"), join(root, "p/tools/hook.sh")]);
     expect(places.watch).toContainEqual({
       kind: "gitconfig",
@@ -775,7 +800,7 @@ describe("rootGitPlaces", () => {
     file("p/.git/config", "[core]\n\thooksPath = .githooks\n");
     file("p/tools/hooks/pre-commit");
     symlinkSync("tools/hooks", join(root, "p/.githooks"));
-    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM)).toEqual({
       protect: [join(root, "p/tools/hooks")],
       // tools made a link inside would lead the hooks elsewhere.
       watch: [
@@ -789,7 +814,7 @@ describe("rootGitPlaces", () => {
   it("watches, not protects, a hooks directory inside node_modules (installs replace it)", () => {
     file("p/.git/config", "[core]\n\thooksPath = node_modules/hooks-pkg/hooks\n");
     file("p/node_modules/hooks-pkg/hooks/pre-commit");
-    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM)).toEqual({
       protect: [],
       watch: [{ kind: "hook", path: join(root, "p/node_modules/hooks-pkg/hooks") }],
       hookFiles: [],
@@ -800,21 +825,27 @@ describe("rootGitPlaces", () => {
     file("home/.gitconfig", "[core]\n\thooksPath = .githooks\n");
     file("p/.git/config", "");
     mkdirSync(join(root, "p/.githooks"));
-    expect(rootGitPlaces(join(root, "p"), home(), {}).protect).toEqual([join(root, "p/.githooks")]);
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).protect).toEqual([
+      join(root, "p/.githooks"),
+    ]);
     file("p/.git/config", "[core]\n\thooksPath = /etc/hooks\n");
     // The user's relative one is still every nested repository's (the walk's).
-    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+    const user = [{ section: "core", subsection: null, key: "hookspath", value: ".githooks" }];
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM)).toEqual({
       protect: [],
       watch: [],
       hookFiles: [],
       userHooksPath: ".githooks",
+      // The user's config, whose programs nested repositories run too.
+      userConfig: user,
     });
     rmSync(join(root, "p/.git"), { recursive: true });
-    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM)).toEqual({
       protect: [],
       watch: [],
       hookFiles: [],
       userHooksPath: ".githooks",
+      userConfig: user,
     });
   });
 
@@ -823,11 +854,14 @@ describe("rootGitPlaces", () => {
       "home/.gitconfig",
       "[alias]\n\tci = -c core.hooksPath=.gh commit\n\tcj = !git -c core.hooksPath=/abs commit\n",
     );
-    expect(rootGitPlaces(join(root, "p"), home(), {})).toEqual({
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM)).toEqual({
       protect: [],
       watch: [],
       hookFiles: [],
       userAliasHooks: [".gh"],
+      userConfig: expect.arrayContaining([
+        { section: "core", subsection: null, key: "hookspath", value: ".gh" },
+      ]),
     });
   });
 
@@ -839,7 +873,7 @@ describe("rootGitPlaces", () => {
     file("home/.gitconfig-work", "[core]\n\thooksPath = .work-hooks\n");
     mkdirSync(join(root, "p", ".git"), { recursive: true });
     mkdirSync(join(root, "p", ".githooks"));
-    const places = rootGitPlaces(join(root, "p"), home(), {});
+    const places = rootGitPlaces(join(root, "p"), home(), NO_SYSTEM);
     // The project's repository: both folders are guarded (the existing one read-only).
     expect(places.protect).toContain(join(root, "p", ".githooks"));
     expect(places.watch).toContainEqual({ kind: "hook", path: join(root, "p", ".work-hooks") });
@@ -854,13 +888,13 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
   const p = (): string => join(root, "p");
   /** The places, and the plant `during` made inside moved aside by a check against them. */
   const planted = (during: () => void): string[] => {
-    const places = rootGitPlaces(p(), home(), {});
+    const places = rootGitPlaces(p(), home(), NO_SYSTEM);
     return around(during, { skip: [".git", "p/.git"], watch: places.watch }).moved;
   };
 
   it("a relative hooksPath is read from the git dir too, where push hooks run", () => {
     file("p/.git/config", "[core]\n\thooksPath = ../githooks\n");
-    expect(rootGitPlaces(p(), home(), {}).watch).toContainEqual({
+    expect(rootGitPlaces(p(), home(), NO_SYSTEM).watch).toContainEqual({
       kind: "hook",
       path: join(p(), "githooks"),
     });
@@ -871,7 +905,7 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
       "p/.git/config",
       "[alias]\n\tci = -c core.hooksPath=.myhooks commit\n\tcj = !git -c core.hooksPath=.other commit\n",
     );
-    const watch = rootGitPlaces(p(), home(), {}).watch;
+    const watch = rootGitPlaces(p(), home(), NO_SYSTEM).watch;
     expect(watch).toContainEqual({ kind: "hook", path: join(p(), ".myhooks") });
     expect(watch).toContainEqual({ kind: "hook", path: join(p(), ".other") });
   });
@@ -879,7 +913,7 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
   it("a branch's remote that is a URL, rewritten by another file's url.<base>.insteadOf", () => {
     file("home/.gitconfig", '[url "ext::sh tools/x"]\n\tinsteadOf = gh:\n');
     file("p/.git/config", '[branch "master"]\n\tremote = gh:.sh\n');
-    expect(rootGitPlaces(p(), home(), {}).watch).toContainEqual({
+    expect(rootGitPlaces(p(), home(), NO_SYSTEM).watch).toContainEqual({
       kind: "gitconfig",
       path: join(p(), "tools/x.sh"),
     });
@@ -890,7 +924,7 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
       "p/.git/config",
       "[uploadpack]\n\tpackObjectsHook = sh ../tools/pack.sh\n[core]\n\talternateRefsCommand = ../tools/refs.sh\n",
     );
-    const watch = rootGitPlaces(p(), home(), {}).watch;
+    const watch = rootGitPlaces(p(), home(), NO_SYSTEM).watch;
     expect(watch).toContainEqual({ kind: "gitconfig", path: join(p(), "tools/pack.sh") });
     expect(watch).toContainEqual({ kind: "gitconfig", path: join(p(), "tools/refs.sh") });
   });
@@ -898,7 +932,7 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
   it("instaweb.httpd in an absolute instaweb.gitwebdir of the project", () => {
     file("home/.gitconfig", `[instaweb]\n\tgitwebdir = ${p()}/web\n`);
     file("p/.git/config", "[instaweb]\n\thttpd = lighttpd\n");
-    expect(rootGitPlaces(p(), home(), {}).watch).toContainEqual({
+    expect(rootGitPlaces(p(), home(), NO_SYSTEM).watch).toContainEqual({
       kind: "gitconfig",
       path: join(p(), "web/lighttpd"),
     });
@@ -923,7 +957,7 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
         file("p/evil/hooks/pre-commit", "evil");
         symlinkSync("evil", join(root, "p/tools"));
       },
-      { skip: ["p/.git"], watch: rootGitPlaces(p(), home(), {}).watch },
+      { skip: ["p/.git"], watch: rootGitPlaces(p(), home(), NO_SYSTEM).watch },
     );
     expect(moved).toContain("p/tools");
     expect(findings.filter((f) => f.movedTo === null)).toEqual([]);
@@ -932,7 +966,7 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
   it("a url rewrite in one config file makes an ext:: remote of another's", () => {
     file("home/.gitconfig", '[url "ext::"]\n\tinsteadOf = run:\n');
     file("p/.git/config", '[remote "origin"]\n\turl = run:tools/x.sh\n');
-    expect(rootGitPlaces(p(), home(), {}).watch).toContainEqual({
+    expect(rootGitPlaces(p(), home(), NO_SYSTEM).watch).toContainEqual({
       kind: "gitconfig",
       path: join(p(), "tools/x.sh"),
     });
@@ -970,7 +1004,7 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
     file("p/.git/config", "[core]\n\tfsmonitor = tools/x.sh\n");
     mkdirSync(join(root, "p/lib"));
     symlinkSync("lib", join(root, "p/tools"));
-    const places = rootGitPlaces(p(), home(), {});
+    const places = rootGitPlaces(p(), home(), NO_SYSTEM);
     // The path through the link itself cannot be moved aside: only where it leads is watched.
     expect(places.watch).toContainEqual({ kind: "gitconfig", path: join(p(), "lib/x.sh") });
     expect(places.watch).not.toContainEqual({ kind: "gitconfig", path: join(p(), "tools/x.sh") });
@@ -981,7 +1015,7 @@ describe("rootGitPlaces: the ways a named program is reached", () => {
     expect(moved).toEqual(["p/lib/x.sh"]);
     expect(findings.filter((f) => f.movedTo === null)).toEqual([]);
     file("p/lib/x.sh", "own");
-    expect(rootGitPlaces(p(), home(), {}).protect).toContain(join(p(), "lib/x.sh"));
+    expect(rootGitPlaces(p(), home(), NO_SYSTEM).protect).toContain(join(p(), "lib/x.sh"));
   });
 });
 
@@ -2215,7 +2249,7 @@ describe("what a tool a git value runs finds by its own lookup", () => {
     file("p/package.json", '{"main": "lib/server.js"}');
     file("p/lib/server.js");
     const p = join(root, "p");
-    const places = rootGitPlaces(p, home(), {});
+    const places = rootGitPlaces(p, home(), NO_SYSTEM);
     expect(places.protect).toEqual(
       expect.arrayContaining([
         join(p, "Rakefile"),
@@ -2242,7 +2276,7 @@ describe("what a tool a git value runs finds by its own lookup", () => {
     file("p/.git/config", "[alias]\n\tt = !node .\n");
     file("p/package.json", '{"main": "dist/index.js"}');
     const p = join(root, "p");
-    expect(rootGitPlaces(p, join(root, "home"), {}).watch).toEqual(
+    expect(rootGitPlaces(p, join(root, "home"), NO_SYSTEM).watch).toEqual(
       expect.arrayContaining([{ kind: "gitconfig", path: join(p, "dist/index.js") }]),
     );
   });
@@ -2253,7 +2287,9 @@ describe("what a tool a git value runs finds by its own lookup", () => {
       file("p/index.js");
       file("p/tools/x.js");
       const p = join(root, "p");
-      expect(rootGitPlaces(p, join(root, "home"), {}).protect).toContain(join(p, "index.js"));
+      expect(rootGitPlaces(p, join(root, "home"), NO_SYSTEM).protect).toContain(
+        join(p, "index.js"),
+      );
     }
   });
 
@@ -2263,7 +2299,7 @@ describe("what a tool a git value runs finds by its own lookup", () => {
     link("/usr/bin/python3", "p/.venv/bin/python");
     file("p/tools/check.py");
     const p = join(root, "p");
-    expect(rootGitPlaces(p, join(root, "home"), {}).protect).toEqual(
+    expect(rootGitPlaces(p, join(root, "home"), NO_SYSTEM).protect).toEqual(
       expect.arrayContaining([join(p, ".venv"), join(p, "tools/check.py")]),
     );
   });
@@ -2273,7 +2309,7 @@ describe("what a tool a git value runs finds by its own lookup", () => {
     file("p/tools/check", "#!/usr/bin/env python3\nimport json\n");
     file("p/bin/lint.py", "#!/usr/bin/python3\nimport json\n");
     const p = join(root, "p");
-    const places = rootGitPlaces(p, join(root, "home"), {});
+    const places = rootGitPlaces(p, join(root, "home"), NO_SYSTEM);
     expect(places.protect).toEqual(
       expect.arrayContaining([join(p, "tools/check"), join(p, "bin/lint.py")]),
     );
