@@ -169,6 +169,15 @@ export function lastValue(
   return found;
 }
 
+/** Every `core.hooksPath` value of `entries` that is not empty, in order. */
+export function hooksPathValues(entries: readonly ConfigEntry[]): string[] {
+  return entries.flatMap((e) =>
+    e.section === "core" && e.subsection === null && e.key === "hookspath" && e.value
+      ? [e.value]
+      : [],
+  );
+}
+
 /** `include.path` and `includeIf.<condition>.path` values, in order. */
 export function includePaths(entries: readonly ConfigEntry[]): string[] {
   return entries.flatMap((e) =>

@@ -42,6 +42,7 @@ import {
   commandConfig,
   configEnvConfig,
   envConfig,
+  hooksPathValues,
   includePaths,
   lastValue,
   MAKEFILES,
@@ -1027,9 +1028,7 @@ export function rootGitPlaces(
    * (git takes only absolute ones there), after which every hooksPath counts.
    */
   const given = (entries: readonly ConfigEntry[], depth: number): void => {
-    for (const e of entries)
-      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
-        aliasHooks.push(e.value);
+    aliasHooks.push(...hooksPathValues(entries));
     // uploadpack.packObjectsHook and core.alternateRefsCommand run where upload-pack and
     // receive-pack do: in the git dir (`sh ../tools/x.sh` is the top's tools/x.sh).
     for (const dir of new Set([gitDir, commonDir])) programs(entries.filter(runsInGitDir), dir);
@@ -1059,9 +1058,7 @@ export function rootGitPlaces(
     // on includeIf's conditions (a branch, the git dir's place), which are not read here:
     // every one counts then.
     if (includePaths(entries).length > 0) sawInclude = true;
-    for (const e of entries)
-      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
-        seenHooks.push(e.value);
+    seenHooks.push(...hooksPathValues(entries));
     // `-c` in an alias (`ci = -c core.hooksPath=.myhooks commit`): config of that git run; so
     // is `--config-env=core.hooksPath=VAR`, with VAR's value in your environment.
     const fromVars = configEnvConfig(entries, env);
@@ -1286,9 +1283,7 @@ function userHooks(
   /** Config a git run is given: its hooksPath is that run's; its absolute includes are read. */
   const given = (entries: readonly ConfigEntry[], depth: number): void => {
     for (const e of entries) found.config.push(e);
-    for (const e of entries)
-      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
-        found.alias.push(e.value);
+    found.alias.push(...hooksPathValues(entries));
     // An alias's `-c include.path=~/x` too (only absolute ones are taken there).
     const includes = includePaths(entries).filter((i) => i.startsWith("~/") || isAbsolute(i));
     if (includes.length > 0) found.included = true;
@@ -1304,9 +1299,7 @@ function userHooks(
     // With includes, every value counts (an include's place and includeIf's conditions decide
     // which git takes).
     if (includePaths(entries).length > 0) found.included = true;
-    for (const e of entries)
-      if (e.section === "core" && e.key === "hookspath" && e.subsection === null && e.value)
-        found.seen.push(e.value);
+    found.seen.push(...hooksPathValues(entries));
     given([...commandConfig(entries), ...configEnvConfig(entries, env)], depth);
     for (const include of includePaths(entries))
       if (depth < MAX_INCLUDE_DEPTH)
@@ -2216,16 +2209,12 @@ function collect(
       options.home,
     );
     const own = lastValue(config, "core", "hookspath") ?? options.userHooksPath ?? null;
-    const hooksPaths = (entries: readonly ConfigEntry[]): string[] =>
-      entries
-        .filter((e) => e.section === "core" && e.subsection === null && e.key === "hookspath")
-        .map((e) => e.value ?? "");
     const values = new Set([
       ...(own === null ? [] : [own]),
       // With includes, every value counts (their place and includeIf's conditions decide).
-      ...(included ? hooksPaths(config) : []),
-      ...hooksPaths(commandConfig(config)),
-      ...hooksPaths(fromVars),
+      ...(included ? hooksPathValues(config) : []),
+      ...hooksPathValues(commandConfig(config)),
+      ...hooksPathValues(fromVars),
       ...(options.userAliasHooks ?? []),
     ]);
     for (const hooksPath of values) {
