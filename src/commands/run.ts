@@ -461,7 +461,12 @@ async function sandboxSteps(given: RunContext, options: RunOptions, out: Output)
           report: (text) => out.stderr(printableLines(text)),
           journal: journalDir(cacheBase),
           trustStore: ctx.store,
-          afterSandbox: moveBack,
+          afterSandbox: () => {
+            // Nothing inside is left to use the proxy: it closes (sockets, its folder) while
+            // the check runs; withProxy awaits the same close and reports its errors.
+            proxy?.close().catch(() => {});
+            moveBack();
+          },
           linkedStores: linkedStores.map((store) => storeInProject(project.root, store)),
           // The proxy readies its upstream TLS trust while the package manager starts.
           ...(proxy !== null || onReady !== undefined
