@@ -366,40 +366,73 @@ function configPair(e: ConfigEntry): string {
 
 /**
  * The arguments of each `git` a shell line runs, with the variables the line sets for it: an
- * assignment before it in its command (`X=1 git …`, `env X=1 git …`) or exported earlier.
+ * assignment before it in its command (`X=1 git …`, `env X=1 git …`) or exported earlier; `$X`
+ * in its arguments is what the line set X to. A shell's `-c` script (`sh -c 'git -c … commit
+ * "$@"' -`) is read as a line of its own, with what is exported here.
  */
-function shellGitArgs(line: string): { args: string[]; vars: Record<string, string> }[] {
+function shellGitArgs(
+  line: string,
+  inherited: Readonly<Record<string, string>> = {},
+  depth = 0,
+): { args: string[]; vars: Record<string, string> }[] {
   const out: { args: string[]; vars: Record<string, string> }[] = [];
   const words = shellWords(spellTop(line));
-  const exported: Record<string, string> = {};
+  const exported: Record<string, string> = { ...inherited };
+  const shell: Record<string, string> = { ...inherited };
   let own: Record<string, string> = {};
+  let command: string[] = [];
   const assignment = (text: string): [string, string] | null => {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(text);
     return m === null ? null : [m[1] ?? "", m[2] ?? ""];
+  };
+  const expand = (text: string, vars: Record<string, string>): string =>
+    text.replace(
+      /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+      (all, braced?: string, bare?: string) => vars[braced ?? bare ?? ""] ?? all,
+    );
+  /** A command of assignments only sets shell variables (and exported ones stay exported). */
+  const endCommand = (): void => {
+    if (command.length === 0) for (const [name, value] of Object.entries(own)) shell[name] = value;
+    own = {};
+    command = [];
   };
   let exporting = false;
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
     if (w?.kind !== "word") {
-      own = {};
+      endCommand();
       exporting = false;
       continue;
     }
     const set = assignment(w.text);
-    if (/^(export|declare|typeset|readonly|local)$/.test(w.text)) exporting = true;
+    if (command.length === 0 && /^(export|declare|typeset|readonly|local)$/.test(w.text))
+      exporting = true;
     if (set !== null && exporting) {
-      exported[set[0]] = set[1];
+      const value = expand(set[1], shell);
+      exported[set[0]] = value;
+      shell[set[0]] = value;
       continue;
     }
-    if (set !== null) {
-      own[set[0]] = set[1];
+    if (set !== null && (command.length === 0 || command[0] === "env")) {
+      own[set[0]] = expand(set[1], shell);
       continue;
     }
-    if (basenameOf(w.text) !== "git") continue;
-    const args: string[] = [];
+    command.push(basenameOf(w.text));
+    const rest: string[] = [];
     for (let j = i + 1; j < words.length && words[j]?.kind === "word"; j++)
-      args.push(words[j]?.text ?? "");
-    out.push({ args, vars: { ...exported, ...own } });
+      rest.push(words[j]?.text ?? "");
+    const name = basenameOf(w.text);
+    // `sh -c 'script' …`, `bash -ec "…"`: the script is a line of its own.
+    if (SHELLS.has(name) && depth < 4) {
+      const flag = rest.findIndex((r) => /^-[a-z]*c[a-z]*$/.test(r));
+      const script = flag === -1 ? undefined : rest[flag + 1];
+      if (script !== undefined)
+        out.push(...shellGitArgs(script, { ...exported, ...own }, depth + 1));
+      continue;
+    }
+    if (name !== "git") continue;
+    const vars = { ...exported, ...own };
+    out.push({ args: rest.map((r) => expand(r, { ...shell, ...own })), vars });
   }
   return out;
 }

@@ -222,12 +222,24 @@ const SELF_DOCS =
 // Most lookups of the checks miss (a `.git` or HEAD in each store folder): a miss answers
 // undefined rather than throwing, ~8 → ~1.5 µs each. Every other error still reads as null.
 function lstat(path: string): Stats | null {
+  const cached = lstatCache?.get(path);
+  if (cached !== undefined) return cached;
+  let st: Stats | null;
   try {
-    return lstatSync(path, { throwIfNoEntry: false }) ?? null;
+    st = lstatSync(path, { throwIfNoEntry: false }) ?? null;
   } catch {
-    return null;
+    st = null;
   }
+  lstatCache?.set(path, st);
+  return st;
 }
+
+/**
+ * While a snapshot is taken (nothing is changed or moved then), each name is looked up once: a
+ * long user config names the same programs in every nested repository, each walked from `/`.
+ * Never during the check, which moves things aside as it goes.
+ */
+let lstatCache: Map<string, Stats | null> | null = null;
 
 function lstatBig(path: string): BigIntStats | null {
   try {
@@ -571,8 +583,13 @@ function walkLinks(
     }
     const st = lstat(step);
     if (st === null) {
-      // `missing/../x`: made a link, `missing` would lead that `..` elsewhere.
-      if (todo.includes("..")) outOf.push(step);
+      // `missing/../x`: made a link, `missing` would lead that `..` elsewhere; so would each
+      // folder after it that a later `..` steps out of (`missing/sub/../x`: `sub`), made inside.
+      if (todo.includes("..")) {
+        outOf.push(step);
+        for (const dir of stepsOutOf(step, [...todo].reverse().join("/")))
+          if (dir !== step) outOf.push(dir);
+      }
       return missing ? join(step, ...todo.reverse()) : null;
     }
     if (st.isSymbolicLink()) {
@@ -1040,6 +1057,9 @@ export function rootGitPlaces(
   const readInclude = (include: string, from: string, depth: number): void => {
     const path = land(include, from);
     if (inside(path, root)) {
+      // A folder on the way made a link (`conf -> other` for a missing `conf/extra.cfg`)
+      // would lead git elsewhere: moved aside itself (the file through it cannot be).
+      if (!inGitDir(path)) watchWay(path);
       place("gitconfig", path, realDirChain(root, dirname(path)) && !!lstat(path)?.isFile());
       // An include that is a link (`shared.gitconfig -> cfg/git.cfg`): the file it leads to.
       if (lstat(path)?.isSymbolicLink())
@@ -1686,8 +1706,13 @@ export interface RunningSelf {
 
 export function snapshot(root: string, watch: readonly Watch[], options: WalkOptions): Snapshot {
   const found: Watch[] = [];
-  const entries = collect(root, watch, options, found);
-  return { entries, watch: [...watch, ...found] };
+  lstatCache = new Map();
+  try {
+    const entries = collect(root, watch, options, found);
+    return { entries, watch: [...watch, ...found] };
+  } finally {
+    lstatCache = null;
+  }
 }
 
 /**
@@ -2046,25 +2071,51 @@ function nestedPrograms(
   dirs: readonly string[],
   hooks: Watch[],
   home: string | undefined,
+  user: UserPrograms | null,
 ): void {
-  const add = (from: string, entries: readonly ConfigEntry[]): void => {
-    for (const { path: named, named: how } of programFiles(entries)) {
+  const add = (from: string, files: readonly ProgramFile[]): void => {
+    for (const { path: named, named: how } of files) {
       if (how === "word" || (named.startsWith("~") && !(home && named.startsWith("~/")))) continue;
       const path = landNested(root, from, named, hooks, home);
       // A package's files (under node_modules) are what installs write. One in the git dir is
       // watched too: the git dir's fingerprint covers its config and hooks only.
       if (!inside(path, root)) continue;
       if (relative(root, path).split(sep).includes("node_modules")) continue;
+      watchWayNested(root, path, hooks);
       const w: Watch =
         how === "cd" ? { kind: "gitconfig", path, linkOnly: true } : { kind: "gitconfig", path };
-      if (!hooks.some((h) => h.path === path && !!h.linkOnly === !!w.linkOnly)) hooks.push(w);
+      if (!watchedAt(hooks, path).some((h) => !!h.linkOnly === !!w.linkOnly)) hooks.push(w);
       // A program that is a link (`tools/run.sh -> ../real/x.sh`): the file it leads to.
       if (how !== "cd" && lstat(path)?.isSymbolicLink())
         watchTargets(root, linkTargets(root, [[path, "gitconfig"]], dirs), hooks);
     }
   };
-  add(base, config);
-  for (const dir of dirs) add(dir, [...config, ...commandConfig(config)].filter(runsInGitDir));
+  // The user's remotes and url rewrites apply to the repository's remotes too.
+  add(base, programFiles(user === null ? config : [...user.shared, ...config]));
+  if (user !== null) add(base, user.files);
+  for (const dir of dirs) {
+    add(dir, programFiles([...config, ...commandConfig(config)].filter(runsInGitDir)));
+    if (user !== null) add(dir, user.gitDirFiles);
+  }
+}
+
+/**
+ * What the user's config names for every nested repository (userHooks' `userConfig`), read once
+ * per walk: the programs, those run in the git dir, and the remotes and url rewrites.
+ */
+interface UserPrograms {
+  files: ProgramFile[];
+  gitDirFiles: ProgramFile[];
+  shared: ConfigEntry[];
+}
+
+function userPrograms(config: readonly ConfigEntry[]): UserPrograms | null {
+  if (config.length === 0) return null;
+  return {
+    files: programFiles(config),
+    gitDirFiles: programFiles([...config, ...commandConfig(config)].filter(runsInGitDir)),
+    shared: config.filter((e) => SHARED_SECTIONS.has(e.section)),
+  };
 }
 
 /**
@@ -2078,16 +2129,16 @@ function watchTargets(root: string, targets: readonly LinkTarget[], hooks: Watch
   const out: string[] = [];
   for (const { link, kind, hops, outOf, target } of targets) {
     for (const dir of outOf)
-      if (inside(dir, root) && !inModules(root, dir) && !hooks.some((h) => h.path === dir))
+      if (inside(dir, root) && !inModules(root, dir) && watchedAt(hooks, dir).length === 0)
         hooks.push({ kind: "gitconfig", path: dir, linkOnly: true });
     for (const hop of hops) {
       if (hop === link || !inside(hop, root) || inModules(root, hop)) continue;
-      if (!hooks.some((h) => h.path === hop && !h.linkOnly))
+      if (!watchedAt(hooks, hop).some((h) => !h.linkOnly))
         hooks.push({ kind: "gitconfig", path: hop });
     }
     if (target === null) continue;
     out.push(target);
-    if (!hooks.some((h) => h.path === target && !h.linkOnly))
+    if (!watchedAt(hooks, target).some((h) => !h.linkOnly))
       hooks.push(
         target === root ? { kind, path: target, namesOnly: true } : { kind, path: target },
       );
@@ -2104,12 +2155,48 @@ function landNested(root: string, base: string, value: string, hooks: Watch[], h
   const outOf: string[] = [];
   const path = landAt(root, home, base, value, links, outOf);
   for (const link of links)
-    if (inside(link, root) && !inModules(root, link) && !hooks.some((h) => h.path === link))
+    if (inside(link, root) && !inModules(root, link) && watchedAt(hooks, link).length === 0)
       hooks.push({ kind: "gitconfig", path: link });
   for (const dir of outOf)
-    if (inside(dir, root) && !inModules(root, dir) && !hooks.some((h) => h.path === dir))
+    if (inside(dir, root) && !inModules(root, dir) && watchedAt(hooks, dir).length === 0)
       hooks.push({ kind: "gitconfig", path: dir, linkOnly: true });
   return path;
+}
+
+/**
+ * The folders on the way from the top to a file a nested repository's git reads or runs, each
+ * watched for being made a link (a link made there would lead git elsewhere, and the file
+ * through it cannot be moved aside: the link itself is). A package's folders are its own.
+ */
+function watchWayNested(root: string, path: string, hooks: Watch[]): void {
+  let dir = root;
+  for (const part of relative(root, dirname(path)).split(sep)) {
+    if (part === "" || part === "node_modules") return;
+    dir = join(dir, part);
+    if (!watchedAt(hooks, dir).some((h) => h.linkOnly))
+      hooks.push({ kind: "gitconfig", path: dir, linkOnly: true });
+  }
+}
+
+/**
+ * The watches a walk's list (`hooks`) holds for `path`. The list only grows, and to thousands
+ * with many nested repositories and a long user config: looking through it for each addition
+ * made a walk quadratic. Indexed beside it, as it grows.
+ */
+const watchIndex = new WeakMap<readonly Watch[], { byPath: Map<string, Watch[]>; seen: number }>();
+function watchedAt(hooks: readonly Watch[], path: string): readonly Watch[] {
+  let index = watchIndex.get(hooks);
+  if (index === undefined || index.seen > hooks.length) {
+    index = { byPath: new Map(), seen: 0 };
+    watchIndex.set(hooks, index);
+  }
+  for (; index.seen < hooks.length; index.seen++) {
+    const w = hooks[index.seen] as Watch;
+    const list = index.byPath.get(w.path);
+    if (list === undefined) index.byPath.set(w.path, [w]);
+    else list.push(w);
+  }
+  return index.byPath.get(path) ?? [];
 }
 
 /** A config boolean that is true (a bare key, `true`, `yes`, `on`, a non-zero number). */
@@ -2190,6 +2277,8 @@ function collect(
    * one; the user's own aliases' too) and the programs its values run. `gitDirs`: its git dir
    * and common dir, where push hooks and upload-pack's programs run.
    */
+  /** userPrograms of the user's config, once a nested repository needs it. */
+  let user: UserPrograms | null | undefined;
   const guardRepo = (
     base: string,
     gitDirs: readonly string[],
@@ -2200,14 +2289,8 @@ function collect(
     // `--config-env` in its aliases, from your environment.
     const fromVars = options.env === undefined ? [] : configEnvConfig(config, options.env);
     // The user's config names programs for every repository (an alias's `-c core.fsmonitor`).
-    nestedPrograms(
-      root,
-      [...(options.userConfig ?? []), ...config, ...fromVars],
-      base,
-      gitDirs,
-      hooks,
-      options.home,
-    );
+    user ??= userPrograms(options.userConfig ?? []);
+    nestedPrograms(root, [...config, ...fromVars], base, gitDirs, hooks, options.home, user);
     const own = lastValue(config, "core", "hookspath") ?? options.userHooksPath ?? null;
     const values = new Set([
       ...(own === null ? [] : [own]),
@@ -2226,7 +2309,7 @@ function collect(
         // husky's `.husky/_` stubs run the scripts one level up.
         const guarded = basename(path) === "_" && dirname(path) !== from ? dirname(path) : path;
         if (!(inside(guarded, root) || guarded === root)) continue;
-        if (hooks.some((h) => h.kind === "hook" && h.path === guarded)) continue;
+        if (watchedAt(hooks, guarded).some((h) => h.kind === "hook")) continue;
         const namesOnly = guarded === base || gitDirs.includes(guarded) || guarded === root;
         hooks.push({ kind: "hook", path: guarded, namesOnly });
         // A hook in it that is a link to a file of the project: that file is what git runs.
@@ -2276,10 +2359,30 @@ function collect(
       ...withIncludes(own, dir, [dir], included),
       ...withIncludes(worktreeFile, dir, [dir], included),
     ];
-    const worktree = lastValue(config, "core", "worktree");
-    const base =
-      worktree !== null ? resolve(dir, worktree) : kind === "dotgit" ? dirname(dir) : dir;
-    guardRepo(base, [dir], config, included.length > 0);
+    const top = kind === "dotgit" ? dirname(dir) : dir;
+    for (const base of worktreeTops(dir, own, config, included.length > 0, top))
+      guardRepo(base, [dir], config, included.length > 0);
+  };
+
+  /**
+   * Where a nested repository's worktree is: core.worktree's last value, from the git dir, else
+   * `top`. With includes, every value counts (an include's place and includeIf's conditions
+   * decide which git takes), and `top` too unless the repository's own file sets one.
+   */
+  const worktreeTops = (
+    dir: string,
+    own: readonly ConfigEntry[],
+    config: readonly ConfigEntry[],
+    included: boolean,
+    top: string,
+  ): string[] => {
+    const last = lastValue(config, "core", "worktree");
+    if (!included) return [last !== null && last !== "" ? resolve(dir, last) : top];
+    const values = config
+      .filter((e) => e.section === "core" && e.subsection === null && e.key === "worktree")
+      .flatMap((e) => (e.value ? [resolve(dir, e.value)] : []));
+    const ownValue = lastValue(own, "core", "worktree");
+    return [...new Set([...values, ...(ownValue ? [] : [top])])];
   };
 
   /**
@@ -2310,7 +2413,8 @@ function collect(
       if (included.includes(file)) continue;
       included.push(file);
       if (inside(file, root) && !skipped(file) && !inModules(root, file)) {
-        if (!hooks.some((h) => h.path === file && !h.linkOnly))
+        watchWayNested(root, file, hooks);
+        if (!watchedAt(hooks, file).some((h) => !h.linkOnly))
           hooks.push({ kind: "gitconfig", path: file });
         if (lstat(file)?.isSymbolicLink())
           watchTargets(root, linkTargets(root, [[file, "gitconfig"]], gitDirs), hooks);
@@ -2341,7 +2445,7 @@ function collect(
     out.set(path, { kind: "git", fp: `${entryFp(path, true)}\nleads:${gitLeadsTo(path)}` });
     const st = lstat(path);
     if (st === null) return;
-    let top = dirname(path);
+    const top = dirname(path);
     // A `.git` that is a link (one made inside is new, and moved aside whole) leads git to a git
     // dir or to a `.git` file: read where it leads, by its real path (no link on the way).
     let linked: string | null = null;
@@ -2397,14 +2501,13 @@ function collect(
     }
     // Its config files in the project (outside the read-only `.git`): one changed is moved aside.
     for (const file of files) {
-      if (inside(file, root) && !skipped(file) && !hooks.some((h) => h.path === file))
+      if (inside(file, root) && !skipped(file) && watchedAt(hooks, file).length === 0)
         hooks.push({ kind: "gitconfig", path: file });
     }
     // core.worktree moves the top, read from the git dir (as gitDir reads it).
-    const worktree = lastValue(config, "core", "worktree");
-    if (worktree !== null && worktree !== "") top = resolve(dir, worktree);
     gitDirExtras(dir, commonDir);
-    guardRepo(top, gitDirs, config, included.length > 0);
+    for (const base of worktreeTops(dir, own, config, included.length > 0, top))
+      guardRepo(base, gitDirs, config, included.length > 0);
   };
 
   const walk = (dir: string, isGitDir: boolean): void => {

@@ -439,6 +439,41 @@ const CASES: Case[] = [
     plant: (w) => `mkdir -p .hx && ${hook(w.mark)} > .hx/pre-commit && chmod +x .hx/pre-commit`,
     git: ["hc"],
   },
+  {
+    name: "an include.path `../cfgs/sub/../x.cfg` with `cfgs` missing, `cfgs/sub` then made a link",
+    setup: () =>
+      "mkdir -p deep/x && touch deep/x/.keep && git config include.path ../cfgs/sub/../x.cfg",
+    plant: (w) => `mkdir -p cfgs && ln -s ../deep/x cfgs/sub && ${fsmonitor(w.mark)} > deep/x.cfg`,
+    git: ["status"],
+  },
+  {
+    name: "a hooksPath your alias gives inside a `sh -c` script",
+    setup: () =>
+      `mkdir .myhooks && ${ownHook} > .myhooks/pre-commit && chmod +x .myhooks/pre-commit && git config --global alias.ci ${sq(`!sh -c 'git -c core.hooksPath=.myhooks commit "$@"' -`)}`,
+    plant: (w) => `${hook(w.mark)} > .myhooks/pre-commit`,
+    git: ["ci", "-q", "--allow-empty", "-m", "after"],
+  },
+  {
+    name: "a nested repository's core.worktree in an includeIf whose condition is false",
+    setup: () =>
+      `mkdir -p b sub/.hk && git -C sub init -q && git -C sub config core.hooksPath .hk && git -C sub config includeIf.onbranch:release.path ../release.cfg && printf '[core]\\n\\tworktree = ../../b\\n' > sub/release.cfg && ${ownHook} > sub/.hk/pre-commit && chmod +x sub/.hk/pre-commit${subCommit}`,
+    plant: (w) => `${hook(w.mark)} > sub/.hk/pre-commit`,
+    git: nestedCommit,
+  },
+  {
+    name: "an include.path whose missing folder is then made a link",
+    setup: () => "git config include.path ../conf/extra.cfg",
+    plant: (w) => `mkdir other && ln -s other conf && ${fsmonitor(w.mark)} > other/extra.cfg`,
+    git: ["status"],
+  },
+  {
+    name: "a nested repository's include.path whose missing folder is then made a link",
+    setup: () =>
+      `mkdir sub && git -C sub init -q && git -C sub config include.path ../conf/extra.cfg${subCommit}`,
+    plant: (w) =>
+      `mkdir sub/other && ln -s other sub/conf && ${fsmonitor(w.mark)} > sub/other/extra.cfg`,
+    git: ["-C", "sub", "status"],
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {

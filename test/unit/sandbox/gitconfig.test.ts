@@ -673,6 +673,29 @@ describe("config from the environment", () => {
     ).toEqual([{ section: "core", subsection: null, key: "fsmonitor", value: "./tools/fsm" }]);
   });
 
+  it("a shell's -c script and the variables the value sets are read for the git they run", () => {
+    const c = (v: string) => commandConfig(parseGitConfig(`[alias]\n\tx = ${v}\n`));
+    expect(c(`"!sh -c 'git -c core.hooksPath=.a commit \\"$@\\"' -"`)).toEqual([hooks(".a")]);
+    expect(
+      c(
+        `"!sh -c 'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=.b git commit' -"`,
+      ),
+    ).toEqual([hooks(".b")]);
+    expect(
+      c(
+        `"!bash -c 'export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=.c; git commit' -"`,
+      ),
+    ).toEqual([hooks(".c")]);
+    expect(c(`"!bash -c \\"git -c core.hooksPath=.d commit -m x\\""`)).toEqual([hooks(".d")]);
+    expect(c(`"!sh -c 'exec git -c core.hooksPath=.e commit' -"`)).toEqual([hooks(".e")]);
+    expect(c(`"!H=.f; git -c core.hooksPath=$H commit"`)).toEqual([hooks(".f")]);
+    expect(
+      c(
+        `"!env -u FOO GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=.g git commit"`,
+      ),
+    ).toEqual([hooks(".g")]);
+  });
+
   it("GIT_CONFIG_COUNT and GIT_CONFIG_PARAMETERS", () => {
     expect(
       envConfig({
