@@ -366,19 +366,23 @@ function configPair(e: ConfigEntry): string {
 
 /**
  * The arguments of each `git` a shell line runs, with the variables the line sets for it: an
- * assignment before it in its command (`X=1 git …`, `env X=1 git …`) or exported earlier; `$X`
- * in its arguments is what the line set X to. A shell's `-c` script (`sh -c 'git -c … commit
- * "$@"' -`) is read as a line of its own, with what is exported here.
+ * assignment before it in its command (`X=1 git …`, `env X=1 git …`) or exported earlier; `$X`,
+ * `${X}` and `${X:-default}` in its words are what the line set X to (`$GIT_PREFIX`, which git
+ * sets for a `!` alias, is empty at the top). A shell's `-c` script (`sh -c 'git -c … commit
+ * "$@"' -`, `bash -c -e "…"`) and what `eval` is given are read as lines of their own, with the
+ * variables set here (a double-quoted script has them filled in before it runs) and the
+ * script's own arguments as `$0`, `$1`, ….
  */
 function shellGitArgs(
   line: string,
-  inherited: Readonly<Record<string, string>> = {},
+  exportedIn: Readonly<Record<string, string>> = {},
+  shellIn: Readonly<Record<string, string>> = { GIT_PREFIX: "" },
   depth = 0,
 ): { args: string[]; vars: Record<string, string> }[] {
   const out: { args: string[]; vars: Record<string, string> }[] = [];
   const words = shellWords(spellTop(line));
-  const exported: Record<string, string> = { ...inherited };
-  const shell: Record<string, string> = { ...inherited };
+  const exported: Record<string, string> = { ...exportedIn };
+  const shell: Record<string, string> = { ...shellIn, ...exportedIn };
   let own: Record<string, string> = {};
   let command: string[] = [];
   const assignment = (text: string): [string, string] | null => {
@@ -387,8 +391,15 @@ function shellGitArgs(
   };
   const expand = (text: string, vars: Record<string, string>): string =>
     text.replace(
-      /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g,
-      (all, braced?: string, bare?: string) => vars[braced ?? bare ?? ""] ?? all,
+      /\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+)(?:(:?)([-=])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*|[0-9]))/g,
+      (all, braced?: string, colon?: string, op?: string, fallback?: string, bare?: string) => {
+        const value = vars[braced ?? bare ?? ""];
+        if (op === undefined) return value ?? all;
+        // `${X:-default}`: the default when X is unset (or empty, with the colon).
+        return value === undefined || (colon === ":" && value === "")
+          ? expand(fallback ?? "", vars)
+          : value;
+      },
     );
   /** A command of assignments only sets shell variables (and exported ones stay exported). */
   const endCommand = (): void => {
@@ -417,22 +428,42 @@ function shellGitArgs(
       own[set[0]] = expand(set[1], shell);
       continue;
     }
-    command.push(basenameOf(w.text));
+    const here = { ...shell, ...own };
+    // The command may be named by a variable (`G=git; $G -c …`).
+    const name = basenameOf(expand(w.text, here));
+    command.push(name);
     const rest: string[] = [];
     for (let j = i + 1; j < words.length && words[j]?.kind === "word"; j++)
       rest.push(words[j]?.text ?? "");
-    const name = basenameOf(w.text);
-    // `sh -c 'script' …`, `bash -ec "…"`: the script is a line of its own.
-    if (SHELLS.has(name) && depth < 4) {
-      const flag = rest.findIndex((r) => /^-[a-z]*c[a-z]*$/.test(r));
-      const script = flag === -1 ? undefined : rest[flag + 1];
-      if (script !== undefined)
-        out.push(...shellGitArgs(script, { ...exported, ...own }, depth + 1));
+    if (depth >= 4) continue;
+    if (name === "eval") {
+      out.push(...shellGitArgs(rest.join(" "), { ...exported, ...own }, here, depth + 1));
+      continue;
+    }
+    // `sh -c 'script' …`, `bash -ec "…"`, `sh -c -- '…'`: the first operand after the flag.
+    if (SHELLS.has(name)) {
+      let at = rest.findIndex((r) => /^-[a-z]*c[a-z]*$/.test(r));
+      if (at === -1) continue;
+      for (at++; at < rest.length && /^[-+]/.test(rest[at] ?? ""); at++) {
+        if (rest[at] === "--") {
+          at++;
+          break;
+        }
+        if (/^[-+]o$/.test(rest[at] ?? "")) at++;
+      }
+      const script = rest[at];
+      if (script === undefined) continue;
+      const positional: Record<string, string> = {};
+      rest.slice(at + 1).forEach((arg, n) => {
+        positional[String(n)] = expand(arg, here);
+      });
+      out.push(
+        ...shellGitArgs(script, { ...exported, ...own }, { ...here, ...positional }, depth + 1),
+      );
       continue;
     }
     if (name !== "git") continue;
-    const vars = { ...exported, ...own };
-    out.push({ args: rest.map((r) => expand(r, { ...shell, ...own })), vars });
+    out.push({ args: rest.map((r) => expand(r, here)), vars: { ...exported, ...own } });
   }
   return out;
 }

@@ -474,6 +474,20 @@ const CASES: Case[] = [
       `mkdir sub/other && ln -s other sub/conf && ${fsmonitor(w.mark)} > sub/other/extra.cfg`,
     git: ["-C", "sub", "status"],
   },
+  {
+    name: "a hooksPath a `!` alias gives as `${HOOKS:-.githooks}` in a function",
+    setup: () =>
+      `mkdir .githooks && ${ownHook} > .githooks/pre-commit && chmod +x .githooks/pre-commit && git config --global alias.ci ${sq('!f() { git -c core.hooksPath=${HOOKS:-.githooks} commit "$@"; }; f')}`,
+    plant: (w) => `${hook(w.mark)} > .githooks/pre-commit`,
+    git: ["ci", "-q", "--allow-empty", "-m", "after"],
+  },
+  {
+    name: "a hooksPath a `!` alias gives in `sh -c -- '…'` as the script's `$1`",
+    setup: () =>
+      `git config --global alias.ci ${sq(`!sh -c -- 'git -c core.hooksPath=$1 commit -q --allow-empty -m after' - .h1`)}`,
+    plant: (w) => `mkdir -p .h1 && ${hook(w.mark)} > .h1/pre-commit && chmod +x .h1/pre-commit`,
+    git: ["ci"],
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {

@@ -696,6 +696,23 @@ describe("config from the environment", () => {
     ).toEqual([hooks(".g")]);
   });
 
+  it("defaults, positional arguments, eval, GIT_PREFIX, git named by a variable, -c options", () => {
+    const c = (v: string) => commandConfig(parseGitConfig(`[alias]\n\tx = ${v}\n`));
+    const cases: [string, string][] = [
+      [`"!f() { git -c core.hooksPath=\${HOOKS:-.a} commit \\"$@\\"; }; f"`, ".a"],
+      [`"!H=.b; sh -c \\"git -c core.hooksPath=$H commit\\" -"`, ".b"],
+      [`"!sh -c 'git -c core.hooksPath=$1 commit -m x' - .c"`, ".c"],
+      [`"!sh -c -- 'git -c core.hooksPath=.d commit' -"`, ".d"],
+      [`"!bash -c -e 'git -c core.hooksPath=.e commit' -"`, ".e"],
+      [`"!sh -o errexit -c 'git -c core.hooksPath=.f commit' -"`, ".f"],
+      [`"!eval 'git -c core.hooksPath=.g commit'"`, ".g"],
+      [`"!git -c core.hooksPath=\\"$GIT_PREFIX\\".h commit"`, ".h"],
+      [`"!G=git; $G -c core.hooksPath=.i commit"`, ".i"],
+      [`"!sh -c '$0 -c core.hooksPath=.j commit -m x' git"`, ".j"],
+    ];
+    for (const [alias, value] of cases) expect(c(alias), alias).toEqual([hooks(value)]);
+  });
+
   it("GIT_CONFIG_COUNT and GIT_CONFIG_PARAMETERS", () => {
     expect(
       envConfig({
