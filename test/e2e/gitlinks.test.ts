@@ -52,6 +52,10 @@ const nestedCommit = ["-C", "sub", ...commit];
 /** The nested repository's own first commit (the outer `git add` wants one checked out). */
 const subCommit = " && git -C sub add -A && git -C sub commit -q --allow-empty -m own";
 
+/** A `!` alias whose hooks folder is a shell default. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's default, not a placeholder
+const DEFAULTED_ALIAS = '!f() { git -c core.hooksPath=${HOOKS:-.githooks} commit "$@"; }; f';
+
 const CASES: Case[] = [
   {
     name: ".git/config linked by an absolute path through a link to the project",
@@ -475,9 +479,10 @@ const CASES: Case[] = [
     git: ["-C", "sub", "status"],
   },
   {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's default, not a placeholder
     name: "a hooksPath a `!` alias gives as `${HOOKS:-.githooks}` in a function",
     setup: () =>
-      `mkdir .githooks && ${ownHook} > .githooks/pre-commit && chmod +x .githooks/pre-commit && git config --global alias.ci ${sq('!f() { git -c core.hooksPath=${HOOKS:-.githooks} commit "$@"; }; f')}`,
+      `mkdir .githooks && ${ownHook} > .githooks/pre-commit && chmod +x .githooks/pre-commit && git config --global alias.ci ${sq(DEFAULTED_ALIAS)}`,
     plant: (w) => `${hook(w.mark)} > .githooks/pre-commit`,
     git: ["ci", "-q", "--allow-empty", "-m", "after"],
   },
