@@ -965,6 +965,60 @@ export function rootGitPlaces(
     );
   };
 
+  /**
+   * A virtualenv's python or tool (`.venv/bin/python`): the interpreter runs every `.pth` in the
+   * venv's site-packages at start, and imports from there: the venv is read-only.
+   */
+  const keepVenv = (path: string): void => {
+    const venv = dirname(dirname(path));
+    if (
+      basename(dirname(path)) === "bin" &&
+      inside(venv, root) &&
+      realDirChain(root, venv) &&
+      lstat(join(venv, "pyvenv.cfg"))?.isFile()
+    )
+      place("gitconfig", venv, true);
+  };
+  /** Where python runs, the modules it could newly import by these names: moved aside. */
+  const watchModules = (folders: ReadonlyMap<string, ReadonlySet<string>>): void => {
+    for (const [folder, stems] of folders) {
+      const known = watch.find((w) => w.modules && w.path === folder);
+      if (known === undefined)
+        watch.push({ kind: "gitconfig", path: folder, modules: true, stems: [...stems].sort() });
+      else known.stems = [...new Set([...(known.stems ?? []), ...stems])].sort();
+    }
+  };
+  /**
+   * Python a hook starts (pre-commit's own hook: `"$INSTALL_PYTHON" -mpre_commit`) imports from
+   * the top first: a module made there with a name the hook's python is given runs instead of
+   * the installed one, so each such name is watched at the top; and a virtualenv in the project
+   * whose python a hook names runs every `.pth` of its own: kept read-only. Only that is read
+   * of a hook (what else it runs is the project's code: README, limits).
+   */
+  const hookPython = (dirs: ReadonlySet<string>): void => {
+    for (const dir of dirs) {
+      for (const folder of [dir, join(dir, "_")]) {
+        for (const name of HOOK_NAMES) {
+          const text = readThroughLinks(join(folder, name), MAX_HOOK_READ);
+          if (text === null || !/python/.test(text)) continue;
+          const entries: ConfigEntry[] = [
+            { section: "core", subsection: null, key: "fsmonitor", value: text },
+          ];
+          const found = mentionedScripts(
+            root,
+            programMentions(entries),
+            programWords(entries),
+            expand,
+          );
+          watchModules(found.pythonFolders);
+          // `INSTALL_PYTHON=/…/.venv/bin/python` then `exec "$INSTALL_PYTHON"`: the value.
+          for (const { path: named } of programFiles(entries))
+            keepVenv(land(named.slice(named.lastIndexOf("=") + 1), root));
+        }
+      }
+    }
+  };
+
   let hooksPath: string | null = null;
   const seenHooks: string[] = [];
   let sawInclude = false;
@@ -1009,17 +1063,7 @@ export function rootGitPlaces(
         if (!realDirChain(root, dirname(path))) continue;
       }
       place("gitconfig", path, real);
-      // A virtualenv's python or tool (`.venv/bin/python`): the interpreter runs every `.pth`
-      // in the venv's site-packages at start, and imports from there: the venv is read-only.
-      const venv = dirname(dirname(path));
-      if (
-        basename(dirname(path)) === "bin" &&
-        inside(venv, root) &&
-        realDirChain(root, venv) &&
-        lstat(join(venv, "pyvenv.cfg"))?.isFile()
-      ) {
-        place("gitconfig", venv, true);
-      }
+      keepVenv(path);
     }
     if (base !== root) return;
     const found = mentionedScripts(root, programMentions(entries), programWords(entries), expand);
@@ -1028,12 +1072,7 @@ export function rootGitPlaces(
     // Made inside, what a tool would run instead (a GNUmakefile beside a kept Makefile) is
     // moved aside after the run.
     for (const path of found.missing) place("gitconfig", path, false);
-    for (const [folder, stems] of found.pythonFolders) {
-      const known = watch.find((w) => w.modules && w.path === folder);
-      if (known === undefined)
-        watch.push({ kind: "gitconfig", path: folder, modules: true, stems: [...stems].sort() });
-      else known.stems = [...new Set([...(known.stems ?? []), ...stems])].sort();
-    }
+    watchModules(found.pythonFolders);
     const pkg = join(root, "package.json");
     if (found.topMain && !watch.some((w) => w.main)) {
       watch.push({ kind: "gitconfig", path: pkg, main: true });
@@ -1116,11 +1155,14 @@ export function rootGitPlaces(
       ...(hooksPath ? [hooksPath] : []),
       ...(sawInclude ? seenHooks : []),
       ...aliasHooks,
+      ...hooksPathsToCome(root),
     ]),
   ];
+  const hookDirs = new Set([join(commonDir, "hooks")]);
   for (const [value, base] of hooksPaths.flatMap((h) => hookBases.map((b) => [h, b] as const))) {
     const dir = land(value, base);
     const guarded = basename(dir) === "_" && dirname(dir) !== base ? dirname(dir) : dir;
+    hookDirs.add(guarded);
     // `sub/../.githooks`: `sub` made a link would lead the `..` elsewhere.
     for (const out of value.startsWith("~/") ? [] : stepsOutOf(base, value))
       if (inside(out, root) && !inGitDir(out)) watchLink(out);
@@ -1149,6 +1191,7 @@ export function rootGitPlaces(
     } else if (dir === root && !watch.some((w) => w.kind === "hook" && w.path === root))
       watch.push({ kind: "hook", path: root, namesOnly: true });
   }
+  hookPython(hookDirs);
   // The git dir is read-only inside, but what its links lead to is not: `hooks -> ../githooks`,
   // `hooks/pre-commit -> ../../scripts/pre-commit` (the usual way to share hooks), `config ->
   // ../shared.gitconfig`. Where one leads in the project is kept read-only.
@@ -1339,6 +1382,34 @@ function userHooks(
     ...(found.config.length === 0 ? {} : { userConfig: found.config }),
   };
 }
+
+/**
+ * The hooks folders a fresh clone's set-up will name, which git config does not yet: husky's
+ * `.husky/_` when `.husky` is there, and what a package.json script sets with `git config
+ * core.hooksPath <dir>` (a `prepare`). Inside, that set-up fails (the git dir is read-only) and
+ * is run on the host afterwards; a hook planted there before would then be live.
+ */
+function hooksPathsToCome(root: string): string[] {
+  const out: string[] = [];
+  if (lstat(join(root, ".husky"))?.isDirectory()) out.push(".husky/_");
+  const text = readRegular(join(root, "package.json"));
+  let scripts: unknown;
+  try {
+    scripts = text === null ? undefined : (JSON.parse(text) as { scripts?: unknown }).scripts;
+  } catch {
+    scripts = undefined;
+  }
+  if (typeof scripts !== "object" || scripts === null) return out;
+  for (const script of Object.values(scripts)) {
+    if (typeof script !== "string") continue;
+    for (const m of script.matchAll(/core\.hookspath(?:\s+|=)["']?([^\s"'&|;]+)/gi))
+      if (m[1] !== undefined && !m[1].startsWith("-")) out.push(m[1]);
+  }
+  return out;
+}
+
+/** How much of a hook is read for the python it starts (pre-commit's own hook is ~1 kB). */
+const MAX_HOOK_READ = 64 * 1024;
 
 /** git's own limit on nested includes. */
 const MAX_INCLUDE_DEPTH = 10;

@@ -493,6 +493,38 @@ const CASES: Case[] = [
     plant: (w) => `mkdir -p .h1 && ${hook(w.mark)} > .h1/pre-commit && chmod +x .h1/pre-commit`,
     git: ["ci"],
   },
+  {
+    name: "pre-commit's own hook (`python -mpre_commit`): a package of that name made at the top",
+    setup: () =>
+      `printf '#!/bin/sh\\nINSTALL_PYTHON=/usr/bin/python3\\n"$INSTALL_PYTHON" -mpre_commit hook-impl --hook-type=pre-commit -- "$@" 2>/dev/null\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `mkdir -p pre_commit && echo '*' > pre_commit/.gitignore && : > pre_commit/__init__.py && printf 'open("${w.mark}", "w")\\n' > pre_commit/__main__.py`,
+    git: commit,
+  },
+  {
+    name: "a virtualenv in the project whose python a hook runs: a .pth planted in it",
+    setup: (w) =>
+      `mkdir -p .venv/bin && printf 'home = /usr/bin\\n' > .venv/pyvenv.cfg && ln -s /usr/bin/python3 .venv/bin/python && mkdir -p .venv/lib/$(/usr/bin/python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/site-packages && echo .venv/ > .gitignore && printf '#!/bin/sh\\nINSTALL_PYTHON=${w.p}/.venv/bin/python\\nexec "$INSTALL_PYTHON" -c pass\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `for d in .venv/lib/python3*/site-packages; do printf 'import os; open("${w.mark}", "w")\\n' > "$d/zz.pth"; done`,
+    git: commit,
+  },
+  {
+    name: "husky's folder before husky has set core.hooksPath (a fresh clone's first install)",
+    setup: () => `mkdir .husky && ${ownHook} > .husky/pre-commit && chmod +x .husky/pre-commit`,
+    plant: (w) =>
+      `mkdir -p .husky/_ && echo '*' > .husky/_/.gitignore && ${hook(w.mark)} > .husky/_/pre-commit && chmod +x .husky/_/pre-commit`,
+    // What `npx husky` does on the host afterwards (its stubs aside).
+    git: ["-c", "core.hooksPath=.husky/_", ...commit],
+  },
+  {
+    name: "a hooks folder a package.json script will set with `git config core.hooksPath`",
+    setup: () =>
+      `echo '{"name":"p","version":"1.0.0","scripts":{"prepare":"git config core.hooksPath tools/hooks"}}' > package.json`,
+    plant: (w) =>
+      `mkdir -p tools/hooks && ${hook(w.mark)} > tools/hooks/pre-commit && chmod +x tools/hooks/pre-commit`,
+    git: ["-c", "core.hooksPath=tools/hooks", ...commit],
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {
