@@ -57,6 +57,14 @@ function commandShell(marker: string): number[] {
 }
 
 /** The process's group is its terminal's foreground group. */
+/**
+ * A process that runs nothing: stopped, or ended (a child that ends just as its parent is
+ * stopped stays a zombie until the parent goes on and reaps it; one gone meanwhile is gone).
+ */
+function halted(pid: number): boolean {
+  return /^[TtZX]$/.test(procStat(pid)?.state ?? "X");
+}
+
 function holdsTerminal(pid: number | undefined): boolean {
   const { pgrp, tpgid } = statOf(pid);
   return pgrp === tpgid;
@@ -404,14 +412,11 @@ setInterval(() => {}, 1000);
     const inSandboxNow = (): number[] =>
       descendants(run.pid).filter((p) => inSandbox(p) && processName(p) !== "bwrap");
     // Every process inside but the supervisor is stopped, the ticker too.
-    await waitFor(
-      () => inSandboxNow().every((p) => statOf(p).state === "T"),
-      "every process inside to be stopped",
-    );
+    await waitFor(() => inSandboxNow().every(halted), "every process inside to be stopped");
     const before = readFileSync(join(world.project, tick), "utf8");
     await new Promise((r) => setTimeout(r, 500));
     expect(readFileSync(join(world.project, tick), "utf8")).toBe(before);
-    expect(inSandboxNow().every((p) => statOf(p).state === "T")).toBe(true);
+    expect(inSandboxNow().every(halted)).toBe(true);
     // fg: everything goes on, the command ends, and the check runs.
     run.write("fg\n");
     await waitFor(
@@ -518,7 +523,7 @@ sleep 1000;`;
     const inside_ = (): number[] =>
       descendants(run.pid).filter((p) => inSandbox(p) && processName(p) !== "bwrap");
     await waitFor(
-      () => inside_().length > 0 && inside_().every((p) => statOf(p).state === "T"),
+      () => inside_().length > 0 && inside_().every(halted),
       "every process inside to be stopped",
     );
     const before = readFileSync(join(world.project, tick), "utf8");
