@@ -668,7 +668,9 @@ const TOOL_FILES: Readonly<Record<string, readonly string[]>> = {
 };
 /** Words that run python on the project: its folder (and the top) are on python's path. */
 const PYTHON_WORD =
-  /^(python[\d.]*|pytest|py\.test|pipenv|poetry|pdm|uvx?|hatch|tox|nox|invoke|inv)$/;
+  /^(python[\d.]*t?|pypy[\d.]*|graalpy|pytest|py\.test|pipenv|poetry|pdm|uvx?|hatch|tox|nox|invoke|inv)$/;
+/** An interpreter's own name: CPython (free-threaded too), PyPy, GraalPy. */
+const PYTHON_INTERPRETER = /^(python[\d.]*t?|pypy[\d.]*|graalpy)$/;
 /**
  * Files a value may name that a package manager writes in every install: left writable (a
  * `node -p "require('./package.json').version"` alias must not stop `npm install`). Any other
@@ -969,15 +971,28 @@ export function rootGitPlaces(
    * A virtualenv's python or tool (`.venv/bin/python`): the interpreter runs every `.pth` in the
    * venv's site-packages at start, and imports from there: the venv is read-only.
    */
-  const keepVenv = (path: string): void => {
+  const keepVenv = (path: string, depth = 0): void => {
     const venv = dirname(dirname(path));
-    if (
-      basename(dirname(path)) === "bin" &&
-      inside(venv, root) &&
-      realDirChain(root, venv) &&
-      lstat(join(venv, "pyvenv.cfg"))?.isFile()
-    )
-      place("gitconfig", venv, true);
+    if (basename(dirname(path)) !== "bin" || !inside(venv, root) || !realDirChain(root, venv))
+      return;
+    const cfg = join(venv, "pyvenv.cfg");
+    // A conda or pixi environment (`.pixi/envs/default`) has no pyvenv.cfg: its python runs
+    // its site-packages' `.pth` files all the same.
+    const conda = !!lstat(join(venv, "conda-meta"))?.isDirectory();
+    // The base python a venv runs is a python prefix whatever made it (its `lib` beside `bin`).
+    const base = depth > 0 && !!lstat(join(venv, "lib"))?.isDirectory();
+    if (!lstat(cfg)?.isFile() && !((conda || base) && PYTHON_INTERPRETER.test(basename(path))))
+      return;
+    place("gitconfig", venv, true);
+    if (depth > 0) return;
+    // The python it runs may be another one in the project (`env/bin/python3.11 -m venv .venv`
+    // links `.venv/bin/python3.11` to it, and pyvenv.cfg's `home` names its folder): its
+    // environment is what starts first.
+    const real = followLinks(root, path);
+    if (real !== null && real !== path && inside(real, root)) keepVenv(real, 1);
+    const home = /^\s*home\s*=\s*(.+?)\s*$/m.exec(readRegular(cfg) ?? "")?.[1];
+    if (home !== undefined && isAbsolute(home) && inside(home, root))
+      for (const name of ["python3", "python"]) keepVenv(join(home, name), 1);
   };
   /** Where python runs, the modules it could newly import by these names: moved aside. */
   const watchModules = (folders: ReadonlyMap<string, ReadonlySet<string>>): void => {
@@ -1000,7 +1015,7 @@ export function rootGitPlaces(
       for (const folder of [dir, join(dir, "_")]) {
         for (const name of HOOK_NAMES) {
           const text = readThroughLinks(join(folder, name), MAX_HOOK_READ);
-          if (text === null || !/python/.test(text)) continue;
+          if (text === null || !/python|pypy|graalpy/i.test(text)) continue;
           const entries: ConfigEntry[] = [
             { section: "core", subsection: null, key: "fsmonitor", value: text },
           ];
@@ -1010,7 +1025,18 @@ export function rootGitPlaces(
             programWords(entries),
             expand,
           );
-          watchModules(found.pythonFolders);
+          // A new module where python runs is moved aside; the compiled code of a named one
+          // only for names no module of the project's own has there (`-mpre_commit` installed
+          // elsewhere): a project module the hook runs is the project's code, and its compiled
+          // files change with every run of it.
+          const absent = new Map<string, Set<string>>();
+          for (const [at, stems] of found.pythonFolders) {
+            const names = [...stems].filter(
+              (stem) => lstat(join(at, stem)) === null && lstat(join(at, `${stem}.py`)) === null,
+            );
+            absent.set(at, new Set(names));
+          }
+          watchModules(absent);
           // `INSTALL_PYTHON=/…/.venv/bin/python` then `exec "$INSTALL_PYTHON"`: the value.
           for (const { path: named } of programFiles(entries))
             keepVenv(land(named.slice(named.lastIndexOf("=") + 1), root));
@@ -1400,12 +1426,23 @@ function hooksPathsToCome(root: string): string[] {
     scripts = undefined;
   }
   if (typeof scripts !== "object" || scripts === null) return out;
+  /** As the top spells it in a script (`$(git rev-parse --show-toplevel)/x`, `$PWD/x`). */
+  const fromTop = (value: string): string =>
+    value.replace(/^(\$\(git rev-parse --show-toplevel\)|\$\{?PWD\}?|`pwd`|\$\(pwd\))\/?/, "");
   for (const script of Object.values(scripts)) {
     if (typeof script !== "string") continue;
-    for (const m of script.matchAll(/core\.hookspath(?:\s+|=)["']?([^\s"'&|;]+)/gi))
-      if (m[1] !== undefined && !m[1].startsWith("-")) out.push(m[1]);
+    for (const m of script.matchAll(
+      /["']?core\.hookspath["']?(?:\s+|=)["']?((?:\$\([^)]*\)|[^\s"'&|;])+)/gi,
+    ))
+      if (m[1] !== undefined && !m[1].startsWith("-")) out.push(fromTop(m[1]));
+    // husky 9 sets `<dir>/_` (`.husky` unless its argument names another folder); husky 8's
+    // `husky install [dir]` sets `<dir>` itself, which guarding its `_` guards whole.
+    for (const m of script.matchAll(
+      /(?:^|[\s;&|(])husky(?:\s+(?:install\b\s*)?([^\s&|;)-][^\s&|;)]*))?/g,
+    ))
+      out.push(`${m[1] === undefined || m[1] === "install" ? ".husky" : m[1]}/_`);
   }
-  return out;
+  return [...new Set(out)];
 }
 
 /** How much of a hook is read for the python it starts (pre-commit's own hook is ~1 kB). */

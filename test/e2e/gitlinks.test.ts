@@ -525,6 +525,13 @@ const CASES: Case[] = [
       `mkdir -p tools/hooks && ${hook(w.mark)} > tools/hooks/pre-commit && chmod +x tools/hooks/pre-commit`,
     git: ["-c", "core.hooksPath=tools/hooks", ...commit],
   },
+  {
+    name: "pre-commit's own hook on PyPy (`INSTALL_PYTHON=…/pypy3`): a `pre_commit.py` made at the top",
+    setup: (w) =>
+      `mkdir -p ${w.outside}/bin && ln -sf /usr/bin/python3 ${w.outside}/bin/pypy3 && printf '#!/bin/sh\\nINSTALL_PYTHON=${w.outside}/bin/pypy3\\n"$INSTALL_PYTHON" -mpre_commit hook-impl -- "$@" 2>/dev/null\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) => `printf 'open("${w.mark}", "w")\\n' > pre_commit.py`,
+    git: commit,
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {

@@ -735,6 +735,60 @@ describe("snapshot and check: the script prefix", () => {
 
 describe("rootGitPlaces", () => {
   const home = (): string => join(root, "home");
+  it("a fresh clone's hooks folder, before its set-up sets core.hooksPath", () => {
+    const cases: [string, string][] = [
+      ["husky", ".husky"],
+      ["husky .config/husky", ".config/husky"],
+      ["husky install", ".husky"],
+      ["husky install .hk", ".hk"],
+      ["is-ci || husky", ".husky"],
+      ["git config 'core.hooksPath' .githooks", ".githooks"],
+      ["git config core.hooksPath $(git rev-parse --show-toplevel)/.gh", ".gh"],
+      ["git config --local core.hooksPath tools/hooks && echo ok", "tools/hooks"],
+    ];
+    for (const [prepare, folder] of cases) {
+      rmSync(join(root, "p"), { recursive: true, force: true });
+      file("p/.git/config", "");
+      file("p/package.json", JSON.stringify({ scripts: { prepare } }));
+      const places = rootGitPlaces(join(root, "p"), home(), NO_SYSTEM);
+      expect(
+        places.watch.map((w) => w.path),
+        prepare,
+      ).toContain(join(root, "p", folder));
+    }
+  });
+
+  it("the python a hook starts: a module name at the top, a project's environment", () => {
+    const hookText = (python: string): string =>
+      `#!/usr/bin/env bash\nINSTALL_PYTHON=${python}\nexec "$INSTALL_PYTHON" -mpre_commit hook-impl\n`;
+    file("p/.git/config", "");
+    // PyPy, installed elsewhere: a `pre_commit` made at the top would be imported first, so a
+    // new module there is moved aside.
+    file("p/.git/hooks/pre-commit", hookText("/opt/pypy/bin/pypy3"));
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).watch).toContainEqual({
+      kind: "gitconfig",
+      path: join(root, "p"),
+      modules: true,
+      stems: [],
+    });
+    // A pixi (conda) environment in the project: read-only, as a virtualenv is.
+    file("p/.pixi/envs/default/conda-meta/history");
+    file("p/.pixi/envs/default/bin/python3.11");
+    file("p/.git/hooks/pre-commit", hookText(join(root, "p/.pixi/envs/default/bin/python3.11")));
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).protect).toContain(
+      join(root, "p/.pixi/envs/default"),
+    );
+    // A venv whose python is a link to a base python in the project: both read-only.
+    file("p/env/bin/python3.11");
+    mkdirSync(join(root, "p/env/lib"));
+    file("p/.venv/pyvenv.cfg", `home = ${join(root, "p/env/bin")}\n`);
+    link(join(root, "p/env/bin/python3.11"), "p/.venv/bin/python3.11");
+    file("p/.git/hooks/pre-commit", hookText(join(root, "p/.venv/bin/python3.11")));
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).protect).toEqual(
+      expect.arrayContaining([join(root, "p/.venv"), join(root, "p/env")]),
+    );
+  });
+
   it("protects the hooks directory the root config names (husky's .husky/_ means .husky)", () => {
     file("p/.git/config", "[core]\n\thooksPath = .husky/_\n");
     file("p/.husky/_/h");
