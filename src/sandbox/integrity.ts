@@ -111,6 +111,12 @@ export interface Watch {
   /** With `modules`: the modules named there (a script, a package's `__init__`), whose compiled
    * code in `__pycache__` python runs in place of their read-only source. */
   stems?: string[];
+  /**
+   * With `modules`, from a hook's python only: a new folder counts when it is a regular package
+   * (an `__init__` in it). A folder without one is a namespace package, which never stands in
+   * for an installed module, and is what a build writes (`build/lib/…`, generated code).
+   */
+  packagesOnly?: boolean;
   /** The top's package.json, for `node .`: its `main`, which is what node runs, is checked. */
   main?: boolean;
   /**
@@ -973,8 +979,14 @@ export function rootGitPlaces(
    */
   const keepVenv = (path: string, depth = 0): void => {
     const venv = dirname(dirname(path));
-    if (basename(dirname(path)) !== "bin" || !inside(venv, root) || !realDirChain(root, venv))
+    if (basename(dirname(path)) !== "bin" || !inside(venv, root)) return;
+    // Missing before the run (`git clean -x` removed it): one made inside is moved aside.
+    if (lstat(venv) === null && PYTHON_INTERPRETER.test(basename(path))) {
+      watchWay(venv);
+      place("gitconfig", venv, false);
       return;
+    }
+    if (!realDirChain(root, venv)) return;
     const cfg = join(venv, "pyvenv.cfg");
     // A conda or pixi environment (`.pixi/envs/default`) has no pyvenv.cfg: its python runs
     // its site-packages' `.pth` files all the same.
@@ -995,12 +1007,25 @@ export function rootGitPlaces(
       for (const name of ["python3", "python"]) keepVenv(join(home, name), 1);
   };
   /** Where python runs, the modules it could newly import by these names: moved aside. */
-  const watchModules = (folders: ReadonlyMap<string, ReadonlySet<string>>): void => {
+  const watchModules = (
+    folders: ReadonlyMap<string, ReadonlySet<string>>,
+    packagesOnly = false,
+  ): void => {
     for (const [folder, stems] of folders) {
       const known = watch.find((w) => w.modules && w.path === folder);
       if (known === undefined)
-        watch.push({ kind: "gitconfig", path: folder, modules: true, stems: [...stems].sort() });
-      else known.stems = [...new Set([...(known.stems ?? []), ...stems])].sort();
+        watch.push({
+          kind: "gitconfig",
+          path: folder,
+          modules: true,
+          stems: [...stems].sort(),
+          ...(packagesOnly ? { packagesOnly: true } : {}),
+        });
+      else {
+        known.stems = [...new Set([...(known.stems ?? []), ...stems])].sort();
+        // A config value's python counts every new folder: the stricter watch wins.
+        if (!packagesOnly) delete known.packagesOnly;
+      }
     }
   };
   /**
@@ -1036,7 +1061,7 @@ export function rootGitPlaces(
             );
             absent.set(at, new Set(names));
           }
-          watchModules(absent);
+          watchModules(absent, true);
           // `INSTALL_PYTHON=/…/.venv/bin/python` then `exec "$INSTALL_PYTHON"`: the value.
           for (const { path: named } of programFiles(entries))
             keepVenv(land(named.slice(named.lastIndexOf("=") + 1), root));
@@ -1428,17 +1453,24 @@ function hooksPathsToCome(root: string): string[] {
   if (typeof scripts !== "object" || scripts === null) return out;
   /** As the top spells it in a script (`$(git rev-parse --show-toplevel)/x`, `$PWD/x`). */
   const fromTop = (value: string): string =>
-    value.replace(/^(\$\(git rev-parse --show-toplevel\)|\$\{?PWD\}?|`pwd`|\$\(pwd\))\/?/, "");
+    value
+      .replace(/^["']|["']$/g, "")
+      .replace(
+        /^(\$\(git rev-parse --show-toplevel\)|`git rev-parse --show-toplevel`|\$\{?(PWD|INIT_CWD)\}?|`pwd`|\$\(pwd\))\/?/,
+        "",
+      );
   for (const script of Object.values(scripts)) {
     if (typeof script !== "string") continue;
     for (const m of script.matchAll(
-      /["']?core\.hookspath["']?(?:\s+|=)["']?((?:\$\([^)]*\)|[^\s"'&|;])+)/gi,
+      /["']?core\.hookspath["']?(?:\s+|=)["']?((?:\$\([^)]*\)|`[^`]*`|[^\s"'&|;])+)/gi,
     ))
       if (m[1] !== undefined && !m[1].startsWith("-")) out.push(fromTop(m[1]));
     // husky 9 sets `<dir>/_` (`.husky` unless its argument names another folder); husky 8's
-    // `husky install [dir]` sets `<dir>` itself, which guarding its `_` guards whole.
+    // `husky install [dir]` sets `<dir>` itself, which guarding its `_` guards whole. By any
+    // path (`./node_modules/.bin/husky`, `node node_modules/husky/bin.js`) or version
+    // (`npx husky@9`).
     for (const m of script.matchAll(
-      /(?:^|[\s;&|(])husky(?:\s+(?:install\b\s*)?([^\s&|;)-][^\s&|;)]*))?/g,
+      /(?:^|[\s;&|(])(?:[^\s;&|()]*\/)?husky(?:@[^\s/;&|)]+)?(?:\/bin\.m?js)?(?=[\s;&|)]|$)(?:\s+(?:install\b\s*)?["']?([^\s"'&|;)-][^\s"'&|;)]*))?/g,
     ))
       out.push(`${m[1] === undefined || m[1] === "install" ? ".husky" : m[1]}/_`);
   }
@@ -2967,7 +2999,7 @@ function collect(
    * compiled code of the modules a value names (`stems`) by content: python runs it in place
    * of their read-only source when its header repeats the source's size and time.
    */
-  const pythonModules = (dir: string, stems: ReadonlySet<string>): void => {
+  const pythonModules = (dir: string, stems: ReadonlySet<string>, packagesOnly: boolean): void => {
     if (!realDirChain(root, dir) && dir !== root) return;
     const present = (path: string, fp: string): void => {
       if (!out.has(path)) out.set(path, { kind: "gitconfig", fp });
@@ -2993,7 +3025,11 @@ function collect(
         }
         const known = before === null || before.entries.has(path);
         if (known) present(path, "python:folder");
-        else if (holdsPython(path, 0, isVenv(path)))
+        else if (
+          packagesOnly
+            ? listed(path).some((inner) => inner.name.startsWith("__init__."))
+            : holdsPython(path, 0, isVenv(path))
+        )
           present(path, "python:new folder with python code");
       } else if (PYTHON_MODULE.test(entry.name) || entry.name === "__pycache__") {
         present(path, "python:module");
@@ -3027,7 +3063,11 @@ function collect(
       continue;
     }
     if (w.modules === true) {
-      pythonModules(w.path, new Set(Array.isArray(w.stems) ? w.stems : []));
+      pythonModules(
+        w.path,
+        new Set(Array.isArray(w.stems) ? w.stems : []),
+        w.packagesOnly === true,
+      );
       continue;
     }
     if (skip.has(w.path) && w.always !== true) continue;

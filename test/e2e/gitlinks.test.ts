@@ -532,6 +532,14 @@ const CASES: Case[] = [
     plant: (w) => `printf 'open("${w.mark}", "w")\\n' > pre_commit.py`,
     git: commit,
   },
+  {
+    name: "a virtualenv a hook's python is in, missing before the run (`git clean -x`), made inside",
+    setup: (w) =>
+      `echo .venv/ > .gitignore && printf '#!/bin/sh\\nINSTALL_PYTHON=${w.p}/.venv/bin/python3\\n"$INSTALL_PYTHON" -mpre_commit 2>/dev/null\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `mkdir -p .venv/bin && printf '#!/bin/sh\\ntouch ${w.mark}\\n' > .venv/bin/python3 && chmod +x .venv/bin/python3`,
+    git: commit,
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {
@@ -568,6 +576,30 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
       { cwd: w.p, env, stdio: "ignore" },
     );
   };
+
+  it("a build's python output is not taken for a module where a hook's python runs", async () => {
+    const world = makeWorld({ projectInHome: true });
+    worlds.push(world);
+    execFileSync(
+      "sh",
+      [
+        "-c",
+        `git init -q && printf '#!/bin/sh\\nINSTALL_PYTHON=/usr/bin/python3\\nexec "$INSTALL_PYTHON" -mpre_commit "$@"\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+      ],
+      { cwd: world.project },
+    );
+    const build =
+      "mkdir -p build/lib/pkg gen && echo 'x = 1' > build/lib/pkg/m.py && echo 'y = 1' > gen/api_pb2.py";
+    const r = await world.run(["--quiet", "exec", "--", "sh", "-c", build]);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stderr, show(r)).not.toContain("moved");
+    expect(existsSync(join(world.project, "build/lib/pkg/m.py"))).toBe(true);
+    expect(existsSync(join(world.project, "gen/api_pb2.py"))).toBe(true);
+    // A regular package there is a module python would import: moved aside.
+    const plant = "mkdir -p pre_commit && : > pre_commit/__init__.py";
+    const p = await world.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(p.stderr, show(p)).toContain(`moved ${join(world.project, "pre_commit")}`);
+  });
 
   it.each(CASES)(
     "$name",

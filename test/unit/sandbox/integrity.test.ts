@@ -745,6 +745,12 @@ describe("rootGitPlaces", () => {
       ["git config 'core.hooksPath' .githooks", ".githooks"],
       ["git config core.hooksPath $(git rev-parse --show-toplevel)/.gh", ".gh"],
       ["git config --local core.hooksPath tools/hooks && echo ok", "tools/hooks"],
+      ["./node_modules/.bin/husky .config/husky", ".config/husky"],
+      ["husky '.config/husky'", ".config/husky"],
+      ["npx husky@9 .cfg/h", ".cfg/h"],
+      ["node node_modules/husky/bin.js .k/h", ".k/h"],
+      ['git config core.hooksPath "$INIT_CWD/.ga"', ".ga"],
+      ["git config core.hooksPath `git rev-parse --show-toplevel`/.gm", ".gm"],
     ];
     for (const [prepare, folder] of cases) {
       rmSync(join(root, "p"), { recursive: true, force: true });
@@ -770,6 +776,8 @@ describe("rootGitPlaces", () => {
       path: join(root, "p"),
       modules: true,
       stems: [],
+      // A new folder only as a regular package: a build's namespace folders are not modules.
+      packagesOnly: true,
     });
     // A pixi (conda) environment in the project: read-only, as a virtualenv is.
     file("p/.pixi/envs/default/conda-meta/history");
@@ -778,6 +786,13 @@ describe("rootGitPlaces", () => {
     expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).protect).toContain(
       join(root, "p/.pixi/envs/default"),
     );
+    // A virtualenv the hook names that is not there (`git clean -x`): one made inside is moved
+    // aside.
+    file("p/.git/hooks/pre-commit", hookText(join(root, "p/.venv2/bin/python3")));
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).watch).toContainEqual({
+      kind: "gitconfig",
+      path: join(root, "p/.venv2"),
+    });
     // A venv whose python is a link to a base python in the project: both read-only.
     file("p/env/bin/python3.11");
     mkdirSync(join(root, "p/env/lib"));
