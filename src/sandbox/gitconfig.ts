@@ -257,6 +257,14 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
 }
 
 /**
+ * A shell script's text (a hook) as config with one program value, the script: programFiles,
+ * programMentions and programWords read it as they read what git runs from config.
+ */
+export function scriptAsProgram(text: string): ConfigEntry[] {
+  return [{ section: "core", subsection: null, key: "fsmonitor", value: text }];
+}
+
+/**
  * The command lines git may run that config holds, each for a shell to read: the program keys'
  * values, what `-c` gives an alias of git arguments, and the `ext::` transports' commands.
  */

@@ -52,6 +52,7 @@ import {
   programMentions,
   programWords,
   runsInGitDir,
+  scriptAsProgram,
 } from "./gitconfig.js";
 import {
   fdPath,
@@ -882,7 +883,7 @@ export function rootGitPlaces(
     if (protect.includes(path)) return;
     // A program in node_modules (a package's bin) is the package's: installs replace it
     // (README limit), and watching it would move aside what each install puts there.
-    if (kind === "gitconfig" && relative(root, path).split(sep).includes("node_modules")) return;
+    if (kind === "gitconfig" && inModules(root, path)) return;
     // Watched as one spelling names it, kept read-only as another does (`node tools/lib`: a
     // path word, and the folder node runs): read-only wins.
     const watched = watch.findIndex((w) => w.path === path && !w.modules && !w.main && !w.linkOnly);
@@ -891,7 +892,7 @@ export function rootGitPlaces(
       watch.splice(watched, 1);
     }
     // Under node_modules a read-only mount would stop the package manager replacing the package.
-    if (real && !relative(root, path).split(sep).includes("node_modules")) {
+    if (real && !inModules(root, path)) {
       protect.push(path);
       // Its mount can be lost during the run (another run removes the folder and makes a new
       // one, which ext4 may give the same inode): the hooks in it are fingerprinted too. So is
@@ -1031,53 +1032,41 @@ export function rootGitPlaces(
   /**
    * Python a hook starts (pre-commit's own hook: `"$INSTALL_PYTHON" -mpre_commit`) imports from
    * the top first: a module made there with a name the hook's python is given runs instead of
-   * the installed one, so each such name is watched at the top; and a virtualenv in the project
-   * whose python a hook names runs every `.pth` of its own: kept read-only. Only that is read
-   * of a hook (what else it runs is the project's code: README, limits).
+   * the installed one, so a module made where it runs is moved aside (a new folder only when it
+   * is a regular package: a build's output is not); and a virtualenv in the project whose python
+   * a hook names runs every `.pth` of its own: kept read-only. Only that is read of a hook (what
+   * else it runs is the project's code: README, limits).
    */
   const hookPython = (dirs: ReadonlySet<string>): void => {
     for (const dir of dirs) {
-      for (const folder of [dir, join(dir, "_")]) {
-        for (const name of HOOK_NAMES) {
-          const text = readThroughLinks(join(folder, name), MAX_HOOK_READ);
-          if (text === null || !/python|pypy|graalpy/i.test(text)) continue;
-          const entries: ConfigEntry[] = [
-            { section: "core", subsection: null, key: "fsmonitor", value: text },
-          ];
-          const found = mentionedScripts(
-            root,
-            programMentions(entries),
-            programWords(entries),
-            expand,
+      for (const text of hookTexts(dir)) {
+        const entries = scriptAsProgram(text);
+        if (!STARTS_PYTHON.test(text)) continue;
+        const found = mentionedScripts(
+          root,
+          programMentions(entries),
+          programWords(entries),
+          expand,
+        );
+        // A new module where python runs is moved aside; the compiled code of a named one
+        // only for names no module of the project's own has there (`-mpre_commit` installed
+        // elsewhere): a project module the hook runs is the project's code, and its compiled
+        // files change with every run of it.
+        const absent = new Map<string, Set<string>>();
+        for (const [at, stems] of found.pythonFolders) {
+          const names = [...stems].filter(
+            (stem) => lstat(join(at, stem)) === null && lstat(join(at, `${stem}.py`)) === null,
           );
-          // A new module where python runs is moved aside; the compiled code of a named one
-          // only for names no module of the project's own has there (`-mpre_commit` installed
-          // elsewhere): a project module the hook runs is the project's code, and its compiled
-          // files change with every run of it.
-          const absent = new Map<string, Set<string>>();
-          for (const [at, stems] of found.pythonFolders) {
-            const names = [...stems].filter(
-              (stem) => lstat(join(at, stem)) === null && lstat(join(at, `${stem}.py`)) === null,
-            );
-            absent.set(at, new Set(names));
-          }
-          watchModules(absent, true);
-          // `INSTALL_PYTHON=/…/.venv/bin/python` then `exec "$INSTALL_PYTHON"`: the value.
-          for (const { path: named } of programFiles(entries))
-            keepVenv(land(named.slice(named.lastIndexOf("=") + 1), root));
+          absent.set(at, new Set(names));
         }
+        watchModules(absent, true);
+        // `INSTALL_PYTHON=/…/.venv/bin/python` then `exec "$INSTALL_PYTHON"`: the value.
+        for (const { path: named } of programFiles(entries))
+          keepVenv(land(named.slice(named.lastIndexOf("=") + 1), root));
       }
     }
   };
 
-  let hooksPath: string | null = null;
-  const seenHooks: string[] = [];
-  let sawInclude = false;
-  // Each included file once: what it gives counts wherever it is included (every hooksPath
-  // counts once there is an include), and a file that includes itself twice would otherwise be
-  // read a number of times exponential in git's depth limit.
-  const includesRead = new Set<string>();
-  const aliasHooks: string[] = [];
   // url and remote entries of every file: a url rewrite in one applies to the remotes of all.
   const remotes: ConfigEntry[] = [];
   const programs = (entries: readonly ConfigEntry[], base = root): void => {
@@ -1129,55 +1118,36 @@ export function rootGitPlaces(
       watch.push({ kind: "gitconfig", path: pkg, main: true });
     }
   };
-  /**
-   * Config a git run is given (an alias's `-c` or `--config-env`, git's environment): its
-   * hooksPath is that run's, its programs run from the git dir too, and its includes are read
-   * (git takes only absolute ones there), after which every hooksPath counts.
-   */
-  const given = (entries: readonly ConfigEntry[], depth: number): void => {
-    aliasHooks.push(...hooksPathValues(entries));
-    // uploadpack.packObjectsHook and core.alternateRefsCommand run where upload-pack and
-    // receive-pack do: in the git dir (`sh ../tools/x.sh` is the top's tools/x.sh).
+  // uploadpack.packObjectsHook and core.alternateRefsCommand run where upload-pack and
+  // receive-pack do: in the git dir (`sh ../tools/x.sh` is the top's tools/x.sh).
+  const inGitDirs = (entries: readonly ConfigEntry[]): void => {
     for (const dir of new Set([gitDir, commonDir])) programs(entries.filter(runsInGitDir), dir);
     remotes.push(...entries.filter((e) => SHARED_SECTIONS.has(e.section)));
-    const includes = includePaths(entries).filter((i) => i.startsWith("~/") || isAbsolute(i));
-    if (includes.length > 0) sawInclude = true;
-    for (const include of includes) readInclude(include, root, depth);
   };
-  const readInclude = (include: string, from: string, depth: number): void => {
-    const path = land(include, from);
-    if (inside(path, root)) {
-      // A folder on the way made a link (`conf -> other` for a missing `conf/extra.cfg`)
-      // would lead git elsewhere: moved aside itself (the file through it cannot be).
-      if (!inGitDir(path)) watchWay(path);
-      place("gitconfig", path, realDirChain(root, dirname(path)) && !!lstat(path)?.isFile());
-      // An include that is a link (`shared.gitconfig -> cfg/git.cfg`): the file it leads to.
-      if (lstat(path)?.isSymbolicLink())
-        for (const t of linkTargets(root, [[path, "gitconfig"]], [gitDir, commonDir])) follow(t);
-    }
-    if (depth < MAX_INCLUDE_DEPTH && !includesRead.has(path)) read(path, depth + 1);
-  };
-  const read = (file: string, depth: number): void => {
-    if (depth > 0) includesRead.add(file);
-    // Through a link, as git reads it (a `~/.gitconfig` stowed from a dotfiles repository).
-    const text = readThroughLinks(file);
-    if (text === null) return;
-    const entries = parseGitConfig(text);
-    hooksPath = lastValue(entries, "core", "hookspath") ?? hooksPath;
-    // With includes, which one git takes depends on where an include stands in the file and
-    // on includeIf's conditions (a branch, the git dir's place), which are not read here:
-    // every one counts then.
-    if (includePaths(entries).length > 0) sawInclude = true;
-    seenHooks.push(...hooksPathValues(entries));
-    // `-c` in an alias (`ci = -c core.hooksPath=.myhooks commit`): config of that git run; so
+  const walk = gitConfigWalk(home, env, {
+    // `-c` in an alias (`ci = -c core.hooksPath=.myhooks commit`) is config of that git run; so
     // is `--config-env=core.hooksPath=VAR`, with VAR's value in your environment.
-    const fromVars = configEnvConfig(entries, env);
-    programs([...entries, ...fromVars]);
-    for (const dir of new Set([gitDir, commonDir])) programs(entries.filter(runsInGitDir), dir);
-    remotes.push(...entries.filter((e) => SHARED_SECTIONS.has(e.section)));
-    given([...commandConfig(entries), ...fromVars], depth);
-    for (const include of includePaths(entries)) readInclude(include, dirname(file), depth);
-  };
+    file: (entries, fromVars) => {
+      programs([...entries, ...fromVars]);
+      inGitDirs(entries);
+    },
+    // Config a git run is given: its hooksPath is that run's, its programs run from the git dir
+    // too.
+    given: inGitDirs,
+    include: (include, from) => {
+      const path = land(include, from);
+      if (inside(path, root)) {
+        // A folder on the way made a link (`conf -> other` for a missing `conf/extra.cfg`)
+        // would lead git elsewhere: moved aside itself (the file through it cannot be).
+        if (!inGitDir(path)) watchWay(path);
+        place("gitconfig", path, realDirChain(root, dirname(path)) && !!lstat(path)?.isFile());
+        // An include that is a link (`shared.gitconfig -> cfg/git.cfg`): the file it leads to.
+        if (lstat(path)?.isSymbolicLink())
+          for (const t of linkTargets(root, [[path, "gitconfig"]], [gitDir, commonDir])) follow(t);
+      }
+      return path;
+    },
+  });
   // GIT_CONFIG_SYSTEM and GIT_CONFIG_GLOBAL replace the files git reads (git-config(1), ENVIRONMENT).
   // config.worktree only under extensions.worktreeConfig, as git reads it.
   const worktreeConfig = configTrue(
@@ -1190,13 +1160,14 @@ export function rootGitPlaces(
     join(commonDir, "config"),
     ...(worktreeConfig ? [join(gitDir, "config.worktree")] : []),
   ]) {
-    read(file, 0);
+    walk.read(file);
   }
   // Config in git's environment (GIT_CONFIG_COUNT, GIT_CONFIG_PARAMETERS) as you have it:
   // above every file, as `-c` is.
   const fromEnv = envConfig(env);
   programs(fromEnv);
-  given([...fromEnv, ...commandConfig(fromEnv)], 0);
+  walk.given([...fromEnv, ...commandConfig(fromEnv)]);
+  const { hooksPath, seen: seenHooks, given: aliasHooks, included: sawInclude } = walk.found;
   programs(remotes);
   // Hooks run at the top of the worktree, push hooks (pre-receive, update, …) in the git dir: a
   // relative hooksPath is read from both.
@@ -1385,52 +1356,93 @@ function userHooks(
   home: string,
   env: Readonly<Record<string, string | undefined>>,
 ): { userHooksPath?: string; userAliasHooks?: string[]; userConfig?: ConfigEntry[] } {
-  const found: {
-    hooksPath: string | null;
-    alias: string[];
-    seen: string[];
-    included: boolean;
-    config: ConfigEntry[];
-  } = { hooksPath: null, alias: [], seen: [], included: false, config: [] };
-  // Each included file once (as rootGitPlaces reads them).
-  const includesRead = new Set<string>();
-  /** Config a git run is given: its hooksPath is that run's; its absolute includes are read. */
-  const given = (entries: readonly ConfigEntry[], depth: number): void => {
-    for (const e of entries) found.config.push(e);
-    found.alias.push(...hooksPathValues(entries));
-    // An alias's `-c include.path=~/x` too (only absolute ones are taken there).
-    const includes = includePaths(entries).filter((i) => i.startsWith("~/") || isAbsolute(i));
-    if (includes.length > 0) found.included = true;
-    for (const include of includes)
-      if (depth < MAX_INCLUDE_DEPTH) read(include.replace(/^~\//, `${home}/`), depth + 1);
-  };
-  const read = (file: string, depth: number): void => {
-    if (depth > 0 && includesRead.has(file)) return;
-    if (depth > 0) includesRead.add(file);
-    const entries = parseGitConfig(readThroughLinks(file) ?? "");
-    for (const e of entries) found.config.push(e);
-    found.hooksPath = lastValue(entries, "core", "hookspath") ?? found.hooksPath;
-    // With includes, every value counts (an include's place and includeIf's conditions decide
-    // which git takes).
-    if (includePaths(entries).length > 0) found.included = true;
-    found.seen.push(...hooksPathValues(entries));
-    given([...commandConfig(entries), ...configEnvConfig(entries, env)], depth);
-    for (const include of includePaths(entries))
-      if (depth < MAX_INCLUDE_DEPTH)
-        read(resolve(dirname(file), include.replace(/^~\//, `${home}/`)), depth + 1);
-  };
-  for (const file of userConfigFiles(home, env)) read(file, 0);
+  const config: ConfigEntry[] = [];
+  const walk = gitConfigWalk(home, env, {
+    file: (entries) => config.push(...entries),
+    given: (entries) => config.push(...entries),
+  });
+  for (const file of userConfigFiles(home, env)) walk.read(file);
   const fromEnv = envConfig(env);
-  given([...fromEnv, ...commandConfig(fromEnv)], 0);
-  const value = found.hooksPath;
+  walk.given([...fromEnv, ...commandConfig(fromEnv)]);
+  const { hooksPath: value, seen, given, included } = walk.found;
   const relativeOnly = (v: string): boolean => v !== "" && !v.startsWith("~") && !isAbsolute(v);
   // The values not taken last apply to every nested repository, as an alias's `-c` ones do.
-  const others = found.included ? found.seen.filter((v) => v !== value) : [];
-  const alias = [...new Set([...found.alias, ...others].filter(relativeOnly))];
+  const others = included ? seen.filter((v) => v !== value) : [];
+  const alias = [...new Set([...given, ...others].filter(relativeOnly))];
   return {
     ...(value === null || !relativeOnly(value) ? {} : { userHooksPath: value }),
     ...(alias.length === 0 ? {} : { userAliasHooks: alias }),
-    ...(found.config.length === 0 ? {} : { userConfig: found.config }),
+    ...(config.length === 0 ? {} : { userConfig: config }),
+  };
+}
+
+/** What reading git's config files finds of `core.hooksPath` (gitConfigWalk). */
+interface ConfigFound {
+  /** The files' last value: the one git takes when nothing is included. */
+  hooksPath: string | null;
+  /** Every value of the files: with an include, which one git takes depends on where it stands
+   * and on includeIf's conditions (a branch, the git dir's place), not read here. */
+  seen: string[];
+  /** The values of config a git run is given (an alias's `-c`, `--config-env`, git's environment). */
+  given: string[];
+  /** Whether anything was included (then every value in `seen` counts). */
+  included: boolean;
+}
+
+/**
+ * Reads git config as git does: each file's includes where they stand (relative to the file,
+ * `~/` from `home`), each included file once (a file that includes itself twice would
+ * otherwise be read a number of times exponential in git's depth limit), and the config a git
+ * run is given by an alias's `-c` or `--config-env` (`ci = -c core.hooksPath=.gh commit`; the
+ * variable's value from your environment), whose includes git takes only when absolute.
+ * Files are read through links (a `~/.gitconfig` stowed from a dotfiles repository), only when
+ * they lead to a regular file. `on.file` sees each file's entries with the config its
+ * `--config-env` options give, `on.given` each given config, `on.include` says where an
+ * include leads (and may guard it); nothing is run.
+ */
+function gitConfigWalk(
+  home: string,
+  env: Readonly<Record<string, string | undefined>>,
+  on: {
+    file?: (entries: readonly ConfigEntry[], fromVars: readonly ConfigEntry[]) => void;
+    given?: (entries: readonly ConfigEntry[]) => void;
+    include?: (include: string, from: string) => string;
+  },
+): {
+  read: (file: string) => void;
+  given: (entries: readonly ConfigEntry[]) => void;
+  found: ConfigFound;
+} {
+  const found: ConfigFound = { hooksPath: null, seen: [], given: [], included: false };
+  const includesRead = new Set<string>();
+  const include = (value: string, from: string, depth: number): void => {
+    const path = on.include?.(value, from) ?? resolve(from, value.replace(/^~\//, `${home}/`));
+    if (depth < MAX_INCLUDE_DEPTH && !includesRead.has(path)) read(path, depth + 1);
+  };
+  const given = (entries: readonly ConfigEntry[], depth: number): void => {
+    found.given.push(...hooksPathValues(entries));
+    on.given?.(entries);
+    const includes = includePaths(entries).filter((i) => i.startsWith("~/") || isAbsolute(i));
+    if (includes.length > 0) found.included = true;
+    for (const value of includes) include(value, home, depth);
+  };
+  const read = (file: string, depth: number): void => {
+    if (depth > 0) includesRead.add(file);
+    const text = readThroughLinks(file);
+    if (text === null) return;
+    const entries = parseGitConfig(text);
+    found.hooksPath = lastValue(entries, "core", "hookspath") ?? found.hooksPath;
+    if (includePaths(entries).length > 0) found.included = true;
+    found.seen.push(...hooksPathValues(entries));
+    const fromVars = configEnvConfig(entries, env);
+    on.file?.(entries, fromVars);
+    given([...commandConfig(entries), ...fromVars], depth);
+    for (const value of includePaths(entries)) include(value, dirname(file), depth);
+  };
+  return {
+    read: (file) => read(file, 0),
+    given: (entries) => given(entries, 0),
+    found,
   };
 }
 
@@ -1479,6 +1491,19 @@ function hooksPathsToCome(root: string): string[] {
 
 /** How much of a hook is read for the python it starts (pre-commit's own hook is ~1 kB). */
 const MAX_HOOK_READ = 64 * 1024;
+/** A hook's text that may start python. */
+const STARTS_PYTHON = /python|pypy|graalpy/i;
+
+/** The text of each hook in a hooks folder (and in husky's `_` there), read through links. */
+function hookTexts(dir: string): string[] {
+  const out: string[] = [];
+  for (const folder of [dir, join(dir, "_")])
+    for (const name of HOOK_NAMES) {
+      const text = readThroughLinks(join(folder, name), MAX_HOOK_READ);
+      if (text !== null) out.push(text);
+    }
+  return out;
+}
 
 /** git's own limit on nested includes. */
 const MAX_INCLUDE_DEPTH = 10;
