@@ -1034,13 +1034,20 @@ export function rootGitPlaces(
    * the top first: a module made there with a name the hook's python is given runs instead of
    * the installed one, so a module made where it runs is moved aside (a new folder only when it
    * is a regular package: a build's output is not); and a virtualenv in the project whose python
-   * a hook names runs every `.pth` of its own: kept read-only. Only that is read of a hook (what
-   * else it runs is the project's code: README, limits).
+   * or tool a hook runs by its path runs every `.pth` of its own: kept read-only. Only that is
+   * read of a hook (what else it runs is the project's code: README, limits).
    */
   const hookPython = (dirs: ReadonlySet<string>): void => {
     for (const dir of dirs) {
       for (const text of hookTexts(dir)) {
         const entries = scriptAsProgram(text);
+        // A virtualenv's python or tool the hook runs by its path (`.venv/bin/black`, `.
+        // .venv/bin/activate` then `black`; `INSTALL_PYTHON=…/.venv/bin/python` then `exec
+        // "$INSTALL_PYTHON"`: the value), which starts its python either way.
+        for (const { path: named } of programFiles(entries)) {
+          const value = named.slice(named.lastIndexOf("=") + 1);
+          if (/(^|\/)bin\/[^/]+$/.test(value)) keepVenv(land(value, root));
+        }
         if (!STARTS_PYTHON.test(text)) continue;
         const found = mentionedScripts(
           root,
@@ -1060,9 +1067,6 @@ export function rootGitPlaces(
           absent.set(at, new Set(names));
         }
         watchModules(absent, true);
-        // `INSTALL_PYTHON=/…/.venv/bin/python` then `exec "$INSTALL_PYTHON"`: the value.
-        for (const { path: named } of programFiles(entries))
-          keepVenv(land(named.slice(named.lastIndexOf("=") + 1), root));
       }
     }
   };
@@ -1162,6 +1166,9 @@ export function rootGitPlaces(
   ]) {
     walk.read(file);
   }
+  // What a fresh clone's set-up will add to the repository's config (relative to its folder).
+  const toCome = configToCome(root);
+  for (const include of toCome.includes) walk.include(include, commonDir);
   // Config in git's environment (GIT_CONFIG_COUNT, GIT_CONFIG_PARAMETERS) as you have it:
   // above every file, as `-c` is.
   const fromEnv = envConfig(env);
@@ -1177,7 +1184,7 @@ export function rootGitPlaces(
       ...(hooksPath ? [hooksPath] : []),
       ...(sawInclude ? seenHooks : []),
       ...aliasHooks,
-      ...hooksPathsToCome(root),
+      ...toCome.hooksPaths,
     ]),
   ];
   const hookDirs = new Set([join(commonDir, "hooks")]);
@@ -1411,6 +1418,7 @@ function gitConfigWalk(
 ): {
   read: (file: string) => void;
   given: (entries: readonly ConfigEntry[]) => void;
+  include: (value: string, from: string) => void;
   found: ConfigFound;
 } {
   const found: ConfigFound = { hooksPath: null, seen: [], given: [], included: false };
@@ -1442,18 +1450,25 @@ function gitConfigWalk(
   return {
     read: (file) => read(file, 0),
     given: (entries) => given(entries, 0),
+    // An include a file will hold (one a set-up script adds): as one it holds now.
+    include: (value, from) => {
+      found.included = true;
+      include(value, from, 0);
+    },
     found,
   };
 }
 
 /**
- * The hooks folders a fresh clone's set-up will name, which git config does not yet: husky's
- * `.husky/_` when `.husky` is there, and what a package.json script sets with `git config
- * core.hooksPath <dir>` (a `prepare`). Inside, that set-up fails (the git dir is read-only) and
- * is run on the host afterwards; a hook planted there before would then be live.
+ * What a fresh clone's set-up will add to the repository's config, which it does not hold yet:
+ * husky's `.husky/_` as hooks folder when `.husky` is there, and what a package.json script
+ * sets with `git config core.hooksPath <dir>` or `git config include.path <file>` (a
+ * `prepare`). Inside, that set-up fails (the git dir is read-only) and is run on the host
+ * afterwards; a hook or config planted there before would then be live.
  */
-function hooksPathsToCome(root: string): string[] {
+function configToCome(root: string): { hooksPaths: string[]; includes: string[] } {
   const out: string[] = [];
+  const includes: string[] = [];
   if (lstat(join(root, ".husky"))?.isDirectory()) out.push(".husky/_");
   const text = readRegular(join(root, "package.json"));
   let scripts: unknown;
@@ -1462,7 +1477,7 @@ function hooksPathsToCome(root: string): string[] {
   } catch {
     scripts = undefined;
   }
-  if (typeof scripts !== "object" || scripts === null) return out;
+  if (typeof scripts !== "object" || scripts === null) return { hooksPaths: out, includes };
   /** As the top spells it in a script (`$(git rev-parse --show-toplevel)/x`, `$PWD/x`). */
   const fromTop = (value: string): string =>
     value
@@ -1477,6 +1492,15 @@ function hooksPathsToCome(root: string): string[] {
       /["']?core\.hookspath["']?(?:\s+|=)["']?((?:\$\([^)]*\)|`[^`]*`|[^\s"'&|;])+)/gi,
     ))
       if (m[1] !== undefined && !m[1].startsWith("-")) out.push(fromTop(m[1]));
+    // `git config include.path ../.gitconfig` (includeIf's too): relative to the config's
+    // folder, the git dir; spelled from the top, absolute.
+    for (const m of script.matchAll(
+      /["']?include(?:if\.[^\s=]*)?\.path["']?(?:\s+|=)["']?((?:\$\([^)]*\)|`[^`]*`|[^\s"'&|;])+)/gi,
+    )) {
+      if (m[1] === undefined || m[1].startsWith("-")) continue;
+      const value = fromTop(m[1]);
+      includes.push(value === m[1].replace(/^["']|["']$/g, "") ? value : join(root, value));
+    }
     // husky 9 sets `<dir>/_` (`.husky` unless its argument names another folder); husky 8's
     // `husky install [dir]` sets `<dir>` itself, which guarding its `_` guards whole. By any
     // path (`./node_modules/.bin/husky`, `node node_modules/husky/bin.js`) or version
@@ -1486,7 +1510,7 @@ function hooksPathsToCome(root: string): string[] {
     ))
       out.push(`${m[1] === undefined || m[1] === "install" ? ".husky" : m[1]}/_`);
   }
-  return [...new Set(out)];
+  return { hooksPaths: [...new Set(out)], includes: [...new Set(includes)] };
 }
 
 /** How much of a hook is read for the python it starts (pre-commit's own hook is ~1 kB). */
@@ -2465,6 +2489,8 @@ function collect(
       ...hooksPathValues(fromVars),
       ...(options.userAliasHooks ?? []),
     ]);
+    // The folders git may run its hooks from: python one starts imports from the top first.
+    const hookFolders = new Set(gitDirs.map((g) => join(g, "hooks")));
     for (const hooksPath of values) {
       if (hooksPath === "") continue;
       if (hooksPath.startsWith("~") && !(options.home && hooksPath.startsWith("~/"))) continue;
@@ -2474,6 +2500,7 @@ function collect(
         // husky's `.husky/_` stubs run the scripts one level up.
         const guarded = basename(path) === "_" && dirname(path) !== from ? dirname(path) : path;
         if (!(inside(guarded, root) || guarded === root)) continue;
+        hookFolders.add(guarded);
         if (watchedAt(hooks, guarded).some((h) => h.kind === "hook")) continue;
         const namesOnly = guarded === base || gitDirs.includes(guarded) || guarded === root;
         hooks.push({ kind: "hook", path: guarded, namesOnly });
@@ -2487,9 +2514,17 @@ function collect(
           const onlyNames =
             namesOnly || folder === base || gitDirs.includes(folder) || folder === root;
           watchTargets(root, linkTargets(root, linkedHooks(folder, onlyNames), gitDirs), hooks);
+          hookFolders.add(folder);
         }
       }
     }
+    // pre-commit's hook (`"$INSTALL_PYTHON" -mpre_commit`) in a nested repository: a module
+    // made at its top runs instead (a new folder only as a regular package), as at the root's.
+    if (
+      [...hookFolders].some((f) => hookTexts(f).some((t) => STARTS_PYTHON.test(t))) &&
+      !hooks.some((h) => h.modules && h.path === base)
+    )
+      hooks.push({ kind: "gitconfig", path: base, modules: true, stems: [], packagesOnly: true });
   };
 
   /**

@@ -540,6 +540,30 @@ const CASES: Case[] = [
       `mkdir -p .venv/bin && printf '#!/bin/sh\\ntouch ${w.mark}\\n' > .venv/bin/python3 && chmod +x .venv/bin/python3`,
     git: commit,
   },
+  {
+    name: "a virtualenv's tool a hook runs by its path without naming python (`.venv/bin/black`): a .pth planted in it",
+    setup: (w) =>
+      `mkdir -p .venv/bin && printf 'home = /usr/bin\\n' > .venv/pyvenv.cfg && ln -s /usr/bin/python3 .venv/bin/python && mkdir -p .venv/lib/$(/usr/bin/python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/site-packages && printf '#!${w.p}/.venv/bin/python\\npass\\n' > .venv/bin/black && chmod +x .venv/bin/black && echo .venv/ > .gitignore && printf '#!/bin/sh\\n.venv/bin/black 2>/dev/null\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `for d in .venv/lib/python3*/site-packages; do printf 'import os; open("${w.mark}", "w")\\n' > "$d/zz.pth"; done`,
+    git: commit,
+  },
+  {
+    name: "a nested repository's pre-commit hook (`python -mpre_commit`): a package of that name made at its top",
+    setup: () =>
+      `git init -q sub && printf '#!/bin/sh\\nINSTALL_PYTHON=/usr/bin/python3\\n"$INSTALL_PYTHON" -mpre_commit hook-impl 2>/dev/null\\nexit 0\\n' > sub/.git/hooks/pre-commit && chmod +x sub/.git/hooks/pre-commit${subCommit}`,
+    plant: (w) =>
+      `mkdir -p sub/pre_commit && echo '*' > sub/pre_commit/.gitignore && : > sub/pre_commit/__init__.py && printf 'open("${w.mark}", "w")\\n' > sub/pre_commit/__main__.py`,
+    git: nestedCommit,
+  },
+  {
+    name: "a config file a package.json script will include with `git config include.path` (a fresh clone's set-up)",
+    setup: () =>
+      `echo '{"name":"p","version":"1.0.0","scripts":{"prepare":"git config include.path ../tools/git.cfg"}}' > package.json`,
+    plant: (w) => `mkdir -p tools && ${fsmonitor(w.mark)} > tools/git.cfg`,
+    // What the set-up does on the host afterwards, then a `git status`.
+    git: ["-c", "alias.setup=!git config include.path ../tools/git.cfg && git status", "setup"],
+  },
 ];
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {

@@ -804,6 +804,54 @@ describe("rootGitPlaces", () => {
     );
   });
 
+  it("a config a fresh clone's set-up will include (`git config include.path`): its file and what it names", () => {
+    const cases: [string, string][] = [
+      ["git config include.path ../tools/git.cfg", "tools/git.cfg"],
+      ["git config --local include.path '../.gitconfig' && husky", ".gitconfig"],
+      ["git config includeIf.onbranch:main.path ../cfg/main.cfg", "cfg/main.cfg"],
+      ['git config include.path "$(git rev-parse --show-toplevel)/.gc"', ".gc"],
+    ];
+    for (const [prepare, included] of cases) {
+      rmSync(join(root, "p"), { recursive: true, force: true });
+      file("p/.git/config", "");
+      file("p/package.json", JSON.stringify({ scripts: { prepare } }));
+      expect(
+        rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).watch.map((w) => w.path),
+        prepare,
+      ).toContain(join(root, "p", included));
+    }
+    // One there already is read: the hooks folder it names is guarded now.
+    file("p/.gc", "[core]\n\thooksPath = .gh\n");
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM)).toMatchObject({
+      protect: [join(root, "p/.gc")],
+      watch: expect.arrayContaining([{ kind: "hook", path: join(root, "p/.gh") }]),
+    });
+  });
+
+  it("a virtualenv whose tool a hook runs by its path, python named or not", () => {
+    file("p/.git/config", "");
+    file("p/.venv/pyvenv.cfg", "home = /usr/bin\n");
+    file("p/.venv/bin/black", "#!/usr/bin/env python3\n");
+    file("p/.venv/bin/activate");
+    for (const hook of [
+      "#!/bin/sh\n.venv/bin/black --check .\n",
+      "#!/bin/sh\n. .venv/bin/activate && black .\n",
+      "#!/bin/sh\nexec ./.venv/bin/black\n",
+    ]) {
+      file("p/.husky/pre-commit", hook);
+      file("p/.git/config", "[core]\n\thooksPath = .husky\n");
+      expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).protect, hook).toContain(
+        join(root, "p/.venv"),
+      );
+    }
+    // A folder named bin that is no virtualenv: nothing.
+    file("p/.husky/pre-commit", "#!/bin/sh\nvendor/bin/phpcs\n");
+    file("p/vendor/bin/phpcs");
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).protect).toEqual([
+      join(root, "p/.husky"),
+    ]);
+  });
+
   it("protects the hooks directory the root config names (husky's .husky/_ means .husky)", () => {
     file("p/.git/config", "[core]\n\thooksPath = .husky/_\n");
     file("p/.husky/_/h");
