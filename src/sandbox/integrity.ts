@@ -981,8 +981,14 @@ export function rootGitPlaces(
   const keepVenv = (path: string, depth = 0): void => {
     const venv = dirname(dirname(path));
     if (basename(dirname(path)) !== "bin" || !inside(venv, root)) return;
-    // Missing before the run (`git clean -x` removed it): one made inside is moved aside.
-    if (lstat(venv) === null && PYTHON_INTERPRETER.test(basename(path))) {
+    // Missing before the run (`git clean -x` removed it): one made inside is moved aside — for
+    // a tool (`.venv/bin/black`), where its folder's name says it is an environment.
+    if (
+      lstat(venv) === null &&
+      (PYTHON_INTERPRETER.test(basename(path)) ||
+        VENV_LIKE.test(basename(venv)) ||
+        basename(dirname(venv)) === "envs")
+    ) {
       watchWay(venv);
       place("gitconfig", venv, false);
       return;
@@ -994,7 +1000,7 @@ export function rootGitPlaces(
     const conda = !!lstat(join(venv, "conda-meta"))?.isDirectory();
     // The base python a venv runs is a python prefix whatever made it (its `lib` beside `bin`).
     const base = depth > 0 && !!lstat(join(venv, "lib"))?.isDirectory();
-    if (!lstat(cfg)?.isFile() && !((conda || base) && PYTHON_INTERPRETER.test(basename(path))))
+    if (!lstat(cfg)?.isFile() && !conda && !(base && PYTHON_INTERPRETER.test(basename(path))))
       return;
     place("gitconfig", venv, true);
     if (depth > 0) return;
@@ -1046,7 +1052,10 @@ export function rootGitPlaces(
         // "$INSTALL_PYTHON"`: the value), which starts its python either way.
         for (const { path: named } of programFiles(entries)) {
           const value = named.slice(named.lastIndexOf("=") + 1);
-          if (/(^|\/)bin\/[^/]+$/.test(value)) keepVenv(land(value, root));
+          if (!/(^|\/)bin\/[^/]+$/.test(value)) continue;
+          keepVenv(land(value, root));
+          // As written too: where links lead (`.venv/bin -> realbin`) no folder is named `bin`.
+          if (!value.startsWith("~")) keepVenv(resolve(root, value));
         }
         if (!STARTS_PYTHON.test(text)) continue;
         const found = mentionedScripts(
@@ -1060,12 +1069,14 @@ export function rootGitPlaces(
         // elsewhere): a project module the hook runs is the project's code, and its compiled
         // files change with every run of it.
         const absent = new Map<string, Set<string>>();
-        for (const [at, stems] of found.pythonFolders) {
-          const names = [...stems].filter(
-            (stem) => lstat(join(at, stem)) === null && lstat(join(at, `${stem}.py`)) === null,
-          );
-          absent.set(at, new Set(names));
-        }
+        const isAbsent = (at: string, stem: string): boolean =>
+          lstat(join(at, stem)) === null && lstat(join(at, `${stem}.py`)) === null;
+        for (const [at, stems] of found.pythonFolders)
+          absent.set(at, new Set([...stems].filter((stem) => isAbsent(at, stem))));
+        // `"$INSTALL_PYTHON" -mpre_commit`: the module by its name, from the top.
+        const top = absent.get(root) ?? new Set<string>();
+        for (const name of moduleNames(text)) if (isAbsent(root, name)) top.add(name);
+        absent.set(root, top);
         watchModules(absent, true);
       }
     }
@@ -1221,6 +1232,13 @@ export function rootGitPlaces(
       watch.push({ kind: "hook", path: root, namesOnly: true });
   }
   hookPython(hookDirs);
+  // A virtualenv in the project activated in your shell (`VIRTUAL_ENV`, its `bin` on PATH): a
+  // hook's `black` or `python` is its, and so is what host tools run from there.
+  for (const dir of [
+    ...(env.PATH ?? "").split(":"),
+    ...(env.VIRTUAL_ENV ? [join(env.VIRTUAL_ENV, "bin")] : []),
+  ])
+    if (isAbsolute(dir) && inside(dir, root)) keepVenv(join(resolve(dir), "python"));
   // The git dir is read-only inside, but what its links lead to is not: `hooks -> ../githooks`,
   // `hooks/pre-commit -> ../../scripts/pre-commit` (the usual way to share hooks), `config ->
   // ../shared.gitconfig`. Where one leads in the project is kept read-only.
@@ -1518,6 +1536,11 @@ const MAX_HOOK_READ = 64 * 1024;
 /** A hook's text that may start python. */
 const STARTS_PYTHON = /python|pypy|graalpy/i;
 
+/** The top-level modules a script runs with python's `-m` (`-mpre_commit`, `-m tools.lint`). */
+function moduleNames(text: string): string[] {
+  return [...text.matchAll(/(?:^|[\s"'])-m\s*["']?([A-Za-z_]\w*)/g)].map((m) => m[1] as string);
+}
+
 /** The text of each hook in a hooks folder (and in husky's `_` there), read through links. */
 function hookTexts(dir: string): string[] {
   const out: string[] = [];
@@ -1562,6 +1585,8 @@ const PYTHON_MODULE = /\.(py|pyc|pyo|pyw|so)$/;
 /** What `python3 -m venv` makes, and the names a virtualenv usually has. */
 const VENV_PARTS: ReadonlySet<string> = new Set(["bin", "include", "lib", "lib64", "share"]);
 const VENV_NAMES: ReadonlySet<string> = new Set(["venv", "env", "virtualenv"]);
+/** A folder whose name says it is a python environment (`.venv`, `venv-dev`, `.virtualenv`). */
+const VENV_LIKE = /venv|virtualenv/i;
 /** A name `import` can spell. */
 const PYTHON_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -2520,11 +2545,22 @@ function collect(
     }
     // pre-commit's hook (`"$INSTALL_PYTHON" -mpre_commit`) in a nested repository: a module
     // made at its top runs instead (a new folder only as a regular package), as at the root's.
-    if (
-      [...hookFolders].some((f) => hookTexts(f).some((t) => STARTS_PYTHON.test(t))) &&
-      !hooks.some((h) => h.modules && h.path === base)
-    )
-      hooks.push({ kind: "gitconfig", path: base, modules: true, stems: [], packagesOnly: true });
+    const python = [...hookFolders]
+      .flatMap((f) => hookTexts(f))
+      .filter((t) => STARTS_PYTHON.test(t));
+    if (python.length > 0 && !hooks.some((h) => h.modules && h.path === base)) {
+      // A module it names that is not there: a folder of that name is imported, `__init__` or not.
+      const stems = python
+        .flatMap(moduleNames)
+        .filter((n) => lstat(join(base, n)) === null && lstat(join(base, `${n}.py`)) === null);
+      hooks.push({
+        kind: "gitconfig",
+        path: base,
+        modules: true,
+        stems: [...new Set(stems)].sort(),
+        packagesOnly: true,
+      });
+    }
   };
 
   /**
@@ -3087,7 +3123,10 @@ function collect(
         if (known) present(path, "python:folder");
         else if (
           packagesOnly
-            ? listed(path).some((inner) => inner.name.startsWith("__init__."))
+            ? // A folder named as a module the hook runs (`-mpre_commit`) that is not
+              // installed: a namespace package of that name is imported then.
+              stems.has(entry.name) ||
+              listed(path).some((inner) => inner.name.startsWith("__init__."))
             : holdsPython(path, 0, isVenv(path))
         )
           present(path, "python:new folder with python code");

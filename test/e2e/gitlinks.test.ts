@@ -549,6 +549,22 @@ const CASES: Case[] = [
     git: commit,
   },
   {
+    name: "a virtualenv whose tool a hook runs, missing before the run (`git clean -x`), made inside",
+    setup: () =>
+      `echo .venv/ > .gitignore && printf '#!/bin/sh\\n.venv/bin/black --check . 2>/dev/null\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `mkdir -p .venv/bin && printf '#!/bin/sh\\ntouch ${w.mark}\\n' > .venv/bin/black && chmod +x .venv/bin/black`,
+    git: commit,
+  },
+  {
+    name: "pre-commit's hook with pre_commit not installed for its python: a folder of that name without `__init__`",
+    setup: () =>
+      `printf '#!/bin/sh\\nINSTALL_PYTHON=/usr/bin/python3\\n"$INSTALL_PYTHON" -mpre_commit hook-impl 2>/dev/null\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `mkdir -p pre_commit && echo '*' > pre_commit/.gitignore && printf 'open("${w.mark}", "w")\\n' > pre_commit/__main__.py`,
+    git: commit,
+  },
+  {
     name: "a nested repository's pre-commit hook (`python -mpre_commit`): a package of that name made at its top",
     setup: () =>
       `git init -q sub && printf '#!/bin/sh\\nINSTALL_PYTHON=/usr/bin/python3\\n"$INSTALL_PYTHON" -mpre_commit hook-impl 2>/dev/null\\nexit 0\\n' > sub/.git/hooks/pre-commit && chmod +x sub/.git/hooks/pre-commit${subCommit}`,

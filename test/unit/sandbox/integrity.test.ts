@@ -775,8 +775,9 @@ describe("rootGitPlaces", () => {
       kind: "gitconfig",
       path: join(root, "p"),
       modules: true,
-      stems: [],
-      // A new folder only as a regular package: a build's namespace folders are not modules.
+      // The module it runs, not there: a folder of that name counts, `__init__` or not.
+      stems: ["pre_commit"],
+      // Else a new folder only as a regular package: a build's namespace folders are not modules.
       packagesOnly: true,
     });
     // A pixi (conda) environment in the project: read-only, as a virtualenv is.
@@ -844,6 +845,41 @@ describe("rootGitPlaces", () => {
         join(root, "p/.venv"),
       );
     }
+    // Its `bin` a link (`.venv/bin -> realbin`): by the path as written.
+    rmSync(join(root, "p/.venv/bin"), { recursive: true });
+    file("p/.venv/realbin/black");
+    link("realbin", "p/.venv/bin");
+    file("p/.husky/pre-commit", "#!/bin/sh\n.venv/bin/black\n");
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).protect).toContain(
+      join(root, "p/.venv"),
+    );
+    // A conda/pixi environment's tool: the environment.
+    file("p/.pixi/envs/default/conda-meta/history");
+    file("p/.pixi/envs/default/bin/black");
+    file("p/.husky/pre-commit", "#!/bin/sh\n.pixi/envs/default/bin/black\n");
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).protect).toContain(
+      join(root, "p/.pixi/envs/default"),
+    );
+    // Missing (`git clean -x`): one made inside is moved aside.
+    file("p/.husky/pre-commit", "#!/bin/sh\n.venv-dev/bin/black\n");
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).watch).toContainEqual({
+      kind: "gitconfig",
+      path: join(root, "p/.venv-dev"),
+    });
+    // Activated in your shell: its `bin` on PATH, or VIRTUAL_ENV.
+    file("p/.husky/pre-commit", "#!/bin/sh\nblack .\n");
+    file("p/py/pyvenv.cfg", "home = /usr/bin\n");
+    mkdirSync(join(root, "p/py/bin"));
+    expect(
+      rootGitPlaces(join(root, "p"), home(), {
+        ...NO_SYSTEM,
+        PATH: `${join(root, "p/py/bin")}:/usr/bin`,
+      }).protect,
+    ).toContain(join(root, "p/py"));
+    expect(
+      rootGitPlaces(join(root, "p"), home(), { ...NO_SYSTEM, VIRTUAL_ENV: join(root, "p/py") })
+        .protect,
+    ).toContain(join(root, "p/py"));
     // A folder named bin that is no virtualenv: nothing.
     file("p/.husky/pre-commit", "#!/bin/sh\nvendor/bin/phpcs\n");
     file("p/vendor/bin/phpcs");
