@@ -258,10 +258,25 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
 
 /**
  * A shell script's text (a hook) as config with one program value, the script: programFiles,
- * programMentions and programWords read it as they read what git runs from config.
+ * programMentions and programWords read it as they read what git runs from config. A variable
+ * the script sets on a line of its own to a plain value (`V=.venv`, `export PY="/x/python"`) is
+ * spelled out in the lines after it (`"$V/bin/python"`), as the readers do within one line.
  */
 export function scriptAsProgram(text: string): ConfigEntry[] {
-  return [{ section: "core", subsection: null, key: "fsmonitor", value: text }];
+  const vars = new Map<string, string>();
+  const lines = text.split("\n").map((line) => {
+    const expanded = line.replace(/\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))/g, (whole, a, b) => {
+      const value = vars.get((a ?? b) as string);
+      return value === undefined ? whole : value;
+    });
+    const set =
+      /^\s*(?:export\s+|readonly\s+|local\s+)?([A-Za-z_]\w*)=("([^"$`\\]*)"|'([^']*)'|([^\s"'$`;&|()<>\\]*))\s*$/.exec(
+        expanded,
+      );
+    if (set !== null) vars.set(set[1] as string, set[3] ?? set[4] ?? set[5] ?? "");
+    return expanded;
+  });
+  return [{ section: "core", subsection: null, key: "fsmonitor", value: lines.join("\n") }];
 }
 
 /**

@@ -1234,11 +1234,19 @@ export function rootGitPlaces(
   hookPython(hookDirs);
   // A virtualenv in the project activated in your shell (`VIRTUAL_ENV`, its `bin` on PATH): a
   // hook's `black` or `python` is its, and so is what host tools run from there.
+  // Spelled through a link to the project too (`/home/me/work -> /data/work`), and relative
+  // (`PATH=.venv/bin:…`: hooks run at the top).
   for (const dir of [
     ...(env.PATH ?? "").split(":"),
     ...(env.VIRTUAL_ENV ? [join(env.VIRTUAL_ENV, "bin")] : []),
-  ])
-    if (isAbsolute(dir) && inside(dir, root)) keepVenv(join(resolve(dir), "python"));
+  ]) {
+    if (dir === "" || dir.startsWith("~")) continue;
+    const python = land(`${dir.replace(/\/+$/, "")}/python`, root);
+    if (inside(python, root)) keepVenv(python);
+    // As written too: where links lead (`.venv/bin -> realbin`) no folder is named `bin`.
+    const plain = resolve(root, dir, "python");
+    if (plain !== python && inside(plain, root)) keepVenv(plain);
+  }
   // The git dir is read-only inside, but what its links lead to is not: `hooks -> ../githooks`,
   // `hooks/pre-commit -> ../../scripts/pre-commit` (the usual way to share hooks), `config ->
   // ../shared.gitconfig`. Where one leads in the project is kept read-only.

@@ -38,8 +38,12 @@ interface Case {
   /** Instead of a mark: what `git` prints, planted (control) or not. */
   prints?: { own: string; planted: string };
   /** Your shell's environment: safe-npm's and the host git's alike. */
-  env?: Record<string, string>;
+  env?: Record<string, string> | ((w: Where) => Record<string, string>);
 }
+
+/** A case's environment where `w` is. */
+const envAt = (c: Case, w: Where): Record<string, string> =>
+  typeof c.env === "function" ? c.env(w) : (c.env ?? {});
 
 const hook = (mark: string): string => `printf '#!/bin/sh\\ntouch ${mark}\\n'`;
 const fsmonitor = (mark: string): string =>
@@ -565,6 +569,26 @@ const CASES: Case[] = [
     git: commit,
   },
   {
+    name: "a virtualenv your shell activated, spelled through a link to the project: a hook's bare `black` runs its python",
+    setup: (w) =>
+      `mkdir -p .venv/bin && printf 'home = /usr/bin\\n' > .venv/pyvenv.cfg && ln -s /usr/bin/python3 .venv/bin/python && mkdir -p .venv/lib/$(/usr/bin/python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/site-packages && printf '#!${w.alias}/.venv/bin/python\\npass\\n' > .venv/bin/black && chmod +x .venv/bin/black && echo .venv/ > .gitignore && printf '#!/bin/sh\\nblack . 2>/dev/null\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `for d in .venv/lib/python3*/site-packages; do printf 'import os; open("${w.mark}", "w")\\n' > "$d/zz.pth"; done`,
+    env: (w) => ({
+      VIRTUAL_ENV: `${w.alias}/.venv`,
+      PATH: `${w.alias}/.venv/bin:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    }),
+    git: commit,
+  },
+  {
+    name: 'a virtualenv a hook names through its own variable (`V=.venv-b`, then `"$V/bin/python"`)',
+    setup: () =>
+      `mkdir -p .venv-b/bin && printf 'home = /usr/bin\\n' > .venv-b/pyvenv.cfg && ln -s /usr/bin/python3 .venv-b/bin/python && mkdir -p .venv-b/lib/$(/usr/bin/python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/site-packages && echo .venv-b/ > .gitignore && printf '#!/bin/sh\\nV=.venv-b\\n"$V/bin/python" -c pass\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `for d in .venv-b/lib/python3*/site-packages; do printf 'import os; open("${w.mark}", "w")\\n' > "$d/zz.pth"; done`,
+    git: commit,
+  },
+  {
     name: "a nested repository's pre-commit hook (`python -mpre_commit`): a package of that name made at its top",
     setup: () =>
       `git init -q sub && printf '#!/bin/sh\\nINSTALL_PYTHON=/usr/bin/python3\\n"$INSTALL_PYTHON" -mpre_commit hook-impl 2>/dev/null\\nexit 0\\n' > sub/.git/hooks/pre-commit && chmod +x sub/.git/hooks/pre-commit${subCommit}`,
@@ -589,10 +613,15 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
   });
 
   /** Host git in `p`: its stdout. */
-  const hostGit = (world: World, p: string, c: Case): string =>
+  const hostGit = (world: World, w: Where, c: Case): string =>
     spawnSync("git", c.git, {
-      cwd: p,
-      env: { ...world.env, ...c.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.invalid" },
+      cwd: w.p,
+      env: {
+        ...world.env,
+        ...envAt(c, w),
+        GIT_AUTHOR_NAME: "t",
+        GIT_AUTHOR_EMAIL: "t@example.invalid",
+      },
       encoding: "utf8",
     }).stdout;
 
@@ -667,16 +696,16 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
 
       // (control) planted from the host's shell, host git obeys it.
       execFileSync("sh", ["-c", c.plant(host)], { cwd: control });
-      const controlOut = hostGit(world, control, c);
+      const controlOut = hostGit(world, host, c);
       if (c.prints) expect(controlOut).toBe(c.prints.planted);
       else expect(existsSync(host.mark)).toBe(true);
 
       // Planted inside: refused, or moved aside after the run; host git obeys none of it.
       const r = await world.run(["--quiet", "exec", "--", "sh", "-c", `${c.plant(inside)}; true`], {
-        ...(c.env ? { env: c.env } : {}),
+        ...(c.env ? { env: envAt(c, inside) } : {}),
       });
       expect(r.exitCode, show(r)).toBe(0);
-      const out = hostGit(world, world.project, c);
+      const out = hostGit(world, inside, c);
       if (c.prints) expect(out, show(r)).toBe(c.prints.own);
       else expect(existsSync(inside.mark), show(r)).toBe(false);
     },

@@ -11,6 +11,7 @@ import {
   parseGitConfig,
   programFiles,
   programMentions,
+  scriptAsProgram,
   WRAPPERS,
 } from "../../../src/sandbox/gitconfig.js";
 
@@ -737,5 +738,20 @@ describe("config from the environment", () => {
     ]);
     expect(envConfig({ GIT_CONFIG_COUNT: "x" })).toEqual([]);
     expect(envConfig({})).toEqual([]);
+  });
+});
+
+describe("scriptAsProgram", () => {
+  it("spells out a variable a script sets on a line of its own in the lines after", () => {
+    const paths = (text: string): string[] =>
+      programFiles(scriptAsProgram(text)).map((f) => f.path);
+    expect(paths('#!/bin/sh\nV=.venv-b\n"$V/bin/python" -c pass\n')).toContain(
+      ".venv-b/bin/python",
+    );
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${PY}` is shell syntax
+    expect(paths("export PY='tools/py'\n${PY}/bin/black .\n")).toContain("tools/py/bin/black");
+    // Not a plain value (a substitution), and not before it is set: left as written.
+    expect(paths('V=$(pwd)\n"$V/bin/python"\n')).not.toContain("$(pwd)/bin/python");
+    expect(paths('"$V/bin/python"\nV=.venv\n')).not.toContain(".venv/bin/python");
   });
 });

@@ -880,6 +880,18 @@ describe("rootGitPlaces", () => {
       rootGitPlaces(join(root, "p"), home(), { ...NO_SYSTEM, VIRTUAL_ENV: join(root, "p/py") })
         .protect,
     ).toContain(join(root, "p/py"));
+    // Spelled through a link to the project, or relative to the top.
+    link(join(root, "p"), "plink");
+    expect(
+      rootGitPlaces(join(root, "p"), home(), { ...NO_SYSTEM, VIRTUAL_ENV: join(root, "plink/py") })
+        .protect,
+    ).toContain(join(root, "p/py"));
+    expect(
+      rootGitPlaces(join(root, "p"), home(), { ...NO_SYSTEM, PATH: "py/bin:/usr/bin" }).protect,
+    ).toContain(join(root, "p/py"));
+    // Set by the hook itself on a line of its own (`V=py`, then `"$V/bin/python"`).
+    file("p/.husky/pre-commit", '#!/bin/sh\nV=py\n"$V/bin/python" -c pass\n');
+    expect(rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).protect).toContain(join(root, "p/py"));
     // A folder named bin that is no virtualenv: nothing.
     file("p/.husky/pre-commit", "#!/bin/sh\nvendor/bin/phpcs\n");
     file("p/vendor/bin/phpcs");
