@@ -256,27 +256,71 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
   return out.filter((o) => !aboveTop(o.path));
 }
 
+/** An assignment to a plain value anywhere in a script (`V=.venv`, `declare -x V='x'`, `|| V=venv;`). */
+const SCRIPT_ASSIGN =
+  /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)=(?:"([^"$`\\]*)"|'([^']*)'|([^\s"'$`;&|()<>\\#]*))(?=$|[\s;&|)}#])/gm;
+/** An assignment of another variable's value (`V=${VENV_DIR:-venv}`, `V="$W"`). */
+const SCRIPT_ALIAS =
+  /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)=("?)\$(?:\{([A-Za-z_]\w*)(?::?[-=+?][^}]*)?\}|([A-Za-z_]\w*))\2(?=$|[\s;&|)}#])/gm;
+/** A default a reference gives (`${V:-x}`, `${V:=x}`): a value the variable may take. */
+const SCRIPT_DEFAULT = /\$\{([A-Za-z_]\w*):?[-=]([^}$`"'\\]*)\}/g;
+/** A reference to a variable (`$V`, `${V}`, `${V:-x}`). */
+const SCRIPT_REF = /\$\{([A-Za-z_]\w*)(?::?[-=+?][^}]*)?\}|\$([A-Za-z_]\w*)/g;
+/** Lines a line with variables becomes at most, one per combination of their values. */
+const MAX_SCRIPT_VARIANTS = 16;
+/** The most of a script's spelled-out text read (its lines in order). */
+const MAX_SCRIPT_TEXT = 128 * 1024;
+
 /**
  * A shell script's text (a hook) as config with one program value, the script: programFiles,
  * programMentions and programWords read it as they read what git runs from config. A variable
- * the script sets on a line of its own to a plain value (`V=.venv`, `export PY="/x/python"`) is
- * spelled out in the lines after it (`"$V/bin/python"`), as the readers do within one line.
+ * the script gives a plain value anywhere (`V=.venv`, `declare V=venv`, `|| V=venv`, in an `if`,
+ * after a function that uses it, `${V:-venv}`, `V=${W:-venv}`) is spelled out in each line that
+ * uses it, once per value it may take (which one a run takes is not known); a value computed
+ * (`$(…)`) is not known. Values hold no `$`, so the text grows by at most
+ * MAX_SCRIPT_VARIANTS lines per line, and is cut at MAX_SCRIPT_TEXT.
  */
 export function scriptAsProgram(text: string): ConfigEntry[] {
-  const vars = new Map<string, string>();
-  const lines = text.split("\n").map((line) => {
-    const expanded = line.replace(/\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))/g, (whole, a, b) => {
-      const value = vars.get((a ?? b) as string);
-      return value === undefined ? whole : value;
-    });
-    const set =
-      /^\s*(?:export\s+|readonly\s+|local\s+)?([A-Za-z_]\w*)=("([^"$`\\]*)"|'([^']*)'|([^\s"'$`;&|()<>\\]*))\s*$/.exec(
-        expanded,
-      );
-    if (set !== null) vars.set(set[1] as string, set[3] ?? set[4] ?? set[5] ?? "");
-    return expanded;
-  });
-  return [{ section: "core", subsection: null, key: "fsmonitor", value: lines.join("\n") }];
+  const values = new Map<string, Set<string>>();
+  const give = (name: string, value: string): void => {
+    const known = values.get(name);
+    if (known === undefined) values.set(name, new Set([value]));
+    else if (known.size < MAX_SCRIPT_VARIANTS) known.add(value);
+  };
+  for (const m of text.matchAll(SCRIPT_ASSIGN)) give(m[1] as string, m[2] ?? m[3] ?? m[4] ?? "");
+  for (const m of text.matchAll(SCRIPT_DEFAULT)) give(m[1] as string, m[2] as string);
+  // `V=${W:-x}`: V takes W's values (its default is above); a chain a few deep.
+  const aliases = [...text.matchAll(SCRIPT_ALIAS)].map(
+    (m) => [m[1] as string, (m[3] ?? m[4]) as string] as const,
+  );
+  for (let round = 0; round < 4; round++)
+    for (const [name, from] of aliases) for (const v of values.get(from) ?? []) give(name, v);
+  const out: string[] = [];
+  let size = 0;
+  for (const line of text.split("\n")) {
+    let variants = [line];
+    const names = new Set([...line.matchAll(SCRIPT_REF)].map((m) => (m[1] ?? m[2]) as string));
+    for (const name of names) {
+      const taken = values.get(name);
+      if (taken === undefined) continue;
+      const next: string[] = [];
+      for (const variant of variants)
+        for (const value of taken) {
+          if (next.length >= MAX_SCRIPT_VARIANTS) break;
+          next.push(
+            variant.replace(SCRIPT_REF, (whole, a, b) => ((a ?? b) === name ? value : whole)),
+          );
+        }
+      variants = next;
+    }
+    for (const variant of variants) {
+      size += variant.length + 1;
+      if (size > MAX_SCRIPT_TEXT) break;
+      out.push(variant);
+    }
+    if (size > MAX_SCRIPT_TEXT) break;
+  }
+  return [{ section: "core", subsection: null, key: "fsmonitor", value: out.join("\n") }];
 }
 
 /**

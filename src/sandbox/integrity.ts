@@ -54,6 +54,7 @@ import {
   runsInGitDir,
   scriptAsProgram,
 } from "./gitconfig.js";
+import { PYTHON_STDLIB } from "./pystdlib.js";
 import {
   fdPath,
   giveOwnerAt,
@@ -1069,8 +1070,12 @@ export function rootGitPlaces(
         // elsewhere): a project module the hook runs is the project's code, and its compiled
         // files change with every run of it.
         const absent = new Map<string, Set<string>>();
+        // (A standard library module is always installed: a folder of its name without an
+        // `__init__` never stands in for it.)
         const isAbsent = (at: string, stem: string): boolean =>
-          lstat(join(at, stem)) === null && lstat(join(at, `${stem}.py`)) === null;
+          !PYTHON_STDLIB.has(stem) &&
+          lstat(join(at, stem)) === null &&
+          lstat(join(at, `${stem}.py`)) === null;
         for (const [at, stems] of found.pythonFolders)
           absent.set(at, new Set([...stems].filter((stem) => isAbsent(at, stem))));
         // `"$INSTALL_PYTHON" -mpre_commit`: the module by its name, from the top.
@@ -2560,7 +2565,12 @@ function collect(
       // A module it names that is not there: a folder of that name is imported, `__init__` or not.
       const stems = python
         .flatMap(moduleNames)
-        .filter((n) => lstat(join(base, n)) === null && lstat(join(base, `${n}.py`)) === null);
+        .filter(
+          (n) =>
+            !PYTHON_STDLIB.has(n) &&
+            lstat(join(base, n)) === null &&
+            lstat(join(base, `${n}.py`)) === null,
+        );
       hooks.push({
         kind: "gitconfig",
         path: base,

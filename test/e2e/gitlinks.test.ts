@@ -589,6 +589,14 @@ const CASES: Case[] = [
     git: commit,
   },
   {
+    name: 'a virtualenv a hook picks among others (`VENV=.venv`, then `test -d "$VENV" || VENV=venv`)',
+    setup: () =>
+      `mkdir -p venv/bin && printf 'home = /usr/bin\\n' > venv/pyvenv.cfg && ln -s /usr/bin/python3 venv/bin/python && mkdir -p venv/lib/$(/usr/bin/python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/site-packages && printf 'venv/\\n.venv/\\n' > .gitignore && printf '#!/bin/sh\\nVENV=.venv  # the usual place\\ntest -d "$VENV" || VENV=venv\\n"$VENV/bin/python" -c pass\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `for d in venv/lib/python3*/site-packages; do printf 'import os; open("${w.mark}", "w")\\n' > "$d/zz.pth"; done`,
+    git: commit,
+  },
+  {
     name: "a nested repository's pre-commit hook (`python -mpre_commit`): a package of that name made at its top",
     setup: () =>
       `git init -q sub && printf '#!/bin/sh\\nINSTALL_PYTHON=/usr/bin/python3\\n"$INSTALL_PYTHON" -mpre_commit hook-impl 2>/dev/null\\nexit 0\\n' > sub/.git/hooks/pre-commit && chmod +x sub/.git/hooks/pre-commit${subCommit}`,
@@ -668,6 +676,24 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
     const plant = "mkdir -p pre_commit && : > pre_commit/__init__.py";
     const p = await world.run(["--quiet", "exec", "--", "sh", "-c", plant]);
     expect(p.stderr, show(p)).toContain(`moved ${join(world.project, "pre_commit")}`);
+  });
+
+  it("a build's folder named like a standard library module a hook runs (`-m json.tool`) is not moved aside", async () => {
+    const world = makeWorld({ projectInHome: true });
+    worlds.push(world);
+    execFileSync(
+      "sh",
+      [
+        "-c",
+        `git init -q && printf '#!/bin/sh\\ngit diff --cached --name-only -- "*.json" | xargs -r -n1 python3 -m json.tool > /dev/null\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+      ],
+      { cwd: world.project },
+    );
+    const build = "mkdir -p json && echo {} > json/index.json";
+    const r = await world.run(["--quiet", "exec", "--", "sh", "-c", build]);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stderr, show(r)).not.toContain("moved");
+    expect(existsSync(join(world.project, "json/index.json"))).toBe(true);
   });
 
   it.each(CASES)(

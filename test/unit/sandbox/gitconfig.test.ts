@@ -742,16 +742,56 @@ describe("config from the environment", () => {
 });
 
 describe("scriptAsProgram", () => {
-  it("spells out a variable a script sets on a line of its own in the lines after", () => {
-    const paths = (text: string): string[] =>
-      programFiles(scriptAsProgram(text)).map((f) => f.path);
-    expect(paths('#!/bin/sh\nV=.venv-b\n"$V/bin/python" -c pass\n')).toContain(
-      ".venv-b/bin/python",
+  const paths = (text: string): string[] => programFiles(scriptAsProgram(text)).map((f) => f.path);
+
+  it("spells out each value a script gives a variable, in each line that uses it", () => {
+    const uses = '"$VENV/bin/python" -c pass\n';
+    const cases: [string, string[]][] = [
+      ["VENV=venv\n", ["venv/bin/python"]],
+      ["VENV=venv  # project venv\n", ["venv/bin/python"]],
+      ["VENV=venv;\n", ["venv/bin/python"]],
+      ["declare VENV=venv\n", ["venv/bin/python"]],
+      ["export VENV='my venv'\n", ["my venv/bin/python"]],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      [': "${VENV:=venv}"\n', ["venv/bin/python"]],
+      ['VENV=.venv\ntest -d "$VENV" || VENV=venv\n', [".venv/bin/python", "venv/bin/python"]],
+      ['VENV=.venv\ncd "$(git rev-parse --show-toplevel)" && VENV=venv\n', ["venv/bin/python"]],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      ["VENV=.venv\nVENV=${VENV_DIR:-venv}\n", [".venv/bin/python", "venv/bin/python"]],
+      [
+        "if [ -d venv ]; then VENV=venv; else VENV=.venv; fi\n",
+        ["venv/bin/python", ".venv/bin/python"],
+      ],
+    ];
+    for (const [sets, want] of cases)
+      expect(paths(`#!/bin/sh\n${sets}${uses}`), sets).toEqual(expect.arrayContaining(want));
+    // Used before it is set (a function defined first), and with a default of its own.
+    expect(paths('py() { "$VENV/bin/python" "$@"; }\nVENV=venv\npy -c 1\n')).toContain(
+      "venv/bin/python",
+    );
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: `${V:-.venv}` is shell syntax
+    expect(paths('V=venv\n"${V:-.venv}/bin/python"\n')).toEqual(
+      expect.arrayContaining(["venv/bin/python", ".venv/bin/python"]),
     );
     // biome-ignore lint/suspicious/noTemplateCurlyInString: `${PY}` is shell syntax
     expect(paths("export PY='tools/py'\n${PY}/bin/black .\n")).toContain("tools/py/bin/black");
-    // Not a plain value (a substitution), and not before it is set: left as written.
+    // A computed value is not known: left as written.
     expect(paths('V=$(pwd)\n"$V/bin/python"\n')).not.toContain("$(pwd)/bin/python");
-    expect(paths('"$V/bin/python"\nV=.venv\n')).not.toContain(".venv/bin/python");
+  });
+
+  it("is bounded: values hold no `$`, lines multiply at most 16 times, the text is cut", () => {
+    // Each line doubling the one before would be 2^40 long spelled out.
+    const chain = ["A0=x", ...Array.from({ length: 40 }, (_, i) => `A${i + 1}=$A${i}$A${i}`)];
+    const one = scriptAsProgram(`${chain.join("\n")}\npython3 -c 1\n`)[0]?.value ?? "";
+    expect(one.length).toBeLessThan(4096);
+    // Many values of many variables on one line.
+    const many = [
+      ...Array.from({ length: 20 }, (_, i) => `A=a${i}\nB=b${i}\nC=c${i}`),
+      '"$A/$B/$C/bin/python"',
+    ].join("\n");
+    const lines = (scriptAsProgram(many)[0]?.value ?? "").split("\n");
+    expect(lines.filter((l) => l.endsWith("/bin/python")).length).toBeLessThanOrEqual(16);
+    const big = `V=x\n${'"$V/y"\n'.repeat(40_000)}`;
+    expect((scriptAsProgram(big)[0]?.value ?? "").length).toBeLessThanOrEqual(128 * 1024);
   });
 });

@@ -780,6 +780,14 @@ describe("rootGitPlaces", () => {
       // Else a new folder only as a regular package: a build's namespace folders are not modules.
       packagesOnly: true,
     });
+    // A standard library module (`-m json.tool`) is always installed: a folder named `json`
+    // without an `__init__` (a build's output) does not stand in for it.
+    file("p/.git/hooks/pre-commit", "#!/bin/sh\npython3 -m json.tool x.json\n");
+    expect(
+      rootGitPlaces(join(root, "p"), home(), NO_SYSTEM).watch.filter((w) => w.modules),
+    ).toEqual([
+      { kind: "gitconfig", path: join(root, "p"), modules: true, stems: [], packagesOnly: true },
+    ]);
     // A pixi (conda) environment in the project: read-only, as a virtualenv is.
     file("p/.pixi/envs/default/conda-meta/history");
     file("p/.pixi/envs/default/bin/python3.11");
