@@ -431,6 +431,9 @@ function configPair(e: ConfigEntry): string {
   return e.value === null ? name : `${name}=${e.value}`;
 }
 
+/** The longest value a `!` alias's shell variable is spelled out to (shellGitArgs). */
+const MAX_SHELL_VALUE = 4096;
+
 /**
  * The arguments of each `git` a shell line runs, with the variables the line sets for it: an
  * assignment before it in its command (`X=1 git …`, `env X=1 git …`) or exported earlier; `$X`,
@@ -456,11 +459,15 @@ function shellGitArgs(
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(text);
     return m === null ? null : [m[1] ?? "", m[2] ?? ""];
   };
-  const expand = (text: string, vars: Record<string, string>): string =>
-    text.replace(
+  /** A variable's value: the command's own assignments first, then the shell's. */
+  type Lookup = (name: string) => string | undefined;
+  const inShell: Lookup = (name) => (Object.hasOwn(shell, name) ? shell[name] : undefined);
+  const inCommand: Lookup = (name) => (Object.hasOwn(own, name) ? own[name] : inShell(name));
+  const expand = (text: string, vars: Lookup): string => {
+    const done = text.replace(
       /\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+)(?:(:?)([-=])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*|[0-9]))/g,
       (all, braced?: string, colon?: string, op?: string, fallback?: string, bare?: string) => {
-        const value = vars[braced ?? bare ?? ""];
+        const value = vars(braced ?? bare ?? "");
         if (op === undefined) return value ?? all;
         // `${X:-default}`: the default when X is unset (or empty, with the colon).
         return value === undefined || (colon === ":" && value === "")
@@ -468,6 +475,10 @@ function shellGitArgs(
           : value;
       },
     );
+    // Values that double at each assignment (`A1=$A0$A0`, …) would grow exponentially: one
+    // longer than any path or argument git is given is left as written.
+    return done.length > MAX_SHELL_VALUE ? text : done;
+  };
   /** A command of assignments only sets shell variables (and exported ones stay exported). */
   const endCommand = (): void => {
     if (command.length === 0) for (const [name, value] of Object.entries(own)) shell[name] = value;
@@ -486,24 +497,25 @@ function shellGitArgs(
     if (command.length === 0 && /^(export|declare|typeset|readonly|local)$/.test(w.text))
       exporting = true;
     if (set !== null && exporting) {
-      const value = expand(set[1], shell);
+      const value = expand(set[1], inShell);
       exported[set[0]] = value;
       shell[set[0]] = value;
       continue;
     }
     if (set !== null && (command.length === 0 || command[0] === "env")) {
-      own[set[0]] = expand(set[1], shell);
+      own[set[0]] = expand(set[1], inShell);
       continue;
     }
-    const here = { ...shell, ...own };
-    // The command may be named by a variable (`G=git; $G -c …`).
-    const name = basenameOf(expand(w.text, here));
+    // The command may be named by a variable (`G=git; $G -c …`). (Looked up, not copied: a
+    // script of thousands of assignments would copy them all for every word.)
+    const name = basenameOf(expand(w.text, inCommand));
     command.push(name);
     const rest: string[] = [];
     for (let j = i + 1; j < words.length && words[j]?.kind === "word"; j++)
       rest.push(words[j]?.text ?? "");
     if (depth >= 4) continue;
     if (name === "eval") {
+      const here = { ...shell, ...own };
       out.push(...shellGitArgs(rest.join(" "), { ...exported, ...own }, here, depth + 1));
       continue;
     }
@@ -522,15 +534,16 @@ function shellGitArgs(
       if (script === undefined) continue;
       const positional: Record<string, string> = {};
       rest.slice(at + 1).forEach((arg, n) => {
-        positional[String(n)] = expand(arg, here);
+        positional[String(n)] = expand(arg, inCommand);
       });
+      const here = { ...shell, ...own };
       out.push(
         ...shellGitArgs(script, { ...exported, ...own }, { ...here, ...positional }, depth + 1),
       );
       continue;
     }
     if (name !== "git") continue;
-    out.push({ args: rest.map((r) => expand(r, here)), vars: { ...exported, ...own } });
+    out.push({ args: rest.map((r) => expand(r, inCommand)), vars: { ...exported, ...own } });
   }
   return out;
 }

@@ -795,3 +795,17 @@ describe("scriptAsProgram", () => {
     expect((scriptAsProgram(big)[0]?.value ?? "").length).toBeLessThanOrEqual(128 * 1024);
   });
 });
+
+describe("a `!` alias's shell variables", () => {
+  it("a value that doubles at each assignment is left as written past a bound, not spelled out", () => {
+    const chain = Array.from({ length: 40 }, (_, i) => `A${i + 1}=$A${i}$A${i}`).join("; ");
+    const entries = parseGitConfig(
+      `[alias]\n\tx = "!A0=x; ${chain}; git -c core.hooksPath=$A40 commit; git -c core.hooksPath=$A3 commit"\n`,
+    );
+    const given = commandConfig(entries).map((e) => e.value);
+    // The short one spelled out; past the bound a value is left as written (not 2^40 long).
+    expect(given).toContain("xxxxxxxx");
+    expect(given).toHaveLength(2);
+    for (const value of given) expect(value?.length).toBeLessThanOrEqual(4096);
+  });
+});
