@@ -357,13 +357,18 @@ function forwardSignals(
     const pid = child.pid;
     if (pid === undefined) return;
     const frozen = new Set<number>();
-    // Twice: a process may fork while the first pass goes on.
-    for (let pass = 0; pass < 2; pass++)
+    // Until a pass finds no process it has not stopped: one may fork while a pass goes on (its
+    // child shows in /proc only once linked, before the parent can take the stop), bounded
+    // because code inside could fork as fast as the passes go.
+    for (let pass = 0, fresh = true; fresh && pass < 20; pass++) {
+      fresh = false;
       for (const target of [pid, ...descendants(pid)]) {
         if (frozen.has(target)) continue;
         safeKill(target, "SIGSTOP");
         frozen.add(target);
+        fresh = true;
       }
+    }
     process.kill(process.pid, "SIGSTOP");
     for (const target of frozen) safeKill(target, "SIGCONT");
   };

@@ -61,8 +61,12 @@ function commandShell(marker: string): number[] {
  * A process that runs nothing: stopped, or ended (a child that ends just as its parent is
  * stopped stays a zombie until the parent goes on and reaps it; one gone meanwhile is gone).
  */
+/**
+ * Stopped, gone, or held in the kernel: dash runs commands with vfork(2), and a parent whose
+ * child was stopped before its exec waits in a killable sleep (state D) until the child goes on.
+ */
 function halted(pid: number): boolean {
-  return /^[TtZX]$/.test(procStat(pid)?.state ?? "X");
+  return /^[TtZXD]$/.test(procStat(pid)?.state ?? "X");
 }
 
 function holdsTerminal(pid: number | undefined): boolean {
