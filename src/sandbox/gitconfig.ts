@@ -261,13 +261,16 @@ const SCRIPT_ASSIGN =
   /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)=(?:"([^"$`\\]*)"|'([^']*)'|([^\s"'$`;&|()<>\\#]*))(?=$|[\s;&|)}#])/gm;
 /** An assignment of another variable's value (`V=${VENV_DIR:-venv}`, `V="$W"`). */
 const SCRIPT_ALIAS =
-  /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)=("?)\$(?:\{([A-Za-z_]\w*)(?::?[-=+?][^}]*)?\}|([A-Za-z_]\w*))\2(?=$|[\s;&|)}#])/gm;
+  /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)=("?)\$(?:\{([A-Za-z_]\w*)(?::?[-=+?][^}]{0,512})?\}|([A-Za-z_]\w*))\2(?=$|[\s;&|)}#])/gm;
 /** A default a reference gives (`${V:-x}`, `${V:=x}`): a value the variable may take. */
 const SCRIPT_DEFAULT = /\$\{([A-Za-z_]\w*):?[-=]([^}$`"'\\]*)\}/g;
 /** A reference to a variable (`$V`, `${V}`, `${V:-x}`). */
-const SCRIPT_REF = /\$\{([A-Za-z_]\w*)(?::?[-=+?][^}]*)?\}|\$([A-Za-z_]\w*)/g;
+const SCRIPT_REF =
+  /\$\{([A-Za-z_]\w*)(?:(?::?[-=+?]|%%?|##?|\/\/?)[^}]{0,512})?\}|\$([A-Za-z_]\w*)/g;
 /** Lines a line with variables becomes at most, one per combination of their values. */
-const MAX_SCRIPT_VARIANTS = 16;
+const MAX_SCRIPT_VARIANTS = 64;
+/** Values a variable is spelled out to at most. */
+const MAX_SCRIPT_VALUES = 32;
 /** The most of a script's spelled-out text read (its lines in order). */
 const MAX_SCRIPT_TEXT = 128 * 1024;
 
@@ -285,7 +288,7 @@ export function scriptAsProgram(text: string): ConfigEntry[] {
   const give = (name: string, value: string): void => {
     const known = values.get(name);
     if (known === undefined) values.set(name, new Set([value]));
-    else if (known.size < MAX_SCRIPT_VARIANTS) known.add(value);
+    else if (known.size < MAX_SCRIPT_VALUES) known.add(value);
   };
   for (const m of text.matchAll(SCRIPT_ASSIGN)) give(m[1] as string, m[2] ?? m[3] ?? m[4] ?? "");
   for (const m of text.matchAll(SCRIPT_DEFAULT)) give(m[1] as string, m[2] as string);
@@ -431,6 +434,11 @@ function configPair(e: ConfigEntry): string {
   return e.value === null ? name : `${name}=${e.value}`;
 }
 
+/** The most words after a command that shellGitArgs reads as its arguments. */
+const MAX_ARGS = 1024;
+/** The most words shellGitArgs reads of one line, its `eval`s and `sh -c` scripts included. */
+const MAX_SHELL_WORDS = 1 << 18;
+
 /** The longest value a `!` alias's shell variable is spelled out to (shellGitArgs). */
 const MAX_SHELL_VALUE = 4096;
 
@@ -448,9 +456,11 @@ function shellGitArgs(
   exportedIn: Readonly<Record<string, string>> = {},
   shellIn: Readonly<Record<string, string>> = { GIT_PREFIX: "" },
   depth = 0,
+  budget = { words: MAX_SHELL_WORDS },
 ): { args: string[]; vars: Record<string, string> }[] {
   const out: { args: string[]; vars: Record<string, string> }[] = [];
   const words = shellWords(spellTop(line));
+  budget.words -= words.length;
   const exported: Record<string, string> = { ...exportedIn };
   const shell: Record<string, string> = { ...shellIn, ...exportedIn };
   let own: Record<string, string> = {};
@@ -465,7 +475,7 @@ function shellGitArgs(
   const inCommand: Lookup = (name) => (Object.hasOwn(own, name) ? own[name] : inShell(name));
   const expand = (text: string, vars: Lookup): string => {
     const done = text.replace(
-      /\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+)(?:(:?)([-=])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*|[0-9]))/g,
+      /\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+)(?:(:?)([-=])([^}]{0,512}))?\}|([A-Za-z_][A-Za-z0-9_]*|[0-9]))/g,
       (all, braced?: string, colon?: string, op?: string, fallback?: string, bare?: string) => {
         const value = vars(braced ?? bare ?? "");
         if (op === undefined) return value ?? all;
@@ -510,13 +520,33 @@ function shellGitArgs(
     // script of thousands of assignments would copy them all for every word.)
     const name = basenameOf(expand(w.text, inCommand));
     command.push(name);
+    if (depth >= 4 || !(name === "eval" || name === "git" || SHELLS.has(name))) continue;
+    // Its words, as many as a command line of git's options holds: every word of a long
+    // command may be read as a command, so reading all the rest for each would be quadratic.
+    // git's: its options, up to its command (all that is read of them).
     const rest: string[] = [];
-    for (let j = i + 1; j < words.length && words[j]?.kind === "word"; j++)
-      rest.push(words[j]?.text ?? "");
-    if (depth >= 4) continue;
+    let j = i + 1;
+    for (
+      let value = false;
+      j < words.length && words[j]?.kind === "word" && j <= i + MAX_ARGS;
+      j++
+    ) {
+      const word = words[j]?.text ?? "";
+      rest.push(word);
+      if (name !== "git" || value) value = false;
+      else if (word === "-c" || GIT_VALUE_OPTIONS.has(word)) value = true;
+      else if (!/^[-$]/.test(word)) {
+        j++;
+        break;
+      }
+    }
+    budget.words -= rest.length;
+    if (budget.words < 0) break;
     if (name === "eval") {
       const here = { ...shell, ...own };
-      out.push(...shellGitArgs(rest.join(" "), { ...exported, ...own }, here, depth + 1));
+      out.push(...shellGitArgs(rest.join(" "), { ...exported, ...own }, here, depth + 1, budget));
+      // Those words were read as a line of their own (`eval eval …` would read them again each).
+      i = j - 1;
       continue;
     }
     // `sh -c 'script' …`, `bash -ec "…"`, `sh -c -- '…'`: the first operand after the flag.
@@ -538,7 +568,13 @@ function shellGitArgs(
       });
       const here = { ...shell, ...own };
       out.push(
-        ...shellGitArgs(script, { ...exported, ...own }, { ...here, ...positional }, depth + 1),
+        ...shellGitArgs(
+          script,
+          { ...exported, ...own },
+          { ...here, ...positional },
+          depth + 1,
+          budget,
+        ),
       );
       continue;
     }

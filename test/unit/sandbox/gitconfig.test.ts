@@ -775,11 +775,23 @@ describe("scriptAsProgram", () => {
     );
     // biome-ignore lint/suspicious/noTemplateCurlyInString: `${PY}` is shell syntax
     expect(paths("export PY='tools/py'\n${PY}/bin/black .\n")).toContain("tools/py/bin/black");
+    // A suffix or prefix cut (`${V%/}`, `${V#./}`): the value as given, which names the same folder.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+    expect(paths('V=.venv/\n"${V%/}/bin/black"\n')).toContain(".venv//bin/black");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+    expect(paths('V=./venv\n"${V#./}/bin/black"\n')).toContain("./venv/bin/black");
+    // Several candidates for each of two variables: every combination (6 × 4), and a
+    // variable's 20th value.
+    const roots = ["a", "b", "c", "d", "e", "f"].map((r) => `test -d ${r} && R=${r}`).join("\n");
+    const venvs = ["v1", "v2", "v3", ".venv"].map((v) => `test -d $R/${v} && V=${v}`).join("\n");
+    expect(paths(`${roots}\n${venvs}\n"$R/$V/bin/black"\n`)).toContain("f/.venv/bin/black");
+    const twenty = Array.from({ length: 20 }, (_, i) => `test -d e${i} && V=e${i}`).join("\n");
+    expect(paths(`${twenty}\n"$V/bin/black"\n`)).toContain("e19/bin/black");
     // A computed value is not known: left as written.
     expect(paths('V=$(pwd)\n"$V/bin/python"\n')).not.toContain("$(pwd)/bin/python");
   });
 
-  it("is bounded: values hold no `$`, lines multiply at most 16 times, the text is cut", () => {
+  it("is bounded: values hold no `$`, lines multiply at most 64 times, the text is cut", () => {
     // Each line doubling the one before would be 2^40 long spelled out.
     const chain = ["A0=x", ...Array.from({ length: 40 }, (_, i) => `A${i + 1}=$A${i}$A${i}`)];
     const one = scriptAsProgram(`${chain.join("\n")}\npython3 -c 1\n`)[0]?.value ?? "";
@@ -790,13 +802,22 @@ describe("scriptAsProgram", () => {
       '"$A/$B/$C/bin/python"',
     ].join("\n");
     const lines = (scriptAsProgram(many)[0]?.value ?? "").split("\n");
-    expect(lines.filter((l) => l.endsWith("/bin/python")).length).toBeLessThanOrEqual(16);
+    expect(lines.filter((l) => l.endsWith("/bin/python")).length).toBeLessThanOrEqual(64);
     const big = `V=x\n${'"$V/y"\n'.repeat(40_000)}`;
     expect((scriptAsProgram(big)[0]?.value ?? "").length).toBeLessThanOrEqual(128 * 1024);
   });
 });
 
 describe("a `!` alias's shell variables", () => {
+  it("an eval of an eval reads the git it runs once, and each git of a long line", () => {
+    const entries = parseGitConfig(
+      `[alias]\n\tx = "!eval eval git -c core.hooksPath=.e commit; ${"git ".repeat(4000)}-c core.hooksPath=.g commit; ${"eval ".repeat(4000)}"\n`,
+    );
+    const given = commandConfig(entries).map((e) => e.value);
+    expect(given).toContain(".e");
+    expect(given).toContain(".g");
+  });
+
   it("a value that doubles at each assignment is left as written past a bound, not spelled out", () => {
     const chain = Array.from({ length: 40 }, (_, i) => `A${i + 1}=$A${i}$A${i}`).join("; ");
     const entries = parseGitConfig(
