@@ -1551,7 +1551,12 @@ const STARTS_PYTHON = /python|pypy|graalpy/i;
 
 /** The top-level modules a script runs with python's `-m` (`-mpre_commit`, `-m tools.lint`). */
 function moduleNames(text: string): string[] {
-  return [...text.matchAll(/(?:^|[\s"'])-m\s*["']?([A-Za-z_]\w*)/g)].map((m) => m[1] as string);
+  // `-Bm x` (python's flags that take no value, then m); with the script's variables spelled
+  // out (`-m "$MOD"`).
+  const spelled = scriptAsProgram(text)[0]?.value ?? text;
+  return [...spelled.matchAll(/(?:^|[\s"'])-[bBdEiIOPqRsSuvx]*m\s*["']?([A-Za-z_]\w*)/g)].map(
+    (m) => m[1] as string,
+  );
 }
 
 /** The text of each hook in a hooks folder (and in husky's `_` there), read through links. */
@@ -3142,8 +3147,10 @@ function collect(
         else if (
           packagesOnly
             ? // A folder named as a module the hook runs (`-mpre_commit`) that is not
-              // installed: a namespace package of that name is imported then.
-              stems.has(entry.name) ||
+              // installed: a namespace package of that name is imported then, and runs its
+              // `__main__` (or a submodule's); an installed one wins over it, and a folder
+              // with no python in it (jest's `coverage/` for `-m coverage`) runs nothing.
+              (stems.has(entry.name) && pythonNear(path)) ||
               listed(path).some((inner) => inner.name.startsWith("__init__."))
             : holdsPython(path, 0, isVenv(path))
         )
@@ -3163,6 +3170,18 @@ function collect(
       if (entry.isSymbolicLink() || PYTHON_MODULE.test(entry.name)) return true;
       if (entry.isDirectory() && depth < 4 && holdsPython(join(dir, entry.name), depth + 1))
         return true;
+    }
+    return false;
+  };
+  /** Whether a folder or one of its folders holds a python file or a link (over 4096 entries: yes). */
+  const pythonNear = (dir: string): boolean => {
+    let looks = 0;
+    for (const entry of listed(dir)) {
+      if (entry.isSymbolicLink() || PYTHON_MODULE.test(entry.name)) return true;
+      if (!entry.isDirectory()) continue;
+      for (const inner of listed(join(dir, entry.name))) {
+        if (++looks > 4096 || inner.isSymbolicLink() || PYTHON_MODULE.test(inner.name)) return true;
+      }
     }
     return false;
   };

@@ -569,6 +569,22 @@ const CASES: Case[] = [
     git: commit,
   },
   {
+    name: "a hook's `python3 -Bm lintkit` (flags together) with lintkit not installed: a folder of that name",
+    setup: () =>
+      `printf '#!/bin/sh\npython3 -Bm lintkit 2>/dev/null\nexit 0\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `mkdir -p lintkit && echo '*' > lintkit/.gitignore && printf 'open("${w.mark}", "w")\n' > lintkit/__main__.py`,
+    git: commit,
+  },
+  {
+    name: "a hook's `python3 -m \"$LINTER\"` with the module's name in a variable",
+    setup: () =>
+      `printf '#!/bin/sh\nLINTER=lintkit\npython3 -m "$LINTER" 2>/dev/null\nexit 0\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `mkdir -p lintkit && echo '*' > lintkit/.gitignore && printf 'open("${w.mark}", "w")\n' > lintkit/__main__.py`,
+    git: commit,
+  },
+  {
     name: "a virtualenv your shell activated, spelled through a link to the project: a hook's bare `black` runs its python",
     setup: (w) =>
       `mkdir -p .venv/bin && printf 'home = /usr/bin\\n' > .venv/pyvenv.cfg && ln -s /usr/bin/python3 .venv/bin/python && mkdir -p .venv/lib/$(/usr/bin/python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/site-packages && printf '#!${w.alias}/.venv/bin/python\\npass\\n' > .venv/bin/black && chmod +x .venv/bin/black && echo .venv/ > .gitignore && printf '#!/bin/sh\\nblack . 2>/dev/null\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
@@ -676,6 +692,30 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
     const plant = "mkdir -p pre_commit && : > pre_commit/__init__.py";
     const p = await world.run(["--quiet", "exec", "--", "sh", "-c", plant]);
     expect(p.stderr, show(p)).toContain(`moved ${join(world.project, "pre_commit")}`);
+  });
+
+  it("a test run's `coverage/` report with a hook running `python3 -m coverage` is not moved aside", async () => {
+    const world = makeWorld({ projectInHome: true });
+    worlds.push(world);
+    execFileSync(
+      "sh",
+      [
+        "-c",
+        `git init -q && printf '#!/bin/sh\npython3 -m coverage report 2>/dev/null\nexit 0\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+      ],
+      { cwd: world.project },
+    );
+    // What jest --coverage writes: no python in it, so python imports nothing of it.
+    const report =
+      "mkdir -p coverage/lcov-report/src && echo x > coverage/lcov.info && echo '<html>' > coverage/lcov-report/index.html && echo '<html>' > coverage/lcov-report/src/a.js.html";
+    const r = await world.run(["--quiet", "exec", "--", "sh", "-c", report]);
+    expect(r.exitCode, show(r)).toBe(0);
+    expect(r.stderr, show(r)).not.toContain("moved");
+    expect(existsSync(join(world.project, "coverage/lcov.info"))).toBe(true);
+    // With a `__main__.py` it is what `-m coverage` runs where coverage is not installed: moved.
+    const plant = "rm -rf coverage && mkdir coverage && echo 'pass' > coverage/__main__.py";
+    const p = await world.run(["--quiet", "exec", "--", "sh", "-c", plant]);
+    expect(p.stderr, show(p)).toContain(`moved ${join(world.project, "coverage")}`);
   });
 
   it("a build's folder named like a standard library module a hook runs (`-m json.tool`) is not moved aside", async () => {
