@@ -3705,7 +3705,7 @@ export function describeFinding(f: Finding): string {
     git: "git would run its config and hooks outside the sandbox",
     hook: "git on the host would run it as a hook",
     gitconfig:
-      "git on the host reads it as the repository's config, or runs it for a program the config names",
+      "git on the host reads it as the repository's config, runs it for a program the config names or a hook, or a hook's python imports it",
     pmconfig: "a package manager run on the host would obey it",
     settings:
       "safe-npm reads it as the repository's settings: a run would choose the sandbox of the next (with --trust-config, a wider one)",
