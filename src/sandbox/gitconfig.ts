@@ -1559,6 +1559,7 @@ function spellTop(value: string): string {
         return ".git";
       return null;
     }
+    if (args[0] === "dirname" && args[1] === "--") args.splice(1, 1);
     if (args[0] === "dirname" && args.length === 2) {
       const path = (args[1] ?? "").replace(/^(["'])(.*)\1$/, "$2");
       if (path.includes("$") || path.includes("`")) return null;

@@ -1559,13 +1559,17 @@ function moduleNames(text: string): string[] {
   );
 }
 
-/** The text of each hook in a hooks folder (and in husky's `_` there), read through links. */
+/**
+ * The text of each hook in a hooks folder (and in husky's `_` there), read through links, with
+ * `$0` as the hook's own path (`. "$(dirname -- "$0")/../.venv/bin/activate"`).
+ */
 function hookTexts(dir: string): string[] {
   const out: string[] = [];
   for (const folder of [dir, join(dir, "_")])
     for (const name of HOOK_NAMES) {
-      const text = readThroughLinks(join(folder, name), MAX_HOOK_READ);
-      if (text !== null) out.push(text);
+      const path = join(folder, name);
+      const text = readThroughLinks(path, MAX_HOOK_READ);
+      if (text !== null) out.push(text.replace(/\$\{0\}|\$0(?![0-9])/g, () => path));
     }
   return out;
 }

@@ -846,6 +846,10 @@ describe("rootGitPlaces", () => {
       "#!/bin/sh\n.venv/bin/black --check .\n",
       "#!/bin/sh\n. .venv/bin/activate && black .\n",
       "#!/bin/sh\nexec ./.venv/bin/black\n",
+      // husky's classic form: the venv found from the hook's own path.
+      '#!/bin/sh\n. "$(dirname -- "$0")/../.venv/bin/activate"\nblack .\n',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      '#!/bin/sh\n"$(dirname "${0}")/../.venv/bin/black"\n',
     ]) {
       file("p/.husky/pre-commit", hook);
       file("p/.git/config", "[core]\n\thooksPath = .husky\n");
