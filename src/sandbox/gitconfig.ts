@@ -267,12 +267,14 @@ const SCRIPT_DEFAULT = /\$\{([A-Za-z_]\w*):?[-=]([^}$`"'\\]*)\}/g;
 /** A reference to a variable (`$V`, `${V}`, `${V:-x}`). */
 const SCRIPT_REF =
   /\$\{([A-Za-z_]\w*)(?:(?::?[-=+?]|%%?|##?|\/\/?)[^}]{0,512})?\}|\$([A-Za-z_]\w*)/g;
-/** Lines a line with variables becomes at most, one per combination of their values. */
+/** `for V in a b c` (its list up to the end of the line or a `;`). */
+const SCRIPT_FOR = /(?:^|[\s;&|(){}!])for\s+([A-Za-z_]\w*)\s+in\s+([^;\n&|)]*)/gm;
+/** Combinations of its variables' values a line is spelled out to at most (then each value once). */
 const MAX_SCRIPT_VARIANTS = 64;
 /** Values a variable is spelled out to at most. */
-const MAX_SCRIPT_VALUES = 32;
+const MAX_SCRIPT_VALUES = 1024;
 /** The most of a script's spelled-out text read (its lines in order). */
-const MAX_SCRIPT_TEXT = 128 * 1024;
+const MAX_SCRIPT_TEXT = 256 * 1024;
 
 /**
  * A shell script's text (a hook) as config with one program value, the script: programFiles,
@@ -280,8 +282,8 @@ const MAX_SCRIPT_TEXT = 128 * 1024;
  * the script gives a plain value anywhere (`V=.venv`, `declare V=venv`, `|| V=venv`, in an `if`,
  * after a function that uses it, `${V:-venv}`, `V=${W:-venv}`) is spelled out in each line that
  * uses it, once per value it may take (which one a run takes is not known); a value computed
- * (`$(…)`) is not known. Values hold no `$`, so the text grows by at most
- * MAX_SCRIPT_VARIANTS lines per line, and is cut at MAX_SCRIPT_TEXT.
+ * (`$(…)`) is not known. Values hold no `$`, so a line becomes at most MAX_SCRIPT_VARIANTS
+ * lines or one per value, and the text is cut at MAX_SCRIPT_TEXT.
  */
 export function scriptAsProgram(text: string): ConfigEntry[] {
   const values = new Map<string, Set<string>>();
@@ -292,6 +294,10 @@ export function scriptAsProgram(text: string): ConfigEntry[] {
   };
   for (const m of text.matchAll(SCRIPT_ASSIGN)) give(m[1] as string, m[2] ?? m[3] ?? m[4] ?? "");
   for (const m of text.matchAll(SCRIPT_DEFAULT)) give(m[1] as string, m[2] as string);
+  // `for M in black isort; do`: each plain word of the list.
+  for (const m of text.matchAll(SCRIPT_FOR))
+    for (const w of (m[2] as string).matchAll(/"([^"$`\\]*)"|'([^']*)'|([^\s"'$`\\]+)/g))
+      give(m[1] as string, w[1] ?? w[2] ?? w[3] ?? "");
   // `V=${W:-x}`: V takes W's values (its default is above); a chain a few deep.
   const aliases = [...text.matchAll(SCRIPT_ALIAS)].map(
     (m) => [m[1] as string, (m[3] ?? m[4]) as string] as const,
@@ -301,20 +307,25 @@ export function scriptAsProgram(text: string): ConfigEntry[] {
   const out: string[] = [];
   let size = 0;
   for (const line of text.split("\n")) {
-    let variants = [line];
-    const names = new Set([...line.matchAll(SCRIPT_REF)].map((m) => (m[1] ?? m[2]) as string));
-    for (const name of names) {
-      const taken = values.get(name);
-      if (taken === undefined) continue;
-      const next: string[] = [];
-      for (const variant of variants)
-        for (const value of taken) {
-          if (next.length >= MAX_SCRIPT_VARIANTS) break;
-          next.push(
-            variant.replace(SCRIPT_REF, (whole, a, b) => ((a ?? b) === name ? value : whole)),
-          );
-        }
-      variants = next;
+    const names = [
+      ...new Set([...line.matchAll(SCRIPT_REF)].map((m) => (m[1] ?? m[2]) as string)),
+    ].filter((name) => values.has(name));
+    const lists = names.map((name) => [...(values.get(name) ?? [])]);
+    // Every combination when they are few; else each value of each variable once (the n-th
+    // of each together), so no value is dropped.
+    const product = lists.reduce((p, l) => Math.min(p * l.length, MAX_SCRIPT_VARIANTS + 1), 1);
+    const all = product <= MAX_SCRIPT_VARIANTS;
+    const count = all ? product : Math.max(...lists.map((l) => l.length));
+    const variants: string[] = [];
+    for (let k = 0; k < count; k++) {
+      const pick = new Map<string, string>();
+      let rest = k;
+      names.forEach((name, i) => {
+        const list = lists[i] ?? [];
+        pick.set(name, list[(all ? rest : k) % list.length] ?? "");
+        rest = Math.floor(rest / list.length);
+      });
+      variants.push(line.replace(SCRIPT_REF, (whole, a, b) => pick.get(a ?? b) ?? whole));
     }
     for (const variant of variants) {
       size += variant.length + 1;

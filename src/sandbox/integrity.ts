@@ -3177,17 +3177,22 @@ function collect(
     }
     return false;
   };
-  /** Whether a folder or one of its folders holds a python file or a link (over 4096 entries: yes). */
+  /**
+   * Whether a folder holds a python file or a link at any depth (`-m x.a.b.c`): past 4096
+   * entries or 16 levels, yes.
+   */
   const pythonNear = (dir: string): boolean => {
     let looks = 0;
-    for (const entry of listed(dir)) {
-      if (entry.isSymbolicLink() || PYTHON_MODULE.test(entry.name)) return true;
-      if (!entry.isDirectory()) continue;
-      for (const inner of listed(join(dir, entry.name))) {
-        if (++looks > 4096 || inner.isSymbolicLink() || PYTHON_MODULE.test(inner.name)) return true;
-      }
-    }
-    return false;
+    const holds = (at: string, depth: number): boolean =>
+      depth > 16 ||
+      listed(at).some(
+        (entry) =>
+          ++looks > 4096 ||
+          entry.isSymbolicLink() ||
+          PYTHON_MODULE.test(entry.name) ||
+          (entry.isDirectory() && holds(join(at, entry.name), depth + 1)),
+      );
+    return holds(dir, 0);
   };
   /** A virtualenv by its usual name and its `pyvenv.cfg` (its layout is checked by holdsPython). */
   const isVenv = (dir: string): boolean =>

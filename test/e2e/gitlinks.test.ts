@@ -585,6 +585,22 @@ const CASES: Case[] = [
     git: commit,
   },
   {
+    name: "a hook's `for M in … lintkit; do python3 -m $M` with lintkit not installed: a folder of that name",
+    setup: () =>
+      `printf '#!/bin/sh\nfor M in json lintkit; do python3 -m $M 2>/dev/null; done\nexit 0\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `mkdir -p lintkit && echo '*' > lintkit/.gitignore && printf 'open("${w.mark}", "w")\n' > lintkit/__main__.py`,
+    git: commit,
+  },
+  {
+    name: "a hook's `python3 -m lintkit.a.b.c` with lintkit not installed: its module deep in a folder without `__init__`",
+    setup: () =>
+      `printf '#!/bin/sh\npython3 -m lintkit.a.b.c 2>/dev/null\nexit 0\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `mkdir -p lintkit/a/b && echo '*' > lintkit/.gitignore && printf 'open("${w.mark}", "w")\n' > lintkit/a/b/c.py`,
+    git: commit,
+  },
+  {
     name: "a virtualenv your shell activated, spelled through a link to the project: a hook's bare `black` runs its python",
     setup: (w) =>
       `mkdir -p .venv/bin && printf 'home = /usr/bin\\n' > .venv/pyvenv.cfg && ln -s /usr/bin/python3 .venv/bin/python && mkdir -p .venv/lib/$(/usr/bin/python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/site-packages && printf '#!${w.alias}/.venv/bin/python\\npass\\n' > .venv/bin/black && chmod +x .venv/bin/black && echo .venv/ > .gitignore && printf '#!/bin/sh\\nblack . 2>/dev/null\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
