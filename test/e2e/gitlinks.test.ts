@@ -60,6 +60,18 @@ const subCommit = " && git -C sub add -A && git -C sub commit -q --allow-empty -
 // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's default, not a placeholder
 const DEFAULTED_ALIAS = '!f() { git -c core.hooksPath=${HOOKS:-.githooks} commit "$@"; }; f';
 
+/** A hook running python's `-m` on lintkit, not installed: a folder of that name made inside. */
+function lintkitCase(name: string, hook: string, module = "lintkit/__main__.py"): Case {
+  return {
+    name: `${name} with lintkit not installed: a folder of that name without \`__init__\``,
+    setup: () =>
+      `printf '#!/bin/sh\\n${hook} 2>/dev/null\\nexit 0\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
+    plant: (w) =>
+      `mkdir -p ${module.slice(0, module.lastIndexOf("/"))} && echo '*' > lintkit/.gitignore && printf 'open("${w.mark}", "w")\\n' > ${module}`,
+    git: commit,
+  };
+}
+
 const CASES: Case[] = [
   {
     name: ".git/config linked by an absolute path through a link to the project",
@@ -568,38 +580,17 @@ const CASES: Case[] = [
       `mkdir -p pre_commit && echo '*' > pre_commit/.gitignore && printf 'open("${w.mark}", "w")\\n' > pre_commit/__main__.py`,
     git: commit,
   },
-  {
-    name: "a hook's `python3 -Bm lintkit` (flags together) with lintkit not installed: a folder of that name",
-    setup: () =>
-      `printf '#!/bin/sh\npython3 -Bm lintkit 2>/dev/null\nexit 0\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
-    plant: (w) =>
-      `mkdir -p lintkit && echo '*' > lintkit/.gitignore && printf 'open("${w.mark}", "w")\n' > lintkit/__main__.py`,
-    git: commit,
-  },
-  {
-    name: "a hook's `python3 -m \"$LINTER\"` with the module's name in a variable",
-    setup: () =>
-      `printf '#!/bin/sh\nLINTER=lintkit\npython3 -m "$LINTER" 2>/dev/null\nexit 0\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
-    plant: (w) =>
-      `mkdir -p lintkit && echo '*' > lintkit/.gitignore && printf 'open("${w.mark}", "w")\n' > lintkit/__main__.py`,
-    git: commit,
-  },
-  {
-    name: "a hook's `for M in … lintkit; do python3 -m $M` with lintkit not installed: a folder of that name",
-    setup: () =>
-      `printf '#!/bin/sh\nfor M in json lintkit; do python3 -m $M 2>/dev/null; done\nexit 0\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
-    plant: (w) =>
-      `mkdir -p lintkit && echo '*' > lintkit/.gitignore && printf 'open("${w.mark}", "w")\n' > lintkit/__main__.py`,
-    git: commit,
-  },
-  {
-    name: "a hook's `python3 -m lintkit.a.b.c` with lintkit not installed: its module deep in a folder without `__init__`",
-    setup: () =>
-      `printf '#!/bin/sh\npython3 -m lintkit.a.b.c 2>/dev/null\nexit 0\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
-    plant: (w) =>
-      `mkdir -p lintkit/a/b && echo '*' > lintkit/.gitignore && printf 'open("${w.mark}", "w")\n' > lintkit/a/b/c.py`,
-    git: commit,
-  },
+  lintkitCase("a hook's `python3 -Bm lintkit` (flags together)", "python3 -Bm lintkit"),
+  lintkitCase('a hook\'s `python3 -m "$LINTER"`', 'LINTER=lintkit\\npython3 -m "$LINTER"'),
+  lintkitCase(
+    "a hook's `for M in … lintkit; do python3 -m $M`",
+    "for M in json lintkit; do python3 -m $M; done",
+  ),
+  lintkitCase(
+    "a hook's `python3 -m lintkit.a.b.c`, its module deep in a folder without `__init__`",
+    "python3 -m lintkit.a.b.c",
+    "lintkit/a/b/c.py",
+  ),
   {
     name: "a virtualenv your shell activated, spelled through a link to the project: a hook's bare `black` runs its python",
     setup: (w) =>
