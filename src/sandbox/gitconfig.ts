@@ -264,13 +264,32 @@ const SCRIPT_ALIAS =
   /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)=("?)\$(?:\{([A-Za-z_]\w*)(?::?[-=+?][^}]{0,512})?\}|([A-Za-z_]\w*))\2(?=$|[\s;&|)}#])/gm;
 /** A default a reference gives (`${V:-x}`, `${V:=x}`): a value the variable may take. */
 const SCRIPT_DEFAULT = /\$\{([A-Za-z_]\w*):?[-=]([^}$`"'\\]*)\}/g;
-/** A reference to a variable (`$V`, `${V}`, `${V:-x}`). */
+/** A reference to a variable (`$V`, `${V}`, `${V:-x}`, `${arr[1]}`). */
 const SCRIPT_REF =
-  /\$\{([A-Za-z_]\w*)(?:(?::?[-=+?]|%%?|##?|\/\/?)[^}]{0,512})?\}|\$([A-Za-z_]\w*)/g;
-/** `for V in a b c` (its list up to the end of the line or a `;`). */
-const SCRIPT_FOR = /(?:^|[\s;&|(){}!])for\s+([A-Za-z_]\w*)\s+in\s+([^;\n&|)]*)/gm;
+  /\$\{([A-Za-z_]\w*)(?:\[[^\]\s}]{0,32}\])?(?:(?::?[-=+?]|%%?|##?|\/\/?)[^}]{0,512})?\}|\$([A-Za-z_]\w*)/g;
+/** `for V in a b c` (its list up to the end of the line or a `;`), or `for V; do`. */
+const SCRIPT_FOR =
+  /(?:^|[\s;&|(){}!])for\s+([A-Za-z_]\w*)(?:\s+in\s+([^;\n&|)]*)|\s*;?\s*(?=do\b))/gm;
+/** An array (`arr=(a b)`, `declare -a arr=(…)`). */
+const SCRIPT_ARRAY =
+  /(?:^|[\s;&|(){}!])(?:(?:declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)=\(([^)\n]*)\)/gm;
+/** `set -- a b` (the positional parameters). */
+const SCRIPT_SET = /(?:^|[\s;&|(){}!])set\s+--\s+([^;\n&|)]*)/gm;
+/** A word of a list: a variable (`$V`, `${V}`, `"${V[@]}"`, `"$@"`), or quoted, or plain. */
+const SCRIPT_WORD =
+  /"?\$\{([A-Za-z_]\w*|@)(?:\[[@*]\])?\}"?|"?\$([A-Za-z_]\w*|@)"?|"([^"$`\\]*)"|'([^']*)'|([^\s"'$`\\]+)/g;
 /** Combinations of its variables' values a line is spelled out to at most (then each value once). */
-const MAX_SCRIPT_VARIANTS = 64;
+const MAX_SCRIPT_VARIANTS = 1024;
+
+/** A word's brace alternatives (`cov{x,y}`, `{a,b}`), a few levels deep. */
+function braces(word: string, depth: number): string[] {
+  const m = /^(.*?)\{([^{}]*,[^{}]*)\}(.*)$/s.exec(word);
+  if (m === null || depth > 3) return [word];
+  return (m[2] as string)
+    .split(",")
+    .slice(0, 64)
+    .flatMap((alt) => braces(`${m[1]}${alt}${m[3]}`, depth + 1));
+}
 /** Values a variable is spelled out to at most. */
 const MAX_SCRIPT_VALUES = 1024;
 /** The most of a script's spelled-out text read (its lines in order). */
@@ -285,7 +304,9 @@ const MAX_SCRIPT_TEXT = 256 * 1024;
  * (`$(…)`) is not known. Values hold no `$`, so a line becomes at most MAX_SCRIPT_VARIANTS
  * lines or one per value, and the text is cut at MAX_SCRIPT_TEXT.
  */
-export function scriptAsProgram(text: string): ConfigEntry[] {
+export function scriptAsProgram(script: string): ConfigEntry[] {
+  // A line continued with a backslash is one line to the shell.
+  const text = script.replace(/\\\n/g, " ");
   const values = new Map<string, Set<string>>();
   const give = (name: string, value: string): void => {
     const known = values.get(name);
@@ -294,16 +315,29 @@ export function scriptAsProgram(text: string): ConfigEntry[] {
   };
   for (const m of text.matchAll(SCRIPT_ASSIGN)) give(m[1] as string, m[2] ?? m[3] ?? m[4] ?? "");
   for (const m of text.matchAll(SCRIPT_DEFAULT)) give(m[1] as string, m[2] as string);
-  // `for M in black isort; do`: each plain word of the list.
-  for (const m of text.matchAll(SCRIPT_FOR))
-    for (const w of (m[2] as string).matchAll(/"([^"$`\\]*)"|'([^']*)'|([^\s"'$`\\]+)/g))
-      give(m[1] as string, w[1] ?? w[2] ?? w[3] ?? "");
+  // A list's words (`arr=(a b)`, `set -- a b`, `for M in a {b,c} $LIST "${arr[@]}"`): each
+  // plain word, a brace's alternatives, each word of a variable's values.
+  const listWords = (list: string): string[] =>
+    [...list.matchAll(SCRIPT_WORD)].flatMap((w) => {
+      const name = w[1] ?? w[2];
+      if (name !== undefined)
+        return [...(values.get(name) ?? [])].flatMap((v) => v.split(/\s+/)).filter(Boolean);
+      return braces(w[3] ?? w[4] ?? w[5] ?? "", 0);
+    });
+  for (const m of text.matchAll(SCRIPT_ARRAY))
+    for (const w of listWords(m[2] as string)) give(m[1] as string, w);
+  for (const m of text.matchAll(SCRIPT_SET))
+    for (const w of listWords(m[1] as string)) give("@", w);
   // `V=${W:-x}`: V takes W's values (its default is above); a chain a few deep.
   const aliases = [...text.matchAll(SCRIPT_ALIAS)].map(
     (m) => [m[1] as string, (m[3] ?? m[4]) as string] as const,
   );
   for (let round = 0; round < 4; round++)
     for (const [name, from] of aliases) for (const v of values.get(from) ?? []) give(name, v);
+  // `for M in …; do`, and `for M; do` (the positional parameters `set --` gave).
+  for (const m of text.matchAll(SCRIPT_FOR))
+    for (const w of m[2] === undefined ? [...(values.get("@") ?? [])] : listWords(m[2]))
+      give(m[1] as string, w);
   const out: string[] = [];
   let size = 0;
   for (const line of text.split("\n")) {
@@ -1578,6 +1612,11 @@ function spellTop(value: string): string {
       return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
     }
     if (args[0] === "pwd" && args.length === 1) return ".";
+    // `$(cd "$(dirname "$0")" && pwd)`: the folder it changes to.
+    const cd = /^cd\s+(?:-P\s+)?(?:--\s+)?("?)([^"$`\s;&|]+)\1\s*(?:&&|;)\s*pwd(?:\s+-P)?\s*$/.exec(
+      inner.trim(),
+    );
+    if (cd !== null) return cd[2] as string;
     return null;
   };
   let out = value;

@@ -1569,7 +1569,18 @@ function hookTexts(dir: string): string[] {
     for (const name of HOOK_NAMES) {
       const path = join(folder, name);
       const text = readThroughLinks(path, MAX_HOOK_READ);
-      if (text !== null) out.push(text.replace(/\$\{0\}|\$0(?![0-9])/g, () => path));
+      if (text === null) continue;
+      const hookDir = dirname(path);
+      out.push(
+        text
+          // `${0%/*}`: its folder; `$(realpath "$0")`, `$(readlink -f "$0")`: itself.
+          .replace(/\$\{0%\/\*\}/g, () => hookDir)
+          .replace(
+            /\$\((?:realpath|readlink\s+-[efm]+)\s+(?:--\s+)?("?)\$\{?0\}?\1\s*\)/g,
+            () => path,
+          )
+          .replace(/\$\{0\}|\$0(?![0-9])/g, () => path),
+      );
     }
   return out;
 }

@@ -789,6 +789,24 @@ describe("scriptAsProgram", () => {
     expect(paths(`${many}\nV=.venv\n"$V/bin/black"\n`)).toEqual(
       expect.arrayContaining(["e39/bin/black", ".venv/bin/black"]),
     );
+    // Two variables of 9 and 8 values: every combination.
+    const roots9 = Array.from({ length: 9 }, (_, i) => `test -d a${i} && ROOT=a${i}`).join("\n");
+    const venvs8 = Array.from({ length: 8 }, (_, i) => `test -d $ROOT/v${i} && V=v${i}`).join("\n");
+    expect(paths(`${roots9}\n${venvs8}\n"$ROOT/$V/bin/black"\n`)).toContain("a3/v7/bin/black");
+    // Lists: braces, a continued line, `set --` then `for M;`, a variable's words, an array.
+    const lists: [string, string][] = [
+      ['for V in {a,.venv}; do "$V/bin/black"; done\n', ".venv/bin/black"],
+      ['for V in a .ven{v,w}; do "$V/bin/black"; done\n', ".venv/bin/black"],
+      ['for V in a \\\n  .venv; do "$V/bin/black"; done\n', ".venv/bin/black"],
+      ['set -- a .venv\nfor V; do "$V/bin/black"; done\n', ".venv/bin/black"],
+      ['set -- a .venv\nfor V\ndo "$V/bin/black"; done\n', ".venv/bin/black"],
+      ['L="a .venv"\nfor V in $L; do "$V/bin/black"; done\n', ".venv/bin/black"],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      ['arr=(a .venv)\nfor V in "${arr[@]}"; do "$V/bin/black"; done\n', ".venv/bin/black"],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      ['arr=(a .venv)\n"${arr[1]}/bin/black"\n', ".venv/bin/black"],
+    ];
+    for (const [script, want] of lists) expect(paths(script), script).toContain(want);
     // A `for` list's words.
     expect(paths('for V in venv "my env" .venv; do "$V/bin/black"; done\n')).toEqual(
       expect.arrayContaining(["venv/bin/black", "my env/bin/black", ".venv/bin/black"]),
