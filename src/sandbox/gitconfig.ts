@@ -258,7 +258,7 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
 
 /** An assignment to a plain value anywhere in a script (`V=.venv`, `declare -x V='x'`, `|| V=venv;`). */
 const SCRIPT_ASSIGN =
-  /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)=(?:"([^"$`\\]*)"|'([^']*)'|([^\s"'$`;&|()<>\\#]*))(?=$|[\s;&|)}#])/gm;
+  /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)(?:\[[^\]\s]{0,32}\])?\+?=(?:"([^"$`\\]*)"|'([^']*)'|([^\s"'$`;&|()<>\\#]*))(?=$|[\s;&|)}#])/gm;
 /** An assignment of another variable's value (`V=${VENV_DIR:-venv}`, `V="$W"`). */
 const SCRIPT_ALIAS =
   /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)=("?)\$(?:\{([A-Za-z_]\w*)(?::?[-=+?][^}]{0,512})?\}|([A-Za-z_]\w*))\2(?=$|[\s;&|)}#])/gm;
@@ -272,7 +272,7 @@ const SCRIPT_FOR =
   /(?:^|[\s;&|(){}!])for\s+([A-Za-z_]\w*)(?:\s+in\s+([^;\n&|)]*)|\s*;?\s*(?=do\b))/gm;
 /** An array (`arr=(a b)`, `declare -a arr=(…)`). */
 const SCRIPT_ARRAY =
-  /(?:^|[\s;&|(){}!])(?:(?:declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)=\(([^)\n]*)\)/gm;
+  /(?:^|[\s;&|(){}!])(?:(?:declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)\+?=\(([^)]{0,4096})\)/gm;
 /** `set -- a b` (the positional parameters). */
 const SCRIPT_SET = /(?:^|[\s;&|(){}!])set\s+--\s+([^;\n&|)]*)/gm;
 /** A word of a list: a variable (`$V`, `${V}`, `"${V[@]}"`, `"$@"`), or quoted, or plain. */
@@ -281,14 +281,26 @@ const SCRIPT_WORD =
 /** Combinations of its variables' values a line is spelled out to at most (then each value once). */
 const MAX_SCRIPT_VARIANTS = 1024;
 
-/** A word's brace alternatives (`cov{x,y}`, `{a,b}`), a few levels deep. */
-function braces(word: string, depth: number): string[] {
-  const m = /^(.*?)\{([^{}]*,[^{}]*)\}(.*)$/s.exec(word);
-  if (m === null || depth > 3) return [word];
-  return (m[2] as string)
-    .split(",")
-    .slice(0, 64)
-    .flatMap((alt) => braces(`${m[1]}${alt}${m[3]}`, depth + 1));
+/** Words a list gives in all (scriptAsProgram), and a word's brace alternatives at most. */
+const MAX_LIST_WORDS = 1 << 16;
+const MAX_BRACE_WORDS = 256;
+
+/** A word's brace alternatives (`cov{x,y}`, `{a,b}{c,d}`), at most MAX_BRACE_WORDS. */
+function braces(word: string): string[] {
+  let words = [word];
+  for (let round = 0; round < 4; round++) {
+    const next: string[] = [];
+    for (const w of words) {
+      const m = /^(.*?)\{([^{}]*,[^{}]*)\}(.*)$/s.exec(w);
+      for (const alt of m === null ? [null] : (m[2] as string).split(",")) {
+        if (next.length >= MAX_BRACE_WORDS) break;
+        next.push(alt === null ? w : `${m?.[1]}${alt}${m?.[3]}`);
+      }
+    }
+    if (next.join("\0") === words.join("\0")) break;
+    words = next;
+  }
+  return words;
 }
 /** Values a variable is spelled out to at most. */
 const MAX_SCRIPT_VALUES = 1024;
@@ -317,15 +329,24 @@ export function scriptAsProgram(script: string): ConfigEntry[] {
   for (const m of text.matchAll(SCRIPT_DEFAULT)) give(m[1] as string, m[2] as string);
   // A list's words (`arr=(a b)`, `set -- a b`, `for M in a {b,c} $LIST "${arr[@]}"`): each
   // plain word, a brace's alternatives, each word of a variable's values.
+  // (At most MAX_LIST_WORDS in all: a list of a list of a list… would multiply them.)
+  let listed = 0;
   const listWords = (list: string): string[] =>
     [...list.matchAll(SCRIPT_WORD)].flatMap((w) => {
+      if (listed > MAX_LIST_WORDS) return [];
       const name = w[1] ?? w[2];
-      if (name !== undefined)
-        return [...(values.get(name) ?? [])].flatMap((v) => v.split(/\s+/)).filter(Boolean);
-      return braces(w[3] ?? w[4] ?? w[5] ?? "", 0);
+      const words =
+        name !== undefined
+          ? [...(values.get(name) ?? [])].flatMap((v) => v.split(/\s+/)).filter(Boolean)
+          : braces(w[3] ?? w[4] ?? w[5] ?? "");
+      listed += words.length;
+      return words;
     });
-  for (const m of text.matchAll(SCRIPT_ARRAY))
-    for (const w of listWords(m[2] as string)) give(m[1] as string, w);
+  for (const m of text.matchAll(SCRIPT_ARRAY)) {
+    // One element a line (`(`, `  a  # why`, `)`), `[key]=value` (an associative array).
+    const list = (m[2] as string).replace(/#[^\n]*/g, " ").replace(/\[[^\]\s]{0,32}\]=/g, "");
+    for (const w of listWords(list)) give(m[1] as string, w);
+  }
   for (const m of text.matchAll(SCRIPT_SET))
     for (const w of listWords(m[1] as string)) give("@", w);
   // `V=${W:-x}`: V takes W's values (its default is above); a chain a few deep.
@@ -341,6 +362,11 @@ export function scriptAsProgram(script: string): ConfigEntry[] {
   const out: string[] = [];
   let size = 0;
   for (const line of text.split("\n")) {
+    // Past MAX_SCRIPT_TEXT, each line as written (the script's own length is its caller's bound).
+    if (size > MAX_SCRIPT_TEXT) {
+      out.push(line);
+      continue;
+    }
     const names = [
       ...new Set([...line.matchAll(SCRIPT_REF)].map((m) => (m[1] ?? m[2]) as string)),
     ].filter((name) => values.has(name));
@@ -350,8 +376,7 @@ export function scriptAsProgram(script: string): ConfigEntry[] {
     const product = lists.reduce((p, l) => Math.min(p * l.length, MAX_SCRIPT_VARIANTS + 1), 1);
     const all = product <= MAX_SCRIPT_VARIANTS;
     const count = all ? product : Math.max(...lists.map((l) => l.length));
-    const variants: string[] = [];
-    for (let k = 0; k < count; k++) {
+    for (let k = 0; k < count && size <= MAX_SCRIPT_TEXT; k++) {
       const pick = new Map<string, string>();
       let rest = k;
       names.forEach((name, i) => {
@@ -359,14 +384,11 @@ export function scriptAsProgram(script: string): ConfigEntry[] {
         pick.set(name, list[(all ? rest : k) % list.length] ?? "");
         rest = Math.floor(rest / list.length);
       });
-      variants.push(line.replace(SCRIPT_REF, (whole, a, b) => pick.get(a ?? b) ?? whole));
-    }
-    for (const variant of variants) {
+      const variant = line.replace(SCRIPT_REF, (whole, a, b) => pick.get(a ?? b) ?? whole);
       size += variant.length + 1;
-      if (size > MAX_SCRIPT_TEXT) break;
       out.push(variant);
     }
-    if (size > MAX_SCRIPT_TEXT) break;
+    if (size > MAX_SCRIPT_TEXT) out.push(line);
   }
   return [{ section: "core", subsection: null, key: "fsmonitor", value: out.join("\n") }];
 }

@@ -1574,6 +1574,9 @@ function hookTexts(dir: string): string[] {
       out.push(
         text
           // `${0%/*}`: its folder; `$(realpath "$0")`, `$(readlink -f "$0")`: itself.
+          // bash's `${BASH_SOURCE[0]}` is `$0` in a hook git runs.
+          .replace(/\$\{BASH_SOURCE(\[0\])?(?=[}%])/g, "${0")
+          .replace(/\$BASH_SOURCE(?![\w[])/g, "$0")
           .replace(/\$\{0%\/\*\}/g, () => hookDir)
           .replace(
             /\$\((?:realpath|readlink\s+-[efm]+)\s+(?:--\s+)?("?)\$\{?0\}?\1\s*\)/g,

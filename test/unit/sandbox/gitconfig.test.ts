@@ -805,6 +805,17 @@ describe("scriptAsProgram", () => {
       ['arr=(a .venv)\nfor V in "${arr[@]}"; do "$V/bin/black"; done\n', ".venv/bin/black"],
       // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
       ['arr=(a .venv)\n"${arr[1]}/bin/black"\n', ".venv/bin/black"],
+      [
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+        'arr=(\n  a  # first\n  .venv\n)\nfor V in "${arr[@]}"; do "$V/bin/black"; done\n',
+        ".venv/bin/black",
+      ],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      ['arr=(a)\narr+=(.venv)\n"${arr[1]}/bin/black"\n', ".venv/bin/black"],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      ['arr[0]=a\narr[1]=.venv\n"${arr[1]}/bin/black"\n', ".venv/bin/black"],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      ['declare -A T=([lint]=.venv)\n"${T[lint]}/bin/black"\n', ".venv/bin/black"],
     ];
     for (const [script, want] of lists) expect(paths(script), script).toContain(want);
     // A `for` list's words.
@@ -815,7 +826,7 @@ describe("scriptAsProgram", () => {
     expect(paths('V=$(pwd)\n"$V/bin/python"\n')).not.toContain("$(pwd)/bin/python");
   });
 
-  it("is bounded: values hold no `$`, lines multiply at most 64 times (then each value once), the text is cut", () => {
+  it("is bounded: values hold no `$`, a line spelled out for at most 1,024 combinations (then each value once), the text is cut", () => {
     // Each line doubling the one before would be 2^40 long spelled out.
     const chain = ["A0=x", ...Array.from({ length: 40 }, (_, i) => `A${i + 1}=$A${i}$A${i}`)];
     const one = scriptAsProgram(`${chain.join("\n")}\npython3 -c 1\n`)[0]?.value ?? "";
@@ -831,7 +842,17 @@ describe("scriptAsProgram", () => {
     // Past the combinations, each value still once.
     expect(spelled).toContain('"a19/b19/c19/bin/python"');
     const big = `V=x\n${'"$V/y"\n'.repeat(50_000)}`;
-    expect((scriptAsProgram(big)[0]?.value ?? "").length).toBeLessThanOrEqual(256 * 1024);
+    // Spelled out up to 256 KiB; past that each line as written, so none is lost.
+    const cut = scriptAsProgram(`${big}python3 -m lintkit\n`)[0]?.value ?? "";
+    expect(cut.length).toBeLessThanOrEqual(256 * 1024 + big.length + 64);
+    expect(cut).toContain("python3 -m lintkit");
+    // Braces and lists of lists are bounded before they multiply.
+    const braced = `for M in ${"{a,b,c,d,e,f,g,h}".repeat(4)}; do python3 -m $M; done\n`;
+    expect(scriptAsProgram(braced.repeat(20))[0]?.value?.length).toBeLessThanOrEqual(
+      256 * 1024 + braced.length * 20 + 64,
+    );
+    const nested = Array.from({ length: 3000 }, (_, i) => `a${i + 1}=(\${a${i}[@]} w v)`);
+    expect(scriptAsProgram(`a0=(x y)\n${nested.join("\n")}\n`)[0]?.value).toContain("a1=(");
   });
 });
 

@@ -854,6 +854,8 @@ describe("rootGitPlaces", () => {
       '#!/bin/sh\n. "${0%/*}/../.venv/bin/activate"\nblack .\n',
       '#!/bin/sh\n. "$(cd "$(dirname "$0")" && pwd)/../.venv/bin/activate"\nblack .\n',
       '#!/bin/sh\n. "$(dirname "$(realpath "$0")")/../.venv/bin/activate"\nblack .\n',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      '#!/bin/bash\n. "$(dirname "${BASH_SOURCE[0]}")/../.venv/bin/activate"\nblack .\n',
     ]) {
       file("p/.husky/pre-commit", hook);
       file("p/.git/config", "[core]\n\thooksPath = .husky\n");
