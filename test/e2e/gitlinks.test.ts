@@ -7,7 +7,7 @@
  * host's shell in a copy made the same way, and host git runs it.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { makeWorld, show, type World } from "./world.js";
@@ -639,6 +639,16 @@ const CASES: Case[] = [
 
 describe.skipIf(unavailable !== "")("what a git dir reaches by another name", () => {
   const worlds: World[] = [];
+  /** A world whose repository's pre-commit hook is the shell script `hook`. */
+  const hookWorld = (hook: string): World => {
+    const world = makeWorld({ projectInHome: true });
+    worlds.push(world);
+    execFileSync("git", ["init", "-q"], { cwd: world.project });
+    writeFileSync(join(world.project, ".git/hooks/pre-commit"), `#!/bin/sh\n${hook}`, {
+      mode: 0o755,
+    });
+    return world;
+  };
   afterAll(() => {
     for (const w of worlds) w.dispose();
   });
@@ -678,15 +688,8 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
   };
 
   it("a build's python output is not taken for a module where a hook's python runs", async () => {
-    const world = makeWorld({ projectInHome: true });
-    worlds.push(world);
-    execFileSync(
-      "sh",
-      [
-        "-c",
-        `git init -q && printf '#!/bin/sh\\nINSTALL_PYTHON=/usr/bin/python3\\nexec "$INSTALL_PYTHON" -mpre_commit "$@"\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
-      ],
-      { cwd: world.project },
+    const world = hookWorld(
+      `INSTALL_PYTHON=/usr/bin/python3\nexec "$INSTALL_PYTHON" -mpre_commit "$@"\n`,
     );
     const build =
       "mkdir -p build/lib/pkg gen && echo 'x = 1' > build/lib/pkg/m.py && echo 'y = 1' > gen/api_pb2.py";
@@ -702,16 +705,7 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
   });
 
   it("a test run's `coverage/` report with a hook running `python3 -m coverage` is not moved aside", async () => {
-    const world = makeWorld({ projectInHome: true });
-    worlds.push(world);
-    execFileSync(
-      "sh",
-      [
-        "-c",
-        `git init -q && printf '#!/bin/sh\npython3 -m coverage report 2>/dev/null\nexit 0\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
-      ],
-      { cwd: world.project },
-    );
+    const world = hookWorld(`python3 -m coverage report 2>/dev/null\nexit 0\n`);
     // What jest --coverage writes: no python in it, so python imports nothing of it.
     const report =
       "mkdir -p coverage/lcov-report/src && echo x > coverage/lcov.info && echo '<html>' > coverage/lcov-report/index.html && echo '<html>' > coverage/lcov-report/src/a.js.html";
@@ -726,15 +720,8 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
   });
 
   it("a build's folder named like a standard library module a hook runs (`-m json.tool`) is not moved aside", async () => {
-    const world = makeWorld({ projectInHome: true });
-    worlds.push(world);
-    execFileSync(
-      "sh",
-      [
-        "-c",
-        `git init -q && printf '#!/bin/sh\\ngit diff --cached --name-only -- "*.json" | xargs -r -n1 python3 -m json.tool > /dev/null\\n' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit`,
-      ],
-      { cwd: world.project },
+    const world = hookWorld(
+      `git diff --cached --name-only -- "*.json" | xargs -r -n1 python3 -m json.tool > /dev/null\n`,
     );
     const build = "mkdir -p json && echo {} > json/index.json";
     const r = await world.run(["--quiet", "exec", "--", "sh", "-c", build]);
