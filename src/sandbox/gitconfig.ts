@@ -258,7 +258,7 @@ export function programFiles(entries: readonly ConfigEntry[]): ProgramFile[] {
 
 /** An assignment to a plain value anywhere in a script (`V=.venv`, `declare -x V='x'`, `|| V=venv;`). */
 const SCRIPT_ASSIGN =
-  /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)(?:\[[^\]\s]{0,32}\])?\+?=(?:"([^"$`\\]*)"|'([^']*)'|([^\s"'$`;&|()<>\\#]*))(?=$|[\s;&|)}#])/gm;
+  /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)(?:\[[^\s=]{0,32}\])?\+?=(?:"([^"$`\\]*)"|'([^']*)'|([^\s"'$`;&|()<>\\#]*))(?=$|[\s;&|)}#])/gm;
 /** An assignment of another variable's value (`V=${VENV_DIR:-venv}`, `V="$W"`). */
 const SCRIPT_ALIAS =
   /(?:^|[\s;&|(){}!])(?:(?:export|declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)=("?)\$(?:\{([A-Za-z_]\w*)(?::?[-=+?][^}]{0,512})?\}|([A-Za-z_]\w*))\2(?=$|[\s;&|)}#])/gm;
@@ -272,7 +272,7 @@ const SCRIPT_FOR =
   /(?:^|[\s;&|(){}!])for\s+([A-Za-z_]\w*)(?:\s+in\s+([^;\n&|)]*)|\s*;?\s*(?=do\b))/gm;
 /** An array (`arr=(a b)`, `declare -a arr=(…)`). */
 const SCRIPT_ARRAY =
-  /(?:^|[\s;&|(){}!])(?:(?:declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)\+?=\(([^)]{0,4096})\)/gm;
+  /(?:^|[\s;&|(){}!])(?:(?:declare|typeset|local|readonly)\s+(?:-[A-Za-z]+\s+)*)?([A-Za-z_]\w*)\+?=\(((?:"[^"]{0,256}"|'[^']{0,256}'|#[^\n]{0,256}|[^)"'#]){0,4096})\)/gm;
 /** `set -- a b` (the positional parameters). */
 const SCRIPT_SET = /(?:^|[\s;&|(){}!])set\s+--\s+([^;\n&|)]*)/gm;
 /** A word of a list: a variable (`$V`, `${V}`, `"${V[@]}"`, `"$@"`), or quoted, or plain. */
@@ -302,6 +302,8 @@ function braces(word: string): string[] {
   }
   return words;
 }
+/** The most text a line's combinations may take (past it, each value once). */
+const MAX_LINE_VARIANTS = 32 * 1024;
 /** Values a variable is spelled out to at most. */
 const MAX_SCRIPT_VALUES = 1024;
 /** The most of a script's spelled-out text read (its lines in order). */
@@ -344,7 +346,9 @@ export function scriptAsProgram(script: string): ConfigEntry[] {
     });
   for (const m of text.matchAll(SCRIPT_ARRAY)) {
     // One element a line (`(`, `  a  # why`, `)`), `[key]=value` (an associative array).
-    const list = (m[2] as string).replace(/#[^\n]*/g, " ").replace(/\[[^\]\s]{0,32}\]=/g, "");
+    const list = (m[2] as string)
+      .replace(/#[^\n]*/g, " ")
+      .replace(/\[(?:"[^"]{0,64}"|'[^']{0,64}'|[^\]\s]{0,64})\]=/g, "");
     for (const w of listWords(list)) give(m[1] as string, w);
   }
   for (const m of text.matchAll(SCRIPT_SET))
@@ -353,8 +357,10 @@ export function scriptAsProgram(script: string): ConfigEntry[] {
   const aliases = [...text.matchAll(SCRIPT_ALIAS)].map(
     (m) => [m[1] as string, (m[3] ?? m[4]) as string] as const,
   );
+  // (Each pair once: a script may repeat one thousands of times.)
+  const pairs = [...new Map(aliases.map((a) => [`${a[0]}=${a[1]}`, a])).values()];
   for (let round = 0; round < 4; round++)
-    for (const [name, from] of aliases) for (const v of values.get(from) ?? []) give(name, v);
+    for (const [name, from] of pairs) for (const v of values.get(from) ?? []) give(name, v);
   // `for M in …; do`, and `for M; do` (the positional parameters `set --` gave).
   for (const m of text.matchAll(SCRIPT_FOR))
     for (const w of m[2] === undefined ? [...(values.get("@") ?? [])] : listWords(m[2]))
@@ -374,7 +380,8 @@ export function scriptAsProgram(script: string): ConfigEntry[] {
     // Every combination when they are few; else each value of each variable once (the n-th
     // of each together), so no value is dropped.
     const product = lists.reduce((p, l) => Math.min(p * l.length, MAX_SCRIPT_VARIANTS + 1), 1);
-    const all = product <= MAX_SCRIPT_VARIANTS;
+    // (And only while they stay short: a long line's 1,024 copies would fill MAX_SCRIPT_TEXT.)
+    const all = product <= MAX_SCRIPT_VARIANTS && product * line.length <= MAX_LINE_VARIANTS;
     const count = all ? product : Math.max(...lists.map((l) => l.length));
     for (let k = 0; k < count && size <= MAX_SCRIPT_TEXT; k++) {
       const pick = new Map<string, string>();
@@ -1635,9 +1642,10 @@ function spellTop(value: string): string {
     }
     if (args[0] === "pwd" && args.length === 1) return ".";
     // `$(cd "$(dirname "$0")" && pwd)`: the folder it changes to.
-    const cd = /^cd\s+(?:-P\s+)?(?:--\s+)?("?)([^"$`\s;&|]+)\1\s*(?:&&|;)\s*pwd(?:\s+-P)?\s*$/.exec(
-      inner.trim(),
-    );
+    const cd =
+      /^cd\s+(?:-P\s+)?(?:--\s+)?("?)([^"$`\s;&|]+)\1\s*(?:[&\d]?>+\s*\/dev\/null\s*)*(?:&&|;)\s*pwd(?:\s+-P)?\s*$/.exec(
+        inner.trim(),
+      );
     if (cd !== null) return cd[2] as string;
     return null;
   };

@@ -1080,7 +1080,8 @@ export function rootGitPlaces(
           absent.set(at, new Set([...stems].filter((stem) => isAbsent(at, stem))));
         // `"$INSTALL_PYTHON" -mpre_commit`: the module by its name, from the top.
         const top = absent.get(root) ?? new Set<string>();
-        for (const name of moduleNames(text)) if (isAbsent(root, name)) top.add(name);
+        for (const name of moduleNames(entries[0]?.value ?? text))
+          if (isAbsent(root, name)) top.add(name);
         absent.set(root, top);
         watchModules(absent, true);
       }
@@ -1549,14 +1550,19 @@ const MAX_HOOK_READ = 64 * 1024;
 /** A hook's text that may start python. */
 const STARTS_PYTHON = /python|pypy|graalpy/i;
 
-/** The top-level modules a script runs with python's `-m` (`-mpre_commit`, `-m tools.lint`). */
-function moduleNames(text: string): string[] {
-  // `-Bm x` (python's flags that take no value, then m); with the script's variables spelled
-  // out (`-m "$MOD"`).
-  const spelled = scriptAsProgram(text)[0]?.value ?? text;
-  return [...spelled.matchAll(/(?:^|[\s"'])-[bBdEiIOPqRsSuvx]*m\s*["']?([A-Za-z_]\w*)/g)].map(
-    (m) => m[1] as string,
-  );
+/**
+ * The top-level modules a script runs with python's `-m` (`-mpre_commit`, `-Bm x`: python's
+ * flags that take no value, then m), after python on its line (`git stash -m x` is no module),
+ * in its text with its variables spelled out (scriptAsProgram: `-m "$MOD"`).
+ */
+function moduleNames(spelled: string): string[] {
+  return spelled.split("\n").flatMap((line) => {
+    const at = line.search(STARTS_PYTHON);
+    if (at === -1) return [];
+    return [
+      ...line.slice(at).matchAll(/(?:^|[\s"'])-[bBdEiIOPqRsSuvx]*m\s*["']?([A-Za-z_]\w*)/g),
+    ].map((m) => m[1] as string);
+  });
 }
 
 /**
@@ -1575,6 +1581,7 @@ function hookTexts(dir: string): string[] {
         text
           // `${0%/*}`: its folder; `$(realpath "$0")`, `$(readlink -f "$0")`: itself.
           // bash's `${BASH_SOURCE[0]}` is `$0` in a hook git runs.
+          .replace(/\$\{BASH_SOURCE(?:\[0\])?:-\$\{?0\}?\}/g, "$0")
           .replace(/\$\{BASH_SOURCE(\[0\])?(?=[}%])/g, "${0")
           .replace(/\$BASH_SOURCE(?![\w[])/g, "$0")
           .replace(/\$\{0%\/\*\}/g, () => hookDir)
@@ -2587,7 +2594,7 @@ function collect(
     if (python.length > 0 && !hooks.some((h) => h.modules && h.path === base)) {
       // A module it names that is not there: a folder of that name is imported, `__init__` or not.
       const stems = python
-        .flatMap(moduleNames)
+        .flatMap((t) => moduleNames(scriptAsProgram(t)[0]?.value ?? t))
         .filter(
           (n) =>
             !PYTHON_STDLIB.has(n) &&

@@ -713,6 +713,11 @@ describe.skipIf(unavailable !== "")("what a git dir reaches by another name", ()
     expect(r.exitCode, show(r)).toBe(0);
     expect(r.stderr, show(r)).not.toContain("moved");
     expect(existsSync(join(world.project, "coverage/lcov.info"))).toBe(true);
+    // Another tool's `-m` in a hook that mentions python is no module.
+    const stash = hookWorld("# runs python tests first\ngit stash push -q -m scripts || true\n");
+    const gen = "mkdir -p scripts && echo 'x = 1' > scripts/gen.py";
+    const g = await stash.run(["--quiet", "exec", "--", "sh", "-c", gen]);
+    expect(g.stderr, show(g)).not.toContain("moved");
     // With a `__main__.py` it is what `-m coverage` runs where coverage is not installed: moved.
     const plant = "rm -rf coverage && mkdir coverage && echo 'pass' > coverage/__main__.py";
     const p = await world.run(["--quiet", "exec", "--", "sh", "-c", plant]);

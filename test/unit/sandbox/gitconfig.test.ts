@@ -816,6 +816,15 @@ describe("scriptAsProgram", () => {
       ['arr[0]=a\narr[1]=.venv\n"${arr[1]}/bin/black"\n', ".venv/bin/black"],
       // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
       ['declare -A T=([lint]=.venv)\n"${T[lint]}/bin/black"\n', ".venv/bin/black"],
+      [
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+        'declare -A T=(["fmt tool"]=.venv)\nfor V in "${T[@]}"; do "$V/bin/black"; done\n',
+        ".venv/bin/black",
+      ],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      ['arr=(\n  # formatter (black)\n  "a)" .venv\n)\n"${arr[2]}/bin/black"\n', ".venv/bin/black"],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      ['arr=(a)\narr[${#arr[@]}]=.venv\n"${arr[1]}/bin/black"\n', ".venv/bin/black"],
     ];
     for (const [script, want] of lists) expect(paths(script), script).toContain(want);
     // A `for` list's words.

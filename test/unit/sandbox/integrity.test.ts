@@ -856,6 +856,10 @@ describe("rootGitPlaces", () => {
       '#!/bin/sh\n. "$(dirname "$(realpath "$0")")/../.venv/bin/activate"\nblack .\n',
       // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
       '#!/bin/bash\n. "$(dirname "${BASH_SOURCE[0]}")/../.venv/bin/activate"\nblack .\n',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      '#!/bin/bash\nD=$(cd "$(dirname "${BASH_SOURCE[0]}")" &> /dev/null && pwd)\n. "$D/../.venv/bin/activate"\n',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+      '#!/bin/bash\nD="$(dirname "${BASH_SOURCE[0]:-$0}")"\n. "$D/../.venv/bin/activate"\n',
     ]) {
       file("p/.husky/pre-commit", hook);
       file("p/.git/config", "[core]\n\thooksPath = .husky\n");
